@@ -1,0 +1,54 @@
+/**
+ * The interface every region implements: the mmap-backed {@link Region} and the in-memory
+ * crash simulator {@link SimRegion}. Layers above (txn/, src/) are written against this
+ * interface only, so the same transaction code runs on a real file or on the simulator
+ * (PMDK's `pmem_ops` idea).
+ *
+ * Offsets are always relative to the start of the user area (the header is invisible).
+ */
+
+/** Constructors accepted by {@link RegionLike.view}. */
+export type ViewCtor =
+  | Uint8ArrayConstructor
+  | Uint16ArrayConstructor
+  | Uint32ArrayConstructor
+  | Int32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigUint64ArrayConstructor
+  | DataViewConstructor
+
+/** A persistent region: a fixed-size user area that can be read, written, flushed and grown. */
+export interface RegionLike {
+  /** File path (for SimRegion, a descriptive name). Used in error messages. */
+  readonly path: string
+  /** The region's unique 128-bit id as 32 hex digits (from the header). */
+  readonly id: string
+  /** Size of the user area in bytes. Always a multiple of 4096. */
+  readonly size: number
+  readonly readOnly: boolean
+  readonly closed: boolean
+  /**
+   * Checked `Uint8Array` over the whole user area. Throws `RegionClosedError` on any use
+   * after `close()` (and after a `grow` that had to remap). Slower than a raw view.
+   */
+  readonly bytes: Uint8Array
+  /**
+   * A checked typed view (or DataView) over `[byteOffset, byteOffset + length * elementSize)`
+   * of the user area. `length` counts elements (bytes for DataView). The offset must be
+   * aligned to the element size. Use after close throws `RegionClosedError`.
+   */
+  view<C extends ViewCtor>(ctor: C, byteOffset: number, length: number): InstanceType<C>
+  /**
+   * Unchecked `Uint8Array` over the whole user area, for the layers above, which check
+   * `closed` themselves. Invalid after `close()` and after `grow()`: fetch it again.
+   */
+  unsafeBytes(): Uint8Array
+  /** Makes `[offset, offset + length)` durable (default: the whole user area) before returning. */
+  flush(offset?: number, length?: number): void
+  /** Like `flush`, without blocking the event loop. */
+  flushAsync(offset?: number, length?: number): Promise<void>
+  /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
+  grow(newSize: number): void
+  /** Releases the mapping and the lock. Idempotent. */
+  close(): void
+}
