@@ -1,0 +1,250 @@
+/**
+ * SimRegion: an in-memory region with the crash model of DESIGN.md section 2, so that every
+ * layer above can be property-tested against the crashes the model allows.
+ *
+ * It keeps two images of the user area:
+ *   - the volatile image: what the program sees (every store lands here at once);
+ *   - the durable image: what is guaranteed to be on the disk.
+ * `flush(offset, length)` copies the 512-byte sectors covering the range from volatile to
+ * durable. That is stricter than a real msync, which persists whole 4 KiB pages, so code that
+ * passes here does not rely on neighbours it did not flush.
+ *
+ * Crash images (power loss): every sector whose volatile bytes differ from its durable bytes
+ * is "dirty"; after a crash each dirty sector independently holds its old (durable) or new
+ * (volatile) content. A sector never mixes old and new bytes (sectors do not tear), so an
+ * aligned 8-byte word is never torn. Nothing else can change: clean sectors and flushed data
+ * always survive. A process crash (SIGKILL) keeps the whole volatile image: `processCrash()`.
+ *
+ * Invariants the tests of this file check:
+ *   1. every byte of a crash image equals the durable or the volatile byte at that offset,
+ *      and whole sectors are taken from one side;
+ *   2. a range flushed and not written since is identical in every crash image;
+ *   3. `crashImages` yields each distinct image at most once and, when there are at most
+ *      log2(max) dirty sectors, yields every one of the 2^k images.
+ */
+import { RegionClosedError, InvalidArgumentError, ReadOnlyError, OutOfSpaceError } from './errors.js'
+import { ViewRegistry } from './checked-view.js'
+import { PAGE_SIZE, SECTOR_SIZE, checkNonNegInt, checkRange, checkViewArgs, roundUp } from './bounds.js'
+import type { RegionLike, ViewCtor } from './types.js'
+
+/** Information passed to {@link SimRegion.onFlush}. */
+export interface FlushInfo {
+  /** Start of the flushed range in bytes (as asked, before rounding to sectors). */
+  readonly offset: number
+  readonly length: number
+  /** How many flushes completed before this one (0 for the first). */
+  readonly index: number
+}
+
+/** Options of {@link SimRegion.create}. */
+export interface SimRegionOptions {
+  /** User-area size in bytes; rounded up to 4096. */
+  size: number
+  /** Name used in error messages (default `"sim"`). */
+  path?: string
+  /** Largest size `grow` may reach (default: unlimited); beyond it `grow` throws OutOfSpaceError. */
+  maxSize?: number
+  readOnly?: boolean
+}
+
+let nextSimId = 1
+
+/** In-memory region with a durable and a volatile image; see the file comment. */
+export class SimRegion implements RegionLike {
+  readonly path: string
+  readonly id: string
+  readonly readOnly: boolean
+  /** Called before each flush takes effect; a crash image taken inside it is a crash just before that flush. */
+  onFlush: ((info: FlushInfo) => void) | undefined
+  #volatile: Uint8Array
+  #durable: Uint8Array
+  #closed = false
+  #flushes = 0
+  #maxSize: number
+  #views: ViewRegistry
+
+  private constructor(path: string, volatile: Uint8Array, durable: Uint8Array, maxSize: number, readOnly: boolean) {
+    this.path = path
+    this.id = (nextSimId++).toString(16).padStart(32, '0')
+    this.readOnly = readOnly
+    this.#volatile = volatile
+    this.#durable = durable
+    this.#maxSize = maxSize
+    this.#views = new ViewRegistry(`Region "${path}" is closed`)
+  }
+
+  /** A new zero-filled simulated region whose durable and volatile images are equal. */
+  static create(opts: SimRegionOptions): SimRegion {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Cannot create SimRegion: options object with a size is required')
+    checkNonNegInt('size', opts.size, 'Cannot create SimRegion')
+    const size = roundUp(Math.max(opts.size, PAGE_SIZE), PAGE_SIZE)
+    return new SimRegion(opts.path ?? 'sim', new Uint8Array(size), new Uint8Array(size), opts.maxSize ?? Infinity, opts.readOnly ?? false)
+  }
+
+  /** A simulated region whose durable and volatile images are both `image` (copied). */
+  static fromImage(image: Uint8Array, opts: { path?: string; readOnly?: boolean } = {}): SimRegion {
+    if (!(image instanceof Uint8Array) || image.length % PAGE_SIZE !== 0 || image.length === 0) {
+      throw new InvalidArgumentError('Cannot create SimRegion from image: expected a Uint8Array whose length is a positive multiple of 4096')
+    }
+    return new SimRegion(opts.path ?? 'sim', image.slice(), image.slice(), Infinity, opts.readOnly ?? false)
+  }
+
+  get size(): number { return this.#volatile.length }
+  get closed(): boolean { return this.#closed }
+  /** Number of flushes (sync or async) that have taken effect. */
+  get flushCount(): number { return this.#flushes }
+
+  get bytes(): Uint8Array {
+    this.#open('read bytes')
+    return this.#views.wrap(this.#volatile, Uint8Array)
+  }
+
+  view<C extends ViewCtor>(ctor: C, byteOffset: number, length: number): InstanceType<C> {
+    this.#open('create view')
+    const byteLength = checkViewArgs(this.path, this.size, ctor, byteOffset, length)
+    const buf = this.#volatile.buffer
+    const real = ctor === DataView
+      ? new DataView(buf, this.#volatile.byteOffset + byteOffset, byteLength)
+      : new (ctor as Uint8ArrayConstructor)(buf, this.#volatile.byteOffset + byteOffset, length)
+    return this.#views.wrap(real, ctor) as InstanceType<C>
+  }
+
+  unsafeBytes(): Uint8Array {
+    this.#open('access bytes')
+    return this.#volatile
+  }
+
+  flush(offset = 0, length = this.size - offset): void {
+    this.#open('flush')
+    if (this.readOnly) throw new ReadOnlyError(`Cannot flush region "${this.path}": it was opened read-only`)
+    checkRange(this.path, this.size, offset, length, 'Cannot flush')
+    this.onFlush?.({ offset, length, index: this.#flushes })
+    const start = Math.floor(offset / SECTOR_SIZE) * SECTOR_SIZE
+    const end = Math.min(this.size, roundUp(offset + length, SECTOR_SIZE))
+    this.#durable.set(this.#volatile.subarray(start, end), start)
+    this.#flushes++
+  }
+
+  /** Like `flush`, but takes effect after the current turn of the event loop (as real async I/O would). */
+  async flushAsync(offset = 0, length = this.size - offset): Promise<void> {
+    this.#open('flush')
+    checkRange(this.path, this.size, offset, length, 'Cannot flush')
+    await new Promise<void>(resolve => setImmediate(resolve))
+    // The range is read when the flush happens, like a real writeback.
+    this.flush(offset, length)
+  }
+
+  grow(newSize: number): void {
+    this.#open('grow')
+    if (this.readOnly) throw new ReadOnlyError(`Cannot grow region "${this.path}": it was opened read-only`)
+    checkNonNegInt('newSize', newSize, 'Cannot grow region')
+    const size = roundUp(newSize, PAGE_SIZE)
+    if (size <= this.size) return
+    if (size > this.#maxSize) {
+      throw new OutOfSpaceError(`Cannot grow region "${this.path}" to ${size} bytes: the simulated disk holds at most ${this.#maxSize}`)
+    }
+    // Growth is durable at once, as Region.grow is (it fsyncs the new size).
+    this.#volatile = extend(this.#volatile, size)
+    this.#durable = extend(this.#durable, size)
+    this.#views.invalidateAll()
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#views.invalidateAll()
+  }
+
+  /** Indexes of the sectors whose volatile content differs from the durable content. */
+  dirtySectors(): number[] {
+    const out: number[] = []
+    const v = this.#volatile, d = this.#durable
+    for (let s = 0, n = this.size / SECTOR_SIZE; s < n; s++) {
+      const base = s * SECTOR_SIZE
+      for (let i = base; i < base + SECTOR_SIZE; i++) {
+        if (v[i] !== d[i]) { out.push(s); break }
+      }
+    }
+    return out
+  }
+
+  /** A copy of the durable image (what survives a crash for certain). */
+  durableImage(): Uint8Array { return this.#durable.slice() }
+  /** A copy of the volatile image (what the program sees, and what a process crash keeps). */
+  volatileImage(): Uint8Array { return this.#volatile.slice() }
+
+  /**
+   * One post-power-loss image as a new open SimRegion: each dirty sector old or new, chosen
+   * by `seed`. Half of the seeds decide per 4 KiB page (whole pages kept or lost), the other
+   * half per sector (torn pages), so both kinds of damage are common.
+   */
+  crash(seed: number): SimRegion {
+    const rng = mulberry32(seed)
+    const perPage = rng() < 0.5
+    const pageChoice = new Map<number, boolean>()
+    const keep = (sector: number): boolean => {
+      if (!perPage) return rng() < 0.5
+      const page = Math.floor(sector * SECTOR_SIZE / PAGE_SIZE)
+      let k = pageChoice.get(page)
+      if (k === undefined) { k = rng() < 0.5; pageChoice.set(page, k) }
+      return k
+    }
+    return this.#image(this.dirtySectors().filter(keep))
+  }
+
+  /** The image a process crash leaves: every store kept, as a new open SimRegion. */
+  processCrash(): SimRegion {
+    return SimRegion.fromImage(this.#volatile, { path: this.path })
+  }
+
+  /**
+   * Post-crash images. With k dirty sectors and 2^k <= max, yields all 2^k images (all old
+   * first, all new last); otherwise yields all-old, all-new, then `max - 2` random images.
+   */
+  *crashImages(opts: { max?: number; seed?: number } = {}): Generator<SimRegion> {
+    const max = opts.max ?? 64
+    const dirty = this.dirtySectors()
+    if (dirty.length < 31 && 2 ** dirty.length <= max) {
+      for (let mask = 0; mask < 2 ** dirty.length; mask++) {
+        yield this.#image(dirty.filter((_, i) => (mask >>> i) & 1))
+      }
+      return
+    }
+    yield this.#image([])
+    yield this.#image(dirty)
+    let seed = opts.seed ?? 1
+    for (let i = 2; i < max; i++) yield this.crash(seed++)
+  }
+
+  /** The durable image with the given sectors taken from the volatile image. */
+  #image(newSectors: number[]): SimRegion {
+    const img = this.#durable.slice()
+    for (const s of newSectors) {
+      const base = s * SECTOR_SIZE
+      img.set(this.#volatile.subarray(base, base + SECTOR_SIZE), base)
+    }
+    return SimRegion.fromImage(img, { path: this.path })
+  }
+
+  #open(action: string): void {
+    if (this.#closed) throw new RegionClosedError(`Cannot ${action}: region "${this.path}" is closed`)
+  }
+}
+
+function extend(a: Uint8Array, size: number): Uint8Array {
+  const b = new Uint8Array(size)
+  b.set(a)
+  return b
+}
+
+/** Small deterministic PRNG (mulberry32), so a seed always gives the same crash image. */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -1,0 +1,141 @@
+// Tests of the crash simulator (regions/sim-region.ts): its three invariants, checked views,
+// errors. Layers above trust it to produce every image the crash model allows and nothing else.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  SimRegion, SECTOR_SIZE, PAGE_SIZE, RegionClosedError, OutOfRangeError, MisalignedError,
+  InvalidArgumentError, OutOfSpaceError, ReadOnlyError,
+} from '../../regions/index.js'
+
+const writeOp = fc.record({
+  offset: fc.nat({ max: 3 * PAGE_SIZE - 1 }),
+  data: fc.uint8Array({ minLength: 1, maxLength: 1200 }),
+  flush: fc.boolean(),
+})
+
+/** Applies ops, remembering every byte ever written at each offset (and the initial zero). */
+function run(ops: Array<{ offset: number; data: Uint8Array; flush: boolean }>) {
+  const sim = SimRegion.create({ size: 3 * PAGE_SIZE })
+  const raw = sim.unsafeBytes()
+  for (const op of ops) {
+    const data = op.data.subarray(0, sim.size - op.offset)
+    raw.set(data, op.offset)
+    if (op.flush) sim.flush(op.offset, data.length)
+  }
+  return sim
+}
+
+test('inv. 1: every crash image takes each sector whole from the durable or the volatile image', () => {
+  fc.assert(fc.property(fc.array(writeOp, { maxLength: 12 }), fc.integer(), (ops, seed) => {
+    const sim = run(ops)
+    const d = sim.durableImage(), v = sim.volatileImage()
+    const img = sim.crash(seed).volatileImage()
+    for (let s = 0; s < sim.size / SECTOR_SIZE; s++) {
+      const a = s * SECTOR_SIZE, b = a + SECTOR_SIZE
+      const sec = img.subarray(a, b)
+      const fromOld = sec.every((x, i) => x === d[a + i])
+      const fromNew = sec.every((x, i) => x === v[a + i])
+      assert.ok(fromOld || fromNew, `sector ${s} mixes old and new bytes`)
+    }
+  }), { numRuns: 200 })
+})
+
+test('inv. 2: flushed data survives every crash image', () => {
+  fc.assert(fc.property(fc.array(writeOp, { maxLength: 12 }), writeOp, fc.integer(), (ops, last, seed) => {
+    const sim = run(ops)
+    const data = last.data.subarray(0, sim.size - last.offset)
+    sim.unsafeBytes().set(data, last.offset)
+    sim.flush(last.offset, data.length)
+    for (const img of [sim.crash(seed), sim.crash(seed + 1)]) {
+      assert.deepEqual(img.volatileImage().subarray(last.offset, last.offset + data.length), data)
+    }
+  }), { numRuns: 200 })
+})
+
+test('inv. 3: crashImages enumerates all 2^k distinct images for few dirty sectors', () => {
+  fc.assert(fc.property(fc.uniqueArray(fc.nat({ max: 3 * PAGE_SIZE / SECTOR_SIZE - 1 }), { minLength: 1, maxLength: 5 }), (sectors) => {
+    const sim = SimRegion.create({ size: 3 * PAGE_SIZE })
+    for (const s of sectors) sim.unsafeBytes()[s * SECTOR_SIZE + 7] = 1
+    const seen = new Set<string>()
+    for (const img of sim.crashImages({ max: 64 })) {
+      const key = sectors.map(s => img.volatileImage()[s * SECTOR_SIZE + 7]).join('')
+      assert.ok(!seen.has(key), 'an image was yielded twice')
+      seen.add(key)
+    }
+    assert.equal(seen.size, 2 ** sectors.length)
+  }), { numRuns: 50 })
+})
+
+test('crash produces both lost pages and torn pages across seeds', () => {
+  const sim = SimRegion.create({ size: 2 * PAGE_SIZE })
+  sim.unsafeBytes().fill(9, 0, PAGE_SIZE) // one whole page dirty: 8 sectors
+  let lostWhole = 0, keptWhole = 0, torn = 0
+  for (let seed = 0; seed < 200; seed++) {
+    const img = sim.crash(seed).volatileImage().subarray(0, PAGE_SIZE)
+    const kept = Array.from({ length: 8 }, (_, s) => img[s * SECTOR_SIZE] === 9).filter(Boolean).length
+    if (kept === 0) lostWhole++
+    else if (kept === 8) keptWhole++
+    else torn++
+  }
+  assert.ok(lostWhole > 10 && keptWhole > 10 && torn > 10, `lost ${lostWhole} kept ${keptWhole} torn ${torn}`)
+})
+
+test('crash is deterministic for a seed; processCrash keeps every store', () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE })
+  sim.unsafeBytes().fill(3, 100, 3000)
+  assert.deepEqual(sim.crash(42).volatileImage(), sim.crash(42).volatileImage())
+  assert.deepEqual(sim.processCrash().volatileImage(), sim.volatileImage())
+})
+
+test('flush copies whole covering sectors and nothing else; onFlush runs before it takes effect', () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE })
+  const raw = sim.unsafeBytes()
+  raw[10] = 1; raw[600] = 2
+  let dirtyInside: number[] = []
+  sim.onFlush = () => { dirtyInside = sim.dirtySectors() }
+  sim.flush(5, 10)
+  assert.deepEqual(dirtyInside, [0, 1])
+  assert.deepEqual(sim.dirtySectors(), [1])
+  assert.equal(sim.flushCount, 1)
+})
+
+test('flushAsync takes effect after the current turn', async () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE })
+  sim.unsafeBytes()[1] = 1
+  const p = sim.flushAsync(0, 8)
+  assert.deepEqual(sim.dirtySectors(), [0])
+  await p
+  assert.deepEqual(sim.dirtySectors(), [])
+})
+
+test('views check bounds, alignment and type, and throw after close', () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE })
+  const f = sim.view(Float64Array, 8, 4)
+  f[1] = 1.5
+  assert.equal(new DataView(sim.volatileImage().buffer).getFloat64(16, true), 1.5)
+  assert.ok(f instanceof Float64Array)
+  assert.throws(() => sim.view(Float64Array, 4, 1), MisalignedError)
+  assert.throws(() => sim.view(Uint8Array, PAGE_SIZE - 1, 2), OutOfRangeError)
+  assert.throws(() => sim.view(Array as never, 0, 1), InvalidArgumentError)
+  const dv = sim.view(DataView, 0, 16)
+  sim.close()
+  assert.throws(() => f[0], RegionClosedError)
+  assert.throws(() => { f[0] = 1 }, RegionClosedError)
+  assert.throws(() => dv.getUint8(0), RegionClosedError)
+  assert.throws(() => sim.bytes, RegionClosedError)
+  assert.throws(() => sim.flush(), RegionClosedError)
+})
+
+test('grow keeps data and is bounded by maxSize', () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE, maxSize: 2 * PAGE_SIZE })
+  sim.unsafeBytes()[5] = 5
+  sim.flush()
+  sim.grow(2 * PAGE_SIZE)
+  assert.equal(sim.size, 2 * PAGE_SIZE)
+  assert.equal(sim.unsafeBytes()[5], 5)
+  assert.throws(() => sim.grow(3 * PAGE_SIZE), OutOfSpaceError)
+  assert.throws(() => sim.flush(0, 3 * PAGE_SIZE), OutOfRangeError)
+  const ro = SimRegion.fromImage(sim.durableImage(), { readOnly: true })
+  assert.throws(() => ro.flush(), ReadOnlyError)
+})
