@@ -1,0 +1,358 @@
+/**
+ * TxEngine: durable transactions on a region, built on the redo log (redo-log.ts) and the
+ * overlay (overlay.ts). Recovery runs on open.
+ *
+ * Commit protocol (Mnemosyne's redo logging with lazy, batched truncation):
+ *   1. The transaction function stages its writes in a redo record in JS memory (tx.ts);
+ *      nothing shared changes before commit, so an exception aborts with nothing applied.
+ *   2. Commit seals the record (seq + checksum) and appends it to the log.
+ *   3. `sync`: one flush makes the log durable up to this record (log inv. 2), then the
+ *      writes are applied in place in the mapping. One flush per transaction.
+ *      `group`: the writes go to the overlay; a flush shared by every group commit of the
+ *      same turn of the event loop runs off the main thread; when it completes, the overlay
+ *      is applied in place and the promises resolve.
+ *      `none`: like group, but nothing waits; the log is flushed at the next sync commit,
+ *      `flush()`, checkpoint or close.
+ *   4. Checkpoint (when the log is full, and on close): flush the log, apply all overlays,
+ *      flush every data page written since the last checkpoint, then truncate the log
+ *      (log inv. 3).
+ * Recovery: replay every live record in order into the mapping (rec. 2, 3), flush, truncate.
+ *
+ * Invariants (cited as "eng. N"):
+ *   1. Data pages in the mapping only ever hold effects of records that are durable (ov. 1),
+ *      so any page the kernel writes back is consistent with the durable log.
+ *   2. The log is truncated only after the data pages its records touched are durable.
+ *   3. Transactions are serialised: records are appended, and their seqs assigned, in commit
+ *      order, so replaying a prefix of the log gives a prefix of the history.
+ * An I/O error during commit or checkpoint leaves the engine broken (every call throws
+ * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
+ */
+import {
+  BrokenError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
+} from '../regions/index.js'
+import type { RegionLike } from '../regions/index.js'
+import { wordsOf } from './hash.js'
+import { RecordBuilder, forEachEntry } from './record.js'
+import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
+import { Overlay, PAGE_SHIFT } from './overlay.js'
+import { readSuperblock, writeSuperblock, isBlank, type PoolLayout } from './pool.js'
+import { Tx, type TxHost } from './tx.js'
+
+/** How durable a commit is when it returns. */
+export type Durability = 'sync' | 'group' | 'none'
+
+/** Options of a transaction. */
+export interface TransactionOptions {
+  durability?: Durability
+}
+
+/** Overlay pages beyond which a `none` commit forces a log flush. */
+const MAX_OVERLAY_PAGES = 1024
+
+interface Waiter { seq: number; resolve: () => void; reject: (e: unknown) => void }
+
+/** Durable transactions over one region. See the file comment for the protocol. */
+export class TxEngine implements TxHost {
+  readonly region: RegionLike
+  readonly layout: PoolLayout
+  readonly log: RedoLog
+  /** Records replayed by the recovery that ran on open. */
+  readonly recovered: number
+  mem!: Uint8Array
+  memF64!: Float64Array
+  mem32!: Uint32Array
+  top: Overlay | null = null
+  sealed: Overlay | null = null
+  #builder: RecordBuilder
+  #current: Tx | null = null
+  #durableSeq: number
+  #dirty = new Set<number>()
+  #waiters: Waiter[] = []
+  #flushing = false
+  #flushScheduled = false
+  #broken: unknown = null
+  #closed = false
+
+  private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog) {
+    this.region = region
+    this.layout = layout
+    this.log = log
+    this.#refresh()
+    this.#builder = new RecordBuilder(log.capacity)
+    this.recovered = this.#recover()
+    this.#durableSeq = log.nextSeq - 1
+  }
+
+  /** Formats `region` as a pool with a redo log of `logSize` bytes and returns its engine. */
+  static create(region: RegionLike, opts: { logSize?: number } = {}): TxEngine {
+    if (region.readOnly) throw new ReadOnlyError(`Cannot format pool "${region.path}": region is read-only`)
+    const logSize = opts.logSize ?? defaultLogSize(region.size)
+    if (!Number.isInteger(logSize) || logSize < MIN_LOG_SIZE || logSize % 4096 !== 0 || 4096 + logSize + 4096 > region.size) {
+      throw new InvalidArgumentError(`Cannot format pool "${region.path}": logSize ${describe(logSize)} must be a multiple of 4096, at least ${MIN_LOG_SIZE}, and leave room for data in a region of ${region.size} bytes`)
+    }
+    const layout = { logOffset: 4096, logSize, dataOffset: 4096 + logSize }
+    const log = RedoLog.format(region, layout.logOffset, logSize)
+    writeSuperblock(region, layout) // last: a region without a superblock is still blank
+    return new TxEngine(region, layout, log)
+  }
+
+  /** Opens a formatted pool and recovers it (replay committed records, drop the rest). */
+  static open(region: RegionLike): TxEngine {
+    const layout = readSuperblock(region)
+    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize))
+  }
+
+  /** True when the region was never formatted as a pool. */
+  static isBlank(region: RegionLike): boolean { return isBlank(region) }
+
+  get path(): string { return this.region.path }
+  get dataOffset(): number { return this.layout.dataOffset }
+  get size(): number { return this.region.size }
+  get closed(): boolean { return this.#closed }
+  /** Seq of the last committed transaction. */
+  get lastSeq(): number { return this.log.nextSeq - 1 }
+  /** Seq of the last transaction known durable. */
+  get durableSeq(): number { return this.#durableSeq }
+
+  /**
+   * Runs `fn` as one transaction. With `sync` (default) and `none` it returns fn's result;
+   * with `group` a promise that resolves with it once the commit is durable.
+   */
+  transaction<T>(fn: (tx: Tx) => T, opts: { durability: 'group' }): Promise<T>
+  transaction<T>(fn: (tx: Tx) => T, opts?: TransactionOptions): T
+  transaction<T>(fn: (tx: Tx) => T, opts?: TransactionOptions): T | Promise<T> {
+    const durability = checkDurability(opts)
+    this.#usable('run a transaction')
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
+    if (this.#current !== null) return fn(this.#current) // nested: joins the running transaction
+    const b = this.#builder
+    b.reset()
+    const tx = new Tx(this, b)
+    this.#current = tx
+    let result: T
+    try {
+      result = fn(tx)
+      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+        throw new InvalidArgumentError('Cannot commit: the transaction function returned a promise; transaction functions must be synchronous (await outside, not inside)')
+      }
+    } finally {
+      tx.end()
+      this.#current = null
+    }
+    if (b.entryCount > 0) this.#commit(durability)
+    if (durability !== 'group') return result
+    this.#scheduleFlush()
+    return this.#whenDurable(this.lastSeq).then(() => result)
+  }
+
+  /** A read-only view of the committed state, for reads outside a transaction. */
+  reader(): Tx {
+    this.#usable('read')
+    return new Tx(this, null)
+  }
+
+  /** Makes every committed transaction durable (including `none` ones). */
+  flush(): void {
+    this.#usable('flush')
+    if (this.region.readOnly) return
+    this.#guard(() => this.#flushLog())
+  }
+
+  /** Flushes the log and the data it covers, then truncates the log (eng. 2). */
+  checkpoint(): void {
+    this.#usable('checkpoint')
+    if (this.region.readOnly) return
+    this.#guard(() => this.#checkpoint())
+  }
+
+  /** Grows the region (and so the data area) to at least `newSize` bytes. */
+  grow(newSize: number): void {
+    this.#usable('grow')
+    this.region.grow(newSize)
+    this.#refresh()
+  }
+
+  /** Checkpoints and detaches from the region (the region's owner closes it). Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    if (this.#broken === null && !this.region.closed && !this.region.readOnly) this.#guard(() => this.#checkpoint())
+    this.#closed = true
+    for (const w of this.#waiters.splice(0)) w.reject(new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
+  }
+
+  #commit(durability: Durability): void {
+    this.#guard(() => {
+      const b = this.#builder
+      const log = this.log
+      if (log.free < b.length) this.#checkpoint()
+      const seq = log.nextSeq
+      log.append(b.seal(seq, log.logId))
+      if (durability === 'sync') {
+        this.#flushLog()
+        this.#applyBuilder(b)
+        return
+      }
+      const top = this.top ?? (this.top = new Overlay())
+      this.#applyBuilderTo(top, b)
+      top.lastSeq = seq
+      if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
+    })
+  }
+
+  /** Flushes the whole log synchronously and applies every overlay (eng. 1). */
+  #flushLog(): void {
+    this.log.flush()
+    this.#markDurable(this.log.nextSeq - 1)
+  }
+
+  #checkpoint(): void {
+    this.#flushLog()
+    this.#flushDirtyPages()
+    this.log.truncate()
+  }
+
+  /** Records are durable up to `seq`: apply the overlays they cover, wake waiters. */
+  #markDurable(seq: number): void {
+    if (seq > this.#durableSeq) this.#durableSeq = seq
+    const d = this.#durableSeq
+    if (this.sealed !== null && this.sealed.lastSeq <= d) { this.sealed.applyTo(this.mem, this.#dirty); this.sealed = null }
+    if (this.top !== null && this.top.lastSeq <= d) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
+    let i = 0
+    while (i < this.#waiters.length && this.#waiters[i]!.seq <= d) i++
+    for (const w of this.#waiters.splice(0, i)) w.resolve()
+  }
+
+  #whenDurable(seq: number): Promise<void> {
+    if (seq <= this.#durableSeq) return Promise.resolve()
+    return new Promise((resolve, reject) => { this.#waiters.push({ seq, resolve, reject }) })
+  }
+
+  /** Starts one shared flush after the current synchronous work (group commit). */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#flushing) return
+    this.#flushScheduled = true
+    queueMicrotask(() => {
+      this.#flushScheduled = false
+      this.#startFlush()
+    })
+  }
+
+  #startFlush(): void {
+    if (this.#flushing || this.#closed || this.#broken !== null || this.top === null) return
+    this.#flushing = true
+    this.sealed = this.top
+    this.top = null
+    const upTo = this.sealed.lastSeq
+    this.log.flushAsync().then(() => {
+      this.#flushing = false
+      if (this.#closed) return
+      this.#markDurable(upTo)
+      if (this.#waiters.length > 0) this.#startFlush()
+    }, (err: unknown) => {
+      this.#flushing = false
+      this.#fail(err)
+    })
+  }
+
+  #applyBuilder(b: RecordBuilder): void {
+    const mem = this.mem, m32 = this.mem32, w = b.words
+    for (let i = 0; i < b.eTarget.length; i++) {
+      const t = b.eTarget[i]!, len = b.eLen[i]!, pos = b.ePos[i]!
+      if (pos < 0) mem.fill(0, t, t + len)
+      else if (len === 8 && (t & 3) === 0) { m32[t >>> 2] = w[pos >>> 2]!; m32[(t >>> 2) + 1] = w[(pos >>> 2) + 1]! }
+      else if (len === 4 && (t & 3) === 0) m32[t >>> 2] = w[pos >>> 2]!
+      else mem.set(b.buf.subarray(pos, pos + len), t)
+      this.#dirty.add(t >>> PAGE_SHIFT)
+      if (len > 1) this.#markRange(t, len)
+    }
+  }
+
+  #applyBuilderTo(ov: Overlay, b: RecordBuilder): void {
+    for (let i = 0; i < b.eTarget.length; i++) {
+      const pos = b.ePos[i]!
+      ov.write(b.eTarget[i]!, pos < 0 ? null : b.buf, pos, b.eLen[i]!, this.sealed, this.mem)
+    }
+  }
+
+  #markRange(t: number, len: number): void {
+    for (let p = (t >>> PAGE_SHIFT) + 1, last = (t + len - 1) >>> PAGE_SHIFT; p <= last; p++) this.#dirty.add(p)
+  }
+
+  /** Flushes the data pages written since the last checkpoint, coalesced into runs. */
+  #flushDirtyPages(): void {
+    if (this.#dirty.size === 0) return
+    const pages = [...this.#dirty].sort((a, b) => a - b)
+    this.#dirty.clear()
+    let start = pages[0]!, prev = start
+    for (let i = 1; i <= pages.length; i++) {
+      const p = pages[i]
+      if (p === prev + 1) { prev = p; continue }
+      this.region.flush(start << PAGE_SHIFT, (prev - start + 1) << PAGE_SHIFT)
+      if (p !== undefined) start = prev = p
+    }
+  }
+
+  /** Replays live records (rec. 2, 3). Writable: in place, then checkpoint; read-only: into an overlay. */
+  #recover(): number {
+    const ro = this.region.readOnly
+    const ov = ro ? new Overlay() : null
+    const mem = this.mem
+    const n = this.log.scan((words, rec) => {
+      forEachEntry(words, rec, (target, len, dataByte) => {
+        if (target < this.dataOffset || target + len > this.size) {
+          throw new PmemError('ERR_PMEM_CORRUPT', `Cannot recover "${this.path}": record ${rec.seq} writes outside the data area`)
+        }
+        const src = dataByte < 0 ? null : new Uint8Array(words.buffer, words.byteOffset, words.byteLength)
+        if (ov !== null) ov.write(target, src, dataByte, len, null, mem)
+        else if (src === null) mem.fill(0, target, target + len)
+        else mem.set(src.subarray(dataByte, dataByte + len), target)
+        if (ov === null) { this.#dirty.add(target >>> PAGE_SHIFT); this.#markRange(target, len) }
+      })
+      if (ov !== null) ov.lastSeq = rec.seq
+    })
+    if (ov !== null) { if (ov.pages.size > 0) this.top = ov; return n }
+    if (n > 0) { this.#flushDirtyPages(); this.log.truncate() }
+    return n
+  }
+
+  #refresh(): void {
+    const b = this.region.unsafeBytes()
+    this.mem = b
+    this.memF64 = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3)
+    this.mem32 = wordsOf(b)
+  }
+
+  #usable(action: string): void {
+    if (this.#closed || this.region.closed) throw new RegionClosedError(`Cannot ${action}: pool "${this.path}" is closed`)
+    if (this.#broken !== null) throw new BrokenError(`Cannot ${action}: pool "${this.path}" hit an I/O error earlier and must be reopened to recover`, { cause: this.#broken })
+    if (this.region.readOnly && action === 'run a transaction') throw new ReadOnlyError(`Cannot ${action}: pool "${this.path}" was opened read-only`)
+  }
+
+  /** Runs an I/O step; any failure makes the engine broken (see file comment). */
+  #guard(step: () => void): void {
+    try { step() } catch (err) {
+      this.#fail(err)
+      if (err instanceof PmemError) throw err
+      throw new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}; reopen the file to recover`, { cause: err })
+    }
+  }
+
+  #fail(err: unknown): void {
+    this.#broken = err
+    for (const w of this.#waiters.splice(0)) w.reject(new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
+  }
+}
+
+function checkDurability(opts: TransactionOptions | undefined): Durability {
+  const d = opts?.durability ?? 'sync'
+  if (d !== 'sync' && d !== 'group' && d !== 'none') {
+    throw new InvalidArgumentError(`Cannot run transaction: durability must be "sync", "group" or "none", got ${describe(d)}`)
+  }
+  return d
+}
+
+/** Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096. */
+export function defaultLogSize(regionSize: number): number {
+  const eighth = Math.floor(regionSize / 8 / 4096) * 4096
+  return Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+}

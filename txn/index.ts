@@ -1,0 +1,13 @@
+/**
+ * Layer 2 door: persistence primitives (atomic word write, redo log, shadow paging) and
+ * durable transactions built on them. Layer 3 imports from here only.
+ */
+export { atomicWrite64, readWord64 } from './word.js'
+export { hash32, wordsOf } from './hash.js'
+export { RecordBuilder, decodeRecord, forEachEntry, RECORD_HEADER, RECORD_MAGIC } from './record.js'
+export type { DecodedRecord } from './record.js'
+export { RedoLog, RECORDS_OFFSET, MIN_LOG_SIZE } from './redo-log.js'
+export { TxEngine, defaultLogSize } from './engine.js'
+export type { Durability, TransactionOptions } from './engine.js'
+export { Tx } from './tx.js'
+export type { PoolLayout } from './pool.js'

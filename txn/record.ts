@@ -1,0 +1,183 @@
+/**
+ * Redo-log records: the byte layout, a builder that stages one transaction's writes in
+ * JavaScript memory, and the decoder that validates a record found in the log.
+ *
+ * Record layout (all integers little-endian; a record starts 8-byte aligned):
+ *
+ * | offset | size | description                                                        |
+ * | -----: | ---: | ------------------------------------------------------------------ |
+ * |      0 |    4 | magic 0x4F444552 ("REDO")                                          |
+ * |      4 |    4 | byteLength: whole record, header included, multiple of 8, >= 24   |
+ * |      8 |    4 | seq low 32 bits: sequence number of the transaction               |
+ * |     12 |    4 | seq high 21 bits (seq < 2^53)                                     |
+ * |     16 |    4 | entryCount                                                         |
+ * |     20 |    4 | checksum: hash32 of words [0, 5) then [6, byteLength/4), seeded   |
+ * |        |      | with the log's id, so stale records of another log never validate |
+ * |     24 |    * | entryCount entries                                                 |
+ *
+ * Entry layout (8-byte aligned):
+ *
+ * | offset | size | description                                                        |
+ * | -----: | ---: | ------------------------------------------------------------------ |
+ * |      0 |    4 | target: byte offset in the region's user area                     |
+ * |      4 |    4 | length in bytes; bit 31 set means "fill with zeros", no data      |
+ * |      8 |    * | data (length bytes), padded with zeros to a multiple of 8         |
+ *
+ * Invariants recovery relies on (cited as "rec. N"):
+ *   1. A record is valid only if its magic, length, seq and checksum all match; a torn record
+ *      (some sectors from an older write) fails the checksum.
+ *   2. A record is the whole transaction: it carries every write and doubles as the commit
+ *      record, so a transaction is replayed entirely or not at all.
+ *   3. Entries are applied in order; a later write to the same bytes wins.
+ */
+import { TransactionTooLargeError } from '../regions/index.js'
+import { hash32, wordsOf } from './hash.js'
+
+export const RECORD_MAGIC = 0x4f444552
+export const RECORD_HEADER = 24
+export const ZERO_FILL = 0x80000000
+
+/** Stages one transaction's writes, already in the on-disk record format. */
+export class RecordBuilder {
+  buf: Uint8Array
+  words: Uint32Array
+  f64: Float64Array
+  dv: DataView
+  /** Bytes used so far (the record's length when sealed). */
+  length = RECORD_HEADER
+  /** Entry index for read-your-writes: target, length and data position of each entry. */
+  readonly eTarget: number[] = []
+  readonly eLen: number[] = []
+  readonly ePos: number[] = []
+  /** Lowest and highest byte written, for a quick "no overlap" answer. */
+  lo = Infinity
+  hi = -1
+  #limit: number
+
+  constructor(limit: number, initial = 4096) {
+    this.#limit = limit
+    this.buf = new Uint8Array(initial)
+    this.words = wordsOf(this.buf)
+    this.f64 = new Float64Array(this.buf.buffer)
+    this.dv = new DataView(this.buf.buffer)
+  }
+
+  /** Forgets all staged entries. */
+  reset(): void {
+    this.length = RECORD_HEADER
+    this.eTarget.length = 0
+    this.eLen.length = 0
+    this.ePos.length = 0
+    this.lo = Infinity
+    this.hi = -1
+  }
+
+  get entryCount(): number { return this.eTarget.length }
+
+  /** Reserves an entry for `len` bytes at `target`; returns the position of its data. */
+  entry(target: number, len: number, zeroFill = false): number {
+    const dataLen = zeroFill ? 0 : (len + 7) & ~7
+    const need = this.length + 8 + dataLen
+    if (need > this.buf.length) this.#grow(need)
+    const pos = this.length
+    const w = pos >>> 2
+    this.words[w] = target
+    this.words[w + 1] = zeroFill ? (len | ZERO_FILL) >>> 0 : len
+    if (dataLen > 0) { // zero the last data words so padding bytes are deterministic
+      this.words[w + (dataLen >>> 2)] = 0
+      this.words[w + 1 + (dataLen >>> 2)] = 0
+    }
+    this.length = need
+    this.eTarget.push(target)
+    this.eLen.push(len)
+    this.ePos.push(zeroFill ? -1 : pos + 8)
+    if (target < this.lo) this.lo = target
+    if (target + len - 1 > this.hi) this.hi = target + len - 1
+    return pos + 8
+  }
+
+  /** Writes the header (seq, count, checksum) and returns the record bytes. */
+  seal(seq: number, seed: number): Uint8Array {
+    const w = this.words
+    w[0] = RECORD_MAGIC
+    w[1] = this.length
+    w[2] = seq >>> 0
+    w[3] = Math.floor(seq / 4294967296)
+    w[4] = this.entryCount
+    w[5] = recordChecksum(w, 0, this.length >>> 2, seed)
+    return this.buf.subarray(0, this.length)
+  }
+
+  #grow(need: number): void {
+    if (need > this.#limit) {
+      throw new TransactionTooLargeError(
+        `Cannot stage write: the transaction needs ${need} bytes of redo log but the log holds at most ${this.#limit}; ` +
+        'split it into smaller transactions or open the file with a larger logSize')
+    }
+    let n = this.buf.length * 2
+    while (n < need) n *= 2
+    const b = new Uint8Array(Math.min(n, Math.max(need, this.#limit + 8)))
+    b.set(this.buf.subarray(0, this.length))
+    this.buf = b
+    this.words = wordsOf(b)
+    this.f64 = new Float64Array(b.buffer)
+    this.dv = new DataView(b.buffer)
+  }
+}
+
+/** Checksum of the record whose words start at `w0`, skipping the checksum word itself. */
+export function recordChecksum(words: Uint32Array, w0: number, nWords: number, seed: number): number {
+  return hash32(words, w0 + 6, w0 + nWords, hash32(words, w0, w0 + 5, seed))
+}
+
+/** Result of decoding the bytes at one log position. */
+export interface DecodedRecord {
+  /** Word index of the record's start in the words array. */
+  readonly w0: number
+  readonly byteLength: number
+  readonly seq: number
+  readonly entryCount: number
+}
+
+/**
+ * Returns the record at word index `w0` if it is valid for sequence `seq` (rec. 1), or null.
+ * `limitWords` is the first word index past the log. Never throws on any bytes.
+ */
+export function decodeRecord(words: Uint32Array, w0: number, limitWords: number, seq: number, seed: number): DecodedRecord | null {
+  if (w0 + 6 > limitWords || words[w0] !== RECORD_MAGIC) return null
+  const byteLength = words[w0 + 1]!
+  if (byteLength < RECORD_HEADER || byteLength % 8 !== 0 || w0 + byteLength / 4 > limitWords) return null
+  if (words[w0 + 2] !== seq >>> 0 || words[w0 + 3] !== Math.floor(seq / 4294967296)) return null
+  if (recordChecksum(words, w0, byteLength >>> 2, seed) !== words[w0 + 5]) return null
+  const entryCount = words[w0 + 4]!
+  if (!entriesFit(words, w0, byteLength, entryCount)) return null
+  return { w0, byteLength, seq, entryCount }
+}
+
+/** True when the entries exactly fill the record (checked so a bad count cannot overrun). */
+function entriesFit(words: Uint32Array, w0: number, byteLength: number, count: number): boolean {
+  let pos = RECORD_HEADER
+  for (let i = 0; i < count; i++) {
+    if (pos + 8 > byteLength) return false
+    const raw = words[w0 + (pos >>> 2) + 1]!
+    const len = raw & ~ZERO_FILL
+    pos += 8 + ((raw & ZERO_FILL) !== 0 ? 0 : (len + 7) & ~7)
+  }
+  return pos === byteLength
+}
+
+/** Calls `visit(target, length, dataByteOffset | -1 for zero fill)` for each entry of a valid record. */
+export function forEachEntry(words: Uint32Array, rec: DecodedRecord,
+  visit: (target: number, length: number, dataByte: number) => void): void {
+  let pos = RECORD_HEADER
+  const base = rec.w0 * 4
+  for (let i = 0; i < rec.entryCount; i++) {
+    const w = rec.w0 + (pos >>> 2)
+    const target = words[w]!
+    const raw = words[w + 1]!
+    const zero = (raw & ZERO_FILL) !== 0
+    const len = raw & ~ZERO_FILL
+    visit(target, len >>> 0, zero ? -1 : base + pos + 8)
+    pos += 8 + (zero ? 0 : (len + 7) & ~7)
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Tx: the handle a transaction function receives. Reads see the committed state (mapping
+ * plus overlays, see overlay.ts) with this transaction's own staged writes on top
+ * (read-your-writes); writes are staged in the transaction's redo record (record.ts) and
+ * touch nothing shared until commit. Every method checks that the transaction is still
+ * running, that the range lies in the data area, and that word accesses are aligned.
+ */
+import {
+  InvalidArgumentError, MisalignedError, OutOfRangeError, TransactionEndedError, describe,
+} from '../regions/index.js'
+import type { RecordBuilder } from './record.js'
+import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
+
+/** What a Tx needs from its engine: the committed state it reads. */
+export interface TxHost {
+  readonly path: string
+  readonly dataOffset: number
+  /** Current size of the user area (the data area ends here). */
+  readonly size: number
+  mem: Uint8Array
+  memF64: Float64Array
+  mem32: Uint32Array
+  top: Overlay | null
+  sealed: Overlay | null
+}
+
+const U64 = (1n << 64n) - 1n
+const scratch = new Uint8Array(8)
+const scratchDv = new DataView(scratch.buffer)
+
+/** A running transaction; see the file comment. */
+export class Tx {
+  #host: TxHost
+  #b: RecordBuilder | null
+  #active = true
+
+  /** @internal Created by the engine; `builder` is null for a read-only snapshot reader. */
+  constructor(host: TxHost, builder: RecordBuilder | null) {
+    this.#host = host
+    this.#b = builder
+  }
+
+  /** True until the transaction commits or aborts. */
+  get active(): boolean { return this.#active }
+  /** @internal */
+  end(): void { this.#active = false }
+
+  readU8(offset: number): number { this.#check(offset, 1, 1, 'read'); return this.#read(offset, 1) ? scratch[0]! : this.#host.mem[offset]! }
+  readU32(offset: number): number { return this.#read32(offset) }
+  readI32(offset: number): number { return this.#read32(offset) | 0 }
+
+  readF64(offset: number): number {
+    this.#check(offset, 8, 8, 'read')
+    return this.#read(offset, 8) ? scratchDv.getFloat64(0, true) : this.#host.memF64[offset >>> 3]!
+  }
+
+  readBigU64(offset: number): bigint {
+    this.#check(offset, 8, 8, 'read')
+    if (this.#read(offset, 8)) return scratchDv.getBigUint64(0, true)
+    const m = this.#host.mem32, w = offset >>> 2
+    return BigInt(m[w]!) | (BigInt(m[w + 1]!) << 32n)
+  }
+
+  /** A copy of `length` bytes at `offset` as this transaction sees them. */
+  readBytes(offset: number, length: number): Uint8Array {
+    this.#check(offset, length, 1, 'read')
+    const out = new Uint8Array(length)
+    this.#compose(offset, length, out)
+    return out
+  }
+
+  writeU8(offset: number, value: number): void {
+    this.#check(offset, 1, 1, 'write')
+    checkInt(value, 0, 0xff, 'writeU8')
+    this.#b!.buf[this.#b!.entry(offset, 1)] = value
+  }
+
+  writeU32(offset: number, value: number): void {
+    this.#check(offset, 4, 4, 'write')
+    checkInt(value, 0, 0xffffffff, 'writeU32')
+    this.#b!.words[this.#b!.entry(offset, 4) >>> 2] = value
+  }
+
+  writeI32(offset: number, value: number): void {
+    this.#check(offset, 4, 4, 'write')
+    checkInt(value, -0x80000000, 0x7fffffff, 'writeI32')
+    this.#b!.words[this.#b!.entry(offset, 4) >>> 2] = value >>> 0
+  }
+
+  writeF64(offset: number, value: number): void {
+    this.#check(offset, 8, 8, 'write')
+    if (typeof value !== 'number') throw new InvalidArgumentError(`Cannot writeF64: value must be a number, got ${describe(value)}`)
+    const b = this.#b!
+    b.f64[b.entry(offset, 8) >>> 3] = value
+  }
+
+  writeBigU64(offset: number, value: bigint): void {
+    this.#check(offset, 8, 8, 'write')
+    if (typeof value !== 'bigint' || value < 0n || value > U64) {
+      throw new InvalidArgumentError(`Cannot writeBigU64: value must be a bigint in [0, 2^64), got ${describe(value)}`)
+    }
+    const b = this.#b!
+    const w = b.entry(offset, 8) >>> 2
+    b.words[w] = Number(value & 0xffffffffn)
+    b.words[w + 1] = Number(value >> 32n)
+  }
+
+  writeBytes(offset: number, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot writeBytes: data must be a Uint8Array, got ${describe(data)}`)
+    this.#check(offset, data.length, 1, 'write')
+    if (data.length === 0) return
+    const b = this.#b!
+    const pos = b.entry(offset, data.length)
+    b.buf.set(data, pos)
+  }
+
+  /** Sets `length` bytes at `offset` to zero (logged compactly, without the zeros). */
+  zero(offset: number, length: number): void {
+    this.#check(offset, length, 1, 'write')
+    if (length > 0) this.#b!.entry(offset, length, true)
+  }
+
+  #read32(offset: number): number {
+    this.#check(offset, 4, 4, 'read')
+    return this.#read(offset, 4) ? scratchDv.getUint32(0, true) : this.#host.mem32[offset >>> 2]!
+  }
+
+  /**
+   * Fast path test: false when the bytes can be read straight from the mapping (no overlay
+   * page, no own write overlapping); otherwise composes them into `scratch` and returns true.
+   */
+  #read(offset: number, len: number): boolean {
+    const h = this.#host, b = this.#b
+    const own = b !== null && offset <= b.hi && offset + len - 1 >= b.lo
+    if (!own && h.top === null && h.sealed === null) return false
+    this.#compose(offset, len, scratch)
+    return true
+  }
+
+  /** Writes into `out` the bytes `[offset, offset + len)` as this transaction sees them. */
+  #compose(offset: number, len: number, out: Uint8Array): void {
+    const h = this.#host
+    for (let done = 0; done < len;) {
+      const at = offset + done
+      const page = at >>> PAGE_SHIFT
+      const inPage = at & (PAGE - 1)
+      const n = Math.min(len - done, PAGE - inPage)
+      const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
+      if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
+      else out.set(h.mem.subarray(at, at + n), done)
+      done += n
+    }
+    const b = this.#b
+    if (b === null || offset > b.hi || offset + len - 1 < b.lo) return
+    for (let i = 0; i < b.eTarget.length; i++) {
+      const t = b.eTarget[i]!, l = b.eLen[i]!
+      const from = Math.max(t, offset), to = Math.min(t + l, offset + len)
+      if (from >= to) continue
+      const pos = b.ePos[i]!
+      if (pos < 0) out.fill(0, from - offset, to - offset)
+      else out.set(b.buf.subarray(pos + from - t, pos + to - t), from - offset)
+    }
+  }
+
+  #check(offset: number, len: number, align: number, op: 'read' | 'write'): void {
+    if (!this.#active) throw new TransactionEndedError(`Cannot ${op}: the transaction has already ended; use the tx only inside its transaction function`)
+    if (op === 'write' && this.#b === null) throw new TransactionEndedError(`Cannot write: this is a read-only view of committed state`)
+    const h = this.#host
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || !(offset >= h.dataOffset) || offset + len > h.size ||
+      !Number.isInteger(len) || len < 0) {
+      throw new OutOfRangeError(`Cannot ${op} ${len} bytes at offset ${describe(offset)} in "${h.path}": the data area is [${h.dataOffset}, ${h.size})`)
+    }
+    if ((offset & (align - 1)) !== 0) {
+      throw new MisalignedError(`Cannot ${op} a ${align}-byte word at offset ${offset} in "${h.path}": it must be ${align}-byte aligned`)
+    }
+  }
+}
+
+function checkInt(v: number, min: number, max: number, what: string): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(`Cannot ${what}: value must be an integer in [${min}, ${max}], got ${describe(v)}`)
+  }
+}
