@@ -63,6 +63,8 @@ export class TxEngine implements TxHost {
   mem32!: Uint32Array
   top: Overlay | null = null
   sealed: Overlay | null = null
+  /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
+  makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
   #builder: RecordBuilder
   #current: Tx | null = null
   #durableSeq: number
@@ -124,10 +126,10 @@ export class TxEngine implements TxHost {
     const durability = checkDurability(opts)
     this.#usable('run a transaction')
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
-    if (this.#current !== null) return fn(this.#current) // nested: joins the running transaction
+    if (this.#current !== null) return fn(this.#current as Tx) // nested: joins the running transaction
     const b = this.#builder
     b.reset()
-    const tx = new Tx(this, b)
+    const tx = this.makeTx(this, b)
     this.#current = tx
     let result: T
     try {
@@ -148,7 +150,7 @@ export class TxEngine implements TxHost {
   /** A read-only view of the committed state, for reads outside a transaction. */
   reader(): Tx {
     this.#usable('read')
-    return new Tx(this, null)
+    return this.makeTx(this, null)
   }
 
   /** Makes every committed transaction durable (including `none` ones). */

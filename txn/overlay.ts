@@ -41,6 +41,7 @@ export class Overlay {
       const n = Math.min(len, PAGE - inPage)
       const p = this.pageFor(page, below, mem)
       if (src === null) p.fill(0, inPage, inPage + n)
+      else if (n <= 32) for (let i = 0; i < n; i++) p[inPage + i] = src[from + i]!
       else p.set(src.subarray(from, from + n), inPage)
       target += n; from += n; len -= n
     }

@@ -1,0 +1,207 @@
+/**
+ * The persistent heap: a segregated-fit allocator whose every state change is a
+ * transactional write, so allocation and freeing commit or vanish with their transaction
+ * and no crash can leak a block or hand one out twice.
+ *
+ * Heap header, at the start of the data area (H = dataOffset):
+ *
+ * | offset | size | description                                                        |
+ * | -----: | ---: | ------------------------------------------------------------------ |
+ * |      0 |    8 | magic "PMHEAP01"                                                   |
+ * |      8 |    8 | top: first byte never handed out (blocks are carved from here)    |
+ * |     16 |    8 | varsHead: first named-variable entry (0 = none), see vars.ts       |
+ * |     24 |    8 | live: payload bytes of allocated blocks (statistics)               |
+ * |     32 | 8*NC | free-list heads, one per size class (0 = empty)                    |
+ * |   1024 |    * | blocks, back to back up to `top`                                   |
+ *
+ * Block header (16 bytes; blocks are 16-byte aligned, payload follows the header):
+ *
+ * | offset | size | description                                                        |
+ * | -----: | ---: | ------------------------------------------------------------------ |
+ * |      0 |    4 | magic 0x4b4c4250 ("PBLK")                                          |
+ * |      4 |    4 | size class (bits 0-15), allocated flag (bit 16)                    |
+ * |      8 |    8 | free: next block in its class's free list (0 = end); allocated: 0  |
+ *
+ * An allocation aligned above 16 bytes may start inside its block's payload; the 16 bytes
+ * before it then hold a forward header: magic 0x4e4c4150 ("PALN"), 0, and the block offset.
+ *
+ * Invariants (checked by `checkHeap`, cited as "heap inv. N"):
+ *   1. Blocks tile [H + 1024, top) exactly; each has a valid header.
+ *   2. A block is in exactly one free list iff its allocated flag is clear, and in the list
+ *      of its own class.
+ *   3. Memory at and above `top` is zero (fresh regions are zero-filled and only committed
+ *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
+ *      in the allocating transaction.
+ */
+import { InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
+import type { Tx } from '../txn/index.js'
+
+export const HEAP_HEADER = 1024
+const MAGIC_LO = 0x41454850 // "PHEA"
+const MAGIC_HI = 0x3130504d // "MP01"
+const BLOCK_MAGIC = 0x4b4c4250
+const ALIGN_MAGIC = 0x4e4c4150
+const ALLOCATED = 1 << 16
+const BLOCK_HEADER = 16
+
+/** Block sizes: 32, 48, then four classes per power of two from 64 up to 2^32. */
+export const CLASS_SIZES: readonly number[] = (() => {
+  const s = [32, 48]
+  for (let e = 6; e < 32; e++) for (let m = 0; m < 4; m++) s.push(2 ** e + m * 2 ** (e - 2))
+  s.push(2 ** 32)
+  return s
+})()
+const NC = CLASS_SIZES.length
+if (32 + 8 * NC > HEAP_HEADER) throw new Error('heap header too small for its size classes')
+
+/** Smallest class whose blocks hold `need` bytes. */
+function classFor(need: number): number {
+  let lo = 0, hi = NC - 1
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (CLASS_SIZES[mid]! >= need) hi = mid; else lo = mid + 1 }
+  return lo
+}
+
+const rd = (tx: Tx, off: number): number => Number(tx.readBigU64(off))
+const wr = (tx: Tx, off: number, v: number): void => tx.writeBigU64(off, BigInt(v))
+
+/** Allocator over the data area starting at `base`; `grow` may enlarge the region. */
+export class Heap {
+  readonly base: number
+  #size: () => number
+  #grow: ((minSize: number) => boolean) | null
+
+  /** `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes. */
+  constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null) {
+    this.base = base
+    this.#size = size
+    this.#grow = grow
+  }
+
+  /** Writes an empty heap header (inside the formatting transaction). */
+  format(tx: Tx): void {
+    tx.writeU32(this.base, MAGIC_LO)
+    tx.writeU32(this.base + 4, MAGIC_HI)
+    wr(tx, this.base + 8, this.base + HEAP_HEADER)
+  }
+
+  /** True when the header's magic is present. */
+  isFormatted(tx: Tx): boolean {
+    return tx.readU32(this.base) === MAGIC_LO && tx.readU32(this.base + 4) === MAGIC_HI
+  }
+
+  get varsHeadOffset(): number { return this.base + 16 }
+
+  /** Allocates `size` zeroed bytes aligned to `align` (a power of two up to 4096). */
+  alloc(tx: Tx, size: number, align = 8): number {
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`Cannot alloc: size must be a positive integer, got ${describe(size)}`)
+    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > 4096 || (align & (align - 1)) !== 0) {
+      throw new InvalidArgumentError(`Cannot alloc: align must be a power of two from 1 to 4096, got ${describe(align)}`)
+    }
+    const need = BLOCK_HEADER + size + (align > 16 ? align : 0)
+    if (need > CLASS_SIZES[NC - 1]!) throw new OutOfSpaceError(`Cannot alloc ${size} bytes: larger than the largest block (${CLASS_SIZES[NC - 1]} bytes)`)
+    const c = classFor(need)
+    const block = this.#popFree(tx, c) ?? this.#carve(tx, c, size)
+    tx.writeU32(block + 4, c | ALLOCATED)
+    wr(tx, block + 8, 0)
+    wr(tx, this.base + 24, rd(tx, this.base + 24) + CLASS_SIZES[c]! - BLOCK_HEADER)
+    const payload = block + BLOCK_HEADER
+    if (align <= 16) return payload
+    const p = Math.ceil(payload / align) * align
+    if (p !== payload) {
+      tx.writeU32(p - 16, ALIGN_MAGIC)
+      tx.writeU32(p - 12, 0)
+      wr(tx, p - 8, block)
+    }
+    return p
+  }
+
+  /** Frees the allocation at `offset` (as returned by `alloc`). */
+  free(tx: Tx, offset: number): void {
+    const block = this.blockOf(tx, offset)
+    const word = tx.readU32(block + 4)
+    const c = word & 0xffff
+    if ((word & ALLOCATED) === 0) throw new InvalidArgumentError(`Cannot free offset ${offset}: the block is already free (double free)`)
+    tx.writeU32(block + 4, c)
+    const head = this.base + 32 + 8 * c
+    wr(tx, block + 8, rd(tx, head))
+    wr(tx, head, block)
+    wr(tx, this.base + 24, rd(tx, this.base + 24) - (CLASS_SIZES[c]! - BLOCK_HEADER))
+  }
+
+  /** The block that holds the allocation at `offset`; InvalidArgumentError if there is none. */
+  blockOf(tx: Tx, offset: number): number {
+    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap`)
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.base + HEAP_HEADER + BLOCK_HEADER) throw bad()
+    if (offset >= rd(tx, this.base + 8)) throw bad()
+    let block = offset - BLOCK_HEADER
+    const magic = tx.readU32(block)
+    if (magic === ALIGN_MAGIC) block = rd(tx, offset - 8)
+    else if (magic !== BLOCK_MAGIC) throw bad()
+    if (block < this.base + HEAP_HEADER || tx.readU32(block) !== BLOCK_MAGIC || (tx.readU32(block + 4) & 0xffff) >= NC) throw bad()
+    return block
+  }
+
+  /** Payload bytes of allocated blocks. */
+  live(tx: Tx): number { return rd(tx, this.base + 24) }
+
+  #popFree(tx: Tx, c: number): number | null {
+    const head = this.base + 32 + 8 * c
+    const block = rd(tx, head)
+    if (block === 0) return null
+    wr(tx, head, rd(tx, block + 8))
+    tx.zero(block + BLOCK_HEADER, CLASS_SIZES[c]! - BLOCK_HEADER) // heap inv. 3
+    return block
+  }
+
+  #carve(tx: Tx, c: number, size: number): number {
+    const block = rd(tx, this.base + 8)
+    const end = block + CLASS_SIZES[c]!
+    const regionEnd = this.#size()
+    if (end > regionEnd && !(this.#grow !== null && this.#grow(end))) {
+      throw new OutOfSpaceError(`Cannot alloc ${size} bytes: the heap is full (${regionEnd - block} bytes left before the end of the region); open the file with a larger size or allow growth`)
+    }
+    tx.writeU32(block, BLOCK_MAGIC)
+    wr(tx, this.base + 8, end)
+    return block
+  }
+}
+
+/** Result of `checkHeap`. */
+export interface HeapReport { blocks: number; allocated: number; free: number; top: number; live: number; problems: string[] }
+
+/** Validates heap inv. 1-2 through a reader; never throws on damaged data, reports instead. */
+export function checkHeap(tx: Tx, base: number, regionSize: number): HeapReport {
+  const r: HeapReport = { blocks: 0, allocated: 0, free: 0, top: 0, live: 0, problems: [] }
+  try { walkHeap(tx, base, regionSize, r) } catch (err) { r.problems.push(`heap: ${(err as Error).message}`) }
+  return r
+}
+
+function walkHeap(tx: Tx, base: number, regionSize: number, r: HeapReport): void {
+  if (tx.readU32(base) !== MAGIC_LO || tx.readU32(base + 4) !== MAGIC_HI) { r.problems.push('heap header: bad magic'); return }
+  const top = rd(tx, base + 8)
+  r.top = top
+  r.live = rd(tx, base + 24)
+  if (top < base + HEAP_HEADER || top > regionSize || top % 16 !== 0) { r.problems.push(`heap header: impossible top ${top}`); return }
+  const freeBlocks = new Map<number, number>()
+  let liveSum = 0
+  for (let b = base + HEAP_HEADER; b < top;) {
+    if (tx.readU32(b) !== BLOCK_MAGIC) { r.problems.push(`block at ${b}: bad magic`); return }
+    const word = tx.readU32(b + 4), c = word & 0xffff
+    if (c >= NC || b + CLASS_SIZES[c]! > top) { r.problems.push(`block at ${b}: bad size class ${c}`); return }
+    r.blocks++
+    if (word & ALLOCATED) { r.allocated++; liveSum += CLASS_SIZES[c]! - BLOCK_HEADER } else { r.free++; freeBlocks.set(b, c) }
+    b += CLASS_SIZES[c]!
+  }
+  if (liveSum !== r.live) r.problems.push(`heap header: live bytes ${r.live} but allocated blocks hold ${liveSum}`)
+  let listed = 0
+  for (let c = 0; c < NC; c++) {
+    for (let b = rd(tx, base + 32 + 8 * c), steps = 0; b !== 0; b = rd(tx, b + 8), steps++) {
+      if (steps > r.free) { r.problems.push(`free list ${c}: cycle or foreign block`); break }
+      if (freeBlocks.get(b) !== c) { r.problems.push(`free list ${c}: block ${b} is not a free block of that class`); break }
+      freeBlocks.delete(b)
+      listed++
+    }
+  }
+  if (freeBlocks.size > 0) r.problems.push(`${freeBlocks.size} free block(s) in no free list (leak), first at ${[...freeBlocks.keys()][0]}`)
+  void listed
+}

@@ -1,0 +1,20 @@
+/**
+ * persistent-memory: persistent regions, durable transactions and a persistent heap on
+ * ordinary files. This is the package's main door.
+ */
+export { open, check } from './open.js'
+export type { OpenOptions } from './open.js'
+export { PersistentMemory, PmTx } from './pm.js'
+export type { CheckReport, PoolOptions } from './pm.js'
+export { t } from './types.js'
+export type { TypeDesc, ScalarType, BytesType, ArrayType, StructType, PtrType } from './types.js'
+export type { Persistent } from './vars.js'
+export type { ViewBase } from './view.js'
+export type { Durability, TransactionOptions } from '../txn/index.js'
+export { Region, SimRegion } from '../regions/index.js'
+export type { RegionLike, ViewCtor } from '../regions/index.js'
+export {
+  PmemError, InvalidArgumentError, OutOfRangeError, MisalignedError, RegionClosedError, RegionLockedError,
+  RegionNotFoundError, RegionExistsError, NotARegionError, CorruptionError, UnsupportedVersionError,
+  ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError,
+} from '../regions/index.js'

@@ -1,0 +1,57 @@
+/**
+ * `open(path, options)` and `check(path)`: the file-level entry points of durable
+ * transactions. `open` maps (creating if asked) a region file and opens the pool on it;
+ * `check` validates a file without changing it (read-only mapping; committed log records
+ * are replayed into memory only).
+ */
+import { Region, PmemError, type RegionOpenOptions } from '../regions/index.js'
+import { PersistentMemory, type CheckReport, type PoolOptions } from './pm.js'
+
+/** Options of {@link open}. */
+export interface OpenOptions extends PoolOptions {
+  /** Size in bytes of the region to create when the file does not exist. */
+  size?: number
+  /** Open without the writer lock; transactions throw ReadOnlyError. */
+  readOnly?: boolean
+  /** Create the file if missing (default: when `size` is given). */
+  create?: boolean
+}
+
+/**
+ * Creates (when `size` is given and the file is missing) or opens and recovers the pool in
+ * the file at `path`.
+ * @example
+ * const pm = open('app.pm', { size: 16 << 20 })
+ * const count = pm.persistent('count', t.u64)
+ * pm.transaction(tx => tx.writeBigU64(count.offset, tx.readBigU64(count.offset) + 1n))
+ * pm.close()
+ */
+export function open(path: string, opts: OpenOptions = {}): PersistentMemory {
+  const ro: RegionOpenOptions = { readOnly: opts.readOnly }
+  if (opts.size !== undefined) ro.size = opts.size
+  if (opts.create !== undefined) ro.create = opts.create
+  const region = Region.open(path, ro)
+  try {
+    return PersistentMemory.fromRegion(region, opts, true)
+  } catch (err) {
+    region.close()
+    throw err
+  }
+}
+
+/**
+ * Validates the file at `path` (region header, pool superblock, redo log, heap, variables)
+ * without modifying it. Damage is reported in `problems`, not thrown.
+ */
+export function check(path: string): CheckReport {
+  let pm: PersistentMemory | undefined
+  try {
+    pm = open(path, { readOnly: true })
+    return pm.check()
+  } catch (err) {
+    if (!(err instanceof PmemError) || err.code === 'ERR_PMEM_NOT_FOUND') throw err
+    return { ok: false, path, problems: [`${err.code}: ${err.message}`], heap: null, variables: [], replayed: 0 }
+  } finally {
+    pm?.close()
+  }
+}

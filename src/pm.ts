@@ -1,0 +1,164 @@
+/**
+ * PersistentMemory: the object `open()` returns. It ties a region (layer 1), the
+ * transaction engine (layer 2), the persistent heap and the named variables together.
+ *
+ * Opening: a blank region is formatted (pool superblock + redo log, then the heap header in
+ * the first transaction); an existing one is recovered by the engine and its heap checked.
+ */
+import {
+  InvalidArgumentError, RegionClosedError, CorruptionError, describe, type RegionLike,
+} from '../regions/index.js'
+import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
+import { Heap, checkHeap, type HeapReport } from './heap.js'
+import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
+import { viewAt, type ViewBase } from './view.js'
+import type { TypeDesc } from './types.js'
+
+/** Options of {@link PersistentMemory.fromRegion}. */
+export interface PoolOptions {
+  /** Redo-log size in bytes for a new pool (default: an eighth of the region, 64 KiB..16 MiB). */
+  logSize?: number
+  /** Largest size the region may grow to when the heap is full (default: no growth). */
+  maxSize?: number
+}
+
+/** The handle a transaction function receives: raw reads and writes, allocation, typed views. */
+export class PmTx extends Tx {
+  #pm: PersistentMemory
+  /** @internal */
+  constructor(host: TxHost, builder: RecordBuilder | null, pm: PersistentMemory) {
+    super(host, builder)
+    this.#pm = pm
+  }
+  /** Allocates `size` zeroed bytes aligned to `align`; freed again if the transaction aborts. */
+  alloc(size: number, align = 8): number { return this.#pm.heap.alloc(this, size, align) }
+  /** Frees an allocation made by `alloc`; kept if the transaction aborts. */
+  free(offset: number): void { this.#pm.heap.free(this, offset) }
+  /** A typed view of a persistent variable (or of any `{ type, offset }`). */
+  view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewBase & Record<string, any> {
+    if (handle === null || typeof handle !== 'object' || typeof handle.offset !== 'number') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
+    return viewAt(this, handle.type, handle.offset) as ViewBase & Record<string, any>
+  }
+  /** A typed view of `type` at `offset` (for example the target of a pointer). */
+  at<T extends TypeDesc>(type: T, offset: number): ViewBase & Record<string, any> { return this.view({ type, offset }) }
+}
+
+/** Result of `pm.check()` and of the exported `check(path)`. */
+export interface CheckReport {
+  ok: boolean
+  path: string
+  problems: string[]
+  heap: HeapReport | null
+  variables: Array<{ name: string; type: string; offset: number; size: number }>
+  /** Committed transactions found in the log and replayed (into memory only, for read-only checks). */
+  replayed: number
+}
+
+/** A persistent pool: named variables and durable transactions on one region. */
+export class PersistentMemory {
+  readonly region: RegionLike
+  readonly engine: TxEngine
+  readonly heap: Heap
+  #vars = new Map<string, VarEntry>()
+  #ownsRegion: boolean
+
+  private constructor(region: RegionLike, engine: TxEngine, maxSize: number | undefined, ownsRegion: boolean) {
+    this.region = region
+    this.engine = engine
+    this.#ownsRegion = ownsRegion
+    const grow = maxSize === undefined ? null : (min: number) => {
+      if (min > maxSize) return false
+      engine.grow(Math.min(maxSize, Math.max(min, region.size * 2)))
+      return true
+    }
+    this.heap = new Heap(engine.dataOffset, () => region.size, grow)
+  }
+
+  /** Opens (formatting if blank, recovering otherwise) a pool on an already open region. */
+  static fromRegion(region: RegionLike, opts: PoolOptions = {}, ownsRegion = false): PersistentMemory {
+    const blank = TxEngine.isBlank(region)
+    const engine = blank ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region)
+    const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
+    engine.makeTx = (h, b) => new PmTx(h, b, pm)
+    const r = engine.reader()
+    if (!pm.heap.isFormatted(r)) {
+      if (region.readOnly) throw new CorruptionError(`Cannot open pool "${region.path}": heap header missing`)
+      engine.transaction(tx => pm.heap.format(tx))
+    }
+    for (const e of readVars(engine.reader(), pm.heap, region.path)) pm.#vars.set(e.name, e)
+    return pm
+  }
+
+  get path(): string { return this.region.path }
+  get closed(): boolean { return this.engine.closed }
+
+  /**
+   * Declares a named persistent variable: created zero-filled on first declaration (durably),
+   * found again by name after a restart. Declaring it with another type is TypeMismatchError.
+   */
+  persistent<T extends TypeDesc>(name: string, type: T): Persistent<T> {
+    this.#open('declare a persistent variable')
+    nameBytes(name)
+    if (type === null || typeof type !== 'object' || typeof (type as TypeDesc).sig !== 'string') {
+      throw new InvalidArgumentError(`Cannot declare persistent variable "${name}": expected a type from t, got ${describe(type)}`)
+    }
+    let e = this.#vars.get(name)
+    if (e === undefined) {
+      e = this.engine.transaction(tx => createVar(tx, this.heap, name, type))
+      this.#vars.set(name, e)
+    }
+    checkSameType(this.path, e, type)
+    return Object.freeze({ name, type, offset: e.offset, size: e.size })
+  }
+
+  /** Names and types of every persistent variable. */
+  variables(): Array<{ name: string; type: string; offset: number; size: number }> {
+    return [...this.#vars.values()].map(e => ({ name: e.name, type: e.sig, offset: e.offset, size: e.size }))
+  }
+
+  /**
+   * Runs `fn` as one durable transaction. `sync` (default): durable when it returns;
+   * `group`: returns a promise that resolves once durable, sharing one flush with the other
+   * group commits of the same turn; `none`: safe against process crashes, durable at the
+   * next flush, sync commit or close. An exception aborts with nothing applied and rethrows.
+   */
+  transaction<T>(fn: (tx: PmTx) => T, opts: { durability: 'group' }): Promise<T>
+  transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T
+  transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T | Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
+    return this.engine.transaction(fn as (tx: Tx) => T, opts as { durability: Durability })
+  }
+
+  /** Reads committed state outside a transaction (a read-only tx). */
+  read<T>(fn: (tx: PmTx) => T): T {
+    this.#open('read')
+    const r = this.engine.reader() as PmTx
+    try { return fn(r) } finally { r.end() }
+  }
+
+  /** Makes every committed transaction durable, `none` ones included. */
+  flush(): void { this.engine.flush() }
+
+  /** Validates the log, heap and variables; `ok` is false with a list of problems otherwise. */
+  check(): CheckReport {
+    this.#open('check')
+    const r = this.engine.reader()
+    const heap = checkHeap(r, this.heap.base, this.region.size)
+    const problems = [...heap.problems]
+    const variables = this.variables()
+    for (const v of variables) {
+      if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
+    }
+    return { ok: problems.length === 0, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
+  }
+
+  /** Checkpoints, then closes the region if this pool opened it. Idempotent. */
+  close(): void {
+    if (this.engine.closed) return
+    try { this.engine.close() } finally { if (this.#ownsRegion) this.region.close() }
+  }
+
+  #open(action: string): void {
+    if (this.engine.closed || this.region.closed) throw new RegionClosedError(`Cannot ${action}: pool "${this.path}" is closed`)
+  }
+}

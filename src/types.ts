@@ -1,0 +1,85 @@
+/**
+ * Type descriptors for persistent data (`t.u8`, `t.f64`, `t.struct({...})`, ...): size,
+ * alignment, field layout, and a signature string that is stored with each named variable
+ * so that a later declaration with another type is caught.
+ *
+ * Layout rules (C-like): every type is aligned to its own alignment; struct fields are laid
+ * out in declaration order, each at the next offset aligned to the field; a struct's size
+ * is rounded up to its alignment; an array of n elements has size n * elementSize.
+ */
+import { InvalidArgumentError, describe } from '../regions/index.js'
+
+export type Scalar = 'u8' | 'u32' | 'i32' | 'f64' | 'u64'
+
+/** A persistent type. */
+export type TypeDesc = ScalarType | BytesType | ArrayType | StructType | PtrType
+
+interface Base { readonly size: number; readonly align: number; readonly sig: string }
+export interface ScalarType extends Base { readonly kind: Scalar }
+export interface BytesType extends Base { readonly kind: 'bytes'; readonly length: number }
+export interface ArrayType extends Base { readonly kind: 'array'; readonly elem: TypeDesc; readonly length: number }
+export interface StructType extends Base {
+  readonly kind: 'struct'
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: TypeDesc; readonly offset: number }>
+}
+/** A persistent pointer: the byte offset of its target in the region (0 is null), stored as u64. */
+export interface PtrType extends Base { readonly kind: 'ptr'; readonly target: () => TypeDesc | undefined }
+
+function scalar(kind: Scalar, size: number): ScalarType { return Object.freeze({ kind, size, align: size, sig: kind }) }
+
+function checkType(t: unknown, where: string): asserts t is TypeDesc {
+  if (t === null || typeof t !== 'object' || typeof (t as TypeDesc).sig !== 'string') {
+    throw new InvalidArgumentError(`${where}: expected a type from t (t.u8, t.f64, t.struct(...), ...), got ${describe(t)}`)
+  }
+}
+
+function checkCount(n: unknown, where: string): asserts n is number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${where}: length must be a non-negative integer, got ${describe(n)}`)
+}
+
+/** The type constructors. */
+export const t = Object.freeze({
+  u8: scalar('u8', 1),
+  u32: scalar('u32', 4),
+  i32: scalar('i32', 4),
+  f64: scalar('f64', 8),
+  /** Unsigned 64-bit integer, read and written as bigint. */
+  u64: scalar('u64', 8),
+  /** `n` raw bytes, read and written as Uint8Array. */
+  bytes(n: number): BytesType {
+    checkCount(n, 't.bytes')
+    return Object.freeze({ kind: 'bytes' as const, length: n, size: n, align: 1, sig: `bytes(${n})` })
+  },
+  /** `n` elements of `elem`. */
+  array(elem: TypeDesc, n: number): ArrayType {
+    checkType(elem, 't.array')
+    checkCount(n, 't.array')
+    return Object.freeze({ kind: 'array' as const, elem, length: n, size: elem.size * n, align: elem.align, sig: `${elem.sig}[${n}]` })
+  },
+  /** A struct with the given fields, in declaration order. */
+  struct(fields: Record<string, TypeDesc>): StructType {
+    if (fields === null || typeof fields !== 'object') throw new InvalidArgumentError(`t.struct: expected an object of fields, got ${describe(fields)}`)
+    let offset = 0, align = 1
+    const out: Array<{ name: string; type: TypeDesc; offset: number }> = []
+    for (const [name, type] of Object.entries(fields)) {
+      checkType(type, `t.struct field "${name}"`)
+      offset = Math.ceil(offset / type.align) * type.align
+      out.push(Object.freeze({ name, type, offset }))
+      offset += type.size
+      align = Math.max(align, type.align)
+    }
+    const size = Math.ceil(offset / align) * align
+    const sig = `{${out.map(f => `${f.name}:${f.type.sig}`).join(',')}}`
+    return Object.freeze({ kind: 'struct' as const, fields: Object.freeze(out), size, align, sig })
+  },
+  /**
+   * A pointer to `target` (a type, or a function returning one for recursive types like
+   * linked-list nodes, or nothing for an untyped pointer).
+   */
+  ptr(target?: TypeDesc | (() => TypeDesc)): PtrType {
+    if (target !== undefined && typeof target !== 'function') checkType(target, 't.ptr')
+    const get = typeof target === 'function' ? target : () => target
+    const sig = target === undefined ? 'ptr' : typeof target === 'function' ? 'ptr(*)' : `ptr(${target.sig})`
+    return Object.freeze({ kind: 'ptr' as const, target: get, size: 8, align: 8, sig })
+  },
+})

@@ -1,0 +1,93 @@
+/**
+ * Named persistent variables (Mnemosyne's `persistent` keyword): a directory of entries
+ * kept in the heap as a singly linked list from the heap header's `varsHead`, each naming
+ * a zero-filled heap block and the signature of its type.
+ *
+ * Entry (the payload of one heap block):
+ *
+ * | offset | size | description                                                        |
+ * | -----: | ---: | ------------------------------------------------------------------ |
+ * |      0 |    8 | next entry (0 = end)                                               |
+ * |      8 |    8 | data: offset of the variable's block                               |
+ * |     16 |    8 | size of the variable in bytes                                      |
+ * |     24 |    2 | name length in bytes (UTF-8, 1..255)                               |
+ * |     26 |    2 | type signature length in bytes (UTF-8)                             |
+ * |     28 |    4 | reserved, zero                                                     |
+ * |     32 |    * | name bytes, then signature bytes                                   |
+ *
+ * Invariant ("vars inv. 1"): an entry and its data block are created in one transaction,
+ * so after any crash a name either has its zeroed block or does not exist.
+ */
+import { CorruptionError, InvalidArgumentError, TypeMismatchError, describe } from '../regions/index.js'
+import type { Tx } from '../txn/index.js'
+import type { Heap } from './heap.js'
+import type { TypeDesc } from './types.js'
+
+/** A named persistent variable: where it lives and its type. */
+export interface Persistent<T extends TypeDesc = TypeDesc> {
+  readonly name: string
+  readonly type: T
+  /** Byte offset of the variable in the region (use it with tx.readF64 etc.). */
+  readonly offset: number
+  readonly size: number
+}
+
+/** A directory entry as read from the file. */
+export interface VarEntry { name: string; sig: string; offset: number; size: number; at: number }
+
+const enc = new TextEncoder()
+const dec = new TextDecoder('utf-8', { fatal: true })
+const rd = (tx: Tx, off: number): number => Number(tx.readBigU64(off))
+
+/** Reads every entry; CorruptionError when the list is damaged. */
+export function readVars(tx: Tx, heap: Heap, path: string, limit = 1 << 20): VarEntry[] {
+  const out: VarEntry[] = []
+  for (let at = rd(tx, heap.varsHeadOffset); at !== 0; at = rd(tx, at)) {
+    if (out.length >= limit) throw new CorruptionError(`Cannot read variables of "${path}": the directory list has a cycle`)
+    const nameLen = tx.readU8(at + 24) | (tx.readU8(at + 25) << 8)
+    const sigLen = tx.readU8(at + 26) | (tx.readU8(at + 27) << 8)
+    let name: string, sig: string
+    try {
+      name = dec.decode(tx.readBytes(at + 32, nameLen))
+      sig = dec.decode(tx.readBytes(at + 32 + nameLen, sigLen))
+    } catch {
+      throw new CorruptionError(`Cannot read variables of "${path}": entry at ${at} has a damaged name`)
+    }
+    out.push({ name, sig, offset: rd(tx, at + 8), size: rd(tx, at + 16), at })
+  }
+  return out
+}
+
+/** Checks a variable name; returns its UTF-8 bytes. */
+export function nameBytes(name: unknown): Uint8Array {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`Cannot declare persistent variable: name must be a non-empty string, got ${describe(name)}`)
+  const b = enc.encode(name)
+  if (b.length > 255) throw new InvalidArgumentError(`Cannot declare persistent variable "${name.slice(0, 40)}...": name is longer than 255 bytes`)
+  return b
+}
+
+/** Creates a variable inside `tx`: a zeroed block plus a directory entry linked at the head. */
+export function createVar(tx: Tx, heap: Heap, name: string, type: TypeDesc): VarEntry {
+  const nb = nameBytes(name)
+  const sb = enc.encode(type.sig)
+  const data = heap.alloc(tx, Math.max(1, type.size), Math.max(8, type.align))
+  const at = heap.alloc(tx, 32 + nb.length + sb.length, 8)
+  const head = heap.varsHeadOffset
+  tx.writeBigU64(at, tx.readBigU64(head))
+  tx.writeBigU64(at + 8, BigInt(data))
+  tx.writeBigU64(at + 16, BigInt(type.size))
+  tx.writeU8(at + 24, nb.length)
+  tx.writeU8(at + 26, sb.length & 0xff)
+  tx.writeU8(at + 27, sb.length >> 8)
+  tx.writeBytes(at + 32, nb)
+  tx.writeBytes(at + 32 + nb.length, sb)
+  tx.writeBigU64(head, BigInt(at))
+  return { name, sig: type.sig, offset: data, size: type.size, at }
+}
+
+/** TypeMismatchError unless an existing entry has the declared type. */
+export function checkSameType(path: string, e: VarEntry, type: TypeDesc): void {
+  if (e.sig !== type.sig) {
+    throw new TypeMismatchError(`Cannot declare persistent variable "${e.name}" in "${path}" as ${type.sig}: it already exists as ${e.sig}`)
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Typed views: objects with a getter and a setter per field that compile to the raw
+ * transactional reads and writes (`tx.readF64(offset + 8)`, ...). One accessor class is
+ * built per type descriptor and cached, so a view is one small object and each field access
+ * is one raw call. A view belongs to its transaction: used after the transaction ended, it
+ * throws TransactionEndedError like the transaction itself.
+ */
+import { InvalidArgumentError, OutOfRangeError, describe } from '../regions/index.js'
+import type { Tx } from '../txn/index.js'
+import type { TypeDesc, ArrayType, StructType } from './types.js'
+
+/** Common shape of every view. */
+export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
+
+type Ctor = new (tx: Tx, offset: number) => ViewBase
+const classes = new WeakMap<TypeDesc, Ctor>()
+
+/** Reads a value of a scalar/bytes/ptr type, or returns a view for struct/array types. */
+export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
+  switch (type.kind) {
+    case 'u8': return tx.readU8(offset)
+    case 'u32': return tx.readU32(offset)
+    case 'i32': return tx.readI32(offset)
+    case 'f64': return tx.readF64(offset)
+    case 'u64': return tx.readBigU64(offset)
+    case 'ptr': return Number(tx.readBigU64(offset))
+    case 'bytes': return tx.readBytes(offset, type.length)
+    default: return viewAt(tx, type, offset)
+  }
+}
+
+/** Writes a value of any type; struct and array types take a plain object or array. */
+export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
+  switch (type.kind) {
+    case 'u8': return tx.writeU8(offset, value as number)
+    case 'u32': return tx.writeU32(offset, value as number)
+    case 'i32': return tx.writeI32(offset, value as number)
+    case 'f64': return tx.writeF64(offset, value as number)
+    case 'u64': return tx.writeBigU64(offset, value as bigint)
+    case 'ptr': return tx.writeBigU64(offset, BigInt(pointerValue(value)))
+    case 'bytes': {
+      const b = value as Uint8Array
+      if (!(b instanceof Uint8Array) || b.length !== type.length) throw new InvalidArgumentError(`Cannot write bytes(${type.length}): expected a Uint8Array of that length, got ${describe(value)}`)
+      return tx.writeBytes(offset, b)
+    }
+    case 'array': return writeArray(tx, type, offset, value)
+    case 'struct': return writeStruct(tx, type, offset, value)
+  }
+}
+
+function pointerValue(v: unknown): number {
+  if (v === null) return 0
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
+  if (v !== null && typeof v === 'object' && typeof (v as ViewBase).offset === 'number') return (v as ViewBase).offset
+  throw new InvalidArgumentError(`Cannot write pointer: expected an offset, a view or null, got ${describe(v)}`)
+}
+
+function writeArray(tx: Tx, type: ArrayType, offset: number, value: unknown): void {
+  if (!Array.isArray(value) && !ArrayBuffer.isView(value)) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected an array, got ${describe(value)}`)
+  const arr = value as ArrayLike<unknown>
+  if (arr.length !== type.length) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected ${type.length} elements, got ${arr.length}`)
+  for (let i = 0; i < arr.length; i++) writeValue(tx, type.elem, offset + i * type.elem.size, arr[i])
+}
+
+function writeStruct(tx: Tx, type: StructType, offset: number, value: unknown): void {
+  if (value === null || typeof value !== 'object') throw new InvalidArgumentError(`Cannot write struct: expected an object, got ${describe(value)}`)
+  for (const f of type.fields) {
+    if (f.name in value) writeValue(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
+  }
+}
+
+/** A view of `type` at `offset` in `tx`. */
+export function viewAt(tx: Tx, type: TypeDesc, offset: number): ViewBase {
+  let C = classes.get(type)
+  if (C === undefined) { C = compile(type); classes.set(type, C) }
+  return new C(tx, offset)
+}
+
+/** Builds the accessor class of a type (the "compile" step). */
+function compile(type: TypeDesc): Ctor {
+  class View implements ViewBase {
+    readonly tx: Tx
+    readonly offset: number
+    constructor(tx: Tx, offset: number) { this.tx = tx; this.offset = offset }
+    get type(): TypeDesc { return type }
+    /** A plain JavaScript copy of the value (structs as objects, arrays as arrays). */
+    toJSON(): unknown { return plain(this.tx, type, this.offset) }
+  }
+  const proto = View.prototype as unknown as Record<PropertyKey, unknown>
+  if (type.kind === 'struct') {
+    for (const f of type.fields) {
+      Object.defineProperty(proto, f.name, {
+        get(this: View) { return readValue(this.tx, f.type, this.offset + f.offset) },
+        set(this: View, v: unknown) { writeValue(this.tx, f.type, this.offset + f.offset, v) },
+        enumerable: true,
+      })
+    }
+  } else if (type.kind === 'array') {
+    const { elem, length } = type
+    const index = (i: number) => {
+      if (!Number.isInteger(i) || i < 0 || i >= length) throw new OutOfRangeError(`Index ${describe(i)} is outside ${type.sig}`)
+      return i * elem.size
+    }
+    Object.defineProperty(proto, 'length', { value: length })
+    proto.get = function (this: View, i: number) { return readValue(this.tx, elem, this.offset + index(i)) }
+    proto.set = function (this: View, i: number, v: unknown) { writeValue(this.tx, elem, this.offset + index(i), v) }
+    proto[Symbol.iterator] = function* (this: View) { for (let i = 0; i < length; i++) yield readValue(this.tx, elem, this.offset + i * elem.size) }
+  } else {
+    Object.defineProperty(proto, 'value', {
+      get(this: View) { return readValue(this.tx, type, this.offset) },
+      set(this: View, v: unknown) { writeValue(this.tx, type, this.offset, v) },
+      enumerable: true,
+    })
+  }
+  return View
+}
+
+function plain(tx: Tx, type: TypeDesc, offset: number): unknown {
+  if (type.kind === 'struct') return Object.fromEntries(type.fields.map(f => [f.name, plain(tx, f.type, offset + f.offset)]))
+  if (type.kind === 'array') return Array.from({ length: type.length }, (_, i) => plain(tx, type.elem, offset + i * type.elem.size))
+  return readValue(tx, type, offset)
+}
