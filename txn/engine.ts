@@ -32,7 +32,7 @@ import {
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
-import { RecordBuilder, forEachEntry } from './record.js'
+import { RecordBuilder, forEachEntry, RECORD_HEADER } from './record.js'
 import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
 import { readSuperblock, writeSuperblock, isBlank, type PoolLayout } from './pool.js'
@@ -172,6 +172,7 @@ export class TxEngine implements TxHost {
     this.#usable('grow')
     this.region.grow(newSize)
     this.#refresh()
+    this.log.refresh()
   }
 
   /** Checkpoints and detaches from the region (the region's owner closes it). Idempotent. */
@@ -183,7 +184,7 @@ export class TxEngine implements TxHost {
   }
 
   #commit(durability: Durability): void {
-    this.#guard(() => {
+    try {
       const b = this.#builder
       const log = this.log
       if (log.free < b.length) this.#checkpoint()
@@ -198,7 +199,9 @@ export class TxEngine implements TxHost {
       this.#applyBuilderTo(top, b)
       top.lastSeq = seq
       if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
-    })
+    } catch (err) {
+      this.#failed(err)
+    }
   }
 
   /** Flushes the whole log synchronously and applies every overlay (eng. 1). */
@@ -258,8 +261,8 @@ export class TxEngine implements TxHost {
 
   #applyBuilder(b: RecordBuilder): void {
     const mem = this.mem, m32 = this.mem32, w = b.words
-    for (let i = 0; i < b.eTarget.length; i++) {
-      const t = b.eTarget[i]!, len = b.eLen[i]!, pos = b.ePos[i]!
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
+      const t = b.target(p), len = b.len(p), pos = b.data(p)
       if (pos < 0) mem.fill(0, t, t + len)
       else if (len === 8 && (t & 3) === 0) { m32[t >>> 2] = w[pos >>> 2]!; m32[(t >>> 2) + 1] = w[(pos >>> 2) + 1]! }
       else if (len === 4 && (t & 3) === 0) m32[t >>> 2] = w[pos >>> 2]!
@@ -270,9 +273,9 @@ export class TxEngine implements TxHost {
   }
 
   #applyBuilderTo(ov: Overlay, b: RecordBuilder): void {
-    for (let i = 0; i < b.eTarget.length; i++) {
-      const pos = b.ePos[i]!
-      ov.write(b.eTarget[i]!, pos < 0 ? null : b.buf, pos, b.eLen[i]!, this.sealed, this.mem)
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
+      const pos = b.data(p)
+      ov.write(b.target(p), pos < 0 ? null : b.buf, pos, b.len(p), this.sealed, this.mem)
     }
   }
 
@@ -332,11 +335,14 @@ export class TxEngine implements TxHost {
 
   /** Runs an I/O step; any failure makes the engine broken (see file comment). */
   #guard(step: () => void): void {
-    try { step() } catch (err) {
-      this.#fail(err)
-      if (err instanceof PmemError) throw err
-      throw new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}; reopen the file to recover`, { cause: err })
-    }
+    try { step() } catch (err) { this.#failed(err) }
+  }
+
+  /** Marks the engine broken and throws the error (wrapped unless it is already typed). */
+  #failed(err: unknown): never {
+    this.#fail(err)
+    if (err instanceof PmemError) throw err
+    throw new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}; reopen the file to recover`, { cause: err })
   }
 
   #fail(err: unknown): void {

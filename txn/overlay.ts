@@ -35,13 +35,18 @@ export class Overlay {
 
   /** Writes `src[from, from + len)` at byte `target`, page by page (zero fill when src is null). */
   write(target: number, src: Uint8Array | null, from: number, len: number, below: Overlay | null, mem: Uint8Array): void {
+    const inFirst = target & (PAGE - 1)
+    if (src !== null && len <= 16 && inFirst + len <= PAGE) { // the common small write
+      const p = this.pages.get(target >>> PAGE_SHIFT) ?? this.pageFor(target >>> PAGE_SHIFT, below, mem)
+      for (let i = 0; i < len; i++) p[inFirst + i] = src[from + i]!
+      return
+    }
     while (len > 0) {
       const page = target >>> PAGE_SHIFT
       const inPage = target & (PAGE - 1)
       const n = Math.min(len, PAGE - inPage)
       const p = this.pageFor(page, below, mem)
       if (src === null) p.fill(0, inPage, inPage + n)
-      else if (n <= 32) for (let i = 0; i < n; i++) p[inPage + i] = src[from + i]!
       else p.set(src.subarray(from, from + n), inPage)
       target += n; from += n; len -= n
     }

@@ -45,10 +45,8 @@ export class RecordBuilder {
   dv: DataView
   /** Bytes used so far (the record's length when sealed). */
   length = RECORD_HEADER
-  /** Entry index for read-your-writes: target, length and data position of each entry. */
-  readonly eTarget: number[] = []
-  readonly eLen: number[] = []
-  readonly ePos: number[] = []
+  /** Entries staged so far. Walk them with `for (let p = RECORD_HEADER; p < b.length; p = b.next(p))`. */
+  entryCount = 0
   /** Lowest and highest byte written, for a quick "no overlap" answer. */
   lo = Infinity
   hi = -1
@@ -65,14 +63,22 @@ export class RecordBuilder {
   /** Forgets all staged entries. */
   reset(): void {
     this.length = RECORD_HEADER
-    this.eTarget.length = 0
-    this.eLen.length = 0
-    this.ePos.length = 0
+    this.entryCount = 0
     this.lo = Infinity
     this.hi = -1
   }
 
-  get entryCount(): number { return this.eTarget.length }
+  /** Target offset of the entry at byte position `p`. */
+  target(p: number): number { return this.words[p >>> 2]! }
+  /** Length in bytes of the entry at `p`. */
+  len(p: number): number { return this.words[(p >>> 2) + 1]! & 0x7fffffff }
+  /** Byte position of the entry's data, or -1 for a zero fill. */
+  data(p: number): number { return (this.words[(p >>> 2) + 1]! & ZERO_FILL) !== 0 ? -1 : p + 8 }
+  /** Position of the entry after the one at `p`. */
+  next(p: number): number {
+    const raw = this.words[(p >>> 2) + 1]!
+    return p + 8 + ((raw & ZERO_FILL) !== 0 ? 0 : ((raw & 0x7fffffff) + 7) & ~7)
+  }
 
   /** Reserves an entry for `len` bytes at `target`; returns the position of its data. */
   entry(target: number, len: number, zeroFill = false): number {
@@ -88,9 +94,7 @@ export class RecordBuilder {
       this.words[w + 1 + (dataLen >>> 2)] = 0
     }
     this.length = need
-    this.eTarget.push(target)
-    this.eLen.push(len)
-    this.ePos.push(zeroFill ? -1 : pos + 8)
+    this.entryCount++
     if (target < this.lo) this.lo = target
     if (target + len - 1 > this.hi) this.hi = target + len - 1
     return pos + 8

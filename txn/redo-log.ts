@@ -58,6 +58,8 @@ export class RedoLog {
   durableTail = RECORDS_OFFSET
   /** Bumped by every truncation, so a flush that started before one can tell. */
   epoch = 0
+  /** The region's bytes; call `refresh()` after the region grows (a grow may remap). */
+  #mem: Uint8Array
 
   private constructor(region: RegionLike, base: number, size: number, logId: number, startSeq: number) {
     this.region = region
@@ -66,7 +68,11 @@ export class RedoLog {
     this.logId = logId
     this.startSeq = startSeq
     this.nextSeq = startSeq
+    this.#mem = region.unsafeBytes()
   }
+
+  /** Picks up the region's current mapping (after `grow`). */
+  refresh(): void { this.#mem = this.region.unsafeBytes() }
 
   /** Formats an empty log (startSeq 1) and makes it durable. */
   static format(region: RegionLike, base: number, size: number, logId = randomU32()): RedoLog {
@@ -117,7 +123,7 @@ export class RedoLog {
 
   /** Copies a sealed record to the tail (not yet durable). The caller checked `free`. */
   append(record: Uint8Array): void {
-    this.region.unsafeBytes().set(record, this.base + this.tail)
+    this.#mem.set(record, this.base + this.tail)
     this.tail += record.length
     this.nextSeq++
   }

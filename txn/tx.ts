@@ -8,7 +8,7 @@
 import {
   InvalidArgumentError, MisalignedError, OutOfRangeError, TransactionEndedError, describe,
 } from '../regions/index.js'
-import type { RecordBuilder } from './record.js'
+import { RECORD_HEADER, type RecordBuilder } from './record.js'
 import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
 
 /** What a Tx needs from its engine: the committed state it reads. */
@@ -152,11 +152,11 @@ export class Tx {
     }
     const b = this.#b
     if (b === null || offset > b.hi || offset + len - 1 < b.lo) return
-    for (let i = 0; i < b.eTarget.length; i++) {
-      const t = b.eTarget[i]!, l = b.eLen[i]!
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
+      const t = b.target(p), l = b.len(p)
       const from = Math.max(t, offset), to = Math.min(t + l, offset + len)
       if (from >= to) continue
-      const pos = b.ePos[i]!
+      const pos = b.data(p)
       if (pos < 0) out.fill(0, from - offset, to - offset)
       else out.set(b.buf.subarray(pos + from - t, pos + to - t), from - offset)
     }
