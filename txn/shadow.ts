@@ -1,0 +1,585 @@
+/**
+ * Shadow paging: `ShadowStore`, a store of fixed-size logical chunks over a region, with
+ * copy-on-write remapping to physical chunks and atomically switched, versioned metadata
+ * (Mnemosyne's shadow-paging primitive; the storage layer of SoftPM containers, after
+ * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
+ *
+ * Formats: shadow-format.ts. Staged map: shadow-map.ts. Recovery: shadow-recover.ts.
+ *
+ * A batch is everything written between two commits. Its state machine:
+ *
+ *     write / resize / setMeta            commit(): seal -> flush chunks -> write slot -> flush slot
+ *   +------------------------+         +----------------------------------------------------+
+ *   v                        |         |                                                    v
+ * STAGED (read-your-writes) -+---------+       (commitAsync: the next batch may start       COMMITTED
+ *   ^  abort(): staged chunks freed             while the flushes run; commits chain)   (version v+1)
+ *
+ * Invariants recovery relies on (cited as "inv. N" in code and tests):
+ *   1. Live chunks are never written. A batch writes only chunks it took from the free set,
+ *      and a chunk is free only when no retained version of any durable slot references it
+ *      (and no earlier batch still in flight does). A chunk the new version stops referencing
+ *      is freed only when the newest version that references it leaves the retention window.
+ *   2. Ordering: every chunk a version references (data, map nodes, meta) is flushed before
+ *      the slot naming that version is written; the slot is flushed before commit returns.
+ *   3. Version v is written only into slot v % 2, so the commit of v never touches the slot
+ *      of v - 1, the newest durable version: some slot is always valid.
+ *   4. Everything is self-validating: a slot carries a CRC-32C over its used bytes, and every
+ *      reference to a chunk carries the chunk's CRC-32C. Torn slots, damaged map nodes and
+ *      damaged data are detected (map nodes at open, data chunks on first read).
+ *   5. Open uses the valid slot with the highest version whose map validates, otherwise the
+ *      other slot (`fellBack` says why).
+ *   6. The free set is the complement of the union of the retained versions' chunks; it is
+ *      rebuilt at open, never stored.
+ *   7. Map entries past a version's chunk count are holes (NONE): growing reads zeros.
+ *   8. Chunks taken by an uncommitted batch are referenced by no durable slot: after a crash
+ *      or an abort they are free again.
+ *
+ * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
+ */
+import {
+  BrokenError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, CorruptionError, ReadOnlyError,
+  RegionClosedError, describe, roundUp, PAGE_SIZE,
+} from '../regions/index.js'
+import type { RegionLike } from '../regions/index.js'
+import {
+  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, encodeSlot, validChunkSize, MIN_CHUNK, MAX_CHUNK,
+  type VersionDesc,
+} from './shadow-format.js'
+import { ChunkIO } from './shadow-io.js'
+import { FreeSpace } from './shadow-space.js'
+import { StagedMap, type Entry } from './shadow-map.js'
+import { recover } from './shadow-recover.js'
+import { checkShadow } from './shadow-check.js'
+import { CommitInProgressError } from './shadow-errors.js'
+
+/** Options of {@link ShadowStore.create}. */
+export interface ShadowCreateOptions {
+  /** Bytes per chunk: a power of two from 512 to 16 MiB. Fixed for the store's life. */
+  chunkSize: number
+  /** Committed versions kept readable (and their chunks kept), 1 to 64; default 2. */
+  keepVersions?: number
+  /** Grows the region by at least `neededBytes` when free chunks run out (default: `region.grow`). */
+  growBy?: (neededBytes: number) => void
+  /** Where the store starts in the region's user area (multiple of 4096, default 0). */
+  base?: number
+}
+
+/** Options of {@link ShadowStore.open}. */
+export interface ShadowOpenOptions {
+  /** Open this retained older version, read-only (default: the newest). */
+  version?: number
+  growBy?: (neededBytes: number) => void
+  base?: number
+}
+
+/** One retained version, as {@link ShadowStore.versions} lists it. */
+export interface ShadowVersionInfo {
+  version: number
+  /** Commit time, ms since the epoch. */
+  time: number
+  chunkCount: number
+  /** Bytes written by the commit that made this version (new data, map and meta chunks). */
+  bytes: number
+  /** The blob given to setMeta (a copy). */
+  meta: Uint8Array
+}
+
+/** Space accounting, for tests and monitoring. */
+export interface ShadowStats {
+  physicalChunks: number
+  freeChunks: number
+  /** Chunks taken by the staged batch. */
+  stagedChunks: number
+  retainedVersions: number
+}
+
+/** A batch sealed for commit: its descriptor, slot bytes and what to flush. */
+interface Sealed {
+  desc: VersionDesc
+  head: VersionDesc[]
+  slot: Uint8Array
+  range: { offset: number; length: number } | null
+}
+
+interface Init {
+  region: RegionLike
+  base: number
+  chunkSize: number
+  keepVersions: number
+  growBy: ((neededBytes: number) => void) | undefined
+  readOnly: string | null
+  descs: VersionDesc[]
+  view: VersionDesc
+  metas: Map<number, Uint8Array>
+  lastRef: Map<number, number>
+  fellBack: ShadowStore['fellBack']
+  dropped: ShadowStore['droppedVersions']
+}
+
+/**
+ * A copy-on-write chunk store with versioned, atomically committed metadata.
+ *
+ * @example
+ * const store = ShadowStore.create(region, { chunkSize: 4096 })
+ * store.resize(10)
+ * store.write(3, new TextEncoder().encode('hello'))
+ * store.setMeta(Uint8Array.of(1, 2, 3))
+ * store.commit()                      // version 1, durable
+ * // after a crash:
+ * const again = ShadowStore.open(region)
+ * again.read(3)                       // 'hello' then zeros
+ */
+export class ShadowStore {
+  readonly chunkSize: number
+  readonly keepVersions: number
+  readonly base: number
+  /** True when writes throw ReadOnlyError (read-only region, or an older version opened). */
+  readonly readOnly: boolean
+  /** Set when open could not use the newest metadata and used the previous valid version (inv. 5). */
+  readonly fellBack: { from: number; reason: string } | null
+  /** Older versions the chosen slot retained but whose maps were damaged (dropped at open). */
+  readonly droppedVersions: ReadonlyArray<{ version: number; reason: string }>
+  readonly #region: RegionLike
+  readonly #io: ChunkIO
+  readonly #space: FreeSpace
+  readonly #growBy: ((neededBytes: number) => void) | undefined
+  readonly #readOnlyWhy: string | null
+  /** Durable retained versions, newest first. */
+  #committed: VersionDesc[]
+  /** Retained versions as of the newest sealed version (differs from #committed while commits are in flight). */
+  #head: VersionDesc[]
+  /** The version the staged view starts from. */
+  #view: VersionDesc
+  readonly #metas: Map<number, Uint8Array>
+  #map: StagedMap
+  #stagedMeta: Uint8Array | null = null
+  #stagedMetaPhys = NONE
+  /** Version -> chunks it is the newest retained referencer of; freed when it leaves the window (inv. 1). */
+  readonly #releasedAt = new Map<number, number[]>()
+  /** Committed chunks whose checksum was verified since they were written or last freed. */
+  readonly #verified = new Set<number>()
+  #inFlight: Promise<number> | null = null
+  #broken: { cause: unknown } | null = null
+
+  private constructor(init: Init) {
+    this.#region = init.region
+    this.base = init.base
+    this.chunkSize = init.chunkSize
+    this.keepVersions = init.keepVersions
+    this.#growBy = init.growBy
+    this.#readOnlyWhy = init.readOnly
+    this.readOnly = init.readOnly !== null
+    this.fellBack = init.fellBack
+    this.droppedVersions = init.dropped
+    this.#io = new ChunkIO(init.region, init.base, init.chunkSize)
+    this.#space = new FreeSpace(this.#io.physCount)
+    for (const [p, v] of init.lastRef) {
+      this.#space.markUsed(p)
+      if (v !== init.descs[0]!.version) this.#queueRelease(v, [p])
+    }
+    this.#committed = this.#head = init.descs
+    this.#view = init.view
+    this.#metas = init.metas
+    this.#map = new StagedMap(this.#io, this.#space, init.view)
+  }
+
+  /**
+   * Formats `[base, region.size)` of the region as an empty store: both metadata slots
+   * zeroed, version 0 (no chunks, empty meta) committed in slot 0, durable on return.
+   * Anything the region held there is lost.
+   */
+  static create(region: RegionLike, opts: ShadowCreateOptions): ShadowStore {
+    const action = 'Cannot create shadow store'
+    checkRegion(region, action)
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`${action}: options { chunkSize } are required, got ${describe(opts)}`)
+    const { chunkSize, keepVersions = 2, growBy } = opts
+    const base = checkBase(opts.base, action)
+    if (!validChunkSize(chunkSize)) {
+      throw new InvalidArgumentError(`${action} on region "${region.path}": chunkSize must be a power of two from ${MIN_CHUNK} to ${MAX_CHUNK}, got ${describe(chunkSize)}`)
+    }
+    if (!Number.isInteger(keepVersions) || keepVersions < 1 || keepVersions > MAX_KEEP) {
+      throw new InvalidArgumentError(`${action} on region "${region.path}": keepVersions must be an integer from 1 to ${MAX_KEEP}, got ${describe(keepVersions)}`)
+    }
+    checkGrowBy(growBy, action)
+    if (region.readOnly) throw new ReadOnlyError(`${action} on region "${region.path}": the region was opened read-only`)
+    if (region.size < base + DATA_START) growRegion(region, growBy, base + DATA_START, action)
+    const desc: VersionDesc = {
+      version: 0, time: Date.now(), bytes: 0, chunkCount: 0, root: NONE, rootCrc: 0, metaPhys: NONE, metaCrc: 0, metaLen: 0, depth: 0,
+    }
+    const bytes = region.unsafeBytes()
+    bytes.fill(0, base, base + DATA_START)
+    bytes.set(encodeSlot({ chunkSize, keepVersions, descs: [desc] }), base)
+    region.flush(base, DATA_START)
+    return new ShadowStore({
+      region, base, chunkSize, keepVersions, growBy, readOnly: null, descs: [desc], view: desc,
+      metas: new Map([[0, new Uint8Array(0)]]), lastRef: new Map(), fellBack: null, dropped: [],
+    })
+  }
+
+  /**
+   * Opens the store: the newest valid version (inv. 5), or with `{ version }` a retained
+   * older one, read-only. Throws NotARegionError (no store here), UnsupportedVersionError
+   * (newer format), CorruptionError (no valid version), InvalidArgumentError (version not retained).
+   */
+  static open(region: RegionLike, opts: ShadowOpenOptions = {}): ShadowStore {
+    const action = 'Cannot open shadow store'
+    checkRegion(region, action)
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`${action}: options must be an object, got ${describe(opts)}`)
+    const base = checkBase(opts.base, action)
+    checkGrowBy(opts.growBy, action)
+    if (opts.version !== undefined && (!Number.isSafeInteger(opts.version) || opts.version < 0)) {
+      throw new InvalidArgumentError(`${action} on region "${region.path}": version must be a non-negative integer, got ${describe(opts.version)}`)
+    }
+    const rec = recover(region, base)
+    const view = opts.version === undefined ? rec.descs[0]! : rec.descs.find(d => d.version === opts.version)
+    if (view === undefined) {
+      const list = rec.descs.map(d => d.version).reverse().join(', ')
+      throw new InvalidArgumentError(`${action} on region "${region.path}" at version ${opts.version}: it is not retained (retained versions: ${list})`)
+    }
+    const readOnly = region.readOnly ? 'the region was opened read-only'
+      : view !== rec.descs[0] ? `it shows version ${view.version}, an older retained version (open without { version } to write)` : null
+    return new ShadowStore({ region, base, growBy: opts.growBy, readOnly, view, ...rec })
+  }
+
+  /** Last committed version (for a store opened at an older version: that version). */
+  get version(): number { return this.readOnly ? this.#view.version : this.#committed[0]!.version }
+  /** Logical chunks in the staged view. */
+  get chunkCount(): number { return this.#map.count }
+
+  /** The retained committed versions, oldest first. */
+  versions(): ShadowVersionInfo[] {
+    this.#ready('list versions of')
+    return this.#committed.map(d => ({
+      version: d.version, time: d.time, chunkCount: d.chunkCount, bytes: d.bytes, meta: this.#metas.get(d.version)!.slice(),
+    })).reverse()
+  }
+
+  /**
+   * Content of logical chunk `logical` in the staged view (read-your-writes), as a copy of
+   * `chunkSize` bytes. A committed chunk is checked against its checksum on first read
+   * (inv. 4): CorruptionError names the region, chunk and version on mismatch.
+   */
+  read(logical: number): Uint8Array {
+    this.#ready('read')
+    this.#checkLogical(logical, 'read')
+    const e = this.#map.lookup(logical)
+    if (e.phys === NONE) return new Uint8Array(this.chunkSize)
+    if (this.#map.dirty.get(logical) !== e.phys) this.#verify(logical, e)
+    return this.#io.read(e.phys)
+  }
+
+  /**
+   * Writes `data` at byte `offset` of logical chunk `logical`. The first write to a chunk in
+   * a batch takes a free physical chunk (inv. 1) and, unless it covers the whole chunk,
+   * copies the old content first; later writes in the batch go to that same chunk. Grows the
+   * region when no chunk is free; OutOfSpaceError if it cannot, with nothing changed.
+   */
+  write(logical: number, data: Uint8Array, offset = 0): void {
+    this.#writable('write')
+    const action = `Cannot write logical chunk ${describe(logical)} of shadow store on region "${this.#region.path}"`
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${action}: data must be a Uint8Array, got ${describe(data)}`)
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`${action}: offset must be a non-negative integer, got ${describe(offset)}`)
+    this.#checkLogical(logical, 'write')
+    if (offset + data.length > this.chunkSize) {
+      throw new OutOfRangeError(`${action}: bytes [${offset}, ${offset + data.length}) do not fit a chunk of ${this.chunkSize} bytes`)
+    }
+    if (data.length === 0) return
+    let phys = this.#map.dirty.get(logical)
+    if (phys === undefined) {
+      const old = this.#map.lookup(logical)
+      const whole = offset === 0 && data.length === this.chunkSize
+      if (!whole && old.phys !== NONE) this.#verify(logical, old) // never copy damage into a new version
+      this.#reserve(this.#map.writeCost(logical), 'write')
+      phys = this.#map.stageData(logical, old, !whole)
+    }
+    this.#io.write(phys, offset, data)
+  }
+
+  /** Sets the number of logical chunks. New chunks read as zeros (inv. 7); dropped ones are released. */
+  resize(chunkCount: number): void {
+    this.#writable('resize')
+    if (!Number.isSafeInteger(chunkCount) || chunkCount < 0 || chunkCount > MAX_CHUNKS) {
+      throw new InvalidArgumentError(`Cannot resize shadow store on region "${this.#region.path}": chunkCount must be an integer from 0 to ${MAX_CHUNKS}, got ${describe(chunkCount)}`)
+    }
+    if (chunkCount === this.#map.count) return
+    this.#reserve(this.#map.resizeCost(chunkCount), 'resize')
+    this.#map.resize(chunkCount)
+  }
+
+  /** Stores a small blob (at most 512 bytes) with the next version; setting the same bytes again costs nothing. */
+  setMeta(meta: Uint8Array): void {
+    this.#writable('set meta of')
+    if (!(meta instanceof Uint8Array) || meta.length > META_MAX) {
+      throw new InvalidArgumentError(`Cannot set meta of shadow store on region "${this.#region.path}": expected a Uint8Array of at most ${META_MAX} bytes, got ${meta instanceof Uint8Array ? `${meta.length} bytes` : describe(meta)}`)
+    }
+    if (sameBytes(meta, this.#metas.get(this.#view.version)!)) { this.#dropStagedMeta(); return }
+    if (meta.length > 0 && this.#stagedMetaPhys === NONE) {
+      this.#reserve(1, 'set meta of')
+      this.#stagedMetaPhys = this.#space.alloc()
+    }
+    if (meta.length === 0 && this.#stagedMetaPhys !== NONE) { this.#space.free(this.#stagedMetaPhys); this.#stagedMetaPhys = NONE }
+    this.#stagedMeta = meta.slice()
+  }
+
+  /** The meta blob of the staged view (read-your-writes), as a copy. */
+  getMeta(): Uint8Array {
+    this.#ready('get meta of')
+    return (this.#stagedMeta ?? this.#metas.get(this.#view.version)!).slice()
+  }
+
+  /**
+   * Commits the batch as version `version + 1` and returns it, durable on return: flushes
+   * the written chunks, then writes the version's slot (inv. 3) and flushes it (inv. 2).
+   * A commit with no changes still makes a version. An I/O failure makes the store refuse
+   * further work (BrokenError); reopen it to recover.
+   */
+  commit(): number {
+    this.#writable('commit')
+    if (this.#inFlight !== null) {
+      throw new CommitInProgressError(`Cannot commit shadow store on region "${this.#region.path}": an asynchronous commit is still running; await it first`)
+    }
+    const s = this.#seal()
+    try {
+      if (s.range) this.#region.flush(s.range.offset, s.range.length)
+      this.#io.writeSlot(s.desc.version % 2, s.slot)
+      this.#region.flush(this.#io.slotOffset(s.desc.version % 2), s.slot.length)
+    } catch (e) {
+      throw this.#breakWith(e)
+    }
+    this.#finish(s)
+    return s.desc.version
+  }
+
+  /**
+   * Like `commit`, with `region.flushAsync`, so the event loop goes on. The batch is sealed
+   * at the call: writes made while the promise is pending belong to the next batch. A
+   * second `commitAsync` waits for the first before writing its slot.
+   */
+  commitAsync(): Promise<number> {
+    let s: Sealed
+    try {
+      this.#writable('commit')
+      s = this.#seal()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const prev = this.#inFlight
+    const run = async (): Promise<number> => {
+      if (prev !== null) await prev.catch(() => undefined)
+      if (this.#broken !== null) throw this.#brokenError('commit')
+      try {
+        if (s.range) await this.#region.flushAsync(s.range.offset, s.range.length)
+        this.#io.sync('commit')
+        this.#io.writeSlot(s.desc.version % 2, s.slot)
+        await this.#region.flushAsync(this.#io.slotOffset(s.desc.version % 2), s.slot.length)
+      } catch (e) {
+        throw this.#breakWith(e)
+      }
+      this.#finish(s)
+      return s.desc.version
+    }
+    const p = run()
+    this.#inFlight = p
+    const settle = (): void => { if (this.#inFlight === p) this.#inFlight = null }
+    p.then(settle, settle)
+    return p
+  }
+
+  /** Drops the staged batch: the view returns to the last sealed version; its chunks are freed (inv. 8). */
+  abort(): void {
+    this.#ready('abort')
+    this.#map.discard()
+    this.#map = new StagedMap(this.#io, this.#space, this.#view)
+    this.#dropStagedMeta()
+  }
+
+  /** Debug validator: every retained version checksum-valid, no chunk twice in a version, free set exact (inv. 1, 4, 6, 7). */
+  check(): { ok: boolean; problems: string[] } {
+    this.#ready('check')
+    const seen = new Set<number>()
+    const descs = [...this.#head, ...this.#committed].filter(d => !seen.has(d.version) && seen.add(d.version))
+    const staged = this.#map.stagedChunks()
+    if (this.#stagedMetaPhys !== NONE) staged.push(this.#stagedMetaPhys)
+    const problems = checkShadow({
+      io: this.#io, space: this.#space, descs, staged, releasedAt: this.#releasedAt, stagedProblems: this.#map.stagedProblems(),
+    })
+    return { ok: problems.length === 0, problems }
+  }
+
+  /** Space accounting. */
+  stats(): ShadowStats {
+    this.#ready('read stats of')
+    const staged = this.#map.stagedChunks().length + (this.#stagedMetaPhys === NONE ? 0 : 1)
+    return { physicalChunks: this.#space.count, freeChunks: this.#space.freeCount, stagedChunks: staged, retainedVersions: this.#committed.length }
+  }
+
+  /** Writes the batch's chunks and builds the next version's slot (no allocation: cannot fail). */
+  #seal(): Sealed {
+    const base = this.#view
+    const version = base.version + 1
+    const m = this.#map.seal()
+    let { metaPhys, metaCrc, metaLen } = base
+    if (this.#stagedMeta !== null) {
+      if (base.metaPhys !== NONE) m.released.push(base.metaPhys)
+      ;({ metaPhys, metaLen } = { metaPhys: this.#stagedMetaPhys, metaLen: this.#stagedMeta.length })
+      metaCrc = metaPhys === NONE ? 0 : this.#writeMeta(metaPhys, this.#stagedMeta)
+      if (metaPhys !== NONE) m.written.push(metaPhys)
+    }
+    this.#metas.set(version, this.#stagedMeta ?? this.#metas.get(base.version)!)
+    const desc: VersionDesc = {
+      version, time: Date.now(), bytes: m.written.length * this.chunkSize, chunkCount: m.chunkCount,
+      root: m.root, rootCrc: m.rootCrc, metaPhys, metaCrc, metaLen, depth: m.depth,
+    }
+    this.#queueRelease(base.version, m.released)
+    const head = [desc, ...this.#head].slice(0, this.keepVersions)
+    this.#head = head
+    this.#view = desc
+    this.#map = new StagedMap(this.#io, this.#space, desc)
+    this.#stagedMeta = null
+    this.#stagedMetaPhys = NONE
+    return { desc, head, slot: encodeSlot({ chunkSize: this.chunkSize, keepVersions: this.keepVersions, descs: head }), range: this.#flushRange(m.written) }
+  }
+
+  #writeMeta(phys: number, meta: Uint8Array): number {
+    this.#io.zero(phys)
+    this.#io.write(phys, 0, meta)
+    return this.#io.crc(phys)
+  }
+
+  /** One range covering every chunk written (a single flush, inv. 2). */
+  #flushRange(written: number[]): Sealed['range'] {
+    if (written.length === 0) return null
+    const lo = Math.min(...written), hi = Math.max(...written)
+    const offset = this.#io.chunkOffset(lo)
+    return { offset, length: this.#io.chunkOffset(hi) + this.chunkSize - offset }
+  }
+
+  /** After the slot is durable: frees the chunks of versions that left the window (inv. 1). */
+  #finish(s: Sealed): void {
+    const kept = new Set(s.head.map(d => d.version))
+    for (const d of this.#committed) {
+      if (kept.has(d.version)) continue
+      for (const p of this.#releasedAt.get(d.version) ?? []) { this.#space.free(p); this.#verified.delete(p) }
+      this.#releasedAt.delete(d.version)
+      this.#metas.delete(d.version)
+    }
+    this.#committed = s.head
+  }
+
+  #queueRelease(version: number, chunks: number[]): void {
+    if (chunks.length === 0) return
+    const list = this.#releasedAt.get(version)
+    if (list) list.push(...chunks); else this.#releasedAt.set(version, [...chunks])
+  }
+
+  #dropStagedMeta(): void {
+    if (this.#stagedMetaPhys !== NONE) this.#space.free(this.#stagedMetaPhys)
+    this.#stagedMetaPhys = NONE
+    this.#stagedMeta = null
+  }
+
+  /** Checks a committed chunk against the checksum its parent stores, once (inv. 4). */
+  #verify(logical: number, e: Entry): void {
+    if (this.#verified.has(e.phys)) return
+    const actual = this.#io.crc(e.phys)
+    if (actual !== e.crc) {
+      throw new CorruptionError(`Shadow store on region "${this.#region.path}": logical chunk ${logical} of version ${this.#view.version} (physical chunk ${e.phys}, region offset ${this.#io.chunkOffset(e.phys)}) fails its checksum (stored ${hex(e.crc)}, computed ${hex(actual)}); the file is damaged`)
+    }
+    this.#verified.add(e.phys)
+  }
+
+  /** Makes sure `n` chunks are free, growing the region if needed (OutOfSpaceError otherwise). */
+  #reserve(n: number, action: string): void {
+    if (this.#space.freeCount >= n) return
+    const need = n - this.#space.freeCount
+    const what = `Cannot ${action} shadow store on region "${this.#region.path}"`
+    if (this.#space.count + need > MAX_PHYS) throw new OutOfSpaceError(`${what}: it would need more than ${MAX_PHYS} physical chunks`)
+    const exact = this.#io.chunkOffset(this.#space.count + need)
+    const roomy = Math.max(exact, this.#region.size + Math.floor(this.#region.size / 4))
+    growRegion(this.#region, this.#growBy, exact, what, roomy)
+    this.#io.sync(action)
+    this.#space.extend(this.#io.physCount)
+    if (this.#space.freeCount < n) {
+      throw new OutOfSpaceError(`${what}: ${n} free chunks are needed and the region grew only to ${this.#region.size} bytes; nothing was changed`)
+    }
+  }
+
+  #checkLogical(logical: number, action: string): void {
+    if (!Number.isSafeInteger(logical) || logical < 0) {
+      throw new InvalidArgumentError(`Cannot ${action} shadow store on region "${this.#region.path}": logical chunk must be a non-negative integer, got ${describe(logical)}`)
+    }
+    if (logical >= this.#map.count) {
+      throw new OutOfRangeError(`Cannot ${action} logical chunk ${logical} of shadow store on region "${this.#region.path}": it has ${this.#map.count} chunks (resize first)`)
+    }
+  }
+
+  /** Throws if the store is broken or its region closed; refreshes the region's bytes. */
+  #ready(action: string): void {
+    if (this.#broken !== null) throw this.#brokenError(action)
+    this.#io.sync(`${action} shadow store`)
+  }
+
+  #writable(action: string): void {
+    this.#ready(action)
+    if (this.#readOnlyWhy !== null) {
+      throw new ReadOnlyError(`Cannot ${action} shadow store on region "${this.#region.path}": ${this.#readOnlyWhy}`)
+    }
+  }
+
+  #breakWith(cause: unknown): BrokenError {
+    this.#broken = { cause }
+    return this.#brokenError('commit')
+  }
+
+  #brokenError(action: string): BrokenError {
+    const cause = this.#broken!.cause
+    const msg = cause instanceof Error ? cause.message : String(cause)
+    return new BrokenError(`Cannot ${action} shadow store on region "${this.#region.path}": an earlier flush failed (${msg}); the store refuses further work, reopen it to recover the last durable version`, { cause })
+  }
+}
+
+function checkRegion(region: RegionLike, action: string): void {
+  if (region === null || typeof region !== 'object' || typeof region.unsafeBytes !== 'function' || typeof region.flush !== 'function') {
+    throw new InvalidArgumentError(`${action}: expected a region, got ${describe(region)}`)
+  }
+  if (region.closed) throw new RegionClosedError(`${action}: region "${region.path}" is closed`)
+}
+
+function checkBase(base: unknown, action: string): number {
+  if (base === undefined) return 0
+  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
+    throw new InvalidArgumentError(`${action}: base must be a non-negative multiple of ${PAGE_SIZE}, got ${describe(base)}`)
+  }
+  return base
+}
+
+function checkGrowBy(growBy: unknown, action: string): void {
+  if (growBy !== undefined && typeof growBy !== 'function') {
+    throw new InvalidArgumentError(`${action}: growBy must be a function, got ${describe(growBy)}`)
+  }
+}
+
+/** Grows the region to at least `minSize` (asking for `wanted`); OutOfSpaceError if it cannot. */
+function growRegion(region: RegionLike, growBy: ((n: number) => void) | undefined, minSize: number, what: string, wanted = minSize): void {
+  const errors: string[] = []
+  const attempts = growBy ? [() => growBy(roundUp(minSize, PAGE_SIZE) - region.size)]
+    : [...new Set([roundUp(wanted, PAGE_SIZE), roundUp(minSize, PAGE_SIZE)])].map(size => () => region.grow(size))
+  for (const attempt of attempts) {
+    try {
+      attempt()
+      if (region.size >= minSize) return
+      errors.push(`the region is still ${region.size} bytes`)
+    } catch (e) {
+      errors.push(e instanceof Error ? e.message : String(e))
+    }
+  }
+  throw new OutOfSpaceError(`${what}: the region must grow to ${minSize} bytes and cannot (${errors.join('; ')}); nothing was changed`)
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16).padStart(8, '0')
+}
