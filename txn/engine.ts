@@ -75,13 +75,13 @@ export class TxEngine implements TxHost {
   #broken: unknown = null
   #closed = false
 
-  private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog) {
+  private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity) {
     this.region = region
     this.layout = layout
     this.log = log
     this.#refresh()
     this.#builder = new RecordBuilder(log.capacity)
-    this.recovered = this.#recover()
+    this.recovered = this.#recover(upToSeq)
     this.#durableSeq = log.nextSeq - 1
   }
 
@@ -98,10 +98,13 @@ export class TxEngine implements TxHost {
     return new TxEngine(region, layout, log)
   }
 
-  /** Opens a formatted pool and recovers it (replay committed records, drop the rest). */
-  static open(region: RegionLike): TxEngine {
+  /**
+   * Opens a formatted pool and recovers it (replay committed records, drop the rest).
+   * `upToSeq` stops replay after that transaction (for tools that inspect a point in time).
+   */
+  static open(region: RegionLike, opts: { upToSeq?: number } = {}): TxEngine {
     const layout = readSuperblock(region)
-    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize))
+    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize), opts.upToSeq)
   }
 
   /** True when the region was never formatted as a pool. */
@@ -298,7 +301,7 @@ export class TxEngine implements TxHost {
   }
 
   /** Replays live records (rec. 2, 3). Writable: in place, then checkpoint; read-only: into an overlay. */
-  #recover(): number {
+  #recover(upToSeq: number): number {
     const ro = this.region.readOnly
     const ov = ro ? new Overlay() : null
     const mem = this.mem
@@ -314,7 +317,7 @@ export class TxEngine implements TxHost {
         if (ov === null) { this.#dirty.add(target >>> PAGE_SHIFT); this.#markRange(target, len) }
       })
       if (ov !== null) ov.lastSeq = rec.seq
-    })
+    }, upToSeq)
     if (ov !== null) { if (ov.pages.size > 0) this.top = ov; return n }
     if (n > 0) { this.#flushDirtyPages(); this.log.truncate() }
     return n

@@ -98,16 +98,16 @@ export class RedoLog {
   get free(): number { return this.size - this.tail }
 
   /**
-   * Walks the live records (log inv. 1) and calls `visit` for each; leaves `tail` after the
-   * last one and `nextSeq` one past its seq. Reads only.
+   * Walks the live records (log inv. 1), those with seq <= `upToSeq`, and calls `visit` for
+   * each; leaves `tail` after the last one and `nextSeq` one past its seq. Reads only.
    */
-  scan(visit: (words: Uint32Array, rec: DecodedRecord) => void): number {
+  scan(visit: (words: Uint32Array, rec: DecodedRecord) => void, upToSeq = Infinity): number {
     const words = wordsOf(this.region.unsafeBytes())
     const limit = (this.base + this.size) >>> 2
     let w = (this.base + RECORDS_OFFSET) >>> 2
     let seq = this.startSeq
     let n = 0
-    for (;;) {
+    while (seq <= upToSeq) {
       const rec = decodeRecord(words, w, limit, seq, this.logId)
       if (rec === null) break
       visit(words, rec)

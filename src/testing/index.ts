@@ -1,0 +1,9 @@
+/**
+ * `persistent-memory/testing`: prove in a few lines, inside your own test suite, that your
+ * persistent data structures recover correctly after any crash the model allows.
+ */
+export { crashTest, CrashTestError } from './crash-test.js'
+export type { CrashTestSpec } from './crash-test.js'
+export { findUnloggedStores } from './sanitizer.js'
+export type { UnloggedStore } from './sanitizer.js'
+export { SimRegion } from '../../regions/index.js'
