@@ -19,6 +19,8 @@
  * |     12 |      4 | CRC-32C of bytes [0, usedLength) computed with this field zero     |
  * |     16 |      8 | store version v (< 2^53) = descriptor 0's version; v % 2 = slot    |
  * |     24 |      4 | usedLength = 64 + 48 x R                                           |
+ * |        |        | (offsets 0-27 keep their meaning in every format version, so a     |
+ * |        |        | newer-format slot is recognised only if its checksum verifies)    |
  * |     28 |      4 | chunkSize in bytes (power of two, 512 .. 16 MiB)                   |
  * |     32 |      4 | keepVersions K (1 .. 64)                                           |
  * |     36 |      4 | R: number of retained versions described (1 .. K)                  |
@@ -156,24 +158,35 @@ export function decodeSlot(bytes: Uint8Array, index: number): SlotDecode {
   if (bytes.subarray(0, SLOT_HEADER).every(b => b === 0)) return bad(true, false, `slot ${index} is empty`)
   if (!MAGIC.every((m, i) => bytes[i] === m)) return bad(false, false, `slot ${index} has no shadow-store magic`)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const why = checksumProblem(bytes, dv)
+  if (why !== null) return { ok: false, blank: false, magic: true, reason: `slot ${index} ${why}` }
   const format = dv.getUint32(8, true)
   if (format > FORMAT_VERSION) {
     return { ok: false, blank: false, magic: true, newerFormat: format, reason: `slot ${index} has format version ${format}, newer than ${FORMAT_VERSION}` }
   }
-  const why = headerProblem(bytes, dv, index, format)
-  if (why !== null) return { ok: false, blank: false, magic: true, reason: `slot ${index} ${why}` }
+  const wrong = headerProblem(bytes, dv, index, format)
+  if (wrong !== null) return { ok: false, blank: false, magic: true, reason: `slot ${index} ${wrong}` }
   return decodeBody(dv, index, getU64(dv, 16))
+}
+
+/**
+ * The checksum test, the same in every format version (magic, format, checksum, version and
+ * usedLength keep their offsets), so a damaged slot is never taken for a newer format.
+ */
+function checksumProblem(bytes: Uint8Array, dv: DataView): string | null {
+  const used = dv.getUint32(24, true)
+  if (used < 32 || used > SLOT_SIZE) return `has impossible length ${used}`
+  const stored = dv.getUint32(12, true)
+  const copy = bytes.slice(0, used)
+  copy.fill(0, 12, 16)
+  const actual = crc32c(copy)
+  return stored === actual ? null : `fails its checksum (stored ${hex(stored)}, computed ${hex(actual)}): torn or damaged`
 }
 
 function headerProblem(bytes: Uint8Array, dv: DataView, index: number, format: number): string | null {
   if (format !== FORMAT_VERSION) return `has unknown format version ${format}`
   const used = dv.getUint32(24, true)
-  if (used < SLOT_HEADER + DESC_SIZE || used > SLOT_SIZE || (used - SLOT_HEADER) % DESC_SIZE !== 0) return `has impossible length ${used}`
-  const stored = dv.getUint32(12, true)
-  const copy = bytes.slice(0, used)
-  copy.fill(0, 12, 16)
-  const actual = crc32c(copy)
-  if (stored !== actual) return `fails its checksum (stored ${hex(stored)}, computed ${hex(actual)}): torn or damaged`
+  if (used < SLOT_HEADER + DESC_SIZE || (used - SLOT_HEADER) % DESC_SIZE !== 0) return `has impossible length ${used}`
   if (!bytes.subarray(40, SLOT_HEADER).every(b => b === 0)) return 'has non-zero reserved bytes'
   const version = getU64(dv, 16)
   if (version < 0) return 'has a version number beyond 2^53'

@@ -90,7 +90,7 @@ export function opsArb(chunkSize: number, maxCount: number, maxLength: number): 
     { weight: 1, arbitrary: meta },
     { weight: 3, arbitrary: fc.constant({ kind: 'commit' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'abort' as const }) },
-  ), { maxLength })
+  ), { maxLength, size: 'max' })
 }
 
 /**

@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   SimRegion, PmemError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, ReadOnlyError, RegionClosedError,
-  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError,
+  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError, crc32c,
 } from '../../regions/index.js'
 import type { RegionLike } from '../../regions/index.js'
 import { ShadowStore } from '../../txn/shadow.js'
@@ -88,8 +88,14 @@ test('open rejects regions that hold no store, a newer format, or only damage', 
   assert.throws(() => ShadowStore.open(SimRegion.create({ size: 4096 })), NotARegionError)
   const { sim } = fresh()
   const newer = SimRegion.fromImage(sim.volatileImage())
-  new DataView(newer.unsafeBytes().buffer).setUint32(8, 2, true)
+  const dv = new DataView(newer.unsafeBytes().buffer)
+  dv.setUint32(8, 2, true)
+  dv.setUint32(12, 0, true)
+  dv.setUint32(12, crc32c(newer.unsafeBytes().subarray(0, dv.getUint32(24, true))), true)
   assert.throws(() => ShadowStore.open(newer), UnsupportedVersionError)
+  const flipped = SimRegion.fromImage(sim.volatileImage())
+  flipped.unsafeBytes()[8] ^= 2 // damage, not a newer format: the checksum fails
+  assert.throws(() => ShadowStore.open(flipped), CorruptionError)
   const damaged = SimRegion.fromImage(sim.volatileImage())
   damaged.unsafeBytes()[70] ^= 1
   assert.throws(() => ShadowStore.open(damaged), (e: unknown) => e instanceof CorruptionError && /unit\.pm|sim/.test(e.message))
