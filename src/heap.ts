@@ -33,7 +33,7 @@
  *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
  *      in the allocating transaction.
  */
-import { InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
+import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 
 export const HEAP_HEADER = 1024
@@ -90,6 +90,19 @@ export class Heap {
   }
 
   get varsHeadOffset(): number { return this.base + 16 }
+
+  /** The cheap check run on every open: header fields in range (the full walk is `checkHeap`). */
+  verifyHeader(tx: Tx, path: string): void {
+    const top = rd(tx, this.base + 8), vars = rd(tx, this.base + 16)
+    const end = this.#size()
+    const bad = (what: string) => new CorruptionError(`Cannot open pool "${path}": heap header ${what}; run check() for details`)
+    if (top < this.base + HEAP_HEADER || top > end || top % 16 !== 0) throw bad(`has an impossible top ${top}`)
+    if (vars !== 0 && (vars < this.base + HEAP_HEADER || vars >= top)) throw bad(`points the variable directory outside the heap (${vars})`)
+    for (let c = 0; c < NC; c++) {
+      const head = rd(tx, this.base + 32 + 8 * c)
+      if (head !== 0 && (head < this.base + HEAP_HEADER || head >= top || head % 16 !== 0)) throw bad(`has free list ${c} pointing outside the heap (${head})`)
+    }
+  }
 
   /** Allocates `size` zeroed bytes aligned to `align` (a power of two up to 4096). */
   alloc(tx: Tx, size: number, align = 8): number {

@@ -85,6 +85,7 @@ export class PersistentMemory {
       if (region.readOnly) throw new CorruptionError(`Cannot open pool "${region.path}": heap header missing`)
       engine.transaction(tx => pm.heap.format(tx))
     }
+    pm.heap.verifyHeader(engine.reader(), region.path)
     for (const e of readVars(engine.reader(), pm.heap, region.path)) pm.#vars.set(e.name, e)
     return pm
   }

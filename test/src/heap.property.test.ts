@@ -100,3 +100,17 @@ test('heap grows the region when allowed', () => {
   assert.ok(sim.size > 200 * 1024 && off + 200 * 1024 <= sim.size)
   assert.deepEqual(pm.check().problems, [])
 })
+
+test('open checks the heap header: damage is a CorruptionError naming the file', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const pm = PersistentMemory.fromRegion(sim, { logSize: 8192 })
+  pm.transaction(tx => tx.alloc(64))
+  pm.close()
+  const base = pm.engine.dataOffset
+  for (const [at, value] of [[8, 3n], [8, 1n << 40n], [16, 5n], [40, 7n]] as const) {
+    const img = sim.volatileImage()
+    new DataView(img.buffer).setBigUint64(base + at, value, true)
+    assert.throws(() => PersistentMemory.fromRegion(SimRegion.fromImage(img)), (e: Error & { code?: string }) =>
+      e.code === 'ERR_PMEM_CORRUPT' && /"sim"/.test(e.message))
+  }
+})
