@@ -1,0 +1,231 @@
+/**
+ * The file side of a region: durable creation, open and validation of an
+ * existing file, the mapping of its user area, and deletion. `Region` (region.ts) builds
+ * on these; they know nothing of views.
+ *
+ * Invariants kept here (header invariants H1-H4 are in header.ts, lock ones in lock.ts):
+ *  C1. Creation is durable and all-or-nothing (inv. H4): the file is written under the
+ *      temporary name `<file>.creating` (header page, then zeros in 4 KiB writes, inv. F1,
+ *      F2), fsynced, linked to its name (never replacing an existing file), and the
+ *      directory is fsynced. A crash leaves no file or a complete one; a leftover
+ *      `.creating` file is removed by the next writer (which holds the lock, so the file
+ *      cannot be in use).
+ *  C2. Writers create, trim and delete only while holding the region's lock (inv. L1).
+ *  C3. The mapping covers exactly the user area the header announces, which the file
+ *      holds (inv. H2), at file offset 4096 (page aligned): no mapped byte lies past EOF,
+ *      so no access can SIGBUS while the file keeps its size. Regions never shrink.
+ *  C4. Every argument is checked (open-options.ts) before the first change on disk.
+ */
+import fs from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { mmap } from './mmap.js'
+import {
+  CorruptionError, NotARegionError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
+} from './errors.js'
+import {
+  decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
+} from './header.js'
+import { checkPath, type ResolvedOpenOptions } from './open-options.js'
+import { RegionLock } from './lock.js'
+import { errnoOf, fillZeros, fsyncDir, isSpaceError, readAt, unlinkIfExists, writeFull } from './file-io.js'
+
+/** An open region file: descriptor, decoded header and (for writers) the lock. */
+export interface RegionFile {
+  readonly displayPath: string
+  readonly absPath: string
+  readonly fd: number
+  readonly header: RegionHeader
+  readonly lock: RegionLock | null
+  readonly readOnly: boolean
+}
+
+const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }'
+
+/** Opens (and, as the options say, creates) a region file. The caller maps it and eventually calls `closeRegionFile`. */
+export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLockLost: (err: Error) => void): RegionFile {
+  const absPath = resolve(displayPath)
+  if (o.readOnly) return openExisting(displayPath, absPath, null)
+  const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
+  try {
+    unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
+    const st = fs.statSync(absPath, { throwIfNoEntry: false })
+    if (st === undefined) {
+      if (!o.create || o.size === undefined) {
+        throw new RegionNotFoundError(`Cannot open region "${displayPath}": the file does not exist; pass { size } to create it`)
+      }
+      createRegionFile(absPath, displayPath, o.size)
+    } else if (o.exclusive) {
+      throw new RegionExistsError(`Cannot create region "${displayPath}": the file already exists; open it without { exclusive: true } or delete it first`)
+    }
+    return openExisting(displayPath, absPath, lock)
+  } catch (e) {
+    lock.release()
+    throw e
+  }
+}
+
+/** Takes the writer lock; a missing directory is RegionNotFoundError. */
+function acquireLock(absPath: string, displayPath: string, action: string, hint: string, onLost: (err: Error) => void): RegionLock {
+  try {
+    return RegionLock.acquire(absPath, displayPath, action, hint, onLost)
+  } catch (e) {
+    const code = errnoOf(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new RegionNotFoundError(`${action} "${displayPath}": directory "${dirname(absPath)}" does not exist`)
+    }
+    throw e
+  }
+}
+
+/** Opens an existing file and validates its header against its size (inv. H2, H3). */
+function openExisting(displayPath: string, absPath: string, lock: RegionLock | null): RegionFile {
+  const readOnly = lock === null
+  const hint = readOnly ? '; a read-only open never creates' : '; pass { size } to create it'
+  const fd = openFd(displayPath, absPath, readOnly, 'Cannot open region', hint)
+  try {
+    const [header, fileSize] = readHeader(fd, displayPath, readOnly)
+    if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
+    return { displayPath, absPath, fd, header, lock, readOnly }
+  } catch (e) {
+    fs.closeSync(fd)
+    throw e
+  }
+}
+
+/**
+ * Reads and decodes the header, with the file size. A reader (no lock) may race with the
+ * writer's header rewrite in grow and read a mix of both; it retries once before reporting
+ * corruption (the rewrite is one 64-byte write, so a second read sees one version).
+ */
+function readHeader(fd: number, displayPath: string, retry: boolean): [RegionHeader, number] {
+  for (let attempt = 0; ; attempt++) {
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) throw new NotARegionError(`Cannot open region "${displayPath}": ${st.isDirectory() ? 'it is a directory' : 'not a regular file'}`)
+    try {
+      return [decodeHeader(readAt(fd, HEADER_STRUCT_SIZE, 0), displayPath, st.size), st.size]
+    } catch (e) {
+      if (!retry || attempt > 0 || !(e instanceof CorruptionError)) throw e
+    }
+  }
+}
+
+function openFd(displayPath: string, absPath: string, readOnly: boolean, action: string, missingHint: string): number {
+  try {
+    return fs.openSync(absPath, readOnly ? 'r' : 'r+')
+  } catch (e) {
+    const code = errnoOf(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new RegionNotFoundError(`${action} "${displayPath}": the file does not exist${missingHint}`)
+    }
+    if (code === 'EISDIR') throw new NotARegionError(`${action} "${displayPath}": it is a directory`)
+    throw e
+  }
+}
+
+/** Inv. H3: drops the zero tail of a grow that crashed before its header was written. */
+function trimInterruptedGrow(fd: number, header: RegionHeader): void {
+  fs.ftruncateSync(fd, HEADER_SIZE + header.userSize)
+  fs.fsyncSync(fd)
+}
+
+function creatingPathOf(absPath: string): string { return `${absPath}.creating` }
+
+/** A fresh header for a new region of `userSize` bytes. */
+export function newHeader(userSize: number): RegionHeader {
+  return {
+    version: FORMAT_VERSION, headerSize: HEADER_SIZE, userSize,
+    id: randomBytes(16).toString('hex'), flags: 0, createdAt: Date.now(),
+  }
+}
+
+/** Inv. C1: writes the whole file under a temporary name, fsyncs, then links it into place. */
+function createRegionFile(absPath: string, displayPath: string, userSize: number): void {
+  const tmp = creatingPathOf(absPath)
+  const fd = fs.openSync(tmp, 'wx')
+  try {
+    writeFull(fd, encodeHeader(newHeader(userSize)), 0)
+    fillZeros(fd, HEADER_SIZE, HEADER_SIZE + userSize)
+    fs.fsyncSync(fd)
+  } catch (e) {
+    fs.closeSync(fd)
+    unlinkIfExists(tmp)
+    if (isSpaceError(e)) {
+      throw new OutOfSpaceError(`Cannot create region "${displayPath}" of ${userSize} bytes: no space left (${errnoOf(e)}); free disk space or choose a smaller size`)
+    }
+    throw e
+  }
+  fs.closeSync(fd)
+  publish(tmp, absPath, displayPath)
+  fsyncDir(dirname(absPath))
+}
+
+/** Gives `tmp` the name `absPath` without ever replacing an existing file (link, then unlink). */
+function publish(tmp: string, absPath: string, displayPath: string): void {
+  try {
+    fs.linkSync(tmp, absPath)
+  } catch (e) {
+    const code = errnoOf(e)
+    if (code === 'EEXIST') {
+      unlinkIfExists(tmp)
+      throw new RegionExistsError(`Cannot create region "${displayPath}": another program created the file meanwhile`)
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e
+    fs.renameSync(tmp, absPath) // file systems without hard links
+    return
+  }
+  fs.unlinkSync(tmp)
+}
+
+/**
+ * Maps the user area (file offset 4096) of `file`: shared, read-only or read-write
+ * (inv. C3). Running out of address space or memory is `OutOfSpaceError`.
+ */
+export function mapUserArea(file: RegionFile, userSize: number): Buffer {
+  const prot = file.readOnly ? mmap.PROT_READ : 3 // PROT_READ | PROT_WRITE
+  try {
+    // MADV_RANDOM: a fault reads one page, never a readahead batch that would land in a
+    // large folio (then an msync of one dirty page writes the whole folio, inv. F1).
+    return mmap.map(userSize, prot, mmap.MAP_SHARED, file.fd, HEADER_SIZE, mmap.MADV_RANDOM)
+  } catch (e) {
+    // The binding reports "mmap failed, <errno>"; 12 is ENOMEM.
+    if (/failed, 12$/.test(String((e as Error).message))) {
+      throw new OutOfSpaceError(`Cannot map region "${file.displayPath}" (${userSize} bytes): out of memory or address space (ENOMEM)`)
+    }
+    throw e
+  }
+}
+
+/** Closes the descriptor and releases the lock of `file`. */
+export function closeRegionFile(file: RegionFile): void {
+  fs.closeSync(file.fd)
+  file.lock?.release()
+}
+
+/** Validates the header of the region file at `path` against its size, without locking or mapping. */
+export function readRegionHeader(path: unknown): RegionHeader {
+  checkPath(path, 'Cannot check region')
+  const file = openExisting(path, resolve(path), null)
+  fs.closeSync(file.fd)
+  return file.header
+}
+
+/** Deletes a region file, its stale lock directory and any leftover of a crashed create. */
+export function deleteRegionFile(path: unknown): void {
+  checkPath(path, 'Cannot delete region')
+  const absPath = resolve(path)
+  const lock = acquireLock(absPath, path, 'Cannot delete region', 'close it first', () => {})
+  try {
+    unlinkIfExists(creatingPathOf(absPath))
+    const fd = openFd(path, absPath, true, 'Cannot delete region', '')
+    let start: Uint8Array
+    try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }
+    if (!hasRegionMagic(start)) {
+      throw new NotARegionError(`Cannot delete region "${path}": the file is not a persistent-memory region; nothing was deleted`)
+    }
+    fs.unlinkSync(absPath)
+    fsyncDir(dirname(absPath))
+  } finally {
+    lock.release()
+  }
+}

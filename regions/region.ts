@@ -1,0 +1,356 @@
+/**
+ * `Region`: a file mapped into memory (header page + user area, see header.ts), exposed
+ * as checked typed views, with flush, growth, a single-writer lock and read-only open.
+ *
+ * Invariants (file-side ones C1-C4 are in region-file.ts, H1-H4 in header.ts, L1-L5 in lock.ts):
+ *  R1. No array this class hands out reaches past the end of the file: the mapping covers
+ *      exactly the user area (inv. C3), and grow extends the file before it remaps.
+ *  R2. Every mapped page has its disk blocks allocated before it is mapped (inv. F2), so
+ *      stores never SIGBUS on a full disk; a full disk is an OutOfSpaceError at create/grow.
+ *  R3. A writable region holds the writer lock from open to close (inv. L1).
+ *  R4. Checked views (`bytes`, `view()`) throw `RegionClosedError` after `close()`, after a
+ *      `grow()` (which always remaps), and once the region is broken. Raw arrays from
+ *      `unsafeBytes()` are not checked: fetch them again after each of those events.
+ *  R5. A method that throws for bad arguments, a closed or read-only region has changed
+ *      nothing; argument checks come before the first write.
+ *  R6. Broken is sticky (LMDB's MDB_PANIC): after a failed msync/fsync, a failed header
+ *      update or a lost lock, the durable state is unknown, so every method except
+ *      `close()` throws `BrokenError` until the file is reopened.
+ *
+ * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (fdatasync on
+ * the libuv thread pool, which writes back pages dirtied through the shared mapping too;
+ * concurrent calls share flushes) are durable when they return / resolve. `close()`
+ * flushes everything before releasing the lock.
+ */
+import fs from 'node:fs'
+import { mmap } from './mmap.js'
+import {
+  BrokenError, InvalidArgumentError, OutOfSpaceError, ReadOnlyError, RegionClosedError,
+} from './errors.js'
+import { checkNonNegInt, checkRange, checkViewArgs, PAGE_SIZE, roundUp } from './bounds.js'
+import { ViewRegistry } from './checked-view.js'
+import { encodeHeader, HEADER_SIZE, HEADER_STRUCT_SIZE, MAX_USER_SIZE, type RegionHeader } from './header.js'
+import { lockDirOf } from './lock.js'
+import {
+  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, type RegionFile,
+} from './region-file.js'
+import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
+import { fillZeros, isSpaceError, writeFull } from './file-io.js'
+import { readOnlyView } from './read-only-view.js'
+import type { RegionLike, ViewCtor } from './types.js'
+
+/** An mmap-backed persistent region. Create or open one with {@link Region.open}. */
+export class Region implements RegionLike {
+  /** The path as given to `open`; used in error messages. */
+  readonly path: string
+  /** The region's 128-bit id as 32 hex digits. */
+  readonly id: string
+  readonly readOnly: boolean
+  /** When the region file was created. */
+  readonly createdAt: Date
+  #file: RegionFile
+  #fd: number
+  #header: RegionHeader
+  #map: Buffer | null
+  #raw: Uint8Array | null
+  #checkedBytes: Uint8Array | null = null
+  #views: ViewRegistry
+  #closed = false
+  #broken: BrokenError | null = null
+  #pendingSyncs = 0
+  #inflight: Promise<void> | null = null
+  #queued: Promise<void> | null = null
+
+  private constructor(file: RegionFile, map: Buffer) {
+    this.path = file.displayPath
+    this.id = file.header.id
+    this.readOnly = file.readOnly
+    this.createdAt = new Date(file.header.createdAt)
+    this.#file = file
+    this.#fd = file.fd
+    this.#header = file.header
+    this.#map = map
+    this.#raw = new Uint8Array(map.buffer, map.byteOffset, map.length)
+    this.#views = this.#newRegistry()
+  }
+
+  /**
+   * Opens the region file at `path`, creating it when asked (see {@link RegionOpenOptions}):
+   * - missing file, `size` given: created durably (inv. C1) with a zeroed user area of
+   *   `size` bytes rounded up to 4096; `create: false` never creates, `exclusive: true`
+   *   refuses an existing file;
+   * - existing file: opened with its own size; `size` is ignored (use `grow`);
+   * - `readOnly: true`: mapped PROT_READ without the writer lock; never creates.
+   *
+   * Throws `InvalidArgumentError` (bad options), `RegionNotFoundError`, `RegionExistsError`,
+   * `RegionLockedError` (another writer, named by pid), `NotARegionError`, `CorruptionError`,
+   * `UnsupportedVersionError`, or `OutOfSpaceError` (disk full while creating).
+   *
+   * @example
+   * const r = Region.open('data.pm', { size: 1 << 20 })
+   * r.view(Float64Array, 0, 4)[0] = 42
+   * r.flush(0, 8)
+   * r.close()
+   */
+  static open(path: string, options?: RegionOpenOptions): Region {
+    const o = resolveOpenOptions(path, options)
+    const onLost = { handler: (_err: Error): void => {} }
+    const file = openRegionFile(path, o, err => onLost.handler(err))
+    let region: Region
+    try {
+      region = new Region(file, mapUserArea(file, file.header.userSize))
+    } catch (e) {
+      closeRegionFile(file)
+      throw e
+    }
+    onLost.handler = err => region.#onLockLost(err)
+    return region
+  }
+
+  /**
+   * Deletes the region file at `path`, its stale lock directory and any leftover of an
+   * interrupted creation. Throws `RegionLockedError` while a live writer (this process
+   * included) has it open, `RegionNotFoundError` if there is no file, and `NotARegionError`
+   * (deleting nothing) if the file is not a region.
+   */
+  static delete(path: string): void { deleteRegionFile(path) }
+
+  /**
+   * Validates the region file at `path` (header, checksum, version, size) without locking
+   * or mapping it, and returns its header. Throws the same errors as a read-only open.
+   */
+  static check(path: string): RegionHeader { return readRegionHeader(path) }
+
+  /** Size of the user area in bytes (a multiple of 4096). */
+  get size(): number { return this.#header.userSize }
+  get closed(): boolean { return this.#closed }
+  /** True after an unrecoverable failure (inv. R6); only `close()` still works. */
+  get broken(): boolean { return this.#broken !== null }
+
+  /** Checked `Uint8Array` over the whole user area (inv. R4). Read-only regions: stores throw `ReadOnlyError`. */
+  get bytes(): Uint8Array {
+    const raw = this.#usableRaw('Cannot use')
+    this.#checkedBytes ??= this.#wrap(raw, Uint8Array)
+    return this.#checkedBytes
+  }
+
+  /**
+   * A checked `ctor` view of `length` elements (bytes for DataView) at `byteOffset`, which
+   * must be aligned to the element size (inv. R4). Read-only regions: stores throw `ReadOnlyError`.
+   */
+  view<C extends ViewCtor>(ctor: C, byteOffset: number, length: number): InstanceType<C> {
+    const raw = this.#usableRaw('Cannot create view on')
+    checkViewArgs(this.path, this.size, ctor, byteOffset, length)
+    const at = raw.byteOffset + byteOffset
+    const real = ctor === DataView
+      ? new DataView(raw.buffer, at, length)
+      : new (ctor as Uint8ArrayConstructor)(raw.buffer, at, length)
+    return this.#wrap(real, ctor) as InstanceType<C>
+  }
+
+  /**
+   * The raw `Uint8Array` over the user area, unchecked: invalid (but still harmless to
+   * read) after `close()` and `grow()`; fetch it again. On a read-only region the array is
+   * backed by a PROT_READ mapping and a store into it kills the process with SIGSEGV:
+   * callers must check `readOnly` before writing.
+   */
+  unsafeBytes(): Uint8Array { return this.#usableRaw('Cannot use') }
+
+  /**
+   * Makes `[offset, offset + length)` durable before returning (msync MS_SYNC of the 4 KiB
+   * pages covering it). Defaults: the whole user area. A zero length flushes nothing.
+   */
+  flush(offset?: number, length?: number): void {
+    const [start, end] = this.#flushRange('Cannot flush', offset, length)
+    if (start === end) return
+    try {
+      mmap.sync(this.#map!, start, end - start, true, false)
+    } catch (e) {
+      throw this.#break('msync failed', e)
+    }
+  }
+
+  /**
+   * Like `flush`, without blocking the event loop: resolves once the range is durable.
+   * Runs fdatasync on the thread pool, which makes every page of the file durable (a
+   * superset of the range). Calls made while one is running share the next fdatasync.
+   * Errors (including bad arguments) are rejections.
+   */
+  async flushAsync(offset?: number, length?: number): Promise<void> {
+    const [start, end] = this.#flushRange('Cannot flush', offset, length)
+    if (start === end) return
+    return this.#syncFile()
+  }
+
+  /**
+   * Grows the user area to `newSize` bytes rounded up to 4096, keeping every byte and
+   * offset. Extends the file with zeros (4 KiB writes) and fsyncs it, then rewrites the
+   * header and fsyncs it (inv. H2), then remaps: every checked view taken before throws
+   * `RegionClosedError` afterwards and `unsafeBytes()` must be fetched again (inv. R4).
+   * A size that rounds to the current one does nothing; a smaller one is `InvalidArgumentError`;
+   * beyond 2 GiB - 4 KiB or a full disk is `OutOfSpaceError` (the file is left unchanged).
+   */
+  grow(newSize: number): void {
+    const action = `Cannot grow region "${this.path}"`
+    this.#checkWritable('Cannot grow')
+    checkNonNegInt('newSize', newSize, action)
+    const target = roundUp(newSize, PAGE_SIZE)
+    if (target < this.size) throw new InvalidArgumentError(`${action} to ${newSize} bytes: it already has ${this.size} bytes and regions never shrink`)
+    if (target > MAX_USER_SIZE) throw new OutOfSpaceError(`${action} to ${newSize} bytes: the maximum user-area size is ${MAX_USER_SIZE} bytes (2 GiB - 4 KiB)`)
+    if (target === this.size) return
+    this.#extendFile(target, action)
+    this.#writeHeader({ ...this.#header, userSize: target })
+    this.#remap()
+  }
+
+  /**
+   * Makes everything durable, invalidates every checked view and releases the mapping (when
+   * garbage collected) and the lock. Idempotent. Throws `BrokenError` if the final flush
+   * failed (the region is closed anyway).
+   */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    let failure: BrokenError | undefined
+    if (!this.readOnly && this.#broken === null) {
+      try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
+    }
+    this.#views.invalidateAll()
+    this.#map = null
+    this.#raw = null
+    this.#checkedBytes = null
+    this.#file.lock?.release()
+    this.#closeFdWhenIdle()
+    if (failure !== undefined) throw failure
+  }
+
+  #newRegistry(): ViewRegistry {
+    return new ViewRegistry(`Cannot use a view of region "${this.path}": the region was closed, remapped by grow() or broken; take a new view from an open region`)
+  }
+
+  #wrap<T extends object>(real: T, ctor: ViewCtor): T {
+    return this.#views.wrap(this.readOnly ? readOnlyView(real, this.path) : real, ctor)
+  }
+
+  #usableRaw(action: string): Uint8Array {
+    if (this.#closed) throw new RegionClosedError(`${action} region "${this.path}": it is closed; open it again with Region.open()`)
+    if (this.#broken !== null) throw this.#brokenError(action)
+    return this.#raw!
+  }
+
+  #brokenError(action: string): BrokenError {
+    return new BrokenError(`${action} region "${this.path}": ${this.#broken!.message}`, { cause: this.#broken })
+  }
+
+  #checkWritable(action: string): void {
+    this.#usableRaw(action)
+    if (this.readOnly) throw new ReadOnlyError(`${action} region "${this.path}": it was opened read-only; open it without { readOnly: true } to write`)
+  }
+
+  /** Checks a flush range and returns it rounded out to whole pages, `[start, end)`. */
+  #flushRange(action: string, offset: number | undefined, length: number | undefined): [number, number] {
+    this.#checkWritable(action)
+    const named = `${action} region "${this.path}"`
+    const off = offset ?? 0
+    checkNonNegInt('offset', off, named)
+    const len = length ?? Math.max(0, this.size - off)
+    checkNonNegInt('length', len, named)
+    checkRange(this.path, this.size, off, len, action)
+    if (len === 0) return [0, 0]
+    return [off - (off % PAGE_SIZE), Math.min(this.size, roundUp(off + len, PAGE_SIZE))]
+  }
+
+  /** One fdatasync on the thread pool for every caller that arrives while one runs. */
+  #syncFile(): Promise<void> {
+    if (this.#queued !== null) return this.#queued
+    if (this.#inflight === null) return this.#startSync()
+    const queued: Promise<void> = this.#inflight.catch(() => {}).then(() => {
+      this.#queued = null
+      if (this.#broken !== null) throw this.#brokenError('Cannot flush')
+      if (this.#closed) return undefined // close() made everything durable
+      return this.#startSync()
+    })
+    this.#queued = queued
+    return queued
+  }
+
+  #startSync(): Promise<void> {
+    this.#pendingSyncs++
+    const p: Promise<void> = new Promise((resolve, reject) => {
+      fs.fdatasync(this.#fd, err => {
+        this.#pendingSyncs--
+        if (this.#inflight === p) this.#inflight = null
+        this.#closeFdWhenIdle()
+        if (err === null) resolve()
+        else reject(this.#break('fdatasync failed', err))
+      })
+    })
+    this.#inflight = p
+    return p
+  }
+
+  /** The descriptor outlives close() while a thread-pool fdatasync still uses it. */
+  #closeFdWhenIdle(): void {
+    if (!this.#closed || this.#pendingSyncs > 0 || this.#fd < 0) return
+    fs.closeSync(this.#fd)
+    this.#fd = -1
+  }
+
+  /** Appends zeroed, allocated, fsynced pages up to `target` bytes of user area (inv. R2). */
+  #extendFile(target: number, action: string): void {
+    const from = HEADER_SIZE + this.size
+    try {
+      fillZeros(this.#fd, from, HEADER_SIZE + target)
+    } catch (e) {
+      try { fs.ftruncateSync(this.#fd, from) } catch { /* a longer file is still valid (inv. H3) */ }
+      if (isSpaceError(e)) throw new OutOfSpaceError(`${action} to ${target} bytes: no space left on the disk (${(e as { code: string }).code}); free some space`)
+      throw this.#break('extending the file failed', e)
+    }
+    try { fs.fsyncSync(this.#fd) } catch (e) { throw this.#break('fsync after extending the file failed', e) }
+  }
+
+  /** Rewrites the header struct (one sector: atomic, inv. H1) and fsyncs it. */
+  #writeHeader(header: RegionHeader): void {
+    try {
+      writeFull(this.#fd, encodeHeader(header).subarray(0, HEADER_STRUCT_SIZE), 0)
+      fs.fsyncSync(this.#fd)
+    } catch (e) {
+      throw this.#break('writing the header failed; it may announce the old or the new size', e)
+    }
+    this.#header = header
+  }
+
+  /** Maps the (grown) user area anew and invalidates the old views (inv. R4). */
+  #remap(): void {
+    let map: Buffer
+    try {
+      map = mapUserArea(this.#file, this.size)
+    } catch (e) {
+      throw this.#break(`mapping the grown file failed (${String(e)}); reopen it`, e)
+    }
+    this.#views.invalidateAll()
+    this.#views = this.#newRegistry()
+    this.#map = map
+    this.#raw = new Uint8Array(map.buffer, map.byteOffset, map.length)
+    this.#checkedBytes = null
+  }
+
+  /** Enters the sticky broken state (inv. R6) and returns the error to throw. */
+  #break(what: string, cause: unknown): BrokenError {
+    if (this.#broken === null) {
+      this.#broken = new BrokenError(`${what} (${String(cause)}); its durable state is unknown: close it and open it again`, { cause })
+      this.#views.invalidateAll()
+    }
+    return this.#brokenError('Cannot use')
+  }
+
+  /** proper-lockfile reported the lock lost: another writer may be active (inv. R6, L5). */
+  #onLockLost(err: Error): void {
+    if (this.#closed) return
+    this.#break(`its lock "${lockDirOf(this.#file.absPath)}" was lost, so another process may be writing it`, err)
+    process.emitWarning(`Region "${this.path}" is broken: its lock was lost (${err.message})`, 'PersistentMemoryWarning')
+  }
+}
+
+export type { RegionOpenOptions } from './open-options.js'
+export type { RegionHeader } from './header.js'
