@@ -421,7 +421,8 @@ export class ShadowStore {
     let { metaPhys, metaCrc, metaLen } = base
     if (this.#stagedMeta !== null) {
       if (base.metaPhys !== NONE) m.released.push(base.metaPhys)
-      ;({ metaPhys, metaLen } = { metaPhys: this.#stagedMetaPhys, metaLen: this.#stagedMeta.length })
+      metaPhys = this.#stagedMetaPhys
+      metaLen = this.#stagedMeta.length
       metaCrc = metaPhys === NONE ? 0 : this.#writeMeta(metaPhys, this.#stagedMeta)
       if (metaPhys !== NONE) m.written.push(metaPhys)
     }
@@ -449,7 +450,8 @@ export class ShadowStore {
   /** One range covering every chunk written (a single flush, inv. 2). */
   #flushRange(written: number[]): Sealed['range'] {
     if (written.length === 0) return null
-    const lo = Math.min(...written), hi = Math.max(...written)
+    let lo = written[0]!, hi = lo
+    for (const p of written) { if (p < lo) lo = p; if (p > hi) hi = p } // no spread: batches may be huge
     const offset = this.#io.chunkOffset(lo)
     return { offset, length: this.#io.chunkOffset(hi) + this.chunkSize - offset }
   }
