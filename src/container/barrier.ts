@@ -1,0 +1,181 @@
+/**
+ * Write barriers: the proxies that `Container.root` hands out. Every object read through a
+ * proxy comes back as a proxy too (one per object, so `===` holds between reads), and every
+ * mutation through a proxy marks the target's id dirty, so that the next point re-encodes
+ * exactly the objects that changed (change detection without a walk: cost per point is
+ * proportional to what changed, not to the graph).
+ *
+ * Detected (marks dirty): property set, delete and define, `Object.setPrototypeOf`, on plain
+ * objects, arrays (including every Array.prototype method called on the proxy) and
+ * registered class instances (including their methods and setters, which see the proxy as
+ * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`; Date `set*` methods.
+ * ArrayBuffers and typed arrays are handed out raw (native APIs reject proxies of them)
+ * and are compared byte for byte at every point instead (point.ts).
+ *
+ * Not detected: mutations through references the program kept to raw objects (the ones it
+ * passed in, `init`'s graph, `c.unwrap(x)`), and mutations of RegExp `lastIndex` (not
+ * persisted). After such mutations call `persist({ full: true })`.
+ *
+ * Invariants:
+ *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
+ *      container's proxies (the encoder unwraps any that arrive by other paths).
+ *   2. A proxy's traps mark the target before the mutation happens, so a point that starts
+ *      afterwards always sees the mutation as dirty.
+ */
+import {
+  DateProto, ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
+  mapSize, reflectGet, setEach, setSize,
+} from './builtins.js'
+import type { ObjectTable } from './identity.js'
+import type { DirtySet } from './dirty.js'
+import type { ClassRegistry } from './classes.js'
+
+type AnyMap = Map<unknown, unknown>
+type AnySet = Set<unknown>
+type Fn = (...args: unknown[]) => unknown
+
+const mapDelete = Map.prototype.delete
+const mapClear = Map.prototype.clear
+const mapEntries = Map.prototype.entries
+const mapKeys = Map.prototype.keys
+const mapValues = Map.prototype.values
+const setAdd = Set.prototype.add
+const setDelete = Set.prototype.delete
+const setClear = Set.prototype.clear
+const setHas = Set.prototype.has
+const setValues = Set.prototype.values
+const DATE_METHODS = new Map<PropertyKey, Fn>()
+for (const k of Reflect.ownKeys(DateProto)) {
+  const v = Reflect.get(DateProto, k) as unknown
+  if (typeof v === 'function' && k !== 'constructor') DATE_METHODS.set(k, v as Fn)
+}
+
+/** Creates and recognizes the write-barrier proxies of one container. */
+export class Barrier {
+  readonly #table: ObjectTable
+  readonly #dirty: DirtySet
+  readonly #classes: ClassRegistry
+  readonly #excluded: WeakSet<object>
+  readonly #object: ProxyHandler<object>
+  readonly #map: ProxyHandler<AnyMap>
+  readonly #set: ProxyHandler<AnySet>
+  readonly #date: ProxyHandler<Date>
+
+  constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>) {
+    this.#table = table
+    this.#dirty = dirty
+    this.#classes = classes
+    this.#excluded = excluded
+    this.#object = this.#objectHandler()
+    this.#map = this.#mapHandler()
+    this.#set = this.#setHandler()
+    this.#date = this.#dateHandler()
+  }
+
+  /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
+  mark(t: object): void {
+    const id = this.#table.idOf(t)
+    if (id !== 0) this.#dirty.mark(id)
+  }
+
+  /** The raw object behind one of this container's proxies, or `v` itself. */
+  unwrap<T>(v: T): T {
+    if (typeof v !== 'object' || v === null) return v
+    return (this.#table.targetOf(v) ?? v) as T
+  }
+
+  /** The proxy for `v` (created on first use), or `v` itself if it is not an object that is tracked. */
+  wrap(v: unknown): unknown {
+    if (typeof v !== 'object' || v === null) return v
+    const known = this.#table.proxyOf(v)
+    if (known !== undefined) return known
+    if (this.#table.targetOf(v) !== undefined) return v
+    const handler = this.#handlerFor(v)
+    if (handler === undefined) return v
+    const p = new Proxy(v, handler)
+    this.#table.setProxy(v, p)
+    this.#table.setTarget(p, v)
+    return p
+  }
+
+  #handlerFor(v: object): ProxyHandler<never> | undefined {
+    const proto = getPrototypeOf(v) as object | null
+    if (this.#excluded.has(v)) return undefined
+    if (proto === ObjectProto || isArray(v)) return this.#object
+    if (isMap(v)) return this.#map as ProxyHandler<never>
+    if (isSet(v)) return this.#set as ProxyHandler<never>
+    if (isDate(v)) return this.#date as ProxyHandler<never>
+    if (proto === null) return this.#object
+    if (this.#classes.nameOf(proto) !== undefined && !ArrayBuffer.isView(v)) return this.#object
+    return undefined
+  }
+
+  #objectHandler(): ProxyHandler<object> {
+    return {
+      get: (t, k, r) => this.wrap(reflectGet(t, k, r)),
+      set: (t, k, v, r) => { this.mark(t); return Reflect.set(t, k, this.unwrap(v), r) },
+      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
+      defineProperty: (t, k, d) => {
+        this.mark(t)
+        if ('value' in d) d = { ...d, value: this.unwrap(d.value) }
+        return Reflect.defineProperty(t, k, d)
+      },
+      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+    }
+  }
+
+  #mapHandler(): ProxyHandler<AnyMap> {
+    const b = this
+    return {
+      get(t, k, proxy) {
+        switch (k) {
+          case 'size': return mapSize(t)
+          case 'get': return (key: unknown) => b.wrap(mapFetch(t, b.unwrap(key)))
+          case 'has': return (key: unknown) => mapContains(t, b.unwrap(key))
+          case 'set': return (key: unknown, v: unknown) => { b.mark(t); mapPut(t, b.unwrap(key), b.unwrap(v)); return proxy }
+          case 'delete': return (key: unknown) => { b.mark(t); return mapDelete.call(t, b.unwrap(key)) }
+          case 'clear': return () => { b.mark(t); mapClear.call(t) }
+          case 'forEach': return (cb: Fn, thisArg?: unknown) => mapEach(t, (v, key) => { cb.call(thisArg, b.wrap(v), b.wrap(key), proxy) })
+          case 'keys': return function* () { for (const key of mapKeys.call(t)) yield b.wrap(key) }
+          case 'values': return function* () { for (const v of mapValues.call(t)) yield b.wrap(v) }
+          case 'entries': case Symbol.iterator:
+            return function* () { for (const [key, v] of mapEntries.call(t)) yield [b.wrap(key), b.wrap(v)] }
+        }
+        return b.wrap(reflectGet(t, k, t))
+      },
+      set: (t, k, v) => Reflect.set(t, k, v, t),
+    }
+  }
+
+  #setHandler(): ProxyHandler<AnySet> {
+    const b = this
+    return {
+      get(t, k, proxy) {
+        switch (k) {
+          case 'size': return setSize(t)
+          case 'has': return (v: unknown) => setHas.call(t, b.unwrap(v))
+          case 'add': return (v: unknown) => { b.mark(t); setAdd.call(t, b.unwrap(v)); return proxy }
+          case 'delete': return (v: unknown) => { b.mark(t); return setDelete.call(t, b.unwrap(v)) }
+          case 'clear': return () => { b.mark(t); setClear.call(t) }
+          case 'forEach': return (cb: Fn, thisArg?: unknown) => setEach(t, v => { const w = b.wrap(v); cb.call(thisArg, w, w, proxy) })
+          case 'values': case 'keys': case Symbol.iterator: return function* () { for (const v of setValues.call(t)) yield b.wrap(v) }
+          case 'entries': return function* () { for (const v of setValues.call(t)) { const w = b.wrap(v); yield [w, w] } }
+        }
+        return b.wrap(reflectGet(t, k, t))
+      },
+      set: (t, k, v) => Reflect.set(t, k, v, t),
+    }
+  }
+
+  #dateHandler(): ProxyHandler<Date> {
+    const b = this
+    return {
+      get(t, k) {
+        const m = DATE_METHODS.get(k)
+        if (m === undefined) return reflectGet(t, k, t)
+        if (typeof k === 'string' && k.startsWith('set')) return (...args: unknown[]) => { b.mark(t); return m.apply(t, args) }
+        return (...args: unknown[]) => m.apply(t, args)
+      },
+    }
+  }
+}

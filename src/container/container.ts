@@ -1,0 +1,622 @@
+/**
+ * Container: orthogonal persistence of everything reachable from a root object (SoftPM's
+ * persistent containers; Table 1's pCAlloc, pCRestore, pPoint, pSync, pExclude, pCDelete).
+ *
+ * A persistence point (`persist`) has two phases:
+ *   - the snapshot, synchronous: compares binary data, takes the dirty set marked by the
+ *     write barriers (barrier.ts), encodes the records of those objects and of every object
+ *     they reach that is new (walk.ts, encode.ts). This is the only time the program blocks.
+ *   - the write, asynchronous: appends the records to the log (log.ts) in slices that yield
+ *     to the event loop, stores the metadata (meta.ts) and commits the chunk store without
+ *     blocking (commitAsync). Points are written one after the other (a point started while
+ *     another is writing waits for it); the program keeps mutating meanwhile.
+ *
+ * Invariants (cited as "inv. N"):
+ *   1. A version's log holds the records of one snapshot (plus older records it does not
+ *      supersede): a restore sees the graph exactly as it was when that `persist()` was
+ *      called. A crash before the commit leaves the previous version (log.ts inv. 1).
+ *   2. Every id referenced by a committed record has a current record in the same version:
+ *      ids are freed only at compaction or full points, in the snapshot, for objects that
+ *      the persisted references (RefStore) no longer reach; so a later snapshot can never
+ *      reference a freed id (it sees the object as new).
+ *   3. Change detection never misses a mutation made through the container's proxies or
+ *      to binary data; mutations through raw references need `persist({ full: true })`.
+ *   4. After a failed write the container is broken (BrokenError) until reopened; the file
+ *      keeps its last committed version.
+ */
+import {
+  BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError,
+  RegionNotFoundError, type RegionLike,
+} from '../../regions/index.js'
+import { bufferLength, isArrayBuffer } from './builtins.js'
+import { ObjectTable } from './identity.js'
+import { ShapeTrie } from './shapes.js'
+import { ClassRef, ClassRegistry, type Registrable } from './classes.js'
+import { Encoder, type EncoderContext } from './encode.js'
+import { drain, encodeObjects, isDescriptor } from './walk.js'
+import { Restorer } from './decode.js'
+import { RefStore } from './refs.js'
+import { DirtySet } from './dirty.js'
+import { Barrier } from './barrier.js'
+import { compactLog, fitLog, readLog, writeLog } from './log.js'
+import { decodeMeta, encodeMeta, type ContainerMeta } from './meta.js'
+import { droppedStep, pathsTo } from './paths.js'
+import { fileBacking, regionBacking, type Backing } from './backing.js'
+import type { ChunkStore } from './store.js'
+import type { DroppedAt, DroppedEntry } from './dropped.js'
+
+/** Chunk size of new containers (chosen by measurement: see README, "Chunk size"). */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024
+
+/** Options of {@link Container.open}. */
+export interface ContainerOptions<T extends object> {
+  /** Builds the root of a new container (pCAlloc). Required when the file does not exist. */
+  init?: () => T
+  /** Restore this retained version instead of the newest (see {@link Container.versions}). */
+  version?: number
+  /** Classes whose instances persist (their prototype comes back on restore). */
+  classes?: Registrable[] | Record<string, Registrable>
+  /** Versions kept restorable, 1 to 64 (default 3). Fixed when the container is created. */
+  keepVersions?: number
+  /** Chunk size in bytes of a new container, a power of two (default 64 KiB). */
+  chunkSize?: number
+  /** Compact the log when it grows past this factor of its size after the last compaction (default 2). */
+  compactFactor?: number
+}
+
+/** Options of {@link Container.persist}. */
+export interface PersistOptions {
+  /** Re-walk and rewrite the whole graph (needed after mutations through raw references). */
+  full?: boolean
+}
+
+/** What a persistence point did (the value its promise resolves with). */
+export interface PointStats {
+  /** Version number of the committed point. */
+  version: number
+  /** Objects whose records the point wrote. */
+  objects: number
+  /** Bytes of records the point wrote (the whole log for full and compacting points). */
+  bytes: number
+  /** Milliseconds the program was blocked (the snapshot). */
+  blockedMs: number
+  /** Milliseconds from the call to durability. */
+  totalMs: number
+  /** True if the point rewrote the whole graph (first point, `full`, restored older version). */
+  full: boolean
+  /** True if the point compacted the log (dropped superseded and unreachable records). */
+  compacted: boolean
+}
+
+/** One retained version, as {@link Container.versions} lists it. */
+export interface VersionInfo {
+  version: number
+  /** When the point was taken. */
+  time: Date
+  /** Current object records in this version. */
+  objects: number
+  /** Size of the version's log in bytes. */
+  bytes: number
+  /** Bytes this point wrote. */
+  written: number
+}
+
+/** Where the container was restored from when the newest version was damaged. */
+export interface FallBack { from: number; to: number; reason: string }
+
+interface Snapshot {
+  batch: Buffer
+  /** 'append' the batch; 'rewrite' the log with it alone; 'compact' old records + batch. */
+  mode: 'append' | 'rewrite' | 'compact'
+  keep: Uint8Array | null
+  rootId: number
+  highWater: number
+  objects: number
+  /** Ids in use (objects, shapes and classes) after the snapshot. */
+  live: number
+  blockedMs: number
+  start: number
+}
+
+const noop = (): void => {}
+
+/**
+ * A persistent container: `root` and everything reachable from it persist at each `persist()`.
+ *
+ * @example
+ * const c = Container.open('state.pmc', { init: () => ({ users: new Map(), log: [] }) })
+ * c.root.users.set('ada', { name: 'Ada', friends: [] })
+ * await c.persist()      // version, objects, bytes, blockedMs
+ * await c.close()
+ */
+export class Container<T extends object = Record<string, any>> {
+  readonly path: string
+  /** Set when the newest version could not be restored and an older one was used. */
+  readonly fellBack: FallBack | null = null
+  readonly #backing: Backing
+  #store: ChunkStore | null
+  readonly #keepVersions: number
+  readonly #chunkSize: number
+  readonly #compactFactor: number
+  readonly #table = new ObjectTable()
+  #shapes = new ShapeTrie()
+  readonly #classes = new ClassRegistry()
+  #classRefs = new Map<object, ClassRef>()
+  readonly #excluded = new WeakSet<object>()
+  #anyExcluded = false
+  #refs = new RefStore()
+  readonly #dirty = new DirtySet()
+  readonly #barrier: Barrier
+  readonly #binaries = new Map<number, Uint8Array>()
+  readonly #dropped = new Map<number, DroppedAt[]>()
+  #droppedCache: DroppedEntry[] | null = null
+  #rootObj: T
+  #rootId = 0
+  #version = 0
+  #logEnd = 0
+  #compactedSize = 0
+  #queuedBytes = 0
+  #compactQueued = false
+  #needFull = true
+  #queue: Promise<unknown> = Promise.resolve()
+  #pending = 0
+  #broken: Error | null = null
+  #closed = false
+  #lastStats: PointStats | null = null
+
+  private constructor(backing: Backing, options: ContainerOptions<T>) {
+    this.path = backing.path
+    this.#backing = backing
+    this.#store = backing.store
+    this.#keepVersions = options.keepVersions ?? 3
+    this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
+    this.#compactFactor = options.compactFactor ?? 2
+    registerAll(this.#classes, options.classes)
+    this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded)
+    this.#rootObj = undefined as unknown as T
+  }
+
+  /**
+   * Opens the container at `path`: restores the root with its whole graph when the file
+   * exists (pCRestore), or creates it with `init()` (pCAlloc). The first `persist()` of a
+   * new container writes it to the file.
+   */
+  static open<T extends object = Record<string, any>>(path: string, options: ContainerOptions<T> = {}): Container<T> {
+    checkOptions(options)
+    const backing = fileBacking(path, options.init !== undefined && options.version === undefined, false)
+    return Container.#openOn(backing, options)
+  }
+
+  /** Like {@link open}, on a region that is already open (for example a SimRegion in tests). */
+  static openRegion<T extends object = Record<string, any>>(region: RegionLike, options: ContainerOptions<T> = {}): Container<T> {
+    checkOptions(options)
+    return Container.#openOn(regionBacking(region, false), options)
+  }
+
+  static #openOn<T extends object>(backing: Backing, options: ContainerOptions<T>): Container<T> {
+    const c = new Container<T>(backing, options)
+    try {
+      c.#load(options)
+    } catch (e) {
+      backing.close()
+      throw e
+    }
+    return c
+  }
+
+  /** The retained versions of the container at `path`, oldest first, with times and sizes. */
+  static versions(path: string): VersionInfo[] {
+    const backing = fileBacking(path, false, true)
+    try {
+      if (backing.store === null) return []
+      return listVersions(backing.store, path)
+    } finally { backing.close() }
+  }
+
+  /** Deletes the container file at `path` (pCDelete). It must not be open. */
+  static delete(path: string): void {
+    const backing = fileBacking(path, false, true)
+    const isContainer = backing.store !== null
+    backing.close()
+    if (!isContainer) throw new NotARegionError(`Cannot delete container "${path}": the file is not a container; nothing was deleted`)
+    Region.delete(path)
+  }
+
+  /** The root object, as a write-barrier proxy (mutations through it are tracked). */
+  get root(): T {
+    this.#ready('read the root of')
+    return this.#barrier.wrap(this.#rootObj) as T
+  }
+
+  /** Replaces the root; the next point persists the new graph. */
+  set root(v: T) {
+    this.#ready('set the root of')
+    const raw = this.#barrier.unwrap(v)
+    if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot set the root of container "${this.path}": the root must be an object, got ${String(v)}`)
+    this.#rootObj = raw
+  }
+
+  /** The raw object behind a proxy of this container (mutations to it are NOT tracked). */
+  unwrap<V>(v: V): V { return this.#barrier.unwrap(v) }
+
+  /** Version of the last committed point (0 before the first). */
+  get version(): number { return this.#version }
+
+  /** Stats of the last completed point, or null. */
+  get lastPoint(): PointStats | null { return this.#lastStats }
+
+  /** Points started and not yet durable. */
+  get pending(): number { return this.#pending }
+
+  /** Registers a class whose instances persist (under `name`, default `cls.name`). */
+  register(cls: Registrable, name?: string): this {
+    this.#ready('register a class with')
+    this.#classes.add(cls, name)
+    return this
+  }
+
+  /**
+   * Never follow `obj` (pExclude): it is not persisted, and references to it come back as
+   * null. Excluding an object that is already persisted makes the next point a full one.
+   */
+  exclude(obj: object): void {
+    this.#ready('exclude an object from')
+    const raw = this.#barrier.unwrap(obj)
+    if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot exclude from container "${this.path}": expected an object, got ${String(obj)}`)
+    if (raw === this.#rootObj) throw new InvalidArgumentError(`Cannot exclude the root of container "${this.path}"`)
+    this.#excluded.add(raw)
+    this.#anyExcluded = true
+    if (this.#table.idOf(raw) !== 0) this.#needFull = true
+  }
+
+  /** What the container's persisted state lacks: values that could not persist, with their paths. */
+  get dropped(): DroppedEntry[] {
+    if (this.#droppedCache !== null) return this.#droppedCache
+    const holders = new Set<number>()
+    for (const [id, list] of this.#dropped) if (list.length > 0) holders.add(id)
+    const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.#refs, this.#table.objects, this.#rootId, holders)
+    const out: DroppedEntry[] = []
+    for (const [id, list] of this.#dropped) {
+      const base = paths.get(id)
+      if (base === undefined) continue
+      for (const d of list) out.push({ path: base + droppedStep(d), reason: d.reason })
+    }
+    this.#droppedCache = out
+    return out
+  }
+
+  /**
+   * Takes a persistence point (pPoint): snapshots what changed now and writes it in the
+   * background. Resolves when the point is durable, with its stats.
+   */
+  persist(options: PersistOptions = {}): Promise<PointStats> {
+    this.#ready('persist')
+    if (this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    const snap = this.#snapshot(options.full === true || this.#needFull)
+    this.#pending++
+    this.#queuedBytes += snap.batch.length
+    const p = this.#queue.then(() => this.#write(snap))
+    this.#queue = p.then(noop, noop)
+    p.then(() => { this.#pending-- }, () => { this.#pending-- })
+    return p
+  }
+
+  /** Waits until every point started so far is durable (pSync). Rejects if one failed. */
+  async sync(): Promise<void> {
+    await this.#queue
+    if (this.#broken !== null) throw this.#brokenError('sync')
+  }
+
+  /** Waits for outstanding points, then closes the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#queue
+    this.#backing.close()
+  }
+
+  /** Validates the chunk store and the log of the newest version (debug validator). */
+  check(): { ok: boolean; problems: string[] } {
+    this.#ready('check')
+    if (this.#store === null) return { ok: true, problems: [] }
+    const res = this.#store.check()
+    try {
+      if (this.#store.getMeta().length > 0) restoreFrom(this.#store, this.path, this.#classes)
+    } catch (e) { res.problems.push((e as Error).message) }
+    return { ok: res.problems.length === 0, problems: res.problems }
+  }
+
+  // ---- open ----
+
+  #load(options: ContainerOptions<T>): void {
+    const store = this.#store
+    if (store === null || store.getMeta().length === 0) {
+      if (options.version !== undefined) throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${options.version}: it has no persisted version`)
+      if (options.init === undefined) throw new RegionNotFoundError(`Cannot open container "${this.path}": it has no persisted version and no init was given; pass { init: () => root }`)
+      this.#rootObj = checkRoot(options.init(), this.path)
+      return
+    }
+    const target = options.version
+    if (target !== undefined && target !== store.version) {
+      this.#restoreVersion(target)
+      this.#needFull = true
+      return
+    }
+    try {
+      this.#adopt(restoreFrom(store, this.path, this.#classes))
+      this.#version = store.version
+      this.#needFull = false
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e
+      this.#fallBack(store, e)
+    }
+  }
+
+  #restoreVersion(v: number): void {
+    const view = this.#backing.openVersion(v)
+    this.#adopt(restoreFrom(view, this.path, this.#classes))
+    this.#version = this.#store!.version
+  }
+
+  /** The newest version is damaged: restore the newest older one that is intact. */
+  #fallBack(store: ChunkStore, cause: CorruptionError): void {
+    const older = store.versions().map(v => v.version).filter(v => v < store.version && v > 0).sort((a, b) => b - a)
+    for (const v of older) {
+      try {
+        this.#restoreVersion(v)
+        this.#needFull = true
+        ;(this as { fellBack: FallBack | null }).fellBack = { from: store.version, to: v, reason: cause.message }
+        process.emitWarning(`Container "${this.path}": version ${store.version} is damaged (${cause.message}); restored version ${v}`, { code: 'PMEM_CONTAINER_FELL_BACK' })
+        return
+      } catch (e) {
+        if (!(e instanceof CorruptionError)) throw e
+      }
+    }
+    throw cause
+  }
+
+  #adopt(r: Restored): void {
+    this.#table.objects = r.objects
+    this.#table.setHighWater(r.meta.highWater)
+    for (const [id, keys] of r.shapes) {
+      const node = this.#shapes.lookup([...keys])
+      node.id = id
+      this.#table.bindDescriptor(node, id)
+    }
+    for (const [id, c] of r.classes) {
+      const ref = new ClassRef(c.name, c.proto)
+      ref.id = id
+      this.#classRefs.set(c.proto, ref)
+      this.#table.bindDescriptor(ref, id)
+    }
+    this.#table.setHighWater(r.meta.highWater)
+    this.#refs = r.refs
+    for (const id of r.bytesIds) this.#binaries.set(id, copyBytes(r.objects[id] as ArrayBuffer))
+    this.#rootObj = r.root as T
+    this.#rootId = r.meta.rootId
+    this.#logEnd = r.meta.logEnd
+    this.#compactedSize = r.meta.compactedSize
+  }
+
+  // ---- snapshot (synchronous) ----
+
+  #context(): EncoderContext {
+    return {
+      table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
+      anyExcluded: this.#anyExcluded, refs: this.#refs, dropped: this.#dropped,
+    }
+  }
+
+  #snapshot(full: boolean): Snapshot {
+    const start = performance.now()
+    this.#droppedCache = null
+    const snap = full ? this.#snapshotFull() : this.#snapshotChanges()
+    snap.start = start
+    snap.live = this.#table.highWater - 1 - this.#table.free.length
+    snap.blockedMs = performance.now() - start
+    return snap
+  }
+
+  /** Marks ArrayBuffers whose bytes differ from their last persisted copy. */
+  #compareBinaries(): void {
+    for (const [id, copy] of this.#binaries) {
+      const b = this.#table.objects[id]
+      if (b === undefined || !isArrayBuffer(b)) { this.#binaries.delete(id); continue }
+      const n = bufferLength(b as ArrayBuffer)
+      if (n !== copy.length || Buffer.compare(Buffer.from(b as ArrayBuffer, 0, n), copy) !== 0) this.#dirty.mark(id)
+    }
+  }
+
+  #snapshotChanges(): Snapshot {
+    this.#compareBinaries()
+    const ids = this.#dirty.take()
+    const enc = new Encoder(this.#context(), this.#classRefs)
+    let rootId = this.#table.idOf(this.#rootObj)
+    encodeObjects(enc, this.#table, ids)
+    if (rootId === 0) {
+      rootId = enc.discover(this.#rootObj, 'root', 'prop')
+      drain(enc, this.#table)
+    }
+    this.#rootId = rootId
+    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    const batch = enc.output()
+    const projected = this.#logEnd + this.#queuedBytes + batch.length
+    let keep: Uint8Array | null = null
+    if (!this.#compactQueued && projected > Math.max(this.#chunkSize * 16, this.#compactFactor * this.#compactedSize)) {
+      keep = this.#collect()
+      this.#compactQueued = true
+    }
+    return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: this.#table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+  }
+
+  /** Frees the ids the persisted references no longer reach from the root (inv. 2). */
+  #collect(): Uint8Array {
+    const high = this.#table.highWater
+    const keep = this.#refs.mark(this.#rootId, high)
+    const objects = this.#table.objects
+    for (let id = 1; id < high; id++) {
+      if (keep[id] === 1) continue
+      const o = objects[id]
+      if (o === undefined) continue
+      if (isDescriptor(o)) { keep[id] = 1; continue }
+      this.#forget(id)
+    }
+    return keep
+  }
+
+  #forget(id: number): void {
+    this.#table.release(id)
+    this.#refs.clear(id)
+    this.#dropped.delete(id)
+    this.#binaries.delete(id)
+  }
+
+  /** Encodes everything reachable from the root; ids no longer reachable are freed. */
+  #snapshotFull(): Snapshot {
+    this.#dirty.take()
+    const table = this.#table
+    for (let id = 1; id < table.highWater; id++) if (isDescriptor(table.objects[id])) table.release(id)
+    this.#shapes = new ShapeTrie()
+    this.#classRefs = new Map()
+    this.#refs = new RefStore()
+    this.#dropped.clear()
+    const enc = new Encoder(this.#context(), this.#classRefs)
+    const rootId = table.idOf(this.#rootObj) || enc.discover(this.#rootObj, 'root', 'prop')
+    let seen = new Uint8Array(Math.max(1024, table.highWater * 2))
+    const stack = [rootId]
+    seen[rootId] = 1
+    while (stack.length > 0) {
+      const id = stack.pop()!
+      enc.record(id, table.objects[id] as object, 0, 0)
+      enc.pending.length = 0; enc.pendingKind.length = 0; enc.pendingProto.length = 0
+      const refs = this.#refs
+      for (let i = refs.start[id], e = i + refs.count[id]; i < e; i++) {
+        const r = refs.pool[i]
+        if (r >= seen.length) { const s = new Uint8Array(Math.max(r + 1, seen.length * 2)); s.set(seen); seen = s }
+        if (seen[r] === 0) { seen[r] = 1; stack.push(r) }
+      }
+    }
+    const high = table.highWater
+    const keep = new Uint8Array(high)
+    for (let id = 1; id < high; id++) {
+      const o = table.objects[id]
+      if (o === undefined) continue
+      if (seen[id] === 1 || isDescriptor(o)) keep[id] = 1
+      else this.#forget(id)
+    }
+    this.#binaries.clear()
+    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    this.#rootId = rootId
+    this.#needFull = false
+    return { batch: enc.output(), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+  }
+
+  // ---- write (asynchronous) ----
+
+  async #write(s: Snapshot): Promise<PointStats> {
+    if (this.#broken !== null) throw this.#brokenError('persist')
+    try {
+      const store = this.#store ?? this.#backing.create(this.#chunkSize, this.#keepVersions)
+      this.#store = store
+      let at = this.#logEnd
+      let data = s.batch
+      if (s.mode === 'rewrite') at = 0
+      else if (s.mode === 'compact') { data = compactLog(readLog(store, this.#logEnd), s.batch, s.keep!); at = 0 }
+      await writeLog(store, at, data, true)
+      const end = at + data.length
+      fitLog(store, end)
+      const compacted = s.mode === 'compact'
+      const compactedSize = s.mode === 'append' ? this.#compactedSize : end
+      const meta: ContainerMeta = {
+        logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
+        bytesWritten: data.length, compactedSize, time: Date.now(), blockedMs: s.blockedMs,
+      }
+      store.setMeta(encodeMeta(meta))
+      const version = await store.commitAsync()
+      this.#logEnd = end
+      this.#compactedSize = compactedSize
+      this.#queuedBytes -= s.batch.length
+      if (s.mode === 'compact') this.#compactQueued = false
+      this.#version = version
+      const stats: PointStats = {
+        version, objects: s.objects, bytes: data.length, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+        full: s.mode === 'rewrite', compacted,
+      }
+      this.#lastStats = stats
+      return stats
+    } catch (e) {
+      this.#broken = e as Error
+      throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
+    }
+  }
+
+  #ready(action: string): void {
+    if (this.#closed) throw new RegionClosedError(`Cannot ${action} container "${this.path}": it is closed`)
+    if (this.#broken !== null) throw this.#brokenError(action)
+  }
+
+  #brokenError(action: string): BrokenError {
+    return new BrokenError(`Cannot ${action} container "${this.path}": an earlier point failed (${this.#broken!.message}); reopen the container`, { cause: this.#broken })
+  }
+}
+
+interface Restored {
+  root: object
+  objects: unknown[]
+  meta: ContainerMeta
+  shapes: Map<number, readonly string[]>
+  classes: Map<number, { name: string; proto: object }>
+  refs: RefStore
+  bytesIds: number[]
+}
+
+/** Restores the graph of the store's current version. */
+function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): Restored {
+  const meta = decodeMeta(store.getMeta(), where)
+  if (Math.ceil(meta.logEnd / store.chunkSize) > store.chunkCount) {
+    throw new CorruptionError(`Cannot restore container "${where}": its log of ${meta.logEnd} bytes exceeds the ${store.chunkCount} chunks stored`)
+  }
+  const log = readLog(store, meta.logEnd)
+  const table = new ObjectTable()
+  table.reset(meta.highWater)
+  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, (o, id) => table.bind(o, id))
+  const root = r.run(meta.rootId)
+  const t = r.tables()
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, refs: r.refs, bytesIds: r.bytesIds }
+}
+
+function listVersions(store: ChunkStore, where: string): VersionInfo[] {
+  const out: VersionInfo[] = []
+  for (const v of store.versions()) {
+    if (v.meta.length === 0) continue
+    const m = decodeMeta(v.meta, where)
+    out.push({ version: v.version, time: new Date(m.time), objects: m.records, bytes: m.logEnd, written: m.bytesWritten })
+  }
+  return out
+}
+
+function copyBytes(b: ArrayBuffer): Uint8Array {
+  const copy = new Uint8Array(bufferLength(b))
+  copy.set(new Uint8Array(b, 0, copy.length))
+  return copy
+}
+
+function registerAll(reg: ClassRegistry, classes: ContainerOptions<object>['classes']): void {
+  if (classes === undefined) return
+  if (Array.isArray(classes)) for (const c of classes) reg.add(c)
+  else for (const [name, c] of Object.entries(classes)) reg.add(c, name)
+}
+
+function checkRoot<T>(root: T, where: string): T {
+  if (typeof root !== 'object' || root === null) throw new InvalidArgumentError(`Cannot create container "${where}": init() must return an object, got ${String(root)}`)
+  return root
+}
+
+function checkOptions(o: ContainerOptions<object>): void {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`Container options must be an object, got ${String(o)}`)
+  if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
+  if (o.version !== undefined && (!Number.isSafeInteger(o.version) || o.version < 1)) throw new InvalidArgumentError(`Container option version must be a positive integer, got ${String(o.version)}`)
+  if (o.keepVersions !== undefined && (!Number.isInteger(o.keepVersions) || o.keepVersions < 1 || o.keepVersions > 64)) throw new InvalidArgumentError(`Container option keepVersions must be an integer from 1 to 64, got ${String(o.keepVersions)}`)
+  if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${String(o.compactFactor)}`)
+}
+

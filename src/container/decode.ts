@@ -1,0 +1,357 @@
+/**
+ * Restorer: rebuilds an object graph from a log of object records (format.ts).
+ *
+ * Steps: `index` scans the log once and keeps, for every id, the offset of its last record
+ * (inv. 1 of format.ts: the last record is the current state). `run` then fills every
+ * current record in log order. A reference to an object not yet built creates its shell
+ * (an empty object of the right kind and prototype) from that object's record header, so
+ * cycles and forward references need no recursion and every id yields exactly one object
+ * (shared references and cycles keep their identity).
+ *
+ * Invariants:
+ *   1. Every read is bounded by the current record (ByteReader); a record must be consumed
+ *      exactly. Any inconsistency (unknown tag or kind, reference to a missing id or to a
+ *      shape, a view outside its buffer, ...) throws CorruptionError; exceptions from
+ *      built-in constructors fed damaged values are converted to CorruptionError too.
+ *   2. Objects are created only through captured built-ins and generated shape code whose
+ *      keys are JSON literals, never through code found in the data.
+ */
+import { CorruptionError, PmemError } from '../../regions/index.js'
+import {
+  ArrayBufferProto, ArrayProto, DateProto, MapProto, ObjectProto, RegExpProto, SetProto, isArrayBuffer,
+  mapPut, objectCreate, setPrototypeOf, setPut,
+} from './builtins.js'
+import {
+  KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
+  KIND_SHAPE, KIND_SPARSE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
+  TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
+} from './format.js'
+import { ByteReader } from './reader.js'
+import { compileShape, defineValue, type CompiledShape } from './shapes.js'
+import type { ClassRegistry } from './classes.js'
+import { UnknownClassError } from './errors.js'
+import { IdList, RefStore } from './refs.js'
+
+const VIEW_CTORS = VIEW_TYPES.map(t => (globalThis as unknown as Record<string, new (b: ArrayBuffer, o: number, l: number) => object>)[t])
+const BUILTIN_PROTO: (object | undefined)[] = []
+BUILTIN_PROTO[KIND_OBJECT] = ObjectProto; BUILTIN_PROTO[KIND_DICT] = ObjectProto
+BUILTIN_PROTO[KIND_ARRAY] = ArrayProto; BUILTIN_PROTO[KIND_SPARSE] = ArrayProto
+BUILTIN_PROTO[KIND_MAP] = MapProto; BUILTIN_PROTO[KIND_SET] = SetProto
+BUILTIN_PROTO[KIND_DATE] = DateProto; BUILTIN_PROTO[KIND_REGEXP] = RegExpProto
+BUILTIN_PROTO[KIND_BYTES] = ArrayBufferProto
+
+/** Receives each restored object with its id (the container stamps ids here). */
+export type BindFn = (o: object, id: number) => void
+
+/** Shape and class records found by a restore, for the encoder's tables. */
+export interface RestoredTables {
+  shapes: Map<number, readonly string[]>
+  classes: Map<number, { name: string; proto: object }>
+}
+
+export class Restorer extends ByteReader {
+  /** id -> offset of its current record, or -1. */
+  readonly offsets: Float64Array
+  /** id -> restored object. */
+  readonly objects: (object | undefined)[]
+  readonly high: number
+  readonly #shapes = new Map<number, CompiledShape>()
+  readonly #classes = new Map<number, { name: string; proto: object }>()
+  readonly #registry: ClassRegistry
+  readonly #bind: BindFn
+  /** Number of current records (objects, shapes, classes). */
+  records = 0
+  /** References of every current record. */
+  readonly refs = new RefStore()
+  readonly #scratch = new IdList()
+  /** Ids of the ArrayBuffers restored. */
+  readonly bytesIds: number[] = []
+
+  /**
+   * @param log the log bytes `[0, end)`
+   * @param high one past the highest id the log may use (from the container metadata)
+   */
+  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn) {
+    super(log, 0, end, where)
+    if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
+    this.high = high
+    this.offsets = new Float64Array(high).fill(-1)
+    this.objects = new Array(high)
+    this.#registry = registry
+    this.#bind = bind
+  }
+
+  /** Scans the log: the offset of each id's last record. */
+  index(): void {
+    const logEnd = this.end
+    this.pos = 0
+    while (this.pos < logEnd) {
+      const at = this.pos
+      const id = this.u32()
+      const len = this.u32()
+      if (id === 0 || id >= this.high) { this.pos = at; this.fail(`record with impossible id ${id}`) }
+      if (len < 2 || len > logEnd - this.pos) { this.pos = at; this.fail(`record of id ${id} with impossible length ${len}`) }
+      this.offsets[id] = at
+      this.pos += len
+    }
+  }
+
+  /** Builds every current object; returns the root. */
+  run(rootId: number): object {
+    try {
+      this.index()
+      const logEnd = this.end
+      let pos = 0
+      while (pos < logEnd) {
+        const id = this.buf.readUInt32LE(pos)
+        const len = this.buf.readUInt32LE(pos + 4)
+        if (this.offsets[id] === pos) { this.records++; this.fill(id, pos) }
+        pos += RECORD_HEADER + len
+        this.end = logEnd
+      }
+      const root = this.objects[rootId]
+      if (rootId <= 0 || rootId >= this.high || root === undefined) { this.pos = 0; this.fail(`root object ${rootId} has no record`) }
+      return root
+    } catch (e) {
+      if (e instanceof PmemError) throw e
+      throw new CorruptionError(`Cannot restore container "${this.where}": damaged record near byte ${this.pos} (${(e as Error).message}); restore an earlier version or delete the file`)
+    }
+  }
+
+  /** The shape and class records met. */
+  tables(): RestoredTables {
+    const shapes = new Map<number, readonly string[]>()
+    for (const [id, s] of this.#shapes) shapes.set(id, s.keys)
+    return { shapes, classes: this.#classes }
+  }
+
+  /** Positions the reader on the body of `id`'s record; returns its kind. */
+  #enter(id: number): number {
+    if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
+    const at = this.offsets[id]
+    if (at < 0) this.fail(`reference to object ${id}, which has no record`)
+    this.pos = at + RECORD_HEADER
+    this.end = this.pos + this.buf.readUInt32LE(at + 4)
+    const kind = this.u8()
+    if (kind < KIND_OBJECT || kind > KIND_CLASS) this.fail(`unknown record kind ${kind}`)
+    return kind
+  }
+
+  /** The prototype a proto code stands for (kind's built-in, null, or a registered class). */
+  #proto(kind: number, code: number): object | null {
+    if (code === PROTO_BUILTIN) return BUILTIN_PROTO[kind] ?? null
+    if (code === PROTO_NULL) return null
+    return this.#classProto(code - PROTO_CLASS_BASE)
+  }
+
+  #classProto(id: number): object {
+    const known = this.#classes.get(id)
+    if (known !== undefined) return known.proto
+    const pos = this.pos, end = this.end
+    if (this.#enter(id) !== KIND_CLASS) this.fail(`prototype reference to a ${kindName(this.buf[this.offsets[id] + RECORD_HEADER])} record`)
+    this.varint()
+    const name = this.value()
+    if (typeof name !== 'string') this.fail('class record without a name')
+    const proto = this.#registry.protoOf(name)
+    if (proto === undefined) {
+      throw new UnknownClassError(`Cannot restore container "${this.where}": it holds instances of class "${name}", which is not registered; pass it in the classes option of Container.open`, name)
+    }
+    this.#classes.set(id, { name, proto })
+    this.pos = pos; this.end = end
+    return proto
+  }
+
+  #shape(id: number): CompiledShape {
+    const known = this.#shapes.get(id)
+    if (known !== undefined) return known
+    const pos = this.pos, end = this.end
+    if (this.#enter(id) !== KIND_SHAPE) this.fail(`shape reference to a non-shape record`)
+    this.varint()
+    const n = this.count(1)
+    if (n > MAX_SHAPE_KEYS) this.fail(`shape with ${n} keys`)
+    const keys: string[] = []
+    for (let i = 0; i < n; i++) {
+      const k = this.value()
+      if (typeof k !== 'string') this.fail('shape key is not a string')
+      keys.push(k)
+    }
+    if (this.pos !== this.end) this.fail('shape record has trailing bytes')
+    const shape = compileShape(keys)
+    this.#shapes.set(id, shape)
+    this.pos = pos; this.end = end
+    return shape
+  }
+
+  /** The object with id `id`, creating its shell if it does not exist yet. */
+  ref(id: number): object {
+    const o = this.objects[id]
+    if (o !== undefined) return o
+    if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
+    const pos = this.pos, end = this.end
+    const shell = this.#shell(id)
+    this.pos = pos; this.end = end
+    return shell
+  }
+
+  #shell(id: number): object {
+    const kind = this.#enter(id)
+    const protoCode = this.varint()
+    const proto = this.#proto(kind, protoCode)
+    let o: object
+    switch (kind) {
+      case KIND_OBJECT: {
+        const shape = this.#shape(this.varint())
+        o = proto === ObjectProto ? shape.make() : objectCreate(proto)
+        break
+      }
+      case KIND_DICT: o = objectCreate(proto); break
+      case KIND_ARRAY: case KIND_SPARSE: o = []; break
+      case KIND_MAP: o = new Map(); break
+      case KIND_SET: o = new Set(); break
+      case KIND_DATE: o = new Date(this.f64()); break
+      case KIND_REGEXP: {
+        const src = this.value(), flags = this.value()
+        if (typeof src !== 'string' || typeof flags !== 'string') this.fail('RegExp record without source and flags')
+        o = new RegExp(src, flags)
+        break
+      }
+      case KIND_BYTES: o = new ArrayBuffer(this.count(1)); break
+      case KIND_VIEW: o = this.#viewShell(); break
+      default: this.fail(`reference to a ${kindName(kind)} record`)
+    }
+    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT) setPrototypeOf(o, proto)
+    this.objects[id] = o
+    this.#bind(o, id)
+    return o
+  }
+
+  #viewShell(): object {
+    const type = this.u8()
+    if (type >= VIEW_CTORS.length) this.fail(`unknown view type ${type}`)
+    const bid = this.varint(), off = this.varint(), len = this.varint()
+    const buffer = this.ref(bid)
+    if (!isArrayBuffer(buffer)) this.fail('view whose buffer is not an ArrayBuffer')
+    return new VIEW_CTORS[type](buffer as ArrayBuffer, off, len)
+  }
+
+  /** Reads the body of `id`'s record (at `at`) into its object. */
+  fill(id: number, at: number): void {
+    const kind = this.#enter(id)
+    if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
+    if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
+    const o = this.ref(id)
+    this.pos = at + RECORD_HEADER + 1
+    this.end = at + RECORD_HEADER + this.buf.readUInt32LE(at + 4)
+    const protoCode = this.varint()
+    this.#scratch.n = 0
+    switch (kind) {
+      case KIND_VIEW: this.u8(); this.#scratch.push(this.varint()); this.pos = this.end; break
+      case KIND_OBJECT: {
+        const shape = this.#shape(this.varint())
+        if (protoCode === PROTO_BUILTIN) shape.fill(o, this)
+        else for (const k of shape.keys) defineValue(o, k, this.value())
+        break
+      }
+      case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
+      case KIND_ARRAY: this.#fillArray(o as unknown[]); break
+      case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
+      case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }
+      case KIND_SET: { const n = this.count(1); for (let i = 0; i < n; i++) setPut(o as Set<unknown>, this.value()); break }
+      case KIND_BYTES: {
+        const n = this.varint(); this.need(n)
+        new Uint8Array(o as ArrayBuffer).set(this.buf.subarray(this.pos, this.pos + n))
+        this.pos += n
+        this.bytesIds.push(id)
+        break
+      }
+      default: this.pos = this.end   // DATE, REGEXP, VIEW: complete in their shell
+    }
+    if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
+    this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+  }
+
+  #key(): string {
+    const k = this.value()
+    if (typeof k !== 'string') this.fail('property key is not a string')
+    return k
+  }
+
+  #fillDict(o: Record<string, unknown>, protoCode: number): void {
+    const n = this.count(2)
+    for (let i = 0; i < n; i++) {
+      const k = this.#key()
+      const v = this.value()
+      if (protoCode === PROTO_BUILTIN && k !== '__proto__') o[k] = v
+      else defineValue(o, k, v)
+    }
+  }
+
+  #fillArray(a: unknown[]): void {
+    const n = this.count(1)
+    const b = this.buf
+    let holes = false
+    for (let i = 0; i < n; i++) {
+      if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; holes = true; continue }
+      if (holes) a[i] = this.value()
+      else a.push(this.value())
+    }
+    if (holes) a.length = n
+    this.#fillExtras(a)
+  }
+
+  #fillSparse(a: unknown[]): void {
+    const len = this.varint()
+    if (len > 0xffff_ffff) this.fail(`array length ${len}`)
+    const n = this.count(2)
+    a.length = len
+    let last = -1
+    for (let i = 0; i < n; i++) {
+      const idx = this.varint()
+      if (idx >= len || idx <= last) this.fail(`sparse array index ${idx} out of order or range`)
+      last = idx
+      a[idx] = this.value()
+    }
+    this.#fillExtras(a)
+  }
+
+  #fillExtras(a: unknown[]): void {
+    const n = this.count(2)
+    for (let i = 0; i < n; i++) {
+      const k = this.#key()
+      defineValue(a, k, this.value())
+    }
+  }
+
+  /** Reads one tagged value. */
+  value(): unknown {
+    if (this.pos >= this.end) this.fail('record truncated')
+    const t = this.buf[this.pos++]
+    if (t < 0x80) return t
+    if (t < 0xa0) return this.latin1(t - 0x80)
+    switch (t) {
+      case TAG_UNDEFINED: return undefined
+      case TAG_NULL: case TAG_DROPPED: return null
+      case TAG_FALSE: return false
+      case TAG_TRUE: return true
+      case TAG_INT32: return this.i32()
+      case TAG_FLOAT64: return this.f64()
+      case TAG_LATIN1: return this.latin1(this.count(1))
+      case TAG_UTF16: return this.utf16(this.count(2))
+      case TAG_REF: { const id = this.varint(); this.#scratch.push(id); return this.objects[id] ?? this.ref(id) }
+      case TAG_BIGINT: return this.#bigint()
+      default: return this.fail(`unknown value tag 0x${t.toString(16)}`)
+    }
+  }
+
+  #bigint(): bigint {
+    const sign = this.u8()
+    if (sign > 1) this.fail('bigint with a bad sign byte')
+    const n = this.count(1)
+    let hex = ''
+    for (let i = n - 1; i >= 0; i--) hex += (this.buf[this.pos + i] + 0x100).toString(16).slice(1)
+    this.pos += n
+    const mag = n === 0 ? 0n : BigInt('0x' + hex)
+    return sign === 1 ? -mag : mag
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * Encoder: writes object records (format.ts) for objects of a container, and discovers
+ * objects that have no id yet (new since the last point) so that they are written too.
+ *
+ * Discovery follows own enumerable string-keyed properties, array elements (and extra
+ * enumerable properties of arrays), Map and Set entries, and the buffer of typed arrays.
+ * It never recurses: a newly discovered object is given an id and pushed on `pending`,
+ * and the caller drains that stack (walk.ts), so graphs of any depth work.
+ *
+ * Invariants:
+ *   1. A record written for id X reflects X's state at the moment it was encoded; every
+ *      REF in it names an id that is live in the table and either already persisted or
+ *      pending in this same point (so a point is closed under references).
+ *   2. A value that cannot persist is written as DROPPED and reported in `dropped` under
+ *      the id of its holder; nothing else is silently changed.
+ *   3. Only built-ins captured in builtins.ts are called on user objects (besides property
+ *      reads, which may run user getters).
+ */
+import {
+  ArrayProto, ObjectProto, bufferLength, dateTime, getPrototypeOf, hasOwn, isArray, isArrayBuffer,
+  isDataView, isDate, isMap, isPromise, isProxy, isRegExp, isSet, isSharedArrayBuffer, isTypedArray,
+  isWeakMap, isWeakSet, isBoxedPrimitive, isNativeError, mapEach, mapSize, objectKeys, regexpParts,
+  setEach, setSize, typedArrayTag, viewParts, MapProto, SetProto, DateProto, RegExpProto, ArrayBufferProto,
+  functionName,
+} from './builtins.js'
+import {
+  KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
+  KIND_SHAPE, KIND_SPARSE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
+  TAG_UNDEFINED, VIEW_TYPES,
+} from './format.js'
+import { ByteWriter } from './writer.js'
+import type { ObjectTable } from './identity.js'
+import { ShapeNode, ShapeTrie } from './shapes.js'
+import { ClassRef, type ClassRegistry } from './classes.js'
+import type { DroppedAt } from './dropped.js'
+import { IdList, type RefStore } from './refs.js'
+
+const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
+const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/
+
+/** Everything an encoder needs from its container. */
+export interface EncoderContext {
+  readonly table: ObjectTable
+  readonly shapes: ShapeTrie
+  readonly classes: ClassRegistry
+  /** Objects the program excluded (never followed). */
+  readonly excluded: WeakSet<object>
+  /** False until the program excludes something (skips the WeakSet lookup). */
+  readonly anyExcluded: boolean
+  /** References of every current record (updated as records are encoded). */
+  readonly refs: RefStore
+  /** Holder id -> values it could not persist (replaced whenever the holder is encoded). */
+  readonly dropped: Map<number, DroppedAt[]>
+}
+
+export class Encoder {
+  /** Object records of this point. */
+  readonly w = new ByteWriter(1 << 16)
+  /** SHAPE and CLASS records of this point (written before the object records). */
+  readonly aux = new ByteWriter(1 << 10)
+  /** Ids discovered and not yet encoded (a stack), with their kind and proto code. */
+  readonly pending: number[] = []
+  readonly pendingKind: number[] = []
+  readonly pendingProto: number[] = []
+  /** Holder id -> what it could not persist (the context's map). */
+  readonly dropped: Map<number, DroppedAt[]>
+  /** Ids whose record was encoded in this point. */
+  records = 0
+  /** ArrayBuffer ids encoded in this point, with a copy of their bytes (for change detection). */
+  readonly binaries = new Map<number, Uint8Array>()
+  readonly #ctx: EncoderContext
+  readonly #classRefs = new Map<object, ClassRef>()
+  #proto = 0
+  #reason = ''
+  #holder = 0
+  #holderDropped: DroppedAt[] | undefined
+  readonly #scratch = new IdList()
+
+  constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
+    this.#ctx = ctx
+    this.dropped = ctx.dropped
+    if (classRefs !== undefined) this.#classRefs = classRefs
+  }
+
+  /** The class records known to this container (shared across points). */
+  get classRefs(): Map<object, ClassRef> { return this.#classRefs }
+
+  /**
+   * Kind of `o` (KIND_*), or 0 if it cannot persist (then `reason` says why). Sets the proto
+   * code as a side effect; writes a CLASS record the first time a class is used.
+   */
+  classify(o: object): number {
+    const proto = getPrototypeOf(o) as object | null
+    if (proto === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
+    if (proto === ArrayProto && isArray(o)) { this.#proto = PROTO_BUILTIN; return KIND_ARRAY }
+    let kind: number
+    let builtin: object
+    if (isArray(o)) { kind = KIND_ARRAY; builtin = ArrayProto }
+    else if (isMap(o)) { kind = KIND_MAP; builtin = MapProto }
+    else if (isSet(o)) { kind = KIND_SET; builtin = SetProto }
+    else if (isDate(o)) { kind = KIND_DATE; builtin = DateProto }
+    else if (isRegExp(o)) { kind = KIND_REGEXP; builtin = RegExpProto }
+    else if (isArrayBuffer(o)) { kind = KIND_BYTES; builtin = ArrayBufferProto }
+    else if (isTypedArray(o) || isDataView(o)) {
+      const tag = isDataView(o) ? 'DataView' : typedArrayTag(o)!
+      if (isSharedArrayBuffer(viewParts(o as ArrayBufferView)[0])) return this.#unsupported('view of a SharedArrayBuffer')
+      kind = KIND_VIEW
+      builtin = VIEW_PROTOS.get(tag)!
+    } else {
+      const why = exoticReason(o)
+      if (why !== '') return this.#unsupported(why)
+      kind = KIND_OBJECT
+      builtin = ObjectProto
+    }
+    if (proto === builtin) { this.#proto = PROTO_BUILTIN; return kind }
+    if (proto === null) { this.#proto = PROTO_NULL; return kind }
+    const ref = this.#classRef(proto)
+    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(proto)}`)
+    this.#proto = PROTO_CLASS_BASE + ref.id
+    return kind
+  }
+
+  #unsupported(reason: string): number { this.#reason = reason; return 0 }
+
+  #classRef(proto: object): ClassRef | undefined {
+    let ref = this.#classRefs.get(proto)
+    if (ref !== undefined && ref.id !== 0) return ref
+    const name = this.#ctx.classes.nameOf(proto)
+    if (name === undefined) return undefined
+    ref ??= new ClassRef(name, proto)
+    this.#classRefs.set(proto, ref)
+    ref.id = this.#ctx.table.assign(ref)
+    const a = this.aux
+    const start = a.pos
+    a.u32(ref.id); a.u32(0); a.u8(KIND_CLASS); a.varint(PROTO_BUILTIN); a.str(name)
+    a.u32At(start + 4, a.pos - start - RECORD_HEADER)
+    return ref
+  }
+
+  /** Gives `o` an id and queues it if it can persist; returns 0 (and reports) if it cannot. */
+  discover(o: object, key: unknown, keyKind: DroppedAt['keyKind']): number {
+    const ctx = this.#ctx
+    if (isProxy(o)) {
+      const target = ctx.table.targetOf(o)
+      if (target === undefined) { this.#drop(key, keyKind, 'proxy'); return 0 }
+      const tid = ctx.table.idOf(target)
+      if (tid !== 0) return tid
+      o = target
+    }
+    if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
+    const kind = this.classify(o)
+    if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
+    const id = ctx.table.assign(o)
+    this.pending.push(id)
+    this.pendingKind.push(kind)
+    this.pendingProto.push(this.#proto)
+    return id
+  }
+
+  #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
+    const entry: DroppedAt = { key, keyKind, reason }
+    if (this.#holderDropped === undefined) {
+      this.#holderDropped = [entry]
+      this.dropped.set(this.#holder, this.#holderDropped)
+    } else this.#holderDropped.push(entry)
+  }
+
+  /** Writes one tagged value; `key` only serves to report a dropped value. */
+  value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
+    const w = this.w
+    switch (typeof v) {
+      case 'string': w.str(v); return
+      case 'number':
+        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+          if (v >= 0 && v < 0x80) w.u8(v)
+          else { w.u8(TAG_INT32); w.ensure(4); w.buf.writeInt32LE(v, w.pos); w.pos += 4 }
+        } else { w.u8(TAG_FLOAT64); w.f64(v) }
+        return
+      case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
+      case 'undefined': w.u8(TAG_UNDEFINED); return
+      case 'bigint': this.#bigint(v); return
+      case 'object': {
+        if (v === null) { w.u8(TAG_NULL); return }
+        let id = this.#ctx.table.idOf(v)
+        if (id === 0) id = this.discover(v, key, keyKind)
+        if (id === 0) { w.u8(TAG_DROPPED); return }
+        this.#scratch.push(id)
+        w.u8(TAG_REF); w.varint(id)
+        return
+      }
+      default:
+        this.#drop(key, keyKind, typeof v)
+        w.u8(TAG_DROPPED)
+    }
+  }
+
+  #bigint(v: bigint): void {
+    const w = this.w
+    const neg = v < 0n
+    let hex = (neg ? -v : v).toString(16)
+    if (hex.length % 2 === 1) hex = '0' + hex
+    const n = hex.length / 2
+    w.u8(TAG_BIGINT); w.u8(neg ? 1 : 0); w.varint(n)
+    w.ensure(n)
+    for (let i = 0; i < n; i++) w.buf[w.pos + i] = parseInt(hex.substr((n - 1 - i) * 2, 2), 16)
+    w.pos += n
+  }
+
+  /** Encodes the record of `o` (id `id`). Pass kind 0 to classify it here. */
+  record(id: number, o: object, kind: number, proto: number): void {
+    if (kind === 0) {
+      kind = this.classify(o)
+      proto = this.#proto
+      if (kind === 0) return
+    }
+    this.#holder = id
+    this.#holderDropped = undefined
+    this.#scratch.n = 0
+    this.dropped.delete(id)
+    const w = this.w
+    const start = w.pos
+    w.ensure(16)
+    w.u32(id); w.u32(0); w.u8(kind); w.varint(proto)
+    switch (kind) {
+      case KIND_OBJECT: this.#object(o as Record<string, unknown>, start); break
+      case KIND_ARRAY: this.#array(o as unknown[], start); break
+      case KIND_MAP: this.#map(o as Map<unknown, unknown>); break
+      case KIND_SET: this.#set(o as Set<unknown>); break
+      case KIND_DATE: w.f64(dateTime(o as Date)); break
+      case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
+      case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
+      case KIND_VIEW: this.#view(o as ArrayBufferView); break
+    }
+    w.u32At(start + 4, w.pos - start - RECORD_HEADER)
+    this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    this.records++
+  }
+
+  #object(o: Record<string, unknown>, start: number): void {
+    const keys = objectKeys(o)
+    const w = this.w
+    if (keys.length > MAX_SHAPE_KEYS) {
+      w.buf[start + RECORD_HEADER] = KIND_DICT
+      w.varint(keys.length)
+      for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
+      return
+    }
+    w.varint(this.#shapeId(keys))
+    for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
+  }
+
+  #shapeId(keys: string[]): number {
+    const node: ShapeNode = this.#ctx.shapes.lookup(keys)
+    if (node.id !== 0) return node.id
+    node.id = this.#ctx.table.assign(node)
+    const a = this.aux
+    const start = a.pos
+    a.u32(node.id); a.u32(0); a.u8(KIND_SHAPE); a.varint(PROTO_BUILTIN); a.varint(keys.length)
+    for (const k of keys) a.str(k)
+    a.u32At(start + 4, a.pos - start - RECORD_HEADER)
+    return node.id
+  }
+
+  #array(a: unknown[], start: number): void {
+    const w = this.w
+    const n = a.length
+    const keys = objectKeys(a)
+    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
+    w.varint(n)
+    let holes = 0
+    for (let i = 0; i < n; i++) {
+      const v = a[i]
+      if (v === undefined && !hasOwn(a, i)) { w.u8(TAG_HOLE); holes++ }
+      else this.value(v, i, 'index')
+    }
+    this.#extras(a, keys, n - holes)
+  }
+
+  #sparse(a: unknown[], keys: string[], start: number): void {
+    const w = this.w
+    w.buf[start + RECORD_HEADER] = KIND_SPARSE
+    let count = 0
+    while (count < keys.length && INDEX_KEY.test(keys[count]) && +keys[count] < 0xffff_ffff) count++
+    w.varint(a.length); w.varint(count)
+    for (let i = 0; i < count; i++) { const k = +keys[i]; w.varint(k); this.value(a[k], k, 'index') }
+    this.#extras(a, keys, count)
+  }
+
+  /** Writes the enumerable non-index properties of an array (`keys` from `from` on). */
+  #extras(a: unknown[], keys: string[], from: number): void {
+    const w = this.w
+    w.varint(keys.length - from)
+    const rec = a as unknown as Record<string, unknown>
+    for (let i = from; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(rec[k], k, 'prop') }
+  }
+
+  #map(m: Map<unknown, unknown>): void {
+    this.w.varint(mapSize(m))
+    mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue') })
+  }
+
+  #set(s: Set<unknown>): void {
+    this.w.varint(setSize(s))
+    let i = 0
+    setEach(s, v => { this.value(v, i++, 'setEntry') })
+  }
+
+  #bytes(id: number, b: ArrayBuffer): void {
+    const n = bufferLength(b)
+    const bytes = new Uint8Array(b, 0, n)
+    const copy = new Uint8Array(n)
+    copy.set(bytes)
+    this.binaries.set(id, copy)
+    this.w.varint(n)
+    this.w.bytes(copy)
+  }
+
+  #view(v: ArrayBufferView): void {
+    const w = this.w
+    const tag = isDataView(v) ? 'DataView' : typedArrayTag(v)!
+    const [buffer, off, len] = viewParts(v)
+    w.u8(VIEW_INDEX.get(tag)!)
+    let bid = this.#ctx.table.idOf(buffer)
+    if (bid === 0) bid = this.discover(buffer, 'buffer', 'prop')
+    this.#scratch.push(bid)
+    w.varint(bid); w.varint(off); w.varint(len)
+  }
+
+  /** The records of this point: SHAPE and CLASS records first, then object records. */
+  output(): Buffer {
+    const out = Buffer.allocUnsafe(this.aux.pos + this.w.pos)
+    this.aux.buf.copy(out, 0, 0, this.aux.pos)
+    this.w.buf.copy(out, this.aux.pos, 0, this.w.pos)
+    return out
+  }
+}
+
+/** Why an object that is not a plain object, array or known built-in cannot persist, or ''. */
+function exoticReason(o: object): string {
+  if (isPromise(o)) return 'Promise'
+  if (isWeakMap(o)) return 'WeakMap'
+  if (isWeakSet(o)) return 'WeakSet'
+  if (isBoxedPrimitive(o)) return 'boxed primitive'
+  if (isNativeError(o)) return 'Error'
+  if (isSharedArrayBuffer(o)) return 'SharedArrayBuffer'
+  if (o instanceof WeakRef) return 'WeakRef'
+  return ''
+}
+
+function protoName(proto: object): string {
+  try {
+    const ctor = hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined
+    return typeof ctor === 'function' ? functionName(ctor) : '(anonymous prototype)'
+  } catch { return '(anonymous prototype)' }
+}

@@ -1,0 +1,105 @@
+/**
+ * On-disk format of a container's object records (the log) and its values.
+ *
+ * The container is a log of object records over the chunk store's logical byte space
+ * (logical chunk k holds bytes [k*chunkSize, (k+1)*chunkSize) of the log). A persistence
+ * point appends one record for every object that is new or changed; a later record for
+ * the same id supersedes the earlier one (inv. 1: records are in time order, so the last
+ * record of an id is its current state). Compaction rewrites the log with only the current
+ * records of objects reachable from the root, in the same relative order.
+ *
+ * Object record:
+ *
+ * | OFFSET | SIZE | DESCRIPTION |
+ * | ------ | ---- | ----------- |
+ * | 0      | 4    | object id, u32 little-endian (0 is never used) |
+ * | 4      | 4    | n: length of the body in bytes, u32 LE (n >= 2) |
+ * | 8      | 1    | kind (KIND_* below) |
+ * | 9      | var  | proto: varint; 0 = the kind's built-in prototype, 1 = null, k >= 2 = the class whose CLASS record has id k - 2 |
+ * | ...    | rest | kind-specific body, to offset 8 + n |
+ *
+ * Kind-specific bodies (values are tagged values, below; "varint" is unsigned LEB128):
+ *
+ * | KIND | BODY |
+ * | ---- | ---- |
+ * | OBJECT | varint shape id (a SHAPE record), then one value per key of the shape |
+ * | DICT | varint count, then count x (string value key, value) |
+ * | ARRAY | varint length, then length values (HOLE for a missing element), varint extra count, extra x (string key, value) |
+ * | SPARSE | varint length, varint count, count x (varint index, value), varint extra count, extra x (string key, value) |
+ * | MAP | varint count, count x (key value, value) |
+ * | SET | varint count, count values |
+ * | DATE | 8 bytes: float64 LE time value |
+ * | REGEXP | source (string value), flags (string value) |
+ * | BYTES | varint byteLength, the bytes (an ArrayBuffer) |
+ * | VIEW | u8 view type (VIEW_TYPES index), varint buffer id (a BYTES record), varint byteOffset, varint length (elements; bytes for DataView) |
+ * | SHAPE | varint count, count string values (the keys, in order) |
+ * | CLASS | string value: the registered class name |
+ *
+ * Tagged values (first byte):
+ *
+ * | TAG | FOLLOWED BY | VALUE |
+ * | --- | ----------- | ----- |
+ * | 0x00-0x7f | - | the integer 0..127 |
+ * | 0x80-0x9f | n = tag - 0x80 bytes | latin-1 string of n chars |
+ * | 0xa0 | - | undefined |
+ * | 0xa1 | - | null |
+ * | 0xa2 / 0xa3 | - | false / true |
+ * | 0xa4 | - | array hole (only inside ARRAY) |
+ * | 0xa5 | 4 bytes | int32 LE |
+ * | 0xa6 | 8 bytes | float64 LE (also -0, NaN, Infinity) |
+ * | 0xa7 | varint n, n bytes | latin-1 string |
+ * | 0xa8 | varint n, 2n bytes | UTF-16LE string of n code units (lone surrogates kept) |
+ * | 0xa9 | varint id | reference to the object with that id |
+ * | 0xaa | u8 sign (0/1), varint n, n bytes | bigint, magnitude little-endian |
+ * | 0xab | - | a value that could not persist (restored as null) |
+ */
+
+export const RECORD_HEADER = 8
+/** Largest record body accepted by the decoder (a sanity bound against damage). */
+export const MAX_BODY = 0x7fff_ffff
+
+export const KIND_OBJECT = 1
+export const KIND_DICT = 2
+export const KIND_ARRAY = 3
+export const KIND_SPARSE = 4
+export const KIND_MAP = 5
+export const KIND_SET = 6
+export const KIND_DATE = 7
+export const KIND_REGEXP = 8
+export const KIND_BYTES = 9
+export const KIND_VIEW = 10
+export const KIND_SHAPE = 11
+export const KIND_CLASS = 12
+export const KIND_MAX = 12
+
+export const PROTO_BUILTIN = 0
+export const PROTO_NULL = 1
+export const PROTO_CLASS_BASE = 2
+
+export const TAG_SHORT_STR = 0x80
+export const TAG_UNDEFINED = 0xa0
+export const TAG_NULL = 0xa1
+export const TAG_FALSE = 0xa2
+export const TAG_TRUE = 0xa3
+export const TAG_HOLE = 0xa4
+export const TAG_INT32 = 0xa5
+export const TAG_FLOAT64 = 0xa6
+export const TAG_LATIN1 = 0xa7
+export const TAG_UTF16 = 0xa8
+export const TAG_REF = 0xa9
+export const TAG_BIGINT = 0xaa
+export const TAG_DROPPED = 0xab
+
+/** Objects with more keys than this are stored as DICT (keys inline) rather than with a shape. */
+export const MAX_SHAPE_KEYS = 64
+
+/** View types of VIEW records; the index is what is stored. */
+export const VIEW_TYPES = [
+  'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+  'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'DataView',
+] as const
+
+/** Human-readable name of a record kind, for messages. */
+export function kindName(kind: number): string {
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class'][kind] ?? `kind ${kind}`
+}

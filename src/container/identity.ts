@@ -1,0 +1,102 @@
+/**
+ * Object identity for one container: a stable id per persisted object, and the map from
+ * an object to the write-barrier proxy that stands for it.
+ *
+ * Ids are stamped on objects with private class fields (the "return override" trick): a
+ * field added this way is invisible to user code, `Object.keys`, `util.inspect`,
+ * `assert.deepStrictEqual` and Proxies, costs about 60 ns to add and 30 ns to read (a
+ * WeakMap measured 4x slower, and a million-entry WeakMap slows every major GC). Each
+ * container evaluates its own stamp class, so an object can be in two containers.
+ *
+ * Invariants:
+ *   1. `objects[id] === o` for every live id; a stamp whose table entry does not hold the
+ *      same object is stale (the id was freed) and `idOf` returns 0 for it.
+ *   2. Id 0 is never used; ids of freed objects are reused only after the compaction that
+ *      removed their records from the log (so a log never holds two live meanings of an id).
+ */
+
+class Base { constructor(o: object) { return o } }
+
+/** Creates the private-field stamps of one container. */
+function makeStamps() {
+  class Stamp extends Base {
+    #id = 0
+    static getId(o: object): number { return #id in o ? o.#id : 0 }
+    static setId(o: object, id: number): void { if (#id in o) o.#id = id; else new Stamp(o).#id = id }
+  }
+  class ProxyStamp extends Base {
+    #proxy: object | undefined
+    static get(o: object): object | undefined { return #proxy in o ? o.#proxy : undefined }
+    static set(o: object, p: object): void { if (#proxy in o) o.#proxy = p; else new ProxyStamp(o).#proxy = p }
+  }
+  class TargetStamp extends Base {
+    #target: object | undefined
+    static get(o: object): object | undefined { return #target in o ? o.#target : undefined }
+    static set(p: object, t: object): void { new TargetStamp(p).#target = t }
+  }
+  return { Stamp, ProxyStamp, TargetStamp }
+}
+
+/** The id table of one container. */
+export class ObjectTable {
+  /** id -> object (or a shape/class descriptor); undefined for free ids. */
+  objects: unknown[] = [undefined]
+  /** Ids free for reuse (freed by a compaction). */
+  free: number[] = []
+  readonly #s = makeStamps()
+
+  /** The id of `o` in this container, or 0 if it has none. */
+  idOf(o: object): number {
+    const id = this.#s.Stamp.getId(o)
+    return id !== 0 && this.objects[id] === o ? id : 0
+  }
+
+  /** Gives `o` a new id. */
+  assign(o: object): number {
+    const id = this.free.length > 0 ? this.free.pop()! : this.objects.length
+    this.objects[id] = o
+    this.#s.Stamp.setId(o, id)
+    return id
+  }
+
+  /** Empties the table and sizes it for ids below `high` (before a restore). */
+  reset(high: number): void {
+    this.objects = Array.from({ length: high }, () => undefined)
+    this.free = []
+  }
+
+  /** Records that `o` has id `id` (restore). */
+  bind(o: object, id: number): void {
+    while (this.objects.length < id) this.objects.push(undefined)
+    this.objects[id] = o
+    this.#s.Stamp.setId(o, id)
+  }
+
+  /** Stores a descriptor (shape or class) under `id` without stamping. */
+  bindDescriptor(d: object, id: number): void {
+    while (this.objects.length < id) this.objects.push(undefined)
+    this.objects[id] = d
+  }
+
+  /** Frees `id`; its stamp becomes stale. */
+  release(id: number): void {
+    this.objects[id] = undefined
+    this.free.push(id)
+  }
+
+  /** One past the highest id ever handed out. */
+  get highWater(): number { return this.objects.length }
+
+  /** Makes the table end at `n` (restore: ids up to the persisted high-water mark). */
+  setHighWater(n: number): void {
+    while (this.objects.length < n) this.objects.push(undefined)
+    this.free = []
+    for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.free.push(id)
+  }
+
+  proxyOf(o: object): object | undefined { return this.#s.ProxyStamp.get(o) }
+  setProxy(o: object, p: object): void { this.#s.ProxyStamp.set(o, p) }
+  /** The target of one of this container's proxies, or undefined for anything else. */
+  targetOf(p: object): object | undefined { return this.#s.TargetStamp.get(p) }
+  setTarget(p: object, t: object): void { this.#s.TargetStamp.set(p, t) }
+}

@@ -1,0 +1,84 @@
+/**
+ * The object-record log over a chunk store: reading it whole (restore, compaction),
+ * appending a point's records, and rewriting it compacted.
+ *
+ * The log is the byte range [0, logEnd) of the store's logical space; logical chunk k holds
+ * bytes [k*chunkSize, (k+1)*chunkSize). Appending writes only the chunks the new bytes touch
+ * (the store copies a partly written chunk on first write: copy-on-write, never in place).
+ *
+ * Invariants:
+ *   1. Appends never change bytes below the old logEnd, so an append plus a commit of the
+ *      new metadata is atomic: a crash before the commit leaves the previous version.
+ *   2. A compacted log holds, in their old relative order, the current records of the
+ *      kept ids only, followed by the point's own kept records (format.ts inv. 1 holds).
+ */
+import { RECORD_HEADER } from './format.js'
+import type { ChunkStore } from './store.js'
+
+/** Bytes written between two yields to the event loop while appending. */
+const SLICE = 1 << 20
+
+const yieldToLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
+
+/** Reads `[0, end)` of the log as one buffer (every chunk checksum-verified by the store). */
+export function readLog(store: ChunkStore, end: number): Buffer {
+  const cs = store.chunkSize
+  const out = Buffer.allocUnsafe(end)
+  const chunks = Math.ceil(end / cs)
+  for (let k = 0; k < chunks; k++) {
+    const c = store.read(k)
+    const n = Math.min(cs, end - k * cs)
+    out.set(n === cs ? c : c.subarray(0, n), k * cs)
+  }
+  return out
+}
+
+/** Writes `data` at log offset `at`, growing the store as needed; yields every SLICE bytes. */
+export async function writeLog(store: ChunkStore, at: number, data: Uint8Array, yielding: boolean): Promise<void> {
+  const cs = store.chunkSize
+  const need = Math.ceil((at + data.length) / cs)
+  if (store.chunkCount < need) store.resize(need)
+  let done = 0
+  let sinceYield = 0
+  while (done < data.length) {
+    const pos = at + done
+    const k = Math.floor(pos / cs)
+    const off = pos - k * cs
+    const n = Math.min(cs - off, data.length - done)
+    store.write(k, data.subarray(done, done + n), off)
+    done += n
+    sinceYield += n
+    if (yielding && sinceYield >= SLICE && done < data.length) { sinceYield = 0; await yieldToLoop() }
+  }
+}
+
+/** Sets the store's chunk count to what a log of `end` bytes needs. */
+export function fitLog(store: ChunkStore, end: number): void {
+  const need = Math.ceil(end / store.chunkSize)
+  if (store.chunkCount !== need) store.resize(need)
+}
+
+/**
+ * Builds a compacted log: the current records of `old` whose id is kept and that `batch`
+ * does not supersede, then the kept records of `batch`.
+ */
+export function compactLog(old: Buffer, batch: Buffer, keep: Uint8Array): Buffer {
+  const latest = new Float64Array(keep.length).fill(-1)
+  for (let p = 0; p < old.length; p = p + RECORD_HEADER + old.readUInt32LE(p + 4)) latest[old.readUInt32LE(p)] = p
+  for (let p = 0; p < batch.length; p = p + RECORD_HEADER + batch.readUInt32LE(p + 4)) latest[batch.readUInt32LE(p)] = -1
+  const parts: Buffer[] = []
+  let size = 0
+  const take = (src: Buffer, p: number): void => {
+    const n = RECORD_HEADER + src.readUInt32LE(p + 4)
+    parts.push(src.subarray(p, p + n))
+    size += n
+  }
+  for (let p = 0; p < old.length; p = p + RECORD_HEADER + old.readUInt32LE(p + 4)) {
+    const id = old.readUInt32LE(p)
+    if (keep[id] === 1 && latest[id] === p) take(old, p)
+  }
+  for (let p = 0; p < batch.length; p = p + RECORD_HEADER + batch.readUInt32LE(p + 4)) {
+    if (keep[batch.readUInt32LE(p)] === 1) take(batch, p)
+  }
+  return Buffer.concat(parts, size)
+}

@@ -1,0 +1,90 @@
+/**
+ * Paths from the root, for `Container.dropped`: a breadth-first search over the in-memory
+ * references (RefStore) finds a parent for every reachable id, then each step is named by
+ * looking in the parent for the key that holds the child.
+ *
+ * Cost: proportional to the references reachable from the root; paid only when the
+ * program reads `dropped` and something was dropped.
+ */
+import { isArray, isMap, isSet, isTypedArray, isDataView, mapEach, objectKeys, setEach } from './builtins.js'
+import type { RefStore } from './refs.js'
+import type { DroppedAt } from './dropped.js'
+
+const IDENT = /^[A-Za-z_$][\w$]*$/
+
+/** Names a property access step: `.name`, `["odd key"]`, `[3]`. */
+function propStep(key: unknown): string {
+  if (typeof key === 'number') return `[${key}]`
+  const k = String(key)
+  return IDENT.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`
+}
+
+function describeKey(k: unknown): string {
+  if (typeof k === 'string') return JSON.stringify(k)
+  if (typeof k === 'bigint') return `${k}n`
+  if (typeof k === 'object' && k !== null) return '<object>'
+  return String(k)
+}
+
+/** The step from `parent` to `child` (the first key under which it holds it). */
+export function stepTo(parent: object, child: object): string {
+  if (isMap(parent)) {
+    let step = ''
+    mapEach(parent as Map<unknown, unknown>, (v, k) => {
+      if (step !== '') return
+      if (v === child) step = `.get(${describeKey(k)})`
+      else if (k === child) step = '.<key>'
+    })
+    return step || '.<entry>'
+  }
+  if (isSet(parent)) {
+    let i = 0, step = ''
+    setEach(parent as Set<unknown>, v => { if (step === '' && v === child) step = `.<entry ${i}>`; i++ })
+    return step || '.<entry>'
+  }
+  if (isTypedArray(parent) || isDataView(parent)) return '.buffer'
+  const rec = parent as Record<string, unknown>
+  if (isArray(parent)) {
+    const a = parent as unknown[]
+    for (let i = 0; i < a.length; i++) if (a[i] === child) return `[${i}]`
+  }
+  for (const k of objectKeys(parent)) if (rec[k] === child) return propStep(k)
+  return '.<?>'
+}
+
+/** The step naming a dropped value inside its holder. */
+export function droppedStep(d: DroppedAt): string {
+  switch (d.keyKind) {
+    case 'prop': return propStep(d.key)
+    case 'index': return `[${String(d.key)}]`
+    case 'mapKey': return '.<key>'
+    case 'mapValue': return `.get(${describeKey(d.key)})`
+    case 'setEntry': return `.<entry ${String(d.key)}>`
+  }
+}
+
+/** Path from the root to each id in `targets` (ids not reachable are left out). */
+export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targets: Set<number>): Map<number, string> {
+  const high = objects.length
+  const parent = new Int32Array(high).fill(-1)
+  const out = new Map<number, string>()
+  if (rootId <= 0 || rootId >= high) return out
+  parent[rootId] = 0
+  const queue = [rootId]
+  for (let qi = 0; qi < queue.length && out.size < targets.size; qi++) {
+    const id = queue[qi]
+    if (targets.has(id)) out.set(id, '')
+    if (id >= refs.start.length) continue
+    const s = refs.start[id], n = refs.count[id]
+    for (let i = s; i < s + n; i++) {
+      const r = refs.pool[i]
+      if (r > 0 && r < high && parent[r] === -1) { parent[r] = id; queue.push(r) }
+    }
+  }
+  for (const id of out.keys()) {
+    const steps: string[] = []
+    for (let at = id; at !== rootId; at = parent[at]) steps.push(stepTo(objects[parent[at]] as object, objects[at] as object))
+    out.set(id, 'root' + steps.reverse().join(''))
+  }
+  return out
+}

@@ -1,0 +1,106 @@
+/**
+ * ByteReader: bounds-checked reads of the record format (format.ts) from a byte range.
+ *
+ * Invariant: no read goes past `end`; any attempt throws CorruptionError naming the file
+ * and the position, so damaged bytes give a typed error, never garbage or a crash. Every
+ * length read from the data is checked against the bytes that remain before it is used to
+ * allocate or loop, so a damaged length cannot make the decoder hang or exhaust memory.
+ */
+import { CorruptionError } from '../../regions/index.js'
+import type { FastBuffer } from './writer.js'
+
+export class ByteReader {
+  buf: FastBuffer
+  pos: number
+  end: number
+  /** Names the file in error messages. */
+  readonly where: string
+
+  constructor(buf: Uint8Array, pos: number, end: number, where: string) {
+    this.buf = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer
+    this.pos = pos
+    this.end = end
+    this.where = where
+  }
+
+  fail(what: string): never {
+    throw new CorruptionError(`Cannot restore container "${this.where}": ${what} at byte ${this.pos}; the file is damaged (restore an earlier version or delete it)`)
+  }
+
+  need(n: number): void { if (this.pos + n > this.end) this.fail(`record truncated (needs ${n} more bytes)`) }
+
+  u8(): number {
+    if (this.pos >= this.end) this.fail('record truncated')
+    return this.buf[this.pos++]
+  }
+
+  u32(): number {
+    this.need(4)
+    const v = this.buf.readUInt32LE(this.pos)
+    this.pos += 4
+    return v
+  }
+
+  varint(): number {
+    let v = 0
+    let scale = 1
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8()
+      v += (b & 0x7f) * scale
+      if (b < 0x80) return v
+      scale *= 0x80
+    }
+    return this.fail('varint too long')
+  }
+
+  /** A varint that counts items of at least `minBytes` bytes each that must fit before `end`. */
+  count(minBytes: number): number {
+    const n = this.varint()
+    if (n * minBytes > this.end - this.pos) this.fail(`count ${n} larger than the record`)
+    return n
+  }
+
+  f64(): number {
+    this.need(8)
+    const v = this.buf.readDoubleLE(this.pos)
+    this.pos += 8
+    return v
+  }
+
+  i32(): number {
+    this.need(4)
+    const v = this.buf.readInt32LE(this.pos)
+    this.pos += 4
+    return v
+  }
+
+  latin1(n: number): string {
+    this.need(n)
+    const p = this.pos
+    this.pos = p + n
+    const b = this.buf
+    switch (n) {
+      case 0: return ''
+      case 1: return String.fromCharCode(b[p])
+      case 2: return String.fromCharCode(b[p], b[p + 1])
+      case 3: return String.fromCharCode(b[p], b[p + 1], b[p + 2])
+      case 4: return String.fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3])
+      default: return b.latin1Slice(p, p + n)
+    }
+  }
+
+  utf16(n: number): string {
+    this.need(n * 2)
+    const p = this.pos
+    this.pos = p + n * 2
+    return this.buf.ucs2Slice(p, p + n * 2)
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n)
+    const out = new Uint8Array(n)
+    out.set(this.buf.subarray(this.pos, this.pos + n))
+    this.pos += n
+    return out
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * RefStore: the references of every current object record, in memory (ids only), so that a
+ * compaction can find the objects reachable from the root without reading the log or
+ * walking the program's objects: a mark over a million records takes a few milliseconds.
+ *
+ * Layout: `pool` holds the referenced ids of each record back to back; `start[id]` and
+ * `count[id]` locate the current record's slice. Re-encoding an object appends a new slice
+ * and leaves the old one as garbage; `pool` is compacted when garbage exceeds live entries.
+ *
+ * Invariant: for every id with a current record, `pool[start[id] .. start[id]+count[id])`
+ * are exactly the object ids its record references (REF values and a view's buffer).
+ */
+
+export class RefStore {
+  start = new Int32Array(1024)
+  count = new Int32Array(1024)
+  pool = new Int32Array(1 << 16)
+  end = 0
+  garbage = 0
+
+  #room(id: number): void {
+    if (id < this.start.length) return
+    let n = this.start.length * 2
+    while (n <= id) n *= 2
+    const s = new Int32Array(n); s.set(this.start); this.start = s
+    const c = new Int32Array(n); c.set(this.count); this.count = c
+  }
+
+  /** Records that `id`'s current record references `refs[from .. to)`. */
+  set(id: number, refs: Int32Array, from: number, to: number): void {
+    this.#room(id)
+    const n = to - from
+    this.garbage += this.count[id]
+    if (this.end + n > this.pool.length) this.#grow(n)
+    this.pool.set(refs.subarray(from, to), this.end)
+    this.start[id] = this.end
+    this.count[id] = n
+    this.end += n
+  }
+
+  /** Forgets `id` (its record was dropped by a compaction). */
+  clear(id: number): void {
+    if (id >= this.start.length) return
+    this.garbage += this.count[id]
+    this.count[id] = 0
+  }
+
+  #grow(n: number): void {
+    const live = this.end - this.garbage
+    if (this.garbage > live) { this.#compact(); if (this.end + n <= this.pool.length) return }
+    let size = this.pool.length * 2
+    while (size < this.end + n) size *= 2
+    const p = new Int32Array(size); p.set(this.pool.subarray(0, this.end)); this.pool = p
+  }
+
+  #compact(): void {
+    const p = new Int32Array(Math.max(1 << 16, (this.end - this.garbage) * 2))
+    let at = 0
+    for (let id = 0; id < this.start.length; id++) {
+      const n = this.count[id]
+      if (n === 0) continue
+      p.set(this.pool.subarray(this.start[id], this.start[id] + n), at)
+      this.start[id] = at
+      at += n
+    }
+    this.pool = p
+    this.end = at
+    this.garbage = 0
+  }
+
+  /** Marks every id reachable from `root` (explicit stack); `marks[id] === 1` when reached. */
+  mark(root: number, high: number): Uint8Array {
+    const marks = new Uint8Array(high)
+    let stack = new Int32Array(1024)
+    let sp = 0
+    if (root > 0 && root < high) { marks[root] = 1; stack[sp++] = root }
+    while (sp > 0) {
+      const id = stack[--sp]
+      if (id >= this.start.length) continue
+      const s = this.start[id], n = this.count[id]
+      for (let i = s; i < s + n; i++) {
+        const r = this.pool[i]
+        if (r <= 0 || r >= high || marks[r] === 1) continue
+        marks[r] = 1
+        if (sp === stack.length) { const t = new Int32Array(stack.length * 2); t.set(stack); stack = t }
+        stack[sp++] = r
+      }
+    }
+    return marks
+  }
+}
+
+/** A growable list of ids (scratch space of the encoder and restorer). */
+export class IdList {
+  a = new Int32Array(256)
+  n = 0
+  push(id: number): void {
+    if (this.n === this.a.length) { const t = new Int32Array(this.n * 2); t.set(this.a); this.a = t }
+    this.a[this.n++] = id
+  }
+}

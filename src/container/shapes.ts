@@ -1,0 +1,76 @@
+/**
+ * Shapes: the key lists of plain objects, stored once as SHAPE records and referenced by
+ * id from every OBJECT record with those keys (format.ts), so a record holds only values.
+ *
+ * Encoding finds a shape by walking a trie keyed by property names; restore compiles each
+ * shape once into a `make` (an object literal with the keys, so every object of the shape
+ * gets one hidden class) and a `fill` that stores the values in order.
+ *
+ * Invariant: a shape's keys never change; a node's `id` is 0 until its SHAPE record has been
+ * written, and goes back to 0 when a compaction frees that record.
+ */
+import { defineProperty, objectCreate } from './builtins.js'
+import { MAX_SHAPE_KEYS } from './format.js'
+
+/** One node of the shape trie; a shape when `id !== 0`. */
+export class ShapeNode {
+  id = 0
+  readonly keys: string[]
+  readonly next = new Map<string, ShapeNode>()
+  constructor(keys: string[]) { this.keys = keys }
+}
+
+/** Finds or creates the shape node for a key list. */
+export class ShapeTrie {
+  readonly root = new ShapeNode([])
+
+  lookup(keys: string[]): ShapeNode {
+    let node = this.root
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]
+      let child = node.next.get(k)
+      if (child === undefined) {
+        child = new ShapeNode(keys.slice(0, i + 1))
+        node.next.set(k, child)
+      }
+      node = child
+    }
+    return node
+  }
+}
+
+/** Reads one value from a restore stream. */
+export interface ValueSource { value(): unknown }
+
+/** A shape compiled for restore. */
+export interface CompiledShape {
+  readonly keys: readonly string[]
+  /** A new plain object (Object.prototype) with the shape's keys, values undefined. */
+  make(): object
+  /** Stores the next `keys.length` values of `src` into `o`, in key order. */
+  fill(o: object, src: ValueSource): void
+}
+
+function defineValue(o: object, k: string, v: unknown): void {
+  defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true })
+}
+
+/** Compiles a shape; the keys are embedded as JSON string literals, so any key is safe. */
+export function compileShape(keys: readonly string[]): CompiledShape {
+  if (keys.length > MAX_SHAPE_KEYS || keys.includes('__proto__')) return genericShape(keys)
+  const lits = keys.map(k => JSON.stringify(k))
+  const make = new Function(`return function make() { return {${lits.map(l => `${l}: undefined`).join(', ')}} }`)() as () => object
+  const fill = new Function(`return function fill(o, s) { ${lits.map(l => `o[${l}] = s.value();`).join(' ')} }`)() as (o: object, s: ValueSource) => void
+  return { keys, make, fill }
+}
+
+/** A shape without generated code (keys that an object literal would treat specially). */
+function genericShape(keys: readonly string[]): CompiledShape {
+  return {
+    keys,
+    make: () => objectCreate(Object.prototype) as object,
+    fill(o: object, s: ValueSource) { for (const k of keys) defineValue(o, k, s.value()) },
+  }
+}
+
+export { defineValue }

@@ -1,0 +1,33 @@
+/**
+ * The part of layer 2's `ShadowStore` (txn/) that containers use: logical chunks with
+ * copy-on-write remapping, a small metadata blob per version, atomic (a)synchronous commit,
+ * retained versions. Written as an interface so the container code can be tested on any
+ * implementation of the same contract.
+ */
+
+/** One retained version of a chunk store. */
+export interface StoreVersion {
+  version: number
+  time: number
+  chunkCount: number
+  bytes: number
+  meta: Uint8Array
+}
+
+export interface ChunkStore {
+  readonly chunkSize: number
+  readonly version: number
+  readonly chunkCount: number
+  readonly readOnly: boolean
+  readonly fellBack: { from: number; reason: string } | null
+  versions(): StoreVersion[]
+  read(logical: number): Uint8Array
+  write(logical: number, data: Uint8Array, offset?: number): void
+  resize(chunkCount: number): void
+  setMeta(meta: Uint8Array): void
+  getMeta(): Uint8Array
+  commit(): number
+  commitAsync(): Promise<number>
+  abort(): void
+  check(): { ok: boolean; problems: string[] }
+}

@@ -1,0 +1,47 @@
+/**
+ * The walk of a persistence point: encodes the given objects, then everything they lead
+ * to that has no id yet, with an explicit stack (Encoder.pending), never recursion, so a
+ * linked list of a million nodes or a tree a million levels deep persists like any other
+ * graph.
+ *
+ * Invariant: when `drain` returns, every object reachable from the encoded records either
+ * has a record in this point or had one before (it has an id), or is reported dropped.
+ */
+import type { Encoder } from './encode.js'
+import type { ObjectTable } from './identity.js'
+import { ShapeNode } from './shapes.js'
+import { ClassRef } from './classes.js'
+
+/** True for table entries that are shapes or classes rather than program objects. */
+export function isDescriptor(o: unknown): boolean { return o instanceof ShapeNode || o instanceof ClassRef }
+
+/** Encodes the records of `ids` (objects already known) and everything new they reach. */
+export function encodeObjects(enc: Encoder, table: ObjectTable, ids: Iterable<number>): void {
+  for (const id of ids) {
+    const o = table.objects[id]
+    if (o === undefined || o === null || isDescriptor(o)) continue
+    enc.record(id, o as object, 0, 0)
+    drain(enc, table)
+  }
+}
+
+/** Encodes every discovered object until none is pending. */
+export function drain(enc: Encoder, table: ObjectTable): void {
+  const { pending, pendingKind, pendingProto } = enc
+  while (pending.length > 0) {
+    const id = pending.pop()!
+    const kind = pendingKind.pop()!
+    const proto = pendingProto.pop()!
+    enc.record(id, table.objects[id] as object, kind, proto)
+  }
+}
+
+/** Gives the root an id if it has none and encodes the whole graph it reaches that is new. */
+export function encodeFromRoot(enc: Encoder, table: ObjectTable, root: object): number {
+  let id = table.idOf(root)
+  if (id === 0) {
+    id = enc.discover(root, 'root', 'prop')
+    drain(enc, table)
+  }
+  return id
+}

@@ -1,0 +1,117 @@
+/**
+ * ByteWriter: a growable byte buffer with the primitive writes of the record format
+ * (format.ts): bytes, u32, varint, float64 and strings.
+ *
+ * Invariant: `pos` is the number of valid bytes; `buf` always has room for `pos` bytes and
+ * every write first makes room for itself (`ensure`), so a write never lands past the end.
+ */
+import { TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
+
+/** Node's internal Buffer methods used for speed (present on every Buffer since Node 0.x). */
+export interface FastBuffer extends Buffer {
+  latin1Write(s: string, offset: number, length: number): number
+  ucs2Write(s: string, offset: number, length: number): number
+  latin1Slice(start: number, end: number): string
+  ucs2Slice(start: number, end: number): string
+}
+
+const NOT_LATIN1 = /[^\x00-\xff]/
+const f64 = new Float64Array(1)
+const f64b = new Uint8Array(f64.buffer)
+
+export class ByteWriter {
+  buf: FastBuffer
+  pos = 0
+
+  constructor(initial = 1 << 16) { this.buf = Buffer.allocUnsafe(initial) as FastBuffer }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.pos + n) size *= 2
+    const next = Buffer.allocUnsafe(size) as FastBuffer
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+
+  u8(v: number): void {
+    if (this.pos >= this.buf.length) this.ensure(1)
+    this.buf[this.pos++] = v
+  }
+
+  u32(v: number): void {
+    this.ensure(4)
+    this.buf.writeUInt32LE(v, this.pos)
+    this.pos += 4
+  }
+
+  /** Overwrites the u32 at `at` (a position already written). */
+  u32At(at: number, v: number): void { this.buf.writeUInt32LE(v, at) }
+
+  varint(v: number): void {
+    this.ensure(10)
+    const b = this.buf
+    let p = this.pos
+    while (v >= 0x80) {
+      b[p++] = (v % 0x80) | 0x80
+      v = Math.floor(v / 0x80)
+    }
+    b[p++] = v
+    this.pos = p
+  }
+
+  f64(v: number): void {
+    this.ensure(8)
+    f64[0] = v
+    const b = this.buf
+    const p = this.pos
+    b[p] = f64b[0]; b[p + 1] = f64b[1]; b[p + 2] = f64b[2]; b[p + 3] = f64b[3]
+    b[p + 4] = f64b[4]; b[p + 5] = f64b[5]; b[p + 6] = f64b[6]; b[p + 7] = f64b[7]
+    this.pos = p + 8
+  }
+
+  bytes(src: Uint8Array): void {
+    this.ensure(src.length)
+    this.buf.set(src, this.pos)
+    this.pos += src.length
+  }
+
+  /** Writes a string as a tagged value (short latin-1, latin-1, or UTF-16LE). */
+  str(s: string): void {
+    const n = s.length
+    if (n < 32) {
+      this.ensure(1 + n * 2 + 10)
+      const b = this.buf
+      const start = this.pos
+      let p = start + 1
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c > 0xff) { this.pos = start; this.utf16(s); return }
+        b[p++] = c
+      }
+      b[start] = TAG_SHORT_STR + n
+      this.pos = p
+      return
+    }
+    if (NOT_LATIN1.test(s)) { this.utf16(s); return }
+    this.u8(TAG_LATIN1)
+    this.varint(n)
+    this.ensure(n)
+    this.buf.latin1Write(s, this.pos, n)
+    this.pos += n
+  }
+
+  private utf16(s: string): void {
+    this.u8(TAG_UTF16)
+    this.varint(s.length)
+    this.ensure(s.length * 2)
+    this.buf.ucs2Write(s, this.pos, s.length * 2)
+    this.pos += s.length * 2
+  }
+
+  /** The bytes written so far (a view, valid until the next write). */
+  view(): Buffer { return this.buf.subarray(0, this.pos) }
+
+  reset(): void { this.pos = 0 }
+}
