@@ -186,7 +186,8 @@ export class ShadowStore {
   /**
    * Formats `[base, region.size)` of the region as an empty store: both metadata slots
    * zeroed, version 0 (no chunks, empty meta) committed in slot 0, durable on return.
-   * Anything the region held there is lost.
+   * Anything the region held there is lost. Create itself is not atomic: after a crash
+   * before it returned, open reports NotARegionError or CorruptionError; create again.
    */
   static create(region: RegionLike, opts: ShadowCreateOptions): ShadowStore {
     const action = 'Cannot create shadow store'

@@ -81,7 +81,7 @@ test('inv. 1-3, 5: a random crash image at every flush point recovers the last c
     images.push({ img: r.sim.processCrash(), ok: [r.durable] })
     assert.deepEqual(r.store.check().problems, [])
     images.forEach(({ img, ok }, i) => verifyImage(img, ok, r.snaps, keep, i % 4 === 0))
-  }), { numRuns: 250 })
+  }), { numRuns: 400 })
 })
 
 test('inv. 1-3, 5: every crash image at every flush point of short runs', () => {
@@ -90,7 +90,7 @@ test('inv. 1-3, 5: every crash image at every flush point of short runs', () => 
     const r = run(ops, keep, (sim, ok) => { for (const img of sim.crashImages({ max: 64, seed: 7 })) images.push({ img, ok }) })
     for (const img of r.sim.crashImages({ max: 16 })) images.push({ img, ok: [r.durable] })
     for (const { img, ok } of images) verifyImage(img, ok, r.snaps, keep, false)
-  }), { numRuns: 100 })
+  }), { numRuns: 150 })
 })
 
 test('inv. 1-3, 7: deep maps (three node levels) survive crashes while growing and shrinking', () => {
@@ -106,7 +106,7 @@ test('inv. 1-3, 7: deep maps (three node levels) survive crashes while growing a
     const r = run([{ kind: 'resize', n: 4100 }, ...ops], keep, (sim, ok) => { if (n++ % 3 === 0) images.push({ img: sim.crash(seed + n), ok }) })
     images.push({ img: r.sim.crash(seed), ok: [r.durable] })
     for (const { img, ok } of images) verifyImage(img, ok, r.snaps, keep, false)
-  }), { numRuns: 12 })
+  }), { numRuns: 20 })
 })
 
 test('inv. 1-3: pipelined commitAsync with writes while flushing; crashes give a version between the last resolved and the last sealed', async () => {

@@ -521,3 +521,38 @@ test('every error thrown on purpose is a PmemError with a code', () => {
   }
   assert.equal(new CommitInProgressError('x').code, 'ERR_PMEM_COMMIT_IN_PROGRESS')
 })
+
+test('inv. 5: an older retained version with a damaged map is dropped at open, the newer ones kept', () => {
+  const { sim, store } = fresh({ keepVersions: 3 })
+  store.resize(100)
+  for (let v = 1; v <= 3; v++) { store.write(70, pattern(CS, v)); store.commit() }
+  const img = SimRegion.fromImage(sim.volatileImage())
+  const slot = decodeSlot(img.unsafeBytes().slice(SLOT_SIZE, 2 * SLOT_SIZE), 1)
+  assert.ok(slot.ok)
+  assert.deepEqual(slot.slot.descs.map(d => d.version), [3, 2, 1])
+  img.unsafeBytes()[DATA_START + slot.slot.descs[2]!.root * CS + 1] ^= 4 // version 1's own root node
+  const s = ShadowStore.open(img)
+  assert.equal(s.version, 3)
+  assert.equal(s.fellBack, null)
+  assert.deepEqual(s.droppedVersions.map(d => d.version), [1])
+  assert.match(s.droppedVersions[0]!.reason, /fails its checksum/)
+  assert.deepEqual(s.versions().map(v => v.version), [2, 3])
+  assert.deepEqual(ShadowStore.open(img, { version: 2 }).read(70), pattern(CS, 2))
+  assertOk(s)
+  s.write(70, pattern(CS, 4))
+  s.commit()
+  assertOk(s)
+})
+
+test('stats counts physical, free and staged chunks and retained versions', () => {
+  const { store } = fresh({ keepVersions: 2 })
+  assert.deepEqual(store.stats(), { physicalChunks: (16384 - DATA_START) / CS, freeChunks: (16384 - DATA_START) / CS, stagedChunks: 0, retainedVersions: 1 })
+  store.resize(2)
+  store.write(0, Uint8Array.of(1))
+  store.write(1, Uint8Array.of(1))
+  assert.equal(store.stats().stagedChunks, 3, 'two data chunks and one map node')
+  store.commit()
+  assert.equal(store.stats().stagedChunks, 0)
+  assert.equal(store.stats().retainedVersions, 2)
+  assert.equal(store.stats().freeChunks, store.stats().physicalChunks - 3)
+})
