@@ -266,7 +266,8 @@ export class Container<T extends object = Record<string, any>> {
     if (raw === this.#rootObj) throw new InvalidArgumentError(`Cannot exclude the root of container "${this.path}"`)
     this.#excluded.add(raw)
     this.#anyExcluded = true
-    if (this.#table.idOf(raw) !== 0) this.#needFull = true
+    const id = this.#table.idOf(raw)
+    if (id !== 0) { this.#forget(id); this.#needFull = true }
   }
 
   /** What the container's persisted state lacks: values that could not persist, with their paths. */
@@ -442,7 +443,7 @@ export class Container<T extends object = Record<string, any>> {
     const batch = enc.output()
     const projected = this.#logEnd + this.#queuedBytes + batch.length
     let keep: Uint8Array | null = null
-    if (!this.#compactQueued && projected > Math.max(this.#chunkSize * 16, this.#compactFactor * this.#compactedSize)) {
+    if (!this.#compactQueued && projected > Math.max(this.#chunkSize * 4, this.#compactFactor * this.#compactedSize)) {
       keep = this.#collect()
       this.#compactQueued = true
     }

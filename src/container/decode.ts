@@ -23,7 +23,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
 } from './format.js'
@@ -32,6 +32,9 @@ import { compileShape, defineValue, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
+
+/** Stands in the object table for a GONE record; references to it read as null. */
+const GONE = Object.freeze({ gone: true })
 
 const VIEW_CTORS = VIEW_TYPES.map(t => (globalThis as unknown as Record<string, new (b: ArrayBuffer, o: number, l: number) => object>)[t])
 const BUILTIN_PROTO: (object | undefined)[] = []
@@ -134,7 +137,7 @@ export class Restorer extends ByteReader {
     this.pos = at + RECORD_HEADER
     this.end = this.pos + this.buf.readUInt32LE(at + 4)
     const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_CLASS) this.fail(`unknown record kind ${kind}`)
+    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
     return kind
   }
 
@@ -197,6 +200,7 @@ export class Restorer extends ByteReader {
   #shell(id: number): object {
     const kind = this.#enter(id)
     const protoCode = this.varint()
+    if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
     const proto = this.#proto(kind, protoCode)
     let o: object
     switch (kind) {
@@ -241,6 +245,7 @@ export class Restorer extends ByteReader {
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
     const o = this.ref(id)
+    if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = at + RECORD_HEADER + 1
     this.end = at + RECORD_HEADER + this.buf.readUInt32LE(at + 4)
     const protoCode = this.varint()
@@ -338,7 +343,12 @@ export class Restorer extends ByteReader {
       case TAG_FLOAT64: return this.f64()
       case TAG_LATIN1: return this.latin1(this.count(1))
       case TAG_UTF16: return this.utf16(this.count(2))
-      case TAG_REF: { const id = this.varint(); this.#scratch.push(id); return this.objects[id] ?? this.ref(id) }
+      case TAG_REF: {
+        const id = this.varint()
+        this.#scratch.push(id)
+        const o = this.objects[id] ?? this.ref(id)
+        return o === GONE ? null : o
+      }
       case TAG_BIGINT: return this.#bigint()
       default: return this.fail(`unknown value tag 0x${t.toString(16)}`)
     }

@@ -16,6 +16,6 @@ export interface DroppedEntry {
 export interface DroppedAt {
   /** Property name, array index, or Map key (`keyKind` says which). */
   readonly key: unknown
-  readonly keyKind: 'prop' | 'index' | 'mapKey' | 'mapValue' | 'setEntry'
+  readonly keyKind: 'prop' | 'index' | 'mapKey' | 'mapValue' | 'setEntry' | 'self'
   readonly reason: string
 }

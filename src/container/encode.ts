@@ -25,7 +25,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, VIEW_TYPES,
 } from './format.js'
@@ -210,15 +210,15 @@ export class Encoder {
 
   /** Encodes the record of `o` (id `id`). Pass kind 0 to classify it here. */
   record(id: number, o: object, kind: number, proto: number): void {
-    if (kind === 0) {
-      kind = this.classify(o)
-      proto = this.#proto
-      if (kind === 0) return
-    }
     this.#holder = id
     this.#holderDropped = undefined
     this.#scratch.n = 0
     this.dropped.delete(id)
+    if (kind === 0) {
+      kind = this.classify(o)
+      proto = this.#proto
+      if (kind === 0) { this.#gone(id); return }
+    }
     const w = this.w
     const start = w.pos
     w.ensure(16)
@@ -235,6 +235,17 @@ export class Encoder {
     }
     w.u32At(start + 4, w.pos - start - RECORD_HEADER)
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    this.records++
+  }
+
+  /** An object with an id that can no longer persist: a GONE record (restored as null). */
+  #gone(id: number): void {
+    const w = this.w
+    const start = w.pos
+    w.u32(id); w.u32(0); w.u8(KIND_GONE); w.varint(PROTO_BUILTIN); w.str(this.#reason)
+    w.u32At(start + 4, w.pos - start - RECORD_HEADER)
+    this.#drop(undefined, 'self', this.#reason)
+    this.#ctx.refs.set(id, this.#scratch.a, 0, 0)
     this.records++
   }
 

@@ -34,6 +34,7 @@
  * | VIEW | u8 view type (VIEW_TYPES index), varint buffer id (a BYTES record), varint byteOffset, varint length (elements; bytes for DataView) |
  * | SHAPE | varint count, count string values (the keys, in order) |
  * | CLASS | string value: the registered class name |
+ * | GONE | string value: why the object can no longer persist (its prototype was changed to an unregistered one); references to it restore as null |
  *
  * Tagged values (first byte):
  *
@@ -70,7 +71,8 @@ export const KIND_BYTES = 9
 export const KIND_VIEW = 10
 export const KIND_SHAPE = 11
 export const KIND_CLASS = 12
-export const KIND_MAX = 12
+export const KIND_GONE = 13
+export const KIND_MAX = 13
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -101,5 +103,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone'][kind] ?? `kind ${kind}`
 }

@@ -60,6 +60,7 @@ export function droppedStep(d: DroppedAt): string {
     case 'mapKey': return '.<key>'
     case 'mapValue': return `.get(${describeKey(d.key)})`
     case 'setEntry': return `.<entry ${String(d.key)}>`
+    case 'self': return ''
   }
 }
 

@@ -1,0 +1,192 @@
+/**
+ * The container API on files and on SimRegion: open/persist/close/reopen, versions,
+ * delete, exclude, registered classes, proxies, unsupported values, misuse errors.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { simRegion } from './setup.js'
+import { Container, UnknownClassError } from '../../../src/container/index.js'
+import { CorruptionError, InvalidArgumentError, NotARegionError, Region, RegionClosedError, RegionNotFoundError } from '../../../regions/index.js'
+import { Point } from './graph-kit.js'
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-'))
+
+test('open creates with init, persist writes, reopen restores; versions and delete', async () => {
+  const file = path.join(tmp(), 'state.pmc')
+  const c = Container.open(file, { init: () => ({ users: new Map(), log: [] as unknown[] }) })
+  c.root.users.set('ada', { name: 'Ada', friends: [] })
+  const s1 = await c.persist()
+  assert.equal(s1.version, 1)
+  assert.ok(s1.objects >= 4 && s1.bytes > 0 && s1.blockedMs >= 0)
+  c.root.users.get('ada').friends.push(c.root.users.get('ada'))
+  c.root.log.push('x')
+  const s2 = await c.persist()
+  assert.equal(s2.version, 2)
+  assert.ok(s2.objects <= 3, `only the changed objects are written, got ${s2.objects}`)
+  await c.close()
+  const again = Container.open(file)
+  const ada = again.root.users.get('ada')
+  assert.equal(ada.name, 'Ada')
+  assert.ok(ada.friends[0] === ada, 'cycle keeps its identity through proxies')
+  await again.close()
+  const vs = Container.versions(file)
+  assert.deepEqual(vs.map(v => v.version), [1, 2])
+  assert.ok(vs[1].written < vs[0].written)
+  const old = Container.open(file, { version: 1 })
+  assert.deepEqual(old.unwrap(old.root), { users: new Map([['ada', { name: 'Ada', friends: [] }]]), log: [] })
+  await old.close()
+  Container.delete(file)
+  assert.equal(fs.existsSync(file), false)
+})
+
+test('a new container that was never persisted needs init; bad arguments give typed errors', async () => {
+  const dir = tmp()
+  assert.throws(() => Container.open(path.join(dir, 'missing.pmc')), (e: Error) => e.name === 'RegionNotFoundError')
+  assert.throws(() => Container.open(path.join(dir, 'x.pmc'), { init: () => 5 as never }), InvalidArgumentError)
+  assert.throws(() => Container.open(path.join(dir, 'y.pmc'), { init: () => ({}), keepVersions: 0 }), InvalidArgumentError)
+  const c = Container.openRegion(simRegion(), { init: () => ({}) })
+  assert.throws(() => { c.root = null as never }, InvalidArgumentError)
+  await c.close()
+  assert.throws(() => c.persist(), RegionClosedError)
+  assert.throws(() => c.root, RegionClosedError)
+  assert.ok(RegionNotFoundError)
+})
+
+test('a file that is not a container is refused with NotARegionError', async () => {
+  const dir = tmp()
+  const junk = path.join(dir, 'junk.pmc')
+  fs.writeFileSync(junk, Buffer.alloc(8192, 7))
+  assert.throws(() => Container.open(junk), NotARegionError)
+  const plain = path.join(dir, 'plain.pm')
+  Region.open(plain, { size: 65536 }).close()
+  assert.throws(() => Container.open(plain), (e: Error) => e instanceof NotARegionError || e.name === 'RegionNotFoundError')
+})
+
+test('proxies: stable identity, Map/Set/Date methods, stored proxies are unwrapped', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ m: new Map<string, { n: number }>(), s: new Set<unknown>(), d: new Date(0), list: [{ n: 1 }] }) })
+  await c.persist()
+  const r = c.root
+  assert.ok(r.m === c.root.m && r.list[0] === c.root.list[0])
+  r.m.set('a', r.list[0])
+  r.m.get('a')!.n = 5
+  r.s.add(r.list[0])
+  assert.ok(r.s.has(r.list[0]))
+  r.d.setFullYear(2001)
+  for (const [, v] of r.m) v.n++
+  await c.persist()
+  const fresh = Container.openRegion(region.crash(5))
+  const f = fresh.unwrap(fresh.root)
+  assert.equal(f.m.get('a'), f.list[0])
+  assert.equal(f.list[0].n, 6)
+  assert.ok(f.s.has(f.list[0]))
+  assert.equal(new Date(f.d).getFullYear(), 2001)
+})
+
+test('a freed id reused by a new object never captures a re-attached old object', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ a: { x: 1 } as object | undefined, b: undefined as object | undefined, c: undefined as object | undefined }) })
+  await c.persist()
+  const old = c.root.a
+  delete c.root.a
+  await c.persist({ full: true })
+  c.root.b = { y: 2 }
+  await c.persist()
+  c.root.c = old
+  await c.persist()
+  const fresh = Container.openRegion(region.crash(6))
+  assert.deepEqual(fresh.unwrap(fresh.root), { b: { y: 2 }, c: { x: 1 } })
+})
+
+test('exclude: never followed, restored as null; excluding a persisted object takes effect', async () => {
+  const region = simRegion()
+  const cache = { big: 'x'.repeat(100) }
+  const c = Container.openRegion(region, { init: () => ({ cache, keep: { a: 1 } as object }) })
+  c.exclude(cache)
+  await c.persist()
+  assert.deepEqual(c.dropped, [])
+  let f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { cache: null, keep: { a: 1 } })
+  c.exclude(c.root.keep)
+  await c.persist()
+  f = Container.openRegion(region.crash(2))
+  assert.deepEqual(f.unwrap(f.root), { cache: null, keep: null })
+  assert.throws(() => c.exclude(c.root), InvalidArgumentError)
+})
+
+test('registered classes come back with their prototype; an unknown class is a typed error', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ p: new Point(3, 4) }) })
+  c.register(Point)
+  await c.persist()
+  const f = Container.openRegion(region.crash(1), { classes: [Point] })
+  const p = f.root.p as Point
+  assert.equal(p.norm(), 5)
+  assert.ok(f.unwrap(p) instanceof Point)
+  assert.throws(() => Container.openRegion(region.crash(2)), UnknownClassError)
+})
+
+test('an object whose prototype becomes unregistered is dropped (null), with its path', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ a: { v: 1 }, again: null as unknown }) })
+  c.root.again = c.root.a
+  await c.persist()
+  Object.setPrototypeOf(c.root.a, new (class Weird {})())
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.a'])
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { a: null, again: null })
+})
+
+test('persist() blocks only for the snapshot; mutations during the write belong to the next point', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init: () => ({ items: Array.from({ length: 20000 }, (_, i) => ({ i, s: 'item' + i })) }) })
+  const p1 = c.persist()
+  c.root.items[0].i = -1
+  const p2 = c.persist()
+  c.root.items[1].i = -2
+  assert.equal(c.pending, 2)
+  const [s1, s2] = await Promise.all([p1, p2])
+  assert.equal(s2.version, s1.version + 1)
+  assert.equal(s2.objects, 1)
+  const f = Container.openRegion(region.crash(1))
+  assert.equal(f.root.items[0].i, -1)
+  assert.equal(f.root.items[1].i, 1)
+  await c.sync()
+})
+
+test('a damaged newest version falls back to the previous one and says so', async () => {
+  const file = path.join(tmp(), 'damaged.pmc')
+  const c = Container.open(file, { init: () => ({ n: 1, pad: 'p'.repeat(5000) }), chunkSize: 4096 })
+  await c.persist()
+  c.root.n = 2
+  c.root.pad = 'q'.repeat(5000)
+  await c.persist()
+  await c.close()
+  const before = fs.readFileSync(file)
+  const at = before.lastIndexOf(Buffer.from('q'.repeat(64)))
+  assert.ok(at > 0)
+  const damaged = Buffer.from(before)
+  damaged[at] ^= 0xff
+  fs.writeFileSync(file, damaged)
+  const warnings: string[] = []
+  const onWarn = (w: Error): void => { warnings.push(w.message) }
+  process.on('warning', onWarn)
+  const f = Container.open(file)
+  await new Promise(r => setImmediate(r))
+  process.off('warning', onWarn)
+  assert.equal(f.root.n, 1)
+  assert.ok(f.fellBack !== null && f.fellBack.from === 2 && f.fellBack.to === 1, JSON.stringify(f.fellBack))
+  assert.ok(warnings.some(w => w.includes('damaged')))
+  f.root.n = 3
+  await f.persist()
+  await f.close()
+  const g = Container.open(file)
+  assert.equal(g.root.n, 3)
+  assert.equal(g.fellBack, null)
+  await g.close()
+  assert.ok(CorruptionError)
+})

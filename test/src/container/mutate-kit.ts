@@ -1,0 +1,135 @@
+/**
+ * Random mutation sequences applied through a container's proxies (the tracked path), for
+ * the incremental-point property tests. An operation is a recipe of numbers, turned into a
+ * concrete mutation against whatever the graph looks like when it runs.
+ */
+import fc from 'fast-check'
+import { types } from 'node:util'
+import type { Container } from '../../../src/container/index.js'
+import { buildGraph, graphRecipe, primitive, type NodeRecipe } from './graph-kit.js'
+
+export interface OpRecipe {
+  op: 'mutate' | 'persist' | 'full' | 'bytes'
+  path: number[]
+  pick: number
+  value: { kind: 'prim'; v: unknown } | { kind: 'new'; recipe: NodeRecipe[] } | { kind: 'existing'; path: number[] } | { kind: 'old'; pick: number }
+}
+
+/** Nodes navigated to so far (some since detached): re-attaching them exercises freed ids. */
+export const history: unknown[] = []
+
+export const opRecipe = (): fc.Arbitrary<OpRecipe> => fc.record({
+  op: fc.constantFrom('mutate', 'mutate', 'mutate', 'mutate', 'mutate', 'persist', 'persist', 'full', 'bytes'),
+  path: fc.array(fc.nat(), { maxLength: 5 }),
+  pick: fc.nat(),
+  value: fc.oneof(
+    fc.record({ kind: fc.constant('prim' as const), v: primitive() }),
+    fc.record({ kind: fc.constant('new' as const), recipe: graphRecipe(4) }),
+    fc.record({ kind: fc.constant('existing' as const), path: fc.array(fc.nat(), { maxLength: 5 }) }),
+    fc.record({ kind: fc.constant('old' as const), pick: fc.nat() }),
+  ),
+})
+
+function isTracked(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return false
+  if (ArrayBuffer.isView(raw) || types.isArrayBuffer(raw) || types.isRegExp(raw)) return false
+  return Array.isArray(raw) || types.isMap(raw) || types.isSet(raw) || types.isDate(raw) || !types.isProxy(raw)
+}
+
+/** Children of a proxied node that are objects (as the proxy hands them out). */
+function children(c: Container, node: unknown): unknown[] {
+  const raw = c.unwrap(node)
+  const out: unknown[] = []
+  if (types.isMap(raw)) (node as Map<unknown, unknown>).forEach((v, k) => { out.push(v, k) })
+  else if (types.isSet(raw)) (node as Set<unknown>).forEach(v => { out.push(v) })
+  else if (types.isDate(raw)) return out
+  else for (const k of Object.keys(node as object)) out.push((node as Record<string, unknown>)[k])
+  return out.filter(v => typeof v === 'object' && v !== null)
+}
+
+/** Follows `path` from the root through proxies; stops early where there is nothing to follow. */
+export function navigate(c: Container, path: number[], tracked = true): unknown {
+  let node: unknown = c.root
+  for (const step of path) {
+    const kids = children(c, node).filter(k => !tracked || isTracked(c.unwrap(k)))
+    if (kids.length === 0) break
+    const next = kids[step % kids.length]
+    if (!isTracked(c.unwrap(next))) break
+    node = next
+  }
+  if (history.length < 200) history.push(node)
+  return node
+}
+
+function valueOf(c: Container, r: OpRecipe): unknown {
+  switch (r.value.kind) {
+    case 'prim': return r.value.v
+    case 'new': return buildGraph(r.value.recipe)
+    case 'existing': return navigate(c, r.value.path)
+    case 'old': return history.length === 0 ? null : history[r.value.pick % history.length]
+  }
+}
+
+const KEYS = ['a', 'b', 'name', 'x', '0', 'extra', '__proto__']
+
+/** Applies one mutation through the proxies. */
+export function mutate(c: Container, r: OpRecipe): void {
+  const node = navigate(c, r.path)
+  const raw = c.unwrap(node)
+  const v = valueOf(c, r)
+  const k = r.pick
+  if (Array.isArray(raw)) {
+    const a = node as unknown[]
+    switch (k % 6) {
+      case 0: a.push(v); break
+      case 1: a.pop(); break
+      case 2: a.splice(k % (a.length + 1), 1, v); break
+      case 3: a[k % (a.length + 2)] = v; break
+      case 4: a.length = k % (a.length + 1); break
+      default: a.reverse()
+    }
+  } else if (types.isMap(raw)) {
+    const m = node as Map<unknown, unknown>
+    const keys = [...m.keys()]
+    switch (k % 4) {
+      case 0: m.set(KEYS[k % KEYS.length], v); break
+      case 1: m.set(v, KEYS[k % KEYS.length]); break
+      case 2: if (keys.length > 0) m.delete(keys[k % keys.length]); break
+      default: if (k % 13 === 3) m.clear(); else if (keys.length > 0) m.set(keys[k % keys.length], v)
+    }
+  } else if (types.isSet(raw)) {
+    const s = node as Set<unknown>
+    const vals = [...s]
+    if (k % 3 === 0 && vals.length > 0) s.delete(vals[k % vals.length])
+    else s.add(v)
+  } else if (types.isDate(raw)) {
+    (node as Date).setTime(k * 1000)
+  } else {
+    const o = node as Record<string, unknown>
+    const keys = Object.keys(o)
+    const key = k % 3 === 0 && keys.length > 0 ? keys[k % keys.length] : KEYS[k % KEYS.length]
+    if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
+    else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
+    else o[key] = v
+  }
+}
+
+/** Writes a byte into some ArrayBuffer or typed array reachable from the root (raw: compared, not proxied). */
+export function mutateBytes(c: Container, r: OpRecipe): void {
+  const todo: unknown[] = [c.unwrap(c.root)]
+  const seen = new Set<unknown>()
+  const found: ArrayBuffer[] = []
+  while (todo.length > 0 && found.length < 20) {
+    const o = todo.pop()
+    if (typeof o !== 'object' || o === null || seen.has(o)) continue
+    seen.add(o)
+    if (types.isArrayBuffer(o)) { if ((o as ArrayBuffer).byteLength > 0) found.push(o as ArrayBuffer); continue }
+    if (ArrayBuffer.isView(o)) { todo.push(o.buffer); continue }
+    if (types.isMap(o)) (o as Map<unknown, unknown>).forEach((v, key) => todo.push(v, key))
+    else if (types.isSet(o)) (o as Set<unknown>).forEach(v => todo.push(v))
+    else for (const key of Object.keys(o)) todo.push((o as Record<string, unknown>)[key])
+  }
+  if (found.length === 0) return
+  const b = new Uint8Array(found[r.pick % found.length])
+  b[r.pick % b.length] ^= 0x5a
+}
