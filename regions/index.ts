@@ -9,3 +9,5 @@ export { PAGE_SIZE, SECTOR_SIZE, describe, checkRange, checkNonNegInt, roundUp }
 export { crc32c, crc32cUpdate } from './checksum.js'
 export { Region } from './region.js'
 export type { RegionOpenOptions } from './region.js'
+export { decodeHeader, encodeHeader, HEADER_SIZE, HEADER_STRUCT_SIZE, MAX_USER_SIZE, FORMAT_VERSION } from './header.js'
+export type { RegionHeader } from './header.js'

@@ -13,16 +13,24 @@ import { open, check, t } from '../../src/index.js'
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bank-child.js')
 const N = 64
 
-/** Runs one child for `ms` then SIGKILLs it; returns the last transfer count it reported. */
+/**
+ * Runs one child, SIGKILLs it `ms` after it reports ready (so slow starts on a loaded machine
+ * do not turn rounds into no-ops); returns the last transfer count it reported.
+ */
 function runAndKill(file: string, mode: string, ms: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [child, file, String(N), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = '', err = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    let timer: NodeJS.Timeout | undefined
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (timer === undefined && out.startsWith('ready\n')) timer = setTimeout(() => p.kill('SIGKILL'), ms)
+    })
     p.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => p.kill('SIGKILL'), ms)
+    const guard = setTimeout(() => { err += 'child never became ready within 30 s'; p.kill('SIGTERM') }, 30_000)
     p.on('exit', (code, signal) => {
       clearTimeout(timer)
+      clearTimeout(guard)
       if (signal !== 'SIGKILL') return reject(new Error(`child exited early (${code}): ${err}`))
       const lines = out.split('\n').filter(l => /^\d+$/.test(l))
       resolve(lines.length ? Number(lines[lines.length - 1]) : 0)
@@ -42,7 +50,7 @@ export async function torture(rounds: number, modes: string[]): Promise<number> 
   try {
     for (let r = 0; r < rounds; r++) {
       const mode = modes[r % modes.length]!
-      const last = await runAndKill(file, mode, 30 + Math.floor(Math.random() * 250))
+      const last = await runAndKill(file, mode, 5 + Math.floor(Math.random() * 120))
       reported = Math.max(reported, last)
       const report = check(file)
       assert.ok(report.ok, `round ${r}: check failed: ${report.problems.join('; ')}`)
