@@ -1,0 +1,257 @@
+// Object-graph persistence comparison (skeleton for the Container issue).
+//
+// Workload: a graph of 200,000 "user" objects (strings, arrays, nested objects, Dates,
+// shared references: every user points to one of 500 shared team objects and to 3-6
+// other users; each team points back to its first member, a cycle). It is built once
+// from a fixed seed.
+//
+// Invariant 1: a user's friends are earlier users. v8.serialize, v8.deserialize and
+// msgpackr recurse depth-first; with friends drawn from all users the first user's
+// friend chain reaches most of the graph and both overflow the stack (RangeError:
+// Maximum call stack size exceeded) from about 2,000 users on. Pointing back keeps
+// the recursion a few levels deep whatever the size, so the competitors can run.
+//
+//   save    = serialize + write to a temp file + fsync + rename + fsync of the directory
+//   restore = read the file + deserialize + walk the graph (the walk keeps a lazily
+//             loading restore honest; it costs a few ms)
+//
+// Competitors: v8.serialize / v8.deserialize, msgpackr (new Packr({ structuredClone:
+// true })), and the library's Container (skipped until it is exported by the build).
+//
+// Usage: node graph.mjs [--users 200000] [--rounds 5] [--only msgpackr] [--baseline FILE]
+
+import fs from 'node:fs'
+import path from 'node:path'
+import v8 from 'node:v8'
+import { parseArgs } from 'node:util'
+import { Packr } from 'msgpackr'
+import { runSuite, skip } from './lib/runner.mjs'
+import { filesystemName, makeScratchDir } from './lib/tmpdir.mjs'
+import { loadLibrary } from './lib/library.mjs'
+
+const { values: own } = parseArgs({ options: { users: { type: 'string' } }, strict: false })
+const USERS = Number(own.users ?? 200_000)
+const TEAMS = 500
+
+const dir = makeScratchDir('graph')
+const { lib, missing, source } = await loadLibrary(['Container', 'Container.open'])
+
+/** Deterministic PRNG (mulberry32) so every run builds the same graph. */
+function prng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), a | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ')
+const CITIES = ['Lisbon', 'Oslo', 'Tallinn', 'Kyoto', 'Recife', 'Perth', 'Quito', 'Lagos', 'Hanoi', 'Denver']
+
+/** Build the graph: { users, teams, builtAt }. */
+function buildGraph(count, seed = 42) {
+  const rand = prng(seed)
+  const int = (n) => (rand() * n) | 0
+  const pick = (xs) => xs[int(xs.length)]
+  const words = (n) => Array.from({ length: n }, () => pick(WORDS)).join(' ')
+  const day = 86_400_000
+  const epoch = Date.UTC(2020, 0, 1)
+  const teams = Array.from({ length: TEAMS }, (_, id) => ({
+    id,
+    name: `team ${words(2)}`,
+    createdAt: new Date(epoch + int(365) * day),
+    tags: [pick(WORDS), pick(WORDS)],
+  }))
+  const users = Array.from({ length: count }, (_, id) => ({
+    id,
+    name: `${pick(WORDS)} ${pick(WORDS)}`,
+    email: `user${id}@example.com`,
+    bio: words(4 + int(12)),
+    tags: [pick(WORDS), pick(WORDS), pick(WORDS)],
+    scores: Array.from({ length: 5 }, () => rand() * 100),
+    createdAt: new Date(epoch + int(1500) * day),
+    lastLogin: new Date(epoch + int(2000) * day + int(day)),
+    address: {
+      street: `${1 + int(999)} ${pick(WORDS)} street`,
+      city: pick(CITIES),
+      zip: String(10000 + int(89999)),
+      geo: { lat: rand() * 180 - 90, lng: rand() * 360 - 180 },
+    },
+    settings: { theme: rand() < 0.5 ? 'dark' : 'light', notifications: { email: rand() < 0.7, push: rand() < 0.3 } },
+    team: teams[int(TEAMS)],
+    friends: [],
+  }))
+  // Friends point to earlier users only (inv. 1), and each team's lead is its first
+  // member, a cycle user -> team -> user.
+  for (const u of users) {
+    const n = u.id === 0 ? 0 : 3 + int(4)
+    for (let k = 0; k < n; k++) u.friends.push(users[int(u.id)])
+    u.team.lead ??= u
+  }
+  return { users, teams, builtAt: new Date(epoch) }
+}
+
+/** Touch every user so a lazy restore pays for what it did not load; returns a checksum. */
+function walk(graph) {
+  let sum = 0
+  for (const u of graph.users) sum += u.friends.length + u.name.length + u.team.id + u.createdAt.getUTCDate()
+  return sum
+}
+
+/** Check that a restored graph has the same shape and kept shared references shared. */
+function verify(restored, original) {
+  const u = restored.users[7]
+  const ok =
+    restored.users.length === original.users.length &&
+    walk(restored) === walk(original) &&
+    u.createdAt instanceof Date &&
+    u.friends[0] === restored.users[u.friends[0].id] &&
+    u.team === restored.teams[u.team.id] &&
+    restored.teams[0].lead.team === restored.teams[0]
+  if (!ok) throw new Error('restored graph differs from the original (shape, Dates or shared references)')
+}
+
+/** Write `bytes` durably: temp file, fsync, rename over `file`, fsync the directory. */
+function saveDurably(file, bytes) {
+  const tmp = `${file}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)
+  fs.fsyncSync(fd)
+  fs.closeSync(fd)
+  fs.renameSync(tmp, file)
+  const dirFd = fs.openSync(path.dirname(file), 'r')
+  fs.fsyncSync(dirFd)
+  fs.closeSync(dirFd)
+}
+
+const MB = (bytes) => `${(bytes / 1e6).toFixed(1)} MB file`
+
+/** A serializer codec: save and restore scenarios for it. */
+function codecScenarios(label, encode, decode) {
+  const saveFile = path.join(dir, `${label}-save.bin`)
+  const restoreFile = path.join(dir, `${label}-restore.bin`)
+  let size = 0
+  const save = {
+    name: `${label} save`,
+    note: () => MB(size),
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const bytes = encode(graph)
+        size = bytes.length
+        saveDurably(saveFile, bytes)
+      }
+      return n
+    },
+  }
+  const restore = {
+    name: `${label} restore`,
+    vs: 'v8 restore',
+    setup() {
+      saveDurably(restoreFile, encode(graph))
+      verify(decode(fs.readFileSync(restoreFile)), graph)
+    },
+    run(n) {
+      for (let i = 0; i < n; i++) walk(decode(fs.readFileSync(restoreFile)))
+      return n
+    },
+  }
+  return [save, restore]
+}
+
+/** Container.open with an init that builds the root only for a new file. */
+const openContainer = (file, root) => lib.Container.open(file, { init: () => root })
+
+/** Container rows: full save, restore, and an incremental save after one change. */
+function containerScenarios() {
+  const need = () => missing && skip(missing)
+  const saveFile = path.join(dir, 'container-save.pmc')
+  const restoreFile = path.join(dir, 'container-restore.pmc')
+  let live
+  const save = {
+    name: 'Container save',
+    setup: need,
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        fs.rmSync(saveFile, { force: true })
+        const c = await openContainer(saveFile, graph)
+        await c.persist()
+        await c.sync()
+        await c.close()
+      }
+      return n
+    },
+  }
+  const restore = {
+    name: 'Container restore',
+    vs: 'v8 restore',
+    async setup() {
+      need()
+      const c = await openContainer(restoreFile, graph)
+      await c.persist()
+      await c.sync()
+      await c.close()
+      const back = await openContainer(restoreFile, { users: [], teams: [] })
+      verify(back.root, graph)
+      await back.close()
+    },
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        const c = await openContainer(restoreFile, { users: [], teams: [] })
+        walk(c.root)
+        await c.close()
+      }
+      return n
+    },
+  }
+  const change = {
+    name: 'Container 1 change',
+    repeat: 100,
+    note: 'rename 1 user, persist + sync',
+    async setup() {
+      need()
+      live = await openContainer(path.join(dir, 'container-live.pmc'), graph)
+      await live.persist()
+      await live.sync()
+    },
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        live.root.users[(i * 7919) % USERS].name = `renamed ${i}`
+        await live.persist()
+        await live.sync()
+      }
+      return n
+    },
+    teardown: () => live?.close(),
+  }
+  return [save, restore, change]
+}
+
+if (missing) console.log(`note: Container rows will be skipped: ${missing}`)
+const t0 = performance.now()
+const graph = buildGraph(USERS)
+const buildMs = performance.now() - t0
+const packr = new Packr({ structuredClone: true })
+
+await runSuite({
+  name: 'graph',
+  title: `Object graph: save (serialize + write + fsync + rename) and restore (read + deserialize) of ${USERS.toLocaleString('en-US')} users`,
+  unit: 'op',
+  baseline: 'v8 save',
+  count: 1,
+  warmupCount: 1,
+  rounds: 5,
+  env: {
+    scratch: dir,
+    filesystem: filesystemName(dir),
+    library: source,
+    graph: `${USERS} users, ${TEAMS} shared teams, built in ${buildMs.toFixed(0)} ms`,
+    heapUsed: `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  },
+  scenarios: [
+    ...codecScenarios('v8', (g) => v8.serialize(g), (b) => v8.deserialize(b)),
+    ...codecScenarios('msgpackr', (g) => packr.pack(g), (b) => packr.unpack(b)),
+    ...containerScenarios(),
+  ],
+})
