@@ -8,6 +8,7 @@
 import fc from 'fast-check'
 import assert from 'node:assert/strict'
 import { types } from 'node:util'
+import crypto from 'node:crypto'
 
 export class Point { constructor(public x: number, public y: number) {} norm(): number { return Math.hypot(this.x, this.y) } }
 export class Tagged extends Array { }
@@ -215,4 +216,16 @@ function fill(o: object, r: NodeRecipe, val: (s: NodeRecipe['slots'][number]) =>
       break
     case 'wideobject': for (let i = 0; i < 70; i++) (o as Record<string, unknown>)['k' + i] = i % 5 === 0 && r.slots[0] ? val(r.slots[0]) : i; break
   }
+}
+
+/** SHA-1 of a canonical JSON form of a tree-shaped graph (Map, Set, Date, arrays, objects). */
+export function canonicalHash(root: unknown): string {
+  const json = JSON.stringify(root, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const raw = this[key]
+    if (types.isDate(raw)) return { $date: (raw as Date).getTime() }
+    if (types.isMap(value)) return { $map: [...(value as Map<unknown, unknown>)] }
+    if (types.isSet(value)) return { $set: [...(value as Set<unknown>)] }
+    return value
+  })
+  return crypto.createHash('sha1').update(json).digest('hex')
 }

@@ -1,0 +1,40 @@
+/**
+ * Child process of kill.test.ts (not a test): mutates a container and takes points in a
+ * loop until it is killed. Before each point it prints `snap <n> <sha1 of the graph>`, and
+ * when the point is durable `done <version>`.
+ */
+import './setup.js'
+import { canonicalHash } from './graph-kit.js'
+import { Container } from '../../../src/container/index.js'
+
+const file = process.argv[2]
+let seed = Number(process.argv[3])
+const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+interface User { name: string; n: number; tags: string[]; created: Date }
+const c = Container.open<{ users: Map<number, User>; log: number[] }>(file, { init: () => ({ users: new Map(), log: [] }), chunkSize: 4096 })
+const hash = (): string => canonicalHash(c.unwrap(c.root))
+let n = 0
+const out = (s: string): void => { process.stdout.write(s + '\n') }
+
+async function main(): Promise<void> {
+  for (;;) {
+    const r = c.root
+    for (let i = 0; i < 50; i++) {
+      const id = rnd(300)
+      const u = r.users.get(id)
+      switch (rnd(5)) {
+        case 0: r.users.set(id, { name: 'u' + id, n: 0, tags: [], created: new Date(id) }); break
+        case 1: if (u) u.n++; break
+        case 2: if (u) u.tags.push('t' + rnd(9)); break
+        case 3: if (u) u.created.setTime(rnd(1e9)); else r.users.delete(id); break
+        default: r.log.push(rnd(1000)); if (r.log.length > 500) r.log.splice(0, 100)
+      }
+    }
+    out(`snap ${n++} ${hash()}`)
+    const p = c.persist({ full: rnd(20) === 0 })
+    p.then(s => out(`done ${s.version}`), e => { out(`error ${(e as Error).message}`); process.exit(1) })
+    if (rnd(2) === 0) await p
+    else await new Promise(res => setImmediate(res))
+  }
+}
+void main()
