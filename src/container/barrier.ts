@@ -72,10 +72,17 @@ export class Barrier {
     this.#date = this.#dateHandler()
   }
 
+  /**
+   * While ids of a restore are still being stamped (in the background), marks of targets
+   * without a stamp wait here and are resolved when stamping completes.
+   */
+  deferred: object[] | null = null
+
   /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
   mark(t: object): void {
     const id = this.#table.idOf(t)
     if (id !== 0) this.#dirty.mark(id)
+    else if (this.deferred !== null) this.deferred.push(t)
   }
 
   /** The raw object behind one of this container's proxies, or `v` itself. */

@@ -32,8 +32,8 @@ import { bufferLength, isArrayBuffer } from './builtins.js'
 import { ObjectTable } from './identity.js'
 import { ShapeTrie } from './shapes.js'
 import { ClassRef, ClassRegistry, type Registrable } from './classes.js'
-import { Encoder, type EncoderContext } from './encode.js'
-import { drain, encodeObjects, isDescriptor } from './walk.js'
+import { Encoder, joinBatch, type Batch, type EncoderContext } from './encode.js'
+import { drain, encodeFromRoot, encodeObjects, isDescriptor } from './walk.js'
 import { Restorer } from './decode.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
@@ -105,7 +105,7 @@ export interface VersionInfo {
 export interface FallBack { from: number; to: number; reason: string }
 
 interface Snapshot {
-  batch: Buffer
+  batch: Batch
   /** 'append' the batch; 'rewrite' the log with it alone; 'compact' old records + batch. */
   mode: 'append' | 'rewrite' | 'compact'
   keep: Uint8Array | null
@@ -163,6 +163,8 @@ export class Container<T extends object = Record<string, any>> {
   #broken: Error | null = null
   #closed = false
   #lastStats: PointStats | null = null
+  /** Ids below this are stamped on their objects; restore stamps the rest in the background. */
+  #stamped = Infinity
 
   private constructor(backing: Backing, options: ContainerOptions<T>) {
     this.path = backing.path
@@ -261,6 +263,7 @@ export class Container<T extends object = Record<string, any>> {
    */
   exclude(obj: object): void {
     this.#ready('exclude an object from')
+    this.#stampAll()
     const raw = this.#barrier.unwrap(obj)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot exclude from container "${this.path}": expected an object, got ${String(obj)}`)
     if (raw === this.#rootObj) throw new InvalidArgumentError(`Cannot exclude the root of container "${this.path}"`)
@@ -394,9 +397,39 @@ export class Container<T extends object = Record<string, any>> {
     this.#refs = r.refs
     for (const id of r.bytesIds) this.#binaries.set(id, copyBytes(r.objects[id] as ArrayBuffer))
     this.#rootObj = r.root as T
+    this.#stamped = 1
+    this.#barrier.deferred = []
+    setImmediate(() => this.#stampSome())
     this.#rootId = r.meta.rootId
     this.#logEnd = r.meta.logEnd
     this.#compactedSize = r.meta.compactedSize
+  }
+
+  /**
+   * Stamps restored objects with their ids, 64k per turn of the event loop, so that a
+   * restore returns as soon as the graph is built. Anything that needs ids first calls
+   * `#stampAll`; marks made meanwhile wait in `barrier.deferred`.
+   */
+  #stampSome(): void {
+    if (this.#stamped === Infinity || this.#closed) return
+    this.#stampUpTo(this.#stamped + 65536)
+    if (this.#stamped !== Infinity) setImmediate(() => this.#stampSome())
+  }
+
+  #stampAll(): void { if (this.#stamped !== Infinity) this.#stampUpTo(Infinity) }
+
+  #stampUpTo(limit: number): void {
+    const objects = this.#table.objects
+    const end = Math.min(limit, objects.length)
+    for (let id = this.#stamped; id < end; id++) {
+      const o = objects[id]
+      if (o !== undefined && !isDescriptor(o)) this.#table.stamp(o as object, id)
+    }
+    if (end < objects.length) { this.#stamped = end; return }
+    this.#stamped = Infinity
+    const deferred = this.#barrier.deferred ?? []
+    this.#barrier.deferred = null
+    for (const t of deferred) this.#barrier.mark(t)
   }
 
   // ---- snapshot (synchronous) ----
@@ -410,6 +443,7 @@ export class Container<T extends object = Record<string, any>> {
 
   #snapshot(full: boolean): Snapshot {
     const start = performance.now()
+    this.#stampAll()
     this.#droppedCache = null
     const snap = full ? this.#snapshotFull() : this.#snapshotChanges()
     snap.start = start
@@ -472,8 +506,20 @@ export class Container<T extends object = Record<string, any>> {
     this.#binaries.delete(id)
   }
 
+  /** The first point of a new container: everything is new, so discovery alone walks it. */
+  #snapshotFirst(): Snapshot {
+    const enc = new Encoder(this.#context(), this.#classRefs)
+    const rootId = encodeFromRoot(enc, this.#table, this.#rootObj)
+    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    this.#rootId = rootId
+    this.#needFull = false
+    const high = this.#table.highWater
+    return { batch: enc.output(), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+  }
+
   /** Encodes everything reachable from the root; ids no longer reachable are freed. */
   #snapshotFull(): Snapshot {
+    if (this.#table.highWater === 1) return this.#snapshotFirst()
     this.#dirty.take()
     const table = this.#table
     for (let id = 1; id < table.highWater; id++) if (isDescriptor(table.objects[id])) table.release(id)
@@ -520,17 +566,23 @@ export class Container<T extends object = Record<string, any>> {
       const store = this.#store ?? this.#backing.create(this.#chunkSize, this.#keepVersions)
       this.#store = store
       let at = this.#logEnd
-      let data = s.batch
+      let data = s.batch.parts
+      let length = s.batch.length
       if (s.mode === 'rewrite') at = 0
-      else if (s.mode === 'compact') { data = compactLog(readLog(store, this.#logEnd), s.batch, s.keep!); at = 0 }
+      else if (s.mode === 'compact') {
+        const compacted = compactLog(readLog(store, this.#logEnd), joinBatch(s.batch), s.keep!)
+        data = [compacted]
+        length = compacted.length
+        at = 0
+      }
       await writeLog(store, at, data, true)
-      const end = at + data.length
+      const end = at + length
       fitLog(store, end)
       const compacted = s.mode === 'compact'
       const compactedSize = s.mode === 'append' ? this.#compactedSize : end
       const meta: ContainerMeta = {
         logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
-        bytesWritten: data.length, compactedSize, time: Date.now(), blockedMs: s.blockedMs,
+        bytesWritten: length, compactedSize, time: Date.now(), blockedMs: s.blockedMs,
       }
       store.setMeta(encodeMeta(meta))
       const version = await store.commitAsync()
@@ -540,7 +592,7 @@ export class Container<T extends object = Record<string, any>> {
       if (s.mode === 'compact') this.#compactQueued = false
       this.#version = version
       const stats: PointStats = {
-        version, objects: s.objects, bytes: data.length, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+        version, objects: s.objects, bytes: length, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
         full: s.mode === 'rewrite', compacted,
       }
       this.#lastStats = stats
@@ -580,7 +632,7 @@ function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): 
   const log = readLog(store, meta.logEnd)
   const table = new ObjectTable()
   table.reset(meta.highWater)
-  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, (o, id) => table.bind(o, id))
+  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
   const root = r.run(meta.rootId)
   const t = r.tables()
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, refs: r.refs, bytesIds: r.bytesIds }

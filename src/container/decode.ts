@@ -32,6 +32,7 @@ import { compileShape, defineValue, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
+import { packedArray } from './identity.js'
 
 /** Stands in the object table for a GONE record; references to it read as null. */
 const GONE = Object.freeze({ gone: true })
@@ -75,12 +76,12 @@ export class Restorer extends ByteReader {
    * @param log the log bytes `[0, end)`
    * @param high one past the highest id the log may use (from the container metadata)
    */
-  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn) {
+  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[]) {
     super(log, 0, end, where)
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
     this.offsets = new Float64Array(high).fill(-1)
-    this.objects = new Array(high)
+    this.objects = objects ?? packedArray(high) as (object | undefined)[]
     this.#registry = registry
     this.#bind = bind
   }
@@ -210,7 +211,8 @@ export class Restorer extends ByteReader {
         break
       }
       case KIND_DICT: o = objectCreate(proto); break
-      case KIND_ARRAY: case KIND_SPARSE: o = []; break
+      case KIND_ARRAY: { const n = this.count(1); o = n <= 0 ? new Array(n) : []; break }
+      case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
       case KIND_DATE: o = new Date(this.f64()); break
@@ -295,13 +297,18 @@ export class Restorer extends ByteReader {
   #fillArray(a: unknown[]): void {
     const n = this.count(1)
     const b = this.buf
-    let holes = false
-    for (let i = 0; i < n; i++) {
-      if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; holes = true; continue }
-      if (holes) a[i] = this.value()
-      else a.push(this.value())
+    if (a.length === 0 && n > 0) {
+      for (let i = 0; i < n; i++) {
+        if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; a.length = i + 1; continue }
+        a[i] = this.value()
+      }
+    } else {
+      if (n !== a.length) this.fail('array length changed between reads')
+      for (let i = 0; i < n; i++) {
+        if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; continue }
+        a[i] = this.value()
+      }
     }
-    if (holes) a.length = n
     this.#fillExtras(a)
   }
 

@@ -40,6 +40,12 @@ const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 
+/** The records of a point as a list of buffers. */
+export interface Batch { parts: Buffer[]; length: number }
+
+/** One buffer holding a whole batch (compaction and tests). */
+export function joinBatch(b: Batch): Buffer { return b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.length) }
+
 /** Everything an encoder needs from its container. */
 export interface EncoderContext {
   readonly table: ObjectTable
@@ -133,6 +139,7 @@ export class Encoder {
     this.#classRefs.set(proto, ref)
     ref.id = this.#ctx.table.assign(ref)
     const a = this.aux
+    a.boundary()
     const start = a.pos
     a.u32(ref.id); a.u32(0); a.u8(KIND_CLASS); a.varint(PROTO_BUILTIN); a.str(name)
     a.u32At(start + 4, a.pos - start - RECORD_HEADER)
@@ -220,6 +227,7 @@ export class Encoder {
       if (kind === 0) { this.#gone(id); return }
     }
     const w = this.w
+    w.boundary()
     const start = w.pos
     w.ensure(16)
     w.u32(id); w.u32(0); w.u8(kind); w.varint(proto)
@@ -241,6 +249,7 @@ export class Encoder {
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
   #gone(id: number): void {
     const w = this.w
+    w.boundary()
     const start = w.pos
     w.u32(id); w.u32(0); w.u8(KIND_GONE); w.varint(PROTO_BUILTIN); w.str(this.#reason)
     w.u32At(start + 4, w.pos - start - RECORD_HEADER)
@@ -267,6 +276,7 @@ export class Encoder {
     if (node.id !== 0) return node.id
     node.id = this.#ctx.table.assign(node)
     const a = this.aux
+    a.boundary()
     const start = a.pos
     a.u32(node.id); a.u32(0); a.u8(KIND_SHAPE); a.varint(PROTO_BUILTIN); a.varint(keys.length)
     for (const k of keys) a.str(k)
@@ -340,11 +350,9 @@ export class Encoder {
   }
 
   /** The records of this point: SHAPE and CLASS records first, then object records. */
-  output(): Buffer {
-    const out = Buffer.allocUnsafe(this.aux.pos + this.w.pos)
-    this.aux.buf.copy(out, 0, 0, this.aux.pos)
-    this.w.buf.copy(out, this.aux.pos, 0, this.w.pos)
-    return out
+  output(): Batch {
+    const parts = [...this.aux.parts(), ...this.w.parts()]
+    return { parts, length: this.aux.length + this.w.length }
   }
 }
 

@@ -61,7 +61,7 @@ export class ObjectTable {
 
   /** Empties the table and sizes it for ids below `high` (before a restore). */
   reset(high: number): void {
-    this.objects = Array.from({ length: high }, () => undefined)
+    this.objects = packedArray(high)
     this.free = []
   }
 
@@ -71,6 +71,9 @@ export class ObjectTable {
     this.objects[id] = o
     this.#s.Stamp.setId(o, id)
   }
+
+  /** Stamps `o` with `id` only (the caller has stored it in `objects`). */
+  stamp(o: object, id: number): void { this.#s.Stamp.setId(o, id) }
 
   /** Stores a descriptor (shape or class) under `id` without stamping. */
   bindDescriptor(d: object, id: number): void {
@@ -99,4 +102,11 @@ export class ObjectTable {
   /** The target of one of this container's proxies, or undefined for anything else. */
   targetOf(p: object): object | undefined { return this.#s.TargetStamp.get(p) }
   setTarget(p: object, t: object): void { this.#s.TargetStamp.set(p, t) }
+}
+
+/** An array of `n` undefined values in fast (packed) mode; `new Array(n)` is a slow dictionary for large n. */
+export function packedArray(n: number): unknown[] {
+  const a: unknown[] = []
+  for (let i = 0; i < n; i++) a.push(undefined)
+  return a
 }

@@ -33,22 +33,26 @@ export function readLog(store: ChunkStore, end: number): Buffer {
   return out
 }
 
-/** Writes `data` at log offset `at`, growing the store as needed; yields every SLICE bytes. */
-export async function writeLog(store: ChunkStore, at: number, data: Uint8Array, yielding: boolean): Promise<void> {
+/** Writes `parts` (in order) at log offset `at`, growing the store as needed; yields every SLICE bytes. */
+export async function writeLog(store: ChunkStore, at: number, parts: Uint8Array[], yielding: boolean): Promise<void> {
   const cs = store.chunkSize
-  const need = Math.ceil((at + data.length) / cs)
+  const total = parts.reduce((n, p) => n + p.length, 0)
+  const need = Math.ceil((at + total) / cs)
   if (store.chunkCount < need) store.resize(need)
-  let done = 0
+  let pos = at
   let sinceYield = 0
-  while (done < data.length) {
-    const pos = at + done
-    const k = Math.floor(pos / cs)
-    const off = pos - k * cs
-    const n = Math.min(cs - off, data.length - done)
-    store.write(k, data.subarray(done, done + n), off)
-    done += n
-    sinceYield += n
-    if (yielding && sinceYield >= SLICE && done < data.length) { sinceYield = 0; await yieldToLoop() }
+  for (const data of parts) {
+    let done = 0
+    while (done < data.length) {
+      const k = Math.floor(pos / cs)
+      const off = pos - k * cs
+      const n = Math.min(cs - off, data.length - done)
+      store.write(k, data.subarray(done, done + n), off)
+      done += n
+      pos += n
+      sinceYield += n
+      if (yielding && sinceYield >= SLICE) { sinceYield = 0; await yieldToLoop() }
+    }
   }
 }
 

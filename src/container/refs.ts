@@ -32,7 +32,8 @@ export class RefStore {
     const n = to - from
     this.garbage += this.count[id]
     if (this.end + n > this.pool.length) this.#grow(n)
-    this.pool.set(refs.subarray(from, to), this.end)
+    const pool = this.pool
+    for (let i = 0, at = this.end; i < n; i++) pool[at + i] = refs[from + i]
     this.start[id] = this.end
     this.count[id] = n
     this.end += n
@@ -59,7 +60,7 @@ export class RefStore {
     for (let id = 0; id < this.start.length; id++) {
       const n = this.count[id]
       if (n === 0) continue
-      p.set(this.pool.subarray(this.start[id], this.start[id] + n), at)
+      p.set(this.pool.subarray(this.start[id], this.start[id] + n), at)  // per live record, at compaction only
       this.start[id] = at
       at += n
     }

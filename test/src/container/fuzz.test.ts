@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { PmemError } from '../../../regions/index.js'
 import { Restorer } from '../../../src/container/decode.js'
-import { Encoder } from '../../../src/container/encode.js'
+import { Encoder, joinBatch } from '../../../src/container/encode.js'
 import { ObjectTable } from '../../../src/container/identity.js'
 import { ShapeTrie } from '../../../src/container/shapes.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
@@ -23,7 +23,7 @@ function encode(root: object): { log: Buffer; rootId: number; high: number } {
   const table = new ObjectTable()
   const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, refs: new RefStore(), dropped: new Map() })
   const rootId = encodeFromRoot(enc, table, root)
-  return { log: enc.output(), rootId, high: table.highWater }
+  return { log: joinBatch(enc.output()), rootId, high: table.highWater }
 }
 
 function registry(): ClassRegistry { const r = new ClassRegistry(); r.add(Point); return r }
