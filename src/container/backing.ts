@@ -13,8 +13,26 @@ const INITIAL_SIZE = 1 << 20
 
 /** What the container needs of the ShadowStore class of txn/. */
 export interface StoreClass {
-  create(region: RegionLike, opts: { chunkSize: number; keepVersions?: number }): ChunkStore
-  open(region: RegionLike, opts?: { version?: number }): ChunkStore
+  create(region: RegionLike, opts: { chunkSize: number; keepVersions?: number; growBy?: (needed: number) => void }): ChunkStore
+  open(region: RegionLike, opts?: { version?: number; growBy?: (needed: number) => void }): ChunkStore
+}
+
+/** Largest single growth step (bytes). */
+const MAX_STEP = 256 * 1024 * 1024
+
+/**
+ * Grows the region geometrically (by its size, up to 256 MiB at a time, at least what is
+ * needed): every growth extends the file and remaps it, so growing chunk by chunk made the
+ * first point of a 36 MB graph spend most of its write time growing.
+ */
+function geometricGrowth(region: RegionLike): (needed: number) => void {
+  return needed => {
+    const step = Math.max(needed, Math.min(region.size, MAX_STEP))
+    try { region.grow(region.size + step) } catch (e) {
+      if (step === needed) throw e
+      region.grow(region.size + needed)
+    }
+  }
 }
 
 let storeClass: StoreClass | undefined = (txn as unknown as { ShadowStore?: StoreClass }).ShadowStore
@@ -42,11 +60,12 @@ export interface Backing {
 export function regionBacking(region: RegionLike, owned: boolean): Backing {
   let store: ChunkStore | null = null
   const empty = region.unsafeBytes().subarray(0, 8).every(b => b === 0)
-  if (!empty) store = shadow().open(region)
+  const growBy = geometricGrowth(region)
+  if (!empty) store = shadow().open(region, { growBy })
   return {
     path: region.path,
     get store() { return store },
-    create(chunkSize, keepVersions) { store = shadow().create(region, { chunkSize, keepVersions }); return store },
+    create(chunkSize, keepVersions) { store = shadow().create(region, { chunkSize, keepVersions, growBy }); return store },
     openVersion(v) { return shadow().open(region, { version: v }) },
     close() { if (owned) region.close() },
   }

@@ -78,6 +78,8 @@ export interface PointStats {
   objects: number
   /** Bytes of records the point wrote (the whole log for full and compacting points). */
   bytes: number
+  /** Bytes the chunk store wrote for it (whole chunks copied on write, chunk map, metadata). */
+  stored: number
   /** Milliseconds the program was blocked (the snapshot). */
   blockedMs: number
   /** Milliseconds from the call to durability. */
@@ -397,9 +399,8 @@ export class Container<T extends object = Record<string, any>> {
     this.#refs = r.refs
     for (const id of r.bytesIds) this.#binaries.set(id, copyBytes(r.objects[id] as ArrayBuffer))
     this.#rootObj = r.root as T
-    this.#stamped = 1
     this.#barrier.deferred = []
-    setImmediate(() => this.#stampSome())
+    this.#startStamping()
     this.#rootId = r.meta.rootId
     this.#logEnd = r.meta.logEnd
     this.#compactedSize = r.meta.compactedSize
@@ -410,12 +411,18 @@ export class Container<T extends object = Record<string, any>> {
    * restore returns as soon as the graph is built. Anything that needs ids first calls
    * `#stampAll`; marks made meanwhile wait in `barrier.deferred`.
    */
+  #startStamping(): void {
+    this.#stamped = 1
+    setImmediate(() => this.#stampSome())
+  }
+
   #stampSome(): void {
     if (this.#stamped === Infinity || this.#closed) return
     this.#stampUpTo(this.#stamped + 65536)
     if (this.#stamped !== Infinity) setImmediate(() => this.#stampSome())
   }
 
+  /** Finishes stamping now (something needs ids). */
   #stampAll(): void { if (this.#stamped !== Infinity) this.#stampUpTo(Infinity) }
 
   #stampUpTo(limit: number): void {
@@ -586,13 +593,14 @@ export class Container<T extends object = Record<string, any>> {
       }
       store.setMeta(encodeMeta(meta))
       const version = await store.commitAsync()
+      const stored = store.versions().find(v => v.version === version)?.bytes ?? 0
       this.#logEnd = end
       this.#compactedSize = compactedSize
       this.#queuedBytes -= s.batch.length
       if (s.mode === 'compact') this.#compactQueued = false
       this.#version = version
       const stats: PointStats = {
-        version, objects: s.objects, bytes: length, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+        version, objects: s.objects, bytes: length, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
         full: s.mode === 'rewrite', compacted,
       }
       this.#lastStats = stats

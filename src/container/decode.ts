@@ -23,7 +23,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
 } from './format.js'
@@ -92,12 +92,12 @@ export class Restorer extends ByteReader {
     this.pos = 0
     while (this.pos < logEnd) {
       const at = this.pos
-      const id = this.u32()
-      const len = this.u32()
-      if (id === 0 || id >= this.high) { this.pos = at; this.fail(`record with impossible id ${id}`) }
-      if (len < 2 || len > logEnd - this.pos) { this.pos = at; this.fail(`record of id ${id} with impossible length ${len}`) }
+      if (!readHeader(this.buf, at, logEnd)) this.fail('malformed record header')
+      const id = header.id
+      if (id === 0 || id >= this.high) this.fail(`record with impossible id ${id}`)
+      if (header.end - header.body < 2 || header.end > logEnd) this.fail(`record of id ${id} with impossible length ${header.end - header.body}`)
       this.offsets[id] = at
-      this.pos += len
+      this.pos = header.end
     }
   }
 
@@ -108,10 +108,10 @@ export class Restorer extends ByteReader {
       const logEnd = this.end
       let pos = 0
       while (pos < logEnd) {
-        const id = this.buf.readUInt32LE(pos)
-        const len = this.buf.readUInt32LE(pos + 4)
-        if (this.offsets[id] === pos) { this.records++; this.fill(id, pos) }
-        pos += RECORD_HEADER + len
+        readHeader(this.buf, pos, logEnd)
+        const id = header.id, next = header.end
+        if (this.offsets[id] === pos) { this.records++; this.fill(id) }
+        pos = next
         this.end = logEnd
       }
       const root = this.objects[rootId]
@@ -135,8 +135,9 @@ export class Restorer extends ByteReader {
     if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
     const at = this.offsets[id]
     if (at < 0) this.fail(`reference to object ${id}, which has no record`)
-    this.pos = at + RECORD_HEADER
-    this.end = this.pos + this.buf.readUInt32LE(at + 4)
+    readHeader(this.buf, at, this.buf.length)
+    this.pos = header.body
+    this.end = header.end
     const kind = this.u8()
     if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
     return kind
@@ -153,7 +154,8 @@ export class Restorer extends ByteReader {
     const known = this.#classes.get(id)
     if (known !== undefined) return known.proto
     const pos = this.pos, end = this.end
-    if (this.#enter(id) !== KIND_CLASS) this.fail(`prototype reference to a ${kindName(this.buf[this.offsets[id] + RECORD_HEADER])} record`)
+    const kind = this.#enter(id)
+    if (kind !== KIND_CLASS) this.fail(`prototype reference to a ${kindName(kind)} record`)
     this.varint()
     const name = this.value()
     if (typeof name !== 'string') this.fail('class record without a name')
@@ -241,15 +243,16 @@ export class Restorer extends ByteReader {
     return new VIEW_CTORS[type](buffer as ArrayBuffer, off, len)
   }
 
-  /** Reads the body of `id`'s record (at `at`) into its object. */
-  fill(id: number, at: number): void {
+  /** Reads the body of `id`'s current record into its object. */
+  fill(id: number): void {
     const kind = this.#enter(id)
+    const body = this.pos, end = this.end
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
     const o = this.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
-    this.pos = at + RECORD_HEADER + 1
-    this.end = at + RECORD_HEADER + this.buf.readUInt32LE(at + 4)
+    this.pos = body
+    this.end = end
     const protoCode = this.varint()
     this.#scratch.n = 0
     switch (kind) {

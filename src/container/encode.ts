@@ -25,7 +25,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, RECORD_HEADER,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, VIEW_TYPES,
 } from './format.js'
@@ -139,10 +139,9 @@ export class Encoder {
     this.#classRefs.set(proto, ref)
     ref.id = this.#ctx.table.assign(ref)
     const a = this.aux
-    a.boundary()
-    const start = a.pos
-    a.u32(ref.id); a.u32(0); a.u8(KIND_CLASS); a.varint(PROTO_BUILTIN); a.str(name)
-    a.u32At(start + 4, a.pos - start - RECORD_HEADER)
+    const lenAt = a.beginRecord(ref.id)
+    a.u8(KIND_CLASS); a.varint(PROTO_BUILTIN); a.str(name)
+    a.endRecord(lenAt)
     return ref
   }
 
@@ -227,10 +226,9 @@ export class Encoder {
       if (kind === 0) { this.#gone(id); return }
     }
     const w = this.w
-    w.boundary()
-    const start = w.pos
-    w.ensure(16)
-    w.u32(id); w.u32(0); w.u8(kind); w.varint(proto)
+    const lenAt = w.beginRecord(id)
+    const start = lenAt + 1
+    w.u8(kind); w.varint(proto)
     switch (kind) {
       case KIND_OBJECT: this.#object(o as Record<string, unknown>, start); break
       case KIND_ARRAY: this.#array(o as unknown[], start); break
@@ -241,7 +239,7 @@ export class Encoder {
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
       case KIND_VIEW: this.#view(o as ArrayBufferView); break
     }
-    w.u32At(start + 4, w.pos - start - RECORD_HEADER)
+    w.endRecord(lenAt)
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
     this.records++
   }
@@ -249,10 +247,9 @@ export class Encoder {
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
   #gone(id: number): void {
     const w = this.w
-    w.boundary()
-    const start = w.pos
-    w.u32(id); w.u32(0); w.u8(KIND_GONE); w.varint(PROTO_BUILTIN); w.str(this.#reason)
-    w.u32At(start + 4, w.pos - start - RECORD_HEADER)
+    const lenAt = w.beginRecord(id)
+    w.u8(KIND_GONE); w.varint(PROTO_BUILTIN); w.str(this.#reason)
+    w.endRecord(lenAt)
     this.#drop(undefined, 'self', this.#reason)
     this.#ctx.refs.set(id, this.#scratch.a, 0, 0)
     this.records++
@@ -262,7 +259,7 @@ export class Encoder {
     const keys = objectKeys(o)
     const w = this.w
     if (keys.length > MAX_SHAPE_KEYS) {
-      w.buf[start + RECORD_HEADER] = KIND_DICT
+      w.buf[start] = KIND_DICT
       w.varint(keys.length)
       for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
       return
@@ -276,11 +273,10 @@ export class Encoder {
     if (node.id !== 0) return node.id
     node.id = this.#ctx.table.assign(node)
     const a = this.aux
-    a.boundary()
-    const start = a.pos
-    a.u32(node.id); a.u32(0); a.u8(KIND_SHAPE); a.varint(PROTO_BUILTIN); a.varint(keys.length)
+    const lenAt = a.beginRecord(node.id)
+    a.u8(KIND_SHAPE); a.varint(PROTO_BUILTIN); a.varint(keys.length)
     for (const k of keys) a.str(k)
-    a.u32At(start + 4, a.pos - start - RECORD_HEADER)
+    a.endRecord(lenAt)
     return node.id
   }
 
@@ -301,7 +297,7 @@ export class Encoder {
 
   #sparse(a: unknown[], keys: string[], start: number): void {
     const w = this.w
-    w.buf[start + RECORD_HEADER] = KIND_SPARSE
+    w.buf[start] = KIND_SPARSE
     let count = 0
     while (count < keys.length && INDEX_KEY.test(keys[count]) && +keys[count] < 0xffff_ffff) count++
     w.varint(a.length); w.varint(count)

@@ -12,11 +12,13 @@
  *
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
- * | 0      | 4    | object id, u32 little-endian (0 is never used) |
- * | 4      | 4    | n: length of the body in bytes, u32 LE (n >= 2) |
- * | 8      | 1    | kind (KIND_* below) |
- * | 9      | var  | proto: varint; 0 = the kind's built-in prototype, 1 = null, k >= 2 = the class whose CLASS record has id k - 2 |
- * | ...    | rest | kind-specific body, to offset 8 + n |
+ * | 0      | 1-5  | object id, varint (0 is never used) |
+ * | h      | 1-5  | n: length of the body in bytes, varint (n >= 2); h + this = b, the body start |
+ * | b      | 1    | kind (KIND_* below) |
+ * | b+1    | var  | proto: varint; 0 = the kind's built-in prototype, 1 = null, k >= 2 = the class whose CLASS record has id k - 2 |
+ * | ...    | rest | kind-specific body, to offset b + n |
+ *
+ * (Varint headers average 4 bytes where fixed u32 fields took 8: 11% of a typical log.)
  *
  * Kind-specific bodies (values are tagged values, below; "varint" is unsigned LEB128):
  *
@@ -55,7 +57,40 @@
  * | 0xab | - | a value that could not persist (restored as null) |
  */
 
-export const RECORD_HEADER = 8
+/** Largest record header: two 5-byte varints. */
+export const MAX_HEADER = 10
+
+/** Result of {@link readHeader} (module-level so that scanning a log allocates nothing). */
+export const header = { id: 0, body: 0, end: 0 }
+
+/**
+ * Parses the record header at `p` into `header` (id, body start, record end). Returns
+ * false if the header is truncated or malformed before `limit` (the caller reports it).
+ */
+export function readHeader(buf: Uint8Array, p: number, limit: number): boolean {
+  let id = 0, scale = 1, i = p
+  for (;;) {
+    if (i >= limit || i - p >= 5) return false
+    const b = buf[i++]
+    id += (b & 0x7f) * scale
+    if (b < 0x80) break
+    scale *= 0x80
+  }
+  let len = 0
+  scale = 1
+  const q = i
+  for (;;) {
+    if (i >= limit || i - q >= 5) return false
+    const b = buf[i++]
+    len += (b & 0x7f) * scale
+    if (b < 0x80) break
+    scale *= 0x80
+  }
+  header.id = id
+  header.body = i
+  header.end = i + len
+  return true
+}
 /** Largest record body accepted by the decoder (a sanity bound against damage). */
 export const MAX_BODY = 0x7fff_ffff
 

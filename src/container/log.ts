@@ -12,7 +12,7 @@
  *   2. A compacted log holds, in their old relative order, the current records of the
  *      kept ids only, followed by the point's own kept records (format.ts inv. 1 holds).
  */
-import { RECORD_HEADER } from './format.js'
+import { header, readHeader } from './format.js'
 import type { ChunkStore } from './store.js'
 
 /** Bytes written between two yields to the event loop while appending. */
@@ -68,21 +68,23 @@ export function fitLog(store: ChunkStore, end: number): void {
  */
 export function compactLog(old: Buffer, batch: Buffer, keep: Uint8Array): Buffer {
   const latest = new Float64Array(keep.length).fill(-1)
-  for (let p = 0; p < old.length; p = p + RECORD_HEADER + old.readUInt32LE(p + 4)) latest[old.readUInt32LE(p)] = p
-  for (let p = 0; p < batch.length; p = p + RECORD_HEADER + batch.readUInt32LE(p + 4)) latest[batch.readUInt32LE(p)] = -1
+  for (let p = 0; p < old.length; p = header.end) { next(old, p); latest[header.id] = p }
+  for (let p = 0; p < batch.length; p = header.end) { next(batch, p); latest[header.id] = -1 }
   const parts: Buffer[] = []
   let size = 0
-  const take = (src: Buffer, p: number): void => {
-    const n = RECORD_HEADER + src.readUInt32LE(p + 4)
-    parts.push(src.subarray(p, p + n))
-    size += n
+  const take = (src: Buffer, p: number, end: number): void => { parts.push(src.subarray(p, end)); size += end - p }
+  for (let p = 0; p < old.length; p = header.end) {
+    next(old, p)
+    if (keep[header.id] === 1 && latest[header.id] === p) take(old, p, header.end)
   }
-  for (let p = 0; p < old.length; p = p + RECORD_HEADER + old.readUInt32LE(p + 4)) {
-    const id = old.readUInt32LE(p)
-    if (keep[id] === 1 && latest[id] === p) take(old, p)
-  }
-  for (let p = 0; p < batch.length; p = p + RECORD_HEADER + batch.readUInt32LE(p + 4)) {
-    if (keep[batch.readUInt32LE(p)] === 1) take(batch, p)
+  for (let p = 0; p < batch.length; p = header.end) {
+    next(batch, p)
+    if (keep[header.id] === 1) take(batch, p, header.end)
   }
   return Buffer.concat(parts, size)
+}
+
+/** Parses the header at `p` of a log this process wrote or already restored (so well-formed). */
+function next(buf: Buffer, p: number): void {
+  if (!readHeader(buf, p, buf.length) || header.end > buf.length || header.id >= 0xffff_ffff) throw new Error(`malformed record header at byte ${p}`)
 }

@@ -72,6 +72,29 @@ export class ByteWriter {
     this.pos += 4
   }
 
+  /** Starts a record: writes its id and reserves one byte for its length; returns where that byte is. */
+  beginRecord(id: number): number {
+    this.boundary()
+    this.ensure(16)
+    this.varint(id)
+    return this.pos++
+  }
+
+  /** Ends the record begun at `lenAt`: stores the body length, moving the body if it needs more than one byte. */
+  endRecord(lenAt: number): void {
+    const n = this.pos - lenAt - 1
+    if (n < 0x80) { this.buf[lenAt] = n; return }
+    let k = 1
+    for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) k++
+    this.ensure(k - 1)
+    this.buf.copyWithin(lenAt + k, lenAt + 1, this.pos)
+    this.pos += k - 1
+    const end = this.pos
+    this.pos = lenAt
+    this.varint(n)
+    this.pos = end
+  }
+
   /** Overwrites the u32 at `at` (a position already written). */
   u32At(at: number, v: number): void {
     const b = this.buf

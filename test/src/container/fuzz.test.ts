@@ -68,9 +68,8 @@ test('random bytes decode to a typed error', () => {
 })
 
 test('records with huge counts and lengths fail fast instead of allocating', () => {
-  const header = (id: number, len: number, body: number[]): Buffer => {
-    const b = Buffer.alloc(8 + body.length); b.writeUInt32LE(id, 0); b.writeUInt32LE(len, 4); Buffer.from(body).copy(b, 8); return b
-  }
+  const varint = (v: number): number[] => { const out: number[] = []; while (v >= 0x80) { out.push((v % 0x80) | 0x80); v = Math.floor(v / 0x80) } out.push(v); return out }
+  const header = (id: number, len: number, body: number[]): Buffer => Buffer.from([...varint(id), ...varint(len), ...body])
   const started = Date.now()
   decodeOrTypedError(header(1, 7, [3, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]), 1, 2)    // array of 2^32 elements
   decodeOrTypedError(header(1, 7, [4, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]), 1, 2)    // sparse array
