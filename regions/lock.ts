@@ -21,6 +21,10 @@
  *  L5. Nothing here throws from a timer: compromise is reported through the callback, and
  *      the refresh timer is unref'd, so a held lock never keeps the process alive. Locks
  *      still held at a normal process exit are released by an 'exit' handler.
+ *  L6. A blocked event loop does not lose the lock: when proper-lockfile reports a late
+ *      refresh as a compromise but the directory still holds our owner record, the lock is
+ *      kept and refreshed by our own unref'd timer; only a missing or foreign owner record
+ *      is a real compromise.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -50,6 +54,8 @@ export class RegionLock {
   readonly file: string
   #unlock: (() => void) | null
   #compromised = false
+  /** Set when proper-lockfile gave up refreshing but the lock is still ours (inv. L6). */
+  #refresher: NodeJS.Timeout | null = null
 
   private constructor(file: string, unlock: () => void) {
     this.file = file
@@ -89,6 +95,7 @@ export class RegionLock {
         stale: lockTiming.staleMs,
         update: lockTiming.updateMs,
         onCompromised: (err: Error) => {
+          if (lock !== undefined && lock.#keepIfStillOurs(lockDir)) return // inv. L6
           if (lock !== undefined) lock.#markCompromised()
           try { onCompromised(err) } catch { /* inv. L5: never throw from the timer */ }
         },
@@ -113,12 +120,43 @@ export class RegionLock {
     this.#unlock = null
     heldLocks.delete(this)
     if (this.#compromised) return
+    if (this.#refresher !== null) {
+      clearInterval(this.#refresher)
+      this.#refresher = null
+      try {
+        unlinkIfExists(ownerPathOf(lockDirOf(this.file)))
+        fs.rmdirSync(lockDirOf(this.file))
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
+      }
+      return
+    }
     try {
       unlinkIfExists(ownerPathOf(lockDirOf(this.file)))
       unlock()
     } catch (e) {
       if (errnoOf(e) !== 'ERELEASED') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
     }
+  }
+
+  /**
+   * proper-lockfile declares a lock compromised when its refresh timer runs later than the
+   * stale time, which a long synchronous stretch of work (a loop of sync commits) causes.
+   * If our owner record is still in the directory, nobody took the lock (inv. L2), so we
+   * keep it and refresh its mtime ourselves from now on (inv. L6). Must not throw.
+   */
+  #keepIfStillOurs(lockDir: string): boolean {
+    try {
+      const owner = JSON.parse(fs.readFileSync(ownerPathOf(lockDir), 'utf8')) as LockOwner
+      if (owner.pid !== process.pid || owner.host !== os.hostname() || owner.start !== processStart(process.pid)) return false
+    } catch {
+      return false
+    }
+    const touch = () => { try { const now = new Date(); fs.utimesSync(lockDir, now, now) } catch { /* checked on release */ } }
+    touch()
+    this.#refresher = setInterval(touch, lockTiming.updateMs)
+    this.#refresher.unref()
+    return true
   }
 
   /** Called by proper-lockfile's timer; must not throw (inv. L5). */

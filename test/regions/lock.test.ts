@@ -174,6 +174,25 @@ describe('RegionLock', () => {
     assert.equal(fs.existsSync(lockDirOf(file)), false)
   })
 
+  it('inv. L6: an event loop blocked past the stale time keeps its lock', async () => {
+    Object.assign(lockTiming, { staleMs: 2_000, updateMs: 1_000 })
+    const file = join(tempDir(), 'a.pm')
+    let lost: Error | undefined
+    const lock = acquire(file, err => { lost = err })
+    const until = Date.now() + 2_600
+    while (Date.now() < until) { /* a long synchronous stretch, like a loop of sync commits */ }
+    await new Promise(resolve => setTimeout(resolve, 1_500)) // proper-lockfile's late refresh fires here
+    assert.equal(lost, undefined, 'a late refresh is not a lost lock')
+    assert.equal(lock.compromised, false)
+    assertLocked(file, process.pid, /process/)
+    const before = fs.statSync(lockDirOf(file)).mtimeMs
+    await new Promise(resolve => setTimeout(resolve, 1_200))
+    assert.ok(fs.statSync(lockDirOf(file)).mtimeMs > before, 'the mtime is refreshed by our own timer')
+    lock.release()
+    assert.equal(fs.existsSync(lockDirOf(file)), false, 'release removes the directory')
+    acquire(file).release()
+  })
+
   it('inv. L5: a held lock does not keep the process alive, and is released at exit', async () => {
     const file = join(tempDir(), 'a.pm')
     const r = await runChild('lock-and-exit', file)
