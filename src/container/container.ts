@@ -46,7 +46,7 @@ import type { ChunkStore } from './store.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
 
 /** Chunk size of new containers (chosen by measurement: see README, "Chunk size"). */
-export const DEFAULT_CHUNK_SIZE = 64 * 1024
+export const DEFAULT_CHUNK_SIZE = 4096
 
 /** Options of {@link Container.open}. */
 export interface ContainerOptions<T extends object> {
@@ -58,7 +58,7 @@ export interface ContainerOptions<T extends object> {
   classes?: Registrable[] | Record<string, Registrable>
   /** Versions kept restorable, 1 to 64 (default 3). Fixed when the container is created. */
   keepVersions?: number
-  /** Chunk size in bytes of a new container, a power of two (default 64 KiB). */
+  /** Chunk size in bytes of a new container, a power of two from 512 (default 4 KiB, chosen by measurement). */
   chunkSize?: number
   /** Compact the log when it grows past this factor of its size after the last compaction (default 2). */
   compactFactor?: number

@@ -9,6 +9,10 @@
 import { CorruptionError } from '../../regions/index.js'
 import type { FastBuffer } from './writer.js'
 
+const SHORT_MASK = 4095
+const shortKeys = new Float64Array(SHORT_MASK + 1)
+const shortStrings: string[] = new Array<string>(SHORT_MASK + 1).fill('')
+
 export class ByteReader {
   buf: FastBuffer
   pos: number
@@ -79,14 +83,18 @@ export class ByteReader {
     const p = this.pos
     this.pos = p + n
     const b = this.buf
-    switch (n) {
-      case 0: return ''
-      case 1: return String.fromCharCode(b[p])
-      case 2: return String.fromCharCode(b[p], b[p + 1])
-      case 3: return String.fromCharCode(b[p], b[p + 1], b[p + 2])
-      case 4: return String.fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3])
-      default: return b.latin1Slice(p, p + n)
-    }
+    if (n > 6) return b.latin1Slice(p, p + n)
+    if (n === 0) return ''
+    // Short strings repeat (tags, codes, keys): a small cache returns the same string
+    // instead of allocating a new one each time, which saves young-generation GC work.
+    let key = n
+    for (let i = 0; i < n; i++) key = key * 256 + b[p + i]
+    const slot = (key ^ (key / 0x10000)) & SHORT_MASK
+    if (shortKeys[slot] === key) return shortStrings[slot]
+    const s = n === 1 ? String.fromCharCode(b[p]) : n === 2 ? String.fromCharCode(b[p], b[p + 1]) : b.latin1Slice(p, p + n)
+    shortKeys[slot] = key
+    shortStrings[slot] = s
+    return s
   }
 
   utf16(n: number): string {

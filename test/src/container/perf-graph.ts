@@ -96,4 +96,4 @@ async function measure(n: number, chunkSize: number): Promise<void> {
 }
 
 const n = Number(process.argv[2] ?? 200000)
-for (const cs of (process.argv[3] ?? '65536').split(',').map(Number)) await measure(n, cs)
+for (const cs of (process.argv[3] ?? '4096').split(',').map(Number)) await measure(n, cs)
