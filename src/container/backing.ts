@@ -4,18 +4,12 @@
  * A backing can also open a retained older version read-only, which the container uses to
  * restore an earlier version or to fall back from a damaged newest one.
  */
-import * as txn from '../../txn/index.js'
-import { Region, InvalidArgumentError, PmemError, type RegionLike } from '../../regions/index.js'
+import { ShadowStore } from '../../txn/index.js'
+import { Region, InvalidArgumentError, type RegionLike } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
 
 /** Region size a new container file starts with (the store grows it as needed). */
 const INITIAL_SIZE = 1 << 20
-
-/** What the container needs of the ShadowStore class of txn/. */
-export interface StoreClass {
-  create(region: RegionLike, opts: { chunkSize: number; keepVersions?: number; growBy?: (needed: number) => void }): ChunkStore
-  open(region: RegionLike, opts?: { version?: number; growBy?: (needed: number) => void }): ChunkStore
-}
 
 /** Largest single growth step (bytes). */
 const MAX_STEP = 256 * 1024 * 1024
@@ -35,14 +29,12 @@ function geometricGrowth(region: RegionLike): (needed: number) => void {
   }
 }
 
-let storeClass: StoreClass | undefined = (txn as unknown as { ShadowStore?: StoreClass }).ShadowStore
+type Grow = (needed: number) => void
 
-/** Internal: supplies the store class (until txn/index.js exports ShadowStore). */
-export function useStoreClass(s: StoreClass): void { storeClass = s }
-
-function shadow(): StoreClass {
-  if (storeClass === undefined) throw new PmemError('ERR_PMEM_UNAVAILABLE', 'Cannot open container: the shadow store of txn/ is not available in this build')
-  return storeClass
+/** The chunk store class of txn/, seen through the ChunkStore interface. */
+const store = {
+  create: (region: RegionLike, opts: { chunkSize: number; keepVersions: number; growBy: Grow }): ChunkStore => ShadowStore.create(region, opts),
+  open: (region: RegionLike, opts: { version?: number; growBy?: Grow }): ChunkStore => ShadowStore.open(region, opts),
 }
 
 export interface Backing {
@@ -58,15 +50,15 @@ export interface Backing {
 
 /** A backing on an open region; `owned` regions are closed with the container. */
 export function regionBacking(region: RegionLike, owned: boolean): Backing {
-  let store: ChunkStore | null = null
+  let current: ChunkStore | null = null
   const empty = region.unsafeBytes().subarray(0, 8).every(b => b === 0)
   const growBy = geometricGrowth(region)
-  if (!empty) store = shadow().open(region, { growBy })
+  if (!empty) current = store.open(region, { growBy })
   return {
     path: region.path,
-    get store() { return store },
-    create(chunkSize, keepVersions) { store = shadow().create(region, { chunkSize, keepVersions, growBy }); return store },
-    openVersion(v) { return shadow().open(region, { version: v }) },
+    get store() { return current },
+    create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
+    openVersion(v) { return store.open(region, { version: v }) },
     close() { if (owned) region.close() },
   }
 }
