@@ -77,6 +77,8 @@ export class Barrier {
    * without a stamp wait here and are resolved when stamping completes.
    */
   deferred: object[] | null = null
+  /** True once a proxy has been handed out (the encoder then unwraps proxies it finds in the graph). */
+  created = false
 
   /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
   mark(t: object): void {
@@ -100,6 +102,7 @@ export class Barrier {
     const handler = this.#handlerFor(v)
     if (handler === undefined) return v
     const p = new Proxy(v, handler)
+    this.created = true
     this.#table.setProxy(v, p)
     this.#table.setTarget(p, v)
     return p

@@ -444,7 +444,7 @@ export class Container<T extends object = Record<string, any>> {
   #context(): EncoderContext {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
-      anyExcluded: this.#anyExcluded, refs: this.#refs, dropped: this.#dropped,
+      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped,
     }
   }
 

@@ -55,6 +55,8 @@ export interface EncoderContext {
   readonly excluded: WeakSet<object>
   /** False until the program excludes something (skips the WeakSet lookup). */
   readonly anyExcluded: boolean
+  /** False until the container has handed out a proxy (skips looking for its proxies in the graph). */
+  readonly anyProxies: boolean
   /** References of every current record (updated as records are encoded). */
   readonly refs: RefStore
   /** Holder id -> values it could not persist (replaced whenever the holder is encoded). */
@@ -114,6 +116,8 @@ export class Encoder {
       if (isSharedArrayBuffer(viewParts(o as ArrayBufferView)[0])) return this.#unsupported('view of a SharedArrayBuffer')
       kind = KIND_VIEW
       builtin = VIEW_PROTOS.get(tag)!
+    } else if (isProxy(o)) {
+      return this.#unsupported('proxy')
     } else {
       const why = exoticReason(o)
       if (why !== '') return this.#unsupported(why)
@@ -148,12 +152,13 @@ export class Encoder {
   /** Gives `o` an id and queues it if it can persist; returns 0 (and reports) if it cannot. */
   discover(o: object, key: unknown, keyKind: DroppedAt['keyKind']): number {
     const ctx = this.#ctx
-    if (isProxy(o)) {
+    if (ctx.anyProxies) {
       const target = ctx.table.targetOf(o)
-      if (target === undefined) { this.#drop(key, keyKind, 'proxy'); return 0 }
-      const tid = ctx.table.idOf(target)
-      if (tid !== 0) return tid
-      o = target
+      if (target !== undefined) {
+        const tid = ctx.table.idOf(target)
+        if (tid !== 0) return tid
+        o = target
+      }
     }
     if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
     const kind = this.classify(o)
@@ -219,7 +224,7 @@ export class Encoder {
     this.#holder = id
     this.#holderDropped = undefined
     this.#scratch.n = 0
-    this.dropped.delete(id)
+    if (this.dropped.size > 0) this.dropped.delete(id)
     if (kind === 0) {
       kind = this.classify(o)
       proto = this.#proto

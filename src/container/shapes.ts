@@ -23,8 +23,24 @@ export class ShapeNode {
 /** Finds or creates the shape node for a key list. */
 export class ShapeTrie {
   readonly root = new ShapeNode([])
+  /** Last shape found per key count: objects of one shape repeat, and comparing interned key strings beats walking the trie. */
+  readonly #recent: (ShapeNode | undefined)[] = []
 
   lookup(keys: string[]): ShapeNode {
+    const n = keys.length
+    const hit = this.#recent[n]
+    if (hit !== undefined) {
+      const k = hit.keys
+      let i = 0
+      while (i < n && k[i] === keys[i]) i++
+      if (i === n) return hit
+    }
+    const node = this.#walk(keys)
+    if (n < 256) this.#recent[n] = node
+    return node
+  }
+
+  #walk(keys: string[]): ShapeNode {
     let node = this.root
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]
