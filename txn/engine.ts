@@ -277,8 +277,9 @@ export class TxEngine implements TxHost {
 
   #applyBuilderTo(ov: Overlay, b: RecordBuilder): void {
     for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
-      const pos = b.data(p)
-      ov.write(b.target(p), pos < 0 ? null : b.buf, pos, b.len(p), this.sealed, this.mem)
+      const pos = b.data(p), t = b.target(p), len = b.len(p)
+      if (len === 8 && (t & 7) === 0 && pos >= 0) ov.write8(t, b.words, pos >>> 2, this.sealed, this.mem)
+      else ov.write(t, pos < 0 ? null : b.buf, pos, len, this.sealed, this.mem)
     }
   }
 

@@ -19,6 +19,8 @@ export const PAGE_SHIFT = 12
 /** One generation of overlay pages. */
 export class Overlay {
   readonly pages = new Map<number, Uint8Array>()
+  /** The same pages as 32-bit words, for the aligned-word fast path. */
+  readonly words = new Map<number, Uint32Array>()
   /** Seq of the newest record applied to this overlay. */
   lastSeq = 0
 
@@ -29,8 +31,19 @@ export class Overlay {
       const src = below?.pages.get(page)
       p = src !== undefined ? src.slice() : mem.slice(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
       this.pages.set(page, p)
+      this.words.set(page, new Uint32Array(p.buffer, p.byteOffset, PAGE >>> 2))
     }
     return p
+  }
+
+  /** Writes the aligned 8-byte word `srcWords[w], srcWords[w + 1]` at byte `target` (8-aligned). */
+  write8(target: number, srcWords: Uint32Array, w: number, below: Overlay | null, mem: Uint8Array): void {
+    const page = target >>> PAGE_SHIFT
+    let pw = this.words.get(page)
+    if (pw === undefined) { this.pageFor(page, below, mem); pw = this.words.get(page)! }
+    const i = (target & (PAGE - 1)) >>> 2
+    pw[i] = srcWords[w]!
+    pw[i + 1] = srcWords[w + 1]!
   }
 
   /** Writes `src[from, from + len)` at byte `target`, page by page (zero fill when src is null). */
