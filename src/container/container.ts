@@ -352,6 +352,7 @@ export class Container<T extends object = Record<string, any>> {
       this.#adopt(restoreFrom(store, this.path, this.#classes))
       this.#version = store.version
       this.#needFull = false
+      if (store.fellBack !== null) this.#reportFallBack(store.fellBack.from, store.version, store.fellBack.reason)
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e
       this.#fallBack(store, e)
@@ -371,14 +372,18 @@ export class Container<T extends object = Record<string, any>> {
       try {
         this.#restoreVersion(v)
         this.#needFull = true
-        ;(this as { fellBack: FallBack | null }).fellBack = { from: store.version, to: v, reason: cause.message }
-        process.emitWarning(`Container "${this.path}": version ${store.version} is damaged (${cause.message}); restored version ${v}`, { code: 'PMEM_CONTAINER_FELL_BACK' })
+        this.#reportFallBack(store.version, v, cause.message)
         return
       } catch (e) {
         if (!(e instanceof CorruptionError)) throw e
       }
     }
     throw cause
+  }
+
+  #reportFallBack(from: number, to: number, reason: string): void {
+    ;(this as { fellBack: FallBack | null }).fellBack = { from, to, reason }
+    process.emitWarning(`Container "${this.path}": version ${from} is damaged (${reason}); restored version ${to}`, { code: 'PMEM_CONTAINER_FELL_BACK' })
   }
 
   #adopt(r: Restored): void {

@@ -11,6 +11,7 @@ import { simRegion } from './setup.js'
 import { Container, UnknownClassError } from '../../../src/container/index.js'
 import { CorruptionError, InvalidArgumentError, NotARegionError, Region, RegionClosedError, RegionNotFoundError } from '../../../regions/index.js'
 import { Point } from './graph-kit.js'
+import { SLOT_SIZE } from '../../../txn/shadow-format.js'
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-'))
 
@@ -189,4 +190,18 @@ test('a damaged newest version falls back to the previous one and says so', asyn
   assert.equal(g.fellBack, null)
   await g.close()
   assert.ok(CorruptionError)
+})
+
+test('a damaged newest metadata slot falls back to the previous version and says so', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ n: 1 }) })
+  await c.persist()
+  c.root.n = 2
+  const { version } = await c.persist()
+  const image = region.crash(1)
+  const slot = (version % 2) * SLOT_SIZE
+  image.unsafeBytes()[slot + 100] ^= 0xff
+  const f = Container.openRegion(image)
+  assert.equal(f.root.n, 1)
+  assert.ok(f.fellBack !== null && f.fellBack.from === version && f.fellBack.to === version - 1, JSON.stringify(f.fellBack))
 })
