@@ -11,8 +11,8 @@ import {
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, type HeapReport } from './heap.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
-import { viewAt, type ViewBase } from './view.js'
-import type { TypeDesc } from './types.js'
+import { viewAt } from './view.js'
+import type { TypeDesc, ViewOf } from './types.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -35,12 +35,12 @@ export class PmTx extends Tx {
   /** Frees an allocation made by `alloc`; kept if the transaction aborts. */
   free(offset: number): void { this.#pm.heap.free(this, offset) }
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
-  view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewBase & Record<string, any> {
+  view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
     if (handle === null || typeof handle !== 'object' || typeof handle.offset !== 'number') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
-    return viewAt(this, handle.type, handle.offset) as ViewBase & Record<string, any>
+    return viewAt(this, handle.type, handle.offset) as ViewOf<T>
   }
   /** A typed view of `type` at `offset` (for example the target of a pointer). */
-  at<T extends TypeDesc>(type: T, offset: number): ViewBase & Record<string, any> { return this.view({ type, offset }) }
+  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> { return this.view({ type, offset }) }
 }
 
 /** Result of `pm.check()` and of the exported `check(path)`. */

@@ -15,17 +15,50 @@ export type Scalar = 'u8' | 'u32' | 'i32' | 'f64' | 'u64'
 export type TypeDesc = ScalarType | BytesType | ArrayType | StructType | PtrType
 
 interface Base { readonly size: number; readonly align: number; readonly sig: string }
-export interface ScalarType extends Base { readonly kind: Scalar }
+export interface ScalarType<K extends Scalar = Scalar> extends Base { readonly kind: K }
 export interface BytesType extends Base { readonly kind: 'bytes'; readonly length: number }
-export interface ArrayType extends Base { readonly kind: 'array'; readonly elem: TypeDesc; readonly length: number }
-export interface StructType extends Base {
+export interface ArrayType<E extends TypeDesc = TypeDesc> extends Base { readonly kind: 'array'; readonly elem: E; readonly length: number }
+export interface StructType<F extends Record<string, TypeDesc> = Record<string, TypeDesc>> extends Base {
   readonly kind: 'struct'
   readonly fields: ReadonlyArray<{ readonly name: string; readonly type: TypeDesc; readonly offset: number }>
+  /** Type-level only: the field types by name. */
+  readonly __fields?: F
 }
 /** A persistent pointer: the byte offset of its target in the region (0 is null), stored as u64. */
 export interface PtrType extends Base { readonly kind: 'ptr'; readonly target: () => TypeDesc | undefined }
 
-function scalar(kind: Scalar, size: number): ScalarType { return Object.freeze({ kind, size, align: size, sig: kind }) }
+/** What reading a field of type T gives: numbers, bigint for u64, bytes, an offset for pointers, or a view. */
+export type ValueOf<T extends TypeDesc> =
+  T extends ScalarType<'u64'> ? bigint :
+  T extends ScalarType ? number :
+  T extends BytesType ? Uint8Array :
+  T extends PtrType ? number :
+  T extends ArrayType<infer E> ? ArrayView<E> :
+  T extends StructType<infer F> ? StructView<F> : never
+
+/** What a field of type T accepts: like ValueOf, plus plain objects/arrays for structs/arrays and views/null for pointers. */
+export type InputOf<T extends TypeDesc> =
+  T extends PtrType ? number | { readonly offset: number } | null :
+  T extends ArrayType<infer E> ? ArrayLike<InputOf<E>> :
+  T extends StructType<infer F> ? { [K in keyof F]?: InputOf<F[K]> } :
+  ValueOf<T>
+
+/** Every view has its offset and type. */
+export interface ViewCommon { readonly offset: number; readonly type: TypeDesc; toJSON(): unknown }
+/** A view of a struct: one property per field. */
+export type StructView<F extends Record<string, TypeDesc>> = ViewCommon & { -readonly [K in keyof F]: ValueOf<F[K]> }
+/** A view of an array: `get(i)`, `set(i, v)`, `length`, iteration. */
+export interface ArrayView<E extends TypeDesc> extends ViewCommon, Iterable<ValueOf<E>> {
+  readonly length: number
+  get(i: number): ValueOf<E>
+  set(i: number, v: InputOf<E>): void
+}
+/** A view of a scalar, bytes or pointer variable: its `value`. */
+export interface ValueView<T extends TypeDesc> extends ViewCommon { value: ValueOf<T> }
+/** The view `tx.view` returns for a variable of type T. */
+export type ViewOf<T extends TypeDesc> = T extends ArrayType | StructType ? ValueOf<T> : ValueView<T>
+
+function scalar<K extends Scalar>(kind: K, size: number): ScalarType<K> { return Object.freeze({ kind, size, align: size, sig: kind }) }
 
 function checkType(t: unknown, where: string): asserts t is TypeDesc {
   if (t === null || typeof t !== 'object' || typeof (t as TypeDesc).sig !== 'string') {
@@ -51,13 +84,13 @@ export const t = Object.freeze({
     return Object.freeze({ kind: 'bytes' as const, length: n, size: n, align: 1, sig: `bytes(${n})` })
   },
   /** `n` elements of `elem`. */
-  array(elem: TypeDesc, n: number): ArrayType {
+  array<E extends TypeDesc>(elem: E, n: number): ArrayType<E> {
     checkType(elem, 't.array')
     checkCount(n, 't.array')
     return Object.freeze({ kind: 'array' as const, elem, length: n, size: elem.size * n, align: elem.align, sig: `${elem.sig}[${n}]` })
   },
   /** A struct with the given fields, in declaration order. */
-  struct(fields: Record<string, TypeDesc>): StructType {
+  struct<F extends Record<string, TypeDesc>>(fields: F): StructType<F> {
     if (fields === null || typeof fields !== 'object') throw new InvalidArgumentError(`t.struct: expected an object of fields, got ${describe(fields)}`)
     let offset = 0, align = 1
     const out: Array<{ name: string; type: TypeDesc; offset: number }> = []
@@ -70,7 +103,7 @@ export const t = Object.freeze({
     }
     const size = Math.ceil(offset / align) * align
     const sig = `{${out.map(f => `${f.name}:${f.type.sig}`).join(',')}}`
-    return Object.freeze({ kind: 'struct' as const, fields: Object.freeze(out), size, align, sig })
+    return Object.freeze({ kind: 'struct' as const, fields: Object.freeze(out), size, align, sig }) as StructType<F>
   },
   /**
    * A pointer to `target` (a type, or a function returning one for recursive types like

@@ -63,7 +63,7 @@ function writeArray(tx: Tx, type: ArrayType, offset: number, value: unknown): vo
 }
 
 function writeStruct(tx: Tx, type: StructType, offset: number, value: unknown): void {
-  if (value === null || typeof value !== 'object') throw new InvalidArgumentError(`Cannot write struct: expected an object, got ${describe(value)}`)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected an object with its fields, got ${describe(value)}`)
   for (const f of type.fields) {
     if (f.name in value) writeValue(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
   }
