@@ -33,7 +33,8 @@ import { ObjectTable } from './identity.js'
 import { ShapeTrie } from './shapes.js'
 import { ClassRef, ClassRegistry, type Registrable } from './classes.js'
 import { Encoder, joinBatch, type Batch, type EncoderContext } from './encode.js'
-import { drain, encodeFromRoot, encodeObjects, isDescriptor } from './walk.js'
+import { drain, encodeFromRoot, encodeObjects, isDescriptor, isShared } from './walk.js'
+import { SegmentRef } from './segments.js'
 import { Restorer } from './decode.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
@@ -151,6 +152,7 @@ export class Container<T extends object = Record<string, any>> {
   readonly #barrier: Barrier
   readonly #binaries = new Map<number, Uint8Array>()
   readonly #dropped = new Map<number, DroppedAt[]>()
+  readonly #segments = new Map<number, Map<string, number>>()
   #droppedCache: DroppedEntry[] | null = null
   #rootObj: T
   #rootId = 0
@@ -394,6 +396,14 @@ export class Container<T extends object = Record<string, any>> {
       node.id = id
       this.#table.bindDescriptor(node, id)
     }
+    for (const [owner, list] of r.segments) {
+      const byKey = new Map<string, number>()
+      for (const [sid, key] of list) {
+        this.#table.bindDescriptor(new SegmentRef(owner, key), sid)
+        byKey.set(key, sid)
+      }
+      this.#segments.set(owner, byKey)
+    }
     for (const [id, c] of r.classes) {
       const ref = new ClassRef(c.name, c.proto)
       ref.id = id
@@ -449,7 +459,7 @@ export class Container<T extends object = Record<string, any>> {
   #context(): EncoderContext {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
-      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped,
+      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments,
     }
   }
 
@@ -505,13 +515,14 @@ export class Container<T extends object = Record<string, any>> {
       if (keep[id] === 1) continue
       const o = objects[id]
       if (o === undefined) continue
-      if (isDescriptor(o)) { keep[id] = 1; continue }
+      if (isShared(o)) { keep[id] = 1; continue }
       this.#forget(id)
     }
     return keep
   }
 
   #forget(id: number): void {
+    this.#segments.delete(id)
     this.#table.release(id)
     this.#refs.clear(id)
     this.#dropped.delete(id)
@@ -539,6 +550,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#classRefs = new Map()
     this.#refs = new RefStore()
     this.#dropped.clear()
+    this.#segments.clear()
     const enc = new Encoder(this.#context(), this.#classRefs)
     const rootId = table.idOf(this.#rootObj) || enc.discover(this.#rootObj, 'root', 'prop')
     let seen = new Uint8Array(Math.max(1024, table.highWater * 2))
@@ -546,8 +558,11 @@ export class Container<T extends object = Record<string, any>> {
     seen[rootId] = 1
     while (stack.length > 0) {
       const id = stack.pop()!
-      enc.record(id, table.objects[id] as object, 0, 0)
-      enc.pending.length = 0; enc.pendingKind.length = 0; enc.pendingProto.length = 0
+      const o = table.objects[id]
+      if (!(o instanceof SegmentRef)) {    // a segment was written with its collection: follow its entries
+        enc.record(id, o as object, 0, 0)
+        enc.pending.length = 0; enc.pendingKind.length = 0; enc.pendingProto.length = 0
+      }
       const refs = this.#refs
       for (let i = refs.start[id], e = i + refs.count[id]; i < e; i++) {
         const r = refs.pool[i]
@@ -560,7 +575,7 @@ export class Container<T extends object = Record<string, any>> {
     for (let id = 1; id < high; id++) {
       const o = table.objects[id]
       if (o === undefined) continue
-      if (seen[id] === 1 || isDescriptor(o)) keep[id] = 1
+      if (seen[id] === 1 || isShared(o)) keep[id] = 1
       else this.#forget(id)
     }
     this.#binaries.clear()
@@ -632,6 +647,7 @@ interface Restored {
   meta: ContainerMeta
   shapes: Map<number, readonly string[]>
   classes: Map<number, { name: string; proto: object }>
+  segments: Map<number, [number, string][]>
   refs: RefStore
   bytesIds: number[]
 }
@@ -648,7 +664,7 @@ function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): 
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, refs: r.refs, bytesIds: r.bytesIds }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds }
 }
 
 function listVersions(store: ChunkStore, where: string): VersionInfo[] {

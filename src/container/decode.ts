@@ -23,7 +23,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
 } from './format.js'
@@ -71,6 +71,8 @@ export class Restorer extends ByteReader {
   readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers restored. */
   readonly bytesIds: number[] = []
+  /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
+  readonly segments = new Map<number, [number, string][]>()
 
   /**
    * @param log the log bytes `[0, end)`
@@ -204,7 +206,9 @@ export class Restorer extends ByteReader {
     const kind = this.#enter(id)
     const protoCode = this.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
-    const proto = this.#proto(kind, protoCode)
+    const base = kind === KIND_SEGMENTED ? this.u8() : kind
+    if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) this.fail(`segmented record of kind ${base}`)
+    const proto = this.#proto(base, protoCode)
     let o: object
     switch (kind) {
       case KIND_OBJECT: {
@@ -217,6 +221,7 @@ export class Restorer extends ByteReader {
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
+      case KIND_SEGMENTED: o = base === KIND_ARRAY ? [] : base === KIND_MAP ? new Map() : new Set(); break
       case KIND_DATE: o = new Date(this.f64()); break
       case KIND_REGEXP: {
         const src = this.value(), flags = this.value()
@@ -249,6 +254,7 @@ export class Restorer extends ByteReader {
     const body = this.pos, end = this.end
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
+    if (kind === KIND_SEGMENT) { this.pos = this.end; return }   // read by its collection
     const o = this.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
@@ -264,6 +270,7 @@ export class Restorer extends ByteReader {
         break
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
+      case KIND_SEGMENTED: this.#fillSegmented(id, o); return
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
       case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }
@@ -279,6 +286,41 @@ export class Restorer extends ByteReader {
     }
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+  }
+
+  /** Fills a segmented collection from its SEGMENT records; records the references of each. */
+  #fillSegmented(id: number, o: object): void {
+    const base = this.u8()
+    const n = this.varint()
+    const count = this.count(1)
+    const segIds: number[] = []
+    for (let i = 0; i < count; i++) segIds.push(this.varint())
+    if (this.pos !== this.end) this.fail(`segmented record of id ${id} has trailing bytes`)
+    const list: [number, string][] = []
+    let entries = 0
+    for (const sid of segIds) {
+      if (this.#enter(sid) !== KIND_SEGMENT) this.fail(`segmented record ${id} lists a non-segment record ${sid}`)
+      this.varint()
+      const k = this.count(1)
+      const from = this.pos
+      this.#scratch.n = 0
+      for (let i = 0; i < k; i++) {
+        if (base === KIND_ARRAY) {
+          if (this.buf[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; entries++; continue }
+          ;(o as unknown[])[entries] = this.value()
+        } else if (base === KIND_MAP) { const key = this.value(); mapPut(o as Map<unknown, unknown>, key, this.value()) }
+        else setPut(o as Set<unknown>, this.value())
+        entries++
+      }
+      if (this.pos !== this.end) this.fail(`segment ${sid} has trailing bytes`)
+      this.refs.set(sid, this.#scratch.a, 0, this.#scratch.n)
+      list.push([sid, this.buf.latin1Slice(from, this.end)])
+    }
+    if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
+    if (base === KIND_ARRAY) (o as unknown[]).length = n
+    this.segments.set(id, list)
+    const ids = Int32Array.from(segIds)
+    this.refs.set(id, ids, 0, ids.length)
   }
 
   #key(): string {

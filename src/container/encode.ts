@@ -25,7 +25,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_SEGMENT, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, VIEW_TYPES,
 } from './format.js'
@@ -35,6 +35,7 @@ import { ShapeNode, ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
+import { SEGMENT_MIN, SegmentRef, endsSegment, entryHash } from './segments.js'
 
 const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
@@ -61,11 +62,15 @@ export interface EncoderContext {
   readonly refs: RefStore
   /** Holder id -> values it could not persist (replaced whenever the holder is encoded). */
   readonly dropped: Map<number, DroppedAt[]>
+  /** Segmented collection id -> its segments by content (segments.ts). */
+  readonly segments: Map<number, Map<string, number>>
 }
 
 export class Encoder {
-  /** Object records of this point. */
-  readonly w = new ByteWriter(1 << 16)
+  /** Object records of this point (swapped for `#seg` while a collection's entries are encoded). */
+  w = new ByteWriter(1 << 16)
+  /** Entries of a collection being segmented. */
+  readonly #seg = new ByteWriter(1 << 16)
   /** SHAPE and CLASS records of this point (written before the object records). */
   readonly aux = new ByteWriter(1 << 10)
   /** Ids discovered and not yet encoded (a stack), with their kind and proto code. */
@@ -237,8 +242,8 @@ export class Encoder {
     switch (kind) {
       case KIND_OBJECT: this.#object(o as Record<string, unknown>, start); break
       case KIND_ARRAY: this.#array(o as unknown[], start); break
-      case KIND_MAP: this.#map(o as Map<unknown, unknown>); break
-      case KIND_SET: this.#set(o as Set<unknown>); break
+      case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
+      case KIND_SET: this.#set(o as Set<unknown>, start); break
       case KIND_DATE: w.f64(dateTime(o as Date)); break
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
@@ -290,6 +295,10 @@ export class Encoder {
     const n = a.length
     const keys = objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
+    if (n > SEGMENT_MIN && keys.length === n) {
+      this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
+      return
+    }
     w.varint(n)
     let holes = 0
     for (let i = 0; i < n; i++) {
@@ -318,15 +327,83 @@ export class Encoder {
     for (let i = from; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(rec[k], k, 'prop') }
   }
 
-  #map(m: Map<unknown, unknown>): void {
-    this.w.varint(mapSize(m))
+  #map(m: Map<unknown, unknown>, start: number): void {
+    const n = mapSize(m)
+    if (n > SEGMENT_MIN) {
+      this.#segmented(KIND_MAP, n, start, emit => mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue'); emit() }))
+      return
+    }
+    this.w.varint(n)
     mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue') })
   }
 
-  #set(s: Set<unknown>): void {
-    this.w.varint(setSize(s))
+  #set(s: Set<unknown>, start: number): void {
+    const n = setSize(s)
     let i = 0
+    if (n > SEGMENT_MIN) {
+      this.#segmented(KIND_SET, n, start, emit => setEach(s, v => { this.value(v, i++, 'setEntry'); emit() }))
+      return
+    }
+    this.w.varint(n)
     setEach(s, v => { this.value(v, i++, 'setEntry') })
+  }
+
+  /**
+   * Writes a SEGMENTED record body for a collection of `n` entries; `each` encodes the
+   * entries in order and calls `emit` after each. Segments whose bytes the collection
+   * already had keep their ids; new ones are written as SEGMENT records (in `aux`).
+   */
+  #segmented(base: number, n: number, start: number, each: (emit: () => void) => void): void {
+    const owner = this.#holder
+    const sw = this.#seg
+    sw.pos = 0
+    const main = this.w
+    this.w = sw
+    const cuts: number[] = []      // per segment: end byte, end ref index, entry count
+    let entryStart = 0, segEntries = 0, count = 0
+    try {
+      each(() => {
+        count++
+        segEntries++
+        if (endsSegment(entryHash(sw.buf, entryStart, sw.pos), segEntries) || count === n) {
+          cuts.push(sw.pos, this.#scratch.n, segEntries)
+          segEntries = 0
+        }
+        entryStart = sw.pos
+      })
+    } finally { this.w = main }
+    if (count !== n) throw new Error('collection changed size while it was encoded')
+    const known = this.#ctx.segments.get(owner)
+    const next = new Map<string, number>()
+    const ids: number[] = []
+    const refs = this.#scratch
+    let byteFrom = 0, refFrom = 0
+    for (let c = 0; c < cuts.length; c += 3) {
+      const byteTo = cuts[c], refTo = cuts[c + 1]
+      const key = sw.buf.latin1Slice(byteFrom, byteTo)
+      let sid = known?.get(key) ?? 0
+      const ref = this.#ctx.table.objects[sid]
+      if (sid === 0 || !(ref instanceof SegmentRef) || ref.owner !== owner || ref.key !== key || next.has(key)) {
+        sid = this.#ctx.table.assign(new SegmentRef(owner, key))
+        const a = this.aux
+        const lenAt = a.beginRecord(sid)
+        a.u8(KIND_SEGMENT); a.varint(PROTO_BUILTIN); a.varint(cuts[c + 2])
+        a.bytes(sw.buf.subarray(byteFrom, byteTo))
+        a.endRecord(lenAt)
+        this.#ctx.refs.set(sid, refs.a, refFrom, refTo)
+        this.records++
+      }
+      next.set(key, sid)
+      ids.push(sid)
+      byteFrom = byteTo
+      refFrom = refTo
+    }
+    this.#ctx.segments.set(owner, next)
+    const w = this.w
+    w.buf[start] = KIND_SEGMENTED
+    w.u8(base); w.varint(n); w.varint(ids.length)
+    refs.n = 0
+    for (const sid of ids) { w.varint(sid); refs.push(sid) }
   }
 
   #bytes(id: number, b: ArrayBuffer): void {

@@ -37,6 +37,8 @@
  * | SHAPE | varint count, count string values (the keys, in order) |
  * | CLASS | string value: the registered class name |
  * | GONE | string value: why the object can no longer persist (its prototype was changed to an unregistered one); references to it restore as null |
+ * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
+ * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
  *
  * Tagged values (first byte):
  *
@@ -107,7 +109,9 @@ export const KIND_VIEW = 10
 export const KIND_SHAPE = 11
 export const KIND_CLASS = 12
 export const KIND_GONE = 13
-export const KIND_MAX = 13
+export const KIND_SEGMENTED = 14
+export const KIND_SEGMENT = 15
+export const KIND_MAX = 15
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -138,5 +142,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment'][kind] ?? `kind ${kind}`
 }

@@ -205,3 +205,32 @@ test('a damaged newest metadata slot falls back to the previous version and says
   assert.equal(f.root.n, 1)
   assert.ok(f.fellBack !== null && f.fellBack.from === version && f.fellBack.to === version - 1, JSON.stringify(f.fellBack))
 })
+
+test('large collections are segmented: one change rewrites a segment, not the collection', async () => {
+  const region = simRegion(1 << 23)
+  const users = new Map<number, { n: number }>()
+  for (let i = 0; i < 100_000; i++) users.set(i, { n: i })
+  const list = Array.from({ length: 100_000 }, (_, i) => i)
+  const c = Container.openRegion(region, { init: () => ({ users, list, tags: new Set(list) }) })
+  const first = await c.persist()
+  assert.ok(first.bytes > 1_000_000)
+  c.root.users.set(5, { n: -5 })                          // replace a value
+  c.root.users.delete(50_000)                             // delete in the middle
+  c.root.users.set(200_000, { n: 1 })                     // append
+  c.root.list.splice(10, 0, -1)                           // insert near the front
+  c.root.list[99_000] = -2
+  c.root.tags.delete(70_000)
+  const p = await c.persist()
+  assert.ok(p.bytes < 40_000, `a point with 6 changes in collections of 100,000 entries wrote ${p.bytes} bytes`)
+  const f = Container.openRegion(region.crash(3))
+  const r = f.unwrap(f.root)
+  assert.equal(r.users.size, 100_000)
+  assert.deepEqual(r.users.get(5), { n: -5 })
+  assert.equal(r.users.has(50_000), false)
+  assert.deepEqual([...r.users.keys()].slice(-2), [99_999, 200_000])
+  assert.equal(r.list.length, 100_001)
+  assert.deepEqual(r.list.slice(8, 13), [8, 9, -1, 10, 11])
+  assert.equal(r.list[99_000], -2)
+  assert.equal(r.tags.size, 99_999)
+  assert.equal(r.tags.has(70_000), false)
+})

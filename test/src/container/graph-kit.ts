@@ -162,7 +162,7 @@ export const primitive = (): fc.Arbitrary<unknown> => fc.oneof(
   fc.bigInt({ min: -(2n ** 100n), max: 2n ** 100n }),
 )
 
-const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject'] as const
+const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset'] as const
 type Kind = typeof KINDS[number]
 
 /** A node recipe: its kind and slots, each a primitive or a reference to another node (by index). */
@@ -191,7 +191,9 @@ export function buildGraph(recipe: NodeRecipe[]): Record<string, unknown> {
 
 function shell(r: NodeRecipe): object {
   switch (r.kind) {
-    case 'array': case 'sparse': return []
+    case 'array': case 'sparse': case 'bigarray': return []
+    case 'bigmap': return new Map()
+    case 'bigset': return new Set()
     case 'map': return new Map()
     case 'set': return new Set()
     case 'date': return new Date(r.n * 1e9 - 7)
@@ -214,6 +216,16 @@ function fill(o: object, r: NodeRecipe, val: (s: NodeRecipe['slots'][number]) =>
     case 'object': case 'nullproto': case 'point':
       for (const s of r.slots) Object.defineProperty(o, s.key, { value: val(s), writable: true, enumerable: true, configurable: true })
       break
+    case 'bigarray': case 'bigmap': case 'bigset': {
+      const size = 257 + r.n * 40
+      for (let i = 0; i < size; i++) {
+        const v = i % 7 === 0 && r.slots.length > 0 ? val(r.slots[i % r.slots.length]) : i % 5 === 0 ? 'entry' + i : i
+        if (r.kind === 'bigarray') (o as unknown[]).push(v)
+        else if (r.kind === 'bigmap') (o as Map<unknown, unknown>).set(i % 11 === 0 ? 'k' + i : i, v)
+        else (o as Set<unknown>).add(i % 7 === 0 ? v : i)
+      }
+      break
+    }
     case 'wideobject': for (let i = 0; i < 70; i++) (o as Record<string, unknown>)['k' + i] = i % 5 === 0 && r.slots[0] ? val(r.slots[0]) : i; break
   }
 }

@@ -1,0 +1,38 @@
+/**
+ * Segmented collections: an array, Map or Set with more than SEGMENT_MIN entries is stored
+ * as a SEGMENTED record listing SEGMENT records, each holding a run of entries. Boundaries
+ * are content-defined (an entry whose encoded bytes hash to 0 mod SEGMENT_AVG ends its
+ * segment, within [SEGMENT_LOW, SEGMENT_HIGH] entries), so inserting or deleting an entry
+ * changes the segments around it only. A point that re-encodes a large collection writes
+ * only the segments whose bytes changed: the others keep their ids (the encoder remembers
+ * each collection's segments by content). This keeps the bytes of a point proportional to
+ * what changed even for a Map of a million entries, where one `set` used to rewrite it all.
+ *
+ * Invariant: a SegmentRef in the object table names the collection it belongs to and the
+ * exact bytes of its entries (`key`), so a remembered segment is reused only if it is
+ * still live and identical.
+ */
+
+/** Collections with more entries than this are segmented. */
+export const SEGMENT_MIN = 256
+/** Segment sizes (entries): smallest, average (content-defined), largest. */
+export const SEGMENT_LOW = 32
+export const SEGMENT_AVG = 128
+export const SEGMENT_HIGH = 1024
+
+/** In-memory descriptor of a SEGMENT record (kept in the object table under its id). */
+export class SegmentRef {
+  constructor(readonly owner: number, readonly key: string) {}
+}
+
+/** FNV-1a of `b[from, to)`: decides content-defined segment boundaries. */
+export function entryHash(b: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193)
+  return h >>> 0
+}
+
+/** True if an entry with hash `h` ends a segment that has `n` entries so far (including it). */
+export function endsSegment(h: number, n: number): boolean {
+  return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && h % SEGMENT_AVG === 0)
+}
