@@ -12,7 +12,7 @@
 //                         updates 8 rows; WAL with synchronous=FULL, then OFF.
 //   pm sync/group/none    the persistent-memory API (skipped until it is built).
 //
-// Usage: node txn.mjs [--rounds 3] [--duration 1500] [--only lmdb] [--baseline FILE] [--strict]
+// Usage: node txn.mjs [--rounds 5] [--duration 1000] [--only lmdb] [--baseline FILE] [--strict]
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -214,9 +214,9 @@ await runSuite({
   title: `Durable transaction: ${WRITES} random f64 writes into a ${SLOTS}-element f64 array`,
   unit: 'tx',
   baseline: 'raw msync loop',
-  durationMs: 1500,
+  durationMs: 1000,
   warmupMs: 300,
-  rounds: 3,
+  rounds: 5,
   env: { scratch: dir, filesystem: filesystemName(dir), library: source },
   scenarios: [
     rawMsync('raw msync loop', PAGE, 'msync MS_SYNC of 1 page per commit (the floor)'),
