@@ -18,3 +18,5 @@ export {
   RegionNotFoundError, RegionExistsError, NotARegionError, CorruptionError, UnsupportedVersionError,
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError,
 } from '../regions/index.js'
+export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
+export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'
