@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { simRegion } from './setup.js'
 import { Container, UnknownClassError } from '../../../src/container/index.js'
-import { CorruptionError, InvalidArgumentError, NotARegionError, Region, RegionClosedError, RegionNotFoundError } from '../../../regions/index.js'
+import { BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, Region, RegionClosedError, RegionNotFoundError, SimRegion } from '../../../regions/index.js'
 import { Point } from './graph-kit.js'
 import { SLOT_SIZE } from '../../../txn/shadow-format.js'
 
@@ -233,4 +233,17 @@ test('large collections are segmented: one change rewrites a segment, not the co
   assert.equal(r.list[99_000], -2)
   assert.equal(r.tags.size, 99_999)
   assert.equal(r.tags.has(70_000), false)
+})
+
+test('a point that fails (disk full) rejects with a typed error, breaks the container, and leaves the last version', async () => {
+  const region = SimRegion.create({ size: 1 << 16, maxSize: 1 << 18, path: 'small.pmc' })
+  const c = Container.openRegion(region, { init: () => ({ items: [] as string[] }) })
+  await c.persist()
+  const items = c.root.items
+  for (let i = 0; i < 30000; i++) items.push('item number ' + i)
+  await assert.rejects(c.persist(), (e: Error) => e instanceof PmemError && e.code === 'ERR_PMEM_OUT_OF_SPACE')
+  assert.throws(() => c.persist(), BrokenError)
+  await assert.rejects(c.sync(), BrokenError)
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { items: [] })
 })
