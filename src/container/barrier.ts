@@ -8,9 +8,10 @@
  * Detected (marks dirty): property set, delete and define, `Object.setPrototypeOf`, on plain
  * objects, arrays (including every Array.prototype method called on the proxy) and
  * registered class instances (including their methods and setters, which see the proxy as
- * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`; Date `set*` methods.
- * ArrayBuffers and typed arrays are handed out raw (native APIs reject proxies of them)
- * and are compared byte for byte at every point instead (point.ts).
+ * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`. Dates, ArrayBuffers and
+ * typed arrays are handed out raw (so that `new Date(d)`, `util.types` checks and native
+ * APIs work on them) and compared with their persisted value at every point instead
+ * (container.ts: a time value per Date, bytes per ArrayBuffer).
  *
  * Not detected: mutations through references the program kept to raw objects (the ones it
  * passed in, `init`'s graph, `c.unwrap(x)`), and mutations of RegExp `lastIndex` (not
@@ -23,7 +24,7 @@
  *      afterwards always sees the mutation as dirty.
  */
 import {
-  DateProto, ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
+  ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
   mapSize, reflectGet, setEach, setSize,
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
@@ -44,12 +45,6 @@ const setDelete = Set.prototype.delete
 const setClear = Set.prototype.clear
 const setHas = Set.prototype.has
 const setValues = Set.prototype.values
-const DATE_METHODS = new Map<PropertyKey, Fn>()
-for (const k of Reflect.ownKeys(DateProto)) {
-  const v = Reflect.get(DateProto, k) as unknown
-  if (typeof v === 'function' && k !== 'constructor') DATE_METHODS.set(k, v as Fn)
-}
-
 /** Creates and recognizes the write-barrier proxies of one container. */
 export class Barrier {
   readonly #table: ObjectTable
@@ -59,9 +54,12 @@ export class Barrier {
   readonly #object: ProxyHandler<object>
   readonly #map: ProxyHandler<AnyMap>
   readonly #set: ProxyHandler<AnySet>
-  readonly #date: ProxyHandler<Date>
 
-  constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>) {
+  /** Called with every Date handed out (raw): the container then compares it at each point. */
+  readonly #onDate: (d: Date) => void
+
+  constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, onDate: (d: Date) => void) {
+    this.#onDate = onDate
     this.#table = table
     this.#dirty = dirty
     this.#classes = classes
@@ -69,7 +67,6 @@ export class Barrier {
     this.#object = this.#objectHandler()
     this.#map = this.#mapHandler()
     this.#set = this.#setHandler()
-    this.#date = this.#dateHandler()
   }
 
   /**
@@ -100,7 +97,10 @@ export class Barrier {
     if (known !== undefined) return known
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
-    if (handler === undefined) return v
+    if (handler === undefined) {
+      if (isDate(v)) this.#onDate(v as Date)
+      return v
+    }
     const p = new Proxy(v, handler)
     this.created = true
     this.#table.setProxy(v, p)
@@ -114,7 +114,6 @@ export class Barrier {
     if (proto === ObjectProto || isArray(v)) return this.#object
     if (isMap(v)) return this.#map as ProxyHandler<never>
     if (isSet(v)) return this.#set as ProxyHandler<never>
-    if (isDate(v)) return this.#date as ProxyHandler<never>
     if (proto === null) return this.#object
     if (this.#classes.nameOf(proto) !== undefined && !ArrayBuffer.isView(v)) return this.#object
     return undefined
@@ -174,18 +173,6 @@ export class Barrier {
         return b.wrap(reflectGet(t, k, t))
       },
       set: (t, k, v) => Reflect.set(t, k, v, t),
-    }
-  }
-
-  #dateHandler(): ProxyHandler<Date> {
-    const b = this
-    return {
-      get(t, k) {
-        const m = DATE_METHODS.get(k)
-        if (m === undefined) return reflectGet(t, k, t)
-        if (typeof k === 'string' && k.startsWith('set')) return (...args: unknown[]) => { b.mark(t); return m.apply(t, args) }
-        return (...args: unknown[]) => m.apply(t, args)
-      },
     }
   }
 }

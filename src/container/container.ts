@@ -28,13 +28,14 @@ import {
   BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError,
   RegionNotFoundError, type RegionLike,
 } from '../../regions/index.js'
-import { bufferLength, isArrayBuffer } from './builtins.js'
+import { bufferLength, dateTime, isArrayBuffer } from './builtins.js'
 import { ObjectTable } from './identity.js'
 import { ShapeTrie } from './shapes.js'
 import { ClassRef, ClassRegistry, type Registrable } from './classes.js'
 import { Encoder, joinBatch, type Batch, type EncoderContext } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isDescriptor, isShared } from './walk.js'
 import { SegmentRef } from './segments.js'
+import { DateTable } from './dates.js'
 import { Restorer } from './decode.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
@@ -151,6 +152,8 @@ export class Container<T extends object = Record<string, any>> {
   readonly #dirty = new DirtySet()
   readonly #barrier: Barrier
   readonly #binaries = new Map<number, Uint8Array>()
+  /** Date id -> time value persisted (Dates are handed out raw and compared at each point). */
+  readonly #dates = new DateTable()
   readonly #dropped = new Map<number, DroppedAt[]>()
   readonly #segments = new Map<number, Map<string, number>>()
   #droppedCache: DroppedEntry[] | null = null
@@ -167,6 +170,8 @@ export class Container<T extends object = Record<string, any>> {
   #broken: Error | null = null
   #closed = false
   #lastStats: PointStats | null = null
+  /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
+  #pendingDates: (Date | number)[] = []
   /** Ids below this are stamped on their objects; restore stamps the rest in the background. */
   #stamped = Infinity
 
@@ -178,7 +183,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#compactFactor = options.compactFactor ?? 2
     registerAll(this.#classes, options.classes)
-    this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded)
+    this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded, d => this.#exposeDate(d))
     this.#rootObj = undefined as unknown as T
   }
 
@@ -452,6 +457,12 @@ export class Container<T extends object = Record<string, any>> {
     const deferred = this.#barrier.deferred ?? []
     this.#barrier.deferred = null
     for (const t of deferred) this.#barrier.mark(t)
+    const dates = this.#pendingDates
+    this.#pendingDates = []
+    for (let i = 0; i < dates.length; i += 2) {
+      const id = this.#table.idOf(dates[i] as Date)
+      if (id !== 0) this.#dates.add(id, dates[i + 1] as number)
+    }
   }
 
   // ---- snapshot (synchronous) ----
@@ -474,6 +485,13 @@ export class Container<T extends object = Record<string, any>> {
     return snap
   }
 
+  /** Marks Dates whose time value differs from the persisted one. */
+  #compareDates(): void {
+    // The table holds only ids whose object is that Date (#forget removes freed ids; an id
+    // is reused only after it was freed), so no type check is needed.
+    this.#dates.compare(this.#table.objects, id => this.#dirty.mark(id))
+  }
+
   /** Marks ArrayBuffers whose bytes differ from their last persisted copy. */
   #compareBinaries(): void {
     for (const [id, copy] of this.#binaries) {
@@ -486,6 +504,7 @@ export class Container<T extends object = Record<string, any>> {
 
   #snapshotChanges(): Snapshot {
     this.#compareBinaries()
+    this.#compareDates()
     const ids = this.#dirty.take()
     const enc = new Encoder(this.#context(), this.#classRefs)
     let rootId = this.#table.idOf(this.#rootObj)
@@ -495,7 +514,7 @@ export class Container<T extends object = Record<string, any>> {
       drain(enc, this.#table)
     }
     this.#rootId = rootId
-    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    this.#adoptTracked(enc)
     const batch = enc.output()
     const projected = this.#logEnd + this.#queuedBytes + batch.length
     let keep: Uint8Array | null = null
@@ -521,8 +540,22 @@ export class Container<T extends object = Record<string, any>> {
     return keep
   }
 
+  /** Takes over the binary copies, and the persisted values of the Dates being compared. */
+  #adoptTracked(enc: Encoder): void {
+    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    for (const [id, t] of enc.dates) this.#dates.update(id, t)
+  }
+
+  /** A Date was handed out: compare it at every point from now on (its value now is the persisted one, or it was changed through a raw reference). */
+  #exposeDate(d: Date): void {
+    if (this.#stamped !== Infinity) { this.#pendingDates.push(d, dateTime(d)); return }
+    const id = this.#table.idOf(d)
+    if (id !== 0) this.#dates.add(id, dateTime(d))
+  }
+
   #forget(id: number): void {
     this.#segments.delete(id)
+    this.#dates.delete(id)
     this.#table.release(id)
     this.#refs.clear(id)
     this.#dropped.delete(id)
@@ -533,7 +566,7 @@ export class Container<T extends object = Record<string, any>> {
   #snapshotFirst(): Snapshot {
     const enc = new Encoder(this.#context(), this.#classRefs)
     const rootId = encodeFromRoot(enc, this.#table, this.#rootObj)
-    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    this.#adoptTracked(enc)
     this.#rootId = rootId
     this.#needFull = false
     const high = this.#table.highWater
@@ -579,7 +612,7 @@ export class Container<T extends object = Record<string, any>> {
       else this.#forget(id)
     }
     this.#binaries.clear()
-    for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
+    this.#adoptTracked(enc)
     this.#rootId = rootId
     this.#needFull = false
     return { batch: enc.output(), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
@@ -650,6 +683,7 @@ interface Restored {
   segments: Map<number, [number, string][]>
   refs: RefStore
   bytesIds: number[]
+  dateIds: number[]
 }
 
 /** Restores the graph of the store's current version. */
@@ -664,7 +698,7 @@ function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): 
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, dateIds: r.dateIds }
 }
 
 function listVersions(store: ChunkStore, where: string): VersionInfo[] {

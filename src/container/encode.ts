@@ -83,6 +83,8 @@ export class Encoder {
   records = 0
   /** ArrayBuffer ids encoded in this point, with a copy of their bytes (for change detection). */
   readonly binaries = new Map<number, Uint8Array>()
+  /** Date ids encoded in this point, with their time value (for change detection). */
+  readonly dates = new Map<number, number>()
   readonly #ctx: EncoderContext
   readonly #classRefs = new Map<object, ClassRef>()
   #proto = 0
@@ -244,7 +246,7 @@ export class Encoder {
       case KIND_ARRAY: this.#array(o as unknown[], start); break
       case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
       case KIND_SET: this.#set(o as Set<unknown>, start); break
-      case KIND_DATE: w.f64(dateTime(o as Date)); break
+      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.dates.set(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
       case KIND_VIEW: this.#view(o as ArrayBufferView); break
@@ -293,6 +295,12 @@ export class Encoder {
   #array(a: unknown[], start: number): void {
     const w = this.w
     const n = a.length
+    if (n <= 64 && isPlainDense(a, n)) {
+      w.varint(n)
+      for (let i = 0; i < n; i++) this.value(a[i], i, 'index')
+      w.varint(0)
+      return
+    }
     const keys = objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
     if (n > SEGMENT_MIN && keys.length === n) {
@@ -432,6 +440,20 @@ export class Encoder {
     const parts = [...this.aux.parts(), ...this.w.parts()]
     return { parts, length: this.aux.length + this.w.length }
   }
+}
+
+/**
+ * True if the small array `a` has no holes and no enumerable properties besides its
+ * elements, checked without allocating a key list: for-in counts enumerable keys (own and
+ * inherited; inherited ones only make the count too high, which sends the array to the
+ * exact path), and a hole would be an undefined element that is not own.
+ */
+function isPlainDense(a: unknown[], n: number): boolean {
+  let count = 0
+  for (const _ in a) count++
+  if (count !== n) return false
+  for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) return false
+  return true
 }
 
 /** Why an object that is not a plain object, array or known built-in cannot persist, or ''. */
