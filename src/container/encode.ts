@@ -295,12 +295,6 @@ export class Encoder {
   #array(a: unknown[], start: number): void {
     const w = this.w
     const n = a.length
-    if (n <= 64 && isPlainDense(a, n)) {
-      w.varint(n)
-      for (let i = 0; i < n; i++) this.value(a[i], i, 'index')
-      w.varint(0)
-      return
-    }
     const keys = objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
     if (n > SEGMENT_MIN && keys.length === n) {
@@ -440,20 +434,6 @@ export class Encoder {
     const parts = [...this.aux.parts(), ...this.w.parts()]
     return { parts, length: this.aux.length + this.w.length }
   }
-}
-
-/**
- * True if the small array `a` has no holes and no enumerable properties besides its
- * elements, checked without allocating a key list: for-in counts enumerable keys (own and
- * inherited; inherited ones only make the count too high, which sends the array to the
- * exact path), and a hole would be an undefined element that is not own.
- */
-function isPlainDense(a: unknown[], n: number): boolean {
-  let count = 0
-  for (const _ in a) count++
-  if (count !== n) return false
-  for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) return false
-  return true
 }
 
 /** Why an object that is not a plain object, array or known built-in cannot persist, or ''. */
