@@ -36,77 +36,20 @@ import { Encoder, joinBatch, type Batch, type EncoderContext } from './encode.js
 import { drain, encodeFromRoot, encodeObjects, isDescriptor, isShared } from './walk.js'
 import { SegmentRef } from './segments.js'
 import { DateTable } from './dates.js'
-import { Restorer } from './decode.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
-import { decodeMeta, encodeMeta, type ContainerMeta } from './meta.js'
+import { encodeMeta, type ContainerMeta } from './meta.js'
 import { droppedStep, pathsTo } from './paths.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
+import { copyBytes, listVersions, restoreFrom, type Restored } from './restore.js'
+import {
+  DEFAULT_CHUNK_SIZE, checkOptions, checkRoot, registerAll,
+  type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo,
+} from './options.js'
 import type { ChunkStore } from './store.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
-
-/** Chunk size of new containers (chosen by measurement: see README, "Chunk size"). */
-export const DEFAULT_CHUNK_SIZE = 4096
-
-/** Options of {@link Container.open}. */
-export interface ContainerOptions<T extends object> {
-  /** Builds the root of a new container (pCAlloc). Required when the file does not exist. */
-  init?: () => T
-  /** Restore this retained version instead of the newest (see {@link Container.versions}). */
-  version?: number
-  /** Classes whose instances persist (their prototype comes back on restore). */
-  classes?: Registrable[] | Record<string, Registrable>
-  /** Versions kept restorable, 1 to 64 (default 3). Fixed when the container is created. */
-  keepVersions?: number
-  /** Chunk size in bytes of a new container, a power of two from 512 (default 4 KiB, chosen by measurement). */
-  chunkSize?: number
-  /** Compact the log when it grows past this factor of its size after the last compaction (default 2). */
-  compactFactor?: number
-}
-
-/** Options of {@link Container.persist}. */
-export interface PersistOptions {
-  /** Re-walk and rewrite the whole graph (needed after mutations through raw references). */
-  full?: boolean
-}
-
-/** What a persistence point did (the value its promise resolves with). */
-export interface PointStats {
-  /** Version number of the committed point. */
-  version: number
-  /** Objects whose records the point wrote. */
-  objects: number
-  /** Bytes of records the point wrote (the whole log for full and compacting points). */
-  bytes: number
-  /** Bytes the chunk store wrote for it (whole chunks copied on write, chunk map, metadata). */
-  stored: number
-  /** Milliseconds the program was blocked (the snapshot). */
-  blockedMs: number
-  /** Milliseconds from the call to durability. */
-  totalMs: number
-  /** True if the point rewrote the whole graph (first point, `full`, restored older version). */
-  full: boolean
-  /** True if the point compacted the log (dropped superseded and unreachable records). */
-  compacted: boolean
-}
-
-/** One retained version, as {@link Container.versions} lists it. */
-export interface VersionInfo {
-  version: number
-  /** When the point was taken. */
-  time: Date
-  /** Current object records in this version. */
-  objects: number
-  /** Size of the version's log in bytes. */
-  bytes: number
-  /** Bytes this point wrote. */
-  written: number
-}
-
-/** Where the container was restored from when the newest version was damaged. */
-export interface FallBack { from: number; to: number; reason: string }
 
 interface Snapshot {
   batch: Batch
@@ -673,66 +616,3 @@ export class Container<T extends object = Record<string, any>> {
     return new BrokenError(`Cannot ${action} container "${this.path}": an earlier point failed (${this.#broken!.message}); reopen the container`, { cause: this.#broken })
   }
 }
-
-interface Restored {
-  root: object
-  objects: unknown[]
-  meta: ContainerMeta
-  shapes: Map<number, readonly string[]>
-  classes: Map<number, { name: string; proto: object }>
-  segments: Map<number, [number, string][]>
-  refs: RefStore
-  bytesIds: number[]
-  dateIds: number[]
-}
-
-/** Restores the graph of the store's current version. */
-function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): Restored {
-  const meta = decodeMeta(store.getMeta(), where)
-  if (Math.ceil(meta.logEnd / store.chunkSize) > store.chunkCount) {
-    throw new CorruptionError(`Cannot restore container "${where}": its log of ${meta.logEnd} bytes exceeds the ${store.chunkCount} chunks stored`)
-  }
-  const log = readLog(store, meta.logEnd)
-  const table = new ObjectTable()
-  table.reset(meta.highWater)
-  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
-  const root = r.run(meta.rootId)
-  const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, dateIds: r.dateIds }
-}
-
-function listVersions(store: ChunkStore, where: string): VersionInfo[] {
-  const out: VersionInfo[] = []
-  for (const v of store.versions()) {
-    if (v.meta.length === 0) continue
-    const m = decodeMeta(v.meta, where)
-    out.push({ version: v.version, time: new Date(m.time), objects: m.records, bytes: m.logEnd, written: m.bytesWritten })
-  }
-  return out
-}
-
-function copyBytes(b: ArrayBuffer): Uint8Array {
-  const copy = new Uint8Array(bufferLength(b))
-  copy.set(new Uint8Array(b, 0, copy.length))
-  return copy
-}
-
-function registerAll(reg: ClassRegistry, classes: ContainerOptions<object>['classes']): void {
-  if (classes === undefined) return
-  if (Array.isArray(classes)) for (const c of classes) reg.add(c)
-  else for (const [name, c] of Object.entries(classes)) reg.add(c, name)
-}
-
-function checkRoot<T>(root: T, where: string): T {
-  if (typeof root !== 'object' || root === null) throw new InvalidArgumentError(`Cannot create container "${where}": init() must return an object, got ${String(root)}`)
-  return root
-}
-
-function checkOptions(o: ContainerOptions<object>): void {
-  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`Container options must be an object, got ${String(o)}`)
-  if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
-  if (o.version !== undefined && (!Number.isSafeInteger(o.version) || o.version < 1)) throw new InvalidArgumentError(`Container option version must be a positive integer, got ${String(o.version)}`)
-  if (o.keepVersions !== undefined && (!Number.isInteger(o.keepVersions) || o.keepVersions < 1 || o.keepVersions > 64)) throw new InvalidArgumentError(`Container option keepVersions must be an integer from 1 to 64, got ${String(o.keepVersions)}`)
-  if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${String(o.compactFactor)}`)
-}
-

@@ -71,8 +71,6 @@ export class Restorer extends ByteReader {
   readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers restored. */
   readonly bytesIds: number[] = []
-  /** Ids of the Dates restored. */
-  readonly dateIds: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
   readonly segments = new Map<number, [number, string][]>()
 
@@ -224,7 +222,7 @@ export class Restorer extends ByteReader {
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
       case KIND_SEGMENTED: o = base === KIND_ARRAY ? [] : base === KIND_MAP ? new Map() : new Set(); break
-      case KIND_DATE: o = new Date(this.f64()); this.dateIds.push(id); break
+      case KIND_DATE: o = new Date(this.f64()); break
       case KIND_REGEXP: {
         const src = this.value(), flags = this.value()
         if (typeof src !== 'string' || typeof flags !== 'string') this.fail('RegExp record without source and flags')

@@ -1,8 +1,9 @@
 /**
  * Orthogonal persistence (SoftPM containers): the public door of src/container.
  */
-export { Container, DEFAULT_CHUNK_SIZE } from './container.js'
-export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack } from './container.js'
+export { Container } from './container.js'
+export { DEFAULT_CHUNK_SIZE } from './options.js'
+export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack } from './options.js'
 export type { DroppedEntry } from './dropped.js'
 export type { Registrable } from './classes.js'
 export { UnknownClassError } from './errors.js'

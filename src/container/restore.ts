@@ -1,0 +1,60 @@
+/**
+ * Restore of one stored version: reads the log, rebuilds the graph (decode.ts) and returns
+ * everything the container needs to go on from it (ids, shapes, classes, segments,
+ * references). Also lists the versions a store retains.
+ */
+import { CorruptionError } from '../../regions/index.js'
+import { bufferLength } from './builtins.js'
+import { ObjectTable } from './identity.js'
+import { Restorer } from './decode.js'
+import { readLog } from './log.js'
+import { decodeMeta, type ContainerMeta } from './meta.js'
+import type { RefStore } from './refs.js'
+import type { ClassRegistry } from './classes.js'
+import type { ChunkStore } from './store.js'
+import type { VersionInfo } from './options.js'
+
+const noop = (): void => {}
+
+export interface Restored {
+  root: object
+  objects: unknown[]
+  meta: ContainerMeta
+  shapes: Map<number, readonly string[]>
+  classes: Map<number, { name: string; proto: object }>
+  segments: Map<number, [number, string][]>
+  refs: RefStore
+  bytesIds: number[]
+}
+
+/** Restores the graph of the store's current version. */
+export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): Restored {
+  const meta = decodeMeta(store.getMeta(), where)
+  if (Math.ceil(meta.logEnd / store.chunkSize) > store.chunkCount) {
+    throw new CorruptionError(`Cannot restore container "${where}": its log of ${meta.logEnd} bytes exceeds the ${store.chunkCount} chunks stored`)
+  }
+  const log = readLog(store, meta.logEnd)
+  const table = new ObjectTable()
+  table.reset(meta.highWater)
+  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
+  const root = r.run(meta.rootId)
+  const t = r.tables()
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds }
+}
+
+export function listVersions(store: ChunkStore, where: string): VersionInfo[] {
+  const out: VersionInfo[] = []
+  for (const v of store.versions()) {
+    if (v.meta.length === 0) continue
+    const m = decodeMeta(v.meta, where)
+    out.push({ version: v.version, time: new Date(m.time), objects: m.records, bytes: m.logEnd, written: m.bytesWritten })
+  }
+  return out
+}
+
+export function copyBytes(b: ArrayBuffer): Uint8Array {
+  const copy = new Uint8Array(bufferLength(b))
+  copy.set(new Uint8Array(b, 0, copy.length))
+  return copy
+}
+
