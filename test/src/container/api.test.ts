@@ -247,3 +247,61 @@ test('a point that fails (disk full) rejects with a typed error, breaks the cont
   const f = Container.openRegion(region.crash(1))
   assert.deepEqual(f.unwrap(f.root), { items: [] })
 })
+
+test('an earlier version reopened and persisted becomes the newest version; the root can be replaced', async () => {
+  const file = path.join(tmp(), 'rollback.pmc')
+  const c = Container.open(file, { init: () => ({ step: 1 }) })
+  await c.persist()
+  c.root.step = 2
+  await c.persist()
+  await c.close()
+  const old = Container.open(file, { version: 1 })
+  assert.equal(old.root.step, 1)
+  old.root.note = 'rolled back'
+  const s = await old.persist()
+  assert.equal(s.version, 3)
+  assert.ok(s.full)
+  old.root = { replaced: true } as never
+  await old.persist()
+  await old.close()
+  const f = Container.open(file)
+  assert.deepEqual(f.unwrap(f.root), { replaced: true })
+  await f.close()
+  const g = Container.open(file, { version: 3 })
+  assert.deepEqual(g.unwrap(g.root), { step: 1, note: 'rolled back' })
+  await g.close()
+})
+
+test('after a reopen, a change in a large Map still writes one segment', async () => {
+  const region = simRegion(1 << 23)
+  const m = new Map<number, string>()
+  for (let i = 0; i < 50_000; i++) m.set(i, 'v' + i)
+  const c = Container.openRegion(region, { init: () => ({ m }) })
+  await c.persist()
+  const image = region.crash(1)
+  const again = Container.openRegion(image)
+  again.root.m.set(25_000, 'changed')
+  const s = await again.persist()
+  assert.ok(s.bytes < 5000, `wrote ${s.bytes} bytes`)
+  const f = Container.openRegion(image.crash(2))
+  assert.equal(f.root.m.get(25_000), 'changed')
+  assert.equal(f.root.m.size, 50_000)
+})
+
+test('compaction drops superseded records and unreachable objects', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init: () => ({ items: [] as object[], n: 0 }), compactFactor: 1.5 })
+  await c.persist()
+  let compacted = false
+  for (let round = 0; round < 40 && !compacted; round++) {
+    c.root.items = Array.from({ length: 200 }, (_, i) => ({ round, i, pad: 'x'.repeat(40) }))
+    c.root.n = round
+    compacted = (await c.persist()).compacted
+  }
+  assert.ok(compacted, 'no point compacted')
+  assert.ok(c.lastPoint!.bytes < 200 * 80 * 3, `the compacted log of ${c.lastPoint!.bytes} bytes holds more than about two generations of items`)
+  const f = Container.openRegion(region.crash(1))
+  const items = (f.unwrap(f.root) as { items: { round: number }[]; n: number })
+  assert.equal(items.items.length, 200)
+  assert.equal(items.items[0].round, items.n)
+})
