@@ -26,6 +26,9 @@ export class ShapeTrie {
   /** Last shape found per key count: objects of one shape repeat, and comparing interned key strings beats walking the trie. */
   readonly #recent: (ShapeNode | undefined)[] = []
 
+  /** The shape most recently looked up with `n` keys, if any. */
+  recent(n: number): ShapeNode | undefined { return this.#recent[n] }
+
   lookup(keys: string[]): ShapeNode {
     const n = keys.length
     const hit = this.#recent[n]

@@ -305,3 +305,18 @@ test('compaction drops superseded records and unreachable objects', async () => 
   assert.equal(items.items.length, 200)
   assert.equal(items.items[0].round, items.n)
 })
+
+test('getters that change their object while it is encoded still give a consistent record', async () => {
+  const region = simRegion()
+  const mk = (): Record<string, unknown> => {
+    const o: Record<string, unknown> = { a: 1, b: 2, c: 3 }
+    Object.defineProperty(o, 'g', { enumerable: true, configurable: true, get() { delete o.c; o.d = 4; return 'got' } })
+    return o
+  }
+  const c = Container.openRegion(region, { init: () => ({ first: { a: 0, b: 0, c: 0, g: 0 }, list: [mk(), mk()] }) })
+  await c.persist()
+  const f = Container.openRegion(region.crash(1))
+  const list = (f.unwrap(f.root) as { list: Record<string, unknown>[] }).list
+  for (const o of list) assert.equal(o.g, 'got')
+  assert.equal(list.length, 2)
+})
