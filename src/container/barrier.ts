@@ -14,8 +14,9 @@
  * (container.ts: a time value per Date, bytes per ArrayBuffer).
  *
  * Not detected: mutations through references the program kept to raw objects (the ones it
- * passed in, `init`'s graph, `c.unwrap(x)`), and mutations of RegExp `lastIndex` (not
- * persisted). After such mutations call `persist({ full: true })`.
+ * passed in, `init`'s graph, `c.unwrap(x)`), of objects held by frozen (non-writable,
+ * non-configurable) properties, which a proxy must hand out raw, and of RegExp `lastIndex`
+ * (not persisted). After such mutations call `persist({ full: true })`.
  *
  * Invariants:
  *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
@@ -35,6 +36,7 @@ type AnyMap = Map<unknown, unknown>
 type AnySet = Set<unknown>
 type Fn = (...args: unknown[]) => unknown
 
+const isExtensible = Object.isExtensible
 const mapDelete = Map.prototype.delete
 const mapClear = Map.prototype.clear
 const mapEntries = Map.prototype.entries
@@ -121,7 +123,17 @@ export class Barrier {
 
   #objectHandler(): ProxyHandler<object> {
     return {
-      get: (t, k, r) => this.wrap(reflectGet(t, k, r)),
+      get: (t, k, r) => {
+        const v = reflectGet(t, k, r)
+        if (typeof v !== 'object' || v === null) return v
+        // A proxy must return the very value of a non-writable, non-configurable property
+        // (frozen objects): hand those out raw (their mutations then need a full point).
+        if (!isExtensible(t)) {
+          const d = Reflect.getOwnPropertyDescriptor(t, k)
+          if (d !== undefined && d.configurable === false && d.writable === false) return v
+        }
+        return this.wrap(v)
+      },
       set: (t, k, v, r) => { this.mark(t); return Reflect.set(t, k, this.unwrap(v), r) },
       deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
       defineProperty: (t, k, d) => {

@@ -320,3 +320,17 @@ test('getters that change their object while it is encoded still give a consiste
   for (const o of list) assert.equal(o.g, 'got')
   assert.equal(list.length, 2)
 })
+
+test('frozen objects can be read through the proxies and persist', async () => {
+  const region = simRegion()
+  const inner = { x: 1 }
+  const c = Container.openRegion(region, { init: () => ({ frozen: Object.freeze({ inner, list: Object.freeze([inner]) }), open: { y: 2 } }) })
+  assert.equal(c.root.frozen.inner.x, 1)
+  assert.equal(c.root.frozen.list[0], c.root.frozen.inner)
+  c.root.open.y = 3
+  await c.persist()
+  const f = Container.openRegion(region.crash(1))
+  const r = f.unwrap(f.root) as { frozen: { inner: object; list: object[] }; open: { y: number } }
+  assert.equal(r.frozen.list[0], r.frozen.inner)
+  assert.equal(r.open.y, 3)
+})
