@@ -112,7 +112,7 @@ export class Restorer extends ByteReader {
       while (pos < logEnd) {
         readHeader(this.buf, pos, logEnd)
         const id = header.id, next = header.end
-        if (this.offsets[id] === pos) { this.records++; this.fill(id) }
+        if (this.offsets[id] === pos) { this.records++; this.fill(id, header.body, next) }
         pos = next
         this.end = logEnd
       }
@@ -249,9 +249,12 @@ export class Restorer extends ByteReader {
   }
 
   /** Reads the body of `id`'s current record into its object. */
-  fill(id: number): void {
-    const kind = this.#enter(id)
-    const body = this.pos, end = this.end
+  fill(id: number, bodyStart: number, end: number): void {
+    this.pos = bodyStart
+    this.end = end
+    const kind = this.u8()
+    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    const body = this.pos
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
     if (kind === KIND_SEGMENT) { this.pos = this.end; return }   // read by its collection
