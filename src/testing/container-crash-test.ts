@@ -12,9 +12,9 @@
  */
 import fc from 'fast-check'
 import { inspect } from 'node:util'
-import { SimRegion } from '../../regions/index.js'
+import { SimRegion, mulberry32 } from '../../regions/index.js'
 import { Container, type ContainerOptions } from '../container/index.js'
-import { CrashTestError } from './crash-test.js'
+import { checkOrThrow, Violation } from './crash-test.js'
 import { graphDifference, snapshotGraph } from './graph.js'
 
 /** What a user gives `containerCrashTest`. */
@@ -39,21 +39,12 @@ export interface ContainerCrashTestSpec<Op> {
   path?: string
 }
 
-class Violation extends Error {}
-
 interface Capture { image: SimRegion; where: string; durable: number; started: number }
 
 /** Runs the container crash test; throws CrashTestError with a shrunk, replayable case. */
 export async function containerCrashTest<Op>(spec: ContainerCrashTestSpec<Op>): Promise<void> {
-  const prop = fc.asyncProperty(fc.array(spec.operation, { maxLength: spec.maxOps ?? 12 }), fc.nat(), (ops, seed) => runOnce(spec, ops, seed))
-  const details = await fc.check(prop, { numRuns: spec.runs ?? 50, seed: spec.seed, path: spec.path, endOnFailure: false })
-  if (!details.failed) return
-  const [shrunk] = details.counterexample ?? [[]]
-  const err = details.errorInstance
-  throw new CrashTestError(
-    `containerCrashTest failed after ${details.numRuns} run(s) and ${details.numShrinks} shrink(s).\n` +
-    `Operations (shrunk): ${inspect(shrunk, { depth: 6, breakLength: 120 })}\n${err instanceof Violation ? err.message : inspect(err)}\n` +
-    `Replay exactly with: containerCrashTest({ ...spec, seed: ${details.seed}, path: ${JSON.stringify(details.counterexamplePath)} })`)
+  const ops = fc.array(spec.operation, { maxLength: spec.maxOps ?? 12 })
+  await checkOrThrow('containerCrashTest', fc.asyncProperty(ops, fc.nat(), (seq, seed) => runOnce(spec, seq, seed)), spec.runs ?? 50, spec)
 }
 
 async function runOnce<Op>(spec: ContainerCrashTestSpec<Op>, ops: Op[], seed: number): Promise<void> {
@@ -61,8 +52,8 @@ async function runOnce<Op>(spec: ContainerCrashTestSpec<Op>, ops: Op[], seed: nu
   const sim = SimRegion.create({ size: spec.size ?? 1 << 20 })
   const c = Container.openRegion(sim, options)
   const graphs: unknown[] = [snapshotGraph(c.root, v => c.unwrap(v))]
-  let durable = 0, points = 0, k = seed >>> 0
-  const rand = () => ((k = (Math.imul(k, 1103515245) + 12345) >>> 0) / 4294967296)
+  let durable = 0, points = 0
+  const rand = mulberry32(seed)
   const captures: Capture[] = []
   const capture = (where: string) => {
     for (let i = 0; i < (spec.imagesPerPoint ?? 2); i++) captures.push({ image: sim.crash((rand() * 2 ** 31) | 0), where, durable, started: graphs.length - 1 })

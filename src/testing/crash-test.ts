@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check'
 import { isDeepStrictEqual, inspect } from 'node:util'
-import { PmemError, SimRegion } from '../../regions/index.js'
+import { PmemError, SimRegion, mulberry32 } from '../../regions/index.js'
 import { PersistentMemory } from '../pm.js'
 import { findUnloggedStores } from './sanitizer.js'
 
@@ -56,23 +56,31 @@ export class CrashTestError extends PmemError {
 }
 
 /** A violation found inside one run (fast-check shrinks on it). */
-class Violation extends Error {}
+export class Violation extends Error {}
 
 interface Capture { image: SimRegion; where: string; durable: number; upTo: number }
 
 /** Runs the crash test; resolves when every run passes, throws CrashTestError otherwise. */
 export async function crashTest<V, Op, M>(spec: CrashTestSpec<V, Op, M>): Promise<void> {
   const ops = fc.array(spec.operation, { maxLength: spec.maxOps ?? 20 })
-  const prop = fc.asyncProperty(ops, fc.nat(), (seq, seed) => runOnce(spec, seq, seed))
-  const details = await fc.check(prop, { numRuns: spec.runs ?? 100, seed: spec.seed, path: spec.path, endOnFailure: false })
+  await checkOrThrow('crashTest', fc.asyncProperty(ops, fc.nat(), (seq, seed) => runOnce(spec, seq, seed)), spec.runs ?? 100, spec)
+}
+
+/**
+ * Runs a crash property with fast-check and turns a failure into a CrashTestError showing the
+ * shrunk operations, the violation, and the seed and path that replay it. Shared by
+ * `crashTest` and `containerCrashTest`.
+ */
+export async function checkOrThrow<Ts extends [unknown, ...unknown[]]>(name: string, prop: fc.IAsyncProperty<Ts>, runs: number,
+  replay: { seed?: number; path?: string }): Promise<void> {
+  const details = await fc.check(prop, { numRuns: runs, seed: replay.seed, path: replay.path, endOnFailure: false })
   if (!details.failed) return
-  const [shrunk] = details.counterexample ?? [[]]
+  const shrunk = details.counterexample?.[0] ?? []
   const err = details.errorInstance
-  const why = err instanceof Violation ? err.message : inspect(err)
   throw new CrashTestError(
-    `crashTest failed after ${details.numRuns} run(s) and ${details.numShrinks} shrink(s).\n` +
-    `Operations (shrunk): ${inspect(shrunk, { depth: 6, breakLength: 120 })}\n${why}\n` +
-    `Replay exactly with: crashTest({ ...spec, seed: ${details.seed}, path: ${JSON.stringify(details.counterexamplePath)} })`)
+    `${name} failed after ${details.numRuns} run(s) and ${details.numShrinks} shrink(s).\n` +
+    `Operations (shrunk): ${inspect(shrunk, { depth: 6, breakLength: 120 })}\n${err instanceof Violation ? err.message : inspect(err)}\n` +
+    `Replay exactly with: ${name}({ ...spec, seed: ${details.seed}, path: ${JSON.stringify(details.counterexamplePath)} })`)
 }
 
 async function runOnce<V, Op, M>(spec: CrashTestSpec<V, Op, M>, ops: Op[], seed: number): Promise<void> {
@@ -82,8 +90,8 @@ async function runOnce<V, Op, M>(spec: CrashTestSpec<V, Op, M>, ops: Op[], seed:
   const models: M[] = [spec.model.init()]
   const seqAfter: number[] = [pm.engine.lastSeq]
   const captures: Capture[] = []
-  let running = 0, points = 0, k = seed >>> 0
-  const rand = () => ((k = (Math.imul(k, 1103515245) + 12345) >>> 0) / 4294967296)
+  let running = 0, points = 0
+  const rand = mulberry32(seed)
   const durableOps = () => { let d = 0; while (d + 1 < seqAfter.length && seqAfter[d + 1]! <= pm.engine.durableSeq) d++; return d }
   const capture = (where: string, upTo: number) => {
     for (let i = 0; i < (spec.imagesPerPoint ?? 2); i++) captures.push({ image: sim.crash((rand() * 2 ** 31) | 0), where, durable: durableOps(), upTo })
