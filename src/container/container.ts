@@ -338,7 +338,6 @@ export class Container<T extends object = Record<string, any>> {
 
   #adopt(r: Restored): void {
     this.#table.objects = r.objects
-    this.#table.setHighWater(r.meta.highWater)
     for (const [id, keys] of r.shapes) {
       const node = this.#shapes.lookup([...keys])
       node.id = id
