@@ -16,11 +16,13 @@
  *      supersede): a restore sees the graph exactly as it was when that `persist()` was
  *      called. A crash before the commit leaves the previous version (log.ts inv. 1).
  *   2. Every id referenced by a committed record has a current record in the same version:
- *      ids are freed only at compaction or full points, in the snapshot, for objects that
- *      the persisted references (RefStore) no longer reach; so a later snapshot can never
- *      reference a freed id (it sees the object as new).
- *   3. Change detection never misses a mutation made through the container's proxies or
- *      to binary data; mutations through raw references need `persist({ full: true })`.
+ *      ids are freed only in a snapshot (compaction or full point) for objects that the
+ *      persisted references (RefStore) no longer reach, or by `exclude`, which makes the
+ *      next point a full rewrite; so a later snapshot never references a freed id (it sees
+ *      the object as new).
+ *   3. Change detection never misses a mutation made through the container's proxies, to
+ *      binary data, or to a Date read through the container; mutations through raw
+ *      references need `persist({ full: true })`.
  *   4. After a failed write the container is broken (BrokenError) until reopened; the file
  *      keeps its last committed version.
  */
