@@ -334,3 +334,11 @@ test('frozen objects can be read through the proxies and persist', async () => {
   assert.equal(r.frozen.list[0], r.frozen.inner)
   assert.equal(r.open.y, 3)
 })
+
+test('dropped paths through large (segmented) collections name the collection entries', async () => {
+  const region = simRegion(1 << 22)
+  const list = Array.from({ length: 1000 }, (_, i) => ({ i, cb: i === 700 ? (): number => 1 : null }))
+  const c = Container.openRegion(region, { init: () => ({ list }) })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.list[700].cb'])
+})
