@@ -342,3 +342,23 @@ test('dropped paths through large (segmented) collections name the collection en
   await c.persist()
   assert.deepEqual(c.dropped.map(d => d.path), ['root.list[700].cb'])
 })
+
+test('Node Buffers persist as Buffers; typed arrays sharing a buffer keep sharing it', async () => {
+  const region = simRegion()
+  const ab = new ArrayBuffer(16)
+  const c = Container.openRegion(region, { init: () => ({ b: Buffer.from('hello'), u: new Uint8Array(ab, 0, 8), f: new Float64Array(ab, 8, 1) }) })
+  c.root.f[0] = 1.5
+  await c.persist()
+  const image = region.crash(1)
+  const f = Container.openRegion(image)
+  const r = f.unwrap(f.root) as { b: Buffer; u: Uint8Array; f: Float64Array }
+  assert.ok(Buffer.isBuffer(r.b))
+  assert.equal(r.b.toString(), 'hello')
+  assert.equal(r.u.buffer, r.f.buffer)
+  assert.equal(r.f[0], 1.5)
+  new Float64Array(f.root.u.buffer, 8, 1)[0] = 2.5     // through a view the program made itself
+  const s = await f.persist()
+  assert.equal(s.objects, 1, 'only the ArrayBuffer changed')
+  const g = Container.openRegion(image.crash(2))
+  assert.equal((g.unwrap(g.root) as { f: Float64Array }).f[0], 2.5)
+})
