@@ -45,7 +45,7 @@ import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
 import { droppedStep, pathsTo } from './paths.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
-import { copyBytes, listVersions, restoreFrom, type Restored } from './restore.js'
+import { listVersions, restoreFrom, type Restored } from './restore.js'
 import {
   DEFAULT_CHUNK_SIZE, checkOptions, checkRoot, registerAll,
   type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo,
@@ -68,6 +68,13 @@ interface Snapshot {
 }
 
 const noop = (): void => {}
+
+/** The bytes a binary record holds: a whole ArrayBuffer, or a Buffer's own view (KIND_BUFFER). */
+function bytesOf(b: unknown): Buffer | null {
+  if (isArrayBuffer(b)) return Buffer.from(b as ArrayBuffer, 0, bufferLength(b as ArrayBuffer))
+  if (Buffer.isBuffer(b)) return b
+  return null
+}
 
 /**
  * A persistent container: `root` and everything reachable from it persist at each `persist()`.
@@ -361,7 +368,7 @@ export class Container<T extends object = Record<string, any>> {
     }
     this.#table.setHighWater(r.meta.highWater)
     this.#refs = r.refs
-    for (const id of r.bytesIds) this.#binaries.set(id, copyBytes(r.objects[id] as ArrayBuffer))
+    for (const id of r.bytesIds) this.#binaries.set(id, Uint8Array.from(bytesOf(r.objects[id])!))
     this.#rootObj = r.root as T
     this.#barrier.deferred = []
     this.#startStamping()
@@ -440,9 +447,10 @@ export class Container<T extends object = Record<string, any>> {
   #compareBinaries(): void {
     for (const [id, copy] of this.#binaries) {
       const b = this.#table.objects[id]
-      if (b === undefined || !isArrayBuffer(b)) { this.#binaries.delete(id); continue }
-      const n = bufferLength(b as ArrayBuffer)
-      if (n !== copy.length || Buffer.compare(Buffer.from(b as ArrayBuffer, 0, n), copy) !== 0) this.#dirty.mark(id)
+      if (b === undefined) { this.#binaries.delete(id); continue }
+      const now = bytesOf(b)
+      if (now === null) { this.#binaries.delete(id); continue }
+      if (now.length !== copy.length || Buffer.compare(now, copy) !== 0) this.#dirty.mark(id)
     }
   }
 

@@ -23,7 +23,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
 } from './format.js'
@@ -230,6 +230,7 @@ export class Restorer extends ByteReader {
         break
       }
       case KIND_BYTES: o = new ArrayBuffer(this.count(1)); break
+      case KIND_BUFFER: o = Buffer.alloc(this.count(1)); break
       case KIND_VIEW: o = this.#viewShell(); break
       default: this.fail(`reference to a ${kindName(kind)} record`)
     }
@@ -278,9 +279,11 @@ export class Restorer extends ByteReader {
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
       case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }
       case KIND_SET: { const n = this.count(1); for (let i = 0; i < n; i++) setPut(o as Set<unknown>, this.value()); break }
-      case KIND_BYTES: {
+      case KIND_BYTES: case KIND_BUFFER: {
         const n = this.varint(); this.need(n)
-        new Uint8Array(o as ArrayBuffer).set(this.buf.subarray(this.pos, this.pos + n))
+        const target = kind === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
+        if (target.length !== n) this.fail('buffer length changed between reads')
+        target.set(this.buf.subarray(this.pos, this.pos + n))
         this.pos += n
         this.bytesIds.push(id)
         break

@@ -25,7 +25,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_SEGMENT, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, VIEW_TYPES,
 } from './format.js'
@@ -40,6 +40,7 @@ import { SEGMENT_MIN, SegmentRef, endsSegment, entryHash } from './segments.js'
 const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
+const BufferProto = Buffer.prototype as object
 
 /** The records of a point as a list of buffers. */
 export interface Batch { parts: Buffer[]; length: number }
@@ -251,7 +252,7 @@ export class Encoder {
       case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.dates.set(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
-      case KIND_VIEW: this.#view(o as ArrayBufferView); break
+      case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
     }
     w.endRecord(lenAt)
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
@@ -448,10 +449,19 @@ export class Encoder {
     this.w.bytes(copy)
   }
 
-  #view(v: ArrayBufferView): void {
+  #view(id: number, v: ArrayBufferView, start: number): void {
     const w = this.w
     const tag = isDataView(v) ? 'DataView' : typedArrayTag(v)!
     const [buffer, off, len] = viewParts(v)
+    if (getPrototypeOf(v) === BufferProto && (off !== 0 || len !== bufferLength(buffer))) {
+      w.buf[start] = KIND_BUFFER
+      const copy = new Uint8Array(len)
+      copy.set(new Uint8Array(buffer, off, len))
+      this.binaries.set(id, copy)
+      w.varint(len)
+      w.bytes(copy)
+      return
+    }
     w.u8(VIEW_INDEX.get(tag)!)
     let bid = this.#ctx.table.idOf(buffer)
     if (bid === 0) bid = this.discover(buffer, 'buffer', 'prop')

@@ -39,6 +39,7 @@
  * | GONE | string value: why the object can no longer persist (its prototype was changed to an unregistered one); references to it restore as null |
  * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
  * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
+ * | BUFFER | varint n, n bytes: a Node Buffer that views part of a larger ArrayBuffer (Node's 8 KiB pool, usually), stored with its own bytes only, like `v8.serialize` does, so unrelated pool memory never reaches the file |
  *
  * Tagged values (first byte):
  *
@@ -111,7 +112,8 @@ export const KIND_CLASS = 12
 export const KIND_GONE = 13
 export const KIND_SEGMENTED = 14
 export const KIND_SEGMENT = 15
-export const KIND_MAX = 15
+export const KIND_BUFFER = 16
+export const KIND_MAX = 16
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -142,5 +144,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer'][kind] ?? `kind ${kind}`
 }
