@@ -358,7 +358,7 @@ test('Node Buffers persist as Buffers; typed arrays sharing a buffer keep sharin
   assert.equal(r.u.buffer, r.f.buffer)
   assert.equal(r.f[0], 1.5)
   new Float64Array(f.root.u.buffer, 8, 1)[0] = 2.5     // through a view the program made itself
-  f.root.b[0] = 0x4a
+  f.root.b[0] = 0x6a
   const s = await f.persist()
   assert.ok(s.objects <= 3, 'only the ArrayBuffer and the Buffer (with its own bytes) changed')
   const g = Container.openRegion(image.crash(2))
