@@ -421,7 +421,7 @@ export class Container<T extends object = Record<string, any>> {
   #context(): EncoderContext {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
-      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments,
+      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates,
     }
   }
 
@@ -492,10 +492,9 @@ export class Container<T extends object = Record<string, any>> {
     return keep
   }
 
-  /** Takes over the binary copies, and the persisted values of the Dates being compared. */
+  /** Takes over the binary copies the encoder made (Dates it updated in #dates itself). */
   #adoptTracked(enc: Encoder): void {
     for (const [id, copy] of enc.binaries) this.#binaries.set(id, copy)
-    for (const [id, t] of enc.dates) this.#dates.update(id, t)
   }
 
   /** A Date was handed out: compare it at every point from now on (its value now is the persisted one, or it was changed through a raw reference). */

@@ -36,6 +36,7 @@ import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import { SEGMENT_MIN, SegmentRef, endsSegment, entryHash } from './segments.js'
+import type { DateTable } from './dates.js'
 
 const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
@@ -65,6 +66,8 @@ export interface EncoderContext {
   readonly dropped: Map<number, DroppedAt[]>
   /** Segmented collection id -> its segments by content (segments.ts). */
   readonly segments: Map<number, Map<string, number>>
+  /** The Dates compared at each point: the value of those it encodes is updated. */
+  readonly dates: DateTable
 }
 
 export class Encoder {
@@ -84,8 +87,6 @@ export class Encoder {
   records = 0
   /** ArrayBuffer ids encoded in this point, with a copy of their bytes (for change detection). */
   readonly binaries = new Map<number, Uint8Array>()
-  /** Date ids encoded in this point, with their time value (for change detection). */
-  readonly dates = new Map<number, number>()
   readonly #ctx: EncoderContext
   readonly #classRefs = new Map<object, ClassRef>()
   #proto = 0
@@ -196,7 +197,7 @@ export class Encoder {
       case 'number':
         if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
           if (v >= 0 && v < 0x80) w.u8(v)
-          else { w.u8(TAG_INT32); w.ensure(4); w.buf.writeInt32LE(v, w.pos); w.pos += 4 }
+          else { w.u8(TAG_INT32); w.u32(v >>> 0) }
         } else { w.u8(TAG_FLOAT64); w.f64(v) }
         return
       case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
@@ -249,7 +250,7 @@ export class Encoder {
       case KIND_ARRAY: this.#array(o as unknown[], start); break
       case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
       case KIND_SET: this.#set(o as Set<unknown>, start); break
-      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.dates.set(id, t); break }
+      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.#ctx.dates.update(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
       case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break

@@ -17,11 +17,12 @@ import { ClassRegistry } from '../../../src/container/classes.js'
 import { RefStore } from '../../../src/container/refs.js'
 import { encodeFromRoot } from '../../../src/container/walk.js'
 import { decodeMeta, encodeMeta } from '../../../src/container/meta.js'
+import { DateTable } from '../../../src/container/dates.js'
 import { buildGraph, graphRecipe, Point } from './graph-kit.js'
 
 function encode(root: object): { log: Buffer; rootId: number; high: number } {
   const table = new ObjectTable()
-  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map() })
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable() })
   const rootId = encodeFromRoot(enc, table, root)
   return { log: joinBatch(enc.output()), rootId, high: table.highWater }
 }
