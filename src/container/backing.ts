@@ -41,6 +41,8 @@ export interface Backing {
   readonly path: string
   /** The writable store (newest version), or null for a new container. */
   readonly store: ChunkStore | null
+  /** True if the region holds no store yet (a container created and never persisted). */
+  readonly blank: boolean
   /** Creates the store (new container). */
   create(chunkSize: number, keepVersions: number): ChunkStore
   /** A read-only view of retained version `v`. */
@@ -56,6 +58,7 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
   if (!empty) current = store.open(region, { growBy })
   return {
     path: region.path,
+    blank: empty,
     get store() { return current },
     create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
     openVersion(v) { return store.open(region, { version: v }) },

@@ -179,7 +179,7 @@ export class Container<T extends object = Record<string, any>> {
   /** Deletes the container file at `path` (pCDelete). It must not be open. */
   static delete(path: string): void {
     const backing = fileBacking(path, false, true)
-    const isContainer = backing.store !== null
+    const isContainer = backing.store !== null || backing.blank
     backing.close()
     if (!isContainer) throw new NotARegionError(`Cannot delete container "${path}": the file is not a container; nothing was deleted`)
     Region.delete(path)

@@ -366,3 +366,15 @@ test('Node Buffers persist as Buffers; typed arrays sharing a buffer keep sharin
   assert.equal(gr.f[0], 2.5)
   assert.equal(gr.b.toString(), 'jello')
 })
+
+test('a container created and closed before its first point can be reopened with init, or deleted', async () => {
+  const file = path.join(tmp(), 'never.pmc')
+  const c = Container.open(file, { init: () => ({ a: 1 }) })
+  await c.close()
+  assert.deepEqual(Container.versions(file), [])
+  const again = Container.open(file, { init: () => ({ b: 2 }) })
+  assert.equal(again.root.b, 2)
+  await again.close()
+  Container.delete(file)
+  assert.equal(fs.existsSync(file), false)
+})
