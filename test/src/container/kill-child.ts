@@ -8,6 +8,7 @@ import { canonicalHash } from './graph-kit.js'
 import { Container } from '../../../src/container/index.js'
 
 const file = process.argv[2]
+if (file === undefined) { console.log('usage: node kill-child.js FILE SEED (run by kill.test.js)'); process.exit(0) }
 let seed = Number(process.argv[3])
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
 interface User { name: string; n: number; tags: string[]; created: Date }

@@ -29,6 +29,7 @@ function saveFile(file: string, data: Uint8Array): void {
 }
 
 const [mode, users, file, chunk] = process.argv.slice(2)
+if (file === undefined) { console.log('usage: node perf-child.js MODE USERS FILE [CHUNK]'); process.exit(0) }
 const n = Number(users)
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {})
 const now = (): number => performance.now()

@@ -1,7 +1,7 @@
 /**
  * Performance measurement of containers on a graph of users (not a test; run by hand):
  *
- *   node dist/test/src/container/perf-graph.js [users=200000] [chunkSize=4096] [runs=3]
+ *   node dist/test/src/container/perf-graph.js USERS [chunkSize=4096] [runs=3]      (e.g. 200000)
  *
  * Every measurement runs in a fresh process (perf-child.ts) that builds the same graph, and
  * each is repeated `runs` times, alternating, so that all competitors see the same machine
@@ -26,7 +26,11 @@ function run(args: string[]): Record<string, number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-const n = process.argv[2] ?? '200000'
+if (process.argv[2] === undefined) {        // run without arguments (e.g. by a test runner): nothing to do
+  console.log('usage: node perf-graph.js USERS [chunkSize] [runs]')
+  process.exit(0)
+}
+const n = process.argv[2]
 const chunkSize = process.argv[3] ?? '4096'
 const runs = Number(process.argv[4] ?? 3)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-perf-'))
