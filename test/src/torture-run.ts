@@ -1,5 +1,5 @@
 // Long torture run, outside npm test: `npm run torture -- <seconds>` (default 120).
-import { torture } from './torture.test.js'
+import { torture } from './torture-kit.js'
 
 const seconds = Number(process.argv[2] ?? 120)
 const end = Date.now() + seconds * 1000

@@ -1,0 +1,73 @@
+// The process-kill torture (DESIGN.md section 5), shared by torture.test.ts (a short run in
+// npm test) and torture-run.ts (`npm run torture -- <seconds>`): a child runs bank transfers
+// and is SIGKILLed at random moments; every reopen must find the sum of all balances
+// unchanged and at least every transfer the child reported durable.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { open, check, t } from '../../src/index.js'
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bank-child.js')
+const N = 64
+
+/**
+ * Runs one child, SIGKILLs it `ms` after it reports ready (so slow starts on a loaded machine
+ * do not turn rounds into no-ops); returns the last transfer count it reported.
+ */
+function runAndKill(file: string, mode: string, ms: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, file, String(N), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = '', err = ''
+    let timer: NodeJS.Timeout | undefined
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (timer === undefined && out.startsWith('ready\n')) timer = setTimeout(() => p.kill('SIGKILL'), ms)
+    })
+    p.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const guard = setTimeout(() => { err += 'child never became ready within 30 s'; p.kill('SIGTERM') }, 30_000)
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      clearTimeout(guard)
+      if (signal !== 'SIGKILL') return reject(new Error(`child exited early (${code}): ${err}`))
+      const lines = out.split('\n').filter(l => /^\d+$/.test(l))
+      resolve(lines.length ? Number(lines[lines.length - 1]) : 0)
+    })
+  })
+}
+
+export async function torture(rounds: number, modes: string[]): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-torture-'))
+  const file = path.join(dir, 'bank.pm')
+  let pm = open(file, { size: 4 << 20 })
+  const accounts = pm.persistent('accounts', t.array(t.f64, N))
+  const transfers = pm.persistent('transfers', t.u64)
+  pm.transaction(tx => { for (let i = 0; i < N; i++) tx.writeF64(accounts.offset + 8 * i, 1000) })
+  pm.close()
+  let reported = 0, total = 0
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const mode = modes[r % modes.length]!
+      const last = await runAndKill(file, mode, 5 + Math.floor(Math.random() * 120))
+      reported = Math.max(reported, last)
+      const report = check(file)
+      assert.ok(report.ok, `round ${r}: check failed: ${report.problems.join('; ')}`)
+      pm = open(file)
+      const [sum, n] = pm.read(tx => {
+        let s = 0
+        for (let i = 0; i < N; i++) s += tx.readF64(accounts.offset + 8 * i)
+        return [s, Number(tx.readBigU64(transfers.offset))]
+      })
+      pm.close()
+      assert.equal(sum, N * 1000, `round ${r} (${mode}): balances sum to ${sum}, not ${N * 1000}`)
+      assert.ok(n >= reported, `round ${r} (${mode}): ${n} transfers recovered but ${reported} were reported durable`)
+      reported = n
+      total = n
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return total
+}
