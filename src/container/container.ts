@@ -71,7 +71,10 @@ const noop = (): void => {}
 
 /** The bytes a binary record holds: a whole ArrayBuffer, or a Buffer's own view (KIND_BUFFER). */
 function bytesOf(b: unknown): Buffer | null {
-  if (isArrayBuffer(b)) return Buffer.from(b as ArrayBuffer, 0, bufferLength(b as ArrayBuffer))
+  if (isArrayBuffer(b)) {
+    const n = bufferLength(b as ArrayBuffer)
+    return n === 0 ? Buffer.alloc(0) : Buffer.from(b as ArrayBuffer, 0, n)   // (a detached buffer has length 0)
+  }
   if (Buffer.isBuffer(b)) return b
   return null
 }
@@ -106,6 +109,8 @@ export class Container<T extends object = Record<string, any>> {
   readonly #binaries = new Map<number, Uint8Array>()
   /** Date id -> time value persisted (Dates are handed out raw and compared at each point). */
   readonly #dates = new DateTable()
+  /** ArrayBuffer id -> its views, re-encoded when the buffer's length changes (detached, resized). */
+  readonly #viewsOf = new Map<number, Set<number>>()
   readonly #dropped = new Map<number, DroppedAt[]>()
   readonly #segments = new Map<number, Map<string, number>>()
   #droppedCache: DroppedEntry[] | null = null
@@ -369,6 +374,11 @@ export class Container<T extends object = Record<string, any>> {
     this.#table.setHighWater(r.meta.highWater)
     this.#refs = r.refs
     for (const id of r.bytesIds) this.#binaries.set(id, Uint8Array.from(bytesOf(r.objects[id])!))
+    for (let i = 0; i < r.views.length; i += 2) {
+      const set = this.#viewsOf.get(r.views[i])
+      if (set === undefined) this.#viewsOf.set(r.views[i], new Set([r.views[i + 1]]))
+      else set.add(r.views[i + 1])
+    }
     this.#rootObj = r.root as T
     this.#barrier.deferred = []
     this.#startStamping()
@@ -421,7 +431,7 @@ export class Container<T extends object = Record<string, any>> {
   #context(): EncoderContext {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
-      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates,
+      anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates, viewsOf: this.#viewsOf,
     }
   }
 
@@ -429,7 +439,15 @@ export class Container<T extends object = Record<string, any>> {
     const start = performance.now()
     this.#stampAll()
     this.#droppedCache = null
-    const snap = full ? this.#snapshotFull() : this.#snapshotChanges()
+    let snap: Snapshot
+    try {
+      snap = full ? this.#snapshotFull() : this.#snapshotChanges()
+    } catch (e) {
+      // A getter threw, or a buffer was detached mid-walk: ids may have been given to
+      // objects whose records were not written. Only a full point is safe next.
+      this.#needFull = true
+      throw e
+    }
     snap.start = start
     snap.live = this.#table.highWater - 1 - this.#table.free.length
     snap.blockedMs = performance.now() - start
@@ -450,7 +468,10 @@ export class Container<T extends object = Record<string, any>> {
       if (b === undefined) { this.#binaries.delete(id); continue }
       const now = bytesOf(b)
       if (now === null) { this.#binaries.delete(id); continue }
-      if (now.length !== copy.length || Buffer.compare(now, copy) !== 0) this.#dirty.mark(id)
+      if (now.length !== copy.length) {
+        this.#dirty.mark(id)
+        for (const v of this.#viewsOf.get(id) ?? []) this.#dirty.mark(v)
+      } else if (Buffer.compare(now, copy) !== 0) this.#dirty.mark(id)
     }
   }
 
@@ -506,6 +527,7 @@ export class Container<T extends object = Record<string, any>> {
 
   #forget(id: number): void {
     this.#segments.delete(id)
+    this.#viewsOf.delete(id)
     this.#dates.delete(id)
     this.#table.release(id)
     this.#refs.clear(id)
@@ -535,6 +557,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#refs = new RefStore()
     this.#dropped.clear()
     this.#segments.clear()
+    this.#viewsOf.clear()
     const enc = new Encoder(this.#context(), this.#classRefs)
     const rootId = table.idOf(this.#rootObj) || enc.discover(this.#rootObj, 'root', 'prop')
     let seen = new Uint8Array(Math.max(1024, table.highWater * 2))

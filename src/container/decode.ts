@@ -71,6 +71,8 @@ export class Restorer extends ByteReader {
   readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers restored. */
   readonly bytesIds: number[] = []
+  /** Pairs [buffer id, view id] of the views restored. */
+  readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
   readonly segments = new Map<number, [number, string][]>()
 
@@ -266,7 +268,7 @@ export class Restorer extends ByteReader {
     const protoCode = this.varint()
     this.#scratch.n = 0
     switch (kind) {
-      case KIND_VIEW: this.u8(); this.#scratch.push(this.varint()); this.pos = this.end; break
+      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.#scratch.push(bid); this.views.push(bid, id); this.pos = this.end; break }
       case KIND_OBJECT: {
         const shape = this.#shape(this.varint())
         if (protoCode === PROTO_BUILTIN) shape.fill(o, this)

@@ -68,6 +68,8 @@ export interface EncoderContext {
   readonly segments: Map<number, Map<string, number>>
   /** The Dates compared at each point: the value of those it encodes is updated. */
   readonly dates: DateTable
+  /** ArrayBuffer id -> ids of the views on it (re-encoded when its length changes). */
+  readonly viewsOf: Map<number, Set<number>>
 }
 
 export class Encoder {
@@ -441,10 +443,8 @@ export class Encoder {
   }
 
   #bytes(id: number, b: ArrayBuffer): void {
-    const n = bufferLength(b)
-    const bytes = new Uint8Array(b, 0, n)
-    const copy = new Uint8Array(n)
-    copy.set(bytes)
+    const copy = bytesCopy(b)
+    const n = copy.length
     this.binaries.set(id, copy)
     this.w.varint(n)
     this.w.bytes(copy)
@@ -467,6 +467,9 @@ export class Encoder {
     let bid = this.#ctx.table.idOf(buffer)
     if (bid === 0) bid = this.discover(buffer, 'buffer', 'prop')
     this.#scratch.push(bid)
+    const views = this.#ctx.viewsOf.get(bid)
+    if (views === undefined) this.#ctx.viewsOf.set(bid, new Set([id]))
+    else views.add(id)
     w.varint(bid); w.varint(off); w.varint(len)
   }
 
@@ -480,6 +483,14 @@ export class Encoder {
 function prototypeIsClean(): boolean {
   for (const _ in {}) return false
   return true
+}
+
+/** A copy of an ArrayBuffer's bytes (empty for a detached buffer, which has none). */
+export function bytesCopy(b: ArrayBuffer): Uint8Array {
+  const n = bufferLength(b)
+  const copy = new Uint8Array(n)
+  if (n > 0) copy.set(new Uint8Array(b, 0, n))
+  return copy
 }
 
 /** Why an object that is not a plain object, array or known built-in cannot persist, or ''. */

@@ -25,6 +25,7 @@ export interface Restored {
   segments: Map<number, [number, string][]>
   refs: RefStore
   bytesIds: number[]
+  views: number[]
 }
 
 /** Restores the graph of the store's current version. */
@@ -39,7 +40,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, views: r.views }
 }
 
 export function listVersions(store: ChunkStore, where: string): VersionInfo[] {

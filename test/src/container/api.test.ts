@@ -378,3 +378,35 @@ test('a container created and closed before its first point can be reopened with
   Container.delete(file)
   assert.equal(fs.existsSync(file), false)
 })
+
+test('a detached ArrayBuffer persists as empty, with its views', async () => {
+  const region = simRegion()
+  const ab = new ArrayBuffer(8)
+  const c = Container.openRegion(region, { init: () => ({ ab, v: new Uint8Array(ab, 2, 4) }) })
+  await c.persist()
+  structuredClone(ab, { transfer: [ab] })
+  await c.persist()
+  const f = Container.openRegion(region.crash(1))
+  const r = f.unwrap(f.root) as { ab: ArrayBuffer; v: Uint8Array }
+  assert.equal(f.fellBack, null)
+  assert.equal(r.ab.byteLength, 0)
+  assert.equal(r.v.length, 0)
+  assert.equal(r.v.buffer, r.ab)
+})
+
+test('a getter that throws fails the point synchronously; the next point is full and consistent', async () => {
+  const region = simRegion()
+  let fail = false
+  const tricky = { get x(): number { if (fail) throw new Error('getter failed'); return 1 } }
+  const c = Container.openRegion(region, { init: () => ({ list: [] as object[], n: 0 }) })
+  await c.persist()
+  fail = true
+  c.root.list.push({ fresh: { deeper: true } }, tricky)
+  c.root.n = 1
+  assert.throws(() => c.persist(), /getter failed/)
+  fail = false
+  const s = await c.persist()
+  assert.ok(s.full)
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { list: [{ fresh: { deeper: true } }, { x: 1 }], n: 1 })
+})
