@@ -113,7 +113,8 @@ export class Encoder {
    * code as a side effect; writes a CLASS record the first time a class is used.
    */
   classify(o: object): number {
-    const proto = getPrototypeOf(o) as object | null
+    let proto: object | null
+    try { proto = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
     if (proto === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
     if (proto === ArrayProto && isArray(o)) { this.#proto = PROTO_BUILTIN; return KIND_ARRAY }
     let kind: number

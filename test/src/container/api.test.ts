@@ -410,3 +410,14 @@ test('a getter that throws fails the point synchronously; the next point is full
   const f = Container.openRegion(region.crash(1))
   assert.deepEqual(f.unwrap(f.root), { list: [{ fresh: { deeper: true } }, { x: 1 }], n: 1 })
 })
+
+test('a revoked proxy in the graph is dropped, not a failed point', async () => {
+  const region = simRegion()
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  const c = Container.openRegion(region, { init: () => ({ p: proxy, ok: 1 }) })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.p: revoked proxy'])
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { p: null, ok: 1 })
+})
