@@ -17,9 +17,9 @@
  *      update or a lost lock, the durable state is unknown, so every method except
  *      `close()` throws `BrokenError` until the file is reopened.
  *
- * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (fdatasync on
- * the libuv thread pool, which writes back pages dirtied through the shared mapping too;
- * concurrent calls share flushes) are durable when they return / resolve. `close()`
+ * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
+ * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no worker runs)
+ * are durable when they return / resolve. `close()`
  * flushes everything before releasing the lock.
  */
 import fs from 'node:fs'
@@ -37,6 +37,7 @@ import {
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
 import { readOnlyView } from './read-only-view.js'
+import { forgetInWorker, msyncInWorker } from './flush-worker.js'
 import type { RegionLike, ViewCtor } from './types.js'
 
 /** An mmap-backed persistent region. Create or open one with {@link Region.open}. */
@@ -172,14 +173,21 @@ export class Region implements RegionLike {
 
   /**
    * Like `flush`, without blocking the event loop: resolves once the range is durable.
-   * Runs fdatasync on the thread pool, which makes every page of the file durable (a
-   * superset of the range). Calls made while one is running share the next fdatasync.
-   * Errors (including bad arguments) are rejections.
+   * Runs msync(MS_SYNC) of the covering pages in a worker thread (flush-worker.ts), so only
+   * the range is written, not every dirty page of the file. Where no worker can run it falls
+   * back to fdatasync on the thread pool (a superset of the range; calls made while one is
+   * running share the next one). Errors (including bad arguments) are rejections.
    */
   async flushAsync(offset?: number, length?: number): Promise<void> {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
-    return this.#syncFile()
+    const ranged = msyncInWorker(this.#file.absPath, HEADER_SIZE + this.size, HEADER_SIZE + start, end - start)
+    if (ranged === null) return this.#syncFile()
+    try {
+      await ranged
+    } catch (e) {
+      throw this.#break('msync failed', e)
+    }
   }
 
   /**
@@ -220,6 +228,7 @@ export class Region implements RegionLike {
     this.#raw = null
     this.#checkedBytes = null
     this.#file.lock?.release()
+    if (!this.readOnly) forgetInWorker(this.#file.absPath)
     this.#closeFdWhenIdle()
     if (failure !== undefined) throw failure
   }
