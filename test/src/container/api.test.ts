@@ -27,6 +27,7 @@ test('open creates with init, persist writes, reopen restores; versions and dele
   const s2 = await c.persist()
   assert.equal(s2.version, 2)
   assert.ok(s2.objects <= 3, `only the changed objects are written, got ${s2.objects}`)
+  assert.deepEqual(c.check(), { ok: true, problems: [] })
   await c.close()
   const again = Container.open(file)
   const ada = again.root.users.get('ada')
