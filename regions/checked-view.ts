@@ -17,9 +17,14 @@
 import { RegionClosedError } from './errors.js'
 import type { ViewCtor } from './types.js'
 
-/** Invalidates every checked view handed out by one owner (one per region mapping). */
+/**
+ * Invalidates every checked view handed out by one owner (one per region mapping). Views
+ * are held weakly: a view the program dropped is garbage collected with its handler, so a
+ * long-lived region that hands out many views does not grow.
+ */
 export class ViewRegistry {
-  #handlers = new Set<ViewHandler>()
+  #handlers: Array<WeakRef<ViewHandler>> = []
+  #pruneAt = 64
   #reason: string
 
   constructor(reason: string) { this.#reason = reason }
@@ -27,15 +32,26 @@ export class ViewRegistry {
   /** Wraps `real` in a checked proxy registered here. */
   wrap<T extends object>(real: T, ctor: ViewCtor): T {
     const handler = new ViewHandler(real, this.#reason)
-    this.#handlers.add(handler)
+    this.#handlers.push(new WeakRef(handler))
+    if (this.#handlers.length >= this.#pruneAt) this.#prune()
     const target = ctor === DataView ? new DataView(new ArrayBuffer(0)) : new (ctor as Uint8ArrayConstructor)(0)
     return new Proxy(target, handler as ProxyHandler<object>) as T
   }
 
   /** Makes every view wrapped so far throw on use. */
   invalidateAll(): void {
-    for (const h of this.#handlers) h.invalidate()
-    this.#handlers.clear()
+    for (const ref of this.#handlers) ref.deref()?.invalidate()
+    this.#handlers = []
+    this.#pruneAt = 64
+  }
+
+  /** Number of views still reachable (for tests). */
+  get live(): number { this.#prune(); return this.#handlers.length }
+
+  /** Drops collected views; amortised by doubling the threshold. */
+  #prune(): void {
+    this.#handlers = this.#handlers.filter(ref => ref.deref() !== undefined)
+    this.#pruneAt = Math.max(64, this.#handlers.length * 2)
   }
 }
 

@@ -139,3 +139,20 @@ test('grow keeps data and is bounded by maxSize', () => {
   const ro = SimRegion.fromImage(sim.durableImage(), { readOnly: true })
   assert.throws(() => ro.flush(), ReadOnlyError)
 })
+
+test('checked views are held weakly: views the program dropped do not accumulate', async () => {
+  const { ViewRegistry } = await import('../../regions/checked-view.js')
+  const v8 = await import('node:v8')
+  const vm = await import('node:vm')
+  v8.setFlagsFromString('--expose_gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  const reg = new ViewRegistry('closed')
+  const backing = new Uint8Array(64)
+  const kept = reg.wrap(backing.subarray(0, 8), Uint8Array)
+  for (let i = 0; i < 10_000; i++) reg.wrap(backing.subarray(0, 8), Uint8Array)[0] = i & 0xff
+  await new Promise(resolve => setImmediate(resolve))
+  gc()
+  assert.ok(reg.live < 100, `${reg.live} views still registered`)
+  reg.invalidateAll()
+  assert.throws(() => kept[0], /closed/)
+})
