@@ -34,17 +34,17 @@ export function checkRange(path: string, size: number, offset: number, length: n
 
 /** Validates the arguments of `region.view` and returns the byte length of the view. */
 export function checkViewArgs(path: string, size: number, ctor: unknown, byteOffset: number, length: number): number {
-  const action = 'Cannot create view'
+  const action = `Cannot create view on region "${path}"`
   if (!VIEW_CTORS.has(ctor)) {
-    throw new InvalidArgumentError(`${action} on region "${path}": unsupported view type ${describe(ctor)}; use Uint8Array, Uint16Array, Uint32Array, Int32Array, Float64Array, BigUint64Array or DataView`)
+    throw new InvalidArgumentError(`${action}: unsupported view type ${describe(ctor)}; use Uint8Array, Uint16Array, Uint32Array, Int32Array, Float64Array, BigUint64Array or DataView`)
   }
   checkNonNegInt('byteOffset', byteOffset, action)
   checkNonNegInt('length', length, action)
   const es = elementSize(ctor as ViewCtor)
   if (byteOffset % es !== 0) {
-    throw new MisalignedError(`${action} on region "${path}": byteOffset ${byteOffset} is not aligned to ${es} bytes for ${(ctor as { name: string }).name}`)
+    throw new MisalignedError(`${action}: byteOffset ${byteOffset} is not aligned to ${es} bytes for ${(ctor as { name: string }).name}`)
   }
-  checkRange(path, size, byteOffset, length * es, action)
+  checkRange(path, size, byteOffset, length * es, 'Cannot create view')
   return length * es
 }
 

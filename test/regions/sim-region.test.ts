@@ -156,3 +156,11 @@ test('checked views are held weakly: views the program dropped do not accumulate
   reg.invalidateAll()
   assert.throws(() => kept[0], /closed/)
 })
+
+test('every view argument error names the region', () => {
+  const sim = SimRegion.create({ size: PAGE_SIZE, path: 'named.pm' })
+  for (const bad of [() => sim.view(Uint8Array, -1, 1), () => sim.view(Uint8Array, 0, 1.5), () => sim.view(Float64Array, 4, 1),
+    () => sim.view(Uint8Array, PAGE_SIZE, 1), () => sim.view(Object as never, 0, 1)]) {
+    assert.throws(bad, (e: Error) => e.message.includes('"named.pm"'))
+  }
+})
