@@ -101,6 +101,18 @@ export class TypeMismatchError extends PmemError {
 }
 
 /**
+ * The operating system refused a file operation (permission denied, read-only file system,
+ * an I/O error...). `errno` is the system code, e.g. `EACCES`.
+ */
+export class FileSystemError extends PmemError {
+  readonly errno: string | undefined
+  constructor(message: string, errno: string | undefined, options?: { cause?: unknown }) {
+    super('ERR_PMEM_FS', message, options)
+    this.errno = errno
+  }
+}
+
+/**
  * An earlier I/O failure left the in-memory state unknown; like LMDB's MDB_PANIC the
  * handle refuses all further work until it is closed and the file reopened (recovery
  * then restores a consistent state).

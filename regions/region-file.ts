@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { mmap } from './mmap.js'
 import {
-  CorruptionError, NotARegionError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
+  CorruptionError, FileSystemError, NotARegionError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
 } from './errors.js'
 import {
   decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
@@ -71,8 +71,12 @@ function acquireLock(absPath: string, displayPath: string, action: string, hint:
     return RegionLock.acquire(absPath, displayPath, action, hint, onLost)
   } catch (e) {
     const code = errnoOf(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new RegionNotFoundError(`${action} "${displayPath}": directory "${dirname(absPath)}" does not exist`)
+    const dir = dirname(absPath)
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && !fs.existsSync(dir)) {
+      throw new RegionNotFoundError(`${action} "${displayPath}": directory "${dir}" does not exist`)
+    }
+    if (code !== undefined) {
+      throw new FileSystemError(`${action} "${displayPath}": cannot create its lock directory in "${dir}" (${code}); the directory must be writable`, code, { cause: e })
     }
     throw e
   }

@@ -25,7 +25,7 @@
 import fs from 'node:fs'
 import { mmap } from './mmap.js'
 import {
-  BrokenError, InvalidArgumentError, OutOfSpaceError, ReadOnlyError, RegionClosedError,
+  BrokenError, FileSystemError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
 } from './errors.js'
 import { checkNonNegInt, checkRange, checkViewArgs, PAGE_SIZE, roundUp } from './bounds.js'
 import { ViewRegistry } from './checked-view.js'
@@ -96,7 +96,7 @@ export class Region implements RegionLike {
   static open(path: string, options?: RegionOpenOptions): Region {
     const o = resolveOpenOptions(path, options)
     const onLost = { handler: (_err: Error): void => {} }
-    const file = openRegionFile(path, o, err => onLost.handler(err))
+    const file = typedOsErrors(`Cannot open region "${path}"`, () => openRegionFile(path, o, err => onLost.handler(err)))
     let region: Region
     try {
       region = new Region(file, mapUserArea(file, file.header.userSize))
@@ -363,3 +363,15 @@ export class Region implements RegionLike {
 
 export type { RegionOpenOptions } from './open-options.js'
 export type { RegionHeader } from './header.js'
+
+/** Runs `step`; an operating-system error that escapes it becomes a FileSystemError naming the action. */
+function typedOsErrors<T>(action: string, step: () => T): T {
+  try {
+    return step()
+  } catch (e) {
+    if (e instanceof PmemError) throw e
+    const code = (e as NodeJS.ErrnoException | undefined)?.code
+    if (typeof code !== 'string') throw e
+    throw new FileSystemError(`${action}: ${(e as Error).message}`, code, { cause: e })
+  }
+}

@@ -16,7 +16,7 @@ export type { RegionLike, ViewCtor } from '../regions/index.js'
 export {
   PmemError, InvalidArgumentError, OutOfRangeError, MisalignedError, RegionClosedError, RegionLockedError,
   RegionNotFoundError, RegionExistsError, NotARegionError, CorruptionError, UnsupportedVersionError,
-  ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError,
+  ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
 } from '../regions/index.js'
 export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
 export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'

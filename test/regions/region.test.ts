@@ -15,7 +15,7 @@ import { mmap } from '../../regions/mmap.js'
 import { HEADER_SIZE, MAX_USER_SIZE, decodeHeader } from '../../regions/header.js'
 import { lockDirOf, lockTiming, readLockOwner } from '../../regions/lock.js'
 import {
-  BrokenError, CorruptionError, InvalidArgumentError, MisalignedError, NotARegionError, OutOfRangeError,
+  BrokenError, CorruptionError, FileSystemError, InvalidArgumentError, MisalignedError, NotARegionError, OutOfRangeError,
   OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError, RegionExistsError, RegionLockedError,
   RegionNotFoundError,
 } from '../../regions/errors.js'
@@ -776,5 +776,15 @@ describe('bad input changes nothing on disk (inv. R5)', () => {
     assert.equal(region.size, 8192)
     assert.equal(region.broken, false)
     region.close()
+  })
+})
+
+describe('operating-system refusals are typed', () => {
+  it('a directory where no lock can be created gives FileSystemError naming the file and the errno', () => {
+    for (const p of ['/proc/pm-test.pm', '/sys/kernel/pm-test.pm']) {
+      if (!fs.existsSync(p.slice(0, p.lastIndexOf('/')))) continue
+      assert.throws(() => Region.open(p, { size: 4096 }), (e: unknown) =>
+        e instanceof FileSystemError && typeof e.errno === 'string' && e.message.includes(`"${p}"`))
+    }
   })
 })
