@@ -609,7 +609,8 @@ export class Container<T extends object = Record<string, any>> {
         length = compacted.length
         at = 0
       }
-      await writeLog(store, at, data, true)
+      this.#backing.expectWrite(length)
+      try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
       const end = at + length
       fitLog(store, end)
       const compacted = s.mode === 'compact'
