@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { mmap } from './mmap.js'
 import {
-  CorruptionError, FileSystemError, NotARegionError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
+  CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
 } from './errors.js'
 import {
   decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
@@ -70,6 +70,7 @@ function acquireLock(absPath: string, displayPath: string, action: string, hint:
   try {
     return RegionLock.acquire(absPath, displayPath, action, hint, onLost)
   } catch (e) {
+    if (e instanceof PmemError) throw e // RegionLockedError and friends
     const code = errnoOf(e)
     const dir = dirname(absPath)
     if ((code === 'ENOENT' || code === 'ENOTDIR') && !fs.existsSync(dir)) {
