@@ -25,11 +25,7 @@ export function readLog(store: ChunkStore, end: number): Buffer {
   const cs = store.chunkSize
   const out = Buffer.allocUnsafe(end)
   const chunks = Math.ceil(end / cs)
-  for (let k = 0; k < chunks; k++) {
-    const c = store.read(k)
-    const n = Math.min(cs, end - k * cs)
-    out.set(n === cs ? c : c.subarray(0, n), k * cs)
-  }
+  for (let k = 0; k < chunks; k++) store.readInto(k, out, k * cs, Math.min(cs, end - k * cs))
   return out
 }
 

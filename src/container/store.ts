@@ -22,6 +22,8 @@ export interface ChunkStore {
   readonly fellBack: { from: number; reason: string } | null
   versions(): StoreVersion[]
   read(logical: number): Uint8Array
+  /** Copies the first `length` bytes of a chunk into `target` at `at` (checked like `read`). */
+  readInto(logical: number, target: Uint8Array, at: number, length?: number): void
   write(logical: number, data: Uint8Array, offset?: number): void
   resize(chunkCount: number): void
   setMeta(meta: Uint8Array): void

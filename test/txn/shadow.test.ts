@@ -117,6 +117,26 @@ test('read gives zeros for holes, copies, and rejects bad chunk numbers', () => 
   assert.throws(() => store.read('0' as unknown as number), InvalidArgumentError)
 })
 
+test('readInto copies what read gives (a prefix too), zeros for holes, and rejects bad targets', () => {
+  const { store } = fresh()
+  store.resize(3)
+  store.write(1, pattern(CS, 7))
+  store.commit()
+  store.write(2, pattern(CS, 8))
+  const out = new Uint8Array(3 * CS).fill(0xee)
+  for (let k = 0; k < 3; k++) store.readInto(k, out, k * CS)
+  assert.deepEqual(out.subarray(0, CS), new Uint8Array(CS))
+  assert.deepEqual(out.subarray(CS, 2 * CS), store.read(1))
+  assert.deepEqual(out.subarray(2 * CS), pattern(CS, 8), 'staged chunks are read-your-writes')
+  const part = new Uint8Array(10)
+  store.readInto(1, part, 0, 10)
+  assert.deepEqual(part, pattern(CS, 7).subarray(0, 10))
+  assert.throws(() => store.readInto(1, part, 1, 10), OutOfRangeError)
+  assert.throws(() => store.readInto(1, new Uint8Array(2 * CS), 0, CS + 1), OutOfRangeError)
+  assert.throws(() => store.readInto(1, [] as unknown as Uint8Array, 0), OutOfRangeError)
+  assert.throws(() => store.readInto(3, out, 0), OutOfRangeError)
+})
+
 test('write is read-your-writes; a partial first write copies the old content', () => {
   const { store } = fresh()
   store.resize(4)
@@ -370,6 +390,7 @@ test('inv. 4: a damaged data chunk gives CorruptionError naming the region, chun
   assert.equal(s.fellBack, null)
   assert.throws(() => s.read(3), (e: unknown) => e instanceof CorruptionError &&
     /"damaged\.pm"/.test(e.message) && /logical chunk 3/.test(e.message) && /version 1/.test(e.message))
+  assert.throws(() => s.readInto(3, new Uint8Array(CS), 0, 4), CorruptionError, 'readInto verifies the whole chunk, even for a prefix')
   assert.throws(() => s.write(3, Uint8Array.of(1), 5), CorruptionError, 'a partial write never copies damage')
   assert.equal(s.stats().stagedChunks, 0)
   const r = s.check()
