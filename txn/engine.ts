@@ -192,7 +192,7 @@ export class TxEngine implements TxHost {
       const log = this.log
       if (log.free < b.length) this.#checkpoint()
       const seq = log.nextSeq
-      log.append(b.seal(seq, log.logId))
+      log.append(b.seal(seq, log.seed, log.durableTail))
       if (durability === 'sync') {
         this.#flushLog()
         this.#applyBuilder(b)

@@ -10,7 +10,8 @@
  * |      4 |    4 | byteLength: whole record, header included, multiple of 8, >= 24   |
  * |      8 |    4 | seq low 32 bits: sequence number of the transaction               |
  * |     12 |    4 | seq high 21 bits (seq < 2^53)                                     |
- * |     16 |    4 | entryCount                                                         |
+ * |     16 |    4 | durableMark: log position (from the log area's start) up to which  |
+ * |        |      | the log was known durable when this record was appended            |
  * |     20 |    4 | checksum: hash32 of words [0, 5) then [6, byteLength/4), seeded   |
  * |        |      | with the log's id, so stale records of another log never validate |
  * |     24 |    * | entryCount entries                                                 |
@@ -29,6 +30,9 @@
  *   2. A record is the whole transaction: it carries every write and doubles as the commit
  *      record, so a transaction is replayed entirely or not at all.
  *   3. Entries are applied in order; a later write to the same bytes wins.
+ *   4. A valid record's durableMark vouches that every record before that position was
+ *      durable; a record there that fails validation was damaged after it was written
+ *      (outside the crash model), so recovery reports it instead of truncating silently.
  */
 import { TransactionTooLargeError } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
@@ -100,14 +104,14 @@ export class RecordBuilder {
     return pos + 8
   }
 
-  /** Writes the header (seq, count, checksum) and returns the record bytes. */
-  seal(seq: number, seed: number): Uint8Array {
+  /** Writes the header (seq, durable mark, checksum) and returns the record bytes. */
+  seal(seq: number, seed: number, durableMark = 0): Uint8Array {
     const w = this.words
     w[0] = RECORD_MAGIC
     w[1] = this.length
     w[2] = seq >>> 0
     w[3] = Math.floor(seq / 4294967296)
-    w[4] = this.entryCount
+    w[4] = durableMark
     w[5] = recordChecksum(w, 0, this.length >>> 2, seed)
     return this.buf.subarray(0, this.length)
   }
@@ -141,6 +145,8 @@ export interface DecodedRecord {
   readonly byteLength: number
   readonly seq: number
   readonly entryCount: number
+  /** Log position the writer knew durable (rec. 4). */
+  readonly durableMark: number
 }
 
 /**
@@ -148,26 +154,31 @@ export interface DecodedRecord {
  * `limitWords` is the first word index past the log. Never throws on any bytes.
  */
 export function decodeRecord(words: Uint32Array, w0: number, limitWords: number, seq: number, seed: number): DecodedRecord | null {
+  const rec = decodeAnyRecord(words, w0, limitWords, seed)
+  return rec !== null && rec.seq === seq ? rec : null
+}
+
+/** The valid record at word index `w0` whatever its seq (rec. 1), or null. Never throws. */
+export function decodeAnyRecord(words: Uint32Array, w0: number, limitWords: number, seed: number): DecodedRecord | null {
   if (w0 + 6 > limitWords || words[w0] !== RECORD_MAGIC) return null
   const byteLength = words[w0 + 1]!
   if (byteLength < RECORD_HEADER || byteLength % 8 !== 0 || w0 + byteLength / 4 > limitWords) return null
-  if (words[w0 + 2] !== seq >>> 0 || words[w0 + 3] !== Math.floor(seq / 4294967296)) return null
   if (recordChecksum(words, w0, byteLength >>> 2, seed) !== words[w0 + 5]) return null
-  const entryCount = words[w0 + 4]!
-  if (!entriesFit(words, w0, byteLength, entryCount)) return null
-  return { w0, byteLength, seq, entryCount }
+  const entryCount = countEntries(words, w0, byteLength)
+  if (entryCount < 0) return null
+  return { w0, byteLength, seq: words[w0 + 2]! + words[w0 + 3]! * 4294967296, entryCount, durableMark: words[w0 + 4]! }
 }
 
-/** True when the entries exactly fill the record (checked so a bad count cannot overrun). */
-function entriesFit(words: Uint32Array, w0: number, byteLength: number, count: number): boolean {
-  let pos = RECORD_HEADER
-  for (let i = 0; i < count; i++) {
-    if (pos + 8 > byteLength) return false
+/** Number of entries that exactly fill the record, or -1 if they do not (so none can overrun). */
+function countEntries(words: Uint32Array, w0: number, byteLength: number): number {
+  let pos = RECORD_HEADER, n = 0
+  while (pos < byteLength) {
+    if (pos + 8 > byteLength) return -1
     const raw = words[w0 + (pos >>> 2) + 1]!
-    const len = raw & ~ZERO_FILL
-    pos += 8 + ((raw & ZERO_FILL) !== 0 ? 0 : (len + 7) & ~7)
+    pos += 8 + ((raw & ZERO_FILL) !== 0 ? 0 : ((raw & 0x7fffffff) + 7) & ~7)
+    n++
   }
-  return pos === byteLength
+  return pos === byteLength ? n : -1
 }
 
 /** Calls `visit(target, length, dataByteOffset | -1 for zero fill)` for each entry of a valid record. */

@@ -10,13 +10,14 @@
  * |      8 |    4 | startSeq low 32 bits: seq of the first live record                 |
  * |     12 |    4 | startSeq high 21 bits                                              |
  * |     16 |    4 | size of the whole log area in bytes                                |
- * |     20 |    4 | logId: random seed of every record checksum in this log            |
+ * |     20 |    4 | logId: random per-log value                                        |
  * |     24 |    4 | format version (1)                                                 |
- * |     28 |    4 | checksum: hash32 of words [0, 7) seeded with 0x5245444f           |
+ * |     28 |    4 | epoch: bumped by every truncation                                  |
+ * |     32 |    4 | checksum: hash32 of words [0, 8) seeded with 0x5245444f           |
  * |   4096 |    * | records, back to back from `base + 4096`, each 8-byte aligned      |
  *
- * The control block (first 32 bytes) lies in one 512-byte sector, so a rewrite of it is
- * atomic in the crash model.
+ * The control block (first 36 bytes) lies in one 512-byte sector, so a rewrite of it is
+ * atomic in the crash model. Record checksums are seeded with `recordSeed(logId, epoch)`.
  *
  * Invariants (cited as "log inv. N"):
  *   1. Live records are exactly the valid records at `base + 4096` onward whose seqs run
@@ -24,18 +25,23 @@
  *   2. `flush()` makes every appended record durable, oldest first in one range, so a durable
  *      record is always preceded by durable records (prefix order).
  *   3. `truncate(nextSeq)` is called only after the effects of every live record are durable
- *      in place; it rewrites the control block (startSeq = nextSeq) and flushes it before any
- *      new record is written over the old ones. Old records then fail the seq check (inv. 1).
+ *      in place; it rewrites the control block (startSeq = nextSeq, epoch + 1) and flushes it
+ *      before any new record is written over the old ones.
+ *   4. A record validates only under the epoch it was written in (the epoch seeds its
+ *      checksum), so records left from an earlier epoch, even ones whose seq is not below
+ *      the new startSeq (written after a torn record that recovery truncated at), are never
+ *      replayed and never vouch for anything (record.ts rec. 4).
  */
 import { CorruptionError, RegionClosedError } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
-import { decodeRecord, forEachEntry, type DecodedRecord } from './record.js'
+import { decodeAnyRecord, decodeRecord, forEachEntry, RECORD_MAGIC, type DecodedRecord } from './record.js'
 
 const MAGIC_LO = 0x45524d50 // "PMRE"
 const MAGIC_HI = 0x3130444f // "DO01"
 const CONTROL_SEED = 0x5245444f
 export const LOG_FORMAT_VERSION = 1
+const CONTROL_BYTES = 36
 /** Where records start inside the log area. */
 export const RECORDS_OFFSET = 4096
 /** Smallest log area: the control page and one page of records. */
@@ -46,7 +52,7 @@ export class RedoLog {
   readonly region: RegionLike
   readonly base: number
   readonly size: number
-  /** Random per-log seed of the record checksums. */
+  /** Random per-log value; with the epoch it seeds the record checksums. */
   readonly logId: number
   /** Seq of the first live record. */
   startSeq: number
@@ -56,18 +62,22 @@ export class RedoLog {
   tail = RECORDS_OFFSET
   /** Byte position up to which records are known durable. */
   durableTail = RECORDS_OFFSET
-  /** Bumped by every truncation, so a flush that started before one can tell. */
-  epoch = 0
+  /** Bumped (durably) by every truncation (log inv. 4); a flush that started before one can tell. */
+  epoch: number
+  /** Checksum seed of records of the current epoch. */
+  seed: number
   /** The region's bytes; call `refresh()` after the region grows (a grow may remap). */
   #mem: Uint8Array
 
-  private constructor(region: RegionLike, base: number, size: number, logId: number, startSeq: number) {
+  private constructor(region: RegionLike, base: number, size: number, logId: number, startSeq: number, epoch: number) {
     this.region = region
     this.base = base
     this.size = size
     this.logId = logId
     this.startSeq = startSeq
     this.nextSeq = startSeq
+    this.epoch = epoch
+    this.seed = recordSeed(logId, epoch)
     this.#mem = region.unsafeBytes()
   }
 
@@ -76,20 +86,20 @@ export class RedoLog {
 
   /** Formats an empty log (startSeq 1) and makes it durable. */
   static format(region: RegionLike, base: number, size: number, logId = randomU32()): RedoLog {
-    const log = new RedoLog(region, base, size, logId, 1)
-    log.#writeControl(1)
+    const log = new RedoLog(region, base, size, logId, 1, 1)
+    log.#writeControl()
     return log
   }
 
   /** Opens a formatted log; the caller then runs `scan` to find live records. */
   static open(region: RegionLike, base: number, size: number): RedoLog {
-    const w = wordsOf(region.unsafeBytes().subarray(base, base + 32))
+    const w = wordsOf(region.unsafeBytes().subarray(base, base + CONTROL_BYTES))
     const where = `Cannot open redo log in "${region.path}" at offset ${base}`
     if (w[0] !== MAGIC_LO || w[1] !== MAGIC_HI) throw new CorruptionError(`${where}: bad magic number`)
-    if (hash32(w, 0, 7, CONTROL_SEED) !== w[7]) throw new CorruptionError(`${where}: control block checksum mismatch`)
+    if (hash32(w, 0, 8, CONTROL_SEED) !== w[8]) throw new CorruptionError(`${where}: control block checksum mismatch`)
     if (w[6] !== LOG_FORMAT_VERSION) throw new CorruptionError(`${where}: unknown log format version ${w[6]}`)
     if (w[4] !== size) throw new CorruptionError(`${where}: log size ${w[4]} does not match the pool's ${size}`)
-    return new RedoLog(region, base, size, w[5]!, w[2]! + w[3]! * 4294967296)
+    return new RedoLog(region, base, size, w[5]!, w[2]! + w[3]! * 4294967296, w[7]!)
   }
 
   /** Bytes a record may use at most (the whole record area). */
@@ -108,17 +118,37 @@ export class RedoLog {
     let seq = this.startSeq
     let n = 0
     while (seq <= upToSeq) {
-      const rec = decodeRecord(words, w, limit, seq, this.logId)
+      const rec = decodeRecord(words, w, limit, seq, this.seed)
       if (rec === null) break
       visit(words, rec)
       w += rec.byteLength >>> 2
       seq++
       n++
     }
+    this.#checkDamage(words, w, limit, seq)
     this.tail = w * 4 - this.base
     this.durableTail = this.tail
     this.nextSeq = seq
     return n
+  }
+
+  /**
+   * rec. 4: the scan stopped at word `stopW` expecting `seq`. A valid later record of this
+   * log whose durable mark lies beyond that point proves the record there was durable and
+   * has since been damaged: CorruptionError instead of silently dropping it and everything
+   * after it. (A torn tail never has such a witness: a flush covers whole records.)
+   */
+  #checkDamage(words: Uint32Array, stopW: number, limit: number, seq: number): void {
+    const stopPos = stopW * 4 - this.base
+    for (let w = stopW + 2; w + 6 <= limit; w += 2) {
+      if (words[w] !== RECORD_MAGIC) continue
+      const rec = decodeAnyRecord(words, w, limit, this.seed)
+      if (rec === null || rec.seq <= seq || rec.durableMark <= stopPos) continue
+      throw new CorruptionError(
+        `Cannot recover the redo log of "${this.region.path}": the record of transaction ${seq} at log offset ${stopPos} is damaged, ` +
+        `but transaction ${rec.seq} (written later, at offset ${w * 4 - this.base}) shows it was durable; the file was changed outside ` +
+        'the crash model (bit flip or a foreign write). Restore it from a backup; check() reports the same without changing the file')
+    }
   }
 
   /** Copies a sealed record to the tail (not yet durable). The caller checked `free`. */
@@ -149,24 +179,31 @@ export class RedoLog {
    */
   truncate(): void {
     if (this.region.closed) throw new RegionClosedError(`Cannot truncate log: region "${this.region.path}" is closed`)
-    this.#writeControl(this.nextSeq)
     this.startSeq = this.nextSeq
+    this.epoch = (this.epoch + 1) >>> 0
+    this.seed = recordSeed(this.logId, this.epoch)
+    this.#writeControl()
     this.tail = this.durableTail = RECORDS_OFFSET
-    this.epoch++
   }
 
   /** Calls `visit` for each entry of a record found by `scan`. */
   static entries = forEachEntry
 
-  #writeControl(startSeq: number): void {
+  /** Writes and flushes the control block from startSeq and epoch (log inv. 3). */
+  #writeControl(): void {
     const bytes = this.region.unsafeBytes()
-    const w = wordsOf(bytes.subarray(this.base, this.base + 32))
+    const w = wordsOf(bytes.subarray(this.base, this.base + CONTROL_BYTES))
     w[0] = MAGIC_LO; w[1] = MAGIC_HI
-    w[2] = startSeq >>> 0; w[3] = Math.floor(startSeq / 4294967296)
-    w[4] = this.size; w[5] = this.logId; w[6] = LOG_FORMAT_VERSION
-    w[7] = hash32(w, 0, 7, CONTROL_SEED)
-    this.region.flush(this.base, 32)
+    w[2] = this.startSeq >>> 0; w[3] = Math.floor(this.startSeq / 4294967296)
+    w[4] = this.size; w[5] = this.logId; w[6] = LOG_FORMAT_VERSION; w[7] = this.epoch
+    w[8] = hash32(w, 0, 8, CONTROL_SEED)
+    this.region.flush(this.base, CONTROL_BYTES)
   }
+}
+
+/** The checksum seed of records written in `epoch` of the log `logId` (log inv. 4). */
+export function recordSeed(logId: number, epoch: number): number {
+  return (logId ^ Math.imul(epoch, 0x9e3779b1)) >>> 0
 }
 
 function randomU32(): number {

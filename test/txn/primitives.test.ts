@@ -67,9 +67,9 @@ test('log control block and pool superblock: damage gives a typed error, never a
   const sim = SimRegion.create({ size: 64 * 1024 })
   TxEngine.create(sim, { logSize: 16 * 1024 }).close()
   const good = sim.volatileImage()
-  fc.assert(fc.property(fc.nat({ max: 31 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, x, inLog) => {
+  fc.assert(fc.property(fc.nat({ max: 35 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, x, inLog) => {
     const img = good.slice()
-    img[(inLog ? 4096 : 0) + at]! ^= x
+    img[(inLog ? 4096 : 0) + (at % (inLog ? 36 : 32))]! ^= x // control block 36 bytes, superblock 32
     const r = SimRegion.fromImage(img)
     try { TxEngine.open(r).close(); assert.fail('damage was not detected') } catch (e) {
       assert.ok(e instanceof PmemError, `expected a PmemError, got ${e}`)
@@ -95,4 +95,51 @@ test('group commits of one turn share one flush', async () => {
   await Promise.all(Array.from({ length: 20 }, (_, i) => eng.transaction(tx => tx.writeU32(eng.dataOffset + 4 * i, i), { durability: 'group' })))
   assert.equal(sim.flushCount - before, 1)
   assert.equal(eng.reader().readU32(eng.dataOffset + 4 * 19), 19)
+})
+
+test('rec. 4: damage to a durable record is reported, not silently dropped with everything after it', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
+  for (let i = 0; i < 5; i++) eng.transaction(tx => tx.writeF64(eng.dataOffset + 8 * i, i + 0.5))
+  const image = sim.processCrash().volatileImage() // the log still holds all five records (no checkpoint yet)
+  const recordAt = (k: number) => 4096 + 4096 + 40 * (k - 1) // log base + records offset; 40-byte records
+  for (const [what, at] of [['data', recordAt(2) + 30], ['header', recordAt(2) + 1]] as const) {
+    const img = image.slice()
+    img[at]! ^= 0x10
+    assert.throws(() => TxEngine.open(SimRegion.fromImage(img)), (e: unknown) => {
+      assert.ok(e instanceof PmemError && e.code === 'ERR_PMEM_CORRUPT', `${what}: ${e}`)
+      assert.match((e as Error).message, /transaction 2 at log offset 4136 is damaged, but transaction [345] .* shows it was durable/)
+      return true
+    })
+  }
+  const clean = TxEngine.open(SimRegion.fromImage(image))
+  assert.equal(clean.recovered, 5)
+  const last = image.slice()
+  last[recordAt(5) + 30]! ^= 0x10 // no later record can vouch for the last one: indistinguishable from a torn tail
+  assert.equal(TxEngine.open(SimRegion.fromImage(last)).recovered, 4)
+})
+
+test('log inv. 4: a record left from an earlier epoch is never replayed, even where the new chain expects its seq', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
+  const D = eng.dataOffset, logBase = 4096
+  eng.transaction(tx => tx.writeU32(D, 1)) // seq 1, durable (40-byte record)
+  eng.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(600).fill(2)), { durability: 'none' }) // seq 2, 632 bytes
+  const before3 = eng.log.tail
+  eng.transaction(tx => tx.writeU32(D + 4, 3), { durability: 'none' }) // seq 3, at 4096 + 40 + 632
+  const after3 = eng.log.tail
+  // power loss: record 2 lost, record 3 kept (allowed: neither was flushed)
+  const img = sim.durableImage()
+  img.set(sim.volatileImage().subarray(logBase + before3, logBase + after3), logBase + before3)
+  const sim2 = SimRegion.fromImage(img)
+  const e2 = TxEngine.open(sim2)
+  assert.equal(e2.recovered, 1, 'record 1 is replayed again (idempotent); record 2 is torn, so the log ends there')
+  assert.equal(e2.reader().readU32(D + 4), 0)
+  // the new epoch's record 2 is sized so that the chain expects seq 3 exactly where the stale record 3 lies
+  e2.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(640).fill(9)), { durability: 'none' })
+  assert.equal(4096 + 672, before3, 'layout as intended: new record 2 ends where stale record 3 begins')
+  const e3 = TxEngine.open(sim2.processCrash())
+  assert.equal(e3.recovered, 1, 'only the new record 2 is replayed')
+  assert.equal(e3.reader().readU32(D + 4), 0, 'the stale transaction 3 never comes back')
+  assert.equal(e3.reader().readU8(D + 8), 9)
 })
