@@ -47,6 +47,8 @@ export interface RegionLike {
   flush(offset?: number, length?: number): void
   /** Like `flush`, without blocking the event loop. */
   flushAsync(offset?: number, length?: number): Promise<void>
+  /** Optional hint: get ready for a `flushAsync` soon (Region starts its flush thread). */
+  prepareFlushAsync?(): void
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
   grow(newSize: number): void
   /** Releases the mapping and the lock. Idempotent. */

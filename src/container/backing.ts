@@ -59,6 +59,8 @@ export interface Backing {
    * that a growth of the region during that write grows once by all of it.
    */
   expectWrite(bytes: number): void
+  /** A point is about to be encoded: start what its asynchronous flush needs (the region's flush thread). */
+  prepareFlush(): void
   close(): void
 }
 
@@ -76,6 +78,7 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
     create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
     openVersion(v) { return store.open(region, { version: v }) },
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
+    prepareFlush() { region.prepareFlushAsync?.() },
     close() { if (owned) region.close() },
   }
 }

@@ -262,6 +262,7 @@ export class Container<T extends object = Record<string, any>> {
   persist(options: PersistOptions = {}): Promise<PointStats> {
     this.#ready('persist')
     if (this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const snap = this.#snapshot(options.full === true || this.#needFull)
     this.#pending++
     this.#queuedBytes += snap.batch.length

@@ -429,6 +429,20 @@ describe('flush and flushAsync', () => {
     region.close()
   })
 
+  it('prepareFlushAsync is a harmless hint: flushAsync works after it; read-only and closed regions ignore it', async () => {
+    const { path, region } = create(4 * 4096)
+    region.prepareFlushAsync()
+    region.prepareFlushAsync()
+    region.bytes.set(pattern(4096, 3), 4096)
+    await region.flushAsync(4096, 4096)
+    assert.deepEqual(fs.readFileSync(path).subarray(HEADER_SIZE + 4096, HEADER_SIZE + 8192), Buffer.from(pattern(4096, 3)))
+    region.close()
+    region.prepareFlushAsync()
+    const ro = Region.open(path, { readOnly: true })
+    ro.prepareFlushAsync()
+    ro.close()
+  })
+
   it('flushed data is in the file: reopen and compare', async () => {
     const { path, region } = create(4 * 4096)
     region.bytes.set(pattern(4096, 1), 0)
