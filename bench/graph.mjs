@@ -168,7 +168,6 @@ function containerScenarios() {
   const need = () => missing && skip(missing)
   const saveFile = path.join(dir, 'container-save.pmc')
   const restoreFile = path.join(dir, 'container-restore.pmc')
-  let live
   const save = {
     name: 'Container save',
     setup: need,
@@ -205,49 +204,35 @@ function containerScenarios() {
       return n
     },
   }
-  const change = {
-    name: 'Container 1 change',
-    repeat: 100,
-    note: 'rename 1 user, persist + sync',
+  return [save, restore, changeScenario('Container 1 change', 1, 100), changeScenario('Container 1% change', USERS / 100)]
+}
+
+/** A point after renaming `count` users through c.root (write barriers), persist + sync; notes the blocking time. */
+function changeScenario(name, count, repeat) {
+  let live
+  const blocked = []
+  return {
+    name,
+    repeat,
+    note: () => `rename ${count === 1 ? '1 user' : `${count} users`} via c.root, persist + sync` +
+      (blocked.length ? `; blocked ${median(blocked).toFixed(1)} ms per point` : ''),
     async setup() {
-      need()
-      live = await openContainer(path.join(dir, 'container-live.pmc'), graph)
+      if (missing) skip(missing)
+      live = await openContainer(path.join(dir, `container-change-${count}.pmc`), graph)
       await live.persist()
       await live.sync()
     },
     async run(n) {
       for (let i = 0; i < n; i++) {
-        live.root.users[(i * 7919) % USERS].name = `renamed ${i}`
-        await live.persist()
+        const users = live.root.users
+        for (let k = 0; k < count; k++) users[(k * 7919 + i * 104729) % USERS].name = `renamed ${i}.${k}`
+        blocked.push((await live.persist()).blockedMs)
         await live.sync()
       }
       return n
     },
     teardown: () => live?.close(),
   }
-  let onePercent, blocked = []
-  const percent = {
-    name: 'Container 1% change',
-    note: () => blocked.length ? `rename 1% of users via c.root, persist + sync; blocked ${median(blocked).toFixed(1)} ms per point` : '',
-    async setup() {
-      need()
-      onePercent = await openContainer(path.join(dir, 'container-percent.pmc'), graph)
-      await onePercent.persist()
-      await onePercent.sync()
-    },
-    async run(n) {
-      for (let i = 0; i < n; i++) {
-        const users = onePercent.root.users
-        for (let k = 0; k < USERS / 100; k++) users[(k * 7919 + i * 104729) % USERS].name = `renamed ${i}.${k}`
-        const stats = await onePercent.persist()
-        blocked.push(stats.blockedMs)
-        await onePercent.sync()
-      }
-      return n
-    },
-    teardown: () => onePercent?.close(),
-  }
-  return [save, restore, change, percent]
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1]
