@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
-import { history, mutate, mutateBytes, opRecipe } from './mutate-kit.js'
+import { history, opRecipe, runOps } from './mutate-kit.js'
 import type { SimRegion } from '../../../regions/index.js'
 
 test('a crash at any flush restores the last durable point or a later one, exactly', async () => {
@@ -28,14 +28,7 @@ test('a crash at any flush restores the last durable point or a later one, exact
       const snap = cloneGraph(c.unwrap(c.root))
       points.push(c.persist({ full }).then(s => { expected.set(s.version, snap); return s }))
     }
-    point(false)
-    for (const op of ops) {
-      if (op.op === 'persist') point(false)
-      else if (op.op === 'full') point(true)
-      else if (op.op === 'bytes') mutateBytes(c, op)
-      else mutate(c, op)
-    }
-    point(false)
+    runOps(c, ops, point)
     await Promise.all(points)
     region.onFlush = undefined
     if (image === null) return

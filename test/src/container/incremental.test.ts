@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
-import { history, mutate, mutateBytes, opRecipe } from './mutate-kit.js'
+import { history, opRecipe, runOps } from './mutate-kit.js'
 
 test('random mutations and points: every retained version restores the graph of its point', async () => {
   await fc.assert(fc.asyncProperty(graphRecipe(10), fc.array(opRecipe(), { maxLength: 40 }), fc.nat(), async (recipe, ops, seed) => {
@@ -19,14 +19,7 @@ test('random mutations and points: every retained version restores the graph of 
     const c = Container.openRegion(region, { init: () => buildGraph(recipe), classes: CLASSES, chunkSize: 512, keepVersions: 64, compactFactor: 1.2 })
     const points: { p: Promise<PointStats>; expected: unknown }[] = []
     const point = (full: boolean): void => { points.push({ expected: cloneGraph(c.unwrap(c.root)), p: c.persist({ full }) }) }
-    point(false)
-    for (const op of ops) {
-      if (op.op === 'persist') point(false)
-      else if (op.op === 'full') point(true)
-      else if (op.op === 'bytes') mutateBytes(c, op)
-      else mutate(c, op)
-    }
-    point(false)
+    runOps(c, ops, point)
     const stats = await Promise.all(points.map(x => x.p))
     const byVersion = new Map(stats.map((s, i) => [s.version, points[i].expected]))
     const image = region.crash(seed)

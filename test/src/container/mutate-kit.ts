@@ -133,3 +133,15 @@ export function mutateBytes(c: Container, r: OpRecipe): void {
   const b = new Uint8Array(found[r.pick % found.length])
   b[r.pick % b.length] ^= 0x5a
 }
+
+/** Applies a generated op sequence, calling `point(full)` before, where the ops say, and after. */
+export function runOps(c: Container, ops: OpRecipe[], point: (full: boolean) => void): void {
+  point(false)
+  for (const op of ops) {
+    if (op.op === 'persist') point(false)
+    else if (op.op === 'full') point(true)
+    else if (op.op === 'bytes') mutateBytes(c, op)
+    else mutate(c, op)
+  }
+  point(false)
+}
