@@ -28,7 +28,7 @@
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
 import {
-  BrokenError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
+  BrokenError, CorruptionError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
@@ -309,7 +309,7 @@ export class TxEngine implements TxHost {
     const n = this.log.scan((words, rec) => {
       forEachEntry(words, rec, (target, len, dataByte) => {
         if (target < this.dataOffset || target + len > this.size) {
-          throw new PmemError('ERR_PMEM_CORRUPT', `Cannot recover "${this.path}": record ${rec.seq} writes outside the data area`)
+          throw new CorruptionError(`Cannot recover "${this.path}": the redo record of transaction ${rec.seq} writes outside the data area`)
         }
         const src = dataByte < 0 ? null : new Uint8Array(words.buffer, words.byteOffset, words.byteLength)
         if (ov !== null) ov.write(target, src, dataByte, len, null, mem)
