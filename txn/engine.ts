@@ -270,8 +270,7 @@ export class TxEngine implements TxHost {
       else if (len === 8 && (t & 3) === 0) { m32[t >>> 2] = w[pos >>> 2]!; m32[(t >>> 2) + 1] = w[(pos >>> 2) + 1]! }
       else if (len === 4 && (t & 3) === 0) m32[t >>> 2] = w[pos >>> 2]!
       else mem.set(b.buf.subarray(pos, pos + len), t)
-      this.#dirty.add(t >>> PAGE_SHIFT)
-      if (len > 1) this.#markRange(t, len)
+      this.#markDirty(t, len)
     }
   }
 
@@ -283,8 +282,9 @@ export class TxEngine implements TxHost {
     }
   }
 
-  #markRange(t: number, len: number): void {
-    for (let p = (t >>> PAGE_SHIFT) + 1, last = (t + len - 1) >>> PAGE_SHIFT; p <= last; p++) this.#dirty.add(p)
+  /** Records the data pages covering `[t, t + len)` (at least the page of `t`) for the next checkpoint. */
+  #markDirty(t: number, len: number): void {
+    for (let p = t >>> PAGE_SHIFT, last = (t + Math.max(len, 1) - 1) >>> PAGE_SHIFT; p <= last; p++) this.#dirty.add(p)
   }
 
   /** Flushes the data pages written since the last checkpoint, coalesced into runs. */
@@ -315,7 +315,7 @@ export class TxEngine implements TxHost {
         if (ov !== null) ov.write(target, src, dataByte, len, null, mem)
         else if (src === null) mem.fill(0, target, target + len)
         else mem.set(src.subarray(dataByte, dataByte + len), target)
-        if (ov === null) { this.#dirty.add(target >>> PAGE_SHIFT); this.#markRange(target, len) }
+        if (ov === null) this.#markDirty(target, len)
       })
       if (ov !== null) ov.lastSeq = rec.seq
     }, upToSeq)

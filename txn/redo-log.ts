@@ -35,7 +35,7 @@
 import { CorruptionError, RegionClosedError } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
-import { decodeAnyRecord, decodeRecord, forEachEntry, RECORD_MAGIC, type DecodedRecord } from './record.js'
+import { decodeAnyRecord, decodeRecord, RECORD_MAGIC, type DecodedRecord } from './record.js'
 
 const MAGIC_LO = 0x45524d50 // "PMRE"
 const MAGIC_HI = 0x3130444f // "DO01"
@@ -185,9 +185,6 @@ export class RedoLog {
     this.#writeControl()
     this.tail = this.durableTail = RECORDS_OFFSET
   }
-
-  /** Calls `visit` for each entry of a record found by `scan`. */
-  static entries = forEachEntry
 
   /** Writes and flushes the control block from startSeq and epoch (log inv. 3). */
   #writeControl(): void {
