@@ -71,28 +71,30 @@ export const header = { id: 0, body: 0, end: 0 }
  * false if the header is truncated or malformed before `limit` (the caller reports it).
  */
 export function readHeader(buf: Uint8Array, p: number, limit: number): boolean {
-  let id = 0, scale = 1, i = p
-  for (;;) {
-    if (i >= limit || i - p >= 5) return false
-    const b = buf[i++]
-    id += (b & 0x7f) * scale
-    if (b < 0x80) break
-    scale *= 0x80
-  }
-  let len = 0
-  scale = 1
-  const q = i
-  for (;;) {
-    if (i >= limit || i - q >= 5) return false
-    const b = buf[i++]
-    len += (b & 0x7f) * scale
-    if (b < 0x80) break
-    scale *= 0x80
-  }
+  const i = readVarint5(buf, p, limit)
+  if (i < 0) return false
+  const id = varint
+  const j = readVarint5(buf, i, limit)
+  if (j < 0) return false
   header.id = id
-  header.body = i
-  header.end = i + len
+  header.body = j
+  header.end = j + varint
   return true
+}
+
+/** Value of the last varint `readVarint5` read (module-level: no allocation per record). */
+let varint = 0
+
+/** Reads a varint of at most 5 bytes at `p` into `varint`; the index after it, or -1 if truncated or too long. */
+function readVarint5(buf: Uint8Array, p: number, limit: number): number {
+  let v = 0, scale = 1
+  for (let i = p; ;) {
+    if (i >= limit || i - p >= 5) return -1
+    const b = buf[i++]!
+    v += (b & 0x7f) * scale
+    if (b < 0x80) { varint = v; return i }
+    scale *= 0x80
+  }
 }
 /** Largest record body accepted by the decoder (a sanity bound against damage). */
 export const MAX_BODY = 0x7fff_ffff
