@@ -86,8 +86,9 @@ describe('RegionLock', () => {
 
   it('inv. L1: a killed holder that is not yet reaped (zombie) counts as dead', async (t) => {
     if (!fs.existsSync('/proc/self/stat')) return t.skip('needs /proc')
-    // `sleep 0` exits at once and its parent (exec'd into `sleep 3`) never reaps it.
-    const sh = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // The background `sleep 0.3` exits after its parent shell has exec'd into `sleep 3`, which
+    // never reaps it. (With `sleep 0` the shell could reap it before the exec: no zombie.)
+    const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
     const zombie = Number(await new Promise<string>(resolve => sh.stdout.once('data', (d: Buffer) => resolve(d.toString()))))
     try {
       while (!fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ')) await new Promise(r => setTimeout(r, 10))
