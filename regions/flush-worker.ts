@@ -14,6 +14,11 @@
  *   W2. The worker maps a file at its current size, opened read-write (msync through a
  *       read-only mapping writes nothing back), and remaps when the file has grown.
  *   W3. The worker keeps the process alive only while a request is pending.
+ *   W4. A reservation (`reserveInWorker`) extends a file with zeroed 4 KiB pages from
+ *       `from`, which must be the file's size when it starts (else it fails, writing
+ *       nothing, so no hole is ever made), then fsyncs it; on any error it trims the file
+ *       back to `from`. Its status word goes from PENDING to DONE or FAILED only after all
+ *       of that, so a thread that waits on it never races the worker's writes.
  */
 import { Worker } from 'node:worker_threads'
 import { createRequire } from 'node:module'
@@ -32,7 +37,32 @@ function mapped(path, size) {
   files.set(path, f)
   return f
 }
+const ZERO = new Uint8Array(4096)
+function reserve(m) {
+  const st = new Int32Array(m.status)
+  let fd = -1, ok = false
+  try {
+    fd = fs.openSync(m.reserve, 'r+')
+    if (fs.fstatSync(fd).size === m.from) {
+      try {
+        for (let pos = m.from; pos < m.to; pos += 4096) {
+          let done = 0
+          while (done < 4096) done += fs.writeSync(fd, ZERO, done, 4096 - done, pos + done)
+        }
+        fs.fsyncSync(fd)
+        ok = true
+      } catch (e) {
+        try { fs.ftruncateSync(fd, m.from) } catch {}
+      }
+    }
+  } catch {}
+  if (fd >= 0) try { fs.closeSync(fd) } catch {}
+  Atomics.store(st, 0, ok ? 1 : 2)
+  Atomics.notify(st, 0)
+  parentPort.postMessage({ id: m.id })
+}
 parentPort.on('message', (m) => {
+  if (m.reserve !== undefined) { reserve(m); return }
   if (m.forget !== undefined) {
     const f = files.get(m.forget)
     if (f !== undefined) { fs.closeSync(f.fd); files.delete(m.forget) }
@@ -103,6 +133,50 @@ export function msyncInWorker(absPath: string, fileSize: number, offset: number,
  * thread, so a caller about to compute for a while (a container's first point) loses nothing.
  */
 export function startFlushWorker(): void { getWorker() }
+
+/** A reservation under way in the worker (W4): `status[0]` is 0 while it runs, 1 done, 2 failed. */
+export interface Reservation {
+  readonly from: number
+  readonly to: number
+  readonly status: Int32Array
+  /** Resolves when the worker is done with it (whether it succeeded or not). */
+  readonly done: Promise<void>
+}
+
+/** Status values of a reservation. */
+export const RESERVE_PENDING = 0
+export const RESERVE_DONE = 1
+
+/**
+ * Asks the worker to extend the file at `absPath` from `from` (its current size) to `to`
+ * bytes with zeroed, allocated, fsynced pages (W4); null when no worker can run.
+ */
+export function reserveInWorker(absPath: string, from: number, to: number): Reservation | null {
+  const w = getWorker()
+  if (w === null) return null
+  const id = nextId++
+  const status = new Int32Array(new SharedArrayBuffer(4))
+  const done = new Promise<void>(resolve => {
+    pending.set(id, { resolve, reject: () => resolve() })
+    if (pending.size === 1) w.ref() // W3
+    w.postMessage({ id, reserve: absPath, from, to, status: status.buffer })
+  })
+  return { from, to, status, done }
+}
+
+/**
+ * Blocks until the worker is done with `r` (or `timeoutMs` passed): 'done', 'failed' (the
+ * worker wrote nothing or trimmed what it wrote), or 'timeout' (the worker may still write).
+ */
+export function waitReservation(r: Reservation, timeoutMs = 60_000): 'done' | 'failed' | 'timeout' {
+  const until = Date.now() + timeoutMs
+  while (Atomics.load(r.status, 0) === RESERVE_PENDING) {
+    const left = until - Date.now()
+    if (left <= 0) return 'timeout'
+    Atomics.wait(r.status, 0, RESERVE_PENDING, Math.min(left, 1000))
+  }
+  return Atomics.load(r.status, 0) === RESERVE_DONE ? 'done' : 'failed'
+}
 
 /** Drops the worker's mapping of a file (after its region closed). */
 export function forgetInWorker(absPath: string): void {

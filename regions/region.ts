@@ -16,6 +16,10 @@
  *  R6. Broken is sticky (LMDB's MDB_PANIC): after a failed msync/fsync, a failed header
  *      update or a lost lock, the durable state is unknown, so every method except
  *      `close()` throws `BrokenError` until the file is reopened.
+ *  R7. Space reserved ahead (`reserveAsync`) lies past the user area, so nothing of the
+ *      region changes while the flush thread writes it; `grow` and `close` first wait for
+ *      every reservation under way (flush-worker.ts inv. W4), so the main thread never
+ *      writes the file, and the lock is never released, while the flush thread does.
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no worker runs)
@@ -37,7 +41,7 @@ import {
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
 import { readOnlyView } from './read-only-view.js'
-import { forgetInWorker, msyncInWorker, startFlushWorker } from './flush-worker.js'
+import { forgetInWorker, msyncInWorker, reserveInWorker, startFlushWorker, waitReservation, RESERVE_PENDING, type Reservation } from './flush-worker.js'
 import type { RegionLike, ViewCtor } from './types.js'
 
 /** An mmap-backed persistent region. Create or open one with {@link Region.open}. */
@@ -61,6 +65,10 @@ export class Region implements RegionLike {
   #pendingSyncs = 0
   #inflight: Promise<void> | null = null
   #queued: Promise<void> | null = null
+  /** File size up to which zeroed, fsynced pages lie past the user area (inv. R7); 0 if none. */
+  #reservedTo = 0
+  /** Reservations sent to the flush thread and not yet folded into `#reservedTo`, in order. */
+  #reservations: Reservation[] = []
 
   private constructor(file: RegionFile, map: Buffer) {
     this.path = file.displayPath
@@ -172,13 +180,6 @@ export class Region implements RegionLike {
   }
 
   /**
-   * Like `flush`, without blocking the event loop: resolves once the range is durable.
-   * Runs msync(MS_SYNC) of the covering pages in a worker thread (flush-worker.ts), so only
-   * the range is written, not every dirty page of the file. Where no worker can run it falls
-   * back to fdatasync on the thread pool (a superset of the range; calls made while one is
-   * running share the next one). Errors (including bad arguments) are rejections.
-   */
-  /**
    * Starts the thread that `flushAsync` uses, if it is not running yet (a hint: it starts
    * on first use otherwise, 100-170 ms later). Call it before a long computation whose
    * result will be flushed asynchronously. Does nothing on a read-only or closed region.
@@ -188,6 +189,13 @@ export class Region implements RegionLike {
     startFlushWorker()
   }
 
+  /**
+   * Like `flush`, without blocking the event loop: resolves once the range is durable.
+   * Runs msync(MS_SYNC) of the covering pages in a worker thread (flush-worker.ts), so only
+   * the range is written, not every dirty page of the file. Where no worker can run it falls
+   * back to fdatasync on the thread pool (a superset of the range; calls made while one is
+   * running share the next one). Errors (including bad arguments) are rejections.
+   */
   async flushAsync(offset?: number, length?: number): Promise<void> {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
@@ -216,9 +224,56 @@ export class Region implements RegionLike {
     if (target < this.size) throw new InvalidArgumentError(`${action} to ${newSize} bytes: it already has ${this.size} bytes and regions never shrink`)
     if (target > MAX_USER_SIZE) throw new OutOfSpaceError(`${action} to ${newSize} bytes: the maximum user-area size is ${MAX_USER_SIZE} bytes (2 GiB - 4 KiB)`)
     if (target === this.size) return
-    this.#extendFile(target, action)
+    this.#settleReservations()
+    if (this.#reservedTo < HEADER_SIZE + target) this.#extendFile(target, action)
     this.#writeHeader({ ...this.#header, userSize: target })
     this.#remap()
+  }
+
+  /**
+   * Starts allocating the file space a later `grow(newSize)` needs, in the flush thread:
+   * zeroed 4 KiB pages past the user area, then an fsync (the work `grow` does on the
+   * calling thread). A `grow` to at most `newSize` then only rewrites the header and
+   * remaps. Resolves when the flush thread is done, whether it succeeded or not: it is a
+   * hint, and `grow` does whatever it did not (inv. R7). Does nothing on a read-only,
+   * closed or broken region, or where no worker thread can run.
+   */
+  reserveAsync(newSize: number): Promise<void> {
+    if (this.readOnly || this.#closed || this.#broken !== null) return Promise.resolve()
+    checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
+    this.#foldReservations(false)
+    const to = HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE)
+    const last = this.#reservations.at(-1)
+    const from = Math.max(HEADER_SIZE + this.size, this.#reservedTo, last?.to ?? 0)
+    if (to <= from) return last?.done ?? Promise.resolve()
+    const r = reserveInWorker(this.#file.absPath, from, to)
+    if (r === null) return Promise.resolve()
+    this.#reservations.push(r)
+    return r.done
+  }
+
+  /** Waits for every reservation under way (inv. R7). */
+  #settleReservations(): void {
+    this.#foldReservations(true)
+  }
+
+  /**
+   * Folds finished reservations into `#reservedTo`, in order; with `wait`, blocks until all
+   * are finished. A reservation counts only if it starts where the reserved space ends
+   * (after a failed one, the flush thread refuses the next ones: W4).
+   */
+  #foldReservations(wait: boolean): void {
+    while (this.#reservations.length > 0) {
+      const r = this.#reservations[0]
+      if (!wait && Atomics.load(r.status, 0) === RESERVE_PENDING) return
+      const result = waitReservation(r)
+      if (result === 'timeout') {
+        this.#reservations = []
+        throw this.#break('the flush thread did not finish extending the file within a minute', new Error('reservation timed out'))
+      }
+      this.#reservations.shift()
+      if (result === 'done' && r.from === Math.max(this.#reservedTo, HEADER_SIZE + this.size)) this.#reservedTo = r.to
+    }
   }
 
   /**
@@ -230,6 +285,7 @@ export class Region implements RegionLike {
     if (this.#closed) return
     this.#closed = true
     let failure: BrokenError | undefined
+    try { this.#settleReservations() } catch (e) { failure = e as BrokenError }
     if (!this.readOnly && this.#broken === null) {
       try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
     }
@@ -317,7 +373,7 @@ export class Region implements RegionLike {
 
   /** Appends zeroed, allocated, fsynced pages up to `target` bytes of user area (inv. R2). */
   #extendFile(target: number, action: string): void {
-    const from = HEADER_SIZE + this.size
+    const from = Math.max(HEADER_SIZE + this.size, this.#reservedTo)
     try {
       fillZeros(this.#fd, from, HEADER_SIZE + target)
     } catch (e) {

@@ -49,6 +49,8 @@ export interface RegionLike {
   flushAsync(offset?: number, length?: number): Promise<void>
   /** Optional hint: get ready for a `flushAsync` soon (Region starts its flush thread). */
   prepareFlushAsync?(): void
+  /** Optional hint: allocate the file space of a `grow(newSize)` soon, off the calling thread (Region: in its flush thread). */
+  reserveAsync?(newSize: number): Promise<void>
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
   grow(newSize: number): void
   /** Releases the mapping and the lock. Idempotent. */

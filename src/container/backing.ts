@@ -23,12 +23,17 @@ const MAX_STEP = 256 * 1024 * 1024
  */
 function geometricGrowth(region: RegionLike, expected: () => number): (needed: number) => void {
   return needed => {
-    const step = Math.max(needed, Math.min(region.size, MAX_STEP), expected())
+    const step = Math.max(needed, growthStep(region, expected()))
     try { region.grow(region.size + step) } catch (e) {
       if (step === needed) throw e
       region.grow(region.size + needed)
     }
   }
+}
+
+/** How much a growth for a write of `expected` region bytes adds (at least). */
+function growthStep(region: RegionLike, expected: number): number {
+  return Math.max(Math.min(region.size, MAX_STEP), expected)
 }
 
 /** Region bytes a write of `bytes` log bytes may take: its chunks, their map nodes, and a few whole chunks (tail copy, meta, root). */
@@ -61,6 +66,13 @@ export interface Backing {
   expectWrite(bytes: number): void
   /** A point is about to be encoded: start what its asynchronous flush needs (the region's flush thread). */
   prepareFlush(): void
+  /**
+   * A point will write about `bytes` log bytes: if the store has not that much free space,
+   * start allocating the growth its write will make, off the main thread (the region's
+   * flush thread zero-fills and fsyncs it while the point is still encoding), so that the
+   * growth itself only remaps. Resolves when that allocation is done (or was not needed).
+   */
+  reserve(bytes: number): Promise<void>
   close(): void
 }
 
@@ -79,6 +91,13 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
     openVersion(v) { return store.open(region, { version: v }) },
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
+    reserve(bytes) {
+      if (region.reserveAsync === undefined) return Promise.resolve()
+      const need = withOverhead(bytes)
+      const free = current === null ? 0 : current.stats().freeChunks * current.chunkSize
+      if (need <= free) return Promise.resolve()
+      return region.reserveAsync(region.size + growthStep(region, need))
+    },
     close() { if (owned) region.close() },
   }
 }

@@ -69,6 +69,13 @@ interface Snapshot {
 
 const noop = (): void => {}
 
+/**
+ * While a large point encodes, the file space its write will need is allocated this far
+ * ahead of the records encoded so far (by the region's flush thread, which zero-fills
+ * about six times faster than the encoder produces records, so a small margin keeps it ahead).
+ */
+const RESERVE_AHEAD = 4 << 20
+
 /** The bytes a binary record holds: a whole ArrayBuffer, or a Buffer's own view (KIND_BUFFER). */
 function bytesOf(b: unknown): Buffer | null {
   if (isArrayBuffer(b)) {
@@ -265,6 +272,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const snap = this.#snapshot(options.full === true || this.#needFull)
     this.#pending++
+    void this.#backing.reserve(snap.batch.length)
     this.#queuedBytes += snap.batch.length
     const p = this.#queue.then(() => this.#write(snap))
     this.#queue = p.then(noop, noop)
@@ -433,6 +441,7 @@ export class Container<T extends object = Record<string, any>> {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
       anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates, viewsOf: this.#viewsOf,
+      onOutput: bytes => { void this.#backing.reserve(bytes + RESERVE_AHEAD) },
     }
   }
 
@@ -610,6 +619,7 @@ export class Container<T extends object = Record<string, any>> {
         length = compacted.length
         at = 0
       }
+      await this.#backing.reserve(length)
       this.#backing.expectWrite(length)
       try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
       const end = at + length

@@ -70,6 +70,8 @@ export interface EncoderContext {
   readonly dates: DateTable
   /** ArrayBuffer id -> ids of the views on it (re-encoded when its length changes). */
   readonly viewsOf: Map<number, Set<number>>
+  /** Told the size of the records written so far, every few MiB of a large point. */
+  readonly onOutput?: (bytes: number) => void
 }
 
 export class Encoder {
@@ -102,6 +104,7 @@ export class Encoder {
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
     this.#ctx = ctx
     this.dropped = ctx.dropped
+    if (ctx.onOutput !== undefined) this.w.onSeal = ctx.onOutput
     if (classRefs !== undefined) this.#classRefs = classRefs
   }
 

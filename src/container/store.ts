@@ -32,4 +32,6 @@ export interface ChunkStore {
   commitAsync(): Promise<number>
   abort(): void
   check(): { ok: boolean; problems: string[] }
+  /** Space accounting: physical chunks in the region and how many of them are free. */
+  stats(): { physicalChunks: number; freeChunks: number }
 }

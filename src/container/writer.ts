@@ -34,6 +34,8 @@ export class ByteWriter {
   /** Buffers already filled (views of their written bytes). */
   readonly sealed: Buffer[] = []
   #sealedBytes = 0
+  /** Called with the bytes written so far each time a buffer is sealed (a large point is under way). */
+  onSeal: ((bytes: number) => void) | null = null
 
   constructor(initial = 1 << 16) { this.buf = Buffer.allocUnsafe(initial) as FastBuffer }
 
@@ -43,6 +45,7 @@ export class ByteWriter {
     if (this.pos > 0) { this.sealed.push(this.buf.subarray(0, this.pos)); this.#sealedBytes += this.pos }
     this.buf = Buffer.allocUnsafe(Math.max(CHUNK, this.buf.length)) as FastBuffer
     this.pos = 0
+    this.onSeal?.(this.#sealedBytes)
   }
 
   /** Bytes written in all buffers. */

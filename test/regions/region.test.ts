@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { Region } from '../../regions/region.js'
 import { mmap } from '../../regions/mmap.js'
+import { reserveInWorker, waitReservation } from '../../regions/flush-worker.js'
 import { HEADER_SIZE, MAX_USER_SIZE, decodeHeader } from '../../regions/header.js'
 import { lockDirOf, lockTiming, readLockOwner } from '../../regions/lock.js'
 import {
@@ -579,6 +580,77 @@ describe('grow', () => {
     region.grow(3 * 4096)
     assert.equal(region.size, 3 * 4096)
     region.close()
+  })
+
+  it('inv. R7: reserveAsync allocates past the user area in the flush thread; grow then only writes the header', async () => {
+    const { path, region } = create(2 * 4096)
+    region.bytes.set(pattern(8192, 3))
+    await region.reserveAsync(6 * 4096 - 100)
+    assert.equal(region.size, 2 * 4096, 'a reservation does not change the user area')
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 6 * 4096, 'the file was extended')
+    assert.equal(headerOf(path).userSize, 2 * 4096)
+    const events: string[] = []
+    const write = fs.writeSync
+    const fsync = fs.fsyncSync
+    mock.method(fs, 'writeSync', (...args: unknown[]) => {
+      events.push(`write ${args[3] as number}@${args[4] as number}`)
+      return (write as (...a: unknown[]) => number)(...args)
+    })
+    mock.method(fs, 'fsyncSync', (fd: number) => { events.push('fsync'); fsync(fd) })
+    region.grow(4 * 4096)
+    assert.deepEqual(events, ['write 64@0', 'fsync'], 'the reserved pages are not written again')
+    events.length = 0
+    region.grow(7 * 4096)
+    assert.deepEqual(events, ['write 4096@28672', 'fsync', 'write 64@0', 'fsync'], 'only the part past the reservation is filled')
+    mock.restoreAll()
+    assert.equal(region.size, 7 * 4096)
+    assert.deepEqual(region.unsafeBytes().slice(0, 8192), pattern(8192, 3))
+    assert.ok(region.unsafeBytes().subarray(8192).every(b => b === 0))
+    region.close()
+    const again = Region.open(path)
+    assert.equal(again.size, 7 * 4096)
+    assert.deepEqual(again.unsafeBytes().slice(0, 8192), pattern(8192, 3))
+    again.close()
+  })
+
+  it('inv. R7: grow and close wait for a reservation under way; an unused one is trimmed at the next open (H3)', async () => {
+    const { path, region } = create(4096)
+    void region.reserveAsync(64 * 4096)
+    region.grow(3 * 4096)             // synchronously, while the flush thread may still be writing
+    assert.equal(region.size, 3 * 4096)
+    assert.ok(fs.statSync(path).size >= HEADER_SIZE + 3 * 4096)
+    region.bytes.set(pattern(3 * 4096, 4))
+    const p = region.reserveAsync(128 * 4096)
+    region.close()                    // waits for it before releasing the lock
+    await p
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 128 * 4096)
+    const again = Region.open(path)
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 3 * 4096, 'the writer trimmed the unused reservation')
+    assert.deepEqual(again.unsafeBytes().slice(), pattern(3 * 4096, 4))
+    again.close()
+  })
+
+  it('W4: a reservation that does not start at the end of the file writes nothing, and grow does the work itself', async () => {
+    const { path, region } = create(2 * 4096)
+    const before = fs.statSync(path).size
+    const r = reserveInWorker(fs.realpathSync(path), before + 4096, before + 8 * 4096)
+    assert.ok(r !== null)
+    await r.done
+    assert.equal(waitReservation(r), 'failed')
+    assert.equal(fs.statSync(path).size, before, 'no hole was made')
+    region.grow(4 * 4096)
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 4 * 4096)
+    region.close()
+  })
+
+  it('reserveAsync checks its argument and does nothing on a read-only region', async () => {
+    const { path, region } = create(4096)
+    throwsFor(() => region.reserveAsync(-1), InvalidArgumentError, path)
+    region.close()
+    const ro = Region.open(path, { readOnly: true })
+    await ro.reserveAsync(16 * 4096)
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096)
+    ro.close()
   })
 
   it('grown data is seen by a child process', async () => {
