@@ -20,6 +20,7 @@
  *      region changes while the flush thread writes it; `grow` and `close` first wait for
  *      every reservation under way (flush-worker.ts inv. W4), so the main thread never
  *      writes the file, and the lock is never released, while the flush thread does.
+ *      `close` trims reserved space that no grow used (as a writer's open would, inv. H3).
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no worker runs)
@@ -286,6 +287,9 @@ export class Region implements RegionLike {
     this.#closed = true
     let failure: BrokenError | undefined
     try { this.#settleReservations() } catch (e) { failure = e as BrokenError }
+    if (failure === undefined && this.#reservedTo > HEADER_SIZE + this.size) {
+      try { fs.ftruncateSync(this.#fd, HEADER_SIZE + this.size) } catch { /* a longer file is still valid (inv. H3) */ }
+    }
     if (!this.readOnly && this.#broken === null) {
       try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
     }

@@ -11,6 +11,12 @@ import type { ChunkStore } from './store.js'
 /** Region size a new container file starts with (the store grows it as needed). */
 const INITIAL_SIZE = 1 << 20
 
+/**
+ * Writes smaller than this do not reserve space ahead: they rarely need the region to
+ * grow, and the estimate of what they need (withOverhead) is too coarse for them.
+ */
+const RESERVE_MIN = 1 << 20
+
 /** Largest single growth step (bytes). */
 const MAX_STEP = 256 * 1024 * 1024
 
@@ -92,7 +98,7 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
     reserve(bytes) {
-      if (region.reserveAsync === undefined) return Promise.resolve()
+      if (region.reserveAsync === undefined || bytes < RESERVE_MIN) return Promise.resolve()
       const need = withOverhead(bytes)
       const free = current === null ? 0 : current.stats().freeChunks * current.chunkSize
       if (need <= free) return Promise.resolve()

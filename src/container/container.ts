@@ -441,7 +441,7 @@ export class Container<T extends object = Record<string, any>> {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
       anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates, viewsOf: this.#viewsOf,
-      onOutput: bytes => { void this.#backing.reserve(bytes + RESERVE_AHEAD) },
+      onOutput: bytes => { if (bytes >= RESERVE_AHEAD) void this.#backing.reserve(bytes + RESERVE_AHEAD) },
     }
   }
 

@@ -42,6 +42,7 @@ const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
+const EMPTY_KEYS: readonly string[] = []
 
 /** The records of a point as a list of buffers. */
 export interface Batch { parts: Buffer[]; length: number }
@@ -292,23 +293,29 @@ export class Encoder {
   }
 
   /**
-   * The fast path of a plain object whose shape was just seen: for-in walks V8's enum cache
-   * without allocating a key list (measured 40% faster than Object.keys on the users of the
-   * performance graph). Returns false, having written nothing, when the shape is not the
-   * recent one or a getter changed the object while it was read.
+   * The fast path of a plain object whose shape was seen before: for-in walks V8's enum
+   * cache without allocating a key list (measured 40% faster than Object.keys on the users
+   * of the performance graph). One pass compares the keys with the shape last seen with the
+   * same first key, a second writes the values. Returns false, having written nothing, when
+   * no known shape matches or a getter changed the object while it was read.
    */
   #objectForIn(o: Record<string, unknown>): boolean {
+    let node: ShapeNode | undefined
+    let ks: readonly string[] = EMPTY_KEYS
     let n = 0
-    for (const _ in o) n++
-    const node = this.#ctx.shapes.recent(n)
-    if (node === undefined) return false
-    const ks = node.keys
-    let i = 0
-    for (const k in o) if (ks[i++] !== k) return false
+    for (const k in o) {
+      if (n === 0) {
+        node = this.#ctx.shapes.recentByFirst(k)
+        if (node === undefined) return false
+        ks = node.keys
+      } else if (n >= ks.length || ks[n] !== k) return false
+      n++
+    }
+    if (node === undefined || n !== ks.length) return false
     const w = this.w
     const at = w.pos, refs = this.#scratch.n, drops = this.#holderDropped?.length ?? -1
     w.varint(this.#shapeId(node))
-    i = 0
+    let i = 0
     for (const k in o) { this.value(o[k], k, 'prop'); i++ }
     if (i === n) return true
     w.pos = at                          // a getter added or deleted keys: undo, take the exact path

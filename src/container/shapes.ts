@@ -25,9 +25,14 @@ export class ShapeTrie {
   readonly root = new ShapeNode([])
   /** Last shape found per key count: objects of one shape repeat, and comparing interned key strings beats walking the trie. */
   readonly #recent: (ShapeNode | undefined)[] = []
+  /** Last shape found per first key (the encoder's fast path finds its candidate by the first key it enumerates). */
+  readonly #byFirst = new Map<string, ShapeNode>()
 
   /** The shape most recently looked up with `n` keys, if any. */
   recent(n: number): ShapeNode | undefined { return this.#recent[n] }
+
+  /** The shape most recently looked up whose first key is `k`, if any. */
+  recentByFirst(k: string): ShapeNode | undefined { return this.#byFirst.get(k) }
 
   lookup(keys: string[]): ShapeNode {
     const n = keys.length
@@ -40,6 +45,7 @@ export class ShapeTrie {
     }
     const node = this.#walk(keys)
     if (n < 256) this.#recent[n] = node
+    if (n > 0) this.#byFirst.set(keys[0], node)
     return node
   }
 

@@ -422,3 +422,33 @@ test('a revoked proxy in the graph is dropped, not a failed point', async () => 
   const f = Container.openRegion(region.crash(1))
   assert.deepEqual(f.unwrap(f.root), { p: null, ok: 1 })
 })
+
+test('a large point has its file growth allocated by the flush thread while it encodes; small points reserve nothing', async () => {
+  const file = path.join(tmp(), 'large.pmc')
+  const reserved: number[] = []
+  const original = Region.prototype.reserveAsync
+  Region.prototype.reserveAsync = function (this: Region, n: number) { reserved.push(n); return original.call(this, n) }
+  try {
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({ i, name: 'row ' + i + ' '.repeat(150 + i % 50), tags: ['a' + (i % 7)], at: new Date(i) }))
+    const c = Container.open(file, { init: () => ({ rows }) })
+    const st = await c.persist()
+    assert.ok(st.bytes > 8 << 20, `the point is large (${st.bytes} bytes)`)
+    assert.ok(reserved.length >= 2, 'space was reserved while the point encoded, and once more for its write')
+    reserved.length = 0
+    for (let i = 0; i < 3000; i++) c.root.rows[i * 13].name = 'changed ' + i + '.'.repeat(150)   // about 600 KB of records
+    const small = await c.persist()
+    assert.ok(small.bytes > 256 << 10 && small.bytes < 1 << 20, `a small point (${small.bytes} bytes)`)
+    assert.deepEqual(reserved, [], 'a small point reserves nothing')
+    await c.close()
+    const size = fs.statSync(file).size
+    assert.ok(size < st.bytes * 1.1 + (2 << 20), `the file (${size} bytes) holds the point, without a doubling or unused reserved space`)
+    const again = Container.open<{ rows: typeof rows }>(file)
+    assert.equal(again.root.rows.length, 40_000)
+    assert.equal(again.root.rows[13 * 7].name, 'changed 7' + '.'.repeat(150))
+    assert.equal(again.root.rows[39_999].name, rows[39_999].name)
+    assert.equal(again.root.rows[123].at.getTime(), 123)
+    await again.close()
+  } finally {
+    Region.prototype.reserveAsync = original
+  }
+})
