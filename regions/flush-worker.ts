@@ -19,6 +19,10 @@
  *       nothing, so no hole is ever made), then fsyncs it; on any error it trims the file
  *       back to `from`. Its status word goes from PENDING to DONE or FAILED only after all
  *       of that, so a thread that waits on it never races the worker's writes.
+ *   W5. An append stream is a reservation whose pages hold the caller's bytes: the same
+ *       start check, writes in order from `at`, zeros from `from` to `at` and after the
+ *       last byte up to the end of its last block and page, one fsync at its end, trimmed
+ *       back to `from` on any error; its status word (and its end offset) are set last.
  */
 import { Worker } from 'node:worker_threads'
 import { createRequire } from 'node:module'
@@ -61,7 +65,66 @@ function reserve(m) {
   Atomics.notify(st, 0)
   parentPort.postMessage({ id: m.id })
 }
-parentPort.on('message', (m) => {
+function writeAll(fd, bytes, pos) {
+  let done = 0
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, pos + done)
+}
+function zeros(fd, from, to) {
+  for (let pos = from; pos < to; pos += 4096) writeAll(fd, to - pos >= 4096 ? ZERO : ZERO.subarray(0, to - pos), pos)
+}
+const streams = new Map()
+function stream(m) {
+  if (m.stream === 'begin') {
+    const s = { from: m.from, pos: m.at, block: m.block, carry: new Uint8Array(m.block), carried: 0, crcs: [], fd: -1, ok: false, began: false, status: new Int32Array(m.status) }
+    streams.set(m.sid, s)
+    try {
+      s.fd = fs.openSync(m.path, 'r+')
+      if (fs.fstatSync(s.fd).size === m.from) { s.began = true; zeros(s.fd, m.from, m.at); s.ok = true }
+    } catch {}
+    return
+  }
+  const s = streams.get(m.sid)
+  if (m.stream === 'write') {
+    if (!s.ok) return
+    try {
+      const b = m.bytes
+      writeAll(s.fd, b, s.pos)
+      s.pos += b.length
+      let i = 0
+      if (s.carried > 0) {
+        i = Math.min(b.length, s.block - s.carried)
+        s.carry.set(b.subarray(0, i), s.carried)
+        s.carried += i
+        if (s.carried === s.block) { s.crcs.push(crc32c(s.carry)); s.carried = 0 }
+      }
+      for (; i + s.block <= b.length; i += s.block) s.crcs.push(crc32c(b, i, i + s.block))
+      if (i < b.length) { s.carry.set(b.subarray(i), 0); s.carried = b.length - i }
+    } catch { s.ok = false }
+    return
+  }
+  streams.delete(m.sid)
+  let end = s.pos
+  if (s.ok) {
+    try {
+      if (s.carried > 0) { s.carry.fill(0, s.carried); s.crcs.push(crc32c(s.carry)); end += s.block - s.carried }
+      end = Math.ceil(end / 4096) * 4096
+      zeros(s.fd, s.pos, end)
+      fs.fsyncSync(s.fd)
+    } catch { s.ok = false }
+  }
+  if (!s.ok && s.began) { try { fs.ftruncateSync(s.fd, s.from) } catch {} }
+  if (s.fd >= 0) try { fs.closeSync(s.fd) } catch {}
+  const crcs = Uint32Array.from(s.crcs)
+  Atomics.store(s.status, 1, end)
+  Atomics.store(s.status, 0, s.ok ? 1 : 2)
+  Atomics.notify(s.status, 0)
+  parentPort.postMessage({ id: m.id, crcs: s.ok ? crcs : null }, s.ok ? [crcs.buffer] : [])
+}
+let crc32c = null
+let chain = import(workerData.checksum).then(mod => { crc32c = mod.crc32c }, () => {})
+parentPort.on('message', (m) => { chain = chain.then(() => handle(m)) })
+function handle(m) {
+  if (m.stream !== undefined) { stream(m); return }
   if (m.reserve !== undefined) { reserve(m); return }
   if (m.forget !== undefined) {
     const f = files.get(m.forget)
@@ -74,10 +137,10 @@ parentPort.on('message', (m) => {
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message || e) })
   }
-})
+}
 `
 
-interface Pending { resolve: () => void; reject: (e: Error) => void }
+interface Pending { resolve: (v?: unknown) => void; reject: (e: Error) => void }
 
 let worker: Worker | null | undefined
 const pending = new Map<number, Pending>()
@@ -87,14 +150,15 @@ function getWorker(): Worker | null {
   if (worker !== undefined) return worker
   try {
     const binding = createRequire(import.meta.url).resolve('@riaskov/mmap-io')
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding } })
+    const checksum = new URL('./checksum.js', import.meta.url).href
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding, checksum } })
     w.unref()
-    w.on('message', (m: { id: number; error?: string }) => {
+    w.on('message', (m: { id: number; error?: string; crcs?: Uint32Array | null }) => {
       const p = pending.get(m.id)
       if (p === undefined) return
       pending.delete(m.id)
       if (pending.size === 0) w.unref()
-      if (m.error === undefined) p.resolve()
+      if (m.error === undefined) p.resolve(m.crcs)
       else p.reject(new Error(`msync failed: ${m.error}`))
     })
     w.on('error', (e) => failAll(e))
@@ -121,7 +185,7 @@ export function msyncInWorker(absPath: string, fileSize: number, offset: number,
   if (w === null) return null
   const id = nextId++
   return new Promise<void>((resolve, reject) => {
-    pending.set(id, { resolve, reject })
+    pending.set(id, { resolve: () => resolve(), reject })
     if (pending.size === 1) w.ref() // W3
     w.postMessage({ id, path: absPath, size: fileSize, offset, length })
   })
@@ -157,7 +221,7 @@ export function reserveInWorker(absPath: string, from: number, to: number): Rese
   const id = nextId++
   const status = new Int32Array(new SharedArrayBuffer(4))
   const done = new Promise<void>(resolve => {
-    pending.set(id, { resolve, reject: () => resolve() })
+    pending.set(id, { resolve: () => resolve(), reject: () => resolve() })
     if (pending.size === 1) w.ref() // W3
     w.postMessage({ id, reserve: absPath, from, to, status: status.buffer })
   })
@@ -168,7 +232,7 @@ export function reserveInWorker(absPath: string, from: number, to: number): Rese
  * Blocks until the worker is done with `r` (or `timeoutMs` passed): 'done', 'failed' (the
  * worker wrote nothing or trimmed what it wrote), or 'timeout' (the worker may still write).
  */
-export function waitReservation(r: Reservation, timeoutMs = 60_000): 'done' | 'failed' | 'timeout' {
+export function waitReservation(r: { readonly status: Int32Array }, timeoutMs = 60_000): 'done' | 'failed' | 'timeout' {
   const until = Date.now() + timeoutMs
   while (Atomics.load(r.status, 0) === RESERVE_PENDING) {
     const left = until - Date.now()
@@ -176,6 +240,59 @@ export function waitReservation(r: Reservation, timeoutMs = 60_000): 'done' | 'f
     Atomics.wait(r.status, 0, RESERVE_PENDING, Math.min(left, 1000))
   }
   return Atomics.load(r.status, 0) === RESERVE_DONE ? 'done' : 'failed'
+}
+
+/**
+ * An append stream (W5): bytes written past the end of a file by the flush thread, with
+ * the CRC-32C of every `block` bytes, as a reservation whose pages hold data instead of zeros.
+ */
+export interface WorkerStream {
+  /** File offset where the reserved space started (the file's size when the stream began). */
+  readonly from: number
+  /** File offset of the first data byte (`from` up to it is zero-filled). */
+  readonly at: number
+  /** `[0]`: 0 while open or running, 1 done, 2 failed; `[1]`: the file offset where the stream ended. */
+  readonly status: Int32Array
+  /** Bytes handed to `write` so far. */
+  readonly written: number
+  /** Queues `bytes` (copied) to be written next. */
+  write(bytes: Uint8Array): void
+  /**
+   * Ends the stream: pads the last block with zeros (and then to a 4 KiB page), fsyncs.
+   * Resolves with one CRC-32C per block, or null if anything failed (then the file was
+   * trimmed back to `from`). Calling it again returns the same promise.
+   */
+  end(): Promise<Uint32Array | null>
+}
+
+/** Opens an append stream on the file at `absPath`, whose size must be `from`; data starts at `at`; null when no worker can run. */
+export function streamInWorker(absPath: string, from: number, at: number, block: number): WorkerStream | null {
+  const w = getWorker()
+  if (w === null) return null
+  const sid = nextId++
+  const status = new Int32Array(new SharedArrayBuffer(8))
+  w.postMessage({ stream: 'begin', sid, path: absPath, from, at, block, status: status.buffer })
+  let ended: Promise<Uint32Array | null> | null = null
+  let written = 0
+  return {
+    from, at, status,
+    get written() { return written },
+    write(bytes) {
+      if (ended !== null) throw new Error('write after end of an append stream')
+      written += bytes.length
+      w.postMessage({ stream: 'write', sid, bytes })
+    },
+    end() {
+      if (ended !== null) return ended
+      const id = nextId++
+      ended = new Promise<Uint32Array | null>(resolve => {
+        pending.set(id, { resolve: v => resolve((v as Uint32Array | null | undefined) ?? null), reject: () => resolve(null) })
+        if (pending.size === 1) w.ref() // W3
+        w.postMessage({ stream: 'end', sid, id })
+      })
+      return ended
+    },
+  }
 }
 
 /** Drops the worker's mapping of a file (after its region closed). */

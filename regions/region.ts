@@ -42,8 +42,17 @@ import {
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
 import { readOnlyView } from './read-only-view.js'
-import { forgetInWorker, msyncInWorker, reserveInWorker, startFlushWorker, waitReservation, RESERVE_PENDING, type Reservation } from './flush-worker.js'
-import type { RegionLike, ViewCtor } from './types.js'
+import { forgetInWorker, msyncInWorker, reserveInWorker, startFlushWorker, streamInWorker, waitReservation, RESERVE_PENDING, type WorkerStream } from './flush-worker.js'
+import type { RegionLike, RegionStream, ViewCtor } from './types.js'
+
+/** Space being reserved past the user area by the flush thread: a zero-fill or an append stream. */
+interface Ahead {
+  readonly from: number
+  readonly to: number
+  readonly status: Int32Array
+  readonly done?: Promise<void>
+  readonly stream?: WorkerStream
+}
 
 /** An mmap-backed persistent region. Create or open one with {@link Region.open}. */
 export class Region implements RegionLike {
@@ -69,7 +78,7 @@ export class Region implements RegionLike {
   /** File size up to which zeroed, fsynced pages lie past the user area (inv. R7); 0 if none. */
   #reservedTo = 0
   /** Reservations sent to the flush thread and not yet folded into `#reservedTo`, in order. */
-  #reservations: Reservation[] = []
+  #reservations: Ahead[] = []
 
   private constructor(file: RegionFile, map: Buffer) {
     this.path = file.displayPath
@@ -243,14 +252,56 @@ export class Region implements RegionLike {
     if (this.readOnly || this.#closed || this.#broken !== null) return Promise.resolve()
     checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
     this.#foldReservations(false)
-    const to = HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE)
     const last = this.#reservations.at(-1)
+    if (last?.stream !== undefined) return Promise.resolve()     // its end is not known yet: nothing can follow it
+    const to = HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE)
     const from = Math.max(HEADER_SIZE + this.size, this.#reservedTo, last?.to ?? 0)
     if (to <= from) return last?.done ?? Promise.resolve()
     const r = reserveInWorker(this.#file.absPath, from, to)
     if (r === null) return Promise.resolve()
-    this.#reservations.push(r)
+    this.#reservations.push({ from: r.from, to: r.to, status: r.status, done: r.done })
     return r.done
+  }
+
+  /**
+   * User-area offset where the space reserved so far ends (at least `size`): an append
+   * stream may start there or further on. Not known while a stream is open (-1).
+   */
+  get reservedEnd(): number {
+    const last = this.#reservations.at(-1)
+    if (last?.stream !== undefined) return -1
+    return Math.max(HEADER_SIZE + this.size, this.#reservedTo, last?.to ?? 0) - HEADER_SIZE
+  }
+
+  /**
+   * Opens an append stream: bytes written to it go, in order, into the file past the user
+   * area from user-area offset `at` (at or after `reservedEnd`; the gap is zero-filled),
+   * written and fsynced by the flush thread while this thread goes on, with the CRC-32C
+   * of every `block` bytes (the last block zero-padded). It is a reservation whose pages
+   * hold data (inv. R7): a later `grow` over it keeps the bytes, so they appear in the user
+   * area without this thread ever copying them. Returns null where no worker thread can
+   * run or another stream is open (then write the usual way). Bad arguments throw
+   * `InvalidArgumentError`.
+   */
+  appendStream(at: number, block: number): RegionStream | null {
+    this.#checkWritable('Cannot open an append stream on')
+    const action = `Cannot open an append stream on region "${this.path}"`
+    checkNonNegInt('at', at, action)
+    if (!Number.isSafeInteger(block) || block < 1 || block > 1 << 24) throw new InvalidArgumentError(`${action}: block must be an integer from 1 to 16 MiB, got ${String(block)}`)
+    this.#foldReservations(false)
+    const end = this.reservedEnd
+    if (end < 0) return null
+    if (at < end) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${end})`)
+    const ws = streamInWorker(this.#file.absPath, HEADER_SIZE + end, HEADER_SIZE + at, block)
+    if (ws === null) return null
+    const entry: Ahead = { from: ws.from, to: 0, status: ws.status, stream: ws }
+    this.#reservations.push(entry)
+    return {
+      at,
+      get written() { return ws.written },
+      write: bytes => ws.write(bytes),
+      end: () => ws.end(),
+    }
   }
 
   /** Waits for every reservation under way (inv. R7). */
@@ -259,21 +310,23 @@ export class Region implements RegionLike {
   }
 
   /**
-   * Folds finished reservations into `#reservedTo`, in order; with `wait`, blocks until all
-   * are finished. A reservation counts only if it starts where the reserved space ends
-   * (after a failed one, the flush thread refuses the next ones: W4).
+   * Folds finished reservations into `#reservedTo`, in order; with `wait`, ends open
+   * streams and blocks until all are finished. A reservation counts only if it starts where
+   * the reserved space ends (after a failed one, the flush thread refuses the next ones: W4).
    */
   #foldReservations(wait: boolean): void {
     while (this.#reservations.length > 0) {
       const r = this.#reservations[0]
       if (!wait && Atomics.load(r.status, 0) === RESERVE_PENDING) return
+      if (r.stream !== undefined) void r.stream.end()
       const result = waitReservation(r)
       if (result === 'timeout') {
         this.#reservations = []
         throw this.#break('the flush thread did not finish extending the file within a minute', new Error('reservation timed out'))
       }
       this.#reservations.shift()
-      if (result === 'done' && r.from === Math.max(this.#reservedTo, HEADER_SIZE + this.size)) this.#reservedTo = r.to
+      const to = r.stream !== undefined ? Atomics.load(r.status, 1) : r.to
+      if (result === 'done' && r.from === Math.max(this.#reservedTo, HEADER_SIZE + this.size)) this.#reservedTo = to
     }
   }
 

@@ -51,8 +51,24 @@ export interface RegionLike {
   prepareFlushAsync?(): void
   /** Optional hint: allocate the file space of a `grow(newSize)` soon, off the calling thread (Region: in its flush thread). */
   reserveAsync?(newSize: number): Promise<void>
+  /** Optional: user-area offset where reserved space ends (-1 while a stream is open); see `Region.reservedEnd`. */
+  readonly reservedEnd?: number
+  /** Optional: bytes written past the user area off the calling thread, kept by a later grow; see `Region.appendStream`. */
+  appendStream?(at: number, block: number): RegionStream | null
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
   grow(newSize: number): void
   /** Releases the mapping and the lock. Idempotent. */
   close(): void
+}
+
+/** An append stream of a region (`Region.appendStream`). */
+export interface RegionStream {
+  /** User-area offset of the first byte written. */
+  readonly at: number
+  /** Bytes written so far. */
+  readonly written: number
+  /** Queues `bytes` (copied) after the bytes written before. */
+  write(bytes: Uint8Array): void
+  /** Ends the stream; resolves with the CRC-32C of each block once durable, or null if it failed (nothing of it is kept). */
+  end(): Promise<Uint32Array | null>
 }

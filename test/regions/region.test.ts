@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { Region } from '../../regions/region.js'
 import { mmap } from '../../regions/mmap.js'
+import { crc32c } from '../../regions/checksum.js'
 import { reserveInWorker, waitReservation } from '../../regions/flush-worker.js'
 import { HEADER_SIZE, MAX_USER_SIZE, decodeHeader } from '../../regions/header.js'
 import { lockDirOf, lockTiming, readLockOwner } from '../../regions/lock.js'
@@ -639,6 +640,63 @@ describe('grow', () => {
     assert.equal(fs.statSync(path).size, before, 'no hole was made')
     region.grow(4 * 4096)
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 4 * 4096)
+    region.close()
+  })
+
+  it('inv. R7, W5: an append stream writes past the user area with a CRC per block; grow over it keeps the bytes', async () => {
+    const { path, region } = create(2 * 4096)
+    region.bytes.set(pattern(8192, 1))
+    const at = region.reservedEnd + 1000               // not page-aligned: the gap is zero-filled
+    const block = 512
+    const s = region.appendStream(at, block)
+    assert.ok(s !== null)
+    assert.equal(region.reservedEnd, -1, 'unknown while the stream is open')
+    assert.equal(region.appendStream(at + 100_000, block), null, 'one stream at a time')
+    const data = pattern(3 * 4096 + 77, 8)
+    s.write(data.subarray(0, 100)); s.write(data.subarray(100, 5000)); s.write(data.subarray(5000))
+    assert.equal(s.written, data.length)
+    const crcs = await s.end()
+    assert.ok(crcs !== null)
+    const padded = new Uint8Array(Math.ceil(data.length / block) * block)
+    padded.set(data)
+    assert.equal(crcs.length, padded.length / block)
+    for (let i = 0; i < crcs.length; i++) assert.equal(crcs[i], crc32c(padded, i * block, (i + 1) * block), `block ${i}`)
+    assert.equal(region.size, 2 * 4096, 'the user area is unchanged')
+    assert.equal(fs.statSync(path).size % 4096, 0, 'the stream ends on a page')
+    const end = at + data.length
+    region.grow(end)
+    const bytes = region.unsafeBytes()
+    assert.deepEqual(bytes.slice(0, 8192), pattern(8192, 1))
+    assert.ok(bytes.subarray(8192, at).every(b => b === 0), 'the gap reads zeros')
+    assert.deepEqual(bytes.slice(at, end), data)
+    region.close()
+    const again = Region.open(path)
+    assert.deepEqual(again.unsafeBytes().slice(at, end), data)
+    again.close()
+  })
+
+  it('W5: a stream that does not start at the end of the file fails, keeps nothing, and grow fills zeros itself', async () => {
+    const { path, region } = create(2 * 4096)
+    const s = region.appendStream(region.reservedEnd, 4096)!
+    fs.appendFileSync(path, new Uint8Array(4096))     // another writer moved the end under it
+    s.write(pattern(8192, 2))
+    assert.equal(await s.end(), null)
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 3 * 4096, 'nothing written')
+    fs.truncateSync(path, HEADER_SIZE + 2 * 4096)
+    region.grow(4 * 4096)
+    assert.ok(region.unsafeBytes().subarray(8192).every(b => b === 0))
+    region.close()
+  })
+
+  it('inv. R7: grow ends an open stream and waits for it; arguments are checked', async () => {
+    const { path, region } = create(4096)
+    throwsFor(() => region.appendStream(0, 512), InvalidArgumentError, path, /before the end of the reserved space/)
+    throwsFor(() => region.appendStream(4096, 0), InvalidArgumentError, path)
+    const s = region.appendStream(4096, 4096)!
+    s.write(pattern(4096, 6))
+    region.grow(2 * 4096)
+    assert.deepEqual(region.unsafeBytes().slice(4096), pattern(4096, 6))
+    assert.ok((await s.end()) !== null)
     region.close()
   })
 
