@@ -50,6 +50,8 @@ export class StagedMap {
   readonly #nodes = new Map<number, StagedNode>()
   /** Logical chunk -> fresh physical chunk written in this batch. */
   readonly dirty = new Map<number, number>()
+  /** Logical chunk -> checksum of its staged chunk, when its writer supplied it (adopted chunks); dropped on any write to it. */
+  readonly knownCrc = new Map<number, number>()
   readonly released: number[] = []
 
   constructor(io: ChunkIO, space: FreeSpace, base: MapBase) {
@@ -101,6 +103,18 @@ export class StagedMap {
     this.#setEntry(0, L, phys, 0)
     this.dirty.set(L, phys)
     return phys
+  }
+
+  /**
+   * Stages logical chunk `L` on `phys`, a chunk the caller took and filled (adoption), whose
+   * CRC-32C is `crc`. `L` must not be staged yet in this batch.
+   */
+  stageAdopted(L: number, old: Entry, phys: number, crc: number): void {
+    if (this.dirty.has(L)) throw new Error(`shadow store bug: logical chunk ${L} adopted after a write in the same batch`)
+    if (old.phys !== NONE) this.released.push(old.phys)
+    this.#setEntry(0, L, phys, 0)
+    this.dirty.set(L, phys)
+    this.knownCrc.set(L, crc)
   }
 
   /** Upper bound of the fresh chunks `resize(n)` takes. */
@@ -189,7 +203,7 @@ export class StagedMap {
   #release(l: number, i: number, phys: number): void {
     if (phys === NONE) return
     if (l === 0) {
-      if (this.dirty.get(i) === phys) { this.dirty.delete(i); this.#space.free(phys) } else this.released.push(phys)
+      if (this.dirty.get(i) === phys) { this.dirty.delete(i); this.knownCrc.delete(i); this.#space.free(phys) } else this.released.push(phys)
       return
     }
     const staged = this.#nodes.get(key(l, i))
@@ -243,7 +257,7 @@ export class StagedMap {
   seal(): SealedMap {
     const written: number[] = []
     for (const [L, phys] of this.dirty) {
-      this.#setEntry(0, L, phys, this.#io.crc(phys))
+      this.#setEntry(0, L, phys, this.knownCrc.get(L) ?? this.#io.crc(phys))
       written.push(phys)
     }
     const nodes = [...this.#nodes.values()].sort((a, b) => a.level - b.level)
@@ -259,6 +273,7 @@ export class StagedMap {
   discard(): void {
     for (const p of this.stagedChunks()) this.#space.free(p)
     this.dirty.clear()
+    this.knownCrc.clear()
     this.#nodes.clear()
   }
 

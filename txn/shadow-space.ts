@@ -60,6 +60,13 @@ export class FreeSpace {
     throw new Error(`shadow store bug: no free chunk among ${this.#count} although one was reserved`)
   }
 
+  /** Takes the free chunk `p` itself (chunks the caller had written past the old end). */
+  take(p: number): void {
+    if (p >= this.#count || this.#used[p] === 1) throw new Error(`shadow store bug: chunk ${p} is not free`)
+    this.#used[p] = 1
+    this.#free--
+  }
+
   /** Returns a chunk to the free set. */
   free(p: number): void {
     if (this.#used[p] !== 1) throw new Error(`shadow store bug: chunk ${p} freed twice`)

@@ -313,7 +313,58 @@ export class ShadowStore {
       this.#reserve(this.#map.writeCost(logical), 'write')
       phys = this.#map.stageData(logical, old, !whole)
     }
+    else this.#map.knownCrc.delete(logical)
     this.#io.write(phys, offset, data)
+  }
+
+  /**
+   * Where chunks written past the region's end (by `Region.appendStream`) must start to be
+   * adopted: the first physical chunk at or after the end of the region's reserved space,
+   * and its region offset. Null while the region cannot say (no streams, or one is open).
+   */
+  appendTarget(): { phys: number; offset: number } | null {
+    this.#writable('plan an append to')
+    const end = this.#region.reservedEnd
+    if (end === undefined || end < 0 || this.#region.appendStream === undefined) return null
+    const first = this.#io.chunkOffset(0)
+    const phys = Math.max(this.#space.count, Math.ceil((end - first) / this.chunkSize))
+    return { phys, offset: this.#io.chunkOffset(phys) }
+  }
+
+  /**
+   * Adopts chunks another thread wrote: logical chunks `[logical, logical + crcs.length)`
+   * become physical chunks `[phys, ...)`, whose checksums are `crcs`, in the staged batch,
+   * as if written whole by `write` (the old chunks are released the same way). The chunks
+   * must lie past the store's physical space (`appendTarget`) and hold their bytes durably
+   * in the region's reserved space; the region grows over them here (keeping the bytes,
+   * Region inv. R7). The logical chunks must exist (resize first) and not be staged yet.
+   */
+  adopt(logical: number, phys: number, crcs: Uint32Array): void {
+    this.#writable('adopt chunks into')
+    const n = crcs.length
+    const what = `Cannot adopt chunks into shadow store on region "${this.#region.path}"`
+    if (!Number.isSafeInteger(logical) || logical < 0 || logical + n > this.#map.count) {
+      throw new OutOfRangeError(`${what}: logical chunks [${logical}, ${logical + n}) are outside the store's ${this.#map.count} chunks (resize first)`)
+    }
+    if (!Number.isSafeInteger(phys) || phys < this.#space.count || phys + n > MAX_PHYS) {
+      throw new InvalidArgumentError(`${what}: physical chunk ${phys} is not past the store's ${this.#space.count} chunks`)
+    }
+    for (let i = 0; i < n; i++) {
+      if (this.#map.dirty.has(logical + i)) throw new InvalidArgumentError(`${what}: logical chunk ${logical + i} was already written in this batch`)
+    }
+    if (n === 0) return
+    // Room for the adopted chunks plus the map nodes their entries will stage, in one growth.
+    const nodes = Math.ceil(n / this.#io.fanout) * (this.#map.depth + 1) + this.#map.depth + 2
+    const exact = this.#io.chunkOffset(phys + n)
+    if (this.#region.size < exact) growRegion(this.#region, this.#growBy, exact, what, exact + nodes * this.chunkSize)
+    this.#io.sync('adopt')
+    this.#space.extend(this.#io.physCount)
+    for (let i = 0; i < n; i++) this.#space.take(phys + i)
+    for (let i = 0; i < n; i++) {
+      const L = logical + i
+      this.#reserve(this.#map.writeCost(L) - 1, 'adopt')
+      this.#map.stageAdopted(L, this.#map.lookup(L), phys + i, crcs[i]!)
+    }
   }
 
   /** Sets the number of logical chunks. New chunks read as zeros (inv. 7); dropped ones are released. */

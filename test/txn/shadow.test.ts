@@ -3,9 +3,12 @@
 // in shadow-crash.test.ts, decoder fuzzing in shadow-fuzz.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {
   SimRegion, PmemError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, ReadOnlyError, RegionClosedError,
-  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError, crc32c,
+  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError, crc32c, Region,
 } from '../../regions/index.js'
 import type { RegionLike } from '../../regions/index.js'
 import { ShadowStore } from '../../txn/shadow.js'
@@ -576,4 +579,51 @@ test('stats counts physical, free and staged chunks and retained versions', () =
   assert.equal(store.stats().stagedChunks, 0)
   assert.equal(store.stats().retainedVersions, 2)
   assert.equal(store.stats().freeChunks, store.stats().physicalChunks - 3)
+})
+
+test('adopt: chunks an append stream wrote past the end become the batch\'s chunks, old ones kept for their versions', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-adopt-'))
+  const file = path.join(dir, 'a.pm')
+  const region = Region.open(file, { size: 16384 })
+  try {
+    const store = ShadowStore.create(region, { chunkSize: CS, keepVersions: 3 })
+    assert.equal(store.appendTarget() === null, false)
+    store.resize(3)
+    for (let k = 0; k < 3; k++) store.write(k, pattern(CS, 100 + k))
+    const v1 = store.commit()
+    // The next version rewrites chunks 0..4 from bytes written by the flush thread.
+    const plan = store.appendTarget()!
+    assert.ok(plan.phys >= store.stats().physicalChunks)
+    const data = new Uint8Array(4 * CS + 100)
+    for (let k = 0; k < 5; k++) data.set(pattern(k < 4 ? CS : 100, 200 + k), k * CS)
+    const s = region.appendStream(plan.offset, CS)!
+    s.write(data.subarray(0, 700)); s.write(data.subarray(700))
+    const crcs = (await s.end())!
+    assert.equal(crcs.length, 5)
+    store.resize(5)
+    assert.throws(() => store.adopt(0, plan.phys - 1, crcs), InvalidArgumentError)
+    assert.throws(() => store.adopt(1, plan.phys, crcs), OutOfRangeError)
+    store.adopt(0, plan.phys, crcs)
+    assert.throws(() => store.adopt(0, plan.phys + 5, crcs), InvalidArgumentError, 'already staged')
+    store.write(4, pattern(60, 250), 100)           // a write after adoption: its checksum is recomputed
+    const expect = (k: number): Uint8Array => {
+      if (k < 4) return pattern(CS, 200 + k)
+      const c = new Uint8Array(CS); c.set(pattern(100, 204)); c.set(pattern(60, 250), 100); return c
+    }
+    for (let k = 0; k < 5; k++) assert.ok(sameBytes(store.read(k), expect(k)), `staged chunk ${k}`)
+    const v2 = store.commit()
+    assertOk(store)
+    region.close()
+    const again = Region.open(file)
+    const reopened = ShadowStore.open(again, {})
+    assert.equal(reopened.version, v2)
+    for (let k = 0; k < 5; k++) assert.ok(sameBytes(reopened.read(k), expect(k)), `durable chunk ${k}`)
+    assertOk(reopened)
+    const old = ShadowStore.open(again, { version: v1 })
+    for (let k = 0; k < 3; k++) assert.ok(sameBytes(old.read(k), pattern(CS, 100 + k)), `version ${v1} keeps chunk ${k}`)
+    again.close()
+  } finally {
+    if (!region.closed) region.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
