@@ -18,7 +18,7 @@ const ZERO_PAGE = new Uint8Array(PAGE_SIZE)
 
 /** Writes zeros over file bytes `[from, to)` (page aligned), one 4 KiB write per page (inv. F1, F2). */
 export function fillZeros(fd: number, from: number, to: number): void {
-  for (let pos = from; pos < to; pos += PAGE_SIZE) writeFull(fd, ZERO_PAGE, pos)
+  for (let pos = from; pos < to; pos += PAGE_SIZE) writeFull(fd, to - pos >= PAGE_SIZE ? ZERO_PAGE : ZERO_PAGE.subarray(0, to - pos), pos)
 }
 
 /** Writes all of `bytes` at file offset `position`, looping over short writes. */

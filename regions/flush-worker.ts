@@ -73,9 +73,10 @@ function zeros(fd, from, to) {
   for (let pos = from; pos < to; pos += 4096) writeAll(fd, to - pos >= 4096 ? ZERO : ZERO.subarray(0, to - pos), pos)
 }
 const streams = new Map()
+const SYNC_EVERY = 8 << 20
 function stream(m) {
   if (m.stream === 'begin') {
-    const s = { from: m.from, pos: m.at, block: m.block, carry: new Uint8Array(m.block), carried: 0, crcs: [], fd: -1, ok: false, began: false, status: new Int32Array(m.status) }
+    const s = { from: m.from, pos: m.at, block: m.block, carry: new Uint8Array(m.block), carried: 0, crcs: [], fd: -1, ok: false, began: false, unsynced: 0, status: new Int32Array(m.status) }
     streams.set(m.sid, s)
     try {
       s.fd = fs.openSync(m.path, 'r+')
@@ -99,6 +100,8 @@ function stream(m) {
       }
       for (; i + s.block <= b.length; i += s.block) s.crcs.push(crc32c(b, i, i + s.block))
       if (i < b.length) { s.carry.set(b.subarray(i), 0); s.carried = b.length - i }
+      s.unsynced += b.length
+      if (s.unsynced >= SYNC_EVERY) { fs.fdatasyncSync(s.fd); s.unsynced = 0 }   // the disk writes while the caller still produces
     } catch { s.ok = false }
     return
   }

@@ -301,6 +301,22 @@ export class Region implements RegionLike {
       get written() { return ws.written },
       write: bytes => ws.write(bytes),
       end: () => ws.end(),
+      discard: () => this.#discardStream(ws),
+    }
+  }
+
+  /** Ends `ws`, waits for it, and zero-fills what it wrote (a stream given up: inv. R7). */
+  #discardStream(ws: WorkerStream): void {
+    void ws.end()
+    const result = waitReservation(ws)
+    if (result === 'timeout') throw this.#break('the flush thread did not finish an append stream within a minute', new Error('stream timed out'))
+    if (result !== 'done' || this.#closed) return
+    const end = Atomics.load(ws.status, 1)
+    try {
+      fillZeros(this.#fd, ws.at, end)
+      fs.fsyncSync(this.#fd)
+    } catch (e) {
+      throw this.#break('zero-filling a discarded append stream failed', e)
     }
   }
 

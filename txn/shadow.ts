@@ -334,17 +334,19 @@ export class ShadowStore {
   /**
    * Adopts chunks another thread wrote: logical chunks `[logical, logical + crcs.length)`
    * become physical chunks `[phys, ...)`, whose checksums are `crcs`, in the staged batch,
-   * as if written whole by `write` (the old chunks are released the same way). The chunks
-   * must lie past the store's physical space (`appendTarget`) and hold their bytes durably
-   * in the region's reserved space; the region grows over them here (keeping the bytes,
-   * Region inv. R7). The logical chunks must exist (resize first) and not be staged yet.
+   * as if written whole by `write` (the old chunks are released the same way; the store
+   * grows to `logical + crcs.length` chunks if it has fewer). The chunks must lie past the
+   * store's physical space (`appendTarget`) and hold their bytes durably in the region's
+   * reserved space; the region grows over them here, once, with room for the map nodes
+   * (keeping the bytes, Region inv. R7), before anything else is allocated, so nothing
+   * else can take them. The logical chunks must not be staged yet in this batch.
    */
   adopt(logical: number, phys: number, crcs: Uint32Array): void {
     this.#writable('adopt chunks into')
     const n = crcs.length
     const what = `Cannot adopt chunks into shadow store on region "${this.#region.path}"`
-    if (!Number.isSafeInteger(logical) || logical < 0 || logical + n > this.#map.count) {
-      throw new OutOfRangeError(`${what}: logical chunks [${logical}, ${logical + n}) are outside the store's ${this.#map.count} chunks (resize first)`)
+    if (!Number.isSafeInteger(logical) || logical < 0 || logical + n > MAX_CHUNKS) {
+      throw new OutOfRangeError(`${what}: logical chunks [${logical}, ${logical + n}) are outside 0 to ${MAX_CHUNKS}`)
     }
     if (!Number.isSafeInteger(phys) || phys < this.#space.count || phys + n > MAX_PHYS) {
       throw new InvalidArgumentError(`${what}: physical chunk ${phys} is not past the store's ${this.#space.count} chunks`)
@@ -353,13 +355,14 @@ export class ShadowStore {
       if (this.#map.dirty.has(logical + i)) throw new InvalidArgumentError(`${what}: logical chunk ${logical + i} was already written in this batch`)
     }
     if (n === 0) return
-    // Room for the adopted chunks plus the map nodes their entries will stage, in one growth.
-    const nodes = Math.ceil(n / this.#io.fanout) * (this.#map.depth + 1) + this.#map.depth + 2
-    const exact = this.#io.chunkOffset(phys + n)
-    if (this.#region.size < exact) growRegion(this.#region, this.#growBy, exact, what, exact + nodes * this.chunkSize)
+    const count = Math.max(this.#map.count, logical + n)
+    const nodes = (Math.ceil(count / this.#io.fanout) + 2) * (depthOf(count, this.#io.fanout) + 1) + this.#map.resizeCost(count)
+    const need = this.#io.chunkOffset(phys + n + nodes)
+    if (this.#region.size < need) growRegion(this.#region, this.#growBy, need, what)
     this.#io.sync('adopt')
     this.#space.extend(this.#io.physCount)
     for (let i = 0; i < n; i++) this.#space.take(phys + i)
+    if (count > this.#map.count) { this.#reserve(this.#map.resizeCost(count), 'adopt'); this.#map.resize(count) }
     for (let i = 0; i < n; i++) {
       const L = logical + i
       this.#reserve(this.#map.writeCost(L) - 1, 'adopt')
@@ -634,6 +637,13 @@ function checkGrowBy(growBy: unknown, action: string): void {
 }
 
 /** Grows the region to at least `minSize` (asking for `wanted`); OutOfSpaceError if it cannot. */
+/** Map depth for `count` logical chunks with `fanout` entries per node (an upper bound is enough here). */
+function depthOf(count: number, fanout: number): number {
+  let d = 0
+  for (let c = 1; c < count; c *= fanout) d++
+  return d
+}
+
 function growRegion(region: RegionLike, growBy: ((n: number) => void) | undefined, minSize: number, what: string, wanted = minSize): void {
   const errors: string[] = []
   const attempts = growBy ? [() => growBy(roundUp(minSize, PAGE_SIZE) - region.size)]

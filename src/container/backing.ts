@@ -5,7 +5,7 @@
  * restore an earlier version or to fall back from a damaged newest one.
  */
 import { ShadowStore } from '../../txn/index.js'
-import { Region, InvalidArgumentError, type RegionLike } from '../../regions/index.js'
+import { Region, InvalidArgumentError, type RegionLike, type RegionStream } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
 
 /** Region size a new container file starts with (the store grows it as needed). */
@@ -79,6 +79,8 @@ export interface Backing {
    * growth itself only remaps. Resolves when that allocation is done (or was not needed).
    */
   reserve(bytes: number): Promise<void>
+  /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
+  appendStream(at: number, block: number): RegionStream | null
   close(): void
 }
 
@@ -97,6 +99,7 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
     openVersion(v) { return store.open(region, { version: v }) },
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
+    appendStream(at, block) { return region.appendStream?.(at, block) ?? null },
     reserve(bytes) {
       if (region.reserveAsync === undefined || bytes < RESERVE_MIN) return Promise.resolve()
       const need = withOverhead(bytes)

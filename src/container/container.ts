@@ -28,7 +28,7 @@
  */
 import {
   BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError,
-  RegionNotFoundError, type RegionLike,
+  RegionNotFoundError, type RegionLike, type RegionStream,
 } from '../../regions/index.js'
 import { bufferLength, dateTime, isArrayBuffer } from './builtins.js'
 import { ObjectTable } from './identity.js'
@@ -65,9 +65,27 @@ interface Snapshot {
   live: number
   blockedMs: number
   start: number
+  /** The records already on their way to the file (a streamed full point), or null. */
+  pipe: Pipe | null
+}
+
+/**
+ * A full point whose records are written to the file by the region's flush thread while it
+ * encodes (an append stream past the store's end, adopted by the store at the write).
+ */
+interface Pipe {
+  readonly stream: RegionStream
+  /** The physical chunk where the stream starts (ShadowStore.appendTarget). */
+  readonly phys: number
 }
 
 const noop = (): void => {}
+
+/**
+ * A full point is streamed once its sealed records reach this size: smaller ones are
+ * written in the usual way (a stream costs a round trip to the flush thread and its fsync).
+ */
+const PIPE_MIN = 2 << 20
 
 /**
  * While a large point encodes, the file space its write will need is allocated this far
@@ -138,6 +156,12 @@ export class Container<T extends object = Record<string, any>> {
   #pendingDates: (Date | number)[] = []
   /** Ids below this are stamped on their objects; restore stamps the rest in the background. */
   #stamped = Infinity
+  /** During a snapshot: may its records be streamed (a full point, no write under way)? */
+  #pipeAllowed = false
+  /** During a snapshot: the stream its records go to, once opened. */
+  #pipe: Pipe | null = null
+  /** During a snapshot: the sealed record buffers so far (sent to the stream when it opens). */
+  #sealedSoFar: Buffer[] = []
 
   private constructor(backing: Backing, options: ContainerOptions<T>) {
     this.path = backing.path
@@ -270,9 +294,11 @@ export class Container<T extends object = Record<string, any>> {
     this.#ready('persist')
     if (this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
-    const snap = this.#snapshot(options.full === true || this.#needFull)
+    const full = options.full === true || this.#needFull
+    this.#pipeAllowed = full && this.#pending === 0
+    const snap = this.#snapshot(full)
     this.#pending++
-    void this.#backing.reserve(snap.batch.length)
+    if (snap.pipe === null) void this.#backing.reserve(snap.batch.length)
     this.#queuedBytes += snap.batch.length
     const p = this.#queue.then(() => this.#write(snap))
     this.#queue = p.then(noop, noop)
@@ -441,7 +467,7 @@ export class Container<T extends object = Record<string, any>> {
     return {
       table: this.#table, shapes: this.#shapes, classes: this.#classes, excluded: this.#excluded,
       anyExcluded: this.#anyExcluded, anyProxies: this.#barrier.created, refs: this.#refs, dropped: this.#dropped, segments: this.#segments, dates: this.#dates, viewsOf: this.#viewsOf,
-      onOutput: bytes => { if (bytes >= RESERVE_AHEAD) void this.#backing.reserve(bytes + RESERVE_AHEAD) },
+      onOutput: (sealed, bytes) => this.#sealed(sealed, bytes),
     }
   }
 
@@ -452,16 +478,65 @@ export class Container<T extends object = Record<string, any>> {
     let snap: Snapshot
     try {
       snap = full ? this.#snapshotFull() : this.#snapshotChanges()
+      snap.pipe = this.#finishPipe(snap.batch)
     } catch (e) {
       // A getter threw, or a buffer was detached mid-walk: ids may have been given to
       // objects whose records were not written. Only a full point is safe next.
       this.#needFull = true
+      const pipe = this.#pipe
+      this.#pipe = null
+      if (pipe !== null) pipe.stream.discard()
       throw e
+    } finally {
+      this.#pipeAllowed = false
+      this.#sealedSoFar = []
     }
     snap.start = start
     snap.live = this.#table.highWater - 1 - this.#table.free.length
     snap.blockedMs = performance.now() - start
     return snap
+  }
+
+  /**
+   * The encoder sealed a buffer of records. A large full point opens an append stream and
+   * sends its records to the file as they come (the flush thread writes and checksums them
+   * while this thread encodes); another large point reserves the file space it will need.
+   */
+  #sealed(sealed: Buffer, bytes: number): void {
+    if (this.#pipe !== null) { this.#pipe.stream.write(sealed); return }
+    if (this.#pipeAllowed) {
+      this.#sealedSoFar.push(sealed)
+      if (bytes >= PIPE_MIN) {
+        this.#pipeAllowed = false
+        this.#pipe = this.#openPipe()
+        if (this.#pipe !== null) { for (const b of this.#sealedSoFar) this.#pipe.stream.write(b); return }
+      } else return
+    }
+    if (bytes >= RESERVE_AHEAD) void this.#backing.reserve(bytes + RESERVE_AHEAD)
+  }
+
+  #openPipe(): Pipe | null {
+    if (this.#broken !== null) return null
+    this.#store ??= this.#backing.create(this.#chunkSize, this.#keepVersions)
+    const target = this.#store.appendTarget()
+    if (target === null) return null
+    const stream = this.#backing.appendStream(target.offset, this.#store.chunkSize)
+    return stream === null ? null : { stream, phys: target.phys }
+  }
+
+  /** The snapshot is complete: sends the records not streamed yet (object records first, then the SHAPE, CLASS and SEGMENT records). */
+  #finishPipe(batch: Batch): Pipe | null {
+    const pipe = this.#pipe
+    this.#pipe = null
+    if (pipe === null) return null
+    const already = pipe.stream.written
+    let skipped = 0
+    for (const part of batch.parts) {
+      if (skipped < already) { skipped += part.length; continue }
+      pipe.stream.write(part)
+    }
+    if (pipe.stream.written !== batch.length) { pipe.stream.discard(); return null }
+    return pipe
   }
 
   /** Marks Dates whose time value differs from the persisted one. */
@@ -505,7 +580,7 @@ export class Container<T extends object = Record<string, any>> {
       keep = this.#collect()
       this.#compactQueued = true
     }
-    return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: this.#table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+    return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: this.#table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
   }
 
   /** Frees the ids the persisted references no longer reach from the root (inv. 2). */
@@ -545,6 +620,9 @@ export class Container<T extends object = Record<string, any>> {
     this.#binaries.delete(id)
   }
 
+  /** A full point's records, in the order its stream (if any) received them. */
+  #output(enc: Encoder): Batch { return this.#pipe !== null ? enc.outputObjectsFirst() : enc.output() }
+
   /** The first point of a new container: everything is new, so discovery alone walks it. */
   #snapshotFirst(): Snapshot {
     const enc = new Encoder(this.#context(), this.#classRefs)
@@ -553,7 +631,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#rootId = rootId
     this.#needFull = false
     const high = this.#table.highWater
-    return { batch: enc.output(), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+    return { batch: this.#output(enc), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
   }
 
   /** Encodes everything reachable from the root; ids no longer reachable are freed. */
@@ -599,7 +677,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#adoptTracked(enc)
     this.#rootId = rootId
     this.#needFull = false
-    return { batch: enc.output(), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0 }
+    return { batch: this.#output(enc), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
   }
 
   // ---- write (asynchronous) ----
@@ -619,9 +697,11 @@ export class Container<T extends object = Record<string, any>> {
         length = compacted.length
         at = 0
       }
-      await this.#backing.reserve(length)
-      this.#backing.expectWrite(length)
-      try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
+      if (!(await this.#adoptStreamed(store, s.pipe, length))) {
+        await this.#backing.reserve(length)
+        this.#backing.expectWrite(length)
+        try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
+      }
       const end = at + length
       fitLog(store, end)
       const compacted = s.mode === 'compact'
@@ -648,6 +728,20 @@ export class Container<T extends object = Record<string, any>> {
       this.#broken = e as Error
       throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
     }
+  }
+
+  /**
+   * A streamed point: waits for its stream to be durable, then has the store adopt the
+   * chunks it wrote (the whole log, from logical chunk 0). False if the stream failed or
+   * does not match (then nothing of it is used and the caller writes the records itself).
+   */
+  async #adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number): Promise<boolean> {
+    if (pipe === null) return false
+    const crcs = await pipe.stream.end()
+    if (crcs === null) return false
+    if (crcs.length !== Math.ceil(length / store.chunkSize)) { pipe.stream.discard(); return false }
+    store.adopt(0, pipe.phys, crcs)
+    return true
   }
 
   #ready(action: string): void {

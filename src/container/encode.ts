@@ -71,8 +71,8 @@ export interface EncoderContext {
   readonly dates: DateTable
   /** ArrayBuffer id -> ids of the views on it (re-encoded when its length changes). */
   readonly viewsOf: Map<number, Set<number>>
-  /** Told the size of the records written so far, every few MiB of a large point. */
-  readonly onOutput?: (bytes: number) => void
+  /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
+  readonly onOutput?: (sealed: Buffer, bytes: number) => void
 }
 
 export class Encoder {
@@ -487,6 +487,16 @@ export class Encoder {
   /** The records of this point: SHAPE and CLASS records first, then object records. */
   output(): Batch {
     const parts = [...this.aux.parts(), ...this.w.parts()]
+    return { parts, length: this.aux.length + this.w.length }
+  }
+
+  /**
+   * The records of this point with the object records first, in the order `onOutput` saw
+   * the sealed ones (a streamed point). The restorer indexes the whole log before building
+   * anything, so SHAPE, CLASS and SEGMENT records may come after the records using them.
+   */
+  outputObjectsFirst(): Batch {
+    const parts = [...this.w.parts(), ...this.aux.parts()]
     return { parts, length: this.aux.length + this.w.length }
   }
 }

@@ -34,4 +34,8 @@ export interface ChunkStore {
   check(): { ok: boolean; problems: string[] }
   /** Space accounting: physical chunks in the region and how many of them are free. */
   stats(): { physicalChunks: number; freeChunks: number }
+  /** Where chunks streamed past the region's end must start to be adopted, or null (ShadowStore.appendTarget). */
+  appendTarget(): { phys: number; offset: number } | null
+  /** Stages streamed chunks as logical chunks `[logical, ...)` with their checksums (ShadowStore.adopt). */
+  adopt(logical: number, phys: number, crcs: Uint32Array): void
 }

@@ -34,18 +34,19 @@ export class ByteWriter {
   /** Buffers already filled (views of their written bytes). */
   readonly sealed: Buffer[] = []
   #sealedBytes = 0
-  /** Called with the bytes written so far each time a buffer is sealed (a large point is under way). */
-  onSeal: ((bytes: number) => void) | null = null
+  /** Called with each buffer sealed and the bytes sealed so far (a large point is under way). */
+  onSeal: ((sealed: Buffer, bytes: number) => void) | null = null
 
   constructor(initial = 1 << 16) { this.buf = Buffer.allocUnsafe(initial) as FastBuffer }
 
   /** Between records: moves to a new buffer if this one is nearly full. */
   boundary(): void {
     if (this.buf.length - this.pos >= MIN_FREE) return
-    if (this.pos > 0) { this.sealed.push(this.buf.subarray(0, this.pos)); this.#sealedBytes += this.pos }
+    const full = this.pos > 0 ? this.buf.subarray(0, this.pos) : null
+    if (full !== null) { this.sealed.push(full); this.#sealedBytes += this.pos }
     this.buf = Buffer.allocUnsafe(Math.max(CHUNK, this.buf.length)) as FastBuffer
     this.pos = 0
-    this.onSeal?.(this.#sealedBytes)
+    if (full !== null) this.onSeal?.(full, this.#sealedBytes)
   }
 
   /** Bytes written in all buffers. */

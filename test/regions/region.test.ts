@@ -677,14 +677,25 @@ describe('grow', () => {
 
   it('W5: a stream that does not start at the end of the file fails, keeps nothing, and grow fills zeros itself', async () => {
     const { path, region } = create(2 * 4096)
+    fs.appendFileSync(path, new Uint8Array(4096))     // another writer moved the end of the file
     const s = region.appendStream(region.reservedEnd, 4096)!
-    fs.appendFileSync(path, new Uint8Array(4096))     // another writer moved the end under it
     s.write(pattern(8192, 2))
     assert.equal(await s.end(), null)
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 3 * 4096, 'nothing written')
     fs.truncateSync(path, HEADER_SIZE + 2 * 4096)
     region.grow(4 * 4096)
     assert.ok(region.unsafeBytes().subarray(8192).every(b => b === 0))
+    region.close()
+  })
+
+  it('inv. R7: a discarded stream is zero-filled again, so a grow over it reads zeros', async () => {
+    const { region } = create(4096)
+    const s = region.appendStream(region.reservedEnd + 512, 4096)!
+    s.write(pattern(3 * 4096, 7))
+    s.discard()
+    assert.ok((await s.end()) !== null, 'the stream itself succeeded')
+    region.grow(5 * 4096)
+    assert.ok(region.unsafeBytes().subarray(4096).every(b => b === 0), 'no byte of the stream shows')
     region.close()
   })
 

@@ -423,32 +423,82 @@ test('a revoked proxy in the graph is dropped, not a failed point', async () => 
   assert.deepEqual(f.unwrap(f.root), { p: null, ok: 1 })
 })
 
-test('a large point has its file growth allocated by the flush thread while it encodes; small points reserve nothing', async () => {
+test('a large full point streams its records to the file while it encodes; a large change reserves space; a small one neither', async () => {
   const file = path.join(tmp(), 'large.pmc')
   const reserved: number[] = []
-  const original = Region.prototype.reserveAsync
-  Region.prototype.reserveAsync = function (this: Region, n: number) { reserved.push(n); return original.call(this, n) }
+  const streamed: number[] = []
+  const reserve = Region.prototype.reserveAsync
+  const stream = Region.prototype.appendStream
+  Region.prototype.reserveAsync = function (this: Region, n: number) { reserved.push(n); return reserve.call(this, n) }
+  Region.prototype.appendStream = function (this: Region, at: number, block: number) { streamed.push(at); return stream.call(this, at, block) }
   try {
     const rows = Array.from({ length: 40_000 }, (_, i) => ({ i, name: 'row ' + i + ' '.repeat(150 + i % 50), tags: ['a' + (i % 7)], at: new Date(i) }))
     const c = Container.open(file, { init: () => ({ rows }) })
     const st = await c.persist()
     assert.ok(st.bytes > 8 << 20, `the point is large (${st.bytes} bytes)`)
-    assert.ok(reserved.length >= 2, 'space was reserved while the point encoded, and once more for its write')
+    assert.equal(streamed.length, 1, 'the first point was streamed')
+    for (let i = 0; i < 30_000; i++) c.root.rows[i].name = 'new ' + i + '.'.repeat(200)   // about 7 MB of records
+    const big = await c.persist()
+    assert.ok(big.bytes > 5 << 20 && !big.full, `a large change (${big.bytes} bytes)`)
+    assert.equal(streamed.length, 1, 'a point that appends is not streamed')
+    assert.ok(reserved.length >= 2, 'space was reserved while it encoded, and once more for its write')
     reserved.length = 0
     for (let i = 0; i < 3000; i++) c.root.rows[i * 13].name = 'changed ' + i + '.'.repeat(150)   // about 600 KB of records
     const small = await c.persist()
     assert.ok(small.bytes > 256 << 10 && small.bytes < 1 << 20, `a small point (${small.bytes} bytes)`)
     assert.deepEqual(reserved, [], 'a small point reserves nothing')
+    const full = await c.persist({ full: true })
+    assert.equal(streamed.length, 2, 'a full point is streamed')
+    assert.ok(full.full)
     await c.close()
     const size = fs.statSync(file).size
-    assert.ok(size < st.bytes * 1.1 + (2 << 20), `the file (${size} bytes) holds the point, without a doubling or unused reserved space`)
+    const written = st.bytes + big.bytes + small.bytes + full.bytes
+    assert.ok(size < written * 2, `the file (${size} bytes) holds the versions kept (${written} bytes written) with at most one growth step of slack`)
     const again = Container.open<{ rows: typeof rows }>(file)
     assert.equal(again.root.rows.length, 40_000)
     assert.equal(again.root.rows[13 * 7].name, 'changed 7' + '.'.repeat(150))
+    assert.equal(again.root.rows[29_999].name, 'new 29999' + '.'.repeat(200))
     assert.equal(again.root.rows[39_999].name, rows[39_999].name)
     assert.equal(again.root.rows[123].at.getTime(), 123)
+    assert.equal(again.root.rows[5].tags, again.root.rows[5].tags)
+    assert.deepEqual(again.check(), { ok: true, problems: [] })
     await again.close()
   } finally {
-    Region.prototype.reserveAsync = original
+    Region.prototype.reserveAsync = reserve
+    Region.prototype.appendStream = stream
+  }
+})
+
+test('a getter that throws while a full point is streaming gives the stream up: the space reads zeros, the next point is consistent', async () => {
+  const file = path.join(tmp(), 'thrown.pmc')
+  const streams: { discarded: boolean }[] = []
+  const stream = Region.prototype.appendStream
+  Region.prototype.appendStream = function (this: Region, at: number, block: number) {
+    const s = stream.call(this, at, block)
+    if (s === null) return s
+    const entry = { discarded: false }
+    streams.push(entry)
+    const discard = s.discard
+    return Object.assign(s, { discard: () => { entry.discarded = true; discard() } })
+  }
+  try {
+    let fail = true
+    const rows: object[] = Array.from({ length: 20_000 }, (_, i) => ({ i, text: String(i).padEnd(250, '.') }))
+    rows[0] = { get x(): number { if (fail) throw new Error('getter failed'); return 1 } }   // encoded last (the walk is a stack)
+    const c = Container.open(file, { init: () => ({ rows }) })
+    assert.throws(() => c.persist(), /getter failed/)
+    assert.deepEqual(streams, [{ discarded: true }], 'the stream was opened, then given up')
+    fail = false
+    const s = await c.persist()
+    assert.ok(s.full)
+    await c.close()
+    const again = Container.open<{ rows: { i: number; text: string }[] }>(file)
+    assert.equal(again.root.rows.length, 20_000)
+    assert.deepEqual(again.unwrap(again.root.rows[0]), { x: 1 })
+    assert.equal(again.root.rows[19_999].text, '19999'.padEnd(250, '.'))
+    assert.deepEqual(again.check(), { ok: true, problems: [] })
+    await again.close()
+  } finally {
+    Region.prototype.appendStream = stream
   }
 })

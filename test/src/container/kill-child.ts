@@ -10,9 +10,13 @@ import { Container } from '../../../src/container/index.js'
 const file = process.argv[2]
 if (file === undefined) { console.log('usage: node kill-child.js FILE SEED (run by kill.test.js)'); process.exit(0) }
 let seed = Number(process.argv[3])
+/** 'large': the graph holds about 7 MB of records and every point is full, so every point is streamed (container.ts, Pipe). */
+const large = process.argv[4] === 'large'
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
 interface User { name: string; n: number; tags: string[]; created: Date }
-const c = Container.open<{ users: Map<number, User>; log: number[] }>(file, { init: () => ({ users: new Map(), log: [] }), chunkSize: 4096 })
+interface Row { i: number; text: string; at: Date }
+const rows = (): Row[] => Array.from({ length: large ? 25_000 : 0 }, (_, i) => ({ i, text: String(i).padEnd(250, '.'), at: new Date(i) }))
+const c = Container.open<{ users: Map<number, User>; log: number[]; rows: Row[] }>(file, { init: () => ({ users: new Map(), log: [], rows: rows() }), chunkSize: 4096 })
 const hash = (): string => canonicalHash(c.unwrap(c.root))
 let n = 0
 const out = (s: string): void => { process.stdout.write(s + '\n') }
@@ -31,8 +35,9 @@ async function main(): Promise<void> {
         default: r.log.push(rnd(1000)); if (r.log.length > 500) r.log.splice(0, 100)
       }
     }
+    if (large) for (let i = 0; i < 20; i++) { const row = r.rows[rnd(25_000)]; row.text = String(n).padEnd(200 + rnd(100), '#'); row.at.setTime(rnd(1e9)) }
     out(`snap ${n++} ${hash()}`)
-    const p = c.persist({ full: rnd(20) === 0 })
+    const p = c.persist({ full: large || rnd(20) === 0 })
     p.then(s => out(`done ${s.version}`), e => { out(`error ${(e as Error).message}`); process.exit(1) })
     if (rnd(2) === 0) await p
     else await new Promise(res => setImmediate(res))

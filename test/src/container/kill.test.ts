@@ -22,8 +22,8 @@ const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kill-chil
  * SIGKILL `extraMs` later (so the kill lands at a random moment of a later point, whatever
  * the machine's load), or after 15 s at the latest.
  */
-async function runAndKill(file: string, seed: number, points: number, extraMs: number): Promise<string[]> {
-  const p = spawn(process.execPath, [child, file, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function runAndKill(file: string, seed: number, points: number, extraMs: number, large = false): Promise<string[]> {
+  const p = spawn(process.execPath, [child, file, String(seed), ...(large ? ['large'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
   let text = ''
   let done = 0
   let killing = false
@@ -39,12 +39,13 @@ async function runAndKill(file: string, seed: number, points: number, extraMs: n
   return text.split('\n').filter(l => l !== '')
 }
 
-test('SIGKILL during points: the file restores a started point, no older than the last durable one', async () => {
+/** Kills the child `rounds` times and checks each reopened file; returns how many rounds had a durable point. */
+async function killRounds(name: string, rounds: number, points: (round: number) => number, extraMs: (round: number) => number, large: boolean): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-kill-'))
   let checked = 0
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < rounds; round++) {
     const file = path.join(dir, `k${round}.pmc`)
-    const lines = await runAndKill(file, 1000 + round, 1 + (round % 3) * 4, (round * 7) % 25)
+    const lines = await runAndKill(file, 1000 + round, points(round), extraMs(round), large)
     const snaps = new Map<number, string>()
     let lastDone = 0
     for (const l of lines) {
@@ -55,14 +56,26 @@ test('SIGKILL during points: the file restores a started point, no older than th
     if (!fs.existsSync(file)) continue
     let c: Container
     try { c = Container.open(file) } catch (e) {
-      assert.equal(lastDone, 0, `round ${round}: reopen failed after version ${lastDone} was durable: ${(e as Error).message}`)
+      assert.equal(lastDone, 0, `${name} round ${round}: reopen failed after version ${lastDone} was durable: ${(e as Error).message}`)
       continue
     }
     const h = canonicalHash(c.unwrap(c.root))
-    assert.ok(c.version >= lastDone, `round ${round}: restored version ${c.version} < durable ${lastDone}`)
-    assert.equal(h, snaps.get(c.version), `round ${round}: version ${c.version} is not the graph of its point (last durable ${lastDone}, ${snaps.size} points started)`)
+    assert.ok(c.version >= lastDone, `${name} round ${round}: restored version ${c.version} < durable ${lastDone}`)
+    assert.equal(h, snaps.get(c.version), `${name} round ${round}: version ${c.version} is not the graph of its point (last durable ${lastDone}, ${snaps.size} points started)`)
+    assert.deepEqual(c.check(), { ok: true, problems: [] }, `${name} round ${round}`)
     await c.close()
     if (lastDone > 0) checked++
   }
+  fs.rmSync(dir, { recursive: true, force: true })
+  return checked
+}
+
+test('SIGKILL during points: the file restores a started point, no older than the last durable one', async () => {
+  const checked = await killRounds('small', 6, round => 1 + (round % 3) * 4, round => (round * 7) % 25, false)
   assert.ok(checked >= 5, `only ${checked} rounds got as far as a durable point`)
+})
+
+test('SIGKILL during streamed full points (7 MB each): the same holds', async () => {
+  const checked = await killRounds('large', 5, round => 1 + (round % 2), round => (round * 37) % 150, true)
+  assert.ok(checked >= 4, `only ${checked} rounds got as far as a durable point`)
 })
