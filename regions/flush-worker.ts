@@ -258,8 +258,8 @@ export interface WorkerStream {
   readonly status: Int32Array
   /** Bytes handed to `write` so far. */
   readonly written: number
-  /** Queues `bytes` (copied) to be written next. */
-  write(bytes: Uint8Array): void
+  /** Queues `bytes` to be written next: copied, or with `transfer` its whole ArrayBuffer is handed over (detached here). */
+  write(bytes: Uint8Array, transfer?: boolean): void
   /**
    * Ends the stream: pads the last block with zeros (and then to a 4 KiB page), fsyncs.
    * Resolves with one CRC-32C per block, or null if anything failed (then the file was
@@ -280,10 +280,10 @@ export function streamInWorker(absPath: string, from: number, at: number, block:
   return {
     from, at, status,
     get written() { return written },
-    write(bytes) {
+    write(bytes, transfer = false) {
       if (ended !== null) throw new Error('write after end of an append stream')
       written += bytes.length
-      w.postMessage({ stream: 'write', sid, bytes })
+      w.postMessage({ stream: 'write', sid, bytes }, transfer ? [bytes.buffer as ArrayBuffer] : [])
     },
     end() {
       if (ended !== null) return ended

@@ -299,7 +299,7 @@ export class Region implements RegionLike {
     return {
       at,
       get written() { return ws.written },
-      write: bytes => ws.write(bytes),
+      write: (bytes, transfer) => ws.write(bytes, transfer),
       end: () => ws.end(),
       discard: () => this.#discardStream(ws),
     }

@@ -67,8 +67,12 @@ export interface RegionStream {
   readonly at: number
   /** Bytes written so far. */
   readonly written: number
-  /** Queues `bytes` (copied) after the bytes written before. */
-  write(bytes: Uint8Array): void
+  /**
+   * Queues `bytes` after the bytes written before: copied, or with `transfer` the whole
+   * ArrayBuffer under `bytes` is handed to the flush thread and detached here (never pass
+   * a pooled Buffer: its pool holds other Buffers).
+   */
+  write(bytes: Uint8Array, transfer?: boolean): void
   /** Ends the stream; resolves with the CRC-32C of each block once durable, or null if it failed (nothing of it is kept). */
   end(): Promise<Uint32Array | null>
   /**

@@ -77,6 +77,8 @@ interface Pipe {
   readonly stream: RegionStream
   /** The physical chunk where the stream starts (ShadowStore.appendTarget). */
   readonly phys: number
+  /** Sealed buffers of object records handed to the stream (the first parts of the batch; detached here). */
+  sentParts: number
 }
 
 const noop = (): void => {}
@@ -503,13 +505,19 @@ export class Container<T extends object = Record<string, any>> {
    * while this thread encodes); another large point reserves the file space it will need.
    */
   #sealed(sealed: Buffer, bytes: number): void {
-    if (this.#pipe !== null) { this.#pipe.stream.write(sealed); return }
+    // A sealed buffer is a whole allocation of at least 64 KiB (writer.ts), never a pooled
+    // Buffer, and is not written again: it is handed over, not copied.
+    if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
     if (this.#pipeAllowed) {
       this.#sealedSoFar.push(sealed)
       if (bytes >= PIPE_MIN) {
         this.#pipeAllowed = false
         this.#pipe = this.#openPipe()
-        if (this.#pipe !== null) { for (const b of this.#sealedSoFar) this.#pipe.stream.write(b); return }
+        if (this.#pipe !== null) {
+          for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, true)
+          this.#pipe.sentParts = this.#sealedSoFar.length
+          return
+        }
       } else return
     }
     if (bytes >= RESERVE_AHEAD) void this.#backing.reserve(bytes + RESERVE_AHEAD)
@@ -521,7 +529,7 @@ export class Container<T extends object = Record<string, any>> {
     const target = this.#store.appendTarget()
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, this.#store.chunkSize)
-    return stream === null ? null : { stream, phys: target.phys }
+    return stream === null ? null : { stream, phys: target.phys, sentParts: 0 }
   }
 
   /** The snapshot is complete: sends the records not streamed yet (object records first, then the SHAPE, CLASS and SEGMENT records). */
@@ -529,13 +537,11 @@ export class Container<T extends object = Record<string, any>> {
     const pipe = this.#pipe
     this.#pipe = null
     if (pipe === null) return null
-    const already = pipe.stream.written
-    let skipped = 0
-    for (const part of batch.parts) {
-      if (skipped < already) { skipped += part.length; continue }
-      pipe.stream.write(part)
+    for (let i = pipe.sentParts; i < batch.parts.length; i++) pipe.stream.write(batch.parts[i])   // (copied: small, maybe pooled)
+    if (pipe.stream.written !== batch.length) {
+      pipe.stream.discard()
+      throw new Error(`container bug: ${pipe.stream.written} bytes streamed for a point of ${batch.length}`)
     }
-    if (pipe.stream.written !== batch.length) { pipe.stream.discard(); return null }
     return pipe
   }
 
@@ -656,7 +662,7 @@ export class Container<T extends object = Record<string, any>> {
       const o = table.objects[id]
       if (!(o instanceof SegmentRef)) {    // a segment was written with its collection: follow its entries
         enc.record(id, o as object, 0, 0)
-        enc.pending.length = 0; enc.pendingKind.length = 0; enc.pendingProto.length = 0
+        enc.pending.clear()
       }
       const refs = this.#refs
       for (let i = refs.start[id], e = i + refs.count[id]; i < e; i++) {
@@ -732,14 +738,18 @@ export class Container<T extends object = Record<string, any>> {
 
   /**
    * A streamed point: waits for its stream to be durable, then has the store adopt the
-   * chunks it wrote (the whole log, from logical chunk 0). False if the stream failed or
-   * does not match (then nothing of it is used and the caller writes the records itself).
+   * chunks it wrote (the whole log, from logical chunk 0). False for a point that was not
+   * streamed. A failed stream fails the point (the container turns broken, inv. 4).
    */
   async #adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number): Promise<boolean> {
     if (pipe === null) return false
     const crcs = await pipe.stream.end()
-    if (crcs === null) return false
-    if (crcs.length !== Math.ceil(length / store.chunkSize)) { pipe.stream.discard(); return false }
+    // The sealed buffers were handed over: without the stream there is nothing to write.
+    if (crcs === null) throw new Error('the flush thread could not write the records (a full disk or an I/O error)')
+    if (crcs.length !== Math.ceil(length / store.chunkSize)) {
+      pipe.stream.discard()
+      throw new Error(`container bug: the stream holds ${crcs.length} chunks for ${length} bytes`)
+    }
     store.adopt(0, pipe.phys, crcs)
     return true
   }

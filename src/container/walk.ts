@@ -31,12 +31,10 @@ export function encodeObjects(enc: Encoder, table: ObjectTable, ids: Iterable<nu
 
 /** Encodes every discovered object until none is pending. */
 export function drain(enc: Encoder, table: ObjectTable): void {
-  const { pending, pendingKind, pendingProto } = enc
-  while (pending.length > 0) {
-    const id = pending.pop()!
-    const kind = pendingKind.pop()!
-    const proto = pendingProto.pop()!
-    enc.record(id, table.objects[id] as object, kind, proto)
+  const pending = enc.pending
+  while (pending.pop()) {
+    const id = pending.id
+    enc.record(id, table.objects[id] as object, pending.kind, pending.proto)
   }
 }
 
