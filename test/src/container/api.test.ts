@@ -502,3 +502,29 @@ test('a getter that throws while a full point is streaming gives the stream up: 
     Region.prototype.appendStream = stream
   }
 })
+
+test('a streamed point whose stream fails rejects with BrokenError and leaves the last version', async () => {
+  const file = path.join(tmp(), 'failed-stream.pmc')
+  const stream = Region.prototype.appendStream
+  try {
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ i, text: String(i).padEnd(250, '.') }))
+    const c = Container.open(file, { init: () => ({ rows, v: 1 }) })
+    await c.persist()
+    Region.prototype.appendStream = function (this: Region, at: number, block: number) {
+      const s = stream.call(this, at, block)
+      if (s === null) return s
+      return Object.assign(s, { end: async () => { s.discard(); return null } })   // as if the disk had failed
+    }
+    c.root.v = 2
+    await assert.rejects(c.persist({ full: true }), (e: unknown) => e instanceof BrokenError && /could not write the records/.test(e.message))
+    assert.throws(() => c.persist(), BrokenError)
+    await c.close()
+    Region.prototype.appendStream = stream
+    const again = Container.open<{ rows: { text: string }[]; v: number }>(file)
+    assert.equal(again.root.v, 1)
+    assert.equal(again.root.rows[19_999].text, '19999'.padEnd(250, '.'))
+    await again.close()
+  } finally {
+    Region.prototype.appendStream = stream
+  }
+})
