@@ -73,7 +73,7 @@ function zeros(fd, from, to) {
   for (let pos = from; pos < to; pos += 4096) writeAll(fd, to - pos >= 4096 ? ZERO : ZERO.subarray(0, to - pos), pos)
 }
 const streams = new Map()
-const SYNC_EVERY = 8 << 20
+const SYNC_EVERY = 4 << 20
 function stream(m) {
   if (m.stream === 'begin') {
     const s = { from: m.from, pos: m.at, block: m.block, carry: new Uint8Array(m.block), carried: 0, crcs: [], fd: -1, ok: false, began: false, unsynced: 0, status: new Int32Array(m.status) }

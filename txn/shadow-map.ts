@@ -105,16 +105,40 @@ export class StagedMap {
     return phys
   }
 
+  /** Upper bound of the fresh chunks `stageAdopted` takes for `n` chunks from `L0` (map nodes). */
+  adoptCost(L0: number, n: number): number {
+    let cost = 0
+    for (let l = 1; l <= this.depth; l++) cost += Math.floor((L0 + n - 1) / this.#p(l)) - Math.floor(L0 / this.#p(l)) + 1
+    return cost
+  }
+
   /**
-   * Stages logical chunk `L` on `phys`, a chunk the caller took and filled (adoption), whose
-   * CRC-32C is `crc`. `L` must not be staged yet in this batch.
+   * Stages logical chunks `[L0, L0 + n)` on physical chunks `[phys0, ...)`, which the caller
+   * took and filled (adoption), with checksums `crcs`: as a whole write of each, staging
+   * each leaf node once for the entries it holds. None may be staged yet in this batch; the
+   * caller reserved `adoptCost` free chunks.
    */
-  stageAdopted(L: number, old: Entry, phys: number, crc: number): void {
-    if (this.dirty.has(L)) throw new Error(`shadow store bug: logical chunk ${L} adopted after a write in the same batch`)
-    if (old.phys !== NONE) this.released.push(old.phys)
-    this.#setEntry(0, L, phys, 0)
-    this.dirty.set(L, phys)
-    this.knownCrc.set(L, crc)
+  stageAdopted(L0: number, phys0: number, crcs: Uint32Array): void {
+    const n = crcs.length
+    for (let i = 0; i < n; i++) if (this.dirty.has(L0 + i)) throw new Error(`shadow store bug: logical chunk ${L0 + i} adopted after a write in the same batch`)
+    const F = this.#F
+    let leaf: StagedNode | null = null
+    for (let i = 0; i < n; i++) {
+      const L = L0 + i, phys = phys0 + i
+      if (this.depth === 0) {
+        if (this.#root.phys !== NONE) this.released.push(this.#root.phys)
+        this.#root = { phys, crc: 0 }
+      } else {
+        if (leaf === null || leaf.index !== Math.floor(L / F)) leaf = this.#stage(1, Math.floor(L / F))
+        const j = L % F
+        const old = leaf.entries[2 * j]!
+        if (old !== NONE) this.released.push(old)
+        leaf.entries[2 * j] = phys
+        leaf.entries[2 * j + 1] = 0
+      }
+      this.dirty.set(L, phys)
+      this.knownCrc.set(L, crcs[i]!)
+    }
   }
 
   /** Upper bound of the fresh chunks `resize(n)` takes. */

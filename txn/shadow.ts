@@ -363,11 +363,8 @@ export class ShadowStore {
     this.#space.extend(this.#io.physCount)
     for (let i = 0; i < n; i++) this.#space.take(phys + i)
     if (count > this.#map.count) { this.#reserve(this.#map.resizeCost(count), 'adopt'); this.#map.resize(count) }
-    for (let i = 0; i < n; i++) {
-      const L = logical + i
-      this.#reserve(this.#map.writeCost(L) - 1, 'adopt')
-      this.#map.stageAdopted(L, this.#map.lookup(L), phys + i, crcs[i]!)
-    }
+    this.#reserve(this.#map.adoptCost(logical, n), 'adopt')
+    this.#map.stageAdopted(logical, phys, crcs)
   }
 
   /** Sets the number of logical chunks. New chunks read as zeros (inv. 7); dropped ones are released. */

@@ -145,6 +145,7 @@ export class Encoder {
     try { proto = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
     if (proto === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
     if (proto === ArrayProto && isArray(o)) { this.#proto = PROTO_BUILTIN; return KIND_ARRAY }
+    if (proto === DateProto && isDate(o)) { this.#proto = PROTO_BUILTIN; return KIND_DATE }
     let kind: number
     let builtin: object
     if (isArray(o)) { kind = KIND_ARRAY; builtin = ArrayProto }

@@ -627,3 +627,29 @@ test('adopt: chunks an append stream wrote past the end become the batch\'s chun
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('adopt: one chunk (a map of depth 0) and many (several leaf nodes), checked after a reopen', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-adopt-'))
+  try {
+    for (const n of [1, 150]) {                 // 512-byte chunks: 64 entries per node, so 150 chunks take 3 leaves
+      const file = path.join(dir, `n${n}.pm`)
+      const region = Region.open(file, { size: 16384 })
+      const store = ShadowStore.create(region, { chunkSize: CS })
+      const plan = store.appendTarget()!
+      const s = region.appendStream(plan.offset, CS)!
+      for (let k = 0; k < n; k++) s.write(pattern(CS, 1000 + k))
+      store.adopt(0, plan.phys, (await s.end())!)
+      assert.equal(store.chunkCount, n)
+      store.commit()
+      assertOk(store)
+      region.close()
+      const again = Region.open(file)
+      const reopened = ShadowStore.open(again, {})
+      for (let k = 0; k < n; k++) assert.ok(sameBytes(reopened.read(k), pattern(CS, 1000 + k)), `n=${n}: chunk ${k}`)
+      assertOk(reopened)
+      again.close()
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
