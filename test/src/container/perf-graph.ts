@@ -7,9 +7,10 @@
  * each is repeated `runs` times, alternating, so that all competitors see the same machine
  * state; the medians and their ratios are printed. Competitors: v8.serialize and msgpackr
  * (structuredClone: true, from bench/node_modules when present), each doing serialize +
- * write + fsync + rename, and read + deserialize. The container: its first full point, five
- * points after changing 1% of the users through the proxies (total and blocking time), and
- * a restore.
+ * write + fsync + rename, and read + deserialize. The container: its first full point, a
+ * full garbage collection (timed and printed: the first point's garbage, mostly id stamps,
+ * would otherwise be collected during the points that follow), five points after changing
+ * 1% of the users through the proxies (total and blocking time), and a restore.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -54,6 +55,7 @@ const fastest = Math.min(m.v8Save, m.mpSave ?? Infinity)
 console.log(`users ${n}, chunk size ${chunkSize}, medians of ${runs} runs, file ${f(m.fileMiB)} MiB`)
 console.log(`  v8.serialize save ${f(m.v8Save)} ms, load ${f(m.v8Load)} ms; msgpackr save ${f(m.mpSave ?? NaN)} ms, load ${f(m.mpLoad ?? NaN)} ms`)
 console.log(`  first point ${f(m.first)} ms (blocked ${f(m.firstBlocked)} ms) = ${(m.first / m.v8Save).toFixed(2)}x the v8.serialize save (target <= 1.5)`)
+console.log(`  then gc() before the next measurements: ${f(m.gcAfterFirst)} ms (a forced, non-incremental collection of the whole heap, graph included; see README)`)
 console.log(`  1% point ${f(m.point)} ms (blocked ${f(m.pointBlocked)} ms, ${f(m.pointKiB)} KiB of records, ${f(m.storedKiB)} KiB stored) = ${(fastest / m.point).toFixed(1)}x faster than the fastest full save (target >= 20); blocked ${(100 * m.pointBlocked / fastest).toFixed(1)}% of it (target < 10%)`)
 console.log(`  restore ${f(m.restore)} ms = ${(m.restore / m.v8Load).toFixed(2)}x v8.deserialize (target <= 1); msgpackr load ${(m.restore / (m.mpLoad ?? NaN)).toFixed(2)}x`)
 fs.rmSync(dir, { recursive: true, force: true })
