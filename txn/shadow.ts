@@ -358,7 +358,7 @@ export class ShadowStore {
     const count = Math.max(this.#map.count, logical + n)
     const nodes = (Math.ceil(count / this.#io.fanout) + 2) * (depthOf(count, this.#io.fanout) + 1) + this.#map.resizeCost(count)
     const need = this.#io.chunkOffset(phys + n + nodes)
-    if (this.#region.size < need) growRegion(this.#region, this.#growBy, need, what)
+    if (this.#region.size < need) growRegion(this.#region, undefined, need, what)   // exactly: the data is there already, a policy step would zero-fill past it
     this.#io.sync('adopt')
     this.#space.extend(this.#io.physCount)
     for (let i = 0; i < n; i++) this.#space.take(phys + i)

@@ -512,7 +512,7 @@ export class Container<T extends object = Record<string, any>> {
       this.#sealedSoFar.push(sealed)
       if (bytes >= PIPE_MIN) {
         this.#pipeAllowed = false
-        this.#pipe = this.#openPipe()
+        this.#pipe = this.#openPipe(bytes)
         if (this.#pipe !== null) {
           for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, true)
           this.#pipe.sentParts = this.#sealedSoFar.length
@@ -523,9 +523,17 @@ export class Container<T extends object = Record<string, any>> {
     if (bytes >= RESERVE_AHEAD) void this.#backing.reserve(bytes + RESERVE_AHEAD)
   }
 
-  #openPipe(): Pipe | null {
+  /**
+   * Opens the stream of a large full point, if the store has no room even for what is
+   * already encoded (`sealed` bytes): a stream always lands past the region's end, so with
+   * free chunks to reuse (the chunks of versions that left the retention window, after
+   * earlier full points) the records are written into them the usual way, and the file
+   * does not grow by a whole log at every full point.
+   */
+  #openPipe(sealed: number): Pipe | null {
     if (this.#broken !== null) return null
     this.#store ??= this.#backing.create(this.#chunkSize, this.#keepVersions)
+    if (this.#store.stats().freeChunks * this.#store.chunkSize >= sealed) return null
     const target = this.#store.appendTarget()
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, this.#store.chunkSize)

@@ -528,3 +528,23 @@ test('a streamed point whose stream fails rejects with BrokenError and leaves th
     Region.prototype.appendStream = stream
   }
 })
+
+test('repeated large full points reuse the chunks of versions that left the window: the file stops growing', async () => {
+  const file = path.join(tmp(), 'repeat.pmc')
+  const rows = Array.from({ length: 20_000 }, (_, i) => ({ i, text: String(i).padEnd(250, '.') }))
+  const c = Container.open(file, { init: () => ({ rows }), keepVersions: 2 })
+  const sizes: number[] = []
+  let bytes = 0
+  for (let k = 0; k < 7; k++) {
+    c.root.rows[k].text = 'changed ' + k
+    bytes = (await c.persist({ full: true })).bytes
+    sizes.push(fs.statSync(file).size)
+  }
+  await c.close()
+  assert.ok(bytes > 4 << 20)
+  assert.ok(sizes[6] <= sizes[3], `the file keeps growing: ${sizes.join(', ')}`)
+  assert.ok(sizes[6] < bytes * 5, `the file (${sizes[6]} bytes) is not a few logs of ${bytes} bytes`)
+  const again = Container.open<{ rows: { text: string }[] }>(file)
+  assert.equal(again.root.rows[6].text, 'changed 6')
+  await again.close()
+})
