@@ -10,6 +10,13 @@
  *     to the event loop, stores the metadata (meta.ts) and commits the chunk store without
  *     blocking (commitAsync). Points are written one after the other (a point started while
  *     another is writing waits for it); the program keeps mutating meanwhile.
+ *   - a large full point whose records the store has no room for (the first point of a
+ *     container, typically) is streamed: once 2 MiB of records are encoded, every sealed
+ *     buffer goes to the region's flush thread (Region.appendStream), which writes,
+ *     checksums and fdatasyncs it past the end of the region while the snapshot goes on;
+ *     its write then only has the store adopt those chunks (ShadowStore.adopt) and commit.
+ *     A large point that is not streamed has the region reserve (zero-fill) the space it
+ *     will need in the flush thread while it encodes (Region.reserveAsync).
  *
  * Invariants (cited as "inv. N"):
  *   1. A version's log holds the records of one snapshot (plus older records it does not
@@ -24,7 +31,14 @@
  *      binary data, or to a Date read through the container; mutations through raw
  *      references need `persist({ full: true })`.
  *   4. After a failed write the container is broken (BrokenError) until reopened; the file
- *      keeps its last committed version.
+ *      keeps its last committed version. A streamed point's stream counts as its write
+ *      (its sealed buffers were handed over); a snapshot that throws gives its stream up.
+ *   5. A streamed point's chunks are durable (the stream's fsync) before the store adopts
+ *      them, and lie past every chunk the store held when the stream began, so the commit
+ *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
+ *      written (inv. 1); after a crash before that commit they are either past the
+ *      region's recorded size (the next writer's open trims them, Region inv. H3) or free
+ *      chunks of the store (ShadowStore inv. 8).
  */
 import {
   BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError,

@@ -5,8 +5,12 @@
  * (logical chunk k holds bytes [k*chunkSize, (k+1)*chunkSize) of the log). A persistence
  * point appends one record for every object that is new or changed; a later record for
  * the same id supersedes the earlier one (inv. 1: records are in time order, so the last
- * record of an id is its current state). Compaction rewrites the log with only the current
- * records of objects reachable from the root, in the same relative order.
+ * record of an id is its current state). Within one point the order of records is free
+ * (a point writes one record per id; the restorer indexes the whole log before it builds
+ * anything and reaches SHAPE, CLASS and SEGMENT records by id): a point written the usual
+ * way puts SHAPE, CLASS and SEGMENT records first, a streamed full point puts them last.
+ * Compaction rewrites the log with only the current records of objects reachable from the
+ * root, in the same relative order.
  *
  * Object record:
  *
