@@ -227,7 +227,7 @@ export class Encoder {
       case 'number':
         if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
           if (v >= 0 && v < 0x80) w.u8(v)
-          else { w.u8(TAG_INT32); w.u32(v >>> 0) }
+          else w.tagU32(TAG_INT32, v >>> 0)
         } else { w.u8(TAG_FLOAT64); w.f64(v) }
         return
       case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return

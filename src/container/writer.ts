@@ -106,15 +106,26 @@ export class ByteWriter {
   }
 
   varint(v: number): void {
-    this.ensure(10)
+    if (this.pos + 10 > this.buf.length) this.ensure(10)
     const b = this.buf
     let p = this.pos
-    while (v >= 0x80) {
-      b[p++] = (v % 0x80) | 0x80
-      v = Math.floor(v / 0x80)
+    if (v < 0x8000_0000) {            // ids, lengths, counts: 32-bit shifts (about twice as fast as / and %)
+      while (v >= 0x80) { b[p++] = (v & 0x7f) | 0x80; v >>>= 7 }
+    } else {
+      while (v >= 0x80) { b[p++] = (v % 0x80) | 0x80; v = Math.floor(v / 0x80) }
     }
     b[p++] = v
     this.pos = p
+  }
+
+  /** TAG byte then a little-endian u32 (one room check). */
+  tagU32(tag: number, v: number): void {
+    if (this.pos + 5 > this.buf.length) this.ensure(5)
+    const b = this.buf
+    const p = this.pos
+    b[p] = tag
+    b[p + 1] = v & 0xff; b[p + 2] = (v >>> 8) & 0xff; b[p + 3] = (v >>> 16) & 0xff; b[p + 4] = v >>> 24
+    this.pos = p + 5
   }
 
   f64(v: number): void {

@@ -15,6 +15,8 @@ import { ObjectTable } from '../../../src/container/identity.js'
 import { ShapeTrie } from '../../../src/container/shapes.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { RefStore } from '../../../src/container/refs.js'
+import { ByteWriter } from '../../../src/container/writer.js'
+import { ByteReader } from '../../../src/container/reader.js'
 import { encodeFromRoot } from '../../../src/container/walk.js'
 import { decodeMeta, encodeMeta } from '../../../src/container/meta.js'
 import { DateTable } from '../../../src/container/dates.js'
@@ -88,5 +90,20 @@ test('metadata decoder: damaged blobs are typed errors', () => {
   }))
   fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), b => {
     try { decodeMeta(b, 'm') } catch (e) { assert.ok(e instanceof PmemError) }
+  }))
+})
+
+test('writer and reader agree on varints of every size, across the 32-bit fast path boundary', () => {
+  const edges = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x1f_ffff, 0x20_0000, 0xfff_ffff, 0x1000_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000, 2 ** 48, Number.MAX_SAFE_INTEGER]
+  fc.assert(fc.property(fc.array(fc.oneof(fc.constantFrom(...edges), fc.nat(), fc.maxSafeNat()), { maxLength: 50 }), values => {
+    const w = new ByteWriter(16)
+    for (const v of values) { w.varint(v); w.tagU32(7, v >>> 0) }
+    const r = new ByteReader(w.view(), 0, w.pos, 'varint')
+    for (const v of values) {
+      assert.equal(r.varint(), v)
+      assert.equal(r.u8(), 7)
+      assert.equal(r.u32(), v >>> 0)
+    }
+    assert.equal(r.pos, w.pos)
   }))
 })
