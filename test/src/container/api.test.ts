@@ -548,3 +548,33 @@ test('repeated large full points reuse the chunks of versions that left the wind
   assert.equal(again.root.rows[6].text, 'changed 6')
   await again.close()
 })
+
+test('streamed first points restore exactly at every chunk size, with one retained version or several', async () => {
+  const dir = tmp()
+  const rows = Array.from({ length: 20_000 }, (_, i) => ({ i, text: String(i).padEnd(250, '.'), at: new Date(i), tags: ['a', 'b'] }))   // about 6 MB: streamed (points under 4 MiB never seal a second buffer)
+  for (const [chunkSize, keepVersions] of [[512, 1], [4096, 3], [65536, 2], [1 << 20, 1]] as const) {
+    const file = path.join(dir, `c${chunkSize}.pmc`)
+    let streamed = 0
+    const stream = Region.prototype.appendStream
+    Region.prototype.appendStream = function (this: Region, at: number, block: number) { streamed++; return stream.call(this, at, block) }
+    try {
+      const c = Container.open(file, { init: () => ({ rows, shared: rows[7] }), chunkSize, keepVersions })
+      const st = await c.persist()
+      assert.equal(streamed, 1, `chunk size ${chunkSize}: the first point was streamed`)
+      c.root.rows[3].text = 'x'
+      await c.persist()
+      await c.close()
+      assert.ok(st.bytes > 3 << 20)
+    } finally {
+      Region.prototype.appendStream = stream
+    }
+    const again = Container.open<{ rows: typeof rows; shared: (typeof rows)[number] }>(file)
+    assert.equal(again.root.rows.length, 20_000, `chunk size ${chunkSize}`)
+    assert.equal(again.root.rows[3].text, 'x')
+    assert.equal(again.root.rows[19_999].text, rows[19_999].text)
+    assert.equal(again.root.rows[500].at.getTime(), 500)
+    assert.equal(again.unwrap(again.root.shared), again.unwrap(again.root.rows[7]), 'identity kept')
+    assert.deepEqual(again.check(), { ok: true, problems: [] })
+    await again.close()
+  }
+})
