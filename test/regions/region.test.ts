@@ -51,6 +51,19 @@ function throwsFor(fn: () => unknown, cls: new (...a: never[]) => PmemError, pat
   })
 }
 
+/** Records every fs.writeSync (`write <length>@<position>`) and fs.fsyncSync (`fsync`) until mocks are restored. */
+function recordFileWrites(): string[] {
+  const events: string[] = []
+  const write = fs.writeSync
+  const fsync = fs.fsyncSync
+  mock.method(fs, 'writeSync', (...args: unknown[]) => {
+    events.push(`write ${args[3] as number}@${args[4] as number}`)
+    return (write as (...a: unknown[]) => number)(...args)
+  })
+  mock.method(fs, 'fsyncSync', (fd: number) => { events.push('fsync'); fsync(fd) })
+  return events
+}
+
 function headerOf(path: string) {
   const bytes = fs.readFileSync(path)
   return decodeHeader(bytes.subarray(0, 64), path, bytes.length)
@@ -520,14 +533,7 @@ describe('grow', () => {
 
   it('extends in 4 KiB writes, file first, then the 64-byte header, each fsynced', () => {
     const { region } = create(4096)
-    const events: string[] = []
-    const write = fs.writeSync
-    const fsync = fs.fsyncSync
-    mock.method(fs, 'writeSync', (...args: unknown[]) => {
-      events.push(`write ${args[3] as number}@${args[4] as number}`)
-      return (write as (...a: unknown[]) => number)(...args)
-    })
-    mock.method(fs, 'fsyncSync', (fd: number) => { events.push('fsync'); fsync(fd) })
+    const events = recordFileWrites()
     region.grow(3 * 4096)
     assert.deepEqual(events, ['write 4096@8192', 'write 4096@12288', 'fsync', 'write 64@0', 'fsync'])
     region.close()
@@ -590,14 +596,7 @@ describe('grow', () => {
     assert.equal(region.size, 2 * 4096, 'a reservation does not change the user area')
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 6 * 4096, 'the file was extended')
     assert.equal(headerOf(path).userSize, 2 * 4096)
-    const events: string[] = []
-    const write = fs.writeSync
-    const fsync = fs.fsyncSync
-    mock.method(fs, 'writeSync', (...args: unknown[]) => {
-      events.push(`write ${args[3] as number}@${args[4] as number}`)
-      return (write as (...a: unknown[]) => number)(...args)
-    })
-    mock.method(fs, 'fsyncSync', (fd: number) => { events.push('fsync'); fsync(fd) })
+    const events = recordFileWrites()
     region.grow(4 * 4096)
     assert.deepEqual(events, ['write 64@0', 'fsync'], 'the reserved pages are not written again')
     events.length = 0
