@@ -122,6 +122,9 @@ export class Encoder {
   #reason = ''
   #holder = 0
   #holderDropped: DroppedAt[] | undefined
+  /** The references of the holder's previous record (RefStore slice), tried first for each object value. */
+  #prevStart = 0
+  #prevCount = 0
   readonly #scratch = new IdList()
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly #forIn = prototypeIsClean()
@@ -235,7 +238,17 @@ export class Encoder {
       case 'bigint': this.#bigint(v); return
       case 'object': {
         if (v === null) { w.u8(TAG_NULL); return }
-        let id = this.#ctx.table.idOf(v)
+        // The previous record of the holder referenced, at this same position, the id its
+        // references then had: if that id's object is `v`, it is v's id (objects[id] === o
+        // only for o's own id, identity.ts inv. 1), found without reading v's stamp (a
+        // cache miss or two per child in a large heap).
+        const k = this.#scratch.n
+        let id = 0
+        if (k < this.#prevCount) {
+          const c = this.#ctx.refs.pool[this.#prevStart + k]
+          if (this.#ctx.table.objects[c] === v) id = c
+        }
+        if (id === 0) id = this.#ctx.table.idOf(v)
         if (id === 0) id = this.discover(v, key, keyKind)
         if (id === 0) { w.u8(TAG_DROPPED); return }
         this.#scratch.push(id)
@@ -265,6 +278,9 @@ export class Encoder {
     this.#holder = id
     this.#holderDropped = undefined
     this.#scratch.n = 0
+    const refs = this.#ctx.refs
+    this.#prevCount = id < refs.count.length ? refs.count[id] : 0
+    this.#prevStart = this.#prevCount > 0 ? refs.start[id] : 0
     if (this.dropped.size > 0) this.dropped.delete(id)
     if (kind === 0) {
       kind = this.classify(o)
