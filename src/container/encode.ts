@@ -44,30 +44,40 @@ const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
 const EMPTY_KEYS: readonly string[] = []
 
-/** A stack of (id, kind, proto code) triples in one typed array: no per-entry allocation. */
-export class PendingStack {
+/**
+ * The objects discovered and not encoded yet, as (id, kind, proto code) triples in one
+ * typed array (no per-entry allocation), taken first in, first out: records come in the
+ * order their objects were discovered (breadth first), so a restore, which builds objects
+ * in log order and creates each forward reference's shell from its record header, reads
+ * the log mostly front to back.
+ */
+export class PendingQueue {
   #a = new Int32Array(3 * 1024)
+  #head = 0
   #n = 0
   /** Fields of the entry `pop` took. */
   id = 0
   kind = 0
   proto = 0
-  get size(): number { return this.#n }
+  get size(): number { return (this.#n - this.#head) / 3 }
   push(id: number, kind: number, proto: number): void {
     let a = this.#a
-    if (this.#n + 3 > a.length) { const b = new Int32Array(a.length * 2); b.set(a); this.#a = a = b }
+    if (this.#n + 3 > a.length) {
+      if (this.#head >= a.length / 2) { a.copyWithin(0, this.#head, this.#n); this.#n -= this.#head; this.#head = 0 }
+      else { const b = new Int32Array(a.length * 2); b.set(a.subarray(this.#head, this.#n)); this.#n -= this.#head; this.#head = 0; this.#a = a = b }
+    }
     a[this.#n] = id; a[this.#n + 1] = kind; a[this.#n + 2] = proto
     this.#n += 3
   }
-  /** Takes the top entry into `id`, `kind`, `proto`; false when empty. */
+  /** Takes the oldest entry into `id`, `kind`, `proto`; false when empty. */
   pop(): boolean {
-    if (this.#n === 0) return false
-    const a = this.#a
-    this.#n -= 3
-    this.id = a[this.#n]; this.kind = a[this.#n + 1]; this.proto = a[this.#n + 2]
+    if (this.#head === this.#n) { this.#head = this.#n = 0; return false }
+    const a = this.#a, h = this.#head
+    this.id = a[h]; this.kind = a[h + 1]; this.proto = a[h + 2]
+    this.#head = h + 3
     return true
   }
-  clear(): void { this.#n = 0 }
+  clear(): void { this.#head = this.#n = 0 }
 }
 
 /** The records of a point as a list of buffers. */
@@ -108,8 +118,8 @@ export class Encoder {
   readonly #seg = new ByteWriter(1 << 16)
   /** SHAPE and CLASS records of this point (written before the object records). */
   readonly aux = new ByteWriter(1 << 10)
-  /** Ids discovered and not yet encoded (a stack), with their kind and proto code. */
-  readonly pending = new PendingStack()
+  /** Ids discovered and not yet encoded (first in, first out), with their kind and proto code. */
+  readonly pending = new PendingQueue()
   /** Holder id -> what it could not persist (the context's map). */
   readonly dropped: Map<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */

@@ -1,6 +1,6 @@
 /**
  * The walk of a persistence point: encodes the given objects, then everything they lead
- * to that has no id yet, with an explicit stack (Encoder.pending), never recursion, so a
+ * to that has no id yet, with an explicit queue (Encoder.pending), never recursion, so a
  * linked list of a million nodes or a tree a million levels deep persists like any other
  * graph.
  *
