@@ -204,7 +204,7 @@ function containerScenarios() {
       return n
     },
   }
-  return [save, restore, changeScenario('Container 1 change', 1, 100), changeScenario('Container 1% change', USERS / 100)]
+  return [save, restore, changeScenario('Container 1 change', 1, 100), changeScenario('Container 1% change', USERS / 100, 10)]
 }
 
 /** A point after renaming `count` users through c.root (write barriers), persist + sync; notes the blocking time. */
