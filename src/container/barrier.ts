@@ -28,7 +28,7 @@ import {
   ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
   mapSize, reflectGet, setEach, setSize,
 } from './builtins.js'
-import type { ObjectTable } from './identity.js'
+import { PROXY_TARGET, type ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 
@@ -78,6 +78,8 @@ export class Barrier {
   deferred: object[] | null = null
   /** True once a proxy has been handed out (the encoder then unwraps proxies it finds in the graph). */
   created = false
+  /** False until the program excludes something (skips the WeakSet lookup for every object wrapped). */
+  anyExcluded = false
 
   /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
   mark(t: object): void {
@@ -106,13 +108,12 @@ export class Barrier {
     const p = new Proxy(v, handler)
     this.created = true
     this.#table.setProxy(v, p)
-    this.#table.setTarget(p, v)
     return p
   }
 
   #handlerFor(v: object): ProxyHandler<never> | undefined {
     const proto = getPrototypeOf(v) as object | null
-    if (this.#excluded.has(v)) return undefined
+    if (this.anyExcluded && this.#excluded.has(v)) return undefined
     if (proto === ObjectProto || isArray(v)) return this.#object
     if (isMap(v)) return this.#map as ProxyHandler<never>
     if (isSet(v)) return this.#set as ProxyHandler<never>
@@ -124,6 +125,7 @@ export class Barrier {
   #objectHandler(): ProxyHandler<object> {
     return {
       get: (t, k, r) => {
+        if (k === PROXY_TARGET) return t
         const v = reflectGet(t, k, r)
         if (typeof v !== 'object' || v === null) return v
         // A proxy must return the very value of a non-writable, non-configurable property
@@ -150,6 +152,7 @@ export class Barrier {
     return {
       get(t, k, proxy) {
         switch (k) {
+          case PROXY_TARGET: return t
           case 'size': return mapSize(t)
           case 'get': return (key: unknown) => b.wrap(mapFetch(t, b.unwrap(key)))
           case 'has': return (key: unknown) => mapContains(t, b.unwrap(key))
@@ -173,6 +176,7 @@ export class Barrier {
     return {
       get(t, k, proxy) {
         switch (k) {
+          case PROXY_TARGET: return t
           case 'size': return setSize(t)
           case 'has': return (v: unknown) => setHas.call(t, b.unwrap(v))
           case 'add': return (v: unknown) => { b.mark(t); setAdd.call(t, b.unwrap(v)); return proxy }

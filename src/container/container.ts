@@ -282,6 +282,7 @@ export class Container<T extends object = Record<string, any>> {
     if (raw === this.#rootObj) throw new InvalidArgumentError(`Cannot exclude the root of container "${this.path}"`)
     this.#excluded.add(raw)
     this.#anyExcluded = true
+    this.#barrier.anyExcluded = true
     const id = this.#table.idOf(raw)
     if (id !== 0) { this.#forget(id); this.#needFull = true }
   }

@@ -578,3 +578,21 @@ test('streamed first points restore exactly at every chunk size, with one retain
     await again.close()
   }
 })
+
+test('only the container\'s own proxies are unwrapped: not another container\'s, not a program\'s proxy over one of them, not a throwing one', async () => {
+  const a = Container.openRegion(simRegion(), { init: () => ({ o: { n: 1 }, m: new Map([['k', 1]]), s: new Set([1]) }) })
+  const b = Container.openRegion(simRegion(), { init: () => ({ held: null as unknown }) })
+  const fromA = a.root.o
+  assert.equal(a.unwrap(fromA), a.unwrap(a.root).o, 'its own proxy: the target')
+  assert.equal(a.unwrap(a.root.m), a.unwrap(a.root).m, 'Map proxies too')
+  assert.equal(a.unwrap(a.root.s), a.unwrap(a.root).s, 'Set proxies too')
+  assert.equal(b.unwrap(fromA), fromA, 'another container\'s proxy is not b\'s')
+  const forwarding = new Proxy(fromA, {})
+  assert.equal(a.unwrap(forwarding), forwarding, 'a program\'s proxy that forwards to one of a\'s is not a\'s')
+  const throwing = new Proxy({}, { get() { throw new Error('no such key') } })
+  assert.equal(a.unwrap(throwing), throwing, 'a proxy whose get trap throws is not a\'s, and unwrap does not throw')
+  a.root.o = a.root.o                               // storing a's own proxy stores its target
+  assert.equal(a.unwrap(a.root).o, a.unwrap(fromA))
+  b.root.held = fromA                               // b keeps a's proxy as it is (a plain-object proxy, persisted by its traps)
+  assert.equal(b.unwrap(b.root).held, fromA)
+})
