@@ -115,12 +115,12 @@ export class StagedMap {
   /**
    * Stages logical chunks `[L0, L0 + n)` on physical chunks `[phys0, ...)`, which the caller
    * took and filled (adoption), with checksums `crcs`: as a whole write of each, staging
-   * each leaf node once for the entries it holds. None may be staged yet in this batch; the
+   * each leaf node once for the entries it holds. None may be staged yet in this batch
+   * (ShadowStore.adopt checks that, with a typed error, before it changes anything); the
    * caller reserved `adoptCost` free chunks.
    */
   stageAdopted(L0: number, phys0: number, crcs: Uint32Array): void {
     const n = crcs.length
-    for (let i = 0; i < n; i++) if (this.dirty.has(L0 + i)) throw new Error(`shadow store bug: logical chunk ${L0 + i} adopted after a write in the same batch`)
     const F = this.#F
     let leaf: StagedNode | null = null
     for (let i = 0; i < n; i++) {
