@@ -65,6 +65,15 @@ export class NotARegionError extends PmemError {
   constructor(message: string) { super('ERR_PMEM_NOT_A_REGION', message) }
 }
 
+/**
+ * The region (or file) does not hold a pool or container where one was expected: it holds
+ * other data, or its superblock is gone. Nothing was formatted or changed; only a file this
+ * call created is ever formatted.
+ */
+export class NotAPoolError extends PmemError {
+  constructor(message: string) { super('ERR_PMEM_NOT_A_POOL', message) }
+}
+
 /** The file is ours but damaged beyond what the crash model allows (checksum, truncation). */
 export class CorruptionError extends PmemError {
   constructor(message: string) { super('ERR_PMEM_CORRUPT', message) }

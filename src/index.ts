@@ -15,7 +15,7 @@ export { Region, SimRegion } from '../regions/index.js'
 export type { RegionLike, ViewCtor } from '../regions/index.js'
 export {
   PmemError, InvalidArgumentError, OutOfRangeError, MisalignedError, RegionClosedError, RegionLockedError,
-  RegionNotFoundError, RegionExistsError, NotARegionError, CorruptionError, UnsupportedVersionError,
+  RegionNotFoundError, RegionExistsError, NotARegionError, NotAPoolError, CorruptionError, UnsupportedVersionError,
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
 } from '../regions/index.js'
 export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
