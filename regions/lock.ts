@@ -1,48 +1,54 @@
 /**
- * The single-writer lock of a region file, across threads and processes.
+ * The single-writer lock of a region file, across threads, processes, PID namespaces and
+ * (on a shared file system) hosts.
  *
- * The lock is the directory `<file>.lock`, created atomically (mkdir) by proper-lockfile,
- * whose unref'd timer refreshes its mtime every `lockTiming.updateMs`. Right after the
- * mkdir the holder writes `<file>.lock/owner`: `{"pid":..,"host":..,"start":..}` (start is
- * the process start time from /proc, to recognise a reused pid).
+ * The lock is the directory `<file>.lock`, created atomically with mkdir. Right after the
+ * mkdir the holder writes `<file>.lock/owner`, its owner record (layout in lock-owner.ts:
+ * pid, host, start time, PID namespace, boot id and a random token). While it holds the
+ * lock, a refresh thread sets the directory's mtime to now every `lockTiming.updateMs`
+ * (lock-keeper.ts).
  *
- * Invariants (cited as "inv. L1".."inv. L5"):
+ *     state     | event                                   | next
+ *     ----------+-----------------------------------------+---------
+ *     (none)    | acquire: mkdir + owner record            | held
+ *     held      | release (or exit, SIGINT/SIGTERM/SIGHUP) | released
+ *     held      | refresh finds the record gone or foreign | lost (compromised; callback)
+ *     lost      | release                                 | released (touches nothing)
+ *
+ * Invariants (cited as "inv. L1".."inv. L7"):
  *  L1. At most one live holder: mkdir is atomic, and a lock is taken over only when its
- *      holder is known to be dead (same host, and its pid is gone, a zombie, or now names a
- *      process started later), or when it has no readable owner record (or one from another host)
- *      and its mtime is older than `lockTiming.staleMs`.
- *  L2. A live holder's directory is never empty (it holds `owner`), so proper-lockfile's
- *      own mtime-based stale removal (rmdir) can never remove it, even when the holder's
- *      event loop is blocked for longer than the stale time.
+ *      holder is known to be dead, by pid where its pid means the same process here
+ *      (same PID namespace and boot: lock-owner.ts inv. O1; the pid is gone, a zombie,
+ *      or now names a process started later), and otherwise (another PID namespace, a
+ *      container, another boot or host, no readable record, or a record of an earlier
+ *      version) only when the directory's mtime is older than `lockTiming.staleMs`
+ *      (inv. O2): a live holder refreshes it every `updateMs` < `staleMs`.
+ *  L2. A live holder's directory is never empty (it holds `owner`): nothing removes a
+ *      directory with a record of a live holder.
  *  L3. Takeover is atomic: the stale directory is renamed aside (one contender wins) and
  *      deleted only if it still holds the owner record judged dead; otherwise it is put back.
- *  L4. Release removes `owner`, then the directory. A compromised lock (directory removed
- *      or replaced by someone else) is never touched again: it may belong to another writer.
- *  L5. Nothing here throws from a timer: compromise is reported through the callback, and
- *      the refresh timer is unref'd, so a held lock never keeps the process alive. Locks
- *      still held at a normal process exit are released by an 'exit' handler.
- *  L6. A blocked event loop does not lose the lock: when proper-lockfile reports a late
- *      refresh as a compromise but the directory still holds our owner record, the lock is
- *      kept and refreshed by our own unref'd timer; only a missing or foreign owner record
- *      is a real compromise.
+ *  L4. Release removes `owner`, then the directory, and only while `owner` still holds
+ *      this acquisition's exact record (inv. O3). A lock that was lost (directory removed,
+ *      or taken over by someone else) is never touched again: it may be another writer's.
+ *  L5. Nothing here throws from a timer: a lost lock is reported through the callback, and
+ *      the refresh never keeps the process alive. Locks still held when the process exits
+ *      normally or dies of SIGINT, SIGTERM or SIGHUP are released (lock-keeper.ts inv. K3).
+ *  L6. A blocked event loop does not lose the lock: the mtime is refreshed by a worker
+ *      thread (inv. K1), and a same-namespace contender judges by pid anyway.
+ *  L7. No signal but SIGINT, SIGTERM and SIGHUP is listened to (inv. K4): SIGXFSZ stays
+ *      ignored, so `ulimit -f` gives EFBIG errors, not a killed process.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import { randomBytes } from 'node:crypto'
-import lockfile from 'proper-lockfile'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
+import { describeOwner, isProcessAlive, newOwnerText, parseOwner, pidIsMeaningful, type LockOwner } from './lock-owner.js'
+import { forget, keep, type KeptLock } from './lock-keeper.js'
 
-/** Lock timing in milliseconds. Tests may lower them (proper-lockfile needs stale >= 2000, update >= 1000). */
+export { processStart, type LockOwner } from './lock-owner.js'
+
+/** Lock timing in milliseconds (updateMs must stay well below staleMs). Tests may lower them. */
 export const lockTiming = { staleMs: 10_000, updateMs: 5_000 }
-
-/** The holder recorded in a lock directory. */
-export interface LockOwner {
-  readonly pid: number
-  readonly host: string
-  /** Process start time (clock ticks since boot, from /proc/<pid>/stat), when known. */
-  readonly start?: string
-}
 
 /** Path of the lock directory of region file `file`. */
 export function lockDirOf(file: string): string { return `${file}.lock` }
@@ -52,16 +58,19 @@ function ownerPathOf(lockDir: string): string { return `${lockDir}/owner` }
 /** An exclusive lock on one region file, held from `acquire` to `release`. */
 export class RegionLock {
   readonly file: string
-  #unlock: (() => void) | null
-  #compromised = false
-  /** Set when proper-lockfile gave up refreshing but the lock is still ours (inv. L6). */
-  #refresher: NodeJS.Timeout | null = null
+  readonly #dir: string
+  readonly #ownerText: string
+  #state: 'held' | 'lost' | 'released' = 'held'
+  readonly #onCompromised: (err: Error) => void
+  readonly #kept: KeptLock
 
-  private constructor(file: string, unlock: () => void) {
+  private constructor(file: string, ownerText: string, onCompromised: (err: Error) => void) {
     this.file = file
-    this.#unlock = unlock
-    heldLocks.add(this)
-    installExitHandler()
+    this.#dir = lockDirOf(file)
+    this.#ownerText = ownerText
+    this.#onCompromised = onCompromised
+    this.#kept = { dir: this.#dir, ownerText, lost: () => this.#lost(), release: () => this.release() }
+    keep(this.#kept, lockTiming.updateMs)
   }
 
   /**
@@ -75,8 +84,8 @@ export class RegionLock {
     const lockDir = lockDirOf(file)
     let holder: Judgement | undefined
     for (let attempt = 0; attempt < 3; attempt++) {
-      const lock = RegionLock.#tryLock(file, lockDir, onCompromised)
-      if (lock !== undefined) return lock
+      const ownerText = tryLock(lockDir)
+      if (ownerText !== undefined) return new RegionLock(file, ownerText, onCompromised)
       holder = judgeHolder(lockDir)
       if (holder.alive) break
       takeOver(lockDir, holder.ownerText)
@@ -84,96 +93,51 @@ export class RegionLock {
     throw lockedError(`${action} "${displayPath}"`, hint, lockDir, holder)
   }
 
-  /** One mkdir attempt; undefined when the directory already exists. */
-  static #tryLock(file: string, lockDir: string, onCompromised: (err: Error) => void): RegionLock | undefined {
-    let lock: RegionLock | undefined
-    let unlock: () => void
-    try {
-      unlock = lockfile.lockSync(file, {
-        realpath: false,
-        lockfilePath: lockDir,
-        stale: lockTiming.staleMs,
-        update: lockTiming.updateMs,
-        onCompromised: (err: Error) => {
-          if (lock !== undefined && lock.#keepIfStillOurs(lockDir)) return // inv. L6
-          if (lock !== undefined) lock.#markCompromised()
-          try { onCompromised(err) } catch { /* inv. L5: never throw from the timer */ }
-        },
-      })
-    } catch (e) {
-      const code = errnoOf(e)
-      if (code === 'ELOCKED' || code === 'ENOTEMPTY' || code === 'EEXIST') return undefined
-      throw e
-    }
-    lock = new RegionLock(file, unlock)
-    writeOwner(lock, lockDir)
-    return lock
-  }
-
-  /** True once proper-lockfile reported the lock lost (inv. L4). */
-  get compromised(): boolean { return this.#compromised }
+  /** True once the lock was found lost (inv. L4). */
+  get compromised(): boolean { return this.#state === 'lost' }
 
   /** Releases the lock (inv. L4). Idempotent; never throws. */
   release(): void {
-    const unlock = this.#unlock
-    if (unlock === null) return
-    this.#unlock = null
-    heldLocks.delete(this)
-    if (this.#compromised) return
-    if (this.#refresher !== null) {
-      clearInterval(this.#refresher)
-      this.#refresher = null
-      try {
-        unlinkIfExists(ownerPathOf(lockDirOf(this.file)))
-        fs.rmdirSync(lockDirOf(this.file))
-      } catch (e) {
-        if (errnoOf(e) !== 'ENOENT') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
-      }
-      return
-    }
+    if (this.#state === 'released') return
+    const wasHeld = this.#state === 'held'
+    this.#state = 'released'
+    forget(this.#kept)
+    if (!wasHeld || readOwnerText(this.#dir, true) !== this.#ownerText) return // inv. L4
     try {
-      unlinkIfExists(ownerPathOf(lockDirOf(this.file)))
-      unlock()
+      unlinkIfExists(ownerPathOf(this.#dir))
+      fs.rmdirSync(this.#dir)
     } catch (e) {
-      if (errnoOf(e) !== 'ERELEASED') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
+      if (errnoOf(e) !== 'ENOENT') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
     }
   }
 
-  /**
-   * proper-lockfile declares a lock compromised when its refresh timer runs later than the
-   * stale time, which a long synchronous stretch of work (a loop of sync commits) causes.
-   * If our owner record is still in the directory, nobody took the lock (inv. L2), so we
-   * keep it and refresh its mtime ourselves from now on (inv. L6). Must not throw.
-   */
-  #keepIfStillOurs(lockDir: string): boolean {
-    try {
-      const owner = JSON.parse(fs.readFileSync(ownerPathOf(lockDir), 'utf8')) as LockOwner
-      if (owner.pid !== process.pid || owner.host !== os.hostname() || owner.start !== processStart(process.pid)) return false
-    } catch {
-      return false
-    }
-    const touch = () => { try { const now = new Date(); fs.utimesSync(lockDir, now, now) } catch { /* checked on release */ } }
-    touch()
-    this.#refresher = setInterval(touch, lockTiming.updateMs)
-    this.#refresher.unref()
-    return true
-  }
-
-  /** Called by proper-lockfile's timer; must not throw (inv. L5). */
-  #markCompromised(): void {
-    this.#compromised = true
-    heldLocks.delete(this)
+  /** The refresh found our record gone or replaced (inv. L4, L5). Must not throw. */
+  #lost(): void {
+    if (this.#state !== 'held') return
+    this.#state = 'lost'
+    const err = Object.assign(
+      new Error(`Lock "${this.#dir}" was removed or taken over by another process`),
+      { code: 'ECOMPROMISED' })
+    try { this.#onCompromised(err) } catch { /* inv. L5: never throw from the timer */ }
   }
 }
 
-function writeOwner(lock: RegionLock, lockDir: string): void {
-  const owner: LockOwner = { pid: process.pid, host: os.hostname(), start: processStart(process.pid) }
+/** Creates the lock directory and writes the owner record; its text, or undefined when the directory exists. */
+function tryLock(lockDir: string): string | undefined {
   try {
-    fs.writeFileSync(ownerPathOf(lockDir), JSON.stringify(owner) + '\n')
+    fs.mkdirSync(lockDir)
   } catch (e) {
-    lock.release()
+    if (errnoOf(e) === 'EEXIST') return undefined
     throw e
   }
+  const ownerText = newOwnerText()
+  try {
+    fs.writeFileSync(ownerPathOf(lockDir), ownerText)
+  } catch (e) {
+    try { unlinkIfExists(ownerPathOf(lockDir)); fs.rmdirSync(lockDir) } catch { /* judged by mtime later */ }
+    throw e
+  }
+  return ownerText
 }
 
 interface Judgement {
@@ -185,9 +149,9 @@ interface Judgement {
 
 /** Decides whether the current holder of `lockDir` may still be alive (inv. L1). */
 function judgeHolder(lockDir: string): Judgement {
-  const ownerText = readOwnerText(lockDir)
+  const ownerText = readOwnerText(lockDir, false)
   const owner = parseOwner(ownerText)
-  if (owner !== undefined && owner.host === os.hostname()) {
+  if (owner !== undefined && pidIsMeaningful(owner)) {
     return { alive: isProcessAlive(owner), owner, ownerText }
   }
   let mtimeMs: number
@@ -200,56 +164,14 @@ function judgeHolder(lockDir: string): Judgement {
   return { alive: mtimeMs >= Date.now() - lockTiming.staleMs, owner, ownerText }
 }
 
-function readOwnerText(lockDir: string): string | undefined {
+/** The owner record's text; undefined when missing (or, with `quiet`, unreadable for any reason). */
+function readOwnerText(lockDir: string, quiet: boolean): string | undefined {
   try {
     return fs.readFileSync(ownerPathOf(lockDir), 'utf8')
   } catch (e) {
     const code = errnoOf(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    if (quiet || code === 'ENOENT' || code === 'ENOTDIR') return undefined
     throw e
-  }
-}
-
-function parseOwner(text: string | undefined): LockOwner | undefined {
-  if (text === undefined) return undefined
-  try {
-    const o = JSON.parse(text) as Partial<LockOwner>
-    if (!Number.isSafeInteger(o.pid) || (o.pid as number) <= 0 || typeof o.host !== 'string') return undefined
-    return { pid: o.pid as number, host: o.host, start: typeof o.start === 'string' ? o.start : undefined }
-  } catch {
-    return undefined
-  }
-}
-
-/** Whether `owner` (on this host) still runs: its pid exists, is not a zombie, and was not reused. */
-function isProcessAlive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0)
-  } catch (e) {
-    if (errnoOf(e) === 'ESRCH') return false
-  }
-  const stat = readProcStat(owner.pid)
-  if (stat === undefined) return true // no /proc: trust kill(pid, 0)
-  if (stat.state === 'Z' || stat.state === 'X') return false // killed, not yet reaped
-  return owner.start === undefined || stat.start === owner.start
-}
-
-/** Start time of process `pid` in clock ticks since boot (Linux /proc), or undefined. */
-export function processStart(pid: number): string | undefined {
-  return readProcStat(pid)?.start
-}
-
-/** State letter and start time of `pid` from /proc/<pid>/stat, or undefined where unavailable. */
-function readProcStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 2 (comm) may contain spaces and parentheses: fields 3.. follow the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const state = fields[0]
-    const start = fields[19] // field 22, starttime
-    return state !== undefined && start !== undefined ? { state, start } : undefined
-  } catch {
-    return undefined
   }
 }
 
@@ -262,37 +184,22 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     if (errnoOf(e) === 'ENOENT') return
     throw e
   }
-  if (readOwnerText(aside) !== deadOwnerText) {
+  if (readOwnerText(aside, false) !== deadOwnerText) {
     // We moved a lock taken meanwhile by a live process: put it back.
-    try { fs.renameSync(aside, lockDir); return } catch { /* its holder will see it compromised */ }
+    try { fs.renameSync(aside, lockDir); return } catch { /* its holder will see it lost */ }
   }
   fs.rmSync(aside, { recursive: true, force: true })
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {
   const owner = holder?.owner
-  let who: string
-  if (owner === undefined) who = `another process (lock directory "${lockDir}" has no owner record yet)`
-  else if (owner.host !== os.hostname()) who = `process ${owner.pid} on host "${owner.host}"`
-  else who = `process ${owner.pid}${owner.pid === process.pid ? ' (this process)' : ''}`
-  return new RegionLockedError(
-    `${what}: file is locked by ${who}; ${hint}`,
-    owner?.pid)
+  const who = owner === undefined
+    ? `another process (lock directory "${lockDir}" has no owner record yet)`
+    : describeOwner(owner)
+  return new RegionLockedError(`${what}: file is locked by ${who}; ${hint}`, owner?.pid)
 }
 
 /** Reads the owner record of `file`'s lock, if any (for diagnostics and tests). */
 export function readLockOwner(file: string): LockOwner | undefined {
-  return parseOwner(readOwnerText(lockDirOf(file)))
-}
-
-const heldLocks = new Set<RegionLock>()
-let exitHandlerInstalled = false
-
-/** Releases locks still held when the process exits normally (inv. L5). */
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return
-  exitHandlerInstalled = true
-  process.on('exit', () => {
-    for (const lock of [...heldLocks]) lock.release()
-  })
+  return parseOwner(readOwnerText(lockDirOf(file), false))
 }

@@ -2,7 +2,7 @@
  * `Region`: a file mapped into memory (header page + user area, see header.ts), exposed
  * as checked typed views, with flush, growth, a single-writer lock and read-only open.
  *
- * Invariants (file-side ones C1-C4 are in region-file.ts, H1-H4 in header.ts, L1-L5 in lock.ts):
+ * Invariants (file-side ones C1-C4 are in region-file.ts, H1-H4 in header.ts, L1-L7 in lock.ts):
  *  R1. No array this class hands out reaches past the end of the file: the mapping covers
  *      exactly the user area (inv. C3), and grow extends the file before it remaps.
  *  R2. Every mapped page has its disk blocks allocated before it is mapped (inv. F2), so
@@ -492,7 +492,7 @@ export class Region implements RegionLike {
     return this.#brokenError('Cannot use')
   }
 
-  /** proper-lockfile reported the lock lost: another writer may be active (inv. R6, L5). */
+  /** The lock was found lost (lock.ts inv. L4): another writer may be active (inv. R6, L5). */
   #onLockLost(err: Error): void {
     if (this.#closed) return
     this.#break(`its lock "${lockDirOf(this.#file.absPath)}" was lost, so another process may be writing it`, err)

@@ -1,7 +1,10 @@
 /**
- * Tests of regions/lock.ts: the single-writer lock (inv. L1-L5), its owner record, takeover
- * of locks whose holder is dead, the mtime rule for unknown holders, compromise reporting
- * without throwing, and that a held lock never keeps a process alive.
+ * Tests of regions/lock.ts, lock-owner.ts and lock-keeper.ts: the single-writer lock
+ * (inv. L1-L7), its owner record (inv. O1-O3), takeover of locks whose holder is dead, the
+ * mtime rule for holders whose pid means nothing here (other PID namespace or boot, other
+ * host, old records), compromise reporting without throwing, release at exit and on
+ * SIGTERM/SIGINT (inv. K3), and that a held lock never keeps a process alive.
+ * Real PID namespaces: lock-pidns.test.ts.
  */
 import { describe, it, afterEach, mock } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,11 +14,18 @@ import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { RegionLock, lockDirOf, lockTiming, processStart, readLockOwner } from '../../regions/lock.js'
 import { RegionLockedError } from '../../regions/errors.js'
-import { deadPid, runChild, useTempDirs } from './fixtures/helpers.js'
+import { deadPid, runChild, startChild, useTempDirs } from './fixtures/helpers.js'
 
 const tempDir = useTempDirs('pmem-lock-test-')
 const noop = (): void => {}
 const defaults = { ...lockTiming }
+
+/** This process's PID namespace and boot id, as an owner record of ours records them (inv. O1). */
+const here = {
+  host: os.hostname(),
+  pidns: fs.readlinkSync('/proc/self/ns/pid'), // these tests need Linux
+  boot: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+}
 
 function acquire(file: string, onCompromised: (err: Error) => void = noop): RegionLock {
   return RegionLock.acquire(file, file, 'Cannot open region', 'close it', onCompromised)
@@ -48,11 +58,13 @@ afterEach(() => {
 })
 
 describe('RegionLock', () => {
-  it('acquire writes an owner record (pid, host, start) into <file>.lock; release removes both', () => {
+  it('acquire writes an owner record (pid, host, start, pidns, boot, token) into <file>.lock; release removes both', () => {
     const file = join(tempDir(), 'a.pm')
     const lock = acquire(file)
     assert.deepEqual(fs.readdirSync(lockDirOf(file)), ['owner'])
-    assert.deepEqual(readLockOwner(file), { pid: process.pid, host: os.hostname(), start: processStart(process.pid) })
+    const { token, ...rest } = readLockOwner(file) ?? {}
+    assert.deepEqual(rest, { pid: process.pid, start: processStart(process.pid), ...here })
+    assert.match(token ?? '', /^[0-9a-f]{16}$/)
     lock.release()
     lock.release() // idempotent
     assert.equal(fs.existsSync(lockDirOf(file)), false)
@@ -77,7 +89,7 @@ describe('RegionLock', () => {
 
   it('inv. L1: a lock whose holder is dead is taken over at once', async () => {
     const file = join(tempDir(), 'a.pm')
-    fakeLock(file, { pid: await deadPid(), host: os.hostname() })
+    fakeLock(file, { pid: await deadPid(), ...here })
     const lock = acquire(file)
     assert.equal(readLockOwner(file)?.pid, process.pid)
     lock.release()
@@ -93,7 +105,7 @@ describe('RegionLock', () => {
     try {
       while (!fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ')) await new Promise(r => setTimeout(r, 10))
       const file = join(tempDir(), 'a.pm')
-      fakeLock(file, { pid: zombie, host: os.hostname() })
+      fakeLock(file, { pid: zombie, ...here })
       acquire(file).release()
     } finally {
       sh.kill('SIGKILL')
@@ -102,14 +114,14 @@ describe('RegionLock', () => {
 
   it('inv. L1: a reused pid (same pid, other start time) counts as dead', () => {
     const file = join(tempDir(), 'a.pm')
-    fakeLock(file, { pid: process.pid, host: os.hostname(), start: '1' })
+    fakeLock(file, { pid: process.pid, start: '1', ...here })
     acquire(file).release()
   })
 
   it('inv. L3: a takeover that raced with a new live holder puts its lock back', async () => {
     const file = join(tempDir(), 'a.pm')
-    fakeLock(file, { pid: await deadPid(), host: os.hostname() })
-    const live = JSON.stringify({ pid: process.pid, host: os.hostname(), start: processStart(process.pid) })
+    fakeLock(file, { pid: await deadPid(), ...here })
+    const live = JSON.stringify({ pid: process.pid, start: processStart(process.pid), ...here })
     const rename = fs.renameSync
     mock.method(fs, 'renameSync', (from: string, to: string) => {
       if (from === lockDirOf(file) && fs.readFileSync(join(from, 'owner'), 'utf8') !== live) {
@@ -149,6 +161,40 @@ describe('RegionLock', () => {
     acquire(file).release()
   })
 
+  it('inv. O1, L1: a holder of another PID namespace or boot is judged by mtime, never by a pid that names another process here', async () => {
+    const file = join(tempDir(), 'a.pm')
+    // The pid and start time of a live process of ours, but recorded in another namespace or boot:
+    // a pid check would find "it" alive (or, for pid 1, a different start time: "dead").
+    for (const other of [{ pidns: 'pid:[1]' }, { boot: '00000000-0000-0000-0000-000000000000' }]) {
+      for (const pid of [1, await deadPid()]) {
+        fakeLock(file, { pid, start: '1', ...here, ...other })
+        assertLocked(file, pid, pid === 1 && other.pidns ? /process 1 of another PID namespace or boot \(pid:\[1\]\); close it$/ : /process \d+ /)
+        fs.rmSync(lockDirOf(file), { recursive: true })
+        fakeLock(file, { pid, start: '1', ...here, ...other }, lockTiming.staleMs + 5_000)
+        acquire(file).release()
+      }
+    }
+  })
+
+  it('inv. O1: an owner record of an earlier version (no pidns, no boot) is judged by mtime', async () => {
+    const file = join(tempDir(), 'a.pm')
+    const old = { pid: await deadPid(), host: os.hostname() }
+    fakeLock(file, old)
+    assertLocked(file, old.pid, /a record without PID namespace, judged by its refresh time/)
+    fs.rmSync(lockDirOf(file), { recursive: true })
+    fakeLock(file, old, lockTiming.staleMs + 5_000)
+    acquire(file).release()
+  })
+
+  it('inv. L4, O3: release leaves alone a lock directory whose record is no longer ours', () => {
+    const file = join(tempDir(), 'a.pm')
+    const lock = acquire(file)
+    const foreign = JSON.stringify({ pid: process.pid, start: processStart(process.pid), ...here, token: '0123456789abcdef' })
+    fs.writeFileSync(join(lockDirOf(file), 'owner'), foreign) // taken over by a same-pid process of another namespace
+    lock.release()
+    assert.equal(fs.readFileSync(join(lockDirOf(file), 'owner'), 'utf8'), foreign)
+  })
+
   it('a missing directory is reported as the fs error (callers map it)', () => {
     const file = join(tempDir(), 'missing', 'a.pm')
     assert.throws(() => acquire(file), (e: NodeJS.ErrnoException) => e.code === 'ENOENT')
@@ -175,25 +221,38 @@ describe('RegionLock', () => {
     assert.equal(fs.existsSync(lockDirOf(file)), false)
   })
 
-  it('inv. L6: an event loop blocked past the stale time keeps its lock', async () => {
-    Object.assign(lockTiming, { staleMs: 2_000, updateMs: 1_000 })
+  it('inv. L6, K1: a worker thread refreshes the mtime even while the event loop is blocked', async () => {
+    Object.assign(lockTiming, { staleMs: 2_000, updateMs: 300 })
     const file = join(tempDir(), 'a.pm')
+    const dir = lockDirOf(file)
     let lost: Error | undefined
     const lock = acquire(file, err => { lost = err })
-    const until = Date.now() + 2_600
-    while (Date.now() < until) { /* a long synchronous stretch, like a loop of sync commits */ }
-    await new Promise(resolve => setTimeout(resolve, 1_500)) // proper-lockfile's late refresh fires here
-    assert.equal(lost, undefined, 'a late refresh is not a lost lock')
+    const old = new Date(Date.now() - 60_000)
+    fs.utimesSync(dir, old, old) // looks stale to a contender that judges by mtime
+    const refreshed = (): boolean => fs.statSync(dir).mtimeMs > Date.now() - 30_000
+    const until = Date.now() + 15_000
+    while (!refreshed() && Date.now() < until) { /* a long synchronous stretch, like a loop of sync commits */ }
+    assert.ok(refreshed(), 'the mtime was refreshed while this thread never yielded')
+    await new Promise(resolve => setTimeout(resolve, 500)) // any report of a lost lock would arrive here
+    assert.equal(lost, undefined, 'a blocked event loop is not a lost lock')
     assert.equal(lock.compromised, false)
     assertLocked(file, process.pid, /process/)
-    const before = fs.statSync(lockDirOf(file)).mtimeMs
-    for (let waited = 0; fs.statSync(lockDirOf(file)).mtimeMs <= before && waited < 10_000; waited += 100) {
-      await new Promise(resolve => setTimeout(resolve, 100)) // polled: timers run late on a loaded machine
-    }
-    assert.ok(fs.statSync(lockDirOf(file)).mtimeMs > before, 'the mtime is refreshed by our own timer')
     lock.release()
-    assert.equal(fs.existsSync(lockDirOf(file)), false, 'release removes the directory')
+    assert.equal(fs.existsSync(dir), false, 'release removes the directory')
     acquire(file).release()
+  })
+
+  it('inv. K3: a holder killed by SIGTERM or SIGINT releases its lock and still dies of the signal', async () => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      const file = join(tempDir(), 'a.pm')
+      const child = startChild('lock-and-wait', file)
+      assert.equal((await child.nextLine()).ready, true)
+      assert.equal(fs.existsSync(lockDirOf(file)), true)
+      child.proc.kill(sig)
+      const r = await child.exited
+      assert.equal(r.signal, sig, r.stderr)
+      assert.equal(fs.existsSync(lockDirOf(file)), false, `released at ${sig}`)
+    }
   })
 
   it('inv. L5: a held lock does not keep the process alive, and is released at exit', async () => {

@@ -288,7 +288,8 @@ describe('Region.delete and Region.check', () => {
     const { path, region } = create()
     region.close()
     fs.mkdirSync(lockDirOf(path))
-    fs.writeFileSync(join(lockDirOf(path), 'owner'), JSON.stringify({ pid: await deadPid(), host: (await import('node:os')).hostname() }))
+    const here = { pidns: fs.readlinkSync('/proc/self/ns/pid'), boot: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() }
+    fs.writeFileSync(join(lockDirOf(path), 'owner'), JSON.stringify({ pid: await deadPid(), host: (await import('node:os')).hostname(), ...here }))
     fs.writeFileSync(`${path}.creating`, 'partial')
     Region.delete(path)
     assert.deepEqual(fs.readdirSync(join(path, '..')), [])

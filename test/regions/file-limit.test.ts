@@ -1,0 +1,36 @@
+/**
+ * A process over its file-size limit (`ulimit -f`) gets OutOfSpaceError and lives on
+ * (regions/lock.ts inv. L7, lock-keeper.ts inv. K4): writing past the limit raises SIGXFSZ,
+ * which Node ignores, so the write fails with EFBIG, which the library reports as
+ * OutOfSpaceError. A library that listens to SIGXFSZ (as proper-lockfile's signal-exit
+ * did, re-raising it) turns that into a dead process. The child holds a region lock
+ * throughout, since taking the lock is what used to install that listener.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import { join } from 'node:path'
+import { startWrappedChild, useTempDirs } from './fixtures/helpers.js'
+
+const tempDir = useTempDirs('pmem-file-limit-')
+
+describe('ulimit -f (inv. L7, K4)', () => {
+  it('creating or growing a region past the file-size limit is OutOfSpaceError, and the process lives on', async () => {
+    const dir = tempDir()
+    // 1024 blocks: 512 KiB or 1 MiB depending on the shell's unit, far below the 4 MiB asked for.
+    const child = startWrappedChild(['sh', '-c', 'ulimit -f 1024 && exec "$@"', 'sh'], {}, 'file-limit', dir)
+    const r = await child.exited
+    assert.equal(r.signal, null, `the child was killed by ${r.signal}; stderr: ${r.stderr}`)
+    assert.equal(r.code, 0, r.stderr)
+    const lines: Array<Record<string, unknown>> = []
+    for (;;) {
+      try { lines.push(await child.nextLine()) } catch { break }
+    }
+    assert.deepEqual(lines.map(l => [l.step, l.error]), [['create', 'OutOfSpaceError'], ['grow', 'OutOfSpaceError'], [undefined, undefined]])
+    assert.match(String(lines[0]!.message), /EFBIG/)
+    assert.match(String(lines[1]!.message), /EFBIG/)
+    assert.equal(lines[2]!.alive, true)
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['small.pm'], 'nothing left of the refused create, no lock left')
+    assert.equal(fs.statSync(join(dir, 'small.pm')).size, 2 * 4096, 'the refused grow left the file as it was')
+  })
+})
