@@ -15,6 +15,17 @@
  *      holds (inv. H2), at file offset 4096 (page aligned): no mapped byte lies past EOF,
  *      so no access can SIGBUS while the file keeps its size. Regions never shrink.
  *  C4. Every argument is checked (open-options.ts) before the first change on disk.
+ *  C5. Only a regular file is ever read or mapped: the path is stat'ed before it is
+ *      opened, and opened with O_NONBLOCK, then fstat'ed, so neither a FIFO, a device nor
+ *      a socket (even one swapped in between) can make an open, a check or a delete hang.
+ *      Anything else is NotARegionError naming what it is. (O_NONBLOCK changes nothing for
+ *      a regular file.) Operating-system refusals of the path itself (ELOOP for a symlink
+ *      loop, EACCES, ENAMETOOLONG, EIO...) are FileSystemError with the errno.
+ *  C6. A writer maps no hole: before mapping, a file with fewer blocks than bytes gets the
+ *      blocks of its header page and user area (file-io.ts inv. F4), so no store can
+ *      SIGBUS on a full disk; no room for them is OutOfSpaceError with the file's bytes
+ *      unchanged. Read-only opens skip this: a PROT_READ mapping never stores, and reading
+ *      a hole allocates nothing. Growth only adds written pages (inv. F2).
  */
 import fs from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -28,7 +39,9 @@ import {
 } from './header.js'
 import { checkPath, type ResolvedOpenOptions } from './open-options.js'
 import { RegionLock } from './lock.js'
-import { errnoOf, fillZeros, fsyncDir, isSpaceError, readAt, unlinkIfExists, writeFull } from './file-io.js'
+import {
+  allocateHoles, errnoOf, fillZeros, fsyncDir, isSpaceError, looksSparse, readAt, unlinkIfExists, writeFull,
+} from './file-io.js'
 
 /** An open region file: descriptor, decoded header and (for writers) the lock. */
 export interface RegionFile {
@@ -49,7 +62,7 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
     unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
-    const st = fs.statSync(absPath, { throwIfNoEntry: false })
+    const st = statPath(displayPath, absPath, 'Cannot open region')
     if (st === undefined) {
       if (!o.create || o.size === undefined) {
         throw new RegionNotFoundError(`Cannot open region "${displayPath}": the file does not exist; pass { size } to create it`)
@@ -76,6 +89,9 @@ function acquireLock(absPath: string, displayPath: string, action: string, hint:
     if ((code === 'ENOENT' || code === 'ENOTDIR') && !fs.existsSync(dir)) {
       throw new RegionNotFoundError(`${action} "${displayPath}": directory "${dir}" does not exist`)
     }
+    if (isSpaceError(e)) {
+      throw new OutOfSpaceError(`${action} "${displayPath}": no space left to create its lock directory in "${dir}" (${code}); free disk space`)
+    }
     if (code !== undefined) {
       throw new FileSystemError(`${action} "${displayPath}": cannot create its lock directory in "${dir}" (${code}); the directory must be writable`, code, { cause: e })
     }
@@ -91,6 +107,7 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
     if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
+    if (!readOnly) allocateSparseFile(fd, displayPath, header)
     return { displayPath, absPath, fd, header, lock, readOnly }
   } catch (e) {
     fs.closeSync(fd)
@@ -106,7 +123,7 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
 function readHeader(fd: number, displayPath: string, retry: boolean): [RegionHeader, number] {
   for (let attempt = 0; ; attempt++) {
     const st = fs.fstatSync(fd)
-    if (!st.isFile()) throw new NotARegionError(`Cannot open region "${displayPath}": ${st.isDirectory() ? 'it is a directory' : 'not a regular file'}`)
+    if (!st.isFile()) throw notAFile('Cannot open region', displayPath, st)
     try {
       return [decodeHeader(readAt(fd, HEADER_STRUCT_SIZE, 0), displayPath, st.size), st.size]
     } catch (e) {
@@ -115,16 +132,75 @@ function readHeader(fd: number, displayPath: string, retry: boolean): [RegionHea
   }
 }
 
+/** Opens the regular file at `absPath` (inv. C5); every refusal is a typed error. */
 function openFd(displayPath: string, absPath: string, readOnly: boolean, action: string, missingHint: string): number {
+  const before = statPath(displayPath, absPath, action)
+  if (before === undefined) throw new RegionNotFoundError(`${action} "${displayPath}": the file does not exist${missingHint}`)
+  if (!before.isFile()) throw notAFile(action, displayPath, before)
+  let fd: number
   try {
-    return fs.openSync(absPath, readOnly ? 'r' : 'r+')
+    fd = fs.openSync(absPath, (readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | fs.constants.O_NONBLOCK)
   } catch (e) {
     const code = errnoOf(e)
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new RegionNotFoundError(`${action} "${displayPath}": the file does not exist${missingHint}`)
     }
     if (code === 'EISDIR') throw new NotARegionError(`${action} "${displayPath}": it is a directory`)
-    throw e
+    throw osError(action, displayPath, e)
+  }
+  const st = fs.fstatSync(fd)
+  if (!st.isFile()) {
+    fs.closeSync(fd)
+    throw notAFile(action, displayPath, st) // swapped in after the stat
+  }
+  return fd
+}
+
+/** `stat` of the path (following symlinks); undefined when nothing is there (inv. C5). */
+function statPath(displayPath: string, absPath: string, action: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(absPath, { throwIfNoEntry: false })
+  } catch (e) {
+    if (errnoOf(e) === 'ENOTDIR') return undefined
+    throw osError(action, displayPath, e)
+  }
+}
+
+/** NotARegionError for something that is not a regular file, saying what it is (inv. C5). */
+function notAFile(action: string, displayPath: string, st: fs.Stats): NotARegionError {
+  const what = st.isDirectory() ? 'a directory'
+    : st.isFIFO() ? 'a FIFO (named pipe)'
+    : st.isSocket() ? 'a socket'
+    : st.isCharacterDevice() ? 'a character device'
+    : st.isBlockDevice() ? 'a block device'
+    : 'not a regular file'
+  return new NotARegionError(`${action} "${displayPath}": it is ${what}, not a persistent-memory region file; nothing was read or changed`)
+}
+
+/** FileSystemError for an operating-system refusal of the path, e.g. ELOOP (inv. C5). */
+function osError(action: string, displayPath: string, e: unknown): unknown {
+  const code = errnoOf(e)
+  if (code === undefined) return e
+  const why = code === 'ELOOP' ? 'too many levels of symbolic links (a symlink loop?)' : (e as Error).message
+  return new FileSystemError(`${action} "${displayPath}": ${why} (${code})`, code, { cause: e })
+}
+
+/**
+ * Inv. C6: a writer's file with holes gets its blocks (file-io.ts inv. F4) before it is
+ * mapped; no room for them is OutOfSpaceError, the file's bytes unchanged.
+ */
+function allocateSparseFile(fd: number, displayPath: string, header: RegionHeader): void {
+  const st = fs.fstatSync(fd)
+  if (!looksSparse(st)) return
+  const size = HEADER_SIZE + header.userSize
+  try {
+    allocateHoles(fd, 0, size)
+  } catch (e) {
+    if (!isSpaceError(e)) throw e
+    throw new OutOfSpaceError(
+      `Cannot open region "${displayPath}" for writing: the file has holes (${st.blocks * 512} of ${size} bytes allocated, ` +
+      `as a sparse copy has) and there is no room to allocate them (${errnoOf(e)}); free disk space, ` +
+      `or open it read-only; its content is unchanged`)
   }
 }
 
