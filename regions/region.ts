@@ -42,6 +42,7 @@ import {
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
 import { readOnlyView } from './read-only-view.js'
+import { checkStreamGap, checkStreamStart } from './stream-args.js'
 import { forgetInWorker, msyncInWorker, reserveInWorker, startFlushWorker, streamInWorker, waitReservation, RESERVE_PENDING, type WorkerStream } from './flush-worker.js'
 import type { RegionLike, RegionStream, ViewCtor } from './types.js'
 
@@ -281,17 +282,19 @@ export class Region implements RegionLike {
    * hold data (inv. R7): a later `grow` over it keeps the bytes, so they appear in the user
    * area without this thread ever copying them. Returns null where no worker thread can
    * run or another stream is open (then write the usual way). Bad arguments throw
-   * `InvalidArgumentError`.
+   * `InvalidArgumentError` before anything is written, among them a stream that no grow
+   * could reach (`at + block` past 2 GiB - 4 KiB) and a gap of more than 16 MiB (stream-args.ts).
    */
   appendStream(at: number, block: number): RegionStream | null {
     this.#checkWritable('Cannot open an append stream on')
     const action = `Cannot open an append stream on region "${this.path}"`
     checkNonNegInt('at', at, action)
-    if (!Number.isSafeInteger(block) || block < 1 || block > 1 << 24) throw new InvalidArgumentError(`${action}: block must be an integer from 1 to 16 MiB, got ${String(block)}`)
+    checkStreamStart(action, at, block) // inv. S1
     this.#foldReservations(false)
     const end = this.reservedEnd
     if (end < 0) return null
     if (at < end) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${end})`)
+    checkStreamGap(action, at, end) // inv. S2
     const ws = streamInWorker(this.#file.absPath, HEADER_SIZE + end, HEADER_SIZE + at, block)
     if (ws === null) return null
     const entry: Ahead = { from: ws.from, to: 0, status: ws.status, stream: ws }
