@@ -427,8 +427,12 @@ function checkDurability(opts: TransactionOptions | undefined): Durability {
   return d
 }
 
-/** Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096. */
+/**
+ * Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096; in a
+ * region too small for that, half of what the superblock page and one data page leave.
+ */
 export function defaultLogSize(regionSize: number): number {
   const eighth = Math.floor(regionSize / 8 / 4096) * 4096
-  return Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+  const size = Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+  return 4096 + size + 4096 <= regionSize ? size : Math.max(MIN_LOG_SIZE, Math.floor((regionSize - 8192) / 2 / 4096) * 4096)
 }
