@@ -256,7 +256,7 @@ export class TxEngine implements TxHost {
       const log = this.log
       if (!log.fits(b.length)) this.#checkpoint()
       const seq = log.nextSeq
-      log.append(b.seal(seq, log.seed, log.durableTail))
+      log.append(b.seal(seq, log.seed, log.durableTail), b.words)
       if (durability === 'sync') {
         this.#flushLog()
         this.#applyBuilder(b)

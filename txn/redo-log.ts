@@ -85,7 +85,7 @@ const PAYLOAD = LOG_SECTOR - STAMP_BYTES
 
 /** Where a record goes if the previous one ended at `pos` (log-relative): past a stamp or a too-short gap. */
 export function recordStart(pos: number): number {
-  const inSector = pos % LOG_SECTOR
+  const inSector = pos & (LOG_SECTOR - 1)
   if (inSector < STAMP_BYTES) return pos - inSector + STAMP_BYTES
   if (LOG_SECTOR - inSector < RECORD_HEADER) return pos - inSector + LOG_SECTOR + STAMP_BYTES
   return pos
@@ -93,7 +93,7 @@ export function recordStart(pos: number): number {
 
 /** Log-relative end of a record of `len` bytes starting at the record start `pos`. */
 export function recordEnd(pos: number, len: number): number {
-  const first = LOG_SECTOR - pos % LOG_SECTOR
+  const first = LOG_SECTOR - (pos & (LOG_SECTOR - 1))
   if (len <= first) return pos + len
   return pos + len + STAMP_BYTES * Math.ceil((len - first) / PAYLOAD)
 }
@@ -265,26 +265,46 @@ export class RedoLog {
 
   /**
    * Copies a sealed record to the tail (not yet durable), each sector's bytes before its
-   * stamp (log inv. 5). The caller checked `fits`.
+   * stamp (log inv. 5). The caller checked `fits`. `words`: the record's bytes as words, if
+   * the caller has them (saves a view when the record spans sectors).
    */
-  append(record: Uint8Array): void {
-    const mem = this.#mem, m32 = this.#mem32, base = this.base, len = record.length
-    const seq = this.nextSeq >>> 0, tag = this.seed
-    let p = this.tail, off = 0
-    for (;;) {
-      const sector = p - p % LOG_SECTOR
+  append(record: Uint8Array, words?: Uint32Array): void {
+    const mem = this.#mem, base = this.base, len = record.length
+    const seq = this.nextSeq >>> 0
+    let p = this.tail
+    let sector = p & ~(LOG_SECTOR - 1)
+    if (p + len <= sector + LOG_SECTOR) { // fast path: the record fits in its first sector
+      mem.set(record, base + p)
+      this.#stamp((base + sector) >>> 2, seq)
+      this.tail = recordStart(p + len)
+      this.nextSeq++
+      return
+    }
+    const src = words ?? wordsOf(record), m32 = this.#mem32
+    for (let off = 0; ;) {
       const n = Math.min(len - off, sector + LOG_SECTOR - p)
-      mem.set(n === len ? record : record.subarray(off, off + n), base + p)
-      const w = (base + sector) >>> 2
-      Atomics.store(m32, w, seq)
-      Atomics.store(m32, w + 1, tag)
+      for (let i = off >>> 2, j = (base + p) >>> 2, end = (off + n) >>> 2; i < end; i++, j++) m32[j] = src[i]! // no view per piece
+
+      this.#stamp((base + sector) >>> 2, seq)
       off += n
       p += n
       if (off === len) break
       p += STAMP_BYTES
+      sector += LOG_SECTOR
     }
     this.tail = recordStart(p)
     this.nextSeq++
+  }
+
+  /**
+   * Stamps the sector at word `w` after its bytes were stored (log inv. 5): seq, then the
+   * tag if it changes (first record of this epoch there). Atomic stores keep that order for
+   * the compiler and the CPU, so writeback never sees a stamp ahead of its bytes.
+   */
+  #stamp(w: number, seq: number): void {
+    const m32 = this.#mem32
+    Atomics.store(m32, w, seq)
+    if (m32[w + 1] !== this.seed) Atomics.store(m32, w + 1, this.seed)
   }
 
   /** Start of the range a flush from `from` must cover: the stamp of `from`'s sector was rewritten. */
