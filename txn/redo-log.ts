@@ -167,6 +167,12 @@ export class RedoLog {
 
   /** Bytes a record may use at most: the payloads of the whole record area. */
   get capacity(): number { return (this.size - RECORDS_OFFSET) / LOG_SECTOR * PAYLOAD }
+  /** Bytes of the largest record that still fits after the tail (record bytes, stamps excluded). */
+  get free(): number {
+    if (this.tail >= this.size) return 0
+    const sectorEnd = (this.tail & ~(LOG_SECTOR - 1)) + LOG_SECTOR
+    return sectorEnd - this.tail + (this.size - sectorEnd) / LOG_SECTOR * PAYLOAD
+  }
   /** True when a record of `len` bytes fits after the tail. */
   fits(len: number): boolean { return recordEnd(this.tail, len) <= this.size }
 

@@ -182,3 +182,18 @@ test('log inv. 4, eng. 5: a record left from an earlier epoch is never replayed,
   assert.equal(e3.reader().readU32(D + 4), 0, 'the stale transaction 3 never comes back')
   assert.equal(e3.reader().readU8(D + 8), 9)
 })
+
+test('log inv. 5 layout: `free` is the largest record that `fits`; headers never straddle a sector; stamps name the last record', () => {
+  const eng = TxEngine.create(SimRegion.create({ size: 64 * 1024 }), { logSize: 16 * 1024 })
+  const mem = new Uint32Array(eng.region.unsafeBytes().buffer)
+  for (let k = 0; eng.log.fits(37 * k + 48); k++) {
+    const f = eng.log.free
+    assert.ok(eng.log.fits(f) && !eng.log.fits(f + 8), `free ${f} at ${eng.log.tail}`)
+    const at = eng.log.tail
+    assert.ok(at % 512 >= 8 && 512 - at % 512 >= 32, `record start ${at} leaves its header whole in one sector`)
+    eng.transaction(tx => tx.writeBytes(eng.dataOffset, new Uint8Array(37 * k + 1)), { durability: 'none' })
+    const first = (LOG_BASE + at) & ~511
+    assert.equal(mem[first >>> 2], eng.lastSeq, 'the stamp of the record\'s first sector names it')
+    assert.equal(mem[(first >>> 2) + 1], eng.log.seed)
+  }
+})
