@@ -42,12 +42,13 @@
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
 import {
-  BrokenError, CorruptionError, InvalidArgumentError, NotAPoolError, ReadOnlyError, RegionClosedError, PmemError, describe,
+  BrokenError, InvalidArgumentError, NotAPoolError, ReadOnlyError, RegionClosedError, PmemError, describe,
 } from '../regions/index.js'
 import { TransactionActiveError } from './tx-errors.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
-import { RecordBuilder, forEachEntry, RECORD_HEADER } from './record.js'
+import { RecordBuilder, RECORD_HEADER } from './record.js'
+import { scanIntoOverlay } from './recovery.js'
 import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
 import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
@@ -366,26 +367,12 @@ export class TxEngine implements TxHost {
     }
   }
 
-  /**
-   * Scans the live records (rec. 2, 3) into an overlay, checking each entry's target first;
-   * writes nothing (eng. 4). Writable regions: `finishRecovery` later applies it and truncates.
-   */
+  /** Scans the live records into an overlay (recovery.ts); writes nothing (eng. 4). */
   #recover(upToSeq: number): number {
-    const ov = new Overlay()
-    const mem = this.mem
-    const n = this.log.scan((words, rec) => {
-      const src = new Uint8Array(words.buffer, words.byteOffset, words.byteLength)
-      forEachEntry(words, rec, (target, len, dataByte) => {
-        if (target < this.dataOffset || target + len > this.size) {
-          throw new CorruptionError(`Cannot recover "${this.path}": the redo record of transaction ${rec.seq} writes ${len} bytes at ${target}, outside the data area [${this.dataOffset}, ${this.size}); the file was not changed`)
-        }
-        ov.write(target, dataByte < 0 ? null : src, dataByte, len, null, mem)
-      })
-      ov.lastSeq = rec.seq
-    }, upToSeq)
-    if (ov.pages.size > 0) this.top = ov
+    const { overlay, replayed } = scanIntoOverlay(this.log, this.dataOffset, this.size, this.mem, upToSeq)
+    if (overlay.pages.size > 0) this.top = overlay
     this.#recoveryPending = !this.region.readOnly
-    return n
+    return replayed
   }
 
   #refresh(): void {

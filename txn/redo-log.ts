@@ -98,9 +98,6 @@ export function recordEnd(pos: number, len: number): number {
   return pos + len + STAMP_BYTES * Math.ceil((len - first) / PAYLOAD)
 }
 
-/** Why a scan stopped. */
-export type ScanEnd = 'limit' | 'end'
-
 /** A redo log living in `[base, base + size)` of a region. */
 export class RedoLog {
   readonly region: RegionLike
