@@ -51,6 +51,8 @@ export interface RegionFile {
   readonly header: RegionHeader
   readonly lock: RegionLock | null
   readonly readOnly: boolean
+  /** True when this open created the file (its user area is all zero). */
+  readonly created: boolean
 }
 
 const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }'
@@ -63,15 +65,17 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
   try {
     unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
     const st = statPath(displayPath, absPath, 'Cannot open region')
+    let created = false
     if (st === undefined) {
       if (!o.create || o.size === undefined) {
         throw new RegionNotFoundError(`Cannot open region "${displayPath}": the file does not exist; pass { size } to create it`)
       }
       createRegionFile(absPath, displayPath, o.size)
+      created = true
     } else if (o.exclusive) {
       throw new RegionExistsError(`Cannot create region "${displayPath}": the file already exists; open it without { exclusive: true } or delete it first`)
     }
-    return openExisting(displayPath, absPath, lock)
+    return { ...openExisting(displayPath, absPath, lock), created }
   } catch (e) {
     lock.release()
     throw e
@@ -108,7 +112,7 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
     if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
     if (!readOnly) allocateSparseFile(fd, displayPath, header)
-    return { displayPath, absPath, fd, header, lock, readOnly }
+    return { displayPath, absPath, fd, header, lock, readOnly, created: false }
   } catch (e) {
     fs.closeSync(fd)
     throw e

@@ -62,6 +62,8 @@ export class Region implements RegionLike {
   /** The region's 128-bit id as 32 hex digits. */
   readonly id: string
   readonly readOnly: boolean
+  /** True when this `open` created the file (see {@link RegionLike.created}). */
+  readonly created: boolean
   /** When the region file was created. */
   readonly createdAt: Date
   #file: RegionFile
@@ -85,6 +87,7 @@ export class Region implements RegionLike {
     this.path = file.displayPath
     this.id = file.header.id
     this.readOnly = file.readOnly
+    this.created = file.created
     this.createdAt = new Date(file.header.createdAt)
     this.#file = file
     this.#fd = file.fd

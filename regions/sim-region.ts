@@ -54,6 +54,8 @@ export class SimRegion implements RegionLike {
   readonly path: string
   readonly id: string
   readonly readOnly: boolean
+  /** True for `create` (a new, zero region), false for `fromImage` and crash images. */
+  readonly created: boolean
   /** Called before each flush takes effect; a crash image taken inside it is a crash just before that flush. */
   onFlush: ((info: FlushInfo) => void) | undefined
   #volatile: Uint8Array
@@ -63,8 +65,9 @@ export class SimRegion implements RegionLike {
   #maxSize: number
   #views: ViewRegistry
 
-  private constructor(path: string, volatile: Uint8Array, durable: Uint8Array, maxSize: number, readOnly: boolean) {
+  private constructor(path: string, volatile: Uint8Array, durable: Uint8Array, maxSize: number, readOnly: boolean, created = false) {
     this.path = path
+    this.created = created
     this.id = (nextSimId++).toString(16).padStart(32, '0')
     this.readOnly = readOnly
     this.#volatile = volatile
@@ -78,7 +81,7 @@ export class SimRegion implements RegionLike {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Cannot create SimRegion: options object with a size is required')
     checkNonNegInt('size', opts.size, 'Cannot create SimRegion')
     const size = roundUp(Math.max(opts.size, PAGE_SIZE), PAGE_SIZE)
-    return new SimRegion(opts.path ?? 'sim', new Uint8Array(size), new Uint8Array(size), opts.maxSize ?? Infinity, opts.readOnly ?? false)
+    return new SimRegion(opts.path ?? 'sim', new Uint8Array(size), new Uint8Array(size), opts.maxSize ?? Infinity, opts.readOnly ?? false, true)
   }
 
   /** A simulated region whose durable and volatile images are both `image` (copied). */

@@ -28,6 +28,11 @@ export interface RegionLike {
   readonly readOnly: boolean
   readonly closed: boolean
   /**
+   * True when the open (or `SimRegion.create`) that made this object also created the
+   * region, so it holds nothing yet; the pool formats only such a region (or an all-zero one).
+   */
+  readonly created: boolean
+  /**
    * Checked `Uint8Array` over the whole user area. Throws `RegionClosedError` on any use
    * after `close()` (and after a `grow` that had to remap). Slower than a raw view.
    */

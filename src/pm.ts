@@ -2,8 +2,11 @@
  * PersistentMemory: the object `open()` returns. It ties a region (layer 1), the
  * transaction engine (layer 2), the persistent heap and the named variables together.
  *
- * Opening: a blank region is formatted (pool superblock + redo log, then the heap header in
- * the first transaction); an existing one is recovered by the engine and its heap checked.
+ * Opening: a region with nothing to lose (created by this open, or all zero) is formatted
+ * (redo log, pool superblock, then the heap header in the first transaction); anything else
+ * must be a valid pool (NotAPoolError / CorruptionError otherwise, nothing written). An
+ * existing pool is recovered by the engine into memory first, its heap header and variables
+ * checked, and only then is the recovery written (eng. 4): a failing open changes nothing.
  */
 import {
   InvalidArgumentError, RegionClosedError, CorruptionError, describe, type RegionLike,
@@ -74,10 +77,15 @@ export class PersistentMemory {
     this.heap = new Heap(engine.dataOffset, () => region.size, grow)
   }
 
-  /** Opens (formatting if blank, recovering otherwise) a pool on an already open region. */
+  /**
+   * Opens a pool on an already open region: formats it if the region holds nothing yet
+   * (`region.created`, e.g. `SimRegion.create()`, or an all-zero user area), recovers it
+   * otherwise. A region with data but no valid pool is NotAPoolError or CorruptionError,
+   * and a failing call leaves the region's bytes unchanged.
+   */
   static fromRegion(region: RegionLike, opts: PoolOptions = {}, ownsRegion = false): PersistentMemory {
-    const blank = TxEngine.isBlank(region)
-    const engine = blank ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region)
+    const fresh = TxEngine.isFormattable(region)
+    const engine = fresh ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region, { deferRecovery: true })
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
     engine.makeTx = (h, b) => new PmTx(h, b, pm)
     const r = engine.reader()
@@ -87,6 +95,7 @@ export class PersistentMemory {
     }
     pm.heap.verifyHeader(engine.reader(), region.path)
     for (const e of readVars(engine.reader(), pm.heap, region.path)) pm.#vars.set(e.name, e)
+    engine.finishRecovery()
     return pm
   }
 
@@ -153,9 +162,13 @@ export class PersistentMemory {
     return { ok: problems.length === 0, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
   }
 
-  /** Checkpoints, then closes the region if this pool opened it. Idempotent. */
+  /**
+   * Checkpoints, then closes the region if this pool opened it. Idempotent. Inside a running
+   * transaction it throws TransactionActiveError and leaves the pool open (eng. 6).
+   */
   close(): void {
     if (this.engine.closed) return
+    this.engine.assertNotInTransaction('close')
     try { this.engine.close() } finally { if (this.#ownsRegion) this.region.close() }
   }
 

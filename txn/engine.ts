@@ -16,7 +16,12 @@
  *   4. Checkpoint (when the log is full, and on close): flush the log, apply all overlays,
  *      flush every data page written since the last checkpoint, then truncate the log
  *      (log inv. 3).
- * Recovery: replay every live record in order into the mapping (rec. 2, 3), flush, truncate.
+ * Recovery (eng. 4, 5): scan the live records, checking every one (log inv. 5, 6) and every
+ * entry's target, into an overlay; nothing is written while anything can still fail. Then
+ * (writable opens only) apply the overlay in place, flush the data pages, and truncate the
+ * log, which starts a new epoch, even when nothing was replayed. `open(..., { deferRecovery })`
+ * keeps the overlay unapplied until `finishRecovery()` (or the first write), so that the layer
+ * above can check its own structures first and fail with the file unchanged.
  *
  * Invariants (cited as "eng. N"):
  *   1. Data pages in the mapping only ever hold effects of records that are durable (ov. 1),
@@ -24,18 +29,29 @@
  *   2. The log is truncated only after the data pages its records touched are durable.
  *   3. Transactions are serialised: records are appended, and their seqs assigned, in commit
  *      order, so replaying a prefix of the log gives a prefix of the history.
+ *   4. A failing open changes nothing: recovery writes nothing before the whole log has been
+ *      scanned and checked and every entry found inside the data area.
+ *   5. Every writable open ends with the log truncated (a new epoch, log inv. 4), whatever
+ *      the scan found: bytes past the recovered tail, stale or torn, can never be replayed by
+ *      a later life. A crash during recovery leaves the old control block (the log replays
+ *      again, idempotently: records hold absolute values) or the new one (data durable first).
+ *   6. Nothing is written after `close()` or while the region is closed: `close()` inside a
+ *      running transaction is refused (TransactionActiveError) and a commit finding the pool
+ *      or the region closed throws RegionClosedError before appending anything.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
 import {
-  BrokenError, CorruptionError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
+  BrokenError, InvalidArgumentError, NotAPoolError, ReadOnlyError, RegionClosedError, PmemError, describe,
 } from '../regions/index.js'
+import { TransactionActiveError } from './tx-errors.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
-import { RecordBuilder, forEachEntry, RECORD_HEADER } from './record.js'
+import { RecordBuilder, RECORD_HEADER } from './record.js'
+import { scanIntoOverlay } from './recovery.js'
 import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
-import { readSuperblock, writeSuperblock, isBlank, type PoolLayout } from './pool.js'
+import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
 
 /** How durable a commit is when it returns. */
@@ -74,8 +90,10 @@ export class TxEngine implements TxHost {
   #flushScheduled = false
   #broken: unknown = null
   #closed = false
+  /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
+  #recoveryPending = false
 
-  private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity) {
+  private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity, defer = false) {
     this.region = region
     this.layout = layout
     this.log = log
@@ -83,11 +101,15 @@ export class TxEngine implements TxHost {
     this.#builder = new RecordBuilder(log.capacity)
     this.recovered = this.#recover(upToSeq)
     this.#durableSeq = log.nextSeq - 1
+    if (!defer) this.finishRecovery()
   }
 
   /** Formats `region` as a pool with a redo log of `logSize` bytes and returns its engine. */
   static create(region: RegionLike, opts: { logSize?: number } = {}): TxEngine {
     if (region.readOnly) throw new ReadOnlyError(`Cannot format pool "${region.path}": region is read-only`)
+    if (!isFormattable(region)) {
+      throw new NotAPoolError(`Cannot format pool "${region.path}": the region already holds data (pool inv. 1); nothing was changed. Open it with TxEngine.open, or format a new region`)
+    }
     const logSize = opts.logSize ?? defaultLogSize(region.size)
     if (!Number.isInteger(logSize) || logSize < MIN_LOG_SIZE || logSize % 4096 !== 0 || 4096 + logSize + 4096 > region.size) {
       throw new InvalidArgumentError(`Cannot format pool "${region.path}": logSize ${describe(logSize)} must be a multiple of 4096, at least ${MIN_LOG_SIZE}, and leave room for data in a region of ${region.size} bytes`)
@@ -101,14 +123,26 @@ export class TxEngine implements TxHost {
   /**
    * Opens a formatted pool and recovers it (replay committed records, drop the rest).
    * `upToSeq` stops replay after that transaction (for tools that inspect a point in time).
+   * `deferRecovery`: check everything but write nothing until `finishRecovery()` (eng. 4).
+   * A region that holds no pool is NotAPoolError (or CorruptionError when a pool's
+   * superblock was damaged); nothing is written then.
    */
-  static open(region: RegionLike, opts: { upToSeq?: number } = {}): TxEngine {
+  static open(region: RegionLike, opts: { upToSeq?: number; deferRecovery?: boolean } = {}): TxEngine {
     const layout = readSuperblock(region)
-    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize), opts.upToSeq)
+    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize), opts.upToSeq, opts.deferRecovery === true)
   }
 
-  /** True when the region was never formatted as a pool. */
+  /** True when the first 32 bytes (where the superblock goes) are all zero. */
   static isBlank(region: RegionLike): boolean { return isBlank(region) }
+
+  /**
+   * True when `create` may format `region`: it holds no superblock and nothing a format
+   * could destroy (created by this open, or all zero but for an interrupted format). See pool.ts.
+   */
+  static isFormattable(region: RegionLike): boolean { return isFormattable(region) }
+
+  /** True while a transaction function of this engine runs. */
+  get inTransaction(): boolean { return this.#current !== null }
 
   get path(): string { return this.region.path }
   get dataOffset(): number { return this.layout.dataOffset }
@@ -128,6 +162,7 @@ export class TxEngine implements TxHost {
   transaction<T>(fn: (tx: Tx) => T, opts?: TransactionOptions): T | Promise<T> {
     const durability = checkDurability(opts)
     this.#usable('run a transaction')
+    this.finishRecovery()
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
     if (this.#current !== null) return fn(this.#current as Tx) // nested: joins the running transaction
     const b = this.#builder
@@ -160,6 +195,7 @@ export class TxEngine implements TxHost {
   flush(): void {
     this.#usable('flush')
     if (this.region.readOnly) return
+    this.finishRecovery()
     this.#guard(() => this.#flushLog())
   }
 
@@ -173,26 +209,55 @@ export class TxEngine implements TxHost {
   /** Grows the region (and so the data area) to at least `newSize` bytes. */
   grow(newSize: number): void {
     this.#usable('grow')
+    this.finishRecovery()
     this.region.grow(newSize)
     this.#refresh()
     this.log.refresh()
   }
 
-  /** Checkpoints and detaches from the region (the region's owner closes it). Idempotent. */
+  /**
+   * Checkpoints and detaches from the region (the region's owner closes it). Idempotent.
+   * Inside a running transaction it throws TransactionActiveError and changes nothing (eng. 6).
+   */
   close(): void {
     if (this.#closed) return
+    this.assertNotInTransaction('close')
     if (this.#broken === null && !this.region.closed && !this.region.readOnly) this.#guard(() => this.#checkpoint())
     this.#closed = true
     for (const w of this.#waiters.splice(0)) w.reject(new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
   }
 
+  /** Throws TransactionActiveError inside a running transaction (eng. 6). */
+  assertNotInTransaction(action: string): void {
+    if (this.#current === null) return
+    throw new TransactionActiveError(`Cannot ${action} pool "${this.path}" inside a running transaction; return from the transaction function first (close after it)`)
+  }
+
+  /**
+   * Writes what a deferred recovery found (eng. 4, 5): applies the replayed records in
+   * place, flushes them and truncates the log. No-op when nothing is pending or read-only.
+   */
+  finishRecovery(): void {
+    if (!this.#recoveryPending) return
+    this.#recoveryPending = false
+    if (this.region.closed) throw new RegionClosedError(`Cannot recover pool "${this.path}": region is closed`)
+    this.#guard(() => {
+      if (this.top !== null) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
+      this.#flushDirtyPages()
+      this.log.truncate()
+    })
+  }
+
   #commit(durability: Durability): void {
+    if (this.#closed || this.region.closed) {
+      throw new RegionClosedError(`Cannot commit: pool "${this.path}" was closed while the transaction ran; nothing of it was written`)
+    }
     try {
       const b = this.#builder
       const log = this.log
-      if (log.free < b.length) this.#checkpoint()
+      if (!log.fits(b.length)) this.#checkpoint()
       const seq = log.nextSeq
-      log.append(b.seal(seq, log.seed, log.durableTail))
+      log.append(b.seal(seq, log.seed, log.durableTail), b.words)
       if (durability === 'sync') {
         this.#flushLog()
         this.#applyBuilder(b)
@@ -214,6 +279,7 @@ export class TxEngine implements TxHost {
   }
 
   #checkpoint(): void {
+    this.finishRecovery()
     this.#flushLog()
     this.#flushDirtyPages()
     this.log.truncate()
@@ -301,27 +367,12 @@ export class TxEngine implements TxHost {
     }
   }
 
-  /** Replays live records (rec. 2, 3). Writable: in place, then checkpoint; read-only: into an overlay. */
+  /** Scans the live records into an overlay (recovery.ts); writes nothing (eng. 4). */
   #recover(upToSeq: number): number {
-    const ro = this.region.readOnly
-    const ov = ro ? new Overlay() : null
-    const mem = this.mem
-    const n = this.log.scan((words, rec) => {
-      forEachEntry(words, rec, (target, len, dataByte) => {
-        if (target < this.dataOffset || target + len > this.size) {
-          throw new CorruptionError(`Cannot recover "${this.path}": the redo record of transaction ${rec.seq} writes outside the data area`)
-        }
-        const src = dataByte < 0 ? null : new Uint8Array(words.buffer, words.byteOffset, words.byteLength)
-        if (ov !== null) ov.write(target, src, dataByte, len, null, mem)
-        else if (src === null) mem.fill(0, target, target + len)
-        else mem.set(src.subarray(dataByte, dataByte + len), target)
-        if (ov === null) this.#markDirty(target, len)
-      })
-      if (ov !== null) ov.lastSeq = rec.seq
-    }, upToSeq)
-    if (ov !== null) { if (ov.pages.size > 0) this.top = ov; return n }
-    if (n > 0) { this.#flushDirtyPages(); this.log.truncate() }
-    return n
+    const { overlay, replayed } = scanIntoOverlay(this.log, this.dataOffset, this.size, this.mem, upToSeq)
+    if (overlay.pages.size > 0) this.top = overlay
+    this.#recoveryPending = !this.region.readOnly
+    return replayed
   }
 
   #refresh(): void {
@@ -363,8 +414,12 @@ function checkDurability(opts: TransactionOptions | undefined): Durability {
   return d
 }
 
-/** Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096. */
+/**
+ * Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096; in a
+ * region too small for that, half of what the superblock page and one data page leave.
+ */
 export function defaultLogSize(regionSize: number): number {
   const eighth = Math.floor(regionSize / 8 / 4096) * 4096
-  return Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+  const size = Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+  return 4096 + size + 4096 <= regionSize ? size : Math.max(MIN_LOG_SIZE, Math.floor((regionSize - 8192) / 2 / 4096) * 4096)
 }

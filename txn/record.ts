@@ -1,20 +1,27 @@
 /**
  * Redo-log records: the byte layout, a builder that stages one transaction's writes in
- * JavaScript memory, and the decoder that validates a record found in the log.
+ * JavaScript memory, and the decoder that validates a record. A record is described here as
+ * one contiguous run of bytes (its "logical" form, as the builder holds it); the log lays it
+ * out around the per-sector stamps (redo-log.ts) and gathers it back before decoding.
  *
- * Record layout (all integers little-endian; a record starts 8-byte aligned):
+ * Record layout, format 2 (all integers little-endian; a record starts 8-byte aligned):
  *
  * | offset | size | description                                                        |
  * | -----: | ---: | ------------------------------------------------------------------ |
  * |      0 |    4 | magic 0x4F444552 ("REDO")                                          |
- * |      4 |    4 | byteLength: whole record, header included, multiple of 8, >= 24   |
+ * |      4 |    4 | byteLength: whole record, header included, multiple of 8, >= 32   |
  * |      8 |    4 | seq low 32 bits: sequence number of the transaction               |
  * |     12 |    4 | seq high 21 bits (seq < 2^53)                                     |
  * |     16 |    4 | durableMark: log position (from the log area's start) up to which  |
  * |        |      | the log was known durable when this record was appended            |
- * |     20 |    4 | checksum: hash32 of words [0, 5) then [6, byteLength/4), seeded   |
- * |        |      | with the log's id, so stale records of another log never validate |
- * |     24 |    * | entryCount entries                                                 |
+ * |     20 |    4 | bodyChecksum: hash32 of words [8, byteLength/4) seeded with `seed` |
+ * |     24 |    4 | headerChecksum: hash32 of words [0, 6) seeded with `seed`          |
+ * |     28 |    4 | reserved, zero                                                     |
+ * |     32 |    * | entries, back to back, filling the record exactly                 |
+ *
+ * `seed` is the log's `recordSeed(logId, epoch)`: a record validates only in the log and the
+ * epoch it was written in. Format 1 (a 24-byte header with one checksum over the whole
+ * record) is no longer read: a format-1 log is refused (redo-log.ts).
  *
  * Entry layout (8-byte aligned):
  *
@@ -25,12 +32,14 @@
  * |      8 |    * | data (length bytes), padded with zeros to a multiple of 8         |
  *
  * Invariants recovery relies on (cited as "rec. N"):
- *   1. A record is valid only if its magic, length, seq and checksum all match; a torn record
- *      (some sectors from an older write) fails the checksum.
+ *   1. A record is valid only if its magic, header checksum, length, seq, body checksum and
+ *      entry structure all match; a torn record (some sectors from an older write) fails a
+ *      checksum. The header checksum alone makes `byteLength` and `seq` trustworthy, so the
+ *      log can tell which sectors a record spans even when its body is damaged.
  *   2. A record is the whole transaction: it carries every write and doubles as the commit
  *      record, so a transaction is replayed entirely or not at all.
  *   3. Entries are applied in order; a later write to the same bytes wins.
- *   4. A valid record's durableMark vouches that every record before that position was
+ *   4. A valid header's durableMark vouches that every record before that position was
  *      durable; a record there that fails validation was damaged after it was written
  *      (outside the crash model), so recovery reports it instead of truncating silently.
  */
@@ -38,7 +47,7 @@ import { TransactionTooLargeError } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
 
 export const RECORD_MAGIC = 0x4f444552
-export const RECORD_HEADER = 24
+export const RECORD_HEADER = 32
 export const ZERO_FILL = 0x80000000
 
 /** Stages one transaction's writes, already in the on-disk record format. */
@@ -104,7 +113,7 @@ export class RecordBuilder {
     return pos + 8
   }
 
-  /** Writes the header (seq, durable mark, checksum) and returns the record bytes. */
+  /** Writes the header (seq, durable mark, checksums) and returns the record bytes. */
   seal(seq: number, seed: number, durableMark = 0): Uint8Array {
     const w = this.words
     w[0] = RECORD_MAGIC
@@ -112,7 +121,9 @@ export class RecordBuilder {
     w[2] = seq >>> 0
     w[3] = Math.floor(seq / 4294967296)
     w[4] = durableMark
-    w[5] = recordChecksum(w, 0, this.length >>> 2, seed)
+    w[5] = hash32(w, 8, this.length >>> 2, seed)
+    w[6] = hash32(w, 0, 6, seed)
+    w[7] = 0
     return this.buf.subarray(0, this.length)
   }
 
@@ -133,9 +144,24 @@ export class RecordBuilder {
   }
 }
 
-/** Checksum of the record whose words start at `w0`, skipping the checksum word itself. */
-export function recordChecksum(words: Uint32Array, w0: number, nWords: number, seed: number): number {
-  return hash32(words, w0 + 6, w0 + nWords, hash32(words, w0, w0 + 5, seed))
+/** A record header whose own checksum holds (rec. 1): its length and seq can be trusted. */
+export interface RecordHeader {
+  readonly byteLength: number
+  readonly seq: number
+  /** Log position the writer knew durable (rec. 4). */
+  readonly durableMark: number
+}
+
+/**
+ * The header at word index `w0` if its magic, checksum and length are right (rec. 1), or
+ * null. It says nothing of the body. Never throws on any bytes.
+ */
+export function decodeHeader(words: Uint32Array, w0: number, seed: number): RecordHeader | null {
+  if (w0 < 0 || w0 + 8 > words.length || words[w0] !== RECORD_MAGIC) return null
+  if (hash32(words, w0, w0 + 6, seed) !== words[w0 + 6] || words[w0 + 7] !== 0) return null
+  const byteLength = words[w0 + 1]!
+  if (byteLength < RECORD_HEADER || byteLength % 8 !== 0) return null
+  return { byteLength, seq: words[w0 + 2]! + (words[w0 + 3]! & 0x1fffff) * 4294967296, durableMark: words[w0 + 4]! }
 }
 
 /** Result of decoding the bytes at one log position. */
@@ -160,13 +186,13 @@ export function decodeRecord(words: Uint32Array, w0: number, limitWords: number,
 
 /** The valid record at word index `w0` whatever its seq (rec. 1), or null. Never throws. */
 export function decodeAnyRecord(words: Uint32Array, w0: number, limitWords: number, seed: number): DecodedRecord | null {
-  if (w0 + 6 > limitWords || words[w0] !== RECORD_MAGIC) return null
-  const byteLength = words[w0 + 1]!
-  if (byteLength < RECORD_HEADER || byteLength % 8 !== 0 || w0 + byteLength / 4 > limitWords) return null
-  if (recordChecksum(words, w0, byteLength >>> 2, seed) !== words[w0 + 5]) return null
-  const entryCount = countEntries(words, w0, byteLength)
+  if (w0 + 8 > limitWords) return null
+  const h = decodeHeader(words, w0, seed)
+  if (h === null || w0 + h.byteLength / 4 > limitWords || h.seq !== words[w0 + 2]! + words[w0 + 3]! * 4294967296) return null
+  if (hash32(words, w0 + 8, w0 + h.byteLength / 4, seed) !== words[w0 + 5]) return null
+  const entryCount = countEntries(words, w0, h.byteLength)
   if (entryCount < 0) return null
-  return { w0, byteLength, seq: words[w0 + 2]! + words[w0 + 3]! * 4294967296, entryCount, durableMark: words[w0 + 4]! }
+  return { w0, byteLength: h.byteLength, seq: h.seq, entryCount, durableMark: h.durableMark }
 }
 
 /** Number of entries that exactly fill the record, or -1 if they do not (so none can overrun). */

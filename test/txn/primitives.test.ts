@@ -97,49 +97,103 @@ test('group commits of one turn share one flush', async () => {
   assert.equal(eng.reader().readU32(eng.dataOffset + 4 * 19), 19)
 })
 
-test('rec. 4: damage to a durable record is reported, not silently dropped with everything after it', () => {
+// Record layout in these tests (log inv. 5): the log area starts at user offset 4096, its record
+// area at 4096 + 4096; each 512-byte sector starts with an 8-byte stamp, so the first record of
+// an epoch starts at log offset 4104. A one-f64 transaction is a 48-byte record.
+const LOG_BASE = 4096
+const FIRST = 4104
+
+test('log inv. 6 (rec. 4): damage to an older durable record is reported via a later record\'s durable mark, even with its stamp gone', () => {
   const sim = SimRegion.create({ size: 64 * 1024 })
   const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
   for (let i = 0; i < 5; i++) eng.transaction(tx => tx.writeF64(eng.dataOffset + 8 * i, i + 0.5))
   const image = sim.processCrash().volatileImage() // the log still holds all five records (no checkpoint yet)
-  const recordAt = (k: number) => 4096 + 4096 + 40 * (k - 1) // log base + records offset; 40-byte records
-  for (const [what, at] of [['data', recordAt(2) + 30], ['header', recordAt(2) + 1]] as const) {
+  const recordAt = (k: number) => LOG_BASE + FIRST + 48 * (k - 1)
+  for (const [what, at] of [['data', recordAt(2) + 40], ['header', recordAt(2) + 1]] as const) {
     const img = image.slice()
     img[at]! ^= 0x10
+    img[LOG_BASE + 4096 + 4]! ^= 0xff // the sector's stamp tag too: the stamps alone would call it torn
     assert.throws(() => TxEngine.open(SimRegion.fromImage(img)), (e: unknown) => {
       assert.ok(e instanceof PmemError && e.code === 'ERR_PMEM_CORRUPT', `${what}: ${e}`)
-      assert.match((e as Error).message, /transaction 2 at log offset 4136 is damaged, but transaction [345] .* shows it was durable/)
+      assert.match((e as Error).message, /transaction 2 at log offset 4152 is damaged, but transaction [345] .* shows it was durable/)
       return true
     })
   }
-  const clean = TxEngine.open(SimRegion.fromImage(image))
-  assert.equal(clean.recovered, 5)
-  const last = image.slice()
-  last[recordAt(5) + 30]! ^= 0x10 // no later record can vouch for the last one: indistinguishable from a torn tail
-  assert.equal(TxEngine.open(SimRegion.fromImage(last)).recovered, 4)
+  assert.equal(TxEngine.open(SimRegion.fromImage(image)).recovered, 5)
 })
 
-test('log inv. 4: a record left from an earlier epoch is never replayed, even where the new chain expects its seq', () => {
+test('log inv. 5: damage to the newest durable record is reported by the stamps of its sectors, a torn one is dropped', () => {
   const sim = SimRegion.create({ size: 64 * 1024 })
   const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
-  const D = eng.dataOffset, logBase = 4096
-  eng.transaction(tx => tx.writeU32(D, 1)) // seq 1, durable (40-byte record)
-  eng.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(600).fill(2)), { durability: 'none' }) // seq 2, 632 bytes
+  const D = eng.dataOffset
+  eng.transaction(tx => tx.writeF64(D, 1))
+  eng.transaction(tx => { tx.writeF64(D + 8, 2); tx.writeBytes(D + 64, new Uint8Array(1200).fill(7)) }) // seq 2: 3 sectors
+  const image = sim.durableImage() // commit returned: both records durable, no checkpoint
+  const rec2 = LOG_BASE + FIRST + 48
+  const rec2Len = 32 + 16 + 8 + 1200
+  for (const at of [rec2 + 1, rec2 + 20, rec2 + 40, rec2 + 600, rec2 + rec2Len]) { // header, checksum, data in sectors 1..3
+    const img = image.slice()
+    img[at]! ^= 0x04
+    const r = SimRegion.fromImage(img)
+    assert.throws(() => TxEngine.open(r), (e: unknown) => {
+      assert.ok(e instanceof PmemError && e.code === 'ERR_PMEM_CORRUPT', `flip at ${at}: ${e}`)
+      assert.match((e as Error).message, /"sim".*transaction 2 at log offset 4152 is damaged, but its sectors carry stamps of this epoch/)
+      return true
+    })
+    assert.ok(Buffer.compare(r.volatileImage(), img) === 0 && Buffer.compare(r.durableImage(), img) === 0, 'the failing open wrote nothing')
+  }
+  // torn: the same record, not yet durable, with its middle sector lost in a power loss
+  const sim2 = SimRegion.create({ size: 64 * 1024 })
+  const e2 = TxEngine.create(sim2, { logSize: 16 * 1024 })
+  e2.transaction(tx => tx.writeF64(e2.dataOffset, 1))
+  e2.transaction(tx => { tx.writeF64(e2.dataOffset + 8, 2); tx.writeBytes(e2.dataOffset + 64, new Uint8Array(1200).fill(7)) }, { durability: 'none' })
+  const dirty = sim2.dirtySectors()
+  assert.ok(dirty.length >= 3, 'the record spans several unflushed sectors')
+  let torn = 0
+  for (const img of sim2.crashImages({ max: 64 })) {
+    const e = TxEngine.open(img) // never CorruptionError: a torn record has a sector with an older stamp
+    assert.ok(e.recovered === 1 || e.recovered === 2)
+    if (e.recovered === 1) { torn++; assert.equal(e.reader().readF64(e2.dataOffset + 8), 0) }
+  }
+  assert.ok(torn > 0)
+})
+
+test('log inv. 4, eng. 5: a record left from an earlier epoch is never replayed, even where the new chain expects its seq', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
+  const D = eng.dataOffset
+  eng.transaction(tx => tx.writeU32(D, 1)) // seq 1, durable, 48 bytes at 4104
+  eng.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(600).fill(2)), { durability: 'none' }) // seq 2, 640 bytes, sectors 0-1
   const before3 = eng.log.tail
-  eng.transaction(tx => tx.writeU32(D + 4, 3), { durability: 'none' }) // seq 3, at 4096 + 40 + 632
-  const after3 = eng.log.tail
-  // power loss: record 2 lost, record 3 kept (allowed: neither was flushed)
+  eng.transaction(tx => tx.writeU32(D + 4, 3), { durability: 'none' }) // seq 3, in sector 1
+  assert.equal(before3, 4800)
+  // power loss: record 2's first sector lost, sector 1 (record 2's tail and record 3) kept
   const img = sim.durableImage()
-  img.set(sim.volatileImage().subarray(logBase + before3, logBase + after3), logBase + before3)
+  img.set(sim.volatileImage().subarray(LOG_BASE + 4608, LOG_BASE + 5120), LOG_BASE + 4608)
   const sim2 = SimRegion.fromImage(img)
   const e2 = TxEngine.open(sim2)
   assert.equal(e2.recovered, 1, 'record 1 is replayed again (idempotent); record 2 is torn, so the log ends there')
   assert.equal(e2.reader().readU32(D + 4), 0)
   // the new epoch's record 2 is sized so that the chain expects seq 3 exactly where the stale record 3 lies
-  e2.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(640).fill(9)), { durability: 'none' })
-  assert.equal(4096 + 672, before3, 'layout as intended: new record 2 ends where stale record 3 begins')
+  e2.transaction(tx => tx.writeBytes(D + 8, new Uint8Array(648).fill(9)), { durability: 'none' })
+  assert.equal(e2.log.tail, before3, 'layout as intended: new record 2 ends where stale record 3 begins')
   const e3 = TxEngine.open(sim2.processCrash())
   assert.equal(e3.recovered, 1, 'only the new record 2 is replayed')
   assert.equal(e3.reader().readU32(D + 4), 0, 'the stale transaction 3 never comes back')
   assert.equal(e3.reader().readU8(D + 8), 9)
+})
+
+test('log inv. 5 layout: `free` is the largest record that `fits`; headers never straddle a sector; stamps name the last record', () => {
+  const eng = TxEngine.create(SimRegion.create({ size: 64 * 1024 }), { logSize: 16 * 1024 })
+  const mem = new Uint32Array(eng.region.unsafeBytes().buffer)
+  for (let k = 0; eng.log.fits(37 * k + 48); k++) {
+    const f = eng.log.free
+    assert.ok(eng.log.fits(f) && !eng.log.fits(f + 8), `free ${f} at ${eng.log.tail}`)
+    const at = eng.log.tail
+    assert.ok(at % 512 >= 8 && 512 - at % 512 >= 32, `record start ${at} leaves its header whole in one sector`)
+    eng.transaction(tx => tx.writeBytes(eng.dataOffset, new Uint8Array(37 * k + 1)), { durability: 'none' })
+    const first = (LOG_BASE + at) & ~511
+    assert.equal(mem[first >>> 2], eng.lastSeq, 'the stamp of the record\'s first sector names it')
+    assert.equal(mem[(first >>> 2) + 1], eng.log.seed)
+  }
 })
