@@ -188,6 +188,31 @@ test('heap and variable damage: a typed refusal with the image unchanged, a repo
   t.diagnostic(`outcomes (refused / reported / harmless): ${[...tally].map(([n, c]) => `${n} ${c.refused}/${c.reported}/${c.harmless}`).join('; ')}`)
 })
 
+test('entries without a checksum (written before entries had one) are still validated: cycles, data that is no allocation', () => {
+  const fx = fixture()
+  const spareBlock = fx.fields.find(f => f.name === 'free block magic')!.at
+  const entries = fx.fields.filter(f => /^variable entry \d+ next$/.test(f.name)).map(f => f.at)
+  for (const at of entries) {
+    for (const [what, field, value, says] of [['a cycle', 0, at, /closes a cycle/], ['next into a free block', 0, spareBlock + 16, /is not an allocated heap block/],
+      ['data in a free block', 8, spareBlock + 16, /names data at/], ['data off its block', 8, -8, /names data at/], ['data beyond top', 8, 1 << 20, /names data at/],
+      ['size beyond its block', 16, 4096, /names data at/]] as const) {
+      const img = fx.image.slice()
+      const dv = new DataView(img.buffer)
+      dv.setUint32(at + 28, 0, true) // no checksum: only the structural checks stand
+      const v = value < 0 ? u64(img, at + field) + value : value
+      dv.setBigUint64(at + field, BigInt(v), true)
+      const sim = SimRegion.fromImage(img)
+      assert.throws(() => PersistentMemory.fromRegion(sim), (e: PmemError) => e.code === 'ERR_PMEM_CORRUPT' && /directory entry at \d+/.test(e.message) && says.test(e.message), `${what} at entry ${at}`)
+      assert.ok(same(sim.volatileImage(), img))
+    }
+    const img = fx.image.slice()
+    new DataView(img.buffer).setUint32(at + 28, 0, true)
+    const pm = PersistentMemory.fromRegion(SimRegion.fromImage(img))
+    assert.deepEqual(readAll(pm), fx.expected, 'an intact entry without a checksum still opens')
+    pm.close()
+  }
+})
+
 test('a zeroed heap header is refused, not reformatted (every variable would be gone)', () => {
   const fx = fixture()
   const H = fx.fields[0]!.at
