@@ -36,7 +36,7 @@ for (const kind of KINDS) {
   test(`every ${kind} write of a transaction that outgrows its staging buffer (several times) is kept`, () => {
     const engine = TxEngine.create(SimRegion.create({ size: 512 * 1024 }), { logSize: 128 * 1024 })
     const base = engine.dataOffset
-    const n = 3000 // 16 bytes of record per write: the 4 KiB buffer doubles four times
+    const n = 1200 // 16 bytes of record per write: the 4 KiB buffer doubles three times
     engine.transaction(tx => {
       for (let i = 0; i < n; i++) write(tx, kind, base + 16 * i, i)
       for (let i = 0; i < n; i++) assert.deepEqual(read(tx, kind, base + 16 * i), expected(kind, i), `read-your-writes, write ${i}`)

@@ -59,7 +59,7 @@ async function failure(s: CrashTestSpec<Vars, Op, M>): Promise<string> {
 }
 
 test('free-then-unlink passes a kit that only reads the recovered state (one life, no walk)', async () => {
-  await crashTest({ ...spec(splitPop), lives: 1, reachability: false, runs: 60 })
+  await crashTest({ ...spec(splitPop), lives: 1, reachability: false, runs: 40 })
 })
 
 test('free-then-unlink is caught by the operations after recovery, with the life and operations named', async () => {
@@ -80,7 +80,7 @@ test('free-then-unlink is caught by the reachability walk right after recovery (
 })
 
 test('the atomic pop passes over 4 lives, with the walk and leak check on', async () => {
-  await crashTest({ ...spec(atomicPop), lives: 4, opsAfterRecovery: 6, runs: 40 })
+  await crashTest({ ...spec(atomicPop), lives: 4, opsAfterRecovery: 6, runs: 25 })
 })
 
 test('crashes during recovery are tested: a two-step, non-idempotent repair in setup is caught there', async () => {

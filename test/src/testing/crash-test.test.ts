@@ -46,9 +46,9 @@ const correct = (pm: PersistentMemory, v: Vars, op: Op) =>
   'push' in op ? pm.transaction(tx => { push(tx, v, op.push); bump(tx, v) }) : pm.transaction(tx => pop(tx, v))
 
 test('a correct persistent stack passes, with every durability and the sanitizer on', async () => {
-  await crashTest({ setup, operation, run: correct, model, read, runs: 60, sanitize: true })
+  await crashTest({ setup, operation, run: correct, model, read, runs: 30, sanitize: true }) // 3 lives each
   await crashTest({
-    setup, operation, model, read, runs: 40,
+    setup, operation, model, read, runs: 25,
     run: (pm, v, op) => pm.transaction(tx => ('push' in op ? (push(tx, v, op.push), bump(tx, v)) : pop(tx, v)), { durability: 'group' }),
   })
 })
