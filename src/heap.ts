@@ -33,8 +33,9 @@
  *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
  *      in the allocating transaction.
  *   4. `alloc` never hands out memory that holds live data, even on a damaged file: it pops a
- *      block only if its header says "free, of this class" and its link stays in the heap, and
- *      carves at `top` only if the header there is zero (inv. 3); otherwise CorruptionError
+ *      block only if its header says "free, of this class", the next block header (or top)
+ *      follows where that class ends, and its link stays in the heap, and carves at `top`
+ *      only if the header there is zero (inv. 3); otherwise CorruptionError
  *      before anything is written. (Heap structures carry no checksum: damage that forges a
  *      valid free header is beyond what alloc can see; `check()` walks everything.)
  *   5. An allocated block's link word is 0; an aligned allocation's forward header lies in
@@ -187,6 +188,8 @@ export class Heap {
     if (!this.#inHeap(block, top) || block + CLASS_SIZES[c]! > top) throw damaged(`its block ${block} lies outside the heap`)
     const word = tx.readU32(block + 4)
     if (tx.readU32(block) !== BLOCK_MAGIC || word !== c) throw damaged(`block ${block} is not a free block of that class`)
+    const end = block + CLASS_SIZES[c]!
+    if (end !== top && tx.readU32(end) !== BLOCK_MAGIC) throw damaged(`block ${block} does not end where another block starts; its size class is wrong`)
     const next = rd(tx, block + 8)
     if (next !== 0 && !this.#inHeap(next, top)) throw damaged(`block ${block} links to ${next}, outside the heap`)
     wr(tx, head, next)

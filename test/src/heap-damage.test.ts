@@ -44,6 +44,7 @@ function fixture(): Fixture {
     })
   }
   const aligned = pm.transaction(tx => { const p = tx.alloc(100, 256); tx.writeBytes(p, Uint8Array.from({ length: 100 }, (_, i) => i)); tx.view(blob).value = p; return p })
+  assert.equal(pm.read(tx => tx.readU32(aligned - 16)), 0x4e4c4150, 'the aligned allocation has a forward header')
   const spare = pm.transaction(tx => [tx.alloc(20), tx.alloc(20), tx.alloc(60), tx.alloc(500)])
   pm.transaction(tx => { for (const p of spare) tx.free(p) })
   const H = pm.heap.base
@@ -141,7 +142,11 @@ function judge(fx: Fixture, img: Uint8Array, what: string): Outcome {
   }
 }
 
-/** Allocations and a free on the damaged pool: typed errors or clean success, never live data touched. */
+/**
+ * Frees (the aligned block, the list's first node) and allocations on the damaged pool: typed
+ * errors or clean success, never live data touched. A block the probe freed may be handed out
+ * again, but only within its own bounds.
+ */
 function probe(pm: PersistentMemory, fx: Fixture, what: string, clean: boolean): void {
   const before = pm.read(tx => fx.live.map(([s, e]) => [...tx.readBytes(s + 16, e - s - 16)]))
   const typed = (f: () => unknown): unknown => {
@@ -150,19 +155,33 @@ function probe(pm: PersistentMemory, fx: Fixture, what: string, clean: boolean):
       return null
     }
   }
-  for (const size of [20, 60, 500, 3000]) { // three classes with free blocks, and a carve at top
+  const within = (x: number) => fx.live.findIndex(([s, e]) => x >= s && x < e)
+  const touched = new Set<number>() // live blocks the probe itself changes or frees
+  const freed = new Set<number>()
+  for (const name of ['blob', 'head']) {
+    const v = pm.variables().find(x => x.name === name)
+    if (v === undefined) continue
+    touched.add(within(v.offset))
+    const target = pm.read(tx => Number(tx.readBigU64(v.offset)))
+    const ok = typed(() => pm.transaction(tx => {
+      const next = name === 'head' && target !== 0 ? tx.readBigU64(target + 8) : 0n
+      tx.free(target)
+      tx.writeBigU64(v.offset, next)
+      return true
+    }))
+    if (ok === true) { touched.add(within(target)); freed.add(within(target)) }
+  }
+  for (const size of [16, 20, 60, 100, 500, 3000]) { // every class that has (or got) free blocks, and a carve at top
     const p = typed(() => pm.transaction(tx => tx.alloc(size))) as number | null
     if (p === null) continue
-    for (const [s, e] of fx.live) assert.ok(p + size <= s || p >= e, `${what}: alloc(${size}) returned ${p}, inside the live block [${s}, ${e})`)
+    fx.live.forEach(([s, e], i) => {
+      if (p + size <= s || p >= e) return
+      assert.ok(freed.has(i) && p >= s && p + size <= e, `${what}: alloc(${size}) returned ${p}, overlapping the live block [${s}, ${e})`)
+    })
   }
-  const blob = pm.variables().find(v => v.name === 'blob')
-  const aligned = blob === undefined ? -1 : pm.read(tx => Number(tx.readBigU64(blob.offset)))
-  if (blob !== undefined) typed(() => pm.transaction(tx => { tx.free(aligned); tx.writeBigU64(blob.offset, 0n) }))
   const after = pm.read(tx => fx.live.map(([s, e]) => [...tx.readBytes(s + 16, e - s - 16)]))
-  // The probe itself freed the aligned block and cleared "blob"; every other live block is untouched.
   fx.live.forEach(([s, e], i) => {
-    if ((aligned > s && aligned < e) || (blob !== undefined && blob.offset > s && blob.offset < e)) return
-    assert.deepEqual(after[i], before[i], `${what}: live block [${s}, ${e}) changed under allocations`)
+    if (!touched.has(i)) assert.deepEqual(after[i], before[i], `${what}: live block [${s}, ${e}) changed under allocations`)
   })
   if (clean) assert.deepEqual(pm.check({ reachability: true }).problems.filter(p => !p.startsWith('leak')), [], `${what}: clean before, clean after`)
 }
