@@ -49,7 +49,8 @@ export interface CheckOptions {
   /**
    * With `reachability`: the types of named variables, by name, used instead of what the pool
    * knows (useful for `check(path)`, where a pointer declared as `t.ptr(() => Node)` is stored
-   * as an untyped `ptr(*)`). Each must have the signature the variable was declared with.
+   * as an untyped `ptr(*)`). Each must have the signature the variable was declared with
+   * (TypeMismatchError otherwise); names the pool does not hold are ignored.
    */
   types?: Readonly<Record<string, TypeDesc>>
 }

@@ -207,7 +207,7 @@ test('heap and variable damage: a typed refusal with the image unchanged, a repo
   t.diagnostic(`outcomes (refused / reported / harmless): ${[...tally].map(([n, c]) => `${n} ${c.refused}/${c.reported}/${c.harmless}`).join('; ')}`)
 })
 
-test('entries without a checksum (written before entries had one) are still validated: cycles, data that is no allocation', () => {
+test('vars inv. 3: entries without a checksum (written before entries had one) are still validated: cycles, data that is no allocation', () => {
   const fx = fixture()
   const spareBlock = fx.fields.find(f => f.name === 'free block magic')!.at
   const entries = fx.fields.filter(f => /^variable entry \d+ next$/.test(f.name)).map(f => f.at)
