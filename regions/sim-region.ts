@@ -161,10 +161,12 @@ export class SimRegion implements RegionLike {
   /** Indexes of the sectors whose volatile content differs from the durable content. */
   dirtySectors(): number[] {
     const out: number[] = []
-    const v = this.#volatile, d = this.#durable
+    // Compared a 32-bit word at a time (the images are fresh, 4096-byte multiples, so aligned).
+    const v = new Int32Array(this.#volatile.buffer, this.#volatile.byteOffset, this.size >>> 2)
+    const d = new Int32Array(this.#durable.buffer, this.#durable.byteOffset, this.size >>> 2)
+    const words = SECTOR_SIZE >>> 2
     for (let s = 0, n = this.size / SECTOR_SIZE; s < n; s++) {
-      const base = s * SECTOR_SIZE
-      for (let i = base; i < base + SECTOR_SIZE; i++) {
+      for (let i = s * words, end = i + words; i < end; i++) {
         if (v[i] !== d[i]) { out.push(s); break }
       }
     }

@@ -32,6 +32,14 @@
  *   3. Memory at and above `top` is zero (fresh regions are zero-filled and only committed
  *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
  *      in the allocating transaction.
+ *   4. `alloc` never hands out memory that holds live data, even on a damaged file: it pops a
+ *      block only if its header says "free, of this class", the next block header (or top)
+ *      follows where that class ends, and its link stays in the heap, and carves at `top`
+ *      only if the header there is zero (inv. 3); otherwise CorruptionError
+ *      before anything is written. (Heap structures carry no checksum: damage that forges a
+ *      valid free header is beyond what alloc can see; `check()` walks everything.)
+ *   5. An allocated block's link word is 0; an aligned allocation's forward header lies in
+ *      the payload of the block it names.
  */
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
@@ -67,12 +75,15 @@ const wr = (tx: Tx, off: number, v: number): void => tx.writeBigU64(off, BigInt(
 /** Allocator over the data area starting at `base`; `grow` may enlarge the region. */
 export class Heap {
   readonly base: number
+  /** The file's name, for error messages. */
+  readonly path: string
   #size: () => number
   #grow: ((minSize: number) => boolean) | null
 
   /** `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes. */
-  constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null) {
+  constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null, path = 'pool') {
     this.base = base
+    this.path = path
     this.#size = size
     this.#grow = grow
   }
@@ -146,30 +157,59 @@ export class Heap {
     const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap`)
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.base + HEAP_HEADER + BLOCK_HEADER) throw bad()
     if (offset >= rd(tx, this.base + 8)) throw bad()
-    let block = offset - BLOCK_HEADER
+    const block = offset - BLOCK_HEADER
     const magic = tx.readU32(block)
-    if (magic === ALIGN_MAGIC) block = rd(tx, offset - 8)
-    else if (magic !== BLOCK_MAGIC) throw bad()
-    if (block < this.base + HEAP_HEADER || tx.readU32(block) !== BLOCK_MAGIC || (tx.readU32(block + 4) & 0xffff) >= NC) throw bad()
+    if (magic === ALIGN_MAGIC) return this.#forwarded(tx, offset)
+    if (magic !== BLOCK_MAGIC || (tx.readU32(block + 4) & 0xffff) >= NC) throw bad()
+    return block
+  }
+
+  /** The block named by the forward header before `offset` (heap inv. 5); CorruptionError if it cannot hold it. */
+  #forwarded(tx: Tx, offset: number): number {
+    const block = rd(tx, offset - 8)
+    const c = block >= this.base + HEAP_HEADER && block % 16 === 0 && block + BLOCK_HEADER <= offset - BLOCK_HEADER && tx.readU32(block) === BLOCK_MAGIC
+      ? tx.readU32(block + 4) & 0xffff : NC
+    if (c >= NC || offset >= block + CLASS_SIZES[c]!) {
+      throw new CorruptionError(`Cannot free offset ${offset} in "${this.path}": its alignment header is damaged (it names ${block}, not a block that holds it); nothing was freed. Run check() and restore the file from a backup`)
+    }
     return block
   }
 
   /** Payload bytes of allocated blocks. */
   live(tx: Tx): number { return rd(tx, this.base + 24) }
 
+  /** Pops the head of free list `c`, after checking that it is a free block of that class (heap inv. 2, 4). */
   #popFree(tx: Tx, c: number): number | null {
     const head = this.base + 32 + 8 * c
     const block = rd(tx, head)
     if (block === 0) return null
-    wr(tx, head, rd(tx, block + 8))
+    const top = rd(tx, this.base + 8)
+    const damaged = (what: string) => new CorruptionError(`Cannot alloc in "${this.path}": free list ${c} of the heap is damaged (${what}); nothing was allocated. Run check() and restore the file from a backup`)
+    if (!this.#inHeap(block, top) || block + CLASS_SIZES[c]! > top) throw damaged(`its block ${block} lies outside the heap`)
+    const word = tx.readU32(block + 4)
+    if (tx.readU32(block) !== BLOCK_MAGIC || word !== c) throw damaged(`block ${block} is not a free block of that class`)
+    const end = block + CLASS_SIZES[c]!
+    if (end !== top && tx.readU32(end) !== BLOCK_MAGIC) throw damaged(`block ${block} does not end where another block starts; its size class is wrong`)
+    const next = rd(tx, block + 8)
+    if (next !== 0 && !this.#inHeap(next, top)) throw damaged(`block ${block} links to ${next}, outside the heap`)
+    wr(tx, head, next)
     tx.zero(block + BLOCK_HEADER, CLASS_SIZES[c]! - BLOCK_HEADER) // heap inv. 3
     return block
   }
 
+  /** A 16-byte aligned offset in [first block, top). */
+  #inHeap(block: number, top: number): boolean {
+    return block >= this.base + HEAP_HEADER && block < top && block % 16 === 0
+  }
+
+  /** Carves a new block at `top`, after checking that `top` really is the end (heap inv. 3, 4). */
   #carve(tx: Tx, c: number, size: number): number {
     const block = rd(tx, this.base + 8)
     const end = block + CLASS_SIZES[c]!
     const regionEnd = this.#size()
+    if (block + BLOCK_HEADER <= regionEnd && (tx.readU32(block) !== 0 || tx.readU32(block + 4) !== 0 || rd(tx, block + 8) !== 0)) {
+      throw new CorruptionError(`Cannot alloc in "${this.path}": the heap's top (${block}) is damaged, a block header lies there; nothing was allocated. Run check() and restore the file from a backup`)
+    }
     if (end > regionEnd && !(this.#grow !== null && this.#grow(end))) {
       throw new OutOfSpaceError(`Cannot alloc ${size} bytes: the heap is full (${regionEnd - block} bytes left before the end of the region); open the file with a larger size or allow growth`)
     }
@@ -177,6 +217,7 @@ export class Heap {
     wr(tx, this.base + 8, end)
     return block
   }
+
 }
 
 /** Result of `checkHeap`. */
@@ -201,8 +242,13 @@ function walkHeap(tx: Tx, base: number, regionSize: number, r: HeapReport): void
     if (tx.readU32(b) !== BLOCK_MAGIC) { r.problems.push(`block at ${b}: bad magic`); return }
     const word = tx.readU32(b + 4), c = word & 0xffff
     if (c >= NC || b + CLASS_SIZES[c]! > top) { r.problems.push(`block at ${b}: bad size class ${c}`); return }
+    if (word >>> 17 !== 0) r.problems.push(`block at ${b}: reserved bits of its class word are set (${word >>> 0})`)
     r.blocks++
-    if (word & ALLOCATED) { r.allocated++; liveSum += CLASS_SIZES[c]! - BLOCK_HEADER } else { r.free++; freeBlocks.set(b, c) }
+    if (word & ALLOCATED) {
+      r.allocated++
+      liveSum += CLASS_SIZES[c]! - BLOCK_HEADER
+      if (rd(tx, b + 8) !== 0) r.problems.push(`block at ${b}: allocated, but its link word is ${rd(tx, b + 8)}, not 0 (heap inv. 5)`)
+    } else { r.free++; freeBlocks.set(b, c) }
     b += CLASS_SIZES[c]!
   }
   if (liveSum !== r.live) r.problems.push(`heap header: live bytes ${r.live} but allocated blocks hold ${liveSum}`)
@@ -215,3 +261,45 @@ function walkHeap(tx: Tx, base: number, regionSize: number, r: HeapReport): void
   }
   if (freeBlocks.size > 0) r.problems.push(`${freeBlocks.size} free block(s) in no free list (leak), first at ${[...freeBlocks.keys()][0]}`)
 }
+
+/**
+ * Every block of the heap in address order, for walks that classify offsets (reachability):
+ * `starts[i]` is block i's header offset, `ends[i]` one past its last byte, `allocated[i]` its
+ * flag. Read only; null when the blocks do not tile [H + 1024, top) (checkHeap says why).
+ */
+export interface BlockTable { readonly base: number; readonly top: number; readonly starts: Float64Array; readonly ends: Float64Array; readonly allocated: Uint8Array }
+
+export function heapBlocks(tx: Tx, base: number, regionSize: number): BlockTable | null {
+  if (tx.readU32(base) !== MAGIC_LO || tx.readU32(base + 4) !== MAGIC_HI) return null
+  const top = rd(tx, base + 8)
+  if (top < base + HEAP_HEADER || top > regionSize || top % 16 !== 0) return null
+  const starts: number[] = [], ends: number[] = [], allocated: number[] = []
+  for (let b = base + HEAP_HEADER; b < top;) {
+    const word = tx.readU32(b + 4), c = word & 0xffff
+    if (tx.readU32(b) !== BLOCK_MAGIC || c >= NC || b + CLASS_SIZES[c]! > top) return null
+    starts.push(b); ends.push(b + CLASS_SIZES[c]!); allocated.push(word & ALLOCATED ? 1 : 0)
+    b += CLASS_SIZES[c]!
+  }
+  return { base, top, starts: Float64Array.from(starts), ends: Float64Array.from(ends), allocated: Uint8Array.from(allocated) }
+}
+
+/** Index of the block of `table` whose bytes hold `offset`, or -1 outside [H + 1024, top). */
+export function blockIndex(table: BlockTable, offset: number): number {
+  const { starts } = table
+  if (!(offset >= table.base + HEAP_HEADER && offset < table.top)) return -1
+  let lo = 0, hi = starts.length - 1
+  while (lo < hi) { const mid = (lo + hi + 1) >>> 1; if (starts[mid]! <= offset) lo = mid; else hi = mid - 1 }
+  return lo
+}
+
+/** Bytes an allocation whose block header lies just before `payload` may use, or null when there is no allocated block there. */
+export function allocatedCapacity(tx: Tx, base: number, payload: number): number | null {
+  const block = payload - BLOCK_HEADER
+  if (block < base + HEAP_HEADER || block % 16 !== 0 || payload > rd(tx, base + 8)) return null
+  const word = tx.readU32(block + 4), c = word & 0xffff
+  if (tx.readU32(block) !== BLOCK_MAGIC || (word & ALLOCATED) === 0 || c >= NC) return null
+  return CLASS_SIZES[c]! - BLOCK_HEADER
+}
+
+/** Size of a block header: an allocation's payload starts this many bytes after its block. */
+export { BLOCK_HEADER }

@@ -6,6 +6,7 @@
  */
 import { Region, PmemError, type RegionOpenOptions } from '../regions/index.js'
 import { PersistentMemory, type CheckReport, type PoolOptions } from './pm.js'
+import { checkOptions, type CheckOptions } from './reachability.js'
 
 /** Options of {@link open}. */
 export interface OpenOptions extends PoolOptions {
@@ -41,15 +42,21 @@ export function open(path: string, opts: OpenOptions = {}): PersistentMemory {
 
 /**
  * Validates the file at `path` (region header, pool superblock, redo log, heap, variables)
- * without modifying it. Damage is reported in `problems`, not thrown.
+ * without modifying it. Damage is reported in `problems`, not thrown. `{ reachability: true }`
+ * also walks the pointer graph from the named variables (see `PersistentMemory.check`); the
+ * file only stores a `t.ptr(() => T)` target as `ptr(*)` (untyped), so pass `types` to check
+ * such pointers fully.
+ * @example
+ * const r = check('app.pm', { reachability: true, types: { head: t.ptr(Node) } })
  */
-export function check(path: string): CheckReport {
+export function check(path: string, opts?: CheckOptions): CheckReport {
+  const o = checkOptions(opts, `Cannot check "${path}"`)
   let pm: PersistentMemory | undefined
   try {
     pm = open(path, { readOnly: true })
-    return pm.check()
+    return pm.check(o)
   } catch (err) {
-    if (!(err instanceof PmemError) || err.code === 'ERR_PMEM_NOT_FOUND') throw err
+    if (!(err instanceof PmemError) || err.code === 'ERR_PMEM_NOT_FOUND' || err.code === 'ERR_PMEM_TYPE_MISMATCH') throw err
     return { ok: false, path, problems: [`${err.code}: ${err.message}`], heap: null, variables: [], replayed: 0 }
   } finally {
     pm?.close()

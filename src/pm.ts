@@ -9,10 +9,12 @@
  * checked, and only then is the recovery written (eng. 4): a failing open changes nothing.
  */
 import {
-  InvalidArgumentError, RegionClosedError, CorruptionError, describe, type RegionLike,
+  InvalidArgumentError, RegionClosedError, CorruptionError, TypeMismatchError, describe, type RegionLike,
 } from '../regions/index.js'
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
-import { Heap, checkHeap, type HeapReport } from './heap.js'
+import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
+import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
+import { typeFromSig } from './type-sig.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { viewAt } from './view.js'
 import type { TypeDesc, ViewOf } from './types.js'
@@ -55,6 +57,10 @@ export interface CheckReport {
   variables: Array<{ name: string; type: string; offset: number; size: number }>
   /** Committed transactions found in the log and replayed (into memory only, for read-only checks). */
   replayed: number
+  /** With `reachability: true`: pointers that lead nowhere valid (each also a line in `problems`). */
+  dangling?: DanglingPointer[]
+  /** With `reachability: true` (and `leaks` not false): allocated blocks no variable reaches (each also a line in `problems`). */
+  unreachable?: UnreachableBlock[]
 }
 
 /** A persistent pool: named variables and durable transactions on one region. */
@@ -63,6 +69,8 @@ export class PersistentMemory {
   readonly engine: TxEngine
   readonly heap: Heap
   #vars = new Map<string, VarEntry>()
+  /** Types variables were declared with in this process (the reachability check's best source). */
+  #declared = new Map<string, TypeDesc>()
   #ownsRegion: boolean
 
   private constructor(region: RegionLike, engine: TxEngine, maxSize: number | undefined, ownsRegion: boolean) {
@@ -74,7 +82,7 @@ export class PersistentMemory {
       engine.grow(Math.min(maxSize, Math.max(min, region.size * 2)))
       return true
     }
-    this.heap = new Heap(engine.dataOffset, () => region.size, grow)
+    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path)
   }
 
   /**
@@ -90,7 +98,9 @@ export class PersistentMemory {
     engine.makeTx = (h, b) => new PmTx(h, b, pm)
     const r = engine.reader()
     if (!pm.heap.isFormatted(r)) {
-      if (region.readOnly) throw new CorruptionError(`Cannot open pool "${region.path}": heap header missing`)
+      // The heap is formatted by the pool's first transaction: with any transaction committed,
+      // a missing magic is damage, and formatting would throw every variable away.
+      if (region.readOnly || engine.lastSeq !== 0) throw new CorruptionError(`Cannot open pool "${region.path}": the heap header's magic number is ${engine.lastSeq !== 0 ? 'damaged' : 'missing'}; nothing was changed. Run check() and restore the file from a backup`)
       engine.transaction(tx => pm.heap.format(tx))
     }
     pm.heap.verifyHeader(engine.reader(), region.path)
@@ -118,6 +128,7 @@ export class PersistentMemory {
       this.#vars.set(name, e)
     }
     checkSameType(this.path, e, type)
+    this.#declared.set(name, type)
     return Object.freeze({ name, type, offset: e.offset, size: e.size })
   }
 
@@ -149,17 +160,61 @@ export class PersistentMemory {
   /** Makes every committed transaction durable, `none` ones included. */
   flush(): void { this.engine.flush() }
 
-  /** Validates the log, heap and variables; `ok` is false with a list of problems otherwise. */
-  check(): CheckReport {
+  /**
+   * Validates the log, heap and variables; `ok` is false with a list of problems otherwise.
+   * With `{ reachability: true }` it also walks the typed pointer graph from the named
+   * variables and reports dangling pointers (into free blocks, block headers, outside the heap,
+   * misaligned) in `dangling` and allocated blocks nothing reaches in `unreachable` (turn that
+   * off with `leaks: false`); see src/reachability.ts for how untyped `t.ptr()` is treated.
+   * @example
+   * const report = pm.check({ reachability: true })
+   * if (!report.ok) console.error(report.problems.join('\n'))
+   */
+  check(opts?: CheckOptions): CheckReport {
+    const o = checkOptions(opts, `Cannot check pool "${this.path}"`)
     this.#open('check')
     const r = this.engine.reader()
-    const heap = checkHeap(r, this.heap.base, this.region.size)
-    const problems = [...heap.problems]
-    const variables = this.variables()
-    for (const v of variables) {
-      if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
+    try {
+      const heap = checkHeap(r, this.heap.base, this.region.size)
+      const problems = [...heap.problems]
+      const variables = this.variables()
+      for (const v of variables) {
+        if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
+      }
+      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
+      if (o.reachability === true) this.#reachability(r, o, report)
+      report.ok = problems.length === 0
+      return report
+    } finally {
+      r.end()
     }
-    return { ok: problems.length === 0, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
+  }
+
+  #reachability(r: Tx, o: CheckOptions, report: CheckReport): void {
+    const roots = [...this.#vars.values()].map(e => this.#root(e, o))
+    const table = heapBlocks(r, this.heap.base, this.region.size)
+    if (table === null || report.heap!.problems.length > 0) {
+      report.problems.push('reachability: not checked, the heap itself does not validate')
+      return
+    }
+    let rr
+    try { rr = checkReachability(r, table, roots, o.leaks !== false) } catch (err) {
+      report.problems.push(`reachability: the walk stopped: ${(err as Error).message}`)
+      return
+    }
+    report.problems.push(...rr.problems)
+    report.dangling = rr.dangling
+    report.unreachable = rr.unreachable
+  }
+
+  /** A variable as a root of the reachability walk, with its best known type. */
+  #root(e: VarEntry, o: CheckOptions): Root {
+    const given = o.types !== undefined && Object.hasOwn(o.types, e.name) ? o.types[e.name]! : undefined
+    if (given !== undefined && given.sig !== e.sig) {
+      throw new TypeMismatchError(`Cannot check pool "${this.path}": types["${e.name}"] is ${given.sig}, but the variable was declared as ${e.sig}`)
+    }
+    const type = given ?? this.#declared.get(e.name) ?? typeFromSig(e.sig)
+    return { name: e.name, entry: e.at, offset: e.offset, size: e.size, type: type !== null && type.size === e.size ? type : null }
   }
 
   /**

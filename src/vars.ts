@@ -12,15 +12,23 @@
  * |     16 |    8 | size of the variable in bytes                                      |
  * |     24 |    2 | name length in bytes (UTF-8, 1..255)                               |
  * |     26 |    2 | type signature length in bytes (UTF-8)                             |
- * |     28 |    4 | reserved, zero                                                     |
+ * |     28 |    4 | checksum: CRC-32C of bytes [0, 28) and of the name and signature    |
+ * |        |      | bytes (0 in entries written before version 0.2: not checked)       |
  * |     32 |    * | name bytes, then signature bytes                                   |
  *
- * Invariant ("vars inv. 1"): an entry and its data block are created in one transaction,
- * so after any crash a name either has its zeroed block or does not exist.
+ * Invariants ("vars inv. N"):
+ *   1. An entry and its data block are created in one transaction, so after any crash a name
+ *      either has its zeroed block or does not exist.
+ *   2. An entry never changes after that transaction (new entries are linked at the head), so
+ *      its checksum covers every field, `next` included.
+ *   3. `readVars` accepts an entry only if it and its data are payloads of allocated heap
+ *      blocks that hold them, its checksum matches, and the list has no cycle; anything else is
+ *      CorruptionError naming the entry: a damaged directory never yields another variable's
+ *      data or a hang.
  */
-import { CorruptionError, InvalidArgumentError, TypeMismatchError, describe } from '../regions/index.js'
+import { CorruptionError, InvalidArgumentError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
-import type { Heap } from './heap.js'
+import { allocatedCapacity, type Heap } from './heap.js'
 import type { TypeDesc } from './types.js'
 
 /** A named persistent variable: where it lives and its type. */
@@ -39,23 +47,42 @@ const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })
 const rd = (tx: Tx, off: number): number => Number(tx.readBigU64(off))
 
-/** Reads every entry; CorruptionError when the list is damaged. */
-export function readVars(tx: Tx, heap: Heap, path: string, limit = 1 << 20): VarEntry[] {
+/** Reads every entry; CorruptionError when the list is damaged (vars inv. 3). */
+export function readVars(tx: Tx, heap: Heap, path: string): VarEntry[] {
   const out: VarEntry[] = []
+  const seen = new Set<number>()
   for (let at = rd(tx, heap.varsHeadOffset); at !== 0; at = rd(tx, at)) {
-    if (out.length >= limit) throw new CorruptionError(`Cannot read variables of "${path}": the directory list has a cycle`)
+    const bad = (what: string) => new CorruptionError(`Cannot read the variables of "${path}": the directory entry at ${at} ${what}; run check() and restore the file from a backup`)
+    if (seen.has(at)) throw bad('closes a cycle in the directory list')
+    seen.add(at)
+    const room = allocatedCapacity(tx, heap.base, at)
+    if (room === null || room < 32) throw bad('is not an allocated heap block')
     const nameLen = tx.readU8(at + 24) | (tx.readU8(at + 25) << 8)
     const sigLen = tx.readU8(at + 26) | (tx.readU8(at + 27) << 8)
+    if (nameLen < 1 || nameLen > 255 || 32 + nameLen + sigLen > room) throw bad(`has impossible name/signature lengths ${nameLen}/${sigLen}`)
+    const stored = tx.readU32(at + 28)
+    if (stored !== 0 && stored !== entryChecksum(tx, at, nameLen + sigLen)) throw bad('fails its checksum')
     let name: string, sig: string
     try {
       name = dec.decode(tx.readBytes(at + 32, nameLen))
       sig = dec.decode(tx.readBytes(at + 32 + nameLen, sigLen))
     } catch {
-      throw new CorruptionError(`Cannot read variables of "${path}": entry at ${at} has a damaged name`)
+      throw bad('has a damaged name')
     }
-    out.push({ name, sig, offset: rd(tx, at + 8), size: rd(tx, at + 16), at })
+    const offset = rd(tx, at + 8), size = rd(tx, at + 16)
+    const dataRoom = allocatedCapacity(tx, heap.base, offset)
+    if (dataRoom === null || size > dataRoom) throw bad(`names data at ${offset} (${size} bytes) that is not an allocated heap block holding it`)
+    out.push({ name, sig, offset, size, at })
   }
   return out
+}
+
+/** CRC-32C of an entry's bytes [0, 28) and its `textLen` name and signature bytes (vars inv. 2). */
+function entryChecksum(tx: Tx, at: number, textLen: number): number {
+  const b = new Uint8Array(28 + textLen)
+  b.set(tx.readBytes(at, 28), 0)
+  b.set(tx.readBytes(at + 32, textLen), 28)
+  return crc32c(b)
 }
 
 /** Checks a variable name; returns its UTF-8 bytes. */
@@ -81,6 +108,7 @@ export function createVar(tx: Tx, heap: Heap, name: string, type: TypeDesc): Var
   tx.writeU8(at + 27, sb.length >> 8)
   tx.writeBytes(at + 32, nb)
   tx.writeBytes(at + 32 + nb.length, sb)
+  tx.writeU32(at + 28, entryChecksum(tx, at, nb.length + sb.length))
   tx.writeBigU64(head, BigInt(at))
   return { name, sig: type.sig, offset: data, size: type.size, at }
 }

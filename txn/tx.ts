@@ -72,26 +72,29 @@ export class Tx {
   writeU8(offset: number, value: number): void {
     this.#check(offset, 1, 1, 'write')
     checkInt(value, 0, 0xff, 'writeU8')
-    this.#b!.buf[this.#b!.entry(offset, 1)] = value
+    const b = this.#b!, pos = b.entry(offset, 1) // entry() first: it may replace b.buf
+    b.buf[pos] = value
   }
 
   writeU32(offset: number, value: number): void {
     this.#check(offset, 4, 4, 'write')
     checkInt(value, 0, 0xffffffff, 'writeU32')
-    this.#b!.words[this.#b!.entry(offset, 4) >>> 2] = value
+    const b = this.#b!, pos = b.entry(offset, 4) // entry() first: it may replace b.words
+    b.words[pos >>> 2] = value
   }
 
   writeI32(offset: number, value: number): void {
     this.#check(offset, 4, 4, 'write')
     checkInt(value, -0x80000000, 0x7fffffff, 'writeI32')
-    this.#b!.words[this.#b!.entry(offset, 4) >>> 2] = value >>> 0
+    const b = this.#b!, pos = b.entry(offset, 4) // entry() first: it may replace b.words
+    b.words[pos >>> 2] = value >>> 0
   }
 
   writeF64(offset: number, value: number): void {
     this.#check(offset, 8, 8, 'write')
     if (typeof value !== 'number') throw new InvalidArgumentError(`Cannot writeF64: value must be a number, got ${describe(value)}`)
-    const b = this.#b!
-    b.f64[b.entry(offset, 8) >>> 3] = value
+    const b = this.#b!, pos = b.entry(offset, 8) // entry() first: it may replace b.f64
+    b.f64[pos >>> 3] = value
   }
 
   writeBigU64(offset: number, value: bigint): void {

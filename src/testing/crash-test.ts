@@ -1,21 +1,28 @@
 /**
- * crashTest: property-test that a user's persistent data structure recovers correctly.
+ * crashTest: property-test that a user's persistent data structure recovers correctly, and
+ * keeps working after it recovered, over several lives.
  *
- * Each run generates a sequence of operations, applies them to a pool on a simulated
- * region (SimRegion), and captures post-crash images at flush points (every one while few,
- * then a sample) and after the last operation: torn sectors and lost unflushed pages, as the
- * crash model allows. Each image is reopened (recovery runs), read back with the user's
- * `read`, and must equal the model after some prefix of the operations that includes every
- * operation whose commit was durable when the crash happened, and the heap must validate.
- * fast-check shrinks a failure to a short operation sequence; the thrown CrashTestError
- * shows it with the crash point, the allowed and the recovered states, and the seed and
- * path that replay it exactly.
+ * Each run generates operation sequences (one per life), applies the first to a pool on a
+ * simulated region (SimRegion), and captures post-crash images at flush points (every one
+ * while few, then a sample) and after the last operation: torn sectors and lost unflushed
+ * pages, as the crash model allows. Each image is reopened (recovery runs), checked
+ * (`pm.check({ reachability: true })`: heap, dangling pointers, leaks), read back with the
+ * user's `read`, and must equal the model after some prefix of the operations that includes
+ * every operation whose commit was durable when the crash happened. Then one image goes on
+ * living: the prefix it matched starts the model of the next life, whose operations run on
+ * the recovered pool, and so on, with crashes during recovery too (crash-lives.ts). So a bug
+ * that only shows when the program continues after a crash (a block freed in one transaction
+ * and unlinked in the next, handed out again by the next insert) is caught.
+ * fast-check shrinks a failure to short operation sequences; the thrown CrashTestError shows
+ * them per life, the life and crash point, the allowed and the recovered states, and the seed
+ * and path that replay it exactly.
  */
 import fc from 'fast-check'
-import { isDeepStrictEqual, inspect } from 'node:util'
-import { PmemError, SimRegion, mulberry32 } from '../../regions/index.js'
-import { PersistentMemory } from '../pm.js'
-import { findUnloggedStores } from './sanitizer.js'
+import type { PersistentMemory } from '../pm.js'
+import { checkOrThrow, inspectOps } from './crash-report.js'
+import { lifeOptions, runPlan, type Plan } from './crash-lives.js'
+
+export { CrashTestError, Violation, checkOrThrow } from './crash-report.js'
 
 /** What a user gives `crashTest`. */
 export interface CrashTestSpec<V, Op, M> {
@@ -43,6 +50,28 @@ export interface CrashTestSpec<V, Op, M> {
   maxPoints?: number
   /** Also fail on stores that no transaction logged and no flush covered (see sanitizer.ts). */
   sanitize?: boolean
+  /**
+   * Lives per run. Default 3. Life 1 runs on a fresh pool; each later life starts from one
+   * crash image of the life before (chosen by the run's seed among its flush points, its end,
+   * and crashes during the recovery that began it), checks it, continues the model from the
+   * state it recovered to, and runs `opsAfterRecovery` more operations on it. 1 gives the
+   * single-life test of earlier versions.
+   */
+  lives?: number
+  /** Longest operation sequence run in each life after the first. Default 5. */
+  opsAfterRecovery?: number
+  /**
+   * After every recovery, walk the pointer graph from the named variables
+   * (`pm.check({ reachability: true })`) and fail on a pointer into a free block, a block
+   * header, outside the heap or misaligned. Default true.
+   */
+  reachability?: boolean
+  /**
+   * With `reachability`: also fail on allocated blocks that no variable reaches (a leak).
+   * Default true; set false for structures that keep unreachable blocks on purpose, or that
+   * store offsets in plain integer fields instead of `t.ptr`.
+   */
+  leaks?: boolean
   /** Replay: the seed (and path) printed by a failure. */
   seed?: number
   path?: string
@@ -50,96 +79,27 @@ export interface CrashTestSpec<V, Op, M> {
   equals?: (recovered: M, expected: M) => boolean
 }
 
-/** Thrown by `crashTest` when recovery gives a state the model does not allow. */
-export class CrashTestError extends PmemError {
-  constructor(message: string) { super('ERR_PMEM_CRASH_TEST', message) }
-}
-
-/** A violation found inside one run (fast-check shrinks on it). */
-export class Violation extends Error {}
-
-interface Capture { image: SimRegion; where: string; durable: number; upTo: number }
-
-/** Runs the crash test; resolves when every run passes, throws CrashTestError otherwise. */
-export async function crashTest<V, Op, M>(spec: CrashTestSpec<V, Op, M>): Promise<void> {
-  const ops = fc.array(spec.operation, { maxLength: spec.maxOps ?? 20 })
-  await checkOrThrow('crashTest', fc.asyncProperty(ops, fc.nat(), (seq, seed) => runOnce(spec, seq, seed)), spec.runs ?? 100, spec)
-}
-
 /**
- * Runs a crash property with fast-check and turns a failure into a CrashTestError showing the
- * shrunk operations, the violation, and the seed and path that replay it. Shared by
- * `crashTest` and `containerCrashTest`.
+ * Runs the crash test; resolves when every run passes, throws CrashTestError otherwise.
+ * @example
+ * await crashTest({ setup, operation, run, model, read })                 // 100 runs of 3 lives
+ * await crashTest({ setup, operation, run, model, read, lives: 5, opsAfterRecovery: 10 })
+ * await crashTest({ ...spec, seed: 1402805608, path: "0:1:0" })            // replay a failure
  */
-export async function checkOrThrow<Ts extends [unknown, ...unknown[]]>(name: string, prop: fc.IAsyncProperty<Ts>, runs: number,
-  replay: { seed?: number; path?: string }): Promise<void> {
-  const details = await fc.check(prop, { numRuns: runs, seed: replay.seed, path: replay.path, endOnFailure: false })
-  if (!details.failed) return
-  const shrunk = details.counterexample?.[0] ?? []
-  const err = details.errorInstance
-  throw new CrashTestError(
-    `${name} failed after ${details.numRuns} run(s) and ${details.numShrinks} shrink(s).\n` +
-    `Operations (shrunk): ${inspect(shrunk, { depth: 6, breakLength: 120 })}\n${err instanceof Violation ? err.message : inspect(err)}\n` +
-    `Replay exactly with: ${name}({ ...spec, seed: ${details.seed}, path: ${JSON.stringify(details.counterexamplePath)} })`)
+export async function crashTest<V, Op, M>(spec: CrashTestSpec<V, Op, M>): Promise<void> {
+  const { lives, opsAfterRecovery } = lifeOptions(spec)
+  const plan: fc.Arbitrary<Plan<Op>> = fc.record({
+    first: fc.array(spec.operation, { maxLength: spec.maxOps ?? 20 }),
+    later: fc.array(fc.array(spec.operation, { maxLength: opsAfterRecovery }), { minLength: lives - 1, maxLength: lives - 1 }),
+  })
+  await checkOrThrow('crashTest', fc.asyncProperty(plan, fc.nat(), (p, seed) => runPlan(spec, p, seed)), spec.runs ?? 100, spec, ([p]) => showPlan(p))
 }
 
-async function runOnce<V, Op, M>(spec: CrashTestSpec<V, Op, M>, ops: Op[], seed: number): Promise<void> {
-  const sim = SimRegion.create({ size: spec.size ?? 256 * 1024 })
-  const pm = PersistentMemory.fromRegion(sim, { logSize: spec.logSize ?? 32 * 1024 })
-  const vars = spec.setup(pm)
-  const models: M[] = [spec.model.init()]
-  const seqAfter: number[] = [pm.engine.lastSeq]
-  const captures: Capture[] = []
-  let running = 0, points = 0
-  const rand = mulberry32(seed)
-  const durableOps = () => { let d = 0; while (d + 1 < seqAfter.length && seqAfter[d + 1]! <= pm.engine.durableSeq) d++; return d }
-  const capture = (where: string, upTo: number) => {
-    for (let i = 0; i < (spec.imagesPerPoint ?? 2); i++) captures.push({ image: sim.crash((rand() * 2 ** 31) | 0), where, durable: durableOps(), upTo })
-  }
-  sim.onFlush = info => {
-    points++
-    if (points <= (spec.maxPoints ?? 32) || rand() < 0.1) capture(`flush #${info.index} (during operation ${running + 1})`, running + 1)
-  }
-  try {
-    for (const op of ops) {
-      await spec.run(pm, vars, op)
-      running++
-      models.push(spec.model.step(clone(models[models.length - 1]!), op))
-      seqAfter.push(pm.engine.lastSeq)
-      if (spec.sanitize) sanitizeNow(pm, running)
-    }
-    capture(`the end (after operation ${running})`, running)
-    captures.push({ image: sim.processCrash(), where: 'a process crash at the end', durable: running, upTo: running })
-  } finally {
-    sim.onFlush = undefined
-  }
-  pm.close()
-  for (const c of captures) verify(spec, c, models)
-}
-
-function verify<V, Op, M>(spec: CrashTestSpec<V, Op, M>, c: Capture, models: M[]): void {
-  const pm = PersistentMemory.fromRegion(c.image)
-  try {
-    const report = pm.check()
-    if (!report.ok) throw new Violation(`After a crash at ${c.where}: the pool does not validate: ${report.problems.join('; ')}`)
-    const got = spec.read(pm, spec.setup(pm))
-    const eq = spec.equals ?? isDeepStrictEqual
-    for (let i = c.durable; i <= c.upTo && i < models.length; i++) if (eq(got, models[i]!)) return
-    const allowed = models.slice(c.durable, c.upTo + 1).map((m, j) => `  after ${c.durable + j} operation(s): ${inspect(m, { depth: 6 })}`)
-    throw new Violation(`After a crash at ${c.where}, recovery gave\n  ${inspect(got, { depth: 6 })}\nbut the model allows only (operations ${c.durable}..${Math.min(c.upTo, models.length - 1)}, ${c.durable} of them known durable):\n${allowed.join('\n')}`)
-  } finally {
-    pm.close()
-  }
-}
-
-function sanitizeNow(pm: PersistentMemory, op: number): void {
-  const bad = findUnloggedStores(pm)
-  if (bad.length > 0) {
-    throw new Violation(`Sanitizer: after operation ${op}, ${bad.length} store(s) were neither logged by a transaction nor flushed: ` +
-      bad.slice(0, 5).map(s => `offset ${s.offset}, ${s.length} byte(s)`).join('; '))
-  }
-}
-
-function clone<T>(v: T): T {
-  try { return structuredClone(v) } catch { return v }
+/** The shrunk operations of every life up to the last one that has any. */
+function showPlan<Op>(p: Plan<Op>): string {
+  let last = p.later.length
+  while (last > 0 && p.later[last - 1]!.length === 0) last--
+  const lines = [`Operations (shrunk)${last > 0 ? ', life 1' : ''}: ${inspectOps(p.first)}`]
+  for (let i = 0; i < last; i++) lines.push(`Operations after recovery ${i + 1} (life ${i + 2}): ${inspectOps(p.later[i])}`)
+  return lines.join('\n')
 }

@@ -1,78 +1,100 @@
-// Property test of the persistent heap across crashes: random transactions allocate
-// (writing a tag into the block), free, and abort, with every durability; crash images are
-// taken at random flush points. After recovery the heap validates (heap inv. 1-2), a
-// transaction counter names the recovered prefix, and the allocated blocks are exactly those
-// of that prefix with their tags: no leak, no block handed out twice, nothing partial.
+// Property test of the persistent heap across crashes, over several lives (crashTest, see
+// src/testing/crash-lives.ts): random transactions allocate (tagging both ends of the block),
+// free, and abort, with every durability; crash images are taken at flush points, at the end
+// and during recovery. After every recovery the heap validates (heap inv. 1-2, checkHeap),
+// every allocated block is reachable from the slot table and no pointer dangles (the
+// reachability walk), and the slots hold exactly the blocks of a committed prefix with their
+// tags: no leak, no block handed out twice, nothing partial. Then the recovered pool goes on
+// allocating and freeing, and crashes again. PMEM_HEAP_RUNS sets the number of runs (default 40).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { SimRegion } from '../../regions/index.js'
 import { PersistentMemory, t, type PmTx } from '../../src/index.js'
+import { crashTest } from '../../src/testing/index.js'
 
+const SLOTS = 24
+const Item = t.struct({ tag: t.u32, size: t.u32 })
 type Op = { allocs: number[]; frees: number[]; abort: boolean; durability: 'sync' | 'none' | 'group' }
 const opArb: fc.Arbitrary<Op> = fc.record({
-  allocs: fc.array(fc.integer({ min: 1, max: 3000 }), { maxLength: 3 }),
+  allocs: fc.array(fc.integer({ min: 12, max: 3000 }), { maxLength: 3 }),
   frees: fc.array(fc.nat(), { maxLength: 2 }),
-  abort: fc.boolean().map(b => b && Math.random() < 0.25),
+  abort: fc.integer({ min: 0, max: 7 }).map(n => n === 0),
   durability: fc.constantFrom('sync' as const, 'none' as const, 'group' as const),
 })
+type Slot = { tag: number; size: number } | null
+type Model = { slots: Slot[]; nextTag: number }
 
-type Model = Map<number, { size: number; tag: number }>
+const setup = (pm: PersistentMemory) => ({
+  slots: pm.persistent('slots', t.array(t.ptr(Item), SLOTS)),
+  nextTag: pm.persistent('nextTag', t.u32),
+})
+type Vars = ReturnType<typeof setup>
 
-test('heap: crash anywhere keeps the allocator consistent and equal to a committed prefix', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 15 }), fc.nat(), async (ops, seed) => {
-    const sim = SimRegion.create({ size: 128 * 1024 })
-    const pm = PersistentMemory.fromRegion(sim, { logSize: 16 * 1024 })
-    const count = pm.persistent('count', t.u64)
-    const models: Model[] = [new Map()]
-    let durable = 0, k = seed
-    const captures: Array<{ img: SimRegion; durable: number; committed: number }> = []
-    sim.onFlush = () => {
-      if (captures.length < 8 && ((k = (k * 1103515245 + 12345) >>> 0) % 4) === 0) captures.push({ img: sim.crash(k), durable, committed: models.length - 1 })
-    }
-    const pending: Promise<unknown>[] = []
-    let tag = 1
-    for (const op of ops) {
-      const next: Model = new Map(models[models.length - 1])
-      const fn = (tx: PmTx) => {
-        for (const size of op.allocs) {
-          const off = tx.alloc(size)
-          assert.equal(tx.readU32(off), 0, 'a fresh allocation is zeroed')
-          tx.writeU32(off, tag)
-          next.set(off, { size, tag: tag++ })
-        }
-        const live = [...next.keys()]
-        for (const f of op.frees) {
-          if (live.length === 0) break
-          const off = live.splice(f % live.length, 1)[0]!
-          tx.free(off)
-          next.delete(off)
-        }
-        tx.writeBigU64(count.offset, tx.readBigU64(count.offset) + 1n)
-        if (op.abort) throw new Error('abort')
-      }
-      if (op.abort) { assert.throws(() => pm.transaction(fn), /abort/); continue }
-      models.push(next)
-      const idx = models.length - 1
-      if (op.durability === 'group') pending.push(pm.transaction(fn, { durability: 'group' }).then(() => { durable = Math.max(durable, idx) }))
-      else { pm.transaction(fn, { durability: op.durability }); if (op.durability === 'sync') durable = idx }
-    }
-    await Promise.all(pending)
-    assert.deepEqual(pm.check().problems, [])
-    captures.push({ img: sim.crash(k + 1), durable, committed: models.length - 1 })
-    for (const c of captures) {
-      const pm2 = PersistentMemory.fromRegion(c.img)
-      const report = pm2.check()
-      assert.deepEqual(report.problems, [], 'heap consistent after recovery')
-      const n = Number(pm2.read(tx => tx.readBigU64(count.offset)))
-      assert.ok(n >= c.durable && n <= c.committed, `recovered transaction ${n} outside [${c.durable}, ${c.committed}]`)
-      const model = models[n]!
-      assert.equal(report.heap!.allocated, model.size + 2 * 1 /* var block + entry */, 'allocated blocks = model + the counter variable')
-      pm2.read(tx => { for (const [off, v] of model) assert.equal(tx.readU32(off), v.tag, `block ${off} holds its tag`) })
-      pm2.close()
-    }
-    pm.close()
-  }), { numRuns: 120 })
+/** The model: allocations fill the first empty slots, frees empty the f-th full slot. */
+function step(m: Model, op: Op): Model {
+  if (op.abort) return m
+  const slots = [...m.slots]
+  let tag = m.nextTag
+  for (const size of op.allocs) {
+    const i = slots.indexOf(null)
+    if (i >= 0) slots[i] = { tag: tag++, size }
+  }
+  for (const f of op.frees) {
+    const full = slots.flatMap((s, i) => (s === null ? [] : [i]))
+    if (full.length > 0) slots[full[f % full.length]!] = null
+  }
+  return { slots, nextTag: tag }
+}
+
+/** The same, on the pool: each block holds its tag and size at the start and its tag at the end. */
+function apply(tx: PmTx, v: Vars, op: Op): void {
+  const slots = tx.view(v.slots)
+  let tag = tx.view(v.nextTag).value
+  for (const size of op.allocs) {
+    let i = 0
+    while (i < SLOTS && slots.get(i) !== 0) i++
+    if (i === SLOTS) continue
+    const off = tx.alloc(size)
+    for (let w = 0; w + 4 <= size; w += 4) if (tx.readU32(off + w) !== 0) throw new Error(`alloc(${size}) returned ${off}, not zeroed at +${w} (heap inv. 3)`)
+    tx.writeU32(off, tag)
+    tx.writeU32(off + 4, size)
+    tx.writeU32(off + ((size - 4) & ~3), tag)
+    slots.set(i, off)
+    tag++
+  }
+  for (const f of op.frees) {
+    const full = [...slots].flatMap((p, i) => (p === 0 ? [] : [i]))
+    if (full.length === 0) break
+    const i = full[f % full.length]!
+    tx.free(slots.get(i))
+    slots.set(i, 0)
+  }
+  tx.view(v.nextTag).value = tag
+}
+
+function read(pm: PersistentMemory, v: Vars): Model {
+  return pm.read(tx => ({
+    nextTag: tx.view(v.nextTag).value,
+    slots: [...tx.view(v.slots)].map(p => {
+      if (p === 0) return null
+      const tag = tx.readU32(p), size = tx.readU32(p + 4)
+      return tx.readU32(p + ((size - 4) & ~3)) === tag ? { tag, size } : { tag: -1, size } // -1: overwritten by an overlapping block
+    }),
+  }))
+}
+
+test('heap: three lives of crashes (during recovery too) keep the allocator consistent and equal to a committed prefix', async () => {
+  await crashTest({
+    setup, operation: opArb, read, lives: 3, opsAfterRecovery: 6, maxOps: 12,
+    model: { init: () => ({ slots: Array<Slot>(SLOTS).fill(null), nextTag: 0 }), step },
+    run: (pm, v, op) => {
+      const fn = (tx: PmTx) => { apply(tx, v, op); if (op.abort) throw new Error('abort') }
+      if (op.abort) { assert.throws(() => pm.transaction(fn), /abort/); return }
+      return op.durability === 'group' ? pm.transaction(fn, { durability: 'group' }) : pm.transaction(fn, { durability: op.durability })
+    },
+    size: 160 * 1024, logSize: 16 * 1024, runs: Number(process.env.PMEM_HEAP_RUNS ?? 40),
+  })
 })
 
 test('heap: bad frees are typed errors and change nothing', () => {

@@ -46,9 +46,9 @@ const correct = (pm: PersistentMemory, v: Vars, op: Op) =>
   'push' in op ? pm.transaction(tx => { push(tx, v, op.push); bump(tx, v) }) : pm.transaction(tx => pop(tx, v))
 
 test('a correct persistent stack passes, with every durability and the sanitizer on', async () => {
-  await crashTest({ setup, operation, run: correct, model, read, runs: 60, sanitize: true })
+  await crashTest({ setup, operation, run: correct, model, read, runs: 30, sanitize: true }) // 3 lives each
   await crashTest({
-    setup, operation, model, read, runs: 40,
+    setup, operation, model, read, runs: 25,
     run: (pm, v, op) => pm.transaction(tx => ('push' in op ? (push(tx, v, op.push), bump(tx, v)) : pop(tx, v)), { durability: 'group' }),
   })
 })
@@ -67,7 +67,9 @@ test('bug 1, a missing transaction around two writes, is caught and shrunk', asy
   const e = await caught((pm, v, op) => 'push' in op
     ? (pm.transaction(tx => push(tx, v, op.push)), pm.transaction(tx => bump(tx, v)))
     : pm.transaction(tx => pop(tx, v)))
-  assert.match(e.message, /Operations \(shrunk\): \[ \{ push: -?\d+ \} \]/, 'shrunk to a single push')
+  const shown = e.message.split('\n').filter(l => l.startsWith('Operations')).join('\n')
+  assert.equal(shown.match(/push: -?\d+/g)?.length, 1, `shrunk to a single push (in any life): ${shown}`)
+  assert.doesNotMatch(shown, /pop/)
   assert.match(e.message, /recovery gave/)
   assert.match(e.message, /seed: -?\d+, path: "[\d:]+"/)
 })

@@ -32,5 +32,5 @@ test("README example: a persistent stack passes crashTest", async () => { await 
     for (let p = tx.view(v.head).value; p; p = tx.at(Node, p).next) items.push(tx.at(Node, p).value)
     return { items, n: Number(tx.readBigU64(v.n.offset)) }
   }),
-  runs: 200,
+  runs: 100,
 }) })
