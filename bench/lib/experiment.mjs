@@ -87,3 +87,68 @@ export function printTable(header, lines) {
 export function collect() {
   globalThis.gc?.()
 }
+
+/**
+ * Measure runner-style scenarios ({ name, setup?, run(n) -> ops, teardown? }, as in
+ * lib/runner.mjs and lib/native.mjs) side by side: set all up, warm each up while
+ * sizing its batch (a batch lasts at least 1/20 of a round), then `rounds`
+ * interleaved rounds of `durationMs` each, rotating the starting row. Returns
+ * [{ name, opsPerSec (median), spread, rounds, status, reason }].
+ */
+export async function measureScenarios(scenarios, { rounds = 3, durationMs = 1000, warmupMs = 300 } = {}) {
+  const rows = scenarios.map((s) => ({ s, status: 'ok', reason: null, batch: 1, rates: [] }))
+  const guard = async (row, what, fn) => {
+    if (row.status !== 'ok') return
+    try {
+      await fn()
+    } catch (err) {
+      row.status = err?.constructor?.name === 'SkipScenario' ? 'skipped' : 'failed'
+      row.reason = row.status === 'skipped' ? err.message : `${what}: ${err?.stack ?? err}`
+      console.log(`  ${row.s.name}: ${row.status}: ${row.reason.split('\n')[0]}`)
+    }
+  }
+  const timed = async (row, n) => {
+    await new Promise((resolve) => setImmediate(resolve))
+    const t0 = performance.now()
+    const done = await row.s.run(n)
+    return [typeof done === 'number' ? done : n, (performance.now() - t0) / 1000]
+  }
+  for (const row of rows) await guard(row, 'setup', () => row.s.setup?.())
+  for (const row of rows) {
+    await guard(row, 'warm-up', async () => {
+      const end = performance.now() + warmupMs
+      const target = Math.min(durationMs / 20, 50) / 1000
+      do {
+        const [, sec] = await timed(row, row.batch)
+        if (sec < target && row.batch < 1 << 24) row.batch *= 2
+      } while (performance.now() < end)
+    })
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[(i + r) % rows.length]
+      await guard(row, 'run', async () => {
+        let ops = 0
+        let sec = 0
+        while (sec * 1000 < durationMs) {
+          const [d, s] = await timed(row, row.batch)
+          ops += d
+          sec += s
+        }
+        row.rates.push(ops / sec)
+      })
+    }
+  }
+  for (const row of rows) {
+    try {
+      await row.s.teardown?.()
+    } catch (err) {
+      console.log(`  ${row.s.name}: teardown threw: ${err?.message ?? err}`)
+    }
+  }
+  return rows.map((row) => {
+    const ok = row.status === 'ok' && row.rates.length > 0
+    const m = ok ? median(row.rates) : null
+    return { name: row.s.name, status: row.status, reason: row.reason, opsPerSec: m, spread: ok ? (Math.max(...row.rates) - Math.min(...row.rates)) / m : null, rounds: row.rates }
+  })
+}
