@@ -152,22 +152,23 @@ const meta = makeMeta({
   loadBefore,
   quick: args.quick,
   filesystem: filesystemName(dir),
-  notes: [`${args.keys.toLocaleString('en-US')} keys, ${args.value}-byte values; a batch of sets, then durable; medians of ${args.rounds} interleaved rounds of ${args.duration} ms`, ...[...skipped].map((s) => `skipped ${s}`)],
+  notes: [`${args.keys.toLocaleString('en-US')} keys, ${args.value}-byte values; a batch of sets, then durable; medians of ${args.rounds} interleaved rounds of ${args.duration} ms`, 'dashed line = Kyoto Cabinet hash database, the batch in one hard (fsync) transaction', ...[...skipped].map((s) => `skipped ${s}`)],
   params: { keys: args.keys, value: args.value, rounds: args.rounds, durationMs: args.duration },
 })
-const ROWS = ['container Map', 'container buckets', 'v8 whole file', 'kyoto hash', 'kyoto tree', 'bdb btree']
+const SHOWN = ['container Map', 'container buckets', 'v8 whole file', 'kyoto tree', 'bdb btree'] // kyoto hash is the dashed line
 const spec = {
   width: 420,
   height: 260,
   layer: [
     {
+      transform: [{ filter: "datum.row !== 'kyoto hash'" }],
       mark: 'bar',
       encoding: {
-        x: { field: 'batch', type: 'ordinal', title: 'sets per durable batch' },
-        xOffset: { field: 'row', sort: ROWS },
+        x: { field: 'batch', type: 'ordinal', title: 'sets per durable batch', axis: { labelAngle: 0 } },
+        xOffset: { field: 'row', sort: SHOWN },
         y: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, axis: { values: [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30], format: '~g' }, title: 'sets/s relative to Kyoto Cabinet hash (log)' },
         y2: { datum: 1 },
-        color: { field: 'row', type: 'nominal', title: null, sort: ROWS, scale: { domain: ROWS, range: ['#4c78a8', '#72b7b2', '#bbbbbb', '#54a24b', '#88d27a', '#e45756'] }, legend: { orient: 'bottom', columns: 3 } },
+        color: { field: 'row', type: 'nominal', title: null, sort: SHOWN, scale: { domain: SHOWN, range: ['#4c78a8', '#72b7b2', '#bbbbbb', '#88d27a', '#e45756'] }, legend: { orient: 'bottom', columns: 3 } },
       },
     },
     { mark: { type: 'rule', strokeDash: [4, 3], color: '#333' }, encoding: { y: { datum: 1 } } },

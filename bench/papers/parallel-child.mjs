@@ -3,8 +3,10 @@
 // it and answers with the milliseconds it took.
 //
 // argv: <system: container|v8|msgpackr> <nodes> <file>
-// messages: parent -> child { go: 'full' | 'update' } | { exit: true }
-//           child -> parent { ready: true } | { ms, bytes }
+// messages: parent -> child { prepare: 'full' | 'update' } | { go: 'full' | 'update' } | { exit: true }
+//           child -> parent { ready: true } (after start-up and after each prepare) | { ms, bytes }
+// Preparing an update point (a volatile array of one proxy per node, so the timed part
+// does not walk the list) is not timed: the parent sends `go` once every child is ready.
 
 import { STRUCTURES, prng } from './structures.mjs'
 import { loadContainer, serializers, timeMs } from '../lib/experiment.mjs'
@@ -34,8 +36,12 @@ process.on('message', async (m) => {
     process.disconnect()
     return
   }
+  if (m.prepare) {
+    if (m.prepare === 'update' && handles === null) handles = nodeArray()
+    process.send({ ready: true })
+    return
+  }
   let bytes = 0
-  if (m.go === 'update' && handles === null) handles = nodeArray()
   const ms = await timeMs(async () => {
     if (m.go === 'update') for (let i = 0; i < nodes / 100; i++) handles[(rand() * nodes) | 0].value = rand()
     if (c) {

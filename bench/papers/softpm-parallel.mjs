@@ -43,6 +43,9 @@ async function rep(system, P, r) {
   await Promise.all(procs.map(nextMessage))
   const out = {}
   for (const go of ['full', 'update']) {
+    const prepared = procs.map(nextMessage)
+    for (const p of procs) p.send({ prepare: go })
+    await Promise.all(prepared)
     const t0 = performance.now()
     const replies = procs.map(nextMessage)
     for (const p of procs) p.send({ go })
