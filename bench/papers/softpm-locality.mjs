@@ -107,6 +107,10 @@ const enc = (field, title) => ({
     color: { field: 'system', type: 'nominal', title: null, sort: ['container', 'msgpackr', 'v8'], scale: { range: ['#4c78a8', '#f58518', '#999999'] }, legend: { orient: 'bottom' } },
   },
 })
-const spec = { hconcat: [enc('ms', 'time per point, update to durable (ms, log)'), enc('bytes', 'bytes written per point (log)')] }
+const ratioPanel = enc('ratio', 'time per point relative to the v8 save (log; below 1 = faster)')
+ratioPanel.layer = [{ mark: ratioPanel.mark, encoding: ratioPanel.encoding }, { mark: { type: 'rule', strokeDash: [4, 3], color: '#333' }, encoding: { y: { datum: 1 } } }]
+delete ratioPanel.mark
+delete ratioPanel.encoding
+const spec = { hconcat: [ratioPanel, enc('bytes', 'bytes written per point (log)')] }
 console.log(`\nchart: ${path.relative(process.cwd(), await writeChart('softpm-locality', { meta, data: rows, spec }))}`)
 fs.rmSync(dir, { recursive: true, force: true })
