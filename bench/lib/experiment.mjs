@@ -22,7 +22,12 @@ export function experimentArgs(own = {}) {
   const options = { quick: { type: 'boolean' }, reps: { type: 'string' }, help: { type: 'boolean' } }
   for (const [k, v] of Object.entries(own)) options[k] = { type: v.type ?? 'string' }
   const { values } = parseArgs({ options, strict: true, allowPositionals: false })
-  const out = { quick: values.quick === true, help: values.help === true, reps: values.reps === undefined ? undefined : Number(values.reps) }
+  if (values.help) {
+    const own_ = Object.entries(own).map(([k, v]) => `  --${k} ${v.type === 'boolean' ? '' : 'N'}`.padEnd(20) + `default ${v.default}${v.quick !== undefined ? `, --quick: ${v.quick}` : ''}`)
+    console.log(['Options (all optional):', '  --quick           small sizes and few repetitions (validation; charts say QUICK RUN)', '  --reps N          repetitions (median reported)', ...own_].join('\n'))
+    process.exit(0)
+  }
+  const out = { quick: values.quick === true, reps: values.reps === undefined ? undefined : Number(values.reps) }
   for (const [k, v] of Object.entries(own)) out[k] = values[k] === undefined ? (out.quick && v.quick !== undefined ? v.quick : v.default) : v.type === 'boolean' ? values[k] : Number(values[k])
   return out
 }
