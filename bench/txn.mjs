@@ -11,8 +11,13 @@
 //   sqlite WAL FULL/OFF   table accounts(id, value REAL) of 1000 rows; one transaction
 //                         updates 8 rows; WAL with synchronous=FULL, then OFF.
 //   pm sync/group/none    the persistent-memory API (skipped until it is built).
+//   pmdk tx ...           native anchor: PMDK libpmemobj TX_BEGIN/pmemobj_tx_add_range
+//                         transactions on the same kind of file (native/pmemobj_txn.c).
+//   bdb txn ...           native anchor: Berkeley DB B-tree of 1000 keys, 8 puts per
+//                         transaction, synchronous commit and DB_TXN_NOSYNC (native/bdb_txn.c).
 //
-// Usage: node txn.mjs [--rounds 5] [--duration 1000] [--only lmdb] [--baseline FILE] [--strict]
+// Usage: node txn.mjs [--quick] [--rounds 5] [--duration 1000] [--only lmdb] [--baseline FILE] [--strict]
+// Without --only it also writes plots/txn.json and plots/txn.svg (ratios to the floor).
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -22,6 +27,8 @@ import { open as openLmdb } from 'lmdb'
 import { runSuite, skip } from './lib/runner.mjs'
 import { filesystemName, makeScratchDir } from './lib/tmpdir.mjs'
 import { loadLibrary } from './lib/library.mjs'
+import { nativeScenario } from './lib/native.mjs'
+import { loadNow, makeMeta, writeChart } from './lib/plot.mjs'
 
 const SLOTS = 1000 // f64 elements in the array
 const WRITES = 8 // f64 writes per transaction
@@ -207,16 +214,43 @@ function pmGroup() {
   }
 }
 
-if (missing) console.log(`note: persistent-memory rows will be skipped: ${missing}`)
+/** PMDK libpmemobj: the same array as the root object, 8 pmemobj_tx_add_range + stores per tx. */
+function pmdk(name, env, note) {
+  return nativeScenario({
+    name,
+    note,
+    driver: 'pmemobj_txn',
+    env,
+    args: () => [path.join(dir, `${name.replace(/\W+/g, '-')}.pool`), String(SLOTS), String(WRITES), '8'],
+  })
+}
 
-await runSuite({
+/** Berkeley DB: B-tree of SLOTS keys with one f64 each; 8 puts per transaction. */
+function bdb(mode, note) {
+  return nativeScenario({
+    name: `bdb txn ${mode}`,
+    note,
+    driver: 'bdb_txn',
+    args: () => {
+      const env = path.join(dir, `bdb-${mode}`)
+      fs.mkdirSync(env)
+      return [env, String(SLOTS), String(WRITES), '8', mode]
+    },
+  })
+}
+
+if (missing) console.log(`note: persistent-memory rows will be skipped: ${missing}`)
+const quick = process.argv.includes('--quick')
+const loadBefore = loadNow()
+
+const results = await runSuite({
   name: 'txn',
   title: `Durable transaction: ${WRITES} random f64 writes into a ${SLOTS}-element f64 array`,
   unit: 'tx',
   baseline: 'raw msync loop',
-  durationMs: 1000,
-  warmupMs: 300,
-  rounds: 5,
+  durationMs: quick ? 300 : 1000,
+  warmupMs: quick ? 100 : 300,
+  rounds: quick ? 2 : 5,
   env: { scratch: dir, filesystem: filesystemName(dir), library: source },
   scenarios: [
     rawMsync('raw msync loop', PAGE, 'msync MS_SYNC of 1 page per commit (the floor)'),
@@ -228,6 +262,10 @@ await runSuite({
     pmSerial('pm sync', undefined, "durability 'sync' (default)"),
     pmGroup(),
     pmSerial('pm none', { durability: 'none' }, "durability 'none': not durable"),
+    pmdk('pmdk tx msync', {}, 'libpmemobj on a file: msync(MS_SYNC) per persist, about 25 per commit'),
+    pmdk('pmdk tx PMEM_IS_PMEM_FORCE', { PMEM_IS_PMEM_FORCE: '1' }, 'not durable on a disk: cache-line flushes of page-cache pages'),
+    bdb('sync', 'fdatasync of the log per commit'),
+    bdb('nosync', 'DB_TXN_NOSYNC: not durable'),
   ],
   targets: [
     { row: 'pm sync', vs: 'raw msync loop', ratio: 0.8 },
@@ -236,3 +274,44 @@ await runSuite({
     { row: 'pm none', min: 1_000_000 },
   ],
 })
+
+/** Which rows are durable against power loss (colour of the chart's bars). */
+const NOT_DURABLE = new Set(['sqlite WAL OFF', 'pm none', 'pmdk tx PMEM_IS_PMEM_FORCE', 'bdb txn nosync', 'raw msync 2 pages'])
+const floor = results.find((r) => r.name === 'raw msync loop')?.opsPerSec
+if (results.env && results.only.length === 0 && floor) {
+  const data = results.filter((r) => r.opsPerSec !== null).map((r) => ({
+    row: r.name,
+    txPerSec: Math.round(r.opsPerSec),
+    ratio: r.opsPerSec / floor,
+    label: `${(r.opsPerSec / floor).toFixed(r.opsPerSec / floor >= 10 ? 1 : r.opsPerSec / floor >= 0.1 ? 2 : 3)}x  (${Math.round(r.opsPerSec).toLocaleString('en-US')} tx/s)`,
+    kind: r.name === 'raw msync loop' || r.name === 'raw msync 2 pages' ? 'floor (one msync)' : NOT_DURABLE.has(r.name) ? 'not durable' : 'durable per commit',
+    spread: r.spread,
+  }))
+  const skipped = results.filter((r) => r.opsPerSec === null).map((r) => `${r.name}: ${r.status} (${(r.reason ?? '').split('\n')[0].slice(0, 90)})`)
+  const meta = makeMeta({
+    title: `Durable transactions: ${WRITES} random f64 writes into a ${SLOTS}-element array, ratio to one msync per commit`,
+    loadBefore,
+    quick,
+    filesystem: filesystemName(dir),
+    notes: [`floor: raw msync loop = ${Math.round(floor).toLocaleString('en-US')} tx/s; medians of ${results.plan.rounds} interleaved rounds of ${results.plan.durationMs} ms`, ...skipped.map((s) => `skipped ${s}`)],
+    params: results.plan,
+  })
+  const spec = {
+    width: 560,
+    height: { step: 22 },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          y: { field: 'row', type: 'nominal', sort: { field: 'ratio', op: 'max', order: 'descending' }, title: null, axis: { labelLimit: 260 } },
+          x: { field: 'ratio', type: 'quantitative', scale: { type: 'log', domain: [0.001, 3000] }, axis: { values: [0.001, 0.01, 0.1, 1, 10, 100, 1000], format: '~g' }, title: 'tx/s relative to the raw msync loop (log scale; right is faster)' },
+          x2: { datum: 0.001 },
+          color: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['durable per commit', 'floor (one msync)', 'not durable'], range: ['#4c78a8', '#999999', '#f58518'] }, legend: { orient: 'bottom' } },
+        },
+      },
+      { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 }, encoding: { y: { field: 'row', type: 'nominal', sort: { field: 'ratio', op: 'max', order: 'descending' } }, x: { field: 'ratio', type: 'quantitative' }, text: { field: 'label' } } },
+      { mark: { type: 'rule', strokeDash: [4, 3], color: '#333' }, encoding: { x: { datum: 1 } } },
+    ],
+  }
+  console.log(`chart: ${path.relative(process.cwd(), await writeChart('txn', { meta, data, spec }))}`)
+}

@@ -357,5 +357,8 @@ export async function runSuite(suite) {
   const checks = checkTargets(suite, results)
   if (cli.save) console.log(`\nresults written to ${path.relative(process.cwd(), saveResults(suite, plan, env, results, checks))}`)
   if (cli.strict && checks.some((c) => c.status === 'FAIL')) process.exitCode = 1
+  results.env = env // for the suite's chart (lib/plot.mjs): machine and load
+  results.plan = plan
+  results.only = cli.only
   return results
 }
