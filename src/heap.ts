@@ -32,9 +32,14 @@
  *   3. Memory at and above `top` is zero (fresh regions are zero-filled and only committed
  *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
  *      in the allocating transaction.
+ *   4. `free` accepts only the offset `alloc` returned for an allocated block: the block must
+ *      be one of the tiling (found in the in-memory BlockIndex, never from bytes inside the
+ *      heap, which a program may have written), and the offset its payload, or for an
+ *      aligned allocation an aligned offset inside it with the forward header `alloc` wrote.
  */
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
+import { BlockIndex } from './block-index.js'
 
 export const HEAP_HEADER = 1024
 const MAGIC_LO = 0x41454850 // "PHEA"
@@ -69,12 +74,14 @@ export class Heap {
   readonly base: number
   #size: () => number
   #grow: ((minSize: number) => boolean) | null
+  #blocks: BlockIndex
 
   /** `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes. */
   constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null) {
     this.base = base
     this.#size = size
     this.#grow = grow
+    this.#blocks = new BlockIndex(base + HEAP_HEADER)
   }
 
   /** Writes an empty heap header (inside the formatting transaction). */
@@ -141,17 +148,26 @@ export class Heap {
     wr(tx, this.base + 24, rd(tx, this.base + 24) - (CLASS_SIZES[c]! - BLOCK_HEADER))
   }
 
-  /** The block that holds the allocation at `offset`; InvalidArgumentError if there is none. */
+  /** The block that holds the allocation at `offset` (heap inv. 4); InvalidArgumentError if there is none. */
   blockOf(tx: Tx, offset: number): number {
-    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap`)
+    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap (pass the offset tx.alloc returned)`)
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.base + HEAP_HEADER + BLOCK_HEADER) throw bad()
-    if (offset >= rd(tx, this.base + 8)) throw bad()
-    let block = offset - BLOCK_HEADER
-    const magic = tx.readU32(block)
-    if (magic === ALIGN_MAGIC) block = rd(tx, offset - 8)
-    else if (magic !== BLOCK_MAGIC) throw bad()
-    if (block < this.base + HEAP_HEADER || tx.readU32(block) !== BLOCK_MAGIC || (tx.readU32(block + 4) & 0xffff) >= NC) throw bad()
+    const top = rd(tx, this.base + 8)
+    if (offset >= top) throw bad()
+    const block = this.#blocks.blockContaining(offset - BLOCK_HEADER, top, at => this.#blockSize(tx, at))
+    if (block < 0) throw bad()
+    if (offset === block + BLOCK_HEADER) return block
+    // an aligned allocation: alloc wrote a forward header naming this block just before it
+    if (offset >= block + this.#blockSize(tx, block) || !isAlignedPayload(block, offset) ||
+      tx.readU32(offset - 16) !== ALIGN_MAGIC || rd(tx, offset - 8) !== block) throw bad()
     return block
+  }
+
+  /** Size of the block at `at` from its header, or -1 if the header is not a block's. */
+  #blockSize(tx: Tx, at: number): number {
+    if (tx.readU32(at) !== BLOCK_MAGIC) return -1
+    const c = tx.readU32(at + 4) & 0xffff
+    return c < NC ? CLASS_SIZES[c]! : -1
   }
 
   /** Payload bytes of allocated blocks. */
@@ -175,8 +191,15 @@ export class Heap {
     }
     tx.writeU32(block, BLOCK_MAGIC)
     wr(tx, this.base + 8, end)
+    this.#blocks.carved(block, CLASS_SIZES[c]!) // heap inv. 4
     return block
   }
+}
+
+/** True when `p` is where `alloc` puts an allocation aligned to some power of two from 32 to 4096 in `block`. */
+function isAlignedPayload(block: number, p: number): boolean {
+  for (let a = 32; a <= 4096; a *= 2) if (Math.ceil((block + BLOCK_HEADER) / a) * a === p) return true
+  return false
 }
 
 /** Result of `checkHeap`. */

@@ -11,8 +11,8 @@ import {
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, type HeapReport } from './heap.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
-import { viewAt } from './view.js'
-import type { TypeDesc, ViewOf } from './types.js'
+import { viewAt, checkViewRange } from './view.js'
+import { checkType, type TypeDesc, type ViewOf } from './types.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -36,11 +36,15 @@ export class PmTx extends Tx {
   free(offset: number): void { this.#pm.heap.free(this, offset) }
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
-    if (handle === null || typeof handle !== 'object' || typeof handle.offset !== 'number') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
-    return viewAt(this, handle.type, handle.offset) as ViewOf<T>
+    if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
+    return this.at(handle.type, handle.offset)
   }
   /** A typed view of `type` at `offset` (for example the target of a pointer). */
-  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> { return this.view({ type, offset }) }
+  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
+    checkType(type, 'Cannot make view')
+    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.region.size)
+    return viewAt(this, type, offset) as ViewOf<T>
+  }
 }
 
 /** Result of `pm.check()` and of the exported `check(path)`. */
@@ -100,12 +104,15 @@ export class PersistentMemory {
   persistent<T extends TypeDesc>(name: string, type: T): Persistent<T> {
     this.#open('declare a persistent variable')
     nameBytes(name)
-    if (type === null || typeof type !== 'object' || typeof (type as TypeDesc).sig !== 'string') {
-      throw new InvalidArgumentError(`Cannot declare persistent variable "${name}": expected a type from t, got ${describe(type)}`)
-    }
+    checkType(type, `Cannot declare persistent variable ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
     if (e === undefined) {
-      e = this.engine.transaction(tx => createVar(tx, this.heap, name, type))
+      e = this.engine.transaction(tx => {
+        const made = createVar(tx, this.heap, name, type)
+        // declared inside a transaction that later aborts: the entry never existed (eng. 4)
+        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) })
+        return made
+      })
       this.#vars.set(name, e)
     }
     checkSameType(this.path, e, type)
@@ -126,15 +133,16 @@ export class PersistentMemory {
   transaction<T>(fn: (tx: PmTx) => T, opts: { durability: 'group' }): Promise<T>
   transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T
   transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T | Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
     return this.engine.transaction(fn as (tx: Tx) => T, opts as { durability: Durability })
   }
 
-  /** Reads committed state outside a transaction (a read-only tx). */
+  /**
+   * Reads committed state outside a transaction (a read-only tx, ended when `fn` returns).
+   * `fn` must be synchronous: a function that returns a promise is refused.
+   */
   read<T>(fn: (tx: PmTx) => T): T {
     this.#open('read')
-    const r = this.engine.reader() as PmTx
-    try { return fn(r) } finally { r.end() }
+    return this.engine.read(fn as (tx: Tx) => T)
   }
 
   /** Makes every committed transaction durable, `none` ones included. */
