@@ -13,6 +13,7 @@ import { Heap, checkHeap, type HeapReport } from './heap.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
+import { checkPoolOptions } from './pool-options.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -45,6 +46,16 @@ export class PmTx extends Tx {
     checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.region.size)
     return viewAt(this, type, offset) as ViewOf<T>
   }
+}
+
+/** Throws unless `region` is an open region (a Region, a SimRegion or another RegionLike). */
+function checkRegionArg(region: unknown): asserts region is RegionLike {
+  const r = region as Partial<RegionLike> | null
+  if (r === null || typeof r !== 'object' || typeof r.unsafeBytes !== 'function' || typeof r.flush !== 'function' ||
+    typeof r.grow !== 'function' || typeof r.size !== 'number' || typeof r.path !== 'string') {
+    throw new InvalidArgumentError(`Cannot open pool: expected a region (Region.open(...) or SimRegion.create(...)), got ${describe(region)}`)
+  }
+  if (r.closed === true) throw new RegionClosedError(`Cannot open pool: region "${r.path}" is closed`)
 }
 
 /** Result of `pm.check()` and of the exported `check(path)`. */
@@ -80,6 +91,10 @@ export class PersistentMemory {
 
   /** Opens (formatting if blank, recovering otherwise) a pool on an already open region. */
   static fromRegion(region: RegionLike, opts: PoolOptions = {}, ownsRegion = false): PersistentMemory {
+    checkRegionArg(region)
+    const checked = checkPoolOptions(opts, `Cannot open pool "${region.path}"`) // opts inv. 1-2
+    if (typeof ownsRegion !== 'boolean') throw new InvalidArgumentError(`Cannot open pool "${region.path}": ownsRegion must be true or false, got ${describe(ownsRegion)}`)
+    opts = checked
     const blank = TxEngine.isBlank(region)
     const engine = blank ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region)
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)

@@ -16,6 +16,7 @@ import { isDeepStrictEqual, inspect } from 'node:util'
 import { PmemError, SimRegion, mulberry32 } from '../../regions/index.js'
 import { PersistentMemory } from '../pm.js'
 import { findUnloggedStores } from './sanitizer.js'
+import { checkCrashTestSpec } from './crash-spec.js'
 
 /** What a user gives `crashTest`. */
 export interface CrashTestSpec<V, Op, M> {
@@ -62,6 +63,7 @@ interface Capture { image: SimRegion; where: string; durable: number; upTo: numb
 
 /** Runs the crash test; resolves when every run passes, throws CrashTestError otherwise. */
 export async function crashTest<V, Op, M>(spec: CrashTestSpec<V, Op, M>): Promise<void> {
+  checkCrashTestSpec(spec)
   const ops = fc.array(spec.operation, { maxLength: spec.maxOps ?? 20 })
   await checkOrThrow('crashTest', fc.asyncProperty(ops, fc.nat(), (seq, seed) => runOnce(spec, seq, seed)), spec.runs ?? 100, spec)
 }
