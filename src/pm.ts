@@ -143,7 +143,25 @@ export class PersistentMemory {
    * Runs `fn` as one durable transaction. `sync` (default): durable when it returns;
    * `group`: returns a promise that resolves once durable, sharing one flush with the other
    * group commits of the same turn; `none`: safe against process crashes, durable at the
-   * next flush, sync commit or close. An exception aborts with nothing applied and rethrows.
+   * next flush, sync commit or close. An exception aborts with nothing applied and rethrows;
+   * with `group` every failure (fn throws, pool closed, commit failed) is a rejected promise.
+   *
+   * `fn` must be synchronous: a function that returns a promise is refused with
+   * InvalidArgumentError and nothing is committed (its promise gets a rejection handler, so a
+   * later use of `tx` after an `await` does not become an unhandled rejection).
+   *
+   * Nested calls are sub-transactions: they see and add to the outer transaction's writes and
+   * commit with it. If a nested function throws, its own writes, allocations, frees and
+   * variable declarations are undone (the outer's stay) and the exception reaches the caller,
+   * which may catch it and go on. The outer commit is as durable as the most durable of the
+   * transactions it contains; a nested `group` call returns a promise that settles when the
+   * outer commit is durable (it rejects, without being an unhandled rejection, if the outer aborts).
+   * @example
+   * pm.transaction(tx => {
+   *   tx.writeU32(a.offset, 1)
+   *   try { pm.transaction(inner => { inner.writeU32(b.offset, 2); throw new Error('no') }) } catch {}
+   *   // commits a = 1 only
+   * })
    */
   transaction<T>(fn: (tx: PmTx) => T, opts: { durability: 'group' }): Promise<T>
   transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T

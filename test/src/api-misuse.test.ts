@@ -512,3 +512,12 @@ test('every error class is a PmemError with a distinct stable code', () => {
   }
   assert.ok(codes.size >= 19)
 })
+
+test('the README\'s Errors section lists every exported error class with its code', () => {
+  const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('\n## ', readme.indexOf('## Errors') + 3))
+  const classes = [...Object.entries(main), ...Object.entries(testing)]
+    .filter(([, v]) => typeof v === 'function' && (v as Function).prototype instanceof PmemError) as Array<[string, new (m: string, x?: unknown) => PmemError]>
+  const missing = classes.filter(([name, C]) => !new RegExp(`\\| \`${name}\` \\| \`${new C('m', undefined).code}\` \\|`).test(section)).map(([n]) => n)
+  assert.deepEqual(missing, [], 'error classes missing from the README table (class and code on one row)')
+})
