@@ -3,19 +3,33 @@
 // taken at random flush points. After recovery the heap validates (heap inv. 1-2), a
 // transaction counter names the recovered prefix, and the allocated blocks are exactly those
 // of that prefix with their tags: no leak, no block handed out twice, nothing partial.
+// Transactions also run sub-transactions that allocate, free and throw (eng. 4: they leave
+// nothing), and each recovered image lives a second life: a transaction with a failing
+// sub-transaction, another crash, another recovery.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { SimRegion } from '../../regions/index.js'
 import { PersistentMemory, t, type PmTx } from '../../src/index.js'
 
-type Op = { allocs: number[]; frees: number[]; abort: boolean; durability: 'sync' | 'none' | 'group' }
+type Op = { allocs: number[]; frees: number[]; abort: boolean; durability: 'sync' | 'none' | 'group'; failing: { allocs: number[]; frees: number[] } | null }
 const opArb: fc.Arbitrary<Op> = fc.record({
   allocs: fc.array(fc.integer({ min: 1, max: 3000 }), { maxLength: 3 }),
   frees: fc.array(fc.nat(), { maxLength: 2 }),
   abort: fc.boolean().map(b => b && Math.random() < 0.25),
   durability: fc.constantFrom('sync' as const, 'none' as const, 'group' as const),
+  failing: fc.option(fc.record({ allocs: fc.array(fc.integer({ min: 1, max: 3000 }), { maxLength: 2 }), frees: fc.array(fc.nat(), { maxLength: 2 }) }), { freq: 3 }),
 })
+
+/** A sub-transaction that allocates, writes, frees some of `live` and throws; the caller catches (eng. 4). */
+function failingSub(pm: PersistentMemory, live: number[], sub: { allocs: number[]; frees: number[] }): void {
+  assert.throws(() => pm.transaction(tx => {
+    for (const size of sub.allocs) tx.writeU32(tx.alloc(size), 0xdead)
+    const left = live.slice()
+    for (const f of sub.frees) if (left.length > 0) tx.free(left.splice(f % left.length, 1)[0]!)
+    throw new Error('sub-transaction fails')
+  }), /sub-transaction fails/)
+}
 
 type Model = Map<number, { size: number; tag: number }>
 
@@ -35,6 +49,7 @@ test('heap: crash anywhere keeps the allocator consistent and equal to a committ
     for (const op of ops) {
       const next: Model = new Map(models[models.length - 1])
       const fn = (tx: PmTx) => {
+        if (op.failing !== null) failingSub(pm, [...next.keys()], op.failing)
         for (const size of op.allocs) {
           const off = tx.alloc(size)
           assert.equal(tx.readU32(off), 0, 'a fresh allocation is zeroed')
@@ -69,6 +84,23 @@ test('heap: crash anywhere keeps the allocator consistent and equal to a committ
       const model = models[n]!
       assert.equal(report.heap!.allocated, model.size + 2 * 1 /* var block + entry */, 'allocated blocks = model + the counter variable')
       pm2.read(tx => { for (const [off, v] of model) assert.equal(tx.readU32(off), v.tag, `block ${off} holds its tag`) })
+      // second life: free one block and allocate one around a failing sub-transaction, crash, recover
+      const live = [...model.keys()]
+      const fresh = pm2.transaction(tx => {
+        if (live.length > 0) tx.free(live.pop()!)
+        failingSub(pm2, live, { allocs: [64], frees: [0, 1] })
+        const p = tx.alloc(40)
+        tx.writeU32(p, 0xbeef)
+        tx.writeBigU64(count.offset, BigInt(n + 1))
+        return p
+      })
+      const pm3 = PersistentMemory.fromRegion(c.img.crash(k + 7))
+      const again = pm3.check()
+      assert.deepEqual(again.problems, [], 'heap consistent after the second recovery')
+      assert.equal(Number(pm3.read(tx => tx.readBigU64(count.offset))), n + 1, 'the sync commit of the second life is durable')
+      assert.equal(again.heap!.allocated, report.heap!.allocated - (model.size > 0 ? 1 : 0) + 1)
+      assert.equal(pm3.read(tx => tx.readU32(fresh)), 0xbeef)
+      pm3.close()
       pm2.close()
     }
     pm.close()
