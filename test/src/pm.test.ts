@@ -240,13 +240,15 @@ test('heap inv. 1: free refuses an offset whose block header was forged inside u
 
 test('heap inv. 1: a block carved in an aborted transaction is not freeable, and carving after it works', () => {
   const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 256 * 1024 }))
-  const a = pm.transaction(tx => tx.alloc(16))
-  pm.transaction(tx => tx.free(a)) // builds the block index
+  const a = pm.transaction(tx => tx.alloc(100))
+  pm.transaction(tx => tx.free(a)) // builds the block index (and leaves a free block of another class than the ghosts')
   let ghosts: number[] = []
   assert.throws(() => pm.transaction(tx => { ghosts = [tx.alloc(2000), tx.alloc(16)]; throw new Error('abort') }), /abort/)
   for (const g of ghosts) assert.throws(() => pm.transaction(tx => tx.free(g)), InvalidArgumentError)
   const small = pm.transaction(tx => Array.from({ length: 6 }, () => tx.alloc(500))) // carved over where the aborted blocks were
-  assert.ok(small[small.length - 1]! > ghosts[1]! && !small.includes(ghosts[1]!), 'the second ghost now lies inside a real block')
+  assert.ok(ghosts[1]! > ghosts[0]! && small[small.length - 1]! > ghosts[1]! && !small.includes(ghosts[1]!), 'the second ghost was carved, and now lies inside a real block')
+  // user data forges a block header where the aborted block started: still not a block (index inv. 1)
+  pm.transaction(tx => { tx.writeU32(ghosts[1]! - 16, 0x4b4c4250); tx.writeU32(ghosts[1]! - 12, 1 << 16) })
   assert.throws(() => pm.transaction(tx => tx.free(ghosts[1]!)), InvalidArgumentError)
   pm.transaction(tx => { for (const s of small) tx.free(s) })
   assert.ok(pm.check().ok)
