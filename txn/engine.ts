@@ -55,14 +55,9 @@ import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
 import { readSuperblock, writeSuperblock, isBlank, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
+import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
-/** How durable a commit is when it returns. */
-export type Durability = 'sync' | 'group' | 'none'
-
-/** Options of a transaction. */
-export interface TransactionOptions {
-  durability?: Durability
-}
+export type { Durability, TransactionOptions } from './tx-options.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
@@ -71,8 +66,6 @@ interface Waiter { seq: number; resolve: () => void; reject: (e: unknown) => voi
 
 /** Something to undo (abort) or complete (commit, with the committed seq) when the transaction ends; see `onAbort`. */
 interface Hook { abort: (err: unknown) => void; commit?: (seq: number) => void }
-
-const STRENGTH: Readonly<Record<Durability, number>> = { none: 0, group: 1, sync: 2 }
 
 /** Durable transactions over one region. See the file comment for the protocol. */
 export class TxEngine implements TxHost {
@@ -458,38 +451,6 @@ export class TxEngine implements TxHost {
     this.#broken = err
     for (const w of this.#waiters.splice(0)) w.reject(new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
-}
-
-/** The durability of `opts` (undefined or `{ durability? }`); InvalidArgumentError for anything else. */
-function checkDurability(opts: unknown): Durability {
-  if (opts === undefined) return 'sync'
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
-    throw new InvalidArgumentError(`Cannot run transaction: options must be an object such as { durability: 'group' }, got ${describe(opts)}`)
-  }
-  for (const key in opts) {
-    if (key !== 'durability') throw new InvalidArgumentError(`Cannot run transaction: unknown option ${JSON.stringify(key)}; known options are durability`)
-  }
-  const d = (opts as TransactionOptions).durability
-  if (d === undefined) return 'sync'
-  if (d !== 'sync' && d !== 'group' && d !== 'none') {
-    throw new InvalidArgumentError(`Cannot run transaction: durability must be "sync", "group" or "none", got ${describe(d)}`)
-  }
-  return d
-}
-
-/**
- * Throws InvalidArgumentError when a transaction or read function returned a promise (or any
- * thenable). The promise is given a rejection handler first: the function goes on running
- * after its transaction ended, and its next use of `tx` rejects the promise with
- * TransactionEndedError, which must not become an unhandled rejection that kills the process.
- */
-function refusePromise(result: unknown, action: 'commit' | 'read'): void {
-  if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return
-  let then: unknown
-  try { then = (result as { then?: unknown }).then } catch { return }
-  if (typeof then !== 'function') return
-  try { then.call(result, undefined, () => {}) } catch { /* a broken thenable: nothing to handle */ }
-  throw new InvalidArgumentError(`Cannot ${action}: the ${action === 'read' ? 'read' : 'transaction'} function returned a promise; transaction and read functions must be synchronous (await outside, not inside); the promise was left to settle on its own`)
 }
 
 /** Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096. */
