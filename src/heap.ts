@@ -36,6 +36,8 @@
  *      be one of the tiling (found in the in-memory BlockIndex, never from bytes inside the
  *      heap, which a program may have written), and the offset its payload, or for an
  *      aligned allocation an aligned offset inside it with the forward header `alloc` wrote.
+ *      (Only a program that writes a forward header into its own block's data can still
+ *      free that real, allocated block by a wrong aligned offset; the heap stays consistent.)
  */
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'

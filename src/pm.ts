@@ -33,7 +33,11 @@ export class PmTx extends Tx {
   }
   /** Allocates `size` zeroed bytes aligned to `align`; freed again if the transaction aborts. */
   alloc(size: number, align = 8): number { return this.#pm.heap.alloc(this, size, align) }
-  /** Frees an allocation made by `alloc`; kept if the transaction aborts. */
+  /**
+   * Frees an allocation made by `alloc`; kept if the transaction aborts. Any other offset
+   * (checked against the heap's real blocks, never against bytes in the heap) or a second
+   * free is InvalidArgumentError, and nothing changes.
+   */
   free(offset: number): void { this.#pm.heap.free(this, offset) }
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
