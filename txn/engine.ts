@@ -178,13 +178,14 @@ export class TxEngine implements TxHost {
     let result: T
     try {
       result = fn(tx)
-      refusePromise(result, 'commit')
+      if (typeof result === 'object' || typeof result === 'function') refusePromise(result, 'commit')
     } catch (err) {
       this.#end(tx)
       if (this.#hooks.length > 0) this.#unwind(0, err)
       throw err
     }
-    this.#end(tx)
+    tx.end()
+    this.#current = null
     const want = this.#want
     if (b.entryCount > 0) {
       try { this.#commit(want) } catch (err) { if (this.#hooks.length > 0) this.#unwind(0, err); throw err }
