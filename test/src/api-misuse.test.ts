@@ -7,7 +7,7 @@
 //
 // Container, containerCrashTest and the other container exports are covered by
 // test/src/container/api-misuse.test.ts.
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,6 +22,7 @@ import {
 import { crashTest, findUnloggedStores } from '../../src/testing/index.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-misuse-'))
+after(() => fs.rmSync(dir, { recursive: true, force: true }))
 let fileNo = 0
 const tmp = (name = 'f') => path.join(dir, `${name}-${fileNo++}.pm`)
 
