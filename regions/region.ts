@@ -405,9 +405,9 @@ export class Region implements RegionLike {
   #flushRange(action: string, offset: number | undefined, length: number | undefined): [number, number] {
     this.#checkWritable(action)
     const named = `${action} region "${this.path}"`
-    const off = offset ?? 0
+    const off = offset === undefined ? 0 : offset // null is a wrong value, not "the default"
     checkNonNegInt('offset', off, named)
-    const len = length ?? Math.max(0, this.size - off)
+    const len = length === undefined ? Math.max(0, this.size - off) : length
     checkNonNegInt('length', len, named)
     checkRange(this.path, this.size, off, len, action)
     if (len === 0) return [0, 0]

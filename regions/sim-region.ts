@@ -24,7 +24,8 @@
  */
 import { RegionClosedError, InvalidArgumentError, ReadOnlyError, OutOfSpaceError } from './errors.js'
 import { ViewRegistry } from './checked-view.js'
-import { PAGE_SIZE, SECTOR_SIZE, checkNonNegInt, checkRange, checkViewArgs, roundUp } from './bounds.js'
+import { PAGE_SIZE, SECTOR_SIZE, checkNonNegInt, checkRange, checkViewArgs, describe, roundUp } from './bounds.js'
+import { MAX_USER_SIZE } from './header.js'
 import type { RegionLike, ViewCtor } from './types.js'
 
 /** Information passed to {@link SimRegion.onFlush}. */
@@ -78,18 +79,18 @@ export class SimRegion implements RegionLike {
 
   /** A new zero-filled simulated region whose durable and volatile images are equal. */
   static create(opts: SimRegionOptions): SimRegion {
-    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Cannot create SimRegion: options object with a size is required')
-    checkNonNegInt('size', opts.size, 'Cannot create SimRegion')
-    const size = roundUp(Math.max(opts.size, PAGE_SIZE), PAGE_SIZE)
-    return new SimRegion(opts.path ?? 'sim', new Uint8Array(size), new Uint8Array(size), opts.maxSize ?? Infinity, opts.readOnly ?? false, true)
+    const o = checkCreateOptions(opts)
+    const size = roundUp(Math.max(o.size, PAGE_SIZE), PAGE_SIZE)
+    return new SimRegion(o.path ?? 'sim', new Uint8Array(size), new Uint8Array(size), o.maxSize ?? Infinity, o.readOnly ?? false, true)
   }
 
   /** A simulated region whose durable and volatile images are both `image` (copied). */
   static fromImage(image: Uint8Array, opts: { path?: string; readOnly?: boolean } = {}): SimRegion {
-    if (!(image instanceof Uint8Array) || image.length % PAGE_SIZE !== 0 || image.length === 0) {
-      throw new InvalidArgumentError('Cannot create SimRegion from image: expected a Uint8Array whose length is a positive multiple of 4096')
+    if (!(image instanceof Uint8Array) || image.length % PAGE_SIZE !== 0 || image.length === 0 || image.length > MAX_USER_SIZE) {
+      throw new InvalidArgumentError(`Cannot create SimRegion from image: expected a Uint8Array whose length is a positive multiple of 4096 (at most ${MAX_USER_SIZE}), got ${describe(image)}`)
     }
-    return new SimRegion(opts.path ?? 'sim', image.slice(), image.slice(), Infinity, opts.readOnly ?? false)
+    const o = checkOptions(opts, 'Cannot create SimRegion from image', IMAGE_KEYS)
+    return new SimRegion((o.path as string | undefined) ?? 'sim', image.slice(), image.slice(), Infinity, (o.readOnly as boolean | undefined) ?? false)
   }
 
   get size(): number { return this.#volatile.length }
@@ -143,7 +144,7 @@ export class SimRegion implements RegionLike {
     checkNonNegInt('newSize', newSize, 'Cannot grow region')
     const size = roundUp(newSize, PAGE_SIZE)
     if (size <= this.size) return
-    if (size > this.#maxSize) {
+    if (size > this.#maxSize || size > MAX_USER_SIZE) {
       throw new OutOfSpaceError(`Cannot grow region "${this.path}" to ${size} bytes: the simulated disk holds at most ${this.#maxSize}`)
     }
     // Growth is durable at once, as Region.grow is (it fsyncs the new size).
@@ -184,6 +185,7 @@ export class SimRegion implements RegionLike {
    * half per sector (torn pages), so both kinds of damage are common.
    */
   crash(seed: number): SimRegion {
+    checkSeed(seed, 'Cannot make a crash image')
     const rng = mulberry32(seed)
     const perPage = rng() < 0.5
     const pageChoice = new Map<number, boolean>()
@@ -206,7 +208,14 @@ export class SimRegion implements RegionLike {
    * Post-crash images. With k dirty sectors and 2^k <= max, yields all 2^k images (all old
    * first, all new last); otherwise yields all-old, all-new, then `max - 2` random images.
    */
-  *crashImages(opts: { max?: number; seed?: number } = {}): Generator<SimRegion> {
+  crashImages(opts: { max?: number; seed?: number } = {}): Generator<SimRegion> {
+    const o = checkOptions(opts, 'Cannot make crash images', IMAGES_KEYS) as { max?: unknown; seed?: unknown }
+    if (o.max !== undefined && (typeof o.max !== 'number' || !Number.isSafeInteger(o.max) || o.max < 1)) throw new InvalidArgumentError(`Cannot make crash images: max must be a positive integer, got ${describe(o.max)}`)
+    if (o.seed !== undefined) checkSeed(o.seed, 'Cannot make crash images')
+    return this.#crashImages(opts)
+  }
+
+  *#crashImages(opts: { max?: number; seed?: number }): Generator<SimRegion> {
     const max = opts.max ?? 64
     const dirty = this.dirtySectors()
     if (dirty.length < 31 && 2 ** dirty.length <= max) {
@@ -234,6 +243,41 @@ export class SimRegion implements RegionLike {
   #open(action: string): void {
     if (this.#closed) throw new RegionClosedError(`Cannot ${action}: region "${this.path}" is closed`)
   }
+}
+
+const CREATE_KEYS = ['size', 'path', 'maxSize', 'readOnly']
+const IMAGE_KEYS = ['path', 'readOnly']
+const IMAGES_KEYS = ['max', 'seed']
+
+/** Checks the options of `SimRegion.create`: every bad one is an InvalidArgumentError naming it. */
+function checkCreateOptions(opts: unknown): SimRegionOptions {
+  const action = 'Cannot create SimRegion'
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new InvalidArgumentError(`${action}: options object with a size is required, got ${describe(opts)}`)
+  const o = checkOptions(opts, action, CREATE_KEYS)
+  checkNonNegInt('size', o.size, action)
+  if (o.size > MAX_USER_SIZE) throw new InvalidArgumentError(`${action}: size ${o.size} is larger than the largest region (${MAX_USER_SIZE} bytes), which Region also refuses`)
+  if (o.maxSize !== undefined && (typeof o.maxSize !== 'number' || !(Number.isSafeInteger(o.maxSize) || o.maxSize === Infinity) || o.maxSize <= 0)) {
+    throw new InvalidArgumentError(`${action}: maxSize must be a positive integer (or Infinity), got ${describe(o.maxSize)}`)
+  }
+  return o as unknown as SimRegionOptions
+}
+
+/** An options object with only `known` names; `path` and `readOnly`, when given, checked. */
+function checkOptions(opts: unknown, action: string, known: readonly string[]): Record<string, unknown> {
+  if (opts === undefined) return {}
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new InvalidArgumentError(`${action}: options must be an object, got ${describe(opts)}`)
+  const o = opts as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`${action}: unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`)
+  }
+  if (o.path !== undefined && (typeof o.path !== 'string' || o.path.length === 0)) throw new InvalidArgumentError(`${action}: path must be a non-empty string, got ${describe(o.path)}`)
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`${action}: readOnly must be true or false, got ${describe(o.readOnly)}`)
+  return o
+}
+
+/** A crash-image seed is any safe integer. */
+function checkSeed(seed: unknown, action: string): void {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new InvalidArgumentError(`${action}: seed must be an integer, got ${describe(seed)}`)
 }
 
 function extend(a: Uint8Array, size: number): Uint8Array {

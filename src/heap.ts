@@ -40,9 +40,16 @@
  *      valid free header is beyond what alloc can see; `check()` walks everything.)
  *   5. An allocated block's link word is 0; an aligned allocation's forward header lies in
  *      the payload of the block it names.
+ *   6. `free` accepts only the offset `alloc` returned for an allocated block: the block must
+ *      be one of the tiling (found in the in-memory BlockIndex, never from bytes inside the
+ *      heap, which a program may have written), and the offset its payload, or for an
+ *      aligned allocation an aligned offset inside it with the forward header `alloc` wrote.
+ *      (Only a program that writes a forward header into its own block's data can still
+ *      free that real, allocated block by a wrong aligned offset; the heap stays consistent.)
  */
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
+import { BlockIndex } from './block-index.js'
 
 export const HEAP_HEADER = 1024
 const MAGIC_LO = 0x41454850 // "PHEA"
@@ -79,6 +86,7 @@ export class Heap {
   readonly path: string
   #size: () => number
   #grow: ((minSize: number) => boolean) | null
+  #blocks: BlockIndex
 
   /** `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes. */
   constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null, path = 'pool') {
@@ -86,6 +94,7 @@ export class Heap {
     this.path = path
     this.#size = size
     this.#grow = grow
+    this.#blocks = new BlockIndex(base + HEAP_HEADER)
   }
 
   /** Writes an empty heap header (inside the formatting transaction). */
@@ -152,27 +161,30 @@ export class Heap {
     wr(tx, this.base + 24, rd(tx, this.base + 24) - (CLASS_SIZES[c]! - BLOCK_HEADER))
   }
 
-  /** The block that holds the allocation at `offset`; InvalidArgumentError if there is none. */
+  /** The block that holds the allocation at `offset` (heap inv. 6); InvalidArgumentError if there is none. */
   blockOf(tx: Tx, offset: number): number {
-    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap`)
+    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap (pass the offset tx.alloc returned)`)
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.base + HEAP_HEADER + BLOCK_HEADER) throw bad()
-    if (offset >= rd(tx, this.base + 8)) throw bad()
-    const block = offset - BLOCK_HEADER
-    const magic = tx.readU32(block)
-    if (magic === ALIGN_MAGIC) return this.#forwarded(tx, offset)
-    if (magic !== BLOCK_MAGIC || (tx.readU32(block + 4) & 0xffff) >= NC) throw bad()
+    const top = rd(tx, this.base + 8)
+    if (offset >= top) throw bad()
+    const block = this.#blocks.blockContaining(offset - BLOCK_HEADER, top, at => this.#blockSize(tx, at))
+    if (block < 0) throw bad()
+    if (offset === block + BLOCK_HEADER) return block
+    // an aligned allocation: alloc wrote a forward header naming this block just before it
+    if (offset >= block + this.#blockSize(tx, block) || !isAlignedPayload(block, offset) ||
+      tx.readU32(offset - 16) !== ALIGN_MAGIC) throw bad()
+    const named = rd(tx, offset - 8)
+    if (named !== block) {
+      throw new CorruptionError(`Cannot free offset ${offset} in "${this.path}": its alignment header is damaged (it names ${named}, not the block ${block} that holds it); nothing was freed. Run check() and restore the file from a backup`)
+    }
     return block
   }
 
-  /** The block named by the forward header before `offset` (heap inv. 5); CorruptionError if it cannot hold it. */
-  #forwarded(tx: Tx, offset: number): number {
-    const block = rd(tx, offset - 8)
-    const c = block >= this.base + HEAP_HEADER && block % 16 === 0 && block + BLOCK_HEADER <= offset - BLOCK_HEADER && tx.readU32(block) === BLOCK_MAGIC
-      ? tx.readU32(block + 4) & 0xffff : NC
-    if (c >= NC || offset >= block + CLASS_SIZES[c]!) {
-      throw new CorruptionError(`Cannot free offset ${offset} in "${this.path}": its alignment header is damaged (it names ${block}, not a block that holds it); nothing was freed. Run check() and restore the file from a backup`)
-    }
-    return block
+  /** Size of the block at `at` from its header, or -1 if the header is not a block's. */
+  #blockSize(tx: Tx, at: number): number {
+    if (tx.readU32(at) !== BLOCK_MAGIC) return -1
+    const c = tx.readU32(at + 4) & 0xffff
+    return c < NC ? CLASS_SIZES[c]! : -1
   }
 
   /** Payload bytes of allocated blocks. */
@@ -215,9 +227,16 @@ export class Heap {
     }
     tx.writeU32(block, BLOCK_MAGIC)
     wr(tx, this.base + 8, end)
+    this.#blocks.carved(block, CLASS_SIZES[c]!) // heap inv. 6
     return block
   }
 
+}
+
+/** True when `p` is where `alloc` puts an allocation aligned to some power of two from 32 to 4096 in `block`. */
+function isAlignedPayload(block: number, p: number): boolean {
+  for (let a = 32; a <= 4096; a *= 2) if (Math.ceil((block + BLOCK_HEADER) / a) * a === p) return true
+  return false
 }
 
 /** Result of `checkHeap`. */

@@ -4,9 +4,11 @@
  * `check` validates a file without changing it (read-only mapping; committed log records
  * are replayed into memory only).
  */
+import fs from 'node:fs'
 import { Region, PmemError, type RegionOpenOptions } from '../regions/index.js'
 import { PersistentMemory, type CheckReport, type PoolOptions } from './pm.js'
 import { checkOptions, type CheckOptions } from './reachability.js'
+import { checkOpenOptions, checkPoolFits } from './pool-options.js'
 
 /** Options of {@link open}. */
 export interface OpenOptions extends PoolOptions {
@@ -20,7 +22,9 @@ export interface OpenOptions extends PoolOptions {
 
 /**
  * Creates (when `size` is given and the file is missing) or opens and recovers the pool in
- * the file at `path`.
+ * the file at `path`. Options are checked before the disk is touched: an unknown or
+ * ill-typed option, or a `size` too small for a pool (with the default or the given
+ * `logSize`), is an InvalidArgumentError and no file is created.
  * @example
  * const pm = open('app.pm', { size: 16 << 20 })
  * const count = pm.persistent('count', t.u64)
@@ -28,12 +32,16 @@ export interface OpenOptions extends PoolOptions {
  * pm.close()
  */
 export function open(path: string, opts: OpenOptions = {}): PersistentMemory {
-  const ro: RegionOpenOptions = { readOnly: opts.readOnly }
-  if (opts.size !== undefined) ro.size = opts.size
-  if (opts.create !== undefined) ro.create = opts.create
+  const o = checkOpenOptions(path, opts) // opts inv. 1-2
+  const ro: RegionOpenOptions = { readOnly: o.readOnly }
+  if (o.size !== undefined) ro.size = o.size
+  if (o.create !== undefined) ro.create = o.create
+  if (o.size !== undefined && o.create !== false && o.readOnly !== true && !fs.existsSync(path)) {
+    checkPoolFits(o.size, o.logSize, `Cannot create pool "${path}"`) // opts inv. 3
+  }
   const region = Region.open(path, ro)
   try {
-    return PersistentMemory.fromRegion(region, opts, true)
+    return PersistentMemory.fromRegion(region, { logSize: o.logSize, maxSize: o.maxSize }, true)
   } catch (err) {
     region.close()
     throw err
@@ -50,6 +58,7 @@ export function open(path: string, opts: OpenOptions = {}): PersistentMemory {
  * const r = check('app.pm', { reachability: true, types: { head: t.ptr(Node) } })
  */
 export function check(path: string, opts?: CheckOptions): CheckReport {
+  checkOpenOptions(path, undefined) // a bad path is a bad argument, not a damaged file
   const o = checkOptions(opts, `Cannot check "${path}"`)
   let pm: PersistentMemory | undefined
   try {

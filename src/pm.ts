@@ -16,8 +16,9 @@ import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
 import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
 import { typeFromSig } from './type-sig.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
-import { viewAt } from './view.js'
-import type { TypeDesc, ViewOf } from './types.js'
+import { viewAt, checkViewRange } from './view.js'
+import { checkType, type TypeDesc, type ViewOf } from './types.js'
+import { checkPoolOptions } from './pool-options.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -37,15 +38,33 @@ export class PmTx extends Tx {
   }
   /** Allocates `size` zeroed bytes aligned to `align`; freed again if the transaction aborts. */
   alloc(size: number, align = 8): number { return this.#pm.heap.alloc(this, size, align) }
-  /** Frees an allocation made by `alloc`; kept if the transaction aborts. */
+  /**
+   * Frees an allocation made by `alloc`; kept if the transaction aborts. Any other offset
+   * (checked against the heap's real blocks, never against bytes in the heap) or a second
+   * free is InvalidArgumentError, and nothing changes.
+   */
   free(offset: number): void { this.#pm.heap.free(this, offset) }
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
-    if (handle === null || typeof handle !== 'object' || typeof handle.offset !== 'number') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
-    return viewAt(this, handle.type, handle.offset) as ViewOf<T>
+    if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
+    return this.at(handle.type, handle.offset)
   }
   /** A typed view of `type` at `offset` (for example the target of a pointer). */
-  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> { return this.view({ type, offset }) }
+  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
+    checkType(type, 'Cannot make view')
+    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.region.size)
+    return viewAt(this, type, offset) as ViewOf<T>
+  }
+}
+
+/** Throws unless `region` is an open region (a Region, a SimRegion or another RegionLike). */
+function checkRegionArg(region: unknown): asserts region is RegionLike {
+  const r = region as Partial<RegionLike> | null
+  if (r === null || typeof r !== 'object' || typeof r.unsafeBytes !== 'function' || typeof r.flush !== 'function' ||
+    typeof r.grow !== 'function' || typeof r.size !== 'number' || typeof r.path !== 'string') {
+    throw new InvalidArgumentError(`Cannot open pool: expected a region (Region.open(...) or SimRegion.create(...)), got ${describe(region)}`)
+  }
+  if (r.closed === true) throw new RegionClosedError(`Cannot open pool: region "${r.path}" is closed`)
 }
 
 /** Result of `pm.check()` and of the exported `check(path)`. */
@@ -92,6 +111,10 @@ export class PersistentMemory {
    * and a failing call leaves the region's bytes unchanged.
    */
   static fromRegion(region: RegionLike, opts: PoolOptions = {}, ownsRegion = false): PersistentMemory {
+    checkRegionArg(region)
+    const checked = checkPoolOptions(opts, `Cannot open pool "${region.path}"`) // opts inv. 1-2
+    if (typeof ownsRegion !== 'boolean') throw new InvalidArgumentError(`Cannot open pool "${region.path}": ownsRegion must be true or false, got ${describe(ownsRegion)}`)
+    opts = checked
     const fresh = TxEngine.isFormattable(region)
     const engine = fresh ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region, { deferRecovery: true })
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
@@ -119,12 +142,15 @@ export class PersistentMemory {
   persistent<T extends TypeDesc>(name: string, type: T): Persistent<T> {
     this.#open('declare a persistent variable')
     nameBytes(name)
-    if (type === null || typeof type !== 'object' || typeof (type as TypeDesc).sig !== 'string') {
-      throw new InvalidArgumentError(`Cannot declare persistent variable "${name}": expected a type from t, got ${describe(type)}`)
-    }
+    checkType(type, `Cannot declare persistent variable ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
     if (e === undefined) {
-      e = this.engine.transaction(tx => createVar(tx, this.heap, name, type))
+      e = this.engine.transaction(tx => {
+        const made = createVar(tx, this.heap, name, type)
+        // declared inside a transaction that later aborts: the entry never existed (eng. 7)
+        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) })
+        return made
+      })
       this.#vars.set(name, e)
     }
     checkSameType(this.path, e, type)
@@ -141,20 +167,39 @@ export class PersistentMemory {
    * Runs `fn` as one durable transaction. `sync` (default): durable when it returns;
    * `group`: returns a promise that resolves once durable, sharing one flush with the other
    * group commits of the same turn; `none`: safe against process crashes, durable at the
-   * next flush, sync commit or close. An exception aborts with nothing applied and rethrows.
+   * next flush, sync commit or close. An exception aborts with nothing applied and rethrows;
+   * with `group` every failure (fn throws, pool closed, commit failed) is a rejected promise.
+   *
+   * `fn` must be synchronous: a function that returns a promise is refused with
+   * InvalidArgumentError and nothing is committed (its promise gets a rejection handler, so a
+   * later use of `tx` after an `await` does not become an unhandled rejection).
+   *
+   * Nested calls are sub-transactions: they see and add to the outer transaction's writes and
+   * commit with it. If a nested function throws, its own writes, allocations, frees and
+   * variable declarations are undone (the outer's stay) and the exception reaches the caller,
+   * which may catch it and go on. The outer commit is as durable as the most durable of the
+   * transactions it contains; a nested `group` call returns a promise that settles when the
+   * outer commit is durable (it rejects, without being an unhandled rejection, if the outer aborts).
+   * @example
+   * pm.transaction(tx => {
+   *   tx.writeU32(a.offset, 1)
+   *   try { pm.transaction(inner => { inner.writeU32(b.offset, 2); throw new Error('no') }) } catch {}
+   *   // commits a = 1 only
+   * })
    */
   transaction<T>(fn: (tx: PmTx) => T, opts: { durability: 'group' }): Promise<T>
   transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T
   transaction<T>(fn: (tx: PmTx) => T, opts?: TransactionOptions): T | Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
     return this.engine.transaction(fn as (tx: Tx) => T, opts as { durability: Durability })
   }
 
-  /** Reads committed state outside a transaction (a read-only tx). */
+  /**
+   * Reads committed state outside a transaction (a read-only tx, ended when `fn` returns).
+   * `fn` must be synchronous: a function that returns a promise is refused.
+   */
   read<T>(fn: (tx: PmTx) => T): T {
     this.#open('read')
-    const r = this.engine.reader() as PmTx
-    try { return fn(r) } finally { r.end() }
+    return this.engine.read(fn as (tx: Tx) => T)
   }
 
   /** Makes every committed transaction durable, `none` ones included. */

@@ -6,8 +6,28 @@
  * Layout rules (C-like): every type is aligned to its own alignment; struct fields are laid
  * out in declaration order, each at the next offset aligned to the field; a struct's size
  * is rounded up to its alignment; an array of n elements has size n * elementSize.
+ *
+ * Signatures (stored with each named variable, see vars.ts):
+ *
+ *   sig   := "u8" | "u32" | "i32" | "f64" | "u64" | "bytes(" n ")" | sig "[" n "]"
+ *          | "ptr" | "ptr(*)" | "ptr(" sig ")" | "{" [ field { "," field } ] "}"
+ *   field := name ":" sig
+ *   name  := identifier ([A-Za-z_$][A-Za-z0-9_$]*), written bare
+ *          | any other string, written as a JSON string literal ("a:b", "first name", "")
+ *
+ * Invariants (cited as "types inv. N"):
+ *   1. The signature determines the layout and field names: two types with equal signatures
+ *      are interchangeable. (A bare name never contains a signature character, a quoted
+ *      one starts with `"` and ends at its closing quote; `ptr(*)`, the pointer whose target
+ *      is given by a function, names no target and matches any such pointer.)
+ *   2. Earlier versions wrote every name bare. For types whose names are all identifiers the
+ *      signature is unchanged. A stored signature in the old form is still accepted for a
+ *      type whose names contain no signature character (`legacySig`, `matchesSig`); one with
+ *      such a name was ambiguous and is matched only by the new form.
+ *   3. Only objects made by `t` are types (`isType`): a copy or a hand-made object with the
+ *      same fields is refused, so a type's size, alignment and signature always agree.
  */
-import { InvalidArgumentError, describe } from '../regions/index.js'
+import { InvalidArgumentError, MAX_USER_SIZE, describe } from '../regions/index.js'
 
 export type Scalar = 'u8' | 'u32' | 'i32' | 'f64' | 'u64'
 
@@ -58,16 +78,69 @@ export interface ValueView<T extends TypeDesc> extends ViewCommon { value: Value
 /** The view `tx.view` returns for a variable of type T. */
 export type ViewOf<T extends TypeDesc> = T extends ArrayType | StructType ? ValueOf<T> : ValueView<T>
 
-function scalar<K extends Scalar>(kind: K, size: number): ScalarType<K> { return Object.freeze({ kind, size, align: size, sig: kind }) }
+/** Every type `t` made (types inv. 3). */
+const made = new WeakSet<object>()
 
-function checkType(t: unknown, where: string): asserts t is TypeDesc {
-  if (t === null || typeof t !== 'object' || typeof (t as TypeDesc).sig !== 'string') {
-    throw new InvalidArgumentError(`${where}: expected a type from t (t.u8, t.f64, t.struct(...), ...), got ${describe(t)}`)
+function brand<T extends TypeDesc>(type: T): T {
+  Object.freeze(type)
+  made.add(type)
+  return type
+}
+
+/** True when `v` is a type made by `t` (types inv. 3). */
+export function isType(v: unknown): v is TypeDesc {
+  return typeof v === 'object' && v !== null && made.has(v)
+}
+
+/** Throws InvalidArgumentError unless `v` is a type made by `t`. */
+export function checkType(v: unknown, where: string): asserts v is TypeDesc {
+  if (!isType(v)) {
+    const forged = v !== null && typeof v === 'object' && 'sig' in v ? ' (an object that looks like a type but was not made by t: use t.u8, t.struct(...), ... themselves, not copies)' : ''
+    throw new InvalidArgumentError(`${where}: expected a type from t (t.u8, t.f64, t.struct(...), ...), got ${describe(v)}${forged}`)
   }
 }
 
+function scalar<K extends Scalar>(kind: K, size: number): ScalarType<K> { return brand({ kind, size, align: size, sig: kind }) }
+
 function checkCount(n: unknown, where: string): asserts n is number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${where}: length must be a non-negative integer, got ${describe(n)}`)
+}
+
+/** No region holds more: a larger type could never be stored. */
+function checkSize(size: number, where: string): void {
+  if (size > MAX_USER_SIZE) throw new InvalidArgumentError(`${where}: the type would take ${size} bytes, more than the largest region (${MAX_USER_SIZE} bytes)`)
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+/** Characters of the signature grammar; a name with one of them was ambiguous in the old form (types inv. 2). */
+const SIG_CHARS = /[{}:,()[\]"*]/
+
+/** A field name as written in a signature (types inv. 1). */
+function sigName(name: string): string { return IDENTIFIER.test(name) ? name : JSON.stringify(name) }
+
+/** The signature earlier versions gave `type`: every field name bare (types inv. 2). */
+export function legacySig(type: TypeDesc): string {
+  switch (type.kind) {
+    case 'struct': return `{${type.fields.map(f => `${f.name}:${legacySig(f.type)}`).join(',')}}`
+    case 'array': return `${legacySig(type.elem)}[${type.length}]`
+    case 'ptr': { const to = type.sig === 'ptr' || type.sig === 'ptr(*)' ? undefined : type.target(); return to === undefined ? type.sig : `ptr(${legacySig(to)})` }
+    default: return type.sig
+  }
+}
+
+/** True when some field name of `type` (at any depth) contains a signature character. */
+function hasSigCharNames(type: TypeDesc): boolean {
+  switch (type.kind) {
+    case 'struct': return type.fields.some(f => SIG_CHARS.test(f.name) || hasSigCharNames(f.type))
+    case 'array': return hasSigCharNames(type.elem)
+    case 'ptr': { const to = type.sig === 'ptr' || type.sig === 'ptr(*)' ? undefined : type.target(); return to !== undefined && hasSigCharNames(to) }
+    default: return false
+  }
+}
+
+/** True when a stored signature denotes `type`: its own, or the old form of an unambiguous one (types inv. 2). */
+export function matchesSig(stored: string, type: TypeDesc): boolean {
+  return stored === type.sig || (!hasSigCharNames(type) && stored === legacySig(type))
 }
 
 /** The type constructors. */
@@ -81,29 +154,32 @@ export const t = Object.freeze({
   /** `n` raw bytes, read and written as Uint8Array. */
   bytes(n: number): BytesType {
     checkCount(n, 't.bytes')
-    return Object.freeze({ kind: 'bytes' as const, length: n, size: n, align: 1, sig: `bytes(${n})` })
+    checkSize(n, 't.bytes')
+    return brand({ kind: 'bytes' as const, length: n, size: n, align: 1, sig: `bytes(${n})` })
   },
   /** `n` elements of `elem`. */
   array<E extends TypeDesc>(elem: E, n: number): ArrayType<E> {
     checkType(elem, 't.array')
     checkCount(n, 't.array')
-    return Object.freeze({ kind: 'array' as const, elem, length: n, size: elem.size * n, align: elem.align, sig: `${elem.sig}[${n}]` })
+    checkSize(elem.size * n, 't.array')
+    return brand({ kind: 'array' as const, elem, length: n, size: elem.size * n, align: elem.align, sig: `${elem.sig}[${n}]` })
   },
-  /** A struct with the given fields, in declaration order. */
+  /** A struct with the given fields, in declaration order. Field names may be any strings. */
   struct<F extends Record<string, TypeDesc>>(fields: F): StructType<F> {
-    if (fields === null || typeof fields !== 'object') throw new InvalidArgumentError(`t.struct: expected an object of fields, got ${describe(fields)}`)
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw new InvalidArgumentError(`t.struct: expected an object of fields, got ${describe(fields)}`)
     let offset = 0, align = 1
     const out: Array<{ name: string; type: TypeDesc; offset: number }> = []
     for (const [name, type] of Object.entries(fields)) {
-      checkType(type, `t.struct field "${name}"`)
+      checkType(type, `t.struct field ${JSON.stringify(name)}`)
       offset = Math.ceil(offset / type.align) * type.align
       out.push(Object.freeze({ name, type, offset }))
       offset += type.size
       align = Math.max(align, type.align)
     }
     const size = Math.ceil(offset / align) * align
-    const sig = `{${out.map(f => `${f.name}:${f.type.sig}`).join(',')}}`
-    return Object.freeze({ kind: 'struct' as const, fields: Object.freeze(out), size, align, sig }) as StructType<F>
+    checkSize(size, 't.struct')
+    const sig = `{${out.map(f => `${sigName(f.name)}:${f.type.sig}`).join(',')}}`
+    return brand({ kind: 'struct' as const, fields: Object.freeze(out), size, align, sig }) as StructType<F>
   },
   /**
    * A pointer to `target` (a type, or a function returning one for recursive types like
@@ -113,6 +189,6 @@ export const t = Object.freeze({
     if (target !== undefined && typeof target !== 'function') checkType(target, 't.ptr')
     const get = typeof target === 'function' ? target : () => target
     const sig = target === undefined ? 'ptr' : typeof target === 'function' ? 'ptr(*)' : `ptr(${target.sig})`
-    return Object.freeze({ kind: 'ptr' as const, target: get, size: 8, align: 8, sig })
+    return brand({ kind: 'ptr' as const, target: get, size: 8, align: 8, sig })
   },
 })

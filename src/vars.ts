@@ -29,7 +29,7 @@
 import { CorruptionError, InvalidArgumentError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { allocatedCapacity, type Heap } from './heap.js'
-import type { TypeDesc } from './types.js'
+import { matchesSig, type TypeDesc } from './types.js'
 
 /** A named persistent variable: where it lives and its type. */
 export interface Persistent<T extends TypeDesc = TypeDesc> {
@@ -97,6 +97,7 @@ export function nameBytes(name: unknown): Uint8Array {
 export function createVar(tx: Tx, heap: Heap, name: string, type: TypeDesc): VarEntry {
   const nb = nameBytes(name)
   const sb = enc.encode(type.sig)
+  if (sb.length > 0xffff) throw new InvalidArgumentError(`Cannot declare persistent variable "${name}": its type's signature takes ${sb.length} bytes, more than the 65535 a directory entry holds; use fewer or shorter field names`)
   const data = heap.alloc(tx, Math.max(1, type.size), Math.max(8, type.align))
   const at = heap.alloc(tx, 32 + nb.length + sb.length, 8)
   const head = heap.varsHeadOffset
@@ -113,9 +114,9 @@ export function createVar(tx: Tx, heap: Heap, name: string, type: TypeDesc): Var
   return { name, sig: type.sig, offset: data, size: type.size, at }
 }
 
-/** TypeMismatchError unless an existing entry has the declared type. */
+/** TypeMismatchError unless an existing entry has the declared type (types inv. 1-2). */
 export function checkSameType(path: string, e: VarEntry, type: TypeDesc): void {
-  if (e.sig !== type.sig) {
+  if (!matchesSig(e.sig, type)) {
     throw new TypeMismatchError(`Cannot declare persistent variable "${e.name}" in "${path}" as ${type.sig}: it already exists as ${e.sig}`)
   }
 }

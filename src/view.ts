@@ -5,7 +5,7 @@
  * is one raw call. A view belongs to its transaction: used after the transaction ended, it
  * throws TransactionEndedError like the transaction itself.
  */
-import { InvalidArgumentError, OutOfRangeError, describe } from '../regions/index.js'
+import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
 
@@ -67,6 +67,16 @@ function writeStruct(tx: Tx, type: StructType, offset: number, value: unknown): 
   for (const f of type.fields) {
     if (f.name in value) writeValue(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
   }
+}
+
+/**
+ * Throws unless a value of `type` at `offset` lies in the data area `[dataOffset, size)` and
+ * is aligned to the type: a view is checked when it is made, not at its first field access.
+ */
+export function checkViewRange(type: TypeDesc, offset: unknown, dataOffset: number, size: number): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new InvalidArgumentError(`Cannot make a view of ${type.sig}: offset must be an integer, got ${describe(offset)}`)
+  if (offset < dataOffset || offset + type.size > size) throw new OutOfRangeError(`Cannot make a view of ${type.sig} (${type.size} bytes) at offset ${offset}: the data area is [${dataOffset}, ${size})`)
+  if (offset % type.align !== 0) throw new MisalignedError(`Cannot make a view of ${type.sig} at offset ${offset}: it must be ${type.align}-byte aligned`)
 }
 
 /** A view of `type` at `offset` in `tx`. */

@@ -23,6 +23,22 @@
  * keeps the overlay unapplied until `finishRecovery()` (or the first write), so that the layer
  * above can check its own structures first and fail with the file unchanged.
  *
+ * Nested transactions (eng. 7; a `transaction` call made while one runs) are sub-transactions of the
+ * running one: they stage into the same record, after a savepoint taken when they start.
+ *
+ *   | event in a sub-transaction | effect                                                     |
+ *   | -------------------------- | ---------------------------------------------------------- |
+ *   | its function returns       | its writes stay staged; they commit or abort with the outer |
+ *   | its function throws        | record truncated to the savepoint, its abort hooks run     |
+ *   |                            | (newest first), the exception propagates to the caller     |
+ *   | `group` durability         | returns a promise, settled when the outer commit is durable |
+ *   |                            | (rejected, pre-handled, if the outer aborts)               |
+ *
+ * The outermost commit uses the strongest durability asked for by it or by any sub-transaction
+ * that committed into it (sync > group > none). Non-nested transactions take no savepoint.
+ * Layer 3 keeps JavaScript state that mirrors staged writes (the variable directory cache)
+ * consistent through `onAbort` hooks.
+ *
  * Invariants (cited as "eng. N"):
  *   1. Data pages in the mapping only ever hold effects of records that are durable (ov. 1),
  *      so any page the kernel writes back is consistent with the durable log.
@@ -38,6 +54,8 @@
  *   6. Nothing is written after `close()` or while the region is closed: `close()` inside a
  *      running transaction is refused (TransactionActiveError) and a commit finding the pool
  *      or the region closed throws RegionClosedError before appending anything.
+ *   7. A sub-transaction whose function throws leaves no entry in the record and no hook
+ *      behind: the record is truncated to the savepoint taken when it started (see below).
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
@@ -53,19 +71,17 @@ import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
 import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
+import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
-/** How durable a commit is when it returns. */
-export type Durability = 'sync' | 'group' | 'none'
-
-/** Options of a transaction. */
-export interface TransactionOptions {
-  durability?: Durability
-}
+export type { Durability, TransactionOptions } from './tx-options.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
 
 interface Waiter { seq: number; resolve: () => void; reject: (e: unknown) => void }
+
+/** Something to undo (abort) or complete (commit, with the committed seq) when the transaction ends; see `onAbort`. */
+interface Hook { abort: (err: unknown) => void; commit?: (seq: number) => void }
 
 /** Durable transactions over one region. See the file comment for the protocol. */
 export class TxEngine implements TxHost {
@@ -83,6 +99,10 @@ export class TxEngine implements TxHost {
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
   #builder: RecordBuilder
   #current: Tx | null = null
+  /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
+  #want: Durability = 'sync'
+  /** Hooks of the running transaction and its sub-transactions, oldest first (eng. 7). */
+  #hooks: Hook[] = []
   #durableSeq: number
   #dirty = new Set<number>()
   #waiters: Waiter[] = []
@@ -155,40 +175,119 @@ export class TxEngine implements TxHost {
 
   /**
    * Runs `fn` as one transaction. With `sync` (default) and `none` it returns fn's result;
-   * with `group` a promise that resolves with it once the commit is durable.
+   * with `group` a promise that resolves with it once the commit is durable, and every
+   * failure (fn throws, the pool is closed, the commit fails) rejects that promise instead of
+   * throwing. A call made while a transaction runs is a sub-transaction (eng. 7): if its
+   * function throws, its writes are dropped and the outer may catch the exception and go on.
+   * A function that returns a promise is refused (the promise is handled, so a rejection it
+   * gets later, typically TransactionEndedError after an await, is not left unhandled).
    */
   transaction<T>(fn: (tx: Tx) => T, opts: { durability: 'group' }): Promise<T>
   transaction<T>(fn: (tx: Tx) => T, opts?: TransactionOptions): T
   transaction<T>(fn: (tx: Tx) => T, opts?: TransactionOptions): T | Promise<T> {
     const durability = checkDurability(opts)
+    if (durability !== 'group') return this.#run(fn, durability) as T
+    try { return this.#run(fn, durability) } catch (err) { return Promise.reject(err) }
+  }
+
+  /**
+   * Registers `undo` to run if the innermost running (sub-)transaction aborts, or any
+   * transaction enclosing it. Dropped when the outermost one commits.
+   */
+  onAbort(undo: () => void): void {
+    if (this.#current === null) throw new InvalidArgumentError('Cannot register an abort hook: no transaction is running')
+    if (typeof undo !== 'function') throw new InvalidArgumentError(`Cannot register an abort hook: expected a function, got ${describe(undo)}`)
+    this.#hooks.push({ abort: undo })
+  }
+
+  #run<T>(fn: (tx: Tx) => T, durability: Durability): T | Promise<T> {
     this.#usable('run a transaction')
     this.finishRecovery()
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
-    if (this.#current !== null) return fn(this.#current as Tx) // nested: joins the running transaction
+    if (this.#current !== null) return this.#sub(fn, durability)
     const b = this.#builder
     b.reset()
     const tx = this.makeTx(this, b)
     this.#current = tx
+    this.#want = durability
     let result: T
     try {
       result = fn(tx)
-      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-        throw new InvalidArgumentError('Cannot commit: the transaction function returned a promise; transaction functions must be synchronous (await outside, not inside)')
-      }
-    } finally {
-      tx.end()
-      this.#current = null
+      if (typeof result === 'object' || typeof result === 'function') refusePromise(result, 'commit')
+    } catch (err) {
+      this.#end(tx)
+      if (this.#hooks.length > 0) this.#unwind(0, err)
+      throw err
     }
-    if (b.entryCount > 0) this.#commit(durability)
+    tx.end()
+    this.#current = null
+    const want = this.#want
+    if (b.entryCount > 0) {
+      try { this.#commit(want) } catch (err) { if (this.#hooks.length > 0) this.#unwind(0, err); throw err }
+    }
+    if (this.#hooks.length > 0) this.#committed()
+    if (want === 'group') this.#scheduleFlush()
     if (durability !== 'group') return result
-    this.#scheduleFlush()
     return this.#whenDurable(this.lastSeq).then(() => result)
+  }
+
+  /** A nested transaction: stages after a savepoint, rolls back to it on throw (eng. 7). */
+  #sub<T>(fn: (tx: Tx) => T, durability: Durability): T | Promise<T> {
+    const b = this.#builder
+    const sp = b.savepoint(), hooks = this.#hooks.length
+    let result: T
+    try {
+      result = fn(this.#current!)
+      refusePromise(result, 'commit')
+    } catch (err) {
+      b.rollback(sp)
+      this.#unwind(hooks, err)
+      throw err
+    }
+    if (STRENGTH[durability] > STRENGTH[this.#want]) this.#want = durability
+    if (durability !== 'group') return result
+    const done = new Promise<T>((resolve, reject) => {
+      this.#hooks.push({ abort: reject, commit: seq => { this.#whenDurable(seq).then(() => resolve(result), reject) } })
+    })
+    done.catch(() => {}) // the outer's own failure is reported by the outer: ignoring this promise must not crash
+    return done
+  }
+
+  #end(tx: Tx): void {
+    tx.end()
+    this.#current = null
+  }
+
+  /** Runs, newest first, and forgets the hooks registered since index `from` (an abort). */
+  #unwind(from: number, err: unknown): void {
+    const undo = this.#hooks.splice(from)
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]!.abort(err)
+  }
+
+  /** The outermost transaction committed as seq `lastSeq`: completes and forgets every hook. */
+  #committed(): void {
+    const seq = this.lastSeq
+    for (const h of this.#hooks.splice(0)) h.commit?.(seq)
   }
 
   /** A read-only view of the committed state, for reads outside a transaction. */
   reader(): Tx {
     this.#usable('read')
     return this.makeTx(this, null)
+  }
+
+  /**
+   * Runs `fn` with a reader and ends the reader when fn returns; a function that returns a
+   * promise is refused (and its promise handled), since the reader ends before it settles.
+   */
+  read<T>(fn: (tx: Tx) => T): T {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
+    const r = this.reader()
+    try {
+      const result = fn(r)
+      refusePromise(result, 'read')
+      return result
+    } finally { r.end() }
   }
 
   /** Makes every committed transaction durable (including `none` ones). */
@@ -404,14 +503,6 @@ export class TxEngine implements TxHost {
     this.#broken = err
     for (const w of this.#waiters.splice(0)) w.reject(new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
-}
-
-function checkDurability(opts: TransactionOptions | undefined): Durability {
-  const d = opts?.durability ?? 'sync'
-  if (d !== 'sync' && d !== 'group' && d !== 'none') {
-    throw new InvalidArgumentError(`Cannot run transaction: durability must be "sync", "group" or "none", got ${describe(d)}`)
-  }
-  return d
 }
 
 /**

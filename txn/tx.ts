@@ -63,6 +63,7 @@ export class Tx {
 
   /** A copy of `length` bytes at `offset` as this transaction sees them. */
   readBytes(offset: number, length: number): Uint8Array {
+    checkLength(length, 'readBytes')
     this.#check(offset, length, 1, 'read')
     const out = new Uint8Array(length)
     this.#compose(offset, length, out)
@@ -119,6 +120,7 @@ export class Tx {
 
   /** Sets `length` bytes at `offset` to zero (logged compactly, without the zeros). */
   zero(offset: number, length: number): void {
+    checkLength(length, 'zero')
     this.#check(offset, length, 1, 'write')
     if (length > 0) this.#b!.entry(offset, length, true)
   }
@@ -176,6 +178,13 @@ export class Tx {
     if ((offset & (align - 1)) !== 0) {
       throw new MisalignedError(`Cannot ${op} a ${align}-byte word at offset ${offset} in "${h.path}": it must be ${align}-byte aligned`)
     }
+  }
+}
+
+/** A byte count must be a non-negative integer number (a bigint or Symbol would make `#check` throw a TypeError). */
+function checkLength(length: unknown, what: string): void {
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidArgumentError(`Cannot ${what}: length must be a non-negative integer, got ${describe(length)}`)
   }
 }
 

@@ -23,6 +23,7 @@ import { checkOrThrow, inspectOps } from './crash-report.js'
 import { lifeOptions, runPlan, type Plan } from './crash-lives.js'
 
 export { CrashTestError, Violation, checkOrThrow } from './crash-report.js'
+import { checkCrashTestSpec } from './crash-spec.js'
 
 /** What a user gives `crashTest`. */
 export interface CrashTestSpec<V, Op, M> {
@@ -87,6 +88,7 @@ export interface CrashTestSpec<V, Op, M> {
  * await crashTest({ ...spec, seed: 1402805608, path: "0:1:0" })            // replay a failure
  */
 export async function crashTest<V, Op, M>(spec: CrashTestSpec<V, Op, M>): Promise<void> {
+  checkCrashTestSpec(spec)
   const { lives, opsAfterRecovery } = lifeOptions(spec)
   const plan: fc.Arbitrary<Plan<Op>> = fc.record({
     first: fc.array(spec.operation, { maxLength: spec.maxOps ?? 20 }),

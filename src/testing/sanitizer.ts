@@ -10,9 +10,9 @@
  * durable image; any byte that differs is an unlogged, unflushed store. Works on pools over
  * a SimRegion.
  */
-import { InvalidArgumentError, SimRegion } from '../../regions/index.js'
+import { InvalidArgumentError, SimRegion, describe } from '../../regions/index.js'
 import { TxEngine } from '../../txn/index.js'
-import type { PersistentMemory } from '../pm.js'
+import { PersistentMemory } from '../pm.js'
 
 /** One run of adjacent bytes stored without a transaction and not flushed. */
 export interface UnloggedStore {
@@ -23,6 +23,7 @@ export interface UnloggedStore {
 
 /** Returns the unlogged, unflushed stores in `pm`'s data area (empty when there are none). */
 export function findUnloggedStores(pm: PersistentMemory): UnloggedStore[] {
+  if (!(pm instanceof PersistentMemory)) throw new InvalidArgumentError(`Cannot sanitize: expected a pool (PersistentMemory), got ${describe(pm)}`)
   const sim = pm.region
   if (!(sim instanceof SimRegion)) {
     throw new InvalidArgumentError('Cannot sanitize: the pool must be opened on a SimRegion (PersistentMemory.fromRegion(SimRegion.create(...)))')

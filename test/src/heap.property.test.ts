@@ -6,6 +6,9 @@
 // reachability walk), and the slots hold exactly the blocks of a committed prefix with their
 // tags: no leak, no block handed out twice, nothing partial. Then the recovered pool goes on
 // allocating and freeing, and crashes again. PMEM_HEAP_RUNS sets the number of runs (default 40).
+//
+// A second test runs sub-transactions that allocate, free and throw inside the crashed
+// transactions (eng. 7: they leave nothing), and gives each recovered image a second life.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -15,12 +18,13 @@ import { crashTest } from '../../src/testing/index.js'
 
 const SLOTS = 24
 const Item = t.struct({ tag: t.u32, size: t.u32 })
-type Op = { allocs: number[]; frees: number[]; abort: boolean; durability: 'sync' | 'none' | 'group' }
+type Op = { allocs: number[]; frees: number[]; abort: boolean; durability: 'sync' | 'none' | 'group'; failing: { allocs: number[]; frees: number[] } | null }
 const opArb: fc.Arbitrary<Op> = fc.record({
   allocs: fc.array(fc.integer({ min: 12, max: 3000 }), { maxLength: 3 }),
   frees: fc.array(fc.nat(), { maxLength: 2 }),
   abort: fc.integer({ min: 0, max: 7 }).map(n => n === 0),
   durability: fc.constantFrom('sync' as const, 'none' as const, 'group' as const),
+  failing: fc.option(fc.record({ allocs: fc.array(fc.integer({ min: 1, max: 3000 }), { maxLength: 2 }), frees: fc.array(fc.nat(), { maxLength: 2 }) }), { freq: 3 }),
 })
 type Slot = { tag: number; size: number } | null
 type Model = { slots: Slot[]; nextTag: number }
@@ -95,6 +99,92 @@ test('heap: three lives of crashes (during recovery too) keep the allocator cons
     },
     size: 160 * 1024, logSize: 16 * 1024, runs: Number(process.env.PMEM_HEAP_RUNS ?? 40),
   })
+})
+
+/** A sub-transaction that allocates, writes, frees some of `live` and throws; the caller catches (eng. 7). */
+function failingSub(pm: PersistentMemory, live: number[], sub: { allocs: number[]; frees: number[] }): void {
+  assert.throws(() => pm.transaction(tx => {
+    for (const size of sub.allocs) tx.writeU32(tx.alloc(size), 0xdead)
+    const left = live.slice()
+    for (const f of sub.frees) if (left.length > 0) tx.free(left.splice(f % left.length, 1)[0]!)
+    throw new Error('sub-transaction fails')
+  }), /sub-transaction fails/)
+}
+
+type BlockModel = Map<number, { size: number; tag: number }>
+
+test('heap: crash anywhere keeps the allocator consistent and equal to a committed prefix', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 15 }), fc.nat(), async (ops, seed) => {
+    const sim = SimRegion.create({ size: 128 * 1024 })
+    const pm = PersistentMemory.fromRegion(sim, { logSize: 16 * 1024 })
+    const count = pm.persistent('count', t.u64)
+    const models: BlockModel[] = [new Map()]
+    let durable = 0, k = seed
+    const captures: Array<{ img: SimRegion; durable: number; committed: number }> = []
+    sim.onFlush = () => {
+      if (captures.length < 8 && ((k = (k * 1103515245 + 12345) >>> 0) % 4) === 0) captures.push({ img: sim.crash(k), durable, committed: models.length - 1 })
+    }
+    const pending: Promise<unknown>[] = []
+    let tag = 1
+    for (const op of ops) {
+      const next: BlockModel = new Map(models[models.length - 1])
+      const fn = (tx: PmTx) => {
+        if (op.failing !== null) failingSub(pm, [...next.keys()], op.failing)
+        for (const size of op.allocs) {
+          const off = tx.alloc(size)
+          assert.equal(tx.readU32(off), 0, 'a fresh allocation is zeroed')
+          tx.writeU32(off, tag)
+          next.set(off, { size, tag: tag++ })
+        }
+        const live = [...next.keys()]
+        for (const f of op.frees) {
+          if (live.length === 0) break
+          const off = live.splice(f % live.length, 1)[0]!
+          tx.free(off)
+          next.delete(off)
+        }
+        tx.writeBigU64(count.offset, tx.readBigU64(count.offset) + 1n)
+        if (op.abort) throw new Error('abort')
+      }
+      if (op.abort) { assert.throws(() => pm.transaction(fn), /abort/); continue }
+      models.push(next)
+      const idx = models.length - 1
+      if (op.durability === 'group') pending.push(pm.transaction(fn, { durability: 'group' }).then(() => { durable = Math.max(durable, idx) }))
+      else { pm.transaction(fn, { durability: op.durability }); if (op.durability === 'sync') durable = idx }
+    }
+    await Promise.all(pending)
+    assert.deepEqual(pm.check().problems, [])
+    captures.push({ img: sim.crash(k + 1), durable, committed: models.length - 1 })
+    for (const c of captures) {
+      const pm2 = PersistentMemory.fromRegion(c.img)
+      const report = pm2.check()
+      assert.deepEqual(report.problems, [], 'heap consistent after recovery')
+      const n = Number(pm2.read(tx => tx.readBigU64(count.offset)))
+      assert.ok(n >= c.durable && n <= c.committed, `recovered transaction ${n} outside [${c.durable}, ${c.committed}]`)
+      const model = models[n]!
+      assert.equal(report.heap!.allocated, model.size + 2 * 1 /* var block + entry */, 'allocated blocks = model + the counter variable')
+      pm2.read(tx => { for (const [off, v] of model) assert.equal(tx.readU32(off), v.tag, `block ${off} holds its tag`) })
+      // second life: free one block and allocate one around a failing sub-transaction, crash, recover
+      const live = [...model.keys()]
+      const fresh = pm2.transaction(tx => {
+        if (live.length > 0) tx.free(live.pop()!)
+        failingSub(pm2, live, { allocs: [64], frees: [0, 1] })
+        const p = tx.alloc(40)
+        tx.writeU32(p, 0xbeef)
+        tx.writeBigU64(count.offset, BigInt(n + 1))
+        return p
+      })
+      const pm3 = PersistentMemory.fromRegion(c.img.crash(k + 7))
+      const again = pm3.check()
+      assert.deepEqual(again.problems, [], 'heap consistent after the second recovery')
+      assert.equal(Number(pm3.read(tx => tx.readBigU64(count.offset))), n + 1, 'the sync commit of the second life is durable')
+      assert.equal(again.heap!.allocated, report.heap!.allocated - (model.size > 0 ? 1 : 0) + 1)
+      assert.equal(pm3.read(tx => tx.readU32(fresh)), 0xbeef)
+      pm3.close()
+      pm2.close()
+    }
+    pm.close()
+  }), { numRuns: 120 })
 })
 
 test('heap: bad frees are typed errors and change nothing', () => {
