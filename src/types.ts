@@ -143,6 +143,14 @@ export function matchesSig(stored: string, type: TypeDesc): boolean {
   return stored === type.sig || (!hasSigCharNames(type) && stored === legacySig(type))
 }
 
+/**
+ * Struct field names a view cannot carry as accessors, because every view already has them
+ * (`offset`, `type`, `toJSON`) or JavaScript gives them a meaning on every object; `t.struct`
+ * refuses them, so a write through a view can never land on the view's own property instead
+ * of the pool (a silent loss).
+ */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['offset', 'type', 'toJSON', 'constructor', '__proto__'])
+
 /** The type constructors. */
 export const t = Object.freeze({
   u8: scalar('u8', 1),
@@ -164,13 +172,17 @@ export const t = Object.freeze({
     checkSize(elem.size * n, 't.array')
     return brand({ kind: 'array' as const, elem, length: n, size: elem.size * n, align: elem.align, sig: `${elem.sig}[${n}]` })
   },
-  /** A struct with the given fields, in declaration order. Field names may be any strings. */
+  /**
+   * A struct with the given fields, in declaration order. Field names may be any strings
+   * except `offset`, `type`, `toJSON`, `constructor` and `__proto__`, which views use.
+   */
   struct<F extends Record<string, TypeDesc>>(fields: F): StructType<F> {
     if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw new InvalidArgumentError(`t.struct: expected an object of fields, got ${describe(fields)}`)
     let offset = 0, align = 1
     const out: Array<{ name: string; type: TypeDesc; offset: number }> = []
     for (const [name, type] of Object.entries(fields)) {
       checkType(type, `t.struct field ${JSON.stringify(name)}`)
+      if (RESERVED_FIELD_NAMES.has(name)) throw new InvalidArgumentError(`t.struct: field name ${JSON.stringify(name)} is reserved (every view has its own ${JSON.stringify(name)}, so a write through a view would never reach the pool); rename the field`)
       offset = Math.ceil(offset / type.align) * type.align
       out.push(Object.freeze({ name, type, offset }))
       offset += type.size

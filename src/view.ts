@@ -13,6 +13,10 @@ import type { TypeDesc, ArrayType, StructType } from './types.js'
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
 
 type Ctor = new (tx: Tx, offset: number) => ViewBase
+
+/** Where a view keeps its transaction: a symbol, so no struct field name can hide it. */
+const TX = Symbol('tx')
+
 const classes = new WeakMap<TypeDesc, Ctor>()
 
 /** Reads a value of a scalar/bytes/ptr type, or returns a view for struct/array types. */
@@ -89,19 +93,19 @@ export function viewAt(tx: Tx, type: TypeDesc, offset: number): ViewBase {
 /** Builds the accessor class of a type (the "compile" step). */
 function compile(type: TypeDesc): Ctor {
   class View implements ViewBase {
-    readonly tx: Tx
+    readonly [TX]: Tx
     readonly offset: number
-    constructor(tx: Tx, offset: number) { this.tx = tx; this.offset = offset }
+    constructor(tx: Tx, offset: number) { this[TX] = tx; this.offset = offset }
     get type(): TypeDesc { return type }
     /** A plain JavaScript copy of the value (structs as objects, arrays as arrays). */
-    toJSON(): unknown { return plain(this.tx, type, this.offset) }
+    toJSON(): unknown { return plain(this[TX], type, this.offset) }
   }
   const proto = View.prototype as unknown as Record<PropertyKey, unknown>
   if (type.kind === 'struct') {
     for (const f of type.fields) {
       Object.defineProperty(proto, f.name, {
-        get(this: View) { return readValue(this.tx, f.type, this.offset + f.offset) },
-        set(this: View, v: unknown) { writeValue(this.tx, f.type, this.offset + f.offset, v) },
+        get(this: View) { return readValue(this[TX], f.type, this.offset + f.offset) },
+        set(this: View, v: unknown) { writeValue(this[TX], f.type, this.offset + f.offset, v) },
         enumerable: true,
       })
     }
@@ -112,13 +116,13 @@ function compile(type: TypeDesc): Ctor {
       return i * elem.size
     }
     Object.defineProperty(proto, 'length', { value: length })
-    proto.get = function (this: View, i: number) { return readValue(this.tx, elem, this.offset + index(i)) }
-    proto.set = function (this: View, i: number, v: unknown) { writeValue(this.tx, elem, this.offset + index(i), v) }
-    proto[Symbol.iterator] = function* (this: View) { for (let i = 0; i < length; i++) yield readValue(this.tx, elem, this.offset + i * elem.size) }
+    proto.get = function (this: View, i: number) { return readValue(this[TX], elem, this.offset + index(i)) }
+    proto.set = function (this: View, i: number, v: unknown) { writeValue(this[TX], elem, this.offset + index(i), v) }
+    proto[Symbol.iterator] = function* (this: View) { for (let i = 0; i < length; i++) yield readValue(this[TX], elem, this.offset + i * elem.size) }
   } else {
     Object.defineProperty(proto, 'value', {
-      get(this: View) { return readValue(this.tx, type, this.offset) },
-      set(this: View, v: unknown) { writeValue(this.tx, type, this.offset, v) },
+      get(this: View) { return readValue(this[TX], type, this.offset) },
+      set(this: View, v: unknown) { writeValue(this[TX], type, this.offset, v) },
       enumerable: true,
     })
   }

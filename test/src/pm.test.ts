@@ -253,3 +253,14 @@ test('heap inv. 1: a block carved in an aborted transaction is not freeable, and
   pm.transaction(tx => { for (const s of small) tx.free(s) })
   assert.ok(pm.check().ok)
 })
+
+test('struct fields named like view members: "tx" reaches the pool, reserved names are refused', () => {
+  assert.throws(() => t.struct({ offset: t.u32 }), /field name "offset" is reserved/)
+  for (const name of ['type', 'toJSON', 'constructor', '__proto__']) assert.throws(() => t.struct({ [name]: t.u8 }), InvalidArgumentError)
+  const sim = SimRegion.create({ size: 256 * 1024 })
+  const pm = PersistentMemory.fromRegion(sim)
+  const v = pm.persistent('s', t.struct({ tx: t.u32, a: t.f64 }))
+  pm.transaction(tx => { const w = tx.view(v); w.tx = 7; w.a = 2.5 })
+  assert.deepEqual(pm.read(tx => tx.view(v).toJSON()), { tx: 7, a: 2.5 }, 'a write to the field "tx" is not swallowed by the view')
+  pm.close()
+})
