@@ -38,6 +38,8 @@ export interface RegionFile {
   readonly header: RegionHeader
   readonly lock: RegionLock | null
   readonly readOnly: boolean
+  /** True when this open created the file (it held nothing before). */
+  readonly created: boolean
 }
 
 const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }'
@@ -55,6 +57,7 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
         throw new RegionNotFoundError(`Cannot open region "${displayPath}": the file does not exist; pass { size } to create it`)
       }
       createRegionFile(absPath, displayPath, o.size)
+      return { ...openExisting(displayPath, absPath, lock), created: true }
     } else if (o.exclusive) {
       throw new RegionExistsError(`Cannot create region "${displayPath}": the file already exists; open it without { exclusive: true } or delete it first`)
     }
@@ -91,7 +94,7 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
     if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
-    return { displayPath, absPath, fd, header, lock, readOnly }
+    return { displayPath, absPath, fd, header, lock, readOnly, created: false }
   } catch (e) {
     fs.closeSync(fd)
     throw e

@@ -63,6 +63,8 @@ export class Region implements RegionLike {
   readonly readOnly: boolean
   /** When the region file was created. */
   readonly createdAt: Date
+  /** True when this `Region.open` created the file (a new, zeroed user area); false for an existing file. */
+  readonly created: boolean
   #file: RegionFile
   #fd: number
   #header: RegionHeader
@@ -85,6 +87,7 @@ export class Region implements RegionLike {
     this.id = file.header.id
     this.readOnly = file.readOnly
     this.createdAt = new Date(file.header.createdAt)
+    this.created = file.created
     this.#file = file
     this.#fd = file.fd
     this.#header = file.header
