@@ -154,6 +154,8 @@ export class Container<T extends object = Record<string, any>> {
   readonly #keepVersions: number
   readonly #chunkSize: number
   readonly #compactFactor: number
+  /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
+  readonly #streamThreshold: number
   readonly #table = new ObjectTable()
   #shapes = new ShapeTrie()
   readonly #classes: ClassRegistry
@@ -202,6 +204,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#keepVersions = options.keepVersions ?? 3
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#compactFactor = options.compactFactor ?? 2
+    this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
     this.#classes = classes
     this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded, d => this.#exposeDate(d))
     this.#rootObj = undefined as unknown as T
@@ -591,7 +594,7 @@ export class Container<T extends object = Record<string, any>> {
     if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
     if (this.#pipeAllowed) {
       this.#sealedSoFar.push(sealed)
-      if (bytes >= PIPE_MIN) {
+      if (bytes >= this.#streamThreshold) {
         this.#pipeAllowed = false
         this.#pipe = this.#openPipe(bytes)
         if (this.#pipe !== null) {

@@ -26,10 +26,17 @@ export interface ContainerOptions<T extends object> {
    * writes it, and on a read-only file), nothing is ever written; `persist` throws ReadOnlyError.
    */
   readOnly?: boolean
+  /**
+   * A full point with no free chunks to reuse streams its records to the file while it
+   * encodes once this many bytes are encoded (default 2 MiB). Records are handed over in
+   * sealed 64 KiB buffers, so a point streams only if it fills one. Crash tests lower it to
+   * put streamed points under the simulator.
+   */
+  streamThreshold?: number
 }
 
 /** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
-const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly'])
+const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold'])
 
 /** Options of {@link Container.persist}. */
 export interface PersistOptions {
@@ -92,6 +99,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
   for (const k of Object.keys(o)) {
     if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown container option ${JSON.stringify(k)}${k.toLowerCase() === 'readonly' ? ' (did you mean readOnly?)' : ''}; the options are ${[...OPTION_NAMES].join(', ')}`)
   }
+  if (o.streamThreshold !== undefined && !(Number.isSafeInteger(o.streamThreshold) && o.streamThreshold >= 0)) throw new InvalidArgumentError(`Container option streamThreshold must be a non-negative integer (bytes), got ${describe(o.streamThreshold)}`)
   if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`Container option readOnly must be a boolean, got ${describe(o.readOnly)}`)
   if (o.readOnly === true && o.init !== undefined) throw new InvalidArgumentError('Container options readOnly and init do not go together: a read-only open never creates a container')
   if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
