@@ -36,7 +36,7 @@ test('containerCrashTest: a program that mutates through c.root passes', async (
 
 test('containerCrashTest catches mutations the write barrier cannot see', async () => {
   await assert.rejects(containerCrashTest({
-    init, operation, classes: [User], runs: 50,
+    init, operation, classes: [User], runs: 50, lives: 1,
     run: (c, op) => { if ('tag' in op) (c.unwrap(c.root) as Root).meta.count += 1; else apply(c.root as Root, op) },
   }), (e: unknown) => {
     assert.ok(e instanceof CrashTestError)
