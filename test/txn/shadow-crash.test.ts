@@ -232,3 +232,27 @@ test('inv. 1-6, 9, many lives: crash, recover, operate, crash again; every recov
     }
   }), { numRuns: 150 })
 })
+
+test('inv. 9: a zeroed slot (wholly, or its first sector) is damage reported in fellBack; a blank slot 1 beside version 0 is not; both blank is no store', () => {
+  const r = run([{ kind: 'resize', n: 3 }, { kind: 'write', at: 1, offset: 0, len: CS, seed: 5 }, { kind: 'commit' }, { kind: 'write', at: 2, offset: 0, len: CS, seed: 6 }, { kind: 'commit' }, { kind: 'commit' }], 3)
+  assert.equal(r.durable, 3)                                   // slot 1 holds 3, slot 0 holds 2
+  for (const [slot, len] of [[0, SLOT_SIZE], [0, 512], [1, SLOT_SIZE], [1, 64]] as const) {
+    const img = r.sim.processCrash()
+    img.unsafeBytes().fill(0, slot * SLOT_SIZE, slot * SLOT_SIZE + len)
+    const s = ShadowStore.open(img)
+    assert.equal(s.version, slot === 1 ? 2 : 3, `slot ${slot} zeroed (${len} bytes)`)
+    assert.notEqual(s.fellBack, null, `slot ${slot} zeroed (${len} bytes) is reported`)
+    assert.equal(s.fellBack!.from, s.version + 1)
+    assertContent(s, r.snaps.get(s.version)!, 'after a zeroed slot')
+  }
+  const fresh = SimRegion.create({ size: 8192 + 4096 })
+  ShadowStore.create(fresh, { chunkSize: CS })
+  assert.equal(ShadowStore.open(fresh).fellBack, null, 'version 0 alone: slot 1 was never written')
+  const blank = SimRegion.create({ size: 8192 + 4096 })
+  assert.equal(ShadowStore.probe(blank), 'blank')
+  assert.throws(() => ShadowStore.open(blank), (e: unknown) => e instanceof PmemError && e.code === 'ERR_PMEM_NOT_A_REGION')
+  assert.equal(ShadowStore.probe(r.sim), 'store')
+  const foreign = SimRegion.create({ size: 8192 + 4096 })
+  foreign.unsafeBytes()[5000] = 1
+  assert.equal(ShadowStore.probe(foreign), 'foreign')
+})
