@@ -79,7 +79,7 @@ test('containerCrashTest with a streamed first point (a low streamThreshold and 
       run: (c, op) => apply(c.root as Root, op),
     })
   } finally { SimRegion.prototype.appendStream = stream }
-  assert.ok(streams >= 2, `the first point of each run was streamed (${streams} streams)`)
+  assert.ok(streams >= 1, `first points were streamed (${streams} streams)`)
 })
 
 test('snapshotGraph keeps sharing, cycles, prototypes and typed-array buffers; graphDifference sees them', () => {
