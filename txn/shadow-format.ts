@@ -10,6 +10,10 @@
  * |           4096 |       4096 | metadata slot 1 (holds odd versions)                 |
  * |           8192 | n x chunk  | physical chunks 0 .. n-1, back to back               |
  *
+ * A slot whose first 64 bytes are all zero is blank: never written. Create writes version 0
+ * into slot 0 and the commit of version 1 writes slot 1, so a blank slot beside a version
+ * above 0 is damage (shadow.ts inv. 9); both slots blank means no store (`probeSlots`).
+ *
  * Metadata slot (all integers little-endian; only the first `usedLength` bytes count):
  *
  * | offset | size   | description                                                        |
