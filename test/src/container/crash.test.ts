@@ -118,7 +118,7 @@ test('inv. 5: a streamed first point under the crash model, then more lives on t
   let region = simRegion(1 << 16)
   let streams = 0
   const stream = region.appendStream.bind(region)
-  region.appendStream = (at, block) => { streams++; return stream(at, block) }
+  region.appendStream = (at, block) => { const st = stream(at, block); if (st !== null) streams++; return st }
   const images: Array<{ img: SimRegion; durable: number }> = []
   let version = 0
   region.onFlush = () => { images.push({ img: region.crash(images.length), durable: version }) }

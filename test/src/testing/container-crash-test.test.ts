@@ -72,7 +72,7 @@ test('containerCrashTest with a streamed first point (a low streamThreshold and 
   const big = () => ({ pages: Array.from({ length: 4400 }, (_, i) => ({ i, text: String(i).padEnd(1000, '.') })), users: [] as User[], byName: new Map(), tags: new Set(), meta: { count: 0, bytes: new Uint8Array(4) } })
   const stream = SimRegion.prototype.appendStream
   let streams = 0
-  SimRegion.prototype.appendStream = function (this: SimRegion, at: number, block: number) { streams++; return stream.call(this, at, block) }
+  SimRegion.prototype.appendStream = function (this: SimRegion, at: number, block: number) { const st = stream.call(this, at, block); if (st !== null) streams++; return st }
   try {
     await containerCrashTest({
       init: big, operation, classes: [User], runs: 2, lives: 2, maxOps: 3, imagesPerPoint: 1, maxPoints: 8, streamThreshold: 65536,
