@@ -90,7 +90,11 @@ function containerOptions<Op>(spec: ContainerCrashTestSpec<Op>): ContainerOption
   return o
 }
 
-/** Runs the container crash test; throws CrashTestError with a shrunk, replayable case. */
+/**
+ * Runs the container crash test; throws CrashTestError with a shrunk, replayable case. A bad
+ * spec is an InvalidArgumentError before anything runs (the container options are checked by
+ * opening one container on a scratch region, which calls `init` once).
+ */
 export async function containerCrashTest<Op>(spec: ContainerCrashTestSpec<Op>): Promise<void> {
   checkSpec(spec)
   const lives = spec.lives ?? 3
