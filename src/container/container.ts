@@ -101,7 +101,7 @@ const noop = (): void => {}
 export interface ContainerCheck {
   /** True when nothing is damaged. */
   ok: boolean
-  /** Newest intact version (0 for a container never persisted). */
+  /** Newest retained version whose records all check (0 for a container never persisted, or none intact). */
   version: number
   /** Retained versions whose records were checked, oldest first. */
   versions: number[]
@@ -402,18 +402,20 @@ export class Container<T extends object = Record<string, any>> {
       const problems = [...damageOf(store), ...store.check().problems]
       if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
       const versions: number[] = []
+      let intact = 0
       for (const v of store.versions()) {
         if (v.meta.length === 0) continue
         versions.push(v.version)
         try {
           const view = v.version === store.version ? store : backing.openVersion(v.version)
           restoreFrom(view, path, new AnyClassRegistry())
+          intact = v.version
         } catch (e) {
           if (!(e instanceof PmemError)) throw e
           problems.push(`version ${v.version}: ${e.message}`)
         }
       }
-      return { ok: problems.length === 0, version: store.version, versions, problems }
+      return { ok: problems.length === 0, version: intact, versions, problems }
     } finally { backing.close() }
   }
 
