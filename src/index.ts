@@ -21,4 +21,4 @@ export {
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
 } from '../regions/index.js'
 export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
-export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'
+export type { ContainerOptions, ContainerCheck, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'

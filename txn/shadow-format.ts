@@ -10,6 +10,10 @@
  * |           4096 |       4096 | metadata slot 1 (holds odd versions)                 |
  * |           8192 | n x chunk  | physical chunks 0 .. n-1, back to back               |
  *
+ * A slot whose first 64 bytes are all zero is blank: never written. Create writes version 0
+ * into slot 0 and the commit of version 1 writes slot 1, so a blank slot beside a version
+ * above 0 is damage (shadow.ts inv. 9); both slots blank means no store (`probeSlots`).
+ *
  * Metadata slot (all integers little-endian; only the first `usedLength` bytes count):
  *
  * | offset | size   | description                                                        |
@@ -104,6 +108,28 @@ export interface SlotContent {
 export type SlotDecode =
   | { ok: true; slot: SlotContent }
   | { ok: false; blank: boolean; reason: string; magic: boolean; newerFormat?: number }
+
+/**
+ * What the two slots at the start of `bytes` (a store's first 8192 bytes) hold, without
+ * validating them: 'blank' (both entirely zero: no store was ever created here), 'store'
+ * (either slot starts with the magic: a store, maybe damaged), or 'foreign' (other bytes).
+ */
+export function probeSlots(bytes: Uint8Array): 'blank' | 'store' | 'foreign' {
+  if (bytes.length < DATA_START) return bytes.every(b => b === 0) ? 'blank' : 'foreign'
+  for (let i = 0; i < 2; i++) if (MAGIC.every((m, j) => bytes[i * SLOT_SIZE + j] === m)) return 'store'
+  return isZero(bytes.subarray(0, DATA_START)) ? 'blank' : 'foreign'
+}
+
+/** True when every byte of `b` is zero (compares 64 KiB at a time). */
+export function isZero(b: Uint8Array): boolean {
+  const step = 1 << 16
+  for (let at = 0; at < b.length; at += step) {
+    const part = b.subarray(at, Math.min(b.length, at + step))
+    if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false
+  }
+  return true
+}
+const ZEROS = new Uint8Array(1 << 16)
 
 /** Smallest depth d with fanout^d >= count (0 for 0 or 1 chunks). */
 export function depthFor(count: number, fanout: number): number {

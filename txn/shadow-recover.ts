@@ -12,6 +12,11 @@
  *   inv. 5  Open uses the valid slot with the highest version whose newest map validates;
  *           otherwise the other slot, and says so in `fellBack`.
  *   inv. 6  The free set is the complement of the chunks the retained versions reference.
+ *   inv. 9  Create writes version 0 into slot 0, and the commit of version 1 writes slot 1;
+ *           neither slot is ever cleared. So a blank slot beside a valid version v > 0 (or a
+ *           blank slot 0 beside anything) was zeroed by damage: open reports it in
+ *           `fellBack` (the blank slot may have held version v + 1). Both slots blank: no
+ *           store (NotARegionError, never "an empty store").
  *
  * Why the free set is rebuilt, not stored (the SoftPM SID writes a free-chunk bitmap with
  * each commit): the bitmap is a pure function of the retained maps, which open must read
@@ -154,7 +159,11 @@ function fellBack(slots: SlotDecode[], chosen: number, failures: string[]): Reco
   const mine = version(slots[chosen]!)
   const other = slots[1 - chosen]!
   if (other.ok) return other.slot.descs[0]!.version < mine ? null : { from: other.slot.descs[0]!.version, reason: failures.join('; ') }
-  if (other.blank) return null
+  // inv. 9: a blank slot is legitimate only beside version 0 (create wrote slot 0; slot 1
+  // is first written by the commit of version 1). Slot 0 blank, or slot 1 blank beside a
+  // later version, means the slot was zeroed: damage, reported like any other.
+  if (other.blank && mine === 0) return null
+  if (other.blank) return { from: mine + 1, reason: `${other.reason}, but it was written before (version ${mine} is in the other slot): it was zeroed or damaged` }
   // The other slot has the other parity: if it was newer it held mine + 1. Its own version
   // field cannot be trusted, the slot being damaged.
   return { from: mine + 1, reason: other.reason }

@@ -33,6 +33,9 @@
  *   7. Map entries past a version's chunk count are holes (NONE): growing reads zeros.
  *   8. Chunks taken by an uncommitted batch are referenced by no durable slot: after a crash
  *      or an abort they are free again.
+ *   9. A slot, once written, is never blank again: create writes version 0 into slot 0, the
+ *      commit of version 1 writes slot 1, and commits only overwrite a slot with another
+ *      valid one. A blank slot beside a version above 0 is damage, reported in `fellBack`.
  *
  * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
  */
@@ -42,7 +45,7 @@ import {
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import {
-  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, encodeSlot, validChunkSize, MIN_CHUNK, MAX_CHUNK,
+  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
   type VersionDesc,
 } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
@@ -240,6 +243,18 @@ export class ShadowStore {
     const readOnly = region.readOnly ? 'the region was opened read-only'
       : view !== rec.descs[0] ? `it shows version ${view.version}, an older retained version (open without { version } to write)` : null
     return new ShadowStore({ region, base, growBy: opts.growBy, readOnly, view, ...rec })
+  }
+
+  /**
+   * What `[base, base + 8192)` of the region holds, without validating or changing
+   * anything: 'blank' (both metadata slots entirely zero: never a store), 'store' (a slot
+   * has the store's magic: open it, damage included), 'foreign' (other data).
+   */
+  static probe(region: RegionLike, base = 0): 'blank' | 'store' | 'foreign' {
+    checkRegion(region, 'Cannot probe shadow store')
+    const at = checkBase(base, 'Cannot probe shadow store')
+    const bytes = region.unsafeBytes()
+    return probeSlots(bytes.subarray(Math.min(at, bytes.length), Math.min(at + DATA_START, bytes.length)))
   }
 
   /** Last committed version (for a store opened at an older version: that version). */

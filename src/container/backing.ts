@@ -3,9 +3,16 @@
  * shadow store in it; `regionBacking` does the same on any RegionLike (SimRegion in tests).
  * A backing can also open a retained older version read-only, which the container uses to
  * restore an earlier version or to fall back from a damaged newest one.
+ *
+ * Invariants:
+ *   B1. A region is taken for a blank container only if this open created it, or its user
+ *       area is entirely zero. A region with store metadata (magic in either slot) is
+ *       opened as a store, damage included; anything else is NotAPoolError, unchanged.
+ *   B2. An open that fails after the region was opened closes it (the writer lock is
+ *       released) and deletes the file if it created it, so a failed open leaves nothing.
  */
 import { ShadowStore } from '../../txn/index.js'
-import { Region, InvalidArgumentError, type RegionLike, type RegionStream } from '../../regions/index.js'
+import { Region, InvalidArgumentError, NotAPoolError, type RegionLike, type RegionStream } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
 
 /** Region size a new container file starts with (the store grows it as needed). */
@@ -57,6 +64,8 @@ const store = {
 
 export interface Backing {
   readonly path: string
+  /** True when the file was created by this open (deleted again if the open fails, inv. B2). */
+  readonly created?: boolean
   /** The writable store (newest version), or null for a new container. */
   readonly store: ChunkStore | null
   /** True if the region holds no store yet (a container created and never persisted). */
@@ -82,17 +91,46 @@ export interface Backing {
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
   close(): void
+  /** Closes after a failed open: like close, and deletes the file if this open created it (inv. B2). */
+  discard(): void
 }
 
-/** A backing on an open region; `owned` regions are closed with the container. */
-export function regionBacking(region: RegionLike, owned: boolean): Backing {
+/**
+ * Whether the region holds no container yet (inv. B1): true only for a region this open
+ * created, or one whose user area is entirely zero. A region with a store's metadata is
+ * opened (damage there is CorruptionError or a reported fall-back); any other data is
+ * NotAPoolError, and nothing is changed.
+ */
+function isBlank(region: RegionLike, created: boolean, action: string): boolean {
+  const kind = ShadowStore.probe(region)
+  if (kind === 'store') return false
+  if (kind === 'blank' && (created || isZero(region.unsafeBytes()))) return true
+  throw new NotAPoolError(`${action} "${region.path}": the region holds data but no container (${kind === 'blank' ? 'its metadata slots are zero and other bytes are not: a container whose metadata was destroyed, or other data' : 'no container metadata at its start: another kind of region, such as a pool'}); nothing was changed, open a container at another path`)
+}
+
+/** True when every byte of `b` is zero. */
+function isZero(b: Uint8Array): boolean {
+  const zeros = new Uint8Array(Math.min(b.length, 1 << 16))
+  for (let at = 0; at < b.length; at += zeros.length) {
+    const part = b.subarray(at, Math.min(b.length, at + zeros.length))
+    if (Buffer.compare(part, zeros.subarray(0, part.length)) !== 0) return false
+  }
+  return true
+}
+
+/**
+ * A backing on an open region; `owned` regions are closed with the container. `created`:
+ * the region was created by this open (so it is blank whatever the check would cost).
+ */
+export function regionBacking(region: RegionLike, owned: boolean, created = false): Backing {
   let current: ChunkStore | null = null
-  const empty = region.unsafeBytes().subarray(0, 8).every(b => b === 0)
+  const empty = isBlank(region, created, 'Cannot open container')
   let expecting = 0
   const growBy = geometricGrowth(region, () => expecting)
   if (!empty) current = store.open(region, { growBy })
   return {
     path: region.path,
+    created,
     blank: empty,
     get store() { return current },
     create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
@@ -108,6 +146,7 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
       return region.reserveAsync(region.size + growthStep(region, need))
     },
     close() { if (owned) region.close() },
+    discard() { if (owned) discardRegion(region, created) },
   }
 }
 
@@ -115,10 +154,19 @@ export function regionBacking(region: RegionLike, owned: boolean): Backing {
 export function fileBacking(path: string, create: boolean, readOnly: boolean): Backing {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Cannot open container: path must be a non-empty string, got ${String(path)}`)
   const region = create && !readOnly ? Region.open(path, { size: INITIAL_SIZE }) : Region.open(path, { readOnly })
+  const created = region.created === true
   try {
-    return regionBacking(region, true)
+    return regionBacking(region, true, created)
   } catch (e) {
-    region.close()
+    discardRegion(region, created)
     throw e
+  }
+}
+
+/** Closes a region (releasing its lock) and deletes its file if this process just created it (inv. B2). */
+export function discardRegion(region: RegionLike, created: boolean): void {
+  region.close()
+  if (created) {
+    try { Region.delete(region.path) } catch { /* the file stays: it is a blank region, harmless */ }
   }
 }

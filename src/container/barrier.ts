@@ -23,6 +23,9 @@
  *      container's proxies (the encoder unwraps any that arrive by other paths).
  *   2. A proxy's traps mark the target before the mutation happens, so a point that starts
  *      afterwards always sees the mutation as dirty.
+ *   3. After the container is closed, every mutation through its proxies throws
+ *      RegionClosedError before changing anything (`closed`): a write that no point could
+ *      ever persist is refused, not silently accepted.
  */
 import {
   ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
@@ -81,8 +84,12 @@ export class Barrier {
   /** False until the program excludes something (skips the WeakSet lookup for every object wrapped). */
   anyExcluded = false
 
+  /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
+  closed: (() => Error) | null = null
+
   /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
   mark(t: object): void {
+    if (this.closed !== null) throw this.closed()
     const id = this.#table.idOf(t)
     if (id !== 0) this.#dirty.mark(id)
     else if (this.deferred !== null) this.deferred.push(t)

@@ -46,3 +46,19 @@ export class ClassRef {
   id = 0
   constructor(readonly name: string, readonly proto: object) {}
 }
+
+/**
+ * A registry that knows every class name: registered classes get their prototype, any other
+ * name a placeholder prototype (one per name, null-prototype, named in its `Symbol.toStringTag`).
+ * A check uses it to validate every record without the program's classes (pmem check).
+ */
+export class AnyClassRegistry extends ClassRegistry {
+  readonly #placeholders = new Map<string, object>()
+  override protoOf(name: string): object | undefined {
+    const known = super.protoOf(name)
+    if (known !== undefined) return known
+    let p = this.#placeholders.get(name)
+    if (p === undefined) { p = Object.create(null, { [Symbol.toStringTag]: { value: name } }) as object; this.#placeholders.set(name, p) }
+    return p
+  }
+}

@@ -41,13 +41,13 @@
  *      chunks of the store (ShadowStore inv. 8).
  */
 import {
-  BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError,
+  BrokenError, CorruptionError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, describe,
   RegionNotFoundError, type RegionLike, type RegionStream,
 } from '../../regions/index.js'
 import { bufferLength, dateTime, isArrayBuffer } from './builtins.js'
 import { ObjectTable } from './identity.js'
 import { ShapeTrie } from './shapes.js'
-import { ClassRef, ClassRegistry, type Registrable } from './classes.js'
+import { AnyClassRegistry, ClassRef, ClassRegistry, type Registrable } from './classes.js'
 import { Encoder, joinBatch, type Batch, type EncoderContext } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isDescriptor, isShared } from './walk.js'
 import { SegmentRef } from './segments.js'
@@ -61,7 +61,7 @@ import { droppedStep, pathsTo } from './paths.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
 import { listVersions, restoreFrom, type Restored } from './restore.js'
 import {
-  DEFAULT_CHUNK_SIZE, checkOptions, checkRoot, registerAll,
+  DEFAULT_CHUNK_SIZE, checkAll, checkPath, checkPersistOptions, checkRoot,
   type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo,
 } from './options.js'
 import type { ChunkStore } from './store.js'
@@ -96,6 +96,22 @@ interface Pipe {
 }
 
 const noop = (): void => {}
+
+/** What {@link Container.check} finds. */
+export interface ContainerCheck {
+  /** True when nothing is damaged. */
+  ok: boolean
+  /** Newest retained version whose records all check (0 for a container never persisted, or none intact). */
+  version: number
+  /** Retained versions whose records were checked, oldest first. */
+  versions: number[]
+  problems: string[]
+}
+
+/** Damage the store found at open: retained versions dropped because their maps fail. */
+function damageOf(store: ChunkStore): string[] {
+  return (store.droppedVersions ?? []).map(d => `retained version ${d.version} is damaged and was dropped (${d.reason})`)
+}
 
 /**
  * A full point is streamed once its sealed records reach this size: smaller ones are
@@ -138,9 +154,11 @@ export class Container<T extends object = Record<string, any>> {
   readonly #keepVersions: number
   readonly #chunkSize: number
   readonly #compactFactor: number
+  /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
+  readonly #streamThreshold: number
   readonly #table = new ObjectTable()
   #shapes = new ShapeTrie()
-  readonly #classes = new ClassRegistry()
+  readonly #classes: ClassRegistry
   #classRefs = new Map<object, ClassRef>()
   readonly #excluded = new WeakSet<object>()
   #anyExcluded = false
@@ -179,14 +197,15 @@ export class Container<T extends object = Record<string, any>> {
   /** During a snapshot: the sealed record buffers so far (sent to the stream when it opens). */
   #sealedSoFar: Buffer[] = []
 
-  private constructor(backing: Backing, options: ContainerOptions<T>) {
+  private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
     this.#backing = backing
     this.#store = backing.store
     this.#keepVersions = options.keepVersions ?? 3
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#compactFactor = options.compactFactor ?? 2
-    registerAll(this.#classes, options.classes)
+    this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
+    this.#classes = classes
     this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded, d => this.#exposeDate(d))
     this.#rootObj = undefined as unknown as T
   }
@@ -197,30 +216,39 @@ export class Container<T extends object = Record<string, any>> {
    * new container writes it to the file.
    */
   static open<T extends object = Record<string, any>>(path: string, options: ContainerOptions<T> = {}): Container<T> {
-    checkOptions(options)
-    const backing = fileBacking(path, options.init !== undefined && options.version === undefined, false)
-    return Container.#openOn(backing, options)
+    checkPath(path, 'open')
+    const classes = checkAll(options)
+    const readOnly = options.readOnly === true
+    return Container.#openOn(() => fileBacking(path, options.init !== undefined && options.version === undefined && !readOnly, readOnly), options, classes)
   }
 
   /** Like {@link open}, on a region that is already open (for example a SimRegion in tests). */
   static openRegion<T extends object = Record<string, any>>(region: RegionLike, options: ContainerOptions<T> = {}): Container<T> {
-    checkOptions(options)
-    return Container.#openOn(regionBacking(region, false), options)
+    if (region === null || typeof region !== 'object' || typeof (region as RegionLike).unsafeBytes !== 'function' || typeof (region as RegionLike).grow !== 'function') {
+      throw new InvalidArgumentError(`Cannot open container: expected an open region (Region or SimRegion), got ${describe(region)}`)
+    }
+    if (region.closed) throw new RegionClosedError(`Cannot open container on region "${region.path}": the region is closed`)
+    const classes = checkAll(options)
+    if (options.readOnly === true && !region.readOnly) throw new InvalidArgumentError(`Cannot open container on region "${region.path}" read-only: the region is writable (open the region with { readOnly: true })`)
+    return Container.#openOn(() => regionBacking(region, false), options, classes)
   }
 
-  static #openOn<T extends object>(backing: Backing, options: ContainerOptions<T>): Container<T> {
-    const c = new Container<T>(backing, options)
+  /** Opens the backing, then the container; any failure leaves nothing open or created (backing.ts inv. B2). */
+  static #openOn<T extends object>(open: () => Backing, options: ContainerOptions<T>, classes: ClassRegistry): Container<T> {
+    const backing = open()
     try {
+      const c = new Container<T>(backing, options, classes)
       c.#load(options)
+      return c
     } catch (e) {
-      backing.close()
+      backing.discard()
       throw e
     }
-    return c
   }
 
   /** The retained versions of the container at `path`, oldest first, with times and sizes. */
   static versions(path: string): VersionInfo[] {
+    checkPath(path, 'list the versions of')
     const backing = fileBacking(path, false, true)
     try {
       if (backing.store === null) return []
@@ -230,6 +258,7 @@ export class Container<T extends object = Record<string, any>> {
 
   /** Deletes the container file at `path` (pCDelete). It must not be open. */
   static delete(path: string): void {
+    checkPath(path, 'delete')
     const backing = fileBacking(path, false, true)
     const isContainer = backing.store !== null || backing.blank
     backing.close()
@@ -307,8 +336,9 @@ export class Container<T extends object = Record<string, any>> {
    * Takes a persistence point (pPoint): snapshots what changed now and writes it in the
    * background. Resolves when the point is durable, with its stats.
    */
-  persist(options: PersistOptions = {}): Promise<PointStats> {
+  persist(options?: PersistOptions): Promise<PointStats> {
     this.#ready('persist')
+    options = checkPersistOptions(options, this.path)
     if (this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const full = options.full === true || this.#needFull
@@ -333,19 +363,60 @@ export class Container<T extends object = Record<string, any>> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#barrier.closed = () => new RegionClosedError(`Cannot change an object of container "${this.path}": the container is closed (its proxies refuse writes); reopen it`)
     await this.#queue
     this.#backing.close()
   }
 
-  /** Validates the chunk store and the log of the newest version (debug validator). */
+  /**
+   * Validates the chunk store and the log of the newest version (debug validator). A
+   * fall-back at open (the newest version was damaged, `fellBack`) and retained versions
+   * dropped as damaged are problems too: `ok` is true only for an undamaged file.
+   */
   check(): { ok: boolean; problems: string[] } {
     this.#ready('check')
-    if (this.#store === null) return { ok: true, problems: [] }
-    const res = this.#store.check()
+    const problems: string[] = []
+    if (this.fellBack !== null) problems.push(`version ${this.fellBack.from} is damaged (${this.fellBack.reason}); version ${this.fellBack.to} was restored instead`)
+    if (this.#store === null) return { ok: problems.length === 0, problems }
+    problems.push(...damageOf(this.#store), ...this.#store.check().problems)
     try {
-      if (this.#store.getMeta().length > 0) restoreFrom(this.#store, this.path, this.#classes)
-    } catch (e) { res.problems.push((e as Error).message) }
-    return { ok: res.problems.length === 0, problems: res.problems }
+      if (this.#store.getMeta().length > 0 && this.fellBack === null) restoreFrom(this.#store, this.path, this.#classes)
+    } catch (e) { problems.push((e as Error).message) }
+    return { ok: problems.length === 0, problems }
+  }
+
+  /**
+   * Validates the container file at `path` without changing it (a read-only open: no
+   * writer lock, so it works while another process writes the file, and on a read-only
+   * file): the chunk store, and every record of every retained version, decoded without
+   * the program's classes (instances of any class are accepted). Any damage, a newest
+   * version that fails its checksum included, makes `ok` false. Throws for a file that is
+   * not a container (NotAPoolError, NotARegionError) or cannot be read.
+   */
+  static check(path: string): ContainerCheck {
+    checkPath(path, 'check')
+    const backing = fileBacking(path, false, true)
+    try {
+      const store = backing.store
+      if (store === null) return { ok: true, version: 0, versions: [], problems: [] }
+      const problems = [...damageOf(store), ...store.check().problems]
+      if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
+      const versions: number[] = []
+      let intact = 0
+      for (const v of store.versions()) {
+        if (v.meta.length === 0) continue
+        versions.push(v.version)
+        try {
+          const view = v.version === store.version ? store : backing.openVersion(v.version)
+          restoreFrom(view, path, new AnyClassRegistry())
+          intact = v.version
+        } catch (e) {
+          if (!(e instanceof PmemError)) throw e
+          problems.push(`version ${v.version}: ${e.message}`)
+        }
+      }
+      return { ok: problems.length === 0, version: intact, versions, problems }
+    } finally { backing.close() }
   }
 
   // ---- open ----
@@ -399,7 +470,7 @@ export class Container<T extends object = Record<string, any>> {
 
   #reportFallBack(from: number, to: number, reason: string): void {
     ;(this as { fellBack: FallBack | null }).fellBack = { from, to, reason }
-    process.emitWarning(`Container "${this.path}": version ${from} is damaged (${reason}); restored version ${to}`, { code: 'PMEM_CONTAINER_FELL_BACK' })
+    process.emitWarning(`Container "${this.path}": version ${from} is damaged (${reason}); restored version ${to}`, { type: 'PersistentMemoryWarning', code: 'PMEM_CONTAINER_FELL_BACK' })
   }
 
   #adopt(r: Restored): void {
@@ -525,7 +596,7 @@ export class Container<T extends object = Record<string, any>> {
     if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
     if (this.#pipeAllowed) {
       this.#sealedSoFar.push(sealed)
-      if (bytes >= PIPE_MIN) {
+      if (bytes >= this.#streamThreshold) {
         this.#pipeAllowed = false
         this.#pipe = this.#openPipe(bytes)
         if (this.#pipe !== null) {

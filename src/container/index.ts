@@ -2,6 +2,7 @@
  * Orthogonal persistence (SoftPM containers): the public door of src/container.
  */
 export { Container } from './container.js'
+export type { ContainerCheck } from './container.js'
 export { DEFAULT_CHUNK_SIZE } from './options.js'
 export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBack } from './options.js'
 export type { DroppedEntry } from './dropped.js'

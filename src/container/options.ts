@@ -1,8 +1,8 @@
 /**
  * The container's options, results and their checks (public types of container.ts).
  */
-import { InvalidArgumentError } from '../../regions/index.js'
-import type { ClassRegistry, Registrable } from './classes.js'
+import { InvalidArgumentError, describe } from '../../regions/index.js'
+import { ClassRegistry, type Registrable } from './classes.js'
 
 /** Chunk size of new containers (chosen by measurement: see README, "Chunk size"). */
 export const DEFAULT_CHUNK_SIZE = 4096
@@ -21,7 +21,22 @@ export interface ContainerOptions<T extends object> {
   chunkSize?: number
   /** Compact the log when it grows past this factor of its size after the last compaction (default 2). */
   compactFactor?: number
+  /**
+   * Open the existing container read-only: no writer lock (works while another process
+   * writes it, and on a read-only file), nothing is ever written; `persist` throws ReadOnlyError.
+   */
+  readOnly?: boolean
+  /**
+   * A full point with no free chunks to reuse streams its records to the file while it
+   * encodes once this many bytes are encoded (default 2 MiB). Records are handed over in
+   * sealed 64 KiB buffers, so a point streams only if it fills one. Crash tests lower it to
+   * put streamed points under the simulator.
+   */
+  streamThreshold?: number
 }
+
+/** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
+const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold'])
 
 /** Options of {@link Container.persist}. */
 export interface PersistOptions {
@@ -68,23 +83,54 @@ export interface FallBack { from: number; to: number; reason: string }
 
 export function registerAll(reg: ClassRegistry, classes: ContainerOptions<object>['classes']): void {
   if (classes === undefined) return
+  if (classes === null || typeof classes !== 'object') throw new InvalidArgumentError(`Container option classes must be an array of classes or an object of name: class, got ${describe(classes)}`)
   if (Array.isArray(classes)) for (const c of classes) reg.add(c)
   else for (const [name, c] of Object.entries(classes)) reg.add(c, name)
 }
 
 export function checkRoot<T>(root: T, where: string): T {
-  if (typeof root !== 'object' || root === null) throw new InvalidArgumentError(`Cannot create container "${where}": init() must return an object, got ${String(root)}`)
+  if (typeof root !== 'object' || root === null) throw new InvalidArgumentError(`Cannot create container "${where}": init() must return an object, got ${describe(root)}`)
   return root
 }
 
+/** Checks every option (before anything is opened or created: nothing changes on failure). */
 export function checkOptions(o: ContainerOptions<object>): void {
-  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`Container options must be an object, got ${String(o)}`)
-  if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
-  if (o.version !== undefined && (!Number.isSafeInteger(o.version) || o.version < 1)) throw new InvalidArgumentError(`Container option version must be a positive integer, got ${String(o.version)}`)
-  if (o.keepVersions !== undefined && (!Number.isInteger(o.keepVersions) || o.keepVersions < 1 || o.keepVersions > 64)) throw new InvalidArgumentError(`Container option keepVersions must be an integer from 1 to 64, got ${String(o.keepVersions)}`)
-  if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 512 && o.chunkSize <= 1 << 24 && (o.chunkSize & (o.chunkSize - 1)) === 0)) {
-    throw new InvalidArgumentError(`Container option chunkSize must be a power of two from 512 to 16 MiB, got ${String(o.chunkSize)}`)
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidArgumentError(`Container options must be an object, got ${describe(o)}`)
+  for (const k of Object.keys(o)) {
+    if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown container option ${JSON.stringify(k)}${k.toLowerCase() === 'readonly' ? ' (did you mean readOnly?)' : ''}; the options are ${[...OPTION_NAMES].join(', ')}`)
   }
-  if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${String(o.compactFactor)}`)
+  if (o.streamThreshold !== undefined && !(Number.isSafeInteger(o.streamThreshold) && o.streamThreshold >= 0)) throw new InvalidArgumentError(`Container option streamThreshold must be a non-negative integer (bytes), got ${describe(o.streamThreshold)}`)
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`Container option readOnly must be a boolean, got ${describe(o.readOnly)}`)
+  if (o.readOnly === true && o.init !== undefined) throw new InvalidArgumentError('Container options readOnly and init do not go together: a read-only open never creates a container')
+  if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
+  if (o.version !== undefined && (!Number.isSafeInteger(o.version) || o.version < 1)) throw new InvalidArgumentError(`Container option version must be a positive integer, got ${describe(o.version)}`)
+  if (o.keepVersions !== undefined && (!Number.isInteger(o.keepVersions) || o.keepVersions < 1 || o.keepVersions > 64)) throw new InvalidArgumentError(`Container option keepVersions must be an integer from 1 to 64, got ${describe(o.keepVersions)}`)
+  if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 512 && o.chunkSize <= 1 << 24 && (o.chunkSize & (o.chunkSize - 1)) === 0)) {
+    throw new InvalidArgumentError(`Container option chunkSize must be a power of two from 512 to 16 MiB, got ${describe(o.chunkSize)}`)
+  }
+  if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${describe(o.compactFactor)}`)
 }
 
+
+/** Checks the argument of `persist` (an options object or nothing). */
+export function checkPersistOptions(o: unknown, where: string): PersistOptions {
+  if (o === undefined) return {}
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidArgumentError(`Cannot persist container "${where}": options must be an object such as { full: true }, got ${describe(o)}`)
+  for (const k of Object.keys(o)) if (k !== 'full') throw new InvalidArgumentError(`Cannot persist container "${where}": unknown option ${JSON.stringify(k)} (the only option is full)`)
+  const full = (o as PersistOptions).full
+  if (full !== undefined && typeof full !== 'boolean') throw new InvalidArgumentError(`Cannot persist container "${where}": option full must be a boolean, got ${describe(full)}`)
+  return o as PersistOptions
+}
+
+/** Checks every option and builds the class registry, before anything is opened (item: nothing created on bad options). */
+export function checkAll(o: ContainerOptions<object>): ClassRegistry {
+  checkOptions(o)
+  const classes = new ClassRegistry()
+  registerAll(classes, o.classes)
+  return classes
+}
+
+/** Checks a container path argument. */
+export function checkPath(path: unknown, action: string): void {
+  if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Cannot ${action} container: path must be a non-empty string, got ${describe(path)}`)
+}

@@ -80,13 +80,27 @@ function defineValue(o: object, k: string, v: unknown): void {
   defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true })
 }
 
+/**
+ * Whether generated code may be used: false once `new Function` was refused (Node run with
+ * --disallow-code-generation-from-strings, a CSP): every shape is then interpreted. The
+ * refusal is an EvalError from the environment, never a sign of damage (it must not
+ * become a CorruptionError).
+ */
+let codegen = true
+
 /** Compiles a shape; the keys are embedded as JSON string literals, so any key is safe. */
 export function compileShape(keys: readonly string[]): CompiledShape {
-  if (keys.length > MAX_SHAPE_KEYS || keys.includes('__proto__')) return genericShape(keys)
+  if (!codegen || keys.length > MAX_SHAPE_KEYS || keys.includes('__proto__')) return genericShape(keys)
   const lits = keys.map(k => JSON.stringify(k))
-  const make = new Function(`return function make() { return {${lits.map(l => `${l}: undefined`).join(', ')}} }`)() as () => object
-  const fill = new Function(`return function fill(o, s) { ${lits.map(l => `o[${l}] = s.value();`).join(' ')} }`)() as (o: object, s: ValueSource) => void
-  return { keys, make, fill }
+  try {
+    const make = new Function(`return function make() { return {${lits.map(l => `${l}: undefined`).join(', ')}} }`)() as () => object
+    const fill = new Function(`return function fill(o, s) { ${lits.map(l => `o[${l}] = s.value();`).join(' ')} }`)() as (o: object, s: ValueSource) => void
+    return { keys, make, fill }
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e
+    codegen = false
+    return genericShape(keys)
+  }
 }
 
 /** A shape without generated code (keys that an object literal would treat specially). */

@@ -20,6 +20,8 @@ export interface ChunkStore {
   readonly chunkCount: number
   readonly readOnly: boolean
   readonly fellBack: { from: number; reason: string } | null
+  /** Older retained versions dropped at open because their maps were damaged. */
+  readonly droppedVersions?: ReadonlyArray<{ version: number; reason: string }>
   versions(): StoreVersion[]
   read(logical: number): Uint8Array
   /** Copies the first `length` bytes of a chunk into `target` at `at` (checked like `read`). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   SimRegion, SECTOR_SIZE, PAGE_SIZE, RegionClosedError, OutOfRangeError, MisalignedError,
-  InvalidArgumentError, OutOfSpaceError, ReadOnlyError,
+  InvalidArgumentError, OutOfSpaceError, ReadOnlyError, crc32c,
 } from '../../regions/index.js'
 
 const writeOp = fc.record({
@@ -163,4 +163,48 @@ test('every view argument error names the region', () => {
     () => sim.view(Uint8Array, PAGE_SIZE, 1), () => sim.view(Object as never, 0, 1)]) {
     assert.throws(bad, (e: Error) => e.message.includes('"named.pm"'))
   }
+})
+
+test('inv. 4: appendStream bytes stay out of crash images until a grow over them, which keeps them; checksums per block; discard zero-fills', async () => {
+  const sim = SimRegion.create({ size: 8192, path: 'stream.sim' })
+  assert.equal(sim.reservedEnd, 8192)
+  await sim.reserveAsync(16384)
+  assert.equal(sim.reservedEnd, 16384, 'reserved space past the user area')
+  assert.equal(sim.size, 8192)
+  const s = sim.appendStream(20480, 512)!
+  assert.equal(sim.reservedEnd, -1, 'unknown while a stream is open')
+  assert.equal(sim.appendStream(40960, 512), null, 'one stream at a time')
+  const part = new Uint8Array(1000).map((_, i) => i * 7)
+  const owned = new Uint8Array(new ArrayBuffer(300)).fill(9)
+  s.write(part)
+  s.write(owned, true)
+  assert.equal(owned.buffer.byteLength, 0, 'a transferred buffer is detached')
+  assert.equal(s.written, 1300)
+  for (const img of sim.crashImages({ max: 8 })) assert.equal(img.size, 8192, 'nothing past the user area in a crash image')
+  let flushes = 0
+  sim.onFlush = () => { flushes++ }
+  const crcs = await s.end()
+  sim.onFlush = undefined
+  assert.equal(flushes, 1, "the stream's fsync is a flush")
+  const all = new Uint8Array(1536)
+  all.set(part); all.set(new Uint8Array(300).fill(9), 1000)
+  assert.deepEqual([...crcs!], [0, 1, 2].map(b => crc32c(all.subarray(b * 512, b * 512 + 512))))
+  assert.equal(sim.reservedEnd, 20480 + 4096)
+  sim.grow(20480 + 4096)
+  assert.deepEqual(sim.unsafeBytes().subarray(20480, 20480 + 1300), all.subarray(0, 1300), 'a grow keeps the streamed bytes')
+  assert.deepEqual(sim.unsafeBytes().subarray(8192, 20480), new Uint8Array(12288), 'the gap reads zeros')
+  for (const img of sim.crashImages({ max: 8 })) assert.deepEqual(img.unsafeBytes().subarray(20480, 21780), all.subarray(0, 1300), 'durable in every crash image')
+  const d = sim.appendStream(sim.size, 512)!
+  d.write(new Uint8Array(700).fill(3))
+  d.discard()
+  assert.equal(await d.end(), null, 'a discarded stream has no checksums')
+  sim.grow(sim.size + 4096)
+  assert.deepEqual(sim.unsafeBytes().subarray(sim.size - 4096), new Uint8Array(4096), 'a discarded stream reads zeros')
+  const open = sim.appendStream(sim.size, 512)!
+  open.write(new Uint8Array(10).fill(5))
+  sim.grow(sim.size + 4096)
+  assert.deepEqual(sim.unsafeBytes().subarray(sim.size - 4096, sim.size - 4086), new Uint8Array(10).fill(5), 'a grow ends an open stream and keeps it')
+  assert.throws(() => open.write(new Uint8Array(1)), InvalidArgumentError)
+  assert.throws(() => sim.appendStream(0, 512), InvalidArgumentError)
+  assert.throws(() => sim.appendStream(sim.size, 0), InvalidArgumentError)
 })

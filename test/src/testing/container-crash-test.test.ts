@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { containerCrashTest, CrashTestError, snapshotGraph, graphDifference } from '../../../src/testing/index.js'
+import { containerCrashTest, CrashTestError, snapshotGraph, graphDifference, SimRegion } from '../../../src/testing/index.js'
 
 class User { name = ''; friends: User[] = []; joined = new Date(0) }
 type Op = { add: string } | { befriend: [number, number] } | { drop: number } | { tag: bigint }
@@ -31,21 +31,55 @@ function apply(root: Root, op: Op): void {
 }
 
 test('containerCrashTest: a program that mutates through c.root passes', async () => {
-  await containerCrashTest({ init, operation, classes: [User], runs: 25, run: (c, op) => apply(c.root as Root, op) })
+  await containerCrashTest({ init, operation, classes: [User], runs: 10, lives: 3, maxPoints: 10, run: (c, op) => apply(c.root as Root, op) })
 })
 
 test('containerCrashTest catches mutations the write barrier cannot see', async () => {
   await assert.rejects(containerCrashTest({
-    init, operation, classes: [User], runs: 50,
+    init, operation, classes: [User], runs: 50, lives: 1,
     run: (c, op) => { if ('tag' in op) (c.unwrap(c.root) as Root).meta.count += 1; else apply(c.root as Root, op) },
   }), (e: unknown) => {
     assert.ok(e instanceof CrashTestError)
     // the first point writes the whole graph, so the shrunk case is one earlier op, then the raw mutation
-    assert.match(e.message, /Operations \(shrunk\): \[ \{ \w+: [^}]*\}, \{ tag: -?\d+n \} \]/)
+    assert.match(e.message, /Operations \(shrunk\): \[ (\[\], )*\[ \{ \w+: [^}]*\}, \{ tag: -?\d+n \} \]/)
     const m = /root\.meta\.count: expected (\d+), got (\d+)/.exec(e.message)
     assert.ok(m !== null && Number(m[1]) === Number(m[2]) + 1, e.message)
     return true
   })
+})
+
+test('containerCrashTest goes on after each recovery: a program wrong only in a later life is caught there', async () => {
+  const lives = new WeakSet<object>()
+  let first: object | null = null
+  await assert.rejects(containerCrashTest({
+    init, operation, classes: [User], runs: 15, lives: 3, maxPoints: 10,
+    run: (c, op) => {
+      first ??= c
+      lives.add(c)
+      // After a recovery (another Container object), tags go in through a raw reference: lost.
+      if ('tag' in op && c !== first) (c.unwrap(c.root) as Root).meta.count += 1
+      else apply(c.root as Root, op)
+    },
+  }), (e: unknown) => {
+    assert.ok(e instanceof CrashTestError)
+    assert.match(e.message, /life [23],/)
+    assert.match(e.message, /Operations \(shrunk\): \[ \[[^\]]*\], /)
+    return true
+  })
+})
+
+test('containerCrashTest with a streamed first point (a low streamThreshold and a graph of more than 4 MiB of records)', async () => {
+  const big = () => ({ pages: Array.from({ length: 4400 }, (_, i) => ({ i, text: String(i).padEnd(1000, '.') })), users: [] as User[], byName: new Map(), tags: new Set(), meta: { count: 0, bytes: new Uint8Array(4) } })
+  const stream = SimRegion.prototype.appendStream
+  let streams = 0
+  SimRegion.prototype.appendStream = function (this: SimRegion, at: number, block: number) { const st = stream.call(this, at, block); if (st !== null) streams++; return st }
+  try {
+    await containerCrashTest({
+      init: big, operation, classes: [User], runs: 2, lives: 2, maxOps: 3, imagesPerPoint: 1, maxPoints: 8, streamThreshold: 65536,
+      run: (c, op) => apply(c.root as Root, op),
+    })
+  } finally { SimRegion.prototype.appendStream = stream }
+  assert.ok(streams >= 1, `first points were streamed (${streams} streams)`)
 })
 
 test('snapshotGraph keeps sharing, cycles, prototypes and typed-array buffers; graphDifference sees them', () => {
