@@ -33,6 +33,7 @@ import { ViewRegistry } from './checked-view.js'
 import { PAGE_SIZE, SECTOR_SIZE, checkNonNegInt, checkRange, checkViewArgs, describe, roundUp } from './bounds.js'
 import { MAX_USER_SIZE } from './header.js'
 import { crc32c } from './checksum.js'
+import { checkStreamGap, checkStreamStart } from './stream-args.js'
 import type { RegionLike, RegionStream, ViewCtor } from './types.js'
 
 /** Information passed to {@link SimRegion.onFlush}. */
@@ -187,7 +188,7 @@ export class SimRegion implements RegionLike {
     checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
     if (this.#stream !== null) return
     await new Promise<void>(resolve => setImmediate(resolve))
-    const want = roundUp(newSize, PAGE_SIZE) - this.size
+    const want = Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE) - this.size   // as Region: never past the largest user area
     if (this.#closed || this.#stream !== null || want <= this.#tailVolatile.length || this.size + want > this.#maxSize) return
     this.onFlush?.({ offset: this.size + this.#tailVolatile.length, length: want - this.#tailVolatile.length, index: this.#flushes })
     this.#tailVolatile = extend(this.#tailVolatile, want)
@@ -205,16 +206,21 @@ export class SimRegion implements RegionLike {
     const action = `Cannot open an append stream on region "${this.path}"`
     if (this.readOnly) throw new ReadOnlyError(`${action}: it was opened read-only`)
     checkNonNegInt('at', at, action)
-    if (!Number.isSafeInteger(block) || block < 1 || block > 1 << 24) throw new InvalidArgumentError(`${action}: block must be an integer from 1 to 16 MiB, got ${String(block)}`)
+    checkStreamStart(action, at, block) // stream-args.ts inv. S1, as Region
     if (this.#stream !== null) return null
     if (at < this.reservedEnd) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${this.reservedEnd})`)
-    const stream = new SimStream(this, at, block)
+    checkStreamGap(action, at, this.reservedEnd) // inv. S2
+    const stream = new SimStream(this.path, at, block, {
+      write: (a, bytes) => this.#tailWrite(a, bytes),
+      end: (st, a, e, keep) => this.#tailEnd(st, a, e, keep),
+      read: (a, e) => this.#tailRead(a, e),
+    })
     this.#stream = stream
     return stream.handle
   }
 
   /** Stream support (SimStream): writes `bytes` at user-area offset `at` of the tail (volatile only). */
-  _tailWrite(at: number, bytes: Uint8Array): void {
+  #tailWrite(at: number, bytes: Uint8Array): void {
     const from = at - this.size
     if (from + bytes.length > this.#tailVolatile.length) {
       const len = roundUp(from + bytes.length, PAGE_SIZE)
@@ -225,7 +231,7 @@ export class SimRegion implements RegionLike {
   }
 
   /** Stream support: the stream's range `[at, end)` is fsynced (a flush, onFlush first) or zero-filled again. */
-  _tailEnd(stream: SimStream, at: number, end: number, keep: boolean): void {
+  #tailEnd(stream: SimStream, at: number, end: number, keep: boolean): void {
     if (this.#stream === stream) this.#stream = null
     const from = Math.max(0, at - this.size), to = Math.max(from, end - this.size)
     if (to === from) return
@@ -240,7 +246,7 @@ export class SimRegion implements RegionLike {
   }
 
   /** Stream support: the bytes `[at, end)` of the tail as written. */
-  _tailRead(at: number, end: number): Uint8Array {
+  #tailRead(at: number, end: number): Uint8Array {
     return this.#tailVolatile.subarray(at - this.size, end - this.size)
   }
 
@@ -375,13 +381,20 @@ function checkSeed(seed: unknown, action: string): void {
  * A SimRegion append stream: bytes land in the region's tail at once (volatile), and are
  * durable, with their block checksums, when `end()` resolves after a turn of the event loop.
  */
+/** What a SimStream may do to its region's tail (closures over the region's private state). */
+interface TailOps {
+  write(at: number, bytes: Uint8Array): void
+  end(stream: SimStream, at: number, end: number, keep: boolean): void
+  read(at: number, end: number): Uint8Array
+}
+
 class SimStream {
   readonly handle: RegionStream
   #written = 0
   #state: 'open' | 'ended' | 'done' | 'discarded' = 'open'
   #crcs: Promise<Uint32Array | null> | null = null
 
-  constructor(readonly region: SimRegion, readonly at: number, readonly block: number) {
+  constructor(readonly path: string, readonly at: number, readonly block: number, private readonly tail: TailOps) {
     const self = this
     this.handle = {
       at,
@@ -393,9 +406,9 @@ class SimStream {
   }
 
   write(bytes: Uint8Array, transfer: boolean): void {
-    if (this.#state !== 'open') throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.region.path}": it has ended`)
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.region.path}": expected a Uint8Array`)
-    this.region._tailWrite(this.at + this.#written, bytes)
+    if (this.#state !== 'open') throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.path}": it has ended`)
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.path}": expected a Uint8Array`)
+    this.tail.write(this.at + this.#written, bytes)
     this.#written += bytes.length
     // A transferred buffer is detached here, as the flush thread's transfer would.
     if (transfer && bytes.buffer instanceof ArrayBuffer) structuredClone(bytes.buffer, { transfer: [bytes.buffer] })
@@ -413,7 +426,7 @@ class SimStream {
     if (this.#state === 'discarded') return null
     if (this.#state !== 'done') {
       this.#state = 'done'
-      this.region._tailEnd(this, this.at, this.at + this.#written, true)
+      this.tail.end(this, this.at, this.at + this.#written, true)
     }
     return this.checksums()
   }
@@ -421,7 +434,7 @@ class SimStream {
   checksums(): Uint32Array {
     const n = Math.ceil(this.#written / this.block)
     const out = new Uint32Array(n)
-    const bytes = this.region._tailRead(this.at, this.at + this.#written)
+    const bytes = this.tail.read(this.at, this.at + this.#written)
     for (let i = 0; i < n; i++) {
       const part = bytes.subarray(i * this.block, Math.min(bytes.length, (i + 1) * this.block))
       if (part.length === this.block) { out[i] = crc32c(part); continue }
@@ -436,7 +449,7 @@ class SimStream {
     if (this.#state === 'discarded') return
     this.#state = 'discarded'
     this.#crcs ??= Promise.resolve(null)
-    this.region._tailEnd(this, this.at, this.at + this.#written, false)
+    this.tail.end(this, this.at, this.at + this.#written, false)
   }
 }
 

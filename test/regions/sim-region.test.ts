@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   SimRegion, SECTOR_SIZE, PAGE_SIZE, RegionClosedError, OutOfRangeError, MisalignedError,
-  InvalidArgumentError, OutOfSpaceError, ReadOnlyError, crc32c,
+  InvalidArgumentError, OutOfSpaceError, ReadOnlyError, crc32c, MAX_USER_SIZE,
 } from '../../regions/index.js'
 
 const writeOp = fc.record({
@@ -207,4 +207,11 @@ test('inv. 4: appendStream bytes stay out of crash images until a grow over them
   assert.throws(() => open.write(new Uint8Array(1)), InvalidArgumentError)
   assert.throws(() => sim.appendStream(0, 512), InvalidArgumentError)
   assert.throws(() => sim.appendStream(sim.size, 0), InvalidArgumentError)
+})
+
+test('reserveAsync past the largest user area reserves only up to it, as Region does', async () => {
+  const r = SimRegion.create({ size: 4096 })
+  await r.reserveAsync(2 ** 40)   // a hint: clamped, never a RangeError from a 1 TiB buffer
+  assert.ok(r.reservedEnd <= MAX_USER_SIZE)
+  r.close()
 })

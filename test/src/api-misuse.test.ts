@@ -308,6 +308,8 @@ simRow('view', { valid: [Float64Array, 8, 2], ok: { 1: ['0'], 2: ['0'] }, extra:
 simRow('unsafeBytes', { valid: [] })
 simRow('flush', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1]] })
 simRow('flushAsync', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1]] })
+simRow('reserveAsync', { valid: [32768], ok: { 0: ['0'] } })
+simRow('appendStream', { valid: [1 << 20, 4096], extra: [[0, 4096], [1 << 20, 0], [1 << 20, 2 ** 30], [2 ** 31, 4096]] })
 simRow('grow', { valid: [32768], ok: { 0: ['0'] }, extra: [[2 ** 40]] })
 simRow('close', { valid: [] })
 simRow('dirtySectors', { valid: [] })
