@@ -71,8 +71,8 @@ export interface Fault {
   readonly op: 'msync' | 'write' | 'begin'
   /**
    * `throw`: a plain exception (a bug); `errno`: a system error with `code`; `hold`: sets
-   * `hold[1]` to 1, then waits inside the gate until `hold[0]` is non-zero or `holdMs` passed
-   * (Int32Array over `hold`); `exit`: the thread exits there and then.
+   * `hold[1]` to 1, waits inside the gate until `hold[0]` is non-zero or `holdMs` passed, then
+   * sets `hold[2]` to 1 (an Int32Array(3) over `hold`); `exit`: the thread exits there and then.
    */
   readonly action: 'throw' | 'errno' | 'hold' | 'exit'
   readonly code?: string

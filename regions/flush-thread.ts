@@ -138,10 +138,10 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
       case 'throw': throw new Error(`injected failure of ${op}`)
       case 'errno': throw Object.assign(new Error(`${fault!.code ?? 'EIO'}: injected failure of ${op}`), { code: fault!.code ?? 'EIO' })
       case 'hold': {
-        const word = new Int32Array(fault!.hold ?? new SharedArrayBuffer(8))
+        const word = new Int32Array(fault!.hold ?? new SharedArrayBuffer(12))
         Atomics.store(word, 1, 1)                                  // "holding", for the test to see
-        Atomics.notify(word, 1)
         Atomics.wait(word, 0, 0, fault!.holdMs ?? Infinity)
+        Atomics.store(word, 2, 1)                                  // "held": the operation goes on
         return
       }
       case 'exit': process.exit(70)

@@ -36,14 +36,18 @@ function create(size = 4 * 4096): { path: string; region: Region } {
   return { path, region: Region.open(path, { size }) }
 }
 
-/** A hold for the `hold` fault: `holding` resolves once the thread waits in it; `release()` lets it go. */
-function newHold(): { buffer: SharedArrayBuffer; holding: Promise<void>; release(): void } {
-  const buffer = new SharedArrayBuffer(8)
+/** A hold for the `hold` fault: `holding` resolves once the thread waits in it, `held()` is true once it went on; `release()` lets it go. */
+function newHold(): { buffer: SharedArrayBuffer; holding: Promise<void>; held(): boolean; release(): void } {
+  const buffer = new SharedArrayBuffer(12)
   const word = new Int32Array(buffer)
   const holding = new Promise<void>(resolve => {       // polled: a timer keeps the event loop alive meanwhile
     const timer = setInterval(() => { if (Atomics.load(word, 1) === 1) { clearInterval(timer); resolve() } }, 5)
   })
-  return { buffer, holding, release() { Atomics.store(word, 0, 1); Atomics.notify(word, 0) } }
+  return {
+    buffer, holding,
+    held: () => Atomics.load(word, 2) === 1,
+    release() { Atomics.store(word, 0, 1); Atomics.notify(word, 0) },
+  }
 }
 
 /** Runs `cmd args` with `input` on stdin; resolves with its exit code and output. */
@@ -130,7 +134,7 @@ describe('W10: a thread that cannot start is an environment error, not a broken 
   })
 })
 
-describe('W7: each request succeeds or fails on its own', () => {
+describe('W7: each request succeeds or fails on its own', { timeout: 30_000 }, () => {
   it('an exception in one msync fails that request only; the next ones succeed', async () => {
     const { region } = create()
     const file = newFileRef(fs.openSync(region.path, 'r+'))
@@ -165,7 +169,7 @@ describe('W7: each request succeeds or fails on its own', () => {
   })
 })
 
-describe('W8: a dead flush thread is noticed at once', () => {
+describe('W8: a dead flush thread is noticed at once', { timeout: 60_000 }, () => {
   it('killed during a reservation: grow returns without waiting and does the work itself; the next request starts a new thread', async () => {
     const { path, region } = create(4096)
     flushTiming.waitMs = 15_000          // if the death went unnoticed, grow would fail after this, not sit for a minute
@@ -250,7 +254,7 @@ describe('W8: a dead flush thread is noticed at once', () => {
   })
 })
 
-describe('W6: close never lets a flush thread write the file after it', () => {
+describe('W6: close never lets a flush thread write the file after it', { timeout: 30_000 }, () => {
   it('close waits for a write under way, then trims; nothing of the stream lands after close', async () => {
     const { path, region } = create(4096)
     const hold = newHold()
@@ -260,6 +264,7 @@ describe('W6: close never lets a flush thread write the file after it', () => {
     s.write(pattern(4 * 4096, 4))
     await hold.holding
     region.close()                                  // the thread is inside a write: close waits for it
+    assert.ok(hold.held(), 'close returned only after the thread left its write')
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096)
     assert.equal(await s.end(), null, 'the stream failed at the closed gate')
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096, 'no write after close')
@@ -275,6 +280,7 @@ describe('W6: close never lets a flush thread write the file after it', () => {
     const flushed = region.flushAsync()
     await hold.holding
     region.close()
+    assert.ok(hold.held(), 'close returned only after the msync')
     await flushed
   })
 
@@ -301,7 +307,7 @@ describe('W6: close never lets a flush thread write the file after it', () => {
   })
 })
 
-describe('W9: an msync does not queue behind a bulk write', () => {
+describe('W9: an msync does not queue behind a bulk write', { timeout: 30_000 }, () => {
   it('an msync of one region completes while a stream of another is under way', async () => {
     const a = create(4096), b = create()
     const hold = newHold()
