@@ -99,13 +99,12 @@ describe('the flush thread is a module that runs under any module type', () => {
 
 describe('W3: the flush threads keep the process alive only while a request is pending', () => {
   it('a process that started them (prepareFlushAsync) and closed its region exits by itself', async () => {
-    const code = `
-      import { Region } from ${JSON.stringify(LIBRARY)}
+    const code = `import(${JSON.stringify(LIBRARY)}).then(({ Region }) => {
       const r = Region.open(process.env.PM_DIR + '/r.pm', { size: 4096 })
       r.prepareFlushAsync()
       r.close()
-    `
-    const r = await run(process.execPath, ['--input-type=module', '-e', code], { env: { PM_DIR: tempDir() } })
+    })`
+    const r = await run(process.execPath, ['-e', code], { env: { PM_DIR: tempDir() } })
     assert.deepEqual([r.code, r.signal], [0, null], r.stderr)
   })
 })
