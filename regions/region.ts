@@ -73,6 +73,8 @@ export class Region implements RegionLike {
   #flushFile: FileRef | null
   /** Space prepared past the user area by the flush thread (inv. R7); null when read-only. */
   #ahead: SpaceAhead | null
+  /** Resolves when a close that had to wait for the flush thread has finished (trim, fdatasync, release). */
+  #closing: Promise<void> | null = null
 
   private constructor(file: RegionFile, map: Buffer) {
     this.path = file.displayPath
@@ -217,6 +219,7 @@ export class Region implements RegionLike {
     }
     if (result === 'done') return
     if (this.#closed || result === 'closed') {             // close made everything durable, or failed (inv. R6)
+      await this.#closing
       if (this.#broken !== null) throw this.#brokenError('Cannot flush')
       return
     }
@@ -355,12 +358,15 @@ export class Region implements RegionLike {
 
   /** Finishes close once the flush thread leaves the file's gate (close timed out waiting for it). */
   #finishCloseLater(): void {
-    const timer = setInterval(() => {
-      if (!closeGate(this.#flushFile!, 0)) return
-      clearInterval(timer)
-      try { this.#finishClose() } catch (e) { process.emitWarning(e as Error) }
-    }, 100)
-    timer.unref()
+    this.#closing = new Promise<void>(resolve => {
+      const timer = setInterval(() => {
+        if (!closeGate(this.#flushFile!, 0)) return
+        clearInterval(timer)
+        try { this.#finishClose() } catch (e) { process.emitWarning(e as Error) }
+        resolve()
+      }, 100)
+      timer.unref()
+    })
   }
 
   /** Whether a queued fdatasync still has to run: not once closed (close made everything durable) or broken. */

@@ -613,7 +613,7 @@ describe('grow', () => {
     again.close()
   })
 
-  it('inv. R7: grow and close wait for a reservation under way; close trims an unused one', async () => {
+  it('inv. R7: grow waits for a reservation under way; close shuts the flush thread out (W6) and trims an unused one', async () => {
     const { path, region } = create(4096)
     void region.reserveAsync(64 * 4096)
     region.grow(3 * 4096)             // synchronously, while the flush thread may still be writing
@@ -621,7 +621,7 @@ describe('grow', () => {
     assert.ok(fs.statSync(path).size >= HEADER_SIZE + 3 * 4096)
     region.bytes.set(pattern(3 * 4096, 4))
     const p = region.reserveAsync(128 * 4096)
-    region.close()                    // waits for it before releasing the lock, then trims it
+    region.close()                    // closes the gate first (W6): the thread writes no more; then trims
     await p
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 3 * 4096, 'close trimmed the unused reservation')
     const again = Region.open(path)
