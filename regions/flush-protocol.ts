@@ -67,8 +67,8 @@ export interface FileRef {
 
 /** Test-only faults (flush-worker.ts `flushThreadTesting`): the next matching operation misbehaves. */
 export interface Fault {
-  /** `msync`: an msync request; `write`: a write of a reservation or stream; `begin`: the start of a job. */
-  readonly op: 'msync' | 'write' | 'begin'
+  /** `msync`: an msync request; `map`: the mapping of a window; `write`: a write of a reservation or stream; `begin`: the start of a job. */
+  readonly op: 'msync' | 'map' | 'write' | 'begin'
   /**
    * `throw`: a plain exception (a bug); `errno`: a system error with `code`; `hold`: sets
    * `hold[1]` to 1, waits inside the gate until `hold[0]` is non-zero or `holdMs` passed, then
@@ -96,6 +96,8 @@ export interface Failure {
   readonly code?: string
   /** The file's gate was closed (its region closed): nothing was done (inv. W6). */
   readonly closed?: boolean
+  /** The thread could not map the file (no address space...): no msync was done, nothing is known to have failed. */
+  readonly mapFailed?: boolean
 }
 
 /** The answer to a request that has an `id`; streams answer with their block CRCs (or null: failed). */

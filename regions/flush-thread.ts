@@ -153,8 +153,14 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
     const f = fileOf(ref)
     for (const part of windowsOf(offset, length, fileSize, data.windowBytes)) {
       gated(f, 'msync', () => {
+        let window: Buffer
         try {
-          mmap.sync(windowOf(f, part), part.from, part.length, true, false)
+          window = windowOf(f, part)
+        } catch (e) {
+          throw Object.assign(withErrno(e) as Error, { mapFailed: true })
+        }
+        try {
+          mmap.sync(window, part.from, part.length, true, false)
         } catch (e) {
           throw withErrno(e)
         }
@@ -165,6 +171,7 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   function windowOf(f: OpenFile, part: WindowPart): Buffer {
     let buf = f.windows.get(part.index)
     if (buf === undefined || buf.length < part.from + part.length) {
+      injected('map')
       buf = mmap.map(part.size, 3 /* PROT_READ | PROT_WRITE */, mmap.MAP_SHARED, f.fd, part.start)
       f.windows.set(part.index, buf)
     }
@@ -314,6 +321,7 @@ function failureOf(e: unknown): Failure {
     message: e instanceof Error ? e.message : String(e),
     ...(typeof code === 'string' ? { code } : {}),
     ...(e instanceof GateClosed ? { closed: true } : {}),
+    ...((e as { mapFailed?: boolean } | null)?.mapFailed === true ? { mapFailed: true } : {}),
   }
 }
 

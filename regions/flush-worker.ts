@@ -128,9 +128,9 @@ class FlushThread {
   /** True once the thread is known dead; checks its life word and its OS thread (W8), so it works while this thread blocks. */
   deadNow(): boolean {
     if (this.dead) return true
-    if (Atomics.load(this.life, LIFE_STATE) === THREAD_EXITED) { this.markDead(new FlushThreadError('the flush thread exited')); return true }
+    if (Atomics.load(this.life, LIFE_STATE) === THREAD_EXITED) { this.markDead(new FlushThreadError('The flush thread exited; a new one starts with the next request')); return true }
     const tid = Atomics.load(this.life, LIFE_TID)
-    if (tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`)) { this.markDead(new FlushThreadError('the flush thread was terminated')); return true }
+    if (tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`)) { this.markDead(new FlushThreadError('The flush thread was terminated; a new one starts with the next request')); return true }
     return false
   }
 
@@ -229,12 +229,6 @@ export function closeGate(file: FileRef, timeoutMs = flushTiming.waitMs): boolea
   return true
 }
 
-/** True once the gate is closed on every lane. */
-export function gateClosed(file: FileRef): boolean {
-  const gate = new Int32Array(file.gate)
-  return Object.values(LANE_SLOT).every(slot => Atomics.load(gate, slot) === GATE_CLOSED)
-}
-
 /** Drops the threads' mappings of a file (after its region closed). */
 export function forgetInWorker(file: FileRef): void {
   for (const lane of Object.values(lanes)) lane.current?.post({ kind: 'forget', fileId: file.id })
@@ -252,7 +246,8 @@ export function startFlushThreads(which: readonly LaneName[] = ['sync', 'bulk'])
 /**
  * How an msync request ended when it did not fail: 'done' (W1), 'closed' (the region closed
  * first, W6: its close made everything durable), or the typed reason no thread could do it
- * (W8, W10: the caller falls back to fdatasync).
+ * (W8, W10: it died, could not start or could not map the file; the caller falls back to
+ * fdatasync).
  */
 export type MsyncResult = 'done' | 'closed' | PmemError
 
@@ -267,6 +262,9 @@ export function msyncInWorker(file: FileRef, fileSize: number, offset: number, l
   return t.request({ kind: 'msync', id: nextId++, file, fileSize, offset, length }).then((reply): MsyncResult => {
     if (reply.ok) return 'done'
     if (reply.failure.closed === true) return 'closed'
+    if (reply.failure.mapFailed === true) {
+      return new FileSystemError(`The flush thread could not map the file (${reply.failure.message}); flushAsync falls back to fdatasync`, reply.failure.code)
+    }
     throw Object.assign(new Error(reply.failure.message), { code: reply.failure.code })
   }, (e: PmemError) => e)
 }

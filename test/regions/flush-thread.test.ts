@@ -133,6 +133,23 @@ describe('W10: a thread that cannot start is an environment error, not a broken 
   })
 })
 
+describe('W10: a file the flush thread cannot map', () => {
+  it('(ENOMEM) is an environment error: flushAsync falls back to fdatasync; the region is not broken', async () => {
+    const { region } = create()
+    flushThreadTesting.inject('sync', { op: 'map', action: 'errno', code: 'ENOMEM' })
+    const file = newFileRef(fs.openSync(region.path, 'r+'))
+    const result = await msyncInWorker(file, HEADER_SIZE + region.size, HEADER_SIZE, 4096)
+    assert.ok(result instanceof FileSystemError && result.errno === 'ENOMEM', `expected FileSystemError ENOMEM, got ${String(result)}`)
+    fs.closeSync(file.fd)
+    flushThreadTesting.inject('sync', { op: 'map', action: 'errno', code: 'ENOMEM' })
+    region.bytes[0] = 1
+    await region.flushAsync()
+    assert.equal(region.broken, false)
+    await region.flushAsync()
+    region.close()
+  })
+})
+
 describe('W7: each request succeeds or fails on its own', { timeout: 30_000 }, () => {
   it('an exception in one msync fails that request only; the next ones succeed', async () => {
     const { region } = create()
