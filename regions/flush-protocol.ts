@@ -11,6 +11,7 @@
  * |                   |     1 | the thread's Linux thread id once running (0 where unknown)            |
  * | gate of a file    |  lane | GATE_OPEN, GATE_CLOSED, or the generation (> 0) of the thread of that  |
  * |                   |       | lane using the file's descriptor right now (inv. W6)                   |
+ * |                   |     2 | 1 once close() asked for the gate: no thread enters it any more        |
  * | status of a job   |     0 | JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_LOST (inv. W4, W8) |
  * |                   |     1 | streams: the file offset where the stream ended                        |
  *
@@ -44,6 +45,8 @@ export const THREAD_EXITED = 2
 
 export const GATE_OPEN = 0
 export const GATE_CLOSED = -1
+/** Index of the gate's "closing" word: set first by close, so a thread busy with a long job cannot keep re-entering. */
+export const GATE_CLOSING = 2
 
 export const JOB_PENDING = 0
 export const JOB_RUNNING = 1
@@ -61,7 +64,7 @@ export interface FileRef {
   /** Unique per open region in this process. */
   readonly id: number
   readonly fd: number
-  /** Int32Array(2): one word per lane (LANE_SLOT). */
+  /** Int32Array(3): one word per lane (LANE_SLOT), then the closing word (GATE_CLOSING). */
   readonly gate: SharedArrayBuffer
 }
 
@@ -70,14 +73,16 @@ export interface Fault {
   /** `msync`: an msync request; `map`: the mapping of a window; `write`: a write of a reservation or stream; `begin`: the start of a job. */
   readonly op: 'msync' | 'map' | 'write' | 'begin'
   /**
-   * `throw`: a plain exception (a bug); `errno`: a system error with `code`; `hold`: sets
-   * `hold[1]` to 1, waits inside the gate until `hold[0]` is non-zero or `holdMs` passed, then
-   * sets `hold[2]` to 1 (an Int32Array(3) over `hold`); `exit`: the thread exits there and then.
+   * `throw`: a plain exception (a bug); `errno`: a system error with `code`; `hold`: adds 1
+   * to `hold[1]`, waits inside the gate until `hold[0]` is non-zero or `holdMs` passed, then
+   * adds 1 to `hold[2]` (an Int32Array(3) over `hold`); `exit`: the thread exits there and then.
    */
   readonly action: 'throw' | 'errno' | 'hold' | 'exit'
   readonly code?: string
   readonly hold?: SharedArrayBuffer
   readonly holdMs?: number
+  /** How many matching operations it applies to (default 1). */
+  readonly times?: number
 }
 
 export type Request =
@@ -88,6 +93,7 @@ export type Request =
   | { readonly kind: 'stream-end'; readonly id: number; readonly sid: number }
   | { readonly kind: 'forget'; readonly fileId: number }
   | { readonly kind: 'fault'; readonly fault: Fault }
+  | { readonly kind: 'clear-faults' }
 
 /** Why a request failed in the thread. */
 export interface Failure {

@@ -24,7 +24,7 @@ import { crc32c } from './checksum.js'
 import { PAGE_SIZE } from './bounds.js'
 import { windowsOf, type WindowPart } from './flush-windows.js'
 import {
-  GATE_CLOSED, GATE_OPEN, JOB_DONE, JOB_END, JOB_FAILED, JOB_PENDING, JOB_RUNNING, LANE_SLOT, LIFE_STATE, LIFE_TID,
+  GATE_CLOSED, GATE_CLOSING, GATE_OPEN, JOB_DONE, JOB_END, JOB_FAILED, JOB_PENDING, JOB_RUNNING, LANE_SLOT, LIFE_STATE, LIFE_TID,
   THREAD_EXITED, THREAD_RUNNING,
   type Failure, type Fault, type FileRef, type Reply, type Request, type ThreadData,
 } from './flush-protocol.js'
@@ -99,6 +99,7 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
       case 'stream-end': streamEnd(m.id, m.sid); return
       case 'forget': files.delete(m.fileId); return
       case 'fault': faults.push(m.fault); return
+      case 'clear-faults': faults.length = 0; return
     }
   }
 
@@ -114,6 +115,7 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   /** Runs `step` inside the file's gate (inv. W6); `op` names it for injected faults. */
   function gated<T>(f: OpenFile, op: Fault['op'] | null, step: () => T): T {
     for (;;) {
+      if (Atomics.load(f.gate, GATE_CLOSING) !== 0) throw new GateClosed('the region is closing')
       const seen = Atomics.compareExchange(f.gate, slot, GATE_OPEN, generation)
       if (seen === GATE_OPEN) break
       if (seen === GATE_CLOSED) throw new GateClosed('the region was closed')
@@ -133,15 +135,18 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   function injected(op: Fault['op']): void {
     const i = faults.findIndex(f => f.op === op)
     if (i < 0) return
-    const [fault] = faults.splice(i, 1)
-    switch (fault!.action) {
+    const fault = faults[i]!
+    const left = (fault.times ?? 1) - 1
+    if (left > 0) faults[i] = { ...fault, times: left }
+    else faults.splice(i, 1)
+    switch (fault.action) {
       case 'throw': throw new Error(`injected failure of ${op}`)
-      case 'errno': throw Object.assign(new Error(`${fault!.code ?? 'EIO'}: injected failure of ${op}`), { code: fault!.code ?? 'EIO' })
+      case 'errno': throw Object.assign(new Error(`${fault.code ?? 'EIO'}: injected failure of ${op}`), { code: fault.code ?? 'EIO' })
       case 'hold': {
-        const word = new Int32Array(fault!.hold ?? new SharedArrayBuffer(12))
-        Atomics.store(word, 1, 1)                                  // "holding", for the test to see
-        Atomics.wait(word, 0, 0, fault!.holdMs ?? Infinity)
-        Atomics.store(word, 2, 1)                                  // "held": the operation goes on
+        const word = new Int32Array(fault.hold ?? new SharedArrayBuffer(12))
+        Atomics.add(word, 1, 1)                                    // "holding", for the test to see
+        Atomics.wait(word, 0, 0, fault.holdMs ?? Infinity)
+        Atomics.add(word, 2, 1)                                    // "held": the operation goes on
         return
       }
       case 'exit': process.exit(70)

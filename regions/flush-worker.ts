@@ -38,7 +38,8 @@
  *       any error; its status word (and its end offset) are set last.
  *   W6. Gate: a flush thread uses a region's descriptor (map, write, fsync, ftruncate, msync)
  *       only inside that file's gate, one system call at a time (a stream's bytes in pieces of
- *       8 MiB). `closeGate` (Region.close) closes it, waiting (bounded) for a call under way;
+ *       8 MiB). `closeGate` (Region.close) first bars new entries, then closes it, waiting
+ *       (bounded) for the one call under way;
  *       after that no flush thread touches the file or the descriptor again, so close may trim
  *       the file, release the lock and close the descriptor. A job that meets a closed gate
  *       fails, writing and trimming nothing.
@@ -61,7 +62,7 @@ import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { FileSystemError, FlushThreadError, type PmemError } from './errors.js'
 import {
-  GATE_CLOSED, GATE_OPEN, JOB_DONE, JOB_FAILED, JOB_LOST, JOB_PENDING, LANE_SLOT, LIFE_STATE, LIFE_TID, MAX_WINDOW,
+  GATE_CLOSED, GATE_CLOSING, GATE_OPEN, JOB_DONE, JOB_FAILED, JOB_LOST, JOB_PENDING, LANE_SLOT, LIFE_STATE, LIFE_TID, MAX_WINDOW,
   THREAD_EXITED, THREAD_STARTING,
   type Fault, type FileRef, type LaneName, type Reply, type Request, type ThreadData,
 } from './flush-protocol.js'
@@ -205,7 +206,7 @@ const lanes: Readonly<Record<LaneName, Lane>> = { sync: new Lane('sync'), bulk: 
 
 /** A region file for the flush threads: its descriptor and a fresh, open gate (W6). */
 export function newFileRef(fd: number): FileRef {
-  return { id: nextFileId++, fd, gate: new SharedArrayBuffer(8) }
+  return { id: nextFileId++, fd, gate: new SharedArrayBuffer(12) }
 }
 
 /**
@@ -215,6 +216,7 @@ export function newFileRef(fd: number): FileRef {
 export function closeGate(file: FileRef, timeoutMs = flushTiming.waitMs): boolean {
   const gate = new Int32Array(file.gate)
   const until = Date.now() + timeoutMs
+  Atomics.store(gate, GATE_CLOSING, 1)                    // no new entry: a long job cannot keep re-entering
   for (const lane of Object.values(lanes)) {
     const slot = LANE_SLOT[lane.name]
     for (;;) {
@@ -386,6 +388,10 @@ export const flushThreadTesting = {
     const t = lanes[lane].thread()
     if (t === null) throw new Error(`no ${lane} flush thread can run`)
     t.post({ kind: 'fault', fault })
+  },
+  /** Drops the faults still queued in both lanes' threads. */
+  clearFaults(): void {
+    for (const lane of Object.values(lanes)) lane.current?.post({ kind: 'clear-faults' })
   },
   /** Terminates the lane's thread (as a crash would), without a warning; resolves when it is gone. */
   async terminate(lane: LaneName): Promise<void> {

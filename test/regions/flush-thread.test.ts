@@ -29,23 +29,30 @@ const LIBRARY = fileURLToPath(new URL('../../src/index.js', import.meta.url))
 const FLUSH_CHILD = fileURLToPath(new URL('./fixtures/flush-child.js', import.meta.url))
 const smaps = mappedDirtyKb('/') !== undefined
 
-afterEach(() => { Object.assign(flushTiming, timingDefaults) })
+afterEach(() => {
+  Object.assign(flushTiming, timingDefaults)
+  flushThreadTesting.clearFaults()
+})
 
 function create(size = 4 * 4096): { path: string; region: Region } {
   const path = join(tempDir(), 'r.pm')
   return { path, region: Region.open(path, { size }) }
 }
 
-/** A hold for the `hold` fault: `holding` resolves once the thread waits in it, `held()` is true once it went on; `release()` lets it go. */
-function newHold(): { buffer: SharedArrayBuffer; holding: Promise<void>; held(): boolean; release(): void } {
+/**
+ * A hold for the `hold` fault: `holding` resolves once the thread waits in it, `held()` is
+ * true once it went on, `count()` is how many operations it held; `release()` lets it go.
+ */
+function newHold(): { buffer: SharedArrayBuffer; holding: Promise<void>; held(): boolean; count(): number; release(): void } {
   const buffer = new SharedArrayBuffer(12)
   const word = new Int32Array(buffer)
   const holding = new Promise<void>(resolve => {       // polled: a timer keeps the event loop alive meanwhile
-    const timer = setInterval(() => { if (Atomics.load(word, 1) === 1) { clearInterval(timer); resolve() } }, 5)
+    const timer = setInterval(() => { if (Atomics.load(word, 1) >= 1) { clearInterval(timer); resolve() } }, 5)
   })
   return {
     buffer, holding,
-    held: () => Atomics.load(word, 2) === 1,
+    held: () => Atomics.load(word, 2) >= 1,
+    count: () => Atomics.load(word, 1),
     release() { Atomics.store(word, 0, 1); Atomics.notify(word, 0) },
   }
 }
@@ -286,6 +293,20 @@ describe('W6: close never lets a flush thread write the file after it', { timeou
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096, 'no write after close')
     const again = Region.open(path)
     again.close()
+  })
+
+  it('close bars a long job at its next write: it waits for the write under way, not for the job', async () => {
+    const { path, region } = create(4096)
+    const hold = newHold()
+    flushThreadTesting.inject('bulk', { op: 'write', action: 'hold', hold: hold.buffer, holdMs: 10, times: 1000 })
+    const reserved = region.reserveAsync(4096 + 1000 * 4096)    // 1000 writes of 4 KiB, each held 10 ms
+    await hold.holding
+    region.close()
+    const writes = hold.count()
+    await reserved
+    assert.ok(writes < 100, `close waited for ${writes} writes`)
+    assert.equal(hold.count(), writes, 'no write started after close')
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096)
   })
 
   it('close while an msync runs in the thread waits for it; the flush resolves', async () => {
