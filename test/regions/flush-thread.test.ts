@@ -1,10 +1,12 @@
 /**
  * Tests of the flush threads (regions/flush-thread.ts, flush-worker.ts, flush-windows.ts)
  * and of the Region methods that use them: the thread is a real module that runs under any
- * module type (W*), start-up errors are typed (W10), one request never poisons another (W7),
- * a dead thread is noticed at once (W8), close never lets a flush thread write after it
- * (W6), msyncs do not queue behind bulk writes (W9), and every size up to the largest region
- * maps and flushes (W2).
+ * module type (`node --input-type=module`), keeps the process alive only while a request is
+ * pending (W3), start-up and mapping errors are typed environment errors (W10), one request
+ * never poisons another (W7), a dead thread is noticed at once (W8), close never lets a flush
+ * thread write after it (W6), msyncs do not queue behind bulk writes (W9), and every size up
+ * to the largest region maps and flushes (W2). Faults are injected with the test-only hooks of
+ * flush-worker.ts (`flushThreadTesting`); a `hold` stands for a long write.
  */
 import { describe, it, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
