@@ -129,3 +129,12 @@ export class FileSystemError extends PmemError {
 export class BrokenError extends PmemError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_PMEM_BROKEN', message, options) }
 }
+
+/**
+ * The region's flush thread (the worker thread behind `flushAsync`, `reserveAsync` and
+ * `appendStream`) did not finish a write in time, or died: the region itself is intact,
+ * and the operation can be retried.
+ */
+export class FlushThreadError extends PmemError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PMEM_FLUSH_THREAD', message, options) }
+}

@@ -1,269 +1,341 @@
 /**
- * Ranged msync off the main thread, for `Region.flushAsync`.
+ * The main-thread side of the flush threads (their code is flush-thread.ts, their messages
+ * flush-protocol.ts): ranged msync for `Region.flushAsync`, space reserved ahead for
+ * `reserveAsync`, append streams for `appendStream`.
  *
- * fdatasync makes the whole file durable, so an asynchronous flush of one log page would
- * also write every data page dirtied since the last flush (measured: 1.2-2.2 ms with 64
- * dirty pages instead of 0.2 ms). msync(MS_SYNC) of a range writes only that range, but the
- * binding's msync blocks. So one shared worker thread maps each file itself (a second shared
- * mapping of the same file: the page cache is shared, and msync of a range writes back the
- * file's dirty pages in that range whichever mapping dirtied them) and runs the msync there.
+ * Why a thread: fdatasync makes the whole file durable, so an asynchronous flush of one log
+ * page would also write every data page dirtied since the last flush (measured: 1.2-2.2 ms
+ * with 64 dirty pages instead of 0.2 ms). msync(MS_SYNC) of a range writes only that range,
+ * but the binding's msync blocks; so a worker thread runs it.
  *
- * Invariants:
- *   W1. A request resolves only after msync(MS_SYNC) of the whole range returned in the
- *       worker; any error rejects it (the region then turns broken).
- *   W2. The worker maps a file at its current size, opened read-write (msync through a
- *       read-only mapping writes nothing back), and remaps when the file has grown.
- *   W3. The worker keeps the process alive only while a request is pending.
- *   W4. A reservation (`reserveInWorker`) extends a file with zeroed 4 KiB pages from
- *       `from`, which must be the file's size when it starts (else it fails, writing
- *       nothing, so no hole is ever made), then fsyncs it; on any error it trims the file
- *       back to `from`. Its status word goes from PENDING to DONE or FAILED only after all
- *       of that, so a thread that waits on it never races the worker's writes.
- *   W5. An append stream is a reservation whose pages hold the caller's bytes: the same
- *       start check, writes in order from `at`, zeros from `from` to `at` and after the
- *       last byte up to the end of its last block and page, one fsync at its end, trimmed
- *       back to `from` on any error; its status word (and its end offset) are set last.
+ * Two lanes, each with at most one thread at a time. A lane's states:
+ *
+ * | state    | meaning                                         | next                                            |
+ * | -------- | ----------------------------------------------- | ----------------------------------------------- |
+ * | idle     | no thread started yet                           | a request or `startFlushThreads` -> starting    |
+ * | starting | Worker created, its code not running yet;       | 'online' -> running; 'error'/'exit' -> dead     |
+ * |          | requests queue in its port                      | (a start failure: no new start for `retryMs`)   |
+ * | running  | serving requests                                | 'exit' event, its life word says exited, or its |
+ * |          |                                                 | OS thread vanished -> dead                      |
+ * | dead     | its pending requests failed (typed, W8)         | the next request (after `retryMs` following a   |
+ * |          |                                                 | start failure) -> starting, a new generation    |
+ *
+ * Invariants (cited as "W1".."W10"):
+ *   W1. An msync request resolves 'done' only after msync(MS_SYNC) of the whole range
+ *       returned in the thread; an msync error rejects it (the region then turns broken).
+ *   W2. The thread maps a file through the region's descriptor in windows of at most
+ *       2^30 bytes (flush-windows.ts), never the whole file: a file reaches 2^31 bytes at the
+ *       largest user area, beyond the binding's C `int`. A window is remapped when the file
+ *       has grown past it.
+ *   W3. A thread keeps the process alive only while one of its requests is pending.
+ *   W4. A reservation extends the file with zeroed 4 KiB pages from `from`, which must be the
+ *       file's size when it starts (else it fails, writing nothing, so no hole is ever made),
+ *       then fsyncs; on any error it trims the file back to `from`. Its status word reaches
+ *       DONE or FAILED only after all of that, so a thread that waits on it never races it.
+ *   W5. An append stream is a reservation whose pages hold the caller's bytes: the same start
+ *       check, writes in order from `at`, zeros from `from` to `at` and after the last byte up
+ *       to the end of its last block and page, one fsync at its end, trimmed back to `from` on
+ *       any error; its status word (and its end offset) are set last.
+ *   W6. Gate: a flush thread uses a region's descriptor (map, write, fsync, ftruncate, msync)
+ *       only inside that file's gate, one system call at a time (a stream's bytes in pieces of
+ *       8 MiB). `closeGate` (Region.close) first bars new entries, then closes it, waiting
+ *       (bounded) for the one call under way;
+ *       after that no flush thread touches the file or the descriptor again, so close may trim
+ *       the file, release the lock and close the descriptor. A job that meets a closed gate
+ *       fails, writing and trimming nothing.
+ *   W7. Each request succeeds or fails on its own: no chain links them, and an exception in
+ *       one (a bug, an injected fault) is that request's failure only.
+ *   W8. Death is noticed at once, also by a main thread blocked in a wait: a thread that exits
+ *       or crashes marks its life word from its exit hook; one that is terminated (or runs out
+ *       of memory) has its OS thread vanish from /proc/self/task (Linux); the 'exit' event
+ *       tells the rest. Then its pending requests reject with FlushThreadError, its jobs read
+ *       LOST (written by this side only once the thread is dead), the gates it held count as
+ *       free, and the next request starts a new thread. A job still PENDING (not taken by the
+ *       thread) can always be cancelled (PENDING -> LOST): the thread then skips it.
+ *   W9. Small latency-critical msyncs run on the 'sync' lane, reservations and streams on the
+ *       'bulk' lane: an msync never queues behind a bulk write.
+ *   W10. Environment errors are typed as what they are: a thread that cannot start for lack
+ *       of a descriptor is FileSystemError with errno EMFILE (then `flushAsync` falls back to
+ *       fdatasync, with a warning), never a damaged or broken region.
  */
+import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { createRequire } from 'node:module'
+import { FileSystemError, FlushThreadError, type PmemError } from './errors.js'
+import {
+  GATE_CLOSED, GATE_CLOSING, GATE_OPEN, JOB_DONE, JOB_FAILED, JOB_LOST, JOB_PENDING, LANE_SLOT, LIFE_STATE, LIFE_TID, MAX_WINDOW,
+  THREAD_EXITED, THREAD_STARTING,
+  type Fault, type FileRef, type LaneName, type Reply, type Request, type ThreadData,
+} from './flush-protocol.js'
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads')
-const fs = require('node:fs')
-const mmap = require(workerData.binding)
-const files = new Map()
-function mapped(path, size) {
-  let f = files.get(path)
-  if (f !== undefined && f.size >= size) return f
-  if (f !== undefined) fs.closeSync(f.fd)
-  const fd = fs.openSync(path, 'r+')
-  f = { fd, size, buf: mmap.map(size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0) }
-  files.set(path, f)
-  return f
-}
-const ZERO = new Uint8Array(4096)
-function reserve(m) {
-  const st = new Int32Array(m.status)
-  let fd = -1, ok = false
-  try {
-    fd = fs.openSync(m.reserve, 'r+')
-    if (fs.fstatSync(fd).size === m.from) {
-      try {
-        for (let pos = m.from; pos < m.to; pos += 4096) {
-          let done = 0
-          while (done < 4096) done += fs.writeSync(fd, ZERO, done, 4096 - done, pos + done)
-        }
-        fs.fsyncSync(fd)
-        ok = true
-      } catch (e) {
-        try { fs.ftruncateSync(fd, m.from) } catch {}
-      }
-    }
-  } catch {}
-  if (fd >= 0) try { fs.closeSync(fd) } catch {}
-  Atomics.store(st, 0, ok ? 1 : 2)
-  Atomics.notify(st, 0)
-  parentPort.postMessage({ id: m.id })
-}
-function writeAll(fd, bytes, pos) {
-  let done = 0
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, pos + done)
-}
-function zeros(fd, from, to) {
-  for (let pos = from; pos < to; pos += 4096) writeAll(fd, to - pos >= 4096 ? ZERO : ZERO.subarray(0, to - pos), pos)
-}
-const streams = new Map()
-const SYNC_EVERY = 4 << 20
-function stream(m) {
-  if (m.stream === 'begin') {
-    const s = { from: m.from, pos: m.at, block: m.block, carry: new Uint8Array(m.block), carried: 0, crcs: [], fd: -1, ok: false, began: false, unsynced: 0, status: new Int32Array(m.status) }
-    streams.set(m.sid, s)
-    try {
-      s.fd = fs.openSync(m.path, 'r+')
-      if (fs.fstatSync(s.fd).size === m.from) { s.began = true; zeros(s.fd, m.from, m.at); s.ok = true }
-    } catch {}
-    return
-  }
-  const s = streams.get(m.sid)
-  if (m.stream === 'write') {
-    if (!s.ok) return
-    try {
-      const b = m.bytes
-      writeAll(s.fd, b, s.pos)
-      s.pos += b.length
-      let i = 0
-      if (s.carried > 0) {
-        i = Math.min(b.length, s.block - s.carried)
-        s.carry.set(b.subarray(0, i), s.carried)
-        s.carried += i
-        if (s.carried === s.block) { s.crcs.push(crc32c(s.carry)); s.carried = 0 }
-      }
-      for (; i + s.block <= b.length; i += s.block) s.crcs.push(crc32c(b, i, i + s.block))
-      if (i < b.length) { s.carry.set(b.subarray(i), 0); s.carried = b.length - i }
-      s.unsynced += b.length
-      if (s.unsynced >= SYNC_EVERY) { fs.fdatasyncSync(s.fd); s.unsynced = 0 }   // the disk writes while the caller still produces
-    } catch { s.ok = false }
-    return
-  }
-  streams.delete(m.sid)
-  let end = s.pos
-  if (s.ok) {
-    try {
-      if (s.carried > 0) { s.carry.fill(0, s.carried); s.crcs.push(crc32c(s.carry)); end += s.block - s.carried }
-      end = Math.ceil(end / 4096) * 4096
-      zeros(s.fd, s.pos, end)
-      fs.fsyncSync(s.fd)
-    } catch { s.ok = false }
-  }
-  if (!s.ok && s.began) { try { fs.ftruncateSync(s.fd, s.from) } catch {} }
-  if (s.fd >= 0) try { fs.closeSync(s.fd) } catch {}
-  const crcs = Uint32Array.from(s.crcs)
-  Atomics.store(s.status, 1, end)
-  Atomics.store(s.status, 0, s.ok ? 1 : 2)
-  Atomics.notify(s.status, 0)
-  parentPort.postMessage({ id: m.id, crcs: s.ok ? crcs : null }, s.ok ? [crcs.buffer] : [])
-}
-// The library's CRC-32C (checksum.js, slice-by-16); if that module cannot be loaded here
-// (a bundled copy, say), the same function computed a byte at a time: slower, same results.
-let crc32c = (bytes, start = 0, end = bytes.length) => {
-  let c = ~0
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8)
-  return ~c >>> 0
-}
-const CRC_TABLE = new Int32Array(256)
-for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1; CRC_TABLE[n] = c }
-let chain = import(workerData.checksum).then(mod => { crc32c = mod.crc32c }, () => {})
-parentPort.on('message', (m) => { chain = chain.then(() => handle(m)) })
-function handle(m) {
-  if (m.stream !== undefined) { stream(m); return }
-  if (m.reserve !== undefined) { reserve(m); return }
-  if (m.forget !== undefined) {
-    const f = files.get(m.forget)
-    if (f !== undefined) { fs.closeSync(f.fd); files.delete(m.forget) }
-    return
-  }
-  try {
-    mmap.sync(mapped(m.path, m.size).buf, m.offset, m.length, true)
-    parentPort.postMessage({ id: m.id })
-  } catch (e) {
-    parentPort.postMessage({ id: m.id, error: String(e && e.message || e) })
-  }
-}
-`
+export { JOB_DONE, JOB_END, JOB_FAILED, JOB_LOST, JOB_PENDING, JOB_RUNNING, type FileRef } from './flush-protocol.js'
 
-interface Pending { resolve: (v?: unknown) => void; reject: (e: Error) => void }
+/** Bounds of the waits (tests shorten them). */
+export const flushTiming = {
+  /** Longest blocking wait for a job a flush thread is running (grow) or for its use of a descriptor (close). */
+  waitMs: 60_000,
+  /** A blocking wait checks whether the thread died this often (W8). */
+  sliceMs: 20,
+  /** After a thread failed to start, no new start is tried for this long; requests fall back meanwhile. */
+  retryMs: 1_000,
+}
 
-let worker: Worker | null | undefined
-const pending = new Map<number, Pending>()
+/** A request waiting for its reply. */
+interface Pending { settle(reply: Reply | PmemError): void }
+
+let generations = 0
 let nextId = 1
+let nextFileId = 1
 
-function getWorker(): Worker | null {
-  if (worker !== undefined) return worker
-  try {
-    const binding = createRequire(import.meta.url).resolve('@riaskov/mmap-io')
-    const checksum = new URL('./checksum.js', import.meta.url).href
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding, checksum } })
-    w.unref()
-    w.on('message', (m: { id: number; error?: string; crcs?: Uint32Array | null }) => {
-      const p = pending.get(m.id)
-      if (p === undefined) return
-      pending.delete(m.id)
-      if (pending.size === 0) w.unref()
-      if (m.error === undefined) p.resolve(m.crcs)
-      else p.reject(new Error(`msync failed: ${m.error}`))
-    })
-    w.on('error', (e) => failAll(e))
-    w.on('exit', () => { worker = undefined; failAll(new Error('the flush worker exited')) })
-    worker = w
-  } catch {
-    worker = null
+/** One started thread of a lane. */
+class FlushThread {
+  readonly generation = ++generations
+  readonly life = new Int32Array(new SharedArrayBuffer(8))
+  readonly pending = new Map<number, Pending>()
+  readonly worker: Worker
+  online = false
+  dead = false
+  /** Set by the test hook: its death is expected (no warning). */
+  terminated = false
+  #error: Error | null = null
+
+  constructor(readonly lane: Lane) {
+    const data: ThreadData = { lane: lane.name, generation: this.generation, life: this.life.buffer as SharedArrayBuffer, windowBytes: flushThreadTesting.windowBytes }
+    this.worker = new Worker(new URL('./flush-thread.js', import.meta.url), { workerData: data, execArgv: [] })
+    this.worker.on('online', () => { this.online = true })
+    this.worker.on('message', (reply: Reply) => this.#onReply(reply))
+    this.worker.on('error', (e: Error) => { this.#error ??= e })
+    this.worker.on('exit', (code: number) => this.markDead(this.#deathError(code)))
+    this.worker.unref()                                     // W3 (after the listeners: a 'message' listener refs the port)
   }
-  return worker
+
+  /** Posts a request that has a reply; resolves with it, or rejects with a typed error if the thread dies first (W8). */
+  request(m: Request & { readonly id: number }, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      if (this.dead) { reject(this.#deathError(null)); return }
+      this.pending.set(m.id, { settle: r => ('ok' in r ? resolve(r) : reject(r)) })
+      if (this.pending.size === 1) this.worker.ref() // W3
+      this.worker.postMessage(m, transfer)
+    })
+  }
+
+  /** Posts a request without a reply. */
+  post(m: Request, transfer: ArrayBuffer[] = []): void {
+    if (!this.dead) this.worker.postMessage(m, transfer)
+  }
+
+  /** True once the thread's code runs (it may take jobs). */
+  started(): boolean { return this.dead || Atomics.load(this.life, LIFE_STATE) !== THREAD_STARTING }
+
+  /** True once the thread is known dead; checks its life word and its OS thread (W8), so it works while this thread blocks. */
+  deadNow(): boolean {
+    if (this.dead) return true
+    if (Atomics.load(this.life, LIFE_STATE) === THREAD_EXITED) { this.markDead(new FlushThreadError('The flush thread exited; a new one starts with the next request')); return true }
+    const tid = Atomics.load(this.life, LIFE_TID)
+    if (tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`)) { this.markDead(new FlushThreadError('The flush thread was terminated; a new one starts with the next request')); return true }
+    return false
+  }
+
+  /** W8: fails every pending request; the lane starts a new thread for the next one. */
+  markDead(error: PmemError): void {
+    if (this.dead) return
+    this.dead = true
+    if (!this.online && !this.terminated) this.lane.failedAt = Date.now()
+    if (!this.terminated) process.emitWarning(error)
+    for (const p of this.pending.values()) p.settle(error)
+    this.pending.clear()
+    this.worker.unref()
+  }
+
+  #onReply(reply: Reply): void {
+    const p = this.pending.get(reply.id)
+    if (p === undefined) return
+    this.pending.delete(reply.id)
+    if (this.pending.size === 0) this.worker.unref() // W3
+    p.settle(reply)
+  }
+
+  /** W10: why it died, typed: an OS refusal at start (EMFILE...) is FileSystemError with its errno. */
+  #deathError(code: number | null): PmemError {
+    const e = this.#error
+    const errno = e === null ? undefined : /\b(E[A-Z0-9]{2,})\b/.exec(e.message)?.[1]
+    if (!this.online && errno !== undefined) {
+      const why = errno === 'EMFILE' || errno === 'ENFILE' ? 'no file descriptor is free' : 'the system refused it'
+      return new FileSystemError(`The flush thread could not start: ${why} (${errno}); flushAsync falls back to fdatasync meanwhile. Raise the limit (ulimit -n) or close files`, errno, { cause: e })
+    }
+    const what = !this.online ? 'could not start' : e !== null ? 'crashed' : `exited (code ${code ?? 'unknown'})`
+    return new FlushThreadError(`The flush thread ${what}${e !== null ? `: ${e.message}` : ''}; a new one starts with the next request`, { cause: e ?? undefined })
+  }
 }
 
-function failAll(e: Error): void {
-  for (const p of pending.values()) p.reject(e)
-  pending.clear()
+/** A lane (W9): at most one live thread at a time, started on demand (see the state table). */
+class Lane {
+  current: FlushThread | null = null
+  /** When a thread of this lane last failed to start (no new start for `flushTiming.retryMs` after it). */
+  failedAt = -Infinity
+  constructor(readonly name: LaneName) {}
+
+  /** The live (or starting) thread, started if needed; null when none can run now (W10: the caller falls back). */
+  thread(): FlushThread | null {
+    if (this.current !== null && !this.current.dead) return this.current
+    if (Date.now() < this.failedAt + flushTiming.retryMs) return null
+    try {
+      this.current = new FlushThread(this)
+    } catch (e) {
+      this.failedAt = Date.now()
+      process.emitWarning(new FlushThreadError(`The flush thread could not start (${String(e)}); flushAsync falls back to fdatasync`, { cause: e }))
+      return null
+    }
+    return this.current
+  }
+
+  /** True when no thread of generation `g` of this lane can be alive (W8). */
+  deadGeneration(g: number): boolean {
+    const t = this.current
+    return t === null || t.generation !== g || t.deadNow()
+  }
+
+  get state(): 'idle' | 'starting' | 'running' | 'dead' {
+    const t = this.current
+    if (t === null) return 'idle'
+    if (t.dead) return 'dead'
+    return t.online ? 'running' : 'starting'
+  }
+}
+
+const lanes: Readonly<Record<LaneName, Lane>> = { sync: new Lane('sync'), bulk: new Lane('bulk') }
+
+/** A region file for the flush threads: its descriptor and a fresh, open gate (W6). */
+export function newFileRef(fd: number): FileRef {
+  return { id: nextFileId++, fd, gate: new SharedArrayBuffer(12) }
 }
 
 /**
- * Makes `[offset, offset + length)` of the file at `absPath` (whose size is `fileSize`)
- * durable without blocking the event loop; null when no worker can run (the caller falls
- * back to fdatasync).
+ * Closes the file's gate (W6): afterwards no flush thread uses its descriptor. Waits for a
+ * use under way, at most `timeoutMs`; returns false if one is still under way then.
  */
-export function msyncInWorker(absPath: string, fileSize: number, offset: number, length: number): Promise<void> | null {
-  const w = getWorker()
-  if (w === null) return null
-  const id = nextId++
-  return new Promise<void>((resolve, reject) => {
-    pending.set(id, { resolve: () => resolve(), reject })
-    if (pending.size === 1) w.ref() // W3
-    w.postMessage({ id, path: absPath, size: fileSize, offset, length })
-  })
+export function closeGate(file: FileRef, timeoutMs = flushTiming.waitMs): boolean {
+  const gate = new Int32Array(file.gate)
+  const until = Date.now() + timeoutMs
+  Atomics.store(gate, GATE_CLOSING, 1)                    // no new entry: a long job cannot keep re-entering
+  for (const lane of Object.values(lanes)) {
+    const slot = LANE_SLOT[lane.name]
+    for (;;) {
+      const seen = Atomics.compareExchange(gate, slot, GATE_OPEN, GATE_CLOSED)
+      if (seen === GATE_OPEN || seen === GATE_CLOSED) break
+      if (lane.deadGeneration(seen)) { Atomics.compareExchange(gate, slot, seen, GATE_CLOSED); continue }
+      const left = until - Date.now()
+      if (left <= 0) return false
+      Atomics.wait(gate, slot, seen, Math.min(left, flushTiming.sliceMs))
+    }
+  }
+  return true
+}
+
+/** Drops the threads' mappings of a file (after its region closed). */
+export function forgetInWorker(file: FileRef): void {
+  for (const lane of Object.values(lanes)) lane.current?.post({ kind: 'forget', fileId: file.id })
 }
 
 /**
- * Starts the worker now if it is not running: it takes 100-170 ms to start on these
- * machines, which the first `msyncInWorker` would otherwise wait for. It starts on its own
- * thread, so a caller about to compute for a while (a container's first point) loses nothing.
+ * Starts the threads now if they are not running: one takes 100-170 ms to start on these
+ * machines, which the first request would otherwise wait for. They start on their own
+ * threads, so a caller about to compute for a while (a container's first point) loses nothing.
  */
-export function startFlushWorker(): void { getWorker() }
+export function startFlushThreads(which: readonly LaneName[] = ['sync', 'bulk']): void {
+  for (const name of which) lanes[name].thread()
+}
 
-/** A reservation under way in the worker (W4): `status[0]` is 0 while it runs, 1 done, 2 failed. */
-export interface Reservation {
+/**
+ * How an msync request ended when it did not fail: 'done' (W1), 'closed' (the region closed
+ * first, W6: its close made everything durable), or the typed reason no thread could do it
+ * (W8, W10: it died, could not start or could not map the file; the caller falls back to
+ * fdatasync).
+ */
+export type MsyncResult = 'done' | 'closed' | PmemError
+
+/**
+ * Makes file bytes `[offset, offset + length)` of `file` (whose size is `fileSize`) durable
+ * in the sync lane's thread, without blocking this one. Rejects (with the system error) only
+ * when msync itself failed. Null when no thread can run now (the caller falls back).
+ */
+export function msyncInWorker(file: FileRef, fileSize: number, offset: number, length: number): Promise<MsyncResult> | null {
+  const t = lanes.sync.thread()
+  if (t === null) return null
+  return t.request({ kind: 'msync', id: nextId++, file, fileSize, offset, length }).then((reply): MsyncResult => {
+    if (reply.ok) return 'done'
+    if (reply.failure.closed === true) return 'closed'
+    if (reply.failure.mapFailed === true) {
+      return new FileSystemError(`The flush thread could not map the file (${reply.failure.message}); flushAsync falls back to fdatasync`, reply.failure.code)
+    }
+    throw Object.assign(new Error(reply.failure.message), { code: reply.failure.code })
+  }, (e: PmemError) => e)
+}
+
+/** A job of the bulk lane (a reservation or a stream), with its status word (flush-protocol.ts). */
+export interface Job {
+  /** File offset where the job starts writing: the file's size when it was asked. */
   readonly from: number
-  readonly to: number
   readonly status: Int32Array
-  /** Resolves when the worker is done with it (whether it succeeded or not). */
+  /** The thread it was given to (W8: waits check whether it died, or has not started yet). */
+  readonly thread: { deadNow(): boolean; started(): boolean }
+}
+
+/** A reservation (W4): zeroed pages from `from` to `to`. */
+export interface Reservation extends Job {
+  readonly to: number
+  /** Resolves when the thread is done with it (whether it succeeded or not) or died. */
   readonly done: Promise<void>
 }
 
-/** Status values of a reservation. */
-export const RESERVE_PENDING = 0
-export const RESERVE_DONE = 1
-
 /**
- * Asks the worker to extend the file at `absPath` from `from` (its current size) to `to`
- * bytes with zeroed, allocated, fsynced pages (W4); null when no worker can run.
+ * Asks the bulk lane's thread to extend `file` from `from` (its current size) to `to` bytes
+ * with zeroed, allocated, fsynced pages (W4); null when no thread can run now.
  */
-export function reserveInWorker(absPath: string, from: number, to: number): Reservation | null {
-  const w = getWorker()
-  if (w === null) return null
-  const id = nextId++
-  const status = new Int32Array(new SharedArrayBuffer(4))
-  const done = new Promise<void>(resolve => {
-    pending.set(id, { resolve: () => resolve(), reject: () => resolve() })
-    if (pending.size === 1) w.ref() // W3
-    w.postMessage({ id, reserve: absPath, from, to, status: status.buffer })
-  })
-  return { from, to, status, done }
+export function reserveInWorker(file: FileRef, from: number, to: number): Reservation | null {
+  const t = lanes.bulk.thread()
+  if (t === null) return null
+  const status = new Int32Array(new SharedArrayBuffer(8))
+  const done = t.request({ kind: 'reserve', id: nextId++, file, from, to, status: status.buffer as SharedArrayBuffer }).then(() => {}, () => {})
+  return { from, to, status, thread: t, done }
 }
 
+/** How a job ended, as a blocking wait saw it. */
+export type JobResult = 'done' | 'failed' | 'lost' | 'timeout'
+
 /**
- * Blocks until the worker is done with `r` (or `timeoutMs` passed): 'done', 'failed' (the
- * worker wrote nothing or trimmed what it wrote), or 'timeout' (the worker may still write).
+ * Blocks until the thread is done with `job`, or it died (W8: 'lost'), or `timeoutMs` passed
+ * ('timeout': the thread may still write). 'failed': it wrote nothing or trimmed what it wrote.
+ * A job whose thread has not started yet is cancelled ('lost'): a thread that never starts
+ * cannot be seen dying, and doing the work here costs the caller no more than waiting.
  */
-export function waitReservation(r: { readonly status: Int32Array }, timeoutMs = 60_000): 'done' | 'failed' | 'timeout' {
+export function waitJob(job: Job, timeoutMs = flushTiming.waitMs): JobResult {
   const until = Date.now() + timeoutMs
-  while (Atomics.load(r.status, 0) === RESERVE_PENDING) {
+  for (;;) {
+    const s = Atomics.load(job.status, 0)
+    if (s === JOB_DONE) return 'done'
+    if (s === JOB_FAILED) return 'failed'
+    if (s === JOB_LOST) return 'lost'
+    if (s === JOB_PENDING && !job.thread.started()) { cancelJob(job); continue }
+    if (job.thread.deadNow()) { Atomics.compareExchange(job.status, 0, s, JOB_LOST); continue }
     const left = until - Date.now()
     if (left <= 0) return 'timeout'
-    Atomics.wait(r.status, 0, RESERVE_PENDING, Math.min(left, 1000))
+    Atomics.wait(job.status, 0, s, Math.min(left, flushTiming.sliceMs))
   }
-  return Atomics.load(r.status, 0) === RESERVE_DONE ? 'done' : 'failed'
+}
+
+/** Cancels `job` if the thread has not taken it yet (W8); true if it will never run. */
+export function cancelJob(job: Job): boolean {
+  const s = Atomics.compareExchange(job.status, 0, JOB_PENDING, JOB_LOST)
+  return s === JOB_PENDING || s === JOB_LOST
 }
 
 /**
- * An append stream (W5): bytes written past the end of a file by the flush thread, with
- * the CRC-32C of every `block` bytes, as a reservation whose pages hold data instead of zeros.
+ * An append stream (W5): bytes written past the end of a file by the bulk lane's thread,
+ * with the CRC-32C of every `block` bytes, as a reservation whose pages hold data.
  */
-export interface WorkerStream {
-  /** File offset where the reserved space started (the file's size when the stream began). */
-  readonly from: number
+export interface WorkerStream extends Job {
   /** File offset of the first data byte (`from` up to it is zero-filled). */
   readonly at: number
-  /** `[0]`: 0 while open or running, 1 done, 2 failed; `[1]`: the file offset where the stream ended. */
-  readonly status: Int32Array
   /** Bytes handed to `write` so far. */
   readonly written: number
   /** Queues `bytes` to be written next: copied, or with `transfer` its whole ArrayBuffer is handed over (detached here). */
@@ -271,42 +343,67 @@ export interface WorkerStream {
   /**
    * Ends the stream: pads the last block with zeros (and then to a 4 KiB page), fsyncs.
    * Resolves with one CRC-32C per block, or null if anything failed (then the file was
-   * trimmed back to `from`). Calling it again returns the same promise.
+   * trimmed back to `from`, or the region closed). Calling it again returns the same promise.
    */
   end(): Promise<Uint32Array | null>
 }
 
-/** Opens an append stream on the file at `absPath`, whose size must be `from`; data starts at `at`; null when no worker can run. */
-export function streamInWorker(absPath: string, from: number, at: number, block: number): WorkerStream | null {
-  const w = getWorker()
-  if (w === null) return null
+/** Opens an append stream on `file`, whose size must be `from`; data starts at `at`; null when no thread can run now. */
+export function streamInWorker(file: FileRef, from: number, at: number, block: number): WorkerStream | null {
+  const t = lanes.bulk.thread()
+  if (t === null) return null
   const sid = nextId++
   const status = new Int32Array(new SharedArrayBuffer(8))
-  w.postMessage({ stream: 'begin', sid, path: absPath, from, at, block, status: status.buffer })
+  t.post({ kind: 'stream-begin', sid, file, from, at, block, status: status.buffer as SharedArrayBuffer })
   let ended: Promise<Uint32Array | null> | null = null
   let written = 0
   return {
-    from, at, status,
+    from, at, status, thread: t,
     get written() { return written },
     write(bytes, transfer = false) {
       if (ended !== null) throw new Error('write after end of an append stream')
       written += bytes.length
-      w.postMessage({ stream: 'write', sid, bytes }, transfer ? [bytes.buffer as ArrayBuffer] : [])
+      t.post({ kind: 'stream-write', sid, bytes }, transfer ? [bytes.buffer as ArrayBuffer] : [])
     },
     end() {
-      if (ended !== null) return ended
-      const id = nextId++
-      ended = new Promise<Uint32Array | null>(resolve => {
-        pending.set(id, { resolve: v => resolve((v as Uint32Array | null | undefined) ?? null), reject: () => resolve(null) })
-        if (pending.size === 1) w.ref() // W3
-        w.postMessage({ stream: 'end', sid, id })
-      })
+      ended ??= t.request({ kind: 'stream-end', id: nextId++, sid }).then(r => (r.ok ? r.crcs ?? null : null), () => null)
       return ended
     },
   }
 }
 
-/** Drops the worker's mapping of a file (after its region closed). */
-export function forgetInWorker(absPath: string): void {
-  worker?.postMessage({ forget: absPath })
+/**
+ * Test-only hooks (not exported from regions/index.ts): the window size of threads started
+ * later, the state of each lane, faults injected into a lane's thread, and killing it.
+ */
+export const flushThreadTesting = {
+  /** Size of the mapping windows of the threads started from now on (W2). */
+  windowBytes: MAX_WINDOW,
+  state(lane: LaneName): { state: 'idle' | 'starting' | 'running' | 'dead'; generation: number; pending: number } {
+    const t = lanes[lane].current
+    return { state: lanes[lane].state, generation: t?.generation ?? 0, pending: t?.pending.size ?? 0 }
+  },
+  /** Queues `fault` in the lane's thread (started if needed); its next matching operation misbehaves. */
+  inject(lane: LaneName, fault: Fault): void {
+    const t = lanes[lane].thread()
+    if (t === null) throw new Error(`no ${lane} flush thread can run`)
+    t.post({ kind: 'fault', fault })
+  },
+  /** Drops the faults still queued in both lanes' threads. */
+  clearFaults(): void {
+    for (const lane of Object.values(lanes)) lane.current?.post({ kind: 'clear-faults' })
+  },
+  /** Terminates the lane's thread (as a crash would), without a warning; resolves when it is gone. */
+  async terminate(lane: LaneName): Promise<void> {
+    const t = lanes[lane].current
+    if (t === null || t.dead) return
+    t.terminated = true
+    await t.worker.terminate()
+  },
+  /** Resolves once the lane's thread runs its code (started if needed). */
+  async online(lane: LaneName): Promise<void> {
+    const t = lanes[lane].thread()
+    if (t === null) throw new Error(`no ${lane} flush thread can run`)
+    if (!t.online) await new Promise(resolve => t.worker.once('online', resolve))
+  },
 }

@@ -16,21 +16,23 @@
  *  R6. Broken is sticky (LMDB's MDB_PANIC): after a failed msync/fsync, a failed header
  *      update or a lost lock, the durable state is unknown, so every method except
  *      `close()` throws `BrokenError` until the file is reopened.
- *  R7. Space reserved ahead (`reserveAsync`) lies past the user area, so nothing of the
- *      region changes while the flush thread writes it; `grow` and `close` first wait for
- *      every reservation under way (flush-worker.ts inv. W4), so the main thread never
- *      writes the file, and the lock is never released, while the flush thread does.
- *      `close` trims reserved space that no grow used (as a writer's open would, inv. H3).
+ *  R7. Space reserved ahead (`reserveAsync`, `appendStream`; region-ahead.ts) lies past the
+ *      user area, so nothing of the region changes while the flush thread writes it. `grow`
+ *      first settles every job under way (inv. A2: bounded, and a dead thread is noticed at
+ *      once, flush-worker.ts W8), so the main thread never writes the file while the flush
+ *      thread does. `close` first closes the file's gate (W6: bounded), so the flush thread
+ *      never writes the file, nor uses its descriptor, once close trims the space no grow used
+ *      (as a writer's open would, inv. H3), releases the lock or closes the descriptor.
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
- * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no worker runs)
- * are durable when they return / resolve. `close()`
+ * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no thread can run,
+ * or when the thread died, W8, W10) are durable when they return / resolve. `close()`
  * flushes everything before releasing the lock.
  */
 import fs from 'node:fs'
 import { mmap } from './mmap.js'
 import {
-  BrokenError, FileSystemError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
+  BrokenError, FileSystemError, FlushThreadError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
 } from './errors.js'
 import { checkNonNegInt, checkRange, checkViewArgs, PAGE_SIZE, roundUp } from './bounds.js'
 import { ViewRegistry } from './checked-view.js'
@@ -43,17 +45,10 @@ import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
 import { readOnlyView } from './read-only-view.js'
 import { checkStreamGap, checkStreamStart } from './stream-args.js'
-import { forgetInWorker, msyncInWorker, reserveInWorker, startFlushWorker, streamInWorker, waitReservation, RESERVE_PENDING, type WorkerStream } from './flush-worker.js'
+import { closeGate, flushTiming, forgetInWorker, msyncInWorker, newFileRef, startFlushThreads, type FileRef, type WorkerStream } from './flush-worker.js'
+import { SpaceAhead } from './region-ahead.js'
+import { SharedFdatasync } from './shared-fdatasync.js'
 import type { RegionLike, RegionStream, ViewCtor } from './types.js'
-
-/** Space being reserved past the user area by the flush thread: a zero-fill or an append stream. */
-interface Ahead {
-  readonly from: number
-  readonly to: number
-  readonly status: Int32Array
-  readonly done?: Promise<void>
-  readonly stream?: WorkerStream
-}
 
 /** An mmap-backed persistent region. Create or open one with {@link Region.open}. */
 export class Region implements RegionLike {
@@ -75,13 +70,14 @@ export class Region implements RegionLike {
   #views: ViewRegistry
   #closed = false
   #broken: BrokenError | null = null
-  #pendingSyncs = 0
-  #inflight: Promise<void> | null = null
-  #queued: Promise<void> | null = null
-  /** File size up to which zeroed, fsynced pages lie past the user area (inv. R7); 0 if none. */
-  #reservedTo = 0
-  /** Reservations sent to the flush thread and not yet folded into `#reservedTo`, in order. */
-  #reservations: Ahead[] = []
+  /** The fdatasync fallback of flushAsync; it closes the descriptor at close (once idle). */
+  #fdatasync: SharedFdatasync
+  /** The file as the flush threads know it (writable regions only): descriptor and gate (W6). */
+  #flushFile: FileRef | null
+  /** Space prepared past the user area by the flush thread (inv. R7); null when read-only. */
+  #ahead: SpaceAhead | null
+  /** Resolves when a close that had to wait for the flush thread has finished (trim, fdatasync, release). */
+  #closing: Promise<void> | null = null
 
   private constructor(file: RegionFile, map: Buffer) {
     this.path = file.displayPath
@@ -95,6 +91,9 @@ export class Region implements RegionLike {
     this.#map = map
     this.#raw = new Uint8Array(map.buffer, map.byteOffset, map.length)
     this.#views = this.#newRegistry()
+    this.#fdatasync = new SharedFdatasync(file.fd, () => this.#syncState(), err => this.#break('fdatasync failed', err))
+    this.#flushFile = file.readOnly ? null : newFileRef(file.fd)
+    this.#ahead = this.#flushFile === null ? null : new SpaceAhead(this.#flushFile, file.displayPath)
   }
 
   /**
@@ -200,26 +199,35 @@ export class Region implements RegionLike {
    */
   prepareFlushAsync(): void {
     if (this.readOnly || this.#closed) return
-    startFlushWorker()
+    startFlushThreads()
   }
 
   /**
    * Like `flush`, without blocking the event loop: resolves once the range is durable.
    * Runs msync(MS_SYNC) of the covering pages in a worker thread (flush-worker.ts), so only
-   * the range is written, not every dirty page of the file. Where no worker can run it falls
-   * back to fdatasync on the thread pool (a superset of the range; calls made while one is
-   * running share the next one). Errors (including bad arguments) are rejections.
+   * the range is written, not every dirty page of the file. Where no worker can run (it
+   * cannot start, W10, or it died, W8) it falls back to fdatasync on the thread pool (a
+   * superset of the range; calls made while one is running share the next one). Errors
+   * (including bad arguments) are rejections; a failed msync breaks the region (inv. R6).
    */
   async flushAsync(offset?: number, length?: number): Promise<void> {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
-    const ranged = msyncInWorker(this.#file.absPath, HEADER_SIZE + this.size, HEADER_SIZE + start, end - start)
-    if (ranged === null) return this.#syncFile()
+    const ranged = msyncInWorker(this.#flushFile!, HEADER_SIZE + this.size, HEADER_SIZE + start, end - start)
+    if (ranged === null) return this.#fdatasync.sync()
+    let result: Awaited<typeof ranged>
     try {
-      await ranged
+      result = await ranged
     } catch (e) {
       throw this.#break('msync failed', e)
     }
+    if (result === 'done') return
+    if (this.#closed || result === 'closed') {             // close made everything durable, or failed (inv. R6)
+      await this.#closing
+      if (this.#broken !== null) throw this.#brokenError('Cannot flush')
+      return
+    }
+    return this.#fdatasync.sync()                                 // W8, W10: no thread could do it
   }
 
   /**
@@ -229,6 +237,8 @@ export class Region implements RegionLike {
    * `RegionClosedError` afterwards and `unsafeBytes()` must be fetched again (inv. R4).
    * A size that rounds to the current one does nothing; a smaller one is `InvalidArgumentError`;
    * beyond 2 GiB - 4 KiB or a full disk is `OutOfSpaceError` (the file is left unchanged).
+   * It first waits for the space the flush thread prepares (inv. R7); if that thread is
+   * still writing after `flushTiming.waitMs`, it throws `FlushThreadError`, changing nothing.
    */
   grow(newSize: number): void {
     const action = `Cannot grow region "${this.path}"`
@@ -238,8 +248,9 @@ export class Region implements RegionLike {
     if (target < this.size) throw new InvalidArgumentError(`${action} to ${newSize} bytes: it already has ${this.size} bytes and regions never shrink`)
     if (target > MAX_USER_SIZE) throw new OutOfSpaceError(`${action} to ${newSize} bytes: the maximum user-area size is ${MAX_USER_SIZE} bytes (2 GiB - 4 KiB)`)
     if (target === this.size) return
-    this.#settleReservations()
-    if (this.#reservedTo < HEADER_SIZE + target) this.#extendFile(target, action)
+    this.#ahead!.settle(HEADER_SIZE + this.size, 'Cannot grow')
+    const ready = this.#ahead!.readyTo(HEADER_SIZE + this.size)
+    if (ready < HEADER_SIZE + target) this.#extendFile(ready, target, action)
     this.#writeHeader({ ...this.#header, userSize: target })
     this.#remap()
   }
@@ -255,16 +266,7 @@ export class Region implements RegionLike {
   reserveAsync(newSize: number): Promise<void> {
     if (this.readOnly || this.#closed || this.#broken !== null) return Promise.resolve()
     checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
-    this.#foldReservations(false)
-    const last = this.#reservations.at(-1)
-    if (last?.stream !== undefined) return Promise.resolve()     // its end is not known yet: nothing can follow it
-    const to = HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE)
-    const from = Math.max(HEADER_SIZE + this.size, this.#reservedTo, last?.to ?? 0)
-    if (to <= from) return last?.done ?? Promise.resolve()
-    const r = reserveInWorker(this.#file.absPath, from, to)
-    if (r === null) return Promise.resolve()
-    this.#reservations.push({ from: r.from, to: r.to, status: r.status, done: r.done })
-    return r.done
+    return this.#ahead!.reserve(HEADER_SIZE + this.size, HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE))
   }
 
   /**
@@ -272,9 +274,9 @@ export class Region implements RegionLike {
    * stream may start there or further on. Not known while a stream is open (-1).
    */
   get reservedEnd(): number {
-    const last = this.#reservations.at(-1)
-    if (last?.stream !== undefined) return -1
-    return Math.max(HEADER_SIZE + this.size, this.#reservedTo, last?.to ?? 0) - HEADER_SIZE
+    if (this.#ahead === null) return this.size
+    const end = this.#ahead.end(HEADER_SIZE + this.size)
+    return end < 0 ? -1 : end - HEADER_SIZE
   }
 
   /**
@@ -293,15 +295,12 @@ export class Region implements RegionLike {
     const action = `Cannot open an append stream on region "${this.path}"`
     checkNonNegInt('at', at, action)
     checkStreamStart(action, at, block) // inv. S1
-    this.#foldReservations(false)
     const end = this.reservedEnd
     if (end < 0) return null
     if (at < end) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${end})`)
     checkStreamGap(action, at, end) // inv. S2
-    const ws = streamInWorker(this.#file.absPath, HEADER_SIZE + end, HEADER_SIZE + at, block)
+    const ws = this.#ahead!.stream(HEADER_SIZE + this.size, HEADER_SIZE + at, block)
     if (ws === null) return null
-    const entry: Ahead = { from: ws.from, to: 0, status: ws.status, stream: ws }
-    this.#reservations.push(entry)
     return {
       at,
       get written() { return ws.written },
@@ -313,69 +312,73 @@ export class Region implements RegionLike {
 
   /** Ends `ws`, waits for it, and zero-fills what it wrote (a stream given up: inv. R7). */
   #discardStream(ws: WorkerStream): void {
-    void ws.end()
-    const result = waitReservation(ws)
-    if (result === 'timeout') throw this.#break('the flush thread did not finish an append stream within a minute', new Error('stream timed out'))
-    if (result !== 'done' || this.#closed) return
-    const end = Atomics.load(ws.status, 1)
+    if (this.#closed) { void ws.end(); return }              // the gate is closed: it wrote its last byte (W6), close trimmed it
+    const range = this.#ahead!.discard(ws, 'Cannot discard an append stream of')
+    if (range === null) return
     try {
-      fillZeros(this.#fd, ws.at, end)
+      fillZeros(this.#fd, range[0], range[1])
       fs.fsyncSync(this.#fd)
     } catch (e) {
       throw this.#break('zero-filling a discarded append stream failed', e)
     }
   }
 
-  /** Waits for every reservation under way (inv. R7). */
-  #settleReservations(): void {
-    this.#foldReservations(true)
-  }
-
-  /**
-   * Folds finished reservations into `#reservedTo`, in order; with `wait`, ends open
-   * streams and blocks until all are finished. A reservation counts only if it starts where
-   * the reserved space ends (after a failed one, the flush thread refuses the next ones: W4).
-   */
-  #foldReservations(wait: boolean): void {
-    while (this.#reservations.length > 0) {
-      const r = this.#reservations[0]
-      if (!wait && Atomics.load(r.status, 0) === RESERVE_PENDING) return
-      if (r.stream !== undefined) void r.stream.end()
-      const result = waitReservation(r)
-      if (result === 'timeout') {
-        this.#reservations = []
-        throw this.#break('the flush thread did not finish extending the file within a minute', new Error('reservation timed out'))
-      }
-      this.#reservations.shift()
-      const to = r.stream !== undefined ? Atomics.load(r.status, 1) : r.to
-      if (result === 'done' && r.from === Math.max(this.#reservedTo, HEADER_SIZE + this.size)) this.#reservedTo = to
-    }
-  }
-
   /**
    * Makes everything durable, invalidates every checked view and releases the mapping (when
    * garbage collected) and the lock. Idempotent. Throws `BrokenError` if the final flush
-   * failed (the region is closed anyway).
+   * failed (the region is closed anyway). A writable region first closes its file to the
+   * flush threads (inv. R7, W6): if one is still inside a write after `flushTiming.waitMs`,
+   * close throws `FlushThreadError`; the region is closed for this process, and its trim,
+   * final flush and lock release happen once that write ends.
    */
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    let failure: BrokenError | undefined
-    try { this.#settleReservations() } catch (e) { failure = e as BrokenError }
-    if (failure === undefined && this.#reservedTo > HEADER_SIZE + this.size) {
-      try { fs.ftruncateSync(this.#fd, HEADER_SIZE + this.size) } catch { /* a longer file is still valid (inv. H3) */ }
-    }
-    if (!this.readOnly && this.#broken === null) {
-      try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
-    }
     this.#views.invalidateAll()
     this.#map = null
     this.#raw = null
     this.#checkedBytes = null
+    if (this.#flushFile !== null && !closeGate(this.#flushFile)) {
+      this.#finishCloseLater()
+      throw new FlushThreadError(`Cannot close region "${this.path}" yet: the flush thread is still inside a write to it after ${flushTiming.waitMs} ms; it is closed for this process, and its lock is released once that write ends`)
+    }
+    this.#finishClose()
+  }
+
+  /** The end of close, once no flush thread can touch the file (W6): trim, final flush, release. */
+  #finishClose(): void {
+    let failure: BrokenError | undefined
+    if (!this.readOnly) {
+      try {
+        if (fs.fstatSync(this.#fd).size > HEADER_SIZE + this.size) fs.ftruncateSync(this.#fd, HEADER_SIZE + this.size)
+      } catch { /* a longer file is still valid (inv. H3) */ }
+      if (this.#broken === null) {
+        try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
+      }
+    }
     this.#file.lock?.release()
-    if (!this.readOnly) forgetInWorker(this.#file.absPath)
-    this.#closeFdWhenIdle()
+    if (this.#flushFile !== null) forgetInWorker(this.#flushFile)
+    this.#fdatasync.closeWhenIdle()
     if (failure !== undefined) throw failure
+  }
+
+  /** Finishes close once the flush thread leaves the file's gate (close timed out waiting for it). */
+  #finishCloseLater(): void {
+    this.#closing = new Promise<void>(resolve => {
+      const timer = setInterval(() => {
+        if (!closeGate(this.#flushFile!, 0)) return
+        clearInterval(timer)
+        try { this.#finishClose() } catch (e) { process.emitWarning(e as Error) }
+        resolve()
+      }, 100)
+      timer.unref()
+    })
+  }
+
+  /** Whether a queued fdatasync still has to run: not once closed (close made everything durable) or broken. */
+  #syncState(): 'open' | 'closed' | Error {
+    if (this.#broken !== null) return this.#brokenError('Cannot flush')
+    return this.#closed ? 'closed' : 'open'
   }
 
   #newRegistry(): ViewRegistry {
@@ -414,45 +417,8 @@ export class Region implements RegionLike {
     return [off - (off % PAGE_SIZE), Math.min(this.size, roundUp(off + len, PAGE_SIZE))]
   }
 
-  /** One fdatasync on the thread pool for every caller that arrives while one runs. */
-  #syncFile(): Promise<void> {
-    if (this.#queued !== null) return this.#queued
-    if (this.#inflight === null) return this.#startSync()
-    const queued: Promise<void> = this.#inflight.catch(() => {}).then(() => {
-      this.#queued = null
-      if (this.#broken !== null) throw this.#brokenError('Cannot flush')
-      if (this.#closed) return undefined // close() made everything durable
-      return this.#startSync()
-    })
-    this.#queued = queued
-    return queued
-  }
-
-  #startSync(): Promise<void> {
-    this.#pendingSyncs++
-    const p: Promise<void> = new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, err => {
-        this.#pendingSyncs--
-        if (this.#inflight === p) this.#inflight = null
-        this.#closeFdWhenIdle()
-        if (err === null) resolve()
-        else reject(this.#break('fdatasync failed', err))
-      })
-    })
-    this.#inflight = p
-    return p
-  }
-
-  /** The descriptor outlives close() while a thread-pool fdatasync still uses it. */
-  #closeFdWhenIdle(): void {
-    if (!this.#closed || this.#pendingSyncs > 0 || this.#fd < 0) return
-    fs.closeSync(this.#fd)
-    this.#fd = -1
-  }
-
-  /** Appends zeroed, allocated, fsynced pages up to `target` bytes of user area (inv. R2). */
-  #extendFile(target: number, action: string): void {
-    const from = Math.max(HEADER_SIZE + this.size, this.#reservedTo)
+  /** Appends zeroed, allocated, fsynced pages from file offset `from` up to `target` bytes of user area (inv. R2). */
+  #extendFile(from: number, target: number, action: string): void {
     try {
       fillZeros(this.#fd, from, HEADER_SIZE + target)
     } catch (e) {

@@ -19,6 +19,7 @@ export {
   PmemError, InvalidArgumentError, OutOfRangeError, MisalignedError, RegionClosedError, RegionLockedError,
   RegionNotFoundError, RegionExistsError, NotARegionError, NotAPoolError, CorruptionError, UnsupportedVersionError,
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
+  FlushThreadError,
 } from '../regions/index.js'
 export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
 export type { ContainerOptions, ContainerCheck, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'
