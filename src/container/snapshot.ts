@@ -25,7 +25,8 @@
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
 import { SegmentRef } from './segments.js'
-import { bytesOf, type ContainerTables } from './tables.js'
+import type { ContainerTables } from './tables.js'
+import { compareBinaries } from './binary.js'
 import type { Pipe, SealedOutput } from './stream.js'
 
 export interface Snapshot {
@@ -77,27 +78,13 @@ function compareDates(t: ContainerTables): void {
   t.dates.compare(t.table.objects, id => t.dirty.mark(id))
 }
 
-/** Marks ArrayBuffers whose bytes differ from their last persisted copy (inv. 3). */
-function compareBinaries(t: ContainerTables): void {
-  for (const [id, copy] of t.binaries) {
-    const b = t.table.objects[id]
-    if (b === undefined) { t.binaries.delete(id); continue }
-    const now = bytesOf(b)
-    if (now === null) { t.binaries.delete(id); continue }
-    if (now.length !== copy.length) {
-      t.dirty.mark(id)
-      for (const v of t.viewsOf.get(id) ?? []) t.dirty.mark(v)
-    } else if (Buffer.compare(now, copy) !== 0) t.dirty.mark(id)
-  }
-}
-
 function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
   return new Encoder(t.context((sealed, bytes) => out.sealed(sealed, bytes)), t.classRefs)
 }
 
 /** An incremental point: the dirty objects and what they reach that is new. */
 function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
-  compareBinaries(t)
+  compareBinaries(t.binaries, t.table.objects, t.viewsOf, id => t.dirty.mark(id))    // inv. 3, binary.ts inv. BIN1
   compareDates(t)
   const ids = t.dirty.take()
   const enc = encoderFor(t, out)

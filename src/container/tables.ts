@@ -9,7 +9,7 @@
  * | `refs` (refs.ts) | id -> the ids its current record references (compaction's mark, `dropped` paths) |
  * | `segments` | segmented collection id -> its segments by content (segments.ts) |
  * | `dropped` | holder id -> the values its current record could not persist |
- * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point) |
+ * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point, binary.ts) |
  * | `dates` (dates.ts) | Date id -> its last persisted time value (the Dates handed out, compared at each point) |
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
@@ -23,7 +23,7 @@
  *       until it completes, the write barriers defer their marks and Dates handed out wait
  *       with their time value then; anything that needs every id first calls `stampAll`.
  */
-import { bufferLength, dateTime, isArrayBuffer } from './builtins.js'
+import { dateTime } from './builtins.js'
 import { ObjectTable } from './identity.js'
 import { ShapeTrie } from './shapes.js'
 import type { ClassRef, ClassRegistry } from './classes.js'
@@ -35,16 +35,6 @@ import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
 import { droppedStep, pathsTo } from './paths.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
-
-/** The bytes a binary record holds: a whole ArrayBuffer, or a Buffer's own view (KIND_BUFFER). */
-export function bytesOf(b: unknown): Buffer | null {
-  if (isArrayBuffer(b)) {
-    const n = bufferLength(b as ArrayBuffer)
-    return n === 0 ? Buffer.alloc(0) : Buffer.from(b as ArrayBuffer, 0, n)   // (a detached buffer has length 0)
-  }
-  if (Buffer.isBuffer(b)) return b
-  return null
-}
 
 export class ContainerTables {
   readonly table = new ObjectTable()
