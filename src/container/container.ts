@@ -17,11 +17,12 @@
  * do; `#pending` counts the points queued or being written, `#failure` keeps why the
  * container broke.
  *
- *     opening --opened--> idle --snapshotBegins--> snapshot --pointQueued--> writing
- *                          ^                          |  ^                    |  |
- *                          |              snapshotFailed  +----snapshotBegins--+  |
- *                          +------------------------- writeEnded (last one) ------+
- *     writing --writeFailed--> broken          idle|writing|broken --closeBegins--> closing --closeDone--> closed
+ *   opening --opened--> idle --snapshotBegins--> snapshot --pointQueued--> writing
+ *                        ^ ^                      |    ^                    |   |
+ *                        | +----snapshotFailed----+    +--snapshotBegins----+   |
+ *                        +-------------- writeEnded (no point left) ------------+
+ *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
+ *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
@@ -179,13 +180,13 @@ export class Container<T extends object = Record<string, any>> {
     return checkFile(path)
   }
 
-  /** The root object, as a write-barrier proxy (mutations through it are tracked). Not in broken, closing, closed. */
+  /** The root object, as a write-barrier proxy (mutations through it are tracked). Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   get root(): T {
     this.#usable('read the root of')
     return this.#tables.barrier.wrap(this.#tables.root) as T
   }
 
-  /** Replaces the root; the next point persists the new graph. Not in broken, closing, closed. */
+  /** Replaces the root; the next point persists the new graph. Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   set root(v: T) {
     this.#usable('set the root of')
     const raw = this.#tables.barrier.unwrap(v)
@@ -205,7 +206,7 @@ export class Container<T extends object = Record<string, any>> {
   /** Points started and not yet durable. Any state. */
   get pending(): number { return this.#pending }
 
-  /** Registers a class whose instances persist (under `name`, default `cls.name`). Not in broken, closing, closed. */
+  /** Registers a class whose instances persist (under `name`, default `cls.name`). Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   register(cls: Registrable, name?: string): this {
     this.#usable('register a class with')
     this.#tables.classes.add(cls, name)
@@ -215,7 +216,8 @@ export class Container<T extends object = Record<string, any>> {
   /**
    * Never follow `obj` (pExclude): it is not persisted, and references to it come back as
    * null. Excluding an object that is already persisted makes the next point a full one.
-   * Allowed in idle and writing; not in a snapshot (it would free ids the point encodes).
+   * Idle and writing; TransactionActiveError in snapshot (it would free ids the point is
+   * encoding), BrokenError in broken, RegionClosedError in closing and closed. No transition.
    */
   exclude(obj: object): void {
     this.#usable('exclude an object from')
@@ -233,9 +235,12 @@ export class Container<T extends object = Record<string, any>> {
 
   /**
    * Takes a persistence point (pPoint): snapshots what changed now and writes it in the
-   * background. Resolves when the point is durable, with its stats. Transitions: idle or
-   * writing -> snapshot -> writing (snapshotFailed back to idle or writing if the snapshot
-   * throws); the write then ends with writeEnded, or writeFailed -> broken.
+   * background. Resolves when the point is durable, with its stats. Idle and writing;
+   * TransactionActiveError in snapshot, BrokenError in broken, RegionClosedError in closing
+   * and closed (ReadOnlyError for a read-only container, InvalidArgumentError for bad
+   * options, both in any state). Transitions: snapshotBegins, then pointQueued (or
+   * snapshotFailed if the snapshot throws, rethrowing); its write then ends with writeEnded,
+   * after writeFailed if it failed.
    */
   persist(options?: PersistOptions): Promise<PointStats> {
     this.#usable('persist')
@@ -298,7 +303,7 @@ export class Container<T extends object = Record<string, any>> {
    * Validates the chunk store and the log of the newest version (debug validator). A
    * fall-back at open (the newest version was damaged, `fellBack`) and retained versions
    * dropped as damaged are problems too: `ok` is true only for an undamaged file.
-   * Not in broken, closing, closed.
+   * Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition.
    */
   check(): { ok: boolean; problems: string[] } {
     this.#usable('check')
