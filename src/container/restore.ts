@@ -42,7 +42,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, views: r.views }
 }
 
-export function listVersions(store: ChunkStore, where: string): VersionInfo[] {
+export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {
   const out: VersionInfo[] = []
   for (const v of store.versions()) {
     if (v.meta.length === 0) continue
