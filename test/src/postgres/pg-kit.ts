@@ -28,9 +28,11 @@ export interface Kit {
   rows(name: string): Promise<{ versions: number[]; chunks: { idx: number; version: number; len: number }[] }>
 }
 
+/** The one cluster of the test file (started by `useCluster` before its tests). */
+export const kit = {} as Kit
+
 /** Starts the cluster before the file's tests and stops it after; the kit is filled in `before`. */
 export function useCluster(): Kit {
-  const kit = {} as Kit
   const stores: PostgresStore[] = []
   before(async () => {
     if (skip !== false) return
