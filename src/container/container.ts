@@ -42,11 +42,11 @@
  * | `root`, `root =`, `register`, `check()` | yes | yes | BrokenError | RegionClosedError |
  * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
  * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
- * | `sync` | waits for the points queued | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
+ * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
  * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
  *
  * Mutations through the container's proxies are accepted in every state but closing and
- * closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4 and 5 in write.ts
+ * closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts
  * (the numbers of "inv. N" of the container, as cited in code and tests).
  */
 import {

@@ -16,6 +16,7 @@ import { inspect } from 'node:util'
 import fc from 'fast-check'
 import * as main from '../../src/index.js'
 import * as testing from '../../src/testing/index.js'
+import * as postgres from '../../src/postgres/index.js'
 import {
   open, check, t, PersistentMemory, PmTx, Region, SimRegion, PmemError, InvalidArgumentError, type PmTx as PmTxType,
 } from '../../src/index.js'
@@ -351,6 +352,14 @@ const SKIP: Record<string, string> = {
   'Region': 'a class: its static and prototype methods have rows',
   'SimRegion': 'a class: its static and prototype methods have rows',
   't': 'an object of type constructors: each function has a row, each value is a type',
+  'postgres.PostgresStore': 'needs a PostgreSQL server: misuse rows in test/src/postgres/postgres.test.ts',
+  'postgres.SCHEMA_VERSION': 'a constant (the table layout version)',
+  'PostgresStore.connect': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#openStore': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts (through Container.openStore)',
+  'PostgresStore#versions': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#delete': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#list': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#close': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,8 +471,13 @@ test('misuse table covers every export of both entries and every method of their
     if (typeof v === 'function' && v.prototype instanceof Error) continue // error classes: the errors test
     need(`testing.${key}`)
   }
+  for (const key of Object.keys(postgres)) {
+    const v = (postgres as Record<string, unknown>)[key]
+    if (typeof v === 'function' && v.prototype instanceof Error) { assert.equal(v, (main as Record<string, unknown>)[key], `postgres.${key} is the main entry's class`); continue }
+    need(`postgres.${key}`)
+  }
   assert.equal(testing.SimRegion, main.SimRegion)
-  const classes: Array<[string, Function]> = [['PersistentMemory', PersistentMemory], ['Region', Region], ['SimRegion', SimRegion]]
+  const classes: Array<[string, Function]> = [['PersistentMemory', PersistentMemory], ['Region', Region], ['SimRegion', SimRegion], ['PostgresStore', postgres.PostgresStore]]
   for (const [name, C] of classes) {
     for (const m of methods(C)) need(`${name}.${m}`)
     for (const m of methods(C.prototype)) need(`${name}#${m}`)

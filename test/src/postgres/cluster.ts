@@ -83,8 +83,16 @@ export function unavailable(): string | null {
   return findBinDir() === null ? 'PostgreSQL is not installed (no initdb found via PMEM_PG_BINDIR, pg_config --bindir, /usr/lib/postgresql/N/bin or PATH); .ci/run installs it (apt-get install postgresql)' : null
 }
 
+/** Options of {@link startCluster}. */
+export interface ClusterOptions {
+  /** Run with fsync on (the benchmark: real commit costs); default off (below). */
+  fsync?: boolean
+  /** shared_buffers (default 32MB). */
+  sharedBuffers?: string
+}
+
 /** Starts a private cluster; throws if it cannot (after `unavailable()` said it could). */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const bin = findBinDir()
   if (bin === null) throw new Error(unavailable()!)
   const user = serverUser()
@@ -104,8 +112,8 @@ export async function startCluster(): Promise<Cluster> {
     // system keeps everything the server wrote; with fsync on, the checkpoint that ends each
     // crash recovery syncs every file (1.1 s per restart here instead of 0.1 s). Durability
     // across power loss is PostgreSQL's own, not what these tests examine.
-    const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'shared_buffers=32MB',
-      '-c', 'max_connections=50', '-c', 'max_wal_size=256MB', '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0', '-c', 'full_page_writes=off', '-c', 'fsync=off']
+    const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', `shared_buffers=${options.sharedBuffers ?? '32MB'}`,
+      '-c', 'max_connections=50', '-c', 'max_wal_size=256MB', '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0', '-c', `full_page_writes=${options.fsync === true ? 'on' : 'off'}`, '-c', `fsync=${options.fsync === true ? 'on' : 'off'}`]
     const c = spawn(path.join(bin, 'postgres'), args, { ...asUser, env, stdio: ['ignore', 'ignore', 'pipe'] })
     child = c
     exited = new Promise(resolve => c.once('exit', () => resolve()))

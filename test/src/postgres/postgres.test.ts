@@ -9,8 +9,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  BrokenError, Container, ContainerLockedError, LeaseLostError, ReadOnlyError, StoreUnavailableError, type PointStats,
+  BrokenError, Container, ContainerLockedError, InvalidArgumentError, LeaseLostError, ReadOnlyError, RegionClosedError, RegionNotFoundError,
+  StoreUnavailableError, UnsupportedVersionError, type ChunkStore, type PointStats,
 } from '../../../src/index.js'
+import { PostgresStore } from '../../../src/postgres/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from '../container/graph-kit.js'
 import { history, opRecipe, runOps } from '../container/mutate-kit.js'
 import { skip, useCluster, waitForLockWait } from './pg-kit.js'
@@ -144,7 +146,6 @@ test('fencing: a writer whose lease was taken over never commits again (LeaseLos
 })
 
 test('a statement timeout and a dropped connection fail the point typed; the version stays; the same container persists again', { skip }, async () => {
-  const { PostgresStore } = await import('../../../src/postgres/index.js')
   const store = await PostgresStore.connect({ connectionString: kit.cluster.url, statement_timeout: 500 })
   const c = await Container.openStore(store, 'faults', { init: () => ({ list: [1, 2, 3] as unknown[] }) })
   await c.persist()
@@ -171,4 +172,99 @@ test('a statement timeout and a dropped connection fail the point typed; the ver
   const r = await Container.openStore(await kit.connect(), 'faults', { readOnly: true })
   assert.deepEqual([...r.root.list], [1, 2, 3, 'timeout', 'terminate'])
   await r.close(); await c.close(); await store.close()
+})
+
+test('misuse without a server: Container.openStore on something that is not a chunk store host is InvalidArgumentError', async () => {
+  for (const host of [undefined, null, 5, 'postgres://x', {}, { openStore: 1, where: 'x' }, { openStore: () => {} }, [], () => {}]) {
+    await assert.rejects(Container.openStore(host as never, 'x', { init: () => ({}) }), InvalidArgumentError, `host ${String(host)}`)
+  }
+})
+
+test('misuse: bad hosts, names, options and connections are typed errors that create nothing; a closed store refuses everything', { skip }, async () => {
+  const store = await kit.connect()
+  const before = await store.list()
+  for (const name of ['', 5, null, undefined, 'a\u0000b', 'x'.repeat(201), {}, Symbol('s')]) {
+    await assert.rejects(Container.openStore(store, name as never, { init: () => ({}) }), InvalidArgumentError, `name ${String(name)}`)
+    await assert.rejects(async () => store.versions(name as never), InvalidArgumentError)
+    await assert.rejects(async () => store.delete(name as never), InvalidArgumentError)
+  }
+  for (const o of [{ readonly: true }, { version: 0 }, { init: 5 }, { keepVersions: 0 }, { chunkSize: 1000 }, { readOnly: true, init: () => ({}) }, 5, null]) {
+    await assert.rejects(Container.openStore(store, 'x', o as never), InvalidArgumentError, JSON.stringify(o))
+  }
+  await assert.rejects(Container.openStore(store, 'missing'), RegionNotFoundError)
+  await assert.rejects(Container.openStore(store, 'missing', { readOnly: true }), RegionNotFoundError)
+  await assert.rejects(Container.openStore(store, 'missing', { version: 2 }), InvalidArgumentError)
+  await assert.rejects(store.versions('missing'), RegionNotFoundError)
+  await assert.rejects(store.delete('missing'), RegionNotFoundError)
+  const c = await Container.openStore(store, 'misuse', { init: () => ({ a: 1 }) })
+  await c.persist(); await c.close()
+  await assert.rejects(Container.openStore(store, 'misuse', { version: 7 }), (e: unknown) => e instanceof InvalidArgumentError && /not retained \(retained versions: 1\)/.test(e.message))
+  await store.delete('misuse')
+  assert.deepEqual(await store.list(), before, 'nothing was created')
+  for (const conn of ['', 5, null, [], true]) await assert.rejects(PostgresStore.connect(conn as never), InvalidArgumentError)
+  for (const o of [{ leaseMs: 5 }, { leaseMs: '1s' }, { schema: '' }, { typo: 1 }, 5]) await assert.rejects(PostgresStore.connect(kit.cluster.url, o as never), InvalidArgumentError)
+  await assert.rejects(PostgresStore.connect({ host: '127.0.0.1', port: 1, user: 'pmem', connectionTimeoutMillis: 2000 }), StoreUnavailableError)
+  const closed = await kit.connect()
+  await closed.close()
+  await assert.rejects(Container.openStore(closed, 'x', { init: () => ({}) }), RegionClosedError)
+  await assert.rejects(async () => closed.versions('x'), RegionClosedError)
+  await assert.rejects(async () => closed.delete('x'), RegionClosedError)
+  await assert.rejects(async () => closed.list(), RegionClosedError)
+  await closed.close()
+})
+
+test('a newer table layout is refused (UnsupportedVersionError); the tables are created in the schema asked for', { skip }, async () => {
+  const s = await kit.connect({ schema: 'pmem_other' })
+  const c = await Container.openStore(s, 'in-other', { init: () => ({ z: 1 }) })
+  await c.persist(); await c.close()
+  assert.equal((await kit.admin.query(`SELECT count(*)::int AS n FROM pmem_other.pmem_versions`)).rows[0].n, 1)
+  await kit.admin.query('UPDATE pmem_other.pmem_schema SET version = 2')
+  await assert.rejects(PostgresStore.connect(kit.cluster.url, { schema: 'pmem_other' }), UnsupportedVersionError)
+})
+
+test('damage: a chunk row changed outside falls back to the newest intact version, says so, and the next point rewrites it', { skip }, async () => {
+  const store = await kit.connect()
+  const c = await Container.openStore(store, 'damaged', { init: () => ({ items: [] as number[] }) })
+  c.root.items.push(1); await c.persist()
+  c.root.items.push(2); await c.persist()
+  await c.close()
+  await kit.admin.query(`UPDATE pmem_chunks SET data = data || '\\x01'::bytea WHERE container_id = (SELECT id FROM pmem_containers WHERE name = 'damaged') AND version = 2`)
+  const warnings: Error[] = []
+  const onWarning = (w: Error) => warnings.push(w)
+  process.on('warning', onWarning)
+  const d = await Container.openStore(store, 'damaged', {})
+  await new Promise(r => setImmediate(r))
+  process.off('warning', onWarning)
+  assert.deepEqual(d.fellBack?.from, 2)
+  assert.deepEqual([...d.root.items], [1])
+  assert.equal(d.check().ok, false)
+  assert.ok(warnings.some(w => (w as { code?: string }).code === 'PMEM_CONTAINER_FELL_BACK'))
+  d.root.items.push(3)
+  const s = await d.persist()
+  assert.equal(s.version, 3)
+  await d.close()
+  const r = await Container.openStore(store, 'damaged', { readOnly: true })
+  assert.deepEqual([...r.root.items], [1, 3])
+  assert.equal(r.fellBack, null)
+  await r.close()
+})
+
+test('readers: the refresh hook moves a read-only store to the newest version (rows written since, or a full reload once its version left the window)', { skip }, async () => {
+  const store = await kit.connect()
+  const c = await Container.openStore(store, 'refresh', { init: () => ({ log: [] as string[] }), keepVersions: 2 })
+  for (let i = 0; i < 200; i++) c.root.log.push(`entry ${i} ${'y'.repeat(50)}`)
+  await c.persist()
+  const reader = await store.openStore('refresh', { readOnly: true, create: null })
+  assert.equal(await reader.refresh!(), false)
+  const logOf = (s: ChunkStore): Buffer => Buffer.concat(Array.from({ length: s.chunkCount }, (_, k) => s.read(k)))
+  for (const steps of [1, 1, 3]) {     // 3 steps: the reader's version left the window: a full reload
+    for (let i = 0; i < steps; i++) { c.root.log.push(`more ${i}`); await c.persist() }
+    assert.equal(await reader.refresh!(), true)
+    const fresh = await store.openStore('refresh', { readOnly: true, create: null })
+    assert.equal(reader.store!.version, c.version)
+    assert.deepEqual(logOf(reader.store!), logOf(fresh.store!))
+    assert.deepEqual(reader.store!.getMeta(), fresh.store!.getMeta())
+    await fresh.close()
+  }
+  await reader.close(); await c.close()
 })
