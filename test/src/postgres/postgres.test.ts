@@ -13,14 +13,14 @@ import {
   StoreUnavailableError, UnsupportedVersionError, type ChunkStore, type PointStats,
 } from '../../../src/index.js'
 import { PostgresStore } from '../../../src/postgres/index.js'
-import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from '../container/graph-kit.js'
+import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES, Point } from '../container/graph-kit.js'
 import { history, opRecipe, runOps } from '../container/mutate-kit.js'
 import { skip, useCluster, waitForLockWait } from './pg-kit.js'
 import './faults.js'     // the fault tests: the server killed, two processes (they share this file's cluster)
 
 const kit = useCluster()
 
-test('round trip: a point, a reader from another store (another machine), versions, delete', { skip }, async () => {
+test('round trip: a point, a reader from another store (another machine), versions, exclude, dropped, classes, delete', { skip }, async () => {
   const store = await kit.connect()
   const c = await Container.openStore(store, 'sessions', { init: () => ({ users: new Map() }) })
   c.root.users.set('ada', { name: 'Ada' })
@@ -34,6 +34,20 @@ test('round trip: a point, a reader from another store (another machine), versio
   const v1 = await Container.openStore(other, 'sessions', { version: 1, readOnly: true })
   assert.deepEqual([...v1.root.users.keys()], ['ada'])
   assert.deepEqual((await other.versions('sessions')).map(v => v.version), [1, 2])
+  // exclude, dropped, registered classes: as on a file
+  const secret = { token: 'x' }
+  c.root.users.set('cy', { name: 'Cy', at: new Point(1, 2), onClick: () => 1, secret })
+  c.exclude(secret)
+  c.register(Point)
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.reason), ['function'])
+  assert.equal(c.check().ok, true)
+  const r3 = await Container.openStore(other, 'sessions', { readOnly: true, classes: [Point] })
+  const cy = r3.root.users.get('cy')
+  assert.ok(cy.at instanceof Point && cy.at.norm() === Math.hypot(1, 2))
+  assert.equal(cy.onClick, null)
+  assert.equal(cy.secret, null)
+  await r3.close()
   await c.close(); await r.close(); await v1.close()
   await store.delete('sessions')
   assert.ok(!(await store.list()).includes('sessions'))
