@@ -395,10 +395,10 @@ export class Container<T extends object = Record<string, any>> {
    */
   #pointLost(s: Snapshot, e: StoreUnavailableError): void {
     this.#writer.abandon(s)
-    this.#writer.store?.abort()
     this.#tables.needFull = true
     this.#lostCount++
     this.#lost = e
+    try { this.#writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
   }
 
   /** writing -> broken (inv. 4); in closing the failure is recorded and closing goes on. */
