@@ -101,7 +101,7 @@ export class PersistentMemory {
       engine.grow(Math.min(maxSize, Math.max(min, region.size * 2)))
       return true
     }
-    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path)
+    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path, undo => engine.onAbort(undo))
   }
 
   /**
@@ -120,6 +120,7 @@ export class PersistentMemory {
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
     engine.makeTx = (h, b) => new PmTx(h, b, pm)
     const r = engine.reader()
+    pm.heap.refuseOldFormat(r, region.path)
     if (!pm.heap.isFormatted(r)) {
       // The heap is formatted by the pool's first transaction: with any transaction committed,
       // a missing magic is damage, and formatting would throw every variable away.
