@@ -9,7 +9,7 @@
  * checked, and only then is the recovery written (eng. 4): a failing open changes nothing.
  */
 import {
-  InvalidArgumentError, RegionClosedError, CorruptionError, TypeMismatchError, describe, type RegionLike,
+  InvalidArgumentError, RegionClosedError, CorruptionError, ReadOnlyError, TypeMismatchError, describe, type RegionLike,
 } from '../regions/index.js'
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
@@ -19,6 +19,9 @@ import { readVars, createVar, checkSameType, nameBytes, type Persistent, type Va
 import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
 import { checkPoolOptions } from './pool-options.js'
+import { HashMap } from './collections/hash-map.js'
+import type { CollectionOptions } from './collections/collection.js'
+import type { KeyType } from './collections/keys.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -91,6 +94,8 @@ export class PersistentMemory {
   /** Types variables were declared with in this process (the reachability check's best source). */
   #declared = new Map<string, TypeDesc>()
   #ownsRegion: boolean
+  /** The handle of the newest writing transaction (running while `engine.inTransaction`). */
+  #tx: PmTx | null = null
 
   private constructor(region: RegionLike, engine: TxEngine, maxSize: number | undefined, ownsRegion: boolean) {
     this.region = region
@@ -118,7 +123,11 @@ export class PersistentMemory {
     const fresh = TxEngine.isFormattable(region)
     const engine = fresh ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region, { deferRecovery: true })
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
-    engine.makeTx = (h, b) => new PmTx(h, b, pm)
+    engine.makeTx = (h, b) => {
+      const tx = new PmTx(h, b, pm)
+      if (b !== null) pm.#tx = tx
+      return tx
+    }
     const r = engine.reader()
     pm.heap.refuseOldFormat(r, region.path)
     if (!pm.heap.isFormatted(r)) {
@@ -157,6 +166,50 @@ export class PersistentMemory {
     checkSameType(this.path, e, type)
     this.#declared.set(name, type)
     return Object.freeze({ name, type, offset: e.offset, size: e.size })
+  }
+
+  /** @internal The running transaction's handle, or null outside a transaction (collections join it). */
+  get currentTx(): PmTx | null {
+    const tx = this.#tx
+    return tx !== null && tx.active && this.engine.inTransaction ? tx : null
+  }
+
+  /**
+   * @internal Finds or creates the named variable that heads a collection: `sig` is the
+   * collection's signature (`hashMap(string,u32)`), `size` its header size. A name that exists
+   * with another signature is TypeMismatchError naming both; creating on a read-only pool is
+   * ReadOnlyError. `init` formats a new header inside the creating transaction.
+   */
+  collectionVar(kind: string, name: string, sig: string, size: number, init: (tx: PmTx, offset: number) => void): VarEntry {
+    this.#open(`open ${kind} ${JSON.stringify(name)}`)
+    nameBytes(name)
+    let e = this.#vars.get(name)
+    if (e === undefined) {
+      if (this.region.readOnly) throw new ReadOnlyError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}": it does not exist, and the pool was opened read-only, so it cannot be created`)
+      const type = { kind: 'bytes', length: size, size, align: 8, sig } as unknown as TypeDesc
+      e = this.transaction(tx => {
+        const made = createVar(tx, this.heap, name, type)
+        init(tx, made.offset)
+        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) }) // eng. 7
+        return made
+      })
+      this.#vars.set(name, e)
+    }
+    if (e.sig !== sig) throw new TypeMismatchError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}" as ${sig}: it already exists as ${e.sig}`)
+    return e
+  }
+
+  /**
+   * A persistent hash map, created empty on first use and found again by name: keys of `key`
+   * (t.string, t.blob, t.u64, t.f64, t.u32, t.i32, t.u8), values of any type from `t` (read back as
+   * plain values). Opening an existing name with another kind or type is TypeMismatchError.
+   * @example
+   * const users = pm.hashMap('users', t.string, t.struct({ name: t.string, age: t.u32 }))
+   * users.put('ada', { name: 'Ada', age: 36 })   // one durable transaction
+   * users.get('ada')                             // { name: 'Ada', age: 36 }
+   */
+  hashMap<K extends KeyType, V extends TypeDesc>(name: string, key: K, value: V, opts?: CollectionOptions): HashMap<K, V> {
+    return HashMap.open(this, name, key, value, opts)
   }
 
   /** Names and types of every persistent variable. */

@@ -7,7 +7,7 @@
  * Grammar (what `t` writes, see types.ts):
  *
  *     type   := base ('[' N ']')*            arrays wrap left to right: u8[3][4] = 4 x (3 x u8)
- *     base   := u8 | u32 | i32 | f64 | u64 | bytes(N) | ptr | ptr(*) | ptr(type) | '{' fields '}'
+ *     base   := u8 | u32 | i32 | f64 | u64 | string | blob | bytes(N) | ptr | ptr(*) | ptr(type) | '{' fields '}'
  *     fields := (name ':' type (',' name ':' type)*)?      a name runs up to its ':'
  *
  * What a signature cannot tell: the target of a pointer declared with a function
@@ -45,7 +45,7 @@ class Parser {
   }
 
   base(): TypeDesc {
-    for (const k of ['u8', 'u32', 'i32', 'f64', 'u64'] as const) if (this.eat(k)) return t[k]
+    for (const k of ['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob'] as const) if (this.eat(k)) return t[k]
     if (this.eat('bytes(')) return t.bytes(this.number(')'))
     if (this.eat('{')) return this.struct()
     if (!this.eat('ptr')) throw new SyntaxError(`unknown type at ${this.at}`)

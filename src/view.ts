@@ -8,6 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
+import { encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -29,6 +30,8 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
     case 'u64': return tx.readBigU64(offset)
     case 'ptr': return Number(tx.readBigU64(offset))
     case 'bytes': return tx.readBytes(offset, type.length)
+    case 'string': return readString(tx, offset)
+    case 'blob': return readVar(tx, offset)
     default: return viewAt(tx, type, offset)
   }
 }
@@ -46,6 +49,10 @@ export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknow
       const b = value as Uint8Array
       if (!(b instanceof Uint8Array) || b.length !== type.length) throw new InvalidArgumentError(`Cannot write bytes(${type.length}): expected a Uint8Array of that length, got ${describe(value)}`)
       return tx.writeBytes(offset, b)
+    }
+    case 'string': case 'blob': {
+      const bytes = encodeVar(type.kind, value, `Cannot write t.${type.kind}`)
+      return writeVar(heapTx(tx, `t.${type.kind}`), offset, bytes)
     }
     case 'array': return writeArray(tx, type, offset, value)
     case 'struct': return writeStruct(tx, type, offset, value)
@@ -128,6 +135,9 @@ function compile(type: TypeDesc): Ctor {
   }
   return View
 }
+
+/** A plain JavaScript copy of the value of `type` at `offset` (structs as objects, arrays as arrays). */
+export function readPlain(tx: Tx, type: TypeDesc, offset: number): unknown { return plain(tx, type, offset) }
 
 function plain(tx: Tx, type: TypeDesc, offset: number): unknown {
   if (type.kind === 'struct') return Object.fromEntries(type.fields.map(f => [f.name, plain(tx, f.type, offset + f.offset)]))
