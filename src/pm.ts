@@ -20,6 +20,8 @@ import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
 import { checkPoolOptions } from './pool-options.js'
 import { HashMap } from './collections/hash-map.js'
+import { SortedMap } from './collections/sorted-map.js'
+import { Vector } from './collections/vector.js'
 import type { CollectionOptions } from './collections/collection.js'
 import type { KeyType } from './collections/keys.js'
 
@@ -210,6 +212,28 @@ export class PersistentMemory {
    */
   hashMap<K extends KeyType, V extends TypeDesc>(name: string, key: K, value: V, opts?: CollectionOptions): HashMap<K, V> {
     return HashMap.open(this, name, key, value, opts)
+  }
+
+  /**
+   * A persistent map ordered by key (a B+tree), created empty on first use and found again by
+   * name; `getRange({ start, end, reverse, limit, offset })` scans keys in [start, end).
+   * @example
+   * const events = pm.sortedMap('events', t.f64, t.string)
+   * events.put(Date.now(), 'started')
+   * for (const [at, what] of events.getRange({ start: 0, end: Infinity, limit: 100 })) {}
+   */
+  sortedMap<K extends KeyType, V extends TypeDesc>(name: string, key: K, value: V, opts?: CollectionOptions): SortedMap<K, V> {
+    return SortedMap.open(this, name, key, value, opts)
+  }
+
+  /**
+   * A persistent growable array of `elem`, created empty on first use and found again by name.
+   * @example
+   * const log = pm.vector('log', t.f64)
+   * log.push(1.5); log.get(0); log.length; for (const x of log) {}
+   */
+  vector<V extends TypeDesc>(name: string, elem: V, opts?: CollectionOptions): Vector<V> {
+    return Vector.open(this, name, elem, opts)
   }
 
   /** Names and types of every persistent variable. */
