@@ -14,7 +14,8 @@ import {
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
 import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
-import { typeFromSig } from './type-sig.js'
+import { collectionFromSig, typeFromSig } from './type-sig.js'
+import { checkCollection, type CollectionReport } from './collections/check.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
@@ -81,6 +82,8 @@ export interface CheckReport {
   variables: Array<{ name: string; type: string; offset: number; size: number }>
   /** Committed transactions found in the log and replayed (into memory only, for read-only checks). */
   replayed: number
+  /** Every collection (hash map, sorted map, vector) with its entry count and the problems its structural check found (also lines in `problems`). */
+  collections: CollectionReport[]
   /** With `reachability: true`: pointers that lead nowhere valid (each also a line in `problems`). */
   dangling?: DanglingPointer[]
   /** With `reachability: true` (and `leaks` not false): allocated blocks no variable reaches (each also a line in `problems`). */
@@ -304,13 +307,28 @@ export class PersistentMemory {
       for (const v of variables) {
         if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
       }
-      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
+      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered, collections: this.#checkCollections(r, heap) }
+      for (const c of report.collections) problems.push(...c.problems)
       if (o.reachability === true) this.#reachability(r, o, report)
       report.ok = problems.length === 0
       return report
     } finally {
       r.end()
     }
+  }
+
+  /** Validates every collection's structure (collections/check.ts), once the heap itself validates. */
+  #checkCollections(r: Tx, heap: HeapReport): CollectionReport[] {
+    const out: CollectionReport[] = []
+    const table = heap.problems.length === 0 ? heapBlocks(r, this.heap.base, this.region.size) : null
+    const claimed = new Set<number>()
+    for (const e of this.#vars.values()) {
+      const sig = collectionFromSig(e.sig)
+      if (sig === null) continue
+      if (table === null) out.push({ name: e.name, kind: sig.kind, count: 0, problems: [`${sig.kind} ${JSON.stringify(e.name)}: not checked, the heap itself does not validate`] })
+      else out.push(checkCollection(r, table, claimed, e.name, sig, e.offset))
+    }
+    return out
   }
 
   #reachability(r: Tx, o: CheckOptions, report: CheckReport): void {

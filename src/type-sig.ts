@@ -29,6 +29,25 @@ export function typeFromSig(sig: string): TypeDesc | null {
   }
 }
 
+/** A collection's signature (`hashMap(K,V)`, `sortedMap(K,V)`, `vector(V)`) parsed, or null. */
+export interface CollectionSig { kind: 'hashMap' | 'sortedMap' | 'vector'; key: TypeDesc | null; value: TypeDesc }
+export function collectionFromSig(sig: string): CollectionSig | null {
+  const m = /^(hashMap|sortedMap|vector)\(/.exec(sig)
+  if (m === null) return null
+  try {
+    const kind = m[1] as CollectionSig['kind']
+    const p = new Parser(sig)
+    p.at = m[0].length
+    let key: TypeDesc | null = null
+    if (kind !== 'vector') { key = p.type(); p.expect(',') }
+    const value = p.type()
+    p.expect(')')
+    return p.at === sig.length ? { kind, key, value } : null
+  } catch {
+    return null
+  }
+}
+
 /** True when `type` written back gives `sig` (`ptr(*)` stands for an untyped pointer here). */
 function renders(type: TypeDesc, sig: string): boolean {
   return type.sig === sig || type.sig === sig.replaceAll('ptr(*)', 'ptr')
