@@ -10,7 +10,7 @@ export type { CheckOptions, DanglingPointer, UnreachableBlock } from './reachabi
 export { t } from './types.js'
 export type { TypeDesc, ScalarType, BytesType, ArrayType, StructType, PtrType, StringType, BlobType, PlainOf, ValueOf, InputOf, ViewOf, StructView, ArrayView, ValueView, ViewCommon } from './types.js'
 export type { Persistent } from './vars.js'
-export { Collection, HashMap, SortedMap, Vector } from './collections/index.js'
+export { HashMap, SortedMap, Vector } from './collections/index.js'
 export type { CollectionOptions, WriteOptions, RangeOptions, KeyType, CollectionReport } from './collections/index.js'
 export type { ViewBase } from './view.js'
 export type { Durability, TransactionOptions } from '../txn/index.js'

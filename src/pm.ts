@@ -186,8 +186,8 @@ export class PersistentMemory {
    * ReadOnlyError. `init` formats a new header inside the creating transaction.
    */
   collectionVar(kind: string, name: string, sig: string, size: number, init: (tx: PmTx, offset: number) => void): VarEntry {
-    this.#open(`open ${kind} ${JSON.stringify(name)}`)
     nameBytes(name)
+    this.#open(`open ${kind} ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
     if (e === undefined) {
       if (this.region.readOnly) throw new ReadOnlyError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}": it does not exist, and the pool was opened read-only, so it cannot be created`)

@@ -39,7 +39,7 @@
  *   4. No two entries hold equal keys. Strings and blobs inside keys and values obey varlen
  *      inv. 1-2 (each out-of-line block owned by one slot).
  */
-import { CorruptionError } from '../../regions/index.js'
+import { CorruptionError, describe } from '../../regions/index.js'
 import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
@@ -82,7 +82,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
 
   /** @internal `pm.hashMap(name, key, value, opts)`. */
   static open<K extends KeyType, V extends TypeDesc>(pm: PersistentMemory, name: string, key: K, value: V, opts?: CollectionOptions): HashMap<K, V> {
-    const action = `Cannot open hashMap ${JSON.stringify(name)}`
+    const action = `Cannot open hashMap ${describe(name)}`
     checkType(key, action)
     checkKeyType(key, action)
     checkType(value, action)

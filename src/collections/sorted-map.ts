@@ -63,7 +63,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
 
   /** @internal `pm.sortedMap(name, key, value, opts)`. */
   static open<K extends KeyType, V extends TypeDesc>(pm: PersistentMemory, name: string, key: K, value: V, opts?: CollectionOptions): SortedMap<K, V> {
-    const action = `Cannot open sortedMap ${JSON.stringify(name)}`
+    const action = `Cannot open sortedMap ${describe(name)}`
     checkType(key, action)
     checkKeyType(key, action)
     checkType(value, action)

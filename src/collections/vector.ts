@@ -51,7 +51,7 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
 
   /** @internal `pm.vector(name, elem, opts)`. */
   static open<V extends TypeDesc>(pm: PersistentMemory, name: string, elem: V, opts?: CollectionOptions): Vector<V> {
-    const action = `Cannot open vector ${JSON.stringify(name)}`
+    const action = `Cannot open vector ${describe(name)}`
     checkType(elem, action)
     const d = checkCollectionOptions(opts, action)
     const e = pm.collectionVar('vector', name, `vector(${elem.sig})`, VEC_HEADER, (tx, h) => {
