@@ -64,10 +64,13 @@ export abstract class Collection {
   }
 
   /** Runs a read against the running transaction, or the latest commit. */
-  protected read<T>(fn: (tx: Tx) => T): T {
-    const cur = this.pm.currentTx
-    return cur !== null ? fn(cur) : this.pm.read(fn)
-  }
+  protected read<T>(fn: (tx: Tx) => T): T { return readNow(this.pm, fn) }
+}
+
+/** Runs `fn` on the running transaction (it may have just created the collection), or on the latest commit. */
+export function readNow<T>(pm: PersistentMemory, fn: (tx: Tx) => T): T {
+  const cur = pm.currentTx
+  return cur !== null ? fn(cur) : pm.read(fn)
 }
 
 /** Checks the options of `pm.hashMap(...)` and friends. */

@@ -36,7 +36,7 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } fr
 import { encodeVar, freeValue, inlineWords } from '../varlen.js'
 import { readPlain, writeValue } from '../view.js'
 import { INTERNAL, LEAF, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
-import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
+import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
 import { checkKeyType, compareStored, encodeKey, readKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
 
 export const SMAP_MAGIC = 0x52544250
@@ -73,7 +73,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
       tx.writeU32(h + 4, 1)
       tx.writeU32(h + 28, NodeLayout.capacityFor(key, value))
     })
-    const cap = pm.read(tx => {
+    const cap = readNow(pm, tx => {
       const c = tx.readU32(e.offset + 28)
       if (tx.readU32(e.offset) !== SMAP_MAGIC || tx.readU32(e.offset + 4) !== 1 || c < 4 || c > 128 || c % 2 !== 0) {
         throw new CorruptionError(`sortedMap "${name}" in "${pm.path}" is damaged: its header has a bad magic number, version or capacity; run check() and restore the file from a backup`)

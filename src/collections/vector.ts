@@ -27,7 +27,7 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc } from '../types.j
 import { freeValue } from '../varlen.js'
 import { readPlain, writeValue } from '../view.js'
 import { rd, wr } from './btree-node.js'
-import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
+import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
 
 export const VEC_MAGIC = 0x43455650
 export const VEC_HEADER = 16 + 8 * 32
@@ -58,7 +58,7 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
       tx.writeU32(h, VEC_MAGIC)
       tx.writeU32(h + 4, 1)
     })
-    pm.read(tx => {
+    readNow(pm, tx => {
       if (tx.readU32(e.offset) !== VEC_MAGIC || tx.readU32(e.offset + 4) !== 1) throw new CorruptionError(`vector "${name}" in "${pm.path}" is damaged: its header has a bad magic number or version; run check() and restore the file from a backup`)
     })
     return new Vector(pm, name, e.offset, elem, d)
