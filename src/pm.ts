@@ -108,7 +108,8 @@ export class PersistentMemory {
     this.#ownsRegion = ownsRegion
     const grow = maxSize === undefined ? null : (min: number) => {
       if (min > maxSize) return false
-      engine.grow(Math.min(maxSize, Math.max(min, region.size * 2)))
+      // by a quarter (at least 256 KiB): the file stays within 1.25x of what the heap needs
+      engine.grow(Math.min(maxSize, Math.max(min, region.size + Math.max(256 << 10, Math.floor(region.size / 4)))))
       return true
     }
     this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path, undo => engine.onAbort(undo))
