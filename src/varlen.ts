@@ -107,9 +107,40 @@ export function readVar(tx: Tx, off: number): Uint8Array {
   return tx.readBytes(ptr, tx.readU32(off + 8))
 }
 
-/** The string in the slot at `off`. */
+/** The string in the slot at `off` (short ASCII strings decoded straight from the slot's words). */
 export function readString(tx: Tx, off: number): string {
-  return decodeString(readVar(tx, off))
+  const w3 = tx.readU32(off + 12), tag = w3 >>> 24
+  if ((tag & 0x80) === 0 || (tag & 0x7f) > INLINE_MAX) return decodeString(readVar(tx, off))
+  const n = tag & 0x7f
+  let s = ''
+  for (let i = 0; i < n; i += 4) {
+    const w = i === 12 ? w3 : tx.readU32(off + i)
+    for (let j = 0; j < 4 && i + j < n; j++) {
+      const c = (w >>> (8 * j)) & 0xff
+      if (c >= 0x80) return decodeString(readVar(tx, off))
+      s += String.fromCharCode(c)
+    }
+  }
+  return s
+}
+
+/**
+ * The inline slot words and the FNV-1a hash (keys.ts mixes it) of a string of at most 15 ASCII
+ * characters, computed from its char codes without encoding it; null for any other string.
+ */
+export function inlineAscii(s: string): { words: Uint32Array; fnv: number } | null {
+  const n = s.length
+  if (n === 0 || n > INLINE_MAX) return null
+  const words = new Uint32Array(4)
+  let h = 0x811c9dc5
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return null
+    words[i >>> 2]! |= c << (8 * (i & 3))
+    h = Math.imul(h ^ c, 0x01000193)
+  }
+  words[3]! |= (0x80 | n) << 24
+  return { words, fnv: h }
 }
 
 /** True when the slot at `off` holds exactly `bytes` (`inline` = inlineWords(bytes)). */
@@ -132,8 +163,12 @@ export function freeVar(tx: HeapTx, off: number): void {
 }
 
 /** Writes `bytes` into the slot at `off`, freeing what it held (varlen inv. 2, 3). */
-export function writeVar(tx: HeapTx, off: number, bytes: Uint8Array): void {
+export function writeVar(tx: HeapTx, off: number, bytes: Uint8Array | Uint32Array): void {
   freeVar(tx, off)
+  if (bytes instanceof Uint32Array) { // inline slot words (inlineAscii)
+    tx.writeBytes(off, new Uint8Array(bytes.buffer, bytes.byteOffset, SLOT))
+    return
+  }
   slotImage.fill(0)
   if (bytes.length <= INLINE_MAX) {
     slotImage.set(bytes)

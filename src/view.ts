@@ -139,8 +139,28 @@ function compile(type: TypeDesc): Ctor {
 /** A plain JavaScript copy of the value of `type` at `offset` (structs as objects, arrays as arrays). */
 export function readPlain(tx: Tx, type: TypeDesc, offset: number): unknown { return plain(tx, type, offset) }
 
+type Reader = (tx: Tx, offset: number) => unknown
+const readers = new WeakMap<TypeDesc, Reader>()
+
 function plain(tx: Tx, type: TypeDesc, offset: number): unknown {
-  if (type.kind === 'struct') return Object.fromEntries(type.fields.map(f => [f.name, plain(tx, f.type, offset + f.offset)]))
-  if (type.kind === 'array') return Array.from({ length: type.length }, (_, i) => plain(tx, type.elem, offset + i * type.elem.size))
-  return readValue(tx, type, offset)
+  let r = readers.get(type)
+  if (r === undefined) { r = plainReader(type); readers.set(type, r) }
+  return r(tx, offset)
+}
+
+/** A reader of plain values of `type`, built once per type (struct fields resolved in advance). */
+function plainReader(type: TypeDesc): Reader {
+  if (type.kind === 'struct') {
+    const fields = type.fields.map(f => ({ name: f.name, at: f.offset, read: plainReader(f.type) }))
+    return (tx, offset) => {
+      const o: Record<string, unknown> = {}
+      for (const f of fields) o[f.name] = f.read(tx, offset + f.at)
+      return o
+    }
+  }
+  if (type.kind === 'array') {
+    const elem = plainReader(type.elem), size = type.elem.size, n = type.length
+    return (tx, offset) => { const a = new Array<unknown>(n); for (let i = 0; i < n; i++) a[i] = elem(tx, offset + i * size); return a }
+  }
+  return (tx, offset) => readValue(tx, type, offset)
 }

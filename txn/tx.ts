@@ -70,6 +70,25 @@ export class Tx {
     return out
   }
 
+  /**
+   * Copies the `out.length` bytes at `offset`, as this transaction sees them, into `out` and
+   * returns it: `readBytes` without allocating (typed arrays over 64 bytes are slow to make).
+   */
+  readInto(offset: number, out: Uint8Array): Uint8Array {
+    if (!(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
+    const len = out.length
+    this.#check(offset, len, 1, 'read')
+    const h = this.#host, b = this.#b
+    if (h.top === null && h.sealed === null && (b === null || offset > b.hi || offset + len - 1 < b.lo)) {
+      const mem = h.mem // the fast path: nothing staged or overlaid here
+      if (len <= 256) for (let i = 0; i < len; i++) out[i] = mem[offset + i]!
+      else out.set(mem.subarray(offset, offset + len))
+      return out
+    }
+    this.#compose(offset, len, out)
+    return out
+  }
+
   writeU8(offset: number, value: number): void {
     this.#check(offset, 1, 1, 'write')
     checkInt(value, 0, 0xff, 'writeU8')

@@ -12,7 +12,7 @@ import type { TypeDesc } from '../types.js'
 import { checkSlot, hasVar } from '../varlen.js'
 import { INTERNAL, LEAF, NodeLayout, rd } from './btree-node.js'
 import { HMAP_MAGIC, N0, NSEG, entryLayout, segmentBuckets, segmentStart } from './hash-map.js'
-import { compareKeys, encodeKey, readKey, storedKey, type Key, type KeyType } from './keys.js'
+import { compareKeys, encodeKey, keyBytes, readKey, storedKey, type Key, type KeyType } from './keys.js'
 import { SMAP_MAGIC } from './sorted-map.js'
 import { VEC_MAGIC, vecSegmentLength, vecSegmentStart } from './vector.js'
 
@@ -80,7 +80,7 @@ export function checkCollection(tx: Tx, table: BlockTable, claimed: Set<number>,
 }
 
 /** A printable identity of a key, for duplicate detection. */
-function keyId(k: Key): string { return k.bytes !== null ? Buffer.from(k.bytes).toString('latin1') : String(k.num) }
+function keyId(k: Key): string { return k.bytes !== null || k.inline !== null ? Buffer.from(keyBytes(k)).toString('latin1') : String(k.num) }
 
 function checkHashMap(c: Checker, kt: KeyType, vt: TypeDesc, h: number): number {
   const tx = c.tx

@@ -46,7 +46,8 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } fr
 import { freeValue } from '../varlen.js'
 import { readPlain, writeValue } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
-import { checkKeyType, encodeKey, keyEquals, readKey, writeKey, type Key, type KeyType } from './keys.js'
+import { checkKeyType, encodeKey, imageKeyEquals, keyEquals, readKey, writeKey, type Key, type KeyType } from './keys.js'
+import { decoderOf, scratchImage, type Image } from './decode.js'
 
 export const HMAP_MAGIC = 0x504d4850
 export const HMAP_HEADER = 32 + 8 * 27
@@ -72,12 +73,15 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   readonly keyType: K
   readonly valueType: V
   readonly #e: EntryLayout
+  /** Where #lookup copies an entry (one per map: lookups never nest). */
+  readonly #img: Image
 
   private constructor(pm: PersistentMemory, name: string, offset: number, key: K, value: V, d: Durability) {
     super(pm, name, offset, d)
     this.keyType = key
     this.valueType = value
     this.#e = entryLayout(key, value)
+    this.#img = scratchImage(this.#e.size)
   }
 
   /** @internal `pm.hashMap(name, key, value, opts)`. */
@@ -100,10 +104,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   /** The value stored under `key` (a plain value), or undefined. */
   get(key: ValueOf<K>): PlainOf<V> | undefined {
     const k = encodeKey(this.keyType, key, `Cannot get from hashMap "${this.name}"`)
-    return this.read(tx => {
-      const e = this.#find(tx, k, false)
-      return e === 0 ? undefined : readPlain(tx, this.valueType, e + this.#e.valOff) as PlainOf<V>
-    })
+    return this.read(tx => this.#lookup(tx, k) as PlainOf<V> | undefined)
   }
 
   /** True when `key` is in the map. */
@@ -210,6 +211,20 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
       if (++steps > 64 && steps > rd(tx, this.offset + 8)) throw this.#damaged('a bucket chain is longer than the map (a cycle?)')
     }
     return link ? [at, 0] : 0
+  }
+
+  /** The plain value under `k`, or undefined: each chain entry copied with one read and decoded locally (decode.ts). */
+  #lookup(tx: Tx, k: Key): unknown {
+    const kt = this.keyType
+    let steps = 0
+    for (let e = rd(tx, this.#bucket(tx, this.#address(tx, k.hash))); e !== 0;) {
+      const img = this.#img
+      tx.readInto(e, img.u8)
+      if (img.dv.getUint32(8, true) === k.hash && imageKeyEquals(tx, kt, img, 16, k)) return decoderOf(this.valueType)(tx, img, this.#e.valOff)
+      e = img.dv.getUint32(0, true) + img.dv.getUint32(4, true) * 4294967296
+      if (++steps > 64 && steps > rd(tx, this.offset + 8)) throw this.#damaged('a bucket chain is longer than the map (a cycle?)')
+    }
+    return undefined
   }
 
   #put(tx: PmTx, k: Key, value: unknown): void {

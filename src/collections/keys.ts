@@ -16,10 +16,12 @@
 import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
-import { decodeString, encodeVar, inlineWords, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
+import { decodeString, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
+const NO_BYTES = new Uint8Array(0)
 const KEY_KINDS = new Set(['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob'])
 
 /** A key checked and encoded for one call. */
@@ -43,6 +45,10 @@ const U64_MAX = (1n << 64n) - 1n
 export function encodeKey(type: KeyType, key: unknown, where: string): Key {
   switch (type.kind) {
     case 'string': case 'blob': {
+      if (typeof key === 'string' && type.kind === 'string') {
+        const fast = inlineAscii(key) // no encoding for short ASCII keys
+        if (fast !== null) return { num: 0, bytes: null, inline: fast.words, hash: fmix(fast.fnv) }
+      }
       const bytes = encodeVar(type.kind, key, `${where}: the key`)
       return { num: 0, bytes, inline: inlineWords(bytes), hash: hashBytes(bytes) }
     }
@@ -63,7 +69,7 @@ export function encodeKey(type: KeyType, key: unknown, where: string): Key {
 /** True when the key stored at `off` equals `k`. */
 export function keyEquals(tx: Tx, type: KeyType, off: number, k: Key): boolean {
   switch (type.kind) {
-    case 'string': case 'blob': return varEquals(tx, off, k.bytes!, k.inline)
+    case 'string': case 'blob': return varEquals(tx, off, k.inline !== null ? NO_BYTES : k.bytes!, k.inline)
     case 'f64': return tx.readF64(off) === k.num
     case 'u64': return tx.readBigU64(off) === k.num
     case 'u8': return tx.readU8(off) === k.num
@@ -72,9 +78,16 @@ export function keyEquals(tx: Tx, type: KeyType, off: number, k: Key): boolean {
   }
 }
 
+/** The bytes of a string or blob key (short ASCII keys are encoded only as slot words). */
+export function keyBytes(k: Key): Uint8Array {
+  if (k.bytes !== null) return k.bytes
+  const b = new Uint8Array(k.inline!.buffer, k.inline!.byteOffset, 16)
+  return b.subarray(0, b[15]! & 0x7f)
+}
+
 /** Negative, zero or positive as the key stored at `off` sorts before, with or after `k`. */
 export function compareStored(tx: Tx, type: KeyType, off: number, k: Key): number {
-  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(readVar(tx, off), k.bytes!)
+  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(readVar(tx, off), keyBytes(k))
   const v = readScalarKey(tx, type, off)
   return v < k.num ? -1 : v > k.num ? 1 : 0
 }
@@ -90,7 +103,7 @@ export function storedKey(tx: Tx, type: KeyType, off: number): Key {
 
 /** Negative, zero or positive as `a` sorts before, with or after `b`. */
 export function compareKeys(a: Key, b: Key): number {
-  if (a.bytes !== null) return compareBytes(a.bytes, b.bytes!)
+  if (a.bytes !== null || a.inline !== null) return compareBytes(keyBytes(a), keyBytes(b))
   return a.num < b.num ? -1 : a.num > b.num ? 1 : 0
 }
 
@@ -107,7 +120,7 @@ function readScalarKey(tx: Tx, type: KeyType, off: number): number | bigint {
 /** Writes `k` as a stored key at `off` (a fresh, zeroed place: for string keys a new copy). */
 export function writeKey(tx: HeapTx, type: KeyType, off: number, k: Key): void {
   switch (type.kind) {
-    case 'string': case 'blob': return writeVar(tx, off, k.bytes!)
+    case 'string': case 'blob': return writeVar(tx, off, k.bytes ?? k.inline!)
     case 'f64': return tx.writeF64(off, k.num as number)
     case 'u64': return tx.writeBigU64(off, k.num as bigint)
     case 'u8': return tx.writeU8(off, k.num as number)
@@ -118,7 +131,7 @@ export function writeKey(tx: HeapTx, type: KeyType, off: number, k: Key): void {
 
 /** The JavaScript key stored at `off`. */
 export function readKey(tx: Tx, type: KeyType, off: number): unknown {
-  if (type.kind === 'string') return decodeString(readVar(tx, off))
+  if (type.kind === 'string') return readString(tx, off)
   if (type.kind === 'blob') return readVar(tx, off)
   return readScalarKey(tx, type, off)
 }
@@ -149,4 +162,21 @@ function fmix(h: number): number {
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return h >>> 0
+}
+
+/** True when the key at `at` of an image (decode.ts) equals `k`. */
+export function imageKeyEquals(tx: Tx, type: KeyType, img: Image, at: number, k: Key): boolean {
+  if (type.kind === 'string' || type.kind === 'blob') {
+    if (k.inline !== null) return slotIs(img, at, k.inline)
+    if (img.u8[at + 15] !== 0 || img.dv.getUint32(at + 8, true) !== k.bytes!.length) return false
+    return compareBytes(slotBytes(tx, img, at), k.bytes!) === 0
+  }
+  return decoderOf(type)(tx, img, at) === k.num
+}
+
+/** Negative, zero or positive as the key at `at` of an image sorts before, with or after `k`. */
+export function compareImage(tx: Tx, type: KeyType, img: Image, at: number, k: Key): number {
+  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(slotBytes(tx, img, at), keyBytes(k))
+  const v = decoderOf(type)(tx, img, at) as number | bigint
+  return v < k.num ? -1 : v > k.num ? 1 : 0
 }

@@ -35,9 +35,10 @@ import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
 import { encodeVar, freeValue, inlineWords } from '../varlen.js'
 import { readPlain, writeValue } from '../view.js'
-import { INTERNAL, LEAF, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
+import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
+import { decoderOf, scratchImage, type Image } from './decode.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
-import { checkKeyType, compareStored, encodeKey, readKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
+import { checkKeyType, compareImage, compareStored, encodeKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
 
 export const SMAP_MAGIC = 0x52544250
 export const SMAP_HEADER = 48
@@ -52,6 +53,8 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   readonly valueType: V
   readonly #L: NodeLayout
   readonly #min: number
+  /** Where #batch copies a leaf (batches never nest). */
+  readonly #img: Image
 
   private constructor(pm: PersistentMemory, name: string, offset: number, key: K, value: V, d: Durability, cap: number) {
     super(pm, name, offset, d)
@@ -59,6 +62,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     this.valueType = value
     this.#L = new NodeLayout(key, value, cap)
     this.#min = cap >>> 1
+    this.#img = scratchImage(this.#L.leafSize)
   }
 
   /** @internal `pm.sortedMap(name, key, value, opts)`. */
@@ -149,14 +153,15 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   *#range(lo: Key | null, hi: Key | null, reverse: boolean, limit: number, skip: number): Generator<[ValueOf<K>, PlainOf<V>]> {
     let cursor: Key | null = null
     while (limit > 0) {
-      const batch = this.read(tx => this.#batch(tx, lo, hi, reverse, cursor))
-      for (const [, k, v] of batch) {
+      const want = Math.min(BATCH * 8, Math.max(BATCH, limit + skip))
+      const batch = this.read(tx => this.#batch(tx, lo, hi, reverse, cursor, want))
+      for (const e of batch.entries) {
         if (skip > 0) { skip--; continue }
         if (limit-- <= 0) return
-        yield [k as ValueOf<K>, v as PlainOf<V>]
+        yield e as [ValueOf<K>, PlainOf<V>]
       }
-      if (batch.length < BATCH) return
-      cursor = batch[batch.length - 1]![0]
+      if (batch.cursor === null) return
+      cursor = batch.cursor
     }
   }
 
@@ -171,36 +176,44 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     throw new InvalidArgumentError(`${action}: ${what} must be a number (not NaN) or a bigint for keys of ${this.keyType.sig}, got ${describe(v)}`)
   }
 
-  /** Up to BATCH entries after `cursor` (or from the range's start), as [key, js key, value]. */
-  #batch(tx: Tx, lo: Key | null, hi: Key | null, reverse: boolean, cursor: Key | null): Array<[Key, unknown, unknown]> {
-    const out: Array<[Key, unknown, unknown]> = []
-    if (rd(tx, this.offset + 16) === 0) return out
+  /**
+   * Up to `max` entries after `cursor` (or from the range's start), each leaf copied with one
+   * read and decoded locally (decode.ts); `cursor` is the last key when there may be more.
+   */
+  #batch(tx: Tx, lo: Key | null, hi: Key | null, reverse: boolean, cursor: Key | null, max: number): { entries: Array<[unknown, unknown]>; cursor: Key | null } {
+    const entries: Array<[unknown, unknown]> = []
+    const done = { entries, cursor: null }
+    if (rd(tx, this.offset + 16) === 0) return done
     const L = this.#L, kt = this.keyType
+    const keyOf = decoderOf(kt), valueOf = decoderOf(this.valueType)
     const from = cursor ?? (reverse ? hi : lo)
     let node: number, i: number
     if (from === null) {
       node = rd(tx, this.offset + (reverse ? 40 : 32))
-      i = reverse ? tx.readU32(node + 4) - 1 : 0
+      i = reverse ? Number.MAX_SAFE_INTEGER : 0
     } else {
       node = this.#descend(tx, from, null)
       const n = tx.readU32(node + 4)
       i = reverse ? this.#lowerBound(tx, node, n, from) - 1 : cursor !== null ? this.#upperBound(tx, node, n, from) : this.#lowerBound(tx, node, n, from)
     }
-    for (let steps = 0; node !== 0 && out.length < BATCH; steps++) {
+    for (let steps = 0; node !== 0; steps++) {
       if (steps > 1 << 24) throw this.#damaged('its leaf chain does not end')
-      const n = tx.readU32(node + 4)
+      const img = this.#img
+      tx.readInto(node, img.u8)
+      const n = img.dv.getUint32(4, true)
+      if (img.dv.getUint32(0, true) !== LEAF || n > L.cap) throw this.#damaged(`leaf ${node} has a bad kind or key count`)
       if (reverse && i >= n) i = n - 1
       for (; reverse ? i >= 0 : i < n; reverse ? i-- : i++) {
-        const ko = L.key(node, i)
-        if (!reverse && hi !== null && compareStored(tx, kt, ko, hi) >= 0) return out
-        if (reverse && lo !== null && compareStored(tx, kt, ko, lo) < 0) return out
-        out.push([storedKey(tx, kt, ko), readKey(tx, kt, ko), readPlain(tx, this.valueType, L.val(node, i))])
-        if (out.length === BATCH) return out
+        const ko = NODE_HEADER + i * L.ks
+        if (!reverse && hi !== null && compareImage(tx, kt, img, ko, hi) >= 0) return done
+        if (reverse && lo !== null && compareImage(tx, kt, img, ko, lo) < 0) return done
+        entries.push([keyOf(tx, img, ko), valueOf(tx, img, L.base + i * L.vs)])
+        if (entries.length === max) return { entries, cursor: storedKey(tx, kt, L.key(node, i)) }
       }
-      node = rd(tx, node + (reverse ? 16 : 8))
+      node = img.dv.getUint32(reverse ? 16 : 8, true) + img.dv.getUint32(reverse ? 20 : 12, true) * 4294967296
       i = reverse ? Number.MAX_SAFE_INTEGER : 0
     }
-    return out
+    return done
   }
 
   #damaged(what: string): CorruptionError {

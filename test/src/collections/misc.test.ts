@@ -109,3 +109,20 @@ test('pm.check finds damage in every collection: hash, chain, count, node order,
     pm.close()
   }
 })
+
+test('tx.readInto reads what readBytes reads: the mapping, none-commit overlays, and the transaction\'s own writes', () => {
+  const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 256 * 1024 }), { logSize: 32 * 1024 })
+  const v = pm.persistent('v', t.bytes(300))
+  const same = (tx: Parameters<Parameters<typeof pm.read>[0]>[0], len: number) => assert.deepEqual(tx.readInto(v.offset, new Uint8Array(len)), tx.readBytes(v.offset, len))
+  pm.transaction(tx => tx.writeBytes(v.offset, new Uint8Array(300).fill(1)))
+  pm.read(tx => { same(tx, 72); same(tx, 300) })
+  pm.transaction(tx => tx.writeBytes(v.offset + 10, new Uint8Array(50).fill(2)), { durability: 'none' }) // an overlay
+  pm.read(tx => { same(tx, 72); same(tx, 300); assert.equal(tx.readInto(v.offset, new Uint8Array(72))[20], 2) })
+  pm.transaction(tx => {
+    tx.writeU8(v.offset + 5, 9)
+    same(tx, 72); same(tx, 300)
+    assert.equal(tx.readInto(v.offset, new Uint8Array(8))[5], 9, 'read-your-writes')
+  })
+  pm.flush()
+  pm.read(tx => { same(tx, 72); assert.equal(tx.readInto(v.offset, new Uint8Array(8))[5], 9) })
+})

@@ -76,18 +76,18 @@ test('sortedMap: string keys in byte order, bigint keys numerically, ranges read
   assert.deepEqual([...s.keys()], [...names].sort((x, y) => Buffer.compare(bytes(x), bytes(y))))
   assert.deepEqual([...s.getRange({ start: 'a', end: 'b' })].map(e => e[0]), ['a', 'a-much-longer-name-than-fifteen', 'aa'])
   const big = pm.sortedMap('big', t.u64, t.u8)
-  for (let i = 0; i < 600; i++) big.put(BigInt(i) * 7919n % 1000n, i % 256, { durability: 'none' })
+  for (let i = 0; i < 2000; i++) big.put(BigInt(i) * 7919n % 3000n, i % 256, { durability: 'none' })
   const keys = [...big.keys()]
   assert.deepEqual(keys, [...keys].sort((x, y) => (x < y ? -1 : 1)))
   assert.deepEqual([...big.getRange({ start: 10, end: 20n })].map(e => e[0]), [10n, 11n, 12n, 13n, 14n, 15n, 16n, 17n, 18n, 19n].filter(k => keys.includes(k)))
   // an iteration spanning several batches sees commits made between them, never an entry twice
   const it = big.getRange()
   const seen = [it.next().value![0]]
-  big.delete(keys[300]!)
+  big.delete(keys[1500]!) // in a later batch than the first (1,024 entries)
   for (const [k] of { [Symbol.iterator]: () => it }) seen.push(k)
   assert.equal(new Set(seen).size, seen.length)
   assert.equal(seen.length, keys.length - 1)
-  for (let i = 0; i < 600; i++) big.delete(BigInt(i) * 7919n % 1000n, { durability: 'none' })
+  for (let i = 0; i < 2000; i++) big.delete(BigInt(i) * 7919n % 3000n, { durability: 'none' })
   assert.equal(big.size, 0)
   assert.deepEqual(pm.check({ reachability: true }).problems, [])
 })
