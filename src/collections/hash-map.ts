@@ -63,9 +63,13 @@ export function entryLayout(key: TypeDesc, value: TypeDesc): EntryLayout {
   return { keyOff: 16, valOff, size: Math.max(8, Math.ceil((valOff + value.size) / 8) * 8) }
 }
 
+/** N0 * 2^L for every level L (the table size of a round). */
+const ROUND = Array.from({ length: NSEG }, (_, l) => N0 * 2 ** l)
+const SEG_START = Array.from({ length: NSEG }, (_, k) => (k === 0 ? 0 : N0 * 2 ** (k - 1)))
+
 /** Segment holding bucket `b`, and the first bucket of that segment. */
 export function segmentOf(b: number): number { return b < N0 ? 0 : 32 - Math.clz32(Math.floor(b / N0)) }
-export function segmentStart(k: number): number { return k === 0 ? 0 : N0 * 2 ** (k - 1) }
+export function segmentStart(k: number): number { return SEG_START[k] ?? N0 * 2 ** (k - 1) }
 export function segmentBuckets(k: number): number { return k === 0 ? N0 : N0 * 2 ** (k - 1) }
 
 /** A persistent map from keys of one type to values of another; see the file comment. */
@@ -196,7 +200,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
 
   /** The bucket a hash lives in (hmap inv. 2). */
   #address(tx: Tx, hash: number): number {
-    const m = N0 * 2 ** tx.readU32(this.offset + 16)
+    const m = ROUND[tx.readU32(this.offset + 16)] ?? N0 * 2 ** tx.readU32(this.offset + 16)
     const b = hash % m
     return b < tx.readU32(this.offset + 20) ? hash % (2 * m) : b
   }
