@@ -68,7 +68,7 @@ test('hashMap equals a Map model under random operations, and pm.check validates
     assert.deepEqual(r.problems, [])
     assert.equal(r.collections[0]!.count, model.size)
     pm.close()
-  }), { numRuns: 60 })
+  }), { numRuns: Number(process.env.PMEM_COLLECTION_RUNS ?? 40) })
 })
 
 test('hashMap over three lives of crashes (during recovery too) equals a Map model after a committed prefix', async () => {

@@ -64,7 +64,7 @@ test('sortedMap equals a sorted-array model, getRange equals its slices, pm.chec
     assert.deepEqual(pm.check({ reachability: true }).problems, [])
     assert.equal(pm.read(tx => tx.readU32(s.offset + 28)), 4, 'capacity 4')
     pm.close()
-  }), { numRuns: 40 })
+  }), { numRuns: Number(process.env.PMEM_COLLECTION_RUNS ?? 30) })
 })
 
 test('sortedMap: string keys in byte order, bigint keys numerically, ranges read in batches across commits', () => {
@@ -116,6 +116,6 @@ test('sortedMap over three lives of crashes (during recovery too) equals a sorte
     run: (pm, s, [op, d]) => run(pm, s, op, d),
     model: { init: () => [] as M, step: (m, [op]) => { const mm = new Map(m); step(mm, op); return sorted(mm) } },
     read: (_pm, s) => entries(s.entries()),
-    size: 1 << 20, logSize: 256 * 1024, maxOps: 10, runs: Number(process.env.PMEM_COLLECTION_RUNS ?? 20),
+    size: 1 << 20, logSize: 256 * 1024, maxOps: 10, runs: Number(process.env.PMEM_COLLECTION_RUNS ?? 15),
   })
 })

@@ -50,7 +50,7 @@ test('vector equals an array model; get, length and iteration agree; pm.check va
     }
     assert.deepEqual(pm.check({ reachability: true }).problems, [])
     pm.close()
-  }), { numRuns: 40 })
+  }), { numRuns: Number(process.env.PMEM_COLLECTION_RUNS ?? 30) })
 })
 
 test('vector over three lives of crashes (during recovery too) equals an array model after a committed prefix', async () => {
