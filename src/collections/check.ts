@@ -12,6 +12,7 @@ import type { TypeDesc } from '../types.js'
 import { checkSlot, hasVar } from '../varlen.js'
 import { INTERNAL, LEAF, NodeLayout, rd } from './btree-node.js'
 import { HMAP_MAGIC, N0, NSEG, entryLayout, segmentBuckets, segmentStart } from './hash-map.js'
+import { GARBAGE_MAGIC, GARBAGE_SIZE, retiredBucket, retiredBuckets } from './hash-garbage.js'
 import { compareKeys, encodeKey, keyBytes, readKey, storedKey, type Key, type KeyType } from './keys.js'
 import { SMAP_MAGIC } from './sorted-map.js'
 import { VEC_MAGIC, vecSegmentLength, vecSegmentStart } from './vector.js'
@@ -114,8 +115,32 @@ function checkHashMap(c: Checker, kt: KeyType, vt: TypeDesc, h: number): number 
     }
   }
   if (!c.full && found !== count) c.problem(`header: count ${count}, but the buckets hold ${found} entries (hmap inv. 3)`)
+  checkRetired(c, kt, vt, E.size, E.valOff, rd(tx, h + 24))
   if (count > buckets) c.problem(`header: ${count} entries in ${buckets} buckets, the map did not split (hmap inv. 3)`)
   return count
+}
+
+/** Retired tables (hash-garbage.ts): every block they still name is allocated and theirs alone (hgarb inv. 1). */
+function checkRetired(c: Checker, kt: KeyType, vt: TypeDesc, entrySize: number, valOff: number, first: number): void {
+  const tx = c.tx
+  for (let g = first, n = 0; g !== 0 && !c.full; g = rd(tx, g + 16), n++) {
+    if (!c.claim(g, GARBAGE_SIZE, `retired table ${n}`)) return
+    if (tx.readU32(g) !== GARBAGE_MAGIC || tx.readU32(g + 4) > 26) { c.problem(`retired table ${n} at ${g}: bad magic number or level (hgarb inv. 1)`); return }
+    const buckets = retiredBuckets(tx, g), cursor = tx.readU32(g + 12)
+    if (cursor > buckets) { c.problem(`retired table ${n} at ${g}: cursor ${cursor} past its ${buckets} buckets`); return }
+    for (let k = 0; k < NSEG; k++) {
+      const seg = rd(tx, g + 24 + 8 * k)
+      if (segmentStart(k) >= buckets) { if (seg !== 0) c.problem(`retired table ${n}: segment ${k} past the last bucket`); continue }
+      if (!c.claim(seg, 8 * segmentBuckets(k), `retired table ${n} segment ${k}`)) return
+    }
+    for (let b = cursor; b < buckets && !c.full; b++) {
+      for (let e = rd(tx, retiredBucket(tx, g, b)); e !== 0 && !c.full; e = rd(tx, e)) {
+        if (!c.claim(e, entrySize, `an entry of retired table ${n}`)) break
+        c.slots(kt, e + 16, `retired entry ${e} key`)
+        c.slots(vt, e + valOff, `retired entry ${e} value`)
+      }
+    }
+  }
 }
 
 function checkSortedMap(c: Checker, kt: KeyType, vt: TypeDesc, h: number): number {

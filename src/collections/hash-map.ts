@@ -12,7 +12,8 @@
  * |      8 |    8 | count: entries in the map                                            |
  * |     16 |    4 | level L: the round's table has 64 * 2^L buckets                      |
  * |     20 |    4 | split: buckets below it are already split in this round              |
- * |     24 |    8 | reserved (0)                                                         |
+ * |     24 |    8 | retired tables left by clear(), freed a few entries per write        |
+ * |        |      | (0 = none; hash-garbage.ts)                                          |
  * |     32 | 8*27 | segments: heap blocks of buckets; segment 0 holds buckets 0..63,     |
  * |        |      | segment k >= 1 buckets 64 * 2^(k-1) .. 64 * 2^k - 1 (0 = not yet)    |
  *
@@ -48,11 +49,14 @@ import { readPlain, writeValue } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
 import { checkKeyType, encodeKey, imageKeyEquals, keyEquals, readKey, writeKey, type Key, type KeyType } from './keys.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
+import { collect, retire } from './hash-garbage.js'
 
 export const HMAP_MAGIC = 0x504d4850
 export const HMAP_HEADER = 32 + 8 * 27
 export const N0 = 64
 export const NSEG = 27
+/** Retired entries a put or delete frees (hash-garbage.ts). */
+const COLLECT_PER_WRITE = 4
 const rd = (tx: Tx, off: number): number => tx.readU32(off) + tx.readU32(off + 4) * 4294967296
 const wr = (tx: Tx, off: number, v: number): void => tx.writeBigU64(off, BigInt(v))
 
@@ -140,8 +144,9 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   }
 
   /**
-   * Removes every entry in one transaction (so its size is bounded by the redo log: a map too
-   * large for it gets TransactionTooLargeError and stays as it was; delete in batches then).
+   * Removes every entry, atomically and in O(1) writes: the old table is retired and its entries
+   * are freed a few per later put or delete (hash-garbage.ts), so a clear never pauses for the
+   * map's size nor needs log space for it; their heap space comes back as the map is written.
    */
   clear(opts?: WriteOptions): void | Promise<void> {
     return this.write(`Cannot clear hashMap "${this.name}"`, opts, tx => { this.#clear(tx) })
@@ -238,6 +243,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
       freeValue(tx, this.valueType, e + valOff)
       tx.zero(e + valOff, this.valueType.size)
       writeValue(tx, this.valueType, e + valOff, value)
+      this.#collect(tx)
       return
     }
     const at = this.#bucket(tx, this.#address(tx, k.hash))
@@ -250,16 +256,21 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     const count = rd(tx, this.offset + 8) + 1
     wr(tx, this.offset + 8, count)
     this.#split(tx, count)
+    this.#collect(tx)
+  }
+
+  /** Frees a few entries of tables retired by clear() (hgarb inv. 2): the cost of a clear spread over later writes. */
+  #collect(tx: PmTx): void {
+    if (rd(tx, this.offset + 24) !== 0) collect(tx, this.offset, COLLECT_PER_WRITE, e => this.#freeEntry(tx, e))
   }
 
   #delete(tx: PmTx, k: Key): boolean {
     const [at, e] = this.#find(tx, k, true)
     if (e === 0) return false
     wr(tx, at, rd(tx, e))
-    freeValue(tx, this.keyType, e + 16)
-    freeValue(tx, this.valueType, e + this.#e.valOff)
-    tx.free(e)
+    this.#freeEntry(tx, e)
     wr(tx, this.offset + 8, rd(tx, this.offset + 8) - 1)
+    this.#collect(tx)
     return true
   }
 
@@ -286,22 +297,22 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     else tx.writeU32(h + 20, split + 1)
   }
 
+  /** Retires the table (O(1) writes; hash-garbage.ts frees it during later writes) and starts an empty one. */
   #clear(tx: PmTx): void {
     const h = this.offset
-    const entries: number[] = []
-    this.#forEach(tx, e => entries.push(e))
-    for (const e of entries) {
-      freeValue(tx, this.keyType, e + 16)
-      freeValue(tx, this.valueType, e + this.#e.valOff)
-      tx.free(e)
-    }
-    for (let k = 1; k < NSEG; k++) {
-      const seg = rd(tx, h + 32 + 8 * k)
-      if (seg !== 0) { tx.free(seg); wr(tx, h + 32 + 8 * k, 0) }
-    }
-    tx.zero(rd(tx, h + 32), 8 * N0)
+    if (rd(tx, h + 8) === 0 && tx.readU32(h + 16) === 0 && tx.readU32(h + 20) === 0) return // already empty
+    retire(tx, h)
+    tx.zero(h + 32 + 8, 8 * (NSEG - 1))
+    wr(tx, h + 32, tx.alloc(8 * N0))
     wr(tx, h + 8, 0)
     tx.writeU32(h + 16, 0)
     tx.writeU32(h + 20, 0)
+  }
+
+  /** Frees an unlinked entry and its key's and value's strings. */
+  #freeEntry(tx: PmTx, e: number): void {
+    freeValue(tx, this.keyType, e + 16)
+    freeValue(tx, this.valueType, e + this.#e.valOff)
+    tx.free(e)
   }
 }

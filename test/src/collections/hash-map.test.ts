@@ -102,3 +102,28 @@ test('hashMap grows one bucket per put past one entry per bucket (hmap inv. 1, 3
   assert.equal(f.get(Infinity)!.length, 100)
   assert.deepEqual(pm.check({ reachability: true }).problems, [])
 })
+
+test('hashMap.clear retires the table in a few writes; later writes free it a few entries at a time (hgarb inv. 1-2)', () => {
+  const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 4 << 20 }), { logSize: 64 * 1024 })
+  const h = pm.hashMap('m', t.string, t.string)
+  const live0 = pm.read(tx => pm.heap.live(tx))
+  for (let i = 0; i < 1200; i++) h.put(`key ${i}`, `a value longer than fifteen bytes ${i}`, { durability: 'none' })
+  const seq = pm.engine.lastSeq
+  h.clear() // a map of 1,200 entries would need far more than a 64 KiB log to free at once
+  assert.equal(pm.engine.lastSeq, seq + 1, 'one transaction')
+  assert.equal(h.size, 0)
+  assert.equal(h.get('key 7'), undefined)
+  assert.deepEqual(pm.check({ reachability: true }).problems, [], 'retired entries are owned and reachable, not leaks')
+  h.put('a', 'first value after the clear, long enough')
+  h.clear() // a second retired table while the first is not yet freed
+  let writes = 0
+  while (pm.read(tx => tx.readU32(h.offset + 24) + tx.readU32(h.offset + 28)) !== 0) {
+    h.put(`k${writes % 7}`, 'x', { durability: 'none' })
+    h.delete(`k${(writes + 3) % 7}`, { durability: 'none' })
+    if (++writes % 300 === 0) assert.deepEqual(pm.check({ reachability: true }).problems, [])
+  }
+  assert.ok(writes >= 1200 / 8 && writes < 1200, `${writes} writes freed the retired tables`)
+  for (let i = 0; i < 7; i++) h.delete(`k${i}`)
+  assert.equal(pm.read(tx => pm.heap.live(tx)), live0, 'every retired block was freed')
+  assert.deepEqual(pm.check({ reachability: true }).problems, [])
+})
