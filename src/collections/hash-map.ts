@@ -45,9 +45,9 @@ import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
 import { freeValue } from '../varlen.js'
-import { readPlain, writeValue } from '../view.js'
+import { writeValue } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
-import { checkKeyType, encodeKey, imageKeyEquals, keyEquals, readKey, writeKey, type Key, type KeyType } from './keys.js'
+import { checkKeyType, encodeKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { collect, retire } from './hash-garbage.js'
 
@@ -166,7 +166,11 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   #snapshot(keys: boolean, values: boolean): Array<[unknown, unknown]> {
     return this.read(tx => {
       const out: Array<[unknown, unknown]> = []
-      this.#forEach(tx, e => { out.push([keys ? readKey(tx, this.keyType, e + 16) : undefined, values ? readPlain(tx, this.valueType, e + this.#e.valOff) : undefined]) })
+      const img = this.#img, key = decoderOf(this.keyType), value = decoderOf(this.valueType)
+      this.#forEach(tx, e => {
+        tx.readInto(e, img.u8)
+        out.push([keys ? key(tx, img, 16) : undefined, values ? value(tx, img, this.#e.valOff) : undefined])
+      })
       return out
     })
   }

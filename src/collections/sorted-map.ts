@@ -34,7 +34,7 @@ import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
 import { encodeVar, freeValue, inlineWords } from '../varlen.js'
-import { readPlain, writeValue } from '../view.js'
+import { writeValue } from '../view.js'
 import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
@@ -53,8 +53,9 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   readonly valueType: V
   readonly #L: NodeLayout
   readonly #min: number
-  /** Where #batch copies a leaf (batches never nest). */
+  /** Where #batch copies a leaf (batches never nest), and `get` a value. */
   readonly #img: Image
+  readonly #valImg: Image
 
   private constructor(pm: PersistentMemory, name: string, offset: number, key: K, value: V, d: Durability, cap: number) {
     super(pm, name, offset, d)
@@ -63,6 +64,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     this.#L = new NodeLayout(key, value, cap)
     this.#min = cap >>> 1
     this.#img = scratchImage(this.#L.leafSize)
+    this.#valImg = scratchImage(Math.max(1, this.#L.vs))
   }
 
   /** @internal `pm.sortedMap(name, key, value, opts)`. */
@@ -92,7 +94,9 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     const k = encodeKey(this.keyType, key, `Cannot get from sortedMap "${this.name}"`)
     return this.read(tx => {
       const at = this.#locate(tx, k)
-      return at < 0 ? undefined : readPlain(tx, this.valueType, at) as PlainOf<V>
+      if (at < 0) return undefined
+      tx.readInto(at, this.#valImg.u8)
+      return decoderOf(this.valueType)(tx, this.#valImg, 0) as PlainOf<V>
     })
   }
 

@@ -27,6 +27,7 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc } from '../types.j
 import { freeValue } from '../varlen.js'
 import { readPlain, writeValue } from '../view.js'
 import { rd, wr } from './btree-node.js'
+import { decoderOf, scratchImage, type Image } from './decode.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
 
 export const VEC_MAGIC = 0x43455650
@@ -42,11 +43,13 @@ export function vecSegmentLength(k: number): number { return k === 0 ? VEC_SEG0 
 export class Vector<V extends TypeDesc> extends Collection implements Iterable<PlainOf<V>> {
   readonly elementType: V
   readonly #stride: number
+  readonly #img: Image
 
   private constructor(pm: PersistentMemory, name: string, offset: number, elem: V, d: Durability) {
     super(pm, name, offset, d)
     this.elementType = elem
     this.#stride = Math.max(1, elem.size)
+    this.#img = scratchImage(this.#stride)
   }
 
   /** @internal `pm.vector(name, elem, opts)`. */
@@ -70,7 +73,7 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
   /** Element `i` as a plain value, or undefined when i is past the end (as for arrays). */
   get(i: number): PlainOf<V> | undefined {
     checkIndex(i, `Cannot get from vector "${this.name}"`)
-    return this.read(tx => i < rd(tx, this.offset + 8) ? readPlain(tx, this.elementType, this.#at(tx, i)) as PlainOf<V> : undefined)
+    return this.read(tx => i < rd(tx, this.offset + 8) ? this.#decode(tx, this.#at(tx, i)) : undefined)
   }
 
   /** Replaces element `i` (0 <= i < length; OutOfRangeError otherwise). */
@@ -131,7 +134,7 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
       const batch = this.read(tx => {
         const out: Array<PlainOf<V>> = []
         const n = rd(tx, this.offset + 8)
-        for (let j = i; j < n && j < i + BATCH; j++) out.push(readPlain(tx, this.elementType, this.#at(tx, j)) as PlainOf<V>)
+        for (let j = i; j < n && j < i + BATCH; j++) out.push(this.#decode(tx, this.#at(tx, j)))
         return out
       })
       yield* batch
@@ -149,6 +152,12 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
       tx.free(rd(tx, this.offset + 16 + 8 * k))
       wr(tx, this.offset + 16 + 8 * k, 0)
     }
+  }
+
+  /** The element at `at` as a plain value: one copy, decoded locally (decode.ts). */
+  #decode(tx: Tx, at: number): PlainOf<V> {
+    tx.readInto(at, this.#img.u8)
+    return decoderOf(this.elementType)(tx, this.#img, 0) as PlainOf<V>
   }
 
   /** Offset of element `i` (which must exist). */
