@@ -37,6 +37,7 @@ import { encodeVar, freeValue, inlineWords } from '../varlen.js'
 import { writeValue } from '../view.js'
 import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
+import { clearTree, fixLeaf, type Tree } from './btree-delete.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
 import { checkKeyType, compareImage, compareStored, encodeKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
 
@@ -53,6 +54,8 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   readonly valueType: V
   readonly #L: NodeLayout
   readonly #min: number
+  /** This map as the delete functions see it (btree-delete.ts). */
+  readonly #tree: Tree
   /** Where #batch copies a leaf (batches never nest), and `get` a value. */
   readonly #img: Image
   readonly #valImg: Image
@@ -63,6 +66,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     this.valueType = value
     this.#L = new NodeLayout(key, value, cap)
     this.#min = cap >>> 1
+    this.#tree = { offset, keyType: key, valueType: value, L: this.#L, min: this.#min }
     this.#img = scratchImage(this.#L.leafSize)
     this.#valImg = scratchImage(Math.max(1, this.#L.vs))
   }
@@ -126,7 +130,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
 
   /** Removes every entry in one transaction (bounded by the redo log, like HashMap.clear). */
   clear(opts?: WriteOptions): void | Promise<void> {
-    return this.write(`Cannot clear sortedMap "${this.name}"`, opts, tx => { this.#clear(tx) })
+    return this.write(`Cannot clear sortedMap "${this.name}"`, opts, tx => { clearTree(this.#tree, tx) })
   }
 
   /** Number of entries. */
@@ -362,90 +366,10 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
       if (img.keys.length > 0) L.store(tx, leaf, img)
       else { tx.free(leaf); for (const at of [16, 32, 40]) wr(tx, h + at, 0); tx.writeU32(h + 24, 0) }
     } else if (img.keys.length >= this.#min) L.store(tx, leaf, img)
-    else this.#fixLeaf(tx, leaf, img, path)
+    else fixLeaf(this.#tree, tx, leaf, img, path)
     return true
   }
 
-  /** A leaf below half full: borrow from a sibling, or merge with it (btree inv. 3). */
-  #fixLeaf(tx: PmTx, leaf: number, img: NodeImage, path: Array<[number, number]>): void {
-    const L = this.#L, [p, i] = path[path.length - 1]!
-    const leftOf = i > 0
-    const sib = rd(tx, L.child(p, leftOf ? i - 1 : i + 1))
-    const S = L.load(tx, sib)
-    if (S.keys.length > this.#min) {
-      if (leftOf) { img.keys.unshift(S.keys.pop()!); img.vals.unshift(S.vals.pop()!) } else { img.keys.push(S.keys.shift()!); img.vals.push(S.vals.shift()!) }
-      L.store(tx, sib, S)
-      L.store(tx, leaf, img)
-      const right = leftOf ? leaf : sib, sepIndex = leftOf ? i - 1 : i
-      writeKey(tx, this.keyType, L.key(p, sepIndex), storedKey(tx, this.keyType, L.key(right, 0))) // frees the old copy
-      return
-    }
-    const [left, A, right, B] = leftOf ? [sib, S, leaf, img] : [leaf, img, sib, S]
-    A.keys.push(...B.keys)
-    A.vals.push(...B.vals)
-    A.next = B.next
-    if (B.next !== 0) wr(tx, B.next + 16, left)
-    else wr(tx, this.offset + 40, left)
-    L.store(tx, left, A)
-    tx.free(right)
-    this.#removeSeparator(tx, path, leftOf ? i - 1 : i, false)
-  }
-
-  /** Removes key `ki` and child `ki + 1` from the node on top of `path`, then fixes that node (btree inv. 3). */
-  #removeSeparator(tx: PmTx, path: Array<[number, number]>, ki: number, moved: boolean): void {
-    const L = this.#L, h = this.offset
-    const [p] = path.pop()!
-    if (!moved) freeValue(tx, this.keyType, L.key(p, ki))
-    const img = L.load(tx, p)
-    img.keys.splice(ki, 1)
-    img.children.splice(ki + 1, 1)
-    if (path.length === 0) {
-      if (img.keys.length > 0) { L.store(tx, p, img); return }
-      wr(tx, h + 16, img.children[0]!)
-      tx.writeU32(h + 24, tx.readU32(h + 24) - 1)
-      tx.free(p)
-      return
-    }
-    if (img.keys.length >= this.#min) { L.store(tx, p, img); return }
-    const [g, j] = path[path.length - 1]!
-    const leftOf = j > 0, sepIndex = leftOf ? j - 1 : j
-    const sib = rd(tx, L.child(g, leftOf ? j - 1 : j + 1))
-    const S = L.load(tx, sib)
-    const sep = tx.readBytes(L.key(g, sepIndex), L.ks) // its ownership moves down
-    if (S.keys.length > this.#min) {
-      let up: Uint8Array
-      if (leftOf) { img.keys.unshift(sep); img.children.unshift(S.children.pop()!); up = S.keys.pop() as Uint8Array }
-      else { img.keys.push(sep); img.children.push(S.children.shift()!); up = S.keys.shift() as Uint8Array }
-      L.store(tx, sib, S)
-      L.store(tx, p, img)
-      tx.writeBytes(L.key(g, sepIndex), up) // and this one's up
-      return
-    }
-    const [left, A, right, B] = leftOf ? [sib, S, p, img] : [p, img, sib, S]
-    A.keys.push(sep, ...B.keys)
-    A.children.push(...B.children)
-    L.store(tx, left, A)
-    tx.free(right)
-    this.#removeSeparator(tx, path, sepIndex, true)
-  }
-
-  #clear(tx: PmTx): void {
-    const h = this.offset, L = this.#L
-    const stack: Array<[number, number]> = []
-    if (rd(tx, h + 16) !== 0) stack.push([rd(tx, h + 16), tx.readU32(h + 24)])
-    while (stack.length > 0) {
-      const [node, depth] = stack.pop()!
-      const n = tx.readU32(node + 4)
-      for (let i = 0; i < n; i++) {
-        freeValue(tx, this.keyType, L.key(node, i))
-        if (depth === 1) freeValue(tx, this.valueType, L.val(node, i))
-      }
-      if (depth > 1) for (let i = 0; i <= n; i++) stack.push([rd(tx, L.child(node, i)), depth - 1])
-      tx.free(node)
-    }
-    for (const at of [8, 16, 32, 40]) wr(tx, h + at, 0)
-    tx.writeU32(h + 24, 0)
-  }
 }
 
 function cell(k: Key | Uint8Array): Uint8Array | { pending: Key } { return k instanceof Uint8Array ? k : { pending: k } }
