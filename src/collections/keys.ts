@@ -17,7 +17,7 @@ import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
-import { decodeString, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
