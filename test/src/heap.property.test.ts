@@ -9,6 +9,12 @@
 //
 // A second test runs sub-transactions that allocate, free and throw inside the crashed
 // transactions (eng. 7: they leave nothing), and gives each recovered image a second life.
+// Both free neighbouring blocks, so merges, splits and a lowered top happen inside crashed
+// transactions, and checkHeap after every recovery holds the heap to inv. 1-4 (no two
+// neighbouring free blocks, every free block in its bin's doubly linked list).
+// Coalescing tests: any allocations freed in any order give every byte back (top returns to
+// where it started), and random 8 B..4 KiB churn keeps the heap within 1.5x of the live bytes
+// (PMEM_HEAP_CHURN sets the number of operations).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
