@@ -118,7 +118,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   /** True when `key` is in the map. */
   has(key: ValueOf<K>): boolean {
     const k = encodeKey(this.keyType, key, `Cannot look up in hashMap "${this.name}"`)
-    return this.read(tx => this.#find(tx, k, false) !== 0)
+    return this.read(tx => this.#lookup(tx, k, false) !== undefined)
   }
 
   /**
@@ -226,14 +226,14 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     return link ? [at, 0] : 0
   }
 
-  /** The plain value under `k`, or undefined: each chain entry copied with one read and decoded locally (decode.ts). */
-  #lookup(tx: Tx, k: Key): unknown {
+  /** The plain value under `k` (true when not `decode`), or undefined: each chain entry copied with one read and decoded locally (decode.ts). */
+  #lookup(tx: Tx, k: Key, decode = true): unknown {
     const kt = this.keyType
     let steps = 0
     for (let e = rd(tx, this.#bucket(tx, this.#address(tx, k.hash))); e !== 0;) {
       const img = this.#img
       tx.readInto(e, img.u8)
-      if (img.dv.getUint32(8, true) === k.hash && imageKeyEquals(tx, kt, img, 16, k)) return decoderOf(this.valueType)(tx, img, this.#e.valOff)
+      if (img.dv.getUint32(8, true) === k.hash && imageKeyEquals(tx, kt, img, 16, k)) return decode ? decoderOf(this.valueType)(tx, img, this.#e.valOff) : true
       e = img.dv.getUint32(0, true) + img.dv.getUint32(4, true) * 4294967296
       if (++steps > 64 && steps > rd(tx, this.offset + 8)) throw this.#damaged('a bucket chain is longer than the map (a cycle?)')
     }
