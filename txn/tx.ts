@@ -29,6 +29,16 @@ const U64 = (1n << 64n) - 1n
 const MAX_CACHED_PAGES = 256
 /** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
 const CACHE_AFTER = 16
+/** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
+let lastOut: Uint8Array | null = null
+let lastOut32: Uint32Array = new Uint32Array(0)
+function wordsOfOut(out: Uint8Array): Uint32Array {
+  if (out !== lastOut || lastOut32.length !== out.length >>> 2) {
+    lastOut = out
+    lastOut32 = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2)
+  }
+  return lastOut32
+}
 const scratch = new Uint8Array(8)
 const scratchDv = new DataView(scratch.buffer)
 
@@ -87,9 +97,12 @@ export class Tx {
     this.#check(offset, len, 1, 'read')
     const h = this.#host, b = this.#b
     if (h.top === null && h.sealed === null && (b === null || offset > b.hi || offset + len - 1 < b.lo)) {
-      const mem = h.mem // the fast path: nothing staged or overlaid here
-      if (len <= 256) for (let i = 0; i < len; i++) out[i] = mem[offset + i]!
-      else out.set(mem.subarray(offset, offset + len))
+      // the fast path: nothing staged or overlaid here; aligned ranges copy by 32-bit words
+      // (a byte loop over the mapping is several times slower, a subarray allocates)
+      if (len <= 1024 && ((offset | len | out.byteOffset) & 3) === 0) {
+        const o32 = wordsOfOut(out), m32 = h.mem32, w = offset >>> 2
+        for (let i = 0, n = len >>> 2; i < n; i++) o32[i] = m32[w + i]!
+      } else out.set(h.mem.subarray(offset, offset + len))
       return out
     }
     this.#compose(offset, len, out)
