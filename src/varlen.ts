@@ -125,23 +125,28 @@ export function readString(tx: Tx, off: number): string {
 }
 
 /**
- * The inline slot words and the FNV-1a hash (keys.ts mixes it) of a string of at most 15 ASCII
- * characters, computed from its char codes without encoding it; null for any other string.
+ * The inline slot words of a string of at most 15 ASCII characters, computed from its char
+ * codes without encoding it (its FNV-1a hash, which keys.ts mixes, is left in `asciiFnv`: no
+ * result object per call on the lookup path); null for any other string.
  */
-export function inlineAscii(s: string): { words: Uint32Array; fnv: number } | null {
+export function inlineAscii(s: string): Uint32Array | null {
   const n = s.length
   if (n === 0 || n > INLINE_MAX) return null
-  const words = new Uint32Array(4)
-  let h = 0x811c9dc5
+  let h = 0x811c9dc5, w0 = 0, w1 = 0, w2 = 0, w3 = 0
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
     if (c >= 0x80) return null
-    words[i >>> 2]! |= c << (8 * (i & 3))
+    const v = c << (8 * (i & 3))
+    if (i < 4) w0 |= v; else if (i < 8) w1 |= v; else if (i < 12) w2 |= v; else w3 |= v
     h = Math.imul(h ^ c, 0x01000193)
   }
-  words[3]! |= (0x80 | n) << 24
-  return { words, fnv: h }
+  asciiFnv = h
+  const words = new Uint32Array(4)
+  words[0] = w0; words[1] = w1; words[2] = w2; words[3] = w3 | ((0x80 | n) << 24)
+  return words
 }
+/** The FNV-1a hash of the string of the last successful `inlineAscii` call. */
+export let asciiFnv = 0
 
 /** True when the slot at `off` holds exactly `bytes` (`inline` = inlineWords(bytes)). */
 export function varEquals(tx: Tx, off: number, bytes: Uint8Array, inline: Uint32Array | null): boolean {

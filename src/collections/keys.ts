@@ -17,7 +17,7 @@ import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
-import { encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { asciiFnv, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
@@ -46,8 +46,8 @@ export function encodeKey(type: KeyType, key: unknown, where: string): Key {
   switch (type.kind) {
     case 'string': case 'blob': {
       if (typeof key === 'string' && type.kind === 'string') {
-        const fast = inlineAscii(key) // no encoding for short ASCII keys
-        if (fast !== null) return { num: 0, bytes: null, inline: fast.words, hash: fmix(fast.fnv) }
+        const words = inlineAscii(key) // no encoding for short ASCII keys
+        if (words !== null) return { num: 0, bytes: null, inline: words, hash: fmix(asciiFnv) }
       }
       const bytes = encodeVar(type.kind, key, `${where}: the key`)
       return { num: 0, bytes, inline: inlineWords(bytes), hash: hashBytes(bytes) }
