@@ -60,7 +60,7 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
   const conns = new Set<Conn>()
   let total = 0
   const handlers = new Handlers(store, {
-    version: opts.version ?? '1.6.0-pmem',
+    version: opts.version ?? '1.6.0',   // digits only: clients parse it (the store's name is in stats)
     startedAt: Math.floor(Date.now() / 1000),
     connections: () => ({ current: conns.size, total }),
     itemSizeMax,

@@ -68,16 +68,17 @@ export interface PmStoreOptions {
   size?: number
   /** Largest size the file may grow to (default: the largest region, about 2 GiB). */
   maxSize?: number
-  /** Redo log of a new pool (default 32 MiB: a batch of pipelined 1 MiB items fits). */
+  /** Redo log of a new pool (default: a quarter of `size`, at most 32 MiB; 4 MiB holds a 1 MiB item's batch). */
   logSize?: number
 }
 
 /** Opens (creating if missing) the pool at `path` and its `memcached` hash map. */
 export function openPmStore(path: string, opts: PmStoreOptions): PmItemStore {
+  const size = opts.size ?? 64 << 20
   const pm = open(path, {
-    size: opts.size ?? 64 << 20,
-    maxSize: opts.maxSize ?? 2 ** 31 - 4096,
-    logSize: opts.logSize ?? 32 << 20,
+    size,
+    maxSize: Math.max(size, opts.maxSize ?? 2 ** 31 - 4096),
+    logSize: opts.logSize ?? Math.min(32 << 20, Math.floor(size / 4 / 4096) * 4096),
   })
   try {
     return new PmItemStore(pm, opts.durability)
