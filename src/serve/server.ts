@@ -35,6 +35,8 @@ export interface ServeOptions {
   /** Data bytes above which a turn's requests are cut into several transactions (default 4 MiB). */
   maxBatchBytes?: number
   version?: string
+  /** Called with each connection's replies just before they are written (tests take crash images there). */
+  onWrite?: (bytes: Buffer) => void
 }
 
 /** A running server. */
@@ -75,7 +77,11 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     while (conn.queue.length > 0 && (conn.queue[0] as Slot).pending === 0 && !(conn.queue[0] as Slot).queued) {
       const slot = conn.queue.shift() as Slot
       if (s.destroyed) continue
-      if (slot.out.length > 0) s.write(slot.out.length === 1 ? slot.out[0] as Buffer : Buffer.concat(slot.out))
+      if (slot.out.length > 0) {
+        const bytes = slot.out.length === 1 ? slot.out[0] as Buffer : Buffer.concat(slot.out)
+        opts.onWrite?.(bytes)
+        s.write(bytes)
+      }
       if (slot.closeAfter) { s.end(); return }
     }
   }
