@@ -85,6 +85,13 @@ export class Raw {
   /** Sends and waits for `n` replies. */
   async ask(bytes: string | Buffer, n = 1): Promise<string[]> { this.send(bytes); return this.replies(n) }
 
+  /** The whole replies received so far, consumed (after the server died, what it did send). */
+  available(): string[] {
+    const got = splitReplies(this.#buf)
+    if (got.replies.length > 0) this.#buf = this.#buf.subarray(got.ends[got.replies.length - 1])
+    return got.replies
+  }
+
   /** Bytes received and not consumed as replies. */
   get pending(): Buffer { return this.#buf }
 
