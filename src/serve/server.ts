@@ -11,7 +11,9 @@
  *      (`group`): with `sync` and `group`, every acknowledged change is durable (store inv. 2).
  *   3. Requests that arrive in the same turn of the event loop, from all connections, run in
  *      one transaction (cut into several when their data passes `maxBatchBytes`): one flush
- *      for all of them. A connection's requests never run before its earlier ones.
+ *      for all of them. A connection's requests never run before its earlier ones; reads from a
+ *      connection with no change earlier in the turn run before the transaction, outside it
+ *      (they are concurrent with the turn's changes, so either order is a valid one).
  *   4. A batch that fails (its transaction aborted, nothing applied) is run again one request
  *      per transaction, so only the request that cannot be done gets `SERVER_ERROR`.
  *   5. A client that disconnects mid-request changes nothing: a request acts only once all its
@@ -108,8 +110,23 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     for (const c of touched) drain(c)
   }
 
-  /** One transaction for `group` (none when it only reads); its slots wait until it is durable (serve inv. 2). */
+  /**
+   * Reads from connections with no change earlier in `group` run first, outside the transaction,
+   * and their slots need not wait for its flush; the rest run in it (serve inv. 3).
+   */
   function runGroup(group: Work[]): void {
+    const dirty = new Set<Conn>()
+    const early: Work[] = []
+    const late: Work[] = []
+    for (const w of group) {
+      if (Handlers.isMutation(w.req) || dirty.has(w.conn)) { dirty.add(w.conn); late.push(w) } else early.push(w)
+    }
+    if (early.length > 0) runBatch(early)
+    if (late.length > 0) runBatch(late)
+  }
+
+  /** One transaction for `group` (none when it only reads); its slots wait until it is durable (serve inv. 2). */
+  function runBatch(group: Work[]): void {
     const starts = new Map<Slot, number>()
     for (const w of group) {
       w.slot.pending++
