@@ -42,9 +42,9 @@ const WORKLOADS = [
 ]
 const ROWS = [
   { name: 'memcached', durable: 'no (volatile)', start: startMemcached },
-  { name: 'pmem serve sync', durable: 'yes', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'sync', '--size', String(256 << 20)]) },
-  { name: 'pmem serve group', durable: 'yes', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'group', '--size', String(256 << 20)]) },
-  { name: 'pmem serve none', durable: 'no (process crash only)', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'none', '--size', String(256 << 20)]) },
+  { name: 'pmem serve sync', durable: 'yes', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'sync', '--size', String(64 << 20)]) },
+  { name: 'pmem serve group', durable: 'yes', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'group', '--size', String(64 << 20)]) },
+  { name: 'pmem serve none', durable: 'no (process crash only)', start: dir => startNode([CLI, 'serve', path.join(dir, 'mc.pm'), '--port', '0', '--durability', 'none', '--size', String(64 << 20)]) },
   { name: 'lmdb-js', durable: 'yes', start: dir => startNode([path.join(here, 'lib', 'serve-store.mjs'), 'lmdb', dir]) },
   { name: 'better-sqlite3', durable: 'yes', start: dir => startNode([path.join(here, 'lib', 'serve-store.mjs'), 'sqlite', dir]) },
 ].filter(r => !args.only || args.only.some(o => r.name.includes(o)))

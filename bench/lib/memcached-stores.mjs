@@ -22,7 +22,8 @@ function decode(b) {
 /** lmdb-js: one sync write transaction per batch. */
 export async function openLmdbStore(dir) {
   const { open } = await import('lmdb')
-  const db = open({ path: path.join(dir, 'mc.lmdb'), encoding: 'binary', keyEncoding: 'ordered-binary', mapSize: 2 ** 31 })
+  // overlappingSync off: transactionSync returns after its fdatasync (as in collections.mjs)
+  const db = open({ path: path.join(dir, 'mc.lmdb'), encoding: 'binary', mapSize: 2 ** 31, compression: false, noSync: false, overlappingSync: false, cache: false })
   return {
     name: 'lmdb-js (transactionSync)',
     durablePerOp: true,

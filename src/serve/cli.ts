@@ -1,6 +1,6 @@
 /**
  * `pmem serve FILE [--port 11211] [--host 127.0.0.1] [--durability sync|group|none]
- * [--size BYTES] [--item-size-max BYTES]`: opens (creating if missing) the pool in FILE and
+ * [--size BYTES] [--max-size BYTES] [--item-size-max BYTES]`: opens (creating if missing) the pool in FILE and
  * serves the memcached text protocol from it until SIGINT or SIGTERM, then closes the pool.
  * Prints `pmem serve: listening on HOST:PORT (durability D)` once it accepts connections
  * (`--port 0` picks a free port, which that line names).
@@ -9,9 +9,9 @@ import { PmemError } from '../../regions/index.js'
 import { startServer } from './server.js'
 import { openPmStore } from './store.js'
 
-export const SERVE_USAGE = 'usage: pmem serve <file> [--port 11211] [--host 127.0.0.1] [--durability sync|group|none] [--size BYTES] [--item-size-max BYTES]'
+export const SERVE_USAGE = 'usage: pmem serve <file> [--port 11211] [--host 127.0.0.1] [--durability sync|group|none] [--size BYTES] [--max-size BYTES] [--item-size-max BYTES]'
 
-interface ServeArgs { file: string; port: number; host: string; durability: 'sync' | 'group' | 'none'; size?: number; itemSizeMax: number }
+interface ServeArgs { file: string; port: number; host: string; durability: 'sync' | 'group' | 'none'; size?: number; maxSize?: number; itemSizeMax: number }
 
 /** Parses the arguments after `serve`; a string is the usage error to print. */
 export function parseServeArgs(args: string[]): ServeArgs | string {
@@ -32,6 +32,7 @@ export function parseServeArgs(args: string[]): ServeArgs | string {
         if (v !== 'sync' && v !== 'group' && v !== 'none') return `pmem serve: --durability must be sync, group or none, got ${JSON.stringify(v ?? null)}`
         out.durability = v; i++; break
       case '--size': r = int(v, '--size', 1 << 20, 2 ** 31 - 4096); if (typeof r === 'number') out.size = r; i++; break
+      case '--max-size': r = int(v, '--max-size', 1 << 20, 2 ** 31 - 4096); if (typeof r === 'number') out.maxSize = r; i++; break
       case '--item-size-max': r = int(v, '--item-size-max', 1024, 16 << 20); if (typeof r === 'number') out.itemSizeMax = r; i++; break
       default:
         if (a.startsWith('-') || out.file !== undefined) return `pmem serve: unexpected argument ${JSON.stringify(a)}\n${SERVE_USAGE}`
@@ -49,7 +50,7 @@ export async function serveMain(args: string[]): Promise<number> {
   if (typeof a === 'string') { console.error(a); return 2 }
   let store
   try {
-    store = openPmStore(a.file, { durability: a.durability, size: a.size })
+    store = openPmStore(a.file, { durability: a.durability, size: a.size, maxSize: a.maxSize })
   } catch (err) {
     console.error(err instanceof PmemError ? `pmem serve: ${err.message}` : err)
     return 2

@@ -222,7 +222,7 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
 /** The text of a SERVER_ERROR for a request that failed on its own. */
 function serverError(err: unknown, req: Request): string {
   const code = (err as { code?: unknown } | null)?.code
-  if (code === 'ERR_PMEM_FULL' || code === 'ERR_PMEM_TX_TOO_LARGE') {
+  if (code === 'ERR_PMEM_OUT_OF_SPACE' || code === 'ERR_PMEM_TX_TOO_LARGE') {
     return req.kind === 'store' ? 'out of memory storing object' : 'out of memory'
   }
   return String((err as Error)?.message ?? err).replace(/[\r\n]+/g, ' ')

@@ -107,3 +107,34 @@ test('pmem serve: protocol edge cases over raw sockets', async () => {
   assert.equal(r.ok, true, JSON.stringify(r.problems))
   fs.rmSync(dir, { recursive: true, force: true })
 })
+
+test('pmem serve: a full pool answers SERVER_ERROR for the items that do not fit, keeps the rest, and recovers space (serve inv. 4)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-serve-full-'))
+  const file = path.join(dir, 'mc.pm')
+  const s = await serve(file, ['--size', String(MiB), '--max-size', String(MiB), '--durability', 'group'])
+  const c = await Raw.connect(s.port)
+  try {
+    // 30 pipelined 40 KB sets in one write: one transaction fails, then each runs on its own
+    const v = (i: number): string => String(i % 10).repeat(40_000)
+    let req = ''
+    for (let i = 0; i < 30; i++) req += `set f${i} 0 0 40000\r\n${v(i)}\r\n`
+    const replies = await c.ask(req, 30)
+    const stored = replies.filter(r => r === 'STORED').length
+    assert.ok(stored > 5 && stored < 30, JSON.stringify(replies.map(r => r.slice(0, 40))))
+    assert.ok(replies.every(r => r === 'STORED' || r === 'SERVER_ERROR out of memory storing object'), JSON.stringify(replies))
+    // the ones stored read back whole; the others are absent
+    for (let i = 0; i < 30; i++) {
+      const [g] = await c.ask(`get f${i}\r\n`)
+      assert.equal(g, replies[i] === 'STORED' ? `VALUE f${i} 0 40000\r\n${v(i)}\r\nEND` : 'END', `f${i}`)
+    }
+    // deleting makes room again
+    const first = replies.indexOf('STORED')
+    const failed = replies.findIndex(r => r !== 'STORED')
+    assert.deepEqual(await c.ask(`delete f${first}\r\nset f${failed} 0 0 40000\r\n${v(failed)}\r\n`, 2), ['DELETED', 'STORED'])
+  } finally {
+    c.end()
+    assert.equal(await stop(s), 0, s.stderr())
+  }
+  assert.equal(check(file).ok, true)
+  fs.rmSync(dir, { recursive: true, force: true })
+})
