@@ -57,7 +57,7 @@ export async function serveMain(args: string[]): Promise<number> {
   }
   const logSize = store.pm.engine.layout.logSize
   const limit = Math.min(a.itemSizeMax, Math.floor(logSize / 4))
-  const server = await startServer({ store, port: a.port, host: a.host, itemSizeMax: limit }).catch((err: unknown) => {
+  const server = await startServer({ store, port: a.port, host: a.host, itemSizeMax: limit, maxBatchBytes: Math.floor(logSize / 2) }).catch((err: unknown) => {
     store.close()
     throw err
   })
