@@ -30,7 +30,7 @@ Commands (each opens the file read-only and never changes it):
 
   serve <file> [--port 11211] [--host 127.0.0.1] [--durability sync|group|none]
                [--size BYTES] [--max-size BYTES] [--item-size-max BYTES]
-                    a persistent memcached (text protocol) on the pool in <file>, created
+                    a persistent memcached (text and binary protocols) on the pool in <file>, created
                     if missing; replies to changes leave once they are durable (sync, group).
                     Runs until SIGINT or SIGTERM.`
 

@@ -1,7 +1,7 @@
 /**
  * `pmem serve FILE [--port 11211] [--host 127.0.0.1] [--durability sync|group|none]
  * [--size BYTES] [--max-size BYTES] [--item-size-max BYTES]`: opens (creating if missing) the pool in FILE and
- * serves the memcached text protocol from it until SIGINT or SIGTERM, then closes the pool.
+ * serves the memcached protocol (text and binary) from it until SIGINT or SIGTERM, then closes the pool.
  * Prints `pmem serve: listening on HOST:PORT (durability D)` once it accepts connections
  * (`--port 0` picks a free port, which that line names).
  */

@@ -54,6 +54,9 @@ export class Handlers {
     this.#oldestLive = store.get(FLUSH_META)?.exptime ?? 0
   }
 
+  /** The version the server reports. */
+  get version(): string { return this.#info.version }
+
   /** True for requests that change items and so must run in a batch (cmd inv. 1). */
   static isMutation(req: Request): boolean {
     switch (req.kind) {

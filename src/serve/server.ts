@@ -19,11 +19,15 @@
  *   5. A client that disconnects mid-request changes nothing: a request acts only once all its
  *      bytes arrived (proto inv. 1).
  *
+ *   6. A connection speaks the binary protocol when its first byte is 0x80 (memcached's rule),
+ *      the text protocol otherwise; both run through the same handlers (bin inv. 2).
+ *
  * Slot states: waiting (requests queued or running, or a transaction not yet durable)
  * -> ready (replies complete) -> written (removed from the queue).
  */
 import net from 'node:net'
 import { RequestParser, type Request } from './protocol.js'
+import { BinaryParser, binaryFailure, binaryMutates, runBinary, type BinRequest } from './binary.js'
 import { Handlers } from './handlers.js'
 import type { ItemStore } from './store.js'
 
@@ -51,8 +55,9 @@ export interface MemcachedServer {
 }
 
 interface Slot { out: Buffer[]; pending: number; queued: boolean; closeAfter: boolean }
-interface Conn { socket: net.Socket; parser: RequestParser; queue: Slot[] }
-interface Work { conn: Conn; slot: Slot; req: Request }
+/** The parser is chosen by the connection's first byte: 0x80 is the binary protocol. */
+interface Conn { socket: net.Socket; parser: RequestParser | BinaryParser | null; queue: Slot[] }
+interface Work { conn: Conn; slot: Slot; req: Request | BinRequest }
 
 const HIGH_WATER = 4 << 20
 
@@ -69,6 +74,8 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     connections: () => ({ current: conns.size, total }),
     itemSizeMax,
   })
+  const mutates = (req: Request | BinRequest): boolean => req.kind === 'binary' ? binaryMutates(req, Handlers.isMutation) : Handlers.isMutation(req)
+  const run = (req: Request | BinRequest, out: Buffer[]): void => { if (req.kind === 'binary') runBinary(handlers, store, req, out); else handlers.run(req, out) }
   let work: Work[] = []
   let scheduled = false
   const inFlight = new Set<Promise<void>>()
@@ -119,7 +126,7 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     const early: Work[] = []
     const late: Work[] = []
     for (const w of group) {
-      if (Handlers.isMutation(w.req) || dirty.has(w.conn)) { dirty.add(w.conn); late.push(w) } else early.push(w)
+      if (mutates(w.req) || dirty.has(w.conn)) { dirty.add(w.conn); late.push(w) } else early.push(w)
     }
     if (early.length > 0) runBatch(early)
     if (late.length > 0) runBatch(late)
@@ -137,13 +144,13 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
       for (const w of group) { w.slot.pending--; touched.add(w.conn) }
       for (const c of touched) drain(c)
     }
-    const exec = (): void => { for (const w of group) handlers.run(w.req, w.slot.out) }
+    const exec = (): void => { for (const w of group) run(w.req, w.slot.out) }
     const retry = (): Promise<void> => {
       handlers.aborted()
       for (const [slot, n] of starts) slot.out.length = n   // the failed attempt's replies go
       return retrySingly(group)
     }
-    if (!group.some(w => Handlers.isMutation(w.req))) { exec(); done(); return }
+    if (!group.some(w => mutates(w.req))) { exec(); done(); return }
     let r: void | Promise<void>
     try {
       r = store.batch(exec)
@@ -165,19 +172,22 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     for (const w of group) {
       const n = w.slot.out.length
       try {
-        const r = store.batch(() => handlers.run(w.req, w.slot.out))
+        const r = store.batch(() => run(w.req, w.slot.out))
         if (r instanceof Promise) await r
       } catch (err) {
         handlers.aborted()
         w.slot.out.length = n
-        if (!w.req.noreply) w.slot.out.push(Buffer.from(`SERVER_ERROR ${serverError(err, w.req)}\r\n`, 'latin1'))
+        if (w.req.kind === 'binary') w.slot.out.push(binaryFailure(w.req, outOfSpace(err)))
+        else if (!w.req.noreply) w.slot.out.push(Buffer.from(`SERVER_ERROR ${serverError(err, w.req)}\r\n`, 'latin1'))
       }
     }
   }
 
   /** A socket read: parse, then queue the requests for this turn's transaction. */
   function onData(conn: Conn, chunk: Buffer): void {
-    const reqs = conn.parser.push(chunk)
+    if (chunk.length === 0) return
+    conn.parser ??= chunk[0] === 0x80 ? new BinaryParser({ itemSizeMax }) : new RequestParser({ itemSizeMax })
+    const reqs: Array<Request | BinRequest> = conn.parser.push(chunk)
     const closing = conn.parser.closed
     if (reqs.length === 0 && !closing) return
     const slot: Slot = { out: [], pending: 0, queued: reqs.length > 0, closeAfter: closing }
@@ -189,14 +199,14 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
   }
 
   const server = net.createServer(socket => {
-    const conn: Conn = { socket, parser: new RequestParser({ itemSizeMax }), queue: [] }
+    const conn: Conn = { socket, parser: null, queue: [] }
     conns.add(conn)
     total++
     socket.setNoDelay(true)
     socket.on('data', chunk => onData(conn, chunk))
     socket.on('drain', () => socket.resume())
     socket.on('error', () => socket.destroy())
-    socket.on('close', () => { conns.delete(conn); conn.parser.close() })
+    socket.on('close', () => { conns.delete(conn); conn.parser?.close() })
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -219,10 +229,15 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
   }
 }
 
+/** True for the errors memcached would call "out of memory". */
+function outOfSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ERR_PMEM_OUT_OF_SPACE' || code === 'ERR_PMEM_TX_TOO_LARGE'
+}
+
 /** The text of a SERVER_ERROR for a request that failed on its own. */
 function serverError(err: unknown, req: Request): string {
-  const code = (err as { code?: unknown } | null)?.code
-  if (code === 'ERR_PMEM_OUT_OF_SPACE' || code === 'ERR_PMEM_TX_TOO_LARGE') {
+  if (outOfSpace(err)) {
     return req.kind === 'store' ? 'out of memory storing object' : 'out of memory'
   }
   return String((err as Error)?.message ?? err).replace(/[\r\n]+/g, ' ')
