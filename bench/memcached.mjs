@@ -10,7 +10,8 @@
 // ratios to stock memcached and to `pmem serve sync`.
 //
 // Usage (after npm run build at the root; apt-get install -y memcached libmemcached-tools):
-//   node bench/memcached.mjs [--seconds 10] [--rounds 3] [--concurrency 16] [--only TEXT]
+//   node bench/memcached.mjs [--seconds 10] [--rounds 3] [--concurrency 16] [--only TEXT] [--binary]
+// --binary: memaslap speaks the binary protocol (-B) instead of text.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util'
 
 const { values: args } = parseArgs({ options: {
   seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, only: { type: 'string', multiple: true },
+  binary: { type: 'boolean' },
 } })
 const SECONDS = Number(args.seconds ?? 10)
 const ROUNDS = Number(args.rounds ?? 3)
@@ -88,7 +90,7 @@ function slap(port, workload, dir) {
   const cfg = path.join(dir, 'slap.cfg')
   fs.writeFileSync(cfg, `key\n32 32 1\nvalue\n128 128 1\ncmd\n0 ${workload.set}\n1 ${1 - workload.set}\n`)
   return new Promise((resolve, reject) => {
-    const child = spawn(SLAP, ['-s', `127.0.0.1:${port}`, '-F', cfg, '-t', `${SECONDS}s`, '-T', '1', '-c', String(CONC), '-w', '2k'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(SLAP, ['-s', `127.0.0.1:${port}`, '-F', cfg, '-t', `${SECONDS}s`, '-T', '1', '-c', String(CONC), '-w', '2k', ...(args.binary ? ['-B'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', d => { out += d })
     child.stderr.on('data', d => { out += d })
@@ -103,7 +105,7 @@ function slap(port, workload, dir) {
 
 const load = () => os.loadavg().map(x => x.toFixed(1)).join(' ')
 const median = a => [...a].sort((x, y) => x - y)[a.length >> 1]
-console.log(`memaslap ${SLAP}: ${SECONDS} s per run, ${CONC} connections (-T 1 -c ${CONC} -w 2k), 32-byte keys, 128-byte values, ${ROUNDS} rounds`)
+console.log(`memaslap ${SLAP}: ${SECONDS} s per run, ${CONC} connections (-T 1 -c ${CONC} -w 2k${args.binary ? ' -B' : ''}), 32-byte keys, 128-byte values, ${ROUNDS} rounds`)
 console.log(`load average before: ${load()}`)
 const results = new Map()   // workload -> row -> [ops/s]
 for (let round = 0; round < ROUNDS; round++) {
