@@ -94,7 +94,9 @@ function main(argv: string[]): number {
 
 if (process.argv[2] === 'serve') {
   serveMain(process.argv.slice(3)).then(code => { process.exitCode = code }, (err: unknown) => {
-    console.error(err instanceof PmemError ? `pmem serve: ${err.message}` : err)
+    // a port in use or a bad host is a message, not a stack trace
+    const code = (err as { code?: unknown } | null)?.code
+    console.error(err instanceof PmemError || typeof code === 'string' ? `pmem serve: ${(err as Error).message}` : err)
     process.exitCode = 2
   })
 } else process.exitCode = main(process.argv.slice(2))

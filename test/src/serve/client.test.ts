@@ -3,11 +3,12 @@
 // clean restart on the same file keeps the items, and `pmem check` finds the map sound.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { check } from '../../../src/index.js'
-import { Client, serve, stop } from './serve-kit.js'
+import { CLI, Client, serve, stop } from './serve-kit.js'
 
 test('pmem serve: the memcached npm client, every command, and a restart keeps the items', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-serve-'))
@@ -77,4 +78,34 @@ test('pmem serve: the memcached npm client, every command, and a restart keeps t
     assert.equal(check(file).ok, true)
     fs.rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('pmem serve: bad arguments, a port in use and a file that is not a pool exit 2 with a message, creating nothing', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-serve-args-'))
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'serve', ...args], { encoding: 'utf8' })
+  const file = path.join(dir, 'a.pm')
+  let r = run()
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /usage: pmem serve <file>/)
+  r = run(file, '--durability', 'fast')
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /--durability must be sync, group or none, got "fast"/)
+  r = run(file, '--port', '70000')
+  assert.match(r.stderr, /--port must be an integer from 0 to 65535, got "70000"/)
+  assert.equal(fs.existsSync(file), false)
+  fs.writeFileSync(path.join(dir, 'junk'), 'x'.repeat(100_000))
+  r = run(path.join(dir, 'junk'), '--port', '0')
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /^pmem serve: /)
+  assert.equal(fs.readFileSync(path.join(dir, 'junk'), 'latin1'), 'x'.repeat(100_000))
+  const s = await serve(file, ['--size', String(8 << 20)])
+  try {
+    r = run(path.join(dir, 'b.pm'), '--port', String(s.port), '--size', String(8 << 20))
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /^pmem serve: listen EADDRINUSE/)
+    r = run(file, '--port', '0')                 // the pool is held by the running server
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /^pmem serve: .*lock/i)
+  } finally { await stop(s) }
+  fs.rmSync(dir, { recursive: true, force: true })
 })
