@@ -161,20 +161,20 @@ export function runBinary(h: Handlers, store: ItemStore, r: BinRequest, out: Buf
   if (badKey(r)) { reply(S.EINVAL); return }
   if (name === 'noop' || name === 'verbosity' || name === 'quit') { reply(S.OK); return }
   if (name === 'version') { reply(S.OK, { value: Buffer.from(h.version, 'latin1') }); return }
+  if (name === 'get' || name === 'getk' || name === 'gat' || name === 'gatk') {
+    // straight to the item: no text reply to format and parse on the hottest path
+    const it = h.fetch(r.key, name.startsWith('gat') ? (r.extras.length >= 4 ? r.extras.readInt32BE(0) : 0) : null)
+    const key = name.endsWith('k') ? r.key : undefined
+    if (it === undefined) { if (!quiet) reply(S.ENOENT, key === undefined ? {} : { key }); return }
+    const flags = Buffer.alloc(4)
+    flags.writeUInt32BE(it.flags)
+    out.push(response(r, S.OK, flags, key, Buffer.from(it.data.buffer, it.data.byteOffset, it.data.length), it.cas))
+    return
+  }
   const reqs = translate(r) as Request[]
   const text = runText(h, reqs[0] as Request)
   const casOf = (): bigint => store.get(r.key)?.cas ?? 0n
   switch (name) {
-    case 'get': case 'getk': case 'gat': case 'gatk': {
-      const m = /^VALUE \S+ (\d+) (\d+) (\d+)\r\n/.exec(text)
-      if (m === null) { if (!quiet) reply(S.ENOENT, name.endsWith('k') ? { key: r.key } : {}); return }
-      const start = m[0].length
-      const flags = Buffer.alloc(4)
-      flags.writeUInt32BE(Number(m[1]))
-      out.push(response(r, S.OK, flags, name.endsWith('k') ? r.key : undefined,
-        Buffer.from(text.slice(start, start + Number(m[2])), 'latin1'), BigInt(m[3] as string)))
-      return
-    }
     case 'set': case 'add': case 'replace': case 'append': case 'prepend': {
       if (text === 'STORED') { reply(S.OK, { cas: casOf() }); return }
       if (text === 'EXISTS') { reply(S.EEXISTS); return }

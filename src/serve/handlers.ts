@@ -156,20 +156,35 @@ export class Handlers {
   #get(req: Extract<Request, { kind: 'get' }>, now: number, out: Buffer[]): void {
     const touch = req.cmd === 'gat' || req.cmd === 'gats'
     const withCas = req.cmd === 'gets' || req.cmd === 'gats'
-    const exptime = touch ? absoluteExptime(req.exptime, now) : 0
+    const exptime = touch ? absoluteExptime(req.exptime, now) : null
     for (const key of req.keys) {
-      let it = this.#live(key, now)
-      if (touch) this.stats.cmd_touch++
-      else this.stats.cmd_get++
-      if (it === undefined) { if (touch) this.stats.touch_misses++; else this.stats.get_misses++; continue }
-      if (touch) {
-        this.stats.touch_hits++
-        it = this.#retime(key, it, exptime, now)
-        if (it === undefined) continue
-      } else this.stats.get_hits++
+      const it = this.#fetch(key, exptime, now)
+      if (it === undefined) continue
       const head = `VALUE ${key} ${it.flags} ${it.data.length}${withCas ? ` ${it.cas}` : ''}\r\n`
       out.push(Buffer.from(head, 'latin1'), Buffer.from(it.data.buffer, it.data.byteOffset, it.data.length), CRLF)
     }
+  }
+
+  /**
+   * The live item under `key` for a retrieval, counted in the stats; with `exptime` (memcached's
+   * form), touched first as `gat` does, which is a change (cmd inv. 1). For the binary protocol.
+   */
+  fetch(key: string, exptime: number | null): Item | undefined {
+    const now = Math.floor(Date.now() / 1000)
+    return this.#fetch(key, exptime === null ? null : absoluteExptime(exptime, now), now)
+  }
+
+  #fetch(key: string, absExptime: number | null, now: number): Item | undefined {
+    const it = this.#live(key, now)
+    if (absExptime === null) {
+      this.stats.cmd_get++
+      if (it === undefined) this.stats.get_misses++; else this.stats.get_hits++
+      return it
+    }
+    this.stats.cmd_touch++
+    if (it === undefined) { this.stats.touch_misses++; return undefined }
+    this.stats.touch_hits++
+    return this.#retime(key, it, absExptime, now)
   }
 
   /** Gives a live item a new expiry, keeping its cas (touch, gat); undefined if that expires it. */
