@@ -105,6 +105,13 @@ export function writerIdOf(token: string): number {
   return id === 0 ? 1 : id
 }
 
+/**
+ * Test hook: called inside every odd window, right after it opens ('begin', after `claim`
+ * too) and right before it closes ('end'), so that a test can look at (or crash) the file
+ * while the data area is being changed. Null outside tests.
+ */
+export const publishHooks: { inWindow: ((phase: 'begin' | 'end') => void) | null } = { inWindow: null }
+
 /** The writer side: the only code that stores into the RCB (inv. 2-5). */
 export class Publisher {
   readonly #region: RegionLike
@@ -134,16 +141,19 @@ export class Publisher {
     Atomics.exchange(word, 0, pairWord(this.#seq, this.writerId))
     Atomics.store(c, W_MAGIC, MAGIC)
     Atomics.store(c, W_VERSION, RCB_VERSION)
+    publishHooks.inWindow?.('begin')
   }
 
   /** Opens an odd window (inv. 2): readers wait, and a snapshot taken before is invalid. */
   begin(): void {
     this.#seq = (this.#seq + 1) | 0
     Atomics.exchange(this.#ctl, W_SEQ, this.#seq)
+    publishHooks.inWindow?.('begin')
   }
 
   /** Closes the odd window. */
   end(): void {
+    publishHooks.inWindow?.('end')
     this.#seq = (this.#seq + 1) | 0
     Atomics.store(this.#ctl, W_SEQ, this.#seq)
   }

@@ -29,9 +29,14 @@ import { LogCursor } from './log-cursor.js'
 import { fence, readControl, W_EPOCH, W_SEQ, W_WRITER, type Control } from './publish.js'
 import type { PoolLayout } from './pool.js'
 
-const PIECE = 64 << 10
 /** How long a piece may wait for the writer's odd windows before the copy gives up. */
 const PIECE_WAIT_MS = 200
+
+/**
+ * Test hooks: `afterPiece` is called after each piece is copied (a test runs the writer
+ * there; null outside tests); `pieceBytes` is the piece size (64 KiB; tests make it small).
+ */
+export const copyHooks: { afterPiece: ((index: number) => void) | null; pieceBytes: number } = { afterPiece: null, pieceBytes: 64 << 10 }
 
 /** What the copy reads: the reader's mapping and RCB, kept current by the reader. */
 export interface CopySource {
@@ -55,6 +60,7 @@ export function copySnapshot(src: CopySource): CopiedState | null {
   const first = stableControl(src)
   if (first === null || !src.follow(first.size)) return null
   const { dataOffset, logOffset, logSize } = src.layout
+  const PIECE = copyHooks.pieceBytes
   const size = first.size
   const copy = new Uint8Array(size)
   const pieces = Math.ceil((size - dataOffset) / PIECE)
@@ -66,6 +72,7 @@ export function copySnapshot(src: CopySource): CopiedState | null {
     if (c === null) return null
     pieceSeq[i] = c.appliedSeq
     if (c.appliedSeq < oldest.appliedSeq) oldest = c
+    copyHooks.afterPiece?.(i)
   }
   const last = stableControl(src)
   if (last === null || last.epoch !== first.epoch || last.writer !== first.writer || last.size !== size) return null
