@@ -88,6 +88,14 @@ export interface Backing {
    * growth itself only remaps. Resolves when that allocation is done (or was not needed).
    */
   reserve(bytes: number): Promise<void>
+  /** Opens the store again (a read-only container follows its writer's newest version, follow.ts); null when it holds none. */
+  reopen(): ChunkStore | null
+  /** The versions the newest valid metadata slot retains now (ShadowStore.retained), newest first. */
+  retained(): number[]
+  /** True while a live process holds the file's writer lock (Region.liveWriter). */
+  writerAlive(): boolean
+  /** Read-only backings: maps what a writer grew the file to (Region.followGrowth). */
+  followGrowth(): void
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
   close(): void
@@ -135,6 +143,14 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
     get store() { return current },
     create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
     openVersion(v) { return store.open(region, { version: v }) },
+    reopen() {
+      if (ShadowStore.probe(region) !== 'store') return current
+      current = store.open(region, { growBy })
+      return current
+    },
+    retained() { return ShadowStore.retained(region) },
+    writerAlive() { try { return (region.liveWriter?.() ?? null) !== null } catch { return true } },
+    followGrowth() { region.followGrowth?.() },
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
     appendStream(at, block) { return region.appendStream?.(at, block) ?? null },

@@ -60,6 +60,7 @@ import { encodeMeta, type ContainerMeta } from './meta.js'
 import { droppedStep, pathsTo } from './paths.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
 import { listVersions, restoreFrom, type Restored } from './restore.js'
+import { checkStable, followNewest } from './follow.js'
 import {
   DEFAULT_CHUNK_SIZE, checkAll, checkPath, checkPersistOptions, checkRoot,
   type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo,
@@ -151,6 +152,8 @@ export class Container<T extends object = Record<string, any>> {
   readonly fellBack: FallBack | null = null
   readonly #backing: Backing
   #store: ChunkStore | null
+  /** Opened `{ readOnly: true }`: follows the writer's newest version (follow.ts), refuses mutations. */
+  readonly #readOnly: boolean
   readonly #keepVersions: number
   readonly #chunkSize: number
   readonly #compactFactor: number
@@ -208,6 +211,8 @@ export class Container<T extends object = Record<string, any>> {
     this.#classes = classes
     this.#barrier = new Barrier(this.#table, this.#dirty, this.#classes, this.#excluded, d => this.#exposeDate(d))
     this.#rootObj = undefined as unknown as T
+    this.#readOnly = options.readOnly === true
+    if (this.#readOnly) this.#barrier.closed = () => new ReadOnlyError(`Cannot change an object of container "${this.path}": it is open read-only (its proxies refuse writes); open it without { readOnly: true } to write`)
   }
 
   /**
@@ -275,6 +280,7 @@ export class Container<T extends object = Record<string, any>> {
   /** Replaces the root; the next point persists the new graph. */
   set root(v: T) {
     this.#ready('set the root of')
+    if (this.#readOnly) throw new ReadOnlyError(`Cannot set the root of container "${this.path}": it is open read-only`)
     const raw = this.#barrier.unwrap(v)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot set the root of container "${this.path}": the root must be an object, got ${String(v)}`)
     this.#rootObj = raw
@@ -339,7 +345,7 @@ export class Container<T extends object = Record<string, any>> {
   persist(options?: PersistOptions): Promise<PointStats> {
     this.#ready('persist')
     options = checkPersistOptions(options, this.path)
-    if (this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    if (this.#readOnly || this.#store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const full = options.full === true || this.#needFull
     this.#pipeAllowed = full && this.#pending === 0
@@ -351,6 +357,40 @@ export class Container<T extends object = Record<string, any>> {
     this.#queue = p.then(noop, noop)
     p.then(() => { this.#pending-- }, () => { this.#pending-- })
     return p
+  }
+
+  /**
+   * Read-only containers: moves to the newest version the writer committed (a full restore,
+   * follow.ts) and resolves with it; `root` is then that version's graph (objects reached
+   * through the old root keep the old version's values). A writable container is its own
+   * newest version: it resolves with `version`. Rejects with SnapshotConflictError if the
+   * writer keeps replacing versions faster than one can be restored (see follow.ts), and
+   * with the damage found (CorruptionError) if the newest version is damaged.
+   * @example
+   * const c = Container.open('state.pmc', { readOnly: true })
+   * setInterval(async () => { await c.refresh(); render(c.root) }, 1000)
+   */
+  refresh(): Promise<number> {
+    this.#ready('refresh')
+    if (!this.#readOnly) return Promise.resolve(this.#version)
+    try { return Promise.resolve(this.#refreshNow()) } catch (e) { return Promise.reject(e) }
+  }
+
+  #refreshNow(): number {
+    const got = followNewest(this.#backing, this.path, this.#classes)
+    if (got.store === null || got.restored === null) return this.#version
+    this.#store = got.store
+    this.#binaries.clear()
+    this.#viewsOf.clear()
+    this.#segments.clear()
+    this.#dropped.clear()
+    this.#droppedCache = null
+    this.#classRefs = new Map()
+    this.#shapes = new ShapeTrie()
+    this.#adopt(got.restored)
+    this.#version = got.store.version
+    ;(this as { fellBack: FallBack | null }).fellBack = null
+    return this.#version
   }
 
   /** Waits until every point started so far is durable (pSync). Rejects if one failed. */
@@ -397,7 +437,14 @@ export class Container<T extends object = Record<string, any>> {
     checkPath(path, 'check')
     const backing = fileBacking(path, false, true)
     try {
-      const store = backing.store
+      return checkStable(backing, () => Container.#checkStore(backing, path)) // beside a live writer: follow.ts
+    } finally { backing.close() }
+  }
+
+  /** One check of the store as it is now (Container.check). */
+  static #checkStore(backing: Backing, path: string): ContainerCheck {
+    {
+      const store = backing.reopen()
       if (store === null) return { ok: true, version: 0, versions: [], problems: [] }
       const problems = [...damageOf(store), ...store.check().problems]
       if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
@@ -416,12 +463,21 @@ export class Container<T extends object = Record<string, any>> {
         }
       }
       return { ok: problems.length === 0, version: intact, versions, problems }
-    } finally { backing.close() }
+    }
   }
 
   // ---- open ----
 
   #load(options: ContainerOptions<T>): void {
+    let followed: Restored | null = null
+    if (this.#readOnly && options.version === undefined) {
+      try { followed = followNewest(this.#backing, this.path, this.#classes).restored } catch (e) {
+        if (!(e instanceof CorruptionError)) throw e
+        this.#store = this.#backing.store
+        this.#fallBack(this.#store!, e) // damage, not the writer's work (follow 2)
+        return
+      } finally { this.#store = this.#backing.store }
+    }
     const store = this.#store
     if (store === null || store.getMeta().length === 0) {
       if (options.version !== undefined) throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${options.version}: it has no persisted version`)
@@ -436,7 +492,7 @@ export class Container<T extends object = Record<string, any>> {
       return
     }
     try {
-      this.#adopt(restoreFrom(store, this.path, this.#classes))
+      this.#adopt(followed ?? restoreFrom(store, this.path, this.#classes))
       this.#version = store.version
       this.#needFull = false
       if (store.fellBack !== null) this.#reportFallBack(store.fellBack.from, store.version, store.fellBack.reason)
