@@ -12,7 +12,7 @@ export type { TypeDesc, ScalarType, BytesType, ArrayType, StructType, PtrType, V
 export type { Persistent } from './vars.js'
 export type { ViewBase } from './view.js'
 export type { Durability, TransactionOptions } from '../txn/index.js'
-export { TransactionActiveError } from '../txn/index.js'
+export { TransactionActiveError, SnapshotConflictError, readerTiming } from '../txn/index.js'
 export { Region, SimRegion } from '../regions/index.js'
 export type { RegionLike, ViewCtor } from '../regions/index.js'
 export {
