@@ -11,7 +11,7 @@
  * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`. Dates, ArrayBuffers and
  * typed arrays are handed out raw (so that `new Date(d)`, `util.types` checks and native
  * APIs work on them) and compared with their persisted value at every point instead
- * (container.ts: a time value per Date, bytes per ArrayBuffer).
+ * (snapshot.ts: a time value per Date, dates.ts; bytes per ArrayBuffer, binary.ts).
  *
  * Not detected: mutations through references the program kept to raw objects (the ones it
  * passed in, `init`'s graph, `c.unwrap(x)`), of objects held by frozen (non-writable,

@@ -1,8 +1,10 @@
 /**
- * Restorer: rebuilds an object graph from a log of object records (format.ts).
+ * Restorer: the fast paths that rebuild an object graph from a log of object records
+ * (format.ts); the rules they apply live in format.ts (layouts, tags), kinds.ts (the
+ * prototype and constructor of each kind) and log-index.ts (finding and checking records).
  *
  * Steps: `index` scans the log once and keeps, for every id, the offset of its last record
- * (inv. 1 of format.ts: the last record is the current state). `run` then fills every
+ * (log-index.ts; inv. 1 of format.ts: the last record is the current state). `run` then fills every
  * current record in log order. A reference to an object not yet built creates its shell
  * (an empty object of the right kind and prototype) from that object's record header, so
  * cycles and forward references need no recursion and every id yields exactly one object
@@ -17,17 +19,15 @@
  *      keys are JSON literals, never through code found in the data.
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
-import {
-  ArrayBufferProto, ArrayProto, DateProto, MapProto, ObjectProto, RegExpProto, SetProto, isArrayBuffer,
-  mapPut, objectCreate, setPrototypeOf, setPut,
-} from './builtins.js'
+import { ObjectProto, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
   KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
-  TAG_UNDEFINED, TAG_UTF16, VIEW_TYPES, kindName,
+  TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
-import { ByteReader } from './reader.js'
+import { LogIndex } from './log-index.js'
+import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
 import { compileShape, defineValue, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { UnknownClassError } from './errors.js'
@@ -37,13 +37,6 @@ import { packedArray } from './identity.js'
 /** Stands in the object table for a GONE record; references to it read as null. */
 const GONE = Object.freeze({ gone: true })
 
-const VIEW_CTORS = VIEW_TYPES.map(t => (globalThis as unknown as Record<string, new (b: ArrayBuffer, o: number, l: number) => object>)[t])
-const BUILTIN_PROTO: (object | undefined)[] = []
-BUILTIN_PROTO[KIND_OBJECT] = ObjectProto; BUILTIN_PROTO[KIND_DICT] = ObjectProto
-BUILTIN_PROTO[KIND_ARRAY] = ArrayProto; BUILTIN_PROTO[KIND_SPARSE] = ArrayProto
-BUILTIN_PROTO[KIND_MAP] = MapProto; BUILTIN_PROTO[KIND_SET] = SetProto
-BUILTIN_PROTO[KIND_DATE] = DateProto; BUILTIN_PROTO[KIND_REGEXP] = RegExpProto
-BUILTIN_PROTO[KIND_BYTES] = ArrayBufferProto
 
 /** Receives each restored object with its id (the container stamps ids here). */
 export type BindFn = (o: object, id: number) => void
@@ -54,12 +47,9 @@ export interface RestoredTables {
   classes: Map<number, { name: string; proto: object }>
 }
 
-export class Restorer extends ByteReader {
-  /** id -> offset of its current record, or -1. */
-  readonly offsets: Float64Array
+export class Restorer extends LogIndex {
   /** id -> restored object. */
   readonly objects: (object | undefined)[]
-  readonly high: number
   readonly #shapes = new Map<number, CompiledShape>()
   readonly #classes = new Map<number, { name: string; proto: object }>()
   readonly #registry: ClassRegistry
@@ -81,28 +71,10 @@ export class Restorer extends ByteReader {
    * @param high one past the highest id the log may use (from the container metadata)
    */
   constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[]) {
-    super(log, 0, end, where)
-    if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
-    this.high = high
-    this.offsets = new Float64Array(high).fill(-1)
+    super(log, end, high, where)
     this.objects = objects ?? packedArray(high) as (object | undefined)[]
     this.#registry = registry
     this.#bind = bind
-  }
-
-  /** Scans the log: the offset of each id's last record. */
-  index(): void {
-    const logEnd = this.end
-    this.pos = 0
-    while (this.pos < logEnd) {
-      const at = this.pos
-      if (!readHeader(this.buf, at, logEnd)) this.fail('malformed record header')
-      const id = header.id
-      if (id === 0 || id >= this.high) this.fail(`record with impossible id ${id}`)
-      if (header.end - header.body < 2 || header.end > logEnd) this.fail(`record of id ${id} with impossible length ${header.end - header.body}`)
-      this.offsets[id] = at
-      this.pos = header.end
-    }
   }
 
   /** Builds every current object; returns the root. */
@@ -134,19 +106,6 @@ export class Restorer extends ByteReader {
     return { shapes, classes: this.#classes }
   }
 
-  /** Positions the reader on the body of `id`'s record; returns its kind. */
-  #enter(id: number): number {
-    if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
-    const at = this.offsets[id]
-    if (at < 0) this.fail(`reference to object ${id}, which has no record`)
-    readHeader(this.buf, at, this.buf.length)
-    this.pos = header.body
-    this.end = header.end
-    const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
-    return kind
-  }
-
   /** The prototype a proto code stands for (kind's built-in, null, or a registered class). */
   #proto(kind: number, code: number): object | null {
     if (code === PROTO_BUILTIN) return BUILTIN_PROTO[kind] ?? null
@@ -158,7 +117,7 @@ export class Restorer extends ByteReader {
     const known = this.#classes.get(id)
     if (known !== undefined) return known.proto
     const pos = this.pos, end = this.end
-    const kind = this.#enter(id)
+    const kind = this.enter(id)
     if (kind !== KIND_CLASS) this.fail(`prototype reference to a ${kindName(kind)} record`)
     this.varint()
     const name = this.value()
@@ -176,7 +135,7 @@ export class Restorer extends ByteReader {
     const known = this.#shapes.get(id)
     if (known !== undefined) return known
     const pos = this.pos, end = this.end
-    if (this.#enter(id) !== KIND_SHAPE) this.fail(`shape reference to a non-shape record`)
+    if (this.enter(id) !== KIND_SHAPE) this.fail(`shape reference to a non-shape record`)
     this.varint()
     const n = this.count(1)
     if (n > MAX_SHAPE_KEYS) this.fail(`shape with ${n} keys`)
@@ -205,7 +164,7 @@ export class Restorer extends ByteReader {
   }
 
   #shell(id: number): object {
-    const kind = this.#enter(id)
+    const kind = this.enter(id)
     const protoCode = this.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
     const base = kind === KIND_SEGMENTED ? this.u8() : kind
@@ -307,7 +266,7 @@ export class Restorer extends ByteReader {
     const list: [number, string][] = []
     let entries = 0
     for (const sid of segIds) {
-      if (this.#enter(sid) !== KIND_SEGMENT) this.fail(`segmented record ${id} lists a non-segment record ${sid}`)
+      if (this.enter(sid) !== KIND_SEGMENT) this.fail(`segmented record ${id} lists a non-segment record ${sid}`)
       this.varint()
       const k = this.count(1)
       const from = this.pos

@@ -1,6 +1,6 @@
 /**
  * DirtySet: the ids whose objects changed since the last point (marked by the write
- * barriers of barrier.ts, and by the binary and Date comparisons of container.ts).
+ * barriers of barrier.ts, and by the binary and Date comparisons of a snapshot, snapshot.ts).
  *
  * Invariant: an id is in `list` at most once (`flags[id] === 1` exactly when it is listed).
  */

@@ -1,11 +1,15 @@
 /**
- * Encoder: writes object records (format.ts) for objects of a container, and discovers
- * objects that have no id yet (new since the last point) so that they are written too.
+ * Encoder: the fast paths that write object records (format.ts) for objects of a container,
+ * and discover objects that have no id yet (new since the last point) so that they are
+ * written too. The rules it applies live elsewhere: the byte layouts in format.ts, which
+ * kind an object is stored as in kinds.ts, the descriptor records (SHAPE, CLASS, SEGMENT,
+ * GONE) in records.ts, where segments are cut in segments.ts. This file holds the loops
+ * that run per object and per value (keep them monomorphic: V8 inlines them).
  *
  * Discovery follows own enumerable string-keyed properties, array elements (and extra
  * enumerable properties of arrays), Map and Set entries, and the buffer of typed arrays.
- * It never recurses: a newly discovered object is given an id and pushed on `pending`,
- * and the caller drains that stack (walk.ts), so graphs of any depth work.
+ * It never recurses: a newly discovered object is given an id and pushed on `pending`
+ * (pending.ts), and the caller drains that queue (walk.ts), so graphs of any depth work.
  *
  * Invariants:
  *   1. A record written for id X reflects X's state at the moment it was encoded; every
@@ -17,74 +21,33 @@
  *      reads, which may run user getters).
  */
 import {
-  ArrayProto, ObjectProto, bufferLength, dateTime, getPrototypeOf, hasOwn, isArray, isArrayBuffer,
-  isDataView, isDate, isMap, isPromise, isProxy, isRegExp, isSet, isSharedArrayBuffer, isTypedArray,
-  isWeakMap, isWeakSet, isBoxedPrimitive, isNativeError, mapEach, mapSize, objectKeys, regexpParts,
-  setEach, setSize, typedArrayTag, viewParts, MapProto, SetProto, DateProto, RegExpProto, ArrayBufferProto,
-  functionName,
+  bufferLength, dateTime, getPrototypeOf, hasOwn, isDataView, mapEach, mapSize, objectKeys, regexpParts,
+  setEach, setSize, typedArrayTag, viewParts,
 } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
+  KIND_SPARSE, KIND_SEGMENTED, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
-  TAG_UNDEFINED, VIEW_TYPES,
+  TAG_UNDEFINED,
 } from './format.js'
-import { ByteWriter } from './writer.js'
+import { VIEW_INDEX, classified, kindOf, protoName } from './kinds.js'
+import { writeClass, writeGone, writeShape } from './records.js'
+import { PendingQueue } from './pending.js'
+import { bytesCopy } from './binary.js'
+import { ByteWriter, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
-import { ShapeNode, ShapeTrie } from './shapes.js'
+import type { ShapeNode, ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
-import { SEGMENT_MIN, SegmentRef, endsSegment, entryHash } from './segments.js'
+import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
 
-const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
-const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
 const EMPTY_KEYS: readonly string[] = []
 
-/**
- * The objects discovered and not encoded yet, as (id, kind, proto code) triples in one
- * typed array (no per-entry allocation), taken first in, first out: records come in the
- * order their objects were discovered (breadth first), so a restore, which builds objects
- * in log order and creates each forward reference's shell from its record header, reads
- * the log mostly front to back.
- */
-export class PendingQueue {
-  #a = new Int32Array(3 * 1024)
-  #head = 0
-  #n = 0
-  /** Fields of the entry `pop` took. */
-  id = 0
-  kind = 0
-  proto = 0
-  get size(): number { return (this.#n - this.#head) / 3 }
-  push(id: number, kind: number, proto: number): void {
-    let a = this.#a
-    if (this.#n + 3 > a.length) {
-      if (this.#head >= a.length / 2) { a.copyWithin(0, this.#head, this.#n); this.#n -= this.#head; this.#head = 0 }
-      else { const b = new Int32Array(a.length * 2); b.set(a.subarray(this.#head, this.#n)); this.#n -= this.#head; this.#head = 0; this.#a = a = b }
-    }
-    a[this.#n] = id; a[this.#n + 1] = kind; a[this.#n + 2] = proto
-    this.#n += 3
-  }
-  /** Takes the oldest entry into `id`, `kind`, `proto`; false when empty. */
-  pop(): boolean {
-    if (this.#head === this.#n) { this.#head = this.#n = 0; return false }
-    const a = this.#a, h = this.#head
-    this.id = a[h]; this.kind = a[h + 1]; this.proto = a[h + 2]
-    this.#head = h + 3
-    return true
-  }
-  clear(): void { this.#head = this.#n = 0 }
-}
-
-/** The records of a point as a list of buffers. */
-export interface Batch { parts: Buffer[]; length: number }
-
-/** One buffer holding a whole batch (compaction and tests). */
-export function joinBatch(b: Batch): Buffer { return b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.length) }
+export { joinBatch, type Batch } from './writer.js'
 
 /** Everything an encoder needs from its container. */
 export interface EncoderContext {
@@ -150,38 +113,15 @@ export class Encoder {
   get classRefs(): Map<object, ClassRef> { return this.#classRefs }
 
   /**
-   * Kind of `o` (KIND_*), or 0 if it cannot persist (then `reason` says why). Sets the proto
-   * code as a side effect; writes a CLASS record the first time a class is used.
+   * Kind of `o` (KIND_*), or 0 if it cannot persist (then `reason` says why): kinds.ts's
+   * rules, plus the class records. Sets the proto code as a side effect; writes a CLASS
+   * record the first time a class is used.
    */
   classify(o: object): number {
-    let proto: object | null
-    try { proto = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
-    if (proto === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
-    if (proto === ArrayProto && isArray(o)) { this.#proto = PROTO_BUILTIN; return KIND_ARRAY }
-    if (proto === DateProto && isDate(o)) { this.#proto = PROTO_BUILTIN; return KIND_DATE }
-    let kind: number
-    let builtin: object
-    if (isArray(o)) { kind = KIND_ARRAY; builtin = ArrayProto }
-    else if (isMap(o)) { kind = KIND_MAP; builtin = MapProto }
-    else if (isSet(o)) { kind = KIND_SET; builtin = SetProto }
-    else if (isDate(o)) { kind = KIND_DATE; builtin = DateProto }
-    else if (isRegExp(o)) { kind = KIND_REGEXP; builtin = RegExpProto }
-    else if (isArrayBuffer(o)) { kind = KIND_BYTES; builtin = ArrayBufferProto }
-    else if (isTypedArray(o) || isDataView(o)) {
-      const tag = isDataView(o) ? 'DataView' : typedArrayTag(o)!
-      if (isSharedArrayBuffer(viewParts(o as ArrayBufferView)[0])) return this.#unsupported('view of a SharedArrayBuffer')
-      kind = KIND_VIEW
-      builtin = VIEW_PROTOS.get(tag)!
-    } else if (isProxy(o)) {
-      return this.#unsupported('proxy')
-    } else {
-      const why = exoticReason(o)
-      if (why !== '') return this.#unsupported(why)
-      kind = KIND_OBJECT
-      builtin = ObjectProto
-    }
-    if (proto === builtin) { this.#proto = PROTO_BUILTIN; return kind }
-    if (proto === null) { this.#proto = PROTO_NULL; return kind }
+    const kind = kindOf(o)
+    if (kind === 0) return this.#unsupported(classified.reason)
+    const proto = classified.classProto
+    if (proto === null) { this.#proto = classified.proto; return kind }
     const ref = this.#classRef(proto)
     if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(proto)}`)
     this.#proto = PROTO_CLASS_BASE + ref.id
@@ -198,10 +138,7 @@ export class Encoder {
     ref ??= new ClassRef(name, proto)
     this.#classRefs.set(proto, ref)
     ref.id = this.#ctx.table.assign(ref)
-    const a = this.aux
-    const lenAt = a.beginRecord(ref.id)
-    a.u8(KIND_CLASS); a.varint(PROTO_BUILTIN); a.str(name)
-    a.endRecord(lenAt)
+    writeClass(this.aux, ref.id, name)
     return ref
   }
 
@@ -318,10 +255,7 @@ export class Encoder {
 
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
   #gone(id: number): void {
-    const w = this.w
-    const lenAt = w.beginRecord(id)
-    w.u8(KIND_GONE); w.varint(PROTO_BUILTIN); w.str(this.#reason)
-    w.endRecord(lenAt)
+    writeGone(this.w, id, this.#reason)
     this.#drop(undefined, 'self', this.#reason)
     this.#ctx.refs.set(id, this.#scratch.a, 0, 0)
     this.records++
@@ -380,13 +314,8 @@ export class Encoder {
 
   #shapeId(node: ShapeNode): number {
     if (node.id !== 0) return node.id
-    const keys = node.keys
     node.id = this.#ctx.table.assign(node)
-    const a = this.aux
-    const lenAt = a.beginRecord(node.id)
-    a.u8(KIND_SHAPE); a.varint(PROTO_BUILTIN); a.varint(keys.length)
-    for (const k of keys) a.str(k)
-    a.endRecord(lenAt)
+    writeShape(this.aux, node.id, node.keys)
     return node.id
   }
 
@@ -473,32 +402,9 @@ export class Encoder {
       })
     } finally { this.w = main }
     if (count !== n) throw new Error('collection changed size while it was encoded')
-    const known = this.#ctx.segments.get(owner)
-    const next = new Map<string, number>()
-    const ids: number[] = []
     const refs = this.#scratch
-    let byteFrom = 0, refFrom = 0
-    for (let c = 0; c < cuts.length; c += 3) {
-      const byteTo = cuts[c], refTo = cuts[c + 1]
-      const key = sw.buf.latin1Slice(byteFrom, byteTo)
-      let sid = known?.get(key) ?? 0
-      const ref = this.#ctx.table.objects[sid]
-      if (sid === 0 || !(ref instanceof SegmentRef) || ref.owner !== owner || ref.key !== key || next.has(key)) {
-        sid = this.#ctx.table.assign(new SegmentRef(owner, key))
-        const a = this.aux
-        const lenAt = a.beginRecord(sid)
-        a.u8(KIND_SEGMENT); a.varint(PROTO_BUILTIN); a.varint(cuts[c + 2])
-        a.bytes(sw.buf.subarray(byteFrom, byteTo))
-        a.endRecord(lenAt)
-        this.#ctx.refs.set(sid, refs.a, refFrom, refTo)
-        this.records++
-      }
-      next.set(key, sid)
-      ids.push(sid)
-      byteFrom = byteTo
-      refFrom = refTo
-    }
-    this.#ctx.segments.set(owner, next)
+    const ids = storeSegments(owner, sw.buf, cuts, refs.a, this.#ctx, this.aux)
+    this.records += segmentsWritten
     const w = this.w
     w.buf[start] = KIND_SEGMENTED
     w.u8(base); w.varint(n); w.varint(ids.length)
@@ -557,31 +463,4 @@ export class Encoder {
 function prototypeIsClean(): boolean {
   for (const _ in {}) return false
   return true
-}
-
-/** A copy of an ArrayBuffer's bytes (empty for a detached buffer, which has none). */
-export function bytesCopy(b: ArrayBuffer): Uint8Array {
-  const n = bufferLength(b)
-  const copy = new Uint8Array(n)
-  if (n > 0) copy.set(new Uint8Array(b, 0, n))
-  return copy
-}
-
-/** Why an object that is not a plain object, array or known built-in cannot persist, or ''. */
-function exoticReason(o: object): string {
-  if (isPromise(o)) return 'Promise'
-  if (isWeakMap(o)) return 'WeakMap'
-  if (isWeakSet(o)) return 'WeakSet'
-  if (isBoxedPrimitive(o)) return 'boxed primitive'
-  if (isNativeError(o)) return 'Error'
-  if (isSharedArrayBuffer(o)) return 'SharedArrayBuffer'
-  if (o instanceof WeakRef) return 'WeakRef'
-  return ''
-}
-
-function protoName(proto: object): string {
-  try {
-    const ctor = hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined
-    return typeof ctor === 'function' ? functionName(ctor) : '(anonymous prototype)'
-  } catch { return '(anonymous prototype)' }
 }

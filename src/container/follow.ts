@@ -32,7 +32,7 @@ import { restoreFrom, type Restored } from './restore.js'
 import type { Backing } from './backing.js'
 import type { ClassRegistry } from './classes.js'
 import type { ChunkStore } from './store.js'
-import type { ContainerCheck } from './container.js'
+import type { ContainerCheck } from './check.js'
 
 /** Timing of follow.ts in milliseconds (tests may lower them). */
 export const followTiming = { retryMs: 10_000, slotMs: 200 }

@@ -4,7 +4,6 @@
  * references). Also lists the versions a store retains.
  */
 import { CorruptionError } from '../../regions/index.js'
-import { bufferLength } from './builtins.js'
 import { ObjectTable } from './identity.js'
 import { Restorer } from './decode.js'
 import { readLog } from './log.js'
@@ -43,7 +42,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, views: r.views }
 }
 
-export function listVersions(store: ChunkStore, where: string): VersionInfo[] {
+export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {
   const out: VersionInfo[] = []
   for (const v of store.versions()) {
     if (v.meta.length === 0) continue
@@ -52,10 +51,3 @@ export function listVersions(store: ChunkStore, where: string): VersionInfo[] {
   }
   return out
 }
-
-export function copyBytes(b: ArrayBuffer): Uint8Array {
-  const copy = new Uint8Array(bufferLength(b))
-  copy.set(new Uint8Array(b, 0, copy.length))
-  return copy
-}
-

@@ -19,6 +19,12 @@ export interface FastBuffer extends Buffer {
   ucs2Slice(start: number, end: number): string
 }
 
+/** The records of a point as a list of buffers (a writer's `parts`). */
+export interface Batch { parts: Buffer[]; length: number }
+
+/** One buffer holding a whole batch (compaction and tests). */
+export function joinBatch(b: Batch): Buffer { return b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.length) }
+
 const NOT_LATIN1 = /[^\x00-\xff]/
 const f64 = new Float64Array(1)
 const f64b = new Uint8Array(f64.buffer)

@@ -1,7 +1,7 @@
 /**
  * Crash tests on SimRegion: a power loss at a random flush of a random point (each dirty
  * sector kept or lost at random, as the crash model allows) restores exactly the graph of
- * the last durable point or of a later one, never anything else (inv. 1 of container.ts).
+ * the last durable point or of a later one, never anything else (container inv. 1, kept in snapshot.ts).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -10,7 +10,7 @@ import { Container } from '../../../src/container/index.js'
 const file = process.argv[2]
 if (file === undefined) { console.log('usage: node kill-child.js FILE SEED (run by kill.test.js)'); process.exit(0) }
 let seed = Number(process.argv[3])
-/** 'large': the graph holds about 7 MB of records and every point is full, so every point is streamed (container.ts, Pipe). */
+/** 'large': the graph holds about 7 MB of records and every point is full, so every point is streamed (stream.ts). */
 const large = process.argv[4] === 'large'
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
 interface User { name: string; n: number; tags: string[]; created: Date }

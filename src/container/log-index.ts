@@ -1,0 +1,57 @@
+/**
+ * LogIndex: where the current record of every id lies in a log of object records
+ * (format.ts), found by one scan of the record headers before anything is built. The
+ * restorer (decode.ts) builds objects on top of it, and reaches any record by id.
+ *
+ * Invariants:
+ *   L1. The last record of an id is its current state (format.ts inv. 1): `offsets[id]` is
+ *       the offset of that record, or -1.
+ *   L2. Every header is checked before it is used: an id of 0 or past the high-water mark,
+ *       a body shorter than kind + proto, a record running past the log end, or an unknown
+ *       kind is CorruptionError (through `fail`); `enter` bounds the reader to one record.
+ */
+import { KIND_MAX, KIND_OBJECT, header, readHeader } from './format.js'
+import { ByteReader } from './reader.js'
+
+export class LogIndex extends ByteReader {
+  /** id -> offset of its current record, or -1 (inv. L1). */
+  readonly offsets: Float64Array
+  /** One past the highest id the log may use (from the container metadata). */
+  readonly high: number
+
+  /** The log is `log[0, end)`. */
+  constructor(log: Uint8Array, end: number, high: number, where: string) {
+    super(log, 0, end, where)
+    if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
+    this.high = high
+    this.offsets = new Float64Array(high).fill(-1)
+  }
+
+  /** Scans the log: the offset of each id's last record (inv. L1, L2). */
+  index(): void {
+    const logEnd = this.end
+    this.pos = 0
+    while (this.pos < logEnd) {
+      const at = this.pos
+      if (!readHeader(this.buf, at, logEnd)) this.fail('malformed record header')
+      const id = header.id
+      if (id === 0 || id >= this.high) this.fail(`record with impossible id ${id}`)
+      if (header.end - header.body < 2 || header.end > logEnd) this.fail(`record of id ${id} with impossible length ${header.end - header.body}`)
+      this.offsets[id] = at
+      this.pos = header.end
+    }
+  }
+
+  /** Positions the reader on the body of `id`'s current record (bounded to it); returns its kind. */
+  enter(id: number): number {
+    if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
+    const at = this.offsets[id]
+    if (at < 0) this.fail(`reference to object ${id}, which has no record`)
+    readHeader(this.buf, at, this.buf.length)
+    this.pos = header.body
+    this.end = header.end
+    const kind = this.u8()
+    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    return kind
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The snapshot of a persistence point, synchronous (the only part of a point the program
+ * waits for): compares binary data and Dates with their persisted values, takes the dirty
+ * set marked by the write barriers (barrier.ts), and encodes the records of those objects and
+ * of every object they reach that is new (walk.ts, encode.ts) into a batch. A full point
+ * re-walks the whole graph from the root instead, and frees the ids it no longer reaches.
+ * The batch is then written by write.ts; its sealed buffers may already be on their way to
+ * the file (stream.ts).
+ *
+ * Invariants (cited as "inv. N" of the container; numbered as they always were):
+ *   1. A version's log holds the records of one snapshot (plus older records it does not
+ *      supersede): a restore sees the graph exactly as it was when that `persist()` was
+ *      called. A crash before the commit leaves the previous version (log.ts inv. 1).
+ *      So nothing that frees ids or starts another point may run during a snapshot: the
+ *      container refuses `persist` and `exclude` in its `snapshot` state (container.ts).
+ *   2. Every id referenced by a committed record has a current record in the same version:
+ *      ids are freed only in a snapshot (compaction or full point) for objects that the
+ *      persisted references (RefStore) no longer reach, or by `exclude`, which makes the
+ *      next point a full rewrite; so a later snapshot never references a freed id (it sees
+ *      the object as new).
+ *   3. Change detection never misses a mutation made through the container's proxies, to
+ *      binary data, or to a Date read through the container; mutations through raw
+ *      references need `persist({ full: true })`.
+ */
+import { Encoder, type Batch } from './encode.js'
+import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
+import { SegmentRef } from './segments.js'
+import type { ContainerTables } from './tables.js'
+import { compareBinaries } from './binary.js'
+import type { Pipe, SealedOutput } from './stream.js'
+
+export interface Snapshot {
+  batch: Batch
+  /** 'append' the batch; 'rewrite' the log with it alone; 'compact' old records + batch. */
+  mode: 'append' | 'rewrite' | 'compact'
+  /** For 'compact' and 'rewrite': ids whose records the log keeps (1) or drops (0). */
+  keep: Uint8Array | null
+  rootId: number
+  highWater: number
+  objects: number
+  /** Ids in use (objects, shapes and classes) after the snapshot. */
+  live: number
+  blockedMs: number
+  start: number
+  /** The records already on their way to the file (a streamed full point), or null. */
+  pipe: Pipe | null
+}
+
+/**
+ * Takes the snapshot of a point. `compact(bytes)` says whether a point of `bytes` makes
+ * the log due for compaction (the writer's rule, write.ts). If it throws (a getter threw, a
+ * buffer was detached mid-walk), ids may have been given to objects whose records were not
+ * written: the next point is full, and the stream, if any, is given up.
+ */
+export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
+  const start = performance.now()
+  t.stampAll()
+  t.droppedChanged()
+  let snap: Snapshot
+  try {
+    snap = full ? snapshotFull(t, out) : snapshotChanges(t, out, compact)
+    snap.pipe = out.finish(snap.batch)
+  } catch (e) {
+    t.needFull = true
+    out.giveUp()
+    throw e
+  }
+  snap.start = start
+  snap.live = t.table.highWater - 1 - t.table.free.length
+  snap.blockedMs = performance.now() - start
+  return snap
+}
+
+/** Marks Dates whose time value differs from the persisted one (inv. 3). */
+function compareDates(t: ContainerTables): void {
+  // The table holds only ids whose object is that Date (forget removes freed ids; an id
+  // is reused only after it was freed), so no type check is needed.
+  t.dates.compare(t.table.objects, id => t.dirty.mark(id))
+}
+
+function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
+  return new Encoder(t.context((sealed, bytes) => out.sealed(sealed, bytes)), t.classRefs)
+}
+
+/** An incremental point: the dirty objects and what they reach that is new. */
+function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
+  compareBinaries(t.binaries, t.table.objects, t.viewsOf, id => t.dirty.mark(id))    // inv. 3, binary.ts inv. BIN1
+  compareDates(t)
+  const ids = t.dirty.take()
+  const enc = encoderFor(t, out)
+  let rootId = t.table.idOf(t.root)
+  encodeObjects(enc, t.table, ids)
+  if (rootId === 0) {
+    rootId = enc.discover(t.root, 'root', 'prop')
+    drain(enc, t.table)
+  }
+  t.rootId = rootId
+  adoptTracked(t, enc)
+  const batch = enc.output()
+  const keep = compact(batch.length) ? collect(t) : null
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+}
+
+/** Frees the ids the persisted references no longer reach from the root (inv. 2). */
+function collect(t: ContainerTables): Uint8Array {
+  const high = t.table.highWater
+  const keep = t.refs.mark(t.rootId, high)
+  const objects = t.table.objects
+  for (let id = 1; id < high; id++) {
+    if (keep[id] === 1) continue
+    const o = objects[id]
+    if (o === undefined) continue
+    if (isShared(o)) { keep[id] = 1; continue }
+    t.forget(id)
+  }
+  return keep
+}
+
+/** Takes over the binary copies the encoder made (Dates it updated in `dates` itself). */
+function adoptTracked(t: ContainerTables, enc: Encoder): void {
+  for (const [id, copy] of enc.binaries) t.binaries.set(id, copy)
+}
+
+/** A full point's records, in the order its stream (if any) received them (inv. P2 of stream.ts). */
+function output(enc: Encoder, out: SealedOutput): Batch { return out.streaming ? enc.outputObjectsFirst() : enc.output() }
+
+/** The first point of a new container: everything is new, so discovery alone walks it. */
+function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
+  const enc = encoderFor(t, out)
+  const rootId = encodeFromRoot(enc, t.table, t.root)
+  adoptTracked(t, enc)
+  t.rootId = rootId
+  t.needFull = false
+  const high = t.table.highWater
+  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+}
+
+/** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
+function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
+  if (t.table.highWater === 1) return snapshotFirst(t, out)
+  t.dirty.take()
+  const table = t.table
+  t.resetForFull()
+  const enc = encoderFor(t, out)
+  const rootId = table.idOf(t.root) || enc.discover(t.root, 'root', 'prop')
+  let seen = new Uint8Array(Math.max(1024, table.highWater * 2))
+  const stack = [rootId]
+  seen[rootId] = 1
+  while (stack.length > 0) {
+    const id = stack.pop()!
+    const o = table.objects[id]
+    if (!(o instanceof SegmentRef)) {    // a segment was written with its collection: follow its entries
+      enc.record(id, o as object, 0, 0)
+      enc.pending.clear()
+    }
+    const refs = t.refs
+    for (let i = refs.start[id], e = i + refs.count[id]; i < e; i++) {
+      const r = refs.pool[i]
+      if (r >= seen.length) { const s = new Uint8Array(Math.max(r + 1, seen.length * 2)); s.set(seen); seen = s }
+      if (seen[r] === 0) { seen[r] = 1; stack.push(r) }
+    }
+  }
+  const high = table.highWater
+  const keep = new Uint8Array(high)
+  for (let id = 1; id < high; id++) {
+    const o = table.objects[id]
+    if (o === undefined) continue
+    if (seen[id] === 1 || isShared(o)) keep[id] = 1
+    else t.forget(id)
+  }
+  t.binaries.clear()
+  adoptTracked(t, enc)
+  t.rootId = rootId
+  t.needFull = false
+  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+}

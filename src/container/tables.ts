@@ -1,0 +1,179 @@
+/**
+ * ContainerTables: what a container knows about its graph between points (in memory only).
+ * The snapshot (snapshot.ts) reads and updates these tables, restore (open.ts) fills them,
+ * the public Container (container.ts) reaches them through its methods.
+ *
+ * | table | holds |
+ * | --- | --- |
+ * | `table` (identity.ts) | id -> object (and shape, class and segment descriptors); every persisted object is stamped with its id |
+ * | `refs` (refs.ts) | id -> the ids its current record references (compaction's mark, `dropped` paths) |
+ * | `segments` | segmented collection id -> its segments by content (segments.ts) |
+ * | `dropped` | holder id -> the values its current record could not persist |
+ * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point, binary.ts) |
+ * | `dates` (dates.ts) | Date id -> its last persisted time value (the Dates handed out, compared at each point) |
+ * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
+ * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
+ * | `shapes`, `classRefs` | the SHAPE and CLASS records of the log |
+ *
+ * Invariants:
+ *   T1. Every table holds only live ids: an id freed (`forget`) leaves every table at once,
+ *       so an id reused later never inherits another object's bytes, time value, views,
+ *       segments, references or dropped values (container inv. 2 relies on it).
+ *   T2. After a restore, ids are stamped on their objects in the background (`stamping`):
+ *       until it completes, the write barriers defer their marks and Dates handed out wait
+ *       with their time value then; anything that needs every id first calls `stampAll`.
+ */
+import { dateTime } from './builtins.js'
+import { ObjectTable } from './identity.js'
+import { ShapeTrie } from './shapes.js'
+import type { ClassRef, ClassRegistry } from './classes.js'
+import type { EncoderContext } from './encode.js'
+import { isDescriptor } from './walk.js'
+import { DateTable } from './dates.js'
+import { RefStore } from './refs.js'
+import { DirtySet } from './dirty.js'
+import { Barrier } from './barrier.js'
+import { droppedStep, pathsTo } from './paths.js'
+import type { DroppedAt, DroppedEntry } from './dropped.js'
+
+export class ContainerTables {
+  readonly table = new ObjectTable()
+  shapes = new ShapeTrie()
+  readonly classes: ClassRegistry
+  classRefs = new Map<object, ClassRef>()
+  readonly excluded = new WeakSet<object>()
+  /** False until the program excludes something (the encoder then skips the WeakSet lookup). */
+  anyExcluded = false
+  refs = new RefStore()
+  readonly dirty = new DirtySet()
+  readonly barrier: Barrier
+  readonly binaries = new Map<number, Uint8Array>()
+  readonly dates = new DateTable()
+  readonly viewsOf = new Map<number, Set<number>>()
+  readonly dropped = new Map<number, DroppedAt[]>()
+  readonly segments = new Map<number, Map<string, number>>()
+  /** The raw root object. */
+  root: object = undefined as unknown as object
+  /** Id of the root in the last snapshot (0 before the first). */
+  rootId = 0
+  /** The next point must rewrite the whole graph (new container, fall-back, version restore, exclude, a failed snapshot). */
+  needFull = true
+  #droppedCache: DroppedEntry[] | null = null
+  /** Ids below this are stamped on their objects; restore stamps the rest in the background (inv. T2). */
+  #stamped = Infinity
+  /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
+  #pendingDates: (Date | number)[] = []
+
+  constructor(classes: ClassRegistry) {
+    this.classes = classes
+    this.barrier = new Barrier(this.table, this.dirty, classes, this.excluded, d => this.#exposeDate(d))
+  }
+
+  /** What the encoder of a point needs; `onOutput` receives each sealed buffer of records. */
+  context(onOutput: (sealed: Buffer, bytes: number) => void): EncoderContext {
+    return {
+      table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
+      anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
+      onOutput,
+    }
+  }
+
+  /** Frees `id` from every table (inv. T1). */
+  forget(id: number): void {
+    this.segments.delete(id)
+    this.viewsOf.delete(id)
+    this.dates.delete(id)
+    this.table.release(id)
+    this.refs.clear(id)
+    this.dropped.delete(id)
+    this.binaries.delete(id)
+  }
+
+  /** Never follow `raw` again; if it was persisted, its id is freed and the next point is full. */
+  exclude(raw: object): void {
+    this.excluded.add(raw)
+    this.anyExcluded = true
+    this.barrier.anyExcluded = true
+    const id = this.table.idOf(raw)
+    if (id !== 0) { this.forget(id); this.needFull = true }
+  }
+
+  /** Empties the descriptor tables before a full point re-encodes the whole graph (they are rebuilt as it goes). */
+  resetForFull(): void {
+    const table = this.table
+    for (let id = 1; id < table.highWater; id++) if (isDescriptor(table.objects[id])) table.release(id)
+    this.shapes = new ShapeTrie()
+    this.classRefs = new Map()
+    this.refs = new RefStore()
+    this.dropped.clear()
+    this.segments.clear()
+    this.viewsOf.clear()
+  }
+
+  /** A snapshot changes what `dropped` reports. */
+  droppedChanged(): void { this.#droppedCache = null }
+
+  /** The values that could not persist, with their paths from the root (cached until the next snapshot). */
+  droppedEntries(): DroppedEntry[] {
+    if (this.#droppedCache !== null) return this.#droppedCache
+    const holders = new Set<number>()
+    for (const [id, list] of this.dropped) if (list.length > 0) holders.add(id)
+    const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders)
+    const out: DroppedEntry[] = []
+    for (const [id, list] of this.dropped) {
+      const base = paths.get(id)
+      if (base === undefined) continue
+      for (const d of list) out.push({ path: base + droppedStep(d), reason: d.reason })
+    }
+    this.#droppedCache = out
+    return out
+  }
+
+  // ---- stamping after a restore (inv. T2) ----
+
+  /**
+   * Stamps restored objects with their ids, 64k per turn of the event loop, so that a
+   * restore returns as soon as the graph is built; stops early once `stop()` is true (the
+   * container was closed).
+   */
+  startStamping(stop: () => boolean): void {
+    this.barrier.deferred = []
+    this.#stamped = 1
+    const some = (): void => {
+      if (this.#stamped === Infinity || stop()) return
+      this.#stampUpTo(this.#stamped + 65536)
+      if (this.#stamped !== Infinity) setImmediate(some)
+    }
+    setImmediate(some)
+  }
+
+  /** Finishes stamping now (something needs ids). */
+  stampAll(): void { if (this.#stamped !== Infinity) this.#stampUpTo(Infinity) }
+
+  #stampUpTo(limit: number): void {
+    const objects = this.table.objects
+    const end = Math.min(limit, objects.length)
+    for (let id = this.#stamped; id < end; id++) {
+      const o = objects[id]
+      if (o !== undefined && !isDescriptor(o)) this.table.stamp(o as object, id)
+    }
+    if (end < objects.length) { this.#stamped = end; return }
+    this.#stamped = Infinity
+    const deferred = this.barrier.deferred ?? []
+    this.barrier.deferred = null
+    for (const t of deferred) this.barrier.mark(t)
+    const dates = this.#pendingDates
+    this.#pendingDates = []
+    for (let i = 0; i < dates.length; i += 2) {
+      const id = this.table.idOf(dates[i] as Date)
+      if (id !== 0) this.dates.add(id, dates[i + 1] as number)
+    }
+  }
+
+  /** A Date was handed out: compare it at every point from now on (its value now is the persisted one, or it was changed through a raw reference). */
+  #exposeDate(d: Date): void {
+    if (this.#stamped !== Infinity) { this.#pendingDates.push(d, dateTime(d)); return }
+    const id = this.table.idOf(d)
+    if (id !== 0) this.dates.add(id, dateTime(d))
+  }
+}

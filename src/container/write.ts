@@ -1,0 +1,155 @@
+/**
+ * The write of a persistence point, asynchronous: appends the snapshot's records to the log
+ * (log.ts) in slices that yield to the event loop, or rewrites the log with them (a full
+ * point), or compacts the log with them; or, for a streamed point (stream.ts), has the store
+ * adopt the chunks the flush thread already wrote. Then stores the container metadata
+ * (meta.ts) and commits the chunk store without blocking (commitAsync). The container runs
+ * one write at a time, in the order the points were taken (container.ts).
+ *
+ * The log's position is kept here: its end, its size after the last compaction, and the
+ * bytes of points queued and not written yet, which decide when the log is compacted.
+ *
+ * Invariants (cited as "inv. N" of the container; numbered as they always were):
+ *   4. After a failed write the container is broken (BrokenError) until reopened; the file
+ *      keeps its last committed version. A streamed point's stream counts as its write
+ *      (its sealed buffers were handed over); a snapshot that throws gives its stream up.
+ *      (The writer throws; container.ts makes the transition to `broken`.)
+ *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach): the
+ *      store guarantees its last committed version is intact and usable (chunk-store inv. 1),
+ *      so the container stays usable. The failed point and every point queued behind it are
+ *      lost (they fail with StoreUnavailableError: their deltas build on the lost one), and
+ *      the next point is full, so it rewrites whatever those points would have written.
+ *   5. A streamed point's chunks are durable (the stream's fsync) before the store adopts
+ *      them, and lie past every chunk the store held when the stream began, so the commit
+ *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
+ *      written (inv. 1); after a crash before that commit they are either past the
+ *      region's recorded size (the next writer's open trims them, Region inv. H3) or free
+ *      chunks of the store (ShadowStore inv. 8).
+ */
+import { joinBatch } from './encode.js'
+import { compactLog, fitLog, readLog, writeLog } from './log.js'
+import { encodeMeta, type ContainerMeta } from './meta.js'
+import type { Backing } from './backing.js'
+import type { ChunkStore } from './store.js'
+import type { PointStats } from './options.js'
+import type { Snapshot } from './snapshot.js'
+import type { Pipe } from './stream.js'
+
+export class PointWriter {
+  readonly #backing: Backing
+  readonly #chunkSize: number
+  readonly #keepVersions: number
+  readonly #compactFactor: number
+  /** The chunk store; null for a new container until its first point creates it. */
+  store: ChunkStore | null
+  /** End of the log in the last committed version. */
+  logEnd = 0
+  /** Size of the log after the last compaction or full point. */
+  compactedSize = 0
+  /** Bytes of the points taken and not written yet. */
+  #queuedBytes = 0
+  /** A compaction is queued: no other is started until it is written. */
+  #compactQueued = false
+  /** Version of the last committed point (0 before the first). */
+  version = 0
+  /** Stats of the last completed point, or null. */
+  lastStats: PointStats | null = null
+
+  constructor(backing: Backing, chunkSize: number, keepVersions: number, compactFactor: number) {
+    this.#backing = backing
+    this.store = backing.store
+    this.#chunkSize = chunkSize
+    this.#keepVersions = keepVersions
+    this.#compactFactor = compactFactor
+  }
+
+  /** The chunk store, created for a new container. */
+  ensureStore(): ChunkStore {
+    return this.store ??= this.#backing.create(this.#chunkSize, this.#keepVersions)
+  }
+
+  /**
+   * Whether a point of `bytes` more makes the log due for compaction: it would grow past
+   * `compactFactor` times its size after the last compaction (and a few chunks). A true
+   * answer queues that compaction.
+   */
+  dueForCompaction(bytes: number): boolean {
+    if (this.#compactQueued) return false
+    const projected = this.logEnd + this.#queuedBytes + bytes
+    if (projected <= Math.max(this.#chunkSize * 4, this.#compactFactor * this.compactedSize)) return false
+    this.#compactQueued = true
+    return true
+  }
+
+  /** A point was taken: its write is queued (reserves the file space it will need, unless streamed). */
+  queued(s: Snapshot): void {
+    if (s.pipe === null) void this.#backing.reserve(s.batch.length)
+    this.#queuedBytes += s.batch.length
+  }
+
+  /** A queued point will not be written (it failed, or an earlier one was lost): forgets its bytes and its compaction. */
+  abandon(s: Snapshot): void {
+    this.#queuedBytes -= s.batch.length
+    if (s.mode === 'compact') this.#compactQueued = false
+  }
+
+  /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4, or retries with a full point, inv. 4a). */
+  async write(s: Snapshot): Promise<PointStats> {
+    const store = this.ensureStore()
+    let at = this.logEnd
+    let data = s.batch.parts
+    let length = s.batch.length
+    if (s.mode === 'rewrite') at = 0
+    else if (s.mode === 'compact') {
+      const compacted = compactLog(readLog(store, this.logEnd), joinBatch(s.batch), s.keep!)
+      data = [compacted]
+      length = compacted.length
+      at = 0
+    }
+    if (!(await adoptStreamed(store, s.pipe, length))) {
+      await this.#backing.reserve(length)
+      this.#backing.expectWrite(length)
+      try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
+    }
+    const end = at + length
+    fitLog(store, end)
+    const compacted = s.mode === 'compact'
+    const compactedSize = s.mode === 'append' ? this.compactedSize : end
+    const meta: ContainerMeta = {
+      logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
+      bytesWritten: length, compactedSize, time: Date.now(), blockedMs: s.blockedMs,
+    }
+    store.setMeta(encodeMeta(meta))
+    const version = await store.commitAsync()
+    const stored = store.versions().find(v => v.version === version)?.bytes ?? 0
+    this.logEnd = end
+    this.compactedSize = compactedSize
+    this.#queuedBytes -= s.batch.length
+    if (compacted) this.#compactQueued = false
+    this.version = version
+    const stats: PointStats = {
+      version, objects: s.objects, bytes: length, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+      full: s.mode === 'rewrite', compacted,
+    }
+    this.lastStats = stats
+    return stats
+  }
+}
+
+/**
+ * A streamed point: waits for its stream to be durable, then has the store adopt the
+ * chunks it wrote (the whole log, from logical chunk 0; inv. 5). False for a point that was
+ * not streamed. A failed stream fails the point (the container turns broken, inv. 4).
+ */
+async function adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number): Promise<boolean> {
+  if (pipe === null) return false
+  const crcs = await pipe.stream.end()
+  // The sealed buffers were handed over: without the stream there is nothing to write.
+  if (crcs === null) throw new Error('the flush thread could not write the records (a full disk or an I/O error)')
+  if (crcs.length !== Math.ceil(length / store.chunkSize)) {
+    pipe.stream.discard()
+    throw new Error(`container bug: the stream holds ${crcs.length} chunks for ${length} bytes`)
+  }
+  store.adopt!(0, pipe.phys, crcs)    // a pipe exists only where the store gave an appendTarget (stream.ts)
+  return true
+}
