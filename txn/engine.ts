@@ -105,6 +105,8 @@ export class TxEngine implements TxHost {
   sealed: Overlay | null = null
   /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
+  /** A reader's Tx on a snapshot (one function, made once: reads allocate nothing for it). */
+  readonly #makeReader = (h: TxHost): Tx => this.makeTx(h, null)
   #builder: RecordBuilder
   #current: Tx | null = null
   /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
@@ -296,7 +298,7 @@ export class TxEngine implements TxHost {
    */
   reader(): Tx {
     this.#usable('read')
-    if (this.#snapshots !== null) return this.#snapshots.reader(h => this.makeTx(h, null))
+    if (this.#snapshots !== null) return this.#snapshots.reader(this.#makeReader)
     return this.makeTx(this, null)
   }
 
@@ -310,7 +312,7 @@ export class TxEngine implements TxHost {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
     if (this.#snapshots !== null) {
       this.#usable('read')
-      return this.#snapshots.read(fn, h => this.makeTx(h, null))
+      return this.#snapshots.read(fn, this.#makeReader)
     }
     const r = this.reader()
     try {

@@ -44,6 +44,17 @@
  *      behind, and the writer never waits for readers (no reader table exists).
  *   6. Errors met while the snapshot changed are not reported (they may come from a state
  *      that never existed): building a view, or running fn, is simply retried.
+ *   7. A view is reused while the seq word still holds its seq and, in live mode, `committed`
+ *      still holds the position it was built to (two loads: `#acquire`'s fast path). The
+ *      same seq means no odd window opened and no writer claimed the block since it was built
+ *      (pub. 2, 3), so its words are still the RCB's; the same `committed` means nothing was
+ *      published since (pub. 4). Anything else takes the slow path (`#acquireSlow`).
+ *
+ * Bounds (what blocks whom): the writer never waits for a reader (rd. 5). A reader waits
+ * only while an odd window is open (spinning 64 times, then sleeping 50 us, then 1 ms), at
+ * most `readerTiming.busyMs`, probing every `probeMs` whether the writer still lives (a dead
+ * one's window is read around in static mode, rd. 4); a read function reruns on newer
+ * snapshots for at most `retryMs`, on a private copy after `copyAfter` reruns (rd. 3).
  */
 import { CorruptionError, UnsupportedVersionError, type RegionLike } from '../regions/index.js'
 import { SnapshotConflictError } from './tx-errors.js'
