@@ -14,6 +14,7 @@
 import { ShadowStore } from '../../txn/index.js'
 import { Region, InvalidArgumentError, NotAPoolError, type RegionLike, type RegionStream } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
+import { openFollowing } from './follow.js'
 
 /** Region size a new container file starts with (the store grows it as needed). */
 const INITIAL_SIZE = 1 << 20
@@ -136,7 +137,7 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
   const empty = isBlank(region, created, 'Cannot open container')
   let expecting = 0
   const growBy = geometricGrowth(region, () => expecting)
-  if (!empty) current = store.open(region, { growBy })
+  if (!empty) current = region.readOnly ? openFollowing(region, () => store.open(region, { growBy })) : store.open(region, { growBy })
   return {
     path: region.path,
     created,

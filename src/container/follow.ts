@@ -22,11 +22,15 @@
  *      writer grows the file before a slot names the new chunks, so a version's chunks are
  *      always mapped; a slot read before a later growth makes the restore fail, and retry.
  *   5. Nothing here writes: the region is read-only.
+ *   6. Opening the store of a read-only region (`openFollowing`) meets the same race: its
+ *      slots may name chunks the writer reuses before they are read. A CorruptionError while
+ *      a writer holds the lock is retried (growing the mapping first, inv. 4) until
+ *      `followTiming.retryMs`; without a live writer it is damage at once.
  * Bound: a version stays retained for `keepVersions - 1` more persistence points, so a
  * restore succeeds when it takes less time than that many points; after
  * `followTiming.retryMs` of failed tries it throws SnapshotConflictError.
  */
-import { CorruptionError, PmemError } from '../../regions/index.js'
+import { CorruptionError, PmemError, type RegionLike } from '../../regions/index.js'
 import { SnapshotConflictError } from '../../txn/index.js'
 import { restoreFrom, type Restored } from './restore.js'
 import type { Backing } from './backing.js'
@@ -39,6 +43,20 @@ export const followTiming = { retryMs: 10_000, slotMs: 200 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4))
 function sleep(ms: number): void { Atomics.wait(sleepCell, 0, 0, ms) }
+
+/** Opens the store of a read-only region beside a possibly live writer (follow 6). */
+export function openFollowing(region: RegionLike, open: () => ChunkStore): ChunkStore {
+  const start = performance.now()
+  for (;;) {
+    try { return open() } catch (e) {
+      let live: boolean
+      try { live = (region.liveWriter?.() ?? null) !== null } catch { live = true }
+      if (!(e instanceof CorruptionError) || !live || performance.now() - start > followTiming.retryMs) throw e
+      sleep(1)
+      region.followGrowth?.()
+    }
+  }
+}
 
 /** The newest version, restored (follow 1-4); `restored` is null for a store with no persisted version. */
 export interface Followed { store: ChunkStore | null; restored: Restored | null }

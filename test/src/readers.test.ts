@@ -4,7 +4,7 @@
 // block of a region that grows. Before snapshots, a read-only open read a frozen overlay over
 // live pages and saw half-applied transactions in almost every read, never saw new commits,
 // and check() reported damage on a healthy live file.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -26,8 +26,14 @@ const tmp = () => path.join(dir, `p${n++}.pm`)
 
 interface Child { proc: ChildProcess; lines: string[]; exited: Promise<number | null>; waitFor(pred: (line: string) => boolean): Promise<string> }
 
+/** Children still running: killed when the file's tests end, so a failed assertion leaves no writer running forever. */
+const children = new Set<ChildProcess>()
+after(() => { for (const c of children) c.kill('SIGKILL') })
+
 function run(script: string, args: string[]): Child {
   const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  proc.on('exit', () => children.delete(proc))
   const lines: string[] = []
   const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = []
   let err = ''

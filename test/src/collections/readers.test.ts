@@ -2,9 +2,9 @@
 // "readers": collection reads on read-only pools). The hashMap's read path copies an entry with
 // tx.readInto and decodes it locally, so readInto must check the snapshot like every other load
 // (rd. 2): before it did, a reader process could decode an entry the writer was rewriting.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -17,8 +17,14 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-coll-readers-'))
 let n = 0
 const tmp = () => path.join(dir, `p${n++}.pm`)
 
+/** Children still running: killed when the file's tests end (a failed assertion leaves no writer behind). */
+const children = new Set<ChildProcess>()
+after(() => { for (const c of children) c.kill('SIGKILL') })
+
 function child(script: string, args: string[]) {
   const proc = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  proc.on('exit', () => children.delete(proc))
   let out = '', err = ''
   const ready = new Promise<void>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('ready\n')) resolve() })

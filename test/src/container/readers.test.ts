@@ -1,7 +1,7 @@
 // Read-only containers beside a live writer in another process (follow.ts): the newest
 // committed version is restored whole, never a mix of two (follow 1); refresh() moves to the
 // newest; mutations are refused; Container.check on the file in use reports no damage.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -17,8 +17,14 @@ const LONG = process.env.PMEM_READERS_LONG === '1'
 
 type Root = { n: number; list: number[]; map: Map<string, number>; blob: Uint8Array; nested: Array<{ n: number }> }
 
+/** Writers still running: killed when the file's tests end, so a failed assertion leaves none running forever. */
+const children = new Set<ChildProcess>()
+after(() => { for (const c of children) c.kill('SIGKILL') })
+
 function writer(file: string, full = false, keepVersions = 3): { proc: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
   const proc = spawn(process.execPath, [CHILD, file, '0', full ? 'full' : '', String(keepVersions)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.add(proc)
+  proc.on('exit', () => children.delete(proc))
   let buf = ''
   const ready = new Promise<void>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('ready\n')) resolve() })
@@ -73,11 +79,11 @@ test('follow 1-4: a read-only container beside a live writer (keeping a single v
   }
 })
 
-test('Container.check(path) on a file in use reports no damage', async () => {
+test('follow 1: Container.check(path) on a file in use (keeping a single version: each point reuses the last one\'s chunks) reports no damage', async () => {
   const file = path.join(dir, 'check.pmc')
-  const w = writer(file, true)
+  const w = writer(file, true, 1)
   await w.ready
-  const end = Date.now() + (LONG ? 5000 : 800)
+  const end = Date.now() + (LONG ? 5000 : 1200)
   let checks = 0
   while (Date.now() < end) {
     const r = Container.check(file)
