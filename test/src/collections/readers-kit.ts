@@ -9,7 +9,8 @@ import { t, type PersistentMemory, type PmTx } from '../../../src/index.js'
 export const Val = t.struct({ a: t.f64, b: t.f64, s: t.string })
 export const KEEP = 50
 
-export function mapOf(pm: PersistentMemory) { return pm.hashMap('m', t.string, Val) }
+/** The map; its puts inside a transaction take the transaction's durability (a default of sync would make every commit sync). */
+export function mapOf(pm: PersistentMemory) { return pm.hashMap('m', t.string, Val, { durability: 'none' }) }
 export type TheMap = ReturnType<typeof mapOf>
 
 export const text = (v: number) => `value ${v} `.repeat(1 + (v % 3))
