@@ -97,6 +97,12 @@ export interface Backing {
   writerAlive(): boolean
   /** Read-only backings: maps what a writer grew the file to (Region.followGrowth). */
   followGrowth(): void
+  /**
+   * Hosted read-only stores (hosted.ts): fetches what the writer committed since (the store
+   * then holds the newest version, in memory); resolves true if the version changed.
+   * Absent for file and region backings, which follow the writer through `reopen`.
+   */
+  fetchNewest?(): Promise<boolean>
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
   /** Closes the store (a hosted store releases its lease: the promise says when). */

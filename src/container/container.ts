@@ -45,7 +45,7 @@
  * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
  * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
  * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
- * | `refresh` | read-only, in idle: refreshed (follow.ts); writable: resolves with `version` | resolves with `version` | BrokenError | RegionClosedError |
+ * | `refresh` | read-only, in idle: refreshed (follow.ts; a hosted store: after its fetch, if still idle); writable: resolves with `version` | resolves with `version` | BrokenError | RegionClosedError |
  * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
  *
  * A read-only container (`{ readOnly: true }`) refuses `persist` and `root =` with
@@ -61,7 +61,7 @@ import {
 import { TransactionActiveError } from '../../txn/index.js'
 import type { ClassRegistry, Registrable } from './classes.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
-import { listVersions } from './restore.js'
+import { listVersions, restoreFrom } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
 import type { DroppedEntry } from './dropped.js'
 import { ContainerTables } from './tables.js'
@@ -328,8 +328,9 @@ export class Container<T extends object = Record<string, any>> {
    * SnapshotConflictError if the writer keeps replacing versions faster than one can be
    * restored (follow.ts), with the damage found (CorruptionError) if the newest version is
    * damaged; throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
-   * and closed. A container
-   * opened on a hosted store stays at the version its open loaded (reopen it to see newer).
+   * and closed. A container opened on a hosted store (PostgreSQL) fetches only the rows
+   * written since its version (HostedStore.refresh, rejecting with StoreUnavailableError
+   * when the server is out of reach), then restores the newest version from memory.
    * Transition: refreshed (idle -> idle) when a newer version was restored.
    * @example
    * const c = Container.open('state.pmc', { readOnly: true })
@@ -338,7 +339,28 @@ export class Container<T extends object = Record<string, any>> {
   refresh(): Promise<number> {
     this.#usable('refresh')
     if (!this.#readOnly || this.#state !== 'idle') return Promise.resolve(this.version)
+    const fetch = this.#backing.fetchNewest
+    if (fetch !== undefined) return this.#refreshHosted(() => fetch.call(this.#backing))
     try { return Promise.resolve(this.#refreshNow()) } catch (e) { return Promise.reject(e) }
+  }
+
+  /**
+   * A hosted store fetches what changed (asynchronously, queued like points so that `close`
+   * waits for it), then the newest version is restored from its memory: refreshed, unless
+   * the container began closing meanwhile.
+   */
+  #refreshHosted(fetch: () => Promise<boolean>): Promise<number> {
+    const p = this.#queue.then(async () => {
+      const changed = await fetch()
+      const store = this.#writer.store
+      if (!changed || store === null || this.#state !== 'idle') return this.version
+      const tables = this.#newTables(this.#tables.classes)
+      adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes))
+      this.#refreshed(tables)
+      return this.version
+    })
+    this.#queue = p.then(noop, noop)
+    return p
   }
 
   #refreshNow(): number {
