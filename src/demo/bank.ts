@@ -37,15 +37,18 @@ export function bank(pm: PersistentMemory) {
 }
 export type Bank = ReturnType<typeof bank>
 
-/** Creates `file` with ACCOUNTS accounts of OPENING each, in one transaction. */
+/** Creates `file` with the opening accounts. */
 export function createBank(file: string): void {
   const pm = open(file, { size: 16 << 20, maxSize: 256 << 20 })
-  try {
-    const b = bank(pm)
-    pm.transaction(() => {
-      for (let i = 0; i < ACCOUNTS; i++) b.accounts.put(`acct-${i}`, { owner: OWNERS[i % OWNERS.length]!, balance: OPENING, transfers: 0 })
-    })
-  } finally { pm.close() }
+  try { openAccounts(pm) } finally { pm.close() }
+}
+
+/** Opens ACCOUNTS accounts of OPENING each, in one transaction. */
+export function openAccounts(pm: PersistentMemory): void {
+  const b = bank(pm)
+  pm.transaction(() => {
+    for (let i = 0; i < ACCOUNTS; i++) b.accounts.put(`acct-${i}`, { owner: OWNERS[i % OWNERS.length]!, balance: OPENING, transfers: 0 })
+  })
 }
 
 /** The number of the last committed transfer: the largest key of `transfers` (0 before any). */

@@ -3,7 +3,7 @@
  * of bank.ts against the last transfer the child acknowledged, and runs `pm.check()`.
  */
 import { performance } from 'node:perf_hooks'
-import { open } from '../index.js'
+import { open, type PersistentMemory } from '../index.js'
 import { ACCOUNTS, KEEP, OPENING, bank, lastTransfer, type Bank } from './bank.js'
 
 /** What one reopening found; `problems` is empty exactly when everything holds. */
@@ -27,21 +27,23 @@ export interface Verdict {
 export function verify(file: string, acked: number): Verdict {
   const t0 = performance.now()
   const pm = open(file)
-  const openMs = performance.now() - t0
-  try {
-    const b = bank(pm)
-    const last = lastTransfer(b)
-    const problems: string[] = []
-    if (last < acked) problems.push(`transfer #${acked} was acknowledged, but the last transfer found is #${last}`)
-    checkTransfers(b, last, problems)
-    const { total, accounts } = checkMoney(b, problems)
-    const t1 = performance.now()
-    const report = pm.check()
-    const checkMs = performance.now() - t1
-    problems.push(...report.problems.map(p => `check(): ${p}`))
-    const recent = [...b.transfers.getRange({ reverse: true, limit: 3 })].map(([n, e]) => ({ n, ...e }))
-    return { problems, last, total, accounts, openMs, checkMs, collections: report.collections.length, recent }
-  } finally { pm.close() }
+  try { return verifyPool(pm, acked, performance.now() - t0) } finally { pm.close() }
+}
+
+/** Checks that the open pool holds transfer `acked` and everything before it (inv. 2, 3). */
+export function verifyPool(pm: PersistentMemory, acked: number, openMs: number): Verdict {
+  const b = bank(pm)
+  const last = lastTransfer(b)
+  const problems: string[] = []
+  if (last < acked) problems.push(`transfer #${acked} was acknowledged, but the last transfer found is #${last}`)
+  checkTransfers(b, last, problems)
+  const { total, accounts } = checkMoney(b, problems)
+  const t1 = performance.now()
+  const report = pm.check()
+  const checkMs = performance.now() - t1
+  problems.push(...report.problems.map(p => `check(): ${p}`))
+  const recent = [...b.transfers.getRange({ reverse: true, limit: 3 })].map(([n, e]) => ({ n, ...e }))
+  return { problems, last, total, accounts, openMs, checkMs, collections: report.collections.length, recent }
 }
 
 /** Inv. 2: transfers max(1, last - KEEP + 1) .. last, one amount per transfer. */

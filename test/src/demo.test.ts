@@ -1,6 +1,7 @@
-// The quick-start demo (src/demo/): its crash loop run for real (a child process killed with
-// SIGKILL, twice), and its verdict shown able to fail: a missing acknowledged transfer, a gap
-// in the transfers, a stray amount and created money are each reported (bank.ts inv. 2, 3).
+// The quick-start demo (src/demo/): its kill loop run for real (a child process killed with
+// SIGKILL, twice), its power cuts (three lives on a SimRegion, one cut during recovery), and
+// its verdict shown able to fail: a missing acknowledged transfer, a gap in the transfers, a
+// stray amount and created money are each reported (bank.ts inv. 2, 3).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -9,6 +10,7 @@ import path from 'node:path'
 import { open } from '../../src/index.js'
 import { ACCOUNTS, OPENING, bank, createBank, transfer } from '../../src/demo/bank.js'
 import { runDemo } from '../../src/demo/lives.js'
+import { powerCuts } from '../../src/demo/power.js'
 import { verify } from '../../src/demo/verify.js'
 
 test('demo: two lives of a child killed with SIGKILL keep every acknowledged transfer (bank.ts inv. 1-3)', async () => {
@@ -25,6 +27,17 @@ test('demo: two lives of a child killed with SIGKILL keep every acknowledged tra
   assert.ok(lives[1]!.acked > 0, 'the children acknowledged transfers')
   assert.equal(ok, true)
   assert.equal(fs.existsSync(path.dirname(file)), false, 'the temporary directory is removed')
+})
+
+test('demo power cuts: three lives cut at a random flush, the second during recovery, keep every returned transfer (bank.ts inv. 1-3)', () => {
+  const cuts = powerCuts(3, 60)
+  for (const [i, c] of cuts.entries()) {
+    assert.deepEqual(c.verdict.problems, [], `cut ${i + 1}`)
+    assert.ok(c.verdict.last >= c.acked && c.acked >= c.first, `cut ${i + 1}: found #${c.verdict.last}, returned #${c.acked}, started at #${c.first}`)
+    if (i > 0) assert.equal(c.first, cuts[i - 1]!.verdict.last, `life ${i + 1} recovers what the cut image held`)
+  }
+  assert.equal(cuts[1]!.during, 'recovery', 'the second life is cut at its first flush, which its recovery makes')
+  assert.ok(cuts[0]!.acked > 0)
 })
 
 test('demo verify: reports a missing acknowledged transfer, a gap, a stray amount and created money (inv. 2, 3)', () => {
