@@ -40,7 +40,8 @@ console.log(`\npart 2: ${CUTS} power cuts. A SIGKILL keeps every store already i
   `\na power failure keeps the flushed sectors and any subset of the others. The same bank on a simulated disk (SimRegion):\n`)
 const cuts = powerCuts(CUTS)
 for (const [i, c] of cuts.entries()) {
-  console.log(`cut ${i + 1}: at flush ${c.flush} of its life, during ${c.during === 'recovery' ? 'recovery' : `transfer #${c.acked + 1}`}: ${c.acked - c.first} transfers had returned, the last #${c.acked}`)
+  console.log(`cut ${i + 1}: at flush ${c.flush} of its life, ` + (c.during === 'recovery' ? `during recovery (last transfer #${c.first})`
+    : `during transfer #${c.acked + 1}: ${c.acked - c.first} transfers had returned, the last #${c.acked}`))
   console.log(`       recovered in ${c.verdict.openMs.toFixed(1)} ms: last transfer found #${c.verdict.last}; ${holds(c.verdict)}`)
 }
 
