@@ -12,7 +12,7 @@
  * | stream.ts | a snapshot's sealed buffers: streamed to the file, or reserved for | P1, P2 |
  * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 5 |
  * | check.ts | validation of an open container or a file | |
- * | follow.ts | a read-only container beside a live writer: the newest version, a stable check | follow 1-5 |
+ * | follow.ts | a read-only container beside a live writer: the store's open, the newest version, a stable check | follow 1-6 |
  *
  * Lifecycle. The state is kept in `#state`, the only field that says what the container may
  * do; `#pending` counts the points queued or being written, `#failure` keeps why the
@@ -51,8 +51,9 @@
  * A read-only container (`{ readOnly: true }`) refuses `persist` and `root =` with
  * ReadOnlyError in every state, and its proxies refuse every mutation with ReadOnlyError
  * from the moment it opens (RegionClosedError once closing). Otherwise mutations through the
- * container's proxies are accepted in every state but closing and closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts
- * (the numbers of "inv. N" of the container, as cited in code and tests).
+ * container's proxies are accepted in every state but closing and closed (barrier.ts inv. 3).
+ * Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts (the numbers of "inv. N"
+ * of the container, as cited in code and tests).
  */
 import {
   BrokenError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, StoreUnavailableError, describe,
