@@ -87,6 +87,8 @@ export class Tx {
   get active(): boolean { return this.#active }
   /** @internal */
   end(): void { this.#active = false }
+  /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
+  reopen(): void { if (this.#b === null) this.#active = true }
 
   readU8(offset: number): number {
     this.#check(offset, 1, 1, 'read')

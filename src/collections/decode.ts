@@ -39,7 +39,7 @@ function build(type: TypeDesc): Decoder {
     case 'bytes': { const n = type.length; return (_tx, img, at) => img.u8.slice(at, at + n) }
     case 'string': return (tx, img, at) => {
       const tag = img.u8[at + 15]!
-      if (tag & 0x80) return decodeString(img.u8.subarray(at, at + (tag & 0x7f)))
+      if (tag & 0x80) return (tag & 0x7f) <= 15 ? inlineString(img.u8, at, tag & 0x7f) : decodeString(img.u8.subarray(at, at + (tag & 0x7f)))
       const ptr = img.dv.getUint32(at, true) + img.dv.getUint32(at + 4, true) * 4294967296
       if (ptr === 0) return ''
       const len = img.dv.getUint32(at + 8, true)
@@ -59,6 +59,17 @@ function build(type: TypeDesc): Decoder {
       return make(decode)
     }
   }
+}
+
+/** The string of `n` inline bytes at `at` (an ASCII one built in place: no subarray per field). */
+function inlineString(u8: Uint8Array, at: number, n: number): string {
+  let s = ''
+  for (let i = 0; i < n; i++) {
+    const c = u8[at + i]!
+    if (c >= 0x80) return decodeString(u8.subarray(at, at + n))
+    s += String.fromCharCode(c)
+  }
+  return s
 }
 
 /** The bytes of the string or blob slot at `at` of the image (inline, or read through `tx`). */
