@@ -17,7 +17,7 @@ import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
-import { asciiFnv, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { asciiFnv, encodeVar, inlineAscii, inlineAsciiInto, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
@@ -66,6 +66,22 @@ export function encodeKey(type: KeyType, key: unknown, where: string): Key {
       return { num: key, bytes: null, inline: null, hash: fmix(key | 0) }
     }
   }
+}
+
+const LOOKUP_WORDS = new Uint32Array(4)
+const LOOKUP: { num: number; bytes: null; inline: Uint32Array; hash: number } = { num: 0, bytes: null, inline: LOOKUP_WORDS, hash: 0 }
+
+/**
+ * `encodeKey` for a lookup that is over before any other key is encoded (get, has: no user
+ * code runs between): a short ASCII string key is encoded into one reused Key, without
+ * allocating; valid until the next call. Writes keep `encodeKey` (their Key outlives user code).
+ */
+export function lookupKey(type: KeyType, key: unknown, where: string): Key {
+  if (type.kind === 'string' && typeof key === 'string' && inlineAsciiInto(key, LOOKUP_WORDS)) {
+    LOOKUP.hash = fmix(asciiFnv)
+    return LOOKUP
+  }
+  return encodeKey(type, key, where)
 }
 
 /** True when the key stored at `off` equals `k`. */
