@@ -130,7 +130,8 @@ export class Tx {
    * returns it: `readBytes` without allocating (typed arrays over 64 bytes are slow to make).
    */
   readInto(offset: number, out: Uint8Array): Uint8Array {
-    if (!(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
+    // the buffer of the previous call (callers reuse theirs) was checked then
+    if (out !== lastOut && !(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
     const len = out.length
     this.#check(offset, len, 1, 'read')
     const h = this.#host, b = this.#b
