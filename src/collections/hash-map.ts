@@ -83,6 +83,9 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   /** Error prefixes of get and has, made once (not per lookup). */
   readonly #whereGet: string
   readonly #whereHas: string
+  /** The key of the running get (lookups never nest: no user code runs inside one) and its read function, made once. */
+  #k: Key | null = null
+  readonly #getFn = (tx: Tx): unknown => this.#lookup(tx, this.#k!)
   readonly #e: EntryLayout
   /** Where #lookup copies an entry (one per map: lookups never nest). */
   readonly #img: Image
@@ -116,8 +119,8 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
 
   /** The value stored under `key` (a plain value), or undefined. */
   get(key: ValueOf<K>): PlainOf<V> | undefined {
-    const k = lookupKey(this.keyType, key, this.#whereGet)
-    return this.read(tx => this.#lookup(tx, k) as PlainOf<V> | undefined)
+    this.#k = lookupKey(this.keyType, key, this.#whereGet)
+    return this.read(this.#getFn) as PlainOf<V> | undefined
   }
 
   /** True when `key` is in the map. */
