@@ -332,6 +332,7 @@ export class TxEngine implements TxHost {
    */
   readReused<T>(fn: (tx: Tx) => T): T {
     if (this.#snapshots !== null) return this.read(fn)
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
     this.#usable('read')
     let r = this.#spare
     if (r === null) r = this.makeTx(this, null)

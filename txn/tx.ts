@@ -54,7 +54,7 @@ const MAX_CACHED_PAGES = 256
 /** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
 const CACHE_AFTER = 16
 /** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
-let lastOut: Uint8Array | null = null
+let lastOut: Uint8Array = new Uint8Array(0)
 let lastOut32: Uint32Array = new Uint32Array(0)
 function wordsOfOut(out: Uint8Array): Uint32Array {
   if (out !== lastOut || lastOut32.length !== out.length >>> 2) {

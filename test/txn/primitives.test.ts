@@ -220,6 +220,7 @@ test('readReused: one reader Tx reused across calls, ended outside fn, a nested 
   assert.throws(() => engine.readReused(() => { throw new Error('boom') }), /boom/)
   assert.throws(() => kept!.readU32(at), TransactionEndedError, 'ended after a throw too')
   assert.throws(() => engine.readReused(() => Promise.resolve(1)), InvalidArgumentError, 'a promise is refused, as read refuses it')
+  assert.throws(() => engine.readReused(42 as never), InvalidArgumentError, 'a non-function is refused, as read refuses it')
   engine.close()
   assert.throws(() => engine.readReused(tx => tx.readU32(at)), RegionClosedError)
 })
