@@ -1,0 +1,101 @@
+// One measurement of corpus.mjs in a fresh process; prints one JSON line.
+//
+//   node --expose-gc corpus-child.mjs MODE WORKLOAD SIZE FILE
+//
+// MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load | pm-lazy
+//   *-save   build the workload, gc(), then time encode + write + fsync + rename + fsync of
+//            the directory (pm-save: the container's first point, then five 1% points)
+//            (FILE.first keeps the container as its first point left it)
+//   *-load   time read + decode of FILE (pm-load: Container.open(FILE.first).root); with
+//            PM_CORPUS_VERIFY=1 the result is compared with a freshly built workload
+
+import fs from 'node:fs'
+import path from 'node:path'
+import v8 from 'node:v8'
+import util from 'node:util'
+import { Packr } from 'msgpackr'
+import { WORKLOADS } from './corpus-workloads.mjs'
+import { loadLibrary } from './library.mjs'
+
+const [mode, name, size, file] = process.argv.slice(2)
+const workload = WORKLOADS.find((w) => w.name === name)
+if (workload === undefined) throw new Error(`unknown workload ${name}`)
+const gc = globalThis.gc ?? (() => {})
+const now = () => performance.now()
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+const packr = new Packr({ structuredClone: true })
+
+function saveDurably(bytes) {
+  const tmp = `${file}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)
+  fs.fsyncSync(fd)
+  fs.closeSync(fd)
+  fs.renameSync(tmp, file)
+  const dirFd = fs.openSync(path.dirname(file), 'r')
+  fs.fsyncSync(dirFd)
+  fs.closeSync(dirFd)
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
+async function verify(restored) {
+  if (process.env.PM_CORPUS_VERIFY !== '1') return
+  if (!mode.startsWith('pm')) return   // v8 and msgpackr lose class prototypes and are not ours to check
+  const expected = await workload.build(size)
+  if (!util.isDeepStrictEqual(restored, expected)) throw new Error(`${mode} of ${name}: the restored graph differs from the built one`)
+}
+
+async function main() {
+  if (mode === 'v8-load' || mode === 'mp-load') {
+    const t = now()
+    const bytes = fs.readFileSync(file)
+    const root = mode === 'v8-load' ? v8.deserialize(bytes) : packr.unpack(bytes)
+    out({ ms: now() - t })
+    await verify(root)
+    return
+  }
+  const { lib, missing } = await loadLibrary(['Container.open'])
+  if (mode === 'pm-load' || mode === 'pm-lazy') {
+    if (missing) { out({ skip: missing }); return }
+    const t = now()
+    const c = lib.Container.open(`${file}.first`, { classes: workload.classes, ...(mode === 'pm-lazy' ? { lazy: true } : {}) })
+    const root = c.root
+    const ms = now() - t
+    out({ ms, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 })
+    await verify(c.unwrap(root))
+    await c.close()
+    return
+  }
+  const graph = await workload.build(size)
+  gc()
+  if (mode === 'v8-save' || mode === 'mp-save') {
+    const t = now()
+    const bytes = mode === 'v8-save' ? v8.serialize(graph) : packr.pack(graph)
+    saveDurably(bytes)
+    out({ ms: now() - t, fileMiB: bytes.length / 2 ** 20 })
+    return
+  }
+  if (missing) { out({ skip: missing }); return }
+  fs.rmSync(file, { force: true })
+  let t = now()
+  const c = lib.Container.open(file, { init: () => graph, classes: workload.classes })
+  const first = await c.persist()
+  const firstMs = now() - t
+  fs.copyFileSync(file, `${file}.first`)   // what pm-load restores: the graph of the first point, as the v8 file holds
+  gc()   // the first point's garbage is not left to the 1% points (perf-graph.ts does the same)
+  const points = [], blocked = []
+  let changed = 0
+  for (let round = 0; round < 5; round++) {
+    changed = workload.mutate(c.root, round, graph)
+    t = now()
+    const st = await c.persist()
+    points.push(now() - t)
+    blocked.push(st.blockedMs)
+  }
+  await c.close()
+  out({ first: firstMs, firstBlocked: first.blockedMs, objects: first.objects, point: median(points), pointBlocked: median(blocked), changed, fileMiB: fs.statSync(file).size / 2 ** 20 })
+}
+
+await main()
+process.exit(0)
