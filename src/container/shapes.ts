@@ -20,17 +20,31 @@
 import { ObjectProto, defineProperty } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
 
-/** One node of the shape trie; a shape when `id !== 0`. */
+/**
+ * One node of the shape trie; a shape when `id !== 0`. Its key list is made when first
+ * asked for (or handed over by the lookup that ends at it): a node per prefix of every key
+ * list, each with its own copy of the prefix, allocated O(k^2) per new shape of k keys.
+ */
 export class ShapeNode {
   id = 0
-  readonly keys: string[]
+  #keys: string[] | null
   readonly next = new Map<string, ShapeNode>()
-  constructor(keys: string[]) { this.keys = keys }
+  constructor(readonly parent: ShapeNode | null, readonly key: string) { this.#keys = parent === null ? [] : null }
+
+  get keys(): string[] {
+    if (this.#keys !== null) return this.#keys
+    const keys: string[] = []
+    for (let n: ShapeNode = this; n.parent !== null; n = n.parent) keys.push(n.key)
+    return (this.#keys = keys.reverse())
+  }
+
+  /** Takes `keys` (equal to this node's key list, never changed after) as its key list. */
+  adoptKeys(keys: string[]): void { this.#keys ??= keys }
 }
 
 /** Finds or creates the shape node for a key list. */
 export class ShapeTrie {
-  readonly root = new ShapeNode([])
+  readonly root = new ShapeNode(null, '')
   /** Last shape found per key count: objects of one shape repeat, and comparing interned key strings beats walking the trie. */
   readonly #recent: (ShapeNode | undefined)[] = []
   /** Last shape found per first key (the encoder's fast path finds its candidate by the first key it enumerates). */
@@ -63,11 +77,12 @@ export class ShapeTrie {
       const k = keys[i]
       let child = node.next.get(k)
       if (child === undefined) {
-        child = new ShapeNode(keys.slice(0, i + 1))
+        child = new ShapeNode(node, k)
         node.next.set(k, child)
       }
       node = child
     }
+    node.adoptKeys(keys)
     return node
   }
 }
@@ -114,9 +129,11 @@ class LazyShape implements CompiledShape {
   #compiled: CompiledShape | null = null
   #uses = 0
   readonly #special: boolean
-  constructor(keys: readonly string[]) {
+  constructor(keys: readonly string[], protoKeys: ReadonlySet<string>) {
     this.keys = keys
-    this.#special = keys.length > MAX_SHAPE_KEYS || keys.some(k => k in ObjectProto)
+    let special = keys.length > MAX_SHAPE_KEYS
+    for (let i = 0; i < keys.length && !special; i++) special = protoKeys.has(keys[i])
+    this.#special = special
   }
 
   make(): object {
@@ -134,8 +151,16 @@ class LazyShape implements CompiledShape {
   }
 }
 
-/** A shape for restore (compiled once it has built COMPILE_AFTER objects). */
-export function compileShape(keys: readonly string[]): CompiledShape { return new LazyShape(keys) }
+/** A shape for restore (compiled once it has built COMPILE_AFTER objects); `protoKeys` from {@link objectPrototypeKeys}. */
+export function compileShape(keys: readonly string[], protoKeys: ReadonlySet<string> = objectPrototypeKeys()): CompiledShape { return new LazyShape(keys, protoKeys) }
+
+const ownNames = Object.getOwnPropertyNames
+
+/**
+ * The property names of Object.prototype now (a restore takes them once: a string set
+ * lookup costs less than `in`, which internalizes every new key string first).
+ */
+export function objectPrototypeKeys(): ReadonlySet<string> { return new Set(ownNames(ObjectProto)) }
 
 /** Compiles a shape; the keys are embedded as JSON string literals, so any key is safe. */
 function compiledShape(keys: readonly string[]): CompiledShape | null {
