@@ -40,6 +40,7 @@ import type { ShapeNode, ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
+import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
 
@@ -99,6 +100,8 @@ export class Encoder {
   #prevStart = 0
   #prevCount = 0
   readonly #scratch = new IdList()
+  /** A key list whose length alone is used: an array's element count (`#indexKeys`). */
+  readonly #countOnly: string[] = []
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly #forIn = prototypeIsClean()
 
@@ -322,9 +325,12 @@ export class Encoder {
   #array(a: unknown[], start: number): void {
     const w = this.w
     const n = a.length
-    const keys = objectKeys(a)
+    const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? this.#indexKeys(a, n) : objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
-    if (n > SEGMENT_MIN && keys.length === n) {
+    // Segmented only when every index is present and nothing else is: Object.keys lists
+    // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
+    // count alone took an array with as many holes as named keys for a dense one).
+    if (n > SEGMENT_MIN && keys.length === n && (keys === this.#countOnly || keys[n - 1] === `${n - 1}`)) {
       this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
       return
     }
@@ -336,6 +342,20 @@ export class Encoder {
       else this.value(v, i, 'index')
     }
     this.#extras(a, keys, n - holes)
+  }
+
+  /**
+   * The keys of an array known to have no named keys (array-keys.ts), as `#array` uses them:
+   * their count alone (a list of that length whose entries are not read) unless the array is
+   * sparse enough to be stored as SPARSE, which reads its index keys (few: they are at most
+   * half its length minus 8, and then found exactly by Object.keys).
+   */
+  #indexKeys(a: unknown[], n: number): string[] {
+    let present = n
+    for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) present--
+    if (n > 2 * present + 16) return objectKeys(a)
+    this.#countOnly.length = present
+    return this.#countOnly
   }
 
   #sparse(a: unknown[], keys: string[], start: number): void {
@@ -351,6 +371,7 @@ export class Encoder {
   /** Writes the enumerable non-index properties of an array (`keys` from `from` on). */
   #extras(a: unknown[], keys: string[], from: number): void {
     const w = this.w
+    if (keys === this.#countOnly) { w.varint(0); return }   // no named keys (array-keys.ts)
     w.varint(keys.length - from)
     const rec = a as unknown as Record<string, unknown>
     for (let i = from; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(rec[k], k, 'prop') }
