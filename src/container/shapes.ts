@@ -28,7 +28,8 @@ import { MAX_SHAPE_KEYS } from './format.js'
 export class ShapeNode {
   id = 0
   #keys: string[] | null
-  readonly next = new Map<string, ShapeNode>()
+  /** Children by next key; null until the first (most nodes of a trie of varied shapes are leaves). */
+  next: Map<string, ShapeNode> | null = null
   constructor(readonly parent: ShapeNode | null, readonly key: string) { this.#keys = parent === null ? [] : null }
 
   get keys(): string[] {
@@ -75,10 +76,10 @@ export class ShapeTrie {
     let node = this.root
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]
-      let child = node.next.get(k)
+      let child = node.next?.get(k)
       if (child === undefined) {
         child = new ShapeNode(node, k)
-        node.next.set(k, child)
+        ;(node.next ??= new Map()).set(k, child)
       }
       node = child
     }
