@@ -21,10 +21,10 @@
 // Targets (issue 16): first <= 1.5x v8 save; restore <= 1.0x v8 restore; 1% point >= 20x
 // faster than the v8 save; blocked time of a 1% point <= 10% of the v8 save.
 //
-// Usage: node corpus.mjs [--quick] [--rounds N] [--only NAME] [--verify] [--lazy]
+// Usage: node corpus.mjs [--quick] [--rounds N] [--only NAME] [--verify] [--json FILE]
 //   --quick   small sizes and one round: a smoke check of the harness (about a minute)
 //   --verify  the load children compare the container's restored graph with the built one
-//   --lazy    also measure Container.open(file, { lazy: true }) (when the build has it)
+//   --json    also write the medians to FILE
 
 import fs from 'node:fs'
 import os from 'node:os'
@@ -40,7 +40,7 @@ const child = path.join(here, 'lib', 'corpus-child.mjs')
 const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string', multiple: true },
-    verify: { type: 'boolean' }, lazy: { type: 'boolean' }, json: { type: 'string' },
+    verify: { type: 'boolean' }, json: { type: 'string' },
   },
 })
 const size = opt.quick ? 'quick' : 'full'
@@ -60,7 +60,7 @@ const loadBefore = os.loadavg()[0]
 console.log(`corpus: ${size} sizes, ${rounds} round(s), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores, node ${process.version}`)
 for (const w of workloads) console.log(`  ${w.name}: ${w.what(size)}`)
 
-const COMPETITORS = [['v8-save', 'v8-load'], ['mp-save', 'mp-load'], ['pm-save', 'pm-load', ...(opt.lazy ? ['pm-lazy'] : [])]]
+const COMPETITORS = [['v8-save', 'v8-load'], ['mp-save', 'mp-load'], ['pm-save', 'pm-load']]
 const samples = new Map()   // workload -> key -> numbers
 const add = (w, k, v) => {
   if (typeof v !== 'number') return
@@ -99,9 +99,8 @@ for (const w of workloads) {
   const g = (k) => med(m?.get(k))
   const v8s = g('v8-save.ms'), v8l = g('v8-load.ms'), mps = g('mp-save.ms'), mpl = g('mp-load.ms')
   const first = g('pm-save.first'), point = g('pm-save.point'), blocked = g('pm-save.pointBlocked'), restore = g('pm-load.ms')
-  const lazy = g('pm-lazy.ms')
   const r = {
-    v8Save: v8s, v8Load: v8l, mpSave: mps, mpLoad: mpl, first, firstBlocked: g('pm-save.firstBlocked'), point, pointBlocked: blocked, restore, lazy,
+    v8Save: v8s, v8Load: v8l, mpSave: mps, mpLoad: mpl, first, firstBlocked: g('pm-save.firstBlocked'), point, pointBlocked: blocked, restore,
     objects: g('pm-save.objects'), changed: g('pm-save.changed'), v8MiB: g('v8-save.fileMiB'), pmMiB: g('pm-save.fileMiB'),
   }
   results[w.name] = r
@@ -113,16 +112,24 @@ for (const w of workloads) {
     `${fmt(point)} = ${(v8s / point).toFixed(0)}x${mark(v8s / point >= 20)}`,
     `${fmt(blocked)} = ${(100 * blocked / v8s).toFixed(1)}%${mark(blocked <= 0.1 * v8s)}`,
     `${fmt(restore)} = ${ratio(restore / v8l)}x${mark(restore <= v8l)}`,
-    ...(opt.lazy ? [Number.isFinite(lazy) ? `${fmt(lazy)} = ${(100 * lazy / v8l).toFixed(1)}%` : '-'] : []),
     `${r.objects} obj, ${r.v8MiB?.toFixed(1)} / ${r.pmMiB?.toFixed(1)} MiB`,
   ])
 }
-const head = ['workload', 'v8 save / restore ms', 'msgpackr save / restore ms', 'first point ms (blocked) vs v8 save', '1% point ms, v8 save / it', '1% blocked, of v8 save', 'restore ms vs v8 restore',
-  ...(opt.lazy ? ['lazy open, of v8 restore'] : []), 'size (v8 / container file)']
+const head = ['workload', 'v8 save / restore ms', 'msgpackr save / restore ms', 'first point ms (blocked) vs v8 save', '1% point ms, v8 save / it', '1% blocked, of v8 save', 'restore ms vs v8 restore', 'size (v8 / container file)']
 console.log(`\nmedians of ${rounds} round(s); load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; targets: first <= 1.5x, 1% >= 20x, blocked <= 10%, restore <= 1.0x\n`)
 console.log(`| ${head.join(' | ')} |`)
 console.log(`| ${head.map(() => '---').join(' | ')} |`)
 for (const row of rows) console.log(`| ${row.join(' | ')} |`)
+console.log(`\nCPU time (user + system, all threads of the process) over the same spans, medians; the container's first point also counts its flush thread:\n`)
+console.log('| workload | v8 save / restore CPU ms | first point CPU vs v8 save | 1% point CPU, v8 save / it | restore CPU vs v8 restore |')
+console.log('| --- | --- | --- | --- | --- |')
+for (const w of workloads) {
+  const m = samples.get(w.name)
+  const g = (k) => med(m?.get(k))
+  const s = g('v8-save.cpu'), l = g('v8-load.cpu'), f = g('pm-save.firstCpu'), p = g('pm-save.pointCpu'), r = g('pm-load.cpu')
+  results[w.name].cpu = { v8Save: s, v8Load: l, first: f, point: p, restore: r }
+  console.log(`| ${w.name} | ${fmt(s)} / ${fmt(l)} | ${fmt(f)} = ${ratio(f / s)}x | ${fmt(p)} = ${(s / p).toFixed(0)}x | ${fmt(r)} = ${ratio(r / l)}x |`)
+}
 for (const [mode, why] of skipped) console.log(`skipped ${mode}: ${why}`)
 if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ size, rounds, loadBefore, loadAfter, results }, null, 2))
 fs.rmSync(dir, { recursive: true, force: true })

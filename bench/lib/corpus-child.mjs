@@ -2,12 +2,14 @@
 //
 //   node --expose-gc corpus-child.mjs MODE WORKLOAD SIZE FILE
 //
-// MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load | pm-lazy
+// MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load
 //   *-save   build the workload, gc(), then time encode + write + fsync + rename + fsync of
 //            the directory (pm-save: the container's first point, then five 1% points)
 //            (FILE.first keeps the container as its first point left it)
 //   *-load   time read + decode of FILE (pm-load: Container.open(FILE.first).root); with
 //            PM_CORPUS_VERIFY=1 the result is compared with a freshly built workload
+// Besides wall time (ms), each reports the process's CPU time over the same span (cpu:
+// user + system of all its threads), steadier than wall time on a shared machine.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -22,6 +24,7 @@ const workload = WORKLOADS.find((w) => w.name === name)
 if (workload === undefined) throw new Error(`unknown workload ${name}`)
 const gc = globalThis.gc ?? (() => {})
 const now = () => performance.now()
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 const packr = new Packr({ structuredClone: true })
 
@@ -48,21 +51,21 @@ async function verify(restored) {
 
 async function main() {
   if (mode === 'v8-load' || mode === 'mp-load') {
-    const t = now()
+    const t = now(), c0 = cpu()
     const bytes = fs.readFileSync(file)
     const root = mode === 'v8-load' ? v8.deserialize(bytes) : packr.unpack(bytes)
-    out({ ms: now() - t })
+    out({ ms: now() - t, cpu: cpu() - c0 })
     await verify(root)
     return
   }
   const { lib, missing } = await loadLibrary(['Container.open'])
-  if (mode === 'pm-load' || mode === 'pm-lazy') {
+  if (mode === 'pm-load') {
     if (missing) { out({ skip: missing }); return }
-    const t = now()
-    const c = lib.Container.open(`${file}.first`, { classes: workload.classes, ...(mode === 'pm-lazy' ? { lazy: true } : {}) })
+    const t = now(), c0 = cpu()
+    const c = lib.Container.open(`${file}.first`, { classes: workload.classes })
     const root = c.root
     const ms = now() - t
-    out({ ms, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 })
+    out({ ms, cpu: cpu() - c0, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 })
     await verify(c.unwrap(root))
     await c.close()
     return
@@ -70,31 +73,34 @@ async function main() {
   const graph = await workload.build(size)
   gc()
   if (mode === 'v8-save' || mode === 'mp-save') {
-    const t = now()
+    const t = now(), c0 = cpu()
     const bytes = mode === 'v8-save' ? v8.serialize(graph) : packr.pack(graph)
     saveDurably(bytes)
-    out({ ms: now() - t, fileMiB: bytes.length / 2 ** 20 })
+    out({ ms: now() - t, cpu: cpu() - c0, fileMiB: bytes.length / 2 ** 20 })
     return
   }
   if (missing) { out({ skip: missing }); return }
   fs.rmSync(file, { force: true })
   let t = now()
+  const c0 = cpu()
   const c = lib.Container.open(file, { init: () => graph, classes: workload.classes })
   const first = await c.persist()
-  const firstMs = now() - t
+  const firstMs = now() - t, firstCpu = cpu() - c0
   fs.copyFileSync(file, `${file}.first`)   // what pm-load restores: the graph of the first point, as the v8 file holds
   gc()   // the first point's garbage is not left to the 1% points (perf-graph.ts does the same)
-  const points = [], blocked = []
+  const points = [], blocked = [], cpus = []
   let changed = 0
   for (let round = 0; round < 5; round++) {
     changed = workload.mutate(c.root, round, graph)
     t = now()
+    const c1 = cpu()
     const st = await c.persist()
     points.push(now() - t)
+    cpus.push(cpu() - c1)
     blocked.push(st.blockedMs)
   }
   await c.close()
-  out({ first: firstMs, firstBlocked: first.blockedMs, objects: first.objects, point: median(points), pointBlocked: median(blocked), changed, fileMiB: fs.statSync(file).size / 2 ** 20 })
+  out({ first: firstMs, firstCpu, pointCpu: median(cpus), firstBlocked: first.blockedMs, objects: first.objects, point: median(points), pointBlocked: median(blocked), changed, fileMiB: fs.statSync(file).size / 2 ** 20 })
 }
 
 await main()
