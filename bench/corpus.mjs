@@ -92,6 +92,7 @@ const med = (a) => (a === undefined ? NaN : [...a].sort((x, y) => x - y)[a.lengt
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1))
 const ratio = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-')
 const mark = (ok) => (ok ? '' : ' **miss**')
+const times = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(1))   // how many times faster
 const rows = []
 const results = {}
 for (const w of workloads) {
@@ -109,7 +110,7 @@ for (const w of workloads) {
     `${fmt(v8s)} / ${fmt(v8l)}`,
     `${fmt(mps)} / ${fmt(mpl)}`,
     `${fmt(first)} (${fmt(r.firstBlocked)}) = ${ratio(first / v8s)}x${mark(first <= 1.5 * v8s)}`,
-    `${fmt(point)} = ${(v8s / point).toFixed(0)}x${mark(v8s / point >= 20)}`,
+    `${fmt(point)} = ${times(v8s / point)}x${mark(v8s / point >= 20)}`,
     `${fmt(blocked)} = ${(100 * blocked / v8s).toFixed(1)}%${mark(blocked <= 0.1 * v8s)}`,
     `${fmt(restore)} = ${ratio(restore / v8l)}x${mark(restore <= v8l)}`,
     `${r.objects} obj, ${r.v8MiB?.toFixed(1)} / ${r.pmMiB?.toFixed(1)} MiB`,
@@ -128,7 +129,7 @@ for (const w of workloads) {
   const g = (k) => med(m?.get(k))
   const s = g('v8-save.cpu'), l = g('v8-load.cpu'), f = g('pm-save.firstCpu'), p = g('pm-save.pointCpu'), r = g('pm-load.cpu')
   results[w.name].cpu = { v8Save: s, v8Load: l, first: f, point: p, restore: r }
-  console.log(`| ${w.name} | ${fmt(s)} / ${fmt(l)} | ${fmt(f)} = ${ratio(f / s)}x | ${fmt(p)} = ${(s / p).toFixed(0)}x | ${fmt(r)} = ${ratio(r / l)}x |`)
+  console.log(`| ${w.name} | ${fmt(s)} / ${fmt(l)} | ${fmt(f)} = ${ratio(f / s)}x | ${fmt(p)} = ${times(s / p)}x | ${fmt(r)} = ${ratio(r / l)}x |`)
 }
 for (const [mode, why] of skipped) console.log(`skipped ${mode}: ${why}`)
 if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ size, rounds, loadBefore, loadAfter, results }, null, 2))
