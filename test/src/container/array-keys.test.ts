@@ -31,7 +31,7 @@ test('noNamedKeys is true only for arrays whose own enumerable keys are all indi
     assert.equal(noNamedKeys(a), false, what)
   }
   assert.equal(noNamedKeys(new Proxy(big(), {})), false, 'a proxy is never inspected')
-  assert.equal(noNamedKeys(Object.freeze(big())), false, 'nor a frozen array (its attributes are checked key by key)')
+  assert.equal(noNamedKeys(Object.freeze(big()) as unknown[]), false, 'nor a frozen array (its attributes are checked key by key)')
 })
 
 test('a large array with as many holes as named keys keeps both (it was written as a dense segmented array)', async () => {
