@@ -14,11 +14,15 @@
  *       versions is ever referenced again.
  *   O3. Restore returns as soon as the graph is built; ids are stamped in the background
  *       (tables.ts inv. T2), stopping if the container is closed first.
+ *   O4. A read-only open of the newest version restores it as follow.ts does (follow 1-5):
+ *       beside a live writer, a restore counts only if its version is still retained when
+ *       it is done, and a failure counts as damage (and falls back, O1) only then.
  */
 import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
 import { ClassRef } from './classes.js'
 import { SegmentRef } from './segments.js'
 import { restoreFrom, type Restored } from './restore.js'
+import { followNewest } from './follow.js'
 import { checkRoot, type ContainerOptions, type FallBack } from './options.js'
 import type { ContainerTables } from './tables.js'
 import { bytesOf } from './binary.js'
@@ -37,6 +41,14 @@ export interface OpenTarget {
 
 /** Creates or restores the root (see the file's comment); returns the fall-back made, or null. */
 export function load<T extends object>(c: OpenTarget, options: ContainerOptions<T>): FallBack | null {
+  let followed: Restored | null = null
+  if (options.readOnly === true && options.version === undefined) {    // inv. O4
+    try { followed = followNewest(c.backing, c.path, c.tables.classes).restored } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e
+      c.writer.store = c.backing.store
+      return fallBack(c, c.writer.store!, e)    // damage, not the writer's work (follow 2)
+    } finally { c.writer.store = c.backing.store }
+  }
   const store = c.writer.store
   if (store === null || store.getMeta().length === 0) {
     if (options.version !== undefined) throw new InvalidArgumentError(`Cannot open container "${c.path}" at version ${options.version}: it has no persisted version`)
@@ -51,15 +63,21 @@ export function load<T extends object>(c: OpenTarget, options: ContainerOptions<
     return null
   }
   try {
-    adopt(c, restoreFrom(store, c.path, c.tables.classes))
-    c.writer.version = store.version
-    c.tables.needFull = false
+    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes))
     if (store.fellBack !== null) return reportFallBack(c.path, store.fellBack.from, store.version, store.fellBack.reason)
     return null
   } catch (e) {
     if (!(e instanceof CorruptionError)) throw e
     return fallBack(c, store, e)
   }
+}
+
+/** Adopts the restore of `store`'s newest version (an open, or a read-only container's refresh). */
+export function adoptVersion(c: OpenTarget, store: ChunkStore, r: Restored): void {
+  adopt(c, r)
+  c.writer.store = store
+  c.writer.version = store.version
+  c.tables.needFull = false
 }
 
 function restoreVersion(c: OpenTarget, store: ChunkStore, v: number): void {

@@ -25,14 +25,20 @@ export interface Cut {
 
 /**
  * Runs `lives` lives of the bank on a simulated disk, each ended by a power cut at a random
- * flush among its first `maxFlush` (life 2 at its first flush, which its recovery makes).
+ * flush among its first `maxFlush` (life 2 at its first flush, which its recovery makes; life 1
+ * past its first FIRST_LIFE_MIN flushes, so that some transfer has returned before its cut: the
+ * opening and the first commit take three).
  */
+const FIRST_LIFE_MIN = 6
+
 export function powerCuts(lives: number, maxFlush = 400): Cut[] {
   let image = SimRegion.create({ size: 4 << 20, path: 'simulated-disk' })
   openAccounts(PersistentMemory.fromRegion(image))
   const cuts: Cut[] = []
   for (let i = 0; i < lives; i++) {
-    const at = i === 1 ? 1 : 1 + Math.floor(Math.random() * maxFlush)
+    const at = i === 1 ? 1
+      : i === 0 ? FIRST_LIFE_MIN + Math.floor(Math.random() * Math.max(1, maxFlush - FIRST_LIFE_MIN))
+      : 1 + Math.floor(Math.random() * maxFlush)
     const disk = image
     let cut: SimRegion | null = null, flushes = 0, during: Cut['during'] = 'recovery'
     disk.onFlush = () => { if (++flushes === at) cut = disk.crash((Math.random() * 2 ** 31) | 0) }
