@@ -21,5 +21,5 @@ export {
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
   FlushThreadError,
 } from '../regions/index.js'
-export { Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
+export { ClassHookError, Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
 export type { ContainerOptions, ContainerCheck, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'

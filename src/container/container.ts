@@ -53,7 +53,8 @@ import {
   type RegionLike,
 } from '../../regions/index.js'
 import { TransactionActiveError } from '../../txn/index.js'
-import type { ClassRegistry, Registrable } from './classes.js'
+import { CREATE, REVIVE, SAVE, type ClassRegistry, type Registrable } from './classes.js'
+import { copyGraph } from './copy.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
 import { listVersions } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
@@ -82,6 +83,13 @@ const noop = (): void => {}
  * await c.close()
  */
 export class Container<T extends object = Record<string, any>> {
+  /** Key of a class's static method returning an instance's private state: `static [Container.save](instance) { return state }` (classes.ts). */
+  static readonly save: typeof SAVE = SAVE
+  /** Key of a class's static method putting restored state back: `static [Container.revive](instance, state) { ... }`. */
+  static readonly revive: typeof REVIVE = REVIVE
+  /** Key of a class's optional static method making a blank instance for a restore (default `new Class()`). */
+  static readonly create: typeof CREATE = CREATE
+
   readonly path: string
   /** Set when the newest version could not be restored and an older one was used. */
   readonly fellBack: FallBack | null = null
@@ -104,7 +112,7 @@ export class Container<T extends object = Record<string, any>> {
   private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
     this.#backing = backing
-    this.#tables = new ContainerTables(classes)
+    this.#tables = new ContainerTables(classes, options.track ?? 'all')
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
   }
@@ -180,7 +188,11 @@ export class Container<T extends object = Record<string, any>> {
     return checkFile(path)
   }
 
-  /** The root object, as a write-barrier proxy (mutations through it are tracked). Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
+  /**
+   * The root object: itself if the program may hold it raw (a new container's `init` graph),
+   * else a write-barrier proxy. Mutations through either are detected (barrier.ts, verify.ts).
+   * Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition.
+   */
   get root(): T {
     this.#usable('read the root of')
     return this.#tables.barrier.wrap(this.#tables.root) as T
@@ -194,8 +206,30 @@ export class Container<T extends object = Record<string, any>> {
     this.#tables.root = raw
   }
 
-  /** The raw object behind a proxy of this container (mutations to it are NOT tracked). Any state. */
-  unwrap<V>(v: V): V { return this.#tables.barrier.unwrap(v) }
+  /**
+   * The raw object behind a proxy of this container. The program may keep and mutate it, so
+   * it becomes exposed (with everything it reaches): compared at every point from now on,
+   * which costs about 100 ns per object per point (README, "Change detection"). For a copy
+   * to print, clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
+   */
+  unwrap<V>(v: V): V {
+    const raw = this.#tables.barrier.unwrap(v)
+    if (typeof raw === 'object' && raw !== null && this.#state !== 'closed' && this.#state !== 'closing') this.#tables.expose(raw)
+    return raw
+  }
+
+  /**
+   * A deep copy of `x` (default: the root) as the container persists it now, detached from
+   * the container: plain objects, arrays, Maps, Sets, Dates, RegExps, binary data and
+   * registered class instances (made and revived by their hooks, if they have any), with
+   * shared references and cycles kept; values that cannot persist become null. It holds no
+   * proxies, so `structuredClone`, `v8.serialize`, `postMessage`, `console.log` and Map/Set
+   * methods called on it work; nothing is exposed. Any state.
+   */
+  snapshot<V = T>(x?: V): V {
+    const t = this.#tables
+    return copyGraph(x === undefined ? t.root : t.barrier.unwrap(x), t.table, t.classes, t.excluded) as V
+  }
 
   /** Version of the last committed point (0 before the first). Any state. */
   get version(): number { return this.#writer.version }

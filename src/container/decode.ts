@@ -19,10 +19,10 @@
  *      keys are JSON literals, never through code found in the data.
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
-import { ObjectProto, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
+import { ObjectProto, getPrototypeOf, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_STATEFUL, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
@@ -30,7 +30,7 @@ import { LogIndex } from './log-index.js'
 import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
 import { compileShape, defineValue, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
-import { UnknownClassError } from './errors.js'
+import { ClassHookError, UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
 
@@ -65,6 +65,8 @@ export class Restorer extends LogIndex {
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
   readonly segments = new Map<number, [number, string][]>()
+  /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
+  readonly stateful: unknown[] = []
 
   /**
    * @param log the log bytes `[0, end)`
@@ -178,6 +180,7 @@ export class Restorer extends LogIndex {
         break
       }
       case KIND_DICT: o = objectCreate(proto); break
+      case KIND_STATEFUL: o = this.#instance(proto); break
       case KIND_ARRAY: o = new Array(this.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
@@ -195,9 +198,27 @@ export class Restorer extends LogIndex {
       case KIND_VIEW: o = this.#viewShell(); break
       default: this.fail(`reference to a ${kindName(kind)} record`)
     }
-    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT) setPrototypeOf(o, proto)
+    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_STATEFUL) setPrototypeOf(o, proto)
     this.objects[id] = o
     this.#bind(o, id)
+    return o
+  }
+
+  /**
+   * A blank instance for a STATEFUL record: made by its class's `create` hook, so that it has
+   * the class's private members (a class without hooks now, or a check: `Object.create`).
+   */
+  #instance(proto: object | null): object {
+    if (proto === null) this.fail('instance record without a class')
+    const info = this.#registry.infoByProto(proto)
+    if (info?.hooks == null) return objectCreate(proto)
+    let o: unknown
+    try { o = info.hooks.create() } catch (e) {
+      throw new ClassHookError(`Cannot restore container "${this.where}": creating an instance of class "${info.name}" threw (${(e as Error)?.message ?? String(e)}); give the class a static [Container.create]() that makes a blank instance`, info.name, { cause: e })
+    }
+    if (typeof o !== 'object' || o === null || getPrototypeOf(o) !== proto) {
+      throw new ClassHookError(`Cannot restore container "${this.where}": [Container.create] of class "${info.name}" returned ${o === null ? 'null' : typeof o === 'object' ? 'an object of another class' : typeof o}, not an instance of the class`, info.name)
+    }
     return o
   }
 
@@ -235,6 +256,7 @@ export class Restorer extends LogIndex {
         break
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
+      case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o); return
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break

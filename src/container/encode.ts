@@ -26,7 +26,7 @@ import {
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SPARSE, KIND_SEGMENTED, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  KIND_SPARSE, KIND_SEGMENTED, KIND_BUFFER, KIND_STATEFUL, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED,
 } from './format.js'
@@ -42,6 +42,9 @@ import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
+import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, type ShadowStore } from './shadow.js'
+import type { Verifier } from './verify.js'
+import { classDrop, savedState } from './instances.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
@@ -72,6 +75,10 @@ export interface EncoderContext {
   readonly viewsOf: Map<number, Set<number>>
   /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
   readonly onOutput?: (sealed: Buffer, bytes: number) => void
+  /** Exposed ids and their shadows (verify.ts): the record of an exposed id also writes its shadow. Null: barriers only. */
+  readonly verifier: Verifier | null
+  /** Class instance with hooks (id) -> the state its current record holds. */
+  readonly states: Map<number, unknown>
 }
 
 export class Encoder {
@@ -101,12 +108,18 @@ export class Encoder {
   readonly #scratch = new IdList()
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly #forIn = prototypeIsClean()
+  /** The record being encoded is an exposed object's: its values go to the shadow too (`#sh`). */
+  #cap = false
+  readonly #sh: ShadowStore | null
+  /** Shadow kind of the record being encoded (S_*), set by the kind's method. */
+  #skind = 0
 
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
     this.#ctx = ctx
     this.dropped = ctx.dropped
     if (ctx.onOutput !== undefined) this.w.onSeal = ctx.onOutput
     if (classRefs !== undefined) this.#classRefs = classRefs
+    this.#sh = ctx.verifier?.shadow ?? null
   }
 
   /** The class records known to this container (shared across points). */
@@ -135,7 +148,7 @@ export class Encoder {
     if (ref !== undefined && ref.id !== 0) return ref
     const name = this.#ctx.classes.nameOf(proto)
     if (name === undefined) return undefined
-    ref ??= new ClassRef(name, proto)
+    ref ??= new ClassRef(name, proto, this.#ctx.classes.infoByProto(proto))
     this.#classRefs.set(proto, ref)
     ref.id = this.#ctx.table.assign(ref)
     writeClass(this.aux, ref.id, name)
@@ -157,6 +170,7 @@ export class Encoder {
     const kind = this.classify(o)
     if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
     const id = ctx.table.assign(o)
+    ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
     this.pending.push(id, kind, this.#proto)
     return id
   }
@@ -171,6 +185,7 @@ export class Encoder {
 
   /** Writes one tagged value; `key` only serves to report a dropped value. */
   value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
+    if (this.#cap) this.#sh!.push(v)
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return
@@ -234,37 +249,58 @@ export class Encoder {
       proto = this.#proto
       if (kind === 0) { this.#gone(id); return }
     }
+    const v = this.#ctx.verifier
+    this.#cap = v !== null && id < v.flags.length && v.flags[id] === 1
+    this.#skind = 0
+    if (this.#cap) { this.#sh!.begin(); this.#sh!.push(getPrototypeOf(o)) }
     const w = this.w
     const lenAt = w.beginRecord(id)
     const start = lenAt + 1
     w.u8(kind); w.varint(proto)
     switch (kind) {
-      case KIND_OBJECT: this.#object(o as Record<string, unknown>, start, proto); break
+      case KIND_OBJECT: this.#object(id, o as Record<string, unknown>, start, proto); break
       case KIND_ARRAY: this.#array(o as unknown[], start); break
       case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
       case KIND_SET: this.#set(o as Set<unknown>, start); break
-      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.#ctx.dates.update(id, t); break }
+      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); if (this.#cap) this.#ctx.dates.set(id, t); else this.#ctx.dates.update(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
       case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
     }
     w.endRecord(lenAt)
+    if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.#classDrop(proto, kind)
+    if (this.#cap) { if (this.#skind !== 0) this.#sh!.end(id, this.#skind); else this.#sh!.abandon(); this.#cap = false }
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
     this.records++
   }
 
+  /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */
+  #classDrop(proto: number, kind: number): void {
+    const reason = classDrop((this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info, kind)
+    if (reason !== '') this.#drop(undefined, 'self', reason)
+  }
+
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
   #gone(id: number): void {
+    const v = this.#ctx.verifier
+    if (v !== null && v.has(id)) { this.#sh!.begin(); this.#sh!.end(id, S_GONE) }
     writeGone(this.w, id, this.#reason)
     this.#drop(undefined, 'self', this.#reason)
     this.#ctx.refs.set(id, this.#scratch.a, 0, 0)
     this.records++
   }
 
-  #object(o: Record<string, unknown>, start: number, proto: number): void {
+  #object(id: number, o: Record<string, unknown>, start: number, proto: number): void {
+    this.#skind = S_OBJECT
     if (proto === PROTO_BUILTIN && this.#forIn && this.#objectForIn(o)) return
     const keys = objectKeys(o)
+    if (this.#cap) this.#sh!.push(keys)
     const w = this.w
+    if (proto >= PROTO_CLASS_BASE) {
+      const info = (this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
+      if (info?.hooks) { this.#stateful(id, o, keys, start, info.hooks); return }
+      this.#classDrop(proto, KIND_OBJECT)
+    }
     if (keys.length > MAX_SHAPE_KEYS) {
       w.buf[start] = KIND_DICT
       w.varint(keys.length)
@@ -273,6 +309,20 @@ export class Encoder {
     }
     w.varint(this.#shapeId(this.#ctx.shapes.lookup(keys)))
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
+  }
+
+  /** A STATEFUL record: an instance of a class with save/revive hooks (its keys inline, then its saved state). */
+  #stateful(id: number, o: Record<string, unknown>, keys: string[], start: number, hooks: NonNullable<ClassRef['info']>['hooks'] & object): void {
+    const w = this.w
+    w.buf[start] = KIND_STATEFUL
+    w.varint(keys.length)
+    for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
+    const state = savedState(hooks, o, id, this.#ctx.states)
+    const cap = this.#cap
+    this.#cap = false
+    this.value(state, '[[state]]', 'prop')
+    this.#cap = cap
+    this.#skind = S_STATEFUL
   }
 
   /**
@@ -295,6 +345,7 @@ export class Encoder {
         if (node === undefined) return false
         ks = node.keys
         w.varint(this.#shapeId(node))
+        if (this.#cap) this.#sh!.push(ks)
       } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return false }
       this.value(o[k], k, 'prop')
       n++
@@ -304,8 +355,9 @@ export class Encoder {
     return false
   }
 
-  /** Forgets what the current record wrote since `at` (its references and dropped values too). */
+  /** Forgets what the current record wrote since `at` (its references and dropped values too; its shadow past the prototype). */
   #undo(at: number, refs: number, drops: number): void {
+    if (this.#cap) this.#sh!.truncate(1)
     this.w.pos = at
     this.#scratch.n = refs
     if (drops < 0) { if (this.#holderDropped !== undefined) this.dropped.delete(this.#holder); this.#holderDropped = undefined }
@@ -324,6 +376,8 @@ export class Encoder {
     const n = a.length
     const keys = objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
+    this.#skind = S_ARRAY
+    if (this.#cap) { this.#sh!.push(n); this.#sh!.push(keys.length) }
     if (n > SEGMENT_MIN && keys.length === n) {
       this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
       return
@@ -332,7 +386,7 @@ export class Encoder {
     let holes = 0
     for (let i = 0; i < n; i++) {
       const v = a[i]
-      if (v === undefined && !hasOwn(a, i)) { w.u8(TAG_HOLE); holes++ }
+      if (v === undefined && !hasOwn(a, i)) { w.u8(TAG_HOLE); holes++; if (this.#cap) this.#sh!.push(HOLE) }
       else this.value(v, i, 'index')
     }
     this.#extras(a, keys, n - holes)
@@ -341,6 +395,8 @@ export class Encoder {
   #sparse(a: unknown[], keys: string[], start: number): void {
     const w = this.w
     w.buf[start] = KIND_SPARSE
+    this.#skind = S_SPARSE
+    if (this.#cap) { this.#sh!.push(a.length); this.#sh!.push(keys) }
     let count = 0
     while (count < keys.length && INDEX_KEY.test(keys[count]) && +keys[count] < 0xffff_ffff) count++
     w.varint(a.length); w.varint(count)
@@ -353,11 +409,18 @@ export class Encoder {
     const w = this.w
     w.varint(keys.length - from)
     const rec = a as unknown as Record<string, unknown>
-    for (let i = from; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(rec[k], k, 'prop') }
+    for (let i = from; i < keys.length; i++) {
+      const k = keys[i]
+      w.str(k)
+      if (this.#cap && this.#skind === S_ARRAY) this.#sh!.push(k)
+      this.value(rec[k], k, 'prop')
+    }
   }
 
   #map(m: Map<unknown, unknown>, start: number): void {
     const n = mapSize(m)
+    this.#skind = S_MAP
+    if (this.#cap) this.#sh!.push(n)
     if (n > SEGMENT_MIN) {
       this.#segmented(KIND_MAP, n, start, emit => mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue'); emit() }))
       return
@@ -368,6 +431,8 @@ export class Encoder {
 
   #set(s: Set<unknown>, start: number): void {
     const n = setSize(s)
+    this.#skind = S_SET
+    if (this.#cap) this.#sh!.push(n)
     let i = 0
     if (n > SEGMENT_MIN) {
       this.#segmented(KIND_SET, n, start, emit => setEach(s, v => { this.value(v, i++, 'setEntry'); emit() }))

@@ -44,6 +44,7 @@
  * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
  * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
  * | BUFFER | varint n, n bytes: a Node Buffer that views part of a larger ArrayBuffer (Node's 8 KiB pool, usually), stored with its own bytes only, like `v8.serialize` does, so unrelated pool memory never reaches the file |
+ * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  *
  * Tagged values (first byte):
  *
@@ -119,7 +120,9 @@ export const KIND_GONE = 13
 export const KIND_SEGMENTED = 14
 export const KIND_SEGMENT = 15
 export const KIND_BUFFER = 16
-export const KIND_MAX = 16
+/** (20, not 17: other kinds may be added meanwhile on other branches.) */
+export const KIND_STATEFUL = 20
+export const KIND_MAX = 20
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -150,5 +153,6 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
+  if (kind === KIND_STATEFUL) return 'class instance with state'
   return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer'][kind] ?? `kind ${kind}`
 }

@@ -33,10 +33,19 @@ export interface ContainerOptions<T extends object> {
    * put streamed points under the simulator.
    */
   streamThreshold?: number
+  /**
+   * Which mutations each point detects. `'all'` (default): every one, through any reference
+   * (objects the program may hold raw are compared at each point: README, "Change
+   * detection"). `'barriers'`: only mutations through the container's proxies, to binary
+   * data and to Dates read through the container; points cost only what changed, and
+   * mutations through raw references (the `init` graph, objects stored, `c.unwrap`) are
+   * persisted only by `persist({ full: true })`.
+   */
+  track?: 'all' | 'barriers'
 }
 
 /** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
-const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold'])
+const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold', 'track'])
 
 /** Options of {@link Container.persist}. */
 export interface PersistOptions {
@@ -62,6 +71,8 @@ export interface PointStats {
   full: boolean
   /** True if the point compacted the log (dropped superseded and unreachable records). */
   compacted: boolean
+  /** Objects the program may hold raw that the point compared with their records (0 for full points, and with `track: 'barriers'`). */
+  verified: number
 }
 
 /** One retained version, as {@link Container.versions} lists it. */
@@ -100,6 +111,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
     if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown container option ${JSON.stringify(k)}${k.toLowerCase() === 'readonly' ? ' (did you mean readOnly?)' : ''}; the options are ${[...OPTION_NAMES].join(', ')}`)
   }
   if (o.streamThreshold !== undefined && !(Number.isSafeInteger(o.streamThreshold) && o.streamThreshold >= 0)) throw new InvalidArgumentError(`Container option streamThreshold must be a non-negative integer (bytes), got ${describe(o.streamThreshold)}`)
+  if (o.track !== undefined && o.track !== 'all' && o.track !== 'barriers') throw new InvalidArgumentError(`Container option track must be 'all' or 'barriers', got ${describe(o.track)}`)
   if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`Container option readOnly must be a boolean, got ${describe(o.readOnly)}`)
   if (o.readOnly === true && o.init !== undefined) throw new InvalidArgumentError('Container options readOnly and init do not go together: a read-only open never creates a container')
   if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')

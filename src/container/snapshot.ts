@@ -18,9 +18,12 @@
  *      persisted references (RefStore) no longer reach, or by `exclude`, which makes the
  *      next point a full rewrite; so a later snapshot never references a freed id (it sees
  *      the object as new).
- *   3. Change detection never misses a mutation made through the container's proxies, to
- *      binary data, or to a Date read through the container; mutations through raw
- *      references need `persist({ full: true })`.
+ *   3. Change detection never misses a mutation, through whatever reference: proxies mark
+ *      what changes through them (barrier.ts), and every object the program may hold raw
+ *      (exposed) is compared with what its record was encoded from (verify.ts inv. V2);
+ *      binary data and Dates are compared with their persisted values. With
+ *      `track: 'barriers'` only the proxies, binary data and Dates read through the
+ *      container are watched; mutations through raw references need `persist({ full: true })`.
  */
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
@@ -44,6 +47,8 @@ export interface Snapshot {
   start: number
   /** The records already on their way to the file (a streamed full point), or null. */
   pipe: Pipe | null
+  /** Exposed objects compared with their shadows (verify.ts). */
+  verified: number
 }
 
 /**
@@ -56,7 +61,9 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
   const start = performance.now()
   t.stampAll()
   t.droppedChanged()
+  t.verifier?.shadow.compact()
   let snap: Snapshot
+  t.snapshotting(true)
   try {
     snap = full ? snapshotFull(t, out) : snapshotChanges(t, out, compact)
     snap.pipe = out.finish(snap.batch)
@@ -64,6 +71,8 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
     t.needFull = true
     out.giveUp()
     throw e
+  } finally {
+    t.snapshotting(false)
   }
   snap.start = start
   snap.live = t.table.highWater - 1 - t.table.free.length
@@ -86,6 +95,7 @@ function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
 function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
   compareBinaries(t.binaries, t.table.objects, t.viewsOf, id => t.dirty.mark(id))    // inv. 3, binary.ts inv. BIN1
   compareDates(t)
+  const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states) ?? 0   // inv. 3, verify.ts inv. V2
   const ids = t.dirty.take()
   const enc = encoderFor(t, out)
   let rootId = t.table.idOf(t.root)
@@ -98,7 +108,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   adoptTracked(t, enc)
   const batch = enc.output()
   const keep = compact(batch.length) ? collect(t) : null
-  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified }
 }
 
 /** Frees the ids the persisted references no longer reach from the root (inv. 2). */
@@ -132,7 +142,7 @@ function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
   t.rootId = rootId
   t.needFull = false
   const high = t.table.highWater
-  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
 }
 
 /** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
@@ -172,5 +182,5 @@ function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
   adoptTracked(t, enc)
   t.rootId = rootId
   t.needFull = false
-  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
 }

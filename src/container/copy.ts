@@ -1,0 +1,86 @@
+/**
+ * `Container.snapshot(x)`: a deep copy of what a point would persist of `x` now, detached
+ * from the container (no proxies, nothing exposed), for the platform features that refuse
+ * proxies (`structuredClone`, `v8.serialize`, `postMessage`, `Map.prototype.get.call`,
+ * `util.inspect`). Kinds, prototypes and what cannot persist follow kinds.ts, as the
+ * encoder does; shared references and cycles are kept; nothing recurses.
+ *
+ * Class instances with hooks are copied as a restore makes them: `create()`, their own
+ * properties, then, once everything is copied, `revive(copy, copy of save(original))`.
+ */
+import {
+  ArrayProto, bufferLength, dateTime, defineProperty, getPrototypeOf, isArrayBuffer, isDataView, mapEach, mapPut,
+  objectCreate, objectKeys, regexpParts, setEach, setPrototypeOf, setPut, typedArrayTag, viewParts,
+} from './builtins.js'
+import { KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW } from './format.js'
+import { VIEW_CTORS, VIEW_INDEX, classified, kindOf } from './kinds.js'
+import { bytesCopy } from './binary.js'
+import type { ClassHooks, ClassRegistry } from './classes.js'
+import type { ObjectTable } from './identity.js'
+
+const BufferProto = Buffer.prototype as object
+
+/** A deep copy of `root` (see the file's comment). */
+export function copyGraph(root: unknown, table: ObjectTable, classes: ClassRegistry, excluded: WeakSet<object>): unknown {
+  const copies = new Map<object, unknown>()
+  const fills: [object, object][] = []
+  const revivals: [ClassHooks, object, object][] = []
+  const conv = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return typeof v === 'function' || typeof v === 'symbol' ? null : v
+    const raw = table.targetOf(v) ?? v
+    if (copies.has(raw)) return copies.get(raw)
+    const c = shell(raw, excluded, classes, conv, revivals)
+    copies.set(raw, c)
+    if (c !== null) fills.push([raw, c])
+    return c
+  }
+  const out = conv(root)
+  for (let i = 0; i < fills.length; i++) fill(fills[i][0], fills[i][1], conv)
+  for (const [hooks, original, copy] of revivals) hooks.revive(copy, conv(hooks.save(original)))
+  return out
+}
+
+/** An empty copy of `o`, or null if `o` cannot persist. */
+function shell(o: object, excluded: WeakSet<object>, classes: ClassRegistry, conv: (v: unknown) => unknown, revivals: [ClassHooks, object, object][]): object | null {
+  if (excluded.has(o)) return null
+  const kind = kindOf(o)
+  if (kind === 0) return null
+  const proto = getPrototypeOf(o) as object | null
+  const info = classified.classProto !== null ? classes.infoByProto(classified.classProto) : undefined
+  if (classified.classProto !== null && info === undefined) return null
+  let c: object
+  switch (kind) {
+    case KIND_OBJECT:
+      if (info?.hooks != null) { c = info.hooks.create(); revivals.push([info.hooks, o, c]); return c }
+      return objectCreate(proto) as object
+    case KIND_ARRAY: c = new Array((o as unknown[]).length); break
+    case KIND_MAP: c = new Map(); break
+    case KIND_SET: c = new Set(); break
+    case KIND_DATE: c = new Date(dateTime(o as Date)); break
+    case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); c = new RegExp(s, f); break }
+    case KIND_BYTES: c = bytesCopy(o as ArrayBuffer).buffer; break
+    case KIND_VIEW: {
+      const [buffer, off, len] = viewParts(o as ArrayBufferView)
+      if (proto === BufferProto && (off !== 0 || len !== bufferLength(buffer))) return Buffer.from(new Uint8Array(buffer, off, len))
+      const tag = isDataView(o) ? 'DataView' : typedArrayTag(o)!
+      c = new VIEW_CTORS[VIEW_INDEX.get(tag)!](conv(buffer) as ArrayBuffer, off, len)
+      break
+    }
+    default: return null
+  }
+  if (proto !== getPrototypeOf(c)) setPrototypeOf(c, proto)
+  return c
+}
+
+/** Copies the entries of `src` into its shell `dst`. */
+function fill(src: object, dst: object, conv: (v: unknown) => unknown): void {
+  if (dst instanceof Map) { mapEach(src as Map<unknown, unknown>, (v, k) => { mapPut(dst, conv(k), conv(v)) }); return }
+  if (dst instanceof Set) { setEach(src as Set<unknown>, v => { setPut(dst, conv(v)) }); return }
+  if (isArrayBuffer(dst) || ArrayBuffer.isView(dst) || dst instanceof Date || dst instanceof RegExp) return
+  const s = src as Record<string, unknown>
+  for (const k of objectKeys(src)) {
+    const v = conv(s[k])
+    if (k === '__proto__' || getPrototypeOf(dst) !== (Array.isArray(dst) ? ArrayProto : Object.prototype)) defineProperty(dst, k, { value: v, writable: true, enumerable: true, configurable: true })
+    else (dst as Record<string, unknown>)[k] = v
+  }
+}
