@@ -35,8 +35,15 @@ export function copyGraph(root: unknown, table: ObjectTable, classes: ClassRegis
     return c
   }
   const out = conv(root)
-  for (let i = 0; i < fills.length; i++) fill(fills[i][0], fills[i][1], conv)
-  for (const [hooks, original, copy] of revivals) hooks.revive(copy, conv(hooks.save(original)))
+  let done = 0
+  const drain = (): void => { for (; done < fills.length; done++) fill(fills[done][0], fills[done][1], conv) }
+  drain()
+  const states: unknown[] = []
+  for (let i = 0; i < revivals.length; i++) {      // (converting a state may find more instances with hooks)
+    states.push(conv(revivals[i][0].save(revivals[i][1])))
+    drain()
+  }
+  for (let i = 0; i < revivals.length; i++) revivals[i][0].revive(revivals[i][2], states[i])
   return out
 }
 

@@ -294,20 +294,22 @@ export class Encoder {
     this.#skind = S_OBJECT
     if (proto === PROTO_BUILTIN && this.#forIn && this.#objectForIn(o)) return
     const keys = objectKeys(o)
-    if (this.#cap) this.#sh!.push(keys)
     const w = this.w
     if (proto >= PROTO_CLASS_BASE) {
       const info = (this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
-      if (info?.hooks) { this.#stateful(id, o, keys, start, info.hooks); return }
+      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return }
       this.#classDrop(proto, KIND_OBJECT)
     }
     if (keys.length > MAX_SHAPE_KEYS) {
+      if (this.#cap) this.#sh!.push(keys)
       w.buf[start] = KIND_DICT
       w.varint(keys.length)
       for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
       return
     }
-    w.varint(this.#shapeId(this.#ctx.shapes.lookup(keys)))
+    const node = this.#ctx.shapes.lookup(keys)
+    if (this.#cap) this.#sh!.push(node)
+    w.varint(this.#shapeId(node))
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
   }
 
@@ -345,7 +347,7 @@ export class Encoder {
         if (node === undefined) return false
         ks = node.keys
         w.varint(this.#shapeId(node))
-        if (this.#cap) this.#sh!.push(ks)
+        if (this.#cap) this.#sh!.push(node)
       } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return false }
       this.value(o[k], k, 'prop')
       n++

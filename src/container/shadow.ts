@@ -12,7 +12,7 @@
  *
  * | kind | slice |
  * | --- | --- |
- * | S_OBJECT | proto, keys (array), one value per key |
+ * | S_OBJECT | proto, its shape (a ShapeNode) or, for more than 64 keys and class instances with hooks, its keys (an array), one value per key |
  * | S_ARRAY | proto, length, Object.keys count, length elements (HOLE for a hole), then (key, value) per extra property |
  * | S_SPARSE | proto, length, keys (array), one value per key |
  * | S_MAP | proto, size, key, value, ... |
