@@ -297,8 +297,8 @@ export class Encoder {
     const w = this.w
     if (proto >= PROTO_CLASS_BASE) {
       const info = (this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
-      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return }
       this.#classDrop(proto, KIND_OBJECT)
+      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return }
     }
     if (keys.length > MAX_SHAPE_KEYS) {
       if (this.#cap) this.#sh!.push(keys)
