@@ -22,7 +22,7 @@ import { CorruptionError, PmemError } from '../../regions/index.js'
 import { ObjectProto, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
@@ -33,6 +33,7 @@ import type { ClassRegistry } from './classes.js'
 import { UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
+import { chunkedShell, fillChunked, isChunkedBase } from './binary-decode.js'
 
 /** Stands in the object table for a GONE record; references to it read as null. */
 const GONE = Object.freeze({ gone: true })
@@ -59,8 +60,10 @@ export class Restorer extends LogIndex {
   /** References of every current record. */
   readonly refs = new RefStore()
   readonly #scratch = new IdList()
-  /** Ids of the ArrayBuffers restored. */
+  /** Ids of the ArrayBuffers and Buffers restored (BYTES, BUFFER and CHUNKED records). */
   readonly bytesIds: number[] = []
+  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists. */
+  readonly chunked = new Map<number, { size: number; ids: Int32Array }>()
   /** Pairs [buffer id, view id] of the views restored. */
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
@@ -167,8 +170,9 @@ export class Restorer extends LogIndex {
     const kind = this.enter(id)
     const protoCode = this.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
-    const base = kind === KIND_SEGMENTED ? this.u8() : kind
+    const base = kind === KIND_SEGMENTED || kind === KIND_CHUNKED ? this.u8() : kind
     if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) this.fail(`segmented record of kind ${base}`)
+    if (kind === KIND_CHUNKED && !isChunkedBase(base)) this.fail(`chunked record of kind ${base}`)
     const proto = this.#proto(base, protoCode)
     let o: object
     switch (kind) {
@@ -192,6 +196,7 @@ export class Restorer extends LogIndex {
       }
       case KIND_BYTES: o = new ArrayBuffer(this.count(1)); break
       case KIND_BUFFER: o = Buffer.alloc(this.count(1)); break
+      case KIND_CHUNKED: o = chunkedShell(this, base); break
       case KIND_VIEW: o = this.#viewShell(); break
       default: this.fail(`reference to a ${kindName(kind)} record`)
     }
@@ -219,7 +224,7 @@ export class Restorer extends LogIndex {
     const body = this.pos
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
-    if (kind === KIND_SEGMENT) { this.pos = this.end; return }   // read by its collection
+    if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
     const o = this.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
@@ -236,6 +241,13 @@ export class Restorer extends LogIndex {
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o); return
+      case KIND_CHUNKED: {
+        const c = fillChunked(this, id, o, this.u8())
+        this.chunked.set(id, c)
+        this.bytesIds.push(id)
+        this.refs.set(id, c.ids, 0, c.ids.length)
+        return
+      }
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
       case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }

@@ -33,7 +33,7 @@ import {
 import { VIEW_INDEX, classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone, writeShape } from './records.js'
 import { PendingQueue } from './pending.js'
-import { bytesCopy } from './binary.js'
+import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { ShapeNode, ShapeTrie } from './shapes.js'
@@ -70,6 +70,8 @@ export interface EncoderContext {
   readonly dates: DateTable
   /** ArrayBuffer id -> ids of the views on it (re-encoded when its length changes). */
   readonly viewsOf: Map<number, Set<number>>
+  /** Persisted buffers: lengths, chunk ids and fingerprints (binary.ts); updated as their records are encoded. */
+  readonly binaries: BinaryTable
   /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
   readonly onOutput?: (sealed: Buffer, bytes: number) => void
 }
@@ -87,14 +89,14 @@ export class Encoder {
   readonly dropped: Map<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */
   records = 0
-  /** ArrayBuffer ids encoded in this point, with a copy of their bytes (for change detection). */
-  readonly binaries = new Map<number, Uint8Array>()
   readonly #ctx: EncoderContext
   readonly #classRefs = new Map<object, ClassRef>()
   #proto = 0
   #reason = ''
   #holder = 0
   #holderDropped: DroppedAt[] | undefined
+  /** The record being encoded lists CHUNK records to write after it (binary.ts). */
+  #chunksAfter = false
   /** The references of the holder's previous record (RefStore slice), tried first for each object value. */
   #prevStart = 0
   #prevCount = 0
@@ -245,12 +247,13 @@ export class Encoder {
       case KIND_SET: this.#set(o as Set<unknown>, start); break
       case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.#ctx.dates.update(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
-      case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
+      case KIND_BYTES: this.#binary(id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
       case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
     }
     w.endRecord(lenAt)
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
     this.records++
+    if (this.#chunksAfter) { this.#chunksAfter = false; this.records += this.#ctx.binaries.writePending(this.w) }
   }
 
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
@@ -412,12 +415,11 @@ export class Encoder {
     for (const sid of ids) { w.varint(sid); refs.push(sid) }
   }
 
-  #bytes(id: number, b: ArrayBuffer): void {
-    const copy = bytesCopy(b)
-    const n = copy.length
-    this.binaries.set(id, copy)
-    this.w.varint(n)
-    this.w.bytes(copy)
+  /** A BYTES or BUFFER body, or a CHUNKED one whose new and changed CHUNK records follow the record (binary.ts). */
+  #binary(id: number, base: number, bytes: Uint8Array, max: number, start: number): void {
+    const bins = this.#ctx.binaries
+    bins.encode(id, base, bytes, max, this.w, start, this.#ctx.table, this.#scratch)
+    this.#chunksAfter = bins.hasPending
   }
 
   #view(id: number, v: ArrayBufferView, start: number): void {
@@ -426,11 +428,7 @@ export class Encoder {
     const [buffer, off, len] = viewParts(v)
     if (getPrototypeOf(v) === BufferProto && (off !== 0 || len !== bufferLength(buffer))) {
       w.buf[start] = KIND_BUFFER
-      const copy = new Uint8Array(len)
-      copy.set(new Uint8Array(buffer, off, len))
-      this.binaries.set(id, copy)
-      w.varint(len)
-      w.bytes(copy)
+      this.#binary(id, KIND_BUFFER, len === 0 ? new Uint8Array(0) : new Uint8Array(buffer, off, len), 0, start)
       return
     }
     w.u8(VIEW_INDEX.get(tag)!)

@@ -7,7 +7,7 @@
  * the same id supersedes the earlier one (inv. 1: records are in time order, so the last
  * record of an id is its current state). Within one point the order of records is free
  * (a point writes one record per id; the restorer indexes the whole log before it builds
- * anything and reaches SHAPE, CLASS and SEGMENT records by id): a point written the usual
+ * anything and reaches SHAPE, CLASS, SEGMENT and CHUNK records by id): a point written the usual
  * way puts SHAPE, CLASS and SEGMENT records first, a streamed full point puts them last.
  * Compaction rewrites the log with only the current records of objects reachable from the
  * root, in the same relative order.
@@ -23,6 +23,13 @@
  * | ...    | rest | kind-specific body, to offset b + n |
  *
  * (Varint headers average 4 bytes where fixed u32 fields took 8: 11% of a typical log.)
+ *
+ * Binary data (binary.ts): a fixed-length ArrayBuffer or Buffer of at most 4 KiB is one
+ * BYTES or BUFFER record; a larger or resizable one is a CHUNKED record and one CHUNK record
+ * per 4 KiB. A chunk keeps its id while its buffer has a chunk at that index, so a changed
+ * chunk is one CHUNK record under that id and the CHUNKED record is rewritten only when the
+ * length changes. (Format version 1, meta.ts, had no CHUNKED or CHUNK records and stored every
+ * buffer as one BYTES or BUFFER record of any size; those records are still read.)
  *
  * Kind-specific bodies (values are tagged values, below; "varint" is unsigned LEB128):
  *
@@ -44,6 +51,8 @@
  * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
  * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
  * | BUFFER | varint n, n bytes: a Node Buffer that views part of a larger ArrayBuffer (Node's 8 KiB pool, usually), stored with its own bytes only, like `v8.serialize` does, so unrelated pool memory never reaches the file |
+ * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
+ * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
  *
  * Tagged values (first byte):
  *
@@ -119,7 +128,9 @@ export const KIND_GONE = 13
 export const KIND_SEGMENTED = 14
 export const KIND_SEGMENT = 15
 export const KIND_BUFFER = 16
-export const KIND_MAX = 16
+export const KIND_CHUNKED = 17
+export const KIND_CHUNK = 18
+export const KIND_MAX = 18
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -150,5 +161,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk'][kind] ?? `kind ${kind}`
 }

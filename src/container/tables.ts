@@ -9,7 +9,7 @@
  * | `refs` (refs.ts) | id -> the ids its current record references (compaction's mark, `dropped` paths) |
  * | `segments` | segmented collection id -> its segments by content (segments.ts) |
  * | `dropped` | holder id -> the values its current record could not persist |
- * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point, binary.ts) |
+ * | `binaries` (binary.ts) | ArrayBuffer (or Buffer) id -> its length, chunk ids and the fingerprints of its persisted bytes (compared at each point) |
  * | `dates` (dates.ts) | Date id -> its last persisted time value (the Dates handed out, compared at each point) |
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
@@ -30,6 +30,7 @@ import type { ClassRef, ClassRegistry } from './classes.js'
 import type { EncoderContext } from './encode.js'
 import { isDescriptor } from './walk.js'
 import { DateTable } from './dates.js'
+import { BinaryTable } from './binary.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
@@ -47,7 +48,7 @@ export class ContainerTables {
   refs = new RefStore()
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
-  readonly binaries = new Map<number, Uint8Array>()
+  readonly binaries = new BinaryTable()
   readonly dates = new DateTable()
   readonly viewsOf = new Map<number, Set<number>>()
   readonly dropped = new Map<number, DroppedAt[]>()
@@ -74,6 +75,7 @@ export class ContainerTables {
     return {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
+      binaries: this.binaries,
       onOutput,
     }
   }
@@ -108,6 +110,7 @@ export class ContainerTables {
     this.dropped.clear()
     this.segments.clear()
     this.viewsOf.clear()
+    this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)
   }
 
   /** A snapshot changes what `dropped` reports. */
