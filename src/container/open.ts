@@ -111,9 +111,9 @@ function adopt(c: OpenTarget, r: Restored): void {
     t.classRefs.set(cls.proto, ref)
     t.table.bindDescriptor(ref, id)
   }
-  t.table.setHighWater(r.meta.highWater)
-  t.refs = r.refs
   for (const [owner, c] of r.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+  t.table.setHighWater(r.meta.highWater)     // ids free are those with nothing bound: after every descriptor
+  t.refs = r.refs
   for (const id of r.bytesIds) {
     const c = r.chunked.get(id)
     t.binaries.restored(id, r.objects[id] as object, c?.ids ?? null, c?.size ?? 0)

@@ -55,7 +55,7 @@ export function cloneGraph<T>(root: T): T {
       case 'Set': c = new Set(); break
       case 'Date': c = new Date((v as Date).getTime()); break
       case 'RegExp': c = new RegExp((v as RegExp).source, (v as RegExp).flags); break
-      case 'ArrayBuffer': c = (v as ArrayBuffer).slice(0); break
+      case 'ArrayBuffer': c = cloneBuffer(v as ArrayBuffer); break
       case 'Object': c = Object.create(Object.getPrototypeOf(v)); break
       default: {
         const view = v as ArrayBufferView
@@ -88,6 +88,17 @@ export function cloneGraph<T>(root: T): T {
   return out
 }
 
+type Resizable = ArrayBuffer & { resizable: boolean; maxByteLength: number }
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer
+
+/** A copy of a buffer, resizable if it is (with the same maximum). */
+function cloneBuffer(b: ArrayBuffer): ArrayBuffer {
+  if (!(b as Resizable).resizable) return b.slice(0)
+  const c = new ResizableArrayBuffer(b.byteLength, { maxByteLength: (b as Resizable).maxByteLength })
+  new Uint8Array(c).set(new Uint8Array(b))
+  return c
+}
+
 function show(v: unknown): string {
   if (typeof v === 'object' && v !== null) return `<${tagOf(v)}>`
   if (typeof v === 'bigint') return `${v}n`
@@ -116,7 +127,10 @@ export function assertSameGraph(actual: unknown, expected: unknown): void {
     switch (tag) {
       case 'Date': assert.ok(Object.is((a as Date).getTime(), (e as Date).getTime()), `${path}: date`); break
       case 'RegExp': assert.equal(String(a), String(e), `${path}: regexp`); break
-      case 'ArrayBuffer': assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e as ArrayBuffer), `${path}: bytes`); break
+      case 'ArrayBuffer':
+        assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e as ArrayBuffer), `${path}: bytes`)
+        assert.deepEqual([(a as Resizable).resizable, (a as Resizable).maxByteLength], [(e as Resizable).resizable, (e as Resizable).maxByteLength], `${path}: resizable`)
+        break
       case 'Map': {
         const ae = [...(a as Map<unknown, unknown>)], ee = [...(e as Map<unknown, unknown>)]
         assert.equal(ae.length, ee.length, `${path}: Map size`)
@@ -162,7 +176,7 @@ export const primitive = (): fc.Arbitrary<unknown> => fc.oneof(
   fc.bigInt({ min: -(2n ** 100n), max: 2n ** 100n }),
 )
 
-const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset'] as const
+const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset', 'bigbytes'] as const
 type Kind = typeof KINDS[number]
 
 /** A node recipe: its kind and slots, each a primitive or a reference to another node (by index). */
@@ -199,6 +213,11 @@ function shell(r: NodeRecipe): object {
     case 'date': return new Date(r.n * 1e9 - 7)
     case 'regexp': return new RegExp(`a${r.n}[b-c]*`, r.n % 2 ? 'gi' : 'u')
     case 'bytes': return Uint8Array.from({ length: r.n }, (_, i) => (i * 37 + r.n) & 255).buffer
+    case 'bigbytes': {     // over 4 KiB (chunked), every other one resizable
+      const b = r.n % 2 === 0 ? new ArrayBuffer(4100 + r.n * 300) : new ResizableArrayBuffer(4100 + r.n * 300, { maxByteLength: 20000 })
+      new Uint8Array(b).forEach((_, i, a) => { a[i] = (i * 13 + r.n) & 255 })
+      return r.n % 3 === 0 ? new Float32Array(b, 4, 1000) : b
+    }
     case 'view': { const b = new ArrayBuffer(64); new Uint8Array(b).fill(r.n); return r.n % 3 === 0 ? new Float64Array(b, 8, 4) : r.n % 3 === 1 ? new DataView(b, 3, 20) : new BigInt64Array(b, 16, 2) }
     case 'point': return new Point(r.n, -r.n)
     case 'nullproto': return Object.create(null) as object

@@ -130,7 +130,9 @@ export function mutateBytes(c: Container, r: OpRecipe): void {
     else for (const key of Object.keys(o)) todo.push((o as Record<string, unknown>)[key])
   }
   if (found.length === 0) return
-  const b = new Uint8Array(found[r.pick % found.length])
+  const buf = found[r.pick % found.length] as ArrayBuffer & { resizable?: boolean; maxByteLength?: number; resize?(n: number): void }
+  if (buf.resizable === true && r.pick % 3 === 0) { buf.resize!(r.pick % (buf.maxByteLength! + 1)); return }
+  const b = new Uint8Array(buf)
   b[r.pick % b.length] ^= 0x5a
 }
 
