@@ -8,7 +8,9 @@
  * Detected (marks dirty): property set, delete and define, `Object.setPrototypeOf`, on plain
  * objects, arrays (including every Array.prototype method called on the proxy) and
  * registered class instances (including their methods and setters, which see the proxy as
- * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`. Dates, ArrayBuffers and
+ * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`; `Object.preventExtensions`
+ * (and `seal`, `freeze`) on all of them; own properties of Maps and Sets (set, delete,
+ * define, `setPrototypeOf`: they persist, props.ts). Dates, ArrayBuffers and
  * typed arrays are handed out raw (so that `new Date(d)`, `util.types` checks and native
  * APIs work on them) and compared with their persisted value at every point instead
  * (snapshot.ts: a time value per Date, dates.ts; bytes per ArrayBuffer, binary.ts).
@@ -151,6 +153,25 @@ export class Barrier {
         return Reflect.defineProperty(t, k, d)
       },
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
+    }
+  }
+
+  /**
+   * Traps of Map and Set proxies for their own properties (`m.meta = {...}`, symbol keys,
+   * `Object.defineProperty`, `Object.freeze`): they persist too (props.ts), so they mark.
+   */
+  #ownPropertyTraps<T extends object>(): ProxyHandler<T> {
+    return {
+      set: (t, k, v) => { this.mark(t); return Reflect.set(t, k, this.unwrap(v), t) },
+      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
+      defineProperty: (t, k, d) => {
+        this.mark(t)
+        if ('value' in d) d = { ...d, value: this.unwrap(d.value) }
+        return Reflect.defineProperty(t, k, d)
+      },
+      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
     }
   }
 
@@ -174,7 +195,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnyMap>(),
     }
   }
 
@@ -195,7 +216,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnySet>(),
     }
   }
 }

@@ -30,11 +30,11 @@ export function chunkedShell(r: Reader, base: number): object {
 /** The ArrayBuffer constructor with its options argument (resizable buffers; not in this TypeScript lib). */
 const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, options: { maxByteLength: number }) => ArrayBuffer
 
-/**
- * Fills buffer `o` (record `id`, the reader after its base kind byte) from its CHUNK
- * records; returns the chunk size and ids its record lists (the ids are also its references).
- */
-export function fillChunked(r: Reader, id: number, o: object, base: number): { size: number; ids: Int32Array } {
+/** What a CHUNKED record says after its base kind: length, chunk size, CHUNK ids. */
+export interface ChunkedHeader { n: number; size: number; ids: Int32Array }
+
+/** Reads a CHUNKED record's body after its base kind byte, up to the end of its chunk ids. */
+export function readChunked(r: Reader, id: number): ChunkedHeader {
   const n = r.varint()
   r.varint()   // maximum length: applied by the shell
   const size = r.varint()
@@ -42,7 +42,13 @@ export function fillChunked(r: Reader, id: number, o: object, base: number): { s
   if (size === 0 || count !== Math.ceil(n / size)) r.fail(`chunked buffer ${id} of ${n} bytes lists ${count} chunks of ${size}`)
   const ids = new Int32Array(count)
   for (let i = 0; i < count; i++) ids[i] = r.varint()
-  if (r.pos !== r.end) r.fail(`chunked buffer record of id ${id} has trailing bytes`)
+  return { n, size, ids }
+}
+
+/** Fills buffer `o` (record `id`) from the CHUNK records `c` lists (moves the reader to each). */
+export function fillChunks(r: Reader, id: number, o: object, base: number, c: ChunkedHeader): void {
+  const { n, size, ids } = c
+  const count = ids.length
   const target = base === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
   if (target.length !== n) r.fail('buffer length changed between reads')
   for (let i = 0; i < count; i++) {
@@ -53,5 +59,4 @@ export function fillChunked(r: Reader, id: number, o: object, base: number): { s
     target.set(r.buf.subarray(r.pos, r.end), i * size)
     r.pos = r.end
   }
-  return { size, ids }
 }

@@ -33,7 +33,8 @@ import type { ClassRegistry } from './classes.js'
 import { UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
-import { chunkedShell, fillChunked, isChunkedBase } from './binary-decode.js'
+import { chunkedShell, fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
+import { applyProps, readProps, type PendingProps } from './props-decode.js'
 
 /** Stands in the object table for a GONE record; references to it read as null. */
 const GONE = Object.freeze({ gone: true })
@@ -232,7 +233,7 @@ export class Restorer extends LogIndex {
     const protoCode = this.varint()
     this.#scratch.n = 0
     switch (kind) {
-      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.#scratch.push(bid); this.views.push(bid, id); this.pos = this.end; break }
+      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.#scratch.push(bid); this.views.push(bid, id); break }
       case KIND_OBJECT: {
         const shape = this.#shape(this.varint())
         if (protoCode === PROTO_BUILTIN) shape.fill(o, this)
@@ -242,10 +243,11 @@ export class Restorer extends LogIndex {
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o); return
       case KIND_CHUNKED: {
-        const c = fillChunked(this, id, o, this.u8())
-        this.chunked.set(id, c)
+        const base = this.u8(), c = readChunked(this, id), props = this.#props()
+        fillChunks(this, id, o, base, c)
+        this.chunked.set(id, { size: c.size, ids: c.ids })
         this.bytesIds.push(id)
-        this.refs.set(id, c.ids, 0, c.ids.length)
+        this.#partsDone(id, o, c.ids, props)
         return
       }
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
@@ -261,8 +263,10 @@ export class Restorer extends LogIndex {
         this.bytesIds.push(id)
         break
       }
-      default: this.pos = this.end   // DATE, REGEXP, VIEW: complete in their shell
+      case KIND_DATE: this.need(8); this.pos += 8; break    // DATE, REGEXP: complete in their shell
+      case KIND_REGEXP: this.value(); this.value(); break
     }
+    if (this.pos < this.end) applyProps(o, readProps(this))
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
   }
@@ -274,7 +278,7 @@ export class Restorer extends LogIndex {
     const count = this.count(1)
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
-    if (this.pos !== this.end) this.fail(`segmented record of id ${id} has trailing bytes`)
+    const props = this.#props()
     const list: [number, string][] = []
     let entries = 0
     for (const sid of segIds) {
@@ -298,7 +302,24 @@ export class Restorer extends LogIndex {
     if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
     if (base === KIND_ARRAY) (o as unknown[]).length = n
     this.segments.set(id, list)
-    const ids = Int32Array.from(segIds)
+    this.#partsDone(id, o, segIds, props)
+  }
+
+  /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */
+  #props(): { p: PendingProps; refs: Int32Array } | null {
+    this.#scratch.n = 0
+    if (this.pos === this.end) return null
+    const p = readProps(this)
+    if (this.pos !== this.end) this.fail('record has trailing bytes after its properties')
+    return { p, refs: this.#scratch.a.slice(0, this.#scratch.n) }
+  }
+
+  /** A record with parts is filled: its properties applied; its references are its parts and what its properties reference. */
+  #partsDone(id: number, o: object, parts: ArrayLike<number>, props: { p: PendingProps; refs: Int32Array } | null): void {
+    if (props !== null) applyProps(o, props.p)
+    const ids = new Int32Array(parts.length + (props?.refs.length ?? 0))
+    ids.set(parts)
+    if (props !== null) ids.set(props.refs, parts.length)
     this.refs.set(id, ids, 0, ids.length)
   }
 

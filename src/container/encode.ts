@@ -33,6 +33,7 @@ import {
 import { VIEW_INDEX, classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone, writeShape } from './records.js'
 import { PendingQueue } from './pending.js'
+import { ATTR_IN_BODY, inspect, own } from './props.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
@@ -72,6 +73,8 @@ export interface EncoderContext {
   readonly viewsOf: Map<number, Set<number>>
   /** Persisted buffers: lengths, chunk ids and fingerprints (binary.ts); updated as their records are encoded. */
   readonly binaries: BinaryTable
+  /** Look at own properties beyond the enumerable string-keyed ones (props.ts); false: the `properties: 'enumerable'` option. */
+  readonly inspect: boolean
   /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
   readonly onOutput?: (sealed: Buffer, bytes: number) => void
 }
@@ -240,9 +243,10 @@ export class Encoder {
     const lenAt = w.beginRecord(id)
     const start = lenAt + 1
     w.u8(kind); w.varint(proto)
+    let body = EMPTY_KEYS
     switch (kind) {
-      case KIND_OBJECT: this.#object(o as Record<string, unknown>, start, proto); break
-      case KIND_ARRAY: this.#array(o as unknown[], start); break
+      case KIND_OBJECT: body = this.#object(o as Record<string, unknown>, start, proto); break
+      case KIND_ARRAY: body = this.#array(o as unknown[], start); break
       case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
       case KIND_SET: this.#set(o as Set<unknown>, start); break
       case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); this.#ctx.dates.update(id, t); break }
@@ -250,6 +254,7 @@ export class Encoder {
       case KIND_BYTES: this.#binary(id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
       case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
     }
+    if (this.#ctx.inspect) this.#own(o, kind, body)
     w.endRecord(lenAt)
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
     this.records++
@@ -264,30 +269,58 @@ export class Encoder {
     this.records++
   }
 
-  #object(o: Record<string, unknown>, start: number, proto: number): void {
-    if (proto === PROTO_BUILTIN && this.#forIn && this.#objectForIn(o)) return
+  /** Writes an OBJECT or DICT body; returns the keys it holds. */
+  #object(o: Record<string, unknown>, start: number, proto: number): readonly string[] {
+    if (proto === PROTO_BUILTIN && this.#forIn) {
+      const ks = this.#objectForIn(o)
+      if (ks !== null) return ks
+    }
     const keys = objectKeys(o)
     const w = this.w
     if (keys.length > MAX_SHAPE_KEYS) {
       w.buf[start] = KIND_DICT
       w.varint(keys.length)
       for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
-      return
+      return keys
     }
     w.varint(this.#shapeId(this.#ctx.shapes.lookup(keys)))
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
+    return keys
+  }
+
+  /**
+   * The own properties the body does not hold, or holds with attributes other than the
+   * defaults (props.ts): a PROPS section at the end of the record, and reports of what
+   * cannot persist. `body`: the own enumerable string keys the body holds.
+   */
+  #own(o: object, kind: number, body: readonly string[]): void {
+    const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
+    const exempt = kind === KIND_REGEXP && (o as RegExp).lastIndex === 0 ? 'lastIndex' : ''
+    if (!inspect(o, body, !elements, kind !== KIND_ARRAY, exempt)) return
+    // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
+    const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed
+    for (const [k, why] of drops) this.#drop(k, 'prop', why)
+    if (keys.length === 0 && !sealed) return
+    const w = this.w
+    w.u8(sealed ? 1 : 0)
+    w.varint(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      w.u8(attrs[i])
+      w.str(keys[i])
+      if ((attrs[i] & ATTR_IN_BODY) === 0) this.value(values[i], real[i], 'prop')
+    }
   }
 
   /**
    * The fast path of a plain object whose shape was seen before: for-in walks V8's enum
    * cache without allocating a key list (measured 40% faster than Object.keys on the users
    * of the performance graph). One pass writes the values while it compares the keys with
-   * the shape last seen with the same first key. Returns false, having written nothing
+   * the shape last seen with the same first key. Returns null, having written nothing
    * (values written so far are undone; objects they discovered keep their ids and are
    * referenced again by the exact path), when no known shape matches or a getter changed
    * the object while it was read.
    */
-  #objectForIn(o: Record<string, unknown>): boolean {
+  #objectForIn(o: Record<string, unknown>): readonly string[] | null {
     const w = this.w
     const at = w.pos, refs = this.#scratch.n, drops = this.#holderDropped?.length ?? -1
     let ks: readonly string[] = EMPTY_KEYS
@@ -295,16 +328,16 @@ export class Encoder {
     for (const k in o) {
       if (n === 0) {
         const node = this.#ctx.shapes.recentByFirst(k)
-        if (node === undefined) return false
+        if (node === undefined) return null
         ks = node.keys
         w.varint(this.#shapeId(node))
-      } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return false }
+      } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return null }
       this.value(o[k], k, 'prop')
       n++
     }
-    if (n !== 0 && n === ks.length) return true
+    if (n !== 0 && n === ks.length) return ks
     if (n !== 0) this.#undo(at, refs, drops)
-    return false
+    return null
   }
 
   /** Forgets what the current record wrote since `at` (its references and dropped values too). */
@@ -322,14 +355,15 @@ export class Encoder {
     return node.id
   }
 
-  #array(a: unknown[], start: number): void {
+  /** Writes an ARRAY, SPARSE or SEGMENTED body; returns the own enumerable keys it holds (indices too). */
+  #array(a: unknown[], start: number): readonly string[] {
     const w = this.w
     const n = a.length
     const keys = objectKeys(a)
-    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
+    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return keys }
     if (n > SEGMENT_MIN && keys.length === n) {
       this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
-      return
+      return keys
     }
     w.varint(n)
     let holes = 0
@@ -339,6 +373,7 @@ export class Encoder {
       else this.value(v, i, 'index')
     }
     this.#extras(a, keys, n - holes)
+    return keys
   }
 
   #sparse(a: unknown[], keys: string[], start: number): void {

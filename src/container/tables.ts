@@ -45,6 +45,8 @@ export class ContainerTables {
   readonly excluded = new WeakSet<object>()
   /** False until the program excludes something (the encoder then skips the WeakSet lookup). */
   anyExcluded = false
+  /** Points look at own properties beyond the enumerable string-keyed ones (props.ts); false with `properties: 'enumerable'`. */
+  inspect = true
   refs = new RefStore()
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
@@ -75,7 +77,7 @@ export class ContainerTables {
     return {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
-      binaries: this.binaries,
+      binaries: this.binaries, inspect: this.inspect,
       onOutput,
     }
   }
