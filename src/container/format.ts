@@ -54,6 +54,24 @@
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
  *
+ * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
+ * SEGMENT and CHUNK) may end with one; it is there when bytes remain after the kind's body.
+ * It holds the own properties the body does not (non-enumerable ones, keys that are
+ * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps and binary
+ * objects), the attributes of body keys that are not the defaults, and extensibility.
+ * Format version 1 had no PROPS sections.
+ *
+ * | OFFSET | SIZE | DESCRIPTION |
+ * | ------ | ---- | ----------- |
+ * | p      | 1    | 1 if the object is not extensible (`preventExtensions`, `seal`, `freeze`; applied after everything else), else 0 |
+ * | p+1    | 1-5  | count: entries, varint |
+ * | ...    | var  | count x entry: u8 attributes, key (string value), value (tagged; absent if attribute bit 4) |
+ *
+ * Attributes: bit 0 enumerable, bit 1 writable, bit 2 configurable, bit 3 the property was
+ * an accessor (the value is what its getter returned; restored as a data property), bit 4
+ * the body holds the value (the entry gives attributes only); bits 5-6 the key kind: 0 the
+ * string, 1 `Symbol.for(string)`, 2 the well-known symbol `Symbol[string]`; bit 7 is 0.
+ *
  * Tagged values (first byte):
  *
  * | TAG | FOLLOWED BY | VALUE |

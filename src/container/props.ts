@@ -87,9 +87,13 @@ function add(o: object, key: string | symbol, stored: string, keyKind: number, d
  * record's body holds, in any order). `names`: also list string keys (false for arrays and
  * typed arrays, see the file's comment); `attrs`: check the attributes of the body's keys
  * (false for the elements of an extensible array). `exempt` is an own string key that needs
- * no entry (a RegExp's `lastIndex` while it is 0, its value when a RegExp is made), or ''. Returns true if a PROPS section or a report is needed (`own`).
+ * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or ''. Returns true if a PROPS section or a report is needed (`own`).
  */
 export function inspect(o: object, body: readonly string[], names: boolean, attrs: boolean, exempt: string): boolean {
+  if (exempt !== '') {
+    const d = gOPD(o, exempt)
+    if (d === undefined || d.value !== 0 || d.writable !== true) exempt = ''
+  }
   const sealed = !isExtensible(o)
   const syms = gOPS(o)
   const all = names ? gOPN(o) : null

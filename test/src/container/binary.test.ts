@@ -210,7 +210,7 @@ test('random buffers, views and writes (element, range, resize, detach): a fresh
     expected.set(file, describeBinary(root))
     await Promise.all(points)
     await c.close()
-  }), { numRuns: 30 })
+  }), { numRuns: 30, includeErrorInReport: true })
   const out = execFileSync(process.execPath, [path.join(here, 'binary-child.js'), ...expected.keys()], { maxBuffer: 1 << 24 }).toString()
   const lines = out.trim().split('\n').map(l => JSON.parse(l) as { file: string; describe: string[]; ok: boolean; problems: string[] })
   assert.equal(lines.length, expected.size)
