@@ -295,7 +295,7 @@ export class Encoder {
    */
   #own(o: object, kind: number, body: readonly string[]): void {
     const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
-    const exempt = kind === KIND_REGEXP ? 'lastIndex' : ''
+    const exempt = kind === KIND_REGEXP ? 'lastIndex' : null
     if (!inspect(o, body, !elements, kind !== KIND_ARRAY, exempt)) return
     // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
     const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed

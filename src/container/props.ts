@@ -87,18 +87,18 @@ function add(o: object, key: string | symbol, stored: string, keyKind: number, d
  * record's body holds, in any order). `names`: also list string keys (false for arrays and
  * typed arrays, see the file's comment); `attrs`: check the attributes of the body's keys
  * (false for the elements of an extensible array). `exempt` is an own string key that needs
- * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or ''. Returns true if a PROPS section or a report is needed (`own`).
+ * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or null. Returns true if a PROPS section or a report is needed (`own`).
  */
-export function inspect(o: object, body: readonly string[], names: boolean, attrs: boolean, exempt: string): boolean {
-  if (exempt !== '') {
+export function inspect(o: object, body: readonly string[], names: boolean, attrs: boolean, exempt: string | null): boolean {
+  if (exempt !== null) {
     const d = gOPD(o, exempt)
-    if (d === undefined || d.value !== 0 || d.writable !== true) exempt = ''
+    if (d === undefined || d.value !== 0 || d.writable !== true) exempt = null
   }
   const sealed = !isExtensible(o)
   const syms = gOPS(o)
   const all = names ? gOPN(o) : null
   const checkBody = attrs || sealed
-  if (!sealed && syms.length === 0 && !checkBody && (all === null || all.length === body.length + (exempt !== '' ? 1 : 0))) return false
+  if (!sealed && syms.length === 0 && !checkBody && (all === null || all.length === body.length + (exempt !== null ? 1 : 0))) return false
   reset()
   own.sealed = sealed
   if (checkBody) {
@@ -108,7 +108,7 @@ export function inspect(o: object, body: readonly string[], names: boolean, attr
       if (d.get !== undefined || d.set !== undefined || d.writable !== true || d.configurable !== true) add(o, body[i], body[i], KEY_STRING, d, true)
     }
   }
-  if (all !== null && all.length !== body.length + (exempt !== '' ? 1 : 0)) {
+  if (all !== null && all.length !== body.length + (exempt !== null ? 1 : 0)) {
     const inBody = new Set(body)
     for (const k of all) {
       if (inBody.has(k)) continue

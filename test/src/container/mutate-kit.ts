@@ -108,9 +108,11 @@ export function mutate(c: Container, r: OpRecipe): void {
     const o = node as Record<string, unknown>
     const keys = Object.keys(o)
     const key = k % 3 === 0 && keys.length > 0 ? keys[k % keys.length] : KEYS[k % KEYS.length]
-    if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
-    else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
-    else o[key] = v
+    try {
+      if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
+      else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
+      else o[key] = v
+    } catch { /* refused: a read-only or non-configurable property (graph-kit's 'decorated' objects), as it would be for the program */ }
   }
 }
 
