@@ -6,8 +6,15 @@
  * that changed (change detection without a walk: cost proportional to what changed).
  *
  * Detected (marks dirty): property set, delete and define, `Object.setPrototypeOf`, on plain
- * objects and arrays (including every Array.prototype method called on the proxy); Map
- * `set`/`delete`/`clear`; Set `add`/`delete`/`clear`.
+ * objects, arrays (including every Array.prototype method called on the proxy) and
+ * instances of registered classes without private members or hooks when `track:
+ * 'barriers'`; Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`;
+ * `Object.preventExtensions` (and `seal`, `freeze`) on all of them; own properties of Maps
+ * and Sets (set, delete, define, `setPrototypeOf`: they persist, props.ts). Dates,
+ * ArrayBuffers and typed arrays are handed out raw (so that `new Date(d)`, `util.types`
+ * checks and native APIs work on them) and compared with their persisted value at every
+ * point instead (snapshot.ts: a time value per Date, dates.ts; chunk fingerprints per
+ * ArrayBuffer, binary.ts).
  *
  * Handed out raw, not as proxies: objects the program may already hold raw (exposed:
  * handed in, or handed out raw before; verify.ts compares them at every point), objects
@@ -215,6 +222,25 @@ export class Barrier {
         return Reflect.defineProperty(t, k, d)
       },
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
+    }
+  }
+
+  /**
+   * Traps of Map and Set proxies for their own properties (`m.meta = {...}`, symbol keys,
+   * `Object.defineProperty`, `Object.freeze`): they persist too (props.ts), so they mark.
+   */
+  #ownPropertyTraps<T extends object>(): ProxyHandler<T> {
+    return {
+      set: (t, k, v) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), t) },
+      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
+      defineProperty: (t, k, d) => {
+        const e = this.mark(t)
+        if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
+        return Reflect.defineProperty(t, k, d)
+      },
+      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
     }
   }
 
@@ -238,7 +264,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnyMap>(),
     }
   }
 
@@ -259,7 +285,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnySet>(),
     }
   }
 }

@@ -113,6 +113,7 @@ export class Container<T extends object = Record<string, any>> {
     this.path = backing.path
     this.#backing = backing
     this.#tables = new ContainerTables(classes, options.track ?? 'all')
+    this.#tables.inspect = options.properties !== 'enumerable'
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
   }

@@ -33,7 +33,8 @@ import {
 import { VIEW_INDEX, classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone, writeShape } from './records.js'
 import { PendingQueue } from './pending.js'
-import { bytesCopy } from './binary.js'
+import { ATTR_IN_BODY, inspect, own } from './props.js'
+import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { ShapeNode, ShapeTrie } from './shapes.js'
@@ -43,7 +44,7 @@ import { IdList, type RefStore } from './refs.js'
 import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, type ShadowStore } from './shadow.js'
-import type { Verifier } from './verify.js'
+import { propsSeen, type Verifier } from './verify.js'
 import { classDrop, savedState } from './instances.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
@@ -73,6 +74,10 @@ export interface EncoderContext {
   readonly dates: DateTable
   /** ArrayBuffer id -> ids of the views on it (re-encoded when its length changes). */
   readonly viewsOf: Map<number, Set<number>>
+  /** Persisted buffers: lengths, chunk ids and fingerprints (binary.ts); updated as their records are encoded. */
+  readonly binaries: BinaryTable
+  /** Look at own properties beyond the enumerable string-keyed ones (props.ts); false: the `properties: 'enumerable'` option. */
+  readonly inspect: boolean
   /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
   readonly onOutput?: (sealed: Buffer, bytes: number) => void
   /** Exposed ids and their shadows (verify.ts): the record of an exposed id also writes its shadow. Null: barriers only. */
@@ -94,14 +99,14 @@ export class Encoder {
   readonly dropped: Map<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */
   records = 0
-  /** ArrayBuffer ids encoded in this point, with a copy of their bytes (for change detection). */
-  readonly binaries = new Map<number, Uint8Array>()
   readonly #ctx: EncoderContext
   readonly #classRefs = new Map<object, ClassRef>()
   #proto = 0
   #reason = ''
   #holder = 0
   #holderDropped: DroppedAt[] | undefined
+  /** The record being encoded lists CHUNK records to write after it (binary.ts). */
+  #chunksAfter = false
   /** The references of the holder's previous record (RefStore slice), tried first for each object value. */
   #prevStart = 0
   #prevCount = 0
@@ -257,21 +262,24 @@ export class Encoder {
     const lenAt = w.beginRecord(id)
     const start = lenAt + 1
     w.u8(kind); w.varint(proto)
+    let body = EMPTY_KEYS
     switch (kind) {
-      case KIND_OBJECT: this.#object(id, o as Record<string, unknown>, start, proto); break
-      case KIND_ARRAY: this.#array(o as unknown[], start); break
+      case KIND_OBJECT: body = this.#object(id, o as Record<string, unknown>, start, proto); break
+      case KIND_ARRAY: body = this.#array(o as unknown[], start); break
       case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
       case KIND_SET: this.#set(o as Set<unknown>, start); break
       case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); if (this.#cap) this.#ctx.dates.set(id, t); else this.#ctx.dates.update(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
-      case KIND_BYTES: this.#bytes(id, o as ArrayBuffer); break
+      case KIND_BYTES: this.#binary(id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
       case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
     }
+    if (this.#ctx.inspect) this.#own(id, o, kind, body)
     w.endRecord(lenAt)
     if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.#classDrop(proto, kind)
     if (this.#cap) { if (this.#skind !== 0) this.#sh!.end(id, this.#skind); else this.#sh!.abandon(); this.#cap = false }
     this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
     this.records++
+    if (this.#chunksAfter) { this.#chunksAfter = false; this.records += this.#ctx.binaries.writePending(this.w) }
   }
 
   /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */
@@ -290,27 +298,61 @@ export class Encoder {
     this.records++
   }
 
-  #object(id: number, o: Record<string, unknown>, start: number, proto: number): void {
+  /** Writes an OBJECT, DICT or STATEFUL body; returns the keys it holds. */
+  #object(id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
     this.#skind = S_OBJECT
-    if (proto === PROTO_BUILTIN && this.#forIn && this.#objectForIn(o)) return
+    if (proto === PROTO_BUILTIN && this.#forIn) {
+      const ks = this.#objectForIn(o)
+      if (ks !== null) return ks
+    }
     const keys = objectKeys(o)
     const w = this.w
     if (proto >= PROTO_CLASS_BASE) {
       const info = (this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
       this.#classDrop(proto, KIND_OBJECT)
-      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return }
+      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return keys }
     }
     if (keys.length > MAX_SHAPE_KEYS) {
       if (this.#cap) this.#sh!.push(keys)
       w.buf[start] = KIND_DICT
       w.varint(keys.length)
       for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
-      return
+      return keys
     }
     const node = this.#ctx.shapes.lookup(keys)
     if (this.#cap) this.#sh!.push(node)
     w.varint(this.#shapeId(node))
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
+    return keys
+  }
+
+  /**
+   * The own properties the body does not hold, or holds with attributes other than the
+   * defaults (props.ts): a PROPS section at the end of the record, and reports of what
+   * cannot persist. `body`: the own enumerable string keys the body holds.
+   */
+  #own(id: number, o: object, kind: number, body: readonly string[]): void {
+    const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
+    const exempt = kind === KIND_REGEXP ? 'lastIndex' : null
+    const found = inspect(o, body, !elements, kind !== KIND_ARRAY, exempt)
+    // An exposed object: what was found is compared at the next points (verify.ts inv. V3).
+    if (this.#cap) this.#ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, kind !== KIND_ARRAY, exempt) : null)
+    if (!found) return
+    // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
+    const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed
+    for (const [k, why] of drops) this.#drop(k, 'prop', why)
+    if (keys.length === 0 && !sealed) return
+    const w = this.w
+    w.u8(sealed ? 1 : 0)
+    w.varint(keys.length)
+    const cap = this.#cap
+    this.#cap = false        // these values are not part of the shadow's layout (shadow.ts)
+    for (let i = 0; i < keys.length; i++) {
+      w.u8(attrs[i])
+      w.str(keys[i])
+      if ((attrs[i] & ATTR_IN_BODY) === 0) this.value(values[i], real[i], 'prop')
+    }
+    this.#cap = cap
   }
 
   /** A STATEFUL record: an instance of a class with save/revive hooks (its keys inline, then its saved state). */
@@ -331,12 +373,12 @@ export class Encoder {
    * The fast path of a plain object whose shape was seen before: for-in walks V8's enum
    * cache without allocating a key list (measured 40% faster than Object.keys on the users
    * of the performance graph). One pass writes the values while it compares the keys with
-   * the shape last seen with the same first key. Returns false, having written nothing
+   * the shape last seen with the same first key. Returns null, having written nothing
    * (values written so far are undone; objects they discovered keep their ids and are
    * referenced again by the exact path), when no known shape matches or a getter changed
    * the object while it was read.
    */
-  #objectForIn(o: Record<string, unknown>): boolean {
+  #objectForIn(o: Record<string, unknown>): readonly string[] | null {
     const w = this.w
     const at = w.pos, refs = this.#scratch.n, drops = this.#holderDropped?.length ?? -1
     let ks: readonly string[] = EMPTY_KEYS
@@ -344,17 +386,17 @@ export class Encoder {
     for (const k in o) {
       if (n === 0) {
         const node = this.#ctx.shapes.recentByFirst(k)
-        if (node === undefined) return false
+        if (node === undefined) return null
         ks = node.keys
         w.varint(this.#shapeId(node))
         if (this.#cap) this.#sh!.push(node)
-      } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return false }
+      } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return null }
       this.value(o[k], k, 'prop')
       n++
     }
-    if (n !== 0 && n === ks.length) return true
+    if (n !== 0 && n === ks.length) return ks
     if (n !== 0) this.#undo(at, refs, drops)
-    return false
+    return null
   }
 
   /** Forgets what the current record wrote since `at` (its references and dropped values too; its shadow past the prototype). */
@@ -373,16 +415,17 @@ export class Encoder {
     return node.id
   }
 
-  #array(a: unknown[], start: number): void {
+  /** Writes an ARRAY, SPARSE or SEGMENTED body; returns the own enumerable keys it holds (indices too). */
+  #array(a: unknown[], start: number): readonly string[] {
     const w = this.w
     const n = a.length
     const keys = objectKeys(a)
-    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return }
+    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return keys }
     this.#skind = S_ARRAY
     if (this.#cap) { this.#sh!.push(n); this.#sh!.push(keys.length) }
     if (n > SEGMENT_MIN && keys.length === n) {
       this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
-      return
+      return keys
     }
     w.varint(n)
     let holes = 0
@@ -392,6 +435,7 @@ export class Encoder {
       else this.value(v, i, 'index')
     }
     this.#extras(a, keys, n - holes)
+    return keys
   }
 
   #sparse(a: unknown[], keys: string[], start: number): void {
@@ -479,12 +523,11 @@ export class Encoder {
     for (const sid of ids) { w.varint(sid); refs.push(sid) }
   }
 
-  #bytes(id: number, b: ArrayBuffer): void {
-    const copy = bytesCopy(b)
-    const n = copy.length
-    this.binaries.set(id, copy)
-    this.w.varint(n)
-    this.w.bytes(copy)
+  /** A BYTES or BUFFER body, or a CHUNKED one whose new and changed CHUNK records follow the record (binary.ts). */
+  #binary(id: number, base: number, bytes: Uint8Array, max: number, start: number): void {
+    const bins = this.#ctx.binaries
+    bins.encode(id, base, bytes, max, this.w, start, this.#ctx.table, this.#scratch)
+    this.#chunksAfter = bins.hasPending
   }
 
   #view(id: number, v: ArrayBufferView, start: number): void {
@@ -493,11 +536,7 @@ export class Encoder {
     const [buffer, off, len] = viewParts(v)
     if (getPrototypeOf(v) === BufferProto && (off !== 0 || len !== bufferLength(buffer))) {
       w.buf[start] = KIND_BUFFER
-      const copy = new Uint8Array(len)
-      copy.set(new Uint8Array(buffer, off, len))
-      this.binaries.set(id, copy)
-      w.varint(len)
-      w.bytes(copy)
+      this.#binary(id, KIND_BUFFER, len === 0 ? new Uint8Array(0) : new Uint8Array(buffer, off, len), 0, start)
       return
     }
     w.u8(VIEW_INDEX.get(tag)!)

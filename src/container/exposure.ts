@@ -18,7 +18,7 @@
  */
 import { dateTime, isDate, isMap, isSet, mapEach, objectKeys, setEach, viewParts } from './builtins.js'
 import { ClassRef } from './classes.js'
-import { SegmentRef } from './segments.js'
+import { PartRef } from './segments.js'
 import { ShapeNode } from './shapes.js'
 import type { ContainerTables } from './tables.js'
 
@@ -33,7 +33,7 @@ export function exposeFrom(t: ContainerTables, id: number): number {
     const at = stack.pop()!
     const o = objects[at]
     if (o === undefined || o instanceof ShapeNode || o instanceof ClassRef) continue
-    if (!(o instanceof SegmentRef)) {
+    if (!(o instanceof PartRef)) {     // a segment or chunk: follow its references
       if (v.has(at)) continue
       v.add(at)
       count++
@@ -41,7 +41,7 @@ export function exposeFrom(t: ContainerTables, id: number): number {
       if (p !== undefined && p !== o) t.table.retire(o as object, p)
       if (isDate(o)) t.dates.add(at, dateTime(o as Date))
       if (at < dirty.flags.length && dirty.flags[at] === 1) { liveChildren(t, o as object, stack); continue }
-      v.captureLive(at, o as object, t.classes, t.shapes)
+      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect)
     }
     if (at >= refs.start.length) continue
     for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {

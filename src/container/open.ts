@@ -25,7 +25,7 @@ import { SegmentRef } from './segments.js'
 import { restoreFrom, type Restored } from './restore.js'
 import { checkRoot, type ContainerOptions, type FallBack } from './options.js'
 import type { ContainerTables } from './tables.js'
-import { bytesOf } from './binary.js'
+import { BinaryChunk } from './binary.js'
 import type { Backing } from './backing.js'
 import type { PointWriter } from './write.js'
 import type { ChunkStore } from './store.js'
@@ -118,9 +118,13 @@ function adopt(c: OpenTarget, r: Restored): void {
     t.classRefs.set(cls.proto, ref)
     t.table.bindDescriptor(ref, id)
   }
-  t.table.setHighWater(r.meta.highWater)
+  for (const [owner, c] of r.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+  t.table.setHighWater(r.meta.highWater)     // ids free are those with nothing bound: after every descriptor
   t.refs = r.refs
-  for (const id of r.bytesIds) t.binaries.set(id, Uint8Array.from(bytesOf(r.objects[id])!))
+  for (const id of r.bytesIds) {
+    const c = r.chunked.get(id)
+    t.binaries.restored(id, r.objects[id] as object, c?.ids ?? null, c?.size ?? 0)
+  }
   for (let i = 0; i < r.views.length; i += 2) {
     const set = t.viewsOf.get(r.views[i])
     if (set === undefined) t.viewsOf.set(r.views[i], new Set([r.views[i + 1]]))

@@ -9,7 +9,7 @@
  * | `refs` (refs.ts) | id -> the ids its current record references (compaction's mark, `dropped` paths) |
  * | `segments` | segmented collection id -> its segments by content (segments.ts) |
  * | `dropped` | holder id -> the values its current record could not persist |
- * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point, binary.ts) |
+ * | `binaries` (binary.ts) | ArrayBuffer (or Buffer) id -> its length, chunk ids and the fingerprints of its persisted bytes (compared at each point) |
  * | `dates` (dates.ts) | Date id -> its last persisted time value (the Dates handed out, compared at each point) |
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
@@ -35,6 +35,7 @@ import type { ClassRef, ClassRegistry } from './classes.js'
 import type { EncoderContext } from './encode.js'
 import { isDescriptor } from './walk.js'
 import { DateTable } from './dates.js'
+import { BinaryTable } from './binary.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
@@ -51,6 +52,8 @@ export class ContainerTables {
   readonly excluded = new WeakSet<object>()
   /** False until the program excludes something (the encoder then skips the WeakSet lookup). */
   anyExcluded = false
+  /** Points look at own properties beyond the enumerable string-keyed ones (props.ts); false with `properties: 'enumerable'`. */
+  inspect = true
   refs = new RefStore()
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
@@ -58,7 +61,7 @@ export class ContainerTables {
   readonly states = new Map<number, unknown>()
   /** Objects handed out raw during a snapshot, exposed when it ends (inv. T3); null outside snapshots. */
   #exposeLater: object[] | null = null
-  readonly binaries = new Map<number, Uint8Array>()
+  readonly binaries = new BinaryTable()
   readonly dates = new DateTable()
   readonly viewsOf = new Map<number, Set<number>>()
   readonly dropped = new Map<number, DroppedAt[]>()
@@ -108,6 +111,7 @@ export class ContainerTables {
     return {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
+      binaries: this.binaries, inspect: this.inspect,
       onOutput, verifier: this.verifier, states: this.states,
     }
   }
@@ -144,7 +148,8 @@ export class ContainerTables {
     this.dropped.clear()
     this.segments.clear()
     this.viewsOf.clear()
-    this.verifier?.shadow.reset()      // a full point writes the shadow of every exposed object it encodes
+    this.verifier?.reset()      // a full point writes the shadow of every exposed object it encodes
+    this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)
   }
 
   /** A snapshot changes what `dropped` reports. */

@@ -21,6 +21,20 @@
  * except -0 (differs from 0) and NaN (equals NaN). Dates are compared by dates.ts and binary
  * data by binary.ts.
  *
+ * Own properties beyond the body (props.ts, the PROPS section; unless `properties:
+ * 'enumerable'`): an object whose record had a PROPS section or reported a property (an
+ * accessor, a `Symbol()` key) is inspected again at every point and compared with what
+ * was found then (`PropsSeen`: keys, attributes, values, extensibility). Any other Map or
+ * Set is inspected too (it must still have no own property). Any other object or array is
+ * checked for what can appear on it: extensibility (`freeze`, `seal`, `preventExtensions`),
+ * symbol-keyed properties and (objects) non-enumerable ones (`noExtras`: the counts of
+ * `Object.getOwnPropertySymbols` and `Object.getOwnPropertyNames`; the cost per object is
+ * in the README, "Change detection"). Not seen through a raw reference: a change of the
+ * attributes of an enumerable property of an extensible object that has no other extra
+ * property (`Object.defineProperty(o, 'a', { writable: false })`), non-index string-keyed
+ * properties of arrays that are not enumerable (never looked at, props.ts), and own
+ * properties of Dates, RegExps and binary data after their record is written.
+ *
  * Invariants:
  *   V1. An exposed id with no dirty mark has a shadow equal to what its current record was
  *       encoded from (the encoder writes it with the record; `captureLive` takes it only
@@ -28,6 +42,8 @@
  *       compare here.
  *   V2. `verify` marks dirty every exposed object that differs from its shadow, so a point
  *       re-encodes it (container inv. 3).
+ *   V3. An exposed id has an entry in `props` exactly when the last inspection of its own
+ *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'
@@ -36,11 +52,38 @@ import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
+import { inspect, own } from './props.js'
+
+const isExtensible = Object.isExtensible
+const gOPS = Object.getOwnPropertySymbols
+const gOPN = Object.getOwnPropertyNames
+const NO_KEYS: readonly string[] = []
+
+/** What an inspection of an exposed object's own properties found (props.ts `own`), with the arguments it was made with. */
+export interface PropsSeen {
+  body: readonly string[]
+  names: boolean
+  attrs: boolean
+  exempt: string | null
+  sealed: boolean
+  keys: (string | symbol)[]
+  bits: number[]
+  values: unknown[]
+  drops: (string | symbol)[]
+}
+
+/** Takes what the last `inspect` found (props.ts `own`). */
+export function propsSeen(body: readonly string[], names: boolean, attrs: boolean, exempt: string | null): PropsSeen {
+  return { body, names, attrs, exempt, sealed: own.sealed, keys: own.real.slice(), bits: own.attrs.slice(), values: own.values.slice(), drops: own.drops.map(d => d[0]) }
+}
 
 /** The set of exposed ids and their shadows. */
 export class Verifier {
   flags = new Uint8Array(1024)
   readonly shadow = new ShadowStore()
+  /** Exposed id -> its own properties beyond the body, when it has any (inv. V3). */
+  readonly props = new Map<number, PropsSeen>()
+  #hasProps = new Uint8Array(1024)
   #list = new Int32Array(1024)
   #n = 0
 
@@ -66,14 +109,37 @@ export class Verifier {
   forget(id: number): void {
     if (id < this.flags.length) this.flags[id] = 0
     this.shadow.clear(id)
+    this.setProps(id, null)
+  }
+
+  /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
+  reset(): void {
+    this.shadow.reset()
+    this.props.clear()
+    this.#hasProps.fill(0)
+  }
+
+  /** What the last inspection of `id`'s own properties found, or null for nothing (inv. V3). */
+  setProps(id: number, seen: PropsSeen | null): void {
+    if (seen === null) {
+      if (id < this.#hasProps.length && this.#hasProps[id] === 1) { this.#hasProps[id] = 0; this.props.delete(id) }
+      return
+    }
+    if (id >= this.#hasProps.length) {
+      let n = this.#hasProps.length * 2
+      while (n <= id) n *= 2
+      const f = new Uint8Array(n); f.set(this.#hasProps); this.#hasProps = f
+    }
+    this.#hasProps[id] = 1
+    this.props.set(id, seen)
   }
 
   /**
    * Calls `changed(id)` for every exposed object that differs from its shadow (inv. V2);
    * ids with `dirty[id] === 1` are re-encoded anyway and skipped. Returns how many were compared.
    */
-  verify(objects: unknown[], dirtySet: DirtySet, changed: (id: number) => void, classes: ClassRegistry, states: Map<number, unknown>): number {
-    const sh = this.shadow, flags = this.flags, list = this.#list
+  verify(objects: unknown[], dirtySet: DirtySet, changed: (id: number) => void, classes: ClassRegistry, states: Map<number, unknown>, inspectOwn: boolean): number {
+    const sh = this.shadow, flags = this.flags, list = this.#list, hasProps = this.#hasProps
     const dirty = dirtySet.flags     // marks made below are for ids already compared
     const forIn = prototypeIsClean()
     let kept = 0, compared = 0
@@ -97,6 +163,10 @@ export class Verifier {
         case S_SET: same = sameSet(o as Set<unknown>, a, p); break
         default: same = stillGone(o, classes)
       }
+      if (same && inspectOwn && kind !== S_GONE) {
+        same = id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!)
+          : kind === S_MAP || kind === S_SET ? !inspect(o, NO_KEYS, true, true, null) : noExtras(o, kind, a, p)
+      }
       if (!same) changed(id)
     }
     this.#n = kept
@@ -107,7 +177,8 @@ export class Verifier {
    * Takes the shadow of `o` (id `id`) from the object itself: only for an object not changed
    * since its record (inv. V1: a restored object that no proxy marked dirty).
    */
-  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie): void {
+  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean): void {
+    if (inspectOwn) this.#captureProps(id, o)
     const sh = this.shadow
     const kind = kindOf(o)
     const proto = getPrototypeOf(o) as object | null
@@ -129,6 +200,38 @@ export class Verifier {
       default: sh.abandon()
     }
   }
+
+  /** Inspects the own properties of `o` as the encoder does for its kind (encode.ts `#own`; inv. V3). */
+  #captureProps(id: number, o: object): void {
+    const kind = kindOf(o)
+    if (kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_ARRAY && kind !== KIND_MAP && kind !== KIND_SET) { this.setProps(id, null); return }
+    const arr = kind === KIND_ARRAY
+    const body = kind === KIND_MAP || kind === KIND_SET ? NO_KEYS : objectKeys(o)
+    this.setProps(id, inspect(o, body, !arr, !arr, null) ? propsSeen(body, !arr, !arr, null) : null)
+  }
+}
+
+/**
+ * An object or array whose last inspection found nothing beyond its body still has nothing:
+ * it is extensible, has no symbol-keyed property and (objects) no non-enumerable one.
+ */
+function noExtras(o: object, kind: number, a: unknown[], p: number): boolean {
+  if (!isExtensible(o) || gOPS(o).length !== 0) return false
+  if (kind !== S_OBJECT && kind !== S_STATEFUL) return true     // arrays: their other string keys are not looked at (props.ts)
+  const s = a[p + 1]
+  return gOPN(o).length === (s instanceof ShapeNode ? s.keys.length : (s as readonly string[]).length)
+}
+
+/** `seen` still describes the own properties of `o` beyond its body. */
+function sameOwn(o: object, seen: PropsSeen): boolean {
+  if (!inspect(o, seen.body, seen.names, seen.attrs, seen.exempt)) return false
+  const n = seen.keys.length
+  if (own.sealed !== seen.sealed || own.real.length !== n || own.drops.length !== seen.drops.length) return false
+  for (let i = 0; i < n; i++) {
+    if (own.real[i] !== seen.keys[i] || own.attrs[i] !== seen.bits[i] || !same(own.values[i], seen.values[i])) return false
+  }
+  for (let i = 0; i < seen.drops.length; i++) if (own.drops[i][0] !== seen.drops[i]) return false
+  return true
 }
 
 /** True when an array is stored as SPARSE (the encoder's rule, encode.ts `#array`). */

@@ -120,9 +120,11 @@ export function mutateNode(node: unknown, v: unknown, k: number): void {
     const o = node as Record<string, unknown>
     const keys = Object.keys(o)
     const key = k % 3 === 0 && keys.length > 0 ? keys[k % keys.length] : KEYS[k % KEYS.length]
-    if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
-    else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
-    else o[key] = v
+    try {
+      if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
+      else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
+      else o[key] = v
+    } catch { /* refused: a read-only or non-configurable property (graph-kit's 'decorated' objects), as it would be for the program */ }
   }
 }
 
@@ -143,7 +145,9 @@ export function mutateBytes(c: Container, r: OpRecipe): void {
     else if (kind !== 'other' && kind !== 'date') for (const key of Object.keys(o)) todo.push((o as Record<string, unknown>)[key])
   }
   if (found.length === 0) return
-  const b = new Uint8Array(found[r.pick % found.length])
+  const buf = found[r.pick % found.length] as ArrayBuffer & { resizable?: boolean; maxByteLength?: number; resize?(n: number): void }
+  if (buf.resizable === true && r.pick % 3 === 0) { buf.resize!(r.pick % (buf.maxByteLength! + 1)); return }
+  const b = new Uint8Array(buf)
   b[r.pick % b.length] ^= 0x5a
 }
 
