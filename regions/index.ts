@@ -2,6 +2,7 @@
  * Layer 1 door: persistent regions. Layers above import from here only.
  */
 export * from './errors.js'
+export * from './store-errors.js'
 export type { RegionLike, RegionStream, ViewCtor } from './types.js'
 export { SimRegion, mulberry32 } from './sim-region.js'
 export type { FlushInfo, SimRegionOptions } from './sim-region.js'

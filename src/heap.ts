@@ -1,83 +1,82 @@
 /**
- * The persistent heap: a segregated-fit allocator whose every state change is a
- * transactional write, so allocation and freeing commit or vanish with their transaction
- * and no crash can leak a block or hand one out twice.
+ * The persistent heap: a boundary-tag allocator with segregated free lists whose every state
+ * change is a transactional write, so allocation and freeing commit or vanish with their
+ * transaction and no crash can leak a block or hand one out twice. Freed blocks coalesce
+ * with free neighbours, allocations split larger free blocks, and freeing the last block
+ * lowers `top`, so the heap holds little more than its live data (format 2; format 1 had
+ * fixed size classes, up to 25% internal waste and no coalescing).
  *
  * Heap header, at the start of the data area (H = dataOffset):
  *
  * | offset | size | description                                                        |
  * | -----: | ---: | ------------------------------------------------------------------ |
- * |      0 |    8 | magic "PMHEAP01"                                                   |
+ * |      0 |    8 | magic "PHEAMP02" (format 2; "PHEAMP01", format 1, is refused)      |
  * |      8 |    8 | top: first byte never handed out (blocks are carved from here)    |
  * |     16 |    8 | varsHead: first named-variable entry (0 = none), see vars.ts       |
  * |     24 |    8 | live: payload bytes of allocated blocks (statistics)               |
- * |     32 | 8*NC | free-list heads, one per size class (0 = empty)                    |
+ * |     32 |    8 | last: offset of the last block, the one ending at `top` (0 = none) |
+ * |     40 |   16 | bin map: bit b set iff free list b is not empty (4 x u32)          |
+ * |     56 | 8*NB | free-list heads, one per size bin (0 = empty), NB = 111            |
  * |   1024 |    * | blocks, back to back up to `top`                                   |
  *
- * Block header (16 bytes; blocks are 16-byte aligned, payload follows the header):
+ * Bins: one per block size from 32 to 256 bytes (16-byte steps), then four per power of two
+ * (256..320, 320..384, ...), the last holding everything from 2^31 + 3 * 2^29 up.
+ *
+ * Block header (16 bytes; blocks are 16-byte aligned and a multiple of 16 bytes long):
  *
  * | offset | size | description                                                        |
  * | -----: | ---: | ------------------------------------------------------------------ |
- * |      0 |    4 | magic 0x4b4c4250 ("PBLK")                                          |
- * |      4 |    4 | size class (bits 0-15), allocated flag (bit 16)                    |
- * |      8 |    8 | free: next block in its class's free list (0 = end); allocated: 0  |
+ * |      0 |    4 | magic 0x324c4250 ("PBL2")                                          |
+ * |      4 |    4 | size of this block in 16-byte units (at least 2), header included |
+ * |      8 |    4 | size of the block before it in 16-byte units (0 for the first)     |
+ * |     12 |    4 | flags: bit 0 allocated; every other bit 0                          |
+ * |     16 |    8 | free blocks only: next block in its bin's list (0 = end)           |
+ * |     24 |    8 | free blocks only: previous block in its bin's list (0 = the head)  |
  *
- * An allocation aligned above 16 bytes may start inside its block's payload; the 16 bytes
- * before it then hold a forward header: magic 0x4e4c4150 ("PALN"), 0, and the block offset.
+ * An allocated block's payload (from offset 16) is the program's. An allocation aligned above
+ * 16 bytes may start inside its block's payload; the 16 bytes before it then hold a forward
+ * header: magic 0x4e4c4150 ("PALN"), 0, and the block offset.
  *
- * Invariants (checked by `checkHeap`, cited as "heap inv. N"):
- *   1. Blocks tile [H + 1024, top) exactly; each has a valid header.
- *   2. A block is in exactly one free list iff its allocated flag is clear, and in the list
- *      of its own class.
- *   3. Memory at and above `top` is zero (fresh regions are zero-filled and only committed
- *      allocations move `top`), so fresh blocks need no zeroing; reused blocks are zeroed
- *      in the allocating transaction.
- *   4. `alloc` never hands out memory that holds live data, even on a damaged file: it pops a
- *      block only if its header says "free, of this class", the next block header (or top)
- *      follows where that class ends, and its link stays in the heap, and carves at `top`
- *      only if the header there is zero (inv. 3); otherwise CorruptionError
- *      before anything is written. (Heap structures carry no checksum: damage that forges a
- *      valid free header is beyond what alloc can see; `check()` walks everything.)
- *   5. An allocated block's link word is 0; an aligned allocation's forward header lies in
- *      the payload of the block it names.
+ * Invariants (checked by `checkHeap` in heap-check.ts, cited as "heap inv. N"):
+ *   1. Blocks tile [H + 1024, top) exactly; each has a valid header whose "size before" is the
+ *      size of the block before it (0 for the first), and `last` names the last block (0 when
+ *      there is none). The last block is allocated: freeing it lowers `top` instead.
+ *   2. No two neighbouring blocks are both free (freeing coalesces at once).
+ *   3. A block is in exactly one free list iff it is free, the list of its size's bin; lists
+ *      are doubly linked (next's previous is the block, a head's previous is 0), and the bin
+ *      map's bit b is set iff list b is not empty.
+ *   4. Memory at and above `top` is zero (fresh regions are zero-filled; lowering `top` zeroes
+ *      what it gives back), so carved blocks need no zeroing; reused blocks are zeroed in the
+ *      allocating transaction. `live` is the payload bytes of the allocated blocks.
+ *   5. `alloc` and `free` check every header and link they act on before writing anything,
+ *      even on a damaged file: a block taken from a list must say "free, of this bin", be
+ *      followed by a block that names its size (or be the last), and be linked both ways; a
+ *      neighbour merged by `free` must agree on its size with the freed block and be linked
+ *      both ways when free; `top` must be zero (inv. 4). Otherwise CorruptionError with
+ *      nothing written. (Heap structures carry no checksum: damage that forges consistent
+ *      headers and links is beyond what they can see; `check()` walks everything.)
  *   6. `free` accepts only the offset `alloc` returned for an allocated block: the block must
- *      be one of the tiling (found in the in-memory BlockIndex, never from bytes inside the
- *      heap, which a program may have written), and the offset its payload, or for an
+ *      start where the in-memory BlockIndex says a block of the tiling starts (never found
+ *      from bytes a program may have written), and the offset be its payload, or for an
  *      aligned allocation an aligned offset inside it with the forward header `alloc` wrote.
- *      (Only a program that writes a forward header into its own block's data can still
- *      free that real, allocated block by a wrong aligned offset; the heap stays consistent.)
+ *      The header of a block merged into its neighbour is zeroed, so no stale header remains.
+ * Every change goes through the transaction, so a crash leaves the heap as some committed
+ * transaction left it: the invariants above are all recovery relies on.
  */
-import { CorruptionError, InvalidArgumentError, OutOfSpaceError, describe } from '../regions/index.js'
+import { CorruptionError, InvalidArgumentError, OutOfSpaceError, UnsupportedVersionError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { BlockIndex } from './block-index.js'
+import {
+  ALIGN_MAGIC, BLOCK_HEADER, BLOCK_MAGIC, HEAP_HEADER, H_BINMAP, H_BINS, H_LAST, H_LIVE, H_TOP, H_VARS, MAGIC_HI, MAGIC_HI_V1,
+  MAGIC_LO, MAX_BLOCK, MIN_BLOCK, NB, binLow, binOf, rd, wr,
+} from './heap-layout.js'
 
-export const HEAP_HEADER = 1024
-const MAGIC_LO = 0x41454850 // "PHEA"
-const MAGIC_HI = 0x3130504d // "MP01"
-const BLOCK_MAGIC = 0x4b4c4250
-const ALIGN_MAGIC = 0x4e4c4150
-const ALLOCATED = 1 << 16
-const BLOCK_HEADER = 16
+export { HEAP_HEADER, BLOCK_HEADER } from './heap-layout.js'
+export { checkHeap, heapBlocks, blockIndex, allocatedCapacity } from './heap-check.js'
+export type { HeapReport, BlockTable } from './heap-check.js'
 
-/** Block sizes: 32, 48, then four classes per power of two from 64 up to 2^32. */
-export const CLASS_SIZES: readonly number[] = (() => {
-  const s = [32, 48]
-  for (let e = 6; e < 32; e++) for (let m = 0; m < 4; m++) s.push(2 ** e + m * 2 ** (e - 2))
-  s.push(2 ** 32)
-  return s
-})()
-const NC = CLASS_SIZES.length
-if (32 + 8 * NC > HEAP_HEADER) throw new Error('heap header too small for its size classes')
-
-/** Smallest class whose blocks hold `need` bytes. */
-function classFor(need: number): number {
-  let lo = 0, hi = NC - 1
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (CLASS_SIZES[mid]! >= need) hi = mid; else lo = mid + 1 }
-  return lo
-}
-
-const rd = (tx: Tx, off: number): number => Number(tx.readBigU64(off))
-const wr = (tx: Tx, off: number, v: number): void => tx.writeBigU64(off, BigInt(v))
+/** First-fit looks at most this many blocks of the exact bin before taking a larger bin. */
+const FIRST_FIT_STEPS = 16
 
 /** Allocator over the data area starting at `base`; `grow` may enlarge the region. */
 export class Heap {
@@ -87,40 +86,55 @@ export class Heap {
   #size: () => number
   #grow: ((minSize: number) => boolean) | null
   #blocks: BlockIndex
+  #onAbort: ((undo: () => void) => void) | null
+  #first: number
 
-  /** `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes. */
-  constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null, path = 'pool') {
+  /**
+   * `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes;
+   * `onAbort(undo)` registers `undo` to run if the running transaction aborts (index inv. 1).
+   */
+  constructor(base: number, size: () => number, grow: ((minSize: number) => boolean) | null, path = 'pool', onAbort: ((undo: () => void) => void) | null = null) {
     this.base = base
     this.path = path
     this.#size = size
     this.#grow = grow
-    this.#blocks = new BlockIndex(base + HEAP_HEADER)
+    this.#first = base + HEAP_HEADER
+    this.#blocks = new BlockIndex(this.#first)
+    this.#onAbort = onAbort
   }
 
   /** Writes an empty heap header (inside the formatting transaction). */
   format(tx: Tx): void {
     tx.writeU32(this.base, MAGIC_LO)
     tx.writeU32(this.base + 4, MAGIC_HI)
-    wr(tx, this.base + 8, this.base + HEAP_HEADER)
+    wr(tx, this.base + H_TOP, this.#first)
   }
 
-  /** True when the header's magic is present. */
+  /** True when the header's magic (format 2) is present. */
   isFormatted(tx: Tx): boolean {
     return tx.readU32(this.base) === MAGIC_LO && tx.readU32(this.base + 4) === MAGIC_HI
   }
 
-  get varsHeadOffset(): number { return this.base + 16 }
+  /** UnsupportedVersionError when the heap is of format 1 (written before coalescing). */
+  refuseOldFormat(tx: Tx, path: string): void {
+    if (tx.readU32(this.base) === MAGIC_LO && tx.readU32(this.base + 4) === MAGIC_HI_V1) {
+      throw new UnsupportedVersionError(`Cannot open pool "${path}": its heap is of format 1 (persistent-memory 0.1, no coalescing); this version reads format 2. Copy the data out with persistent-memory 0.1 and into a new pool; nothing was changed`)
+    }
+  }
+
+  get varsHeadOffset(): number { return this.base + H_VARS }
 
   /** The cheap check run on every open: header fields in range (the full walk is `checkHeap`). */
   verifyHeader(tx: Tx, path: string): void {
-    const top = rd(tx, this.base + 8), vars = rd(tx, this.base + 16)
+    const top = rd(tx, this.base + H_TOP), vars = rd(tx, this.base + H_VARS), last = rd(tx, this.base + H_LAST)
     const end = this.#size()
     const bad = (what: string) => new CorruptionError(`Cannot open pool "${path}": heap header ${what}; run check() for details`)
-    if (top < this.base + HEAP_HEADER || top > end || top % 16 !== 0) throw bad(`has an impossible top ${top}`)
-    if (vars !== 0 && (vars < this.base + HEAP_HEADER || vars >= top)) throw bad(`points the variable directory outside the heap (${vars})`)
-    for (let c = 0; c < NC; c++) {
-      const head = rd(tx, this.base + 32 + 8 * c)
-      if (head !== 0 && (head < this.base + HEAP_HEADER || head >= top || head % 16 !== 0)) throw bad(`has free list ${c} pointing outside the heap (${head})`)
+    if (top < this.#first || top > end || top % 16 !== 0) throw bad(`has an impossible top ${top}`)
+    if (vars !== 0 && (vars < this.#first || vars >= top)) throw bad(`points the variable directory outside the heap (${vars})`)
+    if ((last === 0) !== (top === this.#first) || (last !== 0 && !this.#inHeap(last, top))) throw bad(`names an impossible last block ${last} (top ${top})`)
+    for (let b = 0; b < NB; b++) {
+      const head = rd(tx, this.base + H_BINS + 8 * b)
+      if (head !== 0 && !this.#inHeap(head, top)) throw bad(`has free list ${b} pointing outside the heap (${head})`)
     }
   }
 
@@ -130,13 +144,11 @@ export class Heap {
     if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > 4096 || (align & (align - 1)) !== 0) {
       throw new InvalidArgumentError(`Cannot alloc: align must be a power of two from 1 to 4096, got ${describe(align)}`)
     }
-    const need = BLOCK_HEADER + size + (align > 16 ? align : 0)
-    if (need > CLASS_SIZES[NC - 1]!) throw new OutOfSpaceError(`Cannot alloc ${size} bytes: larger than the largest block (${CLASS_SIZES[NC - 1]} bytes)`)
-    const c = classFor(need)
-    const block = this.#popFree(tx, c) ?? this.#carve(tx, c, size)
-    tx.writeU32(block + 4, c | ALLOCATED)
-    wr(tx, block + 8, 0)
-    wr(tx, this.base + 24, rd(tx, this.base + 24) + CLASS_SIZES[c]! - BLOCK_HEADER)
+    const need = Math.max(MIN_BLOCK, Math.ceil((BLOCK_HEADER + size + (align > 16 ? align : 0)) / 16) * 16)
+    if (need > MAX_BLOCK) throw new OutOfSpaceError(`Cannot alloc ${size} bytes: larger than the largest block (${MAX_BLOCK} bytes)`)
+    const block = this.#take(tx, need) ?? this.#carve(tx, need, size)
+    const got = tx.readU32(block + 4) * 16
+    wr(tx, this.base + H_LIVE, rd(tx, this.base + H_LIVE) + got - BLOCK_HEADER)
     const payload = block + BLOCK_HEADER
     if (align <= 16) return payload
     const p = Math.ceil(payload / align) * align
@@ -148,30 +160,68 @@ export class Heap {
     return p
   }
 
-  /** Frees the allocation at `offset` (as returned by `alloc`). */
+  /** Frees the allocation at `offset` (as returned by `alloc`), merging it with free neighbours. */
   free(tx: Tx, offset: number): void {
     const block = this.blockOf(tx, offset)
-    const word = tx.readU32(block + 4)
-    const c = word & 0xffff
-    if ((word & ALLOCATED) === 0) throw new InvalidArgumentError(`Cannot free offset ${offset}: the block is already free (double free)`)
-    tx.writeU32(block + 4, c)
-    const head = this.base + 32 + 8 * c
-    wr(tx, block + 8, rd(tx, head))
-    wr(tx, head, block)
-    wr(tx, this.base + 24, rd(tx, this.base + 24) - (CLASS_SIZES[c]! - BLOCK_HEADER))
+    if (tx.readU32(block + 12) !== 1) throw new InvalidArgumentError(`Cannot free offset ${offset}: the block is already free (double free)`)
+    const top = rd(tx, this.base + H_TOP)
+    const units = tx.readU32(block + 4), size = units * 16
+    const damaged = (what: string) => new CorruptionError(`Cannot free offset ${offset} in "${this.path}": ${what}; nothing was freed. Run check() and restore the file from a backup`)
+    if (units < 2 || block + size > top) throw damaged(`its block header at ${block} has an impossible size ${size}`)
+    // Check everything first (heap inv. 5), write afterwards.
+    const next = block + size
+    let nextFree = false
+    if (next < top) {
+      if (tx.readU32(next) !== BLOCK_MAGIC || tx.readU32(next + 8) !== units) throw damaged(`the block after it (${next}) does not name its size (heap inv. 1)`)
+      nextFree = tx.readU32(next + 12) === 0
+      if (nextFree) this.#checkFree(tx, next, top, damaged)
+    } else if (rd(tx, this.base + H_LAST) !== block) throw damaged(`it ends at top but the header names ${rd(tx, this.base + H_LAST)} as the last block`)
+    const prevUnits = tx.readU32(block + 8)
+    const prev = block - prevUnits * 16
+    let prevFree = false
+    if (prevUnits !== 0) {
+      if (prev < this.#first || tx.readU32(prev) !== BLOCK_MAGIC || tx.readU32(prev + 4) !== prevUnits) throw damaged(`the block before it (${prev}) does not have the size its header names (heap inv. 1)`)
+      prevFree = tx.readU32(prev + 12) === 0
+      if (prevFree) this.#checkFree(tx, prev, top, damaged)
+    } else if (block !== this.#first) throw damaged(`its header says it is the first block, but it starts at ${block}`)
+    wr(tx, this.base + H_LIVE, rd(tx, this.base + H_LIVE) - (size - BLOCK_HEADER))
+    let start = block, total = size
+    if (nextFree) {
+      const nextSize = tx.readU32(next + 4) * 16
+      this.#unlink(tx, next, nextSize)
+      this.#absorbed(tx, next)
+      total += nextSize
+    }
+    if (prevFree) {
+      this.#unlink(tx, prev, prevUnits * 16)
+      this.#absorbed(tx, block)
+      start = prev
+      total += prevUnits * 16
+    }
+    if (start + total === top) this.#lowerTop(tx, start, top)
+    else {
+      tx.writeU32(start + 4, total / 16)
+      tx.writeU32(start + 12, 0)
+      tx.writeU32(start + total + 8, total / 16)
+      this.#link(tx, start, total)
+    }
   }
 
   /** The block that holds the allocation at `offset` (heap inv. 6); InvalidArgumentError if there is none. */
   blockOf(tx: Tx, offset: number): number {
-    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap (pass the offset tx.alloc returned)`)
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.base + HEAP_HEADER + BLOCK_HEADER) throw bad()
-    const top = rd(tx, this.base + 8)
+    const bad = () => new InvalidArgumentError(`Cannot free offset ${describe(offset)}: it is not the start of an allocation from this heap, or it was freed already (pass the offset tx.alloc returned, once)`)
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.#first + BLOCK_HEADER) throw bad()
+    const top = rd(tx, this.base + H_TOP)
     if (offset >= top) throw bad()
-    const block = this.#blocks.blockContaining(offset - BLOCK_HEADER, top, at => this.#blockSize(tx, at))
-    if (block < 0) throw bad()
-    if (offset === block + BLOCK_HEADER) return block
+    const sizeAt = (at: number) => this.#blockSize(tx, at)
+    if (!this.#blocks.built) {
+      this.#blocks.isStart(this.#first, top, sizeAt) // builds it from what this transaction sees
+      if (this.#onAbort !== null) this.#onAbort(() => this.#blocks.reset()) // index inv. 1
+    }
+    if (this.#blocks.isStart(offset - BLOCK_HEADER, top, sizeAt)) return offset - BLOCK_HEADER
     // an aligned allocation: alloc wrote a forward header naming this block just before it
-    if (offset >= block + this.#blockSize(tx, block) || !isAlignedPayload(block, offset) ||
+    const block = this.#blocks.blockContaining(offset - BLOCK_HEADER, top, sizeAt)
+    if (block < 0 || offset >= block + this.#blockSize(tx, block) || !isAlignedPayload(block, offset) ||
       tx.readU32(offset - 16) !== ALIGN_MAGIC) throw bad()
     const named = rd(tx, offset - 8)
     if (named !== block) {
@@ -180,44 +230,143 @@ export class Heap {
     return block
   }
 
+  /** Payload bytes of allocated blocks. */
+  live(tx: Tx): number { return rd(tx, this.base + H_LIVE) }
+
   /** Size of the block at `at` from its header, or -1 if the header is not a block's. */
   #blockSize(tx: Tx, at: number): number {
     if (tx.readU32(at) !== BLOCK_MAGIC) return -1
-    const c = tx.readU32(at + 4) & 0xffff
-    return c < NC ? CLASS_SIZES[c]! : -1
+    const units = tx.readU32(at + 4)
+    return units >= 2 ? units * 16 : -1
   }
 
-  /** Payload bytes of allocated blocks. */
-  live(tx: Tx): number { return rd(tx, this.base + 24) }
-
-  /** Pops the head of free list `c`, after checking that it is a free block of that class (heap inv. 2, 4). */
-  #popFree(tx: Tx, c: number): number | null {
-    const head = this.base + 32 + 8 * c
-    const block = rd(tx, head)
-    if (block === 0) return null
-    const top = rd(tx, this.base + 8)
-    const damaged = (what: string) => new CorruptionError(`Cannot alloc in "${this.path}": free list ${c} of the heap is damaged (${what}); nothing was allocated. Run check() and restore the file from a backup`)
-    if (!this.#inHeap(block, top) || block + CLASS_SIZES[c]! > top) throw damaged(`its block ${block} lies outside the heap`)
-    const word = tx.readU32(block + 4)
-    if (tx.readU32(block) !== BLOCK_MAGIC || word !== c) throw damaged(`block ${block} is not a free block of that class`)
-    const end = block + CLASS_SIZES[c]!
-    if (end !== top && tx.readU32(end) !== BLOCK_MAGIC) throw damaged(`block ${block} does not end where another block starts; its size class is wrong`)
-    const next = rd(tx, block + 8)
-    if (next !== 0 && !this.#inHeap(next, top)) throw damaged(`block ${block} links to ${next}, outside the heap`)
-    wr(tx, head, next)
-    tx.zero(block + BLOCK_HEADER, CLASS_SIZES[c]! - BLOCK_HEADER) // heap inv. 3
+  /** Takes a free block of at least `need` bytes from the lists (splitting it), or null (heap inv. 3, 5). */
+  #take(tx: Tx, need: number): number | null {
+    const top = rd(tx, this.base + H_TOP)
+    const damaged = (what: string) => new CorruptionError(`Cannot alloc in "${this.path}": a free list of the heap is damaged (${what}); nothing was allocated. Run check() and restore the file from a backup`)
+    const own = binOf(need)
+    let block = 0
+    for (let b = rd(tx, this.base + H_BINS + 8 * own), steps = 0; b !== 0 && steps < FIRST_FIT_STEPS; steps++) {
+      this.#checkFree(tx, b, top, damaged, own)
+      if (tx.readU32(b + 4) * 16 >= need) { block = b; break }
+      b = rd(tx, b + 16)
+    }
+    if (block === 0) {
+      const bin = this.#nextBin(tx, own + 1)
+      if (bin < 0) return null
+      block = rd(tx, this.base + H_BINS + 8 * bin)
+      if (block === 0) throw damaged(`the bin map says list ${bin} holds blocks, but it is empty`)
+      this.#checkFree(tx, block, top, damaged, bin)
+      // the smallest of the first few blocks of that bin: less splitting of large blocks
+      let best = tx.readU32(block + 4)
+      for (let b = rd(tx, block + 16), steps = 0; b !== 0 && steps < FIRST_FIT_STEPS; steps++, b = rd(tx, b + 16)) {
+        this.#checkFree(tx, b, top, damaged, bin)
+        const units = tx.readU32(b + 4)
+        if (units < best) { best = units; block = b }
+      }
+    }
+    const size = tx.readU32(block + 4) * 16
+    this.#unlink(tx, block, size)
+    if (size - need >= MIN_BLOCK) this.#split(tx, block, need, size)
+    tx.writeU32(block + 12, 1)
+    tx.zero(block + BLOCK_HEADER, tx.readU32(block + 4) * 16 - BLOCK_HEADER) // heap inv. 4
     return block
+  }
+
+  /** Cuts the free block `block` (`size` bytes, unlinked) to `need` bytes; the rest becomes a free block. */
+  #split(tx: Tx, block: number, need: number, size: number): void {
+    const rest = block + need, restSize = size - need
+    tx.writeU32(block + 4, need / 16)
+    tx.writeU32(rest, BLOCK_MAGIC)
+    tx.writeU32(rest + 4, restSize / 16)
+    tx.writeU32(rest + 8, need / 16)
+    tx.writeU32(rest + 12, 0)
+    if (rd(tx, this.base + H_LAST) === block) wr(tx, this.base + H_LAST, rest)
+    else tx.writeU32(block + size + 8, restSize / 16)
+    this.#link(tx, rest, restSize)
+    this.#changed(rest, true)
+  }
+
+  /** Throws (heap inv. 5) unless `b` is a free block inside the heap, linked both ways, in bin `bin` (if given). */
+  #checkFree(tx: Tx, b: number, top: number, damaged: (what: string) => Error, bin?: number): void {
+    if (!this.#inHeap(b, top)) throw damaged(`block ${b} lies outside the heap`)
+    const units = tx.readU32(b + 4), size = units * 16
+    if (tx.readU32(b) !== BLOCK_MAGIC || tx.readU32(b + 12) !== 0 || units < 2 || b + size > top) throw damaged(`block ${b} is not a free block`)
+    if (bin !== undefined && binOf(size) !== bin) throw damaged(`block ${b} of ${size} bytes is in free list ${bin}, which holds ${binLow(bin)} bytes and up`)
+    const end = b + size
+    if (end === top ? rd(tx, this.base + H_LAST) !== b : tx.readU32(end) !== BLOCK_MAGIC || tx.readU32(end + 8) !== units) throw damaged(`block ${b} does not end where the next block starts; its size is wrong`)
+    const next = rd(tx, b + 16), prev = rd(tx, b + 24)
+    if (next !== 0 && (!this.#inHeap(next, top) || rd(tx, next + 24) !== b)) throw damaged(`block ${b} links to ${next}, which does not link back`)
+    const headAt = this.base + H_BINS + 8 * binOf(size)
+    if (prev === 0 ? rd(tx, headAt) !== b : !this.#inHeap(prev, top) || rd(tx, prev + 16) !== b) throw damaged(`block ${b} is not where its list says it is`)
+  }
+
+  /** Pushes free block `b` of `size` bytes on its bin's list (heap inv. 3). */
+  #link(tx: Tx, b: number, size: number): void {
+    const bin = binOf(size), headAt = this.base + H_BINS + 8 * bin
+    const head = rd(tx, headAt)
+    wr(tx, b + 16, head)
+    wr(tx, b + 24, 0)
+    if (head !== 0) wr(tx, head + 24, b)
+    else this.#setBin(tx, bin, true)
+    wr(tx, headAt, b)
+  }
+
+  /** Removes free block `b` of `size` bytes from its bin's list (checked by #checkFree first). */
+  #unlink(tx: Tx, b: number, size: number): void {
+    const bin = binOf(size)
+    const next = rd(tx, b + 16), prev = rd(tx, b + 24)
+    if (prev !== 0) wr(tx, prev + 16, next)
+    else {
+      wr(tx, this.base + H_BINS + 8 * bin, next)
+      if (next === 0) this.#setBin(tx, bin, false)
+    }
+    if (next !== 0) wr(tx, next + 24, prev)
+  }
+
+  #setBin(tx: Tx, bin: number, on: boolean): void {
+    const at = this.base + H_BINMAP + 4 * (bin >>> 5)
+    const w = tx.readU32(at), bit = 1 << (bin & 31)
+    tx.writeU32(at, (on ? w | bit : w & ~bit) >>> 0)
+  }
+
+  /** First non-empty bin from `from` on, by the bin map, or -1. */
+  #nextBin(tx: Tx, from: number): number {
+    for (let w = from >>> 5; w < 4 && w * 32 < NB; w++) {
+      let word = tx.readU32(this.base + H_BINMAP + 4 * w)
+      if (w === from >>> 5) word &= ~0 << (from & 31)
+      if (word !== 0) {
+        const bin = w * 32 + (31 - Math.clz32(word & -word))
+        return bin < NB ? bin : -1
+      }
+    }
+    return -1
+  }
+
+  /** The header of `b`, merged into the block before it, is zeroed (heap inv. 6). */
+  #absorbed(tx: Tx, b: number): void {
+    tx.zero(b, BLOCK_HEADER)
+    this.#changed(b, false)
+  }
+
+  /** The free space [start, top) ends the heap: give it back (heap inv. 1, 4). */
+  #lowerTop(tx: Tx, start: number, top: number): void {
+    const prevUnits = tx.readU32(start + 8)
+    wr(tx, this.base + H_LAST, prevUnits === 0 ? 0 : start - prevUnits * 16)
+    wr(tx, this.base + H_TOP, start)
+    tx.zero(start, top - start)
+    this.#changed(start, false)
   }
 
   /** A 16-byte aligned offset in [first block, top). */
   #inHeap(block: number, top: number): boolean {
-    return block >= this.base + HEAP_HEADER && block < top && block % 16 === 0
+    return block >= this.#first && block < top && block % 16 === 0
   }
 
-  /** Carves a new block at `top`, after checking that `top` really is the end (heap inv. 3, 4). */
-  #carve(tx: Tx, c: number, size: number): number {
-    const block = rd(tx, this.base + 8)
-    const end = block + CLASS_SIZES[c]!
+  /** Carves a new block of `need` bytes at `top`, after checking that `top` really is the end (heap inv. 4, 5). */
+  #carve(tx: Tx, need: number, size: number): number {
+    const block = rd(tx, this.base + H_TOP)
+    const end = block + need
     const regionEnd = this.#size()
     if (block + BLOCK_HEADER <= regionEnd && (tx.readU32(block) !== 0 || tx.readU32(block + 4) !== 0 || rd(tx, block + 8) !== 0)) {
       throw new CorruptionError(`Cannot alloc in "${this.path}": the heap's top (${block}) is damaged, a block header lies there; nothing was allocated. Run check() and restore the file from a backup`)
@@ -225,12 +374,28 @@ export class Heap {
     if (end > regionEnd && !(this.#grow !== null && this.#grow(end))) {
       throw new OutOfSpaceError(`Cannot alloc ${size} bytes: the heap is full (${regionEnd - block} bytes left before the end of the region); open the file with a larger size or allow growth`)
     }
+    const last = rd(tx, this.base + H_LAST)
+    if (last === 0 ? block !== this.#first : !this.#inHeap(last, block) || tx.readU32(last) !== BLOCK_MAGIC || last + tx.readU32(last + 4) * 16 !== block) {
+      throw new CorruptionError(`Cannot alloc in "${this.path}": the heap's top (${block}) is not where its last block (${last}) ends; nothing was allocated. Run check() and restore the file from a backup`)
+    }
     tx.writeU32(block, BLOCK_MAGIC)
-    wr(tx, this.base + 8, end)
-    this.#blocks.carved(block, CLASS_SIZES[c]!) // heap inv. 6
+    tx.writeU32(block + 4, need / 16)
+    tx.writeU32(block + 8, last === 0 ? 0 : tx.readU32(last + 4))
+    tx.writeU32(block + 12, 1)
+    wr(tx, this.base + H_LAST, block)
+    wr(tx, this.base + H_TOP, end)
+    this.#changed(block, true)
     return block
   }
 
+  /** Keeps the BlockIndex in step with a staged change of the tiling; an abort drops it (index inv. 1). */
+  #changed(at: number, starts: boolean): void {
+    if (!this.#blocks.built) return
+    if (starts) this.#blocks.set(at)
+    else this.#blocks.clear(at)
+    if (this.#onAbort !== null) this.#onAbort(() => this.#blocks.reset())
+    else this.#blocks.reset()
+  }
 }
 
 /** True when `p` is where `alloc` puts an allocation aligned to some power of two from 32 to 4096 in `block`. */
@@ -238,87 +403,3 @@ function isAlignedPayload(block: number, p: number): boolean {
   for (let a = 32; a <= 4096; a *= 2) if (Math.ceil((block + BLOCK_HEADER) / a) * a === p) return true
   return false
 }
-
-/** Result of `checkHeap`. */
-export interface HeapReport { blocks: number; allocated: number; free: number; top: number; live: number; problems: string[] }
-
-/** Validates heap inv. 1-2 through a reader; never throws on damaged data, reports instead. */
-export function checkHeap(tx: Tx, base: number, regionSize: number): HeapReport {
-  const r: HeapReport = { blocks: 0, allocated: 0, free: 0, top: 0, live: 0, problems: [] }
-  try { walkHeap(tx, base, regionSize, r) } catch (err) { r.problems.push(`heap: ${(err as Error).message}`) }
-  return r
-}
-
-function walkHeap(tx: Tx, base: number, regionSize: number, r: HeapReport): void {
-  if (tx.readU32(base) !== MAGIC_LO || tx.readU32(base + 4) !== MAGIC_HI) { r.problems.push('heap header: bad magic'); return }
-  const top = rd(tx, base + 8)
-  r.top = top
-  r.live = rd(tx, base + 24)
-  if (top < base + HEAP_HEADER || top > regionSize || top % 16 !== 0) { r.problems.push(`heap header: impossible top ${top}`); return }
-  const freeBlocks = new Map<number, number>()
-  let liveSum = 0
-  for (let b = base + HEAP_HEADER; b < top;) {
-    if (tx.readU32(b) !== BLOCK_MAGIC) { r.problems.push(`block at ${b}: bad magic`); return }
-    const word = tx.readU32(b + 4), c = word & 0xffff
-    if (c >= NC || b + CLASS_SIZES[c]! > top) { r.problems.push(`block at ${b}: bad size class ${c}`); return }
-    if (word >>> 17 !== 0) r.problems.push(`block at ${b}: reserved bits of its class word are set (${word >>> 0})`)
-    r.blocks++
-    if (word & ALLOCATED) {
-      r.allocated++
-      liveSum += CLASS_SIZES[c]! - BLOCK_HEADER
-      if (rd(tx, b + 8) !== 0) r.problems.push(`block at ${b}: allocated, but its link word is ${rd(tx, b + 8)}, not 0 (heap inv. 5)`)
-    } else { r.free++; freeBlocks.set(b, c) }
-    b += CLASS_SIZES[c]!
-  }
-  if (liveSum !== r.live) r.problems.push(`heap header: live bytes ${r.live} but allocated blocks hold ${liveSum}`)
-  for (let c = 0; c < NC; c++) {
-    for (let b = rd(tx, base + 32 + 8 * c), steps = 0; b !== 0; b = rd(tx, b + 8), steps++) {
-      if (steps > r.free) { r.problems.push(`free list ${c}: cycle or foreign block`); break }
-      if (freeBlocks.get(b) !== c) { r.problems.push(`free list ${c}: block ${b} is not a free block of that class`); break }
-      freeBlocks.delete(b)
-    }
-  }
-  if (freeBlocks.size > 0) r.problems.push(`${freeBlocks.size} free block(s) in no free list (leak), first at ${[...freeBlocks.keys()][0]}`)
-}
-
-/**
- * Every block of the heap in address order, for walks that classify offsets (reachability):
- * `starts[i]` is block i's header offset, `ends[i]` one past its last byte, `allocated[i]` its
- * flag. Read only; null when the blocks do not tile [H + 1024, top) (checkHeap says why).
- */
-export interface BlockTable { readonly base: number; readonly top: number; readonly starts: Float64Array; readonly ends: Float64Array; readonly allocated: Uint8Array }
-
-export function heapBlocks(tx: Tx, base: number, regionSize: number): BlockTable | null {
-  if (tx.readU32(base) !== MAGIC_LO || tx.readU32(base + 4) !== MAGIC_HI) return null
-  const top = rd(tx, base + 8)
-  if (top < base + HEAP_HEADER || top > regionSize || top % 16 !== 0) return null
-  const starts: number[] = [], ends: number[] = [], allocated: number[] = []
-  for (let b = base + HEAP_HEADER; b < top;) {
-    const word = tx.readU32(b + 4), c = word & 0xffff
-    if (tx.readU32(b) !== BLOCK_MAGIC || c >= NC || b + CLASS_SIZES[c]! > top) return null
-    starts.push(b); ends.push(b + CLASS_SIZES[c]!); allocated.push(word & ALLOCATED ? 1 : 0)
-    b += CLASS_SIZES[c]!
-  }
-  return { base, top, starts: Float64Array.from(starts), ends: Float64Array.from(ends), allocated: Uint8Array.from(allocated) }
-}
-
-/** Index of the block of `table` whose bytes hold `offset`, or -1 outside [H + 1024, top). */
-export function blockIndex(table: BlockTable, offset: number): number {
-  const { starts } = table
-  if (!(offset >= table.base + HEAP_HEADER && offset < table.top)) return -1
-  let lo = 0, hi = starts.length - 1
-  while (lo < hi) { const mid = (lo + hi + 1) >>> 1; if (starts[mid]! <= offset) lo = mid; else hi = mid - 1 }
-  return lo
-}
-
-/** Bytes an allocation whose block header lies just before `payload` may use, or null when there is no allocated block there. */
-export function allocatedCapacity(tx: Tx, base: number, payload: number): number | null {
-  const block = payload - BLOCK_HEADER
-  if (block < base + HEAP_HEADER || block % 16 !== 0 || payload > rd(tx, base + 8)) return null
-  const word = tx.readU32(block + 4), c = word & 0xffff
-  if (tx.readU32(block) !== BLOCK_MAGIC || (word & ALLOCATED) === 0 || c >= NC) return null
-  return CLASS_SIZES[c]! - BLOCK_HEADER
-}
-
-/** Size of a block header: an allocation's payload starts this many bytes after its block. */
-export { BLOCK_HEADER }

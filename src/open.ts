@@ -66,7 +66,7 @@ export function check(path: string, opts?: CheckOptions): CheckReport {
     return pm.check(o)
   } catch (err) {
     if (!(err instanceof PmemError) || err.code === 'ERR_PMEM_NOT_FOUND' || err.code === 'ERR_PMEM_TYPE_MISMATCH') throw err
-    return { ok: false, path, problems: [`${err.code}: ${err.message}`], heap: null, variables: [], replayed: 0 }
+    return { ok: false, path, problems: [`${err.code}: ${err.message}`], heap: null, variables: [], replayed: 0, collections: [] }
   } finally {
     pm?.close()
   }

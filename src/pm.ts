@@ -9,16 +9,22 @@
  * checked, and only then is the recovery written (eng. 4): a failing open changes nothing.
  */
 import {
-  InvalidArgumentError, RegionClosedError, CorruptionError, TypeMismatchError, describe, type RegionLike,
+  InvalidArgumentError, RegionClosedError, CorruptionError, ReadOnlyError, TypeMismatchError, describe, type RegionLike,
 } from '../regions/index.js'
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
 import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
-import { typeFromSig } from './type-sig.js'
+import { collectionFromSig, typeFromSig } from './type-sig.js'
+import { checkCollection, type CollectionReport } from './collections/check.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
 import { checkPoolOptions } from './pool-options.js'
+import { HashMap } from './collections/hash-map.js'
+import { SortedMap } from './collections/sorted-map.js'
+import { Vector } from './collections/vector.js'
+import type { CollectionOptions } from './collections/collection.js'
+import type { KeyType } from './collections/keys.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -76,6 +82,8 @@ export interface CheckReport {
   variables: Array<{ name: string; type: string; offset: number; size: number }>
   /** Committed transactions found in the log and replayed (into memory only, for read-only checks). */
   replayed: number
+  /** Every collection (hash map, sorted map, vector) with its entry count and the problems its structural check found (also lines in `problems`). */
+  collections: CollectionReport[]
   /** With `reachability: true`: pointers that lead nowhere valid (each also a line in `problems`). */
   dangling?: DanglingPointer[]
   /** With `reachability: true` (and `leaks` not false): allocated blocks no variable reaches (each also a line in `problems`). */
@@ -91,6 +99,8 @@ export class PersistentMemory {
   /** Types variables were declared with in this process (the reachability check's best source). */
   #declared = new Map<string, TypeDesc>()
   #ownsRegion: boolean
+  /** The handle of the newest writing transaction (running while `engine.inTransaction`). */
+  #tx: PmTx | null = null
 
   private constructor(region: RegionLike, engine: TxEngine, maxSize: number | undefined, ownsRegion: boolean) {
     this.region = region
@@ -98,10 +108,11 @@ export class PersistentMemory {
     this.#ownsRegion = ownsRegion
     const grow = maxSize === undefined ? null : (min: number) => {
       if (min > maxSize) return false
-      engine.grow(Math.min(maxSize, Math.max(min, region.size * 2)))
+      // by a quarter (at least 256 KiB): the file stays within 1.25x of what the heap needs
+      engine.grow(Math.min(maxSize, Math.max(min, region.size + Math.max(256 << 10, Math.floor(region.size / 4)))))
       return true
     }
-    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path)
+    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path, undo => engine.onAbort(undo))
   }
 
   /**
@@ -118,8 +129,13 @@ export class PersistentMemory {
     const fresh = TxEngine.isFormattable(region)
     const engine = fresh ? TxEngine.create(region, { logSize: opts.logSize }) : TxEngine.open(region, { deferRecovery: true })
     const pm = new PersistentMemory(region, engine, opts.maxSize, ownsRegion)
-    engine.makeTx = (h, b) => new PmTx(h, b, pm)
+    engine.makeTx = (h, b) => {
+      const tx = new PmTx(h, b, pm)
+      if (b !== null) pm.#tx = tx
+      return tx
+    }
     const r = engine.reader()
+    pm.heap.refuseOldFormat(r, region.path)
     if (!pm.heap.isFormatted(r)) {
       // The heap is formatted by the pool's first transaction: with any transaction committed,
       // a missing magic is damage, and formatting would throw every variable away.
@@ -156,6 +172,72 @@ export class PersistentMemory {
     checkSameType(this.path, e, type)
     this.#declared.set(name, type)
     return Object.freeze({ name, type, offset: e.offset, size: e.size })
+  }
+
+  /** @internal The running transaction's handle, or null outside a transaction (collections join it). */
+  get currentTx(): PmTx | null {
+    const tx = this.#tx
+    return tx !== null && tx.active && this.engine.inTransaction ? tx : null
+  }
+
+  /**
+   * @internal Finds or creates the named variable that heads a collection: `sig` is the
+   * collection's signature (`hashMap(string,u32)`), `size` its header size. A name that exists
+   * with another signature is TypeMismatchError naming both; creating on a read-only pool is
+   * ReadOnlyError. `init` formats a new header inside the creating transaction.
+   */
+  collectionVar(kind: string, name: string, sig: string, size: number, init: (tx: PmTx, offset: number) => void): VarEntry {
+    nameBytes(name)
+    this.#open(`open ${kind} ${JSON.stringify(name)}`)
+    let e = this.#vars.get(name)
+    if (e === undefined) {
+      if (this.region.readOnly) throw new ReadOnlyError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}": it does not exist, and the pool was opened read-only, so it cannot be created`)
+      const type = { kind: 'bytes', length: size, size, align: 8, sig } as unknown as TypeDesc
+      e = this.transaction(tx => {
+        const made = createVar(tx, this.heap, name, type)
+        init(tx, made.offset)
+        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) }) // eng. 7
+        return made
+      })
+      this.#vars.set(name, e)
+    }
+    if (e.sig !== sig) throw new TypeMismatchError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}" as ${sig}: it already exists as ${e.sig}`)
+    return e
+  }
+
+  /**
+   * A persistent hash map, created empty on first use and found again by name: keys of `key`
+   * (t.string, t.blob, t.u64, t.f64, t.u32, t.i32, t.u8), values of any type from `t` (read back as
+   * plain values). Opening an existing name with another kind or type is TypeMismatchError.
+   * @example
+   * const users = pm.hashMap('users', t.string, t.struct({ name: t.string, age: t.u32 }))
+   * users.put('ada', { name: 'Ada', age: 36 })   // one durable transaction
+   * users.get('ada')                             // { name: 'Ada', age: 36 }
+   */
+  hashMap<K extends KeyType, V extends TypeDesc>(name: string, key: K, value: V, opts?: CollectionOptions): HashMap<K, V> {
+    return HashMap.open(this, name, key, value, opts)
+  }
+
+  /**
+   * A persistent map ordered by key (a B+tree), created empty on first use and found again by
+   * name; `getRange({ start, end, reverse, limit, offset })` scans keys in [start, end).
+   * @example
+   * const events = pm.sortedMap('events', t.f64, t.string)
+   * events.put(Date.now(), 'started')
+   * for (const [at, what] of events.getRange({ start: 0, end: Infinity, limit: 100 })) {}
+   */
+  sortedMap<K extends KeyType, V extends TypeDesc>(name: string, key: K, value: V, opts?: CollectionOptions): SortedMap<K, V> {
+    return SortedMap.open(this, name, key, value, opts)
+  }
+
+  /**
+   * A persistent growable array of `elem`, created empty on first use and found again by name.
+   * @example
+   * const log = pm.vector('log', t.f64)
+   * log.push(1.5); log.get(0); log.length; for (const x of log) {}
+   */
+  vector<V extends TypeDesc>(name: string, elem: V, opts?: CollectionOptions): Vector<V> {
+    return Vector.open(this, name, elem, opts)
   }
 
   /** Names and types of every persistent variable. */
@@ -226,13 +308,28 @@ export class PersistentMemory {
       for (const v of variables) {
         if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
       }
-      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered }
+      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered, collections: this.#checkCollections(r, heap) }
+      for (const c of report.collections) problems.push(...c.problems)
       if (o.reachability === true) this.#reachability(r, o, report)
       report.ok = problems.length === 0
       return report
     } finally {
       r.end()
     }
+  }
+
+  /** Validates every collection's structure (collections/check.ts), once the heap itself validates. */
+  #checkCollections(r: Tx, heap: HeapReport): CollectionReport[] {
+    const out: CollectionReport[] = []
+    const table = heap.problems.length === 0 ? heapBlocks(r, this.heap.base, this.region.size) : null
+    const claimed = new Set<number>()
+    for (const e of this.#vars.values()) {
+      const sig = collectionFromSig(e.sig)
+      if (sig === null) continue
+      if (table === null) out.push({ name: e.name, kind: sig.kind, count: 0, problems: [`${sig.kind} ${JSON.stringify(e.name)}: not checked, the heap itself does not validate`] })
+      else out.push(checkCollection(r, table, claimed, e.name, sig, e.offset))
+    }
+    return out
   }
 
   #reachability(r: Tx, o: CheckOptions, report: CheckReport): void {

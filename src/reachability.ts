@@ -36,6 +36,7 @@ import { InvalidArgumentError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { BLOCK_HEADER, blockIndex, type BlockTable } from './heap.js'
 import type { TypeDesc } from './types.js'
+import { checkSlot } from './varlen.js'
 
 /** Options of `pm.check()` and `check(path)`. */
 export interface CheckOptions {
@@ -148,7 +149,7 @@ const withPointers = new WeakMap<TypeDesc, boolean>()
 function hasPointers(type: TypeDesc): boolean {
   let v = withPointers.get(type)
   if (v === undefined) {
-    v = type.kind === 'ptr' || (type.kind === 'array' && type.length > 0 && hasPointers(type.elem)) ||
+    v = type.kind === 'ptr' || type.kind === 'string' || type.kind === 'blob' || (type.kind === 'array' && type.length > 0 && hasPointers(type.elem)) ||
       (type.kind === 'struct' && type.fields.some(f => hasPointers(f.type)))
     withPointers.set(type, v)
   }
@@ -195,6 +196,7 @@ class Walk {
   /** Walks the pointers inside a value of `type` at `off`. */
   #value(off: number, type: TypeDesc, seg: Seg): void {
     if (type.kind === 'ptr') this.#pointer(off, type.target, seg)
+    else if (type.kind === 'string' || type.kind === 'blob') this.#slot(off, seg)
     else if (type.kind === 'struct') {
       for (const f of type.fields) if (hasPointers(f.type)) this.#value(off + f.offset, f.type, { up: seg, name: `.${f.name}` })
     } else if (type.kind === 'array' && hasPointers(type.elem)) {
@@ -213,6 +215,18 @@ class Walk {
     this.reached[i] = 1
     if (target === undefined) this.#scan(i)
     else if (hasPointers(target) && this.#first(target, value)) this.#typed.push({ off: value, type: target, seg: { up: seg, name: ' -> *' } })
+  }
+
+  /** A string or blob slot: its out-of-line block, if any, is reached (varlen inv. 1; never scanned: it holds bytes). */
+  #slot(at: number, seg: Seg): void {
+    const t = this.#table
+    const reason = checkSlot(this.#tx, at, ptr => {
+      const i = blockIndex(t, ptr)
+      return i >= 0 && t.allocated[i] === 1 && ptr === t.starts[i]! + BLOCK_HEADER ? t.ends[i]! - ptr : null
+    })
+    if (reason !== null) { this.dangling.push({ at, value: Number(this.#tx.readBigU64(at)), path: render(seg), reason: `is a string/blob slot that ${reason}` }); return }
+    const w3 = this.#tx.readU32(at + 12), ptr = Number(this.#tx.readBigU64(at))
+    if (w3 === 0 && ptr !== 0) this.reached[blockIndex(t, ptr)] = 1
   }
 
   /** Why `value` is not a valid pointer to `target` (undefined: untyped), or null. */

@@ -7,7 +7,7 @@
  * Grammar (what `t` writes, see types.ts):
  *
  *     type   := base ('[' N ']')*            arrays wrap left to right: u8[3][4] = 4 x (3 x u8)
- *     base   := u8 | u32 | i32 | f64 | u64 | bytes(N) | ptr | ptr(*) | ptr(type) | '{' fields '}'
+ *     base   := u8 | u32 | i32 | f64 | u64 | string | blob | bytes(N) | ptr | ptr(*) | ptr(type) | '{' fields '}'
  *     fields := (name ':' type (',' name ':' type)*)?      a name runs up to its ':'
  *
  * What a signature cannot tell: the target of a pointer declared with a function
@@ -29,6 +29,25 @@ export function typeFromSig(sig: string): TypeDesc | null {
   }
 }
 
+/** A collection's signature (`hashMap(K,V)`, `sortedMap(K,V)`, `vector(V)`) parsed, or null. */
+export interface CollectionSig { kind: 'hashMap' | 'sortedMap' | 'vector'; key: TypeDesc | null; value: TypeDesc }
+export function collectionFromSig(sig: string): CollectionSig | null {
+  const m = /^(hashMap|sortedMap|vector)\(/.exec(sig)
+  if (m === null) return null
+  try {
+    const kind = m[1] as CollectionSig['kind']
+    const p = new Parser(sig)
+    p.at = m[0].length
+    let key: TypeDesc | null = null
+    if (kind !== 'vector') { key = p.type(); p.expect(',') }
+    const value = p.type()
+    p.expect(')')
+    return p.at === sig.length ? { kind, key, value } : null
+  } catch {
+    return null
+  }
+}
+
 /** True when `type` written back gives `sig` (`ptr(*)` stands for an untyped pointer here). */
 function renders(type: TypeDesc, sig: string): boolean {
   return type.sig === sig || type.sig === sig.replaceAll('ptr(*)', 'ptr')
@@ -45,7 +64,7 @@ class Parser {
   }
 
   base(): TypeDesc {
-    for (const k of ['u8', 'u32', 'i32', 'f64', 'u64'] as const) if (this.eat(k)) return t[k]
+    for (const k of ['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob'] as const) if (this.eat(k)) return t[k]
     if (this.eat('bytes(')) return t.bytes(this.number(')'))
     if (this.eat('{')) return this.struct()
     if (!this.eat('ptr')) throw new SyntaxError(`unknown type at ${this.at}`)

@@ -9,7 +9,7 @@
  *
  * Signatures (stored with each named variable, see vars.ts):
  *
- *   sig   := "u8" | "u32" | "i32" | "f64" | "u64" | "bytes(" n ")" | sig "[" n "]"
+ *   sig   := "u8" | "u32" | "i32" | "f64" | "u64" | "string" | "blob" | "bytes(" n ")" | sig "[" n "]"
  *          | "ptr" | "ptr(*)" | "ptr(" sig ")" | "{" [ field { "," field } ] "}"
  *   field := name ":" sig
  *   name  := identifier ([A-Za-z_$][A-Za-z0-9_$]*), written bare
@@ -32,7 +32,7 @@ import { InvalidArgumentError, MAX_USER_SIZE, describe } from '../regions/index.
 export type Scalar = 'u8' | 'u32' | 'i32' | 'f64' | 'u64'
 
 /** A persistent type. */
-export type TypeDesc = ScalarType | BytesType | ArrayType | StructType | PtrType
+export type TypeDesc = ScalarType | BytesType | ArrayType | StructType | PtrType | StringType | BlobType
 
 interface Base { readonly size: number; readonly align: number; readonly sig: string }
 export interface ScalarType<K extends Scalar = Scalar> extends Base { readonly kind: K }
@@ -44,17 +44,32 @@ export interface StructType<F extends Record<string, TypeDesc> = Record<string, 
   /** Type-level only: the field types by name. */
   readonly __fields?: F
 }
+/**
+ * A variable-length UTF-8 string (`t.string`) or byte string (`t.blob`): a 16-byte slot that
+ * holds up to 15 bytes inline, or the length and the offset of a heap block holding them (see
+ * varlen.ts). Writing a new value frees the old block; a zero slot is the empty value.
+ */
+export interface StringType extends Base { readonly kind: 'string' }
+export interface BlobType extends Base { readonly kind: 'blob' }
 /** A persistent pointer: the byte offset of its target in the region (0 is null), stored as u64. */
 export interface PtrType extends Base { readonly kind: 'ptr'; readonly target: () => TypeDesc | undefined }
 
 /** What reading a field of type T gives: numbers, bigint for u64, bytes, an offset for pointers, or a view. */
 export type ValueOf<T extends TypeDesc> =
+  T extends StringType ? string :
+  T extends BlobType ? Uint8Array :
   T extends ScalarType<'u64'> ? bigint :
   T extends ScalarType ? number :
   T extends BytesType ? Uint8Array :
   T extends PtrType ? number :
   T extends ArrayType<infer E> ? ArrayView<E> :
   T extends StructType<infer F> ? StructView<F> : never
+
+/** What a collection read gives for a value of type T: like ValueOf, but structs and arrays as plain objects and arrays. */
+export type PlainOf<T extends TypeDesc> =
+  T extends StructType<infer F> ? { [K in keyof F]: PlainOf<F[K]> } :
+  T extends ArrayType<infer E> ? Array<PlainOf<E>> :
+  ValueOf<T>
 
 /** What a field of type T accepts: like ValueOf, plus plain objects/arrays for structs/arrays and views/null for pointers. */
 export type InputOf<T extends TypeDesc> =
@@ -159,6 +174,14 @@ export const t = Object.freeze({
   f64: scalar('f64', 8),
   /** Unsigned 64-bit integer, read and written as bigint. */
   u64: scalar('u64', 8),
+  /**
+   * A UTF-8 string of any length, read and written as a JavaScript string (a lone surrogate is
+   * stored as U+FFFD). Its bytes live inline (up to 15) or in a heap block, freed when the
+   * value is replaced or its collection entry deleted. Writing it needs a transaction.
+   */
+  string: brand<StringType>({ kind: 'string', size: 16, align: 8, sig: 'string' }),
+  /** Bytes of any length, read and written as Uint8Array; stored like `t.string`. */
+  blob: brand<BlobType>({ kind: 'blob', size: 16, align: 8, sig: 'blob' }),
   /** `n` raw bytes, read and written as Uint8Array. */
   bytes(n: number): BytesType {
     checkCount(n, 't.bytes')

@@ -8,6 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
+import { encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -29,6 +30,8 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
     case 'u64': return tx.readBigU64(offset)
     case 'ptr': return Number(tx.readBigU64(offset))
     case 'bytes': return tx.readBytes(offset, type.length)
+    case 'string': return readString(tx, offset)
+    case 'blob': return readVar(tx, offset)
     default: return viewAt(tx, type, offset)
   }
 }
@@ -46,6 +49,10 @@ export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknow
       const b = value as Uint8Array
       if (!(b instanceof Uint8Array) || b.length !== type.length) throw new InvalidArgumentError(`Cannot write bytes(${type.length}): expected a Uint8Array of that length, got ${describe(value)}`)
       return tx.writeBytes(offset, b)
+    }
+    case 'string': case 'blob': {
+      const bytes = encodeVar(type.kind, value, `Cannot write t.${type.kind}`)
+      return writeVar(heapTx(tx, `t.${type.kind}`), offset, bytes)
     }
     case 'array': return writeArray(tx, type, offset, value)
     case 'struct': return writeStruct(tx, type, offset, value)
@@ -129,8 +136,31 @@ function compile(type: TypeDesc): Ctor {
   return View
 }
 
+/** A plain JavaScript copy of the value of `type` at `offset` (structs as objects, arrays as arrays). */
+export function readPlain(tx: Tx, type: TypeDesc, offset: number): unknown { return plain(tx, type, offset) }
+
+type Reader = (tx: Tx, offset: number) => unknown
+const readers = new WeakMap<TypeDesc, Reader>()
+
 function plain(tx: Tx, type: TypeDesc, offset: number): unknown {
-  if (type.kind === 'struct') return Object.fromEntries(type.fields.map(f => [f.name, plain(tx, f.type, offset + f.offset)]))
-  if (type.kind === 'array') return Array.from({ length: type.length }, (_, i) => plain(tx, type.elem, offset + i * type.elem.size))
-  return readValue(tx, type, offset)
+  let r = readers.get(type)
+  if (r === undefined) { r = plainReader(type); readers.set(type, r) }
+  return r(tx, offset)
+}
+
+/** A reader of plain values of `type`, built once per type (struct fields resolved in advance). */
+function plainReader(type: TypeDesc): Reader {
+  if (type.kind === 'struct') {
+    const fields = type.fields.map(f => ({ name: f.name, at: f.offset, read: plainReader(f.type) }))
+    return (tx, offset) => {
+      const o: Record<string, unknown> = {}
+      for (const f of fields) o[f.name] = f.read(tx, offset + f.at)
+      return o
+    }
+  }
+  if (type.kind === 'array') {
+    const elem = plainReader(type.elem), size = type.elem.size, n = type.length
+    return (tx, offset) => { const a = new Array<unknown>(n); for (let i = 0; i < n; i++) a[i] = elem(tx, offset + i * size); return a }
+  }
+  return (tx, offset) => readValue(tx, type, offset)
 }

@@ -226,7 +226,7 @@ export class TxEngine implements TxHost {
       try { this.#commit(want) } catch (err) { if (this.#hooks.length > 0) this.#unwind(0, err); throw err }
     }
     if (this.#hooks.length > 0) this.#committed()
-    if (want === 'group') this.#scheduleFlush()
+    if (want === 'group' || durability === 'group') this.#scheduleFlush() // a group caller waits for lastSeq even when nothing of its own was written
     if (durability !== 'group') return result
     return this.#whenDurable(this.lastSeq).then(() => result)
   }

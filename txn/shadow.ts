@@ -4,6 +4,7 @@
  * (Mnemosyne's shadow-paging primitive; the storage layer of SoftPM containers, after
  * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
  *
+ * Implements the chunk-store interface (chunk-store.ts) that containers are written against.
  * Formats: shadow-format.ts. Staged map: shadow-map.ts. Recovery: shadow-recover.ts.
  *
  * A batch is everything written between two commits. Its state machine:
@@ -54,6 +55,7 @@ import { StagedMap, type Entry } from './shadow-map.js'
 import { recover } from './shadow-recover.js'
 import { checkShadow } from './shadow-check.js'
 import { CommitInProgressError } from './shadow-errors.js'
+import type { ChunkStore } from './chunk-store.js'
 
 /** Options of {@link ShadowStore.create}. */
 export interface ShadowCreateOptions {
@@ -132,7 +134,7 @@ interface Init {
  * const again = ShadowStore.open(region)
  * again.read(3)                       // 'hello' then zeros
  */
-export class ShadowStore {
+export class ShadowStore implements ChunkStore {
   readonly chunkSize: number
   readonly keepVersions: number
   readonly base: number

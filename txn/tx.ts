@@ -25,6 +25,20 @@ export interface TxHost {
 }
 
 const U64 = (1n << 64n) - 1n
+/** Pages a transaction caches with its own writes applied (1 MiB); reads past that compose. */
+const MAX_CACHED_PAGES = 256
+/** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
+const CACHE_AFTER = 16
+/** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
+let lastOut: Uint8Array | null = null
+let lastOut32: Uint32Array = new Uint32Array(0)
+function wordsOfOut(out: Uint8Array): Uint32Array {
+  if (out !== lastOut || lastOut32.length !== out.length >>> 2) {
+    lastOut = out
+    lastOut32 = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2)
+  }
+  return lastOut32
+}
 const scratch = new Uint8Array(8)
 const scratchDv = new DataView(scratch.buffer)
 
@@ -33,6 +47,9 @@ export class Tx {
   #host: TxHost
   #b: RecordBuilder | null
   #active = true
+  /** Pages with this transaction's staged writes applied (see #page), valid for record length #cacheLen. */
+  #pages: Map<number, Uint8Array> | null = null
+  #cacheLen = -1
 
   /** @internal Created by the engine; `builder` is null for a read-only snapshot reader. */
   constructor(host: TxHost, builder: RecordBuilder | null) {
@@ -70,32 +87,58 @@ export class Tx {
     return out
   }
 
+  /**
+   * Copies the `out.length` bytes at `offset`, as this transaction sees them, into `out` and
+   * returns it: `readBytes` without allocating (typed arrays over 64 bytes are slow to make).
+   */
+  readInto(offset: number, out: Uint8Array): Uint8Array {
+    if (!(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
+    const len = out.length
+    this.#check(offset, len, 1, 'read')
+    const h = this.#host, b = this.#b
+    if (h.top === null && h.sealed === null && (b === null || offset > b.hi || offset + len - 1 < b.lo)) {
+      // the fast path: nothing staged or overlaid here; aligned ranges copy by 32-bit words
+      // (a byte loop over the mapping is several times slower, a subarray allocates)
+      if (len <= 1024 && ((offset | len | out.byteOffset) & 3) === 0) {
+        const o32 = wordsOfOut(out), m32 = h.mem32, w = offset >>> 2
+        for (let i = 0, n = len >>> 2; i < n; i++) o32[i] = m32[w + i]!
+      } else out.set(h.mem.subarray(offset, offset + len))
+      return out
+    }
+    this.#compose(offset, len, out)
+    return out
+  }
+
   writeU8(offset: number, value: number): void {
     this.#check(offset, 1, 1, 'write')
     checkInt(value, 0, 0xff, 'writeU8')
-    const b = this.#b!, pos = b.entry(offset, 1) // entry() first: it may replace b.buf
+    const b = this.#b!, prev = b.length, pos = b.entry(offset, 1) // entry() first: it may replace b.buf
     b.buf[pos] = value
+    this.#staged(offset, 1, pos, prev)
   }
 
   writeU32(offset: number, value: number): void {
     this.#check(offset, 4, 4, 'write')
     checkInt(value, 0, 0xffffffff, 'writeU32')
-    const b = this.#b!, pos = b.entry(offset, 4) // entry() first: it may replace b.words
+    const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value
+    this.#staged(offset, 4, pos, prev)
   }
 
   writeI32(offset: number, value: number): void {
     this.#check(offset, 4, 4, 'write')
     checkInt(value, -0x80000000, 0x7fffffff, 'writeI32')
-    const b = this.#b!, pos = b.entry(offset, 4) // entry() first: it may replace b.words
+    const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value >>> 0
+    this.#staged(offset, 4, pos, prev)
   }
 
   writeF64(offset: number, value: number): void {
     this.#check(offset, 8, 8, 'write')
     if (typeof value !== 'number') throw new InvalidArgumentError(`Cannot writeF64: value must be a number, got ${describe(value)}`)
-    const b = this.#b!, pos = b.entry(offset, 8) // entry() first: it may replace b.f64
+    const b = this.#b!, prev = b.length, pos = b.entry(offset, 8) // entry() first: it may replace b.f64
     b.f64[pos >>> 3] = value
+    this.#staged(offset, 8, pos, prev)
   }
 
   writeBigU64(offset: number, value: bigint): void {
@@ -103,26 +146,31 @@ export class Tx {
     if (typeof value !== 'bigint' || value < 0n || value > U64) {
       throw new InvalidArgumentError(`Cannot writeBigU64: value must be a bigint in [0, 2^64), got ${describe(value)}`)
     }
-    const b = this.#b!
-    const w = b.entry(offset, 8) >>> 2
+    const b = this.#b!, prev = b.length
+    const pos = b.entry(offset, 8), w = pos >>> 2
     b.words[w] = Number(value & 0xffffffffn)
     b.words[w + 1] = Number(value >> 32n)
+    this.#staged(offset, 8, pos, prev)
   }
 
   writeBytes(offset: number, data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot writeBytes: data must be a Uint8Array, got ${describe(data)}`)
     this.#check(offset, data.length, 1, 'write')
     if (data.length === 0) return
-    const b = this.#b!
+    const b = this.#b!, prev = b.length
     const pos = b.entry(offset, data.length)
     b.buf.set(data, pos)
+    this.#staged(offset, data.length, pos, prev)
   }
 
   /** Sets `length` bytes at `offset` to zero (logged compactly, without the zeros). */
   zero(offset: number, length: number): void {
     checkLength(length, 'zero')
     this.#check(offset, length, 1, 'write')
-    if (length > 0) this.#b!.entry(offset, length, true)
+    if (length === 0) return
+    const b = this.#b!, prev = b.length
+    b.entry(offset, length, true)
+    this.#staged(offset, length, -1, prev)
   }
 
   #read32(offset: number): number {
@@ -142,8 +190,76 @@ export class Tx {
     return true
   }
 
+  /**
+   * Keeps the cached pages (see #page) in step with a write just staged at record position
+   * `pos` (-1: a zero fill); `prev` is the record length before it. A record length other than
+   * the one the cache saw means entries were dropped (a sub-transaction rolled back): the cache
+   * is dropped too.
+   */
+  #staged(offset: number, len: number, pos: number, prev: number): void {
+    const pages = this.#pages, b = this.#b!
+    if (pages === null) return
+    if (prev !== this.#cacheLen) pages.clear()
+    else {
+      for (let at = offset, end = offset + len; at < end;) {
+        const page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1), n = Math.min(end - at, PAGE - inPage)
+        const p = pages.get(page)
+        if (p !== undefined) {
+          if (pos < 0) p.fill(0, inPage, inPage + n)
+          else p.set(b.buf.subarray(pos + at - offset, pos + at - offset + n), inPage)
+        }
+        at += n
+      }
+    }
+    this.#cacheLen = b.length
+  }
+
+  /**
+   * The page `page` as this transaction sees it, from a cache of pages with the staged writes
+   * applied (built on first read by replaying the record's entries for that page, then kept in
+   * step by #staged), so that reads in a transaction with many writes cost O(1), not O(writes).
+   * Null when the cache is full.
+   */
+  #page(page: number): Uint8Array | null {
+    const b = this.#b!, h = this.#host
+    let pages = this.#pages
+    if (pages === null || b.length !== this.#cacheLen) { pages = this.#pages = pages ?? new Map(); pages.clear(); this.#cacheLen = b.length }
+    let p = pages.get(page)
+    if (p !== undefined) return p
+    if (pages.size >= MAX_CACHED_PAGES) return null
+    const base = page << PAGE_SHIFT
+    const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
+    p = src !== undefined ? src.slice() : h.mem.slice(base, base + PAGE)
+    if (p.length < PAGE) return null // the last page of a region that is not page-sized: not cached
+    for (let e = RECORD_HEADER; e < b.length; e = b.next(e)) {
+      const t = b.target(e), l = b.len(e)
+      const from = Math.max(t, base), to = Math.min(t + l, base + PAGE)
+      if (from >= to) continue
+      const d = b.data(e)
+      if (d < 0) p.fill(0, from - base, to - base)
+      else p.set(b.buf.subarray(d + from - t, d + to - t), from - base)
+    }
+    pages.set(page, p)
+    return p
+  }
+
+  /** Copies `[offset, offset + len)` from cached pages into `out`; false when a page cannot be cached. */
+  #fromPages(offset: number, len: number, out: Uint8Array): boolean {
+    for (let done = 0; done < len;) {
+      const at = offset + done, inPage = at & (PAGE - 1), n = Math.min(len - done, PAGE - inPage)
+      const p = this.#page(at >>> PAGE_SHIFT)
+      if (p === null) return false
+      if (n <= 8) for (let i = 0; i < n; i++) out[done + i] = p[inPage + i]!
+      else out.set(p.subarray(inPage, inPage + n), done)
+      done += n
+    }
+    return true
+  }
+
   /** Writes into `out` the bytes `[offset, offset + len)` as this transaction sees them. */
   #compose(offset: number, len: number, out: Uint8Array): void {
+    const b0 = this.#b
+    if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo && this.#fromPages(offset, len, out)) return
     const h = this.#host
     for (let done = 0; done < len;) {
       const at = offset + done

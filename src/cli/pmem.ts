@@ -16,8 +16,8 @@ import { ShadowStore } from '../../txn/index.js'
 const HELP = `usage: pmem <command> <file>
 
 Commands (each opens the file read-only and never changes it):
-  check <file>      validate a pool or container file: region header, pool log, heap and
-                    variables, or a container's chunk store and every record of every
+  check <file>      validate a pool or container file: region header, pool log, heap,
+                    variables and collections, or a container's chunk store and every record of every
                     retained version (instances of any class are accepted).
                     Exit status: 0 sound, 1 damaged (a container that fell back from a
                     damaged newest version included), 2 usage or I/O error.
@@ -54,7 +54,8 @@ const DAMAGE = new Set(['ERR_PMEM_CORRUPT', 'ERR_PMEM_NOT_A_REGION', 'ERR_PMEM_N
 function checkAny(file: string): Found {
   if (holdsContainer(file)) return checkContainer(file)
   const r = check(file)
-  return { ok: r.ok, summary: `pool, ${r.variables.length} variables, ${r.heap?.allocated ?? 0} blocks allocated, ${r.replayed} log records pending`, problems: r.problems, json: r }
+  const colls = r.collections.length > 0 ? `, collections ${r.collections.map(c => `${c.kind} ${JSON.stringify(c.name)} (${c.count})`).join(', ')}` : ''
+  return { ok: r.ok, summary: `pool, ${r.variables.length} variables${colls}, ${r.heap?.allocated ?? 0} blocks allocated, ${r.replayed} log records pending`, problems: r.problems, json: r }
 }
 
 function main(argv: string[]): number {

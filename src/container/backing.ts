@@ -90,7 +90,8 @@ export interface Backing {
   reserve(bytes: number): Promise<void>
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
-  close(): void
+  /** Closes the store (a hosted store releases its lease: the promise says when). */
+  close(): void | Promise<void>
   /** Closes after a failed open: like close, and deletes the file if this open created it (inv. B2). */
   discard(): void
 }

@@ -22,6 +22,7 @@
  *                        | +----snapshotFailed----+    +--snapshotBegins----+   |
  *                        +-------------- writeEnded (no point left) ------------+
  *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
+ *   writing --pointLost--> writing | idle      (a hosted store out of reach, inv. 4a: the next point is full)
  *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
  *
  * | state | what holds | entered by |
@@ -29,7 +30,7 @@
  * | opening | the constructor and `load` (open.ts) run; no caller holds the container yet | `new` |
  * | idle | open, no point queued (`#pending` = 0) | opened; writeEnded of the last point; snapshotFailed |
  * | snapshot | `persist` is encoding, synchronously: only the program's getters and proxy traps, called by the encoder, can run and see this state | snapshotBegins (from idle or writing) |
- * | writing | one point or more queued or being written (`#pending` > 0), one at a time in order | pointQueued; snapshotFailed with points queued |
+ * | writing | one point or more queued or being written (`#pending` > 0), one at a time in order | pointQueued; snapshotFailed with points queued; pointLost |
  * | broken | a point's write failed (inv. 4): the file keeps its last committed version; points queued after it fail too | writeFailed (from writing; in closing the failure is only recorded) |
  * | closing | `close` waits for the points queued | closeBegins (from idle, writing or broken) |
  * | closed | the file is closed | closeDone |
@@ -41,15 +42,15 @@
  * | `root`, `root =`, `register`, `check()` | yes | yes | BrokenError | RegionClosedError |
  * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
  * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
- * | `sync` | waits for the points queued | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
+ * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
  * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
  *
  * Mutations through the container's proxies are accepted in every state but closing and
- * closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4 and 5 in write.ts
+ * closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts
  * (the numbers of "inv. N" of the container, as cited in code and tests).
  */
 import {
-  BrokenError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, describe,
+  BrokenError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, StoreUnavailableError, describe,
   type RegionLike,
 } from '../../regions/index.js'
 import { TransactionActiveError } from '../../txn/index.js'
@@ -65,6 +66,8 @@ import { PIPE_MIN, SealedOutput } from './stream.js'
 import { PointWriter } from './write.js'
 import { load } from './open.js'
 import { checkFile, checkOpen, type ContainerCheck } from './check.js'
+import { checkOpenStore, hostedBacking, openHosted } from './hosted.js'
+import type { ChunkStoreHost } from './store.js'
 
 export type { ContainerCheck } from './check.js'
 
@@ -108,6 +111,10 @@ export class Container<T extends object = Record<string, any>> {
   #queue: Promise<unknown> = Promise.resolve()
   /** The promise of the first `close` that began closing. */
   #closing: Promise<void> | null = null
+  /** Points lost so far (inv. 4a): a point queued before the last loss is lost too. */
+  #lostCount = 0
+  /** Why the last point was lost, until a point commits again (`sync` rejects meanwhile). */
+  #lost: StoreUnavailableError | null = null
 
   private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
@@ -139,6 +146,29 @@ export class Container<T extends object = Record<string, any>> {
     const classes = checkAll(options)
     if (options.readOnly === true && !region.readOnly) throw new InvalidArgumentError(`Cannot open container on region "${region.path}" read-only: the region is writable (open the region with { readOnly: true })`)
     return Container.#openOn(() => regionBacking(region, false), options, classes)
+  }
+
+  /**
+   * Opens the container `name` in a chunk store host, such as a PostgreSQL database
+   * (`PostgresStore.connect` from `persistent-memory/postgres`): restores its newest version
+   * (or `version`), or creates it with `init()`. A writer holds the container's lease until
+   * `close()`: a second writer anywhere gets ContainerLockedError; `readOnly` opens take no
+   * lease. Everything else is as for {@link open}; a point that cannot reach the database
+   * rejects with StoreUnavailableError, the stored version stays intact, and the container
+   * persists again (a full point) once the database is back (inv. 4a).
+   *
+   * @example
+   * const c = await Container.openStore(store, 'sessions', { init: () => ({ users: new Map() }) })
+   */
+  static async openStore<T extends object = Record<string, any>>(store: ChunkStoreHost, name: string, options: ContainerOptions<T> = {}): Promise<Container<T>> {
+    const classes = checkOpenStore(store, name, options)
+    const backing = hostedBacking(await openHosted(store, name, options))
+    try {
+      return Container.#openOn(() => backing, options, classes)
+    } catch (e) {
+      await backing.discarded     // a failed open releases the lease and deletes what it created (inv. B2)
+      throw e
+    }
   }
 
   /** Opens the backing, then the container (opening -> idle); any failure leaves nothing open or created (backing.ts inv. B2). */
@@ -296,7 +326,8 @@ export class Container<T extends object = Record<string, any>> {
     }
     this.#pointQueued()
     this.#writer.queued(snap)
-    const p = this.#queue.then(() => this.#write(snap))
+    const lostBefore = this.#lostCount
+    const p = this.#queue.then(() => this.#write(snap, lostBefore))
     this.#queue = p.then(noop, noop)
     return p
   }
@@ -310,6 +341,7 @@ export class Container<T extends object = Record<string, any>> {
     if (this.#state === 'snapshot') await null   // the point being taken is queued when its snapshot returns
     await this.#queue
     if (this.#failure !== null) throw this.#brokenError('sync')
+    if (this.#lost !== null) throw new StoreUnavailableError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); the next persist() rewrites the whole graph`, { cause: this.#lost })
   }
 
   /**
@@ -330,8 +362,7 @@ export class Container<T extends object = Record<string, any>> {
   async #close(): Promise<void> {
     this.#closeBegins()
     await this.#queue
-    this.#backing.close()
-    this.#closeDone()
+    try { await this.#backing.close() } finally { this.#closeDone() }
   }
 
   /**
@@ -347,12 +378,20 @@ export class Container<T extends object = Record<string, any>> {
 
   // ---- the write of a point, in its turn ----
 
-  async #write(s: Snapshot): Promise<PointStats> {
+  async #write(s: Snapshot, lostBefore: number): Promise<PointStats> {
     try {
       if (this.#failure !== null) throw this.#brokenError('persist')    // queued after a point that failed
+      if (lostBefore !== this.#lostCount) {    // queued behind a lost point: its delta builds on it (inv. 4a)
+        this.#writer.abandon(s)
+        throw new StoreUnavailableError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`, { cause: this.#lost })
+      }
       try {
-        return await this.#writer.write(s)
+        const stats = await this.#writer.write(s)
+        this.#lost = null
+        return stats
       } catch (e) {
+        if (e instanceof StoreUnavailableError) { this.#pointLost(s, e); throw e }
+        this.#writer.abandon(s)
         this.#writeFailed(e as Error)
         throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
       }
@@ -382,6 +421,19 @@ export class Container<T extends object = Record<string, any>> {
   #writeEnded(): void {
     this.#pending--
     if (this.#pending === 0 && this.#state === 'writing') this.#state = 'idle'
+  }
+
+  /**
+   * writing stays writing (-> idle at writeEnded): a hosted store could not commit and kept
+   * its last version (inv. 4a). The points queued behind this one are lost with it; the next
+   * point is full.
+   */
+  #pointLost(s: Snapshot, e: StoreUnavailableError): void {
+    this.#writer.abandon(s)
+    this.#tables.needFull = true
+    this.#lostCount++
+    this.#lost = e
+    try { this.#writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
   }
 
   /** writing -> broken (inv. 4); in closing the failure is recorded and closing goes on. */

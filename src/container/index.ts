@@ -8,3 +8,4 @@ export type { ContainerOptions, PersistOptions, PointStats, VersionInfo, FallBac
 export type { DroppedEntry } from './dropped.js'
 export type { Registrable } from './classes.js'
 export { ClassHookError, UnknownClassError } from './errors.js'
+export { listVersions } from './restore.js'

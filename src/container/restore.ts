@@ -46,7 +46,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful }
 }
 
-export function listVersions(store: ChunkStore, where: string): VersionInfo[] {
+export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {
   const out: VersionInfo[] = []
   for (const v of store.versions()) {
     if (v.meta.length === 0) continue

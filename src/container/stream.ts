@@ -105,7 +105,7 @@ export class SealedOutput {
   #open(sealed: number): Pipe | null {
     const store = this.#store()
     if (store.stats().freeChunks * store.chunkSize >= sealed) return null
-    const target = store.appendTarget()
+    const target = store.appendTarget?.() ?? null
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, store.chunkSize)
     return stream === null ? null : { stream, phys: target.phys, sentParts: 0 }

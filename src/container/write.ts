@@ -14,6 +14,11 @@
  *      keeps its last committed version. A streamed point's stream counts as its write
  *      (its sealed buffers were handed over); a snapshot that throws gives its stream up.
  *      (The writer throws; container.ts makes the transition to `broken`.)
+ *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach): the
+ *      store guarantees its last committed version is intact and usable (chunk-store inv. 1),
+ *      so the container stays usable. The failed point and every point queued behind it are
+ *      lost (they fail with StoreUnavailableError: their deltas build on the lost one), and
+ *      the next point is full, so it rewrites whatever those points would have written.
  *   5. A streamed point's chunks are durable (the stream's fsync) before the store adopts
  *      them, and lie past every chunk the store held when the stream began, so the commit
  *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
@@ -82,7 +87,13 @@ export class PointWriter {
     this.#queuedBytes += s.batch.length
   }
 
-  /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4). */
+  /** A queued point will not be written (it failed, or an earlier one was lost): forgets its bytes and its compaction. */
+  abandon(s: Snapshot): void {
+    this.#queuedBytes -= s.batch.length
+    if (s.mode === 'compact') this.#compactQueued = false
+  }
+
+  /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4, or retries with a full point, inv. 4a). */
   async write(s: Snapshot): Promise<PointStats> {
     const store = this.ensureStore()
     let at = this.logEnd
@@ -139,6 +150,6 @@ async function adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: numbe
     pipe.stream.discard()
     throw new Error(`container bug: the stream holds ${crcs.length} chunks for ${length} bytes`)
   }
-  store.adopt(0, pipe.phys, crcs)
+  store.adopt!(0, pipe.phys, crcs)    // a pipe exists only where the store gave an appendTarget (stream.ts)
   return true
 }

@@ -16,6 +16,7 @@ import { inspect } from 'node:util'
 import fc from 'fast-check'
 import * as main from '../../src/index.js'
 import * as testing from '../../src/testing/index.js'
+import * as postgres from '../../src/postgres/index.js'
 import {
   open, check, t, PersistentMemory, PmTx, Region, SimRegion, PmemError, InvalidArgumentError, type PmTx as PmTxType,
 } from '../../src/index.js'
@@ -255,6 +256,7 @@ txRow('readU32', [VOFF], { extra: [...OUT, [VOFF + 2]] })
 txRow('readI32', [VOFF], { extra: [...OUT, [VOFF + 2]] })
 txRow('readF64', [VOFF], { extra: [...OUT, [VOFF + 4]] })
 txRow('readBigU64', [VOFF], { extra: [...OUT, [VOFF + 4]] })
+txRow('readInto', [VOFF, new Uint8Array(8)], { extra: [[1 << 30, new Uint8Array(1)], [VOFF, new Uint8Array(1 << 20)], [VOFF, [1, 2]], [VOFF, new Uint16Array(2)]] })
 txRow('readBytes', [VOFF, 8], { ok: { 1: ['0'] }, extra: [[1 << 30, 1], [VOFF, 1 << 20], [HEAP_BASE - 8, 4]] })
 txRow('writeU8', [VOFF, 1], { ok: { 1: ['0'] }, extra: [[1 << 30, 1], [VOFF, 256]] })
 txRow('writeU32', [VOFF, 1], { ok: { 1: ['0'] }, extra: [[1 << 30, 1], [VOFF + 2, 1], [VOFF, 2 ** 32]] })
@@ -336,6 +338,68 @@ row({
   extra: [['file']],
 })
 
+// --- collections -----------------------------------------------------------------------------
+
+const Rec = t.struct({ a: t.u32, s: t.string })
+function collPool() {
+  const { sim, pm } = simPool()
+  const h = pm.hashMap('h', t.string, Rec)
+  h.put('x', { a: 1, s: 'a string longer than fifteen bytes' })
+  const sm = pm.sortedMap('s', t.f64, t.string)
+  sm.put(1, 'one')
+  const vec = pm.vector('vec', t.u32)
+  vec.push(5)
+  return { sim, pm, h, sm, vec }
+}
+type Colls = ReturnType<typeof collPool>
+const collRow = (name: string, call: (c: Colls, args: unknown[]) => unknown, r: Omit<Row, 'name' | 'subject'>) =>
+  row({ name, subject: () => { const c = collPool(); return { call: args => call(c, args), state: () => image(c.sim) } }, ...r })
+const methodOf = (obj: object, name: string, args: unknown[]) => (Object.getPrototypeOf(obj) as Record<string, (...a: unknown[]) => unknown>)[name]!.apply(obj, args)
+const OPTS = { ok: ['undefined', '{}'] }
+for (const kind of ['hashMap', 'sortedMap'] as const) {
+  collRow(`PersistentMemory#${kind}`, (c, a) => methodOf(c.pm, kind, a), {
+    valid: ['new', t.string, t.u32, {}], optional: 1, ok: { 0: ['"x"'], 3: OPTS.ok },
+    extra: [['h', t.u32, Rec], ['s', t.f64, t.u32], ['vec', t.string, t.u32], ['k', Rec, t.u8], ['k', t.bytes(4), t.u8], ['k', t.string, { ...t.u8 }],
+      ['k', t.string, t.u8, { durability: 'later' }], ['k', t.string, t.u8, { durabilty: 'sync' }], ['', t.string, t.u8]],
+  })
+}
+collRow('PersistentMemory#vector', (c, a) => methodOf(c.pm, 'vector', a), {
+  valid: ['new', t.u32, {}], optional: 1, ok: { 0: ['"x"'], 2: OPTS.ok },
+  extra: [['vec', t.f64], ['h', t.u32], ['k', { ...t.u8 }], ['k', t.u8, { durability: 5 }]],
+})
+const STR_KEY = { 0: ['""', '"x"'] }
+for (const [cls, pick, key, value, okKey, okVal, badKey, badVal] of [
+  ['HashMap', (c: Colls) => c.h, 'y', { a: 2, s: 't' }, STR_KEY[0], ['{}'], [5], [{ a: -1 }, { a: 1, s: 5 }, { s: Symbol('s') }]],
+  ['SortedMap', (c: Colls) => c.sm, 2, 'two', NUMS.filter(n => n !== 'NaN'), ['""', '"x"'], ['2', NaN, 5n], [5, null]],
+] as const) {
+  const m = (c: Colls) => pick(c) as unknown as object
+  collRow(`${cls}#get`, (c, a) => methodOf(m(c), 'get', a), { valid: [key], ok: { 0: [...okKey] }, extra: badKey.map(k => [k]) })
+  collRow(`${cls}#has`, (c, a) => methodOf(m(c), 'has', a), { valid: [key], ok: { 0: [...okKey] }, extra: badKey.map(k => [k]) })
+  collRow(`${cls}#put`, (c, a) => methodOf(m(c), 'put', a), {
+    valid: [key, value, {}], optional: 1, ok: { 0: [...okKey], 1: [...okVal], 2: OPTS.ok },
+    extra: [...badVal.map(v => [key, v]), [key, value, { durability: 'x' }], [key, value, { durability: 'sync', extra: 1 }]],
+  })
+  collRow(`${cls}#delete`, (c, a) => methodOf(m(c), 'delete', a), { valid: [key, {}], optional: 1, ok: { 0: [...okKey], 1: OPTS.ok }, extra: [[key, { durability: 'x' }]] })
+  collRow(`${cls}#clear`, (c, a) => methodOf(m(c), 'clear', a), { valid: [{}], optional: 1, ok: { 0: OPTS.ok }, extra: [[{ durability: 'x' }]] })
+  for (const it of ['keys', 'values', 'entries']) collRow(`${cls}#${it}`, (c, a) => [...methodOf(m(c), it, a) as Iterable<unknown>], { valid: [] })
+}
+collRow('SortedMap#getRange', (c, a) => [...methodOf(c.sm, 'getRange', a) as Iterable<unknown>], {
+  valid: [{ start: 0, end: 10, reverse: true, limit: 5, offset: 0 }], optional: 1, ok: { 0: OPTS.ok },
+  extra: [[{ start: 'a' }], [{ end: NaN }], [{ limit: -1 }], [{ offset: 1.5 }], [{ reverse: 1 }], [{ lmit: 3 }]],
+})
+collRow('Vector#get', (c, a) => methodOf(c.vec, 'get', a), { valid: [0], ok: { 0: ['0'] } })
+collRow('Vector#set', (c, a) => methodOf(c.vec, 'set', a), { valid: [0, 7, {}], optional: 1, ok: { 0: ['0'], 1: ['0'], 2: OPTS.ok }, extra: [[1, 7], [0, 7, { durability: 'x' }]] })
+collRow('Vector#push', (c, a) => methodOf(c.vec, 'push', a), { valid: [7, {}], optional: 1, ok: { 0: ['0'], 1: OPTS.ok }, extra: [[7, { durability: 'x' }]] })
+collRow('Vector#pop', (c, a) => methodOf(c.vec, 'pop', a), { valid: [{}], optional: 1, ok: { 0: OPTS.ok }, extra: [[{ durability: 'x' }]] })
+collRow('Vector#clear', (c, a) => methodOf(c.vec, 'clear', a), { valid: [{}], optional: 1, ok: { 0: OPTS.ok }, extra: [[{ durability: 'x' }]] })
+
+test('collections: writing t.string outside a pool transaction, and stale handles after close, are typed errors', () => {
+  const { pm, h, vec } = collPool()
+  assert.throws(() => pm.read(tx => (tx.at(Rec, pm.variables().find(v => v.name === 'h')!.offset) as unknown as { s: string }).s = 'x'), PmemError)
+  pm.close()
+  for (const f of [() => h.get('x'), () => h.put('x', { a: 1 }), () => h.size, () => vec.length, () => [...h.keys()]]) assert.throws(f, PmemError)
+})
+
 // --- what the table does not call, and why ---------------------------------------------------
 
 const SKIP: Record<string, string> = {
@@ -351,6 +415,17 @@ const SKIP: Record<string, string> = {
   'Region': 'a class: its static and prototype methods have rows',
   'SimRegion': 'a class: its static and prototype methods have rows',
   't': 'an object of type constructors: each function has a row, each value is a type',
+  'postgres.PostgresStore': 'needs a PostgreSQL server: misuse rows in test/src/postgres/postgres.test.ts',
+  'postgres.SCHEMA_VERSION': 'a constant (the table layout version)',
+  'PostgresStore.connect': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#openStore': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts (through Container.openStore)',
+  'PostgresStore#versions': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#delete': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#list': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#close': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'HashMap': 'a class: its prototype methods have rows', 'SortedMap': 'a class: its prototype methods have rows', 'Vector': 'a class: its prototype methods have rows',
+  'PersistentMemory#collectionVar': 'internal: the named variable of pm.hashMap/sortedMap/vector (their rows)',
+  'HashMap.open': 'internal: what pm.hashMap calls (its row)', 'SortedMap.open': 'internal: what pm.sortedMap calls (its row)', 'Vector.open': 'internal: what pm.vector calls (its row)',
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,8 +537,13 @@ test('misuse table covers every export of both entries and every method of their
     if (typeof v === 'function' && v.prototype instanceof Error) continue // error classes: the errors test
     need(`testing.${key}`)
   }
+  for (const key of Object.keys(postgres)) {
+    const v = (postgres as Record<string, unknown>)[key]
+    if (typeof v === 'function' && v.prototype instanceof Error) { assert.equal(v, (main as Record<string, unknown>)[key], `postgres.${key} is the main entry's class`); continue }
+    need(`postgres.${key}`)
+  }
   assert.equal(testing.SimRegion, main.SimRegion)
-  const classes: Array<[string, Function]> = [['PersistentMemory', PersistentMemory], ['Region', Region], ['SimRegion', SimRegion]]
+  const classes: Array<[string, Function]> = [['PersistentMemory', PersistentMemory], ['Region', Region], ['SimRegion', SimRegion], ['PostgresStore', postgres.PostgresStore], ['HashMap', main.HashMap], ['SortedMap', main.SortedMap], ['Vector', main.Vector]]
   for (const [name, C] of classes) {
     for (const m of methods(C)) need(`${name}.${m}`)
     for (const m of methods(C.prototype)) need(`${name}#${m}`)
@@ -492,8 +572,10 @@ test('every getter of the exported classes gives a value or a PmemError, open or
   const r = Region.open(tmp('getters'), { size: 8192 })
   let kept: PmTxType | undefined
   pm.transaction(tx => { kept = tx; probe('tx', tx, Object.getPrototypeOf(PmTx.prototype)) })
+  const colls: Array<[string, object]> = [['hashMap', pm.hashMap('h', t.string, t.u8)], ['sortedMap', pm.sortedMap('s', t.u32, t.string)], ['vector', pm.vector('v2', t.f64)]]
   for (const closed of [false, true]) {
     probe('pm', pm, PersistentMemory.prototype); probe('region', r, Region.prototype); probe('sim', sim, SimRegion.prototype)
+    for (const [n, c] of colls) { probe(n, c, Object.getPrototypeOf(c)); probe(n, c, Object.getPrototypeOf(Object.getPrototypeOf(c))) }
     probe('ended tx', kept!, Object.getPrototypeOf(PmTx.prototype))
     if (!closed) { pm.close(); r.close(); sim.close() }
   }

@@ -9,6 +9,12 @@
 //
 // A second test runs sub-transactions that allocate, free and throw inside the crashed
 // transactions (eng. 7: they leave nothing), and gives each recovered image a second life.
+// Both free neighbouring blocks, so merges, splits and a lowered top happen inside crashed
+// transactions, and checkHeap after every recovery holds the heap to inv. 1-4 (no two
+// neighbouring free blocks, every free block in its bin's doubly linked list).
+// Coalescing tests: any allocations freed in any order give every byte back (top returns to
+// where it started), and random 8 B..4 KiB churn keeps the heap within 1.5x of the live bytes
+// (PMEM_HEAP_CHURN sets the number of operations).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -193,8 +199,11 @@ test('heap: bad frees are typed errors and change nothing', () => {
   for (const bad of [off + 16, 3, -1, 1e12, 'x']) {
     assert.throws(() => pm.transaction(tx => tx.free(bad as number)), { code: 'ERR_PMEM_INVALID_ARGUMENT' })
   }
+  const guard = pm.transaction(tx => tx.alloc(16)) // keeps off from being the last block
   pm.transaction(tx => tx.free(off))
   assert.throws(() => pm.transaction(tx => tx.free(off)), /double free/)
+  pm.transaction(tx => tx.free(guard)) // the last block: top goes back below both (heap inv. 1)
+  assert.throws(() => pm.transaction(tx => tx.free(guard)), /not the start of an allocation .*freed already/)
   assert.throws(() => pm.transaction(tx => tx.alloc(0)), { code: 'ERR_PMEM_INVALID_ARGUMENT' })
   assert.throws(() => pm.transaction(tx => tx.alloc(8, 3)), { code: 'ERR_PMEM_INVALID_ARGUMENT' })
   assert.throws(() => pm.transaction(tx => tx.alloc(1 << 20)), { code: 'ERR_PMEM_OUT_OF_SPACE' })
@@ -219,10 +228,61 @@ test('open checks the heap header: damage is a CorruptionError naming the file',
   pm.transaction(tx => tx.alloc(64))
   pm.close()
   const base = pm.engine.dataOffset
-  for (const [at, value] of [[8, 3n], [8, 1n << 40n], [16, 5n], [40, 7n]] as const) {
+  for (const [at, value] of [[8, 3n], [8, 1n << 40n], [16, 5n], [32, 5n], [56, 7n]] as const) {
     const img = sim.volatileImage()
     new DataView(img.buffer).setBigUint64(base + at, value, true)
     assert.throws(() => PersistentMemory.fromRegion(SimRegion.fromImage(img)), (e: Error & { code?: string }) =>
       e.code === 'ERR_PMEM_CORRUPT' && /"sim"/.test(e.message))
   }
+})
+
+test('heap inv. 1-2 (coalescing): any allocations freed in any order, in any grouping, give every byte back', () => {
+  fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 40 }), fc.nat(), fc.integer({ min: 1, max: 5 }), (sizes, seed, per) => {
+    const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 512 * 1024 }), { logSize: 64 * 1024 })
+    const top0 = pm.read(tx => Number(tx.readBigU64(pm.heap.base + 8)))
+    const live = pm.transaction(tx => sizes.map(s => tx.alloc(s, s % 3 === 0 ? 64 : 8)))
+    let k = seed
+    while (live.length > 0) {
+      pm.transaction(tx => {
+        for (let i = 0; i < per && live.length > 0; i++) { k = (k * 1103515245 + 12345) >>> 0; tx.free(live.splice(k % live.length, 1)[0]!) }
+      })
+      const r = pm.check()
+      assert.deepEqual(r.problems, [], 'heap inv. 1-4 hold after every free')
+      // some allocations in between reuse the merged blocks
+      if (k % 5 === 0) live.push(pm.transaction(tx => tx.alloc(1 + (k % 3000))))
+    }
+    const r = pm.check()
+    assert.equal(r.heap!.blocks, 0, 'every block merged and given back')
+    assert.equal(pm.read(tx => Number(tx.readBigU64(pm.heap.base + 8))), top0, 'top is back where it started')
+  }), { numRuns: 60 })
+})
+
+/** Random allocations and frees of 8 B..4 KiB; top stays within 1.5x of the live bytes (the issue's space bound). */
+export function churn(ops: number, seed: number): { live: number; used: number } {
+  const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 8 << 20 }), { logSize: 256 * 1024 })
+  const blocks: Array<[number, number]> = []
+  let k = seed, liveBytes = 0, worst = 0
+  const rand = () => (k = (k * 1103515245 + 12345) >>> 0) / 2 ** 32
+  for (let i = 0; i < ops; i += 5) {
+    pm.transaction(tx => {
+      for (let j = 0; j < 5; j++) {
+        if (blocks.length < 1000 && (blocks.length < 500 || rand() < 0.5)) {
+          const size = 8 + Math.floor(rand() * rand() * 4088)
+          blocks.push([tx.alloc(size), size]); liveBytes += size
+        } else {
+          const [off, size] = blocks.splice(Math.floor(rand() * blocks.length), 1)[0]!
+          tx.free(off); liveBytes -= size
+        }
+      }
+    })
+    if (i > 5000) worst = Math.max(worst, (pm.read(tx => Number(tx.readBigU64(pm.heap.base + 8))) - pm.heap.base) / liveBytes)
+  }
+  assert.deepEqual(pm.check().problems, [])
+  return { live: liveBytes, used: worst }
+}
+
+test('heap space: random allocations and frees of 8 B..4 KiB keep the heap within 1.5x of the live bytes (PMEM_HEAP_CHURN ops, default 15,000)', t => {
+  const { used } = churn(Number(process.env.PMEM_HEAP_CHURN ?? 15_000), 7)
+  t.diagnostic(`worst heap size / live bytes: ${used.toFixed(3)}`)
+  assert.ok(used <= 1.5, `the heap reached ${used.toFixed(3)}x the live bytes`)
 })

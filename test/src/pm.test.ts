@@ -223,7 +223,7 @@ test('heap inv. 1: free refuses an offset whose block header was forged inside u
     tx.writeU32(at, magic); tx.writeU32(at + 4, word); tx.writeBigU64(at + 8, next)
   }
   const cases: Array<[string, (tx: PmTx) => void]> = [
-    ['a forged block header (class 0, allocated) in the payload', tx => { forge(tx, p! + 32, 0x4b4c4250, 1 << 16, 0n); tx.free(p! + 48) }],
+    ['a forged block header (32 bytes, allocated) in the payload', tx => { forge(tx, p! + 32, 0x324c4250, 2, 1n << 32n); tx.free(p! + 48) }],
     ['a forged alignment header pointing at another real block', tx => { forge(tx, p! + 16, 0x4e4c4150, 0, BigInt(q! - 16)); tx.free(p! + 32) }],
     ['a forged alignment header pointing at its own block, not at an aligned payload', tx => { forge(tx, p! + 64, 0x4e4c4150, 0, BigInt(p! - 16)); tx.free(p! + 80) }],
     ['the end of the heap', tx => tx.free(Number(tx.readBigU64(pm.heap.base + 8)))],
@@ -231,8 +231,10 @@ test('heap inv. 1: free refuses an offset whose block header was forged inside u
   ]
   for (const [what, fn] of cases) assert.throws(() => pm.transaction(fn), InvalidArgumentError, what)
   assert.deepEqual((pm.region as SimRegion).volatileImage(), before, 'refused frees changed nothing')
-  pm.transaction(tx => { tx.free(p!); tx.free(q!); tx.free(r!) }) // the real allocations, the aligned one included
+  pm.transaction(tx => tx.free(q!))
   assert.throws(() => pm.transaction(tx => tx.free(q!)), /double free/)
+  pm.transaction(tx => { tx.free(p!); tx.free(r!) }) // the real allocations, the aligned one included
+  assert.throws(() => pm.transaction(tx => tx.free(q!)), /freed already/, 'merged away: no block starts there any more')
   const report = pm.check()
   assert.ok(report.ok, report.problems.join('; '))
   assert.equal(report.heap!.allocated, 0, 'every real allocation was freed, nothing else')

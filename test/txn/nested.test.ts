@@ -199,3 +199,13 @@ test('an async transaction function touching tx after an await leaves no unhandl
     'ERR_PMEM_INVALID_ARGUMENT', 'ERR_PMEM_INVALID_ARGUMENT', 'ERR_PMEM_INVALID_ARGUMENT', 'ERR_PMEM_INVALID_ARGUMENT', 'end',
   ])
 })
+
+test('eng. 7: a group transaction that writes nothing, with a sync sub-transaction, still settles once earlier none commits are durable', async () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const eng = TxEngine.create(sim, { logSize: 8192 })
+  eng.transaction(tx => tx.writeU32(eng.dataOffset, 1), { durability: 'none' })
+  const p = eng.transaction(() => { eng.transaction(() => {}) }, { durability: 'group' }) // nested call asks sync, nothing written
+  const settled = await Promise.race([p.then(() => 'durable'), new Promise(r => setTimeout(() => r('still pending'), 5000))])
+  assert.equal(settled, 'durable')
+  assert.equal(eng.durableSeq, eng.lastSeq)
+})

@@ -1,0 +1,76 @@
+/**
+ * Decoding plain values from a local copy of persistent bytes: the read paths of the
+ * collections copy a whole entry or leaf with one `tx.readBytes` and decode it here, instead of
+ * one checked transactional read per field. Out-of-line strings and blobs (varlen.ts) are still
+ * read through the transaction. Same results as `readPlain` (view.ts) on the same bytes.
+ */
+import type { Tx } from '../../txn/index.js'
+import type { TypeDesc } from '../types.js'
+import { decodeString } from '../varlen.js'
+
+/** A copy of persistent bytes: the bytes, a DataView on them, and where they came from. */
+export interface Image { readonly u8: Uint8Array; readonly dv: DataView }
+
+export type Decoder = (tx: Tx, img: Image, at: number) => unknown
+const decoders = new WeakMap<TypeDesc, Decoder>()
+/** Where out-of-line strings are read before decoding (decoding copies them into the string). */
+const STRING_SCRATCH = new Uint8Array(4096)
+
+export function image(u8: Uint8Array): Image { return { u8, dv: new DataView(u8.buffer, u8.byteOffset, u8.byteLength) } }
+
+/** A reusable image of `size` bytes: filled by `tx.readInto(offset, img.u8)` (no allocation per read). */
+export function scratchImage(size: number): Image { return image(new Uint8Array(size)) }
+
+/** The decoder of plain values of `type` (built once per type). */
+export function decoderOf(type: TypeDesc): Decoder {
+  let d = decoders.get(type)
+  if (d === undefined) { d = build(type); decoders.set(type, d) }
+  return d
+}
+
+function build(type: TypeDesc): Decoder {
+  switch (type.kind) {
+    case 'u8': return (_tx, img, at) => img.u8[at]
+    case 'u32': return (_tx, img, at) => img.dv.getUint32(at, true)
+    case 'i32': return (_tx, img, at) => img.dv.getInt32(at, true)
+    case 'f64': return (_tx, img, at) => img.dv.getFloat64(at, true)
+    case 'u64': return (_tx, img, at) => img.dv.getBigUint64(at, true)
+    case 'ptr': return (_tx, img, at) => img.dv.getUint32(at, true) + img.dv.getUint32(at + 4, true) * 4294967296
+    case 'bytes': { const n = type.length; return (_tx, img, at) => img.u8.slice(at, at + n) }
+    case 'string': return (tx, img, at) => {
+      const tag = img.u8[at + 15]!
+      if (tag & 0x80) return decodeString(img.u8.subarray(at, at + (tag & 0x7f)))
+      const ptr = img.dv.getUint32(at, true) + img.dv.getUint32(at + 4, true) * 4294967296
+      if (ptr === 0) return ''
+      const len = img.dv.getUint32(at + 8, true)
+      return decodeString(tx.readInto(ptr, len <= STRING_SCRATCH.length ? STRING_SCRATCH.subarray(0, len) : new Uint8Array(len)))
+    }
+    case 'blob': return (tx, img, at) => slotBytes(tx, img, at).slice()
+    case 'array': {
+      const elem = decoderOf(type.elem), size = type.elem.size, n = type.length
+      return (tx, img, at) => { const a = new Array<unknown>(n); for (let i = 0; i < n; i++) a[i] = elem(tx, img, at + i * size); return a }
+    }
+    case 'struct': {
+      // An object literal with the fields in order gives every value one fast shape; names are
+      // JSON-quoted and offsets are numbers, so the generated code holds no user text unquoted.
+      const decode = type.fields.map(f => decoderOf(f.type))
+      const body = type.fields.map((f, i) => `${JSON.stringify(f.name)}: d[${i}](tx, img, at + ${f.offset})`).join(', ')
+      const make = new Function('d', `return (tx, img, at) => ({ ${body} })`) as (d: Decoder[]) => Decoder
+      return make(decode)
+    }
+  }
+}
+
+/** The bytes of the string or blob slot at `at` of the image (inline, or read through `tx`). */
+export function slotBytes(tx: Tx, img: Image, at: number): Uint8Array {
+  const tag = img.u8[at + 15]!
+  if (tag & 0x80) return img.u8.subarray(at, at + (tag & 0x7f))
+  const ptr = img.dv.getUint32(at, true) + img.dv.getUint32(at + 4, true) * 4294967296
+  return ptr === 0 ? new Uint8Array(0) : tx.readBytes(ptr, img.dv.getUint32(at + 8, true))
+}
+
+/** True when the slot at `at` of the image holds the inline words `w` (varlen.ts inlineWords). */
+export function slotIs(img: Image, at: number, w: Uint32Array): boolean {
+  const dv = img.dv
+  return dv.getUint32(at + 12, true) === w[3] && dv.getUint32(at, true) === w[0] && dv.getUint32(at + 4, true) === w[1] && dv.getUint32(at + 8, true) === w[2]
+}

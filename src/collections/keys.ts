@@ -1,0 +1,182 @@
+/**
+ * Keys of persistent collections: which types may be keys, how a JavaScript key is checked and
+ * encoded once per call, how it is hashed (hash map) and ordered (sorted map), and how a
+ * stored key is compared with it.
+ *
+ * | key type                 | JavaScript key                | order (sorted map)   |
+ * | ------------------------ | ----------------------------- | -------------------- |
+ * | t.u8, t.u32, t.i32       | integer in the type's range   | numeric              |
+ * | t.f64                    | number, not NaN (-0 is 0)      | numeric              |
+ * | t.u64                    | bigint in [0, 2^64)           | numeric              |
+ * | t.string                 | string (stored as UTF-8)      | bytes of the UTF-8   |
+ * | t.blob                   | Uint8Array                    | bytes                |
+ *
+ * Stored keys use the type's own layout (varlen.ts for strings and blobs).
+ */
+import { InvalidArgumentError, describe } from '../../regions/index.js'
+import type { Tx } from '../../txn/index.js'
+import type { TypeDesc } from '../types.js'
+import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
+import { asciiFnv, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+
+/** Types a collection accepts as keys. */
+export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
+const NO_BYTES = new Uint8Array(0)
+const KEY_KINDS = new Set(['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob'])
+
+/** A key checked and encoded for one call. */
+export interface Key {
+  /** The number or bigint (scalar keys), or the bytes (string and blob keys). */
+  readonly num: number | bigint
+  readonly bytes: Uint8Array | null
+  readonly inline: Uint32Array | null
+  readonly hash: number
+}
+
+/** Throws InvalidArgumentError unless `type` may be a key. */
+export function checkKeyType(type: TypeDesc, where: string): asserts type is KeyType {
+  if (!KEY_KINDS.has(type.kind)) throw new InvalidArgumentError(`${where}: a key must be t.u8, t.u32, t.i32, t.f64, t.u64, t.string or t.blob, got ${type.sig}`)
+}
+
+const RANGES: Record<string, [number, number]> = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] }
+const U64_MAX = (1n << 64n) - 1n
+
+/** Checks and encodes a JavaScript key of `type` (see the table above). */
+export function encodeKey(type: KeyType, key: unknown, where: string): Key {
+  switch (type.kind) {
+    case 'string': case 'blob': {
+      if (typeof key === 'string' && type.kind === 'string') {
+        const words = inlineAscii(key) // no encoding for short ASCII keys
+        if (words !== null) return { num: 0, bytes: null, inline: words, hash: fmix(asciiFnv) }
+      }
+      const bytes = encodeVar(type.kind, key, `${where}: the key`)
+      return { num: 0, bytes, inline: inlineWords(bytes), hash: hashBytes(bytes) }
+    }
+    case 'f64':
+      if (typeof key !== 'number' || Number.isNaN(key)) throw new InvalidArgumentError(`${where}: the key must be a number other than NaN, got ${describe(key)}`)
+      return { num: key === 0 ? 0 : key, bytes: null, inline: null, hash: hashF64(key === 0 ? 0 : key) }
+    case 'u64':
+      if (typeof key !== 'bigint' || key < 0n || key > U64_MAX) throw new InvalidArgumentError(`${where}: the key must be a bigint in [0, 2^64), got ${describe(key)}`)
+      return { num: key, bytes: null, inline: null, hash: fmix(Number(key & 0xffffffffn) ^ Math.imul(Number(key >> 32n), 0x9e3779b1)) }
+    default: {
+      const [lo, hi] = RANGES[type.kind]!
+      if (typeof key !== 'number' || !Number.isInteger(key) || key < lo || key > hi) throw new InvalidArgumentError(`${where}: the key must be an integer in [${lo}, ${hi}] for ${type.sig}, got ${describe(key)}`)
+      return { num: key, bytes: null, inline: null, hash: fmix(key | 0) }
+    }
+  }
+}
+
+/** True when the key stored at `off` equals `k`. */
+export function keyEquals(tx: Tx, type: KeyType, off: number, k: Key): boolean {
+  switch (type.kind) {
+    case 'string': case 'blob': return varEquals(tx, off, k.inline !== null ? NO_BYTES : k.bytes!, k.inline)
+    case 'f64': return tx.readF64(off) === k.num
+    case 'u64': return tx.readBigU64(off) === k.num
+    case 'u8': return tx.readU8(off) === k.num
+    case 'u32': return tx.readU32(off) === k.num
+    default: return tx.readI32(off) === k.num
+  }
+}
+
+/** The bytes of a string or blob key (short ASCII keys are encoded only as slot words). */
+export function keyBytes(k: Key): Uint8Array {
+  if (k.bytes !== null) return k.bytes
+  const b = new Uint8Array(k.inline!.buffer, k.inline!.byteOffset, 16)
+  return b.subarray(0, b[15]! & 0x7f)
+}
+
+/** Negative, zero or positive as the key stored at `off` sorts before, with or after `k`. */
+export function compareStored(tx: Tx, type: KeyType, off: number, k: Key): number {
+  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(readVar(tx, off), keyBytes(k))
+  const v = readScalarKey(tx, type, off)
+  return v < k.num ? -1 : v > k.num ? 1 : 0
+}
+
+/** The stored key at `off` as a Key (to compare or copy it). */
+export function storedKey(tx: Tx, type: KeyType, off: number): Key {
+  if (type.kind === 'string' || type.kind === 'blob') {
+    const bytes = readVar(tx, off)
+    return { num: 0, bytes, inline: inlineWords(bytes), hash: hashBytes(bytes) }
+  }
+  return { num: readScalarKey(tx, type, off), bytes: null, inline: null, hash: 0 }
+}
+
+/** Negative, zero or positive as `a` sorts before, with or after `b`. */
+export function compareKeys(a: Key, b: Key): number {
+  if (a.bytes !== null || a.inline !== null) return compareBytes(keyBytes(a), keyBytes(b))
+  return a.num < b.num ? -1 : a.num > b.num ? 1 : 0
+}
+
+function readScalarKey(tx: Tx, type: KeyType, off: number): number | bigint {
+  switch (type.kind) {
+    case 'f64': return tx.readF64(off)
+    case 'u64': return tx.readBigU64(off)
+    case 'u8': return tx.readU8(off)
+    case 'u32': return tx.readU32(off)
+    default: return tx.readI32(off)
+  }
+}
+
+/** Writes `k` as a stored key at `off` (a fresh, zeroed place: for string keys a new copy). */
+export function writeKey(tx: HeapTx, type: KeyType, off: number, k: Key): void {
+  switch (type.kind) {
+    case 'string': case 'blob': return writeVar(tx, off, k.bytes ?? k.inline!)
+    case 'f64': return tx.writeF64(off, k.num as number)
+    case 'u64': return tx.writeBigU64(off, k.num as bigint)
+    case 'u8': return tx.writeU8(off, k.num as number)
+    case 'u32': return tx.writeU32(off, k.num as number)
+    default: return tx.writeI32(off, k.num as number)
+  }
+}
+
+/** The JavaScript key stored at `off`. */
+export function readKey(tx: Tx, type: KeyType, off: number): unknown {
+  if (type.kind === 'string') return readString(tx, off)
+  if (type.kind === 'blob') return readVar(tx, off)
+  return readScalarKey(tx, type, off)
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return a.length - b.length
+}
+
+/** Hash of the bytes of a string or blob key: FNV-1a, then a final mix (the low bits address buckets). */
+export function hashBytes(b: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  return fmix(h)
+}
+
+const f64buf = new Float64Array(1)
+const f64words = new Uint32Array(f64buf.buffer)
+function hashF64(x: number): number {
+  f64buf[0] = x
+  return fmix(f64words[0]! ^ Math.imul(f64words[1]!, 0x9e3779b1))
+}
+
+/** MurmurHash3's finaliser: every input bit reaches every output bit. */
+function fmix(h: number): number {
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** True when the key at `at` of an image (decode.ts) equals `k`. */
+export function imageKeyEquals(tx: Tx, type: KeyType, img: Image, at: number, k: Key): boolean {
+  if (type.kind === 'string' || type.kind === 'blob') {
+    if (k.inline !== null) return slotIs(img, at, k.inline)
+    if (img.u8[at + 15] !== 0 || img.dv.getUint32(at + 8, true) !== k.bytes!.length) return false
+    return compareBytes(slotBytes(tx, img, at), k.bytes!) === 0
+  }
+  return decoderOf(type)(tx, img, at) === k.num
+}
+
+/** Negative, zero or positive as the key at `at` of an image sorts before, with or after `k`. */
+export function compareImage(tx: Tx, type: KeyType, img: Image, at: number, k: Key): number {
+  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(slotBytes(tx, img, at), keyBytes(k))
+  const v = decoderOf(type)(tx, img, at) as number | bigint
+  return v < k.num ? -1 : v > k.num ? 1 : 0
+}

@@ -1,0 +1,243 @@
+/**
+ * One container opened in PostgreSQL (a HostedStore, txn/chunk-store.ts): finds or creates
+ * its row, takes the writer's lease, loads the chosen version's chunks (a reader in one
+ * REPEATABLE READ transaction, so retention running beside it never removes what it reads),
+ * and renews the lease until closed.
+ *
+ * | state | what holds | entered by |
+ * | --- | --- | --- |
+ * | opening | the row is found or created, the lease taken (writer), versions loaded | `openHostedPg` |
+ * | open | the store serves the container; a writer's lease is renewed every leaseMs / 3 | the open completed |
+ * | closed | the lease released (best effort), the store refuses every call | `close`, `discard` |
+ *
+ * A failed open releases the lease it took and deletes the row it created (hosted inv. H1).
+ */
+import { InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
+import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../../txn/index.js'
+import { PgChunkStore, type View } from './chunks.js'
+import { commitVersion } from './commit.js'
+import { acquireLease, releaseLease, renewLease } from './lease.js'
+import { emptyView, loadNewestIntact, loadVersions, loadView } from './load.js'
+import { storeError, type Pool, type Queryable } from './pg.js'
+import type { Tables } from './schema.js'
+
+/** What an open needs from its PostgresStore. */
+export interface HostContext {
+  pool: Pool
+  tables: Tables
+  where: string
+  holder: string
+  leaseMs: number
+}
+
+interface Row { id: number; chunkSize: number; keepVersions: number; created: boolean }
+
+export interface HostedPg extends HostedStore {
+  readonly store: PgChunkStore | null
+}
+
+/** Opens container `name` as `options` ask; `onClose` runs once it is closed. */
+export async function openHostedPg(ctx: HostContext, name: string, options: HostOpenOptions, onClose: () => void): Promise<HostedPg> {
+  const path = `${ctx.where}#${name}`
+  const row = await findOrCreate(ctx, name, options)
+  if (row === null) return closedShell(path, onClose)
+  let generation: number | null = null
+  try {
+    if (!options.readOnly) generation = await acquireLease(ctx.pool, ctx.tables, row.id, ctx.holder, ctx.leaseMs, path)
+    const loaded = await loadAll(ctx, row, path, options)
+    return new Hosted(ctx, path, row, generation, loaded, options.readOnly, onClose)
+  } catch (e) {
+    if (generation !== null) await releaseLease(ctx.pool, ctx.tables, row.id, ctx.holder, generation).catch(() => undefined)
+    if (row.created) await ctx.pool.query(`DELETE FROM ${ctx.tables.containers} WHERE id = $1`, [row.id]).catch(() => undefined)
+    onClose()
+    throw e
+  }
+}
+
+/** The container's row; created for a writer with `create` (then `created`); null if missing. */
+async function findOrCreate(ctx: HostContext, name: string, options: HostOpenOptions): Promise<Row | null> {
+  const t = ctx.tables
+  const select = async (): Promise<Row | null> => {
+    const r = await ctx.pool.query(`SELECT id::float8 AS id, chunk_size, keep_versions FROM ${t.containers} WHERE name = $1`, [name])
+    const x = r.rows[0]
+    return x === undefined ? null : { id: x.id, chunkSize: x.chunk_size, keepVersions: x.keep_versions, created: false }
+  }
+  const found = await select()
+  if (found !== null || options.create === null) return found
+  const r = await ctx.pool.query(
+    `INSERT INTO ${t.containers} (name, chunk_size, keep_versions) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id::float8 AS id`,
+    [name, options.create.chunkSize, options.create.keepVersions])
+  if (r.rowCount === 1) return { id: r.rows[0].id, chunkSize: options.create.chunkSize, keepVersions: options.create.keepVersions, created: true }
+  return select()    // another process created it meanwhile
+}
+
+interface Loaded {
+  versions: StoreVersion[]
+  /** The newest intact version (or, read-only with `version`, that version). */
+  view: View
+  skipped: { version: number; reason: string }[]
+  /** The older version asked for by `options.version`, if any. */
+  older: View | null
+}
+
+/** Loads the version rows and the views the open needs, in one consistent snapshot. */
+async function loadAll(ctx: HostContext, row: Row, path: string, options: HostOpenOptions): Promise<Loaded> {
+  const client = await ctx.pool.connect()
+  client.on('error', noop)
+  let failed: unknown
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const loaded = await loadIn(client, ctx, row, path, options)
+    await client.query('COMMIT')
+    return loaded
+  } catch (e) {
+    failed = e
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw e
+  } finally {
+    client.off('error', noop)
+    client.release(failed instanceof Error && !(failed instanceof InvalidArgumentError) ? failed : undefined)
+  }
+}
+
+async function loadIn(db: Queryable, ctx: HostContext, row: Row, path: string, options: HostOpenOptions): Promise<Loaded> {
+  const versions = await loadVersions(db, ctx.tables, row.id)
+  const target = options.version
+  if (target !== undefined && !versions.some(v => v.version === target)) {
+    throw new InvalidArgumentError(`Cannot open container "${path}" at version ${target}: it is not retained (retained versions: ${versions.map(v => v.version).join(', ') || 'none'})`)
+  }
+  if (versions.length === 0) return { versions, view: emptyView(), skipped: [], older: null }
+  if (target !== undefined && options.readOnly) {
+    const v = versions.find(x => x.version === target)!
+    return { versions, view: await loadView(db, ctx.tables, row.id, v, row.chunkSize, path), skipped: [], older: null }
+  }
+  const { view, skipped } = await loadNewestIntact(db, ctx.tables, row.id, versions, row.chunkSize, path)
+  const older = target !== undefined && target !== view.version
+    ? await loadView(db, ctx.tables, row.id, versions.find(x => x.version === target)!, row.chunkSize, path)
+    : null
+  return { versions, view, skipped, older }
+}
+
+const noop = (): void => {}
+
+class Hosted implements HostedPg {
+  readonly path: string
+  readonly created: boolean
+  readonly store: PgChunkStore
+  readonly #ctx: HostContext
+  readonly #row: Row
+  readonly #generation: number | null
+  readonly #older: Map<number, PgChunkStore>
+  readonly #onClose: () => void
+  #timer: NodeJS.Timeout | null = null
+  #closing: Promise<void> | null = null
+
+  constructor(ctx: HostContext, path: string, row: Row, generation: number | null, l: Loaded, readOnly: boolean, onClose: () => void) {
+    this.#ctx = ctx
+    this.path = path
+    this.created = row.created
+    this.#row = row
+    this.#generation = generation
+    this.#onClose = onClose
+    const newest = l.versions.length === 0 ? 0 : l.versions[l.versions.length - 1].version
+    const fellBack = l.skipped.length === 0 ? null : { from: l.skipped[0].version, reason: l.skipped[0].reason }
+    const retained = l.versions.filter(v => !l.skipped.some(s => s.version === v.version))
+    this.store = new PgChunkStore({
+      path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.view, versions: retained,
+      readOnly: readOnly ? 'it is open read-only' : null,
+      committer: generation === null ? null : b => commitVersion({
+        pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
+      }, b),
+      fellBack, droppedVersions: l.skipped.slice(1),
+      uncertain: l.view.version !== newest,     // pg-store inv. 3: a fall-back rewrites every chunk
+    })
+    this.#older = new Map()
+    if (l.older !== null) {
+      this.#older.set(l.older.version, new PgChunkStore({
+        path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.older, versions: retained,
+        readOnly: `it shows version ${l.older.version}, an older retained version`, committer: null, fellBack: null,
+      }))
+    }
+    if (generation !== null) {
+      this.#timer = setInterval(() => { void this.#renew() }, Math.max(50, Math.floor(ctx.leaseMs / 3)))
+      this.#timer.unref()
+    }
+  }
+
+  openVersion(version: number): ChunkStore {
+    if (version === this.store.version) return this.store
+    const s = this.#older.get(version)
+    if (s === undefined) throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${version}: it was not loaded at open (open with { version: ${version} })`)
+    return s
+  }
+
+  /**
+   * A reader moves on to the newest committed version: fetches only the chunk rows written
+   * since its version (all of them if its version left the retention window meanwhile).
+   * Resolves true if the version changed. The hook a container's refresh() builds on.
+   */
+  async refresh(): Promise<boolean> {
+    if (this.#generation !== null) return false    // the writer makes the versions: nothing to fetch
+    const ctx = this.#ctx
+    const client = await ctx.pool.connect().catch((e: unknown) => { throw storeError(e, `Cannot refresh container "${this.path}"`) })
+    client.on('error', noop)
+    let failed: unknown
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const versions = await loadVersions(client, ctx.tables, this.#row.id)
+      const newest = versions[versions.length - 1]
+      const old = this.store.durableView
+      let changed = false
+      if (newest !== undefined && newest.version !== old.version) {
+        const stillRetained = versions.some(v => v.version === old.version)
+        const view = await loadView(client, ctx.tables, this.#row.id, newest, this.#row.chunkSize, this.path, stillRetained ? old : null)
+        this.store.replaceView(view, versions)
+        changed = true
+      }
+      await client.query('COMMIT')
+      return changed
+    } catch (e) {
+      failed = e
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw storeError(e, `Cannot refresh container "${this.path}"`)
+    } finally {
+      client.off('error', noop)
+      client.release(failed instanceof Error ? failed : undefined)
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#timer !== null) clearInterval(this.#timer)
+      this.store.close('it is closed')
+      for (const s of this.#older.values()) s.close('it is closed')
+      if (this.#generation !== null) {
+        await releaseLease(this.#ctx.pool, this.#ctx.tables, this.#row.id, this.#ctx.holder, this.#generation).catch(() => undefined)   // else it expires
+      }
+      this.#onClose()
+    })()
+    return this.#closing
+  }
+
+  async discard(): Promise<void> {
+    await this.close()
+    if (this.created) await this.#ctx.pool.query(`DELETE FROM ${this.#ctx.tables.containers} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ${this.#ctx.tables.versions} WHERE container_id = $1)`, [this.#row.id]).catch(() => undefined)
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closing !== null) return
+    try {
+      await renewLease(this.#ctx.pool, this.#ctx.tables, this.#row.id, this.#ctx.holder, this.#generation!, this.#ctx.leaseMs)
+    } catch { /* the server is out of reach: the next renewal or commit tries again */ }
+  }
+}
+
+/** The HostedStore of a container that does not exist (and was not to be created). */
+function closedShell(path: string, onClose: () => void): HostedPg {
+  return {
+    path, created: false, store: null,
+    openVersion(v) { throw new RegionNotFoundError(`Cannot open container "${path}" at version ${v}: there is no such container`) },
+    async close() { onClose() },
+    async discard() { onClose() },
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The PostgreSQL table layout of container stores (schema version 1), created by the store
+ * on first use. Four tables, in the schema the store was given (default `public`):
+ *
+ * pmem_schema: one row, the layout version.
+ *
+ * | column | type | meaning |
+ * | --- | --- | --- |
+ * | one | boolean PK, always true | makes the table a single row |
+ * | version | int | layout version (1); a newer one is refused with UnsupportedVersionError |
+ *
+ * pmem_containers: one row per container, with its writer lease.
+ *
+ * | column | type | meaning |
+ * | --- | --- | --- |
+ * | id | bigint identity PK | the key of the container's versions and chunks |
+ * | name | text UNIQUE | the name given to `Container.openStore` |
+ * | chunk_size | int | bytes per logical chunk, fixed at creation |
+ * | keep_versions | int | versions kept restorable, fixed at creation |
+ * | created_at | timestamptz | |
+ * | lease_holder | text, null when free | the writer holding the lease: "host pid N store X" |
+ * | lease_generation | bigint | incremented by every acquisition: the fencing token |
+ * | lease_expires | timestamptz, null when free | the lease runs until then (database clock) unless renewed |
+ *
+ * pmem_versions: one row per retained committed version: the metadata row, written last.
+ *
+ * | column | type | meaning |
+ * | --- | --- | --- |
+ * | container_id, version | bigint, bigint: PK | versions are consecutive from 1 |
+ * | chunk_count | int | logical chunks in this version |
+ * | meta | bytea | the container's metadata blob (src/container/meta.ts: log end, root id, ...) |
+ * | written | int[] | logical chunks whose rows this version inserted (what it superseded) |
+ * | bytes | bigint | bytes of chunk data this commit inserted |
+ * | generation | bigint | lease generation of the writer that committed it |
+ * | committed_at | timestamptz | |
+ *
+ * pmem_chunks: chunk contents, keyed by (container, logical index, version that wrote it).
+ *
+ * | column | type | meaning |
+ * | --- | --- | --- |
+ * | container_id, idx, version | bigint, int, bigint: PK | chunk `idx` as written by commit `version` |
+ * | crc | int | CRC-32 of `data` (as a signed int), checked when loaded |
+ * | data | bytea, storage EXTERNAL | the chunk without its trailing zero bytes (empty: all zeros) |
+ *
+ * Reading: chunk k of version v is the row (k, w) with the largest w <= v, for k below
+ * v's chunk_count (one DISTINCT ON query over the primary key).
+ *
+ * What one commit of version N writes, in one transaction (commit.ts):
+ *   1. UPDATE pmem_containers: renew the lease, WHERE lease_generation = the writer's; no row
+ *      means the lease was taken over: ROLLBACK, LeaseLostError (fencing). The row lock it
+ *      takes orders this commit against any takeover.
+ *   2. INSERT pmem_chunks rows (k, N) for the chunks the point changed only (the tail chunk
+ *      of the log and the new ones for an append), plus empty rows for chunks that grew
+ *      into existence without being written (inv. 3).
+ *   3. INSERT pmem_versions row N (its primary key refuses a second commit of N).
+ *   4. Retention: DELETE version rows <= N - keep_versions; with o = N - keep_versions + 1
+ *      the oldest retained version, DELETE chunk rows (k, w) with w < o that o supersedes
+ *      (k in o's `written`) or that lie past o's chunk_count.
+ *   5. COMMIT: the atomic switch. Before it, no open sees any row of N.
+ *
+ * Invariants recovery relies on (cited as "pg inv. N"):
+ *   1. A chunk row is never updated: rows are inserted by the commit that wrote them and
+ *      deleted only by retention (step 4), in the commit that makes them unreachable.
+ *   2. Every version row N has, for each k < chunk_count, a chunk row (k, w <= N) that is
+ *      its content, and no chunk row (k, w) with w <= N of a later-deleted chunk shows
+ *      through: a chunk that grows back after a shrink is written again (step 2).
+ *   3. After a commit, the table holds exactly the chunk rows some retained version reads
+ *      (by induction over step 4: each version becomes the oldest once, in one commit).
+ *   4. Only the lease holder with the current generation commits; the generation check and
+ *      the row lock are in the commit's own transaction, so a writer that lost its lease
+ *      can never commit afterwards, whatever its clock or pauses.
+ *   5. Recovery needs nothing: the database's own recovery leaves each commit whole or
+ *      absent, and the newest version row is the newest committed version.
+ */
+import { UnsupportedVersionError } from '../../regions/index.js'
+import type { Queryable } from './pg.js'
+
+/** The layout version this library writes and reads. */
+export const SCHEMA_VERSION = 1
+
+/** Quoted table names in a schema. */
+export interface Tables {
+  schema: string
+  meta: string
+  containers: string
+  versions: string
+  chunks: string
+}
+
+/** Quotes an identifier for SQL (doubles embedded quotes). */
+export function ident(s: string): string { return '"' + s.replace(/"/g, '""') + '"' }
+
+export function tablesIn(schema: string): Tables {
+  const q = (t: string) => `${ident(schema)}.${ident(t)}`
+  return { schema: ident(schema), meta: q('pmem_schema'), containers: q('pmem_containers'), versions: q('pmem_versions'), chunks: q('pmem_chunks') }
+}
+
+function ddl(t: Tables): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${t.schema}`,
+    `CREATE TABLE IF NOT EXISTS ${t.meta} (one boolean PRIMARY KEY DEFAULT true CHECK (one), version int NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.containers} (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      name text NOT NULL UNIQUE,
+      chunk_size int NOT NULL,
+      keep_versions int NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      lease_holder text,
+      lease_generation bigint NOT NULL DEFAULT 0,
+      lease_expires timestamptz)`,
+    `CREATE TABLE IF NOT EXISTS ${t.versions} (
+      container_id bigint NOT NULL REFERENCES ${t.containers} (id) ON DELETE CASCADE,
+      version bigint NOT NULL,
+      chunk_count int NOT NULL,
+      meta bytea NOT NULL,
+      written int[] NOT NULL,
+      bytes bigint NOT NULL,
+      generation bigint NOT NULL,
+      committed_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (container_id, version))`,
+    `CREATE TABLE IF NOT EXISTS ${t.chunks} (
+      container_id bigint NOT NULL,
+      idx int NOT NULL,
+      version bigint NOT NULL,
+      crc int NOT NULL,
+      data bytea NOT NULL,
+      PRIMARY KEY (container_id, idx, version))`,
+    // Chunks are checksummed here and mostly incompressible or small: no TOAST compression.
+    `ALTER TABLE ${t.chunks} ALTER COLUMN data SET STORAGE EXTERNAL`,
+  ]
+}
+
+/**
+ * Creates the tables if missing (under an advisory lock, so concurrent first uses do not
+ * race) and checks the layout version: UnsupportedVersionError for a newer one.
+ */
+export async function ensureSchema(db: Queryable, t: Tables, where: string): Promise<void> {
+  await db.query('BEGIN')
+  try {
+    await db.query(`SELECT pg_advisory_xact_lock(hashtext('persistent-memory schema ' || $1::text))`, [t.schema])
+    const exists = await db.query(`SELECT to_regclass($1) AS t`, [t.meta])
+    if (exists.rows[0].t !== null) {
+      const r = await db.query(`SELECT version FROM ${t.meta}`)
+      const v = r.rows[0]?.version as number | undefined
+      if (v !== undefined && v > SCHEMA_VERSION) {
+        throw new UnsupportedVersionError(`Cannot use container store ${where}: its tables have layout version ${v}, this library reads ${SCHEMA_VERSION}; upgrade persistent-memory`)
+      }
+      if (v === SCHEMA_VERSION) { await db.query('COMMIT'); return }
+    }
+    for (const stmt of ddl(t)) await db.query(stmt)
+    await db.query(`INSERT INTO ${t.meta} (one, version) VALUES (true, $1) ON CONFLICT (one) DO NOTHING`, [SCHEMA_VERSION])
+    await db.query('COMMIT')
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined)
+    throw e
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * PostgresStore: containers in a PostgreSQL database (the table layout and its invariants:
+ * schema.ts). It implements `ChunkStoreHost` (txn/chunk-store.ts), so `Container.openStore`
+ * opens containers in it; it also lists, describes and deletes them.
+ *
+ * | state | what holds | entered by |
+ * | --- | --- | --- |
+ * | open | the pool is connected and the tables exist (schema version checked) | `connect` |
+ * | closed | every writer's lease released (best effort), the pool ended; every call rejects with RegionClosedError | `close` |
+ *
+ * Each open container (a HostedStore, hosted.ts) holds its chunks in memory; a writer holds
+ * the container's lease (lease.ts), renewed every third of `leaseMs` while it is open and at
+ * every commit, and released at close.
+ */
+import os from 'node:os'
+import { randomBytes } from 'node:crypto'
+import {
+  ContainerLockedError, InvalidArgumentError, RegionClosedError, RegionNotFoundError, describe,
+} from '../../regions/index.js'
+import type { ChunkStoreHost, HostedStore, HostOpenOptions } from '../../txn/index.js'
+import { listVersions, type VersionInfo } from '../container/index.js'
+import { loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
+import { ensureSchema, tablesIn, type Tables } from './schema.js'
+import { loadVersions } from './load.js'
+import { openHostedPg, type HostedPg } from './hosted.js'
+
+/** Options of {@link PostgresStore.connect}. */
+export interface PostgresStoreOptions {
+  /** How long a writer's lease runs without renewal, in ms (default 30,000; at least 100). A writer that stops renewing (a crash, a partition) blocks others this long. */
+  leaseMs?: number
+  /** The PostgreSQL schema holding the tables (default "public"); created if missing. */
+  schema?: string
+}
+
+const OPTION_NAMES = new Set(['leaseMs', 'schema'])
+
+/**
+ * Containers in PostgreSQL.
+ *
+ * @example
+ * const store = await PostgresStore.connect('postgres://app@db.internal/app')
+ * const c = await Container.openStore(store, 'sessions', { init: () => ({ users: new Map() }) })
+ * await store.versions('sessions'); await store.close()
+ */
+export class PostgresStore implements ChunkStoreHost {
+  /** The database, for messages (no password): `postgres://host:port/database`. */
+  readonly where: string
+  /** Lease length of the writers this store opens (ms). */
+  readonly leaseMs: number
+  /** How this store's writers are named in leases: "host pid N store X". */
+  readonly holder: string
+  readonly #pool: Pool
+  readonly #tables: Tables
+  /** Containers this store has open for writing (a second writer open here is refused at once). */
+  readonly #writers = new Map<string, HostedPg | null>()
+  readonly #open = new Set<HostedPg>()
+  #closed: Promise<void> | null = null
+
+  private constructor(pool: Pool, where: string, tables: Tables, leaseMs: number) {
+    this.#pool = pool
+    this.where = where
+    this.#tables = tables
+    this.leaseMs = leaseMs
+    this.holder = `${os.hostname()} pid ${process.pid} store ${randomBytes(4).toString('hex')}`
+  }
+
+  /**
+   * Connects to the database (any pg connection string, or pg.Pool options) and creates the
+   * tables on first use. StoreUnavailableError if the server cannot be reached,
+   * UnsupportedVersionError if the tables have a newer layout.
+   */
+  static async connect(connection: string | PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    if (typeof connection !== 'string' && (connection === null || typeof connection !== 'object' || Array.isArray(connection))) {
+      throw new InvalidArgumentError(`Cannot connect a PostgresStore: expected a connection string or pg.Pool options, got ${describe(connection)}`)
+    }
+    if (typeof connection === 'string' && connection === '') throw new InvalidArgumentError('Cannot connect a PostgresStore: the connection string is empty')
+    const { leaseMs, schema } = checkOptions(options)
+    const pg = await loadPg()
+    const config: PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...connection }
+    const where = describeTarget(config)
+    const pool = new pg.Pool({ max: 4, ...config })
+    pool.on('error', () => { /* an idle client lost its connection: the next query reports it */ })
+    const tables = tablesIn(schema)
+    try {
+      await ensureSchema(pool, tables, where)
+    } catch (e) {
+      await pool.end().catch(() => undefined)
+      throw storeError(e, `Cannot connect to ${where}`)
+    }
+    return new PostgresStore(pool, where, tables, leaseMs)
+  }
+
+  /** Opens a container's chunk store (what `Container.openStore` calls; see txn/chunk-store.ts). */
+  async openStore(name: string, options: HostOpenOptions): Promise<HostedStore> {
+    this.#ready('open a container in')
+    checkName(name, this.where)
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`Cannot open container "${name}" in ${this.where}: options must be an object, got ${describe(options)}`)
+    if (!options.readOnly) {
+      if (this.#writers.has(name)) throw new ContainerLockedError(`Cannot open container "${this.where}#${name}" for writing: this store (${this.holder}) already has it open for writing; close that container first, or open with { readOnly: true }`, this.holder)
+      this.#writers.set(name, null)
+    }
+    try {
+      let opened: HostedPg | null = null
+      const h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, options, () => this.#forget(opened, name, options.readOnly))
+      opened = h
+      this.#open.add(h)
+      if (!options.readOnly) this.#writers.set(name, h)
+      return h
+    } catch (e) {
+      if (!options.readOnly) this.#writers.delete(name)
+      throw storeError(e, `Cannot open container "${this.where}#${name}"`)
+    }
+  }
+
+  /** The retained versions of container `name`, oldest first (as `Container.versions` lists a file's). */
+  async versions(name: string): Promise<VersionInfo[]> {
+    this.#ready('list the versions of a container in')
+    checkName(name, this.where)
+    const path = `${this.where}#${name}`
+    try {
+      const id = await this.#idOf(name)
+      if (id === null) throw new RegionNotFoundError(`Cannot list the versions of container "${path}": there is no such container`)
+      const list = await loadVersions(this.#pool, this.#tables, id)
+      return listVersions({ versions: () => list }, path)
+    } catch (e) { throw storeError(e, `Cannot list the versions of container "${path}"`) }
+  }
+
+  /** The names of the containers in the database, sorted. */
+  async list(): Promise<string[]> {
+    this.#ready('list the containers of')
+    try {
+      const r = await this.#pool.query(`SELECT name FROM ${this.#tables.containers} ORDER BY name`)
+      return r.rows.map(row => row.name as string)
+    } catch (e) { throw storeError(e, `Cannot list the containers of ${this.where}`) }
+  }
+
+  /**
+   * Deletes container `name` with all its versions (pCDelete), in one transaction. A
+   * container whose writer's lease is live is ContainerLockedError, unchanged;
+   * RegionNotFoundError if there is none.
+   */
+  async delete(name: string): Promise<void> {
+    this.#ready('delete a container in')
+    checkName(name, this.where)
+    const path = `${this.where}#${name}`
+    if (this.#writers.has(name)) throw new ContainerLockedError(`Cannot delete container "${path}": this store has it open for writing; close it first`, this.holder)
+    const t = this.#tables
+    let client
+    try { client = await this.#pool.connect() } catch (e) { throw storeError(e, `Cannot delete container "${path}"`) }
+    let failed: unknown
+    try {
+      await client.query('BEGIN')
+      const r = await client.query(`SELECT id::float8 AS id, lease_holder, lease_expires, lease_expires > now() AS live FROM ${t.containers} WHERE name = $1 FOR UPDATE`, [name])
+      const row = r.rows[0]
+      if (row === undefined) throw new RegionNotFoundError(`Cannot delete container "${path}": there is no such container`)
+      if (row.lease_holder !== null && row.live === true) {
+        throw new ContainerLockedError(`Cannot delete container "${path}": it is held by "${row.lease_holder}" until ${(row.lease_expires as Date).toISOString()}; close that writer first`, row.lease_holder, row.lease_expires)
+      }
+      await client.query(`DELETE FROM ${t.chunks} WHERE container_id = $1`, [row.id])
+      await client.query(`DELETE FROM ${t.containers} WHERE id = $1`, [row.id])
+      await client.query('COMMIT')
+    } catch (e) {
+      failed = e
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw storeError(e, `Cannot delete container "${path}"`)
+    } finally {
+      client.release(failed instanceof Error && !(failed instanceof RegionNotFoundError || failed instanceof ContainerLockedError) ? failed : undefined)
+    }
+  }
+
+  /**
+   * Closes the store: every container opened through it is closed (its writer's lease
+   * released, best effort: an unreachable server lets it expire), then the pool ends.
+   * Every later call rejects with RegionClosedError; close again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([...this.#open].map(h => h.close()))
+      await this.#pool.end().catch(() => undefined)
+    })()
+    return this.#closed
+  }
+
+  /** The pool (for tests and tools that inspect the tables). */
+  get pool(): Pool { return this.#pool }
+
+  async #idOf(name: string): Promise<number | null> {
+    const r = await this.#pool.query(`SELECT id::float8 AS id FROM ${this.#tables.containers} WHERE name = $1`, [name])
+    return r.rows[0]?.id ?? null
+  }
+
+  #forget(h: HostedPg | null, name: string, readOnly: boolean): void {
+    if (h !== null) this.#open.delete(h)
+    if (!readOnly && (h === null || this.#writers.get(name) === h)) this.#writers.delete(name)
+  }
+
+  #ready(action: string): void {
+    if (this.#closed !== null) throw new RegionClosedError(`Cannot ${action} ${this.where}: the PostgresStore is closed; connect again`)
+  }
+}
+
+function checkOptions(o: PostgresStoreOptions): { leaseMs: number; schema: string } {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidArgumentError(`PostgresStore options must be an object, got ${describe(o)}`)
+  for (const k of Object.keys(o)) if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown PostgresStore option ${JSON.stringify(k)}; the options are ${[...OPTION_NAMES].join(', ')} (pg.Pool options go in the first argument)`)
+  const leaseMs = o.leaseMs ?? 30_000
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > 86_400_000) throw new InvalidArgumentError(`PostgresStore option leaseMs must be an integer from 100 to 86400000 (ms), got ${describe(o.leaseMs)}`)
+  const schema = o.schema ?? 'public'
+  if (typeof schema !== 'string' || schema === '' || schema.length > 63 || /\u0000/.test(schema)) throw new InvalidArgumentError(`PostgresStore option schema must be a PostgreSQL schema name (1 to 63 characters), got ${describe(o.schema)}`)
+  return { leaseMs, schema }
+}
+
+function checkName(name: unknown, where: string): asserts name is string {
+  if (typeof name !== 'string' || name === '' || Buffer.byteLength(name) > 200 || /[\u0000-\u001f]/.test(name)) {
+    throw new InvalidArgumentError(`Cannot use a container in ${where}: its name must be a non-empty string of at most 200 bytes without control characters, got ${describe(name)}`)
+  }
+}
+
+/** `postgres://user@host:port/database`, without the password, for messages. */
+function describeTarget(c: PoolConfig): string {
+  let host = c.host ?? 'localhost', port = c.port ?? 5432, db = c.database ?? c.user ?? '', user = c.user ?? ''
+  if (c.connectionString !== undefined) {
+    try {
+      const u = new URL(c.connectionString)
+      host = decodeURIComponent(u.hostname) || u.searchParams.get('host') || host
+      port = u.port === '' ? port : Number(u.port)
+      db = decodeURIComponent(u.pathname.slice(1)) || db
+      user = decodeURIComponent(u.username) || user
+    } catch { return 'postgres://(unparsed connection string)' }
+  }
+  return `postgres://${user === '' ? '' : `${user}@`}${host.startsWith('/') ? encodeURIComponent(host) : host}:${port}/${db}`
+}
