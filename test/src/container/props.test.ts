@@ -35,6 +35,40 @@ test('the issue: a Map\'s own property set through the proxy marks it dirty and 
   assert.deepEqual([r.m.get('k'), r.m.meta, r.s.has(1), r.s.tag], [1, { owner: 'bob' }, true, 'primes'])
 })
 
+test('own properties changed through kept raw references persist too (verify.ts inv. V3): Map/Set properties, non-enumerable and symbol keys, accessors, freeze', async () => {
+  const region = simRegion()
+  const m = new Map([['k', 1]]), s = new Set([1]), o: Record<string | symbol, unknown> = { a: 1 }, arr = [1, 2]
+  const withHidden: Record<string, unknown> = { b: 2 }
+  Object.defineProperty(withHidden, 'hidden', { value: 1, enumerable: false, writable: true, configurable: true })
+  const c = Container.openRegion(region, { init: () => ({ m, s, o, arr, withHidden, late: {} as Record<string, unknown> }) })
+  await c.persist()
+  // All through the program's own references (the init graph: raw, verified at each point).
+  ;(m as unknown as { meta: object }).meta = { owner: 'ada' }
+  ;(s as unknown as Record<symbol, string>)[Symbol.for('app.tag')] = 'primes'
+  Object.defineProperty(o, 'secret', { value: 'x', enumerable: false, writable: true, configurable: true })
+  ;(arr as unknown as Record<symbol, number>)[Symbol.for('app.n')] = 7
+  withHidden.hidden = 2
+  assert.equal((await c.persist()).objects, 6, 'the Map, its new property\'s object, the Set, o, the array, withHidden')
+  Object.defineProperty(withHidden, 'hidden', { value: 3, enumerable: false, writable: false, configurable: true })
+  const p2 = await c.persist()
+  assert.equal(p2.objects, 1, 'a changed non-enumerable property, then its attributes')
+  Object.freeze(o)
+  let count = 0
+  Object.defineProperty(c.unwrap(c.root.late), 'now', { get: () => ++count, enumerable: true, configurable: true })
+  assert.equal((await c.persist()).objects, 2, 'o frozen, and an accessor added to late')
+  assert.equal((await c.persist()).objects, 1, 'the accessor returns a new value at each point: late is written again')
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.late.now'])
+  const fresh = Container.openRegion(region.crash(6))
+  const r = fresh.unwrap(fresh.root) as { m: Map<string, number> & { meta: { owner: string } }; s: Set<number>; o: Record<string, unknown>; arr: number[]; withHidden: object; late: { now: number } }
+  assert.deepEqual(r.m.meta, { owner: 'ada' })
+  assert.equal((r.s as unknown as Record<symbol, string>)[Symbol.for('app.tag')], 'primes')
+  assert.equal(r.o.secret, 'x')
+  assert.ok(Object.isFrozen(r.o))
+  assert.equal((r.arr as unknown as Record<symbol, number>)[Symbol.for('app.n')], 7)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.withHidden, 'hidden'), { value: 3, enumerable: false, writable: false, configurable: true })
+  assert.equal(r.late.now, count)
+})
+
 test('non-enumerable, read-only and Symbol.for-keyed properties persist with their attributes; frozen stays frozen; lastIndex persists', async () => {
   const region = simRegion()
   const shared = { shared: true }
