@@ -8,6 +8,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { types } from 'node:util'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,7 +21,7 @@ import { applyPropsOp, buildHolders, describeProps, expectedDrops, holdersRecipe
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
-test('the issue: a Map\'s own property set through the proxy marks it dirty and persists; a Set\'s too', async () => {
+test('the issue: a Map\'s own property persists, set through the init graph (verified) or through a proxy after a restore (marks it dirty); a Set\'s too', async () => {
   const region = simRegion()
   const c = Container.openRegion(region, { init: () => ({ m: new Map([['k', 1]]), s: new Set([1]) }) })
   await c.persist()
@@ -33,6 +34,21 @@ test('the issue: a Map\'s own property set through the proxy marks it dirty and 
   const fresh = Container.openRegion(region.crash(1))
   const r = fresh.unwrap(fresh.root) as { m: Map<string, number> & { meta: { owner: string } }; s: Set<number> & { tag: string } }
   assert.deepEqual([r.m.get('k'), r.m.meta, r.s.has(1), r.s.tag], [1, { owner: 'bob' }, true, 'primes'])
+  // After a restore the Map and the Set are proxies: their own-property traps mark them (barrier.ts).
+  await fresh.close()
+  const region2 = region.crash(2)
+  const second = Container.openRegion(region2)
+  const m2 = second.root.m as unknown as Map<string, number> & Record<string | symbol, unknown>
+  assert.ok(types.isProxy(m2))
+  m2.meta = { owner: 'cy' }
+  Object.defineProperty(second.root.s, Symbol.for('app.size'), { value: 1, enumerable: false, writable: true, configurable: true })
+  assert.equal((await second.persist()).objects, 3, 'the Map, the Set and the new object')
+  delete m2.meta
+  assert.equal((await second.persist()).objects, 1)
+  assert.equal(second.lastPoint?.verified, 1, 'only the object handed in since is verified: the proxies marked the changes')
+  const third = Container.openRegion(region2.crash(3))
+  const r3 = third.unwrap(third.root) as { m: Map<string, number>; s: Set<number> }
+  assert.deepEqual([Object.hasOwn(r3.m, 'meta'), (r3.s as unknown as Record<symbol, number>)[Symbol.for('app.size')]], [false, 1])
 })
 
 test('own properties changed through kept raw references persist too (verify.ts inv. V3): Map/Set properties, non-enumerable and symbol keys, accessors, freeze', async () => {
