@@ -121,6 +121,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#backing = backing
     this.#tables = new ContainerTables(classes, options.track ?? 'all')
     this.#tables.inspect = options.properties !== 'enumerable'
+    this.#tables.attributes = options.properties === 'attributes'
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
   }

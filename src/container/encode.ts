@@ -78,6 +78,8 @@ export interface EncoderContext {
   readonly binaries: BinaryTable
   /** Look at own properties beyond the enumerable string-keyed ones (props.ts); false: the `properties: 'enumerable'` option. */
   readonly inspect: boolean
+  /** Also check the attributes of the body's keys of extensible objects (`properties: 'attributes'`). */
+  readonly attributes: boolean
   /** Given each sealed buffer of object records (every few MiB of a large point) and the bytes sealed so far. */
   readonly onOutput?: (sealed: Buffer, bytes: number) => void
   /** Exposed ids and their shadows (verify.ts): the record of an exposed id also writes its shadow. Null: barriers only. */
@@ -334,9 +336,13 @@ export class Encoder {
   #own(id: number, o: object, kind: number, body: readonly string[]): void {
     const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
     const exempt = kind === KIND_REGEXP ? 'lastIndex' : null
-    const found = inspect(o, body, !elements, kind !== KIND_ARRAY, exempt)
+    // The attributes of the body's keys (one getOwnPropertyDescriptor per key: 2-4 us per
+    // object here, more than v8.serialize spends on it) only with `properties: 'attributes'`,
+    // or when the object is not extensible (props.ts `inspect` checks them then anyway).
+    const checkAttrs = this.#ctx.attributes && kind !== KIND_ARRAY
+    const found = inspect(o, body, !elements, checkAttrs, exempt)
     // An exposed object: what was found is compared at the next points (verify.ts inv. V3).
-    if (this.#cap) this.#ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, kind !== KIND_ARRAY, exempt) : null)
+    if (this.#cap) this.#ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, checkAttrs, exempt) : null)
     if (!found) return
     // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
     const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed

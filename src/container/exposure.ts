@@ -41,7 +41,7 @@ export function exposeFrom(t: ContainerTables, id: number): number {
       if (p !== undefined && p !== o) t.table.retire(o as object, p)
       if (isDate(o)) t.dates.add(at, dateTime(o as Date))
       if (at < dirty.flags.length && dirty.flags[at] === 1) { liveChildren(t, o as object, stack); continue }
-      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect)
+      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes)
     }
     if (at >= refs.start.length) continue
     for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {

@@ -43,13 +43,18 @@ export interface ContainerOptions<T extends object> {
    */
   track?: 'all' | 'barriers'
   /**
-   * Which own properties points look at (README, "What persists"). 'all' (the default):
-   * non-enumerable, symbol-keyed and accessor properties and attributes too, each persisted
-   * or reported in `dropped`. 'enumerable': only own enumerable string-keyed properties (and
+   * Which own properties points look at (src/container/README.md, "What persists").
+   * 'all' (the default): non-enumerable, symbol-keyed and accessor properties, extensibility
+   * and the attributes of non-extensible objects' properties too, each persisted or reported
+   * in `dropped`; the attributes of the enumerable properties of extensible objects are not
+   * looked at (an enumerable accessor or read-only property there persists as a plain data
+   * property holding its value, unreported). 'attributes': those too (one
+   * getOwnPropertyDescriptor per property of every object written: several times the cost
+   * of a point's encoding). 'enumerable': only own enumerable string-keyed properties (and
    * the entries of Maps and Sets), as before this option existed; the rest is neither
-   * persisted nor reported. Saves the inspection (measured in the README).
+   * persisted nor reported.
    */
-  properties?: 'all' | 'enumerable'
+  properties?: 'all' | 'attributes' | 'enumerable'
 }
 
 /** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
@@ -128,7 +133,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
   if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 512 && o.chunkSize <= 1 << 24 && (o.chunkSize & (o.chunkSize - 1)) === 0)) {
     throw new InvalidArgumentError(`Container option chunkSize must be a power of two from 512 to 16 MiB, got ${describe(o.chunkSize)}`)
   }
-  if (o.properties !== undefined && o.properties !== 'all' && o.properties !== 'enumerable') throw new InvalidArgumentError(`Container option properties must be 'all' or 'enumerable', got ${describe(o.properties)}`)
+  if (o.properties !== undefined && o.properties !== 'all' && o.properties !== 'attributes' && o.properties !== 'enumerable') throw new InvalidArgumentError(`Container option properties must be 'all', 'attributes' or 'enumerable', got ${describe(o.properties)}`)
   if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${describe(o.compactFactor)}`)
 }
 

@@ -54,6 +54,8 @@ export class ContainerTables {
   anyExcluded = false
   /** Points look at own properties beyond the enumerable string-keyed ones (props.ts); false with `properties: 'enumerable'`. */
   inspect = true
+  /** `properties: 'attributes'`: the attributes of every enumerable key are checked too (props.ts). */
+  attributes = false
   refs = new RefStore()
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
@@ -111,7 +113,7 @@ export class ContainerTables {
     return {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
-      binaries: this.binaries, inspect: this.inspect,
+      binaries: this.binaries, inspect: this.inspect, attributes: this.attributes,
       onOutput, verifier: this.verifier, states: this.states,
     }
   }

@@ -177,8 +177,8 @@ export class Verifier {
    * Takes the shadow of `o` (id `id`) from the object itself: only for an object not changed
    * since its record (inv. V1: a restored object that no proxy marked dirty).
    */
-  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean): void {
-    if (inspectOwn) this.#captureProps(id, o)
+  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean): void {
+    if (inspectOwn) this.#captureProps(id, o, attributes)
     const sh = this.shadow
     const kind = kindOf(o)
     const proto = getPrototypeOf(o) as object | null
@@ -202,12 +202,13 @@ export class Verifier {
   }
 
   /** Inspects the own properties of `o` as the encoder does for its kind (encode.ts `#own`; inv. V3). */
-  #captureProps(id: number, o: object): void {
+  #captureProps(id: number, o: object, attributes: boolean): void {
     const kind = kindOf(o)
     if (kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_ARRAY && kind !== KIND_MAP && kind !== KIND_SET) { this.setProps(id, null); return }
     const arr = kind === KIND_ARRAY
     const body = kind === KIND_MAP || kind === KIND_SET ? NO_KEYS : objectKeys(o)
-    this.setProps(id, inspect(o, body, !arr, !arr, null) ? propsSeen(body, !arr, !arr, null) : null)
+    const attrs = attributes && !arr
+    this.setProps(id, inspect(o, body, !arr, attrs, null) ? propsSeen(body, !arr, attrs, null) : null)
   }
 }
 
