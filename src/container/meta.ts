@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version of the records (2; version 1 is read too: its records are those of version 2 without CHUNKED and CHUNK records, format.ts) |
+ * | 4      | 2    | format version of the records (2; version 1 is read too: its records are those of version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
