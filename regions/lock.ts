@@ -93,6 +93,12 @@ export class RegionLock {
     throw lockedError(`${action} "${displayPath}"`, hint, lockDir, holder)
   }
 
+  /**
+   * This acquisition's random token (lock-owner.ts inv. O3). A pool's writer publishes it for
+   * readers, who compare it with the token of the lock's live holder (`liveHolderToken`).
+   */
+  get token(): string { return parseOwner(this.#ownerText)?.token ?? '' }
+
   /** True once the lock was found lost (inv. L4). */
   get compromised(): boolean { return this.#state === 'lost' }
 
@@ -197,6 +203,17 @@ function lockedError(what: string, hint: string, lockDir: string, holder: Judgem
     ? `another process (lock directory "${lockDir}" has no owner record yet)`
     : describeOwner(owner)
   return new RegionLockedError(`${what}: file is locked by ${who}; ${hint}`, owner?.pid)
+}
+
+/**
+ * The live holder of `file`'s lock (an absolute path), judged as a contender judges it
+ * (inv. L1): its token, '' when its record has none or is not written yet, or null when no
+ * live process holds the lock. Reads only: never takes, refreshes or removes the lock.
+ */
+export function liveHolderToken(file: string): string | null {
+  const holder = judgeHolder(lockDirOf(file))
+  if (!holder.alive) return null
+  return holder.owner?.token ?? ''
 }
 
 /** Reads the owner record of `file`'s lock, if any (for diagnostics and tests). */

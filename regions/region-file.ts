@@ -136,6 +136,14 @@ function readHeader(fd: number, displayPath: string, retry: boolean): [RegionHea
   }
 }
 
+/**
+ * Reads the header of an open region file again (a reader follows a writer's growth), with
+ * the retry a reader needs against a concurrent header rewrite (see `readHeader`).
+ */
+export function rereadHeader(file: RegionFile): RegionHeader {
+  return readHeader(file.fd, file.displayPath, true)[0]
+}
+
 /** Opens the regular file at `absPath` (inv. C5); every refusal is a typed error. */
 function openFd(displayPath: string, absPath: string, readOnly: boolean, action: string, missingHint: string): number {
   const before = statPath(displayPath, absPath, action)

@@ -23,6 +23,11 @@
  *      thread does. `close` first closes the file's gate (W6: bounded), so the flush thread
  *      never writes the file, nor uses its descriptor, once close trims the space no grow used
  *      (as a writer's open would, inv. H3), releases the lock or closes the descriptor.
+ *  R8. A read-only region follows a writer's growth only when asked (`followGrowth`): it
+ *      reads the header again and, if it announces a larger user area, maps that (the file
+ *      holds it, inv. H2), invalidating the views taken before (inv. R4). The old mapping
+ *      stays readable until garbage collected, so a raw array fetched before still reads
+ *      the file's current bytes below the old size.
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no thread can run,
@@ -32,14 +37,14 @@
 import fs from 'node:fs'
 import { mmap } from './mmap.js'
 import {
-  BrokenError, FileSystemError, FlushThreadError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
+  BrokenError, CorruptionError, FileSystemError, FlushThreadError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
 } from './errors.js'
 import { checkNonNegInt, checkRange, checkViewArgs, PAGE_SIZE, roundUp } from './bounds.js'
 import { ViewRegistry } from './checked-view.js'
 import { encodeHeader, HEADER_SIZE, HEADER_STRUCT_SIZE, MAX_USER_SIZE, type RegionHeader } from './header.js'
-import { lockDirOf } from './lock.js'
+import { liveHolderToken, lockDirOf } from './lock.js'
 import {
-  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, type RegionFile,
+  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, rereadHeader, type RegionFile,
 } from './region-file.js'
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { fillZeros, isSpaceError, writeFull } from './file-io.js'
@@ -145,6 +150,43 @@ export class Region implements RegionLike {
 
   /** Size of the user area in bytes (a multiple of 4096). */
   get size(): number { return this.#header.userSize }
+
+  /**
+   * Writable regions: the random token of this open's writer lock (lock-owner.ts inv. O3),
+   * which a pool publishes so that readers can tell its writer is the lock's live holder.
+   * '' for a read-only region.
+   */
+  get writerToken(): string { return this.#file.lock?.token ?? '' }
+
+  /**
+   * The token of the live process holding this file's writer lock now (this process
+   * included), '' when the holder's record has no token or is not written yet, or null
+   * when no live process holds it. Reads the lock directory; never takes or changes it.
+   */
+  liveWriter(): string | null {
+    this.#usableRaw('Cannot probe the writer of')
+    return liveHolderToken(this.#file.absPath)
+  }
+
+  /**
+   * Read-only regions (inv. R8): reads the header again and, when a writer has grown the
+   * file, maps the larger user area; returns the size. Views taken before throw
+   * `RegionClosedError` once it remapped, and `unsafeBytes()` must be fetched again. A
+   * writable region knows its size: it returns it unchanged.
+   */
+  followGrowth(): number {
+    this.#usableRaw('Cannot follow the growth of')
+    if (!this.readOnly) return this.size
+    const header = typedOsErrors(`Cannot follow the growth of region "${this.path}"`, () => rereadHeader(this.#file))
+    if (header.id !== this.#header.id) {
+      throw new CorruptionError(`Cannot follow the growth of region "${this.path}": its header now names region ${header.id}, not ${this.#header.id}; the file was replaced, open it again`)
+    }
+    if (header.userSize > this.size) {
+      this.#header = header
+      this.#remap()
+    }
+    return this.size
+  }
   get closed(): boolean { return this.#closed }
   /** True after an unrecoverable failure (inv. R6); only `close()` still works. */
   get broken(): boolean { return this.#broken !== null }

@@ -58,6 +58,12 @@ export interface SimRegionOptions {
 
 let nextSimId = 1
 
+/** 16 random hex digits, like a lock token (lock-owner.ts). */
+function randomToken(): string {
+  const w = globalThis.crypto.getRandomValues(new Uint32Array(2))
+  return w[0]!.toString(16).padStart(8, '0') + w[1]!.toString(16).padStart(8, '0')
+}
+
 /** In-memory region with a durable and a volatile image; see the file comment. */
 export class SimRegion implements RegionLike {
   readonly path: string
@@ -65,6 +71,11 @@ export class SimRegion implements RegionLike {
   readonly readOnly: boolean
   /** True for `create` (a new, zero region), false for `fromImage` and crash images. */
   readonly created: boolean
+  /**
+   * The simulated writer lock's token (a writable SimRegion stands for a file whose writer
+   * holds the lock while it is open); '' for a read-only one.
+   */
+  readonly writerToken: string
   /** Called before each flush takes effect; a crash image taken inside it is a crash just before that flush. */
   onFlush: ((info: FlushInfo) => void) | undefined
   #volatile: Uint8Array
@@ -84,6 +95,7 @@ export class SimRegion implements RegionLike {
     this.created = created
     this.id = (nextSimId++).toString(16).padStart(32, '0')
     this.readOnly = readOnly
+    this.writerToken = readOnly ? '' : randomToken()
     this.#volatile = volatile
     this.#durable = durable
     this.#maxSize = maxSize
@@ -108,6 +120,15 @@ export class SimRegion implements RegionLike {
 
   get size(): number { return this.#volatile.length }
   get closed(): boolean { return this.#closed }
+
+  /**
+   * The simulated lock's live holder: this region's own token while it is open and
+   * writable (its writer is alive), null otherwise (a read-only image has no writer).
+   */
+  liveWriter(): string | null { return this.readOnly || this.#closed ? null : this.writerToken }
+
+  /** The size: a SimRegion's bytes are always the current ones (its `unsafeBytes()` follows growth). */
+  followGrowth(): number { this.#open('follow the growth of'); return this.size }
   /** Number of flushes (sync or async) that have taken effect. */
   get flushCount(): number { return this.#flushes }
 

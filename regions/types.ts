@@ -60,6 +60,19 @@ export interface RegionLike {
   readonly reservedEnd?: number
   /** Optional: bytes written past the user area off the calling thread, kept by a later grow; see `Region.appendStream`. */
   appendStream?(at: number, block: number): RegionStream | null
+  /**
+   * Optional: a writable region's writer-lock token (Region: lock-owner.ts inv. O3), which a
+   * pool publishes for its readers; '' or absent when there is none.
+   */
+  readonly writerToken?: string
+  /**
+   * Optional: the token of the live writer holding the region's file now, '' when it is
+   * unknown, null when no live writer holds it (Region: the lock directory, judged by pid or
+   * refresh time). Readers use it to tell a live writer from a crashed one.
+   */
+  liveWriter?(): string | null
+  /** Optional: read-only regions map a larger user area if a writer grew the file; returns the size (Region inv. R8). */
+  followGrowth?(): number
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
   grow(newSize: number): void
   /** Releases the mapping and the lock. Idempotent. */

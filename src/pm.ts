@@ -7,9 +7,15 @@
  * must be a valid pool (NotAPoolError / CorruptionError otherwise, nothing written). An
  * existing pool is recovered by the engine into memory first, its heap header and variables
  * checked, and only then is the recovery written (eng. 4): a failing open changes nothing.
+ *
+ * A read-only pool (`open(path, { readOnly: true })`, any number of them, in any process or
+ * worker thread, beside one writer) reads through consistent snapshots (txn/reader.ts):
+ * `read(fn)` runs fn on the newest committed state, again if the writer changed it meanwhile;
+ * its open, `persistent` (for variables the writer declared later too), `variables` and
+ * `check` do their reads the same way. Transactions throw ReadOnlyError.
  */
 import {
-  InvalidArgumentError, RegionClosedError, CorruptionError, ReadOnlyError, TypeMismatchError, describe, type RegionLike,
+  InvalidArgumentError, RegionClosedError, CorruptionError, NotAPoolError, ReadOnlyError, TypeMismatchError, describe, type RegionLike,
 } from '../regions/index.js'
 import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
@@ -58,7 +64,7 @@ export class PmTx extends Tx {
   /** A typed view of `type` at `offset` (for example the target of a pointer). */
   at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
     checkType(type, 'Cannot make view')
-    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.region.size)
+    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.engine.size)
     return viewAt(this, type, offset) as ViewOf<T>
   }
 }
@@ -112,7 +118,7 @@ export class PersistentMemory {
       engine.grow(Math.min(maxSize, Math.max(min, region.size + Math.max(256 << 10, Math.floor(region.size / 4)))))
       return true
     }
-    this.heap = new Heap(engine.dataOffset, () => region.size, grow, region.path, undo => engine.onAbort(undo))
+    this.heap = new Heap(engine.dataOffset, () => engine.size, grow, region.path, undo => engine.onAbort(undo))
   }
 
   /**
@@ -134,16 +140,21 @@ export class PersistentMemory {
       if (b !== null) pm.#tx = tx
       return tx
     }
-    const r = engine.reader()
-    pm.heap.refuseOldFormat(r, region.path)
-    if (!pm.heap.isFormatted(r)) {
+    const formatted = engine.read(r => {
+      pm.heap.refuseOldFormat(r, region.path)
+      return pm.heap.isFormatted(r)
+    })
+    if (!formatted) {
       // The heap is formatted by the pool's first transaction: with any transaction committed,
       // a missing magic is damage, and formatting would throw every variable away.
-      if (region.readOnly || engine.lastSeq !== 0) throw new CorruptionError(`Cannot open pool "${region.path}": the heap header's magic number is ${engine.lastSeq !== 0 ? 'damaged' : 'missing'}; nothing was changed. Run check() and restore the file from a backup`)
+      if (engine.lastSeq !== 0) throw new CorruptionError(`Cannot open pool "${region.path}": the heap header's magic number is damaged; nothing was changed. Run check() and restore the file from a backup`)
+      if (region.readOnly) throw new NotAPoolError(`Cannot open pool "${region.path}" read-only: it holds no committed transaction yet (its writer is still creating it, or a crash interrupted its creation); nothing was changed. Open it again once its writer has created it`)
       engine.transaction(tx => pm.heap.format(tx))
     }
-    pm.heap.verifyHeader(engine.reader(), region.path)
-    for (const e of readVars(engine.reader(), pm.heap, region.path)) pm.#vars.set(e.name, e)
+    engine.read(r => {
+      pm.heap.verifyHeader(r, region.path)
+      pm.#setVars(readVars(r, pm.heap, region.path))
+    })
     engine.finishRecovery()
     return pm
   }
@@ -160,6 +171,11 @@ export class PersistentMemory {
     nameBytes(name)
     checkType(type, `Cannot declare persistent variable ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
+    if (e === undefined && this.region.readOnly) {
+      this.#reloadVars() // declared by the writer after this open?
+      e = this.#vars.get(name)
+      if (e === undefined) throw new ReadOnlyError(`Cannot declare persistent variable ${JSON.stringify(name)} in pool "${this.path}": it does not exist yet and the pool was opened read-only; declare it in the writer first`)
+    }
     if (e === undefined) {
       e = this.engine.transaction(tx => {
         const made = createVar(tx, this.heap, name, type)
@@ -190,6 +206,10 @@ export class PersistentMemory {
     nameBytes(name)
     this.#open(`open ${kind} ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
+    if (e === undefined && this.region.readOnly) {
+      this.#reloadVars() // created by the writer after this open?
+      e = this.#vars.get(name)
+    }
     if (e === undefined) {
       if (this.region.readOnly) throw new ReadOnlyError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}": it does not exist, and the pool was opened read-only, so it cannot be created`)
       const type = { kind: 'bytes', length: size, size, align: 8, sig } as unknown as TypeDesc
@@ -240,8 +260,9 @@ export class PersistentMemory {
     return Vector.open(this, name, elem, opts)
   }
 
-  /** Names and types of every persistent variable. */
+  /** Names and types of every persistent variable (read-only pools: as of the newest snapshot). */
   variables(): Array<{ name: string; type: string; offset: number; size: number }> {
+    if (this.region.readOnly && !this.engine.closed) this.#reloadVars()
     return [...this.#vars.values()].map(e => ({ name: e.name, type: e.sig, offset: e.offset, size: e.size }))
   }
 
@@ -300,11 +321,12 @@ export class PersistentMemory {
   check(opts?: CheckOptions): CheckReport {
     const o = checkOptions(opts, `Cannot check pool "${this.path}"`)
     this.#open('check')
-    const r = this.engine.reader()
-    try {
-      const heap = checkHeap(r, this.heap.base, this.region.size)
+    // One consistent snapshot (a read-only pool beside a live writer: retried, or on a private copy).
+    return this.engine.read(r => {
+      if (this.region.readOnly) this.#setVars(readVars(r, this.heap, this.path))
+      const heap = checkHeap(r, this.heap.base, this.engine.size)
       const problems = [...heap.problems]
-      const variables = this.variables()
+      const variables = [...this.#vars.values()].map(e => ({ name: e.name, type: e.sig, offset: e.offset, size: e.size }))
       for (const v of variables) {
         if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
       }
@@ -313,15 +335,13 @@ export class PersistentMemory {
       if (o.reachability === true) this.#reachability(r, o, report)
       report.ok = problems.length === 0
       return report
-    } finally {
-      r.end()
-    }
+    })
   }
 
   /** Validates every collection's structure (collections/check.ts), once the heap itself validates. */
   #checkCollections(r: Tx, heap: HeapReport): CollectionReport[] {
     const out: CollectionReport[] = []
-    const table = heap.problems.length === 0 ? heapBlocks(r, this.heap.base, this.region.size) : null
+    const table = heap.problems.length === 0 ? heapBlocks(r, this.heap.base, this.engine.size) : null
     const claimed = new Set<number>()
     for (const e of this.#vars.values()) {
       const sig = collectionFromSig(e.sig)
@@ -334,7 +354,7 @@ export class PersistentMemory {
 
   #reachability(r: Tx, o: CheckOptions, report: CheckReport): void {
     const roots = [...this.#vars.values()].map(e => this.#root(e, o))
-    const table = heapBlocks(r, this.heap.base, this.region.size)
+    const table = heapBlocks(r, this.heap.base, this.engine.size)
     if (table === null || report.heap!.problems.length > 0) {
       report.problems.push('reachability: not checked, the heap itself does not validate')
       return
@@ -367,6 +387,17 @@ export class PersistentMemory {
     if (this.engine.closed) return
     this.engine.assertNotInTransaction('close')
     try { this.engine.close() } finally { if (this.#ownsRegion) this.region.close() }
+  }
+
+  /** Read-only pools: the variable directory of the newest snapshot (the writer may have declared more). */
+  #reloadVars(): void {
+    this.#open('read the variables of')
+    this.#setVars(this.engine.read(r => readVars(r, this.heap, this.path)))
+  }
+
+  #setVars(entries: VarEntry[]): void {
+    this.#vars.clear()
+    for (const e of entries) this.#vars.set(e.name, e)
   }
 
   #open(action: string): void {

@@ -16,6 +16,12 @@
  *   4. Checkpoint (when the log is full, and on close): flush the log, apply all overlays,
  *      flush every data page written since the last checkpoint, then truncate the log
  *      (log inv. 3).
+ *   5. Readers (publish.ts, reader.ts): every commit publishes its record's end in the reader
+ *      control block before `transaction` returns (sync: after its flush, with its in-place
+ *      writes; group/none: right after the append). Every change in place (sync writes, a
+ *      durable overlay, recovery) and every truncation runs in an odd window of the block's
+ *      sequence lock (pub. 2); the first write of a writable open claims the block (pub. 3).
+ *      The writer never waits for a reader.
  * Recovery (eng. 4, 5): scan the live records, checking every one (log inv. 5, 6) and every
  * entry's target, into an overlay; nothing is written while anything can still fail. Then
  * (writable opens only) apply the overlay in place, flush the data pages, and truncate the
@@ -71,6 +77,8 @@ import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
 import { Overlay, PAGE_SHIFT } from './overlay.js'
 import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
+import { Publisher } from './publish.js'
+import { SnapshotReader } from './reader.js'
 import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
@@ -97,6 +105,8 @@ export class TxEngine implements TxHost {
   sealed: Overlay | null = null
   /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
+  /** A reader's Tx on a snapshot (one function, made once: reads allocate nothing for it). */
+  readonly #makeReader = (h: TxHost): Tx => this.makeTx(h, null)
   #builder: RecordBuilder
   #current: Tx | null = null
   /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
@@ -112,6 +122,10 @@ export class TxEngine implements TxHost {
   #closed = false
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
   #recoveryPending = false
+  /** Writable engines: the reader control block's writer (publish.ts). */
+  readonly #pub: Publisher | null
+  /** Read-only engines: consistent snapshots beside a live writer (reader.ts). */
+  readonly #snapshots: SnapshotReader | null
 
   private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity, defer = false) {
     this.region = region
@@ -119,7 +133,10 @@ export class TxEngine implements TxHost {
     this.log = log
     this.#refresh()
     this.#builder = new RecordBuilder(log.capacity)
-    this.recovered = this.#recover(upToSeq)
+    this.#pub = region.readOnly ? null : new Publisher(region)
+    // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
+    this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
+    this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
     this.#durableSeq = log.nextSeq - 1
     if (!defer) this.finishRecovery()
   }
@@ -149,7 +166,8 @@ export class TxEngine implements TxHost {
    */
   static open(region: RegionLike, opts: { upToSeq?: number; deferRecovery?: boolean } = {}): TxEngine {
     const layout = readSuperblock(region)
-    return new TxEngine(region, layout, RedoLog.open(region, layout.logOffset, layout.logSize), opts.upToSeq, opts.deferRecovery === true)
+    const log = region.readOnly ? SnapshotReader.openLog(region, layout) : RedoLog.open(region, layout.logOffset, layout.logSize)
+    return new TxEngine(region, layout, log, opts.upToSeq, opts.deferRecovery === true)
   }
 
   /** True when the first 32 bytes (where the superblock goes) are all zero. */
@@ -166,10 +184,13 @@ export class TxEngine implements TxHost {
 
   get path(): string { return this.region.path }
   get dataOffset(): number { return this.layout.dataOffset }
-  get size(): number { return this.region.size }
+  /** Size of the user area (read-only engines: as of the newest snapshot taken). */
+  get size(): number { return this.#snapshots?.size ?? this.region.size }
   get closed(): boolean { return this.#closed }
-  /** Seq of the last committed transaction. */
-  get lastSeq(): number { return this.log.nextSeq - 1 }
+  /** Seq of the last committed transaction (read-only engines: in the newest snapshot taken). */
+  get lastSeq(): number { return this.#snapshots?.lastSeq ?? this.log.nextSeq - 1 }
+  /** Read-only engines: whether snapshots follow a live writer ('live') or read the file as recovery would ('static'). */
+  get readerMode(): 'live' | 'static' | null { return this.#snapshots?.mode ?? null }
   /** Seq of the last transaction known durable. */
   get durableSeq(): number { return this.#durableSeq }
 
@@ -270,18 +291,29 @@ export class TxEngine implements TxHost {
     for (const h of this.#hooks.splice(0)) h.commit?.(seq)
   }
 
-  /** A read-only view of the committed state, for reads outside a transaction. */
+  /**
+   * A read-only view of the committed state, for reads outside a transaction. On a
+   * read-only engine it is the newest snapshot, and once the writer changes what it shows
+   * its reads throw SnapshotConflictError: prefer `read(fn)`, which retries.
+   */
   reader(): Tx {
     this.#usable('read')
+    if (this.#snapshots !== null) return this.#snapshots.reader(this.#makeReader)
     return this.makeTx(this, null)
   }
 
   /**
    * Runs `fn` with a reader and ends the reader when fn returns; a function that returns a
    * promise is refused (and its promise handled), since the reader ends before it settles.
+   * On a read-only engine `fn` sees one consistent snapshot, the newest committed state,
+   * and runs again if the writer changed that state while it ran (reader.ts).
    */
   read<T>(fn: (tx: Tx) => T): T {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
+    if (this.#snapshots !== null) {
+      this.#usable('read')
+      return this.#snapshots.read(fn, this.#makeReader)
+    }
     const r = this.reader()
     try {
       const result = fn(r)
@@ -312,6 +344,8 @@ export class TxEngine implements TxHost {
     this.region.grow(newSize)
     this.#refresh()
     this.log.refresh()
+    this.#pub!.refresh()
+    this.#pub!.size(this.region.size) // pub. 5: before any record that writes past the old size
   }
 
   /**
@@ -340,10 +374,17 @@ export class TxEngine implements TxHost {
     if (!this.#recoveryPending) return
     this.#recoveryPending = false
     if (this.region.closed) throw new RegionClosedError(`Cannot recover pool "${this.path}": region is closed`)
+    const pub = this.#pub!
+    pub.claim() // pub. 3: before the first change to the file; opens an odd window
+    if (this.top !== null) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
+    pub.epoch(this.log.epoch)
+    pub.applied(this.log.nextSeq - 1, this.log.tail)
+    pub.committed(this.log.tail)
+    pub.size(this.region.size)
+    pub.end()
     this.#guard(() => {
-      if (this.top !== null) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
       this.#flushDirtyPages()
-      this.log.truncate()
+      this.#truncate()
     })
   }
 
@@ -359,12 +400,19 @@ export class TxEngine implements TxHost {
       log.append(b.seal(seq, log.seed, log.durableTail), b.words)
       if (durability === 'sync') {
         this.#flushLog()
+        const pub = this.#pub!
+        pub.begin() // pub. 2
         this.#applyBuilder(b)
+        pub.applied(seq, log.tail)
+        pub.committed(log.tail)
+        pub.end()
         return
       }
       const top = this.top ?? (this.top = new Overlay())
       this.#applyBuilderTo(top, b)
       top.lastSeq = seq
+      top.lastPos = log.tail
+      this.#pub!.committed(log.tail) // pub. 4: after the record's bytes
       if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
     } catch (err) {
       this.#failed(err)
@@ -381,15 +429,35 @@ export class TxEngine implements TxHost {
     this.finishRecovery()
     this.#flushLog()
     this.#flushDirtyPages()
-    this.log.truncate()
+    this.#truncate()
   }
 
-  /** Records are durable up to `seq`: apply the overlays they cover, wake waiters. */
+  /** Truncates the log (every record is applied in place) and tells readers, in an odd window (pub. 2, 4). */
+  #truncate(): void {
+    this.log.truncate()
+    const pub = this.#pub!
+    pub.begin()
+    pub.epoch(this.log.epoch)
+    pub.applied(this.log.nextSeq - 1, this.log.tail)
+    pub.committed(this.log.tail)
+    pub.end()
+  }
+
+  /** Records are durable up to `seq`: apply the overlays they cover (in an odd window, pub. 2), wake waiters. */
   #markDurable(seq: number): void {
     if (seq > this.#durableSeq) this.#durableSeq = seq
     const d = this.#durableSeq
-    if (this.sealed !== null && this.sealed.lastSeq <= d) { this.sealed.applyTo(this.mem, this.#dirty); this.sealed = null }
-    if (this.top !== null && this.top.lastSeq <= d) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
+    const s = this.sealed !== null && this.sealed.lastSeq <= d ? this.sealed : null
+    const t = this.top !== null && this.top.lastSeq <= d ? this.top : null
+    if (s !== null || t !== null) {
+      const pub = this.#pub!
+      pub.begin()
+      if (s !== null) { s.applyTo(this.mem, this.#dirty); this.sealed = null }
+      if (t !== null) { t.applyTo(this.mem, this.#dirty); this.top = null }
+      const last = t ?? s!
+      pub.applied(last.lastSeq, last.lastPos)
+      pub.end()
+    }
     let i = 0
     while (i < this.#waiters.length && this.#waiters[i]!.seq <= d) i++
     for (const w of this.#waiters.splice(0, i)) w.resolve()
@@ -469,6 +537,7 @@ export class TxEngine implements TxHost {
   /** Scans the live records into an overlay (recovery.ts); writes nothing (eng. 4). */
   #recover(upToSeq: number): number {
     const { overlay, replayed } = scanIntoOverlay(this.log, this.dataOffset, this.size, this.mem, upToSeq)
+    overlay.lastPos = this.log.tail
     if (overlay.pages.size > 0) this.top = overlay
     this.#recoveryPending = !this.region.readOnly
     return replayed

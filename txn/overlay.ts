@@ -23,6 +23,8 @@ export class Overlay {
   readonly words = new Map<number, Uint32Array>()
   /** Seq of the newest record applied to this overlay. */
   lastSeq = 0
+  /** Log position just after that record (where the next one starts): published once applied in place (publish.ts). */
+  lastPos = 0
 
   /** The overlay copy of `page`, made from `below` (an older overlay) or the mapping. */
   pageFor(page: number, below: Overlay | null, mem: Uint8Array): Uint8Array {

@@ -98,6 +98,20 @@ export function recordEnd(pos: number, len: number): number {
   return pos + len + STAMP_BYTES * Math.ceil((len - first) / PAYLOAD)
 }
 
+/**
+ * Copies the `len` bytes of the record starting at byte `at` of `mem` (a region's user area)
+ * out of the sector payloads, around the stamps, into `dst`.
+ */
+export function gatherRecord(mem: Uint8Array, at: number, len: number, dst: Uint8Array): void {
+  let p = at, off = 0
+  while (off < len) {
+    const n = Math.min(len - off, LOG_SECTOR - p % LOG_SECTOR)
+    dst.set(mem.subarray(p, p + n), off)
+    off += n
+    p += n + STAMP_BYTES
+  }
+}
+
 /** A redo log living in `[base, base + size)` of a region. */
 export class RedoLog {
   readonly region: RegionLike
@@ -214,14 +228,7 @@ export class RedoLog {
   /** Copies the `len` record bytes at `pos` out of the sector payloads into the scratch words. */
   #gather(pos: number, len: number): Uint32Array {
     if (this.#scratch.length * 4 < len) this.#scratch = new Uint32Array(Math.max(len >>> 2, this.#scratch.length * 2))
-    const dst = new Uint8Array(this.#scratch.buffer)
-    let p = this.base + pos, off = 0
-    while (off < len) {
-      const n = Math.min(len - off, LOG_SECTOR - p % LOG_SECTOR)
-      dst.set(this.#mem.subarray(p, p + n), off)
-      off += n
-      p += n + STAMP_BYTES
-    }
+    gatherRecord(this.#mem, this.base + pos, len, new Uint8Array(this.#scratch.buffer))
     return this.#scratch
   }
 

@@ -46,7 +46,7 @@ import {
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import {
-  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
+  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, SLOT_SIZE, decodeSlot, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
   type VersionDesc,
 } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
@@ -257,6 +257,26 @@ export class ShadowStore implements ChunkStore {
     const at = checkBase(base, 'Cannot probe shadow store')
     const bytes = region.unsafeBytes()
     return probeSlots(bytes.subarray(Math.min(at, bytes.length), Math.min(at + DATA_START, bytes.length)))
+  }
+
+  /**
+   * The versions the newest valid metadata slot at `base` retains, newest first, read from
+   * copies of both slots without validating any map (empty when neither slot is valid).
+   * A reader beside a live writer asks it after reading a version: if that version is still
+   * listed, none of its chunks was freed meanwhile (inv. 1: a chunk is freed only after a
+   * slot that no longer retains its version was written), so what it read is that version.
+   */
+  static retained(region: RegionLike, base = 0): number[] {
+    checkRegion(region, 'Cannot read the versions of shadow store')
+    const at = checkBase(base, 'Cannot read the versions of shadow store')
+    const bytes = region.unsafeBytes()
+    if (bytes.length < at + DATA_START) return []
+    let best: VersionDesc[] = []
+    for (const i of [0, 1]) {
+      const d = decodeSlot(bytes.slice(at + i * SLOT_SIZE, at + (i + 1) * SLOT_SIZE), i)
+      if (d.ok && (best.length === 0 || d.slot.descs[0]!.version > best[0]!.version)) best = d.slot.descs
+    }
+    return best.map(d => d.version)
   }
 
   /** Last committed version (for a store opened at an older version: that version). */

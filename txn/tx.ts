@@ -4,12 +4,34 @@
  * (read-your-writes); writes are staged in the transaction's redo record (record.ts) and
  * touch nothing shared until commit. Every method checks that the transaction is still
  * running, that the range lies in the data area, and that word accesses are aligned.
+ * A reader's Tx (a read-only open, reader.ts) also checks, after every load, that the
+ * snapshot it reads is still the one it started on (its host's `guard`, rd. 2).
  */
 import {
   InvalidArgumentError, MisalignedError, OutOfRangeError, TransactionEndedError, describe,
 } from '../regions/index.js'
 import { RECORD_HEADER, type RecordBuilder } from './record.js'
 import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
+import { fence } from './publish.js'
+
+/**
+ * What a reader's Tx checks after every load (reader.ts, rd. 2): the word `ctl[at]` (the
+ * reader control block's seq) still holds `seq`. Otherwise `conflict()` sets `failed` and
+ * throws; once failed, every later load throws too.
+ */
+export interface SnapshotGuard {
+  readonly ctl: Int32Array
+  readonly at: number
+  readonly seq: number
+  failed: boolean
+  conflict(): never
+}
+
+/** Rd. 2: throws unless the snapshot a value was just loaded from is still current. */
+function validate(g: SnapshotGuard): void {
+  fence()
+  if (g.failed || Atomics.load(g.ctl, g.at) !== g.seq) g.conflict()
+}
 
 /** What a Tx needs from its engine: the committed state it reads. */
 export interface TxHost {
@@ -22,6 +44,8 @@ export interface TxHost {
   mem32: Uint32Array
   top: Overlay | null
   sealed: Overlay | null
+  /** A reader's snapshot guard (reader.ts), checked after every load; absent or null for the writer's own reads. */
+  readonly guard?: SnapshotGuard | null
 }
 
 const U64 = (1n << 64n) - 1n
@@ -46,6 +70,7 @@ const scratchDv = new DataView(scratch.buffer)
 export class Tx {
   #host: TxHost
   #b: RecordBuilder | null
+  #guard: SnapshotGuard | null
   #active = true
   /** Pages with this transaction's staged writes applied (see #page), valid for record length #cacheLen. */
   #pages: Map<number, Uint8Array> | null = null
@@ -55,6 +80,7 @@ export class Tx {
   constructor(host: TxHost, builder: RecordBuilder | null) {
     this.#host = host
     this.#b = builder
+    this.#guard = host.guard ?? null
   }
 
   /** True until the transaction commits or aborts. */
@@ -62,20 +88,29 @@ export class Tx {
   /** @internal */
   end(): void { this.#active = false }
 
-  readU8(offset: number): number { this.#check(offset, 1, 1, 'read'); return this.#read(offset, 1) ? scratch[0]! : this.#host.mem[offset]! }
+  readU8(offset: number): number {
+    this.#check(offset, 1, 1, 'read')
+    const v = this.#read(offset, 1) ? scratch[0]! : this.#host.mem[offset]!
+    if (this.#guard !== null) validate(this.#guard)
+    return v
+  }
   readU32(offset: number): number { return this.#read32(offset) }
   readI32(offset: number): number { return this.#read32(offset) | 0 }
 
   readF64(offset: number): number {
     this.#check(offset, 8, 8, 'read')
-    return this.#read(offset, 8) ? scratchDv.getFloat64(0, true) : this.#host.memF64[offset >>> 3]!
+    const v = this.#read(offset, 8) ? scratchDv.getFloat64(0, true) : this.#host.memF64[offset >>> 3]!
+    if (this.#guard !== null) validate(this.#guard)
+    return v
   }
 
   readBigU64(offset: number): bigint {
     this.#check(offset, 8, 8, 'read')
-    if (this.#read(offset, 8)) return scratchDv.getBigUint64(0, true)
-    const m = this.#host.mem32, w = offset >>> 2
-    return BigInt(m[w]!) | (BigInt(m[w + 1]!) << 32n)
+    let lo: number, hi: number
+    if (this.#read(offset, 8)) { lo = scratchDv.getUint32(0, true); hi = scratchDv.getUint32(4, true) }
+    else { const m = this.#host.mem32, w = offset >>> 2; lo = m[w]!; hi = m[w + 1]! }
+    if (this.#guard !== null) validate(this.#guard)
+    return BigInt(lo) | (BigInt(hi) << 32n)
   }
 
   /** A copy of `length` bytes at `offset` as this transaction sees them. */
@@ -84,6 +119,7 @@ export class Tx {
     this.#check(offset, length, 1, 'read')
     const out = new Uint8Array(length)
     this.#compose(offset, length, out)
+    if (this.#guard !== null) validate(this.#guard)
     return out
   }
 
@@ -103,9 +139,11 @@ export class Tx {
         const o32 = wordsOfOut(out), m32 = h.mem32, w = offset >>> 2
         for (let i = 0, n = len >>> 2; i < n; i++) o32[i] = m32[w + i]!
       } else out.set(h.mem.subarray(offset, offset + len))
+      if (this.#guard !== null) validate(this.#guard) // rd. 2: the copy is of the snapshot's state
       return out
     }
     this.#compose(offset, len, out)
+    if (this.#guard !== null) validate(this.#guard)
     return out
   }
 
@@ -175,7 +213,9 @@ export class Tx {
 
   #read32(offset: number): number {
     this.#check(offset, 4, 4, 'read')
-    return this.#read(offset, 4) ? scratchDv.getUint32(0, true) : this.#host.mem32[offset >>> 2]!
+    const v = this.#read(offset, 4) ? scratchDv.getUint32(0, true) : this.#host.mem32[offset >>> 2]!
+    if (this.#guard !== null) validate(this.#guard)
+    return v
   }
 
   /**

@@ -14,6 +14,7 @@
 import { ShadowStore } from '../../txn/index.js'
 import { Region, InvalidArgumentError, NotAPoolError, type RegionLike, type RegionStream } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
+import { openFollowing } from './follow.js'
 
 /** Region size a new container file starts with (the store grows it as needed). */
 const INITIAL_SIZE = 1 << 20
@@ -88,6 +89,20 @@ export interface Backing {
    * growth itself only remaps. Resolves when that allocation is done (or was not needed).
    */
   reserve(bytes: number): Promise<void>
+  /** Opens the store again (a read-only container follows its writer's newest version, follow.ts); null when it holds none. */
+  reopen(): ChunkStore | null
+  /** The versions the newest valid metadata slot retains now (ShadowStore.retained), newest first. */
+  retained(): number[]
+  /** True while a live process holds the file's writer lock (Region.liveWriter). */
+  writerAlive(): boolean
+  /** Read-only backings: maps what a writer grew the file to (Region.followGrowth). */
+  followGrowth(): void
+  /**
+   * Hosted read-only stores (hosted.ts): fetches what the writer committed since (the store
+   * then holds the newest version, in memory); resolves true if the version changed.
+   * Absent for file and region backings, which follow the writer through `reopen`.
+   */
+  fetchNewest?(): Promise<boolean>
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
   /** Closes the store (a hosted store releases its lease: the promise says when). */
@@ -128,7 +143,7 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
   const empty = isBlank(region, created, 'Cannot open container')
   let expecting = 0
   const growBy = geometricGrowth(region, () => expecting)
-  if (!empty) current = store.open(region, { growBy })
+  if (!empty) current = region.readOnly ? openFollowing(region, () => store.open(region, { growBy })) : store.open(region, { growBy })
   return {
     path: region.path,
     created,
@@ -136,6 +151,14 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
     get store() { return current },
     create(chunkSize, keepVersions) { current = store.create(region, { chunkSize, keepVersions, growBy }); return current },
     openVersion(v) { return store.open(region, { version: v }) },
+    reopen() {
+      if (ShadowStore.probe(region) !== 'store') return current
+      current = store.open(region, { growBy })
+      return current
+    },
+    retained() { return ShadowStore.retained(region) },
+    writerAlive() { try { return (region.liveWriter?.() ?? null) !== null } catch { return true } },
+    followGrowth() { region.followGrowth?.() },
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
     appendStream(at, block) { return region.appendStream?.(at, block) ?? null },

@@ -6,7 +6,8 @@
  */
 import { PmemError } from '../../regions/index.js'
 import { AnyClassRegistry, type ClassRegistry } from './classes.js'
-import { fileBacking } from './backing.js'
+import { fileBacking, type Backing } from './backing.js'
+import { checkStable } from './follow.js'
 import { restoreFrom } from './restore.js'
 import type { FallBack } from './options.js'
 import type { ChunkStore } from './store.js'
@@ -41,29 +42,36 @@ export function checkOpen(store: ChunkStore | null, path: string, fellBack: Fall
 
 /**
  * Checks the container file at `path` through a read-only open (no writer lock): the store,
- * and every record of every retained version, decoded without the program's classes.
+ * and every record of every retained version, decoded without the program's classes. Beside
+ * a live writer the check is repeated until its report can be trusted (follow.ts
+ * `checkStable`): the writer's work in progress is never reported as damage.
  */
 export function checkFile(path: string): ContainerCheck {
   const backing = fileBacking(path, false, true)
   try {
-    const store = backing.store
-    if (store === null) return { ok: true, version: 0, versions: [], problems: [] }
-    const problems = [...damageOf(store), ...store.check().problems]
-    if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
-    const versions: number[] = []
-    let intact = 0
-    for (const v of store.versions()) {
-      if (v.meta.length === 0) continue
-      versions.push(v.version)
-      try {
-        const view = v.version === store.version ? store : backing.openVersion(v.version)
-        restoreFrom(view, path, new AnyClassRegistry())
-        intact = v.version
-      } catch (e) {
-        if (!(e instanceof PmemError)) throw e
-        problems.push(`version ${v.version}: ${e.message}`)
-      }
-    }
-    return { ok: problems.length === 0, version: intact, versions, problems }
+    return checkStable(backing, () => checkStore(backing, path))
   } finally { backing.close() }
+}
+
+/** One check of the store as it is now (the newest valid metadata slot, opened again). */
+function checkStore(backing: Backing, path: string): ContainerCheck {
+  const store = backing.reopen()
+  if (store === null) return { ok: true, version: 0, versions: [], problems: [] }
+  const problems = [...damageOf(store), ...store.check().problems]
+  if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
+  const versions: number[] = []
+  let intact = 0
+  for (const v of store.versions()) {
+    if (v.meta.length === 0) continue
+    versions.push(v.version)
+    try {
+      const view = v.version === store.version ? store : backing.openVersion(v.version)
+      restoreFrom(view, path, new AnyClassRegistry())
+      intact = v.version
+    } catch (e) {
+      if (!(e instanceof PmemError)) throw e
+      problems.push(`version ${v.version}: ${e.message}`)
+    }
+  }
+  return { ok: problems.length === 0, version: intact, versions, problems }
 }

@@ -12,6 +12,7 @@
  * | stream.ts | a snapshot's sealed buffers: streamed to the file, or reserved for | P1, P2 |
  * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 5 |
  * | check.ts | validation of an open container or a file | |
+ * | follow.ts | a read-only container beside a live writer: the store's open, the newest version, a stable check | follow 1-6 |
  *
  * Lifecycle. The state is kept in `#state`, the only field that says what the container may
  * do; `#pending` counts the points queued or being written, `#failure` keeps why the
@@ -24,11 +25,12 @@
  *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
  *   writing --pointLost--> writing | idle      (a hosted store out of reach, inv. 4a: the next point is full)
  *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
+ *   idle --refreshed--> idle                   (read-only: the tables are replaced by the newest version's)
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
  * | opening | the constructor and `load` (open.ts) run; no caller holds the container yet | `new` |
- * | idle | open, no point queued (`#pending` = 0) | opened; writeEnded of the last point; snapshotFailed |
+ * | idle | open, no point queued (`#pending` = 0); a read-only container is never in another state until closing | opened; writeEnded of the last point; snapshotFailed; refreshed |
  * | snapshot | `persist` is encoding, synchronously: only the program's getters and proxy traps, called by the encoder, can run and see this state | snapshotBegins (from idle or writing) |
  * | writing | one point or more queued or being written (`#pending` > 0), one at a time in order | pointQueued; snapshotFailed with points queued; pointLost |
  * | broken | a point's write failed (inv. 4): the file keeps its last committed version; points queued after it fail too | writeFailed (from writing; in closing the failure is only recorded) |
@@ -43,11 +45,15 @@
  * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
  * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
  * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
+ * | `refresh` | read-only, in idle: refreshed (follow.ts; a hosted store: after its fetch, if still idle); writable: resolves with `version` | resolves with `version` | BrokenError | RegionClosedError |
  * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
  *
- * Mutations through the container's proxies are accepted in every state but closing and
- * closed (barrier.ts inv. 3). Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts
- * (the numbers of "inv. N" of the container, as cited in code and tests).
+ * A read-only container (`{ readOnly: true }`) refuses `persist` and `root =` with
+ * ReadOnlyError in every state, and its proxies refuse every mutation with ReadOnlyError
+ * from the moment it opens (RegionClosedError once closing). Otherwise mutations through the
+ * container's proxies are accepted in every state but closing and closed (barrier.ts inv. 3).
+ * Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts (the numbers of "inv. N"
+ * of the container, as cited in code and tests).
  */
 import {
   BrokenError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, StoreUnavailableError, describe,
@@ -57,15 +63,16 @@ import { TransactionActiveError } from '../../txn/index.js'
 import { CREATE, REVIVE, SAVE, type ClassRegistry, type Registrable } from './classes.js'
 import { copyGraph } from './copy.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
-import { listVersions } from './restore.js'
+import { listVersions, restoreFrom } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
 import type { DroppedEntry } from './dropped.js'
 import { ContainerTables } from './tables.js'
 import { takeSnapshot, type Snapshot } from './snapshot.js'
 import { PIPE_MIN, SealedOutput } from './stream.js'
 import { PointWriter } from './write.js'
-import { load } from './open.js'
+import { adoptVersion, load, type OpenTarget } from './open.js'
 import { checkFile, checkOpen, type ContainerCheck } from './check.js'
+import { followNewest } from './follow.js'
 import { checkOpenStore, hostedBacking, openHosted } from './hosted.js'
 import type { ChunkStoreHost } from './store.js'
 
@@ -97,8 +104,14 @@ export class Container<T extends object = Record<string, any>> {
   /** Set when the newest version could not be restored and an older one was used. */
   readonly fellBack: FallBack | null = null
   readonly #backing: Backing
-  readonly #tables: ContainerTables
+  /** Replaced as a whole when a read-only container refreshes (refreshed). */
+  #tables: ContainerTables
   readonly #writer: PointWriter
+  /** Opened `{ readOnly: true }`: follows the writer's newest version (follow.ts), refuses mutations. */
+  readonly #readOnly: boolean
+  /** What points watch and which own properties they look at (options `track`, `properties`). */
+  readonly #track: 'all' | 'barriers'
+  readonly #properties: 'all' | 'attributes' | 'enumerable'
   /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
   readonly #streamThreshold: number
   /** The lifecycle state (the table at the top of this file). */
@@ -119,11 +132,24 @@ export class Container<T extends object = Record<string, any>> {
   private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
     this.#backing = backing
-    this.#tables = new ContainerTables(classes, options.track ?? 'all')
-    this.#tables.inspect = options.properties !== 'enumerable'
-    this.#tables.attributes = options.properties === 'attributes'
+    this.#readOnly = options.readOnly === true
+    this.#track = options.track ?? 'all'
+    this.#properties = options.properties ?? 'all'
+    this.#tables = this.#newTables(classes)
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
+  }
+
+  /**
+   * Empty tables; a read-only container's proxies refuse every mutation, and it verifies
+   * nothing (it never persists: barriers only, so that its objects stay behind proxies).
+   */
+  #newTables(classes: ClassRegistry): ContainerTables {
+    const t = new ContainerTables(classes, this.#readOnly ? 'barriers' : this.#track)
+    t.inspect = this.#properties !== 'enumerable'
+    t.attributes = this.#properties === 'attributes'
+    if (this.#readOnly) t.barrier.closed = () => new ReadOnlyError(`Cannot change an object of container "${this.path}": it is open read-only (its proxies refuse writes); open it without { readOnly: true } to write`)
+    return t
   }
 
   /**
@@ -177,7 +203,7 @@ export class Container<T extends object = Record<string, any>> {
     const backing = open()
     try {
       const c = new Container<T>(backing, options, classes)
-      const fellBack = load({ path: c.path, backing, tables: c.#tables, writer: c.#writer, closed: () => c.#state === 'closed' || c.#state === 'closing' }, options)
+      const fellBack = load(c.#target(c.#tables), options)
       ;(c as { fellBack: FallBack | null }).fellBack = fellBack
       c.#opened()
       return c
@@ -185,6 +211,11 @@ export class Container<T extends object = Record<string, any>> {
       backing.discard()
       throw e
     }
+  }
+
+  /** Where open.ts puts what it restores into `tables`; stamping stops once the container closes or replaces them. */
+  #target(tables: ContainerTables): OpenTarget {
+    return { path: this.path, backing: this.#backing, tables, writer: this.#writer, closed: () => this.#state === 'closed' || this.#state === 'closing' || this.#tables !== tables }
   }
 
   /** The retained versions of the container at `path`, oldest first, with times and sizes. */
@@ -233,6 +264,7 @@ export class Container<T extends object = Record<string, any>> {
   /** Replaces the root; the next point persists the new graph. Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   set root(v: T) {
     this.#usable('set the root of')
+    if (this.#readOnly) throw new ReadOnlyError(`Cannot set the root of container "${this.path}": it is open read-only`)
     const raw = this.#tables.barrier.unwrap(v)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot set the root of container "${this.path}": the root must be an object, got ${String(v)}`)
     this.#tables.root = raw
@@ -312,7 +344,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#usable('persist')
     this.#outsideSnapshot('persist')
     options = checkPersistOptions(options, this.path)
-    if (this.#writer.store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    if (this.#readOnly || this.#writer.store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const full = options.full === true || this.#tables.needFull
     // Only a point taken with no other queued may stream its records (stream.ts inv. P1).
@@ -331,6 +363,60 @@ export class Container<T extends object = Record<string, any>> {
     const p = this.#queue.then(() => this.#write(snap, lostBefore))
     this.#queue = p.then(noop, noop)
     return p
+  }
+
+  /**
+   * Read-only containers: moves to the newest version the writer committed (a full restore,
+   * follow.ts) and resolves with it; `root` is then that version's graph (objects reached
+   * through the old root keep the old version's values, and still refuse writes). A writable
+   * container is its own newest version: it resolves with `version`. Rejects with
+   * SnapshotConflictError if the writer keeps replacing versions faster than one can be
+   * restored (follow.ts), with the damage found (CorruptionError) if the newest version is
+   * damaged; throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
+   * and closed. A container opened on a hosted store (PostgreSQL) fetches only the rows
+   * written since its version (HostedStore.refresh, rejecting with StoreUnavailableError
+   * when the server is out of reach), then restores the newest version from memory.
+   * Transition: refreshed (idle -> idle) when a newer version was restored.
+   * @example
+   * const c = Container.open('state.pmc', { readOnly: true })
+   * setInterval(async () => { await c.refresh(); render(c.root) }, 1000)
+   */
+  refresh(): Promise<number> {
+    this.#usable('refresh')
+    if (!this.#readOnly || this.#state !== 'idle') return Promise.resolve(this.version)
+    const fetch = this.#backing.fetchNewest
+    if (fetch !== undefined) return this.#refreshHosted(() => fetch.call(this.#backing))
+    try { return Promise.resolve(this.#refreshNow()) } catch (e) { return Promise.reject(e) }
+  }
+
+  /**
+   * A hosted store fetches what changed (asynchronously, queued like points so that `close`
+   * waits for it), then the newest version is restored from its memory: refreshed, unless
+   * the container began closing meanwhile.
+   */
+  #refreshHosted(fetch: () => Promise<boolean>): Promise<number> {
+    const p = this.#queue.then(async () => {
+      const changed = await fetch()
+      const store = this.#writer.store
+      if (!changed || store === null || this.#state !== 'idle') return this.version
+      const tables = this.#newTables(this.#tables.classes)
+      adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes))
+      this.#refreshed(tables)
+      return this.version
+    })
+    this.#queue = p.then(noop, noop)
+    return p
+  }
+
+  #refreshNow(): number {
+    const newest = this.#backing.retained()[0]
+    if (this.fellBack === null && newest !== undefined && newest === this.version) return this.version // nothing newer (versions only grow)
+    const got = followNewest(this.#backing, this.path, this.#tables.classes)
+    if (got.store === null || got.restored === null) return this.version
+    const tables = this.#newTables(this.#tables.classes)
+    adoptVersion(this.#target(tables), got.store, got.restored)
+    this.#refreshed(tables)
+    return this.version
   }
 
   /**
@@ -447,6 +533,12 @@ export class Container<T extends object = Record<string, any>> {
   #closeBegins(): void {
     this.#state = 'closing'
     this.#tables.barrier.closed = () => new RegionClosedError(`Cannot change an object of container "${this.path}": the container is closed (its proxies refuse writes); reopen it`)
+  }
+
+  /** idle -> idle (read-only): the tables of the newest version replace the old ones; the fall-back, if any, is over. */
+  #refreshed(tables: ContainerTables): void {
+    this.#tables = tables
+    ;(this as { fellBack: FallBack | null }).fellBack = null
   }
 
   /** closing -> closed. */

@@ -57,6 +57,13 @@ export function hostedBacking(h: HostedStore): Backing & { discarded: Promise<vo
       return h.store    // inv. H1
     },
     openVersion(v) { return h.openVersion(v) },
+    // A hosted store is loaded into memory at open; a read-only container moves on with
+    // fetchNewest (the host's refresh), so the file-follow hooks see one unchanging version.
+    reopen() { return h.store },
+    retained() { return h.store === null ? [] : [h.store.version] },
+    writerAlive() { return false },
+    followGrowth() {},
+    ...(h.refresh !== undefined ? { fetchNewest: () => h.refresh!() } : {}),
     expectWrite() {},
     prepareFlush() {},
     reserve: none,

@@ -14,7 +14,10 @@
  *       versions is ever referenced again.
  *   O3. Restore returns as soon as the graph is built; ids are stamped in the background
  *       (tables.ts inv. T2), stopping if the container is closed first.
- *   O4. Instances of classes with hooks are revived after the whole graph is built, exposed
+ *   O4. A read-only open of the newest version restores it as follow.ts does (follow 1-5):
+ *       beside a live writer, a restore counts only if its version is still retained when
+ *       it is done, and a failure counts as damage (and falls back, O1) only then.
+ *   O5. Instances of classes with hooks are revived after the whole graph is built, exposed
  *       (verify.ts) and marked dirty; instances restored without their private state (a
  *       class without hooks, or whose hooks are gone) are reported by a process warning
  *       (PersistentMemoryWarning, code PMEM_CONTAINER_PRIVATE_STATE), one per class.
@@ -23,6 +26,7 @@ import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../.
 import { ClassRef } from './classes.js'
 import { SegmentRef } from './segments.js'
 import { restoreFrom, type Restored } from './restore.js'
+import { followNewest } from './follow.js'
 import { checkRoot, type ContainerOptions, type FallBack } from './options.js'
 import type { ContainerTables } from './tables.js'
 import { BinaryChunk } from './binary.js'
@@ -44,6 +48,14 @@ export interface OpenTarget {
 
 /** Creates or restores the root (see the file's comment); returns the fall-back made, or null. */
 export function load<T extends object>(c: OpenTarget, options: ContainerOptions<T>): FallBack | null {
+  let followed: Restored | null = null
+  if (options.readOnly === true && options.version === undefined) {    // inv. O4
+    try { followed = followNewest(c.backing, c.path, c.tables.classes).restored } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e
+      c.writer.store = c.backing.store
+      return fallBack(c, c.writer.store!, e)    // damage, not the writer's work (follow 2)
+    } finally { c.writer.store = c.backing.store }
+  }
   const store = c.writer.store
   if (store === null || store.getMeta().length === 0) {
     if (options.version !== undefined) throw new InvalidArgumentError(`Cannot open container "${c.path}" at version ${options.version}: it has no persisted version`)
@@ -58,15 +70,21 @@ export function load<T extends object>(c: OpenTarget, options: ContainerOptions<
     return null
   }
   try {
-    adopt(c, restoreFrom(store, c.path, c.tables.classes))
-    c.writer.version = store.version
-    c.tables.needFull = false
+    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes))
     if (store.fellBack !== null) return reportFallBack(c.path, store.fellBack.from, store.version, store.fellBack.reason)
     return null
   } catch (e) {
     if (!(e instanceof CorruptionError)) throw e
     return fallBack(c, store, e)
   }
+}
+
+/** Adopts the restore of `store`'s newest version (an open, or a read-only container's refresh). */
+export function adoptVersion(c: OpenTarget, store: ChunkStore, r: Restored): void {
+  adopt(c, r)
+  c.writer.store = store
+  c.writer.version = store.version
+  c.tables.needFull = false
 }
 
 function restoreVersion(c: OpenTarget, store: ChunkStore, v: number): void {
@@ -140,7 +158,7 @@ function adopt(c: OpenTarget, r: Restored): void {
 }
 
 /**
- * Instances of classes with hooks (inv. O4): their state is recorded, then they and what they
+ * Instances of classes with hooks (inv. O5): their state is recorded, then they and what they
  * reach are exposed (the hooks ran on them raw, and may have kept them), marked dirty (what
  * `create` gave them beyond their record is persisted by the next point), and revived, in
  * log order, once the whole graph is built.
@@ -162,7 +180,7 @@ function reviveInstances(t: ContainerTables, stateful: unknown[], path: string):
   }
 }
 
-/** Says which restored instances lack private state (inv. O4): a process warning per class. */
+/** Says which restored instances lack private state (inv. O5): a process warning per class. */
 function warnLostState(t: ContainerTables, r: Restored, path: string): void {
   const noRevive = new Set<string>()
   for (let i = 0; i < r.stateful.length; i += 2) {

@@ -69,7 +69,7 @@ describe('writer lock across PID namespaces (inv. O1, O2, L1)', { skip }, () => 
         return true
       })
       // A second new namespace: pid 1 is the contender itself.
-      assert.deepEqual(Object.keys(await tryOpenInNewNamespace(path)), ['locked', 'message'])
+      assert.deepEqual(Object.keys(await tryOpenInNewNamespace(path)), ['locked', 'message', 'pidns'])
 
       // The holder keeps its lock fresh: a back-dated mtime comes back (inv. O2, K1).
       const old = new Date(Date.now() - 60_000)
@@ -81,11 +81,19 @@ describe('writer lock across PID namespaces (inv. O1, O2, L1)', { skip }, () => 
       process.kill(onlyChildOf(holder.proc.pid!), 'SIGKILL')
       await holder.exited
       assert.throws(() => Region.open(path), RegionLockedError)
-      assert.equal((await tryOpenInNewNamespace(path)).locked, true)
+      // A contender in a new namespace sees it held too, unless the kernel gave that namespace
+      // the dead holder's namespace id (ids of dead namespaces are reused, most often under
+      // load): then the record's pid 1 is the contender itself with another start time, which
+      // proves the holder dead, and taking the lock over is right (inv. O1).
+      const after = await tryOpenInNewNamespace(path)
+      if (after.pidns === owner?.pidns) assert.equal(after.opened, true, JSON.stringify(after))
+      else assert.equal(after.locked, true, JSON.stringify(after))
 
       // Once stale (here: back-dated past the stale time), a contender takes it over.
-      fs.utimesSync(lockDirOf(path), old, old)
-      assert.equal((await tryOpenInNewNamespace(path)).opened, true)
+      if (after.locked === true) {
+        fs.utimesSync(lockDirOf(path), old, old)
+        assert.equal((await tryOpenInNewNamespace(path)).opened, true)
+      }
       assert.equal(fs.existsSync(lockDirOf(path)), false, 'the new holder released it at close')
       Region.open(path).close()
       assert.deepEqual(fileDigest(path), before)

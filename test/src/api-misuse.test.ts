@@ -293,6 +293,8 @@ regionRow('unsafeBytes', { valid: [] })
 regionRow('flush', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1], [0, 16385]] })
 regionRow('flushAsync', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1], [0, 16385]] })
 regionRow('prepareFlushAsync', { valid: [] })
+regionRow('liveWriter', { valid: [] })
+regionRow('followGrowth', { valid: [] })
 regionRow('grow', { valid: [32768], extra: [[4096], [2 ** 40]] })
 regionRow('reserveAsync', { valid: [32768], ok: { 0: ['0'] } })
 regionRow('appendStream', { valid: [1 << 20, 4096], extra: [[0, 4096], [1 << 20, 0], [1 << 20, 2 ** 30]] }, res => (res as { discard(): void } | null)?.discard())
@@ -308,6 +310,8 @@ const S = SimRegion.prototype as unknown as Record<string, (...a: unknown[]) => 
 const simRow = (name: string, r: Omit<Row, 'name' | 'subject'>) => row({ name: `SimRegion#${name}`, subject: simSubject((s, a) => S[name]!.apply(s, a)), ...r })
 simRow('view', { valid: [Float64Array, 8, 2], ok: { 1: ['0'], 2: ['0'] }, extra: [[Float64Array, 4, 1], [Uint8Array, 0, 16385]] })
 simRow('unsafeBytes', { valid: [] })
+simRow('liveWriter', { valid: [] })
+simRow('followGrowth', { valid: [] })
 simRow('flush', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1]] })
 simRow('flushAsync', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1]] })
 simRow('reserveAsync', { valid: [32768], ok: { 0: ['0'] } })
@@ -415,6 +419,7 @@ const SKIP: Record<string, string> = {
   'Region': 'a class: its static and prototype methods have rows',
   'SimRegion': 'a class: its static and prototype methods have rows',
   't': 'an object of type constructors: each function has a row, each value is a type',
+  'readerTiming': 'a settings object, no function: its bounds are exercised by test/txn/reader.property.test.ts',
   'postgres.PostgresStore': 'needs a PostgreSQL server: misuse rows in test/src/postgres/postgres.test.ts',
   'postgres.SCHEMA_VERSION': 'a constant (the table layout version)',
   'PostgresStore.connect': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',

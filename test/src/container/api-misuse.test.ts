@@ -105,7 +105,7 @@ test('static functions: Container.open, openRegion, versions, delete, check with
   await again.close()
 })
 
-test('instance methods: persist, root, register, exclude, unwrap, check, sync, close with bad arguments and after close', async () => {
+test('instance methods: persist, root, register, exclude, unwrap, check, sync, refresh, close with bad arguments, after close, and read-only', async () => {
   const c = Container.open(other, { init: () => ({ list: [{ a: 1 }], m: new Map<string, unknown>(), s: new Set<unknown>() }) })
   await c.persist()
   const rows: Row[] = []
@@ -158,9 +158,22 @@ test('instance methods: persist, root, register, exclude, unwrap, check, sync, c
   const back = Container.open(other)
   assert.deepEqual(back.unwrap(back.root).list, [{ a: 1 }])
   await back.close()
-  const ro = Container.open(other, { readOnly: true })
-  assert.throws(() => ro.persist(), ReadOnlyError)
+  const ro = Container.open<{ list: Array<{ a: number }>; m: Map<string, unknown>; s: Set<unknown> }>(other, { readOnly: true })
+  const roRoot = ro.root
+  assertRows([
+    { call: 'ro.persist()', run: () => ro.persist(), error: ReadOnlyError },
+    { call: 'ro.root = {}', run: () => { ro.root = {} as never }, error: ReadOnlyError },
+    { call: 'ro.root.x = 1', run: () => { (roRoot as Record<string, unknown>).x = 1 }, error: ReadOnlyError },
+    { call: 'delete ro.root.list', run: () => { delete (roRoot as Record<string, unknown>).list }, error: ReadOnlyError },
+    { call: 'ro list.push', run: () => roRoot.list.push({ a: 2 }), error: ReadOnlyError },
+    { call: 'ro item.a = 2', run: () => { roRoot.list[0]!.a = 2 }, error: ReadOnlyError },
+    { call: 'ro map.set', run: () => roRoot.m.set('k', 1), error: ReadOnlyError },
+    { call: 'ro set.add', run: () => roRoot.s.add(1), error: ReadOnlyError },
+  ])
+  assert.deepEqual(ro.unwrap(roRoot).list, [{ a: 1 }], 'the refused writes changed nothing')
+  assert.equal(await ro.refresh(), ro.version)
   await ro.close()
+  assert.throws(() => ro.refresh(), RegionClosedError)
 })
 
 test('containerCrashTest with a bad spec: InvalidArgumentError before anything runs', async () => {

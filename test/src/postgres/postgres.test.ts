@@ -280,6 +280,16 @@ test('readers: the refresh hook moves a read-only store to the newest version (r
     assert.deepEqual(reader.store!.getMeta(), fresh.store!.getMeta())
     await fresh.close()
   }
+  // The container-level refresh builds on the hook: a read-only container moves to the newest version.
+  const rc = await Container.openStore<{ log: string[] }>(await kit.connect(), 'refresh', { readOnly: true })
+  const had = rc.root.log.length
+  assert.equal(await rc.refresh(), c.version, 'nothing new: the same version')
+  c.root.log.push('latest'); await c.persist()
+  c.root.log.push('and more'); await c.persist()
+  assert.equal(await rc.refresh(), c.version)
+  assert.deepEqual(rc.root.log.slice(had), ['latest', 'and more'])
+  assert.throws(() => { rc.root.log.push('x') }, ReadOnlyError)
+  await rc.close()
   await reader.close(); await c.close()
 })
 
