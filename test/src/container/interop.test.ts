@@ -83,3 +83,31 @@ test('objects handed in after a restore are raw too; restored objects are proxie
   const sh = f.snapshot({ a: f.root.list, b: f.root.list })
   assert.equal(sh.a, sh.b, 'sharing is kept')
 })
+
+test('c.snapshot copies what a point persists of own properties and binary data: non-enumerable and Symbol.for keys with attributes, frozen objects, Map properties, resizable and chunked buffers', async () => {
+  const region = simRegion()
+  const o: Record<string | symbol, unknown> = { a: 1 }
+  Object.defineProperty(o, 'hidden', { value: { deep: true }, enumerable: false, writable: false, configurable: true })
+  o[Symbol.for('app.tag')] = 'x'
+  o[Symbol('gone')] = 'not copied'
+  const frozen = Object.freeze({ f: 1 })
+  const m = Object.assign(new Map([['k', 1]]), { meta: 'm' })
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resizable: boolean; maxByteLength: number }
+  const rb = new Resizable(8, { maxByteLength: 64 })
+  new Uint8Array(rb)[3] = 7
+  const big = new Float64Array(5000)
+  big[4000] = 1.5
+  const c = Container.openRegion(region, { init: () => ({ o, frozen, m, rb, big }) })
+  await c.persist()
+  await c.close()
+  const f = Container.openRegion(region)
+  const snap = f.snapshot() as { o: typeof o; frozen: typeof frozen; m: Map<string, number> & { meta: string }; rb: typeof rb; big: Float64Array }
+  assert.deepEqual(Object.getOwnPropertyDescriptor(snap.o, 'hidden'), { value: { deep: true }, enumerable: false, writable: false, configurable: true })
+  assert.equal(snap.o[Symbol.for('app.tag')], 'x')
+  assert.deepEqual(Object.getOwnPropertySymbols(snap.o), [Symbol.for('app.tag')])
+  assert.ok(Object.isFrozen(snap.frozen))
+  assert.equal(snap.m.meta, 'm')
+  assert.ok(snap.rb.resizable && snap.rb.maxByteLength === 64 && new Uint8Array(snap.rb)[3] === 7)
+  assert.equal(snap.big[4000], 1.5)
+  assert.notEqual(snap.big.buffer, f.root.big.buffer, 'a copy')
+})

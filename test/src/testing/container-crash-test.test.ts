@@ -90,7 +90,7 @@ test('containerCrashTest goes on after each recovery: a program wrong only in a 
   }), (e: unknown) => {
     assert.ok(e instanceof CrashTestError)
     assert.match(e.message, /life [23],/)
-    assert.match(e.message, /Operations \(shrunk\): \[ \[[^\]]*\], /)
+    assert.match(e.message, /Operations \(shrunk\): \[ \[.*?\], \[/)     // more than one life (a life's operations may hold arrays)
     return true
   })
 })
