@@ -17,6 +17,8 @@ export class ShapeNode {
   id = 0
   readonly keys: string[]
   readonly next = new Map<string, ShapeNode>()
+  /** The comparator of plain objects of this shape with their shadow (verify.ts), compiled on first use; null if code generation is refused. */
+  same: ((o: object, a: unknown[], p: number) => boolean) | null | undefined = undefined
   constructor(keys: string[]) { this.keys = keys }
 }
 
