@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 /**
- * `pmem`: the command-line tool. Every command only reads: files are opened read-only
- * (no writer lock, so they can be checked while another process writes them, and on a
- * read-only file system), and nothing is ever written, trimmed or created.
+ * `pmem`: the command-line tool. Every command but `serve` only reads: files are opened
+ * read-only (no writer lock, so they can be checked while another process writes them, and on
+ * a read-only file system), and nothing is ever written, trimmed or created. `serve` opens
+ * (or creates) a pool for writing and serves the memcached protocol from it (src/serve/).
  *
  *   pmem check <file>     validates a pool or container file (exit 0 when sound, 1 when
  *                         damaged, a container's newest version included, 2 on usage or I/O errors)
  *   pmem info <file>      what check found, as JSON
  *   pmem versions <file>  a container's retained versions
+ *   pmem serve <file> ... a persistent memcached on the pool in <file> (src/serve/cli.ts)
  *   pmem help             every command with its options (also --help, -h)
  */
 import { check, Container, PmemError, Region } from '../index.js'
 import { ShadowStore } from '../../txn/index.js'
+import { serveMain } from '../serve/cli.js'
 
 const HELP = `usage: pmem <command> <file>
 
@@ -23,9 +26,15 @@ Commands (each opens the file read-only and never changes it):
                     damaged newest version included), 2 usage or I/O error.
   info <file>       what check finds, as JSON (exit status as for check)
   versions <file>   a container's retained versions: version, time, objects, bytes
-  help              this text (also --help, -h)`
+  help              this text (also --help, -h)
 
-const USAGE = 'usage: pmem check <file> | pmem info <file> | pmem versions <file> | pmem help'
+  serve <file> [--port 11211] [--host 127.0.0.1] [--durability sync|group|none]
+               [--size BYTES] [--max-size BYTES] [--item-size-max BYTES]
+                    a persistent memcached (text and binary protocols) on the pool in <file>, created
+                    if missing; replies to changes leave once they are durable (sync, group).
+                    Runs until SIGINT or SIGTERM.`
+
+const USAGE = 'usage: pmem check <file> | pmem info <file> | pmem versions <file> | pmem serve <file> [options] | pmem help'
 
 interface Found { ok: boolean; summary: string; problems: string[]; json: unknown }
 
@@ -83,4 +92,11 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2))
+if (process.argv[2] === 'serve') {
+  serveMain(process.argv.slice(3)).then(code => { process.exitCode = code }, (err: unknown) => {
+    // a port in use or a bad host is a message, not a stack trace
+    const code = (err as { code?: unknown } | null)?.code
+    console.error(err instanceof PmemError || typeof code === 'string' ? `pmem serve: ${(err as Error).message}` : err)
+    process.exitCode = 2
+  })
+} else process.exitCode = main(process.argv.slice(2))

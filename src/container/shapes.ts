@@ -41,6 +41,9 @@ export class ShapeNode {
 
   /** Takes `keys` (equal to this node's key list, never changed after) as its key list. */
   adoptKeys(keys: string[]): void { this.#keys ??= keys }
+
+  /** The comparator of plain objects of this shape with their shadow (verify.ts), compiled on first use; null if code generation is refused. */
+  same: ((o: object, a: unknown[], p: number) => boolean) | null | undefined = undefined
 }
 
 /** Finds or creates the shape node for a key list. */
