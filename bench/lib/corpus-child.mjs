@@ -4,7 +4,8 @@
 //
 // MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load
 //   *-save   build the workload, gc(), then time encode + write + fsync + rename + fsync of
-//            the directory (pm-save: the container's first point, then five 1% points)
+//            the directory (pm-save: the container's first point, then five 1% points in that
+//            first life, then five more after closing and restoring the container)
 //            (FILE.first keeps the container as its first point left it)
 //   *-load   time read + decode of FILE (pm-load: Container.open(FILE.first).root); with
 //            PM_CORPUS_VERIFY=1 the result is compared with a freshly built workload
@@ -88,19 +89,31 @@ async function main() {
   const firstMs = now() - t, firstCpu = cpu() - c0
   fs.copyFileSync(file, `${file}.first`)   // what pm-load restores: the graph of the first point, as the v8 file holds
   gc()   // the first point's garbage is not left to the 1% points (perf-graph.ts does the same)
-  const points = [], blocked = [], cpus = []
-  let changed = 0
-  for (let round = 0; round < 5; round++) {
-    changed = workload.mutate(c.root, round, graph)
-    t = now()
-    const c1 = cpu()
-    const st = await c.persist()
-    points.push(now() - t)
-    cpus.push(cpu() - c1)
-    blocked.push(st.blockedMs)
+  /** Five points, each after the workload's 1% change through `box.root`: medians of time, blocked time, CPU time. */
+  const fivePoints = async (box, from) => {
+    const points = [], blocked = [], cpus = []
+    for (let round = from; round < from + 5; round++) {
+      changed = workload.mutate(box.root, round, graph)
+      t = now()
+      const c1 = cpu()
+      const st = await box.persist()
+      points.push(now() - t)
+      cpus.push(cpu() - c1)
+      blocked.push(st.blockedMs)
+    }
+    return [median(points), median(blocked), median(cpus)]
   }
+  let changed = 0
+  // First life: the init graph is the program's own (raw) graph, compared at each point by default.
+  const [point, pointBlocked, pointCpu] = await fivePoints(c, 0)
   await c.close()
-  out({ first: firstMs, firstCpu, pointCpu: median(cpus), firstBlocked: first.blockedMs, objects: first.objects, point: median(points), pointBlocked: median(blocked), changed, fileMiB: fs.statSync(file).size / 2 ** 20 })
+  // After a restore: the restored objects are behind write-barrier proxies (the usual life of a
+  // long-running program); the changes continue from where the first life left them.
+  const again = lib.Container.open(file, { classes: workload.classes })
+  gc()
+  const [rPoint, rBlocked, rCpu] = await fivePoints(again, 5)
+  await again.close()
+  out({ first: firstMs, firstCpu, pointCpu, point, pointBlocked, rPoint, rBlocked, rCpu, firstBlocked: first.blockedMs, objects: first.objects, changed, fileMiB: fs.statSync(file).size / 2 ** 20 })
 }
 
 await main()
