@@ -28,7 +28,7 @@ import {
 } from './format.js'
 import { LogIndex } from './log-index.js'
 import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
-import { compileShape, defineValue, type CompiledShape } from './shapes.js'
+import { compileShape, defineValue, objectPrototypeKeys, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { ClassHookError, UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
@@ -53,6 +53,7 @@ export class Restorer extends LogIndex {
   /** id -> restored object. */
   readonly objects: (object | undefined)[]
   readonly #shapes = new Map<number, CompiledShape>()
+  readonly #protoKeys = objectPrototypeKeys()
   readonly #classes = new Map<number, { name: string; proto: object }>()
   readonly #registry: ClassRegistry
   readonly #bind: BindFn
@@ -152,7 +153,7 @@ export class Restorer extends LogIndex {
       keys.push(k)
     }
     if (this.pos !== this.end) this.fail('shape record has trailing bytes')
-    const shape = compileShape(keys)
+    const shape = compileShape(keys, this.#protoKeys)
     this.#shapes.set(id, shape)
     this.pos = pos; this.end = end
     return shape

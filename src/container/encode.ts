@@ -41,6 +41,7 @@ import type { ShapeNode, ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
+import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, type ShadowStore } from './shadow.js'
@@ -113,6 +114,8 @@ export class Encoder {
   #prevStart = 0
   #prevCount = 0
   readonly #scratch = new IdList()
+  /** A key list whose length alone is used: an array's element count (`#indexKeys`). */
+  readonly #countOnly: string[] = []
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly #forIn = prototypeIsClean()
   /** The record being encoded is an exposed object's: its values go to the shadow too (`#sh`). */
@@ -425,11 +428,14 @@ export class Encoder {
   #array(a: unknown[], start: number): readonly string[] {
     const w = this.w
     const n = a.length
-    const keys = objectKeys(a)
+    const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? this.#indexKeys(a, n) : objectKeys(a)
     if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return keys }
     this.#skind = S_ARRAY
     if (this.#cap) { this.#sh!.push(n); this.#sh!.push(keys.length) }
-    if (n > SEGMENT_MIN && keys.length === n) {
+    // Segmented only when every index is present and nothing else is: Object.keys lists
+    // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
+    // count alone took an array with as many holes as named keys for a dense one).
+    if (n > SEGMENT_MIN && keys.length === n && (keys === this.#countOnly || keys[n - 1] === `${n - 1}`)) {
       this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
       return keys
     }
@@ -442,6 +448,20 @@ export class Encoder {
     }
     this.#extras(a, keys, n - holes)
     return keys
+  }
+
+  /**
+   * The keys of an array known to have no named keys (array-keys.ts), as `#array` uses them:
+   * their count alone (a list of that length whose entries are not read) unless the array is
+   * sparse enough to be stored as SPARSE, which reads its index keys (few: they are at most
+   * half its length minus 8, and then found exactly by Object.keys).
+   */
+  #indexKeys(a: unknown[], n: number): string[] {
+    let present = n
+    for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) present--
+    if (n > 2 * present + 16) return objectKeys(a)
+    this.#countOnly.length = present
+    return this.#countOnly
   }
 
   #sparse(a: unknown[], keys: string[], start: number): void {
@@ -459,6 +479,7 @@ export class Encoder {
   /** Writes the enumerable non-index properties of an array (`keys` from `from` on). */
   #extras(a: unknown[], keys: string[], from: number): void {
     const w = this.w
+    if (keys === this.#countOnly) { w.varint(0); return }   // no named keys (array-keys.ts)
     w.varint(keys.length - from)
     const rec = a as unknown as Record<string, unknown>
     for (let i = from; i < keys.length; i++) {
