@@ -1,39 +1,56 @@
 /**
- * Write barriers: the proxies that `Container.root` hands out. Every object read through a
- * proxy comes back as a proxy too (one per object, so `===` holds between reads), and every
- * mutation through a proxy marks the target's id dirty, so that the next point re-encodes
- * exactly the objects that changed (change detection without a walk: cost per point is
- * proportional to what changed, not to the graph).
+ * Write barriers: the proxies that `Container.root` hands out for objects the program has
+ * never held raw (a restore's objects). Every object read through a proxy comes back as a
+ * proxy too (one per object, so `===` holds between reads), and every mutation through a
+ * proxy marks the target's id dirty, so that the next point re-encodes exactly the objects
+ * that changed (change detection without a walk: cost proportional to what changed).
  *
  * Detected (marks dirty): property set, delete and define, `Object.setPrototypeOf`, on plain
  * objects, arrays (including every Array.prototype method called on the proxy) and
- * registered class instances (including their methods and setters, which see the proxy as
- * `this`); Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`. Dates, ArrayBuffers and
- * typed arrays are handed out raw (so that `new Date(d)`, `util.types` checks and native
- * APIs work on them) and compared with their persisted value at every point instead
- * (snapshot.ts: a time value per Date, dates.ts; bytes per ArrayBuffer, binary.ts).
+ * instances of registered classes without private members or hooks when `track:
+ * 'barriers'`; Map `set`/`delete`/`clear`; Set `add`/`delete`/`clear`;
+ * `Object.preventExtensions` (and `seal`, `freeze`) on all of them; own properties of Maps
+ * and Sets (set, delete, define, `setPrototypeOf`: they persist, props.ts). Dates,
+ * ArrayBuffers and typed arrays are handed out raw (so that `new Date(d)`, `util.types`
+ * checks and native APIs work on them) and compared with their persisted value at every
+ * point instead (snapshot.ts: a time value per Date, dates.ts; chunk fingerprints per
+ * ArrayBuffer, binary.ts).
  *
- * Not detected: mutations through references the program kept to raw objects (the ones it
- * passed in, `init`'s graph, `c.unwrap(x)`), of objects held by frozen (non-writable,
- * non-configurable) properties, which a proxy must hand out raw, and of RegExp `lastIndex`
- * (not persisted). After such mutations call `persist({ full: true })`.
+ * Handed out raw, not as proxies: objects the program may already hold raw (exposed:
+ * handed in, or handed out raw before; verify.ts compares them at every point), objects
+ * not persisted yet (the program made them), instances of registered classes (their
+ * methods must see the real instance as `this` for `#private` members; they are exposed),
+ * objects held by non-writable, non-configurable properties (a proxy must return those
+ * unchanged; they are exposed), Dates, ArrayBuffers and typed arrays (compared at every
+ * point: dates.ts, binary.ts). So an object the program stored comes back as itself:
+ * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
+ *
+ * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
+ * instances of classes with private members or hooks, handed out raw and not tracked), and
+ * mutations through raw references need `persist({ full: true })`.
  *
  * Invariants:
  *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
- *      container's proxies (the encoder unwraps any that arrive by other paths).
+ *      container's proxies because of a proxy (the encoder unwraps any the program stores
+ *      into a raw object).
  *   2. A proxy's traps mark the target before the mutation happens, so a point that starts
  *      afterwards always sees the mutation as dirty.
  *   3. After the container is closed, every mutation through its proxies throws
  *      RegionClosedError before changing anything (`closed`): a write that no point could
- *      ever persist is refused, not silently accepted.
+ *      ever persist is refused, not silently accepted. (Raw objects cannot refuse.)
+ *   4. An object is handed out raw only if it is exposed, or is new, or is made exposed
+ *      as it is handed out (`expose`); a value stored through a proxy into an exposed
+ *      object is exposed too (it is now reachable raw). So the exposed objects and the new
+ *      ones are closed under raw references (verify.ts relies on it).
  */
 import {
-  ObjectProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
   mapSize, reflectGet, setEach, setSize,
 } from './builtins.js'
 import { PROXY_TARGET, type ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
+import type { Verifier } from './verify.js'
 
 type AnyMap = Map<unknown, unknown>
 type AnySet = Set<unknown>
@@ -50,6 +67,19 @@ const setDelete = Set.prototype.delete
 const setClear = Set.prototype.clear
 const setHas = Set.prototype.has
 const setValues = Set.prototype.values
+/** What the barrier asks of its container (tables.ts). */
+export interface BarrierHost {
+  /** A Date was handed out raw: compare it at each point. */
+  onDate(d: Date): void
+  /** `raw` (a container object) is handed out raw: make it and what it reaches exposed (exposure.ts). */
+  expose(raw: object): void
+  /** Exposed ids, or null with `track: 'barriers'`. */
+  readonly verifier: Verifier | null
+}
+
+/** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
+const RAW_CLASS: ProxyHandler<object> = {}
+
 /** Creates and recognizes the write-barrier proxies of one container. */
 export class Barrier {
   readonly #table: ObjectTable
@@ -59,12 +89,10 @@ export class Barrier {
   readonly #object: ProxyHandler<object>
   readonly #map: ProxyHandler<AnyMap>
   readonly #set: ProxyHandler<AnySet>
+  readonly #host: BarrierHost
 
-  /** Called with every Date handed out (raw): the container then compares it at each point. */
-  readonly #onDate: (d: Date) => void
-
-  constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, onDate: (d: Date) => void) {
-    this.#onDate = onDate
+  constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
+    this.#host = host
     this.#table = table
     this.#dirty = dirty
     this.#classes = classes
@@ -79,6 +107,8 @@ export class Barrier {
    * without a stamp wait here and are resolved when stamping completes.
    */
   deferred: object[] | null = null
+  /** While ids are being stamped: objects stored through the proxies (new, so handed out raw although unstamped). */
+  handedIn: Set<object> | null = null
   /** True once a proxy has been handed out (the encoder then unwraps proxies it finds in the graph). */
   created = false
   /** False until the program excludes something (skips the WeakSet lookup for every object wrapped). */
@@ -87,13 +117,24 @@ export class Barrier {
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null
 
-  /** Marks `t` changed (if it has been persisted; new objects are written whole anyway). */
-  mark(t: object): void {
+  /** Marks `t` changed (if it has been persisted; new objects are written whole anyway); true if `t` is exposed. */
+  mark(t: object): boolean {
     if (this.closed !== null) throw this.closed()
     const id = this.#table.idOf(t)
-    if (id !== 0) this.#dirty.mark(id)
-    else if (this.deferred !== null) this.deferred.push(t)
+    if (id !== 0) { this.#dirty.mark(id); return this.#host.verifier?.has(id) === true }
+    if (this.deferred !== null) this.deferred.push(t)
+    return false
   }
+
+  /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4); remembered while ids are stamped. */
+  #storing<T>(v: T, holderExposed: boolean): T {
+    if (typeof v !== 'object' || v === null) return v
+    const raw = this.unwrap(v)
+    if (holderExposed) this.#host.expose(raw as object)
+    else if (this.handedIn !== null) this.handedIn.add(raw as object)
+    return raw
+  }
+
 
   /** The raw object behind one of this container's proxies, or `v` itself. */
   unwrap<T>(v: T): T {
@@ -105,12 +146,18 @@ export class Barrier {
   wrap(v: unknown): unknown {
     if (typeof v !== 'object' || v === null) return v
     const known = this.#table.proxyOf(v)
-    if (known !== undefined) return known
+    if (known !== undefined) return known       // its proxy, or itself (retired: exposed since)
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
     if (handler === undefined) {
-      if (isDate(v)) this.#onDate(v as Date)
+      if (isDate(v)) this.#host.onDate(v as Date)
       return v
+    }
+    if (handler === RAW_CLASS) { this.#host.expose(v); return v }
+    const verifier = this.#host.verifier
+    if (verifier !== null) {
+      const id = this.#table.idOf(v)
+      if (id === 0 ? this.handedIn === null || this.handedIn.has(v) : verifier.has(id)) return v   // new, or exposed (inv. 4)
     }
     const p = new Proxy(v, handler)
     this.created = true
@@ -121,12 +168,27 @@ export class Barrier {
   #handlerFor(v: object): ProxyHandler<never> | undefined {
     const proto = getPrototypeOf(v) as object | null
     if (this.anyExcluded && this.#excluded.has(v)) return undefined
-    if (proto === ObjectProto || isArray(v)) return this.#object
+    if (proto === ObjectProto || proto === null || proto === ArrayProto) return this.#object
+    if (proto === MapProto && isMap(v)) return this.#map as ProxyHandler<never>
+    if (proto === SetProto && isSet(v)) return this.#set as ProxyHandler<never>
+    const info = this.#classes.infoByProto(proto as object)
+    if (info !== undefined) {
+      if (ArrayBuffer.isView(v)) return undefined
+      // Raw, so that methods see the real instance as `this` (#private members); with
+      // track: 'barriers', only instances of classes with private members (untracked then).
+      if (this.#host.verifier !== null || info.unsaved.length > 0 || info.hooks !== null) return RAW_CLASS
+      return isArray(v) ? this.#object : isMap(v) ? this.#map as ProxyHandler<never> : isSet(v) ? this.#set as ProxyHandler<never> : this.#object
+    }
+    if (isArray(v)) return this.#object
     if (isMap(v)) return this.#map as ProxyHandler<never>
     if (isSet(v)) return this.#set as ProxyHandler<never>
-    if (proto === null) return this.#object
-    if (this.#classes.nameOf(proto) !== undefined && !ArrayBuffer.isView(v)) return this.#object
     return undefined
+  }
+
+  /** `v`, read from a non-writable, non-configurable property, must be handed out as it is: exposed (inv. 4). */
+  #raw(v: object): object {
+    if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
+    return v
   }
 
   #objectHandler(): ProxyHandler<object> {
@@ -139,18 +201,46 @@ export class Barrier {
         // (frozen objects): hand those out raw (their mutations then need a full point).
         if (!isExtensible(t)) {
           const d = Reflect.getOwnPropertyDescriptor(t, k)
-          if (d !== undefined && d.configurable === false && d.writable === false) return v
+          if (d !== undefined && d.configurable === false && d.writable === false) return this.#raw(v)
         }
         return this.wrap(v)
       },
-      set: (t, k, v, r) => { this.mark(t); return Reflect.set(t, k, this.unwrap(v), r) },
+      // A descriptor's value is handed out like a property read (a non-writable,
+      // non-configurable one must be the target's own value: handed out raw, exposed).
+      getOwnPropertyDescriptor: (t, k) => {
+        const d = Reflect.getOwnPropertyDescriptor(t, k)
+        if (d === undefined || typeof d.value !== 'object' || d.value === null) return d
+        if (d.configurable === false && d.writable === false) this.#raw(d.value as object)
+        else d.value = this.wrap(d.value)
+        return d
+      },
+      set: (t, k, v, r) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), r) },
       deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
       defineProperty: (t, k, d) => {
-        this.mark(t)
-        if ('value' in d) d = { ...d, value: this.unwrap(d.value) }
+        const e = this.mark(t)
+        if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
         return Reflect.defineProperty(t, k, d)
       },
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
+    }
+  }
+
+  /**
+   * Traps of Map and Set proxies for their own properties (`m.meta = {...}`, symbol keys,
+   * `Object.defineProperty`, `Object.freeze`): they persist too (props.ts), so they mark.
+   */
+  #ownPropertyTraps<T extends object>(): ProxyHandler<T> {
+    return {
+      set: (t, k, v) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), t) },
+      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
+      defineProperty: (t, k, d) => {
+        const e = this.mark(t)
+        if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
+        return Reflect.defineProperty(t, k, d)
+      },
+      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
     }
   }
 
@@ -163,7 +253,7 @@ export class Barrier {
           case 'size': return mapSize(t)
           case 'get': return (key: unknown) => b.wrap(mapFetch(t, b.unwrap(key)))
           case 'has': return (key: unknown) => mapContains(t, b.unwrap(key))
-          case 'set': return (key: unknown, v: unknown) => { b.mark(t); mapPut(t, b.unwrap(key), b.unwrap(v)); return proxy }
+          case 'set': return (key: unknown, v: unknown) => { const e = b.mark(t); mapPut(t, b.#storing(key, e), b.#storing(v, e)); return proxy }
           case 'delete': return (key: unknown) => { b.mark(t); return mapDelete.call(t, b.unwrap(key)) }
           case 'clear': return () => { b.mark(t); mapClear.call(t) }
           case 'forEach': return (cb: Fn, thisArg?: unknown) => mapEach(t, (v, key) => { cb.call(thisArg, b.wrap(v), b.wrap(key), proxy) })
@@ -174,7 +264,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnyMap>(),
     }
   }
 
@@ -186,7 +276,7 @@ export class Barrier {
           case PROXY_TARGET: return t
           case 'size': return setSize(t)
           case 'has': return (v: unknown) => setHas.call(t, b.unwrap(v))
-          case 'add': return (v: unknown) => { b.mark(t); setAdd.call(t, b.unwrap(v)); return proxy }
+          case 'add': return (v: unknown) => { const e = b.mark(t); setAdd.call(t, b.#storing(v, e)); return proxy }
           case 'delete': return (v: unknown) => { b.mark(t); return setDelete.call(t, b.unwrap(v)) }
           case 'clear': return () => { b.mark(t); setClear.call(t) }
           case 'forEach': return (cb: Fn, thisArg?: unknown) => setEach(t, v => { const w = b.wrap(v); cb.call(thisArg, w, w, proxy) })
@@ -195,7 +285,7 @@ export class Barrier {
         }
         return b.wrap(reflectGet(t, k, t))
       },
-      set: (t, k, v) => Reflect.set(t, k, v, t),
+      ...b.#ownPropertyTraps<AnySet>(),
     }
   }
 }

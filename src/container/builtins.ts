@@ -77,9 +77,17 @@ export function setSize(s: Set<unknown>): number { return sizeOfSet.call(s) as n
 export function dateTime(d: Date): number { return dateGetTime.call(d) }
 export function regexpParts(r: RegExp): [string, string] { return [regexpSource.call(r) as string, regexpFlags.call(r) as string] }
 export function bufferLength(b: ArrayBuffer): number { return abByteLength.call(b) as number }
-/** `[buffer, byteOffset, length]` of a typed array (length in elements) or DataView (in bytes). */
+/**
+ * `[buffer, byteOffset, length]` of a typed array (length in elements) or DataView (in bytes).
+ * A view whose buffer was detached, or shrunk below it (resizable), reads as offset 0 and
+ * length 0, as a typed array's getters say (a DataView's throw; JavaScript shows neither's
+ * old offset).
+ */
 export function viewParts(v: ArrayBufferView): [ArrayBuffer, number, number] {
-  if (isDataView(v)) return [dvBuffer.call(v) as ArrayBuffer, dvByteOffset.call(v) as number, dvByteLength.call(v) as number]
+  if (isDataView(v)) {
+    const buffer = dvBuffer.call(v) as ArrayBuffer
+    try { return [buffer, dvByteOffset.call(v) as number, dvByteLength.call(v) as number] } catch { return [buffer, 0, 0] }
+  }
   return [taBuffer.call(v) as ArrayBuffer, taByteOffset.call(v) as number, taLength.call(v) as number]
 }
 /** `Symbol.toStringTag` of a typed array ("Uint8Array", ...), or undefined. */

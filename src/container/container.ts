@@ -60,7 +60,8 @@ import {
   type RegionLike,
 } from '../../regions/index.js'
 import { TransactionActiveError } from '../../txn/index.js'
-import type { ClassRegistry, Registrable } from './classes.js'
+import { CREATE, REVIVE, SAVE, type ClassRegistry, type Registrable } from './classes.js'
+import { copyGraph } from './copy.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
 import { listVersions, restoreFrom } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
@@ -92,6 +93,13 @@ const noop = (): void => {}
  * await c.close()
  */
 export class Container<T extends object = Record<string, any>> {
+  /** Key of a class's static method returning an instance's private state: `static [Container.save](instance) { return state }` (classes.ts). */
+  static readonly save: typeof SAVE = SAVE
+  /** Key of a class's static method putting restored state back: `static [Container.revive](instance, state) { ... }`. */
+  static readonly revive: typeof REVIVE = REVIVE
+  /** Key of a class's optional static method making a blank instance for a restore (default `new Class()`). */
+  static readonly create: typeof CREATE = CREATE
+
   readonly path: string
   /** Set when the newest version could not be restored and an older one was used. */
   readonly fellBack: FallBack | null = null
@@ -101,6 +109,9 @@ export class Container<T extends object = Record<string, any>> {
   readonly #writer: PointWriter
   /** Opened `{ readOnly: true }`: follows the writer's newest version (follow.ts), refuses mutations. */
   readonly #readOnly: boolean
+  /** What points watch and which own properties they look at (options `track`, `properties`). */
+  readonly #track: 'all' | 'barriers'
+  readonly #properties: 'all' | 'attributes' | 'enumerable'
   /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
   readonly #streamThreshold: number
   /** The lifecycle state (the table at the top of this file). */
@@ -122,14 +133,21 @@ export class Container<T extends object = Record<string, any>> {
     this.path = backing.path
     this.#backing = backing
     this.#readOnly = options.readOnly === true
+    this.#track = options.track ?? 'all'
+    this.#properties = options.properties ?? 'all'
     this.#tables = this.#newTables(classes)
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
   }
 
-  /** Empty tables; a read-only container's proxies refuse every mutation. */
+  /**
+   * Empty tables; a read-only container's proxies refuse every mutation, and it verifies
+   * nothing (it never persists: barriers only, so that its objects stay behind proxies).
+   */
   #newTables(classes: ClassRegistry): ContainerTables {
-    const t = new ContainerTables(classes)
+    const t = new ContainerTables(classes, this.#readOnly ? 'barriers' : this.#track)
+    t.inspect = this.#properties !== 'enumerable'
+    t.attributes = this.#properties === 'attributes'
     if (this.#readOnly) t.barrier.closed = () => new ReadOnlyError(`Cannot change an object of container "${this.path}": it is open read-only (its proxies refuse writes); open it without { readOnly: true } to write`)
     return t
   }
@@ -233,7 +251,11 @@ export class Container<T extends object = Record<string, any>> {
     return checkFile(path)
   }
 
-  /** The root object, as a write-barrier proxy (mutations through it are tracked). Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
+  /**
+   * The root object: itself if the program may hold it raw (a new container's `init` graph),
+   * else a write-barrier proxy. Mutations through either are detected (barrier.ts, verify.ts).
+   * Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition.
+   */
   get root(): T {
     this.#usable('read the root of')
     return this.#tables.barrier.wrap(this.#tables.root) as T
@@ -248,8 +270,30 @@ export class Container<T extends object = Record<string, any>> {
     this.#tables.root = raw
   }
 
-  /** The raw object behind a proxy of this container (mutations to it are NOT tracked). Any state. */
-  unwrap<V>(v: V): V { return this.#tables.barrier.unwrap(v) }
+  /**
+   * The raw object behind a proxy of this container. The program may keep and mutate it, so
+   * it becomes exposed (with everything it reaches): compared at every point from now on,
+   * which costs about 100 ns per object per point (README, "Change detection"). For a copy
+   * to print, clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
+   */
+  unwrap<V>(v: V): V {
+    const raw = this.#tables.barrier.unwrap(v)
+    if (typeof raw === 'object' && raw !== null && this.#state !== 'closed' && this.#state !== 'closing') this.#tables.expose(raw)
+    return raw
+  }
+
+  /**
+   * A deep copy of `x` (default: the root) as the container persists it now, detached from
+   * the container: plain objects, arrays, Maps, Sets, Dates, RegExps, binary data and
+   * registered class instances (made and revived by their hooks, if they have any), with
+   * shared references and cycles kept; values that cannot persist become null. It holds no
+   * proxies, so `structuredClone`, `v8.serialize`, `postMessage`, `console.log` and Map/Set
+   * methods called on it work; nothing is exposed. Any state.
+   */
+  snapshot<V = T>(x?: V): V {
+    const t = this.#tables
+    return copyGraph(x === undefined ? t.root : t.barrier.unwrap(x), t.table, t.classes, t.excluded) as V
+  }
 
   /** Version of the last committed point (0 before the first). Any state. */
   get version(): number { return this.#writer.version }

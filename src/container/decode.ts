@@ -19,20 +19,22 @@
  *      keys are JSON literals, never through code found in the data.
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
-import { ObjectProto, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
+import { ObjectProto, getPrototypeOf, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
 import { LogIndex } from './log-index.js'
 import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
-import { compileShape, defineValue, type CompiledShape } from './shapes.js'
+import { compileShape, defineValue, objectPrototypeKeys, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
-import { UnknownClassError } from './errors.js'
+import { ClassHookError, UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
+import { chunkedShell, fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
+import { applyProps, readProps, type PendingProps } from './props-decode.js'
 
 /** Stands in the object table for a GONE record; references to it read as null. */
 const GONE = Object.freeze({ gone: true })
@@ -51,6 +53,7 @@ export class Restorer extends LogIndex {
   /** id -> restored object. */
   readonly objects: (object | undefined)[]
   readonly #shapes = new Map<number, CompiledShape>()
+  readonly #protoKeys = objectPrototypeKeys()
   readonly #classes = new Map<number, { name: string; proto: object }>()
   readonly #registry: ClassRegistry
   readonly #bind: BindFn
@@ -59,12 +62,16 @@ export class Restorer extends LogIndex {
   /** References of every current record. */
   readonly refs = new RefStore()
   readonly #scratch = new IdList()
-  /** Ids of the ArrayBuffers restored. */
+  /** Ids of the ArrayBuffers and Buffers restored (BYTES, BUFFER and CHUNKED records). */
   readonly bytesIds: number[] = []
+  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists. */
+  readonly chunked = new Map<number, { size: number; ids: Int32Array }>()
   /** Pairs [buffer id, view id] of the views restored. */
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
   readonly segments = new Map<number, [number, string][]>()
+  /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
+  readonly stateful: unknown[] = []
 
   /**
    * @param log the log bytes `[0, end)`
@@ -146,7 +153,7 @@ export class Restorer extends LogIndex {
       keys.push(k)
     }
     if (this.pos !== this.end) this.fail('shape record has trailing bytes')
-    const shape = compileShape(keys)
+    const shape = compileShape(keys, this.#protoKeys)
     this.#shapes.set(id, shape)
     this.pos = pos; this.end = end
     return shape
@@ -167,8 +174,9 @@ export class Restorer extends LogIndex {
     const kind = this.enter(id)
     const protoCode = this.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
-    const base = kind === KIND_SEGMENTED ? this.u8() : kind
+    const base = kind === KIND_SEGMENTED || kind === KIND_CHUNKED ? this.u8() : kind
     if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) this.fail(`segmented record of kind ${base}`)
+    if (kind === KIND_CHUNKED && !isChunkedBase(base)) this.fail(`chunked record of kind ${base}`)
     const proto = this.#proto(base, protoCode)
     let o: object
     switch (kind) {
@@ -178,6 +186,7 @@ export class Restorer extends LogIndex {
         break
       }
       case KIND_DICT: o = objectCreate(proto); break
+      case KIND_STATEFUL: o = this.#instance(proto); break
       case KIND_ARRAY: o = new Array(this.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
@@ -192,12 +201,31 @@ export class Restorer extends LogIndex {
       }
       case KIND_BYTES: o = new ArrayBuffer(this.count(1)); break
       case KIND_BUFFER: o = Buffer.alloc(this.count(1)); break
+      case KIND_CHUNKED: o = chunkedShell(this, base); break
       case KIND_VIEW: o = this.#viewShell(); break
       default: this.fail(`reference to a ${kindName(kind)} record`)
     }
-    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT) setPrototypeOf(o, proto)
+    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_STATEFUL) setPrototypeOf(o, proto)
     this.objects[id] = o
     this.#bind(o, id)
+    return o
+  }
+
+  /**
+   * A blank instance for a STATEFUL record: made by its class's `create` hook, so that it has
+   * the class's private members (a class without hooks now, or a check: `Object.create`).
+   */
+  #instance(proto: object | null): object {
+    if (proto === null) this.fail('instance record without a class')
+    const info = this.#registry.infoByProto(proto)
+    if (info?.hooks == null) return objectCreate(proto)
+    let o: unknown
+    try { o = info.hooks.create() } catch (e) {
+      throw new ClassHookError(`Cannot restore container "${this.where}": creating an instance of class "${info.name}" threw (${(e as Error)?.message ?? String(e)}); give the class a static [Container.create]() that makes a blank instance`, info.name, { cause: e })
+    }
+    if (typeof o !== 'object' || o === null || getPrototypeOf(o) !== proto) {
+      throw new ClassHookError(`Cannot restore container "${this.where}": [Container.create] of class "${info.name}" returned ${o === null ? 'null' : typeof o === 'object' ? 'an object of another class' : typeof o}, not an instance of the class`, info.name)
+    }
     return o
   }
 
@@ -219,7 +247,7 @@ export class Restorer extends LogIndex {
     const body = this.pos
     if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
-    if (kind === KIND_SEGMENT) { this.pos = this.end; return }   // read by its collection
+    if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
     const o = this.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
@@ -227,7 +255,7 @@ export class Restorer extends LogIndex {
     const protoCode = this.varint()
     this.#scratch.n = 0
     switch (kind) {
-      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.#scratch.push(bid); this.views.push(bid, id); this.pos = this.end; break }
+      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.#scratch.push(bid); this.views.push(bid, id); break }
       case KIND_OBJECT: {
         const shape = this.#shape(this.varint())
         if (protoCode === PROTO_BUILTIN) shape.fill(o, this)
@@ -235,7 +263,16 @@ export class Restorer extends LogIndex {
         break
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
+      case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o); return
+      case KIND_CHUNKED: {
+        const base = this.u8(), c = readChunked(this, id), props = this.#props()
+        fillChunks(this, id, o, base, c)
+        this.chunked.set(id, { size: c.size, ids: c.ids })
+        this.bytesIds.push(id)
+        this.#partsDone(id, o, c.ids, props)
+        return
+      }
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
       case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }
@@ -249,8 +286,10 @@ export class Restorer extends LogIndex {
         this.bytesIds.push(id)
         break
       }
-      default: this.pos = this.end   // DATE, REGEXP, VIEW: complete in their shell
+      case KIND_DATE: this.need(8); this.pos += 8; break    // DATE, REGEXP: complete in their shell
+      case KIND_REGEXP: this.value(); this.value(); break
     }
+    if (this.pos < this.end) applyProps(o, readProps(this))
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
   }
@@ -262,7 +301,7 @@ export class Restorer extends LogIndex {
     const count = this.count(1)
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
-    if (this.pos !== this.end) this.fail(`segmented record of id ${id} has trailing bytes`)
+    const props = this.#props()
     const list: [number, string][] = []
     let entries = 0
     for (const sid of segIds) {
@@ -286,7 +325,24 @@ export class Restorer extends LogIndex {
     if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
     if (base === KIND_ARRAY) (o as unknown[]).length = n
     this.segments.set(id, list)
-    const ids = Int32Array.from(segIds)
+    this.#partsDone(id, o, segIds, props)
+  }
+
+  /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */
+  #props(): { p: PendingProps; refs: Int32Array } | null {
+    this.#scratch.n = 0
+    if (this.pos === this.end) return null
+    const p = readProps(this)
+    if (this.pos !== this.end) this.fail('record has trailing bytes after its properties')
+    return { p, refs: this.#scratch.a.slice(0, this.#scratch.n) }
+  }
+
+  /** A record with parts is filled: its properties applied; its references are its parts and what its properties reference. */
+  #partsDone(id: number, o: object, parts: ArrayLike<number>, props: { p: PendingProps; refs: Int32Array } | null): void {
+    if (props !== null) applyProps(o, props.p)
+    const ids = new Int32Array(parts.length + (props?.refs.length ?? 0))
+    ids.set(parts)
+    if (props !== null) ids.set(props.refs, parts.length)
     this.refs.set(id, ids, 0, ids.length)
   }
 

@@ -14,3 +14,15 @@ export class UnknownClassError extends PmemError {
     this.className = className
   }
 }
+
+/**
+ * A class hook (classes.ts: `[Container.create]`, `[Container.revive]`) threw or returned
+ * something unusable while a container was restored. The file is not damaged: fix the hook.
+ */
+export class ClassHookError extends PmemError {
+  readonly className: string
+  constructor(message: string, className: string, options?: { cause?: unknown }) {
+    super('ERR_PMEM_CLASS_HOOK', message, options)
+    this.className = className
+  }
+}

@@ -7,7 +7,7 @@
  * the same id supersedes the earlier one (inv. 1: records are in time order, so the last
  * record of an id is its current state). Within one point the order of records is free
  * (a point writes one record per id; the restorer indexes the whole log before it builds
- * anything and reaches SHAPE, CLASS and SEGMENT records by id): a point written the usual
+ * anything and reaches SHAPE, CLASS, SEGMENT and CHUNK records by id): a point written the usual
  * way puts SHAPE, CLASS and SEGMENT records first, a streamed full point puts them last.
  * Compaction rewrites the log with only the current records of objects reachable from the
  * root, in the same relative order.
@@ -23,6 +23,13 @@
  * | ...    | rest | kind-specific body, to offset b + n |
  *
  * (Varint headers average 4 bytes where fixed u32 fields took 8: 11% of a typical log.)
+ *
+ * Binary data (binary.ts): a fixed-length ArrayBuffer or Buffer of at most 4 KiB is one
+ * BYTES or BUFFER record; a larger or resizable one is a CHUNKED record and one CHUNK record
+ * per 4 KiB. A chunk keeps its id while its buffer has a chunk at that index, so a changed
+ * chunk is one CHUNK record under that id and the CHUNKED record is rewritten only when the
+ * length changes. (Format version 1, meta.ts, had no CHUNKED or CHUNK records and stored every
+ * buffer as one BYTES or BUFFER record of any size; those records are still read.)
  *
  * Kind-specific bodies (values are tagged values, below; "varint" is unsigned LEB128):
  *
@@ -44,6 +51,27 @@
  * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
  * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
  * | BUFFER | varint n, n bytes: a Node Buffer that views part of a larger ArrayBuffer (Node's 8 KiB pool, usually), stored with its own bytes only, like `v8.serialize` does, so unrelated pool memory never reaches the file |
+ * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
+ * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
+ * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
+ *
+ * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
+ * SEGMENT and CHUNK) may end with one; it is there when bytes remain after the kind's body.
+ * It holds the own properties the body does not (non-enumerable ones, keys that are
+ * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps and binary
+ * objects), the attributes of body keys that are not the defaults, and extensibility.
+ * Format version 1 had no PROPS sections (nor STATEFUL, CHUNKED or CHUNK records).
+ *
+ * | OFFSET | SIZE | DESCRIPTION |
+ * | ------ | ---- | ----------- |
+ * | p      | 1    | 1 if the object is not extensible (`preventExtensions`, `seal`, `freeze`; applied after everything else), else 0 |
+ * | p+1    | 1-5  | count: entries, varint |
+ * | ...    | var  | count x entry: u8 attributes, key (string value), value (tagged; absent if attribute bit 4) |
+ *
+ * Attributes: bit 0 enumerable, bit 1 writable, bit 2 configurable, bit 3 the property was
+ * an accessor (the value is what its getter returned; restored as a data property), bit 4
+ * the body holds the value (the entry gives attributes only); bits 5-6 the key kind: 0 the
+ * string, 1 `Symbol.for(string)`, 2 the well-known symbol `Symbol[string]`; bit 7 is 0.
  *
  * Tagged values (first byte):
  *
@@ -119,7 +147,10 @@ export const KIND_GONE = 13
 export const KIND_SEGMENTED = 14
 export const KIND_SEGMENT = 15
 export const KIND_BUFFER = 16
-export const KIND_MAX = 16
+export const KIND_CHUNKED = 17
+export const KIND_CHUNK = 18
+export const KIND_STATEFUL = 19
+export const KIND_MAX = 19
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -150,5 +181,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk', 'class instance with state'][kind] ?? `kind ${kind}`
 }

@@ -97,8 +97,18 @@ export class ObjectTable {
     for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.free.push(id)
   }
 
+  /** The proxy of `o`, or `o` itself once it is handed out raw after having had a proxy (`retire`), or undefined. */
   proxyOf(o: object): object | undefined { return this.#s.ProxyStamp.get(o) }
   setProxy(o: object, p: object): void { this.#s.ProxyStamp.set(o, p) }
+
+  /** Proxies whose target is handed out raw since (exposed): they still unwrap to it. */
+  readonly #retired = new WeakSet<object>()
+
+  /** `o` (whose proxy is `p`) is handed out raw from now on; `p` stays one of this container's proxies. */
+  retire(o: object, p: object): void {
+    this.#retired.add(p)
+    this.#s.ProxyStamp.set(o, o)
+  }
 
   /**
    * The target of one of this container's proxies, or undefined for anything else. The
@@ -113,7 +123,9 @@ export class ObjectTable {
     if (!isProxy(p)) return undefined
     let t: unknown
     try { t = (p as Record<symbol, unknown>)[PROXY_TARGET] } catch { return undefined }
-    return typeof t === 'object' && t !== null && this.#s.ProxyStamp.get(t) === p ? t : undefined
+    if (typeof t !== 'object' || t === null) return undefined
+    const q = this.#s.ProxyStamp.get(t)
+    return q === p || (q === t && this.#retired.has(p)) ? t : undefined
   }
 }
 

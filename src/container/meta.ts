@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version (1) |
+ * | 4      | 2    | format version of the records (2; version 1 is read too: its records are those of version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
@@ -20,13 +20,16 @@
  *
  * Invariant: a blob is accepted only with the magic, a known format version and a
  * matching CRC; anything else is "not a container" (no magic) or damage (CorruptionError).
+ * A newer format version is UnsupportedVersionError (an older library refuses a file this
+ * one wrote, rather than taking its new records for damage); every point writes version 2,
+ * so a version-1 container is read as it is and becomes version 2 at its next point.
  */
 import { crc32 } from 'node:zlib'
 import { CorruptionError, NotARegionError, UnsupportedVersionError } from '../../regions/index.js'
 
 export const META_SIZE = 68
 const MAGIC = 0x54434d50 // "PMCT" little-endian
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 
 export interface ContainerMeta {
   logEnd: number

@@ -17,6 +17,10 @@
  *   O4. A read-only open of the newest version restores it as follow.ts does (follow 1-5):
  *       beside a live writer, a restore counts only if its version is still retained when
  *       it is done, and a failure counts as damage (and falls back, O1) only then.
+ *   O5. Instances of classes with hooks are revived after the whole graph is built, exposed
+ *       (verify.ts) and marked dirty; instances restored without their private state (a
+ *       class without hooks, or whose hooks are gone) are reported by a process warning
+ *       (PersistentMemoryWarning, code PMEM_CONTAINER_PRIVATE_STATE), one per class.
  */
 import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
 import { ClassRef } from './classes.js'
@@ -25,10 +29,13 @@ import { restoreFrom, type Restored } from './restore.js'
 import { followNewest } from './follow.js'
 import { checkRoot, type ContainerOptions, type FallBack } from './options.js'
 import type { ContainerTables } from './tables.js'
-import { bytesOf } from './binary.js'
+import { BinaryChunk } from './binary.js'
 import type { Backing } from './backing.js'
 import type { PointWriter } from './write.js'
 import type { ChunkStore } from './store.js'
+import { getPrototypeOf } from './builtins.js'
+import { ClassHookError } from './errors.js'
+import { exposeFrom } from './exposure.js'
 
 /** Where an open puts what it restores, and how it learns that the container was closed. */
 export interface OpenTarget {
@@ -124,14 +131,18 @@ function adopt(c: OpenTarget, r: Restored): void {
     t.segments.set(owner, byKey)
   }
   for (const [id, cls] of r.classes) {
-    const ref = new ClassRef(cls.name, cls.proto)
+    const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))
     ref.id = id
     t.classRefs.set(cls.proto, ref)
     t.table.bindDescriptor(ref, id)
   }
-  t.table.setHighWater(r.meta.highWater)
+  for (const [owner, c] of r.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+  t.table.setHighWater(r.meta.highWater)     // ids free are those with nothing bound: after every descriptor
   t.refs = r.refs
-  for (const id of r.bytesIds) t.binaries.set(id, Uint8Array.from(bytesOf(r.objects[id])!))
+  for (const id of r.bytesIds) {
+    const c = r.chunked.get(id)
+    t.binaries.restored(id, r.objects[id] as object, c?.ids ?? null, c?.size ?? 0)
+  }
   for (let i = 0; i < r.views.length; i += 2) {
     const set = t.viewsOf.get(r.views[i])
     if (set === undefined) t.viewsOf.set(r.views[i], new Set([r.views[i + 1]]))
@@ -142,4 +153,46 @@ function adopt(c: OpenTarget, r: Restored): void {
   t.rootId = r.meta.rootId
   c.writer.logEnd = r.meta.logEnd
   c.writer.compactedSize = r.meta.compactedSize
+  reviveInstances(t, r.stateful, c.path)
+  warnLostState(t, r, c.path)
+}
+
+/**
+ * Instances of classes with hooks (inv. O5): their state is recorded, then they and what they
+ * reach are exposed (the hooks ran on them raw, and may have kept them), marked dirty (what
+ * `create` gave them beyond their record is persisted by the next point), and revived, in
+ * log order, once the whole graph is built.
+ */
+function reviveInstances(t: ContainerTables, stateful: unknown[], path: string): void {
+  if (stateful.length === 0) return
+  t.stampAll()
+  for (let i = 0; i < stateful.length; i += 2) t.states.set(stateful[i] as number, stateful[i + 1])
+  for (let i = 0; i < stateful.length; i += 2) exposeFrom(t, stateful[i] as number)
+  for (let i = 0; i < stateful.length; i += 2) {
+    const id = stateful[i] as number
+    const o = t.table.objects[id] as object
+    const info = t.classes.infoByProto(getPrototypeOf(o) as object)
+    if (info?.hooks == null) continue
+    t.dirty.mark(id)
+    try { info.hooks.revive(o, stateful[i + 1]) } catch (e) {
+      throw new ClassHookError(`Cannot restore container "${path}": [Container.revive] of class "${info.name}" threw (${(e as Error)?.message ?? String(e)})`, info.name, { cause: e })
+    }
+  }
+}
+
+/** Says which restored instances lack private state (inv. O5): a process warning per class. */
+function warnLostState(t: ContainerTables, r: Restored, path: string): void {
+  const noRevive = new Set<string>()
+  for (let i = 0; i < r.stateful.length; i += 2) {
+    const info = t.classes.infoByProto(getPrototypeOf(r.objects[r.stateful[i] as number] as object) as object)
+    if (info !== undefined && info.hooks === null) noRevive.add(info.name)
+  }
+  for (const { name } of r.classes.values()) {
+    const info = t.classes.infoOf(name)
+    if (info === undefined) continue
+    const why = noRevive.has(name)
+      ? `its instances were saved with [Container.save] state, but the class registered now has no [Container.revive]: the state is not restored`
+      : info.dropReason === '' ? '' : `its instances are restored without private members ${info.unsaved.join(', ')} (their methods that use them throw TypeError); ${info.dropReason}`
+    if (why !== '') process.emitWarning(`Container "${path}": class ${name}: ${why}`, { type: 'PersistentMemoryWarning', code: 'PMEM_CONTAINER_PRIVATE_STATE' })
+  }
 }

@@ -33,10 +33,32 @@ export interface ContainerOptions<T extends object> {
    * put streamed points under the simulator.
    */
   streamThreshold?: number
+  /**
+   * Which mutations each point detects. `'all'` (default): every one, through any reference
+   * (objects the program may hold raw are compared at each point: README, "Change
+   * detection"). `'barriers'`: only mutations through the container's proxies, to binary
+   * data and to Dates read through the container; points cost only what changed, and
+   * mutations through raw references (the `init` graph, objects stored, `c.unwrap`) are
+   * persisted only by `persist({ full: true })`.
+   */
+  track?: 'all' | 'barriers'
+  /**
+   * Which own properties points look at (src/container/README.md, "What persists").
+   * 'all' (the default): non-enumerable, symbol-keyed and accessor properties, extensibility
+   * and the attributes of non-extensible objects' properties too, each persisted or reported
+   * in `dropped`; the attributes of the enumerable properties of extensible objects are not
+   * looked at (an enumerable accessor or read-only property there persists as a plain data
+   * property holding its value, unreported). 'attributes': those too (one
+   * getOwnPropertyDescriptor per property of every object written: several times the cost
+   * of a point's encoding). 'enumerable': only own enumerable string-keyed properties (and
+   * the entries of Maps and Sets), as before this option existed; the rest is neither
+   * persisted nor reported.
+   */
+  properties?: 'all' | 'attributes' | 'enumerable'
 }
 
 /** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
-const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold'])
+const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold', 'track', 'properties'])
 
 /** Options of {@link Container.persist}. */
 export interface PersistOptions {
@@ -62,6 +84,8 @@ export interface PointStats {
   full: boolean
   /** True if the point compacted the log (dropped superseded and unreachable records). */
   compacted: boolean
+  /** Objects the program may hold raw that the point compared with their records (0 for full points, and with `track: 'barriers'`). */
+  verified: number
 }
 
 /** One retained version, as {@link Container.versions} lists it. */
@@ -100,6 +124,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
     if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown container option ${JSON.stringify(k)}${k.toLowerCase() === 'readonly' ? ' (did you mean readOnly?)' : ''}; the options are ${[...OPTION_NAMES].join(', ')}`)
   }
   if (o.streamThreshold !== undefined && !(Number.isSafeInteger(o.streamThreshold) && o.streamThreshold >= 0)) throw new InvalidArgumentError(`Container option streamThreshold must be a non-negative integer (bytes), got ${describe(o.streamThreshold)}`)
+  if (o.track !== undefined && o.track !== 'all' && o.track !== 'barriers') throw new InvalidArgumentError(`Container option track must be 'all' or 'barriers', got ${describe(o.track)}`)
   if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`Container option readOnly must be a boolean, got ${describe(o.readOnly)}`)
   if (o.readOnly === true && o.init !== undefined) throw new InvalidArgumentError('Container options readOnly and init do not go together: a read-only open never creates a container')
   if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')
@@ -108,6 +133,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
   if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 512 && o.chunkSize <= 1 << 24 && (o.chunkSize & (o.chunkSize - 1)) === 0)) {
     throw new InvalidArgumentError(`Container option chunkSize must be a power of two from 512 to 16 MiB, got ${describe(o.chunkSize)}`)
   }
+  if (o.properties !== undefined && o.properties !== 'all' && o.properties !== 'attributes' && o.properties !== 'enumerable') throw new InvalidArgumentError(`Container option properties must be 'all', 'attributes' or 'enumerable', got ${describe(o.properties)}`)
   if (o.compactFactor !== undefined && !(typeof o.compactFactor === 'number' && o.compactFactor >= 1.1)) throw new InvalidArgumentError(`Container option compactFactor must be a number >= 1.1, got ${describe(o.compactFactor)}`)
 }
 

@@ -12,10 +12,13 @@ import type { DroppedAt } from './dropped.js'
 import { SegmentRef } from './segments.js'
 
 const IDENT = /^[A-Za-z_$][\w$]*$/
+const ownKeys = Reflect.ownKeys
+const gOPD = Object.getOwnPropertyDescriptor
 
-/** Names a property access step: `.name`, `["odd key"]`, `[3]`. */
+/** Names a property access step: `.name`, `["odd key"]`, `[3]`, `[Symbol(tag)]`. */
 function propStep(key: unknown): string {
   if (typeof key === 'number') return `[${key}]`
+  if (typeof key === 'symbol') return `[${String(key)}]`
   const k = String(key)
   return IDENT.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`
 }
@@ -50,6 +53,11 @@ export function stepTo(parent: object, child: object): string {
     for (let i = 0; i < a.length; i++) if (a[i] === child) return `[${i}]`
   }
   for (const k of objectKeys(parent)) if (rec[k] === child) return propStep(k)
+  // Held by a property the body does not hold (props.ts): non-enumerable, symbol-keyed, or an accessor's value.
+  for (const k of ownKeys(parent)) {
+    const d = gOPD(parent, k)
+    if (d !== undefined && (d.value === child || (d.get !== undefined && (rec as Record<string | symbol, unknown>)[k] === child))) return propStep(k)
+  }
   return '.<?>'
 }
 

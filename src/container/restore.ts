@@ -24,7 +24,11 @@ export interface Restored {
   segments: Map<number, [number, string][]>
   refs: RefStore
   bytesIds: number[]
+  /** Chunked buffer id -> its chunk size and CHUNK ids. */
+  chunked: Map<number, { size: number; ids: Int32Array }>
   views: number[]
+  /** STATEFUL records: [id, state, ...] in log order (instances of classes with hooks, not revived yet). */
+  stateful: unknown[]
 }
 
 /** Restores the graph of the store's current version. */
@@ -39,7 +43,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, views: r.views }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful }
 }
 
 export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {

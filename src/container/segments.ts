@@ -24,9 +24,18 @@ export const SEGMENT_LOW = 32
 export const SEGMENT_AVG = 128
 export const SEGMENT_HIGH = 1024
 
+/**
+ * In-memory descriptor of a record that holds part of another object's state (a SEGMENT of
+ * a collection, a CHUNK of a buffer, binary.ts), kept in the object table under its id: it
+ * is written with its owner, never discovered or encoded on its own.
+ */
+export class PartRef {
+  constructor(readonly owner: number) {}
+}
+
 /** In-memory descriptor of a SEGMENT record (kept in the object table under its id). */
-export class SegmentRef {
-  constructor(readonly owner: number, readonly key: string) {}
+export class SegmentRef extends PartRef {
+  constructor(owner: number, readonly key: string) { super(owner) }
 }
 
 /** FNV-1a of `b[from, to)`: decides content-defined segment boundaries. */

@@ -2,27 +2,53 @@
  * Shapes: the key lists of plain objects, stored once as SHAPE records and referenced by
  * id from every OBJECT record with those keys (format.ts), so a record holds only values.
  *
- * Encoding finds a shape by walking a trie keyed by property names; restore compiles each
- * shape once into a `make` (an object literal with the keys, so every object of the shape
- * gets one hidden class) and a `fill` that stores the values in order.
+ * Encoding finds a shape by walking a trie keyed by property names; restore interprets a
+ * shape (an empty object, then one store per key) for its first COMPILE_AFTER objects and
+ * then compiles it into a `make` (an object literal with the keys, so every object of the
+ * shape gets one hidden class) and a `fill` that stores the values in order. Parsed JSON
+ * has thousands of shapes used once or twice each: compiling every one (two `new Function`
+ * per shape) took 180 ms of a 360 ms restore of the node_modules JSON corpus.
  *
- * Invariant: a shape's keys never change; a node's `id` is 0 until its SHAPE record has been
- * written, and goes back to 0 when a compaction frees that record.
+ * Invariants:
+ *   1. A shape's keys never change; a node's `id` is 0 until its SHAPE record has been
+ *      written, and goes back to 0 when a compaction frees that record.
+ *   2. Interpreted and compiled, a shape builds the same object: the same own enumerable
+ *      data properties in the same order on Object.prototype (a literal and stores in key
+ *      order give the same property order), whatever mix made and filled one object (a shell
+ *      may be made before the shape compiles and filled after).
  */
-import { defineProperty, objectCreate } from './builtins.js'
+import { ObjectProto, defineProperty } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
 
-/** One node of the shape trie; a shape when `id !== 0`. */
+/**
+ * One node of the shape trie; a shape when `id !== 0`. Its key list is made when first
+ * asked for (or handed over by the lookup that ends at it): a node per prefix of every key
+ * list, each with its own copy of the prefix, allocated O(k^2) per new shape of k keys.
+ */
 export class ShapeNode {
   id = 0
-  readonly keys: string[]
-  readonly next = new Map<string, ShapeNode>()
-  constructor(keys: string[]) { this.keys = keys }
+  #keys: string[] | null
+  /** Children by next key; null until the first (most nodes of a trie of varied shapes are leaves). */
+  next: Map<string, ShapeNode> | null = null
+  constructor(readonly parent: ShapeNode | null, readonly key: string) { this.#keys = parent === null ? [] : null }
+
+  get keys(): string[] {
+    if (this.#keys !== null) return this.#keys
+    const keys: string[] = []
+    for (let n: ShapeNode = this; n.parent !== null; n = n.parent) keys.push(n.key)
+    return (this.#keys = keys.reverse())
+  }
+
+  /** Takes `keys` (equal to this node's key list, never changed after) as its key list. */
+  adoptKeys(keys: string[]): void { this.#keys ??= keys }
+
+  /** The comparator of plain objects of this shape with their shadow (verify.ts), compiled on first use; null if code generation is refused. */
+  same: ((o: object, a: unknown[], p: number) => boolean) | null | undefined = undefined
 }
 
 /** Finds or creates the shape node for a key list. */
 export class ShapeTrie {
-  readonly root = new ShapeNode([])
+  readonly root = new ShapeNode(null, '')
   /** Last shape found per key count: objects of one shape repeat, and comparing interned key strings beats walking the trie. */
   readonly #recent: (ShapeNode | undefined)[] = []
   /** Last shape found per first key (the encoder's fast path finds its candidate by the first key it enumerates). */
@@ -53,13 +79,14 @@ export class ShapeTrie {
     let node = this.root
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]
-      let child = node.next.get(k)
+      let child = node.next?.get(k)
       if (child === undefined) {
-        child = new ShapeNode(keys.slice(0, i + 1))
-        node.next.set(k, child)
+        child = new ShapeNode(node, k)
+        ;(node.next ??= new Map()).set(k, child)
       }
       node = child
     }
+    node.adoptKeys(keys)
     return node
   }
 }
@@ -88,27 +115,70 @@ function defineValue(o: object, k: string, v: unknown): void {
  */
 let codegen = true
 
+/** Objects a shape builds interpreted before it is compiled. */
+export const COMPILE_AFTER = 8
+
+/** Shapes compiled in this process (tests check that shapes used once are not). */
+export const shapeStats = { compiled: 0 }
+
+/**
+ * The restore's shape: interpreted for its first COMPILE_AFTER objects, compiled after
+ * (inv. 2). A shape with a key that Object.prototype has (`__proto__`, `constructor`,
+ * `toString`...: a store would reach the prototype's accessor, or throw when intrinsics are
+ * frozen) or too many keys for generated code is never compiled: its keys are defined one
+ * by one, as own data properties.
+ */
+class LazyShape implements CompiledShape {
+  readonly keys: readonly string[]
+  #compiled: CompiledShape | null = null
+  #uses = 0
+  readonly #special: boolean
+  constructor(keys: readonly string[], protoKeys: ReadonlySet<string>) {
+    this.keys = keys
+    let special = keys.length > MAX_SHAPE_KEYS
+    for (let i = 0; i < keys.length && !special; i++) special = protoKeys.has(keys[i])
+    this.#special = special
+  }
+
+  make(): object {
+    if (this.#compiled !== null) return this.#compiled.make()
+    if (++this.#uses === COMPILE_AFTER && !this.#special) this.#compiled = compiledShape(this.keys)
+    return {}
+  }
+
+  fill(o: object, s: ValueSource): void {
+    if (this.#compiled !== null) { this.#compiled.fill(o, s); return }
+    const keys = this.keys
+    const r = o as Record<string, unknown>
+    if (this.#special) for (let i = 0; i < keys.length; i++) defineValue(o, keys[i], s.value())
+    else for (let i = 0; i < keys.length; i++) r[keys[i]] = s.value()
+  }
+}
+
+/** A shape for restore (compiled once it has built COMPILE_AFTER objects); `protoKeys` from {@link objectPrototypeKeys}. */
+export function compileShape(keys: readonly string[], protoKeys: ReadonlySet<string> = objectPrototypeKeys()): CompiledShape { return new LazyShape(keys, protoKeys) }
+
+const ownNames = Object.getOwnPropertyNames
+
+/**
+ * The property names of Object.prototype now (a restore takes them once: a string set
+ * lookup costs less than `in`, which internalizes every new key string first).
+ */
+export function objectPrototypeKeys(): ReadonlySet<string> { return new Set(ownNames(ObjectProto)) }
+
 /** Compiles a shape; the keys are embedded as JSON string literals, so any key is safe. */
-export function compileShape(keys: readonly string[]): CompiledShape {
-  if (!codegen || keys.length > MAX_SHAPE_KEYS || keys.includes('__proto__')) return genericShape(keys)
+function compiledShape(keys: readonly string[]): CompiledShape | null {
+  if (!codegen) return null
   const lits = keys.map(k => JSON.stringify(k))
   try {
     const make = new Function(`return function make() { return {${lits.map(l => `${l}: undefined`).join(', ')}} }`)() as () => object
     const fill = new Function(`return function fill(o, s) { ${lits.map(l => `o[${l}] = s.value();`).join(' ')} }`)() as (o: object, s: ValueSource) => void
+    shapeStats.compiled++
     return { keys, make, fill }
   } catch (e) {
     if (!(e instanceof EvalError)) throw e
     codegen = false
-    return genericShape(keys)
-  }
-}
-
-/** A shape without generated code (keys that an object literal would treat specially). */
-function genericShape(keys: readonly string[]): CompiledShape {
-  return {
-    keys,
-    make: () => objectCreate(Object.prototype) as object,
-    fill(o: object, s: ValueSource) { for (const k of keys) defineValue(o, k, s.value()) },
+    return null
   }
 }
 

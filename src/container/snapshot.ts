@@ -18,15 +18,17 @@
  *      persisted references (RefStore) no longer reach, or by `exclude`, which makes the
  *      next point a full rewrite; so a later snapshot never references a freed id (it sees
  *      the object as new).
- *   3. Change detection never misses a mutation made through the container's proxies, to
- *      binary data, or to a Date read through the container; mutations through raw
- *      references need `persist({ full: true })`.
+ *   3. Change detection never misses a mutation, through whatever reference: proxies mark
+ *      what changes through them (barrier.ts), and every object the program may hold raw
+ *      (exposed) is compared with what its record was encoded from (verify.ts inv. V2);
+ *      binary data and Dates are compared with their persisted values. With
+ *      `track: 'barriers'` only the proxies, binary data and Dates read through the
+ *      container are watched; mutations through raw references need `persist({ full: true })`.
  */
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
-import { SegmentRef } from './segments.js'
+import { PartRef } from './segments.js'
 import type { ContainerTables } from './tables.js'
-import { compareBinaries } from './binary.js'
 import type { Pipe, SealedOutput } from './stream.js'
 
 export interface Snapshot {
@@ -44,6 +46,8 @@ export interface Snapshot {
   start: number
   /** The records already on their way to the file (a streamed full point), or null. */
   pipe: Pipe | null
+  /** Exposed objects compared with their shadows (verify.ts). */
+  verified: number
 }
 
 /**
@@ -56,7 +60,9 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
   const start = performance.now()
   t.stampAll()
   t.droppedChanged()
+  t.verifier?.shadow.compact()
   let snap: Snapshot
+  t.snapshotting(true)
   try {
     snap = full ? snapshotFull(t, out) : snapshotChanges(t, out, compact)
     snap.pipe = out.finish(snap.batch)
@@ -64,6 +70,8 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
     t.needFull = true
     out.giveUp()
     throw e
+  } finally {
+    t.snapshotting(false)
   }
   snap.start = start
   snap.live = t.table.highWater - 1 - t.table.free.length
@@ -84,10 +92,11 @@ function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
 
 /** An incremental point: the dirty objects and what they reach that is new. */
 function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
-  compareBinaries(t.binaries, t.table.objects, t.viewsOf, id => t.dirty.mark(id))    // inv. 3, binary.ts inv. BIN1
-  compareDates(t)
-  const ids = t.dirty.take()
   const enc = encoderFor(t, out)
+  enc.records += t.binaries.compare(t.table.objects, t.viewsOf, id => t.dirty.mark(id), enc.w)    // inv. 3, binary.ts inv. BIN2
+  compareDates(t)
+  const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states, t.inspect) ?? 0   // inv. 3, verify.ts inv. V2
+  const ids = t.dirty.take()
   let rootId = t.table.idOf(t.root)
   encodeObjects(enc, t.table, ids)
   if (rootId === 0) {
@@ -95,10 +104,9 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
     drain(enc, t.table)
   }
   t.rootId = rootId
-  adoptTracked(t, enc)
   const batch = enc.output()
   const keep = compact(batch.length) ? collect(t) : null
-  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified }
 }
 
 /** Frees the ids the persisted references no longer reach from the root (inv. 2). */
@@ -116,11 +124,6 @@ function collect(t: ContainerTables): Uint8Array {
   return keep
 }
 
-/** Takes over the binary copies the encoder made (Dates it updated in `dates` itself). */
-function adoptTracked(t: ContainerTables, enc: Encoder): void {
-  for (const [id, copy] of enc.binaries) t.binaries.set(id, copy)
-}
-
 /** A full point's records, in the order its stream (if any) received them (inv. P2 of stream.ts). */
 function output(enc: Encoder, out: SealedOutput): Batch { return out.streaming ? enc.outputObjectsFirst() : enc.output() }
 
@@ -128,11 +131,10 @@ function output(enc: Encoder, out: SealedOutput): Batch { return out.streaming ?
 function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
   const enc = encoderFor(t, out)
   const rootId = encodeFromRoot(enc, t.table, t.root)
-  adoptTracked(t, enc)
   t.rootId = rootId
   t.needFull = false
   const high = t.table.highWater
-  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
 }
 
 /** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
@@ -149,7 +151,7 @@ function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
   while (stack.length > 0) {
     const id = stack.pop()!
     const o = table.objects[id]
-    if (!(o instanceof SegmentRef)) {    // a segment was written with its collection: follow its entries
+    if (!(o instanceof PartRef)) {    // a segment or chunk was written with its owner: follow a segment's entries
       enc.record(id, o as object, 0, 0)
       enc.pending.clear()
     }
@@ -168,9 +170,7 @@ function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
     if (seen[id] === 1 || isShared(o)) keep[id] = 1
     else t.forget(id)
   }
-  t.binaries.clear()
-  adoptTracked(t, enc)
   t.rootId = rootId
   t.needFull = false
-  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null }
+  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
 }

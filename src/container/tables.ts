@@ -9,10 +9,12 @@
  * | `refs` (refs.ts) | id -> the ids its current record references (compaction's mark, `dropped` paths) |
  * | `segments` | segmented collection id -> its segments by content (segments.ts) |
  * | `dropped` | holder id -> the values its current record could not persist |
- * | `binaries` | ArrayBuffer (or Buffer) id -> a copy of its last persisted bytes (compared at each point, binary.ts) |
+ * | `binaries` (binary.ts) | ArrayBuffer (or Buffer) id -> its length, chunk ids and the fingerprints of its persisted bytes (compared at each point) |
  * | `dates` (dates.ts) | Date id -> its last persisted time value (the Dates handed out, compared at each point) |
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
+ * | `verifier` (verify.ts) | exposed ids (objects the program may hold raw) and their shadows; null with `track: 'barriers'` |
+ * | `states` | class instance with hooks (id) -> the state its record holds (classes.ts) |
  * | `shapes`, `classRefs` | the SHAPE and CLASS records of the log |
  *
  * Invariants:
@@ -20,8 +22,11 @@
  *       so an id reused later never inherits another object's bytes, time value, views,
  *       segments, references or dropped values (container inv. 2 relies on it).
  *   T2. After a restore, ids are stamped on their objects in the background (`stamping`):
- *       until it completes, the write barriers defer their marks and Dates handed out wait
+ *       until it completes, the write barriers defer their marks, remember the objects
+ *       stored through them (`handedIn`: new, so handed out raw), and Dates handed out wait
  *       with their time value then; anything that needs every id first calls `stampAll`.
+ *   T3. Exposure never runs inside a snapshot (the encoder is writing shadows): objects
+ *       handed out raw by a getter the snapshot runs are exposed when it returns.
  */
 import { dateTime } from './builtins.js'
 import { ObjectTable } from './identity.js'
@@ -30,9 +35,12 @@ import type { ClassRef, ClassRegistry } from './classes.js'
 import type { EncoderContext } from './encode.js'
 import { isDescriptor } from './walk.js'
 import { DateTable } from './dates.js'
+import { BinaryTable } from './binary.js'
 import { RefStore } from './refs.js'
 import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
+import { Verifier } from './verify.js'
+import { exposeFrom } from './exposure.js'
 import { droppedStep, pathsTo } from './paths.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
 
@@ -44,10 +52,18 @@ export class ContainerTables {
   readonly excluded = new WeakSet<object>()
   /** False until the program excludes something (the encoder then skips the WeakSet lookup). */
   anyExcluded = false
+  /** Points look at own properties beyond the enumerable string-keyed ones (props.ts); false with `properties: 'enumerable'`. */
+  inspect = true
+  /** `properties: 'attributes'`: the attributes of every enumerable key are checked too (props.ts). */
+  attributes = false
   refs = new RefStore()
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
-  readonly binaries = new Map<number, Uint8Array>()
+  readonly verifier: Verifier | null
+  readonly states = new Map<number, unknown>()
+  /** Objects handed out raw during a snapshot, exposed when it ends (inv. T3); null outside snapshots. */
+  #exposeLater: object[] | null = null
+  readonly binaries = new BinaryTable()
   readonly dates = new DateTable()
   readonly viewsOf = new Map<number, Set<number>>()
   readonly dropped = new Map<number, DroppedAt[]>()
@@ -64,9 +80,32 @@ export class ContainerTables {
   /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
   #pendingDates: (Date | number)[] = []
 
-  constructor(classes: ClassRegistry) {
+  constructor(classes: ClassRegistry, track: 'all' | 'barriers' = 'all') {
     this.classes = classes
-    this.barrier = new Barrier(this.table, this.dirty, classes, this.excluded, d => this.#exposeDate(d))
+    this.verifier = track === 'all' ? new Verifier() : null
+    const host = { onDate: (d: Date) => this.#exposeDate(d), expose: (raw: object) => this.expose(raw), verifier: this.verifier }
+    this.barrier = new Barrier(this.table, this.dirty, classes, this.excluded, host)
+  }
+
+  /**
+   * `raw` is handed out raw to the program: if it is a persisted object not exposed yet, it
+   * and everything it reaches raw become exposed (exposure.ts); during a snapshot, when it
+   * ends (inv. T3). Returns how many objects became exposed.
+   */
+  expose(raw: object): number {
+    if (this.verifier === null) return 0
+    if (this.#exposeLater !== null) { this.#exposeLater.push(raw); return 0 }
+    this.stampAll()
+    const id = this.table.idOf(raw)
+    return id === 0 ? 0 : exposeFrom(this, id)
+  }
+
+  /** A snapshot begins (inv. T3: exposures wait) or ends (they are made). */
+  snapshotting(on: boolean): void {
+    if (on) { this.#exposeLater ??= []; return }
+    const later = this.#exposeLater ?? []
+    this.#exposeLater = null
+    for (const o of later) this.expose(o)
   }
 
   /** What the encoder of a point needs; `onOutput` receives each sealed buffer of records. */
@@ -74,7 +113,8 @@ export class ContainerTables {
     return {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
-      onOutput,
+      binaries: this.binaries, inspect: this.inspect, attributes: this.attributes,
+      onOutput, verifier: this.verifier, states: this.states,
     }
   }
 
@@ -87,6 +127,8 @@ export class ContainerTables {
     this.refs.clear(id)
     this.dropped.delete(id)
     this.binaries.delete(id)
+    this.verifier?.forget(id)
+    this.states.delete(id)
   }
 
   /** Never follow `raw` again; if it was persisted, its id is freed and the next point is full. */
@@ -108,6 +150,8 @@ export class ContainerTables {
     this.dropped.clear()
     this.segments.clear()
     this.viewsOf.clear()
+    this.verifier?.reset()      // a full point writes the shadow of every exposed object it encodes
+    this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)
   }
 
   /** A snapshot changes what `dropped` reports. */
@@ -138,6 +182,7 @@ export class ContainerTables {
    */
   startStamping(stop: () => boolean): void {
     this.barrier.deferred = []
+    if (this.verifier !== null) this.barrier.handedIn = new Set()
     this.#stamped = 1
     const some = (): void => {
       if (this.#stamped === Infinity || stop()) return
@@ -161,6 +206,7 @@ export class ContainerTables {
     this.#stamped = Infinity
     const deferred = this.barrier.deferred ?? []
     this.barrier.deferred = null
+    this.barrier.handedIn = null
     for (const t of deferred) this.barrier.mark(t)
     const dates = this.#pendingDates
     this.#pendingDates = []

@@ -11,10 +11,10 @@ import type { Encoder } from './encode.js'
 import type { ObjectTable } from './identity.js'
 import { ShapeNode } from './shapes.js'
 import { ClassRef } from './classes.js'
-import { SegmentRef } from './segments.js'
+import { PartRef } from './segments.js'
 
-/** True for table entries that are shapes, classes or segments rather than program objects. */
-export function isDescriptor(o: unknown): boolean { return o instanceof ShapeNode || o instanceof ClassRef || o instanceof SegmentRef }
+/** True for table entries that are shapes, classes or parts (segments, chunks) rather than program objects. */
+export function isDescriptor(o: unknown): boolean { return o instanceof ShapeNode || o instanceof ClassRef || o instanceof PartRef }
 
 /** True for shapes and classes, which compaction always keeps (they are small and shared). */
 export function isShared(o: unknown): boolean { return o instanceof ShapeNode || o instanceof ClassRef }

@@ -129,7 +129,7 @@ export class PointWriter {
     this.version = version
     const stats: PointStats = {
       version, objects: s.objects, bytes: length, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
-      full: s.mode === 'rewrite', compacted,
+      full: s.mode === 'rewrite', compacted, verified: s.verified,
     }
     this.lastStats = stats
     return stats

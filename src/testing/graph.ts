@@ -4,12 +4,15 @@
  * `snapshotGraph` copies everything reachable from a root the way a container persists it
  * (objects with their prototype, arrays with holes, Map, Set, Date, RegExp, ArrayBuffer,
  * typed arrays and DataView sharing buffers; functions, symbols and other handles become
- * null), keeping shared references and cycles. `graphDifference` compares two graphs under a
+ * null), keeping shared references and cycles; an instance of a class with a static
+ * `[Container.save]` hook also gets the state `save` returns, under the key `[[state]]`
+ * (private members cannot be read otherwise). `graphDifference` compares two graphs under a
  * bijection of identities: equal means same shape, same values, and the same sharing. Both
  * walk with an explicit stack, so graphs of any depth work.
  */
 
 type Obj = object
+const SAVE = Symbol.for('persistent-memory.container.save')
 const { getPrototypeOf, keys, create } = Object
 const toTag = (v: object) => Object.prototype.toString.call(v)
 
@@ -57,6 +60,16 @@ function fill(src: Obj, dst: Obj, copy: (v: unknown) => unknown): void {
   if (src instanceof Set) { for (const k of src) (dst as Set<unknown>).add(copy(k)); return }
   if (src instanceof Date || src instanceof RegExp || src instanceof ArrayBuffer) return
   for (const k of keys(src)) (dst as Record<string, unknown>)[k] = copy((src as Record<string, unknown>)[k])
+  const save = saveHook(src)
+  if (save !== undefined) (dst as Record<string, unknown>)['[[state]]'] = copy(save(src))
+}
+
+/** The `[Container.save]` hook of `o`'s class, if it has one. */
+function saveHook(o: Obj): ((o: Obj) => unknown) | undefined {
+  const ctor = (getPrototypeOf(o) as { constructor?: unknown } | null)?.constructor
+  if (typeof ctor !== 'function') return undefined
+  const save = (ctor as unknown as Record<symbol, unknown>)[SAVE]
+  return typeof save === 'function' ? (x: Obj) => (save as (x: Obj) => unknown).call(ctor, x) : undefined
 }
 
 /**

@@ -70,7 +70,7 @@ test('static functions: Container.open, openRegion, versions, delete, check with
     ['readonly', true], ['readOnly', 'yes'], ['init', 5], ['version', 0], ['version', 1.5], ['version', '1'], ['version', -1],
     ['keepVersions', 0], ['keepVersions', 65], ['keepVersions', '3'], ['chunkSize', 1000], ['chunkSize', 256], ['chunkSize', 1 << 25],
     ['compactFactor', 1], ['compactFactor', 'x'], ['classes', 5], ['classes', [5]], ['classes', [null]], ['classes', { A: 'x' }],
-    ['streamThreshold', -1], ['streamThreshold', 0.5], ['typo', 1],
+    ['streamThreshold', -1], ['streamThreshold', 0.5], ['typo', 1], ['track', 'some'], ['track', true],
   ]
   for (const [k, v] of badFields) {
     for (const target of [file, missing]) {
@@ -120,12 +120,17 @@ test('instance methods: persist, root, register, exclude, unwrap, check, sync, r
   rows.push({ call: 'c.exclude(c.root)', run: () => c.exclude(c.root), error: InvalidArgumentError })
   assertRows(rows)
   assert.equal(c.version, 1, 'no point was taken by a refused call')
-  const root = c.root
+  const raw = c.root.list[0]    // the init graph: handed out as itself (the program holds it anyway)
+  await c.close()
+  await c.close()   // idempotent
+  raw.a = 5                     // a raw object is an ordinary object after close: nothing refuses, nothing persists
+  // Proxies: the objects of a restore, never held raw.
+  const r = Container.open(other)
+  const root = r.root
   const list = root.list
   const item = list[0]
   const m = root.m, s = root.s
-  await c.close()
-  await c.close()   // idempotent
+  await r.close()
   const closedRows: Row[] = [
     { call: 'c.persist() after close', run: () => c.persist(), error: RegionClosedError },
     { call: 'c.root after close', run: () => c.root, error: RegionClosedError },
@@ -148,7 +153,7 @@ test('instance methods: persist, root, register, exclude, unwrap, check, sync, r
     { call: 'set.clear after close', run: () => s.clear(), error: RegionClosedError },
   ]
   assertRows(closedRows)
-  assert.deepEqual(c.unwrap(item), { a: 1 }, 'the refused writes changed nothing in memory either')
+  assert.deepEqual(r.unwrap(item), { a: 1 }, 'the refused writes changed nothing in memory either')
   await c.sync()   // after close nothing is pending: it resolves
   const back = Container.open(other)
   assert.deepEqual(back.unwrap(back.root).list, [{ a: 1 }])

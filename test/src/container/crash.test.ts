@@ -76,12 +76,12 @@ test('inv. 1, many lives: crash, recover, operate, crash again; a crash image at
       c = Container.openRegion(region, options)          // recovery: a crash at a flush it makes may show only what it started from
       for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
       const start = c.version
-      const expected = new Map<number, unknown>([[start, cloneGraph(c.unwrap(c.root))]])
-      if (start > 0) assertSameGraph(c.unwrap(c.root), committed.get(start) ?? expected.get(start))
+      const expected = new Map<number, unknown>([[start, cloneGraph(c.snapshot())]])
+      if (start > 0) assertSameGraph(c.snapshot(), committed.get(start) ?? expected.get(start))
       if (durableAtCrash === -1 && image !== null) durableAtCrash = start
       const points: Promise<PointStats>[] = []
       const point = (full: boolean): void => {
-        const snap = cloneGraph(c!.unwrap(c!.root))
+        const snap = cloneGraph(c!.snapshot())
         points.push(c!.persist({ full }).then(s => { expected.set(s.version, snap); committed.set(s.version, snap); return s }))
       }
       runOps(c, ops, point)

@@ -55,7 +55,7 @@ export function cloneGraph<T>(root: T): T {
       case 'Set': c = new Set(); break
       case 'Date': c = new Date((v as Date).getTime()); break
       case 'RegExp': c = new RegExp((v as RegExp).source, (v as RegExp).flags); break
-      case 'ArrayBuffer': c = (v as ArrayBuffer).slice(0); break
+      case 'ArrayBuffer': c = cloneBuffer(v as ArrayBuffer); break
       case 'Object': c = Object.create(Object.getPrototypeOf(v)); break
       default: {
         const view = v as ArrayBufferView
@@ -73,8 +73,8 @@ export function cloneGraph<T>(root: T): T {
   while (todo.length > 0) {
     const [src, dst] = todo.pop()!
     const tag = tagOf(src)
-    if (tag === 'Map') { for (const [k, v] of src as Map<unknown, unknown>) (dst as Map<unknown, unknown>).set(conv(k), conv(v)); continue }
-    if (tag === 'Set') { for (const v of src as Set<unknown>) (dst as Set<unknown>).add(conv(v)); continue }
+    if (tag === 'Map') { for (const [k, v] of src as Map<unknown, unknown>) (dst as Map<unknown, unknown>).set(conv(k), conv(v)); copyExtras(src, dst, conv); continue }
+    if (tag === 'Set') { for (const v of src as Set<unknown>) (dst as Set<unknown>).add(conv(v)); copyExtras(src, dst, conv); continue }
     if (tag === 'Array') {
       const a = src as unknown[], d = dst as unknown[]
       d.length = a.length
@@ -83,9 +83,51 @@ export function cloneGraph<T>(root: T): T {
     }
     if (tag === 'Object') {
       for (const k of Object.keys(src)) Object.defineProperty(dst, k, { value: conv((src as Record<string, unknown>)[k]), writable: true, enumerable: true, configurable: true })
+      copyExtras(src, dst, conv)
     }
   }
   return out
+}
+
+/**
+ * Own properties a point persists besides enumerable string-keyed ones (props.ts): string
+ * keys not enumerable (all own string keys of a Map or Set) and `Symbol.for` keys, as data
+ * properties with their attributes; `Symbol()` keys are not persisted.
+ */
+function extraKeys(o: object): (string | symbol)[] {
+  const plain = !types.isMap(o) && !types.isSet(o)
+  return Reflect.ownKeys(o).filter(k => typeof k === 'string' ? !(plain && Object.prototype.propertyIsEnumerable.call(o, k)) : Symbol.keyFor(k) !== undefined)
+}
+
+function copyExtras(src: object, dst: object, conv: (v: unknown) => unknown): void {
+  for (const k of extraKeys(src)) {
+    const d = Object.getOwnPropertyDescriptor(src, k)!
+    const v = d.get !== undefined ? Reflect.apply(d.get, src, []) : d.value
+    Object.defineProperty(dst, k, { value: conv(v), enumerable: d.enumerable, writable: d.get !== undefined || d.set !== undefined || d.writable, configurable: d.configurable })
+  }
+}
+
+/** Compares the extra own properties of `a` and `e` (attributes), and queues their values. */
+function sameExtras(a: object, e: object, path: string, todo: [unknown, unknown, string][]): void {
+  const name = (k: string | symbol): string => typeof k === 'string' ? k : `Symbol.for(${Symbol.keyFor(k)})`
+  const ak = extraKeys(a).map(name).sort(), ek = extraKeys(e).map(name).sort()
+  assert.deepEqual(ak, ek, `${path}: extra own properties`)
+  for (const k of extraKeys(e)) {
+    const da = Object.getOwnPropertyDescriptor(a, k)!, de = Object.getOwnPropertyDescriptor(e, k)!
+    assert.deepEqual([da.enumerable, da.writable, da.configurable], [de.enumerable, de.writable, de.configurable], `${path}.${name(k)}: attributes`)
+    todo.push([da.value, de.value, `${path}.${name(k)}`])
+  }
+}
+
+type Resizable = ArrayBuffer & { resizable: boolean; maxByteLength: number }
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer
+
+/** A copy of a buffer, resizable if it is (with the same maximum). */
+function cloneBuffer(b: ArrayBuffer): ArrayBuffer {
+  if (!(b as Resizable).resizable) return b.slice(0)
+  const c = new ResizableArrayBuffer(b.byteLength, { maxByteLength: (b as Resizable).maxByteLength })
+  new Uint8Array(c).set(new Uint8Array(b))
+  return c
 }
 
 function show(v: unknown): string {
@@ -116,17 +158,22 @@ export function assertSameGraph(actual: unknown, expected: unknown): void {
     switch (tag) {
       case 'Date': assert.ok(Object.is((a as Date).getTime(), (e as Date).getTime()), `${path}: date`); break
       case 'RegExp': assert.equal(String(a), String(e), `${path}: regexp`); break
-      case 'ArrayBuffer': assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e as ArrayBuffer), `${path}: bytes`); break
+      case 'ArrayBuffer':
+        assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e as ArrayBuffer), `${path}: bytes`)
+        assert.deepEqual([(a as Resizable).resizable, (a as Resizable).maxByteLength], [(e as Resizable).resizable, (e as Resizable).maxByteLength], `${path}: resizable`)
+        break
       case 'Map': {
         const ae = [...(a as Map<unknown, unknown>)], ee = [...(e as Map<unknown, unknown>)]
         assert.equal(ae.length, ee.length, `${path}: Map size`)
         ee.forEach(([k, v], i) => { todo.push([ae[i][0], k, `${path}.<key ${i}>`], [ae[i][1], v, `${path}.<value ${i}>`]) })
+        sameExtras(a, e, path, todo)
         break
       }
       case 'Set': {
         const ae = [...(a as Set<unknown>)], ee = [...(e as Set<unknown>)]
         assert.equal(ae.length, ee.length, `${path}: Set size`)
         ee.forEach((v, i) => todo.push([ae[i], v, `${path}.<entry ${i}>`]))
+        sameExtras(a, e, path, todo)
         break
       }
       case 'Array': case 'Object': {
@@ -134,6 +181,7 @@ export function assertSameGraph(actual: unknown, expected: unknown): void {
         const ak = Object.keys(a), ek = Object.keys(e)
         assert.deepEqual(ak, ek, `${path}: keys`)
         for (const k of ek) todo.push([(a as Record<string, unknown>)[k], (e as Record<string, unknown>)[k], `${path}.${k}`])
+        if (tag === 'Object') sameExtras(a, e, path, todo)
         break
       }
       default: {
@@ -162,7 +210,7 @@ export const primitive = (): fc.Arbitrary<unknown> => fc.oneof(
   fc.bigInt({ min: -(2n ** 100n), max: 2n ** 100n }),
 )
 
-const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset'] as const
+const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset', 'bigbytes', 'decorated'] as const
 type Kind = typeof KINDS[number]
 
 /** A node recipe: its kind and slots, each a primitive or a reference to another node (by index). */
@@ -193,12 +241,18 @@ function shell(r: NodeRecipe): object {
   switch (r.kind) {
     case 'array': case 'sparse': case 'bigarray': return []
     case 'bigmap': return new Map()
+    case 'decorated': return r.n % 2 === 0 ? {} : new Map()
     case 'bigset': return new Set()
     case 'map': return new Map()
     case 'set': return new Set()
     case 'date': return new Date(r.n * 1e9 - 7)
     case 'regexp': return new RegExp(`a${r.n}[b-c]*`, r.n % 2 ? 'gi' : 'u')
     case 'bytes': return Uint8Array.from({ length: r.n }, (_, i) => (i * 37 + r.n) & 255).buffer
+    case 'bigbytes': {     // over 4 KiB (chunked), every other one resizable
+      const b = r.n % 2 === 0 ? new ArrayBuffer(4100 + r.n * 300) : new ResizableArrayBuffer(4100 + r.n * 300, { maxByteLength: 20000 })
+      new Uint8Array(b).forEach((_, i, a) => { a[i] = (i * 13 + r.n) & 255 })
+      return r.n % 3 === 0 ? new Float32Array(b, 4, 1000) : b
+    }
     case 'view': { const b = new ArrayBuffer(64); new Uint8Array(b).fill(r.n); return r.n % 3 === 0 ? new Float64Array(b, 8, 4) : r.n % 3 === 1 ? new DataView(b, 3, 20) : new BigInt64Array(b, 16, 2) }
     case 'point': return new Point(r.n, -r.n)
     case 'nullproto': return Object.create(null) as object
@@ -226,6 +280,10 @@ function fill(o: object, r: NodeRecipe, val: (s: NodeRecipe['slots'][number]) =>
       }
       break
     }
+    case 'decorated':     // non-enumerable and Symbol.for-keyed properties (and an enumerable one on a Map): props.ts
+      r.slots.forEach((s, i) => { if (!Object.hasOwn(o, s.key)) Object.defineProperty(o, s.key, { value: val(s), enumerable: o instanceof Map, writable: i % 2 === 0, configurable: i % 3 !== 0 }) })
+      Object.defineProperty(o, Symbol.for('graph-kit'), { value: r.n, enumerable: true, writable: true, configurable: true })
+      break
     case 'wideobject': for (let i = 0; i < 70; i++) (o as Record<string, unknown>)['k' + i] = i % 5 === 0 && r.slots[0] ? val(r.slots[0]) : i; break
   }
 }

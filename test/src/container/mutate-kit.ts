@@ -1,7 +1,9 @@
 /**
- * Random mutation sequences applied through a container's proxies (the tracked path), for
- * the incremental-point property tests. An operation is a recipe of numbers, turned into a
- * concrete mutation against whatever the graph looks like when it runs.
+ * Random mutation sequences applied through `c.root` (proxies for a restore's objects, the
+ * objects themselves for those the program handed in), for the incremental-point property
+ * tests. An operation is a recipe of numbers, turned into a concrete mutation against
+ * whatever the graph looks like when it runs. Nothing here calls `c.unwrap` (which would
+ * expose what it returns: verify.ts), so the write barriers are exercised after a restore.
  */
 import fc from 'fast-check'
 import { types } from 'node:util'
@@ -30,31 +32,39 @@ export const opRecipe = (): fc.Arbitrary<OpRecipe> => fc.record({
   ),
 })
 
-function isTracked(raw: unknown): boolean {
-  if (typeof raw !== 'object' || raw === null) return false
-  if (ArrayBuffer.isView(raw) || types.isArrayBuffer(raw) || types.isRegExp(raw)) return false
-  return Array.isArray(raw) || types.isMap(raw) || types.isSet(raw) || types.isDate(raw) || !types.isProxy(raw)
+/** What a value read through `c.root` is (a proxy of a Map says "Map" through its toStringTag), without unwrapping it. */
+export function kindOf(v: unknown): 'array' | 'map' | 'set' | 'date' | 'object' | 'other' {
+  if (typeof v !== 'object' || v === null) return 'other'
+  if (types.isDate(v)) return 'date'
+  if (ArrayBuffer.isView(v) || types.isArrayBuffer(v) || types.isRegExp(v)) return 'other'
+  if (Array.isArray(v)) return 'array'
+  const tag = Object.prototype.toString.call(v)
+  if (tag === '[object Map]') return 'map'
+  if (tag === '[object Set]') return 'set'
+  return 'object'
 }
 
-/** Children of a proxied node that are objects (as the proxy hands them out). */
-function children(c: Container, node: unknown): unknown[] {
-  const raw = c.unwrap(node)
+function isTracked(v: unknown): boolean { return kindOf(v) !== 'other' }
+
+/** Children of a node that are objects (as `c.root` hands them out). */
+function children(node: unknown): unknown[] {
   const out: unknown[] = []
-  if (types.isMap(raw)) (node as Map<unknown, unknown>).forEach((v, k) => { out.push(v, k) })
-  else if (types.isSet(raw)) (node as Set<unknown>).forEach(v => { out.push(v) })
-  else if (types.isDate(raw)) return out
+  const kind = kindOf(node)
+  if (kind === 'map') (node as Map<unknown, unknown>).forEach((v, k) => { out.push(v, k) })
+  else if (kind === 'set') (node as Set<unknown>).forEach(v => { out.push(v) })
+  else if (kind === 'date') return out
   else for (const k of Object.keys(node as object)) out.push((node as Record<string, unknown>)[k])
   return out.filter(v => typeof v === 'object' && v !== null)
 }
 
-/** Follows `path` from the root through proxies; stops early where there is nothing to follow. */
+/** Follows `path` from the root; stops early where there is nothing to follow. */
 export function navigate(c: Container, path: number[], tracked = true): unknown {
   let node: unknown = c.root
   for (const step of path) {
-    const kids = children(c, node).filter(k => !tracked || isTracked(c.unwrap(k)))
+    const kids = children(node).filter(k => !tracked || isTracked(k))
     if (kids.length === 0) break
     const next = kids[step % kids.length]
-    if (!isTracked(c.unwrap(next))) break
+    if (!isTracked(next)) break
     node = next
   }
   if (history.length < 200) history.push(node)
@@ -72,13 +82,15 @@ function valueOf(c: Container, r: OpRecipe): unknown {
 
 const KEYS = ['a', 'b', 'name', 'x', '0', 'extra', '__proto__']
 
-/** Applies one mutation through the proxies. */
+/** Applies one mutation through `c.root`. */
 export function mutate(c: Container, r: OpRecipe): void {
-  const node = navigate(c, r.path)
-  const raw = c.unwrap(node)
-  const v = valueOf(c, r)
-  const k = r.pick
-  if (Array.isArray(raw)) {
+  mutateNode(navigate(c, r.path), valueOf(c, r), r.pick)
+}
+
+/** Applies one mutation, chosen by `k`, to `node` (a proxy or an object), storing `v`. */
+export function mutateNode(node: unknown, v: unknown, k: number): void {
+  const kind = kindOf(node)
+  if (kind === 'array') {
     const a = node as unknown[]
     switch (k % 6) {
       case 0: a.push(v); break
@@ -88,7 +100,7 @@ export function mutate(c: Container, r: OpRecipe): void {
       case 4: a.length = k % (a.length + 1); break
       default: a.reverse()
     }
-  } else if (types.isMap(raw)) {
+  } else if (kind === 'map') {
     const m = node as Map<unknown, unknown>
     const keys = [...m.keys()]
     switch (k % 4) {
@@ -97,26 +109,28 @@ export function mutate(c: Container, r: OpRecipe): void {
       case 2: if (keys.length > 0) m.delete(keys[k % keys.length]); break
       default: if (k % 13 === 3) m.clear(); else if (keys.length > 0) m.set(keys[k % keys.length], v)
     }
-  } else if (types.isSet(raw)) {
+  } else if (kind === 'set') {
     const s = node as Set<unknown>
     const vals = [...s]
     if (k % 3 === 0 && vals.length > 0) s.delete(vals[k % vals.length])
     else s.add(v)
-  } else if (types.isDate(raw)) {
+  } else if (kind === 'date') {
     (node as Date).setTime(k * 1000)
-  } else {
+  } else if (kind === 'object') {
     const o = node as Record<string, unknown>
     const keys = Object.keys(o)
     const key = k % 3 === 0 && keys.length > 0 ? keys[k % keys.length] : KEYS[k % KEYS.length]
-    if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
-    else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
-    else o[key] = v
+    try {
+      if (k % 4 === 0 && keys.length > 0) delete o[keys[k % keys.length]]
+      else if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
+      else o[key] = v
+    } catch { /* refused: a read-only or non-configurable property (graph-kit's 'decorated' objects), as it would be for the program */ }
   }
 }
 
-/** Writes a byte into some ArrayBuffer or typed array reachable from the root (raw: compared, not proxied). */
+/** Writes a byte into some ArrayBuffer or typed array reachable from the root (handed out raw: compared, not proxied). */
 export function mutateBytes(c: Container, r: OpRecipe): void {
-  const todo: unknown[] = [c.unwrap(c.root)]
+  const todo: unknown[] = [c.root]
   const seen = new Set<unknown>()
   const found: ArrayBuffer[] = []
   while (todo.length > 0 && found.length < 20) {
@@ -125,12 +139,15 @@ export function mutateBytes(c: Container, r: OpRecipe): void {
     seen.add(o)
     if (types.isArrayBuffer(o)) { if ((o as ArrayBuffer).byteLength > 0) found.push(o as ArrayBuffer); continue }
     if (ArrayBuffer.isView(o)) { todo.push(o.buffer); continue }
-    if (types.isMap(o)) (o as Map<unknown, unknown>).forEach((v, key) => todo.push(v, key))
-    else if (types.isSet(o)) (o as Set<unknown>).forEach(v => todo.push(v))
-    else for (const key of Object.keys(o)) todo.push((o as Record<string, unknown>)[key])
+    const kind = kindOf(o)
+    if (kind === 'map') (o as Map<unknown, unknown>).forEach((v, key) => todo.push(v, key))
+    else if (kind === 'set') (o as Set<unknown>).forEach(v => todo.push(v))
+    else if (kind !== 'other' && kind !== 'date') for (const key of Object.keys(o)) todo.push((o as Record<string, unknown>)[key])
   }
   if (found.length === 0) return
-  const b = new Uint8Array(found[r.pick % found.length])
+  const buf = found[r.pick % found.length] as ArrayBuffer & { resizable?: boolean; maxByteLength?: number; resize?(n: number): void }
+  if (buf.resizable === true && r.pick % 3 === 0) { buf.resize!(r.pick % (buf.maxByteLength! + 1)); return }
+  const b = new Uint8Array(buf)
   b[r.pick % b.length] ^= 0x5a
 }
 

@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     return
   }
   let t = now()
-  const c = Container.open(file, { init: () => graph, chunkSize: Number(chunk ?? 4096) })
+  const properties = process.env.PMC_PROPERTIES === 'enumerable' ? 'enumerable' as const : undefined    // A/B of the inspection (props.ts)
+  const c = Container.open(file, { init: () => graph, chunkSize: Number(chunk ?? 4096), ...(properties ? { properties } : {}) })
   const first = await c.persist()
   const firstMs = now() - t
   // Each measurement starts on a collected heap (as the first point does, above). The

@@ -1,0 +1,66 @@
+/**
+ * Exposure: when the container hands a persisted object out raw (`c.unwrap(x)`, a class
+ * instance, an object held by a frozen property, a value stored into an exposed object
+ * through an old proxy, an instance revived by class hooks), the program can reach raw
+ * everything that object reaches, now, and keep any of it. So the object and everything
+ * reachable from it become exposed at once (verify.ts): compared at every point from now on.
+ *
+ * The walk needs no object reads for what did not change: an object that is not exposed
+ * changes only through its proxies, which mark it dirty, so a clean one still holds exactly
+ * what its record references (the RefStore) and what its record was encoded from (its shadow
+ * is taken from it as it is: `captureLive`). A dirty one is read (its record is due at the
+ * next point, which writes its shadow). Cost: one visit per object newly exposed; an
+ * object already exposed ends the walk (what it reaches raw is exposed already: barrier.ts
+ * inv. 4).
+ *
+ * Invariant E1: after `exposeFrom(id)`, every object reachable from `id` through raw
+ * references is exposed or new (no id yet).
+ */
+import { dateTime, isDate, isMap, isSet, mapEach, objectKeys, setEach, viewParts } from './builtins.js'
+import { ClassRef } from './classes.js'
+import { PartRef } from './segments.js'
+import { ShapeNode } from './shapes.js'
+import type { ContainerTables } from './tables.js'
+
+/** Makes `id` and everything it reaches raw exposed (inv. E1); returns how many objects became exposed. */
+export function exposeFrom(t: ContainerTables, id: number): number {
+  const v = t.verifier
+  if (v === null || v.has(id)) return 0
+  const objects = t.table.objects, refs = t.refs, dirty = t.dirty
+  const stack = [id]
+  let count = 0
+  while (stack.length > 0) {
+    const at = stack.pop()!
+    const o = objects[at]
+    if (o === undefined || o instanceof ShapeNode || o instanceof ClassRef) continue
+    if (!(o instanceof PartRef)) {     // a segment or chunk: follow its references
+      if (v.has(at)) continue
+      v.add(at)
+      count++
+      const p = t.table.proxyOf(o as object)
+      if (p !== undefined && p !== o) t.table.retire(o as object, p)
+      if (isDate(o)) t.dates.add(at, dateTime(o as Date))
+      if (at < dirty.flags.length && dirty.flags[at] === 1) { liveChildren(t, o as object, stack); continue }
+      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes)
+    }
+    if (at >= refs.start.length) continue
+    for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {
+      const r = refs.pool[i]
+      if (!v.has(r)) stack.push(r)
+    }
+  }
+  return count
+}
+
+/** Pushes the ids of the objects `o` holds now (a dirty object: its record is stale). */
+function liveChildren(t: ContainerTables, o: object, stack: number[]): void {
+  const push = (x: unknown): void => {
+    if (typeof x !== 'object' || x === null) return
+    const id = t.table.idOf(x)
+    if (id !== 0) stack.push(id)
+  }
+  if (isMap(o)) { mapEach(o as Map<unknown, unknown>, (x, k) => { push(k); push(x) }); return }
+  if (isSet(o)) { setEach(o as Set<unknown>, push); return }
+  if (ArrayBuffer.isView(o)) { push(viewParts(o)[0]); return }
+  for (const k of objectKeys(o)) push((o as Record<string, unknown>)[k])
+}

@@ -1,0 +1,130 @@
+/**
+ * Own properties that a record's body does not hold (format.ts, the PROPS section): what
+ * `inspect` finds on an object beyond the own enumerable string-keyed data properties its
+ * body holds (all of them, for plain objects, class instances and arrays; none, for Maps,
+ * Sets, Dates, RegExps and binary objects), and what the restorer does with it.
+ *
+ * | own property | persisted | reported in `dropped` |
+ * | --- | --- | --- |
+ * | non-enumerable, string key, data | yes, with its attributes | no |
+ * | symbol key from `Symbol.for(k)`, or a well-known symbol (`Symbol.iterator`, ...) | yes, with its attributes | no |
+ * | symbol key made by `Symbol()` | no: the key cannot be made again | yes |
+ * | accessor (getter/setter) | the getter's value, as a data property with the accessor's enumerability | yes (functions cannot persist) |
+ * | non-writable or non-configurable (the body's keys too) | yes, attributes kept | no |
+ * | the object not extensible (`preventExtensions`, `seal`, `freeze`) | yes | no |
+ *
+ * What is not looked at (cost: these lists would hold one string per element): string-keyed
+ * non-index properties of typed arrays and Buffers, non-enumerable string-keyed properties
+ * of arrays, and the attributes of the elements of extensible arrays. Symbol-keyed
+ * properties and extensibility of arrays and typed arrays are looked at.
+ *
+ * Invariant (encode.ts inv. 2 extended): every own property of an inspected object is
+ * either in the record (body or PROPS) or reported in `dropped` under its holder.
+ */
+import { reflectApply } from './builtins.js'
+
+const gOPN = Object.getOwnPropertyNames
+const gOPS = Object.getOwnPropertySymbols
+const gOPD = Object.getOwnPropertyDescriptor
+const isExtensible = Object.isExtensible
+const keyFor = Symbol.keyFor
+
+/** Attribute bits of a PROPS entry (format.ts). */
+export const ATTR_ENUMERABLE = 1
+export const ATTR_WRITABLE = 2
+export const ATTR_CONFIGURABLE = 4
+/** The property was an accessor: its value is the getter's (restored as a data property). */
+export const ATTR_ACCESSOR = 8
+/** The body holds the value (only the attributes are in the entry). */
+export const ATTR_IN_BODY = 16
+/** Key kind, bits 5-6: 0 a string, 1 `Symbol.for(key)`, 2 the well-known symbol `Symbol[key]`. */
+export const KEY_SHIFT = 5
+export const KEY_STRING = 0
+export const KEY_REGISTERED = 1
+export const KEY_WELL_KNOWN = 2
+
+/** Well-known symbol -> its name in `Symbol` ("iterator", ...), and back. */
+export const WELL_KNOWN = new Map<symbol, string>()
+export const WELL_KNOWN_BY_NAME = new Map<string, symbol>()
+for (const name of gOPN(Symbol)) {
+  const s = (Symbol as unknown as Record<string, unknown>)[name]
+  if (typeof s === 'symbol') { WELL_KNOWN.set(s, name); WELL_KNOWN_BY_NAME.set(name, s) }
+}
+
+/** What the last `inspect` found (module-level, reused: inspecting allocates only when it finds something). */
+export const own = {
+  /** Entries to write: key as stored (a string), the key itself, attribute byte, value. */
+  keys: [] as string[], real: [] as (string | symbol)[], attrs: [] as number[], values: [] as unknown[],
+  /** The object is not extensible. */
+  sealed: false,
+  /** Properties that cannot persist, or persist without their functions: key, reason. */
+  drops: [] as [string | symbol, string][],
+}
+
+function reset(): void {
+  own.keys.length = 0; own.real.length = 0; own.attrs.length = 0; own.values.length = 0; own.drops.length = 0
+}
+
+const ACCESSOR_REASON = 'accessor property: its getter and setter cannot persist (functions); the value the getter returned persists as a data property'
+const SYMBOL_REASON = 'symbol-keyed property: a key made by Symbol() cannot be made again (Symbol.for keys and well-known symbols persist)'
+
+function attrsOf(d: PropertyDescriptor): number {
+  return (d.enumerable === true ? ATTR_ENUMERABLE : 0) | (d.configurable === true ? ATTR_CONFIGURABLE : 0) |
+    (d.get !== undefined || d.set !== undefined ? ATTR_ACCESSOR | ATTR_WRITABLE : d.writable === true ? ATTR_WRITABLE : 0)
+}
+
+function add(o: object, key: string | symbol, stored: string, keyKind: number, d: PropertyDescriptor, inBody: boolean): void {
+  const a = attrsOf(d)
+  if ((a & ATTR_ACCESSOR) !== 0) own.drops.push([key, ACCESSOR_REASON])
+  own.keys.push(stored)
+  own.real.push(key)
+  own.attrs.push(a | (inBody ? ATTR_IN_BODY : 0) | (keyKind << KEY_SHIFT))
+  own.values.push(inBody ? undefined : d.get !== undefined ? reflectApply(d.get, o, []) : d.value)
+}
+
+/**
+ * Looks at the own properties of `o` beyond `body` (the own enumerable string keys its
+ * record's body holds, in any order). `names`: also list string keys (false for arrays and
+ * typed arrays, see the file's comment); `attrs`: check the attributes of the body's keys
+ * (false for the elements of an extensible array). `exempt` is an own string key that needs
+ * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or null. Returns true if a PROPS section or a report is needed (`own`).
+ */
+export function inspect(o: object, body: readonly string[], names: boolean, attrs: boolean, exempt: string | null): boolean {
+  if (exempt !== null) {
+    const d = gOPD(o, exempt)
+    if (d === undefined || d.value !== 0 || d.writable !== true) exempt = null
+  }
+  const sealed = !isExtensible(o)
+  const syms = gOPS(o)
+  const all = names ? gOPN(o) : null
+  const checkBody = attrs || sealed
+  if (!sealed && syms.length === 0 && !checkBody && (all === null || all.length === body.length + (exempt !== null ? 1 : 0))) return false
+  reset()
+  own.sealed = sealed
+  if (checkBody) {
+    for (let i = 0; i < body.length; i++) {
+      const d = gOPD(o, body[i])
+      if (d === undefined) continue           // a getter deleted it while the body was read
+      if (d.get !== undefined || d.set !== undefined || d.writable !== true || d.configurable !== true) add(o, body[i], body[i], KEY_STRING, d, true)
+    }
+  }
+  if (all !== null && all.length !== body.length + (exempt !== null ? 1 : 0)) {
+    const inBody = new Set(body)
+    for (const k of all) {
+      if (inBody.has(k)) continue
+      const d = gOPD(o, k)
+      if (d === undefined) continue
+      if (k === exempt) continue
+      add(o, k, k, KEY_STRING, d, false)
+    }
+  }
+  for (const s of syms) {
+    const d = gOPD(o, s)
+    if (d === undefined) continue
+    const registered = keyFor(s)
+    if (registered !== undefined) add(o, s, registered, KEY_REGISTERED, d, false)
+    else if (WELL_KNOWN.has(s)) add(o, s, WELL_KNOWN.get(s)!, KEY_WELL_KNOWN, d, false)
+    else own.drops.push([s, SYMBOL_REASON])
+  }
+  return own.keys.length > 0 || sealed || own.drops.length > 0
+}

@@ -1,0 +1,160 @@
+/**
+ * ShadowStore: for every exposed object (one the program may hold raw, verify.ts), the
+ * values its current record was encoded from, as JavaScript values (the very strings,
+ * numbers and object references the encoder read), so that a point can tell whether the
+ * object changed by comparing it with them (`===`, no encoding). Written by the encoder as
+ * it encodes an exposed object's record (encode.ts), or captured from the object itself when
+ * it becomes exposed unchanged since its record (verify.ts).
+ *
+ * Layout: values live in chunks (JavaScript arrays of CHUNK slots, or one larger chunk for
+ * a slice that does not fit); each id's slice is contiguous in one chunk. `kind[id]` says how
+ * the slice is laid out (S_* below, the comparators of verify.ts read them):
+ *
+ * | kind | slice |
+ * | --- | --- |
+ * | S_OBJECT | proto, its shape (a ShapeNode) or, for more than 64 keys and class instances with hooks, its keys (an array), one value per key |
+ * | S_ARRAY | proto, length, Object.keys count, length elements (HOLE for a hole), then (key, value) per extra property |
+ * | S_SPARSE | proto, length, keys (array), one value per key |
+ * | S_MAP | proto, size, key, value, ... |
+ * | S_SET | proto, size, value, ... |
+ * | S_GONE | (empty: the object could not persist; it is compared by kind) |
+ * | S_STATEFUL | as S_OBJECT (a class instance with hooks; its saved state is compared through the container's `states`) |
+ *
+ * Kind 0 means no shadow: nothing to compare (Dates, RegExps and binary data are compared
+ * elsewhere), or an exposed object whose record is due at the next point anyway (dirty).
+ *
+ * Invariant: a slice is replaced only whole (`end` after `begin`); `live` counts the slots
+ * of current slices, `garbage` those of replaced ones; `compact` rebuilds the chunks.
+ */
+
+/** Stands for an array hole in a slice (never a value of the program's graph). */
+export const HOLE: object = Object.freeze({ hole: true })
+
+export const S_OBJECT = 1
+export const S_ARRAY = 2
+export const S_SPARSE = 3
+export const S_MAP = 4
+export const S_SET = 5
+export const S_GONE = 6
+export const S_STATEFUL = 7
+
+const CHUNK = 1 << 16
+
+export class ShadowStore {
+  chunks: unknown[][] = []
+  chunkOf = new Int32Array(1024)
+  startOf = new Int32Array(1024)
+  lenOf = new Int32Array(1024)
+  kind = new Uint8Array(1024)
+  live = 0
+  garbage = 0
+  #cur: unknown[] = []
+  #chunk = -1
+  #pos = 0
+  #begin = 0
+
+  /** Starts the slice of a record at the cursor. */
+  begin(): void {
+    if (this.#chunk < 0 || this.#pos === this.#cur.length) this.#newChunk(CHUNK)
+    this.#begin = this.#pos
+  }
+
+  /** Appends a value to the slice being written. */
+  push(v: unknown): void {
+    if (this.#pos === this.#cur.length) this.#overflow()
+    this.#cur[this.#pos++] = v
+  }
+
+  /** Slots written to the current slice (for `truncate`). */
+  get written(): number { return this.#pos - this.#begin }
+
+  /** Forgets what the current slice holds past its first `n` slots. */
+  truncate(n: number): void { this.#pos = this.#begin + n }
+
+  /** Ends the current slice as the shadow of `id`, laid out as `kind`. */
+  end(id: number, kind: number): void {
+    this.#room(id)
+    this.#drop(id)
+    const n = this.#pos - this.#begin
+    this.chunkOf[id] = this.#chunk
+    this.startOf[id] = this.#begin
+    this.lenOf[id] = n
+    this.kind[id] = kind
+    this.live += n
+  }
+
+  /** Drops the current slice (its record had nothing to compare). */
+  abandon(): void { this.#pos = this.#begin }
+
+  /** Forgets the shadow of `id`. */
+  clear(id: number): void {
+    if (id < this.kind.length) this.#drop(id)
+  }
+
+  /** Forgets every shadow (a full point captures them again). */
+  reset(): void {
+    this.chunks = []
+    this.#chunk = -1
+    this.#cur = []
+    this.#pos = this.#begin = 0
+    this.kind.fill(0)
+    this.lenOf.fill(0)
+    this.live = this.garbage = 0
+  }
+
+  /** Rebuilds the chunks with the current slices only, when replaced slices outweigh them. */
+  compact(): void {
+    if (this.garbage <= this.live + CHUNK) return
+    const old = this.chunks
+    this.chunks = []
+    this.#chunk = -1
+    this.#cur = []
+    this.#pos = this.#begin = 0
+    for (let id = 0; id < this.kind.length; id++) {
+      if (this.kind[id] === 0) continue
+      const from = old[this.chunkOf[id]], s = this.startOf[id], n = this.lenOf[id]
+      this.begin()
+      for (let i = 0; i < n; i++) this.push(from[s + i])
+      this.chunkOf[id] = this.#chunk
+      this.startOf[id] = this.#begin
+    }
+    this.garbage = 0
+  }
+
+  #drop(id: number): void {
+    if (this.kind[id] === 0) return
+    const n = this.lenOf[id]
+    this.live -= n
+    this.garbage += n
+    this.kind[id] = 0
+    this.lenOf[id] = 0
+  }
+
+  #newChunk(size: number): void {
+    this.#cur = new Array<unknown>(size)
+    this.chunks.push(this.#cur)
+    this.#chunk = this.chunks.length - 1
+    this.#pos = 0
+  }
+
+  /** The slice being written does not fit its chunk: move it to a new one with room to grow. */
+  #overflow(): void {
+    const from = this.#cur, b = this.#begin, n = this.#pos - b
+    this.#newChunk(Math.max(CHUNK, 2 * n + 16))
+    for (let i = 0; i < n; i++) this.#cur[i] = from[b + i]
+    for (let i = b; i < b + n; i++) from[i] = undefined
+    this.#begin = 0
+    this.#pos = n
+  }
+
+  #room(id: number): void {
+    if (id < this.kind.length) return
+    let n = this.kind.length * 2
+    while (n <= id) n *= 2
+    const grow = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => { const b = make(n); b.set(a); return b }
+    this.chunkOf = grow(this.chunkOf, k => new Int32Array(k))
+    this.startOf = grow(this.startOf, k => new Int32Array(k))
+    this.lenOf = grow(this.lenOf, k => new Int32Array(k))
+    this.kind = grow(this.kind, k => new Uint8Array(k))
+  }
+}

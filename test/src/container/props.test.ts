@@ -1,0 +1,174 @@
+/**
+ * Own properties beyond the enumerable string-keyed ones (props.ts, the PROPS section of
+ * format.ts): each persists with its attributes or is reported in `dropped` with its path,
+ * Map and Set own properties included, and changes to them through the container's proxies
+ * mark their object dirty (barrier.ts). The property test restores in a fresh process
+ * (props-child.ts).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { types } from 'node:util'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { simRegion } from './setup.js'
+import { Container, type PointStats } from '../../../src/container/index.js'
+import { InvalidArgumentError } from '../../../regions/index.js'
+import { applyPropsOp, buildHolders, describeProps, expectedDrops, holdersRecipe, Item, propsOp } from './props-kit.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+test('the issue: a Map\'s own property persists, set through the init graph (verified) or through a proxy after a restore (marks it dirty); a Set\'s too', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ m: new Map([['k', 1]]), s: new Set([1]) }) })
+  await c.persist()
+  ;(c.root.m as unknown as { meta: object }).meta = { owner: 'ada' }
+  ;(c.root.s as unknown as { tag: string }).tag = 'primes'
+  const p = await c.persist()
+  assert.equal(p.objects, 3, 'the Map, the Set and the new object')
+  ;(c.root.m as unknown as { meta: { owner: string } }).meta.owner = 'bob'        // read back through the Map's proxy: tracked too
+  assert.equal((await c.persist()).objects, 1)
+  const fresh = Container.openRegion(region.crash(1))
+  const r = fresh.unwrap(fresh.root) as { m: Map<string, number> & { meta: { owner: string } }; s: Set<number> & { tag: string } }
+  assert.deepEqual([r.m.get('k'), r.m.meta, r.s.has(1), r.s.tag], [1, { owner: 'bob' }, true, 'primes'])
+  // After a restore the Map and the Set are proxies: their own-property traps mark them (barrier.ts).
+  await fresh.close()
+  const region2 = region.crash(2)
+  const second = Container.openRegion(region2)
+  const m2 = second.root.m as unknown as Map<string, number> & Record<string | symbol, unknown>
+  assert.ok(types.isProxy(m2))
+  m2.meta = { owner: 'cy' }
+  Object.defineProperty(second.root.s, Symbol.for('app.size'), { value: 1, enumerable: false, writable: true, configurable: true })
+  assert.equal((await second.persist()).objects, 3, 'the Map, the Set and the new object')
+  delete m2.meta
+  assert.equal((await second.persist()).objects, 1)
+  assert.equal(second.lastPoint?.verified, 1, 'only the object handed in since is verified: the proxies marked the changes')
+  const third = Container.openRegion(region2.crash(3))
+  const r3 = third.unwrap(third.root) as { m: Map<string, number>; s: Set<number> }
+  assert.deepEqual([Object.hasOwn(r3.m, 'meta'), (r3.s as unknown as Record<symbol, number>)[Symbol.for('app.size')]], [false, 1])
+})
+
+test('own properties changed through kept raw references persist too (verify.ts inv. V3): Map/Set properties, non-enumerable and symbol keys, accessors, freeze', async () => {
+  const region = simRegion()
+  const m = new Map([['k', 1]]), s = new Set([1]), o: Record<string | symbol, unknown> = { a: 1 }, arr = [1, 2]
+  const withHidden: Record<string, unknown> = { b: 2 }
+  Object.defineProperty(withHidden, 'hidden', { value: 1, enumerable: false, writable: true, configurable: true })
+  const c = Container.openRegion(region, { init: () => ({ m, s, o, arr, withHidden, late: {} as Record<string, unknown> }) })
+  await c.persist()
+  // All through the program's own references (the init graph: raw, verified at each point).
+  ;(m as unknown as { meta: object }).meta = { owner: 'ada' }
+  ;(s as unknown as Record<symbol, string>)[Symbol.for('app.tag')] = 'primes'
+  Object.defineProperty(o, 'secret', { value: 'x', enumerable: false, writable: true, configurable: true })
+  ;(arr as unknown as Record<symbol, number>)[Symbol.for('app.n')] = 7
+  withHidden.hidden = 2
+  assert.equal((await c.persist()).objects, 6, 'the Map, its new property\'s object, the Set, o, the array, withHidden')
+  Object.defineProperty(withHidden, 'hidden', { value: 3, enumerable: false, writable: false, configurable: true })
+  const p2 = await c.persist()
+  assert.equal(p2.objects, 1, 'a changed non-enumerable property, then its attributes')
+  Object.freeze(o)
+  let count = 0
+  Object.defineProperty(c.unwrap(c.root.late), 'now', { get: () => ++count, enumerable: false, configurable: true })
+  assert.equal((await c.persist()).objects, 2, 'o frozen, and an accessor added to late')
+  assert.equal((await c.persist()).objects, 1, 'the accessor returns a new value at each point (read once by the comparison, once by the encoder): late is written again')
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.late.now'])
+  const fresh = Container.openRegion(region.crash(6))
+  const r = fresh.unwrap(fresh.root) as { m: Map<string, number> & { meta: { owner: string } }; s: Set<number>; o: Record<string, unknown>; arr: number[]; withHidden: object; late: { now: number } }
+  assert.deepEqual(r.m.meta, { owner: 'ada' })
+  assert.equal((r.s as unknown as Record<symbol, string>)[Symbol.for('app.tag')], 'primes')
+  assert.equal(r.o.secret, 'x')
+  assert.ok(Object.isFrozen(r.o))
+  assert.equal((r.arr as unknown as Record<symbol, number>)[Symbol.for('app.n')], 7)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.withHidden, 'hidden'), { value: 3, enumerable: false, writable: false, configurable: true })
+  assert.equal(r.late.now, count)
+})
+
+test('non-enumerable, read-only and Symbol.for-keyed properties persist with their attributes; frozen stays frozen; lastIndex persists', async () => {
+  const region = simRegion()
+  const shared = { shared: true }
+  const o: Record<string | symbol, unknown> = { a: 1 }
+  Object.defineProperty(o, 'hidden', { value: shared, enumerable: false, writable: false, configurable: false })
+  o[Symbol.for('app.meta')] = { only: 'here' }
+  const frozen = Object.freeze({ x: 1, list: Object.freeze([1, 2]) })
+  const re = /x/g
+  re.lastIndex = 4
+  const d = Object.assign(new Date(7), { label: 'when' })
+  const c = Container.openRegion(region, { init: () => ({ o, frozen, re, d, shared }) })
+  await c.persist()
+  assert.deepEqual(c.dropped, [])
+  const fresh = Container.openRegion(region.crash(2))
+  const r = fresh.unwrap(fresh.root) as { o: typeof o; frozen: typeof frozen; re: RegExp; d: Date & { label: string }; shared: object }
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.o, 'hidden'), { value: r.shared, enumerable: false, writable: false, configurable: false })
+  assert.deepEqual(Object.keys(r.o), ['a'])
+  assert.deepEqual(r.o[Symbol.for('app.meta')], { only: 'here' })
+  assert.ok(Object.isFrozen(r.frozen) && Object.isFrozen(r.frozen.list))
+  assert.equal(r.re.lastIndex, 4)
+  assert.equal(r.d.label, 'when')
+})
+
+test('accessors persist their getter\'s value and are reported; Symbol()-keyed properties are reported; both with their paths', async () => {
+  const make = (): { o: Record<string | symbol, unknown>; m: Map<unknown, unknown> } => {
+    const o = { a: 1, get double() { return this.a * 2 }, [Symbol('private')]: { lost: true } }
+    const m = new Map()
+    Object.defineProperty(m, 'size2', { get: () => 2, enumerable: false })
+    return { o, m }
+  }
+  // The default does not look at the attributes of enumerable properties of extensible
+  // objects (options.ts): o.double persists its value, unreported; the rest is reported.
+  const plain = Container.openRegion(simRegion(), { init: make })
+  await plain.persist()
+  assert.deepEqual(plain.dropped.map(x => x.path).sort(), ['root.m.size2', 'root.o[Symbol(private)]'])
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: make, properties: 'attributes' })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(x => x.path).sort(), ['root.m.size2', 'root.o.double', 'root.o[Symbol(private)]'])
+  assert.ok(c.dropped.every(x => /accessor property|symbol-keyed property/.test(x.reason)))
+  const fresh = Container.openRegion(region.crash(3))
+  const r = fresh.unwrap(fresh.root) as { o: Record<string | symbol, unknown>; m: Map<unknown, unknown> }
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.o, 'double'), { value: 2, enumerable: true, writable: true, configurable: true })
+  assert.deepEqual(Object.getOwnPropertySymbols(r.o), [])
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.m, 'size2'), { value: 2, enumerable: false, writable: true, configurable: false })
+})
+
+test('option properties: \'enumerable\' looks at own enumerable string-keyed properties only, as before; a bad value is refused', async () => {
+  const region = simRegion()
+  const o = {}
+  Object.defineProperty(o, 'hidden', { value: 1, enumerable: false })
+  const m = Object.assign(new Map(), { meta: 1 })
+  const c = Container.openRegion(region, { init: () => ({ o, m }), properties: 'enumerable' })
+  await c.persist()
+  const fresh = Container.openRegion(region.crash(4))
+  const r = fresh.unwrap(fresh.root) as { o: object; m: object }
+  assert.deepEqual([Object.getOwnPropertyNames(r.o), Object.getOwnPropertyNames(r.m)], [[], []])
+  assert.throws(() => Container.openRegion(simRegion(), { init: () => ({}), properties: 'some' as 'all' }), InvalidArgumentError)
+})
+
+test('random own properties on every kind of holder and changes through proxies: a fresh process restores what props.ts says, and dropped lists the rest', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-props-'))
+  const expected = new Map<string, string[]>()
+  let run = 0
+  await fc.assert(fc.asyncProperty(holdersRecipe(), fc.array(propsOp(), { maxLength: 12 }), async (recipe, ops) => {
+    const file = path.join(dir, `p${run++}.pmc`)
+    const c = Container.open<{ holders: object[] }>(file, { init: () => buildHolders(recipe), classes: [Item], keepVersions: 2, properties: 'attributes' })
+    const points: Promise<PointStats>[] = [c.persist()]
+    for (const op of ops) {
+      if (op.op === 'point') points.push(c.persist())
+      else applyPropsOp(c.root, op)
+    }
+    points.push(c.persist())
+    expected.set(file, describeProps(c.unwrap(c.root), true, x => c.unwrap(x)))
+    await Promise.all(points)
+    assert.equal(c.dropped.length, expectedDrops(c.unwrap(c.root), x => c.unwrap(x)), JSON.stringify(c.dropped))
+    await c.close()
+  }), { numRuns: 40, includeErrorInReport: true })
+  const out = execFileSync(process.execPath, [path.join(here, 'props-child.js'), ...expected.keys()], { maxBuffer: 1 << 24 }).toString()
+  const lines = out.trim().split('\n').map(l => JSON.parse(l) as { file: string; describe: string[]; ok: boolean; problems: string[] })
+  assert.equal(lines.length, expected.size)
+  for (const l of lines) {
+    assert.deepEqual(l.describe, expected.get(l.file), l.file)
+    assert.ok(l.ok, `${l.file}: ${l.problems.join('; ')}`)
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+})

@@ -1,0 +1,80 @@
+/**
+ * Restore's shapes (shapes.ts): a shape is interpreted for its first COMPILE_AFTER objects
+ * and compiled after, and both ways build the same objects (inv. 2), also for keys that
+ * Object.prototype has.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { simRegion } from './setup.js'
+import { Container } from '../../../src/container/index.js'
+import { COMPILE_AFTER, shapeStats } from '../../../src/container/shapes.js'
+
+const KEYS = ['a', 'b', 'name', '0', '7', 'constructor', 'toString', '__proto__', 'valueOf', 'x y', '']
+
+/** Own keys in order, values, and prototypes, recursively (deepStrictEqual ignores key order). */
+function same(got: unknown, want: unknown, at = 'root', seen = new Map<object, unknown>()): void {
+  if (typeof want !== 'object' || want === null) { assert.ok(Object.is(got, want), `${at}: ${String(got)} !== ${String(want)}`); return }
+  if (seen.has(want)) { assert.equal(got, seen.get(want), `${at}: the same object as before`); return }
+  seen.set(want, got)
+  assert.equal(Object.getPrototypeOf(got), Object.getPrototypeOf(want), `${at}: prototype`)
+  assert.deepEqual(Reflect.ownKeys(got as object), Reflect.ownKeys(want), `${at}: keys in order`)
+  for (const k of Reflect.ownKeys(want)) {
+    const d = Object.getOwnPropertyDescriptor(got, k)!
+    const e: PropertyDescriptor = Object.getOwnPropertyDescriptor(want, k)!
+    assert.deepEqual([d.writable, d.enumerable, d.configurable, 'value' in d], [e.writable, e.enumerable, e.configurable, true], `${at}.${String(k)}: the same data property`)
+    same(d.value, e.value, `${at}.${String(k)}`, seen)
+  }
+}
+
+/** An object with own data properties `keys` (defined, so `__proto__` is an own key too). */
+function withKeys(keys: readonly string[], v: (k: string) => unknown): object {
+  const o = {}
+  for (const k of keys) Object.defineProperty(o, k, { value: v(k), writable: true, enumerable: true, configurable: true })
+  return o
+}
+
+test('shapes used fewer than COMPILE_AFTER times are interpreted, others compiled once (shapes.ts inv. 2)', async () => {
+  const once = Array.from({ length: 200 }, (_, i) => ({ [`k${i}`]: i, [`j${i}`]: 'v' }))
+  const many = Array.from({ length: 3 * COMPILE_AFTER }, (_, i) => ({ id: i, label: `n${i}`, next: null as unknown }))
+  many.forEach((o, i) => { o.next = many[(i + 5) % many.length] })     // forward references: shells made before their records are filled
+  const few = Array.from({ length: COMPILE_AFTER - 1 }, (_, i) => ({ p: i, q: i }))
+  const graph = { once, many, few }
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => graph })
+  await c.persist()
+  const before = shapeStats.compiled
+  const back = Container.openRegion(region.crash(1))
+  const got = back.unwrap(back.root) as typeof graph
+  assert.equal(shapeStats.compiled - before, 1, 'only the shape of `many` is compiled')
+  same(got, graph)
+  assert.equal((got.many[3]!.next as object), got.many[8], 'identity of forward references')
+})
+
+test('interpreted and compiled shapes build the same objects, keys of Object.prototype included (shapes.ts inv. 2)', async () => {
+  const keyList = fc.uniqueArray(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 6 })
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(keyList, fc.integer({ min: 1, max: 2 * COMPILE_AFTER })), { maxLength: 8 }), async spec => {
+    const list: object[] = []
+    for (const [keys, n] of spec) for (let i = 0; i < n; i++) list.push(withKeys(keys, k => `${k}${i}`))
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => ({ list }) })
+    await c.persist()
+    const back = Container.openRegion(region.crash(2))
+    same(back.unwrap(back.root), { list })
+  }), { numRuns: 60 })
+})
+
+test('a setter the program put on Object.prototype is not called by a restore (shapes.ts inv. 2)', async () => {
+  const calls: unknown[] = []
+  Object.defineProperty(Object.prototype, 'hooked', { set(v) { calls.push(v) }, get() { return 'from the prototype' }, configurable: true, enumerable: false })
+  try {
+    const few = [{ hooked: 1, n: 1 }, { hooked: 2, n: 2 }]
+    const many = Array.from({ length: 3 * COMPILE_AFTER }, (_, i) => withKeys(['hooked', 'm'], k => `${k}${i}`))
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => ({ few, many }) })
+    await c.persist()
+    const back = Container.openRegion(region.crash(3))
+    same(back.unwrap(back.root), { few, many })
+    assert.deepEqual(calls, [])
+  } finally { delete (Object.prototype as Record<string, unknown>).hooked }
+})
