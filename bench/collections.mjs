@@ -3,7 +3,8 @@
 // and a u32). Every competitor holds the same N entries before the timed rounds.
 //
 //   get            a random key: pm hashMap.get (a plain object back), lmdb get (msgpack
-//                  decode), sqlite SELECT by primary key.
+//                  decode), sqlite SELECT by primary key; also pm sortedMap.get and
+//                  pm vector.get (a random index of a vector of the same N values).
 //   put sync       one put of a random key, durable when it returns: pm put (its own sync
 //                  transaction: one log flush), lmdb transactionSync with one put, sqlite WAL
 //                  FULL; the floor is one 8-byte store plus msync(MS_SYNC) of one 4 KiB page.
@@ -60,11 +61,13 @@ function pm() {
   const User = t.struct({ name: t.string, age: t.u32, tags: t.string })
   const users = db.hashMap('users', t.string, User)
   const sorted = db.sortedMap('sorted', t.string, User)
+  const vec = db.vector('vec', User)
   // 'none' while loading (a flush at the end), in small transactions (each put is its own)
   load('pm hashMap', 10_000, (a, b) => { for (let i = a; i < b; i++) users.put(key(i), valueOf(i), { durability: 'none' }) })
   load('pm sortedMap', 10_000, (a, b) => { for (let i = a; i < b; i++) sorted.put(key(i), valueOf(i), { durability: 'none' }) })
+  load('pm vector', 10_000, (a, b) => db.transaction(() => { for (let i = a; i < b; i++) vec.push(valueOf(i)) }, { durability: 'none' }))
   db.flush()
-  pmStore = { db, users, sorted }
+  pmStore = { db, users, sorted, vec }
   return pmStore
 }
 
@@ -130,6 +133,16 @@ const scenarios = [
   scenario('pm hashMap get', 'lmdb get', 'a plain object back', () => void pm(), (n) => {
     const { users } = pmStore
     for (let i = 0; i < n; i++) sink += users.get(key(rnd(N))).age
+    return n
+  }),
+  scenario('pm sortedMap get', 'lmdb get', 'B+tree descent, a plain object back', () => void pm(), (n) => {
+    const { sorted } = pmStore
+    for (let i = 0; i < n; i++) sink += sorted.get(key(rnd(N))).age
+    return n
+  }),
+  scenario('pm vector get', 'lmdb get', 'a random index, a plain object back', () => void pm(), (n) => {
+    const { vec } = pmStore
+    for (let i = 0; i < n; i++) sink += vec.get(rnd(N)).age
     return n
   }),
   scenario('lmdb get', 'lmdb get', 'msgpack decode', () => void lmdb(), (n) => {

@@ -305,6 +305,12 @@ export class PersistentMemory {
     return this.engine.read(fn as (tx: Tx) => T)
   }
 
+  /** @internal `read` for the collections' lookups, whose fn never keeps the tx: reuses the reader (engine `readReused`). */
+  readReused<T>(fn: (tx: PmTx) => T): T {
+    this.#open('read')
+    return this.engine.readReused(fn as (tx: Tx) => T)
+  }
+
   /** Makes every committed transaction durable, `none` ones included. */
   flush(): void { this.engine.flush() }
 

@@ -130,20 +130,25 @@ export function readString(tx: Tx, off: number): string {
  * result object per call on the lookup path); null for any other string.
  */
 export function inlineAscii(s: string): Uint32Array | null {
+  return inlineAsciiInto(s, ASCII_WORDS) ? ASCII_WORDS.slice() : null
+}
+const ASCII_WORDS = new Uint32Array(4)
+
+/** `inlineAscii` into `out` (true), or false (out unchanged) for any other string: no allocation. */
+export function inlineAsciiInto(s: string, out: Uint32Array): boolean {
   const n = s.length
-  if (n === 0 || n > INLINE_MAX) return null
+  if (n === 0 || n > INLINE_MAX) return false
   let h = 0x811c9dc5, w0 = 0, w1 = 0, w2 = 0, w3 = 0
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
-    if (c >= 0x80) return null
+    if (c >= 0x80) return false
     const v = c << (8 * (i & 3))
     if (i < 4) w0 |= v; else if (i < 8) w1 |= v; else if (i < 12) w2 |= v; else w3 |= v
     h = Math.imul(h ^ c, 0x01000193)
   }
   asciiFnv = h
-  const words = new Uint32Array(4)
-  words[0] = w0; words[1] = w1; words[2] = w2; words[3] = w3 | ((0x80 | n) << 24)
-  return words
+  out[0] = w0; out[1] = w1; out[2] = w2; out[3] = w3 | ((0x80 | n) << 24)
+  return true
 }
 /** The FNV-1a hash of the string of the last successful `inlineAscii` call. */
 export let asciiFnv = 0

@@ -107,6 +107,8 @@ export class TxEngine implements TxHost {
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
   /** A reader's Tx on a snapshot (one function, made once: reads allocate nothing for it). */
   readonly #makeReader = (h: TxHost): Tx => this.makeTx(h, null)
+  /** An ended reader Tx that `readReused` reopens (null while one is in use). */
+  #spare: Tx | null = null
   #builder: RecordBuilder
   #current: Tx | null = null
   /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
@@ -320,6 +322,26 @@ export class TxEngine implements TxHost {
       refusePromise(result, 'read')
       return result
     } finally { r.end() }
+  }
+
+  /**
+   * @internal `read(fn)` for library code whose fn never keeps the Tx past its return (the
+   * collections' lookups): on a writable engine the reader Tx is reused across calls (a
+   * nested call makes its own) instead of made per read. Same reads, same checks per load;
+   * outside fn the Tx is ended, as `read`'s is.
+   */
+  readReused<T>(fn: (tx: Tx) => T): T {
+    if (this.#snapshots !== null) return this.read(fn)
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
+    this.#usable('read')
+    let r = this.#spare
+    if (r === null) r = this.makeTx(this, null)
+    else { this.#spare = null; r.reopen() }
+    try {
+      const result = fn(r)
+      refusePromise(result, 'read')
+      return result
+    } finally { r.end(); this.#spare = r }
   }
 
   /** Makes every committed transaction durable (including `none` ones). */

@@ -54,7 +54,7 @@ const MAX_CACHED_PAGES = 256
 /** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
 const CACHE_AFTER = 16
 /** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
-let lastOut: Uint8Array | null = null
+let lastOut: Uint8Array = new Uint8Array(0)
 let lastOut32: Uint32Array = new Uint32Array(0)
 function wordsOfOut(out: Uint8Array): Uint32Array {
   if (out !== lastOut || lastOut32.length !== out.length >>> 2) {
@@ -87,6 +87,8 @@ export class Tx {
   get active(): boolean { return this.#active }
   /** @internal */
   end(): void { this.#active = false }
+  /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
+  reopen(): void { if (this.#b === null) this.#active = true }
 
   readU8(offset: number): number {
     this.#check(offset, 1, 1, 'read')
@@ -128,7 +130,8 @@ export class Tx {
    * returns it: `readBytes` without allocating (typed arrays over 64 bytes are slow to make).
    */
   readInto(offset: number, out: Uint8Array): Uint8Array {
-    if (!(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
+    // the buffer of the previous call (callers reuse theirs) was checked then
+    if (out !== lastOut && !(out instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot readInto: out must be a Uint8Array, got ${describe(out)}`)
     const len = out.length
     this.#check(offset, len, 1, 'read')
     const h = this.#host, b = this.#b

@@ -70,7 +70,7 @@ export abstract class Collection {
 /** Runs `fn` on the running transaction (it may have just created the collection), or on the latest commit. */
 export function readNow<T>(pm: PersistentMemory, fn: (tx: Tx) => T): T {
   const cur = pm.currentTx
-  return cur !== null ? fn(cur) : pm.read(fn)
+  return cur !== null ? fn(cur) : pm.readReused(fn)
 }
 
 /** Checks the options of `pm.hashMap(...)` and friends. */

@@ -39,7 +39,7 @@ function build(type: TypeDesc): Decoder {
     case 'bytes': { const n = type.length; return (_tx, img, at) => img.u8.slice(at, at + n) }
     case 'string': return (tx, img, at) => {
       const tag = img.u8[at + 15]!
-      if (tag & 0x80) return decodeString(img.u8.subarray(at, at + (tag & 0x7f)))
+      if (tag & 0x80) return (tag & 0x7f) <= 15 ? inlineString(img.u8, at, tag & 0x7f) : decodeString(img.u8.subarray(at, at + (tag & 0x7f)))
       const ptr = img.dv.getUint32(at, true) + img.dv.getUint32(at + 4, true) * 4294967296
       if (ptr === 0) return ''
       const len = img.dv.getUint32(at + 8, true)
@@ -58,6 +58,36 @@ function build(type: TypeDesc): Decoder {
       const make = new Function('d', `return (tx, img, at) => ({ ${body} })`) as (d: Decoder[]) => Decoder
       return make(decode)
     }
+  }
+}
+
+/**
+ * The string of `n` <= 15 inline bytes at `at`: an ASCII one made by one String.fromCharCode
+ * call with the codes as arguments (several times faster than appending a character at a
+ * time, and no subarray per field); any other through decodeString.
+ */
+function inlineString(u8: Uint8Array, at: number, n: number): string {
+  let or = 0
+  for (let i = 0; i < n; i++) or |= u8[at + i]!
+  if (or >= 0x80) return decodeString(u8.subarray(at, at + n))
+  const f = String.fromCharCode
+  switch (n) {
+    case 1: return f(u8[at]!)
+    case 2: return f(u8[at]!, u8[at + 1]!)
+    case 3: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!)
+    case 4: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!)
+    case 5: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!)
+    case 6: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!)
+    case 7: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!)
+    case 8: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!)
+    case 9: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!)
+    case 10: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!)
+    case 11: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!, u8[at + 10]!)
+    case 12: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!, u8[at + 10]!, u8[at + 11]!)
+    case 13: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!, u8[at + 10]!, u8[at + 11]!, u8[at + 12]!)
+    case 14: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!, u8[at + 10]!, u8[at + 11]!, u8[at + 12]!, u8[at + 13]!)
+    case 15: return f(u8[at]!, u8[at + 1]!, u8[at + 2]!, u8[at + 3]!, u8[at + 4]!, u8[at + 5]!, u8[at + 6]!, u8[at + 7]!, u8[at + 8]!, u8[at + 9]!, u8[at + 10]!, u8[at + 11]!, u8[at + 12]!, u8[at + 13]!, u8[at + 14]!)
+    default: return ''
   }
 }
 

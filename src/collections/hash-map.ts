@@ -47,7 +47,7 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } fr
 import { freeValue } from '../varlen.js'
 import { writeValue } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
-import { checkKeyType, encodeKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
+import { checkKeyType, encodeKey, lookupKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { collect, retire } from './hash-garbage.js'
 
@@ -80,6 +80,12 @@ export function segmentBuckets(k: number): number { return k === 0 ? N0 : N0 * 2
 export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection implements Iterable<[ValueOf<K>, PlainOf<V>]> {
   readonly keyType: K
   readonly valueType: V
+  /** Error prefixes of get and has, made once (not per lookup). */
+  readonly #whereGet: string
+  readonly #whereHas: string
+  /** The key of the running get (lookups never nest: no user code runs inside one) and its read function, made once. */
+  #k: Key | null = null
+  readonly #getFn = (tx: Tx): unknown => this.#lookup(tx, this.#k!)
   readonly #e: EntryLayout
   /** Where #lookup copies an entry (one per map: lookups never nest). */
   readonly #img: Image
@@ -88,6 +94,8 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     super(pm, name, offset, d)
     this.keyType = key
     this.valueType = value
+    this.#whereGet = `Cannot get from hashMap "${name}"`
+    this.#whereHas = `Cannot look up in hashMap "${name}"`
     this.#e = entryLayout(key, value)
     this.#img = scratchImage(this.#e.size)
   }
@@ -111,13 +119,13 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
 
   /** The value stored under `key` (a plain value), or undefined. */
   get(key: ValueOf<K>): PlainOf<V> | undefined {
-    const k = encodeKey(this.keyType, key, `Cannot get from hashMap "${this.name}"`)
-    return this.read(tx => this.#lookup(tx, k) as PlainOf<V> | undefined)
+    this.#k = lookupKey(this.keyType, key, this.#whereGet)
+    return this.read(this.#getFn) as PlainOf<V> | undefined
   }
 
   /** True when `key` is in the map. */
   has(key: ValueOf<K>): boolean {
-    const k = encodeKey(this.keyType, key, `Cannot look up in hashMap "${this.name}"`)
+    const k = lookupKey(this.keyType, key, this.#whereHas)
     return this.read(tx => this.#lookup(tx, k, false) !== undefined)
   }
 

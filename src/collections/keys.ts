@@ -17,11 +17,13 @@ import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
-import { asciiFnv, encodeVar, inlineAscii, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { asciiFnv, encodeVar, inlineAscii, inlineAsciiInto, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
 const NO_BYTES = new Uint8Array(0)
+/** Where compareStored copies a stored key's slot (16 bytes, varlen.ts). */
+const SLOT = new Uint8Array(16)
 const KEY_KINDS = new Set(['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob'])
 
 /** A key checked and encoded for one call. */
@@ -66,6 +68,22 @@ export function encodeKey(type: KeyType, key: unknown, where: string): Key {
   }
 }
 
+const LOOKUP_WORDS = new Uint32Array(4)
+const LOOKUP: { num: number; bytes: null; inline: Uint32Array; hash: number } = { num: 0, bytes: null, inline: LOOKUP_WORDS, hash: 0 }
+
+/**
+ * `encodeKey` for a lookup that is over before any other key is encoded (get, has: no user
+ * code runs between): a short ASCII string key is encoded into one reused Key, without
+ * allocating; valid until the next call. Writes keep `encodeKey` (their Key outlives user code).
+ */
+export function lookupKey(type: KeyType, key: unknown, where: string): Key {
+  if (type.kind === 'string' && typeof key === 'string' && inlineAsciiInto(key, LOOKUP_WORDS)) {
+    LOOKUP.hash = fmix(asciiFnv)
+    return LOOKUP
+  }
+  return encodeKey(type, key, where)
+}
+
 /** True when the key stored at `off` equals `k`. */
 export function keyEquals(tx: Tx, type: KeyType, off: number, k: Key): boolean {
   switch (type.kind) {
@@ -87,7 +105,24 @@ export function keyBytes(k: Key): Uint8Array {
 
 /** Negative, zero or positive as the key stored at `off` sorts before, with or after `k`. */
 export function compareStored(tx: Tx, type: KeyType, off: number, k: Key): number {
-  if (type.kind === 'string' || type.kind === 'blob') return compareBytes(readVar(tx, off), keyBytes(k))
+  if (type.kind === 'string' || type.kind === 'blob') {
+    // One read of the slot into a reused buffer; an inline stored key compares in place, with
+    // no allocation (a B+tree descent makes a few dozen of these per lookup).
+    const slot = tx.readInto(off, SLOT), tag = slot[15]!
+    if ((tag & 0x80) === 0 || (tag & 0x7f) > 15) return compareBytes(readVar(tx, off), keyBytes(k))
+    const n = tag & 0x7f
+    if (k.inline !== null) {
+      const w = k.inline, m = w[3]! >>> 24 & 0x7f, len = n < m ? n : m
+      for (let i = 0; i < len; i++) {
+        const a = slot[i]!, b = (w[i >>> 2]! >>> ((i & 3) << 3)) & 0xff
+        if (a !== b) return a - b
+      }
+      return n - m
+    }
+    const b = k.bytes!, len = n < b.length ? n : b.length
+    for (let i = 0; i < len; i++) if (slot[i] !== b[i]) return slot[i]! - b[i]!
+    return n - b.length
+  }
   const v = readScalarKey(tx, type, off)
   return v < k.num ? -1 : v > k.num ? 1 : 0
 }

@@ -39,7 +39,7 @@ import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from 
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { clearTree, fixLeaf, type Tree } from './btree-delete.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
-import { checkKeyType, compareImage, compareStored, encodeKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
+import { checkKeyType, compareImage, compareStored, encodeKey, lookupKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
 
 export const SMAP_MAGIC = 0x52544250
 export const SMAP_HEADER = 48
@@ -52,6 +52,9 @@ export interface RangeOptions<K> { start?: K | number | bigint; end?: K | number
 export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection implements Iterable<[ValueOf<K>, PlainOf<V>]> {
   readonly keyType: K
   readonly valueType: V
+  /** Error prefixes of get and has, made once (not per lookup). */
+  readonly #whereGet: string
+  readonly #whereHas: string
   readonly #L: NodeLayout
   readonly #min: number
   /** This map as the delete functions see it (btree-delete.ts). */
@@ -64,6 +67,8 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
     super(pm, name, offset, d)
     this.keyType = key
     this.valueType = value
+    this.#whereGet = `Cannot get from sortedMap "${name}"`
+    this.#whereHas = `Cannot look up in sortedMap "${name}"`
     this.#L = new NodeLayout(key, value, cap)
     this.#min = cap >>> 1
     this.#tree = { offset, keyType: key, valueType: value, L: this.#L, min: this.#min }
@@ -95,7 +100,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
 
   /** The value stored under `key` (a plain value), or undefined. */
   get(key: ValueOf<K>): PlainOf<V> | undefined {
-    const k = encodeKey(this.keyType, key, `Cannot get from sortedMap "${this.name}"`)
+    const k = lookupKey(this.keyType, key, this.#whereGet)
     return this.read(tx => {
       const at = this.#locate(tx, k)
       if (at < 0) return undefined
@@ -106,7 +111,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
 
   /** True when `key` is in the map. */
   has(key: ValueOf<K>): boolean {
-    const k = encodeKey(this.keyType, key, `Cannot look up in sortedMap "${this.name}"`)
+    const k = lookupKey(this.keyType, key, this.#whereHas)
     return this.read(tx => this.#locate(tx, k) >= 0)
   }
 

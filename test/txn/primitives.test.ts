@@ -3,9 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { SimRegion, PmemError, MisalignedError, OutOfRangeError, InvalidArgumentError } from '../../regions/index.js'
+import { SimRegion, PmemError, MisalignedError, OutOfRangeError, InvalidArgumentError, RegionClosedError, TransactionEndedError } from '../../regions/index.js'
 import {
-  atomicWrite64, readWord64, RecordBuilder, decodeRecord, forEachEntry, wordsOf, RedoLog, TxEngine,
+  atomicWrite64, readWord64, RecordBuilder, decodeRecord, forEachEntry, wordsOf, RedoLog, TxEngine, type Tx,
 } from '../../txn/index.js'
 
 test('atomicWrite64 stores an aligned word durably and rejects bad use', () => {
@@ -196,4 +196,31 @@ test('log inv. 5 layout: `free` is the largest record that `fits`; headers never
     assert.equal(mem[first >>> 2], eng.lastSeq, 'the stamp of the record\'s first sector names it')
     assert.equal(mem[(first >>> 2) + 1], eng.log.seed)
   }
+})
+
+test('readReused: one reader Tx reused across calls, ended outside fn, a nested call gets its own, each sees the latest commit', () => {
+  const sim = SimRegion.create({ size: 1 << 20 })
+  const engine = TxEngine.create(sim, { logSize: 64 * 1024 })
+  const at = engine.dataOffset + 64
+  engine.transaction(tx => tx.writeU32(at, 1))
+  let kept: Tx | null = null
+  assert.equal(engine.readReused(tx => { kept = tx; return tx.readU32(at) }), 1)
+  assert.throws(() => kept!.readU32(at), TransactionEndedError, 'ended once fn returned')
+  engine.transaction(tx => tx.writeU32(at, 2))
+  let nested: Tx | null = null
+  const seen = engine.readReused(tx => {
+    assert.equal(tx, kept, 'the same Tx, reopened')
+    const inner = engine.readReused(t2 => { nested = t2; return t2.readU32(at) })
+    assert.notEqual(nested, tx, 'a nested read makes its own Tx')
+    assert.equal(tx.readU32(at), 2, 'the outer Tx still reads after the nested one ended')
+    return inner
+  })
+  assert.equal(seen, 2, 'reads the newest commit')
+  assert.throws(() => kept!.readU32(at), TransactionEndedError)
+  assert.throws(() => engine.readReused(() => { throw new Error('boom') }), /boom/)
+  assert.throws(() => kept!.readU32(at), TransactionEndedError, 'ended after a throw too')
+  assert.throws(() => engine.readReused(() => Promise.resolve(1)), InvalidArgumentError, 'a promise is refused, as read refuses it')
+  assert.throws(() => engine.readReused(42 as never), InvalidArgumentError, 'a non-function is refused, as read refuses it')
+  engine.close()
+  assert.throws(() => engine.readReused(tx => tx.readU32(at)), RegionClosedError)
 })
