@@ -5,6 +5,7 @@
  * Prints `pmem serve: listening on HOST:PORT (durability D)` once it accepts connections
  * (`--port 0` picks a free port, which that line names).
  */
+import fs from 'node:fs'
 import { PmemError } from '../../regions/index.js'
 import { startServer } from './server.js'
 import { openPmStore } from './store.js'
@@ -48,6 +49,9 @@ export function parseServeArgs(args: string[]): ServeArgs | string {
 export async function serveMain(args: string[]): Promise<number> {
   const a = parseServeArgs(args)
   if (typeof a === 'string') { console.error(a); return 2 }
+  // A start that fails after this call created the pool (a port in use) removes it again:
+  // bad input changes nothing on disk. Unlinked while the lock is still held, before close.
+  const created = !fs.existsSync(a.file)
   let store
   try {
     store = openPmStore(a.file, { durability: a.durability, size: a.size, maxSize: a.maxSize })
@@ -58,6 +62,7 @@ export async function serveMain(args: string[]): Promise<number> {
   const logSize = store.pm.engine.layout.logSize
   const limit = Math.min(a.itemSizeMax, Math.floor(logSize / 4))
   const server = await startServer({ store, port: a.port, host: a.host, itemSizeMax: limit, maxBatchBytes: Math.floor(logSize / 2) }).catch((err: unknown) => {
+    if (created) fs.rmSync(a.file, { force: true })
     store.close()
     throw err
   })

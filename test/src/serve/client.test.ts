@@ -103,6 +103,8 @@ test('pmem serve: bad arguments, a port in use and a file that is not a pool exi
     r = run(path.join(dir, 'b.pm'), '--port', String(s.port), '--size', String(8 << 20))
     assert.equal(r.status, 2)
     assert.match(r.stderr, /^pmem serve: listen EADDRINUSE/)
+    assert.equal(fs.existsSync(path.join(dir, 'b.pm')), false, 'a failed start leaves no pool it created')
+    assert.equal(fs.existsSync(path.join(dir, 'b.pm.lock')), false)
     r = run(file, '--port', '0')                 // the pool is held by the running server
     assert.equal(r.status, 2)
     assert.match(r.stderr, /^pmem serve: .*lock/i)
