@@ -214,15 +214,10 @@ export class Barrier {
         else d.value = this.wrap(d.value)
         return d
       },
+      // The writing traps are the Map/Set ones, but a set passes the receiver on (setters of
+      // the prototype chain see the proxy, as for an ordinary object).
+      ...this.#ownPropertyTraps<object>(),
       set: (t, k, v, r) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), r) },
-      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
-      defineProperty: (t, k, d) => {
-        const e = this.mark(t)
-        if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
-        return Reflect.defineProperty(t, k, d)
-      },
-      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
-      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
     }
   }
 
