@@ -10,7 +10,7 @@
  *      writes are applied in place in the mapping. One flush per transaction.
  *      `group`: the writes go to the overlay; a flush shared by every group commit of the
  *      same turn of the event loop runs off the main thread; when it completes, the overlay
- *      is applied in place and the promises resolve.
+ *      is applied in place and the promises resolve (the scheduling: group-commit.ts).
  *      `none`: like group, but nothing waits; the log is flushed at the next sync commit,
  *      `flush()`, checkpoint or close.
  *   4. Checkpoint (when the log is full, and on close): flush the log, apply all overlays,
@@ -79,14 +79,13 @@ import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayou
 import { Tx, type TxHost } from './tx.js'
 import { Publisher } from './publish.js'
 import { SnapshotReader } from './reader.js'
+import { GroupCommit } from './group-commit.js'
 import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
-
-interface Waiter { seq: number; resolve: () => void; reject: (e: unknown) => void }
 
 /** Something to undo (abort) or complete (commit, with the committed seq) when the transaction ends; see `onAbort`. */
 interface Hook { abort: (err: unknown) => void; commit?: (seq: number) => void }
@@ -115,11 +114,9 @@ export class TxEngine implements TxHost {
   #want: Durability = 'sync'
   /** Hooks of the running transaction and its sub-transactions, oldest first (eng. 7). */
   #hooks: Hook[] = []
-  #durableSeq: number
   #dirty = new Set<number>()
-  #waiters: Waiter[] = []
-  #flushing = false
-  #flushScheduled = false
+  /** Durable seq, waiters and the shared group-commit flush (group-commit.ts). */
+  readonly #group: GroupCommit
   #broken: unknown = null
   #closed = false
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
@@ -139,7 +136,13 @@ export class TxEngine implements TxHost {
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
-    this.#durableSeq = log.nextSeq - 1
+    this.#group = new GroupCommit({
+      log,
+      closed: () => this.#closed,
+      seal: () => this.#seal(),
+      applyDurable: d => this.#applyDurable(d),
+      fail: err => this.#fail(err),
+    }, log.nextSeq - 1)
     if (!defer) this.finishRecovery()
   }
 
@@ -194,7 +197,7 @@ export class TxEngine implements TxHost {
   /** Read-only engines: whether snapshots follow a live writer ('live') or read the file as recovery would ('static'). */
   get readerMode(): 'live' | 'static' | null { return this.#snapshots?.mode ?? null }
   /** Seq of the last transaction known durable. */
-  get durableSeq(): number { return this.#durableSeq }
+  get durableSeq(): number { return this.#group.durableSeq }
 
   /**
    * Runs `fn` as one transaction. With `sync` (default) and `none` it returns fn's result;
@@ -249,9 +252,9 @@ export class TxEngine implements TxHost {
       try { this.#commit(want) } catch (err) { if (this.#hooks.length > 0) this.#unwind(0, err); throw err }
     }
     if (this.#hooks.length > 0) this.#committed()
-    if (want === 'group' || durability === 'group') this.#scheduleFlush() // a group caller waits for lastSeq even when nothing of its own was written
+    if (want === 'group' || durability === 'group') this.#group.schedule() // a group caller waits for lastSeq even when nothing of its own was written
     if (durability !== 'group') return result
-    return this.#whenDurable(this.lastSeq).then(() => result)
+    return this.#group.whenDurable(this.lastSeq).then(() => result)
   }
 
   /** A nested transaction: stages after a savepoint, rolls back to it on throw (eng. 7). */
@@ -270,7 +273,7 @@ export class TxEngine implements TxHost {
     if (STRENGTH[durability] > STRENGTH[this.#want]) this.#want = durability
     if (durability !== 'group') return result
     const done = new Promise<T>((resolve, reject) => {
-      this.#hooks.push({ abort: reject, commit: seq => { this.#whenDurable(seq).then(() => resolve(result), reject) } })
+      this.#hooks.push({ abort: reject, commit: seq => { this.#group.whenDurable(seq).then(() => resolve(result), reject) } })
     })
     done.catch(() => {}) // the outer's own failure is reported by the outer: ignoring this promise must not crash
     return done
@@ -379,7 +382,7 @@ export class TxEngine implements TxHost {
     this.assertNotInTransaction('close')
     if (this.#broken === null && !this.region.closed && !this.region.readOnly) this.#guard(() => this.#checkpoint())
     this.#closed = true
-    for (const w of this.#waiters.splice(0)) w.reject(new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
+    this.#group.rejectAll(() => new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
   }
 
   /** Throws TransactionActiveError inside a running transaction (eng. 6). */
@@ -444,7 +447,7 @@ export class TxEngine implements TxHost {
   /** Flushes the whole log synchronously and applies every overlay (eng. 1). */
   #flushLog(): void {
     this.log.flush()
-    this.#markDurable(this.log.nextSeq - 1)
+    this.#group.markDurable(this.log.nextSeq - 1)
   }
 
   #checkpoint(): void {
@@ -465,10 +468,8 @@ export class TxEngine implements TxHost {
     pub.end()
   }
 
-  /** Records are durable up to `seq`: apply the overlays they cover (in an odd window, pub. 2), wake waiters. */
-  #markDurable(seq: number): void {
-    if (seq > this.#durableSeq) this.#durableSeq = seq
-    const d = this.#durableSeq
+  /** Applies the overlays covered by records durable up to `d`, in an odd window (pub. 2, eng. 1). */
+  #applyDurable(d: number): void {
     const s = this.sealed !== null && this.sealed.lastSeq <= d ? this.sealed : null
     const t = this.top !== null && this.top.lastSeq <= d ? this.top : null
     if (s !== null || t !== null) {
@@ -480,41 +481,14 @@ export class TxEngine implements TxHost {
       pub.applied(last.lastSeq, last.lastPos)
       pub.end()
     }
-    let i = 0
-    while (i < this.#waiters.length && this.#waiters[i]!.seq <= d) i++
-    for (const w of this.#waiters.splice(0, i)) w.resolve()
   }
 
-  #whenDurable(seq: number): Promise<void> {
-    if (seq <= this.#durableSeq) return Promise.resolve()
-    return new Promise((resolve, reject) => { this.#waiters.push({ seq, resolve, reject }) })
-  }
-
-  /** Starts one shared flush after the current synchronous work (group commit). */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#flushing) return
-    this.#flushScheduled = true
-    queueMicrotask(() => {
-      this.#flushScheduled = false
-      this.#startFlush()
-    })
-  }
-
-  #startFlush(): void {
-    if (this.#flushing || this.#closed || this.#broken !== null || this.top === null) return
-    this.#flushing = true
+  /** Group commit (group-commit.ts): seals `top` for a shared flush; null when none may start. */
+  #seal(): number | null {
+    if (this.#closed || this.#broken !== null || this.top === null) return null
     this.sealed = this.top
     this.top = null
-    const upTo = this.sealed.lastSeq
-    this.log.flushAsync().then(() => {
-      this.#flushing = false
-      if (this.#closed) return
-      this.#markDurable(upTo)
-      if (this.#waiters.length > 0) this.#startFlush()
-    }, (err: unknown) => {
-      this.#flushing = false
-      this.#fail(err)
-    })
+    return this.sealed.lastSeq
   }
 
   #applyBuilder(b: RecordBuilder): void {
@@ -592,7 +566,7 @@ export class TxEngine implements TxHost {
 
   #fail(err: unknown): void {
     this.#broken = err
-    for (const w of this.#waiters.splice(0)) w.reject(new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
+    this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
 }
 
