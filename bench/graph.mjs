@@ -33,6 +33,7 @@ import { Packr } from 'msgpackr'
 import { runSuite, skip } from './lib/runner.mjs'
 import { filesystemName, makeScratchDir } from './lib/tmpdir.mjs'
 import { loadLibrary } from './lib/library.mjs'
+import { durableWrite } from './lib/experiment.mjs'
 
 const { values: own } = parseArgs({ options: { users: { type: 'string' } }, strict: false })
 const USERS = Number(own.users ?? 200_000)
@@ -118,19 +119,6 @@ function verify(restored, original) {
   if (!ok) throw new Error('restored graph differs from the original (shape, Dates or shared references)')
 }
 
-/** Write `bytes` durably: temp file, fsync, rename over `file`, fsync the directory. */
-function saveDurably(file, bytes) {
-  const tmp = `${file}.tmp`
-  const fd = fs.openSync(tmp, 'w')
-  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-  fs.renameSync(tmp, file)
-  const dirFd = fs.openSync(path.dirname(file), 'r')
-  fs.fsyncSync(dirFd)
-  fs.closeSync(dirFd)
-}
-
 const MB = (bytes) => `${(bytes / 1e6).toFixed(1)} MB file`
 
 /** A serializer codec: save and restore scenarios for it. */
@@ -145,7 +133,7 @@ function codecScenarios(label, encode, decode) {
       for (let i = 0; i < n; i++) {
         const bytes = encode(graph)
         size = bytes.length
-        saveDurably(saveFile, bytes)
+        durableWrite(saveFile, bytes)
       }
       return n
     },
@@ -154,7 +142,7 @@ function codecScenarios(label, encode, decode) {
     name: `${label} restore`,
     vs: 'v8 restore',
     setup() {
-      saveDurably(restoreFile, encode(graph))
+      durableWrite(restoreFile, encode(graph))
       verify(decode(fs.readFileSync(restoreFile)), graph)
     },
     run(n) {

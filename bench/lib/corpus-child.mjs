@@ -13,12 +13,12 @@
 // user + system of all its threads), steadier than wall time on a shared machine.
 
 import fs from 'node:fs'
-import path from 'node:path'
 import v8 from 'node:v8'
 import util from 'node:util'
 import { Packr } from 'msgpackr'
 import { WORKLOADS } from './corpus-workloads.mjs'
 import { loadLibrary } from './library.mjs'
+import { durableWrite } from './experiment.mjs'
 
 const [mode, name, size, file] = process.argv.slice(2)
 const workload = WORKLOADS.find((w) => w.name === name)
@@ -28,18 +28,6 @@ const now = () => performance.now()
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 const packr = new Packr({ structuredClone: true })
-
-function saveDurably(bytes) {
-  const tmp = `${file}.tmp`
-  const fd = fs.openSync(tmp, 'w')
-  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-  fs.renameSync(tmp, file)
-  const dirFd = fs.openSync(path.dirname(file), 'r')
-  fs.fsyncSync(dirFd)
-  fs.closeSync(dirFd)
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
@@ -76,7 +64,7 @@ async function main() {
   if (mode === 'v8-save' || mode === 'mp-save') {
     const t = now(), c0 = cpu()
     const bytes = mode === 'v8-save' ? v8.serialize(graph) : packr.pack(graph)
-    saveDurably(bytes)
+    durableWrite(file, bytes)
     out({ ms: now() - t, cpu: cpu() - c0, fileMiB: bytes.length / 2 ** 20 })
     return
   }

@@ -50,7 +50,7 @@ export async function timeMs(fn) {
 export function durableWrite(file, bytes) {
   const tmp = `${file}.tmp`
   const fd = fs.openSync(tmp, 'w')
-  fs.writeSync(fd, bytes)
+  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)   // a large write may be short
   fs.fsyncSync(fd)
   fs.closeSync(fd)
   fs.renameSync(tmp, file)
