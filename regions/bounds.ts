@@ -22,6 +22,21 @@ export function checkNonNegInt(what: string, n: unknown, action: string): assert
   }
 }
 
+/**
+ * Region's flush arguments: checks `[offset, offset + length)` (defaults: the whole `size`-byte
+ * user area) and returns it rounded out to whole pages, `[start, end)`.
+ */
+export function flushPages(path: string, size: number, action: string, offset: number | undefined, length: number | undefined): [number, number] {
+  const named = `${action} region "${path}"`
+  const off = offset === undefined ? 0 : offset // null is a wrong value, not "the default"
+  checkNonNegInt('offset', off, named)
+  const len = length === undefined ? Math.max(0, size - off) : length
+  checkNonNegInt('length', len, named)
+  checkRange(path, size, off, len, action)
+  if (len === 0) return [0, 0]
+  return [off - (off % PAGE_SIZE), Math.min(size, roundUp(off + len, PAGE_SIZE))]
+}
+
 /** Throws unless `[offset, offset + length)` lies within `[0, size)`. */
 export function checkRange(path: string, size: number, offset: number, length: number, action: string): void {
   checkNonNegInt('offset', offset, action)

@@ -1,5 +1,5 @@
 /**
- * The space a writable Region has the flush thread prepare past its user area (region.ts
+ * The space a writable Region has the flush thread prepare past its user area (region-growth.ts
  * inv. R7): reservations (`reserveAsync`: zeroed pages) and append streams (`appendStream`:
  * pages holding the caller's bytes), in the order they were asked, and how far such space is
  * known to be ready (`reservedTo`), so that `grow` only writes what is not.

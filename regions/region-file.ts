@@ -322,3 +322,15 @@ export function deleteRegionFile(path: unknown): void {
     lock.release()
   }
 }
+
+/** Runs `step`; an operating-system error that escapes it becomes a FileSystemError naming the action. */
+export function typedOsErrors<T>(action: string, step: () => T): T {
+  try {
+    return step()
+  } catch (e) {
+    if (e instanceof PmemError) throw e
+    const code = (e as NodeJS.ErrnoException | undefined)?.code
+    if (typeof code !== 'string') throw e
+    throw new FileSystemError(`${action}: ${(e as Error).message}`, code, { cause: e })
+  }
+}

@@ -1,12 +1,14 @@
 /**
  * `Region`: a file mapped into memory (header page + user area, see header.ts), exposed
  * as checked typed views, with flush, growth, a single-writer lock and read-only open.
+ * This file keeps the region's state (open, broken, closed) and sequences its operations;
+ * the size, growth and space past the user area are region-growth.ts, the mapping and its
+ * checked views region-views.ts.
  *
- * Invariants (file-side ones C1-C4 are in region-file.ts, H1-H4 in header.ts, L1-L7 in lock.ts):
+ * Invariants (file-side ones C1-C4 are in region-file.ts, H1-H4 in header.ts, L1-L7 in lock.ts;
+ * R2, R7 and R8, on the size and the space past the user area, are in region-growth.ts):
  *  R1. No array this class hands out reaches past the end of the file: the mapping covers
  *      exactly the user area (inv. C3), and grow extends the file before it remaps.
- *  R2. Every mapped page has its disk blocks allocated before it is mapped (inv. F2), so
- *      stores never SIGBUS on a full disk; a full disk is an OutOfSpaceError at create/grow.
  *  R3. A writable region holds the writer lock from open to close (inv. L1).
  *  R4. Checked views (`bytes`, `view()`) throw `RegionClosedError` after `close()`, after a
  *      `grow()` (which always remaps), and once the region is broken. Raw arrays from
@@ -16,18 +18,6 @@
  *  R6. Broken is sticky (LMDB's MDB_PANIC): after a failed msync/fsync, a failed header
  *      update or a lost lock, the durable state is unknown, so every method except
  *      `close()` throws `BrokenError` until the file is reopened.
- *  R7. Space reserved ahead (`reserveAsync`, `appendStream`; region-ahead.ts) lies past the
- *      user area, so nothing of the region changes while the flush thread writes it. `grow`
- *      first settles every job under way (inv. A2: bounded, and a dead thread is noticed at
- *      once, flush-worker.ts W8), so the main thread never writes the file while the flush
- *      thread does. `close` first closes the file's gate (W6: bounded), so the flush thread
- *      never writes the file, nor uses its descriptor, once close trims the space no grow used
- *      (as a writer's open would, inv. H3), releases the lock or closes the descriptor.
- *  R8. A read-only region follows a writer's growth only when asked (`followGrowth`): it
- *      reads the header again and, if it announces a larger user area, maps that (the file
- *      holds it, inv. H2), invalidating the views taken before (inv. R4). The old mapping
- *      stays readable until garbage collected, so a raw array fetched before still reads
- *      the file's current bytes below the old size.
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no thread can run,
@@ -37,21 +27,18 @@
 import fs from 'node:fs'
 import { mmap } from './mmap.js'
 import {
-  BrokenError, CorruptionError, FileSystemError, FlushThreadError, InvalidArgumentError, OutOfSpaceError, PmemError, ReadOnlyError, RegionClosedError,
+  BrokenError, FlushThreadError, ReadOnlyError, RegionClosedError,
 } from './errors.js'
-import { checkNonNegInt, checkRange, checkViewArgs, PAGE_SIZE, roundUp } from './bounds.js'
-import { ViewRegistry } from './checked-view.js'
-import { encodeHeader, HEADER_SIZE, HEADER_STRUCT_SIZE, MAX_USER_SIZE, type RegionHeader } from './header.js'
+import { checkViewArgs, flushPages } from './bounds.js'
+import { HEADER_SIZE, type RegionHeader } from './header.js'
 import { liveHolderToken, lockDirOf } from './lock.js'
 import {
-  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, rereadHeader, type RegionFile,
+  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, typedOsErrors, type RegionFile,
 } from './region-file.js'
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
-import { fillZeros, isSpaceError, writeFull } from './file-io.js'
-import { readOnlyView } from './read-only-view.js'
-import { checkStreamGap, checkStreamStart } from './stream-args.js'
-import { closeGate, flushTiming, forgetInWorker, msyncInWorker, newFileRef, startFlushThreads, type FileRef, type WorkerStream } from './flush-worker.js'
-import { SpaceAhead } from './region-ahead.js'
+import { closeGate, flushTiming, forgetInWorker, msyncInWorker, newFileRef, startFlushThreads, type FileRef } from './flush-worker.js'
+import { RegionSpace } from './region-growth.js'
+import { MappedViews } from './region-views.js'
 import { SharedFdatasync } from './shared-fdatasync.js'
 import type { RegionLike, RegionStream, ViewCtor } from './types.js'
 
@@ -68,19 +55,16 @@ export class Region implements RegionLike {
   readonly createdAt: Date
   #file: RegionFile
   #fd: number
-  #header: RegionHeader
-  #map: Buffer | null
-  #raw: Uint8Array | null
-  #checkedBytes: Uint8Array | null = null
-  #views: ViewRegistry
+  /** The header and size, growth and space past the user area (region-growth.ts). */
+  #space: RegionSpace
+  /** The mapping of the user area and the checked views over it (region-views.ts). */
+  #mapped: MappedViews
   #closed = false
   #broken: BrokenError | null = null
   /** The fdatasync fallback of flushAsync; it closes the descriptor at close (once idle). */
   #fdatasync: SharedFdatasync
   /** The file as the flush threads know it (writable regions only): descriptor and gate (W6). */
   #flushFile: FileRef | null
-  /** Space prepared past the user area by the flush thread (inv. R7); null when read-only. */
-  #ahead: SpaceAhead | null
   /** Resolves when a close that had to wait for the flush thread has finished (trim, fdatasync, release). */
   #closing: Promise<void> | null = null
 
@@ -92,13 +76,10 @@ export class Region implements RegionLike {
     this.createdAt = new Date(file.header.createdAt)
     this.#file = file
     this.#fd = file.fd
-    this.#header = file.header
-    this.#map = map
-    this.#raw = new Uint8Array(map.buffer, map.byteOffset, map.length)
-    this.#views = this.#newRegistry()
+    this.#mapped = new MappedViews(file.displayPath, file.readOnly, map)
     this.#fdatasync = new SharedFdatasync(file.fd, () => this.#syncState(), err => this.#break('fdatasync failed', err))
     this.#flushFile = file.readOnly ? null : newFileRef(file.fd)
-    this.#ahead = this.#flushFile === null ? null : new SpaceAhead(this.#flushFile, file.displayPath)
+    this.#space = new RegionSpace(file, this.#flushFile, () => this.#closed, (what, cause) => this.#break(what, cause))
   }
 
   /**
@@ -149,7 +130,7 @@ export class Region implements RegionLike {
   static check(path: string): RegionHeader { return readRegionHeader(path) }
 
   /** Size of the user area in bytes (a multiple of 4096). */
-  get size(): number { return this.#header.userSize }
+  get size(): number { return this.#space.size }
 
   /**
    * Writable regions: the random token of this open's writer lock (lock-owner.ts inv. O3),
@@ -177,14 +158,7 @@ export class Region implements RegionLike {
   followGrowth(): number {
     this.#usableRaw('Cannot follow the growth of')
     if (!this.readOnly) return this.size
-    const header = typedOsErrors(`Cannot follow the growth of region "${this.path}"`, () => rereadHeader(this.#file))
-    if (header.id !== this.#header.id) {
-      throw new CorruptionError(`Cannot follow the growth of region "${this.path}": its header now names region ${header.id}, not ${this.#header.id}; the file was replaced, open it again`)
-    }
-    if (header.userSize > this.size) {
-      this.#header = header
-      this.#remap()
-    }
+    if (this.#space.follow()) this.#remap()
     return this.size
   }
   get closed(): boolean { return this.#closed }
@@ -193,9 +167,8 @@ export class Region implements RegionLike {
 
   /** Checked `Uint8Array` over the whole user area (inv. R4). Read-only regions: stores throw `ReadOnlyError`. */
   get bytes(): Uint8Array {
-    const raw = this.#usableRaw('Cannot use')
-    this.#checkedBytes ??= this.#wrap(raw, Uint8Array)
-    return this.#checkedBytes
+    this.#usableRaw('Cannot use')
+    return this.#mapped.bytes()
   }
 
   /**
@@ -203,13 +176,9 @@ export class Region implements RegionLike {
    * must be aligned to the element size (inv. R4). Read-only regions: stores throw `ReadOnlyError`.
    */
   view<C extends ViewCtor>(ctor: C, byteOffset: number, length: number): InstanceType<C> {
-    const raw = this.#usableRaw('Cannot create view on')
+    this.#usableRaw('Cannot create view on')
     checkViewArgs(this.path, this.size, ctor, byteOffset, length)
-    const at = raw.byteOffset + byteOffset
-    const real = ctor === DataView
-      ? new DataView(raw.buffer, at, length)
-      : new (ctor as Uint8ArrayConstructor)(raw.buffer, at, length)
-    return this.#wrap(real, ctor) as InstanceType<C>
+    return this.#mapped.view(ctor, byteOffset, length)
   }
 
   /**
@@ -228,7 +197,7 @@ export class Region implements RegionLike {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
     try {
-      mmap.sync(this.#map!, start, end - start, true, false)
+      mmap.sync(this.#mapped.map!, start, end - start, true, false)
     } catch (e) {
       throw this.#break('msync failed', e)
     }
@@ -283,18 +252,8 @@ export class Region implements RegionLike {
    * still writing after `flushTiming.waitMs`, it throws `FlushThreadError`, changing nothing.
    */
   grow(newSize: number): void {
-    const action = `Cannot grow region "${this.path}"`
     this.#checkWritable('Cannot grow')
-    checkNonNegInt('newSize', newSize, action)
-    const target = roundUp(newSize, PAGE_SIZE)
-    if (target < this.size) throw new InvalidArgumentError(`${action} to ${newSize} bytes: it already has ${this.size} bytes and regions never shrink`)
-    if (target > MAX_USER_SIZE) throw new OutOfSpaceError(`${action} to ${newSize} bytes: the maximum user-area size is ${MAX_USER_SIZE} bytes (2 GiB - 4 KiB)`)
-    if (target === this.size) return
-    this.#ahead!.settle(HEADER_SIZE + this.size, 'Cannot grow')
-    const ready = this.#ahead!.readyTo(HEADER_SIZE + this.size)
-    if (ready < HEADER_SIZE + target) this.#extendFile(ready, target, action)
-    this.#writeHeader({ ...this.#header, userSize: target })
-    this.#remap()
+    if (this.#space.grow(newSize)) this.#remap()
   }
 
   /**
@@ -307,19 +266,14 @@ export class Region implements RegionLike {
    */
   reserveAsync(newSize: number): Promise<void> {
     if (this.readOnly || this.#closed || this.#broken !== null) return Promise.resolve()
-    checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
-    return this.#ahead!.reserve(HEADER_SIZE + this.size, HEADER_SIZE + Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE))
+    return this.#space.reserve(newSize)
   }
 
   /**
    * User-area offset where the space reserved so far ends (at least `size`): an append
    * stream may start there or further on. Not known while a stream is open (-1).
    */
-  get reservedEnd(): number {
-    if (this.#ahead === null) return this.size
-    const end = this.#ahead.end(HEADER_SIZE + this.size)
-    return end < 0 ? -1 : end - HEADER_SIZE
-  }
+  get reservedEnd(): number { return this.#space.reservedEnd }
 
   /**
    * Opens an append stream: bytes written to it go, in order, into the file past the user
@@ -334,35 +288,7 @@ export class Region implements RegionLike {
    */
   appendStream(at: number, block: number): RegionStream | null {
     this.#checkWritable('Cannot open an append stream on')
-    const action = `Cannot open an append stream on region "${this.path}"`
-    checkNonNegInt('at', at, action)
-    checkStreamStart(action, at, block) // inv. S1
-    const end = this.reservedEnd
-    if (end < 0) return null
-    if (at < end) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${end})`)
-    checkStreamGap(action, at, end) // inv. S2
-    const ws = this.#ahead!.stream(HEADER_SIZE + this.size, HEADER_SIZE + at, block)
-    if (ws === null) return null
-    return {
-      at,
-      get written() { return ws.written },
-      write: (bytes, transfer) => ws.write(bytes, transfer),
-      end: () => ws.end(),
-      discard: () => this.#discardStream(ws),
-    }
-  }
-
-  /** Ends `ws`, waits for it, and zero-fills what it wrote (a stream given up: inv. R7). */
-  #discardStream(ws: WorkerStream): void {
-    if (this.#closed) { void ws.end(); return }              // the gate is closed: it wrote its last byte (W6), close trimmed it
-    const range = this.#ahead!.discard(ws, 'Cannot discard an append stream of')
-    if (range === null) return
-    try {
-      fillZeros(this.#fd, range[0], range[1])
-      fs.fsyncSync(this.#fd)
-    } catch (e) {
-      throw this.#break('zero-filling a discarded append stream failed', e)
-    }
+    return this.#space.stream(at, block)
   }
 
   /**
@@ -376,10 +302,7 @@ export class Region implements RegionLike {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#views.invalidateAll()
-    this.#map = null
-    this.#raw = null
-    this.#checkedBytes = null
+    this.#mapped.release()
     if (this.#flushFile !== null && !closeGate(this.#flushFile)) {
       this.#finishCloseLater()
       throw new FlushThreadError(`Cannot close region "${this.path}" yet: the flush thread is still inside a write to it after ${flushTiming.waitMs} ms; it is closed for this process, and its lock is released once that write ends`)
@@ -391,9 +314,7 @@ export class Region implements RegionLike {
   #finishClose(): void {
     let failure: BrokenError | undefined
     if (!this.readOnly) {
-      try {
-        if (fs.fstatSync(this.#fd).size > HEADER_SIZE + this.size) fs.ftruncateSync(this.#fd, HEADER_SIZE + this.size)
-      } catch { /* a longer file is still valid (inv. H3) */ }
+      this.#space.trimUnused()
       if (this.#broken === null) {
         try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
       }
@@ -423,18 +344,10 @@ export class Region implements RegionLike {
     return this.#closed ? 'closed' : 'open'
   }
 
-  #newRegistry(): ViewRegistry {
-    return new ViewRegistry(`Cannot use a view of region "${this.path}": the region was closed, remapped by grow() or broken; take a new view from an open region`)
-  }
-
-  #wrap<T extends object>(real: T, ctor: ViewCtor): T {
-    return this.#views.wrap(this.readOnly ? readOnlyView(real, this.path) : real, ctor)
-  }
-
   #usableRaw(action: string): Uint8Array {
     if (this.#closed) throw new RegionClosedError(`${action} region "${this.path}": it is closed; open it again with Region.open()`)
     if (this.#broken !== null) throw this.#brokenError(action)
-    return this.#raw!
+    return this.#mapped.raw!
   }
 
   #brokenError(action: string): BrokenError {
@@ -449,37 +362,7 @@ export class Region implements RegionLike {
   /** Checks a flush range and returns it rounded out to whole pages, `[start, end)`. */
   #flushRange(action: string, offset: number | undefined, length: number | undefined): [number, number] {
     this.#checkWritable(action)
-    const named = `${action} region "${this.path}"`
-    const off = offset === undefined ? 0 : offset // null is a wrong value, not "the default"
-    checkNonNegInt('offset', off, named)
-    const len = length === undefined ? Math.max(0, this.size - off) : length
-    checkNonNegInt('length', len, named)
-    checkRange(this.path, this.size, off, len, action)
-    if (len === 0) return [0, 0]
-    return [off - (off % PAGE_SIZE), Math.min(this.size, roundUp(off + len, PAGE_SIZE))]
-  }
-
-  /** Appends zeroed, allocated, fsynced pages from file offset `from` up to `target` bytes of user area (inv. R2). */
-  #extendFile(from: number, target: number, action: string): void {
-    try {
-      fillZeros(this.#fd, from, HEADER_SIZE + target)
-    } catch (e) {
-      try { fs.ftruncateSync(this.#fd, from) } catch { /* a longer file is still valid (inv. H3) */ }
-      if (isSpaceError(e)) throw new OutOfSpaceError(`${action} to ${target} bytes: no space left on the disk (${(e as { code: string }).code}); free some space`)
-      throw this.#break('extending the file failed', e)
-    }
-    try { fs.fsyncSync(this.#fd) } catch (e) { throw this.#break('fsync after extending the file failed', e) }
-  }
-
-  /** Rewrites the header struct (one sector: atomic, inv. H1) and fsyncs it. */
-  #writeHeader(header: RegionHeader): void {
-    try {
-      writeFull(this.#fd, encodeHeader(header).subarray(0, HEADER_STRUCT_SIZE), 0)
-      fs.fsyncSync(this.#fd)
-    } catch (e) {
-      throw this.#break('writing the header failed; it may announce the old or the new size', e)
-    }
-    this.#header = header
+    return flushPages(this.path, this.size, action, offset, length)
   }
 
   /** Maps the (grown) user area anew and invalidates the old views (inv. R4). */
@@ -490,18 +373,14 @@ export class Region implements RegionLike {
     } catch (e) {
       throw this.#break(`mapping the grown file failed (${String(e)}); reopen it`, e)
     }
-    this.#views.invalidateAll()
-    this.#views = this.#newRegistry()
-    this.#map = map
-    this.#raw = new Uint8Array(map.buffer, map.byteOffset, map.length)
-    this.#checkedBytes = null
+    this.#mapped.remap(map)
   }
 
   /** Enters the sticky broken state (inv. R6) and returns the error to throw. */
   #break(what: string, cause: unknown): BrokenError {
     if (this.#broken === null) {
       this.#broken = new BrokenError(`${what} (${String(cause)}); its durable state is unknown: close it and open it again`, { cause })
-      this.#views.invalidateAll()
+      this.#mapped.invalidate()
     }
     return this.#brokenError('Cannot use')
   }
@@ -516,15 +395,3 @@ export class Region implements RegionLike {
 
 export type { RegionOpenOptions } from './open-options.js'
 export type { RegionHeader } from './header.js'
-
-/** Runs `step`; an operating-system error that escapes it becomes a FileSystemError naming the action. */
-function typedOsErrors<T>(action: string, step: () => T): T {
-  try {
-    return step()
-  } catch (e) {
-    if (e instanceof PmemError) throw e
-    const code = (e as NodeJS.ErrnoException | undefined)?.code
-    if (typeof code !== 'string') throw e
-    throw new FileSystemError(`${action}: ${(e as Error).message}`, code, { cause: e })
-  }
-}
