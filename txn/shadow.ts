@@ -5,7 +5,8 @@
  * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
  *
  * Implements the chunk-store interface (chunk-store.ts) that containers are written against.
- * Formats: shadow-format.ts. Staged map: shadow-map.ts. Recovery: shadow-recover.ts.
+ * Formats: shadow-format.ts. Staged map: shadow-map.ts. Recovery: shadow-recover.ts. Create, open
+ * and the slot probes: shadow-open.ts. Adopting appended chunks: shadow-adopt.ts.
  *
  * A batch is everything written between two commits. Its state machine:
  *
@@ -41,41 +42,23 @@
  * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
  */
 import {
-  BrokenError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, CorruptionError, ReadOnlyError,
-  RegionClosedError, describe, roundUp, PAGE_SIZE,
+  BrokenError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, CorruptionError, ReadOnlyError, describe,
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
-import {
-  DATA_START, MAX_CHUNKS, MAX_KEEP, MAX_PHYS, META_MAX, NONE, SLOT_SIZE, decodeSlot, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
-  type VersionDesc,
-} from './shadow-format.js'
+import { MAX_CHUNKS, MAX_PHYS, META_MAX, NONE, encodeSlot, type VersionDesc } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
 import { FreeSpace } from './shadow-space.js'
 import { StagedMap, type Entry } from './shadow-map.js'
-import { recover } from './shadow-recover.js'
 import { checkShadow } from './shadow-check.js'
 import { CommitInProgressError } from './shadow-errors.js'
+import {
+  createStore, openStore, probeStore, retainedVersions, growRegion,
+  type ShadowCreateOptions, type ShadowOpenOptions, type StoreInit,
+} from './shadow-open.js'
+import { adoptChunks, appendTarget, type AdoptHost } from './shadow-adopt.js'
 import type { ChunkStore } from './chunk-store.js'
 
-/** Options of {@link ShadowStore.create}. */
-export interface ShadowCreateOptions {
-  /** Bytes per chunk: a power of two from 512 to 16 MiB. Fixed for the store's life. */
-  chunkSize: number
-  /** Committed versions kept readable (and their chunks kept), 1 to 64; default 2. */
-  keepVersions?: number
-  /** Grows the region by at least `neededBytes` when free chunks run out (default: `region.grow`). */
-  growBy?: (neededBytes: number) => void
-  /** Where the store starts in the region's user area (multiple of 4096, default 0). */
-  base?: number
-}
-
-/** Options of {@link ShadowStore.open}. */
-export interface ShadowOpenOptions {
-  /** Open this retained older version, read-only (default: the newest). */
-  version?: number
-  growBy?: (neededBytes: number) => void
-  base?: number
-}
+export type { ShadowCreateOptions, ShadowOpenOptions } from './shadow-open.js'
 
 /** One retained version, as {@link ShadowStore.versions} lists it. */
 export interface ShadowVersionInfo {
@@ -106,20 +89,6 @@ interface Sealed {
   range: { offset: number; length: number } | null
 }
 
-interface Init {
-  region: RegionLike
-  base: number
-  chunkSize: number
-  keepVersions: number
-  growBy: ((neededBytes: number) => void) | undefined
-  readOnly: string | null
-  descs: VersionDesc[]
-  view: VersionDesc
-  metas: Map<number, Uint8Array>
-  lastRef: Map<number, number>
-  fellBack: ShadowStore['fellBack']
-  dropped: ShadowStore['droppedVersions']
-}
 
 /**
  * A copy-on-write chunk store with versioned, atomically committed metadata.
@@ -166,7 +135,7 @@ export class ShadowStore implements ChunkStore {
   #inFlight: Promise<number> | null = null
   #broken: { cause: unknown } | null = null
 
-  private constructor(init: Init) {
+  private constructor(init: StoreInit) {
     this.#region = init.region
     this.base = init.base
     this.chunkSize = init.chunkSize
@@ -195,31 +164,7 @@ export class ShadowStore implements ChunkStore {
    * before it returned, open reports NotARegionError or CorruptionError; create again.
    */
   static create(region: RegionLike, opts: ShadowCreateOptions): ShadowStore {
-    const action = 'Cannot create shadow store'
-    checkRegion(region, action)
-    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`${action}: options { chunkSize } are required, got ${describe(opts)}`)
-    const { chunkSize, keepVersions = 2, growBy } = opts
-    const base = checkBase(opts.base, action)
-    if (!validChunkSize(chunkSize)) {
-      throw new InvalidArgumentError(`${action} on region "${region.path}": chunkSize must be a power of two from ${MIN_CHUNK} to ${MAX_CHUNK}, got ${describe(chunkSize)}`)
-    }
-    if (!Number.isInteger(keepVersions) || keepVersions < 1 || keepVersions > MAX_KEEP) {
-      throw new InvalidArgumentError(`${action} on region "${region.path}": keepVersions must be an integer from 1 to ${MAX_KEEP}, got ${describe(keepVersions)}`)
-    }
-    checkGrowBy(growBy, action)
-    if (region.readOnly) throw new ReadOnlyError(`${action} on region "${region.path}": the region was opened read-only`)
-    if (region.size < base + DATA_START) growRegion(region, growBy, base + DATA_START, action)
-    const desc: VersionDesc = {
-      version: 0, time: Date.now(), bytes: 0, chunkCount: 0, root: NONE, rootCrc: 0, metaPhys: NONE, metaCrc: 0, metaLen: 0, depth: 0,
-    }
-    const bytes = region.unsafeBytes()
-    bytes.fill(0, base, base + DATA_START)
-    bytes.set(encodeSlot({ chunkSize, keepVersions, descs: [desc] }), base)
-    region.flush(base, DATA_START)
-    return new ShadowStore({
-      region, base, chunkSize, keepVersions, growBy, readOnly: null, descs: [desc], view: desc,
-      metas: new Map([[0, new Uint8Array(0)]]), lastRef: new Map(), fellBack: null, dropped: [],
-    })
+    return new ShadowStore(createStore(region, opts))
   }
 
   /**
@@ -228,23 +173,7 @@ export class ShadowStore implements ChunkStore {
    * (newer format), CorruptionError (no valid version), InvalidArgumentError (version not retained).
    */
   static open(region: RegionLike, opts: ShadowOpenOptions = {}): ShadowStore {
-    const action = 'Cannot open shadow store'
-    checkRegion(region, action)
-    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`${action}: options must be an object, got ${describe(opts)}`)
-    const base = checkBase(opts.base, action)
-    checkGrowBy(opts.growBy, action)
-    if (opts.version !== undefined && (!Number.isSafeInteger(opts.version) || opts.version < 0)) {
-      throw new InvalidArgumentError(`${action} on region "${region.path}": version must be a non-negative integer, got ${describe(opts.version)}`)
-    }
-    const rec = recover(region, base)
-    const view = opts.version === undefined ? rec.descs[0]! : rec.descs.find(d => d.version === opts.version)
-    if (view === undefined) {
-      const list = rec.descs.map(d => d.version).reverse().join(', ')
-      throw new InvalidArgumentError(`${action} on region "${region.path}" at version ${opts.version}: it is not retained (retained versions: ${list})`)
-    }
-    const readOnly = region.readOnly ? 'the region was opened read-only'
-      : view !== rec.descs[0] ? `it shows version ${view.version}, an older retained version (open without { version } to write)` : null
-    return new ShadowStore({ region, base, growBy: opts.growBy, readOnly, view, ...rec })
+    return new ShadowStore(openStore(region, opts))
   }
 
   /**
@@ -253,10 +182,7 @@ export class ShadowStore implements ChunkStore {
    * has the store's magic: open it, damage included), 'foreign' (other data).
    */
   static probe(region: RegionLike, base = 0): 'blank' | 'store' | 'foreign' {
-    checkRegion(region, 'Cannot probe shadow store')
-    const at = checkBase(base, 'Cannot probe shadow store')
-    const bytes = region.unsafeBytes()
-    return probeSlots(bytes.subarray(Math.min(at, bytes.length), Math.min(at + DATA_START, bytes.length)))
+    return probeStore(region, base)
   }
 
   /**
@@ -267,16 +193,7 @@ export class ShadowStore implements ChunkStore {
    * slot that no longer retains its version was written), so what it read is that version.
    */
   static retained(region: RegionLike, base = 0): number[] {
-    checkRegion(region, 'Cannot read the versions of shadow store')
-    const at = checkBase(base, 'Cannot read the versions of shadow store')
-    const bytes = region.unsafeBytes()
-    if (bytes.length < at + DATA_START) return []
-    let best: VersionDesc[] = []
-    for (const i of [0, 1]) {
-      const d = decodeSlot(bytes.slice(at + i * SLOT_SIZE, at + (i + 1) * SLOT_SIZE), i)
-      if (d.ok && (best.length === 0 || d.slot.descs[0]!.version > best[0]!.version)) best = d.slot.descs
-    }
-    return best.map(d => d.version)
+    return retainedVersions(region, base)
   }
 
   /** Last committed version (for a store opened at an older version: that version). */
@@ -361,11 +278,7 @@ export class ShadowStore implements ChunkStore {
    */
   appendTarget(): { phys: number; offset: number } | null {
     this.#writable('plan an append to')
-    const end = this.#region.reservedEnd
-    if (end === undefined || end < 0 || this.#region.appendStream === undefined) return null
-    const first = this.#io.chunkOffset(0)
-    const phys = Math.max(this.#space.count, Math.ceil((end - first) / this.chunkSize))
-    return { phys, offset: this.#io.chunkOffset(phys) }
+    return appendTarget(this.#adoptHost())
   }
 
   /**
@@ -380,30 +293,8 @@ export class ShadowStore implements ChunkStore {
    */
   adopt(logical: number, phys: number, crcs: Uint32Array): void {
     this.#writable('adopt chunks into')
-    const n = crcs.length
-    const what = `Cannot adopt chunks into shadow store on region "${this.#region.path}"`
-    if (!Number.isSafeInteger(logical) || logical < 0 || logical + n > MAX_CHUNKS) {
-      throw new OutOfRangeError(`${what}: logical chunks [${logical}, ${logical + n}) are outside 0 to ${MAX_CHUNKS}`)
-    }
-    if (!Number.isSafeInteger(phys) || phys < this.#space.count || phys + n > MAX_PHYS) {
-      throw new InvalidArgumentError(`${what}: physical chunk ${phys} is not past the store's ${this.#space.count} chunks`)
-    }
-    for (let i = 0; i < n; i++) {
-      if (this.#map.dirty.has(logical + i)) throw new InvalidArgumentError(`${what}: logical chunk ${logical + i} was already written in this batch`)
-    }
-    if (n === 0) return
-    const count = Math.max(this.#map.count, logical + n)
-    const nodes = (Math.ceil(count / this.#io.fanout) + 2) * (depthOf(count, this.#io.fanout) + 1) + this.#map.resizeCost(count)
-    const need = this.#io.chunkOffset(phys + n + nodes)
-    if (this.#region.size < need) growRegion(this.#region, undefined, need, what)   // exactly: the data is there already, a policy step would zero-fill past it
-    this.#io.sync('adopt')
-    this.#space.extend(this.#io.physCount)
-    for (let i = 0; i < n; i++) this.#space.take(phys + i)
-    if (count > this.#map.count) { this.#reserve(this.#map.resizeCost(count), 'adopt'); this.#map.resize(count) }
-    this.#reserve(this.#map.adoptCost(logical, n), 'adopt')
-    this.#map.stageAdopted(logical, phys, crcs)
+    adoptChunks(this.#adoptHost(), logical, phys, crcs)
   }
-
   /** Sets the number of logical chunks. New chunks read as zeros (inv. 7); dropped ones are released. */
   resize(chunkCount: number): void {
     this.#writable('resize')
@@ -599,6 +490,11 @@ export class ShadowStore implements ChunkStore {
     this.#verified.add(e.phys)
   }
 
+  /** What adopting works on: the current batch's map, and `#reserve` for its map nodes. */
+  #adoptHost(): AdoptHost {
+    return { region: this.#region, io: this.#io, space: this.#space, map: this.#map, reserve: (n, action) => this.#reserve(n, action) }
+  }
+
   /** Makes sure `n` chunks are free, growing the region if needed (OutOfSpaceError otherwise). */
   #reserve(n: number, action: string): void {
     if (this.#space.freeCount >= n) return
@@ -647,51 +543,6 @@ export class ShadowStore implements ChunkStore {
     const msg = cause instanceof Error ? cause.message : String(cause)
     return new BrokenError(`Cannot ${action} shadow store on region "${this.#region.path}": an earlier flush failed (${msg}); the store refuses further work, reopen it to recover the last durable version`, { cause })
   }
-}
-
-function checkRegion(region: RegionLike, action: string): void {
-  if (region === null || typeof region !== 'object' || typeof region.unsafeBytes !== 'function' || typeof region.flush !== 'function') {
-    throw new InvalidArgumentError(`${action}: expected a region, got ${describe(region)}`)
-  }
-  if (region.closed) throw new RegionClosedError(`${action}: region "${region.path}" is closed`)
-}
-
-function checkBase(base: unknown, action: string): number {
-  if (base === undefined) return 0
-  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
-    throw new InvalidArgumentError(`${action}: base must be a non-negative multiple of ${PAGE_SIZE}, got ${describe(base)}`)
-  }
-  return base
-}
-
-function checkGrowBy(growBy: unknown, action: string): void {
-  if (growBy !== undefined && typeof growBy !== 'function') {
-    throw new InvalidArgumentError(`${action}: growBy must be a function, got ${describe(growBy)}`)
-  }
-}
-
-/** Grows the region to at least `minSize` (asking for `wanted`); OutOfSpaceError if it cannot. */
-/** Map depth for `count` logical chunks with `fanout` entries per node (an upper bound is enough here). */
-function depthOf(count: number, fanout: number): number {
-  let d = 0
-  for (let c = 1; c < count; c *= fanout) d++
-  return d
-}
-
-function growRegion(region: RegionLike, growBy: ((n: number) => void) | undefined, minSize: number, what: string, wanted = minSize): void {
-  const errors: string[] = []
-  const attempts = growBy ? [() => growBy(roundUp(minSize, PAGE_SIZE) - region.size)]
-    : [...new Set([roundUp(wanted, PAGE_SIZE), roundUp(minSize, PAGE_SIZE)])].map(size => () => region.grow(size))
-  for (const attempt of attempts) {
-    try {
-      attempt()
-      if (region.size >= minSize) return
-      errors.push(`the region is still ${region.size} bytes`)
-    } catch (e) {
-      errors.push(e instanceof Error ? e.message : String(e))
-    }
-  }
-  throw new OutOfSpaceError(`${what}: the region must grow to ${minSize} bytes and cannot (${errors.join('; ')}); nothing was changed`)
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
