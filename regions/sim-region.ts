@@ -26,14 +26,14 @@
  *      are trimmed by the next writer's open), so stream bytes can only reach a crash image
  *      through a `grow` over them, which first ends any open stream and makes its bytes
  *      durable (as Region.grow waits for the flush thread). A stream's bytes are durable
- *      when its `end()` resolves; `discard()` zero-fills them again.
+ *      when its `end()` resolves; `discard()` zero-fills them again. The tail and its
+ *      stream are kept by sim-tail.ts; this file keeps the user area and the crash images.
  */
 import { RegionClosedError, InvalidArgumentError, ReadOnlyError, OutOfSpaceError } from './errors.js'
 import { ViewRegistry } from './checked-view.js'
 import { PAGE_SIZE, SECTOR_SIZE, checkNonNegInt, checkRange, checkViewArgs, describe, roundUp } from './bounds.js'
 import { MAX_USER_SIZE } from './header.js'
-import { crc32c } from './checksum.js'
-import { checkStreamGap, checkStreamStart } from './stream-args.js'
+import { SimTail, extend } from './sim-tail.js'
 import type { RegionLike, RegionStream, ViewCtor } from './types.js'
 
 /** Information passed to {@link SimRegion.onFlush}. */
@@ -84,11 +84,8 @@ export class SimRegion implements RegionLike {
   #flushes = 0
   #maxSize: number
   #views: ViewRegistry
-  /** Bytes past the user area (reserved or streamed, inv. 4): what the program wrote, and what is durable. */
-  #tailVolatile: Uint8Array = new Uint8Array(0)
-  #tailDurable: Uint8Array = new Uint8Array(0)
-  /** The open append stream, if any. */
-  #stream: SimStream | null = null
+  /** Bytes past the user area (reserved or streamed, inv. 4) and the open append stream: sim-tail.ts. */
+  #tail: SimTail
 
   private constructor(path: string, volatile: Uint8Array, durable: Uint8Array, maxSize: number, readOnly: boolean, created = false) {
     this.path = path
@@ -100,6 +97,16 @@ export class SimRegion implements RegionLike {
     this.#durable = durable
     this.#maxSize = maxSize
     this.#views = new ViewRegistry(`Region "${path}" is closed`)
+    this.#tail = new SimTail({
+      path, readOnly, maxSize,
+      size: () => this.size,
+      closed: () => this.#closed,
+      flush: (offset, length, apply) => {
+        this.onFlush?.({ offset, length, index: this.#flushes })
+        apply()
+        this.#flushes++
+      },
+    })
   }
 
   /** A new zero-filled simulated region whose durable and volatile images are equal. */
@@ -184,91 +191,33 @@ export class SimRegion implements RegionLike {
     // Growth is durable at once, as Region.grow is (it fsyncs the new size). It first ends
     // an open stream (Region.grow waits for the flush thread), and keeps the tail's bytes
     // it grows over (inv. 4).
-    this.#stream?.finish()
+    this.#tail.finishStream()
     const old = this.#volatile.length, take = size - old
     this.#volatile = extend(this.#volatile, size)
     this.#durable = extend(this.#durable, size)
-    this.#volatile.set(this.#tailVolatile.subarray(0, take), old)
-    this.#durable.set(this.#tailDurable.subarray(0, take), old)
-    this.#tailVolatile = this.#tailVolatile.slice(Math.min(take, this.#tailVolatile.length))
-    this.#tailDurable = this.#tailDurable.slice(Math.min(take, this.#tailDurable.length))
+    const [tailVolatile, tailDurable] = this.#tail.shift(take)
+    this.#volatile.set(tailVolatile, old)
+    this.#durable.set(tailDurable, old)
     this.#views.invalidateAll()
   }
 
   /** User-area offset where the reserved space ends (at least `size`); -1 while a stream is open. */
-  get reservedEnd(): number {
-    return this.#stream !== null ? -1 : this.size + this.#tailVolatile.length
-  }
+  get reservedEnd(): number { return this.#tail.reservedEnd }
 
   /**
    * Reserves zero-filled, durable space past the user area up to `newSize` (as
-   * Region.reserveAsync), taking effect after the current turn of the event loop.
+   * Region.reserveAsync), taking effect after the current turn of the event loop (sim-tail.ts).
    */
-  async reserveAsync(newSize: number): Promise<void> {
-    if (this.readOnly || this.#closed) return
-    checkNonNegInt('newSize', newSize, `Cannot reserve space for region "${this.path}"`)
-    if (this.#stream !== null) return
-    await new Promise<void>(resolve => setImmediate(resolve))
-    const want = Math.min(roundUp(newSize, PAGE_SIZE), MAX_USER_SIZE) - this.size   // as Region: never past the largest user area
-    if (this.#closed || this.#stream !== null || want <= this.#tailVolatile.length || this.size + want > this.#maxSize) return
-    this.onFlush?.({ offset: this.size + this.#tailVolatile.length, length: want - this.#tailVolatile.length, index: this.#flushes })
-    this.#tailVolatile = extend(this.#tailVolatile, want)
-    this.#tailDurable = extend(this.#tailDurable, want)
-    this.#flushes++
-  }
+  reserveAsync(newSize: number): Promise<void> { return this.#tail.reserve(newSize) }
 
   /**
    * An append stream past the user area from `at` (as Region.appendStream): its bytes are
    * durable only once `end()` resolves (inv. 4), with the CRC-32C of every `block` bytes.
-   * Null while another stream is open.
+   * Null while another stream is open (sim-tail.ts).
    */
   appendStream(at: number, block: number): RegionStream | null {
     this.#open('open an append stream on')
-    const action = `Cannot open an append stream on region "${this.path}"`
-    if (this.readOnly) throw new ReadOnlyError(`${action}: it was opened read-only`)
-    checkNonNegInt('at', at, action)
-    checkStreamStart(action, at, block) // stream-args.ts inv. S1, as Region
-    if (this.#stream !== null) return null
-    if (at < this.reservedEnd) throw new InvalidArgumentError(`${action}: at ${at} is before the end of the reserved space (${this.reservedEnd})`)
-    checkStreamGap(action, at, this.reservedEnd) // inv. S2
-    const stream = new SimStream(this.path, at, block, {
-      write: (a, bytes) => this.#tailWrite(a, bytes),
-      end: (st, a, e, keep) => this.#tailEnd(st, a, e, keep),
-      read: (a, e) => this.#tailRead(a, e),
-    })
-    this.#stream = stream
-    return stream.handle
-  }
-
-  /** Stream support (SimStream): writes `bytes` at user-area offset `at` of the tail (volatile only). */
-  #tailWrite(at: number, bytes: Uint8Array): void {
-    const from = at - this.size
-    if (from + bytes.length > this.#tailVolatile.length) {
-      const len = roundUp(from + bytes.length, PAGE_SIZE)
-      this.#tailVolatile = extend(this.#tailVolatile, len)
-      this.#tailDurable = extend(this.#tailDurable, len)
-    }
-    this.#tailVolatile.set(bytes, from)
-  }
-
-  /** Stream support: the stream's range `[at, end)` is fsynced (a flush, onFlush first) or zero-filled again. */
-  #tailEnd(stream: SimStream, at: number, end: number, keep: boolean): void {
-    if (this.#stream === stream) this.#stream = null
-    const from = Math.max(0, at - this.size), to = Math.max(from, end - this.size)
-    if (to === from) return
-    if (keep) {
-      this.onFlush?.({ offset: at, length: end - at, index: this.#flushes })
-      this.#tailDurable.set(this.#tailVolatile.subarray(from, to), from)
-      this.#flushes++
-    } else {
-      this.#tailVolatile.fill(0, from, to)
-      this.#tailDurable.fill(0, from, to)
-    }
-  }
-
-  /** Stream support: the bytes `[at, end)` of the tail as written. */
-  #tailRead(at: number, end: number): Uint8Array {
-    return this.#tailVolatile.subarray(at - this.size, end - this.size)
+    return this.#tail.appendStream(at, block)
   }
 
   close(): void {
@@ -396,88 +345,6 @@ function checkOptions(opts: unknown, action: string, known: readonly string[]): 
 /** A crash-image seed is any safe integer. */
 function checkSeed(seed: unknown, action: string): void {
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new InvalidArgumentError(`${action}: seed must be an integer, got ${describe(seed)}`)
-}
-
-/**
- * A SimRegion append stream: bytes land in the region's tail at once (volatile), and are
- * durable, with their block checksums, when `end()` resolves after a turn of the event loop.
- */
-/** What a SimStream may do to its region's tail (closures over the region's private state). */
-interface TailOps {
-  write(at: number, bytes: Uint8Array): void
-  end(stream: SimStream, at: number, end: number, keep: boolean): void
-  read(at: number, end: number): Uint8Array
-}
-
-class SimStream {
-  readonly handle: RegionStream
-  #written = 0
-  #state: 'open' | 'ended' | 'done' | 'discarded' = 'open'
-  #crcs: Promise<Uint32Array | null> | null = null
-
-  constructor(readonly path: string, readonly at: number, readonly block: number, private readonly tail: TailOps) {
-    const self = this
-    this.handle = {
-      at,
-      get written() { return self.#written },
-      write: (bytes, transfer) => self.write(bytes, transfer === true),
-      end: () => self.end(),
-      discard: () => self.discard(),
-    }
-  }
-
-  write(bytes: Uint8Array, transfer: boolean): void {
-    if (this.#state !== 'open') throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.path}": it has ended`)
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`Cannot write to an append stream of region "${this.path}": expected a Uint8Array`)
-    this.tail.write(this.at + this.#written, bytes)
-    this.#written += bytes.length
-    // A transferred buffer is detached here, as the flush thread's transfer would.
-    if (transfer && bytes.buffer instanceof ArrayBuffer) structuredClone(bytes.buffer, { transfer: [bytes.buffer] })
-  }
-
-  end(): Promise<Uint32Array | null> {
-    if (this.#crcs !== null) return this.#crcs
-    if (this.#state === 'open') this.#state = 'ended'
-    this.#crcs = new Promise<void>(resolve => setImmediate(resolve)).then(() => this.finish())
-    return this.#crcs
-  }
-
-  /** Makes the stream durable now (its fsync); the checksums, or null if it was discarded. */
-  finish(): Uint32Array | null {
-    if (this.#state === 'discarded') return null
-    if (this.#state !== 'done') {
-      this.#state = 'done'
-      this.tail.end(this, this.at, this.at + this.#written, true)
-    }
-    return this.checksums()
-  }
-
-  checksums(): Uint32Array {
-    const n = Math.ceil(this.#written / this.block)
-    const out = new Uint32Array(n)
-    const bytes = this.tail.read(this.at, this.at + this.#written)
-    for (let i = 0; i < n; i++) {
-      const part = bytes.subarray(i * this.block, Math.min(bytes.length, (i + 1) * this.block))
-      if (part.length === this.block) { out[i] = crc32c(part); continue }
-      const padded = new Uint8Array(this.block)
-      padded.set(part)
-      out[i] = crc32c(padded)
-    }
-    return out
-  }
-
-  discard(): void {
-    if (this.#state === 'discarded') return
-    this.#state = 'discarded'
-    this.#crcs ??= Promise.resolve(null)
-    this.tail.end(this, this.at, this.at + this.#written, false)
-  }
-}
-
-function extend(a: Uint8Array, size: number): Uint8Array {
-  const b = new Uint8Array(size)
-  b.set(a)
-  return b
 }
 
 /** Small deterministic PRNG (mulberry32), so a seed always gives the same crash image. */
