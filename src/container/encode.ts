@@ -4,7 +4,9 @@
  * written too. The rules it applies live elsewhere: the byte layouts in format.ts, which
  * kind an object is stored as in kinds.ts, the descriptor records (SHAPE, CLASS, SEGMENT,
  * GONE) in records.ts, where segments are cut in segments.ts. This file holds the loops
- * that run per object and per value (keep them monomorphic: V8 inlines them).
+ * that run per object and per value (keep them monomorphic: V8 inlines them): discovery,
+ * values, the framing of each record and its PROPS section; the body of each kind is
+ * written by encode-bodies.ts.
  *
  * Discovery follows own enumerable string-keyed properties, array elements (and extra
  * enumerable properties of arrays), Map and Set entries, and the buffer of typed arrays.
@@ -20,36 +22,28 @@
  *   3. Only built-ins captured in builtins.ts are called on user objects (besides property
  *      reads, which may run user getters).
  */
+import { dateTime, getPrototypeOf, isDataView, regexpParts } from './builtins.js'
 import {
-  bufferLength, dateTime, getPrototypeOf, hasOwn, isDataView, mapEach, mapSize, objectKeys, regexpParts,
-  setEach, setSize, typedArrayTag, viewParts,
-} from './builtins.js'
-import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SPARSE, KIND_SEGMENTED, KIND_BUFFER, KIND_STATEFUL, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE,
-  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE,
-  TAG_UNDEFINED,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_CLASS_BASE,
+  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
-import { VIEW_INDEX, classified, kindOf, protoName } from './kinds.js'
-import { writeClass, writeGone, writeShape } from './records.js'
+import { classified, kindOf, protoName } from './kinds.js'
+import { writeClass, writeGone } from './records.js'
 import { PendingQueue } from './pending.js'
 import { ATTR_IN_BODY, inspect, own } from './props.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
-import type { ShapeNode, ShapeTrie } from './shapes.js'
+import type { ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
-import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
-import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
 import type { DateTable } from './dates.js'
-import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, type ShadowStore } from './shadow.js'
+import { S_GONE, type ShadowStore } from './shadow.js'
 import { propsSeen, type Verifier } from './verify.js'
-import { classDrop, savedState } from './instances.js'
+import { classDrop } from './instances.js'
+import { arrayBody, binaryBody, mapBody, objectBody, setBody, viewBody } from './encode-bodies.js'
 
-const INDEX_KEY = /^(?:0|[1-9]\d*)$/
-const BufferProto = Buffer.prototype as object
 const EMPTY_KEYS: readonly string[] = []
 
 export { joinBatch, type Batch } from './writer.js'
@@ -90,10 +84,10 @@ export interface EncoderContext {
 }
 
 export class Encoder {
-  /** Object records of this point (swapped for `#seg` while a collection's entries are encoded). */
+  /** Object records of this point (swapped for `seg` while a collection's entries are encoded). */
   w = new ByteWriter(1 << 16)
-  /** Entries of a collection being segmented. */
-  readonly #seg = new ByteWriter(1 << 16)
+  /** Entries of a collection being segmented (encode-bodies.ts `segmented`). */
+  readonly seg = new ByteWriter(1 << 16)
   /** SHAPE and CLASS records of this point (written before the object records). */
   readonly aux = new ByteWriter(1 << 10)
   /** Ids discovered and not yet encoded (first in, first out), with their kind and proto code. */
@@ -102,34 +96,34 @@ export class Encoder {
   readonly dropped: Map<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */
   records = 0
-  readonly #ctx: EncoderContext
+  readonly ctx: EncoderContext
   readonly #classRefs = new Map<object, ClassRef>()
   #proto = 0
   #reason = ''
-  #holder = 0
-  #holderDropped: DroppedAt[] | undefined
+  holder = 0
+  holderDropped: DroppedAt[] | undefined
   /** The record being encoded lists CHUNK records to write after it (binary.ts). */
-  #chunksAfter = false
+  chunksAfter = false
   /** The references of the holder's previous record (RefStore slice), tried first for each object value. */
   #prevStart = 0
   #prevCount = 0
-  readonly #scratch = new IdList()
-  /** A key list whose length alone is used: an array's element count (`#indexKeys`). */
-  readonly #countOnly: string[] = []
+  readonly scratch = new IdList()
+  /** A key list whose length alone is used: an array's element count (encode-bodies.ts `indexKeys`). */
+  readonly countOnly: string[] = []
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
-  readonly #forIn = prototypeIsClean()
-  /** The record being encoded is an exposed object's: its values go to the shadow too (`#sh`). */
-  #cap = false
-  readonly #sh: ShadowStore | null
-  /** Shadow kind of the record being encoded (S_*), set by the kind's method. */
-  #skind = 0
+  readonly forIn = prototypeIsClean()
+  /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
+  cap = false
+  readonly sh: ShadowStore | null
+  /** Shadow kind of the record being encoded (S_*), set by the kind's body writer. */
+  skind = 0
 
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
-    this.#ctx = ctx
+    this.ctx = ctx
     this.dropped = ctx.dropped
     if (ctx.onOutput !== undefined) this.w.onSeal = ctx.onOutput
     if (classRefs !== undefined) this.#classRefs = classRefs
-    this.#sh = ctx.verifier?.shadow ?? null
+    this.sh = ctx.verifier?.shadow ?? null
   }
 
   /** The class records known to this container (shared across points). */
@@ -156,18 +150,18 @@ export class Encoder {
   #classRef(proto: object): ClassRef | undefined {
     let ref = this.#classRefs.get(proto)
     if (ref !== undefined && ref.id !== 0) return ref
-    const name = this.#ctx.classes.nameOf(proto)
+    const name = this.ctx.classes.nameOf(proto)
     if (name === undefined) return undefined
-    ref ??= new ClassRef(name, proto, this.#ctx.classes.infoByProto(proto))
+    ref ??= new ClassRef(name, proto, this.ctx.classes.infoByProto(proto))
     this.#classRefs.set(proto, ref)
-    ref.id = this.#ctx.table.assign(ref)
+    ref.id = this.ctx.table.assign(ref)
     writeClass(this.aux, ref.id, name)
     return ref
   }
 
   /** Gives `o` an id and queues it if it can persist; returns 0 (and reports) if it cannot. */
   discover(o: object, key: unknown, keyKind: DroppedAt['keyKind']): number {
-    const ctx = this.#ctx
+    const ctx = this.ctx
     if (ctx.anyProxies) {
       const target = ctx.table.targetOf(o)
       if (target !== undefined) {
@@ -187,15 +181,15 @@ export class Encoder {
 
   #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
     const entry: DroppedAt = { key, keyKind, reason }
-    if (this.#holderDropped === undefined) {
-      this.#holderDropped = [entry]
-      this.dropped.set(this.#holder, this.#holderDropped)
-    } else this.#holderDropped.push(entry)
+    if (this.holderDropped === undefined) {
+      this.holderDropped = [entry]
+      this.dropped.set(this.holder, this.holderDropped)
+    } else this.holderDropped.push(entry)
   }
 
   /** Writes one tagged value; `key` only serves to report a dropped value. */
   value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
-    if (this.#cap) this.#sh!.push(v)
+    if (this.cap) this.sh!.push(v)
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return
@@ -214,16 +208,16 @@ export class Encoder {
         // references then had: if that id's object is `v`, it is v's id (objects[id] === o
         // only for o's own id, identity.ts inv. 1), found without reading v's stamp (a
         // cache miss or two per child in a large heap).
-        const k = this.#scratch.n
+        const k = this.scratch.n
         let id = 0
         if (k < this.#prevCount) {
-          const c = this.#ctx.refs.pool[this.#prevStart + k]
-          if (this.#ctx.table.objects[c] === v) id = c
+          const c = this.ctx.refs.pool[this.#prevStart + k]
+          if (this.ctx.table.objects[c] === v) id = c
         }
-        if (id === 0) id = this.#ctx.table.idOf(v)
+        if (id === 0) id = this.ctx.table.idOf(v)
         if (id === 0) id = this.discover(v, key, keyKind)
         if (id === 0) { w.u8(TAG_DROPPED); return }
-        this.#scratch.push(id)
+        this.scratch.push(id)
         w.u8(TAG_REF); w.varint(id)
         return
       }
@@ -247,10 +241,10 @@ export class Encoder {
 
   /** Encodes the record of `o` (id `id`). Pass kind 0 to classify it here. */
   record(id: number, o: object, kind: number, proto: number): void {
-    this.#holder = id
-    this.#holderDropped = undefined
-    this.#scratch.n = 0
-    const refs = this.#ctx.refs
+    this.holder = id
+    this.holderDropped = undefined
+    this.scratch.n = 0
+    const refs = this.ctx.refs
     this.#prevCount = id < refs.count.length ? refs.count[id] : 0
     this.#prevStart = this.#prevCount > 0 ? refs.start[id] : 0
     if (this.dropped.size > 0) this.dropped.delete(id)
@@ -259,76 +253,48 @@ export class Encoder {
       proto = this.#proto
       if (kind === 0) { this.#gone(id); return }
     }
-    const v = this.#ctx.verifier
-    this.#cap = v !== null && id < v.flags.length && v.flags[id] === 1
-    this.#skind = 0
-    if (this.#cap) { this.#sh!.begin(); this.#sh!.push(getPrototypeOf(o)) }
+    const v = this.ctx.verifier
+    this.cap = v !== null && id < v.flags.length && v.flags[id] === 1
+    this.skind = 0
+    if (this.cap) { this.sh!.begin(); this.sh!.push(getPrototypeOf(o)) }
     const w = this.w
     const lenAt = w.beginRecord(id)
     const start = lenAt + 1
     w.u8(kind); w.varint(proto)
     let body = EMPTY_KEYS
     switch (kind) {
-      case KIND_OBJECT: body = this.#object(id, o as Record<string, unknown>, start, proto); break
-      case KIND_ARRAY: body = this.#array(o as unknown[], start); break
-      case KIND_MAP: this.#map(o as Map<unknown, unknown>, start); break
-      case KIND_SET: this.#set(o as Set<unknown>, start); break
-      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); if (this.#cap) this.#ctx.dates.set(id, t); else this.#ctx.dates.update(id, t); break }
+      case KIND_OBJECT: body = objectBody(this, id, o as Record<string, unknown>, start, proto); break
+      case KIND_ARRAY: body = arrayBody(this, o as unknown[], start); break
+      case KIND_MAP: mapBody(this, o as Map<unknown, unknown>, start); break
+      case KIND_SET: setBody(this, o as Set<unknown>, start); break
+      case KIND_DATE: { const t = dateTime(o as Date); w.f64(t); if (this.cap) this.ctx.dates.set(id, t); else this.ctx.dates.update(id, t); break }
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
-      case KIND_BYTES: this.#binary(id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
-      case KIND_VIEW: this.#view(id, o as ArrayBufferView, start); break
+      case KIND_BYTES: binaryBody(this, id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
+      case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
     }
-    if (this.#ctx.inspect) this.#own(id, o, kind, body)
+    if (this.ctx.inspect) this.#own(id, o, kind, body)
     w.endRecord(lenAt)
-    if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.#classDrop(proto, kind)
-    if (this.#cap) { if (this.#skind !== 0) this.#sh!.end(id, this.#skind); else this.#sh!.abandon(); this.#cap = false }
-    this.#ctx.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.classDrop(proto, kind)
+    if (this.cap) { if (this.skind !== 0) this.sh!.end(id, this.skind); else this.sh!.abandon(); this.cap = false }
+    this.ctx.refs.set(id, this.scratch.a, 0, this.scratch.n)
     this.records++
-    if (this.#chunksAfter) { this.#chunksAfter = false; this.records += this.#ctx.binaries.writePending(this.w) }
+    if (this.chunksAfter) { this.chunksAfter = false; this.records += this.ctx.binaries.writePending(this.w) }
   }
 
   /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */
-  #classDrop(proto: number, kind: number): void {
-    const reason = classDrop((this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info, kind)
+  classDrop(proto: number, kind: number): void {
+    const reason = classDrop((this.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info, kind)
     if (reason !== '') this.#drop(undefined, 'self', reason)
   }
 
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
   #gone(id: number): void {
-    const v = this.#ctx.verifier
-    if (v !== null && v.has(id)) { this.#sh!.begin(); this.#sh!.end(id, S_GONE) }
+    const v = this.ctx.verifier
+    if (v !== null && v.has(id)) { this.sh!.begin(); this.sh!.end(id, S_GONE) }
     writeGone(this.w, id, this.#reason)
     this.#drop(undefined, 'self', this.#reason)
-    this.#ctx.refs.set(id, this.#scratch.a, 0, 0)
+    this.ctx.refs.set(id, this.scratch.a, 0, 0)
     this.records++
-  }
-
-  /** Writes an OBJECT, DICT or STATEFUL body; returns the keys it holds. */
-  #object(id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
-    this.#skind = S_OBJECT
-    if (proto === PROTO_BUILTIN && this.#forIn) {
-      const ks = this.#objectForIn(o)
-      if (ks !== null) return ks
-    }
-    const keys = objectKeys(o)
-    const w = this.w
-    if (proto >= PROTO_CLASS_BASE) {
-      const info = (this.#ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
-      this.#classDrop(proto, KIND_OBJECT)
-      if (info?.hooks) { if (this.#cap) this.#sh!.push(keys); this.#stateful(id, o, keys, start, info.hooks); return keys }
-    }
-    if (keys.length > MAX_SHAPE_KEYS) {
-      if (this.#cap) this.#sh!.push(keys)
-      w.buf[start] = KIND_DICT
-      w.varint(keys.length)
-      for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
-      return keys
-    }
-    const node = this.#ctx.shapes.lookup(keys)
-    if (this.#cap) this.#sh!.push(node)
-    w.varint(this.#shapeId(node))
-    for (let i = 0; i < keys.length; i++) { const k = keys[i]; this.value(o[k], k, 'prop') }
-    return keys
   }
 
   /**
@@ -342,10 +308,10 @@ export class Encoder {
     // The attributes of the body's keys (one getOwnPropertyDescriptor per key: 2-4 us per
     // object here, more than v8.serialize spends on it) only with `properties: 'attributes'`,
     // or when the object is not extensible (props.ts `inspect` checks them then anyway).
-    const checkAttrs = this.#ctx.attributes && kind !== KIND_ARRAY
+    const checkAttrs = this.ctx.attributes && kind !== KIND_ARRAY
     const found = inspect(o, body, !elements, checkAttrs, exempt)
     // An exposed object: what was found is compared at the next points (verify.ts inv. V3).
-    if (this.#cap) this.#ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, checkAttrs, exempt) : null)
+    if (this.cap) this.ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, checkAttrs, exempt) : null)
     if (!found) return
     // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
     const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed
@@ -354,226 +320,14 @@ export class Encoder {
     const w = this.w
     w.u8(sealed ? 1 : 0)
     w.varint(keys.length)
-    const cap = this.#cap
-    this.#cap = false        // these values are not part of the shadow's layout (shadow.ts)
+    const cap = this.cap
+    this.cap = false        // these values are not part of the shadow's layout (shadow.ts)
     for (let i = 0; i < keys.length; i++) {
       w.u8(attrs[i])
       w.str(keys[i])
       if ((attrs[i] & ATTR_IN_BODY) === 0) this.value(values[i], real[i], 'prop')
     }
-    this.#cap = cap
-  }
-
-  /** A STATEFUL record: an instance of a class with save/revive hooks (its keys inline, then its saved state). */
-  #stateful(id: number, o: Record<string, unknown>, keys: string[], start: number, hooks: NonNullable<ClassRef['info']>['hooks'] & object): void {
-    const w = this.w
-    w.buf[start] = KIND_STATEFUL
-    w.varint(keys.length)
-    for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); this.value(o[k], k, 'prop') }
-    const state = savedState(hooks, o, id, this.#ctx.states)
-    const cap = this.#cap
-    this.#cap = false
-    this.value(state, '[[state]]', 'prop')
-    this.#cap = cap
-    this.#skind = S_STATEFUL
-  }
-
-  /**
-   * The fast path of a plain object whose shape was seen before: for-in walks V8's enum
-   * cache without allocating a key list (measured 40% faster than Object.keys on the users
-   * of the performance graph). One pass writes the values while it compares the keys with
-   * the shape last seen with the same first key. Returns null, having written nothing
-   * (values written so far are undone; objects they discovered keep their ids and are
-   * referenced again by the exact path), when no known shape matches or a getter changed
-   * the object while it was read.
-   */
-  #objectForIn(o: Record<string, unknown>): readonly string[] | null {
-    const w = this.w
-    const at = w.pos, refs = this.#scratch.n, drops = this.#holderDropped?.length ?? -1
-    let ks: readonly string[] = EMPTY_KEYS
-    let n = 0
-    for (const k in o) {
-      if (n === 0) {
-        const node = this.#ctx.shapes.recentByFirst(k)
-        if (node === undefined) return null
-        ks = node.keys
-        w.varint(this.#shapeId(node))
-        if (this.#cap) this.#sh!.push(node)
-      } else if (n >= ks.length || ks[n] !== k) { this.#undo(at, refs, drops); return null }
-      this.value(o[k], k, 'prop')
-      n++
-    }
-    if (n !== 0 && n === ks.length) return ks
-    if (n !== 0) this.#undo(at, refs, drops)
-    return null
-  }
-
-  /** Forgets what the current record wrote since `at` (its references and dropped values too; its shadow past the prototype). */
-  #undo(at: number, refs: number, drops: number): void {
-    if (this.#cap) this.#sh!.truncate(1)
-    this.w.pos = at
-    this.#scratch.n = refs
-    if (drops < 0) { if (this.#holderDropped !== undefined) this.dropped.delete(this.#holder); this.#holderDropped = undefined }
-    else this.#holderDropped!.length = drops
-  }
-
-  #shapeId(node: ShapeNode): number {
-    if (node.id !== 0) return node.id
-    node.id = this.#ctx.table.assign(node)
-    writeShape(this.aux, node.id, node.keys)
-    return node.id
-  }
-
-  /** Writes an ARRAY, SPARSE or SEGMENTED body; returns the own enumerable keys it holds (indices too). */
-  #array(a: unknown[], start: number): readonly string[] {
-    const w = this.w
-    const n = a.length
-    const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? this.#indexKeys(a, n) : objectKeys(a)
-    if (n > 2 * keys.length + 16) { this.#sparse(a, keys, start); return keys }
-    this.#skind = S_ARRAY
-    if (this.#cap) { this.#sh!.push(n); this.#sh!.push(keys.length) }
-    // Segmented only when every index is present and nothing else is: Object.keys lists
-    // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
-    // count alone took an array with as many holes as named keys for a dense one).
-    if (n > SEGMENT_MIN && keys.length === n && (keys === this.#countOnly || keys[n - 1] === `${n - 1}`)) {
-      this.#segmented(KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { this.value(a[i], i, 'index'); emit() } })
-      return keys
-    }
-    w.varint(n)
-    let holes = 0
-    for (let i = 0; i < n; i++) {
-      const v = a[i]
-      if (v === undefined && !hasOwn(a, i)) { w.u8(TAG_HOLE); holes++; if (this.#cap) this.#sh!.push(HOLE) }
-      else this.value(v, i, 'index')
-    }
-    this.#extras(a, keys, n - holes)
-    return keys
-  }
-
-  /**
-   * The keys of an array known to have no named keys (array-keys.ts), as `#array` uses them:
-   * their count alone (a list of that length whose entries are not read) unless the array is
-   * sparse enough to be stored as SPARSE, which reads its index keys (few: they are at most
-   * half its length minus 8, and then found exactly by Object.keys).
-   */
-  #indexKeys(a: unknown[], n: number): string[] {
-    let present = n
-    for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) present--
-    if (n > 2 * present + 16) return objectKeys(a)
-    this.#countOnly.length = present
-    return this.#countOnly
-  }
-
-  #sparse(a: unknown[], keys: string[], start: number): void {
-    const w = this.w
-    w.buf[start] = KIND_SPARSE
-    this.#skind = S_SPARSE
-    if (this.#cap) { this.#sh!.push(a.length); this.#sh!.push(keys) }
-    let count = 0
-    while (count < keys.length && INDEX_KEY.test(keys[count]) && +keys[count] < 0xffff_ffff) count++
-    w.varint(a.length); w.varint(count)
-    for (let i = 0; i < count; i++) { const k = +keys[i]; w.varint(k); this.value(a[k], k, 'index') }
-    this.#extras(a, keys, count)
-  }
-
-  /** Writes the enumerable non-index properties of an array (`keys` from `from` on). */
-  #extras(a: unknown[], keys: string[], from: number): void {
-    const w = this.w
-    if (keys === this.#countOnly) { w.varint(0); return }   // no named keys (array-keys.ts)
-    w.varint(keys.length - from)
-    const rec = a as unknown as Record<string, unknown>
-    for (let i = from; i < keys.length; i++) {
-      const k = keys[i]
-      w.str(k)
-      if (this.#cap && this.#skind === S_ARRAY) this.#sh!.push(k)
-      this.value(rec[k], k, 'prop')
-    }
-  }
-
-  #map(m: Map<unknown, unknown>, start: number): void {
-    const n = mapSize(m)
-    this.#skind = S_MAP
-    if (this.#cap) this.#sh!.push(n)
-    if (n > SEGMENT_MIN) {
-      this.#segmented(KIND_MAP, n, start, emit => mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue'); emit() }))
-      return
-    }
-    this.w.varint(n)
-    mapEach(m, (v, k) => { this.value(k, k, 'mapKey'); this.value(v, k, 'mapValue') })
-  }
-
-  #set(s: Set<unknown>, start: number): void {
-    const n = setSize(s)
-    this.#skind = S_SET
-    if (this.#cap) this.#sh!.push(n)
-    let i = 0
-    if (n > SEGMENT_MIN) {
-      this.#segmented(KIND_SET, n, start, emit => setEach(s, v => { this.value(v, i++, 'setEntry'); emit() }))
-      return
-    }
-    this.w.varint(n)
-    setEach(s, v => { this.value(v, i++, 'setEntry') })
-  }
-
-  /**
-   * Writes a SEGMENTED record body for a collection of `n` entries; `each` encodes the
-   * entries in order and calls `emit` after each. Segments whose bytes the collection
-   * already had keep their ids; new ones are written as SEGMENT records (in `aux`).
-   */
-  #segmented(base: number, n: number, start: number, each: (emit: () => void) => void): void {
-    const owner = this.#holder
-    const sw = this.#seg
-    sw.pos = 0
-    const main = this.w
-    this.w = sw
-    const cuts: number[] = []      // per segment: end byte, end ref index, entry count
-    let entryStart = 0, segEntries = 0, count = 0
-    try {
-      each(() => {
-        count++
-        segEntries++
-        if (endsSegment(entryHash(sw.buf, entryStart, sw.pos), segEntries) || count === n) {
-          cuts.push(sw.pos, this.#scratch.n, segEntries)
-          segEntries = 0
-        }
-        entryStart = sw.pos
-      })
-    } finally { this.w = main }
-    if (count !== n) throw new Error('collection changed size while it was encoded')
-    const refs = this.#scratch
-    const ids = storeSegments(owner, sw.buf, cuts, refs.a, this.#ctx, this.aux)
-    this.records += segmentsWritten
-    const w = this.w
-    w.buf[start] = KIND_SEGMENTED
-    w.u8(base); w.varint(n); w.varint(ids.length)
-    refs.n = 0
-    for (const sid of ids) { w.varint(sid); refs.push(sid) }
-  }
-
-  /** A BYTES or BUFFER body, or a CHUNKED one whose new and changed CHUNK records follow the record (binary.ts). */
-  #binary(id: number, base: number, bytes: Uint8Array, max: number, start: number): void {
-    const bins = this.#ctx.binaries
-    bins.encode(id, base, bytes, max, this.w, start, this.#ctx.table, this.#scratch)
-    this.#chunksAfter = bins.hasPending
-  }
-
-  #view(id: number, v: ArrayBufferView, start: number): void {
-    const w = this.w
-    const tag = isDataView(v) ? 'DataView' : typedArrayTag(v)!
-    const [buffer, off, len] = viewParts(v)
-    if (getPrototypeOf(v) === BufferProto && (off !== 0 || len !== bufferLength(buffer))) {
-      w.buf[start] = KIND_BUFFER
-      this.#binary(id, KIND_BUFFER, len === 0 ? new Uint8Array(0) : new Uint8Array(buffer, off, len), 0, start)
-      return
-    }
-    w.u8(VIEW_INDEX.get(tag)!)
-    let bid = this.#ctx.table.idOf(buffer)
-    if (bid === 0) bid = this.discover(buffer, 'buffer', 'prop')
-    this.#scratch.push(bid)
-    const views = this.#ctx.viewsOf.get(bid)
-    if (views === undefined) this.#ctx.viewsOf.set(bid, new Set([id]))
-    else views.add(id)
-    w.varint(bid); w.varint(off); w.varint(len)
+    this.cap = cap
   }
 
   /** The records of this point: SHAPE and CLASS records first, then object records. */

@@ -3,7 +3,7 @@
  * (written to the encoder's `aux` buffer, the first time a point needs them), CHUNK records
  * (written right after the buffer record that lists them, or alone when only the chunk
  * changed, binary.ts) and GONE records. What each holds is the format (format.ts, "Kind-specific bodies"); the object
- * records' bodies are written by the encoder's fast paths (encode.ts).
+ * records' bodies are written by the encoder's fast paths (encode.ts, encode-bodies.ts).
  */
 import { KIND_CHUNK, KIND_CLASS, KIND_GONE, KIND_SEGMENT, KIND_SHAPE, PROTO_BUILTIN } from './format.js'
 import type { ByteWriter } from './writer.js'

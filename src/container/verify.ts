@@ -12,7 +12,7 @@
  * are not: their proxies mark them dirty (barrier.ts), so a point after a restore costs in
  * proportion to what changed plus the objects handed in since.
  *
- * What a comparison sees, per kind (the same as what the encoder writes, encode.ts):
+ * What a comparison sees, per kind (the same as what the encoder writes, encode-bodies.ts):
  * plain and class objects: prototype, own enumerable string keys in order, and their values;
  * arrays: prototype, length, elements and holes, extra enumerable properties; Maps and Sets:
  * prototype and entries in order; objects that could not persist (GONE): whether they can
@@ -235,7 +235,7 @@ function sameOwn(o: object, seen: PropsSeen): boolean {
   return true
 }
 
-/** True when an array is stored as SPARSE (the encoder's rule, encode.ts `#array`). */
+/** True when an array is stored as SPARSE (the encoder's rule, encode-bodies.ts `arrayBody`). */
 export function sparseArray(length: number, keyCount: number): boolean { return length > 2 * keyCount + 16 }
 
 /** The array part of a live capture (after the prototype), in S_ARRAY or S_SPARSE layout; returns which. */
