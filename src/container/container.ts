@@ -1,7 +1,8 @@
 /**
  * Container: orthogonal persistence of everything reachable from a root object (SoftPM's
  * persistent containers; Table 1's pCAlloc, pCRestore, pPoint, pSync, pExclude, pCDelete).
- * This file is the public API: argument checks and the container's lifecycle (below). The
+ * This file is the public API: the entry points (open, openRegion, openStore, versions, delete,
+ * check), argument checks, and each method's work. The lifecycle is kept in lifecycle.ts; the
  * work is done by:
  *
  * | file | job | invariants |
@@ -13,53 +14,16 @@
  * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 5 |
  * | check.ts | validation of an open container or a file | |
  * | follow.ts | a read-only container beside a live writer: the store's open, the newest version, a stable check | follow 1-6 |
+ * | lifecycle.ts | the lifecycle: states, transitions, what each state allows; the points queued, lost, synced, and closing | 4a (its part) |
  *
- * Lifecycle. The state is kept in `#state`, the only field that says what the container may
- * do; `#pending` counts the points queued or being written, `#failure` keeps why the
- * container broke.
- *
- *   opening --opened--> idle --snapshotBegins--> snapshot --pointQueued--> writing
- *                        ^ ^                      |    ^                    |   |
- *                        | +----snapshotFailed----+    +--snapshotBegins----+   |
- *                        +-------------- writeEnded (no point left) ------------+
- *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
- *   writing --pointLost--> writing | idle      (a hosted store out of reach, inv. 4a: the next point is full)
- *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
- *   idle --refreshed--> idle                   (read-only: the tables are replaced by the newest version's)
- *
- * | state | what holds | entered by |
- * | --- | --- | --- |
- * | opening | the constructor and `load` (open.ts) run; no caller holds the container yet | `new` |
- * | idle | open, no point queued (`#pending` = 0); a read-only container is never in another state until closing | opened; writeEnded of the last point; snapshotFailed; refreshed |
- * | snapshot | `persist` is encoding, synchronously: only the program's getters and proxy traps, called by the encoder, can run and see this state | snapshotBegins (from idle or writing) |
- * | writing | one point or more queued or being written (`#pending` > 0), one at a time in order | pointQueued; snapshotFailed with points queued; pointLost |
- * | broken | a point's write failed (inv. 4): the file keeps its last committed version; points queued after it fail too | writeFailed (from writing; in closing the failure is only recorded) |
- * | closing | `close` waits for the points queued | closeBegins (from idle, writing or broken) |
- * | closed | the file is closed | closeDone |
- *
- * What each method allows (a method not allowed throws, changing nothing):
- *
- * | method | idle, writing | snapshot | broken | closing, closed |
- * | --- | --- | --- | --- | --- |
- * | `root`, `root =`, `register`, `check()` | yes | yes | BrokenError | RegionClosedError |
- * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
- * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
- * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
- * | `refresh` | read-only, in idle: refreshed (follow.ts; a hosted store: after its fetch, if still idle); writable: resolves with `version` | resolves with `version` | BrokenError | RegionClosedError |
- * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
- *
- * A read-only container (`{ readOnly: true }`) refuses `persist` and `root =` with
- * ReadOnlyError in every state, and its proxies refuse every mutation with ReadOnlyError
- * from the moment it opens (RegionClosedError once closing). Otherwise mutations through the
- * container's proxies are accepted in every state but closing and closed (barrier.ts inv. 3).
- * Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts (the numbers of "inv. N"
- * of the container, as cited in code and tests).
+ * Lifecycle (opening, idle, snapshot, writing, broken, closing, closed, and a read-only
+ * container's refreshed transition): the state table, and what each method allows in each
+ * state, are at the top of lifecycle.ts, with the transitions; each method here calls its
+ * guards first (`usable`, `outsideSnapshot`) and names the transitions it makes. Invariants
+ * 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts (the numbers of "inv. N" of the
+ * container, as cited in code and tests).
  */
-import {
-  BrokenError, InvalidArgumentError, NotARegionError, PmemError, ReadOnlyError, Region, RegionClosedError, StoreUnavailableError, describe,
-  type RegionLike,
-} from '../../regions/index.js'
-import { TransactionActiveError } from '../../txn/index.js'
+import { InvalidArgumentError, NotARegionError, ReadOnlyError, Region, RegionClosedError, describe, type RegionLike } from '../../regions/index.js'
 import { CREATE, REVIVE, SAVE, type ClassRegistry, type Registrable } from './classes.js'
 import { copyGraph } from './copy.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
@@ -67,7 +31,7 @@ import { listVersions, restoreFrom } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
 import type { DroppedEntry } from './dropped.js'
 import { ContainerTables } from './tables.js'
-import { takeSnapshot, type Snapshot } from './snapshot.js'
+import { takeSnapshot } from './snapshot.js'
 import { PIPE_MIN, SealedOutput } from './stream.js'
 import { PointWriter } from './write.js'
 import { adoptVersion, load, type OpenTarget } from './open.js'
@@ -75,13 +39,10 @@ import { checkFile, checkOpen, type ContainerCheck } from './check.js'
 import { followNewest } from './follow.js'
 import { checkOpenStore, hostedBacking, openHosted } from './hosted.js'
 import type { ChunkStoreHost } from './store.js'
+import { Lifecycle } from './lifecycle.js'
 
 export type { ContainerCheck } from './check.js'
-
-/** The states of a container's lifecycle (the table above). */
-export type ContainerState = 'opening' | 'idle' | 'snapshot' | 'writing' | 'broken' | 'closing' | 'closed'
-
-const noop = (): void => {}
+export type { ContainerState } from './lifecycle.js'
 
 /**
  * A persistent container: `root` and everything reachable from it persist at each `persist()`.
@@ -104,9 +65,9 @@ export class Container<T extends object = Record<string, any>> {
   /** Set when the newest version could not be restored and an older one was used. */
   readonly fellBack: FallBack | null = null
   readonly #backing: Backing
-  /** Replaced as a whole when a read-only container refreshes (refreshed). */
-  #tables: ContainerTables
   readonly #writer: PointWriter
+  /** The lifecycle (lifecycle.ts): the state, the points queued, and the tables (replaced when a read-only container refreshes). */
+  readonly #life: Lifecycle
   /** Opened `{ readOnly: true }`: follows the writer's newest version (follow.ts), refuses mutations. */
   readonly #readOnly: boolean
   /** What points watch and which own properties they look at (options `track`, `properties`). */
@@ -114,20 +75,6 @@ export class Container<T extends object = Record<string, any>> {
   readonly #properties: 'all' | 'attributes' | 'enumerable'
   /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
   readonly #streamThreshold: number
-  /** The lifecycle state (the table at the top of this file). */
-  #state: ContainerState = 'opening'
-  /** Points queued or being written. */
-  #pending = 0
-  /** Why the container broke (kept after close, for `sync`). */
-  #failure: Error | null = null
-  /** The writes, chained in the order the points were taken (never rejects). */
-  #queue: Promise<unknown> = Promise.resolve()
-  /** The promise of the first `close` that began closing. */
-  #closing: Promise<void> | null = null
-  /** Points lost so far (inv. 4a): a point queued before the last loss is lost too. */
-  #lostCount = 0
-  /** Why the last point was lost, until a point commits again (`sync` rejects meanwhile). */
-  #lost: StoreUnavailableError | null = null
 
   private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
@@ -135,9 +82,9 @@ export class Container<T extends object = Record<string, any>> {
     this.#readOnly = options.readOnly === true
     this.#track = options.track ?? 'all'
     this.#properties = options.properties ?? 'all'
-    this.#tables = this.#newTables(classes)
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
+    this.#life = new Lifecycle(this.path, backing, this.#writer, this.#newTables(classes))
   }
 
   /**
@@ -203,9 +150,9 @@ export class Container<T extends object = Record<string, any>> {
     const backing = open()
     try {
       const c = new Container<T>(backing, options, classes)
-      const fellBack = load(c.#target(c.#tables), options)
+      const fellBack = load(c.#target(c.#life.tables), options)
       ;(c as { fellBack: FallBack | null }).fellBack = fellBack
-      c.#opened()
+      c.#life.opened()
       return c
     } catch (e) {
       backing.discard()
@@ -215,7 +162,7 @@ export class Container<T extends object = Record<string, any>> {
 
   /** Where open.ts puts what it restores into `tables`; stamping stops once the container closes or replaces them. */
   #target(tables: ContainerTables): OpenTarget {
-    return { path: this.path, backing: this.#backing, tables, writer: this.#writer, closed: () => this.#state === 'closed' || this.#state === 'closing' || this.#tables !== tables }
+    return { path: this.path, backing: this.#backing, tables, writer: this.#writer, closed: () => this.#life.state === 'closed' || this.#life.state === 'closing' || this.#life.tables !== tables }
   }
 
   /** The retained versions of the container at `path`, oldest first, with times and sizes. */
@@ -257,17 +204,19 @@ export class Container<T extends object = Record<string, any>> {
    * Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition.
    */
   get root(): T {
-    this.#usable('read the root of')
-    return this.#tables.barrier.wrap(this.#tables.root) as T
+    this.#life.usable('read the root of')
+    const t = this.#life.tables
+    return t.barrier.wrap(t.root) as T
   }
 
   /** Replaces the root; the next point persists the new graph. Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   set root(v: T) {
-    this.#usable('set the root of')
+    this.#life.usable('set the root of')
     if (this.#readOnly) throw new ReadOnlyError(`Cannot set the root of container "${this.path}": it is open read-only`)
-    const raw = this.#tables.barrier.unwrap(v)
+    const t = this.#life.tables
+    const raw = t.barrier.unwrap(v)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot set the root of container "${this.path}": the root must be an object, got ${String(v)}`)
-    this.#tables.root = raw
+    t.root = raw
   }
 
   /**
@@ -277,8 +226,10 @@ export class Container<T extends object = Record<string, any>> {
    * to print, clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
    */
   unwrap<V>(v: V): V {
-    const raw = this.#tables.barrier.unwrap(v)
-    if (typeof raw === 'object' && raw !== null && this.#state !== 'closed' && this.#state !== 'closing') this.#tables.expose(raw)
+    const t = this.#life.tables
+    const raw = t.barrier.unwrap(v)
+    const state = this.#life.state
+    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') t.expose(raw)
     return raw
   }
 
@@ -291,7 +242,7 @@ export class Container<T extends object = Record<string, any>> {
    * methods called on it work; nothing is exposed. Any state.
    */
   snapshot<V = T>(x?: V): V {
-    const t = this.#tables
+    const t = this.#life.tables
     return copyGraph(x === undefined ? t.root : t.barrier.unwrap(x), t.table, t.classes, t.excluded) as V
   }
 
@@ -302,12 +253,12 @@ export class Container<T extends object = Record<string, any>> {
   get lastPoint(): PointStats | null { return this.#writer.lastStats }
 
   /** Points started and not yet durable. Any state. */
-  get pending(): number { return this.#pending }
+  get pending(): number { return this.#life.pending }
 
   /** Registers a class whose instances persist (under `name`, default `cls.name`). Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition. */
   register(cls: Registrable, name?: string): this {
-    this.#usable('register a class with')
-    this.#tables.classes.add(cls, name)
+    this.#life.usable('register a class with')
+    this.#life.tables.classes.add(cls, name)
     return this
   }
 
@@ -318,9 +269,9 @@ export class Container<T extends object = Record<string, any>> {
    * encoding), BrokenError in broken, RegionClosedError in closing and closed. No transition.
    */
   exclude(obj: object): void {
-    this.#usable('exclude an object from')
-    this.#outsideSnapshot('exclude an object from')
-    const t = this.#tables
+    this.#life.usable('exclude an object from')
+    this.#life.outsideSnapshot('exclude an object from')
+    const t = this.#life.tables
     t.stampAll()
     const raw = t.barrier.unwrap(obj)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot exclude from container "${this.path}": expected an object, got ${String(obj)}`)
@@ -329,7 +280,7 @@ export class Container<T extends object = Record<string, any>> {
   }
 
   /** What the container's persisted state lacks: values that could not persist, with their paths. Any state. */
-  get dropped(): DroppedEntry[] { return this.#tables.droppedEntries() }
+  get dropped(): DroppedEntry[] { return this.#life.tables.droppedEntries() }
 
   /**
    * Takes a persistence point (pPoint): snapshots what changed now and writes it in the
@@ -341,28 +292,16 @@ export class Container<T extends object = Record<string, any>> {
    * after writeFailed if it failed.
    */
   persist(options?: PersistOptions): Promise<PointStats> {
-    this.#usable('persist')
-    this.#outsideSnapshot('persist')
+    this.#life.usable('persist')
+    this.#life.outsideSnapshot('persist')
     options = checkPersistOptions(options, this.path)
     if (this.#readOnly || this.#writer.store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
-    const full = options.full === true || this.#tables.needFull
+    const t = this.#life.tables
+    const full = options.full === true || t.needFull
     // Only a point taken with no other queued may stream its records (stream.ts inv. P1).
-    const out = new SealedOutput(this.#backing, () => this.#writer.ensureStore(), full && this.#state === 'idle', this.#streamThreshold)
-    this.#snapshotBegins()
-    let snap: Snapshot
-    try {
-      snap = takeSnapshot(this.#tables, full, out, bytes => this.#writer.dueForCompaction(bytes))
-    } catch (e) {
-      this.#snapshotFailed()
-      throw e
-    }
-    this.#pointQueued()
-    this.#writer.queued(snap)
-    const lostBefore = this.#lostCount
-    const p = this.#queue.then(() => this.#write(snap, lostBefore))
-    this.#queue = p.then(noop, noop)
-    return p
+    const out = new SealedOutput(this.#backing, () => this.#writer.ensureStore(), full && this.#life.state === 'idle', this.#streamThreshold)
+    return this.#life.point(() => takeSnapshot(t, full, out, bytes => this.#writer.dueForCompaction(bytes)))
   }
 
   /**
@@ -382,8 +321,8 @@ export class Container<T extends object = Record<string, any>> {
    * setInterval(async () => { await c.refresh(); render(c.root) }, 1000)
    */
   refresh(): Promise<number> {
-    this.#usable('refresh')
-    if (!this.#readOnly || this.#state !== 'idle') return Promise.resolve(this.version)
+    this.#life.usable('refresh')
+    if (!this.#readOnly || this.#life.state !== 'idle') return Promise.resolve(this.version)
     const fetch = this.#backing.fetchNewest
     if (fetch !== undefined) return this.#refreshHosted(() => fetch.call(this.#backing))
     try { return Promise.resolve(this.#refreshNow()) } catch (e) { return Promise.reject(e) }
@@ -395,25 +334,23 @@ export class Container<T extends object = Record<string, any>> {
    * the container began closing meanwhile.
    */
   #refreshHosted(fetch: () => Promise<boolean>): Promise<number> {
-    const p = this.#queue.then(async () => {
+    return this.#life.inTurn(async () => {
       const changed = await fetch()
       const store = this.#writer.store
-      if (!changed || store === null || this.#state !== 'idle') return this.version
-      const tables = this.#newTables(this.#tables.classes)
+      if (!changed || store === null || this.#life.state !== 'idle') return this.version
+      const tables = this.#newTables(this.#life.tables.classes)
       adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes))
       this.#refreshed(tables)
       return this.version
     })
-    this.#queue = p.then(noop, noop)
-    return p
   }
 
   #refreshNow(): number {
     const newest = this.#backing.retained()[0]
     if (this.fellBack === null && newest !== undefined && newest === this.version) return this.version // nothing newer (versions only grow)
-    const got = followNewest(this.#backing, this.path, this.#tables.classes)
+    const got = followNewest(this.#backing, this.path, this.#life.tables.classes)
     if (got.store === null || got.restored === null) return this.version
-    const tables = this.#newTables(this.#tables.classes)
+    const tables = this.#newTables(this.#life.tables.classes)
     adoptVersion(this.#target(tables), got.store, got.restored)
     this.#refreshed(tables)
     return this.version
@@ -424,12 +361,7 @@ export class Container<T extends object = Record<string, any>> {
    * included when called during a snapshot. Rejects with BrokenError if a point failed.
    * Any state; no transition.
    */
-  async sync(): Promise<void> {
-    if (this.#state === 'snapshot') await null   // the point being taken is queued when its snapshot returns
-    await this.#queue
-    if (this.#failure !== null) throw this.#brokenError('sync')
-    if (this.#lost !== null) throw new StoreUnavailableError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); the next persist() rewrites the whole graph`, { cause: this.#lost })
-  }
+  sync(): Promise<void> { return this.#life.sync() }
 
   /**
    * Waits for the points queued, then closes the file: closeBegins (from idle, writing or
@@ -437,20 +369,7 @@ export class Container<T extends object = Record<string, any>> {
    * first. In a snapshot (called by a getter the encoder ran) it rejects with
    * TransactionActiveError and the container stays open.
    */
-  close(): Promise<void> {
-    if (this.#closing !== null) return this.#closing
-    if (this.#state === 'snapshot') {
-      return Promise.reject(new TransactionActiveError(`Cannot close container "${this.path}" during its own persistence point (a getter or proxy trap the snapshot called); close after persist() returns`))
-    }
-    this.#closing = this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    this.#closeBegins()
-    await this.#queue
-    try { await this.#backing.close() } finally { this.#closeDone() }
-  }
+  close(): Promise<void> { return this.#life.close() }
 
   /**
    * Validates the chunk store and the log of the newest version (debug validator). A
@@ -459,106 +378,13 @@ export class Container<T extends object = Record<string, any>> {
    * Idle, snapshot, writing; else BrokenError or RegionClosedError. No transition.
    */
   check(): { ok: boolean; problems: string[] } {
-    this.#usable('check')
-    return checkOpen(this.#writer.store, this.path, this.fellBack, this.#tables.classes)
+    this.#life.usable('check')
+    return checkOpen(this.#writer.store, this.path, this.fellBack, this.#life.tables.classes)
   }
 
-  // ---- the write of a point, in its turn ----
-
-  async #write(s: Snapshot, lostBefore: number): Promise<PointStats> {
-    try {
-      if (this.#failure !== null) throw this.#brokenError('persist')    // queued after a point that failed
-      if (lostBefore !== this.#lostCount) {    // queued behind a lost point: its delta builds on it (inv. 4a)
-        this.#writer.abandon(s)
-        throw new StoreUnavailableError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`, { cause: this.#lost })
-      }
-      try {
-        const stats = await this.#writer.write(s)
-        this.#lost = null
-        return stats
-      } catch (e) {
-        if (e instanceof StoreUnavailableError) { this.#pointLost(s, e); throw e }
-        this.#writer.abandon(s)
-        this.#writeFailed(e as Error)
-        throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
-      }
-    } finally {
-      this.#writeEnded()
-    }
-  }
-
-  // ---- transitions (the table at the top of this file) ----
-
-  /** opening -> idle. */
-  #opened(): void { this.#state = 'idle' }
-
-  /** idle | writing -> snapshot (persist checked the state). */
-  #snapshotBegins(): void { this.#state = 'snapshot' }
-
-  /** snapshot -> writing: the point is queued. */
-  #pointQueued(): void {
-    this.#pending++
-    this.#state = 'writing'
-  }
-
-  /** snapshot -> idle, or writing if points are queued: the snapshot threw, nothing was queued. */
-  #snapshotFailed(): void { this.#state = this.#pending > 0 ? 'writing' : 'idle' }
-
-  /** A write ended (committed or failed): writing -> idle once no point is queued; other states stay. */
-  #writeEnded(): void {
-    this.#pending--
-    if (this.#pending === 0 && this.#state === 'writing') this.#state = 'idle'
-  }
-
-  /**
-   * writing stays writing (-> idle at writeEnded): a hosted store could not commit and kept
-   * its last version (inv. 4a). The points queued behind this one are lost with it; the next
-   * point is full.
-   */
-  #pointLost(s: Snapshot, e: StoreUnavailableError): void {
-    this.#writer.abandon(s)
-    this.#tables.needFull = true
-    this.#lostCount++
-    this.#lost = e
-    try { this.#writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
-  }
-
-  /** writing -> broken (inv. 4); in closing the failure is recorded and closing goes on. */
-  #writeFailed(e: Error): void {
-    this.#failure ??= e
-    if (this.#state === 'writing') this.#state = 'broken'
-  }
-
-  /** idle | writing | broken -> closing: proxies refuse mutations from now on (barrier.ts inv. 3). */
-  #closeBegins(): void {
-    this.#state = 'closing'
-    this.#tables.barrier.closed = () => new RegionClosedError(`Cannot change an object of container "${this.path}": the container is closed (its proxies refuse writes); reopen it`)
-  }
-
-  /** idle -> idle (read-only): the tables of the newest version replace the old ones; the fall-back, if any, is over. */
+  /** The refreshed transition (lifecycle.ts: idle -> idle, read-only): the newest version's tables replace the old ones; the fall-back, if any, is over. */
   #refreshed(tables: ContainerTables): void {
-    this.#tables = tables
+    this.#life.refreshed(tables)
     ;(this as { fellBack: FallBack | null }).fellBack = null
-  }
-
-  /** closing -> closed. */
-  #closeDone(): void { this.#state = 'closed' }
-
-  // ---- what each state allows ----
-
-  /** Throws in the states where the container cannot be used: closing, closed (RegionClosedError), broken (BrokenError). */
-  #usable(action: string): void {
-    const s = this.#state
-    if (s === 'closing' || s === 'closed') throw new RegionClosedError(`Cannot ${action} container "${this.path}": it is closed`)
-    if (s === 'broken') throw this.#brokenError(action)
-  }
-
-  /** Throws TransactionActiveError in the snapshot state (a getter or proxy trap run by the encoder called us). */
-  #outsideSnapshot(action: string): void {
-    if (this.#state === 'snapshot') throw new TransactionActiveError(`Cannot ${action} container "${this.path}" during its own persistence point (a getter or proxy trap the snapshot called); do it after persist() returns`)
-  }
-
-  #brokenError(action: string): BrokenError {
-    return new BrokenError(`Cannot ${action} container "${this.path}": an earlier point failed (${this.#failure!.message}); reopen the container`, { cause: this.#failure })
   }
 }

@@ -12,7 +12,7 @@
  *      supersede): a restore sees the graph exactly as it was when that `persist()` was
  *      called. A crash before the commit leaves the previous version (log.ts inv. 1).
  *      So nothing that frees ids or starts another point may run during a snapshot: the
- *      container refuses `persist` and `exclude` in its `snapshot` state (container.ts).
+ *      container refuses `persist` and `exclude` in its `snapshot` state (lifecycle.ts).
  *   2. Every id referenced by a committed record has a current record in the same version:
  *      ids are freed only in a snapshot (compaction or full point) for objects that the
  *      persisted references (RefStore) no longer reach, or by `exclude`, which makes the

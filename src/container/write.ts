@@ -4,7 +4,7 @@
  * point), or compacts the log with them; or, for a streamed point (stream.ts), has the store
  * adopt the chunks the flush thread already wrote. Then stores the container metadata
  * (meta.ts) and commits the chunk store without blocking (commitAsync). The container runs
- * one write at a time, in the order the points were taken (container.ts).
+ * one write at a time, in the order the points were taken (lifecycle.ts).
  *
  * The log's position is kept here: its end, its size after the last compaction, and the
  * bytes of points queued and not written yet, which decide when the log is compacted.
@@ -13,7 +13,7 @@
  *   4. After a failed write the container is broken (BrokenError) until reopened; the file
  *      keeps its last committed version. A streamed point's stream counts as its write
  *      (its sealed buffers were handed over); a snapshot that throws gives its stream up.
- *      (The writer throws; container.ts makes the transition to `broken`.)
+ *      (The writer throws; lifecycle.ts makes the transition to `broken`.)
  *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach): the
  *      store guarantees its last committed version is intact and usable (chunk-store inv. 1),
  *      so the container stays usable. The failed point and every point queued behind it are
