@@ -1,5 +1,5 @@
 /**
- * The container's lifecycle (the state table of container.ts): what each method does in
+ * The container's lifecycle (the state table of lifecycle.ts): what each method does in
  * each state. A snapshot runs the program's getters, so the `snapshot` state is reached by
  * a getter that calls the container; a write is made to fail by a region too small for it.
  */
