@@ -80,6 +80,7 @@ import { Tx, type TxHost } from './tx.js'
 import { Publisher } from './publish.js'
 import { SnapshotReader } from './reader.js'
 import { GroupCommit } from './group-commit.js'
+import { EngineReads } from './engine-read.js'
 import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
@@ -104,10 +105,6 @@ export class TxEngine implements TxHost {
   sealed: Overlay | null = null
   /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
-  /** A reader's Tx on a snapshot (one function, made once: reads allocate nothing for it). */
-  readonly #makeReader = (h: TxHost): Tx => this.makeTx(h, null)
-  /** An ended reader Tx that `readReused` reopens (null while one is in use). */
-  #spare: Tx | null = null
   #builder: RecordBuilder
   #current: Tx | null = null
   /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
@@ -125,6 +122,8 @@ export class TxEngine implements TxHost {
   readonly #pub: Publisher | null
   /** Read-only engines: consistent snapshots beside a live writer (reader.ts). */
   readonly #snapshots: SnapshotReader | null
+  /** `reader`, `read`, `readReused` (engine-read.ts). */
+  readonly #reads: EngineReads
 
   private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity, defer = false) {
     this.region = region
@@ -136,6 +135,7 @@ export class TxEngine implements TxHost {
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
+    this.#reads = new EngineReads(this, this.#snapshots, () => this.#usable('read'))
     this.#group = new GroupCommit({
       log,
       closed: () => this.#closed,
@@ -299,13 +299,9 @@ export class TxEngine implements TxHost {
   /**
    * A read-only view of the committed state, for reads outside a transaction. On a
    * read-only engine it is the newest snapshot, and once the writer changes what it shows
-   * its reads throw SnapshotConflictError: prefer `read(fn)`, which retries.
+   * its reads throw SnapshotConflictError: prefer `read(fn)`, which retries. (engine-read.ts)
    */
-  reader(): Tx {
-    this.#usable('read')
-    if (this.#snapshots !== null) return this.#snapshots.reader(this.#makeReader)
-    return this.makeTx(this, null)
-  }
+  reader(): Tx { return this.#reads.reader() }
 
   /**
    * Runs `fn` with a reader and ends the reader when fn returns; a function that returns a
@@ -313,19 +309,7 @@ export class TxEngine implements TxHost {
    * On a read-only engine `fn` sees one consistent snapshot, the newest committed state,
    * and runs again if the writer changed that state while it ran (reader.ts).
    */
-  read<T>(fn: (tx: Tx) => T): T {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
-    if (this.#snapshots !== null) {
-      this.#usable('read')
-      return this.#snapshots.read(fn, this.#makeReader)
-    }
-    const r = this.reader()
-    try {
-      const result = fn(r)
-      refusePromise(result, 'read')
-      return result
-    } finally { r.end() }
-  }
+  read<T>(fn: (tx: Tx) => T): T { return this.#reads.read(fn) }
 
   /**
    * @internal `read(fn)` for library code whose fn never keeps the Tx past its return (the
@@ -333,19 +317,7 @@ export class TxEngine implements TxHost {
    * nested call makes its own) instead of made per read. Same reads, same checks per load;
    * outside fn the Tx is ended, as `read`'s is.
    */
-  readReused<T>(fn: (tx: Tx) => T): T {
-    if (this.#snapshots !== null) return this.read(fn)
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
-    this.#usable('read')
-    let r = this.#spare
-    if (r === null) r = this.makeTx(this, null)
-    else { this.#spare = null; r.reopen() }
-    try {
-      const result = fn(r)
-      refusePromise(result, 'read')
-      return result
-    } finally { r.end(); this.#spare = r }
-  }
+  readReused<T>(fn: (tx: Tx) => T): T { return this.#reads.readReused(fn) }
 
   /** Makes every committed transaction durable (including `none` ones). */
   flush(): void {
