@@ -29,21 +29,8 @@
  * keeps the overlay unapplied until `finishRecovery()` (or the first write), so that the layer
  * above can check its own structures first and fail with the file unchanged.
  *
- * Nested transactions (eng. 7; a `transaction` call made while one runs) are sub-transactions of the
- * running one: they stage into the same record, after a savepoint taken when they start.
- *
- *   | event in a sub-transaction | effect                                                     |
- *   | -------------------------- | ---------------------------------------------------------- |
- *   | its function returns       | its writes stay staged; they commit or abort with the outer |
- *   | its function throws        | record truncated to the savepoint, its abort hooks run     |
- *   |                            | (newest first), the exception propagates to the caller     |
- *   | `group` durability         | returns a promise, settled when the outer commit is durable |
- *   |                            | (rejected, pre-handled, if the outer aborts)               |
- *
- * The outermost commit uses the strongest durability asked for by it or by any sub-transaction
- * that committed into it (sync > group > none). Non-nested transactions take no savepoint.
- * Layer 3 keeps JavaScript state that mirrors staged writes (the variable directory cache)
- * consistent through `onAbort` hooks.
+ * Nested transactions (a `transaction` call made while one runs) are sub-transactions of the
+ * running one, with savepoints and `onAbort` hooks: nested.ts.
  *
  * Invariants (cited as "eng. N"):
  *   1. Data pages in the mapping only ever hold effects of records that are durable (ov. 1),
@@ -60,8 +47,7 @@
  *   6. Nothing is written after `close()` or while the region is closed: `close()` inside a
  *      running transaction is refused (TransactionActiveError) and a commit finding the pool
  *      or the region closed throws RegionClosedError before appending anything.
- *   7. A sub-transaction whose function throws leaves no entry in the record and no hook
- *      behind: the record is truncated to the savepoint taken when it started (see below).
+ *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
@@ -80,15 +66,14 @@ import { Tx, type TxHost } from './tx.js'
 import { Publisher } from './publish.js'
 import { SnapshotReader } from './reader.js'
 import { GroupCommit } from './group-commit.js'
-import { STRENGTH, checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
+import { EngineReads } from './engine-read.js'
+import { Nested } from './nested.js'
+import { checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
-
-/** Something to undo (abort) or complete (commit, with the committed seq) when the transaction ends; see `onAbort`. */
-interface Hook { abort: (err: unknown) => void; commit?: (seq: number) => void }
 
 /** Durable transactions over one region. See the file comment for the protocol. */
 export class TxEngine implements TxHost {
@@ -104,16 +89,10 @@ export class TxEngine implements TxHost {
   sealed: Overlay | null = null
   /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
-  /** A reader's Tx on a snapshot (one function, made once: reads allocate nothing for it). */
-  readonly #makeReader = (h: TxHost): Tx => this.makeTx(h, null)
-  /** An ended reader Tx that `readReused` reopens (null while one is in use). */
-  #spare: Tx | null = null
   #builder: RecordBuilder
   #current: Tx | null = null
-  /** Durability the running transaction will commit with: the strongest asked so far (eng. 7). */
-  #want: Durability = 'sync'
-  /** Hooks of the running transaction and its sub-transactions, oldest first (eng. 7). */
-  #hooks: Hook[] = []
+  /** Sub-transactions, the durability asked so far, and the abort hooks (nested.ts, eng. 7). */
+  readonly #nested: Nested
   #dirty = new Set<number>()
   /** Durable seq, waiters and the shared group-commit flush (group-commit.ts). */
   readonly #group: GroupCommit
@@ -125,6 +104,8 @@ export class TxEngine implements TxHost {
   readonly #pub: Publisher | null
   /** Read-only engines: consistent snapshots beside a live writer (reader.ts). */
   readonly #snapshots: SnapshotReader | null
+  /** `reader`, `read`, `readReused` (engine-read.ts). */
+  readonly #reads: EngineReads
 
   private constructor(region: RegionLike, layout: PoolLayout, log: RedoLog, upToSeq = Infinity, defer = false) {
     this.region = region
@@ -136,6 +117,7 @@ export class TxEngine implements TxHost {
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
+    this.#reads = new EngineReads(this, this.#snapshots, () => this.#usable('read'))
     this.#group = new GroupCommit({
       log,
       closed: () => this.#closed,
@@ -143,6 +125,7 @@ export class TxEngine implements TxHost {
       applyDurable: d => this.#applyDurable(d),
       fail: err => this.#fail(err),
     }, log.nextSeq - 1)
+    this.#nested = new Nested(seq => this.#group.whenDurable(seq))
     if (!defer) this.finishRecovery()
   }
 
@@ -221,62 +204,38 @@ export class TxEngine implements TxHost {
    * transaction enclosing it. Dropped when the outermost one commits.
    */
   onAbort(undo: () => void): void {
-    if (this.#current === null) throw new InvalidArgumentError('Cannot register an abort hook: no transaction is running')
-    if (typeof undo !== 'function') throw new InvalidArgumentError(`Cannot register an abort hook: expected a function, got ${describe(undo)}`)
-    this.#hooks.push({ abort: undo })
+    this.#nested.onAbort(this.#current !== null, undo)
   }
 
   #run<T>(fn: (tx: Tx) => T, durability: Durability): T | Promise<T> {
     this.#usable('run a transaction')
     this.finishRecovery()
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
-    if (this.#current !== null) return this.#sub(fn, durability)
+    if (this.#current !== null) return this.#nested.sub(fn, this.#current, this.#builder, durability)
     const b = this.#builder
     b.reset()
     const tx = this.makeTx(this, b)
     this.#current = tx
-    this.#want = durability
+    this.#nested.want = durability
     let result: T
     try {
       result = fn(tx)
       if (typeof result === 'object' || typeof result === 'function') refusePromise(result, 'commit')
     } catch (err) {
       this.#end(tx)
-      if (this.#hooks.length > 0) this.#unwind(0, err)
+      if (this.#nested.hooked) this.#nested.unwind(0, err)
       throw err
     }
     tx.end()
     this.#current = null
-    const want = this.#want
+    const want = this.#nested.want
     if (b.entryCount > 0) {
-      try { this.#commit(want) } catch (err) { if (this.#hooks.length > 0) this.#unwind(0, err); throw err }
+      try { this.#commit(want) } catch (err) { if (this.#nested.hooked) this.#nested.unwind(0, err); throw err }
     }
-    if (this.#hooks.length > 0) this.#committed()
+    if (this.#nested.hooked) this.#nested.committed(this.lastSeq)
     if (want === 'group' || durability === 'group') this.#group.schedule() // a group caller waits for lastSeq even when nothing of its own was written
     if (durability !== 'group') return result
     return this.#group.whenDurable(this.lastSeq).then(() => result)
-  }
-
-  /** A nested transaction: stages after a savepoint, rolls back to it on throw (eng. 7). */
-  #sub<T>(fn: (tx: Tx) => T, durability: Durability): T | Promise<T> {
-    const b = this.#builder
-    const sp = b.savepoint(), hooks = this.#hooks.length
-    let result: T
-    try {
-      result = fn(this.#current!)
-      refusePromise(result, 'commit')
-    } catch (err) {
-      b.rollback(sp)
-      this.#unwind(hooks, err)
-      throw err
-    }
-    if (STRENGTH[durability] > STRENGTH[this.#want]) this.#want = durability
-    if (durability !== 'group') return result
-    const done = new Promise<T>((resolve, reject) => {
-      this.#hooks.push({ abort: reject, commit: seq => { this.#group.whenDurable(seq).then(() => resolve(result), reject) } })
-    })
-    done.catch(() => {}) // the outer's own failure is reported by the outer: ignoring this promise must not crash
-    return done
   }
 
   #end(tx: Tx): void {
@@ -284,28 +243,12 @@ export class TxEngine implements TxHost {
     this.#current = null
   }
 
-  /** Runs, newest first, and forgets the hooks registered since index `from` (an abort). */
-  #unwind(from: number, err: unknown): void {
-    const undo = this.#hooks.splice(from)
-    for (let i = undo.length - 1; i >= 0; i--) undo[i]!.abort(err)
-  }
-
-  /** The outermost transaction committed as seq `lastSeq`: completes and forgets every hook. */
-  #committed(): void {
-    const seq = this.lastSeq
-    for (const h of this.#hooks.splice(0)) h.commit?.(seq)
-  }
-
   /**
    * A read-only view of the committed state, for reads outside a transaction. On a
    * read-only engine it is the newest snapshot, and once the writer changes what it shows
-   * its reads throw SnapshotConflictError: prefer `read(fn)`, which retries.
+   * its reads throw SnapshotConflictError: prefer `read(fn)`, which retries. (engine-read.ts)
    */
-  reader(): Tx {
-    this.#usable('read')
-    if (this.#snapshots !== null) return this.#snapshots.reader(this.#makeReader)
-    return this.makeTx(this, null)
-  }
+  reader(): Tx { return this.#reads.reader() }
 
   /**
    * Runs `fn` with a reader and ends the reader when fn returns; a function that returns a
@@ -313,19 +256,7 @@ export class TxEngine implements TxHost {
    * On a read-only engine `fn` sees one consistent snapshot, the newest committed state,
    * and runs again if the writer changed that state while it ran (reader.ts).
    */
-  read<T>(fn: (tx: Tx) => T): T {
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
-    if (this.#snapshots !== null) {
-      this.#usable('read')
-      return this.#snapshots.read(fn, this.#makeReader)
-    }
-    const r = this.reader()
-    try {
-      const result = fn(r)
-      refusePromise(result, 'read')
-      return result
-    } finally { r.end() }
-  }
+  read<T>(fn: (tx: Tx) => T): T { return this.#reads.read(fn) }
 
   /**
    * @internal `read(fn)` for library code whose fn never keeps the Tx past its return (the
@@ -333,19 +264,7 @@ export class TxEngine implements TxHost {
    * nested call makes its own) instead of made per read. Same reads, same checks per load;
    * outside fn the Tx is ended, as `read`'s is.
    */
-  readReused<T>(fn: (tx: Tx) => T): T {
-    if (this.#snapshots !== null) return this.read(fn)
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
-    this.#usable('read')
-    let r = this.#spare
-    if (r === null) r = this.makeTx(this, null)
-    else { this.#spare = null; r.reopen() }
-    try {
-      const result = fn(r)
-      refusePromise(result, 'read')
-      return result
-    } finally { r.end(); this.#spare = r }
-  }
+  readReused<T>(fn: (tx: Tx) => T): T { return this.#reads.readReused(fn) }
 
   /** Makes every committed transaction durable (including `none` ones). */
   flush(): void {
