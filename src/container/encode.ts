@@ -58,13 +58,20 @@ const isExtensible = Object.isExtensible
 const gOPS = Object.getOwnPropertySymbols
 const gOPN = Object.getOwnPropertyNames
 
+const ownKeys = Reflect.ownKeys
+
+/** `record`'s `names`: nothing was looked at yet. */
+const NAMES_UNKNOWN = -1
+/** `record`'s `names`: discovery found the object not extensible, or with a symbol-keyed property. */
+const NAMES_EXTRA = -2
+
 /**
  * The count of own string keys of `o` if it is extensible and has no symbol-keyed
- * property, else -1 (inv. 4: called before the stamp, while `getOwnPropertyNames` can copy
- * V8's enum cache).
+ * property, else NAMES_EXTRA (inv. 4: called before the stamp, while
+ * `getOwnPropertyNames` can copy V8's enum cache).
  */
 function earlyNames(o: object): number {
-  return isExtensible(o) && gOPS(o).length === 0 ? gOPN(o).length : -1
+  return isExtensible(o) && gOPS(o).length === 0 ? gOPN(o).length : NAMES_EXTRA
 }
 
 export { joinBatch, type Batch } from './writer.js'
@@ -197,7 +204,7 @@ export class Encoder {
     if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
     const kind = this.classify(o)
     if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
-    const names = kind === KIND_OBJECT && this.#early ? earlyNames(o) : -1      // before the stamp (inv. 4)
+    const names = kind === KIND_OBJECT && this.#early ? earlyNames(o) : NAMES_UNKNOWN      // before the stamp (inv. 4)
     const id = ctx.table.assign(o)
     ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
     this.pending.push(id, kind, this.#proto, names)
@@ -266,9 +273,9 @@ export class Encoder {
 
   /**
    * Encodes the record of `o` (id `id`). Pass kind 0 to classify it here. `names`: what its
-   * discovery found of its own properties (`earlyNames`, inv. 4), or -1.
+   * discovery found of its own properties (`earlyNames`, inv. 4), or NAMES_UNKNOWN.
    */
-  record(id: number, o: object, kind: number, proto: number, names = -1): void {
+  record(id: number, o: object, kind: number, proto: number, names = NAMES_UNKNOWN): void {
     this.holder = id
     this.holderDropped = undefined
     this.scratch.n = 0
@@ -301,9 +308,8 @@ export class Encoder {
       case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
     }
     if (this.ctx.inspect) {
-      if (names >= 0 && names === body.length && kind === KIND_OBJECT && this.#early) {     // nothing beyond the body (inv. 4)
-        if (this.cap) this.ctx.verifier!.setProps(id, null)
-      } else this.#own(id, o, kind, body)
+      if (this.#nothingBeyond(o, kind, body, names)) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
+      else this.#own(id, o, kind, body)
     }
     w.endRecord(lenAt)
     if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.classDrop(proto, kind)
@@ -327,6 +333,27 @@ export class Encoder {
     this.#drop(undefined, 'self', this.#reason)
     this.ctx.refs.set(id, this.scratch.a, 0, 0)
     this.records++
+  }
+
+  /**
+   * True when `o` has nothing beyond `body` that `#own` would write or report (so `inspect`
+   * would answer false), found with one or two calls: the common case, for which `inspect`
+   * makes three. False sends the record to `#own`. Objects: the count of own string keys
+   * their discovery found (inv. 4), else one `Reflect.ownKeys` count (string and symbol keys;
+   * on a stamped object it costs what `getOwnPropertyNames` alone costs). Dates, Maps, Sets:
+   * extensible with no own key at all. Arrays: extensible with no symbol-keyed property
+   * (their other keys are not looked at, props.ts).
+   */
+  #nothingBeyond(o: object, kind: number, body: readonly string[], names: number): boolean {
+    switch (kind) {
+      case KIND_OBJECT:
+        if (!this.#early) return false            // properties: 'attributes' checks the body's attributes
+        if (names !== NAMES_UNKNOWN) return names === body.length
+        return isExtensible(o) && ownKeys(o).length === body.length
+      case KIND_ARRAY: return isExtensible(o) && gOPS(o).length === 0
+      case KIND_DATE: case KIND_MAP: case KIND_SET: return isExtensible(o) && ownKeys(o).length === 0
+      default: return false
+    }
   }
 
   /**

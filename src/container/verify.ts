@@ -165,7 +165,7 @@ export class Verifier {
       }
       if (same && inspectOwn && kind !== S_GONE) {
         same = id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!)
-          : kind === S_MAP || kind === S_SET ? !inspect(o, NO_KEYS, true, true, null) : noExtras(o, kind, a, p)
+          : kind === S_MAP || kind === S_SET ? (isExtensible(o) && ownKeys(o).length === 0) || !inspect(o, NO_KEYS, true, true, null) : noExtras(o, kind, a, p)
       }
       if (!same) changed(id)
     }

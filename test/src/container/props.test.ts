@@ -184,6 +184,8 @@ function oneExtraEach(tag: string): Record<string, object> {
   return {
     sym: { a: 1, [Symbol.for(`${tag}.s`)]: 's' }, hiddenSym, hidden, closed: Object.preventExtensions({ a: 1 }),
     sealed: Object.seal({ a: 1 }), list, closedList: Object.preventExtensions([1]), anon: { a: 1, [Symbol(tag)]: 'lost' },
+    closedMap: Object.preventExtensions(new Map([[1, 2]])), closedSet: Object.preventExtensions(new Set([1])), closedDate: Object.preventExtensions(new Date(5)),
+    dateSym: Object.assign(new Date(6), { [Symbol.for(`${tag}.d`)]: 'd' }),
   }
 }
 
@@ -197,6 +199,8 @@ function checkOneExtraEach(r: Record<string, object>, tag: string, where: string
   assert.equal(get(r.list, Symbol.for(`${tag}.ls`)), 'ls', where)
   assert.equal(Object.isExtensible(r.closedList), false, where)
   assert.deepEqual(Object.getOwnPropertySymbols(r.anon), [], where)
+  assert.deepEqual([r.closedMap, r.closedSet, r.closedDate].map(x => Object.isExtensible(x)), [false, false, false], where)
+  assert.deepEqual([(r.closedMap as Map<number, number>).get(1), (r.closedDate as Date).getTime(), get(r.dateSym, Symbol.for(`${tag}.d`))], [2, 5, 'd'], where)
 }
 
 test('an object with one own property beyond its enumerable keys, or none and not extensible, persists it when discovered: in the init graph, stored raw, stored through a proxy (encode.ts inv. 4)', async () => {
@@ -222,7 +226,7 @@ test('an object with one own property beyond its enumerable keys, or none and no
 
 test('a symbol-keyed or non-enumerable property added, or extensibility taken away, through a raw reference to an object whose enumerable keys did not change: the next point persists it, in the first life and after a restore (verify.ts noExtras)', async () => {
   const region = simRegion()
-  const made = (): Record<string, object> => ({ s: { a: 1 }, hs: { a: 1 }, h: { a: 1 }, closed: { a: 1 }, list: [1], closedList: [1] })
+  const made = (): Record<string, object> => ({ s: { a: 1 }, hs: { a: 1 }, h: { a: 1 }, closed: { a: 1 }, list: [1], closedList: [1], closedMap: new Map(), setSym: new Set() })
   const change = (o: Record<string, object>, tag: string): void => {
     ;(o.s as Record<symbol, string>)[Symbol.for(`${tag}.s`)] = 's'
     Object.defineProperty(o.hs, Symbol.for(`${tag}.hs`), { value: 'hs', enumerable: false, writable: true, configurable: true })
@@ -230,18 +234,21 @@ test('a symbol-keyed or non-enumerable property added, or extensibility taken aw
     Object.preventExtensions(o.closed)
     ;(o.list as unknown as Record<symbol, string>)[Symbol.for(`${tag}.ls`)] = 'ls'
     Object.preventExtensions(o.closedList)
+    Object.preventExtensions(o.closedMap)
+    Object.defineProperty(o.setSym, Symbol.for(`${tag}.ss`), { value: 'ss', enumerable: false, writable: true, configurable: true })
   }
   const check = (o: Record<string, object>, tag: string, where: string): void => {
     const get = (x: object, k: symbol): unknown => (x as Record<symbol, unknown>)[k]
     assert.deepEqual([get(o.s, Symbol.for(`${tag}.s`)), get(o.hs, Symbol.for(`${tag}.hs`)), (o.h as Record<string, unknown>).h], ['s', 'hs', 'h'], where)
     assert.equal(Object.getOwnPropertyDescriptor(o.hs, Symbol.for(`${tag}.hs`))?.enumerable, false, where)
     assert.deepEqual([Object.isExtensible(o.closed), Object.isExtensible(o.closedList), get(o.list, Symbol.for(`${tag}.ls`))], [false, false, 'ls'], where)
+    assert.deepEqual([Object.isExtensible(o.closedMap), get(o.setSym, Symbol.for(`${tag}.ss`))], [false, 'ss'], where)
   }
   const init = made()
   const c = Container.openRegion(region, { init: () => ({ init, kept: {} as object, unwrapped: made() }) })
   await c.persist()
   change(init, 'first')
-  assert.equal((await c.persist()).objects, 6, 'each object changed once, found by verification only')
+  assert.equal((await c.persist()).objects, 8, 'each object changed once, found by verification only')
   await c.close()
   const region2 = region.crash(2)
   const fresh = Container.openRegion(region2)
@@ -252,7 +259,7 @@ test('a symbol-keyed or non-enumerable property added, or extensibility taken aw
   await fresh.persist()
   change(kept, 'kept')
   change(fresh.unwrap(fresh.root.unwrapped) as Record<string, object>, 'unwrapped')
-  assert.equal((await fresh.persist()).objects, 12)
+  assert.equal((await fresh.persist()).objects, 16)
   await fresh.close()
   const third = Container.openRegion(region2.crash(3))
   const r = third.unwrap(third.root) as Record<string, Record<string, object>>
