@@ -57,16 +57,16 @@
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
 import {
-  BrokenError, InvalidArgumentError, NotAPoolError, ReadOnlyError, RegionClosedError, PmemError, describe,
+  BrokenError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
 } from '../regions/index.js'
 import { TransactionActiveError } from './tx-errors.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
 import { RecordBuilder } from './record.js'
 import { scanIntoOverlay } from './recovery.js'
-import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
+import { RedoLog } from './redo-log.js'
 import { Overlay } from './overlay.js'
-import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
+import { readSuperblock, formatPool, isBlank, isFormattable, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
 import { SnapshotReader } from './reader.js'
 import { GroupCommit } from './group-commit.js'
@@ -76,6 +76,7 @@ import { Nested } from './nested.js'
 import { checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
+export { defaultLogSize } from './pool.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
@@ -135,17 +136,7 @@ export class TxEngine implements TxHost {
 
   /** Formats `region` as a pool with a redo log of `logSize` bytes and returns its engine. */
   static create(region: RegionLike, opts: { logSize?: number } = {}): TxEngine {
-    if (region.readOnly) throw new ReadOnlyError(`Cannot format pool "${region.path}": region is read-only`)
-    if (!isFormattable(region)) {
-      throw new NotAPoolError(`Cannot format pool "${region.path}": the region already holds data (pool inv. 1); nothing was changed. Open it with TxEngine.open, or format a new region`)
-    }
-    const logSize = opts.logSize ?? defaultLogSize(region.size)
-    if (!Number.isInteger(logSize) || logSize < MIN_LOG_SIZE || logSize % 4096 !== 0 || 4096 + logSize + 4096 > region.size) {
-      throw new InvalidArgumentError(`Cannot format pool "${region.path}": logSize ${describe(logSize)} must be a multiple of 4096, at least ${MIN_LOG_SIZE}, and leave room for data in a region of ${region.size} bytes`)
-    }
-    const layout = { logOffset: 4096, logSize, dataOffset: 4096 + logSize }
-    const log = RedoLog.format(region, layout.logOffset, logSize)
-    writeSuperblock(region, layout) // last: a region without a superblock is still blank
+    const { layout, log } = formatPool(region, opts.logSize) // pool.ts: checks, log, then superblock
     return new TxEngine(region, layout, log)
   }
 
@@ -410,14 +401,4 @@ export class TxEngine implements TxHost {
     this.#broken = err
     this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
-}
-
-/**
- * Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096; in a
- * region too small for that, half of what the superblock page and one data page leave.
- */
-export function defaultLogSize(regionSize: number): number {
-  const eighth = Math.floor(regionSize / 8 / 4096) * 4096
-  const size = Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
-  return 4096 + size + 4096 <= regionSize ? size : Math.max(MIN_LOG_SIZE, Math.floor((regionSize - 8192) / 2 / 4096) * 4096)
 }
