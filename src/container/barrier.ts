@@ -42,6 +42,10 @@
  *      as it is handed out (`expose`); a value stored through a proxy into an exposed
  *      object is exposed too (it is now reachable raw). So the exposed objects and the new
  *      ones are closed under raw references (verify.ts relies on it).
+ *   5. In a lazily restored container (lazy.ts), every trap of every proxy fills its target
+ *      before it runs, and whatever is handed out raw is filled with what it reaches raw
+ *      first (`lazy.reached`; class instances and exposed objects through `host.expose`):
+ *      the program never sees an unfilled shell (lazy.ts inv. Z2).
  */
 import {
   ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
@@ -77,6 +81,27 @@ export interface BarrierHost {
   readonly verifier: Verifier | null
 }
 
+/** A lazy restore (lazy.ts): fills a shell before the program can see it (lazy.ts inv. Z2). */
+export interface LazyFill {
+  /** A trap reached `o`: fill it if it is an unfilled shell. */
+  touch(o: object): void
+  /** `o` is handed out raw: fill it and what it reaches raw. */
+  reached(o: object): void
+}
+
+/** Every trap a proxy over an object, array, Map or Set can receive. */
+const TRAPS = ['get', 'set', 'has', 'deleteProperty', 'defineProperty', 'getOwnPropertyDescriptor', 'ownKeys', 'getPrototypeOf', 'setPrototypeOf', 'isExtensible', 'preventExtensions'] as const
+
+/** `base` with every trap filling its target first (inv. 5); traps `base` lacks forward as Reflect does. */
+function filling<T extends object>(base: ProxyHandler<T>, b: { readonly lazy: LazyFill | null }): ProxyHandler<T> {
+  const out: Record<string, unknown> = {}
+  for (const k of TRAPS) {
+    const f = (base[k] ?? Reflect[k]) as (t: T, a: unknown, b: unknown, c: unknown) => unknown
+    out[k] = (t: T, x: unknown, y: unknown, z: unknown) => { b.lazy?.touch(t); return f(t, x, y, z) }
+  }
+  return out as ProxyHandler<T>
+}
+
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
 const RAW_CLASS: ProxyHandler<object> = {}
 
@@ -86,9 +111,9 @@ export class Barrier {
   readonly #dirty: DirtySet
   readonly #classes: ClassRegistry
   readonly #excluded: WeakSet<object>
-  readonly #object: ProxyHandler<object>
-  readonly #map: ProxyHandler<AnyMap>
-  readonly #set: ProxyHandler<AnySet>
+  #object: ProxyHandler<object>
+  #map: ProxyHandler<AnyMap>
+  #set: ProxyHandler<AnySet>
   readonly #host: BarrierHost
 
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
@@ -113,6 +138,19 @@ export class Barrier {
   created = false
   /** False until the program excludes something (skips the WeakSet lookup for every object wrapped). */
   anyExcluded = false
+
+  /** A lazy restore's graph (inv. 5), or null. */
+  lazy: LazyFill | null = null
+
+  /** The container was restored lazily: proxies made from now on fill their target first (inv. 5). */
+  setLazy(lazy: LazyFill): void {
+    if (this.lazy === null) {
+      this.#object = filling(this.#object, this)
+      this.#map = filling(this.#map, this)
+      this.#set = filling(this.#set, this)
+    }
+    this.lazy = lazy
+  }
 
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null
@@ -150,6 +188,7 @@ export class Barrier {
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
     if (handler === undefined) {
+      this.lazy?.reached(v)     // inv. 5
       if (isDate(v)) this.#host.onDate(v as Date)
       return v
     }
@@ -187,6 +226,7 @@ export class Barrier {
 
   /** `v`, read from a non-writable, non-configurable property, must be handed out as it is: exposed (inv. 4). */
   #raw(v: object): object {
+    this.lazy?.reached(v)     // inv. 5
     if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
     return v
   }
