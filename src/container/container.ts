@@ -253,6 +253,16 @@ export class Container<T extends object = Record<string, any>> {
   /** Version of the last committed point (0 before the first). Any state. */
   get version(): number { return this.#writer.version }
 
+  /**
+   * A lazy restore's progress (`open(path, { lazy: true })`, lazy.ts): `state` is 'lazy'
+   * while records remain undecoded, 'complete' once every record is; `decoded` counts the
+   * records decoded so far. Null if the graph was not restored lazily. Any state.
+   */
+  get lazy(): { state: 'lazy' | 'complete'; decoded: number } | null {
+    const g = this.#life.tables.lazy
+    return g === null ? null : { state: g.state, decoded: g.filled }
+  }
+
   /** Stats of the last completed point, or null. Any state. */
   get lastPoint(): PointStats | null { return this.#writer.lastStats }
 

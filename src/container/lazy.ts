@@ -183,6 +183,7 @@ export class LazyGraph implements LazyFill {
     if (done[id] === 0) this.#fill(id)
     const refs = t.refs
     const v = t.verifier
+    if (v !== null && v.has(id)) { this.#sync(); return }     // exposed: filled with its closure already
     const dirty = t.dirty.flags
     if (id >= refs.start.length || (refs.count[id] === 0 && !(id < dirty.length && dirty[id] === 1))) { this.#sync(); return }
     if (v === null) { this.complete(); return }
@@ -219,7 +220,6 @@ export class LazyGraph implements LazyFill {
     this.#done = null
     const t = this.#t!
     t.table.setHighWater(t.table.highWater)     // free ids as a full restore finds them (Z5)
-    t.lazy = null
     t.barrier.lazy = null
   }
 

@@ -72,7 +72,7 @@ export class ContainerTables {
   readonly viewsOf = new Map<number, Set<number>>()
   readonly dropped = new Map<number, DroppedAt[]>()
   readonly segments = new Map<number, Map<string, number>>()
-  /** A lazy restore's graph (lazy.ts) until it completes, else null. */
+  /** A lazy restore's graph (lazy.ts; its calls are no-ops once it is complete), or null. */
   lazy: LazyGraph | null = null
   /** The raw root object. */
   root: object = undefined as unknown as object
