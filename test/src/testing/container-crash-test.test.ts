@@ -37,7 +37,7 @@ test('containerCrashTest: a program that mutates through c.root passes', async (
 })
 
 test('containerCrashTest with lazy: true: recoveries and crash images are restored lazily (lazy.ts), and the program still passes', async () => {
-  await containerCrashTest({ init, operation, classes: [User], runs: 8, lives: 3, maxPoints: 10, lazy: true, run: (c, op) => apply(c.root as Root, op) })
+  await containerCrashTest({ init, operation, classes: [User], runs: 5, lives: 3, maxPoints: 10, lazy: true, run: (c, op) => apply(c.root as Root, op) })
 })
 
 /** A class with private state and save/revive hooks. */
