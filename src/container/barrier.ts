@@ -42,8 +42,9 @@
  *      as it is handed out (`expose`); a value stored through a proxy into an exposed
  *      object is exposed too (it is now reachable raw). So the exposed objects and the new
  *      ones are closed under raw references (verify.ts relies on it).
- *   5. In a lazily restored container (lazy.ts), every trap of every proxy fills its target
- *      before it runs, and whatever is handed out raw is filled with what it reaches raw
+ *   5. In a lazily restored container (lazy.ts), an object is filled before its proxy is
+ *      made (so no trap ever meets an unfilled shell, and traps cost what they cost after
+ *      a full restore), and whatever is handed out raw is filled with what it reaches raw
  *      first (`lazy.reached`; class instances and exposed objects through `host.expose`):
  *      the program never sees an unfilled shell (lazy.ts inv. Z2).
  */
@@ -83,23 +84,10 @@ export interface BarrierHost {
 
 /** A lazy restore (lazy.ts): fills a shell before the program can see it (lazy.ts inv. Z2). */
 export interface LazyFill {
-  /** A trap reached `o`: fill it if it is an unfilled shell. */
+  /** `o`'s proxy is about to be made: fill it if it is an unfilled shell. */
   touch(o: object): void
   /** `o` is handed out raw: fill it and what it reaches raw. */
   reached(o: object): void
-}
-
-/** Every trap a proxy over an object, array, Map or Set can receive. */
-const TRAPS = ['get', 'set', 'has', 'deleteProperty', 'defineProperty', 'getOwnPropertyDescriptor', 'ownKeys', 'getPrototypeOf', 'setPrototypeOf', 'isExtensible', 'preventExtensions'] as const
-
-/** `base` with every trap filling its target first (inv. 5); traps `base` lacks forward as Reflect does. */
-function filling<T extends object>(base: ProxyHandler<T>, b: { readonly lazy: LazyFill | null }): ProxyHandler<T> {
-  const out: Record<string, unknown> = {}
-  for (const k of TRAPS) {
-    const f = (base[k] ?? Reflect[k]) as (t: T, a: unknown, b: unknown, c: unknown) => unknown
-    out[k] = (t: T, x: unknown, y: unknown, z: unknown) => { b.lazy?.touch(t); return f(t, x, y, z) }
-  }
-  return out as ProxyHandler<T>
 }
 
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
@@ -142,15 +130,8 @@ export class Barrier {
   /** A lazy restore's graph (inv. 5), or null. */
   lazy: LazyFill | null = null
 
-  /** The container was restored lazily: proxies made from now on fill their target first (inv. 5). */
-  setLazy(lazy: LazyFill): void {
-    if (this.lazy === null) {
-      this.#object = filling(this.#object, this)
-      this.#map = filling(this.#map, this)
-      this.#set = filling(this.#set, this)
-    }
-    this.lazy = lazy
-  }
+  /** The container was restored lazily (inv. 5). */
+  setLazy(lazy: LazyFill): void { this.lazy = lazy }
 
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null
@@ -198,6 +179,7 @@ export class Barrier {
       const id = this.#table.idOf(v)
       if (id === 0 ? this.handedIn === null || this.handedIn.has(v) : verifier.has(id)) return v   // new, or exposed (inv. 4)
     }
+    this.lazy?.touch(v)     // inv. 5
     const p = new Proxy(v, handler)
     this.created = true
     this.#table.setProxy(v, p)

@@ -5,13 +5,16 @@
  *
  * A shell is the object a full restore would make for a forward reference: the right kind
  * and prototype from the start (Array.isArray, Map, Set, class prototype, a Date's time, a
- * buffer's length), empty. The program meets shells only behind the write-barrier proxies
- * (barrier.ts), whose every trap fills its target first (`touch`), or handed out raw after
- * being filled with what they reach (`reached`).
+ * buffer's length), empty. A shell is filled when the program is first handed it: just
+ * before its write-barrier proxy is made (barrier.ts inv. 5; `touch`), or, if it is
+ * handed out raw, together with what it reaches raw (`reached`). So reading `c.root.a.b`
+ * decodes the root, `a` and `b`, and makes shells (undecoded) for what `b` references;
+ * iterating a Map decodes each entry as the iteration yields it. Traps never meet a shell,
+ * so a proxy costs what it costs after a full restore.
  *
- * | state | what holds | entered by | what a touch does |
+ * | state | what holds | entered by | what a hand-out does |
  * | --- | --- | --- | --- |
- * | lazy | the log copy and its index; `done[id]` says which current records are filled | open with `lazy: true` | fills the record of an unfilled target (once), binds what it found into the tables (Z6) |
+ * | lazy | the log copy and its index; `done[id]` says which current records are filled | open with `lazy: true` | fills the record of an unfilled object (once), binds what it found into the tables (Z6) |
  * | complete | nothing (log copy released); the tables equal a full restore's | `complete()` | nothing |
  *
  * Damage found by a fill (a record that does not decode) is a CorruptionError thrown at
@@ -24,8 +27,8 @@
  *   Z1. One object per id, made once: shells are made only by the restorer's `ref`, into
  *       the container's id table (the same `objects` array), so the shell a touch fills and
  *       a reference decoded later are one object (identity and cycles as a full restore).
- *   Z2. The program never sees an unfilled object: a proxy fills its target before any trap
- *       runs (barrier.ts `filling`); an object handed out raw (Dates, binary data, class
+ *   Z2. The program never sees an unfilled object: an object is filled before its proxy is
+ *       made (barrier.ts inv. 5); an object handed out raw (Dates, binary data, class
  *       instances, `unwrap`, objects held by frozen properties) is filled with everything it
  *       reaches raw (`reached`): up to exposed objects (already filled with their closure,
  *       exposure.ts inv. E1), or, with `track: 'barriers'` (nothing exposed), by completing
@@ -151,7 +154,7 @@ export class LazyGraph implements LazyFill {
   /** True if `id` has a current record in the log (inv. Z4). */
   has(id: number): boolean { return this.#r !== null && id < this.#r.high && this.#r.offsets[id] >= 0 }
 
-  /** Joins the container's tables: shells are stamped from now on (Z3), the barrier fills (Z2). */
+  /** Joins the container's tables: shells are stamped from now on (Z3), the barrier fills what it hands out (Z2). */
   attach(t: ContainerTables): void {
     const r = this.#r!
     this.#t = t
@@ -163,7 +166,7 @@ export class LazyGraph implements LazyFill {
     this.#sync()
   }
 
-  /** A proxy trap reached `o`: fills it if it is an unfilled shell (Z2). */
+  /** `o`'s proxy is about to be made: fills it if it is an unfilled shell (Z2). */
   touch(o: object): void {
     const done = this.#done
     if (done === null) return
@@ -180,12 +183,13 @@ export class LazyGraph implements LazyFill {
     const t = this.#t!
     const id = t.table.idOf(o)
     if (id === 0 || id >= done.length) return
-    if (done[id] === 0) this.#fill(id)
+    const filled = done[id] === 0
+    if (filled) this.#fill(id)
     const refs = t.refs
     const v = t.verifier
-    if (v !== null && v.has(id)) { this.#sync(); return }     // exposed: filled with its closure already
     const dirty = t.dirty.flags
-    if (id >= refs.start.length || (refs.count[id] === 0 && !(id < dirty.length && dirty[id] === 1))) { this.#sync(); return }
+    const leaf = (id >= refs.start.length || refs.count[id] === 0) && !(id < dirty.length && dirty[id] === 1)
+    if (leaf || (v !== null && v.has(id))) { if (filled) this.#sync(); return }     // nothing more, or exposed: filled with its closure already
     if (v === null) { this.complete(); return }
     const seen = new Set<number>([id])
     const stack = [id]
@@ -224,8 +228,7 @@ export class LazyGraph implements LazyFill {
   }
 
   #fill(id: number): void {
-    const err = this.#damaged.get(id)
-    if (err !== undefined) throw err
+    if (this.#damaged.size > 0 && this.#damaged.has(id)) throw this.#damaged.get(id)
     const done = this.#done!
     done[id] = 1
     try { this.#r!.fillOne(id) } catch (e) {

@@ -57,8 +57,8 @@ export interface ContainerOptions<T extends object> {
   properties?: 'all' | 'attributes' | 'enumerable'
   /**
    * Restore lazily (ZODB's "ghosts", lazy.ts): the open indexes the log and returns the
-   * root at once; each object is decoded the first time the program reaches it (through
-   * its proxy, or handed out raw). Identity, cycles and change detection are those of a
+   * root at once; each object is decoded the first time the program is handed it (as a
+   * proxy, or raw with what it reaches). Identity, cycles and change detection are those of a
    * full restore; anything that needs every record (a full point, a compaction, `exclude`,
    * `snapshot`) completes the restore first. Damage in a record decoded later is a
    * CorruptionError at that touch. Ignored for a new container.
