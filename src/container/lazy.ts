@@ -31,8 +31,11 @@
  *       made (barrier.ts inv. 5); an object handed out raw (Dates, binary data, class
  *       instances, `unwrap`, objects held by frozen properties) is filled with everything it
  *       reaches raw (`reached`): up to exposed objects (already filled with their closure,
- *       exposure.ts inv. E1), or, with `track: 'barriers'` (nothing exposed), by completing
- *       the restore when it references anything.
+ *       exposure.ts inv. E1). With `track: 'barriers'` nothing is exposed, so nothing tells
+ *       which raw objects the program holds (a value stored through a proxy into one of them
+ *       would reach it raw, unfilled): there a raw hand-out that reaches any object other than
+ *       Dates, RegExps and binary data (never proxied, so never stored into through a proxy)
+ *       completes the restore.
  *   Z3. Every shell is stamped with its id as it is made, so a point that encodes a changed
  *       object writes a reference to an untouched one as a REF to its id and never encodes
  *       it: its record stays its current state (it cannot have changed, Z2).
@@ -46,12 +49,16 @@
  *       has its fingerprints (binary.ts) before the program can change it.
  *   Z7. A fill that throws leaves its id unfilled and remembered as damaged: the error is
  *       thrown again at every later touch, never a half-filled object taken for whole.
+ *   Z8. When a buffer is filled, every view of it is filled too (the open's scan lists the
+ *       VIEW records of each buffer): the views are made while the buffer has its persisted
+ *       length, as a full restore makes them, and `viewsOf` knows them all, so a point that
+ *       finds the buffer's length changed re-encodes every view of it (binary.ts).
  * Classes with hooks: if any current record is an instance of a class with save/revive
  * hooks (STATEFUL), restore.ts restores whole (revive hooks run once the whole graph is
  * built, open.ts inv. O5). CLASS records are all read at open, so an unregistered class is
  * UnknownClassError at open, as with a full restore.
  */
-import { KIND_STATEFUL, header, readHeader } from './format.js'
+import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
@@ -59,8 +66,14 @@ import { SegmentRef } from './segments.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
+import { isArrayBuffer, isDate, isRegExp } from './builtins.js'
 
 export type LazyState = 'lazy' | 'complete'
+
+/** Objects always handed out raw, never behind a proxy (barrier.ts): no write through a proxy can store into them. */
+function heldRaw(o: unknown): boolean {
+  return typeof o === 'object' && o !== null && (isDate(o) || isArrayBuffer(o) || ArrayBuffer.isView(o) || isRegExp(o))
+}
 
 /** What a restore (or a fill) found, to be bound into the container's tables. */
 export interface Found {
@@ -115,6 +128,8 @@ export class LazyGraph implements LazyFill {
   #t: ContainerTables | null = null
   /** Ids of objects made before `attach` (stamped then). */
   #early: number[] | null = []
+  /** Buffer id -> ids of its current VIEW records (from the open's scan; Z8). */
+  readonly #viewsOf: Map<number, number[]>
   /** Entries of the restorer's `shapeIds` bound so far. */
   #shapesBound = 0
   /** Records filled so far (touched objects, and what completing filled). */
@@ -131,21 +146,33 @@ export class LazyGraph implements LazyFill {
   static open(r: Restorer, rootId: number): LazyGraph | null {
     const notable: number[] = []
     r.index(notable)
+    const classes: number[] = [], views = new Map<number, number[]>()
     for (let i = 0; i < notable.length; i += 2) {
-      if (r.offsets[notable[i]] !== notable[i + 1]) continue
-      readHeader(r.buf, notable[i + 1], r.logEnd)
-      if (r.buf[header.body] === KIND_STATEFUL) return null
+      const id = notable[i], at = notable[i + 1]
+      if (r.offsets[id] !== at) continue
+      readHeader(r.buf, at, r.logEnd)
+      const kind = r.buf[header.body]
+      if (kind === KIND_STATEFUL) return null
+      if (kind === KIND_CLASS) { classes.push(id); continue }
+      r.pos = header.body + 1      // VIEW: proto, type, buffer id (format.ts)
+      r.end = header.end
+      r.varint(); r.u8()
+      const bid = r.varint()
+      const list = views.get(bid)
+      if (list === undefined) views.set(bid, [id]); else list.push(id)
     }
-    return new LazyGraph(r, rootId, notable)
+    r.end = r.logEnd
+    return new LazyGraph(r, rootId, classes, views)
   }
 
-  private constructor(r: Restorer, rootId: number, notable: number[]) {
+  private constructor(r: Restorer, rootId: number, classes: number[], views: Map<number, number[]>) {
     this.#r = r
+    this.#viewsOf = views
     const done = this.#done = new Uint8Array(r.high)
     const offsets = r.offsets
     for (let id = 0; id < done.length; id++) if (offsets[id] < 0) done[id] = 1    // no record: never filled (a new object may take the id)
     r.bind = (_o, id) => { this.#early!.push(id) }
-    for (let i = 0; i < notable.length; i += 2) if (done[notable[i]] === 0) this.#fill(notable[i])    // CLASS records (Z7 for damage)
+    for (const id of classes) this.#fill(id)     // an unregistered class fails the open (Z7 for damage)
     this.root = r.shellOf(rootId)
   }
 
@@ -190,7 +217,7 @@ export class LazyGraph implements LazyFill {
     const dirty = t.dirty.flags
     const leaf = (id >= refs.start.length || refs.count[id] === 0) && !(id < dirty.length && dirty[id] === 1)
     if (leaf || (v !== null && v.has(id))) { if (filled) this.#sync(); return }     // nothing more, or exposed: filled with its closure already
-    if (v === null) { this.complete(); return }
+    if (v === null && !heldRaw(o)) { this.complete(); return }
     const seen = new Set<number>([id])
     const stack = [id]
     while (stack.length > 0) {
@@ -199,9 +226,10 @@ export class LazyGraph implements LazyFill {
       if (at < dirty.length && dirty[at] === 1) liveChildren(t, t.table.objects[at] as object, kids)    // its record is stale
       else if (at < refs.start.length) for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) kids.push(refs.pool[i])
       for (const k of kids) {
-        if (seen.has(k) || v.has(k)) continue      // exposed: filled with its closure already
+        if (seen.has(k) || (v !== null && v.has(k))) continue      // exposed: filled with its closure already
         seen.add(k)
         if (k < done.length && done[k] === 0) this.#fill(k)
+        if (v === null && !heldRaw(t.table.objects[k])) { this.complete(); return }
         stack.push(k)
       }
     }
@@ -239,21 +267,27 @@ export class LazyGraph implements LazyFill {
     this.filled++
   }
 
-  /** Binds what the fills found into the tables (Z6). */
+  /** Binds what the fills found into the tables (Z6); fills the views of the buffers filled (Z8). */
   #sync(): void {
-    const r = this.#r!, t = this.#t!
-    const ids = r.shapeIds
-    if (this.#shapesBound < ids.length) {
-      const shapes: [number, readonly string[]][] = []
-      for (let i = this.#shapesBound; i < ids.length; i++) shapes.push([ids[i], r.shapeKeys(ids[i])])
-      this.#shapesBound = ids.length
-      adoptFound(t, { objects: r.objects, shapes, classes: new Map(), segments: new Map(), chunked: new Map(), bytesIds: [], views: [] })
+    const r = this.#r!, t = this.#t!, done = this.#done!
+    for (;;) {
+      const ids = r.shapeIds
+      if (this.#shapesBound < ids.length) {
+        const shapes: [number, readonly string[]][] = []
+        for (let i = this.#shapesBound; i < ids.length; i++) shapes.push([ids[i], r.shapeKeys(ids[i])])
+        this.#shapesBound = ids.length
+        adoptFound(t, { objects: r.objects, shapes, classes: new Map(), segments: new Map(), chunked: new Map(), bytesIds: [], views: [] })
+      }
+      if (r.segments.size === 0 && r.chunked.size === 0 && r.bytesIds.length === 0 && r.views.length === 0) return
+      const buffers = r.bytesIds.slice()
+      adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
+      r.segments.clear()
+      r.chunked.clear()
+      r.bytesIds.length = 0
+      r.views.length = 0
+      let more = false
+      for (const bid of buffers) for (const vid of this.#viewsOf.get(bid) ?? []) if (done[vid] === 0) { this.#fill(vid); more = true }
+      if (!more) return
     }
-    if (r.segments.size === 0 && r.chunked.size === 0 && r.bytesIds.length === 0 && r.views.length === 0) return
-    adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
-    r.segments.clear()
-    r.chunked.clear()
-    r.bytesIds.length = 0
-    r.views.length = 0
   }
 }

@@ -191,6 +191,26 @@ test('a read-only lazy container refreshes to a new lazy graph; the old root kee
   Container.delete(file)
 })
 
+test('Z8: the views of a buffer are decoded with it: after the buffer shrank, a point re-encodes the views never handed out, as after a full restore', async () => {
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void }
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => { const b = new Resizable(64, { maxByteLength: 128 }); new Uint8Array(b).fill(7); return { a: new Uint8Array(b, 0, 8), box: { tail: new Uint8Array(b, 32) } } } })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const back: unknown[] = []
+  for (const lazy of [false, true]) {
+    const r = copy(img)
+    const o = Container.openRegion(r, { lazy })
+    ;(o.root.a.buffer as { resize(n: number): void }).resize(48)     // box.tail (restored fixed-length) is now out of bounds
+    await o.persist()
+    await o.close()
+    const fresh = Container.openRegion(r.crash(2))
+    back.push(fresh.unwrap(fresh.root))
+  }
+  assertSameGraph(back[1], back[0])
+})
+
 test('classes: an instance of a registered class is handed out raw and filled; hooks restore whole; an unregistered class fails the open', async () => {
   class Acct { #b = 0; get b(): number { return this.#b } static [Container.save](a: Acct) { return a.#b } static [Container.revive](a: Acct, s: number) { a.#b = s } }
   const region = simRegion()
