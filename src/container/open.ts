@@ -21,6 +21,11 @@
  *       (verify.ts) and marked dirty; instances restored without their private state (a
  *       class without hooks, or whose hooks are gone) are reported by a process warning
  *       (PersistentMemoryWarning, code PMEM_CONTAINER_PRIVATE_STATE), one per class.
+ *   O6. `lazy: true` (lazy.ts) restores every version it restores (the newest, an older
+ *       one asked for, a fall-back's) lazily, unless instances of classes with hooks are
+ *       current: the tables adopt a LazyGraph, whose shells are stamped as they are made
+ *       (instead of O3's background stamping) and whose free ids come from the log's index
+ *       (lazy.ts inv. Z4). Damage found at open falls back as O1 says.
  */
 import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
 import { restoreFrom, type Restored } from './restore.js'
