@@ -39,7 +39,7 @@ test('containerCrashTest: a program that mutates through c.root passes', async (
 test('containerCrashTest with lazy: true: recoveries and crash images are restored lazily (lazy.ts), and the program still passes', async () => {
   let lazyLives = 0
   await containerCrashTest({
-    init, operation, classes: [User], runs: 5, lives: 3, maxPoints: 10, lazy: true,
+    init, operation, classes: [User], runs: 4, lives: 3, maxPoints: 10, lazy: true,
     run: (c, op) => { if (c.lazy?.state === 'lazy') lazyLives++; apply(c.root as Root, op) },
   })
   assert.ok(lazyLives > 0, 'operations ran on containers restored lazily, objects not yet decoded')
