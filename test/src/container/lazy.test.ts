@@ -284,6 +284,16 @@ test('a damaged chunk is found at a lazy open (the log is checksum-verified as i
   assert.deepEqual([l.fellBack?.from, l.fellBack?.to], [2, 1], 'the damage is found at the open, and reported')
   assertSameGraph(l.unwrap(l.root), v1)
   assert.equal(l.check().ok, false)
+  const older = Container.openRegion(copy(img), { lazy: true, version: 1 })     // an older version, lazily: its next point is full (O2)
+  assert.equal(older.lazy?.state, 'lazy')
+  assert.equal(older.root.items[59].text, 'item 59')
+  await older.persist()
+  assert.equal(older.lazy?.state, 'complete')
+  assert.equal(older.lastPoint?.full, true)
+})
+
+test('a bad lazy option is InvalidArgumentError before anything is opened', () => {
+  assert.throws(() => Container.openRegion(simRegion(), { lazy: 'yes' as unknown as boolean }), { name: 'InvalidArgumentError', message: /lazy must be a boolean, got "yes"|lazy must be a boolean/ })
 })
 
 test('Z3, fresh processes: two lives each open lazily, change a few objects, persist and are killed (SIGKILL); untouched objects keep their records', async () => {
