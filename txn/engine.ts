@@ -1,6 +1,9 @@
 /**
  * TxEngine: durable transactions on a region, built on the redo log (redo-log.ts) and the
- * overlay (overlay.ts). Recovery runs on open.
+ * overlay (overlay.ts). Recovery runs on open. This file is the transaction lifecycle: open
+ * and recovery, running a transaction, the order of a commit's steps (append, flush, apply),
+ * checkpoint, grow, close and the broken state. The writes in place, the dirty data pages,
+ * the truncation and the reader windows around them: engine-apply.ts.
  *
  * Commit protocol (Mnemosyne's redo logging with lazy, batched truncation):
  *   1. The transaction function stages its writes in a redo record in JS memory (tx.ts);
@@ -10,7 +13,8 @@
  *      writes are applied in place in the mapping. One flush per transaction.
  *      `group`: the writes go to the overlay; a flush shared by every group commit of the
  *      same turn of the event loop runs off the main thread; when it completes, the overlay
- *      is applied in place and the promises resolve (the scheduling: group-commit.ts).
+ *      is applied in place and the promises resolve (the scheduling: group-commit.ts; the
+ *      apply: engine-apply.ts).
  *      `none`: like group, but nothing waits; the log is flushed at the next sync commit,
  *      `flush()`, checkpoint or close.
  *   4. Checkpoint (when the log is full, and on close): flush the log, apply all overlays,
@@ -48,29 +52,31 @@
  *      running transaction is refused (TransactionActiveError) and a commit finding the pool
  *      or the region closed throws RegionClosedError before appending anything.
  *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
+ * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
  */
 import {
-  BrokenError, InvalidArgumentError, NotAPoolError, ReadOnlyError, RegionClosedError, PmemError, describe,
+  BrokenError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
 } from '../regions/index.js'
 import { TransactionActiveError } from './tx-errors.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
-import { RecordBuilder, RECORD_HEADER } from './record.js'
+import { RecordBuilder } from './record.js'
 import { scanIntoOverlay } from './recovery.js'
-import { RedoLog, MIN_LOG_SIZE } from './redo-log.js'
-import { Overlay, PAGE_SHIFT } from './overlay.js'
-import { readSuperblock, writeSuperblock, isBlank, isFormattable, type PoolLayout } from './pool.js'
+import { RedoLog } from './redo-log.js'
+import { Overlay } from './overlay.js'
+import { readSuperblock, formatPool, isBlank, isFormattable, type PoolLayout } from './pool.js'
 import { Tx, type TxHost } from './tx.js'
-import { Publisher } from './publish.js'
 import { SnapshotReader } from './reader.js'
 import { GroupCommit } from './group-commit.js'
 import { EngineReads } from './engine-read.js'
+import { InPlace } from './engine-apply.js'
 import { Nested } from './nested.js'
 import { checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
+export { defaultLogSize } from './pool.js'
 
 /** Overlay pages beyond which a `none` commit forces a log flush. */
 const MAX_OVERLAY_PAGES = 1024
@@ -93,15 +99,14 @@ export class TxEngine implements TxHost {
   #current: Tx | null = null
   /** Sub-transactions, the durability asked so far, and the abort hooks (nested.ts, eng. 7). */
   readonly #nested: Nested
-  #dirty = new Set<number>()
   /** Durable seq, waiters and the shared group-commit flush (group-commit.ts). */
   readonly #group: GroupCommit
   #broken: unknown = null
   #closed = false
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
   #recoveryPending = false
-  /** Writable engines: the reader control block's writer (publish.ts). */
-  readonly #pub: Publisher | null
+  /** Writable engines: writes in place, dirty pages, truncation, publication to readers (engine-apply.ts). */
+  readonly #inPlace: InPlace | null
   /** Read-only engines: consistent snapshots beside a live writer (reader.ts). */
   readonly #snapshots: SnapshotReader | null
   /** `reader`, `read`, `readReused` (engine-read.ts). */
@@ -113,7 +118,7 @@ export class TxEngine implements TxHost {
     this.log = log
     this.#refresh()
     this.#builder = new RecordBuilder(log.capacity)
-    this.#pub = region.readOnly ? null : new Publisher(region)
+    this.#inPlace = region.readOnly ? null : new InPlace(this)
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
@@ -122,7 +127,7 @@ export class TxEngine implements TxHost {
       log,
       closed: () => this.#closed,
       seal: () => this.#seal(),
-      applyDurable: d => this.#applyDurable(d),
+      applyDurable: d => this.#inPlace?.applyDurable(d),
       fail: err => this.#fail(err),
     }, log.nextSeq - 1)
     this.#nested = new Nested(seq => this.#group.whenDurable(seq))
@@ -131,17 +136,7 @@ export class TxEngine implements TxHost {
 
   /** Formats `region` as a pool with a redo log of `logSize` bytes and returns its engine. */
   static create(region: RegionLike, opts: { logSize?: number } = {}): TxEngine {
-    if (region.readOnly) throw new ReadOnlyError(`Cannot format pool "${region.path}": region is read-only`)
-    if (!isFormattable(region)) {
-      throw new NotAPoolError(`Cannot format pool "${region.path}": the region already holds data (pool inv. 1); nothing was changed. Open it with TxEngine.open, or format a new region`)
-    }
-    const logSize = opts.logSize ?? defaultLogSize(region.size)
-    if (!Number.isInteger(logSize) || logSize < MIN_LOG_SIZE || logSize % 4096 !== 0 || 4096 + logSize + 4096 > region.size) {
-      throw new InvalidArgumentError(`Cannot format pool "${region.path}": logSize ${describe(logSize)} must be a multiple of 4096, at least ${MIN_LOG_SIZE}, and leave room for data in a region of ${region.size} bytes`)
-    }
-    const layout = { logOffset: 4096, logSize, dataOffset: 4096 + logSize }
-    const log = RedoLog.format(region, layout.logOffset, logSize)
-    writeSuperblock(region, layout) // last: a region without a superblock is still blank
+    const { layout, log } = formatPool(region, opts.logSize) // pool.ts: checks, log, then superblock
     return new TxEngine(region, layout, log)
   }
 
@@ -288,8 +283,7 @@ export class TxEngine implements TxHost {
     this.region.grow(newSize)
     this.#refresh()
     this.log.refresh()
-    this.#pub!.refresh()
-    this.#pub!.size(this.region.size) // pub. 5: before any record that writes past the old size
+    this.#inPlace!.grown() // pub. 5: before any record that writes past the old size
   }
 
   /**
@@ -318,18 +312,9 @@ export class TxEngine implements TxHost {
     if (!this.#recoveryPending) return
     this.#recoveryPending = false
     if (this.region.closed) throw new RegionClosedError(`Cannot recover pool "${this.path}": region is closed`)
-    const pub = this.#pub!
-    pub.claim() // pub. 3: before the first change to the file; opens an odd window
-    if (this.top !== null) { this.top.applyTo(this.mem, this.#dirty); this.top = null }
-    pub.epoch(this.log.epoch)
-    pub.applied(this.log.nextSeq - 1, this.log.tail)
-    pub.committed(this.log.tail)
-    pub.size(this.region.size)
-    pub.end()
-    this.#guard(() => {
-      this.#flushDirtyPages()
-      this.#truncate()
-    })
+    const inPlace = this.#inPlace!
+    inPlace.recover() // pub. 3: claims the block before the first change to the file
+    this.#guard(() => inPlace.checkpoint())
   }
 
   #commit(durability: Durability): void {
@@ -344,19 +329,14 @@ export class TxEngine implements TxHost {
       log.append(b.seal(seq, log.seed, log.durableTail), b.words)
       if (durability === 'sync') {
         this.#flushLog()
-        const pub = this.#pub!
-        pub.begin() // pub. 2
-        this.#applyBuilder(b)
-        pub.applied(seq, log.tail)
-        pub.committed(log.tail)
-        pub.end()
+        this.#inPlace!.syncCommit(b, seq) // eng. 1: after the flush; pub. 2
         return
       }
       const top = this.top ?? (this.top = new Overlay())
-      this.#applyBuilderTo(top, b)
+      this.#inPlace!.stage(top, b)
       top.lastSeq = seq
       top.lastPos = log.tail
-      this.#pub!.committed(log.tail) // pub. 4: after the record's bytes
+      this.#inPlace!.committed(log.tail) // pub. 4: after the record's bytes
       if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
     } catch (err) {
       this.#failed(err)
@@ -372,34 +352,7 @@ export class TxEngine implements TxHost {
   #checkpoint(): void {
     this.finishRecovery()
     this.#flushLog()
-    this.#flushDirtyPages()
-    this.#truncate()
-  }
-
-  /** Truncates the log (every record is applied in place) and tells readers, in an odd window (pub. 2, 4). */
-  #truncate(): void {
-    this.log.truncate()
-    const pub = this.#pub!
-    pub.begin()
-    pub.epoch(this.log.epoch)
-    pub.applied(this.log.nextSeq - 1, this.log.tail)
-    pub.committed(this.log.tail)
-    pub.end()
-  }
-
-  /** Applies the overlays covered by records durable up to `d`, in an odd window (pub. 2, eng. 1). */
-  #applyDurable(d: number): void {
-    const s = this.sealed !== null && this.sealed.lastSeq <= d ? this.sealed : null
-    const t = this.top !== null && this.top.lastSeq <= d ? this.top : null
-    if (s !== null || t !== null) {
-      const pub = this.#pub!
-      pub.begin()
-      if (s !== null) { s.applyTo(this.mem, this.#dirty); this.sealed = null }
-      if (t !== null) { t.applyTo(this.mem, this.#dirty); this.top = null }
-      const last = t ?? s!
-      pub.applied(last.lastSeq, last.lastPos)
-      pub.end()
-    }
+    this.#inPlace!.checkpoint() // eng. 2: data pages, then truncation
   }
 
   /** Group commit (group-commit.ts): seals `top` for a shared flush; null when none may start. */
@@ -408,45 +361,6 @@ export class TxEngine implements TxHost {
     this.sealed = this.top
     this.top = null
     return this.sealed.lastSeq
-  }
-
-  #applyBuilder(b: RecordBuilder): void {
-    const mem = this.mem, m32 = this.mem32, w = b.words
-    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
-      const t = b.target(p), len = b.len(p), pos = b.data(p)
-      if (pos < 0) mem.fill(0, t, t + len)
-      else if (len === 8 && (t & 3) === 0) { m32[t >>> 2] = w[pos >>> 2]!; m32[(t >>> 2) + 1] = w[(pos >>> 2) + 1]! }
-      else if (len === 4 && (t & 3) === 0) m32[t >>> 2] = w[pos >>> 2]!
-      else mem.set(b.buf.subarray(pos, pos + len), t)
-      this.#markDirty(t, len)
-    }
-  }
-
-  #applyBuilderTo(ov: Overlay, b: RecordBuilder): void {
-    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
-      const pos = b.data(p), t = b.target(p), len = b.len(p)
-      if (len === 8 && (t & 7) === 0 && pos >= 0) ov.write8(t, b.words, pos >>> 2, this.sealed, this.mem)
-      else ov.write(t, pos < 0 ? null : b.buf, pos, len, this.sealed, this.mem)
-    }
-  }
-
-  /** Records the data pages covering `[t, t + len)` (at least the page of `t`) for the next checkpoint. */
-  #markDirty(t: number, len: number): void {
-    for (let p = t >>> PAGE_SHIFT, last = (t + Math.max(len, 1) - 1) >>> PAGE_SHIFT; p <= last; p++) this.#dirty.add(p)
-  }
-
-  /** Flushes the data pages written since the last checkpoint, coalesced into runs. */
-  #flushDirtyPages(): void {
-    if (this.#dirty.size === 0) return
-    const pages = [...this.#dirty].sort((a, b) => a - b)
-    this.#dirty.clear()
-    let start = pages[0]!, prev = start
-    for (let i = 1; i <= pages.length; i++) {
-      const p = pages[i]
-      if (p === prev + 1) { prev = p; continue }
-      this.region.flush(start << PAGE_SHIFT, (prev - start + 1) << PAGE_SHIFT)
-      if (p !== undefined) start = prev = p
-    }
   }
 
   /** Scans the live records into an overlay (recovery.ts); writes nothing (eng. 4). */
@@ -487,14 +401,4 @@ export class TxEngine implements TxHost {
     this.#broken = err
     this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
-}
-
-/**
- * Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096; in a
- * region too small for that, half of what the superblock page and one data page leave.
- */
-export function defaultLogSize(regionSize: number): number {
-  const eighth = Math.floor(regionSize / 8 / 4096) * 4096
-  const size = Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
-  return 4096 + size + 4096 <= regionSize ? size : Math.max(MIN_LOG_SIZE, Math.floor((regionSize - 8192) / 2 / 4096) * 4096)
 }

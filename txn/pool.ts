@@ -1,5 +1,6 @@
 /**
- * Pool superblock: how a transactional region's user area is divided.
+ * Pool superblock: how a transactional region's user area is divided, and formatting a pool
+ * (`formatPool`: the checks, the log size, the log then the superblock).
  *
  * | offset | size | description                                                        |
  * | -----: | ---: | ------------------------------------------------------------------ |
@@ -22,10 +23,12 @@
  *      valid superblock is NotAPoolError, or CorruptionError when the log control block
  *      shows that a pool was there; the file is left unchanged.
  */
-import { CorruptionError, NotAPoolError, UnsupportedVersionError } from '../regions/index.js'
+import {
+  CorruptionError, InvalidArgumentError, NotAPoolError, ReadOnlyError, UnsupportedVersionError, describe,
+} from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
-import { readControl } from './redo-log.js'
+import { RedoLog, MIN_LOG_SIZE, readControl } from './redo-log.js'
 
 const MAGIC_LO = 0x4f4f504d // "PMPO"
 const MAGIC_HI = 0x31304c4f // "OL01"
@@ -37,6 +40,36 @@ export interface PoolLayout {
   readonly logOffset: number
   readonly logSize: number
   readonly dataOffset: number
+}
+
+/**
+ * `TxEngine.create`: formats `region` as a pool with a redo log of `wanted` bytes (default
+ * {@link defaultLogSize}) and returns its layout and log. Only a formattable region (inv. 1);
+ * the superblock is written last, so a crash before it leaves a region that is still blank.
+ */
+export function formatPool(region: RegionLike, wanted: number | undefined): { layout: PoolLayout; log: RedoLog } {
+  if (region.readOnly) throw new ReadOnlyError(`Cannot format pool "${region.path}": region is read-only`)
+  if (!isFormattable(region)) {
+    throw new NotAPoolError(`Cannot format pool "${region.path}": the region already holds data (pool inv. 1); nothing was changed. Open it with TxEngine.open, or format a new region`)
+  }
+  const logSize = wanted ?? defaultLogSize(region.size)
+  if (!Number.isInteger(logSize) || logSize < MIN_LOG_SIZE || logSize % 4096 !== 0 || 4096 + logSize + 4096 > region.size) {
+    throw new InvalidArgumentError(`Cannot format pool "${region.path}": logSize ${describe(logSize)} must be a multiple of 4096, at least ${MIN_LOG_SIZE}, and leave room for data in a region of ${region.size} bytes`)
+  }
+  const layout = { logOffset: 4096, logSize, dataOffset: 4096 + logSize }
+  const log = RedoLog.format(region, layout.logOffset, logSize)
+  writeSuperblock(region, layout) // last: a region without a superblock is still blank
+  return { layout, log }
+}
+
+/**
+ * Default log: an eighth of the region, between 64 KiB and 16 MiB, a multiple of 4096; in a
+ * region too small for that, half of what the superblock page and one data page leave.
+ */
+export function defaultLogSize(regionSize: number): number {
+  const eighth = Math.floor(regionSize / 8 / 4096) * 4096
+  const size = Math.max(MIN_LOG_SIZE, Math.min(16 << 20, Math.max(64 << 10, eighth)))
+  return 4096 + size + 4096 <= regionSize ? size : Math.max(MIN_LOG_SIZE, Math.floor((regionSize - 8192) / 2 / 4096) * 4096)
 }
 
 /** Writes and flushes the superblock. */

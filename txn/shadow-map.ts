@@ -10,7 +10,7 @@
  *   inv. 1  A committed chunk is never written: the first change to a node or data chunk in
  *           a batch takes a fresh chunk from the free set and points the (staged) parent at
  *           it; the old chunk goes to `released`, to be freed only when every retained
- *           version that references it has left the window (shadow.ts).
+ *           version that references it has left the window (shadow-versions.ts).
  *   inv. 7  Entries for logical chunks >= count are NONE in every node, so growing the
  *           logical space reads zeros (holes), never stale data.
  *   inv. 8  Chunks taken by this batch are referenced by no durable version: dropping one

@@ -2,7 +2,7 @@
  * Shadow paging, opening a store: the checks of the static entry points (`ShadowStore.create`,
  * `open`, `probe`, `retained`), formatting a new store, choosing the version to view over
  * what recovery found (shadow-recover.ts), reading the slots without opening, and growing
- * the region. Each entry point's work ends in a {@link StoreInit}: the state the store's
+ * the region (at create, and when a batch needs more free chunks than there are). Each entry point's work ends in a {@link StoreInit}: the state the store's
  * constructor takes (shadow.ts).
  *
  * Invariants kept (numbers shared with shadow.ts):
@@ -18,10 +18,12 @@ import {
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import {
-  DATA_START, MAX_KEEP, NONE, SLOT_SIZE, decodeSlot, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
+  DATA_START, MAX_KEEP, MAX_PHYS, NONE, SLOT_SIZE, decodeSlot, encodeSlot, probeSlots, validChunkSize, MIN_CHUNK, MAX_CHUNK,
   type VersionDesc,
 } from './shadow-format.js'
 import { recover } from './shadow-recover.js'
+import type { ChunkIO } from './shadow-io.js'
+import type { FreeSpace } from './shadow-space.js'
 
 /** Options of {@link ShadowStore.create}. */
 export interface ShadowCreateOptions {
@@ -167,4 +169,23 @@ export function growRegion(region: RegionLike, growBy: ((n: number) => void) | u
     }
   }
   throw new OutOfSpaceError(`${what}: the region must grow to ${minSize} bytes and cannot (${errors.join('; ')}); nothing was changed`)
+}
+
+/**
+ * `ShadowStore`'s reserve when fewer than `n` chunks are free: grows the region by a quarter
+ * (at least to what `n` needs) and extends the free set over the new chunks; OutOfSpaceError,
+ * with nothing changed, if it cannot.
+ */
+export function growForChunks(region: RegionLike, growBy: ((n: number) => void) | undefined, io: ChunkIO, space: FreeSpace, n: number, action: string): void {
+  const need = n - space.freeCount
+  const what = `Cannot ${action} shadow store on region "${region.path}"`
+  if (space.count + need > MAX_PHYS) throw new OutOfSpaceError(`${what}: it would need more than ${MAX_PHYS} physical chunks`)
+  const exact = io.chunkOffset(space.count + need)
+  const roomy = Math.max(exact, region.size + Math.floor(region.size / 4))
+  growRegion(region, growBy, exact, what, roomy)
+  io.sync(action)
+  space.extend(io.physCount)
+  if (space.freeCount < n) {
+    throw new OutOfSpaceError(`${what}: ${n} free chunks are needed and the region grew only to ${region.size} bytes; nothing was changed`)
+  }
 }

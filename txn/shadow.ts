@@ -5,8 +5,12 @@
  * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
  *
  * Implements the chunk-store interface (chunk-store.ts) that containers are written against.
- * Formats: shadow-format.ts. Staged map: shadow-map.ts. Recovery: shadow-recover.ts. Create, open
- * and the slot probes: shadow-open.ts. Adopting appended chunks: shadow-adopt.ts.
+ * This file is the store's API over the staged batch: reads (each committed chunk verified on
+ * first read), writes, resize, meta, space reservation, the argument and state checks, and the
+ * broken state. Formats: shadow-format.ts. Staged map: shadow-map.ts. Versions and commits
+ * (sealing, the slot writes, which chunks each version pins, freeing them): shadow-versions.ts.
+ * Recovery: shadow-recover.ts. Create, open and the slot probes: shadow-open.ts. Adopting
+ * appended chunks: shadow-adopt.ts.
  *
  * A batch is everything written between two commits. Its state machine:
  *
@@ -38,39 +42,29 @@
  *   9. A slot, once written, is never blank again: create writes version 0 into slot 0, the
  *      commit of version 1 writes slot 1, and commits only overwrite a slot with another
  *      valid one. A blank slot beside a version above 0 is damage, reported in `fellBack`.
+ * Kept at commit and release (inv. 1, 2, 3, 6, 8): shadow-versions.ts, with a version's states.
  *
  * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
  */
 import {
-  BrokenError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, CorruptionError, ReadOnlyError, describe,
+  BrokenError, InvalidArgumentError, OutOfRangeError, CorruptionError, ReadOnlyError, describe,
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
-import { MAX_CHUNKS, MAX_PHYS, META_MAX, NONE, encodeSlot, type VersionDesc } from './shadow-format.js'
+import { MAX_CHUNKS, META_MAX, NONE } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
 import { FreeSpace } from './shadow-space.js'
 import { StagedMap, type Entry } from './shadow-map.js'
-import { checkShadow } from './shadow-check.js'
+import { Versions, type Sealed, type ShadowVersionInfo } from './shadow-versions.js'
 import { CommitInProgressError } from './shadow-errors.js'
 import {
-  createStore, openStore, probeStore, retainedVersions, growRegion,
+  createStore, openStore, probeStore, retainedVersions, growForChunks,
   type ShadowCreateOptions, type ShadowOpenOptions, type StoreInit,
 } from './shadow-open.js'
 import { adoptChunks, appendTarget, type AdoptHost } from './shadow-adopt.js'
 import type { ChunkStore } from './chunk-store.js'
 
 export type { ShadowCreateOptions, ShadowOpenOptions } from './shadow-open.js'
-
-/** One retained version, as {@link ShadowStore.versions} lists it. */
-export interface ShadowVersionInfo {
-  version: number
-  /** Commit time, ms since the epoch. */
-  time: number
-  chunkCount: number
-  /** Bytes written by the commit that made this version (new data, map and meta chunks). */
-  bytes: number
-  /** The blob given to setMeta (a copy). */
-  meta: Uint8Array
-}
+export type { ShadowVersionInfo } from './shadow-versions.js'
 
 /** Space accounting, for tests and monitoring. */
 export interface ShadowStats {
@@ -80,15 +74,6 @@ export interface ShadowStats {
   stagedChunks: number
   retainedVersions: number
 }
-
-/** A batch sealed for commit: its descriptor, slot bytes and what to flush. */
-interface Sealed {
-  desc: VersionDesc
-  head: VersionDesc[]
-  slot: Uint8Array
-  range: { offset: number; length: number } | null
-}
-
 
 /**
  * A copy-on-write chunk store with versioned, atomically committed metadata.
@@ -118,21 +103,12 @@ export class ShadowStore implements ChunkStore {
   readonly #space: FreeSpace
   readonly #growBy: ((neededBytes: number) => void) | undefined
   readonly #readOnlyWhy: string | null
-  /** Durable retained versions, newest first. */
-  #committed: VersionDesc[]
-  /** Retained versions as of the newest sealed version (differs from #committed while commits are in flight). */
-  #head: VersionDesc[]
-  /** The version the staged view starts from. */
-  #view: VersionDesc
-  readonly #metas: Map<number, Uint8Array>
+  /** Retained versions, the view, metas, commits and what each version pins (shadow-versions.ts). */
+  readonly #versions: Versions
+  /** The staged batch's chunk map, over the view (shadow-map.ts). */
   #map: StagedMap
-  #stagedMeta: Uint8Array | null = null
-  #stagedMetaPhys = NONE
-  /** Version -> chunks it is the newest retained referencer of; freed when it leaves the window (inv. 1). */
-  readonly #releasedAt = new Map<number, number[]>()
   /** Committed chunks whose checksum was verified since they were written or last freed. */
   readonly #verified = new Set<number>()
-  #inFlight: Promise<number> | null = null
   #broken: { cause: unknown } | null = null
 
   private constructor(init: StoreInit) {
@@ -147,13 +123,13 @@ export class ShadowStore implements ChunkStore {
     this.droppedVersions = init.dropped
     this.#io = new ChunkIO(init.region, init.base, init.chunkSize)
     this.#space = new FreeSpace(this.#io.physCount)
-    for (const [p, v] of init.lastRef) {
-      this.#space.markUsed(p)
-      if (v !== init.descs[0]!.version) this.#queueRelease(v, [p])
-    }
-    this.#committed = this.#head = init.descs
-    this.#view = init.view
-    this.#metas = init.metas
+    this.#versions = new Versions({
+      region: this.#region, io: this.#io, space: this.#space, verified: this.#verified,
+      broken: () => this.#broken !== null,
+      breakWith: e => this.#breakWith(e),
+      brokenError: action => this.#brokenError(action),
+      reserve: (n, action) => this.#reserve(n, action),
+    }, init)
     this.#map = new StagedMap(this.#io, this.#space, init.view)
   }
 
@@ -197,16 +173,14 @@ export class ShadowStore implements ChunkStore {
   }
 
   /** Last committed version (for a store opened at an older version: that version). */
-  get version(): number { return this.readOnly ? this.#view.version : this.#committed[0]!.version }
+  get version(): number { return this.readOnly ? this.#versions.view.version : this.#versions.newest }
   /** Logical chunks in the staged view. */
   get chunkCount(): number { return this.#map.count }
 
   /** The retained committed versions, oldest first. */
   versions(): ShadowVersionInfo[] {
     this.#ready('list versions of')
-    return this.#committed.map(d => ({
-      version: d.version, time: d.time, chunkCount: d.chunkCount, bytes: d.bytes, meta: this.#metas.get(d.version)!.slice(),
-    })).reverse()
+    return this.#versions.list()
   }
 
   /**
@@ -312,19 +286,13 @@ export class ShadowStore implements ChunkStore {
     if (!(meta instanceof Uint8Array) || meta.length > META_MAX) {
       throw new InvalidArgumentError(`Cannot set meta of shadow store on region "${this.#region.path}": expected a Uint8Array of at most ${META_MAX} bytes, got ${meta instanceof Uint8Array ? `${meta.length} bytes` : describe(meta)}`)
     }
-    if (sameBytes(meta, this.#metas.get(this.#view.version)!)) { this.#dropStagedMeta(); return }
-    if (meta.length > 0 && this.#stagedMetaPhys === NONE) {
-      this.#reserve(1, 'set meta of')
-      this.#stagedMetaPhys = this.#space.alloc()
-    }
-    if (meta.length === 0 && this.#stagedMetaPhys !== NONE) { this.#space.free(this.#stagedMetaPhys); this.#stagedMetaPhys = NONE }
-    this.#stagedMeta = meta.slice()
+    this.#versions.setMeta(meta)
   }
 
   /** The meta blob of the staged view (read-your-writes), as a copy. */
   getMeta(): Uint8Array {
     this.#ready('get meta of')
-    return (this.#stagedMeta ?? this.#metas.get(this.#view.version)!).slice()
+    return this.#versions.getMeta()
   }
 
   /**
@@ -335,19 +303,10 @@ export class ShadowStore implements ChunkStore {
    */
   commit(): number {
     this.#writable('commit')
-    if (this.#inFlight !== null) {
+    if (this.#versions.inFlight) {
       throw new CommitInProgressError(`Cannot commit shadow store on region "${this.#region.path}": an asynchronous commit is still running; await it first`)
     }
-    const s = this.#seal()
-    try {
-      if (s.range) this.#region.flush(s.range.offset, s.range.length)
-      this.#io.writeSlot(s.desc.version % 2, s.slot)
-      this.#region.flush(this.#io.slotOffset(s.desc.version % 2), s.slot.length)
-    } catch (e) {
-      throw this.#breakWith(e)
-    }
-    this.#finish(s)
-    return s.desc.version
+    return this.#versions.commit(this.#seal())
   }
 
   /**
@@ -363,121 +322,36 @@ export class ShadowStore implements ChunkStore {
     } catch (e) {
       return Promise.reject(e)
     }
-    const prev = this.#inFlight
-    const run = async (): Promise<number> => {
-      if (prev !== null) await prev.catch(() => undefined)
-      if (this.#broken !== null) throw this.#brokenError('commit')
-      try {
-        if (s.range) await this.#region.flushAsync(s.range.offset, s.range.length)
-        this.#io.sync('commit')
-        this.#io.writeSlot(s.desc.version % 2, s.slot)
-        await this.#region.flushAsync(this.#io.slotOffset(s.desc.version % 2), s.slot.length)
-      } catch (e) {
-        throw this.#breakWith(e)
-      }
-      this.#finish(s)
-      return s.desc.version
-    }
-    const p = run()
-    this.#inFlight = p
-    const settle = (): void => { if (this.#inFlight === p) this.#inFlight = null }
-    p.then(settle, settle)
-    return p
+    return this.#versions.commitAsync(s)
   }
 
   /** Drops the staged batch: the view returns to the last sealed version; its chunks are freed (inv. 8). */
   abort(): void {
     this.#ready('abort')
     this.#map.discard()
-    this.#map = new StagedMap(this.#io, this.#space, this.#view)
-    this.#dropStagedMeta()
+    this.#map = new StagedMap(this.#io, this.#space, this.#versions.view)
+    this.#versions.dropStagedMeta()
   }
 
   /** Debug validator: every retained version checksum-valid, no chunk twice in a version, free set exact (inv. 1, 4, 6, 7). */
   check(): { ok: boolean; problems: string[] } {
     this.#ready('check')
-    const seen = new Set<number>()
-    const descs = [...this.#head, ...this.#committed].filter(d => !seen.has(d.version) && seen.add(d.version))
-    const staged = this.#map.stagedChunks()
-    if (this.#stagedMetaPhys !== NONE) staged.push(this.#stagedMetaPhys)
-    const problems = checkShadow({
-      io: this.#io, space: this.#space, descs, staged, releasedAt: this.#releasedAt, stagedProblems: this.#map.stagedProblems(),
-    })
+    const problems = this.#versions.check(this.#map)
     return { ok: problems.length === 0, problems }
   }
 
   /** Space accounting. */
   stats(): ShadowStats {
     this.#ready('read stats of')
-    const staged = this.#map.stagedChunks().length + (this.#stagedMetaPhys === NONE ? 0 : 1)
-    return { physicalChunks: this.#space.count, freeChunks: this.#space.freeCount, stagedChunks: staged, retainedVersions: this.#committed.length }
+    const staged = this.#map.stagedChunks().length + this.#versions.stagedMetaChunks
+    return { physicalChunks: this.#space.count, freeChunks: this.#space.freeCount, stagedChunks: staged, retainedVersions: this.#versions.retainedCount }
   }
 
-  /** Writes the batch's chunks and builds the next version's slot (no allocation: cannot fail). */
+  /** Seals the batch as the next version (shadow-versions.ts) and starts the next batch from it. */
   #seal(): Sealed {
-    const base = this.#view
-    const version = base.version + 1
-    const m = this.#map.seal()
-    let { metaPhys, metaCrc, metaLen } = base
-    if (this.#stagedMeta !== null) {
-      if (base.metaPhys !== NONE) m.released.push(base.metaPhys)
-      metaPhys = this.#stagedMetaPhys
-      metaLen = this.#stagedMeta.length
-      metaCrc = metaPhys === NONE ? 0 : this.#writeMeta(metaPhys, this.#stagedMeta)
-      if (metaPhys !== NONE) m.written.push(metaPhys)
-    }
-    this.#metas.set(version, this.#stagedMeta ?? this.#metas.get(base.version)!)
-    const desc: VersionDesc = {
-      version, time: Date.now(), bytes: m.written.length * this.chunkSize, chunkCount: m.chunkCount,
-      root: m.root, rootCrc: m.rootCrc, metaPhys, metaCrc, metaLen, depth: m.depth,
-    }
-    this.#queueRelease(base.version, m.released)
-    const head = [desc, ...this.#head].slice(0, this.keepVersions)
-    this.#head = head
-    this.#view = desc
-    this.#map = new StagedMap(this.#io, this.#space, desc)
-    this.#stagedMeta = null
-    this.#stagedMetaPhys = NONE
-    return { desc, head, slot: encodeSlot({ chunkSize: this.chunkSize, keepVersions: this.keepVersions, descs: head }), range: this.#flushRange(m.written) }
-  }
-
-  #writeMeta(phys: number, meta: Uint8Array): number {
-    this.#io.zero(phys)
-    this.#io.write(phys, 0, meta)
-    return this.#io.crc(phys)
-  }
-
-  /** One range covering every chunk written (a single flush, inv. 2). */
-  #flushRange(written: number[]): Sealed['range'] {
-    if (written.length === 0) return null
-    let lo = written[0]!, hi = lo
-    for (const p of written) { if (p < lo) lo = p; if (p > hi) hi = p } // no spread: batches may be huge
-    const offset = this.#io.chunkOffset(lo)
-    return { offset, length: this.#io.chunkOffset(hi) + this.chunkSize - offset }
-  }
-
-  /** After the slot is durable: frees the chunks of versions that left the window (inv. 1). */
-  #finish(s: Sealed): void {
-    const kept = new Set(s.head.map(d => d.version))
-    for (const d of this.#committed) {
-      if (kept.has(d.version)) continue
-      for (const p of this.#releasedAt.get(d.version) ?? []) { this.#space.free(p); this.#verified.delete(p) }
-      this.#releasedAt.delete(d.version)
-      this.#metas.delete(d.version)
-    }
-    this.#committed = s.head
-  }
-
-  #queueRelease(version: number, chunks: number[]): void {
-    if (chunks.length === 0) return
-    const list = this.#releasedAt.get(version)
-    if (list) list.push(...chunks); else this.#releasedAt.set(version, [...chunks])
-  }
-
-  #dropStagedMeta(): void {
-    if (this.#stagedMetaPhys !== NONE) this.#space.free(this.#stagedMetaPhys)
-    this.#stagedMetaPhys = NONE
-    this.#stagedMeta = null
+    const s = this.#versions.seal(this.#map.seal())
+    this.#map = new StagedMap(this.#io, this.#space, s.desc)
+    return s
   }
 
   /** Checks a committed chunk against the checksum its parent stores, once (inv. 4). */
@@ -485,7 +359,7 @@ export class ShadowStore implements ChunkStore {
     if (this.#verified.has(e.phys)) return
     const actual = this.#io.crc(e.phys)
     if (actual !== e.crc) {
-      throw new CorruptionError(`Shadow store on region "${this.#region.path}": logical chunk ${logical} of version ${this.#view.version} (physical chunk ${e.phys}, region offset ${this.#io.chunkOffset(e.phys)}) fails its checksum (stored ${hex(e.crc)}, computed ${hex(actual)}); the file is damaged`)
+      throw new CorruptionError(`Shadow store on region "${this.#region.path}": logical chunk ${logical} of version ${this.#versions.view.version} (physical chunk ${e.phys}, region offset ${this.#io.chunkOffset(e.phys)}) fails its checksum (stored ${hex(e.crc)}, computed ${hex(actual)}); the file is damaged`)
     }
     this.#verified.add(e.phys)
   }
@@ -495,20 +369,9 @@ export class ShadowStore implements ChunkStore {
     return { region: this.#region, io: this.#io, space: this.#space, map: this.#map, reserve: (n, action) => this.#reserve(n, action) }
   }
 
-  /** Makes sure `n` chunks are free, growing the region if needed (OutOfSpaceError otherwise). */
+  /** Makes sure `n` chunks are free, growing the region if needed (shadow-open.ts; OutOfSpaceError otherwise). */
   #reserve(n: number, action: string): void {
-    if (this.#space.freeCount >= n) return
-    const need = n - this.#space.freeCount
-    const what = `Cannot ${action} shadow store on region "${this.#region.path}"`
-    if (this.#space.count + need > MAX_PHYS) throw new OutOfSpaceError(`${what}: it would need more than ${MAX_PHYS} physical chunks`)
-    const exact = this.#io.chunkOffset(this.#space.count + need)
-    const roomy = Math.max(exact, this.#region.size + Math.floor(this.#region.size / 4))
-    growRegion(this.#region, this.#growBy, exact, what, roomy)
-    this.#io.sync(action)
-    this.#space.extend(this.#io.physCount)
-    if (this.#space.freeCount < n) {
-      throw new OutOfSpaceError(`${what}: ${n} free chunks are needed and the region grew only to ${this.#region.size} bytes; nothing was changed`)
-    }
+    if (this.#space.freeCount < n) growForChunks(this.#region, this.#growBy, this.#io, this.#space, n, action)
   }
 
   #checkLogical(logical: number, action: string): void {
@@ -543,10 +406,6 @@ export class ShadowStore implements ChunkStore {
     const msg = cause instanceof Error ? cause.message : String(cause)
     return new BrokenError(`Cannot ${action} shadow store on region "${this.#region.path}": an earlier flush failed (${msg}); the store refuses further work, reopen it to recover the last durable version`, { cause })
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function hex(n: number): string {
