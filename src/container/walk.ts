@@ -34,7 +34,7 @@ export function drain(enc: Encoder, table: ObjectTable): void {
   const pending = enc.pending
   while (pending.pop()) {
     const id = pending.id
-    enc.record(id, table.objects[id] as object, pending.kind, pending.proto)
+    enc.record(id, table.objects[id] as object, pending.kind, pending.proto, pending.names)
   }
 }
 

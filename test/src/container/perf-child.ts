@@ -57,7 +57,8 @@ async function main(): Promise<void> {
   }
   let t = now()
   const properties = process.env.PMC_PROPERTIES === 'enumerable' ? 'enumerable' as const : undefined    // A/B of the inspection (props.ts)
-  const c = Container.open(file, { init: () => graph, chunkSize: Number(chunk ?? 4096), ...(properties ? { properties } : {}) })
+  const track = process.env.PMC_TRACK === 'barriers' ? 'barriers' as const : undefined    // A/B of verification (verify.ts)
+  const c = Container.open(file, { init: () => graph, chunkSize: Number(chunk ?? 4096), ...(properties ? { properties } : {}), ...(track ? { track } : {}) })
   const first = await c.persist()
   const firstMs = now() - t
   // Each measurement starts on a collected heap (as the first point does, above). The

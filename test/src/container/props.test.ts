@@ -172,3 +172,97 @@ test('random own properties on every kind of holder and changes through proxies:
   }
   fs.rmSync(dir, { recursive: true, force: true })
 })
+
+/** Objects that each have one own property beyond their enumerable string keys, or none and are not extensible. */
+function oneExtraEach(tag: string): Record<string, object> {
+  const hiddenSym = { a: 1 }
+  Object.defineProperty(hiddenSym, Symbol.for(`${tag}.hs`), { value: 'hs', enumerable: false, writable: true, configurable: true })
+  const hidden = { a: 1 }
+  Object.defineProperty(hidden, 'h', { value: 'h', enumerable: false, writable: true, configurable: true })
+  const list = [1, 2]
+  ;(list as unknown as Record<symbol, string>)[Symbol.for(`${tag}.ls`)] = 'ls'
+  return {
+    sym: { a: 1, [Symbol.for(`${tag}.s`)]: 's' }, hiddenSym, hidden, closed: Object.preventExtensions({ a: 1 }),
+    sealed: Object.seal({ a: 1 }), list, closedList: Object.preventExtensions([1]), anon: { a: 1, [Symbol(tag)]: 'lost' },
+    closedMap: Object.preventExtensions(new Map([[1, 2]])), closedSet: Object.preventExtensions(new Set([1])), closedDate: Object.preventExtensions(new Date(5)),
+    dateSym: Object.assign(new Date(6), { [Symbol.for(`${tag}.d`)]: 'd' }),
+  }
+}
+
+/** Checks what `oneExtraEach(tag)` made, restored raw. */
+function checkOneExtraEach(r: Record<string, object>, tag: string, where: string): void {
+  const get = (o: object, k: string | symbol): unknown => (o as Record<string | symbol, unknown>)[k]
+  assert.equal(get(r.sym, Symbol.for(`${tag}.s`)), 's', where)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.hiddenSym, Symbol.for(`${tag}.hs`)), { value: 'hs', enumerable: false, writable: true, configurable: true }, where)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.hidden, 'h'), { value: 'h', enumerable: false, writable: true, configurable: true }, where)
+  assert.deepEqual([Object.isExtensible(r.closed), Object.isSealed(r.closed), Object.isSealed(r.sealed)], [false, false, true], where)
+  assert.equal(get(r.list, Symbol.for(`${tag}.ls`)), 'ls', where)
+  assert.equal(Object.isExtensible(r.closedList), false, where)
+  assert.deepEqual(Object.getOwnPropertySymbols(r.anon), [], where)
+  assert.deepEqual([r.closedMap, r.closedSet, r.closedDate].map(x => Object.isExtensible(x)), [false, false, false], where)
+  assert.deepEqual([(r.closedMap as Map<number, number>).get(1), (r.closedDate as Date).getTime(), get(r.dateSym, Symbol.for(`${tag}.d`))], [2, 5, 'd'], where)
+}
+
+test('an object with one own property beyond its enumerable keys, or none and not extensible, persists it when discovered: in the init graph, stored raw, stored through a proxy (encode.ts inv. 4)', async () => {
+  const region = simRegion()
+  const raw: Record<string, unknown> = { first: oneExtraEach('first'), later: null }
+  const c = Container.openRegion(region, { init: () => raw })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.first.anon[Symbol(first)]'])
+  raw.later = oneExtraEach('later')       // through the program's own reference: discovered by the next point
+  await c.persist()
+  const region2 = region.crash(2)
+  const fresh = Container.openRegion(region2)
+  const r = fresh.unwrap(fresh.root) as Record<string, Record<string, object>>
+  checkOneExtraEach(r.first, 'first', 'init graph')
+  checkOneExtraEach(r.later, 'later', 'stored raw')
+  fresh.root.proxied = oneExtraEach('proxied')    // after a restore, through a proxy
+  await fresh.persist()
+  assert.deepEqual(fresh.dropped.map(d => d.path), ['root.proxied.anon[Symbol(proxied)]'])
+  await fresh.close()
+  const third = Container.openRegion(region2.crash(3))
+  checkOneExtraEach((third.unwrap(third.root) as Record<string, Record<string, object>>).proxied, 'proxied', 'stored through a proxy')
+})
+
+test('a symbol-keyed or non-enumerable property added, or extensibility taken away, through a raw reference to an object whose enumerable keys did not change: the next point persists it, in the first life and after a restore (verify.ts noExtras)', async () => {
+  const region = simRegion()
+  const made = (): Record<string, object> => ({ s: { a: 1 }, hs: { a: 1 }, h: { a: 1 }, closed: { a: 1 }, list: [1], closedList: [1], closedMap: new Map(), setSym: new Set() })
+  const change = (o: Record<string, object>, tag: string): void => {
+    ;(o.s as Record<symbol, string>)[Symbol.for(`${tag}.s`)] = 's'
+    Object.defineProperty(o.hs, Symbol.for(`${tag}.hs`), { value: 'hs', enumerable: false, writable: true, configurable: true })
+    Object.defineProperty(o.h, 'h', { value: 'h', enumerable: false, writable: true, configurable: true })
+    Object.preventExtensions(o.closed)
+    ;(o.list as unknown as Record<symbol, string>)[Symbol.for(`${tag}.ls`)] = 'ls'
+    Object.preventExtensions(o.closedList)
+    Object.preventExtensions(o.closedMap)
+    Object.defineProperty(o.setSym, Symbol.for(`${tag}.ss`), { value: 'ss', enumerable: false, writable: true, configurable: true })
+  }
+  const check = (o: Record<string, object>, tag: string, where: string): void => {
+    const get = (x: object, k: symbol): unknown => (x as Record<symbol, unknown>)[k]
+    assert.deepEqual([get(o.s, Symbol.for(`${tag}.s`)), get(o.hs, Symbol.for(`${tag}.hs`)), (o.h as Record<string, unknown>).h], ['s', 'hs', 'h'], where)
+    assert.equal(Object.getOwnPropertyDescriptor(o.hs, Symbol.for(`${tag}.hs`))?.enumerable, false, where)
+    assert.deepEqual([Object.isExtensible(o.closed), Object.isExtensible(o.closedList), get(o.list, Symbol.for(`${tag}.ls`))], [false, false, 'ls'], where)
+    assert.deepEqual([Object.isExtensible(o.closedMap), get(o.setSym, Symbol.for(`${tag}.ss`))], [false, 'ss'], where)
+  }
+  const init = made()
+  const c = Container.openRegion(region, { init: () => ({ init, kept: {} as object, unwrapped: made() }) })
+  await c.persist()
+  change(init, 'first')
+  assert.equal((await c.persist()).objects, 8, 'each object changed once, found by verification only')
+  await c.close()
+  const region2 = region.crash(2)
+  const fresh = Container.openRegion(region2)
+  check(fresh.unwrap(fresh.root).init as Record<string, object>, 'first', 'first life')
+  // After a restore: an object handed in since, and one handed out raw by c.unwrap.
+  const kept = made()
+  fresh.root.kept = kept
+  await fresh.persist()
+  change(kept, 'kept')
+  change(fresh.unwrap(fresh.root.unwrapped) as Record<string, object>, 'unwrapped')
+  assert.equal((await fresh.persist()).objects, 16)
+  await fresh.close()
+  const third = Container.openRegion(region2.crash(3))
+  const r = third.unwrap(third.root) as Record<string, Record<string, object>>
+  check(r.kept, 'kept', 'handed in after a restore')
+  check(r.unwrapped, 'unwrapped', 'unwrapped after a restore')
+})
