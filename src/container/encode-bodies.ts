@@ -36,6 +36,7 @@ const EMPTY_KEYS: readonly string[] = []
 /** Writes an OBJECT, DICT or STATEFUL body; returns the keys it holds. */
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
+  if (proto === PROTO_BUILTIN) e.plainRecords++
   if (proto === PROTO_BUILTIN && e.forIn) {
     const ks = objectForIn(e, o)
     if (ks !== null) return ks
@@ -116,6 +117,7 @@ function undo(e: Encoder, at: number, refs: number, drops: number): void {
 
 function shapeId(e: Encoder, node: ShapeNode): number {
   if (node.id !== 0) return node.id
+  e.newShapes++
   node.id = e.ctx.table.assign(node)
   writeShape(e.aux, node.id, node.keys)
   return node.id

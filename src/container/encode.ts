@@ -22,9 +22,9 @@
  *   3. Only built-ins captured in builtins.ts are called on user objects (besides property
  *      reads, which may run user getters).
  */
-import { dateTime, getPrototypeOf, isDataView, regexpParts } from './builtins.js'
+import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_CLASS_BASE,
+  MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
@@ -45,6 +45,9 @@ import { classDrop } from './instances.js'
 import { arrayBody, binaryBody, mapBody, objectBody, setBody, viewBody } from './encode-bodies.js'
 
 const EMPTY_KEYS: readonly string[] = []
+/** Plain records after which loose ids are decided by the point's shapes, and objects sampled before (`Encoder.#looseIds`). */
+const LOOSE_RECORDS = 64
+const LOOSE_SAMPLES = 16
 
 export { joinBatch, type Batch } from './writer.js'
 
@@ -112,6 +115,12 @@ export class Encoder {
   readonly countOnly: string[] = []
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly forIn = prototypeIsClean()
+  /** Plain-object records of this point, and how many of them needed a shape new to it (loose ids, `discover`). */
+  plainRecords = 0
+  newShapes = 0
+  /** Shapes of the plain objects sampled before there were LOOSE_RECORDS plain records (`#looseIds`), and how many were sampled. */
+  readonly #sample = new Set<object>()
+  #sampled = 0
   /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
   cap = false
   readonly sh: ShadowStore | null
@@ -173,10 +182,31 @@ export class Encoder {
     if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
     const kind = this.classify(o)
     if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
-    const id = ctx.table.assign(o)
+    const loose = kind === KIND_OBJECT && this.#proto === PROTO_BUILTIN && this.#looseIds(o)
+    const id = ctx.table.assign(o, loose)
     ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
     this.pending.push(id, kind, this.#proto)
     return id
+  }
+
+  /**
+   * Whether the plain object `o` gets a loose id (identity.ts inv. 3): yes while most plain
+   * objects of this point have shapes of their own, where a stamp would be a hidden-class
+   * transition each. Decided by the records so far (a quarter or more needed a new shape);
+   * before there are LOOSE_RECORDS of them (a large array discovers all its elements before
+   * any is encoded), by the key lists of the first LOOSE_SAMPLES plain objects discovered
+   * (Object.keys: no getter runs), stamped meanwhile.
+   */
+  #looseIds(o: object): boolean {
+    if (this.plainRecords >= LOOSE_RECORDS) return 4 * this.newShapes > this.plainRecords
+    const sample = this.#sample
+    if (sample.size < LOOSE_SAMPLES) {
+      const keys = objectKeys(o)
+      sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.ctx.shapes.lookup(keys))
+      this.#sampled++
+      return false
+    }
+    return 2 * sample.size > this.#sampled
   }
 
   #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
