@@ -24,7 +24,7 @@ import { writeShape } from './records.js'
 import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
-import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
+import { SEGMENT_MIN, endsSegment, entryHash, numberHash, segmentsWritten, storeSegments } from './segments.js'
 import { HOLE, S_ARRAY, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -135,7 +135,7 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
   // count alone took an array with as many holes as named keys for a dense one).
   if (n > SEGMENT_MIN && keys.length === n && (keys === e.countOnly || keys[n - 1] === `${n - 1}`)) {
-    segmented(e, KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { e.value(a[i], i, 'index'); emit() } })
+    segmentedArray(e, a, n, start)
     return keys
   }
   w.varint(n)
@@ -220,7 +220,6 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
  * already had keep their ids; new ones are written as SEGMENT records (in `aux`).
  */
 function segmented(e: Encoder, base: number, n: number, start: number, each: (emit: () => void) => void): void {
-  const owner = e.holder
   const sw = e.seg
   sw.pos = 0
   const main = e.w
@@ -239,6 +238,43 @@ function segmented(e: Encoder, base: number, n: number, start: number, each: (em
     })
   } finally { e.w = main }
   if (count !== n) throw new Error('collection changed size while it was encoded')
+  endSegmented(e, base, n, start, cuts)
+}
+
+/**
+ * `segmented` for a dense array, its loop inline (no callback per element): numbers are
+ * written by `ByteWriter.num` directly, the same bytes `Encoder.value` writes for them (it
+ * calls `num` too), and hashed by value (segments.ts `numberHash`); anything else goes
+ * through `Encoder.value` and `entryHash`.
+ */
+function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
+  const sw = e.seg
+  sw.pos = 0
+  const main = e.w
+  e.w = sw
+  const cuts: number[] = []      // per segment: end byte, end ref index, entry count
+  let entryStart = 0, segEntries = 0
+  try {
+    for (let i = 0; i < n; i++) {
+      const v = a[i]
+      let h: number
+      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); h = numberHash(v) }
+      else { e.value(v, i, 'index'); h = entryHash(sw.buf, entryStart, sw.pos) }
+      segEntries++
+      if (endsSegment(h, segEntries) || i === n - 1) {
+        cuts.push(sw.pos, e.scratch.n, segEntries)
+        segEntries = 0
+      }
+      entryStart = sw.pos
+    }
+  } finally { e.w = main }
+  endSegmented(e, KIND_ARRAY, n, start, cuts)
+}
+
+/** The SEGMENTED body of a collection whose entries `e.seg` holds, cut at `cuts` (segments.ts `storeSegments`). */
+function endSegmented(e: Encoder, base: number, n: number, start: number, cuts: number[]): void {
+  const owner = e.holder
+  const sw = e.seg
   const refs = e.scratch
   const ids = storeSegments(owner, sw.buf, cuts, refs.a, e.ctx, e.aux)
   e.records += segmentsWritten

@@ -25,7 +25,7 @@
 import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
 import {
   MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
-  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
+  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone } from './records.js'
@@ -223,12 +223,7 @@ export class Encoder {
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return
-      case 'number':
-        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
-          if (v >= 0 && v < 0x80) w.u8(v)
-          else w.tagU32(TAG_INT32, v >>> 0)
-        } else { w.u8(TAG_FLOAT64); w.f64(v) }
-        return
+      case 'number': w.num(v); return
       case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
       case 'undefined': w.u8(TAG_UNDEFINED); return
       case 'bigint': this.#bigint(v); return

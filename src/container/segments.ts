@@ -45,9 +45,28 @@ export function entryHash(b: Uint8Array, from: number, to: number): number {
   return h >>> 0
 }
 
+const f64 = new Float64Array(1)
+const i32 = new Int32Array(f64.buffer)
+
+/**
+ * Hash of an array entry that is a number, from its value (two multiplies and a finalizer,
+ * where `entryHash` of its 1-9 encoded bytes is a chain of up to nine): any function of the
+ * entry's content cuts segments by content. Arrays use it for number entries, `entryHash`
+ * for the others; a file written when arrays hashed every entry's bytes is only cut
+ * differently (its segments are rewritten once, at the first point that re-encodes it).
+ */
+export function numberHash(v: number): number {
+  let h: number
+  if ((v | 0) === v) h = v ^ 0x2545f491
+  else { f64[0] = v; h = Math.imul(i32[0] ^ 0x9e3779b9, 0x01000193) ^ i32[1] }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
 /** True if an entry with hash `h` ends a segment that has `n` entries so far (including it). */
 export function endsSegment(h: number, n: number): boolean {
-  return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && h % SEGMENT_AVG === 0)
+  return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && (h & (SEGMENT_AVG - 1)) === 0)   // SEGMENT_AVG is a power of 2: h % SEGMENT_AVG
 }
 
 /** SEGMENT records written by the last {@link storeSegments} (module-level: no result object). */
