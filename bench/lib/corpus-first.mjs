@@ -7,6 +7,8 @@
 // until durable), then the v8.serialize save of the same graph. Prints one line per
 // repetition: first point ms (blocked ms), CPU ms, v8 save ms. With REPEAT > 1 the later
 // points show the encoder after the JIT has warmed up (each container stamps its own ids).
+// PM_FIRST_OPTIONS='{"track":"barriers","properties":"enumerable"}' adds container options
+// (to see what change detection and own-property inspection cost).
 
 import fs from 'node:fs'
 import os from 'node:os'
@@ -30,7 +32,7 @@ for (let r = 0; r < Number(repeat); r++) {
   const file = path.join(dir, `${name}.${r}.pm`)
   fs.rmSync(file, { force: true })
   const t = performance.now(), c0 = cpu()
-  const c = lib.Container.open(file, { init: () => graph, classes: workload.classes })
+  const c = lib.Container.open(file, { init: () => graph, classes: workload.classes, ...JSON.parse(process.env.PM_FIRST_OPTIONS ?? '{}') })
   const st = await c.persist()
   const ms = performance.now() - t, cms = cpu() - c0
   await c.close()

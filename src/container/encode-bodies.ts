@@ -37,7 +37,7 @@ const EMPTY_KEYS: readonly string[] = []
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
-  if (proto === PROTO_BUILTIN && e.forIn) {
+  if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
     const ks = objectForIn(e, o)
     if (ks !== null) return ks
   }

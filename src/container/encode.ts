@@ -198,7 +198,7 @@ export class Encoder {
    * (Object.keys: no getter runs), stamped meanwhile.
    */
   #looseIds(o: object): boolean {
-    if (this.plainRecords >= LOOSE_RECORDS) return 4 * this.newShapes > this.plainRecords
+    if (this.plainRecords >= LOOSE_RECORDS) return this.manyShapes()
     const sample = this.#sample
     if (sample.size < LOOSE_SAMPLES) {
       const keys = objectKeys(o)
@@ -208,6 +208,13 @@ export class Encoder {
     }
     return 2 * sample.size > this.#sampled
   }
+
+  /**
+   * A quarter or more of this point's plain records (LOOSE_RECORDS at least) needed a shape
+   * new to the point: plain objects rarely share shapes here, so ids are loose and the
+   * for-in pass that expects a known shape is skipped (encode-bodies.ts `objectBody`).
+   */
+  manyShapes(): boolean { return this.plainRecords >= LOOSE_RECORDS && 4 * this.newShapes > this.plainRecords }
 
   #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
     const entry: DroppedAt = { key, keyKind, reason }
