@@ -24,7 +24,7 @@ import { writeShape } from './records.js'
 import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
-import { SEGMENT_MIN, endsSegment, entryHash, numberHash, segmentsWritten, storeSegments } from './segments.js'
+import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { HOLE, S_ARRAY, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -216,29 +216,18 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
 
 /**
  * Writes a SEGMENTED record body for a collection of `n` entries; `each` encodes the
- * entries in order and calls `emit` after each. Segments whose bytes the collection
- * already had keep their ids; new ones are written as SEGMENT records (in `aux`).
+ * entries in order and calls `emit` after each. The entries are written to `e.seg` and cut
+ * into segments as they go (segments.ts `SegmentCutter`): segments whose bytes the
+ * collection already had keep their ids; new ones are written as SEGMENT records (in `aux`).
  */
 function segmented(e: Encoder, base: number, n: number, start: number, each: (emit: () => void) => void): void {
-  const sw = e.seg
-  sw.pos = 0
   const main = e.w
-  e.w = sw
-  const cuts: number[] = []      // per segment: end byte, end ref index, entry count
-  let entryStart = 0, segEntries = 0, count = 0
+  const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
   try {
-    each(() => {
-      count++
-      segEntries++
-      if (endsSegment(entryHash(sw.buf, entryStart, sw.pos), segEntries) || count === n) {
-        cuts.push(sw.pos, e.scratch.n, segEntries)
-        segEntries = 0
-      }
-      entryStart = sw.pos
-    })
+    each(() => cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)))
   } finally { e.w = main }
-  if (count !== n) throw new Error('collection changed size while it was encoded')
-  endSegmented(e, base, n, start, cuts)
+  if (cut.count !== n) throw new Error('collection changed size while it was encoded')
+  endSegmented(e, base, n, start, cut)
 }
 
 /**
@@ -248,41 +237,29 @@ function segmented(e: Encoder, base: number, n: number, start: number, each: (em
  * through `Encoder.value` and `entryHash`.
  */
 function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
-  const sw = e.seg
-  sw.pos = 0
   const main = e.w
-  e.w = sw
-  const cuts: number[] = []      // per segment: end byte, end ref index, entry count
-  let entryStart = 0, segEntries = 0
+  const sw = e.seg
+  const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)
   try {
     for (let i = 0; i < n; i++) {
       const v = a[i]
-      let h: number
-      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); h = numberHash(v) }
-      else { e.value(v, i, 'index'); h = entryHash(sw.buf, entryStart, sw.pos) }
-      segEntries++
-      if (endsSegment(h, segEntries) || i === n - 1) {
-        cuts.push(sw.pos, e.scratch.n, segEntries)
-        segEntries = 0
-      }
-      entryStart = sw.pos
+      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); cut.entry(numberHash(v)) }
+      else { e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos)) }
     }
   } finally { e.w = main }
-  endSegmented(e, KIND_ARRAY, n, start, cuts)
+  endSegmented(e, KIND_ARRAY, n, start, cut)
 }
 
-/** The SEGMENTED body of a collection whose entries `e.seg` holds, cut at `cuts` (segments.ts `storeSegments`). */
-function endSegmented(e: Encoder, base: number, n: number, start: number, cuts: number[]): void {
-  const owner = e.holder
-  const sw = e.seg
-  const refs = e.scratch
-  const ids = storeSegments(owner, sw.buf, cuts, refs.a, e.ctx, e.aux)
-  e.records += segmentsWritten
+/** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
+function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+  cut.finish()
+  e.records += cut.written
   const w = e.w
+  const refs = e.scratch
   w.buf[start] = KIND_SEGMENTED
-  w.u8(base); w.varint(n); w.varint(ids.length)
+  w.u8(base); w.varint(n); w.varint(cut.ids.length)
   refs.n = 0
-  for (const sid of ids) { w.varint(sid); refs.push(sid) }
+  for (const sid of cut.ids) { w.varint(sid); refs.push(sid) }
 }
 
 /** A BYTES or BUFFER body, or a CHUNKED one whose new and changed CHUNK records follow the record (binary.ts). */

@@ -12,6 +12,14 @@ import { Container } from '../../../src/container/index.js'
 import { ByteWriter } from '../../../src/container/writer.js'
 import { SEGMENT_MIN } from '../../../src/container/segments.js'
 import { TAG_FLOAT64, TAG_INT32 } from '../../../src/container/format.js'
+import { Encoder } from '../../../src/container/encode.js'
+import { ObjectTable } from '../../../src/container/identity.js'
+import { ShapeTrie } from '../../../src/container/shapes.js'
+import { ClassRegistry } from '../../../src/container/classes.js'
+import { RefStore } from '../../../src/container/refs.js'
+import { DateTable } from '../../../src/container/dates.js'
+import { BinaryTable } from '../../../src/container/binary.js'
+import { encodeFromRoot } from '../../../src/container/walk.js'
 
 /** The bytes format.ts specifies for a number value. */
 function expected(v: number): number[] {
@@ -92,4 +100,21 @@ test('large arrays of numbers mixed with other values restore exactly (-0, NaN, 
   assertSameEntries(r.doubles, doubles, 'doubles')
   assert.equal(r.again, r.dense)
   assert.equal(r.dense[32], r.small[32], 'the shared object is one object')
+})
+
+test('each SEGMENT of a large collection references exactly the objects of its own entries (segments.ts SegmentCutter)', () => {
+  const objs = Array.from({ length: 3000 }, (_, i) => ({ i }))
+  const set = new Set<object>(objs)
+  const table = new ObjectTable()
+  const refs = new RefStore()
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs, dropped: new Map(), segments: new Map(), dates: new DateTable(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+  encodeFromRoot(enc, table, { set, list: objs })
+  const slice = (id: number) => [...refs.pool.subarray(refs.start[id], refs.start[id] + refs.count[id])]
+  for (const holder of [set, objs]) {
+    const segments = slice(table.idOf(holder))
+    assert.ok(segments.length > 3, `${segments.length} segments`)
+    const seen = segments.flatMap(sid => slice(sid)).map(id => table.objects[id])
+    assert.equal(seen.length, objs.length, 'one reference per entry, none repeated from an earlier segment')
+    assert.deepEqual(seen, objs)
+  }
 })
