@@ -48,14 +48,27 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
     e.classDrop(proto, KIND_OBJECT)
     if (info?.hooks) { if (e.cap) e.sh!.push(keys); stateful(e, id, o, keys, start, info.hooks); return keys }
   }
-  if (keys.length > MAX_SHAPE_KEYS) {
+  // Keys inline (DICT) for many keys, and for the first object of a shape the trie does not
+  // have while most of the point's plain objects have shapes of their own (Encoder.manyShapes):
+  // a SHAPE record and a trie path for a shape used once cost more than the keys in the
+  // record; the second object of those keys makes the shape (inv. 2 of shapes.ts: a restored
+  // DICT has the same properties, in the same order).
+  let node: ShapeNode | undefined
+  if (keys.length <= MAX_SHAPE_KEYS) {
+    if (proto !== PROTO_BUILTIN || keys.length === 0 || !e.manyShapes()) node = e.ctx.shapes.lookup(keys)
+    else if ((node = e.ctx.shapes.find(keys)) === undefined) {
+      const sig = keys.join('\0')      // keys holding NUL may collide: then a shape is made early, nothing worse
+      if (e.dictSeen.has(sig)) node = e.ctx.shapes.lookup(keys)
+      else { e.dictSeen.add(sig); e.newShapes++ }
+    }
+  }
+  if (node === undefined) {
     if (e.cap) e.sh!.push(keys)
     w.buf[start] = KIND_DICT
     w.varint(keys.length)
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); e.value(o[k], k, 'prop') }
     return keys
   }
-  const node = e.ctx.shapes.lookup(keys)
   if (e.cap) e.sh!.push(node)
   w.varint(shapeId(e, node))
   for (let i = 0; i < keys.length; i++) { const k = keys[i]; e.value(o[k], k, 'prop') }

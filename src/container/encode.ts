@@ -118,6 +118,8 @@ export class Encoder {
   /** Plain-object records of this point, and how many of them needed a shape new to it (loose ids, `discover`). */
   plainRecords = 0
   newShapes = 0
+  /** Key lists (joined) of the plain objects written as DICT for a shape the trie does not have (encode-bodies.ts `objectBody`). */
+  readonly dictSeen = new Set<string>()
   /** Shapes of the plain objects sampled before there were LOOSE_RECORDS plain records (`#looseIds`), and how many were sampled. */
   readonly #sample = new Set<object>()
   #sampled = 0

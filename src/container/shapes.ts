@@ -80,6 +80,27 @@ export class ShapeTrie {
     return node
   }
 
+  /** The node of `keys` if the trie has it (creates nothing), else undefined. */
+  find(keys: readonly string[]): ShapeNode | undefined {
+    const n = keys.length
+    const hit = this.#recent[n]
+    if (hit !== undefined) {
+      const k = hit.keys
+      let i = 0
+      while (i < n && k[i] === keys[i]) i++
+      if (i === n) return hit
+    }
+    let node = this.root
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]
+      const only = node.only
+      const child = only === null ? undefined : only.key === k ? only : node.next?.get(k)
+      if (child === undefined) return undefined
+      node = child
+    }
+    return node
+  }
+
   #walk(keys: string[]): ShapeNode {
     let node = this.root
     for (let i = 0; i < keys.length; i++) {

@@ -104,3 +104,29 @@ test('a graph of many shapes keeps its identity through later points, an exclusi
     assert.equal(got.items[i].next, got.items[(i + 1) % 200], `items[${i}].next`)
   }
 })
+
+test('objects of shapes of their own are written with their keys inline (DICT) and restore with the same keys in order', async () => {
+  // Keys Object.prototype has, '__proto__' as an own key, index-like keys, a shared first key; every object its own key list.
+  const tricky = ['constructor', '0', '7', 'x y', '', 'toString']
+  const objs: Node[] = []
+  for (let i = 0; i < 300; i++) {
+    const o: Node = {}
+    const keys = i % 3 === 0 ? ['common', `u${i}`, ...tricky.slice(i % 4)] : i % 3 === 1 ? [`u${i}`, 'common'] : ['common', 'z', `u${i}`]
+    for (const k of keys) Object.defineProperty(o, k, { value: `${k}:${i}`, writable: true, enumerable: true, configurable: true })
+    if (i % 5 === 0) Object.defineProperty(o, '__proto__', { value: i, writable: true, enumerable: true, configurable: true })
+    objs.push(o)
+  }
+  const twins = Array.from({ length: 20 }, (_, i) => ({ twinA: i, twinB: `t${i}` }))   // a shape seen again in a point of varied shapes
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ objs, twins }) })
+  await c.persist()
+  const fresh = Container.openRegion(region.crash(1))
+  const got = fresh.unwrap(fresh.root) as { objs: Node[]; twins: typeof twins }
+  for (let i = 0; i < objs.length; i++) {
+    assert.equal(Object.getPrototypeOf(got.objs[i]), Object.prototype, `objs[${i}]: prototype`)
+    assert.deepEqual(Reflect.ownKeys(got.objs[i]), Reflect.ownKeys(objs[i]), `objs[${i}]: keys in order`)
+    for (const k of Object.keys(objs[i])) assert.equal(Object.getOwnPropertyDescriptor(got.objs[i], k)?.value, objs[i][k], `objs[${i}].${k}`)
+  }
+  assert.deepEqual(got.twins, twins)
+  for (const t of got.twins) assert.deepEqual(Object.keys(t), ['twinA', 'twinB'])
+})
