@@ -123,6 +123,7 @@ export class Encoder {
   /** Shapes of the plain objects sampled before there were LOOSE_RECORDS plain records (`#looseIds`), and how many were sampled. */
   readonly #sample = new Set<object>()
   #sampled = 0
+  #sampledLoose = false
   /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
   cap = false
   readonly sh: ShadowStore | null
@@ -201,14 +202,13 @@ export class Encoder {
    */
   #looseIds(o: object): boolean {
     if (this.plainRecords >= LOOSE_RECORDS) return this.manyShapes()
-    const sample = this.#sample
-    if (sample.size < LOOSE_SAMPLES) {
+    if (this.#sampled < LOOSE_SAMPLES) {
       const keys = objectKeys(o)
-      sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.ctx.shapes.lookup(keys))
-      this.#sampled++
+      this.#sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.ctx.shapes.lookup(keys))
+      if (++this.#sampled === LOOSE_SAMPLES) this.#sampledLoose = 2 * this.#sample.size > LOOSE_SAMPLES
       return false
     }
-    return 2 * sample.size > this.#sampled
+    return this.#sampledLoose
   }
 
   /**
