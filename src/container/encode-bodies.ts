@@ -207,7 +207,12 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   e.skind = S_MAP
   if (e.cap) e.sh!.push(n)
   if (n > SEGMENT_MIN) {
-    segmented(e, KIND_MAP, n, start, emit => mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); emit() }))
+    const main = e.w
+    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+    try {
+      mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+    } finally { e.w = main }
+    endSegmented(e, KIND_MAP, n, start, cut)
     return
   }
   e.w.varint(n)
@@ -220,7 +225,12 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   if (e.cap) e.sh!.push(n)
   let i = 0
   if (n > SEGMENT_MIN) {
-    segmented(e, KIND_SET, n, start, emit => setEach(s, v => { e.value(v, i++, 'setEntry'); emit() }))
+    const main = e.w
+    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+    try {
+      setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+    } finally { e.w = main }
+    endSegmented(e, KIND_SET, n, start, cut)
     return
   }
   e.w.varint(n)
@@ -228,23 +238,10 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
 }
 
 /**
- * Writes a SEGMENTED record body for a collection of `n` entries; `each` encodes the
- * entries in order and calls `emit` after each. The entries are written to `e.seg` and cut
- * into segments as they go (segments.ts `SegmentCutter`): segments whose bytes the
- * collection already had keep their ids; new ones are written as SEGMENT records (in `aux`).
- */
-function segmented(e: Encoder, base: number, n: number, start: number, each: (emit: () => void) => void): void {
-  const main = e.w
-  const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
-  try {
-    each(() => cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)))
-  } finally { e.w = main }
-  if (cut.count !== n) throw new Error('collection changed size while it was encoded')
-  endSegmented(e, base, n, start, cut)
-}
-
-/**
- * `segmented` for a dense array, its loop inline (no callback per element): numbers are
+ * The SEGMENTED body of a dense array: its entries are written to `e.seg` and cut into
+ * segments as they go (segments.ts `SegmentCutter`: segments whose bytes the collection
+ * already had keep their ids; new ones are written as SEGMENT records, in `aux`); Maps and
+ * Sets do the same in their bodies. The loop is inline (no callback per element): numbers are
  * written by `ByteWriter.num` directly, the same bytes `Encoder.value` writes for them (it
  * calls `num` too), and hashed by value (segments.ts `numberHash`); anything else goes
  * through `Encoder.value` and `entryHash`.
@@ -265,6 +262,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
 
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
 function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+  if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
   e.records += cut.written
   const w = e.w
