@@ -14,6 +14,9 @@
 //
 //   save    = encode + write a temp file + fsync + rename + fsync of the directory
 //   restore = read the file + decode (Container.open(file).root)
+//   lazy    = Container.open(file, { lazy: true }).root (lazy.ts: nothing decoded yet), and
+//             lazy open + reading every object through c.root beside a full open + the same
+//             reads (touch all)
 //   first   = the container's first point (full), persist() until durable; blocked = the
 //             part of it the program waited for synchronously (blockedMs)
 //   1%      = median of five points after changing about 1% of the workload through c.root,
@@ -22,7 +25,8 @@
 //             restored objects are behind write-barrier proxies)
 //
 // Targets (issue 16): first <= 1.5x v8 save; restore <= 1.0x v8 restore; 1% point >= 20x
-// faster than the v8 save; blocked time of a 1% point <= 10% of the v8 save.
+// faster than the v8 save; blocked time of a 1% point <= 10% of the v8 save; lazy open <= 5%
+// of the v8 restore; lazy open + touch all <= 1.2x full open + touch all.
 //
 // Usage: node corpus.mjs [--quick] [--rounds N] [--only NAME] [--verify] [--json FILE]
 //   --quick   small sizes and one round: a smoke check of the harness (about a minute)
@@ -63,7 +67,7 @@ const loadBefore = os.loadavg()[0]
 console.log(`corpus: ${size} sizes, ${rounds} round(s), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${os.cpus().length} cores, node ${process.version}`)
 for (const w of workloads) console.log(`  ${w.name}: ${w.what(size)}`)
 
-const COMPETITORS = [['v8-save', 'v8-load'], ['mp-save', 'mp-load'], ['pm-save', 'pm-load']]
+const COMPETITORS = [['v8-save', 'v8-load'], ['mp-save', 'mp-load'], ['pm-save', 'pm-load', 'pl-load', 'pm-touch', 'pl-touch']]
 const samples = new Map()   // workload -> key -> numbers
 const add = (w, k, v) => {
   if (typeof v !== 'number') return
@@ -126,6 +130,16 @@ console.log(`\nmedians of ${rounds} round(s); load average ${loadBefore.toFixed(
 console.log(`| ${head.join(' | ')} |`)
 console.log(`| ${head.map(() => '---').join(' | ')} |`)
 for (const row of rows) console.log(`| ${row.join(' | ')} |`)
+console.log(`\nLazy restore (lazy.ts): open alone, and open + reading every object through c.root, beside a full open + the same reads; targets: lazy open <= 5% of the v8 restore, touch all <= 1.2x:\n`)
+console.log('| workload | v8 restore ms | lazy open ms, of v8 restore | full open + touch all ms | lazy open + touch all ms, vs full | objects |')
+console.log('| --- | --- | --- | --- | --- | --- |')
+for (const w of workloads) {
+  const m = samples.get(w.name)
+  const g = (k) => med(m?.get(k))
+  const v8l = g('v8-load.ms'), open = g('pl-load.ms'), full = g('pm-touch.ms'), lazy = g('pl-touch.ms')
+  results[w.name].lazy = { open, fullTouch: full, lazyTouch: lazy, openCpu: g('pl-load.cpu'), fullTouchCpu: g('pm-touch.cpu'), lazyTouchCpu: g('pl-touch.cpu') }
+  console.log(`| ${w.name} | ${fmt(v8l)} | ${fmt(open)} = ${(100 * open / v8l).toFixed(1)}%${mark(open <= 0.05 * v8l)} | ${fmt(full)} | ${fmt(lazy)} = ${ratio(lazy / full)}x${mark(lazy <= 1.2 * full)} | ${g('pl-touch.objects')} |`)
+}
 console.log(`\nCPU time (user + system, all threads of the process) over the same spans, medians; the container's first point also counts its flush thread:\n`)
 console.log('| workload | v8 save / restore CPU ms | first point CPU vs v8 save | 1% point CPU (first life), v8 save / it | after a restore | restore CPU vs v8 restore |')
 console.log('| --- | --- | --- | --- | --- | --- |')

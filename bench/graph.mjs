@@ -18,7 +18,9 @@
 // Competitors: v8.serialize / v8.deserialize, msgpackr (new Packr({ structuredClone:
 // true })), and the library's Container (skipped until it is exported by the build).
 //
-// Container rows: save (the first point of a new container), restore, and points after
+// Container rows: save (the first point of a new container), restore, lazy restore (open
+// alone, open + the walk, open + reading everything, beside a full restore + the same reads;
+// lazy.ts), and points after
 // renaming 1% of the users: in the first life (the init graph is known to the program raw,
 // so every object of it is verified at each point), after a restore (only objects handed
 // in since are verified), and with track: 'barriers' (no verification).
@@ -34,77 +36,13 @@ import { runSuite, skip } from './lib/runner.mjs'
 import { filesystemName, makeScratchDir } from './lib/tmpdir.mjs'
 import { loadLibrary } from './lib/library.mjs'
 import { durableWrite } from './lib/experiment.mjs'
+import { TEAMS, buildGraph, touchAll, walk } from './lib/graph-data.mjs'
 
 const { values: own } = parseArgs({ options: { users: { type: 'string' } }, strict: false })
 const USERS = Number(own.users ?? 200_000)
-const TEAMS = 500
 
 const dir = makeScratchDir('graph')
 const { lib, missing, source } = await loadLibrary(['Container', 'Container.open'])
-
-/** Deterministic PRNG (mulberry32) so every run builds the same graph. */
-function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
-const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ')
-const CITIES = ['Lisbon', 'Oslo', 'Tallinn', 'Kyoto', 'Recife', 'Perth', 'Quito', 'Lagos', 'Hanoi', 'Denver']
-
-/** Build the graph: { users, teams, builtAt }. */
-function buildGraph(count, seed = 42) {
-  const rand = prng(seed)
-  const int = (n) => (rand() * n) | 0
-  const pick = (xs) => xs[int(xs.length)]
-  const words = (n) => Array.from({ length: n }, () => pick(WORDS)).join(' ')
-  const day = 86_400_000
-  const epoch = Date.UTC(2020, 0, 1)
-  const teams = Array.from({ length: TEAMS }, (_, id) => ({
-    id,
-    name: `team ${words(2)}`,
-    createdAt: new Date(epoch + int(365) * day),
-    tags: [pick(WORDS), pick(WORDS)],
-  }))
-  const users = Array.from({ length: count }, (_, id) => ({
-    id,
-    name: `${pick(WORDS)} ${pick(WORDS)}`,
-    email: `user${id}@example.com`,
-    bio: words(4 + int(12)),
-    tags: [pick(WORDS), pick(WORDS), pick(WORDS)],
-    scores: Array.from({ length: 5 }, () => rand() * 100),
-    createdAt: new Date(epoch + int(1500) * day),
-    lastLogin: new Date(epoch + int(2000) * day + int(day)),
-    address: {
-      street: `${1 + int(999)} ${pick(WORDS)} street`,
-      city: pick(CITIES),
-      zip: String(10000 + int(89999)),
-      geo: { lat: rand() * 180 - 90, lng: rand() * 360 - 180 },
-    },
-    settings: { theme: rand() < 0.5 ? 'dark' : 'light', notifications: { email: rand() < 0.7, push: rand() < 0.3 } },
-    team: teams[int(TEAMS)],
-    friends: [],
-  }))
-  // Friends point to earlier users only (inv. 1), and each team's lead is its first
-  // member, a cycle user -> team -> user.
-  for (const u of users) {
-    const n = u.id === 0 ? 0 : 3 + int(4)
-    for (let k = 0; k < n; k++) u.friends.push(users[int(u.id)])
-    u.team.lead ??= u
-  }
-  return { users, teams, builtAt: new Date(epoch) }
-}
-
-/** Touch every user so a lazy restore pays for what it did not load; returns a checksum. */
-function walk(graph) {
-  let sum = 0
-  for (const u of graph.users) sum += u.friends.length + u.name.length + u.team.id + u.createdAt.getUTCDate()
-  return sum
-}
 
 /** Check that a restored graph has the same shape and kept shared references shared. */
 function verify(restored, original) {
@@ -198,12 +136,94 @@ function containerScenarios() {
     },
   }
   return [
-    save, restore,
+    save, restore, ...lazyScenarios(restoreFile),
     changeScenario('Container 1% change', USERS / 100, 3, 'first'),
     changeScenario('Container 1% change, restored', USERS / 100, 10, 'restored'),
     changeScenario('Container 1% change, barriers', USERS / 100, 10, 'barriers'),
     changeScenario('Container 1 change, restored', 1, 100, 'restored'),
   ]
+}
+
+/**
+ * Lazy restore rows (issue 16): open alone (the root's shell), open + the restore row's walk,
+ * and open + reading every object (touchAll) beside a full restore + the same reads. The
+ * open row's note gives the heap a lazy open holds after touching 1% of the users (their
+ * names and friends), beside a full restore's, both measured after gc().
+ */
+function lazyScenarios(file) {
+  const ensure = async () => {
+    if (missing) skip(missing)
+    if (fs.existsSync(file)) return
+    const c = await openContainer(file, graph)
+    await c.persist()
+    await c.close()
+  }
+  let memory = ''
+  const heapAfter = async (lazy) => {
+    globalThis.gc?.()
+    const before = process.memoryUsage().heapUsed
+    const c = await openContainer(file, { users: [], teams: [] }, { lazy })
+    const users = c.root.users
+    let sum = 0
+    for (let i = 0; i < USERS; i += 100) sum += users[i].name.length + users[i].friends.length
+    globalThis.gc?.()
+    const held = process.memoryUsage().heapUsed - before
+    await c.close()
+    if (sum < 0) throw new Error('unreachable')    // keeps the reads
+    return held
+  }
+  const open = {
+    name: 'Container lazy open',
+    vs: 'v8 restore',
+    note: () => memory,
+    async setup() {
+      await ensure()
+      const back = await openContainer(file, { users: [], teams: [] }, { lazy: true })
+      verify(back.root, graph)
+      await back.close()
+      if (globalThis.gc) {
+        const lazy = await heapAfter(true), full = await heapAfter(false)
+        memory = `heap after touching 1% of the users: lazy ${(lazy / 2 ** 20).toFixed(0)} MiB, full restore ${(full / 2 ** 20).toFixed(0)} MiB`
+      }
+    },
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        const c = await openContainer(file, { users: [], teams: [] }, { lazy: true })
+        void c.root      // the root decoded; its users array and teams not yet
+        await c.close()
+      }
+      return n
+    },
+  }
+  const walked = {
+    name: 'Container lazy restore',
+    vs: 'Container restore',
+    note: 'lazy open + the restore row\'s walk over the users',
+    setup: ensure,
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        const c = await openContainer(file, { users: [], teams: [] }, { lazy: true })
+        walk(c.root)
+        await c.close()
+      }
+      return n
+    },
+  }
+  const all = (lazy) => ({
+    name: lazy ? 'Container lazy open + touch all' : 'Container restore + touch all',
+    ...(lazy ? { vs: 'Container restore + touch all' } : { vs: 'v8 restore' }),
+    note: 'open, then read every property, element and entry through c.root',
+    setup: ensure,
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        const c = await openContainer(file, { users: [], teams: [] }, { lazy })
+        touchAll(c.root)
+        await c.close()
+      }
+      return n
+    },
+  })
+  return [open, walked, all(false), all(true)]
 }
 
 /**
@@ -291,5 +311,7 @@ await runSuite({
     { row: 'Container 1% change, restored', vs: 'v8 save', ratio: 20, label: '1% point after a restore at least 20x faster than the v8 save' },
     { row: 'Container 1% change, barriers', vs: 'v8 save', ratio: 20, label: "1% point with track: 'barriers' at least 20x faster than the v8 save" },
     { row: 'Container restore', vs: 'v8 restore', ratio: 1, label: 'restore takes at most the v8 restore time' },
+    { row: 'Container lazy open', vs: 'v8 restore', ratio: 20, label: 'lazy open takes at most 5% of the v8 restore' },
+    { row: 'Container lazy open + touch all', vs: 'Container restore + touch all', ratio: 1 / 1.2, label: 'a lazy open that touches everything costs at most 1.2x a full restore that does' },
   ],
 })

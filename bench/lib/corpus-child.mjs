@@ -2,13 +2,16 @@
 //
 //   node --expose-gc corpus-child.mjs MODE WORKLOAD SIZE FILE
 //
-// MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load
+// MODE: v8-save | v8-load | mp-save | mp-load | pm-save | pm-load | pl-load | pm-touch | pl-touch
 //   *-save   build the workload, gc(), then time encode + write + fsync + rename + fsync of
 //            the directory (pm-save: the container's first point, then five 1% points in that
 //            first life, then five more after closing and restoring the container)
 //            (FILE.first keeps the container as its first point left it)
 //   *-load   time read + decode of FILE (pm-load: Container.open(FILE.first).root); with
 //            PM_CORPUS_VERIFY=1 the result is compared with a freshly built workload
+//   pl-load  the same with { lazy: true } (lazy.ts: the root's shell, nothing decoded)
+//   pm-touch / pl-touch  Container.open(FILE.first), full or lazy, then every property,
+//            element and entry read through c.root (touchAll: a lazy open decodes it all)
 // Besides wall time (ms), each reports the process's CPU time over the same span (cpu:
 // user + system of all its threads), steadier than wall time on a shared machine.
 
@@ -38,6 +41,22 @@ async function verify(restored) {
   if (!util.isDeepStrictEqual(restored, expected)) throw new Error(`${mode} of ${name}: the restored graph differs from the built one`)
 }
 
+/** Reads every object reachable from `root` through the container's proxies; returns how many. */
+function touchAll(root) {
+  const seen = new Set()
+  const stack = [root]
+  while (stack.length > 0) {
+    const o = stack.pop()
+    if (typeof o !== 'object' || o === null || seen.has(o)) continue
+    seen.add(o)
+    if (o instanceof Date || o instanceof ArrayBuffer || ArrayBuffer.isView(o)) continue
+    if (o instanceof Map) { for (const [k, v] of o) stack.push(k, v); continue }
+    if (o instanceof Set) { for (const v of o) stack.push(v); continue }
+    for (const k in o) stack.push(o[k])
+  }
+  return seen.size
+}
+
 async function main() {
   if (mode === 'v8-load' || mode === 'mp-load') {
     const t = now(), c0 = cpu()
@@ -48,10 +67,19 @@ async function main() {
     return
   }
   const { lib, missing } = await loadLibrary(['Container.open'])
-  if (mode === 'pm-load') {
+  if (mode === 'pm-touch' || mode === 'pl-touch') {
     if (missing) { out({ skip: missing }); return }
     const t = now(), c0 = cpu()
-    const c = lib.Container.open(`${file}.first`, { classes: workload.classes })
+    const c = lib.Container.open(`${file}.first`, { classes: workload.classes, lazy: mode === 'pl-touch' })
+    const objects = touchAll(c.root)
+    out({ ms: now() - t, cpu: cpu() - c0, objects })
+    await c.close()
+    return
+  }
+  if (mode === 'pm-load' || mode === 'pl-load') {
+    if (missing) { out({ skip: missing }); return }
+    const t = now(), c0 = cpu()
+    const c = lib.Container.open(`${file}.first`, { classes: workload.classes, ...(mode === 'pl-load' ? { lazy: true } : {}) })
     const root = c.root
     const ms = now() - t
     out({ ms, cpu: cpu() - c0, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 })

@@ -42,6 +42,11 @@
  *      as it is handed out (`expose`); a value stored through a proxy into an exposed
  *      object is exposed too (it is now reachable raw). So the exposed objects and the new
  *      ones are closed under raw references (verify.ts relies on it).
+ *   5. In a lazily restored container (lazy.ts), an object is filled before its proxy is
+ *      made (so no trap ever meets an unfilled shell, and traps cost what they cost after
+ *      a full restore), and whatever is handed out raw is filled with what it reaches raw
+ *      first (`lazy.reached`; class instances and exposed objects through `host.expose`):
+ *      the program never sees an unfilled shell (lazy.ts inv. Z2).
  */
 import {
   ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
@@ -77,6 +82,14 @@ export interface BarrierHost {
   readonly verifier: Verifier | null
 }
 
+/** A lazy restore (lazy.ts): fills a shell before the program can see it (lazy.ts inv. Z2). */
+export interface LazyFill {
+  /** `o`'s proxy is about to be made: fill it if it is an unfilled shell. */
+  touch(o: object): void
+  /** `o` is handed out raw: fill it and what it reaches raw. */
+  reached(o: object): void
+}
+
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
 const RAW_CLASS: ProxyHandler<object> = {}
 
@@ -86,9 +99,9 @@ export class Barrier {
   readonly #dirty: DirtySet
   readonly #classes: ClassRegistry
   readonly #excluded: WeakSet<object>
-  readonly #object: ProxyHandler<object>
-  readonly #map: ProxyHandler<AnyMap>
-  readonly #set: ProxyHandler<AnySet>
+  #object: ProxyHandler<object>
+  #map: ProxyHandler<AnyMap>
+  #set: ProxyHandler<AnySet>
   readonly #host: BarrierHost
 
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
@@ -113,6 +126,12 @@ export class Barrier {
   created = false
   /** False until the program excludes something (skips the WeakSet lookup for every object wrapped). */
   anyExcluded = false
+
+  /** A lazy restore's graph (inv. 5), or null. */
+  lazy: LazyFill | null = null
+
+  /** The container was restored lazily (inv. 5). */
+  setLazy(lazy: LazyFill): void { this.lazy = lazy }
 
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null
@@ -150,6 +169,7 @@ export class Barrier {
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
     if (handler === undefined) {
+      this.lazy?.reached(v)     // inv. 5
       if (isDate(v)) this.#host.onDate(v as Date)
       return v
     }
@@ -159,6 +179,7 @@ export class Barrier {
       const id = this.#table.idOf(v)
       if (id === 0 ? this.handedIn === null || this.handedIn.has(v) : verifier.has(id)) return v   // new, or exposed (inv. 4)
     }
+    this.lazy?.touch(v)     // inv. 5
     const p = new Proxy(v, handler)
     this.created = true
     this.#table.setProxy(v, p)
@@ -187,6 +208,7 @@ export class Barrier {
 
   /** `v`, read from a non-writable, non-configurable property, must be handed out as it is: exposed (inv. 4). */
   #raw(v: object): object {
+    this.lazy?.reached(v)     // inv. 5
     if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
     return v
   }

@@ -75,6 +75,8 @@ export class Container<T extends object = Record<string, any>> {
   readonly #properties: 'all' | 'attributes' | 'enumerable'
   /** A full point streams its records once this many are encoded (PIPE_MIN, or the streamThreshold option). */
   readonly #streamThreshold: number
+  /** Restore lazily (lazy.ts), at open and at each refresh. */
+  readonly #lazy: boolean
 
   private constructor(backing: Backing, options: ContainerOptions<T>, classes: ClassRegistry) {
     this.path = backing.path
@@ -84,6 +86,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#properties = options.properties ?? 'all'
     this.#writer = new PointWriter(backing, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.keepVersions ?? 3, options.compactFactor ?? 2)
     this.#streamThreshold = options.streamThreshold ?? PIPE_MIN
+    this.#lazy = options.lazy === true
     this.#life = new Lifecycle(this.path, backing, this.#writer, this.#newTables(classes))
   }
 
@@ -243,11 +246,22 @@ export class Container<T extends object = Record<string, any>> {
    */
   snapshot<V = T>(x?: V): V {
     const t = this.#life.tables
+    t.lazy?.complete()     // the copy reads raw objects (tables.ts inv. T4)
     return copyGraph(x === undefined ? t.root : t.barrier.unwrap(x), t.table, t.classes, t.excluded) as V
   }
 
   /** Version of the last committed point (0 before the first). Any state. */
   get version(): number { return this.#writer.version }
+
+  /**
+   * A lazy restore's progress (`open(path, { lazy: true })`, lazy.ts): `state` is 'lazy'
+   * while records remain undecoded, 'complete' once every record is; `decoded` counts the
+   * records decoded so far. Null if the graph was not restored lazily. Any state.
+   */
+  get lazy(): { state: 'lazy' | 'complete'; decoded: number } | null {
+    const g = this.#life.tables.lazy
+    return g === null ? null : { state: g.state, decoded: g.filled }
+  }
 
   /** Stats of the last completed point, or null. Any state. */
   get lastPoint(): PointStats | null { return this.#writer.lastStats }
@@ -276,6 +290,7 @@ export class Container<T extends object = Record<string, any>> {
     const raw = t.barrier.unwrap(obj)
     if (typeof raw !== 'object' || raw === null) throw new InvalidArgumentError(`Cannot exclude from container "${this.path}": expected an object, got ${String(obj)}`)
     if (raw === t.root) throw new InvalidArgumentError(`Cannot exclude the root of container "${this.path}"`)
+    t.lazy?.complete()     // the next point is full (tables.ts inv. T4)
     t.exclude(raw)
   }
 
@@ -339,7 +354,7 @@ export class Container<T extends object = Record<string, any>> {
       const store = this.#writer.store
       if (!changed || store === null || this.#life.state !== 'idle') return this.version
       const tables = this.#newTables(this.#life.tables.classes)
-      adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes))
+      adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes, this.#lazy))
       this.#refreshed(tables)
       return this.version
     })
@@ -348,7 +363,7 @@ export class Container<T extends object = Record<string, any>> {
   #refreshNow(): number {
     const newest = this.#backing.retained()[0]
     if (this.fellBack === null && newest !== undefined && newest === this.version) return this.version // nothing newer (versions only grow)
-    const got = followNewest(this.#backing, this.path, this.#life.tables.classes)
+    const got = followNewest(this.#backing, this.path, this.#life.tables.classes, this.#lazy)
     if (got.store === null || got.restored === null) return this.version
     const tables = this.#newTables(this.#life.tables.classes)
     adoptVersion(this.#target(tables), got.store, got.restored)

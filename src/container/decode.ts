@@ -56,7 +56,8 @@ export class Restorer extends LogIndex {
   readonly #protoKeys = objectPrototypeKeys()
   readonly #classes = new Map<number, { name: string; proto: object }>()
   readonly #registry: ClassRegistry
-  readonly #bind: BindFn
+  /** Receives each object created (a lazy restore sets it once the container's id table is known). */
+  bind: BindFn
   /** Number of current records (objects, shapes, classes). */
   records = 0
   /** References of every current record. */
@@ -72,6 +73,10 @@ export class Restorer extends LogIndex {
   readonly segments = new Map<number, [number, string][]>()
   /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
   readonly stateful: unknown[] = []
+  /** Ids of the SHAPE records read, in the order met (a lazy restore binds them as they come: lazy.ts). */
+  readonly shapeIds: number[] = []
+  /** End of the log (`end` moves to each record's end while it is read). */
+  readonly logEnd: number
 
   /**
    * @param log the log bytes `[0, end)`
@@ -80,8 +85,9 @@ export class Restorer extends LogIndex {
   constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[]) {
     super(log, end, high, where)
     this.objects = objects ?? packedArray(high) as (object | undefined)[]
+    this.logEnd = end
     this.#registry = registry
-    this.#bind = bind
+    this.bind = bind
   }
 
   /** Builds every current object; returns the root. */
@@ -100,11 +106,41 @@ export class Restorer extends LogIndex {
       const root = this.objects[rootId]
       if (rootId <= 0 || rootId >= this.high || root === undefined) { this.pos = 0; this.fail(`root object ${rootId} has no record`) }
       return root
-    } catch (e) {
-      if (e instanceof PmemError) throw e
-      throw new CorruptionError(`Cannot restore container "${this.where}": damaged record near byte ${this.pos} (${(e as Error).message}); restore an earlier version or delete the file`)
-    }
+    } catch (e) { throw this.#typed(e) }
   }
+
+  /** A PmemError as it is; anything else a built-in threw on damaged values, as CorruptionError (inv. 1). */
+  #typed(e: unknown): unknown {
+    if (e instanceof PmemError) return e
+    return new CorruptionError(`Cannot restore container "${this.where}": damaged record near byte ${this.pos} (${(e as Error).message}); restore an earlier version or delete the file`)
+  }
+
+  /**
+   * Fills the current record of `id` alone, in any order (a lazy restore, lazy.ts): its
+   * shell is created first if it has none. The caller fills each id once (the log must
+   * be indexed).
+   */
+  fillOne(id: number): void {
+    try {
+      const at = this.offsets[id]
+      if (at < 0) this.fail(`reference to object ${id}, which has no record`)
+      readHeader(this.buf, at, this.logEnd)
+      this.records++
+      this.fill(id, header.body, header.end)
+      this.end = this.logEnd
+    } catch (e) { throw this.#typed(e) }
+  }
+
+  /** The shell of `id` (a lazy restore's root); damage is CorruptionError. */
+  shellOf(id: number): object {
+    try {
+      if (id <= 0 || id >= this.high || this.offsets[id] < 0) { this.pos = 0; this.fail(`root object ${id} has no record`) }
+      return this.ref(id)
+    } catch (e) { throw this.#typed(e) }
+  }
+
+  /** The keys of the SHAPE record `id`, read already (its id is in `shapeIds`). */
+  shapeKeys(id: number): readonly string[] { return this.#shapes.get(id)!.keys }
 
   /** The shape and class records met. */
   tables(): RestoredTables {
@@ -155,6 +191,7 @@ export class Restorer extends LogIndex {
     if (this.pos !== this.end) this.fail('shape record has trailing bytes')
     const shape = compileShape(keys, this.#protoKeys)
     this.#shapes.set(id, shape)
+    this.shapeIds.push(id)
     this.pos = pos; this.end = end
     return shape
   }
@@ -173,7 +210,7 @@ export class Restorer extends LogIndex {
   #shell(id: number): object {
     const kind = this.enter(id)
     const protoCode = this.varint()
-    if (kind === KIND_GONE) { this.objects[id] = GONE; this.#bind(GONE, id); return GONE }
+    if (kind === KIND_GONE) { this.objects[id] = GONE; this.bind(GONE, id); return GONE }
     const base = kind === KIND_SEGMENTED || kind === KIND_CHUNKED ? this.u8() : kind
     if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) this.fail(`segmented record of kind ${base}`)
     if (kind === KIND_CHUNKED && !isChunkedBase(base)) this.fail(`chunked record of kind ${base}`)
@@ -207,7 +244,7 @@ export class Restorer extends LogIndex {
     }
     if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_STATEFUL) setPrototypeOf(o, proto)
     this.objects[id] = o
-    this.#bind(o, id)
+    this.bind(o, id)
     return o
   }
 

@@ -53,7 +53,7 @@ export function exposeFrom(t: ContainerTables, id: number): number {
 }
 
 /** Pushes the ids of the objects `o` holds now (a dirty object: its record is stale). */
-function liveChildren(t: ContainerTables, o: object, stack: number[]): void {
+export function liveChildren(t: ContainerTables, o: object, stack: number[]): void {
   const push = (x: unknown): void => {
     if (typeof x !== 'object' || x === null) return
     const id = t.table.idOf(x)

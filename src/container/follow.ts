@@ -66,7 +66,7 @@ export interface Followed { store: ChunkStore | null; restored: Restored | null 
  * newest version is thrown as the CorruptionError it gave (the caller falls back to an
  * older one, as a writable open does).
  */
-export function followNewest(backing: Backing, path: string, classes: ClassRegistry): Followed {
+export function followNewest(backing: Backing, path: string, classes: ClassRegistry, lazy = false): Followed {
   const start = performance.now()
   for (let attempt = 1; ; attempt++) {
     const live = backing.writerAlive()
@@ -75,7 +75,7 @@ export function followNewest(backing: Backing, path: string, classes: ClassRegis
     try {
       store = backing.reopen()
       if (store !== null && store.fellBack !== null && live && performance.now() - start < followTiming.slotMs) { sleep(1); continue } // follow 3
-      if (store !== null && store.getMeta().length > 0) restored = restoreFrom(store, path, classes)
+      if (store !== null && store.getMeta().length > 0) restored = restoreFrom(store, path, classes, lazy)
     } catch (e) { error = e }
     const version = store?.version
     if (!live || (error === null && version === undefined) || (version !== undefined && backing.retained().includes(version))) {

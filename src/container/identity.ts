@@ -114,11 +114,14 @@ export class ObjectTable {
   /** One past the highest id ever handed out. */
   get highWater(): number { return this.objects.length }
 
-  /** Makes the table end at `n` (restore: ids up to the persisted high-water mark). */
-  setHighWater(n: number): void {
+  /**
+   * Makes the table end at `n` (restore: ids up to the persisted high-water mark); the free
+   * ids are those holding nothing, or, if `used` is given (a lazy restore), those it denies.
+   */
+  setHighWater(n: number, used?: (id: number) => boolean): void {
     while (this.objects.length < n) this.objects.push(undefined)
     this.free = []
-    for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.free.push(id)
+    for (let id = n - 1; id >= 1; id--) if (used === undefined ? this.objects[id] === undefined : !used(id)) this.free.push(id)
   }
 
   /** The proxy of `o`, or `o` itself once it is handed out raw after having had a proxy (`retire`), or undefined. */

@@ -10,7 +10,7 @@
  *       a body shorter than kind + proto, a record running past the log end, or an unknown
  *       kind is CorruptionError (through `fail`); `enter` bounds the reader to one record.
  */
-import { KIND_MAX, KIND_OBJECT, header, readHeader } from './format.js'
+import { KIND_CLASS, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
 export class LogIndex extends ByteReader {
@@ -27,8 +27,13 @@ export class LogIndex extends ByteReader {
     this.offsets = new Float64Array(high).fill(-1)
   }
 
-  /** Scans the log: the offset of each id's last record (inv. L1, L2). */
-  index(): void {
+  /**
+   * Scans the log: the offset of each id's last record (inv. L1, L2). `notable`, if given,
+   * receives [id, offset, ...] of every CLASS, STATEFUL and VIEW record (a lazy restore
+   * loads the classes at once, restores whole if instances of classes with hooks are
+   * current, and learns the views of each buffer: lazy.ts).
+   */
+  index(notable?: number[]): void {
     const logEnd = this.end
     this.pos = 0
     while (this.pos < logEnd) {
@@ -38,6 +43,7 @@ export class LogIndex extends ByteReader {
       if (id === 0 || id >= this.high) this.fail(`record with impossible id ${id}`)
       if (header.end - header.body < 2 || header.end > logEnd) this.fail(`record of id ${id} with impossible length ${header.end - header.body}`)
       this.offsets[id] = at
+      if (notable !== undefined) { const k = this.buf[header.body]; if (k === KIND_CLASS || k === KIND_STATEFUL || k === KIND_VIEW) notable.push(id, at) }
       this.pos = header.end
     }
   }

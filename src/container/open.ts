@@ -21,15 +21,18 @@
  *       (verify.ts) and marked dirty; instances restored without their private state (a
  *       class without hooks, or whose hooks are gone) are reported by a process warning
  *       (PersistentMemoryWarning, code PMEM_CONTAINER_PRIVATE_STATE), one per class.
+ *   O6. `lazy: true` (lazy.ts) restores every version it restores (the newest, an older
+ *       one asked for, a fall-back's) lazily, unless instances of classes with hooks are
+ *       current: the tables adopt a LazyGraph, whose shells are stamped as they are made
+ *       (instead of O3's background stamping) and whose free ids come from the log's index
+ *       (lazy.ts inv. Z4). Damage found at open falls back as O1 says.
  */
 import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
-import { ClassRef } from './classes.js'
-import { SegmentRef } from './segments.js'
 import { restoreFrom, type Restored } from './restore.js'
 import { followNewest } from './follow.js'
 import { checkRoot, type ContainerOptions, type FallBack } from './options.js'
 import type { ContainerTables } from './tables.js'
-import { BinaryChunk } from './binary.js'
+import { adoptFound } from './lazy.js'
 import type { Backing } from './backing.js'
 import type { PointWriter } from './write.js'
 import type { ChunkStore } from './store.js'
@@ -49,11 +52,12 @@ export interface OpenTarget {
 /** Creates or restores the root (see the file's comment); returns the fall-back made, or null. */
 export function load<T extends object>(c: OpenTarget, options: ContainerOptions<T>): FallBack | null {
   let followed: Restored | null = null
+  const lazy = options.lazy === true
   if (options.readOnly === true && options.version === undefined) {    // inv. O4
-    try { followed = followNewest(c.backing, c.path, c.tables.classes).restored } catch (e) {
+    try { followed = followNewest(c.backing, c.path, c.tables.classes, lazy).restored } catch (e) {
       if (!(e instanceof CorruptionError)) throw e
       c.writer.store = c.backing.store
-      return fallBack(c, c.writer.store!, e)    // damage, not the writer's work (follow 2)
+      return fallBack(c, c.writer.store!, e, lazy)    // damage, not the writer's work (follow 2)
     } finally { c.writer.store = c.backing.store }
   }
   const store = c.writer.store
@@ -65,17 +69,17 @@ export function load<T extends object>(c: OpenTarget, options: ContainerOptions<
   }
   const target = options.version
   if (target !== undefined && target !== store.version) {
-    restoreVersion(c, store, target)
+    restoreVersion(c, store, target, lazy)
     c.tables.needFull = true     // inv. O2
     return null
   }
   try {
-    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes))
+    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes, lazy))
     if (store.fellBack !== null) return reportFallBack(c.path, store.fellBack.from, store.version, store.fellBack.reason)
     return null
   } catch (e) {
     if (!(e instanceof CorruptionError)) throw e
-    return fallBack(c, store, e)
+    return fallBack(c, store, e, lazy)
   }
 }
 
@@ -87,18 +91,18 @@ export function adoptVersion(c: OpenTarget, store: ChunkStore, r: Restored): voi
   c.tables.needFull = false
 }
 
-function restoreVersion(c: OpenTarget, store: ChunkStore, v: number): void {
+function restoreVersion(c: OpenTarget, store: ChunkStore, v: number, lazy: boolean): void {
   const view = c.backing.openVersion(v)
-  adopt(c, restoreFrom(view, c.path, c.tables.classes))
+  adopt(c, restoreFrom(view, c.path, c.tables.classes, lazy))
   c.writer.version = store.version
 }
 
 /** The newest version is damaged: restore the newest older one that is intact (inv. O1, O2). */
-function fallBack(c: OpenTarget, store: ChunkStore, cause: CorruptionError): FallBack {
+function fallBack(c: OpenTarget, store: ChunkStore, cause: CorruptionError, lazy: boolean): FallBack {
   const older = store.versions().map(v => v.version).filter(v => v < store.version && v > 0).sort((a, b) => b - a)
   for (const v of older) {
     try {
-      restoreVersion(c, store, v)
+      restoreVersion(c, store, v, lazy)
       c.tables.needFull = true
       return reportFallBack(c.path, store.version, v, cause.message)
     } catch (e) {
@@ -113,43 +117,18 @@ function reportFallBack(path: string, from: number, to: number, reason: string):
   return { from, to, reason }
 }
 
-/** Fills the tables and the writer's log position from a restored version. */
+/** Fills the tables and the writer's log position from a restored version (a lazy one: lazy.ts). */
 function adopt(c: OpenTarget, r: Restored): void {
   const t = c.tables
   t.table.objects = r.objects
-  for (const [id, keys] of r.shapes) {
-    const node = t.shapes.lookup([...keys])
-    node.id = id
-    t.table.bindDescriptor(node, id)
-  }
-  for (const [owner, list] of r.segments) {
-    const byKey = new Map<string, number>()
-    for (const [sid, key] of list) {
-      t.table.bindDescriptor(new SegmentRef(owner, key), sid)
-      byKey.set(key, sid)
-    }
-    t.segments.set(owner, byKey)
-  }
-  for (const [id, cls] of r.classes) {
-    const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))
-    ref.id = id
-    t.classRefs.set(cls.proto, ref)
-    t.table.bindDescriptor(ref, id)
-  }
-  for (const [owner, c] of r.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
-  t.table.setHighWater(r.meta.highWater)     // ids free are those with nothing bound: after every descriptor
+  adoptFound(t, r)
+  const lazy = r.lazy
+  // ids free are those with nothing bound (after every descriptor), or, lazily, with no record (lazy.ts inv. Z4)
+  t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : id => lazy.has(id))
   t.refs = r.refs
-  for (const id of r.bytesIds) {
-    const c = r.chunked.get(id)
-    t.binaries.restored(id, r.objects[id] as object, c?.ids ?? null, c?.size ?? 0)
-  }
-  for (let i = 0; i < r.views.length; i += 2) {
-    const set = t.viewsOf.get(r.views[i])
-    if (set === undefined) t.viewsOf.set(r.views[i], new Set([r.views[i + 1]]))
-    else set.add(r.views[i + 1])
-  }
   t.root = r.root
-  t.startStamping(c.closed)    // inv. O3
+  if (lazy === null) t.startStamping(c.closed)    // inv. O3
+  else lazy.attach(t)      // shells are stamped as they are made (lazy.ts inv. Z3)
   t.rootId = r.meta.rootId
   c.writer.logEnd = r.meta.logEnd
   c.writer.compactedSize = r.meta.compactedSize

@@ -55,10 +55,19 @@ export interface ContainerOptions<T extends object> {
    * persisted nor reported.
    */
   properties?: 'all' | 'attributes' | 'enumerable'
+  /**
+   * Restore lazily (ZODB's "ghosts", lazy.ts): the open indexes the log and returns the
+   * root at once; each object is decoded the first time the program is handed it (as a
+   * proxy, or raw with what it reaches). Identity, cycles and change detection are those of a
+   * full restore; anything that needs every record (a full point, a compaction, `exclude`,
+   * `snapshot`) completes the restore first. Damage in a record decoded later is a
+   * CorruptionError at that touch. Ignored for a new container.
+   */
+  lazy?: boolean
 }
 
 /** The options {@link checkOptions} accepts (anything else is a typo and is refused). */
-const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold', 'track', 'properties'])
+const OPTION_NAMES = new Set(['init', 'version', 'classes', 'keepVersions', 'chunkSize', 'compactFactor', 'readOnly', 'streamThreshold', 'track', 'properties', 'lazy'])
 
 /** Options of {@link Container.persist}. */
 export interface PersistOptions {
@@ -125,6 +134,7 @@ export function checkOptions(o: ContainerOptions<object>): void {
   }
   if (o.streamThreshold !== undefined && !(Number.isSafeInteger(o.streamThreshold) && o.streamThreshold >= 0)) throw new InvalidArgumentError(`Container option streamThreshold must be a non-negative integer (bytes), got ${describe(o.streamThreshold)}`)
   if (o.track !== undefined && o.track !== 'all' && o.track !== 'barriers') throw new InvalidArgumentError(`Container option track must be 'all' or 'barriers', got ${describe(o.track)}`)
+  if (o.lazy !== undefined && typeof o.lazy !== 'boolean') throw new InvalidArgumentError(`Container option lazy must be a boolean, got ${describe(o.lazy)}`)
   if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`Container option readOnly must be a boolean, got ${describe(o.readOnly)}`)
   if (o.readOnly === true && o.init !== undefined) throw new InvalidArgumentError('Container options readOnly and init do not go together: a read-only open never creates a container')
   if (o.init !== undefined && typeof o.init !== 'function') throw new InvalidArgumentError('Container option init must be a function returning the root object')

@@ -12,6 +12,7 @@ import type { RefStore } from './refs.js'
 import type { ClassRegistry } from './classes.js'
 import type { ChunkStore } from './store.js'
 import type { VersionInfo } from './options.js'
+import { LazyGraph } from './lazy.js'
 
 const noop = (): void => {}
 
@@ -29,10 +30,15 @@ export interface Restored {
   views: number[]
   /** STATEFUL records: [id, state, ...] in log order (instances of classes with hooks, not revived yet). */
   stateful: unknown[]
+  /** A lazy restore's graph (lazy.ts): `root` is a shell, the rest is found as it is filled; null for a full restore. */
+  lazy: LazyGraph | null
 }
 
-/** Restores the graph of the store's current version. */
-export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry): Restored {
+/**
+ * Restores the graph of the store's current version; `lazy`: only indexes the log and
+ * makes the root's shell (lazy.ts), unless instances of classes with hooks are current.
+ */
+export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry, lazy = false): Restored {
   const meta = decodeMeta(store.getMeta(), where)
   if (Math.ceil(meta.logEnd / store.chunkSize) > store.chunkCount) {
     throw new CorruptionError(`Cannot restore container "${where}": its log of ${meta.logEnd} bytes exceeds the ${store.chunkCount} chunks stored`)
@@ -41,9 +47,13 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const table = new ObjectTable()
   table.reset(meta.highWater)
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
+  const g = lazy ? LazyGraph.open(r, meta.rootId) : null
+  if (g !== null) {
+    return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g }
+  }
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
 }
 
 export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {

@@ -111,6 +111,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
 
 /** Frees the ids the persisted references no longer reach from the root (inv. 2). */
 function collect(t: ContainerTables): Uint8Array {
+  t.lazy?.complete()      // the mark needs every record's references (tables.ts inv. T4)
   const high = t.table.highWater
   const keep = t.refs.mark(t.rootId, high)
   const objects = t.table.objects
@@ -139,6 +140,7 @@ function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
 
 /** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
 function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
+  t.lazy?.complete()      // the walk follows every record's references (tables.ts inv. T4)
   if (t.table.highWater === 1) return snapshotFirst(t, out)
   t.dirty.take()
   const table = t.table

@@ -27,6 +27,9 @@
  *       with their time value then; anything that needs every id first calls `stampAll`.
  *   T3. Exposure never runs inside a snapshot (the encoder is writing shadows): objects
  *       handed out raw by a getter the snapshot runs are exposed when it returns.
+ *   T4. After a lazy restore (`lazy`, lazy.ts), anything that needs every record's
+ *       references (compaction, a full point, `exclude`, `snapshot`, dropped paths) calls
+ *       `lazy.complete()` first (lazy.ts inv. Z5).
  */
 import { dateTime } from './builtins.js'
 import { ObjectTable } from './identity.js'
@@ -43,6 +46,7 @@ import { Verifier } from './verify.js'
 import { exposeFrom } from './exposure.js'
 import { droppedStep, pathsTo } from './paths.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
+import type { LazyGraph } from './lazy.js'
 
 export class ContainerTables {
   readonly table = new ObjectTable()
@@ -68,6 +72,8 @@ export class ContainerTables {
   readonly viewsOf = new Map<number, Set<number>>()
   readonly dropped = new Map<number, DroppedAt[]>()
   readonly segments = new Map<number, Map<string, number>>()
+  /** A lazy restore's graph (lazy.ts; its calls are no-ops once it is complete), or null. */
+  lazy: LazyGraph | null = null
   /** The raw root object. */
   root: object = undefined as unknown as object
   /** Id of the root in the last snapshot (0 before the first). */
@@ -93,6 +99,7 @@ export class ContainerTables {
    * ends (inv. T3). Returns how many objects became exposed.
    */
   expose(raw: object): number {
+    this.lazy?.reached(raw)     // handed out raw: filled with what it reaches (lazy.ts inv. Z2)
     if (this.verifier === null) return 0
     if (this.#exposeLater !== null) { this.#exposeLater.push(raw); return 0 }
     this.stampAll()
@@ -162,6 +169,7 @@ export class ContainerTables {
     if (this.#droppedCache !== null) return this.#droppedCache
     const holders = new Set<number>()
     for (const [id, list] of this.dropped) if (list.length > 0) holders.add(id)
+    if (holders.size > 0) this.lazy?.complete()    // paths need every record's references (lazy.ts inv. Z5)
     const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders)
     const out: DroppedEntry[] = []
     for (const [id, list] of this.dropped) {

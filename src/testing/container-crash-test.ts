@@ -52,6 +52,14 @@ export interface ContainerCrashTestSpec<Op> {
   streamThreshold?: number
   /** Change detection of the container (as for Container.open). Default 'all'. */
   track?: 'all' | 'barriers'
+  /**
+   * Reopen lazily (`Container.open(..., { lazy: true })`, lazy.ts): every recovery and every
+   * restore of a crash image is lazy. The graph a life starts from is then taken from the
+   * model (not read from the container), and each point's graph right after its `persist()`
+   * call (its snapshot is synchronous), so each life's first point is taken with objects not
+   * yet decoded; reading the graph for the model decodes the rest. Default false.
+   */
+  lazy?: boolean
   /** Lives per run: crash, recover, operate, crash again. Default 3. */
   lives?: number
   runs?: number
@@ -72,7 +80,7 @@ interface Capture { image: SimRegion; where: string; durable: number; started: n
 /** The state of one run: the graph each committed version holds (of the current timeline). */
 interface Timeline { byVersion: Map<number, unknown> }
 
-const SPEC_KEYS = new Set(['init', 'operation', 'run', 'classes', 'keepVersions', 'chunkSize', 'streamThreshold', 'track', 'lives', 'runs', 'maxOps', 'size', 'imagesPerPoint', 'maxPoints', 'seed', 'path'])
+const SPEC_KEYS = new Set(['init', 'operation', 'run', 'classes', 'keepVersions', 'chunkSize', 'streamThreshold', 'track', 'lazy', 'lives', 'runs', 'maxOps', 'size', 'imagesPerPoint', 'maxPoints', 'seed', 'path'])
 
 /** Checks the spec before anything runs: a bad spec is an InvalidArgumentError naming the field. */
 function checkSpec(spec: unknown): void {
@@ -102,6 +110,7 @@ function containerOptions<Op>(spec: ContainerCrashTestSpec<Op>): ContainerOption
   if (spec.chunkSize !== undefined) o.chunkSize = spec.chunkSize
   if (spec.streamThreshold !== undefined) o.streamThreshold = spec.streamThreshold
   if (spec.track !== undefined) o.track = spec.track
+  if (spec.lazy !== undefined) o.lazy = spec.lazy
   return o
 }
 
@@ -139,14 +148,16 @@ async function runOnce<Op>(spec: ContainerCrashTestSpec<Op>, lives: Op[][], seed
       throw new Violation(`Life ${life + 1}: the container could not be opened after the previous life's crash: ${(e as Error).message}`)
     }
     for (const v of [...timeline.byVersion.keys()]) if (v > c.version) timeline.byVersion.delete(v)
-    graphs.push(graphOf(c))
+    const lazy = spec.lazy === true
+    graphs.push(lazy && timeline.byVersion.has(c.version) ? timeline.byVersion.get(c.version) : graphOf(c))
     if (c.version > 0) timeline.byVersion.set(c.version, graphs[0])
     const container = c
     const persist = container.persist.bind(container)
     container.persist = (o?: Parameters<Container['persist']>[0]) => {
-      graphs.push(graphOf(container))
-      const idx = graphs.length - 1
+      if (!lazy) graphs.push(graphOf(container))
       const p = persist(o)
+      if (lazy) graphs.push(graphOf(container))     // after the call: its snapshot was taken, synchronously, with objects not decoded
+      const idx = graphs.length - 1
       p.then((s: PointStats) => { durable = Math.max(durable, idx); timeline.byVersion.set(s.version, graphs[idx]) }, () => {})
       return p
     }

@@ -36,6 +36,15 @@ test('containerCrashTest: a program that mutates through c.root passes', async (
   await containerCrashTest({ init, operation, classes: [User], runs: 10, lives: 3, maxPoints: 10, run: (c, op) => apply(c.root as Root, op) })
 })
 
+test('containerCrashTest with lazy: true: recoveries and crash images are restored lazily (lazy.ts), and the program still passes', async () => {
+  let lazyLives = 0
+  await containerCrashTest({
+    init, operation, classes: [User], runs: 4, lives: 3, maxPoints: 10, lazy: true,
+    run: (c, op) => { if (c.lazy?.state === 'lazy') lazyLives++; apply(c.root as Root, op) },
+  })
+  assert.ok(lazyLives > 0, 'operations ran on containers restored lazily, objects not yet decoded')
+})
+
 /** A class with private state and save/revive hooks. */
 class Counter {
   #n = 0
