@@ -24,7 +24,7 @@ import { writeShape } from './records.js'
 import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
-import { SEGMENT_MIN, endsSegment, entryHash, segmentsWritten, storeSegments } from './segments.js'
+import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { HOLE, S_ARRAY, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -36,7 +36,8 @@ const EMPTY_KEYS: readonly string[] = []
 /** Writes an OBJECT, DICT or STATEFUL body; returns the keys it holds. */
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
-  if (proto === PROTO_BUILTIN && e.forIn) {
+  if (proto === PROTO_BUILTIN) e.plainRecords++
+  if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
     const ks = objectForIn(e, o)
     if (ks !== null) return ks
   }
@@ -47,14 +48,27 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
     e.classDrop(proto, KIND_OBJECT)
     if (info?.hooks) { if (e.cap) e.sh!.push(keys); stateful(e, id, o, keys, start, info.hooks); return keys }
   }
-  if (keys.length > MAX_SHAPE_KEYS) {
+  // Keys inline (DICT) for many keys, and for the first object of a shape the trie does not
+  // have while most of the point's plain objects have shapes of their own (Encoder.manyShapes):
+  // a SHAPE record and a trie path for a shape used once cost more than the keys in the
+  // record; the second object of those keys makes the shape (inv. 2 of shapes.ts: a restored
+  // DICT has the same properties, in the same order).
+  let node: ShapeNode | undefined
+  if (keys.length <= MAX_SHAPE_KEYS) {
+    if (proto !== PROTO_BUILTIN || keys.length === 0 || !e.manyShapes()) node = e.ctx.shapes.lookup(keys)
+    else if ((node = e.ctx.shapes.find(keys)) === undefined) {
+      const sig = keys.join('\0')      // keys holding NUL may collide: then a shape is made early, nothing worse
+      if (e.dictSeen.has(sig)) node = e.ctx.shapes.lookup(keys)
+      else { e.dictSeen.add(sig); e.newShapes++ }
+    }
+  }
+  if (node === undefined) {
     if (e.cap) e.sh!.push(keys)
     w.buf[start] = KIND_DICT
     w.varint(keys.length)
     for (let i = 0; i < keys.length; i++) { const k = keys[i]; w.str(k); e.value(o[k], k, 'prop') }
     return keys
   }
-  const node = e.ctx.shapes.lookup(keys)
   if (e.cap) e.sh!.push(node)
   w.varint(shapeId(e, node))
   for (let i = 0; i < keys.length; i++) { const k = keys[i]; e.value(o[k], k, 'prop') }
@@ -116,6 +130,7 @@ function undo(e: Encoder, at: number, refs: number, drops: number): void {
 
 function shapeId(e: Encoder, node: ShapeNode): number {
   if (node.id !== 0) return node.id
+  e.newShapes++
   node.id = e.ctx.table.assign(node)
   writeShape(e.aux, node.id, node.keys)
   return node.id
@@ -133,7 +148,7 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
   // count alone took an array with as many holes as named keys for a dense one).
   if (n > SEGMENT_MIN && keys.length === n && (keys === e.countOnly || keys[n - 1] === `${n - 1}`)) {
-    segmented(e, KIND_ARRAY, n, start, emit => { for (let i = 0; i < n; i++) { e.value(a[i], i, 'index'); emit() } })
+    segmentedArray(e, a, n, start)
     return keys
   }
   w.varint(n)
@@ -192,7 +207,12 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   e.skind = S_MAP
   if (e.cap) e.sh!.push(n)
   if (n > SEGMENT_MIN) {
-    segmented(e, KIND_MAP, n, start, emit => mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); emit() }))
+    const main = e.w
+    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+    try {
+      mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+    } finally { e.w = main }
+    endSegmented(e, KIND_MAP, n, start, cut)
     return
   }
   e.w.varint(n)
@@ -205,7 +225,12 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   if (e.cap) e.sh!.push(n)
   let i = 0
   if (n > SEGMENT_MIN) {
-    segmented(e, KIND_SET, n, start, emit => setEach(s, v => { e.value(v, i++, 'setEntry'); emit() }))
+    const main = e.w
+    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+    try {
+      setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+    } finally { e.w = main }
+    endSegmented(e, KIND_SET, n, start, cut)
     return
   }
   e.w.varint(n)
@@ -213,38 +238,39 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
 }
 
 /**
- * Writes a SEGMENTED record body for a collection of `n` entries; `each` encodes the
- * entries in order and calls `emit` after each. Segments whose bytes the collection
- * already had keep their ids; new ones are written as SEGMENT records (in `aux`).
+ * The SEGMENTED body of a dense array: its entries are written to `e.seg` and cut into
+ * segments as they go (segments.ts `SegmentCutter`: segments whose bytes the collection
+ * already had keep their ids; new ones are written as SEGMENT records, in `aux`); Maps and
+ * Sets do the same in their bodies. The loop is inline (no callback per element): numbers are
+ * written by `ByteWriter.num` directly, the same bytes `Encoder.value` writes for them (it
+ * calls `num` too), and hashed by value (segments.ts `numberHash`); anything else goes
+ * through `Encoder.value` and `entryHash`.
  */
-function segmented(e: Encoder, base: number, n: number, start: number, each: (emit: () => void) => void): void {
-  const owner = e.holder
-  const sw = e.seg
-  sw.pos = 0
+function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
   const main = e.w
-  e.w = sw
-  const cuts: number[] = []      // per segment: end byte, end ref index, entry count
-  let entryStart = 0, segEntries = 0, count = 0
+  const sw = e.seg
+  const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)
   try {
-    each(() => {
-      count++
-      segEntries++
-      if (endsSegment(entryHash(sw.buf, entryStart, sw.pos), segEntries) || count === n) {
-        cuts.push(sw.pos, e.scratch.n, segEntries)
-        segEntries = 0
-      }
-      entryStart = sw.pos
-    })
+    for (let i = 0; i < n; i++) {
+      const v = a[i]
+      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); cut.entry(numberHash(v)) }
+      else { e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos)) }
+    }
   } finally { e.w = main }
-  if (count !== n) throw new Error('collection changed size while it was encoded')
-  const refs = e.scratch
-  const ids = storeSegments(owner, sw.buf, cuts, refs.a, e.ctx, e.aux)
-  e.records += segmentsWritten
+  endSegmented(e, KIND_ARRAY, n, start, cut)
+}
+
+/** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
+function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+  if (cut.count !== n) throw new Error('collection changed size while it was encoded')
+  cut.finish()
+  e.records += cut.written
   const w = e.w
+  const refs = e.scratch
   w.buf[start] = KIND_SEGMENTED
-  w.u8(base); w.varint(n); w.varint(ids.length)
+  w.u8(base); w.varint(n); w.varint(cut.ids.length)
   refs.n = 0
-  for (const sid of ids) { w.varint(sid); refs.push(sid) }
+  for (const sid of cut.ids) { w.varint(sid); refs.push(sid) }
 }
 
 /** A BYTES or BUFFER body, or a CHUNKED one whose new and changed CHUNK records follow the record (binary.ts). */

@@ -31,10 +31,10 @@
  *      compares the own keys of every exposed object), as every mutation made during a
  *      snapshot does (container README, "during a snapshot").
  */
-import { dateTime, getPrototypeOf, isDataView, regexpParts } from './builtins.js'
+import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_CLASS_BASE,
-  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_INT32, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
+  MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone } from './records.js'
@@ -73,6 +73,9 @@ const NAMES_EXTRA = -2
 function earlyNames(o: object): number {
   return isExtensible(o) && gOPS(o).length === 0 ? gOPN(o).length : NAMES_EXTRA
 }
+/** Plain records after which loose ids are decided by the point's shapes, and objects sampled before (`Encoder.#looseIds`). */
+const LOOSE_RECORDS = 64
+const LOOSE_SAMPLES = 16
 
 export { joinBatch, type Batch } from './writer.js'
 
@@ -142,6 +145,15 @@ export class Encoder {
   readonly forIn = prototypeIsClean()
   /** Objects are checked for own properties beyond their body when discovered (inv. 4): `properties: 'all'`. */
   readonly #early: boolean
+  /** Plain-object records of this point, and how many of them needed a shape new to it (loose ids, `discover`). */
+  plainRecords = 0
+  newShapes = 0
+  /** Key lists (joined) of the plain objects written as DICT for a shape the trie does not have (encode-bodies.ts `objectBody`). */
+  readonly dictSeen = new Set<string>()
+  /** Shapes of the plain objects sampled before there were LOOSE_RECORDS plain records (`#looseIds`), and how many were sampled. */
+  readonly #sample = new Set<object>()
+  #sampled = 0
+  #sampledLoose = false
   /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
   cap = false
   readonly sh: ShadowStore | null
@@ -205,11 +217,38 @@ export class Encoder {
     const kind = this.classify(o)
     if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
     const names = kind === KIND_OBJECT && this.#early ? earlyNames(o) : NAMES_UNKNOWN      // before the stamp (inv. 4)
-    const id = ctx.table.assign(o)
+    const loose = kind === KIND_OBJECT && this.#proto === PROTO_BUILTIN && this.#looseIds(o)
+    const id = ctx.table.assign(o, loose)
     ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
     this.pending.push(id, kind, this.#proto, names)
     return id
   }
+
+  /**
+   * Whether the plain object `o` gets a loose id (identity.ts inv. 3): yes while most plain
+   * objects of this point have shapes of their own, where a stamp would be a hidden-class
+   * transition each. Decided by the records so far (a quarter or more needed a new shape);
+   * before there are LOOSE_RECORDS of them (a large array discovers all its elements before
+   * any is encoded), by the key lists of the first LOOSE_SAMPLES plain objects discovered
+   * (Object.keys: no getter runs), stamped meanwhile.
+   */
+  #looseIds(o: object): boolean {
+    if (this.plainRecords >= LOOSE_RECORDS) return this.manyShapes()
+    if (this.#sampled < LOOSE_SAMPLES) {
+      const keys = objectKeys(o)
+      this.#sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.ctx.shapes.lookup(keys))
+      if (++this.#sampled === LOOSE_SAMPLES) this.#sampledLoose = 2 * this.#sample.size > LOOSE_SAMPLES
+      return false
+    }
+    return this.#sampledLoose
+  }
+
+  /**
+   * A quarter or more of this point's plain records (LOOSE_RECORDS at least) needed a shape
+   * new to the point: plain objects rarely share shapes here, so ids are loose and the
+   * for-in pass that expects a known shape is skipped (encode-bodies.ts `objectBody`).
+   */
+  manyShapes(): boolean { return this.plainRecords >= LOOSE_RECORDS && 4 * this.newShapes > this.plainRecords }
 
   #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
     const entry: DroppedAt = { key, keyKind, reason }
@@ -225,12 +264,7 @@ export class Encoder {
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return
-      case 'number':
-        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
-          if (v >= 0 && v < 0x80) w.u8(v)
-          else w.tagU32(TAG_INT32, v >>> 0)
-        } else { w.u8(TAG_FLOAT64); w.f64(v) }
-        return
+      case 'number': w.num(v); return
       case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
       case 'undefined': w.u8(TAG_UNDEFINED); return
       case 'bigint': this.#bigint(v); return

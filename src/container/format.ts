@@ -170,7 +170,11 @@ export const TAG_REF = 0xa9
 export const TAG_BIGINT = 0xaa
 export const TAG_DROPPED = 0xab
 
-/** Objects with more keys than this are stored as DICT (keys inline) rather than with a shape. */
+/**
+ * Objects with more keys than this are stored as DICT (keys inline) rather than with a shape; so
+ * is the first object of a key list in a point whose plain objects rarely share shapes
+ * (encode-bodies.ts `objectBody`). A reader takes either for any plain object.
+ */
 export const MAX_SHAPE_KEYS = 64
 
 /** View types of VIEW records; the index is what is stored. */

@@ -13,6 +13,16 @@
  *      same object is stale (the id was freed) and `idOf` returns 0 for it.
  *   2. Id 0 is never used; ids of freed objects are reused only after the compaction that
  *      removed their records from the log (so a log never holds two live meanings of an id).
+ *   3. An object's id is in its stamp or in the `loose` Map, never both; `release` removes
+ *      a loose entry (the Map would otherwise keep a freed object alive).
+ *
+ * Loose ids: a private field is a hidden-class transition, shared by every object of one V8
+ * map (about 60 ns) but a new map of its own for an object whose shape no other object has
+ * (parsed JSON of varied keys: 1.5-2 us an object, 164 ms for the 93k objects of the corpus's
+ * json-generated workload against 39 ms for a Map). The encoder asks for a loose id
+ * (`assign(o, true)`) when the plain objects of the point rarely share shapes (encode.ts
+ * `discover`); everything else is stamped (a Map costs 2-4x more than a shared transition
+ * on the users graph, and its lookups 3x more).
  */
 
 import { isProxy } from './builtins.js'
@@ -44,36 +54,49 @@ export class ObjectTable {
   /** Ids free for reuse (freed by a compaction). */
   free: number[] = []
   readonly #s = makeStamps()
+  /** Ids given without a stamp (inv. 3): objects of shapes no other object shares. */
+  readonly #loose = new Map<object, number>()
 
   /** The id of `o` in this container, or 0 if it has none. */
   idOf(o: object): number {
     const id = this.#s.Stamp.getId(o)
-    return id !== 0 && this.objects[id] === o ? id : 0
+    if (id !== 0 && this.objects[id] === o) return id
+    if (this.#loose.size === 0) return 0
+    const l = this.#loose.get(o)      // a stale stamp does not hide a loose id
+    return l !== undefined && this.objects[l] === o ? l : 0
   }
 
-  /** Gives `o` a new id. */
-  assign(o: object): number {
+  /** Gives `o` a new id: in a stamp, or in the loose Map if `loose` (inv. 3). */
+  assign(o: object, loose = false): number {
     const id = this.free.length > 0 ? this.free.pop()! : this.objects.length
     this.objects[id] = o
-    this.#s.Stamp.setId(o, id)
+    if (loose) this.#loose.set(o, id)
+    else this.#s.Stamp.setId(o, id)
     return id
   }
+
+  /** Ids held in the loose Map (tests). */
+  get looseCount(): number { return this.#loose.size }
 
   /** Empties the table and sizes it for ids below `high` (before a restore). */
   reset(high: number): void {
     this.objects = packedArray(high)
     this.free = []
+    this.#loose.clear()
   }
 
   /** Records that `o` has id `id` (restore). */
   bind(o: object, id: number): void {
     while (this.objects.length < id) this.objects.push(undefined)
     this.objects[id] = o
-    this.#s.Stamp.setId(o, id)
+    this.stamp(o, id)
   }
 
   /** Stamps `o` with `id` only (the caller has stored it in `objects`). */
-  stamp(o: object, id: number): void { this.#s.Stamp.setId(o, id) }
+  stamp(o: object, id: number): void {
+    if (this.#loose.size !== 0) this.#loose.delete(o)
+    this.#s.Stamp.setId(o, id)
+  }
 
   /** Stores a descriptor (shape or class) under `id` without stamping. */
   bindDescriptor(d: object, id: number): void {
@@ -83,6 +106,7 @@ export class ObjectTable {
 
   /** Frees `id`; its stamp becomes stale. */
   release(id: number): void {
+    if (this.#loose.size !== 0) { const o = this.objects[id]; if (typeof o === 'object' && o !== null && this.#loose.get(o) === id) this.#loose.delete(o) }
     this.objects[id] = undefined
     this.free.push(id)
   }

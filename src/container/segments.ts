@@ -14,7 +14,8 @@
  */
 import type { ObjectTable } from './identity.js'
 import type { RefStore } from './refs.js'
-import type { ByteWriter, FastBuffer } from './writer.js'
+import type { ByteWriter } from './writer.js'
+import type { IdList } from './refs.js'
 import { writeSegment } from './records.js'
 
 /** Collections with more entries than this are segmented. */
@@ -45,46 +46,91 @@ export function entryHash(b: Uint8Array, from: number, to: number): number {
   return h >>> 0
 }
 
-/** True if an entry with hash `h` ends a segment that has `n` entries so far (including it). */
-export function endsSegment(h: number, n: number): boolean {
-  return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && h % SEGMENT_AVG === 0)
-}
-
-/** SEGMENT records written by the last {@link storeSegments} (module-level: no result object). */
-export let segmentsWritten = 0
+const f64 = new Float64Array(1)
+const i32 = new Int32Array(f64.buffer)
 
 /**
- * The segments of collection `owner`, whose entries were encoded into `entries` and cut at
- * `cuts` (per segment: end byte, end index in `refIds`, entry count). A segment whose bytes
- * the collection already had keeps its id; a new one gets an id, a SEGMENT record in `aux`
- * and its references (from `refIds`). Remembers the collection's segments by content and
- * returns their ids in order.
+ * Hash of an array entry that is a number, from its value (two multiplies and a finalizer,
+ * where `entryHash` of its 1-9 encoded bytes is a chain of up to nine): any function of the
+ * entry's content cuts segments by content. Arrays use it for number entries, `entryHash`
+ * for the others; a file written when arrays hashed every entry's bytes is only cut
+ * differently (its segments are rewritten once, at the first point that re-encodes it).
  */
-export function storeSegments(
-  owner: number, entries: FastBuffer, cuts: number[], refIds: Int32Array,
-  ctx: { readonly table: ObjectTable; readonly refs: RefStore; readonly segments: Map<number, Map<string, number>> }, aux: ByteWriter,
-): number[] {
-  const known = ctx.segments.get(owner)
-  const next = new Map<string, number>()
-  const ids: number[] = []
-  let byteFrom = 0, refFrom = 0
-  segmentsWritten = 0
-  for (let c = 0; c < cuts.length; c += 3) {
-    const byteTo = cuts[c], refTo = cuts[c + 1]
-    const key = entries.latin1Slice(byteFrom, byteTo)
-    let sid = known?.get(key) ?? 0
-    const ref = ctx.table.objects[sid]
-    if (sid === 0 || !(ref instanceof SegmentRef) || ref.owner !== owner || ref.key !== key || next.has(key)) {
-      sid = ctx.table.assign(new SegmentRef(owner, key))
-      writeSegment(aux, sid, cuts[c + 2], entries.subarray(byteFrom, byteTo))
-      ctx.refs.set(sid, refIds, refFrom, refTo)
-      segmentsWritten++
-    }
-    next.set(key, sid)
-    ids.push(sid)
-    byteFrom = byteTo
-    refFrom = refTo
+export function numberHash(v: number): number {
+  let h: number
+  if ((v | 0) === v) h = v ^ 0x2545f491
+  else { f64[0] = v; h = Math.imul(i32[0] ^ 0x9e3779b9, 0x01000193) ^ i32[1] }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** True if an entry with hash `h` ends a segment that has `n` entries so far (including it). */
+export function endsSegment(h: number, n: number): boolean {
+  return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && (h & (SEGMENT_AVG - 1)) === 0)   // SEGMENT_AVG is a power of 2: h % SEGMENT_AVG
+}
+
+/** What a cutter needs from the encoder's context. */
+interface SegmentContext { readonly table: ObjectTable; readonly refs: RefStore; readonly segments: Map<number, Map<string, number>> }
+
+/**
+ * Cuts the entries of one segmented collection into segments while they are encoded, and
+ * stores each segment when it ends: the entries are encoded into `w` from position 0, and
+ * after each one the encoder calls `entry` with its hash; at a cut the segment's bytes
+ * (`w[0, pos)`) and references (`refs`) are stored and both are emptied, so `w` holds one
+ * segment at a time (no buffer the size of the collection, grown by copying, at each point).
+ * A segment whose bytes the collection already had keeps its id; a new one gets an id, a
+ * SEGMENT record in `aux` and its references. `finish` remembers the collection's segments
+ * by content; `ids` lists them in order.
+ */
+export class SegmentCutter {
+  /** Segment ids of the collection, in order. */
+  readonly ids: number[] = []
+  /** SEGMENT records written. */
+  written = 0
+  /** Entries seen. */
+  count = 0
+  /** Where the current entry's bytes start in `w`. */
+  entryStart = 0
+  #segEntries = 0
+  readonly #known: Map<string, number> | undefined
+  readonly #next = new Map<string, number>()
+
+  constructor(
+    readonly owner: number, readonly n: number, readonly w: ByteWriter, readonly refs: IdList,
+    readonly ctx: SegmentContext, readonly aux: ByteWriter,
+  ) {
+    this.#known = ctx.segments.get(owner)
+    w.pos = 0
+    refs.n = 0
   }
-  ctx.segments.set(owner, next)
-  return ids
+
+  /** The entry just written (ending at `w.pos`) has hash `h`. */
+  entry(h: number): void {
+    this.count++
+    this.#segEntries++
+    if (endsSegment(h, this.#segEntries) || this.count === this.n) this.#cut()
+    this.entryStart = this.w.pos
+  }
+
+  #cut(): void {
+    const { w, refs, ctx, owner } = this
+    const key = w.buf.latin1Slice(0, w.pos)
+    let sid = this.#known?.get(key) ?? 0
+    const ref = ctx.table.objects[sid]
+    if (sid === 0 || !(ref instanceof SegmentRef) || ref.owner !== owner || ref.key !== key || this.#next.has(key)) {
+      sid = ctx.table.assign(new SegmentRef(owner, key))
+      writeSegment(this.aux, sid, this.#segEntries, w.buf.subarray(0, w.pos))
+      ctx.refs.set(sid, refs.a, 0, refs.n)
+      this.written++
+    }
+    this.#next.set(key, sid)
+    this.ids.push(sid)
+    this.#segEntries = 0
+    w.pos = 0
+    refs.n = 0
+  }
+
+  /** Remembers the collection's segments by content (after its `n` entries). */
+  finish(): void { this.ctx.segments.set(this.owner, this.#next) }
 }

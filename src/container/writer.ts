@@ -9,7 +9,7 @@
  * Invariant: `pos` is the number of valid bytes of `buf`; every write first makes room for
  * itself (`ensure`), so a write never lands past the end; a record never spans two buffers.
  */
-import { TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
+import { TAG_FLOAT64, TAG_INT32, TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
 
 /** Node's internal Buffer methods used for speed (present on every Buffer since Node 0.x). */
 export interface FastBuffer extends Buffer {
@@ -142,6 +142,29 @@ export class ByteWriter {
     b[p] = f64b[0]; b[p + 1] = f64b[1]; b[p + 2] = f64b[2]; b[p + 3] = f64b[3]
     b[p + 4] = f64b[4]; b[p + 5] = f64b[5]; b[p + 6] = f64b[6]; b[p + 7] = f64b[7]
     this.pos = p + 8
+  }
+
+  /**
+   * Writes a number as a tagged value (format.ts): a small integer 0..127 as itself, another
+   * int32 (not -0) as INT32, anything else as FLOAT64; one room check for all three.
+   */
+  num(v: number): void {
+    if (this.pos + 9 > this.buf.length) this.ensure(9)
+    const b = this.buf
+    const p = this.pos
+    if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+      if (v >= 0 && v < 0x80) { b[p] = v; this.pos = p + 1; return }
+      const u = v >>> 0
+      b[p] = TAG_INT32
+      b[p + 1] = u & 0xff; b[p + 2] = (u >>> 8) & 0xff; b[p + 3] = (u >>> 16) & 0xff; b[p + 4] = u >>> 24
+      this.pos = p + 5
+      return
+    }
+    f64[0] = v
+    b[p] = TAG_FLOAT64
+    b[p + 1] = f64b[0]; b[p + 2] = f64b[1]; b[p + 3] = f64b[2]; b[p + 4] = f64b[3]
+    b[p + 5] = f64b[4]; b[p + 6] = f64b[5]; b[p + 7] = f64b[6]; b[p + 8] = f64b[7]
+    this.pos = p + 9
   }
 
   bytes(src: Uint8Array): void {
