@@ -124,7 +124,7 @@ export class Restorer extends LogIndex {
     try {
       const at = this.offsets[id]
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
-      readHeader(this.buf, at, this.logEnd)
+      this.at(id, at)      // loads it if the log is read on demand (log-index.ts inv. L3)
       this.records++
       this.fill(id, header.body, header.end)
       this.end = this.logEnd

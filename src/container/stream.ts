@@ -16,7 +16,8 @@
  *       already encoded: it starts at ShadowStore.appendTarget, past every chunk the store
  *       holds, so no live chunk is written.
  *   P2. When the snapshot completes, the stream has received exactly the batch's bytes,
- *       object records first (Encoder.outputObjectsFirst), else it is discarded and the
+ *       object records first (Encoder.outputObjectsFirst), and then the point's INDEX record
+ *       (a base listing every record streamed, log-offsets.ts), else it is discarded and the
  *       snapshot fails; a snapshot that throws discards its stream (`giveUp`), and the
  *       region zero-fills what it wrote.
  */
@@ -24,6 +25,7 @@ import type { RegionStream } from '../../regions/index.js'
 import type { Backing } from './backing.js'
 import type { Batch } from './encode.js'
 import type { ChunkStore } from './store.js'
+import { IndexBuilder } from './log-offsets.js'
 
 /**
  * A full point is streamed once its sealed records reach this size: smaller ones are
@@ -48,6 +50,10 @@ export interface Pipe {
   readonly phys: number
   /** Sealed buffers of object records handed to the stream (the first parts of the batch; detached here). */
   sentParts: number
+  /** The point's INDEX record (log-offsets.ts), built from the buffers as they are handed over. */
+  readonly index: IndexBuilder
+  /** Bytes of the INDEX record streamed after the batch (set by `finish`). */
+  indexBytes: number
 }
 
 /** The sealed buffers of one snapshot: streamed, or announced to the region's reserve. */
@@ -77,14 +83,14 @@ export class SealedOutput {
   sealed(sealed: Buffer, bytes: number): void {
     // A sealed buffer is a whole allocation of at least 64 KiB (writer.ts), never a pooled
     // Buffer, and is not written again: it is handed over, not copied.
-    if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
+    if (this.#pipe !== null) { this.#pipe.index.add(sealed); this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
     if (this.#allowed) {
       this.#sealedSoFar.push(sealed)
       if (bytes >= this.#threshold) {
         this.#allowed = false
         this.#pipe = this.#open(bytes)
         if (this.#pipe !== null) {
-          for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, true)
+          for (const b of this.#sealedSoFar) { this.#pipe.index.add(b); this.#pipe.stream.write(b, true) }
           this.#pipe.sentParts = this.#sealedSoFar.length
           this.#sealedSoFar = []
           return
@@ -108,7 +114,7 @@ export class SealedOutput {
     const target = store.appendTarget?.() ?? null
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, store.chunkSize)
-    return stream === null ? null : { stream, phys: target.phys, sentParts: 0 }
+    return stream === null ? null : { stream, phys: target.phys, sentParts: 0, index: new IndexBuilder(0, -1), indexBytes: 0 }
   }
 
   /** The snapshot is complete: sends the records not streamed yet (object records first, then the SHAPE, CLASS and SEGMENT records; inv. P2). */
@@ -117,11 +123,12 @@ export class SealedOutput {
     this.#pipe = null
     this.#allowed = false
     if (pipe === null) return null
-    for (let i = pipe.sentParts; i < batch.parts.length; i++) pipe.stream.write(batch.parts[i])   // (copied: small, maybe pooled)
-    if (pipe.stream.written !== batch.length) {
+    for (let i = pipe.sentParts; i < batch.parts.length; i++) { pipe.index.add(batch.parts[i]); pipe.stream.write(batch.parts[i]) }  // (copied: small, maybe pooled)
+    if (pipe.stream.written !== batch.length || pipe.index.bytes !== batch.length) {
       pipe.stream.discard()
       throw new Error(`container bug: ${pipe.stream.written} bytes streamed for a point of ${batch.length}`)
     }
+    for (const p of pipe.index.record()) { pipe.stream.write(p); pipe.indexBytes += p.length }    // the base, after the records (P2)
     return pipe
   }
 
