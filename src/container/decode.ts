@@ -82,8 +82,8 @@ export class Restorer extends LogIndex {
    * @param log the log bytes `[0, end)`
    * @param high one past the highest id the log may use (from the container metadata)
    */
-  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[]) {
-    super(log, end, high, where)
+  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[], unfilled = false) {
+    super(log, end, high, where, unfilled)
     this.objects = objects ?? packedArray(high) as (object | undefined)[]
     this.logEnd = end
     this.#registry = registry

@@ -196,6 +196,9 @@ export class LazyGraph implements LazyFill {
 
   get state(): LazyState { return this.#done === null ? 'complete' : 'lazy' }
 
+  /** id -> offset of its current record, or -1 (log-index.ts; the free ids are those without, Z4). */
+  get offsets(): Float64Array { return this.#r!.offsets }
+
   /** True if `id` has a current record in the log (inv. Z4). */
   has(id: number): boolean { return this.#r !== null && id < this.#r.high && this.#r.offsets[id] >= 0 }
 

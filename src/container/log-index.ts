@@ -28,13 +28,13 @@ export class LogIndex extends ByteReader {
   /** End of the log (the reader's `end` is bounded to one record while it reads one). */
   readonly logLength: number
 
-  /** The log is `log[0, end)`. */
-  constructor(log: Uint8Array, end: number, high: number, where: string) {
+  /** The log is `log[0, end)`; `unfilled`: offsets start at 0, not -1 (the caller fills them: log-offsets.ts). */
+  constructor(log: Uint8Array, end: number, high: number, where: string, unfilled = false) {
     super(log, 0, end, where)
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
     this.logLength = end
-    this.offsets = new Float64Array(high).fill(-1)
+    this.offsets = unfilled ? new Float64Array(high) : new Float64Array(high).fill(-1)
   }
 
   /**

@@ -51,7 +51,8 @@
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
 import { ByteWriter } from './writer.js'
-import type { LogIndex } from './log-index.js'
+import { LogIndex } from './log-index.js'
+import { PmemError } from '../../regions/index.js'
 
 /** Collects the entries of one INDEX record from the point's records, part by part. */
 export class IndexBuilder {
@@ -151,7 +152,8 @@ export function indexRecord(parts: readonly Uint8Array[], base: number, prev: nu
 }
 
 /**
- * Reads the index chain ending at the INDEX record at `at` into `r.offsets` (inv. X2, X3);
+ * Reads the index chain ending at the INDEX record at `at` into `r.offsets` (inv. X2, X3;
+ * every entry is written: the LogIndex may be `unfilled`);
  * `notable` receives [id, offset, ...] of the CLASS, STATEFUL and VIEW records it lists
  * (as LogIndex.index does). `load(from, to)` makes log bytes [from, to) readable in `r.buf`.
  */
@@ -178,6 +180,7 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     const base = r.f64()
     if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
     const form = r.u8()
+    if (c === chain.length - 1 && form !== 1) r.offsets.fill(-1)     // (LogIndex `unfilled`: a dense base fills every entry)
     if (form === 1 && c === chain.length - 1) readDense(r, chain[c])
     else if (form === 0) readPairs(r, base, chain[c])
     else r.fail(`INDEX record of unknown form ${form}`)
@@ -193,6 +196,28 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
   r.end = logEnd
 }
 
+/**
+ * What `check` finds wrong with the index of a log read whole (inv. X3): the chain read
+ * against a scan of every header. Empty when the log has no index.
+ */
+export function indexProblems(log: Uint8Array, logEnd: number, high: number, indexAt: number, where: string): string[] {
+  if (indexAt < 0) return []
+  const scan = new LogIndex(log, logEnd, high, where)
+  const idx = new LogIndex(log, logEnd, high, where, true)
+  try {
+    scan.index()
+    readIndex(idx, indexAt, [], () => {})
+  } catch (e) {
+    if (e instanceof PmemError) return [`the index: ${e.message}`]
+    throw e
+  }
+  const problems: string[] = []
+  for (let id = 0; id < high && problems.length < 5; id++) {
+    if (scan.offsets[id] !== idx.offsets[id]) problems.push(`the index places object ${id} at log offset ${idx.offsets[id]}, the log's last record of it is at ${scan.offsets[id]} (inv. X2)`)
+  }
+  return problems
+}
+
 /** A dense base (the chain's first record): offsets by id, through a Uint32Array view where aligned. */
 function readDense(r: LogIndex, limit: number): void {
   const m = r.varint()
@@ -204,10 +229,11 @@ function readDense(r: LogIndex, limit: number): void {
   const table = LITTLE_ENDIAN && at % 4 === 0 ? new Uint32Array(buf.buffer, at, m) : null
   for (let id = 0; id < m; id++) {
     const v = table !== null ? table[id] : buf.readUInt32LE(start + 4 * id)
-    if (v === NONE) continue
+    if (v === NONE) { offsets[id] = -1; continue }
     if (v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v}`) }
     offsets[id] = v
   }
+  offsets.fill(-1, m)
   r.pos = start + 4 * m
 }
 

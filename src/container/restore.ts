@@ -13,6 +13,7 @@ import type { ClassRegistry } from './classes.js'
 import type { ChunkStore } from './store.js'
 import type { VersionInfo } from './options.js'
 import { LazyGraph } from './lazy.js'
+import { indexProblems } from './log-offsets.js'
 
 const noop = (): void => {}
 
@@ -53,7 +54,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const log = lazyLog?.buf ?? readLog(store, meta.logEnd)
   const table = new ObjectTable()
   table.reset(meta.highWater)
-  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
+  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[], lazyLog !== null)
   const g = lazy ? LazyGraph.open(r, meta.rootId, lazyLog === null ? null : { log: lazyLog, at: meta.indexAt }) : null
   if (g !== null) {
     return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g }
@@ -61,6 +62,12 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const root = r.run(meta.rootId)
   const t = r.tables()
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
+}
+
+/** `check`: the store's current version's index against a scan of its log (log-offsets.ts inv. X3). */
+export function checkIndex(store: ChunkStore, where: string): string[] {
+  const meta = decodeMeta(store.getMeta(), where)
+  return meta.indexAt < 0 ? [] : indexProblems(readLog(store, meta.logEnd), meta.logEnd, meta.highWater, meta.indexAt, where)
 }
 
 export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {
