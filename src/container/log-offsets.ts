@@ -15,7 +15,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 1    | id: varint 0 (no object has id 0) |
- * | 1      | 1-5  | n: body length, varint; the body starts at b |
+ * | 1      | 5    | n: body length, varint written in 5 bytes (not minimal: the padding below depends on it); the body starts at b = 6 |
  * | b      | 1    | kind: KIND_INDEX (20) |
  * | b+1    | 1    | proto: varint 0 |
  * | b+2    | 8    | float64 LE: log offset of the previous INDEX record of the chain, -1 for a base |
@@ -50,7 +50,7 @@
  *       lazy open of a version without an index scans the log, as before format 3.
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
-import { ByteWriter } from './writer.js'
+import { ByteWriter, type Batch, type RecordList } from './writer.js'
 import { LogIndex } from './log-index.js'
 import { PmemError } from '../../regions/index.js'
 
@@ -89,6 +89,22 @@ export class IndexBuilder {
     this.#pos += n
   }
 
+  /** Lists the records of `list` (a writer's, `ByteWriter.track`), whose offsets are `shift` past the parts added so far. */
+  addList(list: RecordList, shift: number): void {
+    while (this.#count + list.n > this.#ids.length) this.#grow()
+    const base = this.#pos + shift
+    for (let i = 0; i < list.n; i++) {
+      const id = list.ids[i]
+      this.#ids[this.#count] = id
+      this.#offs[this.#count++] = base + list.offs[i]
+      if (id > this.#maxId) this.#maxId = id
+    }
+    for (const id of list.notable) this.#notable.push(id)
+  }
+
+  /** Ends a batch added with `addList`: the next records follow its `length` bytes. */
+  endBatch(length: number): void { this.#pos += length }
+
   #grow(): void {
     const ids = new Uint32Array(this.#ids.length * 2), offs = new Float64Array(this.#offs.length * 2)
     ids.set(this.#ids); offs.set(this.#offs)
@@ -110,10 +126,8 @@ export class IndexBuilder {
       for (let i = 0; i < this.#count; i++) table[this.#ids[i]] = this.#offs[i]
       if (!LITTLE_ENDIAN) for (let i = 0; i < m; i++) table[i] = swap32(table[i])
       entries = Buffer.from(table.buffer)
-      // pad so that the table starts at a log offset that is a multiple of 4 (the header's length depends on the body's)
-      const at = this.base + this.#pos
-      let pad = 0
-      for (let k = 0; k < 2; k++) pad = (4 - ((at + headerLength(body.pos + pad + entries.length) + body.pos) % 4)) % 4
+      // pad so that the table starts at a log offset that is a multiple of 4 (the header has a fixed length: HEAD)
+      const pad = (4 - ((this.base + this.#pos + HEAD + body.pos) % 4)) % 4
       for (let i = 0; i < pad; i++) body.u8(0)
     } else {
       const w = new ByteWriter(Math.max(64, this.#count * 5))
@@ -125,10 +139,10 @@ export class IndexBuilder {
     const tail = new ByteWriter(64)
     tail.varint(this.#notable.length)
     for (const id of this.#notable) tail.varint(id)
-    const head = new ByteWriter(16)
-    head.varint(0)
-    head.varint(body.pos + entries.length + tail.pos)
-    return [head.buf.subarray(0, head.pos), body.buf.subarray(0, body.pos), entries as Buffer, tail.buf.subarray(0, tail.pos)]
+    // the header: id 0, then the body length as a 5-byte varint (not minimal: the table's padding depends on the header's length)
+    const n = body.pos + entries.length + tail.pos
+    const head = Buffer.from([0, (n & 0x7f) | 0x80, ((n >>> 7) & 0x7f) | 0x80, ((n >>> 14) & 0x7f) | 0x80, ((n >>> 21) & 0x7f) | 0x80, Math.floor(n / 2 ** 28)])
+    return [head, body.buf.subarray(0, body.pos), entries as Buffer, tail.buf.subarray(0, tail.pos)]
   }
 }
 
@@ -137,17 +151,16 @@ const NONE = 0xffff_ffff
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
 const swap32 = (v: number): number => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0
 
-/** Length of the header of an id-0 record whose body has `n` bytes. */
-function headerLength(n: number): number {
-  let k = 2
-  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) k++
-  return k
-}
+/** Length of an INDEX record's header: id 0 (1 byte), the body length as a 5-byte varint. */
+const HEAD = 6
 
-/** Builds the INDEX record of a whole batch of records (one call). */
-export function indexRecord(parts: readonly Uint8Array[], base: number, prev: number): Buffer[] {
+/** Builds the INDEX record of a batch: from the records its writers listed, else by a scan of its parts. */
+export function indexRecord(batch: Batch, base: number, prev: number): Buffer[] {
   const b = new IndexBuilder(base, prev)
-  for (const p of parts) b.add(p)
+  if (batch.records !== undefined) {
+    for (const { list, shift } of batch.records) b.addList(list, shift)
+    b.endBatch(batch.length)
+  } else for (const p of batch.parts) b.add(p)
   return b.record()
 }
 

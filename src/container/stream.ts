@@ -25,7 +25,7 @@ import type { RegionStream } from '../../regions/index.js'
 import type { Backing } from './backing.js'
 import type { Batch } from './encode.js'
 import type { ChunkStore } from './store.js'
-import { IndexBuilder } from './log-offsets.js'
+import { indexRecord } from './log-offsets.js'
 
 /**
  * A full point is streamed once its sealed records reach this size: smaller ones are
@@ -50,9 +50,7 @@ export interface Pipe {
   readonly phys: number
   /** Sealed buffers of object records handed to the stream (the first parts of the batch; detached here). */
   sentParts: number
-  /** The point's INDEX record (log-offsets.ts), built from the buffers as they are handed over. */
-  readonly index: IndexBuilder
-  /** Bytes of the INDEX record streamed after the batch (set by `finish`). */
+  /** Bytes of the INDEX record streamed after the batch (set by `finish`; 0: none, log-offsets.ts inv. X4). */
   indexBytes: number
 }
 
@@ -83,14 +81,14 @@ export class SealedOutput {
   sealed(sealed: Buffer, bytes: number): void {
     // A sealed buffer is a whole allocation of at least 64 KiB (writer.ts), never a pooled
     // Buffer, and is not written again: it is handed over, not copied.
-    if (this.#pipe !== null) { this.#pipe.index.add(sealed); this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
+    if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
     if (this.#allowed) {
       this.#sealedSoFar.push(sealed)
       if (bytes >= this.#threshold) {
         this.#allowed = false
         this.#pipe = this.#open(bytes)
         if (this.#pipe !== null) {
-          for (const b of this.#sealedSoFar) { this.#pipe.index.add(b); this.#pipe.stream.write(b, true) }
+          for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, true)
           this.#pipe.sentParts = this.#sealedSoFar.length
           this.#sealedSoFar = []
           return
@@ -114,7 +112,7 @@ export class SealedOutput {
     const target = store.appendTarget?.() ?? null
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, store.chunkSize)
-    return stream === null ? null : { stream, phys: target.phys, sentParts: 0, index: new IndexBuilder(0, -1), indexBytes: 0 }
+    return stream === null ? null : { stream, phys: target.phys, sentParts: 0, indexBytes: 0 }
   }
 
   /** The snapshot is complete: sends the records not streamed yet (object records first, then the SHAPE, CLASS and SEGMENT records; inv. P2). */
@@ -123,12 +121,13 @@ export class SealedOutput {
     this.#pipe = null
     this.#allowed = false
     if (pipe === null) return null
-    for (let i = pipe.sentParts; i < batch.parts.length; i++) { pipe.index.add(batch.parts[i]); pipe.stream.write(batch.parts[i]) }  // (copied: small, maybe pooled)
-    if (pipe.stream.written !== batch.length || pipe.index.bytes !== batch.length) {
+    for (let i = pipe.sentParts; i < batch.parts.length; i++) pipe.stream.write(batch.parts[i])   // (copied: small, maybe pooled)
+    if (pipe.stream.written !== batch.length) {
       pipe.stream.discard()
       throw new Error(`container bug: ${pipe.stream.written} bytes streamed for a point of ${batch.length}`)
     }
-    for (const p of pipe.index.record()) { pipe.stream.write(p); pipe.indexBytes += p.length }    // the base, after the records (P2)
+    // the base, after the records (P2), from the records the writers listed (the streamed buffers are gone: without the list, no index)
+    if (batch.records !== undefined) for (const p of indexRecord(batch, 0, -1)) { pipe.stream.write(p); pipe.indexBytes += p.length }
     return pipe
   }
 

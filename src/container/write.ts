@@ -111,11 +111,12 @@ export class PointWriter {
     }
     // the point's INDEX record (log-offsets.ts): a base after a full point or a compaction, else a delta
     let indexAt = -1
+    const recordBytes = length      // what the stats and the metadata count (INDEX records show in `stored` only)
     if (s.pipe !== null) {
-      indexAt = length
+      if (s.pipe.indexBytes > 0) indexAt = length
       length += s.pipe.indexBytes     // streamed after the records (stream.ts)
     } else if (s.mode !== 'append' || this.indexAt >= 0) {
-      const index = indexRecord(data, at, s.mode === 'append' ? this.indexAt : -1)
+      const index = indexRecord(s.mode === 'compact' ? { parts: data, length } : s.batch, at, s.mode === 'append' ? this.indexAt : -1)
       indexAt = at + length
       data = [...data, ...index]
       for (const p of index) length += p.length
@@ -131,7 +132,7 @@ export class PointWriter {
     const compactedSize = s.mode === 'append' ? this.compactedSize : end
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
-      bytesWritten: length, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
+      bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
     }
     store.setMeta(encodeMeta(meta))
     const version = await store.commitAsync()
@@ -143,7 +144,7 @@ export class PointWriter {
     if (compacted) this.#compactQueued = false
     this.version = version
     const stats: PointStats = {
-      version, objects: s.objects, bytes: length, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+      version, objects: s.objects, bytes: recordBytes, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
       full: s.mode === 'rewrite', compacted, verified: s.verified,
     }
     this.lastStats = stats
