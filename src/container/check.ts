@@ -1,6 +1,7 @@
 /**
  * Validation of a container (debug validators, `pmem check`): the chunk store and the
- * records of the retained versions, decoded as a restore would. A fall-back and retained
+ * records of the retained versions, decoded as a restore would, and each version's
+ * persisted index compared with a scan of its log (log-offsets.ts inv. X3). A fall-back and retained
  * versions dropped as damaged are problems too (open.ts inv. O1): `ok` is true only for an
  * undamaged file. Nothing here writes.
  */

@@ -43,8 +43,9 @@
  *   X3. The index is trusted for offsets only: an INDEX record that does not parse, a chain
  *       that does not go back, an id past the high-water mark, an offset past the log, or an
  *       offset where a record of another id lies (checked as each record is entered,
- *       log-index.ts inv. L3) is CorruptionError, never a wrong object. `check` compares the
- *       chain with a full scan (check.ts).
+ *       log-index.ts inv. L3) is CorruptionError, never a wrong object. (An offset at an
+ *       older record of the same id passes L3: only a writer's bug can make one, chunk
+ *       checksums catching damage.) `check` compares the chain with a full scan (check.ts).
  *   X4. A point whose log has no index (a version-2 file, or one whose previous point wrote
  *       none) writes none either (`indexAt` -1) until the next full point or compaction; a
  *       lazy open of a version without an index scans the log, as before format 3.
