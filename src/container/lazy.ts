@@ -181,6 +181,7 @@ export class LazyGraph implements LazyFill {
       if (list === undefined) views.set(bid, [id]); else list.push(id)
     }
     r.end = r.logEnd
+    index?.log.opened()
     return new LazyGraph(r, rootId, classes, views, index?.log ?? null)
   }
 

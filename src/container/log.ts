@@ -50,6 +50,10 @@ export class LazyLog {
   /** Chunks that failed to load when the store was released (`loadAll` with `keepErrors`). */
   #errors: Map<number, unknown> | null = null
   #released = false
+  /** `loadedChunks` at which the rest is read at once (`opened`), or -1. */
+  #restAt = -1
+  /** Every chunk is copied: `load` has nothing to do. */
+  #all = false
   /** Chunks copied so far. */
   loadedChunks = 0
 
@@ -60,8 +64,12 @@ export class LazyLog {
     this.#loaded = new Uint8Array(Math.ceil(end / store.chunkSize))
   }
 
+  /** The open is done (the index read): once 1/REST more of the chunks are read one by one, the rest is read at once. */
+  opened(): void { this.#restAt = this.loadedChunks + Math.ceil(this.#loaded.length / REST) }
+
   /** Makes bytes [from, to) of the log readable in `buf` (CorruptionError if a chunk is damaged). */
   load(from: number, to: number): void {
+    if (this.#all) return
     const cs = this.#store.chunkSize
     const last = Math.ceil(Math.min(to, this.#end) / cs)
     for (let k = Math.floor(from / cs); k < last; k++) if (this.#loaded[k] === 0) this.#chunk(k)
@@ -85,9 +93,25 @@ export class LazyLog {
     const cs = this.#store.chunkSize
     this.#store.readInto(k, this.buf, k * cs, Math.min(cs, this.#end - k * cs))
     this.#loaded[k] = 1
-    this.loadedChunks++
+    if (++this.loadedChunks === this.#loaded.length) this.#all = true
+    else if (this.#restAt >= 0 && this.loadedChunks >= this.#restAt) { this.#restAt = -1; this.#rest() }
+  }
+
+  /**
+   * A share of the log was read chunk by chunk: the rest is read now, in order (cheaper
+   * than one chunk at a time, inv. 3). A chunk that fails stays unread: its error is
+   * thrown when a record in it is read.
+   */
+  #rest(): void {
+    for (let k = 0; k < this.#loaded.length; k++) {
+      if (this.#loaded[k] === 1) continue
+      try { this.#chunk(k) } catch { /* damaged: found when read */ }
+    }
   }
 }
+
+/** Once 1/REST of a LazyLog's chunks were read one by one, it reads the rest at once. */
+const REST = 8
 
 /** Writes `parts` (in order) at log offset `at`, growing the store as needed; yields every SLICE bytes. */
 export async function writeLog(store: ChunkStore, at: number, parts: Uint8Array[], yielding: boolean): Promise<void> {
