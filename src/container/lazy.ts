@@ -59,7 +59,8 @@
  *       of the log is copied and checksum-verified the first time a record in it is read
  *       (log.ts inv. 3), so damage in a chunk not read at open is a CorruptionError at the
  *       first touch that reads it (Z7), never a value, and no longer a fall-back at open.
- *       `complete()` reads every chunk first; `release()`, before the store closes, reads
+ *       After an eighth of the chunks were read one by one, the rest is read at once (a
+ *       failing chunk stays unread, log.ts inv. 3). `complete()` reads every chunk first; `release()`, before the store closes, reads
  *       the rest so that objects reached after close still decode (a damaged chunk's error
  *       is kept for the touch that needs it). A full restore still verifies every chunk at
  *       open, and `check` verifies everything.

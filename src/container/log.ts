@@ -17,7 +17,9 @@
  *      damaged chunk is CorruptionError at every read of it, never its bytes. It reads the
  *      store's current view: a lazy graph reads only bytes below the log end it was opened
  *      at, which appends never change (inv. 1), and a full point or a compaction completes
- *      the graph before it rewrites the log (lazy.ts inv. Z5).
+ *      the graph before it rewrites the log (lazy.ts inv. Z5). Once 1/REST of the chunks
+ *      were read one by one after the open (`opened`), the rest are read at once, in order;
+ *      one that fails stays unread (its error comes at the read that needs it).
  */
 import { header, readHeader } from './format.js'
 import type { ChunkStore } from './store.js'
