@@ -1,14 +1,15 @@
 /**
  * Validation of a container (debug validators, `pmem check`): the chunk store and the
- * records of the retained versions, decoded as a restore would. A fall-back and retained
+ * records of the retained versions, decoded as a restore would, and each version's
+ * persisted index compared with a scan of its log (log-offsets.ts inv. X3). A fall-back and retained
  * versions dropped as damaged are problems too (open.ts inv. O1): `ok` is true only for an
  * undamaged file. Nothing here writes.
  */
-import { PmemError } from '../../regions/index.js'
+import { CorruptionError, PmemError } from '../../regions/index.js'
 import { AnyClassRegistry, type ClassRegistry } from './classes.js'
 import { fileBacking, type Backing } from './backing.js'
 import { checkStable } from './follow.js'
-import { restoreFrom } from './restore.js'
+import { checkIndex, restoreFrom } from './restore.js'
 import type { FallBack } from './options.js'
 import type { ChunkStore } from './store.js'
 
@@ -35,7 +36,7 @@ export function checkOpen(store: ChunkStore | null, path: string, fellBack: Fall
   if (store === null) return { ok: problems.length === 0, problems }
   problems.push(...damageOf(store), ...store.check().problems)
   try {
-    if (store.getMeta().length > 0 && fellBack === null) restoreFrom(store, path, classes)
+    if (store.getMeta().length > 0 && fellBack === null) { restoreFrom(store, path, classes); problems.push(...checkIndex(store, path)) }
   } catch (e) { problems.push((e as Error).message) }
   return { ok: problems.length === 0, problems }
 }
@@ -67,6 +68,8 @@ function checkStore(backing: Backing, path: string): ContainerCheck {
     try {
       const view = v.version === store.version ? store : backing.openVersion(v.version)
       restoreFrom(view, path, new AnyClassRegistry())
+      const bad = checkIndex(view, path)
+      if (bad.length > 0) throw new CorruptionError(bad.join('; '))
       intact = v.version
     } catch (e) {
       if (!(e instanceof PmemError)) throw e

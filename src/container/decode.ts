@@ -82,8 +82,8 @@ export class Restorer extends LogIndex {
    * @param log the log bytes `[0, end)`
    * @param high one past the highest id the log may use (from the container metadata)
    */
-  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[]) {
-    super(log, end, high, where)
+  constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[], unfilled = false) {
+    super(log, end, high, where, unfilled)
     this.objects = objects ?? packedArray(high) as (object | undefined)[]
     this.logEnd = end
     this.#registry = registry
@@ -124,7 +124,7 @@ export class Restorer extends LogIndex {
     try {
       const at = this.offsets[id]
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
-      readHeader(this.buf, at, this.logEnd)
+      this.at(id, at)      // loads it if the log is read on demand (log-index.ts inv. L3)
       this.records++
       this.fill(id, header.body, header.end)
       this.end = this.logEnd

@@ -41,7 +41,7 @@ import { writeClass, writeGone } from './records.js'
 import { PendingQueue } from './pending.js'
 import { ATTR_IN_BODY, inspect, own } from './props.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
-import { ByteWriter, type Batch } from './writer.js'
+import { ByteWriter, RecordList, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { ShapeTrie } from './shapes.js'
 import { ClassRef, type ClassRegistry } from './classes.js'
@@ -161,6 +161,7 @@ export class Encoder {
   skind = 0
 
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
+    this.w.track = new RecordList(); this.aux.track = new RecordList(); this.seg.track = new RecordList()    // the INDEX record's entries (log-offsets.ts)
     this.ctx = ctx
     this.dropped = ctx.dropped
     if (ctx.onOutput !== undefined) this.w.onSeal = ctx.onOutput
@@ -426,7 +427,14 @@ export class Encoder {
   /** The records of this point: SHAPE and CLASS records first, then object records. */
   output(): Batch {
     const parts = [...this.aux.parts(), ...this.w.parts()]
-    return { parts, length: this.aux.length + this.w.length }
+    return { parts, length: this.aux.length + this.w.length, records: this.#records(this.aux, this.w) }
+  }
+
+  /** The records of `first` then `second` as they lie in the batch (log-offsets.ts). */
+  #records(first: ByteWriter, second: ByteWriter): Batch['records'] {
+    const a = first.track, b = second.track, s = this.seg.track
+    if (a === null || b === null || a.broken || b.broken || s === null || s.n > 0) return undefined     // a record begun in `seg`: scan instead
+    return [{ list: a, shift: 0 }, { list: b, shift: first.length }]
   }
 
   /**
@@ -436,7 +444,7 @@ export class Encoder {
    */
   outputObjectsFirst(): Batch {
     const parts = [...this.w.parts(), ...this.aux.parts()]
-    return { parts, length: this.aux.length + this.w.length }
+    return { parts, length: this.aux.length + this.w.length, records: this.#records(this.w, this.aux) }
   }
 }
 

@@ -12,6 +12,11 @@
  * Compaction rewrites the log with only the current records of objects reachable from the
  * root, in the same relative order.
  *
+ * Format version 3 (meta.ts) adds INDEX records: id 0 (never an object's id), kind INDEX,
+ * an id -> offset index of the records before it, written at the end of a point
+ * (log-offsets.ts has their layout). Every scan of the log skips them; compaction drops
+ * them; no reference can name them (id 0).
+ *
  * Object record:
  *
  * | OFFSET | SIZE | DESCRIPTION |
@@ -151,6 +156,8 @@ export const KIND_CHUNKED = 17
 export const KIND_CHUNK = 18
 export const KIND_STATEFUL = 19
 export const KIND_MAX = 19
+/** INDEX records (format version 3, log-offsets.ts): id 0, never an object's state, skipped by scans. */
+export const KIND_INDEX = 20
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1

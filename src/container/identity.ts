@@ -116,12 +116,14 @@ export class ObjectTable {
 
   /**
    * Makes the table end at `n` (restore: ids up to the persisted high-water mark); the free
-   * ids are those holding nothing, or, if `used` is given (a lazy restore), those it denies.
+   * ids are those holding nothing, or, if `offsets` is given (a lazy restore: the log's
+   * index, log-index.ts), those without a record (offset -1).
    */
-  setHighWater(n: number, used?: (id: number) => boolean): void {
+  setHighWater(n: number, offsets?: Float64Array): void {
     while (this.objects.length < n) this.objects.push(undefined)
     this.free = []
-    for (let id = n - 1; id >= 1; id--) if (used === undefined ? this.objects[id] === undefined : !used(id)) this.free.push(id)
+    if (offsets !== undefined) { for (let id = n - 1; id >= 1; id--) if (!(id < offsets.length && offsets[id] >= 0)) this.free.push(id) }
+    else for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.free.push(id)
   }
 
   /** The proxy of `o`, or `o` itself once it is handed out raw after having had a proxy (`retire`), or undefined. */

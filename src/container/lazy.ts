@@ -17,11 +17,12 @@
  * | lazy | the log copy and its index; `done[id]` says which current records are filled | open with `lazy: true` | fills the record of an unfilled object (once), binds what it found into the tables (Z6) |
  * | complete | nothing (log copy released); the tables equal a full restore's | `complete()` | nothing |
  *
- * Damage found by a fill (a record that does not decode) is a CorruptionError thrown at
- * the touch; the object stays unfilled and every later touch of it, and `complete()`,
- * throw the same error (Z7). The chunks of the log are checksum-verified when the log is
- * read at open (log.ts `readLog`), so a damaged chunk is found at open and falls back like
- * a full restore (open.ts inv. O1).
+ * Damage found by a fill (a record that does not decode, or a chunk that fails its
+ * checksum when the log is read on demand, Z9) is a CorruptionError thrown at the touch;
+ * the object stays unfilled and every later touch of it, and `complete()`, throw the same
+ * error (Z7). Without a persisted index, or for a read-only or older version, the log is
+ * read whole and verified at open (log.ts `readLog`), so a damaged chunk is found at open
+ * and falls back like a full restore (open.ts inv. O1).
  *
  * Invariants:
  *   Z1. One object per id, made once: shells are made only by the restorer's `ref`, into
@@ -53,12 +54,24 @@
  *       VIEW records of each buffer): the views are made while the buffer has its persisted
  *       length, as a full restore makes them, and `viewsOf` knows them all, so a point that
  *       finds the buffer's length changed re-encodes every view of it (binary.ts).
+ *   Z9. A writer's lazy open of a version with a persisted index (log-offsets.ts) reads the
+ *       index chain and the records it decodes, nothing else (open.ts inv. O7): each chunk
+ *       of the log is copied and checksum-verified the first time a record in it is read
+ *       (log.ts inv. 3), so damage in a chunk not read at open is a CorruptionError at the
+ *       first touch that reads it (Z7), never a value, and no longer a fall-back at open.
+ *       After an eighth of the chunks were read one by one, the rest is read at once (a
+ *       failing chunk stays unread, log.ts inv. 3). `complete()` reads every chunk first; `release()`, before the store closes, reads
+ *       the rest so that objects reached after close still decode (a damaged chunk's error
+ *       is kept for the touch that needs it). A full restore still verifies every chunk at
+ *       open, and `check` verifies everything.
  * Classes with hooks: if any current record is an instance of a class with save/revive
  * hooks (STATEFUL), restore.ts restores whole (revive hooks run once the whole graph is
  * built, open.ts inv. O5). CLASS records are all read at open, so an unregistered class is
  * UnknownClassError at open, as with a full restore.
  */
 import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
+import { readIndex } from './log-offsets.js'
+import type { LazyLog } from './log.js'
 import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
@@ -132,6 +145,8 @@ export class LazyGraph implements LazyFill {
   readonly #viewsOf: Map<number, number[]>
   /** Entries of the restorer's `shapeIds` bound so far. */
   #shapesBound = 0
+  /** The log read on demand (Z9), or null (read whole at open). */
+  #log: LazyLog | null
   /** Records filled so far (touched objects, and what completing filled). */
   filled = 0
 
@@ -143,14 +158,19 @@ export class LazyGraph implements LazyFill {
    * unregistered class fails the open); null if an instance of a class with hooks is
    * current (the caller restores whole).
    */
-  static open(r: Restorer, rootId: number): LazyGraph | null {
+  static open(r: Restorer, rootId: number, index: { log: LazyLog; at: number } | null): LazyGraph | null {
     const notable: number[] = []
-    r.index(notable)
+    if (index === null) r.index(notable)
+    else {
+      const log = index.log
+      r.load = (from, to) => log.load(from, to)      // Z9
+      readIndex(r, index.at, notable, r.load)
+    }
     const classes: number[] = [], views = new Map<number, number[]>()
     for (let i = 0; i < notable.length; i += 2) {
       const id = notable[i], at = notable[i + 1]
       if (r.offsets[id] !== at) continue
-      readHeader(r.buf, at, r.logEnd)
+      r.at(id, at)
       const kind = r.buf[header.body]
       if (kind === KIND_STATEFUL) return null
       if (kind === KIND_CLASS) { classes.push(id); continue }
@@ -162,21 +182,24 @@ export class LazyGraph implements LazyFill {
       if (list === undefined) views.set(bid, [id]); else list.push(id)
     }
     r.end = r.logEnd
-    return new LazyGraph(r, rootId, classes, views)
+    index?.log.opened()
+    return new LazyGraph(r, rootId, classes, views, index?.log ?? null)
   }
 
-  private constructor(r: Restorer, rootId: number, classes: number[], views: Map<number, number[]>) {
+  private constructor(r: Restorer, rootId: number, classes: number[], views: Map<number, number[]>, log: LazyLog | null) {
     this.#r = r
+    this.#log = log
     this.#viewsOf = views
-    const done = this.#done = new Uint8Array(r.high)
-    const offsets = r.offsets
-    for (let id = 0; id < done.length; id++) if (offsets[id] < 0) done[id] = 1    // no record: never filled (a new object may take the id)
+    this.#done = new Uint8Array(r.high)     // ids without a record are marked as they are met (`#unfilled`)
     r.bind = (_o, id) => { this.#early!.push(id) }
     for (const id of classes) this.#fill(id)     // an unregistered class fails the open (Z7 for damage)
     this.root = r.shellOf(rootId)
   }
 
   get state(): LazyState { return this.#done === null ? 'complete' : 'lazy' }
+
+  /** id -> offset of its current record, or -1 (log-index.ts; the free ids are those without, Z4). */
+  get offsets(): Float64Array { return this.#r!.offsets }
 
   /** True if `id` has a current record in the log (inv. Z4). */
   has(id: number): boolean { return this.#r !== null && id < this.#r.high && this.#r.offsets[id] >= 0 }
@@ -198,7 +221,7 @@ export class LazyGraph implements LazyFill {
     const done = this.#done
     if (done === null) return
     const id = this.#t!.table.idOf(o)
-    if (id === 0 || id >= done.length || done[id] === 1) return
+    if (id === 0 || id >= done.length || !this.#unfilled(id)) return
     this.#fill(id)
     this.#sync()
   }
@@ -210,7 +233,7 @@ export class LazyGraph implements LazyFill {
     const t = this.#t!
     const id = t.table.idOf(o)
     if (id === 0 || id >= done.length) return
-    const filled = done[id] === 0
+    const filled = this.#unfilled(id)
     if (filled) this.#fill(id)
     const refs = t.refs
     const v = t.verifier
@@ -228,7 +251,7 @@ export class LazyGraph implements LazyFill {
       for (const k of kids) {
         if (seen.has(k) || (v !== null && v.has(k))) continue      // exposed: filled with its closure already
         seen.add(k)
-        if (k < done.length && done[k] === 0) this.#fill(k)
+        if (k < done.length && this.#unfilled(k)) this.#fill(k)
         if (v === null && !heldRaw(t.table.objects[k])) { this.complete(); return }
         stack.push(k)
       }
@@ -236,10 +259,18 @@ export class LazyGraph implements LazyFill {
     this.#sync()
   }
 
+  /**
+   * The store is about to close: the rest of the log is read now, so that objects reached
+   * later still decode (a chunk that fails is remembered, and its error thrown when a record
+   * in it is decoded, Z9).
+   */
+  release(): void { this.#log?.loadAll(true) }
+
   /** Fills every record not filled yet, in log order (Z5); then releases the log copy. */
   complete(): void {
     const r = this.#r, done = this.#done
     if (r === null || done === null) return
+    this.#log?.loadAll()      // damage: CorruptionError here (Z9), nothing filled yet
     const end = r.logEnd
     for (let pos = 0; pos < end;) {
       readHeader(r.buf, pos, end)
@@ -250,9 +281,19 @@ export class LazyGraph implements LazyFill {
     this.#sync()
     this.#r = null
     this.#done = null
+    this.#log = null
     const t = this.#t!
     t.table.setHighWater(t.table.highWater)     // free ids as a full restore finds them (Z5)
     t.barrier.lazy = null
+  }
+
+  /** True if `id` has a current record not filled yet; an id without a record is marked filled (a new object may take it). */
+  #unfilled(id: number): boolean {
+    const done = this.#done!
+    if (done[id] === 1) return false
+    if (this.#r!.offsets[id] >= 0) return true
+    done[id] = 1
+    return false
   }
 
   #fill(id: number): void {

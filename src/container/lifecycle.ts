@@ -136,6 +136,7 @@ export class Lifecycle {
   async #close(): Promise<void> {
     this.#closeBegins()
     await this.#queue
+    this.tables.lazy?.release()     // a log read on demand is read whole before its store closes (lazy.ts inv. Z9)
     try { await this.backing.close() } finally { this.#closeDone() }
   }
 

@@ -9,8 +9,12 @@
  *   L2. Every header is checked before it is used: an id of 0 or past the high-water mark,
  *       a body shorter than kind + proto, a record running past the log end, or an unknown
  *       kind is CorruptionError (through `fail`); `enter` bounds the reader to one record.
+ *       A record of id 0 is an INDEX record (log-offsets.ts): the scan skips it.
+ *   L3. With offsets from a persisted index (log-offsets.ts, a lazy open), the log is read
+ *       on demand (`load`, which checks the chunks' checksums) and `enter` checks that the
+ *       record at an id's offset has that id: a wrong offset is CorruptionError (inv. X3).
  */
-import { KIND_CLASS, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, header, readHeader } from './format.js'
+import { KIND_CLASS, KIND_INDEX, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
 export class LogIndex extends ByteReader {
@@ -18,13 +22,19 @@ export class LogIndex extends ByteReader {
   readonly offsets: Float64Array
   /** One past the highest id the log may use (from the container metadata). */
   readonly high: number
+  /** Makes log bytes [from, to) readable in `buf` (inv. L3); null when the whole log is there. */
+  load: ((from: number, to: number) => void) | null = null
 
-  /** The log is `log[0, end)`. */
-  constructor(log: Uint8Array, end: number, high: number, where: string) {
+  /** End of the log (the reader's `end` is bounded to one record while it reads one). */
+  readonly logLength: number
+
+  /** The log is `log[0, end)`; `unfilled`: offsets start at 0, not -1 (the caller fills them: log-offsets.ts). */
+  constructor(log: Uint8Array, end: number, high: number, where: string, unfilled = false) {
     super(log, 0, end, where)
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
-    this.offsets = new Float64Array(high).fill(-1)
+    this.logLength = end
+    this.offsets = unfilled ? new Float64Array(high) : new Float64Array(high).fill(-1)
   }
 
   /**
@@ -40,6 +50,7 @@ export class LogIndex extends ByteReader {
       const at = this.pos
       if (!readHeader(this.buf, at, logEnd)) this.fail('malformed record header')
       const id = header.id
+      if (id === 0 && header.end - header.body >= 2 && header.end <= logEnd && this.buf[header.body] === KIND_INDEX) { this.pos = header.end; continue }
       if (id === 0 || id >= this.high) this.fail(`record with impossible id ${id}`)
       if (header.end - header.body < 2 || header.end > logEnd) this.fail(`record of id ${id} with impossible length ${header.end - header.body}`)
       this.offsets[id] = at
@@ -53,11 +64,24 @@ export class LogIndex extends ByteReader {
     if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
     const at = this.offsets[id]
     if (at < 0) this.fail(`reference to object ${id}, which has no record`)
-    readHeader(this.buf, at, this.buf.length)
+    this.at(id, at)
     this.pos = header.body
     this.end = header.end
     const kind = this.u8()
     if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
     return kind
+  }
+
+  /** Parses the header of `id`'s record at `at` into `header`, loading it first if the log is read on demand (inv. L3). */
+  at(id: number, at: number): void {
+    const load = this.load
+    if (load === null) { readHeader(this.buf, at, this.buf.length); return }
+    const logEnd = this.logLength
+    load(at, Math.min(at + MAX_HEADER, logEnd))
+    this.pos = at
+    if (!readHeader(this.buf, at, logEnd) || header.id !== id || header.end > logEnd) this.fail(`the index places object ${id} where ${header.id === id ? 'a malformed record' : `a record of id ${header.id}`} lies`)
+    const end = header.end, body = header.body
+    load(at, end)
+    header.id = id; header.body = body; header.end = end
   }
 }

@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version of the records (2; version 1 is read too: its records are those of version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
+ * | 4      | 2    | format version of the records (3; versions 1 and 2 are read too: version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
@@ -16,20 +16,24 @@
  * | 40     | 8    | log size after the last compaction (float64 LE) |
  * | 48     | 8    | time of the point, ms since the epoch (float64 LE) |
  * | 56     | 8    | ms the point blocked the program (float64 LE) |
- * | 64     | 4    | CRC-32 of bytes 0..64 |
+ * | 64     | 8    | log offset of the newest INDEX record (log-offsets.ts), -1 if this version has no index (float64 LE; format version 3) |
+| 72     | 4    | CRC-32 of bytes 0..72 (format version 2: bytes 64..68 are the CRC-32 of bytes 0..64, and the blob ends there) |
  *
  * Invariant: a blob is accepted only with the magic, a known format version and a
  * matching CRC; anything else is "not a container" (no magic) or damage (CorruptionError).
  * A newer format version is UnsupportedVersionError (an older library refuses a file this
- * one wrote, rather than taking its new records for damage); every point writes version 2,
- * so a version-1 container is read as it is and becomes version 2 at its next point.
+ * one wrote, rather than taking its new records for damage); every point writes version 3,
+ * so a version-1 or -2 container is read as it is (with no index: `indexAt` -1) and
+ * becomes version 3 at its next point.
  */
 import { crc32 } from 'node:zlib'
 import { CorruptionError, NotARegionError, UnsupportedVersionError } from '../../regions/index.js'
 
-export const META_SIZE = 68
+export const META_SIZE = 76
+/** Size of a format version 2 blob (no index offset). */
+const META_SIZE_2 = 68
 const MAGIC = 0x54434d50 // "PMCT" little-endian
-export const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 3
 
 export interface ContainerMeta {
   logEnd: number
@@ -41,6 +45,8 @@ export interface ContainerMeta {
   compactedSize: number
   time: number
   blockedMs: number
+  /** Log offset of the newest INDEX record, or -1 (no index: a lazy open scans the log). */
+  indexAt: number
 }
 
 export function encodeMeta(m: ContainerMeta): Uint8Array {
@@ -57,7 +63,8 @@ export function encodeMeta(m: ContainerMeta): Uint8Array {
   dv.setFloat64(40, m.compactedSize, true)
   dv.setFloat64(48, m.time, true)
   dv.setFloat64(56, m.blockedMs, true)
-  dv.setUint32(64, crc32(b.subarray(0, 64)), true)
+  dv.setFloat64(64, m.indexAt, true)
+  dv.setUint32(72, crc32(b.subarray(0, 72)), true)
   return b
 }
 
@@ -67,17 +74,21 @@ export function decodeMeta(b: Uint8Array, where: string): ContainerMeta {
     throw new NotARegionError(`Cannot open container "${where}": the file is not a container (no container metadata); use Container.open with init to create one at another path`)
   }
   const dv = new DataView(b.buffer, b.byteOffset, b.length)
-  if (b.length < META_SIZE) throw new CorruptionError(`Cannot open container "${where}": metadata truncated to ${b.length} bytes`)
+  if (b.length < META_SIZE_2) throw new CorruptionError(`Cannot open container "${where}": metadata truncated to ${b.length} bytes`)
   const fmt = dv.getUint16(4, true)
   if (fmt > FORMAT_VERSION) throw new UnsupportedVersionError(`Cannot open container "${where}": written by a newer format version ${fmt} (this library reads ${FORMAT_VERSION}); upgrade persistent-memory`)
-  if (crc32(b.subarray(0, 64)) !== dv.getUint32(64, true)) throw new CorruptionError(`Cannot open container "${where}": metadata checksum mismatch`)
+  const crcAt = fmt >= 3 ? 72 : 64
+  if (b.length < crcAt + 4) throw new CorruptionError(`Cannot open container "${where}": metadata truncated to ${b.length} bytes`)
+  if (crc32(b.subarray(0, crcAt)) !== dv.getUint32(crcAt, true)) throw new CorruptionError(`Cannot open container "${where}": metadata checksum mismatch`)
   const m: ContainerMeta = {
     logEnd: dv.getFloat64(8, true), rootId: dv.getUint32(16, true), highWater: dv.getUint32(20, true),
     objectsWritten: dv.getUint32(24, true), records: dv.getUint32(28, true), bytesWritten: dv.getFloat64(32, true),
     compactedSize: dv.getFloat64(40, true), time: dv.getFloat64(48, true), blockedMs: dv.getFloat64(56, true),
+    indexAt: fmt >= 3 ? dv.getFloat64(64, true) : -1,
   }
-  if (!Number.isSafeInteger(m.logEnd) || m.logEnd < 0 || m.rootId === 0 || m.rootId >= m.highWater) {
-    throw new CorruptionError(`Cannot open container "${where}": impossible metadata (log end ${m.logEnd}, root ${m.rootId}, ids below ${m.highWater})`)
+  if (!Number.isSafeInteger(m.logEnd) || m.logEnd < 0 || m.rootId === 0 || m.rootId >= m.highWater ||
+    !(m.indexAt === -1 || (Number.isSafeInteger(m.indexAt) && m.indexAt >= 0 && m.indexAt < m.logEnd))) {
+    throw new CorruptionError(`Cannot open container "${where}": impossible metadata (log end ${m.logEnd}, root ${m.rootId}, ids below ${m.highWater}, index at ${m.indexAt})`)
   }
   return m
 }

@@ -26,6 +26,12 @@
  *       current: the tables adopt a LazyGraph, whose shells are stamped as they are made
  *       (instead of O3's background stamping) and whose free ids come from the log's index
  *       (lazy.ts inv. Z4). Damage found at open falls back as O1 says.
+ *   O7. A lazy open of the newest version by the writer, when that version has a persisted
+ *       index (log-offsets.ts), reads the log on demand (lazy.ts inv. Z9): damage in a chunk
+ *       no record of which was read at open is found later, as a CorruptionError at the
+ *       touch that reads it, and cannot fall back (O1 applies to damage found at open). Every
+ *       other restore (full, read-only, an older version, a fall-back) reads the whole log
+ *       at open, each chunk verified.
  */
 import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
 import { restoreFrom, type Restored } from './restore.js'
@@ -74,7 +80,7 @@ export function load<T extends object>(c: OpenTarget, options: ContainerOptions<
     return null
   }
   try {
-    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes, lazy))
+    adoptVersion(c, store, followed ?? restoreFrom(store, c.path, c.tables.classes, lazy, options.readOnly !== true))    // inv. O7
     if (store.fellBack !== null) return reportFallBack(c.path, store.fellBack.from, store.version, store.fellBack.reason)
     return null
   } catch (e) {
@@ -124,13 +130,14 @@ function adopt(c: OpenTarget, r: Restored): void {
   adoptFound(t, r)
   const lazy = r.lazy
   // ids free are those with nothing bound (after every descriptor), or, lazily, with no record (lazy.ts inv. Z4)
-  t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : id => lazy.has(id))
+  t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : lazy.offsets)
   t.refs = r.refs
   t.root = r.root
   if (lazy === null) t.startStamping(c.closed)    // inv. O3
   else lazy.attach(t)      // shells are stamped as they are made (lazy.ts inv. Z3)
   t.rootId = r.meta.rootId
   c.writer.logEnd = r.meta.logEnd
+  c.writer.indexAt = r.meta.indexAt
   c.writer.compactedSize = r.meta.compactedSize
   reviveInstances(t, r.stateful, c.path)
   warnLostState(t, r, c.path)

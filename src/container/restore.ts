@@ -6,13 +6,14 @@
 import { CorruptionError } from '../../regions/index.js'
 import { ObjectTable } from './identity.js'
 import { Restorer } from './decode.js'
-import { readLog } from './log.js'
+import { LazyLog, readLog } from './log.js'
 import { decodeMeta, type ContainerMeta } from './meta.js'
 import type { RefStore } from './refs.js'
 import type { ClassRegistry } from './classes.js'
 import type { ChunkStore } from './store.js'
 import type { VersionInfo } from './options.js'
 import { LazyGraph } from './lazy.js'
+import { indexProblems } from './log-offsets.js'
 
 const noop = (): void => {}
 
@@ -37,23 +38,36 @@ export interface Restored {
 /**
  * Restores the graph of the store's current version; `lazy`: only indexes the log and
  * makes the root's shell (lazy.ts), unless instances of classes with hooks are current.
+ * A lazy restore of a version with a persisted index (log-offsets.ts) reads the index
+ * instead of scanning the log; `onDemand` (the writer's own newest version: its chunks
+ * stay in the store while the container is open) also reads the rest of the log only as
+ * records are decoded (log.ts LazyLog), each chunk verified on its first read.
  */
-export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry, lazy = false): Restored {
+export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegistry, lazy = false, onDemand = false): Restored {
   const meta = decodeMeta(store.getMeta(), where)
   if (Math.ceil(meta.logEnd / store.chunkSize) > store.chunkCount) {
     throw new CorruptionError(`Cannot restore container "${where}": its log of ${meta.logEnd} bytes exceeds the ${store.chunkCount} chunks stored`)
   }
-  const log = readLog(store, meta.logEnd)
+  const indexed = lazy && meta.indexAt >= 0
+  const lazyLog = indexed ? new LazyLog(store, meta.logEnd) : null
+  if (lazyLog !== null && !onDemand) lazyLog.loadAll()
+  const log = lazyLog?.buf ?? readLog(store, meta.logEnd)
   const table = new ObjectTable()
   table.reset(meta.highWater)
-  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[])
-  const g = lazy ? LazyGraph.open(r, meta.rootId) : null
+  const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[], lazyLog !== null)
+  const g = lazy ? LazyGraph.open(r, meta.rootId, lazyLog === null ? null : { log: lazyLog, at: meta.indexAt }) : null
   if (g !== null) {
     return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g }
   }
   const root = r.run(meta.rootId)
   const t = r.tables()
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
+}
+
+/** `check`: the store's current version's index against a scan of its log (log-offsets.ts inv. X3). */
+export function checkIndex(store: ChunkStore, where: string): string[] {
+  const meta = decodeMeta(store.getMeta(), where)
+  return meta.indexAt < 0 ? [] : indexProblems(readLog(store, meta.logEnd), meta.logEnd, meta.highWater, meta.indexAt, where)
 }
 
 export function listVersions(store: Pick<ChunkStore, 'versions'>, where: string): VersionInfo[] {

@@ -16,7 +16,8 @@
  *       already encoded: it starts at ShadowStore.appendTarget, past every chunk the store
  *       holds, so no live chunk is written.
  *   P2. When the snapshot completes, the stream has received exactly the batch's bytes,
- *       object records first (Encoder.outputObjectsFirst), else it is discarded and the
+ *       object records first (Encoder.outputObjectsFirst), and then the point's INDEX record
+ *       (a base listing every record streamed, log-offsets.ts), else it is discarded and the
  *       snapshot fails; a snapshot that throws discards its stream (`giveUp`), and the
  *       region zero-fills what it wrote.
  */
@@ -24,6 +25,7 @@ import type { RegionStream } from '../../regions/index.js'
 import type { Backing } from './backing.js'
 import type { Batch } from './encode.js'
 import type { ChunkStore } from './store.js'
+import { indexRecord } from './log-offsets.js'
 
 /**
  * A full point is streamed once its sealed records reach this size: smaller ones are
@@ -48,6 +50,8 @@ export interface Pipe {
   readonly phys: number
   /** Sealed buffers of object records handed to the stream (the first parts of the batch; detached here). */
   sentParts: number
+  /** Bytes of the INDEX record streamed after the batch (set by `finish`; 0: none, log-offsets.ts inv. X4). */
+  indexBytes: number
 }
 
 /** The sealed buffers of one snapshot: streamed, or announced to the region's reserve. */
@@ -108,7 +112,7 @@ export class SealedOutput {
     const target = store.appendTarget?.() ?? null
     if (target === null) return null
     const stream = this.#backing.appendStream(target.offset, store.chunkSize)
-    return stream === null ? null : { stream, phys: target.phys, sentParts: 0 }
+    return stream === null ? null : { stream, phys: target.phys, sentParts: 0, indexBytes: 0 }
   }
 
   /** The snapshot is complete: sends the records not streamed yet (object records first, then the SHAPE, CLASS and SEGMENT records; inv. P2). */
@@ -122,6 +126,8 @@ export class SealedOutput {
       pipe.stream.discard()
       throw new Error(`container bug: ${pipe.stream.written} bytes streamed for a point of ${batch.length}`)
     }
+    // the base, after the records (P2), from the records the writers listed (the streamed buffers are gone: without the list, no index)
+    if (batch.records !== undefined) for (const p of indexRecord(batch, 0, -1)) { pipe.stream.write(p); pipe.indexBytes += p.length }
     return pipe
   }
 

@@ -29,6 +29,7 @@
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
+import { indexRecord } from './log-offsets.js'
 import type { Backing } from './backing.js'
 import type { ChunkStore } from './store.js'
 import type { PointStats } from './options.js'
@@ -50,6 +51,8 @@ export class PointWriter {
   #queuedBytes = 0
   /** A compaction is queued: no other is started until it is written. */
   #compactQueued = false
+  /** Log offset of the newest INDEX record in the last committed version, or -1 (log-offsets.ts inv. X4). */
+  indexAt = -1
   /** Version of the last committed point (0 before the first). */
   version = 0
   /** Stats of the last completed point, or null. */
@@ -106,6 +109,18 @@ export class PointWriter {
       length = compacted.length
       at = 0
     }
+    // the point's INDEX record (log-offsets.ts): a base after a full point or a compaction, else a delta
+    let indexAt = -1
+    const recordBytes = length      // what the stats and the metadata count (INDEX records show in `stored` only)
+    if (s.pipe !== null) {
+      if (s.pipe.indexBytes > 0) indexAt = length
+      length += s.pipe.indexBytes     // streamed after the records (stream.ts)
+    } else if (s.mode !== 'append' || this.indexAt >= 0) {
+      const index = indexRecord(s.mode === 'compact' ? { parts: data, length } : s.batch, at, s.mode === 'append' ? this.indexAt : -1)
+      indexAt = at + length
+      data = [...data, ...index]
+      for (const p of index) length += p.length
+    }
     if (!(await adoptStreamed(store, s.pipe, length))) {
       await this.#backing.reserve(length)
       this.#backing.expectWrite(length)
@@ -117,18 +132,19 @@ export class PointWriter {
     const compactedSize = s.mode === 'append' ? this.compactedSize : end
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
-      bytesWritten: length, compactedSize, time: Date.now(), blockedMs: s.blockedMs,
+      bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
     }
     store.setMeta(encodeMeta(meta))
     const version = await store.commitAsync()
     const stored = store.versions().find(v => v.version === version)?.bytes ?? 0
     this.logEnd = end
+    this.indexAt = indexAt
     this.compactedSize = compactedSize
     this.#queuedBytes -= s.batch.length
     if (compacted) this.#compactQueued = false
     this.version = version
     const stats: PointStats = {
-      version, objects: s.objects, bytes: length, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
+      version, objects: s.objects, bytes: recordBytes, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
       full: s.mode === 'rewrite', compacted, verified: s.verified,
     }
     this.lastStats = stats

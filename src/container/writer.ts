@@ -9,7 +9,7 @@
  * Invariant: `pos` is the number of valid bytes of `buf`; every write first makes room for
  * itself (`ensure`), so a write never lands past the end; a record never spans two buffers.
  */
-import { TAG_FLOAT64, TAG_INT32, TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
+import { KIND_CLASS, KIND_STATEFUL, KIND_VIEW, TAG_FLOAT64, TAG_INT32, TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
 
 /** Node's internal Buffer methods used for speed (present on every Buffer since Node 0.x). */
 export interface FastBuffer extends Buffer {
@@ -19,8 +19,47 @@ export interface FastBuffer extends Buffer {
   ucs2Slice(start: number, end: number): string
 }
 
-/** The records of a point as a list of buffers (a writer's `parts`). */
-export interface Batch { parts: Buffer[]; length: number }
+/**
+ * The records of a point as a list of buffers (a writer's `parts`); `records`: the id and
+ * offset of each record, as the writers listed them (log-offsets.ts builds the point's
+ * INDEX record from them), or absent (the INDEX record is then built by a scan).
+ */
+export interface Batch { parts: Buffer[]; length: number; records?: ReadonlyArray<{ list: RecordList; shift: number }> }
+
+/**
+ * The records a writer wrote, as it wrote them (`ByteWriter.track`): ids, offsets in the
+ * writer's output, and the ids of CLASS, STATEFUL and VIEW records (their kind is read at
+ * `endRecord`, once the body is final). `broken` if records were ever nested (never, today:
+ * the INDEX record is then built by a scan).
+ */
+export class RecordList {
+  ids = new Uint32Array(1 << 10)
+  offs = new Float64Array(1 << 10)
+  n = 0
+  readonly notable: number[] = []
+  broken = false
+  #openId = -1
+  #openLenAt = -1
+
+  begin(id: number, off: number, lenAt: number): void {
+    if (this.#openId !== -1) this.broken = true
+    if (this.n === this.ids.length) {
+      const ids = new Uint32Array(this.n * 2), offs = new Float64Array(this.n * 2)
+      ids.set(this.ids); offs.set(this.offs)
+      this.ids = ids; this.offs = offs
+    }
+    this.ids[this.n] = id
+    this.offs[this.n++] = off
+    this.#openId = id
+    this.#openLenAt = lenAt
+  }
+
+  end(lenAt: number, kind: number): void {
+    if (lenAt !== this.#openLenAt) this.broken = true
+    else if (kind === KIND_CLASS || kind === KIND_STATEFUL || kind === KIND_VIEW) this.notable.push(this.#openId)
+    this.#openId = -1
+  }
+}
 
 /** One buffer holding a whole batch (compaction and tests). */
 export function joinBatch(b: Batch): Buffer { return b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.length) }
@@ -40,6 +79,8 @@ export class ByteWriter {
   /** Buffers already filled (views of their written bytes). */
   readonly sealed: Buffer[] = []
   #sealedBytes = 0
+  /** When set, every record begun is listed (id, offset in this writer's output). */
+  track: RecordList | null = null
   /** Called with each buffer sealed and the bytes sealed so far (a large point is under way). */
   onSeal: ((sealed: Buffer, bytes: number) => void) | null = null
 
@@ -86,12 +127,15 @@ export class ByteWriter {
   beginRecord(id: number): number {
     this.boundary()
     this.ensure(16)
+    const at = this.pos
     this.varint(id)
+    if (this.track !== null) this.track.begin(id, this.#sealedBytes + at, this.pos)
     return this.pos++
   }
 
   /** Ends the record begun at `lenAt`: stores the body length, moving the body if it needs more than one byte. */
   endRecord(lenAt: number): void {
+    if (this.track !== null) this.track.end(lenAt, this.buf[lenAt + 1])
     const n = this.pos - lenAt - 1
     if (n < 0x80) { this.buf[lenAt] = n; return }
     let k = 1

@@ -433,7 +433,9 @@ test('a large full point streams its records to the file while it encodes; a lar
   Region.prototype.appendStream = function (this: Region, at: number, block: number) { streamed.push(at); return stream.call(this, at, block) }
   try {
     const rows = Array.from({ length: 40_000 }, (_, i) => ({ i, name: 'row ' + i + ' '.repeat(150 + i % 50), tags: ['a' + (i % 7)], at: new Date(i) }))
-    const c = Container.open(file, { init: () => ({ rows }) })
+    // streamThreshold 6 MiB: the full point at the end decides with two buffers (8 MiB) sealed, clear of the
+    // free space the earlier points leave (about 4.1-4.5 MiB, as much as the 2 MiB default's first sealed buffer)
+    const c = Container.open(file, { init: () => ({ rows }), streamThreshold: 6 << 20 })
     const st = await c.persist()
     assert.ok(st.bytes > 8 << 20, `the point is large (${st.bytes} bytes)`)
     assert.equal(streamed.length, 1, 'the first point was streamed')

@@ -86,7 +86,7 @@ test('records with huge counts and lengths fail fast instead of allocating', () 
 })
 
 test('metadata decoder: damaged blobs are typed errors', () => {
-  const good = encodeMeta({ logEnd: 100, rootId: 1, highWater: 5, objectsWritten: 3, records: 4, bytesWritten: 100, compactedSize: 100, time: 1, blockedMs: 0.5 })
+  const good = encodeMeta({ logEnd: 100, rootId: 1, highWater: 5, objectsWritten: 3, records: 4, bytesWritten: 100, compactedSize: 100, time: 1, blockedMs: 0.5, indexAt: 40 })
   assert.equal(decodeMeta(good, 'm').logEnd, 100)
   fc.assert(fc.property(fc.nat({ max: good.length - 1 }), fc.nat({ max: 7 }), (at, bit) => {
     const b = good.slice(); b[at] ^= 1 << bit

@@ -1,0 +1,269 @@
+/**
+ * The persisted id -> offset index of a log (format version 3, meta.ts): INDEX records, so
+ * that a lazy open (lazy.ts) learns where each id's current record lies without reading
+ * and scanning the whole log.
+ *
+ * Every point writes one INDEX record right after its own records (in the same store
+ * commit, write.ts; a streamed point at the end of its stream, stream.ts), and the
+ * metadata names the newest one (meta.ts `indexAt`). A full point or a compaction writes
+ * a *base*: the records of the whole new log. An incremental point writes a *delta*: the
+ * records it appended, and the offset of the previous INDEX record. The chain from the
+ * newest INDEX record back to its base lists every record of the log.
+ *
+ * INDEX record (a record as format.ts describes, with id 0 and kind INDEX):
+ *
+ * | OFFSET | SIZE | DESCRIPTION |
+ * | ------ | ---- | ----------- |
+ * | 0      | 1    | id: varint 0 (no object has id 0) |
+ * | 1      | 5    | n: body length, varint written in 5 bytes (not minimal: the padding below depends on it); the body starts at b = 6 |
+ * | b      | 1    | kind: KIND_INDEX (20) |
+ * | b+1    | 1    | proto: varint 0 |
+ * | b+2    | 8    | float64 LE: log offset of the previous INDEX record of the chain, -1 for a base |
+ * | b+10   | 8    | float64 LE: B, the log offset of the point's first record (0 for a base) |
+ * | b+18   | 1    | form: 0 = pairs, 1 = dense |
+ * | b+19   | var  | pairs: varint count, then count x (varint id, varint gap): the records in log order; the k-th lies at B + the sum of the first k gaps |
+ * | b+19   | var  | dense (a base whose log is below 4 GiB): varint m, then 0-3 zero bytes so that the next byte's log offset is a multiple of 4, then m x u32 LE: the offset of id i's record, 0xffffffff for none (ids from m on have none) |
+ * | ...    | var  | varint k, then k x varint id: the ids listed whose record is CLASS, STATEFUL or VIEW (a lazy open reads those at once) |
+ *
+ * (A dense base is read through a Uint32Array view of the log copy: 4 bytes per id, no
+ * decoding; deltas are small and varint-coded, about 4 bytes per record.)
+ *
+ * The record's integrity is the chunk store's: its chunks carry CRC-32Cs checked on first
+ * read (ShadowStore inv. 4), like every record's.
+ *
+ * Invariants (cited as "X1".."X4"):
+ *   X1. An INDEX record is committed in the same store commit as the records it lists and
+ *       the metadata naming it, after them; appends never change bytes below the old log
+ *       end (log.ts inv. 1). So every INDEX record of a committed version's chain is intact
+ *       in that version, after any crash (chunk-store inv. 1): no new crash state exists.
+ *   X2. A base lists every record of the log it ends (from offset 0, B = 0); a delta lists
+ *       every record its point appended, in log order. Applying the chain from the base to
+ *       the newest gives each id the offset of its last record: the header scan's answer
+ *       (log-index.ts inv. L1).
+ *   X3. The index is trusted for offsets only: an INDEX record that does not parse, a chain
+ *       that does not go back, an id past the high-water mark, an offset past the log, or an
+ *       offset where a record of another id lies (checked as each record is entered,
+ *       log-index.ts inv. L3) is CorruptionError, never a wrong object. (An offset at an
+ *       older record of the same id passes L3: only a writer's bug can make one, chunk
+ *       checksums catching damage.) `check` compares the chain with a full scan (check.ts).
+ *   X4. A point whose log has no index (a version-2 file, or one whose previous point wrote
+ *       none) writes none either (`indexAt` -1) until the next full point or compaction; a
+ *       lazy open of a version without an index scans the log, as before format 3.
+ */
+import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
+import { ByteWriter, type Batch, type RecordList } from './writer.js'
+import { LogIndex } from './log-index.js'
+import { PmemError } from '../../regions/index.js'
+
+/** Collects the entries of one INDEX record from the point's records, part by part. */
+export class IndexBuilder {
+  #ids = new Uint32Array(1 << 12)
+  #offs = new Float64Array(1 << 12)
+  #count = 0
+  #maxId = 0
+  readonly #notable: number[] = []
+  /** Offset (from B) of the next part. */
+  #pos = 0
+
+  /** `base`: the log offset of the point's first record; `prev`: the previous INDEX record, or -1 (a base). */
+  constructor(readonly base: number, readonly prev: number) {}
+
+  /** Bytes of records added so far. */
+  get bytes(): number { return this.#pos }
+
+  /** Lists the records of `part` (whole records: writer.ts inv.), which follows the parts added so far. */
+  add(part: Uint8Array): void {
+    const n = part.length
+    for (let p = 0; p < n;) {
+      if (!readHeader(part, p, n) || header.end > n) throw new Error(`container bug: a malformed record at byte ${this.#pos + p} of a point`)
+      const id = header.id
+      if (id !== 0) {          // an INDEX record (a compaction drops them; nothing else copies one)
+        if (this.#count === this.#ids.length) this.#grow()
+        this.#ids[this.#count] = id
+        this.#offs[this.#count++] = this.#pos + p
+        if (id > this.#maxId) this.#maxId = id
+        const k = part[header.body]
+        if (k === KIND_CLASS || k === KIND_STATEFUL || k === KIND_VIEW) this.#notable.push(id)
+      }
+      p = header.end
+    }
+    this.#pos += n
+  }
+
+  /** Lists the records of `list` (a writer's, `ByteWriter.track`), whose offsets are `shift` past the parts added so far. */
+  addList(list: RecordList, shift: number): void {
+    while (this.#count + list.n > this.#ids.length) this.#grow()
+    const base = this.#pos + shift
+    for (let i = 0; i < list.n; i++) {
+      const id = list.ids[i]
+      this.#ids[this.#count] = id
+      this.#offs[this.#count++] = base + list.offs[i]
+      if (id > this.#maxId) this.#maxId = id
+    }
+    for (const id of list.notable) this.#notable.push(id)
+  }
+
+  /** Ends a batch added with `addList`: the next records follow its `length` bytes. */
+  endBatch(length: number): void { this.#pos += length }
+
+  #grow(): void {
+    const ids = new Uint32Array(this.#ids.length * 2), offs = new Float64Array(this.#offs.length * 2)
+    ids.set(this.#ids); offs.set(this.#offs)
+    this.#ids = ids; this.#offs = offs
+  }
+
+  /** The INDEX record, as parts; it lies right after the records added (at log offset B + bytes). */
+  record(): Buffer[] {
+    const dense = this.prev === -1 && this.base === 0 && this.#pos < NONE
+    const body = new ByteWriter(64)
+    body.u8(KIND_INDEX); body.varint(PROTO_BUILTIN)
+    body.f64(this.prev); body.f64(this.base)
+    body.u8(dense ? 1 : 0)
+    let entries: Uint8Array
+    if (dense) {
+      const m = this.#maxId + 1
+      body.varint(m)
+      const table = new Uint32Array(m).fill(NONE)
+      for (let i = 0; i < this.#count; i++) table[this.#ids[i]] = this.#offs[i]
+      if (!LITTLE_ENDIAN) for (let i = 0; i < m; i++) table[i] = swap32(table[i])
+      entries = Buffer.from(table.buffer)
+      // pad so that the table starts at a log offset that is a multiple of 4 (the header has a fixed length: HEAD)
+      const pad = (4 - ((this.base + this.#pos + HEAD + body.pos) % 4)) % 4
+      for (let i = 0; i < pad; i++) body.u8(0)
+    } else {
+      const w = new ByteWriter(Math.max(64, this.#count * 5))
+      w.varint(this.#count)
+      let last = 0
+      for (let i = 0; i < this.#count; i++) { w.varint(this.#ids[i]); w.varint(this.#offs[i] - last); last = this.#offs[i] }
+      entries = w.buf.subarray(0, w.pos)
+    }
+    const tail = new ByteWriter(64)
+    tail.varint(this.#notable.length)
+    for (const id of this.#notable) tail.varint(id)
+    // the header: id 0, then the body length as a 5-byte varint (not minimal: the table's padding depends on the header's length)
+    const n = body.pos + entries.length + tail.pos
+    const head = Buffer.from([0, (n & 0x7f) | 0x80, ((n >>> 7) & 0x7f) | 0x80, ((n >>> 14) & 0x7f) | 0x80, ((n >>> 21) & 0x7f) | 0x80, Math.floor(n / 2 ** 28)])
+    return [head, body.buf.subarray(0, body.pos), entries as Buffer, tail.buf.subarray(0, tail.pos)]
+  }
+}
+
+/** No record (a dense base's entry). */
+const NONE = 0xffff_ffff
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
+const swap32 = (v: number): number => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0
+
+/** Length of an INDEX record's header: id 0 (1 byte), the body length as a 5-byte varint. */
+const HEAD = 6
+
+/** Builds the INDEX record of a batch: from the records its writers listed, else by a scan of its parts. */
+export function indexRecord(batch: Batch, base: number, prev: number): Buffer[] {
+  const b = new IndexBuilder(base, prev)
+  if (batch.records !== undefined) {
+    for (const { list, shift } of batch.records) b.addList(list, shift)
+    b.endBatch(batch.length)
+  } else for (const p of batch.parts) b.add(p)
+  return b.record()
+}
+
+/**
+ * Reads the index chain ending at the INDEX record at `at` into `r.offsets` (inv. X2, X3;
+ * every entry is written: the LogIndex may be `unfilled`);
+ * `notable` receives [id, offset, ...] of the CLASS, STATEFUL and VIEW records it lists
+ * (as LogIndex.index does). `load(from, to)` makes log bytes [from, to) readable in `r.buf`.
+ */
+export function readIndex(r: LogIndex, at: number, notable: number[], load: (from: number, to: number) => void): void {
+  const chain: number[] = []
+  const logEnd = r.end
+  for (let x = at; x >= 0;) {
+    if (chain.length > 0 && x >= chain[chain.length - 1]) { r.pos = x; r.fail(`index chain does not go back (INDEX record at ${chain[chain.length - 1]} names one at ${x})`) }
+    r.pos = x
+    load(x, x + 10)
+    if (!readHeader(r.buf, x, logEnd) || header.id !== 0 || header.end > logEnd) r.fail('no INDEX record where the index names one')
+    const end = header.end, body = header.body
+    load(x, end)
+    if (end - body < 19 || r.buf[body] !== KIND_INDEX) r.fail('no INDEX record where the index names one')
+    chain.push(x)
+    x = r.buf.readDoubleLE(body + 2)
+    if (x !== -1 && !(Number.isSafeInteger(x) && x >= 0)) r.fail(`INDEX record with an impossible previous offset ${x}`)
+    if (x === -1 && r.buf.readDoubleLE(body + 10) !== 0) r.fail('INDEX base that does not start the log')
+  }
+  for (let c = chain.length - 1; c >= 0; c--) {
+    readHeader(r.buf, chain[c], logEnd)
+    r.pos = header.body + 10
+    r.end = header.end
+    const base = r.f64()
+    if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
+    const form = r.u8()
+    if (c === chain.length - 1 && form !== 1) r.offsets.fill(-1)     // (LogIndex `unfilled`: a dense base fills every entry)
+    if (form === 1 && c === chain.length - 1) readDense(r, chain[c])
+    else if (form === 0) readPairs(r, base, chain[c])
+    else r.fail(`INDEX record of unknown form ${form}`)
+    const m = r.count(1)
+    const offsets = r.offsets
+    for (let i = 0; i < m; i++) {
+      const id = r.varint()
+      if (id === 0 || id >= r.high || offsets[id] < 0) r.fail(`INDEX lists a record of impossible id ${id}`)
+      notable.push(id, offsets[id])
+    }
+    if (r.pos !== r.end) r.fail('INDEX record longer than its entries')
+  }
+  r.end = logEnd
+}
+
+/**
+ * What `check` finds wrong with the index of a log read whole (inv. X3): the chain read
+ * against a scan of every header. Empty when the log has no index.
+ */
+export function indexProblems(log: Uint8Array, logEnd: number, high: number, indexAt: number, where: string): string[] {
+  if (indexAt < 0) return []
+  const scan = new LogIndex(log, logEnd, high, where)
+  const idx = new LogIndex(log, logEnd, high, where, true)
+  try {
+    scan.index()
+    readIndex(idx, indexAt, [], () => {})
+  } catch (e) {
+    if (e instanceof PmemError) return [`the index: ${e.message}`]
+    throw e
+  }
+  const problems: string[] = []
+  for (let id = 0; id < high && problems.length < 5; id++) {
+    if (scan.offsets[id] !== idx.offsets[id]) problems.push(`the index places object ${id} at log offset ${idx.offsets[id]}, the log's last record of it is at ${scan.offsets[id]} (inv. X2)`)
+  }
+  return problems
+}
+
+/** A dense base (the chain's first record): offsets by id, through a Uint32Array view where aligned. */
+function readDense(r: LogIndex, limit: number): void {
+  const m = r.varint()
+  if (m > r.high) r.fail(`INDEX base of ${m} ids, past the high-water mark ${r.high}`)
+  const start = r.pos + ((4 - (r.pos % 4)) % 4)
+  if (start + 4 * m > r.end) r.fail('INDEX record truncated')
+  const buf = r.buf, offsets = r.offsets
+  const at = buf.byteOffset + start
+  const table = LITTLE_ENDIAN && at % 4 === 0 ? new Uint32Array(buf.buffer, at, m) : null
+  for (let id = 0; id < m; id++) {
+    const v = table !== null ? table[id] : buf.readUInt32LE(start + 4 * id)
+    if (v === NONE) { offsets[id] = -1; continue }
+    if (v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v}`) }
+    offsets[id] = v
+  }
+  offsets.fill(-1, m)
+  r.pos = start + 4 * m
+}
+
+/** A delta: (id, gap) varint pairs in log order. */
+function readPairs(r: LogIndex, base: number, limit: number): void {
+  const count = r.count(2)
+  const buf = r.buf, end = r.end, offsets = r.offsets, high = r.high
+  let off = base, p = r.pos
+  for (let i = 0; i < count; i++) {      // varints decoded inline
+    let b = 0, id = 0, gap = 0, scale = 1
+    do { if (p >= end || scale > 2 ** 35) { r.pos = p; r.fail('INDEX entry truncated') } b = buf[p++]; id += (b & 0x7f) * scale; scale *= 0x80 } while (b >= 0x80)
+    scale = 1
+    do { if (p >= end || scale > 2 ** 49) { r.pos = p; r.fail('INDEX entry truncated') } b = buf[p++]; gap += (b & 0x7f) * scale; scale *= 0x80 } while (b >= 0x80)
+    off += gap
+    if (id === 0 || id >= high || off >= limit) { r.pos = p; r.fail(`INDEX entry with impossible id ${id} or offset ${off}`) }
+    offsets[id] = off
+  }
+  r.pos = p
+}

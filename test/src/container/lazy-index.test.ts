@@ -1,0 +1,220 @@
+/**
+ * The persisted index (log-offsets.ts, format version 3) and the lazy open that reads the
+ * log on demand (lazy.ts inv. Z9, open.ts inv. O7): the index chain equals a scan of the
+ * log after any sequence of points (X2; `check` compares them), an old file without one
+ * opens through the scan (X4), damage in the index or in a chunk read late is a typed
+ * error, never a wrong object (X3, Z9). Crashes at any flush with lazy reopens over
+ * several lives are in lazy.test.ts and crash.test.ts (the index is written by every point).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { fileURLToPath } from 'node:url'
+import { simRegion } from './setup.js'
+import { Container, type PointStats } from '../../../src/container/index.js'
+import { CorruptionError, PmemError, SimRegion } from '../../../regions/index.js'
+import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
+import { history, opRecipe, runOps } from './mutate-kit.js'
+import { compareLazy } from './lazy-kit.js'
+import { regionBacking, fileBacking } from '../../../src/container/backing.js'
+import { decodeMeta } from '../../../src/container/meta.js'
+import { readLog } from '../../../src/container/log.js'
+import { header, readHeader } from '../../../src/container/format.js'
+
+const copy = (img: SimRegion): SimRegion => SimRegion.fromImage(img.durableImage(), { path: 'sim.pmc' })
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+/** The newest version's metadata of a region image. */
+function metaOf(img: SimRegion): ReturnType<typeof decodeMeta> {
+  const b = regionBacking(copy(img), false)
+  try { return decodeMeta(b.store!.getMeta(), 'x') } finally { b.close() }
+}
+
+test('X2: after any points (incremental, full, compactions) the index chain equals a scan of the log, and a lazy open through it is the full restore', async () => {
+  await fc.assert(fc.asyncProperty(graphRecipe(8), fc.array(opRecipe(), { maxLength: 25 }), fc.constantFrom(1.2, 100), fc.nat(), async (recipe, ops, compactFactor, seed) => {
+    history.length = 0
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => buildGraph(recipe), classes: CLASSES, chunkSize: 512, keepVersions: 2, compactFactor })
+    const points: Promise<PointStats>[] = []
+    let last: unknown = null
+    const point = (full: boolean): void => { last = cloneGraph(c.unwrap(c.root)); points.push(c.persist({ full })) }
+    point(false)
+    runOps(c, ops, point)
+    await Promise.all(points)
+    assert.deepEqual(c.check().problems, [], 'check compares the index with the scan')
+    await c.close()
+    const img = region.crash(seed)
+    assert.ok(metaOf(img).indexAt > 0, 'every point of a format-3 container writes an index')
+    const lazy = Container.openRegion(copy(img), { classes: CLASSES, lazy: true })
+    compareLazy(lazy.root, last, seed)
+    await lazy.close()
+  }), { numRuns: 15, includeErrorInReport: true })
+})
+
+/**
+ * A container of `n` users in 512-byte chunks, two versions; the second changes user 0
+ * only. A user's profile record (with its bio) is read when the user is decoded (to make
+ * the profile's shell), not when the users array is.
+ */
+async function usersImage(n: number): Promise<{ img: SimRegion; v1: unknown; v2: unknown }> {
+  const region = simRegion()
+  const c = Container.openRegion(region, { chunkSize: 512, keepVersions: 3, init: () => ({ users: Array.from({ length: n }, (_, i) => ({ i, name: `u${i}`, profile: { bio: `user ${i} `.padEnd(40, '.') } })), v: 1 }) })
+  await c.persist()
+  const v1 = cloneGraph(c.unwrap(c.root))
+  c.root.users[0].name = 'renamed'
+  c.root.v = 2
+  await c.persist()
+  const v2 = cloneGraph(c.unwrap(c.root))
+  await c.close()
+  return { img: region.crash(1), v1, v2 }
+}
+
+test('Z9, O7: damage in a chunk the lazy open does not read is a CorruptionError at the touch that reads it (no fall-back); a full open finds it at open; check reports it', async () => {
+  const { img, v2 } = await usersImage(300)
+  const bytes = img.durableImage()
+  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf('user 150 ', 0, 'latin1')
+  assert.ok(at > 0)
+  bytes[at + 2] ^= 0x20      // a user's name, in the middle of the log: read only when that user is decoded
+  const damaged = (): SimRegion => SimRegion.fromImage(bytes, { path: 'sim.pmc' })
+  const l = Container.openRegion(damaged(), { lazy: true })
+  assert.equal(l.fellBack, null, 'the open does not read the damaged chunk')
+  assert.equal(l.root.v, 2)
+  assert.equal(l.root.users[0].name, 'renamed')
+  let thrown = 0
+  for (let round = 0; round < 2; round++) {
+    try { for (let i = 0; i < 300; i++) void l.root.users[i].profile.bio } catch (e) { assert.ok(e instanceof CorruptionError, String(e)); thrown++ }
+  }
+  assert.equal(thrown, 2, 'the damage is thrown at every touch that needs it')
+  assert.equal(l.check().ok, false)
+  await assert.rejects(async () => l.persist({ full: true }), CorruptionError)
+  await l.close()
+  // a full restore verifies every chunk at open: the chunk is in both versions, so no version is intact
+  assert.throws(() => Container.openRegion(damaged()), CorruptionError)
+  const clean = Container.openRegion(copy(img), { lazy: true })
+  assertSameGraph(clean.unwrap(clean.root), v2)
+})
+
+test('Z9: closing a lazy container reads the rest of the log first: objects reached after close still decode, a damaged chunk still throws', async () => {
+  const { img } = await usersImage(300)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-index-'))
+  const file = path.join(dir, 'u.pmc')
+  const init = () => ({ users: Array.from({ length: 300 }, (_, i) => ({ i, name: `u${i}`, profile: { bio: `user ${i} `.padEnd(40, '.') } })) })
+  const w = Container.open(file, { init, chunkSize: 512 })
+  await w.persist()
+  await w.close()
+  const c = Container.open<ReturnType<typeof init>>(file, { lazy: true })
+  const users = c.root.users
+  await c.close()      // a file's region is unmapped: what was not read before is gone
+  assert.deepEqual(JSON.parse(JSON.stringify(users)), init().users)
+  fs.rmSync(dir, { recursive: true, force: true })
+  const bytes = img.durableImage()
+  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf('user 250 ', 0, 'latin1')
+  bytes[at + 2] ^= 0x20
+  const d = Container.openRegion(SimRegion.fromImage(bytes, { path: 'sim.pmc' }), { lazy: true })
+  const root = d.root
+  await d.close()
+  assert.throws(() => { for (let i = 0; i < 300; i++) void root.users[i].profile.bio }, CorruptionError)
+})
+
+test('X3: an INDEX record changed with its checksums intact (a writer bug) is a typed error at the open or the touch, or names the same records: never a wrong object', async () => {
+  const { img, v2 } = await usersImage(40)
+  const region = copy(img)
+  const b = regionBacking(region, false)
+  const store = b.store!
+  const meta = decodeMeta(store.getMeta(), 'x')
+  const log = readLog(store, meta.logEnd)
+  b.close()
+  const records: Array<[number, number]> = []   // [start, end) of each INDEX record
+  for (let p = 0; p < log.length; p = header.end) { readHeader(log, p, log.length); if (header.id === 0) records.push([p, header.end]) }
+  assert.equal(records.length, 2, 'a base and a delta')
+  await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: records.length - 1 }), fc.nat(), fc.integer({ min: 1, max: 255 }), async (which, where, mask) => {
+    const [start, end] = records[which]
+    const at = start + (where % (end - start))
+    const r = copy(img)
+    const bk = regionBacking(r, false)
+    const s = bk.store!
+    const buf = Buffer.from(log)
+    buf[at] ^= mask
+    const k = Math.floor(at / s.chunkSize)
+    s.write(k, buf.subarray(k * s.chunkSize, Math.min(buf.length, (k + 1) * s.chunkSize)))
+    s.setMeta(s.getMeta())
+    await s.commitAsync()
+    bk.close()
+    let c: Container
+    try { c = Container.openRegion(copy(r.crash(1)), { lazy: true }) } catch (e) { assert.ok(e instanceof PmemError, String(e)); return }
+    if (c.fellBack !== null) { assert.equal(c.fellBack.to, 2); assertSameGraph(c.unwrap(c.root), v2); return }      // found at open: a reported fall-back (O1) to the same graph
+    try { assertSameGraph(c.unwrap(c.root), v2) } catch (e) {
+      assert.ok(e instanceof CorruptionError, `a wrong object, not a typed error: ${String(e)}`)
+      assert.equal(c.check().ok, false)
+    }
+  }), { numRuns: 60 })
+})
+
+test('X4: a format-1 file opens lazily through the scan; its next incremental point writes no index, a full point writes a base the next lazy open reads', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-index-'))
+  const file = path.join(dir, 'v1.pmc')
+  fs.writeFileSync(file, zlib.gunzipSync(fs.readFileSync(path.join(here, '../../../../test/src/container/fixtures/v1-binary.pmc.gz'))))
+  const indexAt = (): number => { const b = fileBacking(file, false, true); try { return decodeMeta(b.store!.getMeta(), file).indexAt } finally { b.close() } }
+  assert.equal(indexAt(), -1)
+  const full = Container.open<{ small: Uint8Array; pooled: Buffer }>(file)
+  const want = cloneGraph(full.unwrap(full.root))
+  await full.close()
+  const c = Container.open<{ small: Uint8Array; pooled: Buffer; n?: number }>(file, { lazy: true })
+  assert.equal(c.lazy?.state, 'lazy')
+  assertSameGraph(c.unwrap(c.root), want)
+  c.root.n = 1
+  await c.persist()
+  await c.close()
+  assert.equal(indexAt(), -1, 'a delta needs a base: none is written on a log without one')
+  const d = Container.open<{ n?: number }>(file, { lazy: true })
+  d.root.n = 2
+  await d.persist({ full: true })
+  await d.close()
+  assert.ok(indexAt() > 0, 'a full point writes a base')
+  const e = Container.open<{ n?: number; small: Uint8Array }>(file, { lazy: true })
+  assert.equal(e.root.n, 2)
+  assert.deepEqual([...e.root.small], [1, 2, 3])
+  assert.deepEqual(e.check().problems, [])
+  await e.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('P2, X2: a streamed first point ends with a base listing every streamed record; the lazy open reads it', async () => {
+  const region = simRegion(1 << 16)
+  let streams = 0
+  const stream = region.appendStream.bind(region)
+  region.appendStream = (at, block) => { const st = stream(at, block); if (st !== null) streams++; return st }
+  const c = Container.openRegion(region, { init: () => ({ pages: Array.from({ length: 4400 }, (_, i) => ({ i, text: String(i).padEnd(1000, '~') })) }), streamThreshold: 65536 })
+  await c.persist()
+  assert.equal(streams, 1, 'the point was streamed')
+  const want = cloneGraph(c.unwrap(c.root))
+  assert.deepEqual(c.check().problems, [])
+  await c.close()
+  const img = region.crash(3)
+  assert.ok(metaOf(img).indexAt > 0)
+  const l = Container.openRegion(copy(img), { lazy: true })
+  compareLazy(l.root, want, 5)
+})
+
+test('X2: a dense base is read back exactly whatever its size and position (its table is padded to a multiple of 4 across header-length boundaries)', async () => {
+  const { indexRecord, readIndex } = await import('../../../src/container/log-offsets.js')
+  const { LogIndex } = await import('../../../src/container/log-index.js')
+  const { ByteWriter } = await import('../../../src/container/writer.js')
+  fc.assert(fc.property(fc.array(fc.nat({ max: 300 }), { minLength: 1, maxLength: 160, size: 'max' }), fc.nat({ max: 7 }), (sizes, gap) => {
+    const w = new ByteWriter(64)
+    sizes.forEach((n, i) => { const at = w.beginRecord(i + 1 + gap); w.u8(1); w.varint(0); for (let k = 0; k < n; k++) w.u8(7); w.endRecord(at) })
+    const records = w.view()
+    const index = indexRecord({ parts: [records], length: records.length }, 0, -1)
+    const log = Buffer.concat([records, ...index])
+    const high = sizes.length + gap + 1
+    const scan = new LogIndex(log, log.length, high, 't')
+    scan.index()
+    const idx = new LogIndex(log, log.length, high, 't', true)
+    readIndex(idx, records.length, [], () => {})
+    assert.deepEqual([...idx.offsets], [...scan.offsets])
+  }), { numRuns: 300 })
+})
