@@ -227,15 +227,6 @@ export class Barrier {
         }
         return this.wrap(v)
       },
-      // A descriptor's value is handed out like a property read (a non-writable,
-      // non-configurable one must be the target's own value: handed out raw, exposed).
-      getOwnPropertyDescriptor: (t, k) => {
-        const d = Reflect.getOwnPropertyDescriptor(t, k)
-        if (d === undefined || typeof d.value !== 'object' || d.value === null) return d
-        if (d.configurable === false && d.writable === false) this.#raw(d.value as object)
-        else d.value = this.wrap(d.value)
-        return d
-      },
       // The writing traps are the Map/Set ones, but a set passes the receiver on (setters of
       // the prototype chain see the proxy, as for an ordinary object).
       ...this.#ownPropertyTraps<object>(),
@@ -255,6 +246,16 @@ export class Barrier {
         const e = this.mark(t)
         if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
         return Reflect.defineProperty(t, k, d)
+      },
+      // A descriptor's value is handed out like a property read (a non-writable,
+      // non-configurable one must be the target's own value: handed out raw, exposed).
+      // Map and Set proxies too: their own properties (props.ts) hold graph objects (inv. 5).
+      getOwnPropertyDescriptor: (t, k) => {
+        const d: PropertyDescriptor | undefined = Reflect.getOwnPropertyDescriptor(t, k)
+        if (d === undefined || typeof d.value !== 'object' || d.value === null) return d
+        if (d.configurable === false && d.writable === false) this.#raw(d.value as object)
+        else d.value = this.wrap(d.value)
+        return d
       },
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
       preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
