@@ -47,6 +47,18 @@
  *      a full restore), and whatever is handed out raw is filled with what it reaches raw
  *      first (`lazy.reached`; class instances and exposed objects through `host.expose`):
  *      the program never sees an unfilled shell (lazy.ts inv. Z2).
+ *   6. A read through a proxy (`get`, `getOwnPropertyDescriptor`) of a non-writable,
+ *      non-configurable own data property of the target returns the target's own value (the
+ *      platform's proxy invariant, a TypeError at the program's read otherwise): an object
+ *      value is handed out raw and exposed (`#raw`; or it is one of our proxies, below).
+ *      `get` looks the descriptor up only for non-extensible targets and pinned ones
+ *      (pinned.ts: restored with such a property, or given one through a proxy), so reads of
+ *      writable properties cost what they did. A `defineProperty` through a proxy that makes
+ *      such a property with one of this container's proxies as its value stores that proxy
+ *      itself (an exception to inv. 1, which the invariant forces: the encoder, verify.ts and
+ *      copy.ts unwrap it as they do proxies the program stores raw). Not kept, with `track:
+ *      'barriers'` only: such a property defined through a raw reference on an extensible
+ *      object after its proxy was made (the barrier cannot see it; define it through the proxy).
  */
 import {
   ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
@@ -56,12 +68,14 @@ import { PROXY_TARGET, type ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
+import { isPinned, pin } from './pinned.js'
 
 type AnyMap = Map<unknown, unknown>
 type AnySet = Set<unknown>
 type Fn = (...args: unknown[]) => unknown
 
 const isExtensible = Object.isExtensible
+const gOPD = Reflect.getOwnPropertyDescriptor
 const mapDelete = Map.prototype.delete
 const mapClear = Map.prototype.clear
 const mapEntries = Map.prototype.entries
@@ -206,8 +220,9 @@ export class Barrier {
     return undefined
   }
 
-  /** `v`, read from a non-writable, non-configurable property, must be handed out as it is: exposed (inv. 4). */
+  /** `v`, read from a non-writable, non-configurable property, must be handed out as it is (inv. 6): exposed (inv. 4), unless it is one of our proxies. */
   #raw(v: object): object {
+    if (this.#table.targetOf(v) !== undefined) return v
     this.lazy?.reached(v)     // inv. 5
     if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
     return v
@@ -220,9 +235,9 @@ export class Barrier {
         const v = reflectGet(t, k, r)
         if (typeof v !== 'object' || v === null) return v
         // A proxy must return the very value of a non-writable, non-configurable property
-        // (frozen objects): hand those out raw (their mutations then need a full point).
-        if (!isExtensible(t)) {
-          const d = Reflect.getOwnPropertyDescriptor(t, k)
+        // (inv. 6): hand those out raw. Looked up for non-extensible and pinned targets only.
+        if (!isExtensible(t) || isPinned(t)) {
+          const d = gOPD(t, k)
           if (d !== undefined && d.configurable === false && d.writable === false) return this.#raw(v)
         }
         return this.wrap(v)
@@ -244,14 +259,17 @@ export class Barrier {
       deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
       defineProperty: (t, k, d) => {
         const e = this.mark(t)
-        if ('value' in d) d = { ...d, value: this.#storing(d.value, e) }
-        return Reflect.defineProperty(t, k, d)
+        const pinning = d.writable !== true && d.configurable !== true && this.#pins(t, k, d)
+        // A proxy of ours defined read-only stays as given: later reads must return it (inv. 6).
+        if ('value' in d && !(pinning && this.#table.targetOf(d.value as object) !== undefined)) d = { ...d, value: this.#storing(d.value, e) }
+        const ok = Reflect.defineProperty(t, k, d)
+        if (ok && pinning) pin(t)
+        return ok
       },
       // A descriptor's value is handed out like a property read (a non-writable,
-      // non-configurable one must be the target's own value: handed out raw, exposed).
-      // Map and Set proxies too: their own properties (props.ts) hold graph objects (inv. 5).
+      // non-configurable one must be the target's own value: inv. 6).
       getOwnPropertyDescriptor: (t, k) => {
-        const d: PropertyDescriptor | undefined = Reflect.getOwnPropertyDescriptor(t, k)
+        const d: PropertyDescriptor | undefined = gOPD(t, k)
         if (d === undefined || typeof d.value !== 'object' || d.value === null) return d
         if (d.configurable === false && d.writable === false) this.#raw(d.value as object)
         else d.value = this.wrap(d.value)
@@ -260,6 +278,25 @@ export class Barrier {
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
       preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
     }
+  }
+
+  /** True if defining `d` (writable and configurable not true) leaves `t[k]` a non-writable, non-configurable data property (absent attributes keep the current ones, or are false). */
+  #pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
+    if (d.get !== undefined || d.set !== undefined) return false
+    const cur = gOPD(t, k)
+    const data = cur !== undefined && !('get' in cur)
+    return (d.writable ?? (data && cur.writable === true)) === false && (d.configurable ?? cur?.configurable === true) === false
+  }
+
+  /** A property of a Map or Set proxy that is not one of its methods: read like an object's (inv. 6). */
+  #other(t: object, k: string | symbol): unknown {
+    const v = reflectGet(t, k, t)
+    if (typeof v !== 'object' || v === null) return v
+    if (!isExtensible(t) || isPinned(t)) {
+      const d = gOPD(t, k)
+      if (d !== undefined && d.configurable === false && d.writable === false) return this.#raw(v)
+    }
+    return this.wrap(v)
   }
 
   #mapHandler(): ProxyHandler<AnyMap> {
@@ -280,7 +317,7 @@ export class Barrier {
           case 'entries': case Symbol.iterator:
             return function* () { for (const [key, v] of mapEntries.call(t)) yield [b.wrap(key), b.wrap(v)] }
         }
-        return b.wrap(reflectGet(t, k, t))
+        return b.#other(t, k)
       },
       ...b.#ownPropertyTraps<AnyMap>(),
     }
@@ -301,7 +338,7 @@ export class Barrier {
           case 'values': case 'keys': case Symbol.iterator: return function* () { for (const v of setValues.call(t)) yield b.wrap(v) }
           case 'entries': return function* () { for (const v of setValues.call(t)) { const w = b.wrap(v); yield [w, w] } }
         }
-        return b.wrap(reflectGet(t, k, t))
+        return b.#other(t, k)
       },
       ...b.#ownPropertyTraps<AnySet>(),
     }

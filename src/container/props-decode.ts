@@ -11,6 +11,7 @@ import {
   WELL_KNOWN_BY_NAME,
 } from './props.js'
 import { defineProperty } from './builtins.js'
+import { pin } from './pinned.js'
 
 const preventExtensions = Object.preventExtensions
 const symbolFor = Symbol.for
@@ -52,10 +53,14 @@ export function readProps(r: Reader): PendingProps {
   return p
 }
 
-/** Gives `o` the properties and attributes read, then makes it non-extensible if it was. */
+/**
+ * Gives `o` the properties and attributes read, then makes it non-extensible if it was; pins
+ * it if a property is non-writable and non-configurable (pinned.ts, barrier.ts inv. 6).
+ */
 export function applyProps(o: object, p: PendingProps): void {
   for (let i = 0; i < p.keys.length; i++) {
     const a = p.attrs[i]
+    if ((a & (ATTR_WRITABLE | ATTR_CONFIGURABLE)) === 0) pin(o)
     const d: PropertyDescriptor = { enumerable: (a & ATTR_ENUMERABLE) !== 0, writable: (a & ATTR_WRITABLE) !== 0, configurable: (a & ATTR_CONFIGURABLE) !== 0 }
     if ((a & ATTR_IN_BODY) === 0) d.value = p.values[i]
     defineProperty(o, p.keys[i], d)
