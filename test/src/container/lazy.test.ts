@@ -328,3 +328,43 @@ test('Z3, fresh processes: two lives each open lazily, change a few objects, per
   await full.close()
   Container.delete(file)
 })
+
+// Found by "Z3-Z5, several lives" (seed 1388200805): a "decorated" Map's non-enumerable own
+// property read through Object.getOwnPropertyDescriptor of its proxy. Map and Set proxies had
+// no getOwnPropertyDescriptor trap, so the descriptor held the raw, unfilled shell (own keys
+// []) and, after a full restore too, a raw object whose mutations no point saw (barrier.ts inv. 5).
+test('Z2: a Map\'s or Set\'s own property read through its descriptor is filled, and a write through it persists', async () => {
+  const region = simRegion()
+  const init = (): object => {
+    const m = new Map([[1, 2]]), s = new Set([1])
+    Object.defineProperty(m, 'a', { value: { '': { x: 1 } }, enumerable: false, writable: true, configurable: false })
+    Object.defineProperty(s, '__proto__', { value: { '': [1] }, enumerable: true, writable: true, configurable: true })
+    return { m, s }
+  }
+  const c = Container.openRegion(region, { init })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const full = Container.openRegion(copy(img))
+  const expected = full.unwrap(full.root)
+  const lazy = Container.openRegion(copy(img), { lazy: true })
+  for (const name of ['m', 's']) {
+    const key = name === 'm' ? 'a' : '__proto__'
+    const held = Object.getOwnPropertyDescriptor(lazy.root[name], key)!.value
+    assert.deepEqual(Reflect.ownKeys(held), [''], `${name}.${key} read through its descriptor is filled`)
+  }
+  compareLazy(lazy.root, expected, 1)
+  assert.equal(lazy.lazy?.state, 'lazy')
+  for (const lazyOpen of [false, true]) {
+    const r = copy(img)
+    const w = Container.openRegion(r, { lazy: lazyOpen })
+    Object.getOwnPropertyDescriptor(w.root.m, 'a')!.value[''].x = 2
+    Object.getOwnPropertyDescriptor(w.root.s, '__proto__')!.value[''].push(2)
+    await w.persist()
+    await w.close()
+    const back = Container.openRegion(r.crash(1))
+    const got = back.unwrap(back.root)
+    assert.equal(got.m.a[''].x, 2, `lazy: ${lazyOpen}: a write through a Map's own property's descriptor persists`)
+    assert.deepEqual(got.s.__proto__[''], [1, 2], `lazy: ${lazyOpen}: a write through a Set's own property's descriptor persists`)
+  }
+})
