@@ -22,6 +22,7 @@ import { Packr } from 'msgpackr'
 import { WORKLOADS } from './corpus-workloads.mjs'
 import { loadLibrary } from './library.mjs'
 import { durableWrite } from './experiment.mjs'
+import { touchAll } from './graph-data.mjs'
 
 const [mode, name, size, file] = process.argv.slice(2)
 const workload = WORKLOADS.find((w) => w.name === name)
@@ -41,21 +42,6 @@ async function verify(restored) {
   if (!util.isDeepStrictEqual(restored, expected)) throw new Error(`${mode} of ${name}: the restored graph differs from the built one`)
 }
 
-/** Reads every object reachable from `root` through the container's proxies; returns how many. */
-function touchAll(root) {
-  const seen = new Set()
-  const stack = [root]
-  while (stack.length > 0) {
-    const o = stack.pop()
-    if (typeof o !== 'object' || o === null || seen.has(o)) continue
-    seen.add(o)
-    if (o instanceof Date || o instanceof ArrayBuffer || ArrayBuffer.isView(o)) continue
-    if (o instanceof Map) { for (const [k, v] of o) stack.push(k, v); continue }
-    if (o instanceof Set) { for (const v of o) stack.push(v); continue }
-    for (const k in o) stack.push(o[k])
-  }
-  return seen.size
-}
 
 async function main() {
   if (mode === 'v8-load' || mode === 'mp-load') {

@@ -20,16 +20,8 @@ const benchRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 const repoRoot = path.dirname(benchRoot)
 const require = createRequire(path.join(repoRoot, 'package.json'))
 
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+import { prng } from './graph-data.mjs'
+export { prng }
 
 // ---------------------------------------------------------------- JSON files on disk
 

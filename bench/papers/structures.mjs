@@ -12,16 +12,8 @@
 //     (v8.serialize and msgpackr recurse along `next` and overflow the stack on a long
 //     list; a hand-written save walks the list, as SoftPM's TPL version did).
 
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+import { prng } from '../lib/graph-data.mjs'
+export { prng }
 
 const item = (key, rand) => ({ key, value: rand(), name: `item ${key}` })
 
