@@ -65,15 +65,21 @@ export class ShapeTrie {
   /** The shape most recently looked up whose first key is `k`, if any. */
   recentByFirst(k: string): ShapeNode | undefined { return this.#byFirst.get(k) }
 
-  lookup(keys: string[]): ShapeNode {
+  /** The shape most recently looked up with as many keys, if its keys are `keys`. */
+  #recentHit(keys: readonly string[]): ShapeNode | undefined {
     const n = keys.length
     const hit = this.#recent[n]
-    if (hit !== undefined) {
-      const k = hit.keys
-      let i = 0
-      while (i < n && k[i] === keys[i]) i++
-      if (i === n) return hit
-    }
+    if (hit === undefined) return undefined
+    const k = hit.keys
+    let i = 0
+    while (i < n && k[i] === keys[i]) i++
+    return i === n ? hit : undefined
+  }
+
+  lookup(keys: string[]): ShapeNode {
+    const n = keys.length
+    const hit = this.#recentHit(keys)
+    if (hit !== undefined) return hit
     const node = this.#walk(keys)
     if (n < 256) this.#recent[n] = node
     if (n > 0) this.#byFirst.set(keys[0], node)
@@ -83,13 +89,8 @@ export class ShapeTrie {
   /** The node of `keys` if the trie has it (creates nothing), else undefined. */
   find(keys: readonly string[]): ShapeNode | undefined {
     const n = keys.length
-    const hit = this.#recent[n]
-    if (hit !== undefined) {
-      const k = hit.keys
-      let i = 0
-      while (i < n && k[i] === keys[i]) i++
-      if (i === n) return hit
-    }
+    const hit = this.#recentHit(keys)
+    if (hit !== undefined) return hit
     let node = this.root
     for (let i = 0; i < n; i++) {
       const k = keys[i]
