@@ -230,18 +230,7 @@ export class Barrier {
 
   #objectHandler(): ProxyHandler<object> {
     return {
-      get: (t, k, r) => {
-        if (k === PROXY_TARGET) return t
-        const v = reflectGet(t, k, r)
-        if (typeof v !== 'object' || v === null) return v
-        // A proxy must return the very value of a non-writable, non-configurable property
-        // (inv. 6): hand those out raw. Looked up for non-extensible and pinned targets only.
-        if (!isExtensible(t) || isPinned(t)) {
-          const d = gOPD(t, k)
-          if (d !== undefined && d.configurable === false && d.writable === false) return this.#raw(v)
-        }
-        return this.wrap(v)
-      },
+      get: (t, k, r) => k === PROXY_TARGET ? t : this.#read(t, k, r),
       // The writing traps are the Map/Set ones, but a set passes the receiver on (setters of
       // the prototype chain see the proxy, as for an ordinary object).
       ...this.#ownPropertyTraps<object>(),
@@ -289,8 +278,15 @@ export class Barrier {
   }
 
   /** A property of a Map or Set proxy that is not one of its methods: read like an object's (inv. 6). */
-  #other(t: object, k: string | symbol): unknown {
-    const v = reflectGet(t, k, t)
+  #other(t: object, k: string | symbol): unknown { return this.#read(t, k, t) }
+
+  /**
+   * A property read through a proxy: objects wrapped, except that a proxy must return the
+   * very value of a non-writable, non-configurable property (inv. 6): those are handed out
+   * raw. Looked up for non-extensible and pinned targets only.
+   */
+  #read(t: object, k: string | symbol, r: unknown): unknown {
+    const v = reflectGet(t, k, r)
     if (typeof v !== 'object' || v === null) return v
     if (!isExtensible(t) || isPinned(t)) {
       const d = gOPD(t, k)
