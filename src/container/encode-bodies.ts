@@ -25,7 +25,7 @@ import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
-import { HOLE, S_ARRAY, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
+import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
 
@@ -250,13 +250,24 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
   const main = e.w
   const sw = e.seg
   const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)
+  // The shadow of an exposed array (e.cap) is a Float64Array while every element is a number
+  // (S_NUMS, shadow.ts); at the first other value the numbers so far are pushed one by one
+  // and the S_ARRAY layout goes on.
+  let nums = e.cap ? new Float64Array(n) : null
   try {
     for (let i = 0; i < n; i++) {
       const v = a[i]
-      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); cut.entry(numberHash(v)) }
-      else { e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos)) }
+      if (typeof v === 'number') {
+        if (nums !== null) nums[i] = v
+        else if (e.cap) e.sh!.push(v)
+        sw.num(v); cut.entry(numberHash(v))
+      } else {
+        if (nums !== null) { for (let j = 0; j < i; j++) e.sh!.push(nums[j]); nums = null }
+        e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos))
+      }
     }
   } finally { e.w = main }
+  if (nums !== null) { e.sh!.push(nums); e.skind = S_NUMS }
   endSegmented(e, KIND_ARRAY, n, start, cut)
 }
 

@@ -19,6 +19,7 @@
  * | S_SET | proto, size, value, ... |
  * | S_GONE | (empty: the object could not persist; it is compared by kind) |
  * | S_STATEFUL | as S_OBJECT (a class instance with hooks; its saved state is compared through the container's `states`) |
+ * | S_NUMS | proto, length, Object.keys count (= length), one Float64Array of the length elements: a dense array of numbers only, no named keys (a segmented array's record, encode-bodies.ts; a live capture of one, verify.ts). One slot, no boxed double per element: the shadow of an array of a million doubles was a million heap numbers, most of the collector's work at each point |
  *
  * Kind 0 means no shadow: nothing to compare (Dates, RegExps and binary data are compared
  * elsewhere), or an exposed object whose record is due at the next point anyway (dirty).
@@ -37,6 +38,7 @@ export const S_MAP = 4
 export const S_SET = 5
 export const S_GONE = 6
 export const S_STATEFUL = 7
+export const S_NUMS = 8
 
 const CHUNK = 1 << 16
 

@@ -49,7 +49,8 @@ import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectK
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'
 import { ShapeNode, type ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
-import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
+import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
+import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -158,6 +159,7 @@ export class Verifier {
         case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
         case S_STATEFUL: same = sameObject(o as Record<string, unknown>, a, p, false) && sameState(o, id, a[p], classes, states); break
         case S_ARRAY: same = sameArray(o as unknown[], a, p, n); break
+        case S_NUMS: same = sameNums(o as unknown[], a, p); break
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
         case S_MAP: same = sameMap(o as Map<unknown, unknown>, a, p); break
         case S_SET: same = sameSet(o as Set<unknown>, a, p); break
@@ -338,14 +340,38 @@ function sameArray(o: unknown[], a: unknown[], p: number, n: number): boolean {
     } else if (v === v || w === w) return false
   }
   const keyCount = a[p + 2] as number
+  const extras = (n - 3 - len) >> 1
+  if (extras === 0) return noKeysBeyond(o, keyCount)     // the elements matched, holes too: keyCount present indices
   const ks = objectKeys(o)
   if (ks.length !== keyCount) return false
-  const extras = (n - 3 - len) >> 1
   for (let i = keyCount - extras, at = e + len; i < keyCount; i++, at += 2) {
     const k = ks[i]
     if (k !== a[at] || !same((o as unknown as Record<string, unknown>)[k], a[at + 1])) return false
   }
   return true
+}
+
+/**
+ * An array whose shadow is S_NUMS (shadow.ts): the same prototype and length, each element
+ * the same number as the Float64Array's (a non-number or a hole differs; -0 is not 0, NaN
+ * is NaN), and still no named key (array-keys.ts, without Object.keys's string per index).
+ */
+function sameNums(o: unknown[], a: unknown[], p: number): boolean {
+  if (getPrototypeOf(o) !== a[p]) return false
+  const len = a[p + 1] as number
+  if (o.length !== len) return false
+  const f = a[p + 3] as Float64Array
+  for (let j = 0; j < len; j++) {
+    const v = o[j], w = f[j]
+    if (v !== w) { if (v === v || w === w) return false } else if (v === 0 && 1 / v !== 1 / w) return false
+  }
+  return noKeysBeyond(o, a[p + 2] as number)
+}
+
+/** `o`, whose elements were all found present, has `count` own enumerable keys: its indices only. */
+function noKeysBeyond(o: unknown[], count: number): boolean {
+  if (count >= NAMED_KEYS_CHECK_MIN && noNamedKeys(o)) return true
+  return objectKeys(o).length === count
 }
 
 function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
