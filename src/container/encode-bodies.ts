@@ -208,7 +208,7 @@ function extras(e: Encoder, a: unknown[], keys: string[], from: number): void {
 export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): void {
   const n = mapSize(m)
   e.skind = S_MAP
-  if (e.cap) e.sh!.push(n)
+  if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
   if (n > SEGMENT_MIN) {
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
@@ -225,7 +225,7 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
 export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   const n = setSize(s)
   e.skind = S_SET
-  if (e.cap) e.sh!.push(n)
+  if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
   let i = 0
   if (n > SEGMENT_MIN) {
     const main = e.w

@@ -67,6 +67,15 @@ export class ShadowStore {
     this.#cur[this.#pos++] = v
   }
 
+  /**
+   * Makes room for `k` more slots in the slice being written: a slice of known size (a large
+   * Map or Set) moves at most once, instead of once per doubling as `push` overflows (the
+   * shadow of a Map of 200,000 entries moved and cleared about 800,000 slots that way).
+   */
+  reserve(k: number): void {
+    if (this.#pos + k > this.#cur.length) this.#overflow(this.#pos - this.#begin + k)
+  }
+
   /** Slots written to the current slice (for `truncate`). */
   get written(): number { return this.#pos - this.#begin }
 
@@ -139,10 +148,10 @@ export class ShadowStore {
     this.#pos = 0
   }
 
-  /** The slice being written does not fit its chunk: move it to a new one with room to grow. */
-  #overflow(): void {
+  /** The slice being written does not fit its chunk: move it to a new one with room to grow (to `need` slots at least). */
+  #overflow(need = 0): void {
     const from = this.#cur, b = this.#begin, n = this.#pos - b
-    this.#newChunk(Math.max(CHUNK, 2 * n + 16))
+    this.#newChunk(Math.max(CHUNK, 2 * n + 16, need))
     for (let i = 0; i < n; i++) this.#cur[i] = from[b + i]
     for (let i = b; i < b + n; i++) from[i] = undefined
     this.#begin = 0

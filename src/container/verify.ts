@@ -197,8 +197,8 @@ export class Verifier {
         return
       }
       case KIND_ARRAY: sh.end(id, captureArray(sh, o as unknown[])); return
-      case KIND_MAP: sh.push(mapSize(o as Map<unknown, unknown>)); mapEach(o as Map<unknown, unknown>, (v, k) => { sh.push(k); sh.push(v) }); sh.end(id, S_MAP); return
-      case KIND_SET: sh.push(setSize(o as Set<unknown>)); setEach(o as Set<unknown>, v => { sh.push(v) }); sh.end(id, S_SET); return
+      case KIND_MAP: sh.reserve(1 + 2 * mapSize(o as Map<unknown, unknown>)); sh.push(mapSize(o as Map<unknown, unknown>)); mapEach(o as Map<unknown, unknown>, (v, k) => { sh.push(k); sh.push(v) }); sh.end(id, S_MAP); return
+      case KIND_SET: sh.reserve(1 + setSize(o as Set<unknown>)); sh.push(setSize(o as Set<unknown>)); setEach(o as Set<unknown>, v => { sh.push(v) }); sh.end(id, S_SET); return
       default: sh.abandon()
     }
   }
