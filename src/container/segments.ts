@@ -70,6 +70,16 @@ export function endsSegment(h: number, n: number): boolean {
   return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && (h & (SEGMENT_AVG - 1)) === 0)   // SEGMENT_AVG is a power of 2: h % SEGMENT_AVG
 }
 
+/**
+ * A collection's segments by content (bytes as a latin-1 key -> SEGMENT id), as the cutter
+ * that last stored them left them, with their order and boundaries: `ids[k]` holds entries
+ * [ends[k-1], ends[k]) (0 for k = 0). A restore's tables are plain Maps (no boundaries).
+ */
+export class KnownSegments extends Map<string, number> {
+  readonly ids: number[] = []
+  readonly ends: number[] = []
+}
+
 /** What a cutter needs from the encoder's context. */
 interface SegmentContext { readonly table: ObjectTable; readonly refs: RefStore; readonly segments: Map<number, Map<string, number>> }
 
@@ -94,7 +104,7 @@ export class SegmentCutter {
   entryStart = 0
   #segEntries = 0
   readonly #known: Map<string, number> | undefined
-  readonly #next = new Map<string, number>()
+  readonly #next = new KnownSegments()
 
   constructor(
     readonly owner: number, readonly n: number, readonly w: ByteWriter, readonly refs: IdList,
@@ -126,11 +136,33 @@ export class SegmentCutter {
     }
     this.#next.set(key, sid)
     this.ids.push(sid)
+    this.#next.ends.push(this.count)
     this.#segEntries = 0
     w.pos = 0
     refs.n = 0
   }
 
-  /** Remembers the collection's segments by content (after its `n` entries). */
-  finish(): void { this.ctx.segments.set(this.owner, this.#next) }
+  /**
+   * Keeps the segment `sid` (a SegmentRef of this collection, its `entries` unchanged) as the
+   * next one without encoding it (encode-bodies.ts `patchNumbers`).
+   */
+  keep(sid: number, entries: number): void {
+    this.count += entries
+    this.#next.set((this.ctx.table.objects[sid] as SegmentRef).key, sid)
+    this.ids.push(sid)
+    this.#next.ends.push(this.count)
+  }
+
+  /** Ends a segment of the `entries` just written to `w` (a segment of fixed bounds, encode-bodies.ts `patchNumbers`). */
+  take(entries: number): void {
+    this.count += entries
+    this.#segEntries = entries
+    this.#cut()
+  }
+
+  /** Remembers the collection's segments by content, and their bounds (after its `n` entries). */
+  finish(): void {
+    for (const sid of this.ids) this.#next.ids.push(sid)
+    this.ctx.segments.set(this.owner, this.#next)
+  }
 }

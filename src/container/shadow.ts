@@ -76,6 +76,12 @@ export class ShadowStore {
     if (this.#pos + k > this.#cur.length) this.#overflow(this.#pos - this.#begin + k)
   }
 
+  /** The Float64Array of `id`'s shadow if it is S_NUMS, else null. */
+  numsOf(id: number): Float64Array | null {
+    if (id >= this.kind.length || this.kind[id] !== S_NUMS) return null
+    return this.chunks[this.chunkOf[id]][this.startOf[id] + 3] as Float64Array
+  }
+
   /** Slots written to the current slice (for `truncate`). */
   get written(): number { return this.#pos - this.#begin }
 

@@ -44,6 +44,12 @@
  *       re-encodes it (container inv. 3).
  *   V3. An exposed id has an entry in `props` exactly when the last inspection of its own
  *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
+ *   V4. `takeChanged(id)` returns indices only for an S_NUMS array that this point's
+ *       `verify` found different from its shadow in nothing but the number values at those
+ *       indices (same prototype, length and keys; each differing element a number): every
+ *       element not listed equals its shadow's, so the encoder may re-encode only the
+ *       segments holding the listed ones (encode-bodies.ts `patchNumbers`). The indices are
+ *       taken once, and forgotten at the next `verify` and at `reset`.
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'
@@ -87,6 +93,17 @@ export class Verifier {
   #hasProps = new Uint8Array(1024)
   #list = new Int32Array(1024)
   #n = 0
+  /** S_NUMS array id -> the indices of its elements found changed by this point's `verify` (inv. V4). */
+  readonly #changed = new Map<number, number[]>()
+  /** The indices `sameNums` found; emptied when it finds more than a cap, or a change that is not a number's value. */
+  #found: number[] = []
+
+  /** The indices of `id`'s elements found changed by this point's `verify` (inv. V4), once; undefined if not known. */
+  takeChanged(id: number): number[] | undefined {
+    const c = this.#changed.get(id)
+    if (c !== undefined) this.#changed.delete(id)
+    return c
+  }
 
   /** Exposed ids listed (some may have been forgotten since). */
   get listed(): number { return this.#n }
@@ -115,6 +132,7 @@ export class Verifier {
 
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
+    this.#changed.clear()
     this.shadow.reset()
     this.props.clear()
     this.#hasProps.fill(0)
@@ -143,6 +161,7 @@ export class Verifier {
     const sh = this.shadow, flags = this.flags, list = this.#list, hasProps = this.#hasProps
     const dirty = dirtySet.flags     // marks made below are for ids already compared
     const forIn = prototypeIsClean()
+    this.#changed.clear()
     let kept = 0, compared = 0
     for (let i = 0; i < this.#n; i++) {
       const id = list[i]
@@ -159,7 +178,13 @@ export class Verifier {
         case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
         case S_STATEFUL: same = sameObject(o as Record<string, unknown>, a, p, false) && sameState(o, id, a[p], classes, states); break
         case S_ARRAY: same = sameArray(o as unknown[], a, p, n); break
-        case S_NUMS: same = sameNums(o as unknown[], a, p); break
+        case S_NUMS: {
+          const found = this.#found
+          found.length = 0
+          same = sameNums(o as unknown[], a, p, found)
+          if (found.length > 0) { this.#changed.set(id, found); this.#found = [] }
+          break
+        }
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
         case S_MAP: same = sameMap(o as Map<unknown, unknown>, a, p); break
         case S_SET: same = sameSet(o as Set<unknown>, a, p); break
@@ -355,17 +380,22 @@ function sameArray(o: unknown[], a: unknown[], p: number, n: number): boolean {
  * An array whose shadow is S_NUMS (shadow.ts): the same prototype and length, each element
  * the same number as the Float64Array's (a non-number or a hole differs; -0 is not 0, NaN
  * is NaN), and still no named key (array-keys.ts, without Object.keys's string per index).
+ * When it differs only in number values, at most a sixteenth of the elements (and 64 at
+ * least), their indices are left in `found` (inv. V4); otherwise `found` is left empty.
  */
-function sameNums(o: unknown[], a: unknown[], p: number): boolean {
+function sameNums(o: unknown[], a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const len = a[p + 1] as number
   if (o.length !== len) return false
   const f = a[p + 3] as Float64Array
+  const cap = Math.max(64, len >>> 4)
   for (let j = 0; j < len; j++) {
     const v = o[j], w = f[j]
-    if (v !== w) { if (v === v || w === w) return false } else if (v === 0 && 1 / v !== 1 / w) return false
+    if (v !== w) { if (v === v || w === w) { if (typeof v !== 'number' || found.length === cap) { found.length = 0; return false } found.push(j) } }
+    else if (v === 0 && 1 / v !== 1 / w) { if (found.length === cap) { found.length = 0; return false } found.push(j) }
   }
-  return noKeysBeyond(o, a[p + 2] as number)
+  if (!noKeysBeyond(o, a[p + 2] as number)) { found.length = 0; return false }
+  return found.length === 0
 }
 
 /** `o`, whose elements were all found present, has `count` own enumerable keys: its indices only. */
