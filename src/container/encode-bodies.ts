@@ -24,7 +24,8 @@ import { writeShape } from './records.js'
 import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
-import { KnownSegments, SEGMENT_MIN, SegmentCutter, SegmentRef, entryHash, numberHash } from './segments.js'
+import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
+import { patchEntries, patchNumbers } from './patch-segments.js'
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -210,6 +211,7 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   e.skind = S_MAP
   if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
   if (n > SEGMENT_MIN) {
+    if (e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
     try {
@@ -228,6 +230,7 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
   let i = 0
   if (n > SEGMENT_MIN) {
+    if (e.cap && patchEntries(e, s, n, start, KIND_SET)) return
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
     try {
@@ -275,72 +278,8 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
   endSegmented(e, KIND_ARRAY, n, start, cut)
 }
 
-/**
- * The SEGMENTED body of an exposed array of numbers of which the point's comparison found
- * only some elements changed (verify.ts inv. V4: their indices, `Verifier.takeChanged`): only
- * the segments holding them are encoded again, within the bounds the array's segments had
- * (segments.ts `KnownSegments`); the others keep their ids unread. A point that changes a
- * few numbers of an array of a million encodes those segments, not the million numbers.
- * The touched segments are read once, into the shadow's Float64Array (the old slice, about
- * to be replaced by this record's: it becomes the new one), then written from it, so the
- * shadow is exactly what the record was encoded from (inv. V1) even if a getter answered
- * differently on a second read. Returns false, having written nothing, when this does not
- * apply (no indices, no bounds, another length, a touched element no longer a number).
- */
-function patchNumbers(e: Encoder, a: unknown[], n: number, start: number): boolean {
-  const owner = e.holder
-  const changed = e.ctx.verifier!.takeChanged(owner)
-  if (changed === undefined) return false
-  const known = e.ctx.segments.get(owner)
-  const nums = e.sh!.numsOf(owner)
-  if (!(known instanceof KnownSegments) || nums === null || nums.length !== n) return false
-  const { ids, ends } = known
-  const m = ends.length
-  if (m === 0 || ends[m - 1] !== n || ids.length !== m) return false
-  const objects = e.ctx.table.objects
-  for (let k = 0; k < m; k++) {
-    const ref = objects[ids[k]]
-    if (!(ref instanceof SegmentRef) || ref.owner !== owner) return false
-  }
-  const touched = new Uint8Array(m)
-  for (let j = 0; j < changed.length; j++) touched[segmentOf(ends, changed[j])] = 1
-  for (let k = 0, from = 0; k < m; from = ends[k++]) {
-    if (touched[k] === 0) continue
-    for (let i = from; i < ends[k]; i++) {
-      const v = a[i]
-      if (typeof v !== 'number') return false
-      nums[i] = v
-    }
-  }
-  const main = e.w
-  const sw = e.seg
-  const cut = new SegmentCutter(owner, n, e.w = sw, e.scratch, e.ctx, e.aux)
-  try {
-    for (let k = 0, from = 0; k < m; from = ends[k++]) {
-      if (touched[k] === 0) { cut.keep(ids[k], ends[k] - from); continue }
-      for (let i = from; i < ends[k]; i++) sw.num(nums[i])
-      cut.take(ends[k] - from)
-    }
-  } finally { e.w = main }
-  e.sh!.push(nums)
-  e.skind = S_NUMS
-  endSegmented(e, KIND_ARRAY, n, start, cut)
-  return true
-}
-
-/** The segment holding entry `i`: the first k with `ends[k] > i` (binary search). */
-function segmentOf(ends: readonly number[], i: number): number {
-  let lo = 0, hi = ends.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ends[mid] > i) hi = mid
-    else lo = mid + 1
-  }
-  return lo
-}
-
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
-function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
   e.records += cut.written

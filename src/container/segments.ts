@@ -144,20 +144,22 @@ export class SegmentCutter {
 
   /**
    * Keeps the segment `sid` (a SegmentRef of this collection, its `entries` unchanged) as the
-   * next one without encoding it (encode-bodies.ts `patchNumbers`).
+   * next one without encoding it (patch-segments.ts).
    */
   keep(sid: number, entries: number): void {
     this.count += entries
     this.#next.set((this.ctx.table.objects[sid] as SegmentRef).key, sid)
     this.ids.push(sid)
     this.#next.ends.push(this.count)
+    this.entryStart = this.w.pos
   }
 
-  /** Ends a segment of the `entries` just written to `w` (a segment of fixed bounds, encode-bodies.ts `patchNumbers`). */
+  /** Ends a segment of the `entries` just written to `w` (a segment of fixed bounds, patch-segments.ts). */
   take(entries: number): void {
     this.count += entries
     this.#segEntries = entries
     this.#cut()
+    this.entryStart = this.w.pos
   }
 
   /** Remembers the collection's segments by content, and their bounds (after its `n` entries). */

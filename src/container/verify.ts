@@ -44,11 +44,15 @@
  *       re-encodes it (container inv. 3).
  *   V3. An exposed id has an entry in `props` exactly when the last inspection of its own
  *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
- *   V4. `takeChanged(id)` returns indices only for an S_NUMS array that this point's
- *       `verify` found different from its shadow in nothing but the number values at those
- *       indices (same prototype, length and keys; each differing element a number): every
- *       element not listed equals its shadow's, so the encoder may re-encode only the
- *       segments holding the listed ones (encode-bodies.ts `patchNumbers`). The indices are
+ *   V4. `takeChanged(id)` returns positions only for a collection that this point's
+ *       `verify` found different from its shadow in nothing but the entries at those
+ *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
+ *       differing elements are numbers; a segmented Map whose first entries (as many as
+ *       the shadow has) have the same keys in the same order, differing in the values
+ *       listed, or a segmented Set whose first entries are the same, either followed by
+ *       appended entries, all of them primitives. Every entry not listed (and before the
+ *       appended ones) equals its shadow's, so the encoder may re-encode only the segments
+ *       holding the listed ones and those appended (patch-segments.ts). The positions are
  *       taken once, and forgotten at the next `verify` and at `reset`.
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
@@ -57,6 +61,7 @@ import { ShapeNode, type ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
+import { SEGMENT_MIN } from './segments.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -186,8 +191,14 @@ export class Verifier {
           break
         }
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
-        case S_MAP: same = sameMap(o as Map<unknown, unknown>, a, p); break
-        case S_SET: same = sameSet(o as Set<unknown>, a, p); break
+        case S_MAP: case S_SET: {
+          if ((a[p + 1] as number) <= SEGMENT_MIN) { same = kind === S_MAP ? sameMap(o as Map<unknown, unknown>, a, p) : sameSet(o as Set<unknown>, a, p); break }
+          const found = this.#found
+          found.length = 0
+          same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
+          if (!same && found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
+          break
+        }
         default: same = stillGone(o, classes)
       }
       if (same && inspectOwn && kind !== S_GONE) {
@@ -413,6 +424,44 @@ function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
     if (ks[i] !== keys[i] || !same((o as unknown as Record<string, unknown>)[ks[i]], a[p + 3 + i])) return false
   }
   return true
+}
+
+/**
+ * `sameMap` or `sameSet` of a segmented collection (more than SEGMENT_MIN entries in its
+ * shadow), which also finds where it differs (inv. V4): when its first `old` entries (the
+ * shadow's count) have the same keys in the same order, only Map values differ among them,
+ * entries may follow them (appended), and every entry is a primitive (patch-segments.ts
+ * inv. P3), `found` holds the positions of the changed values and then one more number
+ * (so that a collection that only grew still lists something; the caller drops it);
+ * otherwise `found` is left empty.
+ */
+function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], p: number, found: number[]): boolean {
+  if (getPrototypeOf(o) !== a[p]) return false
+  const old = a[p + 1] as number
+  const size = isMap ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
+  const cap = Math.max(64, old >>> 4)
+  let i = 0, differs = size !== old, hint = size >= old
+  const at = p + 2
+  const entry = (v: unknown, k: unknown): void => {
+    if (hint && ((typeof k === 'object' && k !== null) || typeof k === 'function' || typeof k === 'symbol' ||
+      (typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'symbol')) hint = false
+    if (i < old) {
+      if (isMap) {
+        if (!same(k, a[at + 2 * i])) { differs = true; hint = false }
+        else if (!same(v, a[at + 2 * i + 1])) {
+          differs = true
+          if (hint) { if (found.length === cap) hint = false; else found.push(i) }
+        }
+      } else if (!same(v, a[at + i])) { differs = true; hint = false }
+    }
+    i++
+  }
+  if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+  else setEach(o as Set<unknown>, v => { entry(v, v) })
+  if (!differs) return true
+  if (hint) found.push(-1)
+  else found.length = 0
+  return false
 }
 
 function sameMap(o: Map<unknown, unknown>, a: unknown[], p: number): boolean {
