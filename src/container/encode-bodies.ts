@@ -209,9 +209,9 @@ function extras(e: Encoder, a: unknown[], keys: string[], from: number): void {
 export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): void {
   const n = mapSize(m)
   e.skind = S_MAP
+  if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
   if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
   if (n > SEGMENT_MIN) {
-    if (e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
     try {
@@ -227,10 +227,10 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
 export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   const n = setSize(s)
   e.skind = S_SET
+  if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
   if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
   let i = 0
   if (n > SEGMENT_MIN) {
-    if (e.cap && patchEntries(e, s, n, start, KIND_SET)) return
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
     try {

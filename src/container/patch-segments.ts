@@ -15,7 +15,10 @@
  *       shadow slots are copied from the old shadow (what that segment was encoded from),
  *       not read again from the collection; an encoded segment's are the values encoded.
  *       So a change made after the comparison (a getter run by the snapshot) is not lost:
- *       the next point's comparison sees it.
+ *       the next point's comparison sees it. A Map or Set that did not grow keeps its old
+ *       shadow slice, its encoded entries' slots overwritten in place (no copy of the
+ *       kept slots, no garbage for `ShadowStore.compact`); the slice the record began is
+ *       abandoned (`skind` 0: encode.ts ends no slice for it).
  *   P2. Used only when every bound still fits: the collection's known bounds end at the
  *       length or size its shadow had, each kept id is still a SegmentRef of this
  *       collection, the collection did not shrink; otherwise the encoder cuts it whole
@@ -129,6 +132,9 @@ export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>
   if (known === null) return false
   const { ids, ends } = known
   const touched = touchedSegments(ends, changed)
+  const inPlace = n === old
+  if (inPlace) e.cap = false            // the values encoded go to the old slice below, not to the one begun
+  else { sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n) }
   const main = e.w
   const cut = new SegmentCutter(owner, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
   let i = 0, k = 0, from = 0
@@ -137,7 +143,9 @@ export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>
       if (touched[k] === 1) {
         if (isMap) { e.value(key, key, 'mapKey'); e.value(v, key, 'mapValue') }
         else e.value(v, i, 'setEntry')
-      } else if (isMap) { sh.push(prev[p + 2 * i]); sh.push(prev[p + 2 * i + 1]) }
+        if (inPlace) { if (isMap) { prev[p + 2 * i] = key; prev[p + 2 * i + 1] = v } else prev[p + i] = v }
+      } else if (inPlace) { /* the old slots stay */ }
+      else if (isMap) { sh.push(prev[p + 2 * i]); sh.push(prev[p + 2 * i + 1]) }
       else sh.push(prev[p + i])
       if (++i === ends[k]) {
         if (touched[k] === 1) cut.take(i - from)
@@ -155,7 +163,10 @@ export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>
   try {
     if (isMap) mapEach(c as Map<unknown, unknown>, entry)
     else setEach(c as Set<unknown>, v => { entry(v, v) })
-  } finally { e.w = main }
+  } finally {
+    e.w = main
+    if (inPlace) { e.cap = true; e.skind = 0 }
+  }
   endSegmented(e, base, n, start, cut)
   return true
 }
