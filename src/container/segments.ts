@@ -7,6 +7,10 @@
  * only the segments whose bytes changed: the others keep their ids (the encoder remembers
  * each collection's segments by content). This keeps the bytes of a point proportional to
  * what changed even for a Map of a million entries, where one `set` used to rewrite it all.
+ * The encoder also remembers their order and bounds (`KnownSegments`), so that a collection
+ * whose changed entries are known can keep its other segments without reading them
+ * (patch-segments.ts); the bounds it keeps are then no longer content-defined, which only
+ * matters for reuse: the reader takes any bounds.
  *
  * Invariant: a SegmentRef in the object table names the collection it belongs to and the
  * exact bytes of its entries (`key`), so a remembered segment is reused only if it is
