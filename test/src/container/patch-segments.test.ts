@@ -95,7 +95,7 @@ test('verify.ts inv. V4: random changes of large Maps and Sets held raw, each po
       assertSameGraph(f.unwrap(f.root), want)
     }
     await c.close()
-  }), { numRuns: 8, seed: 16 })
+  }), { numRuns: 6, seed: 16 })
 })
 
 test('patch-segments.ts inv. P3: a value that cannot persist in a segment the patch would keep is still reported in dropped after a change elsewhere', async () => {
@@ -175,7 +175,7 @@ test('patched points under the crash model, three lives deep: a crash image at a
       for (const [v, snap] of expected) committed.set(v, snap)
       region = crashed
     }
-  }), { numRuns: 4, seed: 16, includeErrorInReport: true })
+  }), { numRuns: 3, seed: 16, includeErrorInReport: true })
 })
 
 test('patched points restored in a fresh process (kept-child.ts) give the graph the program had', async () => {
