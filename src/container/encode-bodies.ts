@@ -25,7 +25,8 @@ import type { ShapeNode } from './shapes.js'
 import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
-import { HOLE, S_ARRAY, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
+import { patchEntries, patchNumbers } from './patch-segments.js'
+import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
 
@@ -172,7 +173,10 @@ function indexKeys(e: Encoder, a: unknown[], n: number): string[] {
   let present = n
   for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) present--
   if (n > 2 * present + 16) return objectKeys(a)
-  e.countOnly.length = present
+  // An array-like of that length, not an array: setting one shared array's length to a
+  // million made V8 allocate and fill a million-slot backing store (then shrink it for the
+  // next, smaller array): 15 ms per array of a million numbers at every point.
+  e.countOnly = { length: present } as unknown as string[]
   return e.countOnly
 }
 
@@ -205,7 +209,8 @@ function extras(e: Encoder, a: unknown[], keys: string[], from: number): void {
 export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): void {
   const n = mapSize(m)
   e.skind = S_MAP
-  if (e.cap) e.sh!.push(n)
+  if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
+  if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
   if (n > SEGMENT_MIN) {
     const main = e.w
     const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
@@ -222,7 +227,8 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
 export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   const n = setSize(s)
   e.skind = S_SET
-  if (e.cap) e.sh!.push(n)
+  if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
+  if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
   let i = 0
   if (n > SEGMENT_MIN) {
     const main = e.w
@@ -247,21 +253,33 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
  * through `Encoder.value` and `entryHash`.
  */
 function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
+  if (e.cap && patchNumbers(e, a, n, start)) return
   const main = e.w
   const sw = e.seg
   const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)
+  // The shadow of an exposed array (e.cap) is a Float64Array while every element is a number
+  // (S_NUMS, shadow.ts); at the first other value the numbers so far are pushed one by one
+  // and the S_ARRAY layout goes on.
+  let nums = e.cap ? new Float64Array(n) : null
   try {
     for (let i = 0; i < n; i++) {
       const v = a[i]
-      if (typeof v === 'number') { if (e.cap) e.sh!.push(v); sw.num(v); cut.entry(numberHash(v)) }
-      else { e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos)) }
+      if (typeof v === 'number') {
+        if (nums !== null) nums[i] = v
+        else if (e.cap) e.sh!.push(v)
+        sw.num(v); cut.entry(numberHash(v))
+      } else {
+        if (nums !== null) { for (let j = 0; j < i; j++) e.sh!.push(nums[j]); nums = null }
+        e.value(v, i, 'index'); cut.entry(entryHash(sw.buf, cut.entryStart, sw.pos))
+      }
     }
   } finally { e.w = main }
+  if (nums !== null) { e.sh!.push(nums); e.skind = S_NUMS }
   endSegmented(e, KIND_ARRAY, n, start, cut)
 }
 
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
-function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
   e.records += cut.written

@@ -118,8 +118,8 @@ export class Encoder {
   #prevStart = 0
   #prevCount = 0
   readonly scratch = new IdList()
-  /** A key list whose length alone is used: an array's element count (encode-bodies.ts `indexKeys`). */
-  readonly countOnly: string[] = []
+  /** A key list whose length alone is used: an array's element count (encode-bodies.ts `indexKeys`; an array-like, its elements undefined, never read). */
+  countOnly: string[] = []
   /** Object.prototype has no enumerable property, so for-in over a plain object sees its own keys only. */
   readonly forIn = prototypeIsClean()
   /** Objects are checked for own properties beyond their body when discovered (inv. 4): `properties: 'all'`. */

@@ -7,6 +7,10 @@
  * only the segments whose bytes changed: the others keep their ids (the encoder remembers
  * each collection's segments by content). This keeps the bytes of a point proportional to
  * what changed even for a Map of a million entries, where one `set` used to rewrite it all.
+ * The encoder also remembers their order and bounds (`KnownSegments`), so that a collection
+ * whose changed entries are known can keep its other segments without reading them
+ * (patch-segments.ts); the bounds it keeps are then no longer content-defined, which only
+ * matters for reuse: the reader takes any bounds.
  *
  * Invariant: a SegmentRef in the object table names the collection it belongs to and the
  * exact bytes of its entries (`key`), so a remembered segment is reused only if it is
@@ -70,6 +74,16 @@ export function endsSegment(h: number, n: number): boolean {
   return n >= SEGMENT_HIGH || (n >= SEGMENT_LOW && (h & (SEGMENT_AVG - 1)) === 0)   // SEGMENT_AVG is a power of 2: h % SEGMENT_AVG
 }
 
+/**
+ * A collection's segments by content (bytes as a latin-1 key -> SEGMENT id), as the cutter
+ * that last stored them left them, with their order and boundaries: `ids[k]` holds entries
+ * [ends[k-1], ends[k]) (0 for k = 0). A restore's tables are plain Maps (no boundaries).
+ */
+export class KnownSegments extends Map<string, number> {
+  readonly ids: number[] = []
+  readonly ends: number[] = []
+}
+
 /** What a cutter needs from the encoder's context. */
 interface SegmentContext { readonly table: ObjectTable; readonly refs: RefStore; readonly segments: Map<number, Map<string, number>> }
 
@@ -94,7 +108,7 @@ export class SegmentCutter {
   entryStart = 0
   #segEntries = 0
   readonly #known: Map<string, number> | undefined
-  readonly #next = new Map<string, number>()
+  readonly #next = new KnownSegments()
 
   constructor(
     readonly owner: number, readonly n: number, readonly w: ByteWriter, readonly refs: IdList,
@@ -126,11 +140,35 @@ export class SegmentCutter {
     }
     this.#next.set(key, sid)
     this.ids.push(sid)
+    this.#next.ends.push(this.count)
     this.#segEntries = 0
     w.pos = 0
     refs.n = 0
   }
 
-  /** Remembers the collection's segments by content (after its `n` entries). */
-  finish(): void { this.ctx.segments.set(this.owner, this.#next) }
+  /**
+   * Keeps the segment `sid` (a SegmentRef of this collection, its `entries` unchanged) as the
+   * next one without encoding it (patch-segments.ts).
+   */
+  keep(sid: number, entries: number): void {
+    this.count += entries
+    this.#next.set((this.ctx.table.objects[sid] as SegmentRef).key, sid)
+    this.ids.push(sid)
+    this.#next.ends.push(this.count)
+    this.entryStart = this.w.pos
+  }
+
+  /** Ends a segment of the `entries` just written to `w` (a segment of fixed bounds, patch-segments.ts). */
+  take(entries: number): void {
+    this.count += entries
+    this.#segEntries = entries
+    this.#cut()
+    this.entryStart = this.w.pos
+  }
+
+  /** Remembers the collection's segments by content, and their bounds (after its `n` entries). */
+  finish(): void {
+    for (const sid of this.ids) this.#next.ids.push(sid)
+    this.ctx.segments.set(this.owner, this.#next)
+  }
 }

@@ -44,12 +44,24 @@
  *       re-encodes it (container inv. 3).
  *   V3. An exposed id has an entry in `props` exactly when the last inspection of its own
  *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
+ *   V4. `takeChanged(id)` returns positions only for a collection that this point's
+ *       `verify` found different from its shadow in nothing but the entries at those
+ *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
+ *       differing elements are numbers; a segmented Map whose first entries (as many as
+ *       the shadow has) have the same keys in the same order, differing in the values
+ *       listed, or a segmented Set whose first entries are the same, either followed by
+ *       appended entries, all of them primitives. Every entry not listed (and before the
+ *       appended ones) equals its shadow's, so the encoder may re-encode only the segments
+ *       holding the listed ones and those appended (patch-segments.ts). The positions are
+ *       taken once, and forgotten at the next `verify` and at `reset`.
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'
 import { ShapeNode, type ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
-import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
+import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
+import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
+import { SEGMENT_MIN } from './segments.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -86,6 +98,17 @@ export class Verifier {
   #hasProps = new Uint8Array(1024)
   #list = new Int32Array(1024)
   #n = 0
+  /** S_NUMS array id -> the indices of its elements found changed by this point's `verify` (inv. V4). */
+  readonly #changed = new Map<number, number[]>()
+  /** The indices `sameNums` found; emptied when it finds more than a cap, or a change that is not a number's value. */
+  #found: number[] = []
+
+  /** The indices of `id`'s elements found changed by this point's `verify` (inv. V4), once; undefined if not known. */
+  takeChanged(id: number): number[] | undefined {
+    const c = this.#changed.get(id)
+    if (c !== undefined) this.#changed.delete(id)
+    return c
+  }
 
   /** Exposed ids listed (some may have been forgotten since). */
   get listed(): number { return this.#n }
@@ -114,6 +137,7 @@ export class Verifier {
 
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
+    this.#changed.clear()
     this.shadow.reset()
     this.props.clear()
     this.#hasProps.fill(0)
@@ -142,6 +166,7 @@ export class Verifier {
     const sh = this.shadow, flags = this.flags, list = this.#list, hasProps = this.#hasProps
     const dirty = dirtySet.flags     // marks made below are for ids already compared
     const forIn = prototypeIsClean()
+    this.#changed.clear()
     let kept = 0, compared = 0
     for (let i = 0; i < this.#n; i++) {
       const id = list[i]
@@ -158,9 +183,22 @@ export class Verifier {
         case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
         case S_STATEFUL: same = sameObject(o as Record<string, unknown>, a, p, false) && sameState(o, id, a[p], classes, states); break
         case S_ARRAY: same = sameArray(o as unknown[], a, p, n); break
+        case S_NUMS: {
+          const found = this.#found
+          found.length = 0
+          same = sameNums(o as unknown[], a, p, found)
+          if (found.length > 0) { this.#changed.set(id, found); this.#found = [] }
+          break
+        }
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
-        case S_MAP: same = sameMap(o as Map<unknown, unknown>, a, p); break
-        case S_SET: same = sameSet(o as Set<unknown>, a, p); break
+        case S_MAP: case S_SET: {
+          if ((a[p + 1] as number) <= SEGMENT_MIN) { same = kind === S_MAP ? sameMap(o as Map<unknown, unknown>, a, p) : sameSet(o as Set<unknown>, a, p); break }
+          const found = this.#found
+          found.length = 0
+          same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
+          if (!same && found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
+          break
+        }
         default: same = stillGone(o, classes)
       }
       if (same && inspectOwn && kind !== S_GONE) {
@@ -195,8 +233,8 @@ export class Verifier {
         return
       }
       case KIND_ARRAY: sh.end(id, captureArray(sh, o as unknown[])); return
-      case KIND_MAP: sh.push(mapSize(o as Map<unknown, unknown>)); mapEach(o as Map<unknown, unknown>, (v, k) => { sh.push(k); sh.push(v) }); sh.end(id, S_MAP); return
-      case KIND_SET: sh.push(setSize(o as Set<unknown>)); setEach(o as Set<unknown>, v => { sh.push(v) }); sh.end(id, S_SET); return
+      case KIND_MAP: sh.reserve(1 + 2 * mapSize(o as Map<unknown, unknown>)); sh.push(mapSize(o as Map<unknown, unknown>)); mapEach(o as Map<unknown, unknown>, (v, k) => { sh.push(k); sh.push(v) }); sh.end(id, S_MAP); return
+      case KIND_SET: sh.reserve(1 + setSize(o as Set<unknown>)); sh.push(setSize(o as Set<unknown>)); setEach(o as Set<unknown>, v => { sh.push(v) }); sh.end(id, S_SET); return
       default: sh.abandon()
     }
   }
@@ -338,14 +376,43 @@ function sameArray(o: unknown[], a: unknown[], p: number, n: number): boolean {
     } else if (v === v || w === w) return false
   }
   const keyCount = a[p + 2] as number
+  const extras = (n - 3 - len) >> 1
+  if (extras === 0) return noKeysBeyond(o, keyCount)     // the elements matched, holes too: keyCount present indices
   const ks = objectKeys(o)
   if (ks.length !== keyCount) return false
-  const extras = (n - 3 - len) >> 1
   for (let i = keyCount - extras, at = e + len; i < keyCount; i++, at += 2) {
     const k = ks[i]
     if (k !== a[at] || !same((o as unknown as Record<string, unknown>)[k], a[at + 1])) return false
   }
   return true
+}
+
+/**
+ * An array whose shadow is S_NUMS (shadow.ts): the same prototype and length, each element
+ * the same number as the Float64Array's (a non-number or a hole differs; -0 is not 0, NaN
+ * is NaN), and still no named key (array-keys.ts, without Object.keys's string per index).
+ * When it differs only in number values, at most a sixteenth of the elements (and 64 at
+ * least), their indices are left in `found` (inv. V4); otherwise `found` is left empty.
+ */
+function sameNums(o: unknown[], a: unknown[], p: number, found: number[]): boolean {
+  if (getPrototypeOf(o) !== a[p]) return false
+  const len = a[p + 1] as number
+  if (o.length !== len) return false
+  const f = a[p + 3] as Float64Array
+  const cap = Math.max(64, len >>> 4)
+  for (let j = 0; j < len; j++) {
+    const v = o[j], w = f[j]
+    if (v !== w) { if (v === v || w === w) { if (typeof v !== 'number' || found.length === cap) { found.length = 0; return false } found.push(j) } }
+    else if (v === 0 && 1 / v !== 1 / w) { if (found.length === cap) { found.length = 0; return false } found.push(j) }
+  }
+  if (!noKeysBeyond(o, a[p + 2] as number)) { found.length = 0; return false }
+  return found.length === 0
+}
+
+/** `o`, whose elements were all found present, has `count` own enumerable keys: its indices only. */
+function noKeysBeyond(o: unknown[], count: number): boolean {
+  if (count >= NAMED_KEYS_CHECK_MIN && noNamedKeys(o)) return true
+  return objectKeys(o).length === count
 }
 
 function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
@@ -357,6 +424,44 @@ function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
     if (ks[i] !== keys[i] || !same((o as unknown as Record<string, unknown>)[ks[i]], a[p + 3 + i])) return false
   }
   return true
+}
+
+/**
+ * `sameMap` or `sameSet` of a segmented collection (more than SEGMENT_MIN entries in its
+ * shadow), which also finds where it differs (inv. V4): when its first `old` entries (the
+ * shadow's count) have the same keys in the same order, only Map values differ among them,
+ * entries may follow them (appended), and every entry is a primitive (patch-segments.ts
+ * inv. P3), `found` holds the positions of the changed values and then one more number
+ * (so that a collection that only grew still lists something; the caller drops it);
+ * otherwise `found` is left empty.
+ */
+function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], p: number, found: number[]): boolean {
+  if (getPrototypeOf(o) !== a[p]) return false
+  const old = a[p + 1] as number
+  const size = isMap ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
+  const cap = Math.max(64, old >>> 4)
+  let i = 0, differs = size !== old, hint = size >= old
+  const at = p + 2
+  const entry = (v: unknown, k: unknown): void => {
+    if (hint && ((typeof k === 'object' && k !== null) || typeof k === 'function' || typeof k === 'symbol' ||
+      (typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'symbol')) hint = false
+    if (i < old) {
+      if (isMap) {
+        if (!same(k, a[at + 2 * i])) { differs = true; hint = false }
+        else if (!same(v, a[at + 2 * i + 1])) {
+          differs = true
+          if (hint) { if (found.length === cap) hint = false; else found.push(i) }
+        }
+      } else if (!same(v, a[at + i])) { differs = true; hint = false }
+    }
+    i++
+  }
+  if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+  else setEach(o as Set<unknown>, v => { entry(v, v) })
+  if (!differs) return true
+  if (hint) found.push(-1)
+  else found.length = 0
+  return false
 }
 
 function sameMap(o: Map<unknown, unknown>, a: unknown[], p: number): boolean {

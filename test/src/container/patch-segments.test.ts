@@ -1,0 +1,197 @@
+/**
+ * Large Maps and Sets held raw (the init graph) whose point comparison found only some values
+ * changed, or entries appended: only the segments holding them are encoded again
+ * (verify.ts inv. V4, patch-segments.ts inv. P1-P3). Each point is restored from a crash
+ * image of the region and compared with the graph it persisted.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { simRegion } from './setup.js'
+import { Container } from '../../../src/container/index.js'
+import { assertSameGraph, cloneGraph } from './graph-kit.js'
+import { compareLazy } from './lazy-kit.js'
+import { graphText } from './graph-json.js'
+
+test('patch-segments.ts: a Map value changed writes one SEGMENTED and one SEGMENT record; appended entries and changes restore exactly', async () => {
+  const region = simRegion(1 << 22)
+  const m = new Map<string, unknown>(Array.from({ length: 3000 }, (_, i) => [`k${i}`, `v${i}`]))
+  const c = Container.openRegion(region, { init: () => ({ m }) })
+  await c.persist()
+  const points: number[] = []
+  for (const [k, v] of [['k5', 'changed'], ['k2999', 7], ['k1500', null]] as const) {
+    m.set(k, v)
+    const s = await c.persist()
+    points.push(s.objects)
+    const f = Container.openRegion(region.crash(1))
+    assertSameGraph(f.unwrap(f.root), cloneGraph({ m }))
+  }
+  assert.deepEqual(points, [2, 2, 2], 'one SEGMENTED and one SEGMENT record per point')
+  m.set('new', 'appended'); m.set('k7', 'and a change')
+  assert.ok((await c.persist()).objects >= 3, 'the appended entry and the change')
+  assert.equal((await c.persist()).objects, 0, 'nothing changed since: nothing written')
+  const f = Container.openRegion(region.crash(1))
+  assertSameGraph(f.unwrap(f.root), cloneGraph({ m }))
+  await c.close()
+})
+
+test('verify.ts inv. V4: a getter run by the snapshot that changes a kept segment after the comparison is persisted by the next point (patch-segments.ts inv. P1)', async () => {
+  const region = simRegion(1 << 22)
+  const m = new Map<string, unknown>(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i]))
+  let arm = false
+  // Compared after the Map (a later id): when armed, its getter changes an entry of a segment
+  // the Map's patch keeps, after the comparison found the Map's other change.
+  const late = { get sneaky() { if (arm) { arm = false; m.set('k2990', 'late') } return 1 } }
+  const c = Container.openRegion(region, { init: () => ({ m, late }) })
+  await c.persist()
+  arm = true
+  m.set('k1', 'first')
+  await c.persist()
+  assert.equal(arm, false, 'the getter ran during the point')
+  await c.persist()
+  assert.equal((await c.persist()).objects, 0, 'everything persisted')
+  const f = Container.openRegion(region.crash(1))
+  const got = (f.unwrap(f.root) as { m: Map<string, unknown> }).m
+  assert.equal(got.get('k1'), 'first')
+  assert.equal(got.get('k2990'), 'late', 'the change made after the comparison was persisted by a later point')
+  assertSameGraph(got, m)
+  await c.close()
+})
+
+test('verify.ts inv. V4: random changes of large Maps and Sets held raw, each point restored and compared (fast-check)', async () => {
+  const op = fc.oneof(
+    fc.record({ k: fc.constant('set' as const), at: fc.nat(), v: fc.oneof(fc.string({ maxLength: 6 }), fc.double(), fc.constantFrom(-0, NaN, 0, null, undefined, true)) }),
+    fc.record({ k: fc.constant('many' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 200 }) }),
+    fc.record({ k: fc.constantFrom('add' as const, 'delete' as const, 'object' as const, 'readd' as const, 'setAdd' as const, 'setDelete' as const, 'persist' as const), at: fc.nat() }),
+  )
+  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 10 }), fc.integer({ min: 300, max: 2000 }), async (ops, n) => {
+    const region = simRegion(1 << 22)
+    const g = {
+      m: new Map<unknown, unknown>(Array.from({ length: n }, (_, i) => [i % 5 === 0 ? i : `k${i}`, `v${i}`])),
+      s: new Set<unknown>(Array.from({ length: n }, (_, i) => (i % 3 === 0 ? i : `s${i}`))),
+    }
+    const c = Container.openRegion(region, { init: () => g })
+    await c.persist()
+    for (const o of ops) {
+      const keys = [...g.m.keys()], vals = [...g.s]
+      const key = keys[o.at % keys.length]
+      if (o.k === 'set') g.m.set(key, o.v)
+      else if (o.k === 'many') for (let i = 0; i < o.n; i++) g.m.set(keys[(o.at + i * 13) % keys.length], `m${o.at}.${i}`)
+      else if (o.k === 'add') g.m.set(`new${o.at}`, o.at)
+      else if (o.k === 'delete') g.m.delete(key)
+      else if (o.k === 'object') g.m.set(key, { o: o.at })
+      else if (o.k === 'readd') { const v = g.m.get(key); g.m.delete(key); g.m.set(key, v) }
+      else if (o.k === 'setAdd') g.s.add(`add${o.at}`)
+      else if (o.k === 'setDelete') g.s.delete(vals[o.at % vals.length])
+      else { await c.persist(); continue }
+      const want = cloneGraph(g)
+      await c.persist()
+      const f = Container.openRegion(region.crash(1))
+      assertSameGraph(f.unwrap(f.root), want)
+    }
+    await c.close()
+  }), { numRuns: 6, seed: 16 })
+})
+
+test('patch-segments.ts inv. P3: a value that cannot persist in a segment the patch would keep is still reported in dropped after a change elsewhere', async () => {
+  const region = simRegion(1 << 22)
+  const m = new Map<string, unknown>(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i]))
+  m.set('k2900', () => 'a function')
+  const s = new Set<unknown>(Array.from({ length: 3000 }, (_, i) => i))
+  s.add(Symbol('local'))
+  const c = Container.openRegion(region, { init: () => ({ m, s }) })
+  await c.persist()
+  const before = c.dropped.map(d => d.path).sort()
+  assert.equal(before.length, 2, 'the function and the symbol')
+  m.set('k3', 'changed'); s.add('appended')
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.path).sort(), before)
+  await c.close()
+})
+
+/** A large collection group stored through c.root (exposed: compared at each point, so patched). */
+function bigGroup(seed: number): { xs: number[]; m: Map<string, unknown>; s: Set<unknown> } {
+  return {
+    xs: Array.from({ length: 2000 }, (_, i) => i * seed + 0.5),
+    m: new Map(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i * seed] as [string, unknown])),
+    s: new Set<unknown>(Array.from({ length: 600 }, (_, i) => `s${i}`)),
+  }
+}
+
+test('patched points under the crash model, three lives deep: a crash image at any flush (recovery flushes included) restores a committed graph, fully and lazily', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.array(fc.nat(), { minLength: 2, maxLength: 5 }), fc.nat({ max: 30 }), fc.nat()), { minLength: 3, maxLength: 3 }), async lives => {
+    let region = simRegion(1 << 22)
+    const committed = new Map<number, unknown>()
+    for (const [life, [changes, crashAt, seed]] of lives.entries()) {
+      let image: ReturnType<typeof region.crash> | null = null
+      let durableAtCrash = -1
+      let c: Container | null = null
+      region.onFlush = info => {
+        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
+      }
+      c = Container.openRegion(region, { init: () => ({}) as Record<string, unknown>, keepVersions: 2 })
+      if (durableAtCrash === -1 && image !== null) durableAtCrash = c.version
+      const expected = new Map<number, unknown>([[c.version, cloneGraph(c.snapshot())]])
+      const g = bigGroup(life + 2)
+      ;(c.root as Record<string, unknown>)[`life${life}`] = g
+      const point = async (): Promise<void> => {
+        const snap = cloneGraph(c!.snapshot())
+        const s = await c!.persist()
+        expected.set(s.version, snap)
+      }
+      await point()
+      for (const [j, x] of changes.entries()) {
+        g.xs[x % 2000] = -x - j                                // patchNumbers
+        g.m.set(`k${(x * 7) % 1000}`, `v${j}`)                 // a Map value: patched in place
+        if (j % 2 === 0) g.s.add(`new${life}.${j}`)            // appended to the Set
+        await point()
+      }
+      region.onFlush = undefined
+      await c.close()
+      const crashed = image ?? region.crash(seed)
+      const durable = image !== null ? durableAtCrash : c.version
+      let fresh: Container
+      try {
+        fresh = Container.openRegion(crashed)
+      } catch (e) {
+        assert.equal(durable, 0, `life ${life + 1}: open failed after version ${durable} was durable: ${(e as Error).message}`)
+        region = crashed
+        committed.clear()
+        continue
+      }
+      assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
+      const want = expected.get(fresh.version) ?? committed.get(fresh.version)
+      assert.ok(want !== undefined, `life ${life + 1}: restored version ${fresh.version} was never committed`)
+      assertSameGraph(fresh.unwrap(fresh.root), want)
+      const lazy = Container.openRegion(crashed, { lazy: true })
+      compareLazy(lazy.root, fresh.unwrap(fresh.root), seed)
+      await lazy.close()
+      await fresh.close()
+      for (const [v, snap] of expected) committed.set(v, snap)
+      region = crashed
+    }
+  }), { numRuns: 3, seed: 16, includeErrorInReport: true })
+})
+
+test('patched points restored in a fresh process (kept-child.ts) give the graph the program had', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-patch-'))
+  const file = path.join(dir, 'p.pmc')
+  const g = bigGroup(3)
+  const c = Container.open(file, { init: () => g })
+  await c.persist()
+  for (let j = 0; j < 4; j++) {
+    g.xs[j * 331] = j / 3; g.m.set(`k${j * 97}`, { j }); g.s.add(`added${j}`)
+    await c.persist()
+  }
+  await c.close()
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kept-child.js')
+  const line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
+  assert.equal(line.error, undefined)
+  assert.equal(line.text, graphText(g))
+  fs.rmSync(dir, { recursive: true, force: true })
+})
