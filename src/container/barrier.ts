@@ -83,6 +83,7 @@ type AnySet = Set<unknown>
 type Fn = (...args: unknown[]) => unknown
 
 const isExtensible = Object.isExtensible
+const propertyIsEnumerable = Object.prototype.propertyIsEnumerable
 const gOPD = Reflect.getOwnPropertyDescriptor
 const mapDelete = Map.prototype.delete
 const mapClear = Map.prototype.clear
@@ -258,6 +259,10 @@ export class Barrier {
       deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
       defineProperty: (t, k, d) => {
         const e = this.mark(t)
+        // A symbol key, or a property that is (or may become) non-enumerable: something beyond
+        // the body (dirty.ts inv. D2). `{ value }` alone (a set of an existing property) keeps
+        // the property's enumerability; on a missing property it makes a non-enumerable one.
+        if (typeof k !== 'string' || (d.enumerable !== true && (d.enumerable === false || !propertyIsEnumerable.call(t, k)))) this.#dirty.beyond(this.#table.idOf(t))
         const pinning = d.writable !== true && d.configurable !== true && this.#pins(t, k, d)
         // A proxy of ours defined read-only stays as given: later reads must return it (inv. 6).
         if ('value' in d && !(pinning && this.#table.targetOf(d.value as object) !== undefined)) d = { ...d, value: this.#storing(d.value, e) }
@@ -275,7 +280,7 @@ export class Barrier {
         return d
       },
       setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
-      preventExtensions: t => { this.mark(t); return Reflect.preventExtensions(t) },
+      preventExtensions: t => { this.mark(t); this.#dirty.beyond(this.#table.idOf(t)); return Reflect.preventExtensions(t) },
     }
   }
 

@@ -30,6 +30,15 @@
  *      change the object in between; such a change goes to the next point (verify.ts
  *      compares the own keys of every exposed object), as every mutation made during a
  *      snapshot does (container README, "during a snapshot").
+ *   5. In an incremental point of the default mode (`trustPlain`), the record of a plain
+ *      object or class instance that is not exposed and whose `plain` flag is set (dirty.ts
+ *      inv. D2: its last record held all it has, and no trap of its proxy has since given it
+ *      a symbol key, a non-enumerable property or made it non-extensible) gets no PROPS
+ *      section without looking (`Reflect.ownKeys` on a stamped object costs 0.2-1 us per
+ *      record). Such an object can only have changed through its proxy (it is not exposed:
+ *      the program holds no raw reference to it, barrier.ts inv. 4), so the flag is exact.
+ *      Full points, `track: 'barriers'` (raw references are not watched, and a full point
+ *      is how their changes are taken) and exposed objects always look.
  */
 import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
 import {
@@ -48,6 +57,7 @@ import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import type { DateTable } from './dates.js'
+import type { DirtySet } from './dirty.js'
 import { S_GONE, type ShadowStore } from './shadow.js'
 import { propsSeen, type Verifier } from './verify.js'
 import { classDrop } from './instances.js'
@@ -112,6 +122,8 @@ export interface EncoderContext {
   readonly verifier: Verifier | null
   /** Class instance with hooks (id) -> the state its current record holds. */
   readonly states: Map<number, unknown>
+  /** The dirty set, with the `plain` flags (dirty.ts inv. D2) that records set and `trustPlain` points read (inv. 5). */
+  readonly dirty: DirtySet
 }
 
 export class Encoder {
@@ -159,6 +171,8 @@ export class Encoder {
   readonly sh: ShadowStore | null
   /** Shadow kind of the record being encoded (S_*), set by the kind's body writer. */
   skind = 0
+  /** An incremental point of the default mode: the `plain` flags of objects that are not exposed are trusted (inv. 5). */
+  trustPlain = false
 
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
     this.w.track = new RecordList(); this.aux.track = new RecordList(); this.seg.track = new RecordList()    // the INDEX record's entries (log-offsets.ts)
@@ -343,7 +357,9 @@ export class Encoder {
       case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
     }
     if (this.ctx.inspect) {
-      if (this.#nothingBeyond(o, kind, body, names)) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
+      const nothing = this.#nothingBeyond(id, o, kind, body, names)
+      if (kind === KIND_OBJECT) this.ctx.dirty.setPlain(id, nothing && this.#early)    // dirty.ts inv. D2
+      if (nothing) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
       else this.#own(id, o, kind, body)
     }
     w.endRecord(lenAt)
@@ -379,12 +395,15 @@ export class Encoder {
    * extensible with no own key at all. Arrays: extensible with no symbol-keyed property
    * (their other keys are not looked at, props.ts).
    */
-  #nothingBeyond(o: object, kind: number, body: readonly string[], names: number): boolean {
+  #nothingBeyond(id: number, o: object, kind: number, body: readonly string[], names: number): boolean {
     switch (kind) {
-      case KIND_OBJECT:
+      case KIND_OBJECT: {
         if (!this.#early) return false            // properties: 'attributes' checks the body's attributes
         if (names !== NAMES_UNKNOWN) return names === body.length
+        const plain = this.ctx.dirty.plain
+        if (this.trustPlain && !this.cap && id < plain.length && plain[id] === 1) return true    // inv. 5
         return isExtensible(o) && ownKeys(o).length === body.length
+      }
       case KIND_ARRAY: return isExtensible(o) && gOPS(o).length === 0
       case KIND_DATE: case KIND_MAP: case KIND_SET: return isExtensible(o) && ownKeys(o).length === 0
       default: return false
