@@ -40,9 +40,9 @@
  *      Full points, `track: 'barriers'` (raw references are not watched, and a full point
  *      is how their changes are taken) and exposed objects always look.
  */
-import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
+import { ObjectProto, dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
 import {
-  MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
@@ -205,6 +205,23 @@ export class Encoder {
 
   #unsupported(reason: string): number { this.#reason = reason; return 0 }
 
+  /**
+   * `classify` for an object known to have an ordinary object's brand (dirty.ts inv. D3):
+   * its kind is KIND_OBJECT whatever its prototype is now, as kinds.ts would find it (an
+   * Object.prototype or null prototype is builtin, any other one a class), without the
+   * brand checks (a dozen native calls for a class instance).
+   */
+  #classifyOrdinary(o: object): number {
+    let p: object | null
+    try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
+    if (p === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
+    if (p === null) { this.#proto = PROTO_NULL; return KIND_OBJECT }
+    const ref = this.#classRef(p)
+    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(p)}`)
+    this.#proto = PROTO_CLASS_BASE + ref.id
+    return KIND_OBJECT
+  }
+
   #classRef(proto: object): ClassRef | undefined {
     let ref = this.#classRefs.get(proto)
     if (ref !== undefined && ref.id !== 0) return ref
@@ -333,10 +350,12 @@ export class Encoder {
     this.#prevStart = this.#prevCount > 0 ? refs.start[id] : 0
     if (this.dropped.size > 0) this.dropped.delete(id)
     if (kind === 0) {
-      kind = this.classify(o)
+      const ord = this.ctx.dirty.ordinary
+      kind = id < ord.length && ord[id] === 1 ? this.#classifyOrdinary(o) : this.classify(o)
       proto = this.#proto
       if (kind === 0) { this.#gone(id); return }
     }
+    if (kind === KIND_OBJECT && proto !== PROTO_BUILTIN) this.ctx.dirty.setOrdinary(id)     // every brand check ran (dirty.ts inv. D3)
     const v = this.ctx.verifier
     this.cap = v !== null && id < v.flags.length && v.flags[id] === 1
     this.skind = 0

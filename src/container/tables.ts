@@ -136,7 +136,7 @@ export class ContainerTables {
     this.binaries.delete(id)
     this.verifier?.forget(id)
     this.states.delete(id)
-    this.dirty.beyond(id)
+    this.dirty.forget(id)
   }
 
   /** Never follow `raw` again; if it was persisted, its id is freed and the next point is full. */

@@ -91,3 +91,33 @@ test('inv. 7: c.unwrap of a restored instance hands it out raw (exposed): a raw 
   assert.equal(f.root.orders[0].items[0].qty, 2)
   await f.close()
 })
+
+test('dirty.ts inv. D3: an instance whose record was written once keeps being classified right when its prototype changes (another class, Object.prototype, null, an unregistered class)', async () => {
+  class Other { tag = 'other'; qty = 0 }
+  class Unknown {}
+  const region = simRegion()
+  const c0 = Container.openRegion(region, { classes: [Item, Other], init: () => ({ list: [new Item('a', 1), new Item('b', 2), new Item('c', 3), new Item('d', 4), new Item('e', 5)] }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion(region, { classes: [Item, Other] })
+  for (const it of c.root.list) it.qty += 10
+  await c.persist()                                  // every Item's record written in this life: their brand is known
+  const [a, b, d, e, f] = c.root.list
+  Object.setPrototypeOf(a, Other.prototype)
+  Object.setPrototypeOf(b, Object.prototype)
+  Object.setPrototypeOf(d, null)
+  Object.setPrototypeOf(e, Unknown.prototype)
+  f.bump()
+  await c.persist()
+  assert.deepEqual(c.dropped.map(x => x.reason), ['instance of unregistered class Unknown'])
+  await c.close()
+  const r = Container.openRegion(region, { classes: [Item, Other] })
+  const [ra, rb, rd, re, rf] = r.root.list
+  assert.ok(ra instanceof Other && ra.qty === 11)
+  assert.equal(Object.getPrototypeOf(r.unwrap(rb)), Object.prototype)
+  assert.equal(rb.qty, 12)
+  assert.equal(Object.getPrototypeOf(r.unwrap(rd)), null)
+  assert.equal(re, null, 'an instance of an unregistered class is restored as null')
+  assert.ok(rf instanceof Item && rf.qty === 16)
+  await r.close()
+})
