@@ -1,12 +1,59 @@
 /**
  * DirtySet: the ids whose objects changed since the last point (marked by the write
- * barriers of barrier.ts, and by the binary and Date comparisons of a snapshot, snapshot.ts).
+ * barriers of barrier.ts, and by the binary and Date comparisons of a snapshot, snapshot.ts),
+ * and which of them are known to hold nothing beyond their record's body (`plain`).
  *
- * Invariant: an id is in `list` at most once (`flags[id] === 1` exactly when it is listed).
+ * Invariants:
+ *   D1. An id is in `list` at most once (`flags[id] === 1` exactly when it is listed).
+ *   D2. `plain[id] === 1` only if the last record of `id` was written (encode.ts) for an
+ *       extensible object with no own property but its enumerable string-keyed ones (its
+ *       body), and no trap of its proxy has since run that could change that (barrier.ts:
+ *       a symbol key, a property defined or made non-enumerable, `preventExtensions`;
+ *       `beyond`). It says nothing of mutations through raw references: the encoder trusts
+ *       it only for objects that are not exposed, in the default mode (encode.ts inv. 5).
+ *   D3. `ordinary[id] === 1` only if the object of `id` was classified by its brand (kinds.ts:
+ *       every brand check ran, its prototype being none of the fast paths') and found an
+ *       ordinary object (KIND_OBJECT). An object's brand never changes (its internal slots are
+ *       fixed when it is made), so this holds until the id is freed (`forget`).
  */
 export class DirtySet {
   flags = new Uint8Array(1024)
   list: number[] = []
+  /** Inv. D2 (by id; ids past its length are 0). */
+  plain = new Uint8Array(1024)
+
+  /** Records whether the record of `id` just written held everything `id` has (inv. D2). */
+  setPlain(id: number, yes: boolean): void {
+    if (id >= this.plain.length) {
+      if (!yes) return
+      let n = this.plain.length * 2
+      while (n <= id) n *= 2
+      const f = new Uint8Array(n); f.set(this.plain); this.plain = f
+    }
+    this.plain[id] = yes ? 1 : 0
+  }
+
+  /** `id` may hold something beyond its body now (a trap): inv. D2. */
+  beyond(id: number): void { if (id < this.plain.length) this.plain[id] = 0 }
+
+  /** Inv. D3 (by id; ids past its length are 0). */
+  ordinary = new Uint8Array(1024)
+
+  /** The object of `id` has an ordinary object's brand (inv. D3). */
+  setOrdinary(id: number): void {
+    if (id >= this.ordinary.length) {
+      let n = this.ordinary.length * 2
+      while (n <= id) n *= 2
+      const f = new Uint8Array(n); f.set(this.ordinary); this.ordinary = f
+    }
+    this.ordinary[id] = 1
+  }
+
+  /** `id` was freed: nothing is known of the object it will name next (inv. D2, D3). */
+  forget(id: number): void {
+    if (id < this.plain.length) this.plain[id] = 0
+    if (id < this.ordinary.length) this.ordinary[id] = 0
+  }
 
   mark(id: number): void {
     if (id >= this.flags.length) {

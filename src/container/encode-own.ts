@@ -43,7 +43,8 @@ export function earlyNames(o: object): number {
  * of own string keys their discovery found (inv. 4), else one `Reflect.ownKeys` count
  * (string and symbol keys; on a stamped object it costs what `getOwnPropertyNames` alone
  * costs). Dates, Maps, Sets: extensible with no own key at all. Arrays: extensible with no
- * symbol-keyed property (their other keys are not looked at, props.ts).
+ * symbol-keyed property (their other keys are not looked at, props.ts). Not called for a
+ * dirty object whose `plain` flag the encoder trusts (encode.ts inv. 5, `#plainTrusted`).
  */
 export function nothingBeyond(o: object, kind: number, body: readonly string[], names: number, early: boolean): boolean {
   switch (kind) {

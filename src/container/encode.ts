@@ -31,10 +31,19 @@
  *      change the object in between; such a change goes to the next point (verify.ts
  *      compares the own keys of every exposed object), as every mutation made during a
  *      snapshot does (container README, "during a snapshot").
+ *   5. In an incremental point of the default mode (`trustPlain`), the record of a plain
+ *      object or class instance that is not exposed and whose `plain` flag is set (dirty.ts
+ *      inv. D2: its last record held all it has, and no trap of its proxy has since given it
+ *      a symbol key, a non-enumerable property or made it non-extensible) gets no PROPS
+ *      section without looking (`Reflect.ownKeys` on a stamped object costs 0.2-1 us per
+ *      record). Such an object can only have changed through its proxy (it is not exposed:
+ *      the program holds no raw reference to it, barrier.ts inv. 4), so the flag is exact.
+ *      Full points, `track: 'barriers'` (raw references are not watched, and a full point
+ *      is how their changes are taken) and exposed objects always look.
  */
-import { dateTime, getPrototypeOf, regexpParts } from './builtins.js'
+import { ObjectProto, dateTime, getPrototypeOf, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
@@ -48,6 +57,7 @@ import { ClassRef, type ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import type { DateTable } from './dates.js'
+import type { DirtySet } from './dirty.js'
 import { S_GONE, type ShadowStore } from './shadow.js'
 import type { Verifier } from './verify.js'
 import { classDrop } from './instances.js'
@@ -91,6 +101,8 @@ export interface EncoderContext {
   readonly verifier: Verifier | null
   /** Class instance with hooks (id) -> the state its current record holds. */
   readonly states: Map<number, unknown>
+  /** The dirty set, with the `plain` flags (dirty.ts inv. D2) that records set and `trustPlain` points read (inv. 5). */
+  readonly dirty: DirtySet
 }
 
 export class Encoder {
@@ -136,6 +148,8 @@ export class Encoder {
   readonly sh: ShadowStore | null
   /** Shadow kind of the record being encoded (S_*), set by the kind's body writer. */
   skind = 0
+  /** An incremental point of the default mode: the `plain` flags of objects that are not exposed are trusted (inv. 5). */
+  trustPlain = false
 
   constructor(ctx: EncoderContext, classRefs?: Map<object, ClassRef>) {
     this.w.track = new RecordList(); this.aux.track = new RecordList(); this.seg.track = new RecordList()    // the INDEX record's entries (log-offsets.ts)
@@ -168,6 +182,23 @@ export class Encoder {
   }
 
   #unsupported(reason: string): number { this.#reason = reason; return 0 }
+
+  /**
+   * `classify` for an object known to have an ordinary object's brand (dirty.ts inv. D3):
+   * its kind is KIND_OBJECT whatever its prototype is now, as kinds.ts would find it (an
+   * Object.prototype or null prototype is builtin, any other one a class), without the
+   * brand checks (a dozen native calls for a class instance).
+   */
+  #classifyOrdinary(o: object): number {
+    let p: object | null
+    try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
+    if (p === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
+    if (p === null) { this.#proto = PROTO_NULL; return KIND_OBJECT }
+    const ref = this.#classRef(p)
+    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(p)}`)
+    this.#proto = PROTO_CLASS_BASE + ref.id
+    return KIND_OBJECT
+  }
 
   #classRef(proto: object): ClassRef | undefined {
     let ref = this.#classRefs.get(proto)
@@ -275,10 +306,12 @@ export class Encoder {
     this.#prevStart = this.#prevCount > 0 ? refs.start[id] : 0
     if (this.dropped.size > 0) this.dropped.delete(id)
     if (kind === 0) {
-      kind = this.classify(o)
+      const ord = this.ctx.dirty.ordinary
+      kind = id < ord.length && ord[id] === 1 ? this.#classifyOrdinary(o) : this.classify(o)
       proto = this.#proto
       if (kind === 0) { this.#gone(id); return }
     }
+    if (kind === KIND_OBJECT && proto !== PROTO_BUILTIN) this.ctx.dirty.setOrdinary(id)     // every brand check ran (dirty.ts inv. D3)
     const v = this.ctx.verifier
     this.cap = v !== null && id < v.flags.length && v.flags[id] === 1
     this.skind = 0
@@ -299,7 +332,9 @@ export class Encoder {
       case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
     }
     if (this.ctx.inspect) {
-      if (nothingBeyond(o, kind, body, names, this.#early)) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
+      const nothing = this.#plainTrusted(id, kind, names) || nothingBeyond(o, kind, body, names, this.#early)
+      if (kind === KIND_OBJECT) this.ctx.dirty.setPlain(id, nothing && this.#early)    // dirty.ts inv. D2
+      if (nothing) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
       else ownSection(this, id, o, kind, body)
     }
     w.endRecord(lenAt)
@@ -324,6 +359,17 @@ export class Encoder {
     this.drop(undefined, 'self', this.#reason)
     this.ctx.refs.set(id, this.scratch.a, 0, 0)
     this.records++
+  }
+
+  /**
+   * Inv. 5: in an incremental point of the default mode, a dirty plain object or class
+   * instance that is not exposed and whose `plain` flag is set (dirty.ts inv. D2) has nothing
+   * beyond its body, known without the `Reflect.ownKeys` look of `nothingBeyond`.
+   */
+  #plainTrusted(id: number, kind: number, names: number): boolean {
+    if (!this.trustPlain || kind !== KIND_OBJECT || names !== NAMES_UNKNOWN || this.cap || !this.#early) return false
+    const plain = this.ctx.dirty.plain
+    return id < plain.length && plain[id] === 1
   }
 
   /** The records of this point: SHAPE and CLASS records first, then object records. */

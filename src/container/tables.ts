@@ -121,7 +121,7 @@ export class ContainerTables {
       table: this.table, shapes: this.shapes, classes: this.classes, excluded: this.excluded,
       anyExcluded: this.anyExcluded, anyProxies: this.barrier.created, refs: this.refs, dropped: this.dropped, segments: this.segments, dates: this.dates, viewsOf: this.viewsOf,
       binaries: this.binaries, inspect: this.inspect, attributes: this.attributes,
-      onOutput, verifier: this.verifier, states: this.states,
+      onOutput, verifier: this.verifier, states: this.states, dirty: this.dirty,
     }
   }
 
@@ -136,6 +136,7 @@ export class ContainerTables {
     this.binaries.delete(id)
     this.verifier?.forget(id)
     this.states.delete(id)
+    this.dirty.forget(id)
   }
 
   /** Never follow `raw` again; if it was persisted, its id is freed and the next point is full. */

@@ -6,7 +6,7 @@
  *
  * Which objects are exposed (exposure.ts keeps the set closed): every object the program
  * handed in (the `init` graph, values stored through the proxies, everything new a point
- * discovers), every object the container handed out raw (`c.unwrap(x)`, class instances,
+ * discovers), every object the container handed out raw (`c.unwrap(x)`, instances of classes with private members or hooks,
  * objects held by frozen properties, objects revived by class hooks), and everything
  * reachable raw from those. Objects only ever handed out as proxies (a restore's objects)
  * are not: their proxies mark them dirty (barrier.ts), so a point after a restore costs in

@@ -18,6 +18,7 @@ import { ShapeTrie } from '../../../src/container/shapes.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { RefStore } from '../../../src/container/refs.js'
 import { DateTable } from '../../../src/container/dates.js'
+import { DirtySet } from '../../../src/container/dirty.js'
 import { BinaryTable } from '../../../src/container/binary.js'
 import { encodeFromRoot } from '../../../src/container/walk.js'
 
@@ -107,7 +108,7 @@ test('each SEGMENT of a large collection references exactly the objects of its o
   const set = new Set<object>(objs)
   const table = new ObjectTable()
   const refs = new RefStore()
-  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs, dropped: new Map(), segments: new Map(), dates: new DateTable(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs, dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
   encodeFromRoot(enc, table, { set, list: objs })
   const slice = (id: number) => [...refs.pool.subarray(refs.start[id], refs.start[id] + refs.count[id])]
   for (const holder of [set, objs]) {

@@ -20,12 +20,13 @@ import { ByteReader } from '../../../src/container/reader.js'
 import { encodeFromRoot } from '../../../src/container/walk.js'
 import { decodeMeta, encodeMeta } from '../../../src/container/meta.js'
 import { DateTable } from '../../../src/container/dates.js'
+import { DirtySet } from '../../../src/container/dirty.js'
 import { BinaryTable } from '../../../src/container/binary.js'
 import { buildGraph, graphRecipe, Point } from './graph-kit.js'
 
 function encode(root: object): { log: Buffer; rootId: number; high: number } {
   const table = new ObjectTable()
-  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: true })
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: true })
   const rootId = encodeFromRoot(enc, table, root)
   return { log: joinBatch(enc.output()), rootId, high: table.highWater }
 }

@@ -16,6 +16,7 @@ import { ShapeTrie } from '../../../src/container/shapes.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { RefStore } from '../../../src/container/refs.js'
 import { DateTable } from '../../../src/container/dates.js'
+import { DirtySet } from '../../../src/container/dirty.js'
 import { BinaryTable } from '../../../src/container/binary.js'
 import { encodeFromRoot } from '../../../src/container/walk.js'
 
@@ -31,7 +32,7 @@ function manyShapes(n: number): { root: { items: Node[]; shared: Node }; items: 
 }
 
 function encoder(table: ObjectTable): Encoder {
-  return new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+  return new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
 }
 
 test('inv. 3: plain objects of shapes of their own get loose ids, and sharing and cycles restore', () => {
