@@ -217,7 +217,7 @@ export class Encoder {
 
   /** Writes one tagged value; `key` only serves to report a dropped value. */
   value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
-    if (this.cap) this.sh!.push(v)
+    if (this.cap) { if (typeof v === 'number') this.sh!.pushNumber(v); else this.sh!.push(v) }     // numbers outside the heap (shadow.ts inv. S2)
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return

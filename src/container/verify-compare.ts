@@ -7,7 +7,7 @@
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { ShapeNode } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
-import { HOLE, S_OBJECT, S_STATEFUL } from './shadow.js'
+import { HOLE, NUM, S_OBJECT, S_STATEFUL } from './shadow.js'
 import type { ClassRegistry } from './classes.js'
 import { inspect, own } from './props.js'
 import type { PropsSeen } from './verify.js'
@@ -15,6 +15,19 @@ import type { PropsSeen } from './verify.js'
 const isExtensible = Object.isExtensible
 const gOPS = Object.getOwnPropertySymbols
 const ownKeys = Reflect.ownKeys
+
+/** The numbers of the slice being compared (shadow.ts inv. S2) and the cursor into them: set by `numbersAt` before each comparison. */
+const cur: { nums: Float64Array, q: number } = { nums: new Float64Array(0), q: 0 }
+
+/** The slice compared next keeps its numbers in `pool` from `at` on (shadow.ts inv. S2). */
+export function numbersAt(pool: Float64Array, at: number): void { cur.nums = pool; cur.q = at }
+
+/** `same(v, w)` for a slot `w` that may be NUM: then `w` is the next number of the slice. */
+function sameSlot(v: unknown, w: unknown): boolean {
+  if (w !== NUM) return same(v, w)
+  const d = cur.nums[cur.q++]
+  return v === d ? (v !== 0 || 1 / v === 1 / d) : (v !== v && d !== d)
+}
 
 /**
  * An object or array whose last inspection found nothing beyond its body still has nothing:
@@ -65,7 +78,7 @@ export function sameObject(o: Record<string, unknown>, a: unknown[], p: number, 
   if (forIn && proto === ObjectProto) {
     let i = 0
     for (const k in o) {
-      if (k !== keys[i] || !same(o[k], a[p + 2 + i])) return false
+      if (k !== keys[i] || !sameSlot(o[k], a[p + 2 + i])) return false
       i++
     }
     return i === keys.length
@@ -74,7 +87,7 @@ export function sameObject(o: Record<string, unknown>, a: unknown[], p: number, 
   if (ks.length !== keys.length) return false
   for (let i = 0; i < ks.length; i++) {
     const k = ks[i]
-    if (k !== keys[i] || !same(o[k], a[p + 2 + i])) return false
+    if (k !== keys[i] || !sameSlot(o[k], a[p + 2 + i])) return false
   }
   return true
 }
@@ -87,17 +100,20 @@ export function sameObject(o: Record<string, unknown>, a: unknown[], p: number, 
  */
 function compileSame(node: ShapeNode): ((o: object, a: unknown[], p: number) => boolean) | null {
   const n = node.keys.length
+  // A slot holding NUM: the value is the next number of the slice, N[q] (shadow.ts inv. S2).
   const loads = node.keys.map((k, i) =>
-    `v = o[${JSON.stringify(k)}]; w = a[p + ${i + 2}]; if (v !== w) { if (v === v || w === w) return false } else if (v === 0 && 1 / v !== 1 / w) return false`)
+    `v = o[${JSON.stringify(k)}]; w = a[p + ${i + 2}]; if (v !== w) { if (w === NUM) { d = N[q++]; if (v !== d ? v === v || d === d : v === 0 && 1 / v !== 1 / d) return false } else if (v === v || w === w) return false } else if (v === 0 && 1 / v !== 1 / w) return false`)
   try {
-    node.same = new Function('K', `return function same(o, a, p) {
+    node.same = new Function('K', 'NUM', 'S', `return function same(o, a, p) {
+      const N = S.nums
+      let q = S.q
       let i = 0
       for (const k in o) { if (k !== K[i]) return false; i++ }
       if (i !== ${n}) return false
-      let v, w
+      let v, w, d
       ${loads.join('\n      ')}
       return true
-    }`)(node.keys) as (o: object, a: unknown[], p: number) => boolean
+    }`)(node.keys, NUM, cur) as (o: object, a: unknown[], p: number) => boolean
   } catch (e) {
     if (!(e instanceof EvalError)) throw e
     node.same = null
@@ -116,6 +132,9 @@ export function sameArray(o: unknown[], a: unknown[], p: number, n: number): boo
       if (v === undefined ? !hasOwn(o, j) : v === 0 && 1 / v !== 1 / (w as number)) return false
     } else if (w === HOLE) {
       if (v !== undefined || hasOwn(o, j)) return false
+    } else if (w === NUM) {
+      const d = cur.nums[cur.q++]
+      if (v !== d ? v === v || d === d : v === 0 && 1 / (v as number) !== 1 / d) return false
     } else if (v === v || w === w) return false
   }
   const keyCount = a[p + 2] as number
@@ -124,7 +143,7 @@ export function sameArray(o: unknown[], a: unknown[], p: number, n: number): boo
   const extras = (n - 3 - len) >> 1
   for (let i = keyCount - extras, at = e + len; i < keyCount; i++, at += 2) {
     const k = ks[i]
-    if (k !== a[at] || !same((o as unknown as Record<string, unknown>)[k], a[at + 1])) return false
+    if (k !== a[at] || !sameSlot((o as unknown as Record<string, unknown>)[k], a[at + 1])) return false
   }
   return true
 }
@@ -135,7 +154,7 @@ export function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
   const ks = objectKeys(o)
   if (ks.length !== keys.length) return false
   for (let i = 0; i < ks.length; i++) {
-    if (ks[i] !== keys[i] || !same((o as unknown as Record<string, unknown>)[ks[i]], a[p + 3 + i])) return false
+    if (ks[i] !== keys[i] || !sameSlot((o as unknown as Record<string, unknown>)[ks[i]], a[p + 3 + i])) return false
   }
   return true
 }
@@ -144,7 +163,7 @@ export function sameMap(o: Map<unknown, unknown>, a: unknown[], p: number): bool
   if (getPrototypeOf(o) !== a[p] || mapSize(o) !== a[p + 1]) return false
   let at = p + 2, ok = true
   mapEach(o, (v, k) => {
-    if (ok && (!same(k, a[at]) || !same(v, a[at + 1]))) ok = false
+    if (ok && (!sameSlot(k, a[at]) || !sameSlot(v, a[at + 1]))) ok = false
     at += 2
   })
   return ok
@@ -154,7 +173,7 @@ export function sameSet(o: Set<unknown>, a: unknown[], p: number): boolean {
   if (getPrototypeOf(o) !== a[p] || setSize(o) !== a[p + 1]) return false
   let at = p + 2, ok = true
   setEach(o, v => {
-    if (ok && !same(v, a[at])) ok = false
+    if (ok && !sameSlot(v, a[at])) ok = false
     at++
   })
   return ok

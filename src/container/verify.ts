@@ -56,7 +56,7 @@ import { HOLE, S_ARRAY, S_GONE, S_MAP, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, Sh
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
-import { noExtras, prototypeIsClean, sameArray, sameMap, sameObject, sameOwn, sameSet, sameSparse, sameState, stillGone } from './verify-compare.js'
+import { noExtras, numbersAt, prototypeIsClean, sameArray, sameMap, sameObject, sameOwn, sameSet, sameSparse, sameState, stillGone } from './verify-compare.js'
 
 const isExtensible = Object.isExtensible
 const ownKeys = Reflect.ownKeys
@@ -156,6 +156,7 @@ export class Verifier {
       compared++
       const o = objects[id] as object
       const a = sh.chunks[sh.chunkOf[id]], p = sh.startOf[id], n = sh.lenOf[id]
+      numbersAt(sh.nums, sh.numAt[id])      // shadow.ts inv. S2
       let same: boolean
       switch (kind) {
         case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
