@@ -25,21 +25,34 @@
 // so every object of it is verified at each point), after a restore (only objects handed
 // in since are verified), and with track: 'barriers' (no verification).
 //
-// Usage: node --expose-gc graph.mjs [--users 200000] [--rounds 5] [--only msgpackr] [--baseline FILE]
+// Every row is measured in a fresh child process (this script with --child ROW), which
+// builds the same seeded graph, runs the row's setup, collects the heap and times the row's
+// operations once, cold (no warm-up: a warm-up would stamp the graph for another container),
+// as corpus.mjs does: one competitor's data never taxes another's garbage collections.
+// --in-process measures every row in this one process instead (the old mode: the heap then
+// holds the graph, the first-life rows' own copies and every container's tables and shadows,
+// 2.4M objects' stamps and shadows meeting full collections of a 235+ MiB heap), warmed up.
+//
+// Usage: node --expose-gc graph.mjs [--users 200000] [--rounds 5] [--only msgpackr] [--baseline FILE] [--in-process]
 
 import fs from 'node:fs'
 import path from 'node:path'
 import v8 from 'node:v8'
 import { parseArgs } from 'node:util'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { Packr } from 'msgpackr'
-import { runSuite, skip } from './lib/runner.mjs'
+import { SkipScenario, runSuite, skip } from './lib/runner.mjs'
 import { filesystemName, makeScratchDir } from './lib/tmpdir.mjs'
 import { loadLibrary } from './lib/library.mjs'
 import { durableWrite } from './lib/experiment.mjs'
 import { TEAMS, buildGraph, touchAll, walk } from './lib/graph-data.mjs'
 
-const { values: own } = parseArgs({ options: { users: { type: 'string' } }, strict: false })
+const { values: own } = parseArgs({ options: { users: { type: 'string' }, 'in-process': { type: 'boolean' }, child: { type: 'string' }, ops: { type: 'string' } }, strict: false })
 const USERS = Number(own.users ?? 200_000)
+/** The row this process measures for its parent (--child), or undefined. */
+const CHILD = own.child
+const IN_PROCESS = own['in-process'] === true
 
 const dir = makeScratchDir('graph')
 const { lib, missing, source } = await loadLibrary(['Container', 'Container.open'])
@@ -279,11 +292,62 @@ function changeScenario(name, count, repeat, life) {
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1]
 
-if (missing) console.log(`note: Container rows will be skipped: ${missing}`)
+/**
+ * Row `s` measured in a fresh child process per call: the child (this script with --child)
+ * builds the graph, runs the row's setup and times `run(n)`; the runner takes the child's
+ * seconds ({ ops, seconds }), and the row's note is the last child's.
+ */
+function isolated(s) {
+  let note = typeof s.note === 'string' ? s.note : ''
+  return {
+    name: s.name,
+    vs: s.vs,
+    repeat: s.repeat,
+    note: () => note,
+    run(n) {
+      const args = ['--expose-gc', fileURLToPath(import.meta.url), '--child', s.name, '--ops', String(n), '--users', String(USERS)]
+      const lines = execFileSync(process.execPath, args, { env: process.env, maxBuffer: 1 << 24 }).toString().trim().split('\n')
+      const r = JSON.parse(lines[lines.length - 1])
+      if (r.skip) skip(r.skip)
+      note = r.note
+      return { ops: r.ops, seconds: r.seconds }
+    },
+  }
+}
+
+/** In a child (--child ROW): setup, gc, time run(--ops) once, print { ops, seconds, note }. */
+async function measureChild(scenarios) {
+  const s = scenarios.find((x) => x.name === CHILD)
+  if (s === undefined) throw new Error(`no row named ${JSON.stringify(CHILD)}`)
+  const n = Number(own.ops ?? 1)
+  try {
+    await s.setup?.()
+  } catch (err) {
+    if (err instanceof SkipScenario) { console.log(JSON.stringify({ skip: err.message })); process.exit(0) }
+    throw err
+  }
+  globalThis.gc?.()
+  await new Promise((resolve) => setImmediate(resolve))
+  const t = process.hrtime.bigint()
+  const r = await s.run(n)
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9
+  const note = typeof s.note === 'function' ? s.note() : (s.note ?? '')
+  await s.teardown?.()
+  console.log(JSON.stringify({ ops: typeof r === 'number' ? r : n, seconds, note }))
+  process.exit(0)
+}
+
+if (missing && CHILD === undefined) console.log(`note: Container rows will be skipped: ${missing}`)
 const t0 = performance.now()
-const graph = buildGraph(USERS)
+const graph = IN_PROCESS || CHILD !== undefined ? buildGraph(USERS) : null     // the parent of isolated rows measures nothing itself
 const buildMs = performance.now() - t0
 const packr = new Packr({ structuredClone: true })
+const scenarios = [
+  ...codecScenarios('v8', (g) => v8.serialize(g), (b) => v8.deserialize(b)),
+  ...codecScenarios('msgpackr', (g) => packr.pack(g), (b) => packr.unpack(b)),
+  ...containerScenarios(),
+]
+if (CHILD !== undefined) await measureChild(scenarios)
 
 await runSuite({
   name: 'graph',
@@ -291,20 +355,17 @@ await runSuite({
   unit: 'op',
   baseline: 'v8 save',
   count: 1,
-  warmupCount: 1,
+  warmupCount: IN_PROCESS ? 1 : 0,
   rounds: 5,
   env: {
     scratch: dir,
     filesystem: filesystemName(dir),
     library: source,
-    graph: `${USERS} users, ${TEAMS} shared teams, built in ${buildMs.toFixed(0)} ms`,
+    mode: IN_PROCESS ? 'every row in this process (--in-process), warmed up' : 'each row in a fresh child process per round (cold; --in-process for the old mode)',
+    graph: IN_PROCESS ? `${USERS} users, ${TEAMS} shared teams, built in ${buildMs.toFixed(0)} ms` : `${USERS} users, ${TEAMS} shared teams, built in each child`,
     heapUsed: `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
   },
-  scenarios: [
-    ...codecScenarios('v8', (g) => v8.serialize(g), (b) => v8.deserialize(b)),
-    ...codecScenarios('msgpackr', (g) => packr.pack(g), (b) => packr.unpack(b)),
-    ...containerScenarios(),
-  ],
+  scenarios: IN_PROCESS ? scenarios : scenarios.map(isolated),
   targets: [
     { row: 'Container save', vs: 'v8 save', ratio: 1 / 1.5, label: 'first full point takes at most 1.5x the v8 save' },
     { row: 'Container 1% change', vs: 'v8 save', ratio: 20, label: '1% point (first life: the init graph is verified) at least 20x faster than the v8 save' },

@@ -5,7 +5,8 @@
 //   { name, setup?(), run(n) -> ops done, teardown?(), vs?, note? }
 //
 // `run(n)` performs about n operations (sync or async) and returns how many it did
-// (undefined means n). `setup` may call `skip(reason)` to leave the row out with a
+// (undefined means n), or { ops, seconds } when it timed them itself (a scenario measured
+// in a child process: the runner then takes those seconds instead of the call's). `setup` may call `skip(reason)` to leave the row out with a
 // printed note, e.g. when the library is not built yet. `vs` names another row to
 // take this row's ratio against (default: the suite's baseline row). `note` (a
 // string, or a function called after the rounds) fills the table's last column.
@@ -98,6 +99,7 @@ async function timed(scenario, n) {
   const t0 = process.hrtime.bigint()
   const r = await scenario.run(n)
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  if (r !== null && typeof r === 'object') return [r.ops, r.seconds]     // timed by the scenario (a child process)
   return [typeof r === 'number' ? r : n, seconds]
 }
 

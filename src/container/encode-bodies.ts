@@ -207,40 +207,46 @@ function extras(e: Encoder, a: unknown[], keys: string[], from: number): void {
 }
 
 export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): void {
-  const n = mapSize(m)
-  e.skind = S_MAP
-  if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
-  if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
-  if (n > SEGMENT_MIN) {
-    const main = e.w
-    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
-    try {
-      mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
-    } finally { e.w = main }
-    endSegmented(e, KIND_MAP, n, start, cut)
-    return
-  }
-  e.w.varint(n)
-  mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue') })
+  e.numSlots = false      // shadow.ts inv. S3
+  try {
+    const n = mapSize(m)
+    e.skind = S_MAP
+    if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
+    if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
+    if (n > SEGMENT_MIN) {
+      const main = e.w
+      const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+      try {
+        mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+      } finally { e.w = main }
+      endSegmented(e, KIND_MAP, n, start, cut)
+      return
+    }
+    e.w.varint(n)
+    mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue') })
+  } finally { e.numSlots = true }
 }
 
 export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
-  const n = setSize(s)
-  e.skind = S_SET
-  if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
-  if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
-  let i = 0
-  if (n > SEGMENT_MIN) {
-    const main = e.w
-    const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
-    try {
-      setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
-    } finally { e.w = main }
-    endSegmented(e, KIND_SET, n, start, cut)
-    return
-  }
-  e.w.varint(n)
-  setEach(s, v => { e.value(v, i++, 'setEntry') })
+  e.numSlots = false      // shadow.ts inv. S3
+  try {
+    const n = setSize(s)
+    e.skind = S_SET
+    if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
+    if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
+    let i = 0
+    if (n > SEGMENT_MIN) {
+      const main = e.w
+      const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+      try {
+        setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
+      } finally { e.w = main }
+      endSegmented(e, KIND_SET, n, start, cut)
+      return
+    }
+    e.w.varint(n)
+    setEach(s, v => { e.value(v, i++, 'setEntry') })
+  } finally { e.numSlots = true }
 }
 
 /**

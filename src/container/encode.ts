@@ -145,6 +145,12 @@ export class Encoder {
   readonly #loose: LooseSampler
   /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
   cap = false
+  /**
+   * Numbers of the record's shadow may go to the shadow's `nums` (shadow.ts inv. S2): false
+   * while a Map's or Set's entries are written, whose slices hold numbers as values only
+   * (shadow.ts inv. S3: patch-segments.ts copies and overwrites their slots one by one).
+   */
+  numSlots = true
   readonly sh: ShadowStore | null
   /** Shadow kind of the record being encoded (S_*), set by the kind's body writer. */
   skind = 0
@@ -248,7 +254,7 @@ export class Encoder {
 
   /** Writes one tagged value; `key` only serves to report a dropped value. */
   value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
-    if (this.cap) this.sh!.push(v)
+    if (this.cap) { if (typeof v === 'number' && this.numSlots) this.sh!.pushNumber(v); else this.sh!.push(v) }     // numbers outside the heap (shadow.ts inv. S2)
     const w = this.w
     switch (typeof v) {
       case 'string': w.str(v); return

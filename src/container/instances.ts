@@ -4,7 +4,7 @@
  */
 import { KIND_OBJECT, kindName } from './format.js'
 import type { ClassHooks, ClassInfo } from './classes.js'
-import { stateEqual } from './verify.js'
+import { stateEqual } from './verify-compare.js'
 
 /**
  * The state to persist for hooked instance `id`: `save(o)`, or the state its record already

@@ -24,12 +24,30 @@
  * Kind 0 means no shadow: nothing to compare (Dates, RegExps and binary data are compared
  * elsewhere), or an exposed object whose record is due at the next point anyway (dirty).
  *
- * Invariant: a slice is replaced only whole (`end` after `begin`); `live` counts the slots
- * of current slices, `garbage` those of replaced ones; `compact` rebuilds the chunks.
+ * Numbers (`pushNumber`, the encoder's values): a number that is not a small integer would
+ * be a HeapNumber allocated for the slot (a double read from an object or an array is boxed
+ * when stored), about 1.4M of them at the first point of the performance graph, each
+ * surviving young-generation collections. Such a number is stored instead in `nums` (a
+ * Float64Array, outside the JavaScript heap) and its slot holds NUM; the numbers of a slice
+ * lie in `nums` from `numAt[id]` on, in the order of their slots, so a comparator reads them
+ * with a cursor (verify-compare.ts). Any slot may also hold a number as a value (captures
+ * from a live object, segmented arrays): comparators accept both.
+ *
+ * Invariants:
+ *   S1. A slice is replaced only whole (`end` after `begin`); `live` counts the slots of
+ *       current slices, `garbage` those of replaced ones; `compact` rebuilds the chunks.
+ *   S2. For every id with a shadow, `nums[numAt[id] + j]` is the number of the j-th NUM slot
+ *       of its slice (`numLen[id]` of them); `numLive`/`numGarbage` count them as S1 counts slots.
+ *   S3. The slice of a Map or Set holds no NUM: its numbers are values in their slots (the
+ *       encoder's `numSlots` is false while it writes entries), so that patch-segments.ts may
+ *       copy or overwrite an entry's slots alone and verify-compare.ts `sameEntries` compares
+ *       them without a cursor.
  */
 
 /** Stands for an array hole in a slice (never a value of the program's graph). */
 export const HOLE: object = Object.freeze({ hole: true })
+/** Stands for a number kept in `nums` (inv. S2; never a value of the program's graph). */
+export const NUM: object = Object.freeze({ num: true })
 
 export const S_OBJECT = 1
 export const S_ARRAY = 2
@@ -50,6 +68,14 @@ export class ShadowStore {
   kind = new Uint8Array(1024)
   live = 0
   garbage = 0
+  /** Numbers of the slices (inv. S2), and where each id's begin and how many it has. */
+  nums = new Float64Array(1 << 14)
+  numAt = new Int32Array(1024)
+  numLen = new Int32Array(1024)
+  numLive = 0
+  numGarbage = 0
+  #numEnd = 0
+  #numBegin = 0
   #cur: unknown[] = []
   #chunk = -1
   #pos = 0
@@ -59,6 +85,7 @@ export class ShadowStore {
   begin(): void {
     if (this.#chunk < 0 || this.#pos === this.#cur.length) this.#newChunk(CHUNK)
     this.#begin = this.#pos
+    this.#numBegin = this.#numEnd
   }
 
   /** Appends a value to the slice being written. */
@@ -82,11 +109,27 @@ export class ShadowStore {
     return this.chunks[this.chunkOf[id]][this.startOf[id] + 3] as Float64Array
   }
 
+  /**
+   * Appends a number: a small integer (a Smi: no allocation) in its slot, any other number
+   * in `nums` with NUM in its slot (inv. S2).
+   */
+  pushNumber(v: number): void {
+    if ((v | 0) === v && v <= 0x3fffffff && v >= -0x40000000 && (v !== 0 || 1 / v > 0)) { this.push(v); return }
+    if (this.#numEnd === this.nums.length) this.#growNums()
+    this.nums[this.#numEnd++] = v
+    this.push(NUM)
+  }
+
   /** Slots written to the current slice (for `truncate`). */
   get written(): number { return this.#pos - this.#begin }
 
   /** Forgets what the current slice holds past its first `n` slots. */
-  truncate(n: number): void { this.#pos = this.#begin + n }
+  truncate(n: number): void {
+    let nums = 0
+    for (let i = this.#begin; i < this.#begin + n; i++) if (this.#cur[i] === NUM) nums++
+    this.#numEnd = this.#numBegin + nums
+    this.#pos = this.#begin + n
+  }
 
   /** Ends the current slice as the shadow of `id`, laid out as `kind`. */
   end(id: number, kind: number): void {
@@ -98,10 +141,14 @@ export class ShadowStore {
     this.lenOf[id] = n
     this.kind[id] = kind
     this.live += n
+    const k = this.#numEnd - this.#numBegin
+    this.numAt[id] = this.#numBegin
+    this.numLen[id] = k
+    this.numLive += k
   }
 
   /** Drops the current slice (its record had nothing to compare). */
-  abandon(): void { this.#pos = this.#begin }
+  abandon(): void { this.#pos = this.#begin; this.#numEnd = this.#numBegin }
 
   /** Forgets the shadow of `id`. */
   clear(id: number): void {
@@ -117,10 +164,14 @@ export class ShadowStore {
     this.kind.fill(0)
     this.lenOf.fill(0)
     this.live = this.garbage = 0
+    this.numLen.fill(0)
+    this.#numEnd = this.#numBegin = 0
+    this.numLive = this.numGarbage = 0
   }
 
   /** Rebuilds the chunks with the current slices only, when replaced slices outweigh them. */
   compact(): void {
+    this.#compactNums()
     if (this.garbage <= this.live + CHUNK) return
     const old = this.chunks
     this.chunks = []
@@ -138,6 +189,30 @@ export class ShadowStore {
     this.garbage = 0
   }
 
+  /** Rebuilds `nums` with the current slices' numbers only, when replaced ones outweigh them (inv. S2). */
+  #compactNums(): void {
+    if (this.numGarbage <= this.numLive + (1 << 14)) return
+    const old = this.nums
+    const nums = new Float64Array(Math.max(1 << 14, 2 * this.numLive))
+    let end = 0
+    for (let id = 0; id < this.kind.length; id++) {
+      const k = this.numLen[id]
+      if (this.kind[id] === 0 || k === 0) continue
+      nums.set(old.subarray(this.numAt[id], this.numAt[id] + k), end)
+      this.numAt[id] = end
+      end += k
+    }
+    this.nums = nums
+    this.#numEnd = this.#numBegin = end
+    this.numGarbage = 0
+  }
+
+  #growNums(): void {
+    const b = new Float64Array(this.nums.length * 2)
+    b.set(this.nums)
+    this.nums = b
+  }
+
   #drop(id: number): void {
     if (this.kind[id] === 0) return
     const n = this.lenOf[id]
@@ -145,6 +220,10 @@ export class ShadowStore {
     this.garbage += n
     this.kind[id] = 0
     this.lenOf[id] = 0
+    const k = this.numLen[id]
+    this.numLive -= k
+    this.numGarbage += k
+    this.numLen[id] = 0
   }
 
   #newChunk(size: number): void {
@@ -173,5 +252,7 @@ export class ShadowStore {
     this.startOf = grow(this.startOf, k => new Int32Array(k))
     this.lenOf = grow(this.lenOf, k => new Int32Array(k))
     this.kind = grow(this.kind, k => new Uint8Array(k))
+    this.numAt = grow(this.numAt, k => new Int32Array(k))
+    this.numLen = grow(this.numLen, k => new Int32Array(k))
   }
 }

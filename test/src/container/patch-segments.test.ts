@@ -40,6 +40,25 @@ test('patch-segments.ts: a Map value changed writes one SEGMENTED and one SEGMEN
   await c.close()
 })
 
+test('shadow.ts inv. S3: a Map and a Set of doubles, one entry changed or added, re-encode one segment; restored exactly', async () => {
+  const region = simRegion(1 << 22)
+  const m = new Map<number, number>(Array.from({ length: 3000 }, (_, i) => [i + 0.25, i / 7]))
+  const s = new Set<number>(Array.from({ length: 3000 }, (_, i) => i * 1.5 + 0.1))
+  const c = Container.openRegion(region, { init: () => ({ m, s }) })
+  await c.persist()
+  m.set(1500.25, -0)
+  assert.equal((await c.persist()).objects, 2, 'one SEGMENTED and one SEGMENT record (doubles are not all seen as changed)')
+  m.set(10.25, NaN)
+  assert.equal((await c.persist()).objects, 2)
+  s.add(0.5)
+  assert.ok((await c.persist()).objects <= 3, 'the appended entry only')
+  assert.equal((await c.persist()).objects, 0, 'nothing changed since: nothing written')
+  const f = Container.openRegion(region.crash(1))
+  assertSameGraph(f.unwrap(f.root), cloneGraph({ m, s }))
+  assert.ok(Object.is((f.unwrap(f.root) as { m: Map<number, number> }).m.get(1500.25), -0))
+  await c.close()
+})
+
 test('verify.ts inv. V4: a getter run by the snapshot that changes a kept segment after the comparison is persisted by the next point (patch-segments.ts inv. P1)', async () => {
   const region = simRegion(1 << 22)
   const m = new Map<string, unknown>(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i]))
