@@ -219,7 +219,7 @@ export class Restorer extends LogIndex {
     switch (kind) {
       case KIND_OBJECT: {
         const shape = this.#shape(this.varint())
-        o = proto === ObjectProto ? shape.make() : objectCreate(proto)
+        o = proto === ObjectProto ? shape.make() : shape.makeWith(proto)    // shapes.ts inv. 3
         break
       }
       case KIND_DICT: o = objectCreate(proto); break
@@ -295,8 +295,7 @@ export class Restorer extends LogIndex {
       case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.#scratch.push(bid); this.views.push(bid, id); break }
       case KIND_OBJECT: {
         const shape = this.#shape(this.varint())
-        if (protoCode === PROTO_BUILTIN) shape.fill(o, this)
-        else for (const k of shape.keys) defineValue(o, k, this.value())
+        shape.fill(o, this)    // a class instance's keys are own properties already (shapes.ts inv. 3)
         break
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
