@@ -397,10 +397,11 @@ export class Restorer extends LogIndex {
 
   #fillDict(o: Record<string, unknown>, protoCode: number): void {
     const n = this.count(2)
+    const protoKeys = this.#protoKeys
     for (let i = 0; i < n; i++) {
       const k = this.#key()
       const v = this.value()
-      if (protoCode === PROTO_BUILTIN && k !== '__proto__') o[k] = v
+      if (protoCode === PROTO_BUILTIN && !protoKeys.has(k)) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
       else defineValue(o, k, v)
     }
   }

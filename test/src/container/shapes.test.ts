@@ -106,3 +106,18 @@ test('class instances and null-prototype objects get own data properties: no set
     assert.deepEqual(calls, [], 'no setter called')
   } finally { delete (Object.prototype as Record<string, unknown>).hooked }
 })
+
+test('objects of shapes of their own (DICT records) never reach a setter the program put on Object.prototype', async () => {
+  const calls: unknown[] = []
+  Object.defineProperty(Object.prototype, 'hooked', { set(v) { calls.push(v) }, get() { return 'from the prototype' }, configurable: true, enumerable: false })
+  try {
+    const list = Array.from({ length: 200 }, (_, i) => withKeys([`k${i}`, 'hooked', `j${i}`], k => `${k}${i}`))
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => ({ list }) })
+    await c.persist()
+    calls.length = 0
+    const back = Container.openRegion(region.crash(5))
+    same(back.unwrap(back.root), { list })
+    assert.deepEqual(calls, [], 'no setter called')
+  } finally { delete (Object.prototype as Record<string, unknown>).hooked }
+})
