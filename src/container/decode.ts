@@ -40,6 +40,22 @@ import { applyProps, readProps, type PendingProps } from './props-decode.js'
 const GONE = Object.freeze({ gone: true })
 
 
+/**
+ * A plain object in V8's dictionary mode, for a DICT record (keys inline: the encoder writes
+ * them for objects whose key list no other object of the point had, or too many keys). Made
+ * with a null prototype (V8 makes those in dictionary mode) and given Object.prototype; its
+ * properties are then hash-table entries instead of one hidden class per key added. Parsed
+ * JSON of varied keys (json-generated: 47k objects with key lists of their own, 260k keys)
+ * built 2.4x faster this way (300 ms against 700-760 ms for the same stores into `{}`, whose
+ * transition trees fan out into thousands of maps used once); the objects are the same to
+ * the program (the same own data properties in the same order on Object.prototype).
+ */
+function dictionaryObject(): object {
+  const o = objectCreate(null) as object
+  setPrototypeOf(o, ObjectProto)
+  return o
+}
+
 /** Receives each restored object with its id (the container stamps ids here). */
 export type BindFn = (o: object, id: number) => void
 
@@ -222,7 +238,7 @@ export class Restorer extends LogIndex {
         o = proto === ObjectProto ? shape.make() : shape.makeWith(proto)    // shapes.ts inv. 3
         break
       }
-      case KIND_DICT: o = objectCreate(proto); break
+      case KIND_DICT: o = proto === ObjectProto ? dictionaryObject() : objectCreate(proto); break
       case KIND_STATEFUL: o = this.#instance(proto); break
       case KIND_ARRAY: o = new Array(this.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
       case KIND_SPARSE: o = []; break
