@@ -5,8 +5,9 @@
  * kind an object is stored as in kinds.ts, the descriptor records (SHAPE, CLASS, SEGMENT,
  * GONE) in records.ts, where segments are cut in segments.ts. This file holds the loops
  * that run per object and per value (keep them monomorphic: V8 inlines them): discovery,
- * values, the framing of each record and its PROPS section; the body of each kind is
- * written by encode-bodies.ts.
+ * values, the framing of each record; the body of each kind is written by encode-bodies.ts,
+ * the own-property checks and the PROPS section by encode-own.ts, the choice of loose ids
+ * by loose-ids.ts.
  *
  * Discovery follows own enumerable string-keyed properties, array elements (and extra
  * enumerable properties of arrays), Map and Set entries, and the buffer of typed arrays.
@@ -23,7 +24,7 @@
  *      reads, which may run user getters).
  *   4. A plain object or class instance whose discovery found it extensible, without
  *      symbol-keyed properties, and with as many own string keys as its body holds, gets
- *      no PROPS section and no inspection at its record (`earlyNames`, `#own`): checked
+ *      no PROPS section and no inspection at its record (encode-own.ts): checked
  *      before the id stamp, because the stamp (a private field) takes V8's
  *      `getOwnPropertyNames` off its fast path (25 ns before, 330 ns after, per user of
  *      the performance graph). Only a getter or proxy trap run by this same snapshot could
@@ -31,15 +32,14 @@
  *      compares the own keys of every exposed object), as every mutation made during a
  *      snapshot does (container README, "during a snapshot").
  */
-import { dateTime, getPrototypeOf, isDataView, objectKeys, regexpParts } from './builtins.js'
+import { dateTime, getPrototypeOf, regexpParts } from './builtins.js'
 import {
-  MAX_SHAPE_KEYS, KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
 import { writeClass, writeGone } from './records.js'
 import { PendingQueue } from './pending.js'
-import { ATTR_IN_BODY, inspect, own } from './props.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, RecordList, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
@@ -49,34 +49,13 @@ import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import type { DateTable } from './dates.js'
 import { S_GONE, type ShadowStore } from './shadow.js'
-import { propsSeen, type Verifier } from './verify.js'
+import type { Verifier } from './verify.js'
 import { classDrop } from './instances.js'
 import { arrayBody, binaryBody, mapBody, objectBody, setBody, viewBody } from './encode-bodies.js'
+import { NAMES_UNKNOWN, earlyNames, nothingBeyond, ownSection } from './encode-own.js'
+import { LooseSampler, manyShapes } from './loose-ids.js'
 
 const EMPTY_KEYS: readonly string[] = []
-const isExtensible = Object.isExtensible
-const gOPS = Object.getOwnPropertySymbols
-const gOPN = Object.getOwnPropertyNames
-
-const ownKeys = Reflect.ownKeys
-
-/** `record`'s `names`: nothing was looked at yet. */
-const NAMES_UNKNOWN = -1
-/** `record`'s `names`: discovery found the object not extensible, or with a symbol-keyed property. */
-const NAMES_EXTRA = -2
-
-/**
- * The count of own string keys of `o` if it is extensible and has no symbol-keyed
- * property, else NAMES_EXTRA (inv. 4: called before the stamp, while
- * `getOwnPropertyNames` can copy V8's enum cache).
- */
-function earlyNames(o: object): number {
-  return isExtensible(o) && gOPS(o).length === 0 ? gOPN(o).length : NAMES_EXTRA
-}
-/** Plain records after which loose ids are decided by the point's shapes, and objects sampled before (`Encoder.#looseIds`). */
-const LOOSE_RECORDS = 64
-const LOOSE_SAMPLES = 16
-
 export { joinBatch, type Batch } from './writer.js'
 
 /** Everything an encoder needs from its container. */
@@ -150,10 +129,8 @@ export class Encoder {
   newShapes = 0
   /** Key lists (joined) of the plain objects written as DICT for a shape the trie does not have (encode-bodies.ts `objectBody`). */
   readonly dictSeen = new Set<string>()
-  /** Shapes of the plain objects sampled before there were LOOSE_RECORDS plain records (`#looseIds`), and how many were sampled. */
-  readonly #sample = new Set<object>()
-  #sampled = 0
-  #sampledLoose = false
+  /** Decides loose ids before the point has enough plain records to tell (loose-ids.ts). */
+  readonly #loose: LooseSampler
   /** The record being encoded is an exposed object's: its values go to the shadow too (`sh`). */
   cap = false
   readonly sh: ShadowStore | null
@@ -168,6 +145,7 @@ export class Encoder {
     if (classRefs !== undefined) this.#classRefs = classRefs
     this.sh = ctx.verifier?.shadow ?? null
     this.#early = ctx.inspect && !ctx.attributes
+    this.#loose = new LooseSampler(ctx.shapes)
   }
 
   /** The class records known to this container (shared across points). */
@@ -216,42 +194,20 @@ export class Encoder {
     }
     if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
     const kind = this.classify(o)
-    if (kind === 0) { this.#drop(key, keyKind, this.#reason); return 0 }
+    if (kind === 0) { this.drop(key, keyKind, this.#reason); return 0 }
     const names = kind === KIND_OBJECT && this.#early ? earlyNames(o) : NAMES_UNKNOWN      // before the stamp (inv. 4)
-    const loose = kind === KIND_OBJECT && this.#proto === PROTO_BUILTIN && this.#looseIds(o)
+    const loose = kind === KIND_OBJECT && this.#proto === PROTO_BUILTIN && this.#loose.loose(o, this.plainRecords, this.newShapes)
     const id = ctx.table.assign(o, loose)
     ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
     this.pending.push(id, kind, this.#proto, names)
     return id
   }
 
-  /**
-   * Whether the plain object `o` gets a loose id (identity.ts inv. 3): yes while most plain
-   * objects of this point have shapes of their own, where a stamp would be a hidden-class
-   * transition each. Decided by the records so far (a quarter or more needed a new shape);
-   * before there are LOOSE_RECORDS of them (a large array discovers all its elements before
-   * any is encoded), by the key lists of the first LOOSE_SAMPLES plain objects discovered
-   * (Object.keys: no getter runs), stamped meanwhile.
-   */
-  #looseIds(o: object): boolean {
-    if (this.plainRecords >= LOOSE_RECORDS) return this.manyShapes()
-    if (this.#sampled < LOOSE_SAMPLES) {
-      const keys = objectKeys(o)
-      this.#sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.ctx.shapes.lookup(keys))
-      if (++this.#sampled === LOOSE_SAMPLES) this.#sampledLoose = 2 * this.#sample.size > LOOSE_SAMPLES
-      return false
-    }
-    return this.#sampledLoose
-  }
+  /** Plain objects of this point rarely share shapes (loose-ids.ts `manyShapes`). */
+  manyShapes(): boolean { return manyShapes(this.plainRecords, this.newShapes) }
 
-  /**
-   * A quarter or more of this point's plain records (LOOSE_RECORDS at least) needed a shape
-   * new to the point: plain objects rarely share shapes here, so ids are loose and the
-   * for-in pass that expects a known shape is skipped (encode-bodies.ts `objectBody`).
-   */
-  manyShapes(): boolean { return this.plainRecords >= LOOSE_RECORDS && 4 * this.newShapes > this.plainRecords }
-
-  #drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
+  /** Reports a value of the holder that cannot persist. */
+  drop(key: unknown, keyKind: DroppedAt['keyKind'], reason: string): void {
     const entry: DroppedAt = { key, keyKind, reason }
     if (this.holderDropped === undefined) {
       this.holderDropped = [entry]
@@ -289,7 +245,7 @@ export class Encoder {
         return
       }
       default:
-        this.#drop(key, keyKind, typeof v)
+        this.drop(key, keyKind, typeof v)
         w.u8(TAG_DROPPED)
     }
   }
@@ -343,8 +299,8 @@ export class Encoder {
       case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
     }
     if (this.ctx.inspect) {
-      if (this.#nothingBeyond(o, kind, body, names)) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
-      else this.#own(id, o, kind, body)
+      if (nothingBeyond(o, kind, body, names, this.#early)) { if (this.cap) this.ctx.verifier!.setProps(id, null) }
+      else ownSection(this, id, o, kind, body)
     }
     w.endRecord(lenAt)
     if (proto >= PROTO_CLASS_BASE && kind !== KIND_OBJECT) this.classDrop(proto, kind)
@@ -357,7 +313,7 @@ export class Encoder {
   /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */
   classDrop(proto: number, kind: number): void {
     const reason = classDrop((this.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info, kind)
-    if (reason !== '') this.#drop(undefined, 'self', reason)
+    if (reason !== '') this.drop(undefined, 'self', reason)
   }
 
   /** An object with an id that can no longer persist: a GONE record (restored as null). */
@@ -365,63 +321,9 @@ export class Encoder {
     const v = this.ctx.verifier
     if (v !== null && v.has(id)) { this.sh!.begin(); this.sh!.end(id, S_GONE) }
     writeGone(this.w, id, this.#reason)
-    this.#drop(undefined, 'self', this.#reason)
+    this.drop(undefined, 'self', this.#reason)
     this.ctx.refs.set(id, this.scratch.a, 0, 0)
     this.records++
-  }
-
-  /**
-   * True when `o` has nothing beyond `body` that `#own` would write or report (so `inspect`
-   * would answer false), found with one or two calls: the common case, for which `inspect`
-   * makes three. False sends the record to `#own`. Objects: the count of own string keys
-   * their discovery found (inv. 4), else one `Reflect.ownKeys` count (string and symbol keys;
-   * on a stamped object it costs what `getOwnPropertyNames` alone costs). Dates, Maps, Sets:
-   * extensible with no own key at all. Arrays: extensible with no symbol-keyed property
-   * (their other keys are not looked at, props.ts).
-   */
-  #nothingBeyond(o: object, kind: number, body: readonly string[], names: number): boolean {
-    switch (kind) {
-      case KIND_OBJECT:
-        if (!this.#early) return false            // properties: 'attributes' checks the body's attributes
-        if (names !== NAMES_UNKNOWN) return names === body.length
-        return isExtensible(o) && ownKeys(o).length === body.length
-      case KIND_ARRAY: return isExtensible(o) && gOPS(o).length === 0
-      case KIND_DATE: case KIND_MAP: case KIND_SET: return isExtensible(o) && ownKeys(o).length === 0
-      default: return false
-    }
-  }
-
-  /**
-   * The own properties the body does not hold, or holds with attributes other than the
-   * defaults (props.ts): a PROPS section at the end of the record, and reports of what
-   * cannot persist. `body`: the own enumerable string keys the body holds.
-   */
-  #own(id: number, o: object, kind: number, body: readonly string[]): void {
-    const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
-    const exempt = kind === KIND_REGEXP ? 'lastIndex' : null
-    // The attributes of the body's keys (one getOwnPropertyDescriptor per key: 2-4 us per
-    // object here, more than v8.serialize spends on it) only with `properties: 'attributes'`,
-    // or when the object is not extensible (props.ts `inspect` checks them then anyway).
-    const checkAttrs = this.ctx.attributes && kind !== KIND_ARRAY
-    const found = inspect(o, body, !elements, checkAttrs, exempt)
-    // An exposed object: what was found is compared at the next points (verify.ts inv. V3).
-    if (this.cap) this.ctx.verifier!.setProps(id, found ? propsSeen(body, !elements, checkAttrs, exempt) : null)
-    if (!found) return
-    // Copies: writing a value may discover objects, and nothing here may see `own` change under it.
-    const keys = own.keys.slice(), attrs = own.attrs.slice(), values = own.values.slice(), real = own.real.slice(), drops = own.drops.slice(), sealed = own.sealed
-    for (const [k, why] of drops) this.#drop(k, 'prop', why)
-    if (keys.length === 0 && !sealed) return
-    const w = this.w
-    w.u8(sealed ? 1 : 0)
-    w.varint(keys.length)
-    const cap = this.cap
-    this.cap = false        // these values are not part of the shadow's layout (shadow.ts)
-    for (let i = 0; i < keys.length; i++) {
-      w.u8(attrs[i])
-      w.str(keys[i])
-      if ((attrs[i] & ATTR_IN_BODY) === 0) this.value(values[i], real[i], 'prop')
-    }
-    this.cap = cap
   }
 
   /** The records of this point: SHAPE and CLASS records first, then object records. */

@@ -201,7 +201,7 @@ export class Verifier {
     }
   }
 
-  /** Inspects the own properties of `o` as the encoder does for its kind (encode.ts `#own`; inv. V3). */
+  /** Inspects the own properties of `o` as the encoder does for its kind (encode-own.ts `ownSection`; inv. V3). */
   #captureProps(id: number, o: object, attributes: boolean): void {
     const kind = kindOf(o)
     if (kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_ARRAY && kind !== KIND_MAP && kind !== KIND_SET) { this.setProps(id, null); return }

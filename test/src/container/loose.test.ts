@@ -1,6 +1,6 @@
 /**
  * Loose ids (identity.ts inv. 3): plain objects of shapes no other object shares get their id
- * in a Map instead of a private-field stamp (encode.ts `#looseIds`). These tests build
+ * in a Map instead of a private-field stamp (loose-ids.ts). These tests build
  * graphs whose plain objects all have keys of their own, so most ids are loose, and check
  * that identity (shared references, cycles) survives the first point, later points and a
  * restore, and that the table forgets a loose id when it frees it.

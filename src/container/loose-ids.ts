@@ -1,0 +1,47 @@
+/**
+ * Whether a plain object the encoder discovers gets a loose id (identity.ts inv. 3): yes
+ * while most plain objects of the point have shapes of their own, where a stamp would be a
+ * hidden-class transition each. Decided by the point's records so far (a quarter or more
+ * needed a new shape, `manyShapes`); before there are LOOSE_RECORDS of them (a large array
+ * discovers all its elements before any is encoded), by the key lists of the first
+ * LOOSE_SAMPLES plain objects discovered (Object.keys: no getter runs), stamped meanwhile.
+ * One sampler per encoder (per point).
+ */
+import { objectKeys } from './builtins.js'
+import { MAX_SHAPE_KEYS } from './format.js'
+import type { ShapeTrie } from './shapes.js'
+
+/** Plain records after which loose ids are decided by the point's shapes, and objects sampled before. */
+export const LOOSE_RECORDS = 64
+export const LOOSE_SAMPLES = 16
+
+/**
+ * A quarter or more of `plainRecords` (LOOSE_RECORDS at least) needed a shape new to the
+ * point: plain objects rarely share shapes here, so ids are loose and the for-in pass that
+ * expects a known shape is skipped (encode-bodies.ts `objectBody`).
+ */
+export function manyShapes(plainRecords: number, newShapes: number): boolean {
+  return plainRecords >= LOOSE_RECORDS && 4 * newShapes > plainRecords
+}
+
+export class LooseSampler {
+  /** Shapes (or the objects, past MAX_SHAPE_KEYS keys) of the plain objects sampled, and how many were sampled. */
+  readonly #sample = new Set<object>()
+  #sampled = 0
+  #loose = false
+  readonly #shapes: ShapeTrie
+
+  constructor(shapes: ShapeTrie) { this.#shapes = shapes }
+
+  /** Whether the plain object `o` gets a loose id, given the point's plain records so far and how many needed a new shape. */
+  loose(o: object, plainRecords: number, newShapes: number): boolean {
+    if (plainRecords >= LOOSE_RECORDS) return manyShapes(plainRecords, newShapes)
+    if (this.#sampled < LOOSE_SAMPLES) {
+      const keys = objectKeys(o)
+      this.#sample.add(keys.length > MAX_SHAPE_KEYS ? o : this.#shapes.lookup(keys))
+      if (++this.#sampled === LOOSE_SAMPLES) this.#loose = 2 * this.#sample.size > LOOSE_SAMPLES
+      return false
+    }
+    return this.#loose
+  }
+}
