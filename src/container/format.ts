@@ -108,21 +108,9 @@ export const header = { id: 0, body: 0, end: 0 }
  * false if the header is truncated or malformed before `limit` (the caller reports it).
  */
 export function readHeader(buf: Uint8Array, p: number, limit: number): boolean {
-  // The id's varint inline (it runs once or twice per record of a restore), the length's through readVarint5.
-  let id = 0, scale = 1, i = p
-  for (;;) {
-    if (i >= limit || i - p >= 5) return false
-    const b = buf[i++]!
-    id += (b & 0x7f) * scale
-    if (b < 0x80) break
-    scale *= 0x80
-  }
-  if (i < limit && buf[i]! < 0x80) {    // a length below 128: one byte
-    header.id = id
-    header.body = i + 1
-    header.end = i + 1 + buf[i]!
-    return true
-  }
+  const i = readVarint5(buf, p, limit)
+  if (i < 0) return false
+  const id = varint
   const j = readVarint5(buf, i, limit)
   if (j < 0) return false
   header.id = id

@@ -46,19 +46,14 @@ export class ByteReader {
   }
 
   varint(): number {
-    const buf = this.buf, end = this.end
-    let p = this.pos
-    if (p < end && buf[p] < 0x80) { this.pos = p + 1; return buf[p] }    // one byte: most counts, tags' lengths, small ids
     let v = 0
     let scale = 1
     for (let i = 0; i < 8; i++) {
-      if (p >= end) { this.pos = p; this.fail('record truncated') }
-      const b = buf[p++]
+      const b = this.u8()
       v += (b & 0x7f) * scale
-      if (b < 0x80) { this.pos = p; return v }
+      if (b < 0x80) return v
       scale *= 0x80
     }
-    this.pos = p
     return this.fail('varint too long')
   }
 
@@ -84,8 +79,8 @@ export class ByteReader {
   }
 
   latin1(n: number): string {
+    this.need(n)
     const p = this.pos
-    if (p + n > this.end) this.fail(`record truncated (needs ${n} more bytes)`)
     this.pos = p + n
     const b = this.buf
     if (n > 6) return b.latin1Slice(p, p + n)
