@@ -6,9 +6,10 @@
  * Steps: `index` scans the log once and keeps, for every id, the offset of its last record
  * (log-index.ts; inv. 1 of format.ts: the last record is the current state). `run` then fills every
  * current record in log order. A reference to an object not yet built creates its shell
- * (an empty object of the right kind and prototype) from that object's record header, so
- * cycles and forward references need no recursion and every id yields exactly one object
- * (shared references and cycles keep their identity).
+ * (an empty object of the right kind and prototype) from that object's record header
+ * (shells.ts, an object the Restorer holds), so cycles and forward references need no
+ * recursion and every id yields exactly one object (shared references and cycles keep
+ * their identity). This file fills bodies; shells.ts makes the objects.
  *
  * Invariants:
  *   1. Every read is bounded by the current record (ByteReader); a record must be consumed
@@ -19,45 +20,29 @@
  *      keys are JSON literals, never through code found in the data.
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
-import { ObjectProto, getPrototypeOf, isArrayBuffer, mapPut, objectCreate, setPrototypeOf, setPut } from './builtins.js'
+import { mapPut, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
 import { LogIndex } from './log-index.js'
-import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
-import { compileShape, defineValue, objectPrototypeKeys, type CompiledShape } from './shapes.js'
+import { defineValue } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
-import { ClassHookError, UnknownClassError } from './errors.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
-import { chunkedShell, fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
+import { fillChunks, readChunked } from './binary-decode.js'
+import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 
-/** Stands in the object table for a GONE record; references to it read as null. */
-const GONE = Object.freeze({ gone: true })
-
-
-/** Receives each restored object with its id (the container stamps ids here). */
-export type BindFn = (o: object, id: number) => void
-
-/** Shape and class records found by a restore, for the encoder's tables. */
-export interface RestoredTables {
-  shapes: Map<number, readonly string[]>
-  classes: Map<number, { name: string; proto: object }>
-}
+export type { BindFn, RestoredTables } from './shells.js'
 
 export class Restorer extends LogIndex {
   /** id -> restored object. */
   readonly objects: (object | undefined)[]
-  readonly #shapes = new Map<number, CompiledShape>()
-  readonly #protoKeys = objectPrototypeKeys()
-  readonly #classes = new Map<number, { name: string; proto: object }>()
-  readonly #registry: ClassRegistry
-  /** Receives each object created (a lazy restore sets it once the container's id table is known). */
-  bind: BindFn
+  /** Makes the object of each id from its record header (shells.ts). */
+  readonly shells: Shells
   /** Number of current records (objects, shapes, classes). */
   records = 0
   /** References of every current record. */
@@ -73,8 +58,6 @@ export class Restorer extends LogIndex {
   readonly segments = new Map<number, [number, string][]>()
   /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
   readonly stateful: unknown[] = []
-  /** Ids of the SHAPE records read, in the order met (a lazy restore binds them as they come: lazy.ts). */
-  readonly shapeIds: number[] = []
   /** End of the log (`end` moves to each record's end while it is read). */
   readonly logEnd: number
 
@@ -86,9 +69,24 @@ export class Restorer extends LogIndex {
     super(log, end, high, where, unfilled)
     this.objects = objects ?? packedArray(high) as (object | undefined)[]
     this.logEnd = end
-    this.#registry = registry
-    this.bind = bind
+    this.shells = new Shells(this, this.objects, registry, bind)
   }
+
+  /** Receives each object created (a lazy restore sets it once the container's id table is known). */
+  get bind(): BindFn { return this.shells.bind }
+  set bind(f: BindFn) { this.shells.bind = f }
+
+  /** Ids of the SHAPE records read, in the order met (a lazy restore binds them as they come: lazy.ts). */
+  get shapeIds(): readonly number[] { return this.shells.shapeIds }
+
+  /** The keys of the SHAPE record `id`, read already (its id is in `shapeIds`). */
+  shapeKeys(id: number): readonly string[] { return this.shells.shapeKeys(id) }
+
+  /** The shape and class records met. */
+  tables(): RestoredTables { return this.shells.tables() }
+
+  /** The object with id `id`, creating its shell if it does not exist yet (shells.ts). */
+  ref(id: number): object { return this.shells.ref(id) }
 
   /** Builds every current object; returns the root. */
   run(rootId: number): object {
@@ -139,141 +137,6 @@ export class Restorer extends LogIndex {
     } catch (e) { throw this.#typed(e) }
   }
 
-  /** The keys of the SHAPE record `id`, read already (its id is in `shapeIds`). */
-  shapeKeys(id: number): readonly string[] { return this.#shapes.get(id)!.keys }
-
-  /** The shape and class records met. */
-  tables(): RestoredTables {
-    const shapes = new Map<number, readonly string[]>()
-    for (const [id, s] of this.#shapes) shapes.set(id, s.keys)
-    return { shapes, classes: this.#classes }
-  }
-
-  /** The prototype a proto code stands for (kind's built-in, null, or a registered class). */
-  #proto(kind: number, code: number): object | null {
-    if (code === PROTO_BUILTIN) return BUILTIN_PROTO[kind] ?? null
-    if (code === PROTO_NULL) return null
-    return this.#classProto(code - PROTO_CLASS_BASE)
-  }
-
-  #classProto(id: number): object {
-    const known = this.#classes.get(id)
-    if (known !== undefined) return known.proto
-    const pos = this.pos, end = this.end
-    const kind = this.enter(id)
-    if (kind !== KIND_CLASS) this.fail(`prototype reference to a ${kindName(kind)} record`)
-    this.varint()
-    const name = this.value()
-    if (typeof name !== 'string') this.fail('class record without a name')
-    const proto = this.#registry.protoOf(name)
-    if (proto === undefined) {
-      throw new UnknownClassError(`Cannot restore container "${this.where}": it holds instances of class "${name}", which is not registered; pass it in the classes option of Container.open`, name)
-    }
-    this.#classes.set(id, { name, proto })
-    this.pos = pos; this.end = end
-    return proto
-  }
-
-  #shape(id: number): CompiledShape {
-    const known = this.#shapes.get(id)
-    if (known !== undefined) return known
-    const pos = this.pos, end = this.end
-    if (this.enter(id) !== KIND_SHAPE) this.fail(`shape reference to a non-shape record`)
-    this.varint()
-    const n = this.count(1)
-    if (n > MAX_SHAPE_KEYS) this.fail(`shape with ${n} keys`)
-    const keys: string[] = []
-    for (let i = 0; i < n; i++) {
-      const k = this.value()
-      if (typeof k !== 'string') this.fail('shape key is not a string')
-      keys.push(k)
-    }
-    if (this.pos !== this.end) this.fail('shape record has trailing bytes')
-    const shape = compileShape(keys, this.#protoKeys)
-    this.#shapes.set(id, shape)
-    this.shapeIds.push(id)
-    this.pos = pos; this.end = end
-    return shape
-  }
-
-  /** The object with id `id`, creating its shell if it does not exist yet. */
-  ref(id: number): object {
-    const o = this.objects[id]
-    if (o !== undefined) return o
-    if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
-    const pos = this.pos, end = this.end
-    const shell = this.#shell(id)
-    this.pos = pos; this.end = end
-    return shell
-  }
-
-  #shell(id: number): object {
-    const kind = this.enter(id)
-    const protoCode = this.varint()
-    if (kind === KIND_GONE) { this.objects[id] = GONE; this.bind(GONE, id); return GONE }
-    const base = kind === KIND_SEGMENTED || kind === KIND_CHUNKED ? this.u8() : kind
-    if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) this.fail(`segmented record of kind ${base}`)
-    if (kind === KIND_CHUNKED && !isChunkedBase(base)) this.fail(`chunked record of kind ${base}`)
-    const proto = this.#proto(base, protoCode)
-    let o: object
-    switch (kind) {
-      case KIND_OBJECT: {
-        const shape = this.#shape(this.varint())
-        o = proto === ObjectProto ? shape.make() : objectCreate(proto)
-        break
-      }
-      case KIND_DICT: o = objectCreate(proto); break
-      case KIND_STATEFUL: o = this.#instance(proto); break
-      case KIND_ARRAY: o = new Array(this.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
-      case KIND_SPARSE: o = []; break
-      case KIND_MAP: o = new Map(); break
-      case KIND_SET: o = new Set(); break
-      case KIND_SEGMENTED: o = base === KIND_ARRAY ? new Array(this.#entries()) : base === KIND_MAP ? new Map() : new Set(); break
-      case KIND_DATE: o = new Date(this.f64()); break
-      case KIND_REGEXP: {
-        const src = this.value(), flags = this.value()
-        if (typeof src !== 'string' || typeof flags !== 'string') this.fail('RegExp record without source and flags')
-        o = new RegExp(src, flags)
-        break
-      }
-      case KIND_BYTES: o = new ArrayBuffer(this.count(1)); break
-      case KIND_BUFFER: o = Buffer.alloc(this.count(1)); break
-      case KIND_CHUNKED: o = chunkedShell(this, base); break
-      case KIND_VIEW: o = this.#viewShell(); break
-      default: this.fail(`reference to a ${kindName(kind)} record`)
-    }
-    if (protoCode !== PROTO_BUILTIN && kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_STATEFUL) setPrototypeOf(o, proto)
-    this.objects[id] = o
-    this.bind(o, id)
-    return o
-  }
-
-  /**
-   * A blank instance for a STATEFUL record: made by its class's `create` hook, so that it has
-   * the class's private members (a class without hooks now, or a check: `Object.create`).
-   */
-  #instance(proto: object | null): object {
-    if (proto === null) this.fail('instance record without a class')
-    const info = this.#registry.infoByProto(proto)
-    if (info?.hooks == null) return objectCreate(proto)
-    let o: unknown
-    try { o = info.hooks.create() } catch (e) {
-      throw new ClassHookError(`Cannot restore container "${this.where}": creating an instance of class "${info.name}" threw (${(e as Error)?.message ?? String(e)}); give the class a static [Container.create]() that makes a blank instance`, info.name, { cause: e })
-    }
-    if (typeof o !== 'object' || o === null || getPrototypeOf(o) !== proto) {
-      throw new ClassHookError(`Cannot restore container "${this.where}": [Container.create] of class "${info.name}" returned ${o === null ? 'null' : typeof o === 'object' ? 'an object of another class' : typeof o}, not an instance of the class`, info.name)
-    }
-    return o
-  }
-
-  #viewShell(): object {
-    const type = this.u8()
-    if (type >= VIEW_CTORS.length) this.fail(`unknown view type ${type}`)
-    const bid = this.varint(), off = this.varint(), len = this.varint()
-    const buffer = this.ref(bid)
-    if (!isArrayBuffer(buffer)) this.fail('view whose buffer is not an ArrayBuffer')
-    return new VIEW_CTORS[type](buffer as ArrayBuffer, off, len)
-  }
 
   /** Reads the body of `id`'s current record into its object. */
   fill(id: number, bodyStart: number, end: number): void {
@@ -282,10 +145,10 @@ export class Restorer extends LogIndex {
     const kind = this.u8()
     if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
     const body = this.pos
-    if (kind === KIND_SHAPE) { this.#shape(id); this.pos = this.end; return }
-    if (kind === KIND_CLASS) { this.#classProto(id); this.pos = this.end; return }
+    if (kind === KIND_SHAPE) { this.shells.shape(id); this.pos = this.end; return }
+    if (kind === KIND_CLASS) { this.shells.classProto(id); this.pos = this.end; return }
     if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
-    const o = this.ref(id)
+    const o = this.shells.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
     this.end = end
@@ -294,9 +157,8 @@ export class Restorer extends LogIndex {
     switch (kind) {
       case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.#scratch.push(bid); this.views.push(bid, id); break }
       case KIND_OBJECT: {
-        const shape = this.#shape(this.varint())
-        if (protoCode === PROTO_BUILTIN) shape.fill(o, this)
-        else for (const k of shape.keys) defineValue(o, k, this.value())
+        const shape = this.shells.shape(this.varint())
+        shape.fill(o, this)    // a class instance's keys are own properties already (shapes.ts inv. 3)
         break
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
@@ -383,13 +245,6 @@ export class Restorer extends LogIndex {
     this.refs.set(id, ids, 0, ids.length)
   }
 
-  /** Entries of a segmented collection: each takes at least a byte of the log, which bounds it. */
-  #entries(): number {
-    const n = this.varint()
-    if (n > this.buf.length) this.fail(`segmented collection of ${n} entries in a log of ${this.buf.length} bytes`)
-    return n
-  }
-
   #key(): string {
     const k = this.value()
     if (typeof k !== 'string') this.fail('property key is not a string')
@@ -398,10 +253,11 @@ export class Restorer extends LogIndex {
 
   #fillDict(o: Record<string, unknown>, protoCode: number): void {
     const n = this.count(2)
+    const protoKeys = this.shells.protoKeys
     for (let i = 0; i < n; i++) {
       const k = this.#key()
       const v = this.value()
-      if (protoCode === PROTO_BUILTIN && k !== '__proto__') o[k] = v
+      if (protoCode === PROTO_BUILTIN && !protoKeys.has(k)) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
       else defineValue(o, k, v)
     }
   }
@@ -465,7 +321,7 @@ export class Restorer extends LogIndex {
       case TAG_REF: {
         const id = this.varint()
         this.#scratch.push(id)
-        const o = this.objects[id] ?? this.ref(id)
+        const o = this.objects[id] ?? this.shells.ref(id)
         return o === GONE ? null : o
       }
       case TAG_BIGINT: return this.#bigint()

@@ -78,3 +78,46 @@ test('a setter the program put on Object.prototype is not called by a restore (s
     assert.deepEqual(calls, [])
   } finally { delete (Object.prototype as Record<string, unknown>).hooked }
 })
+
+test('class instances and null-prototype objects get own data properties: no setter or read-only property of the prototype chain is reached (shapes.ts inv. 3)', async () => {
+  const calls: unknown[] = []
+  const own = (o: object, ...kv: [string, unknown][]): void => { for (const [k, v] of kv) Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true }) }
+  class Guarded { constructor(i: number) { own(this, ['name', `g${i}`], ['fixed', i], ['n', i]) } }
+  class Hooked { constructor(i: number) { own(this, ['hooked', i], ['name', `h${i}`]) } }
+  Object.defineProperty(Guarded.prototype, 'name', { set(v) { calls.push(v) }, get() { return 'from the prototype' }, configurable: true })
+  Object.defineProperty(Guarded.prototype, 'fixed', { value: -1, writable: false })
+  Object.defineProperty(Hooked.prototype, 'name', { set(v) { calls.push(v) }, configurable: true })
+  Object.defineProperty(Object.prototype, 'hooked', { set(v) { calls.push(v) }, get() { return 'from Object.prototype' }, configurable: true, enumerable: false })
+  try {
+    const few = Array.from({ length: 2 }, (_, i) => new Guarded(i))                         // interpreted
+    const many = Array.from({ length: 3 * COMPILE_AFTER }, (_, i) => new Guarded(100 + i))  // compiled after COMPILE_AFTER
+    const bare = Array.from({ length: 2 * COMPILE_AFTER }, (_, i) => Object.assign(Object.create(null) as object, { name: `b${i}`, n: i }))
+    const hooked = Array.from({ length: 2 * COMPILE_AFTER }, (_, i) => new Hooked(i))     // a key of Object.prototype's: never compiled
+    const odd = Array.from({ length: 2 }, (_, i) => withKeys(['__proto__', 'constructor', 'm'], k => `${k}${i}`))
+    odd.forEach(o => Object.setPrototypeOf(o, Hooked.prototype))
+    const graph = { few, many, bare, hooked, odd, cycle: [] as object[] }
+    graph.cycle.push(graph.few[0]!, graph.many[0]!)
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => graph, classes: [Guarded, Hooked] })
+    await c.persist()
+    calls.length = 0
+    const back = Container.openRegion(region.crash(4), { classes: [Guarded, Hooked] })
+    same(back.unwrap(back.root), graph)
+    assert.deepEqual(calls, [], 'no setter called')
+  } finally { delete (Object.prototype as Record<string, unknown>).hooked }
+})
+
+test('objects of shapes of their own (DICT records) never reach a setter the program put on Object.prototype', async () => {
+  const calls: unknown[] = []
+  Object.defineProperty(Object.prototype, 'hooked', { set(v) { calls.push(v) }, get() { return 'from the prototype' }, configurable: true, enumerable: false })
+  try {
+    const list = Array.from({ length: 200 }, (_, i) => withKeys([`k${i}`, 'hooked', `j${i}`], k => `${k}${i}`))
+    const region = simRegion()
+    const c = Container.openRegion(region, { init: () => ({ list }) })
+    await c.persist()
+    calls.length = 0
+    const back = Container.openRegion(region.crash(5))
+    same(back.unwrap(back.root), { list })
+    assert.deepEqual(calls, [], 'no setter called')
+  } finally { delete (Object.prototype as Record<string, unknown>).hooked }
+})
