@@ -119,7 +119,7 @@ export class ObjectTable {
    * ids are those holding nothing, or, if `offsets` is given (a lazy restore: the log's
    * index, log-index.ts), those without a record (offset -1).
    */
-  setHighWater(n: number, offsets?: Float64Array): void {
+  setHighWater(n: number, offsets?: Int32Array | Float64Array): void {
     while (this.objects.length < n) this.objects.push(undefined)
     this.free = []
     if (offsets !== undefined) { for (let id = n - 1; id >= 1; id--) if (!(id < offsets.length && offsets[id] >= 0)) this.free.push(id) }
@@ -158,7 +158,13 @@ export class ObjectTable {
   }
 }
 
-/** An array of `n` undefined values (fast elements: `new Array(n).fill` measured 4x faster than pushing). */
+/**
+ * An array of length `n` whose elements read as undefined: fast holey elements (measured 4x
+ * faster than pushing). Not filled with `undefined`: `new Array(n)` already has fast
+ * elements (the holes read as undefined; nothing iterates the id table with a method that
+ * skips holes), and the fill was a second pass over the 16 MB of a 2M-id table (18-21 ms
+ * of CPU with the fill against 13-15 ms without, fresh processes).
+ */
 export function packedArray(n: number): unknown[] {
-  return new Array<unknown>(n).fill(undefined)
+  return new Array<unknown>(n)
 }

@@ -17,9 +17,20 @@
 import { KIND_CLASS, KIND_INDEX, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
+/**
+ * id -> log offset of its current record, or -1 (inv. L1): 4 bytes an id for a log below
+ * 2 GiB (every region-backed log: a region's user area is below 2 GiB), else 8. A lazy open
+ * of a log whose dense base covers every id uses the base's table in the log copy itself
+ * (log-offsets.ts inv. X5).
+ */
+export type Offsets = Int32Array | Float64Array
+
+/** Largest log offset an Int32Array of offsets holds. */
+const INT32_MAX = 0x7fff_ffff
+
 export class LogIndex extends ByteReader {
-  /** id -> offset of its current record, or -1 (inv. L1). */
-  readonly offsets: Float64Array
+  /** id -> offset of its current record, or -1 (inv. L1); replaced only by `readIndex` (log-offsets.ts), before any record is read. */
+  offsets: Offsets
   /** One past the highest id the log may use (from the container metadata). */
   readonly high: number
   /** Makes log bytes [from, to) readable in `buf` (inv. L3); null when the whole log is there. */
@@ -34,7 +45,8 @@ export class LogIndex extends ByteReader {
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
     this.logLength = end
-    this.offsets = unfilled ? new Float64Array(high) : new Float64Array(high).fill(-1)
+    const offsets = end <= INT32_MAX ? new Int32Array(high) : new Float64Array(high)
+    this.offsets = unfilled ? offsets : offsets.fill(-1)
   }
 
   /**
