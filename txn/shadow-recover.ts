@@ -117,7 +117,6 @@ function loadVersions(io: ChunkIO, descs: VersionDesc[]): Loaded | string {
  * `lastRef` is as it was.
  */
 export function validateVersion(io: ChunkIO, d: VersionDesc, mark: number, lastRef: Uint8Array, metas: Map<number, Uint8Array>): string | null {
-  const local: number[] = []
   const limit = io.physCount
   const F = io.fanout
   /** Marks `phys` as this version's (null), or says why it cannot be, or 'shared' (a newer version's: skip it). */
@@ -126,7 +125,6 @@ export function validateVersion(io: ChunkIO, d: VersionDesc, mark: number, lastR
     if (r === mark) return `physical chunk ${phys} is referenced twice`
     if (r !== 0) return 'shared'
     lastRef[phys] = mark
-    local.push(phys)
     return null
   }
   const visit = (l: number, i: number, phys: number, crc: number): string | null => {
@@ -145,11 +143,12 @@ export function validateVersion(io: ChunkIO, d: VersionDesc, mark: number, lastR
         if (cp !== NONE || cc !== 0) return `map node (level ${l}, index ${i}) references child ${j} beyond the chunk count ${d.chunkCount}`
         continue
       }
-      if (l === 1) {     // a data chunk: visit(0, c, cp, cc) inline (most entries are these)
+      if (l === 1) {     // a data chunk: visit(0, c, cp, cc) inline, no call (most entries are these; open runs this cold)
         if (cp === NONE) { if (cc !== 0) return `a hole at level 0 index ${c} has a checksum`; continue }
         if (cp >= limit) return `level 0 index ${c} references physical chunk ${cp}, beyond the region's ${limit} chunks`
-        const t = take(cp)
-        if (t !== null && t !== 'shared') return t
+        const r = lastRef[cp]!
+        if (r === mark) return `physical chunk ${cp} is referenced twice`
+        if (r === 0) lastRef[cp] = mark      // else a newer version's (shared)
         continue
       }
       const why = visit(l - 1, c, cp, cc)
@@ -159,7 +158,7 @@ export function validateVersion(io: ChunkIO, d: VersionDesc, mark: number, lastR
   }
   const why = visit(d.depth, 0, d.root, d.rootCrc) ?? readMeta(io, d, take, metas)
   if (why === null) return null
-  for (const p of local) lastRef[p] = 0
+  for (let p = 0; p < lastRef.length; p++) if (lastRef[p] === mark) lastRef[p] = 0      // rejected: as it was
   return `version ${d.version}: ${why}`
 }
 

@@ -103,14 +103,12 @@ export class Versions {
     this.#chunkSize = init.chunkSize
     this.#keepVersions = init.keepVersions
     const lastRef = init.lastRef
-    const older = init.descs.map((): number[] => [])
-    for (let p = 0; p < lastRef.length; p++) {
-      const r = lastRef[p]!
-      if (r === 0) continue
-      host.space.markUsed(p)
-      if (r > 1) older[r - 1]!.push(p)
+    host.space.markUsedWhere(lastRef)
+    if (init.descs.length > 1) {
+      const older = init.descs.map((): number[] => [])
+      for (let p = 0; p < lastRef.length; p++) { const r = lastRef[p]!; if (r > 1) older[r - 1]!.push(p) }
+      for (let k = 1; k < older.length; k++) this.#queueRelease(init.descs[k]!.version, older[k]!)
     }
-    for (let k = 1; k < older.length; k++) this.#queueRelease(init.descs[k]!.version, older[k]!)
     this.#committed = this.#head = init.descs
     this.#view = init.view
     this.#metas = init.metas
