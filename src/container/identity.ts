@@ -51,8 +51,15 @@ function makeStamps() {
 export class ObjectTable {
   /** id -> object (or a shape/class descriptor); undefined for free ids. */
   objects: unknown[] = [undefined]
-  /** Ids free for reuse (freed by a compaction). */
-  free: number[] = []
+  /** Ids free for reuse (freed by a compaction); for a lazy restore, computed on first use (`setHighWater`). */
+  get free(): number[] {
+    if (this.#pending !== null) this.#freeFrom(this.#pending)
+    return this.#free
+  }
+  set free(ids: number[]) { this.#pending = null; this.#free = ids }
+  #free: number[] = []
+  /** A lazy restore's high-water mark and offsets, until the free ids are first needed. */
+  #pending: { n: number; offsets: Int32Array | Float64Array } | null = null
   readonly #s = makeStamps()
   /** Ids given without a stamp (inv. 3): objects of shapes no other object shares. */
   readonly #loose = new Map<object, number>()
@@ -122,8 +129,16 @@ export class ObjectTable {
   setHighWater(n: number, offsets?: Int32Array | Float64Array): void {
     while (this.objects.length < n) this.objects.push(undefined)
     this.free = []
-    if (offsets !== undefined) { for (let id = n - 1; id >= 1; id--) if (!(id < offsets.length && offsets[id] >= 0)) this.free.push(id) }
-    else for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.free.push(id)
+    // Lazily (the open need not scan every id): nothing before the first use of `free` takes
+    // or frees an id (assign and release go through it), and the offsets do not change.
+    if (offsets !== undefined) this.#pending = { n, offsets }
+    else for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.#free.push(id)
+  }
+
+  #freeFrom({ n, offsets }: { n: number; offsets: Int32Array | Float64Array }): void {
+    this.#pending = null
+    const free = this.#free
+    for (let id = n - 1; id >= 1; id--) if (!(id < offsets.length && offsets[id] >= 0)) free.push(id)
   }
 
   /** The proxy of `o`, or `o` itself once it is handed out raw after having had a proxy (`retire`), or undefined. */

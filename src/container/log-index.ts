@@ -39,15 +39,21 @@ export class LogIndex extends ByteReader {
   /** End of the log (the reader's `end` is bounded to one record while it reads one). */
   readonly logLength: number
 
-  /** The log is `log[0, end)`; `unfilled`: offsets start at 0, not -1 (the caller fills them: log-offsets.ts). */
+  /**
+   * The log is `log[0, end)`; `unfilled`: the offsets are left empty (length 0, of the right
+   * kind) for `readIndex` (log-offsets.ts) to supply: a lazy open often uses the dense base
+   * itself (inv. X5), and an unused 8 MB table still counted as the isolate's external memory.
+   */
   constructor(log: Uint8Array, end: number, high: number, where: string, unfilled = false) {
     super(log, 0, end, where)
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
     this.logLength = end
-    const offsets = end <= INT32_MAX ? new Int32Array(high) : new Float64Array(high)
-    this.offsets = unfilled ? offsets : offsets.fill(-1)
+    this.offsets = unfilled ? this.newOffsets(0) : this.newOffsets(high).fill(-1)
   }
+
+  /** An offsets table of `n` entries (zero) of the kind this log needs. */
+  newOffsets(n: number): Offsets { return this.logLength <= INT32_MAX ? new Int32Array(n) : new Float64Array(n) }
 
   /**
    * Scans the log: the offset of each id's last record (inv. L1, L2). `notable`, if given,

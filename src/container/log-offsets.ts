@@ -200,7 +200,7 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     const base = r.f64()
     if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
     const form = r.u8()
-    if (c === chain.length - 1 && form !== 1) r.offsets.fill(-1)     // (LogIndex `unfilled`: a dense base fills every entry)
+    if (c === chain.length - 1 && form !== 1) r.offsets = r.newOffsets(r.high).fill(-1)     // (LogIndex `unfilled`: a dense base supplies them)
     if (form === 1 && c === chain.length - 1) readDense(r, chain[c])
     else if (form === 0) readPairs(r, base, chain[c])
     else r.fail(`INDEX record of unknown form ${form}`)
@@ -249,10 +249,10 @@ function readDense(r: LogIndex, limit: number): void {
   if (m > r.high) r.fail(`INDEX base of ${m} ids, past the high-water mark ${r.high}`)
   const start = r.pos + ((4 - (r.pos % 4)) % 4)
   if (start + 4 * m > r.end) r.fail('INDEX record truncated')
-  const buf = r.buf, offsets = r.offsets
+  const buf = r.buf
   const at = buf.byteOffset + start
   const aligned = LITTLE_ENDIAN && at % 4 === 0
-  if (aligned && offsets instanceof Int32Array) {
+  if (aligned && r.offsets instanceof Int32Array) {
     const table = new Int32Array(buf.buffer, at, m)
     for (let id = 0; id < m; id++) {
       const v = table[id]
@@ -260,11 +260,12 @@ function readDense(r: LogIndex, limit: number): void {
       if (v < 0 || v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v >>> 0}`) }
     }
     if (m === r.high) r.offsets = table      // inv. X5
-    else { offsets.set(table); offsets.fill(-1, m) }
+    else { const offsets = r.newOffsets(r.high); offsets.set(table); offsets.fill(-1, m); r.offsets = offsets }
     r.pos = start + 4 * m
     return
   }
   const table = aligned ? new Uint32Array(buf.buffer, at, m) : null
+  const offsets = r.offsets = r.newOffsets(r.high)
   for (let id = 0; id < m; id++) {
     const v = table !== null ? table[id] : buf.readUInt32LE(start + 4 * id)
     if (v === NONE) { offsets[id] = -1; continue }

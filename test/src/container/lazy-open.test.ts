@@ -53,11 +53,21 @@ test('X5: a dense base that does not cover the ids of the newer point is copied 
   compareLazy(lazy.root, v2, 2)
   await lazy.close()
   // and new objects after the open take ids no record uses (lazy.ts inv. Z4)
-  const w = Container.openRegion<Users>(copy(img), { lazy: true })
+  const r2 = copy(img)
+  const w = Container.openRegion<Users>(r2, { lazy: true })
   w.root.users.push({ i: 5000, name: 'later', tags: ['z'] })
+  w.root.users[0].tags.push('y')
   await w.persist()
   assert.deepEqual(w.check().problems, [])
   await w.close()
+  const expected = cloneGraph(v2) as Users
+  expected.users.push({ i: 5000, name: 'later', tags: ['z'] })
+  expected.users[0].tags.push('y')
+  for (const lazy of [false, true]) {
+    const full = Container.openRegion(copy(r2.crash(1)), { lazy })
+    assertSameGraph(full.unwrap(full.root), expected)
+    await full.close()
+  }
 })
 
 test('X3: a dense base entry placing an object past its INDEX record is a CorruptionError at the open (a reported fall-back), not at a later touch', async () => {
