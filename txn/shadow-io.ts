@@ -77,6 +77,18 @@ export class ChunkIO {
     return out
   }
 
+  /**
+   * The entries of the node in chunk `p`, as `readEntries` gives them: a Uint32Array view
+   * of the region (no copy) where the machine is little-endian and the chunk is aligned
+   * (always: chunks are page-aligned), else a copy. Valid until the region is remapped
+   * (`sync`); read it at once, never keep it.
+   */
+  entries(p: number): Uint32Array {
+    const at = this.#bytes.byteOffset + this.chunkOffset(p)
+    if (!LITTLE_ENDIAN || at % 4 !== 0) return this.readEntries(p)
+    return new Uint32Array(this.#bytes.buffer, at, 2 * this.fanout)
+  }
+
   /** Writes a node's entries into chunk `p` (the whole chunk). */
   writeEntries(p: number, entries: Uint32Array): void {
     const o = this.chunkOffset(p)
@@ -108,6 +120,8 @@ export class ChunkIO {
     this.#bytes.fill(0, o + from, o + this.chunkSize)
   }
 }
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
 
 function dataView(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength)

@@ -56,7 +56,8 @@ export interface StoreInit {
   descs: VersionDesc[]
   view: VersionDesc
   metas: Map<number, Uint8Array>
-  lastRef: Map<number, number>
+  /** Physical chunk -> 1 + index in `descs` of the newest retained version referencing it, 0 for none (shadow-recover.ts). */
+  lastRef: Uint8Array
   fellBack: { from: number; reason: string } | null
   dropped: ReadonlyArray<{ version: number; reason: string }>
 }
@@ -86,7 +87,7 @@ export function createStore(region: RegionLike, opts: ShadowCreateOptions): Stor
   region.flush(base, DATA_START)
   return {
     region, base, chunkSize, keepVersions, growBy, readOnly: null, descs: [desc], view: desc,
-    metas: new Map([[0, new Uint8Array(0)]]), lastRef: new Map(), fellBack: null, dropped: [],
+    metas: new Map([[0, new Uint8Array(0)]]), lastRef: new Uint8Array(0), fellBack: null, dropped: [],
   }
 }
 

@@ -47,6 +47,14 @@ export class FreeSpace {
     this.#free--
   }
 
+  /** Marks as used every chunk `p` with `flags[p] !== 0` (open: the retained versions' chunks, shadow-recover.ts `lastRef`). */
+  markUsedWhere(flags: Uint8Array): void {
+    const used = this.#used, n = Math.min(flags.length, this.#count)
+    let marked = 0
+    for (let p = 0; p < n; p++) if (flags[p] !== 0 && used[p] === 0) { used[p] = 1; marked++ }
+    this.#free -= marked
+  }
+
   /** Takes the lowest free chunk. The caller reserved it (freeCount > 0). */
   alloc(): number {
     for (let p = this.#hint; p < this.#count; p++) {

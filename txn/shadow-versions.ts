@@ -31,7 +31,8 @@
  *           its slot, and flush the slot before returning.
  *   inv. 3  Version v is written only into slot v % 2.
  *   inv. 6  At open every chunk a retained version references is marked used and queued
- *           with the newest retained version that references it (`StoreInit.lastRef`).
+ *           with the newest retained version that references it (`StoreInit.lastRef`: 1 + that
+ *           version's index in `descs`, 0 for none).
  *   inv. 8  The staged meta chunk is referenced by no durable slot: an abort frees it.
  */
 import type { BrokenError, RegionLike } from '../regions/index.js'
@@ -101,9 +102,12 @@ export class Versions {
     this.#h = host
     this.#chunkSize = init.chunkSize
     this.#keepVersions = init.keepVersions
-    for (const [p, v] of init.lastRef) {
-      host.space.markUsed(p)
-      if (v !== init.descs[0]!.version) this.#queueRelease(v, [p])
+    const lastRef = init.lastRef
+    host.space.markUsedWhere(lastRef)
+    if (init.descs.length > 1) {
+      const older = init.descs.map((): number[] => [])
+      for (let p = 0; p < lastRef.length; p++) { const r = lastRef[p]!; if (r > 1) older[r - 1]!.push(p) }
+      for (let k = 1; k < older.length; k++) this.#queueRelease(init.descs[k]!.version, older[k]!)
     }
     this.#committed = this.#head = init.descs
     this.#view = init.view

@@ -72,6 +72,7 @@
 import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
+import type { Offsets } from './log-index.js'
 import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
@@ -199,7 +200,7 @@ export class LazyGraph implements LazyFill {
   get state(): LazyState { return this.#done === null ? 'complete' : 'lazy' }
 
   /** id -> offset of its current record, or -1 (log-index.ts; the free ids are those without, Z4). */
-  get offsets(): Float64Array { return this.#r!.offsets }
+  get offsets(): Offsets { return this.#r!.offsets }
 
   /** True if `id` has a current record in the log (inv. Z4). */
   has(id: number): boolean { return this.#r !== null && id < this.#r.high && this.#r.offsets[id] >= 0 }

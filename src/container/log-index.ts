@@ -17,9 +17,20 @@
 import { KIND_CLASS, KIND_INDEX, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
+/**
+ * id -> log offset of its current record, or -1 (inv. L1): 4 bytes an id for a log below
+ * 2 GiB (every region-backed log: a region's user area is below 2 GiB), else 8. A lazy open
+ * of a log whose dense base covers every id uses the base's table in the log copy itself
+ * (log-offsets.ts inv. X5).
+ */
+export type Offsets = Int32Array | Float64Array
+
+/** Largest log offset an Int32Array of offsets holds. */
+const INT32_MAX = 0x7fff_ffff
+
 export class LogIndex extends ByteReader {
-  /** id -> offset of its current record, or -1 (inv. L1). */
-  readonly offsets: Float64Array
+  /** id -> offset of its current record, or -1 (inv. L1); replaced only by `readIndex` (log-offsets.ts), before any record is read. */
+  offsets: Offsets
   /** One past the highest id the log may use (from the container metadata). */
   readonly high: number
   /** Makes log bytes [from, to) readable in `buf` (inv. L3); null when the whole log is there. */
@@ -28,14 +39,21 @@ export class LogIndex extends ByteReader {
   /** End of the log (the reader's `end` is bounded to one record while it reads one). */
   readonly logLength: number
 
-  /** The log is `log[0, end)`; `unfilled`: offsets start at 0, not -1 (the caller fills them: log-offsets.ts). */
+  /**
+   * The log is `log[0, end)`; `unfilled`: the offsets are left empty (length 0, of the right
+   * kind) for `readIndex` (log-offsets.ts) to supply: a lazy open often uses the dense base
+   * itself (inv. X5), and an unused 8 MB table still counted as the isolate's external memory.
+   */
   constructor(log: Uint8Array, end: number, high: number, where: string, unfilled = false) {
     super(log, 0, end, where)
     if (end > log.length) this.fail(`log end ${end} beyond the ${log.length} bytes stored`)
     this.high = high
     this.logLength = end
-    this.offsets = unfilled ? new Float64Array(high) : new Float64Array(high).fill(-1)
+    this.offsets = unfilled ? this.newOffsets(0) : this.newOffsets(high).fill(-1)
   }
+
+  /** An offsets table of `n` entries (zero) of the kind this log needs. */
+  newOffsets(n: number): Offsets { return this.logLength <= INT32_MAX ? new Int32Array(n) : new Float64Array(n) }
 
   /**
    * Scans the log: the offset of each id's last record (inv. L1, L2). `notable`, if given,

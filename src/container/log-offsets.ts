@@ -31,7 +31,7 @@
  * The record's integrity is the chunk store's: its chunks carry CRC-32Cs checked on first
  * read (ShadowStore inv. 4), like every record's.
  *
- * Invariants (cited as "X1".."X4"):
+ * Invariants (cited as "X1".."X5"):
  *   X1. An INDEX record is committed in the same store commit as the records it lists and
  *       the metadata naming it, after them; appends never change bytes below the old log
  *       end (log.ts inv. 1). So every INDEX record of a committed version's chain is intact
@@ -49,6 +49,12 @@
  *   X4. A point whose log has no index (a version-2 file, or one whose previous point wrote
  *       none) writes none either (`indexAt` -1) until the next full point or compaction; a
  *       lazy open of a version without an index scans the log, as before format 3.
+ *   X5. A lazy open may use a dense base's table in its log copy as the offsets array
+ *       itself (readDense: 4-byte offsets, aligned, covering every id): the deltas after it
+ *       then write into those bytes of the copy. Nothing reads an INDEX record's bytes from
+ *       a log copy after `readIndex` (scans skip INDEX records by their header, compaction
+ *       reads the store again, log.ts; `check` compares the offsets, not the bytes), and the
+ *       copy lives exactly as long as the offsets do (the restorer holds both).
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
 import { ByteWriter, type Batch, type RecordList } from './writer.js'
@@ -194,7 +200,7 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     const base = r.f64()
     if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
     const form = r.u8()
-    if (c === chain.length - 1 && form !== 1) r.offsets.fill(-1)     // (LogIndex `unfilled`: a dense base fills every entry)
+    if (c === chain.length - 1 && form !== 1) r.offsets = r.newOffsets(r.high).fill(-1)     // (LogIndex `unfilled`: a dense base supplies them)
     if (form === 1 && c === chain.length - 1) readDense(r, chain[c])
     else if (form === 0) readPairs(r, base, chain[c])
     else r.fail(`INDEX record of unknown form ${form}`)
@@ -232,15 +238,34 @@ export function indexProblems(log: Uint8Array, logEnd: number, high: number, ind
   return problems
 }
 
-/** A dense base (the chain's first record): offsets by id, through a Uint32Array view where aligned. */
+/**
+ * A dense base (the chain's first record): offsets by id. Where the table is aligned in
+ * the log copy and the offsets are 4-byte (a log below 2 GiB), its entries are checked in
+ * place (0xffffffff reads as -1, "none"); if it covers every id it becomes the offsets
+ * themselves, with no copy (inv. X5), else it is copied into them at once (`set`).
+ */
 function readDense(r: LogIndex, limit: number): void {
   const m = r.varint()
   if (m > r.high) r.fail(`INDEX base of ${m} ids, past the high-water mark ${r.high}`)
   const start = r.pos + ((4 - (r.pos % 4)) % 4)
   if (start + 4 * m > r.end) r.fail('INDEX record truncated')
-  const buf = r.buf, offsets = r.offsets
+  const buf = r.buf
   const at = buf.byteOffset + start
-  const table = LITTLE_ENDIAN && at % 4 === 0 ? new Uint32Array(buf.buffer, at, m) : null
+  const aligned = LITTLE_ENDIAN && at % 4 === 0
+  if (aligned && r.offsets instanceof Int32Array) {
+    const table = new Int32Array(buf.buffer, at, m)
+    for (let id = 0; id < m; id++) {
+      const v = table[id]
+      if (v === -1) continue
+      if (v < 0 || v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v >>> 0}`) }
+    }
+    if (m === r.high) r.offsets = table      // inv. X5
+    else { const offsets = r.newOffsets(r.high); offsets.set(table); offsets.fill(-1, m); r.offsets = offsets }
+    r.pos = start + 4 * m
+    return
+  }
+  const table = aligned ? new Uint32Array(buf.buffer, at, m) : null
+  const offsets = r.offsets = r.newOffsets(r.high)
   for (let id = 0; id < m; id++) {
     const v = table !== null ? table[id] : buf.readUInt32LE(start + 4 * id)
     if (v === NONE) { offsets[id] = -1; continue }

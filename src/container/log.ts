@@ -20,6 +20,13 @@
  *      the graph before it rewrites the log (lazy.ts inv. Z5). Once 1/REST of the chunks
  *      were read one by one after the open (`opened`), the rest are read at once, in order;
  *      one that fails stays unread (its error comes at the read that needs it).
+ *   4. A LazyLog's buffer is a SharedArrayBuffer, used by this thread only: V8 counts an
+ *      ArrayBuffer's whole length as external memory of the isolate and answers a large
+ *      one with a full collection (two at a lazy open of an 81 MiB log, one more with a
+ *      large heap), while a lazy open writes only the chunks it reads; a shared buffer is
+ *      not counted, and its untouched pages are never resident either (zero-filled on
+ *      demand). Nothing is handed out from it: decoding copies bytes out (decode.ts,
+ *      binary-decode.ts) or makes strings.
  */
 import { header, readHeader } from './format.js'
 import type { ChunkStore } from './store.js'
@@ -62,7 +69,7 @@ export class LazyLog {
   constructor(store: ChunkStore, end: number) {
     this.#store = store
     this.#end = end
-    this.buf = Buffer.allocUnsafe(end)
+    this.buf = Buffer.from(new SharedArrayBuffer(end))     // inv. 4
     this.#loaded = new Uint8Array(Math.ceil(end / store.chunkSize))
   }
 
