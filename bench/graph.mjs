@@ -27,8 +27,12 @@
 //
 // Every row is measured in a fresh child process (this script with --child ROW), which
 // builds the same seeded graph, runs the row's setup, collects the heap and times the row's
-// operations once, cold (no warm-up: a warm-up would stamp the graph for another container),
-// as corpus.mjs does: one competitor's data never taxes another's garbage collections.
+// operations once, as corpus.mjs does: one competitor's data never taxes another's garbage
+// collections. Saves and restores are cold (a program's first point and its restore at
+// startup happen once); restore rows drop the built graph before they are timed (a
+// restoring program holds no other copy of it). The 1% rows are a program's steady points:
+// the child runs as many points untimed first (their time is in the row's note), then times
+// the same number.
 // --in-process measures every row in this one process instead (the old mode: the heap then
 // holds the graph, the first-life rows' own copies and every container's tables and shadows,
 // 2.4M objects' stamps and shadows meeting full collections of a 235+ MiB heap), warmed up.
@@ -92,6 +96,7 @@ function codecScenarios(label, encode, decode) {
   const restore = {
     name: `${label} restore`,
     vs: 'v8 restore',
+    dropGraph: true,
     setup() {
       durableWrite(restoreFile, encode(graph))
       verify(decode(fs.readFileSync(restoreFile)), graph)
@@ -129,6 +134,7 @@ function containerScenarios() {
   const restore = {
     name: 'Container restore',
     vs: 'v8 restore',
+    dropGraph: true,
     async setup() {
       need()
       const c = await openContainer(restoreFile, graph)
@@ -188,6 +194,7 @@ function lazyScenarios(file) {
   const open = {
     name: 'Container lazy open',
     vs: 'v8 restore',
+    dropGraph: true,
     note: () => memory,
     async setup() {
       await ensure()
@@ -211,6 +218,7 @@ function lazyScenarios(file) {
   const walked = {
     name: 'Container lazy restore',
     vs: 'Container restore',
+    dropGraph: true,
     note: 'lazy open + the restore row\'s walk over the users',
     setup: ensure,
     async run(n) {
@@ -225,6 +233,7 @@ function lazyScenarios(file) {
   const all = (lazy) => ({
     name: lazy ? 'Container lazy open + touch all' : 'Container restore + touch all',
     ...(lazy ? { vs: 'Container restore + touch all' } : { vs: 'v8 restore' }),
+    dropGraph: true,
     note: 'open, then read every property, element and entry through c.root',
     setup: ensure,
     async run(n) {
@@ -254,19 +263,25 @@ function lazyScenarios(file) {
  */
 function changeScenario(name, count, repeat, life) {
   let live
-  const blocked = []
+  let blocked = []
   let verified = 0
+  let cold = ''
   return {
     name,
     repeat,
+    // In a child: `repeat` points first, untimed (the JIT re-optimizes the encoder and the
+    // proxies for the objects of this life), then `repeat` timed: a program's steady points.
+    warmup: repeat,
+    dropGraph: true,     // the container holds its own graph (first life, barriers) or its restore's
+    warmed(seconds) { cold = `; the ${repeat} points before (untimed warm-up): ${(seconds * 1000 / repeat).toFixed(0)} ms each`; blocked = [] },
     note: () => `rename ${count === 1 ? '1 user' : `${count} users`} via c.root, persist + sync` +
-      (blocked.length ? `; blocked ${median(blocked).toFixed(1)} ms per point, ${verified.toLocaleString('en-US')} objects verified` : ''),
+      (blocked.length ? `; blocked ${median(blocked).toFixed(1)} ms per point, ${verified.toLocaleString('en-US')} objects verified` : '') + cold,
     async setup() {
       if (missing) skip(missing)
       const file = path.join(dir, `container-change-${count}-${life}.pmc`)
       fs.rmSync(file, { force: true })
       // A restored container's graph is garbage once it is closed: the shared one serves.
-      const own = life === 'restored' ? graph : buildGraph(USERS)
+      const own = life === 'restored' || CHILD !== undefined ? graph : buildGraph(USERS)     // a child's graph is its own
       live = await openContainer(file, own, life === 'barriers' ? { track: 'barriers' } : {})
       await live.persist()
       await live.sync()
@@ -326,6 +341,12 @@ async function measureChild(scenarios) {
     if (err instanceof SkipScenario) { console.log(JSON.stringify({ skip: err.message })); process.exit(0) }
     throw err
   }
+  if (s.dropGraph) graph = null      // not used by the row's run: a restoring program holds no other copy
+  if (s.warmup) {
+    const w = process.hrtime.bigint()
+    await s.run(s.warmup)
+    s.warmed(Number(process.hrtime.bigint() - w) / 1e9)
+  }
   globalThis.gc?.()
   await new Promise((resolve) => setImmediate(resolve))
   const t = process.hrtime.bigint()
@@ -339,7 +360,7 @@ async function measureChild(scenarios) {
 
 if (missing && CHILD === undefined) console.log(`note: Container rows will be skipped: ${missing}`)
 const t0 = performance.now()
-const graph = IN_PROCESS || CHILD !== undefined ? buildGraph(USERS) : null     // the parent of isolated rows measures nothing itself
+let graph = IN_PROCESS || CHILD !== undefined ? buildGraph(USERS) : null     // the parent of isolated rows measures nothing itself; a child drops it for rows that do not use it (`dropGraph`)
 const buildMs = performance.now() - t0
 const packr = new Packr({ structuredClone: true })
 const scenarios = [
