@@ -309,7 +309,10 @@ describe('W6: close never lets a flush thread write the file after it', { timeou
       const writes = hold.count()
       await reserved
       flushThreadTesting.clearFaults()
-      assert.ok(writes - before <= 1, `round ${round}: close waited for ${writes - before} writes, not just the one under way`)
+      // The write under way when `before` was read, and at most one the thread began before
+      // close took the gate (the main thread may be descheduled between the two reads on a
+      // loaded machine); not the job's 1000 (that would be close waiting for the job).
+      assert.ok(writes - before <= 2, `round ${round}: close waited for ${writes - before} writes, not just the one under way`)
       assert.equal(hold.count(), writes, 'no write started after close')
       assert.equal(fs.statSync(path).size, HEADER_SIZE + 4096)
     }
