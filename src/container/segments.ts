@@ -98,8 +98,6 @@ interface SegmentContext { readonly table: ObjectTable; readonly refs: RefStore;
  * by content; `ids` lists them in order.
  */
 export class SegmentCutter {
-  /** Segment ids of the collection, in order. */
-  readonly ids: number[] = []
   /** SEGMENT records written. */
   written = 0
   /** Entries seen. */
@@ -109,6 +107,9 @@ export class SegmentCutter {
   #segEntries = 0
   readonly #known: Map<string, number> | undefined
   readonly #next = new KnownSegments()
+
+  /** Segment ids of the collection, in order (those `finish` remembers with their bounds). */
+  get ids(): readonly number[] { return this.#next.ids }
 
   constructor(
     readonly owner: number, readonly n: number, readonly w: ByteWriter, readonly refs: IdList,
@@ -139,7 +140,7 @@ export class SegmentCutter {
       this.written++
     }
     this.#next.set(key, sid)
-    this.ids.push(sid)
+    this.#next.ids.push(sid)
     this.#next.ends.push(this.count)
     this.#segEntries = 0
     w.pos = 0
@@ -153,7 +154,7 @@ export class SegmentCutter {
   keep(sid: number, entries: number): void {
     this.count += entries
     this.#next.set((this.ctx.table.objects[sid] as SegmentRef).key, sid)
-    this.ids.push(sid)
+    this.#next.ids.push(sid)
     this.#next.ends.push(this.count)
     this.entryStart = this.w.pos
   }
@@ -168,7 +169,6 @@ export class SegmentCutter {
 
   /** Remembers the collection's segments by content, and their bounds (after its `n` entries). */
   finish(): void {
-    for (const sid of this.ids) this.#next.ids.push(sid)
     this.ctx.segments.set(this.owner, this.#next)
   }
 }
