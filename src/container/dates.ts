@@ -9,6 +9,7 @@
  *
  * Invariant: an id is listed at most once; `slot[id]` is its index in `ids`/`times` or -1.
  */
+import { lengthFor } from './by-id.js'
 import { dateTime } from './builtins.js'
 
 export class DateTable {
@@ -27,9 +28,7 @@ export class DateTable {
 
   set(id: number, t: number): void {
     if (id >= this.#slot.length) {
-      let len = this.#slot.length * 2
-      while (len <= id) len *= 2
-      const s = new Int32Array(len).fill(-1); s.set(this.#slot); this.#slot = s
+      const s = new Int32Array(lengthFor(this.#slot.length, id)).fill(-1); s.set(this.#slot); this.#slot = s
     }
     const at = this.#slot[id]
     if (at >= 0) { this.#times[at] = t; return }

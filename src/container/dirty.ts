@@ -16,6 +16,8 @@
  *       ordinary object (KIND_OBJECT). An object's brand never changes (its internal slots are
  *       fixed when it is made), so this holds until the id is freed (`forget`).
  */
+import { grownU8 } from './by-id.js'
+
 export class DirtySet {
   flags = new Uint8Array(1024)
   list: number[] = []
@@ -26,9 +28,7 @@ export class DirtySet {
   setPlain(id: number, yes: boolean): void {
     if (id >= this.plain.length) {
       if (!yes) return
-      let n = this.plain.length * 2
-      while (n <= id) n *= 2
-      const f = new Uint8Array(n); f.set(this.plain); this.plain = f
+      this.plain = grownU8(this.plain, id)
     }
     this.plain[id] = yes ? 1 : 0
   }
@@ -41,11 +41,7 @@ export class DirtySet {
 
   /** The object of `id` has an ordinary object's brand (inv. D3). */
   setOrdinary(id: number): void {
-    if (id >= this.ordinary.length) {
-      let n = this.ordinary.length * 2
-      while (n <= id) n *= 2
-      const f = new Uint8Array(n); f.set(this.ordinary); this.ordinary = f
-    }
+    if (id >= this.ordinary.length) this.ordinary = grownU8(this.ordinary, id)
     this.ordinary[id] = 1
   }
 
@@ -56,11 +52,7 @@ export class DirtySet {
   }
 
   mark(id: number): void {
-    if (id >= this.flags.length) {
-      let n = this.flags.length * 2
-      while (n <= id) n *= 2
-      const f = new Uint8Array(n); f.set(this.flags); this.flags = f
-    }
+    if (id >= this.flags.length) this.flags = grownU8(this.flags, id)
     if (this.flags[id] === 1) return
     this.flags[id] = 1
     this.list.push(id)

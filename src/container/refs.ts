@@ -10,6 +10,7 @@
  * Invariant: for every id with a current record, `pool[start[id] .. start[id]+count[id])`
  * are exactly the object ids its record references (REF values and a view's buffer).
  */
+import { lengthFor } from './by-id.js'
 
 export class RefStore {
   start = new Int32Array(1024)
@@ -20,8 +21,7 @@ export class RefStore {
 
   #room(id: number): void {
     if (id < this.start.length) return
-    let n = this.start.length * 2
-    while (n <= id) n *= 2
+    const n = lengthFor(this.start.length, id)
     const s = new Int32Array(n); s.set(this.start); this.start = s
     const c = new Int32Array(n); c.set(this.count); this.count = c
   }

@@ -43,6 +43,7 @@
  *       copy or overwrite an entry's slots alone and verify-compare.ts `sameEntries` compares
  *       them without a cursor.
  */
+import { lengthFor } from './by-id.js'
 
 /** Stands for an array hole in a slice (never a value of the program's graph). */
 export const HOLE: object = Object.freeze({ hole: true })
@@ -245,8 +246,7 @@ export class ShadowStore {
 
   #room(id: number): void {
     if (id < this.kind.length) return
-    let n = this.kind.length * 2
-    while (n <= id) n *= 2
+    const n = lengthFor(this.kind.length, id)
     const grow = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => { const b = make(n); b.set(a); return b }
     this.chunkOf = grow(this.chunkOf, k => new Int32Array(k))
     this.startOf = grow(this.startOf, k => new Int32Array(k))

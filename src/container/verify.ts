@@ -64,6 +64,7 @@ import type { ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
 import { SEGMENT_MIN } from './segments.js'
+import { grownU8 } from './by-id.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -119,11 +120,7 @@ export class Verifier {
 
   /** Records that the program may hold `id`'s object raw. */
   add(id: number): void {
-    if (id >= this.flags.length) {
-      let n = this.flags.length * 2
-      while (n <= id) n *= 2
-      const f = new Uint8Array(n); f.set(this.flags); this.flags = f
-    }
+    if (id >= this.flags.length) this.flags = grownU8(this.flags, id)
     if (this.flags[id] === 1) return
     this.flags[id] = 1
     if (this.#n === this.#list.length) { const l = new Int32Array(this.#n * 2); l.set(this.#list); this.#list = l }
@@ -151,11 +148,7 @@ export class Verifier {
       if (id < this.#hasProps.length && this.#hasProps[id] === 1) { this.#hasProps[id] = 0; this.props.delete(id) }
       return
     }
-    if (id >= this.#hasProps.length) {
-      let n = this.#hasProps.length * 2
-      while (n <= id) n *= 2
-      const f = new Uint8Array(n); f.set(this.#hasProps); this.#hasProps = f
-    }
+    if (id >= this.#hasProps.length) this.#hasProps = grownU8(this.#hasProps, id)
     this.#hasProps[id] = 1
     this.props.set(id, seen)
   }
