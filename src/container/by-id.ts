@@ -5,7 +5,7 @@
  *
  * Memory: the container's own typed arrays that grow with the graph (tables by id, the
  * encoder's lists and record buffers, writer.ts) are allocated over SharedArrayBuffer
- * memory. V8 counts the bytes of every ArrayBuffer it allocates as external memory and
+ * memory once they are large (SHARED_MIN). V8 counts the bytes of every ArrayBuffer it allocates as external memory and
  * starts a full marking of the whole heap each time that count grows 64 MiB past its level
  * at the last full collection ("external memory pressure"); it does not count
  * SharedArrayBuffer memory. The first point of the performance graph (2M ids, 76 MB of
@@ -26,14 +26,25 @@ export function lengthFor(length: number, id: number): number {
   return n
 }
 
-/** A zeroed Uint8Array of `n` elements over shared memory (not counted as external memory, above). */
-export function sharedU8(n: number): Uint8Array { return new Uint8Array(new SharedArrayBuffer(n)) }
-/** A zeroed Int32Array of `n` elements over shared memory. */
-export function sharedI32(n: number): Int32Array { return new Int32Array(new SharedArrayBuffer(4 * n)) }
-/** A zeroed Uint32Array of `n` elements over shared memory. */
-export function sharedU32(n: number): Uint32Array { return new Uint32Array(new SharedArrayBuffer(4 * n)) }
-/** A zeroed Float64Array of `n` elements over shared memory. */
-export function sharedF64(n: number): Float64Array { return new Float64Array(new SharedArrayBuffer(8 * n)) }
+/**
+ * Below this size an ordinary ArrayBuffer: the small lists and buffers every point makes
+ * (an encoder's first record buffers, its record lists and queue: about 200 KiB) stay
+ * counted, so that a program of many tiny points, which allocates little else, still has
+ * them collected; what reaches this size is a large graph's, where the count only triggered
+ * futile full collections.
+ */
+export const SHARED_MIN = 1 << 18
+
+/** Zeroed memory of `bytes` bytes: shared from SHARED_MIN on (not counted as external memory, above). */
+export function memory(bytes: number): ArrayBufferLike { return bytes >= SHARED_MIN ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes) }
+/** A zeroed Uint8Array of `n` elements (`memory`). */
+export function sharedU8(n: number): Uint8Array { return new Uint8Array(memory(n)) }
+/** A zeroed Int32Array of `n` elements (`memory`). */
+export function sharedI32(n: number): Int32Array { return new Int32Array(memory(4 * n)) }
+/** A zeroed Uint32Array of `n` elements (`memory`). */
+export function sharedU32(n: number): Uint32Array { return new Uint32Array(memory(4 * n)) }
+/** A zeroed Float64Array of `n` elements (`memory`). */
+export function sharedF64(n: number): Float64Array { return new Float64Array(memory(8 * n)) }
 
 /** `a` copied into a new zeroed Uint8Array (shared memory) long enough to hold index `id`. */
 export function grownU8(a: Uint8Array, id: number): Uint8Array {

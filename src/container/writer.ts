@@ -10,7 +10,7 @@
  * itself (`ensure`), so a write never lands past the end; a record never spans two buffers.
  */
 import { KIND_CLASS, KIND_STATEFUL, KIND_VIEW, TAG_FLOAT64, TAG_INT32, TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
-import { sharedF64, sharedU32 } from './by-id.js'
+import { SHARED_MIN, sharedF64, sharedU32 } from './by-id.js'
 
 /** Node's internal Buffer methods used for speed (present on every Buffer since Node 0.x). */
 export interface FastBuffer extends Buffer {
@@ -70,13 +70,15 @@ const f64 = new Float64Array(1)
 const f64b = new Uint8Array(f64.buffer)
 
 /**
- * A buffer for records, over shared memory (by-id.ts: V8 does not count it as external
- * memory, so the 4 MiB buffers of a large point start no full collection). Zeroed, unlike
- * `Buffer.allocUnsafe`: a large allocation is fresh pages either way. A sealed buffer is
- * shared, not transferred, with the flush thread that streams it (stream.ts): nothing
- * writes to it once it is sealed.
+ * A buffer for records: from SHARED_MIN on over shared memory (by-id.ts: V8 does not count
+ * it as external memory, so the 4 MiB buffers of a large point start no full collection;
+ * zeroed, unlike `Buffer.allocUnsafe`, but a large allocation is fresh pages either way).
+ * A sealed buffer over shared memory is shared, not transferred, with the flush thread that
+ * streams it (stream.ts): nothing writes to it once it is sealed.
  */
-function newBuffer(size: number): FastBuffer { return Buffer.from(new SharedArrayBuffer(size)) as FastBuffer }
+function newBuffer(size: number): FastBuffer {
+  return (size >= SHARED_MIN ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafe(size)) as FastBuffer
+}
 
 /** Size of the buffers a writer fills after its first one. */
 const CHUNK = 1 << 22
