@@ -120,7 +120,7 @@ export class Restorer extends LogIndex {
    */
   fillOne(id: number): void {
     try {
-      const at = this.offsets[id]
+      const at = this.offsetOf(id)
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
       this.at(id, at)      // loads it if the log is read on demand (log-index.ts inv. L3)
       this.records++
@@ -132,7 +132,7 @@ export class Restorer extends LogIndex {
   /** The shell of `id` (a lazy restore's root); damage is CorruptionError. */
   shellOf(id: number): object {
     try {
-      if (id <= 0 || id >= this.high || this.offsets[id] < 0) { this.pos = 0; this.fail(`root object ${id} has no record`) }
+      if (id <= 0 || id >= this.high || this.offsetOf(id) < 0) { this.pos = 0; this.fail(`root object ${id} has no record`) }
       return this.ref(id)
     } catch (e) { throw this.#typed(e) }
   }
