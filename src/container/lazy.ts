@@ -55,7 +55,8 @@
  *       length, as a full restore makes them, and `viewsOf` knows them all, so a point that
  *       finds the buffer's length changed re-encodes every view of it (binary.ts).
  *   Z9. A writer's lazy open of a version with a persisted index (log-offsets.ts) reads the
- *       index chain and the records it decodes, nothing else (open.ts inv. O7): each chunk
+ *       index chain (a dense base's table only a group at a time, as ids are looked up,
+ *       log-offsets.ts inv. X6) and the records it decodes, nothing else (open.ts inv. O7): each chunk
  *       of the log is copied and checksum-verified the first time a record in it is read
  *       (log.ts inv. 3), so damage in a chunk not read at open is a CorruptionError at the
  *       first touch that reads it (Z7), never a value, and no longer a fall-back at open.
