@@ -9,13 +9,13 @@
  *
  * Invariant: an id is listed at most once; `slot[id]` is its index in `ids`/`times` or -1.
  */
-import { lengthFor } from './by-id.js'
+import { lengthFor, sharedF64, sharedI32 } from './by-id.js'
 import { dateTime } from './builtins.js'
 
 export class DateTable {
-  #ids = new Int32Array(256)
-  #times = new Float64Array(256)
-  #slot = new Int32Array(256).fill(-1)
+  #ids = sharedI32(256)     // by-id.ts: shared memory
+  #times = sharedF64(256)
+  #slot = sharedI32(256).fill(-1)
   #n = 0
 
   get size(): number { return this.#n }
@@ -28,13 +28,13 @@ export class DateTable {
 
   set(id: number, t: number): void {
     if (id >= this.#slot.length) {
-      const s = new Int32Array(lengthFor(this.#slot.length, id)).fill(-1); s.set(this.#slot); this.#slot = s
+      const s = sharedI32(lengthFor(this.#slot.length, id)).fill(-1); s.set(this.#slot); this.#slot = s     // by-id.ts: shared memory
     }
     const at = this.#slot[id]
     if (at >= 0) { this.#times[at] = t; return }
     if (this.#n === this.#ids.length) {
-      const ids = new Int32Array(this.#n * 2); ids.set(this.#ids); this.#ids = ids
-      const times = new Float64Array(this.#n * 2); times.set(this.#times); this.#times = times
+      const ids = sharedI32(this.#n * 2); ids.set(this.#ids); this.#ids = ids
+      const times = sharedF64(this.#n * 2); times.set(this.#times); this.#times = times
     }
     this.#ids[this.#n] = id
     this.#times[this.#n] = t

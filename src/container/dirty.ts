@@ -16,13 +16,13 @@
  *       ordinary object (KIND_OBJECT). An object's brand never changes (its internal slots are
  *       fixed when it is made), so this holds until the id is freed (`forget`).
  */
-import { grownU8 } from './by-id.js'
+import { grownU8, sharedU8 } from './by-id.js'
 
 export class DirtySet {
-  flags = new Uint8Array(1024)
+  flags = sharedU8(1024)     // by-id.ts: shared memory
   list: number[] = []
   /** Inv. D2 (by id; ids past its length are 0). */
-  plain = new Uint8Array(1024)
+  plain = sharedU8(1024)
 
   /** Records whether the record of `id` just written held everything `id` has (inv. D2). */
   setPlain(id: number, yes: boolean): void {
@@ -37,7 +37,7 @@ export class DirtySet {
   beyond(id: number): void { if (id < this.plain.length) this.plain[id] = 0 }
 
   /** Inv. D3 (by id; ids past its length are 0). */
-  ordinary = new Uint8Array(1024)
+  ordinary = sharedU8(1024)
 
   /** The object of `id` has an ordinary object's brand (inv. D3). */
   setOrdinary(id: number): void {

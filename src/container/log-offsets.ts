@@ -66,12 +66,13 @@
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
 import { ByteWriter, type Batch, type RecordList } from './writer.js'
 import { DENSE_SHIFT, LogIndex, type DenseEntries } from './log-index.js'
+import { sharedF64, sharedU32 } from './by-id.js'
 import { PmemError } from '../../regions/index.js'
 
 /** Collects the entries of one INDEX record from the point's records, part by part. */
 export class IndexBuilder {
-  #ids = new Uint32Array(1 << 12)
-  #offs = new Float64Array(1 << 12)
+  #ids = sharedU32(1 << 12)     // by-id.ts: large ones in shared memory, not counted as V8's external memory
+  #offs = sharedF64(1 << 12)
   #count = 0
   #maxId = 0
   readonly #notable: number[] = []
@@ -120,7 +121,7 @@ export class IndexBuilder {
   endBatch(length: number): void { this.#pos += length }
 
   #grow(): void {
-    const ids = new Uint32Array(this.#ids.length * 2), offs = new Float64Array(this.#offs.length * 2)
+    const ids = sharedU32(this.#ids.length * 2), offs = sharedF64(this.#offs.length * 2)
     ids.set(this.#ids); offs.set(this.#offs)
     this.#ids = ids; this.#offs = offs
   }
@@ -136,7 +137,7 @@ export class IndexBuilder {
     if (dense) {
       const m = this.#maxId + 1
       body.varint(m)
-      const table = new Uint32Array(m).fill(NONE)
+      const table = sharedU32(m).fill(NONE)
       for (let i = 0; i < this.#count; i++) table[this.#ids[i]] = this.#offs[i]
       if (!LITTLE_ENDIAN) for (let i = 0; i < m; i++) table[i] = swap32(table[i])
       entries = Buffer.from(table.buffer)

@@ -8,8 +8,10 @@
  *
  * Invariant: entries are taken in the order they were pushed, each exactly once.
  */
+import { sharedI32 } from './by-id.js'
+
 export class PendingQueue {
-  #a = new Int32Array(4 * 1024)
+  #a = sharedI32(4 * 1024)
   #head = 0
   #n = 0
   /** Fields of the entry `pop` took. */
@@ -23,7 +25,7 @@ export class PendingQueue {
     let a = this.#a
     if (this.#n + 4 > a.length) {
       if (this.#head >= a.length / 2) { a.copyWithin(0, this.#head, this.#n); this.#n -= this.#head; this.#head = 0 }
-      else { const b = new Int32Array(a.length * 2); b.set(a.subarray(this.#head, this.#n)); this.#n -= this.#head; this.#head = 0; this.#a = a = b }
+      else { const b = sharedI32(a.length * 2); b.set(a.subarray(this.#head, this.#n)); this.#n -= this.#head; this.#head = 0; this.#a = a = b }
     }
     a[this.#n] = id; a[this.#n + 1] = kind; a[this.#n + 2] = proto; a[this.#n + 3] = names
     this.#n += 4

@@ -10,20 +10,20 @@
  * Invariant: for every id with a current record, `pool[start[id] .. start[id]+count[id])`
  * are exactly the object ids its record references (REF values and a view's buffer).
  */
-import { lengthFor } from './by-id.js'
+import { lengthFor, sharedI32 } from './by-id.js'
 
 export class RefStore {
-  start = new Int32Array(1024)
-  count = new Int32Array(1024)
-  pool = new Int32Array(1 << 16)
+  start = sharedI32(1024)     // by-id.ts: shared memory, not counted as V8's external memory
+  count = sharedI32(1024)
+  pool = sharedI32(1 << 16)
   end = 0
   garbage = 0
 
   #room(id: number): void {
     if (id < this.start.length) return
     const n = lengthFor(this.start.length, id)
-    const s = new Int32Array(n); s.set(this.start); this.start = s
-    const c = new Int32Array(n); c.set(this.count); this.count = c
+    const s = sharedI32(n); s.set(this.start); this.start = s
+    const c = sharedI32(n); c.set(this.count); this.count = c
   }
 
   /** Records that `id`'s current record references `refs[from .. to)`. */
@@ -51,11 +51,11 @@ export class RefStore {
     if (this.garbage > live) { this.#compact(); if (this.end + n <= this.pool.length) return }
     let size = this.pool.length * 2
     while (size < this.end + n) size *= 2
-    const p = new Int32Array(size); p.set(this.pool.subarray(0, this.end)); this.pool = p
+    const p = sharedI32(size); p.set(this.pool.subarray(0, this.end)); this.pool = p
   }
 
   #compact(): void {
-    const p = new Int32Array(Math.max(1 << 16, (this.end - this.garbage) * 2))
+    const p = sharedI32(Math.max(1 << 16, (this.end - this.garbage) * 2))
     let at = 0
     for (let id = 0; id < this.start.length; id++) {
       const n = this.count[id]

@@ -43,7 +43,7 @@
  *       copy or overwrite an entry's slots alone and verify-compare.ts `sameEntries` compares
  *       them without a cursor.
  */
-import { lengthFor } from './by-id.js'
+import { grownI32, lengthFor, sharedF64, sharedI32, sharedU8 } from './by-id.js'
 
 /** Stands for an array hole in a slice (never a value of the program's graph). */
 export const HOLE: object = Object.freeze({ hole: true })
@@ -63,16 +63,16 @@ const CHUNK = 1 << 16
 
 export class ShadowStore {
   chunks: unknown[][] = []
-  chunkOf = new Int32Array(1024)
-  startOf = new Int32Array(1024)
-  lenOf = new Int32Array(1024)
-  kind = new Uint8Array(1024)
+  chunkOf = sharedI32(1024)     // by-id.ts: shared memory, not counted as V8's external memory
+  startOf = sharedI32(1024)
+  lenOf = sharedI32(1024)
+  kind = sharedU8(1024)
   live = 0
   garbage = 0
   /** Numbers of the slices (inv. S2), and where each id's begin and how many it has. */
-  nums = new Float64Array(1 << 14)
-  numAt = new Int32Array(1024)
-  numLen = new Int32Array(1024)
+  nums = sharedF64(1 << 14)
+  numAt = sharedI32(1024)
+  numLen = sharedI32(1024)
   numLive = 0
   numGarbage = 0
   #numEnd = 0
@@ -194,7 +194,7 @@ export class ShadowStore {
   #compactNums(): void {
     if (this.numGarbage <= this.numLive + (1 << 14)) return
     const old = this.nums
-    const nums = new Float64Array(Math.max(1 << 14, 2 * this.numLive))
+    const nums = sharedF64(Math.max(1 << 14, 2 * this.numLive))
     let end = 0
     for (let id = 0; id < this.kind.length; id++) {
       const k = this.numLen[id]
@@ -209,7 +209,7 @@ export class ShadowStore {
   }
 
   #growNums(): void {
-    const b = new Float64Array(this.nums.length * 2)
+    const b = sharedF64(this.nums.length * 2)
     b.set(this.nums)
     this.nums = b
   }
@@ -244,15 +244,21 @@ export class ShadowStore {
     this.#pos = n
   }
 
+  /**
+   * Called for every slice ended: the growth is in `#grow`, so that this check allocates
+   * nothing (a closure over `n` here made V8 allocate its context at every call, 50 bytes per
+   * slice: 81 MB of garbage at the first point of the performance graph).
+   */
   #room(id: number): void {
-    if (id < this.kind.length) return
-    const n = lengthFor(this.kind.length, id)
-    const grow = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => { const b = make(n); b.set(a); return b }
-    this.chunkOf = grow(this.chunkOf, k => new Int32Array(k))
-    this.startOf = grow(this.startOf, k => new Int32Array(k))
-    this.lenOf = grow(this.lenOf, k => new Int32Array(k))
-    this.kind = grow(this.kind, k => new Uint8Array(k))
-    this.numAt = grow(this.numAt, k => new Int32Array(k))
-    this.numLen = grow(this.numLen, k => new Int32Array(k))
+    if (id >= this.kind.length) this.#grow(lengthFor(this.kind.length, id))
+  }
+
+  #grow(n: number): void {
+    this.chunkOf = grownI32(this.chunkOf, n)
+    this.startOf = grownI32(this.startOf, n)
+    this.lenOf = grownI32(this.lenOf, n)
+    const kind = sharedU8(n); kind.set(this.kind); this.kind = kind
+    this.numAt = grownI32(this.numAt, n)
+    this.numLen = grownI32(this.numLen, n)
   }
 }

@@ -79,16 +79,17 @@ export class SealedOutput {
 
   /** The encoder sealed a buffer of records; `bytes` sealed so far in this point. */
   sealed(sealed: Buffer, bytes: number): void {
-    // A sealed buffer is a whole allocation of at least 64 KiB (writer.ts), never a pooled
-    // Buffer, and is not written again: it is handed over, not copied.
-    if (this.#pipe !== null) { this.#pipe.stream.write(sealed, true); this.#pipe.sentParts++; return }
+    // A sealed buffer is a whole allocation of at least 64 KiB over shared memory (writer.ts),
+    // never a pooled Buffer, and is not written again: it is shared with the flush thread,
+    // not copied (a SharedArrayBuffer cannot be transferred, and need not be).
+    if (this.#pipe !== null) { this.#pipe.stream.write(sealed, handOver(sealed)); this.#pipe.sentParts++; return }
     if (this.#allowed) {
       this.#sealedSoFar.push(sealed)
       if (bytes >= this.#threshold) {
         this.#allowed = false
         this.#pipe = this.#open(bytes)
         if (this.#pipe !== null) {
-          for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, true)
+          for (const b of this.#sealedSoFar) this.#pipe.stream.write(b, handOver(b))
           this.#pipe.sentParts = this.#sealedSoFar.length
           this.#sealedSoFar = []
           return
@@ -140,3 +141,6 @@ export class SealedOutput {
     if (pipe !== null) pipe.stream.discard()
   }
 }
+
+/** Whether a sealed buffer is transferred (an ArrayBuffer's) rather than shared (writer.ts: shared memory). */
+function handOver(sealed: Buffer): boolean { return !(sealed.buffer instanceof SharedArrayBuffer) }

@@ -64,7 +64,7 @@ import type { ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
 import { SEGMENT_MIN } from './segments.js'
-import { grownU8 } from './by-id.js'
+import { grownU8, sharedI32, sharedU8 } from './by-id.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -94,12 +94,12 @@ export function propsSeen(body: readonly string[], names: boolean, attrs: boolea
 
 /** The set of exposed ids and their shadows. */
 export class Verifier {
-  flags = new Uint8Array(1024)
+  flags = sharedU8(1024)     // by-id.ts: shared memory
   readonly shadow = new ShadowStore()
   /** Exposed id -> its own properties beyond the body, when it has any (inv. V3). */
   readonly props = new Map<number, PropsSeen>()
-  #hasProps = new Uint8Array(1024)
-  #list = new Int32Array(1024)
+  #hasProps = sharedU8(1024)
+  #list = sharedI32(1024)
   #n = 0
   /** S_NUMS array id -> the indices of its elements found changed by this point's `verify` (inv. V4). */
   readonly #changed = new Map<number, number[]>()
@@ -123,7 +123,7 @@ export class Verifier {
     if (id >= this.flags.length) this.flags = grownU8(this.flags, id)
     if (this.flags[id] === 1) return
     this.flags[id] = 1
-    if (this.#n === this.#list.length) { const l = new Int32Array(this.#n * 2); l.set(this.#list); this.#list = l }
+    if (this.#n === this.#list.length) { const l = sharedI32(this.#n * 2); l.set(this.#list); this.#list = l }
     this.#list[this.#n++] = id
   }
 

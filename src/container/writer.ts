@@ -10,6 +10,7 @@
  * itself (`ensure`), so a write never lands past the end; a record never spans two buffers.
  */
 import { KIND_CLASS, KIND_STATEFUL, KIND_VIEW, TAG_FLOAT64, TAG_INT32, TAG_LATIN1, TAG_SHORT_STR, TAG_UTF16 } from './format.js'
+import { SHARED_MIN, sharedF64, sharedU32 } from './by-id.js'
 
 /** Node's internal Buffer methods used for speed (present on every Buffer since Node 0.x). */
 export interface FastBuffer extends Buffer {
@@ -33,8 +34,8 @@ export interface Batch { parts: Buffer[]; length: number; records?: ReadonlyArra
  * the INDEX record is then built by a scan).
  */
 export class RecordList {
-  ids = new Uint32Array(1 << 10)
-  offs = new Float64Array(1 << 10)
+  ids = sharedU32(1 << 10)     // by-id.ts: shared memory, not counted as V8's external memory
+  offs = sharedF64(1 << 10)
   n = 0
   readonly notable: number[] = []
   broken = false
@@ -44,7 +45,7 @@ export class RecordList {
   begin(id: number, off: number, lenAt: number): void {
     if (this.#openId !== -1) this.broken = true
     if (this.n === this.ids.length) {
-      const ids = new Uint32Array(this.n * 2), offs = new Float64Array(this.n * 2)
+      const ids = sharedU32(this.n * 2), offs = sharedF64(this.n * 2)
       ids.set(this.ids); offs.set(this.offs)
       this.ids = ids; this.offs = offs
     }
@@ -68,6 +69,17 @@ const NOT_LATIN1 = /[^\x00-\xff]/
 const f64 = new Float64Array(1)
 const f64b = new Uint8Array(f64.buffer)
 
+/**
+ * A buffer for records: from SHARED_MIN on over shared memory (by-id.ts: V8 does not count
+ * it as external memory, so the 4 MiB buffers of a large point start no full collection;
+ * zeroed, unlike `Buffer.allocUnsafe`, but a large allocation is fresh pages either way).
+ * A sealed buffer over shared memory is shared, not transferred, with the flush thread that
+ * streams it (stream.ts): nothing writes to it once it is sealed.
+ */
+function newBuffer(size: number): FastBuffer {
+  return (size >= SHARED_MIN ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafe(size)) as FastBuffer
+}
+
 /** Size of the buffers a writer fills after its first one. */
 const CHUNK = 1 << 22
 /** Free space below which `boundary` starts a new buffer. */
@@ -84,14 +96,14 @@ export class ByteWriter {
   /** Called with each buffer sealed and the bytes sealed so far (a large point is under way). */
   onSeal: ((sealed: Buffer, bytes: number) => void) | null = null
 
-  constructor(initial = 1 << 16) { this.buf = Buffer.allocUnsafe(initial) as FastBuffer }
+  constructor(initial = 1 << 16) { this.buf = newBuffer(initial) }
 
   /** Between records: moves to a new buffer if this one is nearly full. */
   boundary(): void {
     if (this.buf.length - this.pos >= MIN_FREE) return
     const full = this.pos > 0 ? this.buf.subarray(0, this.pos) : null
     if (full !== null) { this.sealed.push(full); this.#sealedBytes += this.pos }
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, this.buf.length)) as FastBuffer
+    this.buf = newBuffer(Math.max(CHUNK, this.buf.length))
     this.pos = 0
     if (full !== null) this.onSeal?.(full, this.#sealedBytes)
   }
@@ -107,7 +119,7 @@ export class ByteWriter {
     if (this.pos + n <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < this.pos + n) size *= 2
-    const next = Buffer.allocUnsafe(size) as FastBuffer
+    const next = newBuffer(size)
     this.buf.copy(next, 0, 0, this.pos)
     this.buf = next
   }
