@@ -76,7 +76,7 @@ import type { Offsets } from './log-index.js'
 import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
-import { SegmentRef } from './segments.js'
+import { RestoredSegments, SegmentRef } from './segments.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
@@ -108,12 +108,8 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     t.table.bindDescriptor(node, id)
   }
   for (const [owner, list] of f.segments) {
-    const byKey = new Map<string, number>()
-    for (const [sid, key] of list) {
-      t.table.bindDescriptor(new SegmentRef(owner, key), sid)
-      byKey.set(key, sid)
-    }
-    t.segments.set(owner, byKey)
+    for (const [sid, key] of list) t.table.bindDescriptor(new SegmentRef(owner, key), sid)
+    t.segments.set(owner, new RestoredSegments(list))
   }
   for (const [id, cls] of f.classes) {
     const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))
