@@ -27,6 +27,11 @@
  *      not counted, and its untouched pages are never resident either (zero-filled on
  *      demand). Nothing is handed out from it: decoding copies bytes out (decode.ts,
  *      binary-decode.ts) or makes strings.
+ *   5. `readLog(.., inPlace)` returns a view of the store's memory instead of a copy when the
+ *      store has one (a region: ShadowStore.viewPrefix, every chunk verified first). Only a
+ *      full restore by the writer at open asks for it (restore.ts): it decodes the log at
+ *      once, before any write, and the writer's lock keeps other processes from writing the
+ *      file; decoding hands out nothing that views the log (inv. 4), so nothing outlives it.
  */
 import { header, readHeader } from './format.js'
 import type { ChunkStore } from './store.js'
@@ -36,8 +41,15 @@ const SLICE = 1 << 20
 
 const yieldToLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
-/** Reads `[0, end)` of the log as one buffer (every chunk checksum-verified by the store). */
-export function readLog(store: ChunkStore, end: number): Buffer {
+/**
+ * Reads `[0, end)` of the log as one buffer (every chunk checksum-verified by the store).
+ * `inPlace` (inv. 5): the store's own memory when its chunks lie in one run (no copy).
+ */
+export function readLog(store: ChunkStore, end: number, inPlace = false): Buffer {
+  if (inPlace && end > 0) {
+    const v = store.viewPrefix?.(end) ?? null
+    if (v !== null) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  }
   const cs = store.chunkSize
   const out = Buffer.allocUnsafe(end)
   const chunks = Math.ceil(end / cs)

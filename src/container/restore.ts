@@ -51,7 +51,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const indexed = lazy && meta.indexAt >= 0
   const lazyLog = indexed ? new LazyLog(store, meta.logEnd) : null
   if (lazyLog !== null && !onDemand) lazyLog.loadAll()
-  const log = lazyLog?.buf ?? readLog(store, meta.logEnd)
+  const log = lazyLog?.buf ?? readLog(store, meta.logEnd, onDemand && !store.readOnly)    // the writer's own newest version: decoded in place (log.ts inv. 5)
   const table = new ObjectTable()
   table.reset(meta.highWater)
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[], lazyLog !== null)
