@@ -278,8 +278,9 @@ export class Restorer extends LogIndex {
   /**
    * Reads `k` array elements into `a` from index `i` (a HOLE leaves one); returns the index
    * after them. Numbers are read here, without a call per element (`value` reads the rest):
-   * the arrays of a million numbers of the corpus restored in about half the CPU time.
-   * Each read is bounded by the record's end as `value`'s are (inv. 1).
+   * with reader.ts's DataView reads, the numeric corpus restored in 533 instead of 754 ms of
+   * CPU (medians of 4 interleaved fresh processes, load 6-8). A number whose bytes would
+   * pass the record's end is left to `value`, which fails on it (inv. 1).
    */
   #elements(a: unknown[], i: number, k: number): number {
     const b = this.buf, dv = this.dv, end = this.end
