@@ -35,8 +35,12 @@ import { packedArray } from './identity.js'
 import { fillChunks, readChunked } from './binary-decode.js'
 import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
+import type { FastBuffer } from './writer.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
+
+/** A restored segment's key: its entries' bytes as a latin-1 string, or those bytes, a view of the restore's private log copy (log.ts inv. 6; segments.ts SegmentRef). */
+export type SegmentKey = string | FastBuffer
 
 export class Restorer extends LogIndex {
   /** id -> restored object. */
@@ -54,8 +58,16 @@ export class Restorer extends LogIndex {
   readonly chunked = new Map<number, { size: number; ids: Int32Array }>()
   /** Pairs [buffer id, view id] of the views restored. */
   readonly views: number[] = []
-  /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
-  readonly segments = new Map<number, [number, string][]>()
+  /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key, or a view of them: `keyViews`). */
+  readonly segments = new Map<number, [number, SegmentKey][]>()
+  /**
+   * The log is this restore's private copy (log.ts inv. 6): segment keys are views of it
+   * while `run` reads, kept as views if segments are at least half of the log (else made
+   * strings at the end of `run`, so that a log of other records is not held for them).
+   */
+  keyViews = false
+  /** Bytes of the segments filled. */
+  #segmentBytes = 0
   /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
   readonly stateful: unknown[] = []
   /** End of the log (`end` moves to each record's end while it is read). */
@@ -103,6 +115,7 @@ export class Restorer extends LogIndex {
       }
       const root = this.objects[rootId]
       if (rootId <= 0 || rootId >= this.high || root === undefined) { this.pos = 0; this.fail(`root object ${rootId} has no record`) }
+      if (this.keyViews && this.#segmentBytes * 2 < logEnd) this.#keysAsStrings()
       return root
     } catch (e) { throw this.#typed(e) }
   }
@@ -201,7 +214,7 @@ export class Restorer extends LogIndex {
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
     const props = this.#props()
-    const list: [number, string][] = []
+    const list: [number, SegmentKey][] = []
     let entries = 0
     for (const sid of segIds) {
       if (this.enter(sid) !== KIND_SEGMENT) this.fail(`segmented record ${id} lists a non-segment record ${sid}`)
@@ -217,12 +230,20 @@ export class Restorer extends LogIndex {
       }
       if (this.pos !== this.end) this.fail(`segment ${sid} has trailing bytes`)
       this.refs.set(sid, this.#scratch.a, 0, this.#scratch.n)
-      list.push([sid, this.buf.latin1Slice(from, this.end)])
+      list.push([sid, this.keyViews ? this.buf.subarray(from, this.end) as FastBuffer : this.buf.latin1Slice(from, this.end)])
+      this.#segmentBytes += this.end - from
     }
     if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
     if (base === KIND_ARRAY) (o as unknown[]).length = n
     this.segments.set(id, list)
     this.#partsDone(id, o, segIds, props)
+  }
+
+  /** Makes every segment key a string (the keys must not hold the log: `keyViews`). */
+  #keysAsStrings(): void {
+    for (const list of this.segments.values()) {
+      for (const e of list) if (typeof e[1] !== 'string') e[1] = e[1].latin1Slice(0, e[1].length)
+    }
   }
 
   /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */

@@ -13,6 +13,13 @@ import fc from 'fast-check'
 import { CorruptionError, SimRegion } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 import { Restorer } from '../../../src/container/decode.js'
+import { Encoder, joinBatch } from '../../../src/container/encode.js'
+import { ShapeTrie } from '../../../src/container/shapes.js'
+import { RefStore } from '../../../src/container/refs.js'
+import { encodeFromRoot } from '../../../src/container/walk.js'
+import { DateTable } from '../../../src/container/dates.js'
+import { DirtySet } from '../../../src/container/dirty.js'
+import { BinaryTable } from '../../../src/container/binary.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { ObjectTable } from '../../../src/container/identity.js'
 import { KIND_ARRAY, TAG_FLOAT64, TAG_INT32 } from '../../../src/container/format.js'
@@ -144,4 +151,29 @@ test('a flipped byte inside a string of the log is CorruptionError at open, neve
   assert.ok(at > 0)
   bytes[at + 3] ^= 0x01    // 'M' -> 'L' inside one string's bytes: decodes fine, only a checksum sees it
   assert.throws(() => Container.openRegion(SimRegion.fromImage(bytes, { path: 'flip.pmc' })), CorruptionError)
+})
+
+test('a full restore\'s segment keys are views of its private log copy only when segments are at least half of the log (log.ts inv. 6), else strings', () => {
+  const words = Array.from({ length: 2000 }, (_, i) => `word${i}`)
+  for (const [label, root, views] of [
+    ['mostly segments', { set: new Set(words) }, true],
+    ['mostly other records', { set: new Set(words.slice(0, 300)), text: 'x'.repeat(50_000) }, false],
+  ] as const) {
+    const table = new ObjectTable()
+    const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+    const rootId = encodeFromRoot(enc, table, root)
+    const log = joinBatch(enc.output())
+    const out = new ObjectTable()
+    out.reset(table.highWater)
+    const r = new Restorer(log, log.length, table.highWater, 'keys', new ClassRegistry(), (o, id) => out.bind(o, id))
+    r.keyViews = true
+    const restored = r.run(rootId) as typeof root
+    assert.deepStrictEqual(restored, root)
+    const keys = [...r.segments.values()].flat().map(([, key]) => key)
+    assert.ok(keys.length > 1, `${label}: segmented`)
+    for (const key of keys) {
+      if (views) assert.ok(typeof key !== 'string' && key.buffer === log.buffer, `${label}: a view of the log`)
+      else assert.equal(typeof key, 'string', `${label}: a string, the log not held`)
+    }
+  }
 })
