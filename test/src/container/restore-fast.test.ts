@@ -3,8 +3,9 @@
  * strings made from their char codes (reader.ts `fromCodes`), array elements read without
  * a call per number (decode.ts `#elements`), Maps and Sets each with their loop, segments
  * by content made into a Map only when the encoder asks (segments.ts `RestoredSegments`),
- * and the writer's log decoded in place from the region (log.ts inv. 5,
- * ShadowStore.viewPrefix). Each restores exactly what was persisted, and damage stays a
+ * their keys views of the restore's log copy (log.ts inv. 6), and the writer's log decoded
+ * in place from the region (log.ts inv. 5, ShadowStore.viewPrefix, tested in
+ * test/txn/shadow.test.ts). Each restores exactly what was persisted, and damage stays a
  * typed error.
  */
 import { test } from 'node:test'
