@@ -90,6 +90,13 @@ export interface ChunkStore {
   appendTarget?(): { phys: number; offset: number } | null
   /** (Optional, with appendTarget.) Stages streamed chunks as logical chunks `[logical, ...)` (ShadowStore.adopt). */
   adopt?(logical: number, phys: number, crcs: Uint32Array): void
+  /**
+   * (Optional: stores on a region.) Bytes `[0, end)` of the logical space as one view of the
+   * store's own memory, no copy, every chunk checked as `read` checks it (inv. 5), when
+   * those chunks lie in order in one run of storage; else null (read them with `readInto`).
+   * The view is valid until the next write, resize or commit (ShadowStore.viewPrefix).
+   */
+  viewPrefix?(end: number): Uint8Array | null
 }
 
 /** What `Container.openStore` asks a {@link ChunkStoreHost} for. */

@@ -107,6 +107,12 @@ export class ChunkIO {
     target.set(this.#bytes.subarray(o, o + len), at)
   }
 
+  /** Bytes `[from, from + len)` of the chunk area from the start of chunk `p` (a view of the region, not a copy). */
+  view(p: number, len: number): Uint8Array {
+    const o = this.chunkOffset(p)
+    return this.#bytes.subarray(o, o + len)
+  }
+
   /** Writes `data` into chunk `p` at byte `offset`. */
   write(p: number, offset: number, data: Uint8Array): void { this.#bytes.set(data, this.chunkOffset(p) + offset) }
 

@@ -80,6 +80,41 @@ export class StagedMap {
     return { phys, crc }
   }
 
+  /**
+   * The entries of logical chunks `[0, n)` (n <= count) as [phys0, crc0, phys1, crc1, ...]
+   * (NONE for a hole), as `lookup` gives them, reading each leaf node once: `lookup` walks
+   * the tree for every chunk (31 MB of 4 KiB chunks: 20-70 ms of a cold restore).
+   */
+  prefixEntries(n: number): Uint32Array {
+    const out = new Uint32Array(2 * n)
+    if (this.depth === 0) {
+      for (let k = 0; k < n; k++) { const e = this.lookup(k); out[2 * k] = e.phys; out[2 * k + 1] = e.crc }
+      return out
+    }
+    const F = this.#F
+    for (let i = 0; i * F < n; i++) {
+      const m = Math.min(F, n - i * F)
+      const leaf = this.#leafEntries(i)
+      if (leaf === null) out.fill(NONE, 2 * i * F, 2 * (i * F + m))
+      else out.set(leaf.subarray(0, 2 * m), 2 * i * F)
+    }
+    return out
+  }
+
+  /** The entries of leaf node `i` (level 1: logical chunks [i * F, (i + 1) * F)), or null below a hole; a committed node's is a view of the region. */
+  #leafEntries(i: number): Uint32Array | null {
+    const staged = this.#nodes.get(key(1, i))
+    if (staged) return staged.entries
+    const L = i * this.#F
+    let phys = this.#root.phys
+    for (let l = this.depth; l >= 2 && phys !== NONE; l--) {
+      const j = Math.floor(L / this.#p(l - 1)) % this.#F
+      const node = this.#nodes.get(key(l, Math.floor(L / this.#p(l))))
+      phys = node ? node.entries[2 * j]! : this.#io.entryPhys(phys, j)
+    }
+    return phys === NONE ? null : this.#io.entries(phys)
+  }
+
   /** Fresh chunks a first write to `L` needs: unstaged nodes on its path plus the data chunk. */
   writeCost(L: number): number {
     if (this.dirty.has(L)) return 0

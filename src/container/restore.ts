@@ -5,8 +5,8 @@
  */
 import { CorruptionError } from '../../regions/index.js'
 import { ObjectTable } from './identity.js'
-import { Restorer } from './decode.js'
-import { LazyLog, readLog } from './log.js'
+import { Restorer, type SegmentKey } from './decode.js'
+import { LazyLog, readLog, viewLog } from './log.js'
 import { decodeMeta, type ContainerMeta } from './meta.js'
 import type { RefStore } from './refs.js'
 import type { ClassRegistry } from './classes.js'
@@ -23,7 +23,7 @@ export interface Restored {
   meta: ContainerMeta
   shapes: Map<number, readonly string[]>
   classes: Map<number, { name: string; proto: object }>
-  segments: Map<number, [number, string][]>
+  segments: Map<number, [number, SegmentKey][]>
   refs: RefStore
   bytesIds: number[]
   /** Chunked buffer id -> its chunk size and CHUNK ids. */
@@ -51,7 +51,8 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const indexed = lazy && meta.indexAt >= 0
   const lazyLog = indexed ? new LazyLog(store, meta.logEnd) : null
   if (lazyLog !== null && !onDemand) lazyLog.loadAll()
-  const log = lazyLog?.buf ?? readLog(store, meta.logEnd)
+  const inPlace = lazyLog === null && onDemand && !store.readOnly ? viewLog(store, meta.logEnd) : null   // the writer's own newest version: decoded in place (log.ts inv. 5)
+  const log = lazyLog?.buf ?? inPlace ?? readLog(store, meta.logEnd)
   const table = new ObjectTable()
   table.reset(meta.highWater)
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[], lazyLog !== null)
@@ -59,6 +60,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   if (g !== null) {
     return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g }
   }
+  r.keyViews = lazyLog === null && inPlace === null     // the log is this restore's private copy (log.ts inv. 6)
   const root = r.run(meta.rootId)
   const t = r.tables()
   return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }

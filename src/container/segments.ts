@@ -18,7 +18,7 @@
  */
 import type { ObjectTable } from './identity.js'
 import type { RefStore } from './refs.js'
-import type { ByteWriter } from './writer.js'
+import type { ByteWriter, FastBuffer } from './writer.js'
 import type { IdList } from './refs.js'
 import { writeSegment } from './records.js'
 
@@ -38,9 +38,33 @@ export class PartRef {
   constructor(readonly owner: number) {}
 }
 
-/** In-memory descriptor of a SEGMENT record (kept in the object table under its id). */
+/**
+ * In-memory descriptor of a SEGMENT record (kept in the object table under its id). Its
+ * key is the segment's entries' bytes as a latin-1 string; a full restore may give those
+ * bytes instead, as a view of its private copy of the log (log.ts inv. 6), made the string
+ * the first time the key is asked for (most never are: only a collection the encoder cuts
+ * again compares keys). 4.5 MB of keys made as strings at open were 10% of a maps-sets
+ * restore's CPU (their allocation and their copies by the young generation's collections).
+ */
 export class SegmentRef extends PartRef {
-  constructor(owner: number, readonly key: string) { super(owner) }
+  #key: string | null
+  #bytes: FastBuffer | null
+
+  constructor(owner: number, key: string | FastBuffer) {
+    super(owner)
+    if (typeof key === 'string') { this.#key = key; this.#bytes = null } else { this.#key = null; this.#bytes = key }
+  }
+
+  /** The segment's entries' bytes as a latin-1 string. */
+  get key(): string {
+    let k = this.#key
+    if (k === null) {
+      const b = this.#bytes!
+      k = this.#key = b.latin1Slice(0, b.length)
+      this.#bytes = null
+    }
+    return k
+  }
 }
 
 /** FNV-1a of `b[from, to)`: decides content-defined segment boundaries. */
@@ -82,6 +106,41 @@ export function endsSegment(h: number, n: number): boolean {
 export class KnownSegments extends Map<string, number> {
   readonly ids: number[] = []
   readonly ends: number[] = []
+}
+
+/**
+ * A restored collection's segments by content (bytes as a latin-1 key -> SEGMENT id), made
+ * into a Map the first time the encoder asks for one: a restore lists them and most are never
+ * asked for (a collection the program does not change), while putting them in a Map hashes
+ * every byte of every segment (the numeric corpus: 32 MB of keys, 40-110 ms of an open).
+ * Only `get` is used (SegmentCutter); every Map method sees the entries once they are made.
+ */
+export class RestoredSegments extends Map<string, number> {
+  #list: readonly (readonly [number, SegmentRef])[] | null
+
+  constructor(list: readonly (readonly [number, SegmentRef])[]) {
+    super()
+    this.#list = list
+  }
+
+  #make(): void {
+    const list = this.#list
+    if (list === null) return
+    this.#list = null
+    for (const [sid, ref] of list) super.set(ref.key, sid)
+  }
+
+  override get(key: string): number | undefined { this.#make(); return super.get(key) }
+  override has(key: string): boolean { this.#make(); return super.has(key) }
+  override set(key: string, sid: number): this { this.#make(); return super.set(key, sid) }
+  override delete(key: string): boolean { this.#make(); return super.delete(key) }
+  override clear(): void { this.#list = null; super.clear() }
+  override get size(): number { this.#make(); return super.size }
+  override forEach(fn: (sid: number, key: string, m: Map<string, number>) => void, self?: unknown): void { this.#make(); super.forEach(fn, self) }
+  override entries(): MapIterator<[string, number]> { this.#make(); return super.entries() }
+  override keys(): MapIterator<string> { this.#make(); return super.keys() }
+  override values(): MapIterator<number> { this.#make(); return super.values() }
+  override [Symbol.iterator](): MapIterator<[string, number]> { return this.entries() }
 }
 
 /** What a cutter needs from the encoder's context. */

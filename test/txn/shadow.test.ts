@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {
   SimRegion, PmemError, InvalidArgumentError, OutOfRangeError, OutOfSpaceError, ReadOnlyError, RegionClosedError,
-  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError, crc32c, Region,
+  NotARegionError, CorruptionError, UnsupportedVersionError, BrokenError, crc32c, Region, HEADER_SIZE,
 } from '../../regions/index.js'
 import type { RegionLike } from '../../regions/index.js'
 import { ShadowStore } from '../../txn/shadow.js'
@@ -648,6 +648,52 @@ test('adopt: one chunk (a map of depth 0) and many (several leaf nodes), checked
       for (let k = 0; k < n; k++) assert.ok(sameBytes(reopened.read(k), pattern(CS, 1000 + k)), `n=${n}: chunk ${k}`)
       assertOk(reopened)
       again.close()
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('viewPrefix: chunks in one physical run are one verified view of the region (no copy); a gap is null; a damaged chunk is CorruptionError; a bad end is OutOfRangeError', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-view-'))
+  try {
+    for (const n of [1, 150]) {                 // a map of depth 0, and one of three leaves (64 entries per node)
+      const file = path.join(dir, `v${n}.pm`)
+      const region = Region.open(file, { size: 16384 })
+      const store = ShadowStore.create(region, { chunkSize: CS, keepVersions: 3 })
+      const plan = store.appendTarget()!
+      const s = region.appendStream(plan.offset, CS)!
+      for (let k = 0; k < n; k++) s.write(pattern(CS, 3000 + k))
+      store.adopt(0, plan.phys, (await s.end())!)
+      store.commit()
+      region.close()
+      const end = n * CS - 33
+      const expect = new Uint8Array(end)
+      for (let k = 0; k < n; k++) expect.set(pattern(CS, 3000 + k).subarray(0, Math.min(CS, end - k * CS)), k * CS)
+      const again = Region.open(file)
+      const reopened = ShadowStore.open(again, {})
+      const view = reopened.viewPrefix(end)!
+      assert.ok(view !== null, `n=${n}: one run`)
+      assert.ok(sameBytes(view, expect), `n=${n}: the view holds the chunks' bytes`)
+      assert.equal(view.buffer, again.unsafeBytes().buffer, 'a view of the region, not a copy')
+      assert.throws(() => reopened.viewPrefix(n * CS + 1), OutOfRangeError)
+      assert.throws(() => reopened.viewPrefix(0), OutOfRangeError)
+      if (n > 1) {
+        reopened.write(70, pattern(CS, 9))         // copy-on-write: chunk 70 moves out of the run
+        reopened.commit()
+        assert.equal(reopened.viewPrefix(end), null, 'a chunk out of the run: null (read with readInto)')
+        assert.ok(sameBytes(reopened.viewPrefix(70 * CS)!, expect.subarray(0, 70 * CS)), 'the run before it is still one view')
+      }
+      again.close()
+      // damage one byte of the last chunk of the run (inv. 4): the view is refused at once, its bytes never seen
+      const last = Math.min(n, 70) - 1
+      const fd = fs.openSync(file, 'r+')
+      const at = HEADER_SIZE + reopened.base + DATA_START + (plan.phys + last) * CS + 5
+      const b = Buffer.alloc(1); fs.readSync(fd, b, 0, 1, at); b[0] ^= 0x10; fs.writeSync(fd, b, 0, 1, at)
+      fs.closeSync(fd)
+      const damaged = Region.open(file)
+      assert.throws(() => ShadowStore.open(damaged, {}).viewPrefix((last + 1) * CS), CorruptionError)
+      damaged.close()
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
