@@ -23,7 +23,7 @@ import { CorruptionError, PmemError } from '../../regions/index.js'
 import { mapPut, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
@@ -35,6 +35,7 @@ import { packedArray } from './identity.js'
 import { fillChunks, readChunked } from './binary-decode.js'
 import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
+import { applyPatch, readPatch, type ReadPatch } from './patch-record.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
 
@@ -56,6 +57,8 @@ export class Restorer extends LogIndex {
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
   readonly segments = new Map<number, [number, string][]>()
+  /** Segmented collection id -> the base its SEGMENTED or PATCH record names, and a PATCH record's changes (patch-record.ts inv. PR3). */
+  readonly bases = new Map<number, { base: number; segIds: number[]; entries: number; patch: ReadPatch | null }>()
   /** STATEFUL records filled: [id, state, ...] in log order (their instances are revived once the graph is built). */
   readonly stateful: unknown[] = []
   /** End of the log (`end` moves to each record's end while it is read). */
@@ -143,7 +146,7 @@ export class Restorer extends LogIndex {
     this.pos = bodyStart
     this.end = end
     const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    if (!knownKind(kind)) this.fail(`unknown record kind ${kind}`)
     const body = this.pos
     if (kind === KIND_SHAPE) { this.shells.shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.shells.classProto(id); this.pos = this.end; return }
@@ -163,7 +166,8 @@ export class Restorer extends LogIndex {
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
-      case KIND_SEGMENTED: this.#fillSegmented(id, o); return
+      case KIND_SEGMENTED: this.#fillSegmented(id, o, false); return
+      case KIND_PATCH: this.#fillSegmented(id, o, true); return
       case KIND_CHUNKED: {
         const base = this.u8(), c = readChunked(this, id), props = this.#props()
         fillChunks(this, id, o, base, c)
@@ -193,13 +197,16 @@ export class Restorer extends LogIndex {
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
   }
 
-  /** Fills a segmented collection from its SEGMENT records; records the references of each. */
-  #fillSegmented(id: number, o: object): void {
+  /** Fills a segmented collection from its SEGMENT records (and a PATCH record's changes, patch-record.ts); records the references of each. */
+  #fillSegmented(id: number, o: object, patched: boolean): void {
     const base = this.u8()
     const n = this.varint()
     const count = this.count(1)
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
+    this.#scratch.n = 0
+    const patch = patched ? readPatch(this, base, n) : null
+    if (this.#scratch.n !== 0) this.fail(`patch record ${id} holds a reference`)
     const props = this.#props()
     const list: [number, string][] = []
     let entries = 0
@@ -221,9 +228,12 @@ export class Restorer extends LogIndex {
       this.refs.set(sid, this.#scratch.a, 0, this.#scratch.n)
       list.push([sid, this.buf.latin1Slice(from, this.end)])
     }
-    if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
+    const b = patch === null ? n : patch.entries
+    if (entries !== b) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${b}`)
     if (base === KIND_ARRAY) (o as unknown[]).length = n
+    if (patch !== null) applyPatch(this, o, base, n, patch)
     this.segments.set(id, list)
+    this.bases.set(id, { base, segIds, entries: b, patch })
     this.#partsDone(id, o, segIds, props)
   }
 

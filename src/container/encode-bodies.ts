@@ -26,6 +26,7 @@ import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { patchEntries, patchNumbers } from './patch-segments.js'
+import { writePatch } from './patch-record.js'
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -141,6 +142,9 @@ function shapeId(e: Encoder, node: ShapeNode): number {
 export function arrayBody(e: Encoder, a: unknown[], start: number): readonly string[] {
   const w = e.w
   const n = a.length
+  // Behind a proxy with a change log (change-log.ts): a PATCH record (patch-record.ts), if the log can say it.
+  if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, a, n, start, KIND_ARRAY)) { e.skind = S_ARRAY; return countKeys(e, n) }
+  if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(a)     // inv. CL1: written another way (endSegmented starts a new log)
   const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? indexKeys(e, a, n) : objectKeys(a)
   if (n > 2 * keys.length + 16) { sparse(e, a, keys, start); return keys }
   e.skind = S_ARRAY
@@ -180,6 +184,12 @@ function indexKeys(e: Encoder, a: unknown[], n: number): string[] {
   return e.countOnly
 }
 
+/** The keys of a dense array of `n` elements and no named keys, as a count (a PATCH record's array: its base was SEGMENTED, and its log saw no other key, change-log.ts inv. CL2). */
+function countKeys(e: Encoder, n: number): string[] {
+  e.countOnly = { length: n } as unknown as string[]
+  return e.countOnly
+}
+
 function sparse(e: Encoder, a: unknown[], keys: string[], start: number): void {
   const w = e.w
   w.buf[start] = KIND_SPARSE
@@ -211,6 +221,8 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   try {
     const n = mapSize(m)
     e.skind = S_MAP
+    if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, m, n, start, KIND_MAP)) return
+    if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
     if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
     if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
     if (n > SEGMENT_MIN) {
@@ -219,7 +231,7 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
       try {
         mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
       } finally { e.w = main }
-      endSegmented(e, KIND_MAP, n, start, cut)
+      endSegmented(e, KIND_MAP, n, start, cut, m)
       return
     }
     e.w.varint(n)
@@ -232,6 +244,8 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   try {
     const n = setSize(s)
     e.skind = S_SET
+    if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, s, n, start, KIND_SET)) return
+    if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
     if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
     if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
     let i = 0
@@ -241,7 +255,7 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
       try {
         setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
       } finally { e.w = main }
-      endSegmented(e, KIND_SET, n, start, cut)
+      endSegmented(e, KIND_SET, n, start, cut, s)
       return
     }
     e.w.varint(n)
@@ -281,13 +295,14 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
     }
   } finally { e.w = main }
   if (nums !== null) { e.sh!.push(nums); e.skind = S_NUMS }
-  endSegmented(e, KIND_ARRAY, n, start, cut)
+  endSegmented(e, KIND_ARRAY, n, start, cut, a)
 }
 
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
-export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
+  if (!e.cap && o !== undefined) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1)
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

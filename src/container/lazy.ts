@@ -77,6 +77,7 @@ import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { SegmentRef } from './segments.js'
+import { logFromPatch } from './patch-record.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
@@ -95,6 +96,8 @@ export interface Found {
   readonly shapes: Iterable<readonly [number, readonly string[]]>
   readonly classes: Map<number, { name: string; proto: object }>
   readonly segments: Map<number, [number, string][]>
+  /** The bases of the SEGMENTED and PATCH records filled (decode.ts), whose change logs start now (patch-record.ts inv. PR3). */
+  readonly bases?: Restorer['bases']
   readonly chunked: Map<number, { size: number; ids: Int32Array }>
   readonly bytesIds: number[]
   readonly views: number[]
@@ -114,6 +117,12 @@ export function adoptFound(t: ContainerTables, f: Found): void {
       byKey.set(key, sid)
     }
     t.segments.set(owner, byKey)
+  }
+  if (f.bases !== undefined) {
+    for (const [owner, b] of f.bases) {
+      const c = t.dirty.changes.start(f.objects[owner] as object, b.base, b.segIds, b.entries)
+      if (b.patch !== null) logFromPatch(c, b.base, b.patch)
+    }
   }
   for (const [id, cls] of f.classes) {
     const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))
@@ -322,8 +331,9 @@ export class LazyGraph implements LazyFill {
       }
       if (r.segments.size === 0 && r.chunked.size === 0 && r.bytesIds.length === 0 && r.views.length === 0) return
       const buffers = r.bytesIds.slice()
-      adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
+      adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, bases: r.bases, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
       r.segments.clear()
+      r.bases.clear()
       r.chunked.clear()
       r.bytesIds.length = 0
       r.views.length = 0

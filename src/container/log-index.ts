@@ -14,7 +14,7 @@
  *       on demand (`load`, which checks the chunks' checksums) and `enter` checks that the
  *       record at an id's offset has that id: a wrong offset is CorruptionError (inv. X3).
  */
-import { KIND_CLASS, KIND_INDEX, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
+import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, knownKind, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
 /**
@@ -86,7 +86,7 @@ export class LogIndex extends ByteReader {
     this.pos = header.body
     this.end = header.end
     const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    if (!knownKind(kind)) this.fail(`unknown record kind ${kind}`)
     return kind
   }
 

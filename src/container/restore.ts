@@ -24,6 +24,8 @@ export interface Restored {
   shapes: Map<number, readonly string[]>
   classes: Map<number, { name: string; proto: object }>
   segments: Map<number, [number, string][]>
+  /** The bases of the segmented collections (decode.ts `bases`): their change logs start from them. */
+  bases?: Restorer['bases']
   refs: RefStore
   bytesIds: number[]
   /** Chunked buffer id -> its chunk size and CHUNK ids. */
@@ -61,7 +63,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   }
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, bases: r.bases, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
 }
 
 /** `check`: the store's current version's index against a scan of its log (log-offsets.ts inv. X3). */

@@ -1,0 +1,266 @@
+/**
+ * PATCH records (patch-record.ts, change-log.ts, format version 4): large arrays, Maps and
+ * Sets behind proxies (after a restore) persist the entries changed since their base
+ * segments, not the segments those entries touch. Random mutation sequences through
+ * `c.root` and through proxies kept across points and lives, restored fully and lazily and
+ * compared with a model (order and identity included); crash lives several deep with crash
+ * images at any flush (recovery's too); damaged PATCH records are CorruptionError.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { simRegion } from './setup.js'
+import { Container, type PointStats } from '../../../src/container/index.js'
+import { CorruptionError, type SimRegion } from '../../../regions/index.js'
+import { Restorer } from '../../../src/container/decode.js'
+import { ClassRegistry } from '../../../src/container/classes.js'
+import { ByteWriter } from '../../../src/container/writer.js'
+import { writeSegment } from '../../../src/container/records.js'
+import { KIND_ARRAY, KIND_MAP, KIND_PATCH, KIND_SET, PROTO_BUILTIN, TAG_REF } from '../../../src/container/format.js'
+
+interface Root { m: Map<string, unknown>; s: Set<unknown>; a: number[]; small: { n: number } }
+
+const N = 600
+function init(): Root {
+  return {
+    m: new Map(Array.from({ length: N }, (_, i) => [`k${i}`, i] as [string, unknown])),
+    s: new Set(Array.from({ length: N }, (_, i) => `s${i}`)),
+    a: Array.from({ length: N }, (_, i) => i + 0.5),
+    small: { n: 0 },
+  }
+}
+
+/** A plain copy of the collections, order kept. */
+function model(r: Root): { m: [string, unknown][]; s: unknown[]; a: number[]; n: number } {
+  return { m: [...r.m.entries()], s: [...r.s], a: [...r.a], n: r.small.n }
+}
+
+function sameAsModel(r: Root, want: ReturnType<typeof model>, what: string): void {
+  assert.deepStrictEqual([...r.m.entries()], want.m, `${what}: Map entries and order`)
+  assert.deepStrictEqual([...r.s], want.s, `${what}: Set values and order`)
+  assert.deepStrictEqual([...r.a], want.a, `${what}: array`)
+  assert.equal(r.small.n, want.n, `${what}: small object`)
+}
+
+type Op =
+  | { t: 'mset'; k: number; v: number | string | null }
+  | { t: 'mdel'; k: number }
+  | { t: 'sadd'; k: number }
+  | { t: 'sdel'; k: number }
+  | { t: 'aset'; i: number; v: number }
+  | { t: 'burst'; k: number }      // more changes than a log keeps (change-log.ts inv. CL2)
+  | { t: 'whole'; which: number }  // a mutation a log cannot express: push, an object value, clear of a fresh Set
+  | { t: 'point' }
+
+const key = fc.nat({ max: N + 60 })
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('mset' as const), k: key, v: fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null)) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('mdel' as const), k: key }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('sadd' as const), k: key }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('sdel' as const), k: key }) },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('aset' as const), i: fc.nat({ max: N - 1 }), v: fc.double({ noNaN: true }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('burst' as const), k: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('whole' as const), which: fc.nat({ max: 2 }) }) },
+  { weight: 4, arbitrary: fc.constant({ t: 'point' as const }) },
+)
+
+/** Applies `op` to the collections (proxies of a restored container, or anything with the same methods). */
+function apply(r: Root, op: Op): void {
+  switch (op.t) {
+    case 'mset': r.m.set(`k${op.k}`, op.v); break
+    case 'mdel': r.m.delete(`k${op.k}`); break
+    case 'sadd': r.s.add(`s${op.k}`); break
+    case 'sdel': r.s.delete(`s${op.k}`); break
+    case 'aset': r.a[op.i] = op.v; break
+    case 'burst': for (let i = 0; i < 120; i++) { r.m.set(`k${(op.k + i * 7) % N}`, -i); r.a[(op.k + i * 11) % N] = -i } break
+    case 'whole':
+      if (op.which === 0) { r.a.push(1); r.a.pop() }
+      else if (op.which === 1) { r.m.set('k1', { nested: true } as unknown); r.m.set('k1', 1) }
+      else { r.s.delete('s2'); r.s.add('s2') }
+      break
+    case 'point': break
+  }
+  r.small.n++
+}
+
+test('change-log.ts, patch-record.ts inv. PR1: after a restore, one Map set, one Set add and one array write are three PATCH records; restored exactly, in order', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img)
+  const r = d.root as Root
+  r.m.set('k5', 'changed'); r.m.delete('k6'); r.m.set('k6', 'moved to the end'); r.m.set('new', 1)
+  r.s.delete('s1'); r.s.add('s-new'); r.s.add('s1')
+  r.a[300] = -1
+  const st = await d.persist()
+  assert.equal(st.objects, 3, 'one PATCH record per collection: no SEGMENTED or SEGMENT record')
+  assert.ok(st.bytes < 12_000, `a few changes and the segment ids, not the segments: ${st.bytes} bytes`)
+  const want = model(r)
+  r.m.set('k7', 7.5)
+  const again = await d.persist()
+  assert.equal(again.objects, 1, 'the Map\'s PATCH record again, with every change since its base')
+  want.m = [...r.m.entries()]
+  await d.close()
+  for (const lazy of [false, true]) {
+    const f = Container.openRegion(img.crash(2), { lazy })
+    sameAsModel(f.root as Root, want, lazy ? 'lazy' : 'full')
+    assert.deepEqual(f.check().problems, [])
+    await f.close()
+  }
+})
+
+test('change-log.ts inv. CL2: more changes than the log keeps, or one it cannot express, re-encodes the segments (a new base); restored exactly', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img)
+  const r = d.root as Root
+  for (let i = 0; i < 100; i++) r.m.set(`k${i * 5}`, i)     // past max(64, 600 / 8) = 75
+  const st = await d.persist()
+  assert.ok(st.objects >= 2, 'SEGMENTED and SEGMENT records')
+  r.m.set('k1', 'x')
+  assert.equal((await d.persist()).objects, 1, 'the new base has a log: a PATCH record')
+  r.m.clear()
+  for (let i = 0; i < 300; i++) r.m.set(`z${i}`, i)
+  r.a.push(9)
+  const want = model(r)
+  await d.persist()
+  await d.close()
+  const f = Container.openRegion(img.crash(2))
+  sameAsModel(f.root as Root, want, 'after clear and push')
+  await f.close()
+})
+
+test('patch-record.ts inv. PR1-PR3: random mutations through c.root and kept proxies, several points and lives, restored fully and lazily: same entries, order and identity', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.array(opArb, { maxLength: 40 }), { minLength: 2, maxLength: 4 }), fc.boolean(), async (lives, keep) => {
+    let region = simRegion(1 << 22)
+    const c = Container.openRegion(region, { init })
+    await c.persist()
+    await c.close()
+    let want = model(init())
+    for (const [life, ops] of lives.entries()) {
+      const d = Container.openRegion(region, { lazy: life % 2 === 1 })
+      const kept = keep ? { m: (d.root as Root).m, s: (d.root as Root).s, a: (d.root as Root).a, small: (d.root as Root).small } : null
+      const via = (): Root => kept ?? d.root as Root
+      for (const op of ops) {
+        if (op.t === 'point') { await d.persist(); continue }
+        apply(via(), op)
+      }
+      if (kept !== null) {
+        const r = d.root as Root
+        assert.ok(r.m === kept.m && r.s === kept.s && r.a === kept.a, 'kept proxies are the ones c.root hands out')
+      }
+      want = model(d.root as Root)
+      await d.persist()
+      await d.close()
+      region = region.crash(life)
+      for (const lazy of [false, true]) {
+        const f = Container.openRegion(region, { lazy })
+        const r = f.root as Root
+        assert.ok(r.m === r.m && r.a === r.a, 'one proxy per object')
+        sameAsModel(r, want, `life ${life + 1}, ${lazy ? 'lazy' : 'full'} restore`)
+        if (!lazy) assert.deepEqual(f.check().problems, [])
+        await f.close()
+      }
+    }
+  }), { numRuns: 30, includeErrorInReport: true })
+})
+
+test('patch-record.ts under the crash model, lives several deep: a crash image at any flush (recovery flushes included) restores a committed graph exactly', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.array(opArb, { maxLength: 30 }), fc.nat({ max: 40 }), fc.nat()), { minLength: 3, maxLength: 3 }), async lives => {
+    let region: SimRegion = simRegion(1 << 22)
+    const first = Container.openRegion(region, { init, chunkSize: 1024, keepVersions: 2, compactFactor: 1.5 })
+    await first.persist()
+    await first.close()
+    const committed = new Map<number, ReturnType<typeof model>>([[1, model(init())]])
+    for (const [life, [ops, crashAt, seed]] of lives.entries()) {
+      let image: SimRegion | null = null
+      let durableAtCrash = -1
+      let c: Container | null = null
+      region.onFlush = info => {
+        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
+      }
+      c = Container.openRegion(region, { chunkSize: 1024, lazy: life === 1 })      // recovery: its flushes can be crashed too
+      if (durableAtCrash === -1 && image !== null) durableAtCrash = c.version
+      for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
+      sameAsModel(c.root as Root, committed.get(c.version)!, `life ${life + 1} opened`)
+      const points: Promise<PointStats>[] = []
+      const point = (): void => {
+        const snap = model(c!.root as Root)
+        points.push(c!.persist().then(s => { committed.set(s.version, snap); return s }))
+      }
+      for (const op of ops) { if (op.t === 'point') point(); else apply(c.root as Root, op) }
+      point()
+      await Promise.all(points)
+      region.onFlush = undefined
+      await c.close()
+      const crashed: SimRegion = image ?? region.crash(seed)
+      const durable = image !== null ? durableAtCrash : c.version
+      const fresh = Container.openRegion(crashed)
+      assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
+      assert.ok(committed.has(fresh.version), `life ${life + 1}: restored version ${fresh.version} was never committed`)
+      sameAsModel(fresh.root as Root, committed.get(fresh.version)!, `life ${life + 1} after the crash`)
+      if (fresh.fellBack === null) assert.deepEqual(fresh.check().problems, [])
+      await fresh.close()
+      for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
+      region = crashed
+    }
+  }), { numRuns: 20, includeErrorInReport: true })
+})
+
+// ---------------------------------------------------------------- damage (decode.ts inv. 1, patch-record.ts inv. PR1, PR2)
+
+/** A log: SEGMENT record 2 of `entries` entries (encoded by `fill`), then a PATCH record 1 of `n` entries on it, base entries `b`, whose changes `patch` writes. */
+function patchLog(base: number, entries: number, fill: (w: ByteWriter) => void, n: number, patch: (w: ByteWriter) => void, b = entries): Uint8Array {
+  const seg = new ByteWriter(256)
+  fill(seg)
+  const w = new ByteWriter(1024)
+  writeSegment(w, 2, entries, seg.view())
+  const at = w.beginRecord(1)
+  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(base); w.varint(n); w.varint(1); w.varint(2); w.varint(b)
+  patch(w)
+  w.endRecord(at)
+  return new Uint8Array(w.view())
+}
+
+function restore(log: Uint8Array): unknown {
+  return new Restorer(log, log.length, 3, 'patch-damage', new ClassRegistry(), () => {}).run(1)
+}
+
+const mapBase = (w: ByteWriter): void => { w.str('a'); w.num(1); w.str('b'); w.num(2) }
+const setBase = (w: ByteWriter): void => { w.str('a'); w.str('b') }
+const arrayBase = (w: ByteWriter): void => { w.num(1); w.num(2); w.num(3) }
+
+test('patch-record.ts: hand-made PATCH records restore as inv. PR1 says (the reader agrees with the layout in format.ts)', () => {
+  const m = restore(patchLog(KIND_MAP, 2, mapBase, 3, w => {
+    w.varint(1); w.str('a')                          // deleted
+    w.varint(1); w.str('b'); w.num(20)                // set in place
+    w.varint(2); w.str('c'); w.num(3); w.str('a'); w.num(10)    // appended
+  })) as Map<string, number>
+  assert.deepStrictEqual([...m.entries()], [['b', 20], ['c', 3], ['a', 10]])
+  const s = restore(patchLog(KIND_SET, 2, setBase, 2, w => { w.varint(1); w.str('a'); w.varint(1); w.str('z') })) as Set<string>
+  assert.deepStrictEqual([...s], ['b', 'z'])
+  const a = restore(patchLog(KIND_ARRAY, 3, arrayBase, 3, w => { w.varint(1); w.varint(1); w.num(-2) })) as number[]
+  assert.deepStrictEqual(a, [1, -2, 3])
+})
+
+test('patch-record.ts inv. PR1, PR2: a damaged PATCH record is CorruptionError, whatever is wrong', () => {
+  const cases: [string, Uint8Array][] = [
+    ['a deleted key the base lacks', patchLog(KIND_MAP, 2, mapBase, 1, w => { w.varint(1); w.str('x'); w.varint(0); w.varint(0) })],
+    ['a key set in place that the base lacks', patchLog(KIND_MAP, 2, mapBase, 2, w => { w.varint(0); w.varint(1); w.str('x'); w.num(1); w.varint(0) })],
+    ['a size other than the record says', patchLog(KIND_MAP, 2, mapBase, 5, w => { w.varint(0); w.varint(0); w.varint(0) })],
+    ['base entries other than its segments hold', patchLog(KIND_MAP, 2, mapBase, 2, w => { w.varint(0); w.varint(0); w.varint(0) }, 3)],
+    ['a reference', patchLog(KIND_SET, 2, setBase, 3, w => { w.varint(0); w.varint(1); w.u8(TAG_REF); w.varint(2) })],
+    ['an array index past its length', patchLog(KIND_ARRAY, 3, arrayBase, 3, w => { w.varint(1); w.varint(3); w.num(1) })],
+    ['an array whose base has another length', patchLog(KIND_ARRAY, 3, arrayBase, 4, w => { w.varint(0) }, 3)],
+    ['a Set value deleted twice', patchLog(KIND_SET, 2, setBase, 0, w => { w.varint(2); w.str('a'); w.str('a'); w.varint(0) })],
+    ['a truncated change list', patchLog(KIND_MAP, 2, mapBase, 3, w => { w.varint(0); w.varint(0); w.varint(5); w.str('c') })],
+  ]
+  for (const [what, log] of cases) {
+    assert.throws(() => restore(log), (e: unknown) => e instanceof CorruptionError, what)
+  }
+})
