@@ -1,54 +1,61 @@
 /**
  * Change logs of large collections behind proxies (PATCH records, patch-record.ts): for each
  * segmented array, Map or Set whose current record the program can only change through its
- * proxy, which entries changed since the segments of that record (its base) were written.
- * The write barrier (barrier.ts) records each mutation here as it marks the collection dirty;
- * the encoder writes a PATCH record from the log instead of re-encoding the collection, and
- * starts a new log (empty) whenever it writes new base segments (a SEGMENTED record).
+ * proxy, which entries changed since the collection's last record (the last point that wrote
+ * it). The write barrier (barrier.ts) records each mutation here as it marks the collection
+ * dirty; the encoder writes the changes as one PATCH part (patch-record.ts) and empties the
+ * log, or re-encodes the collection (a new base: segments) and starts a new log.
  *
- * What a log holds, relative to the base (b entries, in the base's order):
+ * What a log holds, relative to the collection as its last record left it ("before"):
  *
  * | set | Map | Set | array |
  * | --- | --- | --- | --- |
- * | `del` | base keys deleted since the base (a key deleted and added again stays here too) | base values deleted since | - |
- * | `upd` | base keys present, never deleted since, whose value was set | - | indices set (< b) |
- * | `add` | keys present now that were added since the base, in the collection's order | values likewise | - |
+ * | `del` | keys deleted that were there before (a key deleted and added again stays here too) | values likewise | - |
+ * | `upd` | keys there before, present, never deleted since, whose value was set | - | indices set (< length) |
+ * | `add` | keys present now that were added since, in the collection's order | values likewise | - |
  *
- * So the collection now is: the base without `del` (and without the keys of `add`), with the
- * `upd` keys' current values, then the `add` keys in order; its size is b - |del| + |add|.
+ * So the collection now is: before without `del` (and without the keys of `add`), with the
+ * `upd` keys' current values, then the `add` keys in order; its size is `size0` - |del| + |add|.
  *
  * Invariants (patch-record.ts relies on them):
- *   CL1. A log exists for id X only while X's current record is a SEGMENTED or PATCH record
- *        of the base it names (`segIds`, `entries`), X is not exposed (verify.ts: the
- *        program holds no raw reference, so every change goes through the barrier), and
- *        every change since the base was recorded in order (the barrier records before the
- *        mutation happens, barrier.ts inv. 2). The encoder deletes the log whenever it
- *        writes X any other way and makes a new one with each base it writes; a restore
- *        makes one per SEGMENTED or PATCH record it fills (a PATCH record's changes are
- *        the log: `del`, `upd`, `add` as read).
+ *   CL1. A log exists for collection X only while X's current record is a SEGMENTED or
+ *        PATCH record of the base it names (`segIds`, `entries`) and the parts `parts`
+ *        (`size0` entries after them), X is not exposed (verify.ts: the program holds no raw
+ *        reference, so every change goes through the barrier), and every change since that
+ *        record was recorded in order (the barrier records before the mutation happens,
+ *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
+ *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or
+ *        PATCH record it fills.
  *   CL2. A mutation the log cannot express (an object key or value, `clear`, a named or
  *        out-of-range array key, a deleted or defined element, another length, more
- *        changes than `limit`) sets `whole`: the next record of X re-encodes it (new base).
- *        `whole` is never cleared; the log is replaced with the next base.
+ *        changes than `limit` since the base, counting the parts written) sets `whole`: the
+ *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
+ *        replaced with the next base.
  */
-/** True for a value a PATCH record may hold (no reference, nothing that could not persist): patch-record.ts inv. PR2. */
+import { KIND_ARRAY } from './format.js'
+
+/** True for a value a PATCH part may hold (no reference, nothing that could not persist): patch-record.ts inv. PR2. */
 export function isPatchValue(v: unknown): boolean {
   const t = typeof v
   return t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || t === 'bigint' || v === null
 }
 
-import { KIND_ARRAY } from './format.js'
-
 const INDEX = /^(?:0|[1-9]\d*)$/
 
-/** The changes of one collection since its base (the table at the top). */
+/** The changes of one collection since its last record (the table at the top). */
 export class Changes {
   whole = false
   readonly del = new Set<unknown>()
   readonly upd = new Set<unknown>()
   readonly add = new Set<unknown>()
-  /** Most changes kept: past this the collection is re-encoded (inv. CL2). */
+  /** Most changes since the base, parts included: past this the collection is re-encoded (inv. CL2). */
   readonly limit: number
+  /** Ids of the PATCH parts written since the base, in order (patch-record.ts). */
+  readonly parts: number[] = []
+  /** Changes the parts hold. */
+  total = 0
+  /** Entries of the collection after the base and the parts (what its last record says). */
+  size0: number
 
   constructor(
     /** KIND_ARRAY, KIND_MAP or KIND_SET. */
@@ -59,12 +66,22 @@ export class Changes {
     readonly entries: number,
   ) {
     this.limit = Math.max(64, entries >>> PATCH_FRACTION_SHIFT)
+    this.size0 = entries
   }
 
+  /** Changes recorded since the last record. */
   get size(): number { return this.del.size + this.upd.size + this.add.size }
 
+  /** The changes just recorded were written as part `id`, leaving `n` entries: the log starts again. */
+  written(id: number, n: number): void {
+    this.parts.push(id)
+    this.total += this.size
+    this.size0 = n
+    this.del.clear(); this.upd.clear(); this.add.clear()
+  }
+
   #overflow(): void {
-    if (this.size <= this.limit) return
+    if (this.total + this.size <= this.limit) return
     this.whole = true
     this.del.clear(); this.upd.clear(); this.add.clear()
   }
@@ -105,8 +122,10 @@ export class Changes {
   }
 }
 
-/** Changes are kept up to entries / 2^this (1/8) of a collection (at least 64); past that a point rewrites its segments. */
-export const PATCH_FRACTION_SHIFT = 3
+/** Changes are kept up to entries / 2^this (1/4) of a collection (at least 64) since its base; past that a point rewrites its segments. */
+export const PATCH_FRACTION_SHIFT = 2
+/** Most PATCH parts a collection's record lists; the next change re-encodes it (a new base). */
+export const MAX_PARTS = 64
 
 /**
  * The logs of the collections that have one (inv. CL1), by the raw collection (not by id: a

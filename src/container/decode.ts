@@ -35,7 +35,7 @@ import { packedArray } from './identity.js'
 import { fillChunks, readChunked } from './binary-decode.js'
 import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
-import { applyPatch, readPatch, type ReadPatch } from './patch-record.js'
+import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
 
@@ -151,6 +151,7 @@ export class Restorer extends LogIndex {
     if (kind === KIND_SHAPE) { this.shells.shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.shells.classProto(id); this.pos = this.end; return }
     if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
+    if (kind === KIND_PATCH && this.pos + 1 < this.end && this.buf[this.pos + 1] === PART_MARK) { this.pos = this.end; return }   // a PATCH part: read by its collection (patch-record.ts)
     const o = this.shells.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
@@ -204,9 +205,7 @@ export class Restorer extends LogIndex {
     const count = this.count(1)
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
-    this.#scratch.n = 0
-    const patch = patched ? readPatch(this, base, n) : null
-    if (this.#scratch.n !== 0) this.fail(`patch record ${id} holds a reference`)
+    const patch = patched ? readPatch(this) : null
     const props = this.#props()
     const list: [number, string][] = []
     let entries = 0
@@ -230,11 +229,11 @@ export class Restorer extends LogIndex {
     }
     const b = patch === null ? n : patch.entries
     if (entries !== b) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${b}`)
-    if (base === KIND_ARRAY) (o as unknown[]).length = n
-    if (patch !== null) applyPatch(this, o, base, n, patch)
+    if (base === KIND_ARRAY) (o as unknown[]).length = b
+    if (patch !== null) applyParts(this, id, o, base, n, patch)
     this.segments.set(id, list)
     this.bases.set(id, { base, segIds, entries: b, patch })
-    this.#partsDone(id, o, segIds, props)
+    this.#partsDone(id, o, patch === null ? segIds : [...segIds, ...patch.parts], props)
   }
 
   /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */

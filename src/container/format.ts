@@ -18,9 +18,10 @@
  * them; no reference can name them (id 0).
  *
  * Format version 4 (meta.ts) adds PATCH records (kind 22, patch-record.ts): a segmented
- * collection stored as its base segments plus the changes since them, so that a point that
- * changes 1% of a large Map, Set or array writes those entries, not the 72% of its segments
- * they touch. Layout in the table below; the invariants restore relies on are patch-record.ts's.
+ * collection stored as its base segments plus PATCH parts, one per point that changed it, so
+ * that a point that changes 1% of a large Map, Set or array writes those entries, not the 72%
+ * of its segments they touch. Layout in the table below; the invariants restore relies on
+ * are patch-record.ts's.
  *
  * Object record:
  *
@@ -64,10 +65,10 @@
  * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
- * | PATCH | u8 base kind (ARRAY, MAP or SET), varint entries n (after the changes), varint count, count x varint SEGMENT id (as SEGMENTED: the base), varint b (entries the segments hold), then the changes since the base: ARRAY (n = b): varint k, k x (varint index < n, value); MAP: varint d, d x key (deleted from the base), varint u, u x (key, value) (a base key's new value, in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order). Keys and values are never references (patch-record.ts inv. PR2) |
+ * | PATCH | a collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order); or a PATCH part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order). Keys and values are never references |
  *
  * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
- * SEGMENT and CHUNK) may end with one; it is there when bytes remain after the kind's body.
+ * SEGMENT, CHUNK and PATCH parts) may end with one; it is there when bytes remain after the kind's body.
  * It holds the own properties the body does not (non-enumerable ones, keys that are
  * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps and binary
  * objects), the attributes of body keys that are not the defaults, and extensibility.

@@ -77,11 +77,11 @@ import type { Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { SegmentRef } from './segments.js'
-import { logFromPatch } from './patch-record.js'
+import { PatchPart } from './patch-record.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
-import { isArrayBuffer, isDate, isRegExp } from './builtins.js'
+import { isArrayBuffer, isDate, isMap, isRegExp, isSet, mapSize, setSize } from './builtins.js'
 
 export type LazyState = 'lazy' | 'complete'
 
@@ -121,7 +121,11 @@ export function adoptFound(t: ContainerTables, f: Found): void {
   if (f.bases !== undefined) {
     for (const [owner, b] of f.bases) {
       const c = t.dirty.changes.start(f.objects[owner] as object, b.base, b.segIds, b.entries)
-      if (b.patch !== null) logFromPatch(c, b.base, b.patch)
+      if (b.patch === null) continue
+      for (const pid of b.patch.parts) t.table.bindDescriptor(new PatchPart(owner), pid)     // patch-record.ts inv. PR3, PR4
+      c.parts.push(...b.patch.parts)
+      c.total = b.patch.total
+      c.size0 = sizeOf(f.objects[owner] as object)
     }
   }
   for (const [id, cls] of f.classes) {
@@ -140,6 +144,11 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     if (set === undefined) t.viewsOf.set(f.views[i], new Set([f.views[i + 1]]))
     else set.add(f.views[i + 1])
   }
+}
+
+/** Entries of a restored collection. */
+function sizeOf(o: object): number {
+  return isMap(o) ? mapSize(o as Map<unknown, unknown>) : isSet(o) ? setSize(o as Set<unknown>) : (o as unknown[]).length
 }
 
 /** A lazily restored graph: the restorer over the log copy, and which records are filled. */

@@ -1,39 +1,45 @@
 /**
- * PATCH records (format version 4; byte layout in format.ts): a segmented array, Map or Set
- * stored as the SEGMENT records of its last SEGMENTED record (its base) plus the changes
- * made since, from the collection's change log (change-log.ts). A point that changes 1% of
- * a Map of 200,000 entries at random touches 72% of its 128-entry segments; re-encoding
- * those costs most of a whole encode, where a PATCH record encodes the changed entries only
- * (plus the list of segment ids). One level: a PATCH record carries every change since its
- * base, and the next point's PATCH record of the same collection (same id) supersedes it
- * (format.ts inv. 1); once the changes exceed 1/8 of the collection (change-log.ts
- * `PATCH_FRACTION_SHIFT`), or the log cannot express them (inv. CL2), the point re-encodes
- * the collection as today (segments cut by content, most reused) and that is the new base.
- * Compaction copies current records, so a PATCH record keeps its base segments (they are
- * its references); a full point re-encodes everything (no PATCH records). Only collections
- * behind proxies use it (change-log.ts inv. CL1); exposed ones go through verify.ts and
- * patch-segments.ts as before.
+ * PATCH records (format version 4; byte layouts in format.ts): a segmented array, Map or Set
+ * stored as the SEGMENT records of its last SEGMENTED record (its base) plus PATCH parts,
+ * each holding the changes one point made (from the collection's change log, change-log.ts).
+ * A point that changes 1% of a Map of 200,000 entries at random touches 72% of its 128-entry
+ * segments; re-encoding those costs most of a whole encode, where a PATCH part encodes the
+ * changed entries only. The collection's own record (kind PATCH under its id) lists the base
+ * segments and the parts in order, so a point writes one part (under a new id) and that list
+ * again (superseding the last, format.ts inv. 1). Once the changes since the base exceed 1/4
+ * of the collection (change-log.ts `PATCH_FRACTION_SHIFT`), or it has MAX_PARTS parts, or its
+ * log cannot express a change (inv. CL2), the point re-encodes the collection as before
+ * (segments cut by content, most reused): that is the new base, and the old parts are no
+ * longer listed (left to compaction, like unlisted segments). Compaction copies current
+ * records, so the parts stay with their collection (they are its references); a full point
+ * re-encodes everything (no PATCH records). Only collections behind proxies use it
+ * (change-log.ts inv. CL1); exposed ones go through verify.ts and patch-segments.ts.
  *
  * Invariants (restore relies on them; damage that breaks one is CorruptionError):
- *   PR1. Applying a PATCH record: build the base from its segments (b entries), then delete
- *        every `del` key (each must be present), set every `upd` key (each must be present:
- *        a value in place, keeping the order), then for each `add` key in order delete it if
- *        present and append it; an array's `upd` entries are (index < n, value) and n = b.
- *        The result must have n entries. This is the collection at the point (the log's
- *        table, change-log.ts), order included.
- *   PR2. Keys and values in a PATCH record are primitives (no reference, nothing dropped):
- *        the record's references are exactly its base segments, so the reference graph,
- *        compaction and `dropped` see what a SEGMENTED record of the same base shows. The
- *        encoder writes a PATCH record only when every key and value it writes is one
- *        (`isPatchValue`), the sizes agree (b - |del| + |add| = n) and every base segment
- *        is still a SEGMENT of this collection; otherwise it re-encodes.
- *   PR3. A restore starts the collection's change log from the record it filled (inv. CL1),
- *        so later points go on patching the same base.
+ *   PR1. Restore builds the base from its segments (b entries), then applies each part in
+ *        order: delete every `del` key (each must be present), set every `upd` key (each
+ *        must be present: a value in place, keeping the order), then for each `add` key in
+ *        order delete it if present and append it; an array's `upd` entries are (index <
+ *        length, value) and its length never changes. After each part the collection must
+ *        have the entries the part says, and after all of them the entries the record says.
+ *        This is the collection at the point (change-log.ts's table, applied part by part),
+ *        order included.
+ *   PR2. Keys and values in a PATCH part are primitives (no reference, nothing dropped): the
+ *        collection's references are exactly its base segments and its parts, so the
+ *        reference graph, compaction and `dropped` see what a SEGMENTED record of the same
+ *        entries shows. The encoder writes a part only when every key and value it writes is
+ *        one (`isPatchValue`), the sizes agree and every base segment and part is still one
+ *        of this collection's; otherwise it re-encodes.
+ *   PR3. A part id belongs to one collection (a PatchPart descriptor, bound on restore like
+ *        segments) and is listed by its PATCH record only; never reused before compaction.
+ *   PR4. A restore starts the collection's change log with the base and parts its record
+ *        names (inv. CL1), so later points go on adding parts to the same base.
  */
 import { hasOwn, mapContains, mapFetch, mapSize, setSize } from './builtins.js'
-import { KIND_ARRAY, KIND_MAP, KIND_PATCH, TAG_REF } from './format.js'
-import { isPatchValue, type Changes } from './change-log.js'
-import { SegmentRef } from './segments.js'
+import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN, TAG_REF } from './format.js'
+import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
+import { PartRef, SegmentRef } from './segments.js'
+import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
 
 const setHas = Set.prototype.has
@@ -42,10 +48,17 @@ const setAddFn = Set.prototype.add
 const mapDelete = Map.prototype.delete
 const mapSet = Map.prototype.set
 
+/** In-memory descriptor of a PATCH part (kept in the object table under its id, inv. PR3). */
+export class PatchPart extends PartRef {}
+
+/** First body byte of a PATCH part (a collection's PATCH record starts with its base kind, never 0). */
+export const PART_MARK = 0
+
 /**
  * Writes the body of a PATCH record for the collection being encoded (`e.holder`, `n`
- * entries now) from its change log, after kind and proto (the kind byte at `start` becomes
- * PATCH); its references are its base segments (inv. PR2). Returns false, having written
+ * entries now) after kind and proto (the kind byte at `start` becomes PATCH), and a PATCH
+ * part with the changes its log recorded (to `e.aux`, before the object records); its
+ * references are its base segments and parts (inv. PR2). Returns false, having written
  * nothing and dropped the log, when a PATCH record cannot say it (the caller re-encodes).
  */
 export function writePatch(e: Encoder, o: object, n: number, start: number, base: number): boolean {
@@ -53,29 +66,64 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
   const log = e.ctx.dirty.changes
   const c = log.get(o)
   if (c === undefined) return false
-  if (c.whole || c.base !== base || c.size > c.limit || n !== (base === KIND_ARRAY ? c.entries : c.entries - c.del.size + c.add.size)) { log.delete(o); return false }
-  const objects = e.ctx.table.objects
-  const segIds = c.segIds
-  for (let k = 0; k < segIds.length; k++) {
-    const ref = objects[segIds[k]]
-    if (!(ref instanceof SegmentRef) || ref.owner !== id) { log.delete(o); return false }
+  const expect = base === KIND_ARRAY ? c.entries : c.size0 - c.del.size + c.add.size
+  if (c.whole || c.base !== base || c.total + c.size > c.limit || n !== expect || (c.size > 0 && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
+    log.delete(o)
+    return false
+  }
+  if (c.size > 0) {
+    const main = e.w, sw = e.seg
+    e.w = sw
+    sw.pos = 0
+    let ok: boolean
+    try { ok = changes(e, o, c, base, n) } finally { e.w = main }
+    if (!ok) { log.delete(o); return false }
+    const pid = e.ctx.table.assign(new PatchPart(id))
+    writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+    e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+    e.records++
+    c.written(pid, n)
   }
   const w = e.w
-  const at = w.pos
+  const segIds = c.segIds, parts = c.parts
   w.u8(base); w.varint(n); w.varint(segIds.length)
   for (let k = 0; k < segIds.length; k++) w.varint(segIds[k])
-  w.varint(c.entries)
-  if (!changes(e, o, c, base)) { w.pos = at; log.delete(o); return false }
+  w.varint(c.entries); w.varint(parts.length)
+  for (let k = 0; k < parts.length; k++) w.varint(parts[k])
   w.buf[start] = KIND_PATCH
   const refs = e.scratch
   refs.n = 0
   for (let k = 0; k < segIds.length; k++) refs.push(segIds[k])
+  for (let k = 0; k < parts.length; k++) refs.push(parts[k])
   return true
 }
 
-/** Writes the changes of `c` with the collection's current values; false if one cannot be written (inv. PR2) or the collection disagrees with the log. */
-function changes(e: Encoder, o: object, c: Changes, base: number): boolean {
+/** True if every base segment and part of `c` is still a descriptor of collection `id` (inv. PR2, PR3). */
+function listed(e: Encoder, id: number, c: Changes): boolean {
+  const objects = e.ctx.table.objects
+  for (let k = 0; k < c.segIds.length; k++) {
+    const ref = objects[c.segIds[k]]
+    if (!(ref instanceof SegmentRef) || ref.owner !== id) return false
+  }
+  for (let k = 0; k < c.parts.length; k++) {
+    const ref = objects[c.parts[k]]
+    if (!(ref instanceof PatchPart) || ref.owner !== id) return false
+  }
+  return true
+}
+
+/** A PATCH part record: id, then PATCH, proto 0, the part mark and its body. */
+function writePart(w: ByteWriter, id: number, body: Uint8Array): void {
+  const lenAt = w.beginRecord(id)
+  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_MARK)
+  w.bytes(body)
+  w.endRecord(lenAt)
+}
+
+/** Writes a part's body (base kind, entries after it, the changes of `c` with the collection's current values) to `e.w`; false if one cannot be written (inv. PR2) or the collection disagrees with the log. */
+function changes(e: Encoder, o: object, c: Changes, base: number, n: number): boolean {
   const w = e.w
+  w.u8(base); w.varint(n)
   if (base === KIND_ARRAY) {
     const a = o as unknown[]
     w.varint(c.upd.size)
@@ -89,30 +137,24 @@ function changes(e: Encoder, o: object, c: Changes, base: number): boolean {
   }
   const isMap = base === KIND_MAP
   const m = o as Map<unknown, unknown>, s = o as Set<unknown>
-  const has = isMap ? (k: unknown) => mapContains(m, k) : (k: unknown) => setHas.call(s, k)
   w.varint(c.del.size)
-  for (const k of c.del) {
-    if (has(k) && !c.add.has(k)) return false
-    e.value(k, k, isMap ? 'mapKey' : 'setEntry')
-  }
+  for (const k of c.del) e.value(k, k, isMap ? 'mapKey' : 'setEntry')
   if (isMap) {
     w.varint(c.upd.size)
     for (const k of c.upd) {
-      if (!mapContains(m, k)) return false
       const v = mapFetch(m, k)
-      if (!isPatchValue(v)) return false
+      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
       e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue')
     }
   }
   w.varint(c.add.size)
   for (const k of c.add) {
-    if (!has(k)) return false
     e.value(k, k, isMap ? 'mapKey' : 'setEntry')
     if (isMap) {
       const v = mapFetch(m, k)
-      if (!isPatchValue(v)) return false
+      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
       e.value(v, k, 'mapValue')
-    }
+    } else if (!setHas.call(s, k)) return false
   }
   return true
 }
@@ -121,87 +163,96 @@ function changes(e: Encoder, o: object, c: Changes, base: number): boolean {
 interface PatchReader {
   readonly buf: Uint8Array
   pos: number
+  end: number
+  u8(): number
   varint(): number
   count(minBytes: number): number
   value(): unknown
   fail(what: string): never
+  enter(id: number): number
 }
 
-/** The changes of a PATCH record, as read (before its base is built). */
+/** What a collection's PATCH record says after its segment ids. */
 export interface ReadPatch {
   /** Entries the base segments hold. */
   readonly entries: number
-  readonly del: unknown[]
-  /** Map: key, value pairs; array: index, value pairs. */
-  readonly upd: unknown[]
-  /** Map: key, value pairs; Set: values. */
-  readonly add: unknown[]
+  /** Its PATCH parts, in order. */
+  readonly parts: number[]
+  /** Changes the parts hold (filled by `applyParts`). */
+  total: number
 }
 
-/** A key or value of a PATCH record: never a reference (inv. PR2). */
+/** Reads the rest of a collection's PATCH record after its segment ids: base entries and part ids. */
+export function readPatch(r: PatchReader): ReadPatch {
+  const entries = r.varint()
+  const p = r.count(1)
+  const parts: number[] = []
+  for (let i = 0; i < p; i++) parts.push(r.varint())
+  return { entries, parts, total: 0 }
+}
+
+/** A key or value of a PATCH part: never a reference (inv. PR2). */
 function patchValue(r: PatchReader): unknown {
-  if (r.buf[r.pos] === TAG_REF) r.fail('patch record holds a reference')
+  if (r.pos < r.end && r.buf[r.pos] === TAG_REF) r.fail('patch part holds a reference')
   const v = r.value()
-  if (!isPatchValue(v)) r.fail('patch record holds a value that is not a primitive')
+  if (!isPatchValue(v)) r.fail('patch part holds a value that is not a primitive')
   return v
 }
 
-/** Reads the changes of a PATCH record of `base` kind and `n` entries (after its segment ids). */
-export function readPatch(r: PatchReader, base: number, n: number): ReadPatch {
-  const entries = r.varint()
-  const del: unknown[] = [], upd: unknown[] = [], add: unknown[] = []
+/**
+ * Applies the parts of collection `id`'s PATCH record to `o`, just built from its base
+ * (inv. PR1); it must end with `n` entries. Moves the reader to each part.
+ */
+export function applyParts(r: PatchReader, id: number, o: object, base: number, n: number, p: ReadPatch): void {
+  for (const pid of p.parts) {
+    if (r.enter(pid) !== KIND_PATCH) r.fail(`patched collection ${id} lists a record ${pid} that is not a patch part`)
+    r.varint()
+    if (r.u8() !== PART_MARK || r.u8() !== base) r.fail(`patched collection ${id} lists record ${pid}, not a part of its kind`)
+    const after = r.varint()
+    p.total += applyPart(r, o, base, after)
+    if (r.pos !== r.end) r.fail(`patch part ${pid} has trailing bytes`)
+  }
+  if (base === KIND_ARRAY ? (o as unknown[]).length !== n : (base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)) !== n) {
+    r.fail(`patched collection ${id} does not have the ${n} entries its record says`)
+  }
+}
+
+/** Applies one part (the reader on its changes); returns how many changes it held. */
+function applyPart(r: PatchReader, o: object, base: number, after: number): number {
   if (base === KIND_ARRAY) {
-    if (entries !== n) r.fail(`patched array of ${n} entries has a base of ${entries}`)
+    const a = o as unknown[]
     const k = r.count(2)
     for (let i = 0; i < k; i++) {
       const at = r.varint()
-      if (at >= n) r.fail(`patch of index ${at} in an array of ${n}`)
-      upd.push(at, patchValue(r))
+      if (at >= a.length) r.fail(`patch of index ${at} in an array of ${a.length}`)
+      a[at] = patchValue(r)
     }
-    return { entries, del, upd, add }
+    if (a.length !== after) r.fail(`patch part of an array of ${a.length} entries says ${after}`)
+    return k
   }
   const isMap = base === KIND_MAP
+  const m = o as Map<unknown, unknown>, s = o as Set<unknown>
   const d = r.count(1)
-  for (let i = 0; i < d; i++) del.push(patchValue(r))
+  for (let i = 0; i < d; i++) {
+    const k = patchValue(r)
+    if (!(isMap ? mapDelete.call(m, k) : setDelete.call(s, k))) r.fail('patch part deletes an entry the collection does not hold')
+  }
+  let u = 0
   if (isMap) {
-    const u = r.count(2)
-    for (let i = 0; i < u; i++) upd.push(patchValue(r), patchValue(r))
+    u = r.count(2)
+    for (let i = 0; i < u; i++) {
+      const k = patchValue(r), v = patchValue(r)
+      if (!mapContains(m, k)) r.fail('patch part sets a key the collection does not hold')
+      mapSet.call(m, k, v)
+    }
   }
   const a = r.count(isMap ? 2 : 1)
-  for (let i = 0; i < a; i++) { add.push(patchValue(r)); if (isMap) add.push(patchValue(r)) }
-  return { entries, del, upd, add }
-}
-
-/** Applies `p` to the collection `o` just built from its base (inv. PR1); it must end with `n` entries. */
-export function applyPatch(r: PatchReader, o: object, base: number, n: number, p: ReadPatch): void {
-  if (base === KIND_ARRAY) {
-    const a = o as unknown[]
-    for (let i = 0; i < p.upd.length; i += 2) a[p.upd[i] as number] = p.upd[i + 1]
-    return
+  for (let i = 0; i < a; i++) {
+    const k = patchValue(r)
+    if (isMap) { const v = patchValue(r); mapDelete.call(m, k); mapSet.call(m, k, v) }
+    else { setDelete.call(s, k); setAddFn.call(s, k) }
   }
-  if (base === KIND_MAP) {
-    const m = o as Map<unknown, unknown>
-    for (const k of p.del) if (!mapDelete.call(m, k)) r.fail('patch deletes a key its base does not hold')
-    for (let i = 0; i < p.upd.length; i += 2) {
-      if (!mapContains(m, p.upd[i])) r.fail('patch sets a key its base does not hold')
-      mapSet.call(m, p.upd[i], p.upd[i + 1])
-    }
-    for (let i = 0; i < p.add.length; i += 2) { mapDelete.call(m, p.add[i]); mapSet.call(m, p.add[i], p.add[i + 1]) }
-    if (mapSize(m) !== n) r.fail(`patched Map has ${mapSize(m)} entries, its record says ${n}`)
-    return
-  }
-  const s = o as Set<unknown>
-  for (const v of p.del) if (!setDelete.call(s, v)) r.fail('patch deletes a value its base does not hold')
-  for (const v of p.add) { setDelete.call(s, v); setAddFn.call(s, v) }
-  if (setSize(s) !== n) r.fail(`patched Set has ${setSize(s)} entries, its record says ${n}`)
+  const size = isMap ? mapSize(m) : setSize(s)
+  if (size !== after) r.fail(`patch part leaves ${size} entries, it says ${after}`)
+  return d + u + a
 }
-
-/** Starts the change log a restored PATCH record describes (inv. PR3): its `del`, `upd` and `add` keys. */
-export function logFromPatch(c: Changes, base: number, p: ReadPatch): void {
-  if (base === KIND_ARRAY) { for (let i = 0; i < p.upd.length; i += 2) c.upd.add(p.upd[i]); return }
-  for (const k of p.del) c.del.add(k)
-  for (let i = 0; i < p.upd.length; i += 2) c.upd.add(p.upd[i])
-  const step = base === KIND_MAP ? 2 : 1
-  for (let i = 0; i < p.add.length; i += step) c.add.add(p.add[i])
-}
-
