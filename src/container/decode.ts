@@ -32,12 +32,16 @@ import { defineValue } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
-import { fillChunks, readChunked } from './binary-decode.js'
+import { fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
+import { applyBinaryParts } from './binary-patch.js'
 import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
+
+/** What a CHUNKED or PATCH record of a buffer lists: chunk size, CHUNK ids, and a PATCH record's parts with the chunks they touched and the bytes they hold. */
+export interface ChunkedFound { size: number; ids: Int32Array; patch?: { parts: number[]; touched: Uint8Array; patched: number } }
 
 export class Restorer extends LogIndex {
   /** id -> restored object. */
@@ -51,8 +55,8 @@ export class Restorer extends LogIndex {
   readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers and Buffers restored (BYTES, BUFFER and CHUNKED records). */
   readonly bytesIds: number[] = []
-  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists. */
-  readonly chunked = new Map<number, { size: number; ids: Int32Array }>()
+  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists (and a PATCH record's parts, binary-patch.ts). */
+  readonly chunked = new Map<number, ChunkedFound>()
   /** Pairs [buffer id, view id] of the views restored. */
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key). */
@@ -168,7 +172,7 @@ export class Restorer extends LogIndex {
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o, false); return
-      case KIND_PATCH: this.#fillSegmented(id, o, true); return
+      case KIND_PATCH: if (isChunkedBase(this.buf[this.pos])) this.#fillPatchedBuffer(id, o); else this.#fillSegmented(id, o, true); return
       case KIND_CHUNKED: {
         const base = this.u8(), c = readChunked(this, id), props = this.#props()
         fillChunks(this, id, o, base, c)
@@ -234,6 +238,21 @@ export class Restorer extends LogIndex {
     this.segments.set(id, list)
     this.bases.set(id, { base, segIds, entries: b, patch })
     this.#partsDone(id, o, patch === null ? segIds : [...segIds, ...patch.parts], props)
+  }
+
+  /** A buffer's PATCH record (binary-patch.ts): its chunks, then its parts in order. */
+  #fillPatchedBuffer(id: number, o: object): void {
+    const base = this.u8(), c = readChunked(this, id)
+    const p = this.count(1)
+    const parts: number[] = []
+    for (let i = 0; i < p; i++) parts.push(this.varint())
+    const props = this.#props()
+    fillChunks(this, id, o, base, c)
+    const target = base === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
+    const patch = applyBinaryParts(this, id, target, base, c.size, parts)
+    this.chunked.set(id, { size: c.size, ids: c.ids, patch: { parts, ...patch } })
+    this.bytesIds.push(id)
+    this.#partsDone(id, o, [...c.ids, ...parts], props)
   }
 
   /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */

@@ -73,11 +73,12 @@ import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
 import type { Offsets } from './log-index.js'
-import type { Restorer } from './decode.js'
+import type { ChunkedFound, Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { SegmentRef } from './segments.js'
 import { PatchPart } from './patch-record.js'
+import { BinaryPart } from './binary-patch.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
@@ -98,7 +99,7 @@ export interface Found {
   readonly segments: Map<number, [number, string][]>
   /** The bases of the SEGMENTED and PATCH records filled (decode.ts), whose change logs start now (patch-record.ts inv. PR3). */
   readonly bases?: Restorer['bases']
-  readonly chunked: Map<number, { size: number; ids: Int32Array }>
+  readonly chunked: Map<number, ChunkedFound>
   readonly bytesIds: number[]
   readonly views: number[]
 }
@@ -134,10 +135,13 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     t.classRefs.set(cls.proto, ref)
     t.table.bindDescriptor(ref, id)
   }
-  for (const [owner, c] of f.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+  for (const [owner, c] of f.chunked) {
+    for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+    if (c.patch !== undefined) for (const pid of c.patch.parts) t.table.bindDescriptor(new BinaryPart(owner), pid)     // binary-patch.ts inv. BP2
+  }
   for (const id of f.bytesIds) {
     const c = f.chunked.get(id)
-    t.binaries.restored(id, f.objects[id] as object, c?.ids ?? null, c?.size ?? 0)
+    t.binaries.restored(id, f.objects[id] as object, c?.ids ?? null, c?.size ?? 0, c?.patch)
   }
   for (let i = 0; i < f.views.length; i += 2) {
     const set = t.viewsOf.get(f.views[i])

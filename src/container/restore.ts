@@ -5,7 +5,7 @@
  */
 import { CorruptionError } from '../../regions/index.js'
 import { ObjectTable } from './identity.js'
-import { Restorer } from './decode.js'
+import { Restorer, type ChunkedFound } from './decode.js'
 import { LazyLog, readLog } from './log.js'
 import { decodeMeta, type ContainerMeta } from './meta.js'
 import type { RefStore } from './refs.js'
@@ -29,7 +29,7 @@ export interface Restored {
   refs: RefStore
   bytesIds: number[]
   /** Chunked buffer id -> its chunk size and CHUNK ids. */
-  chunked: Map<number, { size: number; ids: Int32Array }>
+  chunked: Map<number, ChunkedFound>
   views: number[]
   /** STATEFUL records: [id, state, ...] in log order (instances of classes with hooks, not revived yet). */
   stateful: unknown[]
