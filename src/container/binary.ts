@@ -237,6 +237,7 @@ export class BinaryTable {
         continue
       }
       const changed: number[] = []
+      const located = st.hashes !== null      // else the ranges are whole chunks: written as CHUNK records
       const ranges: number[] = []
       let rangeBytes = 0
       for (let i = 0; i < chunks.length; i++) {
@@ -249,12 +250,12 @@ export class BinaryTable {
       }
       if (changed.length === 0) continue
       if (st.hashes === null && words !== null) st.hashes = blockHashes(bytes, words)    // from now on, changes are found by block
-      written += this.#persist(id, st, bytes, changed, ranges, rangeBytes, mark, w, table)
+      written += this.#persist(id, st, bytes, changed, ranges, rangeBytes, mark, w, located ? table : undefined)
     }
     return written
   }
 
-  /** Inv. BIN4: the changed chunks of buffer `id` as one PATCH part, or as CHUNK records (with every chunk touched since its base). */
+  /** Inv. BIN4: the changed chunks of buffer `id` as one PATCH part, or as CHUNK records (with every chunk touched since its base; always without `table`). */
   #persist(id: number, st: BinaryState, bytes: Uint8Array, changed: number[], ranges: number[], rangeBytes: number, mark: (id: number) => void, w: ByteWriter, table: ObjectTable | undefined): number {
     const chunks = st.chunks!
     const n = bytes.length
@@ -302,6 +303,8 @@ export class BinaryTable {
       // A restored PATCH record (inv. BIN4): its parts stay; a chunk size other than BIN_CHUNK
       // (never written with parts) would be rewritten whole at its next change anyway.
       st.parts = patch.parts.slice(); st.patched = patch.patched; st.touched = patch.touched
+      const words = wordsOf(bytes)
+      if (chunked && words !== null) st.hashes = blockHashes(bytes, words)     // it changed before: its next change is found by block too
     }
     this.#states.set(id, st)
   }
