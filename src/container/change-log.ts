@@ -21,7 +21,8 @@
  *   CL1. A log exists for collection X only while X's current record is a SEGMENTED or
  *        PATCH record of the base it names (`segIds`, `entries`) and the parts `parts`
  *        (`size0` entries after them), X is not exposed (verify.ts: the program holds no raw
- *        reference, so every change goes through the barrier), and every change since that
+ *        reference, so every change goes through the barrier; with `track: 'barriers'` no
+ *        collection has a log, as raw references are not watched there), and every change since that
  *        record was recorded in order (the barrier records before the mutation happens,
  *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
  *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or

@@ -302,7 +302,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
 export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
-  if (!e.cap && o !== undefined) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1)
+  if (!e.cap && o !== undefined && e.ctx.verifier !== null) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1)
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

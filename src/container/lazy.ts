@@ -121,9 +121,10 @@ export function adoptFound(t: ContainerTables, f: Found): void {
   }
   if (f.bases !== undefined) {
     for (const [owner, b] of f.bases) {
-      const c = t.dirty.changes.start(f.objects[owner] as object, b.base, b.segIds, b.entries)
+      if (b.patch !== null) for (const pid of b.patch.parts) t.table.bindDescriptor(new PatchPart(owner), pid)     // patch-record.ts inv. PR3
+      if (t.verifier === null) continue       // track: 'barriers': raw references are not watched, so no change logs (change-log.ts inv. CL1)
+      const c = t.dirty.changes.start(f.objects[owner] as object, b.base, b.segIds, b.entries)      // inv. PR4
       if (b.patch === null) continue
-      for (const pid of b.patch.parts) t.table.bindDescriptor(new PatchPart(owner), pid)     // patch-record.ts inv. PR3, PR4
       c.parts.push(...b.patch.parts)
       c.total = b.patch.total
       c.size0 = sizeOf(f.objects[owner] as object)

@@ -136,6 +136,44 @@ test('change-log.ts inv. CL2: more changes than the log keeps, or one it cannot 
   await f.close()
 })
 
+test('change-log.ts inv. CL1: a collection unwrapped after changes through its proxy is verified, not patched: raw changes persist too', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img)
+  const r = d.root as Root
+  r.m.set('k1', 'through the proxy'); r.a[1] = -1; r.s.add('via proxy')
+  const raw = d.unwrap(r.m), rawA = d.unwrap(r.a), rawS = d.unwrap(r.s)
+  raw.set('k2', 'raw'); rawA[2] = -2; rawS.delete('s3'); rawS.add('s3')
+  await d.persist()
+  raw.set('k3', 'raw later'); rawA[3] = -3
+  await d.persist()
+  const want = model(r)
+  await d.close()
+  const f = Container.openRegion(img.crash(2))
+  sameAsModel(f.root as Root, want, 'raw and proxy changes')
+  await f.close()
+})
+
+test('change-log.ts inv. CL1: with track: \'barriers\' no collection has a log (raw references are not watched): a dirty collection is re-encoded', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init, track: 'barriers' })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img, { track: 'barriers' })
+  const r = d.root as Root
+  r.m.set('k1', 'x')
+  assert.ok((await d.persist()).objects >= 2, 'SEGMENTED and SEGMENT records, no PATCH part')
+  r.m.set('k2', 'y')
+  assert.ok((await d.persist()).objects >= 2, 'still no PATCH part')
+  const want = model(r)
+  await d.close()
+  sameAsModel(Container.openRegion(img.crash(2)).root as Root, want, 'barriers mode')
+})
+
 test('patch-record.ts inv. PR1-PR3: random mutations through c.root and kept proxies, several points and lives, restored fully and lazily: same entries, order and identity', async () => {
   await fc.assert(fc.asyncProperty(fc.array(fc.array(opArb, { maxLength: 40 }), { minLength: 2, maxLength: 4 }), fc.boolean(), async (lives, keep) => {
     let region = simRegion(1 << 22)
