@@ -143,8 +143,13 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   const w = e.w
   const n = a.length
   // Behind a proxy with a change log (change-log.ts): a PATCH record (patch-record.ts), if the log can say it.
-  if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, a, n, start, KIND_ARRAY)) { e.skind = S_ARRAY; return countKeys(e, n) }
-  if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(a)     // inv. CL1: written another way (endSegmented starts a new log)
+  const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(a) : undefined
+  let parted = false
+  if (log !== undefined) {
+    if (n > SEGMENT_MIN && !e.cap && writePatch(e, a, n, start, KIND_ARRAY)) { e.skind = S_ARRAY; return countKeys(e, n) }
+    parted = log.parts.length > 0
+    e.ctx.dirty.changes.delete(a)     // inv. CL1: written another way (endSegmented starts a new log)
+  }
   const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? indexKeys(e, a, n) : objectKeys(a)
   if (n > 2 * keys.length + 16) { sparse(e, a, keys, start); return keys }
   e.skind = S_ARRAY
@@ -153,7 +158,7 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
   // count alone took an array with as many holes as named keys for a dense one).
   if (n > SEGMENT_MIN && keys.length === n && (keys === e.countOnly || keys[n - 1] === `${n - 1}`)) {
-    segmentedArray(e, a, n, start)
+    segmentedArray(e, a, n, start, parted)
     return keys
   }
   w.varint(n)
@@ -221,9 +226,14 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   try {
     const n = mapSize(m)
     e.skind = S_MAP
-    if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, m, n, start, KIND_MAP)) return
-    if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
-    if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
+    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(m) : undefined
+    let parted = false
+    if (log !== undefined) {
+      if (n > SEGMENT_MIN && !e.cap && writePatch(e, m, n, start, KIND_MAP)) return
+      parted = log.parts.length > 0
+      e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
+    }
+    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, m, n, start, KIND_MAP)) return     // patch-record.ts inv. PR5
     if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
     if (n > SEGMENT_MIN) {
       const main = e.w
@@ -244,9 +254,14 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   try {
     const n = setSize(s)
     e.skind = S_SET
-    if (n > SEGMENT_MIN && !e.cap && e.ctx.dirty.changes.size !== 0 && writePatch(e, s, n, start, KIND_SET)) return
-    if (e.ctx.dirty.changes.size !== 0) e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
-    if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
+    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(s) : undefined
+    let parted = false
+    if (log !== undefined) {
+      if (n > SEGMENT_MIN && !e.cap && writePatch(e, s, n, start, KIND_SET)) return
+      parted = log.parts.length > 0
+      e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
+    }
+    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, s, n, start, KIND_SET)) return     // patch-record.ts inv. PR5
     if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
     let i = 0
     if (n > SEGMENT_MIN) {
@@ -272,8 +287,8 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
  * calls `num` too), and hashed by value (segments.ts `numberHash`); anything else goes
  * through `Encoder.value` and `entryHash`.
  */
-function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
-  if (e.cap && patchNumbers(e, a, n, start)) return
+function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, parted: boolean): void {
+  if (e.cap && !parted && patchNumbers(e, a, n, start)) return     // not over PATCH parts: its kept segments would drop them (patch-record.ts inv. PR5)
   const main = e.w
   const sw = e.seg
   const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)

@@ -34,6 +34,9 @@
  *        segments) and is listed by its PATCH record only; never reused before compaction.
  *   PR4. A restore starts the collection's change log with the base and parts its record
  *        names (inv. CL1), so later points go on adding parts to the same base.
+ *   PR5. A collection whose record has parts is re-encoded whole when it is not patched
+ *        again: never by patch-segments.ts, which keeps segments it does not read (their
+ *        bytes are the base's; the parts' changes to them would be lost).
  */
 import { hasOwn, mapContains, mapFetch, mapSize, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN, TAG_REF } from './format.js'

@@ -157,6 +157,28 @@ test('change-log.ts inv. CL1: a collection unwrapped after changes through its p
   await f.close()
 })
 
+test('patch-record.ts inv. PR5: a collection with PATCH parts, exposed and changed raw, is re-encoded whole (segments kept unread would drop the parts)', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img)
+  const r = d.root as Root
+  for (let i = 0; i < 160; i++) { r.m.set(`k${i * 3}`, -i); r.a[i * 3] = -i }     // past the log's limit: re-encoded by the cutter (bounds known)
+  await d.persist()
+  r.m.set('k10', 'in a part'); r.a[10] = 1e6
+  assert.equal((await d.persist()).objects, 4, 'a PATCH part and record for each')
+  const m = d.unwrap(r.m), a = d.unwrap(r.a)
+  m.set('k590', 'raw, another segment'); a[590] = 2e6
+  await d.persist()
+  const want = model(r)
+  await d.close()
+  const f = Container.openRegion(img.crash(2))
+  sameAsModel(f.root as Root, want, 'part and raw changes')
+  await f.close()
+})
+
 test('change-log.ts inv. CL1: with track: \'barriers\' no collection has a log (raw references are not watched): a dirty collection is re-encoded', async () => {
   const region = simRegion(1 << 22)
   const c = Container.openRegion(region, { init, track: 'barriers' })
