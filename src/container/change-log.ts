@@ -22,7 +22,9 @@
  *        PATCH record of the base it names (`segIds`, `entries`) and the parts `parts`
  *        (`size0` entries after them), X is not exposed (verify.ts: the program holds no raw
  *        reference, so every change goes through the barrier; with `track: 'barriers'` no
- *        collection has a log, as raw references are not watched there), and every change since that
+ *        collection has a log, as raw references are not watched there) or is an exposed
+ *        array of numbers (S_NUMS: its changes come from the point's comparison, verify.ts
+ *        inv. V4, patch-record.ts `writeVerifiedNumbers`; its `upd` is not used), and every change since that
  *        record was recorded in order (the barrier records before the mutation happens,
  *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
  *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or

@@ -26,7 +26,7 @@ import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { patchEntries, patchNumbers } from './patch-segments.js'
-import { writePatch } from './patch-record.js'
+import { writePatch, writeVerifiedNumbers } from './patch-record.js'
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -147,6 +147,7 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   let parted = false
   if (log !== undefined) {
     if (n > SEGMENT_MIN && !e.cap && writePatch(e, a, n, start, KIND_ARRAY)) { e.skind = S_ARRAY; return countKeys(e, n) }
+    if (n > SEGMENT_MIN && e.cap && writeVerifiedNumbers(e, a, n, start)) return countKeys(e, n)     // held raw: the comparison's positions
     parted = log.parts.length > 0
     e.ctx.dirty.changes.delete(a)     // inv. CL1: written another way (endSegmented starts a new log)
   }
@@ -317,7 +318,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, part
 export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
-  if (!e.cap && o !== undefined && e.ctx.verifier !== null) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1)
+  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || (base === KIND_ARRAY && e.skind === S_NUMS))) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison)
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

@@ -44,6 +44,7 @@ import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
+import { S_NUMS } from './shadow.js'
 
 const setHas = Set.prototype.has
 const setDelete = Set.prototype.delete
@@ -87,6 +88,51 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
     e.records++
     c.written(pid, n)
   }
+  collectionRecord(e, c, base, n, start)
+  return true
+}
+
+/**
+ * An exposed array of numbers (an S_NUMS shadow, verify.ts) whose point comparison found
+ * only some elements changed (inv. V4): one PATCH part with them, from the comparison's
+ * positions (the log's `upd` is not used: the program holds the array raw), and its PATCH
+ * record; the shadow's Float64Array gets the values written (patch-segments.ts inv. P1).
+ * False, having written nothing, when that does not apply.
+ */
+export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start: number): boolean {
+  const owner = e.holder
+  const c = e.ctx.dirty.changes.get(a)
+  const v = e.ctx.verifier!
+  const changed = v.peekChanged(owner)
+  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY || c.entries !== n) return false
+  const nums = e.sh!.numsOf(owner)
+  if (nums === null || nums.length !== n || c.total + changed.length > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  for (let j = 0; j < changed.length; j++) if (typeof a[changed[j]] !== 'number') return false
+  v.takeChanged(owner)
+  const sw = e.seg
+  sw.pos = 0
+  sw.u8(KIND_ARRAY); sw.varint(n); sw.varint(changed.length)
+  c.upd.clear()
+  for (let j = 0; j < changed.length; j++) {
+    const i = changed[j], x = a[i] as number
+    sw.varint(i); sw.num(x)
+    nums[i] = x
+    c.upd.add(i)
+  }
+  const pid = e.ctx.table.assign(new PatchPart(owner))
+  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  e.records++
+  c.written(pid, n)
+  const sh = e.sh!
+  sh.push(n); sh.push(n); sh.push(nums)       // shadow.ts S_NUMS: length, keys, the numbers
+  e.skind = S_NUMS
+  collectionRecord(e, c, KIND_ARRAY, n, start)
+  return true
+}
+
+/** The body of a collection's PATCH record (its base segments and parts), and its references (inv. PR2). */
+function collectionRecord(e: Encoder, c: Changes, base: number, n: number, start: number): void {
   const w = e.w
   const segIds = c.segIds, parts = c.parts
   w.u8(base); w.varint(n); w.varint(segIds.length)
@@ -98,7 +144,6 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
   refs.n = 0
   for (let k = 0; k < segIds.length; k++) refs.push(segIds[k])
   for (let k = 0; k < parts.length; k++) refs.push(parts[k])
-  return true
 }
 
 /** True if every base segment and part of `c` is still a descriptor of collection `id` (inv. PR2, PR3). */

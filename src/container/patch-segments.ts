@@ -108,7 +108,7 @@ export function patchNumbers(e: Encoder, a: unknown[], n: number, start: number)
   } finally { e.w = main }
   e.sh!.push(nums)
   e.skind = S_NUMS
-  endSegmented(e, KIND_ARRAY, n, start, cut)
+  endSegmented(e, KIND_ARRAY, n, start, cut, a)
   return true
 }
 
