@@ -75,6 +75,14 @@ export class Changes {
   /** Changes recorded since the last record. */
   get size(): number { return this.del.size + this.upd.size + this.add.size }
 
+  /** `count` changes found by a point's comparison (an exposed collection) were written as part `id`, leaving `n` entries. */
+  wrote(id: number, n: number, count: number): void {
+    this.parts.push(id)
+    this.total += count
+    this.size0 = n
+    this.del.clear(); this.upd.clear(); this.add.clear()
+  }
+
   /** The changes just recorded were written as part `id`, leaving `n` entries: the log starts again. */
   written(id: number, n: number): void {
     this.parts.push(id)

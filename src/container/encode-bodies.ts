@@ -26,7 +26,7 @@ import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { patchEntries, patchNumbers } from './patch-segments.js'
-import { writePatch, writeVerifiedNumbers } from './patch-record.js'
+import { writePatch, writeVerifiedEntries, writeVerifiedNumbers } from './patch-record.js'
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -230,7 +230,7 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
     const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(m) : undefined
     let parted = false
     if (log !== undefined) {
-      if (n > SEGMENT_MIN && !e.cap && writePatch(e, m, n, start, KIND_MAP)) return
+      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, m, n, start, KIND_MAP) : writePatch(e, m, n, start, KIND_MAP))) return
       parted = log.parts.length > 0
       e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
     }
@@ -258,7 +258,7 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
     const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(s) : undefined
     let parted = false
     if (log !== undefined) {
-      if (n > SEGMENT_MIN && !e.cap && writePatch(e, s, n, start, KIND_SET)) return
+      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, s, n, start, KIND_SET) : writePatch(e, s, n, start, KIND_SET))) return
       parted = log.parts.length > 0
       e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
     }
@@ -318,7 +318,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, part
 export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
-  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || (base === KIND_ARRAY && e.skind === S_NUMS))) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison)
+  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || base !== KIND_ARRAY || e.skind === S_NUMS)) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison)
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

@@ -38,13 +38,13 @@
  *        again: never by patch-segments.ts, which keeps segments it does not read (their
  *        bytes are the base's; the parts' changes to them would be lost).
  */
-import { hasOwn, mapContains, mapFetch, mapSize, setSize } from './builtins.js'
+import { hasOwn, mapContains, mapEach, mapFetch, mapSize, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN, TAG_REF } from './format.js'
 import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
-import { S_NUMS } from './shadow.js'
+import { S_MAP, S_NUMS, S_SET } from './shadow.js'
 
 const setHas = Set.prototype.has
 const setDelete = Set.prototype.delete
@@ -128,6 +128,68 @@ export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start:
   sh.push(n); sh.push(n); sh.push(nums)       // shadow.ts S_NUMS: length, keys, the numbers
   e.skind = S_NUMS
   collectionRecord(e, c, KIND_ARRAY, n, start)
+  return true
+}
+
+/**
+ * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some Map
+ * values changed and entries appended, all primitives (verify.ts inv. V4): one PATCH part
+ * with those values (keys from the shadow) and the appended entries, and its PATCH record.
+ * The shadow is what the record holds (patch-segments.ts inv. P1): without appends the old
+ * slice, its changed value slots overwritten; with them a new slice of the old slots (so
+ * overwritten) and the appended entries. False, having written nothing, when that does not apply.
+ */
+export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<unknown>, n: number, start: number, base: number): boolean {
+  const owner = e.holder
+  const c = e.ctx.dirty.changes.get(o)
+  const v = e.ctx.verifier!
+  const changed = v.peekChanged(owner)
+  const isMap = base === KIND_MAP
+  const sh = e.sh!
+  if (c === undefined || changed === undefined || c.whole || c.base !== base || owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false
+  const prev = sh.chunks[sh.chunkOf[owner]], p = sh.startOf[owner] + 2       // the old slice's first entry (after proto, size)
+  const old = prev[p - 1] as number
+  const count = changed.length + (n - old)
+  if (n < old || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  v.takeChanged(owner)
+  const sw = e.seg, main = e.w
+  sw.pos = 0
+  const cap = e.cap
+  e.cap = false       // values go to the part; the shadow is kept by hand below
+  e.w = sw
+  try {
+    sw.u8(base); sw.varint(n)
+    sw.varint(0)                                        // nothing deleted (V4)
+    if (isMap) {
+      sw.varint(changed.length)
+      for (let j = 0; j < changed.length; j++) {
+        const k = prev[p + 2 * changed[j]], x = mapFetch(o as Map<unknown, unknown>, k)
+        e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue')
+        prev[p + 2 * changed[j] + 1] = x
+      }
+    }
+    sw.varint(n - old)
+    if (n > old) {
+      sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n)
+      for (let i = p, end = p + (isMap ? 2 * old : old); i < end; i++) sh.push(prev[i])
+      let i = 0
+      const entry = (x: unknown, k: unknown): void => {
+        if (i++ < old) return
+        if (isMap) { e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue'); sh.push(k); sh.push(x) }
+        else { e.value(x, i - 1, 'setEntry'); sh.push(x) }
+      }
+      if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+      else setEach(o as Set<unknown>, x => { entry(x, x) })
+      if (i !== n) throw new Error('collection changed size while it was encoded')
+    }
+  } finally { e.cap = cap; e.w = main }
+  e.skind = n > old ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
+  const pid = e.ctx.table.assign(new PatchPart(owner))
+  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  e.records++
+  c.wrote(pid, n, count)
+  collectionRecord(e, c, base, n, start)
   return true
 }
 

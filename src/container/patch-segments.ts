@@ -167,6 +167,6 @@ export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>
     e.w = main
     if (inPlace) { e.cap = true; e.skind = 0 }
   }
-  endSegmented(e, base, n, start, cut)
+  endSegmented(e, base, n, start, cut, c)
   return true
 }
