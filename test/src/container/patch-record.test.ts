@@ -195,6 +195,7 @@ test('patch-record.ts writeVerifiedNumbers: an array of numbers held raw, change
   await c.persist()
   a[7919 % a.length] = before               // back to what the last part but one wrote: the shadow must know the last one
   assert.equal((await c.persist()).objects, 2, 'the change back is found and written')
+  assert.deepStrictEqual([...(Container.openRegion(region.crash(2)).root as { a: number[] }).a], a, 'restored after the change back')
   ;(a as unknown[])[5] = 'text'
   await c.persist()
   a[5] = 5; a[6] = NaN; a[7] = -0
@@ -223,6 +224,7 @@ test('patch-record.ts writeVerifiedEntries: a Map and a Set held raw, values cha
   }
   m.set('k1', 'x'); await c.persist()
   m.set('k1', 1); assert.equal((await c.persist()).objects, 2, 'the value set back is found and written')
+  assert.deepStrictEqual([...(Container.openRegion(region.crash(2)).root as { m: Map<string, unknown> }).m.entries()], [...m.entries()], 'restored after the value set back')
   s.delete('w10'); m.delete('k20'); await c.persist()          // not what a part of a comparison holds: re-encoded
   m.set('k21', 'after'); s.add('last'); await c.persist()
   await c.close()
