@@ -79,6 +79,16 @@ test('binary.ts inv. BIN4: 1% of a Float64Array changed at random is one PATCH p
     sizes.push(st.bytes)
   }
   assert.ok(Math.max(...sizes) < N * 8 / 8, `each point wrote a fraction of the ${N * 8} bytes: ${sizes.join(', ')}`)
+  const mid = region.crash(5)
+  sameAsModel(Container.openRegion(mid).root as Root, model(r), 'after three parts')
+  // More than the parts may hold, in the first 30 of the 40 chunks: every chunk touched since
+  // the base (the parts touched the last 10 too) is written whole, the record is CHUNKED again.
+  for (let j = 0; j < 30 * 512; j++) r.f[j] = j
+  const st = await c.persist()
+  assert.ok(st.objects >= 40, `the touched chunks and the CHUNKED record: ${st.objects} records`)
+  sameAsModel(Container.openRegion(region.crash(6)).root as Root, model(r), 'after the parts were folded into the chunks')
+  r.f[3] = -3
+  await c.persist()
   const want = model(r)
   await c.close()
   for (const lazy of [false, true]) {
