@@ -143,7 +143,7 @@ test('binary-patch.ts inv. BP1, BP2 under the crash model: random writes, severa
       for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
       region = crashed
     }
-  }), { numRuns: 8, includeErrorInReport: true })
+  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 6), includeErrorInReport: true })
 })
 
 // ---------------------------------------------------------------- damage (decode.ts inv. 1, binary-patch.ts inv. BP1)

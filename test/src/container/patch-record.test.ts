@@ -291,7 +291,7 @@ test('patch-record.ts inv. PR1-PR5: random mutations through raw references, the
         await f.close()
       }
     }
-  }), { numRuns: 12, includeErrorInReport: true })
+  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 10), includeErrorInReport: true })
 })
 
 test('patch-record.ts under the crash model, lives several deep: a crash image at any flush (recovery flushes included) restores a committed graph exactly', async () => {
@@ -333,7 +333,7 @@ test('patch-record.ts under the crash model, lives several deep: a crash image a
       for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
       region = crashed
     }
-  }), { numRuns: 10, includeErrorInReport: true })
+  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 8), includeErrorInReport: true })
 })
 
 // ---------------------------------------------------------------- damage (decode.ts inv. 1, patch-record.ts inv. PR1, PR2)
