@@ -34,7 +34,7 @@ import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
 import { fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
 import { applyBinaryParts } from './binary-patch.js'
-import { GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
+import { ARRAY_SHELL_MAX, GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
 
@@ -127,7 +127,7 @@ export class Restorer extends LogIndex {
    */
   fillOne(id: number): void {
     try {
-      const at = this.offsets[id]
+      const at = this.offsetOf(id)
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
       this.at(id, at)      // loads it if the log is read on demand (log-index.ts inv. L3)
       this.records++
@@ -139,7 +139,7 @@ export class Restorer extends LogIndex {
   /** The shell of `id` (a lazy restore's root); damage is CorruptionError. */
   shellOf(id: number): object {
     try {
-      if (id <= 0 || id >= this.high || this.offsets[id] < 0) { this.pos = 0; this.fail(`root object ${id} has no record`) }
+      if (id <= 0 || id >= this.high || this.offsetOf(id) < 0) { this.pos = 0; this.fail(`root object ${id} has no record`) }
       return this.ref(id)
     } catch (e) { throw this.#typed(e) }
   }
@@ -213,6 +213,10 @@ export class Restorer extends LogIndex {
     const props = this.#props()
     const list: [number, string][] = []
     let entries = 0
+    if (base === KIND_ARRAY && (o as unknown[]).length === 0 && n > 0) {     // a large array's shell is empty (shells.ts inv. 4): sized once, before its elements
+      if (n > this.buf.length) this.fail(`segmented collection of ${n} entries in a log of ${this.buf.length} bytes`)
+      ;(o as unknown[]).length = n
+    }
     for (const sid of segIds) {
       if (this.enter(sid) !== KIND_SEGMENT) this.fail(`segmented record ${id} lists a non-segment record ${sid}`)
       this.varint()
@@ -293,6 +297,7 @@ export class Restorer extends LogIndex {
   #fillArray(a: unknown[]): void {
     const n = this.count(1)
     const b = this.buf
+    if (a.length === 0 && n > ARRAY_SHELL_MAX) a.length = n     // an empty shell (shells.ts inv. 4): sized once, before its elements
     if (a.length === 0 && n > 0) {
       for (let i = 0; i < n; i++) {
         if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; a.length = i + 1; continue }

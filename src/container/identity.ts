@@ -58,8 +58,8 @@ export class ObjectTable {
   }
   set free(ids: number[]) { this.#pending = null; this.#free = ids }
   #free: number[] = []
-  /** A lazy restore's high-water mark and offsets, until the free ids are first needed. */
-  #pending: { n: number; offsets: Int32Array | Float64Array } | null = null
+  /** A lazy restore's free ids (highest first), until they are first needed. */
+  #pending: (() => number[]) | null = null
   readonly #s = makeStamps()
   /** Ids given without a stamp (inv. 3): objects of shapes no other object shares. */
   readonly #loose = new Map<object, number>()
@@ -123,22 +123,21 @@ export class ObjectTable {
 
   /**
    * Makes the table end at `n` (restore: ids up to the persisted high-water mark); the free
-   * ids are those holding nothing, or, if `offsets` is given (a lazy restore: the log's
-   * index, log-index.ts), those without a record (offset -1).
+   * ids are those holding nothing, or, if `freeIds` is given (a lazy restore: those without
+   * a record in the log's index, lazy.ts), what it returns (highest first) when first needed.
    */
-  setHighWater(n: number, offsets?: Int32Array | Float64Array): void {
+  setHighWater(n: number, freeIds?: () => number[]): void {
     while (this.objects.length < n) this.objects.push(undefined)
     this.free = []
     // Lazily (the open need not scan every id): nothing before the first use of `free` takes
     // or frees an id (assign and release go through it), and the offsets do not change.
-    if (offsets !== undefined) this.#pending = { n, offsets }
+    if (freeIds !== undefined) this.#pending = freeIds
     else for (let id = n - 1; id >= 1; id--) if (this.objects[id] === undefined) this.#free.push(id)
   }
 
-  #freeFrom({ n, offsets }: { n: number; offsets: Int32Array | Float64Array }): void {
+  #freeFrom(freeIds: () => number[]): void {
     this.#pending = null
-    const free = this.#free
-    for (let id = n - 1; id >= 1; id--) if (!(id < offsets.length && offsets[id] >= 0)) free.push(id)
+    this.#free = freeIds()
   }
 
   /** The proxy of `o`, or `o` itself once it is handed out raw after having had a proxy (`retire`), or undefined. */

@@ -55,7 +55,8 @@
  *       length, as a full restore makes them, and `viewsOf` knows them all, so a point that
  *       finds the buffer's length changed re-encodes every view of it (binary.ts).
  *   Z9. A writer's lazy open of a version with a persisted index (log-offsets.ts) reads the
- *       index chain and the records it decodes, nothing else (open.ts inv. O7): each chunk
+ *       index chain (a dense base's table only a group at a time, as ids are looked up,
+ *       log-offsets.ts inv. X6) and the records it decodes, nothing else (open.ts inv. O7): each chunk
  *       of the log is copied and checksum-verified the first time a record in it is read
  *       (log.ts inv. 3), so damage in a chunk not read at open is a CorruptionError at the
  *       first touch that reads it (Z7), never a value, and no longer a fall-back at open.
@@ -72,7 +73,7 @@
 import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
-import type { Offsets } from './log-index.js'
+import { DENSE_SHIFT } from './log-index.js'
 import type { ChunkedFound, Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
@@ -188,12 +189,12 @@ export class LazyGraph implements LazyFill {
     else {
       const log = index.log
       r.load = (from, to) => log.load(from, to)      // Z9
-      readIndex(r, index.at, notable, r.load)
+      readIndex(r, index.at, notable, r.load, true)      // a dense base is checked as ids are looked up (log-offsets.ts inv. X6)
     }
     const classes: number[] = [], views = new Map<number, number[]>()
     for (let i = 0; i < notable.length; i += 2) {
       const id = notable[i], at = notable[i + 1]
-      if (r.offsets[id] !== at) continue
+      if (r.offsetOf(id) !== at) continue
       r.at(id, at)
       const kind = r.buf[header.body]
       if (kind === KIND_STATEFUL) return null
@@ -222,11 +223,27 @@ export class LazyGraph implements LazyFill {
 
   get state(): LazyState { return this.#done === null ? 'complete' : 'lazy' }
 
-  /** id -> offset of its current record, or -1 (log-index.ts; the free ids are those without, Z4). */
-  get offsets(): Offsets { return this.#r!.offsets }
+  /**
+   * The ids below `n` without a current record, highest first (the free ids, Z4; identity.ts
+   * takes the lowest first). A group of the index that is damaged (log-offsets.ts inv. X6)
+   * gives none: no id that may have a record is taken as free.
+   */
+  freeIds(n: number): number[] {
+    const r = this.#r, free: number[] = []
+    if (r === null) return free
+    const d = r.dense, offsets = r.offsets
+    for (let id = n - 1; id >= 1; id--) {
+      if (id >= r.high) { free.push(id); continue }
+      if (d !== null && d.checked[id >>> DENSE_SHIFT] === 0) {
+        try { d.check(id) } catch { id = (id >>> DENSE_SHIFT) << DENSE_SHIFT; continue }
+      }
+      if (offsets[id] < 0) free.push(id)
+    }
+    return free
+  }
 
   /** True if `id` has a current record in the log (inv. Z4). */
-  has(id: number): boolean { return this.#r !== null && id < this.#r.high && this.#r.offsets[id] >= 0 }
+  has(id: number): boolean { return this.#r !== null && id > 0 && id < this.#r.high && this.#r.offsetOf(id) >= 0 }
 
   /** Joins the container's tables: shells are stamped from now on (Z3), the barrier fills what it hands out (Z2). */
   attach(t: ContainerTables): void {
@@ -295,6 +312,7 @@ export class LazyGraph implements LazyFill {
     const r = this.#r, done = this.#done
     if (r === null || done === null) return
     this.#log?.loadAll()      // damage: CorruptionError here (Z9), nothing filled yet
+    r.dense?.checkAll()
     const end = r.logEnd
     for (let pos = 0; pos < end;) {
       readHeader(r.buf, pos, end)
@@ -315,7 +333,7 @@ export class LazyGraph implements LazyFill {
   #unfilled(id: number): boolean {
     const done = this.#done!
     if (done[id] === 1) return false
-    if (this.#r!.offsets[id] >= 0) return true
+    if (this.#r!.offsetOf(id) >= 0) return true
     done[id] = 1
     return false
   }

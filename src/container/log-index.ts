@@ -13,9 +13,27 @@
  *   L3. With offsets from a persisted index (log-offsets.ts, a lazy open), the log is read
  *       on demand (`load`, which checks the chunks' checksums) and `enter` checks that the
  *       record at an id's offset has that id: a wrong offset is CorruptionError (inv. X3).
+ *   L4. Where a lazy open reads a dense base on demand (`dense`, log-offsets.ts inv. X6),
+ *       `offsets[id]` is meaningful only once its group of entries is checked: every read
+ *       of an id's offset goes through `offsetOf`, which checks the group first (or
+ *       `dense.checkAll()` was called); a raw `offsets[id]` read is for full restores and
+ *       after `checkAll`.
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, knownKind, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
+
+/** A dense base whose entries are loaded and checked group by group (log-offsets.ts `DenseBase`, inv. X6). */
+export interface DenseEntries {
+  /** Group g (ids [g << DENSE_SHIFT, (g + 1) << DENSE_SHIFT)) -> 1 once its entries are loaded and checked. */
+  readonly checked: Uint8Array
+  /** Loads and checks the group of `id` (CorruptionError if its chunk or an entry is damaged). */
+  check(id: number): void
+  /** Loads and checks every group not checked yet. */
+  checkAll(): void
+}
+
+/** log2 of the ids in a group of a dense base checked at once (4 KiB of entries). */
+export const DENSE_SHIFT = 10
 
 /**
  * id -> log offset of its current record, or -1 (inv. L1): 4 bytes an id for a log below
@@ -33,6 +51,8 @@ export class LogIndex extends ByteReader {
   offsets: Offsets
   /** One past the highest id the log may use (from the container metadata). */
   readonly high: number
+  /** The dense base read on demand (inv. L4), or null: every entry of `offsets` is meaningful. */
+  dense: DenseEntries | null = null
   /** Makes log bytes [from, to) readable in `buf` (inv. L3); null when the whole log is there. */
   load: ((from: number, to: number) => void) | null = null
 
@@ -77,10 +97,17 @@ export class LogIndex extends ByteReader {
     }
   }
 
+  /** The offset of `id`'s current record, or -1 (0 < id < high); its dense base entry is checked first (inv. L4). */
+  offsetOf(id: number): number {
+    const d = this.dense
+    if (d !== null && d.checked[id >>> DENSE_SHIFT] === 0) d.check(id)
+    return this.offsets[id]
+  }
+
   /** Positions the reader on the body of `id`'s current record (bounded to it); returns its kind. */
   enter(id: number): number {
     if (id <= 0 || id >= this.high) this.fail(`reference to impossible id ${id}`)
-    const at = this.offsets[id]
+    const at = this.offsetOf(id)
     if (at < 0) this.fail(`reference to object ${id}, which has no record`)
     this.at(id, at)
     this.pos = header.body

@@ -54,11 +54,18 @@
  *       then write into those bytes of the copy. Nothing reads an INDEX record's bytes from
  *       a log copy after `readIndex` (scans skip INDEX records by their header, compaction
  *       reads the store again, log.ts; `check` compares the offsets, not the bytes), and the
- *       copy lives exactly as long as the offsets do (the restorer holds both).
+ *       copy lives exactly as long as the offsets do (the restorer holds both). *   X6. A lazy open reading the log on demand (`onDemand`) reads of such a base only its
+ *       fixed fields and its tail at open; its table is loaded and checked (X3's bounds, the
+ *       chunks' checksums, log.ts inv. 3) a group of 1024 entries at a time (`DenseBase`),
+ *       the first time an id of the group is looked up (log-index.ts inv. L4) or a delta of
+ *       the chain writes one of its entries (before the write, so the bytes a delta wrote are
+ *       never loaded over or checked against the base's bounds). Damage in a group is a
+ *       CorruptionError at the lookup that needs it, never an offset: the group stays
+ *       unchecked and every later lookup in it throws again (lazy.ts inv. Z7, Z9).
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
 import { ByteWriter, type Batch, type RecordList } from './writer.js'
-import { LogIndex } from './log-index.js'
+import { DENSE_SHIFT, LogIndex, type DenseEntries } from './log-index.js'
 import { PmemError } from '../../regions/index.js'
 
 /** Collects the entries of one INDEX record from the point's records, part by part. */
@@ -176,8 +183,9 @@ export function indexRecord(batch: Batch, base: number, prev: number): Buffer[] 
  * every entry is written: the LogIndex may be `unfilled`);
  * `notable` receives [id, offset, ...] of the CLASS, STATEFUL and VIEW records it lists
  * (as LogIndex.index does). `load(from, to)` makes log bytes [from, to) readable in `r.buf`.
+ * `onDemand`: a dense base is checked group by group as ids are looked up (inv. X6, `r.dense`).
  */
-export function readIndex(r: LogIndex, at: number, notable: number[], load: (from: number, to: number) => void): void {
+export function readIndex(r: LogIndex, at: number, notable: number[], load: (from: number, to: number) => void, onDemand = false): void {
   const chain: number[] = []
   const logEnd = r.end
   for (let x = at; x >= 0;) {
@@ -186,8 +194,9 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     load(x, x + 10)
     if (!readHeader(r.buf, x, logEnd) || header.id !== 0 || header.end > logEnd) r.fail('no INDEX record where the index names one')
     const end = header.end, body = header.body
-    load(x, end)
+    load(x, onDemand ? Math.min(end, body + FIXED) : end)     // a dense base's table is loaded later (inv. X6)
     if (end - body < 19 || r.buf[body] !== KIND_INDEX) r.fail('no INDEX record where the index names one')
+    if (onDemand && r.buf[body + 18] !== 1) load(x, end)
     chain.push(x)
     x = r.buf.readDoubleLE(body + 2)
     if (x !== -1 && !(Number.isSafeInteger(x) && x >= 0)) r.fail(`INDEX record with an impossible previous offset ${x}`)
@@ -201,20 +210,24 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
     const form = r.u8()
     if (c === chain.length - 1 && form !== 1) r.offsets = r.newOffsets(r.high).fill(-1)     // (LogIndex `unfilled`: a dense base supplies them)
-    if (form === 1 && c === chain.length - 1) readDense(r, chain[c])
+    if (form === 1 && c === chain.length - 1) readDense(r, chain[c], onDemand ? load : null)
     else if (form === 0) readPairs(r, base, chain[c])
     else r.fail(`INDEX record of unknown form ${form}`)
     const m = r.count(1)
-    const offsets = r.offsets
     for (let i = 0; i < m; i++) {
       const id = r.varint()
-      if (id === 0 || id >= r.high || offsets[id] < 0) r.fail(`INDEX lists a record of impossible id ${id}`)
-      notable.push(id, offsets[id])
+      if (id === 0 || id >= r.high) r.fail(`INDEX lists a record of impossible id ${id}`)
+      const off = r.offsetOf(id)
+      if (off < 0) r.fail(`INDEX lists a record of impossible id ${id}`)
+      notable.push(id, off)
     }
     if (r.pos !== r.end) r.fail('INDEX record longer than its entries')
   }
   r.end = logEnd
 }
+
+/** Bytes of an INDEX body a lazy open loads before its entries: kind to form (19), m (at most 5), padding (at most 3). */
+const FIXED = 19 + 5 + 3
 
 /**
  * What `check` finds wrong with the index of a log read whole (inv. X3): the chain read
@@ -242,9 +255,11 @@ export function indexProblems(log: Uint8Array, logEnd: number, high: number, ind
  * A dense base (the chain's first record): offsets by id. Where the table is aligned in
  * the log copy and the offsets are 4-byte (a log below 2 GiB), its entries are checked in
  * place (0xffffffff reads as -1, "none"); if it covers every id it becomes the offsets
- * themselves, with no copy (inv. X5), else it is copied into them at once (`set`).
+ * themselves, with no copy (inv. X5), else it is copied into them at once (`set`). With
+ * `load` (a lazy open reading on demand) such a table covering every id is loaded and
+ * checked group by group as ids are looked up (inv. X6): only its tail is loaded now.
  */
-function readDense(r: LogIndex, limit: number): void {
+function readDense(r: LogIndex, limit: number, load: ((from: number, to: number) => void) | null): void {
   const m = r.varint()
   if (m > r.high) r.fail(`INDEX base of ${m} ids, past the high-water mark ${r.high}`)
   const start = r.pos + ((4 - (r.pos % 4)) % 4)
@@ -252,13 +267,21 @@ function readDense(r: LogIndex, limit: number): void {
   const buf = r.buf
   const at = buf.byteOffset + start
   const aligned = LITTLE_ENDIAN && at % 4 === 0
-  if (aligned && r.offsets instanceof Int32Array) {
-    const table = new Int32Array(buf.buffer, at, m)
-    for (let id = 0; id < m; id++) {
-      const v = table[id]
-      if (v === -1) continue
-      if (v < 0 || v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v >>> 0}`) }
+  const inPlace = aligned && r.offsets instanceof Int32Array
+  if (load !== null) {
+    if (inPlace && m === r.high) {      // inv. X6
+      const table = new Int32Array(buf.buffer, at, m)
+      r.offsets = table
+      r.dense = new DenseBase(r, start, table, limit, load)
+      r.pos = start + 4 * m
+      load(r.pos, r.end)
+      return
     }
+    load(start, r.end)      // read at once: the rest of the record
+  }
+  if (inPlace) {
+    const table = new Int32Array(buf.buffer, at, m)
+    checkDense(r, table, 0, m, start, limit)
     if (m === r.high) r.offsets = table      // inv. X5
     else { const offsets = r.newOffsets(r.high); offsets.set(table); offsets.fill(-1, m); r.offsets = offsets }
     r.pos = start + 4 * m
@@ -276,10 +299,57 @@ function readDense(r: LogIndex, limit: number): void {
   r.pos = start + 4 * m
 }
 
+/** Checks entries [from, to) of a dense base's table, whose entry 0 lies at log offset `start` (inv. X3). */
+function checkDense(r: LogIndex, table: Int32Array, from: number, to: number, start: number, limit: number): void {
+  for (let id = from; id < to; id++) {
+    const v = table[id]
+    if (v === -1) continue
+    if (v < 0 || v >= limit || id === 0) { r.pos = start + 4 * id; r.fail(`INDEX entry with impossible id ${id} or offset ${v >>> 0}`) }
+  }
+}
+
+/**
+ * A dense base read on demand (inv. X6): the group of 1 << DENSE_SHIFT entries holding an
+ * id is loaded (its log chunks copied and checksum-verified) and checked the first time
+ * one of its ids is looked up (log-index.ts inv. L4).
+ */
+class DenseBase implements DenseEntries {
+  readonly checked: Uint8Array
+  readonly #r: LogIndex
+  readonly #start: number
+  readonly #table: Int32Array
+  readonly #limit: number
+  readonly #load: (from: number, to: number) => void
+
+  constructor(r: LogIndex, start: number, table: Int32Array, limit: number, load: (from: number, to: number) => void) {
+    this.#r = r
+    this.#start = start
+    this.#table = table
+    this.#limit = limit
+    this.#load = load
+    this.checked = new Uint8Array(Math.ceil(table.length / (1 << DENSE_SHIFT)))
+  }
+
+  check(id: number): void {
+    const g = id >>> DENSE_SHIFT
+    if (g >= this.checked.length || this.checked[g] === 1) return
+    const from = g << DENSE_SHIFT, to = Math.min(this.#table.length, from + (1 << DENSE_SHIFT))
+    const r = this.#r, pos = r.pos
+    this.#load(this.#start + 4 * from, this.#start + 4 * to)      // damage: CorruptionError, the group stays unchecked
+    checkDense(r, this.#table, from, to, this.#start, this.#limit)
+    r.pos = pos
+    this.checked[g] = 1
+  }
+
+  checkAll(): void {
+    for (let g = 0; g < this.checked.length; g++) if (this.checked[g] === 0) this.check(g << DENSE_SHIFT)
+  }
+}
+
 /** A delta: (id, gap) varint pairs in log order. */
 function readPairs(r: LogIndex, base: number, limit: number): void {
   const count = r.count(2)
-  const buf = r.buf, end = r.end, offsets = r.offsets, high = r.high
+  const buf = r.buf, end = r.end, offsets = r.offsets, high = r.high, dense = r.dense
   let off = base, p = r.pos
   for (let i = 0; i < count; i++) {      // varints decoded inline
     let b = 0, id = 0, gap = 0, scale = 1
@@ -288,6 +358,7 @@ function readPairs(r: LogIndex, base: number, limit: number): void {
     do { if (p >= end || scale > 2 ** 49) { r.pos = p; r.fail('INDEX entry truncated') } b = buf[p++]; gap += (b & 0x7f) * scale; scale *= 0x80 } while (b >= 0x80)
     off += gap
     if (id === 0 || id >= high || off >= limit) { r.pos = p; r.fail(`INDEX entry with impossible id ${id} or offset ${off}`) }
+    if (dense !== null && dense.checked[id >>> DENSE_SHIFT] === 0) dense.check(id)     // before the write (inv. X6)
     offsets[id] = off
   }
   r.pos = p

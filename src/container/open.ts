@@ -130,7 +130,7 @@ function adopt(c: OpenTarget, r: Restored): void {
   adoptFound(t, r)
   const lazy = r.lazy
   // ids free are those with nothing bound (after every descriptor), or, lazily, with no record (lazy.ts inv. Z4)
-  t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : lazy.offsets)
+  t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : () => lazy.freeIds(r.meta.highWater))
   t.refs = r.refs
   t.root = r.root
   if (lazy === null) t.startStamping(c.closed)    // inv. O3

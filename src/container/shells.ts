@@ -18,6 +18,10 @@
  *      through code found in the data (decode.ts inv. 2).
  *   3. A class instance's shell has its shape's keys as own data properties before its
  *      prototype is set (shapes.ts inv. 3): filling it never reaches the class's accessors.
+ *   4. An array's shell has its record's length, except an array of more than
+ *      ARRAY_SHELL_MAX elements: its shell is empty and its fill gives it its length before
+ *      its elements (decode.ts), so a lazy open that only references a large array (the
+ *      numeric workload's root: two arrays of a million numbers) does not allocate it.
  */
 import { ObjectProto, getPrototypeOf, isArrayBuffer, objectCreate, setPrototypeOf } from './builtins.js'
 import {
@@ -176,11 +180,11 @@ export class Shells {
       }
       case KIND_DICT: o = proto === ObjectProto ? dictionaryObject() : objectCreate(proto); break
       case KIND_STATEFUL: o = this.#instance(r, proto); break
-      case KIND_ARRAY: o = new Array(r.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
+      case KIND_ARRAY: o = arrayShell(r.count(1)); break   // exact size: pushing allocated 17 slots for 2 elements (44 MB more heap on the 200k-user graph)
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
-      case KIND_PATCH: case KIND_SEGMENTED: o = isChunkedBase(base) ? chunkedShell(r, base) : base === KIND_ARRAY ? new Array(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break
+      case KIND_PATCH: case KIND_SEGMENTED: o = isChunkedBase(base) ? chunkedShell(r, base) : base === KIND_ARRAY ? arrayShell(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break     // a buffer's PATCH record is chunked (binary-patch.ts)
       case KIND_DATE: o = new Date(r.f64()); break
       case KIND_REGEXP: {
         const src = r.value(), flags = r.value()
@@ -227,6 +231,16 @@ export class Shells {
     return new VIEW_CTORS[type](buffer as ArrayBuffer, off, len)
   }
 }
+
+/**
+ * Above this many elements an array's shell is empty until filled (inv. 4): `new Array(n)`
+ * writes n holes at once (two arrays of a million took about 20 ms of a lazy open's CPU,
+ * and the garbage collection their 16 MB asked for), and a shell may never be filled.
+ */
+export const ARRAY_SHELL_MAX = 1 << 16
+
+/** The shell of an array of `n` elements (inv. 4). */
+function arrayShell(n: number): unknown[] { return n > ARRAY_SHELL_MAX ? [] : new Array(n) }
 
 /** Entries of a segmented collection: each takes at least a byte of the log, which bounds it. */
 function entries(r: ShellReader): number {

@@ -154,6 +154,78 @@ test('X3: an INDEX record changed with its checksums intact (a writer bug) is a 
   }), { numRuns: 60 })
 })
 
+/** The log of `img`'s newest version, and where entry `id` of its dense base lies in it. */
+function denseEntry(img: SimRegion, id: number): { log: Buffer; at: number; chunkSize: number } {
+  const b = regionBacking(copy(img), false)
+  const store = b.store!
+  const log = readLog(store, decodeMeta(store.getMeta(), 'x').logEnd)
+  const chunkSize = store.chunkSize
+  b.close()
+  for (let p = 0; p < log.length; p = header.end) {
+    readHeader(log, p, log.length)
+    if (header.id !== 0 || log[header.body + 18] !== 1) continue
+    let q = header.body + 19, m = 0, scale = 1
+    for (let byte = 0x80; byte >= 0x80; scale *= 0x80) { byte = log[q++]; m += (byte & 0x7f) * scale }
+    assert.ok(id < m)
+    return { log, at: q + ((4 - (q % 4)) % 4) + 4 * id, chunkSize }
+  }
+  throw new Error('no dense base')
+}
+
+test('X6: a lazy open loads and checks the dense base group by group: damage in a group the open does not read is a CorruptionError at the touch that needs it (every time), not a fall-back; check reports it', async () => {
+  const n = 1500      // about 3000 ids: three groups of 1024 entries, in many 512-byte chunks
+  const { img, v2 } = await usersImage(n)
+  const high = metaOf(img).highWater
+  assert.ok(high > 2 * 1024)
+  /** The damaged images for the middle entry of group `g`: its chunk's bytes changed on disk, and the entry past the log with checksums intact (X3's bounds). */
+  const damaged = async (g: number): Promise<SimRegion[]> => {
+    const { log, at, chunkSize } = denseEntry(img, g * 1024 + 512)
+    const out: SimRegion[] = []
+    const bytes = img.durableImage()
+    const image = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+    const from = Math.max(at - 16, Math.floor(at / chunkSize) * chunkSize), window = log.subarray(from, from + 32)      // within the entry's chunk
+    const phys = image.indexOf(window)
+    if (phys > 0 && image.indexOf(window, phys + 1) < 0) {      // (not a chunk the second version copied)
+      bytes[phys + at - from] ^= 0x04
+      out.push(SimRegion.fromImage(bytes, { path: 'sim.pmc' }))
+    }
+    const bad = copy(img)
+    const bk = regionBacking(bad, false)
+    const s = bk.store!
+    const changed = Buffer.from(log)
+    changed.writeInt32LE(0x7fff_fff0, at)
+    const k = Math.floor(at / chunkSize)
+    s.write(k, changed.subarray(k * chunkSize, Math.min(changed.length, (k + 1) * chunkSize)))
+    s.setMeta(s.getMeta())
+    await s.commitAsync()
+    bk.close()
+    out.push(copy(bad.crash(1)))
+    return out
+  }
+  let opened = 0
+  for (let g = 0; g * 1024 + 512 < high; g++) {
+    for (const region of await damaged(g)) {
+      let l: Container
+      try {
+        l = Container.openRegion(region, { lazy: true })
+        if (l.fellBack !== null || l.root.v !== 2) throw new Error('the open read the damaged group')
+      } catch (e) { assert.ok(e instanceof CorruptionError || (e as Error).message === 'the open read the damaged group', String(e)); continue }      // a group the open needs
+      opened++
+      let thrown = 0
+      for (let round = 0; round < 2; round++) {
+        try { for (let i = 0; i < n; i++) void l.root.users[i].profile.bio } catch (e) { assert.ok(e instanceof CorruptionError, String(e)); thrown++ }
+      }
+      assert.equal(thrown, 2, 'the damage is thrown at every touch that needs it')
+      assert.equal(l.check().ok, false)
+      await l.close()
+    }
+  }
+  assert.ok(opened >= 2, `the open read only the groups it needs (${opened} damaged images opened)`)
+  const clean = Container.openRegion(copy(img), { lazy: true })
+  assertSameGraph(clean.unwrap(clean.root), v2)
+  await clean.close()
+})
+
 test('X4: a format-1 file opens lazily through the scan; its next incremental point writes no index, a full point writes a base the next lazy open reads', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-index-'))
   const file = path.join(dir, 'v1.pmc')

@@ -2,9 +2,11 @@
  * What the lazy open does to be cheap (issue 16): the offsets are 4 bytes an id, and a dense
  * base that covers every id is used in place in the log copy (log-offsets.ts inv. X5), the
  * deltas written over it; the log copy is a SharedArrayBuffer (log.ts inv. 4). The checks
- * stay: a base entry past its INDEX record is a CorruptionError at the open (a reported
- * fall-back, open.ts inv. O1), never a wrong object later; and no object restored lazily
- * shares memory with the log copy.
+ * stay: a base entry past its INDEX record is a CorruptionError when its group of the base
+ * is read (at the open for the groups the open looks up: a reported fall-back, open.ts inv.
+ * O1; else at the touch, log-offsets.ts inv. X6, lazy-index.test.ts), never a wrong object;
+ * and no object restored lazily shares memory with the log copy. A large array's shell is
+ * empty until it is filled (shells.ts inv. 4).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -17,6 +19,9 @@ import { regionBacking } from '../../../src/container/backing.js'
 import { decodeMeta } from '../../../src/container/meta.js'
 import { readLog } from '../../../src/container/log.js'
 import { header, readHeader } from '../../../src/container/format.js'
+import { Restorer } from '../../../src/container/decode.js'
+import { ClassRegistry } from '../../../src/container/classes.js'
+import { ARRAY_SHELL_MAX } from '../../../src/container/shells.js'
 
 const copy = (img: SimRegion): SimRegion => SimRegion.fromImage(img.durableImage(), { path: 'sim.pmc' })
 
@@ -128,4 +133,40 @@ test('log inv. 4: binary data restored lazily is its own memory, not a view of t
   assert.deepEqual([...r.f], [1.5, -2])
   assert.equal(r.text, 'x'.repeat(300))
   await l.close()
+})
+
+test('shells inv. 4: a large array\'s shell is empty until filled, then it has its length, holes and keys; lazily and fully restored', async () => {
+  const n = ARRAY_SHELL_MAX + 5
+  const dense = Array.from({ length: n }, (_, i) => i * 0.5)      // segmented
+  const holey: unknown[] = Array.from({ length: n }, (_, i) => `s${i}`)      // an ARRAY record: holes, a named key, a hole at the end
+  for (let i = 0; i < n; i += 1000) delete holey[i]
+  delete holey[n - 1]
+  ;(holey as unknown as { extra: string }).extra = 'x'
+  const small = [1, , 3]      // eslint-disable-line no-sparse-arrays
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ dense, holey, small }) })
+  await c.persist()
+  await c.close()
+  const b = regionBacking(copy(region.crash(1)), false)
+  const meta = decodeMeta(b.store!.getMeta(), 'x')
+  const log = readLog(b.store!, meta.logEnd)
+  b.close()
+  const r = new Restorer(log, meta.logEnd, meta.highWater, 'x', new ClassRegistry(), () => {})
+  r.index()
+  r.fillOne(meta.rootId)
+  const root = r.objects[meta.rootId] as { dense: number[]; holey: unknown[]; small: unknown[] }
+  assert.equal(root.dense.length, 0, 'the shell of an array of more than ARRAY_SHELL_MAX elements is empty')
+  assert.equal(root.holey.length, 0)
+  assert.equal(root.small.length, 3, 'a small array\'s shell has its length')
+  for (const a of [root.dense, root.holey, root.small]) r.fillOne(r.objects.indexOf(a))
+  assert.deepStrictEqual(root.dense, dense)
+  assert.deepStrictEqual(root.holey, holey)
+  assert.equal(0 in root.holey, false, 'holes stay holes')
+  assert.equal(n - 1 in root.holey, false)
+  assert.deepStrictEqual(root.small, small)
+  for (const lazy of [true, false]) {
+    const again = Container.openRegion(copy(region.crash(1)), { lazy })
+    assertSameGraph(again.unwrap(again.root), { dense, holey, small })
+    await again.close()
+  }
 })

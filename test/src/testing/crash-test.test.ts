@@ -53,9 +53,9 @@ test('a correct persistent stack passes, with every durability and the sanitizer
   })
 })
 
-async function caught(run: (pm: PersistentMemory, v: Vars, op: Op) => unknown, sanitize = false): Promise<CrashTestError> {
+async function caught(run: (pm: PersistentMemory, v: Vars, op: Op) => unknown, sanitize = false, seed?: number): Promise<CrashTestError> {
   try {
-    await crashTest({ setup, operation, run, model, read, runs: 100, sanitize })
+    await crashTest({ setup, operation, run, model, read, runs: 100, sanitize, ...(seed === undefined ? {} : { seed }) })
   } catch (e) {
     assert.ok(e instanceof CrashTestError, `expected CrashTestError, got ${e}`)
     return e
@@ -63,10 +63,13 @@ async function caught(run: (pm: PersistentMemory, v: Vars, op: Op) => unknown, s
   assert.fail('the kit did not catch the bug')
 }
 
+// A fixed seed: with a random one, about 1 run in 20 shrinks to a local minimum of two pushes
+// in a later life (the crash point is an index among the life's flushes, so dropping a push
+// moves it); the kit still catches the bug then, but "shrunk to one push" would flake.
 test('bug 1, a missing transaction around two writes, is caught and shrunk', async () => {
   const e = await caught((pm, v, op) => 'push' in op
     ? (pm.transaction(tx => push(tx, v, op.push)), pm.transaction(tx => bump(tx, v)))
-    : pm.transaction(tx => pop(tx, v)))
+    : pm.transaction(tx => pop(tx, v)), false, 1234)
   const shown = e.message.split('\n').filter(l => l.startsWith('Operations')).join('\n')
   assert.equal(shown.match(/push: -?\d+/g)?.length, 1, `shrunk to a single push (in any life): ${shown}`)
   assert.doesNotMatch(shown, /pop/)
