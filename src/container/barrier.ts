@@ -67,6 +67,13 @@
  *      out raw and exposed (their methods need the real instance), or untracked with `track:
  *      'barriers'`. (Before issue 16 every class instance was handed out raw in the default
  *      mode; the corpus's classes workload then compared 113,000 objects at every 1% point.)
+ *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
+ *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
+ *      recorded there before it happens, with what it needs (was the key present): Map
+ *      `set`/`delete`, Set `add`/`delete`, an array's element or length set; every other
+ *      mutation (`clear`, delete, define, `setPrototypeOf`, `preventExtensions`) sets the
+ *      log's `whole` (inv. CL2), so the next point re-encodes it. The encoder writes a
+ *      PATCH record from the log (patch-record.ts).
  */
 import {
   ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
@@ -77,6 +84,7 @@ import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
 import { isPinned, pin } from './pinned.js'
+import type { Changes } from './change-log.js'
 
 type AnyMap = Map<unknown, unknown>
 type AnySet = Set<unknown>
@@ -168,6 +176,18 @@ export class Barrier {
     return false
   }
 
+  /** The change log of `t` (change-log.ts; inv. 8), if it has one. */
+  #changesOf(t: object): Changes | undefined {
+    const log = this.#dirty.changes
+    return log.size === 0 ? undefined : log.get(t)
+  }
+
+  /** A mutation of `t` that its change log cannot express (change-log.ts inv. CL2). */
+  #whole(t: object): void {
+    const c = this.#changesOf(t)
+    if (c !== undefined) c.whole = true
+  }
+
   /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4); remembered while ids are stamped. */
   #storing<T>(v: T, holderExposed: boolean): T {
     if (typeof v !== 'object' || v === null) return v
@@ -245,7 +265,12 @@ export class Barrier {
       // The writing traps are the Map/Set ones, but a set passes the receiver on (setters of
       // the prototype chain see the proxy, as for an ordinary object).
       ...this.#ownPropertyTraps<object>(),
-      set: (t, k, v, r) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), r) },
+      set: (t, k, v, r) => {
+        const e = this.mark(t)
+        const raw = this.#storing(v, e)
+        this.#changesOf(t)?.arraySet(k, raw)    // inv. 8
+        return Reflect.set(t, k, raw, r)
+      },
     }
   }
 
@@ -256,9 +281,16 @@ export class Barrier {
   #ownPropertyTraps<T extends object>(): ProxyHandler<T> {
     return {
       set: (t, k, v) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), t) },
-      deleteProperty: (t, k) => { this.mark(t); return Reflect.deleteProperty(t, k) },
+      deleteProperty: (t, k) => { this.mark(t); this.#whole(t); return Reflect.deleteProperty(t, k) },
       defineProperty: (t, k, d) => {
         const e = this.mark(t)
+        // `{ value }` alone is how a set through the proxy (Reflect.set with the proxy as
+        // receiver) updates an existing property: an element write of an array (inv. 8).
+        const log = this.#changesOf(t)
+        if (log !== undefined) {
+          if ('value' in d && d.get === undefined && d.set === undefined && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined) log.arraySet(k, this.unwrap(d.value))
+          else log.whole = true
+        }
         // A symbol key, or a property that is (or may become) non-enumerable: something beyond
         // the body (dirty.ts inv. D2). `{ value }` alone (a set of an existing property) keeps
         // the property's enumerability; on a missing property it makes a non-enumerable one.
@@ -279,8 +311,8 @@ export class Barrier {
         else d.value = this.wrap(d.value)
         return d
       },
-      setPrototypeOf: (t, p) => { this.mark(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
-      preventExtensions: t => { this.mark(t); this.#dirty.beyond(this.#table.idOf(t)); return Reflect.preventExtensions(t) },
+      setPrototypeOf: (t, p) => { this.mark(t); this.#whole(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
+      preventExtensions: t => { this.mark(t); this.#whole(t); this.#dirty.beyond(this.#table.idOf(t)); return Reflect.preventExtensions(t) },
     }
   }
 
@@ -319,9 +351,14 @@ export class Barrier {
           case 'size': return mapSize(t)
           case 'get': return (key: unknown) => b.wrap(mapFetch(t, b.unwrap(key)))
           case 'has': return (key: unknown) => mapContains(t, b.unwrap(key))
-          case 'set': return (key: unknown, v: unknown) => { const e = b.mark(t); mapPut(t, b.#storing(key, e), b.#storing(v, e)); return proxy }
-          case 'delete': return (key: unknown) => { b.mark(t); return mapDelete.call(t, b.unwrap(key)) }
-          case 'clear': return () => { b.mark(t); mapClear.call(t) }
+          case 'set': return (key: unknown, v: unknown) => {
+            const e = b.mark(t), k = b.#storing(key, e)
+            b.#changesOf(t)?.mapSet(k, mapContains(t, k))    // inv. 8
+            mapPut(t, k, b.#storing(v, e))
+            return proxy
+          }
+          case 'delete': return (key: unknown) => { b.mark(t); const k = b.unwrap(key); b.#changesOf(t)?.remove(k, mapContains(t, k)); return mapDelete.call(t, k) }
+          case 'clear': return () => { b.mark(t); b.#whole(t); mapClear.call(t) }
           case 'forEach': return (cb: Fn, thisArg?: unknown) => mapEach(t, (v, key) => { cb.call(thisArg, b.wrap(v), b.wrap(key), proxy) })
           case 'keys': return function* () { for (const key of mapKeys.call(t)) yield b.wrap(key) }
           case 'values': return function* () { for (const v of mapValues.call(t)) yield b.wrap(v) }
@@ -342,9 +379,14 @@ export class Barrier {
           case PROXY_TARGET: return t
           case 'size': return setSize(t)
           case 'has': return (v: unknown) => setHas.call(t, b.unwrap(v))
-          case 'add': return (v: unknown) => { const e = b.mark(t); setAdd.call(t, b.#storing(v, e)); return proxy }
-          case 'delete': return (v: unknown) => { b.mark(t); return setDelete.call(t, b.unwrap(v)) }
-          case 'clear': return () => { b.mark(t); setClear.call(t) }
+          case 'add': return (v: unknown) => {
+            const e = b.mark(t), raw = b.#storing(v, e)
+            b.#changesOf(t)?.setAdd(raw, setHas.call(t, raw))    // inv. 8
+            setAdd.call(t, raw)
+            return proxy
+          }
+          case 'delete': return (v: unknown) => { b.mark(t); const raw = b.unwrap(v); b.#changesOf(t)?.remove(raw, setHas.call(t, raw)); return setDelete.call(t, raw) }
+          case 'clear': return () => { b.mark(t); b.#whole(t); setClear.call(t) }
           case 'forEach': return (cb: Fn, thisArg?: unknown) => setEach(t, v => { const w = b.wrap(v); cb.call(thisArg, w, w, proxy) })
           case 'values': case 'keys': case Symbol.iterator: return function* () { for (const v of setValues.call(t)) yield b.wrap(v) }
           case 'entries': return function* () { for (const v of setValues.call(t)) { const w = b.wrap(v); yield [w, w] } }

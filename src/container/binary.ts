@@ -32,6 +32,19 @@
  *         compaction (unreachable through the references), never reused before it
  *         (identity.ts inv. 2). A full point starts the table afresh (the ids of all
  *         descriptors are released, tables.ts).
+ *   BIN4. PATCH parts (binary-patch.ts, format version 4): at an incremental point, the
+ *         changed chunks of a chunked buffer are written as one PATCH part holding their
+ *         changed blocks (and the buffer's record again, as a PATCH record listing its chunks
+ *         and parts) when that is smaller than the chunks, or the buffer has parts already;
+ *         unless the parts would then hold more bytes than the buffer has, or MAX_PARTS parts
+ *         (a rewrite of the touched chunks costs the whole buffer when changes are spread:
+ *         the more parts between two, the fewer bytes per point; restore copies them once):
+ *         then every chunk touched since its last CHUNKED record (`touched`) is written
+ *         whole and the record is CHUNKED again (no parts). While a buffer has parts, its
+ *         CHUNK records hold the bytes of its base: a record that drops the parts for any
+ *         other reason (`encode`) writes the touched chunks too. `hashes` (block hashes)
+ *         describe exactly the bytes persisted (base and parts), or are null (made at the
+ *         next point that finds a change).
  */
 import { bufferLength, isArrayBuffer, isTypedArray, viewParts } from './builtins.js'
 import { KIND_BUFFER, KIND_BYTES, KIND_CHUNKED } from './format.js'
@@ -41,6 +54,9 @@ import { PartRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { IdList } from './refs.js'
+import { BinaryPart, blockHashes, changedBlocks, rehash, writeBinaryPart } from './binary-patch.js'
+import { KIND_PATCH } from './format.js'
+import { MAX_PARTS } from './change-log.js'
 
 /** Bytes per CHUNK record; buffers up to this size (fixed-length) are one BYTES or BUFFER record. */
 export const BIN_CHUNK = 4096
@@ -65,6 +81,14 @@ class BinaryState {
     /** Ids of the CHUNK records, or null for a one-piece record. */
     readonly chunks: Int32Array | null,
   ) {}
+  /** Its PATCH parts since its last CHUNKED record, in order (inv. BIN4). */
+  parts: number[] = []
+  /** Bytes its parts hold. */
+  patched = 0
+  /** Chunks whose bytes parts changed (their CHUNK records hold the base), or null. */
+  touched: Uint8Array | null = null
+  /** Block hashes of the bytes persisted (binary-patch.ts), or null. */
+  hashes: Int32Array | null = null
 }
 
 /** The bytes a binary record holds: a whole ArrayBuffer, or a Buffer's own view (KIND_BUFFER); null for anything else. */
@@ -128,7 +152,15 @@ export class BinaryTable {
       return
     }
     const prev = this.#states.get(id)
+    if (prev !== undefined && prev.parts.length > 0 && prev.base === base && prev.length === n && prev.max === max && prev.chunks !== null) {
+      this.#patchBody(prev, base, n, max, w, start, refs)     // inv. BIN4: the parts stay
+      return
+    }
     const old = prev !== undefined && prev.base === base ? prev.chunks : null
+    const touched = prev?.touched ?? null
+    const words = wordsOf(bytes)
+    // Block hashes carry over for the same bytes (the chunks not rewritten hold what they did); the rewritten ones are hashed again below.
+    const hashes = prev !== undefined && prev.hashes !== null && prev.base === base && prev.length === n && words !== null ? prev.hashes : null
     const fps = fingerprints(bytes, true)
     const count = fps.length / 4
     const ids = new Int32Array(count)
@@ -142,14 +174,27 @@ export class BinaryTable {
       if (cid === 0) cid = table.assign(new BinaryChunk(id))
       ids[i] = cid; refs.push(cid); w.varint(cid)
       // Unchanged: the old chunk at this index had the same length and fingerprint.
-      if (old !== null && i < old.length && cid === old[i] && Math.min(BIN_CHUNK, prev!.length - from) === to - from) {
+      if (old !== null && i < old.length && cid === old[i] && Math.min(BIN_CHUNK, prev!.length - from) === to - from && (touched === null || touched[i] === 0)) {
         tmp.set(prev!.fps.subarray(4 * i, 4 * i + 4))
         if (sameAt(fps, 4 * i)) continue
       }
       this.#pending.push(cid, from, to)
+      if (hashes !== null) rehash(bytes, words!, hashes, from, to)     // inv. BIN4: the hashes of the bytes written
     }
     this.#pendingBytes = bytes
-    this.#states.set(id, new BinaryState(base, n, max, fps, ids))
+    const st = new BinaryState(base, n, max, fps, ids)
+    st.hashes = hashes
+    this.#states.set(id, st)
+  }
+
+  /** A PATCH record's body (format.ts): the CHUNKED fields, then the buffer's parts (inv. BIN4). */
+  #patchBody(st: BinaryState, base: number, n: number, max: number, w: ByteWriter, start: number, refs: IdList): void {
+    const chunks = st.chunks!
+    w.buf[start] = KIND_PATCH
+    w.u8(base); w.varint(n); w.varint(max); w.varint(BIN_CHUNK); w.varint(chunks.length)
+    for (let i = 0; i < chunks.length; i++) { w.varint(chunks[i]); refs.push(chunks[i]) }
+    w.varint(st.parts.length)
+    for (const pid of st.parts) { w.varint(pid); refs.push(pid) }
   }
 
   /** Writes the CHUNK records the last `encode` listed as new or changed; returns how many. */
@@ -171,7 +216,7 @@ export class BinaryTable {
    * every chunk whose bytes changed; forgets entries whose id no longer holds a buffer.
    * Returns the CHUNK records written.
    */
-  compare(objects: unknown[], viewsOf: Map<number, Set<number>>, mark: (id: number) => void, w: ByteWriter): number {
+  compare(objects: unknown[], viewsOf: Map<number, Set<number>>, mark: (id: number) => void, w: ByteWriter, table?: ObjectTable): number {
     let written = 0
     for (const [id, st] of this.#states) {
       const o = objects[id]
@@ -191,14 +236,53 @@ export class BinaryTable {
         if (!sameAt(st.fps, 0)) mark(id)
         continue
       }
+      const changed: number[] = []
+      const located = st.hashes !== null      // else the ranges are whole chunks: written as CHUNK records
+      const ranges: number[] = []
+      let rangeBytes = 0
       for (let i = 0; i < chunks.length; i++) {
         const from = i * BIN_CHUNK, to = Math.min(n, from + BIN_CHUNK)
         fingerprint(bytes, words, from, to, tmp, 0)
         if (sameAt(st.fps, 4 * i)) continue
         st.fps.set(tmp, 4 * i)
-        writeChunk(w, chunks[i], bytes.subarray(from, to))
-        written++
+        changed.push(i)
+        rangeBytes += changedBlocks(bytes, words, st.hashes, from, to, ranges)
       }
+      if (changed.length === 0) continue
+      if (st.hashes === null && words !== null) st.hashes = blockHashes(bytes, words)    // from now on, changes are found by block
+      written += this.#persist(id, st, bytes, changed, ranges, rangeBytes, mark, w, located ? table : undefined)
+    }
+    return written
+  }
+
+  /** Inv. BIN4: the changed chunks of buffer `id` as one PATCH part, or as CHUNK records (with every chunk touched since its base; always without `table`). */
+  #persist(id: number, st: BinaryState, bytes: Uint8Array, changed: number[], ranges: number[], rangeBytes: number, mark: (id: number) => void, w: ByteWriter, table: ObjectTable | undefined): number {
+    const chunks = st.chunks!
+    const n = bytes.length
+    const patchCost = rangeBytes + 4 * ranges.length + 3 * (chunks.length + st.parts.length + 1) + 16
+    const rebase = table === undefined || (st.parts.length === 0 && patchCost >= changed.length * BIN_CHUNK) ||
+      st.patched + rangeBytes > n || st.parts.length >= MAX_PARTS
+    if (!rebase) {
+      const pid = table.assign(new BinaryPart(id))
+      writeBinaryPart(w, pid, st.base, bytes, ranges)
+      st.parts.push(pid)
+      st.patched += rangeBytes
+      const touched = st.touched ??= new Uint8Array(chunks.length)
+      for (const i of changed) touched[i] = 1
+      mark(id)      // its record lists the new part
+      return 1
+    }
+    const touched = st.touched ?? new Uint8Array(chunks.length)
+    for (const i of changed) touched[i] = 1
+    let written = 0
+    for (let i = 0; i < chunks.length; i++) {
+      if (touched[i] === 0) continue
+      writeChunk(w, chunks[i], bytes.subarray(i * BIN_CHUNK, Math.min(n, (i + 1) * BIN_CHUNK)))
+      written++
+    }
+    if (st.parts.length > 0) {
+      st.parts = []; st.patched = 0; st.touched = null
+      mark(id)      // a CHUNKED record again, without the parts
     }
     return written
   }
@@ -209,11 +293,19 @@ export class BinaryTable {
    * that record gives; a size other than BIN_CHUNK is kept as one piece (the next change
    * rewrites it in BIN_CHUNK chunks).
    */
-  restored(id: number, o: object, chunks: Int32Array | null, chunkSize: number): void {
+  restored(id: number, o: object, chunks: Int32Array | null, chunkSize: number, patch?: { parts: number[]; touched: Uint8Array; patched: number }): void {
     const base = isArrayBuffer(o) ? KIND_BYTES : KIND_BUFFER
     const bytes = bytesOf(o, base)!
     const max = base === KIND_BYTES ? maxOf(o as ArrayBuffer) : 0
     const chunked = chunks !== null && chunkSize === BIN_CHUNK
-    this.#states.set(id, new BinaryState(base, bytes.length, max, fingerprints(bytes, chunked), chunked ? chunks : null))
+    const st = new BinaryState(base, bytes.length, max, fingerprints(bytes, chunked), chunked ? chunks : null)
+    if (patch !== undefined && patch.parts.length > 0) {
+      // A restored PATCH record (inv. BIN4): its parts stay; a chunk size other than BIN_CHUNK
+      // (never written with parts) would be rewritten whole at its next change anyway.
+      st.parts = patch.parts.slice(); st.patched = patch.patched; st.touched = patch.touched
+      const words = wordsOf(bytes)
+      if (chunked && words !== null) st.hashes = blockHashes(bytes, words)     // it changed before: its next change is found by block too
+    }
+    this.#states.set(id, st)
   }
 }

@@ -23,7 +23,7 @@ import { CorruptionError, PmemError } from '../../regions/index.js'
 import { mapPut, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_MAX, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
+  KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
@@ -32,15 +32,20 @@ import { defineValue } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
-import { fillChunks, readChunked } from './binary-decode.js'
+import { fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
+import { applyBinaryParts } from './binary-patch.js'
 import { ARRAY_SHELL_MAX, GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 import type { FastBuffer } from './writer.js'
+import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
 
 /** A restored segment's key: its entries' bytes as a latin-1 string, or those bytes, a view of the restore's private log copy (log.ts inv. 6; segments.ts SegmentRef). */
 export type SegmentKey = string | FastBuffer
+
+/** What a CHUNKED or PATCH record of a buffer lists: chunk size, CHUNK ids, and a PATCH record's parts with the chunks they touched and the bytes they hold. */
+export interface ChunkedFound { size: number; ids: Int32Array; patch?: { parts: number[]; touched: Uint8Array; patched: number } }
 
 export class Restorer extends LogIndex {
   /** id -> restored object. */
@@ -54,12 +59,14 @@ export class Restorer extends LogIndex {
   readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers and Buffers restored (BYTES, BUFFER and CHUNKED records). */
   readonly bytesIds: number[] = []
-  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists. */
-  readonly chunked = new Map<number, { size: number; ids: Int32Array }>()
+  /** Chunked buffer id -> the chunk size and CHUNK ids its record lists (and a PATCH record's parts, binary-patch.ts). */
+  readonly chunked = new Map<number, ChunkedFound>()
   /** Pairs [buffer id, view id] of the views restored. */
   readonly views: number[] = []
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key, or a view of them: `keyViews`). */
   readonly segments = new Map<number, [number, SegmentKey][]>()
+  /** Segmented collection id -> the base its SEGMENTED or PATCH record names, and a PATCH record's changes (patch-record.ts inv. PR3). */
+  readonly bases = new Map<number, { base: number; segIds: number[]; entries: number; patch: ReadPatch | null }>()
   /**
    * The log is this restore's private copy (log.ts inv. 6): segment keys are views of it
    * while `run` reads, kept as views if segments are at least half of the log (else made
@@ -156,11 +163,12 @@ export class Restorer extends LogIndex {
     this.pos = bodyStart
     this.end = end
     const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    if (!knownKind(kind)) this.fail(`unknown record kind ${kind}`)
     const body = this.pos
     if (kind === KIND_SHAPE) { this.shells.shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.shells.classProto(id); this.pos = this.end; return }
     if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
+    if (kind === KIND_PATCH && this.pos + 1 < this.end && this.buf[this.pos + 1] === PART_MARK) { this.pos = this.end; return }   // a PATCH part: read by its collection (patch-record.ts)
     const o = this.shells.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
     this.pos = body
@@ -176,7 +184,8 @@ export class Restorer extends LogIndex {
       }
       case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
-      case KIND_SEGMENTED: this.#fillSegmented(id, o); return
+      case KIND_SEGMENTED: this.#fillSegmented(id, o, false); return
+      case KIND_PATCH: if (isChunkedBase(this.buf[this.pos])) this.#fillPatchedBuffer(id, o); else this.#fillSegmented(id, o, true); return
       case KIND_CHUNKED: {
         const base = this.u8(), c = readChunked(this, id), props = this.#props()
         fillChunks(this, id, o, base, c)
@@ -206,13 +215,14 @@ export class Restorer extends LogIndex {
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
   }
 
-  /** Fills a segmented collection from its SEGMENT records; records the references of each. */
-  #fillSegmented(id: number, o: object): void {
+  /** Fills a segmented collection from its SEGMENT records (and a PATCH record's changes, patch-record.ts); records the references of each. */
+  #fillSegmented(id: number, o: object, patched: boolean): void {
     const base = this.u8()
     const n = this.varint()
     const count = this.count(1)
     const segIds: number[] = []
     for (let i = 0; i < count; i++) segIds.push(this.varint())
+    const patch = patched ? readPatch(this) : null
     const props = this.#props()
     const list: [number, SegmentKey][] = []
     let entries = 0
@@ -237,10 +247,28 @@ export class Restorer extends LogIndex {
       list.push([sid, this.keyViews ? this.buf.subarray(from, this.end) as FastBuffer : this.buf.latin1Slice(from, this.end)])
       this.#segmentBytes += this.end - from
     }
-    if (entries !== n) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${n}`)
-    if (base === KIND_ARRAY) (o as unknown[]).length = n
+    const b = patch === null ? n : patch.entries
+    if (entries !== b) this.fail(`segmented collection ${id} has ${entries} entries, its record says ${b}`)
+    if (base === KIND_ARRAY) (o as unknown[]).length = b
+    if (patch !== null) applyParts(this, id, o, base, n, patch)
     this.segments.set(id, list)
-    this.#partsDone(id, o, segIds, props)
+    this.bases.set(id, { base, segIds, entries: b, patch })
+    this.#partsDone(id, o, patch === null ? segIds : [...segIds, ...patch.parts], props)
+  }
+
+  /** A buffer's PATCH record (binary-patch.ts): its chunks, then its parts in order. */
+  #fillPatchedBuffer(id: number, o: object): void {
+    const base = this.u8(), c = readChunked(this, id)
+    const p = this.count(1)
+    const parts: number[] = []
+    for (let i = 0; i < p; i++) parts.push(this.varint())
+    const props = this.#props()
+    fillChunks(this, id, o, base, c)
+    const target = base === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
+    const patch = applyBinaryParts(this, id, target, base, c.size, parts)
+    this.chunked.set(id, { size: c.size, ids: c.ids, patch: { parts, ...patch } })
+    this.bytesIds.push(id)
+    this.#partsDone(id, o, [...c.ids, ...parts], props)
   }
 
   /** Makes every segment key a string (the keys must not hold the log: `keyViews`). */

@@ -17,6 +17,7 @@
  *       fixed when it is made), so this holds until the id is freed (`forget`).
  */
 import { grownU8, sharedU8 } from './by-id.js'
+import { ChangeLog } from './change-log.js'
 
 export class DirtySet {
   flags = sharedU8(1024)     // by-id.ts: shared memory
@@ -44,6 +45,9 @@ export class DirtySet {
     if (id >= this.ordinary.length) this.ordinary = grownU8(this.ordinary, id)
     this.ordinary[id] = 1
   }
+
+  /** The change logs of large collections behind proxies (change-log.ts): the barrier records into them, the encoder writes PATCH records from them. */
+  readonly changes = new ChangeLog()
 
   /** `id` was freed: nothing is known of the object it will name next (inv. D2, D3). */
   forget(id: number): void {

@@ -26,6 +26,7 @@ import type { ClassRef } from './classes.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import { SEGMENT_MIN, SegmentCutter, entryHash, numberHash } from './segments.js'
 import { patchEntries, patchNumbers } from './patch-segments.js'
+import { writePatch, writeVerifiedEntries, writeVerifiedNumbers } from './patch-record.js'
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
@@ -141,6 +142,15 @@ function shapeId(e: Encoder, node: ShapeNode): number {
 export function arrayBody(e: Encoder, a: unknown[], start: number): readonly string[] {
   const w = e.w
   const n = a.length
+  // Behind a proxy with a change log (change-log.ts): a PATCH record (patch-record.ts), if the log can say it.
+  const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(a) : undefined
+  let parted = false
+  if (log !== undefined) {
+    if (n > SEGMENT_MIN && !e.cap && writePatch(e, a, n, start, KIND_ARRAY)) { e.skind = S_ARRAY; return countKeys(e, n) }
+    if (n > SEGMENT_MIN && e.cap && writeVerifiedNumbers(e, a, n, start)) return countKeys(e, n)     // held raw: the comparison's positions
+    parted = log.parts.length > 0
+    e.ctx.dirty.changes.delete(a)     // inv. CL1: written another way (endSegmented starts a new log)
+  }
   const keys = n >= NAMED_KEYS_CHECK_MIN && noNamedKeys(a) ? indexKeys(e, a, n) : objectKeys(a)
   if (n > 2 * keys.length + 16) { sparse(e, a, keys, start); return keys }
   e.skind = S_ARRAY
@@ -149,7 +159,7 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
   // indices first, ascending, so n keys ending with index n-1 are exactly 0..n-1 (a
   // count alone took an array with as many holes as named keys for a dense one).
   if (n > SEGMENT_MIN && keys.length === n && (keys === e.countOnly || keys[n - 1] === `${n - 1}`)) {
-    segmentedArray(e, a, n, start)
+    segmentedArray(e, a, n, start, parted)
     return keys
   }
   w.varint(n)
@@ -177,6 +187,12 @@ function indexKeys(e: Encoder, a: unknown[], n: number): string[] {
   // million made V8 allocate and fill a million-slot backing store (then shrink it for the
   // next, smaller array): 15 ms per array of a million numbers at every point.
   e.countOnly = { length: present } as unknown as string[]
+  return e.countOnly
+}
+
+/** The keys of a dense array of `n` elements and no named keys, as a count (a PATCH record's array: its base was SEGMENTED, and its log saw no other key, change-log.ts inv. CL2). */
+function countKeys(e: Encoder, n: number): string[] {
+  e.countOnly = { length: n } as unknown as string[]
   return e.countOnly
 }
 
@@ -211,7 +227,14 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
   try {
     const n = mapSize(m)
     e.skind = S_MAP
-    if (n > SEGMENT_MIN && e.cap && patchEntries(e, m, n, start, KIND_MAP)) return
+    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(m) : undefined
+    let parted = false
+    if (log !== undefined) {
+      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, m, n, start, KIND_MAP) : writePatch(e, m, n, start, KIND_MAP))) return
+      parted = log.parts.length > 0
+      e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
+    }
+    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, m, n, start, KIND_MAP)) return     // patch-record.ts inv. PR5
     if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
     if (n > SEGMENT_MIN) {
       const main = e.w
@@ -219,7 +242,7 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
       try {
         mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
       } finally { e.w = main }
-      endSegmented(e, KIND_MAP, n, start, cut)
+      endSegmented(e, KIND_MAP, n, start, cut, m)
       return
     }
     e.w.varint(n)
@@ -232,7 +255,14 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   try {
     const n = setSize(s)
     e.skind = S_SET
-    if (n > SEGMENT_MIN && e.cap && patchEntries(e, s, n, start, KIND_SET)) return
+    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(s) : undefined
+    let parted = false
+    if (log !== undefined) {
+      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, s, n, start, KIND_SET) : writePatch(e, s, n, start, KIND_SET))) return
+      parted = log.parts.length > 0
+      e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
+    }
+    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, s, n, start, KIND_SET)) return     // patch-record.ts inv. PR5
     if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
     let i = 0
     if (n > SEGMENT_MIN) {
@@ -241,7 +271,7 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
       try {
         setEach(s, v => { e.value(v, i++, 'setEntry'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) })
       } finally { e.w = main }
-      endSegmented(e, KIND_SET, n, start, cut)
+      endSegmented(e, KIND_SET, n, start, cut, s)
       return
     }
     e.w.varint(n)
@@ -258,8 +288,8 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
  * calls `num` too), and hashed by value (segments.ts `numberHash`); anything else goes
  * through `Encoder.value` and `entryHash`.
  */
-function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): void {
-  if (e.cap && patchNumbers(e, a, n, start)) return
+function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, parted: boolean): void {
+  if (e.cap && !parted && patchNumbers(e, a, n, start)) return     // not over PATCH parts: its kept segments would drop them (patch-record.ts inv. PR5)
   const main = e.w
   const sw = e.seg
   const cut = new SegmentCutter(e.holder, n, e.w = sw, e.scratch, e.ctx, e.aux)
@@ -281,13 +311,14 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number): voi
     }
   } finally { e.w = main }
   if (nums !== null) { e.sh!.push(nums); e.skind = S_NUMS }
-  endSegmented(e, KIND_ARRAY, n, start, cut)
+  endSegmented(e, KIND_ARRAY, n, start, cut, a)
 }
 
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
-export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter): void {
+export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
+  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || base !== KIND_ARRAY || e.skind === S_NUMS)) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison)
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

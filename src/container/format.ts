@@ -17,6 +17,12 @@
  * (log-offsets.ts has their layout). Every scan of the log skips them; compaction drops
  * them; no reference can name them (id 0).
  *
+ * Format version 4 (meta.ts) adds PATCH records (kind 22, patch-record.ts): a segmented
+ * collection stored as its base segments plus PATCH parts, one per point that changed it, so
+ * that a point that changes 1% of a large Map, Set or array writes those entries, not the 72%
+ * of its segments they touch. Layout in the table below; the invariants restore relies on
+ * are patch-record.ts's.
+ *
  * Object record:
  *
  * | OFFSET | SIZE | DESCRIPTION |
@@ -59,9 +65,10 @@
  * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
+ * | PATCH | format version 4; one of four forms, told apart by the first body byte (0: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references. A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
  *
  * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
- * SEGMENT and CHUNK) may end with one; it is there when bytes remain after the kind's body.
+ * SEGMENT, CHUNK and PATCH parts) may end with one; it is there when bytes remain after the kind's body.
  * It holds the own properties the body does not (non-enumerable ones, keys that are
  * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps and binary
  * objects), the attributes of body keys that are not the defaults, and extensibility.
@@ -158,6 +165,11 @@ export const KIND_STATEFUL = 19
 export const KIND_MAX = 19
 /** INDEX records (format version 3, log-offsets.ts): id 0, never an object's state, skipped by scans. */
 export const KIND_INDEX = 20
+/** PATCH records (format version 4, patch-record.ts): a segmented collection as base segments plus changes. Outside KIND_MAX: readers test it apart. */
+export const KIND_PATCH = 22
+
+/** True for a kind an object record may have (KIND_OBJECT..KIND_MAX, and KIND_PATCH). */
+export function knownKind(kind: number): boolean { return (kind >= KIND_OBJECT && kind <= KIND_MAX) || kind === KIND_PATCH }
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -192,5 +204,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk', 'class instance with state'][kind] ?? `kind ${kind}`
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk', 'class instance with state'][kind] ?? (kind === KIND_PATCH ? 'patched collection' : `kind ${kind}`)
 }

@@ -74,15 +74,17 @@ import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
 import { DENSE_SHIFT } from './log-index.js'
-import type { Restorer } from './decode.js'
+import type { ChunkedFound, Restorer } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { RestoredSegments, SegmentRef } from './segments.js'
 import type { SegmentKey } from './decode.js'
+import { PatchPart } from './patch-record.js'
+import { BinaryPart } from './binary-patch.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
-import { isArrayBuffer, isDate, isRegExp } from './builtins.js'
+import { isArrayBuffer, isDate, isMap, isRegExp, isSet, mapSize, setSize } from './builtins.js'
 
 export type LazyState = 'lazy' | 'complete'
 
@@ -97,7 +99,9 @@ export interface Found {
   readonly shapes: Iterable<readonly [number, readonly string[]]>
   readonly classes: Map<number, { name: string; proto: object }>
   readonly segments: Map<number, [number, SegmentKey][]>
-  readonly chunked: Map<number, { size: number; ids: Int32Array }>
+  /** The bases of the SEGMENTED and PATCH records filled (decode.ts), whose change logs start now (patch-record.ts inv. PR3). */
+  readonly bases?: Restorer['bases']
+  readonly chunked: Map<number, ChunkedFound>
   readonly bytesIds: number[]
   readonly views: number[]
 }
@@ -114,22 +118,41 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     for (const [sid, ref] of refs) t.table.bindDescriptor(ref, sid)
     t.segments.set(owner, new RestoredSegments(refs))
   }
+  if (f.bases !== undefined) {
+    for (const [owner, b] of f.bases) {
+      if (b.patch !== null) for (const pid of b.patch.parts) t.table.bindDescriptor(new PatchPart(owner), pid)     // patch-record.ts inv. PR3
+      if (t.verifier === null) continue       // track: 'barriers': raw references are not watched, so no change logs (change-log.ts inv. CL1)
+      const c = t.dirty.changes.start(f.objects[owner] as object, b.base, b.segIds, b.entries)      // inv. PR4
+      if (b.patch === null) continue
+      c.parts.push(...b.patch.parts)
+      c.total = b.patch.total
+      c.size0 = sizeOf(f.objects[owner] as object)
+    }
+  }
   for (const [id, cls] of f.classes) {
     const ref = new ClassRef(cls.name, cls.proto, t.classes.infoOf(cls.name))
     ref.id = id
     t.classRefs.set(cls.proto, ref)
     t.table.bindDescriptor(ref, id)
   }
-  for (const [owner, c] of f.chunked) for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+  for (const [owner, c] of f.chunked) {
+    for (const cid of c.ids) t.table.bindDescriptor(new BinaryChunk(owner), cid)
+    if (c.patch !== undefined) for (const pid of c.patch.parts) t.table.bindDescriptor(new BinaryPart(owner), pid)     // binary-patch.ts inv. BP2
+  }
   for (const id of f.bytesIds) {
     const c = f.chunked.get(id)
-    t.binaries.restored(id, f.objects[id] as object, c?.ids ?? null, c?.size ?? 0)
+    t.binaries.restored(id, f.objects[id] as object, c?.ids ?? null, c?.size ?? 0, c?.patch)
   }
   for (let i = 0; i < f.views.length; i += 2) {
     const set = t.viewsOf.get(f.views[i])
     if (set === undefined) t.viewsOf.set(f.views[i], new Set([f.views[i + 1]]))
     else set.add(f.views[i + 1])
   }
+}
+
+/** Entries of a restored collection. */
+function sizeOf(o: object): number {
+  return isMap(o) ? mapSize(o as Map<unknown, unknown>) : isSet(o) ? setSize(o as Set<unknown>) : (o as unknown[]).length
 }
 
 /** A lazily restored graph: the restorer over the log copy, and which records are filled. */
@@ -338,8 +361,9 @@ export class LazyGraph implements LazyFill {
       }
       if (r.segments.size === 0 && r.chunked.size === 0 && r.bytesIds.length === 0 && r.views.length === 0) return
       const buffers = r.bytesIds.slice()
-      adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
+      adoptFound(t, { objects: r.objects, shapes: [], classes: new Map(), segments: r.segments, bases: r.bases, chunked: r.chunked, bytesIds: r.bytesIds, views: r.views })
       r.segments.clear()
+      r.bases.clear()
       r.chunked.clear()
       r.bytesIds.length = 0
       r.views.length = 0

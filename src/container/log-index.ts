@@ -19,7 +19,7 @@
  *       `dense.checkAll()` was called); a raw `offsets[id]` read is for full restores and
  *       after `checkAll`.
  */
-import { KIND_CLASS, KIND_INDEX, KIND_MAX, KIND_OBJECT, KIND_STATEFUL, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
+import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, knownKind, KIND_VIEW, MAX_HEADER, header, readHeader } from './format.js'
 import { ByteReader } from './reader.js'
 
 /** A dense base whose entries are loaded and checked group by group (log-offsets.ts `DenseBase`, inv. X6). */
@@ -113,7 +113,7 @@ export class LogIndex extends ByteReader {
     this.pos = header.body
     this.end = header.end
     const kind = this.u8()
-    if (kind < KIND_OBJECT || kind > KIND_MAX) this.fail(`unknown record kind ${kind}`)
+    if (!knownKind(kind)) this.fail(`unknown record kind ${kind}`)
     return kind
   }
 

@@ -108,7 +108,7 @@ export function patchNumbers(e: Encoder, a: unknown[], n: number, start: number)
   } finally { e.w = main }
   e.sh!.push(nums)
   e.skind = S_NUMS
-  endSegmented(e, KIND_ARRAY, n, start, cut)
+  endSegmented(e, KIND_ARRAY, n, start, cut, a)
   return true
 }
 
@@ -167,6 +167,6 @@ export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>
     e.w = main
     if (inPlace) { e.cap = true; e.skind = 0 }
   }
-  endSegmented(e, base, n, start, cut)
+  endSegmented(e, base, n, start, cut, c)
   return true
 }

@@ -5,7 +5,7 @@
  */
 import { CorruptionError } from '../../regions/index.js'
 import { ObjectTable } from './identity.js'
-import { Restorer, type SegmentKey } from './decode.js'
+import { Restorer, type ChunkedFound, type SegmentKey } from './decode.js'
 import { LazyLog, readLog, viewLog } from './log.js'
 import { decodeMeta, type ContainerMeta } from './meta.js'
 import type { RefStore } from './refs.js'
@@ -24,10 +24,12 @@ export interface Restored {
   shapes: Map<number, readonly string[]>
   classes: Map<number, { name: string; proto: object }>
   segments: Map<number, [number, SegmentKey][]>
+  /** The bases of the segmented collections (decode.ts `bases`): their change logs start from them. */
+  bases?: Restorer['bases']
   refs: RefStore
   bytesIds: number[]
   /** Chunked buffer id -> its chunk size and CHUNK ids. */
-  chunked: Map<number, { size: number; ids: Int32Array }>
+  chunked: Map<number, ChunkedFound>
   views: number[]
   /** STATEFUL records: [id, state, ...] in log order (instances of classes with hooks, not revived yet). */
   stateful: unknown[]
@@ -63,7 +65,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   r.keyViews = lazyLog === null && inPlace === null     // the log is this restore's private copy (log.ts inv. 6)
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, bases: r.bases, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
 }
 
 /** `check`: the store's current version's index against a scan of its log (log-offsets.ts inv. X3). */

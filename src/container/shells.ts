@@ -26,7 +26,7 @@
 import { ObjectProto, getPrototypeOf, isArrayBuffer, objectCreate, setPrototypeOf } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_BUFFER, KIND_CHUNKED, KIND_STATEFUL, KIND_VIEW,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_PATCH, KIND_BUFFER, KIND_CHUNKED, KIND_STATEFUL, KIND_VIEW,
   MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, kindName,
 } from './format.js'
 import type { LogIndex } from './log-index.js'
@@ -167,8 +167,8 @@ export class Shells {
     const kind = r.enter(id)
     const protoCode = r.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.bind(GONE, id); return GONE }
-    const base = kind === KIND_SEGMENTED || kind === KIND_CHUNKED ? r.u8() : kind
-    if (kind === KIND_SEGMENTED && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) r.fail(`segmented record of kind ${base}`)
+    const base = kind === KIND_SEGMENTED || kind === KIND_PATCH || kind === KIND_CHUNKED ? r.u8() : kind
+    if ((kind === KIND_SEGMENTED || (kind === KIND_PATCH && !isChunkedBase(base))) && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) r.fail(`segmented record of kind ${base}`)
     if (kind === KIND_CHUNKED && !isChunkedBase(base)) r.fail(`chunked record of kind ${base}`)
     const proto = this.#proto(base, protoCode)
     let o: object
@@ -184,7 +184,7 @@ export class Shells {
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
-      case KIND_SEGMENTED: o = base === KIND_ARRAY ? arrayShell(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break
+      case KIND_PATCH: case KIND_SEGMENTED: o = isChunkedBase(base) ? chunkedShell(r, base) : base === KIND_ARRAY ? arrayShell(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break     // a buffer's PATCH record is chunked (binary-patch.ts)
       case KIND_DATE: o = new Date(r.f64()); break
       case KIND_REGEXP: {
         const src = r.value(), flags = r.value()

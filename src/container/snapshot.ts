@@ -94,7 +94,7 @@ function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
 function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
   const enc = encoderFor(t, out)
   enc.trustPlain = t.verifier !== null      // encode.ts inv. 5
-  enc.records += t.binaries.compare(t.table.objects, t.viewsOf, id => t.dirty.mark(id), enc.w)    // inv. 3, binary.ts inv. BIN2
+  enc.records += t.binaries.compare(t.table.objects, t.viewsOf, id => t.dirty.mark(id), enc.w, t.table)    // inv. 3, binary.ts inv. BIN2, BIN4
   compareDates(t)
   const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states, t.inspect) ?? 0   // inv. 3, verify.ts inv. V2
   const ids = t.dirty.take()

@@ -127,6 +127,8 @@ export class ContainerTables {
 
   /** Frees `id` from every table (inv. T1). */
   forget(id: number): void {
+    const o = this.table.objects[id]
+    if (typeof o === 'object' && o !== null) this.dirty.changes.delete(o)     // change-log.ts inv. CL1
     this.segments.delete(id)
     this.viewsOf.delete(id)
     this.dates.delete(id)
@@ -157,6 +159,7 @@ export class ContainerTables {
     this.refs = new RefStore()
     this.dropped.clear()
     this.segments.clear()
+    this.dirty.changes.clear()    // their bases' segment ids were released above (change-log.ts inv. CL1)
     this.viewsOf.clear()
     this.verifier?.reset()      // a full point writes the shadow of every exposed object it encodes
     this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)

@@ -107,6 +107,9 @@ export class Verifier {
   #found: number[] = []
 
   /** The indices of `id`'s elements found changed by this point's `verify` (inv. V4), once; undefined if not known. */
+  /** The positions `takeChanged` would return, left in place (inv. V4). */
+  peekChanged(id: number): readonly number[] | undefined { return this.#changed.get(id) }
+
   takeChanged(id: number): number[] | undefined {
     const c = this.#changed.get(id)
     if (c !== undefined) this.#changed.delete(id)

@@ -1,0 +1,160 @@
+/**
+ * Change logs of large collections behind proxies (PATCH records, patch-record.ts): for each
+ * segmented array, Map or Set whose current record the program can only change through its
+ * proxy, which entries changed since the collection's last record (the last point that wrote
+ * it). The write barrier (barrier.ts) records each mutation here as it marks the collection
+ * dirty; the encoder writes the changes as one PATCH part (patch-record.ts) and empties the
+ * log, or re-encodes the collection (a new base: segments) and starts a new log.
+ *
+ * What a log holds, relative to the collection as its last record left it ("before"):
+ *
+ * | set | Map | Set | array |
+ * | --- | --- | --- | --- |
+ * | `del` | keys deleted that were there before (a key deleted and added again stays here too) | values likewise | - |
+ * | `upd` | keys there before, present, never deleted since, whose value was set | - | indices set (< length) |
+ * | `add` | keys present now that were added since, in the collection's order | values likewise | - |
+ *
+ * So the collection now is: before without `del` (and without the keys of `add`), with the
+ * `upd` keys' current values, then the `add` keys in order; its size is `size0` - |del| + |add|.
+ *
+ * Invariants (patch-record.ts relies on them):
+ *   CL1. A log exists for collection X only while X's current record is a SEGMENTED or
+ *        PATCH record of the base it names (`segIds`, `entries`) and the parts `parts`
+ *        (`size0` entries after them), X is not exposed (verify.ts: the program holds no raw
+ *        reference, so every change goes through the barrier; with `track: 'barriers'` no
+ *        collection has a log, as raw references are not watched there) or is an exposed
+ *        array of numbers (S_NUMS: its changes come from the point's comparison, verify.ts
+ *        inv. V4, patch-record.ts `writeVerifiedNumbers`; its `upd` is not used), and every change since that
+ *        record was recorded in order (the barrier records before the mutation happens,
+ *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
+ *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or
+ *        PATCH record it fills.
+ *   CL2. A mutation the log cannot express (an object key or value, `clear`, a named or
+ *        out-of-range array key, a deleted or defined element, another length, more
+ *        changes than `limit` since the base, counting the parts written) sets `whole`: the
+ *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
+ *        replaced with the next base.
+ */
+import { KIND_ARRAY } from './format.js'
+
+/** True for a value a PATCH part may hold (no reference, nothing that could not persist): patch-record.ts inv. PR2. */
+export function isPatchValue(v: unknown): boolean {
+  const t = typeof v
+  return t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || t === 'bigint' || v === null
+}
+
+const INDEX = /^(?:0|[1-9]\d*)$/
+
+/** The changes of one collection since its last record (the table at the top). */
+export class Changes {
+  whole = false
+  readonly del = new Set<unknown>()
+  readonly upd = new Set<unknown>()
+  readonly add = new Set<unknown>()
+  /** Most changes since the base, parts included: past this the collection is re-encoded (inv. CL2). */
+  readonly limit: number
+  /** Ids of the PATCH parts written since the base, in order (patch-record.ts). */
+  readonly parts: number[] = []
+  /** Changes the parts hold. */
+  total = 0
+  /** Entries of the collection after the base and the parts (what its last record says). */
+  size0: number
+
+  constructor(
+    /** KIND_ARRAY, KIND_MAP or KIND_SET. */
+    readonly base: number,
+    /** The base's SEGMENT ids, in order. */
+    readonly segIds: ArrayLike<number>,
+    /** Entries the base segments hold. */
+    readonly entries: number,
+  ) {
+    this.limit = Math.max(64, entries >>> PATCH_FRACTION_SHIFT)
+    this.size0 = entries
+  }
+
+  /** Changes recorded since the last record. */
+  get size(): number { return this.del.size + this.upd.size + this.add.size }
+
+  /** `count` changes found by a point's comparison (an exposed collection) were written as part `id`, leaving `n` entries. */
+  wrote(id: number, n: number, count: number): void {
+    this.parts.push(id)
+    this.total += count
+    this.size0 = n
+    this.del.clear(); this.upd.clear(); this.add.clear()
+  }
+
+  /** The changes just recorded were written as part `id`, leaving `n` entries: the log starts again. */
+  written(id: number, n: number): void {
+    this.parts.push(id)
+    this.total += this.size
+    this.size0 = n
+    this.del.clear(); this.upd.clear(); this.add.clear()
+  }
+
+  #overflow(): void {
+    if (this.total + this.size <= this.limit) return
+    this.whole = true
+    this.del.clear(); this.upd.clear(); this.add.clear()
+  }
+
+  /** `m.set(k, ...)` on a Map that had `k` (`present`) or not. */
+  mapSet(k: unknown, present: boolean): void {
+    if (this.whole) return
+    if (!isPatchValue(k)) { this.whole = true; return }
+    if (present) { if (!this.add.has(k)) this.upd.add(k) } else this.add.add(k)
+    this.#overflow()
+  }
+
+  /** `delete(k)` on a Map or Set that had `k` (`present`) or not. */
+  remove(k: unknown, present: boolean): void {
+    if (this.whole || !present) return
+    if (!isPatchValue(k)) { this.whole = true; return }
+    if (this.add.has(k)) this.add.delete(k)
+    else { this.del.add(k); this.upd.delete(k) }
+    this.#overflow()
+  }
+
+  /** `s.add(v)` on a Set that had `v` (`present`) or not. */
+  setAdd(v: unknown, present: boolean): void {
+    if (this.whole || present) return
+    if (!isPatchValue(v)) { this.whole = true; return }
+    this.add.add(v)
+    this.#overflow()
+  }
+
+  /** A property set on an array (through its proxy's `set` trap). */
+  arraySet(k: string | symbol, v: unknown): void {
+    if (this.whole) return
+    if (typeof k === 'string' && this.base === KIND_ARRAY) {
+      if (k === 'length') { if (v !== this.entries) this.whole = true; return }
+      if (INDEX.test(k) && +k < this.entries) { this.upd.add(+k); this.#overflow(); return }
+    }
+    this.whole = true
+  }
+}
+
+/** Changes are kept up to entries / 2^this (1/4) of a collection (at least 64) since its base; past that a point rewrites its segments. */
+export const PATCH_FRACTION_SHIFT = 2
+/** Most PATCH parts a collection's record lists; the next change re-encodes it (a new base). */
+export const MAX_PARTS = 64
+
+/**
+ * The logs of the collections that have one (inv. CL1), by the raw collection (not by id: a
+ * restore stamps ids in the background, tables.ts inv. T2, and a mutation made before its
+ * target is stamped must still be recorded).
+ */
+export class ChangeLog {
+  readonly #by = new Map<object, Changes>()
+
+  get size(): number { return this.#by.size }
+  get(o: object): Changes | undefined { return this.#by.get(o) }
+  delete(o: object): void { this.#by.delete(o) }
+  clear(): void { this.#by.clear() }
+
+  /** A new log for `o` (its base just written or restored). */
+  start(o: object, base: number, segIds: ArrayLike<number>, entries: number): Changes {
+    const c = new Changes(base, segIds, entries)
+    this.#by.set(o, c)
+    return c
+  }
+}

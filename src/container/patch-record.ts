@@ -1,0 +1,368 @@
+/**
+ * PATCH records (format version 4; byte layouts in format.ts): a segmented array, Map or Set
+ * stored as the SEGMENT records of its last SEGMENTED record (its base) plus PATCH parts,
+ * each holding the changes one point made (from the collection's change log, change-log.ts).
+ * A point that changes 1% of a Map of 200,000 entries at random touches 72% of its 128-entry
+ * segments; re-encoding those costs most of a whole encode, where a PATCH part encodes the
+ * changed entries only. The collection's own record (kind PATCH under its id) lists the base
+ * segments and the parts in order, so a point writes one part (under a new id) and that list
+ * again (superseding the last, format.ts inv. 1). Once the changes since the base exceed 1/4
+ * of the collection (change-log.ts `PATCH_FRACTION_SHIFT`), or it has MAX_PARTS parts, or its
+ * log cannot express a change (inv. CL2), the point re-encodes the collection as before
+ * (segments cut by content, most reused): that is the new base, and the old parts are no
+ * longer listed (left to compaction, like unlisted segments). Compaction copies current
+ * records, so the parts stay with their collection (they are its references); a full point
+ * re-encodes everything (no PATCH records). Only collections behind proxies use it
+ * (change-log.ts inv. CL1); exposed ones go through verify.ts and patch-segments.ts.
+ *
+ * Invariants (restore relies on them; damage that breaks one is CorruptionError):
+ *   PR1. Restore builds the base from its segments (b entries), then applies each part in
+ *        order: delete every `del` key (each must be present), set every `upd` key (each
+ *        must be present: a value in place, keeping the order), then for each `add` key in
+ *        order delete it if present and append it; an array's `upd` entries are (index <
+ *        length, value) and its length never changes. After each part the collection must
+ *        have the entries the part says, and after all of them the entries the record says.
+ *        This is the collection at the point (change-log.ts's table, applied part by part),
+ *        order included.
+ *   PR2. Keys and values in a PATCH part are primitives (no reference, nothing dropped): the
+ *        collection's references are exactly its base segments and its parts, so the
+ *        reference graph, compaction and `dropped` see what a SEGMENTED record of the same
+ *        entries shows. The encoder writes a part only when every key and value it writes is
+ *        one (`isPatchValue`), the sizes agree and every base segment and part is still one
+ *        of this collection's; otherwise it re-encodes.
+ *   PR3. A part id belongs to one collection (a PatchPart descriptor, bound on restore like
+ *        segments) and is listed by its PATCH record only; never reused before compaction.
+ *   PR4. A restore starts the collection's change log with the base and parts its record
+ *        names (inv. CL1), so later points go on adding parts to the same base.
+ *   PR5. A collection whose record has parts is re-encoded whole when it is not patched
+ *        again: never by patch-segments.ts, which keeps segments it does not read (their
+ *        bytes are the base's; the parts' changes to them would be lost).
+ */
+import { hasOwn, mapContains, mapEach, mapFetch, mapSize, setEach, setSize } from './builtins.js'
+import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN, TAG_REF } from './format.js'
+import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
+import { PartRef, SegmentRef } from './segments.js'
+import type { ByteWriter } from './writer.js'
+import type { Encoder } from './encode.js'
+import { S_MAP, S_NUMS, S_SET } from './shadow.js'
+
+const setHas = Set.prototype.has
+const setDelete = Set.prototype.delete
+const setAddFn = Set.prototype.add
+const mapDelete = Map.prototype.delete
+const mapSet = Map.prototype.set
+
+/** In-memory descriptor of a PATCH part (kept in the object table under its id, inv. PR3). */
+export class PatchPart extends PartRef {}
+
+/** First body byte of a PATCH part (a collection's PATCH record starts with its base kind, never 0). */
+export const PART_MARK = 0
+
+/**
+ * Writes the body of a PATCH record for the collection being encoded (`e.holder`, `n`
+ * entries now) after kind and proto (the kind byte at `start` becomes PATCH), and a PATCH
+ * part with the changes its log recorded (to `e.aux`, before the object records); its
+ * references are its base segments and parts (inv. PR2). Returns false, having written
+ * nothing and dropped the log, when a PATCH record cannot say it (the caller re-encodes).
+ */
+export function writePatch(e: Encoder, o: object, n: number, start: number, base: number): boolean {
+  const id = e.holder
+  const log = e.ctx.dirty.changes
+  const c = log.get(o)
+  if (c === undefined) return false
+  const expect = base === KIND_ARRAY ? c.entries : c.size0 - c.del.size + c.add.size
+  if (c.whole || c.base !== base || c.total + c.size > c.limit || n !== expect || (c.size > 0 && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
+    log.delete(o)
+    return false
+  }
+  if (c.size > 0) {
+    const main = e.w, sw = e.seg
+    e.w = sw
+    sw.pos = 0
+    let ok: boolean
+    try { ok = changes(e, o, c, base, n) } finally { e.w = main }
+    if (!ok) { log.delete(o); return false }
+    const pid = e.ctx.table.assign(new PatchPart(id))
+    writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+    e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+    e.records++
+    c.written(pid, n)
+  }
+  collectionRecord(e, c, base, n, start)
+  return true
+}
+
+/**
+ * An exposed array of numbers (an S_NUMS shadow, verify.ts) whose point comparison found
+ * only some elements changed (inv. V4): one PATCH part with them, from the comparison's
+ * positions (the log's `upd` is not used: the program holds the array raw), and its PATCH
+ * record; the shadow's Float64Array gets the values written (patch-segments.ts inv. P1).
+ * False, having written nothing, when that does not apply.
+ */
+export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start: number): boolean {
+  const owner = e.holder
+  const c = e.ctx.dirty.changes.get(a)
+  const v = e.ctx.verifier!
+  const changed = v.peekChanged(owner)
+  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY || c.entries !== n) return false
+  const nums = e.sh!.numsOf(owner)
+  if (nums === null || nums.length !== n || c.total + changed.length > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  for (let j = 0; j < changed.length; j++) if (typeof a[changed[j]] !== 'number') return false
+  v.takeChanged(owner)
+  const sw = e.seg
+  sw.pos = 0
+  sw.u8(KIND_ARRAY); sw.varint(n); sw.varint(changed.length)
+  c.upd.clear()
+  for (let j = 0; j < changed.length; j++) {
+    const i = changed[j], x = a[i] as number
+    sw.varint(i); sw.num(x)
+    nums[i] = x
+    c.upd.add(i)
+  }
+  const pid = e.ctx.table.assign(new PatchPart(owner))
+  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  e.records++
+  c.written(pid, n)
+  const sh = e.sh!
+  sh.push(n); sh.push(n); sh.push(nums)       // shadow.ts S_NUMS: length, keys, the numbers
+  e.skind = S_NUMS
+  collectionRecord(e, c, KIND_ARRAY, n, start)
+  return true
+}
+
+/**
+ * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some Map
+ * values changed and entries appended, all primitives (verify.ts inv. V4): one PATCH part
+ * with those values (keys from the shadow) and the appended entries, and its PATCH record.
+ * The shadow is what the record holds (patch-segments.ts inv. P1): without appends the old
+ * slice, its changed value slots overwritten; with them a new slice of the old slots (so
+ * overwritten) and the appended entries. False, having written nothing, when that does not apply.
+ */
+export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<unknown>, n: number, start: number, base: number): boolean {
+  const owner = e.holder
+  const c = e.ctx.dirty.changes.get(o)
+  const v = e.ctx.verifier!
+  const changed = v.peekChanged(owner)
+  const isMap = base === KIND_MAP
+  const sh = e.sh!
+  if (c === undefined || changed === undefined || c.whole || c.base !== base || owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false
+  const prev = sh.chunks[sh.chunkOf[owner]], p = sh.startOf[owner] + 2       // the old slice's first entry (after proto, size)
+  const old = prev[p - 1] as number
+  const count = changed.length + (n - old)
+  if (n < old || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  v.takeChanged(owner)
+  const sw = e.seg, main = e.w
+  sw.pos = 0
+  const cap = e.cap
+  e.cap = false       // values go to the part; the shadow is kept by hand below
+  e.w = sw
+  try {
+    sw.u8(base); sw.varint(n)
+    sw.varint(0)                                        // nothing deleted (V4)
+    if (isMap) {
+      sw.varint(changed.length)
+      for (let j = 0; j < changed.length; j++) {
+        const k = prev[p + 2 * changed[j]], x = mapFetch(o as Map<unknown, unknown>, k)
+        e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue')
+        prev[p + 2 * changed[j] + 1] = x
+      }
+    }
+    sw.varint(n - old)
+    if (n > old) {
+      sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n)
+      for (let i = p, end = p + (isMap ? 2 * old : old); i < end; i++) sh.push(prev[i])
+      let i = 0
+      const entry = (x: unknown, k: unknown): void => {
+        if (i++ < old) return
+        if (isMap) { e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue'); sh.push(k); sh.push(x) }
+        else { e.value(x, i - 1, 'setEntry'); sh.push(x) }
+      }
+      if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+      else setEach(o as Set<unknown>, x => { entry(x, x) })
+      if (i !== n) throw new Error('collection changed size while it was encoded')
+    }
+  } finally { e.cap = cap; e.w = main }
+  e.skind = n > old ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
+  const pid = e.ctx.table.assign(new PatchPart(owner))
+  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  e.records++
+  c.wrote(pid, n, count)
+  collectionRecord(e, c, base, n, start)
+  return true
+}
+
+/** The body of a collection's PATCH record (its base segments and parts), and its references (inv. PR2). */
+function collectionRecord(e: Encoder, c: Changes, base: number, n: number, start: number): void {
+  const w = e.w
+  const segIds = c.segIds, parts = c.parts
+  w.u8(base); w.varint(n); w.varint(segIds.length)
+  for (let k = 0; k < segIds.length; k++) w.varint(segIds[k])
+  w.varint(c.entries); w.varint(parts.length)
+  for (let k = 0; k < parts.length; k++) w.varint(parts[k])
+  w.buf[start] = KIND_PATCH
+  const refs = e.scratch
+  refs.n = 0
+  for (let k = 0; k < segIds.length; k++) refs.push(segIds[k])
+  for (let k = 0; k < parts.length; k++) refs.push(parts[k])
+}
+
+/** True if every base segment and part of `c` is still a descriptor of collection `id` (inv. PR2, PR3). */
+function listed(e: Encoder, id: number, c: Changes): boolean {
+  const objects = e.ctx.table.objects
+  for (let k = 0; k < c.segIds.length; k++) {
+    const ref = objects[c.segIds[k]]
+    if (!(ref instanceof SegmentRef) || ref.owner !== id) return false
+  }
+  for (let k = 0; k < c.parts.length; k++) {
+    const ref = objects[c.parts[k]]
+    if (!(ref instanceof PatchPart) || ref.owner !== id) return false
+  }
+  return true
+}
+
+/** A PATCH part record: id, then PATCH, proto 0, the part mark and its body. */
+function writePart(w: ByteWriter, id: number, body: Uint8Array): void {
+  const lenAt = w.beginRecord(id)
+  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_MARK)
+  w.bytes(body)
+  w.endRecord(lenAt)
+}
+
+/** Writes a part's body (base kind, entries after it, the changes of `c` with the collection's current values) to `e.w`; false if one cannot be written (inv. PR2) or the collection disagrees with the log. */
+function changes(e: Encoder, o: object, c: Changes, base: number, n: number): boolean {
+  const w = e.w
+  w.u8(base); w.varint(n)
+  if (base === KIND_ARRAY) {
+    const a = o as unknown[]
+    w.varint(c.upd.size)
+    for (const i of c.upd as Set<number>) {
+      const v = a[i]
+      if (!isPatchValue(v) || (v === undefined && !hasOwn(a, i))) return false
+      w.varint(i)
+      e.value(v, i, 'index')
+    }
+    return true
+  }
+  const isMap = base === KIND_MAP
+  const m = o as Map<unknown, unknown>, s = o as Set<unknown>
+  w.varint(c.del.size)
+  for (const k of c.del) e.value(k, k, isMap ? 'mapKey' : 'setEntry')
+  if (isMap) {
+    w.varint(c.upd.size)
+    for (const k of c.upd) {
+      const v = mapFetch(m, k)
+      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
+      e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue')
+    }
+  }
+  w.varint(c.add.size)
+  for (const k of c.add) {
+    e.value(k, k, isMap ? 'mapKey' : 'setEntry')
+    if (isMap) {
+      const v = mapFetch(m, k)
+      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
+      e.value(v, k, 'mapValue')
+    } else if (!setHas.call(s, k)) return false
+  }
+  return true
+}
+
+/** What the restorer offers a PATCH record's reader. */
+interface PatchReader {
+  readonly buf: Uint8Array
+  pos: number
+  end: number
+  u8(): number
+  varint(): number
+  count(minBytes: number): number
+  value(): unknown
+  fail(what: string): never
+  enter(id: number): number
+}
+
+/** What a collection's PATCH record says after its segment ids. */
+export interface ReadPatch {
+  /** Entries the base segments hold. */
+  readonly entries: number
+  /** Its PATCH parts, in order. */
+  readonly parts: number[]
+  /** Changes the parts hold (filled by `applyParts`). */
+  total: number
+}
+
+/** Reads the rest of a collection's PATCH record after its segment ids: base entries and part ids. */
+export function readPatch(r: PatchReader): ReadPatch {
+  const entries = r.varint()
+  const p = r.count(1)
+  const parts: number[] = []
+  for (let i = 0; i < p; i++) parts.push(r.varint())
+  return { entries, parts, total: 0 }
+}
+
+/** A key or value of a PATCH part: never a reference (inv. PR2). */
+function patchValue(r: PatchReader): unknown {
+  if (r.pos < r.end && r.buf[r.pos] === TAG_REF) r.fail('patch part holds a reference')
+  const v = r.value()
+  if (!isPatchValue(v)) r.fail('patch part holds a value that is not a primitive')
+  return v
+}
+
+/**
+ * Applies the parts of collection `id`'s PATCH record to `o`, just built from its base
+ * (inv. PR1); it must end with `n` entries. Moves the reader to each part.
+ */
+export function applyParts(r: PatchReader, id: number, o: object, base: number, n: number, p: ReadPatch): void {
+  for (const pid of p.parts) {
+    if (r.enter(pid) !== KIND_PATCH) r.fail(`patched collection ${id} lists a record ${pid} that is not a patch part`)
+    r.varint()
+    if (r.u8() !== PART_MARK || r.u8() !== base) r.fail(`patched collection ${id} lists record ${pid}, not a part of its kind`)
+    const after = r.varint()
+    p.total += applyPart(r, o, base, after)
+    if (r.pos !== r.end) r.fail(`patch part ${pid} has trailing bytes`)
+  }
+  if (base === KIND_ARRAY ? (o as unknown[]).length !== n : (base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)) !== n) {
+    r.fail(`patched collection ${id} does not have the ${n} entries its record says`)
+  }
+}
+
+/** Applies one part (the reader on its changes); returns how many changes it held. */
+function applyPart(r: PatchReader, o: object, base: number, after: number): number {
+  if (base === KIND_ARRAY) {
+    const a = o as unknown[]
+    const k = r.count(2)
+    for (let i = 0; i < k; i++) {
+      const at = r.varint()
+      if (at >= a.length) r.fail(`patch of index ${at} in an array of ${a.length}`)
+      a[at] = patchValue(r)
+    }
+    if (a.length !== after) r.fail(`patch part of an array of ${a.length} entries says ${after}`)
+    return k
+  }
+  const isMap = base === KIND_MAP
+  const m = o as Map<unknown, unknown>, s = o as Set<unknown>
+  const d = r.count(1)
+  for (let i = 0; i < d; i++) {
+    const k = patchValue(r)
+    if (!(isMap ? mapDelete.call(m, k) : setDelete.call(s, k))) r.fail('patch part deletes an entry the collection does not hold')
+  }
+  let u = 0
+  if (isMap) {
+    u = r.count(2)
+    for (let i = 0; i < u; i++) {
+      const k = patchValue(r), v = patchValue(r)
+      if (!mapContains(m, k)) r.fail('patch part sets a key the collection does not hold')
+      mapSet.call(m, k, v)
+    }
+  }
+  const a = r.count(isMap ? 2 : 1)
+  for (let i = 0; i < a; i++) {
+    const k = patchValue(r)
+    if (isMap) { const v = patchValue(r); mapDelete.call(m, k); mapSet.call(m, k, v) }
+    else { setDelete.call(s, k); setAddFn.call(s, k) }
+  }
+  const size = isMap ? mapSize(m) : setSize(s)
+  if (size !== after) r.fail(`patch part leaves ${size} entries, it says ${after}`)
+  return d + u + a
+}
