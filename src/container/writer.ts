@@ -86,12 +86,19 @@ export class ByteWriter {
 
   constructor(initial = 1 << 16) { this.buf = Buffer.allocUnsafe(initial) as FastBuffer }
 
-  /** Between records: moves to a new buffer if this one is nearly full. */
+  /**
+   * Between records: moves to a new buffer if this one is nearly full (less than MIN_FREE
+   * left, or, below CHUNK, less than a quarter of it). The next buffer is twice as large, up
+   * to CHUNK: a point of a few records no longer seals its first buffer after one record and
+   * allocates 4 MiB for the rest (an incremental point of 65 KB did, every point: 4 MiB of
+   * external memory each time, which brought V8's external-memory GCs).
+   */
   boundary(): void {
-    if (this.buf.length - this.pos >= MIN_FREE) return
+    const len = this.buf.length, free = len - this.pos
+    if (free >= MIN_FREE || (len < CHUNK && free >= len >>> 2)) return
     const full = this.pos > 0 ? this.buf.subarray(0, this.pos) : null
     if (full !== null) { this.sealed.push(full); this.#sealedBytes += this.pos }
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, this.buf.length)) as FastBuffer
+    this.buf = Buffer.allocUnsafe(Math.max(MIN_FREE, Math.min(CHUNK, len * 2), len)) as FastBuffer
     this.pos = 0
     if (full !== null) this.onSeal?.(full, this.#sealedBytes)
   }
