@@ -60,6 +60,14 @@ export class Restorer extends LogIndex {
   readonly stateful: unknown[] = []
   /** End of the log (`end` moves to each record's end while it is read). */
   readonly logEnd: number
+  /**
+   * What a full restore learns for the encoder's flags (dirty.ts inv. D2, D3), by id, when
+   * set before `run` (null: not collected; a lazy restore). `plain`: a plain object or class
+   * instance filled from a record without a PROPS section (it holds its body's keys, as
+   * enumerable data properties, and is extensible). `ordinary`: an object made here as an
+   * ordinary object (OBJECT and DICT records: a literal or `Object.create`).
+   */
+  flags: { plain: Uint8Array<ArrayBuffer>; ordinary: Uint8Array<ArrayBuffer> } | null = null
 
   /**
    * @param log the log bytes `[0, end)`
@@ -188,9 +196,14 @@ export class Restorer extends LogIndex {
       case KIND_DATE: this.need(8); this.pos += 8; break    // DATE, REGEXP: complete in their shell
       case KIND_REGEXP: this.value(); this.value(); break
     }
-    if (this.pos < this.end) applyProps(o, readProps(this))
+    const props = this.pos < this.end
+    if (props) applyProps(o, readProps(this))
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    if (this.flags !== null && (kind === KIND_OBJECT || kind === KIND_DICT)) {
+      this.flags.ordinary[id] = 1
+      if (!props) this.flags.plain[id] = 1
+    }
   }
 
   /** Fills a segmented collection from its SEGMENT records; records the references of each. */
