@@ -28,7 +28,7 @@ import {
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
 import { LogIndex } from './log-index.js'
-import { defineValue } from './shapes.js'
+import { defineValue, shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
@@ -127,6 +127,7 @@ export class Restorer extends LogIndex {
    * be indexed).
    */
   fillOne(id: number): void {
+    shapeEpoch.n++      // the program ran since the last fill (shapes.ts inv. 3a)
     try {
       const at = this.offsets[id]
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
