@@ -23,8 +23,9 @@
  *      reached. (Defining each property with `Object.defineProperty` instead cost 2.4 s of
  *      a 5.2 s restore profile of 646k class instances; `setPrototypeOf` on the fresh object
  *      is one cached map transition.)
- *  3a. Unless nothing of the prototype's chain below Object.prototype is a proxy or has an
- *      own property of one of the keys (checked, `#storesOwn`): then the object is
+ *  3a. Except when no key is a numeric string and nothing of the prototype's chain below
+ *      Object.prototype is a proxy or has an own property of one of the keys (checked,
+ *      `#storesOwn`): then the object is
  *      `Object.create(proto)` and a store of each key, which can only make own data
  *      properties. A map reached by `setPrototypeOf` caches no further transition in V8:
  *      every property added to such an object later (the id stamp, the proxy stamp of
@@ -237,8 +238,9 @@ class LazyShape implements CompiledShape {
   #cleanEpoch = -1
 
   /**
-   * Inv. 3a: true when no object of `proto`'s chain below Object.prototype is a proxy or has
-   * an own property named by one of the keys (Object.prototype's are `#special`), so that a
+   * Inv. 3a: true when no key is a numeric string and no object of `proto`'s chain below
+   * Object.prototype is a proxy or has an own property named by one of the keys
+   * (Object.prototype's are `#special`), so that a
    * store of each key into `Object.create(proto)` makes an own data property and runs
    * nothing. Remembered for one prototype within one shape epoch (no program code runs in
    * between: `shapeEpoch`).
@@ -246,6 +248,8 @@ class LazyShape implements CompiledShape {
   #storesOwn(proto: object): boolean {
     if (proto === this.#cleanProto && this.#cleanEpoch === shapeEpoch.n) return true
     const keys = this.keys
+    // a numeric key: a typed array in the chain would swallow the store (its [[Set]] of an index)
+    for (let i = 0; i < keys.length; i++) if (keys[i] === '-0' || String(Number(keys[i])) === keys[i]) return false
     for (let p: object | null = proto; p !== null && p !== ObjectProto; p = getPrototypeOf(p) as object | null) {
       if (isProxy(p)) return false
       for (let i = 0; i < keys.length; i++) if (hasOwn(p, keys[i])) return false
