@@ -151,6 +151,12 @@ export class Barrier {
    * without a stamp wait here and are resolved when stamping completes.
    */
   deferred: object[] | null = null
+  /**
+   * While ids of a restore are being stamped: targets without a stamp that a trap gave
+   * something beyond their body (`#beyond`); their `plain` flags (set by the restore, dirty.ts
+   * inv. D2) are cleared when stamping completes (tables.ts).
+   */
+  deferredBeyond: object[] = []
   /** While ids are being stamped: objects stored through the proxies (new, so handed out raw although unstamped). */
   handedIn: Set<object> | null = null
   /** True once a proxy has been handed out (the encoder then unwraps proxies it finds in the graph). */
@@ -186,6 +192,13 @@ export class Barrier {
   #whole(t: object): void {
     const c = this.#changesOf(t)
     if (c !== undefined) c.whole = true
+  }
+
+  /** `t` may hold something beyond its body now (dirty.ts inv. D2): cleared now, or when its id is stamped. */
+  #beyond(t: object): void {
+    const id = this.#table.idOf(t)
+    if (id !== 0) this.#dirty.beyond(id)
+    else if (this.deferred !== null) this.deferredBeyond.push(t)
   }
 
   /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4); remembered while ids are stamped. */
@@ -294,7 +307,7 @@ export class Barrier {
         // A symbol key, or a property that is (or may become) non-enumerable: something beyond
         // the body (dirty.ts inv. D2). `{ value }` alone (a set of an existing property) keeps
         // the property's enumerability; on a missing property it makes a non-enumerable one.
-        if (typeof k !== 'string' || (d.enumerable !== true && (d.enumerable === false || !propertyIsEnumerable.call(t, k)))) this.#dirty.beyond(this.#table.idOf(t))
+        if (typeof k !== 'string' || (d.enumerable !== true && (d.enumerable === false || !propertyIsEnumerable.call(t, k)))) this.#beyond(t)
         const pinning = d.writable !== true && d.configurable !== true && this.#pins(t, k, d)
         // A proxy of ours defined read-only stays as given: later reads must return it (inv. 6).
         if ('value' in d && !(pinning && this.#table.targetOf(d.value as object) !== undefined)) d = { ...d, value: this.#storing(d.value, e) }
@@ -312,7 +325,7 @@ export class Barrier {
         return d
       },
       setPrototypeOf: (t, p) => { this.mark(t); this.#whole(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
-      preventExtensions: t => { this.mark(t); this.#whole(t); this.#dirty.beyond(this.#table.idOf(t)); return Reflect.preventExtensions(t) },
+      preventExtensions: t => { this.mark(t); this.#whole(t); this.#beyond(t); return Reflect.preventExtensions(t) },
     }
   }
 

@@ -28,7 +28,7 @@ import {
   TAG_UNDEFINED, TAG_UTF16, kindName,
 } from './format.js'
 import { LogIndex } from './log-index.js'
-import { defineValue } from './shapes.js'
+import { defineValue, shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList, RefStore } from './refs.js'
 import { packedArray } from './identity.js'
@@ -79,6 +79,14 @@ export class Restorer extends LogIndex {
   readonly stateful: unknown[] = []
   /** End of the log (`end` moves to each record's end while it is read). */
   readonly logEnd: number
+  /**
+   * What a full restore learns for the encoder's flags (dirty.ts inv. D2, D3), by id, when
+   * set before `run` (null: not collected; a lazy restore). `plain`: a plain object or class
+   * instance filled from a record without a PROPS section (it holds its body's keys, as
+   * enumerable data properties, and is extensible). `ordinary`: an object made here as an
+   * ordinary object (OBJECT and DICT records: a literal or `Object.create`).
+   */
+  flags: { plain: Uint8Array<ArrayBuffer>; ordinary: Uint8Array<ArrayBuffer> } | null = null
 
   /**
    * @param log the log bytes `[0, end)`
@@ -139,6 +147,7 @@ export class Restorer extends LogIndex {
    * be indexed).
    */
   fillOne(id: number): void {
+    shapeEpoch.n++      // the program ran since the last fill (shapes.ts inv. 3a)
     try {
       const at = this.offsetOf(id)
       if (at < 0) this.fail(`reference to object ${id}, which has no record`)
@@ -210,9 +219,14 @@ export class Restorer extends LogIndex {
       case KIND_DATE: this.need(8); this.pos += 8; break    // DATE, REGEXP: complete in their shell
       case KIND_REGEXP: this.value(); this.value(); break
     }
-    if (this.pos < this.end) applyProps(o, readProps(this))
+    const props = this.pos < this.end
+    if (props) applyProps(o, readProps(this))
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
     this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    if (this.flags !== null && (kind === KIND_OBJECT || kind === KIND_DICT)) {
+      this.flags.ordinary[id] = 1
+      if (!props) this.flags.plain[id] = 1
+    }
   }
 
   /** Fills a segmented collection from its SEGMENT records (and a PATCH record's changes, patch-record.ts); records the references of each. */

@@ -11,10 +11,16 @@
  *       a symbol key, a property defined or made non-enumerable, `preventExtensions`;
  *       `beyond`). It says nothing of mutations through raw references: the encoder trusts
  *       it only for objects that are not exposed, in the default mode (encode.ts inv. 5).
+ *       A full restore sets it for the objects it filled from OBJECT and DICT records without
+ *       a PROPS section (decode.ts `flags`: they hold exactly their body, extensible); a trap
+ *       run on one before its id is stamped clears it when stamping completes (barrier.ts
+ *       `deferredBeyond`, tables.ts), before any point reads it.
  *   D3. `ordinary[id] === 1` only if the object of `id` was classified by its brand (kinds.ts:
  *       every brand check ran, its prototype being none of the fast paths') and found an
  *       ordinary object (KIND_OBJECT). An object's brand never changes (its internal slots are
- *       fixed when it is made), so this holds until the id is freed (`forget`).
+ *       fixed when it is made), so this holds until the id is freed (`forget`). A full
+ *       restore sets it for the objects it made for OBJECT and DICT records (decode.ts
+ *       `flags`: a literal or `Object.create`, ordinary objects by construction).
  */
 import { grownU8, sharedU8 } from './by-id.js'
 import { ChangeLog } from './change-log.js'

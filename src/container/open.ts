@@ -133,6 +133,7 @@ function adopt(c: OpenTarget, r: Restored): void {
   t.table.setHighWater(r.meta.highWater, lazy === null ? undefined : () => lazy.freeIds(r.meta.highWater))
   t.refs = r.refs
   t.root = r.root
+  if (lazy === null && r.flags !== null) { t.dirty.plain = r.flags.plain; t.dirty.ordinary = r.flags.ordinary }   // dirty.ts inv. D2, D3: what the records say
   if (lazy === null) t.startStamping(c.closed)    // inv. O3
   else lazy.attach(t)      // shells are stamped as they are made (lazy.ts inv. Z3)
   t.rootId = r.meta.rootId

@@ -35,6 +35,8 @@ export interface Restored {
   stateful: unknown[]
   /** A lazy restore's graph (lazy.ts): `root` is a shell, the rest is found as it is filled; null for a full restore. */
   lazy: LazyGraph | null
+  /** A full restore's `plain` and `ordinary` flags by id (decode.ts `flags`; dirty.ts inv. D2, D3); null for a lazy one. */
+  flags: { plain: Uint8Array<ArrayBuffer>; ordinary: Uint8Array<ArrayBuffer> } | null
 }
 
 /**
@@ -60,12 +62,13 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const r = new Restorer(log, meta.logEnd, meta.highWater, where, classes, noop, table.objects as (object | undefined)[], lazyLog !== null)
   const g = lazy ? LazyGraph.open(r, meta.rootId, lazyLog === null ? null : { log: lazyLog, at: meta.indexAt }) : null
   if (g !== null) {
-    return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g }
+    return { root: g.root, objects: table.objects, meta, shapes: new Map(), classes: r.tables().classes, segments: new Map(), refs: r.refs, bytesIds: [], chunked: new Map(), views: [], stateful: [], lazy: g, flags: null }
   }
   r.keyViews = lazyLog === null && inPlace === null     // the log is this restore's private copy (log.ts inv. 6)
+  r.flags = { plain: new Uint8Array(meta.highWater), ordinary: new Uint8Array(meta.highWater) }
   const root = r.run(meta.rootId)
   const t = r.tables()
-  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, bases: r.bases, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null }
+  return { root, objects: table.objects, meta, shapes: t.shapes, classes: t.classes, segments: r.segments, bases: r.bases, refs: r.refs, bytesIds: r.bytesIds, chunked: r.chunked, views: r.views, stateful: r.stateful, lazy: null, flags: r.flags }
 }
 
 /** `check`: the store's current version's index against a scan of its log (log-offsets.ts inv. X3). */

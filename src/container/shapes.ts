@@ -23,8 +23,17 @@
  *      reached. (Defining each property with `Object.defineProperty` instead cost 2.4 s of
  *      a 5.2 s restore profile of 646k class instances; `setPrototypeOf` on the fresh object
  *      is one cached map transition.)
+ *  3a. Except when no key is a numeric string and nothing of the prototype's chain below
+ *      Object.prototype is a proxy or has an own property of one of the keys (checked,
+ *      `#storesOwn`): then the object is
+ *      `Object.create(proto)` and a store of each key, which can only make own data
+ *      properties. A map reached by `setPrototypeOf` caches no further transition in V8:
+ *      every property added to such an object later (the id stamp, the proxy stamp of
+ *      identity.ts, a new property) made a map of its own, per object: stamping 859k
+ *      restored class instances took about 1 us each instead of about 0.1 us, and left
+ *      859k maps behind.
  */
-import { ObjectProto, defineProperty, setPrototypeOf } from './builtins.js'
+import { ObjectProto, defineProperty, getPrototypeOf, hasOwn, isProxy, objectCreate, setPrototypeOf } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
 
 /**
@@ -199,6 +208,16 @@ class LazyShape implements CompiledShape {
   }
 
   makeWith(proto: object | null): object {
+    if (proto !== null && !this.#special && this.#storesOwn(proto)) {
+      // inv. 3a: Object.create and stores (a map of the prototype's own transition tree)
+      const o = objectCreate(proto) as object
+      if (this.#init !== null) { this.#init(o); return o }
+      if (this.#compiled !== null) this.#init = compiledInit(this.keys)
+      const keys = this.keys
+      const r = o as Record<string, unknown>
+      for (let i = 0; i < keys.length; i++) r[keys[i]] = undefined
+      return o
+    }
     let o: object
     if (this.#compiled !== null) o = this.#compiled.make()
     else {
@@ -210,6 +229,34 @@ class LazyShape implements CompiledShape {
     }
     setPrototypeOf(o, proto)
     return o
+  }
+
+  /** Stores the keys (values undefined) into a fresh `Object.create(proto)` (inv. 3a), once compiled. */
+  #init: ((o: object) => void) | null = null
+  /** The prototype `#storesOwn` last found clean, and the shape epoch it was found in. */
+  #cleanProto: object | null = null
+  #cleanEpoch = -1
+
+  /**
+   * Inv. 3a: true when no key is a numeric string and no object of `proto`'s chain below
+   * Object.prototype is a proxy or has an own property named by one of the keys
+   * (Object.prototype's are `#special`), so that a
+   * store of each key into `Object.create(proto)` makes an own data property and runs
+   * nothing. Remembered for one prototype within one shape epoch (no program code runs in
+   * between: `shapeEpoch`).
+   */
+  #storesOwn(proto: object): boolean {
+    if (proto === this.#cleanProto && this.#cleanEpoch === shapeEpoch.n) return true
+    const keys = this.keys
+    // a numeric key: a typed array in the chain would swallow the store (its [[Set]] of an index)
+    for (let i = 0; i < keys.length; i++) if (keys[i] === '-0' || String(Number(keys[i])) === keys[i]) return false
+    for (let p: object | null = proto; p !== null && p !== ObjectProto; p = getPrototypeOf(p) as object | null) {
+      if (isProxy(p)) return false
+      for (let i = 0; i < keys.length; i++) if (hasOwn(p, keys[i])) return false
+    }
+    this.#cleanProto = proto
+    this.#cleanEpoch = shapeEpoch.n
+    return true
   }
 
   fill(o: object, s: ValueSource): void {
@@ -231,6 +278,25 @@ const ownNames = Object.getOwnPropertyNames
  * lookup costs less than `in`, which internalizes every new key string first).
  */
 export function objectPrototypeKeys(): ReadonlySet<string> { return new Set(ownNames(ObjectProto)) }
+
+/**
+ * Moved on whenever program code may have run since (a class's `create` hook, a lazy fill:
+ * decode.ts, shells.ts): a shape's verdict on a prototype (`#storesOwn`, inv. 3a) holds
+ * within one epoch only.
+ */
+export const shapeEpoch = { n: 0 }
+
+/** The stores of `makeWith`'s fast path (inv. 3a), generated; null if code generation is refused. */
+function compiledInit(keys: readonly string[]): ((o: object) => void) | null {
+  if (!codegen) return null
+  try {
+    return new Function(`return function init(o) { ${keys.map(k => `o[${JSON.stringify(k)}] = undefined;`).join(' ')} }`)() as (o: object) => void
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e
+    codegen = false
+    return null
+  }
+}
 
 /** Compiles a shape; the keys are embedded as JSON string literals, so any key is safe. */
 function compiledShape(keys: readonly string[]): Generated | null {

@@ -31,7 +31,7 @@ import {
 } from './format.js'
 import type { LogIndex } from './log-index.js'
 import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
-import { compileShape, objectPrototypeKeys, type CompiledShape } from './shapes.js'
+import { compileShape, objectPrototypeKeys, shapeEpoch, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { ClassHookError, UnknownClassError } from './errors.js'
 import { chunkedShell, isChunkedBase } from './binary-decode.js'
@@ -213,6 +213,7 @@ export class Shells {
     const info = this.#registry.infoByProto(proto)
     if (info?.hooks == null) return objectCreate(proto)
     let o: unknown
+    shapeEpoch.n++      // program code runs (shapes.ts inv. 3a)
     try { o = info.hooks.create() } catch (e) {
       throw new ClassHookError(`Cannot restore container "${r.where}": creating an instance of class "${info.name}" threw (${(e as Error)?.message ?? String(e)}); give the class a static [Container.create]() that makes a blank instance`, info.name, { cause: e })
     }

@@ -220,6 +220,9 @@ export class ContainerTables {
     this.barrier.deferred = null
     this.barrier.handedIn = null
     for (const t of deferred) this.barrier.mark(t)
+    const beyond = this.barrier.deferredBeyond
+    this.barrier.deferredBeyond = []
+    for (const t of beyond) this.dirty.beyond(this.table.idOf(t))     // dirty.ts inv. D2: before any point reads the flags
     const dates = this.#pendingDates
     this.#pendingDates = []
     for (let i = 0; i < dates.length; i += 2) {

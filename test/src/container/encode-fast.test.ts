@@ -44,6 +44,38 @@ test('ByteWriter.num writes the tagged bytes of format.ts for every edge of the 
   assert.equal(w.length, [...Array(1000).keys()].reduce((n, i) => n + expected(i * 1.25).length, 0))
 })
 
+test('ByteWriter.boundary: a point of a few records stays in its first buffers (no 4 MiB buffer per point), and a large one in whole records', () => {
+  // An incremental point of ~900 records of ~70 bytes (65 KB, the corpus's json-files 1%
+  // point): before, the first record's boundary already sealed the 64 KiB buffer and the
+  // second allocated a 4 MiB one, at every point (external memory, V8's GCs with it).
+  const small = new ByteWriter(1 << 16)
+  for (let i = 1; i <= 900; i++) { const at = small.beginRecord(i); for (let j = 0; j < 70; j++) small.u8(j); small.endRecord(at) }
+  assert.ok(small.buf.length <= 1 << 17, `the writer's buffer is ${small.buf.length} bytes for a ${small.length}-byte point`)
+  assert.equal(small.parts().length, 1, 'one part')
+  // A large point: the first buffer doubles up to 4 MiB, then 4 MiB parts are sealed (what
+  // a streamed full point hands over, stream.ts); every part holds whole records, in order.
+  const big = new ByteWriter(1 << 16)
+  const n = 120_000
+  for (let i = 1; i <= n; i++) { const at = big.beginRecord(i); for (let j = 0; j < 70; j++) big.u8((i + j) & 0xff); big.endRecord(at) }
+  const parts = big.parts()
+  assert.ok(parts.length >= 2, `${parts.length} parts`)
+  assert.ok(parts.every(p => p.length <= 1 << 22), 'no part past 4 MiB')
+  assert.ok(parts.slice(0, -1).every(p => p.length > (1 << 22) - (1 << 16)), 'sealed parts of about 4 MiB')
+  let id = 1
+  for (const p of parts) {
+    for (let at = 0; at < p.length;) {
+      let v = 0, shift = 0, b: number
+      do { b = p[at++]; v += (b & 0x7f) * 2 ** shift; shift += 7 } while (b & 0x80)
+      assert.equal(v, id, 'records in order, none split across parts')
+      assert.equal(p[at], 70, 'body length')
+      assert.equal(p[at + 1 + 69], (id + 69) & 0xff, 'last body byte')
+      at += 1 + 70
+      id++
+    }
+  }
+  assert.equal(id, n + 1)
+})
+
 /** An array of `n` entries: mostly numbers (every edge), with strings, objects, null, undefined, booleans, bigints mixed in. */
 function mixed(n: number, shared: object): unknown[] {
   const a: unknown[] = []

@@ -89,3 +89,58 @@ test('inv. 5: once handed out raw (exposed), an object with its flag set is look
   assert.equal(r.o[S], 'raw')
   assert.equal(r.o.b, 'z')
 })
+
+/** A container persisted once, closed, and open again: the restore set the flags of `o` and `box` (decode.ts `flags`). */
+async function restored(): Promise<{ region: ReturnType<typeof simRegion>; c: Container<any> }> {
+  const region = simRegion()
+  const c0 = Container.openRegion(region, { classes: [Box], init: () => ({ o: { a: 1, b: 'x' }, box: new Box(1) }) })
+  await c0.persist()
+  await c0.close()
+  return { region, c: Container.openRegion(region, { classes: [Box] }) }
+}
+
+const turn = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
+
+for (const stamped of [false, true]) {
+  for (const [what, change, check] of cases) {
+    test(`D2 after a restore (flag from the record), ${stamped ? 'ids stamped' : 'before the ids are stamped (deferredBeyond)'}: ${what} through the proxy persists`, async () => {
+      const { region, c } = await restored()
+      if (stamped) { await turn(); await turn() }       // background stamping (tables.ts inv. T2) done
+      change(c.root.o)
+      change(c.root.box)
+      c.root.o.b = 'y'
+      c.root.box.a = 5
+      await c.persist()
+      await c.close()
+      const r = await reopened(region)
+      check(r.o)
+      check(r.box)
+      assert.ok(r.box instanceof Box)
+      assert.equal(r.o.b, 'y')
+    })
+  }
+}
+
+test('D2 after a restore: an object restored from a record with a PROPS section is looked at, so its symbol key and hidden property stay at its next record', async () => {
+  const region = simRegion()
+  const o: any = { a: 1 }
+  o[S] = 'sym'
+  Object.defineProperty(o, 'hidden', { value: 'h', enumerable: false, writable: true, configurable: true })
+  const box: any = new Box(1)
+  box[S] = 'boxed'
+  const c0 = Container.openRegion(region, { classes: [Box], init: () => ({ o, box }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion(region, { classes: [Box] })
+  c.root.o.a = 2           // an ordinary set: no trap that clears a flag
+  c.root.box.a = 2
+  await c.persist()
+  await c.close()
+  const r = await reopened(region)
+  assert.equal(r.o.a, 2)
+  assert.equal(r.o[S], 'sym')
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.o, 'hidden'), { value: 'h', enumerable: false, writable: true, configurable: true })
+  assert.equal(r.box.a, 2)
+  assert.equal(r.box[S], 'boxed')
+  assert.ok(r.box instanceof Box)
+})

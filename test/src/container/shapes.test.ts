@@ -9,6 +9,9 @@ import fc from 'fast-check'
 import { simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { COMPILE_AFTER, shapeStats } from '../../../src/container/shapes.js'
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const KEYS = ['a', 'b', 'name', '0', '7', 'constructor', 'toString', '__proto__', 'valueOf', 'x y', '']
 
@@ -120,4 +123,34 @@ test('objects of shapes of their own (DICT records) never reach a setter the pro
     same(back.unwrap(back.root), { list })
     assert.deepEqual(calls, [], 'no setter called')
   } finally { delete (Object.prototype as Record<string, unknown>).hooked }
+})
+
+test('inv. 3a: restored class instances of one shape share one V8 map after the first point stamps them (Object.create and stores, not setPrototypeOf)', () => {
+  // Before: each id stamp added to an object whose map came from setPrototypeOf made a map
+  // of its own (V8 caches no transition from such a map): 1 us an object, a map per object.
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'shape-maps-child.js')
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', child], { encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout), { sameMap: true, fast: true, item: true })
+})
+
+test('inv. 3a, lazy restore: a setter the program puts on a class prototype between two fills is not reached by the second fill', async () => {
+  const calls: unknown[] = []
+  class Late { constructor(public label: string, public n: number) {} }
+  const region = simRegion()
+  const c0 = Container.openRegion(region, { classes: [Late], init: () => ({ a: Array.from({ length: 3 * COMPILE_AFTER }, (_, i) => new Late(`a${i}`, i)), b: Array.from({ length: 3 * COMPILE_AFTER }, (_, i) => new Late(`b${i}`, i)) }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion(region, { classes: [Late], lazy: true })
+  try {
+    assert.equal(c.root.a[5].label, 'a5')        // fills a: its instances made while the prototype is clean
+    Object.defineProperty(Late.prototype, 'label', { set(v) { calls.push(v) }, get() { return 'from the prototype' }, configurable: true })
+    const b = c.unwrap(c.root.b) as Late[]       // fills b after the program ran
+    assert.deepEqual(calls, [], 'no setter called')
+    assert.deepEqual(Object.getOwnPropertyDescriptor(b[7], 'label'), { value: 'b7', writable: true, enumerable: true, configurable: true })
+    assert.ok(b[7] instanceof Late)
+  } finally {
+    delete (Late.prototype as unknown as Record<string, unknown>).label
+    await c.close()
+  }
 })
