@@ -22,6 +22,8 @@
  * that a point that changes 1% of a large Map, Set or array writes those entries, not the 72%
  * of its segments they touch. Layout in the table below; the invariants restore relies on
  * are patch-record.ts's.
+ * It also gives the INDEX deltas of incremental points a CRC-32C of their own (form 2,
+ * log-offsets.ts inv. X7).
  *
  * Object record:
  *

@@ -20,10 +20,11 @@
  * | b+1    | 1    | proto: varint 0 |
  * | b+2    | 8    | float64 LE: log offset of the previous INDEX record of the chain, -1 for a base |
  * | b+10   | 8    | float64 LE: B, the log offset of the point's first record (0 for a base) |
- * | b+18   | 1    | form: 0 = pairs, 1 = dense |
- * | b+19   | var  | pairs: varint count, then count x (varint id, varint gap): the records in log order; the k-th lies at B + the sum of the first k gaps |
+ * | b+18   | 1    | form: 0 = pairs (format 3), 1 = dense, 2 = pairs with a checksum (format 4: what an incremental point writes) |
+ * | b+19   | var  | pairs (forms 0 and 2): varint count, then count x (varint id, varint gap): the records in log order; the k-th lies at B + the sum of the first k gaps |
  * | b+19   | var  | dense (a base whose log is below 4 GiB): varint m, then 0-3 zero bytes so that the next byte's log offset is a multiple of 4, then m x u32 LE: the offset of id i's record, 0xffffffff for none (ids from m on have none) |
  * | ...    | var  | varint k, then k x varint id: the ids listed whose record is CLASS, STATEFUL or VIEW (a lazy open reads those at once) |
+ * | end-4  | 4    | form 2 only: CRC-32C (regions/checksum.ts) of the body from b to here, u32 LE (inv. X7) |
  *
  * (A dense base is read through a Uint32Array view of the log copy: 4 bytes per id, no
  * decoding; deltas are small and varint-coded, about 4 bytes per record.)
@@ -45,7 +46,8 @@
  *       offset where a record of another id lies (checked as each record is entered,
  *       log-index.ts inv. L3) is CorruptionError, never a wrong object. (An offset at an
  *       older record of the same id passes L3: only a writer's bug can make one, chunk
- *       checksums catching damage.) `check` compares the chain with a full scan (check.ts).
+ *       checksums catching damage; a format-4 delta's own checksum catches bytes changed
+ *       after it was built, X7.) `check` compares the chain with a full scan (check.ts).
  *   X4. A point whose log has no index (a version-2 file, or one whose previous point wrote
  *       none) writes none either (`indexAt` -1) until the next full point or compaction; a
  *       lazy open of a version without an index scans the log, as before format 3.
@@ -62,12 +64,21 @@
  *       never loaded over or checked against the base's bounds). Damage in a group is a
  *       CorruptionError at the lookup that needs it, never an offset: the group stays
  *       unchecked and every later lookup in it throws again (lazy.ts inv. Z7, Z9).
+ *   X7. A delta carries its own CRC-32C (form 2), computed when the record is built and checked
+ *       before any of its entries is used: X3's L3 check cannot see a delta entry moved to an
+ *       older record of the same id, nor an entry whose id was changed (the id it no longer
+ *       names keeps the older offset an earlier INDEX record gave it, and the L3 check of the
+ *       entry's new id runs only when that id is touched). Bytes changed after the record was
+ *       built, checksums of the chunks intact, are then a CorruptionError at the open, never
+ *       an older object. A base needs none: its log holds one record per id, so any moved
+ *       entry names a record of another id (L3). Form 0 deltas (format 3 files) are read as
+ *       before, without one.
  */
 import { KIND_CLASS, KIND_INDEX, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader } from './format.js'
 import { ByteWriter, type Batch, type RecordList } from './writer.js'
 import { DENSE_SHIFT, LogIndex, type DenseEntries } from './log-index.js'
 import { sharedF64, sharedU32 } from './by-id.js'
-import { PmemError } from '../../regions/index.js'
+import { PmemError, crc32c, crc32cUpdate } from '../../regions/index.js'
 
 /** Collects the entries of one INDEX record from the point's records, part by part. */
 export class IndexBuilder {
@@ -132,7 +143,7 @@ export class IndexBuilder {
     const body = new ByteWriter(64)
     body.u8(KIND_INDEX); body.varint(PROTO_BUILTIN)
     body.f64(this.prev); body.f64(this.base)
-    body.u8(dense ? 1 : 0)
+    body.u8(dense ? 1 : 2)
     let entries: Uint8Array
     if (dense) {
       const m = this.#maxId + 1
@@ -154,10 +165,19 @@ export class IndexBuilder {
     const tail = new ByteWriter(64)
     tail.varint(this.#notable.length)
     for (const id of this.#notable) tail.varint(id)
+    const parts = [body.buf.subarray(0, body.pos), entries as Buffer, tail.buf.subarray(0, tail.pos)]
+    if (!dense) {      // form 2: the delta's own checksum (inv. X7)
+      let crc = crc32c(parts[0])
+      crc = crc32cUpdate(crc, parts[1]); crc = crc32cUpdate(crc, parts[2])
+      const sum = Buffer.alloc(4)
+      sum.writeUInt32LE(crc >>> 0, 0)
+      parts.push(sum)
+    }
     // the header: id 0, then the body length as a 5-byte varint (not minimal: the table's padding depends on the header's length)
-    const n = body.pos + entries.length + tail.pos
+    let n = 0
+    for (const q of parts) n += q.length
     const head = Buffer.from([0, (n & 0x7f) | 0x80, ((n >>> 7) & 0x7f) | 0x80, ((n >>> 14) & 0x7f) | 0x80, ((n >>> 21) & 0x7f) | 0x80, Math.floor(n / 2 ** 28)])
-    return [head, body.buf.subarray(0, body.pos), entries as Buffer, tail.buf.subarray(0, tail.pos)]
+    return [head, ...parts]
   }
 }
 
@@ -210,9 +230,14 @@ export function readIndex(r: LogIndex, at: number, notable: number[], load: (fro
     const base = r.f64()
     if (!Number.isSafeInteger(base) || base < 0 || base > chain[c]) r.fail(`INDEX record with an impossible base offset ${base}`)
     const form = r.u8()
+    if (form === 2) {      // inv. X7: checked before any entry is used
+      const end = r.end - 4
+      if (end < r.pos || (crc32c(r.buf, header.body, end) >>> 0) !== r.buf.readUInt32LE(end)) r.fail('INDEX record whose checksum does not match its bytes')
+      r.end = end
+    }
     if (c === chain.length - 1 && form !== 1) r.offsets = r.newOffsets(r.high).fill(-1)     // (LogIndex `unfilled`: a dense base supplies them)
     if (form === 1 && c === chain.length - 1) readDense(r, chain[c], onDemand ? load : null)
-    else if (form === 0) readPairs(r, base, chain[c])
+    else if (form === 0 || form === 2) readPairs(r, base, chain[c])
     else r.fail(`INDEX record of unknown form ${form}`)
     const m = r.count(1)
     for (let i = 0; i < m; i++) {

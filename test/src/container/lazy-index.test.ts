@@ -151,7 +151,7 @@ test('X3: an INDEX record changed with its checksums intact (a writer bug) is a 
       assert.ok(e instanceof CorruptionError, `a wrong object, not a typed error: ${String(e)}`)
       assert.equal(c.check().ok, false)
     }
-  }), { numRuns: 60 })
+  }), { numRuns: 60, examples: [[1, 26, 5]] })     // [1, 26, 5]: a delta entry's id changed, so the root kept the base's older record (X7 catches it)
 })
 
 /** The log of `img`'s newest version, and where entry `id` of its dense base lies in it. */
