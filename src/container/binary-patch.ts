@@ -93,8 +93,8 @@ export function writeBinaryPart(w: ByteWriter, id: number, base: number, bytes: 
   w.endRecord(lenAt)
 }
 
-/** What the restorer offers. */
-interface PartReader {
+/** What the restorer offers (patch-record.ts's reader adds values). */
+export interface PartReader {
   readonly buf: Uint8Array
   pos: number
   end: number

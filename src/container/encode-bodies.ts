@@ -222,19 +222,30 @@ function extras(e: Encoder, a: unknown[], keys: string[], from: number): void {
   }
 }
 
+/**
+ * A Map or Set of `n` entries written as what changed, if it can be (true): a PATCH part from
+ * its change log (after a restore) or from the point's comparison (held raw), or the
+ * segments holding the changes (patch-segments.ts; never for a collection with parts,
+ * patch-record.ts inv. PR5). Otherwise its change log ends here (change-log.ts inv. CL1) and
+ * the caller encodes it whole.
+ */
+function patchedEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>, n: number, start: number, kind: number): boolean {
+  const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(c) : undefined
+  let parted = false
+  if (log !== undefined) {
+    if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, c, n, start, kind) : writePatch(e, c, n, start, kind))) return true
+    parted = log.parts.length > 0
+    e.ctx.dirty.changes.delete(c)
+  }
+  return n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, c, n, start, kind)
+}
+
 export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): void {
   e.numSlots = false      // shadow.ts inv. S3
   try {
     const n = mapSize(m)
     e.skind = S_MAP
-    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(m) : undefined
-    let parted = false
-    if (log !== undefined) {
-      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, m, n, start, KIND_MAP) : writePatch(e, m, n, start, KIND_MAP))) return
-      parted = log.parts.length > 0
-      e.ctx.dirty.changes.delete(m)     // change-log.ts inv. CL1
-    }
-    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, m, n, start, KIND_MAP)) return     // patch-record.ts inv. PR5
+    if (patchedEntries(e, m, n, start, KIND_MAP)) return
     if (e.cap) { e.sh!.reserve(1 + 2 * n); e.sh!.push(n) }
     if (n > SEGMENT_MIN) {
       const main = e.w
@@ -255,14 +266,7 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
   try {
     const n = setSize(s)
     e.skind = S_SET
-    const log = e.ctx.dirty.changes.size !== 0 ? e.ctx.dirty.changes.get(s) : undefined
-    let parted = false
-    if (log !== undefined) {
-      if (n > SEGMENT_MIN && (e.cap ? writeVerifiedEntries(e, s, n, start, KIND_SET) : writePatch(e, s, n, start, KIND_SET))) return
-      parted = log.parts.length > 0
-      e.ctx.dirty.changes.delete(s)     // change-log.ts inv. CL1
-    }
-    if (n > SEGMENT_MIN && e.cap && !parted && patchEntries(e, s, n, start, KIND_SET)) return     // patch-record.ts inv. PR5
+    if (patchedEntries(e, s, n, start, KIND_SET)) return
     if (e.cap) { e.sh!.reserve(1 + n); e.sh!.push(n) }
     let i = 0
     if (n > SEGMENT_MIN) {

@@ -44,6 +44,7 @@ import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
+import type { PartReader } from './binary-patch.js'
 import { S_MAP, S_NUMS, S_SET } from './shadow.js'
 
 const setHas = Set.prototype.has
@@ -269,18 +270,8 @@ function changes(e: Encoder, o: object, c: Changes, base: number, n: number): bo
   return true
 }
 
-/** What the restorer offers a PATCH record's reader. */
-interface PatchReader {
-  readonly buf: Uint8Array
-  pos: number
-  end: number
-  u8(): number
-  varint(): number
-  count(minBytes: number): number
-  value(): unknown
-  fail(what: string): never
-  enter(id: number): number
-}
+/** What the restorer offers a PATCH record's reader: binary-patch.ts's, and values. */
+interface PatchReader extends Omit<PartReader, 'need'> { value(): unknown }
 
 /** What a collection's PATCH record says after its segment ids. */
 export interface ReadPatch {
