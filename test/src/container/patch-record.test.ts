@@ -84,14 +84,27 @@ function apply(r: Root, op: Op): void {
   r.small.n++
 }
 
-test('change-log.ts, patch-record.ts inv. PR1: after a restore, one Map set, one Set add and one array write are three PATCH parts and records; restored exactly, in order', async () => {
+/** A container of `init` after its first point, crashed after it and reopened (a restore: collections behind proxies). */
+async function restoredImage(): Promise<{ img: SimRegion; d: Container; r: Root }> {
   const region = simRegion(1 << 22)
   const c = Container.openRegion(region, { init })
   await c.persist()
   await c.close()
   const img = region.crash(1)
   const d = Container.openRegion(img)
-  const r = d.root as Root
+  return { img, d, r: d.root as Root }
+}
+
+/** Closes `d`, reopens the image it left and compares with `want`. */
+async function reopenedAsModel(d: Container, img: SimRegion, want: ReturnType<typeof model>, what: string): Promise<void> {
+  await d.close()
+  const f = Container.openRegion(img.crash(2))
+  sameAsModel(f.root as Root, want, what)
+  await f.close()
+}
+
+test('change-log.ts, patch-record.ts inv. PR1: after a restore, one Map set, one Set add and one array write are three PATCH parts and records; restored exactly, in order', async () => {
+  const { img, d, r } = await restoredImage()
   r.m.set('k5', 'changed'); r.m.delete('k6'); r.m.set('k6', 'moved to the end'); r.m.set('new', 1)
   r.s.delete('s1'); r.s.add('s-new'); r.s.add('s1')
   r.a[300] = -1
@@ -113,13 +126,7 @@ test('change-log.ts, patch-record.ts inv. PR1: after a restore, one Map set, one
 })
 
 test('change-log.ts inv. CL2: more changes than the log keeps, or one it cannot express, re-encodes the segments (a new base); restored exactly', async () => {
-  const region = simRegion(1 << 22)
-  const c = Container.openRegion(region, { init })
-  await c.persist()
-  await c.close()
-  const img = region.crash(1)
-  const d = Container.openRegion(img)
-  const r = d.root as Root
+  const { img, d, r } = await restoredImage()
   for (let i = 0; i < 160; i++) r.m.set(`k${i * 3}`, i)     // past max(64, 600 / 4) = 150
   const st = await d.persist()
   assert.ok(st.objects >= 2, 'SEGMENTED and SEGMENT records')
@@ -130,20 +137,11 @@ test('change-log.ts inv. CL2: more changes than the log keeps, or one it cannot 
   r.a.push(9)
   const want = model(r)
   await d.persist()
-  await d.close()
-  const f = Container.openRegion(img.crash(2))
-  sameAsModel(f.root as Root, want, 'after clear and push')
-  await f.close()
+  await reopenedAsModel(d, img, want, 'after clear and push')
 })
 
 test('change-log.ts inv. CL1: a collection unwrapped after changes through its proxy is verified, not patched: raw changes persist too', async () => {
-  const region = simRegion(1 << 22)
-  const c = Container.openRegion(region, { init })
-  await c.persist()
-  await c.close()
-  const img = region.crash(1)
-  const d = Container.openRegion(img)
-  const r = d.root as Root
+  const { img, d, r } = await restoredImage()
   r.m.set('k1', 'through the proxy'); r.a[1] = -1; r.s.add('via proxy')
   const raw = d.unwrap(r.m), rawA = d.unwrap(r.a), rawS = d.unwrap(r.s)
   raw.set('k2', 'raw'); rawA[2] = -2; rawS.delete('s3'); rawS.add('s3')
@@ -151,20 +149,11 @@ test('change-log.ts inv. CL1: a collection unwrapped after changes through its p
   raw.set('k3', 'raw later'); rawA[3] = -3
   await d.persist()
   const want = model(r)
-  await d.close()
-  const f = Container.openRegion(img.crash(2))
-  sameAsModel(f.root as Root, want, 'raw and proxy changes')
-  await f.close()
+  await reopenedAsModel(d, img, want, 'raw and proxy changes')
 })
 
 test('patch-record.ts inv. PR5: a collection with PATCH parts, exposed and changed raw, is re-encoded whole (segments kept unread would drop the parts)', async () => {
-  const region = simRegion(1 << 22)
-  const c = Container.openRegion(region, { init })
-  await c.persist()
-  await c.close()
-  const img = region.crash(1)
-  const d = Container.openRegion(img)
-  const r = d.root as Root
+  const { img, d, r } = await restoredImage()
   for (let i = 0; i < 160; i++) { r.m.set(`k${i * 3}`, -i); r.a[i * 3] = -i }     // past the log's limit: re-encoded by the cutter (bounds known)
   await d.persist()
   r.m.set('k10', 'in a part'); r.a[10] = 1e6
@@ -173,10 +162,7 @@ test('patch-record.ts inv. PR5: a collection with PATCH parts, exposed and chang
   m.set('k590', 'raw, another segment'); a[590] = 2e6
   await d.persist()
   const want = model(r)
-  await d.close()
-  const f = Container.openRegion(img.crash(2))
-  sameAsModel(f.root as Root, want, 'part and raw changes')
-  await f.close()
+  await reopenedAsModel(d, img, want, 'part and raw changes')
 })
 
 test('patch-record.ts writeVerifiedNumbers: an array of numbers held raw, changed at random, is a PATCH part of the changed elements (from the comparison); a non-number re-encodes it; restored exactly', async () => {
