@@ -9,7 +9,7 @@
  *
  * Invariant: an id is listed at most once; `slot[id]` is its index in `ids`/`times` or -1.
  */
-import { lengthFor, sharedF64, sharedI32 } from './by-id.js'
+import { grownI32, lengthFor, sharedF64, sharedI32 } from './by-id.js'
 import { dateTime } from './builtins.js'
 
 export class DateTable {
@@ -33,7 +33,7 @@ export class DateTable {
     const at = this.#slot[id]
     if (at >= 0) { this.#times[at] = t; return }
     if (this.#n === this.#ids.length) {
-      const ids = sharedI32(this.#n * 2); ids.set(this.#ids); this.#ids = ids
+      this.#ids = grownI32(this.#ids, this.#n * 2)
       const times = sharedF64(this.#n * 2); times.set(this.#times); this.#times = times
     }
     this.#ids[this.#n] = id

@@ -10,7 +10,7 @@
  * Invariant: for every id with a current record, `pool[start[id] .. start[id]+count[id])`
  * are exactly the object ids its record references (REF values and a view's buffer).
  */
-import { lengthFor, sharedI32 } from './by-id.js'
+import { grownI32, lengthFor, sharedI32 } from './by-id.js'
 
 export class RefStore {
   start = sharedI32(1024)     // by-id.ts: shared memory, not counted as V8's external memory
@@ -22,8 +22,8 @@ export class RefStore {
   #room(id: number): void {
     if (id < this.start.length) return
     const n = lengthFor(this.start.length, id)
-    const s = sharedI32(n); s.set(this.start); this.start = s
-    const c = sharedI32(n); c.set(this.count); this.count = c
+    this.start = grownI32(this.start, n)
+    this.count = grownI32(this.count, n)
   }
 
   /** Records that `id`'s current record references `refs[from .. to)`. */

@@ -64,7 +64,7 @@ import type { ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
 import { SEGMENT_MIN } from './segments.js'
-import { grownU8, sharedI32, sharedU8 } from './by-id.js'
+import { grownI32, grownU8, sharedI32, sharedU8 } from './by-id.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { inspect, own } from './props.js'
@@ -106,10 +106,10 @@ export class Verifier {
   /** The indices `sameNums` found; emptied when it finds more than a cap, or a change that is not a number's value. */
   #found: number[] = []
 
-  /** The indices of `id`'s elements found changed by this point's `verify` (inv. V4), once; undefined if not known. */
   /** The positions `takeChanged` would return, left in place (inv. V4). */
   peekChanged(id: number): readonly number[] | undefined { return this.#changed.get(id) }
 
+  /** The indices of `id`'s elements found changed by this point's `verify` (inv. V4), once; undefined if not known. */
   takeChanged(id: number): number[] | undefined {
     const c = this.#changed.get(id)
     if (c !== undefined) this.#changed.delete(id)
@@ -126,7 +126,7 @@ export class Verifier {
     if (id >= this.flags.length) this.flags = grownU8(this.flags, id)
     if (this.flags[id] === 1) return
     this.flags[id] = 1
-    if (this.#n === this.#list.length) { const l = sharedI32(this.#n * 2); l.set(this.#list); this.#list = l }
+    if (this.#n === this.#list.length) this.#list = grownI32(this.#list, this.#n * 2)
     this.#list[this.#n++] = id
   }
 
