@@ -74,17 +74,16 @@ import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
 import { DENSE_SHIFT } from './log-index.js'
-import type { ChunkedFound, Restorer } from './decode.js'
+import type { ChunkedFound, Restorer, SegmentKey } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { RestoredSegments, SegmentRef } from './segments.js'
-import type { SegmentKey } from './decode.js'
-import { PatchPart } from './patch-record.js'
+import { PatchPart, entriesOf } from './patch-record.js'
 import { BinaryPart } from './binary-patch.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
-import { isArrayBuffer, isDate, isMap, isRegExp, isSet, mapSize, setSize } from './builtins.js'
+import { isArrayBuffer, isDate, isRegExp } from './builtins.js'
 
 export type LazyState = 'lazy' | 'complete'
 
@@ -126,7 +125,7 @@ export function adoptFound(t: ContainerTables, f: Found): void {
       if (b.patch === null) continue
       c.parts.push(...b.patch.parts)
       c.total = b.patch.total
-      c.size0 = sizeOf(f.objects[owner] as object)
+      c.size0 = entriesOf(f.objects[owner] as object, b.base)
     }
   }
   for (const [id, cls] of f.classes) {
@@ -148,11 +147,6 @@ export function adoptFound(t: ContainerTables, f: Found): void {
     if (set === undefined) t.viewsOf.set(f.views[i], new Set([f.views[i + 1]]))
     else set.add(f.views[i + 1])
   }
-}
-
-/** Entries of a restored collection. */
-function sizeOf(o: object): number {
-  return isMap(o) ? mapSize(o as Map<unknown, unknown>) : isSet(o) ? setSize(o as Set<unknown>) : (o as unknown[]).length
 }
 
 /** A lazily restored graph: the restorer over the log copy, and which records are filled. */

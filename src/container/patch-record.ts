@@ -313,9 +313,14 @@ export function applyParts(r: PatchReader, id: number, o: object, base: number, 
     p.total += applyPart(r, o, base, after)
     if (r.pos !== r.end) r.fail(`patch part ${pid} has trailing bytes`)
   }
-  if (base === KIND_ARRAY ? (o as unknown[]).length !== n : (base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)) !== n) {
+  if (entriesOf(o, base) !== n) {
     r.fail(`patched collection ${id} does not have the ${n} entries its record says`)
   }
+}
+
+/** Entries of collection `o` of base kind `base` (ARRAY: its length). */
+export function entriesOf(o: object, base: number): number {
+  return base === KIND_ARRAY ? (o as unknown[]).length : base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
 }
 
 /** Applies one part (the reader on its changes); returns how many changes it held. */
