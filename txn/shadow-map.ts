@@ -69,9 +69,16 @@ export class StagedMap {
   }
 
   /** The entry of logical chunk `L` in the staged view (NONE for a hole). */
-  lookup(L: number): Entry {
+  lookup(L: number): Entry { return this.#descend(L, 1) }
+
+  /**
+   * The entry on the path to logical chunk `L` that a node of level `stop` holds, in the
+   * staged view: `stop` 1 gives the chunk's own entry, 2 the entry of its leaf node (NONE
+   * below a hole).
+   */
+  #descend(L: number, stop: number): Entry {
     let phys = this.#root.phys, crc = this.#root.crc
-    for (let l = this.depth; l >= 1 && phys !== NONE; l--) {
+    for (let l = this.depth; l >= stop && phys !== NONE; l--) {
       const j = Math.floor(L / this.#p(l - 1)) % this.#F
       const node = this.#nodes.get(key(l, Math.floor(L / this.#p(l))))
       if (node) { phys = node.entries[2 * j]!; crc = node.entries[2 * j + 1]! }
@@ -105,13 +112,7 @@ export class StagedMap {
   #leafEntries(i: number): Uint32Array | null {
     const staged = this.#nodes.get(key(1, i))
     if (staged) return staged.entries
-    const L = i * this.#F
-    let phys = this.#root.phys
-    for (let l = this.depth; l >= 2 && phys !== NONE; l--) {
-      const j = Math.floor(L / this.#p(l - 1)) % this.#F
-      const node = this.#nodes.get(key(l, Math.floor(L / this.#p(l))))
-      phys = node ? node.entries[2 * j]! : this.#io.entryPhys(phys, j)
-    }
+    const phys = this.#descend(i * this.#F, 2).phys
     return phys === NONE ? null : this.#io.entries(phys)
   }
 
