@@ -47,7 +47,7 @@
  *         next point that finds a change).
  */
 import { bufferLength, isArrayBuffer, isTypedArray, viewParts } from './builtins.js'
-import { KIND_BUFFER, KIND_BYTES, KIND_CHUNKED } from './format.js'
+import { KIND_BUFFER, KIND_BYTES, KIND_CHUNKED, KIND_PATCH } from './format.js'
 import { fingerprint, wordsOf } from './fingerprint.js'
 import { writeChunk } from './records.js'
 import { PartRef } from './segments.js'
@@ -55,7 +55,6 @@ import type { ByteWriter } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { IdList } from './refs.js'
 import { BinaryPart, blockHashes, changedBlocks, rehash, writeBinaryPart } from './binary-patch.js'
-import { KIND_PATCH } from './format.js'
 import { MAX_PARTS } from './change-log.js'
 
 /** Bytes per CHUNK record; buffers up to this size (fixed-length) are one BYTES or BUFFER record. */
