@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { simRegion } from './setup.js'
+import { restoresCommitted, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import { Restorer } from '../../../src/container/decode.js'
@@ -134,13 +134,7 @@ test('binary-patch.ts inv. BP1, BP2 under the crash model: random writes, severa
       raw = null
       const crashed: SimRegion = image ?? region.crash(seed)
       const durable = image !== null ? durableAtCrash : c.version
-      const fresh = Container.openRegion(crashed)
-      assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
-      assert.ok(committed.has(fresh.version), `life ${life + 1}: restored version ${fresh.version} was never committed`)
-      sameAsModel(fresh.root as Root, committed.get(fresh.version)!, `life ${life + 1} after the crash`)
-      if (fresh.fellBack === null) assert.deepEqual(fresh.check().problems, [])
-      await fresh.close()
-      for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
+      await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }
   }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 6), includeErrorInReport: true })
