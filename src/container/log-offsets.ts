@@ -88,8 +88,7 @@ export class IndexBuilder {
   #maxId = 0
   readonly #notable: number[] = []
   /** Lists added (`addList`), not copied into the pairs yet, with the offset theirs are from; their record count. */
-  readonly #lists: { list: RecordList; at: number }[] = []
-  #listed = 0
+  readonly #lists: { list: RecordList; at: number }[] = []; #listed = 0
   /** Offset (from B) of the next part. */
   #pos = 0
 
@@ -138,14 +137,8 @@ export class IndexBuilder {
   #takeLists(): void {
     if (this.#lists.length === 0) return
     if (this.#count + this.#listed > this.#ids.length) this.#grow(this.#count + this.#listed)
-    for (const { list, at } of this.#lists) {
-      for (let i = 0; i < list.n; i++) {
-        this.#ids[this.#count] = list.ids[i]
-        this.#offs[this.#count++] = at + list.offs[i]
-      }
-    }
-    this.#lists.length = 0
-    this.#listed = 0
+    for (const { list, at } of this.#lists) for (let i = 0; i < list.n; i++) { this.#ids[this.#count] = list.ids[i]; this.#offs[this.#count++] = at + list.offs[i] }
+    this.#lists.length = this.#listed = 0
   }
 
   /** Ends a batch added with `addList`: the next records follow its `length` bytes. */
