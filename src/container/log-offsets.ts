@@ -87,6 +87,8 @@ export class IndexBuilder {
   #count = 0
   #maxId = 0
   readonly #notable: number[] = []
+  /** Lists added (`addList`), not copied into the pairs yet, with the offset theirs are from; their record count. */
+  readonly #lists: { list: RecordList; at: number }[] = []; #listed = 0
   /** Offset (from B) of the next part. */
   #pos = 0
 
@@ -98,12 +100,13 @@ export class IndexBuilder {
 
   /** Lists the records of `part` (whole records: writer.ts inv.), which follows the parts added so far. */
   add(part: Uint8Array): void {
+    this.#takeLists()
     const n = part.length
     for (let p = 0; p < n;) {
       if (!readHeader(part, p, n) || header.end > n) throw new Error(`container bug: a malformed record at byte ${this.#pos + p} of a point`)
       const id = header.id
       if (id !== 0) {          // an INDEX record (a compaction drops them; nothing else copies one)
-        if (this.#count === this.#ids.length) this.#grow()
+        if (this.#count === this.#ids.length) this.#grow(this.#count + 1)
         this.#ids[this.#count] = id
         this.#offs[this.#count++] = this.#pos + p
         if (id > this.#maxId) this.#maxId = id
@@ -115,25 +118,38 @@ export class IndexBuilder {
     this.#pos += n
   }
 
-  /** Lists the records of `list` (a writer's, `ByteWriter.track`), whose offsets are `shift` past the parts added so far. */
+  /**
+   * Lists the records of `list` (a writer's, `ByteWriter.track`), `shift` past the parts added
+   * so far. Kept, not copied: a dense base fills its table from the lists (the pairs, grown by
+   * doubling, cost 60-150 ms for the 2M records of bench/graph.mjs's first point).
+   */
   addList(list: RecordList, shift: number): void {
-    while (this.#count + list.n > this.#ids.length) this.#grow()
-    const base = this.#pos + shift
-    for (let i = 0; i < list.n; i++) {
-      const id = list.ids[i]
-      this.#ids[this.#count] = id
-      this.#offs[this.#count++] = base + list.offs[i]
-      if (id > this.#maxId) this.#maxId = id
-    }
+    this.#lists.push({ list, at: this.#pos + shift })
+    this.#listed += list.n
+    const ids = list.ids
+    let max = this.#maxId
+    for (let i = 0; i < list.n; i++) if (ids[i] > max) max = ids[i]
+    this.#maxId = max
     for (const id of list.notable) this.#notable.push(id)
+  }
+
+  /** Copies the lists added, in order, into the pairs. */
+  #takeLists(): void {
+    if (this.#lists.length === 0) return
+    if (this.#count + this.#listed > this.#ids.length) this.#grow(this.#count + this.#listed)
+    for (const { list, at } of this.#lists) for (let i = 0; i < list.n; i++) { this.#ids[this.#count] = list.ids[i]; this.#offs[this.#count++] = at + list.offs[i] }
+    this.#lists.length = this.#listed = 0
   }
 
   /** Ends a batch added with `addList`: the next records follow its `length` bytes. */
   endBatch(length: number): void { this.#pos += length }
 
-  #grow(): void {
-    const ids = sharedU32(this.#ids.length * 2), offs = sharedF64(this.#offs.length * 2)
-    ids.set(this.#ids); offs.set(this.#offs)
+  /** Room for `n` pairs at least. */
+  #grow(n: number): void {
+    let size = this.#ids.length * 2
+    while (size < n) size *= 2
+    const ids = sharedU32(size), offs = sharedF64(size)
+    ids.set(this.#ids.subarray(0, this.#count)); offs.set(this.#offs.subarray(0, this.#count))
     this.#ids = ids; this.#offs = offs
   }
 
@@ -150,12 +166,14 @@ export class IndexBuilder {
       body.varint(m)
       const table = sharedU32(m).fill(NONE)
       for (let i = 0; i < this.#count; i++) table[this.#ids[i]] = this.#offs[i]
+      for (const { list, at } of this.#lists) { const ids = list.ids, offs = list.offs; for (let i = 0; i < list.n; i++) table[ids[i]] = at + offs[i] }
       if (!LITTLE_ENDIAN) for (let i = 0; i < m; i++) table[i] = swap32(table[i])
       entries = Buffer.from(table.buffer)
       // pad so that the table starts at a log offset that is a multiple of 4 (the header has a fixed length: HEAD)
       const pad = (4 - ((this.base + this.#pos + HEAD + body.pos) % 4)) % 4
       for (let i = 0; i < pad; i++) body.u8(0)
     } else {
+      this.#takeLists()
       const w = new ByteWriter(Math.max(64, this.#count * 5))
       w.varint(this.#count)
       let last = 0
