@@ -1,10 +1,12 @@
 /**
  * verify.ts inv. V2 at every position of the list of exposed objects: whatever an object's
  * place in the walk (first, last, in the middle of a run of objects of other kinds), a
- * mutation of it of any kind the comparisons see (prototype, value, a symbol-keyed property,
- * extensibility) is found by the next point, each exposed object is compared once per
- * point, and a point with nothing changed writes nothing. (Guards changes to the walk's
- * order or batching, as tried for the first-life point: verify.ts.)
+ * mutation of it of any kind the comparisons see (prototype, value, a symbol-keyed or a
+ * non-enumerable property, extensibility) is found by the next point, each exposed object
+ * is compared once per point, and a point with nothing changed writes nothing. Guards the
+ * walk's order and the cheap checks of own properties beyond the body (verify-compare.ts
+ * `noExtras`: plain objects have loose ids, loose-ids.ts, and take `getOwnPropertyNames`
+ * and `getOwnPropertySymbols`; the rest `Reflect.ownKeys`).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -38,6 +40,8 @@ const mutations: [string, Mutation][] = [
     else (o as Record<string, unknown>).i = -i
   }],
   ['symbol key', (o) => { (o as Record<symbol, unknown>)[Symbol.for('verify-blocks')] = 1 }],
+  // (arrays: their non-enumerable named properties are not looked at, props.ts; a value changes instead)
+  ['non-enumerable key', (o, i) => { if (Array.isArray(o)) o[0] = -i - 0.25; else Object.defineProperty(o, 'hidden', { value: i, enumerable: false, writable: true, configurable: true }) }],
   ['preventExtensions', (o) => { Object.preventExtensions(o) }],
 ]
 
@@ -65,6 +69,11 @@ for (const [what, mutate] of mutations) {
       if (what === 'prototype' && !(g.list[i] instanceof Map)) assert.equal(Object.getPrototypeOf(o), null, `element ${i}: its prototype persisted`)
       if (what === 'preventExtensions') assert.equal(Object.isExtensible(o), false, `element ${i}: not extensible after the restore`)
       if (what === 'symbol key') assert.equal((o as Record<symbol, unknown>)[Symbol.for('verify-blocks')], 1, `element ${i}: its symbol-keyed property persisted`)
+      if (what === 'non-enumerable key' && !Array.isArray(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, 'hidden')
+        assert.equal(d?.value, i, `element ${i}: its non-enumerable property persisted`)
+        assert.equal(d?.enumerable, false)
+      }
     }
   })
 }
