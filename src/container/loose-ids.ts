@@ -7,14 +7,18 @@
  * LOOSE_SAMPLES plain objects discovered (Object.keys: no getter runs), stamped meanwhile.
  * One sampler per encoder (per point).
  *
- * In a container that verifies (`track: 'all'`, verify.ts), every plain object gets a loose
- * id (`always`): an exposed plain object is checked at every point for own properties
- * beyond its body (verify-compare.ts `noExtras`), and a stamp (a private field) takes V8's
+ * In a container that verifies (`track: 'all'`, verify.ts) and inspects own properties (not
+ * `properties: 'enumerable'`), every plain object gets a loose id (`always`): an exposed
+ * plain object is checked at every point for own properties beyond its body
+ * (verify-compare.ts `noExtras`), and a stamp (a private field) takes V8's
  * `Object.getOwnPropertyNames` off its enum-cache fast path, leaving only its slow key
  * collector (`Reflect.ownKeys`: 0.5-1.1 us per object of the performance graph, against
  * 0.15-0.25 us for `getOwnPropertyNames` and `getOwnPropertySymbols` on an object without a
- * stamp). Measured on the first point of bench/graph.mjs's users, loose ids also cost no
- * more than stamps (a stamp grows the property array of an object without slack).
+ * stamp). The first point pays for the Map (an entry per plain object, a lookup per
+ * reference) and gains fewer scavenges (a stamp grows the property array of an object
+ * literal without slack): on bench/graph.mjs's users its blocked and wall time measured
+ * the same within the noise (+2%), its CPU over all threads 5-13% more (container README,
+ * "Change detection"); the first-life 1% point measured 0.74x blocked, 0.84x CPU.
  */
 import { objectKeys } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
