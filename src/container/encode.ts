@@ -165,7 +165,7 @@ export class Encoder {
     if (classRefs !== undefined) this.#classRefs = classRefs
     this.sh = ctx.verifier?.shadow ?? null
     this.#early = ctx.inspect && !ctx.attributes
-    this.#loose = new LooseSampler(ctx.shapes)
+    this.#loose = new LooseSampler(ctx.shapes, ctx.verifier !== null && ctx.inspect)     // loose-ids.ts: exposed plain objects are checked cheaper without a stamp
   }
 
   /** The class records known to this container (shared across points). */

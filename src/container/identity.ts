@@ -21,8 +21,12 @@
  * (parsed JSON of varied keys: 1.5-2 us an object, 164 ms for the 93k objects of the corpus's
  * json-generated workload against 39 ms for a Map). The encoder asks for a loose id
  * (`assign(o, true)`) when the plain objects of the point rarely share shapes (encode.ts
- * `discover`); everything else is stamped (a Map costs 2-4x more than a shared transition
- * on the users graph, and its lookups 3x more).
+ * `discover`), and for every plain object in a container that verifies (loose-ids.ts: a
+ * stamp takes `Object.getOwnPropertyNames` off V8's fast path, which the verifying walk
+ * checks each exposed plain object with at every point); everything else is stamped (a
+ * Map costs 2-4x more than a shared transition on the users graph, and its lookups 3x
+ * more; for objects without slack, whose stamp grows their property array, the first
+ * point of bench/graph.mjs measured the same blocked time with loose ids, loose-ids.ts).
  */
 
 import { isProxy } from './builtins.js'

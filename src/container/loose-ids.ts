@@ -6,6 +6,19 @@
  * discovers all its elements before any is encoded), by the key lists of the first
  * LOOSE_SAMPLES plain objects discovered (Object.keys: no getter runs), stamped meanwhile.
  * One sampler per encoder (per point).
+ *
+ * In a container that verifies (`track: 'all'`, verify.ts) and inspects own properties (not
+ * `properties: 'enumerable'`), every plain object gets a loose id (`always`): an exposed
+ * plain object is checked at every point for own properties beyond its body
+ * (verify-compare.ts `noExtras`), and a stamp (a private field) takes V8's
+ * `Object.getOwnPropertyNames` off its enum-cache fast path, leaving only its slow key
+ * collector (`Reflect.ownKeys`: 0.5-1.1 us per object of the performance graph, against
+ * 0.15-0.25 us for `getOwnPropertyNames` and `getOwnPropertySymbols` on an object without a
+ * stamp). The first point pays for the Map (an entry per plain object, a lookup per
+ * reference) and gains fewer scavenges (a stamp grows the property array of an object
+ * literal without slack): on bench/graph.mjs's users its blocked and wall time measured
+ * the same within the noise (+2%), its CPU over all threads 5-13% more (container README,
+ * "Change detection"); the first-life 1% point measured 0.74x blocked, 0.84x CPU.
  */
 import { objectKeys } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
@@ -31,10 +44,14 @@ export class LooseSampler {
   #loose = false
   readonly #shapes: ShapeTrie
 
-  constructor(shapes: ShapeTrie) { this.#shapes = shapes }
+  readonly #always: boolean
+
+  /** `always`: every plain object gets a loose id (a container that verifies, see above). */
+  constructor(shapes: ShapeTrie, always = false) { this.#shapes = shapes; this.#always = always }
 
   /** Whether the plain object `o` gets a loose id, given the point's plain records so far and how many needed a new shape. */
   loose(o: object, plainRecords: number, newShapes: number): boolean {
+    if (this.#always) return true
     if (plainRecords >= LOOSE_RECORDS) return manyShapes(plainRecords, newShapes)
     if (this.#sampled < LOOSE_SAMPLES) {
       const keys = objectKeys(o)

@@ -15,6 +15,7 @@ import type { PropsSeen } from './verify.js'
 
 const isExtensible = Object.isExtensible
 const gOPS = Object.getOwnPropertySymbols
+const gOPN = Object.getOwnPropertyNames
 const ownKeys = Reflect.ownKeys
 
 /** The numbers of the slice being compared (shadow.ts inv. S2) and the cursor into them: set by `numbersAt` before each comparison. */
@@ -32,18 +33,27 @@ function sameSlot(v: unknown, w: unknown): boolean {
 
 /**
  * An object or array whose last inspection found nothing beyond its body still has nothing:
- * it is extensible, has no symbol-keyed property and (objects) no non-enumerable one. For
- * objects one `Reflect.ownKeys` count (string and symbol keys: the body's keys, which the
- * comparison just found unchanged, and nothing else) does what `getOwnPropertySymbols` and
- * `getOwnPropertyNames` did in two calls: on a stamped object (identity.ts: the private
- * field keeps V8 off its enum-cache fast path) it costs about what `getOwnPropertyNames`
- * alone did, 60-90 ns less per object than the two.
+ * it is extensible, has no symbol-keyed property and (objects) no non-enumerable one. The
+ * body's keys are the object's own enumerable string keys (the comparison just found them
+ * unchanged), so an object has nothing beyond them exactly when its own string keys are as
+ * many and it has no symbol key.
+ *
+ * Plain objects (prototype Object.prototype) have loose ids in a container that verifies
+ * (loose-ids.ts): no private-field stamp, so `getOwnPropertyNames` copies V8's enum cache
+ * (its fast path: every own property enumerable) and `getOwnPropertySymbols` finds none:
+ * 150-250 ns per object of the performance graph against 480-1,100 ns for one
+ * `Reflect.ownKeys` count on the same objects stamped. Other objects (class instances,
+ * null-prototype objects, plain objects restored and exposed since: stamped) take one
+ * `Reflect.ownKeys` count (string and symbol keys), which on a stamped object costs less
+ * than the two calls (each runs V8's slow key collector there).
  */
 export function noExtras(o: object, kind: number, a: unknown[], p: number): boolean {
   if (!isExtensible(o)) return false
   if (kind !== S_OBJECT && kind !== S_STATEFUL) return gOPS(o).length === 0     // arrays: their other string keys are not looked at (props.ts)
   const s = a[p + 1]
-  return ownKeys(o).length === (s instanceof ShapeNode ? s.keys.length : (s as readonly string[]).length)
+  const count = s instanceof ShapeNode ? s.keys.length : (s as readonly string[]).length
+  if (a[p] === ObjectProto) return gOPN(o).length === count && gOPS(o).length === 0
+  return ownKeys(o).length === count
 }
 
 /** `seen` still describes the own properties of `o` beyond its body. */

@@ -27,9 +27,11 @@
  * was found then (`PropsSeen`: keys, attributes, values, extensibility). Any other Map or
  * Set is inspected too (it must still have no own property). Any other object or array is
  * checked for what can appear on it: extensibility (`freeze`, `seal`, `preventExtensions`),
- * symbol-keyed properties and (objects) non-enumerable ones (`noExtras`: the count of
- * `Reflect.ownKeys` for objects, of `Object.getOwnPropertySymbols` for arrays; the cost per
- * object is in the README, "Change detection"). Not seen through a raw reference: a change of the
+ * symbol-keyed properties and (objects) non-enumerable ones (`noExtras`: for plain objects,
+ * which have loose ids in a verifying container (loose-ids.ts), the counts of
+ * `Object.getOwnPropertyNames` and `Object.getOwnPropertySymbols`, on V8's fast path; for
+ * other objects the count of `Reflect.ownKeys`; for arrays `Object.getOwnPropertySymbols`;
+ * the cost per object is in the README, "Change detection"). Not seen through a raw reference: a change of the
  * attributes of an enumerable property of an extensible object that has no other extra
  * property (`Object.defineProperty(o, 'a', { writable: false })`), non-index string-keyed
  * properties of arrays that are not enumerable (never looked at, props.ts), and own
