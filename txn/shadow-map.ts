@@ -21,6 +21,7 @@
 import type { ChunkIO } from './shadow-io.js'
 import type { FreeSpace } from './shadow-space.js'
 import { NONE, depthFor } from './shadow-format.js'
+import { StagedChunks } from './shadow-staged.js'
 
 /** A map entry: a physical chunk and the CRC-32C of its content. */
 export interface Entry { phys: number; crc: number }
@@ -48,10 +49,10 @@ export class StagedMap {
   readonly #F: number
   readonly #pow: number[] = []
   readonly #nodes = new Map<number, StagedNode>()
-  /** Logical chunk -> fresh physical chunk written in this batch. */
-  readonly dirty = new Map<number, number>()
+  /** Logical chunk -> fresh physical chunk written in this batch (single chunks, and runs of adopted ones: shadow-staged.ts). */
+  readonly dirty = new StagedChunks()
   /** Logical chunk -> checksum of its staged chunk, when its writer supplied it (adopted chunks); dropped on any write to it. */
-  readonly knownCrc = new Map<number, number>()
+  readonly knownCrc = this.dirty.knownCrc
   readonly released: number[] = []
 
   constructor(io: ChunkIO, space: FreeSpace, base: MapBase) {
@@ -153,7 +154,8 @@ export class StagedMap {
    * took and filled (adoption), with checksums `crcs`: as a whole write of each, staging
    * each leaf node once for the entries it holds. None may be staged yet in this batch
    * (ShadowStore.adopt checks that, with a typed error, before it changes anything); the
-   * caller reserved `adoptCost` free chunks.
+   * caller reserved `adoptCost` free chunks. `crcs` is kept, not copied (one run of
+   * `dirty`, no Map entry per chunk: shadow-staged.ts).
    */
   stageAdopted(L0: number, phys0: number, crcs: Uint32Array): void {
     const n = crcs.length
@@ -172,9 +174,8 @@ export class StagedMap {
         leaf.entries[2 * j] = phys
         leaf.entries[2 * j + 1] = 0
       }
-      this.dirty.set(L, phys)
-      this.knownCrc.set(L, crcs[i]!)
     }
+    this.dirty.addRun(L0, phys0, crcs)
   }
 
   /** Upper bound of the fresh chunks `resize(n)` takes. */
@@ -316,10 +317,10 @@ export class StagedMap {
    */
   seal(): SealedMap {
     const written: number[] = []
-    for (const [L, phys] of this.dirty) {
+    this.dirty.forEach((L, phys) => {
       this.#setEntry(0, L, phys, this.knownCrc.get(L) ?? this.#io.crc(phys))
       written.push(phys)
-    }
+    })
     const nodes = [...this.#nodes.values()].sort((a, b) => a.level - b.level)
     for (const node of nodes) {
       this.#io.writeEntries(node.phys, node.entries)
