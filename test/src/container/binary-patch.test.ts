@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { restoresCommitted, simRegion } from './setup.js'
+import { restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import { Restorer } from '../../../src/container/decode.js'
@@ -137,7 +137,7 @@ test('binary-patch.ts inv. BP1, BP2 under the crash model: random writes, severa
       await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }
-  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 6), includeErrorInReport: true })
+  }), { ...runs(Number(process.env.PMEM_PATCH_RUNS ?? 6)), includeErrorInReport: true })
 })
 
 // ---------------------------------------------------------------- damage (decode.ts inv. 1, binary-patch.ts inv. BP1)

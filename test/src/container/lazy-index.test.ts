@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { fileURLToPath } from 'node:url'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, PmemError, SimRegion } from '../../../regions/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
@@ -52,7 +52,7 @@ test('X2: after any points (incremental, full, compactions) the index chain equa
     const lazy = Container.openRegion(copy(img), { classes: CLASSES, lazy: true })
     compareLazy(lazy.root, last, seed)
     await lazy.close()
-  }), { numRuns: 15, includeErrorInReport: true })
+  }), { ...runs(15), includeErrorInReport: true })
 })
 
 /**
@@ -151,7 +151,7 @@ test('X3: an INDEX record changed with its checksums intact (a writer bug) is a 
       assert.ok(e instanceof CorruptionError, `a wrong object, not a typed error: ${String(e)}`)
       assert.equal(c.check().ok, false)
     }
-  }), { numRuns: 60, examples: [[1, 26, 5]] })     // [1, 26, 5]: a delta entry's id changed, so the root kept the base's older record (X7 catches it)
+  }), { ...runs(60), examples: [[1, 26, 5]] })     // [1, 26, 5]: a delta entry's id changed, so the root kept the base's older record (X7 catches it)
 })
 
 /** The log of `img`'s newest version, and where entry `id` of its dense base lies in it. */
@@ -288,5 +288,5 @@ test('X2: a dense base is read back exactly whatever its size and position (its 
     const idx = new LogIndex(log, log.length, high, 't', true)
     readIndex(idx, records.length, [], () => {})
     assert.deepEqual([...idx.offsets], [...scan.offsets])
-  }), { numRuns: 300 })
+  }), runs(300))
 })

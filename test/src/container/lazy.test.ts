@@ -11,7 +11,7 @@ import fc from 'fast-check'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, SimRegion } from '../../../regions/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES, Point } from './graph-kit.js'
@@ -36,7 +36,7 @@ test('Z1, Z2: a lazy restore touched in random order is the full restore, identi
     assertSameGraph(lazy.unwrap(lazy.root), cloneGraph(expected))   // the rest, raw (unwrap fills what it reaches)
     compareLazy(lazy.root, expected, seed + 1)               // and all of it through the proxies again
     assert.equal(lazy.lazy?.state, 'lazy', 'reading never completes the restore')
-  }), { numRuns: 40, includeErrorInReport: true })
+  }), { ...runs(40), includeErrorInReport: true })
 })
 
 /** Applies `ops` to the lazy container and to a model (a full restore of the same image, never persisted); points on the lazy one. */
@@ -88,7 +88,7 @@ test('Z3-Z5, several lives: mutations through lazy proxies, points with untouche
       assertSameGraph(whole.unwrap(whole.root), expected.get(fresh.version))
       image = crashed
     }
-  }), { numRuns: 12, includeErrorInReport: true })
+  }), { ...runs(12), includeErrorInReport: true })
 })
 
 /** A container with users in a Map, a shared team, a cycle and a Date, persisted once; returns the image. */

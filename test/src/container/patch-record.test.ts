@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { restoresCommitted, simRegion } from './setup.js'
+import { restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import { Restorer } from '../../../src/container/decode.js'
@@ -277,7 +277,7 @@ test('patch-record.ts inv. PR1-PR5: random mutations through raw references, the
         await f.close()
       }
     }
-  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 10), includeErrorInReport: true })
+  }), { ...runs(Number(process.env.PMEM_PATCH_RUNS ?? 10)), includeErrorInReport: true })
 })
 
 test('patch-record.ts under the crash model, lives several deep: a crash image at any flush (recovery flushes included) restores a committed graph exactly', async () => {
@@ -313,7 +313,7 @@ test('patch-record.ts under the crash model, lives several deep: a crash image a
       await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }
-  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 8), includeErrorInReport: true })
+  }), { ...runs(Number(process.env.PMEM_PATCH_RUNS ?? 8)), includeErrorInReport: true })
 })
 
 // ---------------------------------------------------------------- damage (decode.ts inv. 1, patch-record.ts inv. PR1, PR2)

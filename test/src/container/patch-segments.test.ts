@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { assertSameGraph, cloneGraph } from './graph-kit.js'
 import { compareLazy } from './lazy-kit.js'
@@ -114,7 +114,7 @@ test('verify.ts inv. V4: random changes of large Maps and Sets held raw, each po
       assertSameGraph(f.unwrap(f.root), want)
     }
     await c.close()
-  }), { numRuns: 6, seed: 16 })
+  }), runs(6, 16))
 })
 
 test('patch-segments.ts inv. P3: a value that cannot persist in a segment the patch would keep is still reported in dropped after a change elsewhere', async () => {
@@ -194,7 +194,7 @@ test('patched points under the crash model, three lives deep: a crash image at a
       for (const [v, snap] of expected) committed.set(v, snap)
       region = crashed
     }
-  }), { numRuns: 3, seed: 16, includeErrorInReport: true })
+  }), { ...runs(3, 16), includeErrorInReport: true })
 })
 
 test('patched points restored in a fresh process (kept-child.ts) give the graph the program had', async () => {

@@ -24,6 +24,7 @@ import { BinaryTable } from '../../../src/container/binary.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { ObjectTable } from '../../../src/container/identity.js'
 import { KIND_ARRAY, TAG_FLOAT64, TAG_INT32 } from '../../../src/container/format.js'
+import { runs } from './setup.js'
 
 /** Every byte value in strings of every length from 0 to 40 (latin-1: one char per byte). */
 function latin1Strings(): string[] {
@@ -95,7 +96,7 @@ test('arrays of numbers and other values, segmented or not, restore element for 
         if (typeof x !== 'object' || x === null) assert.ok(Object.is(out.long[i], x), `element ${i}: ${String(out.long[i])} for ${String(x)}`)
       }
     },
-  ), { numRuns: 25 })
+  ), runs(25))
 })
 
 test('an array element cut short by the record end is CorruptionError at that element, for a float64 and an int32 (decode.ts inv. 1)', () => {
