@@ -1,7 +1,7 @@
 /**
  * The restore's fast paths (issue 16, maps-sets and numeric corpus workloads): latin-1
  * strings made from their char codes (reader.ts `fromCodes`), array elements read without
- * a call per number (decode.ts `#elements`), Maps and Sets each with their loop, segments
+ * a call per number (decode-values.ts `elements`), Maps and Sets each with their loop, segments
  * by content made into a Map only when the encoder asks (segments.ts `RestoredSegments`),
  * their keys views of the restore's log copy (log.ts inv. 6), and the writer's log decoded
  * in place from the region (log.ts inv. 5, ShadowStore.viewPrefix, tested in
@@ -72,7 +72,7 @@ test('latin-1 strings of 0-40 chars and every byte value restore exactly, as Map
   }
 })
 
-/** Array elements of every tag `#elements` reads itself, and others it leaves to `value`. */
+/** Array elements of every tag `elements` (decode-values.ts) reads itself, and others it leaves to `value`. */
 const element = fc.oneof(
   fc.double(),                                       // NaN, -0, Infinity included
   fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
@@ -83,7 +83,7 @@ const element = fc.oneof(
   fc.array(fc.double(), { maxLength: 3 }),
 )
 
-test('arrays of numbers and other values, segmented or not, restore element for element (decode.ts #elements), also lazily and in place', async () => {
+test('arrays of numbers and other values, segmented or not, restore element for element (decode-values.ts elements), also lazily and in place', async () => {
   await fc.assert(fc.asyncProperty(
     fc.array(element, { maxLength: 40 }), fc.nat({ max: 700 }), fc.double(), fc.integer(), fc.boolean(),
     async (mixed, n, d, k, lazy) => {
