@@ -67,6 +67,12 @@
  *      out raw and exposed (their methods need the real instance), or untracked with `track:
  *      'barriers'`. (Before issue 16 every class instance was handed out raw in the default
  *      mode; the corpus's classes workload then compared 113,000 objects at every 1% point.)
+ *      So are, in every mode, instances of registered subclasses of Date, RegExp and
+ *      ArrayBuffer (their methods need the real instance's internal slots; a Date's time is
+ *      compared at each point as any Date's), and, in the default mode, of Map and Set
+ *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
+ *      the override would be bypassed) or a method reaching the built-in's methods with its
+ *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
@@ -78,7 +84,9 @@
  * what a mutation marks (`mark` and the helpers below); the traps themselves (inv. 1, 2, 3,
  * 6, 8) are in barrier-traps.ts.
  */
-import { ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet } from './builtins.js'
+import {
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
+} from './builtins.js'
 import type { ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
@@ -106,6 +114,41 @@ export interface LazyFill {
 
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
 const RAW_CLASS: ProxyHandler<object> = {}
+
+/** What a Map or Set proxy answers itself (barrier-traps.ts), whatever the class of its target defines. */
+const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
+/** A function reaching the built-in's methods with its own `this`: `super.set(...)`, `Map.prototype.get.call(this, ...)`. */
+const BUILTIN_CALL = /\bsuper\s*(?:\.|\[)|\b(?:Map|Set)\.prototype\b/
+const fnToString = Function.prototype.toString
+const needsRaw = new WeakMap<object, boolean>()
+
+/**
+ * inv. 7: true if instances of the Map or Set subclass whose prototype is `proto` cannot be
+ * proxied: a prototype between `proto` and `base` (Map.prototype or Set.prototype) defines a
+ * member the proxy answers itself (the class's override would be bypassed: silently other
+ * behaviour), or a method or accessor whose source reaches the built-in's methods with its
+ * `this` (a super call; they refuse a proxy). Read once per prototype, when the first
+ * instance is handed out; a false positive only costs the comparison of an exposed object.
+ */
+function collectionClassNeedsRaw(proto: object, base: object): boolean {
+  const known = needsRaw.get(proto)
+  if (known !== undefined) return known
+  let raw = false
+  for (let p: object | null = proto; p !== null && p !== base && !raw; p = getPrototypeOf(p) as object | null) {
+    for (const k of Reflect.ownKeys(p)) {
+      if (k === 'constructor') continue
+      if (COLLECTION_MEMBERS.has(k)) { raw = true; break }
+      const d = Reflect.getOwnPropertyDescriptor(p, k)!
+      if ([d.value, d.get, d.set].some(f => typeof f === 'function' && BUILTIN_CALL.test(sourceOf(f)))) { raw = true; break }
+    }
+  }
+  needsRaw.set(proto, raw)
+  return raw
+}
+
+function sourceOf(f: Function): string {
+  try { return fnToString.call(f) } catch { return '' }
+}
 
 /** Creates and recognizes the write-barrier proxies of one container. */
 export class Barrier implements TrapHost {
@@ -216,7 +259,11 @@ export class Barrier implements TrapHost {
       if (isDate(v)) this.#host.onDate(v as Date)
       return v
     }
-    if (handler === RAW_CLASS) { this.#host.expose(v); return v }
+    if (handler === RAW_CLASS) {
+      if (isDate(v)) this.#host.onDate(v as Date)     // a Date subclass (inv. 7): its time compared at each point, as any Date's
+      this.#host.expose(v)
+      return v
+    }
     const verifier = this.#host.verifier
     if (verifier !== null) {
       const id = this.#table.idOf(v)
@@ -243,7 +290,15 @@ export class Barrier implements TrapHost {
       // Other instances are proxied like plain objects (inv. 7): their methods and accessors
       // run with the proxy as `this`, so every write they make goes through the traps.
       if (info.unsaved.length > 0 || info.hooks !== null) return RAW_CLASS
-      return isArray(v) ? this.#object : isMap(v) ? this.#map as ProxyHandler<never> : isSet(v) ? this.#set as ProxyHandler<never> : this.#object
+      if (isArray(v)) return this.#object
+      if (isMap(v) || isSet(v)) {
+        // A member of its class the proxy answers itself would be bypassed, and a call of the
+        // built-in's method on `this` (super.set) refuses the proxy: raw and exposed (inv. 7).
+        if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, isMap(v) ? MapProto : SetProto)) return RAW_CLASS
+        return isMap(v) ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
+      }
+      if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
+      return this.#object
     }
     if (isArray(v)) return this.#object
     if (isMap(v)) return this.#map as ProxyHandler<never>
