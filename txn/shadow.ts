@@ -5,9 +5,10 @@
  * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
  *
  * Implements the chunk-store interface (chunk-store.ts) that containers are written against.
- * This file is the store's API over the staged batch: reads (each committed chunk verified on
- * first read), writes, resize, meta, space reservation, the argument and state checks, and the
- * broken state. Formats: shadow-format.ts. Staged map: shadow-map.ts. Versions and commits
+ * This file is the store's API over the staged batch: reads, writes, resize, meta, space
+ * reservation, the argument and state checks, and the broken state. The reads' work (each
+ * committed chunk verified on first read, inv. 4): shadow-read.ts. Formats: shadow-format.ts.
+ * Staged map: shadow-map.ts. Versions and commits
  * (sealing, the slot writes, which chunks each version pins, freeing them): shadow-versions.ts.
  * Recovery: shadow-recover.ts. Create, open and the slot probes: shadow-open.ts. Adopting
  * appended chunks: shadow-adopt.ts.
@@ -47,13 +48,14 @@
  * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
  */
 import {
-  BrokenError, InvalidArgumentError, OutOfRangeError, CorruptionError, ReadOnlyError, describe,
+  BrokenError, InvalidArgumentError, OutOfRangeError, ReadOnlyError, describe,
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import { MAX_CHUNKS, META_MAX, NONE } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
 import { FreeSpace } from './shadow-space.js'
-import { StagedMap, type Entry } from './shadow-map.js'
+import { StagedMap } from './shadow-map.js'
+import { ChunkReads } from './shadow-read.js'
 import { Versions, type Sealed, type ShadowVersionInfo } from './shadow-versions.js'
 import { CommitInProgressError } from './shadow-errors.js'
 import {
@@ -109,6 +111,8 @@ export class ShadowStore implements ChunkStore {
   #map: StagedMap
   /** Committed chunks whose checksum was verified since they were written or last freed. */
   readonly #verified = new Set<number>()
+  /** Reads of the staged view, each committed chunk verified once (shadow-read.ts, inv. 4). */
+  readonly #reads: ChunkReads
   #broken: { cause: unknown } | null = null
 
   private constructor(init: StoreInit) {
@@ -131,6 +135,7 @@ export class ShadowStore implements ChunkStore {
       reserve: (n, action) => this.#reserve(n, action),
     }, init)
     this.#map = new StagedMap(this.#io, this.#space, init.view)
+    this.#reads = new ChunkReads(this.#io, this.#verified, () => this.#versions.view.version)
   }
 
   /**
@@ -190,11 +195,7 @@ export class ShadowStore implements ChunkStore {
    */
   read(logical: number): Uint8Array {
     this.#ready('read')
-    this.#checkLogical(logical, 'read')
-    const e = this.#map.lookup(logical)
-    if (e.phys === NONE) return new Uint8Array(this.chunkSize)
-    if (this.#map.dirty.get(logical) !== e.phys) this.#verify(logical, e)
-    return this.#io.read(e.phys)
+    return this.#reads.read(this.#map, logical)
   }
 
   /**
@@ -207,14 +208,7 @@ export class ShadowStore implements ChunkStore {
    */
   readInto(logical: number, target: Uint8Array, at: number, length = this.chunkSize): void {
     this.#ready('read')
-    this.#checkLogical(logical, 'read')
-    if (!(target instanceof Uint8Array) || !Number.isSafeInteger(at) || !Number.isSafeInteger(length) || length < 0 || length > this.chunkSize || at < 0 || at + length > target.length) {
-      throw new OutOfRangeError(`Cannot read logical chunk ${logical} of shadow store on region "${this.#region.path}": ${describe(length)} bytes at ${describe(at)} do not fit a target of ${target instanceof Uint8Array ? target.length : describe(target)} bytes (or exceed the ${this.chunkSize}-byte chunk)`)
-    }
-    const e = this.#map.lookup(logical)
-    if (e.phys === NONE) { target.fill(0, at, at + length); return }
-    if (this.#map.dirty.get(logical) !== e.phys) this.#verify(logical, e)
-    this.#io.readInto(e.phys, 0, length, target, at)
+    this.#reads.readInto(this.#map, logical, target, at, length)
   }
 
   /**
@@ -233,17 +227,7 @@ export class ShadowStore implements ChunkStore {
    */
   viewPrefix(end: number): Uint8Array | null {
     this.#ready('read')
-    const cs = this.chunkSize
-    if (!Number.isSafeInteger(end) || end <= 0 || end > this.#map.count * cs) {
-      throw new OutOfRangeError(`Cannot view ${describe(end)} bytes of shadow store on region "${this.#region.path}": it holds ${this.#map.count} chunks of ${cs} bytes`)
-    }
-    const n = Math.ceil(end / cs)
-    const e = this.#map.prefixEntries(n)
-    const first = e[0]
-    for (let k = 0; k < n; k++) if (e[2 * k] === NONE || e[2 * k] !== first + k) return null
-    const dirty = this.#map.dirty
-    for (let k = 0; k < n; k++) if (dirty.size === 0 || dirty.get(k) !== first + k) this.#verify(k, { phys: first + k, crc: e[2 * k + 1] })
-    return this.#io.view(first, end)
+    return this.#reads.viewPrefix(this.#map, end)
   }
 
   /**
@@ -257,7 +241,7 @@ export class ShadowStore implements ChunkStore {
     const action = `Cannot write logical chunk ${describe(logical)} of shadow store on region "${this.#region.path}"`
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${action}: data must be a Uint8Array, got ${describe(data)}`)
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`${action}: offset must be a non-negative integer, got ${describe(offset)}`)
-    this.#checkLogical(logical, 'write')
+    this.#reads.checkLogical(this.#map, logical, 'write')
     if (offset + data.length > this.chunkSize) {
       throw new OutOfRangeError(`${action}: bytes [${offset}, ${offset + data.length}) do not fit a chunk of ${this.chunkSize} bytes`)
     }
@@ -266,7 +250,7 @@ export class ShadowStore implements ChunkStore {
     if (phys === undefined) {
       const old = this.#map.lookup(logical)
       const whole = offset === 0 && data.length === this.chunkSize
-      if (!whole && old.phys !== NONE) this.#verify(logical, old) // never copy damage into a new version
+      if (!whole && old.phys !== NONE) this.#reads.verify(logical, old) // never copy damage into a new version
       this.#reserve(this.#map.writeCost(logical), 'write')
       phys = this.#map.stageData(logical, old, !whole)
     }
@@ -383,16 +367,6 @@ export class ShadowStore implements ChunkStore {
     return s
   }
 
-  /** Checks a committed chunk against the checksum its parent stores, once (inv. 4). */
-  #verify(logical: number, e: Entry): void {
-    if (this.#verified.has(e.phys)) return
-    const actual = this.#io.crc(e.phys)
-    if (actual !== e.crc) {
-      throw new CorruptionError(`Shadow store on region "${this.#region.path}": logical chunk ${logical} of version ${this.#versions.view.version} (physical chunk ${e.phys}, region offset ${this.#io.chunkOffset(e.phys)}) fails its checksum (stored ${hex(e.crc)}, computed ${hex(actual)}); the file is damaged`)
-    }
-    this.#verified.add(e.phys)
-  }
-
   /** What adopting works on: the current batch's map, and `#reserve` for its map nodes. */
   #adoptHost(): AdoptHost {
     return { region: this.#region, io: this.#io, space: this.#space, map: this.#map, reserve: (n, action) => this.#reserve(n, action) }
@@ -401,15 +375,6 @@ export class ShadowStore implements ChunkStore {
   /** Makes sure `n` chunks are free, growing the region if needed (shadow-open.ts; OutOfSpaceError otherwise). */
   #reserve(n: number, action: string): void {
     if (this.#space.freeCount < n) growForChunks(this.#region, this.#growBy, this.#io, this.#space, n, action)
-  }
-
-  #checkLogical(logical: number, action: string): void {
-    if (!Number.isSafeInteger(logical) || logical < 0) {
-      throw new InvalidArgumentError(`Cannot ${action} shadow store on region "${this.#region.path}": logical chunk must be a non-negative integer, got ${describe(logical)}`)
-    }
-    if (logical >= this.#map.count) {
-      throw new OutOfRangeError(`Cannot ${action} logical chunk ${logical} of shadow store on region "${this.#region.path}": it has ${this.#map.count} chunks (resize first)`)
-    }
   }
 
   /** Throws if the store is broken or its region closed; refreshes the region's bytes. */
@@ -435,8 +400,4 @@ export class ShadowStore implements ChunkStore {
     const msg = cause instanceof Error ? cause.message : String(cause)
     return new BrokenError(`Cannot ${action} shadow store on region "${this.#region.path}": an earlier flush failed (${msg}); the store refuses further work, reopen it to recover the last durable version`, { cause })
   }
-}
-
-function hex(n: number): string {
-  return '0x' + n.toString(16).padStart(8, '0')
 }

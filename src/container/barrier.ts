@@ -50,7 +50,7 @@
  *   6. A read through a proxy (`get`, `getOwnPropertyDescriptor`) of a non-writable,
  *      non-configurable own data property of the target returns the target's own value (the
  *      platform's proxy invariant, a TypeError at the program's read otherwise): an object
- *      value is handed out raw and exposed (`#raw`; or it is one of our proxies, below).
+ *      value is handed out raw and exposed (`raw`; or it is one of our proxies, below).
  *      `get` looks the descriptor up only for non-extensible targets and pinned ones
  *      (pinned.ts: restored with such a property, or given one through a proxy), so reads of
  *      writable properties cost what they did. A `defineProperty` through a proxy that makes
@@ -67,6 +67,12 @@
  *      out raw and exposed (their methods need the real instance), or untracked with `track:
  *      'barriers'`. (Before issue 16 every class instance was handed out raw in the default
  *      mode; the corpus's classes workload then compared 113,000 objects at every 1% point.)
+ *      So are, in every mode, instances of registered subclasses of Date, RegExp and
+ *      ArrayBuffer (their methods need the real instance's internal slots; a Date's time is
+ *      compared at each point as any Date's), and, in the default mode, of Map and Set
+ *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
+ *      the override would be bypassed) or a method reaching the built-in's methods with its
+ *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
@@ -74,35 +80,20 @@
  *      mutation (`clear`, delete, define, `setPrototypeOf`, `preventExtensions`) sets the
  *      log's `whole` (inv. CL2), so the next point re-encodes it. The encoder writes a
  *      PATCH record from the log (patch-record.ts).
+ * This file decides what is proxied and what is handed out raw (`wrap`, inv. 4, 5, 7) and
+ * what a mutation marks (`mark` and the helpers below); the traps themselves (inv. 1, 2, 3,
+ * 6, 8) are in barrier-traps.ts.
  */
 import {
-  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isDate, isMap, isSet, mapContains, mapEach, mapFetch, mapPut,
-  mapSize, reflectGet, setEach, setSize,
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
 } from './builtins.js'
-import { PROXY_TARGET, type ObjectTable } from './identity.js'
+import type { ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
-import { isPinned, pin } from './pinned.js'
 import type { Changes } from './change-log.js'
+import { mapHandler, objectHandler, setHandler, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
 
-type AnyMap = Map<unknown, unknown>
-type AnySet = Set<unknown>
-type Fn = (...args: unknown[]) => unknown
-
-const isExtensible = Object.isExtensible
-const propertyIsEnumerable = Object.prototype.propertyIsEnumerable
-const gOPD = Reflect.getOwnPropertyDescriptor
-const mapDelete = Map.prototype.delete
-const mapClear = Map.prototype.clear
-const mapEntries = Map.prototype.entries
-const mapKeys = Map.prototype.keys
-const mapValues = Map.prototype.values
-const setAdd = Set.prototype.add
-const setDelete = Set.prototype.delete
-const setClear = Set.prototype.clear
-const setHas = Set.prototype.has
-const setValues = Set.prototype.values
 /** What the barrier asks of its container (tables.ts). */
 export interface BarrierHost {
   /** A Date was handed out raw: compare it at each point. */
@@ -124,8 +115,43 @@ export interface LazyFill {
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
 const RAW_CLASS: ProxyHandler<object> = {}
 
+/** What a Map or Set proxy answers itself (barrier-traps.ts), whatever the class of its target defines. */
+const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
+/** A function reaching the built-in's methods with its own `this`: `super.set(...)`, `Map.prototype.get.call(this, ...)`. */
+const BUILTIN_CALL = /\bsuper\s*(?:\.|\[)|\b(?:Map|Set)\.prototype\b/
+const fnToString = Function.prototype.toString
+const needsRaw = new WeakMap<object, boolean>()
+
+/**
+ * inv. 7: true if instances of the Map or Set subclass whose prototype is `proto` cannot be
+ * proxied: a prototype between `proto` and `base` (Map.prototype or Set.prototype) defines a
+ * member the proxy answers itself (the class's override would be bypassed: silently other
+ * behaviour), or a method or accessor whose source reaches the built-in's methods with its
+ * `this` (a super call; they refuse a proxy). Read once per prototype, when the first
+ * instance is handed out; a false positive only costs the comparison of an exposed object.
+ */
+function collectionClassNeedsRaw(proto: object, base: object): boolean {
+  const known = needsRaw.get(proto)
+  if (known !== undefined) return known
+  let raw = false
+  for (let p: object | null = proto; p !== null && p !== base && !raw; p = getPrototypeOf(p) as object | null) {
+    for (const k of Reflect.ownKeys(p)) {
+      if (k === 'constructor') continue
+      if (COLLECTION_MEMBERS.has(k)) { raw = true; break }
+      const d = Reflect.getOwnPropertyDescriptor(p, k)!
+      if ([d.value, d.get, d.set].some(f => typeof f === 'function' && BUILTIN_CALL.test(sourceOf(f)))) { raw = true; break }
+    }
+  }
+  needsRaw.set(proto, raw)
+  return raw
+}
+
+function sourceOf(f: Function): string {
+  try { return fnToString.call(f) } catch { return '' }
+}
+
 /** Creates and recognizes the write-barrier proxies of one container. */
-export class Barrier {
+export class Barrier implements TrapHost {
   readonly #table: ObjectTable
   readonly #dirty: DirtySet
   readonly #classes: ClassRegistry
@@ -141,9 +167,9 @@ export class Barrier {
     this.#dirty = dirty
     this.#classes = classes
     this.#excluded = excluded
-    this.#object = this.#objectHandler()
-    this.#map = this.#mapHandler()
-    this.#set = this.#setHandler()
+    this.#object = objectHandler(this)
+    this.#map = mapHandler(this)
+    this.#set = setHandler(this)
   }
 
   /**
@@ -153,7 +179,7 @@ export class Barrier {
   deferred: object[] | null = null
   /**
    * While ids of a restore are being stamped: targets without a stamp that a trap gave
-   * something beyond their body (`#beyond`); their `plain` flags (set by the restore, dirty.ts
+   * something beyond their body (`beyond`); their `plain` flags (set by the restore, dirty.ts
    * inv. D2) are cleared when stamping completes (tables.ts).
    */
   deferredBeyond: object[] = []
@@ -182,27 +208,29 @@ export class Barrier {
     return false
   }
 
+  // The helpers below are the traps' (barrier-traps.ts), not the container's.
+
   /** The change log of `t` (change-log.ts; inv. 8), if it has one. */
-  #changesOf(t: object): Changes | undefined {
+  changesOf(t: object): Changes | undefined {
     const log = this.#dirty.changes
     return log.size === 0 ? undefined : log.get(t)
   }
 
   /** A mutation of `t` that its change log cannot express (change-log.ts inv. CL2). */
-  #whole(t: object): void {
-    const c = this.#changesOf(t)
+  whole(t: object): void {
+    const c = this.changesOf(t)
     if (c !== undefined) c.whole = true
   }
 
   /** `t` may hold something beyond its body now (dirty.ts inv. D2): cleared now, or when its id is stamped. */
-  #beyond(t: object): void {
+  beyond(t: object): void {
     const id = this.#table.idOf(t)
     if (id !== 0) this.#dirty.beyond(id)
     else if (this.deferred !== null) this.deferredBeyond.push(t)
   }
 
   /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4); remembered while ids are stamped. */
-  #storing<T>(v: T, holderExposed: boolean): T {
+  storing<T>(v: T, holderExposed: boolean): T {
     if (typeof v !== 'object' || v === null) return v
     const raw = this.unwrap(v)
     if (holderExposed) this.#host.expose(raw as object)
@@ -210,6 +238,8 @@ export class Barrier {
     return raw
   }
 
+  /** `v` is one of this container's proxies. */
+  isProxy(v: object): boolean { return this.#table.targetOf(v) !== undefined }
 
   /** The raw object behind one of this container's proxies, or `v` itself. */
   unwrap<T>(v: T): T {
@@ -229,7 +259,11 @@ export class Barrier {
       if (isDate(v)) this.#host.onDate(v as Date)
       return v
     }
-    if (handler === RAW_CLASS) { this.#host.expose(v); return v }
+    if (handler === RAW_CLASS) {
+      if (isDate(v)) this.#host.onDate(v as Date)     // a Date subclass (inv. 7): its time compared at each point, as any Date's
+      this.#host.expose(v)
+      return v
+    }
     const verifier = this.#host.verifier
     if (verifier !== null) {
       const id = this.#table.idOf(v)
@@ -256,7 +290,15 @@ export class Barrier {
       // Other instances are proxied like plain objects (inv. 7): their methods and accessors
       // run with the proxy as `this`, so every write they make goes through the traps.
       if (info.unsaved.length > 0 || info.hooks !== null) return RAW_CLASS
-      return isArray(v) ? this.#object : isMap(v) ? this.#map as ProxyHandler<never> : isSet(v) ? this.#set as ProxyHandler<never> : this.#object
+      if (isArray(v)) return this.#object
+      if (isMap(v) || isSet(v)) {
+        // A member of its class the proxy answers itself would be bypassed, and a call of the
+        // built-in's method on `this` (super.set) refuses the proxy: raw and exposed (inv. 7).
+        if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, isMap(v) ? MapProto : SetProto)) return RAW_CLASS
+        return isMap(v) ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
+      }
+      if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
+      return this.#object
     }
     if (isArray(v)) return this.#object
     if (isMap(v)) return this.#map as ProxyHandler<never>
@@ -265,148 +307,10 @@ export class Barrier {
   }
 
   /** `v`, read from a non-writable, non-configurable property, must be handed out as it is (inv. 6): exposed (inv. 4), unless it is one of our proxies. */
-  #raw(v: object): object {
+  raw(v: object): object {
     if (this.#table.targetOf(v) !== undefined) return v
     this.lazy?.reached(v)     // inv. 5
     if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
     return v
-  }
-
-  #objectHandler(): ProxyHandler<object> {
-    return {
-      get: (t, k, r) => k === PROXY_TARGET ? t : this.#read(t, k, r),
-      // The writing traps are the Map/Set ones, but a set passes the receiver on (setters of
-      // the prototype chain see the proxy, as for an ordinary object).
-      ...this.#ownPropertyTraps<object>(),
-      set: (t, k, v, r) => {
-        const e = this.mark(t)
-        const raw = this.#storing(v, e)
-        this.#changesOf(t)?.arraySet(k, raw)    // inv. 8
-        return Reflect.set(t, k, raw, r)
-      },
-    }
-  }
-
-  /**
-   * Traps of Map and Set proxies for their own properties (`m.meta = {...}`, symbol keys,
-   * `Object.defineProperty`, `Object.freeze`): they persist too (props.ts), so they mark.
-   */
-  #ownPropertyTraps<T extends object>(): ProxyHandler<T> {
-    return {
-      set: (t, k, v) => { const e = this.mark(t); return Reflect.set(t, k, this.#storing(v, e), t) },
-      deleteProperty: (t, k) => { this.mark(t); this.#whole(t); return Reflect.deleteProperty(t, k) },
-      defineProperty: (t, k, d) => {
-        const e = this.mark(t)
-        // `{ value }` alone is how a set through the proxy (Reflect.set with the proxy as
-        // receiver) updates an existing property: an element write of an array (inv. 8).
-        const log = this.#changesOf(t)
-        if (log !== undefined) {
-          if ('value' in d && d.get === undefined && d.set === undefined && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined) log.arraySet(k, this.unwrap(d.value))
-          else log.whole = true
-        }
-        // A symbol key, or a property that is (or may become) non-enumerable: something beyond
-        // the body (dirty.ts inv. D2). `{ value }` alone (a set of an existing property) keeps
-        // the property's enumerability; on a missing property it makes a non-enumerable one.
-        if (typeof k !== 'string' || (d.enumerable !== true && (d.enumerable === false || !propertyIsEnumerable.call(t, k)))) this.#beyond(t)
-        const pinning = d.writable !== true && d.configurable !== true && this.#pins(t, k, d)
-        // A proxy of ours defined read-only stays as given: later reads must return it (inv. 6).
-        if ('value' in d && !(pinning && this.#table.targetOf(d.value as object) !== undefined)) d = { ...d, value: this.#storing(d.value, e) }
-        const ok = Reflect.defineProperty(t, k, d)
-        if (ok && pinning) pin(t)
-        return ok
-      },
-      // A descriptor's value is handed out like a property read (a non-writable,
-      // non-configurable one must be the target's own value: inv. 6).
-      getOwnPropertyDescriptor: (t, k) => {
-        const d: PropertyDescriptor | undefined = gOPD(t, k)
-        if (d === undefined || typeof d.value !== 'object' || d.value === null) return d
-        if (d.configurable === false && d.writable === false) this.#raw(d.value as object)
-        else d.value = this.wrap(d.value)
-        return d
-      },
-      setPrototypeOf: (t, p) => { this.mark(t); this.#whole(t); return Reflect.setPrototypeOf(t, this.unwrap(p)) },
-      preventExtensions: t => { this.mark(t); this.#whole(t); this.#beyond(t); return Reflect.preventExtensions(t) },
-    }
-  }
-
-  /** True if defining `d` (writable and configurable not true) leaves `t[k]` a non-writable, non-configurable data property (absent attributes keep the current ones, or are false). */
-  #pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
-    if (d.get !== undefined || d.set !== undefined) return false
-    const cur = gOPD(t, k)
-    const data = cur !== undefined && !('get' in cur)
-    return (d.writable ?? (data && cur.writable === true)) === false && (d.configurable ?? cur?.configurable === true) === false
-  }
-
-  /** A property of a Map or Set proxy that is not one of its methods: read like an object's (inv. 6). */
-  #other(t: object, k: string | symbol): unknown { return this.#read(t, k, t) }
-
-  /**
-   * A property read through a proxy: objects wrapped, except that a proxy must return the
-   * very value of a non-writable, non-configurable property (inv. 6): those are handed out
-   * raw. Looked up for non-extensible and pinned targets only.
-   */
-  #read(t: object, k: string | symbol, r: unknown): unknown {
-    const v = reflectGet(t, k, r)
-    if (typeof v !== 'object' || v === null) return v
-    if (!isExtensible(t) || isPinned(t)) {
-      const d = gOPD(t, k)
-      if (d !== undefined && d.configurable === false && d.writable === false) return this.#raw(v)
-    }
-    return this.wrap(v)
-  }
-
-  #mapHandler(): ProxyHandler<AnyMap> {
-    const b = this
-    return {
-      get(t, k, proxy) {
-        switch (k) {
-          case PROXY_TARGET: return t
-          case 'size': return mapSize(t)
-          case 'get': return (key: unknown) => b.wrap(mapFetch(t, b.unwrap(key)))
-          case 'has': return (key: unknown) => mapContains(t, b.unwrap(key))
-          case 'set': return (key: unknown, v: unknown) => {
-            const e = b.mark(t), k = b.#storing(key, e)
-            b.#changesOf(t)?.mapSet(k, mapContains(t, k))    // inv. 8
-            mapPut(t, k, b.#storing(v, e))
-            return proxy
-          }
-          case 'delete': return (key: unknown) => { b.mark(t); const k = b.unwrap(key); b.#changesOf(t)?.remove(k, mapContains(t, k)); return mapDelete.call(t, k) }
-          case 'clear': return () => { b.mark(t); b.#whole(t); mapClear.call(t) }
-          case 'forEach': return (cb: Fn, thisArg?: unknown) => mapEach(t, (v, key) => { cb.call(thisArg, b.wrap(v), b.wrap(key), proxy) })
-          case 'keys': return function* () { for (const key of mapKeys.call(t)) yield b.wrap(key) }
-          case 'values': return function* () { for (const v of mapValues.call(t)) yield b.wrap(v) }
-          case 'entries': case Symbol.iterator:
-            return function* () { for (const [key, v] of mapEntries.call(t)) yield [b.wrap(key), b.wrap(v)] }
-        }
-        return b.#other(t, k)
-      },
-      ...b.#ownPropertyTraps<AnyMap>(),
-    }
-  }
-
-  #setHandler(): ProxyHandler<AnySet> {
-    const b = this
-    return {
-      get(t, k, proxy) {
-        switch (k) {
-          case PROXY_TARGET: return t
-          case 'size': return setSize(t)
-          case 'has': return (v: unknown) => setHas.call(t, b.unwrap(v))
-          case 'add': return (v: unknown) => {
-            const e = b.mark(t), raw = b.#storing(v, e)
-            b.#changesOf(t)?.setAdd(raw, setHas.call(t, raw))    // inv. 8
-            setAdd.call(t, raw)
-            return proxy
-          }
-          case 'delete': return (v: unknown) => { b.mark(t); const raw = b.unwrap(v); b.#changesOf(t)?.remove(raw, setHas.call(t, raw)); return setDelete.call(t, raw) }
-          case 'clear': return () => { b.mark(t); b.#whole(t); setClear.call(t) }
-          case 'forEach': return (cb: Fn, thisArg?: unknown) => setEach(t, v => { const w = b.wrap(v); cb.call(thisArg, w, w, proxy) })
-          case 'values': case 'keys': case Symbol.iterator: return function* () { for (const v of setValues.call(t)) yield b.wrap(v) }
-          case 'entries': return function* () { for (const v of setValues.call(t)) { const w = b.wrap(v); yield [w, w] } }
-        }
-        return b.#other(t, k)
-      },
-      ...b.#ownPropertyTraps<AnySet>(),
-    }
   }
 }

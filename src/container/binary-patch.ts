@@ -9,10 +9,14 @@
  *
  * Finding the blocks: binary.ts compares each chunk's 128-bit fingerprint (fingerprint.ts),
  * which decides whether a chunk changed, exactly as before (inv. F1, F2). For a chunk that
- * changed, the hashes of its BLOCK-byte blocks (`blockHashes`, 32 bits per block: 1/16 of
- * the buffer, kept only for buffers that have changed once, made at that point) say which
- * blocks differ; if none does (a 32-bit collision), the whole chunk is the range. So a
- * change is never missed for want of a block hash: at worst a range is larger.
+ * changed, the hashes of its BLOCK-byte blocks (`blockHashes`, 64 bits per block, two
+ * 32-bit lanes of different constants in one pass: 1/8 of the buffer, kept only for buffers that have changed once,
+ * made at that point) say which blocks differ; if none does, the whole chunk is the range.
+ * A changed block whose hash stays the same while another block of its chunk differs is
+ * missed (BP3): with 32 bits per block that was once in 2^32 changed blocks at random (1% of
+ * a Float64Array of a million changed at random: about 10,000 changed blocks a point), and two
+ * adjacent words changed together could keep a lane's hash deterministically; with 64 bits it
+ * is once in 2^64.
  *
  * Invariants (restore relies on them; damage that breaks one is CorruptionError):
  *   BP1. A part's ranges are ascending, do not overlap, and lie inside the buffer, whose
@@ -21,6 +25,8 @@
  *   BP2. A part id belongs to one buffer (a BinaryPart descriptor, bound on restore like
  *        chunks), is listed by that buffer's PATCH record only, and is never reused before
  *        compaction (identity.ts inv. 2).
+ *   BP3. A block's hash is 64 bits (`hashes[2b]`, `hashes[2b + 1]`: two lanes of different
+ *        constants): a changed block is taken as unchanged only if both lanes stay equal.
  */
 import { KIND_PATCH, PROTO_BUILTIN } from './format.js'
 import { PartRef } from './segments.js'
@@ -35,26 +41,35 @@ export class BinaryPart extends PartRef {}
 /** First body byte of a PATCH part (patch-record.ts `PART_MARK`). */
 const PART_MARK = 0
 
-/** The hash of block `b` of `words` (BLOCK / 4 words; the last block may be shorter: `u8` gives its tail bytes). */
-function blockHash(u8: Uint8Array, words: Int32Array, b: number): number {
+/** Block `b`'s 64-bit hash (inv. BP3) into `scratch[0]`, `scratch[1]`: two lanes of different constants in one pass over its BLOCK / 4 words (the last block may be shorter: `u8` gives its tail bytes). */
+function blockHash(u8: Uint8Array, words: Int32Array, b: number): void {
   const from = b * (BLOCK >>> 2), to = Math.min(words.length, from + (BLOCK >>> 2))
-  let h = 0x2545f491 ^ b
-  for (let i = from; i < to; i++) { h = Math.imul(h ^ words[i], 0x9e3779b1); h ^= h >>> 15 }
-  for (let i = to * 4, end = Math.min(u8.length, (b + 1) * BLOCK); i < end; i++) { h = Math.imul(h ^ u8[i], 0x9e3779b1); h ^= h >>> 15 }
-  return h
+  let h = 0x2545f491 ^ b, g = 0x6a09e667 ^ Math.imul(b, 0x27d4eb2f)
+  for (let i = from; i < to; i++) {
+    const w = words[i]
+    h = Math.imul(h ^ w, 0x9e3779b1); h ^= h >>> 15
+    g = Math.imul(g ^ w, 0x85ebca6b); g ^= g >>> 13
+  }
+  for (let i = to * 4, end = Math.min(u8.length, (b + 1) * BLOCK); i < end; i++) {
+    h = Math.imul(h ^ u8[i], 0x9e3779b1); h ^= h >>> 15
+    g = Math.imul(g ^ u8[i], 0x85ebca6b); g ^= g >>> 13
+  }
+  scratch[0] = h
+  scratch[1] = g
 }
+const scratch = new Int32Array(2)
 
-/** The block hashes of a whole buffer (its bytes and an Int32Array over them: 4-aligned). */
+/** The block hashes of a whole buffer (its bytes and an Int32Array over them: 4-aligned), two lanes a block (inv. BP3). */
 export function blockHashes(u8: Uint8Array, words: Int32Array): Int32Array {
   const n = Math.ceil(u8.length / BLOCK)
-  const out = new Int32Array(n)
-  for (let b = 0; b < n; b++) out[b] = blockHash(u8, words, b)
+  const out = new Int32Array(2 * n)
+  for (let b = 0; b < n; b++) { blockHash(u8, words, b); out[2 * b] = scratch[0]; out[2 * b + 1] = scratch[1] }
   return out
 }
 
 /** Sets the block hashes of bytes [from, to) (from a multiple of BLOCK) to those of their current bytes. */
 export function rehash(u8: Uint8Array, words: Int32Array, hashes: Int32Array, from: number, to: number): void {
-  for (let b = from / BLOCK, end = Math.ceil(to / BLOCK); b < end; b++) hashes[b] = blockHash(u8, words, b)
+  for (let b = from / BLOCK, end = Math.ceil(to / BLOCK); b < end; b++) { blockHash(u8, words, b); hashes[2 * b] = scratch[0]; hashes[2 * b + 1] = scratch[1] }
 }
 
 /**
@@ -66,9 +81,11 @@ export function changedBlocks(u8: Uint8Array, words: Int32Array | null, hashes: 
   if (words === null || hashes === null) return addRange(ranges, from, to)
   let added = 0
   for (let b = from / BLOCK, end = Math.ceil(to / BLOCK); b < end; b++) {
-    const h = blockHash(u8, words, b)
-    if (h === hashes[b]) continue
-    hashes[b] = h
+    blockHash(u8, words, b)
+    const h = scratch[0], h2 = scratch[1]
+    if (h === hashes[2 * b] && h2 === hashes[2 * b + 1]) continue      // inv. BP3: both lanes
+    hashes[2 * b] = h
+    hashes[2 * b + 1] = h2
     added += addRange(ranges, b * BLOCK, Math.min(u8.length, (b + 1) * BLOCK))
   }
   return added === 0 ? addRange(ranges, from, to) : added

@@ -14,6 +14,7 @@
  * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 5 |
  * | check.ts | validation of an open container or a file | |
  * | follow.ts | a read-only container beside a live writer: the store's open, the newest version, a stable check | follow 1-6 |
+ * | refresh.ts | a read-only container's refresh: to the newest version, from a file or a hosted store | |
  * | lifecycle.ts | the lifecycle: states, transitions, what each state allows; the points queued, lost, synced, and closing | 4a (its part) |
  *
  * Lifecycle (opening, idle, snapshot, writing, broken, closing, closed, and a read-only
@@ -27,16 +28,16 @@ import { InvalidArgumentError, NotARegionError, ReadOnlyError, Region, RegionClo
 import { CREATE, REVIVE, SAVE, type ClassRegistry, type Registrable } from './classes.js'
 import { copyGraph } from './copy.js'
 import { fileBacking, regionBacking, type Backing } from './backing.js'
-import { listVersions, restoreFrom } from './restore.js'
+import { listVersions } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
 import type { DroppedEntry } from './dropped.js'
 import { ContainerTables } from './tables.js'
 import { takeSnapshot } from './snapshot.js'
 import { PIPE_MIN, SealedOutput } from './stream.js'
 import { PointWriter } from './write.js'
-import { adoptVersion, load, type OpenTarget } from './open.js'
+import { load, type OpenTarget } from './open.js'
 import { checkFile, checkOpen, type ContainerCheck } from './check.js'
-import { followNewest } from './follow.js'
+import { refreshNewest } from './refresh.js'
 import { checkOpenStore, hostedBacking, openHosted } from './hosted.js'
 import type { ChunkStoreHost } from './store.js'
 import { Lifecycle } from './lifecycle.js'
@@ -338,37 +339,14 @@ export class Container<T extends object = Record<string, any>> {
   refresh(): Promise<number> {
     this.#life.usable('refresh')
     if (!this.#readOnly || this.#life.state !== 'idle') return Promise.resolve(this.version)
-    const fetch = this.#backing.fetchNewest
-    if (fetch !== undefined) return this.#refreshHosted(() => fetch.call(this.#backing))
-    try { return Promise.resolve(this.#refreshNow()) } catch (e) { return Promise.reject(e) }
-  }
-
-  /**
-   * A hosted store fetches what changed (asynchronously, queued like points so that `close`
-   * waits for it), then the newest version is restored from its memory: refreshed, unless
-   * the container began closing meanwhile.
-   */
-  #refreshHosted(fetch: () => Promise<boolean>): Promise<number> {
-    return this.#life.inTurn(async () => {
-      const changed = await fetch()
-      const store = this.#writer.store
-      if (!changed || store === null || this.#life.state !== 'idle') return this.version
-      const tables = this.#newTables(this.#life.tables.classes)
-      adoptVersion(this.#target(tables), store, restoreFrom(store, this.path, tables.classes, this.#lazy))
-      this.#refreshed(tables)
-      return this.version
+    const c = this
+    return refreshNewest({
+      path: this.path, backing: this.#backing, writer: this.#writer, life: this.#life, lazy: this.#lazy,
+      get fellBack() { return c.fellBack },
+      newTables: classes => this.#newTables(classes),
+      target: tables => this.#target(tables),
+      refreshed: tables => this.#refreshed(tables),
     })
-  }
-
-  #refreshNow(): number {
-    const newest = this.#backing.retained()[0]
-    if (this.fellBack === null && newest !== undefined && newest === this.version) return this.version // nothing newer (versions only grow)
-    const got = followNewest(this.#backing, this.path, this.#life.tables.classes, this.#lazy)
-    if (got.store === null || got.restored === null) return this.version
-    const tables = this.#newTables(this.#life.tables.classes)
-    adoptVersion(this.#target(tables), got.store, got.restored)
-    this.#refreshed(tables)
-    return this.version
   }
 
   /**

@@ -9,7 +9,8 @@
  * (an empty object of the right kind and prototype) from that object's record header
  * (shells.ts, an object the Restorer holds), so cycles and forward references need no
  * recursion and every id yields exactly one object (shared references and cycles keep
- * their identity). This file fills bodies; shells.ts makes the objects.
+ * their identity). This file fills records; shells.ts makes the objects; decode-values.ts
+ * (ValueReader, the base class) reads tagged values and the bodies made of them alone.
  *
  * Invariants:
  *   1. Every read is bounded by the current record (ByteReader); a record must be consumed
@@ -20,21 +21,18 @@
  *      keys are JSON literals, never through code found in the data.
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
-import { mapPut, setPut } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, PROTO_BUILTIN, header, readHeader,
-  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
-  TAG_UNDEFINED, TAG_UTF16, kindName,
+  KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, header, readHeader,
+  kindName,
 } from './format.js'
-import { LogIndex } from './log-index.js'
-import { defineValue, shapeEpoch } from './shapes.js'
+import { shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
-import { IdList, RefStore } from './refs.js'
-import { packedArray } from './identity.js'
+import { RefStore } from './refs.js'
 import { fillChunks, isChunkedBase, readChunked } from './binary-decode.js'
 import { applyBinaryParts } from './binary-patch.js'
-import { ARRAY_SHELL_MAX, GONE, Shells, type BindFn, type RestoredTables } from './shells.js'
+import { GONE, type BindFn, type RestoredTables } from './shells.js'
+import { ValueReader } from './decode-values.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 import type { FastBuffer } from './writer.js'
 import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
@@ -47,16 +45,11 @@ export type SegmentKey = string | FastBuffer
 /** What a CHUNKED or PATCH record of a buffer lists: chunk size, CHUNK ids, and a PATCH record's parts with the chunks they touched and the bytes they hold. */
 export interface ChunkedFound { size: number; ids: Int32Array; patch?: { parts: number[]; touched: Uint8Array; patched: number } }
 
-export class Restorer extends LogIndex {
-  /** id -> restored object. */
-  readonly objects: (object | undefined)[]
-  /** Makes the object of each id from its record header (shells.ts). */
-  readonly shells: Shells
+export class Restorer extends ValueReader {
   /** Number of current records (objects, shapes, classes). */
   records = 0
   /** References of every current record. */
   readonly refs = new RefStore()
-  readonly #scratch = new IdList()
   /** Ids of the ArrayBuffers and Buffers restored (BYTES, BUFFER and CHUNKED records). */
   readonly bytesIds: number[] = []
   /** Chunked buffer id -> the chunk size and CHUNK ids its record lists (and a PATCH record's parts, binary-patch.ts). */
@@ -93,10 +86,8 @@ export class Restorer extends LogIndex {
    * @param high one past the highest id the log may use (from the container metadata)
    */
   constructor(log: Uint8Array, end: number, high: number, where: string, registry: ClassRegistry, bind: BindFn, objects?: (object | undefined)[], unfilled = false) {
-    super(log, end, high, where, unfilled)
-    this.objects = objects ?? packedArray(high) as (object | undefined)[]
+    super(log, end, high, where, registry, bind, objects, unfilled)
     this.logEnd = end
-    this.shells = new Shells(this, this.objects, registry, bind)
   }
 
   /** Receives each object created (a lazy restore sets it once the container's id table is known). */
@@ -179,20 +170,20 @@ export class Restorer extends LogIndex {
     if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
     if (kind === KIND_PATCH && this.pos + 1 < this.end && this.buf[this.pos + 1] === PART_MARK) { this.pos = this.end; return }   // a PATCH part: read by its collection (patch-record.ts)
     const o = this.shells.ref(id)
-    if (o === GONE) { this.pos = this.end; this.refs.set(id, this.#scratch.a, 0, 0); return }
+    if (o === GONE) { this.pos = this.end; this.refs.set(id, this.scratch.a, 0, 0); return }
     this.pos = body
     this.end = end
     const protoCode = this.varint()
-    this.#scratch.n = 0
+    this.scratch.n = 0
     switch (kind) {
-      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.#scratch.push(bid); this.views.push(bid, id); break }
+      case KIND_VIEW: { this.u8(); const bid = this.varint(); this.varint(); this.varint(); this.scratch.push(bid); this.views.push(bid, id); break }
       case KIND_OBJECT: {
         const shape = this.shells.shape(this.varint())
         shape.fill(o, this)    // a class instance's keys are own properties already (shapes.ts inv. 3)
         break
       }
-      case KIND_DICT: this.#fillDict(o as Record<string, unknown>, protoCode); break
-      case KIND_STATEFUL: this.#fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
+      case KIND_DICT: this.fillDict(o as Record<string, unknown>, protoCode); break
+      case KIND_STATEFUL: this.fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
       case KIND_SEGMENTED: this.#fillSegmented(id, o, false); return
       case KIND_PATCH: if (isChunkedBase(this.buf[this.pos])) this.#fillPatchedBuffer(id, o); else this.#fillSegmented(id, o, true); return
       case KIND_CHUNKED: {
@@ -203,10 +194,10 @@ export class Restorer extends LogIndex {
         this.#partsDone(id, o, c.ids, props)
         return
       }
-      case KIND_ARRAY: this.#fillArray(o as unknown[]); break
-      case KIND_SPARSE: this.#fillSparse(o as unknown[]); break
-      case KIND_MAP: this.#mapEntries(o as Map<unknown, unknown>, this.count(2)); break
-      case KIND_SET: this.#setEntries(o as Set<unknown>, this.count(1)); break
+      case KIND_ARRAY: this.fillArray(o as unknown[]); break
+      case KIND_SPARSE: this.fillSparse(o as unknown[]); break
+      case KIND_MAP: this.mapEntries(o as Map<unknown, unknown>, this.count(2)); break
+      case KIND_SET: this.setEntries(o as Set<unknown>, this.count(1)); break
       case KIND_BYTES: case KIND_BUFFER: {
         const n = this.varint(); this.need(n)
         const target = kind === KIND_BYTES ? new Uint8Array(o as ArrayBuffer) : o as Uint8Array
@@ -222,7 +213,7 @@ export class Restorer extends LogIndex {
     const props = this.pos < this.end
     if (props) applyProps(o, readProps(this))
     if (this.pos !== this.end) this.fail(`${kindName(kind)} record of id ${id} has ${this.end - this.pos} trailing bytes`)
-    this.refs.set(id, this.#scratch.a, 0, this.#scratch.n)
+    this.refs.set(id, this.scratch.a, 0, this.scratch.n)
     if (this.flags !== null && (kind === KIND_OBJECT || kind === KIND_DICT)) {
       this.flags.ordinary[id] = 1
       if (!props) this.flags.plain[id] = 1
@@ -249,15 +240,15 @@ export class Restorer extends LogIndex {
       this.varint()
       const k = this.count(1)
       const from = this.pos
-      this.#scratch.n = 0
-      if (base === KIND_ARRAY) entries = this.#elements(o as unknown[], entries, k)
+      this.scratch.n = 0
+      if (base === KIND_ARRAY) entries = this.elements(o as unknown[], entries, k)
       else {
-        if (base === KIND_MAP) this.#mapEntries(o as Map<unknown, unknown>, k)
-        else this.#setEntries(o as Set<unknown>, k)
+        if (base === KIND_MAP) this.mapEntries(o as Map<unknown, unknown>, k)
+        else this.setEntries(o as Set<unknown>, k)
         entries += k
       }
       if (this.pos !== this.end) this.fail(`segment ${sid} has trailing bytes`)
-      this.refs.set(sid, this.#scratch.a, 0, this.#scratch.n)
+      this.refs.set(sid, this.scratch.a, 0, this.scratch.n)
       list.push([sid, this.keyViews ? this.buf.subarray(from, this.end) as FastBuffer : this.buf.latin1Slice(from, this.end)])
       this.#segmentBytes += this.end - from
     }
@@ -294,11 +285,11 @@ export class Restorer extends LogIndex {
 
   /** The PROPS section of a record whose parts (segments, chunks) follow; its references stay in the scratch list. */
   #props(): { p: PendingProps; refs: Int32Array } | null {
-    this.#scratch.n = 0
+    this.scratch.n = 0
     if (this.pos === this.end) return null
     const p = readProps(this)
     if (this.pos !== this.end) this.fail('record has trailing bytes after its properties')
-    return { p, refs: this.#scratch.a.slice(0, this.#scratch.n) }
+    return { p, refs: this.scratch.a.slice(0, this.scratch.n) }
   }
 
   /** A record with parts is filled: its properties applied; its references are its parts and what its properties reference. */
@@ -308,130 +299,5 @@ export class Restorer extends LogIndex {
     ids.set(parts)
     if (props !== null) ids.set(props.refs, parts.length)
     this.refs.set(id, ids, 0, ids.length)
-  }
-
-  #key(): string {
-    const k = this.value()
-    if (typeof k !== 'string') this.fail('property key is not a string')
-    return k
-  }
-
-  #fillDict(o: Record<string, unknown>, protoCode: number): void {
-    const n = this.count(2)
-    const protoKeys = this.shells.protoKeys
-    for (let i = 0; i < n; i++) {
-      const k = this.#key()
-      const v = this.value()
-      if (protoCode === PROTO_BUILTIN && !protoKeys.has(k)) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
-      else defineValue(o, k, v)
-    }
-  }
-
-  #fillArray(a: unknown[]): void {
-    const n = this.count(1)
-    const b = this.buf
-    if (a.length === 0 && n > ARRAY_SHELL_MAX) a.length = n     // an empty shell (shells.ts inv. 4): sized once, before its elements
-    if (a.length === 0 && n > 0) {
-      for (let i = 0; i < n; i++) {
-        if (b[this.pos] === TAG_HOLE && this.pos < this.end) { this.pos++; a.length = i + 1; continue }
-        a[i] = this.value()
-      }
-    } else {
-      if (n !== a.length) this.fail('array length changed between reads')
-      this.#elements(a, 0, n)
-    }
-    this.#fillExtras(a)
-  }
-
-  /**
-   * Reads `k` array elements into `a` from index `i` (a HOLE leaves one); returns the index
-   * after them. Numbers are read here, without a call per element (`value` reads the rest):
-   * with reader.ts's DataView reads, the numeric corpus restored in 533 instead of 754 ms of
-   * CPU (medians of 4 interleaved fresh processes, load 6-8). A number whose bytes would
-   * pass the record's end is left to `value`, which fails on it (inv. 1).
-   */
-  #elements(a: unknown[], i: number, k: number): number {
-    const b = this.buf, dv = this.dv, end = this.end
-    let p = this.pos
-    for (let j = 0; j < k; j++, i++) {
-      const t = p < end ? b[p] : -1
-      if (t === TAG_FLOAT64 && p + 9 <= end) { a[i] = dv.getFloat64(p + 1, true); p += 9 }
-      else if (t >= 0 && t < 0x80) { a[i] = t; p++ }
-      else if (t === TAG_INT32 && p + 5 <= end) { a[i] = dv.getInt32(p + 1, true); p += 5 }
-      else if (t === TAG_HOLE) p++
-      else { this.pos = p; a[i] = this.value(); p = this.pos }
-    }
-    this.pos = p
-    return i
-  }
-
-  /** Reads `k` entries (key, value) into Map `m`. (Maps, Sets and arrays each have their loop: one shared loop deoptimized at every collection of another kind.) */
-  #mapEntries(m: Map<unknown, unknown>, k: number): void {
-    for (let j = 0; j < k; j++) { const key = this.value(); mapPut(m, key, this.value()) }
-  }
-
-  /** Reads `k` values into Set `s`. */
-  #setEntries(s: Set<unknown>, k: number): void {
-    for (let j = 0; j < k; j++) setPut(s, this.value())
-  }
-
-  #fillSparse(a: unknown[]): void {
-    const len = this.varint()
-    if (len > 0xffff_ffff) this.fail(`array length ${len}`)
-    const n = this.count(2)
-    a.length = len
-    let last = -1
-    for (let i = 0; i < n; i++) {
-      const idx = this.varint()
-      if (idx >= len || idx <= last) this.fail(`sparse array index ${idx} out of order or range`)
-      last = idx
-      a[idx] = this.value()
-    }
-    this.#fillExtras(a)
-  }
-
-  #fillExtras(a: unknown[]): void {
-    const n = this.count(2)
-    for (let i = 0; i < n; i++) {
-      const k = this.#key()
-      defineValue(a, k, this.value())
-    }
-  }
-
-  /** Reads one tagged value. */
-  value(): unknown {
-    if (this.pos >= this.end) this.fail('record truncated')
-    const t = this.buf[this.pos++]
-    if (t < 0x80) return t
-    if (t < 0xa0) return this.latin1(t - 0x80)
-    switch (t) {
-      case TAG_UNDEFINED: return undefined
-      case TAG_NULL: case TAG_DROPPED: return null
-      case TAG_FALSE: return false
-      case TAG_TRUE: return true
-      case TAG_INT32: return this.i32()
-      case TAG_FLOAT64: return this.f64()
-      case TAG_LATIN1: return this.latin1(this.count(1))
-      case TAG_UTF16: return this.utf16(this.count(2))
-      case TAG_REF: {
-        const id = this.varint()
-        this.#scratch.push(id)
-        const o = this.objects[id] ?? this.shells.ref(id)
-        return o === GONE ? null : o
-      }
-      case TAG_BIGINT: return this.#bigint()
-      default: return this.fail(`unknown value tag 0x${t.toString(16)}`)
-    }
-  }
-
-  #bigint(): bigint {
-    const sign = this.u8()
-    if (sign > 1) this.fail('bigint with a bad sign byte')
-    const n = this.count(1)
-    let hex = ''
-    for (let i = n - 1; i >= 0; i--) hex += (this.buf[this.pos + i] + 0x100).toString(16).slice(1)
-    this.pos += n
-    const mag = n === 0 ? 0n : BigInt('0x' + hex)
-    return sign === 1 ? -mag : mag
   }
 }

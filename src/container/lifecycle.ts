@@ -209,11 +209,12 @@ export class Lifecycle {
   /** idle | writing | broken -> closing: proxies refuse mutations from now on (barrier.ts inv. 3). */
   #closeBegins(): void {
     this.#state = 'closing'
+    this.tables.stopStamping()      // its pending turn would hold the graph until the loop turns
     this.tables.barrier.closed = () => new RegionClosedError(`Cannot change an object of container "${this.path}": the container is closed (its proxies refuse writes); reopen it`)
   }
 
   /** idle -> idle (read-only): the tables of the newest version replace the old ones (the Container clears its fall-back report). */
-  refreshed(tables: ContainerTables): void { this.tables = tables }
+  refreshed(tables: ContainerTables): void { this.tables.stopStamping(); this.tables = tables }
 
   /** closing -> closed. */
   #closeDone(): void { this.#state = 'closed' }

@@ -31,7 +31,9 @@
  *      (a region: ShadowStore.viewPrefix, every chunk verified first). Only a full restore by
  *      the writer at open asks for it (restore.ts): it decodes the log at once, before any
  *      write, and the writer's lock keeps other processes from writing the file; decoding
- *      hands out nothing that views the log (inv. 4), so nothing outlives it.
+ *      hands out nothing that views the log (inv. 4), so nothing outlives it. Never a lazy
+ *      restore (one of a log without an index reads a copy): its graph decodes long after
+ *      the open, when later points have reused the physical chunks under the view.
  *   6. The copy `readLog` makes for a full restore is the restore's own and is never written:
  *      when segments are at least half of it, the restored segment keys are views of it
  *      (decode.ts Restorer `keyViews`, segments.ts SegmentRef), which hold it until each is

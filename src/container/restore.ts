@@ -55,7 +55,10 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   const indexed = lazy && meta.indexAt >= 0
   const lazyLog = indexed ? new LazyLog(store, meta.logEnd) : null
   if (lazyLog !== null && !onDemand) lazyLog.loadAll()
-  const inPlace = lazyLog === null && onDemand && !store.readOnly ? viewLog(store, meta.logEnd) : null   // the writer's own newest version: decoded in place (log.ts inv. 5)
+  // The writer's own newest version, restored whole now: decoded in place (log.ts inv. 5).
+  // Never for a lazy restore: its graph decodes for as long as the container lives, and the
+  // points after the open reuse the physical chunks under such a view for other data.
+  const inPlace = lazyLog === null && onDemand && !lazy && !store.readOnly ? viewLog(store, meta.logEnd) : null
   const log = lazyLog?.buf ?? inPlace ?? readLog(store, meta.logEnd)
   const table = new ObjectTable()
   table.reset(meta.highWater)

@@ -83,6 +83,8 @@ export class ContainerTables {
   #droppedCache: DroppedEntry[] | null = null
   /** Ids below this are stamped on their objects; restore stamps the rest in the background (inv. T2). */
   #stamped = Infinity
+  /** The pending turn of `startStamping`, or null. */
+  #stamping: NodeJS.Immediate | null = null
   /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
   #pendingDates: (Date | number)[] = []
 
@@ -197,11 +199,22 @@ export class ContainerTables {
     if (this.verifier !== null) this.barrier.handedIn = new Set()
     this.#stamped = 1
     const some = (): void => {
+      this.#stamping = null
       if (this.#stamped === Infinity || stop()) return
       this.#stampUpTo(this.#stamped + 65536)
-      if (this.#stamped !== Infinity) setImmediate(some)
+      if (this.#stamped !== Infinity) this.#stamping = setImmediate(some)
     }
-    setImmediate(some)
+    this.#stamping = setImmediate(some)
+  }
+
+  /**
+   * The container began closing, or replaced these tables: no stamping turn stays pending
+   * (it would stop at once, `stop()`, but until the event loop turned it held these tables
+   * and the whole graph: a program opening and closing containers in a chain of awaits that
+   * never yields to the loop kept every closed graph).
+   */
+  stopStamping(): void {
+    if (this.#stamping !== null) { clearImmediate(this.#stamping); this.#stamping = null }
   }
 
   /** Finishes stamping now (something needs ids). */

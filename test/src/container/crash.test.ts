@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
 import { history, opRecipe, runOps } from './mutate-kit.js'
@@ -43,7 +43,7 @@ test('a crash at any flush restores the last durable point or a later one, exact
     assert.ok(expected.has(fresh.version), `restored version ${fresh.version} was never committed`)
     assertSameGraph(fresh.unwrap(fresh.root), expected.get(fresh.version))
     if (fresh.fellBack !== null) assert.ok(fresh.fellBack.from > fresh.version, 'a fallback names a newer version')
-  }), { numRuns: 120 })
+  }), runs(120))
 })
 
 /** Graphs of committed versions on the current timeline (cleared past the version a recovery restored). */
@@ -109,7 +109,7 @@ test('inv. 1, many lives: crash, recover, operate, crash again; a crash image at
       await fresh.close()
       region = crashed                                  // the next life recovers this image and goes on
     }
-  }), { numRuns: 25, includeErrorInReport: true })
+  }), { ...runs(25), includeErrorInReport: true })
 })
 
 test('inv. 5: a streamed first point under the crash model, then more lives on the recovered container', async () => {

@@ -16,6 +16,7 @@ import { Container } from '../../../src/container/index.js'
 import { PmemError, SimRegion, HEADER_SIZE } from '../../../regions/index.js'
 import { DATA_START, NONE, SLOT_SIZE, decodeSlot } from '../../../txn/shadow-format.js'
 import { assertSameGraph, cloneGraph, CLASSES, Point } from './graph-kit.js'
+import { runs } from './setup.js'
 
 const CS = 512
 const F = CS / 8
@@ -106,7 +107,7 @@ test('damage to slots, map nodes, data chunks and container metadata: a typed er
       }
     } finally { await c.close() }
     assert.ok(Buffer.from(sim.volatileImage()).equals(before), 'opening and restoring changed nothing')
-  }), { numRuns: 250, includeErrorInReport: true })
+  }), { ...runs(250), includeErrorInReport: true })
 })
 
 test('damage, every data chunk of the newest version in turn: each flip is detected: a reported fall-back to an exact older graph, or a typed error', async () => {

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
 import { history, opRecipe, runOps } from './mutate-kit.js'
@@ -29,5 +29,5 @@ test('random mutations and points: every retained version restores the graph of 
       const old = Container.openRegion(image, { classes: CLASSES, version: v })
       assertSameGraph(old.unwrap(old.root), byVersion.get(v))
     }
-  }), { numRuns: 120 })
+  }), runs(120))
 })

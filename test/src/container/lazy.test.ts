@@ -11,7 +11,7 @@ import fc from 'fast-check'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, SimRegion } from '../../../regions/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES, Point } from './graph-kit.js'
@@ -36,7 +36,7 @@ test('Z1, Z2: a lazy restore touched in random order is the full restore, identi
     assertSameGraph(lazy.unwrap(lazy.root), cloneGraph(expected))   // the rest, raw (unwrap fills what it reaches)
     compareLazy(lazy.root, expected, seed + 1)               // and all of it through the proxies again
     assert.equal(lazy.lazy?.state, 'lazy', 'reading never completes the restore')
-  }), { numRuns: 40, includeErrorInReport: true })
+  }), { ...runs(40), includeErrorInReport: true })
 })
 
 /** Applies `ops` to the lazy container and to a model (a full restore of the same image, never persisted); points on the lazy one. */
@@ -88,7 +88,7 @@ test('Z3-Z5, several lives: mutations through lazy proxies, points with untouche
       assertSameGraph(whole.unwrap(whole.root), expected.get(fresh.version))
       image = crashed
     }
-  }), { numRuns: 12, includeErrorInReport: true })
+  }), { ...runs(12), includeErrorInReport: true })
 })
 
 /** A container with users in a Map, a shared team, a cycle and a Date, persisted once; returns the image. */
@@ -367,4 +367,37 @@ test('Z2: a Map\'s or Set\'s own property read through its descriptor is filled,
     assert.equal(got.m.a[''].x, 2, `lazy: ${lazyOpen}: a write through a Map's own property's descriptor persists`)
     assert.deepEqual(got.s.__proto__[''], [1, 2], `lazy: ${lazyOpen}: a write through a Set's own property's descriptor persists`)
   }
+})
+
+// Found reading shapes.ts inv. 3a against the lazy restore (session 7), NOT FIXED: which keys
+// a store into a fresh object must not make (Object.prototype's: a store would run its
+// accessor) is taken once, at the open (shells.ts `protoKeys`). A lazy fill after the program
+// gave Object.prototype an accessor of one of a shape's keys (or of a plain object's key)
+// stores through it: the setter runs, the object gets no own property, and the getter's value
+// is read instead (silently; a later point re-encoding the object drops the key). Taking
+// Object.prototype's names again before each fill fixes it (tried: this test passed) but
+// costs about 1.5 us a fill (getOwnPropertyNames of Object.prototype), a check of each key
+// with Object.hasOwn about 30 ns a key: not merged without a measured lazy touch-all A/B.
+// Skipped until then (the lead decides); it fails today.
+test('shapes.ts inv. 2, 3a: a lazy fill after the program gave Object.prototype an accessor of a record\'s key makes an own data property, as a full restore does', { skip: 'known, not fixed: shells.ts protoKeys is taken at the open (see the comment above)' }, async () => {
+  const region = simRegion()
+  const c0 = Container.openRegion(region, { classes: CLASSES, init: () => ({ users: Array.from({ length: 20 }, (_, i) => ({ id: i, label: `u${i}` })), points: Array.from({ length: 12 }, (_, i) => new Point(i, -i)), dict: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i])) }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion(region, { classes: CLASSES, lazy: true })
+  assert.equal(c.root.users[0].label, 'u0')
+  assert.equal(c.root.points[0].x, 0)
+  let calls = 0
+  const accessor = { get: () => 'from the prototype', set: () => { calls++ }, configurable: true }
+  for (const k of ['label', 'x', 'k7']) Object.defineProperty(Object.prototype, k, accessor)
+  try {
+    for (let i = 1; i < 20; i++) assert.equal(c.root.users[i].label, `u${i}`, `user ${i}`)
+    for (let i = 1; i < 12; i++) assert.equal(c.root.points[i].x, i, `point ${i}`)
+    assert.equal(c.root.dict.k7, 7)
+    assert.ok(Object.hasOwn(c.unwrap(c.root.users[5]), 'label'))
+    assert.equal(calls, 0, 'no setter of Object.prototype ran')
+  } finally {
+    for (const k of ['label', 'x', 'k7']) delete (Object.prototype as Record<string, unknown>)[k]
+  }
+  await c.close()
 })

@@ -188,3 +188,24 @@ test('closed: what still answers (version, lastPoint, pending, dropped, unwrap, 
   assert.throws(() => { o.a = 2 }, RegionClosedError)
   assert.throws(() => c.root, RegionClosedError)
 })
+
+// Found by a long run of damage.test (session 7, PMEM_FC_SCALE=12, seed -503577980): 3,000
+// opens and closes of restored containers in one chain of awaits ran out of a 4 GB heap. Each
+// restore schedules its id stamping with setImmediate (tables.ts inv. T2), and that pending
+// turn held the closed container's whole graph until the event loop turned, which a loop of
+// awaits on SimRegions never does.
+test('closeBegins: a closed container leaves no stamping turn pending, so a loop of opens and closes that never yields to the event loop holds no closed graph', async () => {
+  const region = simRegion(1 << 22)
+  const c0 = Container.openRegion(region, { init: () => ({ items: Array.from({ length: 20_000 }, (_, i) => ({ i, s: `item ${i}` })) }) })
+  await c0.persist()
+  await c0.close()
+  const immediates = (): number => process.getActiveResourcesInfo().filter(r => r === 'Immediate').length
+  const before = immediates()
+  for (let i = 0; i < 3; i++) {
+    const c = Container.openRegion(region.crash(i))
+    assert.equal(c.root.items[7].s, 'item 7')
+    assert.ok(immediates() > before, 'the restore stamps its ids in turns of the event loop (tables.ts inv. T2)')
+    await c.close()
+    assert.equal(immediates(), before, `after close ${i + 1}: no turn of the closed container pending (it would hold its graph)`)
+  }
+})

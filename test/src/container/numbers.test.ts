@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { simRegion } from './setup.js'
+import { runs, simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { assertSameGraph, cloneGraph } from './graph-kit.js'
 
@@ -112,5 +112,5 @@ test('verify.ts inv. V4: random changes of large number arrays held raw, each po
       assertSameGraph(f.unwrap(f.root), want)
     }
     await c.close()
-  }), { numRuns: 6, seed: 16 })
+  }), runs(6, 16))
 })

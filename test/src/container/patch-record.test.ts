@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { restoresCommitted, simRegion } from './setup.js'
+import { restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import { Restorer } from '../../../src/container/decode.js'
@@ -51,6 +51,7 @@ type Op =
   | { t: 'aset'; i: number; v: number }
   | { t: 'burst'; k: number }      // more changes than a log keeps since its base (change-log.ts inv. CL2)
   | { t: 'whole'; which: number }  // a mutation a log cannot express: push, an object value, clear of a fresh Set
+  | { t: 'edge'; which: number; k: number }      // what few sequences reach (below)
   | { t: 'point' }
 
 const key = fc.nat({ max: N + 60 })
@@ -62,6 +63,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('aset' as const), i: fc.nat({ max: N - 1 }), v: fc.double({ noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('burst' as const), k: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('whole' as const), which: fc.nat({ max: 2 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('edge' as const), which: fc.nat({ max: 5 }), k: key }) },
   { weight: 4, arbitrary: fc.constant({ t: 'point' as const }) },
 )
 
@@ -78,6 +80,14 @@ function apply(r: Root, op: Op): void {
       if (op.which === 0) { r.a.push(1); r.a.pop() }
       else if (op.which === 1) { r.m.set('k1', { nested: true } as unknown); r.m.set('k1', 1) }
       else { r.s.delete('s2'); r.s.add('s2') }
+      break
+    case 'edge':      // change-log.ts paths coverage found no test reaching (session 7)
+      if (op.which === 0) r.m.set(`k${op.k}`, undefined)                                            // an undefined value (patch-record.ts changes: present, not a missing key)
+      else if (op.which === 1) { const o = {} as string; r.m.set(o, 1); r.m.delete(o) }              // an object key: the log cannot say it (inv. CL2, whole)
+      else if (op.which === 2) { const o = {}; r.s.add(o); r.s.delete(o) }                           // an object value of a Set (whole)
+      else if (op.which === 3) { r.m.set(`new${op.k}`, op.k); r.m.delete(`new${op.k}`); r.s.add(`new${op.k}`); r.s.delete(`new${op.k}`) }   // added and deleted again since the base
+      else if (op.which === 4) r.a.length = r.a.length                                               // the length set to itself (no change)
+      else (r.a as unknown[])[op.k % N] = undefined                                                 // an element set to undefined (not a hole)
       break
     case 'point': break
   }
@@ -277,7 +287,7 @@ test('patch-record.ts inv. PR1-PR5: random mutations through raw references, the
         await f.close()
       }
     }
-  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 10), includeErrorInReport: true })
+  }), { ...runs(Number(process.env.PMEM_PATCH_RUNS ?? 10)), includeErrorInReport: true })
 })
 
 test('patch-record.ts under the crash model, lives several deep: a crash image at any flush (recovery flushes included) restores a committed graph exactly', async () => {
@@ -313,7 +323,7 @@ test('patch-record.ts under the crash model, lives several deep: a crash image a
       await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }
-  }), { numRuns: Number(process.env.PMEM_PATCH_RUNS ?? 8), includeErrorInReport: true })
+  }), { ...runs(Number(process.env.PMEM_PATCH_RUNS ?? 8)), includeErrorInReport: true })
 })
 
 // ---------------------------------------------------------------- damage (decode.ts inv. 1, patch-record.ts inv. PR1, PR2)

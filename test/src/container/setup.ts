@@ -24,3 +24,20 @@ export async function restoresCommitted<M>(crashed: SimRegion, durable: number, 
   await fresh.close()
   for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
 }
+
+/**
+ * Runs of a property test: `n`, times PMEM_FC_SCALE when set (long searches), with
+ * fast-check's seed PMEM_FC_SEED when set (to replay a search; fast-check prints the seed
+ * of a failure). `npm test` sets neither: `n` runs with a fresh random seed, or with
+ * `fixedSeed` where a test keeps one (a long search then takes fresh seeds too).
+ *   PMEM_FC_SCALE=20 PMEM_FC_SEED=1234 node --test dist/test/src/container/lazy.test.js
+ */
+export function runs(n: number, fixedSeed?: number): { numRuns: number; seed?: number } {
+  const scaleText = process.env.PMEM_FC_SCALE
+  const seedText = process.env.PMEM_FC_SEED
+  const scale = Number(scaleText ?? 1)
+  const numRuns = Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)))
+  if (seedText !== undefined && seedText !== '') return { numRuns, seed: Number(seedText) }
+  if (fixedSeed !== undefined && (scaleText === undefined || scaleText === '')) return { numRuns, seed: fixedSeed }
+  return { numRuns }
+}
