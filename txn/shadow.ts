@@ -8,7 +8,7 @@
  * This file is the store's API over the staged batch: reads, writes, resize, meta, space
  * reservation, the argument and state checks, and the broken state. The reads' work (each
  * committed chunk verified on first read, inv. 4): shadow-read.ts. Formats: shadow-format.ts.
- * Staged map: shadow-map.ts. Versions and commits
+ * Staged map: shadow-map.ts (its data chunks, single and adopted runs: shadow-staged.ts). Versions and commits
  * (sealing, the slot writes, which chunks each version pins, freeing them): shadow-versions.ts.
  * Recovery: shadow-recover.ts. Create, open and the slot probes: shadow-open.ts. Adopting
  * appended chunks: shadow-adopt.ts.

@@ -25,7 +25,7 @@ import type { RegionStream } from '../../regions/index.js'
 import type { Backing } from './backing.js'
 import type { Batch } from './encode.js'
 import type { ChunkStore } from './store.js'
-import { indexRecord } from './log-offsets.js'
+import { indexRecord } from './index-record.js'
 
 /**
  * A full point is streamed once its sealed records reach this size: smaller ones are

@@ -29,7 +29,7 @@
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
-import { indexRecord } from './log-offsets.js'
+import { indexRecord } from './index-record.js'
 import type { Backing } from './backing.js'
 import type { ChunkStore } from './store.js'
 import type { PointStats } from './options.js'

@@ -273,7 +273,8 @@ test('P2, X2: a streamed first point ends with a base listing every streamed rec
 })
 
 test('X2: a dense base is read back exactly whatever its size and position (its table is padded to a multiple of 4 across header-length boundaries)', async () => {
-  const { indexRecord, readIndex } = await import('../../../src/container/log-offsets.js')
+  const { readIndex } = await import('../../../src/container/log-offsets.js')
+  const { indexRecord } = await import('../../../src/container/index-record.js')
   const { LogIndex } = await import('../../../src/container/log-index.js')
   const { ByteWriter } = await import('../../../src/container/writer.js')
   fc.assert(fc.property(fc.array(fc.nat({ max: 300 }), { minLength: 1, maxLength: 160, size: 'max' }), fc.nat({ max: 7 }), (sizes, gap) => {
@@ -350,7 +351,7 @@ test('Z4, X6: the new objects of a lazy open take free ids from unchecked groups
 })
 
 test('X2: an INDEX record built from the writers\' record lists (dense base or delta, lists of two writers) is byte for byte the one a scan of the same records builds', async () => {
-  const { indexRecord } = await import('../../../src/container/log-offsets.js')
+  const { indexRecord } = await import('../../../src/container/index-record.js')
   const { ByteWriter, RecordList } = await import('../../../src/container/writer.js')
   const writer = (ids: number[], sizes: number[]) => {
     const w = new ByteWriter(64)
