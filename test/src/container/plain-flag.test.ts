@@ -17,11 +17,7 @@ const S = Symbol.for('plain-flag.s')
 
 /** A restored container whose `o` and `box` had a record written in this life (flags set), and the region. */
 async function flagged(): Promise<{ region: ReturnType<typeof simRegion>; c: Container<any> }> {
-  const region = simRegion()
-  const c0 = Container.openRegion(region, { classes: [Box], init: () => ({ o: { a: 1, b: 'x' }, box: new Box(1) }) })
-  await c0.persist()
-  await c0.close()
-  const c = Container.openRegion(region, { classes: [Box] })
+  const { region, c } = await restored()
   c.root.o.a = 2
   c.root.box.a = 2
   const st = await c.persist()          // writes both records: their flags are set now
@@ -34,6 +30,17 @@ async function reopened(region: ReturnType<typeof simRegion>): Promise<any> {
   const r = f.unwrap(f.root) as any
   await f.close()
   return r
+}
+
+/** Persists `c`, closes it and checks the reopened `o` and `box` with `check` (each case also set `o.b` to 'y'). */
+async function persistsChecked(region: ReturnType<typeof simRegion>, c: Container<any>, check: (r: any) => void): Promise<void> {
+  await c.persist()
+  await c.close()
+  const r = await reopened(region)
+  check(r.o)
+  check(r.box)
+  assert.ok(r.box instanceof Box)
+  assert.equal(r.o.b, 'y')
 }
 
 const cases: [string, (o: any) => void, (r: any) => void][] = [
@@ -53,13 +60,7 @@ for (const [what, change, check] of cases) {
     change(c.root.o)
     change(c.root.box)
     c.root.o.b = 'y'                     // an ordinary set on top: the record is due anyway
-    await c.persist()
-    await c.close()
-    const r = await reopened(region)
-    check(r.o)
-    check(r.box)
-    assert.ok(r.box instanceof Box)
-    assert.equal(r.o.b, 'y')
+    await persistsChecked(region, c, check)
   })
 }
 
@@ -110,13 +111,7 @@ for (const stamped of [false, true]) {
       change(c.root.box)
       c.root.o.b = 'y'
       c.root.box.a = 5
-      await c.persist()
-      await c.close()
-      const r = await reopened(region)
-      check(r.o)
-      check(r.box)
-      assert.ok(r.box instanceof Box)
-      assert.equal(r.o.b, 'y')
+      await persistsChecked(region, c, check)
     })
   }
 }
