@@ -61,9 +61,8 @@ const scratch = new Int32Array(2)
 
 /** The block hashes of a whole buffer (its bytes and an Int32Array over them: 4-aligned), two lanes a block (inv. BP3). */
 export function blockHashes(u8: Uint8Array, words: Int32Array): Int32Array {
-  const n = Math.ceil(u8.length / BLOCK)
-  const out = new Int32Array(2 * n)
-  for (let b = 0; b < n; b++) { blockHash(u8, words, b); out[2 * b] = scratch[0]; out[2 * b + 1] = scratch[1] }
+  const out = new Int32Array(2 * Math.ceil(u8.length / BLOCK))
+  rehash(u8, words, out, 0, u8.length)
   return out
 }
 
