@@ -85,7 +85,7 @@
  * 6, 8) are in barrier-traps.ts.
  */
 import {
-  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer, sourceOf,
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
@@ -119,7 +119,6 @@ const RAW_CLASS: ProxyHandler<object> = {}
 const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
 /** A function reaching the built-in's methods with its own `this`: `super.set(...)`, `Map.prototype.get.call(this, ...)`. */
 const BUILTIN_CALL = /\bsuper\s*(?:\.|\[)|\b(?:Map|Set)\.prototype\b/
-const fnToString = Function.prototype.toString
 const needsRaw = new WeakMap<object, boolean>()
 
 /**
@@ -144,10 +143,6 @@ function collectionClassNeedsRaw(proto: object, base: object): boolean {
   }
   needsRaw.set(proto, raw)
   return raw
-}
-
-function sourceOf(f: Function): string {
-  try { return fnToString.call(f) } catch { return '' }
 }
 
 /** Creates and recognizes the write-barrier proxies of one container. */

@@ -92,6 +92,11 @@ export function viewParts(v: ArrayBufferView): [ArrayBuffer, number, number] {
 }
 /** `Symbol.toStringTag` of a typed array ("Uint8Array", ...), or undefined. */
 export function typedArrayTag(v: unknown): string | undefined { return taTag.call(v) as string | undefined }
+/** Source text of a function or class, '' if the platform refuses it (a revoked proxy of one). */
+export function sourceOf(f: object): string {
+  try { return fnToString.call(f) } catch { return '' }
+}
+
 /** Source text of a function (only used to name classes in messages). */
 export function functionName(f: unknown): string {
   if (typeof f !== 'function') return String(f)

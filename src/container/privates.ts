@@ -16,9 +16,8 @@
  * (`[native code]`: built-ins, bound functions), and members added by a base constructor
  * that returns another object. Those instances persist their own enumerable properties only.
  */
-import { getPrototypeOf } from './builtins.js'
+import { getPrototypeOf, sourceOf } from './builtins.js'
 
-const fnToString = Function.prototype.toString
 const FunctionProto = Function.prototype
 const COMPILED = /__classPrivateField(?:Get|Set|In)\b/
 const MODIFIERS = new Set(['get', 'set', 'async', 'accessor', '*'])
@@ -37,8 +36,7 @@ export function privateMembers(cls: object): string[] {
 export function ownPrivateMembers(cls: object): string[] {
   let known = cache.get(cls)
   if (known !== undefined) return known
-  let src: string
-  try { src = fnToString.call(cls) } catch { src = '' }
+  const src = sourceOf(cls)
   known = src.startsWith('class') ? scanClass(src) : []
   cache.set(cls, known)
   return known
