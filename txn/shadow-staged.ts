@@ -112,11 +112,12 @@ export class StagedChunks {
     return r.state !== null && (r.state[k]! & CRC_GONE) !== 0 ? undefined : r.crcs[k]
   }
 
-  /** The run in which `L` is live, or null. */
+  /** The run in which `L` is live, or null (at most one: the file comment's invariant). */
   #runOf(L: number): Run | null {
     for (const r of this.#runs) {
       const k = L - r.L0
-      if (k >= 0 && k < r.n) return r.state !== null && (r.state[k]! & DROPPED) !== 0 ? null : r
+      // a chunk dropped from one run may have been adopted again in a later one: look on
+      if (k >= 0 && k < r.n && (r.state === null || (r.state[k]! & DROPPED) === 0)) return r
     }
     return null
   }

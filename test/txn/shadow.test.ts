@@ -654,6 +654,35 @@ test('adopt: one chunk (a map of depth 0) and many (several leaf nodes), checked
   }
 })
 
+test('adopt: a chunk adopted, dropped by a shrink and adopted again in the same batch keeps its new bytes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-adopt-'))
+  try {
+    const file = path.join(dir, 'a.pm')
+    const region = Region.open(file, { size: 16384 })
+    const store = ShadowStore.create(region, { chunkSize: CS })
+    const adopt = async (L: number, seeds: number[]): Promise<void> => {
+      const plan = store.appendTarget()!
+      const s = region.appendStream(plan.offset, CS)!
+      for (const seed of seeds) s.write(pattern(CS, seed))
+      store.adopt(L, plan.phys, (await s.end())!)
+    }
+    await adopt(0, [10, 11, 12, 13])
+    store.resize(3)                                  // drops chunk 3 from the adopted run
+    await adopt(3, [23])                             // and adopts it again from a second stream
+    assert.ok(sameBytes(store.read(3), pattern(CS, 23)), 'staged chunk 3')
+    store.commit()
+    region.close()
+    const again = Region.open(file)
+    const reopened = ShadowStore.open(again, {})
+    assert.equal(reopened.chunkCount, 4)
+    for (const [k, seed] of [[0, 10], [1, 11], [2, 12], [3, 23]] as const) assert.ok(sameBytes(reopened.read(k), pattern(CS, seed)), `durable chunk ${k}`)
+    assertOk(reopened)
+    again.close()
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('viewPrefix: chunks in one physical run are one verified view of the region (no copy); a gap is null; a damaged chunk is CorruptionError; a bad end is OutOfRangeError', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-view-'))
   try {
