@@ -56,7 +56,9 @@
  *       'bulk' lane: an msync never queues behind a bulk write.
  *   W10. Environment errors are typed as what they are: a thread that cannot start for lack
  *       of a descriptor is FileSystemError with errno EMFILE (then `flushAsync` falls back to
- *       fdatasync, with a warning), never a damaged or broken region.
+ *       fdatasync, with a warning), never a damaged or broken region. "Cannot start" is judged
+ *       by its life word (its code never ran), not by the 'online' event: with a few
+ *       descriptors free the thread goes online and then cannot open its modules.
  */
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
@@ -139,7 +141,7 @@ class FlushThread {
   markDead(error: PmemError): void {
     if (this.dead) return
     this.dead = true
-    if (!this.online && !this.terminated) this.lane.failedAt = Date.now()
+    if (!this.#ran() && !this.terminated) this.lane.failedAt = Date.now()
     if (!this.terminated) process.emitWarning(error)
     for (const p of this.pending.values()) p.settle(error)
     this.pending.clear()
@@ -154,15 +156,22 @@ class FlushThread {
     p.settle(reply)
   }
 
+  /**
+   * True once the thread's own code ran (its life word left STARTING). 'online' is not enough:
+   * a thread goes online before it loads its modules, and with few descriptors free
+   * (measured: 4 or more at `ulimit -n 256`) it goes online and then fails to open them.
+   */
+  #ran(): boolean { return Atomics.load(this.life, LIFE_STATE) !== THREAD_STARTING }
+
   /** W10: why it died, typed: an OS refusal at start (EMFILE...) is FileSystemError with its errno. */
   #deathError(code: number | null): PmemError {
     const e = this.#error
     const errno = e === null ? undefined : /\b(E[A-Z0-9]{2,})\b/.exec(e.message)?.[1]
-    if (!this.online && errno !== undefined) {
+    if (!this.#ran() && errno !== undefined) {
       const why = errno === 'EMFILE' || errno === 'ENFILE' ? 'no file descriptor is free' : 'the system refused it'
       return new FileSystemError(`The flush thread could not start: ${why} (${errno}); flushAsync falls back to fdatasync meanwhile. Raise the limit (ulimit -n) or close files`, errno, { cause: e })
     }
-    const what = !this.online ? 'could not start' : e !== null ? 'crashed' : `exited (code ${code ?? 'unknown'})`
+    const what = !this.#ran() ? 'could not start' : e !== null ? 'crashed' : `exited (code ${code ?? 'unknown'})`
     return new FlushThreadError(`The flush thread ${what}${e !== null ? `: ${e.message}` : ''}; a new one starts with the next request`, { cause: e ?? undefined })
   }
 }

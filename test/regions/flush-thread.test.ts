@@ -142,6 +142,21 @@ describe('W10: a thread that cannot start is an environment error, not a broken 
   })
 })
 
+describe('W10: a thread that goes online and then cannot open its modules', () => {
+  it('with 0..10 descriptors free: every warning is FileSystemError EMFILE "could not start", every flush succeeds, the region is not broken', async () => {
+    const r = await run('/bin/sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${FLUSH_CHILD}" emfile-few "${tempDir()}"`])
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout.trim()) as { flushes: string[]; broken: boolean; warnings: Array<{ k: number; name: string; errno?: string; message: string }> }
+    assert.deepEqual(out.flushes, Array(11).fill('ok'))
+    assert.equal(out.broken, false)
+    assert.ok(out.warnings.some(w => w.k === 0), 'with no descriptor free the thread cannot start')
+    for (const w of out.warnings) {
+      assert.deepEqual([w.k, w.name, w.errno], [w.k, 'FileSystemError', 'EMFILE'], w.message)
+      assert.match(w.message, /could not start: no file descriptor is free \(EMFILE\)/)
+    }
+  })
+})
+
 describe('W10: a file the flush thread cannot map', () => {
   it('(ENOMEM) is an environment error: flushAsync falls back to fdatasync; the region is not broken', async () => {
     const { region } = create()
