@@ -42,10 +42,7 @@ export class Classifier {
     if (kind === 0) return this.#unsupported(classified.reason)
     const proto = classified.classProto
     if (proto === null) { this.proto = classified.proto; return kind }
-    const ref = this.#classRef(proto)
-    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(proto)}`)
-    this.proto = PROTO_CLASS_BASE + ref.id
-    return kind
+    return this.#instance(proto, kind)
   }
 
   /**
@@ -59,10 +56,7 @@ export class Classifier {
     try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
     if (p === ObjectProto) { this.proto = PROTO_BUILTIN; return KIND_OBJECT }
     if (p === null) { this.proto = PROTO_NULL; return KIND_OBJECT }
-    const ref = this.#classRef(p)
-    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(p)}`)
-    this.proto = PROTO_CLASS_BASE + ref.id
-    return KIND_OBJECT
+    return this.#instance(p, KIND_OBJECT)
   }
 
   /** What instances of the class that proto code `proto` stands for lose as `kind` (classes.ts); '' for nothing. */
@@ -71,6 +65,14 @@ export class Classifier {
   }
 
   #unsupported(reason: string): number { this.reason = reason; return 0 }
+
+  /** `kind` for an instance of the class whose prototype is `proto`, its CLASS record's proto code in `proto`; 0 for an unregistered class. */
+  #instance(proto: object, kind: number): number {
+    const ref = this.#classRef(proto)
+    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(proto)}`)
+    this.proto = PROTO_CLASS_BASE + ref.id
+    return kind
+  }
 
   #classRef(proto: object): ClassRef | undefined {
     let ref = this.refs.get(proto)
