@@ -6,7 +6,8 @@
  *
  * A classification leaves its proto code in `proto` and, for an object that cannot persist
  * (kind 0), the reason in `reason`, read by the encoder right after the call (nothing is
- * allocated per object).
+ * allocated per object). Keeps encode.ts inv. 3: the objects it classifies meet only captured
+ * built-ins (builtins.ts; kinds.ts's brand checks).
  */
 import { ObjectProto, getPrototypeOf } from './builtins.js'
 import { KIND_OBJECT, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL } from './format.js'
