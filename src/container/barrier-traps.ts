@@ -54,6 +54,10 @@ export interface TrapHost {
   raw(v: object): object
   /** `v` is one of this container's proxies. */
   isProxy(v: object): boolean
+  /** `t` is about to be reached raw by a method of its class (barrier-override.ts): filled with what it reaches (inv. 5). */
+  heldRaw(t: object): void
+  /** Set once the container is closed (or read-only): what every mutation through a proxy throws (inv. 3). */
+  readonly closed: (() => Error) | null
 }
 
 /** The handler of plain objects, arrays and proxied class instances (inv. 7). */
@@ -127,7 +131,7 @@ function pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
  * very value of a non-writable, non-configurable property (inv. 6): those are handed out
  * raw. Looked up for non-extensible and pinned targets only.
  */
-function read(b: TrapHost, t: object, k: string | symbol, r: unknown): unknown {
+export function read(b: TrapHost, t: object, k: string | symbol, r: unknown): unknown {
   const v = reflectGet(t, k, r)
   if (typeof v !== 'object' || v === null) return v
   if (!isExtensible(t) || isPinned(t)) {
