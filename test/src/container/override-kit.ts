@@ -79,6 +79,7 @@ export function ops(r: Graph, life: number): unknown[] {
     r.later.set('K', { n: 7 })
     out.push(r.later.sets)
   } else {
+    out.push(r.m.total)           // first: in a lazy restore, before anything filled the values it reads raw
     r.m.set(`L${life}`, { n: life })
     r.m.each(v => { v.n++ })
     out.push(r.m.total, r.m.sets, [...r.m.log])

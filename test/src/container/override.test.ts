@@ -16,6 +16,7 @@ import { types } from 'node:util'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
+import { simRegion } from './setup.js'
 import { CLASSES, Counted, Recent, Tags, init, ops, summary, type Graph } from './override-kit.js'
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'override-child.js')
@@ -49,5 +50,49 @@ test('inv. 7, track: \'barriers\': overrides of set, add, get, size and keys, ow
     assert.deepEqual(got.full, summary(want), `life ${life}: a fresh process, full restore`)
     assert.deepEqual(got.lazy, summary(want), `life ${life}: a fresh process, lazy restore`)
   }
+  Container.delete(file)
+})
+
+/** An async method reaching the built-in after an await: its mutation happens after the call returns. */
+class Slow extends Map<string, number> {
+  async putLater(k: string, v: number): Promise<this> { await null; await null; return super.set(k, v) }
+}
+
+test('barrier-override.ts inv. O1: an async method of such a class marks its instance again when its promise settles, so a mutation made after an await persists at the next ordinary point even if a point ran in between', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ s: Slow }>(region, { classes: [Slow], track: 'barriers', init: () => ({ s: new Slow() }) })
+  await c.persist()
+  const s = c.root.s
+  const pending = s.putLater('a', 1)
+  const between = await c.persist()           // starts before the method's mutation
+  const got = await pending
+  assert.equal(got, s, 'the promise resolves with the proxy')
+  const after = await c.persist()
+  assert.equal(after.full, false)
+  assert.ok(after.objects >= 1, `the Map was written again (between: ${between.objects}, after: ${after.objects})`)
+  await c.close()
+  const r = Container.openRegion<{ s: Slow }>(region, { classes: [Slow], track: 'barriers' })
+  assert.deepEqual([...r.unwrap(r.root).s], [['a', 1]])
+  await r.close()
+})
+
+test('barrier-override.ts inv. O4: once closed, an override of a built-in mutator throws RegionClosedError before running; on a read-only container reads through overrides work and mutators throw ReadOnlyError', async () => {
+  const file = tmp()
+  const c = Container.open<Graph>(file, { classes: CLASSES, track: 'barriers', init })
+  ops(c.root, 1)
+  await c.persist()
+  const m = c.root.m, tags = c.root.tags
+  await c.close()
+  assert.throws(() => m.set('late', { n: 0 }), { name: 'RegionClosedError' })
+  assert.throws(() => tags.add('late'), { name: 'RegionClosedError' })
+  assert.throws(() => m.setMany([['late', { n: 0 }]]), { name: 'RegionClosedError' })
+  assert.deepEqual([m.sets, tags.adds, m.has('late')], [3, 3, false], 'nothing ran')
+  const ro = Container.open<Graph>(file, { classes: CLASSES, track: 'barriers', readOnly: true })
+  const r = ro.root
+  assert.equal(r.lru.get('q')!.n, 2, 'an override of get runs (its reordering stays in memory)')
+  assert.deepEqual([r.m.total, r.tags.size], [11, 30])
+  assert.throws(() => r.m.set('x', { n: 1 }), { name: 'ReadOnlyError' })
+  assert.throws(() => { r.lru.get('p')!.n = 0 }, { name: 'ReadOnlyError' }, 'a value an override returns is a proxy that refuses writes')
+  await ro.close()
   Container.delete(file)
 })
