@@ -41,7 +41,7 @@
  *       other members that run on the real instance still run (reads work on a read-only
  *       container); what they change there is not persisted (no point can run).
  */
-import { getPrototypeOf, isPromise, reflectApply, sourceOf } from './builtins.js'
+import { getPrototypeOf, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { read, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
 
@@ -183,13 +183,15 @@ function handOut(b: TrapHost, r: unknown, after: () => void): unknown {
     after()
     return res.done === true ? res : { done: false, value: b.wrap(res.value) }
   }
-  return {
-    next: (...a: [] | [unknown]) => step(it.next(...a)),
-    return: (v?: unknown) => typeof it.return === 'function' ? step(it.return(v)) : { done: true, value: v },
-    throw: (e?: unknown) => { if (typeof it.throw === 'function') return step(it.throw(e)); throw e },
-    [Symbol.iterator]() { return this },
-  }
+  const out = objectCreate(IteratorProto) as Iterator<unknown>     // iterable (returns itself), with the platform's iterator helpers
+  out.next = (...a: [] | [unknown]) => step(it.next(...a))
+  out.return = (v?: unknown) => typeof it.return === 'function' ? step(it.return(v)) : { done: true, value: v }
+  out.throw = (e?: unknown) => { if (typeof it.throw === 'function') return step(it.throw(e)); throw e }
+  return out
 }
+
+/** %IteratorPrototype%: `[Symbol.iterator]() { return this }`. */
+const IteratorProto = getPrototypeOf(getPrototypeOf([][Symbol.iterator]())) as object
 
 /** Puts the proxies of `t`'s own writable data properties' object values in their place; the keys changed (inv. O2). */
 function proxiesIn(b: TrapHost, t: object): (string | symbol)[] {
