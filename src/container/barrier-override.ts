@@ -14,8 +14,8 @@
  * | other getter | its value, computed with the proxy as `this` |
  * | anything else, and members the subclass does not define | what the Map or Set proxy answers (barrier-traps.ts) |
  *
- * Setters run on the real instance, after the mark, as for every Map and Set proxy
- * (barrier-traps.ts); one reaching the built-in goes through `callRaw` too.
+ * Setters run with the proxy as `this`, after the mark, as for every Map and Set proxy
+ * (barrier-traps.ts); one reaching the built-in runs on the real instance (`callRaw`).
  *
  * Invariants (barrier.ts inv. 7):
  *   O1. A call on the real instance (`callRaw`) marks the instance changed before and after
