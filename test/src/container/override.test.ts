@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { simRegion } from './setup.js'
+import type { SimRegion } from '../../../regions/index.js'
 import { CLASSES, Counted, Recent, Tags, init, ops, summary, type Graph } from './override-kit.js'
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'override-child.js')
@@ -128,5 +129,52 @@ test('barrier-traps.ts: accessors of Map and Set subclasses run with the proxy a
       assert.deepEqual([f.root.t.meta.label, f.root.s.meta.label], ['T', 'S'], `${what}: what the setters wrote persisted`)
       await f.close()
     }
+  }
+})
+
+test('barrier-override.ts under the crash model: what the overrides changed persists through a crash at any flush of a point or of a recovery, several lives deep (full and lazy restores)', async () => {
+  const replay = (lives: number[]): unknown => { const g = init(); for (const l of lives) ops(g, l); return summary(g) }
+  let region: SimRegion = simRegion(1 << 22)
+  const c1 = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers', init })
+  await c1.persist()
+  ops(c1.root, 1)
+  await c1.persist()
+  await c1.close()
+  const committed = new Map<number, number[]>([[c1.version, [1]]])     // version -> the lives whose operations it holds
+  let durableAtStart = c1.version
+  for (let life = 2; life <= 4; life++) {
+    const images: { img: SimRegion; durable: number }[] = []
+    let c: Container<Graph> | null = null
+    region.onFlush = () => {       // two images per flush (each dirty sector kept or lost at random)
+      for (let k = 0; k < 2; k++) images.push({ img: region.crash(life * 1000 + images.length), durable: c?.version ?? durableAtStart })
+    }
+    c = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers', lazy: life === 3 })     // a recovery: its flushes are crash points too
+    assert.ok(c.version >= durableAtStart && committed.has(c.version), `life ${life}: opened version ${c.version}`)
+    for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
+    const applied = committed.get(c.version)!
+    ops(c.root, life)
+    const one = await c.persist()
+    committed.set(one.version, [...applied, life])
+    ops(c.root, life + 10)              // a second point in the same life
+    const st = await c.persist()
+    assert.ok(!one.full && !st.full, 'ordinary points')
+    committed.set(st.version, [...applied, life, life + 10])
+    region.onFlush = undefined
+    await c.close()
+    images.push({ img: region.crash(life), durable: st.version })
+    assert.ok(images.length >= 8, `life ${life}: ${images.length} crash images`)
+    const next = images.length >> 1
+    let newest = 0
+    for (const [i, { img, durable }] of images.entries()) {
+      if (i === next) continue        // the next life recovers from it
+      const f = Container.openRegion<Graph>(img, { classes: CLASSES, track: 'barriers' })
+      assert.ok(f.version >= durable && committed.has(f.version), `life ${life}, crash image ${i}: version ${f.version}, durable ${durable}`)
+      assert.deepEqual(summary(f.unwrap(f.root)), replay(committed.get(f.version)!), `life ${life}, crash image ${i} (version ${f.version})`)
+      newest = Math.max(newest, f.version)
+      await f.close()
+    }
+    assert.equal(newest, st.version, `life ${life}: the last image restores the life's point`)
+    region = images[next].img
+    durableAtStart = images[next].durable
   }
 })
