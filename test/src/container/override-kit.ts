@@ -84,6 +84,7 @@ export function ops(r: Graph, life: number): unknown[] {
     out.push(r.m.total)           // first: in a lazy restore, before anything filled the values it reads raw
     r.m.set(`L${life}`, { n: life })
     r.m.each(v => { v.n++ })
+    r.m.forEach((v, k, m) => { if (k === 'b') m.set(`B${life}`, { n: v.n }) })     // the built-in forEach's third argument: the proxy, whose set is the override
     out.push(r.m.total, r.m.sets, [...r.m.log])
     r.tags.add(` W${life} `)
     out.push(r.tags.size, r.tags.adds)
