@@ -104,6 +104,12 @@ export function membersOf(proto: object, base: object): Members {
   return found
 }
 
+/** The member `k` of `t`'s class (its prototype now: `Object.setPrototypeOf` through the proxy may change it), if the table has it. */
+function memberOf(t: object, k: string | symbol, builtin: object): Member | undefined {
+  const proto = getPrototypeOf(t) as object | null
+  return proto === null ? undefined : membersOf(proto, builtin)?.get(k)
+}
+
 /** Targets inside a call on the real instance (their own properties hold proxies: inv. O2). */
 const inside = new Set<object>()
 
@@ -117,7 +123,7 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
     ...base,
     get(t, k, proxy) {
       if (k === PROXY_TARGET) return t
-      const m = membersOf(getPrototypeOf(t) as object, builtin)?.get(k)
+      const m = memberOf(t, k, builtin)
       if (m === undefined) return baseGet(t, k, proxy)
       if (m.fn !== undefined) {
         if (!m.raw) return m.fn      // runs with the proxy as `this`
@@ -128,7 +134,7 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
       return read(b, t, k, t)
     },
     set(t, k, v, proxy) {
-      const m = membersOf(getPrototypeOf(t) as object, builtin)?.get(k)
+      const m = memberOf(t, k, builtin)
       if (m === undefined || !m.rawSet) return baseSet(t, k, v, proxy)
       b.mark(t)     // inv. O4: throws once closed, before the setter runs
       callRaw(b, t, m.set!, [v], k)

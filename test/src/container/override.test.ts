@@ -178,3 +178,22 @@ test('barrier-override.ts under the crash model: what the overrides changed pers
     durableAtStart = images[next].durable
   }
 })
+
+test('barrier-override.ts: an instance whose prototype is changed through its proxy (to Map.prototype, to null) is answered by what it is now', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<any>(region, { classes: CLASSES, track: 'barriers', init: () => ({ a: new Counted(), b: new Counted() }) })
+  await c.persist()
+  const { a, b } = c.root
+  a.set('X', { n: 1 })
+  Object.setPrototypeOf(a, Map.prototype)
+  a.set('Y', { n: 2 })                        // the built-in's set now: no count, no lower-casing
+  Object.setPrototypeOf(b, null)
+  b.set('Z', { n: 3 })                        // no prototype: the Map proxy's own set, as for any Map proxy (was a TypeError of the members' WeakMap)
+  assert.deepEqual([[...a.keys()], a.sets], [['x', 'Y'], 1])
+  await c.persist()
+  await c.close()
+  const r = Container.openRegion<any>(region, { classes: CLASSES, track: 'barriers' })
+  const rb = r.unwrap(r.root.b)
+  assert.deepEqual([[...r.root.a.keys()], r.root.a instanceof Counted, Object.getPrototypeOf(rb), [...Map.prototype.keys.call(rb)]], [['x', 'Y'], false, null, ['Z']])
+  await r.close()
+})
