@@ -2,8 +2,9 @@
  * TxEngine: durable transactions on a region, built on the redo log (redo-log.ts) and the
  * overlay (overlay.ts). Recovery runs on open. This file is the transaction lifecycle: open
  * and recovery, running a transaction, the order of a commit's steps (append, flush, apply),
- * checkpoint, grow, close and the broken state. The writes in place, the dirty data pages,
- * the truncation and the reader windows around them: engine-apply.ts.
+ * checkpoint, grow and close. The writes in place, the dirty data pages, the truncation and
+ * the reader windows around them: engine-apply.ts. The open, broken and closed states and
+ * the checks every call makes first: engine-life.ts.
  *
  * Commit protocol (Mnemosyne's redo logging with lazy, batched truncation):
  *   1. The transaction function stages its writes in a redo record in JS memory (tx.ts);
@@ -54,11 +55,9 @@
  *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
- * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC.
+ * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC (engine-life.ts).
  */
-import {
-  BrokenError, InvalidArgumentError, ReadOnlyError, RegionClosedError, PmemError, describe,
-} from '../regions/index.js'
+import { BrokenError, InvalidArgumentError, RegionClosedError, describe } from '../regions/index.js'
 import { TransactionActiveError } from './tx-errors.js'
 import type { RegionLike } from '../regions/index.js'
 import { wordsOf } from './hash.js'
@@ -73,6 +72,7 @@ import { GroupCommit } from './group-commit.js'
 import { EngineReads } from './engine-read.js'
 import { InPlace } from './engine-apply.js'
 import { Nested } from './nested.js'
+import { EngineLife } from './engine-life.js'
 import { checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
@@ -101,8 +101,8 @@ export class TxEngine implements TxHost {
   readonly #nested: Nested
   /** Durable seq, waiters and the shared group-commit flush (group-commit.ts). */
   readonly #group: GroupCommit
-  #broken: unknown = null
-  #closed = false
+  /** Open, broken or closed, and the checks every call makes first (engine-life.ts). */
+  readonly #life: EngineLife
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
   #recoveryPending = false
   /** Writable engines: writes in place, dirty pages, truncation, publication to readers (engine-apply.ts). */
@@ -116,19 +116,20 @@ export class TxEngine implements TxHost {
     this.region = region
     this.layout = layout
     this.log = log
+    this.#life = new EngineLife(region, err => this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })))
     this.#refresh()
     this.#builder = new RecordBuilder(log.capacity)
     this.#inPlace = region.readOnly ? null : new InPlace(this)
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
-    this.#reads = new EngineReads(this, this.#snapshots, () => this.#usable('read'))
+    this.#reads = new EngineReads(this, this.#snapshots, () => this.#life.usable('read'))
     this.#group = new GroupCommit({
       log,
-      closed: () => this.#closed,
+      closed: () => this.#life.closed,
       seal: () => this.#seal(),
       applyDurable: d => this.#inPlace?.applyDurable(d),
-      fail: err => this.#fail(err),
+      fail: err => this.#life.fail(err),
     }, log.nextSeq - 1)
     this.#nested = new Nested(seq => this.#group.whenDurable(seq))
     if (!defer) this.finishRecovery()
@@ -169,7 +170,7 @@ export class TxEngine implements TxHost {
   get dataOffset(): number { return this.layout.dataOffset }
   /** Size of the user area (read-only engines: as of the newest snapshot taken). */
   get size(): number { return this.#snapshots?.size ?? this.region.size }
-  get closed(): boolean { return this.#closed }
+  get closed(): boolean { return this.#life.closed }
   /** Seq of the last committed transaction (read-only engines: in the newest snapshot taken). */
   get lastSeq(): number { return this.#snapshots?.lastSeq ?? this.log.nextSeq - 1 }
   /** Read-only engines: whether snapshots follow a live writer ('live') or read the file as recovery would ('static'). */
@@ -203,7 +204,7 @@ export class TxEngine implements TxHost {
   }
 
   #run<T>(fn: (tx: Tx) => T, durability: Durability): T | Promise<T> {
-    this.#usable('run a transaction')
+    this.#life.usable('run a transaction')
     this.finishRecovery()
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run transaction: expected a function, got ${describe(fn)}`)
     if (this.#current !== null) return this.#nested.sub(fn, this.#current, this.#builder, durability)
@@ -263,22 +264,22 @@ export class TxEngine implements TxHost {
 
   /** Makes every committed transaction durable (including `none` ones). */
   flush(): void {
-    this.#usable('flush')
+    this.#life.usable('flush')
     if (this.region.readOnly) return
     this.finishRecovery()
-    this.#guard(() => this.#flushLog())
+    this.#life.guard(() => this.#flushLog())
   }
 
   /** Flushes the log and the data it covers, then truncates the log (eng. 2). */
   checkpoint(): void {
-    this.#usable('checkpoint')
+    this.#life.usable('checkpoint')
     if (this.region.readOnly) return
-    this.#guard(() => this.#checkpoint())
+    this.#life.guard(() => this.#checkpoint())
   }
 
   /** Grows the region (and so the data area) to at least `newSize` bytes. */
   grow(newSize: number): void {
-    this.#usable('grow')
+    this.#life.usable('grow')
     this.finishRecovery()
     this.region.grow(newSize)
     this.#refresh()
@@ -291,10 +292,10 @@ export class TxEngine implements TxHost {
    * Inside a running transaction it throws TransactionActiveError and changes nothing (eng. 6).
    */
   close(): void {
-    if (this.#closed) return
+    if (this.#life.closed) return
     this.assertNotInTransaction('close')
-    if (this.#broken === null && !this.region.closed && !this.region.readOnly) this.#guard(() => this.#checkpoint())
-    this.#closed = true
+    if (!this.#life.broken && !this.region.closed && !this.region.readOnly) this.#life.guard(() => this.#checkpoint())
+    this.#life.close()
     this.#group.rejectAll(() => new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
   }
 
@@ -314,11 +315,11 @@ export class TxEngine implements TxHost {
     if (this.region.closed) throw new RegionClosedError(`Cannot recover pool "${this.path}": region is closed`)
     const inPlace = this.#inPlace!
     inPlace.recover() // pub. 3: claims the block before the first change to the file
-    this.#guard(() => inPlace.checkpoint())
+    this.#life.guard(() => inPlace.checkpoint())
   }
 
   #commit(durability: Durability): void {
-    if (this.#closed || this.region.closed) {
+    if (this.#life.closed || this.region.closed) {
       throw new RegionClosedError(`Cannot commit: pool "${this.path}" was closed while the transaction ran; nothing of it was written`)
     }
     try {
@@ -339,7 +340,7 @@ export class TxEngine implements TxHost {
       this.#inPlace!.committed(log.tail) // pub. 4: after the record's bytes
       if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
     } catch (err) {
-      this.#failed(err)
+      this.#life.failed(err)
     }
   }
 
@@ -357,7 +358,7 @@ export class TxEngine implements TxHost {
 
   /** Group commit (group-commit.ts): seals `top` for a shared flush; null when none may start. */
   #seal(): number | null {
-    if (this.#closed || this.#broken !== null || this.top === null) return null
+    if (this.#life.closed || this.#life.broken || this.top === null) return null
     this.sealed = this.top
     this.top = null
     return this.sealed.lastSeq
@@ -377,28 +378,5 @@ export class TxEngine implements TxHost {
     this.mem = b
     this.memF64 = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3)
     this.mem32 = wordsOf(b)
-  }
-
-  #usable(action: string): void {
-    if (this.#closed || this.region.closed) throw new RegionClosedError(`Cannot ${action}: pool "${this.path}" is closed`)
-    if (this.#broken !== null) throw new BrokenError(`Cannot ${action}: pool "${this.path}" hit an I/O error earlier and must be reopened to recover`, { cause: this.#broken })
-    if (this.region.readOnly && action === 'run a transaction') throw new ReadOnlyError(`Cannot ${action}: pool "${this.path}" was opened read-only`)
-  }
-
-  /** Runs an I/O step; any failure makes the engine broken (see file comment). */
-  #guard(step: () => void): void {
-    try { step() } catch (err) { this.#failed(err) }
-  }
-
-  /** Marks the engine broken and throws the error (wrapped unless it is already typed). */
-  #failed(err: unknown): never {
-    this.#fail(err)
-    if (err instanceof PmemError) throw err
-    throw new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}; reopen the file to recover`, { cause: err })
-  }
-
-  #fail(err: unknown): void {
-    this.#broken = err
-    this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
   }
 }

@@ -1,9 +1,8 @@
 /**
  * Shadow paging, reads of the staged view: the work of `ShadowStore.read`, `readInto` and
  * `viewPrefix` with their argument checks (shadow.ts keeps their documentation and the state
- * checks), and the
- * check of a committed chunk against the checksum its parent stores (`verify`), which `write`
- * uses too before it copies a chunk.
+ * checks), and the check of a committed chunk against the checksum its parent stores
+ * (`verify`), which `write` (shadow-write.ts) uses too before it copies a chunk.
  *
  * Invariants kept (numbers shared with shadow.ts):
  *   inv. 4  A committed chunk is verified whole against the checksum its parent stores

@@ -5,9 +5,10 @@
  * SoftPM's SID: chunk remapping, versions, commit by writing the metadata last).
  *
  * Implements the chunk-store interface (chunk-store.ts) that containers are written against.
- * This file is the store's API over the staged batch: reads, writes, resize, meta, space
- * reservation, the argument and state checks, and the broken state. The reads' work (each
- * committed chunk verified on first read, inv. 4): shadow-read.ts. Formats: shadow-format.ts.
+ * This file is the store's API over the staged batch: reads, writes, resize, meta, commits,
+ * the state checks and the broken state. The reads' work (each committed chunk verified on
+ * first read, inv. 4): shadow-read.ts. The writes' and resizes' work, with the space they
+ * reserve first (inv. 1): shadow-write.ts. Formats: shadow-format.ts.
  * Staged map: shadow-map.ts (its data chunks, single and adopted runs: shadow-staged.ts). Versions and commits
  * (sealing, the slot writes, which chunks each version pins, freeing them): shadow-versions.ts.
  * Recovery: shadow-recover.ts. Create, open and the slot probes: shadow-open.ts. Adopting
@@ -47,19 +48,18 @@
  *
  * Cost of a commit: two flushes (chunks, then the slot); an empty commit needs one.
  */
-import {
-  BrokenError, InvalidArgumentError, OutOfRangeError, ReadOnlyError, describe,
-} from '../regions/index.js'
+import { BrokenError, InvalidArgumentError, ReadOnlyError, describe } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
-import { MAX_CHUNKS, META_MAX, NONE } from './shadow-format.js'
+import { META_MAX } from './shadow-format.js'
 import { ChunkIO } from './shadow-io.js'
 import { FreeSpace } from './shadow-space.js'
 import { StagedMap } from './shadow-map.js'
 import { ChunkReads } from './shadow-read.js'
+import { ChunkWrites } from './shadow-write.js'
 import { Versions, type Sealed, type ShadowVersionInfo } from './shadow-versions.js'
 import { CommitInProgressError } from './shadow-errors.js'
 import {
-  createStore, openStore, probeStore, retainedVersions, growForChunks,
+  createStore, openStore, probeStore, retainedVersions,
   type ShadowCreateOptions, type ShadowOpenOptions, type StoreInit,
 } from './shadow-open.js'
 import { adoptChunks, appendTarget, type AdoptHost } from './shadow-adopt.js'
@@ -103,7 +103,6 @@ export class ShadowStore implements ChunkStore {
   readonly #region: RegionLike
   readonly #io: ChunkIO
   readonly #space: FreeSpace
-  readonly #growBy: ((neededBytes: number) => void) | undefined
   readonly #readOnlyWhy: string | null
   /** Retained versions, the view, metas, commits and what each version pins (shadow-versions.ts). */
   readonly #versions: Versions
@@ -113,6 +112,8 @@ export class ShadowStore implements ChunkStore {
   readonly #verified = new Set<number>()
   /** Reads of the staged view, each committed chunk verified once (shadow-read.ts, inv. 4). */
   readonly #reads: ChunkReads
+  /** Writes and resizes of the staged view, and the space they reserve (shadow-write.ts, inv. 1). */
+  readonly #writes: ChunkWrites
   #broken: { cause: unknown } | null = null
 
   private constructor(init: StoreInit) {
@@ -120,13 +121,14 @@ export class ShadowStore implements ChunkStore {
     this.base = init.base
     this.chunkSize = init.chunkSize
     this.keepVersions = init.keepVersions
-    this.#growBy = init.growBy
     this.#readOnlyWhy = init.readOnly
     this.readOnly = init.readOnly !== null
     this.fellBack = init.fellBack
     this.droppedVersions = init.dropped
     this.#io = new ChunkIO(init.region, init.base, init.chunkSize)
     this.#space = new FreeSpace(this.#io.physCount)
+    this.#reads = new ChunkReads(this.#io, this.#verified, () => this.#versions.view.version)
+    this.#writes = new ChunkWrites(init.region, this.#io, this.#space, this.#reads, init.growBy)
     this.#versions = new Versions({
       region: this.#region, io: this.#io, space: this.#space, verified: this.#verified,
       broken: () => this.#broken !== null,
@@ -135,7 +137,6 @@ export class ShadowStore implements ChunkStore {
       reserve: (n, action) => this.#reserve(n, action),
     }, init)
     this.#map = new StagedMap(this.#io, this.#space, init.view)
-    this.#reads = new ChunkReads(this.#io, this.#verified, () => this.#versions.view.version)
   }
 
   /**
@@ -238,24 +239,7 @@ export class ShadowStore implements ChunkStore {
    */
   write(logical: number, data: Uint8Array, offset = 0): void {
     this.#writable('write')
-    const action = `Cannot write logical chunk ${describe(logical)} of shadow store on region "${this.#region.path}"`
-    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${action}: data must be a Uint8Array, got ${describe(data)}`)
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`${action}: offset must be a non-negative integer, got ${describe(offset)}`)
-    this.#reads.checkLogical(this.#map, logical, 'write')
-    if (offset + data.length > this.chunkSize) {
-      throw new OutOfRangeError(`${action}: bytes [${offset}, ${offset + data.length}) do not fit a chunk of ${this.chunkSize} bytes`)
-    }
-    if (data.length === 0) return
-    let phys = this.#map.dirty.get(logical)
-    if (phys === undefined) {
-      const old = this.#map.lookup(logical)
-      const whole = offset === 0 && data.length === this.chunkSize
-      if (!whole && old.phys !== NONE) this.#reads.verify(logical, old) // never copy damage into a new version
-      this.#reserve(this.#map.writeCost(logical), 'write')
-      phys = this.#map.stageData(logical, old, !whole)
-    }
-    else this.#map.knownCrc.delete(logical)
-    this.#io.write(phys, offset, data)
+    this.#writes.write(this.#map, logical, data, offset)
   }
 
   /**
@@ -285,12 +269,7 @@ export class ShadowStore implements ChunkStore {
   /** Sets the number of logical chunks. New chunks read as zeros (inv. 7); dropped ones are released. */
   resize(chunkCount: number): void {
     this.#writable('resize')
-    if (!Number.isSafeInteger(chunkCount) || chunkCount < 0 || chunkCount > MAX_CHUNKS) {
-      throw new InvalidArgumentError(`Cannot resize shadow store on region "${this.#region.path}": chunkCount must be an integer from 0 to ${MAX_CHUNKS}, got ${describe(chunkCount)}`)
-    }
-    if (chunkCount === this.#map.count) return
-    this.#reserve(this.#map.resizeCost(chunkCount), 'resize')
-    this.#map.resize(chunkCount)
+    this.#writes.resize(this.#map, chunkCount)
   }
 
   /** Stores a small blob (at most 512 bytes) with the next version; setting the same bytes again costs nothing. */
@@ -372,10 +351,8 @@ export class ShadowStore implements ChunkStore {
     return { region: this.#region, io: this.#io, space: this.#space, map: this.#map, reserve: (n, action) => this.#reserve(n, action) }
   }
 
-  /** Makes sure `n` chunks are free, growing the region if needed (shadow-open.ts; OutOfSpaceError otherwise). */
-  #reserve(n: number, action: string): void {
-    if (this.#space.freeCount < n) growForChunks(this.#region, this.#growBy, this.#io, this.#space, n, action)
-  }
+  /** Makes sure `n` chunks are free, growing the region if needed (shadow-write.ts; OutOfSpaceError otherwise). */
+  #reserve(n: number, action: string): void { this.#writes.reserve(n, action) }
 
   /** Throws if the store is broken or its region closed; refreshes the region's bytes. */
   #ready(action: string): void {

@@ -10,8 +10,13 @@
  * non-configurable properties return the target's own value: `read`, the descriptor trap,
  * `defineProperty` of such a property) and inv. 8 (a collection's change log records each
  * mutation before it happens, or is set `whole`).
+ *
+ * A class's methods, getters and setters run with the proxy as `this` (barrier.ts inv. 7),
+ * Maps' and Sets' too (`read` and `set` pass the proxy on), so what they read is handed out
+ * and what they write is marked; Map and Set subclasses whose members need the real instance
+ * are barrier-override.ts's.
  */
-import { mapContains, mapEach, mapFetch, mapPut, mapSize, reflectGet, setEach, setSize } from './builtins.js'
+import { getPrototypeOf, mapContains, mapEach, mapFetch, mapPut, mapSize, reflectApply, reflectGet, setEach, setSize } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { isPinned, pin } from './pinned.js'
 import type { Changes } from './change-log.js'
@@ -54,6 +59,10 @@ export interface TrapHost {
   raw(v: object): object
   /** `v` is one of this container's proxies. */
   isProxy(v: object): boolean
+  /** `t` is about to be reached raw by a method of its class (barrier-override.ts): filled with what it reaches (inv. 5). */
+  heldRaw(t: object): void
+  /** Set once the container is closed (or read-only): what every mutation through a proxy throws (inv. 3). */
+  readonly closed: (() => Error) | null
 }
 
 /** The handler of plain objects, arrays and proxied class instances (inv. 7). */
@@ -78,7 +87,15 @@ export function objectHandler(b: TrapHost): ProxyHandler<object> {
  */
 function ownPropertyTraps<T extends object>(b: TrapHost): ProxyHandler<T> {
   return {
-    set: (t, k, v) => { const e = b.mark(t); return Reflect.set(t, k, b.storing(v, e), t) },
+    // A setter of the class runs with the proxy as `this`, as its methods and getters do
+    // (what it writes through `this` goes through the traps); a data property is set on the target.
+    set: (t, k, v, r) => {
+      const e = b.mark(t), raw = b.storing(v, e)
+      const setter = setterOf(t, k)
+      if (setter === undefined) return Reflect.set(t, k, raw, t)
+      reflectApply(setter, r, [raw])
+      return true
+    },
     deleteProperty: (t, k) => { b.mark(t); b.whole(t); return Reflect.deleteProperty(t, k) },
     defineProperty: (t, k, d) => {
       const e = b.mark(t)
@@ -114,6 +131,15 @@ function ownPropertyTraps<T extends object>(b: TrapHost): ProxyHandler<T> {
   }
 }
 
+/** The setter `t[k] = v` would call (an accessor on `t` or its prototype chain), or undefined for a data property or none. */
+function setterOf(t: object, k: string | symbol): Fn | undefined {
+  for (let p: object | null = t; p !== null; p = getPrototypeOf(p) as object | null) {
+    const d = gOPD(p, k)
+    if (d !== undefined) return d.set as Fn | undefined
+  }
+  return undefined
+}
+
 /** True if defining `d` (writable and configurable not true) leaves `t[k]` a non-writable, non-configurable data property (absent attributes keep the current ones, or are false). */
 function pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
   if (d.get !== undefined || d.set !== undefined) return false
@@ -127,7 +153,7 @@ function pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
  * very value of a non-writable, non-configurable property (inv. 6): those are handed out
  * raw. Looked up for non-extensible and pinned targets only.
  */
-function read(b: TrapHost, t: object, k: string | symbol, r: unknown): unknown {
+export function read(b: TrapHost, t: object, k: string | symbol, r: unknown): unknown {
   const v = reflectGet(t, k, r)
   if (typeof v !== 'object' || v === null) return v
   if (!isExtensible(t) || isPinned(t)) {
@@ -160,7 +186,7 @@ export function mapHandler(b: TrapHost): ProxyHandler<AnyMap> {
         case 'entries': case Symbol.iterator:
           return function* () { for (const [key, v] of mapEntries.call(t)) yield [b.wrap(key), b.wrap(v)] }
       }
-      return read(b, t, k, t)     // not one of its methods: read like an object's (inv. 6)
+      return read(b, t, k, proxy)     // not one of its methods: read like an object's (inv. 6); a getter sees the proxy as `this`
     },
     ...ownPropertyTraps<AnyMap>(b),
   }
@@ -186,7 +212,7 @@ export function setHandler(b: TrapHost): ProxyHandler<AnySet> {
         case 'values': case 'keys': case Symbol.iterator: return function* () { for (const v of setValues.call(t)) yield b.wrap(v) }
         case 'entries': return function* () { for (const v of setValues.call(t)) { const w = b.wrap(v); yield [w, w] } }
       }
-      return read(b, t, k, t)     // not one of its methods: read like an object's (inv. 6)
+      return read(b, t, k, proxy)     // not one of its methods: read like an object's (inv. 6); a getter sees the proxy as `this`
     },
     ...ownPropertyTraps<AnySet>(b),
   }

@@ -26,7 +26,8 @@
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
- * instances of classes with private members or hooks, handed out raw and not tracked), and
+ * instances of classes with private members or hooks, handed out raw and not tracked; Map
+ * and Set subclasses overriding the built-in are proxied by barrier-override.ts), and
  * mutations through raw references need `persist({ full: true })`.
  *
  * Invariants:
@@ -73,6 +74,10 @@
  *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
  *      the override would be bypassed) or a method reaching the built-in's methods with its
  *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
+ *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) those Map and
+ *      Set instances are proxied by barrier-override.ts: the proxy hands out the class's own
+ *      members, those reaching the built-in as calls on the real instance that mark it before
+ *      and after (its inv. O1-O4), so an ordinary point persists what they did.
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
@@ -85,7 +90,7 @@
  * 6, 8) are in barrier-traps.ts.
  */
 import {
-  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer, sourceOf,
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
 import type { DirtySet } from './dirty.js'
@@ -93,6 +98,7 @@ import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
 import type { Changes } from './change-log.js'
 import { mapHandler, objectHandler, setHandler, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
+import { membersOf, overridingHandler } from './barrier-override.js'
 
 /** What the barrier asks of its container (tables.ts). */
 export interface BarrierHost {
@@ -115,34 +121,17 @@ export interface LazyFill {
 /** `#handlerFor`'s answer for instances of registered classes: handed out raw. */
 const RAW_CLASS: ProxyHandler<object> = {}
 
-/** What a Map or Set proxy answers itself (barrier-traps.ts), whatever the class of its target defines. */
-const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
-/** A function reaching the built-in's methods with its own `this`: `super.set(...)`, `Map.prototype.get.call(this, ...)`. */
-const BUILTIN_CALL = /\bsuper\s*(?:\.|\[)|\b(?:Map|Set)\.prototype\b/
-const needsRaw = new WeakMap<object, boolean>()
-
 /**
  * inv. 7: true if instances of the Map or Set subclass whose prototype is `proto` cannot be
- * proxied: a prototype between `proto` and `base` (Map.prototype or Set.prototype) defines a
- * member the proxy answers itself (the class's override would be bypassed: silently other
- * behaviour), or a method or accessor whose source reaches the built-in's methods with its
- * `this` (a super call; they refuse a proxy). Read once per prototype, when the first
- * instance is handed out; a false positive only costs the comparison of an exposed object.
+ * proxied by the plain Map or Set handler: a prototype between `proto` and `base`
+ * (Map.prototype or Set.prototype) defines a member the proxy answers itself (the class's
+ * override would be bypassed: silently other behaviour), or a method or accessor whose
+ * source reaches the built-in's methods with its `this` (a super call; they refuse a proxy).
+ * Read once per prototype (barrier-override.ts `membersOf`); a false positive only costs the
+ * comparison of an exposed object (default mode) or a call on the real instance (barriers).
  */
 function collectionClassNeedsRaw(proto: object, base: object): boolean {
-  const known = needsRaw.get(proto)
-  if (known !== undefined) return known
-  let raw = false
-  for (let p: object | null = proto; p !== null && p !== base && !raw; p = getPrototypeOf(p) as object | null) {
-    for (const k of Reflect.ownKeys(p)) {
-      if (k === 'constructor') continue
-      if (COLLECTION_MEMBERS.has(k)) { raw = true; break }
-      const d = Reflect.getOwnPropertyDescriptor(p, k)!
-      if ([d.value, d.get, d.set].some(f => typeof f === 'function' && BUILTIN_CALL.test(sourceOf(f)))) { raw = true; break }
-    }
-  }
-  needsRaw.set(proto, raw)
-  return raw
+  return membersOf(proto, base) !== null
 }
 
 /** Creates and recognizes the write-barrier proxies of one container. */
@@ -154,6 +143,8 @@ export class Barrier implements TrapHost {
   #object: ProxyHandler<object>
   #map: ProxyHandler<AnyMap>
   #set: ProxyHandler<AnySet>
+  readonly #overMap: ProxyHandler<AnyMap>
+  readonly #overSet: ProxyHandler<AnySet>
   readonly #host: BarrierHost
 
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
@@ -165,6 +156,8 @@ export class Barrier implements TrapHost {
     this.#object = objectHandler(this)
     this.#map = mapHandler(this)
     this.#set = setHandler(this)
+    this.#overMap = overridingHandler(this, this.#map, MapProto)
+    this.#overSet = overridingHandler(this, this.#set, SetProto)
   }
 
   /**
@@ -204,6 +197,9 @@ export class Barrier implements TrapHost {
   }
 
   // The helpers below are the traps' (barrier-traps.ts), not the container's.
+
+  /** `t` is reached raw by a method of its class (barrier-override.ts inv. O3): filled with what it reaches (inv. 5). */
+  heldRaw(t: object): void { this.lazy?.reached(t) }
 
   /** The change log of `t` (change-log.ts; inv. 8), if it has one. */
   changesOf(t: object): Changes | undefined {
@@ -288,9 +284,14 @@ export class Barrier implements TrapHost {
       if (isArray(v)) return this.#object
       if (isMap(v) || isSet(v)) {
         // A member of its class the proxy answers itself would be bypassed, and a call of the
-        // built-in's method on `this` (super.set) refuses the proxy: raw and exposed (inv. 7).
-        if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, isMap(v) ? MapProto : SetProto)) return RAW_CLASS
-        return isMap(v) ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
+        // built-in's method on `this` (super.set) refuses the proxy: raw and exposed in the
+        // default mode; with track: 'barriers' the proxy lets the class's members run (inv. 7).
+        const map = isMap(v)
+        if (collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) {
+          if (this.#host.verifier !== null) return RAW_CLASS
+          return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
+        }
+        return map ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
       }
       if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
       return this.#object

@@ -7,7 +7,8 @@
  * that run per object and per value (keep them monomorphic: V8 inlines them): discovery,
  * values, the framing of each record; the body of each kind is written by encode-bodies.ts,
  * the own-property checks and the PROPS section by encode-own.ts, the choice of loose ids
- * by loose-ids.ts.
+ * by loose-ids.ts, each object's kind and proto code (and the CLASS records) by
+ * encode-classes.ts.
  *
  * Discovery follows own enumerable string-keyed properties, array elements (and extra
  * enumerable properties of arrays), Map and Set entries, and the buffer of typed arrays.
@@ -41,26 +42,25 @@
  *      Full points, `track: 'barriers'` (raw references are not watched, and a full point
  *      is how their changes are taken) and exposed objects always look.
  */
-import { ObjectProto, dateTime, getPrototypeOf, regexpParts } from './builtins.js'
+import { dateTime, getPrototypeOf, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
-import { classified, kindOf, protoName } from './kinds.js'
-import { writeClass, writeGone } from './records.js'
+import { writeGone } from './records.js'
 import { PendingQueue } from './pending.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, RecordList, type Batch } from './writer.js'
 import type { ObjectTable } from './identity.js'
 import type { ShapeTrie } from './shapes.js'
-import { ClassRef, type ClassRegistry } from './classes.js'
+import type { ClassRef, ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
 import { IdList, type RefStore } from './refs.js'
 import type { DateTable } from './dates.js'
 import type { DirtySet } from './dirty.js'
 import { S_GONE, type ShadowStore } from './shadow.js'
 import type { Verifier } from './verify.js'
-import { classDrop } from './instances.js'
+import { Classifier } from './encode-classes.js'
 import { arrayBody, binaryBody, mapBody, objectBody, setBody, viewBody } from './encode-bodies.js'
 import { NAMES_UNKNOWN, earlyNames, nothingBeyond, ownSection } from './encode-own.js'
 import { LooseSampler, manyShapes } from './loose-ids.js'
@@ -119,9 +119,8 @@ export class Encoder {
   /** Ids whose record was encoded in this point. */
   records = 0
   readonly ctx: EncoderContext
-  readonly #classRefs = new Map<object, ClassRef>()
-  #proto = 0
-  #reason = ''
+  /** Kind and proto code of each object, and the CLASS records (encode-classes.ts). */
+  readonly #cls: Classifier
   holder = 0
   holderDropped: DroppedAt[] | undefined
   /** The record being encoded lists CHUNK records to write after it (binary.ts). */
@@ -162,61 +161,20 @@ export class Encoder {
     this.ctx = ctx
     this.dropped = ctx.dropped
     if (ctx.onOutput !== undefined) this.w.onSeal = ctx.onOutput
-    if (classRefs !== undefined) this.#classRefs = classRefs
+    this.#cls = new Classifier(ctx.table, ctx.classes, this.aux, classRefs ?? new Map())
     this.sh = ctx.verifier?.shadow ?? null
     this.#early = ctx.inspect && !ctx.attributes
     this.#loose = new LooseSampler(ctx.shapes, ctx.verifier !== null && ctx.inspect)     // loose-ids.ts: exposed plain objects are checked cheaper without a stamp
   }
 
   /** The class records known to this container (shared across points). */
-  get classRefs(): Map<object, ClassRef> { return this.#classRefs }
+  get classRefs(): Map<object, ClassRef> { return this.#cls.refs }
 
   /**
-   * Kind of `o` (KIND_*), or 0 if it cannot persist (then `reason` says why): kinds.ts's
-   * rules, plus the class records. Sets the proto code as a side effect; writes a CLASS
+   * Kind of `o` (KIND_*), or 0 if it cannot persist: encode-classes.ts. Writes a CLASS
    * record the first time a class is used.
    */
-  classify(o: object): number {
-    const kind = kindOf(o)
-    if (kind === 0) return this.#unsupported(classified.reason)
-    const proto = classified.classProto
-    if (proto === null) { this.#proto = classified.proto; return kind }
-    const ref = this.#classRef(proto)
-    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(proto)}`)
-    this.#proto = PROTO_CLASS_BASE + ref.id
-    return kind
-  }
-
-  #unsupported(reason: string): number { this.#reason = reason; return 0 }
-
-  /**
-   * `classify` for an object known to have an ordinary object's brand (dirty.ts inv. D3):
-   * its kind is KIND_OBJECT whatever its prototype is now, as kinds.ts would find it (an
-   * Object.prototype or null prototype is builtin, any other one a class), without the
-   * brand checks (a dozen native calls for a class instance).
-   */
-  #classifyOrdinary(o: object): number {
-    let p: object | null
-    try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
-    if (p === ObjectProto) { this.#proto = PROTO_BUILTIN; return KIND_OBJECT }
-    if (p === null) { this.#proto = PROTO_NULL; return KIND_OBJECT }
-    const ref = this.#classRef(p)
-    if (ref === undefined) return this.#unsupported(`instance of unregistered class ${protoName(p)}`)
-    this.#proto = PROTO_CLASS_BASE + ref.id
-    return KIND_OBJECT
-  }
-
-  #classRef(proto: object): ClassRef | undefined {
-    let ref = this.#classRefs.get(proto)
-    if (ref !== undefined && ref.id !== 0) return ref
-    const name = this.ctx.classes.nameOf(proto)
-    if (name === undefined) return undefined
-    ref ??= new ClassRef(name, proto, this.ctx.classes.infoByProto(proto))
-    this.#classRefs.set(proto, ref)
-    ref.id = this.ctx.table.assign(ref)
-    writeClass(this.aux, ref.id, name)
-    return ref
-  }
+  classify(o: object): number { return this.#cls.classify(o) }
 
   /** Gives `o` an id and queues it if it can persist; returns 0 (and reports) if it cannot. */
   discover(o: object, key: unknown, keyKind: DroppedAt['keyKind']): number {
@@ -230,13 +188,14 @@ export class Encoder {
       }
     }
     if (ctx.anyExcluded && ctx.excluded.has(o)) return 0
-    const kind = this.classify(o)
-    if (kind === 0) { this.drop(key, keyKind, this.#reason); return 0 }
+    const cls = this.#cls
+    const kind = cls.classify(o)
+    if (kind === 0) { this.drop(key, keyKind, cls.reason); return 0 }
     const names = kind === KIND_OBJECT && this.#early ? earlyNames(o) : NAMES_UNKNOWN      // before the stamp (inv. 4)
-    const loose = kind === KIND_OBJECT && this.#proto === PROTO_BUILTIN && this.#loose.loose(o, this.plainRecords, this.newShapes)
+    const loose = kind === KIND_OBJECT && cls.proto === PROTO_BUILTIN && this.#loose.loose(o, this.plainRecords, this.newShapes)
     const id = ctx.table.assign(o, loose)
     ctx.verifier?.add(id)     // the program made it, so it may hold it raw (verify.ts)
-    this.pending.push(id, kind, this.#proto, names)
+    this.pending.push(id, kind, cls.proto, names)
     return id
   }
 
@@ -313,8 +272,9 @@ export class Encoder {
     if (this.dropped.size > 0) this.dropped.delete(id)
     if (kind === 0) {
       const ord = this.ctx.dirty.ordinary
-      kind = id < ord.length && ord[id] === 1 ? this.#classifyOrdinary(o) : this.classify(o)
-      proto = this.#proto
+      const cls = this.#cls
+      kind = id < ord.length && ord[id] === 1 ? cls.classifyOrdinary(o) : cls.classify(o)
+      proto = cls.proto
       if (kind === 0) { this.#gone(id); return }
     }
     if (kind === KIND_OBJECT && proto !== PROTO_BUILTIN) this.ctx.dirty.setOrdinary(id)     // every brand check ran (dirty.ts inv. D3)
@@ -353,7 +313,7 @@ export class Encoder {
 
   /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */
   classDrop(proto: number, kind: number): void {
-    const reason = classDrop((this.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info, kind)
+    const reason = this.#cls.dropped(proto, kind)
     if (reason !== '') this.drop(undefined, 'self', reason)
   }
 
@@ -361,8 +321,9 @@ export class Encoder {
   #gone(id: number): void {
     const v = this.ctx.verifier
     if (v !== null && v.has(id)) { this.sh!.begin(); this.sh!.end(id, S_GONE) }
-    writeGone(this.w, id, this.#reason)
-    this.drop(undefined, 'self', this.#reason)
+    const reason = this.#cls.reason
+    writeGone(this.w, id, reason)
+    this.drop(undefined, 'self', reason)
     this.ctx.refs.set(id, this.scratch.a, 0, 0)
     this.records++
   }

@@ -9,6 +9,12 @@
  * has them (the kept bounds are simply not content-defined any more; a later full
  * re-encode cuts by content again).
  *
+ * Since PATCH parts (patch-record.ts) take a point's changes first, this runs only where a part
+ * cannot: a Map or Set with more appended entries than its log's limit, and an array of numbers
+ * whose log was made `whole` (change-log.ts inv. CL2) by a write through a proxy during the
+ * point's comparison (a dirty array is not compared, so that is the one way positions and a
+ * whole log meet); patch-segments.test.ts has both.
+ *
  * Invariants:
  *   P1. The record written, and the shadow written with it, describe the same entries (the
  *       shadow is what the record was encoded from, verify.ts inv. V1): a kept segment's

@@ -12,11 +12,10 @@ import fc from 'fast-check'
 import { restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
-import { Restorer } from '../../../src/container/decode.js'
-import { ClassRegistry } from '../../../src/container/classes.js'
-import { ByteWriter } from '../../../src/container/writer.js'
+import type { ByteWriter } from '../../../src/container/writer.js'
 import { writeChunk } from '../../../src/container/records.js'
-import { KIND_BYTES, KIND_PATCH, PROTO_BUILTIN } from '../../../src/container/format.js'
+import { KIND_BYTES } from '../../../src/container/format.js'
+import { patchLog, restoreFirst } from './patch-kit.js'
 
 interface Root { f: Float64Array; b: Buffer; u: Buffer; n: number }
 
@@ -145,26 +144,15 @@ test('binary-patch.ts inv. BP1, BP2 under the crash model: random writes, severa
 /** A log: a 5000-byte ArrayBuffer (id 1) as CHUNK records 2 and 3 (bytes 0..) and PATCH parts 4, 5, ... written by `parts` (after their mark and base kind). */
 function bufferLog(parts: ((w: ByteWriter) => void)[], n = 5000): Uint8Array {
   const bytes = new Uint8Array(5000).map((_, i) => i & 0xff)
-  const w = new ByteWriter(1 << 14)
-  writeChunk(w, 2, bytes.subarray(0, 4096))
-  writeChunk(w, 3, bytes.subarray(4096))
-  parts.forEach((part, k) => {
-    const at = w.beginRecord(4 + k)
-    w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(0); w.u8(KIND_BYTES)
-    part(w)
-    w.endRecord(at)
+  return patchLog({
+    base: w => { writeChunk(w, 2, bytes.subarray(0, 4096)); writeChunk(w, 3, bytes.subarray(4096)) },
+    firstPart: 4,
+    parts: parts.map(part => (w: ByteWriter): void => { w.u8(KIND_BYTES); part(w) }),
+    head: w => { w.u8(KIND_BYTES); w.varint(n); w.varint(0); w.varint(4096); w.varint(2); w.varint(2); w.varint(3) },
   })
-  const at = w.beginRecord(1)
-  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(KIND_BYTES); w.varint(n); w.varint(0); w.varint(4096); w.varint(2); w.varint(2); w.varint(3)
-  w.varint(parts.length)
-  parts.forEach((_, k) => w.varint(4 + k))
-  w.endRecord(at)
-  return new Uint8Array(w.view())
 }
 
-function restore(log: Uint8Array): unknown {
-  return new Restorer(log, log.length, 16, 'binary-patch-damage', new ClassRegistry(), () => {}).run(1)
-}
+const restore = (log: Uint8Array): unknown => restoreFirst(log, 'binary-patch-damage')
 
 const range = (from: number, bytes: number[]) => (w: ByteWriter): void => { w.varint(from); w.varint(bytes.length); w.bytes(new Uint8Array(bytes)) }
 

@@ -12,12 +12,10 @@ import fc from 'fast-check'
 import { restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
-import { Restorer } from '../../../src/container/decode.js'
-import { ClassRegistry } from '../../../src/container/classes.js'
 import { ByteWriter } from '../../../src/container/writer.js'
 import { writeSegment } from '../../../src/container/records.js'
-import { KIND_ARRAY, KIND_MAP, KIND_PATCH, KIND_SET, PROTO_BUILTIN, TAG_REF } from '../../../src/container/format.js'
-import { PART_MARK } from '../../../src/container/patch-record.js'
+import { KIND_ARRAY, KIND_MAP, KIND_SET, TAG_REF } from '../../../src/container/format.js'
+import { patchLog, restoreFirst } from './patch-kit.js'
 
 interface Root { m: Map<string, unknown>; s: Set<unknown>; a: number[]; small: { n: number } }
 
@@ -333,35 +331,25 @@ test('patch-record.ts under the crash model, lives several deep: a crash image a
  * (each body after the part mark written by one of `parts`), then collection 1's PATCH
  * record: `n` entries, base entries `b`, listing the parts.
  */
-function patchLog(base: number, entries: number, fill: (w: ByteWriter) => void, n: number, parts: ((w: ByteWriter) => void)[], b = entries): Uint8Array {
+function collectionLog(base: number, entries: number, fill: (w: ByteWriter) => void, n: number, parts: ((w: ByteWriter) => void)[], b = entries): Uint8Array {
   const seg = new ByteWriter(256)
   fill(seg)
-  const w = new ByteWriter(1024)
-  writeSegment(w, 2, entries, seg.view())
-  parts.forEach((part, k) => {
-    const at = w.beginRecord(3 + k)
-    w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_MARK)
-    part(w)
-    w.endRecord(at)
+  return patchLog({
+    base: w => writeSegment(w, 2, entries, seg.view()),
+    firstPart: 3,
+    parts,
+    head: w => { w.u8(base); w.varint(n); w.varint(1); w.varint(2); w.varint(b) },
   })
-  const at = w.beginRecord(1)
-  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(base); w.varint(n); w.varint(1); w.varint(2); w.varint(b)
-  w.varint(parts.length)
-  parts.forEach((_, k) => w.varint(3 + k))
-  w.endRecord(at)
-  return new Uint8Array(w.view())
 }
 
-function restore(log: Uint8Array): unknown {
-  return new Restorer(log, log.length, 16, 'patch-damage', new ClassRegistry(), () => {}).run(1)
-}
+const restore = (log: Uint8Array): unknown => restoreFirst(log, 'patch-damage')
 
 const mapBase = (w: ByteWriter): void => { w.str('a'); w.num(1); w.str('b'); w.num(2) }
 const setBase = (w: ByteWriter): void => { w.str('a'); w.str('b') }
 const arrayBase = (w: ByteWriter): void => { w.num(1); w.num(2); w.num(3) }
 
 test('patch-record.ts: hand-made PATCH records restore as inv. PR1 says (the reader agrees with the layouts in format.ts)', () => {
-  const m = restore(patchLog(KIND_MAP, 2, mapBase, 3, [
+  const m = restore(collectionLog(KIND_MAP, 2, mapBase, 3, [
     w => {
       w.u8(KIND_MAP); w.varint(2)
       w.varint(1); w.str('a')                           // deleted
@@ -371,9 +359,9 @@ test('patch-record.ts: hand-made PATCH records restore as inv. PR1 says (the rea
     w => { w.u8(KIND_MAP); w.varint(3); w.varint(0); w.varint(0); w.varint(1); w.str('a'); w.num(10) },
   ])) as Map<string, number>
   assert.deepStrictEqual([...m.entries()], [['b', 20], ['c', 3], ['a', 10]])
-  const s = restore(patchLog(KIND_SET, 2, setBase, 2, [w => { w.u8(KIND_SET); w.varint(2); w.varint(1); w.str('a'); w.varint(1); w.str('z') }])) as Set<string>
+  const s = restore(collectionLog(KIND_SET, 2, setBase, 2, [w => { w.u8(KIND_SET); w.varint(2); w.varint(1); w.str('a'); w.varint(1); w.str('z') }])) as Set<string>
   assert.deepStrictEqual([...s], ['b', 'z'])
-  const a = restore(patchLog(KIND_ARRAY, 3, arrayBase, 3, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(1); w.varint(1); w.num(-2) }])) as number[]
+  const a = restore(collectionLog(KIND_ARRAY, 3, arrayBase, 3, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(1); w.varint(1); w.num(-2) }])) as number[]
   assert.deepStrictEqual(a, [1, -2, 3])
 })
 
@@ -381,24 +369,24 @@ test('patch-record.ts inv. PR1, PR2: a damaged PATCH record or part is Corruptio
   const mapPart = (after: number, body: (w: ByteWriter) => void) => (w: ByteWriter): void => { w.u8(KIND_MAP); w.varint(after); body(w) }
   const setPart = (after: number, body: (w: ByteWriter) => void) => (w: ByteWriter): void => { w.u8(KIND_SET); w.varint(after); body(w) }
   const cases: [string, Uint8Array][] = [
-    ['a deleted key the base lacks', patchLog(KIND_MAP, 2, mapBase, 1, [mapPart(1, w => { w.varint(1); w.str('x'); w.varint(0); w.varint(0) })])],
-    ['a key set in place that the base lacks', patchLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(1); w.str('x'); w.num(1); w.varint(0) })])],
-    ['a part leaving another size than it says', patchLog(KIND_MAP, 2, mapBase, 2, [mapPart(5, w => { w.varint(0); w.varint(0); w.varint(0) })])],
-    ['a size other than the record says', patchLog(KIND_MAP, 2, mapBase, 5, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0) })])],
-    ['base entries other than its segments hold', patchLog(KIND_MAP, 2, mapBase, 2, [], 3)],
-    ['a reference', patchLog(KIND_SET, 2, setBase, 3, [setPart(3, w => { w.varint(0); w.varint(1); w.u8(TAG_REF); w.varint(2) })])],
-    ['an array index past its length', patchLog(KIND_ARRAY, 3, arrayBase, 3, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(1); w.varint(3); w.num(1) }])],
-    ['an array whose record says another length', patchLog(KIND_ARRAY, 3, arrayBase, 4, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(0) }])],
-    ['a Set value deleted twice', patchLog(KIND_SET, 2, setBase, 0, [setPart(0, w => { w.varint(2); w.str('a'); w.str('a'); w.varint(0) })])],
-    ['a truncated change list', patchLog(KIND_MAP, 2, mapBase, 3, [mapPart(3, w => { w.varint(0); w.varint(0); w.varint(5); w.str('c') })])],
-    ['a part of another kind', patchLog(KIND_MAP, 2, mapBase, 2, [setPart(2, w => { w.varint(0); w.varint(0) })])],
-    ['trailing bytes in a part', patchLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0); w.u8(0) })])],
+    ['a deleted key the base lacks', collectionLog(KIND_MAP, 2, mapBase, 1, [mapPart(1, w => { w.varint(1); w.str('x'); w.varint(0); w.varint(0) })])],
+    ['a key set in place that the base lacks', collectionLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(1); w.str('x'); w.num(1); w.varint(0) })])],
+    ['a part leaving another size than it says', collectionLog(KIND_MAP, 2, mapBase, 2, [mapPart(5, w => { w.varint(0); w.varint(0); w.varint(0) })])],
+    ['a size other than the record says', collectionLog(KIND_MAP, 2, mapBase, 5, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0) })])],
+    ['base entries other than its segments hold', collectionLog(KIND_MAP, 2, mapBase, 2, [], 3)],
+    ['a reference', collectionLog(KIND_SET, 2, setBase, 3, [setPart(3, w => { w.varint(0); w.varint(1); w.u8(TAG_REF); w.varint(2) })])],
+    ['an array index past its length', collectionLog(KIND_ARRAY, 3, arrayBase, 3, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(1); w.varint(3); w.num(1) }])],
+    ['an array whose record says another length', collectionLog(KIND_ARRAY, 3, arrayBase, 4, [w => { w.u8(KIND_ARRAY); w.varint(3); w.varint(0) }])],
+    ['a Set value deleted twice', collectionLog(KIND_SET, 2, setBase, 0, [setPart(0, w => { w.varint(2); w.str('a'); w.str('a'); w.varint(0) })])],
+    ['a truncated change list', collectionLog(KIND_MAP, 2, mapBase, 3, [mapPart(3, w => { w.varint(0); w.varint(0); w.varint(5); w.str('c') })])],
+    ['a part of another kind', collectionLog(KIND_MAP, 2, mapBase, 2, [setPart(2, w => { w.varint(0); w.varint(0) })])],
+    ['trailing bytes in a part', collectionLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0); w.u8(0) })])],
   ]
   for (const [what, log] of cases) {
     assert.throws(() => restore(log), (e: unknown) => e instanceof CorruptionError, what)
   }
-  const notPart = patchLog(KIND_MAP, 2, mapBase, 2, [])
-  const listsSegment = patchLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0) })])
+  const notPart = collectionLog(KIND_MAP, 2, mapBase, 2, [])
+  const listsSegment = collectionLog(KIND_MAP, 2, mapBase, 2, [mapPart(2, w => { w.varint(0); w.varint(0); w.varint(0) })])
   listsSegment[listsSegment.length - 1] = 2      // the record's last part id names the SEGMENT record
   assert.throws(() => restore(listsSegment), (e: unknown) => e instanceof CorruptionError, 'a part id naming a segment')
   assert.doesNotThrow(() => restore(notPart), 'no parts: the base alone')

@@ -218,8 +218,7 @@ test('patched points restored in a fresh process (kept-child.ts) give the graph 
 // Read from coverage (session 7): since PATCH parts (writeVerifiedEntries) patch raw Maps and
 // Sets, no test reached patch-segments.ts at all. It runs when a part cannot say a point's
 // changes and the collection has no parts yet: more appended entries than the log's limit.
-// (Its array path, patchNumbers, is reached by no sequence we found: the comparison lists at
-// most 1/16 of the elements, a part takes up to 1/4; see the session report.)
+// (Its array path, patchNumbers: the test after this one.)
 test('patch-segments.ts inv. P1, P2: more entries appended to a raw Map and Set than a PATCH part may hold re-encode only the segments they touch; restored exactly, fully and lazily', async () => {
   const region = simRegion(1 << 22)
   const n = 3000
@@ -247,4 +246,51 @@ test('patch-segments.ts inv. P1, P2: more entries appended to a raw Map and Set 
   const old = Container.openRegion(region.crash(2), { version: version - 1 })
   assertSameGraph(old.unwrap(old.root), want)
   await old.close()
+})
+
+// Session 8 (tidy19), asked to remove patchNumbers as unreachable: it is not. The comparison
+// lists at most 1/16 of an array's elements and a PATCH part takes up to 1/4, so a part
+// (writeVerifiedNumbers) says every change the comparison lists, unless the array's change log
+// is `whole` (change-log.ts inv. CL2). A write through the proxy marks the array dirty, and a
+// dirty array is not compared (no positions), except when the write runs during the comparison
+// itself: a getter of an exposed object compared after the array, writing through a proxy the
+// program kept from before it unwrapped the array (a retired proxy, barrier.ts `wrap`), with a
+// descriptor the log cannot express. Then the positions stand, the log is whole, it has no parts,
+// and patchNumbers writes the segment of the listed change and keeps the others as they were
+// encoded (inv. P1), the redefined element's included: the next point writes it.
+test('patch-segments.ts inv. P1, P2 (patchNumbers): an exposed array of numbers whose change log a getter run by the comparison made whole re-encodes only the listed change\'s segment; the getter\'s write goes to the next point', async () => {
+  const region = simRegion(1 << 22)
+  const a = Array.from({ length: 3000 }, (_, i) => i + 0.5)
+  const first = Container.openRegion(region, { init: () => ({ a }) as { a: number[]; late?: object } })
+  await first.persist()
+  await first.close()
+  const life = region.crash(1)
+  const c = Container.openRegion(life) as Container<{ a: number[]; late?: object }>
+  const proxy = c.root.a                      // kept after the unwrap below (retired, still a barrier)
+  const raw = c.unwrap(proxy)                 // exposed: compared at each point, its shadow S_NUMS
+  let arm = false
+  c.root.late = {
+    get sneaky() {
+      if (arm) { arm = false; Object.defineProperty(proxy, '2990', { value: -1, writable: true, enumerable: true, configurable: true }) }     // change-log.ts inv. CL2: whole
+      return 1
+    },
+  }
+  await c.persist({ full: true })            // the array's segments known to this life (segments.ts KnownSegments), its log started
+  raw[100] = 7
+  arm = true
+  const st = await c.persist()
+  assert.equal(arm, false, 'the getter ran during the point')
+  assert.equal(st.objects, 2, 'the SEGMENTED record and the segment holding element 100 (a whole re-encode writes the segment of 2990 too)')
+  const atPoint = Container.openRegion(life.crash(1)) as Container<{ a: number[] }>
+  const got = atPoint.unwrap(atPoint.root).a
+  assert.equal(got[100], 7)
+  assert.equal(got[2990], 2990.5, 'inv. P1: the kept segment holds what the comparison saw, as the shadow does')
+  await atPoint.close()
+  assert.equal((await c.persist()).objects, 2, 'the next point\'s comparison finds element 2990 changed')
+  assert.equal((await c.persist()).objects, 0, 'nothing changed since')
+  const after = Container.openRegion(life.crash(2))
+  assertSameGraph(after.unwrap(after.root), cloneGraph({ a: raw, late: { sneaky: 1 } }))
+  assert.deepEqual(after.check().problems, [])
+  await after.close()
+  await c.close()
 })
