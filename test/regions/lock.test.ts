@@ -98,9 +98,10 @@ describe('RegionLock', () => {
 
   it('inv. L1: a killed holder that is not yet reaped (zombie) counts as dead', async (t) => {
     if (!fs.existsSync('/proc/self/stat')) return t.skip('needs /proc')
-    // The background `sleep 0.3` exits after its parent shell has exec'd into `sleep 3`, which
-    // never reaps it. (With `sleep 0` the shell could reap it before the exec: no zombie.)
-    const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // The background subshell exits only once its parent shell has exec'd into `sleep`, which
+    // never reaps it. (It used to be a `sleep 0.3`: a shell held up 0.3 s before its exec on a
+    // loaded machine reaped it itself, and the test read /proc of a pid that was gone.)
+    const sh = spawn('sh', ['-c', '(while [ "$(cat /proc/$$/comm)" != sleep ]; do sleep 0.01; done) & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] })
     const zombie = Number(await new Promise<string>(resolve => sh.stdout.once('data', (d: Buffer) => resolve(d.toString()))))
     try {
       while (!fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ')) await new Promise(r => setTimeout(r, 10))

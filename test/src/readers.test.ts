@@ -203,7 +203,7 @@ test('check(path) on a live file under load never reports damage', async () => {
   await w.waitFor(l => l === 'ready')
   const end = Date.now() + (LONG ? 5000 : 800)
   let checks = 0
-  while (Date.now() < end) {
+  while (Date.now() < end || checks < 4) {     // a time and a count: a loaded machine makes each check slower, not fewer
     const r = check(file, { reachability: true })
     assert.deepEqual(r.problems, [], `check ${checks} of a healthy live file`)
     assert.equal(r.ok, true)
@@ -211,6 +211,5 @@ test('check(path) on a live file under load never reports damage', async () => {
   }
   w.proc.kill('SIGKILL')
   await w.exited
-  assert.ok(checks > 3, `${checks} checks`)
   assert.equal(check(file, { reachability: true }).ok, true, 'and after the writer was killed')
 })

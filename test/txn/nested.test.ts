@@ -205,7 +205,10 @@ test('eng. 7: a group transaction that writes nothing, with a sync sub-transacti
   const eng = TxEngine.create(sim, { logSize: 8192 })
   eng.transaction(tx => tx.writeU32(eng.dataOffset, 1), { durability: 'none' })
   const p = eng.transaction(() => { eng.transaction(() => {}) }, { durability: 'group' }) // nested call asks sync, nothing written
-  const settled = await Promise.race([p.then(() => 'durable'), new Promise(r => setTimeout(() => r('still pending'), 5000))])
+  let timer: NodeJS.Timeout | undefined
+  const pending = new Promise(r => { timer = setTimeout(() => r('still pending'), 20_000) })   // 20 s: slow is not stuck on a loaded machine
+  const settled = await Promise.race([p.then(() => 'durable'), pending])
+  clearTimeout(timer)
   assert.equal(settled, 'durable')
   assert.equal(eng.durableSeq, eng.lastSeq)
 })

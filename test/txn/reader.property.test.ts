@@ -32,7 +32,7 @@ const txOp: fc.Arbitrary<Op> = fc.record({
   // Writes spread over several pages, so that a mix of two states is visible.
   writes: fc.array(fc.record({ at: fc.nat({ max: DATA_LEN - 600 }), len: fc.integer({ min: 1, max: 600 }), fill: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 4 }),
   durability: fc.constantFrom<Durability>('sync', 'group', 'none'),
-  abort: fc.boolean().map(b => b && Math.random() < 0.2),
+  abort: fc.nat({ max: 9 }).map(n => n === 9),          // 1 in 10, drawn by fast-check (Math.random here made a failing seed replay differently)
 })
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: txOp },

@@ -54,8 +54,10 @@ test('follow 1-4: a read-only container beside a live writer (keeping a single v
     assert.equal(mixed(c.unwrap(c.root)), null)
     const first = c.version
     let refreshes = 0, last = first
-    const end = Date.now() + (LONG ? 5000 : 1000)
-    while (Date.now() < end) {
+    const end = Date.now() + (LONG ? 5000 : 1000), cap = Date.now() + 60_000
+    // Until the time is up and the writer was seen to move on (a loaded machine may hold the
+    // writer back for the whole second), or a minute without a new version (then it fails).
+    while (Date.now() < end || (last === first && Date.now() < cap)) {
       const v = await c.refresh()
       assert.ok(v >= last, `versions never go back (${v} after ${last})`)
       last = v
@@ -85,7 +87,7 @@ test('follow 1: Container.check(path) on a file in use (keeping a single version
   await w.ready
   const end = Date.now() + (LONG ? 5000 : 1200)
   let checks = 0
-  while (Date.now() < end) {
+  while (Date.now() < end || checks < 4) {     // a time and a count: a loaded machine makes each check slower, not fewer
     const r = Container.check(file)
     assert.deepEqual(r.problems, [], `check ${checks}`)
     assert.equal(r.ok, true)
@@ -94,6 +96,5 @@ test('follow 1: Container.check(path) on a file in use (keeping a single version
   }
   w.proc.kill('SIGKILL')
   await w.exited
-  assert.ok(checks > 3)
   assert.equal(Container.check(file).ok, true)
 })

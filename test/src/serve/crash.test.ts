@@ -51,7 +51,7 @@ function nextOp(key: string, st: KeyState, rnd: () => number, n: number): { line
 }
 
 /** One worker: pipelines one change per key of its own, waits for the replies, repeats until killed. */
-async function worker(port: number, keys: string[], model: Map<string, KeyState>, rnd: () => number, stop: { now: boolean }): Promise<number> {
+async function worker(port: number, keys: string[], model: Map<string, KeyState>, rnd: () => number, stop: { now: boolean; acked: number }): Promise<number> {
   const c = await Raw.connect(port)
   let acked = 0
   try {
@@ -72,6 +72,7 @@ async function worker(port: number, keys: string[], model: Map<string, KeyState>
         assert.equal(r, o.reply, `${o.line.trim()} on ${JSON.stringify(model.get(o.key)?.acked)}`)
         model.set(o.key, { acked: o.after, inflight: [] })
         acked++
+        stop.acked++
       })
       if (replies.length < ops.length) break   // the rest stays in flight
     }
@@ -123,9 +124,12 @@ async function lives(durability: 'sync' | 'group' | 'none', seed: number): Promi
       try {
         s = await serve(file, ['--durability', durability, '--size', String(8 << 20)])
         await verify(s.port, model, `${durability} life ${life}`)
-        const stop = { now: false }
+        const stop = { now: false, acked: 0 }
         const work = workerKeys.map((keys, w) => worker((s as Served).port, keys, model, mulberry(seed * 100 + life * 10 + w), stop))
         await new Promise(r => setTimeout(r, 100 + rnd() * 300))
+        // and until this life acknowledged a change (a loaded machine can hold the server back
+        // for the whole window), or 30 s (then the test fails: no change was acknowledged)
+        for (const end = Date.now() + 30_000; stop.acked === 0 && Date.now() < end;) await new Promise(r => setTimeout(r, 10))
         stop.now = true
         await kill(s)
         s = undefined

@@ -63,8 +63,14 @@ test('free-then-unlink: with coalescing, even a kit that only reads the recovere
   // value 0 and next 0 (before heap format 2 the freed node kept its bytes and this kit passed
   // the defect): the list reads [0] between the two transactions, or [] after the unlink, which
   // read the zeroed node's next (0) into the head and lost the rest of the list (both seen).
+  // util.inspect writes the two as "[ 0 ]" and "[]" (the pattern once expected "[ ]" for the
+  // second: seed 1020 shrinks to it, 1 of the 21 seeds 1000..1020, and failed the test).
+  const gave = /recovery gave\n {2}\{ items: (\[ 0 \]|\[\]) \}/
   const msg = await failure({ ...spec(splitPop), lives: 1, reachability: false, runs: 100 })
-  assert.match(msg, /recovery gave\n {2}\{ items: \[( 0)? \] \}/)
+  assert.match(msg, gave)
+  const emptied = await failure({ ...spec(splitPop), lives: 1, reachability: false, runs: 100, seed: 1020 })
+  assert.match(emptied, /recovery gave\n {2}\{ items: \[\] \}/)
+  assert.match(emptied, gave)
 })
 
 test('free-then-unlink is caught by the operations after recovery, with the life and operations named', async () => {
