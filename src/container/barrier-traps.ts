@@ -76,6 +76,17 @@ export function objectHandler(b: TrapHost): ProxyHandler<object> {
       const e = b.mark(t)
       const raw = b.storing(v, e)
       b.changesOf(t)?.arraySet(k, raw)    // inv. 8
+      // The common case, an own writable data property set through this very proxy: stored
+      // as the round trip below would end (the receiver's defineProperty trap with `{ value }`:
+      // a symbol key or a non-enumerable property is beyond the body), without the two extra
+      // traps and their descriptors.
+      if (b.unwrap(r) === t) {
+        const d = gOPD(t, k)
+        if (d !== undefined && d.writable === true) {
+          if (typeof k !== 'string' || d.enumerable !== true) b.beyond(t)
+          return Reflect.set(t, k, raw, t)
+        }
+      }
       return Reflect.set(t, k, raw, r)
     },
   }

@@ -139,3 +139,20 @@ test('D2 after a restore: an object restored from a record with a PROPS section 
   assert.equal(r.box[S], 'boxed')
   assert.ok(r.box instanceof Box)
 })
+
+test('a set through the proxy stores on the target directly (own writable property), and a set through an object inheriting from the proxy defines the property on that object', async () => {
+  const { region, c } = await restored()
+  const child = Object.create(c.root.o) as any
+  child.a = 5                                        // the receiver is the child: an own property of it
+  assert.ok(Object.hasOwn(child, 'a'))
+  assert.equal(child.a, 5)
+  assert.equal(c.root.o.a, 1)
+  c.root.o.b = { deep: 1 }                             // through the proxy itself: stored raw, persisted
+  c.root.o.b.deep = 2
+  c.root.box.a = 7
+  await c.persist()
+  await c.close()
+  const r = await reopened(region)
+  assert.deepEqual(r.o, { a: 1, b: { deep: 2 } })
+  assert.equal(r.box.a, 7)
+})
