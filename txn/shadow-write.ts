@@ -16,7 +16,6 @@
  * it stages anything, so OutOfSpaceError leaves the batch as it was.
  */
 import { InvalidArgumentError, OutOfRangeError, describe } from '../regions/index.js'
-import type { RegionLike } from '../regions/index.js'
 import { MAX_CHUNKS, NONE } from './shadow-format.js'
 import type { ChunkIO } from './shadow-io.js'
 import type { FreeSpace } from './shadow-space.js'
@@ -26,15 +25,13 @@ import { growForChunks } from './shadow-open.js'
 
 /** Writes and resizes of one store's staged batch, through the staged map passed to each call. */
 export class ChunkWrites {
-  readonly #region: RegionLike
   readonly #io: ChunkIO
   readonly #space: FreeSpace
   readonly #reads: ChunkReads
   readonly #growBy: ((neededBytes: number) => void) | undefined
 
   /** `reads`: the store's verified reads (argument checks, inv. 4); `growBy`: the store's growth hook, if any. */
-  constructor(region: RegionLike, io: ChunkIO, space: FreeSpace, reads: ChunkReads, growBy: ((neededBytes: number) => void) | undefined) {
-    this.#region = region
+  constructor(io: ChunkIO, space: FreeSpace, reads: ChunkReads, growBy: ((neededBytes: number) => void) | undefined) {
     this.#io = io
     this.#space = space
     this.#reads = reads
@@ -44,7 +41,7 @@ export class ChunkWrites {
   /** `data` at byte `offset` of logical chunk `logical`, in the batch (inv. 1). */
   write(map: StagedMap, logical: number, data: Uint8Array, offset: number): void {
     const cs = this.#io.chunkSize
-    const action = `Cannot write logical chunk ${describe(logical)} of shadow store on region "${this.#region.path}"`
+    const action = `Cannot write logical chunk ${describe(logical)} of shadow store on region "${this.#io.region.path}"`
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${action}: data must be a Uint8Array, got ${describe(data)}`)
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`${action}: offset must be a non-negative integer, got ${describe(offset)}`)
     this.#reads.checkLogical(map, logical, 'write')
@@ -67,7 +64,7 @@ export class ChunkWrites {
   /** The batch's logical chunk count set to `chunkCount` (inv. 7). */
   resize(map: StagedMap, chunkCount: number): void {
     if (!Number.isSafeInteger(chunkCount) || chunkCount < 0 || chunkCount > MAX_CHUNKS) {
-      throw new InvalidArgumentError(`Cannot resize shadow store on region "${this.#region.path}": chunkCount must be an integer from 0 to ${MAX_CHUNKS}, got ${describe(chunkCount)}`)
+      throw new InvalidArgumentError(`Cannot resize shadow store on region "${this.#io.region.path}": chunkCount must be an integer from 0 to ${MAX_CHUNKS}, got ${describe(chunkCount)}`)
     }
     if (chunkCount === map.count) return
     this.reserve(map.resizeCost(chunkCount), 'resize')
@@ -76,6 +73,6 @@ export class ChunkWrites {
 
   /** Makes sure `n` chunks are free, growing the region if needed (shadow-open.ts; OutOfSpaceError otherwise, nothing changed). */
   reserve(n: number, action: string): void {
-    if (this.#space.freeCount < n) growForChunks(this.#region, this.#growBy, this.#io, this.#space, n, action)
+    if (this.#space.freeCount < n) growForChunks(this.#io.region, this.#growBy, this.#io, this.#space, n, action)
   }
 }

@@ -128,7 +128,7 @@ export class ShadowStore implements ChunkStore {
     this.#io = new ChunkIO(init.region, init.base, init.chunkSize)
     this.#space = new FreeSpace(this.#io.physCount)
     this.#reads = new ChunkReads(this.#io, this.#verified, () => this.#versions.view.version)
-    this.#writes = new ChunkWrites(init.region, this.#io, this.#space, this.#reads, init.growBy)
+    this.#writes = new ChunkWrites(this.#io, this.#space, this.#reads, init.growBy)
     this.#versions = new Versions({
       region: this.#region, io: this.#io, space: this.#space, verified: this.#verified,
       broken: () => this.#broken !== null,
