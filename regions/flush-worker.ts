@@ -126,7 +126,7 @@ class FlushThread {
   }
 
   /** True once the thread's code runs (it may take jobs). */
-  started(): boolean { return this.dead || Atomics.load(this.life, LIFE_STATE) !== THREAD_STARTING }
+  started(): boolean { return this.dead || this.#ran() }
 
   /** True once the thread is known dead; checks its life word and its OS thread (W8), so it works while this thread blocks. */
   deadNow(): boolean {
