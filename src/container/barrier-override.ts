@@ -48,7 +48,7 @@ import { read, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.j
 type Fn = (...args: unknown[]) => unknown
 
 /** What the Map or Set proxy answers itself (barrier-traps.ts), whatever the class of its target defines. */
-export const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
+const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
 /** Built-in mutators by name: refused on a closed or read-only container (inv. O4). */
 const MUTATORS = new Set<string | symbol>(['set', 'add', 'delete', 'clear'])
 /** Members whose arguments are values to store, never callbacks (inv. O2). */
