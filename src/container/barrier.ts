@@ -21,8 +21,9 @@
  * members or hooks (their methods must see the real instance as `this` for `#private`
  * members; they are exposed),
  * objects held by non-writable, non-configurable properties (a proxy must return those
- * unchanged; they are exposed), Dates, ArrayBuffers and typed arrays (compared at every
- * point: dates.ts, binary.ts). So an object the program stored comes back as itself:
+ * unchanged; they are exposed), Dates, RegExps, ArrayBuffers and typed arrays (compared at
+ * every point: dates.ts, binary.ts; exposed too with `track: 'all'`, so that their own
+ * properties are compared as well, verify.ts inv. V5). So an object the program stored comes back as itself:
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
@@ -246,8 +247,9 @@ export class Barrier implements TrapHost {
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
     if (handler === undefined) {
-      this.lazy?.reached(v)     // inv. 5
       if (isDate(v)) this.#host.onDate(v as Date)
+      if (this.anyExcluded && this.#excluded.has(v)) this.lazy?.reached(v)     // inv. 5
+      else this.#host.expose(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
       return v
     }
     if (handler === RAW_CLASS) {
