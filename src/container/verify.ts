@@ -83,6 +83,7 @@ import { noExtras, numbersAt, prototypeIsClean, rawNoExtras, sameArray, sameEntr
 
 const isExtensible = Object.isExtensible
 const ownKeys = Reflect.ownKeys
+const gOPS = Object.getOwnPropertySymbols
 const NO_KEYS: readonly string[] = []
 
 /** What an inspection of an exposed object's own properties found (props.ts `own`), with the arguments it was made with. */
@@ -232,9 +233,13 @@ export class Verifier {
    * since its record (inv. V1: a restored object that no proxy marked dirty).
    */
   captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean): void {
+    const kind = kindOf(o)
+    if ((kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) && (classified.classProto === null || classes.infoByProto(classified.classProto) !== undefined)) {
+      if (inspectOwn) this.#rawProps(id, o, kind, attributes)
+      return      // no shadow (kind 0): its time value and bytes are dates.ts's and binary.ts's, its own properties inv. V5's
+    }
     if (inspectOwn) this.#captureProps(id, o, attributes)
     const sh = this.shadow
-    const kind = kindOf(o)
     const proto = getPrototypeOf(o) as object | null
     const info = classified.classProto !== null ? classes.infoByProto(classified.classProto) : undefined
     sh.begin()
@@ -255,14 +260,21 @@ export class Verifier {
     }
   }
 
+  /**
+   * `#captureProps` for a Date, RegExp or binary object (inv. V5): one `Reflect.ownKeys` count
+   * (a typed array: `getOwnPropertySymbols`) answers the common case, no own property at all;
+   * a Date read through `c.root` after a restore is exposed here (barrier.ts `wrap`).
+   */
+  #rawProps(id: number, o: object, kind: number, attributes: boolean): void {
+    const names = kind !== KIND_VIEW || isDataView(o), exempt = kind === KIND_REGEXP ? 'lastIndex' : null
+    if (exempt === null && isExtensible(o) && (names ? ownKeys(o).length === 0 : gOPS(o).length === 0)) { this.setProps(id, null); return }
+    this.setProps(id, inspect(o, NO_KEYS, names, attributes, exempt) ? propsSeen(NO_KEYS, names, attributes, exempt) : null)
+  }
+
   /** Inspects the own properties of `o` as the encoder does for its kind (encode-own.ts `ownSection`; inv. V3). */
   #captureProps(id: number, o: object, attributes: boolean): void {
     const kind = kindOf(o)
-    if (kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) {
-      const names = kind !== KIND_VIEW || isDataView(o), exempt = kind === KIND_REGEXP ? 'lastIndex' : null
-      this.setProps(id, inspect(o, NO_KEYS, names, attributes, exempt) ? propsSeen(NO_KEYS, names, attributes, exempt) : null)
-      return
-    }
+    if (kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) { this.#rawProps(id, o, kind, attributes); return }
     if (kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_ARRAY && kind !== KIND_MAP && kind !== KIND_SET) { this.setProps(id, null); return }
     const arr = kind === KIND_ARRAY
     const body = kind === KIND_MAP || kind === KIND_SET ? NO_KEYS : objectKeys(o)
