@@ -307,8 +307,10 @@ export class Barrier implements TrapHost {
   /** `v`, read from a non-writable, non-configurable property, must be handed out as it is (inv. 6): exposed (inv. 4), unless it is one of our proxies. */
   raw(v: object): object {
     if (this.#table.targetOf(v) !== undefined) return v
-    this.lazy?.reached(v)     // inv. 5
-    if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
+    if (isDate(v)) this.#host.onDate(v as Date)     // its time compared at each point, as any Date handed out (dates.ts)
+    // Exposed, as `wrap` exposes what it hands out raw: Dates, RegExps and binary objects too (verify.ts inv. V5)
+    if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && !(this.anyExcluded && this.#excluded.has(v))) this.#host.expose(v)
+    else this.lazy?.reached(v)     // inv. 5
     return v
   }
 }
