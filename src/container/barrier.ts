@@ -52,7 +52,9 @@
  *   6. A read through a proxy (`get`, `getOwnPropertyDescriptor`) of a non-writable,
  *      non-configurable own data property of the target returns the target's own value (the
  *      platform's proxy invariant, a TypeError at the program's read otherwise): an object
- *      value is handed out raw and exposed (`raw`; or it is one of our proxies, below).
+ *      value is handed out raw and exposed (`raw`; or it is one of our proxies, below), a
+ *      Date, RegExp or binary object too, and a Date is recorded in the DateTable as one
+ *      `wrap` hands out (before session 9 such a Date's `setTime` was lost).
  *      `get` looks the descriptor up only for non-extensible targets and pinned ones
  *      (pinned.ts: restored with such a property, or given one through a proxy), so reads of
  *      writable properties cost what they did. A `defineProperty` through a proxy that makes
