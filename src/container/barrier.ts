@@ -21,8 +21,9 @@
  * members or hooks (their methods must see the real instance as `this` for `#private`
  * members; they are exposed),
  * objects held by non-writable, non-configurable properties (a proxy must return those
- * unchanged; they are exposed), Dates, ArrayBuffers and typed arrays (compared at every
- * point: dates.ts, binary.ts). So an object the program stored comes back as itself:
+ * unchanged; they are exposed), Dates, RegExps, ArrayBuffers and typed arrays (compared at
+ * every point: dates.ts, binary.ts; exposed too with `track: 'all'`, so that their own
+ * properties are compared as well, verify.ts inv. V5). So an object the program stored comes back as itself:
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
@@ -51,7 +52,9 @@
  *   6. A read through a proxy (`get`, `getOwnPropertyDescriptor`) of a non-writable,
  *      non-configurable own data property of the target returns the target's own value (the
  *      platform's proxy invariant, a TypeError at the program's read otherwise): an object
- *      value is handed out raw and exposed (`raw`; or it is one of our proxies, below).
+ *      value is handed out raw and exposed (`raw`; or it is one of our proxies, below), a
+ *      Date, RegExp or binary object too, and a Date is recorded in the DateTable as one
+ *      `wrap` hands out (before session 9 such a Date's `setTime` was lost).
  *      `get` looks the descriptor up only for non-extensible targets and pinned ones
  *      (pinned.ts: restored with such a property, or given one through a proxy), so reads of
  *      writable properties cost what they did. A `defineProperty` through a proxy that makes
@@ -246,8 +249,9 @@ export class Barrier implements TrapHost {
     if (this.#table.targetOf(v) !== undefined) return v
     const handler = this.#handlerFor(v)
     if (handler === undefined) {
-      this.lazy?.reached(v)     // inv. 5
       if (isDate(v)) this.#host.onDate(v as Date)
+      if (this.anyExcluded && this.#excluded.has(v)) this.lazy?.reached(v)     // inv. 5
+      else this.#host.expose(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
       return v
     }
     if (handler === RAW_CLASS) {
@@ -305,8 +309,10 @@ export class Barrier implements TrapHost {
   /** `v`, read from a non-writable, non-configurable property, must be handed out as it is (inv. 6): exposed (inv. 4), unless it is one of our proxies. */
   raw(v: object): object {
     if (this.#table.targetOf(v) !== undefined) return v
-    this.lazy?.reached(v)     // inv. 5
-    if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && this.#handlerFor(v) !== undefined) this.#host.expose(v)
+    if (isDate(v)) this.#host.onDate(v as Date)     // its time compared at each point, as any Date handed out (dates.ts)
+    // Exposed, as `wrap` exposes what it hands out raw: Dates, RegExps and binary objects too (verify.ts inv. V5)
+    if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && !(this.anyExcluded && this.#excluded.has(v))) this.#host.expose(v)
+    else this.lazy?.reached(v)     // inv. 5
     return v
   }
 }

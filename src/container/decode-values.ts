@@ -8,13 +8,13 @@
  * an unknown tag is CorruptionError) and inv. 2 (objects only through captured built-ins:
  * `mapPut`, `setPut`, `defineValue`, and the shells of shells.ts).
  */
-import { mapPut, setPut } from './builtins.js'
+import { ObjectProto, hasOwn, mapPut, setPut } from './builtins.js'
 import {
   PROTO_BUILTIN, TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_FLOAT64, TAG_HOLE, TAG_INT32, TAG_LATIN1, TAG_NULL, TAG_REF, TAG_TRUE,
   TAG_UNDEFINED, TAG_UTF16,
 } from './format.js'
 import { LogIndex } from './log-index.js'
-import { defineValue } from './shapes.js'
+import { defineValue, shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList } from './refs.js'
 import { packedArray } from './identity.js'
@@ -84,10 +84,11 @@ export class ValueReader extends LogIndex {
   protected fillDict(o: Record<string, unknown>, protoCode: number): void {
     const n = this.count(2)
     const protoKeys = this.shells.protoKeys
+    const fresh = this.shells.protoEpoch === shapeEpoch.n     // else program code ran since protoKeys was taken (shapes.ts inv. 4)
     for (let i = 0; i < n; i++) {
       const k = this.#key()
       const v = this.value()
-      if (protoCode === PROTO_BUILTIN && !protoKeys.has(k)) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
+      if (protoCode === PROTO_BUILTIN && !(fresh ? protoKeys.has(k) : hasOwn(ObjectProto, k))) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
       else defineValue(o, k, v)
     }
   }

@@ -32,6 +32,13 @@
  *      identity.ts, a new property) made a map of its own, per object: stamping 859k
  *      restored class instances took about 1 us each instead of about 0.1 us, and left
  *      859k maps behind.
+ *   4. Which keys Object.prototype has (a store of such a key would run its accessor, or
+ *      fail on a read-only property, instead of making an own property) is known for the
+ *      shape epoch it was taken in only: once program code ran (a lazy fill is handed out, a
+ *      `create` hook ran: `shapeEpoch`), a shape checks its keys again with `Object.hasOwn`
+ *      before it makes or fills an object (`#checkProto`, once per shape and epoch), and a
+ *      DICT fill checks each key (decode-values.ts). A key found turns the shape special for
+ *      good. A full restore runs no program code: one check at the open, as before.
  */
 import { ObjectProto, defineProperty, getPrototypeOf, hasOwn, isProxy, objectCreate, setPrototypeOf } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'
@@ -193,21 +200,45 @@ class LazyShape implements CompiledShape {
   readonly keys: readonly string[]
   #compiled: Generated | null = null
   #uses = 0
-  readonly #special: boolean
-  constructor(keys: readonly string[], protoKeys: ReadonlySet<string>) {
+  #special: boolean
+  /** The shape epoch in which the keys were last found absent from Object.prototype (inv. 4). */
+  #protoEpoch: number
+  constructor(keys: readonly string[], protoKeys: ReadonlySet<string>, protoEpoch: number) {
     this.keys = keys
     let special = keys.length > MAX_SHAPE_KEYS
     for (let i = 0; i < keys.length && !special; i++) special = protoKeys.has(keys[i])
     this.#special = special
+    this.#protoEpoch = protoEpoch
+  }
+
+  /**
+   * Inv. 4: program code ran since the keys were checked against Object.prototype (a lazy
+   * fill, a `create` hook): checks them again; a key Object.prototype has now makes the shape
+   * special for good (its keys defined, never stored; its generated code dropped).
+   */
+  #checkProto(): void {
+    if (this.#protoEpoch === shapeEpoch.n || this.#special) return
+    this.#protoEpoch = shapeEpoch.n
+    const keys = this.keys
+    for (let i = 0; i < keys.length; i++) {
+      if (hasOwn(ObjectProto, keys[i])) {
+        this.#special = true
+        this.#compiled = null
+        this.#init = null
+        return
+      }
+    }
   }
 
   make(): object {
+    this.#checkProto()
     if (this.#compiled !== null) return this.#compiled.make()
     if (++this.#uses === COMPILE_AFTER && !this.#special) this.#compiled = compiledShape(this.keys)
     return {}
   }
 
   makeWith(proto: object | null): object {
+    this.#checkProto()
     if (proto !== null && !this.#special && this.#storesOwn(proto)) {
       // inv. 3a: Object.create and stores (a map of the prototype's own transition tree)
       const o = objectCreate(proto) as object
@@ -260,6 +291,7 @@ class LazyShape implements CompiledShape {
   }
 
   fill(o: object, s: ValueSource): void {
+    this.#checkProto()
     if (this.#compiled !== null) { this.#compiled.fill(o, s); return }
     const keys = this.keys
     const r = o as Record<string, unknown>
@@ -269,7 +301,7 @@ class LazyShape implements CompiledShape {
 }
 
 /** A shape for restore (compiled once it has built COMPILE_AFTER objects); `protoKeys` from {@link objectPrototypeKeys}. */
-export function compileShape(keys: readonly string[], protoKeys: ReadonlySet<string> = objectPrototypeKeys()): CompiledShape { return new LazyShape(keys, protoKeys) }
+export function compileShape(keys: readonly string[], protoKeys: ReadonlySet<string> = objectPrototypeKeys(), protoEpoch = shapeEpoch.n): CompiledShape { return new LazyShape(keys, protoKeys, protoEpoch) }
 
 const ownNames = Object.getOwnPropertyNames
 

@@ -76,6 +76,8 @@ export class Shells {
   readonly #shapes = new Map<number, CompiledShape>()
   /** Object.prototype's property names when the restore began (shapes.ts, DICT records). */
   readonly protoKeys = objectPrototypeKeys()
+  /** The shape epoch `protoKeys` was taken in: once it moved on, program code may have changed Object.prototype (shapes.ts inv. 4). */
+  readonly protoEpoch = shapeEpoch.n
   readonly #classes = new Map<number, { name: string; proto: object }>()
   readonly #registry: ClassRegistry
   /** Receives each object created (a lazy restore sets it once the container's id table is known). */
@@ -144,7 +146,7 @@ export class Shells {
       keys.push(k)
     }
     if (r.pos !== r.end) r.fail('shape record has trailing bytes')
-    const shape = compileShape(keys, this.protoKeys)
+    const shape = compileShape(keys, this.protoKeys, this.protoEpoch)
     this.#shapes.set(id, shape)
     this.shapeIds.push(id)
     r.pos = pos; r.end = end

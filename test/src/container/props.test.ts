@@ -266,3 +266,52 @@ test('a symbol-keyed or non-enumerable property added, or extensibility taken aw
   check(r.kept, 'kept', 'handed in after a restore')
   check(r.unwrapped, 'unwrapped', 'unwrapped after a restore')
 })
+
+// Found by trust20 (session 9): own properties of Dates, RegExps and binary objects added or
+// changed after their record was written were not seen by any point (verify.ts skipped
+// objects without a shadow kind; a Date or RegExp handed out raw after a restore was not
+// exposed), and a RegExp's lastIndex was never compared. Lost silently at the next close.
+test('own properties of Dates, RegExps, typed arrays, DataViews and ArrayBuffers changed through a raw reference, and a RegExp\'s lastIndex: the next point persists them, in the first life and after a restore (verify.ts inv. V5)', async () => {
+  const region = simRegion()
+  const made = (): Record<string, object> => {
+    const withNote = new Date(2)
+    ;(withNote as unknown as Record<string, string>).note = 'a'
+    return { d: new Date(1), withNote, re: /x/g, reNote: Object.assign(/y/, { note: 'a' }), u8: new Uint8Array(4), dv: new DataView(new ArrayBuffer(8)), ab: new ArrayBuffer(4), closed: new Date(3) }
+  }
+  const change = (o: Record<string, object>, tag: string): void => {
+    ;(o.d as unknown as Record<string, string>).note = tag
+    ;(o.withNote as unknown as Record<string, string>).note = tag
+    Object.defineProperty(o.d, Symbol.for('s'), { value: tag, enumerable: false, writable: true, configurable: true })
+    ;(o.re as RegExp).lastIndex = 3
+    ;(o.reNote as unknown as Record<string, string>).note = tag
+    ;(o.u8 as unknown as Record<symbol, string>)[Symbol.for('s')] = tag
+    ;(o.dv as unknown as Record<string, string>).note = tag
+    ;(o.ab as unknown as Record<string, string>).note = tag
+    Object.preventExtensions(o.closed)
+  }
+  const check = (o: Record<string, object>, tag: string, where: string): void => {
+    const get = (x: object, k: string | symbol): unknown => (x as Record<string | symbol, unknown>)[k]
+    assert.deepEqual([get(o.d, 'note'), get(o.d, Symbol.for('s')), get(o.withNote, 'note'), (o.re as RegExp).lastIndex, get(o.reNote, 'note')], [tag, tag, tag, 3, tag], `${where}: Dates and RegExps`)
+    assert.deepEqual([get(o.u8, Symbol.for('s')), get(o.dv, 'note'), get(o.ab, 'note'), Object.isExtensible(o.closed)], [tag, tag, tag, false], `${where}: binary objects, extensibility`)
+  }
+  const init = made()
+  const c = Container.openRegion(region, { init: () => ({ init, later: made() }) })
+  await c.persist()
+  change(init, 'first')
+  assert.equal((await c.persist()).objects, 8, 'each changed object once, found by verification only')
+  assert.equal((await c.persist()).objects, 0, 'and nothing at the next point')
+  await c.close()
+  const region2 = region.crash(2)
+  const fresh = Container.openRegion(region2)
+  // After a restore: each read through the root's proxies (handed out raw, never proxied; nothing unwrapped).
+  const later = fresh.root.later as Record<string, object>
+  const raw: Record<string, object> = {}
+  for (const k of Object.keys(made())) raw[k] = later[k]
+  assert.equal((await fresh.persist()).objects, 0, 'read, not changed: their own properties (a note, a lastIndex) were taken from the objects as restored')
+  change(raw, 'second')
+  assert.equal((await fresh.persist()).objects, 8)
+  await fresh.close()
+  const third = Container.openRegion(region2.crash(3))
+  check(third.unwrap(third.root).init as Record<string, object>, 'first', 'first life')
+  check(third.unwrap(third.root).later as Record<string, object>, 'second', 'read through proxies after a restore')
+})

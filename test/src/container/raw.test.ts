@@ -180,6 +180,32 @@ test('property descriptors and frozen properties hand out tracked objects: a pro
   assert.deepEqual(g.unwrap(g.root), { a: { x: 2 }, f: { inner: { y: 5 } } })
 })
 
+// Found by trust20's random lives (session 9; seed 14 of a random-mutation script): a Date
+// held by a frozen object (a non-writable, non-configurable property) was handed out raw by
+// barrier.ts `raw` without being recorded in the DateTable (nor exposed): its setTime was
+// lost at the next close, silently. The same for a RegExp's lastIndex and a typed array's
+// own properties (verify.ts inv. V5). Full and lazy restores; descriptors too.
+test('a Date, RegExp or typed array held by a frozen property, read through a proxy after a restore: a change of it persists (barrier.ts raw)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion(region, { init: () => ({ f: Object.freeze({ d: new Date(1), re: /x/g, u8: new Uint8Array(2) }), g: Object.freeze({ d: new Date(2) }) }) })
+  await c.persist()
+  await c.close()
+  for (const lazy of [false, true]) {
+    const r2 = region.crash(2)
+    const w = Container.openRegion(r2, { lazy })
+    const f = w.root.f as { d: Date; re: RegExp; u8: Uint8Array }
+    f.d.setTime(999)
+    f.re.lastIndex = 1
+    ;(f.u8 as unknown as Record<symbol, string>)[Symbol.for('tag')] = 't'
+    Object.getOwnPropertyDescriptor(w.root.g, 'd')!.value.setTime(998)
+    await w.persist()
+    await w.close()
+    const back = Container.openRegion(r2.crash(3))
+    const got = back.unwrap(back.root) as { f: { d: Date; re: RegExp; u8: Uint8Array }; g: { d: Date } }
+    assert.deepEqual([got.f.d.getTime(), got.f.re.lastIndex, (got.f.u8 as unknown as Record<symbol, string>)[Symbol.for('tag')], got.g.d.getTime()], [999, 1, 't', 998], `lazy: ${lazy}`)
+  }
+})
+
 test('while ids are still stamped after a restore, objects stored are handed back as themselves and restored ones as proxies', async () => {
   const region = simRegion(1 << 23)
   const c = Container.openRegion(region, { init: () => ({ rows: Array.from({ length: 100_000 }, (_, i) => ({ i })), extra: [] as object[] }) })
