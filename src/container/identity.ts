@@ -70,16 +70,11 @@ export class ObjectTable {
 
   /** The id of `o` in this container, or 0 if it has none. */
   idOf(o: object): number {
-    // The loose Map first when it has entries (inv. 3: an id is in one place, so the order
-    // does not change the answer; a stale stamp does not hide a loose id): in a verifying
-    // container every plain object's id is there, and a reference to one found again (a
-    // user's friends) then skips the private-field check that would miss.
-    if (this.#loose.size !== 0) {
-      const l = this.#loose.get(o)
-      if (l !== undefined && this.objects[l] === o) return l
-    }
     const id = this.#s.Stamp.getId(o)
-    return id !== 0 && this.objects[id] === o ? id : 0
+    if (id !== 0 && this.objects[id] === o) return id
+    if (this.#loose.size === 0) return 0
+    const l = this.#loose.get(o)      // a stale stamp does not hide a loose id
+    return l !== undefined && this.objects[l] === o ? l : 0
   }
 
   /** Gives `o` a new id: in a stamp, or in the loose Map if `loose` (inv. 3). */
