@@ -216,21 +216,17 @@ export class Encoder {
     } else this.holderDropped.push(entry)
   }
 
-  /**
-   * Writes one tagged value; `key` only serves to report a dropped value. For an exposed
-   * object's record (`cap`) the value goes to the shadow too, in its typeof case (one type
-   * dispatch per value; numbers outside the heap, shadow.ts inv. S2).
-   */
+  /** Writes one tagged value; `key` only serves to report a dropped value. */
   value(v: unknown, key: unknown, keyKind: DroppedAt['keyKind']): void {
+    if (this.cap) { if (typeof v === 'number' && this.numSlots) this.sh!.pushNumber(v); else this.sh!.push(v) }     // numbers outside the heap (shadow.ts inv. S2)
     const w = this.w
     switch (typeof v) {
-      case 'string': if (this.cap) this.sh!.push(v); w.str(v); return
-      case 'number': if (this.cap) { if (this.numSlots) this.sh!.pushNumber(v); else this.sh!.push(v) } w.num(v); return
-      case 'boolean': if (this.cap) this.sh!.push(v); w.u8(v ? TAG_TRUE : TAG_FALSE); return
-      case 'undefined': if (this.cap) this.sh!.push(v); w.u8(TAG_UNDEFINED); return
-      case 'bigint': if (this.cap) this.sh!.push(v); this.#bigint(v); return
+      case 'string': w.str(v); return
+      case 'number': w.num(v); return
+      case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
+      case 'undefined': w.u8(TAG_UNDEFINED); return
+      case 'bigint': this.#bigint(v); return
       case 'object': {
-        if (this.cap) this.sh!.push(v)
         if (v === null) { w.u8(TAG_NULL); return }
         // The previous record of the holder referenced, at this same position, the id its
         // references then had: if that id's object is `v`, it is v's id (objects[id] === o
@@ -250,7 +246,6 @@ export class Encoder {
         return
       }
       default:
-        if (this.cap) this.sh!.push(v)
         this.drop(key, keyKind, typeof v)
         w.u8(TAG_DROPPED)
     }
