@@ -41,10 +41,15 @@
  *      the program holds no raw reference to it, barrier.ts inv. 4), so the flag is exact.
  *      Full points, `track: 'barriers'` (raw references are not watched, and a full point
  *      is how their changes are taken) and exposed objects always look.
+ *   6. The prototype in an exposed object's shadow is the one its record's proto code stands
+ *      for (classified at discovery), never read again at the record: a getter run by this
+ *      snapshot between the two (`Object.setPrototypeOf`) would otherwise leave a shadow
+ *      equal to the object and a record that is not, and the change would never persist
+ *      (verify.ts inv. V1).
  */
-import { dateTime, getPrototypeOf, regexpParts } from './builtins.js'
+import { ArrayProto, MapProto, ObjectProto, SetProto, dateTime, getPrototypeOf, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE,
+  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
   TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { writeGone } from './records.js'
@@ -281,7 +286,7 @@ export class Encoder {
     const v = this.ctx.verifier
     this.cap = v !== null && id < v.flags.length && v.flags[id] === 1
     this.skind = 0
-    if (this.cap) { this.sh!.begin(); this.sh!.push(getPrototypeOf(o)) }
+    if (this.cap) { this.sh!.begin(); this.sh!.push(this.#protoObject(o, kind, proto)) }     // inv. 6
     const w = this.w
     const lenAt = w.beginRecord(id)
     const start = lenAt + 1
@@ -309,6 +314,22 @@ export class Encoder {
     this.ctx.refs.set(id, this.scratch.a, 0, this.scratch.n)
     this.records++
     if (this.chunksAfter) { this.chunksAfter = false; this.records += this.ctx.binaries.writePending(this.w) }
+  }
+
+  /**
+   * The prototype that the proto code `proto` of a record of kind `kind` stands for: what the
+   * record holds, which its shadow must hold too (inv. 6), not the object's prototype now.
+   */
+  #protoObject(o: object, kind: number, proto: number): unknown {
+    if (proto === PROTO_NULL) return null
+    if (proto >= PROTO_CLASS_BASE) return (this.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).proto
+    switch (kind) {
+      case KIND_OBJECT: return ObjectProto
+      case KIND_ARRAY: return ArrayProto
+      case KIND_MAP: return MapProto
+      case KIND_SET: return SetProto
+      default: return getPrototypeOf(o)     // kinds whose shadow is abandoned (dates, regexps, binary data: compared elsewhere)
+    }
   }
 
   /** Reports what instances of the class `proto` stands for lose (private members without hooks: classes.ts). */

@@ -19,6 +19,10 @@
  * literal without slack): on bench/graph.mjs's users its blocked and wall time measured
  * the same within the noise (+2%), its CPU over all threads 5-13% more (container README,
  * "Change detection"); the first-life 1% point measured 0.74x blocked, 0.84x CPU.
+ * Re-checked in session 9 with the first points of both in one process (paired, order
+ * alternated, main-thread CPU from /proc, load 11-17): stamps cost the first point less,
+ * 0.84x main-thread CPU at 50,000 users (6 of 6 pairs) and about 0.85x at 200,000 (3 of 4
+ * pairs); loose ids are kept for what they save at every later point.
  */
 import { objectKeys } from './builtins.js'
 import { MAX_SHAPE_KEYS } from './format.js'

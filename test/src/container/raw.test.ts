@@ -273,3 +273,27 @@ test('track: \'barriers\': only proxies are watched; a raw mutation needs a full
   c.root.o.v = 3
   assert.equal((await c.persist()).objects, 1, 'through the proxy: detected')
 })
+
+test('a prototype changed by a getter between an object\'s discovery and its record persists at the next point (encode.ts inv. 6)', async () => {
+  // The point discovers `a` then `b` (root's keys in order) and encodes them in that order:
+  // reading a.g runs the getter after b was classified (its record says Object.prototype)
+  // and before b's record is written, whose shadow must say the same, so that the next
+  // point's comparison sees the change.
+  const file = path.join(tmp(), 'proto.pmc')
+  const b: { x: number } = { x: 1 }
+  const arr: number[] = [1, 2]
+  const a = { get g() { Object.setPrototypeOf(b, null); Object.setPrototypeOf(arr, null); return 1 } }
+  let c = Container.open(file, { init: () => ({ a, b, arr }) })
+  await c.persist()
+  assert.equal(Object.getPrototypeOf(b), null, 'the getter ran during the first point')
+  const s = await c.persist()
+  assert.ok(s.objects >= 2, `the next point re-encodes b and arr (wrote ${s.objects})`)
+  await c.close()
+  c = Container.open(file)
+  assert.equal(Object.getPrototypeOf(c.unwrap(c.root.b)), null, 'b restores with its null prototype')
+  assert.deepEqual({ ...c.unwrap(c.root.b) }, { x: 1 })
+  const restored = c.unwrap(c.root.arr)
+  assert.equal(Object.getPrototypeOf(restored), null, 'arr restores with its null prototype')
+  assert.deepEqual([restored[0], restored[1], restored.length], [1, 2, 2])
+  await c.close()
+})
