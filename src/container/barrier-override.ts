@@ -41,11 +41,13 @@
  *       other members that run on the real instance still run (reads work on a read-only
  *       container); what they change there is not persisted (no point can run).
  */
-import { getPrototypeOf, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
+import { getPrototypeOf, hasOwn, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { read, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
 
 type Fn = (...args: unknown[]) => unknown
+
+const gOPD = Reflect.getOwnPropertyDescriptor
 
 /** What the Map or Set proxy answers itself (barrier-traps.ts), whatever the class of its target defines. */
 const COLLECTION_MEMBERS = new Set<string | symbol>(['size', 'get', 'has', 'set', 'add', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries', Symbol.iterator])
@@ -56,66 +58,61 @@ const VALUE_ARGS = new Set<string | symbol>(['set', 'add'])
 /** A function reaching the built-in's methods with its own `this`: `super.set(...)`, `Map.prototype.get.call(this, ...)`. */
 const BUILTIN_CALL = /\bsuper\s*(?:\.|\[)|\b(?:Map|Set)\.prototype\b/
 
-/** One member a subclass defines (the table at the top). */
-interface Member {
-  /** A method, or undefined for an accessor. */
-  readonly fn: Fn | undefined
-  /** The method (or getter) reaches the built-in: it runs on the real instance. */
-  readonly raw: boolean
-  readonly get: Fn | undefined
-  readonly set: Fn | undefined
-  readonly rawSet: boolean
-}
-
-/** The members of a Map or Set subclass's prototypes, or null if none overrides or calls the built-in (barrier.ts inv. 7). */
-export type Members = ReadonlyMap<string | symbol, Member> | null
-
-const membersByProto = new WeakMap<object, Members>()
+const needsByProto = new WeakMap<object, boolean>()
 
 /**
- * The members defined between `proto` and `base` (Map.prototype or Set.prototype), nearest
- * first, or null if none is a member the proxy answers itself or reaches the built-in
- * (`collectionClassNeedsRaw` is `!== null`). Read once per prototype.
+ * True if a prototype between `proto` and `base` (Map.prototype or Set.prototype) defines a
+ * member the proxy answers itself or a method or accessor reaching the built-in
+ * (barrier.ts `collectionClassNeedsRaw`, the default mode's choice of raw and exposed). Read
+ * once per prototype; with `track: 'barriers'` members are looked up when used instead (inv. O6).
  */
-export function membersOf(proto: object, base: object): Members {
-  const known = membersByProto.get(proto)
+export function classNeedsRaw(proto: object, base: object): boolean {
+  const known = needsByProto.get(proto)
   if (known !== undefined) return known
-  const members = new Map<string | symbol, Member>()
   let needed = false
-  for (let p: object | null = proto; p !== null && p !== base; p = getPrototypeOf(p) as object | null) {
+  for (let p: object | null = proto; p !== null && p !== base && !needed; p = getPrototypeOf(p) as object | null) {
     for (const k of Reflect.ownKeys(p)) {
-      if (k === 'constructor' || members.has(k)) continue
-      const d = Reflect.getOwnPropertyDescriptor(p, k)!
-      const fn = typeof d.value === 'function' ? d.value as Fn : undefined
-      const get = typeof d.get === 'function' ? d.get as Fn : undefined
-      const set = typeof d.set === 'function' ? d.set as Fn : undefined
-      if (fn === undefined && get === undefined && set === undefined) {
-        if (COLLECTION_MEMBERS.has(k)) { needed = true; members.set(k, { fn: undefined, raw: false, get: undefined, set: undefined, rawSet: false }) }
-        continue
-      }
-      const raw = (fn ?? get) !== undefined && BUILTIN_CALL.test(sourceOf(fn ?? get!))
-      const rawSet = set !== undefined && BUILTIN_CALL.test(sourceOf(set))
-      if (raw || rawSet || COLLECTION_MEMBERS.has(k)) needed = true
-      members.set(k, { fn, raw, get, set, rawSet })
+      if (k === 'constructor') continue
+      const d = gOPD(p, k)!
+      if (COLLECTION_MEMBERS.has(k)) { needed = true; break }
+      for (const f of [d.value, d.get, d.set]) if (typeof f === 'function' && reachesBuiltin(f as Fn)) needed = true
+      if (needed) break
     }
   }
-  const found = needed ? members : null
-  membersByProto.set(proto, found)
-  return found
+  needsByProto.set(proto, needed)
+  return needed
 }
 
-/** The member `k` of `t`'s class (its prototype now: `Object.setPrototypeOf` through the proxy may change it), if the table has it. */
-function memberOf(t: object, k: string | symbol, builtin: object): Member | undefined {
-  const proto = getPrototypeOf(t) as object | null
-  return proto === null ? undefined : membersOf(proto, builtin)?.get(k)
+/** Whether a function reaches the built-in (BUILTIN_CALL), read once per function. */
+const rawByFn = new WeakMap<Fn, boolean>()
+
+/** `f`'s source reaches the built-in's methods with its own `this` (it must run on the real instance). */
+function reachesBuiltin(f: Fn): boolean {
+  let r = rawByFn.get(f)
+  if (r === undefined) { r = BUILTIN_CALL.test(sourceOf(f)); rawByFn.set(f, r) }
+  return r
+}
+
+/**
+ * The descriptor of `k` on the nearest of `t`'s prototypes below `builtin`, looked up now
+ * (inv. O6: a member added to or replaced on the class's prototype after the proxy was made
+ * is the one that runs; `Object.setPrototypeOf` through the proxy changes the chain), or
+ * undefined if the class does not define it.
+ */
+function memberOf(t: object, k: string | symbol, builtin: object): PropertyDescriptor | undefined {
+  for (let p = getPrototypeOf(t) as object | null; p !== null && p !== builtin; p = getPrototypeOf(p) as object | null) {
+    if (hasOwn(p, k)) return k === 'constructor' ? undefined : gOPD(p, k)
+  }
+  return undefined
 }
 
 /** Targets inside a call on the real instance (their own properties hold proxies: inv. O2). */
 const inside = new Set<object>()
 
 /**
- * The handler of such instances: `base` (the Map or Set handler, barrier-traps.ts) for
- * everything the subclass does not define, the table at the top for what it does.
+ * The handler of instances of Map and Set subclasses with `track: 'barriers'`: `base` (the Map
+ * or Set handler, barrier-traps.ts) for everything the subclass does not define, the table at
+ * the top for what it does, and own function properties (inv. O7) as calls on the real instance.
  */
 export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: ProxyHandler<T>, builtin: object): ProxyHandler<T> {
   const baseGet = base.get!, baseSet = base.set!
@@ -123,37 +120,51 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
     ...base,
     get(t, k, proxy) {
       if (k === PROXY_TARGET) return t
-      const m = memberOf(t, k, builtin)
-      if (m === undefined) return baseGet(t, k, proxy)
-      if (m.fn !== undefined) {
-        if (!m.raw) return m.fn      // runs with the proxy as `this`
-        const fn = m.fn
-        return function (...args: unknown[]): unknown { return callRaw(b, t, fn, args, k) }
+      if (hasOwn(t, k)) {
+        const d = gOPD(t, k)!
+        // An own function property (an arrow-function class field: its `this` is the real
+        // instance) runs as a call on it (inv. O7); one the proxy must return as it is (inv. 6) is returned.
+        if (typeof d.value === 'function' && (d.writable === true || d.configurable === true)) return rawCaller(b, t, d.value as Fn, k)
+        return baseGet(t, k, proxy)
       }
-      if (m.get !== undefined) return m.raw ? callRaw(b, t, m.get, [], k) : b.wrap(reflectApply(m.get, proxy, []))
+      const d = memberOf(t, k, builtin)
+      if (d === undefined) return baseGet(t, k, proxy)
+      const fn = d.value as unknown
+      if (typeof fn === 'function') return reachesBuiltin(fn as Fn) ? rawCaller(b, t, fn as Fn, k) : fn      // else it runs with the proxy as `this`
+      const get = d.get as Fn | undefined
+      if (get !== undefined) return reachesBuiltin(get) ? callRaw(b, t, get, [], k) : b.wrap(reflectApply(get, proxy, []))
       return read(b, t, k, t)
     },
     set(t, k, v, proxy) {
-      const m = memberOf(t, k, builtin)
-      if (m === undefined || !m.rawSet) return baseSet(t, k, v, proxy)
+      const d = hasOwn(t, k) ? undefined : memberOf(t, k, builtin)
+      const set = d?.set as Fn | undefined
+      if (set === undefined || !reachesBuiltin(set)) return baseSet(t, k, v, proxy)
       b.mark(t)     // inv. O4: throws once closed, before the setter runs
-      callRaw(b, t, m.set!, [v], k)
+      callRaw(b, t, set, [v], k)
       return true
     },
   }
 }
 
-/** Calls `fn` (a member of `t`'s class reaching the built-in) with the real instance `t` as `this` (inv. O1-O4). */
+/** A function calling `fn` on the real instance `t` (inv. O1-O5). */
+function rawCaller(b: TrapHost, t: object, fn: Fn, k: string | symbol): Fn {
+  return function (...args: unknown[]): unknown { return callRaw(b, t, fn, args, k) }
+}
+
+/** Calls `fn` (a member of `t`'s class reaching the built-in, or an own function property) with the real instance `t` as `this` (inv. O1-O5). */
 function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | symbol): unknown {
   const open = b.closed === null
   if (!open && MUTATORS.has(k)) b.mark(t)       // throws (inv. O4)
   const after = (): void => { if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t) } }
   after()
-  b.heldRaw(t)      // inv. O3
+  b.heldRaw(t)      // inv. O3, O5
   const raw = new Array<unknown>(args.length)
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
-    raw[i] = typeof a === 'function' && !VALUE_ARGS.has(k) ? callback(b, a as Fn) : b.unwrap(a)
+    if (typeof a === 'function' && !VALUE_ARGS.has(k)) { raw[i] = callback(b, a as Fn); continue }
+    const u = b.unwrap(a)
+    if (typeof u === 'object' && u !== null) b.heldRaw(u)     // inv. O5: the method holds it raw
+    raw[i] = u
   }
   const outer = !inside.has(t)
   let swapped: (string | symbol)[] | null = null
@@ -165,34 +176,46 @@ function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | sy
     if (outer) { inside.delete(t); rawsBack(b, t, swapped!) }
     after()
   }
-  return handOut(b, r, after)
+  return handOut(b, t, r, after)
 }
 
-/** A callback handed to a call on the real instance: receives what the proxies hand out, returns raw (inv. O2). */
+/** A callback handed to a call on the real instance: receives what the proxies hand out, returns raw (inv. O2), and what it returns is watched (inv. O5). */
 function callback(b: TrapHost, f: Fn): Fn {
   return function (this: unknown, ...a: unknown[]): unknown {
     for (let i = 0; i < a.length; i++) a[i] = b.wrap(a[i])
-    return b.unwrap(reflectApply(f, b.wrap(this), a))
+    const r = b.unwrap(reflectApply(f, b.wrap(this), a))
+    if (typeof r === 'object' && r !== null) b.heldRaw(r)
+    return r
   }
 }
 
-/** The result of a call on the real instance, as the proxies hand it out (inv. O1, O2). */
-function handOut(b: TrapHost, r: unknown, after: () => void): unknown {
+/**
+ * The result of a call on the real instance `t`, as the proxies hand it out (inv. O1, O2).
+ * An async method's body goes on raw after its awaits: `t` stays held (watched again after
+ * each point) until its promise settles; a returned iterator's body runs at each step: `t`
+ * is watched again before each (inv. O5).
+ */
+function handOut(b: TrapHost, t: object, r: unknown, after: () => void): unknown {
   if (typeof r !== 'object' || r === null) return r
   const w = b.wrap(r)
   if (w !== r || b.isProxy(r)) return w
-  if (isPromise(r)) return (r as Promise<unknown>).then(v => { after(); return handOut(b, v, after) }, (e: unknown) => { after(); throw e })
+  if (isPromise(r)) {
+    b.hold(t, true)
+    const settled = (): void => { b.hold(t, false); after() }
+    return (r as Promise<unknown>).then(v => { settled(); return handOut(b, t, v, after) }, (e: unknown) => { settled(); throw e })
+  }
   const next = (r as { next?: unknown }).next
   if (typeof next !== 'function') return r
   const it = r as Iterator<unknown>
+  const before = (): void => { after(); b.heldRaw(t) }
   const step = (res: IteratorResult<unknown>): IteratorResult<unknown> => {
     after()
     return res.done === true ? res : { done: false, value: b.wrap(res.value) }
   }
   const out = objectCreate(IteratorProto) as Iterator<unknown>     // iterable (returns itself), with the platform's iterator helpers
-  out.next = (...a: [] | [unknown]) => step(it.next(...a))
-  out.return = (v?: unknown) => typeof it.return === 'function' ? step(it.return(v)) : { done: true, value: v }
-  out.throw = (e?: unknown) => { if (typeof it.throw === 'function') return step(it.throw(e)); throw e }
+  out.next = (...a: [] | [unknown]) => { before(); return step(it.next(...a)) }
+  out.return = (v?: unknown) => { before(); return typeof it.return === 'function' ? step(it.return(v)) : { done: true, value: v } }
+  out.throw = (e?: unknown) => { before(); if (typeof it.throw === 'function') return step(it.throw(e)); throw e }
   return out
 }
 

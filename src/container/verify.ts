@@ -139,6 +139,18 @@ export class Verifier {
     this.setProps(id, null)
   }
 
+  /**
+   * Forgets every listed id, its shadow and what was seen of its own properties: the set is
+   * empty again (watch.ts inv. W3: the raw reach of calls is watched from one point to the next).
+   */
+  forgetAll(): void {
+    if (this.#n === 0) return
+    for (let i = 0; i < this.#n; i++) this.forget(this.#list[i])
+    this.#n = 0
+    this.#changed.clear()
+    this.shadow.compact()
+  }
+
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
     this.#changed.clear()
