@@ -197,3 +197,64 @@ test('barrier-override.ts: an instance whose prototype is changed through its pr
   assert.deepEqual([[...r.root.a.keys()], r.root.a instanceof Counted, Object.getPrototypeOf(rb), [...Map.prototype.keys.call(rb)]], [['x', 'Y'], false, null, ['Z']])
   await r.close()
 })
+
+/** Members whose body runs on the real instance after the call returned: after an await, between a generator's steps. */
+class Later extends Map<string, { n: number; child?: { n: number } }> {
+  async bumpLater(k: string): Promise<void> { await null; await null; super.get(k)!.n += 100 }
+  *bumpEach(): Generator<string> { for (const [k, v] of super.entries()) { v.n += 10; yield k } }
+  /** Writes one level below what the built-in hands out. */
+  bumpChildren(): void { for (const v of super.values()) if (v.child !== undefined) v.child.n++ }
+}
+
+test('watch.ts inv. W3, track: \'barriers\': an async method writing what super.get returned after its awaits, and a generator between its steps, with a point in between, persist at the next ordinary point (each step and each unsettled call is watched again after a point)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ l: Later }>(region, { classes: [Later], track: 'barriers', init: () => ({ l: new Later([['a', { n: 1 }], ['b', { n: 2 }]]) }) })
+  await c.persist()
+  const l = c.root.l
+  const it = l.bumpEach()
+  assert.deepEqual(it.next(), { done: false, value: 'a' })
+  const p1 = await c.persist()               // the generator wrote 'a' only
+  assert.deepEqual([...it], ['b'])            // writes 'b', reached raw after the point forgot what was watched
+  const p2 = await c.persist()
+  const pending = l.bumpLater('a')
+  const p3 = await c.persist()               // the async body has not written yet
+  await pending
+  const p4 = await c.persist()
+  assert.ok([p1, p2, p3, p4].every(p => !p.full) && p2.verified > 0 && p4.verified > 0, `ordinary points, comparing what was reached raw (${p2.verified}, ${p4.verified})`)
+  await c.close()
+  const r = Container.openRegion<{ l: Later }>(region, { classes: [Later], track: 'barriers' })
+  assert.deepEqual([...r.unwrap(r.root).l].map(([k, v]) => [k, v.n]), [['a', 111], ['b', 12]])
+  await r.close()
+})
+
+test('watch.ts inv. W1, track: \'barriers\': a persisted object stored through a proxy into an object a call reached raw is watched too, so a later call writing it raw persists (the instance itself was already watched: its walk stops there)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<any>(region, { classes: [Later], track: 'barriers', init: () => ({ l: new Later([['a', { n: 1 }]]), other: { n: 50 } }) })
+  await c.persist()
+  const l = c.root.l
+  l.bumpChildren()                           // watches l and what it reaches: the value of 'a'
+  l.get('a').child = c.root.other            // through the proxy of a watched object: `other` is watched
+  l.bumpChildren()                           // writes `other` raw; l was watched already
+  const st = await c.persist()
+  assert.equal(st.full, false)
+  await c.close()
+  const r = Container.openRegion<any>(region, { classes: [Later], track: 'barriers' })
+  const raw = r.unwrap(r.root)
+  assert.equal(raw.other.n, 51)
+  assert.equal(Map.prototype.get.call(raw.l, 'a').child, raw.other, 'one object, shared')
+  await r.close()
+})
+
+test('barrier-override.ts inv. O7, track: \'barriers\': an arrow-function field is listed in dropped (functions cannot persist) and comes back null; called through the proxy in its life, what it wrote persists', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers', init })
+  await c.persist()
+  assert.deepEqual(c.dropped.filter(d => d.path.startsWith('root.arrow')), [{ path: 'root.arrow.bumpArrow', reason: 'function' }])
+  c.root.arrow.bumpArrow('z')
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers' })
+  assert.equal(r.root.arrow.get('z')!.n, 3)
+  assert.equal(r.root.arrow.bumpArrow, null, 'the field holds what was persisted for it: null')
+  await r.close()
+})
