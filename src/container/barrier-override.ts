@@ -1,13 +1,16 @@
 /**
- * Proxies for instances of Map and Set subclasses that override a member the Map or Set
+ * Proxies for instances of Map and Set subclasses with `track: 'barriers'` (barrier.ts inv.
+ * 7). The default mode hands instances of subclasses that override a member the Map or Set
  * proxy answers itself (`set`, `add`, `get`, `size`, `keys`, ...) or reach the built-in's
- * methods through `super` (barrier.ts inv. 7, `collectionClassNeedsRaw`), with `track:
- * 'barriers'`. The default mode hands such instances out raw and compares them at each
- * point; with `track: 'barriers'` nothing is compared, so they stay behind a proxy (identity
- * as for every other object), and this handler lets the class's own members run:
+ * methods through `super` out raw and compares them at each point (`classNeedsRaw`); with
+ * `track: 'barriers'` nothing is compared, so every subclass instance stays behind a proxy
+ * (identity as for every other object), and this handler lets the class's own members run,
+ * looked up when they are used (inv. O6):
  *
- * | member of the subclass (nearest prototype first, up to Map/Set.prototype) | what the proxy's `get` hands out |
+ * | what `k` is on the instance (own property first, then the prototypes up to Map/Set.prototype) | what the proxy's `get` hands out |
  * | --- | --- |
+ * | an own data property holding a function (an arrow-function class field), writable or configurable | a function calling it on the real instance (`callRaw`, inv. O7) |
+ * | any other own property | what the Map or Set proxy answers (barrier-traps.ts) |
  * | method whose source reaches the built-in (`super.x`, `Map.prototype`) | a function calling it on the real instance (`callRaw`) |
  * | other method (an override or an own method) | the method itself: it runs with the proxy as `this`, so what it calls and writes goes through the traps |
  * | getter reaching the built-in | its value, computed on the real instance (`callRaw`) |
@@ -23,7 +26,8 @@
  *       change log, if any, is set `whole`, inv. 8, and its `plain` flag cleared, dirty.ts
  *       inv. D2), so whatever it did to the instance's entries and own properties persists
  *       at the next ordinary point. An async method's instance is marked again when its
- *       promise settles, and a returned iterator's after each step (a generator's body runs then).
+ *       promise settles, and a returned iterator's before and after each step (a generator's
+ *       body runs then).
  *   O2. What goes in and out of such a call is what the proxies hand out: arguments that are
  *       this container's proxies are unwrapped (inv. 1); callbacks (function arguments, except
  *       to `set` and `add`, whose arguments are values) are called with what they receive
@@ -31,15 +35,38 @@
  *       back as its proxy), and an iterator result yields wrapped values. During the call the
  *       instance's own writable data properties hold their values' proxies (restored to the
  *       raw values after it), so a write the method makes through `this.log.push(...)` is
- *       marked. Not seen (a mutation through a raw reference, as everywhere with `track:
- *       'barriers'`): a write to an object the method reached through the built-in itself
- *       (`super.get(k).n++`); it persists with `persist({ full: true })`.
+ *       marked.
  *   O3. In a lazy restore the instance is filled with everything it reaches before a call on
- *       the real instance (lazy.ts inv. Z2, `reached`): the built-in hands the method raw values.
+ *       the real instance (lazy.ts inv. Z2, `reached`): the built-in hands the method raw
+ *       values; so is every object argument (the method holds it raw).
  *   O4. Once the container is closed or when it is read-only, an override of a built-in
  *       mutator (`set`, `add`, `delete`, `clear`) and every setter throw before running (inv. 3);
  *       other members that run on the real instance still run (reads work on a read-only
  *       container); what they change there is not persisted (no point can run).
+ *   O5. What such a call can reach raw is watched until the next point (watch.ts): before it
+ *       runs, the instance and its object arguments with everything they reach; what its
+ *       callbacks return; before each step of an iterator it returned, the instance again; and
+ *       after each point while an async call is unsettled, the instance again. So a write it
+ *       makes to an object the built-in handed it (`super.get(k).n++`, `for (const v of
+ *       super.values()) v.n++`, `Map.prototype.get.call(this, k).x = 1`), at any depth, is
+ *       found by the next point's comparison and persists. Not seen (a raw reference, as
+ *       everywhere with `track: 'barriers'`): a write through a reference the program keeps
+ *       after that point (`leak = super.get(k)`, written later), or to an object the method
+ *       reaches by another way than its instance and arguments (a global, a closure).
+ *   O6. Members are looked up on the instance's prototype chain when the proxy's `get` or
+ *       `set` runs (`memberOf`), not when the proxy is made: a method given to the class's
+ *       prototype later (`M.prototype.bump = function (k) { Map.prototype.get.call(this,
+ *       k).n++ }`), a replaced one, and an override of `set` added to a class that had none
+ *       run as the class now says. Whether a function reaches the built-in is read from its
+ *       source once per function.
+ *   O7. An own function property of the instance (an arrow-function class field, `bump = (k)
+ *       => { this.get(k).n++ }`, whose `this` is the real instance captured at construction)
+ *       is called on the real instance (inv. O1-O5). It cannot persist: the point that writes
+ *       the instance lists it in `dropped` (reason `function`), and it comes back as null (the
+ *       record's value replaces what the constructor made), so a call in a later life is a
+ *       TypeError, never a silent loss. A non-writable, non-configurable one must be handed out
+ *       as it is (barrier.ts inv. 6): the read marks the instance and watches its reach
+ *       instead (a point between the read and the call, rare, ends that watch).
  */
 import { getPrototypeOf, hasOwn, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
@@ -124,8 +151,10 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
         const d = gOPD(t, k)!
         // An own function property (an arrow-function class field: its `this` is the real
         // instance) runs as a call on it (inv. O7); one the proxy must return as it is (inv. 6) is returned.
-        if (typeof d.value === 'function' && (d.writable === true || d.configurable === true)) return rawCaller(b, t, d.value as Fn, k)
-        return baseGet(t, k, proxy)
+        if (typeof d.value !== 'function') return baseGet(t, k, proxy)
+        if (d.writable === true || d.configurable === true) return rawCaller(b, t, d.value as Fn, k)
+        if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t); b.heldRaw(t) }     // handed out as it is (inv. 6): watched from this read on
+        return d.value
       }
       const d = memberOf(t, k, builtin)
       if (d === undefined) return baseGet(t, k, proxy)

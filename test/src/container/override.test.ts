@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { simRegion } from './setup.js'
 import type { SimRegion } from '../../../regions/index.js'
-import { CLASSES, Counted, Recent, Tags, init, ops, summary, type Graph } from './override-kit.js'
+import { CLASSES, Counted, Recent, Tags, Writes, init, ops, summary, type Graph } from './override-kit.js'
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'override-child.js')
 const tmp = (): string => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-override-')), 'o.pmc')
@@ -245,16 +245,19 @@ test('watch.ts inv. W1, track: \'barriers\': a persisted object stored through a
   await r.close()
 })
 
-test('barrier-override.ts inv. O7, track: \'barriers\': an arrow-function field is listed in dropped (functions cannot persist) and comes back null; called through the proxy in its life, what it wrote persists', async () => {
+test('barrier-override.ts inv. O7, track: \'barriers\': an arrow-function field is listed in dropped (functions cannot persist) and comes back null; called through the proxy in its life, what it wrote persists (a frozen instance\'s too: its field is handed out as it is, and the read watches the instance)', async () => {
   const region = simRegion()
-  const c = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers', init })
+  const c = Container.openRegion<Graph & { frozen: Writes }>(region, { classes: CLASSES, track: 'barriers', init: () => ({ ...init(), frozen: Object.freeze(new Writes([['y', { n: 0 }]])) }) })
   await c.persist()
   assert.deepEqual(c.dropped.filter(d => d.path.startsWith('root.arrow')), [{ path: 'root.arrow.bumpArrow', reason: 'function' }])
   c.root.arrow.bumpArrow('z')
+  const f = c.root.frozen.bumpArrow
+  assert.equal(f, c.unwrap(c.root.frozen).bumpArrow, 'a non-writable, non-configurable property: the proxy must hand out its value itself')
+  f('y')
   assert.equal((await c.persist()).full, false)
   await c.close()
-  const r = Container.openRegion<Graph>(region, { classes: CLASSES, track: 'barriers' })
-  assert.equal(r.root.arrow.get('z')!.n, 3)
+  const r = Container.openRegion<Graph & { frozen: Writes }>(region, { classes: CLASSES, track: 'barriers' })
+  assert.deepEqual([r.root.arrow.get('z')!.n, r.root.frozen.get('y')!.n], [3, 3])
   assert.equal(r.root.arrow.bumpArrow, null, 'the field holds what was persisted for it: null')
   await r.close()
 })
