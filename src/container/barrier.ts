@@ -26,9 +26,10 @@
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
- * instances of classes with private members or hooks, handed out raw and not tracked; Map
- * and Set subclasses overriding the built-in are proxied by barrier-override.ts), and
- * mutations through raw references need `persist({ full: true })`.
+ * instances of classes with private members or hooks, handed out raw and not tracked;
+ * instances of Map and Set subclasses are proxied by barrier-override.ts, and what its calls
+ * on the real instance reach raw is compared at the next point, watch.ts), and mutations
+ * through other raw references need `persist({ full: true })`.
  *
  * Invariants:
  *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
@@ -74,10 +75,12 @@
  *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
  *      the override would be bypassed) or a method reaching the built-in's methods with its
  *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
- *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) those Map and
- *      Set instances are proxied by barrier-override.ts: the proxy hands out the class's own
- *      members, those reaching the built-in as calls on the real instance that mark it before
- *      and after (its inv. O1-O4), so an ordinary point persists what they did.
+ *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) every Map and
+ *      Set subclass instance is proxied by barrier-override.ts: the proxy hands out the
+ *      class's own members, looked up when used (its inv. O6: a member added later is seen),
+ *      those reaching the built-in (and own function properties, inv. O7) as calls on the
+ *      real instance that mark it before and after and watch what they reach raw until the
+ *      next point (its inv. O1-O5, watch.ts), so an ordinary point persists what they did.
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
