@@ -71,6 +71,7 @@
 import { getPrototypeOf, hasOwn, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { read, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
+import { entryFree } from './override-source.js'
 
 type Fn = (...args: unknown[]) => unknown
 
@@ -152,16 +153,16 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
         // An own function property (an arrow-function class field: its `this` is the real
         // instance) runs as a call on it (inv. O7); one the proxy must return as it is (inv. 6) is returned.
         if (typeof d.value !== 'function') return baseGet(t, k, proxy)
-        if (d.writable === true || d.configurable === true) return rawCaller(b, t, d.value as Fn, k)
+        if (d.writable === true || d.configurable === true) return rawCaller(b, t, d.value as Fn, k, builtin)
         if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t); b.heldRaw(t) }     // handed out as it is (inv. 6): watched from this read on
         return d.value
       }
       const d = memberOf(t, k, builtin)
       if (d === undefined) return baseGet(t, k, proxy)
       const fn = d.value as unknown
-      if (typeof fn === 'function') return reachesBuiltin(fn as Fn) ? rawCaller(b, t, fn as Fn, k) : fn      // else it runs with the proxy as `this`
+      if (typeof fn === 'function') return reachesBuiltin(fn as Fn) ? rawCaller(b, t, fn as Fn, k, builtin) : fn      // else it runs with the proxy as `this`
       const get = d.get as Fn | undefined
-      if (get !== undefined) return reachesBuiltin(get) ? callRaw(b, t, get, [], k) : b.wrap(reflectApply(get, proxy, []))
+      if (get !== undefined) return reachesBuiltin(get) ? callRaw(b, t, get, [], k, builtin) : b.wrap(reflectApply(get, proxy, []))
       return read(b, t, k, t)
     },
     set(t, k, v, proxy) {
@@ -169,24 +170,24 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
       const set = d?.set as Fn | undefined
       if (set === undefined || !reachesBuiltin(set)) return baseSet(t, k, v, proxy)
       b.mark(t)     // inv. O4: throws once closed, before the setter runs
-      callRaw(b, t, set, [v], k)
+      callRaw(b, t, set, [v], k, builtin)
       return true
     },
   }
 }
 
 /** A function calling `fn` on the real instance `t` (inv. O1-O5). */
-function rawCaller(b: TrapHost, t: object, fn: Fn, k: string | symbol): Fn {
-  return function (...args: unknown[]): unknown { return callRaw(b, t, fn, args, k) }
+function rawCaller(b: TrapHost, t: object, fn: Fn, k: string | symbol, builtin: object): Fn {
+  return function (...args: unknown[]): unknown { return callRaw(b, t, fn, args, k, builtin) }
 }
 
 /** Calls `fn` (a member of `t`'s class reaching the built-in, or an own function property) with the real instance `t` as `this` (inv. O1-O5). */
-function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | symbol): unknown {
+function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | symbol, builtin: object): unknown {
   const open = b.closed === null
   if (!open && MUTATORS.has(k)) b.mark(t)       // throws (inv. O4)
   const after = (): void => { if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t) } }
   after()
-  b.heldRaw(t)      // inv. O3, O5
+  b.heldRaw(t, !entryFree(fn, t, builtin))      // inv. O3, O5 (a call that cannot reach the entries watches only its arguments: override-source.ts)
   const raw = new Array<unknown>(args.length)
   for (let i = 0; i < args.length; i++) {
     const a = args[i]

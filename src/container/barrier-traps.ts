@@ -59,8 +59,8 @@ export interface TrapHost {
   raw(v: object): object
   /** `v` is one of this container's proxies. */
   isProxy(v: object): boolean
-  /** `t` is about to be reached raw by a call on the real instance (barrier-override.ts): filled with what it reaches (inv. 5), and watched (watch.ts). */
-  heldRaw(t: object): void
+  /** `t` is about to be reached raw by a call on the real instance (barrier-override.ts): filled with what it reaches (inv. 5), and watched with it unless `watch` is false (watch.ts). */
+  heldRaw(t: object, watch?: boolean): void
   /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
   hold(t: object, on: boolean): void
   /** Set once the container is closed (or read-only): what every mutation through a proxy throws (inv. 3). */

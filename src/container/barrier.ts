@@ -213,11 +213,12 @@ export class Barrier implements TrapHost {
   /**
    * `t` is reached raw by a call on the real instance (barrier-override.ts inv. O3, O5): filled
    * with what it reaches (inv. 5) and, while the container is open, watched with what it
-   * reaches until the next point (watch.ts).
+   * reaches until the next point (watch.ts), unless `watch` is false (a call that cannot
+   * reach its instance's entries, override-source.ts).
    */
-  heldRaw(t: object): void {
+  heldRaw(t: object, watch = true): void {
     this.lazy?.reached(t)
-    if (this.closed === null && this.#host.watched !== null) this.#host.watch(t)
+    if (watch && this.closed === null && this.#host.watched !== null) this.#host.watch(t)
   }
 
   /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
