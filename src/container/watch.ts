@@ -10,7 +10,7 @@
  * was first watched (verify.ts's shadows and comparators, in a Verifier of their own,
  * `ContainerTables.watch`), and marked changed if it differs. A point forgets the set.
  *
- * The walk is exposure.ts's: an object that is not dirty holds what its record references
+ * The walk is exposure.ts's (`addReach`): an object that is not dirty holds what its record references
  * (the RefStore) and what its record was encoded from (its shadow is captured from it as it
  * is); a dirty one is read (own properties of Maps and Sets too). Cost: one visit per object
  * the first time a call reaches it between two points (the instance's entries and everything
@@ -37,15 +37,8 @@
  *       `ContainerTables.held`) are watched again, since its body goes on raw. A generator's
  *       instance is watched again before each step (barrier-override.ts `handOut`).
  */
-import { dateTime, isDate, isMap, isSet } from './builtins.js'
-import { ClassRef } from './classes.js'
-import { PartRef } from './segments.js'
-import { ShapeNode } from './shapes.js'
-import { liveChildren } from './exposure.js'
+import { addReach } from './exposure.js'
 import type { ContainerTables } from './tables.js'
-
-const ownKeys = Reflect.ownKeys
-const gOPD = Reflect.getOwnPropertyDescriptor
 
 /** Watches `raw` and everything it reaches raw until the next point (inv. W1, W2); returns how many objects were added. */
 export function watchFrom(t: ContainerTables, raw: object): number {
@@ -54,38 +47,5 @@ export function watchFrom(t: ContainerTables, raw: object): number {
   t.stampAll()      // ids of a restore are stamped in the background (tables.ts inv. T2)
   const id = t.table.idOf(raw)
   if (id === 0 || w.has(id)) return 0
-  const objects = t.table.objects, refs = t.refs, dirty = t.dirty
-  const stack = [id]
-  let count = 0
-  while (stack.length > 0) {
-    const at = stack.pop()!
-    const o = objects[at]
-    if (o === undefined || o instanceof ShapeNode || o instanceof ClassRef) continue
-    if (!(o instanceof PartRef)) {     // a segment or chunk: follow its references
-      if (w.has(at)) continue
-      w.add(at)
-      count++
-      if (isDate(o)) t.dates.add(at, dateTime(o as Date))     // compared by dates.ts from now on
-      if (at < dirty.flags.length && dirty.flags[at] === 1) { children(t, o as object, stack); continue }
-      w.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes)
-    }
-    if (at >= refs.start.length) continue
-    for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {
-      const r = refs.pool[i]
-      if (!w.has(r)) stack.push(r)
-    }
-  }
-  return count
-}
-
-/** The ids `o` (dirty: its record is stale) holds now: its body's (exposure.ts), and a Map's or Set's own properties' values. */
-function children(t: ContainerTables, o: object, stack: number[]): void {
-  liveChildren(t, o, stack)
-  if (!isMap(o) && !isSet(o)) return
-  for (const k of ownKeys(o)) {
-    const v = gOPD(o, k)!.value as unknown
-    if (typeof v !== 'object' || v === null) continue
-    const id = t.table.idOf(v)
-    if (id !== 0) stack.push(id)
-  }
+  return addReach(t, w, id, false)
 }
