@@ -1,11 +1,12 @@
 /**
- * Proxies for instances of Map and Set subclasses with `track: 'barriers'` (barrier.ts inv.
- * 7). The default mode hands instances of subclasses that override a member the Map or Set
- * proxy answers itself (`set`, `add`, `get`, `size`, `keys`, ...) or reach the built-in's
- * methods through `super` out raw and compares them at each point (`classNeedsRaw`); with
+ * Proxies for instances of Map and Set subclasses (barrier.ts inv. 7). The default mode
+ * hands instances of subclasses that override a member the Map or Set proxy answers itself
+ * (`set`, `add`, `get`, `size`, `keys`, ...) or reach the built-in's methods through `super`
+ * out raw and compares them at each point (`classNeedsRaw`), and proxies the others; with
  * `track: 'barriers'` nothing is compared, so every subclass instance stays behind a proxy
- * (identity as for every other object), and this handler lets the class's own members run,
- * looked up when they are used (inv. O6):
+ * (identity as for every other object). This handler lets the class's own members run,
+ * looked up when they are used (inv. O6: in the default mode too, a member given to the
+ * class later is seen):
  *
  * | what `k` is on the instance (own property first, then the prototypes up to Map/Set.prototype) | what the proxy's `get` hands out |
  * | --- | --- |
@@ -43,7 +44,9 @@
  *       mutator (`set`, `add`, `delete`, `clear`) and every setter throw before running (inv. 3);
  *       other members that run on the real instance still run (reads work on a read-only
  *       container); what they change there is not persisted (no point can run).
- *   O5. What such a call can reach raw is watched until the next point (watch.ts): before it
+ *   O5. What such a call can reach raw is watched until the next point (watch.ts; in the
+ *       default mode it is exposed instead, barrier.ts inv. 4, and the instance is handed out
+ *       raw from then on): before it
  *       runs, the instance and its object arguments with everything they reach; what its
  *       callbacks return; before each step of an iterator it returned, the instance again; and
  *       after each point while an async call is unsettled, the instance again. So a write it

@@ -75,6 +75,9 @@
  *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
  *      the override would be bypassed) or a method reaching the built-in's methods with its
  *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
+ *      Other Map and Set subclass instances are proxied by barrier-override.ts, which looks
+ *      members up when used: one given to the class later that needs the real instance runs
+ *      on it, and the call exposes it (its inv. O5, O6).
  *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) every Map and
  *      Set subclass instance is proxied by barrier-override.ts: the proxy hands out the
  *      class's own members, looked up when used (its inv. O6: a member added later is seen),
@@ -212,13 +215,15 @@ export class Barrier implements TrapHost {
 
   /**
    * `t` is reached raw by a call on the real instance (barrier-override.ts inv. O3, O5): filled
-   * with what it reaches (inv. 5) and, while the container is open, watched with what it
-   * reaches until the next point (watch.ts), unless `watch` is false (a call that cannot
-   * reach its instance's entries, override-source.ts).
+   * with what it reaches (inv. 5) and, while the container is open, exposed with what it
+   * reaches (the default mode: inv. 4) or watched with it until the next point (watch.ts),
+   * unless `watch` is false (a call that cannot reach its instance's entries, override-source.ts).
    */
   heldRaw(t: object, watch = true): void {
     this.lazy?.reached(t)
-    if (watch && this.closed === null && this.#host.watched !== null) this.#host.watch(t)
+    if (!watch || this.closed !== null) return
+    if (this.#host.verifier !== null) this.#host.expose(t)
+    else this.#host.watch(t)
   }
 
   /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
@@ -309,13 +314,13 @@ export class Barrier implements TrapHost {
         // A member of its class the proxy answers itself would be bypassed, and a call of the
         // built-in's method on `this` (super.set) refuses the proxy: raw and exposed in the
         // default mode; with track: 'barriers' the proxy lets the class's members run (inv. 7).
-        // With track: 'barriers' every subclass instance gets the overriding handler, which
-        // looks the class's members up when they are used (a method added to the prototype
-        // later, barrier-override.ts inv. O6).
+        // Every other subclass instance gets the overriding handler, which looks the class's
+        // members up when they are used (a method added to the prototype later,
+        // barrier-override.ts inv. O6); in the default mode, one that needs the real instance
+        // now is handed out raw and exposed.
         const map = isMap(v)
-        if (this.#host.verifier === null) return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
-        if (collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) return RAW_CLASS
-        return map ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
+        if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) return RAW_CLASS
+        return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
       }
       if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
       return this.#object

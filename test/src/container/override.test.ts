@@ -261,3 +261,28 @@ test('barrier-override.ts inv. O7, track: \'barriers\': an arrow-function field 
   assert.equal(r.root.arrow.bumpArrow, null, 'the field holds what was persisted for it: null')
   await r.close()
 })
+
+test('barrier-override.ts inv. O6 in the default mode too: a restored instance of a Map or Set subclass without members of its own is proxied; a set override and methods reaching the built-in given to the prototypes later run as the classes say (before: the Map proxy answered set itself, and the built-in refused the proxy), and what they write persists (the call exposes the instance)', async () => {
+  class Late extends Map<string, { n: number }> {}
+  class LateSet extends Set<{ n: number }> {}
+  const region = simRegion()
+  const c0 = Container.openRegion<any>(region, { classes: [Late, LateSet], init: () => ({ m: new Late([['a', { n: 1 }]]), s: new LateSet([{ n: 1 }]) }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion<any>(region, { classes: [Late, LateSet] })
+  const { m, s } = c.root
+  assert.ok(types.isProxy(m) && types.isProxy(s), 'proxied: nothing of their classes needed the real instance')
+  Late.prototype.set = function (this: Late, k: string, v: { n: number }): Late { return Map.prototype.set.call(this, k.toUpperCase(), v) as Late }
+  ;(Late.prototype as any).bump = function (this: Late, k: string): void { (Map.prototype.get.call(this, k) as { n: number }).n += 10 }
+  ;(LateSet.prototype as any).grow = function (this: LateSet): void { for (const v of Set.prototype.values.call(this) as Iterable<{ n: number }>) v.n += 5 }
+  m.set('b', { n: 2 })
+  m.bump('a')
+  s.grow()
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<any>(region, { classes: [Late, LateSet] })
+  const raw = r.unwrap(r.root)
+  assert.deepEqual([...Map.prototype.entries.call(raw.m)].map(([k, v]) => [k, v.n]), [['a', 11], ['B', 2]])
+  assert.deepEqual([...Set.prototype.values.call(raw.s)].map(v => (v as { n: number }).n), [6])
+  await r.close()
+})
