@@ -60,7 +60,10 @@ export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: 
         if (!exposing) ownValues(t, o as object, stack)
         continue
       }
-      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes)
+      // Watching: an object first reached raw now was reached only through proxies before (or
+      // watched since its record, watch.ts inv. W2), so its `plain` flag is exact (dirty.ts
+      // inv. D2); were it not, the comparison (`noExtras`) would find the extras and re-encode it.
+      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes, !exposing && at < dirty.plain.length && dirty.plain[at] === 1)
     }
     if (at >= refs.start.length) continue
     for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {

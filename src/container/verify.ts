@@ -226,10 +226,13 @@ export class Verifier {
 
   /**
    * Takes the shadow of `o` (id `id`) from the object itself: only for an object not changed
-   * since its record (inv. V1: a restored object that no proxy marked dirty).
+   * since its record (inv. V1: a restored object that no proxy marked dirty). `plain`: the
+   * object's `plain` flag is set (dirty.ts inv. D2) and nothing but proxies reached it since
+   * its record, so it has nothing beyond its body and its own properties are not inspected
+   * (watch.ts: 1-2 us per object of a stamped graph).
    */
-  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean): void {
-    if (inspectOwn) this.#captureProps(id, o, attributes)
+  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean, plain = false): void {
+    if (inspectOwn) { if (plain) this.setProps(id, null); else this.#captureProps(id, o, attributes) }
     const sh = this.shadow
     const kind = kindOf(o)
     const proto = getPrototypeOf(o) as object | null
