@@ -286,3 +286,23 @@ test('barrier-override.ts inv. O6 in the default mode too: a restored instance o
   assert.deepEqual([...Set.prototype.values.call(raw.s)].map(v => (v as { n: number }).n), [6])
   await r.close()
 })
+
+/** A method giving what the built-in hands out properties beyond their bodies. */
+class Marks extends Map<string, object> {
+  hide(): void { for (const v of super.values()) { Object.defineProperty(v, 'hidden', { value: 1, enumerable: false, writable: true, configurable: true }); (v as Record<symbol, number>)[Symbol.for('mark')] = 2 } }
+}
+
+test('watch.ts, track: \'barriers\': a non-enumerable property and a Symbol.for key given raw to a value the built-in handed out persist at the next ordinary point (a value captured without inspecting its own properties, its plain flag set, is still checked for them)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers', init: () => ({ m: new Marks([['a', { n: 1 }]]) }) })
+  await c.persist()
+  await c.close()
+  const d = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers' })      // restored: the value's plain flag is set
+  d.root.m.hide()
+  assert.equal((await d.persist()).full, false)
+  await d.close()
+  const r = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers' })
+  const v = Map.prototype.get.call(r.unwrap(r.root).m, 'a') as Record<string | symbol, unknown>
+  assert.deepEqual([Object.getOwnPropertyDescriptor(v, 'hidden')?.enumerable, v.hidden, v[Symbol.for('mark')]], [false, 1, 2])
+  await r.close()
+})
