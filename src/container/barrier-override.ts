@@ -71,7 +71,7 @@
  *       as it is (barrier.ts inv. 6): the read marks the instance and watches its reach
  *       instead (a point between the read and the call, rare, ends that watch).
  */
-import { getPrototypeOf, hasOwn, isPromise, objectCreate, reflectApply, sourceOf } from './builtins.js'
+import { MapProto, SetProto, getPrototypeOf, hasOwn, isMap, isPromise, isSet, objectCreate, reflectApply, sourceOf } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { read, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
 import { entryFree } from './override-source.js'
@@ -151,15 +151,7 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
     ...base,
     get(t, k, proxy) {
       if (k === PROXY_TARGET) return t
-      if (hasOwn(t, k)) {
-        const d = gOPD(t, k)!
-        // An own function property (an arrow-function class field: its `this` is the real
-        // instance) runs as a call on it (inv. O7); one the proxy must return as it is (inv. 6) is returned.
-        if (typeof d.value !== 'function') return baseGet(t, k, proxy)
-        if (d.writable === true || d.configurable === true) return rawCaller(b, t, d.value as Fn, k, builtin)
-        if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t); b.heldRaw(t) }     // handed out as it is (inv. 6): watched from this read on
-        return d.value
-      }
+      if (hasOwn(t, k)) return baseGet(t, k, proxy)      // an own function property: `read` hands out `ownCaller` (inv. O7)
       const d = memberOf(t, k, builtin)
       if (d === undefined) return baseGet(t, k, proxy)
       const fn = d.value as unknown
@@ -179,13 +171,23 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
   }
 }
 
+/** The function handed out for each own function property (inv. O7): one per function, so `===` holds between reads. */
+const ownCallers = new WeakMap<Fn, Fn>()
+
+/** What a read through a proxy with `track: 'barriers'` hands out for the own function property `f` of `t` (barrier-traps.ts `read`, inv. O7). */
+export function ownCaller(b: TrapHost, t: object, f: Fn, k: string | symbol): Fn {
+  let w = ownCallers.get(f)
+  if (w === undefined) { w = rawCaller(b, t, f, k, isMap(t) ? MapProto : isSet(t) ? SetProto : null); ownCallers.set(f, w) }
+  return w
+}
+
 /** A function calling `fn` on the real instance `t` (inv. O1-O5). */
-function rawCaller(b: TrapHost, t: object, fn: Fn, k: string | symbol, builtin: object): Fn {
+function rawCaller(b: TrapHost, t: object, fn: Fn, k: string | symbol, builtin: object | null): Fn {
   return function (...args: unknown[]): unknown { return callRaw(b, t, fn, args, k, builtin) }
 }
 
 /** Calls `fn` (a member of `t`'s class reaching the built-in, or an own function property) with the real instance `t` as `this` (inv. O1-O5). */
-function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | symbol, builtin: object): unknown {
+function callRaw(b: TrapHost, t: object, fn: Fn, args: unknown[], k: string | symbol, builtin: object | null): unknown {
   const open = b.closed === null
   if (!open && MUTATORS.has(k)) b.mark(t)       // throws (inv. O4)
   const after = (): void => { if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t) } }

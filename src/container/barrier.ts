@@ -104,7 +104,7 @@ import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
 import type { Changes } from './change-log.js'
 import { mapHandler, objectHandler, setHandler, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
-import { classNeedsRaw, overridingHandler } from './barrier-override.js'
+import { classNeedsRaw, overridingHandler, ownCaller } from './barrier-override.js'
 
 /** What the barrier asks of its container (tables.ts). */
 export interface BarrierHost {
@@ -164,6 +164,7 @@ export class Barrier implements TrapHost {
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
     this.#host = host
     this.#seen = host.verifier ?? host.watched
+    this.ownCall = host.verifier === null ? (t, f, k) => ownCaller(this, t, f, k) : null
     this.#table = table
     this.#dirty = dirty
     this.#classes = classes
@@ -198,6 +199,9 @@ export class Barrier implements TrapHost {
 
   /** The container was restored lazily (inv. 5). */
   setLazy(lazy: LazyFill): void { this.lazy = lazy }
+
+  /** With `track: 'barriers'`: own function properties are called on the real instance (barrier-traps.ts `read`). */
+  readonly ownCall: ((t: object, f: (...args: unknown[]) => unknown, k: string | symbol) => (...args: unknown[]) => unknown) | null
 
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null

@@ -84,8 +84,8 @@ export function scan(src: string): readonly string[] | null {
   return [...names]
 }
 
-/** True if a call of `f` on the real instance `t` (a Map or Set subclass below `builtin`) cannot reach `t`'s entries (inv. S1). */
-export function entryFree(f: Fn, t: object, builtin: object): boolean {
+/** True if a call of `f` on the real instance `t` (a Map or Set subclass below `builtin`; any other object, `builtin` null) cannot reach `t`'s entries (inv. S1). */
+export function entryFree(f: Fn, t: object, builtin: object | null): boolean {
   let names = factsByFn.get(f)
   if (names === undefined) { names = scan(sourceOf(f)); factsByFn.set(f, names) }
   if (names === null) return false

@@ -306,3 +306,30 @@ test('watch.ts, track: \'barriers\': a non-enumerable property and a Symbol.for 
   assert.deepEqual([Object.getOwnPropertyDescriptor(v, 'hidden')?.enumerable, v.hidden, v[Symbol.for('mark')]], [false, 1, 2])
   await r.close()
 })
+
+/** Arrow-function fields of a plain class: their `this` is the real instance. */
+class Counter {
+  n = 0
+  items: { n: number }[] = []
+  inc = (): void => { this.n++ }
+  bumpAll = (): void => { for (const i of this.items) i.n++ }
+  later = (): Promise<void> => Promise.resolve().then(() => { this.items[0].n += 100 })
+}
+
+test('barrier-override.ts inv. O7, track: \'barriers\', any class: arrow-function fields read through a proxy run on the real instance and what they write persists at the next ordinary point (before: lost); one function per field, so === holds between reads', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ k: Counter }>(region, { classes: [Counter], track: 'barriers', init: () => { const k = new Counter(); k.items.push({ n: 1 }, { n: 2 }); return { k } } })
+  await c.persist()
+  const k = c.root.k
+  assert.equal(k.inc, c.root.k.inc, 'one function per field')
+  k.inc(); k.inc(); k.bumpAll()
+  const p = k.later()
+  assert.equal((await c.persist()).full, false)
+  await p
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<{ k: Counter }>(region, { classes: [Counter], track: 'barriers' })
+  const raw = r.unwrap(r.root).k
+  assert.deepEqual([raw.n, raw.items.map(i => i.n), raw.inc], [2, [102, 3], null])
+  await r.close()
+})
