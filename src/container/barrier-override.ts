@@ -64,7 +64,9 @@
  *       source once per function.
  *   O7. An own function property of the instance (an arrow-function class field, `bump = (k)
  *       => { this.get(k).n++ }`, whose `this` is the real instance captured at construction)
- *       is called on the real instance (inv. O1-O5). It cannot persist: the point that writes
+ *       is called on the real instance (inv. O1-O5), with `track: 'barriers'`, and so is one
+ *       of any object read through its proxy (barrier-traps.ts `read`, `ownCaller`: one
+ *       function handed out per field, so `===` holds between reads). It cannot persist: the point that writes
  *       the instance lists it in `dropped` (reason `function`), and it comes back as null (the
  *       record's value replaces what the constructor made), so a call in a later life is a
  *       TypeError, never a silent loss. A non-writable, non-configurable one must be handed out
