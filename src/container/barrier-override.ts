@@ -97,7 +97,7 @@ const needsByProto = new WeakMap<object, boolean>()
  * True if a prototype between `proto` and `base` (Map.prototype or Set.prototype) defines a
  * member the proxy answers itself or a method or accessor reaching the built-in
  * (barrier.ts `collectionClassNeedsRaw`, the default mode's choice of raw and exposed). Read
- * once per prototype; with `track: 'barriers'` members are looked up when used instead (inv. O6).
+ * once per prototype; the proxy looks members up when used (inv. O6).
  */
 export function classNeedsRaw(proto: object, base: object): boolean {
   const known = needsByProto.get(proto)
@@ -143,9 +143,9 @@ function memberOf(t: object, k: string | symbol, builtin: object): PropertyDescr
 const inside = new Set<object>()
 
 /**
- * The handler of instances of Map and Set subclasses with `track: 'barriers'`: `base` (the Map
- * or Set handler, barrier-traps.ts) for everything the subclass does not define, the table at
- * the top for what it does, and own function properties (inv. O7) as calls on the real instance.
+ * The handler of proxied instances of Map and Set subclasses: `base` (the Map or Set
+ * handler, barrier-traps.ts) for everything the subclass does not define and for own
+ * properties (own functions, inv. O7, are `read`'s), the table at the top for what it does.
  */
 export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: ProxyHandler<T>, builtin: object): ProxyHandler<T> {
   const baseGet = base.get!, baseSet = base.set!
@@ -173,13 +173,19 @@ export function overridingHandler<T extends AnyMap | AnySet>(b: TrapHost, base: 
   }
 }
 
-/** The function handed out for each own function property (inv. O7): one per function, so `===` holds between reads. */
-const ownCallers = new WeakMap<Fn, Fn>()
+/** The function handed out for each own function property (inv. O7), with the object it was made for: one per field, so `===` holds between reads. */
+const ownCallers = new WeakMap<Fn, { t: object; w: Fn }>()
 
-/** What a read through a proxy with `track: 'barriers'` hands out for the own function property `f` of `t` (barrier-traps.ts `read`, inv. O7). */
+/**
+ * What a read through a proxy with `track: 'barriers'` hands out for the own function
+ * property `f` of `t` (barrier-traps.ts `read`, inv. O7): the same function at every read,
+ * unless `f` is also a property of another object (a function assigned to several: a new one).
+ */
 export function ownCaller(b: TrapHost, t: object, f: Fn, k: string | symbol): Fn {
-  let w = ownCallers.get(f)
-  if (w === undefined) { w = rawCaller(b, t, f, k, isMap(t) ? MapProto : isSet(t) ? SetProto : null); ownCallers.set(f, w) }
+  const known = ownCallers.get(f)
+  if (known !== undefined && known.t === t) return known.w
+  const w = rawCaller(b, t, f, k, isMap(t) ? MapProto : isSet(t) ? SetProto : null)
+  if (known === undefined) ownCallers.set(f, { t, w })
   return w
 }
 
