@@ -333,3 +333,17 @@ test('barrier-override.ts inv. O7, track: \'barriers\', any class: arrow-functio
   assert.deepEqual([raw.n, raw.items.map(i => i.n), raw.inc], [2, [102, 3], null])
   await r.close()
 })
+
+test('barrier-traps.ts read, track: \'barriers\': a function that is an own property of two objects runs on the object it was read from', async () => {
+  const shared = function (this: { n: number }): void { this.n++ }
+  const region = simRegion()
+  const c = Container.openRegion<any>(region, { track: 'barriers', init: () => ({ a: { n: 0, f: shared }, b: { n: 10, f: shared } }) })
+  await c.persist()
+  c.root.a.f()
+  c.root.b.f()
+  await c.persist()
+  await c.close()
+  const r = Container.openRegion<any>(region, { track: 'barriers' })
+  assert.deepEqual([r.root.a.n, r.root.b.n], [1, 11])
+  await r.close()
+})
