@@ -16,7 +16,7 @@
  * and what they write is marked; Map and Set subclasses whose members need the real instance
  * are barrier-override.ts's.
  */
-import { getPrototypeOf, mapContains, mapEach, mapFetch, mapPut, mapSize, reflectApply, reflectGet, setEach, setSize } from './builtins.js'
+import { getPrototypeOf, hasOwn, mapContains, mapEach, mapFetch, mapPut, mapSize, reflectApply, reflectGet, setEach, setSize } from './builtins.js'
 import { PROXY_TARGET } from './identity.js'
 import { isPinned, pin } from './pinned.js'
 import type { Changes } from './change-log.js'
@@ -59,10 +59,19 @@ export interface TrapHost {
   raw(v: object): object
   /** `v` is one of this container's proxies. */
   isProxy(v: object): boolean
-  /** `t` is about to be reached raw by a method of its class (barrier-override.ts): filled with what it reaches (inv. 5). */
-  heldRaw(t: object): void
+  /** `t` is about to be reached raw by a call on the real instance (barrier-override.ts): filled with what it reaches (inv. 5), and watched with it unless `watch` is false (watch.ts). */
+  heldRaw(t: object, watch?: boolean): void
+  /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
+  hold(t: object, on: boolean): void
   /** Set once the container is closed (or read-only): what every mutation through a proxy throws (inv. 3). */
   readonly closed: (() => Error) | null
+  /**
+   * With `track: 'barriers'`: what a read hands out for an own function property `f` of `t`
+   * (an arrow-function class field, whose `this` is the real instance): a function calling it
+   * on the real instance (barrier-override.ts inv. O7). Null in the default mode (raw objects
+   * are compared there; a restored instance's field is null).
+   */
+  readonly ownCall: ((t: object, f: Fn, k: string | symbol) => Fn) | null
 }
 
 /** The handler of plain objects, arrays and proxied class instances (inv. 7). */
@@ -166,12 +175,21 @@ function pins(t: object, k: string | symbol, d: PropertyDescriptor): boolean {
  */
 export function read(b: TrapHost, t: object, k: string | symbol, r: unknown): unknown {
   const v = reflectGet(t, k, r)
-  if (typeof v !== 'object' || v === null) return v
+  if (typeof v !== 'object' || v === null) return typeof v === 'function' && b.ownCall !== null && hasOwn(t, k) ? ownFunction(b, t, k, v as Fn) : v
   if (!isExtensible(t) || isPinned(t)) {
     const d = gOPD(t, k)
     if (d !== undefined && d.configurable === false && d.writable === false) return b.raw(v)
   }
   return b.wrap(v)
+}
+
+/** An own function property `f` of `t` read through its proxy with `track: 'barriers'`: called on the real instance, unless the proxy must return it as it is (inv. 6; barrier-override.ts inv. O7). */
+function ownFunction(b: TrapHost, t: object, k: string | symbol, f: Fn): unknown {
+  const d = gOPD(t, k)
+  if (d === undefined || d.value !== f) return f       // an accessor's result
+  if (d.writable === true || d.configurable === true) return b.ownCall!(t, f, k)
+  if (b.closed === null) { b.mark(t); b.whole(t); b.beyond(t); b.heldRaw(t) }     // handed out as it is: watched from this read on
+  return f
 }
 
 /** The handler of Maps (and proxied Map subclass instances). */

@@ -27,9 +27,10 @@
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
- * instances of classes with private members or hooks, handed out raw and not tracked; Map
- * and Set subclasses overriding the built-in are proxied by barrier-override.ts), and
- * mutations through raw references need `persist({ full: true })`.
+ * instances of classes with private members or hooks, handed out raw and not tracked;
+ * instances of Map and Set subclasses are proxied by barrier-override.ts, and what its calls
+ * on the real instance reach raw is compared at the next point, watch.ts), and mutations
+ * through other raw references need `persist({ full: true })`.
  *
  * Invariants:
  *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
@@ -77,10 +78,15 @@
  *      subclasses that define a member the Map or Set proxy answers itself (`set`, `add`, ...:
  *      the override would be bypassed) or a method reaching the built-in's methods with its
  *      `this` (`super.set(...)`: the built-in refuses a proxy); `collectionClassNeedsRaw`.
- *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) those Map and
- *      Set instances are proxied by barrier-override.ts: the proxy hands out the class's own
- *      members, those reaching the built-in as calls on the real instance that mark it before
- *      and after (its inv. O1-O4), so an ordinary point persists what they did.
+ *      Other Map and Set subclass instances are proxied by barrier-override.ts, which looks
+ *      members up when used: one given to the class later that needs the real instance runs
+ *      on it, and the call exposes it (its inv. O5, O6).
+ *      With `track: 'barriers'` (nothing compared, so raw would mean untracked) every Map and
+ *      Set subclass instance is proxied by barrier-override.ts: the proxy hands out the
+ *      class's own members, looked up when used (its inv. O6: a member added later is seen),
+ *      those reaching the built-in (and own function properties, inv. O7) as calls on the
+ *      real instance that mark it before and after and watch what they reach raw until the
+ *      next point (its inv. O1-O5, watch.ts), so an ordinary point persists what they did.
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
@@ -101,7 +107,7 @@ import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
 import type { Changes } from './change-log.js'
 import { mapHandler, objectHandler, setHandler, type AnyMap, type AnySet, type TrapHost } from './barrier-traps.js'
-import { membersOf, overridingHandler } from './barrier-override.js'
+import { classNeedsRaw, overridingHandler, ownCaller } from './barrier-override.js'
 
 /** What the barrier asks of its container (tables.ts). */
 export interface BarrierHost {
@@ -111,6 +117,12 @@ export interface BarrierHost {
   expose(raw: object): void
   /** Exposed ids, or null with `track: 'barriers'`. */
   readonly verifier: Verifier | null
+  /** `raw` is reached raw by a call on the real instance: watch it and what it reaches until the next point (watch.ts; barriers mode). */
+  watch(raw: object): void
+  /** Ids watched (watch.ts), with `track: 'barriers'`; else null. */
+  readonly watched: Verifier | null
+  /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
+  hold(t: object, on: boolean): void
 }
 
 /** A lazy restore (lazy.ts): fills a shell before the program can see it (lazy.ts inv. Z2). */
@@ -130,11 +142,11 @@ const RAW_CLASS: ProxyHandler<object> = {}
  * (Map.prototype or Set.prototype) defines a member the proxy answers itself (the class's
  * override would be bypassed: silently other behaviour), or a method or accessor whose
  * source reaches the built-in's methods with its `this` (a super call; they refuse a proxy).
- * Read once per prototype (barrier-override.ts `membersOf`); a false positive only costs the
+ * Read once per prototype (barrier-override.ts `classNeedsRaw`); a false positive only costs the
  * comparison of an exposed object (default mode) or a call on the real instance (barriers).
  */
 function collectionClassNeedsRaw(proto: object, base: object): boolean {
-  return membersOf(proto, base) !== null
+  return classNeedsRaw(proto, base)
 }
 
 /** Creates and recognizes the write-barrier proxies of one container. */
@@ -149,9 +161,13 @@ export class Barrier implements TrapHost {
   readonly #overMap: ProxyHandler<AnyMap>
   readonly #overSet: ProxyHandler<AnySet>
   readonly #host: BarrierHost
+  /** The exposed ids (default mode) or the watched ones (barriers mode: watch.ts inv. W1): `mark` answers whether its target is one. */
+  readonly #seen: Verifier | null
 
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
     this.#host = host
+    this.#seen = host.verifier ?? host.watched
+    this.ownCall = host.verifier === null ? (t, f, k) => ownCaller(this, t, f, k) : null
     this.#table = table
     this.#dirty = dirty
     this.#classes = classes
@@ -187,22 +203,38 @@ export class Barrier implements TrapHost {
   /** The container was restored lazily (inv. 5). */
   setLazy(lazy: LazyFill): void { this.lazy = lazy }
 
+  /** With `track: 'barriers'`: own function properties are called on the real instance (barrier-traps.ts `read`). */
+  readonly ownCall: ((t: object, f: (...args: unknown[]) => unknown, k: string | symbol) => (...args: unknown[]) => unknown) | null
+
   /** Set when the container is closed: every mutation through a proxy then throws what it returns (inv. 3). */
   closed: (() => Error) | null = null
 
-  /** Marks `t` changed (if it has been persisted; new objects are written whole anyway); true if `t` is exposed. */
+  /** Marks `t` changed (if it has been persisted; new objects are written whole anyway); true if `t` is exposed (or watched, with `track: 'barriers'`: watch.ts inv. W1). */
   mark(t: object): boolean {
     if (this.closed !== null) throw this.closed()
     const id = this.#table.idOf(t)
-    if (id !== 0) { this.#dirty.mark(id); return this.#host.verifier?.has(id) === true }
+    if (id !== 0) { this.#dirty.mark(id); return this.#seen?.has(id) === true }
     if (this.deferred !== null) this.deferred.push(t)
     return false
   }
 
   // The helpers below are the traps' (barrier-traps.ts), not the container's.
 
-  /** `t` is reached raw by a method of its class (barrier-override.ts inv. O3): filled with what it reaches (inv. 5). */
-  heldRaw(t: object): void { this.lazy?.reached(t) }
+  /**
+   * `t` is reached raw by a call on the real instance (barrier-override.ts inv. O3, O5): filled
+   * with what it reaches (inv. 5) and, while the container is open, exposed with what it
+   * reaches (the default mode: inv. 4) or watched with it until the next point (watch.ts),
+   * unless `watch` is false (a call that cannot reach its instance's entries, override-source.ts).
+   */
+  heldRaw(t: object, watch = true): void {
+    this.lazy?.reached(t)
+    if (!watch || this.closed !== null) return
+    if (this.#host.verifier !== null) this.#host.expose(t)
+    else this.#host.watch(t)
+  }
+
+  /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
+  hold(t: object, on: boolean): void { this.#host.hold(t, on) }
 
   /** The change log of `t` (change-log.ts; inv. 8), if it has one. */
   changesOf(t: object): Changes | undefined {
@@ -223,11 +255,11 @@ export class Barrier implements TrapHost {
     else if (this.deferred !== null) this.deferredBeyond.push(t)
   }
 
-  /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4); remembered while ids are stamped. */
+  /** A value stored through a proxy: unwrapped (inv. 1); exposed if its holder is (inv. 4), or watched (watch.ts inv. W1); remembered while ids are stamped. */
   storing<T>(v: T, holderExposed: boolean): T {
     if (typeof v !== 'object' || v === null) return v
     const raw = this.unwrap(v)
-    if (holderExposed) this.#host.expose(raw as object)
+    if (holderExposed) { if (this.#host.verifier !== null) this.#host.expose(raw as object); else this.#host.watch(raw as object) }
     else if (this.handedIn !== null) this.handedIn.add(raw as object)
     return raw
   }
@@ -290,12 +322,13 @@ export class Barrier implements TrapHost {
         // A member of its class the proxy answers itself would be bypassed, and a call of the
         // built-in's method on `this` (super.set) refuses the proxy: raw and exposed in the
         // default mode; with track: 'barriers' the proxy lets the class's members run (inv. 7).
+        // Every other subclass instance gets the overriding handler, which looks the class's
+        // members up when they are used (a method added to the prototype later,
+        // barrier-override.ts inv. O6); in the default mode, one that needs the real instance
+        // now is handed out raw and exposed.
         const map = isMap(v)
-        if (collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) {
-          if (this.#host.verifier !== null) return RAW_CLASS
-          return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
-        }
-        return map ? this.#map as ProxyHandler<never> : this.#set as ProxyHandler<never>
+        if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) return RAW_CLASS
+        return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
       }
       if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
       return this.#object

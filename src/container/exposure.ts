@@ -21,11 +21,24 @@ import { ClassRef } from './classes.js'
 import { PartRef } from './segments.js'
 import { ShapeNode } from './shapes.js'
 import type { ContainerTables } from './tables.js'
+import type { Verifier } from './verify.js'
 
 /** Makes `id` and everything it reaches raw exposed (inv. E1); returns how many objects became exposed. */
 export function exposeFrom(t: ContainerTables, id: number): number {
   const v = t.verifier
   if (v === null || v.has(id)) return 0
+  return addReach(t, v, id, true)
+}
+
+/**
+ * Adds `id` and everything it reaches raw to `v` (the exposed ids, or with `exposing` false
+ * the ids watched by watch.ts), stopping at ids `v` has (their reach is in it already):
+ * Dates are compared from now on, a clean object's shadow is captured from it as it is and
+ * its children read from the RefStore, a dirty one's children from the object (and, when
+ * watching, a Map's or Set's own properties' values too). Exposing retires the proxies of
+ * what it adds (handed out raw from now on). Returns how many ids were added.
+ */
+export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: boolean): number {
   const objects = t.table.objects, refs = t.refs, dirty = t.dirty
   const stack = [id]
   let count = 0
@@ -37,11 +50,20 @@ export function exposeFrom(t: ContainerTables, id: number): number {
       if (v.has(at)) continue
       v.add(at)
       count++
-      const p = t.table.proxyOf(o as object)
-      if (p !== undefined && p !== o) t.table.retire(o as object, p)
+      if (exposing) {
+        const p = t.table.proxyOf(o as object)
+        if (p !== undefined && p !== o) t.table.retire(o as object, p)
+      }
       if (isDate(o)) t.dates.add(at, dateTime(o as Date))
-      if (at < dirty.flags.length && dirty.flags[at] === 1) { liveChildren(t, o as object, stack); continue }
-      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes)
+      if (at < dirty.flags.length && dirty.flags[at] === 1) {
+        liveChildren(t, o as object, stack)
+        if (!exposing) ownValues(t, o as object, stack)
+        continue
+      }
+      // Watching: an object first reached raw now was reached only through proxies before (or
+      // watched since its record, watch.ts inv. W2), so its `plain` flag is exact (dirty.ts
+      // inv. D2); were it not, the comparison (`noExtras`) would find the extras and re-encode it.
+      v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes, !exposing && at < dirty.plain.length && dirty.plain[at] === 1)
     }
     if (at >= refs.start.length) continue
     for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {
@@ -50,6 +72,17 @@ export function exposeFrom(t: ContainerTables, id: number): number {
     }
   }
   return count
+}
+
+/** Pushes the ids of the objects a Map's or Set's own properties hold (a dirty one: its record is stale). */
+function ownValues(t: ContainerTables, o: object, stack: number[]): void {
+  if (!isMap(o) && !isSet(o)) return
+  for (const k of Reflect.ownKeys(o)) {
+    const x = Reflect.getOwnPropertyDescriptor(o, k)!.value as unknown
+    if (typeof x !== 'object' || x === null) continue
+    const id = t.table.idOf(x)
+    if (id !== 0) stack.push(id)
+  }
 }
 
 /** Pushes the ids of the objects `o` holds now (a dirty object: its record is stale). */

@@ -23,7 +23,9 @@
  *      (exposed) is compared with what its record was encoded from (verify.ts inv. V2);
  *      binary data and Dates are compared with their persisted values. With
  *      `track: 'barriers'` only the proxies, binary data and Dates read through the
- *      container are watched; mutations through raw references need `persist({ full: true })`.
+ *      container are watched, and what calls on the real instance of Map and Set subclasses
+ *      reached raw since the last point (watch.ts); mutations through other raw references
+ *      need `persist({ full: true })`.
  */
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
@@ -46,7 +48,7 @@ export interface Snapshot {
   start: number
   /** The records already on their way to the file (a streamed full point), or null. */
   pipe: Pipe | null
-  /** Exposed objects compared with their shadows (verify.ts). */
+  /** Exposed objects compared with their shadows (verify.ts), and objects reached raw by calls on the real instance (watch.ts). */
   verified: number
 }
 
@@ -97,6 +99,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   enc.records += t.binaries.compare(t.table.objects, t.viewsOf, id => t.dirty.mark(id), enc.w, t.table)    // inv. 3, binary.ts inv. BIN2, BIN4
   compareDates(t)
   const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states, t.inspect) ?? 0   // inv. 3, verify.ts inv. V2
+  const watched = t.watch !== null && t.watch.listed > 0 ? t.watch.verify(t.table.objects, t.dirty, id => rawChanged(t, id), t.classes, t.states, t.inspect) : 0    // watch.ts inv. W3
   const ids = t.dirty.take()
   let rootId = t.table.idOf(t.root)
   encodeObjects(enc, t.table, ids)
@@ -107,7 +110,16 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   t.rootId = rootId
   const batch = enc.output()
   const keep = compact(batch.length) ? collect(t) : null
-  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified }
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: verified + watched }
+}
+
+/** A watched object differs from what it was when a call reached it raw: re-encoded whole (watch.ts inv. W3). */
+function rawChanged(t: ContainerTables, id: number): void {
+  t.dirty.mark(id)
+  t.dirty.beyond(id)
+  const o = t.table.objects[id]
+  const log = t.dirty.changes.size === 0 ? undefined : t.dirty.changes.get(o as object)
+  if (log !== undefined) log.whole = true
 }
 
 /** Frees the ids the persisted references no longer reach from the root (inv. 2). */

@@ -14,6 +14,8 @@
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
  * | `verifier` (verify.ts) | exposed ids (objects the program may hold raw) and their shadows; null with `track: 'barriers'` |
+ * | `watch` (watch.ts) | with `track: 'barriers'` only: ids reached raw by calls on the real instance since the last point, and their shadows (emptied by each point) |
+ * | `held` | with `track: 'barriers'`: instances with an async call on the real instance unsettled (watched again after each point, watch.ts inv. W3) |
  * | `states` | class instance with hooks (id) -> the state its record holds (classes.ts) |
  * | `shapes`, `classRefs` | the SHAPE and CLASS records of the log |
  *
@@ -44,6 +46,7 @@ import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
 import { Verifier } from './verify.js'
 import { exposeFrom } from './exposure.js'
+import { watchFrom } from './watch.js'
 import { droppedStep, pathsTo } from './paths.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
 import type { LazyGraph } from './lazy.js'
@@ -64,6 +67,10 @@ export class ContainerTables {
   readonly dirty = new DirtySet()
   readonly barrier: Barrier
   readonly verifier: Verifier | null
+  /** With `track: 'barriers'`: what calls on the real instance reached raw since the last point (watch.ts). */
+  readonly watch: Verifier | null
+  /** Instances with unsettled async calls on the real instance -> how many (watch.ts inv. W3). */
+  readonly held = new Map<object, number>()
   readonly states = new Map<number, unknown>()
   /** Objects handed out raw during a snapshot, exposed when it ends (inv. T3); null outside snapshots. */
   #exposeLater: object[] | null = null
@@ -91,7 +98,12 @@ export class ContainerTables {
   constructor(classes: ClassRegistry, track: 'all' | 'barriers' = 'all') {
     this.classes = classes
     this.verifier = track === 'all' ? new Verifier() : null
-    const host = { onDate: (d: Date) => this.#exposeDate(d), expose: (raw: object) => this.expose(raw), verifier: this.verifier }
+    this.watch = track === 'all' ? null : new Verifier()
+    const host = {
+      onDate: (d: Date) => this.#exposeDate(d), expose: (raw: object) => this.expose(raw), verifier: this.verifier,
+      watch: (raw: object) => this.watchRaw(raw), watched: this.watch,
+      hold: (t: object, on: boolean) => this.#hold(t, on),
+    }
     this.barrier = new Barrier(this.table, this.dirty, classes, this.excluded, host)
   }
 
@@ -109,11 +121,35 @@ export class ContainerTables {
     return id === 0 ? 0 : exposeFrom(this, id)
   }
 
-  /** A snapshot begins (inv. T3: exposures wait) or ends (they are made). */
+  /**
+   * `raw` (a container object) is reached raw by a call on the real instance (barriers mode):
+   * it and what it reaches are compared at the next point (watch.ts); during a snapshot, when
+   * it ends (inv. T3). Returns how many objects were added.
+   */
+  watchRaw(raw: object): number {
+    if (this.watch === null) return 0
+    if (this.#exposeLater !== null) { this.#exposeLater.push(raw); return 0 }
+    return watchFrom(this, raw)
+  }
+
+  /** An async call on the real instance `t` began (`on`) or settled (watch.ts inv. W3). */
+  #hold(t: object, on: boolean): void {
+    const n = (this.held.get(t) ?? 0) + (on ? 1 : -1)
+    if (n > 0) this.held.set(t, n)
+    else this.held.delete(t)
+  }
+
+  /** A snapshot begins (inv. T3: exposures wait) or ends (they are made; the raw reach watched is forgotten, watch.ts inv. W3). */
   snapshotting(on: boolean): void {
     if (on) { this.#exposeLater ??= []; return }
     const later = this.#exposeLater ?? []
     this.#exposeLater = null
+    if (this.watch !== null) {
+      this.watch.forgetAll()
+      for (const t of this.held.keys()) watchFrom(this, t)
+      for (const o of later) this.watchRaw(o)
+      return
+    }
     for (const o of later) this.expose(o)
   }
 
@@ -139,6 +175,7 @@ export class ContainerTables {
     this.dropped.delete(id)
     this.binaries.delete(id)
     this.verifier?.forget(id)
+    this.watch?.forget(id)
     this.states.delete(id)
     this.dirty.forget(id)
   }
@@ -164,6 +201,7 @@ export class ContainerTables {
     this.dirty.changes.clear()    // their bases' segment ids were released above (change-log.ts inv. CL1)
     this.viewsOf.clear()
     this.verifier?.reset()      // a full point writes the shadow of every exposed object it encodes
+    this.watch?.forgetAll()     // a full point re-encodes everything (watch.ts inv. W3)
     this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)
   }
 

@@ -149,6 +149,18 @@ export class Verifier {
     this.setProps(id, null)
   }
 
+  /**
+   * Forgets every listed id, its shadow and what was seen of its own properties: the set is
+   * empty again (watch.ts inv. W3: the raw reach of calls is watched from one point to the next).
+   */
+  forgetAll(): void {
+    if (this.#n === 0) return
+    for (let i = 0; i < this.#n; i++) this.forget(this.#list[i])
+    this.#n = 0
+    this.#changed.clear()
+    this.shadow.compact()
+  }
+
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
     this.#changed.clear()
@@ -230,15 +242,18 @@ export class Verifier {
 
   /**
    * Takes the shadow of `o` (id `id`) from the object itself: only for an object not changed
-   * since its record (inv. V1: a restored object that no proxy marked dirty).
+   * since its record (inv. V1: a restored object that no proxy marked dirty). `plain`: the
+   * object's `plain` flag is set (dirty.ts inv. D2) and nothing but proxies reached it since
+   * its record, so it has nothing beyond its body and its own properties are not inspected
+   * (watch.ts: 1-2 us per object of a stamped graph).
    */
-  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean): void {
+  captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean, plain = false): void {
     const kind = kindOf(o)
     if ((kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) && (classified.classProto === null || classes.infoByProto(classified.classProto) !== undefined)) {
       if (inspectOwn) this.#rawProps(id, o, kind, attributes)
       return      // no shadow (kind 0): its time value and bytes are dates.ts's and binary.ts's, its own properties inv. V5's
     }
-    if (inspectOwn) this.#captureProps(id, o, attributes)
+    if (inspectOwn) { if (plain) this.setProps(id, null); else this.#captureProps(id, o, attributes) }
     const sh = this.shadow
     const proto = getPrototypeOf(o) as object | null
     const info = classified.classProto !== null ? classes.infoByProto(classified.classProto) : undefined

@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { restoresCommitted, runs, simRegion } from './setup.js'
+import { CrashLife, restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import type { ByteWriter } from '../../../src/container/writer.js'
@@ -109,30 +109,21 @@ test('binary-patch.ts inv. BP1, BP2 under the crash model: random writes, severa
     let raw: Root | null = first.unwrap(first.root) as Root     // the first life writes through raw references
     const committed = new Map<number, ReturnType<typeof model>>([[1, model(raw)]])
     for (const [life, [ops, crashAt, seed]] of lives.entries()) {
-      let image: SimRegion | null = null
-      let durableAtCrash = -1
-      let c: Container | null = null
-      region.onFlush = info => {
-        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
-      }
-      c = life === 0 ? first : Container.openRegion(region, { chunkSize: 4096, lazy: life === 2 })
-      if (durableAtCrash === -1 && image !== null) durableAtCrash = c.version
+      const crash = new CrashLife(region, crashAt, seed)
+      const c = crash.open(() => life === 0 ? first : Container.openRegion(region, { chunkSize: 4096, lazy: life === 2 }))
       for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
       const root = raw ?? c.root as Root
       sameAsModel(root, committed.get(c.version)!, `life ${life + 1} opened`)
       const points: Promise<PointStats>[] = []
       const point = (): void => {
         const snap = model(root)
-        points.push(c!.persist().then(s => { committed.set(s.version, snap); return s }))
+        points.push(c.persist().then(s => { committed.set(s.version, snap); return s }))
       }
       for (const op of ops) { if (op.t === 'point') point(); else apply(root, op) }
       point()
       await Promise.all(points)
-      region.onFlush = undefined
-      await c.close()
+      const { crashed, durable } = await crash.end()
       raw = null
-      const crashed: SimRegion = image ?? region.crash(seed)
-      const durable = image !== null ? durableAtCrash : c.version
       await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }

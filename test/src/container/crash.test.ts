@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { runs, simRegion } from './setup.js'
+import { CrashLife, openCrashed, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES } from './graph-kit.js'
 import { history, opRecipe, runOps } from './mutate-kit.js'
@@ -32,14 +32,8 @@ test('a crash at any flush restores the last durable point or a later one, exact
     await Promise.all(points)
     region.onFlush = undefined
     if (image === null) return
-    let fresh: Container
-    try {
-      fresh = Container.openRegion(image, { classes: CLASSES })
-    } catch (e) {
-      assert.equal(durableAtCrash, 0, `open failed after version ${durableAtCrash} was durable: ${(e as Error).message}`)
-      return
-    }
-    assert.ok(fresh.version >= durableAtCrash, `restored version ${fresh.version} older than durable ${durableAtCrash}`)
+    const fresh = openCrashed(image, durableAtCrash, 'the crash image', { classes: CLASSES })
+    if (fresh === null) return
     assert.ok(expected.has(fresh.version), `restored version ${fresh.version} was never committed`)
     assertSameGraph(fresh.unwrap(fresh.root), expected.get(fresh.version))
     if (fresh.fellBack !== null) assert.ok(fresh.fellBack.from > fresh.version, 'a fallback names a newer version')
@@ -67,39 +61,22 @@ test('inv. 1, many lives: crash, recover, operate, crash again; a crash image at
     const options = { init: () => buildGraph(recipe), classes: CLASSES, chunkSize: 512, keepVersions: 2, compactFactor: 1.2 }
     for (const [life, [ops, crashAt, seed]] of lives.entries()) {
       history.length = 0                                // nodes of an earlier life belong to a closed container
-      let image: SimRegion | null = null
-      let durableAtCrash = -1
-      let c: Container | null = null
-      region.onFlush = info => {
-        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
-      }
-      c = Container.openRegion(region, options)          // recovery: a crash at a flush it makes may show only what it started from
+      const crash = new CrashLife(region, crashAt, seed)
+      const c = crash.open(() => Container.openRegion(region, options))          // recovery: a crash at a flush it makes may show only what it started from
       for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
       const start = c.version
       const expected = new Map<number, unknown>([[start, cloneGraph(c.snapshot())]])
       if (start > 0) assertSameGraph(c.snapshot(), committed.get(start) ?? expected.get(start))
-      if (durableAtCrash === -1 && image !== null) durableAtCrash = start
       const points: Promise<PointStats>[] = []
       const point = (full: boolean): void => {
-        const snap = cloneGraph(c!.snapshot())
-        points.push(c!.persist({ full }).then(s => { expected.set(s.version, snap); committed.set(s.version, snap); return s }))
+        const snap = cloneGraph(c.snapshot())
+        points.push(c.persist({ full }).then(s => { expected.set(s.version, snap); committed.set(s.version, snap); return s }))
       }
       runOps(c, ops, point)
       await Promise.all(points)
-      region.onFlush = undefined
-      await c.close()
-      const crashed: SimRegion = image ?? region.crash(seed)
-      const durable = image !== null ? durableAtCrash : c.version
-      let fresh: Container
-      try {
-        fresh = Container.openRegion(crashed, { classes: CLASSES })
-      } catch (e) {
-        assert.equal(durable, 0, `life ${life + 1}: open failed after version ${durable} was durable: ${(e as Error).message}`)
-        region = crashed
-        committed.clear()
-        continue
-      }
-      assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
+      const { crashed, durable } = await crash.end()
+      const fresh = openCrashed(crashed, durable, `life ${life + 1}`, { classes: CLASSES })
+      if (fresh === null) { region = crashed; committed.clear(); continue }
       assert.ok(expected.has(fresh.version), `life ${life + 1}: restored version ${fresh.version} was never committed in this life`)
       assertSameGraph(fresh.unwrap(fresh.root), expected.get(fresh.version))
       if (fresh.fellBack === null) assert.deepEqual(fresh.check().problems, [])

@@ -54,11 +54,45 @@ export class Recent extends Map<string, Box> {
   override *keys(): MapIterator<string> { for (const k of super.keys()) yield k.toUpperCase() }
 }
 
-export const CLASSES = [Counted, Tags, Recent]
+type Deep = Box & { tags?: string[]; child?: Box }
 
-export interface Graph { m: Counted; tags: Tags; lru: Recent; later: Counted | null; lives: number }
+/**
+ * Members running on the real instance that write what the built-in hands them (watch.ts,
+ * barrier-override.ts inv. O5), and an arrow-function field (inv. O7).
+ */
+export class Writes extends Map<string, Deep> {
+  /** a. a write to a value `super.get` returned. */
+  bump(k: string): void { super.get(k)!.n++ }
+  /** a. the same through `Map.prototype.get.call`. */
+  bumpCall(k: string): void { Map.prototype.get.call(this, k)!.n += 2 }
+  /** a. a loop over the built-in's values writing one level deeper (a new array, then into it). */
+  tagAll(t: string): void { for (const v of super.values()) (v.tags ??= []).push(t) }
+  /** a. a write two levels down. */
+  bumpChildren(): void { for (const v of super.values()) if (v.child !== undefined) v.child.n += 5 }
+  /** a. a generator whose body writes between its steps. */
+  *doubled(): Generator<string> { for (const [k, v] of super.entries()) { v.n *= 2; yield k } }
+  /** c. an arrow-function class field: its `this` is the real instance, whatever it is called on. */
+  bumpArrow = (k: string): void => { this.get(k)!.n += 3 }
+}
 
-export function init(): Graph { return { m: new Counted(), tags: new Tags(), lru: new Recent(), later: null, lives: 0 } }
+/** b. No member of its own: its proxy is made for a plain Set subclass; ops give its prototype a method reaching the built-in later. */
+export class Bag extends Set<Box> {}
+/** b. No member of its own; ops give its prototype a `set` override later (the Map proxy answered `set` itself). */
+export class Upper extends Map<string, Box> {}
+
+/** b. Members given to the prototypes of Bag and Upper after their instances' proxies were made (new functions each time). */
+function lateMembers(): void {
+  (Bag.prototype as unknown as { grow: () => void }).grow = function (this: Bag): void { for (const v of Set.prototype.values.call(this) as Iterable<Box>) v.n += 7 }
+  Upper.prototype.set = function (this: Upper, k: string, v: Box): Upper { return Map.prototype.set.call(this, k.toUpperCase(), v) as Upper }
+}
+
+export const CLASSES = [Counted, Tags, Recent, Writes, Bag, Upper]
+
+export interface Graph { m: Counted; tags: Tags; lru: Recent; later: Counted | null; lives: number; w: Writes; arrow: Writes; bag: Bag; up: Upper }
+
+export function init(): Graph {
+  return { m: new Counted(), tags: new Tags(), lru: new Recent(), later: null, lives: 0, w: new Writes(), arrow: new Writes([['z', { n: 0 }]]), bag: new Bag(), up: new Upper() }
+}
 
 /**
  * Life `life`'s operations on `r` (a container's root read through `c.root`, or the raw
@@ -80,6 +114,9 @@ export function ops(r: Graph, life: number): unknown[] {
     r.later = new Counted()         // handed in raw, read back through the root
     r.later.set('K', { n: 7 })
     out.push(r.later.sets)
+    r.w.set('a', { n: 1 }); r.w.set('b', { n: 2, child: { n: 0 } })
+    r.arrow.bumpArrow('z')         // c: a value persisted by the first point, no other call reaches it; only in the first life (the field comes back null: functions cannot persist)
+    r.bag.add({ n: 1 }); r.bag.add({ n: 2 })
   } else {
     out.push(r.m.total)           // first: in a lazy restore, before anything filled the values it reads raw
     r.m.set(`L${life}`, { n: life })
@@ -94,6 +131,13 @@ export function ops(r: Graph, life: number): unknown[] {
     r.later!.setMany([[`M${life}`, { n: life }]])
     out.push(r.later!.sets)
   }
+  r.w.bump('a'); r.w.bumpCall('b'); r.w.tagAll(`t${life}`); r.w.bumpChildren()
+  out.push([...r.w.doubled()])
+  out.push(r.bag.size, r.up.size)     // the proxies exist before the members below do
+  lateMembers()
+  ;(r.bag as unknown as { grow: () => void }).grow()
+  r.up.set(`u${life}`, { n: life })
+  out.push([...r.up.keys()])
   return out
 }
 
@@ -109,6 +153,8 @@ export function summary(r: Graph): unknown {
     tags: [...setValues.call(r.tags)], adds: r.tags.adds, isTags: r.tags instanceof Tags,
     lru: map(r.lru), isRecent: r.lru instanceof Recent,
     later: r.later === null ? null : [map(r.later), r.later.sets, r.later instanceof Counted],
+    w: [...mapEntries.call(r.w)].map(([k, v]: [string, Deep]) => [k, v.n, v.tags ?? null, v.child?.n ?? null]), arrow: map(r.arrow),
+    bag: [...setValues.call(r.bag)].map((v: Box) => v.n), up: map(r.up),
   }
 }
 

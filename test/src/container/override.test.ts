@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { simRegion } from './setup.js'
 import type { SimRegion } from '../../../regions/index.js'
-import { CLASSES, Counted, Recent, Tags, init, ops, summary, type Graph } from './override-kit.js'
+import { CLASSES, Counted, Recent, Tags, Writes, init, ops, summary, type Graph } from './override-kit.js'
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'override-child.js')
 const tmp = (): string => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-override-')), 'o.pmc')
@@ -195,5 +195,155 @@ test('barrier-override.ts: an instance whose prototype is changed through its pr
   const r = Container.openRegion<any>(region, { classes: CLASSES, track: 'barriers' })
   const rb = r.unwrap(r.root.b)
   assert.deepEqual([[...r.root.a.keys()], r.root.a instanceof Counted, Object.getPrototypeOf(rb), [...Map.prototype.keys.call(rb)]], [['x', 'Y'], false, null, ['Z']])
+  await r.close()
+})
+
+/** Members whose body runs on the real instance after the call returned: after an await, between a generator's steps. */
+class Later extends Map<string, { n: number; child?: { n: number } }> {
+  async bumpLater(k: string): Promise<void> { await null; await null; super.get(k)!.n += 100 }
+  *bumpEach(): Generator<string> { for (const [k, v] of super.entries()) { v.n += 10; yield k } }
+  /** Writes one level below what the built-in hands out. */
+  bumpChildren(): void { for (const v of super.values()) if (v.child !== undefined) v.child.n++ }
+}
+
+test('watch.ts inv. W3, track: \'barriers\': an async method writing what super.get returned after its awaits, and a generator between its steps, with a point in between, persist at the next ordinary point (each step and each unsettled call is watched again after a point)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ l: Later }>(region, { classes: [Later], track: 'barriers', init: () => ({ l: new Later([['a', { n: 1 }], ['b', { n: 2 }]]) }) })
+  await c.persist()
+  const l = c.root.l
+  const it = l.bumpEach()
+  assert.deepEqual(it.next(), { done: false, value: 'a' })
+  const p1 = await c.persist()               // the generator wrote 'a' only
+  assert.deepEqual([...it], ['b'])            // writes 'b', reached raw after the point forgot what was watched
+  const p2 = await c.persist()
+  const pending = l.bumpLater('a')
+  const p3 = await c.persist()               // the async body has not written yet
+  await pending
+  const p4 = await c.persist()
+  assert.ok([p1, p2, p3, p4].every(p => !p.full) && p2.verified > 0 && p4.verified > 0, `ordinary points, comparing what was reached raw (${p2.verified}, ${p4.verified})`)
+  await c.close()
+  const r = Container.openRegion<{ l: Later }>(region, { classes: [Later], track: 'barriers' })
+  assert.deepEqual([...r.unwrap(r.root).l].map(([k, v]) => [k, v.n]), [['a', 111], ['b', 12]])
+  await r.close()
+})
+
+test('watch.ts inv. W1, track: \'barriers\': a persisted object stored through a proxy into an object a call reached raw is watched too, so a later call writing it raw persists (the instance itself was already watched: its walk stops there)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<any>(region, { classes: [Later], track: 'barriers', init: () => ({ l: new Later([['a', { n: 1 }]]), other: { n: 50 } }) })
+  await c.persist()
+  const l = c.root.l
+  l.bumpChildren()                           // watches l and what it reaches: the value of 'a'
+  l.get('a').child = c.root.other            // through the proxy of a watched object: `other` is watched
+  l.bumpChildren()                           // writes `other` raw; l was watched already
+  const st = await c.persist()
+  assert.equal(st.full, false)
+  await c.close()
+  const r = Container.openRegion<any>(region, { classes: [Later], track: 'barriers' })
+  const raw = r.unwrap(r.root)
+  assert.equal(raw.other.n, 51)
+  assert.equal(Map.prototype.get.call(raw.l, 'a').child, raw.other, 'one object, shared')
+  await r.close()
+})
+
+test('barrier-override.ts inv. O7, track: \'barriers\': an arrow-function field is listed in dropped (functions cannot persist) and comes back null; called through the proxy in its life, what it wrote persists (a frozen instance\'s too: its field is handed out as it is, and the read watches the instance)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<Graph & { frozen: Writes }>(region, { classes: CLASSES, track: 'barriers', init: () => ({ ...init(), frozen: Object.freeze(new Writes([['y', { n: 0 }]])) }) })
+  await c.persist()
+  assert.deepEqual(c.dropped.filter(d => d.path.startsWith('root.arrow')), [{ path: 'root.arrow.bumpArrow', reason: 'function' }])
+  c.root.arrow.bumpArrow('z')
+  const f = c.root.frozen.bumpArrow
+  assert.equal(f, c.unwrap(c.root.frozen).bumpArrow, 'a non-writable, non-configurable property: the proxy must hand out its value itself')
+  f('y')
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<Graph & { frozen: Writes }>(region, { classes: CLASSES, track: 'barriers' })
+  assert.deepEqual([r.root.arrow.get('z')!.n, r.root.frozen.get('y')!.n], [3, 3])
+  assert.equal(r.root.arrow.bumpArrow, null, 'the field holds what was persisted for it: null')
+  await r.close()
+})
+
+test('barrier-override.ts inv. O6 in the default mode too: a restored instance of a Map or Set subclass without members of its own is proxied; a set override and methods reaching the built-in given to the prototypes later run as the classes say (before: the Map proxy answered set itself, and the built-in refused the proxy), and what they write persists (the call exposes the instance)', async () => {
+  class Late extends Map<string, { n: number }> {}
+  class LateSet extends Set<{ n: number }> {}
+  const region = simRegion()
+  const c0 = Container.openRegion<any>(region, { classes: [Late, LateSet], init: () => ({ m: new Late([['a', { n: 1 }]]), s: new LateSet([{ n: 1 }]) }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion<any>(region, { classes: [Late, LateSet] })
+  const { m, s } = c.root
+  assert.ok(types.isProxy(m) && types.isProxy(s), 'proxied: nothing of their classes needed the real instance')
+  Late.prototype.set = function (this: Late, k: string, v: { n: number }): Late { return Map.prototype.set.call(this, k.toUpperCase(), v) as Late }
+  ;(Late.prototype as any).bump = function (this: Late, k: string): void { (Map.prototype.get.call(this, k) as { n: number }).n += 10 }
+  ;(LateSet.prototype as any).grow = function (this: LateSet): void { for (const v of Set.prototype.values.call(this) as Iterable<{ n: number }>) v.n += 5 }
+  m.set('b', { n: 2 })
+  m.bump('a')
+  s.grow()
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<any>(region, { classes: [Late, LateSet] })
+  const raw = r.unwrap(r.root)
+  assert.deepEqual([...Map.prototype.entries.call(raw.m)].map(([k, v]) => [k, v.n]), [['a', 11], ['B', 2]])
+  assert.deepEqual([...Set.prototype.values.call(raw.s)].map(v => (v as { n: number }).n), [6])
+  await r.close()
+})
+
+/** A method giving what the built-in hands out properties beyond their bodies. */
+class Marks extends Map<string, object> {
+  hide(): void { for (const v of super.values()) { Object.defineProperty(v, 'hidden', { value: 1, enumerable: false, writable: true, configurable: true }); (v as Record<symbol, number>)[Symbol.for('mark')] = 2 } }
+}
+
+test('watch.ts, track: \'barriers\': a non-enumerable property and a Symbol.for key given raw to a value the built-in handed out persist at the next ordinary point (a value captured without inspecting its own properties, its plain flag set, is still checked for them)', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers', init: () => ({ m: new Marks([['a', { n: 1 }]]) }) })
+  await c.persist()
+  await c.close()
+  const d = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers' })      // restored: the value's plain flag is set
+  d.root.m.hide()
+  assert.equal((await d.persist()).full, false)
+  await d.close()
+  const r = Container.openRegion<{ m: Marks }>(region, { classes: [Marks], track: 'barriers' })
+  const v = Map.prototype.get.call(r.unwrap(r.root).m, 'a') as Record<string | symbol, unknown>
+  assert.deepEqual([Object.getOwnPropertyDescriptor(v, 'hidden')?.enumerable, v.hidden, v[Symbol.for('mark')]], [false, 1, 2])
+  await r.close()
+})
+
+/** Arrow-function fields of a plain class: their `this` is the real instance. */
+class Counter {
+  n = 0
+  items: { n: number }[] = []
+  inc = (): void => { this.n++ }
+  bumpAll = (): void => { for (const i of this.items) i.n++ }
+  later = (): Promise<void> => Promise.resolve().then(() => { this.items[0].n += 100 })
+}
+
+test('barrier-override.ts inv. O7, track: \'barriers\', any class: arrow-function fields read through a proxy run on the real instance and what they write persists at the next ordinary point (before: lost); one function per field, so === holds between reads', async () => {
+  const region = simRegion()
+  const c = Container.openRegion<{ k: Counter }>(region, { classes: [Counter], track: 'barriers', init: () => { const k = new Counter(); k.items.push({ n: 1 }, { n: 2 }); return { k } } })
+  await c.persist()
+  const k = c.root.k
+  assert.equal(k.inc, c.root.k.inc, 'one function per field')
+  k.inc(); k.inc(); k.bumpAll()
+  const p = k.later()
+  assert.equal((await c.persist()).full, false)
+  await p
+  assert.equal((await c.persist()).full, false)
+  await c.close()
+  const r = Container.openRegion<{ k: Counter }>(region, { classes: [Counter], track: 'barriers' })
+  const raw = r.unwrap(r.root).k
+  assert.deepEqual([raw.n, raw.items.map(i => i.n), raw.inc], [2, [102, 3], null])
+  await r.close()
+})
+
+test('barrier-traps.ts read, track: \'barriers\': a function that is an own property of two objects runs on the object it was read from', async () => {
+  const shared = function (this: { n: number }): void { this.n++ }
+  const region = simRegion()
+  const c = Container.openRegion<any>(region, { track: 'barriers', init: () => ({ a: { n: 0, f: shared }, b: { n: 10, f: shared } }) })
+  await c.persist()
+  c.root.a.f()
+  c.root.b.f()
+  await c.persist()
+  await c.close()
+  const r = Container.openRegion<any>(region, { track: 'barriers' })
+  assert.deepEqual([r.root.a.n, r.root.b.n], [1, 11])
   await r.close()
 })

@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { restoresCommitted, runs, simRegion } from './setup.js'
+import { CrashLife, restoresCommitted, runs, simRegion } from './setup.js'
 import { Container, type PointStats } from '../../../src/container/index.js'
 import { CorruptionError, type SimRegion } from '../../../regions/index.js'
 import { ByteWriter } from '../../../src/container/writer.js'
@@ -296,28 +296,19 @@ test('patch-record.ts under the crash model, lives several deep: a crash image a
     await first.close()
     const committed = new Map<number, ReturnType<typeof model>>([[1, model(init())]])
     for (const [life, [ops, crashAt, seed]] of lives.entries()) {
-      let image: SimRegion | null = null
-      let durableAtCrash = -1
-      let c: Container | null = null
-      region.onFlush = info => {
-        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
-      }
-      c = Container.openRegion(region, { chunkSize: 1024, lazy: life === 1 })      // recovery: its flushes can be crashed too
-      if (durableAtCrash === -1 && image !== null) durableAtCrash = c.version
+      const crash = new CrashLife(region, crashAt, seed)
+      const c = crash.open(() => Container.openRegion(region, { chunkSize: 1024, lazy: life === 1 }))      // recovery: its flushes can be crashed too
       for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
       sameAsModel(c.root as Root, committed.get(c.version)!, `life ${life + 1} opened`)
       const points: Promise<PointStats>[] = []
       const point = (): void => {
-        const snap = model(c!.root as Root)
-        points.push(c!.persist().then(s => { committed.set(s.version, snap); return s }))
+        const snap = model(c.root as Root)
+        points.push(c.persist().then(s => { committed.set(s.version, snap); return s }))
       }
       for (const op of ops) { if (op.t === 'point') point(); else apply(c.root as Root, op) }
       point()
       await Promise.all(points)
-      region.onFlush = undefined
-      await c.close()
-      const crashed: SimRegion = image ?? region.crash(seed)
-      const durable = image !== null ? durableAtCrash : c.version
+      const { crashed, durable } = await crash.end()
       await restoresCommitted(crashed, durable, committed, life, (root, want, what) => sameAsModel(root as Root, want, what))
       region = crashed
     }

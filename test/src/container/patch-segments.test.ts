@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { runs, simRegion } from './setup.js'
+import { CrashLife, openCrashed, runs, simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { assertSameGraph, cloneGraph } from './graph-kit.js'
 import { compareLazy } from './lazy-kit.js'
@@ -147,20 +147,14 @@ test('patched points under the crash model, three lives deep: a crash image at a
     let region = simRegion(1 << 22)
     const committed = new Map<number, unknown>()
     for (const [life, [changes, crashAt, seed]] of lives.entries()) {
-      let image: ReturnType<typeof region.crash> | null = null
-      let durableAtCrash = -1
-      let c: Container | null = null
-      region.onFlush = info => {
-        if (info.index === crashAt && image === null) { image = region.crash(seed); durableAtCrash = c?.version ?? -1 }
-      }
-      c = Container.openRegion(region, { init: () => ({}) as Record<string, unknown>, keepVersions: 2 })
-      if (durableAtCrash === -1 && image !== null) durableAtCrash = c.version
+      const crash = new CrashLife(region, crashAt, seed)
+      const c = crash.open(() => Container.openRegion(region, { init: () => ({}) as Record<string, unknown>, keepVersions: 2 }))
       const expected = new Map<number, unknown>([[c.version, cloneGraph(c.snapshot())]])
       const g = bigGroup(life + 2)
       ;(c.root as Record<string, unknown>)[`life${life}`] = g
       const point = async (): Promise<void> => {
-        const snap = cloneGraph(c!.snapshot())
-        const s = await c!.persist()
+        const snap = cloneGraph(c.snapshot())
+        const s = await c.persist()
         expected.set(s.version, snap)
       }
       await point()
@@ -170,20 +164,9 @@ test('patched points under the crash model, three lives deep: a crash image at a
         if (j % 2 === 0) g.s.add(`new${life}.${j}`)            // appended to the Set
         await point()
       }
-      region.onFlush = undefined
-      await c.close()
-      const crashed = image ?? region.crash(seed)
-      const durable = image !== null ? durableAtCrash : c.version
-      let fresh: Container
-      try {
-        fresh = Container.openRegion(crashed)
-      } catch (e) {
-        assert.equal(durable, 0, `life ${life + 1}: open failed after version ${durable} was durable: ${(e as Error).message}`)
-        region = crashed
-        committed.clear()
-        continue
-      }
-      assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
+      const { crashed, durable } = await crash.end()
+      const fresh = openCrashed(crashed, durable, `life ${life + 1}`)
+      if (fresh === null) { region = crashed; committed.clear(); continue }
       const want = expected.get(fresh.version) ?? committed.get(fresh.version)
       assert.ok(want !== undefined, `life ${life + 1}: restored version ${fresh.version} was never committed`)
       assertSameGraph(fresh.unwrap(fresh.root), want)

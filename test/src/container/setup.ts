@@ -1,5 +1,7 @@
 /**
- * Shared setup of the container tests: a fresh SimRegion, and the check after a crashed life.
+ * Shared setup of the container tests: a fresh SimRegion, and the crash-lives harness: a
+ * life's crash image at a chosen flush (`CrashLife`), opening it (`openCrashed`), and the
+ * check after a crashed life (`restoresCommitted`).
  */
 import assert from 'node:assert/strict'
 import { SimRegion } from '../../../regions/index.js'
@@ -7,6 +9,62 @@ import { Container } from '../../../src/container/index.js'
 
 export function simRegion(size = 1 << 20): SimRegion {
   return SimRegion.create({ size, path: 'sim.pmc' })
+}
+
+/**
+ * One life of a crash-lives test: a crash image of `region` taken at its flush number
+ * `crashAt` (the flushes of the life's recovery count: a crash there may show only what the
+ * recovery started from), or at the end of the life if it flushes fewer times (`seed`: which
+ * dirty sectors the image keeps). `durable` is the newest version durable when it was taken.
+ *
+ *     const life = new CrashLife(region, crashAt, seed)
+ *     const c = life.open(() => Container.openRegion(region, options))
+ *     ... operate, persist ...
+ *     const { crashed, durable } = await life.end()     // closes c
+ */
+export class CrashLife {
+  #image: SimRegion | null = null
+  #durable = -1
+  #c: Container<any> | null = null
+
+  constructor(readonly region: SimRegion, crashAt: number, readonly seed: number) {
+    region.onFlush = info => {
+      if (info.index === crashAt && this.#image === null) { this.#image = region.crash(seed); this.#durable = this.#c?.version ?? -1 }
+    }
+  }
+
+  /** The life's container (`open` may recover the region: its flushes are crash points too). */
+  open<C extends Container<any>>(open: () => C): C {
+    const c = open()
+    this.#c = c
+    if (this.#durable === -1 && this.#image !== null) this.#durable = c.version     // taken during recovery: what it started from was durable
+    return c
+  }
+
+  /** Ends the life: no more images, the container closed; the crash image and the version durable when it was taken. */
+  async end(): Promise<{ crashed: SimRegion; durable: number }> {
+    this.region.onFlush = undefined
+    await this.#c!.close()
+    const crashed = this.#image ?? this.region.crash(this.seed)
+    return { crashed, durable: this.#image !== null ? this.#durable : this.#c!.version }
+  }
+}
+
+/**
+ * Opens the crash image `crashed` (`options`: the classes, ...). An image no version had
+ * reached durably (`durable` 0: the first point never committed) may not open: then null.
+ * Otherwise it must open, with a version no older than `durable`.
+ */
+export function openCrashed(crashed: SimRegion, durable: number, what: string, options?: Parameters<typeof Container.openRegion>[1]): Container<any> | null {
+  let fresh: Container<any>
+  try {
+    fresh = Container.openRegion(crashed, options)
+  } catch (e) {
+    assert.equal(durable, 0, `${what}: open failed after version ${durable} was durable: ${(e as Error).message}`)
+    return null
+  }
+  assert.ok(fresh.version >= durable, `${what}: restored version ${fresh.version} older than durable ${durable}`)
+  return fresh
 }
 
 /**
