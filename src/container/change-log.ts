@@ -29,7 +29,7 @@
  *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
  *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or
  *        PATCH record it fills.
- *   CL2. A mutation the log cannot express (an object key or value, `clear`, a named or
+ *   CL2. A mutation the log cannot express (a function or symbol key, `clear`, a named or
  *        out-of-range array key, a deleted or defined element, another length, more
  *        changes than `limit` since the base, counting the parts written) sets `whole`: the
  *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
@@ -37,11 +37,14 @@
  */
 import { KIND_ARRAY } from './format.js'
 
-/** True for a value a PATCH part may hold (no reference, nothing that could not persist): patch-record.ts inv. PR2. */
+/** True for a primitive a PATCH part may hold (nothing that could not persist; a format-4 part holds nothing else): patch-record.ts inv. PR2. */
 export function isPatchValue(v: unknown): boolean {
   const t = typeof v
   return t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || t === 'bigint' || v === null
 }
+
+/** True for a key the log may record: a primitive, or an object (a reference in a part, patch-record.ts inv. PR2; whether it persists is the encoder's test). */
+function isLogKey(k: unknown): boolean { return isPatchValue(k) || typeof k === 'object' }
 
 const INDEX = /^(?:0|[1-9]\d*)$/
 
@@ -59,6 +62,8 @@ export class Changes {
   total = 0
   /** Entries of the collection after the base and the parts (what its last record says). */
   size0: number
+  /** The base reported values it could not persist (DROPPED in its segments): a part, which cannot report them again, is never written over it (patch-record.ts inv. PR2). */
+  dropped = false
 
   constructor(
     /** KIND_ARRAY, KIND_MAP or KIND_SET. */
@@ -100,7 +105,7 @@ export class Changes {
   /** `m.set(k, ...)` on a Map that had `k` (`present`) or not. */
   mapSet(k: unknown, present: boolean): void {
     if (this.whole) return
-    if (!isPatchValue(k)) { this.whole = true; return }
+    if (!isLogKey(k)) { this.whole = true; return }
     if (present) { if (!this.add.has(k)) this.upd.add(k) } else this.add.add(k)
     this.#overflow()
   }
@@ -108,7 +113,7 @@ export class Changes {
   /** `delete(k)` on a Map or Set that had `k` (`present`) or not. */
   remove(k: unknown, present: boolean): void {
     if (this.whole || !present) return
-    if (!isPatchValue(k)) { this.whole = true; return }
+    if (!isLogKey(k)) { this.whole = true; return }
     if (this.add.has(k)) this.add.delete(k)
     else { this.del.add(k); this.upd.delete(k) }
     this.#overflow()
@@ -117,7 +122,7 @@ export class Changes {
   /** `s.add(v)` on a Set that had `v` (`present`) or not. */
   setAdd(v: unknown, present: boolean): void {
     if (this.whole || present) return
-    if (!isPatchValue(v)) { this.whole = true; return }
+    if (!isLogKey(v)) { this.whole = true; return }
     this.add.add(v)
     this.#overflow()
   }

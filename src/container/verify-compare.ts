@@ -202,22 +202,26 @@ export function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
 /**
  * `sameMap` or `sameSet` of a segmented collection (more than SEGMENT_MIN entries in its
  * shadow), which also finds where it differs (inv. V4): when its first `old` entries (the
- * shadow's count) have the same keys in the same order, only Map values differ among them,
- * entries may follow them (appended), and every entry is a primitive (patch-segments.ts
- * inv. P3), `found` holds the positions of the changed values and then one more number
- * (so that a collection that only grew still lists something; the caller drops it);
- * otherwise `found` is left empty.
+ * shadow's count) have the same keys in the same order (objects compared by identity), only
+ * Map values differ among them, entries may follow them (appended), and no entry is a
+ * function or a symbol, `found` holds the positions of the changed values and then one more
+ * number: -1 when every entry is a primitive (patch-segments.ts inv. P3), -2 when some key
+ * or value is an object (a PATCH part may hold it, patch-record.ts inv. PR2; the caller
+ * drops that number and remembers which); otherwise `found` is left empty.
  */
 export function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const old = a[p + 1] as number
   const size = isMap ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
   const cap = Math.max(64, old >>> 4)
-  let i = 0, differs = size !== old, hint = size >= old
+  let i = 0, differs = size !== old, hint = size >= old, prim = true
   const at = p + 2
   const entry = (v: unknown, k: unknown): void => {
-    if (hint && ((typeof k === 'object' && k !== null) || typeof k === 'function' || typeof k === 'symbol' ||
-      (typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'symbol')) hint = false
+    if (hint) {
+      const tk = typeof k, tv = typeof v
+      if (tk === 'function' || tk === 'symbol' || tv === 'function' || tv === 'symbol') hint = false
+      else if (prim && ((tk === 'object' && k !== null) || (tv === 'object' && v !== null))) prim = false
+    }
     if (i < old) {
       if (isMap) {
         if (!same(k, a[at + 2 * i])) { differs = true; hint = false }
@@ -232,7 +236,7 @@ export function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: bool
   if (isMap) mapEach(o as Map<unknown, unknown>, entry)
   else setEach(o as Set<unknown>, v => { entry(v, v) })
   if (!differs) return true
-  if (hint) found.push(-1)
+  if (hint) found.push(prim ? -1 : -2)
   else found.length = 0
   return false
 }

@@ -53,12 +53,14 @@
  *       `verify` found different from its shadow in nothing but the entries at those
  *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
  *       differing elements are numbers; a segmented Map whose first entries (as many as
- *       the shadow has) have the same keys in the same order, differing in the values
- *       listed, or a segmented Set whose first entries are the same, either followed by
- *       appended entries, all of them primitives. Every entry not listed (and before the
- *       appended ones) equals its shadow's, so the encoder may re-encode only the segments
- *       holding the listed ones and those appended (patch-segments.ts). The positions are
- *       taken once, and forgotten at the next `verify` and at `reset`.
+ *       the shadow has) have the same keys in the same order (objects by identity),
+ *       differing in the values listed, or a segmented Set whose first entries are the
+ *       same, either followed by appended entries, none of them a function or a symbol.
+ *       Every entry not listed (and before the appended ones) equals its shadow's, so the
+ *       encoder may write only the listed and appended entries (a PATCH part,
+ *       patch-record.ts), or re-encode only the segments holding them (patch-segments.ts)
+ *       when every entry is a primitive (`holdsRefs(id)` false). The positions are taken
+ *       once, and forgotten at the next `verify` and at `reset`.
  */
 import { getPrototypeOf, hasOwn, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'
@@ -105,8 +107,13 @@ export class Verifier {
   #n = 0
   /** S_NUMS array id -> the indices of its elements found changed by this point's `verify` (inv. V4). */
   readonly #changed = new Map<number, number[]>()
+  /** Ids in `#changed` whose collection holds an object key or value (inv. V4: a PATCH part may take them, patch-segments.ts may not). */
+  readonly #refs = new Set<number>()
   /** The indices `sameNums` found; emptied when it finds more than a cap, or a change that is not a number's value. */
   #found: number[] = []
+
+  /** True if the collection `id` whose positions this point found holds an object key or value (inv. V4). */
+  holdsRefs(id: number): boolean { return this.#refs.has(id) }
 
   /** The positions `takeChanged` would return, left in place (inv. V4). */
   peekChanged(id: number): readonly number[] | undefined { return this.#changed.get(id) }
@@ -142,6 +149,7 @@ export class Verifier {
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
     this.#changed.clear()
+    this.#refs.clear()
     this.shadow.reset()
     this.props.clear()
     this.#hasProps.fill(0)
@@ -167,6 +175,7 @@ export class Verifier {
     const dirty = dirtySet.flags     // marks made below are for ids already compared
     const forIn = prototypeIsClean()
     this.#changed.clear()
+    this.#refs.clear()
     let kept = 0, compared = 0
     for (let i = 0; i < this.#n; i++) {
       const id = list[i]
@@ -197,7 +206,7 @@ export class Verifier {
           const found = this.#found
           found.length = 0
           same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
-          if (!same && found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
+          if (!same && found.length > 0) { if (found.pop() === -2) this.#refs.add(id); this.#changed.set(id, found); this.#found = [] }
           break
         }
         default: same = stillGone(o, classes)

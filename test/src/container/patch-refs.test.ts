@@ -1,0 +1,232 @@
+/**
+ * PATCH parts that hold references (patch-record.ts inv. PR2, format version 5, part form 1):
+ * a large Map, Set or array whose changed keys or values are objects (`users.set(id, {...})`,
+ * `set.add(obj)`) writes those entries and the new objects, not the segments they touch;
+ * through the barrier's change log (after a restore) and through the verifying walk's
+ * positions (held raw, verify.ts inv. V4). Restored in a fresh process image fully and
+ * lazily, identity and order included; compaction keeps what a part names; `dropped` is
+ * right; damaged parts are CorruptionError.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { simRegion } from './setup.js'
+import { Container } from '../../../src/container/index.js'
+import { CorruptionError, UnsupportedVersionError } from '../../../regions/index.js'
+import { ByteWriter } from '../../../src/container/writer.js'
+import { writeSegment } from '../../../src/container/records.js'
+import { KIND_OBJECT, KIND_PATCH, KIND_SET, PROTO_BUILTIN, TAG_REF } from '../../../src/container/format.js'
+import { PART_OWNED } from '../../../src/container/patch-record.js'
+import { restoreFirst } from './patch-kit.js'
+import { FORMAT_VERSION, decodeMeta, encodeMeta } from '../../../src/container/meta.js'
+import { crc32 } from 'node:zlib'
+
+interface User { name: string; tags: string[] }
+interface Root { users: Map<number, User | null>; seen: Set<unknown>; list: unknown[]; byObj: Map<object, number>; shared: User }
+
+const N = 2000
+function init(): Root {
+  const shared = { name: 'shared', tags: ['s'] }
+  return {
+    users: new Map(Array.from({ length: N }, (_, i) => [i, { name: `u${i}`, tags: [`t${i % 7}`] }] as [number, User])),
+    seen: new Set<unknown>(Array.from({ length: N }, (_, i) => `s${i}`)),
+    list: Array.from({ length: N }, (_, i) => i),
+    byObj: new Map(Array.from({ length: 300 }, (_, i) => [{ key: i }, i] as [object, number])),
+    shared,
+  }
+}
+
+/** What a root holds, objects as plain copies (order kept) and the shared object as a token (identity). */
+function model(r: Root): unknown {
+  const v = (x: unknown): unknown => x === r.shared ? '<shared>' : typeof x === 'object' && x !== null ? JSON.parse(JSON.stringify(x)) as unknown : x
+  return {
+    users: [...r.users.entries()].map(([k, x]) => [k, v(x)]),
+    seen: [...r.seen].map(v),
+    list: [...r.list].map(v),
+    byObj: [...r.byObj.entries()].map(([k, x]) => [v(k), x]),
+  }
+}
+
+/** A container of `init` after its first point, closed, crashed and reopened (collections behind proxies). */
+async function restored(): Promise<{ region: ReturnType<typeof simRegion>; d: Container; r: Root }> {
+  const region = simRegion(1 << 23)
+  const c = Container.openRegion(region, { init, compactFactor: 100, chunkSize: 4096 })
+  await c.persist()
+  await c.close()
+  const img = region.crash(1)
+  const d = Container.openRegion(img, { compactFactor: 100, chunkSize: 4096 })
+  return { region: img, d, r: d.root as Root }
+}
+
+async function sameAfterCrash(region: ReturnType<typeof simRegion>, want: unknown, what: string, seed: number): Promise<void> {
+  for (const lazy of [false, true]) {
+    const f = Container.openRegion(region.crash(seed), { lazy })
+    const r = f.root as Root
+    assert.deepStrictEqual(model(r), want, `${what} (${lazy ? 'lazy' : 'full'})`)
+    if (!lazy) assert.deepEqual(f.check().problems, [], `${what}: check`)
+    await f.close()
+  }
+}
+
+test('patch-record.ts inv. PR2 (barrier path): object values and keys set, added and deleted through proxies are PATCH parts and the new objects; restored with identity and order', async () => {
+  const { region, d, r } = await restored()
+  r.users.set(5, { name: 'five', tags: ['new'] })            // an object value in place
+  r.users.set(N + 1, r.shared)                              // appended, an object with an id already
+  r.users.set(7, r.shared)                                  // the same object twice: one object on restore
+  r.users.delete(9)
+  r.seen.add(r.shared); r.seen.add({ name: 'fresh', tags: [] })
+  r.list[100] = { name: 'in the array', tags: [] }
+  const k = [...r.byObj.keys()][10]!
+  r.byObj.delete(k); r.byObj.set({ key: 'new' }, 1); r.byObj.set([...r.byObj.keys()][20]!, -1)
+  const st = await d.persist()
+  // 4 collections x (part + record), and the new objects: {five}, its tags, {fresh}, its tags, {in the array}, its tags, {key: new}
+  assert.ok(st.objects <= 8 + 7 + 1, `parts, PATCH records and the new objects only: ${st.objects} records`)
+  assert.ok(st.bytes < 6000, `no segment re-encoded: ${st.bytes} bytes`)
+  const want = model(r)
+  await d.close()
+  await sameAfterCrash(region, want, 'after one point of object changes', 2)
+  const f = Container.openRegion(region.crash(3))
+  const fr = f.root as Root
+  assert.equal(fr.users.get(7), fr.shared, 'identity: the shared object, not a copy')
+  assert.equal(fr.users.get(N + 1), fr.shared)
+  assert.ok([...fr.seen].includes(fr.shared))
+  await f.close()
+})
+
+test('patch-record.ts inv. PR2, PR4: several lives of object changes through proxies, a crash after each; compaction keeps what a part names; restored exactly', async () => {
+  let { region, d, r } = await restored()
+  let compacted = false
+  for (let life = 0; life < 3; life++) {
+    for (let p = 0; p < 3; p++) {
+      for (let j = 0; j < 5; j++) {
+        const i = (life * 97 + p * 31 + j * 7) % N
+        r.users.set(i, { name: `l${life}p${p}j${j}`, tags: [String(i)] })
+        r.seen.add({ name: `added ${life}.${p}.${j}`, tags: [] })
+        r.list[(i * 3) % N] = j % 2 === 0 ? r.shared : { name: 'el', tags: [] }
+      }
+      r.users.delete((life * 13 + p) % N)
+      const st = await d.persist()
+      if (st.compacted) compacted = true
+      else assert.ok(st.bytes < 8000, `life ${life} point ${p}: parts, not segments (${st.bytes} bytes)`)
+    }
+    for (let k = 0; life === 1 && !compacted && k < 60; k++) {       // until the log is compacted (compactFactor 1.1)
+      for (let j = 0; j < 10; j++) r.users.set(k * 10 + j, { name: `more ${k}.${j} `.repeat(30), tags: [] })
+      compacted = (await d.persist()).compacted
+    }
+    if (life === 1) assert.ok(compacted, 'life 2 compacted its log')
+    const want = model(r)
+    await d.close()
+    region = region.crash(life + 10)
+    await sameAfterCrash(region, want, `life ${life + 1}${life === 1 ? ', compacted' : ''}`, life + 20)
+    d = Container.openRegion(region, { compactFactor: life === 0 ? 1.1 : 100, chunkSize: 4096, lazy: life % 2 === 0 })
+    r = d.root as Root
+  }
+  await d.close()
+})
+
+test('patch-record.ts inv. PR2: a value that cannot persist (a function, an unregistered class, an excluded object) is never in a part, nor is a part written over a base that dropped one: `dropped` keeps reporting it', async () => {
+  const { region, d, r } = await restored()
+  class Unregistered { x = 1 }
+  const excluded = { secret: true }
+  d.exclude(excluded)
+  const reported = (what: string): string[] => {
+    const paths = d.dropped.map(x => x.path)
+    assert.ok(paths.some(p => p.includes('users') && p.includes('3')), `${what}: the function at users 3 is reported: ${JSON.stringify(paths)}`)
+    return paths
+  }
+  r.users.set(3, (() => 1) as unknown as User)
+  await d.persist()
+  reported('its point')
+  r.users.set(4, new Unregistered() as unknown as User)
+  r.seen.add(excluded)
+  await d.persist()
+  assert.ok(reported('an unregistered instance added').some(p => p.includes('4')), 'the unregistered instance is reported too')
+  r.users.set(10, { name: 'a change after', tags: [] })          // a part here would forget what the base dropped
+  await d.persist()
+  assert.ok(reported('a later change').some(p => p.includes('4')), 'both still reported after a later point')
+  await d.close()
+  const f = Container.openRegion(region.crash(2))
+  const fr = f.root as Root
+  assert.equal(fr.users.get(3), null, 'the function restored as null')
+  assert.equal(fr.users.get(4), null, 'the unregistered instance restored as null')
+  assert.equal(fr.users.get(10)?.name, 'a change after')
+  assert.equal(fr.users.size, N)
+  assert.ok(!([...fr.seen].some(x => typeof x === 'object' && x !== null && 'secret' in x)), 'the excluded object is not restored')
+  assert.equal(fr.seen.size, N + 1)
+  await f.close()
+})
+
+test('patch-record.ts writeVerifiedEntries, verify.ts inv. V4: a Map and a Set held raw whose changed values and appended entries are objects are PATCH parts; restored with identity', async () => {
+  const region = simRegion(1 << 23)
+  const root = init()
+  const c = Container.openRegion(region, { init: () => root, compactFactor: 100 })
+  await c.persist()
+  for (let p = 1; p <= 3; p++) {
+    for (let j = 0; j < 20; j++) root.users.set((j * 7919 + p * 104729) % N, { name: `p${p}j${j}`, tags: [] })
+    root.users.set(p, root.shared)
+    root.seen.add({ name: `appended ${p}`, tags: [] }); root.seen.add(root.shared)
+    root.users.set(N + p, { name: 'appended', tags: [] })
+    const st = await c.persist()
+    assert.ok(st.bytes < 8000, `point ${p}: parts and the new objects, no segments (${st.bytes} bytes, ${st.objects} records)`)
+    assert.ok(st.objects <= 4 + 2 * 22 + 2, `point ${p}: ${st.objects} records`)
+  }
+  const want = model(root)
+  await c.close()
+  await sameAfterCrash(region, want, 'held raw', 4)
+  const f = Container.openRegion(region.crash(5))
+  const fr = f.root as Root
+  assert.equal(fr.users.get(2), fr.shared, 'identity kept through a part of the comparison')
+  await f.close()
+})
+
+test('patch-record.ts inv. PR2: a damaged part that holds references is CorruptionError: a reference to a missing id, a part of another collection, a reference to a segment', () => {
+  const setBase = (w: ByteWriter): void => { w.str('a'); w.str('b') }
+  /** SEGMENT 2 (two strings), object 5 ({}), part 3 of `owner` adding `ref`, then Set 1's PATCH record listing part 3. */
+  const log = (owner: number, ref: number, after = 3): Uint8Array => {
+    const w = new ByteWriter(1 << 12)
+    const seg = new ByteWriter(64); setBase(seg)
+    writeSegment(w, 2, 2, seg.view())
+    let at = w.beginRecord(5)
+    w.u8(KIND_OBJECT); w.varint(PROTO_BUILTIN); w.varint(0)
+    w.endRecord(at)
+    const shape = w.beginRecord(6); w.u8(11); w.varint(0); w.varint(0); w.endRecord(shape)     // SHAPE 6: no keys
+    at = w.beginRecord(3)
+    w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_OWNED); w.u8(KIND_SET); w.varint(owner); w.varint(after)
+    w.varint(0); w.varint(1); w.u8(TAG_REF); w.varint(ref)
+    w.endRecord(at)
+    at = w.beginRecord(1)
+    w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(KIND_SET); w.varint(3); w.varint(1); w.varint(2); w.varint(2); w.varint(1); w.varint(3)
+    w.endRecord(at)
+    return new Uint8Array(w.view())
+  }
+  // The object record 5 names shape 6: fix its body to `varint 6` (the shape id), written above as 0.
+  const good = log(1, 5)
+  const fix = (b: Uint8Array): Uint8Array => { const i = b.indexOf(KIND_OBJECT, 0); b[i + 2] = 6; return b }
+  const s = restoreFirst(fix(good), 'patch-refs') as Set<unknown>
+  assert.equal(s.size, 3)
+  assert.deepEqual([...s].slice(0, 2), ['a', 'b'])
+  assert.equal(typeof [...s][2], 'object', 'the reference restores as the object')
+  for (const [what, bytes] of [
+    ['a reference to an id with no record', fix(log(1, 9))],
+    ['a reference past the high-water mark', fix(log(1, 40))],
+    ['a part of another collection', fix(log(4, 5))],
+    ['a reference to a segment', fix(log(1, 2))],
+    ['a reference to the part itself', fix(log(1, 3))],
+  ] as const) {
+    assert.throws(() => restoreFirst(bytes, 'patch-refs'), (e: unknown) => e instanceof CorruptionError, what)
+  }
+})
+
+test('meta.ts: every point writes format version 5; version 4 is still read; version 6 is UnsupportedVersionError', () => {
+  assert.equal(FORMAT_VERSION, 5)
+  const m = { logEnd: 10, rootId: 1, highWater: 2, objectsWritten: 1, records: 1, bytesWritten: 10, compactedSize: 0, time: 0, blockedMs: 0, indexAt: -1 }
+  const withVersion = (v: number): Uint8Array => {
+    const b = encodeMeta(m)
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    dv.setUint16(4, v, true)
+    dv.setUint32(72, crc32(b.subarray(0, 72)), true)
+    return b
+  }
+  assert.equal(new DataView(encodeMeta(m).buffer).getUint16(4, true), 5)
+  assert.equal(decodeMeta(withVersion(4), 'v4').logEnd, 10, 'a version-4 blob opens')
+  assert.throws(() => decodeMeta(withVersion(6), 'v6'), (e: unknown) => e instanceof UnsupportedVersionError)
+})
