@@ -81,9 +81,13 @@ test('patch-record.ts inv. PR2 (barrier path): object values and keys set, added
   // 4 collections x (part + record), and the new objects: {five}, its tags, {fresh}, its tags, {in the array}, its tags, {key: new}
   assert.ok(st.objects <= 8 + 7 + 1, `parts, PATCH records and the new objects only: ${st.objects} records`)
   assert.ok(st.bytes < 6000, `no segment re-encoded: ${st.bytes} bytes`)
+  r.byObj.delete([...r.byObj.keys()][30]!); r.byObj.set({ key: 'another' }, 2)      // object keys alone (change-log.ts: no longer inv. CL2's `whole`)
+  assert.equal((await d.persist()).objects, 3, 'object keys deleted and added: a part, the PATCH record and the new key object')
+  r.seen.delete(r.shared)
+  assert.equal((await d.persist()).objects, 2, 'an object deleted from a Set: a part and the PATCH record')
   const want = model(r)
   await d.close()
-  await sameAfterCrash(region, want, 'after one point of object changes', 2)
+  await sameAfterCrash(region, want, 'after points of object changes', 2)
   const f = Container.openRegion(region.crash(3))
   const fr = f.root as Root
   assert.equal(fr.users.get(7), fr.shared, 'identity: the shared object, not a copy')
