@@ -176,14 +176,16 @@ export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start:
 }
 
 /**
- * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some Map
- * values changed and entries appended, primitives or objects (verify.ts inv. V4): one PATCH
- * part with those values (keys from the shadow) and the appended entries, and its PATCH
- * record. The part is written first and the shadow changed only once it is whole (a value
- * that could not persist, inv. PR2, leaves both untouched: the caller re-encodes). The
- * shadow is what the record holds (patch-segments.ts inv. P1): without appends the old
- * slice, its changed value slots overwritten; with them a new slice of the old slots (so
- * overwritten) and the appended entries. False, having written nothing, when that does not apply.
+ * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some
+ * entries deleted, some Map values changed and entries appended, primitives or objects
+ * (verify.ts inv. V4: a changed value's old position p, a deleted entry's as -3 - p): one
+ * PATCH part with the deleted keys and the changed values (keys from the shadow) and the
+ * appended entries, and its PATCH record. The part is written first and the shadow changed
+ * only once it is whole (a value that could not persist, inv. PR2, leaves both untouched:
+ * the caller re-encodes). The shadow is what the record holds (patch-segments.ts inv. P1):
+ * without deletions or appends the old slice, its changed value slots overwritten; with
+ * them a new slice of the old slots kept (so overwritten) and the appended entries. False,
+ * having written nothing, when that does not apply.
  */
 export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<unknown>, n: number, start: number, base: number): boolean {
   const owner = e.holder
@@ -195,8 +197,11 @@ export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<
   if (c === undefined || changed === undefined || c.whole || c.dropped || c.base !== base || owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false
   const prev = sh.chunks[sh.chunkOf[owner]], p = sh.startOf[owner] + 2       // the old slice's first entry (after proto, size)
   const old = prev[p - 1] as number
-  const count = changed.length + (n - old)
-  if (n < old || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  let dels = 0
+  for (let j = 0; j < changed.length; j++) if (changed[j] < 0) dels++
+  const kept = old - dels, appended = n - kept, upds = changed.length - dels
+  const count = changed.length + appended
+  if (appended < 0 || (!isMap && upds > 0) || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
   v.takeChanged(owner)
   const sw = e.seg, main = e.w
   sw.pos = 0
@@ -208,21 +213,27 @@ export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<
   let ok = true
   try {
     sw.varint(n)
-    sw.varint(0)                                        // nothing deleted (V4)
+    sw.varint(dels)
+    for (let j = 0; j < changed.length; j++) {
+      if (changed[j] >= 0) continue
+      const at = p + (isMap ? 2 : 1) * (-3 - changed[j]), k = prev[at]
+      e.value(k, k, isMap ? 'mapKey' : 'setEntry')          // in the last record: it persists
+    }
     if (isMap) {
-      sw.varint(changed.length)
+      sw.varint(upds)
       for (let j = 0; j < changed.length; j++) {
+        if (changed[j] < 0) continue
         const k = prev[p + 2 * changed[j]], x = mapFetch(o as Map<unknown, unknown>, k)
         if (!persistable(e, x)) { ok = false; break }     // the key was in the last record
         e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue')
         vals.push(x)
       }
     }
-    sw.varint(n - old)
-    if (ok && n > old) {
+    sw.varint(appended)
+    if (ok && appended > 0) {
       let i = 0
       const entry = (x: unknown, k: unknown): void => {
-        if (i++ < old || !ok) return
+        if (i++ < kept || !ok) return
         if (!persistable(e, k) || (isMap && !persistable(e, x))) { ok = false; return }
         if (isMap) { e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue'); vals.push(k, x) }
         else { e.value(x, i - 1, 'setEntry'); vals.push(x) }
@@ -234,13 +245,19 @@ export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<
   } finally { e.cap = cap; e.w = main }
   if (!ok) { e.scratch.n = n0; return false }
   let at = 0
-  if (isMap) for (let j = 0; j < changed.length; j++) prev[p + 2 * changed[j] + 1] = vals[at++]
-  if (n > old) {
+  if (isMap) for (let j = 0; j < changed.length; j++) if (changed[j] >= 0) prev[p + 2 * changed[j] + 1] = vals[at++]
+  const fresh = dels > 0 || appended > 0
+  if (fresh) {
+    const gone = new Uint8Array(dels > 0 ? old : 0)
+    for (let j = 0; j < changed.length; j++) if (changed[j] < 0) gone[-3 - changed[j]] = 1
     sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n)
-    for (let i = p, end = p + (isMap ? 2 * old : old); i < end; i++) sh.push(prev[i])
+    for (let i = 0; i < old; i++) {
+      if (dels > 0 && gone[i] === 1) continue
+      if (isMap) { sh.push(prev[p + 2 * i]); sh.push(prev[p + 2 * i + 1]) } else sh.push(prev[p + i])
+    }
     while (at < vals.length) sh.push(vals[at++])
   }
-  e.skind = n > old ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
+  e.skind = fresh ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
   const pid = e.ctx.table.assign(new PatchPart(owner))
   writePart(e.aux, pid, base, owner, sw.buf.subarray(0, sw.pos))
   e.ctx.refs.set(pid, e.scratch.a, n0, e.scratch.n)      // inv. PR2: the objects the part names

@@ -201,44 +201,82 @@ export function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
 
 /**
  * `sameMap` or `sameSet` of a segmented collection (more than SEGMENT_MIN entries in its
- * shadow), which also finds where it differs (inv. V4): when its first `old` entries (the
- * shadow's count) have the same keys in the same order (objects compared by identity), only
- * Map values differ among them, entries may follow them (appended), and no entry is a
- * function or a symbol, `found` holds the positions of the changed values and then one more
- * number: -1 when every entry is a primitive (patch-segments.ts inv. P3), -2 when some key
- * or value is an object (a PATCH part may hold it, patch-record.ts inv. PR2; the caller
- * drops that number and remembers which); otherwise `found` is left empty.
+ * shadow), which also finds where it differs (inv. V4) when it is the shadow's entries
+ * (keys compared by identity), some deleted, some Map values changed, followed by
+ * appended entries, none a function or a symbol, and no more changes than a cap:
+ * `found` then holds, in ascending old position, each changed value's position p and each
+ * deleted entry's as -3 - p, then one more number: -1 when every entry is a primitive
+ * (patch-segments.ts inv. P3), -2 when some key or value is an object (a PATCH part may
+ * hold it, patch-record.ts inv. PR2; the caller drops that number and remembers which);
+ * otherwise `found` is left empty. Entries in the shadow's order and none deleted are
+ * found in the walk that compares; deletions (an entry of the shadow missing where the
+ * walk expects it, or fewer entries) take a second walk with the shadow's keys indexed
+ * (`editScript`).
  */
 export function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const old = a[p + 1] as number
   const size = isMap ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
   const cap = Math.max(64, old >>> 4)
-  let i = 0, differs = size !== old, hint = size >= old, prim = true
+  let i = 0, differs = size !== old, ok = true, order = size >= old, prim = true
   const at = p + 2
   const entry = (v: unknown, k: unknown): void => {
-    if (hint) {
+    if (ok) {
       const tk = typeof k, tv = typeof v
-      if (tk === 'function' || tk === 'symbol' || tv === 'function' || tv === 'symbol') hint = false
+      if (tk === 'function' || tk === 'symbol' || tv === 'function' || tv === 'symbol') ok = false
       else if (prim && ((tk === 'object' && k !== null) || (tv === 'object' && v !== null))) prim = false
     }
     if (i < old) {
       if (isMap) {
-        if (!same(k, a[at + 2 * i])) { differs = true; hint = false }
+        if (!same(k, a[at + 2 * i])) { differs = true; order = false }
         else if (!same(v, a[at + 2 * i + 1])) {
           differs = true
-          if (hint) { if (found.length === cap) hint = false; else found.push(i) }
+          if (ok && order) { if (found.length === cap) ok = false; else found.push(i) }
         }
-      } else if (!same(v, a[at + i])) { differs = true; hint = false }
+      } else if (!same(v, a[at + i])) { differs = true; order = false }
     }
     i++
   }
   if (isMap) mapEach(o as Map<unknown, unknown>, entry)
   else setEach(o as Set<unknown>, v => { entry(v, v) })
   if (!differs) return true
-  if (hint) found.push(prim ? -1 : -2)
-  else found.length = 0
+  if (ok && order) { found.push(prim ? -1 : -2); return false }
+  found.length = 0
+  if (ok && old - size <= cap) editScript(o, isMap, a, at, old, cap, found, prim)
   return false
+}
+
+/**
+ * The second walk of `sameEntries` (its `found` empty): each entry of the collection is
+ * matched with the first entry of the shadow at or after the last match that has its key
+ * (an index of the shadow's keys); the shadow's entries skipped are deleted, a matched Map
+ * entry whose value differs is changed, and an entry with no match makes it and every
+ * later one appended (the rest of the shadow deleted). Applied to the shadow's entries in
+ * order (patch-record.ts inv. PR1), that gives the collection, order included. Leaves
+ * `found` empty past `cap` changes.
+ */
+function editScript(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], at: number, old: number, cap: number, found: number[], prim: boolean): void {
+  const index = new Map<unknown, number>()
+  for (let j = 0; j < old; j++) index.set(isMap ? a[at + 2 * j] : a[at + j], j)
+  let j = 0, appended = 0, over = false
+  const entry = (v: unknown, k: unknown): void => {
+    if (over) return
+    const pos = j < old ? index.get(k) : undefined
+    if (pos !== undefined && pos >= j) {
+      for (; j < pos; j++) found.push(-3 - j)
+      if (isMap && !same(v, a[at + 2 * pos + 1])) found.push(pos)
+      j = pos + 1
+    } else {
+      for (; j < old; j++) found.push(-3 - j)
+      appended++
+    }
+    if (found.length + appended > cap) over = true
+  }
+  if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+  else setEach(o as Set<unknown>, v => { entry(v, v) })
+  for (; j < old && !over; j++) found.push(-3 - j)
+  if (over || found.length + appended > cap) { found.length = 0; return }
+  found.push(prim ? -1 : -2)
 }
 
 export function sameMap(o: Map<unknown, unknown>, a: unknown[], p: number): boolean {

@@ -52,15 +52,15 @@
  *   V4. `takeChanged(id)` returns positions only for a collection that this point's
  *       `verify` found different from its shadow in nothing but the entries at those
  *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
- *       differing elements are numbers; a segmented Map whose first entries (as many as
- *       the shadow has) have the same keys in the same order (objects by identity),
- *       differing in the values listed, or a segmented Set whose first entries are the
- *       same, either followed by appended entries, none of them a function or a symbol.
- *       Every entry not listed (and before the appended ones) equals its shadow's, so the
- *       encoder may write only the listed and appended entries (a PATCH part,
- *       patch-record.ts), or re-encode only the segments holding them (patch-segments.ts)
- *       when every entry is a primitive (`holdsRefs(id)` false). The positions are taken
- *       once, and forgotten at the next `verify` and at `reset`.
+ *       differing elements are numbers; a segmented Map or Set that is its shadow's entries
+ *       (keys compared by identity) with some deleted (position p listed as -3 - p), some
+ *       Map values changed (p listed) and entries appended after them, none of them a
+ *       function or a symbol (verify-compare.ts `sameEntries`). Every entry not listed (and
+ *       before the appended ones) equals its shadow's, so the encoder may write only the
+ *       listed and appended entries (a PATCH part, patch-record.ts), or, when nothing was
+ *       deleted and every entry is a primitive (`holdsRefs(id)` false), re-encode only the
+ *       segments holding them (patch-segments.ts). The positions are taken once, and
+ *       forgotten at the next `verify` and at `reset`.
  */
 import { getPrototypeOf, hasOwn, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_SET, MAX_SHAPE_KEYS } from './format.js'

@@ -241,7 +241,7 @@ test('patch-record.ts writeVerifiedEntries: a Map and a Set held raw, values cha
   m.set('k1', 'x'); await c.persist()
   m.set('k1', 1); assert.equal((await c.persist()).objects, 2, 'the value set back is found and written')
   assert.deepStrictEqual([...(Container.openRegion(region.crash(2)).root as { m: Map<string, unknown> }).m.entries()], [...m.entries()], 'restored after the value set back')
-  s.delete('w10'); m.delete('k20'); await c.persist()          // not what a part of a comparison holds: re-encoded
+  s.delete('w10'); m.delete('k20'); await c.persist()          // deletions: a part too (verify.ts inv. V4, -3 - p)
   m.set('k21', 'after'); s.add('last'); await c.persist()
   await c.close()
   for (const lazy of [false, true]) {

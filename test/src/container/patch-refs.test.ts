@@ -236,3 +236,41 @@ test('meta.ts: every point writes format version 5; version 4 is still read; ver
   assert.equal(decodeMeta(withVersion(4), 'v4').logEnd, 10, 'a version-4 blob opens')
   assert.throws(() => decodeMeta(withVersion(6), 'v6'), (e: unknown) => e instanceof UnsupportedVersionError)
 })
+
+test('verify.ts inv. V4, patch-record.ts writeVerifiedEntries: entries deleted from a Map and a Set held raw (re-added, appended, values changed too) are a PATCH part, not segments; restored exactly, in order', async () => {
+  const region = simRegion(1 << 23)
+  const m = new Map<unknown, unknown>(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]))
+  const s = new Set<unknown>(Array.from({ length: 5000 }, (_, i) => `w${i}`))
+  const obj = { shared: true }
+  const c = Container.openRegion(region, { init: () => ({ m, s, obj }), compactFactor: 100 })
+  await c.persist()
+  const steps: [string, () => void][] = [
+    ['deletions spread over the Map and the Set', () => { for (let j = 0; j < 20; j++) { m.delete(`k${j * 211}`); s.delete(`w${j * 241}`) } }],
+    ['the last entries deleted', () => { m.delete('k4999'); s.delete('w4999') }],
+    ['the first entries deleted', () => { m.delete('k0'); m.delete('k1'); s.delete('w1') }],
+    ['a key deleted and set again (to the end), another changed, an object appended', () => { m.delete('k7'); m.set('k7', obj); m.set('k8', 'changed'); s.delete('w8'); s.add('w8'); s.add(obj) }],
+    ['deleted, appended and re-added in one point', () => { m.delete('k9'); m.set('new', 1); m.set('k9', 9); m.delete('k10'); s.delete('w9'); s.add('new'); s.add('w9') }],
+    ['an appended entry deleted in a later point', () => { m.delete('new'); s.delete('new'); s.delete(obj) }],
+  ]
+  for (const [what, step] of steps) {
+    step()
+    const st = await c.persist()
+    assert.equal(st.objects, 4, `${what}: a PATCH part and record for each (${st.objects} records)`)
+    assert.ok(st.bytes < 1500, `${what}: no segment (${st.bytes} bytes)`)
+    for (const lazy of [false, true]) {
+      const f = Container.openRegion(region.crash(1), { lazy })
+      const r = f.root as { m: Map<unknown, unknown>; s: Set<unknown>; obj: object }
+      const tokM = [...r.m.entries()].map(([k, v]) => [k, v === r.obj ? '<obj>' : v])
+      assert.deepStrictEqual(tokM, [...m.entries()].map(([k, v]) => [k, v === obj ? '<obj>' : v]), `${what}: Map (${lazy ? 'lazy' : 'full'})`)
+      assert.deepStrictEqual([...r.s].map(v => v === r.obj ? '<obj>' : v), [...s].map(v => v === obj ? '<obj>' : v), `${what}: Set (${lazy ? 'lazy' : 'full'})`)
+      await f.close()
+    }
+  }
+  assert.equal((await c.persist()).objects, 0, 'nothing changed since: the shadow is what the records hold (patch-segments.ts inv. P1)')
+  m.clear(); for (let i = 0; i < 300; i++) m.set(`z${i}`, i)      // more changes than a part takes: re-encoded
+  await c.persist()
+  await c.close()
+  const f = Container.openRegion(region.crash(2))
+  assert.deepStrictEqual([...(f.root as { m: Map<unknown, unknown> }).m.entries()], [...m.entries()])
+  await f.close()
+})
