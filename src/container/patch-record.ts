@@ -20,9 +20,13 @@
  *   PR1. Restore builds the base from its segments (b entries), then applies each part in
  *        order: delete every `del` key (each must be present), set every `upd` key (each
  *        must be present: a value in place, keeping the order), then for each `add` key in
- *        order delete it if present and append it; an array's `upd` entries are (index <
- *        length, value) and its length never changes. After each part the collection must
- *        have the entries the part says, and after all of them the entries the record says.
+ *        order delete it if present and append it. An array's part sets the array's length
+ *        to its `after` first (form 1, format 5; a form-0 part never changes it), then its
+ *        `upd` entries (index < length, value); an array that grew must have every element
+ *        from its old length on (a segmented array is dense: the encoder writes every
+ *        element from the lowest length it had since its last record, change-log.ts, and
+ *        re-encodes an array with a hole). After each part the collection must have the
+ *        entries the part says, and after all of them the entries the record says.
  *        This is the collection at the point (change-log.ts's table, applied part by part),
  *        order included.
  *   PR2. A part's keys and values are primitives or references (format 5, part form 1; a
@@ -83,12 +87,13 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
   const log = e.ctx.dirty.changes
   const c = log.get(o)
   if (c === undefined) return false
-  const expect = base === KIND_ARRAY ? c.entries : c.size0 - c.del.size + c.add.size
-  if (c.whole || c.dropped || c.base !== base || c.total + c.size > c.limit || n !== expect || (c.size > 0 && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
+  const expect = base === KIND_ARRAY ? n : c.size0 - c.del.size + c.add.size      // an array's length may change (inv. PR1; each element written is checked present)
+  const any = c.size > 0 || (base === KIND_ARRAY && (n !== c.size0 || c.low < c.size0))     // a length change alone is a part too
+  if (c.whole || c.dropped || c.base !== base || c.total + c.size > c.limit || n !== expect || (any && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
     log.delete(o)
     return false
   }
-  if (c.size > 0) {
+  if (any) {
     const main = e.w, sw = e.seg
     const n0 = e.scratch.n
     e.w = sw
@@ -310,9 +315,16 @@ function changes(e: Encoder, o: object, c: Changes, base: number, n: number): bo
   const w = e.w
   w.varint(n)
   if (base === KIND_ARRAY) {
+    // The indices set below the lowest length since the last record, then every element
+    // from there to the length (change-log.ts's table): each present (no hole, inv. PR1).
     const a = o as unknown[]
-    w.varint(c.upd.size)
-    for (const i of c.upd as Set<number>) {
+    const from = Math.min(c.low, c.size0, n)
+    const idx: number[] = []
+    for (const i of c.upd as Set<number>) if (i < from) idx.push(i)
+    if (c.total + idx.length + (n - from) > c.limit) return false
+    w.varint(idx.length + (n - from))
+    for (let j = 0, end = idx.length + (n - from); j < end; j++) {
+      const i = j < idx.length ? idx[j] : from + j - idx.length
       const v = a[i]
       if (!persistable(e, v) || (v === undefined && !hasOwn(a, i))) return false
       w.varint(i)
@@ -420,6 +432,11 @@ export function entriesOf(o: object, base: number): number {
 function applyPart(r: PatchReader, o: object, base: number, after: number, refs: boolean): number {
   if (base === KIND_ARRAY) {
     const a = o as unknown[]
+    const before = a.length
+    if (refs && after !== before) {           // form 1: the length first (inv. PR1), then the elements
+      if (after > before && (after - before) * 2 > r.end - r.pos) r.fail(`patch part grows an array from ${before} to ${after} entries in ${r.end - r.pos} bytes`)
+      a.length = after
+    }
     const k = r.count(2)
     for (let i = 0; i < k; i++) {
       const at = r.varint()
@@ -427,6 +444,7 @@ function applyPart(r: PatchReader, o: object, base: number, after: number, refs:
       a[at] = patchValue(r, refs)
     }
     if (a.length !== after) r.fail(`patch part of an array of ${a.length} entries says ${after}`)
+    for (let i = before; i < after; i++) if (!hasOwn(a, i)) r.fail(`patch part grows an array to ${after} entries without element ${i}`)
     return k
   }
   const isMap = base === KIND_MAP

@@ -61,6 +61,7 @@ type Op =
   | { t: 'whole'; which: number }  // a mutation a log cannot express: push, an object value, clear of a fresh Set
   | { t: 'edge'; which: number; k: number }      // what few sequences reach (below)
   | { t: 'obj'; which: number; k: number; j: number }   // object keys and values (patch-record.ts inv. PR2)
+  | { t: 'alen'; which: number; k: number }              // the array's length changes (inv. PR1, format 5)
   | { t: 'point' }
 
 const key = fc.nat({ max: N + 60 })
@@ -74,6 +75,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('whole' as const), which: fc.nat({ max: 2 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('edge' as const), which: fc.nat({ max: 5 }), k: key }) },
   { weight: 6, arbitrary: fc.record({ t: fc.constant('obj' as const), which: fc.nat({ max: 7 }), k: key, j: fc.nat({ max: POOL - 1 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('alen' as const), which: fc.nat({ max: 5 }), k: fc.nat({ max: 40 }) }) },
   { weight: 4, arbitrary: fc.constant({ t: 'point' as const }) },
 )
 
@@ -108,6 +110,14 @@ function apply(r: Root, op: Op): void {
       else if (op.which === 5) r.s.delete(r.pool[op.j])
       else if (op.which === 6) r.s.add({ fresh: op.k })
       else r.a[op.k % N] = op.k % 2 === 0 ? r.pool[op.j] : { fresh: op.k }         // an array element
+      break
+    case 'alen':
+      if (op.which === 0) r.a.push(op.k + 0.25)
+      else if (op.which === 1) r.a.pop()
+      else if (op.which === 2) r.a.length = Math.max(0, r.a.length - op.k)           // truncated
+      else if (op.which === 3) { r.a.push(op.k, { fresh: op.k }); r.a.pop(); r.a.push(-op.k) }
+      else if (op.which === 4) r.a.splice(op.k % 50, 1)                               // shifts every later element: many changes
+      else r.a.length = r.a.length + (op.k % 3)                                        // grown with holes: re-encoded
       break
     case 'point': break
   }

@@ -274,3 +274,31 @@ test('verify.ts inv. V4, patch-record.ts writeVerifiedEntries: entries deleted f
   assert.deepStrictEqual([...(f.root as { m: Map<unknown, unknown> }).m.entries()], [...m.entries()])
   await f.close()
 })
+
+test('patch-record.ts inv. PR1 (format 5): a large array behind a proxy that is pushed to, popped and truncated is a PATCH part of the elements from its lowest length; holes re-encode it; restored exactly', async () => {
+  const { region, d, r } = await restored()
+  const steps: [string, () => void, number][] = [
+    ['pushes', () => { r.list.push(1, 2, 3); r.list.push({ name: 'pushed', tags: [] }) }, 4],     // + the new object and its tags array
+    ['pops', () => { r.list.pop(); r.list.pop() }, 2],
+    ['a truncation', () => { r.list.length = N - 100 }, 2],
+    ['pops then pushes (same length)', () => { r.list.pop(); r.list.pop(); r.list.push('a', 'b') }, 2],
+    ['a truncation then pushes past the old length', () => { r.list.length = N - 150; for (let i = 0; i < 80; i++) r.list.push(i * 2) }, 2],
+    ['an element set and the array popped past it', () => { r.list[r.list.length - 1] = 'gone'; r.list.pop() }, 2],
+  ]
+  for (const [what, step, records] of steps) {
+    step()
+    const st = await d.persist()
+    assert.equal(st.objects, records, `${what}: a PATCH part and record (${st.objects} records)`)
+    assert.ok(st.bytes < 1200, `${what}: no segment (${st.bytes} bytes)`)
+  }
+  r.list.length = r.list.length - 10; r.list.length = r.list.length + 10        // cut and grown back: holes where elements were (change-log.ts `low`)
+  await d.persist()
+  assert.deepStrictEqual(model(Container.openRegion(region.crash(7)).root as Root), model(r), 'holes after a cut, not the old elements')
+  r.list.length = r.list.length + 2            // holes: not a segmented array any more
+  await d.persist()
+  r.list[r.list.length - 1] = 'filled'; r.list[r.list.length - 2] = 'filled too'
+  await d.persist()
+  const want = model(r)
+  await d.close()
+  await sameAfterCrash(region, want, 'after length changes', 3)
+})
