@@ -290,6 +290,9 @@ test('patch-record.ts inv. PR1 (format 5): a large array behind a proxy that is 
     const st = await d.persist()
     assert.equal(st.objects, records, `${what}: a PATCH part and record (${st.objects} records)`)
     assert.ok(st.bytes < 1200, `${what}: no segment (${st.bytes} bytes)`)
+    const f = Container.openRegion(region.crash(8))
+    assert.deepStrictEqual(model(f.root as Root), model(r), `${what}: restored`)
+    await f.close()
   }
   r.list.length = r.list.length - 10; r.list.length = r.list.length + 10        // cut and grown back: holes where elements were (change-log.ts `low`)
   await d.persist()
