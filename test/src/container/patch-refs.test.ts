@@ -14,7 +14,7 @@ import { Container } from '../../../src/container/index.js'
 import { CorruptionError, UnsupportedVersionError } from '../../../regions/index.js'
 import { ByteWriter } from '../../../src/container/writer.js'
 import { writeSegment } from '../../../src/container/records.js'
-import { KIND_OBJECT, KIND_PATCH, KIND_SET, PROTO_BUILTIN, TAG_REF } from '../../../src/container/format.js'
+import { KIND_ARRAY, KIND_OBJECT, KIND_PATCH, KIND_SET, PROTO_BUILTIN, TAG_REF } from '../../../src/container/format.js'
 import { PART_OWNED } from '../../../src/container/patch-record.js'
 import { restoreFirst } from './patch-kit.js'
 import { FORMAT_VERSION, decodeMeta, encodeMeta } from '../../../src/container/meta.js'
@@ -304,4 +304,37 @@ test('patch-record.ts inv. PR1 (format 5): a large array behind a proxy that is 
   const want = model(r)
   await d.close()
   await sameAfterCrash(region, want, 'after length changes', 3)
+})
+
+test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the length restore as the layout says; a grown array with a missing element, or an impossible length, is CorruptionError', () => {
+  /** SEGMENT 2 of [1, 2, 3], then array 1's PATCH record (`n` entries) listing form-1 parts 3, 4, ... (each: entries after it, then its changes). */
+  const log = (n: number, parts: ((w: ByteWriter) => void)[]): Uint8Array => {
+    const w = new ByteWriter(1 << 12)
+    const seg = new ByteWriter(64); seg.num(1); seg.num(2); seg.num(3)
+    writeSegment(w, 2, 3, seg.view())
+    parts.forEach((part, k) => {
+      const at = w.beginRecord(3 + k)
+      w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_OWNED); w.u8(KIND_ARRAY); w.varint(1)
+      part(w)
+      w.endRecord(at)
+    })
+    const at = w.beginRecord(1)
+    w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(KIND_ARRAY); w.varint(n); w.varint(1); w.varint(2); w.varint(3); w.varint(parts.length)
+    parts.forEach((_, k) => w.varint(3 + k))
+    w.endRecord(at)
+    return new Uint8Array(w.view())
+  }
+  const a = restoreFirst(log(4, [
+    w => { w.varint(2); w.varint(0) },                                            // cut to 2
+    w => { w.varint(4); w.varint(2); w.varint(3); w.str('y'); w.varint(2); w.str('x') },   // grown to 4: elements 2 and 3 (any order)
+  ]), 'patch-array') as unknown[]
+  assert.deepStrictEqual(a, [1, 2, 'x', 'y'])
+  for (const [what, bytes] of [
+    ['a grown array without one of its new elements', log(5, [w => { w.varint(5); w.varint(1); w.varint(3); w.num(9) }])],
+    ['an impossible length', log(1_000_000, [w => { w.varint(1_000_000); w.varint(1); w.varint(3); w.num(9) }])],
+    ['an index past the new length', log(2, [w => { w.varint(2); w.varint(1); w.varint(2); w.num(9) }])],
+    ['a record length other than the parts leave', log(3, [w => { w.varint(2); w.varint(0) }])],
+  ] as const) {
+    assert.throws(() => restoreFirst(bytes, 'patch-array'), (e: unknown) => e instanceof CorruptionError, what)
+  }
 })
