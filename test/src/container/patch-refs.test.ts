@@ -330,7 +330,8 @@ test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the
   ]), 'patch-array') as unknown[]
   assert.deepStrictEqual(a, [1, 2, 'x', 'y'])
   for (const [what, bytes] of [
-    ['a grown array without one of its new elements', log(5, [w => { w.varint(5); w.varint(1); w.varint(3); w.num(9) }])],
+    ['a grown array without one of its new elements', log(5, [w => { w.varint(5); w.varint(2); w.varint(3); w.num(9); w.varint(3); w.num(8) }])],
+    ['a grown array with too few bytes for its new elements', log(5, [w => { w.varint(5); w.varint(1); w.varint(3); w.num(9) }])],
     ['an impossible length', log(1_000_000, [w => { w.varint(1_000_000); w.varint(1); w.varint(3); w.num(9) }])],
     ['an index past the new length', log(2, [w => { w.varint(2); w.varint(1); w.varint(2); w.num(9) }])],
     ['a record length other than the parts leave', log(3, [w => { w.varint(2); w.varint(0) }])],
