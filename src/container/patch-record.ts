@@ -143,31 +143,39 @@ function known(e: Encoder, k: unknown): boolean {
 
 /**
  * An exposed array of numbers (an S_NUMS shadow, verify.ts) whose point comparison found
- * only some elements changed (inv. V4): one PATCH part with them, from the comparison's
- * positions (the log's `upd` is not used: the program holds the array raw), and its PATCH
- * record; the shadow's Float64Array gets the values written (patch-segments.ts inv. P1).
- * False, having written nothing, when that does not apply.
+ * only some elements changed and maybe its length (inv. V4): one PATCH part with them, from
+ * the comparison's positions, and every element past the old length (the log's `upd` is
+ * not used: the program holds the array raw), and its PATCH record; the shadow's
+ * Float64Array gets the values written (a new one when the length changed;
+ * patch-segments.ts inv. P1). False, having written nothing, when that does not apply.
  */
 export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start: number): boolean {
   const owner = e.holder
   const c = e.ctx.dirty.changes.get(a)
   const v = e.ctx.verifier!
   const changed = v.peekChanged(owner)
-  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY || c.entries !== n) return false
-  const nums = e.sh!.numsOf(owner)
-  if (nums === null || nums.length !== n || c.total + changed.length > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
-  for (let j = 0; j < changed.length; j++) if (typeof a[changed[j]] !== 'number') return false
+  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY) return false
+  const old = e.sh!.numsOf(owner)
+  if (old === null || old.length !== c.size0) return false
+  const grown = n > old.length ? n - old.length : 0
+  if (c.total + changed.length + grown > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  for (let j = 0; j < changed.length; j++) if (changed[j] >= n || typeof a[changed[j]] !== 'number') return false
+  for (let i = old.length; i < n; i++) if (typeof a[i] !== 'number') return false
   v.takeChanged(owner)
+  let nums = old
+  if (n !== old.length) { nums = new Float64Array(n); nums.set(n < old.length ? old.subarray(0, n) : old) }
   const sw = e.seg
   sw.pos = 0
-  sw.varint(n); sw.varint(changed.length)
+  sw.varint(n); sw.varint(changed.length + grown)
   c.upd.clear()
-  for (let j = 0; j < changed.length; j++) {
-    const i = changed[j], x = a[i] as number
+  const put = (i: number): void => {
+    const x = a[i] as number
     sw.varint(i); sw.num(x)
     nums[i] = x
     c.upd.add(i)
   }
+  for (let j = 0; j < changed.length; j++) put(changed[j])
+  for (let i = old.length; i < n; i++) put(i)
   const pid = e.ctx.table.assign(new PatchPart(owner))
   writePart(e.aux, pid, KIND_ARRAY, owner, sw.buf.subarray(0, sw.pos))
   e.ctx.refs.set(pid, e.scratch.a, 0, 0)      // numbers only

@@ -164,22 +164,29 @@ export function sameArray(o: unknown[], a: unknown[], p: number, n: number): boo
  * An array whose shadow is S_NUMS (shadow.ts): the same prototype and length, each element
  * the same number as the Float64Array's (a non-number or a hole differs; -0 is not 0, NaN
  * is NaN), and still no named key (array-keys.ts, without Object.keys's string per index).
- * When it differs only in number values, at most a sixteenth of the elements (and 64 at
- * least), their indices are left in `found` (inv. V4); otherwise `found` is left empty.
+ * When it differs only in number values and its length (elements past the old length all
+ * present numbers), at most a sixteenth of the elements changed (and 64 at least), the
+ * indices of the values changed below both lengths are left in `found` followed by -1
+ * (inv. V4: the caller drops it; the length tells the rest); otherwise `found` is left empty.
  */
 export function sameNums(o: unknown[], a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const len = a[p + 1] as number
-  if (o.length !== len) return false
+  const cur = o.length
   const f = a[p + 3] as Float64Array
   const cap = Math.max(64, len >>> 4)
-  for (let j = 0; j < len; j++) {
+  if (Math.abs(cur - len) > cap) return false
+  const min = cur < len ? cur : len
+  for (let j = 0; j < min; j++) {
     const v = o[j], w = f[j]
     if (v !== w) { if (v === v || w === w) { if (typeof v !== 'number' || found.length === cap) { found.length = 0; return false } found.push(j) } }
     else if (v === 0 && 1 / v !== 1 / w) { if (found.length === cap) { found.length = 0; return false } found.push(j) }
   }
-  if (!noKeysBeyond(o, a[p + 2] as number)) { found.length = 0; return false }
-  return found.length === 0
+  for (let j = len; j < cur; j++) if (typeof o[j] !== 'number') { found.length = 0; return false }      // appended: numbers (a hole reads undefined)
+  if (!noKeysBeyond(o, cur) || found.length + Math.abs(cur - len) > cap) { found.length = 0; return false }
+  if (found.length === 0 && cur === len) return true
+  found.push(-1)
+  return false
 }
 
 /** `o`, whose elements were all found present, has `count` own enumerable keys: its indices only. */

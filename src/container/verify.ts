@@ -51,8 +51,10 @@
  *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
  *   V4. `takeChanged(id)` returns positions only for a collection that this point's
  *       `verify` found different from its shadow in nothing but the entries at those
- *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
- *       differing elements are numbers; a segmented Map or Set that is its shadow's entries
+ *       positions: an S_NUMS array whose prototype is the same, whose keys are its indices,
+ *       whose differing elements below both lengths are numbers (those listed) and whose
+ *       elements past the old length are numbers (a length change: patch-segments.ts
+ *       finds another length and re-encodes; a PATCH part says it); a segmented Map or Set that is its shadow's entries
  *       (keys compared by identity) with some deleted (position p listed as -3 - p), some
  *       Map values changed (p listed) and entries appended after them, none of them a
  *       function or a symbol (verify-compare.ts `sameEntries`). Every entry not listed (and
@@ -197,7 +199,7 @@ export class Verifier {
           const found = this.#found
           found.length = 0
           same = sameNums(o as unknown[], a, p, found)
-          if (found.length > 0) { this.#changed.set(id, found); this.#found = [] }
+          if (found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
           break
         }
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break

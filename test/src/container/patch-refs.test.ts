@@ -339,3 +339,36 @@ test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the
     assert.throws(() => restoreFirst(bytes, 'patch-array'), (e: unknown) => e instanceof CorruptionError, what)
   }
 })
+
+test('verify.ts inv. V4, patch-record.ts writeVerifiedNumbers: an array of numbers held raw that is pushed to, popped and truncated (values changed too) is a PATCH part; restored exactly', async () => {
+  const region = simRegion(1 << 23)
+  const a = Array.from({ length: 20_000 }, (_, i) => i * 1.25)
+  const c = Container.openRegion(region, { init: () => ({ a }), compactFactor: 100 })
+  await c.persist()
+  const steps: [string, () => void][] = [
+    ['pushes', () => { a.push(1.5, 2.5, -0) }],
+    ['pops and a value changed', () => { a.pop(); a.pop(); a[7] = NaN }],
+    ['a truncation', () => { a.length = 19_900 }],
+    ['a truncation then pushes past the old length', () => { a.length = 19_850; for (let i = 0; i < 80; i++) a.push(i / 3) }],
+  ]
+  for (const [what, step] of steps) {
+    step()
+    const st = await c.persist()
+    assert.equal(st.objects, 2, `${what}: a PATCH part and record (${st.objects} records)`)
+    assert.ok(st.bytes < 2000, `${what}: no segment (${st.bytes} bytes)`)
+    const f = Container.openRegion(region.crash(1))
+    assert.deepStrictEqual([...(f.root as { a: number[] }).a], a, `${what}: restored`)
+    await f.close()
+  }
+  assert.equal((await c.persist()).objects, 0, 'nothing changed since: the shadow has the new length (patch-segments.ts inv. P1)')
+  a.push('text' as unknown as number)
+  await c.persist()
+  a.pop(); a.push(4)
+  await c.persist()
+  await c.close()
+  for (const lazy of [false, true]) {
+    const f = Container.openRegion(region.crash(2), { lazy })
+    assert.deepStrictEqual([...(f.root as { a: number[] }).a], a, lazy ? 'lazy' : 'full')
+    await f.close()
+  }
+})
