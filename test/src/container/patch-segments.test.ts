@@ -212,13 +212,28 @@ test('patched points restored in a fresh process (kept-child.ts) give the graph 
   await c.persist()
   for (let j = 0; j < 4; j++) {
     g.xs[j * 331] = j / 3; g.m.set(`k${j * 97}`, { j }); g.s.add(`added${j}`)
+    if (j % 2 === 1) { g.m.delete(`k${j * 13}`); g.s.delete(`s${j * 17}`); g.xs.push(j); g.s.add({ j }) }     // deletions, a length change, objects (format 5 parts)
     await c.persist()
   }
   await c.close()
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kept-child.js')
-  const line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
+  let line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
   assert.equal(line.error, undefined)
   assert.equal(line.text, graphText(g))
+  // A second life behind proxies (the change logs): objects, deletions, pushes and pops.
+  const d = Container.open(file)
+  const r = d.root as unknown as typeof g
+  for (let j = 0; j < 3; j++) {
+    r.m.set(`k${j * 101}`, { life: 2, j }); r.m.delete(`k${j * 7 + 1}`); r.s.add({ life: 2, j }); r.s.delete(`s${j * 19 + 2}`)
+    r.xs.push(j, j + 0.5); r.xs.pop()
+    const st = await d.persist()
+    assert.ok(st.bytes < 1500, `life 2, point ${j}: PATCH parts, no segment (${st.bytes} bytes, ${st.objects} records)`)
+  }
+  const want = graphText(d.unwrap(d.root))
+  await d.close()
+  line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
+  assert.equal(line.error, undefined)
+  assert.equal(line.text, want)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
