@@ -256,20 +256,27 @@ export function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: bool
 /**
  * The second walk of `sameEntries` (its `found` empty): each entry of the collection is
  * matched with the first entry of the shadow at or after the last match that has its key
- * (an index of the shadow's keys); the shadow's entries skipped are deleted, a matched Map
- * entry whose value differs is changed, and an entry with no match makes it and every
- * later one appended (the rest of the shadow deleted). Applied to the shadow's entries in
- * order (patch-record.ts inv. PR1), that gives the collection, order included. Leaves
- * `found` empty past `cap` changes.
+ * (scanning forward: the shadow entries passed over are deleted); a matched Map entry whose
+ * value differs is changed; an entry with no match from there on makes it and every later
+ * one appended (the rest of the shadow deleted: a collection's order is its kept entries in
+ * their old order, then those added since). Each shadow entry is passed over once, so the
+ * walk costs one comparison per entry and allocates nothing (an index of the shadow's keys
+ * cost more than the re-encode it saves on a Map of 100,000). Applied to the shadow's
+ * entries in order (patch-record.ts inv. PR1), that gives the collection, order included.
+ * Leaves `found` empty past `cap` changes.
  */
 function editScript(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], at: number, old: number, cap: number, found: number[], prim: boolean): void {
-  const index = new Map<unknown, number>()
-  for (let j = 0; j < old; j++) index.set(isMap ? a[at + 2 * j] : a[at + j], j)
+  const step = isMap ? 2 : 1
   let j = 0, appended = 0, over = false
   const entry = (v: unknown, k: unknown): void => {
     if (over) return
-    const pos = j < old ? index.get(k) : undefined
-    if (pos !== undefined && pos >= j) {
+    let pos = j
+    while (pos < old) {
+      const s = a[at + step * pos]
+      if (s === k || (s !== s && k !== k)) break       // SameValueZero, as the collection's keys
+      pos++
+    }
+    if (pos < old) {
       for (; j < pos; j++) found.push(-3 - j)
       if (isMap && !same(v, a[at + 2 * pos + 1])) found.push(pos)
       j = pos + 1
