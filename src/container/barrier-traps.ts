@@ -116,14 +116,18 @@ function ownPropertyTraps<T extends object>(b: TrapHost): ProxyHandler<T> {
       reflectApply(setter, r, [raw])
       return true
     },
-    deleteProperty: (t, k) => { b.mark(t); b.whole(t); return Reflect.deleteProperty(t, k) },
+    deleteProperty: (t, k) => { b.mark(t); const log = b.changesOf(t); if (log !== undefined) log.arrayDelete(k); return Reflect.deleteProperty(t, k) },     // an array's element: its log takes it (inv. 8)
     defineProperty: (t, k, d) => {
       const e = b.mark(t)
       // `{ value }` alone is how a set through the proxy (Reflect.set with the proxy as
       // receiver) updates an existing property: an element write of an array (inv. 8).
       const log = b.changesOf(t)
       if (log !== undefined) {
-        if ('value' in d && d.get === undefined && d.set === undefined && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined) log.arraySet(k, b.unwrap(d.value))
+        // `{ value }` alone on an existing property keeps its attributes; all three true is
+        // an ordinary element (what a set through the proxy makes of a new index: push).
+        const plain = d.get === undefined && d.set === undefined && 'value' in d
+        if (plain && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined && hasOwn(t, k)) log.arraySet(k, b.unwrap(d.value))
+        else if (plain && d.writable === true && d.enumerable === true && d.configurable === true) log.arraySet(k, b.unwrap(d.value))
         else log.whole = true
       }
       // A symbol key, or a property that is (or may become) non-enumerable: something beyond

@@ -90,10 +90,11 @@
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
- *      `set`/`delete`, Set `add`/`delete`, an array's element or length set; every other
- *      mutation (`clear`, delete, define, `setPrototypeOf`, `preventExtensions`) sets the
- *      log's `whole` (inv. CL2), so the next point re-encodes it. The encoder writes a
- *      PATCH record from the log (patch-record.ts).
+ *      `set`/`delete`, Set `add`/`delete`, an array's element or length set, an element
+ *      deleted (`pop`) or defined as an ordinary element (what a set of a new index makes:
+ *      `push`); every other mutation (`clear`, a named property deleted, another define,
+ *      `setPrototypeOf`, `preventExtensions`) sets the log's `whole` (inv. CL2), so the
+ *      next point re-encodes it. The encoder writes a PATCH record from the log (patch-record.ts).
  * This file decides what is proxied and what is handed out raw (`wrap`, inv. 4, 5, 7) and
  * what a mutation marks (`mark` and the helpers below); the traps themselves (inv. 1, 2, 3,
  * 6, 8) are in barrier-traps.ts.

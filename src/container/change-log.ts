@@ -11,11 +11,15 @@
  * | set | Map | Set | array |
  * | --- | --- | --- | --- |
  * | `del` | keys deleted that were there before (a key deleted and added again stays here too) | values likewise | - |
- * | `upd` | keys there before, present, never deleted since, whose value was set | - | indices set (< length) |
+ * | `upd` | keys there before, present, never deleted since, whose value was set | - | indices set or deleted (any index: those at or past the length the array has at the point are not written) |
  * | `add` | keys present now that were added since, in the collection's order | values likewise | - |
  *
  * So the collection now is: before without `del` (and without the keys of `add`), with the
  * `upd` keys' current values, then the `add` keys in order; its size is `size0` - |del| + |add|.
+ * An array's length may change (format 5, patch-record.ts inv. PR1): `low` is the lowest
+ * length it was set to since the last record; the array now is the one before cut to
+ * `low`, with the `upd` indices below that set, then every element from `min(low, size0)`
+ * to its length (each must be present: an array with a hole is re-encoded).
  *
  * Invariants (patch-record.ts relies on them):
  *   CL1. A log exists for collection X only while X's current record is a SEGMENTED or
@@ -29,19 +33,22 @@
  *        barrier.ts inv. 2). The encoder deletes the log whenever it writes X any other way
  *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or
  *        PATCH record it fills.
- *   CL2. A mutation the log cannot express (an object key or value, `clear`, a named or
- *        out-of-range array key, a deleted or defined element, another length, more
+ *   CL2. A mutation the log cannot express (a function or symbol key, `clear`, a named
+ *        array key, an element defined with attributes other than an ordinary element's, more
  *        changes than `limit` since the base, counting the parts written) sets `whole`: the
  *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
  *        replaced with the next base.
  */
 import { KIND_ARRAY } from './format.js'
 
-/** True for a value a PATCH part may hold (no reference, nothing that could not persist): patch-record.ts inv. PR2. */
+/** True for a primitive a PATCH part may hold (nothing that could not persist; a format-4 part holds nothing else): patch-record.ts inv. PR2. */
 export function isPatchValue(v: unknown): boolean {
   const t = typeof v
   return t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || t === 'bigint' || v === null
 }
+
+/** True for a key the log may record: a primitive, or an object (a reference in a part, patch-record.ts inv. PR2; whether it persists is the encoder's test). */
+function isLogKey(k: unknown): boolean { return isPatchValue(k) || typeof k === 'object' }
 
 const INDEX = /^(?:0|[1-9]\d*)$/
 
@@ -59,6 +66,10 @@ export class Changes {
   total = 0
   /** Entries of the collection after the base and the parts (what its last record says). */
   size0: number
+  /** An array's lowest length since its last record (Infinity: not set since). */
+  low = Infinity
+  /** The base reported values it could not persist (DROPPED in its segments): a part, which cannot report them again, is never written over it (patch-record.ts inv. PR2). */
+  dropped = false
 
   constructor(
     /** KIND_ARRAY, KIND_MAP or KIND_SET. */
@@ -80,6 +91,7 @@ export class Changes {
     this.parts.push(id)
     this.total += count
     this.size0 = n
+    this.low = Infinity
     this.del.clear(); this.upd.clear(); this.add.clear()
   }
 
@@ -88,6 +100,7 @@ export class Changes {
     this.parts.push(id)
     this.total += this.size
     this.size0 = n
+    this.low = Infinity
     this.del.clear(); this.upd.clear(); this.add.clear()
   }
 
@@ -100,7 +113,7 @@ export class Changes {
   /** `m.set(k, ...)` on a Map that had `k` (`present`) or not. */
   mapSet(k: unknown, present: boolean): void {
     if (this.whole) return
-    if (!isPatchValue(k)) { this.whole = true; return }
+    if (!isLogKey(k)) { this.whole = true; return }
     if (present) { if (!this.add.has(k)) this.upd.add(k) } else this.add.add(k)
     this.#overflow()
   }
@@ -108,7 +121,7 @@ export class Changes {
   /** `delete(k)` on a Map or Set that had `k` (`present`) or not. */
   remove(k: unknown, present: boolean): void {
     if (this.whole || !present) return
-    if (!isPatchValue(k)) { this.whole = true; return }
+    if (!isLogKey(k)) { this.whole = true; return }
     if (this.add.has(k)) this.add.delete(k)
     else { this.del.add(k); this.upd.delete(k) }
     this.#overflow()
@@ -117,21 +130,31 @@ export class Changes {
   /** `s.add(v)` on a Set that had `v` (`present`) or not. */
   setAdd(v: unknown, present: boolean): void {
     if (this.whole || present) return
-    if (!isPatchValue(v)) { this.whole = true; return }
+    if (!isLogKey(v)) { this.whole = true; return }
     this.add.add(v)
     this.#overflow()
   }
 
-  /** A property set on an array (through its proxy's `set` trap). */
+  /** A property set on an array (through its proxy's `set` or `defineProperty` trap, an ordinary element's value). */
   arraySet(k: string | symbol, v: unknown): void {
     if (this.whole) return
     if (typeof k === 'string' && this.base === KIND_ARRAY) {
-      if (k === 'length') { if (v !== this.entries) this.whole = true; return }
-      if (INDEX.test(k) && +k < this.entries) { this.upd.add(+k); this.#overflow(); return }
+      if (k === 'length') { if (typeof v === 'number' && v < this.low) this.low = v; return }     // a new length (pop, truncation, push): inv. CL2 no more
+      if (INDEX.test(k) && +k < MAX_INDEX) { this.upd.add(+k); this.#overflow(); return }
     }
     this.whole = true
   }
+
+  /** A property deleted from an array through its proxy: an element (pop, or a hole: the encoder finds it missing and re-encodes), else `whole`. */
+  arrayDelete(k: string | symbol): void {
+    if (this.whole) return
+    if (typeof k === 'string' && this.base === KIND_ARRAY && INDEX.test(k) && +k < MAX_INDEX) { this.upd.add(+k); this.#overflow(); return }
+    this.whole = true
+  }
 }
+
+/** One past the largest array index. */
+const MAX_INDEX = 0xffff_ffff
 
 /** Changes are kept up to entries / 2^this (1/4) of a collection (at least 64) since its base; past that a point rewrites its segments. */
 export const PATCH_FRACTION_SHIFT = 2

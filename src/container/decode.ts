@@ -35,7 +35,7 @@ import { GONE, type BindFn, type RestoredTables } from './shells.js'
 import { ValueReader } from './decode-values.js'
 import { applyProps, readProps, type PendingProps } from './props-decode.js'
 import type { FastBuffer } from './writer.js'
-import { PART_MARK, applyParts, readPatch, type ReadPatch } from './patch-record.js'
+import { PART_MARK, PART_OWNED, applyParts, readPatch, type ReadPatch } from './patch-record.js'
 
 export type { BindFn, RestoredTables } from './shells.js'
 
@@ -106,6 +106,12 @@ export class Restorer extends ValueReader {
   /** The object with id `id`, creating its shell if it does not exist yet (shells.ts). */
   ref(id: number): object { return this.shells.ref(id) }
 
+  /** Starts gathering the references of a PATCH part (patch-record.ts inv. PR2). */
+  beginRefs(): void { this.scratch.n = 0 }
+
+  /** The references gathered since `beginRefs` are record `id`'s. */
+  endRefs(id: number): void { this.refs.set(id, this.scratch.a, 0, this.scratch.n) }
+
   /** Builds every current object; returns the root. */
   run(rootId: number): object {
     try {
@@ -168,7 +174,7 @@ export class Restorer extends ValueReader {
     if (kind === KIND_SHAPE) { this.shells.shape(id); this.pos = this.end; return }
     if (kind === KIND_CLASS) { this.shells.classProto(id); this.pos = this.end; return }
     if (kind === KIND_SEGMENT || kind === KIND_CHUNK) { this.pos = this.end; return }   // read by its collection or buffer
-    if (kind === KIND_PATCH && this.pos + 1 < this.end && this.buf[this.pos + 1] === PART_MARK) { this.pos = this.end; return }   // a PATCH part: read by its collection (patch-record.ts)
+    if (kind === KIND_PATCH && this.pos + 1 < this.end && (this.buf[this.pos + 1] === PART_MARK || this.buf[this.pos + 1] === PART_OWNED)) { this.pos = this.end; return }   // a PATCH part: read by its collection (patch-record.ts)
     const o = this.shells.ref(id)
     if (o === GONE) { this.pos = this.end; this.refs.set(id, this.scratch.a, 0, 0); return }
     this.pos = body

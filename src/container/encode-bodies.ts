@@ -322,7 +322,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, part
 export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
   if (cut.count !== n) throw new Error('collection changed size while it was encoded')
   cut.finish()
-  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || base !== KIND_ARRAY || e.skind === S_NUMS)) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n)    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison)
+  if (o !== undefined && e.ctx.verifier !== null && (!e.cap || base !== KIND_ARRAY || e.skind === S_NUMS)) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n).dropped = (e.holderDropped?.length ?? 0) > 0    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison); what it dropped, patch-record.ts inv. PR2
   e.records += cut.written
   const w = e.w
   const refs = e.scratch

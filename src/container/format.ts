@@ -25,6 +25,15 @@
  * It also gives the INDEX deltas of incremental points a CRC-32C of their own (form 2,
  * log-offsets.ts inv. X7).
  *
+ * Format version 5 (meta.ts) adds a second form of a collection's PATCH part (first body
+ * byte 1): it names its collection (a part listed by another collection's record is
+ * damage) and its keys and values may be references (TAG_REF), so that a point that sets
+ * `users.set(id, {...})` on a large Map, adds an object to a large Set or stores an object
+ * into a large array writes that entry and the new object, not the segments it touches
+ * (patch-record.ts inv. PR2). Every point writes form 1; form 0 (format 4, primitives
+ * only) is still read. A format-4 library refuses a version-5 file (UnsupportedVersionError)
+ * rather than take such a part for damage.
+ *
  * Object record:
  *
  * | OFFSET | SIZE | DESCRIPTION |
@@ -67,7 +76,7 @@
  * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
- * | PATCH | format version 4; one of four forms, told apart by the first body byte (0: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references. A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
+ * | PATCH | format version 4 (form 1 parts: 5); one of five forms, told apart by the first body byte (0 or 1: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references (form 0, format 4). A collection's part of format 5 (form 1): u8 1, u8 base kind, varint id of its collection, varint entries after it, then the changes as in form 0, but a key or value may be a reference (TAG_REF to an object record current in the same version, never a descriptor; never DROPPED). A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
  *
  * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
  * SEGMENT, CHUNK and PATCH parts) may end with one; it is there when bytes remain after the kind's body.

@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version of the records (4; versions 1 to 3 are read too: version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
+ * | 4      | 2    | format version of the records (5; versions 1 to 4 are read too: version 4 is version 5 without PATCH parts that name their collection and may hold references (form 1, format.ts); version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
@@ -22,9 +22,9 @@
  * Invariant: a blob is accepted only with the magic, a known format version and a
  * matching CRC; anything else is "not a container" (no magic) or damage (CorruptionError).
  * A newer format version is UnsupportedVersionError (an older library refuses a file this
- * one wrote, rather than taking its new records for damage); every point writes version 4,
- * so a version-1, -2 or -3 container is read as it is (versions 1-2 with no index: `indexAt`
- * -1) and becomes version 4 at its next point.
+ * one wrote, rather than taking its new records for damage); every point writes version 5,
+ * so a version-1 to -4 container is read as it is (versions 1-2 with no index: `indexAt`
+ * -1) and becomes version 5 at its next point.
  */
 import { crc32 } from 'node:zlib'
 import { CorruptionError, NotARegionError, UnsupportedVersionError } from '../../regions/index.js'
@@ -33,7 +33,7 @@ export const META_SIZE = 76
 /** Size of a format version 2 blob (no index offset). */
 const META_SIZE_2 = 68
 const MAGIC = 0x54434d50 // "PMCT" little-endian
-export const FORMAT_VERSION = 4
+export const FORMAT_VERSION = 5
 
 export interface ContainerMeta {
   logEnd: number

@@ -1,5 +1,6 @@
 /**
- * PATCH records (format version 4; byte layouts in format.ts): a segmented array, Map or Set
+ * PATCH records (format version 4, parts holding references format version 5; byte layouts in
+ * format.ts): a segmented array, Map or Set
  * stored as the SEGMENT records of its last SEGMENTED record (its base) plus PATCH parts,
  * each holding the changes one point made (from the collection's change log, change-log.ts).
  * A point that changes 1% of a Map of 200,000 entries at random touches 72% of its 128-entry
@@ -12,24 +13,39 @@
  * (segments cut by content, most reused): that is the new base, and the old parts are no
  * longer listed (left to compaction, like unlisted segments). Compaction copies current
  * records, so the parts stay with their collection (they are its references); a full point
- * re-encodes everything (no PATCH records). Only collections behind proxies use it
- * (change-log.ts inv. CL1); exposed ones go through verify.ts and patch-segments.ts.
+ * re-encodes everything (no PATCH records). Collections behind proxies take their changes
+ * from their log (change-log.ts inv. CL1); exposed ones from the point's comparison
+ * (verify.ts inv. V4, `writeVerifiedNumbers`, `writeVerifiedEntries`). This file writes;
+ * patch-apply.ts reads and applies (restore).
  *
  * Invariants (restore relies on them; damage that breaks one is CorruptionError):
  *   PR1. Restore builds the base from its segments (b entries), then applies each part in
  *        order: delete every `del` key (each must be present), set every `upd` key (each
  *        must be present: a value in place, keeping the order), then for each `add` key in
- *        order delete it if present and append it; an array's `upd` entries are (index <
- *        length, value) and its length never changes. After each part the collection must
- *        have the entries the part says, and after all of them the entries the record says.
+ *        order delete it if present and append it. An array's part sets the array's length
+ *        to its `after` first (form 1, format 5; a form-0 part never changes it), then its
+ *        `upd` entries (index < length, value); an array that grew must have every element
+ *        from its old length on (a segmented array is dense: the encoder writes every
+ *        element from the lowest length it had since its last record, change-log.ts, and
+ *        re-encodes an array with a hole). After each part the collection must have the
+ *        entries the part says, and after all of them the entries the record says.
  *        This is the collection at the point (change-log.ts's table, applied part by part),
  *        order included.
- *   PR2. Keys and values in a PATCH part are primitives (no reference, nothing dropped): the
- *        collection's references are exactly its base segments and its parts, so the
- *        reference graph, compaction and `dropped` see what a SEGMENTED record of the same
- *        entries shows. The encoder writes a part only when every key and value it writes is
- *        one (`isPatchValue`), the sizes agree and every base segment and part is still one
- *        of this collection's; otherwise it re-encodes.
+ *   PR2. A part's keys and values are primitives or references (format 5, part form 1; a
+ *        format-4 part, form 0, holds primitives only), never a value that could not persist
+ *        (no DROPPED: the encoder writes a part only when every value it writes would persist,
+ *        `persistable`, and over a base that dropped nothing, `Changes.dropped`; otherwise it
+ *        re-encodes, which reports every value it drops under the collection). The
+ *        collection's references are its base segments and its parts; a part's references
+ *        are the objects its keys and values name (RefStore, at encode and at restore), so
+ *        the reference graph, compaction and `dropped` paths reach every object a part names,
+ *        and a new object a part names is given an id and encoded in the same point as the
+ *        part (encode.ts inv. 1). An object key deleted by a part has an id already (it was
+ *        in the collection's last record); the part keeps it reachable until the collection
+ *        is re-encoded. A form-1 part names its collection (its owner id): a part listed by
+ *        another collection's record is CorruptionError. The encoder writes a part only when
+ *        the sizes agree and every base segment and part is still one of this collection's;
+ *        otherwise it re-encodes.
  *   PR3. A part id belongs to one collection (a PatchPart descriptor, bound on restore like
  *        segments) and is listed by its PATCH record only; never reused before compaction.
  *   PR4. A restore starts the collection's change log with the base and parts its record
@@ -38,26 +54,23 @@
  *        again: never by patch-segments.ts, which keeps segments it does not read (their
  *        bytes are the base's; the parts' changes to them would be lost).
  */
-import { hasOwn, mapContains, mapEach, mapFetch, mapSize, setEach, setSize } from './builtins.js'
-import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN, TAG_REF } from './format.js'
+import { hasOwn, mapContains, mapEach, mapFetch, setEach } from './builtins.js'
+import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN } from './format.js'
 import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
-import type { PartReader } from './binary-patch.js'
 import { S_MAP, S_NUMS, S_SET } from './shadow.js'
 
 const setHas = Set.prototype.has
-const setDelete = Set.prototype.delete
-const setAddFn = Set.prototype.add
-const mapDelete = Map.prototype.delete
-const mapSet = Map.prototype.set
 
 /** In-memory descriptor of a PATCH part (kept in the object table under its id, inv. PR3). */
 export class PatchPart extends PartRef {}
 
-/** First body byte of a PATCH part (a collection's PATCH record starts with its base kind, never 0). */
+/** First body byte of a format-4 PATCH part (form 0: primitives only, no owner; a collection's PATCH record starts with its base kind, never 0 or 1). */
 export const PART_MARK = 0
+/** First body byte of a format-5 PATCH part (form 1): its collection's id follows its base kind; keys and values may be references (inv. PR2). */
+export const PART_OWNED = 1
 
 /**
  * Writes the body of a PATCH record for the collection being encoded (`e.holder`, `n`
@@ -71,21 +84,24 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
   const log = e.ctx.dirty.changes
   const c = log.get(o)
   if (c === undefined) return false
-  const expect = base === KIND_ARRAY ? c.entries : c.size0 - c.del.size + c.add.size
-  if (c.whole || c.base !== base || c.total + c.size > c.limit || n !== expect || (c.size > 0 && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
+  const expect = base === KIND_ARRAY ? n : c.size0 - c.del.size + c.add.size      // an array's length may change (inv. PR1; each element written is checked present)
+  const any = c.size > 0 || (base === KIND_ARRAY && (n !== c.size0 || c.low < c.size0))     // a length change alone is a part too
+  if (c.whole || c.dropped || c.base !== base || c.total + c.size > c.limit || n !== expect || (any && c.parts.length >= MAX_PARTS) || !listed(e, id, c)) {
     log.delete(o)
     return false
   }
-  if (c.size > 0) {
+  if (any) {
     const main = e.w, sw = e.seg
+    const n0 = e.scratch.n
     e.w = sw
     sw.pos = 0
     let ok: boolean
     try { ok = changes(e, o, c, base, n) } finally { e.w = main }
-    if (!ok) { log.delete(o); return false }
+    if (!ok) { e.scratch.n = n0; log.delete(o); return false }
     const pid = e.ctx.table.assign(new PatchPart(id))
-    writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
-    e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+    writePart(e.aux, pid, base, id, sw.buf.subarray(0, sw.pos))
+    e.ctx.refs.set(pid, e.scratch.a, n0, e.scratch.n)      // inv. PR2: the objects the part names
+    e.scratch.n = n0
     e.records++
     c.written(pid, n)
   }
@@ -94,35 +110,72 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
 }
 
 /**
+ * True if `v` would be written as itself (a primitive, or a REF: encode.ts `value`), never
+ * as DROPPED (a function, a symbol, an excluded object, one of a kind or class that cannot
+ * persist): the test a PATCH part makes before each value (inv. PR2). Mirrors
+ * `Encoder.value` and `discover`, without their effects (but a CLASS record for a class
+ * met first here, which the value's own record needs anyway).
+ */
+export function persistable(e: Encoder, v: unknown): boolean {
+  const t = typeof v
+  if (t === 'function' || t === 'symbol') return false
+  if (t !== 'object' || v === null) return true
+  const ctx = e.ctx
+  let o = v as object
+  if (ctx.table.idOf(o) !== 0) return true
+  if (ctx.anyProxies) {
+    const target = ctx.table.targetOf(o)
+    if (target !== undefined) { if (ctx.table.idOf(target) !== 0) return true; o = target }
+  }
+  if (ctx.anyExcluded && ctx.excluded.has(o)) return false
+  return e.classify(o) !== 0
+}
+
+/** True if `k`, a key a part deletes, is a primitive or an object with an id (it was in the collection's last record: inv. PR2). */
+function known(e: Encoder, k: unknown): boolean {
+  if (typeof k !== 'object' || k === null) return isPatchValue(k)
+  const table = e.ctx.table
+  return table.idOf(k) !== 0 || (e.ctx.anyProxies && table.idOf(table.targetOf(k) ?? k) !== 0)
+}
+
+/**
  * An exposed array of numbers (an S_NUMS shadow, verify.ts) whose point comparison found
- * only some elements changed (inv. V4): one PATCH part with them, from the comparison's
- * positions (the log's `upd` is not used: the program holds the array raw), and its PATCH
- * record; the shadow's Float64Array gets the values written (patch-segments.ts inv. P1).
- * False, having written nothing, when that does not apply.
+ * only some elements changed and maybe its length (inv. V4): one PATCH part with them, from
+ * the comparison's positions, and every element past the old length (the log's `upd` is
+ * not used: the program holds the array raw), and its PATCH record; the shadow's
+ * Float64Array gets the values written (a new one when the length changed;
+ * patch-segments.ts inv. P1). False, having written nothing, when that does not apply.
  */
 export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start: number): boolean {
   const owner = e.holder
   const c = e.ctx.dirty.changes.get(a)
   const v = e.ctx.verifier!
   const changed = v.peekChanged(owner)
-  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY || c.entries !== n) return false
-  const nums = e.sh!.numsOf(owner)
-  if (nums === null || nums.length !== n || c.total + changed.length > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
-  for (let j = 0; j < changed.length; j++) if (typeof a[changed[j]] !== 'number') return false
+  if (c === undefined || changed === undefined || c.whole || c.base !== KIND_ARRAY) return false
+  const old = e.sh!.numsOf(owner)
+  if (old === null || old.length !== c.size0) return false
+  const grown = n > old.length ? n - old.length : 0
+  if (c.total + changed.length + grown > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  for (let j = 0; j < changed.length; j++) if (changed[j] >= n || typeof a[changed[j]] !== 'number') return false
+  for (let i = old.length; i < n; i++) if (typeof a[i] !== 'number') return false
   v.takeChanged(owner)
+  let nums = old
+  if (n !== old.length) { nums = new Float64Array(n); nums.set(n < old.length ? old.subarray(0, n) : old) }
   const sw = e.seg
   sw.pos = 0
-  sw.u8(KIND_ARRAY); sw.varint(n); sw.varint(changed.length)
+  sw.varint(n); sw.varint(changed.length + grown)
   c.upd.clear()
-  for (let j = 0; j < changed.length; j++) {
-    const i = changed[j], x = a[i] as number
+  const put = (i: number): void => {
+    const x = a[i] as number
     sw.varint(i); sw.num(x)
     nums[i] = x
     c.upd.add(i)
   }
+  for (let j = 0; j < changed.length; j++) put(changed[j])
+  for (let i = old.length; i < n; i++) put(i)
   const pid = e.ctx.table.assign(new PatchPart(owner))
-  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
-  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  writePart(e.aux, pid, KIND_ARRAY, owner, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, 0, 0)      // numbers only
   e.records++
   c.written(pid, n)
   const sh = e.sh!
@@ -133,12 +186,16 @@ export function writeVerifiedNumbers(e: Encoder, a: unknown[], n: number, start:
 }
 
 /**
- * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some Map
- * values changed and entries appended, all primitives (verify.ts inv. V4): one PATCH part
- * with those values (keys from the shadow) and the appended entries, and its PATCH record.
- * The shadow is what the record holds (patch-segments.ts inv. P1): without appends the old
- * slice, its changed value slots overwritten; with them a new slice of the old slots (so
- * overwritten) and the appended entries. False, having written nothing, when that does not apply.
+ * An exposed Map or Set (S_MAP or S_SET shadow) whose point comparison found only some
+ * entries deleted, some Map values changed and entries appended, primitives or objects
+ * (verify.ts inv. V4: a changed value's old position p, a deleted entry's as -3 - p): one
+ * PATCH part with the deleted keys and the changed values (keys from the shadow) and the
+ * appended entries, and its PATCH record. The part is written first and the shadow changed
+ * only once it is whole (a value that could not persist, inv. PR2, leaves both untouched:
+ * the caller re-encodes). The shadow is what the record holds (patch-segments.ts inv. P1):
+ * without deletions or appends the old slice, its changed value slots overwritten; with
+ * them a new slice of the old slots kept (so overwritten) and the appended entries. False,
+ * having written nothing, when that does not apply.
  */
 export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<unknown>, n: number, start: number, base: number): boolean {
   const owner = e.holder
@@ -147,47 +204,74 @@ export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<
   const changed = v.peekChanged(owner)
   const isMap = base === KIND_MAP
   const sh = e.sh!
-  if (c === undefined || changed === undefined || c.whole || c.base !== base || owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false
+  if (c === undefined || changed === undefined || c.whole || c.dropped || c.base !== base || owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false
   const prev = sh.chunks[sh.chunkOf[owner]], p = sh.startOf[owner] + 2       // the old slice's first entry (after proto, size)
   const old = prev[p - 1] as number
-  const count = changed.length + (n - old)
-  if (n < old || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
+  let dels = 0
+  for (let j = 0; j < changed.length; j++) if (changed[j] < 0) dels++
+  const kept = old - dels, appended = n - kept, upds = changed.length - dels
+  const count = changed.length + appended
+  if (appended < 0 || (!isMap && upds > 0) || old !== c.size0 || c.total + count > c.limit || c.parts.length >= MAX_PARTS || !listed(e, owner, c)) return false
   v.takeChanged(owner)
   const sw = e.seg, main = e.w
   sw.pos = 0
+  const n0 = e.scratch.n
   const cap = e.cap
   e.cap = false       // values go to the part; the shadow is kept by hand below
   e.w = sw
+  const vals: unknown[] = []      // the changed values, then the appended entries (a Map's keys and values), as written
+  let ok = true
   try {
-    sw.u8(base); sw.varint(n)
-    sw.varint(0)                                        // nothing deleted (V4)
+    sw.varint(n)
+    sw.varint(dels)
+    for (let j = 0; j < changed.length; j++) {
+      if (changed[j] >= 0) continue
+      const at = p + (isMap ? 2 : 1) * (-3 - changed[j]), k = prev[at]
+      e.value(k, k, isMap ? 'mapKey' : 'setEntry')          // in the last record: it persists
+    }
     if (isMap) {
-      sw.varint(changed.length)
+      sw.varint(upds)
       for (let j = 0; j < changed.length; j++) {
+        if (changed[j] < 0) continue
         const k = prev[p + 2 * changed[j]], x = mapFetch(o as Map<unknown, unknown>, k)
+        if (!persistable(e, x)) { ok = false; break }     // the key was in the last record
         e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue')
-        prev[p + 2 * changed[j] + 1] = x
+        vals.push(x)
       }
     }
-    sw.varint(n - old)
-    if (n > old) {
-      sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n)
-      for (let i = p, end = p + (isMap ? 2 * old : old); i < end; i++) sh.push(prev[i])
+    sw.varint(appended)
+    if (ok && appended > 0) {
       let i = 0
       const entry = (x: unknown, k: unknown): void => {
-        if (i++ < old) return
-        if (isMap) { e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue'); sh.push(k); sh.push(x) }
-        else { e.value(x, i - 1, 'setEntry'); sh.push(x) }
+        if (i++ < kept || !ok) return
+        if (!persistable(e, k) || (isMap && !persistable(e, x))) { ok = false; return }
+        if (isMap) { e.value(k, k, 'mapKey'); e.value(x, k, 'mapValue'); vals.push(k, x) }
+        else { e.value(x, i - 1, 'setEntry'); vals.push(x) }
       }
       if (isMap) mapEach(o as Map<unknown, unknown>, entry)
       else setEach(o as Set<unknown>, x => { entry(x, x) })
       if (i !== n) throw new Error('collection changed size while it was encoded')
     }
   } finally { e.cap = cap; e.w = main }
-  e.skind = n > old ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
+  if (!ok) { e.scratch.n = n0; return false }
+  let at = 0
+  if (isMap) for (let j = 0; j < changed.length; j++) if (changed[j] >= 0) prev[p + 2 * changed[j] + 1] = vals[at++]
+  const fresh = dels > 0 || appended > 0
+  if (fresh) {
+    const gone = new Uint8Array(dels > 0 ? old : 0)
+    for (let j = 0; j < changed.length; j++) if (changed[j] < 0) gone[-3 - changed[j]] = 1
+    sh.reserve(1 + (isMap ? 2 * n : n)); sh.push(n)
+    for (let i = 0; i < old; i++) {
+      if (dels > 0 && gone[i] === 1) continue
+      if (isMap) { sh.push(prev[p + 2 * i]); sh.push(prev[p + 2 * i + 1]) } else sh.push(prev[p + i])
+    }
+    while (at < vals.length) sh.push(vals[at++])
+  }
+  e.skind = fresh ? (isMap ? S_MAP : S_SET) : 0       // in place: the old slice stays the shadow (the one begun is abandoned)
   const pid = e.ctx.table.assign(new PatchPart(owner))
-  writePart(e.aux, pid, sw.buf.subarray(0, sw.pos))
-  e.ctx.refs.set(pid, e.scratch.a, 0, 0)
+  writePart(e.aux, pid, base, owner, sw.buf.subarray(0, sw.pos))
+  e.ctx.refs.set(pid, e.scratch.a, n0, e.scratch.n)      // inv. PR2: the objects the part names
+  e.scratch.n = n0
   e.records++
   c.wrote(pid, n, count)
   collectionRecord(e, c, base, n, start)
@@ -223,24 +307,31 @@ function listed(e: Encoder, id: number, c: Changes): boolean {
   return true
 }
 
-/** A PATCH part record: id, then PATCH, proto 0, the part mark and its body. */
-function writePart(w: ByteWriter, id: number, body: Uint8Array): void {
+/** A PATCH part record (form 1, format 5): id, then PATCH, proto 0, the part mark, its base kind, its collection's id and its body (entries after it, changes). */
+function writePart(w: ByteWriter, id: number, base: number, owner: number, body: Uint8Array): void {
   const lenAt = w.beginRecord(id)
-  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_MARK)
+  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(PART_OWNED); w.u8(base); w.varint(owner)
   w.bytes(body)
   w.endRecord(lenAt)
 }
 
-/** Writes a part's body (base kind, entries after it, the changes of `c` with the collection's current values) to `e.w`; false if one cannot be written (inv. PR2) or the collection disagrees with the log. */
+/** Writes a part's body (entries after it, the changes of `c` with the collection's current values) to `e.w`; false if one cannot be written (inv. PR2) or the collection disagrees with the log. */
 function changes(e: Encoder, o: object, c: Changes, base: number, n: number): boolean {
   const w = e.w
-  w.u8(base); w.varint(n)
+  w.varint(n)
   if (base === KIND_ARRAY) {
+    // The indices set below the lowest length since the last record, then every element
+    // from there to the length (change-log.ts's table): each present (no hole, inv. PR1).
     const a = o as unknown[]
-    w.varint(c.upd.size)
-    for (const i of c.upd as Set<number>) {
+    const from = Math.min(c.low, c.size0, n)
+    const idx: number[] = []
+    for (const i of c.upd as Set<number>) if (i < from) idx.push(i)
+    if (c.total + idx.length + (n - from) > c.limit) return false
+    w.varint(idx.length + (n - from))
+    for (let j = 0, end = idx.length + (n - from); j < end; j++) {
+      const i = j < idx.length ? idx[j] : from + j - idx.length
       const v = a[i]
-      if (!isPatchValue(v) || (v === undefined && !hasOwn(a, i))) return false
+      if (!persistable(e, v) || (v === undefined && !hasOwn(a, i))) return false
       w.varint(i)
       e.value(v, i, 'index')
     }
@@ -249,116 +340,29 @@ function changes(e: Encoder, o: object, c: Changes, base: number, n: number): bo
   const isMap = base === KIND_MAP
   const m = o as Map<unknown, unknown>, s = o as Set<unknown>
   w.varint(c.del.size)
-  for (const k of c.del) e.value(k, k, isMap ? 'mapKey' : 'setEntry')
+  for (const k of c.del) {
+    if (!known(e, k)) return false
+    e.value(k, k, isMap ? 'mapKey' : 'setEntry')
+  }
   if (isMap) {
     w.varint(c.upd.size)
     for (const k of c.upd) {
       const v = mapFetch(m, k)
-      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
+      if (!known(e, k) || !persistable(e, v) || (v === undefined && !mapContains(m, k))) return false
       e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue')
     }
   }
   w.varint(c.add.size)
   for (const k of c.add) {
+    if (!persistable(e, k)) return false
     e.value(k, k, isMap ? 'mapKey' : 'setEntry')
     if (isMap) {
       const v = mapFetch(m, k)
-      if (!isPatchValue(v) || (v === undefined && !mapContains(m, k))) return false
+      if (!persistable(e, v) || (v === undefined && !mapContains(m, k))) return false
       e.value(v, k, 'mapValue')
     } else if (!setHas.call(s, k)) return false
   }
   return true
 }
 
-/** What the restorer offers a PATCH record's reader: binary-patch.ts's, and values. */
-interface PatchReader extends Omit<PartReader, 'need'> { value(): unknown }
-
-/** What a collection's PATCH record says after its segment ids. */
-export interface ReadPatch {
-  /** Entries the base segments hold. */
-  readonly entries: number
-  /** Its PATCH parts, in order. */
-  readonly parts: number[]
-  /** Changes the parts hold (filled by `applyParts`). */
-  total: number
-}
-
-/** Reads the rest of a collection's PATCH record after its segment ids: base entries and part ids. */
-export function readPatch(r: PatchReader): ReadPatch {
-  const entries = r.varint()
-  const p = r.count(1)
-  const parts: number[] = []
-  for (let i = 0; i < p; i++) parts.push(r.varint())
-  return { entries, parts, total: 0 }
-}
-
-/** A key or value of a PATCH part: never a reference (inv. PR2). */
-function patchValue(r: PatchReader): unknown {
-  if (r.pos < r.end && r.buf[r.pos] === TAG_REF) r.fail('patch part holds a reference')
-  const v = r.value()
-  if (!isPatchValue(v)) r.fail('patch part holds a value that is not a primitive')
-  return v
-}
-
-/**
- * Applies the parts of collection `id`'s PATCH record to `o`, just built from its base
- * (inv. PR1); it must end with `n` entries. Moves the reader to each part.
- */
-export function applyParts(r: PatchReader, id: number, o: object, base: number, n: number, p: ReadPatch): void {
-  for (const pid of p.parts) {
-    if (r.enter(pid) !== KIND_PATCH) r.fail(`patched collection ${id} lists a record ${pid} that is not a patch part`)
-    r.varint()
-    if (r.u8() !== PART_MARK || r.u8() !== base) r.fail(`patched collection ${id} lists record ${pid}, not a part of its kind`)
-    const after = r.varint()
-    p.total += applyPart(r, o, base, after)
-    if (r.pos !== r.end) r.fail(`patch part ${pid} has trailing bytes`)
-  }
-  if (entriesOf(o, base) !== n) {
-    r.fail(`patched collection ${id} does not have the ${n} entries its record says`)
-  }
-}
-
-/** Entries of collection `o` of base kind `base` (ARRAY: its length). */
-export function entriesOf(o: object, base: number): number {
-  return base === KIND_ARRAY ? (o as unknown[]).length : base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
-}
-
-/** Applies one part (the reader on its changes); returns how many changes it held. */
-function applyPart(r: PatchReader, o: object, base: number, after: number): number {
-  if (base === KIND_ARRAY) {
-    const a = o as unknown[]
-    const k = r.count(2)
-    for (let i = 0; i < k; i++) {
-      const at = r.varint()
-      if (at >= a.length) r.fail(`patch of index ${at} in an array of ${a.length}`)
-      a[at] = patchValue(r)
-    }
-    if (a.length !== after) r.fail(`patch part of an array of ${a.length} entries says ${after}`)
-    return k
-  }
-  const isMap = base === KIND_MAP
-  const m = o as Map<unknown, unknown>, s = o as Set<unknown>
-  const d = r.count(1)
-  for (let i = 0; i < d; i++) {
-    const k = patchValue(r)
-    if (!(isMap ? mapDelete.call(m, k) : setDelete.call(s, k))) r.fail('patch part deletes an entry the collection does not hold')
-  }
-  let u = 0
-  if (isMap) {
-    u = r.count(2)
-    for (let i = 0; i < u; i++) {
-      const k = patchValue(r), v = patchValue(r)
-      if (!mapContains(m, k)) r.fail('patch part sets a key the collection does not hold')
-      mapSet.call(m, k, v)
-    }
-  }
-  const a = r.count(isMap ? 2 : 1)
-  for (let i = 0; i < a; i++) {
-    const k = patchValue(r)
-    if (isMap) { const v = patchValue(r); mapDelete.call(m, k); mapSet.call(m, k, v) }
-    else { setDelete.call(s, k); setAddFn.call(s, k) }
-  }
-  const size = isMap ? mapSize(m) : setSize(s)
-  if (size !== after) r.fail(`patch part leaves ${size} entries, it says ${after}`)
-  return d + u + a
-}
+export { applyParts, entriesOf, readPatch, type ReadPatch } from './patch-apply.js'

@@ -127,7 +127,7 @@ export function patchNumbers(e: Encoder, a: unknown[], n: number, start: number)
 export function patchEntries(e: Encoder, c: Map<unknown, unknown> | Set<unknown>, n: number, start: number, base: number): boolean {
   const owner = e.holder
   const changed = e.ctx.verifier!.takeChanged(owner)
-  if (changed === undefined) return false
+  if (changed === undefined || e.ctx.verifier!.holdsRefs(owner) || changed.some(x => x < 0)) return false      // inv. P3; no deletion (verify.ts inv. V4: -3 - p)
   const sh = e.sh!
   const isMap = base === KIND_MAP
   if (owner >= sh.kind.length || sh.kind[owner] !== (isMap ? S_MAP : S_SET)) return false

@@ -10,6 +10,7 @@ import { isArray, isMap, isSet, isTypedArray, isDataView, mapEach, objectKeys, s
 import type { RefStore } from './refs.js'
 import type { DroppedAt } from './dropped.js'
 import { SegmentRef } from './segments.js'
+import { PatchPart } from './patch-record.js'
 
 const IDENT = /^[A-Za-z_$][\w$]*$/
 const ownKeys = Reflect.ownKeys
@@ -86,8 +87,8 @@ export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targ
     if (targets.has(id)) out.set(id, '')
     if (id >= refs.start.length) continue
     const s = refs.start[id], n = refs.count[id]
-    // Entries of a segmented collection hang off its segments: name them from the collection.
-    const from = objects[id] instanceof SegmentRef ? parent[id] : id
+    // Entries of a segmented collection hang off its segments and parts: name them from the collection.
+    const from = objects[id] instanceof SegmentRef || objects[id] instanceof PatchPart ? parent[id] : id
     for (let i = s; i < s + n; i++) {
       const r = refs.pool[i]
       if (r > 0 && r < high && parent[r] === -1) { parent[r] = from; queue.push(r) }

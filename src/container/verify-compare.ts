@@ -181,22 +181,29 @@ export function sameArray(o: unknown[], a: unknown[], p: number, n: number): boo
  * An array whose shadow is S_NUMS (shadow.ts): the same prototype and length, each element
  * the same number as the Float64Array's (a non-number or a hole differs; -0 is not 0, NaN
  * is NaN), and still no named key (array-keys.ts, without Object.keys's string per index).
- * When it differs only in number values, at most a sixteenth of the elements (and 64 at
- * least), their indices are left in `found` (inv. V4); otherwise `found` is left empty.
+ * When it differs only in number values and its length (elements past the old length all
+ * present numbers), at most a sixteenth of the elements changed (and 64 at least), the
+ * indices of the values changed below both lengths are left in `found` followed by -1
+ * (inv. V4: the caller drops it; the length tells the rest); otherwise `found` is left empty.
  */
 export function sameNums(o: unknown[], a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const len = a[p + 1] as number
-  if (o.length !== len) return false
+  const cur = o.length
   const f = a[p + 3] as Float64Array
   const cap = Math.max(64, len >>> 4)
-  for (let j = 0; j < len; j++) {
+  if (Math.abs(cur - len) > cap) return false
+  const min = cur < len ? cur : len
+  for (let j = 0; j < min; j++) {
     const v = o[j], w = f[j]
     if (v !== w) { if (v === v || w === w) { if (typeof v !== 'number' || found.length === cap) { found.length = 0; return false } found.push(j) } }
     else if (v === 0 && 1 / v !== 1 / w) { if (found.length === cap) { found.length = 0; return false } found.push(j) }
   }
-  if (!noKeysBeyond(o, a[p + 2] as number)) { found.length = 0; return false }
-  return found.length === 0
+  for (let j = len; j < cur; j++) if (typeof o[j] !== 'number') { found.length = 0; return false }      // appended: numbers (a hole reads undefined)
+  if (!noKeysBeyond(o, cur) || found.length + Math.abs(cur - len) > cap) { found.length = 0; return false }
+  if (found.length === 0 && cur === len) return true
+  found.push(-1)
+  return false
 }
 
 /** `o`, whose elements were all found present, has `count` own enumerable keys: its indices only. */
@@ -218,40 +225,89 @@ export function sameSparse(o: unknown[], a: unknown[], p: number): boolean {
 
 /**
  * `sameMap` or `sameSet` of a segmented collection (more than SEGMENT_MIN entries in its
- * shadow), which also finds where it differs (inv. V4): when its first `old` entries (the
- * shadow's count) have the same keys in the same order, only Map values differ among them,
- * entries may follow them (appended), and every entry is a primitive (patch-segments.ts
- * inv. P3), `found` holds the positions of the changed values and then one more number
- * (so that a collection that only grew still lists something; the caller drops it);
- * otherwise `found` is left empty.
+ * shadow), which also finds where it differs (inv. V4) when it is the shadow's entries
+ * (keys compared by identity), some deleted, some Map values changed, followed by
+ * appended entries, none a function or a symbol, and no more changes than a cap:
+ * `found` then holds, in ascending old position, each changed value's position p and each
+ * deleted entry's as -3 - p, then one more number: -1 when every entry is a primitive
+ * (patch-segments.ts inv. P3), -2 when some key or value is an object (a PATCH part may
+ * hold it, patch-record.ts inv. PR2; the caller drops that number and remembers which);
+ * otherwise `found` is left empty. Entries in the shadow's order and none deleted are
+ * found in the walk that compares; deletions (an entry of the shadow missing where the
+ * walk expects it, or fewer entries) take a second walk with the shadow's keys indexed
+ * (`editScript`).
  */
 export function sameEntries(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], p: number, found: number[]): boolean {
   if (getPrototypeOf(o) !== a[p]) return false
   const old = a[p + 1] as number
   const size = isMap ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
   const cap = Math.max(64, old >>> 4)
-  let i = 0, differs = size !== old, hint = size >= old
+  let i = 0, differs = size !== old, ok = true, order = size >= old, prim = true
   const at = p + 2
   const entry = (v: unknown, k: unknown): void => {
-    if (hint && ((typeof k === 'object' && k !== null) || typeof k === 'function' || typeof k === 'symbol' ||
-      (typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'symbol')) hint = false
+    if (ok) {
+      const tk = typeof k, tv = typeof v
+      if (tk === 'function' || tk === 'symbol' || tv === 'function' || tv === 'symbol') ok = false
+      else if (prim && ((tk === 'object' && k !== null) || (tv === 'object' && v !== null))) prim = false
+    }
     if (i < old) {
       if (isMap) {
-        if (!same(k, a[at + 2 * i])) { differs = true; hint = false }
+        if (!same(k, a[at + 2 * i])) { differs = true; order = false }
         else if (!same(v, a[at + 2 * i + 1])) {
           differs = true
-          if (hint) { if (found.length === cap) hint = false; else found.push(i) }
+          if (ok && order) { if (found.length === cap) ok = false; else found.push(i) }
         }
-      } else if (!same(v, a[at + i])) { differs = true; hint = false }
+      } else if (!same(v, a[at + i])) { differs = true; order = false }
     }
     i++
   }
   if (isMap) mapEach(o as Map<unknown, unknown>, entry)
   else setEach(o as Set<unknown>, v => { entry(v, v) })
   if (!differs) return true
-  if (hint) found.push(-1)
-  else found.length = 0
+  if (ok && order) { found.push(prim ? -1 : -2); return false }
+  found.length = 0
+  if (ok && old - size <= cap) editScript(o, isMap, a, at, old, cap, found, prim)
   return false
+}
+
+/**
+ * The second walk of `sameEntries` (its `found` empty): each entry of the collection is
+ * matched with the first entry of the shadow at or after the last match that has its key
+ * (scanning forward: the shadow entries passed over are deleted); a matched Map entry whose
+ * value differs is changed; an entry with no match from there on makes it and every later
+ * one appended (the rest of the shadow deleted: a collection's order is its kept entries in
+ * their old order, then those added since). Each shadow entry is passed over once, so the
+ * walk costs one comparison per entry and allocates nothing (an index of the shadow's keys
+ * cost more than the re-encode it saves on a Map of 100,000). Applied to the shadow's
+ * entries in order (patch-record.ts inv. PR1), that gives the collection, order included.
+ * Leaves `found` empty past `cap` changes.
+ */
+function editScript(o: Map<unknown, unknown> | Set<unknown>, isMap: boolean, a: unknown[], at: number, old: number, cap: number, found: number[], prim: boolean): void {
+  const step = isMap ? 2 : 1
+  let j = 0, appended = 0, over = false
+  const entry = (v: unknown, k: unknown): void => {
+    if (over) return
+    let pos = j
+    while (pos < old) {
+      const s = a[at + step * pos]
+      if (s === k || (s !== s && k !== k)) break       // SameValueZero, as the collection's keys
+      pos++
+    }
+    if (pos < old) {
+      for (; j < pos; j++) found.push(-3 - j)
+      if (isMap && !same(v, a[at + 2 * pos + 1])) found.push(pos)
+      j = pos + 1
+    } else {
+      for (; j < old; j++) found.push(-3 - j)
+      appended++
+    }
+    if (found.length + appended > cap) over = true
+  }
+  if (isMap) mapEach(o as Map<unknown, unknown>, entry)
+  else setEach(o as Set<unknown>, v => { entry(v, v) })
+  for (; j < old && !over; j++) found.push(-3 - j)
+  if (over || found.length + appended > cap) { found.length = 0; return }
+  found.push(prim ? -1 : -2)
 }
 
 export function sameMap(o: Map<unknown, unknown>, a: unknown[], p: number): boolean {

@@ -52,14 +52,18 @@
  *       properties (the encoder's, or `captureLive`'s) found something beyond its body.
  *   V4. `takeChanged(id)` returns positions only for a collection that this point's
  *       `verify` found different from its shadow in nothing but the entries at those
- *       positions: an S_NUMS array whose prototype, length and keys are the same and whose
- *       differing elements are numbers; a segmented Map whose first entries (as many as
- *       the shadow has) have the same keys in the same order, differing in the values
- *       listed, or a segmented Set whose first entries are the same, either followed by
- *       appended entries, all of them primitives. Every entry not listed (and before the
- *       appended ones) equals its shadow's, so the encoder may re-encode only the segments
- *       holding the listed ones and those appended (patch-segments.ts). The positions are
- *       taken once, and forgotten at the next `verify` and at `reset`.
+ *       positions: an S_NUMS array whose prototype is the same, whose keys are its indices,
+ *       whose differing elements below both lengths are numbers (those listed) and whose
+ *       elements past the old length are numbers (a length change: patch-segments.ts
+ *       finds another length and re-encodes; a PATCH part says it); a segmented Map or Set
+ *       that is its shadow's entries (keys compared by identity) with some deleted (position p listed as -3 - p), some
+ *       Map values changed (p listed) and entries appended after them, none of them a
+ *       function or a symbol (verify-compare.ts `sameEntries`). Every entry not listed (and
+ *       before the appended ones) equals its shadow's, so the encoder may write only the
+ *       listed and appended entries (a PATCH part, patch-record.ts), or, when nothing was
+ *       deleted and every entry is a primitive (`holdsRefs(id)` false), re-encode only the
+ *       segments holding them (patch-segments.ts). The positions are taken once, and
+ *       forgotten at the next `verify` and at `reset`.
  *   V5. An exposed Date, RegExp or binary object (shadow kind 0) is marked dirty by `verify`
  *       when its own properties differ from what its last inspection found (`PropsSeen`,
  *       inv. V3), or, found nothing then, when it has any now (`rawNoExtras`: a RegExp's
@@ -115,8 +119,13 @@ export class Verifier {
   #n = 0
   /** S_NUMS array id -> the indices of its elements found changed by this point's `verify` (inv. V4). */
   readonly #changed = new Map<number, number[]>()
+  /** Ids in `#changed` whose collection holds an object key or value (inv. V4: a PATCH part may take them, patch-segments.ts may not). */
+  readonly #refs = new Set<number>()
   /** The indices `sameNums` found; emptied when it finds more than a cap, or a change that is not a number's value. */
   #found: number[] = []
+
+  /** True if the collection `id` whose positions this point found holds an object key or value (inv. V4). */
+  holdsRefs(id: number): boolean { return this.#refs.has(id) }
 
   /** The positions `takeChanged` would return, left in place (inv. V4). */
   peekChanged(id: number): readonly number[] | undefined { return this.#changed.get(id) }
@@ -164,6 +173,7 @@ export class Verifier {
   /** Forgets every shadow and what was seen of own properties (a full point takes them again). */
   reset(): void {
     this.#changed.clear()
+    this.#refs.clear()
     this.shadow.reset()
     this.props.clear()
     this.#hasProps.fill(0)
@@ -189,6 +199,7 @@ export class Verifier {
     const dirty = dirtySet.flags     // marks made below are for ids already compared
     const forIn = prototypeIsClean()
     this.#changed.clear()
+    this.#refs.clear()
     let kept = 0, compared = 0
     for (let i = 0; i < this.#n; i++) {
       const id = list[i]
@@ -216,7 +227,7 @@ export class Verifier {
           const found = this.#found
           found.length = 0
           same = sameNums(o as unknown[], a, p, found)
-          if (found.length > 0) { this.#changed.set(id, found); this.#found = [] }
+          if (found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
           break
         }
         case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
@@ -225,7 +236,7 @@ export class Verifier {
           const found = this.#found
           found.length = 0
           same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
-          if (!same && found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
+          if (!same && found.length > 0) { if (found.pop() === -2) this.#refs.add(id); this.#changed.set(id, found); this.#found = [] }
           break
         }
         default: same = stillGone(o, classes)

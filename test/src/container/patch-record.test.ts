@@ -1,9 +1,9 @@
 /**
- * PATCH records (patch-record.ts, change-log.ts, format version 4): large arrays, Maps and
+ * PATCH records (patch-record.ts, change-log.ts, format versions 4 and 5): large arrays, Maps and
  * Sets behind proxies (after a restore) persist the entries changed since their base
  * segments, not the segments those entries touch. Random mutation sequences through
  * `c.root` and through proxies kept across points and lives, restored fully and lazily and
- * compared with a model (order and identity included); crash lives several deep with crash
+ * compared with a model (order and identity included, object keys and values too); crash lives several deep with crash
  * images at any flush (recovery's too); damaged PATCH records are CorruptionError.
  */
 import { test } from 'node:test'
@@ -17,27 +17,37 @@ import { writeSegment } from '../../../src/container/records.js'
 import { KIND_ARRAY, KIND_MAP, KIND_SET, TAG_REF } from '../../../src/container/format.js'
 import { patchLog, restoreFirst } from './patch-kit.js'
 
-interface Root { m: Map<string, unknown>; s: Set<unknown>; a: number[]; small: { n: number } }
+interface Root { m: Map<unknown, unknown>; s: Set<unknown>; a: unknown[]; small: { n: number }; pool: { p: number }[] }
 
 const N = 600
+const POOL = 6
 function init(): Root {
   return {
     m: new Map(Array.from({ length: N }, (_, i) => [`k${i}`, i] as [string, unknown])),
     s: new Set(Array.from({ length: N }, (_, i) => `s${i}`)),
     a: Array.from({ length: N }, (_, i) => i + 0.5),
     small: { n: 0 },
+    pool: Array.from({ length: POOL }, (_, p) => ({ p })),      // objects stored as keys and values (references in parts, inv. PR2)
   }
 }
 
+/** A key or value as the model holds it: an object of the pool by its index (identity), any other object as a plain copy. */
+function tok(r: Root, x: unknown): unknown {
+  if (typeof x !== 'object' || x === null) return x
+  const i = r.pool.indexOf(x as { p: number })
+  return i >= 0 ? `<pool ${i}>` : JSON.parse(JSON.stringify(x)) as unknown
+}
+
 /** A plain copy of the collections, order kept. */
-function model(r: Root): { m: [string, unknown][]; s: unknown[]; a: number[]; n: number } {
-  return { m: [...r.m.entries()], s: [...r.s], a: [...r.a], n: r.small.n }
+function model(r: Root): { m: [unknown, unknown][]; s: unknown[]; a: unknown[]; n: number } {
+  return { m: [...r.m.entries()].map(([k, v]) => [tok(r, k), tok(r, v)]), s: [...r.s].map(x => tok(r, x)), a: [...r.a].map(x => tok(r, x)), n: r.small.n }
 }
 
 function sameAsModel(r: Root, want: ReturnType<typeof model>, what: string): void {
-  assert.deepStrictEqual([...r.m.entries()], want.m, `${what}: Map entries and order`)
-  assert.deepStrictEqual([...r.s], want.s, `${what}: Set values and order`)
-  assert.deepStrictEqual([...r.a], want.a, `${what}: array`)
+  const got = model(r)
+  assert.deepStrictEqual(got.m, want.m, `${what}: Map entries and order`)
+  assert.deepStrictEqual(got.s, want.s, `${what}: Set values and order`)
+  assert.deepStrictEqual(got.a, want.a, `${what}: array`)
   assert.equal(r.small.n, want.n, `${what}: small object`)
 }
 
@@ -50,6 +60,8 @@ type Op =
   | { t: 'burst'; k: number }      // more changes than a log keeps since its base (change-log.ts inv. CL2)
   | { t: 'whole'; which: number }  // a mutation a log cannot express: push, an object value, clear of a fresh Set
   | { t: 'edge'; which: number; k: number }      // what few sequences reach (below)
+  | { t: 'obj'; which: number; k: number; j: number }   // object keys and values (patch-record.ts inv. PR2)
+  | { t: 'alen'; which: number; k: number }              // the array's length changes (inv. PR1, format 5)
   | { t: 'point' }
 
 const key = fc.nat({ max: N + 60 })
@@ -62,6 +74,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('burst' as const), k: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('whole' as const), which: fc.nat({ max: 2 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('edge' as const), which: fc.nat({ max: 5 }), k: key }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('obj' as const), which: fc.nat({ max: 7 }), k: key, j: fc.nat({ max: POOL - 1 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('alen' as const), which: fc.nat({ max: 5 }), k: fc.nat({ max: 40 }) }) },
   { weight: 4, arbitrary: fc.constant({ t: 'point' as const }) },
 )
 
@@ -81,11 +95,29 @@ function apply(r: Root, op: Op): void {
       break
     case 'edge':      // change-log.ts paths coverage found no test reaching (session 7)
       if (op.which === 0) r.m.set(`k${op.k}`, undefined)                                            // an undefined value (patch-record.ts changes: present, not a missing key)
-      else if (op.which === 1) { const o = {} as string; r.m.set(o, 1); r.m.delete(o) }              // an object key: the log cannot say it (inv. CL2, whole)
-      else if (op.which === 2) { const o = {}; r.s.add(o); r.s.delete(o) }                           // an object value of a Set (whole)
+      else if (op.which === 1) { const o = {} as string; r.m.set(o, 1); r.m.delete(o) }              // an object key added and deleted again: nothing to write
+      else if (op.which === 2) { const o = {}; r.s.add(o); r.s.delete(o) }                           // an object value of a Set likewise
       else if (op.which === 3) { r.m.set(`new${op.k}`, op.k); r.m.delete(`new${op.k}`); r.s.add(`new${op.k}`); r.s.delete(`new${op.k}`) }   // added and deleted again since the base
       else if (op.which === 4) r.a.length = r.a.length                                               // the length set to itself (no change)
       else (r.a as unknown[])[op.k % N] = undefined                                                 // an element set to undefined (not a hole)
+      break
+    case 'obj':
+      if (op.which === 0) r.m.set(`k${op.k}`, r.pool[op.j])                         // a value with an id
+      else if (op.which === 1) r.m.set(`k${op.k}`, { fresh: op.k })                 // a new object: encoded in the part's point
+      else if (op.which === 2) r.m.set(r.pool[op.j], op.k)                          // an object key, added or set in place
+      else if (op.which === 3) r.m.delete(r.pool[op.j])                             // an object key deleted
+      else if (op.which === 4) r.s.add(r.pool[op.j])
+      else if (op.which === 5) r.s.delete(r.pool[op.j])
+      else if (op.which === 6) r.s.add({ fresh: op.k })
+      else r.a[op.k % N] = op.k % 2 === 0 ? r.pool[op.j] : { fresh: op.k }         // an array element
+      break
+    case 'alen':
+      if (op.which === 0) r.a.push(op.k + 0.25)
+      else if (op.which === 1) r.a.pop()
+      else if (op.which === 2) r.a.length = Math.max(0, r.a.length - op.k)           // truncated
+      else if (op.which === 3) { r.a.push(op.k, { fresh: op.k }); r.a.pop(); r.a.push(-op.k) }
+      else if (op.which === 4) r.a.splice(op.k % 50, 1)                               // shifts every later element: many changes
+      else r.a.length = r.a.length + (op.k % 3)                                        // grown with holes: re-encoded
       break
     case 'point': break
   }
@@ -219,7 +251,7 @@ test('patch-record.ts writeVerifiedEntries: a Map and a Set held raw, values cha
   m.set('k1', 'x'); await c.persist()
   m.set('k1', 1); assert.equal((await c.persist()).objects, 2, 'the value set back is found and written')
   assert.deepStrictEqual([...(Container.openRegion(region.crash(2)).root as { m: Map<string, unknown> }).m.entries()], [...m.entries()], 'restored after the value set back')
-  s.delete('w10'); m.delete('k20'); await c.persist()          // not what a part of a comparison holds: re-encoded
+  s.delete('w10'); m.delete('k20'); await c.persist()          // deletions: a part too (verify.ts inv. V4, -3 - p)
   m.set('k21', 'after'); s.add('last'); await c.persist()
   await c.close()
   for (const lazy of [false, true]) {
@@ -262,7 +294,7 @@ test('patch-record.ts inv. PR1-PR5: random mutations through raw references, the
     await c.close()
     for (const [life, ops] of lives.entries()) {
       const d = Container.openRegion(region, { lazy: life % 2 === 1 })
-      const kept = keep ? { m: (d.root as Root).m, s: (d.root as Root).s, a: (d.root as Root).a, small: (d.root as Root).small } : null
+      const kept = keep ? { m: (d.root as Root).m, s: (d.root as Root).s, a: (d.root as Root).a, small: (d.root as Root).small, pool: (d.root as Root).pool } : null
       const via = (): Root => kept ?? d.root as Root
       for (const op of ops) {
         if (op.t === 'point') { await d.persist(); continue }

@@ -87,6 +87,7 @@ test('verify.ts inv. V4: random changes of large Maps and Sets held raw, each po
     fc.record({ k: fc.constant('set' as const), at: fc.nat(), v: fc.oneof(fc.string({ maxLength: 6 }), fc.double(), fc.constantFrom(-0, NaN, 0, null, undefined, true)) }),
     fc.record({ k: fc.constant('many' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 200 }) }),
     fc.record({ k: fc.constantFrom('add' as const, 'delete' as const, 'object' as const, 'readd' as const, 'setAdd' as const, 'setDelete' as const, 'persist' as const), at: fc.nat() }),
+    fc.record({ k: fc.constantFrom('objAdd' as const, 'objKey' as const, 'setObj' as const, 'deleteMany' as const), at: fc.nat() }),     // PATCH parts with references and deletions (patch-record.ts inv. PR2, verify.ts inv. V4)
   )
   await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 10 }), fc.integer({ min: 300, max: 2000 }), async (ops, n) => {
     const region = simRegion(1 << 22)
@@ -107,6 +108,10 @@ test('verify.ts inv. V4: random changes of large Maps and Sets held raw, each po
       else if (o.k === 'readd') { const v = g.m.get(key); g.m.delete(key); g.m.set(key, v) }
       else if (o.k === 'setAdd') g.s.add(`add${o.at}`)
       else if (o.k === 'setDelete') g.s.delete(vals[o.at % vals.length])
+      else if (o.k === 'objAdd') g.m.set(`obj${o.at}`, { added: o.at, shared: g.m.get(key) })
+      else if (o.k === 'objKey') { const k = { key: o.at }; g.m.set(k, o.at); g.s.add(k) }          // one object as a Map key and a Set value
+      else if (o.k === 'setObj') g.s.add({ v: o.at })
+      else if (o.k === 'deleteMany') for (let i = 0; i < 5; i++) { g.m.delete(keys[(o.at + i * 31) % keys.length]); g.s.delete(vals[(o.at + i * 37) % vals.length]) }
       else { await c.persist(); continue }
       const want = cloneGraph(g)
       await c.persist()
@@ -162,6 +167,8 @@ test('patched points under the crash model, three lives deep: a crash image at a
         g.xs[x % 2000] = -x - j                                // patchNumbers
         g.m.set(`k${(x * 7) % 1000}`, `v${j}`)                 // a Map value: patched in place
         if (j % 2 === 0) g.s.add(`new${life}.${j}`)            // appended to the Set
+        if (j % 3 === 1) { g.m.delete(`k${(x * 11) % 1000}`); g.s.add({ life, j }); g.m.set(`o${life}.${j}`, { x }) }     // deletions and objects: PATCH parts (format 5)
+        if (j % 3 === 2) { g.xs.push(x); g.s.delete(`new${life}.${j - 2}`) }                                               // a length change
         await point()
       }
       const { crashed, durable } = await crash.end()
@@ -188,13 +195,28 @@ test('patched points restored in a fresh process (kept-child.ts) give the graph 
   await c.persist()
   for (let j = 0; j < 4; j++) {
     g.xs[j * 331] = j / 3; g.m.set(`k${j * 97}`, { j }); g.s.add(`added${j}`)
+    if (j % 2 === 1) { g.m.delete(`k${j * 13}`); g.s.delete(`s${j * 17}`); g.xs.push(j); g.s.add({ j }) }     // deletions, a length change, objects (format 5 parts)
     await c.persist()
   }
   await c.close()
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kept-child.js')
-  const line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
+  let line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
   assert.equal(line.error, undefined)
   assert.equal(line.text, graphText(g))
+  // A second life behind proxies (the change logs): objects, deletions, pushes and pops.
+  const d = Container.open(file)
+  const r = d.root as unknown as typeof g
+  for (let j = 0; j < 3; j++) {
+    r.m.set(`k${j * 101}`, { life: 2, j }); r.m.delete(`k${j * 7 + 1}`); r.s.add({ life: 2, j }); r.s.delete(`s${j * 19 + 2}`)
+    r.xs.push(j, j + 0.5); r.xs.pop()
+    const st = await d.persist()
+    assert.ok(st.bytes < 1500, `life 2, point ${j}: PATCH parts, no segment (${st.bytes} bytes, ${st.objects} records)`)
+  }
+  const want = graphText(d.unwrap(d.root))
+  await d.close()
+  line = JSON.parse(execFileSync(process.execPath, [child, file], { maxBuffer: 1 << 26 }).toString().trim())
+  assert.equal(line.error, undefined)
+  assert.equal(line.text, want)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
