@@ -83,3 +83,71 @@ test('patch-record.ts inv. PR2: compaction of a log of parts keeps the parts and
   }
   assert.ok(flushes > 3, `the lives flushed (${flushes} flushes)`)
 })
+
+test('paths.ts: `dropped` through PATCH parts names the entry that holds the value; a value held by an object a later part replaced or deleted (still named by an older part, inv. PR2, or by a base segment) is no longer reported, before and after compaction', async () => {
+  const region = simRegion(1 << 23)
+  const c = Container.openRegion(region, { init, chunkSize: 1024 })
+  await c.persist()
+  await c.close()
+  const d = Container.openRegion(region, { compactFactor: 1.1, chunkSize: 1024 })
+  const r = d.root as Root
+  const keyObj = { key: true, f() {} }
+  r.m.set('k5', { name: 'x', fn: () => 1 }); r.m.set('k6', { keep: () => 2 }); r.s.add({ inSet: Symbol('q') }); r.m.set(keyObj as unknown as string, 1)
+  let st = await d.persist()
+  assert.ok(st.bytes < 1000, `parts (${st.bytes} bytes)`)
+  const paths = (): string[] => d.dropped.map(x => `${x.path} ${x.reason}`).sort()
+  assert.deepEqual(paths(), ['root.m.<key>.f function', 'root.m.get("k5").fn function', 'root.m.get("k6").keep function', 'root.s.<entry 400>.inSet symbol'])
+  r.m.delete(keyObj as unknown as string); r.m.set('k5', 'plain'); r.s.delete([...r.s][400])
+  st = await d.persist()
+  assert.ok(st.bytes < 1000, `parts (${st.bytes} bytes)`)
+  assert.deepEqual(paths(), ['root.m.get("k6").keep function'], 'what the graph no longer holds is not reported')
+  for (let i = 0; i < 40 && !st.compacted; i++) { r.m.set(`k${10 + i}`, { i }); st = await d.persist() }
+  assert.ok(st.compacted, 'a point compacted')
+  assert.deepEqual(paths(), ['root.m.get("k6").keep function'], 'after compaction')
+  r.m.set('k6', 6)       // the one left, replaced
+  await d.persist()
+  assert.deepEqual(paths(), [])
+  await d.close()
+})
+
+test('paths.ts: `dropped` of an object in a base segment that a part replaced, in the life that wrote the base (held raw: the comparison\'s parts, verify.ts inv. V4), is no longer reported', async () => {
+  const m = new Map<string, unknown>(Array.from({ length: N }, (_, i) => [`k${i}`, i]))
+  const x = { old: () => 3 }
+  m.set('k7', x)
+  const c = Container.openRegion(simRegion(1 << 23), { init: () => ({ m }) })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.m.get("k7").old'])
+  m.set('k7', 'replaced'); m.set('k8', x)
+  let st = await c.persist()
+  assert.ok(st.bytes < 1000, `a part (${st.bytes} bytes)`)
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.m.get("k8").old'], 'held under its new key')
+  m.set('k9', (c.root as { m: Map<string, unknown> }).m.get('k8'))     // x's proxy, stored raw
+  m.delete('k8')
+  st = await c.persist()
+  assert.ok(st.bytes < 1000, `a part (${st.bytes} bytes)`)
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.m.get("k9").old'], 'held under another key (stored from a proxy)')
+  m.delete('k9')
+  st = await c.persist()
+  assert.ok(st.bytes < 1000, `a part (${st.bytes} bytes)`)
+  assert.deepEqual(c.dropped, [], 'held by nothing the graph reaches')
+  await c.close()
+})
+
+test('paths.ts: `dropped` of an object a raw Map holds as a container proxy, named by a part only: still reported (a proxy is its target when the collection\'s members are looked up)', async () => {
+  const region = simRegion(1 << 23)
+  const c0 = Container.openRegion(region, { init: () => ({ m: new Map<string, unknown>(Array.from({ length: N }, (_, i) => [`k${i}`, i])), other: { y: { v: 1 } as Record<string, unknown> } }) })
+  await c0.persist()
+  await c0.close()
+  const c = Container.openRegion(region)
+  const r = c.root as { m: Map<string, unknown>; other: { y?: Record<string, unknown> } }
+  const px = r.other.y!                      // a proxy (after a restore)
+  const raw = c.unwrap(r.m)
+  raw.set('k1', px)                          // the raw Map holds the proxy
+  px.fn = () => 1
+  assert.ok((await c.persist()).bytes < 1000, 'a part')
+  assert.deepEqual(c.dropped.map(d => d.path), ['root.other.y.fn'])
+  delete r.other.y                           // now held by the Map only (through the part)
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => `${d.path} ${d.reason}`), ['root.m.<entry>.fn function'])
+  await c.close()
+})
