@@ -151,3 +151,23 @@ test('paths.ts: `dropped` of an object a raw Map holds as a container proxy, nam
   assert.deepEqual(c.dropped.map(d => `${d.path} ${d.reason}`), ['root.m.<entry>.fn function'])
   await c.close()
 })
+
+test('patch-record.ts inv. PR2 (writeVerifiedEntries, Changes.dropped): a raw Map and Set whose base dropped a value (an unregistered class instance) take no part over it: a later change re-encodes them, and `dropped` keeps reporting the value', async () => {
+  const m = new Map<string, unknown>(Array.from({ length: N }, (_, i) => [`k${i}`, i]))
+  const s = new Set<unknown>(Array.from({ length: N }, (_, i) => `s${i}`))
+  const c = Container.openRegion(simRegion(1 << 23), { init: () => ({ m, s }) })
+  await c.persist()
+  class Unregistered { x = 1 }
+  m.set('f', new Unregistered()); s.add(new Unregistered())      // objects (a function or a symbol would stop the comparison's positions before the check)
+  await c.persist()
+  const want = c.dropped.map(d => `${d.path} ${d.reason}`)
+  assert.equal(want.length, 2)
+  assert.match(want[0], /^root\.m\.get\("f"\) /)
+  assert.match(want[1], /^root\.s\.<entry 400> /)
+  for (let p = 0; p < 3; p++) {
+    m.set(`k${p}`, `changed ${p}`); m.delete(`k${100 + p}`); s.add(`added ${p}`); s.delete(`s${p}`)
+    await c.persist()
+    assert.deepEqual(c.dropped.map(d => `${d.path} ${d.reason}`), [want[0], want[1].replace('<entry 400>', `<entry ${399 - p}>`)], `point ${p}: still reported (the Set's entry moved up: one deleted before it)`)
+  }
+  await c.close()
+})
