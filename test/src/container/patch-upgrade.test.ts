@@ -80,7 +80,7 @@ function lifeUntilKilled(file: string, seed: number, life: number, points: numbe
   })
   child.stderr.on('data', (b: Buffer) => { err += b.toString() })
   return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {        // after its output is read to the end ('exit' may come before the last lines)
       if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child failed (${code}): ${err}`))
       else resolve(lines)
     })
@@ -108,7 +108,7 @@ test('format-4 container upgraded in lives that end with a SIGKILL in the middle
     const what = `seed ${seed}, life ${life} (killed at point ${killAt})`
     if (got.version === newest + 1 && pending !== undefined) committed.set(got.version, pending)     // the point killed had committed
     assert.ok(got.version >= newest, `${what}: restored version ${got.version}, older than the committed ${newest}`)
-    assert.ok(committed.has(got.version), `${what}: restored version ${got.version} was never committed`)
+    assert.ok(committed.has(got.version), `${what}: restored version ${got.version} was never committed (committed: ${[...committed.keys()].join(', ')}; a point in flight: ${pending !== undefined}; lines: ${lines.map(l => l.version ?? 'pending').join(' ')})`)
     assert.equal(got.text, committed.get(got.version), `${what}: the graph of version ${got.version}`)
     assert.equal(restoredText(file, true).text, got.text, `${what}: lazily`)
     for (const v of [...committed.keys()]) if (v > got.version) committed.delete(v)
