@@ -382,3 +382,21 @@ test('verify.ts inv. V4, patch-record.ts writeVerifiedNumbers: an array of numbe
     await f.close()
   }
 })
+
+test('change-log.ts `low`: a large array behind a proxy whose length is set to a value that is not a number (\'5\', null, true: JavaScript converts it) and grown back with holes restores with the holes, not the old elements', async () => {
+  for (const [what, cut, n] of [['a string', '1990', 1990], ['null', null, 0], ['true', true, 1], ['an array', [1995], 1995]] as const) {
+    const { region, d, r } = await restored()
+    ;(r.list as { length: unknown }).length = cut           // the engine converts it: the array is cut
+    assert.equal(r.list.length, n, what)
+    r.list.length = N                                    // grown back: holes where the cut elements were
+    await d.persist()
+    const want = model(r)
+    await d.close()
+    const f = Container.openRegion(region.crash(3))
+    const list = (f.root as Root).list
+    assert.equal(list.length, N, what)
+    assert.ok(!(n in list), `${what}: element ${n} is a hole after the cut and the growth`)
+    assert.deepStrictEqual(model(f.root as Root), want, what)
+    await f.close()
+  }
+})
