@@ -14,13 +14,13 @@ import { change, rng, type V4Root } from './patch-upgrade-kit.js'
 const [file, seedText, lifeText, pointsText] = process.argv.slice(2)
 const life = Number(lifeText)
 const rand = rng(Number(seedText) * 1000 + life)
-const c = Container.open<V4Root>(file)
+const c = Container.open<V4Root>(file, { compactFactor: 1.2 })      // compactions among the points killed too
 for (let p = 0; p < Number(pointsText); p++) {
   change(c.root, rand, life, p)
   const text = graphText(c.snapshot())      // a detached copy: nothing exposed (unwrap would turn the change logs off, change-log.ts inv. CL1)
   const point = c.persist()
   process.stdout.write(JSON.stringify({ pending: text }) + '\n')
   const st = await point
-  process.stdout.write(JSON.stringify({ version: st.version, objects: st.objects, full: st.full }) + '\n')
+  process.stdout.write(JSON.stringify({ version: st.version, objects: st.objects, full: st.full, compacted: st.compacted }) + '\n')
 }
 await c.close()

@@ -87,21 +87,25 @@ function lifeUntilKilled(file: string, seed: number, life: number, points: numbe
   })
 }
 
-test('format-4 container upgraded in lives that end with a SIGKILL in the middle of a point (patch-upgrade-child.ts): each life restores a committed state exactly; form-1 parts over form-0 bases, the 1/4 limit rolling over to new bases', async () => {
+test('format-4 container upgraded in lives that end with a SIGKILL in the middle of a point (patch-upgrade-child.ts): each life restores a committed state exactly; form-1 parts over form-0 bases, the 1/4 limit rolling over to new bases, compactions (compactFactor 1.2)', async t => {
   const { dir, file } = fixtureCopy()
   const seed = Number(process.env.PMEM_UPGRADE_SEED ?? Date.now() % 100_000)
   const rand = rng(seed)
   const start = restoredText(file)
   assert.equal(start.text, graphText(v4Graph()), 'the fixture\'s graph')
   const committed = new Map<number, string>([[start.version, start.text]])
-  let parts = 0
+  let parts = 0, compactions = 0
   for (let life = 1; life <= 4; life++) {
     const killAt = 1 + Math.floor(rand() * 8)
     const lines = await lifeUntilKilled(file, seed, life, 10, killAt)
     let pending: string | undefined
     for (const line of lines) {
       if (line.pending !== undefined) pending = line.pending
-      else { committed.set(line.version!, pending!); pending = undefined; if ((line as { full?: boolean }).full === false) parts++ }
+      else {
+        committed.set(line.version!, pending!); pending = undefined
+        if ((line as { full?: boolean }).full === false) parts++
+        if ((line as { compacted?: boolean }).compacted === true) compactions++
+      }
     }
     const newest = Math.max(...committed.keys())
     const got = restoredText(file)
@@ -114,6 +118,7 @@ test('format-4 container upgraded in lives that end with a SIGKILL in the middle
     for (const v of [...committed.keys()]) if (v > got.version) committed.delete(v)
   }
   assert.ok(parts > 0, 'incremental points were written')
+  t.diagnostic(`seed ${seed} (PMEM_UPGRADE_SEED): ${parts} incremental points, ${compactions} compactions`)
   const c = Container.open(file)
   assert.deepEqual(c.check(), { ok: true, problems: [] })
   await c.close()
