@@ -4,9 +4,11 @@
  * Maps, a Set and an array of numbers, with format-4 PATCH parts of form 0) opens with this
  * build, and parts of form 1 (deletions, object values and keys, array length changes) are
  * written over its bases, in lives that end with a SIGKILL in the middle of a point
- * (patch-upgrade-child.ts). Every life restores a committed state exactly. (That the old
- * build then refuses the file with UnsupportedVersionError is checked with that build:
- * `node fixtures/make-v4-patch.mjs OLD_DIST FILE --refuse`; the session's report has it.)
+ * (patch-upgrade-child.ts; compactions among them). Every life restores a committed state
+ * exactly. That the old build then refuses the file is checked with that build, not here:
+ * `node fixtures/make-v4-patch.mjs OLD_DIST FILE --refuse` (session 10: UnsupportedVersionError
+ * "written by a newer format version 5", for open, a read-only or lazy open and
+ * `Container.versions`; `Container.check` reports it as a problem of each version).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,7 +20,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { graphText } from './graph-json.js'
-import { change, rng, v4Graph, type V4Root } from './patch-upgrade-kit.js'
+import { rng, v4Graph, type V4Root } from './patch-upgrade-kit.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const FIXTURE = path.join(here, '../../../../test/src/container/fixtures/v4-patch.pmc.gz')
