@@ -93,40 +93,42 @@ test('change-log.ts PATCH_FRACTION_SHIFT, patch-record.ts inv. PR4: the changes 
   assert.equal(restoredText(region), want)
 })
 
-test(`patch-record.ts inv. PR4 under the crash model: a crash image at every flush of the point that rolls ${MAX_PARTS} parts over to a new base, of the recovery and of the parts after it; then another life of parts, crashed again`, async () => {
-  const { region: built, next } = await withParts(MAX_PARTS, 2)
-  const image = built.durableImage()
+/**
+ * Lives from `image` (version `startVersion`, graph `startText`): the first point of a life
+ * that starts there makes `roll` (a change that rolls the collections over to a new base);
+ * every other point is `change` (parts). Life 1 crashes at every flush (its recovery's too),
+ * life 2 somewhere; each crashed life restores a committed graph.
+ */
+async function rolloverLives(image: Uint8Array, startVersion: number, roll: (r: Root) => void, next: number): Promise<void> {
   const startText = restoredText(SimRegion.fromImage(image, { path: 'sim.pmc' }))
-  const startVersion = MAX_PARTS + 1
   let flushes = 0
   for (let crashAt = 0; crashAt <= flushes + 1; crashAt++) {
     let region = SimRegion.fromImage(image, { path: 'sim.pmc' })
-    const committed = new Map<number, string>()
-    const lives = [[crashAt, 3 * crashAt + 1], [(crashAt * 7) % 11, crashAt]]      // life 2 crashes at every flush; life 3 somewhere
+    const committed = new Map<number, string>([[startVersion, startText]])
+    const lives = [[crashAt, 3 * crashAt + 1], [(crashAt * 7) % 11, crashAt]]      // life 1 crashes at every flush; life 2 somewhere
     for (const [life, [at, seed]] of lives.entries()) {
       let count = 0
       const crash = new CrashLife(region, at, seed)
       const counter = region.onFlush!
       region.onFlush = info => { count++; counter(info) }
       const c = crash.open(() => Container.openRegion(region))
-      if (committed.size === 0) assert.equal(c.version, startVersion)
-      if (committed.size === 0) { assert.ok(graphText(c.snapshot()) === startText, 'the built state'); committed.set(c.version, startText) }
       for (const v of [...committed.keys()]) if (v > c.version) committed.delete(v)
+      const what = `crash at ${crashAt}, life ${life + 1}`
+      assert.ok(graphText(c.snapshot()) === committed.get(c.version), `${what}: opened at a committed graph`)
       const r = c.root as Root
-      let full = c.version === startVersion        // the collections have MAX_PARTS parts: the next change rolls over
+      let full = c.version === startVersion        // the next change rolls over
       for (let p = next + 10 * life; p < next + 10 * life + 3; p++) {       // the rollover, then parts over the new base
-        change(r, p)
+        if (full) roll(r); else change(r, p)
         const text = graphText(c.snapshot())
         const st = await c.persist()
         committed.set(st.version, text)
-        if (full) assert.ok(st.bytes > 3000, `crash at ${crashAt}, life ${life + 1}: a new base (${st.bytes} bytes)`)
-        else assert.ok(st.bytes < 600, `crash at ${crashAt}, life ${life + 1}, point ${p}: parts (${st.bytes} bytes)`)
+        if (full) assert.ok(st.bytes > 1200, `${what}: a new base (${st.bytes} bytes)`)
+        else assert.ok(st.bytes < 600, `${what}, point ${p}: parts (${st.bytes} bytes)`)
         full = false
       }
       const { crashed, durable } = await crash.end()
       if (life === 0) flushes = Math.max(flushes, count)
       const fresh = Container.openRegion(crashed)      // setup.ts restoresCommitted, with the text of a snapshot (the root is a proxy)
-      const what = `crash at ${crashAt}, life ${life + 1}`
       assert.ok(fresh.version >= durable && committed.has(fresh.version), `${what}: restored version ${fresh.version} (durable ${durable}) was committed`)
       assert.ok(graphText(fresh.snapshot()) === committed.get(fresh.version), `${what}: the graph of version ${fresh.version}`)
       assert.equal(fresh.fellBack, null, what)
@@ -137,4 +139,21 @@ test(`patch-record.ts inv. PR4 under the crash model: a crash image at every flu
     }
   }
   assert.ok(flushes > 3, `the lives flushed (${flushes} flushes)`)
+}
+
+test(`patch-record.ts inv. PR4 under the crash model: a crash image at every flush of the point that rolls ${MAX_PARTS} parts over to a new base, of the recovery and of the parts after it; then another life of parts, crashed again`, async () => {
+  const { region: built, next } = await withParts(MAX_PARTS, 2)
+  await rolloverLives(built.durableImage(), MAX_PARTS + 1, r => { change(r, next) }, next + 1)
+})
+
+test('change-log.ts PATCH_FRACTION_SHIFT under the crash model: a crash image at every flush of the point whose changes pass 1/4 of the Map since its base (140 in a part of an earlier process, 20 now: a new base), of the recovery and of the parts after it', async () => {
+  const region = simRegion(1 << 23)
+  const c = Container.openRegion(region, { init, compactFactor: 1000 })
+  await c.persist()
+  await c.close()
+  const d = Container.openRegion(region)
+  for (let i = 0; i < 140; i++) (d.root as Root).m.set(`k${i}`, `changed ${i}`)
+  await d.persist()
+  await d.close()
+  await rolloverLives(region.durableImage(), 2, r => { for (let i = 0; i < 20; i++) r.m.set(`k${200 + i}`, `changed ${i}`) }, 1000)
 })
