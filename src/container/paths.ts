@@ -13,6 +13,8 @@ import { SegmentRef } from './segments.js'
 import { PatchPart } from './patch-record.js'
 
 const IDENT = /^[A-Za-z_$][\w$]*$/
+/** Arrays longer than this are read by their keys when their members are looked up (a sparse one's length says nothing of its elements). */
+const DENSE_MAX = 1 << 24
 const ownKeys = Reflect.ownKeys
 const gOPD = Object.getOwnPropertyDescriptor
 
@@ -85,7 +87,11 @@ function membersOf(o: unknown, targetOf: (p: object) => object | undefined): Set
   }
   if (isMap(o)) mapEach(o as Map<unknown, unknown>, (v, k) => { add(k); add(v) })
   else if (isSet(o)) setEach(o as Set<unknown>, add)
-  else if (isArray(o)) for (const v of o as unknown[]) add(v)
+  else if (isArray(o)) {
+    const a = o as unknown[]
+    if (a.length <= DENSE_MAX) for (let i = 0; i < a.length; i++) add(a[i])
+    else for (const k of objectKeys(a)) add((a as unknown as Record<string, unknown>)[k])     // made sparse and huge since its segments were written: its elements only
+  }
   return members
 }
 
