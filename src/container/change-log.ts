@@ -34,7 +34,9 @@
  *        and makes a new one with each base it writes; a restore makes one per SEGMENTED or
  *        PATCH record it fills.
  *   CL2. A mutation the log cannot express (a function or symbol key, `clear`, a named
- *        array key, an element defined with attributes other than an ordinary element's, more
+ *        array key, an array length set to a value that is not a number (the engine converts
+ *        it: the length it sets is not known when the barrier records), an element defined
+ *        with attributes other than an ordinary element's, more
  *        changes than `limit` since the base, counting the parts written) sets `whole`: the
  *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
  *        replaced with the next base.
@@ -139,7 +141,11 @@ export class Changes {
   arraySet(k: string | symbol, v: unknown): void {
     if (this.whole) return
     if (typeof k === 'string' && this.base === KIND_ARRAY) {
-      if (k === 'length') { if (typeof v === 'number' && v < this.low) this.low = v; return }     // a new length (pop, truncation, push): inv. CL2 no more
+      if (k === 'length') {       // a new length (pop, truncation, push): inv. CL2 no more
+        if (typeof v !== 'number') { this.whole = true; return }     // '5', null, true, [5]: the engine converts it (maybe running the program's valueOf), so the length it sets is not known here
+        if (v < this.low) this.low = v
+        return
+      }
       if (INDEX.test(k) && +k < MAX_INDEX) { this.upd.add(+k); this.#overflow(); return }
     }
     this.whole = true

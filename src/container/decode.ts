@@ -135,7 +135,7 @@ export class Restorer extends ValueReader {
   /** A PmemError as it is; anything else a built-in threw on damaged values, as CorruptionError (inv. 1). */
   #typed(e: unknown): unknown {
     if (e instanceof PmemError) return e
-    return new CorruptionError(`Cannot restore container "${this.where}": damaged record near byte ${this.pos} (${(e as Error).message}); restore an earlier version or delete the file`)
+    return new CorruptionError(`Cannot restore container "${this.where}": ${this.context}damaged record near byte ${this.pos} (${(e as Error).message}); restore an earlier version or delete the file`)
   }
 
   /**

@@ -8,6 +8,7 @@ import { hasOwn, mapContains, mapSize, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_MAP, KIND_PATCH, TAG_REF } from './format.js'
 import { isPatchValue } from './change-log.js'
 import type { PartReader } from './binary-patch.js'
+import { PmemError } from '../../regions/index.js'
 
 const setDelete = Set.prototype.delete
 const setAddFn = Set.prototype.add
@@ -19,6 +20,8 @@ const PART_MARK = 0, PART_OWNED = 1
 
 /** What the restorer offers a PATCH record's reader: binary-patch.ts's, values, and the references of each part (inv. PR2). */
 interface PatchReader extends Omit<PartReader, 'need'> {
+  /** Prefix of the reader's error messages (reader.ts): set to name the part being applied. */
+  context: string
   value(): unknown
   /** Starts gathering the references the values read next name. */
   beginRefs(): void
@@ -59,21 +62,28 @@ function patchValue(r: PatchReader, refs: boolean): unknown {
  * part's references (inv. PR2).
  */
 export function applyParts(r: PatchReader, id: number, o: object, base: number, n: number, p: ReadPatch): void {
+  const context = r.context
   for (const pid of p.parts) {
     if (r.enter(pid) !== KIND_PATCH) r.fail(`patched collection ${id} lists a record ${pid} that is not a patch part`)
-    r.varint()
-    const mark = r.u8()
-    if ((mark !== PART_MARK && mark !== PART_OWNED) || r.u8() !== base) r.fail(`patched collection ${id} lists record ${pid}, not a part of its kind`)
-    const refs = mark === PART_OWNED
-    if (refs) {
-      const owner = r.varint()
-      if (owner !== id) r.fail(`patched collection ${id} lists record ${pid}, a part of collection ${owner}`)
-    }
-    const after = r.varint()
-    r.beginRefs()
-    p.total += applyPart(r, o, base, after, refs)
-    if (r.pos !== r.end) r.fail(`patch part ${pid} has trailing bytes`)
-    r.endRefs(pid)
+    r.context = `part ${pid} of patched collection ${id}: `      // a damaged part's error names both (the reader's message and any other error's)
+    try {
+      r.varint()
+      const mark = r.u8()
+      if ((mark !== PART_MARK && mark !== PART_OWNED) || r.u8() !== base) r.fail(`not a part of its collection's kind`)
+      const refs = mark === PART_OWNED
+      if (refs) {
+        const owner = r.varint()
+        if (owner !== id) r.fail(`a part of collection ${owner}`)
+      }
+      const after = r.varint()
+      r.beginRefs()
+      p.total += applyPart(r, o, base, after, refs)
+      if (r.pos !== r.end) r.fail('trailing bytes')
+      r.endRefs(pid)
+    } catch (e) {
+      if (e instanceof PmemError) throw e
+      r.fail(`${(e as Error)?.message ?? String(e)}`)
+    } finally { r.context = context }
   }
   if (entriesOf(o, base) !== n) {
     r.fail(`patched collection ${id} does not have the ${n} entries its record says`)

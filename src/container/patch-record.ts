@@ -38,7 +38,8 @@
  *        re-encodes, which reports every value it drops under the collection). The
  *        collection's references are its base segments and its parts; a part's references
  *        are the objects its keys and values name (RefStore, at encode and at restore), so
- *        the reference graph, compaction and `dropped` paths reach every object a part names,
+ *        the reference graph and compaction reach every object a part names (`dropped`
+ *        paths too, but only to what the collection holds now: paths.ts `pathsTo`),
  *        and a new object a part names is given an id and encoded in the same point as the
  *        part (encode.ts inv. 1). An object key deleted by a part has an id already (it was
  *        in the collection's last record); the part keeps it reachable until the collection

@@ -13,6 +13,8 @@ import { SegmentRef } from './segments.js'
 import { PatchPart } from './patch-record.js'
 
 const IDENT = /^[A-Za-z_$][\w$]*$/
+/** Arrays longer than this are read by their keys when their members are looked up (a sparse one's length says nothing of its elements). */
+const DENSE_MAX = 1 << 24
 const ownKeys = Reflect.ownKeys
 const gOPD = Object.getOwnPropertyDescriptor
 
@@ -74,24 +76,57 @@ export function droppedStep(d: DroppedAt): string {
   }
 }
 
-/** Path from the root to each id in `targets` (ids not reachable are left out). */
-export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targets: Set<number>): Map<number, string> {
+/** The objects collection `o` (an array, Map or Set) holds now: its elements, keys and values, entries (a container's proxy as its target too). */
+function membersOf(o: unknown, targetOf: (p: object) => object | undefined): Set<unknown> {
+  const members = new Set<unknown>()
+  const add = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return
+    members.add(v)
+    const t = targetOf(v)
+    if (t !== undefined) members.add(t)
+  }
+  if (isMap(o)) mapEach(o as Map<unknown, unknown>, (v, k) => { add(k); add(v) })
+  else if (isSet(o)) setEach(o as Set<unknown>, add)
+  else if (isArray(o)) {
+    const a = o as unknown[]
+    if (a.length <= DENSE_MAX) for (let i = 0; i < a.length; i++) add(a[i])
+    else for (const k of objectKeys(a)) add((a as unknown as Record<string, unknown>)[k])     // made sparse and huge since its segments were written: its elements only
+  }
+  return members
+}
+
+/**
+ * Path from the root to each id in `targets` (ids not reachable are left out). The entries of
+ * a segmented collection hang off its segments and PATCH parts, which name what the
+ * collection held when they were written: a value a later part replaced or deleted, or one
+ * an older part or a base segment still names (patch-record.ts inv. PR2, kept for restore and
+ * compaction), is followed from there only while the collection holds it now. So `dropped`
+ * never reports a value the graph no longer reaches, and names the entry that holds it.
+ */
+export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targets: Set<number>, targetOf: (p: object) => object | undefined = () => undefined): Map<number, string> {
   const high = objects.length
   const parent = new Int32Array(high).fill(-1)
   const out = new Map<number, string>()
   if (rootId <= 0 || rootId >= high) return out
   parent[rootId] = 0
   const queue = [rootId]
+  const members = new Map<number, Set<unknown>>()     // per collection, made when one of its segments or parts is first followed
   for (let qi = 0; qi < queue.length && out.size < targets.size; qi++) {
     const id = queue[qi]
     if (targets.has(id)) out.set(id, '')
     if (id >= refs.start.length) continue
     const s = refs.start[id], n = refs.count[id]
     // Entries of a segmented collection hang off its segments and parts: name them from the collection.
-    const from = objects[id] instanceof SegmentRef || objects[id] instanceof PatchPart ? parent[id] : id
+    const part = objects[id] instanceof SegmentRef || objects[id] instanceof PatchPart
+    const from = part ? parent[id] : id
+    let held: Set<unknown> | undefined
+    if (part) {
+      held = members.get(from)
+      if (held === undefined) members.set(from, held = membersOf(objects[from], targetOf))
+    }
     for (let i = s; i < s + n; i++) {
       const r = refs.pool[i]
-      if (r > 0 && r < high && parent[r] === -1) { parent[r] = from; queue.push(r) }
+      if (r > 0 && r < high && parent[r] === -1 && (held === undefined || held.has(objects[r]))) { parent[r] = from; queue.push(r) }
     }
   }
   for (const id of out.keys()) {

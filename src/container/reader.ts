@@ -48,6 +48,8 @@ export class ByteReader {
   end: number
   /** Names the file in error messages. */
   readonly where: string
+  /** Names what is being read in error messages ('' or ending in ': '): set by a reader of a record's parts, patch-apply.ts. */
+  context = ''
 
   constructor(buf: Uint8Array, pos: number, end: number, where: string) {
     this.buf = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer
@@ -58,7 +60,7 @@ export class ByteReader {
   }
 
   fail(what: string): never {
-    throw new CorruptionError(`Cannot restore container "${this.where}": ${what} at byte ${this.pos}; the file is damaged (restore an earlier version or delete it)`)
+    throw new CorruptionError(`Cannot restore container "${this.where}": ${this.context}${what} at byte ${this.pos}; the file is damaged (restore an earlier version or delete it)`)
   }
 
   need(n: number): void { if (this.pos + n > this.end) this.fail(`record truncated (needs ${n} more bytes)`) }

@@ -214,7 +214,7 @@ export class ContainerTables {
     const holders = new Set<number>()
     for (const [id, list] of this.dropped) if (list.length > 0) holders.add(id)
     if (holders.size > 0) this.lazy?.complete()    // paths need every record's references (lazy.ts inv. Z5)
-    const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders)
+    const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders, o => this.table.targetOf(o))
     const out: DroppedEntry[] = []
     for (const [id, list] of this.dropped) {
       const base = paths.get(id)

@@ -306,7 +306,7 @@ test('patch-record.ts inv. PR1 (format 5): a large array behind a proxy that is 
   await sameAfterCrash(region, want, 'after length changes', 3)
 })
 
-test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the length restore as the layout says; a grown array with a missing element, or an impossible length, is CorruptionError', () => {
+test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the length restore as the layout says; a grown array with a missing element, or an impossible length (the byte bound on a growing part), is CorruptionError', () => {
   /** SEGMENT 2 of [1, 2, 3], then array 1's PATCH record (`n` entries) listing form-1 parts 3, 4, ... (each: entries after it, then its changes). */
   const log = (n: number, parts: ((w: ByteWriter) => void)[]): Uint8Array => {
     const w = new ByteWriter(1 << 12)
@@ -337,6 +337,16 @@ test('patch-record.ts inv. PR1 (format 5): hand-made array parts that change the
     ['a record length other than the parts leave', log(3, [w => { w.varint(2); w.varint(0) }])],
   ] as const) {
     assert.throws(() => restoreFirst(bytes, 'patch-array'), (e: unknown) => e instanceof CorruptionError, what)
+  }
+  // The record's own length is small (past decode.ts's check of n against the log): the byte
+  // bound on a growing part (patch-apply.ts) refuses a length its bytes cannot fill before
+  // setting it, and says so, naming the part and its collection; without it, `a.length =
+  // 2 ** 32` is a RangeError (reported as "damaged record", the cause lost) and a billion
+  // is refused later, as a missing element 4.
+  for (const [what, after] of [['past the largest array length (2^32)', 2 ** 32], ['by a billion in a few bytes', 1e9]] as const) {
+    const bytes = log(3, [w => { w.varint(after); w.varint(1); w.varint(3); w.num(9) }, w => { w.varint(3); w.varint(0) }])
+    assert.throws(() => restoreFirst(bytes, 'patch-array'), (e: unknown) => e instanceof CorruptionError &&
+      e.message.includes(`part 3 of patched collection 1: patch part grows an array from 3 to ${after} entries in`), `a part growing the array ${what}`)
   }
 })
 
@@ -369,6 +379,24 @@ test('verify.ts inv. V4, patch-record.ts writeVerifiedNumbers: an array of numbe
   for (const lazy of [false, true]) {
     const f = Container.openRegion(region.crash(2), { lazy })
     assert.deepStrictEqual([...(f.root as { a: number[] }).a], a, lazy ? 'lazy' : 'full')
+    await f.close()
+  }
+})
+
+test('change-log.ts `low`: a large array behind a proxy whose length is set to a value that is not a number (\'5\', null, true: JavaScript converts it) and grown back with holes restores with the holes, not the old elements', async () => {
+  for (const [what, cut, n] of [['a string', '1990', 1990], ['null', null, 0], ['true', true, 1], ['an array', [1995], 1995]] as const) {
+    const { region, d, r } = await restored()
+    ;(r.list as { length: unknown }).length = cut           // the engine converts it: the array is cut
+    assert.equal(r.list.length, n, what)
+    r.list.length = N                                    // grown back: holes where the cut elements were
+    await d.persist()
+    const want = model(r)
+    await d.close()
+    const f = Container.openRegion(region.crash(3))
+    const list = (f.root as Root).list
+    assert.equal(list.length, N, what)
+    assert.ok(!(n in list), `${what}: element ${n} is a hole after the cut and the growth`)
+    assert.deepStrictEqual(model(f.root as Root), want, what)
     await f.close()
   }
 })
