@@ -26,6 +26,11 @@
  *      SIGBUS on a full disk; no room for them is OutOfSpaceError with the file's bytes
  *      unchanged. Read-only opens skip this: a PROT_READ mapping never stores, and reading
  *      a hole allocates nothing. Growth only adds written pages (inv. F2).
+ *  C7. The path is looked up once, at open: a file deleted or replaced at its path (a rename
+ *      over it, a backup put back) while it is open is still the file written, a file no path
+ *      names any longer. `pathHolds` says whether the path still names the open file (same
+ *      device and inode), for callers that must not report a write as landed when it did not
+ *      reach the path (a container's point, container write.ts inv. 4b).
  */
 import fs from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -166,6 +171,22 @@ function openFd(displayPath: string, absPath: string, readOnly: boolean, action:
     throw notAFile(action, displayPath, st) // swapped in after the stat
   }
   return fd
+}
+
+/**
+ * Inv. C7: whether the path of `file` still names the file it has open: 'same', 'deleted'
+ * (nothing there now), or 'replaced' (another file: a rename over it, or the path re-created).
+ * One fstat and one stat; an error of the stat itself (EACCES on a directory...) counts as
+ * 'same' (nothing says the file moved).
+ */
+export function pathHolds(file: RegionFile): 'same' | 'deleted' | 'replaced' {
+  const own = fs.fstatSync(file.fd, { bigint: true })
+  let now: fs.BigIntStats | undefined
+  try { now = fs.statSync(file.absPath, { bigint: true, throwIfNoEntry: false }) } catch (e) {
+    return errnoOf(e) === 'ENOTDIR' ? 'deleted' : 'same'
+  }
+  if (now === undefined) return 'deleted'
+  return now.ino === own.ino && now.dev === own.dev ? 'same' : 'replaced'
 }
 
 /** `stat` of the path (following symlinks); undefined when nothing is there (inv. C5). */

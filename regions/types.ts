@@ -71,6 +71,8 @@ export interface RegionLike {
    * refresh time). Readers use it to tell a live writer from a crashed one.
    */
   liveWriter?(): string | null
+  /** Optional: whether the path the region was opened at still names its file, or it was deleted or replaced since (Region: region-file.ts inv. C7). */
+  pathHolds?(): 'same' | 'deleted' | 'replaced'
   /** Optional: read-only regions map a larger user area if a writer grew the file; returns the size (Region inv. R8). */
   followGrowth?(): number
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */

@@ -105,6 +105,8 @@ export interface Backing {
   fetchNewest?(): Promise<boolean>
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
+  /** Whether the path still names the file written, or it was deleted or replaced since the open (Region.pathHolds; 'same' where the region has no path to check). Absent for hosted stores. */
+  pathHolds?(): 'same' | 'deleted' | 'replaced'
   /** Closes the store (a hosted store releases its lease: the promise says when). */
   close(): void | Promise<void>
   /** Closes after a failed open: like close, and deletes the file if this open created it (inv. B2). */
@@ -162,6 +164,7 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
     appendStream(at, block) { return region.appendStream?.(at, block) ?? null },
+    pathHolds() { return region.pathHolds?.() ?? 'same' },
     reserve(bytes) {
       if (region.reserveAsync === undefined || bytes < RESERVE_MIN) return Promise.resolve()
       const need = withOverhead(bytes)

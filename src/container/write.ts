@@ -19,6 +19,12 @@
  *      so the container stays usable. The failed point and every point queued behind it are
  *      lost (they fail with StoreUnavailableError: their deltas build on the lost one), and
  *      the next point is full, so it rewrites whatever those points would have written.
+ *  4b. A point resolves only if, after its commit, the path the container was opened at still
+ *      names the file it wrote (region-file.ts inv. C7): a file deleted or replaced at its
+ *      path while open (a rename over it, a backup put back) got the commit, but no later
+ *      open of the path will see it, so the point rejects with FileSystemError (errno
+ *      ENOENT when deleted) and the container is broken (inv. 4); the file now at the path
+ *      is never written. (Before session 10 such points resolved, and were lost.)
  *   5. A streamed point's chunks are durable (the stream's fsync) before the store adopts
  *      them, and lie past every chunk the store held when the stream began, so the commit
  *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
@@ -26,6 +32,7 @@
  *      region's recorded size (the next writer's open trims them, Region inv. H3) or free
  *      chunks of the store (ShadowStore inv. 8).
  */
+import { FileSystemError } from '../../regions/index.js'
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
@@ -136,6 +143,7 @@ export class PointWriter {
     }
     store.setMeta(encodeMeta(meta))
     const version = await store.commitAsync()
+    this.#checkPath(version)
     const stored = store.versions().find(v => v.version === version)?.bytes ?? 0
     this.logEnd = end
     this.indexAt = indexAt
@@ -149,6 +157,17 @@ export class PointWriter {
     }
     this.lastStats = stats
     return stats
+  }
+
+  /** Inv. 4b: the committed version reached the file the path names, or the point fails. */
+  #checkPath(version: number): void {
+    const holds = this.#backing.pathHolds?.() ?? 'same'
+    if (holds === 'same') return
+    const path = this.#backing.path
+    throw new FileSystemError(holds === 'deleted'
+      ? `Cannot persist container "${path}": the file was deleted while the container was open; version ${version} went to the deleted file, which no path names, so it is lost once the container closes (close it, and open the path again with init to start over)`
+      : `Cannot persist container "${path}": the file was replaced at its path while the container was open (renamed over, or re-created); version ${version} went to the file it had open, which no path names now, and the file at the path was not written (close the container and reopen the path)`,
+    holds === 'deleted' ? 'ENOENT' : undefined)
   }
 }
 

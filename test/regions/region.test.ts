@@ -250,6 +250,21 @@ describe('Region.open: existing files', () => {
   })
 })
 
+describe('pathHolds (inv. C7)', () => {
+  it('says whether the path still names the open file: same, replaced (renamed over), deleted', () => {
+    const file = join(tempDir(), 'moved.pm')
+    const r = Region.open(file, { size: 4096 })
+    assert.equal(r.pathHolds(), 'same')
+    fs.copyFileSync(file, file + '.copy')
+    fs.renameSync(file + '.copy', file)
+    assert.equal(r.pathHolds(), 'replaced', 'a copy renamed over it is another file')
+    fs.unlinkSync(file)
+    assert.equal(r.pathHolds(), 'deleted')
+    r.close()
+    assert.throws(() => r.pathHolds(), { code: 'ERR_PMEM_CLOSED' })
+  })
+})
+
 describe('Region.open: argument checks (inv. C4)', () => {
   const bad: Array<[string, unknown, unknown]> = [
     ['empty path', '', { size: 4096 }],
