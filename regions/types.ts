@@ -95,6 +95,8 @@ export interface RegionStream {
   write(bytes: Uint8Array, transfer?: boolean): void
   /** Ends the stream; resolves with the CRC-32C of each block once durable, or null if it failed (nothing of it is kept). */
   end(): Promise<Uint32Array | null>
+  /** Optional: once `end()` resolved with null, the errno of the write that failed (`ENOSPC`, `EFBIG`, `EIO`...), when it had one. */
+  readonly failure?: string
   /**
    * Gives the stream up (its bytes will not be grown over): ends it, waits for the flush
    * thread, and writes zeros over what it wrote, so reserved space reads zeros again.

@@ -32,7 +32,7 @@
  *      region's recorded size (the next writer's open trims them, Region inv. H3) or free
  *      chunks of the store (ShadowStore inv. 8).
  */
-import { FileSystemError } from '../../regions/index.js'
+import { FileSystemError, OutOfSpaceError } from '../../regions/index.js'
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
@@ -128,7 +128,7 @@ export class PointWriter {
       data = [...data, ...index]
       for (const p of index) length += p.length
     }
-    if (!(await adoptStreamed(store, s.pipe, length))) {
+    if (!(await adoptStreamed(store, s.pipe, length, this.#backing.path))) {
       await this.#backing.reserve(length)
       this.#backing.expectWrite(length)
       try { await writeLog(store, at, data, true) } finally { this.#backing.expectWrite(0) }
@@ -172,15 +172,30 @@ export class PointWriter {
 }
 
 /**
+ * The error of a streamed point whose stream failed with errno `code`: OutOfSpaceError for a
+ * full disk, quota or file-size limit, as an appended point's growth gives (before session
+ * 10 it was a BrokenError saying "a full disk or an I/O error"), FileSystemError for another
+ * errno, a plain Error (made a BrokenError by lifecycle.ts) when there was none.
+ */
+function streamFailed(code: string | undefined, path: string): Error {
+  const kept = 'the file keeps its last committed version'
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new OutOfSpaceError(`Cannot persist container "${path}": no space left on the disk for the records of a streamed point (${code}${code === 'EFBIG' ? ': the file-size limit' : ''}); ${kept}; free disk space and reopen the container`)
+  }
+  if (code !== undefined) return new FileSystemError(`Cannot persist container "${path}": the flush thread could not write the records of a streamed point (${code}); ${kept}, reopen the container`, code)
+  return new Error('the flush thread could not write the records (a full disk or an I/O error)')
+}
+
+/**
  * A streamed point: waits for its stream to be durable, then has the store adopt the
  * chunks it wrote (the whole log, from logical chunk 0; inv. 5). False for a point that was
  * not streamed. A failed stream fails the point (the container turns broken, inv. 4).
  */
-async function adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number): Promise<boolean> {
+async function adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number, path: string): Promise<boolean> {
   if (pipe === null) return false
   const crcs = await pipe.stream.end()
   // The sealed buffers were handed over: without the stream there is nothing to write.
-  if (crcs === null) throw new Error('the flush thread could not write the records (a full disk or an I/O error)')
+  if (crcs === null) throw streamFailed(pipe.stream.failure, path)
   if (crcs.length !== Math.ceil(length / store.chunkSize)) {
     pipe.stream.discard()
     throw new Error(`container bug: the stream holds ${crcs.length} chunks for ${length} bytes`)

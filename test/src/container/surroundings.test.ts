@@ -10,8 +10,12 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { BrokenError, FileSystemError } from '../../../regions/index.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-around-'))
 
@@ -51,4 +55,21 @@ test('write.ts inv. 4b: a point committed after the container file was deleted r
     assert.equal(fs.existsSync(file), false)
     assert.equal(fs.existsSync(file + '.lock'), false, 'the lock is released')
   }
+})
+
+test('write.ts inv. 4: a streamed full point that meets a full disk (ulimit -f: EFBIG) rejects with OutOfSpaceError naming the cause, as an appended point does; the file keeps its last version', () => {
+  const dir = tmp()
+  const file = path.join(dir, 'full.pmc')
+  // 6144 blocks: 3 or 6 MiB by the shell's unit, below the 7 MB the streamed point writes
+  const r = spawnSync('sh', ['-c', 'ulimit -f 6144 && exec "$@"', 'sh', process.execPath, path.join(here, 'space-child.js'), file], { encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, string | number>
+  assert.equal(out.first, 1)
+  assert.match(String(out.streamed), /^OutOfSpaceError ERR_PMEM_OUT_OF_SPACE .*EFBIG/, 'before: BrokenError "a full disk or an I/O error", no cause')
+  assert.match(String(out.after), /^BrokenError/, 'the container is broken after a failed write (inv. 4)')
+  assert.equal(out.close, 'ok')
+  const c = Container.open(file)
+  assert.deepEqual(c.unwrap(c.root), { n: 1, rows: [] }, 'the last committed version')
+  assert.deepEqual(c.check(), { ok: true, problems: [] })
+  void c.close()
 })
