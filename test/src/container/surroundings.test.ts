@@ -14,6 +14,8 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Container } from '../../../src/container/index.js'
 import { BrokenError, FileSystemError } from '../../../regions/index.js'
+import { OTHER_PROXY } from '../../../src/container/kinds.js'
+import { simRegion } from './setup.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -72,4 +74,35 @@ test('write.ts inv. 4: a streamed full point that meets a full disk (ulimit -f: 
   assert.deepEqual(c.unwrap(c.root), { n: 1, rows: [] }, 'the last committed version')
   assert.deepEqual(c.check(), { ok: true, problems: [] })
   void c.close()
+})
+
+test('two containers in one process: what of container A stored into container B persists in B, and what a later change through A does there (default mode, and track: \'barriers\' for B)', async () => {
+  for (const track of ['all', 'barriers'] as const) {
+    const regionA = simRegion()
+    const first = Container.openRegion(regionA, { init: () => ({ o: { n: 1, list: [1] }, m: new Map([['k', 1]]), s: new Set([1]) }) })
+    await first.persist()
+    const a = Container.openRegion(regionA.crash(1))           // restored: A hands out proxies
+    const regionB = simRegion()
+    const b = Container.openRegion(regionB, { track, init: () => ({}) as Record<string, any> })
+    b.root.o = a.root.o                                        // a plain object through A's proxy: B persists what its traps show
+    b.root.m = a.root.m                                        // a Map through A's proxy: cannot persist in B (its target is A's)
+    b.root.shared = a.unwrap(a.root.s)                         // A's raw Set: one object held by both
+    await b.persist()
+    assert.deepEqual(b.dropped, [{ path: 'root.m', reason: OTHER_PROXY }], 'the reason says what to do (before: "proxy")')
+    a.root.o.n = 2
+    a.root.o.list.push(2)
+    a.root.s.add(2)
+    await a.persist()
+    assert.notEqual(b.unwrap(b.root).o, a.unwrap(a.root).o, 'B holds A\'s proxy, not its target')
+    const aRawO = a.unwrap(a.root.o)
+    await a.close()
+    assert.equal(b.root.o.n, 2, 'B still reads A\'s objects after A closed')
+    await b.persist({ full: track === 'barriers' })            // B is not told of changes made through A: with track: 'barriers' only a full point sees them
+    const again = Container.openRegion(regionB.crash(1))
+    const r = again.unwrap(again.root)
+    assert.deepEqual(r.o, { n: 2, list: [1, 2] }, 'the change made through A reaches B')
+    assert.equal(r.m, null)
+    assert.deepEqual([...r.shared], [1, 2])
+    assert.notEqual(r.o, aRawO, 'after a restore B has its own copy')
+  }
 })
