@@ -101,6 +101,9 @@ function acquireLock(absPath: string, displayPath: string, action: string, hint:
     if (isSpaceError(e)) {
       throw new OutOfSpaceError(`${action} "${displayPath}": no space left to create its lock directory in "${dir}" (${code}); free disk space`)
     }
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      throw new FileSystemError(`${action} "${displayPath}": cannot take its lock in "${dir}": no file descriptor is free (${code}); raise the limit (ulimit -n) or close files, then open it again`, code, { cause: e })
+    }
     if (code !== undefined) {
       throw new FileSystemError(`${action} "${displayPath}": cannot create its lock directory in "${dir}" (${code}); the directory must be writable`, code, { cause: e })
     }
