@@ -59,6 +59,25 @@ test('write.ts inv. 4b: a point committed after the container file was deleted r
   }
 })
 
+test('region-file.ts inv. C8: a second writer of the same container through a symlink or a hard link is refused (before: accepted, the first writer\'s points lost and the file damaged)', async () => {
+  const dir = tmp()
+  const file = path.join(dir, 'state.pmc')
+  const c = Container.open(file, { init: () => ({ n: 0 }) })
+  await c.persist()
+  fs.symlinkSync(file, path.join(dir, 'sym.pmc'))
+  assert.throws(() => Container.open(path.join(dir, 'sym.pmc')), { code: 'ERR_PMEM_LOCKED' })
+  fs.linkSync(file, path.join(dir, 'hard.pmc'))
+  assert.throws(() => Container.open(path.join(dir, 'hard.pmc')), { code: 'ERR_PMEM_LOCKED' })
+  c.root.n = 10
+  await c.persist()
+  await c.close()
+  fs.unlinkSync(path.join(dir, 'hard.pmc'))
+  const again = Container.open(path.join(dir, 'sym.pmc'))
+  assert.deepEqual(again.unwrap(again.root), { n: 10 })
+  assert.deepEqual(again.check(), { ok: true, problems: [] })
+  await again.close()
+})
+
 test('write.ts inv. 4: a streamed full point that meets a full disk (ulimit -f: EFBIG) rejects with OutOfSpaceError naming the cause, as an appended point does; the file keeps its last version', () => {
   const dir = tmp()
   const file = path.join(dir, 'full.pmc')
