@@ -24,7 +24,10 @@
  *      path while open (a rename over it, a backup put back) got the commit, but no later
  *      open of the path will see it, so the point rejects with FileSystemError (errno
  *      ENOENT when deleted) and the container is broken (inv. 4); the file now at the path
- *      is never written. (Before session 10 such points resolved, and were lost.)
+ *      is never written. (Before session 10 such points resolved, and were lost.) The
+ *      check is one fstat and one stat: about 7 us of CPU per point (micro timing, load 8).
+ *      A file replaced after the check is the program's later act, as one replaced after
+ *      the point resolved.
  *   5. A streamed point's chunks are durable (the stream's fsync) before the store adopts
  *      them, and lie past every chunk the store held when the stream began, so the commit
  *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
