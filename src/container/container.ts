@@ -327,7 +327,8 @@ export class Container<T extends object = Record<string, any>> {
    * container is its own newest version: it resolves with `version`. Rejects with
    * SnapshotConflictError if the writer keeps replacing versions faster than one can be
    * restored (follow.ts), with the damage found (CorruptionError) if the newest version is
-   * damaged; throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
+   * damaged, with FileSystemError if the file was deleted or replaced at its path since the
+   * open (refresh.ts: reopen the path to follow the new file); throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
    * and closed. A container opened on a hosted store (PostgreSQL) fetches only the rows
    * written since its version (HostedStore.refresh, rejecting with StoreUnavailableError
    * when the server is out of reach), then restores the newest version from memory.

@@ -59,6 +59,29 @@ test('write.ts inv. 4b: a point committed after the container file was deleted r
   }
 })
 
+test('refresh.ts: a read-only container whose file was deleted and created again, or replaced by a rename, rejects refresh() with FileSystemError instead of resolving with the old file\'s version forever', async () => {
+  const dir = tmp()
+  const file = path.join(dir, 'state.pmc')
+  const w = Container.open(file, { init: () => ({ gen: 'old' }) })
+  await w.persist()
+  await w.close()
+  const reader = Container.open(file, { readOnly: true })
+  assert.equal(await reader.refresh(), 1, 'the same file: nothing newer')
+  Container.delete(file)
+  const w2 = Container.open(file, { init: () => ({ gen: 'new' }) })
+  await w2.persist()
+  w2.root.gen = 'newer'
+  await w2.persist()
+  await w2.close()
+  await assert.rejects(reader.refresh(), (e: Error) => e instanceof FileSystemError && /replaced/.test(e.message))
+  assert.equal(reader.root.gen, 'old', 'it still shows the version it held')
+  await reader.close()
+  const again = Container.open(file, { readOnly: true })
+  fs.unlinkSync(file)
+  await assert.rejects(again.refresh(), (e: Error) => e instanceof FileSystemError && e.errno === 'ENOENT')
+  await again.close()
+})
+
 test('region-file.ts inv. C8: a second writer of the same container through a symlink or a hard link is refused (before: accepted, the first writer\'s points lost and the file damaged)', async () => {
   const dir = tmp()
   const file = path.join(dir, 'state.pmc')
