@@ -312,6 +312,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#life.outsideSnapshot('persist')
     options = checkPersistOptions(options, this.path)
     if (this.#readOnly || this.#writer.store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    this.#backing.claim?.(this.#writer.version)     // one writer per region object (backing.ts inv. B3)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const t = this.#life.tables
     const full = options.full === true || t.needFull

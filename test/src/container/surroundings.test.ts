@@ -82,6 +82,29 @@ test('refresh.ts: a read-only container whose file was deleted and created again
   await again.close()
 })
 
+test('backing.ts inv. B3: two containers opened on one region object: the first to persist writes, a point of the other is RegionLockedError (before: both wrote, and one\'s committed points were written over by the other\'s)', async () => {
+  const region = simRegion()
+  const a = Container.openRegion(region, { init: () => ({ who: 'a', n: 0 }) })
+  await a.persist()
+  const b = Container.openRegion(region)                       // reading is fine (tests read older versions this way)
+  assert.deepEqual(b.unwrap(b.root), { who: 'a', n: 0 })
+  b.root.who = 'b'
+  assert.throws(() => b.persist(), { code: 'ERR_PMEM_LOCKED' })
+  a.root.n = 5
+  await a.persist()
+  await a.close()
+  assert.throws(() => b.persist(), (e: Error) => (e as { code?: string }).code === 'ERR_PMEM_LOCKED' && /committed version 2/.test(e.message), 'stale: A committed after B restored')
+  await b.close()
+  const c = Container.openRegion(region)
+  assert.deepEqual(c.unwrap(c.root), { who: 'a', n: 5 }, 'A\'s points are all there')
+  c.root.who = 'c'
+  await c.persist()                                             // alone and up to date: it writes
+  await c.close()
+  const d = Container.openRegion(region.crash(1))
+  assert.deepEqual(d.unwrap(d.root), { who: 'c', n: 5 })
+  assert.deepEqual(d.check(), { ok: true, problems: [] })
+})
+
 test('region-file.ts inv. C8: a second writer of the same container through a symlink or a hard link is refused (before: accepted, the first writer\'s points lost and the file damaged)', async () => {
   const dir = tmp()
   const file = path.join(dir, 'state.pmc')
