@@ -150,10 +150,7 @@ export class Region implements RegionLike {
   }
 
   /** Whether the path still names this region's file: 'same', or 'deleted' / 'replaced' since the open (region-file.ts inv. C7). */
-  pathHolds(): 'same' | 'deleted' | 'replaced' {
-    this.#usableRaw('Cannot look up the path of')
-    return pathHolds(this.#file)
-  }
+  pathHolds(): 'same' | 'deleted' | 'replaced' { this.#usableRaw('Cannot look up the path of'); return pathHolds(this.#file) }
 
   /**
    * Read-only regions (inv. R8): reads the header again and, when a writer has grown the
