@@ -108,5 +108,5 @@ export interface Failure {
 
 /** The answer to a request that has an `id`; streams answer with their block CRCs (or null: failed). */
 export type Reply =
-  | { readonly id: number; readonly ok: true; readonly crcs?: Uint32Array | null }
+  | { readonly id: number; readonly ok: true; readonly crcs?: Uint32Array | null; readonly failed?: string }
   | { readonly id: number; readonly ok: false; readonly failure: Failure }

@@ -61,6 +61,8 @@ interface Stream {
   ok: boolean
   /** The file was extended by this stream: trim it back to `from` if it fails. */
   began: boolean
+  /** The errno of the failure that turned `ok` false, when it had one (ENOSPC, EFBIG, EIO...): sent with the stream's end. */
+  failed?: string
 }
 
 const data = workerData as ThreadData | null
@@ -250,7 +252,7 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         zeros(s.file, from, at)
         s.ok = true
       }
-    } catch { s.ok = false }
+    } catch (e) { streamFailed(s, e) }
   }
 
   function streamWrite(sid: number, bytes: Uint8Array): void {
@@ -265,10 +267,7 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         gated(s.file, null, () => fs.fdatasyncSync(s.file!.fd))
         s.unsynced = 0
       }
-    } catch (e) {
-      s.ok = false
-      if (e instanceof GateClosed) s.began = false
-    }
+    } catch (e) { streamFailed(s, e) }
   }
 
   function addCrcs(s: Stream, b: Uint8Array): void {
@@ -294,16 +293,21 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         end = Math.ceil(end / PAGE_SIZE) * PAGE_SIZE
         zeros(s.file, s.pos, end)
         gated(s.file, null, () => fs.fsyncSync(s.file!.fd))
-      } catch (e) {
-        s.ok = false
-        if (e instanceof GateClosed) s.began = false
-      }
+      } catch (e) { streamFailed(s, e) }
     }
     if (!s.ok && s.began) trimBack(s.file, s.from, null)
     const crcs = s.ok ? Uint32Array.from(s.crcs) : null
     Atomics.store(s.status, JOB_END, end)
     finish(s.status, s.ok ? JOB_DONE : JOB_FAILED)
-    send({ id, ok: true, crcs }, crcs !== null ? [crcs.buffer] : [])
+    send({ id, ok: true, crcs, ...(crcs === null && s.failed !== undefined ? { failed: s.failed } : {}) }, crcs !== null ? [crcs.buffer] : [])
+  }
+
+  /** A write of stream `s` failed with `e`: the stream is failed, with its errno (sent at its end). */
+  function streamFailed(s: Stream, e: unknown): void {
+    s.ok = false
+    if (e instanceof GateClosed) s.began = false
+    const code = (withErrno(e) as NodeJS.ErrnoException | null)?.code
+    if (typeof code === 'string') s.failed ??= code
   }
 }
 

@@ -355,6 +355,8 @@ export interface WorkerStream extends Job {
    * trimmed back to `from`, or the region closed). Calling it again returns the same promise.
    */
   end(): Promise<Uint32Array | null>
+  /** Once `end()` resolved with null: the errno of the write that failed (ENOSPC, EFBIG, EIO...), when there was one. */
+  readonly failure: string | undefined
 }
 
 /** Opens an append stream on `file`, whose size must be `from`; data starts at `at`; null when no thread can run now. */
@@ -366,16 +368,22 @@ export function streamInWorker(file: FileRef, from: number, at: number, block: n
   t.post({ kind: 'stream-begin', sid, file, from, at, block, status: status.buffer as SharedArrayBuffer })
   let ended: Promise<Uint32Array | null> | null = null
   let written = 0
+  let failure: string | undefined
   return {
     from, at, status, thread: t,
     get written() { return written },
+    get failure() { return failure },
     write(bytes, transfer = false) {
       if (ended !== null) throw new Error('write after end of an append stream')
       written += bytes.length
       t.post({ kind: 'stream-write', sid, bytes }, transfer ? [bytes.buffer as ArrayBuffer] : [])
     },
     end() {
-      ended ??= t.request({ kind: 'stream-end', id: nextId++, sid }).then(r => (r.ok ? r.crcs ?? null : null), () => null)
+      ended ??= t.request({ kind: 'stream-end', id: nextId++, sid }).then(r => {
+        if (!r.ok) return null
+        failure = r.failed
+        return r.crcs ?? null
+      }, () => null)
       return ended
     },
   }

@@ -11,11 +11,12 @@
  * | pidns | string? | the holder's PID namespace, `readlink /proc/self/ns/pid`, e.g. "pid:[4026531836]" |
  * | boot  | string? | the holder's kernel boot id, /proc/sys/kernel/random/boot_id                    |
  * | token | string? | 16 random hex digits, new for every acquisition                                 |
+ * | thread | number? | the holder's `threadId` (worker_threads): 0 for the main thread                |
  *
  * Records of earlier versions (pid, host and start only) are still read; `pidns`, `boot`
  * and `token` are written wherever /proc provides them (token always).
  *
- * Invariants (cited as "inv. O1".."inv. O3"):
+ * Invariants (cited as "inv. O1".."inv. O4"; O4 is at `otherThreadOfOurs`):
  *  O1. A recorded pid is trusted (the holder is dead when that pid is gone, a zombie, or
  *      names a process started later) only when it names the same process here: the
  *      record's `pidns` and `boot` equal ours and our /proc shows our own PID namespace
@@ -32,6 +33,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { randomBytes } from 'node:crypto'
+import { threadId } from 'node:worker_threads'
 
 /** The holder recorded in a lock directory. */
 export interface LockOwner {
@@ -45,6 +47,8 @@ export interface LockOwner {
   readonly boot?: string
   /** Random id of this acquisition (inv. O3). */
   readonly token?: string
+  /** The holder's thread (`threadId`, 0 for the main thread), in records since session 10. */
+  readonly thread?: number
 }
 
 /** How this process is seen from /proc; computed once. */
@@ -79,7 +83,7 @@ export function newOwnerText(): string {
   const me = selfIdentity()
   const owner: LockOwner = {
     pid: process.pid, host: os.hostname(), start: me.start, pidns: me.pidns, boot: me.boot,
-    token: randomBytes(8).toString('hex'),
+    token: randomBytes(8).toString('hex'), thread: threadId,
   }
   return JSON.stringify(owner) + '\n'
 }
@@ -92,10 +96,21 @@ export function parseOwner(text: string | undefined): LockOwner | undefined {
     if (typeof o !== 'object' || o === null) return undefined
     if (!Number.isSafeInteger(o.pid) || (o.pid as number) <= 0 || typeof o.host !== 'string') return undefined
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
-    return { pid: o.pid as number, host: o.host, start: str(o.start), pidns: str(o.pidns), boot: str(o.boot), token: str(o.token) }
+    const thread = Number.isSafeInteger(o.thread) && (o.thread as number) >= 0 ? o.thread as number : undefined
+    return { pid: o.pid as number, host: o.host, start: str(o.start), pidns: str(o.pidns), boot: str(o.boot), token: str(o.token), thread }
   } catch {
     return undefined
   }
+}
+
+/**
+ * Inv. O4: whether `owner` is another thread of this process (a worker holding the lock, or
+ * one terminated with `worker.terminate()`, which releases nothing). Its pid is ours and
+ * alive either way, so such a holder is judged by the lock's refresh time, as one of
+ * another PID namespace is (lock.ts inv. L1): a live thread's lock keeper refreshes it.
+ */
+export function otherThreadOfOurs(owner: LockOwner): boolean {
+  return owner.pid === process.pid && owner.thread !== undefined && owner.thread !== threadId
 }
 
 /** Inv. O1: whether `owner.pid` names the same process in this process's view of the system. */
@@ -122,7 +137,11 @@ export function isProcessAlive(owner: LockOwner): boolean {
 
 /** A short description of the holder for error messages. */
 export function describeOwner(owner: LockOwner): string {
-  if (pidIsMeaningful(owner)) return `process ${owner.pid}${owner.pid === process.pid ? ' (this process)' : ''}`
+  if (pidIsMeaningful(owner)) {
+    if (owner.pid !== process.pid) return `process ${owner.pid}`
+    if (owner.thread === undefined || owner.thread === threadId) return `process ${owner.pid} (this process)`
+    return `${owner.thread === 0 ? 'the main thread' : `worker thread ${owner.thread}`} of this process (process ${owner.pid}; the lock of a thread that ended without releasing it, such as a terminated worker, is taken over once it has not been refreshed for 10 s)`
+  }
   if (owner.host !== os.hostname()) return `process ${owner.pid} on host "${owner.host}"`
   return owner.pidns === undefined
     ? `process ${owner.pid} (a record without PID namespace, judged by its refresh time)`

@@ -22,7 +22,10 @@
  *      or now names a process started later), and otherwise (another PID namespace, a
  *      container, another boot or host, no readable record, or a record of an earlier
  *      version) only when the directory's mtime is older than `lockTiming.staleMs`
- *      (inv. O2): a live holder refreshes it every `updateMs` < `staleMs`.
+ *      (inv. O2): a live holder refreshes it every `updateMs` < `staleMs`. A holder that is
+ *      another thread of this process (a worker, perhaps terminated: `terminate()` releases
+ *      nothing) is judged by the mtime too (lock-owner.ts inv. O4; before session 10 its
+ *      lock was held until the process exited).
  *  L2. A live holder's directory is never empty (it holds `owner`): nothing removes a
  *      directory with a record of a live holder.
  *  L3. Takeover is atomic: the stale directory is renamed aside (one contender wins) and
@@ -42,7 +45,7 @@ import fs from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
-import { describeOwner, isProcessAlive, newOwnerText, parseOwner, pidIsMeaningful, type LockOwner } from './lock-owner.js'
+import { describeOwner, isProcessAlive, newOwnerText, otherThreadOfOurs, parseOwner, pidIsMeaningful, type LockOwner } from './lock-owner.js'
 import { forget, keep, type KeptLock } from './lock-keeper.js'
 
 export { processStart, type LockOwner } from './lock-owner.js'
@@ -157,7 +160,7 @@ interface Judgement {
 function judgeHolder(lockDir: string): Judgement {
   const ownerText = readOwnerText(lockDir, false)
   const owner = parseOwner(ownerText)
-  if (owner !== undefined && pidIsMeaningful(owner)) {
+  if (owner !== undefined && pidIsMeaningful(owner) && !otherThreadOfOurs(owner)) {     // another thread of ours: by refresh time (lock-owner.ts inv. O4)
     return { alive: isProcessAlive(owner), owner, ownerText }
   }
   let mtimeMs: number

@@ -26,13 +26,27 @@
  *      SIGBUS on a full disk; no room for them is OutOfSpaceError with the file's bytes
  *      unchanged. Read-only opens skip this: a PROT_READ mapping never stores, and reading
  *      a hole allocates nothing. Growth only adds written pages (inv. F2).
+ *  C8. One lock per file, whatever the path that names it: the lock, the file and its
+ *      `.creating` temporary are addressed by the path with every symlink resolved (of the
+ *      file, or of its directory for a file not created yet: `canonicalPath`), so a second
+ *      writer through a symlink to the file or to a directory above it meets the first one's
+ *      lock, and a reader through one sees the live writer. Hard links cannot be resolved to
+ *      one path: a writer open of a file with more than one link is RegionLockedError (each
+ *      link would have its own lock), taken after the lock and the `.creating` cleanup (a
+ *      crashed create leaves the file linked twice), with nothing changed. (Before session
+ *      10 both were accepted: two writers, the first one's commits lost and the file damaged.)
+ *  C7. The path is looked up once, at open: a file deleted or replaced at its path (a rename
+ *      over it, a backup put back) while it is open is still the file written, a file no path
+ *      names any longer. `pathHolds` says whether the path still names the open file (same
+ *      device and inode), for callers that must not report a write as landed when it did not
+ *      reach the path (a container's point, container write.ts inv. 4b).
  */
 import fs from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { mmap } from './mmap.js'
 import {
-  CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
+  CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionLockedError, RegionNotFoundError,
 } from './errors.js'
 import {
   decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
@@ -59,7 +73,7 @@ const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }
 
 /** Opens (and, as the options say, creates) a region file. The caller maps it and eventually calls `closeRegionFile`. */
 export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLockLost: (err: Error) => void): RegionFile {
-  const absPath = resolve(displayPath)
+  const absPath = canonicalPath(displayPath)
   if (o.readOnly) return openExisting(displayPath, absPath, null)
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
@@ -74,12 +88,25 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
       created = true
     } else if (o.exclusive) {
       throw new RegionExistsError(`Cannot create region "${displayPath}": the file already exists; open it without { exclusive: true } or delete it first`)
+    } else if (st.nlink > 1) {     // inv. C8
+      throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the file has ${st.nlink} hard links, other paths that name it, and the writer lock is taken per path, so a writer through another link would not see this one; remove the other links (or copy the file), or open with { readOnly: true }`)
     }
     return { ...openExisting(displayPath, absPath, lock), created }
   } catch (e) {
     lock.release()
     throw e
   }
+}
+
+/**
+ * Inv. C8: `path` made absolute with every symlink resolved: the file's real path, or for a
+ * path where nothing is yet, its directory's real path and the name (a dangling symlink or
+ * a missing directory: the path as given, made absolute; the open reports what is wrong).
+ */
+export function canonicalPath(path: string): string {
+  const absPath = resolve(path)
+  try { return fs.realpathSync(absPath) } catch { /* nothing there yet, or not reachable */ }
+  try { return join(fs.realpathSync(dirname(absPath)), basename(absPath)) } catch { return absPath }
 }
 
 /** Takes the writer lock; a missing directory is RegionNotFoundError. */
@@ -95,6 +122,9 @@ function acquireLock(absPath: string, displayPath: string, action: string, hint:
     }
     if (isSpaceError(e)) {
       throw new OutOfSpaceError(`${action} "${displayPath}": no space left to create its lock directory in "${dir}" (${code}); free disk space`)
+    }
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      throw new FileSystemError(`${action} "${displayPath}": cannot take its lock in "${dir}": no file descriptor is free (${code}); raise the limit (ulimit -n) or close files, then open it again`, code, { cause: e })
     }
     if (code !== undefined) {
       throw new FileSystemError(`${action} "${displayPath}": cannot create its lock directory in "${dir}" (${code}); the directory must be writable`, code, { cause: e })
@@ -166,6 +196,22 @@ function openFd(displayPath: string, absPath: string, readOnly: boolean, action:
     throw notAFile(action, displayPath, st) // swapped in after the stat
   }
   return fd
+}
+
+/**
+ * Inv. C7: whether the path of `file` still names the file it has open: 'same', 'deleted'
+ * (nothing there now), or 'replaced' (another file: a rename over it, or the path re-created).
+ * One fstat and one stat; an error of the stat itself (EACCES on a directory...) counts as
+ * 'same' (nothing says the file moved).
+ */
+export function pathHolds(file: RegionFile): 'same' | 'deleted' | 'replaced' {
+  const own = fs.fstatSync(file.fd, { bigint: true })
+  let now: fs.BigIntStats | undefined
+  try { now = fs.statSync(file.absPath, { bigint: true, throwIfNoEntry: false }) } catch (e) {
+    return errnoOf(e) === 'ENOTDIR' ? 'deleted' : 'same'
+  }
+  if (now === undefined) return 'deleted'
+  return now.ino === own.ino && now.dev === own.dev ? 'same' : 'replaced'
 }
 
 /** `stat` of the path (following symlinks); undefined when nothing is there (inv. C5). */
@@ -298,7 +344,7 @@ export function closeRegionFile(file: RegionFile): void {
 /** Validates the header of the region file at `path` against its size, without locking or mapping. */
 export function readRegionHeader(path: unknown): RegionHeader {
   checkPath(path, 'Cannot check region')
-  const file = openExisting(path, resolve(path), null)
+  const file = openExisting(path, canonicalPath(path), null)
   fs.closeSync(file.fd)
   return file.header
 }
@@ -307,9 +353,10 @@ export function readRegionHeader(path: unknown): RegionHeader {
 export function deleteRegionFile(path: unknown): void {
   checkPath(path, 'Cannot delete region')
   const absPath = resolve(path)
-  const lock = acquireLock(absPath, path, 'Cannot delete region', 'close it first', () => {})
+  const real = canonicalPath(path)     // inv. C8: the lock of the file, whichever path names it
+  const lock = acquireLock(real, path, 'Cannot delete region', 'close it first', () => {})
   try {
-    unlinkIfExists(creatingPathOf(absPath))
+    unlinkIfExists(creatingPathOf(real))
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
     let start: Uint8Array
     try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }

@@ -126,6 +126,7 @@ export class RegionSpace {
     return {
       at,
       get written() { return ws.written },
+      get failure() { return ws.failure },
       write: (bytes, transfer) => ws.write(bytes, transfer),
       end: () => ws.end(),
       discard: () => this.#discardStream(ws),

@@ -33,7 +33,7 @@ import { checkViewArgs, flushPages } from './bounds.js'
 import { HEADER_SIZE, type RegionHeader } from './header.js'
 import { liveHolderToken, lockDirOf } from './lock.js'
 import {
-  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, readRegionHeader, typedOsErrors, type RegionFile,
+  closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, pathHolds, readRegionHeader, typedOsErrors, type RegionFile,
 } from './region-file.js'
 import { resolveOpenOptions, type RegionOpenOptions } from './open-options.js'
 import { closeGate, flushTiming, forgetInWorker, msyncInWorker, newFileRef, startFlushThreads, type FileRef } from './flush-worker.js'
@@ -148,6 +148,9 @@ export class Region implements RegionLike {
     this.#usableRaw('Cannot probe the writer of')
     return liveHolderToken(this.#file.absPath)
   }
+
+  /** Whether the path still names this region's file: 'same', or 'deleted' / 'replaced' since the open (region-file.ts inv. C7). */
+  pathHolds(): 'same' | 'deleted' | 'replaced' { this.#usableRaw('Cannot look up the path of'); return pathHolds(this.#file) }
 
   /**
    * Read-only regions (inv. R8): reads the header again and, when a writer has grown the

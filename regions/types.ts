@@ -71,6 +71,8 @@ export interface RegionLike {
    * refresh time). Readers use it to tell a live writer from a crashed one.
    */
   liveWriter?(): string | null
+  /** Optional: whether the path the region was opened at still names its file, or it was deleted or replaced since (Region: region-file.ts inv. C7). */
+  pathHolds?(): 'same' | 'deleted' | 'replaced'
   /** Optional: read-only regions map a larger user area if a writer grew the file; returns the size (Region inv. R8). */
   followGrowth?(): number
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */
@@ -93,6 +95,8 @@ export interface RegionStream {
   write(bytes: Uint8Array, transfer?: boolean): void
   /** Ends the stream; resolves with the CRC-32C of each block once durable, or null if it failed (nothing of it is kept). */
   end(): Promise<Uint32Array | null>
+  /** Optional: once `end()` resolved with null, the errno of the write that failed (`ENOSPC`, `EFBIG`, `EIO`...), when it had one. */
+  readonly failure?: string
   /**
    * Gives the stream up (its bytes will not be grown over): ends it, waits for the flush
    * thread, and writes zeros over what it wrote, so reserved space reads zeros again.

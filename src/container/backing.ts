@@ -10,11 +10,23 @@
  *       opened as a store, damage included; anything else is NotAPoolError, unchanged.
  *   B2. An open that fails after the region was opened closes it (the writer lock is
  *       released) and deletes the file if it created it, so a failed open leaves nothing.
+ *   B3. One writer per region object: containers opened with `Container.openRegion` on
+ *       one region (the file lock cannot tell them apart: the region holds it once for all)
+ *       may all read, but the first point of one claims the region until it closes
+ *       (`claim`): a point of another is RegionLockedError while the claim is held, and
+ *       also once it is released if the region's newest version is not the one that
+ *       container restored or last committed (its free chunks may be the other's
+ *       version's: its commit would have written over it). Nothing is written by a refused
+ *       point. (Before session 10 both wrote: each committed over the other's versions,
+ *       found by trust21.) A file container owns its region, so this never refuses it.
  */
 import { ShadowStore } from '../../txn/index.js'
-import { Region, InvalidArgumentError, NotAPoolError, type RegionLike, type RegionStream } from '../../regions/index.js'
+import { Region, InvalidArgumentError, NotAPoolError, RegionLockedError, type RegionLike, type RegionStream } from '../../regions/index.js'
 import type { ChunkStore } from './store.js'
 import { openFollowing } from './follow.js'
+
+/** The container of this process whose points write each region opened with `openRegion` (inv. B3): its backing's token. */
+const claims = new WeakMap<RegionLike, object>()
 
 /** Region size a new container file starts with (the store grows it as needed). */
 const INITIAL_SIZE = 1 << 20
@@ -105,6 +117,14 @@ export interface Backing {
   fetchNewest?(): Promise<boolean>
   /** An append stream of the region from `at` with blocks of `block` bytes, or null (Region.appendStream). */
   appendStream(at: number, block: number): RegionStream | null
+  /** Whether the path still names the file written, or it was deleted or replaced since the open (Region.pathHolds; 'same' where the region has no path to check). Absent for hosted stores. */
+  pathHolds?(): 'same' | 'deleted' | 'replaced'
+  /**
+   * A point is about to be taken by a container whose last known version is `version`:
+   * region backings not owned by the container (`openRegion`) claim the region, or throw
+   * RegionLockedError (inv. B3). Absent where the store's own lock settles it (hosted).
+   */
+  claim?(version: number): void
   /** Closes the store (a hosted store releases its lease: the promise says when). */
   close(): void | Promise<void>
   /** Closes after a failed open: like close, and deletes the file if this open created it (inv. B2). */
@@ -140,6 +160,7 @@ function isZero(b: Uint8Array): boolean {
  */
 export function regionBacking(region: RegionLike, owned: boolean, created = false): Backing {
   let current: ChunkStore | null = null
+  const me = {}
   const empty = isBlank(region, created, 'Cannot open container')
   let expecting = 0
   const growBy = geometricGrowth(region, () => expecting)
@@ -162,6 +183,7 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
     expectWrite(bytes) { expecting = bytes > 0 ? withOverhead(bytes) : 0 },
     prepareFlush() { region.prepareFlushAsync?.() },
     appendStream(at, block) { return region.appendStream?.(at, block) ?? null },
+    pathHolds() { return region.pathHolds?.() ?? 'same' },
     reserve(bytes) {
       if (region.reserveAsync === undefined || bytes < RESERVE_MIN) return Promise.resolve()
       const need = withOverhead(bytes)
@@ -169,8 +191,23 @@ export function regionBacking(region: RegionLike, owned: boolean, created = fals
       if (need <= free) return Promise.resolve()
       return region.reserveAsync(region.size + growthStep(region, need))
     },
-    close() { if (owned) region.close() },
-    discard() { if (owned) discardRegion(region, created) },
+    claim(version) {
+      if (owned) return
+      const holder = claims.get(region)
+      if (holder === me) return
+      if (holder !== undefined) throw new RegionLockedError(`Cannot persist container "${region.path}": another container of this process opened on the same region writes it (its points claim the region until it closes), and two writers would commit over each other's versions; close that one first`)
+      const newest = ShadowStore.probe(region) === 'store' ? ShadowStore.retained(region)[0] ?? 0 : 0
+      if (newest !== version) throw new RegionLockedError(`Cannot persist container "${region.path}": another container of this process committed version ${newest} on the same region after this one restored version ${version}; this one's point would write over it. Open the region again to go on from version ${newest}`)
+      claims.set(region, me)
+    },
+    close() {
+      if (claims.get(region) === me) claims.delete(region)
+      if (owned) region.close()
+    },
+    discard() {
+      if (claims.get(region) === me) claims.delete(region)
+      if (owned) discardRegion(region, created)
+    },
   }
 }
 

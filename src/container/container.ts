@@ -312,6 +312,7 @@ export class Container<T extends object = Record<string, any>> {
     this.#life.outsideSnapshot('persist')
     options = checkPersistOptions(options, this.path)
     if (this.#readOnly || this.#writer.store?.readOnly === true) throw new ReadOnlyError(`Cannot persist container "${this.path}": it is open read-only`)
+    this.#backing.claim?.(this.#writer.version)     // one writer per region object (backing.ts inv. B3)
     this.#backing.prepareFlush()    // the flush thread starts (100-170 ms) while the snapshot computes
     const t = this.#life.tables
     const full = options.full === true || t.needFull
@@ -327,7 +328,8 @@ export class Container<T extends object = Record<string, any>> {
    * container is its own newest version: it resolves with `version`. Rejects with
    * SnapshotConflictError if the writer keeps replacing versions faster than one can be
    * restored (follow.ts), with the damage found (CorruptionError) if the newest version is
-   * damaged; throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
+   * damaged, with FileSystemError if the file was deleted or replaced at its path since the
+   * open (refresh.ts: reopen the path to follow the new file); throws (as `persist` does) BrokenError in broken, RegionClosedError in closing
    * and closed. A container opened on a hosted store (PostgreSQL) fetches only the rows
    * written since its version (HostedStore.refresh, rejecting with StoreUnavailableError
    * when the server is out of reach), then restores the newest version from memory.

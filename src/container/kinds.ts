@@ -21,12 +21,28 @@ import {
   KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_SPARSE, KIND_VIEW,
   PROTO_BUILTIN, PROTO_NULL, VIEW_TYPES,
 } from './format.js'
+import { PROXY_TARGET } from './identity.js'
 
 /** View type name -> the index stored in VIEW records. */
 export const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
 /** VIEW record type index -> its constructor. */
 export const VIEW_CTORS = VIEW_TYPES.map(t => (globalThis as unknown as Record<string, new (b: ArrayBuffer, o: number, l: number) => object>)[t])
 const VIEW_PROTOS = new Map<string, object>(VIEW_TYPES.map(t => [t, (globalThis as unknown as Record<string, { prototype: object }>)[t].prototype]))
+
+/**
+ * Why a Map, Set (or other non-plain) proxy handed out by another container cannot persist
+ * here (K2): its target is not this container's to read, and the proxy is not a Map. Found by
+ * session 10's trust pass: the bare reason 'proxy' did not say what to do.
+ */
+export const OTHER_PROXY = 'proxy of another container (store that container\'s c.unwrap(x) to share the object, or c.snapshot(x) for a copy)'
+
+/** True if `p` (a proxy) answers PROXY_TARGET with an object: some container's proxy (identity.ts). A trap that throws: not one. */
+function otherContainersProxy(p: object): boolean {
+  try {
+    const t = (p as Record<symbol, unknown>)[PROXY_TARGET]
+    return typeof t === 'object' && t !== null
+  } catch { return false }
+}
 
 /** Record kind -> the prototype that proto code PROTO_BUILTIN stands for. */
 export const BUILTIN_PROTO: (object | undefined)[] = []
@@ -67,7 +83,7 @@ export function kindOf(o: object): number {
     kind = KIND_VIEW
     builtin = VIEW_PROTOS.get(tag)!
   } else if (isProxy(o)) {
-    return unsupported('proxy')
+    return unsupported(otherContainersProxy(o) ? OTHER_PROXY : 'proxy')
   } else {
     const why = exoticReason(o)
     if (why !== '') return unsupported(why)

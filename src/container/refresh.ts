@@ -6,8 +6,12 @@
  * (asynchronously, queued like points so that `close` waits for it), then the newest version
  * is restored from memory, unless the container began closing meanwhile. Either way the new
  * version's tables replace the old ones in one step (`refreshed`, lifecycle.ts: the refreshed
- * transition, idle -> idle); a failure leaves the container at its version.
+ * transition, idle -> idle); a failure leaves the container at its version. A file deleted
+ * or replaced at its path since the open (region-file.ts inv. C7) rejects with
+ * FileSystemError: the container still reads the file it opened, which no writer writes any
+ * more (before session 10 refresh resolved with its version forever).
  */
+import { FileSystemError } from '../../regions/index.js'
 import { restoreFrom } from './restore.js'
 import { followNewest } from './follow.js'
 import { adoptVersion, type OpenTarget } from './open.js'
@@ -57,6 +61,10 @@ function refreshHosted(c: Refreshing, fetch: () => Promise<boolean>): Promise<nu
 }
 
 function refreshNow(c: Refreshing): number {
+  const holds = c.backing.pathHolds?.() ?? 'same'
+  if (holds !== 'same') {     // the writer's newest versions are in another file now: following this one would be stale forever
+    throw new FileSystemError(`Cannot refresh container "${c.path}": its file was ${holds === 'deleted' ? 'deleted' : 'replaced at its path (created again, or renamed over)'} since this read-only container opened it, so it cannot follow the writer; it still shows version ${c.writer.version} of the file it opened: close it and open the path again`, holds === 'deleted' ? 'ENOENT' : undefined)
+  }
   const newest = c.backing.retained()[0]
   if (c.fellBack === null && newest !== undefined && newest === c.writer.version) return c.writer.version // nothing newer (versions only grow)
   const got = followNewest(c.backing, c.path, c.life.tables.classes, c.lazy)

@@ -10,6 +10,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { startWrappedChild, useTempDirs } from './fixtures/helpers.js'
 
 const tempDir = useTempDirs('pmem-file-limit-')
@@ -32,5 +34,28 @@ describe('ulimit -f (inv. L7, K4)', () => {
     assert.equal(lines[2]!.alive, true)
     assert.deepEqual(fs.readdirSync(dir).sort(), ['small.pm'], 'nothing left of the refused create, no lock left')
     assert.equal(fs.statSync(join(dir, 'small.pm')).size, 2 * 4096, 'the refused grow left the file as it was')
+  })
+})
+
+describe('ulimit -n: no file descriptor free', () => {
+  it('opening a region is FileSystemError EMFILE that says to raise the limit or close files (before: "the directory must be writable")', () => {
+    const dir = tempDir()
+    const regions = fileURLToPath(new URL('../../regions/index.js', import.meta.url))
+    const script = `
+      import fs from 'node:fs'
+      const { Region } = await import(${JSON.stringify(regions)})
+      const fds = []
+      try { for (;;) fds.push(fs.openSync('/dev/null', 'r')) } catch {}
+      let out
+      try { Region.open(${JSON.stringify(join(dir, 'r.pm'))}, { size: 4096 }); out = { opened: true } } catch (e) { out = { name: e.constructor.name, errno: e.errno, message: e.message } }
+      for (const fd of fds) fs.closeSync(fd)
+      console.log(JSON.stringify(out))`
+    const r = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$@"', 'sh', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { name: string; errno: string; message: string }
+    assert.equal(out.name, 'FileSystemError', JSON.stringify(out))
+    assert.equal(out.errno, 'EMFILE')
+    assert.match(out.message, /ulimit -n/)
+    assert.doesNotMatch(out.message, /must be writable/)
   })
 })

@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
 import { RegionLock, lockDirOf, lockTiming, processStart, readLockOwner } from '../../regions/lock.js'
 import { RegionLockedError } from '../../regions/errors.js'
 import { deadPid, runChild, startChild, useTempDirs } from './fixtures/helpers.js'
@@ -58,12 +59,12 @@ afterEach(() => {
 })
 
 describe('RegionLock', () => {
-  it('acquire writes an owner record (pid, host, start, pidns, boot, token) into <file>.lock; release removes both', () => {
+  it('acquire writes an owner record (pid, host, start, pidns, boot, token, thread) into <file>.lock; release removes both', () => {
     const file = join(tempDir(), 'a.pm')
     const lock = acquire(file)
     assert.deepEqual(fs.readdirSync(lockDirOf(file)), ['owner'])
     const { token, ...rest } = readLockOwner(file) ?? {}
-    assert.deepEqual(rest, { pid: process.pid, start: processStart(process.pid), ...here })
+    assert.deepEqual(rest, { pid: process.pid, start: processStart(process.pid), ...here, thread: 0 })
     assert.match(token ?? '', /^[0-9a-f]{16}$/)
     lock.release()
     lock.release() // idempotent
@@ -151,6 +152,37 @@ describe('RegionLock', () => {
     const file = join(tempDir(), 'a.pm')
     fakeLock(file, { pid: -1, host: os.hostname() })
     assertLocked(file, undefined, /no owner record/)
+  })
+
+  it('inv. O4: a holder that is another thread of this process (a worker, terminated or not) is held until its mtime is stale; before, a terminated worker\'s lock was held until the process exited', () => {
+    const file = join(tempDir(), 'a.pm')
+    const worker = { pid: process.pid, start: processStart(process.pid), ...here, token: 'abcd', thread: 7 }
+    fakeLock(file, worker)
+    assertLocked(file, process.pid, /worker thread 7 of this process/)
+    fs.rmSync(lockDirOf(file), { recursive: true })
+    fakeLock(file, worker, lockTiming.staleMs + 5_000)
+    acquire(file).release()
+    fakeLock(file, { ...worker, thread: 0 }, lockTiming.staleMs + 5_000)     // this thread's own record: its pid is alive, it is held
+    assertLocked(file, process.pid, /\(this process\)/)
+  })
+
+  it('inv. O4, a real worker: its lock refuses this thread while it lives; once terminate() ended it (releasing nothing), the lock is taken over when stale', async () => {
+    const file = join(tempDir(), 'w.pm')
+    const lockJs = new URL('../../regions/lock.js', import.meta.url).href
+    const w = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      import(workerData.lockJs).then(({ RegionLock }) => {
+        RegionLock.acquire(workerData.file, workerData.file, 'Cannot open region', 'close it', () => {})
+        parentPort.postMessage('locked')
+        setInterval(() => {}, 1000)
+      })`, { eval: true, workerData: { file, lockJs } })
+    await new Promise(r => w.once('message', r))
+    assertLocked(file, process.pid, /worker thread \d+ of this process/)
+    await w.terminate()
+    assert.equal(fs.existsSync(lockDirOf(file)), true, 'terminate() released nothing')
+    Object.assign(lockTiming, { staleMs: 300 })
+    await new Promise(r => setTimeout(r, 400))
+    acquire(file).release()
   })
 
   it('a holder on another host is trusted until its mtime is stale', () => {

@@ -250,6 +250,57 @@ describe('Region.open: existing files', () => {
   })
 })
 
+describe('one writer per file, whatever the path (inv. C8)', () => {
+  it('a second writer through a symlink to the file, or to its directory, is RegionLockedError; a reader through one sees the live writer', () => {
+    const dir = tempDir()
+    const file = join(dir, 'one.pm')
+    const r = Region.open(file, { size: 4096 })
+    fs.symlinkSync(file, join(dir, 'link.pm'))
+    fs.symlinkSync(dir, join(dir, 'dirlink'))
+    for (const other of [join(dir, 'link.pm'), join(dir, 'dirlink', 'one.pm')]) {
+      assert.throws(() => Region.open(other), { code: 'ERR_PMEM_LOCKED' }, other)
+      const reader = Region.open(other, { readOnly: true })
+      assert.notEqual(reader.liveWriter(), null, `a reader through ${other} sees the writer`)
+      reader.close()
+    }
+    assert.throws(() => Region.delete(join(dir, 'link.pm')), { code: 'ERR_PMEM_LOCKED' })
+    r.close()
+    const again = Region.open(join(dir, 'link.pm'))
+    assert.throws(() => Region.open(file), { code: 'ERR_PMEM_LOCKED' }, 'and the other way round')
+    again.close()
+  })
+
+  it('a writer open of a file with another hard link is RegionLockedError (each path would have its own lock), nothing changed; read-only opens work', () => {
+    const dir = tempDir()
+    const file = join(dir, 'one.pm')
+    Region.open(file, { size: 4096 }).close()
+    fs.linkSync(file, join(dir, 'hard.pm'))
+    const before = fileDigest(file)
+    assert.throws(() => Region.open(join(dir, 'hard.pm')), (e: Error) => (e as { code?: string }).code === 'ERR_PMEM_LOCKED' && /2 hard links/.test(e.message))
+    assert.throws(() => Region.open(file), { code: 'ERR_PMEM_LOCKED' })
+    assert.deepEqual(fileDigest(file), before)
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['hard.pm', 'one.pm'], 'no lock left behind')
+    Region.open(file, { readOnly: true }).close()
+    fs.unlinkSync(join(dir, 'hard.pm'))
+    Region.open(file).close()
+  })
+})
+
+describe('pathHolds (inv. C7)', () => {
+  it('says whether the path still names the open file: same, replaced (renamed over), deleted', () => {
+    const file = join(tempDir(), 'moved.pm')
+    const r = Region.open(file, { size: 4096 })
+    assert.equal(r.pathHolds(), 'same')
+    fs.copyFileSync(file, file + '.copy')
+    fs.renameSync(file + '.copy', file)
+    assert.equal(r.pathHolds(), 'replaced', 'a copy renamed over it is another file')
+    fs.unlinkSync(file)
+    assert.equal(r.pathHolds(), 'deleted')
+    r.close()
+    assert.throws(() => r.pathHolds(), { code: 'ERR_PMEM_CLOSED' })
+  })
+})
+
 describe('Region.open: argument checks (inv. C4)', () => {
   const bad: Array<[string, unknown, unknown]> = [
     ['empty path', '', { size: 4096 }],

@@ -294,6 +294,7 @@ regionRow('flush', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1:
 regionRow('flushAsync', { valid: [0, 8], optional: 2, ok: { 0: ['undefined', '0'], 1: ['undefined', '0'] }, extra: [[16384, 1], [0, 16385]] })
 regionRow('prepareFlushAsync', { valid: [] })
 regionRow('liveWriter', { valid: [] })
+regionRow('pathHolds', { valid: [] })
 regionRow('followGrowth', { valid: [] })
 regionRow('grow', { valid: [32768], extra: [[4096], [2 ** 40]] })
 regionRow('reserveAsync', { valid: [32768], ok: { 0: ['0'] } })
