@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { CrashLife, simRegion } from './setup.js'
+import { CrashLife, restoresCommittedText, simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { SimRegion } from '../../../regions/index.js'
 import { graphText } from './graph-json.js'
@@ -71,13 +71,7 @@ test('patch-record.ts inv. PR2: compaction of a log of parts keeps the parts and
       }
       const { crashed, durable } = await crash.end()
       if (life === 0) flushes = Math.max(flushes, count)
-      const fresh = Container.openRegion(crashed)
-      assert.ok(fresh.version >= durable && committed.has(fresh.version), `${what}: restored version ${fresh.version} (durable ${durable}) was committed`)
-      assert.ok(graphText(fresh.snapshot()) === committed.get(fresh.version), `${what}: the graph of version ${fresh.version}`)
-      assert.equal(fresh.fellBack, null, what)
-      assert.deepEqual(fresh.check().problems, [], what)
-      await fresh.close()
-      for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
+      await restoresCommittedText(crashed, durable, committed, what)
       region = crashed
     }
   }

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { CrashLife, simRegion } from './setup.js'
+import { CrashLife, restoresCommittedText, simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { SimRegion } from '../../../regions/index.js'
 import { MAX_PARTS } from '../../../src/container/change-log.js'
@@ -128,13 +128,7 @@ async function rolloverLives(image: Uint8Array, startVersion: number, roll: (r: 
       }
       const { crashed, durable } = await crash.end()
       if (life === 0) flushes = Math.max(flushes, count)
-      const fresh = Container.openRegion(crashed)      // setup.ts restoresCommitted, with the text of a snapshot (the root is a proxy)
-      assert.ok(fresh.version >= durable && committed.has(fresh.version), `${what}: restored version ${fresh.version} (durable ${durable}) was committed`)
-      assert.ok(graphText(fresh.snapshot()) === committed.get(fresh.version), `${what}: the graph of version ${fresh.version}`)
-      assert.equal(fresh.fellBack, null, what)
-      assert.deepEqual(fresh.check().problems, [], what)
-      await fresh.close()
-      for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
+      await restoresCommittedText(crashed, durable, committed, what)
       region = crashed
     }
   }

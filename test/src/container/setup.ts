@@ -1,11 +1,12 @@
 /**
  * Shared setup of the container tests: a fresh SimRegion, and the crash-lives harness: a
  * life's crash image at a chosen flush (`CrashLife`), opening it (`openCrashed`), and the
- * check after a crashed life (`restoresCommitted`).
+ * check after a crashed life (`restoresCommitted`, `restoresCommittedText`).
  */
 import assert from 'node:assert/strict'
 import { SimRegion } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
+import { graphText } from './graph-json.js'
 
 export function simRegion(size = 1 << 20): SimRegion {
   return SimRegion.create({ size, path: 'sim.pmc' })
@@ -74,11 +75,30 @@ export function openCrashed(crashed: SimRegion, durable: number, what: string, o
  * `check` finds; the versions after it are forgotten (no later life can restore them).
  */
 export async function restoresCommitted<M>(crashed: SimRegion, durable: number, committed: Map<number, M>, life: number, same: (root: unknown, want: M, what: string) => void): Promise<void> {
+  await opensCommitted(crashed, durable, committed, `life ${life + 1}`, (fresh, want) => {
+    same(fresh.root, want, `life ${life + 1} after the crash`)
+    if (fresh.fellBack === null) assert.deepEqual(fresh.check().problems, [])
+  })
+}
+
+/**
+ * `restoresCommitted` for lives whose model is the text of a snapshot (graph-json.ts
+ * `graphText`: the root of a restore is a proxy): the restored graph is that text, and the
+ * open neither fell back nor finds a problem.
+ */
+export async function restoresCommittedText(crashed: SimRegion, durable: number, committed: Map<number, string>, what: string): Promise<void> {
+  await opensCommitted(crashed, durable, committed, what, (fresh, want) => {
+    assert.ok(graphText(fresh.snapshot()) === want, `${what}: the graph of version ${fresh.version}`)
+    assert.equal(fresh.fellBack, null, what)
+    assert.deepEqual(fresh.check().problems, [], what)
+  })
+}
+
+async function opensCommitted<M>(crashed: SimRegion, durable: number, committed: Map<number, M>, what: string, same: (fresh: Container, want: M) => void): Promise<void> {
   const fresh = Container.openRegion(crashed)
-  assert.ok(fresh.version >= durable, `life ${life + 1}: restored version ${fresh.version} older than durable ${durable}`)
-  assert.ok(committed.has(fresh.version), `life ${life + 1}: restored version ${fresh.version} was never committed`)
-  same(fresh.root, committed.get(fresh.version)!, `life ${life + 1} after the crash`)
-  if (fresh.fellBack === null) assert.deepEqual(fresh.check().problems, [])
+  assert.ok(fresh.version >= durable, `${what}: restored version ${fresh.version} older than durable ${durable}`)
+  assert.ok(committed.has(fresh.version), `${what}: restored version ${fresh.version} was never committed`)
+  same(fresh, committed.get(fresh.version)!)
   await fresh.close()
   for (const v of [...committed.keys()]) if (v > fresh.version) committed.delete(v)
 }
