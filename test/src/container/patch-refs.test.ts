@@ -67,6 +67,16 @@ async function sameAfterCrash(region: ReturnType<typeof simRegion>, want: unknow
   }
 }
 
+/** Closes `c`, checks `sameAfterCrash` against the model of `root` as it was, then `identity` on the root of one more crash image (seed + 1). */
+async function closedSameAfterCrash(c: Container, root: Root, region: ReturnType<typeof simRegion>, what: string, seed: number, identity: (fr: Root) => void): Promise<void> {
+  const want = model(root)
+  await c.close()
+  await sameAfterCrash(region, want, what, seed)
+  const f = Container.openRegion(region.crash(seed + 1))
+  identity(f.root as Root)
+  await f.close()
+}
+
 test('patch-record.ts inv. PR2 (barrier path): object values and keys set, added and deleted through proxies are PATCH parts and the new objects; restored with identity and order', async () => {
   const { region, d, r } = await restored()
   r.users.set(5, { name: 'five', tags: ['new'] })            // an object value in place
@@ -87,15 +97,11 @@ test('patch-record.ts inv. PR2 (barrier path): object values and keys set, added
   r.seen.delete(r.shared)
   keys = await d.persist()
   assert.ok(keys.objects === 2 && keys.bytes < 200, `an object deleted from a Set: a part and the PATCH record (${keys.objects} records, ${keys.bytes} bytes)`)
-  const want = model(r)
-  await d.close()
-  await sameAfterCrash(region, want, 'after points of object changes', 2)
-  const f = Container.openRegion(region.crash(3))
-  const fr = f.root as Root
-  assert.equal(fr.users.get(7), fr.shared, 'identity: the shared object, not a copy')
-  assert.equal(fr.users.get(N + 1), fr.shared)
-  assert.ok(![...fr.seen].includes(fr.shared), 'deleted from the Set by a part')
-  await f.close()
+  await closedSameAfterCrash(d, r, region, 'after points of object changes', 2, fr => {
+    assert.equal(fr.users.get(7), fr.shared, 'identity: the shared object, not a copy')
+    assert.equal(fr.users.get(N + 1), fr.shared)
+    assert.ok(![...fr.seen].includes(fr.shared), 'deleted from the Set by a part')
+  })
 })
 
 test('patch-record.ts inv. PR2, PR4: several lives of object changes through proxies, a crash after each; compaction keeps what a part names; restored exactly', async () => {
@@ -175,13 +181,9 @@ test('patch-record.ts writeVerifiedEntries, verify.ts inv. V4: a Map and a Set h
     assert.ok(st.bytes < 8000, `point ${p}: parts and the new objects, no segments (${st.bytes} bytes, ${st.objects} records)`)
     assert.ok(st.objects <= 4 + 2 * 22 + 2, `point ${p}: ${st.objects} records`)
   }
-  const want = model(root)
-  await c.close()
-  await sameAfterCrash(region, want, 'held raw', 4)
-  const f = Container.openRegion(region.crash(5))
-  const fr = f.root as Root
-  assert.equal(fr.users.get(2), fr.shared, 'identity kept through a part of the comparison')
-  await f.close()
+  await closedSameAfterCrash(c, root, region, 'held raw', 4, fr => {
+    assert.equal(fr.users.get(2), fr.shared, 'identity kept through a part of the comparison')
+  })
 })
 
 test('patch-record.ts inv. PR2: a damaged part that holds references is CorruptionError: a reference to a missing id, a part of another collection, a reference to a segment', () => {
