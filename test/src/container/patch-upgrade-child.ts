@@ -7,13 +7,14 @@
  *
  *   node patch-upgrade-child.js FILE SEED LIFE POINTS
  */
+import { mulberry32 } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 import { graphText } from './graph-json.js'
-import { change, rng, type V4Root } from './patch-upgrade-kit.js'
+import { change, type V4Root } from './patch-upgrade-kit.js'
 
 const [file, seedText, lifeText, pointsText] = process.argv.slice(2)
 const life = Number(lifeText)
-const rand = rng(Number(seedText) * 1000 + life)
+const rand = mulberry32(Number(seedText) * 1000 + life)
 const c = Container.open<V4Root>(file, { compactFactor: 1.2 })      // compactions among the points killed too
 for (let p = 0; p < Number(pointsText); p++) {
   change(c.root, rand, life, p)

@@ -27,17 +27,6 @@ export function v4Graph(): V4Root {
   return r
 }
 
-/** A small deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One point's changes (`life`, `point`: named in the new objects) through `r`, the container's root proxy. */
 export function change(r: V4Root, rand: () => number, life: number, point: number): void {

@@ -18,9 +18,10 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { mulberry32 } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 import { graphText } from './graph-json.js'
-import { rng, v4Graph, type V4Root } from './patch-upgrade-kit.js'
+import { v4Graph, type V4Root } from './patch-upgrade-kit.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const FIXTURE = path.join(here, '../../../../test/src/container/fixtures/v4-patch.pmc.gz')
@@ -92,7 +93,7 @@ function lifeUntilKilled(file: string, seed: number, life: number, points: numbe
 test('format-4 container upgraded in lives that end with a SIGKILL in the middle of a point (patch-upgrade-child.ts): each life restores a committed state exactly; form-1 parts over form-0 bases, the 1/4 limit rolling over to new bases, compactions (compactFactor 1.2)', async t => {
   const { dir, file } = fixtureCopy()
   const seed = Number(process.env.PMEM_UPGRADE_SEED ?? Date.now() % 100_000)
-  const rand = rng(seed)
+  const rand = mulberry32(seed)
   const start = restoredText(file)
   assert.equal(start.text, graphText(v4Graph()), 'the fixture\'s graph')
   const committed = new Map<number, string>([[start.version, start.text]])
