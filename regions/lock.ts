@@ -50,7 +50,7 @@ export { processStart, type LockOwner } from './lock-owner.js'
 /** Lock timing in milliseconds (updateMs must stay well below staleMs). Tests may lower them. */
 export const lockTiming = { staleMs: 10_000, updateMs: 5_000 }
 
-/** Path of the lock directory of region file `file`. */
+/** Path of the lock directory of region file `file` (writers pass its real name: region-file.ts inv. C7). */
 export function lockDirOf(file: string): string { return `${file}.lock` }
 
 function ownerPathOf(lockDir: string): string { return `${lockDir}/owner` }

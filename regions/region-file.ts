@@ -26,13 +26,18 @@
  *      SIGBUS on a full disk; no room for them is OutOfSpaceError with the file's bytes
  *      unchanged. Read-only opens skip this: a PROT_READ mapping never stores, and reading
  *      a hole allocates nothing. Growth only adds written pages (inv. F2).
+ *  C7. The writer lock (inv. L1) sits beside the file's one real name: a writer resolves
+ *      symbolic links first (`realpath`), so a symlink to a file and the file itself share
+ *      one lock; and a writer refuses a file with more than one hard link (RegionLockedError,
+ *      nothing written), since a lock beside one name is invisible to a writer through
+ *      another. Readers take no lock and open any name.
  */
 import fs from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { mmap } from './mmap.js'
 import {
-  CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionNotFoundError,
+  CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionLockedError, RegionNotFoundError,
 } from './errors.js'
 import {
   decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
@@ -59,8 +64,8 @@ const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }
 
 /** Opens (and, as the options say, creates) a region file. The caller maps it and eventually calls `closeRegionFile`. */
 export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLockLost: (err: Error) => void): RegionFile {
-  const absPath = resolve(displayPath)
-  if (o.readOnly) return openExisting(displayPath, absPath, null)
+  if (o.readOnly) return openExisting(displayPath, resolve(displayPath), null)
+  const absPath = realName(resolve(displayPath)) // inv. C7
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
     unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
@@ -79,6 +84,18 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
   } catch (e) {
     lock.release()
     throw e
+  }
+}
+
+/**
+ * The file's real name (symbolic links resolved, inv. C7), or `absPath` itself when it does
+ * not resolve (a file yet to be created; a symlink loop, reported by the open that follows).
+ */
+function realName(absPath: string): string {
+  try {
+    return fs.realpathSync.native(absPath)
+  } catch {
+    return absPath
   }
 }
 
@@ -110,12 +127,21 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   const fd = openFd(displayPath, absPath, readOnly, 'Cannot open region', hint)
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
+    if (!readOnly) refuseHardLinks(fd, displayPath)
     if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
     if (!readOnly) allocateSparseFile(fd, displayPath, header)
     return { displayPath, absPath, fd, header, lock, readOnly, created: false }
   } catch (e) {
     fs.closeSync(fd)
     throw e
+  }
+}
+
+/** RegionLockedError when the file has other names a second writer could lock beside (inv. C7). */
+function refuseHardLinks(fd: number, displayPath: string): void {
+  const links = fs.fstatSync(fd).nlink
+  if (links > 1) {
+    throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the file has ${links} hard links, and the writer lock is kept beside one name only, so a writer through another name would not see it; nothing was changed. Remove the other links (a backup should be a copy), or open with { readOnly: true }`)
   }
 }
 

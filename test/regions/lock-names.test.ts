@@ -1,0 +1,64 @@
+/**
+ * One writer per file, whatever name it is opened by (regions/region-file.ts inv. C7, lock.ts
+ * inv. L1): a symlink to a region and the region share one lock; a hard-linked region is
+ * refused to writers (its other names would get locks of their own) and nothing is written,
+ * while readers open it; a writer through a second process is refused the same way.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { Region } from '../../regions/region.js'
+import { RegionLockedError } from '../../regions/errors.js'
+import { open, t } from '../../src/index.js'
+import { useTempDirs } from './fixtures/helpers.js'
+
+const tempDir = useTempDirs('pmem-lock-names-')
+
+describe('one writer per file under any name (inv. C7)', () => {
+  it('a symlink to a region shares its lock: a second writer through either name is refused, and a writer through the symlink excludes the real name', () => {
+    const dir = tempDir()
+    const file = join(dir, 'a.pm')
+    fs.mkdirSync(join(dir, 'elsewhere'))
+    const link = join(dir, 'elsewhere', 'link.pm')
+    Region.open(file, { size: 4096 }).close()
+    fs.symlinkSync(file, link)
+    const a = Region.open(file)
+    assert.throws(() => Region.open(link), RegionLockedError, 'a writer through the symlink while the real name is held')
+    a.close()
+    const b = Region.open(link)
+    assert.throws(() => Region.open(file), RegionLockedError, 'a writer through the real name while the symlink is held')
+    assert.ok(fs.existsSync(`${file}.lock`) && !fs.existsSync(`${link}.lock`), 'the lock sits beside the real name')
+    b.close()
+    assert.ok(!fs.existsSync(`${file}.lock`), 'released')
+  })
+
+  it('a hard-linked region: writers are refused under every name with nothing written, readers open it, and a writer works again once the link is gone', () => {
+    const dir = tempDir()
+    const file = join(dir, 'pool.pm'), other = join(dir, 'copy.pm')
+    const pm = open(file, { size: 1 << 20 })
+    const m = pm.hashMap('m', t.u32, t.u32)
+    m.put(1, 10)
+    fs.linkSync(file, other)
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import { open } from ${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)}; try { open(${JSON.stringify(other)}); console.log('opened') } catch (e) { console.log(e.code) }`], { encoding: 'utf8' })
+    assert.equal(child.stdout.trim(), 'ERR_PMEM_LOCKED', `another process opening the other name while this one writes: ${child.stderr}`)
+    pm.close()
+    const bytes = fs.readFileSync(file), mtime = fs.statSync(file).mtimeMs
+    for (const name of [file, other]) {
+      assert.throws(() => open(name), (e: RegionLockedError) => e instanceof RegionLockedError && /2 hard links/.test(e.message) && /readOnly/.test(e.message), name)
+      assert.throws(() => Region.open(name), RegionLockedError, `${name} as a region`)
+      assert.ok(!fs.existsSync(`${name}.lock`), 'the refused open left no lock behind')
+    }
+    assert.deepEqual(fs.readFileSync(file), bytes, 'nothing was written')
+    assert.equal(fs.statSync(file).mtimeMs, mtime)
+    const ro = open(other, { readOnly: true })
+    assert.equal(ro.hashMap('m', t.u32, t.u32).get(1), 10, 'a reader opens any name')
+    ro.close()
+    fs.unlinkSync(other)
+    const again = open(file)
+    assert.equal(again.hashMap('m', t.u32, t.u32).get(1), 10)
+    again.close()
+  })
+})
