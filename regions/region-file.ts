@@ -30,7 +30,9 @@
  *      symbolic links first (`realpath`), so a symlink to a file and the file itself share
  *      one lock; and a writer refuses a file with more than one hard link (RegionLockedError,
  *      nothing written), since a lock beside one name is invisible to a writer through
- *      another. Readers take no lock and open any name.
+ *      another. Readers take no lock and open any name, but look for the live writer's lock
+ *      beside the real name too (`Region.liveWriter`, which readers trust the writer's
+ *      published state by: txn/publish.ts pub. 3).
  */
 import fs from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -64,8 +66,8 @@ const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }
 
 /** Opens (and, as the options say, creates) a region file. The caller maps it and eventually calls `closeRegionFile`. */
 export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLockLost: (err: Error) => void): RegionFile {
-  if (o.readOnly) return openExisting(displayPath, resolve(displayPath), null)
   const absPath = realName(resolve(displayPath)) // inv. C7
+  if (o.readOnly) return openExisting(displayPath, absPath, null)
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
     unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create

@@ -2,7 +2,8 @@
  * One writer per file, whatever name it is opened by (regions/region-file.ts inv. C7, lock.ts
  * inv. L1): a symlink to a region and the region share one lock; a hard-linked region is
  * refused to writers (its other names would get locks of their own) and nothing is written,
- * while readers open it; a writer through a second process is refused the same way.
+ * while readers open it; a writer through a second process is refused the same way; a reader
+ * through a symlink finds the live writer.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -32,6 +33,18 @@ describe('one writer per file under any name (inv. C7)', () => {
     assert.ok(fs.existsSync(`${file}.lock`) && !fs.existsSync(`${link}.lock`), 'the lock sits beside the real name')
     b.close()
     assert.ok(!fs.existsSync(`${file}.lock`), 'released')
+  })
+
+  it('a reader through a symlink finds the live writer (liveWriter, which readers trust the published state by): no spurious CorruptionError beside a writer', () => {
+    const dir = tempDir()
+    const file = join(dir, 'a.pm'), link = join(dir, 'link.pm')
+    const w = Region.open(file, { size: 4096 })
+    fs.symlinkSync(file, link)
+    const r = Region.open(link, { readOnly: true })
+    assert.equal(r.liveWriter(), w.writerToken, 'the reader sees the writer holding the lock beside the real name')
+    w.close()
+    assert.equal(r.liveWriter(), null)
+    r.close()
   })
 
   it('a hard-linked region: writers are refused under every name with nothing written, readers open it, and a writer works again once the link is gone', () => {
