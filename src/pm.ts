@@ -398,7 +398,7 @@ export class PersistentMemory {
    */
   close(): void {
     if (this.engine.closed) return
-    this.engine.assertNotInTransaction('close')
+    this.engine.assertNotInUse('close')
     try { this.engine.close() } finally { if (this.#ownsRegion) this.region.close() }
   }
 
