@@ -114,7 +114,10 @@ export class RecordBuilder {
   entry(target: number, len: number, zeroFill = false): number {
     const dataLen = zeroFill ? 0 : (len + 7) & ~7
     const need = this.length + 8 + dataLen
-    if (need > this.buf.length) this.#grow(need)
+    // the limit, not the buffer, bounds a record: the buffer starts at 4096 bytes and grows to
+    // the limit + 8, both more than an empty log may hold (a record past the log's end would
+    // be appended over the data area's first bytes)
+    if (need > this.buf.length || need > this.#limit) this.#grow(need)
     const pos = this.length
     const w = pos >>> 2
     this.words[w] = target
