@@ -130,7 +130,9 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
     if (!readOnly) refuseHardLinks(fd, displayPath)
-    if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
+    // a longer file (inv. H3) is not trimmed here: a refusal above the region (a pool or
+    // container that does not fit what the header announces) must leave it as found; a
+    // writer trims it at close once it wrote (Region inv. R9)
     if (!readOnly) allocateSparseFile(fd, displayPath, header)
     return { displayPath, absPath, fd, header, lock, readOnly, created: false }
   } catch (e) {
@@ -242,12 +244,6 @@ function allocateSparseFile(fd: number, displayPath: string, header: RegionHeade
       `as a sparse copy has) and there is no room to allocate them (${errnoOf(e)}); free disk space, ` +
       `or open it read-only; its content is unchanged`)
   }
-}
-
-/** Inv. H3: drops the zero tail of a grow that crashed before its header was written. */
-function trimInterruptedGrow(fd: number, header: RegionHeader): void {
-  fs.ftruncateSync(fd, HEADER_SIZE + header.userSize)
-  fs.fsyncSync(fd)
 }
 
 function creatingPathOf(absPath: string): string { return `${absPath}.creating` }
