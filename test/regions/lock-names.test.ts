@@ -3,7 +3,7 @@
  * inv. L1): a symlink to a region and the region share one lock; a hard-linked region is
  * refused to writers (its other names would get locks of their own) and nothing is written,
  * while readers open it; a writer through a second process is refused the same way; a reader
- * through a symlink finds the live writer.
+ * through a symlink finds the live writer; something else at the lock's path is never removed.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -45,6 +45,37 @@ describe('one writer per file under any name (inv. C7)', () => {
     w.close()
     assert.equal(r.liveWriter(), null)
     r.close()
+  })
+
+  it('inv. L3: whatever else sits at "<file>.lock" (a file, a symlink, a directory with other files) is never removed, however old: writers are refused', () => {
+    const dir = tempDir()
+    const old = new Date(Date.now() - 3_600_000)
+    const cases: Array<[string, (lock: string) => void, RegExp]> = [
+      ['a regular file', lock => fs.writeFileSync(lock, 'notes\n'), /is a regular file/],
+      ['a directory of notes', lock => { fs.mkdirSync(lock); fs.writeFileSync(join(lock, 'notes.txt'), 'notes\n') }, /a directory holding other files \("notes.txt"\)/],
+      ['a dead holder\'s lock with another file in it', lock => { fs.mkdirSync(lock); fs.writeFileSync(join(lock, 'owner'), '{}\n'); fs.writeFileSync(join(lock, 'keep.txt'), 'x') }, /other files \("keep.txt"\)/],
+      ['a symlink to a directory', lock => { fs.mkdirSync(`${lock}-target`); fs.symlinkSync(`${lock}-target`, lock) }, /a symbolic link/],
+    ]
+    for (const [i, [what, make, says]] of cases.entries()) {
+      const file = join(dir, `r${i}.pm`)
+      Region.open(file, { size: 4096 }).close()
+      const lock = `${file}.lock`
+      make(lock)
+      fs.lutimesSync(lock, old, old)
+      const listing = JSON.stringify(fs.readdirSync(dir).sort())
+      assert.throws(() => Region.open(file), (e: RegionLockedError) => e instanceof RegionLockedError && says.test(e.message) && e.message.includes(lock), what)
+      assert.equal(JSON.stringify(fs.readdirSync(dir).sort()), listing, `${what}: nothing removed, moved or added`)
+      if (fs.lstatSync(lock).isDirectory()) assert.ok(fs.readdirSync(lock).length > 0, `${what}: its contents kept`)
+      const ro = Region.open(file, { readOnly: true }) // readers take no lock
+      ro.close()
+    }
+    // an old lock directory of ours, empty (a writer killed before its record) or with a dead record, is still taken over
+    const file = join(dir, 'ours.pm')
+    Region.open(file, { size: 4096 }).close()
+    fs.mkdirSync(`${file}.lock`)
+    fs.utimesSync(`${file}.lock`, old, old)
+    Region.open(file).close()
+    assert.ok(!fs.existsSync(`${file}.lock`))
   })
 
   it('a hard-linked region: writers are refused under every name with nothing written, readers open it, and a writer works again once the link is gone', () => {
