@@ -8,8 +8,9 @@
  *      temporary name `<file>.creating` (header page, then zeros in 4 KiB writes, inv. F1,
  *      F2), fsynced, linked to its name (never replacing an existing file), and the
  *      directory is fsynced. A crash leaves no file or a complete one; a leftover
- *      `.creating` file is removed by the next writer (which holds the lock, so the file
- *      cannot be in use).
+ *      `.creating` file (empty, or starting with the region magic) is removed by the next
+ *      writer (which holds the lock, so the file cannot be in use); any other file under
+ *      that name is someone else's and is never removed.
  *  C2. Writers create, trim and delete only while holding the region's lock (inv. L1).
  *  C3. The mapping covers exactly the user area the header announces, which the file
  *      holds (inv. H2), at file offset 4096 (page aligned): no mapped byte lies past EOF,
@@ -70,7 +71,7 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
   if (o.readOnly) return openExisting(displayPath, absPath, null)
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
-    unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
+    removeCreateLeftover(absPath) // inv. C1: garbage of a crashed create
     const st = statPath(displayPath, absPath, 'Cannot open region')
     let created = false
     if (st === undefined) {
@@ -248,6 +249,23 @@ function allocateSparseFile(fd: number, displayPath: string, header: RegionHeade
 
 function creatingPathOf(absPath: string): string { return `${absPath}.creating` }
 
+/**
+ * Inv. C1: removes `<file>.creating` left by a crashed create: a regular file that is empty or
+ * starts with the region magic (the header is its first write). Anything else under that name
+ * is someone else's file and stays (a create then fails on it, naming it).
+ */
+function removeCreateLeftover(absPath: string): void {
+  const tmp = creatingPathOf(absPath)
+  let fd: number
+  try { fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW) } catch { return }
+  let ours: boolean
+  try {
+    const st = fs.fstatSync(fd)
+    ours = st.isFile() && (st.size === 0 || hasRegionMagic(readAt(fd, 8, 0)))
+  } finally { fs.closeSync(fd) }
+  if (ours) unlinkIfExists(tmp)
+}
+
 /** A fresh header for a new region of `userSize` bytes. */
 export function newHeader(userSize: number): RegionHeader {
   return {
@@ -259,7 +277,13 @@ export function newHeader(userSize: number): RegionHeader {
 /** Inv. C1: writes the whole file under a temporary name, fsyncs, then links it into place. */
 function createRegionFile(absPath: string, displayPath: string, userSize: number): void {
   const tmp = creatingPathOf(absPath)
-  const fd = fs.openSync(tmp, 'wx')
+  let fd: number
+  try {
+    fd = fs.openSync(tmp, 'wx')
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e
+    throw new RegionExistsError(`Cannot create region "${displayPath}": its temporary name "${tmp}" holds a file that is not a leftover of a region being created; nothing was changed. Move it away`)
+  }
   try {
     writeFull(fd, encodeHeader(newHeader(userSize)), 0)
     fillZeros(fd, HEADER_SIZE, HEADER_SIZE + userSize)
@@ -333,7 +357,7 @@ export function deleteRegionFile(path: unknown): void {
   const absPath = resolve(path)
   const lock = acquireLock(absPath, path, 'Cannot delete region', 'close it first', () => {})
   try {
-    unlinkIfExists(creatingPathOf(absPath))
+    removeCreateLeftover(absPath)
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
     let start: Uint8Array
     try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }

@@ -311,9 +311,27 @@ describe('Region.delete and Region.check', () => {
     fs.mkdirSync(lockDirOf(path))
     const here = { pidns: fs.readlinkSync('/proc/self/ns/pid'), boot: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() }
     fs.writeFileSync(join(lockDirOf(path), 'owner'), JSON.stringify({ pid: await deadPid(), host: (await import('node:os')).hostname(), ...here }))
-    fs.writeFileSync(`${path}.creating`, 'partial')
+    fs.writeFileSync(`${path}.creating`, 'PMEMRGN\0partial') // a create's first write is the header
     Region.delete(path)
     assert.deepEqual(fs.readdirSync(join(path, '..')), [])
+  })
+
+  it('inv. C1: a file of someone else\'s under "<file>.creating" is never removed (only an empty one or one starting with the magic is a leftover)', () => {
+    const { path, region } = create()
+    region.close()
+    const tmp = `${path}.creating`
+    fs.writeFileSync(tmp, 'notes about the region\n')
+    Region.open(path).close()
+    const fresh = freshPath()
+    fs.writeFileSync(`${fresh}.creating`, 'more notes\n')
+    throwsFor(() => Region.open(fresh, { size: 4096 }), RegionExistsError, fresh, /temporary name .* holds a file that is not a leftover/)
+    assert.equal(fs.existsSync(fresh), false)
+    Region.delete(path)
+    assert.equal(fs.readFileSync(tmp, 'utf8'), 'notes about the region\n', 'kept by open and by delete')
+    assert.equal(fs.readFileSync(`${fresh}.creating`, 'utf8'), 'more notes\n', 'kept by a refused create')
+    fs.writeFileSync(`${fresh}.creating`, '') // a create killed right after its open: removed
+    Region.open(fresh, { size: 4096 }).close()
+    assert.equal(fs.existsSync(`${fresh}.creating`), false)
   })
 
   it('refuses with RegionLockedError while a writer has it open, and deletes nothing', () => {
