@@ -88,7 +88,7 @@ test('a transaction larger than the log is refused before anything is applied', 
   eng.transaction(tx => tx.zero(eng.dataOffset, 40000)) // zero fills are logged without data
 })
 
-test('rec. 1, log inv. 1: a record is never larger than the log holds (staging buffer longer than the limit): at every size around the capacity, refused with nothing changed or committed and recovered', () => {
+test('rec. 5, log inv. 1: a record is never larger than the log holds (staging buffer longer than the limit): at every size around the capacity, refused with nothing changed or committed and recovered', () => {
   for (const logSize of [8192, 12288]) {
     const sim = SimRegion.create({ size: 64 * 1024 })
     const eng = TxEngine.create(sim, { logSize })
