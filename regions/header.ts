@@ -34,7 +34,8 @@
  *      growth write and fsync the user area before the header that announces it. So a
  *      file shorter than 4096 + userSize is damage (CorruptionError naming both sizes).
  *  H3. A file longer than its header announces is the trace of an interrupted grow: the
- *      extra bytes are zeros outside the region; open ignores them (a writer trims them).
+ *      extra bytes are zeros outside the region; open ignores them (a writer that wrote the
+ *      file trims them at close, Region inv. R9; an open alone never changes the file).
  *  H4. A file under a region's own name is complete: creation writes a temporary file,
  *      fsyncs it, then links it into place and fsyncs the directory.
  */

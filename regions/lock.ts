@@ -30,6 +30,10 @@
  *      directory with a record of a live holder.
  *  L3. Takeover is atomic: the stale directory is renamed aside (one contender wins) and
  *      deleted only if it still holds the owner record judged dead; otherwise it is put back.
+ *      Only what this library makes is ever removed: a directory holding nothing but an
+ *      `owner` file. Anything else at the lock's path (a regular file, a symlink, a
+ *      directory with other entries: someone's data under a name that happens to end in
+ *      `.lock`) is never deleted, however old: the writer is refused (RegionLockedError).
  *  L4. Release removes `owner`, then the directory, and only while `owner` still holds
  *      this acquisition's exact record (inv. O3). A lock that was lost (directory removed,
  *      or taken over by someone else) is never touched again: it may be another writer's.
@@ -53,7 +57,7 @@ export { processStart, type LockOwner } from './lock-owner.js'
 /** Lock timing in milliseconds (updateMs must stay well below staleMs). Tests may lower them. */
 export const lockTiming = { staleMs: 10_000, updateMs: 5_000 }
 
-/** Path of the lock directory of region file `file`. */
+/** Path of the lock directory of region file `file` (writers pass its real name: region-file.ts inv. C8). */
 export function lockDirOf(file: string): string { return `${file}.lock` }
 
 function ownerPathOf(lockDir: string): string { return `${lockDir}/owner` }
@@ -89,6 +93,10 @@ export class RegionLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       const ownerText = tryLock(lockDir)
       if (ownerText !== undefined) return new RegionLock(file, ownerText, onCompromised)
+      const foreign = foreignEntry(lockDir)
+      if (foreign !== undefined) {
+        throw new RegionLockedError(`${action} "${displayPath}": its lock path "${lockDir}" is ${foreign}, not a lock this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
+      }
       holder = judgeHolder(lockDir)
       if (holder.alive) break
       takeOver(lockDir, holder.ownerText)
@@ -184,6 +192,22 @@ function readOwnerText(lockDir: string, quiet: boolean): string | undefined {
   }
 }
 
+/**
+ * What is at `lockDir` when it is not a lock of ours (inv. L3): "a regular file", "a symbolic
+ * link", "a directory holding other files"...; undefined for a directory holding at most `owner`
+ * (or nothing there any more).
+ */
+function foreignEntry(lockDir: string): string | undefined {
+  let st: fs.Stats
+  try { st = fs.lstatSync(lockDir) } catch { return undefined }
+  if (st.isSymbolicLink()) return 'a symbolic link'
+  if (!st.isDirectory()) return st.isFile() ? 'a regular file' : 'not a directory'
+  let names: string[]
+  try { names = fs.readdirSync(lockDir) } catch { return undefined }
+  const other = names.find(n => n !== 'owner')
+  return other === undefined ? undefined : `a directory holding other files (${JSON.stringify(other)})`
+}
+
 /** Removes a stale lock directory atomically (inv. L3); a lost race is left to the caller's retry. */
 function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
   const aside = `${lockDir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`
@@ -193,11 +217,14 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     if (errnoOf(e) === 'ENOENT') return
     throw e
   }
-  if (readOwnerText(aside, false) !== deadOwnerText) {
-    // We moved a lock taken meanwhile by a live process: put it back.
+  if (readOwnerText(aside, false) !== deadOwnerText || foreignEntry(aside) !== undefined) {
+    // We moved a lock taken meanwhile by a live process, or something not ours: put it back.
     try { fs.renameSync(aside, lockDir); return } catch { /* its holder will see it lost */ }
   }
-  fs.rmSync(aside, { recursive: true, force: true })
+  try {
+    unlinkIfExists(ownerPathOf(aside))
+    fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
+  } catch { /* something appeared in it: left aside, never deleted */ }
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {

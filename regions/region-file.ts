@@ -8,8 +8,9 @@
  *      temporary name `<file>.creating` (header page, then zeros in 4 KiB writes, inv. F1,
  *      F2), fsynced, linked to its name (never replacing an existing file), and the
  *      directory is fsynced. A crash leaves no file or a complete one; a leftover
- *      `.creating` file is removed by the next writer (which holds the lock, so the file
- *      cannot be in use).
+ *      `.creating` file (empty, or starting with the region magic) is removed by the next
+ *      writer (which holds the lock, so the file cannot be in use); any other file under
+ *      that name is someone else's and is never removed.
  *  C2. Writers create, trim and delete only while holding the region's lock (inv. L1).
  *  C3. The mapping covers exactly the user area the header announces, which the file
  *      holds (inv. H2), at file offset 4096 (page aligned): no mapped byte lies past EOF,
@@ -30,7 +31,8 @@
  *      `.creating` temporary are addressed by the path with every symlink resolved (of the
  *      file, or of its directory for a file not created yet: `canonicalPath`), so a second
  *      writer through a symlink to the file or to a directory above it meets the first one's
- *      lock, and a reader through one sees the live writer. Hard links cannot be resolved to
+ *      lock, and a reader through one sees the live writer (`Region.liveWriter`, by which
+ *      readers trust the writer's published state: txn/publish.ts pub. 3). Hard links cannot be resolved to
  *      one path: a writer open of a file with more than one link is RegionLockedError (each
  *      link would have its own lock), taken after the lock and the `.creating` cleanup (a
  *      crashed create leaves the file linked twice), with nothing changed. (Before session
@@ -77,7 +79,7 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
   if (o.readOnly) return openExisting(displayPath, absPath, null)
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
-    unlinkIfExists(creatingPathOf(absPath)) // inv. C1: garbage of a crashed create
+    removeCreateLeftover(absPath) // inv. C1: garbage of a crashed create
     const st = statPath(displayPath, absPath, 'Cannot open region')
     let created = false
     if (st === undefined) {
@@ -88,8 +90,6 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
       created = true
     } else if (o.exclusive) {
       throw new RegionExistsError(`Cannot create region "${displayPath}": the file already exists; open it without { exclusive: true } or delete it first`)
-    } else if (st.nlink > 1) {     // inv. C8
-      throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the file has ${st.nlink} hard links, other paths that name it, and the writer lock is taken per path, so a writer through another link would not see this one; remove the other links (or copy the file), or open with { readOnly: true }`)
     }
     return { ...openExisting(displayPath, absPath, lock), created }
   } catch (e) {
@@ -140,12 +140,23 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   const fd = openFd(displayPath, absPath, readOnly, 'Cannot open region', hint)
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
-    if (!readOnly && fileSize > HEADER_SIZE + header.userSize) trimInterruptedGrow(fd, header)
+    if (!readOnly) refuseHardLinks(fd, displayPath)
+    // a longer file (inv. H3) is not trimmed here: a refusal above the region (a pool or
+    // container that does not fit what the header announces) must leave it as found; a
+    // writer trims it at close once it wrote (Region inv. R9)
     if (!readOnly) allocateSparseFile(fd, displayPath, header)
     return { displayPath, absPath, fd, header, lock, readOnly, created: false }
   } catch (e) {
     fs.closeSync(fd)
     throw e
+  }
+}
+
+/** RegionLockedError when the file has other names a second writer could lock beside (inv. C8). */
+function refuseHardLinks(fd: number, displayPath: string): void {
+  const links = fs.fstatSync(fd).nlink
+  if (links > 1) {
+    throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the file has ${links} hard links, and the writer lock is kept beside one name only, so a writer through another name would not see it; nothing was changed. Remove the other links (a backup should be a copy), or open with { readOnly: true }`)
   }
 }
 
@@ -262,13 +273,24 @@ function allocateSparseFile(fd: number, displayPath: string, header: RegionHeade
   }
 }
 
-/** Inv. H3: drops the zero tail of a grow that crashed before its header was written. */
-function trimInterruptedGrow(fd: number, header: RegionHeader): void {
-  fs.ftruncateSync(fd, HEADER_SIZE + header.userSize)
-  fs.fsyncSync(fd)
-}
-
 function creatingPathOf(absPath: string): string { return `${absPath}.creating` }
+
+/**
+ * Inv. C1: removes `<file>.creating` left by a crashed create: a regular file that is empty or
+ * starts with the region magic (the header is its first write). Anything else under that name
+ * is someone else's file and stays (a create then fails on it, naming it).
+ */
+function removeCreateLeftover(absPath: string): void {
+  const tmp = creatingPathOf(absPath)
+  let fd: number
+  try { fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW) } catch { return }
+  let ours: boolean
+  try {
+    const st = fs.fstatSync(fd)
+    ours = st.isFile() && (st.size === 0 || hasRegionMagic(readAt(fd, 8, 0)))
+  } finally { fs.closeSync(fd) }
+  if (ours) unlinkIfExists(tmp)
+}
 
 /** A fresh header for a new region of `userSize` bytes. */
 export function newHeader(userSize: number): RegionHeader {
@@ -281,7 +303,13 @@ export function newHeader(userSize: number): RegionHeader {
 /** Inv. C1: writes the whole file under a temporary name, fsyncs, then links it into place. */
 function createRegionFile(absPath: string, displayPath: string, userSize: number): void {
   const tmp = creatingPathOf(absPath)
-  const fd = fs.openSync(tmp, 'wx')
+  let fd: number
+  try {
+    fd = fs.openSync(tmp, 'wx')
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e
+    throw new RegionExistsError(`Cannot create region "${displayPath}": its temporary name "${tmp}" holds a file that is not a leftover of a region being created; nothing was changed. Move it away`)
+  }
   try {
     writeFull(fd, encodeHeader(newHeader(userSize)), 0)
     fillZeros(fd, HEADER_SIZE, HEADER_SIZE + userSize)
@@ -356,7 +384,7 @@ export function deleteRegionFile(path: unknown): void {
   const real = canonicalPath(path)     // inv. C8: the lock of the file, whichever path names it
   const lock = acquireLock(real, path, 'Cannot delete region', 'close it first', () => {})
   try {
-    unlinkIfExists(creatingPathOf(real))
+    removeCreateLeftover(real)
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
     let start: Uint8Array
     try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }

@@ -21,7 +21,7 @@
  *      once, flush-worker.ts W8), so the main thread never writes the file while the flush
  *      thread does. `close` (region.ts) first closes the file's gate (W6: bounded), so the
  *      flush thread never writes the file, nor uses its descriptor, once close trims the space
- *      no grow used (as a writer's open would, inv. H3), releases the lock or closes the descriptor.
+ *      no grow used (a longer file too, inv. H3, when it wrote: region.ts R9), releases the lock or closes the descriptor.
  *  R8. A read-only region follows a writer's growth only when asked (`followGrowth`): it
  *      reads the header again and, if it announces a larger user area, maps that (the file
  *      holds it, inv. H2), invalidating the views taken before (inv. R4). The old mapping

@@ -18,6 +18,9 @@
  *  R6. Broken is sticky (LMDB's MDB_PANIC): after a failed msync/fsync, a failed header
  *      update or a lost lock, the durable state is unknown, so every method except
  *      `close()` throws `BrokenError` until the file is reopened.
+ *  R9. An open alone never changes the file: close trims past the user area (inv. H3, R7)
+ *      only after this life wrote (flush, grow, reserveAsync, appendStream), so a region
+ *      whose opener refused it (a pool that does not fit) closes with every byte as found.
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no thread can run,
@@ -60,6 +63,7 @@ export class Region implements RegionLike {
   /** The mapping of the user area and the checked views over it (region-views.ts). */
   #mapped: MappedViews
   #closed = false
+  #wrote = false // inv. R9
   #broken: BrokenError | null = null
   /** The fdatasync fallback of flushAsync; it closes the descriptor at close (once idle). */
   #fdatasync: SharedFdatasync
@@ -199,6 +203,7 @@ export class Region implements RegionLike {
   flush(offset?: number, length?: number): void {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
+    this.#wrote = true // inv. R9
     try {
       mmap.sync(this.#mapped.map!, start, end - start, true, false)
     } catch (e) {
@@ -227,6 +232,7 @@ export class Region implements RegionLike {
   async flushAsync(offset?: number, length?: number): Promise<void> {
     const [start, end] = this.#flushRange('Cannot flush', offset, length)
     if (start === end) return
+    this.#wrote = true // inv. R9
     const ranged = msyncInWorker(this.#flushFile!, HEADER_SIZE + this.size, HEADER_SIZE + start, end - start)
     if (ranged === null) return this.#fdatasync.sync()
     let result: Awaited<typeof ranged>
@@ -256,6 +262,7 @@ export class Region implements RegionLike {
    */
   grow(newSize: number): void {
     this.#checkWritable('Cannot grow')
+    this.#wrote = true // inv. R9
     if (this.#space.grow(newSize)) this.#remap()
   }
 
@@ -269,6 +276,7 @@ export class Region implements RegionLike {
    */
   reserveAsync(newSize: number): Promise<void> {
     if (this.readOnly || this.#closed || this.#broken !== null) return Promise.resolve()
+    this.#wrote = true // inv. R9
     return this.#space.reserve(newSize)
   }
 
@@ -291,6 +299,7 @@ export class Region implements RegionLike {
    */
   appendStream(at: number, block: number): RegionStream | null {
     this.#checkWritable('Cannot open an append stream on')
+    this.#wrote = true // inv. R9
     return this.#space.stream(at, block)
   }
 
@@ -317,7 +326,7 @@ export class Region implements RegionLike {
   #finishClose(): void {
     let failure: BrokenError | undefined
     if (!this.readOnly) {
-      this.#space.trimUnused()
+      if (this.#wrote) this.#space.trimUnused() // inv. R9
       if (this.#broken === null) {
         try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
       }

@@ -22,7 +22,7 @@ import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
 import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
 import { collectionFromSig, typeFromSig } from './type-sig.js'
 import { checkCollection, type CollectionReport } from './collections/check.js'
-import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
+import { readVars, createVar, checkSameType, droppedError, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { viewAt, checkViewRange } from './view.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
 import { checkPoolOptions } from './pool-options.js'
@@ -39,6 +39,9 @@ export interface PoolOptions {
   /** Largest size the region may grow to when the heap is full (default: no growth). */
   maxSize?: number
 }
+
+/** The directory entry behind each handle `persistent` returned: `tx.view` refuses one whose entry was dropped (vars inv. 4). */
+const handleEntries = new WeakMap<object, VarEntry>()
 
 /** The handle a transaction function receives: raw reads and writes, allocation, typed views. */
 export class PmTx extends Tx {
@@ -59,6 +62,8 @@ export class PmTx extends Tx {
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
     if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
+    const e = handleEntries.get(handle)
+    if (e?.dropped) throw droppedError('Cannot make view', `persistent variable "${e.name}"`, 'persistent') // vars inv. 4
     return this.at(handle.type, handle.offset)
   }
   /** A typed view of `type` at `offset` (for example the target of a pointer). */
@@ -180,14 +185,16 @@ export class PersistentMemory {
       e = this.engine.transaction(tx => {
         const made = createVar(tx, this.heap, name, type)
         // declared inside a transaction that later aborts: the entry never existed (eng. 7)
-        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) })
+        this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(name) === made) this.#vars.delete(name) })
         return made
       })
       this.#vars.set(name, e)
     }
     checkSameType(this.path, e, type)
     this.#declared.set(name, type)
-    return Object.freeze({ name, type, offset: e.offset, size: e.size })
+    const handle = Object.freeze({ name, type, offset: e.offset, size: e.size })
+    handleEntries.set(handle, e)
+    return handle
   }
 
   /** @internal The running transaction's handle, or null outside a transaction (collections join it). */
@@ -216,7 +223,7 @@ export class PersistentMemory {
       e = this.transaction(tx => {
         const made = createVar(tx, this.heap, name, type)
         init(tx, made.offset)
-        this.engine.onAbort(() => { if (this.#vars.get(name) === made) this.#vars.delete(name) }) // eng. 7
+        this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(name) === made) this.#vars.delete(name) }) // eng. 7, vars inv. 4
         return made
       })
       this.#vars.set(name, e)
@@ -391,7 +398,7 @@ export class PersistentMemory {
    */
   close(): void {
     if (this.engine.closed) return
-    this.engine.assertNotInTransaction('close')
+    this.engine.assertNotInUse('close')
     try { this.engine.close() } finally { if (this.#ownsRegion) this.region.close() }
   }
 

@@ -25,8 +25,12 @@
  *      blocks that hold them, its checksum matches, and the list has no cycle; anything else is
  *      CorruptionError naming the entry: a damaged directory never yields another variable's
  *      data or a hang.
+ *   4. An entry created in a transaction that aborts never existed: its `dropped` flag is set
+ *      by the creating transaction's abort hook, and every handle made from it (a collection,
+ *      a variable given to `tx.view`) refuses all use with TransactionEndedError, since its
+ *      block is free and may already hold another variable or collection.
  */
-import { CorruptionError, InvalidArgumentError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
+import { CorruptionError, InvalidArgumentError, TransactionEndedError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { allocatedCapacity, type Heap } from './heap.js'
 import { matchesSig, type TypeDesc } from './types.js'
@@ -41,7 +45,16 @@ export interface Persistent<T extends TypeDesc = TypeDesc> {
 }
 
 /** A directory entry as read from the file. */
-export interface VarEntry { name: string; sig: string; offset: number; size: number; at: number }
+export interface VarEntry {
+  name: string; sig: string; offset: number; size: number; at: number
+  /** Set when the transaction that created the entry aborted (vars inv. 4). */
+  dropped?: true
+}
+
+/** TransactionEndedError for the use of a handle whose entry was dropped (vars inv. 4). */
+export function droppedError(action: string, what: string, kind: string): TransactionEndedError {
+  return new TransactionEndedError(`${action}: ${what} was declared inside a transaction that aborted, so it does not exist (its space may hold something else now); nothing was changed. Declare it again with pm.${kind}(...) and use the new handle`)
+}
 
 const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })

@@ -26,12 +26,17 @@ export class EngineReads {
   readonly #makeReader = (h: TxHost): Tx => this.#engine.makeTx(h, null)
   /** An ended reader Tx that `readReused` reopens (null while one is in use). */
   #spare: Tx | null = null
+  /** How many `read`/`readReused` functions are running (nested ones included): close waits for none (eng. 6). */
+  #running = 0
 
   constructor(engine: ReadEngine, snapshots: SnapshotReader | null, usable: () => void) {
     this.#engine = engine
     this.#snapshots = snapshots
     this.#usable = usable
   }
+
+  /** True while a `read` or `readReused` function runs. */
+  get running(): boolean { return this.#running > 0 }
 
   /** See TxEngine.reader. */
   reader(): Tx {
@@ -45,14 +50,16 @@ export class EngineReads {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot read: expected a function, got ${describe(fn)}`)
     if (this.#snapshots !== null) {
       this.#usable()
-      return this.#snapshots.read(fn, this.#makeReader)
+      this.#running++
+      try { return this.#snapshots.read(fn, this.#makeReader) } finally { this.#running-- }
     }
     const r = this.reader()
+    this.#running++
     try {
       const result = fn(r)
       refusePromise(result, 'read')
       return result
-    } finally { r.end() }
+    } finally { r.end(); this.#running-- }
   }
 
   /** See TxEngine.readReused. */
@@ -63,10 +70,11 @@ export class EngineReads {
     let r = this.#spare
     if (r === null) r = this.#engine.makeTx(this.#engine, null)
     else { this.#spare = null; r.reopen() }
+    this.#running++
     try {
       const result = fn(r)
       refusePromise(result, 'read')
       return result
-    } finally { r.end(); this.#spare = r }
+    } finally { r.end(); this.#spare = r; this.#running-- }
   }
 }

@@ -51,7 +51,9 @@
  *      again, idempotently: records hold absolute values) or the new one (data durable first).
  *   6. Nothing is written after `close()` or while the region is closed: `close()` inside a
  *      running transaction is refused (TransactionActiveError) and a commit finding the pool
- *      or the region closed throws RegionClosedError before appending anything.
+ *      or the region closed throws RegionClosedError before appending anything. `close()`
+ *      inside a running `read(fn)` is refused too: its reader would go on reading a file
+ *      that is no longer locked, so another writer could change it under the snapshot.
  *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
@@ -289,11 +291,12 @@ export class TxEngine implements TxHost {
 
   /**
    * Checkpoints and detaches from the region (the region's owner closes it). Idempotent.
-   * Inside a running transaction it throws TransactionActiveError and changes nothing (eng. 6).
+   * Inside a running transaction or read function it throws TransactionActiveError and
+   * changes nothing (eng. 6).
    */
   close(): void {
     if (this.#life.closed) return
-    this.assertNotInTransaction('close')
+    this.assertNotInUse('close')
     if (!this.#life.broken && !this.region.closed && !this.region.readOnly) this.#life.guard(() => this.#checkpoint())
     this.#life.close()
     this.#group.rejectAll(() => new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
@@ -303,6 +306,12 @@ export class TxEngine implements TxHost {
   assertNotInTransaction(action: string): void {
     if (this.#current === null) return
     throw new TransactionActiveError(`Cannot ${action} pool "${this.path}" inside a running transaction; return from the transaction function first (close after it)`)
+  }
+
+  /** Throws TransactionActiveError inside a running transaction or read function (eng. 6). */
+  assertNotInUse(action: string): void {
+    this.assertNotInTransaction(action)
+    if (this.#reads.running) throw new TransactionActiveError(`Cannot ${action} pool "${this.path}" inside a running read function; return from it first (${action} after it)`)
   }
 
   /**

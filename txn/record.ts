@@ -42,6 +42,10 @@
  *   4. A valid header's durableMark vouches that every record before that position was
  *      durable; a record there that fails validation was damaged after it was written
  *      (outside the crash model), so recovery reports it instead of truncating silently.
+ *   5. A builder never holds a record longer than its limit (the log's capacity: what an
+ *      empty log holds), whatever its buffer's length: a longer one is TransactionTooLargeError
+ *      when staged, so every sealed record fits the log after a checkpoint and is never
+ *      appended past the log's end (over the data area).
  */
 import { TransactionTooLargeError } from '../regions/index.js'
 import { hash32, wordsOf } from './hash.js'
@@ -114,7 +118,9 @@ export class RecordBuilder {
   entry(target: number, len: number, zeroFill = false): number {
     const dataLen = zeroFill ? 0 : (len + 7) & ~7
     const need = this.length + 8 + dataLen
-    if (need > this.buf.length) this.#grow(need)
+    // rec. 5: the limit, not the buffer, bounds a record (the buffer starts at 4096 bytes and
+    // grows to the limit + 8, both more than an empty log may hold)
+    if (need > this.buf.length || need > this.#limit) this.#grow(need)
     const pos = this.length
     const w = pos >>> 2
     this.words[w] = target

@@ -10,11 +10,14 @@
  * | a read (`get`, iteration)     | the latest commit, through `pm.read`             | the running transaction's view     |
  *
  * Collections keep no state in JavaScript but their header's offset, so aborts, crashes and
- * other handles on the same pool never leave one stale.
+ * other handles on the same pool never leave one stale. A handle made inside a transaction that
+ * aborted names a collection that was never created: every use is TransactionEndedError
+ * (vars inv. 4), before anything is read or written.
  */
 import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
+import { droppedError, type VarEntry } from '../vars.js'
 
 /** Options of `pm.hashMap`, `pm.sortedMap` and `pm.vector`. */
 export interface CollectionOptions {
@@ -45,12 +48,15 @@ export abstract class Collection {
   readonly offset: number
   protected readonly pm: PersistentMemory
   readonly #durability: Durability
+  /** The directory entry naming the header: `dropped` if its creating transaction aborted (vars inv. 4). */
+  readonly #entry: VarEntry
 
   /** @internal */
-  protected constructor(pm: PersistentMemory, name: string, offset: number, durability: Durability) {
+  protected constructor(pm: PersistentMemory, name: string, entry: VarEntry, durability: Durability) {
     this.pm = pm
     this.name = name
-    this.offset = offset
+    this.offset = entry.offset
+    this.#entry = entry
     this.#durability = durability
   }
 
@@ -59,12 +65,21 @@ export abstract class Collection {
 
   /** Runs a write: its own transaction outside one, a sub-transaction inside (see the file comment). */
   protected write<T>(action: string, opts: unknown, fn: (tx: PmTx) => T): T | Promise<T> {
+    if (this.#entry.dropped) throw this.#dropped(action)
     const d = checkWriteOptions(opts, action) ?? this.#durability
     return this.pm.transaction(fn, { durability: d })
   }
 
   /** Runs a read against the running transaction, or the latest commit. */
-  protected read<T>(fn: (tx: Tx) => T): T { return readNow(this.pm, fn) }
+  protected read<T>(fn: (tx: Tx) => T): T {
+    if (this.#entry.dropped) throw this.#dropped(`Cannot read ${this.#kind} "${this.name}"`)
+    return readNow(this.pm, fn)
+  }
+
+  /** `hashMap`, `sortedMap` or `vector`, from the entry's signature. */
+  get #kind(): string { return this.#entry.sig.slice(0, this.#entry.sig.indexOf('(')) }
+
+  #dropped(action: string): Error { return droppedError(action, `${this.#kind} "${this.name}"`, this.#kind) }
 }
 
 /** Runs `fn` on the running transaction (it may have just created the collection), or on the latest commit. */

@@ -47,6 +47,7 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } fr
 import { freeValue } from '../varlen.js'
 import { writeValue } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
+import type { VarEntry } from '../vars.js'
 import { checkKeyType, encodeKey, lookupKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { collect, retire } from './hash-garbage.js'
@@ -90,8 +91,8 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   /** Where #lookup copies an entry (one per map: lookups never nest). */
   readonly #img: Image
 
-  private constructor(pm: PersistentMemory, name: string, offset: number, key: K, value: V, d: Durability) {
-    super(pm, name, offset, d)
+  private constructor(pm: PersistentMemory, name: string, entry: VarEntry, key: K, value: V, d: Durability) {
+    super(pm, name, entry, d)
     this.keyType = key
     this.valueType = value
     this.#whereGet = `Cannot get from hashMap "${name}"`
@@ -112,7 +113,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
       tx.writeU32(h + 4, 1)
       wr(tx, h + 32, tx.alloc(8 * N0))
     })
-    const map = new HashMap(pm, name, e.offset, key, value, d)
+    const map = new HashMap(pm, name, e, key, value, d)
     map.read(tx => map.#header(tx))
     return map
   }

@@ -39,6 +39,7 @@ import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from 
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { clearTree, fixLeaf, type Tree } from './btree-delete.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
+import type { VarEntry } from '../vars.js'
 import { checkKeyType, compareImage, compareStored, encodeKey, lookupKey, storedKey, writeKey, type Key, type KeyType } from './keys.js'
 
 export const SMAP_MAGIC = 0x52544250
@@ -63,15 +64,15 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   readonly #img: Image
   readonly #valImg: Image
 
-  private constructor(pm: PersistentMemory, name: string, offset: number, key: K, value: V, d: Durability, cap: number) {
-    super(pm, name, offset, d)
+  private constructor(pm: PersistentMemory, name: string, entry: VarEntry, key: K, value: V, d: Durability, cap: number) {
+    super(pm, name, entry, d)
     this.keyType = key
     this.valueType = value
     this.#whereGet = `Cannot get from sortedMap "${name}"`
     this.#whereHas = `Cannot look up in sortedMap "${name}"`
     this.#L = new NodeLayout(key, value, cap)
     this.#min = cap >>> 1
-    this.#tree = { offset, keyType: key, valueType: value, L: this.#L, min: this.#min }
+    this.#tree = { offset: entry.offset, keyType: key, valueType: value, L: this.#L, min: this.#min }
     this.#img = scratchImage(this.#L.leafSize)
     this.#valImg = scratchImage(Math.max(1, this.#L.vs))
   }
@@ -95,7 +96,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
       }
       return c
     })
-    return new SortedMap(pm, name, e.offset, key, value, d, cap)
+    return new SortedMap(pm, name, e, key, value, d, cap)
   }
 
   /** The value stored under `key` (a plain value), or undefined. */

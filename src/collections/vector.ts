@@ -29,6 +29,7 @@ import { readPlain, writeValue } from '../view.js'
 import { rd, wr } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
+import type { VarEntry } from '../vars.js'
 
 export const VEC_MAGIC = 0x43455650
 export const VEC_HEADER = 16 + 8 * 32
@@ -45,8 +46,8 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
   readonly #stride: number
   readonly #img: Image
 
-  private constructor(pm: PersistentMemory, name: string, offset: number, elem: V, d: Durability) {
-    super(pm, name, offset, d)
+  private constructor(pm: PersistentMemory, name: string, entry: VarEntry, elem: V, d: Durability) {
+    super(pm, name, entry, d)
     this.elementType = elem
     this.#stride = Math.max(1, elem.size)
     this.#img = scratchImage(this.#stride)
@@ -64,7 +65,7 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
     readNow(pm, tx => {
       if (tx.readU32(e.offset) !== VEC_MAGIC || tx.readU32(e.offset + 4) !== 1) throw new CorruptionError(`vector "${name}" in "${pm.path}" is damaged: its header has a bad magic number or version; run check() and restore the file from a backup`)
     })
-    return new Vector(pm, name, e.offset, elem, d)
+    return new Vector(pm, name, e, elem, d)
   }
 
   /** Number of elements. */

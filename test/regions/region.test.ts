@@ -23,6 +23,7 @@ import {
 } from '../../regions/errors.js'
 import { deadPid, fileDigest, mappedDirtyKb, mappingsOf, runChild, startChild, sysError, useTempDirs } from './fixtures/helpers.js'
 import { pattern, sha256 } from './fixtures/pattern.js'
+import { open, t } from '../../src/index.js'
 
 const tempDir = useTempDirs()
 const lockDefaults = { ...lockTiming }
@@ -233,7 +234,7 @@ describe('Region.open: existing files', () => {
     throwsFor(() => Region.open(path), CorruptionError, path, /checksum mismatch/)
   })
 
-  it('inv. H3: a file longer than its header (interrupted grow) opens at the header size; a writer trims it', () => {
+  it('inv. H3, R9: a file longer than its header (interrupted grow) opens at the header size; a writer trims it at close once it wrote, an open alone changes nothing', () => {
     const { path, region } = create(2 * 4096)
     region.bytes[5] = 9
     region.close()
@@ -242,11 +243,31 @@ describe('Region.open: existing files', () => {
     assert.equal(ro.size, 8192)
     ro.close()
     assert.equal(fs.statSync(path).size, HEADER_SIZE + 5 * 4096, 'read-only open changes nothing')
+    const bytes = fs.readFileSync(path)
+    const idle = Region.open(path)
+    assert.equal(idle.size, 8192)
+    assert.equal(idle.bytes[5], 9)
+    idle.close()
+    assert.deepEqual(fs.readFileSync(path), bytes, 'a writer that never wrote (its open refused above the region, say) leaves the file as found')
     const rw = Region.open(path)
-    assert.equal(rw.size, 8192)
-    assert.equal(rw.bytes[5], 9)
-    assert.equal(fs.statSync(path).size, HEADER_SIZE + 2 * 4096)
+    rw.bytes[6] = 1
+    rw.flush()
     rw.close()
+    assert.equal(fs.statSync(path).size, HEADER_SIZE + 2 * 4096, 'a writer that flushed trims the tail at close')
+  })
+
+  it('inv. H3: a pool whose header announces less than the file holds is refused with every byte unchanged (the refusal happens above the region, after its open)', () => {
+    const { path, region } = create(64 * 4096)
+    region.close()
+    const pm = open(path)
+    pm.hashMap('m', t.u32, t.u32).put(1, 1)
+    pm.close()
+    const b = fs.readFileSync(path)
+    b.writeUInt32LE(4096, 16) // user-area size 4096, resealed: a well-formed header that says less
+    b.writeUInt32LE(crc32c(b.subarray(0, 60)), 60)
+    fs.writeFileSync(path, b)
+    assert.throws(() => open(path), { code: 'ERR_PMEM_CORRUPT' })
+    assert.deepEqual(fs.readFileSync(path), b, 'nothing written, nothing trimmed')
   })
 })
 
@@ -341,9 +362,27 @@ describe('Region.delete and Region.check', () => {
     fs.mkdirSync(lockDirOf(path))
     const here = { pidns: fs.readlinkSync('/proc/self/ns/pid'), boot: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() }
     fs.writeFileSync(join(lockDirOf(path), 'owner'), JSON.stringify({ pid: await deadPid(), host: (await import('node:os')).hostname(), ...here }))
-    fs.writeFileSync(`${path}.creating`, 'partial')
+    fs.writeFileSync(`${path}.creating`, 'PMEMRGN\0partial') // a create's first write is the header
     Region.delete(path)
     assert.deepEqual(fs.readdirSync(join(path, '..')), [])
+  })
+
+  it('inv. C1: a file of someone else\'s under "<file>.creating" is never removed (only an empty one or one starting with the magic is a leftover)', () => {
+    const { path, region } = create()
+    region.close()
+    const tmp = `${path}.creating`
+    fs.writeFileSync(tmp, 'notes about the region\n')
+    Region.open(path).close()
+    const fresh = freshPath()
+    fs.writeFileSync(`${fresh}.creating`, 'more notes\n')
+    throwsFor(() => Region.open(fresh, { size: 4096 }), RegionExistsError, fresh, /temporary name .* holds a file that is not a leftover/)
+    assert.equal(fs.existsSync(fresh), false)
+    Region.delete(path)
+    assert.equal(fs.readFileSync(tmp, 'utf8'), 'notes about the region\n', 'kept by open and by delete')
+    assert.equal(fs.readFileSync(`${fresh}.creating`, 'utf8'), 'more notes\n', 'kept by a refused create')
+    fs.writeFileSync(`${fresh}.creating`, '') // a create killed right after its open: removed
+    Region.open(fresh, { size: 4096 }).close()
+    assert.equal(fs.existsSync(`${fresh}.creating`), false)
   })
 
   it('refuses with RegionLockedError while a writer has it open, and deletes nothing', () => {

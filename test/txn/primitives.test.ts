@@ -88,6 +88,35 @@ test('a transaction larger than the log is refused before anything is applied', 
   eng.transaction(tx => tx.zero(eng.dataOffset, 40000)) // zero fills are logged without data
 })
 
+test('rec. 5, log inv. 1: a record is never larger than the log holds (staging buffer longer than the limit): at every size around the capacity, refused with nothing changed or committed and recovered', () => {
+  for (const logSize of [8192, 12288]) {
+    const sim = SimRegion.create({ size: 64 * 1024 })
+    const eng = TxEngine.create(sim, { logSize })
+    const D = eng.dataOffset, cap = eng.log.capacity
+    eng.transaction(tx => tx.writeBytes(D, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)))
+    for (let n = cap - 80; n <= cap + 80; n += 8) {
+      const data = new Uint8Array(n).fill(n & 255)
+      eng.transaction(tx => tx.writeU8(D + 40 + (n & 63), 9)) // a small record first: the big one finds the log partly used
+      const before = sim.volatileImage()
+      let committed = true
+      try { eng.transaction(tx => tx.writeBytes(D + 16384, data)) } catch (e) {
+        assert.equal((e as PmemError).code, 'ERR_PMEM_TX_TOO_LARGE', `log ${logSize}, ${n} bytes`)
+        assert.deepEqual(sim.volatileImage(), before, `log ${logSize}, ${n} bytes: refused with nothing changed`)
+        committed = false
+      }
+      assert.deepEqual(eng.read(r => r.readBytes(D, 8)), Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), `log ${logSize}, ${n} bytes: the data area's first bytes are untouched`)
+      for (const img of [sim.processCrash(), sim.crash(n)]) {
+        const again = TxEngine.open(img) // a record past the log's end was reported as damage here
+        assert.deepEqual(again.read(r => r.readBytes(D, 8)), Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8))
+        if (committed) assert.deepEqual(again.read(r => r.readBytes(D + 16384, n)), data, `log ${logSize}, ${n} bytes: committed and recovered`)
+        again.close()
+      }
+      if (committed) assert.ok(n + 40 <= cap, `log ${logSize}: a record of ${n + 40} bytes committed, but the log holds ${cap}`)
+    }
+    eng.close()
+  }
+})
+
 test('group commits of one turn share one flush', async () => {
   const sim = SimRegion.create({ size: 64 * 1024 })
   const eng = TxEngine.create(sim, { logSize: 16 * 1024 })

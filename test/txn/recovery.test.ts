@@ -107,3 +107,23 @@ test('eng. 6: close inside a running transaction is refused and nothing of the t
   assert.throws(() => eng.transaction(tx => { tx.writeF64(A, 2); sim.close() }), { code: 'ERR_PMEM_CLOSED' })
   assert.equal(Buffer.compare(sim.volatileImage(), before), 0)
 })
+
+test('eng. 6: close inside a running read function is refused (its reader would go on reading an unlocked file), on writable and read-only engines, nested too', () => {
+  const { sim, eng, A } = bank()
+  const reads: Array<[string, (f: () => void) => unknown]> = [
+    ['read', f => eng.read(r => { f(); return r.readF64(A) })],
+    ['readReused', f => eng.readReused(r => { f(); return r.readF64(A) })],
+    ['read nested in readReused', f => eng.readReused(() => eng.read(r => { f(); return r.readF64(A) }))],
+  ]
+  for (const [what, read] of reads) {
+    assert.throws(() => read(() => eng.close()), TransactionActiveError, what)
+    assert.equal(eng.closed, false, what)
+    assert.equal(read(() => {}), 100, `${what}: the engine still reads`)
+  }
+  eng.close()
+  const ro = TxEngine.open(SimRegion.fromImage(sim.volatileImage(), { readOnly: true }))
+  assert.throws(() => ro.read(r => { ro.close(); return r.readF64(A) }), TransactionActiveError, 'a read-only engine')
+  assert.equal(ro.read(r => r.readF64(A)), 100)
+  ro.close()
+  assert.equal(ro.closed, true, 'close after the read returned works')
+})
