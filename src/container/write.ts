@@ -32,7 +32,8 @@
  *      them, and lie past every chunk the store held when the stream began, so the commit
  *      that names them is ordered after them (ShadowStore inv. 2) and no live chunk is
  *      written (inv. 1); after a crash before that commit they are either past the
- *      region's recorded size (the next writer's open trims them, Region inv. H3) or free
+ *      region's recorded size (zero-filled by the grow that reaches them, and trimmed at
+ *      close by the next writer that wrote: Region inv. H3, R9) or free
  *      chunks of the store (ShadowStore inv. 8).
  */
 import { FileSystemError, OutOfSpaceError } from '../../regions/index.js'
