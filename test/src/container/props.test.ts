@@ -315,3 +315,30 @@ test('own properties of Dates, RegExps, typed arrays, DataViews and ArrayBuffers
   check(third.unwrap(third.root).init as Record<string, object>, 'first', 'first life')
   check(third.unwrap(third.root).later as Record<string, object>, 'second', 'read through proxies after a restore')
 })
+
+test('tables.ts inv. T2: a Date and a RegExp read through c.root before the restore finished stamping ids wait to be exposed; own properties, a time and a lastIndex given to them meanwhile persist (the waiting exposure marks them changed)', async () => {
+  const region = simRegion(1 << 22)
+  const c = Container.openRegion(region, { init: () => ({ list: Array.from({ length: 5000 }, (_, i) => ({ i })), d: new Date(5), r: /x/g, e: new Date(9), t: new Date(11) }) })
+  await c.persist()
+  await c.close()
+  const d = Container.openRegion(region)
+  const root = d.root as { d: Date & { note?: string }; r: RegExp & { tag?: number }; e: Date & { later?: number }; t: Date }
+  const date = root.d, re = root.r, other = root.e     // no turn of the event loop since the open: stamping has not run
+  date.note = 'x'; date.setTime(7); re.lastIndex = 3; re.tag = 1
+  root.t.setTime(12)     // its time alone: compared with the time of its hand-out (dates.ts), not of its exposure
+  await new Promise<void>(resolve => setImmediate(resolve))      // a stamping turn runs (it may end stamping)
+  other.later = 2                                                // exposed by now or still waiting: seen either way
+  await d.persist()
+  await d.close()
+  for (const lazy of [false, true]) {
+    const f = Container.openRegion(region, { lazy })
+    const r = f.root as typeof root
+    assert.equal(r.d.note, 'x', `${lazy ? 'lazy' : 'full'}: the Date's property`)
+    assert.equal(r.d.getTime(), 7, 'its time')
+    assert.equal(r.r.tag, 1, 'the RegExp\'s property')
+    assert.equal(r.r.lastIndex, 3, 'its lastIndex')
+    assert.equal(r.e.later, 2, 'a property given after a stamping turn')
+    assert.equal(r.t.getTime(), 12, 'a Date given only a new time')
+    await f.close()
+  }
+})
