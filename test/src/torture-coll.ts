@@ -7,35 +7,16 @@
 // durable, and hold exactly the state after its counter's operation: each key the value of the
 // latest operation on it, the vector one element per operation.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { open, t } from '../../src/index.js'
 import { collValueOp } from './fixtures/coll-values.js'
+import { runAndKill } from './torture-kit.js'
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'coll-child.js')
 const K = 50
-
-function runAndKill(file: string, ms: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, file, String(K)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = '', err = ''
-    let timer: NodeJS.Timeout | undefined
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (timer === undefined && out.startsWith('ready\n')) timer = setTimeout(() => p.kill('SIGKILL'), ms)
-    })
-    p.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') return reject(new Error(`child exited early (${code}): ${err}`))
-      const lines = out.split('\n').filter(l => /^\d+$/.test(l))
-      resolve(lines.length ? Number(lines[lines.length - 1]) : 0)
-    })
-  })
-}
 
 /** Runs kill rounds for `seconds`; returns the rounds run and the operations the file holds. */
 export async function tortureCollections(seconds: number): Promise<{ rounds: number; ops: number; bytes: number }> {
@@ -46,7 +27,7 @@ export async function tortureCollections(seconds: number): Promise<{ rounds: num
   let rounds = 0, reported = 0
   try {
     while (Date.now() < end) {
-      reported = Math.max(reported, await runAndKill(file, 20 + Math.floor(Math.random() * 400)))
+      reported = Math.max(reported, await runAndKill(child, [file, String(K)], 20 + Math.floor(Math.random() * 400)))
       const pm = open(file, { readOnly: rounds % 2 === 1 })
       try {
         const report = pm.check({ reachability: true })

@@ -15,12 +15,13 @@ const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures'
 const N = 64
 
 /**
- * Runs one child, SIGKILLs it `ms` after it reports ready (so slow starts on a loaded machine
- * do not turn rounds into no-ops); returns the last transfer count it reported.
+ * Runs the child script `script` with `args`, SIGKILLs it `ms` after it prints `ready` (so
+ * slow starts on a loaded machine do not turn rounds into no-ops); returns the last count it
+ * printed on a line of its own (transfers, operations). Shared with torture-coll.ts.
  */
-function runAndKill(file: string, mode: string, ms: number): Promise<number> {
+export function runAndKill(script: string, args: string[], ms: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, file, String(N), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = '', err = ''
     let timer: NodeJS.Timeout | undefined
     p.stdout.on('data', (d: Buffer) => {
@@ -51,7 +52,7 @@ export async function torture(rounds: number, modes: string[]): Promise<number> 
   try {
     for (let r = 0; r < rounds; r++) {
       const mode = modes[r % modes.length]!
-      const last = await runAndKill(file, mode, 5 + Math.floor(Math.random() * 120))
+      const last = await runAndKill(child, [file, String(N), mode], 5 + Math.floor(Math.random() * 120))
       reported = Math.max(reported, last)
       const report = check(file)
       assert.ok(report.ok, `round ${r}: check failed: ${report.problems.join('; ')}`)
