@@ -1,5 +1,5 @@
 /**
- * The file side of a region: durable creation, open and validation of an
+ * The file side of a region: durable creation (region-create.ts), open and validation of an
  * existing file, the mapping of its user area, and deletion. `Region` (region.ts) builds
  * on these; they know nothing of views.
  *
@@ -45,18 +45,18 @@
  */
 import fs from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { mmap } from './mmap.js'
 import {
   CorruptionError, FileSystemError, NotARegionError, PmemError, OutOfSpaceError, RegionExistsError, RegionLockedError, RegionNotFoundError,
 } from './errors.js'
 import {
-  decodeHeader, encodeHeader, FORMAT_VERSION, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
+  decodeHeader, hasRegionMagic, HEADER_SIZE, HEADER_STRUCT_SIZE, type RegionHeader,
 } from './header.js'
 import { checkPath, type ResolvedOpenOptions } from './open-options.js'
+import { createRegionFile, removeCreateLeftover } from './region-create.js'
 import { RegionLock } from './lock.js'
 import {
-  allocateHoles, errnoOf, fillZeros, fsyncDir, isSpaceError, looksSparse, readAt, unlinkIfExists, writeFull,
+  allocateHoles, errnoOf, fsyncDir, isSpaceError, looksSparse, readAt,
 } from './file-io.js'
 
 /** An open region file: descriptor, decoded header and (for writers) the lock. */
@@ -271,77 +271,6 @@ function allocateSparseFile(fd: number, displayPath: string, header: RegionHeade
       `as a sparse copy has) and there is no room to allocate them (${errnoOf(e)}); free disk space, ` +
       `or open it read-only; its content is unchanged`)
   }
-}
-
-function creatingPathOf(absPath: string): string { return `${absPath}.creating` }
-
-/**
- * Inv. C1: removes `<file>.creating` left by a crashed create: a regular file that is empty or
- * starts with the region magic (the header is its first write). Anything else under that name
- * is someone else's file and stays (a create then fails on it, naming it).
- */
-function removeCreateLeftover(absPath: string): void {
-  const tmp = creatingPathOf(absPath)
-  let fd: number
-  try { fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW) } catch { return }
-  let ours: boolean
-  try {
-    const st = fs.fstatSync(fd)
-    ours = st.isFile() && (st.size === 0 || hasRegionMagic(readAt(fd, 8, 0)))
-  } finally { fs.closeSync(fd) }
-  if (ours) unlinkIfExists(tmp)
-}
-
-/** A fresh header for a new region of `userSize` bytes. */
-export function newHeader(userSize: number): RegionHeader {
-  return {
-    version: FORMAT_VERSION, headerSize: HEADER_SIZE, userSize,
-    id: randomBytes(16).toString('hex'), flags: 0, createdAt: Date.now(),
-  }
-}
-
-/** Inv. C1: writes the whole file under a temporary name, fsyncs, then links it into place. */
-function createRegionFile(absPath: string, displayPath: string, userSize: number): void {
-  const tmp = creatingPathOf(absPath)
-  let fd: number
-  try {
-    fd = fs.openSync(tmp, 'wx')
-  } catch (e) {
-    if (errnoOf(e) !== 'EEXIST') throw e
-    throw new RegionExistsError(`Cannot create region "${displayPath}": its temporary name "${tmp}" holds a file that is not a leftover of a region being created; nothing was changed. Move it away`)
-  }
-  try {
-    writeFull(fd, encodeHeader(newHeader(userSize)), 0)
-    fillZeros(fd, HEADER_SIZE, HEADER_SIZE + userSize)
-    fs.fsyncSync(fd)
-  } catch (e) {
-    fs.closeSync(fd)
-    unlinkIfExists(tmp)
-    if (isSpaceError(e)) {
-      throw new OutOfSpaceError(`Cannot create region "${displayPath}" of ${userSize} bytes: no space left (${errnoOf(e)}); free disk space or choose a smaller size`)
-    }
-    throw e
-  }
-  fs.closeSync(fd)
-  publish(tmp, absPath, displayPath)
-  fsyncDir(dirname(absPath))
-}
-
-/** Gives `tmp` the name `absPath` without ever replacing an existing file (link, then unlink). */
-function publish(tmp: string, absPath: string, displayPath: string): void {
-  try {
-    fs.linkSync(tmp, absPath)
-  } catch (e) {
-    const code = errnoOf(e)
-    if (code === 'EEXIST') {
-      unlinkIfExists(tmp)
-      throw new RegionExistsError(`Cannot create region "${displayPath}": another program created the file meanwhile`)
-    }
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e
-    fs.renameSync(tmp, absPath) // file systems without hard links
-    return
-  }
-  fs.unlinkSync(tmp)
 }
 
 /**
