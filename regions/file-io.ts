@@ -105,8 +105,10 @@ export function fsyncDir(dir: string): void {
 }
 
 /** True for errors that mean "the disk, quota or file-size limit is full". */
-export function isSpaceError(e: unknown): boolean {
-  const code = errnoOf(e)
+export function isSpaceError(e: unknown): boolean { return isSpaceErrno(errnoOf(e)) }
+
+/** Whether errno `code` means no room: a full disk, a quota, or the file-size limit. */
+export function isSpaceErrno(code: string | undefined): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
 }
 

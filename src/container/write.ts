@@ -36,7 +36,7 @@
  *      close by the next writer that wrote: Region inv. H3, R9) or free
  *      chunks of the store (ShadowStore inv. 8).
  */
-import { FileSystemError, OutOfSpaceError } from '../../regions/index.js'
+import { FileSystemError, OutOfSpaceError, isSpaceErrno } from '../../regions/index.js'
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
 import { encodeMeta, type ContainerMeta } from './meta.js'
@@ -183,7 +183,7 @@ export class PointWriter {
  */
 function streamFailed(code: string | undefined, path: string): Error {
   const kept = 'the file keeps its last committed version'
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+  if (isSpaceErrno(code)) {
     return new OutOfSpaceError(`Cannot persist container "${path}": no space left on the disk for the records of a streamed point (${code}${code === 'EFBIG' ? ': the file-size limit' : ''}); ${kept}; free disk space and reopen the container`)
   }
   if (code !== undefined) return new FileSystemError(`Cannot persist container "${path}": the flush thread could not write the records of a streamed point (${code}); ${kept}, reopen the container`, code)
