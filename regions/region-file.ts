@@ -251,7 +251,12 @@ function osError(action: string, displayPath: string, e: unknown): unknown {
   const code = errnoOf(e)
   if (code === undefined) return e
   const why = code === 'ELOOP' ? 'too many levels of symbolic links (a symlink loop?)' : (e as Error).message
-  return new FileSystemError(`${action} "${displayPath}": ${why} (${code})`, code, { cause: e })
+  return new FileSystemError(`${action} "${displayPath}": ${why} (${code})${fdLimitHint(code)}`, code, { cause: e })
+}
+
+/** What to do about errno `code` when it says no file descriptor is free (EMFILE, ENFILE), or ''. */
+function fdLimitHint(code: string): string {
+  return code === 'EMFILE' || code === 'ENFILE' ? '; no file descriptor is free: raise the limit (ulimit -n) or close files, then try again' : ''
 }
 
 /**
@@ -335,6 +340,6 @@ export function typedOsErrors<T>(action: string, step: () => T): T {
     if (e instanceof PmemError) throw e
     const code = (e as NodeJS.ErrnoException | undefined)?.code
     if (typeof code !== 'string') throw e
-    throw new FileSystemError(`${action}: ${(e as Error).message}`, code, { cause: e })
+    throw new FileSystemError(`${action}: ${(e as Error).message}${fdLimitHint(code)}`, code, { cause: e })
   }
 }
