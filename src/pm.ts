@@ -184,8 +184,7 @@ export class PersistentMemory {
     if (e === undefined) {
       e = this.engine.transaction(tx => {
         const made = createVar(tx, this.heap, name, type)
-        // declared inside a transaction that later aborts: the entry never existed (eng. 7)
-        this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(name) === made) this.#vars.delete(name) })
+        this.#dropOnAbort(made)
         return made
       })
       this.#vars.set(name, e)
@@ -195,6 +194,11 @@ export class PersistentMemory {
     const handle = Object.freeze({ name, type, offset: e.offset, size: e.size })
     handleEntries.set(handle, e)
     return handle
+  }
+
+  /** `made`, created by the running transaction: if it aborts, the entry never existed (eng. 7) and its handles refuse every use (vars inv. 4). */
+  #dropOnAbort(made: VarEntry): void {
+    this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(made.name) === made) this.#vars.delete(made.name) })
   }
 
   /** @internal The running transaction's handle, or null outside a transaction (collections join it). */
@@ -223,7 +227,7 @@ export class PersistentMemory {
       e = this.transaction(tx => {
         const made = createVar(tx, this.heap, name, type)
         init(tx, made.offset)
-        this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(name) === made) this.#vars.delete(name) }) // eng. 7, vars inv. 4
+        this.#dropOnAbort(made)
         return made
       })
       this.#vars.set(name, e)
