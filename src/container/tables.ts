@@ -293,7 +293,7 @@ export class ContainerTables {
     this.#pendingExpose = []
     for (const o of later) {
       const id = this.table.idOf(o)
-      if (id === 0 || this.verifier === null) continue
+      if (id === 0) continue     // only `expose` fills the list, and only with a verifier
       exposeFrom(this, id)
       if (!rawNoExtras(o)) this.dirty.mark(id)     // given own properties since its hand-out (inv. T2, verify.ts inv. V5)
     }
