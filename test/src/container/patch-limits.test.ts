@@ -72,16 +72,22 @@ test(`patch-record.ts inv. PR4: collections with ${MAX_PARTS} parts written over
   assert.equal(restoredText(region), want)
 })
 
-test('change-log.ts PATCH_FRACTION_SHIFT, patch-record.ts inv. PR4: the changes a restored record\'s parts hold count toward the 1/4 limit: past it, the next point re-encodes', async () => {
+/** A container whose Map took 140 changes (of the 150 a log keeps) as one part, in a second life, then closed. */
+async function with140Changes(): Promise<SimRegion> {
   const region = simRegion(1 << 23)
   const c = Container.openRegion(region, { init, compactFactor: 1000 })
   await c.persist()
   await c.close()
   const d = Container.openRegion(region)
   const r = d.root as Root
-  for (let i = 0; i < 140; i++) r.m.set(`k${i}`, `changed ${i}`)      // 140 of the 150 a log keeps
+  for (let i = 0; i < 140; i++) r.m.set(`k${i}`, `changed ${i}`)
   assert.ok((await d.persist()).bytes < 3000, 'a part')
   await d.close()
+  return region
+}
+
+test('change-log.ts PATCH_FRACTION_SHIFT, patch-record.ts inv. PR4: the changes a restored record\'s parts hold count toward the 1/4 limit: past it, the next point re-encodes', async () => {
+  const region = await with140Changes()
   const e = Container.openRegion(region)
   const q = e.root as Root
   for (let i = 0; i < 20; i++) q.m.set(`k${200 + i}`, `changed ${i}`)     // 160 since the base
@@ -141,13 +147,6 @@ test(`patch-record.ts inv. PR4 under the crash model: a crash image at every flu
 })
 
 test('change-log.ts PATCH_FRACTION_SHIFT under the crash model: a crash image at every flush of the point whose changes pass 1/4 of the Map since its base (140 in a part of an earlier process, 20 now: a new base), of the recovery and of the parts after it', async () => {
-  const region = simRegion(1 << 23)
-  const c = Container.openRegion(region, { init, compactFactor: 1000 })
-  await c.persist()
-  await c.close()
-  const d = Container.openRegion(region)
-  for (let i = 0; i < 140; i++) (d.root as Root).m.set(`k${i}`, `changed ${i}`)
-  await d.persist()
-  await d.close()
+  const region = await with140Changes()
   await rolloverLives(region.durableImage(), 2, r => { for (let i = 0; i < 20; i++) r.m.set(`k${200 + i}`, `changed ${i}`) }, 1000)
 })
