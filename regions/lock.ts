@@ -2,20 +2,20 @@
  * The single-writer lock of a region file, across threads, processes, PID namespaces and
  * (on a shared file system) hosts.
  *
- * The lock is the directory `<file>.lock`, created atomically with mkdir. Right after the
- * mkdir the holder writes `<file>.lock/owner`, its owner record (layout in lock-owner.ts:
- * pid, host, start time, PID namespace, boot id and a random token). While it holds the
- * lock, a refresh thread sets the directory's mtime to now every `lockTiming.updateMs`
- * (lock-keeper.ts).
+ * The lock is the directory `<file>.lock` holding `owner`, its holder's owner record (layout
+ * in lock-owner.ts: pid, host, start time, PID namespace, boot id and a random token). It
+ * appears with its record in one step (inv. L8): the holder makes `<file>.lock.new-<pid>-<hex>`,
+ * writes `owner` in it and renames it to `<file>.lock`. While it holds the lock, a refresh
+ * thread sets the directory's mtime to now every `lockTiming.updateMs` (lock-keeper.ts).
  *
  *     state     | event                                   | next
  *     ----------+-----------------------------------------+---------
- *     (none)    | acquire: mkdir + owner record            | held
+ *     (none)    | acquire: new dir + owner record, rename | held
  *     held      | release (or exit, SIGINT/SIGTERM/SIGHUP) | released
  *     held      | refresh finds the record gone or foreign | lost (compromised; callback)
  *     lost      | release                                 | released (touches nothing)
  *
- * Invariants (cited as "inv. L1".."inv. L7"):
+ * Invariants (cited as "inv. L1".."inv. L8"):
  *  L1. At most one live holder: mkdir is atomic, and a lock is taken over only when its
  *      holder is known to be dead, by pid where its pid means the same process here
  *      (same PID namespace and boot: lock-owner.ts inv. O1; the pid is gone, a zombie,
@@ -44,8 +44,18 @@
  *      thread (inv. K1), and a same-namespace contender judges by pid anyway.
  *  L7. No signal but SIGINT, SIGTERM and SIGHUP is listened to (inv. K4): SIGXFSZ stays
  *      ignored, so `ulimit -f` gives EFBIG errors, not a killed process.
+ *  L8. A lock directory is never seen without its owner record: it is made complete under a
+ *      name of its own and renamed into place, and only when nothing is at `<file>.lock`. (Before
+ *      session 11 the directory was made with mkdir and the record written next: a process
+ *      killed between the two left an empty lock that refused every writer for `staleMs`,
+ *      which the containers' kill torture hit.) An empty lock directory (an older version's
+ *      holder between its two steps, or one killed there) is still judged by its mtime, as
+ *      any lock without a readable record. A process killed before its rename leaves its
+ *      `.new-` directory; a takeover sweeps those of this lock whose mtime is stale (they hold
+ *      at most `owner`: inv. L3's rule for what may be removed).
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
@@ -139,22 +149,52 @@ export class RegionLock {
   }
 }
 
-/** Creates the lock directory and writes the owner record; its text, or undefined when the directory exists. */
+/**
+ * Makes the lock directory with its owner record in one step (inv. L8); its text, or undefined
+ * when something is at the lock's path already (judged, or refused as foreign, by the caller).
+ */
 function tryLock(lockDir: string): string | undefined {
-  try {
-    fs.mkdirSync(lockDir)
-  } catch (e) {
-    if (errnoOf(e) === 'EEXIST') return undefined
-    throw e
-  }
+  if (pathExists(lockDir)) return undefined
   const ownerText = newOwnerText()
+  const fresh = `${lockDir}.new-${process.pid}-${randomBytes(4).toString('hex')}`
+  fs.mkdirSync(fresh)
   try {
-    fs.writeFileSync(ownerPathOf(lockDir), ownerText)
+    fs.writeFileSync(ownerPathOf(fresh), ownerText)
+    fs.renameSync(fresh, lockDir)
+    return ownerText
   } catch (e) {
-    try { unlinkIfExists(ownerPathOf(lockDir)); fs.rmdirSync(lockDir) } catch { /* judged by mtime later */ }
+    try { unlinkIfExists(ownerPathOf(fresh)); fs.rmdirSync(fresh) } catch { /* swept later when stale (inv. L8) */ }
+    const code = errnoOf(e)
+    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'ENOTDIR' || code === 'EISDIR') return undefined // taken meanwhile
     throw e
   }
-  return ownerText
+}
+
+function pathExists(p: string): boolean {
+  try { fs.lstatSync(p); return true } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return false
+    throw e
+  }
+}
+
+/**
+ * Removes the `.new-` directories of `lockDir` left by processes killed before their rename
+ * (inv. L8): only those whose mtime is older than `staleMs` and that hold at most `owner`.
+ */
+function sweepUnfinished(lockDir: string): void {
+  const dir = path.dirname(lockDir)
+  const prefix = `${path.basename(lockDir)}.new-`
+  let names: string[]
+  try { names = fs.readdirSync(dir) } catch { return }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue
+    const p = path.join(dir, name)
+    try {
+      if (fs.lstatSync(p).mtimeMs >= Date.now() - lockTiming.staleMs || foreignEntry(p) !== undefined) continue
+      unlinkIfExists(ownerPathOf(p))
+      fs.rmdirSync(p) // never recursive (inv. L3)
+    } catch { /* raced with its maker or another sweeper: left */ }
+  }
 }
 
 interface Judgement {
@@ -225,6 +265,7 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     unlinkIfExists(ownerPathOf(aside))
     fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
   } catch { /* something appeared in it: left aside, never deleted */ }
+  sweepUnfinished(lockDir)
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {

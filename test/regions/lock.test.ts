@@ -148,6 +148,43 @@ describe('RegionLock', () => {
     acquire(file).release()
   })
 
+  it('inv. L8: at every file-system step of an acquisition the lock path holds nothing or a whole lock; before, a process killed between its mkdir and its record left an empty lock that refused every writer for staleMs', () => {
+    const file = join(tempDir(), 'a.pm')
+    const lockDir = lockDirOf(file)
+    const seen: string[] = []
+    const state = (): string => fs.existsSync(lockDir) ? (fs.existsSync(join(lockDir, 'owner')) ? 'whole' : 'EMPTY') : 'none'
+    for (const name of ['mkdirSync', 'writeFileSync', 'renameSync'] as const) {
+      const real = fs[name] as (...a: unknown[]) => unknown
+      mock.method(fs, name, (...a: unknown[]) => { seen.push(`${name}:${state()}`); const r = real(...a); seen.push(`after ${name}:${state()}`); return r })
+    }
+    const lock = acquire(file)
+    mock.restoreAll()
+    assert.ok(seen.length >= 6, seen.join(' '))
+    assert.ok(seen.every(s => !s.endsWith('EMPTY')), `an empty lock directory was visible: ${seen.join(' ')}`)
+    assert.equal(seen[seen.length - 1], 'after renameSync:whole')
+    assert.deepEqual(fs.readdirSync(join(file, '..')), ['a.pm.lock'], 'no unfinished directory left')
+    lock.release()
+  })
+
+  it('inv. L8: a takeover sweeps the unfinished .new- directories of its lock once stale, and only those that hold at most an owner record', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'a.pm')
+    const old = new Date(Date.now() - lockTiming.staleMs - 5_000)
+    const mk = (name: string, files: string[], stale: boolean): void => {
+      fs.mkdirSync(join(dir, name))
+      for (const f of files) fs.writeFileSync(join(dir, name, f), 'x')
+      if (stale) fs.utimesSync(join(dir, name), old, old)
+    }
+    mk('a.pm.lock.new-1-aaaa', ['owner'], true)     // killed before its rename: swept
+    mk('a.pm.lock.new-2-bbbb', [], true)            // killed before its record: swept
+    mk('a.pm.lock.new-3-cccc', ['owner'], false)    // a maker that may still be running: kept
+    mk('a.pm.lock.new-4-dddd', ['owner', 'notes'], true)   // not ours (inv. L3): kept
+    mk('b.pm.lock.new-5-eeee', ['owner'], true)     // another file's: kept
+    fakeLock(file, { pid: await deadPid(), start: 1, ...here })
+    acquire(file).release()
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['a.pm.lock.new-3-cccc', 'a.pm.lock.new-4-dddd', 'b.pm.lock.new-5-eeee'])
+  })
+
   it('an unreadable owner record counts as no record', () => {
     const file = join(tempDir(), 'a.pm')
     fakeLock(file, { pid: -1, host: os.hostname() })
