@@ -1,25 +1,32 @@
 /**
- * Child process of kill.test.ts (not a test): mutates a container and takes points in a
- * loop until it is killed. Before each point it prints `snap <n> <sha1 of the graph>`, and
- * when the point is durable `done <version>`.
+ * Child process of kill.test.ts and the containers torture (not a test): opens (or creates)
+ * a container, mutates it and takes points in a loop until it is killed. It prints
+ * `opening` just before the open (so a kill can be aimed at the restore and its recovery),
+ * `open <version> <sha1 of the graph>` once open, before each point `snap <version the point
+ * will commit> <sha1 of the graph>`, and when a point is durable `done <version>`.
+ * Usage: node kill-child.js FILE SEED small|large [COMPACT_FACTOR]
  */
 import './setup.js'
 import { canonicalHash } from './graph-kit.js'
 import { Container } from '../../../src/container/index.js'
 
 const file = process.argv[2]
-if (file === undefined) { console.log('usage: node kill-child.js FILE SEED (run by kill.test.js)'); process.exit(0) }
+if (file === undefined) { console.log('usage: node kill-child.js FILE SEED small|large [COMPACT_FACTOR] (run by kill.test.js)'); process.exit(0) }
 let seed = Number(process.argv[3])
 /** 'large': the graph holds about 7 MB of records and every point is full, so every point is streamed (stream.ts). */
 const large = process.argv[4] === 'large'
+const compactFactor = process.argv[5] === undefined ? undefined : Number(process.argv[5])
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
 interface User { name: string; n: number; tags: string[]; created: Date }
 interface Row { i: number; text: string; at: Date }
-const rows = (): Row[] => Array.from({ length: large ? 25_000 : 0 }, (_, i) => ({ i, text: String(i).padEnd(250, '.'), at: new Date(i) }))
-const c = Container.open<{ users: Map<number, User>; log: number[]; rows: Row[] }>(file, { init: () => ({ users: new Map(), log: [], rows: rows() }), chunkSize: 4096 })
-const hash = (): string => canonicalHash(c.unwrap(c.root))
-let n = 0
 const out = (s: string): void => { process.stdout.write(s + '\n') }
+const rows = (): Row[] => Array.from({ length: large ? 25_000 : 0 }, (_, i) => ({ i, text: String(i).padEnd(250, '.'), at: new Date(i) }))
+out('opening')
+const c = Container.open<{ users: Map<number, User>; log: number[]; rows: Row[] }>(file, { init: () => ({ users: new Map(), log: [], rows: rows() }), chunkSize: 4096, compactFactor })
+const hash = (): string => canonicalHash(c.unwrap(c.root))
+const opened = c.version
+out(`open ${opened} ${hash()}`)
+let n = 0
 
 async function main(): Promise<void> {
   for (;;) {
@@ -35,8 +42,8 @@ async function main(): Promise<void> {
         default: r.log.push(rnd(1000)); if (r.log.length > 500) r.log.splice(0, 100)
       }
     }
-    if (large) for (let i = 0; i < 20; i++) { const row = r.rows[rnd(25_000)]; row.text = String(n).padEnd(200 + rnd(100), '#'); row.at.setTime(rnd(1e9)) }
-    out(`snap ${n++} ${hash()}`)
+    if (r.rows.length > 0) for (let i = 0; i < 20; i++) { const row = r.rows[rnd(r.rows.length)]; row.text = String(n).padEnd(200 + rnd(100), '#'); row.at.setTime(rnd(1e9)) }
+    out(`snap ${opened + ++n} ${hash()}`)
     const p = c.persist({ full: large || rnd(20) === 0 })
     p.then(s => out(`done ${s.version}`), e => { out(`error ${(e as Error).message}`); process.exit(1) })
     if (rnd(2) === 0) await p

@@ -1,82 +1,33 @@
 /**
- * Process-kill torture: a child mutates a container and takes points (some awaited, some
- * queued) until it is killed with SIGKILL at a random moment. The reopened container must
- * hold exactly the graph of some point the child started, no older than the last point it
- * saw become durable.
+ * Process-kill torture over lives of one file (kill-kit.ts): a child mutates a container and
+ * takes points (some awaited, some queued) until it is killed with SIGKILL at a random moment
+ * of its points or of its open. Each reopen must hold exactly the graph of some point the child
+ * started (or the one it opened with), no older than the last point it saw become durable nor
+ * than the previous life; the next life goes on from there.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import './setup.js'
-import { canonicalHash } from './graph-kit.js'
-import { Container } from '../../../src/container/index.js'
+import { killLives, type KillPlan } from './kill-kit.js'
 
-const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kill-child.js')
-
-/**
- * Runs the child until it has seen `points` points become durable, then kills it with
- * SIGKILL `extraMs` later (so the kill lands at a random moment of a later point, whatever
- * the machine's load), or after 60 s at the latest (a child that never gets there; 15 s was
- * too short for a loaded machine, whose rounds then counted as "no durable point").
- */
-async function runAndKill(file: string, seed: number, points: number, extraMs: number, large = false): Promise<string[]> {
-  const p = spawn(process.execPath, [child, file, String(seed), ...(large ? ['large'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let text = ''
-  let done = 0
-  let killing = false
-  const kill = (): void => { if (!killing) { killing = true; p.kill('SIGKILL') } }
-  const deadline = setTimeout(kill, 60_000)
-  p.stdout.on('data', (d: Buffer) => {
-    text += d.toString()
-    done = text.split('\n').filter(l => l.startsWith('done ')).length
-    if (done >= points && !killing) setTimeout(kill, extraMs)
-  })
-  await new Promise(r => p.on('exit', r))
-  clearTimeout(deadline)
-  return text.split('\n').filter(l => l !== '')
-}
-
-/** Kills the child `rounds` times and checks each reopened file; returns how many rounds had a durable point. */
-async function killRounds(name: string, rounds: number, points: (round: number) => number, extraMs: (round: number) => number, large: boolean): Promise<number> {
+async function lives(name: string, n: number, large: boolean, plan: (life: number) => KillPlan, compactFactor?: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-kill-'))
-  let checked = 0
-  for (let round = 0; round < rounds; round++) {
-    const file = path.join(dir, `k${round}.pmc`)
-    const lines = await runAndKill(file, 1000 + round, points(round), extraMs(round), large)
-    const snaps = new Map<number, string>()
-    let lastDone = 0
-    for (const l of lines) {
-      const [kind, a, b] = l.split(' ')
-      if (kind === 'snap') snaps.set(Number(a) + 1, b)
-      if (kind === 'done') lastDone = Math.max(lastDone, Number(a))
-    }
-    if (!fs.existsSync(file)) continue
-    let c: Container
-    try { c = Container.open(file) } catch (e) {
-      assert.equal(lastDone, 0, `${name} round ${round}: reopen failed after version ${lastDone} was durable: ${(e as Error).message}`)
-      continue
-    }
-    const h = canonicalHash(c.unwrap(c.root))
-    assert.ok(c.version >= lastDone, `${name} round ${round}: restored version ${c.version} < durable ${lastDone}`)
-    assert.equal(h, snaps.get(c.version), `${name} round ${round}: version ${c.version} is not the graph of its point (last durable ${lastDone}, ${snaps.size} points started)`)
-    assert.deepEqual(c.check(), { ok: true, problems: [] }, `${name} round ${round}`)
-    await c.close()
-    if (lastDone > 0) checked++
+  try {
+    const r = await killLives({ file: path.join(dir, `${name}.pmc`), seed: 1000, large, compactFactor, plan, more: life => life < n })
+    assert.ok(r.durableLives >= n / 2, `${name}: only ${r.durableLives} of ${n} lives got as far as a durable point`)
+    assert.ok(r.openKills >= 1, `${name}: no life was killed during its open`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
   }
-  fs.rmSync(dir, { recursive: true, force: true })
-  return checked
 }
 
-test('SIGKILL during points: the file restores a started point, no older than the last durable one', async () => {
-  const checked = await killRounds('small', 6, round => 1 + (round % 3) * 4, round => (round * 7) % 25, false)
-  assert.ok(checked >= 5, `only ${checked} rounds got as far as a durable point`)
+test('SIGKILL during points and opens, 8 lives of one file with compactions: each life restores a started point, no older than the last durable one', async () => {
+  await lives('small', 8, false, life => life % 4 === 3 ? { openMs: (life * 7) % 30 } : { points: 1 + (life % 3) * 4, extraMs: (life * 7) % 25 }, 1.3)
 })
 
-test('SIGKILL during streamed full points (7 MB each): the same holds', async () => {
-  const checked = await killRounds('large', 5, round => 1 + (round % 2), round => (round * 37) % 150, true)
-  assert.ok(checked >= 4, `only ${checked} rounds got as far as a durable point`)
+test('SIGKILL during streamed full points (7 MB each) and their restores, 4 lives of one file: the same holds', async () => {
+  await lives('large', 4, true, life => life === 2 ? { openMs: (life * 37) % 150 } : { points: 1 + (life % 2), extraMs: (life * 37) % 150 })
 })

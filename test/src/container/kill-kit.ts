@@ -1,0 +1,103 @@
+/**
+ * Lives of one container file ended by SIGKILL (kill.test.ts, and `npm run torture --
+ * <seconds> containers`): kill-child.ts opens the file, mutates it and takes points until it
+ * is killed, either at a random moment of its points or during its open (the restore and
+ * whatever recovery the open does). After each life the file is reopened (every other time
+ * read-only, so that the next child recovers the killed life itself) and must hold exactly
+ * the graph of a point the child started (or, when no point of that life committed, the
+ * graph the life opened with), no older than the last point the child saw become durable
+ * nor than the previous life's state, and pass `check()`.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { canonicalHash } from './graph-kit.js'
+import { Container } from '../../../src/container/index.js'
+import { RegionNotFoundError } from '../../../regions/index.js'
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kill-child.js')
+
+/** When a life is killed: `openMs` after the child says it is opening, or `extraMs` after its `points`-th durable point. */
+export type KillPlan = { openMs: number } | { points: number; extraMs: number }
+
+export interface LivesOptions {
+  file: string
+  seed: number
+  /** Each point full and streamed (about 7 MB of records), as kill-child.ts's 'large'. */
+  large: boolean
+  compactFactor?: number
+  /** The plan of life `life`; lives run while `more(life)` holds. */
+  plan: (life: number) => KillPlan
+  more: (life: number) => boolean
+}
+
+export interface LivesResult { lives: number; durableLives: number; openKills: number; version: number }
+
+/** Runs one life: the child's stdout lines up to its SIGKILL (a child that dies otherwise is an error). */
+function runLife(o: LivesOptions, life: number, plan: KillPlan): Promise<string[]> {
+  const args = [child, o.file, String(o.seed + life), o.large ? 'large' : 'small', ...(o.compactFactor === undefined ? [] : [String(o.compactFactor)])]
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let text = '', err = ''
+  let killing = false
+  const kill = (): void => { if (!killing) { killing = true; p.kill('SIGKILL') } }
+  // 60 s at the latest: a loaded machine can be slow to get there (15 s was too short once).
+  const deadline = setTimeout(kill, 60_000)
+  p.stdout.on('data', (d: Buffer) => {
+    text += d.toString()
+    if (killing) return
+    if ('openMs' in plan) { if (text.startsWith('opening\n')) { killing = true; setTimeout(() => p.kill('SIGKILL'), plan.openMs) } }
+    else if (text.split('\n').filter(l => l.startsWith('done ')).length >= plan.points) { killing = true; setTimeout(() => p.kill('SIGKILL'), plan.extraMs) }
+  })
+  p.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  return new Promise((resolve, reject) => p.on('exit', (code, signal) => {
+    clearTimeout(deadline)
+    if (signal !== 'SIGKILL') reject(new Error(`life ${life}: the child exited (${code ?? signal}) instead of being killed: ${text.slice(-500)} ${err}`))
+    else resolve(text.split('\n').filter(l => l !== ''))
+  }))
+}
+
+/** Runs lives of `o.file` and checks the file after each (see the file's comment). */
+export async function killLives(o: LivesOptions): Promise<LivesResult> {
+  let prev = null as { version: number; hash: string } | null
+  let life = 0, durableLives = 0, openKills = 0
+  for (; o.more(life); life++) {
+    const plan = o.plan(life)
+    const lines = await runLife(o, life, plan)
+    const at = `life ${life} (${JSON.stringify(plan)})`
+    let opened = null as { version: number; hash: string } | null
+    const snaps = new Map<number, string>()
+    let lastDone = 0
+    for (const l of lines) {
+      const [kind, a, b] = l.split(' ')
+      if (kind === 'open') opened = { version: Number(a), hash: b }
+      if (kind === 'snap') snaps.set(Number(a), b)
+      if (kind === 'done') lastDone = Math.max(lastDone, Number(a))
+    }
+    if (opened === null) openKills++
+    if (opened !== null && prev !== null) assert.deepEqual(opened, prev, `${at}: the child opened another state than the last life left`)
+    if (!fs.existsSync(o.file)) { assert.ok(prev === null && lastDone === 0, `${at}: the file is gone`); continue }
+    let c: Container
+    try { c = Container.open(o.file, { readOnly: life % 2 === 1 }) } catch (e) {
+      // No point ever committed (the first lives killed early): the file has no version to open without an init.
+      if (e instanceof RegionNotFoundError && prev === null && lastDone === 0) continue
+      throw e
+    }
+    try {
+      const version = c.version
+      const floor = Math.max(lastDone, prev?.version ?? 0)
+      assert.ok(version >= floor, `${at}: restored version ${version} < ${floor} (last durable ${lastDone}, previous life ${prev?.version})`)
+      if (version === 0) continue // nothing committed yet: no graph to compare
+      const hash = canonicalHash(c.unwrap(c.root))
+      const want: string | undefined = snaps.get(version) ?? (version === opened?.version ? opened.hash : version === prev?.version ? prev.hash : undefined)
+      assert.equal(hash, want, `${at}: version ${version} is not the graph of its point (last durable ${lastDone}, ${snaps.size} points started)`)
+      assert.deepEqual(c.check(), { ok: true, problems: [] }, at)
+      if (lastDone > 0) durableLives++
+      prev = { version, hash }
+    } finally {
+      await c.close()
+    }
+  }
+  return { lives: life, durableLives, openKills, version: prev?.version ?? 0 }
+}
