@@ -71,6 +71,19 @@
  *      can never commit afterwards, whatever its clock or pauses.
  *   5. Recovery needs nothing: the database's own recovery leaves each commit whole or
  *      absent, and the newest version row is the newest committed version.
+ *   6. A commit's transaction is ended by the server once it sits idle longer than the
+ *      lease (idle_in_transaction_session_timeout, set for that transaction): a writer
+ *      paused inside its commit holds the row lock of step 1 at most about a lease, so a
+ *      takeover waits that long, never for ever; the paused writer then finds its session
+ *      gone, and at its next commit its generation fenced (inv. 4).
+ *   7. A commit that rewrites every chunk (after a failed commit, a fall-back, or chunk rows
+ *      found above the newest version row at open) first deletes the chunk rows above the
+ *      newest version row: no version reads them, and none may show through the new one.
+ *      A duplicate key in a commit is CorruptionError (rows written by hand), not a second
+ *      writer: the row lock of step 1 orders writers.
+ * Loading checks each chosen row against the version rows (`written`), so a row deleted,
+ * moved or copied by hand is CorruptionError, never another version's bytes (load.ts inv.
+ * L1-L3).
  */
 import { UnsupportedVersionError } from '../../regions/index.js'
 import type { Queryable } from './pg.js'

@@ -17,6 +17,8 @@ import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES, Point } 
 import { history, opRecipe, runOps } from '../container/mutate-kit.js'
 import { skip, useCluster, waitForLockWait } from './pg-kit.js'
 import './faults.js'     // the fault tests: the server killed, two processes (they share this file's cluster)
+import './pause.js'       // a writer paused inside its commit (shares this file's cluster)
+import './rows.js'        // damaged and foreign rows (shares this file's cluster)
 
 const kit = useCluster()
 
