@@ -33,8 +33,12 @@ test('a writer SIGSTOPped inside its commit past its lease: another takes over a
     await waitForLockWait(kit.admin)
     process.kill(child.pid!, 'SIGSTOP')
     await blocker.query('ROLLBACK'); blocker.release()
-    const idle = await kit.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'INSERT INTO%pmem_versions%'`)
-    assert.equal(idle.rows[0].n, 1, 'the paused commit sits idle in its transaction')
+    for (let i = 0; ; i++) {      // its backend finishes the INSERT, then waits on the stopped client
+      const idle = await kit.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'INSERT INTO%pmem_versions%'`)
+      if (idle.rows[0].n === 1) break
+      assert.ok(i < 500, 'the paused commit sits idle in its transaction')
+      await new Promise(r => setTimeout(r, 10))
+    }
 
     // Another writer takes over: each try either waits on the paused commit's row lock or
     // finds the lease still live; the server ends the paused session after a lease idle.
