@@ -1,12 +1,19 @@
-// Long torture run, outside npm test: `npm run torture -- <seconds> [bank|collections|both]`
+// Long torture run, outside npm test: `npm run torture -- <seconds> [bank|collections|both|pg]`
 // (default 120 seconds of the bank torture, torture-kit.ts; `collections` runs the collections
-// torture of torture-coll.ts instead, `both` gives each half of the time).
+// torture of torture-coll.ts instead, `both` gives each half of the time; `pg` runs readers
+// refreshing beside a PostgreSQL writer that is SIGKILLed, postgres/readers-kit.ts, on a
+// private cluster, postgres/cluster.ts).
 import { torture } from './torture-kit.js'
 import { tortureCollections } from './torture-coll.js'
 
 const seconds = Number(process.argv[2] ?? 120)
 const which = process.argv[3] ?? 'bank'
-if (!['bank', 'collections', 'both'].includes(which)) throw new Error(`usage: npm run torture -- <seconds> [bank|collections|both], got ${which}`)
+if (!['bank', 'collections', 'both', 'pg'].includes(which)) throw new Error(`usage: npm run torture -- <seconds> [bank|collections|both|pg], got ${which}`)
+if (which === 'pg') {
+  const { tortureReaders } = await import('./postgres/torture-pg.js')
+  await tortureReaders(seconds)
+  process.exit(0)
+}
 const bankSeconds = which === 'bank' ? seconds : which === 'both' ? seconds / 2 : 0
 const end = Date.now() + bankSeconds * 1000
 let rounds = 0, total = 0

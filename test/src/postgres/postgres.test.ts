@@ -19,6 +19,8 @@ import { skip, useCluster, waitForLockWait } from './pg-kit.js'
 import './faults.js'     // the fault tests: the server killed, two processes (they share this file's cluster)
 import './pause.js'       // a writer paused inside its commit (shares this file's cluster)
 import './rows.js'        // damaged and foreign rows (shares this file's cluster)
+import './readers.js'     // readers refreshing beside a writer (shares this file's cluster)
+import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
 
 const kit = useCluster()
 
