@@ -1,8 +1,10 @@
 /**
  * One container opened in PostgreSQL (a HostedStore, txn/chunk-store.ts): finds or creates
- * its row, takes the writer's lease, loads the chosen version's chunks (a reader in one
+ * its row, takes the writer's lease, loads the version rows and every chunk row (one
  * REPEATABLE READ transaction, so retention running beside it never removes what it reads),
- * and renews the lease until closed.
+ * builds the chosen version's view from them (load.ts, checked: inv. L1-L3), keeps the rows
+ * of the retention window so that `openVersion` serves any version retained at open (a
+ * container's fall-back, an older version restored), and renews the lease until closed.
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |

@@ -66,8 +66,9 @@ export class PostgresStore implements ChunkStoreHost {
 
   /**
    * Connects to the database (any pg connection string, or pg.Pool options) and creates the
-   * tables on first use. StoreUnavailableError if the server cannot be reached,
-   * UnsupportedVersionError if the tables have a newer layout.
+   * tables on first use. InvalidArgumentError for bad options (checked before connecting),
+   * StoreUnavailableError if the server cannot be reached, UnsupportedVersionError if the
+   * tables have a newer layout, CorruptionError if they were altered or dropped by hand.
    */
   static async connect(connection: string | PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     if (typeof connection !== 'string' && (connection === null || typeof connection !== 'object' || Array.isArray(connection))) {
