@@ -17,6 +17,13 @@ const STATEMENT_BYTES = 32 << 20
 
 const noop = (): void => {}
 
+/**
+ * The shortest idle time a commit's transaction is allowed (pg inv. 6): a lease of 100 ms
+ * must not make a garbage-collection pause between two statements fail the point. Fencing
+ * never depends on it (the generation does, inv. 4).
+ */
+const IDLE_FLOOR_MS = 1000
+
 /** The container and lease a commit is made under. */
 export interface CommitTarget {
   pool: Pool
@@ -39,9 +46,9 @@ export async function commitVersion(c: CommitTarget, b: SealedBatch): Promise<{ 
   try {
     await client.query('BEGIN')
     // pg inv. 6: a writer paused inside its commit (SIGSTOP, a stalled machine) holds the
-    // container row's lock; past its lease the server ends its session, so a takeover waits
-    // at most about a lease, never for ever.
-    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(c.leaseMs)])
+    // container row's lock; past its lease (at least IDLE_FLOOR_MS) the server ends its
+    // session, so a takeover waits about that long, never for ever.
+    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(Math.max(c.leaseMs, IDLE_FLOOR_MS))])
     const { newest, time } = await fence(client, c)
     if (b.expected !== null && newest !== b.expected) {
       throw new StoreUnavailableError(`${action}: the database's newest version is ${newest}, this writer built on ${b.expected} (an earlier commit's outcome was unknown); nothing was committed, the next point rewrites every chunk`)

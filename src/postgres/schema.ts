@@ -72,7 +72,8 @@
  *   5. Recovery needs nothing: the database's own recovery leaves each commit whole or
  *      absent, and the newest version row is the newest committed version.
  *   6. A commit's transaction is ended by the server once it sits idle longer than the
- *      lease (idle_in_transaction_session_timeout, set for that transaction): a writer
+ *      lease, or 1 s if that is longer (idle_in_transaction_session_timeout, set for that
+ *      transaction, commit.ts IDLE_FLOOR_MS): a writer
  *      paused inside its commit holds the row lock of step 1 at most about a lease, so a
  *      takeover waits that long, never for ever; the paused writer then finds its session
  *      gone, and at its next commit its generation fenced (inv. 4).
