@@ -130,9 +130,14 @@ class Hosted implements HostedPg {
   readonly #row: Row
   readonly #generation: number | null
   readonly #older: Map<number, PgChunkStore>
-  /** The version rows and chunk rows loaded at open: any retained version's view is built from them (openVersion). */
-  readonly #versions: VersionRow[]
-  readonly #rows: ChunkRow[]
+  /**
+   * The version rows and chunk rows loaded at open: any retained version's view is built
+   * from them (openVersion, which a container calls only while it opens: its fall-back, an
+   * older version restored). Dropped at the first commit or refresh, which move the store on
+   * (the rows would keep the open's bytes alive).
+   */
+  #versions: VersionRow[]
+  #rows: ChunkRow[]
   readonly #retained: ReturnType<typeof storeVersions>
   readonly #onClose: () => void
   #timer: NodeJS.Timeout | null = null
@@ -153,9 +158,13 @@ class Hosted implements HostedPg {
     this.store = new PgChunkStore({
       path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.view, versions: retained,
       readOnly: readOnly ? 'it is open read-only' : null,
-      committer: generation === null ? null : b => commitVersion({
-        pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
-      }, b),
+      committer: generation === null ? null : async b => {
+        const r = await commitVersion({
+          pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
+        }, b)
+        this.#dropRows()
+        return r
+      },
       fellBack, droppedVersions: l.skipped.slice(1),
       uncertain: l.view.version !== newest || l.orphans,     // pg-store inv. 3: a fall-back rewrites every chunk
     })
@@ -173,7 +182,7 @@ class Hosted implements HostedPg {
     if (s !== undefined) return s
     const v = this.#versions.find(x => x.version === version)
     if (v === undefined || version > this.store.version) {
-      throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${version}: it was not retained when the container was opened (retained then: ${this.#versions.map(x => x.version).join(', ') || 'none'})`)
+      throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${version}: older versions are served only while the container opens, from the versions retained then (${this.#versions.map(x => x.version).join(', ') || 'none now'}); open it again with { version: ${version} }`)
     }
     s = new PgChunkStore({
       path: this.path, chunkSize: this.#row.chunkSize, keepVersions: this.#row.keepVersions,
@@ -205,6 +214,7 @@ class Hosted implements HostedPg {
         const base = versions.some(v => v.version === old.version) ? old : null     // still retained: only the rows written since
         const rows = await loadRows(client, ctx.tables, this.#row.id, base === null ? -1 : base.version)
         this.store.replaceView(viewOf(rows, newest, versions, this.#row.chunkSize, this.path, base), storeVersions(versions))
+        this.#dropRows()
         changed = true
       }
       await client.query('COMMIT')
@@ -231,6 +241,8 @@ class Hosted implements HostedPg {
     })()
     return this.#closing
   }
+
+  #dropRows(): void { this.#rows = []; this.#versions = [] }
 
   async discard(): Promise<void> {
     await this.close()

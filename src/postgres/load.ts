@@ -70,7 +70,16 @@ export async function loadRows(db: Queryable, t: Tables, id: number, after = -1)
  * L1-L3). `retained` are all the retained version rows. CorruptionError if anything fails.
  */
 export function viewOf(rows: ChunkRow[], v: VersionRow, retained: VersionRow[], chunkSize: number, where: string, base: View | null = null): View {
-  const byVersion = new Map(retained.map(x => [x.version, x]))
+  const wroteBy = new Map<number, Set<number>>()      // filled for the versions rows are chosen from
+  const wrote = (w: number): Set<number> | undefined => {
+    let set = wroteBy.get(w)
+    if (set === undefined) {
+      const x = retained.find(r => r.version === w)
+      if (x === undefined) return undefined
+      wroteBy.set(w, set = new Set(x.written))
+    }
+    return set
+  }
   const oldest = retained.length === 0 ? Infinity : retained[0].version
   const floor = base === null ? -Infinity : base.version
   /** L2: for each chunk, the newest retained version <= v (above the floor) that wrote it. */
@@ -92,9 +101,9 @@ export function viewOf(rows: ChunkRow[], v: VersionRow, retained: VersionRow[], 
       continue
     }
     const w = row.version
-    const wrote = byVersion.get(w)
-    if (wrote !== undefined ? !wrote.written.includes(k) : w >= oldest) {                      // L1
-      fail(k, `reads row (${k}, ${w}), which ${wrote !== undefined ? `version ${w} did not write` : `belongs to no retained version (retained: ${retained.map(x => x.version).join(', ')})`}: a row was moved, copied or its version row deleted outside persistent-memory`)
+    const set = wrote(w)
+    if (set !== undefined ? !set.has(k) : w >= oldest) {                      // L1
+      fail(k, `reads row (${k}, ${w}), which ${set !== undefined ? `version ${w} did not write` : `belongs to no retained version (retained: ${retained.map(x => x.version).join(', ')})`}: a row was moved, copied or its version row deleted outside persistent-memory`)
     }
     if (need !== undefined && w < need) fail(k, `has no row of version ${need}, which wrote it; only the older row of version ${w} (rows were deleted outside persistent-memory)`)    // L2
     if (row.data.length > chunkSize) fail(k, `holds ${row.data.length} bytes in row (${k}, ${w}), more than its ${chunkSize}-byte chunk`)
