@@ -9,7 +9,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { crc32 } from 'node:zlib'
-import { Container, CorruptionError, type ChunkStore } from '../../../src/index.js'
+import { Container, CorruptionError, UnsupportedVersionError, type ChunkStore } from '../../../src/index.js'
+import { FORMAT_VERSION } from '../../../src/container/meta.js'
 import type { PostgresStore } from '../../../src/postgres/index.js'
 import { kit, skip } from './pg-kit.js'
 
@@ -143,6 +144,34 @@ test('a container\'s newest version damaged inside its records (bytes and checks
     await d.close()
   }
   assert.equal(await stored(id), before, 'opening changed nothing stored')
+})
+
+test('a version row\'s metadata with a bad checksum falls back to the version before; a newer format version in it is UnsupportedVersionError; nothing stored changes', { skip }, async () => {
+  const store = await kit.connect()
+  const c = await Container.openStore(store, 'rows-meta', { init: () => ({ n: 1 }) })
+  await c.persist()
+  c.root.n = 2
+  await c.persist()
+  await c.close()
+  const id = (await kit.admin.query(`SELECT id::int AS id FROM pmem_containers WHERE name = 'rows-meta'`)).rows[0].id
+  const meta = Buffer.from((await kit.admin.query('SELECT meta FROM pmem_versions WHERE container_id = $1 AND version = 2', [id])).rows[0].meta as Buffer)
+  const setMeta = (b: Buffer) => kit.admin.query('UPDATE pmem_versions SET meta = $2 WHERE container_id = $1 AND version = 2', [id, b])
+  const bad = Buffer.from(meta); bad[8] ^= 0xff
+  await setMeta(bad)
+  let before = await stored(id)
+  for (const readOnly of [true, false]) {
+    const d = await Container.openStore<{ n: number }>(store, 'rows-meta', { readOnly })
+    assert.deepEqual(d.fellBack && { from: d.fellBack.from, to: d.fellBack.to }, { from: 2, to: 1 })
+    assert.match(d.fellBack!.reason, /metadata checksum mismatch/)
+    assert.equal(d.root.n, 1)
+    await d.close()
+  }
+  assert.equal(await stored(id), before, 'opening changed nothing stored')
+  const newer = Buffer.from(meta); newer.writeUInt16LE(FORMAT_VERSION + 1, 4); newer.writeUInt32LE(crc32(newer.subarray(0, 72)), 72)
+  await setMeta(newer)
+  before = await stored(id)
+  for (const readOnly of [true, false]) await assert.rejects(Container.openStore(store, 'rows-meta', { readOnly }), UnsupportedVersionError)
+  assert.equal(await stored(id), before, 'refusing changed nothing stored')
 })
 
 test('tables altered or dropped by hand: CorruptionError naming what differs, at connect and at a point; nothing written or recreated', { skip }, async () => {
