@@ -3,8 +3,9 @@
  * its row, takes the writer's lease, loads the version rows and every chunk row (one
  * REPEATABLE READ transaction, so retention running beside it never removes what it reads),
  * builds the chosen version's view from them (load.ts, checked: inv. L1-L3), keeps the rows
- * of the retention window so that `openVersion` serves any version retained at open (a
- * container's fall-back, an older version restored), and renews the lease until closed.
+ * of the retention window until the next turn of the event loop so that `openVersion` serves
+ * any version retained at open to the container's synchronous load (its fall-back, an older
+ * version restored), and renews the lease until closed.
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
@@ -82,6 +83,8 @@ interface Loaded {
   rows: ChunkRow[]
   /** Chunk rows above the newest version row exist (rows left by hand): the writer starts uncertain. */
   orphans: boolean
+  /** The older version the open asked for (a writer's `version`), built at once. */
+  target: number | undefined
 }
 
 /** Loads the version rows and every chunk row in one consistent snapshot. */
@@ -113,11 +116,11 @@ function pick(versions: VersionRow[], rows: ChunkRow[], row: Row, path: string, 
   }
   const newest = versions.length === 0 ? 0 : versions[versions.length - 1].version
   const orphans = rows.some(r => r.version > newest)
-  if (versions.length === 0) return { versions, view: emptyView(), skipped: [], rows: [], orphans }
+  if (versions.length === 0) return { versions, view: emptyView(), skipped: [], rows: [], orphans, target: undefined }
   const { view, skipped } = target !== undefined && options.readOnly
     ? { view: viewOf(rows, versions.find(x => x.version === target)!, versions, row.chunkSize, path), skipped: [] }
     : newestIntact(rows, versions, row.chunkSize, path)
-  return { versions, view, skipped, rows: keptRows(rows, view), orphans }
+  return { versions, view, skipped, rows: keptRows(rows, view), orphans, target: options.readOnly ? undefined : target }
 }
 
 const noop = (): void => {}
@@ -133,8 +136,9 @@ class Hosted implements HostedPg {
   /**
    * The version rows and chunk rows loaded at open: any retained version's view is built
    * from them (openVersion, which a container calls only while it opens: its fall-back, an
-   * older version restored). Dropped at the first commit or refresh, which move the store on
-   * (the rows would keep the open's bytes alive).
+   * older version restored, all synchronous once the host's open resolved). Dropped on the
+   * next turn of the event loop: the superseded rows of the window are held only that long
+   * (and the view a writer's `version` asked for, built at once, stays in #older).
    */
   #versions: VersionRow[]
   #rows: ChunkRow[]
@@ -158,18 +162,16 @@ class Hosted implements HostedPg {
     this.store = new PgChunkStore({
       path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.view, versions: retained,
       readOnly: readOnly ? 'it is open read-only' : null,
-      committer: generation === null ? null : async b => {
-        const r = await commitVersion({
-          pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
-        }, b)
-        this.#dropRows()
-        return r
-      },
+      committer: generation === null ? null : b => commitVersion({
+        pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
+      }, b),
       fellBack, droppedVersions: l.skipped.slice(1),
       uncertain: l.view.version !== newest || l.orphans,     // pg-store inv. 3: a fall-back rewrites every chunk
     })
     this.#retained = retained
     this.#older = new Map()
+    if (l.target !== undefined && l.target !== l.view.version) this.openVersion(l.target)
+    setImmediate(() => this.#dropRows()).unref()
     if (generation !== null) {
       this.#timer = setInterval(() => { void this.#renew() }, Math.max(50, Math.floor(ctx.leaseMs / 3)))
       this.#timer.unref()
@@ -214,7 +216,6 @@ class Hosted implements HostedPg {
         const base = versions.some(v => v.version === old.version) ? old : null     // still retained: only the rows written since
         const rows = await loadRows(client, ctx.tables, this.#row.id, base === null ? -1 : base.version)
         this.store.replaceView(viewOf(rows, newest, versions, this.#row.chunkSize, this.path, base), storeVersions(versions))
-        this.#dropRows()
         changed = true
       }
       await client.query('COMMIT')
