@@ -7,7 +7,7 @@
  * parameter that the server cuts into rows (substring), their indexes and checksums as
  * integer arrays, so a commit costs a few round trips whatever its size.
  */
-import { LeaseLostError, StoreUnavailableError } from '../../regions/index.js'
+import { CorruptionError, LeaseLostError, StoreUnavailableError } from '../../regions/index.js'
 import { chunkCrc, type SealedBatch } from './chunks.js'
 import { storeError, type Pool, type PoolClient } from './pg.js'
 import type { Tables } from './schema.js'
@@ -16,6 +16,13 @@ import type { Tables } from './schema.js'
 const STATEMENT_BYTES = 32 << 20
 
 const noop = (): void => {}
+
+/**
+ * The shortest idle time a commit's transaction is allowed (pg inv. 6): a lease of 100 ms
+ * must not make a garbage-collection pause between two statements fail the point. Fencing
+ * never depends on it (the generation does, inv. 4).
+ */
+const IDLE_FLOOR_MS = 1000
 
 /** The container and lease a commit is made under. */
 export interface CommitTarget {
@@ -38,11 +45,20 @@ export async function commitVersion(c: CommitTarget, b: SealedBatch): Promise<{ 
   let broken: unknown
   try {
     await client.query('BEGIN')
+    // pg inv. 6: a writer paused inside its commit (SIGSTOP, a stalled machine) holds the
+    // container row's lock; past its lease (at least IDLE_FLOOR_MS) the server ends its
+    // session, so a takeover waits about that long, never for ever.
+    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(Math.max(c.leaseMs, IDLE_FLOOR_MS))])
     const { newest, time } = await fence(client, c)
     if (b.expected !== null && newest !== b.expected) {
       throw new StoreUnavailableError(`${action}: the database's newest version is ${newest}, this writer built on ${b.expected} (an earlier commit's outcome was unknown); nothing was committed, the next point rewrites every chunk`)
     }
     const version = newest + 1
+    // pg inv. 7: a commit that rewrites every chunk (expected null: after a failure, a
+    // fall-back, or rows found above the newest version at open) first removes the chunk rows
+    // above the newest version row, which no version reads (left by hand: a version row
+    // deleted), so none can show through the new version.
+    if (b.expected === null) await client.query(`DELETE FROM ${c.tables.chunks} WHERE container_id = $1 AND version > $2`, [c.id, newest])
     const bytes = await insertChunks(client, c, version, b)
     await client.query(`INSERT INTO ${c.tables.versions} (container_id, version, chunk_count, meta, written, bytes, generation) VALUES ($1, $2, $3, $4, $5::int4[], $6, $7)`,
       [c.id, version, b.count, Buffer.from(b.meta.buffer, b.meta.byteOffset, b.meta.length), b.idx, bytes, c.generation])
@@ -52,7 +68,8 @@ export async function commitVersion(c: CommitTarget, b: SealedBatch): Promise<{ 
   } catch (e) {
     broken = e
     await client.query('ROLLBACK').catch(() => undefined)
-    if ((e as { code?: string }).code === '23505') throw new LeaseLostError(`${action}: another writer committed the same version (${(e as Error).message}); this writer is fenced: reopen the container`, { cause: e })
+    // The fence's row lock orders writers (pg inv. 4), so a duplicate row was put there by hand.
+    if ((e as { code?: string }).code === '23505') throw new CorruptionError(`${action}: a row of the version it was committing already exists (${(e as Error).message}); rows were written outside persistent-memory. Nothing was committed; the next point rewrites every chunk and removes the rows above the newest version (pg inv. 7)`)
     throw storeError(e, action)
   } finally {
     client.off('error', noop)

@@ -1,8 +1,11 @@
 /**
  * One container opened in PostgreSQL (a HostedStore, txn/chunk-store.ts): finds or creates
- * its row, takes the writer's lease, loads the chosen version's chunks (a reader in one
+ * its row, takes the writer's lease, loads the version rows and every chunk row (one
  * REPEATABLE READ transaction, so retention running beside it never removes what it reads),
- * and renews the lease until closed.
+ * builds the chosen version's view from them (load.ts, checked: inv. L1-L3), keeps the rows
+ * of the retention window until the next turn of the event loop so that `openVersion` serves
+ * any version retained at open to the container's synchronous load (its fall-back, an older
+ * version restored), and renews the lease until closed.
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
@@ -12,12 +15,12 @@
  *
  * A failed open releases the lease it took and deletes the row it created (hosted inv. H1).
  */
-import { InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
+import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
 import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../../txn/index.js'
 import { PgChunkStore, type View } from './chunks.js'
 import { commitVersion } from './commit.js'
 import { acquireLease, releaseLease, renewLease } from './lease.js'
-import { emptyView, loadNewestIntact, loadVersions, loadView } from './load.js'
+import { emptyView, keptRows, loadRows, loadVersions, newestIntact, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
 import { storeError, type Pool, type Queryable } from './pg.js'
 import type { Tables } from './schema.js'
 
@@ -72,50 +75,52 @@ async function findOrCreate(ctx: HostContext, name: string, options: HostOpenOpt
 }
 
 interface Loaded {
-  versions: StoreVersion[]
+  versions: VersionRow[]
   /** The newest intact version (or, read-only with `version`, that version). */
   view: View
   skipped: { version: number; reason: string }[]
-  /** The older version asked for by `options.version`, if any. */
-  older: View | null
+  /** The chunk rows kept for older retained views (load.ts keptRows). */
+  rows: ChunkRow[]
+  /** Chunk rows above the newest version row exist (rows left by hand): the writer starts uncertain. */
+  orphans: boolean
+  /** The older version the open asked for (a writer's `version`), built at once. */
+  target: number | undefined
 }
 
-/** Loads the version rows and the views the open needs, in one consistent snapshot. */
+/** Loads the version rows and every chunk row in one consistent snapshot. */
 async function loadAll(ctx: HostContext, row: Row, path: string, options: HostOpenOptions): Promise<Loaded> {
   const client = await ctx.pool.connect()
   client.on('error', noop)
   let failed: unknown
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    const loaded = await loadIn(client, ctx, row, path, options)
+    const versions = await loadVersions(client, ctx.tables, row.id)
+    const rows = await loadRows(client, ctx.tables, row.id)
     await client.query('COMMIT')
-    return loaded
+    return pick(versions, rows, row, path, options)
   } catch (e) {
     failed = e
     await client.query('ROLLBACK').catch(() => undefined)
     throw e
   } finally {
     client.off('error', noop)
-    client.release(failed instanceof Error && !(failed instanceof InvalidArgumentError) ? failed : undefined)
+    client.release(failed instanceof Error && !(failed instanceof InvalidArgumentError || failed instanceof CorruptionError) ? failed : undefined)
   }
 }
 
-async function loadIn(db: Queryable, ctx: HostContext, row: Row, path: string, options: HostOpenOptions): Promise<Loaded> {
-  const versions = await loadVersions(db, ctx.tables, row.id)
+/** The view the open asks for, from the loaded rows (pg-load inv. L1-L3). */
+function pick(versions: VersionRow[], rows: ChunkRow[], row: Row, path: string, options: HostOpenOptions): Loaded {
   const target = options.version
   if (target !== undefined && !versions.some(v => v.version === target)) {
     throw new InvalidArgumentError(`Cannot open container "${path}" at version ${target}: it is not retained (retained versions: ${versions.map(v => v.version).join(', ') || 'none'})`)
   }
-  if (versions.length === 0) return { versions, view: emptyView(), skipped: [], older: null }
-  if (target !== undefined && options.readOnly) {
-    const v = versions.find(x => x.version === target)!
-    return { versions, view: await loadView(db, ctx.tables, row.id, v, row.chunkSize, path), skipped: [], older: null }
-  }
-  const { view, skipped } = await loadNewestIntact(db, ctx.tables, row.id, versions, row.chunkSize, path)
-  const older = target !== undefined && target !== view.version
-    ? await loadView(db, ctx.tables, row.id, versions.find(x => x.version === target)!, row.chunkSize, path)
-    : null
-  return { versions, view, skipped, older }
+  const newest = versions.length === 0 ? 0 : versions[versions.length - 1].version
+  const orphans = rows.some(r => r.version > newest)
+  if (versions.length === 0) return { versions, view: emptyView(), skipped: [], rows: [], orphans, target: undefined }
+  const { view, skipped } = target !== undefined && options.readOnly
+    ? { view: viewOf(rows, versions.find(x => x.version === target)!, versions, row.chunkSize, path), skipped: [] }
+    : newestIntact(rows, versions, row.chunkSize, path)
+  return { versions, view, skipped, rows: keptRows(rows, view), orphans, target: options.readOnly ? undefined : target }
 }
 
 const noop = (): void => {}
@@ -128,6 +133,16 @@ class Hosted implements HostedPg {
   readonly #row: Row
   readonly #generation: number | null
   readonly #older: Map<number, PgChunkStore>
+  /**
+   * The version rows and chunk rows loaded at open: any retained version's view is built
+   * from them (openVersion, which a container calls only while it opens: its fall-back, an
+   * older version restored, all synchronous once the host's open resolved). Dropped on the
+   * next turn of the event loop: the superseded rows of the window are held only that long
+   * (and the view a writer's `version` asked for, built at once, stays in #older).
+   */
+  #versions: VersionRow[]
+  #rows: ChunkRow[]
+  readonly #retained: ReturnType<typeof storeVersions>
   readonly #onClose: () => void
   #timer: NodeJS.Timeout | null = null
   #closing: Promise<void> | null = null
@@ -141,7 +156,9 @@ class Hosted implements HostedPg {
     this.#onClose = onClose
     const newest = l.versions.length === 0 ? 0 : l.versions[l.versions.length - 1].version
     const fellBack = l.skipped.length === 0 ? null : { from: l.skipped[0].version, reason: l.skipped[0].reason }
-    const retained = l.versions.filter(v => !l.skipped.some(s => s.version === v.version))
+    const retained = storeVersions(l.versions.filter(v => !l.skipped.some(s => s.version === v.version)))
+    this.#versions = l.versions
+    this.#rows = l.rows
     this.store = new PgChunkStore({
       path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.view, versions: retained,
       readOnly: readOnly ? 'it is open read-only' : null,
@@ -149,15 +166,12 @@ class Hosted implements HostedPg {
         pool: ctx.pool, tables: ctx.tables, id: row.id, holder: ctx.holder, generation, leaseMs: ctx.leaseMs, keepVersions: row.keepVersions, where: path,
       }, b),
       fellBack, droppedVersions: l.skipped.slice(1),
-      uncertain: l.view.version !== newest,     // pg-store inv. 3: a fall-back rewrites every chunk
+      uncertain: l.view.version !== newest || l.orphans,     // pg-store inv. 3: a fall-back rewrites every chunk
     })
+    this.#retained = retained
     this.#older = new Map()
-    if (l.older !== null) {
-      this.#older.set(l.older.version, new PgChunkStore({
-        path, chunkSize: row.chunkSize, keepVersions: row.keepVersions, view: l.older, versions: retained,
-        readOnly: `it shows version ${l.older.version}, an older retained version`, committer: null, fellBack: null,
-      }))
-    }
+    if (l.target !== undefined && l.target !== l.view.version) this.openVersion(l.target)
+    setImmediate(() => this.#dropRows()).unref()
     if (generation !== null) {
       this.#timer = setInterval(() => { void this.#renew() }, Math.max(50, Math.floor(ctx.leaseMs / 3)))
       this.#timer.unref()
@@ -166,8 +180,18 @@ class Hosted implements HostedPg {
 
   openVersion(version: number): ChunkStore {
     if (version === this.store.version) return this.store
-    const s = this.#older.get(version)
-    if (s === undefined) throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${version}: it was not loaded at open (open with { version: ${version} })`)
+    let s = this.#older.get(version)
+    if (s !== undefined) return s
+    const v = this.#versions.find(x => x.version === version)
+    if (v === undefined || version > this.store.version) {
+      throw new InvalidArgumentError(`Cannot open container "${this.path}" at version ${version}: older versions are served only while the container opens, from the versions retained then (${this.#versions.map(x => x.version).join(', ') || 'none now'}); open it again with { version: ${version} }`)
+    }
+    s = new PgChunkStore({
+      path: this.path, chunkSize: this.#row.chunkSize, keepVersions: this.#row.keepVersions,
+      view: viewOf(this.#rows, v, this.#versions, this.#row.chunkSize, this.path), versions: this.#retained,
+      readOnly: `it shows version ${version}, an older retained version`, committer: null, fellBack: null,
+    })
+    this.#older.set(version, s)
     return s
   }
 
@@ -189,9 +213,9 @@ class Hosted implements HostedPg {
       const old = this.store.durableView
       let changed = false
       if (newest !== undefined && newest.version !== old.version) {
-        const stillRetained = versions.some(v => v.version === old.version)
-        const view = await loadView(client, ctx.tables, this.#row.id, newest, this.#row.chunkSize, this.path, stillRetained ? old : null)
-        this.store.replaceView(view, versions)
+        const base = versions.some(v => v.version === old.version) ? old : null     // still retained: only the rows written since
+        const rows = await loadRows(client, ctx.tables, this.#row.id, base === null ? -1 : base.version)
+        this.store.replaceView(viewOf(rows, newest, versions, this.#row.chunkSize, this.path, base), storeVersions(versions))
         changed = true
       }
       await client.query('COMMIT')
@@ -218,6 +242,8 @@ class Hosted implements HostedPg {
     })()
     return this.#closing
   }
+
+  #dropRows(): void { this.#rows = []; this.#versions = [] }
 
   async discard(): Promise<void> {
     await this.close()

@@ -4,7 +4,7 @@
  * library's typed errors.
  */
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg'
-import { PmemError, StoreUnavailableError } from '../../regions/index.js'
+import { CorruptionError, PmemError, StoreUnavailableError } from '../../regions/index.js'
 
 /** What statements run on: a pooled client (inside a transaction) or the pool. */
 export interface Queryable {
@@ -29,7 +29,7 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'
 
 /**
  * Maps an error of the pg client or the server to a typed error: PmemErrors pass through,
- * everything else becomes StoreUnavailableError naming the action, with the SQLSTATE (e.g.
+ * tables altered by hand are CorruptionError (ALTERED), everything else becomes StoreUnavailableError naming the action, with the SQLSTATE (e.g.
  * 57014 statement timeout, 57P01 server shut down, 08006 connection failure) or socket code.
  * Either way the transaction did not commit (or, for an error during COMMIT itself, may
  * have: the store then re-reads the newest version before its next commit).
@@ -42,9 +42,20 @@ export function storeError(e: unknown, action: string): PmemError {
   const message = typeof err?.message === 'string' ? err.message : String(e)
   const sqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !SOCKET_CODES.has(code) ? code : undefined
   const errno = sqlState === undefined ? code : undefined
+  if (sqlState !== undefined && ALTERED.has(sqlState)) {
+    return new CorruptionError(`${action}: ${message} (SQLSTATE ${sqlState}): the tables were altered or dropped outside persistent-memory (their layout: persistent-memory/postgres schema.ts); nothing was changed, restore them from a backup`)
+  }
   const why = sqlState !== undefined ? `${message} (SQLSTATE ${sqlState}${sqlState === '57014' ? ': statement timeout or cancel' : ''})` : errno !== undefined ? `${message} (${errno})` : message
   return new StoreUnavailableError(`${action}: ${why}; nothing was half-committed, the previous version is intact; retry once the database is back`, { cause: e, sqlState, errno })
 }
+
+/**
+ * SQLSTATEs that mean the tables are not as schema.ts made them (a table, column or type
+ * gone or changed by hand): no retry helps, so CorruptionError rather than "unavailable".
+ * 42P01 undefined table, 42703 undefined column, 42804 datatype mismatch, 42883 undefined
+ * function or operator (a column's type changed), 23502 a NOT NULL column added.
+ */
+const ALTERED = new Set(['42P01', '42703', '42804', '42883', '23502'])
 
 /** Client messages of a connection that broke or a pool that cannot give one. */
 const CLIENT_FAILURES = /Connection terminated|Connection ended|not queryable|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client was closed|Query read timeout|connect ECONN/i

@@ -71,15 +71,32 @@
  *      can never commit afterwards, whatever its clock or pauses.
  *   5. Recovery needs nothing: the database's own recovery leaves each commit whole or
  *      absent, and the newest version row is the newest committed version.
+ *   6. A commit's transaction is ended by the server once it sits idle longer than the
+ *      lease, or 1 s if that is longer (idle_in_transaction_session_timeout, set for that
+ *      transaction, commit.ts IDLE_FLOOR_MS): a writer
+ *      paused inside its commit holds the row lock of step 1 at most about a lease, so a
+ *      takeover waits that long, never for ever; the paused writer then finds its session
+ *      gone, and at its next commit its generation fenced (inv. 4).
+ *   7. A commit that rewrites every chunk (after a failed commit, a fall-back, or chunk rows
+ *      found above the newest version row at open) first deletes the chunk rows above the
+ *      newest version row: no version reads them, and none may show through the new one.
+ *      A duplicate key in a commit is CorruptionError (rows written by hand), not a second
+ *      writer: the row lock of step 1 orders writers.
+ * Loading checks each chosen row against the version rows (`written`), so a row deleted,
+ * moved or copied by hand is CorruptionError, never another version's bytes (load.ts inv.
+ * L1-L3); a table or column altered or dropped is CorruptionError at connect (ensureSchema).
  */
-import { UnsupportedVersionError } from '../../regions/index.js'
-import type { Queryable } from './pg.js'
+import { CorruptionError, PmemError, UnsupportedVersionError } from '../../regions/index.js'
+import type { Pool, Queryable } from './pg.js'
 
 /** The layout version this library writes and reads. */
 export const SCHEMA_VERSION = 1
 
 /** Quoted table names in a schema. */
 export interface Tables {
+  /** The schema's name as given (unquoted). */
+  name: string
+  /** The schema's name quoted for SQL; the tables' names below are quoted too. */
   schema: string
   meta: string
   containers: string
@@ -92,7 +109,7 @@ export function ident(s: string): string { return '"' + s.replace(/"/g, '""') + 
 
 export function tablesIn(schema: string): Tables {
   const q = (t: string) => `${ident(schema)}.${ident(t)}`
-  return { schema: ident(schema), meta: q('pmem_schema'), containers: q('pmem_containers'), versions: q('pmem_versions'), chunks: q('pmem_chunks') }
+  return { name: schema, schema: ident(schema), meta: q('pmem_schema'), containers: q('pmem_containers'), versions: q('pmem_versions'), chunks: q('pmem_chunks') }
 }
 
 function ddl(t: Tables): string[] {
@@ -130,28 +147,72 @@ function ddl(t: Tables): string[] {
   ]
 }
 
+/** The columns each table must have, with their types (format_type): checked at every connect. */
+const COLUMNS: Record<string, Record<string, string>> = {
+  pmem_schema: { one: 'boolean', version: 'integer' },
+  pmem_containers: {
+    id: 'bigint', name: 'text', chunk_size: 'integer', keep_versions: 'integer', created_at: 'timestamp with time zone',
+    lease_holder: 'text', lease_generation: 'bigint', lease_expires: 'timestamp with time zone',
+  },
+  pmem_versions: {
+    container_id: 'bigint', version: 'bigint', chunk_count: 'integer', meta: 'bytea', written: 'integer[]', bytes: 'bigint', generation: 'bigint',
+    committed_at: 'timestamp with time zone',
+  },
+  pmem_chunks: { container_id: 'bigint', idx: 'integer', version: 'bigint', crc: 'integer', data: 'bytea' },
+}
+
 /**
  * Creates the tables if missing (under an advisory lock, so concurrent first uses do not
- * race) and checks the layout version: UnsupportedVersionError for a newer one.
+ * race) and checks the layout version (UnsupportedVersionError for a newer one) and that
+ * every table has its columns with their types (CorruptionError naming what differs: tables
+ * altered or dropped by hand are never written into, nor recreated empty over lost data).
+ * One transaction on one connection of the pool.
  */
-export async function ensureSchema(db: Queryable, t: Tables, where: string): Promise<void> {
-  await db.query('BEGIN')
+export async function ensureSchema(pool: Pool, t: Tables, where: string): Promise<void> {
+  const db = await pool.connect()
+  let failed: unknown
   try {
+    await db.query('BEGIN')
     await db.query(`SELECT pg_advisory_xact_lock(hashtext('persistent-memory schema ' || $1::text))`, [t.schema])
     const exists = await db.query(`SELECT to_regclass($1) AS t`, [t.meta])
+    let v: number | undefined
     if (exists.rows[0].t !== null) {
       const r = await db.query(`SELECT version FROM ${t.meta}`)
-      const v = r.rows[0]?.version as number | undefined
+      v = r.rows[0]?.version as number | undefined
       if (v !== undefined && v > SCHEMA_VERSION) {
         throw new UnsupportedVersionError(`Cannot use container store ${where}: its tables have layout version ${v}, this library reads ${SCHEMA_VERSION}; upgrade persistent-memory`)
       }
-      if (v === SCHEMA_VERSION) { await db.query('COMMIT'); return }
     }
-    for (const stmt of ddl(t)) await db.query(stmt)
-    await db.query(`INSERT INTO ${t.meta} (one, version) VALUES (true, $1) ON CONFLICT (one) DO NOTHING`, [SCHEMA_VERSION])
+    if (v !== SCHEMA_VERSION) {
+      for (const stmt of ddl(t)) await db.query(stmt)
+      await db.query(`INSERT INTO ${t.meta} (one, version) VALUES (true, $1) ON CONFLICT (one) DO NOTHING`, [SCHEMA_VERSION])
+    }
+    await checkColumns(db, t, where)
     await db.query('COMMIT')
   } catch (e) {
+    failed = e
     await db.query('ROLLBACK').catch(() => undefined)
     throw e
+  } finally {
+    db.release(failed instanceof Error && !(failed instanceof PmemError) ? failed : undefined)
   }
+}
+
+/** CorruptionError unless every table of COLUMNS exists with those columns and types (extra columns are let be). */
+async function checkColumns(db: Queryable, t: Tables, where: string): Promise<void> {
+  const r = await db.query(
+    `SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relname = ANY ($2::text[]) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped`,
+    [t.name, Object.keys(COLUMNS)])
+  const have = new Map<string, string>(r.rows.map(x => [`${x.table}.${x.column}`, x.type as string]))
+  const wrong: string[] = []
+  for (const [table, cols] of Object.entries(COLUMNS)) {
+    if (![...have.keys()].some(k => k.startsWith(`${table}.`))) { wrong.push(`table ${table} is missing`); continue }
+    for (const [col, type] of Object.entries(cols)) {
+      const got = have.get(`${table}.${col}`)
+      if (got !== type) wrong.push(got === undefined ? `${table}.${col} is missing` : `${table}.${col} is ${got}, not ${type}`)
+    }
+  }
+  if (wrong.length > 0) throw new CorruptionError(`Cannot use container store ${where}: its tables in schema ${t.schema} were altered or dropped outside persistent-memory (${wrong.join('; ')}); nothing was changed, restore them from a backup`)
 }

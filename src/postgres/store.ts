@@ -15,7 +15,7 @@
 import os from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
-  ContainerLockedError, InvalidArgumentError, RegionClosedError, RegionNotFoundError, describe,
+  ContainerLockedError, InvalidArgumentError, PmemError, RegionClosedError, RegionNotFoundError, StoreUnavailableError, describe,
 } from '../../regions/index.js'
 import type { ChunkStoreHost, HostedStore, HostOpenOptions } from '../../txn/index.js'
 import { listVersions, type VersionInfo } from '../container/index.js'
@@ -66,8 +66,9 @@ export class PostgresStore implements ChunkStoreHost {
 
   /**
    * Connects to the database (any pg connection string, or pg.Pool options) and creates the
-   * tables on first use. StoreUnavailableError if the server cannot be reached,
-   * UnsupportedVersionError if the tables have a newer layout.
+   * tables on first use. InvalidArgumentError for bad options (checked before connecting),
+   * StoreUnavailableError if the server cannot be reached, UnsupportedVersionError if the
+   * tables have a newer layout, CorruptionError if they were altered or dropped by hand.
    */
   static async connect(connection: string | PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     if (typeof connection !== 'string' && (connection === null || typeof connection !== 'object' || Array.isArray(connection))) {
@@ -75,8 +76,9 @@ export class PostgresStore implements ChunkStoreHost {
     }
     if (typeof connection === 'string' && connection === '') throw new InvalidArgumentError('Cannot connect a PostgresStore: the connection string is empty')
     const { leaseMs, schema } = checkOptions(options)
-    const pg = await loadPg()
     const config: PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...connection }
+    checkConfig(config)
+    const pg = await loadPg()
     const where = describeTarget(config)
     const pool = new pg.Pool({ max: 4, ...config })
     pool.on('error', () => { /* an idle client lost its connection: the next query reports it */ })
@@ -85,7 +87,7 @@ export class PostgresStore implements ChunkStoreHost {
       await ensureSchema(pool, tables, where)
     } catch (e) {
       await pool.end().catch(() => undefined)
-      throw storeError(e, `Cannot connect to ${where}`)
+      throw connectError(e, `Cannot connect to ${where}`)
     }
     return new PostgresStore(pool, where, tables, leaseMs)
   }
@@ -205,8 +207,48 @@ function checkOptions(o: PostgresStoreOptions): { leaseMs: number; schema: strin
   const leaseMs = o.leaseMs ?? 30_000
   if (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > 86_400_000) throw new InvalidArgumentError(`PostgresStore option leaseMs must be an integer from 100 to 86400000 (ms), got ${describe(o.leaseMs)}`)
   const schema = o.schema ?? 'public'
-  if (typeof schema !== 'string' || schema === '' || schema.length > 63 || /\u0000/.test(schema)) throw new InvalidArgumentError(`PostgresStore option schema must be a PostgreSQL schema name (1 to 63 characters), got ${describe(o.schema)}`)
+  // PostgreSQL cuts longer identifiers to 63 bytes: two names alike in those would share tables.
+  if (typeof schema !== 'string' || schema === '' || Buffer.byteLength(schema) > 63 || /\u0000/.test(schema)) throw new InvalidArgumentError(`PostgresStore option schema must be a PostgreSQL schema name (1 to 63 bytes of UTF-8), got ${describe(o.schema)}`)
   return { leaseMs, schema }
+}
+
+/** Numeric pg.Pool / client options: [name, lowest, highest]. */
+const NUMERIC_CONFIG: [string, number, number][] = [
+  ['max', 1, 10_000], ['min', 0, 10_000], ['port', 1, 65_535], ['connectionTimeoutMillis', 0, 2 ** 31 - 1], ['idleTimeoutMillis', 0, 2 ** 31 - 1],
+  ['statement_timeout', 0, 2 ** 31 - 1], ['query_timeout', 0, 2 ** 31 - 1], ['lock_timeout', 0, 2 ** 31 - 1], ['idle_in_transaction_session_timeout', 0, 2 ** 31 - 1],
+  ['connect_timeout', 0, 2 ** 31 - 1], ['maxUses', 1, 2 ** 31 - 1], ['maxLifetimeSeconds', 0, 2 ** 31 - 1],
+]
+
+/**
+ * The pool options pg takes without complaint but then misbehaves on (max -1: every connect
+ * waits for ever; a port of 99999 or a non-number: a TypeError from deep inside): refused
+ * here, typed, before anything connects. The connection string's port is checked too.
+ */
+function checkConfig(c: PoolConfig): void {
+  const bad = (what: string, got: unknown, want: string): never => { throw new InvalidArgumentError(`Cannot connect a PostgresStore: ${what} must be ${want}, got ${describe(got)}`) }
+  for (const [k, lo, hi] of NUMERIC_CONFIG) {
+    const v = (c as Record<string, unknown>)[k]
+    if (v === undefined || (k === 'statement_timeout' && v === false) || (k === 'query_timeout' && v === false)) continue
+    if (!Number.isSafeInteger(v) || (v as number) < lo || (v as number) > hi) bad(`pool option ${k}`, v, `an integer from ${lo} to ${hi}`)
+  }
+  if (c.min !== undefined && c.max !== undefined && c.min > c.max) bad('pool option min', c.min, `at most max (${c.max})`)
+  if (c.connectionString !== undefined) {
+    if (typeof c.connectionString !== 'string' || c.connectionString === '') bad('connectionString', c.connectionString, 'a non-empty string')
+    const m = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/i.exec(c.connectionString)
+    if (m !== null && m[1] !== undefined && m[1] !== '' && !(/^\d{1,5}$/.test(m[1]) && Number(m[1]) >= 1 && Number(m[1]) <= 65_535)) bad('the port of the connection string', m[1], 'an integer from 1 to 65535')
+  }
+}
+
+/**
+ * A failed connect: the database's errors as storeError maps them; anything else the pg
+ * client throws there (the server refusing SSL, a connection string it cannot parse) is
+ * about reaching the server too: StoreUnavailableError with the client's message.
+ */
+function connectError(e: unknown, action: string): PmemError {
+  if (e instanceof PmemError) return e
+  try { return storeError(e, action) } catch {
+    return new StoreUnavailableError(`${action}: ${e instanceof Error ? e.message : String(e)}; check the connection string and options`, { cause: e })
+  }
 }
 
 function checkName(name: unknown, where: string): asserts name is string {

@@ -1,7 +1,9 @@
-// Long torture run, outside npm test: `npm run torture -- <seconds> [bank|collections|both|containers]`
+// Long torture run, outside npm test: `npm run torture -- <seconds> [bank|collections|both|containers|pg]`
 // (default 120 seconds of the bank torture, torture-kit.ts; `collections` runs the collections
 // torture of torture-coll.ts instead, `both` gives each half of the time; `containers` runs
-// lives of container files killed during points and opens, container/kill-kit.ts).
+// lives of container files killed during points and opens, container/kill-kit.ts; `pg` runs
+// readers refreshing beside a PostgreSQL writer that is SIGKILLed, postgres/readers-kit.ts, on
+// a private cluster, postgres/cluster.ts).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,7 +13,8 @@ import { killLives, type KillPlan } from './container/kill-kit.js'
 
 const seconds = Number(process.argv[2] ?? 120)
 const which = process.argv[3] ?? 'bank'
-if (!['bank', 'collections', 'both', 'containers'].includes(which)) throw new Error(`usage: npm run torture -- <seconds> [bank|collections|both|containers], got ${which}`)
+const MODES = ['bank', 'collections', 'both', 'containers', 'pg']
+if (!MODES.includes(which)) throw new Error(`usage: npm run torture -- <seconds> [${MODES.join('|')}], got ${which}`)
 if (which === 'containers') {
   // Three quarters of the time on small points with frequent compactions, a quarter on 7 MB
   // streamed full points; a quarter of the lives killed during their open.
@@ -26,6 +29,11 @@ if (which === 'containers') {
     console.log(`containers (${large ? 'large' : 'small'}): ${r.lives} lives passed, ${r.durableLives} with durable points, ${r.openKills} killed during their open; last version ${r.version}`)
   }
   fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
+if (which === 'pg') {
+  const { tortureReaders } = await import('./postgres/torture-pg.js')
+  await tortureReaders(seconds)
   process.exit(0)
 }
 const bankSeconds = which === 'bank' ? seconds : which === 'both' ? seconds / 2 : 0

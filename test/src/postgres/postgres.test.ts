@@ -17,6 +17,10 @@ import { assertSameGraph, buildGraph, cloneGraph, graphRecipe, CLASSES, Point } 
 import { history, opRecipe, runOps } from '../container/mutate-kit.js'
 import { skip, useCluster, waitForLockWait } from './pg-kit.js'
 import './faults.js'     // the fault tests: the server killed, two processes (they share this file's cluster)
+import './pause.js'       // a writer paused inside its commit (shares this file's cluster)
+import './rows.js'        // damaged and foreign rows (shares this file's cluster)
+import './readers.js'     // readers refreshing beside a writer (shares this file's cluster)
+import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
 
 const kit = useCluster()
 
@@ -216,7 +220,22 @@ test('misuse: bad hosts, names, options and connections are typed errors that cr
   await store.delete('misuse')
   assert.deepEqual(await store.list(), before, 'nothing was created')
   for (const conn of ['', 5, null, [], true]) await assert.rejects(PostgresStore.connect(conn as never), InvalidArgumentError)
-  for (const o of [{ leaseMs: 5 }, { leaseMs: '1s' }, { schema: '' }, { typo: 1 }, 5]) await assert.rejects(PostgresStore.connect(kit.cluster.url, o as never), InvalidArgumentError)
+  for (const o of [{ leaseMs: 5 }, { leaseMs: '1s' }, { schema: '' }, { schema: 'é'.repeat(32) }, { typo: 1 }, 5]) await assert.rejects(PostgresStore.connect(kit.cluster.url, o as never), InvalidArgumentError)
+  // Pool options pg takes but then misbehaves on (max -1: every connect waited for ever; port 99999: a bare TypeError), refused before connecting.
+  for (const o of [{ max: -1 }, { max: 0 }, { max: 'x' }, { max: 2.5 }, { min: 5, max: 2 }, { port: 99999 }, { port: '5432' }, { connectionTimeoutMillis: -5 }, { idleTimeoutMillis: NaN },
+    { statement_timeout: 'abc' }, { query_timeout: -1 }, { lock_timeout: 1e12 }, { connectionString: '' }]) {
+    await assert.rejects(PostgresStore.connect({ connectionString: kit.cluster.url, ...o } as never), InvalidArgumentError, JSON.stringify(o))
+  }
+  await assert.rejects(PostgresStore.connect(kit.cluster.url.replace(/:\d+\//, ':99999/')), InvalidArgumentError, 'the port of a connection string')
+  await assert.rejects(PostgresStore.connect(`${kit.cluster.url}?sslmode=require`), StoreUnavailableError, 'a server without SSL: typed, not a bare Error')
+  // Schema names with quotes and SQL in them are names, nothing more.
+  for (const schema of ['a"; DROP TABLE pmem_chunks; --', "x'y", 'Upper Case']) {
+    const s = await kit.connect({ schema })
+    const q = await Container.openStore(s, 'q', { init: () => ({ ok: schema }) })
+    await q.persist(); await q.close()
+    assert.equal((await kit.admin.query(`SELECT count(*)::int AS n FROM "${schema.replace(/"/g, '""')}".pmem_versions`)).rows[0].n, 1)
+  }
+  assert.equal((await kit.admin.query(`SELECT to_regclass('public.pmem_chunks') IS NOT NULL AS t`)).rows[0].t, true)
   await assert.rejects(PostgresStore.connect({ host: '127.0.0.1', port: 1, user: 'pmem', connectionTimeoutMillis: 2000 }), StoreUnavailableError)
   const closed = await kit.connect()
   await closed.close()
