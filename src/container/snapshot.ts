@@ -63,8 +63,10 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
   t.stampAll()
   t.droppedChanged()
   t.verifier?.shadow.compact()
+  t.watch?.shadow.compact()
   let snap: Snapshot
   t.snapshotting(true)
+  t.encodedIds = []
   try {
     snap = full ? snapshotFull(t, out) : snapshotChanges(t, out, compact)
     snap.pipe = out.finish(snap.batch)
@@ -73,7 +75,8 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
     out.giveUp()
     throw e
   } finally {
-    t.snapshotting(false)
+    t.snapshotting(false, t.encodedIds)
+    t.encodedIds = []
   }
   snap.start = start
   snap.live = t.table.highWater - 1 - t.table.free.length
@@ -101,6 +104,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states, t.inspect) ?? 0   // inv. 3, verify.ts inv. V2
   const watched = t.watch !== null && t.watch.listed > 0 ? t.watch.verify(t.table.objects, t.dirty, id => rawChanged(t, id), t.classes, t.states, t.inspect) : 0    // watch.ts inv. W3
   const ids = t.dirty.take()
+  if (t.watch !== null) t.encodedIds = ids     // watched ones get their shadows again when the snapshot ends (watch.ts inv. W4)
   let rootId = t.table.idOf(t.root)
   encodeObjects(enc, t.table, ids)
   if (rootId === 0) {
