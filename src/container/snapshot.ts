@@ -26,6 +26,17 @@
  *      container are watched, and what calls on the real instance of Map and Set subclasses
  *      reached raw since the last point (watch.ts); mutations through other raw references
  *      need `persist({ full: true })`.
+ *   5. A Map or Set whose entries change while its record is encoded (a proxy trap that the
+ *      encoder runs on a new entry's value, `getPrototypeOf` or `ownKeys` of a proxy the
+ *      program made, adds or deletes entries) is never written with a count that is not the
+ *      number of entries written, nor with entries missing: the encoder throws
+ *      ChangedWhileEncodedError (encode-bodies.ts, patch-record.ts), the snapshot is given up
+ *      as any failed snapshot is (nothing written, the next point full), and `persist` takes
+ *      the point again at once, full (container.ts). What the first attempt discovered has
+ *      its id, so the second encodes the collection without running those traps again; if
+ *      its entries change again, `persist` throws the error (the next point is full). Before
+ *      (session 11), a small collection's record said one count and held another (the
+ *      version could not be restored: CorruptionError), and a large one threw a plain Error.
  */
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
