@@ -104,7 +104,7 @@ export class ContainerTables {
   #stamping: NodeJS.Immediate | null = null
   /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
   #pendingDates: (Date | number)[] = []
-  /** Dates and RegExps handed out raw with nothing beyond their body while stamping runs (inv. T2). */
+  /** Dates and RegExps handed out raw with nothing beyond their body while stamping runs, to expose (or watch, `track: 'barriers'`) when it ends (inv. T2). */
   #pendingExpose: object[] = []
 
   constructor(classes: ClassRegistry, track: 'all' | 'barriers' = 'all') {
@@ -142,6 +142,7 @@ export class ContainerTables {
   watchRaw(raw: object): number {
     if (this.watch === null) return 0
     if (this.#exposeLater !== null) { this.#exposeLater.push(raw); return 0 }
+    if (this.#stamped !== Infinity && (isDate(raw) || isRegExp(raw)) && rawNoExtras(raw)) { this.#pendingExpose.push(raw); return 0 }     // inv. T2
     return watchFrom(this, raw)
   }
 
@@ -305,8 +306,8 @@ export class ContainerTables {
     this.#pendingExpose = []
     for (const o of later) {
       const id = this.table.idOf(o)
-      if (id === 0) continue     // only `expose` fills the list, and only with a verifier
-      exposeFrom(this, id)
+      if (id === 0) continue     // only `expose` (with a verifier) and `watchRaw` (with `track: 'barriers'`) fill the list
+      if (this.verifier !== null) exposeFrom(this, id); else watchFrom(this, o)
       if (!rawNoExtras(o)) this.dirty.mark(id)     // given own properties since its hand-out (inv. T2, verify.ts inv. V5)
     }
   }
