@@ -17,10 +17,11 @@
  * The walk is exposure.ts's (`addReach`): an object that is not dirty holds what its record references
  * (the RefStore) and what its record was encoded from (its shadow is captured from it as it
  * is); a dirty one is read (own properties of Maps and Sets too). Cost: one visit per object
- * the first time a call reaches it between two points (the instance's entries and everything
- * they reach: about what re-encoding the instance whole costs, which the call causes anyway,
- * plus the values it holds), and one comparison per watched object at the next point; a
- * second call on the same instance before that point costs one lookup.
+ * the first time a call reaches it (the instance's entries and everything they reach: about
+ * what re-encoding the instance whole costs, which the call causes anyway, plus the values it
+ * holds), one comparison per watched object at every point while it is in the graph (inv.
+ * W4), and one visit per watched object a point re-encodes; a later call on the same
+ * instance costs one lookup.
  *
  * Invariants:
  *   W1. Between two points the watched set is closed under raw references: every object
