@@ -77,11 +77,6 @@ export function setSize(s: Set<unknown>): number { return sizeOfSet.call(s) as n
 export function dateTime(d: Date): number { return dateGetTime.call(d) }
 export function regexpParts(r: RegExp): [string, string] { return [regexpSource.call(r) as string, regexpFlags.call(r) as string] }
 export function bufferLength(b: ArrayBuffer): number { return abByteLength.call(b) as number }
-/** True if `b` was detached (transferred: `structuredClone(b, { transfer: [b] })`, a worker's `postMessage`); only an empty buffer is tried (a view of it throws). */
-export function isDetached(b: ArrayBuffer): boolean {
-  if (abByteLength.call(b) !== 0) return false
-  try { new Uint8Array(b); return false } catch { return true }
-}
 /**
  * `[buffer, byteOffset, length]` of a typed array (length in elements) or DataView (in bytes).
  * A view whose buffer was detached, or shrunk below it (resizable), reads as offset 0 and

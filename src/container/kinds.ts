@@ -11,16 +11,11 @@
  *   K2. Anything that is not a plain object, array or known built-in, and not an instance of
  *       a registered class, cannot persist, with a reason that names what it is
  *       (`classified.reason`); it is restored as null (encode.ts inv. 2).
- *   K3. A detached ArrayBuffer (transferred to a worker or by `structuredClone`), and a view
- *       of one, cannot persist (K2): their bytes are gone, and one that persisted before it
- *       was detached is written GONE by the point that finds it empty (binary.ts compares its
- *       length). Before session 11 it persisted as an empty buffer, silently: it came back
- *       attached, with a length of 0, where the program's was unusable.
  */
 import {
   ArrayProto, ObjectProto, getPrototypeOf, hasOwn, isArray, isArrayBuffer, isDataView, isDate, isMap, isPromise,
   isProxy, isRegExp, isSet, isSharedArrayBuffer, isTypedArray, isWeakMap, isWeakSet, isBoxedPrimitive, isNativeError,
-  typedArrayTag, viewParts, isDetached, MapProto, SetProto, DateProto, RegExpProto, ArrayBufferProto, functionName,
+  typedArrayTag, viewParts, MapProto, SetProto, DateProto, RegExpProto, ArrayBufferProto, functionName,
 } from './builtins.js'
 import {
   KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_SPARSE, KIND_VIEW,
@@ -66,9 +61,6 @@ export const classified = { proto: 0, classProto: null as object | null, reason:
 
 function unsupported(reason: string): number { classified.reason = reason; return 0 }
 
-/** Reason of a detached ArrayBuffer (inv. K3). */
-const DETACHED = 'detached ArrayBuffer (transferred: its bytes are gone)'
-
 /** The record kind of `o` (KIND_*), or 0 when it cannot persist (inv. K2; `classified.reason` says why). */
 export function kindOf(o: object): number {
   let proto: object | null
@@ -84,14 +76,10 @@ export function kindOf(o: object): number {
   else if (isSet(o)) { kind = KIND_SET; builtin = SetProto }
   else if (isDate(o)) { kind = KIND_DATE; builtin = DateProto }
   else if (isRegExp(o)) { kind = KIND_REGEXP; builtin = RegExpProto }
-  else if (isArrayBuffer(o)) {
-    if (isDetached(o as ArrayBuffer)) return unsupported(DETACHED)      // inv. K3
-    kind = KIND_BYTES; builtin = ArrayBufferProto
-  } else if (isTypedArray(o) || isDataView(o)) {
+  else if (isArrayBuffer(o)) { kind = KIND_BYTES; builtin = ArrayBufferProto }
+  else if (isTypedArray(o) || isDataView(o)) {
     const tag = isDataView(o) ? 'DataView' : typedArrayTag(o)!
-    const buffer = viewParts(o as ArrayBufferView)[0]
-    if (isSharedArrayBuffer(buffer)) return unsupported('view of a SharedArrayBuffer')
-    if (isDetached(buffer)) return unsupported(`view of a ${DETACHED}`)
+    if (isSharedArrayBuffer(viewParts(o as ArrayBufferView)[0])) return unsupported('view of a SharedArrayBuffer')
     kind = KIND_VIEW
     builtin = VIEW_PROTOS.get(tag)!
   } else if (isProxy(o)) {
