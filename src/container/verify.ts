@@ -222,7 +222,7 @@ export class Verifier {
       if (flags[id] !== 1) { flags[id] = 0; continue }     // forgotten: leaves the list
       list[kept++] = id
       if (id < dirty.length && dirty[id] === 1) continue
-      const kind = sh.kind[id]
+      const kind = id < sh.kind.length ? sh.kind[id] : 0      // no shadow was ever taken at this id (a Date exposed after a restore): kind 0, not undefined, which compared it as GONE and re-encoded it at every point
       if (kind === 0) {
         // inv. V5: a Date, RegExp or binary object: its own properties (bytes and time values are binary.ts's and dates.ts's)
         if (!inspectOwn) continue
