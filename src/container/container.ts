@@ -228,19 +228,13 @@ export class Container<T extends object = Record<string, any>> {
    * The raw object behind a proxy of this container. The program may keep and mutate it, so
    * it becomes exposed (with everything it reaches): compared at every point from now on,
    * which costs about 100 ns per object per point (README, "Change detection"). For a copy
-   * to print, clone or send, use {@link snapshot}. With `track: 'barriers'` it is watched
-   * instead (watch.ts inv. W4: the same comparison, from now on until it leaves the graph;
-   * not in a read-only container, which takes no points). Any state (after close, nothing is
-   * exposed).
+   * to print, clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
    */
   unwrap<V>(v: V): V {
     const t = this.#life.tables
     const raw = t.barrier.unwrap(v)
     const state = this.#life.state
-    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') {
-      t.expose(raw)
-      if (t.verifier === null && !this.#readOnly) t.watchRaw(raw)
-    }
+    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') t.expose(raw)
     return raw
   }
 

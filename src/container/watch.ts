@@ -1,7 +1,7 @@
 /**
  * What the container hands out raw with `track: 'barriers'`, and what it reaches: the raw reach
  * of calls on the real instance (barrier-override.ts inv. O5, below), and since session 11 the
- * objects the barrier hands out as they are (barrier.ts inv. 9) and what `c.unwrap` returns.
+ * objects the barrier hands out as they are (barrier.ts inv. 9).
  * For calls (barrier-override.ts inv. O5): A member of a Map or Set subclass that reaches the built-in (`super.get(k)`,
  * `Map.prototype.get.call(this, k)`), an own function property of such an instance (an
  * arrow-function class field, whose `this` is the real instance) and the later steps of what
