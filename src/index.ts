@@ -23,6 +23,6 @@ export {
   ReadOnlyError, OutOfSpaceError, TransactionEndedError, TransactionTooLargeError, TypeMismatchError, BrokenError, FileSystemError,
   FlushThreadError, ContainerLockedError, LeaseLostError, StoreUnavailableError,
 } from '../regions/index.js'
-export { ClassHookError, Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
+export { ChangedWhileEncodedError, ClassHookError, Container, DEFAULT_CHUNK_SIZE, UnknownClassError } from './container/index.js'
 export type { ChunkStore, ChunkStoreHost, HostedStore, HostOpenOptions, StoreVersion } from '../txn/index.js'
 export type { ContainerOptions, ContainerCheck, PersistOptions, PointStats, VersionInfo, FallBack, DroppedEntry, Registrable } from './container/index.js'

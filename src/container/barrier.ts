@@ -27,10 +27,10 @@
  * `c.root.o.x === x`, `c.root.list.indexOf(x)`.
  *
  * With `track: 'barriers'` nothing is exposed: every object with an id is proxied (except
- * instances of classes with private members or hooks, handed out raw and not tracked;
+ * instances of classes with private members or hooks, handed out raw and watched, inv. 9;
  * instances of Map and Set subclasses are proxied by barrier-override.ts, and what its calls
- * on the real instance reach raw is compared at the next point, watch.ts), and mutations
- * through other raw references need `persist({ full: true })`.
+ * on the real instance reach raw is watched from then on, watch.ts), and mutations through
+ * other raw references need `persist({ full: true })`.
  *
  * Invariants:
  *   1. Values stored through a proxy are unwrapped first: the graph itself never holds this
@@ -69,8 +69,8 @@
  *      mode: its methods and accessors run with the proxy as `this`, so what they write goes
  *      through the traps, and it is not exposed, so a point does not compare it (or what it
  *      reaches) with its shadow. Instances of classes with private members or hooks are handed
- *      out raw and exposed (their methods need the real instance), or untracked with `track:
- *      'barriers'`. (Before issue 16 every class instance was handed out raw in the default
+ *      out raw and exposed (their methods need the real instance), or watched with `track:
+ *      'barriers'` (inv. 9; untracked before session 11). (Before issue 16 every class instance was handed out raw in the default
  *      mode; the corpus's classes workload then compared 113,000 objects at every 1% point.)
  *      So are, in every mode, instances of registered subclasses of Date, RegExp and
  *      ArrayBuffer (their methods need the real instance's internal slots; a Date's time is
@@ -85,8 +85,16 @@
  *      Set subclass instance is proxied by barrier-override.ts: the proxy hands out the
  *      class's own members, looked up when used (its inv. O6: a member added later is seen),
  *      those reaching the built-in (and own function properties, inv. O7) as calls on the
- *      real instance that mark it before and after and watch what they reach raw until the
- *      next point (its inv. O1-O5, watch.ts), so an ordinary point persists what they did.
+ *      real instance that mark it before and after and watch what they reach raw (its inv.
+ *      O1-O5, watch.ts), so an ordinary point persists what they did.
+ *   9. With `track: 'barriers'`, what is handed out raw (Dates, RegExps, binary objects,
+ *      instances of classes with private members or hooks and of Date, RegExp and
+ *      ArrayBuffer subclasses, values of non-writable non-configurable properties: inv. 5,
+ *      6, 7) is watched from its hand-out on, with what it reaches, until it leaves the graph
+ *      (watch.ts inv. W4), so a write through it (`d.note = 1`, `re.lastIndex = 3`, a method
+ *      of a class with private members) persists at the next ordinary point. Before (session
+ *      11) such writes were lost silently: nothing compared them in that mode (a Date's time
+ *      value and a buffer's bytes were, by dates.ts and binary.ts).
  *   8. A collection with a change log (change-log.ts: a large array, Map or Set behind its
  *      proxy whose record is SEGMENTED or PATCH) has every mutation through its proxy
  *      recorded there before it happens, with what it needs (was the key present): Map
@@ -284,12 +292,12 @@ export class Barrier implements TrapHost {
     if (handler === undefined) {
       if (isDate(v)) this.#host.onDate(v as Date)
       if (this.anyExcluded && this.#excluded.has(v)) this.lazy?.reached(v)     // inv. 5
-      else this.#host.expose(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
+      else this.#rawOut(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
       return v
     }
     if (handler === RAW_CLASS) {
       if (isDate(v)) this.#host.onDate(v as Date)     // a Date subclass (inv. 7): its time compared at each point, as any Date's
-      this.#host.expose(v)
+      this.#rawOut(v)
       return v
     }
     const verifier = this.#host.verifier
@@ -314,7 +322,7 @@ export class Barrier implements TrapHost {
     if (info !== undefined) {
       if (ArrayBuffer.isView(v)) return undefined
       // Raw only for classes with private members or hooks, whose methods must see the real
-      // instance as `this` (#private members; exposed, or untracked with track: 'barriers').
+      // instance as `this` (#private members; exposed, or watched with track: 'barriers': inv. 9).
       // Other instances are proxied like plain objects (inv. 7): their methods and accessors
       // run with the proxy as `this`, so every write they make goes through the traps.
       if (info.unsaved.length > 0 || info.hooks !== null) return RAW_CLASS
@@ -346,7 +354,16 @@ export class Barrier implements TrapHost {
     if (isDate(v)) this.#host.onDate(v as Date)     // its time compared at each point, as any Date handed out (dates.ts)
     // Exposed, as `wrap` exposes what it hands out raw: Dates, RegExps and binary objects too (verify.ts inv. V5)
     if (this.#host.verifier !== null && this.#table.proxyOf(v) !== v && !(this.anyExcluded && this.#excluded.has(v))) this.#host.expose(v)
-    else this.lazy?.reached(v)     // inv. 5
+    else {
+      this.lazy?.reached(v)     // inv. 5
+      if (this.#host.verifier === null && this.closed === null && !(this.anyExcluded && this.#excluded.has(v))) this.#host.watch(v)      // inv. 9
+    }
     return v
+  }
+
+  /** `v` is handed out raw (inv. 5, 7, 9): exposed (the default mode) or watched (`track: 'barriers'`, while the container can still take points). */
+  #rawOut(v: object): void {
+    this.#host.expose(v)
+    if (this.#host.verifier === null && this.closed === null) this.#host.watch(v)
   }
 }

@@ -32,7 +32,8 @@ import { listVersions } from './restore.js'
 import { checkAll, checkPath, checkPersistOptions, DEFAULT_CHUNK_SIZE, type ContainerOptions, type FallBack, type PersistOptions, type PointStats, type VersionInfo } from './options.js'
 import type { DroppedEntry } from './dropped.js'
 import { ContainerTables } from './tables.js'
-import { takeSnapshot } from './snapshot.js'
+import { takeSnapshot, type Snapshot } from './snapshot.js'
+import { ChangedWhileEncodedError } from './errors.js'
 import { PIPE_MIN, SealedOutput } from './stream.js'
 import { PointWriter } from './write.js'
 import { load, type OpenTarget } from './open.js'
@@ -317,8 +318,19 @@ export class Container<T extends object = Record<string, any>> {
     const t = this.#life.tables
     const full = options.full === true || t.needFull
     // Only a point taken with no other queued may stream its records (stream.ts inv. P1).
-    const out = new SealedOutput(this.#backing, () => this.#writer.ensureStore(), full && this.#life.state === 'idle', this.#streamThreshold)
-    return this.#life.point(() => takeSnapshot(t, full, out, bytes => this.#writer.dueForCompaction(bytes)))
+    const alone = this.#life.state === 'idle'
+    const take = (full: boolean): Snapshot => {
+      const out = new SealedOutput(this.#backing, () => this.#writer.ensureStore(), full && alone, this.#streamThreshold)
+      return takeSnapshot(t, full, out, bytes => this.#writer.dueForCompaction(bytes))
+    }
+    return this.#life.point(() => {
+      try {
+        return take(full)
+      } catch (e) {
+        if (!(e instanceof ChangedWhileEncodedError)) throw e
+        return take(true)       // snapshot.ts inv. 5: what the trap discovered has its id now, so no trap runs again while the collection is encoded
+      }
+    })
   }
 
   /**

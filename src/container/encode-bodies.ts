@@ -30,6 +30,7 @@ import { writePatch, writeVerifiedEntries, writeVerifiedNumbers } from './patch-
 import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } from './shadow.js'
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
+import { changedWhileEncoded } from './errors.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
@@ -257,7 +258,9 @@ export function mapBody(e: Encoder, m: Map<unknown, unknown>, start: number): vo
       return
     }
     e.w.varint(n)
-    mapEach(m, (v, k) => { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue') })
+    let i = 0
+    mapEach(m, (v, k) => { if (i++ < n) { e.value(k, k, 'mapKey'); e.value(v, k, 'mapValue') } })
+    if (i !== n) throw changedWhileEncoded(e.holder)       // the record says n entries (snapshot.ts inv. 5)
   } finally { e.numSlots = true }
 }
 
@@ -279,7 +282,8 @@ export function setBody(e: Encoder, s: Set<unknown>, start: number): void {
       return
     }
     e.w.varint(n)
-    setEach(s, v => { e.value(v, i++, 'setEntry') })
+    setEach(s, v => { if (i < n) e.value(v, i, 'setEntry'); i++ })
+    if (i !== n) throw changedWhileEncoded(e.holder)       // the record says n entries (snapshot.ts inv. 5)
   } finally { e.numSlots = true }
 }
 
@@ -320,7 +324,7 @@ function segmentedArray(e: Encoder, a: unknown[], n: number, start: number, part
 
 /** The SEGMENTED body of a collection whose segments `cut` stored; the record's references become its segments. */
 export function endSegmented(e: Encoder, base: number, n: number, start: number, cut: SegmentCutter, o?: object): void {
-  if (cut.count !== n) throw new Error('collection changed size while it was encoded')
+  if (cut.count !== n) throw changedWhileEncoded(e.holder)
   cut.finish()
   if (o !== undefined && e.ctx.verifier !== null && (!e.cap || base !== KIND_ARRAY || e.skind === S_NUMS)) e.ctx.dirty.changes.start(o, base, cut.ids.slice(), n).dropped = (e.holderDropped?.length ?? 0) > 0    // a new base: its log starts empty (change-log.ts inv. CL1; an exposed array of numbers too, patched from its comparison); what it dropped, patch-record.ts inv. PR2
   e.records += cut.written

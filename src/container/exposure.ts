@@ -36,9 +36,10 @@ export function exposeFrom(t: ContainerTables, id: number): number {
  * Dates are compared from now on, a clean object's shadow is captured from it as it is and
  * its children read from the RefStore, a dirty one's children from the object (and, when
  * watching, a Map's or Set's own properties' values too). Exposing retires the proxies of
- * what it adds (handed out raw from now on). Returns how many ids were added.
+ * what it adds (handed out raw from now on). `again`: `id` is in `v` already and is taken
+ * again (its shadow was forgotten: watch.ts `rewatch`). Returns how many ids were added.
  */
-export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: boolean): number {
+export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: boolean, again = false): number {
   const objects = t.table.objects, refs = t.refs, dirty = t.dirty
   const stack = [id]
   let count = 0
@@ -47,9 +48,12 @@ export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: 
     const o = objects[at]
     if (o === undefined || o instanceof ShapeNode || o instanceof ClassRef) continue
     if (!(o instanceof PartRef)) {     // a segment or chunk: follow its references
-      if (v.has(at)) continue
-      v.add(at)
-      count++
+      if (again && at === id) again = false
+      else {
+        if (v.has(at)) continue
+        v.add(at)
+        count++
+      }
       if (exposing) {
         const p = t.table.proxyOf(o as object)
         if (p !== undefined && p !== o) t.table.retire(o as object, p)

@@ -61,6 +61,7 @@ import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
 import type { Encoder } from './encode.js'
+import { changedWhileEncoded } from './errors.js'
 import { S_MAP, S_NUMS, S_SET } from './shadow.js'
 
 const setHas = Set.prototype.has
@@ -251,7 +252,7 @@ export function writeVerifiedEntries(e: Encoder, o: Map<unknown, unknown> | Set<
       }
       if (isMap) mapEach(o as Map<unknown, unknown>, entry)
       else setEach(o as Set<unknown>, x => { entry(x, x) })
-      if (i !== n) throw new Error('collection changed size while it was encoded')
+      if (i !== n) throw changedWhileEncoded(e.holder)      // snapshot.ts inv. 5
     }
   } finally { e.cap = cap; e.w = main }
   if (!ok) { e.scratch.n = n0; return false }

@@ -15,13 +15,16 @@
  *
  * What is not looked at (cost: these lists would hold one string per element): string-keyed
  * non-index properties of typed arrays and Buffers, non-enumerable string-keyed properties
- * of arrays, and the attributes of the elements of extensible arrays. Symbol-keyed
+ * of arrays, and the attributes of the elements of extensible arrays. An array's `length`
+ * is looked at where its elements' attributes are (a non-extensible array, or `properties:
+ * 'attributes'`): a read-only one (`Object.freeze(array)`) gets an entry held in the body
+ * (session 11; before, a frozen array came back with a writable length, so it could grow). Symbol-keyed
  * properties and extensibility of arrays and typed arrays are looked at.
  *
  * Invariant (encode.ts inv. 2 extended): every own property of an inspected object is
  * either in the record (body or PROPS) or reported in `dropped` under its holder.
  */
-import { reflectApply } from './builtins.js'
+import { isArray, reflectApply } from './builtins.js'
 
 const gOPN = Object.getOwnPropertyNames
 const gOPS = Object.getOwnPropertySymbols
@@ -106,6 +109,10 @@ export function inspect(o: object, body: readonly string[], names: boolean, attr
       const d = gOPD(o, body[i])
       if (d === undefined) continue           // a getter deleted it while the body was read
       if (d.get !== undefined || d.set !== undefined || d.writable !== true || d.configurable !== true) add(o, body[i], body[i], KEY_STRING, d, true)
+    }
+    if (isArray(o)) {     // a frozen array's length is read-only: kept (its value is the body's length), else it came back writable and could grow
+      const d = gOPD(o, 'length')
+      if (d !== undefined && d.writable !== true) add(o, 'length', 'length', KEY_STRING, d, true)
     }
   }
   if (all !== null && all.length !== body.length + (exempt !== null ? 1 : 0)) {

@@ -26,6 +26,17 @@
  *      container are watched, and what calls on the real instance of Map and Set subclasses
  *      reached raw since the last point (watch.ts); mutations through other raw references
  *      need `persist({ full: true })`.
+ *   5. A Map or Set whose entries change while its record is encoded (a proxy trap that the
+ *      encoder runs on a new entry's value, `getPrototypeOf` or `ownKeys` of a proxy the
+ *      program made, adds or deletes entries) is never written with a count that is not the
+ *      number of entries written, nor with entries missing: the encoder throws
+ *      ChangedWhileEncodedError (encode-bodies.ts, patch-record.ts), the snapshot is given up
+ *      as any failed snapshot is (nothing written, the next point full), and `persist` takes
+ *      the point again at once, full (container.ts). What the first attempt discovered has
+ *      its id, so the second encodes the collection without running those traps again; if
+ *      its entries change again, `persist` throws the error (the next point is full). Before
+ *      (session 11), a small collection's record said one count and held another (the
+ *      version could not be restored: CorruptionError), and a large one threw a plain Error.
  */
 import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
@@ -63,8 +74,10 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
   t.stampAll()
   t.droppedChanged()
   t.verifier?.shadow.compact()
+  t.watch?.shadow.compact()
   let snap: Snapshot
   t.snapshotting(true)
+  t.encodedIds = []
   try {
     snap = full ? snapshotFull(t, out) : snapshotChanges(t, out, compact)
     snap.pipe = out.finish(snap.batch)
@@ -73,7 +86,8 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
     out.giveUp()
     throw e
   } finally {
-    t.snapshotting(false)
+    t.snapshotting(false, t.encodedIds)
+    t.encodedIds = []
   }
   snap.start = start
   snap.live = t.table.highWater - 1 - t.table.free.length
@@ -101,6 +115,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   const verified = t.verifier?.verify(t.table.objects, t.dirty, id => t.dirty.mark(id), t.classes, t.states, t.inspect) ?? 0   // inv. 3, verify.ts inv. V2
   const watched = t.watch !== null && t.watch.listed > 0 ? t.watch.verify(t.table.objects, t.dirty, id => rawChanged(t, id), t.classes, t.states, t.inspect) : 0    // watch.ts inv. W3
   const ids = t.dirty.take()
+  if (t.watch !== null) t.encodedIds = ids     // watched ones get their shadows again when the snapshot ends (watch.ts inv. W4)
   let rootId = t.table.idOf(t.root)
   encodeObjects(enc, t.table, ids)
   if (rootId === 0) {

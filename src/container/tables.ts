@@ -14,7 +14,7 @@
  * | `viewsOf` | ArrayBuffer id -> its views (re-encoded when the buffer's length changes) |
  * | `dirty` (dirty.ts) | ids marked changed by the write barriers since the last point |
  * | `verifier` (verify.ts) | exposed ids (objects the program may hold raw) and their shadows; null with `track: 'barriers'` |
- * | `watch` (watch.ts) | with `track: 'barriers'` only: ids reached raw by calls on the real instance since the last point, and their shadows (emptied by each point) |
+ * | `watch` (watch.ts) | with `track: 'barriers'` only: ids reached raw by calls on the real instance (and what they reach), and their shadows; an id leaves when it is freed (watch.ts inv. W4) |
  * | `held` | with `track: 'barriers'`: instances with an async call on the real instance unsettled (watched again after each point, watch.ts inv. W3) |
  * | `states` | class instance with hooks (id) -> the state its record holds (classes.ts) |
  * | `shapes`, `classRefs` | the SHAPE and CLASS records of the log |
@@ -52,7 +52,7 @@ import { DirtySet } from './dirty.js'
 import { Barrier } from './barrier.js'
 import { Verifier } from './verify.js'
 import { exposeFrom } from './exposure.js'
-import { watchFrom } from './watch.js'
+import { rewatch, watchFrom, watchedObjects } from './watch.js'
 import { droppedStep, pathsTo } from './paths.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
 import type { LazyGraph } from './lazy.js'
@@ -77,9 +77,13 @@ export class ContainerTables {
   readonly watch: Verifier | null
   /** Instances with unsettled async calls on the real instance -> how many (watch.ts inv. W3). */
   readonly held = new Map<object, number>()
+  /** The dirty ids the snapshot being taken took (with `track: 'barriers'`; set by snapshot.ts, handed to `snapshotting(false)`: watch.ts inv. W4). */
+  encodedIds: number[] = []
   readonly states = new Map<number, unknown>()
   /** Objects handed out raw during a snapshot, exposed when it ends (inv. T3); null outside snapshots. */
   #exposeLater: object[] | null = null
+  /** What was watched before a full point, watched again when it ends (watch.ts inv. W4). */
+  #watchAgain: object[] = []
   readonly binaries = new BinaryTable()
   readonly dates = new DateTable()
   readonly viewsOf = new Map<number, Set<number>>()
@@ -100,7 +104,7 @@ export class ContainerTables {
   #stamping: NodeJS.Immediate | null = null
   /** Dates handed out while ids were being stamped, with their time value then: [date, time, ...]. */
   #pendingDates: (Date | number)[] = []
-  /** Dates and RegExps handed out raw with nothing beyond their body while stamping runs (inv. T2). */
+  /** Dates and RegExps handed out raw with nothing beyond their body while stamping runs, to expose (or watch, `track: 'barriers'`) when it ends (inv. T2). */
   #pendingExpose: object[] = []
 
   constructor(classes: ClassRegistry, track: 'all' | 'barriers' = 'all') {
@@ -138,6 +142,7 @@ export class ContainerTables {
   watchRaw(raw: object): number {
     if (this.watch === null) return 0
     if (this.#exposeLater !== null) { this.#exposeLater.push(raw); return 0 }
+    if (this.#stamped !== Infinity && (isDate(raw) || isRegExp(raw)) && rawNoExtras(raw)) { this.#pendingExpose.push(raw); return 0 }     // inv. T2
     return watchFrom(this, raw)
   }
 
@@ -148,13 +153,20 @@ export class ContainerTables {
     else this.held.delete(t)
   }
 
-  /** A snapshot begins (inv. T3: exposures wait) or ends (they are made; the raw reach watched is forgotten, watch.ts inv. W3). */
-  snapshotting(on: boolean): void {
+  /**
+   * A snapshot begins (inv. T3: exposures wait) or ends (they are made; the watched ids it
+   * re-encoded, `encoded`, get their shadows again, and after a full point what was watched
+   * before it is watched again: watch.ts inv. W3, W4).
+   */
+  snapshotting(on: boolean, encoded: readonly number[] = []): void {
     if (on) { this.#exposeLater ??= []; return }
     const later = this.#exposeLater ?? []
     this.#exposeLater = null
     if (this.watch !== null) {
-      this.watch.forgetAll()
+      rewatch(this, encoded)
+      const again = this.#watchAgain
+      this.#watchAgain = []
+      for (const o of again) watchFrom(this, o)
       for (const t of this.held.keys()) watchFrom(this, t)
       for (const o of later) this.watchRaw(o)
       return
@@ -210,7 +222,8 @@ export class ContainerTables {
     this.dirty.changes.clear()    // their bases' segment ids were released above (change-log.ts inv. CL1)
     this.viewsOf.clear()
     this.verifier?.reset()      // a full point writes the shadow of every exposed object it encodes
-    this.watch?.forgetAll()     // a full point re-encodes everything (watch.ts inv. W3)
+    this.#watchAgain = watchedObjects(this)     // watched again when the point ends (watch.ts inv. W4)
+    this.watch?.forgetAll()
     this.binaries.clear()     // its chunk ids were released above (binary.ts inv. BIN3)
   }
 
@@ -293,8 +306,8 @@ export class ContainerTables {
     this.#pendingExpose = []
     for (const o of later) {
       const id = this.table.idOf(o)
-      if (id === 0) continue     // only `expose` fills the list, and only with a verifier
-      exposeFrom(this, id)
+      if (id === 0) continue     // only `expose` (with a verifier) and `watchRaw` (with `track: 'barriers'`) fill the list
+      if (this.verifier !== null) exposeFrom(this, id); else watchFrom(this, o)
       if (!rawNoExtras(o)) this.dirty.mark(id)     // given own properties since its hand-out (inv. T2, verify.ts inv. V5)
     }
   }

@@ -110,6 +110,7 @@ export function propsSeen(body: readonly string[], names: boolean, attrs: boolea
 
 /** The set of exposed ids and their shadows. */
 export class Verifier {
+  /** id -> 1 listed and exposed (watched), 2 listed but forgotten since (`verify` drops it from the list), 0 neither: an id is listed once. */
   flags = sharedU8(1024)     // by-id.ts: shared memory
   readonly shadow = new ShadowStore()
   /** Exposed id -> its own properties beyond the body, when it has any (inv. V3). */
@@ -146,16 +147,31 @@ export class Verifier {
   add(id: number): void {
     if (id >= this.flags.length) this.flags = grownU8(this.flags, id)
     if (this.flags[id] === 1) return
+    const listed = this.flags[id] === 2
     this.flags[id] = 1
+    if (listed) return      // forgotten since, still in the list: listed once
     if (this.#n === this.#list.length) this.#list = grownI32(this.#list, this.#n * 2)
     this.#list[this.#n++] = id
   }
 
   /** The id was freed (tables.ts inv. T1). */
   forget(id: number): void {
-    if (id < this.flags.length) this.flags[id] = 0
+    if (id < this.flags.length && this.flags[id] === 1) this.flags[id] = 2     // still in the list until `verify` drops it
     this.shadow.clear(id)
     this.setProps(id, null)
+  }
+
+  /** Forgets the shadow of `id` and what was seen of its own properties; it stays listed (watch.ts `rewatch` takes them again). */
+  forgetShadow(id: number): void {
+    this.shadow.clear(id)
+    this.setProps(id, null)
+  }
+
+  /** The ids listed now. */
+  ids(): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.#n; i++) { const id = this.#list[i]; if (this.flags[id] === 1) out.push(id) }
+    return out
   }
 
   /**
@@ -164,7 +180,7 @@ export class Verifier {
    */
   forgetAll(): void {
     if (this.#n === 0) return
-    for (let i = 0; i < this.#n; i++) this.forget(this.#list[i])
+    for (let i = 0; i < this.#n; i++) { const id = this.#list[i]; this.forget(id); this.flags[id] = 0 }
     this.#n = 0
     this.#changed.clear()
     this.shadow.compact()
@@ -203,10 +219,10 @@ export class Verifier {
     let kept = 0, compared = 0
     for (let i = 0; i < this.#n; i++) {
       const id = list[i]
-      if (flags[id] !== 1) continue
+      if (flags[id] !== 1) { flags[id] = 0; continue }     // forgotten: leaves the list
       list[kept++] = id
       if (id < dirty.length && dirty[id] === 1) continue
-      const kind = sh.kind[id]
+      const kind = id < sh.kind.length ? sh.kind[id] : 0      // no shadow was ever taken at this id (a Date exposed after a restore): kind 0, not undefined, which compared it as GONE and re-encoded it at every point
       if (kind === 0) {
         // inv. V5: a Date, RegExp or binary object: its own properties (bytes and time values are binary.ts's and dates.ts's)
         if (!inspectOwn) continue

@@ -84,13 +84,15 @@ export class PointWriter {
 
   /**
    * Whether a point of `bytes` more makes the log due for compaction: it would grow past
-   * `compactFactor` times its size after the last compaction (and a few chunks). A true
-   * answer queues that compaction.
+   * `compactFactor` times its size after the last compaction (and a few chunks of the file:
+   * its store's chunk size, fixed at its creation, not the open's `chunkSize` option, which
+   * only a new container takes). A true answer queues that compaction.
    */
   dueForCompaction(bytes: number): boolean {
     if (this.#compactQueued) return false
     const projected = this.logEnd + this.#queuedBytes + bytes
-    if (projected <= Math.max(this.#chunkSize * 4, this.#compactFactor * this.compactedSize)) return false
+    const chunk = this.store?.chunkSize ?? this.#chunkSize
+    if (projected <= Math.max(chunk * 4, this.#compactFactor * this.compactedSize)) return false
     this.#compactQueued = true
     return true
   }

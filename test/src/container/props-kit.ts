@@ -147,7 +147,7 @@ export function describeProps(root: object, persisted: boolean, unwrap: <T>(x: T
     const props: string[] = []
     const keys = Reflect.ownKeys(o).sort((x, y) => { const a = keyName(x) ?? String(x), b = keyName(y) ?? String(y); return a < b ? -1 : a > b ? 1 : 0 })
     for (const k of keys) {
-      if (Array.isArray(o) && k === 'length') continue
+      if (Array.isArray(o) && k === 'length') { props.push(`length ${Object.getOwnPropertyDescriptor(o, k)!.writable ? 'w' : '-'}`); continue }     // its writability: a frozen array's is read-only (props.ts)
       const name = keyName(k)
       if (name === null && persisted) continue
       const d = Object.getOwnPropertyDescriptor(o, k)!
