@@ -41,7 +41,8 @@
  *      over it, a backup put back) while it is open is still the file written, a file no path
  *      names any longer. `pathHolds` says whether the path still names the open file (same
  *      device and inode), for callers that must not report a write as landed when it did not
- *      reach the path (a container's point, container write.ts inv. 4b).
+ *      reach the path (a container's point, container write.ts inv. 4b; a pool's commit,
+ *      txn/engine.ts eng. 8).
  */
 import fs from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -209,14 +210,18 @@ function openFd(displayPath: string, absPath: string, readOnly: boolean, action:
   return fd
 }
 
+/** The device and inode of each open file, fstat'ed once (a pool asks `pathHolds` at every sync commit: txn/engine.ts eng. 8). */
+const openInodes = new WeakMap<RegionFile, { readonly dev: bigint; readonly ino: bigint }>()
+
 /**
  * Inv. C7: whether the path of `file` still names the file it has open: 'same', 'deleted'
  * (nothing there now), or 'replaced' (another file: a rename over it, or the path re-created).
- * One fstat and one stat; an error of the stat itself (EACCES on a directory...) counts as
+ * One stat (and one fstat, the first time); an error of the stat itself (EACCES on a directory...) counts as
  * 'same' (nothing says the file moved).
  */
 export function pathHolds(file: RegionFile): 'same' | 'deleted' | 'replaced' {
-  const own = fs.fstatSync(file.fd, { bigint: true })
+  let own = openInodes.get(file)
+  if (own === undefined) { own = fs.fstatSync(file.fd, { bigint: true }); openInodes.set(file, own) } // an open descriptor keeps its inode
   let now: fs.BigIntStats | undefined
   try { now = fs.statSync(file.absPath, { bigint: true, throwIfNoEntry: false }) } catch (e) {
     return errnoOf(e) === 'ENOTDIR' ? 'deleted' : 'same'
