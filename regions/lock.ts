@@ -44,8 +44,18 @@
  *      thread (inv. K1), and a same-namespace contender judges by pid anyway.
  *  L7. No signal but SIGINT, SIGTERM and SIGHUP is listened to (inv. K4): SIGXFSZ stays
  *      ignored, so `ulimit -f` gives EFBIG errors, not a killed process.
+ *  L8. A takeover that crashed between its rename and its rmdir, or whose put-back lost a
+ *      race (inv. L3), leaves `<file>.lock.stale-<pid>-<8 hex>`. Each writer that takes the
+ *      lock removes those of its file that are provably stale leftovers of ours: a real
+ *      directory (no symlink) named exactly so, holding nothing or only an `owner` record,
+ *      whose record's holder is judged dead as a lock's is (inv. L1: by pid, or by an mtime
+ *      older than `staleMs`), and, when it holds no record, whose mtime is older than
+ *      `staleMs` (a takeover in progress has just emptied it). Anything else under that
+ *      name (a file, other entries, a live holder's record) is left alone. Before session
+ *      11 they were never removed. Cost: one readdir of the file's directory per writer open.
  */
 import fs from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
@@ -92,7 +102,11 @@ export class RegionLock {
     let holder: Judgement | undefined
     for (let attempt = 0; attempt < 3; attempt++) {
       const ownerText = tryLock(lockDir)
-      if (ownerText !== undefined) return new RegionLock(file, ownerText, onCompromised)
+      if (ownerText !== undefined) {
+        const lock = new RegionLock(file, ownerText, onCompromised)
+        removeStaleAsides(lockDir) // inv. L8: while we hold the lock
+        return lock
+      }
       const foreign = foreignEntry(lockDir)
       if (foreign !== undefined) {
         throw new RegionLockedError(`${action} "${displayPath}": its lock path "${lockDir}" is ${foreign}, not a lock this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
@@ -225,6 +239,25 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     unlinkIfExists(ownerPathOf(aside))
     fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
   } catch { /* something appeared in it: left aside, never deleted */ }
+}
+
+/** Inv. L8: removes the provably stale `<lockDir>.stale-<pid>-<hex>` leftovers of crashed or raced takeovers. Never throws. */
+function removeStaleAsides(lockDir: string): void {
+  const dir = dirname(lockDir)
+  const prefix = `${basename(lockDir)}.stale-`
+  let names: string[]
+  try { names = fs.readdirSync(dir) } catch { return }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+-[0-9a-f]{8}$/.test(name.slice(prefix.length))) continue
+    const aside = join(dir, name)
+    try {
+      if (foreignEntry(aside) !== undefined || !fs.lstatSync(aside).isDirectory()) continue // inv. L3: not ours
+      const judged = judgeHolder(aside)
+      if (judged.alive) continue // a record of a live holder, or an empty one emptied just now
+      if (judged.ownerText !== undefined) unlinkIfExists(ownerPathOf(aside))
+      fs.rmdirSync(aside) // never recursive: fails if anything appeared in it
+    } catch { /* left for a later writer */ }
+  }
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {
