@@ -29,9 +29,11 @@
  * cause; close only detaches). `none` and `group` commits, which promise nothing before
  * their flush, are checked at it: a shared group flush looks after it completes and
  * rejects its waiters instead of resolving them; a checkpoint for log room looks before
- * it; `flush()` and `checkpoint()` always look first; `close()` looks when anything was
- * committed since the last look, and on a moved path closes without its checkpoint, then
- * throws FileSystemError. A commit made before the path moved stays in the file it went
+ * it; `flush()` and `checkpoint()` always look first; `close()` looks when `none` or
+ * `group` commits are not yet durable, and on a moved path closes without its checkpoint,
+ * then throws FileSystemError (with everything durable it closes quietly, as SQLite's close
+ * of a moved database skips its checkpoint: a program may delete a file it is about to close,
+ * as `pmem serve` does with a pool it created when its port is taken). A commit made before the path moved stays in the file it went
  * to (a file renamed away keeps it; one deleted loses it with it).
  * Eng. 9: a read-only engine's reads look up the path at most every `pathTiming.readerMs`: once
  * it names another file, or none, the read throws FileSystemError and the engine turns
@@ -49,7 +51,7 @@ import { FileSystemError, type RegionLike } from '../regions/index.js'
 export const pathTiming = {
   /**
    * A sync commit or a group flush looks up the path when this long passed since the last
-   * look that found it (eng. 8); 0 looks every time. `flush()`, `checkpoint()` and `close()`
+   * look that found it (eng. 8); 0 looks every time. `flush()` and `checkpoint()`
    * always look.
    */
   writerMs: 50,

@@ -57,8 +57,9 @@
  *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
    8. Nothing is reported durable in a file the path no longer names (deleted, renamed away,
       replaced) for longer than `pathTiming.writerMs`: sync commits, group flushes, `flush`,
-      `checkpoint` and `close` look and refuse with FileSystemError, the engine then broken
-      (engine-path.ts says where each looks and what becomes of the commit in flight).
+      `checkpoint` and `close` (with commits not yet durable) look and refuse with
+      FileSystemError, the engine then broken (engine-path.ts says where each looks and
+      what becomes of the commit in flight).
    9. A read-only engine's reads look at most every `pathTiming.readerMs`, and refuse once
       the path names another file, or none (engine-path.ts).
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
@@ -311,8 +312,8 @@ export class TxEngine implements TxHost {
     if (this.#life.closed) return
     this.assertNotInUse('close')
     const writes = !this.#life.broken && !this.region.closed && !this.region.readOnly
-    // eng. 8: commits since the last look may have gone to a file no path names; the close still closes, then says so
-    const moved = writes && this.lastSeq > this.#path.checkedSeq ? this.#path.moved(this.lastSeq, true, () => undurable('close', this.durableSeq, this.lastSeq), true) : null
+    // eng. 8: commits not yet durable would go to a file no path names; the close still closes, then says so
+    const moved = writes && this.lastSeq > this.durableSeq ? this.#path.moved(this.lastSeq, true, () => undurable('close', this.durableSeq, this.lastSeq), true) : null
     if (writes && moved === null) this.#life.guard(() => this.#checkpoint())
     this.#life.close()
     this.#group.rejectAll(() => new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
