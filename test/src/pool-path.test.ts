@@ -115,6 +115,19 @@ test('eng. 8: group commits whose flush finds the path moved reject; none commit
   again.close()
 })
 
+test('eng. 8: close() of a pool whose file was deleted closes quietly when every commit is durable (pmem serve removes a pool it created before closing it)', () => {
+  pathTiming.writerMs = 1e9
+  const file = tmp()
+  const pm = open(file, { size: 1 << 20 })
+  const c = pm.persistent('counter', t.u64)
+  pm.transaction(tx => tx.writeBigU64(c.offset, 1n))
+  fs.rmSync(file)
+  pm.close()
+  assert.equal(pm.region.closed, true)
+  assert.equal(fs.existsSync(file), false)
+  assert.equal(fs.existsSync(`${file}.lock`), false, 'the lock was released')
+})
+
 test('eng. 8: a file renamed away keeps every commit made before the rename; the path refuses the next one', () => {
   pathTiming.writerMs = 0
   const file = tmp()
