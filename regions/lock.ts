@@ -4,7 +4,7 @@
  *
  * The lock is the directory `<file>.lock` holding `owner`, its holder's owner record (layout
  * in lock-owner.ts: pid, host, start time, PID namespace, boot id and a random token). It
- * appears with its record in one step (inv. L8): the holder makes `<file>.lock.new-<pid>-<hex>`,
+ * appears with its record in one step (inv. L9): the holder makes `<file>.lock.new-<pid>-<hex>`,
  * writes `owner` in it and renames it to `<file>.lock`. While it holds the lock, a refresh
  * thread sets the directory's mtime to now every `lockTiming.updateMs` (lock-keeper.ts).
  *
@@ -15,7 +15,7 @@
  *     held      | refresh finds the record gone or foreign | lost (compromised; callback)
  *     lost      | release                                 | released (touches nothing)
  *
- * Invariants (cited as "inv. L1".."inv. L8"):
+ * Invariants (cited as "inv. L1".."inv. L9"):
  *  L1. At most one live holder: mkdir is atomic, and a lock is taken over only when its
  *      holder is known to be dead, by pid where its pid means the same process here
  *      (same PID namespace and boot: lock-owner.ts inv. O1; the pid is gone, a zombie,
@@ -44,18 +44,26 @@
  *      thread (inv. K1), and a same-namespace contender judges by pid anyway.
  *  L7. No signal but SIGINT, SIGTERM and SIGHUP is listened to (inv. K4): SIGXFSZ stays
  *      ignored, so `ulimit -f` gives EFBIG errors, not a killed process.
- *  L8. A lock directory is never seen without its owner record: it is made complete under a
- *      name of its own and renamed into place, and only when nothing is at `<file>.lock`. (Before
- *      session 11 the directory was made with mkdir and the record written next: a process
- *      killed between the two left an empty lock that refused every writer for `staleMs`,
- *      which the containers' kill torture hit.) An empty lock directory (an older version's
- *      holder between its two steps, or one killed there) is still judged by its mtime, as
- *      any lock without a readable record. A process killed before its rename leaves its
- *      `.new-` directory; a takeover sweeps those of this lock whose mtime is stale (they hold
- *      at most `owner`: inv. L3's rule for what may be removed).
+ *  L8. A takeover that crashed between its rename and its rmdir, or whose put-back lost a
+ *      race (inv. L3), leaves `<file>.lock.stale-<pid>-<8 hex>`; a writer killed while making
+ *      its lock (inv. L9) leaves `<file>.lock.new-<pid>-<8 hex>`. Each writer that takes the
+ *      lock removes those of its file (both kinds) that are provably stale leftovers of ours: a real
+ *      directory (no symlink) named exactly so, holding nothing or only an `owner` record,
+ *      whose record's holder is judged dead as a lock's is (inv. L1: by pid, or by an mtime
+ *      older than `staleMs`), and, when it holds no record, whose mtime is older than
+ *      `staleMs` (a takeover in progress has just emptied it). Anything else under that
+ *      name (a file, other entries, a live holder's record) is left alone. Before session
+ *      11 they were never removed. Cost: one readdir of the file's directory per writer open.
+ *  L9. A lock directory is never seen without its owner record: it is made complete under a
+ *      name of its own (`.new-<pid>-<8 hex>`) and renamed into place, and only when nothing is
+ *      at `<file>.lock`. (Before session 11 the directory was made with mkdir and the record
+ *      written next: a process killed between the two left an empty lock that refused every
+ *      writer for `staleMs`, which the containers' kill torture hit.) An empty lock directory
+ *      (an older version's holder between its two steps, or one killed there) is still judged
+ *      by its mtime, as any lock without a readable record.
  */
 import fs from 'node:fs'
-import path from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
@@ -102,7 +110,11 @@ export class RegionLock {
     let holder: Judgement | undefined
     for (let attempt = 0; attempt < 3; attempt++) {
       const ownerText = tryLock(lockDir)
-      if (ownerText !== undefined) return new RegionLock(file, ownerText, onCompromised)
+      if (ownerText !== undefined) {
+        const lock = new RegionLock(file, ownerText, onCompromised)
+        removeStaleAsides(lockDir) // inv. L8: while we hold the lock
+        return lock
+      }
       const foreign = foreignEntry(lockDir)
       if (foreign !== undefined) {
         throw new RegionLockedError(`${action} "${displayPath}": its lock path "${lockDir}" is ${foreign}, not a lock this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
@@ -150,7 +162,7 @@ export class RegionLock {
 }
 
 /**
- * Makes the lock directory with its owner record in one step (inv. L8); its text, or undefined
+ * Makes the lock directory with its owner record in one step (inv. L9); its text, or undefined
  * when something is at the lock's path already (judged, or refused as foreign, by the caller).
  */
 function tryLock(lockDir: string): string | undefined {
@@ -163,7 +175,7 @@ function tryLock(lockDir: string): string | undefined {
     fs.renameSync(fresh, lockDir)
     return ownerText
   } catch (e) {
-    try { unlinkIfExists(ownerPathOf(fresh)); fs.rmdirSync(fresh) } catch { /* swept later when stale (inv. L8) */ }
+    try { unlinkIfExists(ownerPathOf(fresh)); fs.rmdirSync(fresh) } catch { /* removed later when stale (inv. L8) */ }
     const code = errnoOf(e)
     if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'ENOTDIR' || code === 'EISDIR') return undefined // taken meanwhile
     throw e
@@ -174,26 +186,6 @@ function pathExists(p: string): boolean {
   try { fs.lstatSync(p); return true } catch (e) {
     if (errnoOf(e) === 'ENOENT') return false
     throw e
-  }
-}
-
-/**
- * Removes the `.new-` directories of `lockDir` left by processes killed before their rename
- * (inv. L8): only those whose mtime is older than `staleMs` and that hold at most `owner`.
- */
-function sweepUnfinished(lockDir: string): void {
-  const dir = path.dirname(lockDir)
-  const prefix = `${path.basename(lockDir)}.new-`
-  let names: string[]
-  try { names = fs.readdirSync(dir) } catch { return }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue
-    const p = path.join(dir, name)
-    try {
-      if (fs.lstatSync(p).mtimeMs >= Date.now() - lockTiming.staleMs || foreignEntry(p) !== undefined) continue
-      unlinkIfExists(ownerPathOf(p))
-      fs.rmdirSync(p) // never recursive (inv. L3)
-    } catch { /* raced with its maker or another sweeper: left */ }
   }
 }
 
@@ -265,7 +257,31 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     unlinkIfExists(ownerPathOf(aside))
     fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
   } catch { /* something appeared in it: left aside, never deleted */ }
-  sweepUnfinished(lockDir)
+}
+
+/**
+ * Inv. L8: removes the provably stale leftovers `<lockDir>.stale-<pid>-<hex>` of crashed or
+ * raced takeovers and `<lockDir>.new-<pid>-<hex>` of writers killed while making their lock
+ * (inv. L9). Never throws.
+ */
+function removeStaleAsides(lockDir: string): void {
+  const dir = dirname(lockDir)
+  const base = basename(lockDir)
+  const kinds = [`${base}.stale-`, `${base}.new-`]
+  let names: string[]
+  try { names = fs.readdirSync(dir) } catch { return }
+  for (const name of names) {
+    const kind = kinds.find(k => name.startsWith(k))
+    if (kind === undefined || !/^\d+-[0-9a-f]{8}$/.test(name.slice(kind.length))) continue
+    const aside = join(dir, name)
+    try {
+      if (foreignEntry(aside) !== undefined || !fs.lstatSync(aside).isDirectory()) continue // inv. L3: not ours
+      const judged = judgeHolder(aside)
+      if (judged.alive) continue // a record of a live holder, or an empty one emptied just now
+      if (judged.ownerText !== undefined) unlinkIfExists(ownerPathOf(aside))
+      fs.rmdirSync(aside) // never recursive: fails if anything appeared in it
+    } catch { /* left for a later writer */ }
+  }
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {

@@ -37,11 +37,14 @@
  *      link would have its own lock), taken after the lock and the `.creating` cleanup (a
  *      crashed create leaves the file linked twice), with nothing changed. (Before session
  *      10 both were accepted: two writers, the first one's commits lost and the file damaged.)
+ *  C9. A path that is a symbolic link to nothing (dangling, however many links deep) is
+ *      RegionNotFoundError naming the missing target, with nothing created (`refuseDanglingLink`).
  *  C7. The path is looked up once, at open: a file deleted or replaced at its path (a rename
  *      over it, a backup put back) while it is open is still the file written, a file no path
  *      names any longer. `pathHolds` says whether the path still names the open file (same
  *      device and inode), for callers that must not report a write as landed when it did not
- *      reach the path (a container's point, container write.ts inv. 4b).
+ *      reach the path (a container's point, container write.ts inv. 4b; a pool's commit,
+ *      txn/engine.ts eng. 8).
  */
 import fs from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -76,6 +79,7 @@ const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }
 /** Opens (and, as the options say, creates) a region file. The caller maps it and eventually calls `closeRegionFile`. */
 export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLockLost: (err: Error) => void): RegionFile {
   const absPath = canonicalPath(displayPath)
+  refuseDanglingLink(displayPath, absPath, o.readOnly ? 'a read-only open never creates' : 'open the target with { size } to create the file there, or remove the link') // inv. C9
   if (o.readOnly) return openExisting(displayPath, absPath, null)
   const lock = acquireLock(absPath, displayPath, 'Cannot open region', LOCK_HINT, onLockLost)
   try {
@@ -107,6 +111,30 @@ export function canonicalPath(path: string): string {
   const absPath = resolve(path)
   try { return fs.realpathSync(absPath) } catch { /* nothing there yet, or not reachable */ }
   try { return join(fs.realpathSync(dirname(absPath)), basename(absPath)) } catch { return absPath }
+}
+
+/**
+ * Inv. C9: a path that is a symbolic link to nothing (`canonicalPath` leaves it unresolved) is
+ * RegionNotFoundError naming where the link points, before the lock is taken: nothing is
+ * created, neither through the link (its target would have another lock than the link's
+ * name, inv. C8) nor beside it. (Before session 11 a create said "another program created
+ * the file meanwhile", as linking `.creating` to the link's name met the link.)
+ */
+function refuseDanglingLink(displayPath: string, absPath: string, hint: string): void {
+  let at = absPath
+  for (let hops = 0; hops < 40; hops++) {
+    let st: fs.Stats | undefined
+    try { st = fs.lstatSync(at, { throwIfNoEntry: false }) } catch { return } // ENOTDIR, EACCES...: the open says what is wrong
+    if (st === undefined) {
+      if (hops === 0) return // nothing at the path: not a link
+      const via = hops > 1 ? ` (through ${hops} links)` : ''
+      throw new RegionNotFoundError(`Cannot open region "${displayPath}": it is a symbolic link to "${at}"${via}, which does not exist (a dangling link); nothing was created: ${hint}`)
+    }
+    if (!st.isSymbolicLink()) return // the link resolves (or it is no link): the open goes on
+    let target: string
+    try { target = fs.readlinkSync(at) } catch { return }
+    at = resolve(dirname(at), target)
+  }
 }
 
 /** Takes the writer lock; a missing directory is RegionNotFoundError. */
@@ -209,14 +237,18 @@ function openFd(displayPath: string, absPath: string, readOnly: boolean, action:
   return fd
 }
 
+/** The device and inode of each open file, fstat'ed once (a pool asks `pathHolds` at every sync commit: txn/engine.ts eng. 8). */
+const openInodes = new WeakMap<RegionFile, { readonly dev: bigint; readonly ino: bigint }>()
+
 /**
  * Inv. C7: whether the path of `file` still names the file it has open: 'same', 'deleted'
  * (nothing there now), or 'replaced' (another file: a rename over it, or the path re-created).
- * One fstat and one stat; an error of the stat itself (EACCES on a directory...) counts as
+ * One stat (and one fstat, the first time); an error of the stat itself (EACCES on a directory...) counts as
  * 'same' (nothing says the file moved).
  */
 export function pathHolds(file: RegionFile): 'same' | 'deleted' | 'replaced' {
-  const own = fs.fstatSync(file.fd, { bigint: true })
+  let own = openInodes.get(file)
+  if (own === undefined) { own = fs.fstatSync(file.fd, { bigint: true }); openInodes.set(file, own) } // an open descriptor keeps its inode
   let now: fs.BigIntStats | undefined
   try { now = fs.statSync(file.absPath, { bigint: true, throwIfNoEntry: false }) } catch (e) {
     return errnoOf(e) === 'ENOTDIR' ? 'deleted' : 'same'

@@ -14,7 +14,7 @@ export { HashMap, SortedMap, Vector } from './collections/index.js'
 export type { CollectionOptions, WriteOptions, RangeOptions, KeyType, CollectionReport } from './collections/index.js'
 export type { ViewBase } from './view.js'
 export type { Durability, TransactionOptions } from '../txn/index.js'
-export { TransactionActiveError, SnapshotConflictError, readerTiming } from '../txn/index.js'
+export { TransactionActiveError, SnapshotConflictError, readerTiming, pathTiming } from '../txn/index.js'
 export { Region, SimRegion } from '../regions/index.js'
 export type { RegionLike, ViewCtor } from '../regions/index.js'
 export {

@@ -13,24 +13,33 @@
  * `read(fn)` runs fn on the newest committed state, again if the writer changed it meanwhile;
  * its open, `persistent` (for variables the writer declared later too), `variables` and
  * `check` do their reads the same way. Transactions throw ReadOnlyError.
+ *
+ * This file opens the pool and keeps its variable directory; the transaction handle is
+ * pm-tx.ts, the check pm-check.ts. State kept here: the directory of variables (`#vars`: read
+ * at open, an entry added by each declaration, removed again if its transaction aborts;
+ * read-only pools reload it from the newest snapshot), the types declared in this process,
+ * and the newest writing transaction's handle. Open until `close`, then closed (every call
+ * RegionClosedError), as the engine is (txn/engine-life.ts).
  */
 import {
   InvalidArgumentError, RegionClosedError, CorruptionError, NotAPoolError, ReadOnlyError, TypeMismatchError, describe, type RegionLike,
 } from '../regions/index.js'
-import { TxEngine, Tx, type RecordBuilder, type TxHost, type Durability, type TransactionOptions } from '../txn/index.js'
-import { Heap, checkHeap, heapBlocks, type HeapReport } from './heap.js'
-import { checkOptions, checkReachability, type CheckOptions, type DanglingPointer, type Root, type UnreachableBlock } from './reachability.js'
-import { collectionFromSig, typeFromSig } from './type-sig.js'
-import { checkCollection, type CollectionReport } from './collections/check.js'
-import { readVars, createVar, checkSameType, droppedError, nameBytes, type Persistent, type VarEntry } from './vars.js'
-import { viewAt, checkViewRange } from './view.js'
-import { checkType, type TypeDesc, type ViewOf } from './types.js'
+import { TxEngine, type Tx, type Durability, type TransactionOptions } from '../txn/index.js'
+import { Heap } from './heap.js'
+import { checkOptions, type CheckOptions } from './reachability.js'
+import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
+import { checkType, type TypeDesc } from './types.js'
 import { checkPoolOptions } from './pool-options.js'
+import { PmTx, handleEntries } from './pm-tx.js'
+import { checkPool, checkRegionArg, type CheckReport } from './pm-check.js'
 import { HashMap } from './collections/hash-map.js'
 import { SortedMap } from './collections/sorted-map.js'
 import { Vector } from './collections/vector.js'
 import type { CollectionOptions } from './collections/collection.js'
 import type { KeyType } from './collections/keys.js'
+
+export { PmTx } from './pm-tx.js'
+export type { CheckReport } from './pm-check.js'
 
 /** Options of {@link PersistentMemory.fromRegion}. */
 export interface PoolOptions {
@@ -38,67 +47,6 @@ export interface PoolOptions {
   logSize?: number
   /** Largest size the region may grow to when the heap is full (default: no growth). */
   maxSize?: number
-}
-
-/** The directory entry behind each handle `persistent` returned: `tx.view` refuses one whose entry was dropped (vars inv. 4). */
-const handleEntries = new WeakMap<object, VarEntry>()
-
-/** The handle a transaction function receives: raw reads and writes, allocation, typed views. */
-export class PmTx extends Tx {
-  #pm: PersistentMemory
-  /** @internal */
-  constructor(host: TxHost, builder: RecordBuilder | null, pm: PersistentMemory) {
-    super(host, builder)
-    this.#pm = pm
-  }
-  /** Allocates `size` zeroed bytes aligned to `align`; freed again if the transaction aborts. */
-  alloc(size: number, align = 8): number { return this.#pm.heap.alloc(this, size, align) }
-  /**
-   * Frees an allocation made by `alloc`; kept if the transaction aborts. Any other offset
-   * (checked against the heap's real blocks, never against bytes in the heap) or a second
-   * free is InvalidArgumentError, and nothing changes.
-   */
-  free(offset: number): void { this.#pm.heap.free(this, offset) }
-  /** A typed view of a persistent variable (or of any `{ type, offset }`). */
-  view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
-    if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
-    const e = handleEntries.get(handle)
-    if (e?.dropped) throw droppedError('Cannot make view', `persistent variable "${e.name}"`, 'persistent') // vars inv. 4
-    return this.at(handle.type, handle.offset)
-  }
-  /** A typed view of `type` at `offset` (for example the target of a pointer). */
-  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
-    checkType(type, 'Cannot make view')
-    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.engine.size)
-    return viewAt(this, type, offset) as ViewOf<T>
-  }
-}
-
-/** Throws unless `region` is an open region (a Region, a SimRegion or another RegionLike). */
-function checkRegionArg(region: unknown): asserts region is RegionLike {
-  const r = region as Partial<RegionLike> | null
-  if (r === null || typeof r !== 'object' || typeof r.unsafeBytes !== 'function' || typeof r.flush !== 'function' ||
-    typeof r.grow !== 'function' || typeof r.size !== 'number' || typeof r.path !== 'string') {
-    throw new InvalidArgumentError(`Cannot open pool: expected a region (Region.open(...) or SimRegion.create(...)), got ${describe(region)}`)
-  }
-  if (r.closed === true) throw new RegionClosedError(`Cannot open pool: region "${r.path}" is closed`)
-}
-
-/** Result of `pm.check()` and of the exported `check(path)`. */
-export interface CheckReport {
-  ok: boolean
-  path: string
-  problems: string[]
-  heap: HeapReport | null
-  variables: Array<{ name: string; type: string; offset: number; size: number }>
-  /** Committed transactions found in the log and replayed (into memory only, for read-only checks). */
-  replayed: number
-  /** Every collection (hash map, sorted map, vector) with its entry count and the problems its structural check found (also lines in `problems`). */
-  collections: CollectionReport[]
-  /** With `reachability: true`: pointers that lead nowhere valid (each also a line in `problems`). */
-  dangling?: DanglingPointer[]
-  /** With `reachability: true` (and `leaks` not false): allocated blocks no variable reaches (each also a line in `problems`). */
-  unreachable?: UnreachableBlock[]
 }
 
 /** A persistent pool: named variables and durable transactions on one region. */
@@ -341,59 +289,8 @@ export class PersistentMemory {
     // One consistent snapshot (a read-only pool beside a live writer: retried, or on a private copy).
     return this.engine.read(r => {
       if (this.region.readOnly) this.#setVars(readVars(r, this.heap, this.path))
-      const heap = checkHeap(r, this.heap.base, this.engine.size)
-      const problems = [...heap.problems]
-      const variables = [...this.#vars.values()].map(e => ({ name: e.name, type: e.sig, offset: e.offset, size: e.size }))
-      for (const v of variables) {
-        if (v.offset < this.heap.base || v.offset + v.size > heap.top) problems.push(`variable "${v.name}": data at ${v.offset} lies outside the heap`)
-      }
-      const report: CheckReport = { ok: false, path: this.path, problems, heap, variables, replayed: this.engine.recovered, collections: this.#checkCollections(r, heap) }
-      for (const c of report.collections) problems.push(...c.problems)
-      if (o.reachability === true) this.#reachability(r, o, report)
-      report.ok = problems.length === 0
-      return report
+      return checkPool(r, { path: this.path, heap: this.heap, engine: this.engine, vars: this.#vars, declared: this.#declared }, o)
     })
-  }
-
-  /** Validates every collection's structure (collections/check.ts), once the heap itself validates. */
-  #checkCollections(r: Tx, heap: HeapReport): CollectionReport[] {
-    const out: CollectionReport[] = []
-    const table = heap.problems.length === 0 ? heapBlocks(r, this.heap.base, this.engine.size) : null
-    const claimed = new Set<number>()
-    for (const e of this.#vars.values()) {
-      const sig = collectionFromSig(e.sig)
-      if (sig === null) continue
-      if (table === null) out.push({ name: e.name, kind: sig.kind, count: 0, problems: [`${sig.kind} ${JSON.stringify(e.name)}: not checked, the heap itself does not validate`] })
-      else out.push(checkCollection(r, table, claimed, e.name, sig, e.offset))
-    }
-    return out
-  }
-
-  #reachability(r: Tx, o: CheckOptions, report: CheckReport): void {
-    const roots = [...this.#vars.values()].map(e => this.#root(e, o))
-    const table = heapBlocks(r, this.heap.base, this.engine.size)
-    if (table === null || report.heap!.problems.length > 0) {
-      report.problems.push('reachability: not checked, the heap itself does not validate')
-      return
-    }
-    let rr
-    try { rr = checkReachability(r, table, roots, o.leaks !== false) } catch (err) {
-      report.problems.push(`reachability: the walk stopped: ${(err as Error).message}`)
-      return
-    }
-    report.problems.push(...rr.problems)
-    report.dangling = rr.dangling
-    report.unreachable = rr.unreachable
-  }
-
-  /** A variable as a root of the reachability walk, with its best known type. */
-  #root(e: VarEntry, o: CheckOptions): Root {
-    const given = o.types !== undefined && Object.hasOwn(o.types, e.name) ? o.types[e.name]! : undefined
-    if (given !== undefined && given.sig !== e.sig) {
-      throw new TypeMismatchError(`Cannot check pool "${this.path}": types["${e.name}"] is ${given.sig}, but the variable was declared as ${e.sig}`)
-    }
-    const type = given ?? this.#declared.get(e.name) ?? typeFromSig(e.sig)
-    return { name: e.name, entry: e.at, offset: e.offset, size: e.size, type: type !== null && type.size === e.size ? type : null }
   }
 
   /**

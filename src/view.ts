@@ -36,8 +36,69 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
   }
 }
 
-/** Writes a value of any type; struct and array types take a plain object or array. */
+/**
+ * Writes a value of any type; struct and array types take a plain object (or a view of the
+ * same type; fields it lacks are left as they are) or an array. View inv. V1: a value of the
+ * wrong type or out of range is a typed error with nothing written, for a struct or an array
+ * too (the whole value is checked by `checkValue` before its first field is written; before
+ * session 11 the fields before the bad one were written, and a field name the type does not
+ * have was ignored). Integer fields store -0 as 0; f64 keeps -0 and NaN.
+ */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
+  if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
+  writeChecked(tx, type, offset, value)
+}
+
+const INT_RANGE = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] } as const
+const U64_MAX = (1n << 64n) - 1n
+
+/**
+ * View inv. V1: throws the typed error (InvalidArgumentError) a write of `value` as `type`
+ * would meet, naming the field (`at`: `.x`, `[3]`), before anything is written. The same
+ * rules as the Tx writes (tx.ts) and `pointerValue`, `encodeVar`.
+ */
+export function checkValue(type: TypeDesc, value: unknown, where: string, at: string): void {
+  const bad = (expected: string): never => {
+    throw new InvalidArgumentError(`${where}: ${at === '' ? 'value' : `field ${at}`} must be ${expected}, got ${describe(value)}; nothing was written`)
+  }
+  switch (type.kind) {
+    case 'u8': case 'u32': case 'i32': {
+      const [min, max] = INT_RANGE[type.kind]
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) bad(`an integer in [${min}, ${max}] (${type.kind})`)
+      return
+    }
+    case 'f64': if (typeof value !== 'number') bad('a number (f64)'); return
+    case 'u64': if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad('a bigint in [0, 2^64) (u64)'); return
+    case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return
+    case 'bytes': if (!(value instanceof Uint8Array) || value.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`); return
+    case 'string': if (typeof value !== 'string') bad('a string'); return
+    case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return
+    case 'array': {
+      if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)
+      const arr = value as ArrayLike<unknown>
+      if (arr.length !== type.length) bad(`an array of ${type.length} elements (${type.sig}), not ${arr.length}`)
+      for (let i = 0; i < arr.length; i++) checkValue(type.elem, arr[i], where, `${at}[${i}]`)
+      return
+    }
+    case 'struct': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) bad(`an object with fields of ${type.sig}`)
+      const o = value as Record<string, unknown>
+      const view = TX in o
+      if (!view) { // a view of the struct has its own `offset`: its fields are what it reads
+        for (const k of Object.keys(o)) {
+          if (!type.fields.some(f => f.name === k)) {
+            throw new InvalidArgumentError(`${where}: ${type.sig} has no field ${JSON.stringify(k)}${at === '' ? '' : ` (at ${at})`}; its fields are ${type.fields.map(f => JSON.stringify(f.name)).join(', ')}; nothing was written`)
+          }
+        }
+      }
+      for (const f of type.fields) if (hasField(o, f.name, view)) checkValue(f.type, o[f.name], where, `${at}.${f.name}`)
+      return
+    }
+  }
+}
+
+/** Writes `value`, already checked (inv. V1) for struct and array types; scalars are checked by the Tx writes. */
+function writeChecked(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   switch (type.kind) {
     case 'u8': return tx.writeU8(offset, value as number)
     case 'u32': return tx.writeU32(offset, value as number)
@@ -60,24 +121,40 @@ export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknow
 }
 
 function pointerValue(v: unknown): number {
-  if (v === null) return 0
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
-  if (v !== null && typeof v === 'object' && typeof (v as ViewBase).offset === 'number') return (v as ViewBase).offset
-  throw new InvalidArgumentError(`Cannot write pointer: expected an offset, a view or null, got ${describe(v)}`)
+  if (!isPointerValue(v)) throw new InvalidArgumentError(`Cannot write pointer: expected an offset (a non-negative integer), a view or null, got ${describe(v)}`)
+  return v === null ? 0 : typeof v === 'number' ? v : (v as ViewBase).offset
+}
+
+/**
+ * A pointer's value: null, a non-negative safe integer, or an object with an own `offset`
+ * that is one (a view, a variable's handle). Before session 11 `{ offset: 1.5 }` threw a plain
+ * RangeError, and a Buffer was taken as a pointer to its `offset` (its place in Node's pool).
+ */
+function isPointerValue(v: unknown): boolean {
+  if (v === null) return true
+  if (typeof v === 'object' && (ArrayBuffer.isView(v) || !Object.hasOwn(v, 'offset'))) return false
+  const n = typeof v === 'object' ? (v as { offset?: unknown }).offset : v
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 }
 
 function writeArray(tx: Tx, type: ArrayType, offset: number, value: unknown): void {
   if (!Array.isArray(value) && !ArrayBuffer.isView(value)) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected an array, got ${describe(value)}`)
   const arr = value as ArrayLike<unknown>
   if (arr.length !== type.length) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected ${type.length} elements, got ${arr.length}`)
-  for (let i = 0; i < arr.length; i++) writeValue(tx, type.elem, offset + i * type.elem.size, arr[i])
+  for (let i = 0; i < arr.length; i++) writeChecked(tx, type.elem, offset + i * type.elem.size, arr[i])
 }
 
 function writeStruct(tx: Tx, type: StructType, offset: number, value: unknown): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected an object with its fields, got ${describe(value)}`)
+  const view = TX in value
   for (const f of type.fields) {
-    if (f.name in value) writeValue(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
+    if (hasField(value, f.name, view)) writeChecked(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
   }
+}
+
+/** Whether a struct value gives field `name`: an own property of a plain object (never one inherited, such as `toString`), or any field of a view (its getters are on its prototype). */
+function hasField(o: object, name: string, view: boolean): boolean {
+  return view ? name in o : Object.hasOwn(o, name)
 }
 
 /**

@@ -8,7 +8,7 @@
  *   | state  | entered by                                   | calls                                        |
  *   | ------ | -------------------------------------------- | -------------------------------------------- |
  *   | open   | create, open                                 | all (read-only engines refuse transactions)  |
- *   | broken | `guard`, `failed`, `fail`: an I/O error       | RegionClosedError once closed, else BrokenError; close only detaches |
+ *   | broken | `guard`, `failed`, `fail`: an I/O error, or the path moved (eng. 8, 9) | RegionClosedError once closed, else BrokenError; close only detaches |
  *   | closed | `close` (engine.ts)                          | RegionClosedError; `close` is a no-op        |
  *
  * A closed region makes every check act as closed, whatever the state. Entering broken
@@ -41,7 +41,10 @@ export class EngineLife {
   usable(action: string): void {
     const path = this.#region.path
     if (this.#closed || this.#region.closed) throw new RegionClosedError(`Cannot ${action}: pool "${path}" is closed`)
-    if (this.#broken !== null) throw new BrokenError(`Cannot ${action}: pool "${path}" hit an I/O error earlier and must be reopened to recover`, { cause: this.#broken })
+    if (this.#broken !== null) {
+      const why = this.#broken instanceof PmemError ? `failed earlier (${this.#broken.message})` : 'hit an I/O error earlier and must be reopened to recover'
+      throw new BrokenError(`Cannot ${action}: pool "${path}" ${why}`, { cause: this.#broken })
+    }
     if (this.#region.readOnly && action === 'run a transaction') throw new ReadOnlyError(`Cannot ${action}: pool "${path}" was opened read-only`)
   }
 

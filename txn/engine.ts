@@ -55,6 +55,13 @@
  *      inside a running `read(fn)` is refused too: its reader would go on reading a file
  *      that is no longer locked, so another writer could change it under the snapshot.
  *   7. Sub-transactions roll back to their savepoint: kept under this name in nested.ts.
+   8. Nothing is reported durable in a file the path no longer names (deleted, renamed away,
+      replaced) for longer than `pathTiming.writerMs`: sync commits, group flushes, `flush`,
+      `checkpoint` and `close` (with commits not yet durable) look and refuse with
+      FileSystemError, the engine then broken (engine-path.ts says where each looks and
+      what becomes of the commit in flight).
+   9. A read-only engine's reads look at most every `pathTiming.readerMs`, and refuse once
+      the path names another file, or none (engine-path.ts).
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC (engine-life.ts).
@@ -75,6 +82,7 @@ import { EngineReads } from './engine-read.js'
 import { InPlace } from './engine-apply.js'
 import { Nested } from './nested.js'
 import { EngineLife } from './engine-life.js'
+import { EnginePath, undurable } from './engine-path.js'
 import { checkDurability, refusePromise, type Durability, type TransactionOptions } from './tx-options.js'
 
 export type { Durability, TransactionOptions } from './tx-options.js'
@@ -105,6 +113,8 @@ export class TxEngine implements TxHost {
   readonly #group: GroupCommit
   /** Open, broken or closed, and the checks every call makes first (engine-life.ts). */
   readonly #life: EngineLife
+  /** Whether the path still names the file (eng. 8, 9; engine-path.ts). */
+  readonly #path: EnginePath
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
   #recoveryPending = false
   /** Writable engines: writes in place, dirty pages, truncation, publication to readers (engine-apply.ts). */
@@ -119,19 +129,21 @@ export class TxEngine implements TxHost {
     this.layout = layout
     this.log = log
     this.#life = new EngineLife(region, err => this.#group.rejectAll(() => new BrokenError(`Commit to "${this.path}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })))
+    this.#path = new EnginePath(region, log.nextSeq - 1)
     this.#refresh()
     this.#builder = new RecordBuilder(log.capacity)
     this.#inPlace = region.readOnly ? null : new InPlace(this)
     // A read-only engine reads snapshots (reader.ts), unless a tool asked for a point in time.
     this.#snapshots = region.readOnly && upToSeq === Infinity ? new SnapshotReader(region, layout, log.logId) : null
     this.recovered = this.#snapshots === null ? this.#recover(upToSeq) : this.#snapshots.open()
-    this.#reads = new EngineReads(this, this.#snapshots, () => this.#life.usable('read'))
+    this.#reads = new EngineReads(this, this.#snapshots, this.#snapshots === null ? () => this.#life.usable('read') : () => this.#readerUsable())
     this.#group = new GroupCommit({
       log,
       closed: () => this.#life.closed,
       seal: () => this.#seal(),
       applyDurable: d => this.#inPlace?.applyDurable(d),
       fail: err => this.#life.fail(err),
+      moved: () => this.#path.moved(this.lastSeq, false, () => `the group commits up to seq ${this.lastSeq} are not durable in the file at the path (their promises reject)`), // eng. 8
     }, log.nextSeq - 1)
     this.#nested = new Nested(seq => this.#group.whenDurable(seq))
     if (!defer) this.finishRecovery()
@@ -269,6 +281,7 @@ export class TxEngine implements TxHost {
     this.#life.usable('flush')
     if (this.region.readOnly) return
     this.finishRecovery()
+    this.#refuseIfMoved(true, () => 'the flush was refused') // eng. 8
     this.#life.guard(() => this.#flushLog())
   }
 
@@ -276,6 +289,7 @@ export class TxEngine implements TxHost {
   checkpoint(): void {
     this.#life.usable('checkpoint')
     if (this.region.readOnly) return
+    this.#refuseIfMoved(true, () => 'the checkpoint was refused') // eng. 8
     this.#life.guard(() => this.#checkpoint())
   }
 
@@ -297,9 +311,13 @@ export class TxEngine implements TxHost {
   close(): void {
     if (this.#life.closed) return
     this.assertNotInUse('close')
-    if (!this.#life.broken && !this.region.closed && !this.region.readOnly) this.#life.guard(() => this.#checkpoint())
+    const writes = !this.#life.broken && !this.region.closed && !this.region.readOnly
+    // eng. 8: commits not yet durable would go to a file no path names; the close still closes, then says so
+    const moved = writes && this.lastSeq > this.durableSeq ? this.#path.moved(this.lastSeq, true, () => undurable('close', this.durableSeq, this.lastSeq), true) : null
+    if (writes && moved === null) this.#life.guard(() => this.#checkpoint())
     this.#life.close()
     this.#group.rejectAll(() => new RegionClosedError(`Pool "${this.path}" was closed before the commit became durable`))
+    if (moved !== null) throw moved
   }
 
   /** Throws TransactionActiveError inside a running transaction (eng. 6). */
@@ -331,8 +349,10 @@ export class TxEngine implements TxHost {
     if (this.#life.closed || this.region.closed) {
       throw new RegionClosedError(`Cannot commit: pool "${this.path}" was closed while the transaction ran; nothing of it was written`)
     }
+    const b = this.#builder
+    // eng. 8: before anything of this record is written (a checkpoint for room flushes the earlier ones)
+    if (durability === 'sync' || !this.log.fits(b.length)) this.#refuseIfMoved(false, () => undurable('commit', this.durableSeq, this.lastSeq))
     try {
-      const b = this.#builder
       const log = this.log
       if (!log.fits(b.length)) this.#checkpoint()
       const seq = log.nextSeq
@@ -347,10 +367,26 @@ export class TxEngine implements TxHost {
       top.lastSeq = seq
       top.lastPos = log.tail
       this.#inPlace!.committed(log.tail) // pub. 4: after the record's bytes
-      if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) this.#flushLog()
+      if (durability === 'none' && top.pages.size > MAX_OVERLAY_PAGES) {
+        this.#refuseIfMoved(false, () => `the 'none' commits from seq ${this.durableSeq + 1} were not made durable`)
+        this.#flushLog()
+      }
     } catch (err) {
       this.#life.failed(err)
     }
+  }
+
+  /** Eng. 8: the engine turns broken and throws the FileSystemError when the path no longer names the file. */
+  #refuseIfMoved(force: boolean, what: () => string): void {
+    const err = this.#path.moved(this.lastSeq, force, what)
+    if (err !== null) this.#life.failed(err)
+  }
+
+  /** Eng. 9: a read-only engine's reads refuse (and the engine turns broken) once its path names another file, or none. */
+  #readerUsable(): void {
+    this.#life.usable('read')
+    const err = this.#path.readerMoved()
+    if (err !== null) this.#life.failed(err)
   }
 
   /** Flushes the whole log synchronously and applies every overlay (eng. 1). */

@@ -16,6 +16,7 @@
  *   |           | nothing staged (`seal()` is null)       |                                |
  *   | flushing  | `schedule()`                            | flushing (nothing more)        |
  *   | flushing  | the flush completes, host closed        | idle (waiters already rejected)|
+ *   | flushing  | the flush completes, the path moved     | idle, `host.fail(err)` (eng. 8)|
  *   | flushing  | the flush completes                     | idle, `markDurable(upTo)`; then|
  *   |           |                                         | a new flush if anyone waits    |
  *   | flushing  | the flush fails                         | idle, `host.fail(err)`         |
@@ -39,6 +40,8 @@ export interface GroupCommitHost {
   applyDurable(d: number): void
   /** The flush failed: the engine becomes broken (and rejects the waiters through `rejectAll`). */
   fail(err: unknown): void
+  /** After a flush: null while the path still names the file flushed, else the error to fail with (engine.ts eng. 8). */
+  moved(): unknown
 }
 
 interface Waiter { seq: number; resolve: () => void; reject: (e: unknown) => void }
@@ -97,6 +100,8 @@ export class GroupCommit {
     this.#host.log.flushAsync().then(() => {
       this.#flushing = false
       if (this.#host.closed()) return
+      const moved = this.#host.moved() // eng. 8: durable, but in a file the path no longer names
+      if (moved !== null) { this.#host.fail(moved); return }
       this.markDurable(upTo)
       if (this.#waiters.length > 0) this.#start()
     }, (err: unknown) => {

@@ -18,4 +18,5 @@ export type { ShadowCreateOptions, ShadowOpenOptions, ShadowVersionInfo, ShadowS
 export { CommitInProgressError } from './shadow-errors.js'
 export { TransactionActiveError, SnapshotConflictError } from './tx-errors.js'
 export { SnapshotReader, readerTiming } from './reader.js'
+export { pathTiming } from './engine-path.js'
 export { RCB_OFFSET, RCB_BYTES } from './publish.js'

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Region } from '../../regions/region.js'
-import { RegionLockedError } from '../../regions/errors.js'
+import { RegionLockedError, RegionNotFoundError } from '../../regions/errors.js'
 import { open, t } from '../../src/index.js'
 import { useTempDirs } from './fixtures/helpers.js'
 
@@ -104,5 +104,29 @@ describe('one writer per file under any name (inv. C8)', () => {
     const again = open(file)
     assert.equal(again.hashMap('m', t.u32, t.u32).get(1), 10)
     again.close()
+  })
+})
+
+describe('a dangling symlink as the path (inv. C9)', () => {
+  it('every open names where the link points and creates nothing: no file, no lock, no .creating, however many links deep', () => {
+    const dir = tempDir()
+    const target = join(dir, 'missing.pm')
+    const link = join(dir, 'link.pm')
+    const link2 = join(dir, 'link2.pm')
+    fs.symlinkSync(target, link)
+    fs.symlinkSync(link, link2)
+    fs.symlinkSync(join(dir, 'no-dir', 'x.pm'), join(dir, 'far.pm'))
+    const before = fs.readdirSync(dir).sort()
+    for (const [path, opts] of [[link, { size: 1 << 20 }], [link, {}], [link, { readOnly: true }], [link2, { size: 1 << 20 }], [join(dir, 'far.pm'), { size: 1 << 20 }]] as const) {
+      assert.throws(() => Region.open(path, opts), (e: unknown) => e instanceof RegionNotFoundError &&
+        e.message.includes('symbolic link to') && e.message.includes('dangling') && e.message.includes(path === join(dir, 'far.pm') ? join(dir, 'no-dir', 'x.pm') : target) &&
+        (path !== link2 || e.message.includes('through 2 links')), `${path} ${JSON.stringify(opts)}`)
+      assert.throws(() => open(path, opts), RegionNotFoundError)
+    }
+    assert.deepEqual(fs.readdirSync(dir).sort(), before, 'nothing created beside the links')
+    assert.equal(fs.existsSync(target), false)
+    const r = Region.open(target, { size: 1 << 20 }) // creating the target is how: then the link opens it
+    r.close()
+    Region.open(link2).close()
   })
 })

@@ -139,6 +139,38 @@ describe('RegionLock', () => {
     assert.deepEqual(fs.readdirSync(join(file, '..')), ['a.pm.lock'], 'nothing left aside')
   })
 
+  it('inv. L8: leftovers of crashed or raced takeovers (<file>.lock.stale-<pid>-<hex>) are removed by the next writer when provably stale; nothing foreign or live is', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'a.pm')
+    const dead = { pid: await deadPid(), ...here }
+    const live = { pid: process.pid, start: processStart(process.pid), ...here }
+    const aside = (tag: string) => `${lockDirOf(file)}.stale-4242-${tag}`
+    const make = (path: string, owner: object | undefined, ageMs: number, extra?: string) => {
+      fs.mkdirSync(path)
+      if (owner !== undefined) fs.writeFileSync(join(path, 'owner'), JSON.stringify(owner))
+      if (extra !== undefined) fs.writeFileSync(join(path, extra), 'data')
+      const t = new Date(Date.now() - ageMs)
+      fs.utimesSync(path, t, t)
+    }
+    make(aside('0000000a'), dead, 0)                  // a dead holder's record: removed (crash between rename and rmdir)
+    make(aside('0000000b'), undefined, 60_000)         // empty and old: removed
+    make(aside('0000000c'), undefined, 0)              // empty and fresh (a takeover emptying it now): kept
+    make(aside('0000000d'), live, 60_000)              // a live holder's record (a put-back that lost its race): kept
+    make(aside('0000000e'), dead, 60_000, 'notes.txt') // other entries: someone's, kept
+    fs.writeFileSync(aside('0000000f'), 'a file')      // not a directory: kept
+    make(`${lockDirOf(file)}.stale-x`, dead, 60_000)   // not our name pattern: kept
+    make(join(dir, 'b.pm.lock.stale-4242-0000000a'), dead, 60_000) // another file's: kept
+    fs.mkdirSync(join(dir, 'target'))
+    fs.symlinkSync(join(dir, 'target'), `${lockDirOf(file)}.stale-4242-00000010`) // a symlink: kept
+    const lock = acquire(file)
+    lock.release()
+    assert.deepEqual(fs.readdirSync(dir).sort(), [
+      'a.pm.lock.stale-4242-0000000c', 'a.pm.lock.stale-4242-0000000d', 'a.pm.lock.stale-4242-0000000e', 'a.pm.lock.stale-4242-0000000f',
+      'a.pm.lock.stale-4242-00000010', 'a.pm.lock.stale-x', 'b.pm.lock.stale-4242-0000000a', 'target',
+    ])
+    assert.deepEqual(fs.readdirSync(join(dir, 'target')), [])
+  })
+
   it('a lock without owner record is held until its mtime is stale', () => {
     const file = join(tempDir(), 'a.pm')
     fakeLock(file)
@@ -148,7 +180,7 @@ describe('RegionLock', () => {
     acquire(file).release()
   })
 
-  it('inv. L8: at every file-system step of an acquisition the lock path holds nothing or a whole lock; before, a process killed between its mkdir and its record left an empty lock that refused every writer for staleMs', () => {
+  it('inv. L9: at every file-system step of an acquisition the lock path holds nothing or a whole lock; before, a process killed between its mkdir and its record left an empty lock that refused every writer for staleMs', () => {
     const file = join(tempDir(), 'a.pm')
     const lockDir = lockDirOf(file)
     const seen: string[] = []
@@ -166,7 +198,7 @@ describe('RegionLock', () => {
     lock.release()
   })
 
-  it('inv. L8: a takeover sweeps the unfinished .new- directories of its lock once stale, and only those that hold at most an owner record', async () => {
+  it('inv. L8: a writer taking the lock removes the unfinished .new- directories of killed makers once stale, and only those that hold at most an owner record', async () => {
     const dir = tempDir()
     const file = join(dir, 'a.pm')
     const old = new Date(Date.now() - lockTiming.staleMs - 5_000)
@@ -175,14 +207,14 @@ describe('RegionLock', () => {
       for (const f of files) fs.writeFileSync(join(dir, name, f), 'x')
       if (stale) fs.utimesSync(join(dir, name), old, old)
     }
-    mk('a.pm.lock.new-1-aaaa', ['owner'], true)     // killed before its rename: swept
-    mk('a.pm.lock.new-2-bbbb', [], true)            // killed before its record: swept
-    mk('a.pm.lock.new-3-cccc', ['owner'], false)    // a maker that may still be running: kept
-    mk('a.pm.lock.new-4-dddd', ['owner', 'notes'], true)   // not ours (inv. L3): kept
-    mk('b.pm.lock.new-5-eeee', ['owner'], true)     // another file's: kept
+    mk('a.pm.lock.new-1-aaaaaaaa', ['owner'], true)     // killed before its rename: swept
+    mk('a.pm.lock.new-2-bbbbbbbb', [], true)            // killed before its record: swept
+    mk('a.pm.lock.new-3-cccccccc', ['owner'], false)    // a maker that may still be running: kept
+    mk('a.pm.lock.new-4-dddddddd', ['owner', 'notes'], true)   // not ours (inv. L3): kept
+    mk('b.pm.lock.new-5-eeeeeeee', ['owner'], true)     // another file's: kept
     fakeLock(file, { pid: await deadPid(), start: 1, ...here })
     acquire(file).release()
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['a.pm.lock.new-3-cccc', 'a.pm.lock.new-4-dddd', 'b.pm.lock.new-5-eeee'])
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['a.pm.lock.new-3-cccccccc', 'a.pm.lock.new-4-dddddddd', 'b.pm.lock.new-5-eeeeeeee'])
   })
 
   it('an unreadable owner record counts as no record', () => {

@@ -421,6 +421,7 @@ const SKIP: Record<string, string> = {
   'SimRegion': 'a class: its static and prototype methods have rows',
   't': 'an object of type constructors: each function has a row, each value is a type',
   'readerTiming': 'a settings object, no function: its bounds are exercised by test/txn/reader.property.test.ts',
+  'pathTiming': 'a settings object, no function: its intervals are exercised by test/src/pool-path.test.ts',
   'postgres.PostgresStore': 'needs a PostgreSQL server: misuse rows in test/src/postgres/postgres.test.ts',
   'postgres.SCHEMA_VERSION': 'a constant (the table layout version)',
   'PostgresStore.connect': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',

@@ -1,0 +1,50 @@
+/**
+ * PmTx: the handle a pool's transaction function receives (src/pm.ts installs it as the
+ * engine's Tx factory): the raw reads and writes of txn/tx.ts, plus allocation in the pool's
+ * heap and typed views of variables and offsets.
+ *
+ * State: `handleEntries`, the directory entry behind each handle `persistent` returned (a
+ * WeakMap filled by pm.ts, read by `view`): an entry marked dropped (its creating transaction
+ * aborted, vars inv. 4) makes `view` refuse its handles. Entries only go from live to dropped.
+ */
+import { InvalidArgumentError, describe } from '../regions/index.js'
+import { Tx, type RecordBuilder, type TxHost } from '../txn/index.js'
+import { droppedError, type Persistent, type VarEntry } from './vars.js'
+import { viewAt, checkViewRange } from './view.js'
+import { checkType, type TypeDesc, type ViewOf } from './types.js'
+import type { PersistentMemory } from './pm.js'
+
+/** The directory entry behind each handle `persistent` returned: `tx.view` refuses one whose entry was dropped (vars inv. 4). */
+export const handleEntries = new WeakMap<object, VarEntry>()
+
+/** The handle a transaction function receives: raw reads and writes, allocation, typed views. */
+export class PmTx extends Tx {
+  #pm: PersistentMemory
+  /** @internal */
+  constructor(host: TxHost, builder: RecordBuilder | null, pm: PersistentMemory) {
+    super(host, builder)
+    this.#pm = pm
+  }
+  /** Allocates `size` zeroed bytes aligned to `align`; freed again if the transaction aborts. */
+  alloc(size: number, align = 8): number { return this.#pm.heap.alloc(this, size, align) }
+  /**
+   * Frees an allocation made by `alloc`; kept if the transaction aborts. Any other offset
+   * (checked against the heap's real blocks, never against bytes in the heap) or a second
+   * free is InvalidArgumentError, and nothing changes.
+   */
+  free(offset: number): void { this.#pm.heap.free(this, offset) }
+  /** A typed view of a persistent variable (or of any `{ type, offset }`). */
+  view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
+    if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
+    const e = handleEntries.get(handle)
+    if (e?.dropped) throw droppedError('Cannot make view', `persistent variable "${e.name}"`, 'persistent') // vars inv. 4
+    return this.at(handle.type, handle.offset)
+  }
+  /** A typed view of `type` at `offset` (for example the target of a pointer). */
+  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
+    checkType(type, 'Cannot make view')
+    checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.engine.size)
+    return viewAt(this, type, offset) as ViewOf<T>
+  }
+}
+
