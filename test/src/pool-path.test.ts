@@ -25,6 +25,14 @@ function pool(file: string, value: bigint): void {
   pm.transaction(tx => tx.writeBigU64(c.offset, value))
   pm.close()
 }
+/** A new pool file with `counter` at `value`, reopened as a writer that checks its path at every commit. */
+function checkedWriter(value: bigint): { file: string; pm: ReturnType<typeof open>; c: ReturnType<ReturnType<typeof open>['persistent']> } {
+  pathTiming.writerMs = 0
+  const file = tmp()
+  pool(file, value)
+  const pm = open(file)
+  return { file, pm, c: pm.persistent('counter', t.u64) }
+}
 function counterAt(file: string): bigint {
   const pm = open(file, { readOnly: true })
   try { const c = pm.persistent('counter', t.u64); return pm.read(tx => tx.readBigU64(c.offset)) } finally { pm.close() }
@@ -32,11 +40,7 @@ function counterAt(file: string): bigint {
 const isFs = (errno?: string) => (e: unknown) => e instanceof FileSystemError && (errno === undefined || e.errno === errno)
 
 test('eng. 8: a sync commit into a deleted file is refused, nothing of it written; then every call is BrokenError naming the cause', () => {
-  pathTiming.writerMs = 0
-  const file = tmp()
-  pool(file, 1n)
-  const pm = open(file)
-  const c = pm.persistent('counter', t.u64)
+  const { file, pm, c } = checkedWriter(1n)
   pm.transaction(tx => tx.writeBigU64(c.offset, 2n))
   const held = fs.openSync(file, 'r') // the deleted file, to see what reached it
   fs.rmSync(file)
@@ -87,11 +91,7 @@ test('eng. 8: within pathTiming.writerMs commits go on; flush() always looks, an
 })
 
 test('eng. 8: group commits whose flush finds the path moved reject; none commits are refused at flush or reported by close', async () => {
-  pathTiming.writerMs = 0
-  const file = tmp()
-  pool(file, 0n)
-  const pm = open(file)
-  const c = pm.persistent('counter', t.u64)
+  const { file, pm, c } = checkedWriter(0n)
   await pm.transaction(tx => tx.writeBigU64(c.offset, 1n), { durability: 'group' })
   const p = pm.transaction(tx => tx.writeBigU64(c.offset, 2n), { durability: 'group' })
   fs.rmSync(file) // before the shared flush completes (it starts after this synchronous code)
@@ -129,11 +129,7 @@ test('eng. 8: close() of a pool whose file was deleted closes quietly when every
 })
 
 test('eng. 8: a file renamed away keeps every commit made before the rename; the path refuses the next one', () => {
-  pathTiming.writerMs = 0
-  const file = tmp()
-  pool(file, 0n)
-  const pm = open(file)
-  const c = pm.persistent('counter', t.u64)
+  const { file, pm, c } = checkedWriter(0n)
   pm.transaction(tx => tx.writeBigU64(c.offset, 41n))
   pm.transaction(tx => tx.writeBigU64(c.offset, 42n), { durability: 'none' })
   const moved = `${file}.moved`
