@@ -15,29 +15,48 @@ const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures'
 const N = 64
 
 /**
- * Runs the child script `script` with `args`, SIGKILLs it `ms` after it prints `ready` (so
- * slow starts on a loaded machine do not turn rounds into no-ops); returns the last count it
- * printed on a line of its own (transfers, operations). Shared with torture-coll.ts.
+ * Runs the child script `script` with `args` until it is SIGKILLed; resolves with its stdout.
+ * After each chunk of output, until it answers, `killIn(out)` may return the milliseconds
+ * after which the child is killed. `guard.ms` after the start the child is killed anyway:
+ * with SIGKILL (a normal end) or, when `guard.fail`, with SIGTERM, so that the promise
+ * rejects, as it does for a child that exits any other way. Shared by the bank and
+ * collections tortures and container/kill-kit.ts.
  */
-export function runAndKill(script: string, args: string[], ms: number): Promise<number> {
+export function runUntilKilled(script: string, args: string[], killIn: (out: string) => number | undefined, guard: { ms: number; fail: boolean }): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = '', err = ''
     let timer: NodeJS.Timeout | undefined
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString()
-      if (timer === undefined && out.startsWith('ready\n')) timer = setTimeout(() => p.kill('SIGKILL'), ms)
+      if (timer !== undefined) return
+      const ms = killIn(out)
+      if (ms !== undefined) timer = setTimeout(() => p.kill('SIGKILL'), ms)
     })
     p.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const guard = setTimeout(() => { err += 'child never became ready within 30 s'; p.kill('SIGTERM') }, 30_000)
+    const guardTimer = setTimeout(() => {
+      if (!guard.fail) return void p.kill('SIGKILL')
+      err += `child not killed within ${guard.ms / 1000} s (never ready?)`
+      p.kill('SIGTERM')
+    }, guard.ms)
     p.on('exit', (code, signal) => {
       clearTimeout(timer)
-      clearTimeout(guard)
-      if (signal !== 'SIGKILL') return reject(new Error(`child exited early (${code}): ${err}`))
-      const lines = out.split('\n').filter(l => /^\d+$/.test(l))
-      resolve(lines.length ? Number(lines[lines.length - 1]) : 0)
+      clearTimeout(guardTimer)
+      if (signal !== 'SIGKILL') reject(new Error(`child exited (${code ?? signal}) instead of being killed: ${out.slice(-500)} ${err}`))
+      else resolve(out)
     })
   })
+}
+
+/**
+ * Runs the child script `script` with `args`, SIGKILLs it `ms` after it prints `ready` (so
+ * slow starts on a loaded machine do not turn rounds into no-ops); returns the last count it
+ * printed on a line of its own (transfers, operations). Shared with torture-coll.ts.
+ */
+export async function runAndKill(script: string, args: string[], ms: number): Promise<number> {
+  const out = await runUntilKilled(script, args, o => o.startsWith('ready\n') ? ms : undefined, { ms: 30_000, fail: true })
+  const lines = out.split('\n').filter(l => /^\d+$/.test(l))
+  return lines.length ? Number(lines[lines.length - 1]) : 0
 }
 
 export async function torture(rounds: number, modes: string[]): Promise<number> {

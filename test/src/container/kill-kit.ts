@@ -9,11 +9,11 @@
  * nor than the previous life's state, and pass `check()`.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canonicalHash } from './graph-kit.js'
+import { runUntilKilled } from '../torture-kit.js'
 import { Container } from '../../../src/container/index.js'
 import { RegionNotFoundError } from '../../../regions/index.js'
 
@@ -36,26 +36,14 @@ export interface LivesOptions {
 export interface LivesResult { lives: number; durableLives: number; openKills: number; version: number }
 
 /** Runs one life: the child's stdout lines up to its SIGKILL (a child that dies otherwise is an error). */
-function runLife(o: LivesOptions, life: number, plan: KillPlan): Promise<string[]> {
-  const args = [child, o.file, String(o.seed + life), o.large ? 'large' : 'small', ...(o.compactFactor === undefined ? [] : [String(o.compactFactor)])]
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let text = '', err = ''
-  let killing = false
-  const kill = (): void => { if (!killing) { killing = true; p.kill('SIGKILL') } }
-  // 60 s at the latest: a loaded machine can be slow to get there (15 s was too short once).
-  const deadline = setTimeout(kill, 60_000)
-  p.stdout.on('data', (d: Buffer) => {
-    text += d.toString()
-    if (killing) return
-    if ('openMs' in plan) { if (text.startsWith('opening\n')) { killing = true; setTimeout(() => p.kill('SIGKILL'), plan.openMs) } }
-    else if (text.split('\n').filter(l => l.startsWith('done ')).length >= plan.points) { killing = true; setTimeout(() => p.kill('SIGKILL'), plan.extraMs) }
-  })
-  p.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  return new Promise((resolve, reject) => p.on('exit', (code, signal) => {
-    clearTimeout(deadline)
-    if (signal !== 'SIGKILL') reject(new Error(`life ${life}: the child exited (${code ?? signal}) instead of being killed: ${text.slice(-500)} ${err}`))
-    else resolve(text.split('\n').filter(l => l !== ''))
-  }))
+async function runLife(o: LivesOptions, life: number, plan: KillPlan): Promise<string[]> {
+  const args = [o.file, String(o.seed + life), o.large ? 'large' : 'small', ...(o.compactFactor === undefined ? [] : [String(o.compactFactor)])]
+  const killIn = (out: string): number | undefined => 'openMs' in plan
+    ? (out.startsWith('opening\n') ? plan.openMs : undefined)
+    : (out.split('\n').filter(l => l.startsWith('done ')).length >= plan.points ? plan.extraMs : undefined)
+  // 60 s at the latest, a normal end: a loaded machine can be slow to get there (15 s was too short once).
+  const out = await runUntilKilled(child, args, killIn, { ms: 60_000, fail: false }).catch((e: Error) => { throw new Error(`life ${life}: ${e.message}`) })
+  return out.split('\n').filter(l => l !== '')
 }
 
 /** Runs lives of `o.file` and checks the file after each (see the file's comment). */
