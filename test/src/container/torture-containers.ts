@@ -1,0 +1,31 @@
+/**
+ * `npm run torture -- <seconds> containers`: lives of container files killed during points and
+ * opens (kill-kit.ts). Three quarters of the time on small points with frequent compactions, a
+ * quarter on 7 MB streamed full points; a quarter of the lives killed during their open. First,
+ * once, the opt-in tests npm test skips for time (`PMEM_RESTORE_LONG=1`: restore-fast.test.ts's
+ * scenario on a real region).
+ */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { killLives, type KillPlan } from './kill-kit.js'
+
+export async function tortureContainers(seconds: number): Promise<void> {
+  const long = path.join(import.meta.dirname, 'restore-fast.test.js')
+  const t = spawnSync(process.execPath, ['--test', long], { env: { ...process.env, PMEM_RESTORE_LONG: '1' }, encoding: 'utf8' })
+  if (t.status !== 0 || !/^# skipped 0$/m.test(t.stdout)) throw new Error(`the opt-in long tests failed or were skipped (${long}):\n${t.stdout}${t.stderr}`)
+  console.log('containers: the PMEM_RESTORE_LONG tests passed')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-torture-'))
+  const rnd = (n: number): number => Math.floor(Math.random() * n)
+  const plan = (openMax: number) => (): KillPlan => rnd(4) === 0 ? { openMs: rnd(openMax) } : { points: 1 + rnd(8), extraMs: rnd(40) }
+  try {
+    let end = Date.now()
+    for (const [large, share] of [[false, 0.75], [true, 0.25]] as const) {
+      end += seconds * share * 1000
+      const stop = end
+      const r = await killLives({ file: path.join(dir, large ? 'large.pmc' : 'small.pmc'), seed: Date.now() % 100_000, large, compactFactor: large ? undefined : 1.3, plan: plan(large ? 200 : 40), more: () => Date.now() < stop })
+      console.log(`containers (${large ? 'large' : 'small'}): ${r.lives} lives passed, ${r.durableLives} with durable points, ${r.openKills} killed during their open; last version ${r.version}`)
+    }
+  } finally { fs.rmSync(dir, { recursive: true, force: true }) }
+}
