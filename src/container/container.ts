@@ -227,14 +227,19 @@ export class Container<T extends object = Record<string, any>> {
   /**
    * The raw object behind a proxy of this container. The program may keep and mutate it, so
    * it becomes exposed (with everything it reaches): compared at every point from now on,
-   * which costs about 100 ns per object per point (README, "Change detection"). For a copy
-   * to print, clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
+   * which costs about 100 ns per object per point (README, "Change detection"); with
+   * `track: 'barriers'` it is watched the same way (watch.ts inv. W4; before session 12 an
+   * unwrapped object was neither, and writes through it were lost). For a copy to print,
+   * clone or send, use {@link snapshot}. Any state (after close, nothing is exposed).
    */
   unwrap<V>(v: V): V {
     const t = this.#life.tables
     const raw = t.barrier.unwrap(v)
     const state = this.#life.state
-    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') t.expose(raw)
+    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') {
+      t.expose(raw)
+      t.watchRaw(raw)
+    }
     return raw
   }
 

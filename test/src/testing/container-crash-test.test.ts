@@ -72,16 +72,31 @@ test('containerCrashTest: mutations through kept references and private state th
   })
 })
 
+/**
+ * A program wrong with `track: 'barriers'`: a user it adds through `c.root` it also keeps raw,
+ * and a tag renames the kept users through those raw references, which no barrier sees and
+ * nothing watches (their holder, reached through proxies, is not watched: watch.ts inv. W1).
+ * (Before session 12 these tests wrote through `c.unwrap` results, which are now watched.)
+ */
+function barrierLoss(c: Container<object>, op: Op, kept: unknown[]): void {
+  const root = c.root as Root
+  if ('add' in op) {
+    const u = new User(); u.name = op.add
+    root.users.push(u); kept.push(u)
+  } else if ('tag' in op) for (const u of kept as User[]) u.name += '!'
+  else apply(root, op)
+}
+
 test('with track: barriers, containerCrashTest catches mutations the write barrier cannot see', async () => {
   await assert.rejects(containerCrashTest({
     init, operation, classes: [User], runs: 50, lives: 1, track: 'barriers',
-    run: (c, op) => { if ('tag' in op) (c.unwrap(c.root) as Root).meta.count += 1; else apply(c.root as Root, op) },
+    run: barrierLoss,
   }), (e: unknown) => {
     assert.ok(e instanceof CrashTestError)
     // the first point writes the whole graph, so the shrunk case is one earlier op, then the raw mutation
     assert.match(e.message, /Operations \(shrunk\): \[ (\[\], )*\[ \{ \w+: [^}]*\}, \{ tag: -?\d+n \} \]/)
-    const m = /root\.meta\.count: expected (\d+), got (\d+)/.exec(e.message)
-    assert.ok(m !== null && Number(m[1]) === Number(m[2]) + 1, e.message)
+    const m = /root\.users\[0\]\.name: expected "(.*)", got "(.*)"/.exec(e.message)
+    assert.ok(m !== null && m[1] === `${m[2]}!`, e.message)
     return true
   })
 })
@@ -90,10 +105,10 @@ test('containerCrashTest goes on after each recovery: a program wrong only in a 
   const recovered = new WeakMap<object, boolean>()     // per container: opened on a recovered image (not the first life of a run)
   await assert.rejects(containerCrashTest({
     init, operation, classes: [User], runs: 15, lives: 3, maxPoints: 10, track: 'barriers',
-    run: (c, op) => {
+    run: (c, op, kept) => {
       if (!recovered.has(c)) recovered.set(c, c.version > 0)
-      // After a recovery, tags go in through a raw reference: lost (track: 'barriers').
-      if ('tag' in op && recovered.get(c) === true) (c.unwrap(c.root) as Root).meta.count += 1
+      // After a recovery, users added are kept raw and tags rename them: lost (track: 'barriers').
+      if (recovered.get(c) === true) barrierLoss(c, op, kept)
       else apply(c.root as Root, op)
     },
   }), (e: unknown) => {
