@@ -14,13 +14,22 @@
  * | closed | the lease released (best effort), the store refuses every call | `close`, `discard` |
  *
  * A failed open releases the lease it took and deletes the row it created (hosted inv. H1).
+ *
+ * Invariant (cited as "pg-hosted inv. P1"): a store follows the container row its open found
+ * (its id), never just the name. The open's snapshot and every refresh's snapshot first look
+ * the name up (load.ts rowHolds); a row deleted since (PostgresStore.delete, or by hand) or
+ * replaced by another of the same name (deleted and created again: ids are never reused) is
+ * RegionNotFoundError, and the store keeps the version it holds. Without it a reader's
+ * refresh found no version rows of the old id and resolved "no change" for ever, showing a
+ * container that no longer exists (as a file's reader does with region-file.ts inv. C7). A
+ * writer needs no lookup: its commit's fence finds no row of its id (LeaseLostError, pg inv. 4).
  */
-import { CorruptionError, InvalidArgumentError, RegionNotFoundError } from '../../regions/index.js'
+import { CorruptionError, InvalidArgumentError, PmemError, RegionNotFoundError } from '../../regions/index.js'
 import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../../txn/index.js'
 import { PgChunkStore, type View } from './chunks.js'
 import { commitVersion } from './commit.js'
 import { acquireLease, releaseLease, renewLease } from './lease.js'
-import { emptyView, keptRows, loadRows, loadVersions, newestIntact, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
+import { emptyView, keptRows, loadRows, loadVersions, newestIntact, rowHolds, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
 import { storeError, type Pool, type Queryable } from './pg.js'
 import type { Tables } from './schema.js'
 
@@ -33,7 +42,7 @@ export interface HostContext {
   leaseMs: number
 }
 
-interface Row { id: number; chunkSize: number; keepVersions: number; created: boolean }
+interface Row { id: number; name: string; chunkSize: number; keepVersions: number; created: boolean }
 
 export interface HostedPg extends HostedStore {
   readonly store: PgChunkStore | null
@@ -63,14 +72,14 @@ async function findOrCreate(ctx: HostContext, name: string, options: HostOpenOpt
   const select = async (): Promise<Row | null> => {
     const r = await ctx.pool.query(`SELECT id::float8 AS id, chunk_size, keep_versions FROM ${t.containers} WHERE name = $1`, [name])
     const x = r.rows[0]
-    return x === undefined ? null : { id: x.id, chunkSize: x.chunk_size, keepVersions: x.keep_versions, created: false }
+    return x === undefined ? null : { id: x.id, name, chunkSize: x.chunk_size, keepVersions: x.keep_versions, created: false }
   }
   const found = await select()
   if (found !== null || options.create === null) return found
   const r = await ctx.pool.query(
     `INSERT INTO ${t.containers} (name, chunk_size, keep_versions) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id::float8 AS id`,
     [name, options.create.chunkSize, options.create.keepVersions])
-  if (r.rowCount === 1) return { id: r.rows[0].id, chunkSize: options.create.chunkSize, keepVersions: options.create.keepVersions, created: true }
+  if (r.rowCount === 1) return { id: r.rows[0].id, name, chunkSize: options.create.chunkSize, keepVersions: options.create.keepVersions, created: true }
   return select()    // another process created it meanwhile
 }
 
@@ -94,6 +103,7 @@ async function loadAll(ctx: HostContext, row: Row, path: string, options: HostOp
   let failed: unknown
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    await assertRowHolds(client, ctx.tables, row, path, 'open')     // pg-hosted inv. P1: deleted since it was found
     const versions = await loadVersions(client, ctx.tables, row.id)
     const rows = await loadRows(client, ctx.tables, row.id)
     await client.query('COMMIT')
@@ -104,7 +114,7 @@ async function loadAll(ctx: HostContext, row: Row, path: string, options: HostOp
     throw e
   } finally {
     client.off('error', noop)
-    client.release(failed instanceof Error && !(failed instanceof InvalidArgumentError || failed instanceof CorruptionError) ? failed : undefined)
+    client.release(failed instanceof Error && !(failed instanceof PmemError) ? failed : undefined)
   }
 }
 
@@ -124,6 +134,19 @@ function pick(versions: VersionRow[], rows: ChunkRow[], row: Row, path: string, 
 }
 
 const noop = (): void => {}
+
+/**
+ * pg-hosted inv. P1: RegionNotFoundError unless the snapshot of `db` still names the
+ * container `row` (deleted, or deleted and created again since the open found it).
+ */
+async function assertRowHolds(db: Queryable, t: Tables, row: Row, path: string, action: 'open' | 'refresh', held?: number): Promise<void> {
+  const holds = await rowHolds(db, t, row.name, row.id)
+  if (holds === 'same') return
+  const what = holds === 'deleted' ? 'deleted (PostgresStore.delete, or its rows deleted by hand)' : 'deleted and created again under its name (another container now)'
+  throw new RegionNotFoundError(action === 'open'
+    ? `Cannot open container "${path}": it was ${what} while this open loaded it; open it again`
+    : `Cannot refresh container "${path}": it was ${what} since this read-only store opened it, so no writer's version can reach it any more; it still shows version ${held}: close it and open the container again`)
+}
 
 class Hosted implements HostedPg {
   readonly path: string
@@ -208,9 +231,10 @@ class Hosted implements HostedPg {
     let failed: unknown
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const old = this.store.durableView
+      await assertRowHolds(client, ctx.tables, this.#row, this.path, 'refresh', old.version)     // pg-hosted inv. P1
       const versions = await loadVersions(client, ctx.tables, this.#row.id)
       const newest = versions[versions.length - 1]
-      const old = this.store.durableView
       let changed = false
       if (newest !== undefined && newest.version !== old.version) {
         const base = versions.some(v => v.version === old.version) ? old : null     // still retained: only the rows written since
@@ -226,7 +250,7 @@ class Hosted implements HostedPg {
       throw storeError(e, `Cannot refresh container "${this.path}"`)
     } finally {
       client.off('error', noop)
-      client.release(failed instanceof Error ? failed : undefined)
+      client.release(failed instanceof Error && !(failed instanceof PmemError) ? failed : undefined)
     }
   }
 

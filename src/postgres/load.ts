@@ -47,6 +47,18 @@ export async function loadVersions(db: Queryable, t: Tables, id: number): Promis
   return r.rows.map(row => ({ version: row.version, time: Math.round(row.time), chunkCount: row.chunk_count, bytes: row.bytes, meta: new Uint8Array(row.meta), written: row.written }))
 }
 
+/**
+ * Whether container `name` is still the row `id` an open found, in the caller's snapshot:
+ * 'deleted' if no row has that name, 'replaced' if another row has it (deleted and created
+ * again: ids are never reused). What a read-only store asks before trusting "no new
+ * version" (pg-hosted inv. P1), as a file's reader asks `pathHolds` (region-file.ts inv. C7).
+ */
+export async function rowHolds(db: Queryable, t: Tables, name: string, id: number): Promise<'same' | 'deleted' | 'replaced'> {
+  const r = await db.query(`SELECT id::float8 AS id FROM ${t.containers} WHERE name = $1`, [name])
+  const now = r.rows[0]?.id as number | undefined
+  return now === undefined ? 'deleted' : now === id ? 'same' : 'replaced'
+}
+
 /** The version rows as the chunk store lists them (without `written`). */
 export function storeVersions(rows: VersionRow[]): StoreVersion[] {
   return rows.map(({ written: _, ...v }) => v)

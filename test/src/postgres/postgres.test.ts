@@ -21,6 +21,7 @@ import './pause.js'       // a writer paused inside its commit (shares this file
 import './rows.js'        // damaged and foreign rows (shares this file's cluster)
 import './readers.js'     // readers refreshing beside a writer (shares this file's cluster)
 import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
+import './deleted.js'     // a container deleted under its readers and its writer (shares this file's cluster)
 
 const kit = useCluster()
 
