@@ -5,7 +5,7 @@
  * builds the chosen version's view from them (load.ts, checked: inv. L1-L3), keeps the rows
  * of the retention window until the next turn of the event loop so that `openVersion` serves
  * any version retained at open to the container's synchronous load (its fall-back, an older
- * version restored), and renews the lease until closed.
+ * version restored; held until closed for PostgresStore.check), and renews the lease until closed.
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
@@ -48,8 +48,11 @@ export interface HostedPg extends HostedStore {
   readonly store: PgChunkStore | null
 }
 
-/** Opens container `name` as `options` ask; `onClose` runs once it is closed. */
-export async function openHostedPg(ctx: HostContext, name: string, options: HostOpenOptions, onClose: () => void): Promise<HostedPg> {
+/**
+ * Opens container `name` as `options` ask; `onClose` runs once it is closed. `keepRows`: hold
+ * the rows of every retained version until closed (PostgresStore.check), not one turn.
+ */
+export async function openHostedPg(ctx: HostContext, name: string, options: HostOpenOptions, onClose: () => void, keepRows = false): Promise<HostedPg> {
   const path = `${ctx.where}#${name}`
   const row = await findOrCreate(ctx, name, options)
   if (row === null) return closedShell(path, onClose)
@@ -57,7 +60,7 @@ export async function openHostedPg(ctx: HostContext, name: string, options: Host
   try {
     if (!options.readOnly) generation = await acquireLease(ctx.pool, ctx.tables, row.id, ctx.holder, ctx.leaseMs, path)
     const loaded = await loadAll(ctx, row, path, options)
-    return new Hosted(ctx, path, row, generation, loaded, options.readOnly, onClose)
+    return new Hosted(ctx, path, row, generation, loaded, options.readOnly, onClose, keepRows)
   } catch (e) {
     if (generation !== null) await releaseLease(ctx.pool, ctx.tables, row.id, ctx.holder, generation).catch(() => undefined)
     if (row.created) await ctx.pool.query(`DELETE FROM ${ctx.tables.containers} WHERE id = $1`, [row.id]).catch(() => undefined)
@@ -161,7 +164,9 @@ class Hosted implements HostedPg {
    * from them (openVersion, which a container calls only while it opens: its fall-back, an
    * older version restored, all synchronous once the host's open resolved). Dropped on the
    * next turn of the event loop: the superseded rows of the window are held only that long
-   * (and the view a writer's `version` asked for, built at once, stays in #older).
+   * (and the view a writer's `version` asked for, built at once, stays in #older); an open
+   * with `keepRows` (PostgresStore.check, which opens every retained version) holds them
+   * until closed.
    */
   #versions: VersionRow[]
   #rows: ChunkRow[]
@@ -170,7 +175,7 @@ class Hosted implements HostedPg {
   #timer: NodeJS.Timeout | null = null
   #closing: Promise<void> | null = null
 
-  constructor(ctx: HostContext, path: string, row: Row, generation: number | null, l: Loaded, readOnly: boolean, onClose: () => void) {
+  constructor(ctx: HostContext, path: string, row: Row, generation: number | null, l: Loaded, readOnly: boolean, onClose: () => void, keepRows: boolean) {
     this.#ctx = ctx
     this.path = path
     this.created = row.created
@@ -194,7 +199,7 @@ class Hosted implements HostedPg {
     this.#retained = retained
     this.#older = new Map()
     if (l.target !== undefined && l.target !== l.view.version) this.openVersion(l.target)
-    setImmediate(() => this.#dropRows()).unref()
+    if (!keepRows) setImmediate(() => this.#dropRows()).unref()
     if (generation !== null) {
       this.#timer = setInterval(() => { void this.#renew() }, Math.max(50, Math.floor(ctx.leaseMs / 3)))
       this.#timer.unref()

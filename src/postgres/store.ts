@@ -18,7 +18,7 @@ import {
   ContainerLockedError, InvalidArgumentError, PmemError, RegionClosedError, RegionNotFoundError, StoreUnavailableError, describe,
 } from '../../regions/index.js'
 import type { ChunkStoreHost, HostedStore, HostOpenOptions } from '../../txn/index.js'
-import { listVersions, type VersionInfo } from '../container/index.js'
+import { checkHosted, listVersions, type ContainerCheck, type VersionInfo } from '../container/index.js'
 import { loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
 import { ensureSchema, tablesIn, type Tables } from './schema.js'
 import { loadVersions } from './load.js'
@@ -125,6 +125,31 @@ export class PostgresStore implements ChunkStoreHost {
       const list = await loadVersions(this.#pool, this.#tables, id)
       return listVersions({ versions: () => list }, path)
     } catch (e) { throw storeError(e, `Cannot list the versions of container "${path}"`) }
+  }
+
+  /**
+   * Validates container `name` without changing it (a read-only open: no lease, so it works
+   * beside a live writer), as `Container.check(path)` validates a file: the store, and every
+   * record of every retained version, all read in one REPEATABLE READ snapshot and decoded
+   * without the program's classes. A fall-back or a retained version dropped as damaged makes
+   * `ok` false. RegionNotFoundError if there is no such container; CorruptionError if no
+   * retained version is intact.
+   */
+  async check(name: string): Promise<ContainerCheck> {
+    this.#ready('check a container in')
+    checkName(name, this.where)
+    const path = `${this.where}#${name}`
+    let opened: HostedPg | null = null
+    let h: HostedPg
+    try {
+      h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, { readOnly: true, create: null }, () => this.#forget(opened, name, true), true)
+    } catch (e) { throw storeError(e, `Cannot check container "${path}"`) }
+    opened = h
+    this.#open.add(h)
+    try {
+      if (h.store === null) throw new RegionNotFoundError(`Cannot check container "${path}": there is no such container`)
+      return checkHosted(h)
+    } finally { await h.close() }
   }
 
   /** The names of the containers in the database, sorted. */

@@ -22,6 +22,7 @@ import './rows.js'        // damaged and foreign rows (shares this file's cluste
 import './readers.js'     // readers refreshing beside a writer (shares this file's cluster)
 import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
 import './deleted.js'     // a container deleted under its readers and its writer (shares this file's cluster)
+import './check.js'       // PostgresStore.check: every retained version (shares this file's cluster)
 
 const kit = useCluster()
 
