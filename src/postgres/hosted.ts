@@ -11,7 +11,8 @@
  * | --- | --- | --- |
  * | opening | the row is found or created, the lease taken (writer), versions loaded | `openHostedPg` |
  * | open | the store serves the container; a writer's lease is renewed every leaseMs / 3 | the open completed |
- * | closed | the lease released (best effort), the store refuses every call | `close`, `discard` |
+ * | closing | new commits refused; the commits begun end (pg-hosted inv. P2) | `close`, `discard` |
+ * | closed | the lease released (best effort), the store refuses every call | the commits begun ended |
  *
  * A failed open releases the lease it took and deletes the row it created (hosted inv. H1).
  *
@@ -23,6 +24,13 @@
  * refresh found no version rows of the old id and resolved "no change" for ever, showing a
  * container that no longer exists (as a file's reader does with region-file.ts inv. C7). A
  * writer needs no lookup: its commit's fence finds no row of its id (LeaseLostError, pg inv. 4).
+ *
+ * Invariant "pg-hosted inv. P2": a close (the container's, or PostgresStore.close under an
+ * open container) refuses new commits at once, waits for the commits already begun to end,
+ * and only then closes the store and releases the lease. Before, PostgresStore.close closed
+ * the store under a committing point: the database committed it, the point rejected with
+ * RegionClosedError (it could not read its stats) and the container broke; or the release
+ * ran first and the commit was fenced as if its lease had been taken over.
  */
 import { CorruptionError, InvalidArgumentError, PmemError, RegionNotFoundError } from '../../regions/index.js'
 import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../../txn/index.js'
@@ -262,6 +270,7 @@ class Hosted implements HostedPg {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#timer !== null) clearInterval(this.#timer)
+      await this.store.drain('it is closed')     // pg-hosted inv. P2: a commit begun ends first, then the lease goes
       this.store.close('it is closed')
       for (const s of this.#older.values()) s.close('it is closed')
       if (this.#generation !== null) {

@@ -23,6 +23,7 @@ import './readers.js'     // readers refreshing beside a writer (shares this fil
 import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
 import './deleted.js'     // a container deleted under its readers and its writer (shares this file's cluster)
 import './check.js'       // PostgresStore.check: every retained version (shares this file's cluster)
+import './closing.js'     // the store closed while a point commits (shares this file's cluster)
 
 const kit = useCluster()
 
