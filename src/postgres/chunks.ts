@@ -251,6 +251,7 @@ export class PgChunkStore implements ChunkStore {
 
   /** Moves a read-only store on to a newer view (a reader's refresh). */
   replaceView(view: View, versions: StoreVersion[]): void {
+    this.#ready('refresh')
     if (!this.readOnly) throw new InvalidArgumentError(`Cannot refresh container "${this.#path}": only a read-only store moves to newer versions (the writer makes them)`)
     this.#durable = this.#base = view
     this.#versions = versions

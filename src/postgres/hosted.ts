@@ -31,19 +31,24 @@
  * the store under a committing point: the database committed it, the point rejected with
  * RegionClosedError (it could not read its stats) and the container broke; or the release
  * ran first and the commit was fenced as if its lease had been taken over.
+ *
+ * Invariant "pg-hosted inv. P3": PostgresStore.close waits for the opens in flight (then
+ * closes what they opened) and ends the pool only once every call begun on it settled
+ * (pg.ts GatedPool): pg-pool leaves a connect queued at its end() pending for ever, so a
+ * refresh racing the close hung, and the container's close behind it.
  */
-import { CorruptionError, InvalidArgumentError, PmemError, RegionNotFoundError } from '../../regions/index.js'
+import { InvalidArgumentError, PmemError, RegionClosedError, RegionNotFoundError } from '../../regions/index.js'
 import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../../txn/index.js'
 import { PgChunkStore, type View } from './chunks.js'
 import { commitVersion } from './commit.js'
 import { acquireLease, releaseLease, renewLease } from './lease.js'
 import { emptyView, keptRows, loadRows, loadVersions, newestIntact, rowHolds, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
-import { storeError, type Pool, type Queryable } from './pg.js'
+import { storeError, type PoolLike, type Queryable } from './pg.js'
 import type { Tables } from './schema.js'
 
 /** What an open needs from its PostgresStore. */
 export interface HostContext {
-  pool: Pool
+  pool: PoolLike
   tables: Tables
   where: string
   holder: string
@@ -237,6 +242,7 @@ class Hosted implements HostedPg {
    * Resolves true if the version changed. The hook a container's refresh() builds on.
    */
   async refresh(): Promise<boolean> {
+    if (this.#closing !== null) throw new RegionClosedError(`Cannot refresh container "${this.path}": it is closed`)
     if (this.#generation !== null) return false    // the writer makes the versions: nothing to fetch
     const ctx = this.#ctx
     const client = await ctx.pool.connect().catch((e: unknown) => { throw storeError(e, `Cannot refresh container "${this.path}"`) })
