@@ -42,8 +42,8 @@ import type { ChunkStore, HostedStore, HostOpenOptions, StoreVersion } from '../
 import { PgChunkStore, type View } from './chunks.js'
 import { commitVersion } from './commit.js'
 import { acquireLease, releaseLease, renewLease } from './lease.js'
-import { emptyView, keptRows, loadRows, loadVersions, newestIntact, rowHolds, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
-import { storeError, type PoolLike, type Queryable } from './pg.js'
+import { emptyView, keptRows, loadRows, loadVersionsHeld, newestIntact, storeVersions, viewOf, type ChunkRow, type VersionRow } from './load.js'
+import { storeError, type PoolLike } from './pg.js'
 import type { Tables } from './schema.js'
 
 /** What an open needs from its PostgresStore. */
@@ -119,8 +119,8 @@ async function loadAll(ctx: HostContext, row: Row, path: string, options: HostOp
   let failed: unknown
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    await assertRowHolds(client, ctx.tables, row, path, 'open')     // pg-hosted inv. P1: deleted since it was found
-    const versions = await loadVersions(client, ctx.tables, row.id)
+    const { holds, versions } = await loadVersionsHeld(client, ctx.tables, row.id, row.name)
+    assertHolds(holds, path, 'open')     // pg-hosted inv. P1: deleted since it was found
     const rows = await loadRows(client, ctx.tables, row.id)
     await client.query('COMMIT')
     return pick(versions, rows, row, path, options)
@@ -152,11 +152,10 @@ function pick(versions: VersionRow[], rows: ChunkRow[], row: Row, path: string, 
 const noop = (): void => {}
 
 /**
- * pg-hosted inv. P1: RegionNotFoundError unless the snapshot of `db` still names the
- * container `row` (deleted, or deleted and created again since the open found it).
+ * pg-hosted inv. P1: RegionNotFoundError unless the snapshot still names the container the
+ * open found (deleted, or deleted and created again since: load.ts loadVersionsHeld).
  */
-async function assertRowHolds(db: Queryable, t: Tables, row: Row, path: string, action: 'open' | 'refresh', held?: number): Promise<void> {
-  const holds = await rowHolds(db, t, row.name, row.id)
+function assertHolds(holds: 'same' | 'deleted' | 'replaced', path: string, action: 'open' | 'refresh', held?: number): void {
   if (holds === 'same') return
   const what = holds === 'deleted' ? 'deleted (PostgresStore.delete, or its rows deleted by hand)' : 'deleted and created again under its name (another container now)'
   throw new RegionNotFoundError(action === 'open'
@@ -251,8 +250,8 @@ class Hosted implements HostedPg {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
       const old = this.store.durableView
-      await assertRowHolds(client, ctx.tables, this.#row, this.path, 'refresh', old.version)     // pg-hosted inv. P1
-      const versions = await loadVersions(client, ctx.tables, this.#row.id)
+      const { holds, versions } = await loadVersionsHeld(client, ctx.tables, this.#row.id, this.#row.name)
+      assertHolds(holds, this.path, 'refresh', old.version)     // pg-hosted inv. P1
       const newest = versions[versions.length - 1]
       let changed = false
       if (newest !== undefined && newest.version !== old.version) {
