@@ -18,7 +18,7 @@
  *
  * Invariant (cited as "pg-hosted inv. P1"): a store follows the container row its open found
  * (its id), never just the name. The open's snapshot and every refresh's snapshot first look
- * the name up (load.ts rowHolds); a row deleted since (PostgresStore.delete, or by hand) or
+ * the name up (load.ts loadVersionsHeld); a row deleted since (PostgresStore.delete, or by hand) or
  * replaced by another of the same name (deleted and created again: ids are never reused) is
  * RegionNotFoundError, and the store keeps the version it holds. Without it a reader's
  * refresh found no version rows of the old id and resolved "no change" for ever, showing a
