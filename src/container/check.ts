@@ -11,7 +11,7 @@ import { fileBacking, type Backing } from './backing.js'
 import { checkStable } from './follow.js'
 import { checkIndex, restoreFrom } from './restore.js'
 import type { FallBack } from './options.js'
-import type { ChunkStore } from './store.js'
+import type { ChunkStore, HostedStore } from './store.js'
 
 /** What {@link Container.check} finds. */
 export interface ContainerCheck {
@@ -58,6 +58,21 @@ export function checkFile(path: string): ContainerCheck {
 function checkStore(backing: Backing, path: string): ContainerCheck {
   const store = backing.reopen()
   if (store === null) return { ok: true, version: 0, versions: [], problems: [] }
+  return checkVersions(store, v => backing.openVersion(v), path)
+}
+
+/**
+ * Checks a named store a host (PostgresStore.check) opened read-only with the rows of every
+ * retained version at hand (its `openVersion` serves each one): what `checkFile` checks in a
+ * file. Nothing here writes.
+ */
+export function checkHosted(h: HostedStore): ContainerCheck {
+  if (h.store === null) return { ok: true, version: 0, versions: [], problems: [] }
+  return checkVersions(h.store, v => h.openVersion(v), h.path)
+}
+
+/** The store's damage, and every record of every retained version (`openVersion` gives an older one). */
+function checkVersions(store: ChunkStore, openVersion: (v: number) => ChunkStore, path: string): ContainerCheck {
   const problems = [...damageOf(store), ...store.check().problems]
   if (store.fellBack !== null) problems.unshift(`version ${store.fellBack.from} is damaged (${store.fellBack.reason}); the newest intact version is ${store.version}`)
   const versions: number[] = []
@@ -66,7 +81,7 @@ function checkStore(backing: Backing, path: string): ContainerCheck {
     if (v.meta.length === 0) continue
     versions.push(v.version)
     try {
-      const view = v.version === store.version ? store : backing.openVersion(v.version)
+      const view = v.version === store.version ? store : openVersion(v.version)
       restoreFrom(view, path, new AnyClassRegistry())
       const bad = checkIndex(view, path)
       if (bad.length > 0) throw new CorruptionError(bad.join('; '))

@@ -106,6 +106,8 @@ export class PgChunkStore implements ChunkStore {
   /** Failed commits so far: a batch sealed before a failure is refused (it builds on the lost one). */
   #failures = 0
   #closed: string | null = null
+  /** Why commits are refused from now on (a close waiting for the commits begun: drain), or null. */
+  #draining: string | null = null
 
   constructor(init: PgChunkStoreInit) {
     this.#path = init.path
@@ -198,6 +200,7 @@ export class PgChunkStore implements ChunkStore {
     let next: View
     try {
       this.#writable('commit')
+      if (this.#draining !== null) throw new RegionClosedError(`Cannot commit container "${this.#path}": ${this.#draining}; nothing was written`)
       if (this.#lost !== null) throw this.#lost
       ;({ batch, next } = this.#seal())
     } catch (e) {
@@ -248,14 +251,25 @@ export class PgChunkStore implements ChunkStore {
 
   /** Moves a read-only store on to a newer view (a reader's refresh). */
   replaceView(view: View, versions: StoreVersion[]): void {
+    this.#ready('refresh')
     if (!this.readOnly) throw new InvalidArgumentError(`Cannot refresh container "${this.#path}": only a read-only store moves to newer versions (the writer makes them)`)
     this.#durable = this.#base = view
     this.#versions = versions
     this.#clearStaged()
   }
 
+  /**
+   * Refuses every later commit, and resolves once the commits already begun have ended
+   * (pg-hosted inv. P2: a close waits for them, so a commit the database made is the point's
+   * outcome, not RegionClosedError). Reads stay allowed until `close`.
+   */
+  drain(why: string): Promise<void> {
+    this.#draining ??= why
+    return this.#chain.then(() => undefined, () => undefined)
+  }
+
   /** Makes every later call fail (the container or the store was closed). */
-  close(why: string): void { this.#closed ??= why }
+  close(why: string): void { this.#draining ??= why; this.#closed ??= why }
 
   // ---- internals ----
 

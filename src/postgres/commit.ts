@@ -9,7 +9,7 @@
  */
 import { CorruptionError, LeaseLostError, StoreUnavailableError } from '../../regions/index.js'
 import { chunkCrc, type SealedBatch } from './chunks.js'
-import { storeError, type Pool, type PoolClient } from './pg.js'
+import { storeError, type PoolClient, type PoolLike } from './pg.js'
 import type { Tables } from './schema.js'
 
 /** Bytes of chunk data sent per INSERT statement. */
@@ -26,7 +26,7 @@ const IDLE_FLOOR_MS = 1000
 
 /** The container and lease a commit is made under. */
 export interface CommitTarget {
-  pool: Pool
+  pool: PoolLike
   tables: Tables
   id: number
   holder: string

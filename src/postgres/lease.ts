@@ -15,7 +15,7 @@
  * commit, however long it was paused. An expired lease nobody took over still renews: the
  * generation, not the clock, decides.
  */
-import { ContainerLockedError } from '../../regions/index.js'
+import { ContainerLockedError, RegionNotFoundError } from '../../regions/index.js'
 import type { Queryable } from './pg.js'
 import type { Tables } from './schema.js'
 
@@ -28,6 +28,7 @@ export async function acquireLease(db: Queryable, t: Tables, id: number, holder:
     [id, holder, leaseMs])
   if (r.rowCount === 1) return r.rows[0].generation
   const h = await db.query(`SELECT lease_holder, lease_expires FROM ${t.containers} WHERE id = $1`, [id])
+  if (h.rows.length === 0) throw new RegionNotFoundError(`Cannot open container "${where}" for writing: it was deleted while this open took its lease; open it again`)   // pg-hosted inv. P1
   const holderNow = h.rows[0]?.lease_holder as string | undefined
   const expires = h.rows[0]?.lease_expires as Date | undefined
   throw new ContainerLockedError(`Cannot open container "${where}" for writing: it is held by "${holderNow}" until ${expires?.toISOString()} (its lease, renewed while it runs); close that writer, wait for its lease to expire, or open with { readOnly: true }`, holderNow, expires)

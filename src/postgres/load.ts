@@ -37,14 +37,34 @@ export interface ChunkRow {
   data: Uint8Array
 }
 
+const VERSION_COLUMNS = `v.version::float8 AS version, v.chunk_count, v.meta, v.bytes::float8 AS bytes, (extract(epoch FROM v.committed_at) * 1000)::float8 AS time, v.written`
+
+type Raw = { version: number; time: number; chunk_count: number; bytes: number; meta: Buffer; written: number[] }
+const versionRow = (row: Raw): VersionRow => ({ version: row.version, time: Math.round(row.time), chunkCount: row.chunk_count, bytes: row.bytes, meta: new Uint8Array(row.meta), written: row.written })
+
 /** The retained version rows of a container, oldest first. */
 export async function loadVersions(db: Queryable, t: Tables, id: number): Promise<VersionRow[]> {
+  const r = await db.query({ text: `SELECT ${VERSION_COLUMNS} FROM ${t.versions} v WHERE v.container_id = $1 ORDER BY v.version`, values: [id] })
+  return r.rows.map(versionRow)
+}
+
+/**
+ * The retained version rows of container `id`, and whether the name still names that row
+ * in the caller's snapshot: 'deleted' if no row has the name, 'replaced' if another row has
+ * it (deleted and created again: ids are never reused). What a read-only store asks before
+ * trusting "no new version" (pg-hosted inv. P1), as a file's reader asks `pathHolds`
+ * (region-file.ts inv. C7). One statement (the lookup rides on each version row) unless
+ * there is no version row, then a second one.
+ */
+export async function loadVersionsHeld(db: Queryable, t: Tables, id: number, name: string): Promise<{ holds: 'same' | 'deleted' | 'replaced'; versions: VersionRow[] }> {
   const r = await db.query({
-    text: `SELECT version::float8 AS version, chunk_count, meta, bytes::float8 AS bytes, (extract(epoch FROM committed_at) * 1000)::float8 AS time, written
-           FROM ${t.versions} WHERE container_id = $1 ORDER BY version`,
-    values: [id],
+    text: `SELECT (SELECT id::float8 FROM ${t.containers} WHERE name = $2) AS now_id, ${VERSION_COLUMNS} FROM ${t.versions} v WHERE v.container_id = $1 ORDER BY v.version`,
+    values: [id, name],
   })
-  return r.rows.map(row => ({ version: row.version, time: Math.round(row.time), chunkCount: row.chunk_count, bytes: row.bytes, meta: new Uint8Array(row.meta), written: row.written }))
+  const row = r.rows.length > 0 ? r.rows[0] : (await db.query(`SELECT id::float8 AS now_id FROM ${t.containers} WHERE name = $1`, [name])).rows[0]
+  const now = row?.now_id as number | null | undefined
+  const holds = now === null || now === undefined ? 'deleted' : now === id ? 'same' : 'replaced'
+  return { holds, versions: r.rows.map(versionRow) }
 }
 
 /** The version rows as the chunk store lists them (without `written`). */

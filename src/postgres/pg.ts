@@ -14,6 +14,56 @@ export interface Queryable {
 
 export type { Pool, PoolClient, PoolConfig }
 
+/** What a store's parts use of its pool: the gate below. */
+export interface PoolLike extends Queryable {
+  connect(): Promise<PoolClient>
+}
+
+/**
+ * The store's pool behind a gate (pg-hosted inv. P3): every connect and query is counted
+ * until it settles, and `end` first waits for them. pg-pool's own end() leaves a connect
+ * that waits for a client (queued while one was idle, or while all were in use) pending for
+ * ever, so an operation racing `PostgresStore.close()` (a reader's refresh, `versions`,
+ * `delete`) hung, and with it the container's close queued behind it.
+ *
+ * | state | what holds | entered by |
+ * | --- | --- | --- |
+ * | open | calls go to the pool, each counted until it settles | construction |
+ * | ending | calls still go through (the operations begun finish theirs); end waits for the count to reach zero | `end` |
+ * | ended | the pool ended: a call rejects as pg-pool rejects it (StoreUnavailableError once mapped) | the count reached zero |
+ */
+export class GatedPool implements PoolLike {
+  readonly #pool: Pool
+  readonly #pending = new Set<Promise<unknown>>()
+  #ended: Promise<void> | null = null
+
+  constructor(pool: Pool) { this.#pool = pool }
+
+  connect(): Promise<PoolClient> { return this.#track(this.#pool.connect()) }
+
+  query(text: string, values?: unknown[]): Promise<QueryResult>
+  query(config: { text: string; values?: unknown[]; binary?: boolean }): Promise<QueryResult>
+  query(a: string | { text: string; values?: unknown[] }, values?: unknown[]): Promise<QueryResult> {
+    return this.#track(typeof a === 'string' ? this.#pool.query(a, values) : this.#pool.query(a))
+  }
+
+  /** Waits for every call begun (and those they begin meanwhile), then ends the pool. */
+  end(): Promise<void> {
+    this.#ended ??= (async () => {
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+      await this.#pool.end()
+    })()
+    return this.#ended
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p)
+    const done = () => { this.#pending.delete(p) }
+    p.then(done, done)
+    return p
+  }
+}
+
 /** Loads pg, or says how to install it. */
 export async function loadPg(): Promise<{ Pool: typeof Pool }> {
   try {

@@ -18,8 +18,8 @@ import {
   ContainerLockedError, InvalidArgumentError, PmemError, RegionClosedError, RegionNotFoundError, StoreUnavailableError, describe,
 } from '../../regions/index.js'
 import type { ChunkStoreHost, HostedStore, HostOpenOptions } from '../../txn/index.js'
-import { listVersions, type VersionInfo } from '../container/index.js'
-import { loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
+import { checkHosted, listVersions, type ContainerCheck, type VersionInfo } from '../container/index.js'
+import { GatedPool, loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
 import { ensureSchema, tablesIn, type Tables } from './schema.js'
 import { loadVersions } from './load.js'
 import { openHostedPg, type HostedPg } from './hosted.js'
@@ -49,15 +49,20 @@ export class PostgresStore implements ChunkStoreHost {
   readonly leaseMs: number
   /** How this store's writers are named in leases: "host pid N store X". */
   readonly holder: string
-  readonly #pool: Pool
+  /** The pg pool (for `pool`); everything here goes through the gate (pg-hosted inv. P3). */
+  readonly #raw: Pool
+  readonly #pool: GatedPool
   readonly #tables: Tables
   /** Containers this store has open for writing (a second writer open here is refused at once). */
   readonly #writers = new Map<string, HostedPg | null>()
   readonly #open = new Set<HostedPg>()
+  /** Opens in flight: a close waits for them, then closes what they opened (pg-hosted inv. P3). */
+  readonly #opening = new Set<Promise<HostedPg>>()
   #closed: Promise<void> | null = null
 
   private constructor(pool: Pool, where: string, tables: Tables, leaseMs: number) {
-    this.#pool = pool
+    this.#raw = pool
+    this.#pool = new GatedPool(pool)
     this.where = where
     this.#tables = tables
     this.leaseMs = leaseMs
@@ -101,6 +106,12 @@ export class PostgresStore implements ChunkStoreHost {
       if (this.#writers.has(name)) throw new ContainerLockedError(`Cannot open container "${this.where}#${name}" for writing: this store (${this.holder}) already has it open for writing; close that container first, or open with { readOnly: true }`, this.holder)
       this.#writers.set(name, null)
     }
+    const opening = this.#opened(name, options)
+    this.#opening.add(opening)
+    try { return await opening } finally { this.#opening.delete(opening) }
+  }
+
+  async #opened(name: string, options: HostOpenOptions): Promise<HostedPg> {
     try {
       let opened: HostedPg | null = null
       const h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, options, () => this.#forget(opened, name, options.readOnly))
@@ -125,6 +136,31 @@ export class PostgresStore implements ChunkStoreHost {
       const list = await loadVersions(this.#pool, this.#tables, id)
       return listVersions({ versions: () => list }, path)
     } catch (e) { throw storeError(e, `Cannot list the versions of container "${path}"`) }
+  }
+
+  /**
+   * Validates container `name` without changing it (a read-only open: no lease, so it works
+   * beside a live writer), as `Container.check(path)` validates a file: the store, and every
+   * record of every retained version, all read in one REPEATABLE READ snapshot and decoded
+   * without the program's classes. A fall-back or a retained version dropped as damaged makes
+   * `ok` false. RegionNotFoundError if there is no such container; CorruptionError if no
+   * retained version is intact.
+   */
+  async check(name: string): Promise<ContainerCheck> {
+    this.#ready('check a container in')
+    checkName(name, this.where)
+    const path = `${this.where}#${name}`
+    let opened: HostedPg | null = null
+    let h: HostedPg
+    try {
+      h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, { readOnly: true, create: null }, () => this.#forget(opened, name, true), true)
+    } catch (e) { throw storeError(e, `Cannot check container "${path}"`) }
+    opened = h
+    this.#open.add(h)
+    try {
+      if (h.store === null) throw new RegionNotFoundError(`Cannot check container "${path}": there is no such container`)
+      return checkHosted(h)
+    } finally { await h.close() }
   }
 
   /** The names of the containers in the database, sorted. */
@@ -171,12 +207,15 @@ export class PostgresStore implements ChunkStoreHost {
   }
 
   /**
-   * Closes the store: every container opened through it is closed (its writer's lease
-   * released, best effort: an unreachable server lets it expire), then the pool ends.
-   * Every later call rejects with RegionClosedError; close again returns the same promise.
+   * Closes the store: the opens in flight end, every container opened through it is closed
+   * (the commit it began ends first, pg-hosted inv. P2; its writer's lease released, best
+   * effort: an unreachable server lets it expire), then the pool ends once every call begun
+   * on it settled (inv. P3). Every later call rejects with RegionClosedError; close again
+   * returns the same promise.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#opening])
       await Promise.all([...this.#open].map(h => h.close()))
       await this.#pool.end().catch(() => undefined)
     })()
@@ -184,7 +223,7 @@ export class PostgresStore implements ChunkStoreHost {
   }
 
   /** The pool (for tests and tools that inspect the tables). */
-  get pool(): Pool { return this.#pool }
+  get pool(): Pool { return this.#raw }
 
   async #idOf(name: string): Promise<number | null> {
     const r = await this.#pool.query(`SELECT id::float8 AS id FROM ${this.#tables.containers} WHERE name = $1`, [name])

@@ -429,6 +429,7 @@ const SKIP: Record<string, string> = {
   'PostgresStore#versions': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
   'PostgresStore#delete': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
   'PostgresStore#list': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
+  'PostgresStore#check': 'needs a PostgreSQL server: test/src/postgres/check.ts (a missing container, a bad name, a closed store)',
   'PostgresStore#close': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
   'HashMap': 'a class: its prototype methods have rows', 'SortedMap': 'a class: its prototype methods have rows', 'Vector': 'a class: its prototype methods have rows',
   'PersistentMemory#collectionVar': 'internal: the named variable of pm.hashMap/sortedMap/vector (their rows)',

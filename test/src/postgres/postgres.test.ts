@@ -21,6 +21,9 @@ import './pause.js'       // a writer paused inside its commit (shares this file
 import './rows.js'        // damaged and foreign rows (shares this file's cluster)
 import './readers.js'     // readers refreshing beside a writer (shares this file's cluster)
 import './patch.js'       // format 5 PATCH parts (shares this file's cluster)
+import './deleted.js'     // a container deleted under its readers and its writer (shares this file's cluster)
+import './check.js'       // PostgresStore.check: every retained version (shares this file's cluster)
+import './closing.js'     // the store closed while a point commits (shares this file's cluster)
 
 const kit = useCluster()
 
