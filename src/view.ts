@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -42,7 +42,8 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  * wrong type or out of range is a typed error with nothing written, for a struct or an array
  * too (the whole value is checked by `checkValue` before its first field is written; before
  * session 11 the fields before the bad one were written, and a field name the type does not
- * have was ignored). Integer fields store -0 as 0; f64 keeps -0 and NaN.
+ * have was ignored; before session 12 a string with a lone surrogate, varlen inv. 4, was
+ * found only when its field was reached). Integer fields store -0 as 0; f64 keeps -0 and NaN.
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
@@ -71,7 +72,10 @@ export function checkValue(type: TypeDesc, value: unknown, where: string, at: st
     case 'u64': if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad('a bigint in [0, 2^64) (u64)'); return
     case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return
     case 'bytes': if (!(value instanceof Uint8Array) || value.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`); return
-    case 'string': if (typeof value !== 'string') bad('a string'); return
+    case 'string': // and well formed (varlen inv. 4)
+      if (typeof value !== 'string') bad('a string')
+      checkText(value as string, at === '' ? where : `${where}: field ${at}`)
+      return
     case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return
     case 'array': {
       if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)
