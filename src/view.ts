@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { checkText, encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, hasVar, heapTx, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -47,8 +47,21 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
-  writeChecked(tx, type, offset, value)
+  if (hasVar(type) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
+  else writeChecked(tx, type, offset, value)
 }
+
+/**
+ * A transaction that can undo a part of itself (PmTx.whole). View inv. V2: a write of a value
+ * holding strings or blobs, which allocates heap blocks as it goes, runs whole or not at all:
+ * when an allocation fails (OutOfSpaceError, heap or region full) or the redo log fills
+ * (TransactionTooLargeError) after some of its fields were written and old blocks freed, the
+ * error propagates with the value as it was, so a caller that catches it inside its
+ * transaction commits no half-written struct. Before session 12 it committed the fields
+ * written so far, and a string slot whose old block had been freed before the failing
+ * allocation went on naming that free block (its value garbled once the block was reused).
+ */
+interface WholeTx extends Tx { whole<T>(fn: () => T): T }
 
 const INT_RANGE = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] } as const
 const U64_MAX = (1n << 64n) - 1n
