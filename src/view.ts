@@ -47,19 +47,52 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
-  if (hasVar(type) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
+  if (hasVar(type) && mayAlloc(type, value) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
   else writeChecked(tx, type, offset, value)
 }
 
 /**
+ * False when writing `value` (checked) as `type` allocates no heap block, so it cannot fail
+ * half way (view inv. V2): every string or blob in it fits inline (15 bytes; a string of at most
+ * 5 characters always does, ASCII up to 15). True when one may not.
+ */
+function mayAlloc(type: TypeDesc, value: unknown): boolean {
+  switch (type.kind) {
+    case 'string': { // a string or blob written alone is not checked yet: anything else throws before writing
+      if (typeof value !== 'string') return false
+      const s = value
+      if (s.length <= 5) return false
+      if (s.length > 15) return true
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return true
+      return false
+    }
+    case 'blob': return value instanceof Uint8Array && value.length > 15
+    case 'struct': {
+      const o = value as Record<string, unknown>, view = TX in o
+      for (const f of type.fields) if (hasVar(f.type) && hasField(o, f.name, view) && mayAlloc(f.type, o[f.name])) return true
+      return false
+    }
+    case 'array': {
+      if (!hasVar(type.elem)) return false
+      const arr = value as ArrayLike<unknown>
+      for (let i = 0; i < arr.length; i++) if (mayAlloc(type.elem, arr[i])) return true
+      return false
+    }
+    default: return false
+  }
+}
+
+/**
  * A transaction that can undo a part of itself (PmTx.whole). View inv. V2: a write of a value
- * holding strings or blobs, which allocates heap blocks as it goes, runs whole or not at all:
- * when an allocation fails (OutOfSpaceError, heap or region full) or the redo log fills
- * (TransactionTooLargeError) after some of its fields were written and old blocks freed, the
- * error propagates with the value as it was, so a caller that catches it inside its
- * transaction commits no half-written struct. Before session 12 it committed the fields
- * written so far, and a string slot whose old block had been freed before the failing
- * allocation went on naming that free block (its value garbled once the block was reused).
+ * holding strings or blobs that allocates heap blocks as it goes runs whole or not at all:
+ * when an allocation fails (OutOfSpaceError: heap or region full) after some of its fields
+ * were written and old blocks freed, the error propagates with the value as it was, so a
+ * caller that catches it inside its transaction commits no half-written struct. Values whose
+ * strings and blobs all fit inline allocate nothing and skip the sub-transaction (`mayAlloc`).
+ * Before session 12 the fields written so far were committed, and a string slot whose old
+ * block was freed before the failing allocation went on naming that free block (its value
+ * garbled once the block was reused). Not covered: TransactionTooLargeError (redo log full),
+ * which a write with no allocation can also meet between two fields.
  */
 interface WholeTx extends Tx { whole<T>(fn: () => T): T }
 
