@@ -20,7 +20,7 @@ import { decode } from './roundtrip-codec.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-roundtrip-'))
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'roundtrip-dump.js')
-const RUNS = Number(process.env.PMEM_COLLECTION_RUNS ?? 12)
+const RUNS = Number(process.env.PMEM_COLLECTION_RUNS ?? 10)
 
 type Kind = 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob'
 const KINDS: Kind[] = ['u8', 'u32', 'i32', 'f64', 'u64', 'string', 'blob']
