@@ -52,6 +52,8 @@ export function heapTx(tx: Tx, what: string): HeapTx {
 }
 
 declare global { interface String { isWellFormed(): boolean } } // ES2024, in Node 20 (lib is es2022)
+/** Captured once: a program that patches String.prototype cannot turn the check off. */
+const isWellFormed = String.prototype.isWellFormed
 
 /** The bytes a value of a string or blob type stores; InvalidArgumentError for anything else (varlen inv. 4). */
 export function encodeVar(kind: 'string' | 'blob', value: unknown, where: string): Uint8Array {
@@ -71,7 +73,7 @@ export function encodeVar(kind: 'string' | 'blob', value: unknown, where: string
  * code unit (varlen inv. 4); `where` says what was being done.
  */
 export function checkText(s: string, where: string): void {
-  if (s.isWellFormed()) return
+  if (isWellFormed.call(s)) return
   const i = loneSurrogateAt(s)
   const unit = s.charCodeAt(i).toString(16).toUpperCase()
   throw new InvalidArgumentError(`${where}: the string has a lone surrogate (U+${unit}) at index ${i}, which UTF-8 cannot store (it would read back as U+FFFD); nothing was changed. A t.string holds well-formed Unicode text; keep arbitrary UTF-16 code units in a t.blob`)
