@@ -33,6 +33,19 @@ export class PmTx extends Tx {
    * free is InvalidArgumentError, and nothing changes.
    */
   free(offset: number): void { this.#pm.heap.free(this, offset) }
+  /**
+   * @internal Runs `fn` so that if it throws, everything it staged is undone and the
+   * transaction goes on as before it (a sub-transaction, eng. 7): a typed write of a value
+   * holding strings or blobs uses it so that an allocation failing half way leaves the value
+   * as it was (view inv. V2). Outside its own running transaction `fn` runs as is: its first
+   * read or write throws TransactionEndedError.
+   */
+  whole<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`Cannot run a part of a transaction: expected a function, got ${describe(fn)}`)
+    const pm = this.#pm
+    if (pm.currentTx !== this) return fn()
+    return pm.engine.transaction(fn, { durability: 'none' })
+  }
   /** A typed view of a persistent variable (or of any `{ type, offset }`). */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
     if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)

@@ -162,7 +162,7 @@ export class PersistentMemory {
    * ReadOnlyError. `init` formats a new header inside the creating transaction.
    */
   collectionVar(kind: string, name: string, sig: string, size: number, init: (tx: PmTx, offset: number) => void): VarEntry {
-    nameBytes(name)
+    nameBytes(name, kind)
     this.#open(`open ${kind} ${JSON.stringify(name)}`)
     let e = this.#vars.get(name)
     if (e === undefined && this.region.readOnly) {

@@ -23,6 +23,13 @@
  *      held, in the same transaction; deleting a collection entry frees the blocks of its slots.
  *   3. The new value's block is allocated and written before the slot names it, in one
  *      transaction, so after a crash a slot names either its old block or its new one.
+ *   4. A `t.string` is stored as the UTF-8 of a well-formed string: one with a lone surrogate
+ *      (`'\uD800'`, half of an emoji cut by `slice`) is InvalidArgumentError naming its index,
+ *      with nothing written, wherever a string becomes bytes (values, fields, keys, range
+ *      bounds, lookups; `checkText`). UTF-8 cannot hold a lone surrogate: TextEncoder would
+ *      store U+FFFD instead, so the value would read back different and two keys (`'\uD800'`,
+ *      `'\uDBFF'`) would be one. Short ASCII strings (`ascii`, `inlineAscii`) are well formed by
+ *      construction and skip the check. (PostgreSQL and SQLite refuse invalid UTF-8 text too.)
  */
 import { CorruptionError, InvalidArgumentError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
@@ -44,14 +51,46 @@ export function heapTx(tx: Tx, what: string): HeapTx {
   return tx as HeapTx
 }
 
-/** The bytes a value of a string or blob type stores; InvalidArgumentError for anything else. */
+declare global { interface String { isWellFormed(): boolean } } // ES2024, in Node 20 (lib is es2022)
+/** Captured once: a program that patches String.prototype cannot turn the check off. */
+const isWellFormed = String.prototype.isWellFormed
+
+/** The bytes a value of a string or blob type stores; InvalidArgumentError for anything else (varlen inv. 4). */
 export function encodeVar(kind: 'string' | 'blob', value: unknown, where: string): Uint8Array {
   if (kind === 'string') {
     if (typeof value !== 'string') throw new InvalidArgumentError(`${where}: expected a string, got ${describe(value)}`)
-    return ascii(value) ?? enc.encode(value)
+    const a = ascii(value)
+    if (a !== null) return a
+    checkText(value, where)
+    return enc.encode(value)
   }
   if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(`${where}: expected a Uint8Array, got ${describe(value)}`)
   return value
+}
+
+/**
+ * InvalidArgumentError unless `s` is well formed, naming the first lone surrogate's index and
+ * code unit (varlen inv. 4); `where` says what was being done.
+ */
+export function checkText(s: string, where: string): void {
+  if (isWellFormed.call(s)) return
+  const i = loneSurrogateAt(s)
+  const unit = s.charCodeAt(i).toString(16).toUpperCase()
+  throw new InvalidArgumentError(`${where}: the string has a lone surrogate (U+${unit}) at index ${i}, which UTF-8 cannot store (it would read back as U+FFFD); nothing was changed. A t.string holds well-formed Unicode text; keep arbitrary UTF-16 code units in a t.blob`)
+}
+
+/** Index of the first lone surrogate of `s`, or -1 when it is well formed. */
+export function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0xd800 || c > 0xdfff) continue
+    if (c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) { i++; continue }
+    }
+    return i
+  }
+  return -1
 }
 
 /** Bytes of an all-ASCII short string, or null (TextEncoder is slower for short strings). */

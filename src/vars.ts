@@ -33,6 +33,7 @@
 import { CorruptionError, InvalidArgumentError, TransactionEndedError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { allocatedCapacity, type Heap } from './heap.js'
+import { checkText } from './varlen.js'
 import { matchesSig, type TypeDesc } from './types.js'
 
 /** A named persistent variable: where it lives and its type. */
@@ -98,9 +99,14 @@ function entryChecksum(tx: Tx, at: number, textLen: number): number {
   return crc32c(b)
 }
 
-/** Checks a variable name; returns its UTF-8 bytes. */
-export function nameBytes(name: unknown): Uint8Array {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`Cannot declare persistent variable: name must be a non-empty string, got ${describe(name)}`)
+/**
+ * Checks a variable's (or collection's) name; returns its UTF-8 bytes. A name with a lone
+ * surrogate is refused (varlen inv. 4): stored as U+FFFD it would be found under another name
+ * after a reopen, and two such names would be one.
+ */
+export function nameBytes(name: unknown, what = 'persistent variable'): Uint8Array {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`Cannot declare ${what}: name must be a non-empty string, got ${describe(name)}`)
+  checkText(name, `Cannot declare ${what} ${JSON.stringify(name)}`)
   const b = enc.encode(name)
   if (b.length > 255) throw new InvalidArgumentError(`Cannot declare persistent variable "${name.slice(0, 40)}...": name is longer than 255 bytes`)
   return b

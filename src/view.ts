@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { encodeVar, heapTx, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, hasVar, heapTx, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -42,12 +42,59 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  * wrong type or out of range is a typed error with nothing written, for a struct or an array
  * too (the whole value is checked by `checkValue` before its first field is written; before
  * session 11 the fields before the bad one were written, and a field name the type does not
- * have was ignored). Integer fields store -0 as 0; f64 keeps -0 and NaN.
+ * have was ignored; before session 12 a string with a lone surrogate, varlen inv. 4, was
+ * found only when its field was reached). Integer fields store -0 as 0; f64 keeps -0 and NaN.
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
-  writeChecked(tx, type, offset, value)
+  if (hasVar(type) && mayAlloc(type, value) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
+  else writeChecked(tx, type, offset, value)
 }
+
+/**
+ * False when writing `value` (checked) as `type` allocates no heap block, so it cannot fail
+ * half way (view inv. V2): every string or blob in it fits inline (15 bytes; a string of at most
+ * 5 characters always does, ASCII up to 15). True when one may not.
+ */
+function mayAlloc(type: TypeDesc, value: unknown): boolean {
+  switch (type.kind) {
+    case 'string': { // a string or blob written alone is not checked yet: anything else throws before writing
+      if (typeof value !== 'string') return false
+      const s = value
+      if (s.length <= 5) return false
+      if (s.length > 15) return true
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return true
+      return false
+    }
+    case 'blob': return value instanceof Uint8Array && value.length > 15
+    case 'struct': {
+      const o = value as Record<string, unknown>, view = TX in o
+      for (const f of type.fields) if (hasVar(f.type) && hasField(o, f.name, view) && mayAlloc(f.type, o[f.name])) return true
+      return false
+    }
+    case 'array': {
+      if (!hasVar(type.elem)) return false
+      const arr = value as ArrayLike<unknown>
+      for (let i = 0; i < arr.length; i++) if (mayAlloc(type.elem, arr[i])) return true
+      return false
+    }
+    default: return false
+  }
+}
+
+/**
+ * A transaction that can undo a part of itself (PmTx.whole). View inv. V2: a write of a value
+ * holding strings or blobs that allocates heap blocks as it goes runs whole or not at all:
+ * when an allocation fails (OutOfSpaceError: heap or region full) after some of its fields
+ * were written and old blocks freed, the error propagates with the value as it was, so a
+ * caller that catches it inside its transaction commits no half-written struct. Values whose
+ * strings and blobs all fit inline allocate nothing and skip the sub-transaction (`mayAlloc`).
+ * Before session 12 the fields written so far were committed, and a string slot whose old
+ * block was freed before the failing allocation went on naming that free block (its value
+ * garbled once the block was reused). Not covered: TransactionTooLargeError (redo log full),
+ * which a write with no allocation can also meet between two fields.
+ */
+interface WholeTx extends Tx { whole<T>(fn: () => T): T }
 
 const INT_RANGE = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] } as const
 const U64_MAX = (1n << 64n) - 1n
@@ -71,7 +118,10 @@ export function checkValue(type: TypeDesc, value: unknown, where: string, at: st
     case 'u64': if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad('a bigint in [0, 2^64) (u64)'); return
     case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return
     case 'bytes': if (!(value instanceof Uint8Array) || value.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`); return
-    case 'string': if (typeof value !== 'string') bad('a string'); return
+    case 'string': // and well formed (varlen inv. 4)
+      if (typeof value !== 'string') bad('a string')
+      checkText(value as string, at === '' ? where : `${where}: field ${at}`)
+      return
     case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return
     case 'array': {
       if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)

@@ -8,10 +8,13 @@
  * | t.u8, t.u32, t.i32       | integer in the type's range   | numeric              |
  * | t.f64                    | number, not NaN (-0 is 0)      | numeric              |
  * | t.u64                    | bigint in [0, 2^64)           | numeric              |
- * | t.string                 | string (stored as UTF-8)      | bytes of the UTF-8   |
+ * | t.string                 | string, well formed (UTF-8)   | bytes of the UTF-8   |
  * | t.blob                   | Uint8Array                    | bytes                |
  *
- * Stored keys use the type's own layout (varlen.ts for strings and blobs).
+ * Stored keys use the type's own layout (varlen.ts for strings and blobs). A string key with a
+ * lone surrogate is InvalidArgumentError (varlen inv. 4): as U+FFFD, '\uD800' and '\uDBFF'
+ * would be one key. A blob key is copied into the pool: changing the caller's bytes after
+ * `put` changes nothing stored. Integer and f64 keys store -0 as 0.
  */
 import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'

@@ -23,7 +23,7 @@ const fields: Array<{ name: string; type: TypeDesc; ok: (v: unknown) => boolean;
   { name: 'ptr', type: t.ptr(), ok: v => v === null || isInt(v, 0, Number.MAX_SAFE_INTEGER) || (isPlain(v) && !ArrayBuffer.isView(v) && Object.hasOwn(v, 'offset') && isInt((v as { offset: unknown }).offset, 0, Number.MAX_SAFE_INTEGER)),
     back: v => v === null ? 0 : typeof v === 'object' ? (v as { offset: number }).offset + 0 : (v as number) + 0 }, // an object: a view or a handle
   { name: 'bytes(4)', type: t.bytes(4), ok: v => v instanceof Uint8Array && v.length === 4, back: v => Uint8Array.from(v as Uint8Array) },
-  { name: 'string', type: t.string, ok: v => typeof v === 'string', back: v => v },
+  { name: 'string', type: t.string, ok: v => typeof v === 'string' && v.isWellFormed(), back: v => v }, // varlen inv. 4
   { name: 'blob', type: t.blob, ok: v => v instanceof Uint8Array, back: v => Uint8Array.from(v as Uint8Array) },
   { name: 'u8[3]', type: t.array(t.u8, 3), ok: v => (Array.isArray(v) || ArrayBuffer.isView(v)) && (v as unknown[]).length === 3 && Array.from(v as unknown[]).every(x => isInt(x, 0, 255)), back: v => Array.from(v as number[], x => x + 0) },
   { name: '{q:i32}', type: t.struct({ q: t.i32 }), ok: v => isPlain(v) && !ArrayBuffer.isView(v) && Object.keys(v).every(k => k === 'q') && (!Object.hasOwn(v, 'q') || isInt((v as { q: unknown }).q, -(2 ** 31), 2 ** 31 - 1)),
@@ -36,7 +36,7 @@ function isPlain(v: unknown): v is object { return v !== null && typeof v === 'o
 
 const special = fc.constantFrom<unknown>(NaN, -0, 0, 1.5, -1, 255, 256, 2 ** 31, 2 ** 32, 2 ** 32 - 1, 2 ** 40, 2 ** 53, 2 ** 64, Infinity, -Infinity,
   -(2 ** 31) - 1, 0n, 1n, -1n, (1n << 64n) - 1n, 1n << 64n, '1', '', true, null, undefined, [], [1, 2, 3], [1, 2, 300], {}, { q: 1 }, { q: 1.5 }, { q: 1, r: 2 },
-  new Uint8Array(4), new Uint8Array(3), Buffer.from('abcd'), { offset: 64 }, { offset: 1.5 }, { offset: -8 }, Symbol('s'), () => 1)
+  new Uint8Array(4), new Uint8Array(3), Buffer.from('abcd'), '\uD800', 'a\uDFFFb', '\uD83D\uDE00', { offset: 64 }, { offset: 1.5 }, { offset: -8 }, Symbol('s'), () => 1)
 const value = fc.oneof(special, fc.anything(), fc.integer(), fc.double(), fc.bigInt(), fc.string(), fc.uint8Array({ maxLength: 6 }),
   fc.array(fc.integer({ min: -1, max: 256 }), { maxLength: 4 }))
 
