@@ -75,7 +75,8 @@
  *      Otherwise (no record, an invalid one, a copy's, our own lock's, a released or dead
  *      holder's) it writes its own record, reads it back (a writer claiming the file under a
  *      third name at the same moment: judged again), and goes on; close puts back what those
- *      bytes held before (zeros, or the stale record) when they still hold its own record.
+ *      bytes held before when they still hold its own record (zeros over a dead writer's
+ *      record of this file, removed as its lock is: inv. L3; a copy's record is put back).
  *      Not closed: two writers whose record reads both precede both record writes (two
  *      opens under two names within the same few microseconds, no live record); the later
  *      record wins, and the earlier writer, if it is a pool, refuses at its next look

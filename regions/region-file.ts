@@ -61,7 +61,7 @@ import {
 import { checkPath, type ResolvedOpenOptions } from './open-options.js'
 import { createRegionFile, removeCreateLeftover } from './region-create.js'
 import { RegionLock } from './lock.js'
-import { claimWriterRecord, clearWriterRecord, type WriterClaim } from './writer-record.js'
+import { claimWriterRecord, clearWriterRecord, recordedLiveWriter, type WriterClaim } from './writer-record.js'
 import {
   allocateHoles, errnoOf, fsyncDir, isSpaceError, looksSparse, readAt,
 } from './file-io.js'
@@ -353,7 +353,7 @@ export function readRegionHeader(path: unknown): RegionHeader {
   return file.header
 }
 
-/** Deletes a region file, its stale lock directory and any leftover of a crashed create. */
+/** Deletes a region file, its stale lock directory and any leftover of a crashed create; refused while a live writer has the file open under this or another name (inv. C8, lock.ts inv. L10). */
 export function deleteRegionFile(path: unknown): void {
   checkPath(path, 'Cannot delete region')
   const absPath = resolve(path)
@@ -363,7 +363,11 @@ export function deleteRegionFile(path: unknown): void {
     removeCreateLeftover(real)
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
     let start: Uint8Array
-    try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }
+    let writer: string | null
+    try { start = readAt(fd, 8, 0); writer = recordedLiveWriter(fd) } finally { fs.closeSync(fd) }
+    if (writer !== null) { // lock.ts inv. L10: the file a live writer opened under another name
+      throw new RegionLockedError(`Cannot delete region "${path}": the same file is open for writing under another name (it was renamed or moved while open); nothing was deleted. Close that writer first`)
+    }
     if (!hasRegionMagic(start)) {
       throw new NotARegionError(`Cannot delete region "${path}": the file is not a persistent-memory region; nothing was deleted`)
     }

@@ -22,7 +22,7 @@
  * | 48 + n |    4 | CRC-32C of bytes [0, 48 + n)                                              |
  *
  * Zeros (no magic) mean no record: a file of an earlier version, or one closed by its writer
- * (close puts back the bytes its open overwrote: zeros, or a stale record, as harmless as before).
+ * (close puts back the bytes its open overwrote, but zeros over a dead writer's record of the file).
  * A record that fails any check (magic, version, length, CRC: torn by a crash, damaged, or
  * read in the middle of another writer's write) counts as no record: the record only ever
  * refuses a writer, never lets one through, so ignoring a bad one loses no protection a
@@ -109,14 +109,19 @@ export function readOwnWriterRecord(fd: number): WriterRecord | undefined {
  * compare with a re-read) and the bytes it overwrote, or undefined when the lock path is too
  * long for a record (nothing written).
  */
-export function writeWriterRecord(fd: number, lockDir: string, token: string): WriterClaim | undefined {
+export function writeWriterRecord(fd: number, lockDir: string, token: string, stale: WriterRecord | undefined): WriterClaim | undefined {
   const st = fs.fstatSync(fd, { bigint: true })
   const mine = encodeWriterRecord({ dev: st.dev, ino: st.ino, token, lockDir })
   if (mine === undefined) return undefined
-  const previous = readAt(fd, mine.length, RECORD_OFFSET)
+  // a dead writer's record of this very file is cleaned up (zeros at close), as a dead lock is
+  // (inv. L3, L8); anything else (zeros, a copy's record, other bytes) is put back as found
+  const previous = stale === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(stale)))
   writeFull(fd, mine, RECORD_OFFSET)
   return { mine, previous }
 }
+
+/** Bytes a record takes at RECORD_OFFSET. */
+function recordLength(r: WriterRecord): number { return OFF_PATH + Buffer.byteLength(r.lockDir, 'utf8') + 4 }
 
 /** Whether the bytes at RECORD_OFFSET are still exactly `bytes`. */
 export function recordIs(fd: number, bytes: Uint8Array): boolean {
@@ -131,10 +136,11 @@ export interface WriterClaim {
 }
 
 /**
- * Puts back what the record's bytes held before this writer's open (zeros, or a stale record
- * of a dead writer or of a copy's source, which stays as harmless as it was), when they still
- * hold this writer's record: a writable open refused above the region (NotAPoolError, a
- * damaged pool) leaves every byte as it found it. Best effort: never throws.
+ * Puts back what the record's bytes held before this writer's open (zeros; a copy's record or
+ * other bytes, as harmless as they were; zeros for a dead writer's record of this file), when
+ * they still hold this writer's record: a writable open refused above the region (NotAPoolError,
+ * a damaged pool) leaves every byte as it found it, but for a dead writer's record, removed as
+ * its lock is. Best effort: never throws.
  */
 export function clearWriterRecord(fd: number, claim: WriterClaim): void {
   try {
@@ -159,7 +165,7 @@ export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: str
         throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the same file is open for writing under another name, "${name}" (renamed or moved while open), by ${describeOwner(holder)} (its lock "${rec.lockDir}"); nothing was changed. Close that writer first, or open with { readOnly: true }`, holder.pid)
       }
     }
-    const claim = writeWriterRecord(fd, lock.dir, lock.token)
+    const claim = writeWriterRecord(fd, lock.dir, lock.token, rec) // rec: this file's, and dead or our own name's
     if (claim === undefined || recordIs(fd, claim.mine)) return claim // undefined: too long a lock path, no record (README)
     // another writer wrote its record meanwhile, under another name: judge it
   }

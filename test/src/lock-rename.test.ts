@@ -70,6 +70,8 @@ test('inv. L10: a file renamed while a writer (another process) has it open: a w
   assert.throws(() => Region.open(b), lockedBy(a, A.p.pid!), 'the bare region too')
   assert.deepEqual(fs.readFileSync(b), before, 'nothing was changed: no recovery ran, no record written')
   assert.ok(!fs.existsSync(`${b}.lock`), 'the refused open released its path lock')
+  assert.throws(() => Region.delete(b), (e: unknown) => e instanceof RegionLockedError && /nothing was deleted/.test(e.message), 'nor is the file deleted under the new name')
+  assert.deepEqual(fs.readFileSync(b), before)
   assert.equal(await A.commit(), 'ok 4', 'the first writer goes on alone')
   const r = Region.open(b, { readOnly: true })
   assert.notEqual(r.liveWriter(), null, 'a reader through the new name sees the live writer (by its record)')
@@ -79,6 +81,7 @@ test('inv. L10: a file renamed while a writer (another process) has it open: a w
   const c = pm.persistent('counter', t.u64)
   assert.equal(pm.read(tx => tx.readBigU64(c.offset)), 4n)
   pm.close()
+  assert.deepEqual(fs.readFileSync(b).subarray(64, 4096), Buffer.alloc(4096 - 64), 'the dead writer\'s record is gone with its lock: zeros after the close')
   assert.equal(check(b).ok, true)
 })
 
