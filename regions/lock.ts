@@ -15,7 +15,7 @@
  *     held      | refresh finds the record gone or foreign | lost (compromised; callback)
  *     lost      | release                                 | released (touches nothing)
  *
- * Invariants (cited as "inv. L1".."inv. L9"):
+ * Invariants (cited as "inv. L1".."inv. L10"):
  *  L1. At most one live holder: mkdir is atomic, and a lock is taken over only when its
  *      holder is known to be dead, by pid where its pid means the same process here
  *      (same PID namespace and boot: lock-owner.ts inv. O1; the pid is gone, a zombie,
@@ -61,6 +61,29 @@
  *      writer for `staleMs`, which the containers' kill torture hit.) An empty lock directory
  *      (an older version's holder between its two steps, or one killed there) is still judged
  *      by its mtime, as any lock without a readable record.
+ * L10. One writer per FILE, whatever its name: the path lock above is keyed by name, so a
+ *      file renamed (or moved to another directory, or linked then unlinked) while a writer
+ *      has it open could get a second writer through its new name, with its own lock, which
+ *      would recover over and commit into the first one's redo log (before session 12 it
+ *      did; the first writer's path check, txn/engine.ts eng. 8, stops it only up to 50 ms
+ *      later). So every writer, once it holds its path lock and before it reads or changes
+ *      anything else of the file, reads the file's writer record (writer-record.ts: header
+ *      page offset 1024, naming a lock directory and an acquisition token, with the file's
+ *      device and inode): when it names another lock directory that still holds that exact
+ *      token and whose holder is alive by inv. L1 (pid, or an mtime younger than `staleMs`),
+ *      the open is RegionLockedError naming the other name and its holder, nothing changed.
+ *      Otherwise (no record, an invalid one, a copy's, our own lock's, a released or dead
+ *      holder's) it writes its own record, reads it back (a writer claiming the file under a
+ *      third name at the same moment: judged again), and goes on; close puts back what those
+ *      bytes held before when they still hold its own record (zeros over a dead writer's
+ *      record of this file, removed as its lock is: inv. L3; a copy's record is put back).
+ *      Not closed: two writers whose record reads both precede both record writes (two
+ *      opens under two names within the same few microseconds, no live record); the later
+ *      record wins, and the earlier writer, if it is a pool, refuses at its next look
+ *      (txn/engine.ts eng. 10, at most `pathTiming.writerMs` later); a bare Region never
+ *      looks. Only an inode lock (fcntl, which Node lacks) closes it. Read-only opens neither
+ *      read nor write the record, but `liveWriter` consults it (a reader under another name
+ *      sees the live writer).
  */
 import fs from 'node:fs'
 import { basename, dirname, join } from 'node:path'
@@ -74,6 +97,18 @@ export { processStart, type LockOwner } from './lock-owner.js'
 
 /** Lock timing in milliseconds (updateMs must stay well below staleMs). Tests may lower them. */
 export const lockTiming = { staleMs: 10_000, updateMs: 5_000 }
+
+/**
+ * Inv. L10: the live holder of lock directory `lockDir` (another name's lock, named by a
+ * writer record) when it still holds the acquisition `token` and is alive by inv. L1; else
+ * undefined. Reads only.
+ */
+export function liveHolderOf(lockDir: string, token: string): LockOwner | undefined {
+  let holder: Judgement
+  try { holder = judgeHolder(lockDir) } catch { return undefined } // unreadable: nothing says it is held
+  if (holder.owner === undefined || holder.owner.token !== token || !holder.alive) return undefined
+  return holder.owner
+}
 
 /** Path of the lock directory of region file `file` (writers pass its real name: region-file.ts inv. C8). */
 export function lockDirOf(file: string): string { return `${file}.lock` }
@@ -131,6 +166,9 @@ export class RegionLock {
    * readers, who compare it with the token of the lock's live holder (`liveHolderToken`).
    */
   get token(): string { return parseOwner(this.#ownerText)?.token ?? '' }
+
+  /** The lock directory's absolute path (named by the file's writer record, inv. L10). */
+  get dir(): string { return this.#dir }
 
   /** True once the lock was found lost (inv. L4). */
   get compromised(): boolean { return this.#state === 'lost' }

@@ -37,6 +37,9 @@
  *      link would have its own lock), taken after the lock and the `.creating` cleanup (a
  *      crashed create leaves the file linked twice), with nothing changed. (Before session
  *      10 both were accepted: two writers, the first one's commits lost and the file damaged.)
+ *      A name given to the file after a writer opened it (a rename, a move to another
+ *      directory, a link then an unlink) is kept out by the file's writer record (lock.ts
+ *      inv. L10), read and written right after the hard-link check.
  *  C9. A path that is a symbolic link to nothing (dangling, however many links deep) is
  *      RegionNotFoundError naming the missing target, with nothing created (`refuseDanglingLink`).
  *  C7. The path is looked up once, at open: a file deleted or replaced at its path (a rename
@@ -58,6 +61,7 @@ import {
 import { checkPath, type ResolvedOpenOptions } from './open-options.js'
 import { createRegionFile, removeCreateLeftover } from './region-create.js'
 import { RegionLock } from './lock.js'
+import { claimWriterRecord, clearWriterRecord, recordedLiveWriter, type WriterClaim } from './writer-record.js'
 import {
   allocateHoles, errnoOf, fsyncDir, isSpaceError, looksSparse, readAt,
 } from './file-io.js'
@@ -72,6 +76,8 @@ export interface RegionFile {
   readonly readOnly: boolean
   /** True when this open created the file (its user area is all zero). */
   readonly created: boolean
+  /** Writers: the writer record this open wrote at header offset 1024 and what it overwrote (lock.ts inv. L10); null when none (readers, or too long a lock path). */
+  readonly writerClaim: WriterClaim | null
 }
 
 const LOCK_HINT = 'close the other writer first, or open with { readOnly: true }'
@@ -166,15 +172,18 @@ function openExisting(displayPath: string, absPath: string, lock: RegionLock | n
   const readOnly = lock === null
   const hint = readOnly ? '; a read-only open never creates' : '; pass { size } to create it'
   const fd = openFd(displayPath, absPath, readOnly, 'Cannot open region', hint)
+  let writerClaim: WriterClaim | null = null
   try {
     const [header, fileSize] = readHeader(fd, displayPath, readOnly)
     if (!readOnly) refuseHardLinks(fd, displayPath)
+    if (lock !== null) writerClaim = claimWriterRecord(fd, lock, displayPath) ?? null // lock.ts inv. L10: before anything else is changed
     // a longer file (inv. H3) is not trimmed here: a refusal above the region (a pool or
     // container that does not fit what the header announces) must leave it as found; a
     // writer trims it at close once it wrote (Region inv. R9)
     if (!readOnly) allocateSparseFile(fd, displayPath, header)
-    return { displayPath, absPath, fd, header, lock, readOnly, created: false }
+    return { displayPath, absPath, fd, header, lock, readOnly, created: false, writerClaim }
   } catch (e) {
+    if (writerClaim !== null) clearWriterRecord(fd, writerClaim) // the old bytes back, when still ours (inv. L10)
     fs.closeSync(fd)
     throw e
   }
@@ -331,6 +340,7 @@ export function mapUserArea(file: RegionFile, userSize: number): Buffer {
 
 /** Closes the descriptor and releases the lock of `file`. */
 export function closeRegionFile(file: RegionFile): void {
+  if (file.writerClaim !== null) clearWriterRecord(file.fd, file.writerClaim) // inv. L10, best effort
   fs.closeSync(file.fd)
   file.lock?.release()
 }
@@ -343,7 +353,7 @@ export function readRegionHeader(path: unknown): RegionHeader {
   return file.header
 }
 
-/** Deletes a region file, its stale lock directory and any leftover of a crashed create. */
+/** Deletes a region file, its stale lock directory and any leftover of a crashed create; refused while a live writer has the file open under this or another name (inv. C8, lock.ts inv. L10). */
 export function deleteRegionFile(path: unknown): void {
   checkPath(path, 'Cannot delete region')
   const absPath = resolve(path)
@@ -353,7 +363,11 @@ export function deleteRegionFile(path: unknown): void {
     removeCreateLeftover(real)
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
     let start: Uint8Array
-    try { start = readAt(fd, 8, 0) } finally { fs.closeSync(fd) }
+    let writer: string | null
+    try { start = readAt(fd, 8, 0); writer = recordedLiveWriter(fd) } finally { fs.closeSync(fd) }
+    if (writer !== null) { // lock.ts inv. L10: the file a live writer opened under another name
+      throw new RegionLockedError(`Cannot delete region "${path}": the same file is open for writing under another name (it was renamed or moved while open); nothing was deleted. Close that writer first`)
+    }
     if (!hasRegionMagic(start)) {
       throw new NotARegionError(`Cannot delete region "${path}": the file is not a persistent-memory region; nothing was deleted`)
     }

@@ -35,6 +35,7 @@ import {
 import { checkViewArgs, flushPages } from './bounds.js'
 import { HEADER_SIZE, type RegionHeader } from './header.js'
 import { liveHolderToken, lockDirOf } from './lock.js'
+import { clearWriterRecord, recordedLiveWriter, recordIs } from './writer-record.js'
 import {
   closeRegionFile, deleteRegionFile, mapUserArea, openRegionFile, pathHolds, readRegionHeader, typedOsErrors, type RegionFile,
 } from './region-file.js'
@@ -146,11 +147,24 @@ export class Region implements RegionLike {
   /**
    * The token of the live process holding this file's writer lock now (this process
    * included), '' when the holder's record has no token or is not written yet, or null
-   * when no live process holds it. Reads the lock directory; never takes or changes it.
+   * when no live process holds it. Reads the lock directory (and, when no live process
+   * holds it, the file's writer record: a writer that opened the file under another name,
+   * lock.ts inv. L10); never takes or changes either.
    */
   liveWriter(): string | null {
     this.#usableRaw('Cannot probe the writer of')
-    return liveHolderToken(this.#file.absPath)
+    return liveHolderToken(this.#file.absPath) ?? recordedLiveWriter(this.#file.fd) // lock.ts inv. L10: a writer under another name
+  }
+
+  /**
+   * Writable regions: false once the file's writer record is no longer the one this open wrote
+   * (another writer claimed the file under another name: lock.ts inv. L10). One read of the
+   * record's bytes. True for read-only regions and where no record was written.
+   */
+  writerRecordHolds(): boolean {
+    this.#usableRaw('Cannot look up the writer record of')
+    const claim = this.#file.writerClaim
+    try { return claim === null || recordIs(this.#fd, claim.mine) } catch { return true } // an unreadable record says nothing
   }
 
   /** Whether the path still names this region's file: 'same', or 'deleted' / 'replaced' since the open (region-file.ts inv. C7). */
@@ -326,6 +340,8 @@ export class Region implements RegionLike {
   #finishClose(): void {
     let failure: BrokenError | undefined
     if (!this.readOnly) {
+      const claim = this.#file.writerClaim
+      if (claim !== null) clearWriterRecord(this.#fd, claim) // lock.ts inv. L10: the old bytes back, best effort, before the lock goes
       if (this.#wrote) this.#space.trimUnused() // inv. R9
       if (this.#broken === null) {
         try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }

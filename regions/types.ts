@@ -73,6 +73,12 @@ export interface RegionLike {
   liveWriter?(): string | null
   /** Optional: whether the path the region was opened at still names its file, or it was deleted or replaced since (Region: region-file.ts inv. C7). */
   pathHolds?(): 'same' | 'deleted' | 'replaced'
+  /**
+   * Optional, writable regions: false once the file's writer record is no longer the one this
+   * writer wrote, i.e. another writer claimed the file under another name (Region: lock.ts
+   * inv. L10, the race it does not close). True where there is no record to check.
+   */
+  writerRecordHolds?(): boolean
   /** Optional: read-only regions map a larger user area if a writer grew the file; returns the size (Region inv. R8). */
   followGrowth?(): number
   /** Grows the user area to `newSize` bytes (rounded up to 4096); keeps data and offsets. */

@@ -35,6 +35,11 @@
  * of a moved database skips its checkpoint: a program may delete a file it is about to close,
  * as `pmem serve` does with a pool it created when its port is taken). A commit made before the path moved stays in the file it went
  * to (a file renamed away keeps it; one deleted loses it with it).
+ * Eng. 10 (session 12): at the same looks, a writer also reads its writer record back
+ * (`RegionLike.writerRecordHolds`, one read of some 100 bytes): a record that is no longer
+ * its own means another writer opened the file under another name in the race regions/lock.ts
+ * inv. L10 does not close (both read no record before either wrote one); the look refuses
+ * with RegionLockedError and the engine turns broken, as for a moved path.
  * Eng. 9: a read-only engine's reads look up the path at most every `pathTiming.readerMs`: once
  * it names another file, or none, the read throws FileSystemError and the engine turns
  * broken, instead of following a file no writer at the path writes any longer (the
@@ -45,7 +50,7 @@
  * the readers' last look (`#readerAt`); each only moves forward. What the engine does with a
  * moved path (it turns broken) is kept by EngineLife.
  */
-import { FileSystemError, type RegionLike } from '../regions/index.js'
+import { FileSystemError, RegionLockedError, type RegionLike } from '../regions/index.js'
 
 /** How often writers and read-only pools look at their path (milliseconds; tests may set 0). */
 export const pathTiming = {
@@ -82,16 +87,21 @@ export class EnginePath {
    * what happened to the file, which commits since the last look may have gone to it
    * (`lastSeq`: the engine's newest), and `what` was refused (`closing`: by a close).
    */
-  moved(lastSeq: number, force: boolean, what: () => string, closing = false): FileSystemError | null {
+  moved(lastSeq: number, force: boolean, what: () => string, closing = false): FileSystemError | RegionLockedError | null {
     const now = performance.now()
     if (!force && now - this.#writerAt < pathTiming.writerMs) return null
     const holds = this.#holds()
-    if (holds === 'same') {
+    const claimed = holds === 'same' && this.#region.writerRecordHolds?.() === false // eng. 10
+    if (holds === 'same' && !claimed) {
       this.#writerAt = now
       this.#checkedSeq = lastSeq
       return null
     }
     const path = this.#region.path
+    if (claimed) {
+      const since = lastSeq > this.#checkedSeq ? `; the transactions seq ${this.#checkedSeq + 1}..${lastSeq}, committed since the last look, may be lost or mixed with the other writer's` : ''
+      return new RegionLockedError(`Cannot write pool "${path}": another writer opened the same file under another name at the same moment as this one (the file's writer record names its lock now, regions/lock.ts inv. L10); ${what()}${since}; ${closing ? 'check the file (pmem check) before trusting it' : 'the pool refuses every further call: close it, and check the file (pmem check)'}`)
+    }
     const how = holds === 'deleted'
       ? 'was deleted while the pool was open (no file is at its path now)'
       : 'was replaced at its path while the pool was open (a file renamed over it, or created again)'

@@ -62,6 +62,9 @@
       what becomes of the commit in flight).
    9. A read-only engine's reads look at most every `pathTiming.readerMs`, and refuse once
       the path names another file, or none (engine-path.ts).
+  10. At the looks of eng. 8 a writer also reads its writer record back (regions/lock.ts
+      inv. L10): once another writer's record replaced it, the look refuses with
+      RegionLockedError and the engine turns broken (engine-path.ts).
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC (engine-life.ts).

@@ -1,0 +1,187 @@
+/**
+ * The writer record: which lock a writer of this file holds, kept in the file itself, so that
+ * a writer opening the same file under ANOTHER name (the file renamed or moved to another
+ * directory while open, or linked then unlinked) finds the first writer's lock (lock.ts
+ * inv. L10). The path lock (`<file>.lock`, inv. L1-L9) is keyed by name; the file's inode has
+ * no lock Node can take (no fcntl/flock), so the record is the inode's pointer to its lock.
+ *
+ * Layout, little-endian, at file offset 1024 (`RECORD_OFFSET`: sector 2 of the header page,
+ * inside its reserved bytes [64, 4096), which this and every earlier version write as zeros at
+ * creation and never read: header.ts reads the 64-byte struct only, so a file with a record
+ * opens unchanged in a version that knows nothing of it):
+ *
+ * | OFFSET | SIZE | DESCRIPTION                                                               |
+ * | ------ | ---- | ------------------------------------------------------------------------- |
+ * |      0 |    8 | magic, ASCII "PMWRITER"                                                   |
+ * |      8 |    4 | record version, u32 (1)                                                   |
+ * |     12 |    4 | n, u32: bytes of the lock path, 1..MAX_LOCK_PATH_BYTES                    |
+ * |     16 |    8 | device of the file (fstat st_dev) when the record was written, u64        |
+ * |     24 |    8 | inode of the file (st_ino) when the record was written, u64               |
+ * |     32 |   16 | token of the writer's lock acquisition (lock-owner.ts inv. O3), 16 ASCII hex |
+ * |     48 |    n | absolute path of the writer's lock directory, UTF-8                       |
+ * | 48 + n |    4 | CRC-32C of bytes [0, 48 + n)                                              |
+ *
+ * Zeros (no magic) mean no record: a file of an earlier version, or one closed by its writer
+ * (close puts back the bytes its open overwrote, but zeros over a dead writer's record of the file).
+ * A record that fails any check (magic, version, length, CRC: torn by a crash, damaged, or
+ * read in the middle of another writer's write) counts as no record: the record only ever
+ * refuses a writer, never lets one through, so ignoring a bad one loses no protection a
+ * good one would give except against the writer that is writing it right now, and that one
+ * re-reads what it wrote (`claimWriterRecord`). A record whose device and inode are not the
+ * file's is a copy's (`cp` of an open file carries its record): ignored, a copy is another file.
+ *
+ * The record is not made durable (no fsync): it protects against live writers only, and a
+ * crash of the machine ends them all; after one, a stale record names a lock that is gone, or
+ * holds another token, or whose holder is dead, and is ignored (inv. L10).
+ */
+import fs from 'node:fs'
+import { crc32c } from './checksum.js'
+import { readAt, writeFull } from './file-io.js'
+import { RegionLockedError } from './errors.js'
+import { describeOwner } from './lock-owner.js'
+import { liveHolderOf, type RegionLock } from './lock.js'
+
+/** File offset of the record: sector 2 of the header page (reserved bytes, header.ts). */
+export const RECORD_OFFSET = 1024
+/** Bytes available to the record: the rest of the header page. */
+const RECORD_SPACE = 4096 - RECORD_OFFSET
+const OFF_PATH = 48
+/** Longest lock path a record holds; a writer whose lock path is longer writes none (README). */
+export const MAX_LOCK_PATH_BYTES = RECORD_SPACE - OFF_PATH - 4
+const MAGIC = new TextEncoder().encode('PMWRITER')
+const VERSION = 1
+
+/** A decoded writer record. */
+export interface WriterRecord {
+  readonly dev: bigint
+  readonly ino: bigint
+  readonly token: string
+  readonly lockDir: string
+}
+
+/** The record's bytes (48 + n + 4), or undefined when the lock path does not fit or the token is not 16 hex digits. */
+export function encodeWriterRecord(r: WriterRecord): Uint8Array | undefined {
+  const path = Buffer.from(r.lockDir, 'utf8')
+  if (path.length === 0 || path.length > MAX_LOCK_PATH_BYTES || !/^[0-9a-f]{16}$/.test(r.token)) return undefined
+  const out = new Uint8Array(OFF_PATH + path.length + 4)
+  const dv = new DataView(out.buffer)
+  out.set(MAGIC, 0)
+  dv.setUint32(8, VERSION, true)
+  dv.setUint32(12, path.length, true)
+  dv.setBigUint64(16, BigInt.asUintN(64, r.dev), true)
+  dv.setBigUint64(24, BigInt.asUintN(64, r.ino), true)
+  out.set(Buffer.from(r.token, 'ascii'), 32)
+  out.set(path, OFF_PATH)
+  dv.setUint32(OFF_PATH + path.length, crc32c(out, 0, OFF_PATH + path.length), true)
+  return out
+}
+
+/** Decodes the record from the bytes at RECORD_OFFSET; undefined when there is none or it fails a check. Pure and total. */
+export function decodeWriterRecord(bytes: Uint8Array): WriterRecord | undefined {
+  if (bytes.length < OFF_PATH + 5) return undefined
+  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return undefined
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (dv.getUint32(8, true) !== VERSION) return undefined
+  const n = dv.getUint32(12, true)
+  if (n === 0 || n > MAX_LOCK_PATH_BYTES || OFF_PATH + n + 4 > bytes.length) return undefined
+  if (dv.getUint32(OFF_PATH + n, true) !== crc32c(bytes, 0, OFF_PATH + n)) return undefined
+  const token = Buffer.from(bytes.subarray(32, 48)).toString('ascii')
+  if (!/^[0-9a-f]{16}$/.test(token)) return undefined
+  const lockDir = Buffer.from(bytes.subarray(OFF_PATH, OFF_PATH + n)).toString('utf8')
+  return { dev: dv.getBigUint64(16, true), ino: dv.getBigUint64(24, true), token, lockDir }
+}
+
+/** The record of open file `fd` (undefined: none, or not valid). */
+export function readWriterRecord(fd: number): WriterRecord | undefined {
+  return decodeWriterRecord(readAt(fd, RECORD_SPACE, RECORD_OFFSET))
+}
+
+/** The record of `fd` when it is about this file (its device and inode), else undefined (none, bad, or a copy's). */
+export function readOwnWriterRecord(fd: number): WriterRecord | undefined {
+  const rec = readWriterRecord(fd)
+  if (rec === undefined) return undefined
+  const st = fs.fstatSync(fd, { bigint: true })
+  return rec.dev === BigInt.asUintN(64, st.dev) && rec.ino === BigInt.asUintN(64, st.ino) ? rec : undefined
+}
+
+/**
+ * Writes the record naming `lockDir` and `token` for open file `fd`; returns its bytes (to
+ * compare with a re-read) and the bytes it overwrote, or undefined when the lock path is too
+ * long for a record (nothing written).
+ */
+export function writeWriterRecord(fd: number, lockDir: string, token: string, stale: WriterRecord | undefined): WriterClaim | undefined {
+  const st = fs.fstatSync(fd, { bigint: true })
+  const mine = encodeWriterRecord({ dev: st.dev, ino: st.ino, token, lockDir })
+  if (mine === undefined) return undefined
+  // a dead writer's record of this very file is cleaned up (zeros at close), as a dead lock is
+  // (inv. L3, L8); anything else (zeros, a copy's record, other bytes) is put back as found
+  const previous = stale === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(stale)))
+  writeFull(fd, mine, RECORD_OFFSET)
+  return { mine, previous }
+}
+
+/** Bytes a record takes at RECORD_OFFSET. */
+function recordLength(r: WriterRecord): number { return OFF_PATH + Buffer.byteLength(r.lockDir, 'utf8') + 4 }
+
+/** Whether the bytes at RECORD_OFFSET are still exactly `bytes`. */
+export function recordIs(fd: number, bytes: Uint8Array): boolean {
+  const now = readAt(fd, bytes.length, RECORD_OFFSET)
+  return now.length === bytes.length && Buffer.compare(now, bytes) === 0
+}
+
+/** What a writer's open wrote at RECORD_OFFSET, and what those bytes held before (zeros, or a stale record). */
+export interface WriterClaim {
+  readonly mine: Uint8Array
+  readonly previous: Uint8Array
+}
+
+/**
+ * Puts back what the record's bytes held before this writer's open (zeros; a copy's record or
+ * other bytes, as harmless as they were; zeros for a dead writer's record of this file), when
+ * they still hold this writer's record: a writable open refused above the region (NotAPoolError,
+ * a damaged pool) leaves every byte as it found it, but for a dead writer's record, removed as
+ * its lock is. Best effort: never throws.
+ */
+export function clearWriterRecord(fd: number, claim: WriterClaim): void {
+  try {
+    if (recordIs(fd, claim.mine)) writeFull(fd, claim.previous, RECORD_OFFSET)
+  } catch { /* a stale record is harmless (lock.ts inv. L10) */ }
+}
+
+/**
+ * Lock.ts inv. L10, at a writer's open, after its path lock and before anything else reads or
+ * changes the file: RegionLockedError (nothing written) when the file's record names another
+ * lock whose live holder still holds it, else writes this writer's record and reads it back;
+ * returns what it wrote and overwrote (the writer compares its record again later: `recordIs`;
+ * close puts the old bytes back: `clearWriterRecord`).
+ */
+export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: string): WriterClaim | undefined {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const rec = readOwnWriterRecord(fd)
+    if (rec !== undefined && rec.lockDir !== lock.dir) {
+      const holder = liveHolderOf(rec.lockDir, rec.token)
+      if (holder !== undefined) {
+        const name = rec.lockDir.endsWith('.lock') ? rec.lockDir.slice(0, -'.lock'.length) : rec.lockDir
+        throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the same file is open for writing under another name, "${name}" (renamed or moved while open), by ${describeOwner(holder)} (its lock "${rec.lockDir}"); nothing was changed. Close that writer first, or open with { readOnly: true }`, holder.pid)
+      }
+    }
+    const claim = writeWriterRecord(fd, lock.dir, lock.token, rec) // rec: this file's, and dead or our own name's
+    if (claim === undefined || recordIs(fd, claim.mine)) return claim // undefined: too long a lock path, no record (README)
+    // another writer wrote its record meanwhile, under another name: judge it
+  }
+  throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: writers under other names keep claiming the same file at this moment; nothing else was changed. Close the other writers first, or open with { readOnly: true }`)
+}
+
+/**
+ * The token of the live writer that the record of `fd` names (inv. L10: its lock still holds
+ * that token and its holder is alive), or null: how a reader under another name sees a writer.
+ */
+export function recordedLiveWriter(fd: number): string | null {
+  try {
+    const rec = readOwnWriterRecord(fd)
+    if (rec === undefined) return null
+    return liveHolderOf(rec.lockDir, rec.token) === undefined ? null : rec.token
+  } catch {
+    return null
+  }
+}
