@@ -83,7 +83,10 @@
  *      (txn/engine.ts eng. 10, at most `pathTiming.writerMs` later); a bare Region never
  *      looks. Only an inode lock (fcntl, which Node lacks) closes it. Read-only opens neither
  *      read nor write the record, but `liveWriter` consults it (a reader under another name
- *      sees the live writer).
+ *      sees the live writer). Cost of writing before anything is judged: a writable open
+ *      refused above the region (a pool or container on a file of another kind) leaves the
+ *      file's bytes as they were but its mtime at the open (api-misuse.test.ts compares the
+ *      plain region's bytes only).
  */
 import fs from 'node:fs'
 import { basename, dirname, join } from 'node:path'
