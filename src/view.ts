@@ -47,8 +47,36 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
-  if (hasVar(type) && mayAlloc(type, value) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
+  if (((hasVar(type) && mayAlloc(type, value)) || mayOverflow(tx, type)) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
   else writeChecked(tx, type, offset, value)
+}
+
+/**
+ * View inv. V2, the redo log: true when writing a struct or array value of `type` might stage
+ * more than the log room left (`tx.logRoom()`), so a TransactionTooLargeError could stop it
+ * between two fields. Each leaf write stages one entry of at most 8 + its size + 7 bytes; a
+ * string or blob slot written without allocating may still free its old block (heap
+ * metadata writes): 1 KiB each, generously. Far from a full log (nearly always) this is false
+ * and the write takes no sub-transaction.
+ */
+function mayOverflow(tx: Tx, type: TypeDesc): boolean {
+  if (type.kind !== 'struct' && type.kind !== 'array') return false
+  const room = (tx as Partial<Tx>).logRoom?.() ?? Infinity
+  return room < stagingBound(type)
+}
+
+const bounds = new WeakMap<TypeDesc, number>()
+function stagingBound(type: TypeDesc): number {
+  let b = bounds.get(type)
+  if (b !== undefined) return b
+  switch (type.kind) {
+    case 'struct': b = 0; for (const f of type.fields) b += stagingBound(f.type); break
+    case 'array': b = type.length * stagingBound(type.elem); break
+    case 'string': case 'blob': b = 8 + 16 + 1024; break
+    default: b = 8 + type.size + 7
+  }
+  bounds.set(type, b)
+  return b
 }
 
 /**
@@ -91,8 +119,10 @@ function mayAlloc(type: TypeDesc, value: unknown): boolean {
  * strings and blobs all fit inline allocate nothing and skip the sub-transaction (`mayAlloc`).
  * Before session 12 the fields written so far were committed, and a string slot whose old
  * block was freed before the failing allocation went on naming that free block (its value
- * garbled once the block was reused). Not covered: TransactionTooLargeError (redo log full),
- * which a write with no allocation can also meet between two fields.
+ * garbled once the block was reused). The redo log too: a struct or array write that might not
+ * fit the log room left (`mayOverflow`) runs as a sub-transaction, so a TransactionTooLargeError
+ * between two fields leaves the value as it was (before session 12 the fields staged before it
+ * were committed by a caller that caught the error).
  */
 interface WholeTx extends Tx { whole<T>(fn: () => T): T }
 

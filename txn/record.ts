@@ -94,6 +94,12 @@ export class RecordBuilder {
    */
   savepoint(): Savepoint { return { length: this.length, entryCount: this.entryCount, lo: this.lo, hi: this.hi } }
 
+  /**
+   * Bytes the record may still grow by before staging is TransactionTooLargeError (rec. 5).
+   * An entry takes 8 bytes plus its data rounded up to 8 (a zero fill: 8).
+   */
+  get room(): number { return this.#limit - this.length }
+
   /** Forgets the entries staged since `sp` was taken; the ones before it are untouched. */
   rollback(sp: Savepoint): void {
     this.length = sp.length

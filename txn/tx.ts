@@ -87,6 +87,12 @@ export class Tx {
   get active(): boolean { return this.#active }
   /** @internal */
   end(): void { this.#active = false }
+  /**
+   * @internal Bytes of redo log this transaction may still stage before a write is
+   * TransactionTooLargeError (record.ts `room`); Infinity for a reader. src/view.ts inv. V2
+   * runs a struct write in a sub-transaction when it might not fit.
+   */
+  logRoom(): number { return this.#b === null ? Infinity : this.#b.room }
   /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
   reopen(): void { if (this.#b === null) this.#active = true }
 

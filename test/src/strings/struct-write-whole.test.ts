@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { open, t, OutOfSpaceError, type PersistentMemory } from '../../../src/index.js'
+import { open, t, OutOfSpaceError, TransactionTooLargeError, type PersistentMemory } from '../../../src/index.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-struct-whole-'))
 
@@ -60,5 +60,32 @@ test('inv. V2: replacing one long string that does not fit keeps the old string 
   const p = pm.transaction(tx => { try { const p = tx.alloc(60); tx.writeBytes(p, new Uint8Array(60).fill(0x41)); return p } catch { return 0 } })
   assert.equal(p, 0, 'the old block is still allocated to the string')
   assert.equal(pm.read(tx => tx.view(v).value), 'old'.repeat(20))
+  pm.close()
+})
+
+test('inv. V2, the redo log: a struct write that fills the log between two fields (TransactionTooLargeError, caught) leaves the struct as it was', () => {
+  const file = path.join(dir, 'log.pm')
+  let pm = open(file, { size: 1 << 20, logSize: 64 << 10 })
+  const S = t.struct({ a: t.u32, b: t.u32, c: t.u32, d: t.u32, e: t.u32, f: t.u32, g: t.u32, h: t.u32 })
+  const v = pm.persistent('log', t.array(S, 1))
+  const scratch = pm.persistent('scratch', t.bytes(4096))
+  pm.transaction(tx => tx.view(v).set(0, { a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1 }))
+  for (const left of [24, 40, 64, 96]) {              // room for 1, 2, 4 and 6 of the 8 field entries (16 bytes each)
+    pm.transaction(tx => {
+      // stage writes until exactly `left` bytes of log room remain (each entry: 8 + data rounded to 8)
+      for (let room = tx.logRoom(); room - left >= 8 + 8;) {
+        const data = Math.min(4096, ((room - left - 8) >> 3) << 3)
+        tx.writeBytes(scratch.offset, new Uint8Array(data))
+        room = tx.logRoom()
+      }
+      if (tx.logRoom() - left === 8) tx.zero(scratch.offset, 8)   // a zero fill takes 8 bytes
+      assert.equal(tx.logRoom(), left)
+      assert.throws(() => tx.view(v).set(0, { a: 2, b: 2, c: 2, d: 2, e: 2, f: 2, g: 2, h: 2 }), TransactionTooLargeError)
+      assert.equal(tx.logRoom(), left, 'nothing of the struct staged')
+    })
+  }
+  pm.close()
+  pm = open(file)
+  assert.deepEqual((pm.read(tx => tx.view(pm.persistent('log', t.array(S, 1))).toJSON()) as unknown[])[0], { a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1 })
   pm.close()
 })
