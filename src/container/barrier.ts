@@ -292,12 +292,12 @@ export class Barrier implements TrapHost {
     if (handler === undefined) {
       if (isDate(v)) this.#host.onDate(v as Date)
       if (this.anyExcluded && this.#excluded.has(v)) this.lazy?.reached(v)     // inv. 5
-      else this.#rawOut(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
+      else this.rawOut(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
       return v
     }
     if (handler === RAW_CLASS) {
       if (isDate(v)) this.#host.onDate(v as Date)     // a Date subclass (inv. 7): its time compared at each point, as any Date's
-      this.#rawOut(v)
+      this.rawOut(v)
       return v
     }
     const verifier = this.#host.verifier
@@ -361,8 +361,8 @@ export class Barrier implements TrapHost {
     return v
   }
 
-  /** `v` is handed out raw (inv. 5, 7, 9): exposed (the default mode) or watched (`track: 'barriers'`, while the container can still take points). */
-  #rawOut(v: object): void {
+  /** `v` is handed out raw (inv. 5, 7, 9; `c.unwrap`): exposed (the default mode) or watched (`track: 'barriers'`, while the container can still take points). */
+  rawOut(v: object): void {
     this.#host.expose(v)
     if (this.#host.verifier === null && this.closed === null) this.#host.watch(v)
   }

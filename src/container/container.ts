@@ -236,10 +236,7 @@ export class Container<T extends object = Record<string, any>> {
     const t = this.#life.tables
     const raw = t.barrier.unwrap(v)
     const state = this.#life.state
-    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') {
-      t.expose(raw)
-      t.watchRaw(raw)
-    }
+    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') t.barrier.rawOut(raw)
     return raw
   }
 
