@@ -119,6 +119,21 @@ export function decodeString(b: Uint8Array): string {
   return dec.decode(b)
 }
 
+/**
+ * False when a `t.string` / `t.blob` value surely fits its slot inline (at most INLINE_MAX
+ * bytes), so writing it allocates no heap block; true when it may not (view inv. V2). Checks
+ * no type: anything but a string or a Uint8Array is false (it throws before it is written).
+ * Without encoding: a string of at most INLINE_MAX / 3 characters always fits (3 UTF-8 bytes
+ * per UTF-16 code unit at most), an all-ASCII one up to INLINE_MAX.
+ */
+export function mayNeedBlock(kind: 'string' | 'blob', value: unknown): boolean {
+  if (kind === 'blob') return value instanceof Uint8Array && value.length > INLINE_MAX
+  if (typeof value !== 'string' || value.length <= Math.floor(INLINE_MAX / 3)) return false
+  if (value.length > INLINE_MAX) return true
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) >= 0x80) return true
+  return false
+}
+
 /** The four 32-bit words of the slot that holds `bytes` inline, or null when they go out of line. */
 export function inlineWords(bytes: Uint8Array): Uint32Array | null {
   if (bytes.length > INLINE_MAX) return null

@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { checkText, encodeVar, hasVar, heapTx, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -61,8 +61,7 @@ export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknow
  */
 function mayOverflow(tx: Tx, type: TypeDesc): boolean {
   if (type.kind !== 'struct' && type.kind !== 'array') return false
-  const room = (tx as Partial<Tx>).logRoom?.() ?? Infinity
-  return room < stagingBound(type)
+  return tx.logRoom() < stagingBound(type)
 }
 
 const bounds = new WeakMap<TypeDesc, number>()
@@ -81,20 +80,12 @@ function stagingBound(type: TypeDesc): number {
 
 /**
  * False when writing `value` (checked) as `type` allocates no heap block, so it cannot fail
- * half way (view inv. V2): every string or blob in it fits inline (15 bytes; a string of at most
- * 5 characters always does, ASCII up to 15). True when one may not.
+ * half way (view inv. V2): every string or blob in it fits inline (varlen.ts `mayNeedBlock`).
+ * True when one may not.
  */
 function mayAlloc(type: TypeDesc, value: unknown): boolean {
   switch (type.kind) {
-    case 'string': { // a string or blob written alone is not checked yet: anything else throws before writing
-      if (typeof value !== 'string') return false
-      const s = value
-      if (s.length <= 5) return false
-      if (s.length > 15) return true
-      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return true
-      return false
-    }
-    case 'blob': return value instanceof Uint8Array && value.length > 15
+    case 'string': case 'blob': return mayNeedBlock(type.kind, value) // a string or blob written alone is not checked yet: anything else throws before writing
     case 'struct': {
       const o = value as Record<string, unknown>, view = TX in o
       for (const f of type.fields) if (hasVar(f.type) && hasField(o, f.name, view) && mayAlloc(f.type, o[f.name])) return true
