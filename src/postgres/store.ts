@@ -22,7 +22,7 @@ import { checkHosted, listVersions, type ContainerCheck, type VersionInfo } from
 import { GatedPool, loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
 import { ensureSchema, tablesIn, type Tables } from './schema.js'
 import { loadVersions } from './load.js'
-import { openHostedPg, type HostedPg } from './hosted.js'
+import { openHostedPg, type HostContext, type HostedPg } from './hosted.js'
 
 /** Options of {@link PostgresStore.connect}. */
 export interface PostgresStoreOptions {
@@ -53,6 +53,8 @@ export class PostgresStore implements ChunkStoreHost {
   readonly #raw: Pool
   readonly #pool: GatedPool
   readonly #tables: Tables
+  /** What every open through this store is given (openHostedPg); fixed at construction. */
+  readonly #host: HostContext
   /** Containers this store has open for writing (a second writer open here is refused at once). */
   readonly #writers = new Map<string, HostedPg | null>()
   readonly #open = new Set<HostedPg>()
@@ -67,6 +69,7 @@ export class PostgresStore implements ChunkStoreHost {
     this.#tables = tables
     this.leaseMs = leaseMs
     this.holder = `${os.hostname()} pid ${process.pid} store ${randomBytes(4).toString('hex')}`
+    this.#host = { pool: this.#pool, tables, where, holder: this.holder, leaseMs }
   }
 
   /**
@@ -114,7 +117,7 @@ export class PostgresStore implements ChunkStoreHost {
   async #opened(name: string, options: HostOpenOptions): Promise<HostedPg> {
     try {
       let opened: HostedPg | null = null
-      const h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, options, () => this.#forget(opened, name, options.readOnly))
+      const h = await openHostedPg(this.#host, name, options, () => this.#forget(opened, name, options.readOnly))
       opened = h
       this.#open.add(h)
       if (!options.readOnly) this.#writers.set(name, h)
@@ -153,7 +156,7 @@ export class PostgresStore implements ChunkStoreHost {
     let opened: HostedPg | null = null
     let h: HostedPg
     try {
-      h = await openHostedPg({ pool: this.#pool, tables: this.#tables, where: this.where, holder: this.holder, leaseMs: this.leaseMs }, name, { readOnly: true, create: null }, () => this.#forget(opened, name, true), true)
+      h = await openHostedPg(this.#host, name, { readOnly: true, create: null }, () => this.#forget(opened, name, true), true)
     } catch (e) { throw storeError(e, `Cannot check container "${path}"`) }
     opened = h
     this.#open.add(h)
