@@ -9,12 +9,17 @@
  *                         damaged, a container's newest version included, 2 on usage or I/O errors)
  *   pmem info <file>      what check found, as JSON
  *   pmem versions <file>  a container's retained versions
+ *   pmem check|info|versions postgres://.../db#name [--schema s]
+ *                         the same for a container in PostgreSQL (postgres-target.ts; a
+ *                         read-only PostgresStore: no table created, no row written)
  *   pmem serve <file> ... a persistent memcached on the pool in <file> (src/serve/cli.ts)
  *   pmem help             every command with its options (also --help, -h)
  */
 import { check, Container, PmemError, Region } from '../index.js'
 import { ShadowStore } from '../../txn/index.js'
 import { serveMain } from '../serve/cli.js'
+import { isPostgresTarget, postgresMain } from './postgres-target.js'
+import { containerFound, printFailure, printFound, printVersions, type Found } from './report.js'
 
 const HELP = `usage: pmem <command> <file>
 
@@ -26,6 +31,12 @@ Commands (each opens the file read-only and never changes it):
                     damaged newest version included), 2 usage or I/O error.
   info <file>       what check finds, as JSON (exit status as for check)
   versions <file>   a container's retained versions: version, time, objects, bytes
+
+  check|info|versions postgres://[user@]host[:port]/database#name [--schema SCHEMA]
+                    the same for container "name" in PostgreSQL (needs the pg package;
+                    the password from PGPASSWORD or ~/.pgpass): every record of every
+                    retained version in one snapshot, beside a live writer; no table is
+                    created and no row written.
   help              this text (also --help, -h)
 
   serve <file> [--port 11211] [--host 127.0.0.1] [--durability sync|group|none]
@@ -34,9 +45,7 @@ Commands (each opens the file read-only and never changes it):
                     if missing; replies to changes leave once they are durable (sync, group).
                     Runs until SIGINT or SIGTERM.`
 
-const USAGE = 'usage: pmem check <file> | pmem info <file> | pmem versions <file> | pmem serve <file> [options] | pmem help'
-
-interface Found { ok: boolean; summary: string; problems: string[]; json: unknown }
+const USAGE = 'usage: pmem check <file> | pmem info <file> | pmem versions <file> | pmem serve <file> [options] | pmem help\n(a container in PostgreSQL: postgres://host/database#name [--schema SCHEMA] for <file>)'
 
 /** True when the file is a region holding a container's chunk store (read-only probe). */
 function holdsContainer(file: string): boolean {
@@ -45,50 +54,28 @@ function holdsContainer(file: string): boolean {
   try { return ShadowStore.probe(region) === 'store' } finally { region.close() }
 }
 
-/** A container check; a container damaged beyond any retained version is reported as damage. */
-function checkContainer(file: string): Found {
-  try {
-    const r = Container.check(file)
-    return { ok: r.ok, summary: `container, version ${r.version}, ${r.versions.length} versions kept`, problems: r.problems, json: r }
-  } catch (err) {
-    if (!(err instanceof PmemError) || !DAMAGE.has(err.code)) throw err
-    return { ok: false, summary: 'container', problems: [`${err.code}: ${err.message}`], json: { ok: false, problems: [`${err.code}: ${err.message}`] } }
-  }
-}
-
-/** Error codes that mean "the file is damaged or not ours" (exit 1), not "could not look" (exit 2). */
-const DAMAGE = new Set(['ERR_PMEM_CORRUPT', 'ERR_PMEM_NOT_A_REGION', 'ERR_PMEM_NOT_A_POOL', 'ERR_PMEM_VERSION'])
-
 /** A pool check, or, for a file that holds a container, a container check. */
-function checkAny(file: string): Found {
-  if (holdsContainer(file)) return checkContainer(file)
+async function checkAny(file: string): Promise<Found> {
+  if (holdsContainer(file)) return containerFound(() => Container.check(file))
   const r = check(file)
   const colls = r.collections.length > 0 ? `, collections ${r.collections.map(c => `${c.kind} ${JSON.stringify(c.name)} (${c.count})`).join(', ')}` : ''
   return { ok: r.ok, summary: `pool, ${r.variables.length} variables${colls}, ${r.heap?.allocated ?? 0} blocks allocated, ${r.replayed} log records pending`, problems: r.problems, json: r }
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [cmd, file, ...rest] = argv
   if (cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(HELP); return 0 }
-  if (!['check', 'info', 'versions'].includes(cmd ?? '') || file === undefined || rest.length > 0) {
-    console.error(cmd === undefined || ['check', 'info', 'versions'].includes(cmd) ? USAGE : `pmem: unknown command ${JSON.stringify(cmd)}\n${USAGE}\n(pmem help lists every command)`)
+  const known = cmd === 'check' || cmd === 'info' || cmd === 'versions'
+  if (known && file !== undefined && isPostgresTarget(file)) return postgresMain(cmd, file, rest, USAGE)
+  if (!known || file === undefined || rest.length > 0) {
+    console.error(cmd === undefined || known ? USAGE : `pmem: unknown command ${JSON.stringify(cmd)}\n${USAGE}\n(pmem help lists every command)`)
     return 2
   }
   try {
-    if (cmd === 'versions') {
-      for (const v of Container.versions(file)) console.log(`${v.version}\t${v.time.toISOString()}\t${v.objects} objects\t${v.bytes} bytes`)
-      return 0
-    }
-    const r = checkAny(file)
-    if (cmd === 'info') console.log(JSON.stringify(r.json, null, 2))
-    else {
-      console.log(r.ok ? `${file}: ok (${r.summary})` : `${file}: DAMAGED`)
-      for (const p of r.problems) console.log(`  - ${p}`)
-    }
-    return r.ok ? 0 : 1
+    if (cmd === 'versions') { printVersions(Container.versions(file)); return 0 }
+    return printFound(cmd, file, await checkAny(file))
   } catch (err) {
-    console.error(err instanceof PmemError ? `pmem: ${err.message}` : err)
-    return 2
+    return printFailure(err)
   }
 }
 
@@ -99,4 +86,6 @@ if (process.argv[2] === 'serve') {
     console.error(err instanceof PmemError || typeof code === 'string' ? `pmem serve: ${(err as Error).message}` : err)
     process.exitCode = 2
   })
-} else process.exitCode = main(process.argv.slice(2))
+} else {
+  main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => { process.exitCode = printFailure(err) })
+}

@@ -86,7 +86,7 @@
  * moved or copied by hand is CorruptionError, never another version's bytes (load.ts inv.
  * L1-L3); a table or column altered or dropped is CorruptionError at connect (ensureSchema).
  */
-import { CorruptionError, PmemError, UnsupportedVersionError } from '../../regions/index.js'
+import { CorruptionError, PmemError, RegionNotFoundError, UnsupportedVersionError } from '../../regions/index.js'
 import type { Pool, Queryable } from './pg.js'
 
 /** The layout version this library writes and reads. */
@@ -174,15 +174,7 @@ export async function ensureSchema(pool: Pool, t: Tables, where: string): Promis
   try {
     await db.query('BEGIN')
     await db.query(`SELECT pg_advisory_xact_lock(hashtext('persistent-memory schema ' || $1::text))`, [t.schema])
-    const exists = await db.query(`SELECT to_regclass($1) AS t`, [t.meta])
-    let v: number | undefined
-    if (exists.rows[0].t !== null) {
-      const r = await db.query(`SELECT version FROM ${t.meta}`)
-      v = r.rows[0]?.version as number | undefined
-      if (v !== undefined && v > SCHEMA_VERSION) {
-        throw new UnsupportedVersionError(`Cannot use container store ${where}: its tables have layout version ${v}, this library reads ${SCHEMA_VERSION}; upgrade persistent-memory`)
-      }
-    }
+    const v = await layoutVersion(db, t, where)
     if (v !== SCHEMA_VERSION) {
       for (const stmt of ddl(t)) await db.query(stmt)
       await db.query(`INSERT INTO ${t.meta} (one, version) VALUES (true, $1) ON CONFLICT (one) DO NOTHING`, [SCHEMA_VERSION])
@@ -196,6 +188,40 @@ export async function ensureSchema(pool: Pool, t: Tables, where: string): Promis
   } finally {
     db.release(failed instanceof Error && !(failed instanceof PmemError) ? failed : undefined)
   }
+}
+
+/**
+ * The read-only counterpart of `ensureSchema` (`PostgresStore.connect(conn, { readOnly: true })`,
+ * `pmem check`): the same checks, and nothing created or written, not even the advisory lock's
+ * transaction. RegionNotFoundError when the schema holds no container store (no `pmem_schema`
+ * table); a store whose tables exist at an older layout is read as it is.
+ */
+export async function readSchema(pool: Pool, t: Tables, where: string): Promise<void> {
+  const db = await pool.connect()
+  let failed: unknown
+  try {
+    if (await layoutVersion(db, t, where) === null) {
+      throw new RegionNotFoundError(`Cannot use container store ${where}: schema ${t.schema} holds no container store (no table ${t.meta}); a read-only connect never creates one`)
+    }
+    await checkColumns(db, t, where)
+  } catch (e) {
+    failed = e
+    throw e
+  } finally {
+    db.release(failed instanceof Error && !(failed instanceof PmemError) ? failed : undefined)
+  }
+}
+
+/** The layout version in the `pmem_schema` table, undefined if it has no row, null if there is no such table; UnsupportedVersionError for a newer one. */
+async function layoutVersion(db: Queryable, t: Tables, where: string): Promise<number | undefined | null> {
+  const exists = await db.query(`SELECT to_regclass($1) AS t`, [t.meta])
+  if (exists.rows[0].t === null) return null
+  const r = await db.query(`SELECT version FROM ${t.meta}`)
+  const v = r.rows[0]?.version as number | undefined
+  if (v !== undefined && v > SCHEMA_VERSION) {
+    throw new UnsupportedVersionError(`Cannot use container store ${where}: its tables have layout version ${v}, this library reads ${SCHEMA_VERSION}; upgrade persistent-memory`)
+  }
+  return v
 }
 
 /** CorruptionError unless every table of COLUMNS exists with those columns and types (extra columns are let be). */

@@ -5,7 +5,7 @@
  *
  * | state | what holds | entered by |
  * | --- | --- | --- |
- * | open | the pool is connected and the tables exist (schema version checked) | `connect` |
+ * | open | the pool is connected and the tables exist (schema version checked); with `readOnly`, nothing is ever written | `connect` |
  * | closed | every writer's lease released (best effort), the pool ended; every call rejects with RegionClosedError | `close` |
  *
  * Each open container (a HostedStore, hosted.ts) holds its chunks in memory; a writer holds
@@ -15,12 +15,12 @@
 import os from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
-  ContainerLockedError, InvalidArgumentError, PmemError, RegionClosedError, RegionNotFoundError, StoreUnavailableError, describe,
+  ContainerLockedError, InvalidArgumentError, PmemError, ReadOnlyError, RegionClosedError, RegionNotFoundError, StoreUnavailableError, describe,
 } from '../../regions/index.js'
 import type { ChunkStoreHost, HostedStore, HostOpenOptions } from '../../txn/index.js'
 import { checkHosted, listVersions, type ContainerCheck, type VersionInfo } from '../container/index.js'
 import { GatedPool, loadPg, storeError, type Pool, type PoolConfig } from './pg.js'
-import { ensureSchema, tablesIn, type Tables } from './schema.js'
+import { ensureSchema, readSchema, tablesIn, type Tables } from './schema.js'
 import { loadVersions } from './load.js'
 import { openHostedPg, type HostContext, type HostedPg } from './hosted.js'
 
@@ -30,9 +30,16 @@ export interface PostgresStoreOptions {
   leaseMs?: number
   /** The PostgreSQL schema holding the tables (default "public"); created if missing. */
   schema?: string
+  /**
+   * Only read (default false): the tables are checked but never created or changed (a schema
+   * without a container store is RegionNotFoundError), containers open read-only only
+   * (`openStore` without `readOnly: true` and `delete` are ReadOnlyError), and nothing is
+   * ever written: what `pmem check` uses, and what a database user granted only SELECT can do.
+   */
+  readOnly?: boolean
 }
 
-const OPTION_NAMES = new Set(['leaseMs', 'schema'])
+const OPTION_NAMES = new Set(['leaseMs', 'schema', 'readOnly'])
 
 /**
  * Containers in PostgreSQL.
@@ -49,6 +56,8 @@ export class PostgresStore implements ChunkStoreHost {
   readonly leaseMs: number
   /** How this store's writers are named in leases: "host pid N store X". */
   readonly holder: string
+  /** Connected with `{ readOnly: true }`: nothing is ever written through this store. */
+  readonly readOnly: boolean
   /** The pg pool (for `pool`); everything here goes through the gate (pg-hosted inv. P3). */
   readonly #raw: Pool
   readonly #pool: GatedPool
@@ -62,12 +71,13 @@ export class PostgresStore implements ChunkStoreHost {
   readonly #opening = new Set<Promise<HostedPg>>()
   #closed: Promise<void> | null = null
 
-  private constructor(pool: Pool, where: string, tables: Tables, leaseMs: number) {
+  private constructor(pool: Pool, where: string, tables: Tables, leaseMs: number, readOnly: boolean) {
     this.#raw = pool
     this.#pool = new GatedPool(pool)
     this.where = where
     this.#tables = tables
     this.leaseMs = leaseMs
+    this.readOnly = readOnly
     this.holder = `${os.hostname()} pid ${process.pid} store ${randomBytes(4).toString('hex')}`
     this.#host = { pool: this.#pool, tables, where, holder: this.holder, leaseMs }
   }
@@ -83,7 +93,7 @@ export class PostgresStore implements ChunkStoreHost {
       throw new InvalidArgumentError(`Cannot connect a PostgresStore: expected a connection string or pg.Pool options, got ${describe(connection)}`)
     }
     if (typeof connection === 'string' && connection === '') throw new InvalidArgumentError('Cannot connect a PostgresStore: the connection string is empty')
-    const { leaseMs, schema } = checkOptions(options)
+    const { leaseMs, schema, readOnly } = checkOptions(options)
     const config: PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...connection }
     checkConfig(config)
     const pg = await loadPg()
@@ -92,12 +102,12 @@ export class PostgresStore implements ChunkStoreHost {
     pool.on('error', () => { /* an idle client lost its connection: the next query reports it */ })
     const tables = tablesIn(schema)
     try {
-      await ensureSchema(pool, tables, where)
+      await (readOnly ? readSchema : ensureSchema)(pool, tables, where)
     } catch (e) {
       await pool.end().catch(() => undefined)
       throw connectError(e, `Cannot connect to ${where}`)
     }
-    return new PostgresStore(pool, where, tables, leaseMs)
+    return new PostgresStore(pool, where, tables, leaseMs, readOnly)
   }
 
   /** Opens a container's chunk store (what `Container.openStore` calls; see txn/chunk-store.ts). */
@@ -106,6 +116,7 @@ export class PostgresStore implements ChunkStoreHost {
     checkName(name, this.where)
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`Cannot open container "${name}" in ${this.where}: options must be an object, got ${describe(options)}`)
     if (!options.readOnly) {
+      if (this.readOnly) throw new ReadOnlyError(`Cannot open container "${this.where}#${name}" for writing: the PostgresStore was connected with { readOnly: true }; open it with { readOnly: true }, or connect without it`)
       if (this.#writers.has(name)) throw new ContainerLockedError(`Cannot open container "${this.where}#${name}" for writing: this store (${this.holder}) already has it open for writing; close that container first, or open with { readOnly: true }`, this.holder)
       this.#writers.set(name, null)
     }
@@ -184,6 +195,7 @@ export class PostgresStore implements ChunkStoreHost {
     this.#ready('delete a container in')
     checkName(name, this.where)
     const path = `${this.where}#${name}`
+    if (this.readOnly) throw new ReadOnlyError(`Cannot delete container "${path}": the PostgresStore was connected with { readOnly: true }`)
     if (this.#writers.has(name)) throw new ContainerLockedError(`Cannot delete container "${path}": this store has it open for writing; close it first`, this.holder)
     const t = this.#tables
     let client
@@ -243,7 +255,7 @@ export class PostgresStore implements ChunkStoreHost {
   }
 }
 
-function checkOptions(o: PostgresStoreOptions): { leaseMs: number; schema: string } {
+function checkOptions(o: PostgresStoreOptions): { leaseMs: number; schema: string; readOnly: boolean } {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidArgumentError(`PostgresStore options must be an object, got ${describe(o)}`)
   for (const k of Object.keys(o)) if (!OPTION_NAMES.has(k)) throw new InvalidArgumentError(`Unknown PostgresStore option ${JSON.stringify(k)}; the options are ${[...OPTION_NAMES].join(', ')} (pg.Pool options go in the first argument)`)
   const leaseMs = o.leaseMs ?? 30_000
@@ -251,7 +263,8 @@ function checkOptions(o: PostgresStoreOptions): { leaseMs: number; schema: strin
   const schema = o.schema ?? 'public'
   // PostgreSQL cuts longer identifiers to 63 bytes: two names alike in those would share tables.
   if (typeof schema !== 'string' || schema === '' || Buffer.byteLength(schema) > 63 || /\u0000/.test(schema)) throw new InvalidArgumentError(`PostgresStore option schema must be a PostgreSQL schema name (1 to 63 bytes of UTF-8), got ${describe(o.schema)}`)
-  return { leaseMs, schema }
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidArgumentError(`PostgresStore option readOnly must be a boolean, got ${describe(o.readOnly)}`)
+  return { leaseMs, schema, readOnly: o.readOnly === true }
 }
 
 /** Numeric pg.Pool / client options: [name, lowest, highest]. */
