@@ -6,7 +6,7 @@
  *
  * The state is kept in `#state`, the only field that says what the container may do;
  * `#pending` counts the points queued or being written, `#failure` keeps why the container
- * broke, `#lost` and `#lostCount` the points a hosted store could not commit (inv. 4a), and
+ * broke, `#lost` and `#lostCount` the points lost (a hosted store out of reach, or a full disk before the commit began: inv. 4a), and
  * `tables` is replaced as a whole by the refreshed transition. Container (container.ts) calls
  * the guards at the top of each method and the transitions below; nothing else changes them.
  *
@@ -15,7 +15,7 @@
  *                        | +----snapshotFailed----+    +--snapshotBegins----+   |
  *                        +-------------- writeEnded (no point left) ------------+
  *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
- *   writing --pointLost--> writing | idle      (a hosted store out of reach, inv. 4a: the next point is full)
+ *   writing --pointLost--> writing | idle      (a hosted store out of reach, or a full disk before the commit, inv. 4a: the next point is full)
  *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
  *   idle --refreshed--> idle                   (read-only: the tables are replaced by the newest version's)
  *
@@ -36,7 +36,7 @@
  * | `root`, `root =`, `register`, `check()` | yes | yes | BrokenError | RegionClosedError |
  * | `persist`, `exclude` | yes | TransactionActiveError (they would start a point inside a point, or free ids it encodes: inv. 1) | BrokenError | RegionClosedError |
  * | `close` | closeBegins | rejects with TransactionActiveError; the point goes on | closeBegins | the same promise as the first call |
- * | `sync` | waits for the points queued (rejects with StoreUnavailableError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
+ * | `sync` | waits for the points queued (rejects with the lost point's StoreUnavailableError or OutOfSpaceError after a lost point, inv. 4a, until a point commits) | waits for the point being taken too | rejects with BrokenError | waits; resolves, or rejects if a point failed |
  * | `refresh` | read-only, in idle: refreshed (follow.ts; a hosted store: after its fetch, if still idle); writable: resolves with `version` | resolves with `version` | BrokenError | RegionClosedError |
  * | `unwrap`, `dropped`, `version`, `lastPoint`, `pending`, `fellBack` | yes | yes | yes | yes |
  *
@@ -47,7 +47,7 @@
  * Invariants 1-3 are kept in snapshot.ts, 4, 4a and 5 in write.ts (the numbers of "inv. N"
  * of the container, as cited in code and tests).
  */
-import { BrokenError, PmemError, RegionClosedError, StoreUnavailableError } from '../../regions/index.js'
+import { BrokenError, OutOfSpaceError, PmemError, RegionClosedError, StoreUnavailableError } from '../../regions/index.js'
 import { TransactionActiveError } from '../../txn/index.js'
 import type { Backing } from './backing.js'
 import type { PointStats } from './options.js'
@@ -77,7 +77,7 @@ export class Lifecycle {
   /** Points lost so far (inv. 4a): a point queued before the last loss is lost too. */
   #lostCount = 0
   /** Why the last point was lost, until a point commits again (`sync` rejects meanwhile). */
-  #lost: StoreUnavailableError | null = null
+  #lost: StoreUnavailableError | OutOfSpaceError | null = null
 
   constructor(readonly path: string, readonly backing: Backing, readonly writer: PointWriter, tables: ContainerTables) {
     this.tables = tables
@@ -120,7 +120,7 @@ export class Lifecycle {
     if (this.#state === 'snapshot') await null   // the point being taken is queued when its snapshot returns
     await this.#queue
     if (this.#failure !== null) throw this.#brokenError('sync')
-    if (this.#lost !== null) throw new StoreUnavailableError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); the next persist() rewrites the whole graph`, { cause: this.#lost })
+    if (this.#lost !== null) throw this.#lostError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); the next persist() rewrites the whole graph`)
   }
 
   /** closeBegins -> closing -> closeDone -> closed, once; see Container.close. */
@@ -147,14 +147,14 @@ export class Lifecycle {
       if (this.#failure !== null) throw this.#brokenError('persist')    // queued after a point that failed
       if (lostBefore !== this.#lostCount) {    // queued behind a lost point: its delta builds on it (inv. 4a)
         this.writer.abandon(s)
-        throw new StoreUnavailableError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`, { cause: this.#lost })
+        throw this.#lostError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`)
       }
       try {
         const stats = await this.writer.write(s)
         this.#lost = null
         return stats
       } catch (e) {
-        if (e instanceof StoreUnavailableError) { this.#pointLost(s, e); throw e }
+        if (e instanceof StoreUnavailableError || (e instanceof OutOfSpaceError && this.writer.retryable)) { this.#pointLost(s, e); throw e }     // inv. 4a
         this.writer.abandon(s)
         this.#writeFailed(e as Error)
         throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
@@ -192,12 +192,17 @@ export class Lifecycle {
    * its last version (inv. 4a). The points queued behind this one are lost with it; the next
    * point is full.
    */
-  #pointLost(s: Snapshot, e: StoreUnavailableError): void {
+  #pointLost(s: Snapshot, e: StoreUnavailableError | OutOfSpaceError): void {
     this.writer.abandon(s)
     this.tables.needFull = true
     this.#lostCount++
     this.#lost = e
     try { this.writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
+  }
+
+  /** The error of a point or sync failing after a lost point (inv. 4a): of the lost point's class, so a full disk stays an OutOfSpaceError. */
+  #lostError(message: string): StoreUnavailableError | OutOfSpaceError {
+    return this.#lost instanceof OutOfSpaceError ? new OutOfSpaceError(message) : new StoreUnavailableError(message, { cause: this.#lost })
   }
 
   /** writing -> broken (inv. 4); in closing the failure is recorded and closing goes on. */

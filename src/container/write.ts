@@ -14,11 +14,19 @@
  *      keeps its last committed version. A streamed point's stream counts as its write
  *      (its sealed buffers were handed over); a snapshot that throws gives its stream up.
  *      (The writer throws; lifecycle.ts makes the transition to `broken`.)
- *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach): the
- *      store guarantees its last committed version is intact and usable (chunk-store inv. 1),
- *      so the container stays usable. The failed point and every point queued behind it are
- *      lost (they fail with StoreUnavailableError: their deltas build on the lost one), and
- *      the next point is full, so it rewrites whatever those points would have written.
+ *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach), and an
+ *      OutOfSpaceError (a full disk, a quota, a file-size limit) met before the commit began
+ *      by a point that was not streamed (`retryable`): the store's last committed version is
+ *      intact and usable (chunk-store inv. 1: nothing of the point is referenced by a durable
+ *      slot; `abort` frees what it staged, ShadowStore inv. 8), so the container stays
+ *      usable. The failed point and every point queued behind it are lost (they fail with the
+ *      same class of error: their deltas build on the lost one), and the next point is full,
+ *      so it rewrites whatever those points would have written: on a file it needs room for
+ *      the whole log beside the last version (shadow paging never overwrites it), and until
+ *      there is, it fails the same way. A full disk met by a streamed point, or once the
+ *      commit began (its map nodes, its slot), still breaks the container (inv. 4). Before
+ *      session 13 a full disk always broke it: reading `c.root` threw BrokenError until the
+ *      program reopened the file, which dropped every change since the last point.
  *  4b. A point resolves only if, after its commit, the path the container was opened at still
  *      names the file it wrote (region-file.ts inv. C7): a file deleted or replaced at its
  *      path while open (a rename over it, a backup put back) got the commit, but no later
@@ -109,8 +117,12 @@ export class PointWriter {
     if (s.mode === 'compact') this.#compactQueued = false
   }
 
+  /** While a write runs or after it failed: an OutOfSpaceError from it leaves the store as it was (inv. 4a): the point was not streamed and its commit had not begun. */
+  retryable = false
+
   /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4, or retries with a full point, inv. 4a). */
   async write(s: Snapshot): Promise<PointStats> {
+    this.retryable = s.pipe === null
     const store = this.ensureStore()
     let at = this.logEnd
     let data = s.batch.parts
@@ -148,6 +160,7 @@ export class PointWriter {
       bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
     }
     store.setMeta(encodeMeta(meta))
+    this.retryable = false      // inv. 4a: from here on a failure may leave the store's version in doubt
     const version = await store.commitAsync()
     this.#checkPath(version)
     const stored = store.versions().find(v => v.version === version)?.bytes ?? 0

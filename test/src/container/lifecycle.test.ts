@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Container } from '../../../src/container/index.js'
-import { BrokenError, PmemError, RegionClosedError, SimRegion } from '../../../regions/index.js'
+import { BrokenError, PmemError, RegionClosedError, SimRegion, type RegionLike } from '../../../regions/index.js'
 import { TransactionActiveError } from '../../../txn/index.js'
 import { simRegion } from './setup.js'
 
@@ -143,17 +143,27 @@ test('closing: close during a write waits for every queued point, in order; the 
   assert.deepEqual(f.unwrap(f.root), { n: 4 })
 })
 
-test('broken: a failed write breaks the container; points queued behind it fail too; closing and closed still work', async () => {
-  const region = SimRegion.create({ size: 1 << 16, maxSize: 1 << 18, path: 'small.pmc' })
+test('broken: a failed write (an I/O error at the flush) breaks the container; points queued behind it fail too; closing and closed still work', async () => {
+  const sim = SimRegion.create({ size: 1 << 18, path: 'flaky.pmc' })
+  let fail = false
+  const region: RegionLike = new Proxy(sim, {
+    get(target, prop) {
+      if ((prop === 'flush' || prop === 'flushAsync') && fail) return () => { throw new Error('EIO') }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
   const c = Container.openRegion(region, { init: () => ({ items: [] as string[], n: 0 }) })
   await c.persist()
   const items = c.root.items
-  for (let i = 0; i < 30000; i++) items.push('item number ' + i)
+  for (let i = 0; i < 300; i++) items.push('item number ' + i)
+  fail = true
   const failing = c.persist()
   c.root.n = 1
   const queued = c.persist()              // queued behind the failing one
-  await assert.rejects(failing, (e: Error) => e instanceof PmemError && e.code === 'ERR_PMEM_OUT_OF_SPACE')
+  await assert.rejects(failing, (e: Error) => e instanceof PmemError && /EIO/.test(e.message))
   await assert.rejects(queued, BrokenError)
+  fail = false
   assert.equal(c.pending, 0)
   for (const [what, run] of [['persist', () => c.persist()], ['exclude', () => c.exclude({})], ['root', () => c.root], ['register', () => c.register(class A {})], ['check', () => c.check()]] as const) {
     assert.throws(run, BrokenError, `${what} when broken`)
@@ -164,8 +174,30 @@ test('broken: a failed write breaks the container; points queued behind it fail 
   await c.close()
   assert.throws(() => c.persist(), RegionClosedError)
   await assert.rejects(c.sync(), BrokenError)   // the failure is kept after close
-  const f = Container.openRegion(region.crash(1))
+  const f = Container.openRegion(sim.crash(1))
   assert.deepEqual(f.unwrap(f.root), { items: [], n: 0 })
+})
+
+test('lost (write.ts inv. 4a): a full disk before the commit loses the point and those queued behind it (OutOfSpaceError), not the container', async () => {
+  const region = SimRegion.create({ size: 1 << 16, maxSize: 1 << 18, path: 'small.pmc' })
+  const c = Container.openRegion(region, { init: () => ({ items: [] as string[], n: 0 }) })
+  await c.persist()
+  const items = c.root.items
+  for (let i = 0; i < 30000; i++) items.push('item number ' + i)
+  const failing = c.persist()
+  c.root.n = 1
+  const queued = c.persist()              // queued behind the failing one: its delta builds on it
+  await assert.rejects(failing, (e: Error) => e instanceof PmemError && e.code === 'ERR_PMEM_OUT_OF_SPACE')
+  await assert.rejects(queued, (e: Error) => e instanceof PmemError && e.code === 'ERR_PMEM_OUT_OF_SPACE' && /an earlier point was lost/.test(e.message))
+  assert.equal(c.pending, 0)
+  await assert.rejects(c.sync(), (e: Error) => e instanceof PmemError && e.code === 'ERR_PMEM_OUT_OF_SPACE')
+  assert.equal(c.root.n, 1)
+  items.length = 100
+  assert.equal((await c.persist()).full, true)
+  await c.sync()
+  await c.close()
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { items: items.slice(), n: 1 })
 })
 
 test('closed: what still answers (version, lastPoint, pending, dropped, unwrap, sync, close) and what refuses', async () => {
