@@ -179,9 +179,11 @@ test('write.ts inv. F6: a version is format 6 only while its log may hold an ERR
   await c.persist()
   assert.equal(metaFormat(region), 6, 'a BOXED record too')
   await c.close()
-  const again = Container.openRegion(SimRegion.fromImage(region.durableImage(), { path: 'sim.pmc' }))
+  const reopened = SimRegion.fromImage(region.durableImage(), { path: 'sim.pmc' })
+  const again = Container.openRegion(reopened)
   again.root.x = 2
   await again.persist()
+  assert.equal(metaFormat(reopened), 6, 'a reopened version-6 log appended to stays 6 (open.ts sets the writer\'s format)')
   assert.equal(again.unwrap(again.root).b.valueOf(), 1n)
   await again.close()
 })
