@@ -207,3 +207,17 @@ test('format.ts ERROR and BOXED records: damage is CorruptionError (unknown erro
     assert.throws(() => restoreFirst(bytes, 'natives'), (e: unknown) => e instanceof CorruptionError, what)
   }
 })
+
+test('natives.ts inv. N2: a String object\'s index keys and length are its value\'s, never PROPS entries (a 1,000-character String is a record of about 1 KB); an index past its end is', async () => {
+  const region = simRegion()
+  const s = new String('x'.repeat(1000)) as String & Record<number, string>
+  s[2000] = 'past the end'
+  const c = Container.openRegion(region, { init: () => ({ s }) })
+  const p = await c.persist()
+  assert.ok(p.bytes < 1200, `${p.bytes} bytes written (6 KB and more with an entry per character)`)
+  await c.close()
+  const r = Container.openRegion(SimRegion.fromImage(region.durableImage(), { path: 'sim.pmc' }))
+  const back = r.root.s as String & Record<number, string>
+  assert.deepEqual([back.length, back[999], back[2000], Object.getOwnPropertyNames(back).length], [1000, 'x', 'past the end', 1002])
+  await r.close()
+})
