@@ -100,7 +100,7 @@ export function makeBoxed(v: unknown): object | null {
  */
 export const STRING_KEYS = '[[StringData]]'
 
-/** How many own string keys a String object of length `n` has by construction (inv. N2). */
+/** How many own string keys the String object `o` has by construction: its length's index keys and `length` (inv. N2). */
 export function intrinsicCount(o: object): number { return stringValue.call(o).length + 1 }
 
 /** True if `k` is an own key a String object of length `n` has by construction. */

@@ -31,8 +31,8 @@
  * which have loose ids in a verifying container (loose-ids.ts), the counts of
  * `Object.getOwnPropertyNames` and `Object.getOwnPropertySymbols`, on V8's fast path; for
  * other objects the count of `Reflect.ownKeys`; for arrays `Object.getOwnPropertySymbols`;
- * the cost per object is in the README, "Change detection"). Dates, RegExps and binary objects (no
- * shadow: kind 0) are checked for their own properties only (inv. V5). Not seen through a
+ * the cost per object is in the README, "Change detection"). Dates, RegExps, errors, boxed
+ * primitives and binary objects (no shadow: kind 0) are checked for their own properties only (inv. V5). Not seen through a
  * raw reference: a change of the attributes of an enumerable property of an extensible
  * object that has no other extra property (`Object.defineProperty(o, 'a', { writable: false
  * })`), non-index string-keyed properties of arrays that are not enumerable, and of typed
