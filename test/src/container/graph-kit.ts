@@ -294,7 +294,10 @@ function shell(r: NodeRecipe): object {
     case 'error': {     // every native type; one in 3 without its stack
       const Ctor = ERROR_CTORS[r.n % ERROR_CTORS.length]
       const e = Ctor === AggregateError ? new AggregateError([], `agg ${r.n}`) : new (Ctor as ErrorConstructor)(`error ${r.n}`)
+      // A stack of its own: the same for every build of a recipe (lazy.test builds one twice), and
+      // never formatted lazily by V8 from a `name` a recipe set to the error itself (its toString recursed)
       if (r.n % 3 === 0) delete e.stack
+      else e.stack = `${Ctor.name}: error ${r.n}\n    at graph-kit (recipe ${r.n})`
       return e
     }
     case 'boxed': return [new String(`s${r.n}`), new Number(r.n / 3), new Boolean(r.n % 2 === 1), Object(BigInt(r.n) - 20n) as object][r.n % 4]
