@@ -111,6 +111,7 @@ import {
   ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
+import { isNativeOrBoxed } from './natives.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
@@ -315,7 +316,7 @@ export class Barrier implements TrapHost {
   #handlerFor(v: object): ProxyHandler<never> | undefined {
     const proto = getPrototypeOf(v) as object | null
     if (this.anyExcluded && this.#excluded.has(v)) return undefined
-    if (proto === ObjectProto || proto === null || proto === ArrayProto) return this.#object
+    if (proto === ObjectProto || proto === ArrayProto || (proto === null && !isNativeOrBoxed(v))) return this.#object     // a null-prototype error: raw, as any error (inv. 7)
     if (proto === MapProto && isMap(v)) return this.#map as ProxyHandler<never>
     if (proto === SetProto && isSet(v)) return this.#set as ProxyHandler<never>
     const info = this.#classes.infoByProto(proto as object)
@@ -339,7 +340,7 @@ export class Barrier implements TrapHost {
         if (this.#host.verifier !== null && collectionClassNeedsRaw(proto as object, map ? MapProto : SetProto)) return RAW_CLASS
         return (map ? this.#overMap : this.#overSet) as ProxyHandler<never>
       }
-      if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7)
+      if (isDate(v) || isRegExp(v) || isArrayBuffer(v) || isSharedArrayBuffer(v) || isNativeOrBoxed(v)) return RAW_CLASS     // their methods need the real instance's internal slots (inv. 7; an error: util.inspect and isNativeError need the real one)
       return this.#object
     }
     if (isArray(v)) return this.#object

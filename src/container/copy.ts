@@ -16,7 +16,9 @@ import {
   ArrayProto, bufferLength, dateTime, defineProperty, getPrototypeOf, isArrayBuffer, isDataView, mapEach, mapPut,
   objectCreate, objectKeys, regexpParts, setEach, setPrototypeOf, setPut, typedArrayTag, viewParts,
 } from './builtins.js'
-import { KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW } from './format.js'
+import { KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_DATE, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW } from './format.js'
+import { STRING_KEYS, boxedValue, errorType, isNativeOrBoxed, makeBoxed, makeError } from './natives.js'
+import { types } from 'node:util'
 import { VIEW_CTORS, VIEW_INDEX, classified, kindOf } from './kinds.js'
 import { bytesOf, maxOf } from './binary.js'
 import { ATTR_CONFIGURABLE, ATTR_ENUMERABLE, ATTR_IN_BODY, ATTR_WRITABLE, inspect, own } from './props.js'
@@ -70,6 +72,8 @@ function shell(o: object, excluded: WeakSet<object>, classes: ClassRegistry, con
     case KIND_SET: c = new Set(); break
     case KIND_DATE: c = new Date(dateTime(o as Date)); break
     case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); c = new RegExp(s, f); break }
+    case KIND_ERROR: c = makeError(errorType(o)); break      // natives.ts inv. N1: its own properties by copyOwn
+    case KIND_BOXED: c = makeBoxed(boxedValue(o))!; break
     case KIND_BYTES: {
       const bytes = bytesOf(o, KIND_BYTES)!, max = maxOf(o as ArrayBuffer)
       c = max === 0 ? new ArrayBuffer(bytes.length) : new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(bytes.length, { maxByteLength: max - 1 })
@@ -94,7 +98,7 @@ function fill(src: object, dst: object, conv: (v: unknown) => unknown): void {
   let body: readonly string[] = []
   if (dst instanceof Map) mapEach(src as Map<unknown, unknown>, (v, k) => { mapPut(dst, conv(k), conv(v)) })
   else if (dst instanceof Set) setEach(src as Set<unknown>, v => { setPut(dst, conv(v)) })
-  else if (!(isArrayBuffer(dst) || ArrayBuffer.isView(dst) || dst instanceof Date || dst instanceof RegExp)) {
+  else if (!(isArrayBuffer(dst) || ArrayBuffer.isView(dst) || dst instanceof Date || dst instanceof RegExp || isNativeOrBoxed(dst))) {
     const s = src as Record<string, unknown>
     body = objectKeys(src)
     for (const k of body) {
@@ -109,7 +113,7 @@ function fill(src: object, dst: object, conv: (v: unknown) => unknown): void {
 /** The own properties a point would put in a PROPS section (props.ts), copied onto `dst`. */
 function copyOwn(src: object, dst: object, body: readonly string[], conv: (v: unknown) => unknown): void {
   const elements = Array.isArray(src) || (ArrayBuffer.isView(src) && !isDataView(src))
-  if (!inspect(src, body, !elements, !Array.isArray(src), src instanceof RegExp ? 'lastIndex' : null)) return
+  if (!inspect(src, body, !elements, !Array.isArray(src), src instanceof RegExp ? 'lastIndex' : types.isStringObject(src) ? STRING_KEYS : null)) return
   const keys = own.real.slice(), attrs = own.attrs.slice(), values = own.values.slice(), sealed = own.sealed
   for (let i = 0; i < keys.length; i++) {
     const a = attrs[i]

@@ -22,7 +22,7 @@
  */
 import { CorruptionError, PmemError } from '../../regions/index.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
+  KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
   KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, header, readHeader,
   kindName,
 } from './format.js'
@@ -215,6 +215,8 @@ export class Restorer extends ValueReader {
       }
       case KIND_DATE: this.need(8); this.pos += 8; break    // DATE, REGEXP: complete in their shell
       case KIND_REGEXP: this.value(); this.value(); break
+      case KIND_ERROR: this.u8(); break      // ERROR, BOXED: made in their shell (natives.ts), then the PROPS section below
+      case KIND_BOXED: this.value(); break
     }
     const props = this.pos < this.end
     if (props) applyProps(o, readProps(this))

@@ -49,10 +49,11 @@
  */
 import { ArrayProto, MapProto, ObjectProto, SetProto, dateTime, getPrototypeOf, regexpParts } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
-  TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
+  KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_DATE, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL,
+  nativeKind, TAG_BIGINT, TAG_DROPPED, TAG_FALSE, TAG_NULL, TAG_REF, TAG_TRUE, TAG_UNDEFINED,
 } from './format.js'
 import { writeGone } from './records.js'
+import { boxedValue, errorType } from './natives.js'
 import { PendingQueue } from './pending.js'
 import { bytesOf, maxOf, type BinaryTable } from './binary.js'
 import { ByteWriter, RecordList, type Batch } from './writer.js'
@@ -123,6 +124,8 @@ export class Encoder {
   readonly dropped: Map<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */
   records = 0
+  /** ERROR and BOXED records encoded in this point (the version is format 6: write.ts inv. F6). */
+  natives = 0
   readonly ctx: EncoderContext
   /** Kind and proto code of each object, and the CLASS records (encode-classes.ts). */
   readonly #cls: Classifier
@@ -251,6 +254,17 @@ export class Encoder {
     }
   }
 
+  /** A boxed primitive's value (natives.ts): a tagged value, never reported or shadowed. */
+  #primitive(v: string | number | boolean | bigint): void {
+    const w = this.w
+    switch (typeof v) {
+      case 'string': w.str(v); return
+      case 'number': w.num(v); return
+      case 'boolean': w.u8(v ? TAG_TRUE : TAG_FALSE); return
+      default: this.#bigint(v)
+    }
+  }
+
   #bigint(v: bigint): void {
     const w = this.w
     const neg = v < 0n
@@ -301,8 +315,10 @@ export class Encoder {
       case KIND_REGEXP: { const [s, f] = regexpParts(o as RegExp); w.str(s); w.str(f); break }
       case KIND_BYTES: binaryBody(this, id, KIND_BYTES, bytesOf(o, KIND_BYTES)!, maxOf(o as ArrayBuffer), start); break
       case KIND_VIEW: viewBody(this, id, o as ArrayBufferView, start); break
+      case KIND_ERROR: w.u8(errorType(o)); this.natives++; break
+      case KIND_BOXED: this.#primitive(boxedValue(o)); this.natives++; break
     }
-    if (this.ctx.inspect) {
+    if (this.ctx.inspect || nativeKind(kind)) {      // natives.ts inv. N3
       const nothing = this.#plainTrusted(id, kind, names) || nothingBeyond(o, kind, body, names, this.#early)
       if (kind === KIND_OBJECT) this.ctx.dirty.setPlain(id, nothing && this.#early)    // dirty.ts inv. D2
       if (nothing) { if (this.cap) this.ctx.verifier!.setProps(id, null) }

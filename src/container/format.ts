@@ -34,6 +34,14 @@
  * only) is still read. A format-4 library refuses a version-5 file (UnsupportedVersionError)
  * rather than take such a part for damage.
  *
+ * Format version 6 (meta.ts) adds ERROR and BOXED records (kinds 23 and 24, natives.ts): a
+ * native error (Error, TypeError, ..., AggregateError, and instances of registered classes
+ * that extend one) and a boxed primitive (`new String('a')`, `Object(1n)`), which formats
+ * 1-5 dropped (restored as null). Only a version whose log holds such a record is written
+ * as version 6 (write.ts inv. F6): a graph without errors or boxed primitives is written as
+ * version 5, which format-5 libraries still open; a format-5 library refuses a version-6
+ * file (UnsupportedVersionError) rather than take the new kinds for damage.
+ *
  * Object record:
  *
  * | OFFSET | SIZE | DESCRIPTION |
@@ -76,12 +84,14 @@
  * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
+ * | ERROR | format version 6: u8 type (natives.ts ERROR_TYPES index: 0 Error, 1 EvalError, 2 RangeError, 3 ReferenceError, 4 SyntaxError, 5 TypeError, 6 URIError, 7 AggregateError). Proto 0 is that type's prototype, else null or a registered class (whose prototype chain holds the type's). Everything else (`message`, `stack`, `cause`, `errors`, other own properties) is the PROPS section. Restore (natives.ts inv. N1): `new` the type's constructor, delete the own properties it made (`stack`, `errors`), then the PROPS section |
+ * | BOXED | format version 6: one tagged value, a string, number, boolean or bigint (never a reference): `Object(value)`. Proto 0 is its wrapper's prototype (String.prototype, ...). Own properties in the PROPS section, but a String object's index keys below its length and `length` (natives.ts inv. N2) |
  * | PATCH | format version 4 (form 1 parts: 5); one of five forms, told apart by the first body byte (0 or 1: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references (form 0, format 4). A collection's part of format 5 (form 1): u8 1, u8 base kind, varint id of its collection, varint entries after it, then the changes as in form 0, but a key or value may be a reference (TAG_REF to an object record current in the same version, never a descriptor; never DROPPED). A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
  *
  * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
  * SEGMENT, CHUNK and PATCH parts) may end with one; it is there when bytes remain after the kind's body.
  * It holds the own properties the body does not (non-enumerable ones, keys that are
- * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps and binary
+ * `Symbol.for` or well-known symbols, those of Maps, Sets, Dates, RegExps, errors, boxed primitives and binary
  * objects), the attributes of body keys that are not the defaults, and extensibility.
  * Format version 1 had no PROPS sections (nor STATEFUL, CHUNKED or CHUNK records).
  *
@@ -179,8 +189,16 @@ export const KIND_INDEX = 20
 /** PATCH records (format version 4, patch-record.ts): a segmented collection as base segments plus changes. Outside KIND_MAX: readers test it apart. */
 export const KIND_PATCH = 22
 
-/** True for a kind an object record may have (KIND_OBJECT..KIND_MAX, and KIND_PATCH). */
-export function knownKind(kind: number): boolean { return (kind >= KIND_OBJECT && kind <= KIND_MAX) || kind === KIND_PATCH }
+/** ERROR records (format version 6, natives.ts): a native error. Outside KIND_MAX, as PATCH. */
+export const KIND_ERROR = 23
+/** BOXED records (format version 6, natives.ts): a boxed primitive. */
+export const KIND_BOXED = 24
+
+/** True for a kind an object record may have (KIND_OBJECT..KIND_MAX, KIND_PATCH, KIND_ERROR, KIND_BOXED). */
+export function knownKind(kind: number): boolean { return (kind >= KIND_OBJECT && kind <= KIND_MAX) || kind === KIND_PATCH || kind === KIND_ERROR || kind === KIND_BOXED }
+
+/** True for the kinds of format version 6 (natives.ts): a version whose log holds one is written as version 6 (write.ts inv. F6). */
+export function nativeKind(kind: number): boolean { return kind === KIND_ERROR || kind === KIND_BOXED }
 
 export const PROTO_BUILTIN = 0
 export const PROTO_NULL = 1
@@ -215,5 +233,5 @@ export const VIEW_TYPES = [
 
 /** Human-readable name of a record kind, for messages. */
 export function kindName(kind: number): string {
-  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk', 'class instance with state'][kind] ?? (kind === KIND_PATCH ? 'patched collection' : `kind ${kind}`)
+  return ['?', 'object', 'dict', 'array', 'sparse array', 'Map', 'Set', 'Date', 'RegExp', 'ArrayBuffer', 'view', 'shape', 'class', 'gone', 'segmented', 'segment', 'Buffer', 'chunked buffer', 'chunk', 'class instance with state'][kind] ?? (kind === KIND_PATCH ? 'patched collection' : kind === KIND_ERROR ? 'Error' : kind === KIND_BOXED ? 'boxed primitive' : `kind ${kind}`)
 }

@@ -8,7 +8,8 @@
  *   K1. An object is stored with its built-in kind only if it really is one (brand checks
  *       through captured built-ins, never `instanceof` or its prototype alone): an object
  *       whose prototype is Map.prototype but is not a Map is a plain object of a class.
- *   K2. Anything that is not a plain object, array or known built-in, and not an instance of
+ *   K2. Anything that is not a plain object, array or known built-in (native errors and
+ *       boxed primitives included, natives.ts; a Symbol object is not), and not an instance of
  *       a registered class, cannot persist, with a reason that names what it is
  *       (`classified.reason`); it is restored as null (encode.ts inv. 2).
  */
@@ -18,9 +19,10 @@ import {
   typedArrayTag, viewParts, MapProto, SetProto, DateProto, RegExpProto, ArrayBufferProto, functionName,
 } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_SPARSE, KIND_VIEW,
+  KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_SPARSE, KIND_VIEW,
   PROTO_BUILTIN, PROTO_NULL, VIEW_TYPES,
 } from './format.js'
+import { boxedProto, errorProto, errorType } from './natives.js'
 import { PROXY_TARGET } from './identity.js'
 
 /** View type name -> the index stored in VIEW records. */
@@ -82,6 +84,14 @@ export function kindOf(o: object): number {
     if (isSharedArrayBuffer(viewParts(o as ArrayBufferView)[0])) return unsupported('view of a SharedArrayBuffer')
     kind = KIND_VIEW
     builtin = VIEW_PROTOS.get(tag)!
+  } else if (isNativeError(o)) {      // natives.ts: by its nearest native error prototype
+    kind = KIND_ERROR
+    builtin = errorProto(errorType(o))
+  } else if (isBoxedPrimitive(o)) {
+    const p = boxedProto(o)
+    if (p === null) return unsupported('boxed Symbol (a symbol cannot persist)')
+    kind = KIND_BOXED
+    builtin = p
   } else if (isProxy(o)) {
     return unsupported(otherContainersProxy(o) ? OTHER_PROXY : 'proxy')
   } else {
@@ -101,8 +111,6 @@ function exoticReason(o: object): string {
   if (isPromise(o)) return 'Promise'
   if (isWeakMap(o)) return 'WeakMap'
   if (isWeakSet(o)) return 'WeakSet'
-  if (isBoxedPrimitive(o)) return 'boxed primitive'
-  if (isNativeError(o)) return 'Error'
   if (isSharedArrayBuffer(o)) return 'SharedArrayBuffer'
   if (o instanceof WeakRef) return 'WeakRef'
   return ''

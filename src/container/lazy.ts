@@ -84,12 +84,13 @@ import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
 import { liveChildren } from './exposure.js'
 import { isArrayBuffer, isDate, isRegExp } from './builtins.js'
+import { isNativeOrBoxed } from './natives.js'
 
 export type LazyState = 'lazy' | 'complete'
 
 /** Objects always handed out raw, never behind a proxy (barrier.ts): no write through a proxy can store into them. */
 function heldRaw(o: unknown): boolean {
-  return typeof o === 'object' && o !== null && (isDate(o) || isArrayBuffer(o) || ArrayBuffer.isView(o) || isRegExp(o))
+  return typeof o === 'object' && o !== null && (isDate(o) || isArrayBuffer(o) || ArrayBuffer.isView(o) || isRegExp(o) || isNativeOrBoxed(o))
 }
 
 /** What a restore (or a fill) found, to be bound into the container's tables. */

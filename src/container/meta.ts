@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version of the records (5; versions 1 to 4 are read too: version 4 is version 5 without PATCH parts that name their collection and may hold references (form 1, format.ts); version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
+ * | 4      | 2    | format version of the records (5, or 6 when the log holds ERROR or BOXED records (format.ts, write.ts inv. F6); versions 1 to 4 are read too: version 4 is version 5 without PATCH parts that name their collection and may hold references (form 1, format.ts); version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
@@ -22,9 +22,10 @@
  * Invariant: a blob is accepted only with the magic, a known format version and a
  * matching CRC; anything else is "not a container" (no magic) or damage (CorruptionError).
  * A newer format version is UnsupportedVersionError (an older library refuses a file this
- * one wrote, rather than taking its new records for damage); every point writes version 5,
- * so a version-1 to -4 container is read as it is (versions 1-2 with no index: `indexAt`
- * -1) and becomes version 5 at its next point.
+ * one wrote, rather than taking its new records for damage); every point writes version 5
+ * or 6 (6 only when its log holds ERROR or BOXED records: write.ts inv. F6, so a file without
+ * them still opens in a format-5 library), so a version-1 to -4 container is read as it is
+ * (versions 1-2 with no index: `indexAt` -1) and becomes version 5 at its next point.
  */
 import { crc32 } from 'node:zlib'
 import { CorruptionError, NotARegionError, UnsupportedVersionError } from '../../regions/index.js'
@@ -33,7 +34,10 @@ export const META_SIZE = 76
 /** Size of a format version 2 blob (no index offset). */
 const META_SIZE_2 = 68
 const MAGIC = 0x54434d50 // "PMCT" little-endian
-export const FORMAT_VERSION = 5
+/** The newest format version this library reads (and writes when the log needs it: write.ts inv. F6). */
+export const FORMAT_VERSION = 6
+/** The format version written when the log holds no ERROR or BOXED record (write.ts inv. F6). */
+export const FORMAT_BASE = 5
 
 export interface ContainerMeta {
   logEnd: number
@@ -47,13 +51,15 @@ export interface ContainerMeta {
   blockedMs: number
   /** Log offset of the newest INDEX record, or -1 (no index: a lazy open scans the log). */
   indexAt: number
+  /** Format version of the blob: written as FORMAT_BASE when absent (write.ts inv. F6). */
+  format?: number
 }
 
 export function encodeMeta(m: ContainerMeta): Uint8Array {
   const b = new Uint8Array(META_SIZE)
   const dv = new DataView(b.buffer)
   dv.setUint32(0, MAGIC, true)
-  dv.setUint16(4, FORMAT_VERSION, true)
+  dv.setUint16(4, m.format ?? FORMAT_BASE, true)
   dv.setFloat64(8, m.logEnd, true)
   dv.setUint32(16, m.rootId, true)
   dv.setUint32(20, m.highWater, true)
@@ -84,7 +90,7 @@ export function decodeMeta(b: Uint8Array, where: string): ContainerMeta {
     logEnd: dv.getFloat64(8, true), rootId: dv.getUint32(16, true), highWater: dv.getUint32(20, true),
     objectsWritten: dv.getUint32(24, true), records: dv.getUint32(28, true), bytesWritten: dv.getFloat64(32, true),
     compactedSize: dv.getFloat64(40, true), time: dv.getFloat64(48, true), blockedMs: dv.getFloat64(56, true),
-    indexAt: fmt >= 3 ? dv.getFloat64(64, true) : -1,
+    indexAt: fmt >= 3 ? dv.getFloat64(64, true) : -1, format: fmt,
   }
   if (!Number.isSafeInteger(m.logEnd) || m.logEnd < 0 || m.rootId === 0 || m.rootId >= m.highWater ||
     !(m.indexAt === -1 || (Number.isSafeInteger(m.indexAt) && m.indexAt >= 0 && m.indexAt < m.logEnd))) {

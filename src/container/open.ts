@@ -41,6 +41,7 @@ import type { ContainerTables } from './tables.js'
 import { adoptFound } from './lazy.js'
 import type { Backing } from './backing.js'
 import type { PointWriter } from './write.js'
+import { FORMAT_BASE } from './meta.js'
 import type { ChunkStore } from './store.js'
 import { getPrototypeOf } from './builtins.js'
 import { ClassHookError } from './errors.js'
@@ -139,6 +140,7 @@ function adopt(c: OpenTarget, r: Restored): void {
   t.rootId = r.meta.rootId
   c.writer.logEnd = r.meta.logEnd
   c.writer.indexAt = r.meta.indexAt
+  c.writer.format = Math.max(FORMAT_BASE, r.meta.format ?? FORMAT_BASE)     // write.ts inv. F6
   c.writer.compactedSize = r.meta.compactedSize
   reviveInstances(t, r.stateful, c.path)
   warnLostState(t, r, c.path)

@@ -25,6 +25,7 @@
  * either in the record (body or PROPS) or reported in `dropped` under its holder.
  */
 import { isArray, reflectApply } from './builtins.js'
+import { STRING_KEYS, intrinsicCount, intrinsicKey } from './natives.js'
 
 const gOPN = Object.getOwnPropertyNames
 const gOPS = Object.getOwnPropertySymbols
@@ -90,18 +91,22 @@ function add(o: object, key: string | symbol, stored: string, keyKind: number, d
  * record's body holds, in any order). `names`: also list string keys (false for arrays and
  * typed arrays, see the file's comment); `attrs`: check the attributes of the body's keys
  * (false for the elements of an extensible array). `exempt` is an own string key that needs
- * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or null. Returns true if a PROPS section or a report is needed (`own`).
+ * no entry while it is a writable 0 (a RegExp's `lastIndex`, as a RegExp is made), or
+ * natives.ts STRING_KEYS (a String object's index keys and `length`), or null. Returns true if a PROPS section or a report is needed (`own`).
  */
 export function inspect(o: object, body: readonly string[], names: boolean, attrs: boolean, exempt: string | null): boolean {
-  if (exempt !== null) {
+  let skip = 0, strLen = -1
+  if (exempt === STRING_KEYS) { skip = intrinsicCount(o); strLen = skip - 1; exempt = null }     // natives.ts inv. N2
+  else if (exempt !== null) {
     const d = gOPD(o, exempt)
     if (d === undefined || d.value !== 0 || d.writable !== true) exempt = null
+    else skip = 1
   }
   const sealed = !isExtensible(o)
   const syms = gOPS(o)
   const all = names ? gOPN(o) : null
   const checkBody = attrs || sealed
-  if (!sealed && syms.length === 0 && !checkBody && (all === null || all.length === body.length + (exempt !== null ? 1 : 0))) return false
+  if (!sealed && syms.length === 0 && !checkBody && (all === null || all.length === body.length + skip)) return false
   reset()
   own.sealed = sealed
   if (checkBody) {
@@ -115,13 +120,13 @@ export function inspect(o: object, body: readonly string[], names: boolean, attr
       if (d !== undefined && d.writable !== true) add(o, 'length', 'length', KEY_STRING, d, true)
     }
   }
-  if (all !== null && all.length !== body.length + (exempt !== null ? 1 : 0)) {
+  if (all !== null && all.length !== body.length + skip) {
     const inBody = new Set(body)
     for (const k of all) {
       if (inBody.has(k)) continue
+      if (k === exempt || (strLen >= 0 && intrinsicKey(k, strLen))) continue
       const d = gOPD(o, k)
       if (d === undefined) continue
-      if (k === exempt) continue
       add(o, k, k, KEY_STRING, d, false)
     }
   }

@@ -25,12 +25,13 @@
  */
 import { ObjectProto, getPrototypeOf, isArrayBuffer, objectCreate, setPrototypeOf } from './builtins.js'
 import {
-  KIND_ARRAY, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
-  KIND_SHAPE, KIND_SPARSE, KIND_GONE, KIND_SEGMENTED, KIND_PATCH, KIND_BUFFER, KIND_CHUNKED, KIND_STATEFUL, KIND_VIEW,
+  KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
+  KIND_SHAPE, KIND_SPARSE, KIND_GONE, TAG_REF, KIND_SEGMENTED, KIND_PATCH, KIND_BUFFER, KIND_CHUNKED, KIND_STATEFUL, KIND_VIEW,
   MAX_SHAPE_KEYS, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL, kindName,
 } from './format.js'
 import type { LogIndex } from './log-index.js'
 import { BUILTIN_PROTO, VIEW_CTORS } from './kinds.js'
+import { ERROR_TYPE_COUNT, makeBoxed, makeError } from './natives.js'
 import { compileShape, objectPrototypeKeys, shapeEpoch, type CompiledShape } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { ClassHookError, UnknownClassError } from './errors.js'
@@ -192,6 +193,19 @@ export class Shells {
         const src = r.value(), flags = r.value()
         if (typeof src !== 'string' || typeof flags !== 'string') r.fail('RegExp record without source and flags')
         o = new RegExp(src, flags)
+        break
+      }
+      case KIND_ERROR: {      // natives.ts inv. N1: made by its native constructor; its own properties are the PROPS section's
+        const type = r.u8()
+        if (type >= ERROR_TYPE_COUNT) r.fail(`unknown error type ${type}`)
+        o = makeError(type)
+        break
+      }
+      case KIND_BOXED: {      // natives.ts inv. N2
+        if (r.pos < r.end && r.buf[r.pos] === TAG_REF) r.fail('boxed primitive record holding a reference')
+        const b = makeBoxed(r.value())
+        if (b === null) r.fail('boxed primitive record without a string, number, boolean or bigint')
+        o = b
         break
       }
       case KIND_BYTES: o = new ArrayBuffer(r.count(1)); break

@@ -61,6 +61,8 @@ export interface Snapshot {
   pipe: Pipe | null
   /** Exposed objects compared with their shadows (verify.ts), and objects reached raw by calls on the real instance (watch.ts). */
   verified: number
+  /** The batch holds ERROR or BOXED records: the version is format 6 (write.ts inv. F6). */
+  natives: boolean
 }
 
 /**
@@ -125,7 +127,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   t.rootId = rootId
   const batch = enc.output()
   const keep = compact(batch.length) ? collect(t) : null
-  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: verified + watched }
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: verified + watched, natives: enc.natives > 0 }
 }
 
 /** A watched object differs from what it was when a call reached it raw: re-encoded whole (watch.ts inv. W3). */
@@ -163,7 +165,7 @@ function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
   t.rootId = rootId
   t.needFull = false
   const high = t.table.highWater
-  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
+  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0 }
 }
 
 /** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
@@ -202,5 +204,5 @@ function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
   }
   t.rootId = rootId
   t.needFull = false
-  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0 }
+  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0 }
 }

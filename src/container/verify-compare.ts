@@ -4,7 +4,9 @@
  * body are still what its last inspection found. What each compares is listed at the top of
  * verify.ts; these functions are its loop's fast paths (keep them monomorphic).
  */
-import { ObjectProto, getPrototypeOf, hasOwn, isArray, isArrayBuffer, isDataView, isDate, isRegExp, isTypedArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
+import { ObjectProto, getPrototypeOf, hasOwn, isArray, isArrayBuffer, isBoxedPrimitive, isDataView, isDate, isNativeError, isRegExp, isTypedArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
+import { STRING_KEYS } from './natives.js'
+import { types } from 'node:util'
 import { ShapeNode } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, NUM, S_OBJECT, S_STATEFUL } from './shadow.js'
@@ -68,10 +70,13 @@ export function rawNoExtras(o: object): boolean {
   if (isRegExp(o)) return !inspect(o, NO_KEYS, true, false, 'lastIndex')
   if (isTypedArray(o)) return isExtensible(o) && gOPS(o).length === 0
   if (isArrayBuffer(o) || isDataView(o)) return isExtensible(o) && ownKeys(o).length === 0
+  if (isNativeError(o)) return !inspect(o, NO_KEYS, true, false, null)      // natives.ts: an error stripped of every own property
+  if (isBoxedPrimitive(o)) return !inspect(o, NO_KEYS, true, false, isStringObject(o) ? STRING_KEYS : null)
   return true     // kind 0 for another reason (shadow.ts): its record is due anyway
 }
 
 const NO_KEYS: readonly string[] = []
+const isStringObject = types.isStringObject
 
 /** `seen` still describes the own properties of `o` beyond its body. */
 export function sameOwn(o: object, seen: PropsSeen): boolean {

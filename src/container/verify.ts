@@ -31,8 +31,8 @@
  * which have loose ids in a verifying container (loose-ids.ts), the counts of
  * `Object.getOwnPropertyNames` and `Object.getOwnPropertySymbols`, on V8's fast path; for
  * other objects the count of `Reflect.ownKeys`; for arrays `Object.getOwnPropertySymbols`;
- * the cost per object is in the README, "Change detection"). Dates, RegExps and binary objects (no
- * shadow: kind 0) are checked for their own properties only (inv. V5). Not seen through a
+ * the cost per object is in the README, "Change detection"). Dates, RegExps, errors, boxed
+ * primitives and binary objects (no shadow: kind 0) are checked for their own properties only (inv. V5). Not seen through a
  * raw reference: a change of the attributes of an enumerable property of an extensible
  * object that has no other extra property (`Object.defineProperty(o, 'a', { writable: false
  * })`), non-index string-keyed properties of arrays that are not enumerable, and of typed
@@ -64,17 +64,22 @@
  *       deleted and every entry is a primitive (`holdsRefs(id)` false), re-encode only the
  *       segments holding them (patch-segments.ts). The positions are taken once, and
  *       forgotten at the next `verify` and at `reset`.
- *   V5. An exposed Date, RegExp or binary object (shadow kind 0) is marked dirty by `verify`
+ *   V5. An exposed Date, RegExp, error, boxed primitive or binary object (shadow kind 0) is marked dirty by `verify`
  *       when its own properties differ from what its last inspection found (`PropsSeen`,
  *       inv. V3), or, found nothing then, when it has any now (`rawNoExtras`: a RegExp's
- *       `lastIndex` counts unless it is a writable 0, as the encoder's `ownSection`). With
+ *       `lastIndex` counts unless it is a writable 0, as the encoder's `ownSection`; a String
+ *       object's index keys and `length` never count, natives.ts inv. N2). Errors and boxed
+ *       primitives are compared so even with `properties: 'enumerable'` (natives.ts inv. N3):
+ *       an error's `message`, `stack` and `cause` are own properties. With
  *       the default `track: 'all'` every such object the barrier hands out is exposed
  *       (barrier.ts `wrap`), so the check covers the ones read after a restore too. Cost:
  *       one `Reflect.ownKeys` count per exposed Date per point (about 300 ns on a stamped
  *       Date: 60-70 ms per point for the performance graph's 200,000 Dates).
  */
 import { getPrototypeOf, hasOwn, isDataView, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
-import { KIND_ARRAY, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, MAX_SHAPE_KEYS } from './format.js'
+import { KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, MAX_SHAPE_KEYS, nativeKind } from './format.js'
+import { STRING_KEYS, isNativeOrBoxed } from './natives.js'
+import { types } from 'node:util'
 import type { ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
@@ -86,6 +91,7 @@ import { inspect, own } from './props.js'
 import { noExtras, numbersAt, prototypeIsClean, rawNoExtras, sameArray, sameEntries, sameMap, sameNums, sameObject, sameOwn, sameSet, sameSparse, sameState, stillGone } from './verify-compare.js'
 
 const isExtensible = Object.isExtensible
+const isStringObject = types.isStringObject
 const ownKeys = Reflect.ownKeys
 const gOPS = Object.getOwnPropertySymbols
 const NO_KEYS: readonly string[] = []
@@ -225,8 +231,8 @@ export class Verifier {
       const kind = id < sh.kind.length ? sh.kind[id] : 0      // no shadow was ever taken at this id (a Date exposed after a restore): kind 0, not undefined, which compared it as GONE and re-encoded it at every point
       if (kind === 0) {
         // inv. V5: a Date, RegExp or binary object: its own properties (bytes and time values are binary.ts's and dates.ts's)
-        if (!inspectOwn) continue
         const o = objects[id] as object
+        if (!inspectOwn && !isNativeOrBoxed(o)) continue     // natives.ts inv. N3: an error's own properties are what it is
         if (!(id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!) : rawNoExtras(o))) changed(id)
         continue
       }
@@ -276,8 +282,8 @@ export class Verifier {
    */
   captureLive(id: number, o: object, classes: ClassRegistry, shapes: ShapeTrie, inspectOwn: boolean, attributes: boolean, plain = false): void {
     const kind = kindOf(o)
-    if ((kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) && (classified.classProto === null || classes.infoByProto(classified.classProto) !== undefined)) {
-      if (inspectOwn) this.#rawProps(id, o, kind, attributes)
+    if (rawKind(kind) && (classified.classProto === null || classes.infoByProto(classified.classProto) !== undefined)) {
+      if (inspectOwn || nativeKind(kind)) this.#rawProps(id, o, kind, attributes)     // natives.ts inv. N3
       return      // no shadow (kind 0): its time value and bytes are dates.ts's and binary.ts's, its own properties inv. V5's
     }
     if (inspectOwn) { if (plain) this.setProps(id, null); else this.#captureProps(id, o, attributes) }
@@ -308,7 +314,7 @@ export class Verifier {
    * a Date read through `c.root` after a restore is exposed here (barrier.ts `wrap`).
    */
   #rawProps(id: number, o: object, kind: number, attributes: boolean): void {
-    const names = kind !== KIND_VIEW || isDataView(o), exempt = kind === KIND_REGEXP ? 'lastIndex' : null
+    const names = kind !== KIND_VIEW || isDataView(o), exempt = kind === KIND_REGEXP ? 'lastIndex' : kind === KIND_BOXED && isStringObject(o) ? STRING_KEYS : null
     if (exempt === null && isExtensible(o) && (names ? ownKeys(o).length === 0 : gOPS(o).length === 0)) { this.setProps(id, null); return }
     this.setProps(id, inspect(o, NO_KEYS, names, attributes, exempt) ? propsSeen(NO_KEYS, names, attributes, exempt) : null)
   }
@@ -316,13 +322,18 @@ export class Verifier {
   /** Inspects the own properties of `o` as the encoder does for its kind (encode-own.ts `ownSection`; inv. V3). */
   #captureProps(id: number, o: object, attributes: boolean): void {
     const kind = kindOf(o)
-    if (kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW) { this.#rawProps(id, o, kind, attributes); return }
+    if (rawKind(kind)) { this.#rawProps(id, o, kind, attributes); return }
     if (kind !== KIND_OBJECT && kind !== KIND_DICT && kind !== KIND_ARRAY && kind !== KIND_MAP && kind !== KIND_SET) { this.setProps(id, null); return }
     const arr = kind === KIND_ARRAY
     const body = kind === KIND_MAP || kind === KIND_SET ? NO_KEYS : objectKeys(o)
     const attrs = attributes && !arr
     this.setProps(id, inspect(o, body, !arr, attrs, null) ? propsSeen(body, !arr, attrs, null) : null)
   }
+}
+
+/** Kinds with no shadow (kind 0), compared by their own properties only (inv. V5). */
+function rawKind(kind: number): boolean {
+  return kind === KIND_DATE || kind === KIND_REGEXP || kind === KIND_BYTES || kind === KIND_VIEW || kind === KIND_ERROR || kind === KIND_BOXED
 }
 
 /** The array part of a live capture (after the prototype), in S_ARRAY or S_SPARSE layout; returns which. */

@@ -43,11 +43,19 @@
  *      region's recorded size (zero-filled by the grow that reaches them, and trimmed at
  *      close by the next writer that wrote: Region inv. H3, R9) or free
  *      chunks of the store (ShadowStore inv. 8).
+ *  F6. A committed version's metadata says format 6 if its log may hold an ERROR or BOXED
+ *      record (format.ts, natives.ts), else 5: a point writes 6 when its batch holds one,
+ *      and after any version that said 6, unless it rewrites the log with its batch alone
+ *      (a full point) that holds none (appends and compactions keep earlier records, and a
+ *      format-5 library scanning such a log would take the new kinds for damage). Opening a
+ *      version-6 file starts from 6 (`format`, set by open.ts). So a format-5 library opens
+ *      every file whose graph never held an error or a boxed primitive, and refuses the
+ *      others with UnsupportedVersionError (meta.ts).
  */
 import { FileSystemError, OutOfSpaceError, isSpaceErrno } from '../../regions/index.js'
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
-import { encodeMeta, type ContainerMeta } from './meta.js'
+import { FORMAT_BASE, encodeMeta, type ContainerMeta } from './meta.js'
 import { indexRecord } from './index-record.js'
 import type { Backing } from './backing.js'
 import type { ChunkStore } from './store.js'
@@ -72,6 +80,8 @@ export class PointWriter {
   #compactQueued = false
   /** Log offset of the newest INDEX record in the last committed version, or -1 (log-offsets.ts inv. X4). */
   indexAt = -1
+  /** Format version of the last committed point's metadata (inv. F6). */
+  format = FORMAT_BASE
   /** Version of the last committed point (0 before the first). */
   version = 0
   /** Stats of the last completed point, or null. */
@@ -158,6 +168,7 @@ export class PointWriter {
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
       bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
+      format: s.natives || (this.format > FORMAT_BASE && s.mode !== 'rewrite') ? 6 : FORMAT_BASE,     // inv. F6
     }
     store.setMeta(encodeMeta(meta))
     this.retryable = false      // inv. 4a: from here on a failure may leave the store's version in doubt
@@ -166,6 +177,7 @@ export class PointWriter {
     const stored = store.versions().find(v => v.version === version)?.bytes ?? 0
     this.logEnd = end
     this.indexAt = indexAt
+    this.format = meta.format!
     this.compactedSize = compactedSize
     this.#queuedBytes -= s.batch.length
     if (compacted) this.#compactQueued = false

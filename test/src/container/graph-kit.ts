@@ -14,7 +14,12 @@ export class Point { constructor(public x: number, public y: number) {} norm(): 
 export class Tagged extends Array { }
 export const CLASSES = [Point]
 
-const PERSISTABLE_PROTOS = new Set<unknown>([Object.prototype, Array.prototype, Map.prototype, Set.prototype, Date.prototype, RegExp.prototype, ArrayBuffer.prototype, null, Point.prototype, Buffer.prototype])
+/** Native error types (natives.ts ERROR_TYPES), which persist since format 6. */
+export const ERROR_CTORS = [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError] as const
+const PERSISTABLE_PROTOS = new Set<unknown>([
+  Object.prototype, Array.prototype, Map.prototype, Set.prototype, Date.prototype, RegExp.prototype, ArrayBuffer.prototype, null, Point.prototype, Buffer.prototype,
+  ...ERROR_CTORS.map(c => c.prototype), String.prototype, Number.prototype, Boolean.prototype, BigInt.prototype,
+])
 const VIEW_CTORS: Record<string, new (b: ArrayBuffer, o: number, l: number) => ArrayBufferView> = {
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView,
 }
@@ -23,6 +28,15 @@ function persistable(o: object): boolean {
   if (types.isProxy(o) || types.isPromise(o) || types.isWeakMap(o) || types.isWeakSet(o) || types.isSharedArrayBuffer(o)) return false
   if (ArrayBuffer.isView(o)) return !types.isSharedArrayBuffer((o as ArrayBufferView).buffer)
   return PERSISTABLE_PROTOS.has(Object.getPrototypeOf(o))
+}
+
+/** The native error type nearest in the prototype chain of `e` (Error if none), as natives.ts `errorType`. */
+function nativeErrorOf(e: object): (typeof ERROR_CTORS)[number] {
+  for (let p = Object.getPrototypeOf(e); p !== null; p = Object.getPrototypeOf(p)) {
+    const c = ERROR_CTORS.find(k => k.prototype === p)
+    if (c !== undefined) return c
+  }
+  return Error
 }
 
 function tagOf(o: object): string {
@@ -34,6 +48,8 @@ function tagOf(o: object): string {
   if (types.isArrayBuffer(o)) return 'ArrayBuffer'
   if (types.isDataView(o)) return 'DataView'
   if (types.isTypedArray(o)) return Object.prototype.toString.call(o).slice(8, -1)
+  if (types.isNativeError(o)) return 'Error'
+  if (types.isBoxedPrimitive(o)) return 'Boxed'
   return 'Object'
 }
 
@@ -57,6 +73,13 @@ export function cloneGraph<T>(root: T): T {
       case 'RegExp': c = new RegExp((v as RegExp).source, (v as RegExp).flags); break
       case 'ArrayBuffer': c = cloneBuffer(v as ArrayBuffer); break
       case 'Object': c = Object.create(Object.getPrototypeOf(v)); break
+      case 'Error': {
+        const Ctor = nativeErrorOf(v)
+        c = Ctor === AggregateError ? new AggregateError([]) : new (Ctor as ErrorConstructor)()
+        delete (c as Error).stack; delete (c as { errors?: unknown }).errors
+        break
+      }
+      case 'Boxed': c = Object((v as { valueOf(): unknown }).valueOf()) as object; break
       default: {
         const view = v as ArrayBufferView
         const buf = conv(view.buffer) as ArrayBuffer
@@ -85,6 +108,10 @@ export function cloneGraph<T>(root: T): T {
       for (const k of Object.keys(src)) Object.defineProperty(dst, k, { value: conv((src as Record<string, unknown>)[k]), writable: true, enumerable: true, configurable: true })
       copyExtras(src, dst, conv)
     }
+    if (tag === 'Error' || tag === 'Boxed') {     // every own property is an extra (natives.ts), then extensibility
+      copyExtras(src, dst, conv)
+      if (!Object.isExtensible(src)) Object.preventExtensions(dst)
+    }
   }
   return out
 }
@@ -95,8 +122,11 @@ export function cloneGraph<T>(root: T): T {
  * properties with their attributes; `Symbol()` keys are not persisted.
  */
 function extraKeys(o: object): (string | symbol)[] {
-  const plain = !types.isMap(o) && !types.isSet(o)
-  return Reflect.ownKeys(o).filter(k => typeof k === 'string' ? !(plain && Object.prototype.propertyIsEnumerable.call(o, k)) : Symbol.keyFor(k) !== undefined)
+  const plain = !types.isMap(o) && !types.isSet(o) && !types.isNativeError(o) && !types.isBoxedPrimitive(o)
+  const str = types.isStringObject(o) ? String(o).length : -1      // a String object's own index keys and length are its value's
+  return Reflect.ownKeys(o).filter(k => typeof k === 'string'
+    ? !(plain && Object.prototype.propertyIsEnumerable.call(o, k)) && !(str >= 0 && (k === 'length' || (/^(0|[1-9]\d*)$/.test(k) && Number(k) < str)))
+    : Symbol.keyFor(k) !== undefined)
 }
 
 function copyExtras(src: object, dst: object, conv: (v: unknown) => unknown): void {
@@ -158,6 +188,11 @@ export function assertSameGraph(actual: unknown, expected: unknown): void {
     switch (tag) {
       case 'Date': assert.ok(Object.is((a as Date).getTime(), (e as Date).getTime()), `${path}: date`); break
       case 'RegExp': assert.equal(String(a), String(e), `${path}: regexp`); break
+      case 'Error': case 'Boxed':
+        if (tag === 'Boxed') assert.ok(Object.is((a as { valueOf(): unknown }).valueOf(), (e as { valueOf(): unknown }).valueOf()), `${path}: boxed value`)
+        assert.equal(Object.isExtensible(a), Object.isExtensible(e), `${path}: extensible`)
+        sameExtras(a, e, path, todo)
+        break
       case 'ArrayBuffer':
         assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e as ArrayBuffer), `${path}: bytes`)
         assert.deepEqual([(a as Resizable).resizable, (a as Resizable).maxByteLength], [(e as Resizable).resizable, (e as Resizable).maxByteLength], `${path}: resizable`)
@@ -210,7 +245,7 @@ export const primitive = (): fc.Arbitrary<unknown> => fc.oneof(
   fc.bigInt({ min: -(2n ** 100n), max: 2n ** 100n }),
 )
 
-const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset', 'bigbytes', 'decorated'] as const
+const KINDS = ['object', 'object', 'array', 'sparse', 'map', 'set', 'date', 'regexp', 'bytes', 'view', 'point', 'nullproto', 'unsupported', 'wideobject', 'bigarray', 'bigmap', 'bigset', 'bigbytes', 'decorated', 'error', 'boxed'] as const
 type Kind = typeof KINDS[number]
 
 /** A node recipe: its kind and slots, each a primitive or a reference to another node (by index). */
@@ -256,6 +291,16 @@ function shell(r: NodeRecipe): object {
     case 'view': { const b = new ArrayBuffer(64); new Uint8Array(b).fill(r.n); return r.n % 3 === 0 ? new Float64Array(b, 8, 4) : r.n % 3 === 1 ? new DataView(b, 3, 20) : new BigInt64Array(b, 16, 2) }
     case 'point': return new Point(r.n, -r.n)
     case 'nullproto': return Object.create(null) as object
+    case 'error': {     // every native type; one in 3 without its stack
+      const Ctor = ERROR_CTORS[r.n % ERROR_CTORS.length]
+      const e = Ctor === AggregateError ? new AggregateError([], `agg ${r.n}`) : new (Ctor as ErrorConstructor)(`error ${r.n}`)
+      // A stack of its own: the same for every build of a recipe (lazy.test builds one twice), and
+      // never formatted lazily by V8 from a `name` a recipe set to the error itself (its toString recursed)
+      if (r.n % 3 === 0) delete e.stack
+      else e.stack = `${Ctor.name}: error ${r.n}\n    at graph-kit (recipe ${r.n})`
+      return e
+    }
+    case 'boxed': return [new String(`s${r.n}`), new Number(r.n / 3), new Boolean(r.n % 2 === 1), Object(BigInt(r.n) - 20n) as object][r.n % 4]
     case 'unsupported': return [new WeakMap(), Promise.resolve(1), () => 1, Symbol('s'), new (class Socket {})()][r.n % 5] as object
     default: return {}
   }
@@ -283,6 +328,17 @@ function fill(o: object, r: NodeRecipe, val: (s: NodeRecipe['slots'][number]) =>
     case 'decorated':     // non-enumerable and Symbol.for-keyed properties (and an enumerable one on a Map): props.ts
       r.slots.forEach((s, i) => { if (!Object.hasOwn(o, s.key)) Object.defineProperty(o, s.key, { value: val(s), enumerable: o instanceof Map, writable: i % 2 === 0, configurable: i % 3 !== 0 }) })
       Object.defineProperty(o, Symbol.for('graph-kit'), { value: r.n, enumerable: true, writable: true, configurable: true })
+      break
+    case 'error': {     // a cause (first slot), an AggregateError's errors (the others), extra own properties; one in 5 frozen
+      const [first, ...rest] = r.slots
+      if (first !== undefined) Object.defineProperty(o, 'cause', { value: val(first), writable: true, enumerable: false, configurable: true })
+      if (o instanceof AggregateError) Object.defineProperty(o, 'errors', { value: rest.map(val), writable: true, enumerable: false, configurable: true })
+      else for (const s of rest) if (!Object.hasOwn(o, s.key)) Object.defineProperty(o, s.key, { value: val(s), writable: true, enumerable: true, configurable: true })
+      if (r.n % 5 === 0) Object.freeze(o)
+      break
+    }
+    case 'boxed':
+      for (const s of r.slots) if (!Object.hasOwn(o, s.key)) Object.defineProperty(o, s.key, { value: val(s), writable: true, enumerable: true, configurable: true })
       break
     case 'wideobject': for (let i = 0; i < 70; i++) (o as Record<string, unknown>)['k' + i] = i % 5 === 0 && r.slots[0] ? val(r.slots[0]) : i; break
   }

@@ -45,6 +45,8 @@ export function compareLazy(lazy: unknown, full: unknown, seed: number, steps = 
     assert.ok(Object.getPrototypeOf(a) === Object.getPrototypeOf(e), `${path}: prototype`)
     assert.equal(Object.isExtensible(a), Object.isExtensible(e), `${path}: extensible`)
     assert.equal(Array.isArray(a), Array.isArray(e), `${path}: Array.isArray`)
+    if (types.isBoxedPrimitive(e)) assert.ok(Object.is((a as { valueOf(): unknown }).valueOf(), (e as { valueOf(): unknown }).valueOf()), `${path}: boxed value`)
+    assert.equal(types.isNativeError(a), types.isNativeError(e), `${path}: a native error`)
     if (types.isDate(e)) { assert.ok(Object.is((a as Date).getTime(), e.getTime()), `${path}: time`); continue }
     if (types.isRegExp(e)) { assert.equal(String(a), String(e), `${path}: regexp`); continue }
     if (types.isArrayBuffer(e)) { assert.deepEqual(new Uint8Array(a as ArrayBuffer), new Uint8Array(e), `${path}: bytes`); continue }

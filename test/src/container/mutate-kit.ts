@@ -116,6 +116,17 @@ export function mutateNode(node: unknown, v: unknown, k: number): void {
     else s.add(v)
   } else if (kind === 'date') {
     (node as Date).setTime(k * 1000)
+  } else if (kind === 'object' && types.isNativeError(node) && k % 5 === 1) {
+    // an error's own non-enumerable properties (natives.ts; handed out raw: compared at each point, verify.ts inv. V5)
+    const e = node as Error
+    try {
+      switch ((k >> 3) % 4) {
+        case 0: e.message = typeof v === 'string' ? v : String(typeof v === 'symbol' ? 'sym' : k); break
+        case 1: e.cause = v; break
+        case 2: delete e.stack; break
+        default: Object.defineProperty(e, 'code', { value: v, writable: true, enumerable: false, configurable: true })
+      }
+    } catch { /* a frozen error refuses, as it would for the program */ }
   } else if (kind === 'object') {
     const o = node as Record<string, unknown>
     const keys = Object.keys(o)

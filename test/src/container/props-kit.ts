@@ -1,6 +1,6 @@
 /**
  * Test kit for own properties beyond the enumerable string-keyed ones (props.ts): random
- * holders (plain, null-prototype and class objects, arrays, Maps, Sets, Dates, RegExps)
+ * holders (plain, null-prototype and class objects, arrays, Maps, Sets, Dates, RegExps, errors, String objects)
  * with random extra properties (non-enumerable, read-only, non-configurable, symbol-keyed
  * by `Symbol.for`, well-known or `Symbol()` keys, accessors, objects reachable only through
  * them), some made non-extensible, sealed or frozen; random changes made through a
@@ -15,7 +15,7 @@ import { types } from 'node:util'
 
 export class Item { constructor(public n: number) {} }
 
-const HOLDERS = ['object', 'nullproto', 'item', 'array', 'map', 'set', 'date', 'regexp'] as const
+const HOLDERS = ['object', 'nullproto', 'item', 'array', 'map', 'set', 'date', 'regexp', 'error', 'boxed'] as const
 const KEYS = ['a', 'b', 'meta', 'hidden', '0', 'sym:reg', 'sym:iterator', 'sym:unique'] as const
 export interface PropRecipe { key: number; enumerable: boolean; writable: boolean; configurable: boolean; accessor: boolean; value: number | null; fresh: boolean }
 export interface HolderRecipe { kind: number; props: PropRecipe[]; seal: number }
@@ -50,6 +50,8 @@ function holder(kind: number, i: number): object {
     case 'set': return new Set([i])
     case 'date': return new Date(i * 1000)
     case 'regexp': return /a+/g
+    case 'error': return i % 2 === 0 ? new RangeError(`e${i}`) : new AggregateError([i], `agg${i}`)     // natives.ts: every own property in the PROPS section
+    case 'boxed': return new String(`s${i}`)      // its index keys and length are its value's (natives.ts inv. N2)
     default: return { n: i }
   }
 }
@@ -120,6 +122,8 @@ function kindOf(o: object): string {
   if (types.isSet(o)) return 'Set'
   if (types.isDate(o)) return `Date ${(o as Date).getTime()}`
   if (types.isRegExp(o)) return `RegExp ${String(o)}`
+  if (types.isNativeError(o)) return `${Object.prototype.toString.call(o)} ${Object.getPrototypeOf(o)?.constructor?.name}`
+  if (types.isStringObject(o)) return `String ${String(o)}`
   const p = Object.getPrototypeOf(o) as object | null
   return p === null ? 'null-proto' : p === Object.prototype ? 'Object' : p === Item.prototype ? 'Item' : 'other'
 }
