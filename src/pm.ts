@@ -26,6 +26,7 @@ import {
 } from '../regions/index.js'
 import { TxEngine, type Tx, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap } from './heap.js'
+import { refuseWritesAboveTop } from './heap-guard.js'
 import { checkOptions, type CheckOptions } from './reachability.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { checkType, type TypeDesc } from './types.js'
@@ -72,6 +73,8 @@ export class PersistentMemory {
       return true
     }
     this.heap = new Heap(engine.dataOffset, () => engine.size, grow, region.path, undo => engine.onAbort(undo))
+    const base = engine.dataOffset
+    engine.beforeCommit = tx => refuseWritesAboveTop(tx, base, region.path) // guard inv. G1 (heap inv. 4)
   }
 
   /**

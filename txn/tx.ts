@@ -93,6 +93,19 @@ export class Tx {
    * runs a struct write in a sub-transaction when it might not fit.
    */
   logRoom(): number { return this.#b === null ? Infinity : this.#b.room }
+  /**
+   * @internal Calls `fn(target, length)` for every staged write that is not a zero fill and
+   * ends past `limit`, oldest first; returns at once (one comparison) when no staged byte lies
+   * at or past `limit`. Layer 3 checks its heap's top with it at commit (src/heap-guard.ts).
+   */
+  stagedPast(limit: number, fn: (target: number, length: number) => void): void {
+    const b = this.#b
+    if (b === null || b.hi < limit) return
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
+      const t = b.target(p), l = b.len(p)
+      if (t + l > limit && b.data(p) >= 0) fn(t, l)
+    }
+  }
   /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
   reopen(): void { if (this.#b === null) this.#active = true }
 
