@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, ownBytes, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -154,7 +154,7 @@ export function checkedCopy(type: TypeDesc, value: unknown, where: string, at: s
     case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return pointerValue(value)
     case 'bytes': {
       if (!(value instanceof Uint8Array)) bad(`a Uint8Array of ${type.length} bytes`)
-      const b = (value as Uint8Array).slice() // V3: a later getter resizing its buffer cannot change what was checked
+      const b = ownBytes(value as Uint8Array) // V3: a later getter resizing its buffer cannot change what was checked
       if (b.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`)
       return b
     }
@@ -162,7 +162,7 @@ export function checkedCopy(type: TypeDesc, value: unknown, where: string, at: s
       if (typeof value !== 'string') bad('a string')
       checkText(value as string, at === '' ? where : `${where}: field ${at}`)
       return value
-    case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return (value as Uint8Array).slice()
+    case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return ownBytes(value as Uint8Array)
     case 'array': {
       if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)
       const arr = value as ArrayLike<unknown>, n = arr.length

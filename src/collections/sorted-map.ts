@@ -33,7 +33,7 @@ import { CorruptionError, InvalidArgumentError, describe } from '../../regions/i
 import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
-import { encodeVar, freeValue, inlineWords } from '../varlen.js'
+import { encodeVar, freeValue, inlineWords, ownBytes } from '../varlen.js'
 import { writeValue } from '../view.js'
 import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
@@ -183,7 +183,8 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   #bound(v: unknown, action: string, what: string): Key {
     const kind = this.keyType.kind
     if (kind === 'string' || kind === 'blob') {
-      const bytes = encodeVar(kind, v, `${action}: ${what}`)
+      let bytes = encodeVar(kind, v, `${action}: ${what}`)
+      if (kind === 'blob') bytes = ownBytes(bytes) // keys inv. K1: the range reads it batch by batch, while the caller runs
       return { num: 0, bytes, inline: inlineWords(bytes), hash: 0 }
     }
     if ((typeof v === 'number' && !Number.isNaN(v)) || typeof v === 'bigint') return { num: v, bytes: null, inline: null, hash: 0 }

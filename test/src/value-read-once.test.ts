@@ -53,6 +53,9 @@ test('view inv. V3: a Proxy value, a getter that changes another field, and a vi
   const y = new Uint8Array([4, 5, 6])
   m.put(2, { x: 2, y, get z() { y.fill(9); return [1, 2] } })
   assert.deepEqual(m.get(2)?.y, new Uint8Array([4, 5, 6]))
+  const pooled = Buffer.from([4, 5, 6]) // a view of Node's Buffer pool, whose slice() is no copy
+  m.put(3, { x: 3, y: pooled, get z() { pooled.fill(9); return [1, 2] } })
+  assert.deepEqual(m.get(3)?.y, new Uint8Array([4, 5, 6]))
   // a view whose bytes overlap the destination is read whole before the first field is written (memmove)
   const S = t.struct({ a: t.u32, b: t.u32 })
   const s = pm.persistent('s', t.array(S, 3))
