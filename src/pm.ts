@@ -152,6 +152,18 @@ export class PersistentMemory {
     this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(made.name) === made) this.#vars.delete(made.name) })
   }
 
+  /**
+   * @internal Vars inv. 5: true when this pool's file has the variable `name` at `offset` (a
+   * handle `persistent` returned for this file, in this open or an earlier one). A read-only
+   * pool looks in the newest snapshot's directory too (the writer may have declared it since).
+   */
+  hasVariable(name: string, offset: number): boolean {
+    if (this.#vars.get(name)?.offset === offset) return true
+    if (!this.region.readOnly || this.engine.closed) return false
+    this.#reloadVars()
+    return this.#vars.get(name)?.offset === offset
+  }
+
   /** @internal The running transaction's handle, or null outside a transaction (collections join it). */
   get currentTx(): PmTx | null {
     const tx = this.#tx
