@@ -57,7 +57,23 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  * array, read after the other fields' getters ran.
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
-  if (type.kind === 'array' || type.kind === 'struct') value = checkedCopy(type, value, `Cannot write ${type.sig}`, '')
+  writeOwned(tx, type, offset, ownValue(type, value))
+}
+
+/**
+ * View inv. V3: what `writeOwned` takes for `value`: a struct or array value read once into a
+ * checked copy (`checkedCopy`), anything else as it is (no user code can run while it is
+ * written). The collections take it before they read any of their own state, so a getter of
+ * the value that writes the same collection (a nested sub-transaction) runs before, not in the
+ * middle of, the put (before session 13 a hash map linked the entry into a bucket a split had
+ * moved, losing the key, and a vector overwrote the elements pushed meanwhile).
+ */
+export function ownValue(type: TypeDesc, value: unknown): unknown {
+  return type.kind === 'array' || type.kind === 'struct' ? checkedCopy(type, value, `Cannot write ${type.sig}`, '') : value
+}
+
+/** Writes a value `ownValue` returned (view inv. V2: whole or not at all when it may allocate or overflow the log). */
+export function writeOwned(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (((hasVar(type) && mayAlloc(type, value)) || mayOverflow(tx, type)) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
   else writeChecked(tx, type, offset, value)
 }

@@ -65,3 +65,35 @@ test('view inv. V3: a Proxy value, a getter that changes another field, and a vi
   assert.ok(pm.check({ reachability: true }).ok)
   pm.close()
 })
+
+test('view inv. V3: a getter of a value that writes the same collection runs before the put reads the collection', () => {
+  const file = path.join(dir, 'c.pm')
+  let pm = open(file, { size: 8 << 20 })
+  const V = t.struct({ v: t.u32 })
+  const h = pm.hashMap('h', t.u32, V), vec = pm.vector('vec', V), s = pm.sortedMap('s', t.u32, V)
+  let once = true
+  const auditing = (write: () => void) => ({ get v() { if (once) { once = false; write() } return 7 } })
+  // 200 puts split 136 buckets: before V3 the entry was linked into the bucket found before them, and lost
+  h.put(1_000_000, auditing(() => { for (let i = 0; i < 200; i++) h.put(i, { v: i }) }))
+  assert.deepEqual(h.get(1_000_000), { v: 7 })
+  assert.equal(h.size, 201)
+  once = true
+  // before V3: the element went where the first of the 20 pushed meanwhile was, and the length came back to 1
+  vec.push(auditing(() => { for (let i = 0; i < 20; i++) vec.push({ v: 100 + i }) }))
+  assert.deepEqual([...vec].map(x => x.v), [...Array.from({ length: 20 }, (_, i) => 100 + i), 7])
+  once = true
+  vec.set(3, auditing(() => { vec.pop() }))
+  assert.equal(vec.length, 20)
+  assert.deepEqual(vec.get(3), { v: 7 })
+  for (let i = 0; i < 64; i++) s.put(i * 10, { v: i })
+  once = true
+  s.put(55, auditing(() => { for (let i = 0; i < 300; i++) s.put(1000 + i, { v: i }) }))
+  assert.deepEqual(s.get(55), { v: 7 })
+  assert.equal(s.size, 365)
+  assert.deepEqual(pm.check().problems, [])
+  pm.close()
+  pm = open(file)
+  assert.deepEqual(pm.hashMap('h', t.u32, V).get(1_000_000), { v: 7 })
+  assert.ok(pm.check().ok)
+  pm.close()
+})
