@@ -180,8 +180,11 @@ export function checkedCopy(type: TypeDesc, value: unknown, where: string, at: s
       return value
     case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return ownBytes(value as Uint8Array)
     case 'array': {
-      if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)
-      const arr = value as ArrayLike<unknown>, n = arr.length
+      // a view of an array (a field of a struct view given as a value) is read by its iterator:
+      // before session 13 it was refused, so no struct view with an array field could be copied
+      const isView = value !== null && typeof value === 'object' && TX in value && (value as unknown as ViewBase).type.kind === 'array'
+      if (!Array.isArray(value) && !ArrayBuffer.isView(value) && !isView) bad(`an array of ${type.length} elements (${type.sig})`)
+      const arr = isView ? Array.from(value as unknown as Iterable<unknown>) : value as ArrayLike<unknown>, n = arr.length
       if (n !== type.length) bad(`an array of ${type.length} elements (${type.sig}), not ${n}`)
       const out = new Array<unknown>(n)
       for (let i = 0; i < n; i++) out[i] = checkedCopy(type.elem, arr[i], where, `${at}[${i}]`)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { open, t } from '../../src/index.js'
+import { open, t, InvalidArgumentError } from '../../src/index.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-read-once-'))
 
@@ -95,5 +95,21 @@ test('view inv. V3: a getter of a value that writes the same collection runs bef
   pm = open(file)
   assert.deepEqual(pm.hashMap('h', t.u32, V).get(1_000_000), { v: 7 })
   assert.ok(pm.check().ok)
+  pm.close()
+})
+
+test('view inv. V1, V3: an array view is an array value: a struct view with array fields copies, and a.arr = b.arr compiles and works', () => {
+  const pm = open(path.join(dir, 'd.pm'), { size: 1 << 20 })
+  const S = t.struct({ n: t.u32, arr: t.array(t.u8, 2), inner: t.struct({ q: t.string, w: t.array(t.f64, 2) }) })
+  const a = pm.persistent('a', S), b = pm.persistent('b', t.array(S, 1))
+  pm.transaction(tx => { const v = tx.view(a); v.n = 1; v.arr.set(0, 5); v.inner.q = 'a string of more than fifteen bytes'; v.inner.w.set(1, -0.5) })
+  // before: InvalidArgumentError "field .arr must be an array of 2 elements (u8[2]), got an object (View)"
+  pm.transaction(tx => { tx.view(b).set(0, tx.view(a)) })
+  const want = { n: 1, arr: [5, 0], inner: { q: 'a string of more than fifteen bytes', w: [0, -0.5] } }
+  assert.deepEqual(pm.read(tx => tx.view(b).get(0).toJSON()), want)
+  pm.transaction(tx => { tx.view(a).arr.set(1, 9); tx.view(b).get(0).arr = tx.view(a).arr; tx.view(a).arr = tx.view(a).arr })
+  assert.deepEqual(pm.read(tx => tx.view(b).get(0).arr.toJSON()), [5, 9])
+  assert.throws(() => pm.transaction(tx => { tx.view(a).arr = tx.view(a).inner.w as never }), InvalidArgumentError) // f64 values into u8: checked as any array
+  assert.ok(pm.check({ reachability: true }).ok)
   pm.close()
 })
