@@ -20,11 +20,14 @@
  */
 import { OutOfRangeError } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
-import { HEAP_HEADER, H_TOP, rd } from './heap-layout.js'
+import { HEAP_HEADER, H_TOP } from './heap-layout.js'
 
 /** Guard inv. G1: throws OutOfRangeError when `tx` would leave a non-zero byte at or above the heap's top. */
 export function refuseWritesAboveTop(tx: Tx, base: number, path: string): void {
-  const top = rd(tx, base + H_TOP)
+  // One word: a pool is at most 2^31 bytes (MAX_USER_SIZE), so top's high word is 0 (each
+  // read of a transaction beside a `none` or `group` overlay composes pages: this runs per commit)
+  const top = tx.readU32(base + H_TOP)
+  if (tx.stagedHi() < top) return // nothing staged at or past top: the usual case, no closure made
   if (top < base + HEAP_HEADER) return // no heap yet (a damaged header is open's and check's to report)
   tx.stagedPast(top, (target, length) => {
     const from = Math.max(target, top)

@@ -106,6 +106,8 @@ export class Tx {
       if (t + l > limit && b.data(p) >= 0) fn(t, l)
     }
   }
+  /** @internal The highest byte offset this transaction staged a write to (-1 when none): `stagedPast`'s quick answer. */
+  stagedHi(): number { return this.#b === null ? -1 : this.#b.hi }
   /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
   reopen(): void { if (this.#b === null) this.#active = true }
 
@@ -329,7 +331,10 @@ export class Tx {
       const inPage = at & (PAGE - 1)
       const n = Math.min(len - done, PAGE - inPage)
       const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
-      if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
+      if (n <= 8) { // a word (every scalar read beside an overlay): no subarray to allocate
+        if (src !== undefined) for (let i = 0; i < n; i++) out[done + i] = src[inPage + i]!
+        else for (let i = 0; i < n; i++) out[done + i] = h.mem[at + i]!
+      } else if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
       else out.set(h.mem.subarray(at, at + n), done)
       done += n
     }
