@@ -442,6 +442,7 @@ const SKIP: Record<string, string> = {
   'PmTx#whole': 'internal: typed writes of values holding strings run in it (view inv. V2, test/src/strings/struct-write-whole.test.ts); a non-function is InvalidArgumentError',
   'Tx#logRoom': 'internal: the redo-log room view.ts inv. V2 reads (test/src/strings/struct-write-whole.test.ts); no arguments, a number',
   'Tx#stagedPast': 'internal: the heap guard (guard inv. G1) walks the staged writes past top with it at commit (test/src/heap-guard.test.ts); library code passes its own numbers and function',
+  'Tx#stagedHi': 'internal: the heap guard\'s quick test (guard inv. G1, test/src/heap-guard.test.ts); no arguments, a number',
   'Tx#reopen': 'internal: TxEngine.readReused reopens its own ended reader; a no-op on a Tx with a builder (test/txn/primitives.test.ts readReused)',
   'HashMap.open': 'internal: what pm.hashMap calls (its row)', 'SortedMap.open': 'internal: what pm.sortedMap calls (its row)', 'Vector.open': 'internal: what pm.vector calls (its row)',
 }
