@@ -47,7 +47,9 @@
  *      map's bit b is set iff list b is not empty.
  *   4. Memory at and above `top` is zero (fresh regions are zero-filled; lowering `top` zeroes
  *      what it gives back), so carved blocks need no zeroing; reused blocks are zeroed in the
- *      allocating transaction. `live` is the payload bytes of the allocated blocks.
+ *      allocating transaction. `live` is the payload bytes of the allocated blocks. Kept against
+ *      the program's own writes (a view used after its block was freed) at every commit:
+ *      heap-guard.ts, guard inv. G1.
  *   5. `alloc` and `free` check every header and link they act on before writing anything,
  *      even on a damaged file: a block taken from a list must say "free, of this bin", be
  *      followed by a block that names its size (or be the last), and be linked both ways; a

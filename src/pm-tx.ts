@@ -6,6 +6,8 @@
  * State: `handleEntries`, the directory entry behind each handle `persistent` returned (a
  * WeakMap filled by pm.ts, read by `view`): an entry marked dropped (its creating transaction
  * aborted, vars inv. 4) makes `view` refuse its handles. Entries only go from live to dropped.
+ * A handle whose name and offset this pool's directory does not hold came from another pool's
+ * file, and `view` refuses it too (vars inv. 5).
  */
 import { InvalidArgumentError, describe } from '../regions/index.js'
 import { Tx, type RecordBuilder, type TxHost } from '../txn/index.js'
@@ -46,11 +48,19 @@ export class PmTx extends Tx {
     if (pm.currentTx !== this) return fn()
     return pm.engine.transaction(fn, { durability: 'none' })
   }
-  /** A typed view of a persistent variable (or of any `{ type, offset }`). */
+  /**
+   * A typed view of a persistent variable (or of any `{ type, offset }`). A variable's handle
+   * must come from this pool's file (vars inv. 5): one from another pool is InvalidArgumentError.
+   */
   view<T extends TypeDesc>(handle: Persistent<T> | { type: T; offset: number }): ViewOf<T> {
     if (handle === null || typeof handle !== 'object') throw new InvalidArgumentError(`Cannot make view: expected a persistent variable or { type, offset }, got ${describe(handle)}`)
     const e = handleEntries.get(handle)
-    if (e?.dropped) throw droppedError('Cannot make view', `persistent variable "${e.name}"`, 'persistent') // vars inv. 4
+    if (e !== undefined) {
+      if (e.dropped) throw droppedError('Cannot make view', `persistent variable "${e.name}"`, 'persistent') // vars inv. 4
+      if (!this.#pm.hasVariable(e.name, e.offset)) { // vars inv. 5
+        throw new InvalidArgumentError(`Cannot make view: persistent variable "${e.name}" (offset ${e.offset}) was declared in another pool, not in "${this.#pm.path}", whose memory at that offset is something else; nothing was read or written. Declare it in this pool: pm.persistent(${JSON.stringify(e.name)}, type)`)
+      }
+    }
     return this.at(handle.type, handle.offset)
   }
   /** A typed view of `type` at `offset` (for example the target of a pointer). */

@@ -26,6 +26,7 @@ import {
 } from '../regions/index.js'
 import { TxEngine, type Tx, type Durability, type TransactionOptions } from '../txn/index.js'
 import { Heap } from './heap.js'
+import { refuseWritesAboveTop } from './heap-guard.js'
 import { checkOptions, type CheckOptions } from './reachability.js'
 import { readVars, createVar, checkSameType, nameBytes, type Persistent, type VarEntry } from './vars.js'
 import { checkType, type TypeDesc } from './types.js'
@@ -72,6 +73,8 @@ export class PersistentMemory {
       return true
     }
     this.heap = new Heap(engine.dataOffset, () => engine.size, grow, region.path, undo => engine.onAbort(undo))
+    const base = engine.dataOffset
+    engine.beforeCommit = tx => refuseWritesAboveTop(tx, base, region.path) // guard inv. G1 (heap inv. 4)
   }
 
   /**
@@ -147,6 +150,18 @@ export class PersistentMemory {
   /** `made`, created by the running transaction: if it aborts, the entry never existed (eng. 7) and its handles refuse every use (vars inv. 4). */
   #dropOnAbort(made: VarEntry): void {
     this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(made.name) === made) this.#vars.delete(made.name) })
+  }
+
+  /**
+   * @internal Vars inv. 5: true when this pool's file has the variable `name` at `offset` (a
+   * handle `persistent` returned for this file, in this open or an earlier one). A read-only
+   * pool looks in the newest snapshot's directory too (the writer may have declared it since).
+   */
+  hasVariable(name: string, offset: number): boolean {
+    if (this.#vars.get(name)?.offset === offset) return true
+    if (!this.region.readOnly || this.engine.closed) return false
+    this.#reloadVars()
+    return this.#vars.get(name)?.offset === offset
   }
 
   /** @internal The running transaction's handle, or null outside a transaction (collections join it). */

@@ -71,10 +71,10 @@ export type PlainOf<T extends TypeDesc> =
   T extends ArrayType<infer E> ? Array<PlainOf<E>> :
   ValueOf<T>
 
-/** What a field of type T accepts: like ValueOf, plus plain objects/arrays for structs/arrays and views/null for pointers. */
+/** What a field of type T accepts: like ValueOf (views of structs and arrays included), plus plain objects/arrays for structs/arrays and views/null for pointers. */
 export type InputOf<T extends TypeDesc> =
   T extends PtrType ? number | { readonly offset: number } | null :
-  T extends ArrayType<infer E> ? ArrayLike<InputOf<E>> :
+  T extends ArrayType<infer E> ? ArrayLike<InputOf<E>> | ArrayView<E> :
   T extends StructType<infer F> ? { [K in keyof F]?: InputOf<F[K]> } :
   ValueOf<T>
 

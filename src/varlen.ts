@@ -105,6 +105,13 @@ function ascii(s: string): Uint8Array | null {
   return out
 }
 
+/**
+ * A copy of `b` that nothing else holds (view inv. V3, keys inv. K1), as a plain Uint8Array.
+ * Not `b.slice()`: a Buffer's `slice` is a view of the same memory (a Buffer of a short
+ * string is a view of Node's shared pool, too).
+ */
+export function ownBytes(b: Uint8Array): Uint8Array { return new Uint8Array(b) }
+
 /** Decodes UTF-8 bytes (short ASCII without TextDecoder). */
 export function decodeString(b: Uint8Array): string {
   if (b.length <= 32) {

@@ -29,6 +29,11 @@
  *      by the creating transaction's abort hook, and every handle made from it (a collection,
  *      a variable given to `tx.view`) refuses all use with TransactionEndedError, since its
  *      block is free and may already hold another variable or collection.
+ *   5. A handle names a variable of one file: `tx.view` takes a handle `persistent` returned
+ *      only in a pool whose directory has that name at that offset (the same file, opened
+ *      now or before), and refuses one from another pool with InvalidArgumentError. Before
+ *      session 13 it viewed whatever this pool held at the other pool's offset: a write
+ *      through it landed silently in another variable, or in a heap block's middle.
  */
 import { CorruptionError, InvalidArgumentError, TransactionEndedError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'

@@ -8,7 +8,7 @@
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
-import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, readString, readVar, writeVar } from './varlen.js'
+import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, ownBytes, readString, readVar, writeVar } from './varlen.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
@@ -40,13 +40,40 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
  * Writes a value of any type; struct and array types take a plain object (or a view of the
  * same type; fields it lacks are left as they are) or an array. View inv. V1: a value of the
  * wrong type or out of range is a typed error with nothing written, for a struct or an array
- * too (the whole value is checked by `checkValue` before its first field is written; before
+ * too (the whole value is checked by `checkedCopy` before its first field is written; before
  * session 11 the fields before the bad one were written, and a field name the type does not
  * have was ignored; before session 12 a string with a lone surrogate, varlen inv. 4, was
  * found only when its field was reached). Integer fields store -0 as 0; f64 keeps -0 and NaN.
+ *
+ * View inv. V3: a struct or array value is read once, before anything is written: each field
+ * and element (a getter, a Proxy trap, a view's field) is read exactly once into a plain copy
+ * (`checkedCopy`), which is checked and then written. So a getter that throws on a later read,
+ * or returns another value than the one checked, or writes to the value's other fields, can
+ * neither stop the write half way nor slip an unchecked value in: what is written is the
+ * value as read, whole, or nothing. A view of the destination itself is read before it is
+ * written. Before session 13 the value was read three times (check, `mayAlloc`, write), so a
+ * getter giving 4 then 'bad' committed the fields before it and threw (a torn struct that a
+ * caller catching the error committed), and the bytes of a `t.bytes` field were the caller's
+ * array, read after the other fields' getters ran.
  */
 export function writeValue(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
-  if (type.kind === 'array' || type.kind === 'struct') checkValue(type, value, `Cannot write ${type.sig}`, '')
+  writeOwned(tx, type, offset, ownValue(type, value))
+}
+
+/**
+ * View inv. V3: what `writeOwned` takes for `value`: a struct or array value read once into a
+ * checked copy (`checkedCopy`), anything else as it is (no user code can run while it is
+ * written). The collections take it before they read any of their own state, so a getter of
+ * the value that writes the same collection (a nested sub-transaction) runs before, not in the
+ * middle of, the put (before session 13 a hash map linked the entry into a bucket a split had
+ * moved, losing the key, and a vector overwrote the elements pushed meanwhile).
+ */
+export function ownValue(type: TypeDesc, value: unknown): unknown {
+  return type.kind === 'array' || type.kind === 'struct' ? checkedCopy(type, value, `Cannot write ${type.sig}`, '') : value
+}
+
+/** Writes a value `ownValue` returned (view inv. V2: whole or not at all when it may allocate or overflow the log). */
+export function writeOwned(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (((hasVar(type) && mayAlloc(type, value)) || mayOverflow(tx, type)) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
   else writeChecked(tx, type, offset, value)
 }
@@ -121,11 +148,14 @@ const INT_RANGE = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7f
 const U64_MAX = (1n << 64n) - 1n
 
 /**
- * View inv. V1: throws the typed error (InvalidArgumentError) a write of `value` as `type`
- * would meet, naming the field (`at`: `.x`, `[3]`), before anything is written. The same
- * rules as the Tx writes (tx.ts) and `pointerValue`, `encodeVar`.
+ * View inv. V1, V3: the value to write for `value` as `type`, read once (each field and element
+ * read exactly once, V3) and checked: primitives as they are, `t.bytes` and blob bytes copied,
+ * structs as a plain object with the fields `value` gives, arrays as a plain array. Throws the
+ * typed error (InvalidArgumentError) a write of it would meet, naming the field (`at`: `.x`,
+ * `[3]`), before anything is written. The same rules as the Tx writes (tx.ts) and
+ * `pointerValue`, `encodeVar`.
  */
-export function checkValue(type: TypeDesc, value: unknown, where: string, at: string): void {
+export function checkedCopy(type: TypeDesc, value: unknown, where: string, at: string): unknown {
   const bad = (expected: string): never => {
     throw new InvalidArgumentError(`${where}: ${at === '' ? 'value' : `field ${at}`} must be ${expected}, got ${describe(value)}; nothing was written`)
   }
@@ -133,23 +163,32 @@ export function checkValue(type: TypeDesc, value: unknown, where: string, at: st
     case 'u8': case 'u32': case 'i32': {
       const [min, max] = INT_RANGE[type.kind]
       if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) bad(`an integer in [${min}, ${max}] (${type.kind})`)
-      return
+      return value
     }
-    case 'f64': if (typeof value !== 'number') bad('a number (f64)'); return
-    case 'u64': if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad('a bigint in [0, 2^64) (u64)'); return
-    case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return
-    case 'bytes': if (!(value instanceof Uint8Array) || value.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`); return
+    case 'f64': if (typeof value !== 'number') bad('a number (f64)'); return value
+    case 'u64': if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad('a bigint in [0, 2^64) (u64)'); return value
+    case 'ptr': if (!isPointerValue(value)) bad('an offset (a non-negative integer), a view or null (ptr)'); return pointerValue(value)
+    case 'bytes': {
+      if (!(value instanceof Uint8Array)) bad(`a Uint8Array of ${type.length} bytes`)
+      const b = ownBytes(value as Uint8Array) // V3: a later getter resizing its buffer cannot change what was checked
+      if (b.length !== type.length) bad(`a Uint8Array of ${type.length} bytes`)
+      return b
+    }
     case 'string': // and well formed (varlen inv. 4)
       if (typeof value !== 'string') bad('a string')
       checkText(value as string, at === '' ? where : `${where}: field ${at}`)
-      return
-    case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return
+      return value
+    case 'blob': if (!(value instanceof Uint8Array)) bad('a Uint8Array (blob)'); return ownBytes(value as Uint8Array)
     case 'array': {
-      if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad(`an array of ${type.length} elements (${type.sig})`)
-      const arr = value as ArrayLike<unknown>
-      if (arr.length !== type.length) bad(`an array of ${type.length} elements (${type.sig}), not ${arr.length}`)
-      for (let i = 0; i < arr.length; i++) checkValue(type.elem, arr[i], where, `${at}[${i}]`)
-      return
+      // a view of an array (a field of a struct view given as a value) is read by its iterator:
+      // before session 13 it was refused, so no struct view with an array field could be copied
+      const isView = value !== null && typeof value === 'object' && TX in value && (value as unknown as ViewBase).type.kind === 'array'
+      if (!Array.isArray(value) && !ArrayBuffer.isView(value) && !isView) bad(`an array of ${type.length} elements (${type.sig})`)
+      const arr = isView ? Array.from(value as unknown as Iterable<unknown>) : value as ArrayLike<unknown>, n = arr.length
+      if (n !== type.length) bad(`an array of ${type.length} elements (${type.sig}), not ${n}`)
+      const out = new Array<unknown>(n)
+      for (let i = 0; i < n; i++) out[i] = checkedCopy(type.elem, arr[i], where, `${at}[${i}]`)
+      return out
     }
     case 'struct': {
       if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) bad(`an object with fields of ${type.sig}`)
@@ -162,8 +201,9 @@ export function checkValue(type: TypeDesc, value: unknown, where: string, at: st
           }
         }
       }
-      for (const f of type.fields) if (hasField(o, f.name, view)) checkValue(f.type, o[f.name], where, `${at}.${f.name}`)
-      return
+      const out: Record<string, unknown> = {}
+      for (const f of type.fields) if (hasField(o, f.name, view)) out[f.name] = checkedCopy(f.type, o[f.name], where, `${at}.${f.name}`)
+      return out
     }
   }
 }

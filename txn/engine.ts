@@ -108,6 +108,13 @@ export class TxEngine implements TxHost {
   sealed: Overlay | null = null
   /** Makes the handle a transaction function receives; layer 3 installs a subclass of Tx. */
   makeTx: (host: TxHost, builder: RecordBuilder | null) => Tx = (h, b) => new Tx(h, b)
+  /**
+   * Runs on the outermost transaction's Tx after its function returned and before anything is
+   * committed, when it staged writes; if it throws, the transaction aborts as if its function
+   * had thrown (nothing applied, abort hooks run). Layer 3 installs the heap's check of what
+   * a commit leaves above the heap's top (src/heap-guard.ts).
+   */
+  beforeCommit: ((tx: Tx) => void) | null = null
   #builder: RecordBuilder
   #current: Tx | null = null
   /** Sub-transactions, the durability asked so far, and the abort hooks (nested.ts, eng. 7). */
@@ -234,6 +241,7 @@ export class TxEngine implements TxHost {
     try {
       result = fn(tx)
       if (typeof result === 'object' || typeof result === 'function') refusePromise(result, 'commit')
+      if (this.beforeCommit !== null && b.entryCount > 0) this.beforeCommit(tx)
     } catch (err) {
       this.#end(tx)
       if (this.#nested.hooked) this.#nested.unwind(0, err)

@@ -93,6 +93,21 @@ export class Tx {
    * runs a struct write in a sub-transaction when it might not fit.
    */
   logRoom(): number { return this.#b === null ? Infinity : this.#b.room }
+  /**
+   * @internal Calls `fn(target, length)` for every staged write that is not a zero fill and
+   * ends past `limit`, oldest first; returns at once (one comparison) when no staged byte lies
+   * at or past `limit`. Layer 3 checks its heap's top with it at commit (src/heap-guard.ts).
+   */
+  stagedPast(limit: number, fn: (target: number, length: number) => void): void {
+    const b = this.#b
+    if (b === null || b.hi < limit) return
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
+      const t = b.target(p), l = b.len(p)
+      if (t + l > limit && b.data(p) >= 0) fn(t, l)
+    }
+  }
+  /** @internal The highest byte offset this transaction staged a write to (-1 when none): `stagedPast`'s quick answer. */
+  stagedHi(): number { return this.#b === null ? -1 : this.#b.hi }
   /** @internal A reader Tx reused by `TxEngine.readReused` (never one with a builder). */
   reopen(): void { if (this.#b === null) this.#active = true }
 
@@ -316,7 +331,10 @@ export class Tx {
       const inPage = at & (PAGE - 1)
       const n = Math.min(len - done, PAGE - inPage)
       const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
-      if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
+      if (n <= 8) { // a word (every scalar read beside an overlay): no subarray to allocate
+        if (src !== undefined) for (let i = 0; i < n; i++) out[done + i] = src[inPage + i]!
+        else for (let i = 0; i < n; i++) out[done + i] = h.mem[at + i]!
+      } else if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
       else out.set(h.mem.subarray(at, at + n), done)
       done += n
     }

@@ -45,7 +45,7 @@ import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
 import { freeValue } from '../varlen.js'
-import { writeValue } from '../view.js'
+import { ownValue, writeOwned } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
 import type { VarEntry } from '../vars.js'
 import { checkKeyType, encodeKey, lookupKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
@@ -140,7 +140,7 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   put(key: ValueOf<K>, value: InputOf<V>, opts?: WriteOptions): void | Promise<void> {
     const action = `Cannot put into hashMap "${this.name}"`
     const k = encodeKey(this.keyType, key, action)
-    return this.write(action, opts, tx => { this.#put(tx, k, value) })
+    return this.write(action, opts, tx => { this.#put(tx, k, ownValue(this.valueType, value)) }) // V3: the value's getters run before the map is read
   }
 
   /** Removes `key`; true if it was there. Its key's and value's strings are freed. */
@@ -255,13 +255,13 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     if (e !== 0) {
       freeValue(tx, this.valueType, e + valOff)
       tx.zero(e + valOff, this.valueType.size)
-      writeValue(tx, this.valueType, e + valOff, value)
+      writeOwned(tx, this.valueType, e + valOff, value)
       this.#collect(tx)
       return
     }
     const at = this.#bucket(tx, this.#address(tx, k.hash))
     const n = tx.alloc(this.#e.size)
-    writeValue(tx, this.valueType, n + valOff, value) // first: a bad value throws before anything is linked
+    writeOwned(tx, this.valueType, n + valOff, value) // first: a write that fails leaves nothing linked
     wr(tx, n, rd(tx, at))
     tx.writeU32(n + 8, k.hash)
     writeKey(tx, this.keyType, n + 16, k)

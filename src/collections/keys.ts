@@ -15,12 +15,21 @@
  * lone surrogate is InvalidArgumentError (varlen inv. 4): as U+FFFD, '\uD800' and '\uDBFF'
  * would be one key. A blob key is copied into the pool: changing the caller's bytes after
  * `put` changes nothing stored. Integer and f64 keys store -0 as 0.
+ *
+ * Keys inv. K1: a Key that outlives user code owns its bytes. `encodeKey` copies a blob key
+ * (a write's Key is hashed, or the tree descended with it, before the value is read, whose
+ * getters are user code; a range's bounds are used lazily, batch by batch, while the caller
+ * runs), so the bytes a key was hashed or compared by are the bytes stored and compared with
+ * later. Only `lookupKey`, over before any user code runs, borrows the caller's bytes. Before
+ * session 13 a blob key changed by a value's getter was stored under the hash of its old
+ * bytes (a map `check()` calls damaged, the key found by neither), and a `getRange` bound
+ * Buffer the caller reused before iterating moved the range's end.
  */
 import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decoderOf, slotBytes, slotIs, type Image } from './decode.js'
-import { asciiFnv, encodeVar, inlineAscii, inlineAsciiInto, inlineWords, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
+import { asciiFnv, encodeVar, inlineAscii, inlineAsciiInto, inlineWords, ownBytes, readString, readVar, varEquals, type HeapTx, writeVar } from '../varlen.js'
 
 /** Types a collection accepts as keys. */
 export type KeyType = TypeDesc & { readonly kind: 'u8' | 'u32' | 'i32' | 'f64' | 'u64' | 'string' | 'blob' }
@@ -46,15 +55,19 @@ export function checkKeyType(type: TypeDesc, where: string): asserts type is Key
 const RANGES: Record<string, [number, number]> = { u8: [0, 0xff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] }
 const U64_MAX = (1n << 64n) - 1n
 
-/** Checks and encodes a JavaScript key of `type` (see the table above). */
-export function encodeKey(type: KeyType, key: unknown, where: string): Key {
+/**
+ * Checks and encodes a JavaScript key of `type` (see the table above). The Key owns its bytes
+ * (a blob key is copied, inv. K1) unless `borrow` (lookupKey: no user code runs while it is used).
+ */
+export function encodeKey(type: KeyType, key: unknown, where: string, borrow = false): Key {
   switch (type.kind) {
     case 'string': case 'blob': {
       if (typeof key === 'string' && type.kind === 'string') {
         const words = inlineAscii(key) // no encoding for short ASCII keys
         if (words !== null) return { num: 0, bytes: null, inline: words, hash: fmix(asciiFnv) }
       }
-      const bytes = encodeVar(type.kind, key, `${where}: the key`)
+      let bytes = encodeVar(type.kind, key, `${where}: the key`)
+      if (type.kind === 'blob' && !borrow) bytes = ownBytes(bytes) // inv. K1 (a string's bytes are fresh already)
       return { num: 0, bytes, inline: inlineWords(bytes), hash: hashBytes(bytes) }
     }
     case 'f64':
@@ -84,7 +97,7 @@ export function lookupKey(type: KeyType, key: unknown, where: string): Key {
     LOOKUP.hash = fmix(asciiFnv)
     return LOOKUP
   }
-  return encodeKey(type, key, where)
+  return encodeKey(type, key, where, true)
 }
 
 /** True when the key stored at `off` equals `k`. */

@@ -33,8 +33,8 @@ import { CorruptionError, InvalidArgumentError, describe } from '../../regions/i
 import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
-import { encodeVar, freeValue, inlineWords } from '../varlen.js'
-import { writeValue } from '../view.js'
+import { encodeVar, freeValue, inlineWords, ownBytes } from '../varlen.js'
+import { ownValue, writeOwned } from '../view.js'
 import { INTERNAL, LEAF, NODE_HEADER, NodeLayout, rd, wr, type NodeImage } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { clearTree, fixLeaf, type Tree } from './btree-delete.js'
@@ -122,7 +122,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   put(key: ValueOf<K>, value: InputOf<V>, opts?: WriteOptions): void | Promise<void> {
     const action = `Cannot put into sortedMap "${this.name}"`
     const k = encodeKey(this.keyType, key, action)
-    return this.write(action, opts, tx => { this.#put(tx, k, value) })
+    return this.write(action, opts, tx => { this.#put(tx, k, ownValue(this.valueType, value)) }) // V3: the value's getters run before the tree is read
   }
 
   /** Removes `key`; true if it was there. */
@@ -183,7 +183,8 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   #bound(v: unknown, action: string, what: string): Key {
     const kind = this.keyType.kind
     if (kind === 'string' || kind === 'blob') {
-      const bytes = encodeVar(kind, v, `${action}: ${what}`)
+      let bytes = encodeVar(kind, v, `${action}: ${what}`)
+      if (kind === 'blob') bytes = ownBytes(bytes) // keys inv. K1: the range reads it batch by batch, while the caller runs
       return { num: 0, bytes, inline: inlineWords(bytes), hash: 0 }
     }
     if ((typeof v === 'number' && !Number.isNaN(v)) || typeof v === 'bigint') return { num: v, bytes: null, inline: null, hash: 0 }
@@ -277,7 +278,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
       const leaf = tx.alloc(L.leafSize)
       tx.writeU32(leaf, LEAF)
       tx.writeU32(leaf + 4, 1)
-      writeValue(tx, this.valueType, L.val(leaf, 0), value)
+      writeOwned(tx, this.valueType, L.val(leaf, 0), value)
       writeKey(tx, this.keyType, L.key(leaf, 0), k)
       for (const at of [16, 32, 40]) wr(tx, h + at, leaf)
       tx.writeU32(h + 24, 1)
@@ -291,7 +292,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
       const at = L.val(leaf, pos)
       freeValue(tx, this.valueType, at)
       tx.zero(at, this.valueType.size)
-      writeValue(tx, this.valueType, at, value)
+      writeOwned(tx, this.valueType, at, value)
       return
     }
     wr(tx, h + 8, rd(tx, h + 8) + 1)
@@ -316,7 +317,7 @@ export class SortedMap<K extends KeyType, V extends TypeDesc> extends Collection
   }
 
   #writeEntry(tx: PmTx, node: number, i: number, k: Key, value: unknown): void {
-    writeValue(tx, this.valueType, this.#L.val(node, i), value)
+    writeOwned(tx, this.valueType, this.#L.val(node, i), value)
     writeKey(tx, this.keyType, this.#L.key(node, i), k)
   }
 

@@ -25,7 +25,7 @@ import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc } from '../types.js'
 import { freeValue } from '../varlen.js'
-import { readPlain, writeValue } from '../view.js'
+import { ownValue, readPlain, writeOwned } from '../view.js'
 import { rd, wr } from './btree-node.js'
 import { decoderOf, scratchImage, type Image } from './decode.js'
 import { Collection, checkCollectionOptions, readNow, type CollectionOptions, type WriteOptions } from './collection.js'
@@ -82,12 +82,13 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
     const action = `Cannot set element of vector "${this.name}"`
     checkIndex(i, action)
     return this.write(action, opts, tx => {
+      const v = ownValue(this.elementType, value) // V3: its getters run before the vector is read
       const n = rd(tx, this.offset + 8)
       if (i >= n) throw new OutOfRangeError(`${action}: index ${i} is past the end (length ${n}); use push to append`)
       const at = this.#at(tx, i)
       freeValue(tx, this.elementType, at)
       tx.zero(at, this.elementType.size)
-      writeValue(tx, this.elementType, at, value)
+      writeOwned(tx, this.elementType, at, v)
     })
   }
 
@@ -96,11 +97,12 @@ export class Vector<V extends TypeDesc> extends Collection implements Iterable<P
   push(value: InputOf<V>, opts?: WriteOptions): number | Promise<number>
   push(value: InputOf<V>, opts?: WriteOptions): number | Promise<number> {
     return this.write(`Cannot push onto vector "${this.name}"`, opts, tx => {
+      const v = ownValue(this.elementType, value) // V3: its getters run before the vector is read
       const n = rd(tx, this.offset + 8), k = vecSegmentOf(n)
       if (n === vecSegmentStart(k) && rd(tx, this.offset + 16 + 8 * k) === 0) {
         wr(tx, this.offset + 16 + 8 * k, tx.alloc(this.#stride * vecSegmentLength(k), Math.max(8, this.elementType.align)))
       }
-      writeValue(tx, this.elementType, this.#at(tx, n), value)
+      writeOwned(tx, this.elementType, this.#at(tx, n), v)
       wr(tx, this.offset + 8, n + 1)
       return n + 1
     })

@@ -437,9 +437,12 @@ const SKIP: Record<string, string> = {
   'PostgresStore#close': 'needs a PostgreSQL server: test/src/postgres/postgres.test.ts ("misuse: ...")',
   'HashMap': 'a class: its prototype methods have rows', 'SortedMap': 'a class: its prototype methods have rows', 'Vector': 'a class: its prototype methods have rows',
   'PersistentMemory#collectionVar': 'internal: the named variable of pm.hashMap/sortedMap/vector (their rows)',
+  'PersistentMemory#hasVariable': 'internal: tx.view asks it whether a handle names a variable of this file (vars inv. 5, test/src/foreign-handles.test.ts); library code passes a name and an offset from a handle',
   'PersistentMemory#readReused': 'internal: the collections\' lookups outside a transaction (the get/has rows); a non-function is InvalidArgumentError as in read (test/txn/primitives.test.ts readReused)',
   'PmTx#whole': 'internal: typed writes of values holding strings run in it (view inv. V2, test/src/strings/struct-write-whole.test.ts); a non-function is InvalidArgumentError',
   'Tx#logRoom': 'internal: the redo-log room view.ts inv. V2 reads (test/src/strings/struct-write-whole.test.ts); no arguments, a number',
+  'Tx#stagedPast': 'internal: the heap guard (guard inv. G1) walks the staged writes past top with it at commit (test/src/heap-guard.test.ts); library code passes its own numbers and function',
+  'Tx#stagedHi': 'internal: the heap guard\'s quick test (guard inv. G1, test/src/heap-guard.test.ts); no arguments, a number',
   'Tx#reopen': 'internal: TxEngine.readReused reopens its own ended reader; a no-op on a Tx with a builder (test/txn/primitives.test.ts readReused)',
   'HashMap.open': 'internal: what pm.hashMap calls (its row)', 'SortedMap.open': 'internal: what pm.sortedMap calls (its row)', 'Vector.open': 'internal: what pm.vector calls (its row)',
 }
