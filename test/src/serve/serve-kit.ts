@@ -115,6 +115,12 @@ export class Raw {
   end(): void { this.socket.destroy() }
 }
 
+/** `stats` as a map. */
+export async function stats(c: Raw): Promise<Map<string, string>> {
+  const [r] = await c.ask('stats\r\n')
+  return new Map([...(r as string).matchAll(/STAT (\S+) (\S+)\r\n/g)].map(m => [m[1] as string, m[2] as string]))
+}
+
 /** Splits a byte stream into whole replies (latin1), and the byte offset after each. */
 export function splitReplies(buf: Buffer): { replies: string[]; ends: number[] } {
   const replies: string[] = []
