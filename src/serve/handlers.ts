@@ -25,12 +25,16 @@
  *         over about `budget` more items, deleting the dead ones (store inv. 5);
  *      d. all of it runs in the batch's transaction, so a crash keeps or drops a deletion
  *         with the rest of the batch; a batch that aborts puts `#cursor` back (`aborted`).
+ *      e. the sweep runs only while something can die: `#mayDie` is true from the start, after
+ *         a write or touch with an exptime, after a delayed flush_all, and after a pass that met
+ *         an item with an exptime; a pass that met none (and no such write during it) clears it.
+ *         A cache whose items never expire pays for one pass, then nothing.
  *      Only liveness decides what a request sees: a dead item not yet deleted reads as
  *      missing, so reclamation never changes an answer.
  *
  * State kept across calls: `#nextCas`/`#casMark` (inv. 2), `#oldestLive` (inv. 3), and for
  * inv. 5 `batchOpen` (true only while the server runs a batch's requests), `#deadSeen` (filled
- * by reads outside a batch, emptied by `reclaim`), `#cursor` (0 at start, after a pass and
+ * by reads outside a batch, emptied by `reclaim`), `#mayDie`/`#passMet` (inv. 5e), `#cursor` (0 at start, after a pass and
  * after a flush; advanced by `reclaim`, restored by `aborted`).
  */
 import type { Request } from './protocol.js'
@@ -72,6 +76,9 @@ export class Handlers {
   /** Where the next sweep goes on (cmd inv. 5c), and where it was when the running batch began. */
   #cursor = 0
   #cursorAtBatch = 0
+  /** Whether the sweep runs, and whether the running pass met (or saw written) an item that can die (cmd inv. 5e). */
+  #mayDie = true
+  #passMet = false
 
   constructor(store: ItemStore, info: ServerInfo) {
     this.store = store
@@ -112,8 +119,15 @@ export class Handlers {
       const it = this.store.get(key)
       if (it !== undefined && this.#dead(it, now)) { this.store.delete(key); n++ }
     }
-    if (this.store.sweep !== undefined) {
-      this.#cursor = this.store.sweep(this.#cursor, budget, (_key, it) => { const d = this.#dead(it, now); if (d) n++; return d })
+    if (this.store.sweep !== undefined && this.#mayDie) {
+      this.#cursor = this.store.sweep(this.#cursor, budget, (_key, it) => {
+        if (it.exptime === 0 && !(this.#oldestLive !== 0 && it.time <= this.#oldestLive)) return false   // can never die
+        this.#passMet = true
+        const d = this.#dead(it, now)
+        if (d) n++
+        return d
+      })
+      if (this.#cursor === 0) { this.#mayDie = this.#passMet; this.#passMet = false }   // a pass is over (cmd inv. 5e)
     }
     this.stats.reclaimed += n
     return n
@@ -154,6 +168,9 @@ export class Handlers {
     return undefined
   }
 
+  /** An item that can die was written: the sweep runs, and this pass does not clear that (cmd inv. 5e). */
+  #canDie(): void { this.#mayDie = true; this.#passMet = true }
+
   /** True when `it` expired or a delayed flush_all that came due covers it (cmd inv. 3). */
   #dead(it: Item, now: number): boolean {
     if (it.exptime !== 0 && it.exptime <= now) return true
@@ -164,6 +181,7 @@ export class Handlers {
   /** Stores `item` under `key` with a new cas, or deletes the key if it is already expired (cmd inv. 4). */
   #write(key: string, item: Item, now: number): void {
     if (item.exptime !== 0 && item.exptime <= now) { this.store.delete(key); return }
+    if (item.exptime !== 0) this.#canDie()
     item.cas = this.#takeCas()
     item.time = now
     this.store.put(key, item)
@@ -245,6 +263,7 @@ export class Handlers {
 
   /** Gives a live item a new expiry, keeping its cas (touch, gat); undefined if that expires it. */
   #retime(key: string, it: Item, exptime: number, now: number): Item | undefined {
+    if (exptime !== 0) this.#canDie()
     if (exptime !== 0 && exptime <= now) { this.store.delete(key); return undefined }
     const next = { ...it, exptime }
     this.store.put(key, next)
@@ -297,6 +316,7 @@ export class Handlers {
       return
     }
     this.#oldestLive = absoluteExptime(delay, now) - 1
+    this.#canDie()
     this.store.put(FLUSH_META, { flags: 0, exptime: this.#oldestLive, time: 0, cas: 0n, data: EMPTY })
   }
 
