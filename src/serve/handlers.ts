@@ -34,8 +34,8 @@
  *
  * State kept across calls: `#nextCas`/`#casMark` (inv. 2), `#oldestLive` (inv. 3), and for
  * inv. 5 `batchOpen` (true only while the server runs a batch's requests), `#deadSeen` (filled
- * by reads outside a batch, emptied by `reclaim`), `#mayDie`/`#passMet` (inv. 5e), `#cursor` (0 at start, after a pass and
- * after a flush; advanced by `reclaim`, restored by `aborted`).
+ * by reads outside a batch, emptied by `reclaim`), `#mayDie`/`#passMet` (inv. 5e), `#cursor`
+ * (0 at start, after a pass and after a flush; advanced by `reclaim`, restored by `aborted`).
  */
 import type { Request } from './protocol.js'
 import type { Item, ItemStore } from './store.js'
@@ -111,10 +111,10 @@ export class Handlers {
    */
   reclaim(budget: number): number {
     const now = Math.floor(Date.now() / 1000)
-    let n = 0
+    let n = 0, looked = 0
     this.#cursorAtBatch = this.#cursor
     for (const key of this.#deadSeen) {
-      if (n >= budget) break
+      if (looked++ >= budget) break
       this.#deadSeen.delete(key)
       const it = this.store.get(key)
       if (it !== undefined && this.#dead(it, now)) { this.store.delete(key); n++ }
