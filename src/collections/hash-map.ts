@@ -39,8 +39,11 @@
  *   3. `count` is the number of entries; the map splits so that count <= bucket count.
  *   4. No two entries hold equal keys. Strings and blobs inside keys and values obey varlen
  *      inv. 1-2 (each out-of-line block owned by one slot).
+ *   5. An entry only ever moves to a higher bucket: a split moves entries of bucket `split`
+ *      into the new bucket 64 * 2^L + split, the last one (no merges; deletes move nothing).
+ *      So `sweep`'s cursor, which only rises until it wraps to 0, misses no entry in a pass.
  */
-import { CorruptionError, describe } from '../../regions/index.js'
+import { CorruptionError, InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Durability, Tx } from '../../txn/index.js'
 import type { PersistentMemory, PmTx } from '../pm.js'
 import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } from '../types.js'
@@ -159,6 +162,25 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
    */
   clear(opts?: WriteOptions): void | Promise<void> {
     return this.write(`Cannot clear hashMap "${this.name}"`, opts, tx => { this.#clear(tx) })
+  }
+
+  /**
+   * Incremental removal: visits the entries of the buckets from `cursor` on, in bucket order,
+   * until `budget` entries (or 4 * `budget` buckets) were visited, and deletes each one for
+   * which `dead(key, value)` is true (its strings freed, as `delete`). Returns the bucket to go
+   * on from next time, 0 once the last bucket was visited (a pass is over). A pass from 0 to 0
+   * sees every entry that stayed in the map all along it: a split only moves entries into the
+   * new last bucket, which no cursor has passed yet (hmap inv. 5). `dead` must not use the map.
+   * Outside a transaction this is one (`{ durability }` as `put`); inside one it joins it.
+   */
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts: { durability: 'group' }): Promise<number>
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: WriteOptions): number | Promise<number>
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: WriteOptions): number | Promise<number> {
+    const action = `Cannot sweep hashMap "${this.name}"`
+    if (!Number.isSafeInteger(cursor) || cursor < 0) throw new InvalidArgumentError(`${action}: cursor must be an integer >= 0, got ${describe(cursor)}`)
+    if (!Number.isSafeInteger(budget) || budget < 1) throw new InvalidArgumentError(`${action}: budget must be an integer >= 1, got ${describe(budget)}`)
+    if (typeof dead !== 'function') throw new InvalidArgumentError(`${action}: dead must be a function, got ${describe(dead)}`)
+    return this.write(action, opts, tx => this.#sweep(tx, cursor, budget, dead))
   }
 
   /** Number of entries. */
@@ -285,6 +307,38 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
     wr(tx, this.offset + 8, rd(tx, this.offset + 8) - 1)
     this.#collect(tx)
     return true
+  }
+
+  /** See `sweep`: unlinks and frees the dead entries of the next buckets; the next cursor. */
+  #sweep(tx: PmTx, cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean): number {
+    const h = this.offset
+    const n = N0 * 2 ** tx.readU32(h + 16) + tx.readU32(h + 20)
+    const img = scratchImage(this.#e.size)   // not #img: a lookup may run while `dead` holds this one
+    const key = decoderOf(this.keyType), value = decoderOf(this.valueType), valOff = this.#e.valOff
+    const count = rd(tx, h + 8)
+    let b = cursor < n ? cursor : 0   // a clear() since the last call shrank the table
+    let visited = 0, removed = 0
+    for (let buckets = 0; visited < budget && buckets < 4 * budget; buckets++) {
+      let at = this.#bucket(tx, b), steps = 0
+      for (let e = rd(tx, at); e !== 0;) {
+        tx.readInto(e, img.u8)
+        const next = img.dv.getUint32(0, true) + img.dv.getUint32(4, true) * 4294967296
+        if (++steps > 64 && steps > count) throw this.#damaged('a bucket chain is longer than the map (a cycle?)')
+        visited++
+        if (dead(key(tx, img, 16) as ValueOf<K>, value(tx, img, valOff) as PlainOf<V>)) {
+          wr(tx, at, next)
+          this.#freeEntry(tx, e)
+          removed++
+        } else at = e
+        e = next
+      }
+      if (++b >= n) { b = 0; break }
+    }
+    if (removed > 0) {
+      wr(tx, h + 8, count - removed)
+      this.#collect(tx)
+    }
+    return b
   }
 
   /** Splits one bucket when the map holds more entries than buckets (hmap inv. 1, 3). */

@@ -13,6 +13,29 @@
  *      flush_all covering its last update has come due; anything else reads as missing.
  *   4. Expiry follows memcached: 0 never; negative already expired; up to 30 days relative to
  *      now; beyond that an absolute unix time. An item stored already expired is deleted instead.
+ *   5. Dead items (expired, or covered by a delayed flush_all that came due: not live, inv. 3)
+ *      give their space back, with bounded work per request, never a pause that grows with
+ *      the store (memcached's lazy expiry plus its LRU crawler):
+ *      a. a request that finds a dead item inside a batch (`batchOpen`) deletes it there;
+ *      b. one that finds it outside a batch (reads run outside one, serve inv. 3, so that a read
+ *         never waits for a flush) remembers its key in `#deadSeen` (at most DEAD_SEEN keys);
+ *      c. `reclaim(budget)`, which the server runs at the start of every batch that changes
+ *         items, first deletes up to `budget` remembered keys that are still dead (checked
+ *         again: the key may have been written since), then sweeps the store from `#cursor`
+ *         over about `budget` more items, deleting the dead ones (store inv. 5);
+ *      d. all of it runs in the batch's transaction, so a crash keeps or drops a deletion
+ *         with the rest of the batch; a batch that aborts puts `#cursor` back (`aborted`).
+ *      e. the sweep runs only while something can die: `#mayDie` is true from the start, after
+ *         a write or touch with an exptime, after a delayed flush_all, and after a pass that met
+ *         an item with an exptime; a pass that met none (and no such write during it) clears it.
+ *         A cache whose items never expire pays for one pass, then nothing.
+ *      Only liveness decides what a request sees: a dead item not yet deleted reads as
+ *      missing, so reclamation never changes an answer.
+ *
+ * State kept across calls: `#nextCas`/`#casMark` (inv. 2), `#oldestLive` (inv. 3), and for
+ * inv. 5 `batchOpen` (true only while the server runs a batch's requests), `#deadSeen` (filled
+ * by reads outside a batch, emptied by `reclaim`), `#mayDie`/`#passMet` (inv. 5e), `#cursor`
+ * (0 at start, after a pass and after a flush; advanced by `reclaim`, restored by `aborted`).
  */
 import type { Request } from './protocol.js'
 import type { Item, ItemStore } from './store.js'
@@ -25,6 +48,8 @@ const CAS_STEP = 1n << 16n
 const EMPTY = new Uint8Array(0)
 const CRLF = Buffer.from('\r\n')
 const NUMERIC = /^\s*([0-9]+)\s*$/
+/** Dead keys found outside a batch that are remembered for the next one (cmd inv. 5b). */
+const DEAD_SEEN = 4096
 
 /** The server's counters (reset by `stats reset`), and what `stats` reports about it. */
 export interface ServerInfo {
@@ -44,6 +69,16 @@ export class Handlers {
   /** Time a delayed flush_all invalidates items updated until (0 = none; cmd inv. 3). */
   #oldestLive: number
   readonly stats = newStats()
+  /** True while the server runs a batch's requests: a dead item found is deleted at once (cmd inv. 5a). */
+  batchOpen = false
+  /** Dead keys found by reads outside a batch (cmd inv. 5b). */
+  readonly #deadSeen = new Set<string>()
+  /** Where the next sweep goes on (cmd inv. 5c), and where it was when the running batch began. */
+  #cursor = 0
+  #cursorAtBatch = 0
+  /** Whether the sweep runs, and whether the running pass met (or saw written) an item that can die (cmd inv. 5e). */
+  #mayDie = true
+  #passMet = false
 
   constructor(store: ItemStore, info: ServerInfo) {
     this.store = store
@@ -67,8 +102,36 @@ export class Handlers {
     }
   }
 
-  /** After a batch aborted: the stored cas mark is what the file holds (cmd inv. 2). */
-  aborted(): void { this.#casMark = this.#nextCas }
+  /** After a batch aborted: the stored cas mark is what the file holds (cmd inv. 2), the sweep goes over its part again (cmd inv. 5d). */
+  aborted(): void { this.#casMark = this.#nextCas; this.#cursor = this.#cursorAtBatch }
+
+  /**
+   * Deletes dead items, inside a batch (cmd inv. 5c): up to `budget` keys reads found dead
+   * outside a batch, then a sweep over about `budget` items of the store. Returns how many it deleted.
+   */
+  reclaim(budget: number): number {
+    const now = Math.floor(Date.now() / 1000)
+    let n = 0, looked = 0
+    this.#cursorAtBatch = this.#cursor
+    for (const key of this.#deadSeen) {
+      if (looked++ >= budget) break
+      this.#deadSeen.delete(key)
+      const it = this.store.get(key)
+      if (it !== undefined && this.#dead(it, now)) { this.store.delete(key); n++ }
+    }
+    if (this.store.sweep !== undefined && this.#mayDie) {
+      this.#cursor = this.store.sweep(this.#cursor, budget, (_key, it) => {
+        if (it.exptime === 0 && !(this.#oldestLive !== 0 && it.time <= this.#oldestLive)) return false   // can never die
+        this.#passMet = true
+        const d = this.#dead(it, now)
+        if (d) n++
+        return d
+      })
+      if (this.#cursor === 0) { this.#mayDie = this.#passMet; this.#passMet = false }   // a pass is over (cmd inv. 5e)
+    }
+    this.stats.reclaimed += n
+    return n
+  }
 
   /** Runs one request; appends its reply (nothing for noreply) to `out`. */
   run(req: Request, out: Buffer[]): void {
@@ -95,19 +158,30 @@ export class Handlers {
     }
   }
 
-  /** The item under `key` if it is live (cmd inv. 3). */
+  /** The item under `key` if it is live (cmd inv. 3); a dead one is deleted or remembered (cmd inv. 5a-b). */
   #live(key: string, now: number): Item | undefined {
     const it = this.store.get(key)
     if (it === undefined) return undefined
-    if (it.exptime !== 0 && it.exptime <= now) return undefined
+    if (!this.#dead(it, now)) return it
+    if (this.batchOpen) { this.store.delete(key); this.stats.reclaimed++ }
+    else if (this.#deadSeen.size < DEAD_SEEN) this.#deadSeen.add(key)
+    return undefined
+  }
+
+  /** An item that can die was written: the sweep runs, and this pass does not clear that (cmd inv. 5e). */
+  #canDie(): void { this.#mayDie = true; this.#passMet = true }
+
+  /** True when `it` expired or a delayed flush_all that came due covers it (cmd inv. 3). */
+  #dead(it: Item, now: number): boolean {
+    if (it.exptime !== 0 && it.exptime <= now) return true
     const ol = this.#oldestLive
-    if (ol !== 0 && ol <= now && it.time <= ol) return undefined
-    return it
+    return ol !== 0 && ol <= now && it.time <= ol
   }
 
   /** Stores `item` under `key` with a new cas, or deletes the key if it is already expired (cmd inv. 4). */
   #write(key: string, item: Item, now: number): void {
     if (item.exptime !== 0 && item.exptime <= now) { this.store.delete(key); return }
+    if (item.exptime !== 0) this.#canDie()
     item.cas = this.#takeCas()
     item.time = now
     this.store.put(key, item)
@@ -189,6 +263,7 @@ export class Handlers {
 
   /** Gives a live item a new expiry, keeping its cas (touch, gat); undefined if that expires it. */
   #retime(key: string, it: Item, exptime: number, now: number): Item | undefined {
+    if (exptime !== 0) this.#canDie()
     if (exptime !== 0 && exptime <= now) { this.store.delete(key); return undefined }
     const next = { ...it, exptime }
     this.store.put(key, next)
@@ -235,10 +310,13 @@ export class Handlers {
     if (delay <= 0) {
       this.store.clear()
       this.#oldestLive = 0
+      this.#cursor = 0
+      this.#deadSeen.clear()
       this.#storeCasMark(this.#nextCas + CAS_STEP)
       return
     }
     this.#oldestLive = absoluteExptime(delay, now) - 1
+    this.#canDie()
     this.store.put(FLUSH_META, { flags: 0, exptime: this.#oldestLive, time: 0, cas: 0n, data: EMPTY })
   }
 
@@ -273,5 +351,7 @@ function newStats() {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, get_hits: 0, get_misses: 0,
     delete_misses: 0, delete_hits: 0, incr_misses: 0, incr_hits: 0, decr_misses: 0, decr_hits: 0,
     cas_misses: 0, cas_hits: 0, cas_badval: 0, touch_hits: 0, touch_misses: 0,
+    /** Dead items deleted (cmd inv. 5). */
+    reclaimed: 0,
   }
 }

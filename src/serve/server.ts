@@ -22,6 +22,13 @@
  *   6. A connection speaks the binary protocol when its first byte is 0x80 (memcached's rule),
  *      the text protocol otherwise; both run through the same handlers (bin inv. 2).
  *
+ *   7. Every batch that changes items first reclaims dead items, in that batch's transaction (cmd
+ *      inv. 5c), with a budget of RECLAIM_MIN or twice its changing requests, whichever is
+ *      more: the sweep outpaces the writes, so a cache of short-lived items stops growing, and
+ *      the work per request stays bounded. A request that fails for lack of space alone runs
+ *      one reclaiming batch of OOM_RECLAIM items first and is tried once more before its
+ *      `SERVER_ERROR out of memory`.
+ *
  * Slot states: waiting (requests queued or running, or a transaction not yet durable)
  * -> ready (replies complete) -> written (removed from the queue).
  */
@@ -60,6 +67,10 @@ interface Conn { socket: net.Socket; parser: RequestParser | BinaryParser | null
 interface Work { conn: Conn; slot: Slot; req: Request | BinRequest }
 
 const HIGH_WATER = 4 << 20
+/** Least items a changing batch reclaims (serve inv. 7). */
+const RECLAIM_MIN = 32
+/** Items reclaimed before a request that ran out of space is tried again (serve inv. 7). */
+const OOM_RECLAIM = 1024
 
 /** Starts serving the memcached text protocol over `opts.store`. */
 export async function startServer(opts: ServeOptions): Promise<MemcachedServer> {
@@ -144,7 +155,15 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
       for (const w of group) { w.slot.pending--; touched.add(w.conn) }
       for (const c of touched) drain(c)
     }
-    const exec = (): void => { for (const w of group) run(w.req, w.slot.out) }
+    const exec = (): void => {
+      let changes = 0
+      for (const w of group) if (mutates(w.req)) changes++
+      handlers.batchOpen = true   // a dead item a request finds is deleted in this batch (cmd inv. 5a)
+      try {
+        handlers.reclaim(Math.max(RECLAIM_MIN, 2 * changes))   // serve inv. 7
+        for (const w of group) run(w.req, w.slot.out)
+      } finally { handlers.batchOpen = false }
+    }
     const retry = (): Promise<void> => {
       handlers.aborted()
       for (const [slot, n] of starts) slot.out.length = n   // the failed attempt's replies go
@@ -167,13 +186,31 @@ export async function startServer(opts: ServeOptions): Promise<MemcachedServer> 
     void p.finally(() => inFlight.delete(p))
   }
 
-  /** Runs a failed group one request per transaction (serve inv. 4). */
+  /** Runs `fn` in a batch of its own with batchOpen set (cmd inv. 5a). */
+  async function single(fn: () => void): Promise<void> {
+    const r = store.batch(() => {
+      handlers.batchOpen = true
+      try { fn() } finally { handlers.batchOpen = false }
+    })
+    if (r instanceof Promise) await r
+  }
+
+  /** Runs a failed group one request per transaction (serve inv. 4); out of space, reclaims and tries once more (serve inv. 7). */
   async function retrySingly(group: Work[]): Promise<void> {
     for (const w of group) {
       const n = w.slot.out.length
       try {
-        const r = store.batch(() => run(w.req, w.slot.out))
-        if (r instanceof Promise) await r
+        try {
+          await single(() => run(w.req, w.slot.out))
+        } catch (err) {
+          if ((err as { code?: unknown } | null)?.code !== 'ERR_PMEM_OUT_OF_SPACE') throw err
+          handlers.aborted()
+          w.slot.out.length = n
+          let freed = 0
+          try { await single(() => { freed = handlers.reclaim(OOM_RECLAIM) }) } catch { handlers.aborted(); throw err }
+          if (freed === 0) throw err
+          await single(() => run(w.req, w.slot.out))
+        }
       } catch (err) {
         handlers.aborted()
         w.slot.out.length = n

@@ -12,6 +12,8 @@
  *   3. Reads inside `batch` see the batch's own earlier writes (a pipelined `set` then `get`).
  *   4. Server metadata (the cas counter's high-water mark, a delayed flush_all's time) lives
  *      in the same map under keys that contain a space, which no memcached key can.
+ *   5. `sweep` only runs inside `batch` (it deletes, store inv. 1) and never offers `dead` a
+ *      metadata key (store inv. 4): those are not items and never expire.
  *
  * Value layout in the pool (`t.struct`, the hash map's value type, keyed by the item's key
  * as a `t.string` whose characters are the key's bytes):
@@ -53,6 +55,12 @@ export interface ItemStore {
   clear(): void
   /** Items stored (expired ones that were not yet removed included). */
   count(): number
+  /**
+   * Optional incremental reclamation: visits the items of the next part of the store from
+   * `cursor` (at most about `budget` of them) and deletes those `dead(key, item)` names; returns
+   * where to go on from, 0 after the end (a pass is over). Only inside `batch` (store inv. 5).
+   */
+  sweep?(cursor: number, budget: number, dead: (key: string, item: Item) => boolean): number
   /** Runs `fn` as one atomic transaction (store inv. 1-3). */
   batch<T>(fn: () => T): T | Promise<T>
   close(): void | Promise<void>
@@ -110,6 +118,9 @@ export class PmItemStore implements ItemStore {
   put(key: string, item: Item): void { this.map.put(key, item) }
   delete(key: string): boolean { return this.map.delete(key) as boolean }
   clear(): void { this.map.clear() }
+  sweep(cursor: number, budget: number, dead: (key: string, item: Item) => boolean): number {
+    return this.map.sweep(cursor, budget, (key, item) => !key.includes(' ') && dead(key, item)) as number   // store inv. 4-5
+  }
   count(): number { return this.map.size }
 
   batch<T>(fn: () => T): T | Promise<T> {

@@ -392,6 +392,10 @@ for (const [cls, pick, key, value, okKey, okVal, badKey, badVal] of [
   collRow(`${cls}#clear`, (c, a) => methodOf(m(c), 'clear', a), { valid: [{}], optional: 1, ok: { 0: OPTS.ok }, extra: [[{ durability: 'x' }]] })
   for (const it of ['keys', 'values', 'entries']) collRow(`${cls}#${it}`, (c, a) => [...methodOf(m(c), it, a) as Iterable<unknown>], { valid: [] })
 }
+collRow('HashMap#sweep', (c, a) => methodOf(c.h, 'sweep', a), {
+  valid: [0, 10, () => false, {}], optional: 1, ok: { 0: ['0'], 2: ['function'], 3: OPTS.ok },
+  extra: [[-1, 1, () => false], [0, 0, () => false], [0, 1.5, () => false], [0, 1, 'x'], [0, 1, () => false, { durability: 'x' }]],
+})
 collRow('SortedMap#getRange', (c, a) => [...methodOf(c.sm, 'getRange', a) as Iterable<unknown>], {
   valid: [{ start: 0, end: 10, reverse: true, limit: 5, offset: 0 }], optional: 1, ok: { 0: OPTS.ok },
   extra: [[{ start: 'a' }], [{ end: NaN }], [{ limit: -1 }], [{ offset: 1.5 }], [{ reverse: 1 }], [{ lmit: 3 }]],

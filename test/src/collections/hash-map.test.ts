@@ -127,3 +127,31 @@ test('hashMap.clear retires the table in a few writes; later writes free it a fe
   assert.equal(pm.read(tx => pm.heap.live(tx)), live0, 'every retired block was freed')
   assert.deepEqual(pm.check({ reachability: true }).problems, [])
 })
+
+test('hashMap.sweep deletes what `dead` names a bounded part at a time; a pass misses no entry though buckets split meanwhile (hmap inv. 5)', () => {
+  const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 4 << 20 }), { logSize: 256 * 1024 })
+  const h = pm.hashMap('m', t.string, t.struct({ n: t.u32, s: t.string }))
+  for (let i = 0; i < 300; i++) h.put(`key ${i}`, { n: i, s: `a value longer than fifteen bytes ${i}` }, { durability: 'none' })
+  // a pass over the whole map in calls of 10 entries, while puts split buckets between the calls
+  let cursor = 0, calls = 0, next = 300
+  const seen = new Set<string>()
+  do {
+    const before = pm.engine.lastSeq
+    cursor = h.sweep(cursor, 10, (k, v) => { seen.add(k); assert.equal(k, `key ${v.n}`); return v.n % 2 === 0 && v.n < 300 }) as number
+    assert.equal(pm.engine.lastSeq, before + 1, 'one transaction per call')
+    for (let j = 0; j < 3; j++, next++) h.put(`key ${next}`, { n: next, s: 'x' }, { durability: 'none' })
+    assert.ok(++calls < 200, 'the pass ends')
+  } while (cursor !== 0)
+  for (let i = 0; i < 300; i++) assert.ok(seen.has(`key ${i}`), `key ${i} was missed by the pass`)
+  for (let i = 0; i < next; i++) assert.equal(h.has(`key ${i}`), i >= 300 || i % 2 === 1, `key ${i}`)
+  assert.equal(h.size, next - 150)
+  assert.deepEqual(pm.check({ reachability: true }).problems, [])
+  // inside a transaction it joins it: an abort keeps every entry
+  assert.throws(() => pm.transaction(() => { h.sweep(0, 1000, () => true); throw new Error('abort') }), /abort/)
+  assert.equal(h.size, next - 150)
+  while (h.size > 0) h.sweep(0, 1000, () => true, { durability: 'none' })
+  assert.deepEqual(pm.check({ reachability: true }).problems, [], 'no entry nor string leaked')
+  assert.throws(() => h.sweep(-1, 1, () => true), { name: 'InvalidArgumentError' })
+  assert.throws(() => h.sweep(0, 0, () => true), { name: 'InvalidArgumentError' })
+  assert.deepEqual(pm.check({ reachability: true }).problems, [])
+})

@@ -7,12 +7,11 @@
 // `none` is in the rounds too: a process crash keeps its changes (only power loss does not).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { check } from '../../../src/index.js'
-import { CLI, Raw, kill, serve, type Served } from './serve-kit.js'
+import { Raw, kill, killDuringRecovery, serve, type Served } from './serve-kit.js'
 
 const LIVES = Number(process.env.PMEM_SERVE_LIVES ?? 3)
 const WORKERS = 4
@@ -100,14 +99,6 @@ async function verify(port: number, model: Map<string, KeyState>, label: string)
     // one change before the load, so that its window is not spent starting the group flush thread
     assert.deepEqual(await c.ask('set warm 0 0 1\r\nx\r\n'), ['STORED'])
   } finally { c.end() }
-}
-
-/** Starts the server and SIGKILLs it a few ms later, maybe in the middle of its recovery. */
-async function killDuringRecovery(file: string, durability: string, ms: number): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'serve', file, '--port', '0', '--durability', durability, '--size', String(8 << 20)], { stdio: 'ignore' })
-  await new Promise(r => setTimeout(r, ms))
-  child.kill('SIGKILL')
-  await new Promise(r => child.once('exit', r))
 }
 
 async function lives(durability: 'sync' | 'group' | 'none', seed: number): Promise<{ acked: number }> {

@@ -35,6 +35,14 @@ export async function kill(s: Served): Promise<void> {
   await s.exited
 }
 
+/** Starts the server on `file` and SIGKILLs it `ms` later, maybe in the middle of its recovery. */
+export async function killDuringRecovery(file: string, durability: string, ms: number, size = 8 << 20): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'serve', file, '--port', '0', '--durability', durability, '--size', String(size)], { stdio: 'ignore' })
+  await new Promise(r => setTimeout(r, ms))
+  child.kill('SIGKILL')
+  await new Promise(r => child.once('exit', r))
+}
+
 /** SIGTERMs the server (a clean stop) and returns its exit code. */
 export async function stop(s: Served): Promise<number | null> {
   s.child.kill('SIGTERM')
@@ -105,6 +113,12 @@ export class Raw {
   }
 
   end(): void { this.socket.destroy() }
+}
+
+/** `stats` as a map. */
+export async function stats(c: Raw): Promise<Map<string, string>> {
+  const [r] = await c.ask('stats\r\n')
+  return new Map([...(r as string).matchAll(/STAT (\S+) (\S+)\r\n/g)].map(m => [m[1] as string, m[2] as string]))
 }
 
 /** Splits a byte stream into whole replies (latin1), and the byte offset after each. */
