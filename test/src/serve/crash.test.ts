@@ -11,24 +11,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { check } from '../../../src/index.js'
-import { Raw, kill, killDuringRecovery, serve, type Served } from './serve-kit.js'
+import { Raw, checkModel, kill, killDuringRecovery, serve, type KeyState, type Served, mulberry } from './serve-kit.js'
 
 const LIVES = Number(process.env.PMEM_SERVE_LIVES ?? 3)
 const WORKERS = 4
 const KEYS_PER_WORKER = 12
 const MAX_U64 = (1n << 64n) - 1n
 
-/** Per key: the acknowledged value (null: absent) and the outcome of a change in flight. */
-interface KeyState { acked: string | null; inflight: Array<string | null> }
-
-function mulberry(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One change: its request, the reply the model expects, and the value after it. */
 function nextOp(key: string, st: KeyState, rnd: () => number, n: number): { line: string; reply: string; after: string | null } {
@@ -83,19 +72,7 @@ async function worker(port: number, keys: string[], model: Map<string, KeyState>
 async function verify(port: number, model: Map<string, KeyState>, label: string): Promise<void> {
   const c = await Raw.connect(port)
   try {
-    const keys = [...model.keys()]
-    const [reply] = await c.ask(`get ${keys.join(' ')}\r\n`)
-    const found = new Map<string, string>()
-    for (const m of (reply as string).matchAll(/VALUE (\S+) \d+ (\d+)\r\n/g)) {
-      const at = (m.index as number) + m[0].length
-      found.set(m[1] as string, (reply as string).slice(at, at + Number(m[2])))
-    }
-    for (const [k, st] of model) {
-      const got = found.get(k) ?? null
-      assert.ok(got === st.acked || st.inflight.includes(got),   // seed: PMEM_SERVE_SEED
-        `${label}: key ${k} holds ${JSON.stringify(got)}, acknowledged ${JSON.stringify(st.acked)}, in flight ${JSON.stringify(st.inflight)}`)
-      model.set(k, { acked: got, inflight: [] })
-    }
+    await checkModel(c, model, label)     // seed: PMEM_SERVE_SEED
     // one change before the load, so that its window is not spent starting the group flush thread
     assert.deepEqual(await c.ask('set warm 0 0 1\r\nx\r\n'), ['STORED'])
   } finally { c.end() }

@@ -10,23 +10,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { check } from '../../../src/index.js'
-import { Raw, kill, killDuringRecovery, serve, stats, type Served } from './serve-kit.js'
+import { Raw, checkModel, kill, killDuringRecovery, serve, stats, type KeyState, type Served, mulberry } from './serve-kit.js'
 
 const LIVES = Number(process.env.PMEM_SERVE_LIVES ?? 3)
 const MiB = 1 << 20
 const LONG = 40
 const sec = (): number => Math.floor(Date.now() / 1000)
 
-function mulberry(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
-interface KeyState { acked: string | null; inflight: Array<string | null> }
 
 async function lives(durability: 'sync' | 'group', seed: number): Promise<{ reclaimed: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pm-serve-reclaim-kill-${durability}-`))
@@ -45,18 +36,8 @@ async function lives(durability: 'sync' | 'group', seed: number): Promise<{ recl
       s = await serve(file, args)
       const c = await Raw.connect(s.port)
       // every long-lived value acknowledged (or in flight); no session item past its expiry
+      await checkModel(c, model, `${durability} life ${life} (seed ${seed})`)
       const keys = [...model.keys()]
-      const [reply] = await c.ask(`get ${keys.join(' ')}\r\n`)
-      const found = new Map<string, string>()
-      for (const m of (reply as string).matchAll(/VALUE (\S+) \d+ (\d+)\r\n/g)) {
-        const at = (m.index as number) + m[0].length
-        found.set(m[1] as string, (reply as string).slice(at, at + Number(m[2])))
-      }
-      for (const [k, st] of model) {
-        const got = found.get(k) ?? null
-        assert.ok(got === st.acked || st.inflight.includes(got), `${durability} life ${life} (seed ${seed}): ${k} holds ${JSON.stringify(got)}, acknowledged ${JSON.stringify(st.acked)}, in flight ${JSON.stringify(st.inflight)}`)
-        model.set(k, { acked: got, inflight: [] })
-      }
       while (sec() < killedAt + 1) await new Promise(r => setTimeout(r, 50))   // every session sent before the kill is dead now
       for (let i = 0; i < sessions.length; i += 40) {
         assert.deepEqual(await c.ask(`get ${sessions.slice(i, i + 40).join(' ')}\r\n`), ['END'], `${durability} life ${life}: a session item outlived its expiry`)

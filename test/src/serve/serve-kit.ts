@@ -2,6 +2,7 @@
 // socket client that reads replies by the protocol, and a promise wrapper of the `memcached`
 // client library from npm.
 import { spawn, type ChildProcess } from 'node:child_process'
+import assert from 'node:assert/strict'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -180,4 +181,36 @@ export class Client {
 
 function notStored(p: Promise<boolean>): Promise<boolean> {
   return p.catch((err: Error) => { if (err.message === 'Item is not stored') return false; throw err })
+}
+
+/** What a crash test knows of a key: its last acknowledged value (null: absent) and the values of changes sent but not acknowledged. */
+export interface KeyState { acked: string | null; inflight: Array<string | null> }
+
+/**
+ * Reads every key of `model` with one `get` and checks that each holds its acknowledged value
+ * or one in flight (`label` says where, in the failure); the model then takes what was read.
+ */
+export async function checkModel(c: Raw, model: Map<string, KeyState>, label: string): Promise<void> {
+  const keys = [...model.keys()]
+  const [reply] = await c.ask(`get ${keys.join(' ')}\r\n`)
+  const found = new Map<string, string>()
+  for (const m of (reply as string).matchAll(/VALUE (\S+) \d+ (\d+)\r\n/g)) {
+    const at = (m.index as number) + m[0].length
+    found.set(m[1] as string, (reply as string).slice(at, at + Number(m[2])))
+  }
+  for (const [k, st] of model) {
+    const got = found.get(k) ?? null
+    assert.ok(got === st.acked || st.inflight.includes(got), `${label}: key ${k} holds ${JSON.stringify(got)}, acknowledged ${JSON.stringify(st.acked)}, in flight ${JSON.stringify(st.inflight)}`)
+    model.set(k, { acked: got, inflight: [] })
+  }
+}
+
+/** A seeded pseudo-random generator (mulberry32): the same seed, the same sequence. */
+export function mulberry(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
