@@ -4,6 +4,7 @@
  * one checked transactional read per field. Out-of-line strings and blobs (varlen.ts) are still
  * read through the transaction. Same results as `readPlain` (view.ts) on the same bytes.
  */
+import { InvalidArgumentError, describe } from '../../regions/index.js'
 import type { Tx } from '../../txn/index.js'
 import type { TypeDesc } from '../types.js'
 import { decodeString } from '../varlen.js'
@@ -25,6 +26,38 @@ export function scratchImage(size: number): Image { return image(new Uint8Array(
 export function decoderOf(type: TypeDesc): Decoder {
   let d = decoders.get(type)
   if (d === undefined) { d = build(type); decoders.set(type, d) }
+  return d
+}
+
+/** Decoders of struct projections, by struct type and field list (`fieldsDecoder`). */
+const projections = new WeakMap<TypeDesc, Map<string, Decoder>>()
+
+/**
+ * A decoder of only `fields` of the struct type `type` (at their offsets in the full value):
+ * `HashMap.sweep({ fields })`. InvalidArgumentError (prefixed by `action`) unless `type` is a
+ * struct and `fields` a non-empty array of its field names.
+ */
+export function fieldsDecoder(type: TypeDesc, fields: unknown, action: string): Decoder {
+  if (type.kind !== 'struct') throw new InvalidArgumentError(`${action}: the fields option needs a struct value type, not ${type.sig}`)
+  if (!Array.isArray(fields) || fields.length === 0 || fields.some(f => typeof f !== 'string')) throw new InvalidArgumentError(`${action}: fields must be a non-empty array of field names, got ${describe(fields)}`)
+  const byKey = projections.get(type) ?? new Map<string, Decoder>()
+  projections.set(type, byKey)
+  const k = JSON.stringify(fields)
+  let d = byKey.get(k)
+  if (d === undefined) {
+    const picked = (fields as string[]).map(name => {
+      const f = type.fields.find(x => x.name === name)
+      if (f === undefined) throw new InvalidArgumentError(`${action}: the value type ${type.sig} has no field ${JSON.stringify(name)}`)
+      return f
+    })
+    const decode = picked.map(f => decoderOf(f.type))
+    d = (tx, img, at) => {
+      const o: Record<string, unknown> = {}
+      for (let i = 0; i < picked.length; i++) o[picked[i]!.name] = decode[i]!(tx, img, at + picked[i]!.offset)
+      return o
+    }
+    byKey.set(k, d)
+  }
   return d
 }
 

@@ -50,9 +50,12 @@ import { checkType, type InputOf, type PlainOf, type TypeDesc, type ValueOf } fr
 import { freeValue } from '../varlen.js'
 import { ownValue, writeOwned } from '../view.js'
 import { Collection, checkCollectionOptions, type CollectionOptions, type WriteOptions } from './collection.js'
+
+/** Options of `HashMap.sweep`: `{ durability }` as for `put`, and `fields`, the value fields `dead` is given (a struct value type). */
+export interface SweepOptions extends WriteOptions { fields?: readonly string[] }
 import type { VarEntry } from '../vars.js'
 import { checkKeyType, encodeKey, lookupKey, imageKeyEquals, keyEquals, writeKey, type Key, type KeyType } from './keys.js'
-import { decoderOf, scratchImage, type Image } from './decode.js'
+import { decoderOf, fieldsDecoder, scratchImage, type Decoder, type Image } from './decode.js'
 import { collect, retire } from './hash-garbage.js'
 
 export const HMAP_MAGIC = 0x504d4850
@@ -172,15 +175,24 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
    * sees every entry that stayed in the map all along it: a split only moves entries into the
    * new last bucket, which no cursor has passed yet (hmap inv. 5). `dead` must not use the map.
    * Outside a transaction this is one (`{ durability }` as `put`); inside one it joins it.
+   * `{ fields }` (a struct value type): `dead` gets only those fields of each value, so a
+   * sweep that decides by small fields never copies a large string or blob it leaves alone.
    */
-  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts: { durability: 'group' }): Promise<number>
-  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: WriteOptions): number | Promise<number>
-  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: WriteOptions): number | Promise<number> {
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts: SweepOptions & { durability: 'group' }): Promise<number>
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: SweepOptions): number | Promise<number>
+  sweep(cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, opts?: SweepOptions): number | Promise<number> {
     const action = `Cannot sweep hashMap "${this.name}"`
     if (!Number.isSafeInteger(cursor) || cursor < 0) throw new InvalidArgumentError(`${action}: cursor must be an integer >= 0, got ${describe(cursor)}`)
     if (!Number.isSafeInteger(budget) || budget < 1) throw new InvalidArgumentError(`${action}: budget must be an integer >= 1, got ${describe(budget)}`)
     if (typeof dead !== 'function') throw new InvalidArgumentError(`${action}: dead must be a function, got ${describe(dead)}`)
-    return this.write(action, opts, tx => this.#sweep(tx, cursor, budget, dead))
+    let write: WriteOptions | undefined = opts
+    let decode = decoderOf(this.valueType)
+    if (opts !== null && typeof opts === 'object' && 'fields' in opts) {
+      const { fields, ...rest } = opts
+      decode = fieldsDecoder(this.valueType, fields, action)
+      write = rest
+    }
+    return this.write(action, write, tx => this.#sweep(tx, cursor, budget, dead, decode))
   }
 
   /** Number of entries. */
@@ -310,11 +322,11 @@ export class HashMap<K extends KeyType, V extends TypeDesc> extends Collection i
   }
 
   /** See `sweep`: unlinks and frees the dead entries of the next buckets; the next cursor. */
-  #sweep(tx: PmTx, cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean): number {
+  #sweep(tx: PmTx, cursor: number, budget: number, dead: (key: ValueOf<K>, value: PlainOf<V>) => boolean, value: Decoder): number {
     const h = this.offset
     const n = N0 * 2 ** tx.readU32(h + 16) + tx.readU32(h + 20)
     const img = scratchImage(this.#e.size)   // not #img: a lookup may run while `dead` holds this one
-    const key = decoderOf(this.keyType), value = decoderOf(this.valueType), valOff = this.#e.valOff
+    const key = decoderOf(this.keyType), valOff = this.#e.valOff
     const count = rd(tx, h + 8)
     let b = cursor < n ? cursor : 0   // a clear() since the last call shrank the table
     let visited = 0, removed = 0

@@ -146,6 +146,16 @@ test('hashMap.sweep deletes what `dead` names a bounded part at a time; a pass m
   for (let i = 0; i < next; i++) assert.equal(h.has(`key ${i}`), i >= 300 || i % 2 === 1, `key ${i}`)
   assert.equal(h.size, next - 150)
   assert.deepEqual(pm.check({ reachability: true }).problems, [])
+  // { fields }: `dead` gets only those fields (the string is not read); bad ones change nothing
+  const given: string[][] = []
+  do cursor = h.sweep(cursor, 50, (_k, v) => { given.push(Object.keys(v)); return false }, { fields: ['n'], durability: 'none' }) as number
+  while (cursor !== 0)
+  assert.ok(given.length === h.size && given.every(f => f.length === 1 && f[0] === 'n'), 'only the field asked for')
+  for (const fields of [['nope'], [], 'n', [1]]) {
+    assert.throws(() => h.sweep(0, 10, () => true, { fields: fields as string[] }), { name: 'InvalidArgumentError' })
+  }
+  assert.equal(h.size, next - 150, 'a refused sweep deleted nothing')
+  assert.throws(() => pm.hashMap('plain', t.string, t.u32).sweep(0, 1, () => true, { fields: ['n'] }), { name: 'InvalidArgumentError' })
   // inside a transaction it joins it: an abort keeps every entry
   assert.throws(() => pm.transaction(() => { h.sweep(0, 1000, () => true); throw new Error('abort') }), /abort/)
   assert.equal(h.size, next - 150)

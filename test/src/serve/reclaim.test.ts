@@ -97,3 +97,19 @@ test('pmem serve: a set that finds the pool full reclaims dead items (bounded) a
   assert.deepEqual(check(file).problems, [])
   fs.rmSync(dir, { recursive: true, force: true })
 })
+
+test('store inv. 5: the sweep gives `dead` an item\'s fixed fields only, never its data (a 1 MiB value is not copied to decide it is alive), and no metadata key', async () => {
+  const { PmItemStore } = await import('../../../src/serve/store.js')
+  const { PersistentMemory } = await import('../../../src/pm.js')
+  const { SimRegion } = await import('../../../regions/index.js')
+  const pm = PersistentMemory.fromRegion(SimRegion.create({ size: 8 << 20 }), { logSize: 4 << 20 })
+  const store = new PmItemStore(pm, 'none')
+  store.batch(() => {
+    for (let i = 0; i < 3; i++) store.put(`big${i}`, { flags: 1, exptime: 5, time: 1, cas: BigInt(i + 1), data: new Uint8Array(1 << 20).fill(i) })
+    store.put(' cas', { flags: 0, exptime: 0, time: 0, cas: 9n, data: new Uint8Array(0) })
+  })
+  const seen: Array<[string, string[]]> = []
+  store.batch(() => { let c = 0; do c = store.sweep(c, 10, (k, it) => { seen.push([k, Object.keys(it).sort()]); return false }); while (c !== 0) })
+  assert.deepEqual(seen.map(s => s[0]).sort(), ['big0', 'big1', 'big2'])
+  for (const [, keys] of seen) assert.deepEqual(keys, ['cas', 'exptime', 'flags', 'time'])
+})
