@@ -15,6 +15,7 @@ import { ShadowStore } from '../../txn/shadow.js'
 import { CommitInProgressError } from '../../txn/shadow-errors.js'
 import { DATA_START, SLOT_SIZE, decodeSlot } from '../../txn/shadow-format.js'
 import { pattern, sameBytes } from './shadow-model.js'
+import { flakyFlushes } from '../regions/fixtures/helpers.js'
 
 const CS = 512
 
@@ -477,13 +478,7 @@ test('commitAsync: seals at the call, later writes go to the next batch, commits
 test('a failed flush breaks the store: every later call throws BrokenError', async () => {
   const sim = SimRegion.create({ size: 16384 })
   let fail = false
-  const flaky: RegionLike = new Proxy(sim, {
-    get(target, prop) {
-      if ((prop === 'flush' || prop === 'flushAsync') && fail) return () => { throw new Error('EIO') }
-      const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
+  const flaky: RegionLike = flakyFlushes(sim, () => fail)
   const store = ShadowStore.create(flaky, { chunkSize: CS })
   store.resize(1)
   store.write(0, Uint8Array.of(1))

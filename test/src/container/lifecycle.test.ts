@@ -12,6 +12,7 @@ import { Container } from '../../../src/container/index.js'
 import { BrokenError, PmemError, RegionClosedError, SimRegion, type RegionLike } from '../../../regions/index.js'
 import { TransactionActiveError } from '../../../txn/index.js'
 import { simRegion } from './setup.js'
+import { flakyFlushes } from '../../regions/fixtures/helpers.js'
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-life-'))
 
@@ -146,13 +147,7 @@ test('closing: close during a write waits for every queued point, in order; the 
 test('broken: a failed write (an I/O error at the flush) breaks the container; points queued behind it fail too; closing and closed still work', async () => {
   const sim = SimRegion.create({ size: 1 << 18, path: 'flaky.pmc' })
   let fail = false
-  const region: RegionLike = new Proxy(sim, {
-    get(target, prop) {
-      if ((prop === 'flush' || prop === 'flushAsync') && fail) return () => { throw new Error('EIO') }
-      const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
+  const region: RegionLike = flakyFlushes(sim, () => fail)
   const c = Container.openRegion(region, { init: () => ({ items: [] as string[], n: 0 }) })
   await c.persist()
   const items = c.root.items
