@@ -42,6 +42,7 @@ export const isWeakMap = types.isWeakMap
 export const isWeakSet = types.isWeakSet
 export const isBoxedPrimitive = types.isBoxedPrimitive
 export const isNativeError = types.isNativeError
+export const isStringObject = types.isStringObject
 
 const mapForEach = Map.prototype.forEach
 const mapSet = Map.prototype.set

@@ -11,15 +11,12 @@
  * performance graph).
  */
 import { isDataView } from './builtins.js'
-import { KIND_ARRAY, KIND_BOXED, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW } from './format.js'
-import { STRING_KEYS } from './natives.js'
-import { types } from 'node:util'
-import { ATTR_IN_BODY, inspect, own } from './props.js'
+import { KIND_ARRAY, KIND_DATE, KIND_MAP, KIND_OBJECT, KIND_SET, KIND_VIEW } from './format.js'
+import { ATTR_IN_BODY, exemptFor, inspect, own } from './props.js'
 import { propsSeen } from './verify.js'
 import type { Encoder } from './encode.js'
 
 const isExtensible = Object.isExtensible
-const isStringObject = types.isStringObject
 const gOPS = Object.getOwnPropertySymbols
 const gOPN = Object.getOwnPropertyNames
 const ownKeys = Reflect.ownKeys
@@ -68,7 +65,7 @@ export function nothingBeyond(o: object, kind: number, body: readonly string[], 
  */
 export function ownSection(e: Encoder, id: number, o: object, kind: number, body: readonly string[]): void {
   const elements = kind === KIND_ARRAY || (kind === KIND_VIEW && !isDataView(o))
-  const exempt = kind === KIND_REGEXP ? 'lastIndex' : kind === KIND_BOXED && isStringObject(o) ? STRING_KEYS : null
+  const exempt = exemptFor(kind, o)
   // The attributes of the body's keys (one getOwnPropertyDescriptor per key: 2-4 us per
   // object here, more than v8.serialize spends on it) only with `properties: 'attributes'`,
   // or when the object is not extensible (props.ts `inspect` checks them then anyway).

@@ -195,7 +195,7 @@ export const KIND_ERROR = 23
 export const KIND_BOXED = 24
 
 /** True for a kind an object record may have (KIND_OBJECT..KIND_MAX, KIND_PATCH, KIND_ERROR, KIND_BOXED). */
-export function knownKind(kind: number): boolean { return (kind >= KIND_OBJECT && kind <= KIND_MAX) || kind === KIND_PATCH || kind === KIND_ERROR || kind === KIND_BOXED }
+export function knownKind(kind: number): boolean { return (kind >= KIND_OBJECT && kind <= KIND_MAX) || kind === KIND_PATCH || nativeKind(kind) }
 
 /** True for the kinds of format version 6 (natives.ts): a version whose log holds one is written as version 6 (write.ts inv. F6). */
 export function nativeKind(kind: number): boolean { return kind === KIND_ERROR || kind === KIND_BOXED }

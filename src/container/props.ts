@@ -24,7 +24,8 @@
  * Invariant (encode.ts inv. 2 extended): every own property of an inspected object is
  * either in the record (body or PROPS) or reported in `dropped` under its holder.
  */
-import { isArray, reflectApply } from './builtins.js'
+import { isArray, isStringObject, reflectApply } from './builtins.js'
+import { KIND_BOXED, KIND_REGEXP } from './format.js'
 import { STRING_KEYS, intrinsicCount, intrinsicKey } from './natives.js'
 
 const gOPN = Object.getOwnPropertyNames
@@ -32,6 +33,15 @@ const gOPS = Object.getOwnPropertySymbols
 const gOPD = Object.getOwnPropertyDescriptor
 const isExtensible = Object.isExtensible
 const keyFor = Symbol.keyFor
+
+/**
+ * The `exempt` of `inspect` for an object of record kind `kind`: a RegExp's `lastIndex`, a
+ * String object's index keys and `length` (natives.ts STRING_KEYS), else null. The encoder
+ * (encode-own.ts) and the verifier (verify.ts, verify-compare.ts) ask the same question.
+ */
+export function exemptFor(kind: number, o: object): string | null {
+  return kind === KIND_REGEXP ? 'lastIndex' : kind === KIND_BOXED && isStringObject(o) ? STRING_KEYS : null
+}
 
 /** Attribute bits of a PROPS entry (format.ts). */
 export const ATTR_ENUMERABLE = 1

@@ -5,14 +5,13 @@
  * verify.ts; these functions are its loop's fast paths (keep them monomorphic).
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, isArrayBuffer, isBoxedPrimitive, isDataView, isDate, isNativeError, isRegExp, isTypedArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
-import { STRING_KEYS } from './natives.js'
-import { types } from 'node:util'
+import { KIND_BOXED } from './format.js'
 import { ShapeNode } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, NUM, S_OBJECT, S_STATEFUL } from './shadow.js'
 import { NAMED_KEYS_CHECK_MIN, noNamedKeys } from './array-keys.js'
 import type { ClassRegistry } from './classes.js'
-import { inspect, own } from './props.js'
+import { exemptFor, inspect, own } from './props.js'
 import type { PropsSeen } from './verify.js'
 
 const isExtensible = Object.isExtensible
@@ -71,12 +70,11 @@ export function rawNoExtras(o: object): boolean {
   if (isTypedArray(o)) return isExtensible(o) && gOPS(o).length === 0
   if (isArrayBuffer(o) || isDataView(o)) return isExtensible(o) && ownKeys(o).length === 0
   if (isNativeError(o)) return !inspect(o, NO_KEYS, true, false, null)      // natives.ts: an error stripped of every own property
-  if (isBoxedPrimitive(o)) return !inspect(o, NO_KEYS, true, false, isStringObject(o) ? STRING_KEYS : null)
+  if (isBoxedPrimitive(o)) return !inspect(o, NO_KEYS, true, false, exemptFor(KIND_BOXED, o))
   return true     // kind 0 for another reason (shadow.ts): its record is due anyway
 }
 
 const NO_KEYS: readonly string[] = []
-const isStringObject = types.isStringObject
 
 /** `seen` still describes the own properties of `o` beyond its body. */
 export function sameOwn(o: object, seen: PropsSeen): boolean {

@@ -78,8 +78,7 @@
  */
 import { getPrototypeOf, hasOwn, isDataView, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
 import { KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET, KIND_VIEW, MAX_SHAPE_KEYS, nativeKind } from './format.js'
-import { STRING_KEYS, isNativeOrBoxed } from './natives.js'
-import { types } from 'node:util'
+import { isNativeOrBoxed } from './natives.js'
 import type { ShapeTrie } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, S_ARRAY, S_GONE, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL, ShadowStore } from './shadow.js'
@@ -87,11 +86,10 @@ import { SEGMENT_MIN } from './segments.js'
 import { grownI32, grownU8, sharedI32, sharedU8 } from './by-id.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
-import { inspect, own } from './props.js'
+import { exemptFor, inspect, own } from './props.js'
 import { noExtras, numbersAt, prototypeIsClean, rawNoExtras, sameArray, sameEntries, sameMap, sameNums, sameObject, sameOwn, sameSet, sameSparse, sameState, stillGone } from './verify-compare.js'
 
 const isExtensible = Object.isExtensible
-const isStringObject = types.isStringObject
 const ownKeys = Reflect.ownKeys
 const gOPS = Object.getOwnPropertySymbols
 const NO_KEYS: readonly string[] = []
@@ -314,7 +312,7 @@ export class Verifier {
    * a Date read through `c.root` after a restore is exposed here (barrier.ts `wrap`).
    */
   #rawProps(id: number, o: object, kind: number, attributes: boolean): void {
-    const names = kind !== KIND_VIEW || isDataView(o), exempt = kind === KIND_REGEXP ? 'lastIndex' : kind === KIND_BOXED && isStringObject(o) ? STRING_KEYS : null
+    const names = kind !== KIND_VIEW || isDataView(o), exempt = exemptFor(kind, o)
     if (exempt === null && isExtensible(o) && (names ? ownKeys(o).length === 0 : gOPS(o).length === 0)) { this.setProps(id, null); return }
     this.setProps(id, inspect(o, NO_KEYS, names, attributes, exempt) ? propsSeen(NO_KEYS, names, attributes, exempt) : null)
   }
