@@ -72,7 +72,7 @@ export function ownValue(type: TypeDesc, value: unknown): unknown {
   return type.kind === 'array' || type.kind === 'struct' ? checkedCopy(type, value, `Cannot write ${type.sig}`, '') : value
 }
 
-/** Writes a value `ownValue` returned (view inv. V2: whole or not at all when it may allocate or overflow the log). */
+/** Writes a value `ownValue` returned, and nothing else (view inv. V2: whole or not at all when it may allocate or overflow the log). */
 export function writeOwned(tx: Tx, type: TypeDesc, offset: number, value: unknown): void {
   if (((hasVar(type) && mayAlloc(type, value)) || mayOverflow(tx, type)) && typeof (tx as Partial<WholeTx>).whole === 'function') (tx as WholeTx).whole(() => writeChecked(tx, type, offset, value))
   else writeChecked(tx, type, offset, value)
@@ -113,9 +113,9 @@ function stagingBound(type: TypeDesc): number {
 function mayAlloc(type: TypeDesc, value: unknown): boolean {
   switch (type.kind) {
     case 'string': case 'blob': return mayNeedBlock(type.kind, value) // a string or blob written alone is not checked yet: anything else throws before writing
-    case 'struct': {
-      const o = value as Record<string, unknown>, view = TX in o
-      for (const f of type.fields) if (hasVar(f.type) && hasField(o, f.name, view) && mayAlloc(f.type, o[f.name])) return true
+    case 'struct': {     // a plain object `checkedCopy` made: its own keys are the fields given
+      const o = value as Record<string, unknown>
+      for (const f of type.fields) if (hasVar(f.type) && Object.hasOwn(o, f.name) && mayAlloc(f.type, o[f.name])) return true
       return false
     }
     case 'array': {
@@ -257,9 +257,8 @@ function writeArray(tx: Tx, type: ArrayType, offset: number, value: unknown): vo
 
 function writeStruct(tx: Tx, type: StructType, offset: number, value: unknown): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(`Cannot write ${type.sig}: expected an object with its fields, got ${describe(value)}`)
-  const view = TX in value
-  for (const f of type.fields) {
-    if (hasField(value, f.name, view)) writeChecked(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
+  for (const f of type.fields) {     // a plain object `checkedCopy` made (never a view): its own keys are the fields given
+    if (Object.hasOwn(value, f.name)) writeChecked(tx, f.type, offset + f.offset, (value as Record<string, unknown>)[f.name])
   }
 }
 
