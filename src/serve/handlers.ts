@@ -214,7 +214,9 @@ export class Handlers {
         this.#write(req.key, fresh(), now); return 'STORED'
       case 'append': case 'prepend': {
         if (old === undefined) return 'NOT_STORED'
-        if (old.data.length + req.data.length > this.#info.itemSizeMax) return 'SERVER_ERROR object too large for cache'
+        // As memcached 1.6 (do_store_item: the joined item cannot be allocated): NOT_STORED, the
+        // old item kept. Only data too large by itself is SERVER_ERROR (proto inv. 3, protocol.ts).
+        if (old.data.length + req.data.length > this.#info.itemSizeMax) return 'NOT_STORED'
         const data = req.cmd === 'append' ? Buffer.concat([old.data, req.data]) : Buffer.concat([req.data, old.data])
         this.#write(req.key, { ...old, data }, now); return 'STORED'
       }

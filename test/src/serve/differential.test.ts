@@ -31,6 +31,9 @@ const SCRIPT = [
   'set e2 0 0 0\r\n\r\n', 'get e2\r\n', 'incr e2 1\r\n',
   'set bin 0 0 6\r\n\r\n\0\xff\r\n\r\n', 'get bin\r\n',
   `set big 0 0 ${(1 << 20) + 1}\r\n${'x'.repeat((1 << 20) + 1)}\r\n`, 'get big\r\n',
+  // an append or prepend whose joined value would pass the item size: NOT_STORED, the item kept
+  `set full 0 0 1000000\r\n${'f'.repeat(1_000_000)}\r\n`, `append full 0 0 100000\r\n${'a'.repeat(100_000)}\r\n`,
+  `prepend full 0 0 100000\r\n${'p'.repeat(100_000)}\r\n`, 'append full 0 0 1\r\n!\r\n', 'delete full\r\n',
   'set sp  0  0  1 \r\nq\r\n', 'get  sp  \r\n',
   'verbosity 1\r\n', 'verbosity\r\n', 'flush_all abc\r\n', 'flush_all noreply\r\n', 'get z t\r\n', 'flush_all 0\r\n',
   'version\r\n',
