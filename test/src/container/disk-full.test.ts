@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OutOfSpaceError, SimRegion } from '../../../regions/index.js'
+import { OutOfSpaceError, SimRegion, type RegionLike } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 
 type Root = { big: string[]; small: { n: number; tags: string[] } }
@@ -57,6 +57,129 @@ test('inv. 4a: a full disk loses the point, not the container; once a point fits
     assert.deepEqual(back.check(), { ok: true, problems: [] })
     await back.close()
   }
+})
+
+/** `sim` whose disk is full while `full()` says so: a growth fails with OutOfSpaceError, as Region.grow on ENOSPC (the space came back once it returns false). Counts the append streams opened. */
+function fillingDisk(sim: SimRegion, full: () => boolean): { region: RegionLike; streams: () => number } {
+  let streams = 0
+  const region = new Proxy(sim, {
+    get(target, prop) {
+      if (prop === 'grow' && full()) return (size: number) => { throw new OutOfSpaceError(`Cannot grow region "${target.path}" to ${size} bytes: no space left on the disk (ENOSPC, simulated)`) }
+      const v = Reflect.get(target, prop, target)
+      if (prop === 'appendStream') return (at: number, block: number) => { streams++; return (v as SimRegion['appendStream']).call(target, at, block) }
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  return { region, streams: () => streams }
+}
+
+type Rows = { rows: string[]; hot: { n: number }; tags: string[] }
+type Bulk = { rows: { s: string }[]; hot: { n: number }; tags: string[] }
+const rowsOf = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `${tag} row ${i} `.padEnd(100, '.'))
+
+test('inv. 4a: a STREAMED point that meets a full disk is lost, not fatal: the store never adopted its chunks, the next point rewrites the graph and trusts nothing the stream wrote; every crash image restores it', async () => {
+  const sim = SimRegion.create({ size: 256 << 10, maxSize: 4 << 20, path: 'stream-full.pmc' })
+  const { region, streams } = fillingDisk(sim, () => false)
+  const hot = { n: 0 }
+  const c = Container.openRegion<Bulk>(region, { init: () => ({ rows: rowsOf(60_000, 'big').map(s => ({ s })), hot, tags: [] }), streamThreshold: 0 })
+  // ~6.5 MB of records (one per row object: a single array's segments are not streamed): streamed (the first sealed buffer opens the stream), and the store
+  // cannot grow the 4 MiB disk over them when it adopts them
+  await assert.rejects(c.persist(), OutOfSpaceError)
+  assert.equal(streams(), 1, 'the point was streamed')
+  assert.equal(c.root.rows.length, 60_000, 'the container goes on (before: broken, BrokenError here)')
+  hot.n = 1                            // a kept raw reference (the init graph)
+  c.root.tags.push('after the lost point')
+  await assert.rejects(c.sync(), OutOfSpaceError)
+  c.root.rows.length = 2_000           // room again: the program drops its bulk
+  const stats = await c.persist()
+  assert.equal(stats.full, true, 'the point after a lost full point rewrites the graph')
+  assert.deepEqual(c.check(), { ok: true, problems: [] })
+  c.root.hot.n = 2
+  assert.equal((await c.persist()).full, false)
+  const want = { rows: c.unwrap(c.root.rows).map(r => ({ s: r.s })), hot: { n: 2 }, tags: ['after the lost point'] }
+  await c.close()
+  for (const image of [sim.processCrash(), ...sim.crashImages({ max: 8 })]) {
+    const back = Container.openRegion<Bulk>(image)
+    assert.deepEqual(back.unwrap(back.root), want)
+    assert.deepEqual(back.check(), { ok: true, problems: [] })
+    await back.close()
+  }
+})
+
+for (const mode of [{ name: 'track all (verify)', opts: {} }, { name: 'track barriers', opts: { track: 'barriers' as const } }, { name: 'lazy', opts: { lazy: true } }]) {
+  test(`inv. 4c (${mode.name}): a lost incremental point's records are kept: the retry once the disk has room writes them and its own, about the change's size, not the graph's; points queued behind it are written too; every crash image restores it`, async () => {
+    const sim = SimRegion.create({ size: 256 << 10, path: `kept-${mode.name}.pmc` })
+    let full = false
+    const { region } = fillingDisk(sim, () => full)
+    const first = Container.openRegion<Rows>(region, { init: () => ({ rows: rowsOf(30_000, 'base'), hot: { n: 0 }, tags: [] }) })
+    await first.persist()
+    const graph = first.lastPoint!.bytes
+    await first.close()
+    const c = Container.openRegion<Rows>(region, mode.opts)       // reopened: lazy restores on demand
+    const hot = c.unwrap(c.root.hot)            // a raw reference the program keeps
+    full = true
+    // appends until one needs the region to grow (the region kept some room past the log)
+    let lost: unknown = null, rounds = 0
+    for (; lost === null && rounds < 50; rounds++) {
+      for (const r of rowsOf(1_000, `round ${rounds}`)) c.root.rows.push(r)
+      try { await c.persist() } catch (e) { lost = e }
+    }
+    assert.ok(lost instanceof OutOfSpaceError, `a point meets the full disk: ${String(lost)}`)
+    // more points while the disk is full, one queued behind another (its snapshot taken before the first was lost)
+    hot.n = 1
+    const a = c.persist()
+    c.root.tags.push('queued')
+    const b = c.persist()
+    await assert.rejects(a, OutOfSpaceError)
+    await assert.rejects(b, OutOfSpaceError)
+    await assert.rejects(c.sync(), OutOfSpaceError)
+    full = false                                   // room again (a file deleted elsewhere)
+    c.root.hot.n = 2
+    const retry = await c.persist()
+    assert.equal(retry.full, false, 'the retry is incremental (before: full)')
+    assert.ok(retry.bytes < graph / 4, `the retry writes about the lost points' records and its own (${retry.bytes} bytes), not the graph (${graph})`)
+    await c.sync()
+    assert.deepEqual(c.check(), { ok: true, problems: [] })
+    c.root.tags.push('after')
+    assert.equal((await c.persist()).full, false)
+    const want = { rows: c.unwrap(c.root.rows).slice(), hot: { n: 2 }, tags: ['queued', 'after'] }
+    assert.equal(want.rows.length, 30_000 + rounds * 1_000)
+    await c.close()
+    for (const image of [sim.processCrash(), ...sim.crashImages({ max: 8 })]) {
+      const back = Container.openRegion<Rows>(image)
+      assert.deepEqual(back.unwrap(back.root), want)
+      assert.deepEqual(back.check(), { ok: true, problems: [] })
+      await back.close()
+    }
+  })
+}
+
+test('inv. 4c: a program that makes room by dropping data asks for a full point, which drops the kept records and rewrites the graph alone', async () => {
+  const sim = SimRegion.create({ size: 256 << 10, path: 'kept-full.pmc' })
+  let full = false
+  const { region } = fillingDisk(sim, () => full)
+  const c = Container.openRegion<Rows>(region, { init: () => ({ rows: rowsOf(20_000, 'base'), hot: { n: 0 }, tags: [] }) })
+  await c.persist()
+  full = true
+  let lost: unknown = null
+  for (let round = 0; lost === null && round < 50; round++) {
+    for (const r of rowsOf(1_000, `round ${round}`)) c.root.rows.push(r)
+    try { await c.persist() } catch (e) { lost = e }
+  }
+  assert.ok(lost instanceof OutOfSpaceError)
+  c.root.rows.length = 100
+  full = false
+  const stats = await c.persist({ full: true })
+  assert.equal(stats.full, true)
+  c.root.hot.n = 5
+  const next = await c.persist()
+  assert.ok(next.bytes < 4096, `nothing kept is written again (${next.bytes} bytes)`)
+  await c.close()
+  const back = Container.openRegion<Rows>(sim.processCrash())
+  assert.equal(back.root.rows.length, 100)
+  assert.equal(back.root.hot.n, 5)
+  assert.deepEqual(back.check(), { ok: true, problems: [] })
+  await back.close()
 })
 
 const here = path.dirname(fileURLToPath(import.meta.url))
