@@ -222,3 +222,42 @@ test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the d
   assert.deepEqual(read.read.small.tags, ['life 1', 'life 2', 'life 3'])
   fs.rmSync(mount, { recursive: true, force: true })
 })
+
+test('inv. 4a, 4c on a real full disk (a 16 MiB tmpfs): a streamed first point meets ENOSPC and is lost, not fatal; a life later the disk fills again, and once 1 MiB comes back (less than the log) the retry writes only the lost points\' records; each life SIGKILLed with a point in flight, a reader killed while it opens, then a reader', {
+  skip: canMount ? false : 'cannot mount a tmpfs in a private mount namespace here (needs root: unshare --mount, mount -t tmpfs)',
+}, () => {
+  const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-keep-'))
+  const child = path.join(here, 'full-keep-child.js')
+  const script = 'D=$1 N=$2 C=$3; mount -t tmpfs -o size=16m tmpfs "$D" && head -c 6291456 /dev/zero > "$D/fill-big" && ' +
+    'for life in stream keep; do "$N" "$C" $life "$D"; echo "{\\"exit\\":$?}"; done; ' +
+    'timeout -s KILL 0.3 "$N" "$C" read "$D" > /dev/null; echo "{\\"exit\\":$?}"; "$N" "$C" read "$D"'
+  const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, 'sh', mount, process.execPath, child], { encoding: 'utf8', timeout: 180_000 })
+  assert.equal(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, any>)
+  const lives = [[] as Record<string, any>[]]
+  for (const l of lines) { lives.at(-1)!.push(l); if ('exit' in l) lives.push([]) }
+  assert.equal(lives.length, 4, r.stdout)
+  const at = (events: Record<string, any>[], k: string) => events.find(e => k in e) ?? assert.fail(`no "${k}" event: ${JSON.stringify(events)} ${r.stderr}`)
+  const [stream, keep, , last] = lives
+  assert.equal(at(stream!, 'streamFull').streamFull, 'OutOfSpaceError', 'the streamed point is lost (before: the container broke)')
+  assert.match(at(stream!, 'streamFull').message, /streamed point \(ENOSPC/)
+  assert.equal(at(stream!, 'freed').full, true)
+  assert.equal(at(stream!, 'freed').n, 1, 'the raw kept reference\'s change is in it')
+  assert.equal(at(stream!, 'exit').exit, 137)
+  assert.equal(at(keep!, 'filled').filled, 'ENOSPC')
+  assert.equal(at(keep!, 'lost').lost, 'OutOfSpaceError')
+  assert.deepEqual(at(keep!, 'queued').queued, ['OutOfSpaceError', 'OutOfSpaceError'])
+  const retry = at(keep!, 'retry').retry
+  assert.equal(retry.full, false, `the retry fits in the 1 MiB freed, writing the lost points' records and its own (before: a full point, OutOfSpaceError): ${JSON.stringify(retry)}`)
+  assert.ok(retry.bytes < 1 << 20, `${retry.bytes} bytes`)
+  assert.equal(at(keep!, 'exit').exit, 137)
+  const durable = at(keep!, 'after').durable
+  assert.equal(durable.n, 3)
+  assert.deepEqual(durable.tags, ['stream', 'keep'])
+  const read = at(last!, 'read')
+  assert.equal(read.check, true)
+  assert.ok(read.read.rows === durable.rows || read.read.rows === durable.rows + 1, `the last durable point (${durable.rows} rows) or the one begun after it: ${read.read.rows}`)
+  assert.equal(read.read.n, 3)
+  assert.deepEqual(read.read.tags, ['stream', 'keep'])
+  fs.rmSync(mount, { recursive: true, force: true })
+})
