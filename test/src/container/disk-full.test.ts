@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OutOfSpaceError, SimRegion, type RegionLike } from '../../../regions/index.js'
+import { BrokenError, OutOfSpaceError, SimRegion, type RegionLike } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 
 type Root = { big: string[]; small: { n: number; tags: string[] } }
@@ -179,6 +179,28 @@ test('inv. 4c: a program that makes room by dropping data asks for a full point,
   assert.equal(back.root.rows.length, 100)
   assert.equal(back.root.hot.n, 5)
   assert.deepEqual(back.check(), { ok: true, problems: [] })
+  await back.close()
+})
+
+test('inv. 4 vs 4a: a growth that fails with an I/O error (the region broken, Region inv. R6) is that BrokenError, never an OutOfSpaceError taken for a lost point', async () => {
+  const sim = SimRegion.create({ size: 256 << 10, path: 'grow-eio.pmc' })
+  let failing = false
+  const region = new Proxy(sim, {
+    get(target, prop) {
+      if (prop === 'grow' && failing) return () => { throw new BrokenError(`Region "${target.path}" is broken: fsync after extending the file failed (EIO, simulated)`) }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const c = Container.openRegion<Rows>(region, { init: () => ({ rows: rowsOf(2_000, 'base'), hot: { n: 0 }, tags: [] }) })
+  await c.persist()
+  failing = true
+  for (const r of rowsOf(20_000, 'more')) c.root.rows.push(r)
+  await assert.rejects(c.persist(), (e: unknown) => e instanceof BrokenError && !(e instanceof OutOfSpaceError), 'not "no space ... nothing was changed" (before session 14)')
+  assert.throws(() => c.root, BrokenError, 'the container is broken (inv. 4): reopen it')
+  await c.close()
+  const back = Container.openRegion<Rows>(sim.processCrash())
+  assert.equal(back.root.rows.length, 2_000, 'the last committed version')
   await back.close()
 })
 
