@@ -14,7 +14,7 @@
  *           none of its chunks was freed.
  */
 import {
-  InvalidArgumentError, OutOfSpaceError, ReadOnlyError, RegionClosedError, describe, roundUp, PAGE_SIZE,
+  BrokenError, InvalidArgumentError, OutOfSpaceError, ReadOnlyError, RegionClosedError, describe, roundUp, PAGE_SIZE,
 } from '../regions/index.js'
 import type { RegionLike } from '../regions/index.js'
 import {
@@ -155,7 +155,13 @@ function checkGrowBy(growBy: unknown, action: string): void {
   }
 }
 
-/** Grows the region to at least `minSize` (asking for `wanted`); OutOfSpaceError if it cannot. */
+/**
+ * Grows the region to at least `minSize` (asking for `wanted`); OutOfSpaceError if it cannot.
+ * A region broken by an I/O failure while growing (Region inv. R6: its extension or its
+ * header could not be made durable) or closed is that error, not a full disk: before
+ * session 14 it became an OutOfSpaceError saying "nothing was changed", which a container
+ * took for a lost point (write.ts inv. 4a) and the program for a disk to free.
+ */
 export function growRegion(region: RegionLike, growBy: ((n: number) => void) | undefined, minSize: number, what: string, wanted = minSize): void {
   const errors: string[] = []
   const attempts = growBy ? [() => growBy(roundUp(minSize, PAGE_SIZE) - region.size)]
@@ -166,6 +172,7 @@ export function growRegion(region: RegionLike, growBy: ((n: number) => void) | u
       if (region.size >= minSize) return
       errors.push(`the region is still ${region.size} bytes`)
     } catch (e) {
+      if (e instanceof BrokenError || e instanceof RegionClosedError) throw e
       errors.push(e instanceof Error ? e.message : String(e))
     }
   }

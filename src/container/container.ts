@@ -11,7 +11,8 @@
  * | tables.ts | what the container knows of its graph between points | T1, T2 |
  * | snapshot.ts | a point's snapshot (synchronous): dirty set, comparisons, encoder -> batch | 1-3 |
  * | stream.ts | a snapshot's sealed buffers: streamed to the file, or reserved for | P1, P2 |
- * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 5 |
+ * | write.ts | a point's write (asynchronous): log append, compaction, adoption, commit | 4, 4a, 4b, 4c, 5 |
+ * | carry.ts | the records of the incremental points lost since the last commit, written before the next point's | 4c |
  * | check.ts | validation of an open container or a file | |
  * | follow.ts | a read-only container beside a live writer: the store's open, the newest version, a stable check | follow 1-6 |
  * | refresh.ts | a read-only container's refresh: to the newest version, from a file or a hosted store | |

@@ -15,7 +15,7 @@
  *                        | +----snapshotFailed----+    +--snapshotBegins----+   |
  *                        +-------------- writeEnded (no point left) ------------+
  *   writing --writeFailed--> broken            (snapshotFailed goes back to writing if points are queued)
- *   writing --pointLost--> writing | idle      (a hosted store out of reach, or a full disk before the commit, inv. 4a: the next point is full)
+ *   writing --pointLost--> writing | idle      (a hosted store out of reach, or a full disk before the commit, inv. 4a: the next point writes the lost one's records too, inv. 4c, or is full)
  *   idle | writing | broken --closeBegins--> closing --closeDone--> closed
  *   idle --refreshed--> idle                   (read-only: the tables are replaced by the newest version's)
  *
@@ -120,7 +120,7 @@ export class Lifecycle {
     if (this.#state === 'snapshot') await null   // the point being taken is queued when its snapshot returns
     await this.#queue
     if (this.#failure !== null) throw this.#brokenError('sync')
-    if (this.#lost !== null) throw this.#lostError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); the next persist() rewrites the whole graph`)
+    if (this.#lost !== null) throw this.#lostError(`Cannot sync container "${this.path}": the last point was lost (${this.#lost.message}); ${this.#retry()}`)
   }
 
   /** closeBegins -> closing -> closeDone -> closed, once; see Container.close. */
@@ -147,7 +147,7 @@ export class Lifecycle {
       if (this.#failure !== null) throw this.#brokenError('persist')    // queued after a point that failed
       if (lostBefore !== this.#lostCount) {    // queued behind a lost point: its delta builds on it (inv. 4a)
         this.writer.abandon(s)
-        throw this.#lostError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`)
+        throw this.#lostError(`Cannot persist container "${this.path}": an earlier point was lost (${this.#lost?.message}); this point's changes go into the next persist(), which rewrites the whole graph`)   // (a lost full point or compaction: an incremental one is kept, inv. 4c)
       }
       try {
         const stats = await this.writer.write(s)
@@ -188,16 +188,26 @@ export class Lifecycle {
   }
 
   /**
-   * writing stays writing (-> idle at writeEnded): a hosted store could not commit and kept
-   * its last version (inv. 4a). The points queued behind this one are lost with it; the next
-   * point is full.
+   * writing stays writing (-> idle at writeEnded): a hosted store could not commit, or the
+   * disk was full before the commit began, and the store kept its last version (inv. 4a).
+   * An incremental point's records are kept and written by the next point, before its own,
+   * and the points queued behind it are written as usual (inv. 4c); a lost full point or
+   * compaction loses the points queued behind it too, and the next point is full.
    */
   #pointLost(s: Snapshot, e: StoreUnavailableError | OutOfSpaceError): void {
     this.writer.abandon(s)
-    this.tables.needFull = true
-    this.#lostCount++
+    if (!this.writer.lost.keep(s, this.writer.logEnd)) {     // inv. 4c: an incremental point's records go into the next point
+      this.tables.needFull = true
+      this.#lostCount++
+    }
     this.#lost = e
     try { this.writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
+  }
+
+  /** What the next point writes after a lost one (inv. 4a, 4c). */
+  #retry(): string {
+    return this.tables.needFull ? 'the next persist() rewrites the whole graph'
+      : `the next persist() writes the records of the ${this.writer.lost.points} point(s) lost (${this.writer.lost.length} bytes) before its own`
   }
 
   /** The error of a point or sync failing after a lost point (inv. 4a): of the lost point's class, so a full disk stays an OutOfSpaceError. */

@@ -16,17 +16,42 @@
  *      (The writer throws; lifecycle.ts makes the transition to `broken`.)
  *  4a. Except a StoreUnavailableError from a hosted store (PostgreSQL out of reach), and an
  *      OutOfSpaceError (a full disk, a quota, a file-size limit) met before the commit began
- *      by a point that was not streamed (`retryable`): the store's last committed version is
+ *      (`retryable`), streamed points included: the store's last committed version is
  *      intact and usable (chunk-store inv. 1: nothing of the point is referenced by a durable
- *      slot; `abort` frees what it staged, ShadowStore inv. 8), so the container stays
- *      usable. The failed point and every point queued behind it are lost (they fail with the
- *      same class of error: their deltas build on the lost one), and the next point is full,
- *      so it rewrites whatever those points would have written: on a file it needs room for
- *      the whole log beside the last version (shadow paging never overwrites it), and until
- *      there is, it fails the same way. A full disk met by a streamed point, or once the
- *      commit began (its map nodes, its slot), still breaks the container (inv. 4). Before
- *      session 13 a full disk always broke it: reading `c.root` threw BrokenError until the
- *      program reopened the file, which dropped every change since the last point.
+ *      slot; `abort` frees what it staged, ShadowStore inv. 8; a failed stream was never
+ *      adopted, and the flush thread trimmed the file back to where it began, so the next
+ *      stream or growth starts there again and trusts none of its bytes), so the container
+ *      stays usable. The point fails with that error and is lost; what it would have written
+ *      goes into the next point (inv. 4c). Before session 13 a full disk always broke the
+ *      container (reading `c.root` threw BrokenError until the program reopened the file,
+ *      which dropped every change since the last point); before session 14, also when met
+ *      by a streamed point (the first point of a large graph).
+ *      Where a full disk can be met: the growth of the region for the log's chunks, their
+ *      map nodes (staged with the chunks, ShadowStore.write) and the metadata chunk
+ *      (`setMeta`), all reserved by growing the region with real writes of zeros (Region
+ *      inv. R2, so the mapped stores never SIGBUS), and a stream's writes: all before the
+ *      commit. The commit (`commitAsync`) allocates nothing: it writes the map nodes and the
+ *      slot into chunks already allocated and flushes them. A flush can still fail (EIO;
+ *      ENOSPC or EDQUOT only on filesystems that allocate at writeback: copy-on-write ones
+ *      such as btrfs and ZFS, thin provisioning, NFS): the store is then broken
+ *      (ShadowStore: BrokenError, never OutOfSpaceError), and so is the container (inv. 4),
+ *      since the store has sealed the version in memory and, if the data flush failed, the
+ *      kernel's pages are in an unknown state, and if the slot flush failed, the version is
+ *      in doubt (the slot may or may not be durable: the next open decides, ShadowStore inv.
+ *      5). `retryable` turns false when the commit begins for that reason.
+ *  4c. The records of a lost incremental point (not streamed: an append) are kept
+ *      (carry.ts) and written, in the order the points were taken, before the records of
+ *      the next point that is not full, so the retry after a full disk costs about the lost
+ *      points' size (what changed), not the graph's: the points queued behind it are
+ *      written as usual (their records build on it) and, if lost too, kept as well. Kept
+ *      records never exceed the last committed log's size (at least 1 MiB): beyond it, and
+ *      after a lost full point or compaction (which need room for a whole log anyway), the
+ *      points queued behind the lost one fail with the same class of error and the next
+ *      point is full, rewriting whatever they would have written; on a file it needs room
+ *      for the whole log beside the last version (shadow paging never overwrites it), and
+ *      until there is, it fails the same way. `persist({ full: true })` drops what was
+ *      kept: an append never makes the log smaller, so a program that makes room by
+ *      dropping data asks for a full point.
  *  4b. A point resolves only if, after its commit, the path the container was opened at still
  *      names the file it wrote (region-file.ts inv. C7): a file deleted or replaced at its
  *      path while open (a rename over it, a backup put back) got the commit, but no later
@@ -62,6 +87,7 @@ import type { ChunkStore } from './store.js'
 import type { PointStats } from './options.js'
 import type { Snapshot } from './snapshot.js'
 import type { Pipe } from './stream.js'
+import { LostRecords } from './carry.js'
 
 export class PointWriter {
   readonly #backing: Backing
@@ -108,7 +134,7 @@ export class PointWriter {
    */
   dueForCompaction(bytes: number): boolean {
     if (this.#compactQueued) return false
-    const projected = this.logEnd + this.#queuedBytes + bytes
+    const projected = this.logEnd + this.lost.length + this.#queuedBytes + bytes
     const chunk = this.store?.chunkSize ?? this.#chunkSize
     if (projected <= Math.max(chunk * 4, this.#compactFactor * this.compactedSize)) return false
     this.#compactQueued = true
@@ -127,19 +153,23 @@ export class PointWriter {
     if (s.mode === 'compact') this.#compactQueued = false
   }
 
-  /** While a write runs or after it failed: an OutOfSpaceError from it leaves the store as it was (inv. 4a): the point was not streamed and its commit had not begun. */
+  /** While a write runs or after it failed: an OutOfSpaceError from it leaves the store as it was (inv. 4a): its commit had not begun. */
   retryable = false
 
-  /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4, or retries with a full point, inv. 4a). */
+  /** The records of the incremental points lost since the last commit, written before the next point's (inv. 4c). */
+  readonly lost = new LostRecords()
+
+  /** Writes and commits the point; throws if anything fails (the caller breaks the container, inv. 4, or loses the point, inv. 4a). */
   async write(s: Snapshot): Promise<PointStats> {
-    this.retryable = s.pipe === null
+    this.retryable = true
     const store = this.ensureStore()
+    const batch = this.lost.before(s)      // inv. 4c: the lost points' records first
     let at = this.logEnd
-    let data = s.batch.parts
-    let length = s.batch.length
+    let data = batch.parts
+    let length = batch.length
     if (s.mode === 'rewrite') at = 0
     else if (s.mode === 'compact') {
-      const compacted = compactLog(readLog(store, this.logEnd), joinBatch(s.batch), s.keep!)
+      const compacted = compactLog(readLog(store, this.logEnd), joinBatch(batch), s.keep!)
       data = [compacted]
       length = compacted.length
       at = 0
@@ -151,7 +181,7 @@ export class PointWriter {
       if (s.pipe.indexBytes > 0) indexAt = length
       length += s.pipe.indexBytes     // streamed after the records (stream.ts)
     } else if (s.mode !== 'append' || this.indexAt >= 0) {
-      const index = indexRecord(s.mode === 'compact' ? { parts: data, length } : s.batch, at, s.mode === 'append' ? this.indexAt : -1)
+      const index = indexRecord(s.mode === 'compact' ? { parts: data, length } : batch, at, s.mode === 'append' ? this.indexAt : -1)
       indexAt = at + length
       data = [...data, ...index]
       for (const p of index) length += p.length
@@ -168,7 +198,7 @@ export class PointWriter {
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
       bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
-      format: s.natives || (this.format > FORMAT_BASE && s.mode !== 'rewrite') ? 6 : FORMAT_BASE,     // inv. F6
+      format: s.natives || (this.lost.natives && s.mode !== 'rewrite') || (this.format > FORMAT_BASE && s.mode !== 'rewrite') ? 6 : FORMAT_BASE,     // inv. F6
     }
     store.setMeta(encodeMeta(meta))
     this.retryable = false      // inv. 4a: from here on a failure may leave the store's version in doubt
@@ -182,6 +212,7 @@ export class PointWriter {
     this.#queuedBytes -= s.batch.length
     if (compacted) this.#compactQueued = false
     this.version = version
+    this.lost.drop()        // inv. 4c: written
     const stats: PointStats = {
       version, objects: s.objects, bytes: recordBytes, stored, blockedMs: s.blockedMs, totalMs: performance.now() - s.start,
       full: s.mode === 'rewrite', compacted, verified: s.verified,
@@ -211,7 +242,7 @@ export class PointWriter {
 function streamFailed(code: string | undefined, path: string): Error {
   const kept = 'the file keeps its last committed version'
   if (isSpaceErrno(code)) {
-    return new OutOfSpaceError(`Cannot persist container "${path}": no space left on the disk for the records of a streamed point (${code}${code === 'EFBIG' ? ': the file-size limit' : ''}); ${kept}; free disk space and reopen the container`)
+    return new OutOfSpaceError(`Cannot persist container "${path}": no space left on the disk for the records of a streamed point (${code}${code === 'EFBIG' ? ': the file-size limit' : ''}); ${kept} and the container goes on (inv. 4a): free disk space, and the next persist() rewrites the graph`)
   }
   if (code !== undefined) return new FileSystemError(`Cannot persist container "${path}": the flush thread could not write the records of a streamed point (${code}); ${kept}, reopen the container`, code)
   return new Error('the flush thread could not write the records (a full disk or an I/O error)')
@@ -220,7 +251,11 @@ function streamFailed(code: string | undefined, path: string): Error {
 /**
  * A streamed point: waits for its stream to be durable, then has the store adopt the
  * chunks it wrote (the whole log, from logical chunk 0; inv. 5). False for a point that was
- * not streamed. A failed stream fails the point (the container turns broken, inv. 4).
+ * not streamed. A failed stream fails the point: lost on a full disk (inv. 4a: nothing was
+ * adopted, and the flush thread trimmed the file back to where the stream began, flush-worker.ts
+ * W5, so the region's reserved space does not count it), else the container turns broken
+ * (inv. 4). An adoption that cannot grow the region over the stream's chunks and their map
+ * nodes is OutOfSpaceError with nothing changed (shadow-adopt.ts grows first): lost too.
  */
 async function adoptStreamed(store: ChunkStore, pipe: Pipe | null, length: number, path: string): Promise<boolean> {
   if (pipe === null) return false

@@ -186,8 +186,9 @@ test('a statement timeout and a dropped connection fail the point typed; the ver
     await blocker.query('ROLLBACK'); blocker.release()
     await assert.rejects(c.sync(), StoreUnavailableError, 'sync reports the lost point until a point commits')
     assert.deepEqual((await store.versions('faults')).map(v => v.version).at(-1), kind === 'timeout' ? 1 : 2)
-    const again = await c.persist()          // the same container, in place (inv. 4a): a full point
-    assert.equal(again.full, true)
+    const again = await c.persist()          // the same container, in place (inv. 4a), writing the lost point's records before its own (inv. 4c)
+    assert.equal(again.full, false, 'the lost incremental point is written by the next one, not a full rewrite (before session 14: full)')
+    assert.ok(again.bytes < 1024, `about the lost point's records: ${again.bytes} bytes`)
     await c.sync()
   }
   const r = await Container.openStore(await kit.connect(), 'faults', { readOnly: true })
