@@ -34,6 +34,11 @@
  *      now or before), and refuses one from another pool with InvalidArgumentError. Before
  *      session 13 it viewed whatever this pool held at the other pool's offset: a write
  *      through it landed silently in another variable, or in a heap block's middle.
+ *   6. A variable lives as long as its pool: `tx.free` refuses its data block and its entry's
+ *      block with InvalidArgumentError, nothing freed (pm.ts `refuseVariableFree`). Before
+ *      session 14 the free committed, check() stayed clean, the next open failed on inv. 3
+ *      (CorruptionError: the directory names a free block), and the block, handed out again,
+ *      was both the variable and the new allocation.
  */
 import { CorruptionError, InvalidArgumentError, TransactionEndedError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
