@@ -17,7 +17,7 @@ import { InvalidArgumentError, OutOfRangeError, describe } from '../regions/inde
 import { Tx, type RecordBuilder, type TxHost } from '../txn/index.js'
 import { droppedError, type Persistent, type VarEntry } from './vars.js'
 import { viewAt, checkViewRange } from './view.js'
-import { FOREVER, type Life } from './view-life.js'
+import { FOREVER, Life } from './view-life.js'
 import { BLOCK_HEADER } from './heap-layout.js'
 import { checkType, type TypeDesc, type ViewOf } from './types.js'
 import type { PersistentMemory } from './pm.js'
@@ -76,17 +76,22 @@ export class PmTx extends Tx {
         throw new InvalidArgumentError(`Cannot make view: persistent variable "${e.name}" (offset ${e.offset}) was declared in another pool, not in "${this.#pm.path}", whose memory at that offset is something else; nothing was read or written. Declare it in this pool: pm.persistent(${JSON.stringify(e.name)}, type)`)
       }
     }
-    return this.at(handle.type, handle.offset)
+    return this.#view(handle.type, handle.offset, e)
   }
   /**
    * A typed view of `type` at `offset` (for example the target of a pointer). In a writing
    * transaction the value must lie inside one allocated block (guard inv. G2): memory that
    * is free, a block header, or spans two blocks is OutOfRangeError, nothing read or written.
    */
-  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> {
+  at<T extends TypeDesc>(type: T, offset: number): ViewOf<T> { return this.#view(type, offset, undefined) }
+
+  /** A view of `type` at `offset`, of the variable `e` if a handle gave it (its own Life: variables are never freed, vars inv. 6). */
+  #view<T extends TypeDesc>(type: T, offset: number, e: VarEntry | undefined): ViewOf<T> {
     checkType(type, 'Cannot make view')
     checkViewRange(type, offset, this.#pm.engine.dataOffset, this.#pm.engine.size)
-    return viewAt(this, type, offset, this.#writes ? this.#lifeOf(type, offset) : FOREVER) as ViewOf<T>
+    let life = FOREVER
+    if (this.#writes) life = e !== undefined && e.offset === offset && type.size <= e.size ? e.life ??= new Life(offset - BLOCK_HEADER, offset + e.size) : this.#lifeOf(type, offset)
+    return viewAt(this, type, offset, life) as ViewOf<T>
   }
 
   /** Guard inv. G2: the Life of the allocation that holds [offset, offset + type.size), or OutOfRangeError. */

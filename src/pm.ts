@@ -154,6 +154,7 @@ export class PersistentMemory {
     this.#varBlocks.set(made.offset, made.name).set(made.at, made.name) // vars inv. 6 from its creation on
     this.engine.onAbort(() => {
       made.dropped = true
+      if (made.life !== undefined) made.life.live = false // guard inv. G2: views of it die too
       this.#varBlocks.delete(made.offset); this.#varBlocks.delete(made.at)
       if (this.#vars.get(made.name) === made) this.#vars.delete(made.name)
     })

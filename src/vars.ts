@@ -45,6 +45,7 @@ import type { Tx } from '../txn/index.js'
 import { allocatedCapacity, type Heap } from './heap.js'
 import { checkText } from './varlen.js'
 import { matchesSig, type TypeDesc } from './types.js'
+import type { Life } from './view-life.js'
 
 /** A named persistent variable: where it lives and its type. */
 export interface Persistent<T extends TypeDesc = TypeDesc> {
@@ -60,6 +61,8 @@ export interface VarEntry {
   name: string; sig: string; offset: number; size: number; at: number
   /** Set when the transaction that created the entry aborted (vars inv. 4). */
   dropped?: true
+  /** The Life the views of its handles hold (guard inv. G2, in memory only), killed when dropped. */
+  life?: Life
 }
 
 /** TransactionEndedError for the use of a handle whose entry was dropped (vars inv. 4). */

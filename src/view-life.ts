@@ -19,10 +19,14 @@
  *   | the sub-transaction that allocated it aborts (block given back) | live -> dead, final |
  *   | the transaction ends                                            | forgotten           |
  *
- * Views die with their transaction (TransactionEndedError), so the table of lives is kept per
- * transaction: the first life asked for in a new transaction drops the old ones, and memory
- * holds only the blocks viewed in the running transaction. Read transactions (pm.read,
- * read-only pools) free nothing: their views get `FOREVER`, never killed, and no lookup.
+ * The table of lives (block start -> its Life) holds live allocations only and outlives the
+ * transaction, so a block viewed in every transaction is looked up in the heap once. Views die
+ * with their transaction (TransactionEndedError), so the table may be dropped between two
+ * transactions, and is when it holds more than KEEP blocks (it may grow past that inside one
+ * transaction, never dropped there: a view made in it must stay in the table to be killed).
+ * Read transactions (pm.read, read-only pools) free nothing: their views get `FOREVER`, never
+ * killed, and no lookup. A variable's handle holds its own Life (pm.ts): variables are never
+ * freed (vars inv. 6), and the Life dies only if the declaring sub-transaction aborts.
  *
  * Guard inv. G2: a view made in a writing transaction lies inside the payload of one
  * allocated block when it is made (otherwise OutOfRangeError, nothing read or written), and
@@ -47,21 +51,25 @@ export class Life {
 /** The life of views made in read transactions: nothing frees there (never killed). */
 export const FOREVER = new Life(0, Number.MAX_SAFE_INTEGER)
 
-/** The lives of the blocks viewed in the running writing transaction; see the file comment. */
+/** Blocks the table keeps from one transaction to the next (about 100 bytes each). */
+const KEEP = 1 << 16
+
+/** The lives of the blocks viewed (in this and earlier transactions); see the file comment. */
 export class Lives {
-  /** The transaction the lives belong to (any other transaction's are forgotten). */
+  /** The transaction that last used the table: another one may drop it first (`#in`). */
   #tx: object | null = null
-  /** Block start -> its live Life (only live ones: killing removes the entry). */
+  /** Block start -> its Life, live ones only (killing removes the entry). */
   readonly #map = new Map<number, Life>()
 
-  /** The live Life of the block starting at `block` in `tx`, if a view of it was made. */
+  /** The Life of the allocated block starting at `block`, if a view of it was made. */
   get(tx: object, block: number): Life | undefined {
-    return this.#tx === tx ? this.#map.get(block) : undefined
+    if (this.#tx !== tx) this.#in(tx)
+    return this.#map.get(block)
   }
 
-  /** A new Life for the allocated block [`block`, `end`) in `tx`. */
+  /** A new Life for the allocated block [`block`, `end`) (`get` found none). */
   add(tx: object, block: number, end: number): Life {
-    if (this.#tx !== tx) { this.#tx = tx; this.#map.clear() }
+    if (this.#tx !== tx) this.#in(tx)
     const life = new Life(block, end)
     this.#map.set(block, life)
     return life
@@ -69,7 +77,7 @@ export class Lives {
 
   /** `tx` freed the block at `block`: its views die; `onAbort` gets the undo (the free undone, they live again). */
   freed(tx: object, block: number, onAbort: ((undo: () => void) => void) | null): void {
-    if (this.#tx !== tx) return
+    if (this.#tx !== tx) this.#in(tx)
     const life = this.#map.get(block)
     if (life === undefined) return
     life.live = false
@@ -80,11 +88,16 @@ export class Lives {
   /** `tx` allocated the block at `block`: if that aborts, the views made of it since die. */
   allocated(tx: object, block: number, onAbort: (undo: () => void) => void): void {
     onAbort(() => {
-      if (this.#tx !== tx) return
-      const life = this.#map.get(block)
+      const life = this.#map.get(block) // made since the allocation: the block was free before it
       if (life === undefined) return
       life.live = false
       this.#map.delete(block)
     })
+  }
+
+  /** `tx` starts using the table: between two transactions (no view of `tx` holds a Life yet) a table grown past KEEP is dropped. */
+  #in(tx: object): void {
+    this.#tx = tx
+    if (this.#map.size > KEEP) this.#map.clear()
   }
 }
