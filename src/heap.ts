@@ -92,7 +92,7 @@ export class Heap {
   #blocks: BlockIndex
   #onAbort: ((undo: () => void) => void) | null
   #first: number
-  /** The lives of the blocks the running transaction made views of (guard inv. G2, view-life.ts). */
+  /** The lives of the allocations views were made of (guard inv. G2, view-life.ts). */
   readonly lives = new Lives()
 
   /**

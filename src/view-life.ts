@@ -5,19 +5,19 @@
  *
  * A block's offset alone does not identify an allocation: freed, the same block is handed out
  * again (to another variable, a collection's node, a string), often in the same transaction.
- * So a view captures, when it is made, a `Life`: a small object shared by every view of that
- * allocation made in the running transaction, live until the allocation ends. Each field
+ * So a view captures, when it is made, a `Life`: a small object shared by the views of that
+ * allocation (one per allocation while it is in the table below), live until the allocation ends. Each field
  * access of a view does one load and one compare (`life.live`) before its read or write.
  *
  * States of a Life, and what moves it (each transition made by the heap, heap.ts):
  *
- *   | event (in the running transaction, sub-transactions included) | Life of the block   |
- *   | ------------------------------------------------------------- | ------------------- |
- *   | first view of an allocated block (`lifeOf`)                     | made, live          |
+ *   | event (sub-transactions included)                               | Life of the block   |
+ *   | --------------------------------------------------------------- | ------------------- |
+ *   | first view of an allocated block not in the table (pm-tx.ts)    | made, live          |
  *   | `free` of the block                                             | live -> dead        |
- *   | the sub-transaction that freed it aborts (the free is undone)   | dead -> live again  |
- *   | the sub-transaction that allocated it aborts (block given back) | live -> dead, final |
- *   | the transaction ends                                            | forgotten           |
+ *   | the (sub-)transaction that freed it aborts (free undone)        | dead -> live again  |
+ *   | the (sub-)transaction that allocated it aborts (block given back) | live -> dead, final |
+ *   | the table is dropped between two transactions (past KEEP)       | forgotten           |
  *
  * The table of lives (block start -> its Life) holds live allocations only and outlives the
  * transaction, so a block viewed in every transaction is looked up in the heap once. Views die
@@ -40,7 +40,7 @@
  * across transactions, never names a freed block.
  */
 
-/** The life of one allocation, as the views of it made in the running transaction see it. */
+/** The life of one allocation, as the views of it see it. */
 export class Life {
   /** False once the allocation ended (freed, or its allocating sub-transaction aborted). */
   live = true
