@@ -17,6 +17,10 @@
  * leaves it) that it wrote is zero; otherwise OutOfRangeError naming the offset, and nothing
  * is committed. The check reads only what the transaction staged past `top` (usually nothing:
  * one comparison, tx.ts `stagedPast`).
+ *
+ * Since session 14 a typed view refuses use at once when its block was freed or its allocation
+ * undone, wherever the block lies (guard inv. G2, view-life.ts): G1 remains for raw writes by
+ * offset (`tx.writeU32(stale, ...)`), which carry no life.
  */
 import { OutOfRangeError } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'

@@ -48,8 +48,9 @@
  *   4. Memory at and above `top` is zero (fresh regions are zero-filled; lowering `top` zeroes
  *      what it gives back), so carved blocks need no zeroing; reused blocks are zeroed in the
  *      allocating transaction. `live` is the payload bytes of the allocated blocks. Kept against
- *      the program's own writes (a view used after its block was freed) at every commit:
- *      heap-guard.ts, guard inv. G1.
+ *      the program's own writes (a raw write by an offset kept after its block was freed) at
+ *      every commit: heap-guard.ts, guard inv. G1 (a view of a freed block refuses use at
+ *      once: guard inv. G2, view-life.ts).
  *   5. `alloc` and `free` check every header and link they act on before writing anything,
  *      even on a damaged file: a block taken from a list must say "free, of this bin", be
  *      followed by a block that names its size (or be the last), and be linked both ways; a
@@ -68,6 +69,7 @@
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, UnsupportedVersionError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { BlockIndex } from './block-index.js'
+import { Lives } from './view-life.js'
 import {
   ALIGN_MAGIC, BLOCK_HEADER, BLOCK_MAGIC, HEAP_HEADER, H_BINMAP, H_BINS, H_LAST, H_LIVE, H_TOP, H_VARS, MAGIC_HI, MAGIC_HI_V1,
   MAGIC_LO, MAX_BLOCK, MIN_BLOCK, NB, binLow, binOf, rd, wr,
@@ -90,6 +92,8 @@ export class Heap {
   #blocks: BlockIndex
   #onAbort: ((undo: () => void) => void) | null
   #first: number
+  /** The lives of the allocations views were made of (guard inv. G2, view-life.ts). */
+  readonly lives = new Lives()
 
   /**
    * `size()` gives the current end of the region; `grow(n)` tries to enlarge it to n bytes;
@@ -151,6 +155,7 @@ export class Heap {
     const block = this.#take(tx, need) ?? this.#carve(tx, need, size)
     const got = tx.readU32(block + 4) * 16
     wr(tx, this.base + H_LIVE, rd(tx, this.base + H_LIVE) + got - BLOCK_HEADER)
+    if (this.#onAbort !== null) this.lives.allocated(tx, block, this.#onAbort) // guard inv. G2
     const payload = block + BLOCK_HEADER
     if (align <= 16) return payload
     const p = Math.ceil(payload / align) * align
@@ -187,6 +192,7 @@ export class Heap {
       if (prevFree) this.#checkFree(tx, prev, top, damaged)
     } else if (block !== this.#first) throw damaged(`its header says it is the first block, but it starts at ${block}`)
     wr(tx, this.base + H_LIVE, rd(tx, this.base + H_LIVE) - (size - BLOCK_HEADER))
+    this.lives.freed(tx, block, this.#onAbort) // guard inv. G2: its views die
     let start = block, total = size
     if (nextFree) {
       const nextSize = tx.readU32(next + 4) * 16
@@ -215,11 +221,7 @@ export class Heap {
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset % 16 !== 0 || offset < this.#first + BLOCK_HEADER) throw bad()
     const top = rd(tx, this.base + H_TOP)
     if (offset >= top) throw bad()
-    const sizeAt = (at: number) => this.#blockSize(tx, at)
-    if (!this.#blocks.built) {
-      this.#blocks.isStart(this.#first, top, sizeAt) // builds it from what this transaction sees
-      if (this.#onAbort !== null) this.#onAbort(() => this.#blocks.reset()) // index inv. 1
-    }
+    const sizeAt = this.#index(tx, top)
     if (this.#blocks.isStart(offset - BLOCK_HEADER, top, sizeAt)) return offset - BLOCK_HEADER
     // an aligned allocation: alloc wrote a forward header naming this block just before it
     const block = this.#blocks.blockContaining(offset - BLOCK_HEADER, top, sizeAt)
@@ -230,6 +232,32 @@ export class Heap {
       throw new CorruptionError(`Cannot free offset ${offset} in "${this.path}": its alignment header is damaged (it names ${named}, not the block ${block} that holds it); nothing was freed. Run check() and restore the file from a backup`)
     }
     return block
+  }
+
+  /**
+   * Guard inv. G2: the start of the allocated block whose payload holds byte `offset`, found
+   * in the BlockIndex (never from bytes a program may have written), or -1 when none does (a
+   * free block, a block header, the heap header, at or above top).
+   */
+  allocatedHolding(tx: Tx, offset: number): number {
+    const top = rd(tx, this.base + H_TOP)
+    if (offset < this.#first + BLOCK_HEADER || offset >= top) return -1
+    const block = this.#blocks.blockContaining(offset, top, this.#index(tx, top))
+    if (block < 0 || offset < block + BLOCK_HEADER || tx.readU32(block + 12) !== 1) return -1
+    return block
+  }
+
+  /** Where the payload of the block starting at `block` ends. */
+  blockEnd(tx: Tx, block: number): number { return block + tx.readU32(block + 4) * 16 }
+
+  /** Builds the BlockIndex from what `tx` sees if it is not built (index inv. 1); returns its `sizeAt`. */
+  #index(tx: Tx, top: number): (at: number) => number {
+    const sizeAt = (at: number) => this.#blockSize(tx, at)
+    if (!this.#blocks.built) {
+      this.#blocks.isStart(this.#first, top, sizeAt) // builds it from what this transaction sees
+      if (this.#onAbort !== null) this.#onAbort(() => this.#blocks.reset()) // index inv. 1
+    }
+    return sizeAt
   }
 
   /** Payload bytes of allocated blocks. */

@@ -56,6 +56,8 @@ export class PersistentMemory {
   readonly engine: TxEngine
   readonly heap: Heap
   #vars = new Map<string, VarEntry>()
+  /** The heap offsets `tx.free` refuses (vars inv. 6): each variable's data and directory entry, to its name. */
+  #varBlocks = new Map<number, string>()
   /** Types variables were declared with in this process (the reachability check's best source). */
   #declared = new Map<string, TypeDesc>()
   #ownsRegion: boolean
@@ -138,7 +140,7 @@ export class PersistentMemory {
         this.#dropOnAbort(made)
         return made
       })
-      this.#vars.set(name, e)
+      this.#addVar(e)
     }
     checkSameType(this.path, e, type)
     this.#declared.set(name, type)
@@ -149,7 +151,30 @@ export class PersistentMemory {
 
   /** `made`, created by the running transaction: if it aborts, the entry never existed (eng. 7) and its handles refuse every use (vars inv. 4). */
   #dropOnAbort(made: VarEntry): void {
-    this.engine.onAbort(() => { made.dropped = true; if (this.#vars.get(made.name) === made) this.#vars.delete(made.name) })
+    this.#varBlocks.set(made.offset, made.name).set(made.at, made.name) // vars inv. 6 from its creation on
+    this.engine.onAbort(() => {
+      made.dropped = true
+      if (made.life !== undefined) made.life.live = false // guard inv. G2: views of it die too
+      this.#varBlocks.delete(made.offset); this.#varBlocks.delete(made.at)
+      if (this.#vars.get(made.name) === made) this.#vars.delete(made.name)
+    })
+  }
+
+  #addVar(e: VarEntry): void {
+    this.#vars.set(e.name, e)
+    this.#varBlocks.set(e.offset, e.name).set(e.at, e.name)
+  }
+
+  /**
+   * @internal Vars inv. 6: InvalidArgumentError when `offset` is the block of a persistent
+   * variable (or collection) or of its directory entry. Freed, the directory would go on naming
+   * a free block: the pool no longer opens (vars inv. 3: CorruptionError), and the block, handed
+   * out again, would be two things at once, the variable's handles writing into the other.
+   */
+  refuseVariableFree(offset: number): void {
+    const name = this.#varBlocks.get(offset)
+    if (name === undefined) return
+    throw new InvalidArgumentError(`Cannot free offset ${offset} in "${this.path}": it is the block of persistent variable ${JSON.stringify(name)} (its value or its directory entry), which lives as long as the pool; nothing was freed. Variables cannot be deleted; free only what tx.alloc returned`)
   }
 
   /**
@@ -193,7 +218,7 @@ export class PersistentMemory {
         this.#dropOnAbort(made)
         return made
       })
-      this.#vars.set(name, e)
+      this.#addVar(e)
     }
     if (e.sig !== sig) throw new TypeMismatchError(`Cannot open ${kind} ${JSON.stringify(name)} in "${this.path}" as ${sig}: it already exists as ${e.sig}`)
     return e
@@ -326,7 +351,8 @@ export class PersistentMemory {
 
   #setVars(entries: VarEntry[]): void {
     this.#vars.clear()
-    for (const e of entries) this.#vars.set(e.name, e)
+    this.#varBlocks.clear()
+    for (const e of entries) this.#addVar(e)
   }
 
   #open(action: string): void {

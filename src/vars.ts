@@ -34,12 +34,18 @@
  *      now or before), and refuses one from another pool with InvalidArgumentError. Before
  *      session 13 it viewed whatever this pool held at the other pool's offset: a write
  *      through it landed silently in another variable, or in a heap block's middle.
+ *   6. A variable lives as long as its pool: `tx.free` refuses its data block and its entry's
+ *      block with InvalidArgumentError, nothing freed (pm.ts `refuseVariableFree`). Before
+ *      session 14 the free committed, check() stayed clean, the next open failed on inv. 3
+ *      (CorruptionError: the directory names a free block), and the block, handed out again,
+ *      was both the variable and the new allocation.
  */
 import { CorruptionError, InvalidArgumentError, TransactionEndedError, TypeMismatchError, crc32c, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { allocatedCapacity, type Heap } from './heap.js'
 import { checkText } from './varlen.js'
 import { matchesSig, type TypeDesc } from './types.js'
+import type { Life } from './view-life.js'
 
 /** A named persistent variable: where it lives and its type. */
 export interface Persistent<T extends TypeDesc = TypeDesc> {
@@ -55,6 +61,8 @@ export interface VarEntry {
   name: string; sig: string; offset: number; size: number; at: number
   /** Set when the transaction that created the entry aborted (vars inv. 4). */
   dropped?: true
+  /** The Life the views of its handles hold (guard inv. G2, in memory only), killed when dropped. */
+  life?: Life
 }
 
 /** TransactionEndedError for the use of a handle whose entry was dropped (vars inv. 4). */

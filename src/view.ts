@@ -3,25 +3,35 @@
  * transactional reads and writes (`tx.readF64(offset + 8)`, ...). One accessor class is
  * built per type descriptor and cached, so a view is one small object and each field access
  * is one raw call. A view belongs to its transaction: used after the transaction ended, it
- * throws TransactionEndedError like the transaction itself.
+ * throws TransactionEndedError like the transaction itself. A view also holds the Life of
+ * the allocation it shows (view-life.ts): once that block is freed, or its allocation undone
+ * by an aborted sub-transaction, every access throws OutOfRangeError (guard inv. G2).
  */
 import { InvalidArgumentError, MisalignedError, OutOfRangeError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import type { TypeDesc, ArrayType, StructType } from './types.js'
 import { checkText, encodeVar, hasVar, heapTx, mayNeedBlock, ownBytes, readString, readVar, writeVar } from './varlen.js'
+import { FOREVER, type Life } from './view-life.js'
 
 /** Common shape of every view. */
 export interface ViewBase { readonly offset: number; readonly type: TypeDesc }
 
-type Ctor = new (tx: Tx, offset: number) => ViewBase
+type Ctor = new (tx: Tx, offset: number, life: Life) => ViewBase
 
 /** Where a view keeps its transaction: a symbol, so no struct field name can hide it. */
 const TX = Symbol('tx')
+/** Where a view keeps the Life of its block (guard inv. G2): a symbol too. */
+const LIFE = Symbol('life')
+
+/** Guard inv. G2: the error of a use of a view whose block's allocation ended; nothing was read or written. */
+function staleView(v: ViewBase, action: string): OutOfRangeError {
+  return new OutOfRangeError(`Cannot ${action} the view of ${v.type.sig} at offset ${v.offset}: its block was freed, or the sub-transaction that allocated it aborted, earlier in this transaction, so the memory is no longer the allocation it was made of (it may be free or hold something else now); nothing was read or written (guard inv. G2). Take a new view of a live allocation`)
+}
 
 const classes = new WeakMap<TypeDesc, Ctor>()
 
-/** Reads a value of a scalar/bytes/ptr type, or returns a view for struct/array types. */
-export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
+/** Reads a value of a scalar/bytes/ptr type, or returns a view for struct/array types (of the allocation `life`). */
+export function readValue(tx: Tx, type: TypeDesc, offset: number, life: Life): unknown {
   switch (type.kind) {
     case 'u8': return tx.readU8(offset)
     case 'u32': return tx.readU32(offset)
@@ -32,7 +42,7 @@ export function readValue(tx: Tx, type: TypeDesc, offset: number): unknown {
     case 'bytes': return tx.readBytes(offset, type.length)
     case 'string': return readString(tx, offset)
     case 'blob': return readVar(tx, offset)
-    default: return viewAt(tx, type, offset)
+    default: return viewAt(tx, type, offset, life)
   }
 }
 
@@ -233,7 +243,11 @@ function writeChecked(tx: Tx, type: TypeDesc, offset: number, value: unknown): v
 
 function pointerValue(v: unknown): number {
   if (!isPointerValue(v)) throw new InvalidArgumentError(`Cannot write pointer: expected an offset (a non-negative integer), a view or null, got ${describe(v)}`)
-  return v === null ? 0 : typeof v === 'number' ? v : (v as ViewBase).offset
+  if (v === null) return 0
+  if (typeof v === 'number') return v
+  const life = (v as { [LIFE]?: Life })[LIFE] // a view's offset is a pointer only while its block lives (guard inv. G2)
+  if (life !== undefined && !life.live) throw staleView(v as ViewBase, 'take a pointer to')
+  return (v as ViewBase).offset
 }
 
 /**
@@ -277,11 +291,11 @@ export function checkViewRange(type: TypeDesc, offset: unknown, dataOffset: numb
   if (offset % type.align !== 0) throw new MisalignedError(`Cannot make a view of ${type.sig} at offset ${offset}: it must be ${type.align}-byte aligned`)
 }
 
-/** A view of `type` at `offset` in `tx`. */
-export function viewAt(tx: Tx, type: TypeDesc, offset: number): ViewBase {
+/** A view of `type` at `offset` in `tx`, of the allocation `life` (FOREVER in read transactions). */
+export function viewAt(tx: Tx, type: TypeDesc, offset: number, life: Life): ViewBase {
   let C = classes.get(type)
   if (C === undefined) { C = compile(type); classes.set(type, C) }
-  return new C(tx, offset)
+  return new C(tx, offset, life)
 }
 
 /** Builds the accessor class of a type (the "compile" step). */
@@ -289,17 +303,28 @@ function compile(type: TypeDesc): Ctor {
   class View implements ViewBase {
     readonly [TX]: Tx
     readonly offset: number
-    constructor(tx: Tx, offset: number) { this[TX] = tx; this.offset = offset }
+    readonly [LIFE]: Life
+    constructor(tx: Tx, offset: number, life: Life) { this[TX] = tx; this.offset = offset; this[LIFE] = life }
     get type(): TypeDesc { return type }
     /** A plain JavaScript copy of the value (structs as objects, arrays as arrays). */
-    toJSON(): unknown { return plain(this[TX], type, this.offset) }
+    toJSON(): unknown {
+      if (!this[LIFE].live) throw staleView(this, 'read')
+      return plain(this[TX], type, this.offset)
+    }
   }
   const proto = View.prototype as unknown as Record<PropertyKey, unknown>
   if (type.kind === 'struct') {
     for (const f of type.fields) {
       Object.defineProperty(proto, f.name, {
-        get(this: View) { return readValue(this[TX], f.type, this.offset + f.offset) },
-        set(this: View, v: unknown) { writeValue(this[TX], f.type, this.offset + f.offset, v) },
+        get(this: View) {
+          const life = this[LIFE]
+          if (!life.live) throw staleView(this, `read field ${JSON.stringify(f.name)} of`)
+          return readValue(this[TX], f.type, this.offset + f.offset, life)
+        },
+        set(this: View, v: unknown) {
+          if (!this[LIFE].live) throw staleView(this, `write field ${JSON.stringify(f.name)} of`)
+          writeValue(this[TX], f.type, this.offset + f.offset, v)
+        },
         enumerable: true,
       })
     }
@@ -310,13 +335,32 @@ function compile(type: TypeDesc): Ctor {
       return i * elem.size
     }
     Object.defineProperty(proto, 'length', { value: length })
-    proto.get = function (this: View, i: number) { return readValue(this[TX], elem, this.offset + index(i)) }
-    proto.set = function (this: View, i: number, v: unknown) { writeValue(this[TX], elem, this.offset + index(i), v) }
-    proto[Symbol.iterator] = function* (this: View) { for (let i = 0; i < length; i++) yield readValue(this[TX], elem, this.offset + i * elem.size) }
+    proto.get = function (this: View, i: number) {
+      const life = this[LIFE]
+      if (!life.live) throw staleView(this, 'read an element of')
+      return readValue(this[TX], elem, this.offset + index(i), life)
+    }
+    proto.set = function (this: View, i: number, v: unknown) {
+      if (!this[LIFE].live) throw staleView(this, 'write an element of')
+      writeValue(this[TX], elem, this.offset + index(i), v)
+    }
+    proto[Symbol.iterator] = function* (this: View) {
+      for (let i = 0; i < length; i++) {
+        const life = this[LIFE]
+        if (!life.live) throw staleView(this, 'read an element of')
+        yield readValue(this[TX], elem, this.offset + i * elem.size, life)
+      }
+    }
   } else {
     Object.defineProperty(proto, 'value', {
-      get(this: View) { return readValue(this[TX], type, this.offset) },
-      set(this: View, v: unknown) { writeValue(this[TX], type, this.offset, v) },
+      get(this: View) {
+        if (!this[LIFE].live) throw staleView(this, 'read')
+        return readValue(this[TX], type, this.offset, FOREVER)
+      },
+      set(this: View, v: unknown) {
+        if (!this[LIFE].live) throw staleView(this, 'write')
+        writeValue(this[TX], type, this.offset, v)
+      },
       enumerable: true,
     })
   }
@@ -349,5 +393,5 @@ function plainReader(type: TypeDesc): Reader {
     const elem = plainReader(type.elem), size = type.elem.size, n = type.length
     return (tx, offset) => { const a = new Array<unknown>(n); for (let i = 0; i < n; i++) a[i] = elem(tx, offset + i * size); return a }
   }
-  return (tx, offset) => readValue(tx, type, offset)
+  return (tx, offset) => readValue(tx, type, offset, FOREVER) // a scalar: never a view
 }

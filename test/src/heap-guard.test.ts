@@ -14,16 +14,16 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-heap-guard-'))
 let n = 0
 const fresh = (): { pm: PersistentMemory; file: string } => { const file = path.join(dir, `g${n++}.pm`); return { pm: open(file, { size: 1 << 20 }), file } }
 
-test('guard inv. G1: a view of a variable declared in an aborted sub-transaction cannot commit a write into the freed block', () => {
+test('guard inv. G1: the offset of a variable declared in an aborted sub-transaction cannot commit a write into the freed block', () => {
   const { pm, file } = fresh()
   const keep = pm.persistent('keep', t.u32)
-  let stale: { value: number } | undefined
+  let stale = 0 // an offset: a view would refuse the write at once (guard inv. G2, stale-views.test.ts)
   assert.throws(() => pm.transaction(tx => {
     tx.view(keep).value = 1
     try {
-      pm.transaction(inner => { stale = inner.view(pm.persistent('cfg', t.u32)); throw new Error('validation failed') })
+      pm.transaction(inner => { stale = inner.view(pm.persistent('cfg', t.u32)).offset; throw new Error('validation failed') })
     } catch { /* the caller goes on without cfg */ }
-    stale!.value = 7 // its block went back to the heap with the abort: above top now
+    tx.writeU32(stale, 7) // its block went back to the heap with the abort: above top now
   }), (e: unknown) => e instanceof OutOfRangeError && /heap's top/.test(e.message))
   assert.equal(pm.read(tx => tx.view(keep).value), 0, 'nothing of the refused transaction was committed')
   // before the guard: committed, check() clean, and the next variable declared read 7, not 0
@@ -37,7 +37,7 @@ test('guard inv. G1: a view of a variable declared in an aborted sub-transaction
   again.close()
 })
 
-test('guard inv. G1: a write through a view after tx.free of the last block is refused; allocations after it read zero', () => {
+test('guard inv. G1: a raw write after tx.free of the last block is refused; allocations after it read zero', () => {
   const { pm, file } = fresh()
   const S = t.struct({ a: t.f64, b: t.u32 })
   assert.throws(() => pm.transaction(tx => {
@@ -45,7 +45,7 @@ test('guard inv. G1: a write through a view after tx.free of the last block is r
     const v = tx.at(S, p)
     v.a = 1.5
     tx.free(p) // the last block: top comes down over it
-    v.b = 9 // use after free
+    tx.writeU32(p + 8, 9) // use after free, by offset (through v: refused at once, guard inv. G2)
   }), OutOfRangeError)
   const p = pm.transaction(tx => tx.alloc(64))
   assert.deepEqual([...pm.read(tx => tx.readBytes(p, 64))].filter(x => x !== 0), [], 'the allocation is zeroed')
@@ -61,7 +61,7 @@ test('guard inv. G1: what the heap itself writes above top and zeroes again, and
   pm.transaction(tx => { const a = tx.alloc(100); const b = tx.alloc(5000); tx.writeU32(b, 3); tx.free(b); tx.free(a); tx.view(v).value = 5 })
   assert.equal(pm.read(tx => tx.view(v).value), 5)
   // a stale write of zeros leaves heap inv. 4 true: nothing to refuse
-  pm.transaction(tx => { const a = tx.alloc(32); const w = tx.at(t.u32, a); tx.free(a); w.value = 0 })
+  pm.transaction(tx => { const a = tx.alloc(32); tx.free(a); tx.writeU32(a, 0) })
   // the refusal is of the outermost commit: a sub-transaction's stale write aborts the whole transaction
   assert.throws(() => pm.transaction(tx => {
     tx.view(v).value = 6

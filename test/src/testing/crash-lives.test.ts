@@ -20,12 +20,17 @@ const push = (tx: PmTx, v: Vars, value: number) => {
   Object.assign(tx.at(Node, n), { value, next: tx.view(v.head).value })
   tx.view(v.head).value = n
 }
-/** The defect: the node is freed in one transaction and unlinked in the next. */
+/**
+ * The defect: the node is freed in one transaction and unlinked in the next. Its `next` is read
+ * by raw offset: a view of the freed node (`tx.at(Node, h)`) is refused at once in a writing
+ * transaction (guard inv. G2, test/src/stale-views.test.ts), which would catch the defect before
+ * any crash; these tests are about what the kit sees after recovery.
+ */
 const splitPop = (pm: PersistentMemory, v: Vars) => {
   const h = pm.read(tx => tx.view(v.head).value)
   if (h === 0) return
   pm.transaction(tx => tx.free(h))
-  pm.transaction(tx => { tx.view(v.head).value = tx.at(Node, h).next })
+  pm.transaction(tx => { tx.view(v.head).value = Number(tx.readBigU64(h + Node.fields[1]!.offset)) })
 }
 const atomicPop = (pm: PersistentMemory, v: Vars) => pm.transaction(tx => {
   const h = tx.view(v.head).value
