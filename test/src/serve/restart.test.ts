@@ -104,9 +104,15 @@ async function lives(durability: 'sync' | 'group'): Promise<void> {
     s = await serve(file, args)
     c = await Raw.connect(s.port)
     if (sec() < f0 + DELAY - 1) {
-      assert.equal((await gets(c, 'k'))?.cas, k1, 'life 2: k flushed early')
-      assert.deepEqual(await c.ask('get n\r\n'), [`VALUE n 0 20\r\n${MAX_U64}\r\nEND`])
-      await bigRefused(c, bigCas, 'life 2')
+      try {
+        assert.equal((await gets(c, 'k'))?.cas, k1, 'life 2: k flushed early')
+        assert.deepEqual(await c.ask('get n\r\n'), [`VALUE n 0 20\r\n${MAX_U64}\r\nEND`])
+        await bigRefused(c, bigCas, 'life 2')
+      } catch (e) {
+        // Under load these requests can run into the flush's second: a miss then proves
+        // nothing. One that came before the flush could take effect stands.
+        if (sec() < f0 + DELAY - 1) throw e
+      }
     }
     await sleepUntil(e1 + EXP)
     assert.deepEqual(await c.ask('get e\r\n'), ['END'], 'life 2: e did not expire at its time')
