@@ -101,3 +101,34 @@ test('encode-bodies.ts inv. B1: an array with only its last index 2^32 - 2 set p
     delete (Array.prototype as unknown as Record<string, unknown>)[TRIP]
   }
 })
+
+for (const track of ['all', 'barriers'] as const) {
+  test(`trap-failures.ts inv. TF1: a program's proxy whose traps throw fails one point, then is dropped and reported, and persists again once they stop (track '${track}')`, async () => {
+    const file = path.join(tmp(), 'traps.pmc')
+    let failKeys = true, failGet = false
+    const keysProxy = new Proxy({ a: 1 }, { ownKeys(t) { if (failKeys) throw new Error('ownKeys trap'); return Reflect.ownKeys(t) } })
+    const getProxy = new Proxy({ b: 2 }, { get(t, k, r) { if (failGet) throw new TypeError('get trap'); return Reflect.get(t, k, r) } })
+    const c = Container.open<Record<string, unknown>>(file, { init: () => ({ k: keysProxy, g: getProxy, n: 0 }), track })
+    assert.throws(() => c.persist(), /ownKeys trap/, 'the point that meets it throws, as before')
+    await c.persist()                    // before: this and every later point threw
+    assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.k: proxy whose trap threw (ownKeys trap)'])
+    c.root.n = 1
+    await c.persist()
+    assert.deepEqual(restored(file), { root: { k: 'null', g: { b: 'ew 2' }, n: '1' }, ok: true })
+    if (track === 'all') {             // a proxy that persisted, then throws: met by the verifier (with 'barriers' nothing reads it again)
+      failGet = true
+      c.root.n = 2
+      assert.throws(() => c.persist(), /get trap/)
+      await c.persist()
+      assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.k: proxy whose trap threw (ownKeys trap)', 'root.g: proxy whose trap threw (get trap)'])
+      assert.deepEqual(restored(file).root, { k: 'null', g: 'null', n: '2' })
+    }
+    failKeys = false
+    failGet = false
+    c.root.n = 3
+    await c.persist({ full: true })      // every object is classified again: the proxies' traps are tried again
+    assert.deepEqual(c.dropped, [])
+    await c.close()
+    assert.deepEqual(restored(file), { root: { k: { a: 'ew 1' }, g: { b: 'ew 2' }, n: '3' }, ok: true })
+  })
+}
