@@ -78,15 +78,21 @@ function check(o: unknown): void {
  * path: one `isProxy` per object.
  */
 export function findThrowing(objects: readonly unknown[], holder: unknown): void {
-  for (let i = 1; i < objects.length; i++) check(objects[i])
+  // Lengths and values taken before any trap runs: a trap may add to the table's collections
+  // (a trap that stores a new proxy at each call made the Map being read grow without end).
+  for (let i = 1, n = objects.length; i < n; i++) check(objects[i])
   if (typeof holder !== 'object' || holder === null) return
+  const values: unknown[] = []
   try {
     if (isProxy(holder)) return       // its own traps: checked above if it has an id
-    if (isMap(holder)) { for (const [k, v] of mapEntries.call(holder as Map<unknown, unknown>)) { check(k); check(v) } return }
-    if (isSet(holder)) { for (const v of setValues.call(holder as Set<unknown>)) check(v); return }
-    for (const k of ownKeys(holder)) {
-      const d = gOPD(holder, k)
-      if (d !== undefined && 'value' in d) check(d.value)
+    if (isMap(holder)) { for (const [k, v] of mapEntries.call(holder as Map<unknown, unknown>)) values.push(k, v) }
+    else if (isSet(holder)) { for (const v of setValues.call(holder as Set<unknown>)) values.push(v) }
+    else {
+      for (const k of ownKeys(holder)) {
+        const d = gOPD(holder, k)
+        if (d !== undefined && 'value' in d) values.push(d.value)
+      }
     }
-  } catch { /* a holder that cannot be read: its point failed already */ }
+  } catch { return }     // a holder that cannot be read: its point failed already
+  for (const v of values) check(v)
 }
