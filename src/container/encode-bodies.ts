@@ -175,6 +175,14 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
 }
 
 /**
+ * Inv. B1: the count of holes stops here, and Object.keys answers instead: its cost follows
+ * the elements the array stores (a dictionary-mode array: only those present), where the
+ * count's follows the length. `a[1e9] = 1` took 4 minutes of hole checks per point (session
+ * 14); an array of numbers with no hole (the case the count is for) never stops.
+ */
+const HOLES_COUNTED = 64
+
+/**
  * The keys of an array known to have no named keys (array-keys.ts), as `arrayBody` uses them:
  * their count alone (a list of that length whose entries are not read) unless the array is
  * sparse enough to be stored as SPARSE, which reads its index keys (few: they are at most
@@ -182,7 +190,9 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
  */
 function indexKeys(e: Encoder, a: unknown[], n: number): string[] {
   let present = n
-  for (let i = 0; i < n; i++) if (a[i] === undefined && !hasOwn(a, i)) present--
+  for (let i = 0; i < n; i++) {
+    if (a[i] === undefined && !hasOwn(a, i) && n - --present > HOLES_COUNTED) return objectKeys(a)     // inv. B1
+  }
   if (n > 2 * present + 16) return objectKeys(a)
   // An array-like of that length, not an array: setting one shared array's length to a
   // million made V8 allocate and fill a million-slot backing store (then shrink it for the

@@ -9,6 +9,7 @@
  * allocated per object). Keeps encode.ts inv. 3: the objects it classifies meet only captured
  * built-ins (builtins.ts; kinds.ts's brand checks).
  */
+import { anyFailed, stillThrowing } from './trap-failures.js'
 import { ObjectProto, getPrototypeOf } from './builtins.js'
 import { KIND_OBJECT, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
@@ -53,6 +54,7 @@ export class Classifier {
    * brand checks (a dozen native calls for a class instance).
    */
   classifyOrdinary(o: object): number {
+    if (anyFailed()) { const why = stillThrowing(o); if (why !== '') return this.#unsupported(why) }     // trap-failures.ts inv. TF1
     let p: object | null
     try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
     if (p === ObjectProto) { this.proto = PROTO_BUILTIN; return KIND_OBJECT }

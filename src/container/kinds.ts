@@ -24,6 +24,7 @@ import {
 } from './format.js'
 import { boxedProto, errorProto, errorType } from './natives.js'
 import { PROXY_TARGET } from './identity.js'
+import { anyFailed, stillThrowing } from './trap-failures.js'
 
 /** View type name -> the index stored in VIEW records. */
 export const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
@@ -65,6 +66,7 @@ function unsupported(reason: string): number { classified.reason = reason; retur
 
 /** The record kind of `o` (KIND_*), or 0 when it cannot persist (inv. K2; `classified.reason` says why). */
 export function kindOf(o: object): number {
+  if (anyFailed()) { const why = stillThrowing(o); if (why !== '') return unsupported(why) }     // trap-failures.ts inv. TF1
   let proto: object | null
   try { proto = getPrototypeOf(o) as object | null } catch { return unsupported('revoked proxy') }
   classified.classProto = null

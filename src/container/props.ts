@@ -23,10 +23,18 @@
  *
  * Invariant (encode.ts inv. 2 extended): every own property of an inspected object is
  * either in the record (body or PROPS) or reported in `dropped` under its holder.
+ *
+ * Inv. P1: an inspection never throws because of a getter it runs. An accessor outside the
+ * body whose getter throws is reported (`thrownReason`) and has no entry, so one such
+ * property (the `callee` poison pill of every strict-mode `arguments` object, a getter that
+ * throws for a while) cannot fail every point: the verifier's inspection (verify-compare.ts)
+ * finds the same report while the getter keeps throwing (no change), and an entry once it
+ * returns (a change: the record is encoded again). The body's accessors are read by the body
+ * (encode-bodies.ts), where a getter that throws still fails the point (README, "Async").
  */
-import { isArray, isStringObject, reflectApply } from './builtins.js'
+import { isArray, isNativeError, isStringObject, reflectApply } from './builtins.js'
 import { KIND_BOXED, KIND_REGEXP } from './format.js'
-import { STRING_KEYS, intrinsicCount, intrinsicKey } from './natives.js'
+import { ERROR_TYPES, STRING_KEYS, errorType, intrinsicCount, intrinsicKey } from './natives.js'
 
 const gOPN = Object.getOwnPropertyNames
 const gOPS = Object.getOwnPropertySymbols
@@ -87,13 +95,35 @@ function attrsOf(d: PropertyDescriptor): number {
     (d.get !== undefined || d.set !== undefined ? ATTR_ACCESSOR | ATTR_WRITABLE : d.writable === true ? ATTR_WRITABLE : 0)
 }
 
+/**
+ * Why an accessor whose getter threw is neither persisted nor read again at this point (inv.
+ * P1). Names a native error's type and message (an own data property, read without running
+ * anything that could throw again), else the thrown value's type.
+ */
+function thrownReason(e: unknown): string {
+  let what = typeof e === 'object' && e !== null ? 'an object' : String(typeof e)
+  if (isNativeError(e)) {
+    const m = gOPD(e, 'message')
+    const msg = m !== undefined && typeof m.value === 'string' ? m.value.slice(0, 120) : ''
+    what = `${ERROR_TYPES[errorType(e)]}${msg === '' ? '' : ': ' + msg}`
+  }
+  return `accessor property whose getter threw (${what}): not persisted (the property is absent after a restore)`
+}
+
 function add(o: object, key: string | symbol, stored: string, keyKind: number, d: PropertyDescriptor, inBody: boolean): void {
+  let value: unknown
+  if (inBody) value = undefined
+  else if (d.get !== undefined) {
+    // Inv. P1: a getter that throws (a strict-mode arguments object's `callee`, a user's)
+    // drops its property; letting it throw failed every later point of the container.
+    try { value = reflectApply(d.get, o, []) } catch (e) { own.drops.push([key, thrownReason(e)]); return }
+  } else value = d.value
   const a = attrsOf(d)
   if ((a & ATTR_ACCESSOR) !== 0) own.drops.push([key, ACCESSOR_REASON])
   own.keys.push(stored)
   own.real.push(key)
   own.attrs.push(a | (inBody ? ATTR_IN_BODY : 0) | (keyKind << KEY_SHIFT))
-  own.values.push(inBody ? undefined : d.get !== undefined ? reflectApply(d.get, o, []) : d.value)
+  own.values.push(value)
 }
 
 /**

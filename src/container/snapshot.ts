@@ -42,6 +42,7 @@ import { Encoder, type Batch } from './encode.js'
 import { drain, encodeFromRoot, encodeObjects, isShared } from './walk.js'
 import { PartRef } from './segments.js'
 import type { ContainerTables } from './tables.js'
+import { findThrowing } from './trap-failures.js'
 import type { Pipe, SealedOutput } from './stream.js'
 
 export interface Snapshot {
@@ -69,7 +70,8 @@ export interface Snapshot {
  * Takes the snapshot of a point. `compact(bytes)` says whether a point of `bytes` makes
  * the log due for compaction (the writer's rule, write.ts). If it throws (a getter threw, a
  * buffer was detached mid-walk), ids may have been given to objects whose records were not
- * written: the next point is full, and the stream, if any, is given up.
+ * written: the next point is full, and the stream, if any, is given up; a program proxy
+ * whose traps throw is dropped from the next points on (trap-failures.ts inv. TF1).
  */
 export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutput, compact: (bytes: number) => boolean): Snapshot {
   const start = performance.now()
@@ -86,8 +88,10 @@ export function takeSnapshot(t: ContainerTables, full: boolean, out: SealedOutpu
   } catch (e) {
     t.needFull = true
     out.giveUp()
+    findThrowing(t.table.objects, encoding !== null ? t.table.objects[encoding.holder] : undefined)     // trap-failures.ts inv. TF1
     throw e
   } finally {
+    encoding = null
     t.snapshotting(false, t.encodedIds)
     t.encodedIds = []
   }
@@ -104,8 +108,12 @@ function compareDates(t: ContainerTables): void {
   t.dates.compare(t.table.objects, id => t.dirty.mark(id))
 }
 
+/** The encoder of the snapshot being taken (its `holder` names the record a throw interrupted), or null. */
+let encoding: Encoder | null = null
+
 function encoderFor(t: ContainerTables, out: SealedOutput): Encoder {
-  return new Encoder(t.context((sealed, bytes) => out.sealed(sealed, bytes)), t.classRefs)
+  encoding = new Encoder(t.context((sealed, bytes) => out.sealed(sealed, bytes)), t.classRefs)
+  return encoding
 }
 
 /** An incremental point: the dirty objects and what they reach that is new. */

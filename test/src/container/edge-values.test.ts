@@ -1,0 +1,134 @@
+/**
+ * Values at the edges of what JavaScript makes (session 14, brief edge25), each restored in
+ * a fresh process (edge-values-child.ts): an own accessor whose getter throws (props.ts inv.
+ * P1: the `callee` of a strict-mode `arguments` object made every later point throw), and a
+ * sparse array of length 2^32 - 1 (encode-bodies.ts inv. B1: a point counted its holes one
+ * by one, minutes per point).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Container } from '../../../src/container/index.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pm-edge-'))
+
+function restored(file: string, lazy = false): { root: Record<string, unknown>; ok: boolean } {
+  return JSON.parse(execFileSync(process.execPath, [path.join(here, 'edge-values-child.js'), file, ...(lazy ? ['lazy'] : [])]).toString())
+}
+
+/** A module is strict: its functions' arguments objects have the `callee` poison pill. */
+function strictArgs(..._: unknown[]): IArguments { return arguments }     // eslint-disable-line prefer-rest-params
+/** A sloppy-mode function's: `callee` is a data property holding the function. */
+const sloppyArgs = new Function('return arguments') as (...a: unknown[]) => IArguments
+
+const THREW = /^accessor property whose getter threw \(TypeError: 'caller', 'callee', and 'arguments' properties may not be accessed/
+
+for (const track of ['all', 'barriers'] as const) {
+  test(`props.ts inv. P1: a strict-mode arguments object under the root never fails a point; it persists as an object with its elements and length, callee reported (track '${track}', stored in init and through a proxy after a restore)`, async () => {
+    const file = path.join(tmp(), 'args.pmc')
+    const c = Container.open<Record<string, unknown>>(file, { init: () => ({ a: strictArgs(1, 'two'), n: 0 }), track })
+    await c.persist()
+    assert.match(c.dropped.find(d => d.path === 'root.a.callee')?.reason ?? '', THREW)
+    assert.ok(c.dropped.some(d => d.path === 'root.a[Symbol(Symbol.iterator)]' && d.reason === 'function'))
+    c.root.n = 1
+    await c.persist()                    // before: every later point threw the TypeError
+    await c.close()
+    const iter = { 'Symbol(Symbol.iterator)': '-w null' }     // a function: reported, restored as null as every dropped value is
+    const want = { 0: 'ew 1', 1: 'ew two', length: '-w 2', ...iter }
+    assert.deepEqual(restored(file), { root: { a: want, n: '1' }, ok: true })
+    const d = Container.open<Record<string, unknown>>(file, { track })
+    d.root.b = strictArgs(3)
+    d.root.s = sloppyArgs(4)
+    d.root.n = 2
+    await d.persist()
+    assert.match(d.dropped.find(x => x.path === 'root.b.callee')?.reason ?? '', THREW)
+    assert.equal(d.dropped.find(x => x.path === 'root.s.callee')?.reason, 'function')
+    await d.close()
+    for (const lazy of [false, true]) assert.deepEqual(restored(file, lazy), { root: { a: want, n: '2', b: { 0: 'ew 3', length: '-w 1', ...iter }, s: { 0: 'ew 4', length: '-w 1', callee: '-w null', ...iter } }, ok: true })
+  })
+}
+
+test('props.ts inv. P1: a non-enumerable or Symbol.for-keyed getter that throws is reported and absent; once it stops throwing, the next point persists its value (the verifier sees the change)', async () => {
+  const file = path.join(tmp(), 'getters.pmc')
+  let fail = true
+  const get = (): number => { if (fail) throw new RangeError('not yet'); return 7 }
+  const o = Object.defineProperty({ a: 1 }, 'hidden', { get, enumerable: false, configurable: true })
+  Object.defineProperty(o, Symbol.for('s'), { get, enumerable: false, configurable: true })
+  const c = Container.open<{ o: object; n: number }>(file, { init: () => ({ o, n: 0 }) })
+  await c.persist()
+  const why = 'accessor property whose getter threw (RangeError: not yet): not persisted (the property is absent after a restore)'
+  assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), [`root.o.hidden: ${why}`, `root.o[Symbol(s)]: ${why}`])
+  c.root.n = 1
+  assert.equal((await c.persist()).objects, 1, 'the getter still throws: o is unchanged')
+  assert.deepEqual(restored(file).root.o, { a: 'ew 1' })
+  fail = false
+  assert.equal((await c.persist()).objects, 1, 'o is encoded again')
+  assert.ok(c.dropped.every(d => !d.reason.includes('threw')))
+  await c.close()
+  assert.deepEqual(restored(file).root.o, { a: 'ew 1', hidden: '-w 7', 'Symbol(s)': '-w 7' })
+})
+
+test('encode-bodies.ts inv. B1: an array with only its last index 2^32 - 2 set persists and restores at once (a point counted its 4 billion holes one by one), through a proxy too', async () => {
+  // A trip-wire instead of a clock: reading the hole at TRIP (as counting holes one by one
+  // does) finds this getter on Array.prototype, which fails the point at once.
+  const TRIP = '100000'
+  Object.defineProperty(Array.prototype, TRIP, { get() { throw new Error(`a point read hole ${TRIP}: it counts holes one by one`) }, configurable: true })
+  try {
+    const file = path.join(tmp(), 'sparse.pmc')
+    const last = 2 ** 32 - 2
+    const a: unknown[] = [1]
+    a[last] = 'end'
+    const c = Container.open<{ a: unknown[] }>(file, { init: () => ({ a }) })
+    await c.persist()
+    a[5] = 'raw'
+    await c.persist()
+    await c.close()
+    const want = { length: 2 ** 32 - 1, keys: ['0', '5', String(last)], last: 'end' }
+    assert.deepEqual(restored(file), { root: { a: want }, ok: true })
+    const d = Container.open<{ a: unknown[] }>(file, { lazy: true })
+    d.root.a[9] = 'proxy'
+    d.root.a.length = 10
+    d.root.a[last] = 'again'
+    await d.persist()
+    await d.close()
+    assert.deepEqual(restored(file), { root: { a: { length: 2 ** 32 - 1, keys: ['0', '5', '9', String(last)], last: 'again' } }, ok: true })
+  } finally {
+    delete (Array.prototype as unknown as Record<string, unknown>)[TRIP]
+  }
+})
+
+for (const track of ['all', 'barriers'] as const) {
+  test(`trap-failures.ts inv. TF1: a program's proxy whose traps throw fails one point, then is dropped and reported, and persists again once they stop (track '${track}')`, async () => {
+    const file = path.join(tmp(), 'traps.pmc')
+    let failKeys = true, failGet = false
+    const keysProxy = new Proxy({ a: 1 }, { ownKeys(t) { if (failKeys) throw new Error('ownKeys trap'); return Reflect.ownKeys(t) } })
+    const getProxy = new Proxy({ b: 2 }, { get(t, k, r) { if (failGet) throw new TypeError('get trap'); return Reflect.get(t, k, r) } })
+    const c = Container.open<Record<string, unknown>>(file, { init: () => ({ k: keysProxy, g: getProxy, n: 0 }), track })
+    assert.throws(() => c.persist(), /ownKeys trap/, 'the point that meets it throws, as before')
+    await c.persist()                    // before: this and every later point threw
+    assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.k: proxy whose trap threw (ownKeys trap)'])
+    c.root.n = 1
+    await c.persist()
+    assert.deepEqual(restored(file), { root: { k: 'null', g: { b: 'ew 2' }, n: '1' }, ok: true })
+    if (track === 'all') {             // a proxy that persisted, then throws: met by the verifier (with 'barriers' nothing reads it again)
+      failGet = true
+      c.root.n = 2
+      assert.throws(() => c.persist(), /get trap/)
+      await c.persist()
+      assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.k: proxy whose trap threw (ownKeys trap)', 'root.g: proxy whose trap threw (get trap)'])
+      assert.deepEqual(restored(file).root, { k: 'null', g: 'null', n: '2' })
+    }
+    failKeys = false
+    failGet = false
+    c.root.n = 3
+    await c.persist({ full: true })      // every object is classified again: the proxies' traps are tried again
+    assert.deepEqual(c.dropped, [])
+    await c.close()
+    assert.deepEqual(restored(file), { root: { k: { a: 'ew 1' }, g: { b: 'ew 2' }, n: '3' }, ok: true })
+  })
+}
