@@ -6,7 +6,7 @@
  * nothing more.
  *
  * State (process-wide, like the proxies themselves): `failed`, the proxies found throwing
- * after a failed point, and `count`, how many it holds (so the classifier pays one integer
+ * after a failed point, and `count`, how many it holds, collected ones leaving it (so the classifier pays one integer
  * compare per object while it holds none). Transitions:
  *   - a point throws: `findThrowing` tries the traps of every program proxy among the
  *     container's objects and the values of the record being encoded; each that throws
@@ -23,6 +23,8 @@ import { getPrototypeOf, isMap, isProxy, isSet } from './builtins.js'
 
 const failed = new WeakMap<object, string>()
 let count = 0
+/** A proxy in `failed` that the program dropped leaves `count` when collected, so the classifier's fast test comes back. */
+const collected = new FinalizationRegistry<null>(() => { count-- })
 
 const ownKeys = Reflect.ownKeys
 const gOPD = Object.getOwnPropertyDescriptor
@@ -38,7 +40,7 @@ export function anyFailed(): boolean { return count !== 0 }
 export function stillThrowing(o: object): string {
   if (!failed.has(o)) return ''
   const why = tryTraps(o)
-  if (why === '') { failed.delete(o); count--; return '' }
+  if (why === '') { failed.delete(o); collected.unregister(o); count--; return '' }
   return `proxy whose trap threw (${why})`
 }
 
@@ -67,7 +69,7 @@ function describe(e: unknown): string {
 function check(o: unknown): void {
   if (typeof o !== 'object' || o === null || !isProxy(o) || failed.has(o)) return
   const why = tryTraps(o)
-  if (why !== '') { failed.set(o, why); count++ }
+  if (why !== '') { failed.set(o, why); collected.register(o, null, o); count++ }
 }
 
 /**
