@@ -9,7 +9,7 @@
  * allocated per object). Keeps encode.ts inv. 3: the objects it classifies meet only captured
  * built-ins (builtins.ts; kinds.ts's brand checks).
  */
-import { anyFailed, stillThrowing } from './trap-failures.js'
+import { anyFailed, prototypeFailure, stillThrowing } from './trap-failures.js'
 import { ObjectProto, getPrototypeOf } from './builtins.js'
 import { KIND_OBJECT, PROTO_BUILTIN, PROTO_CLASS_BASE, PROTO_NULL } from './format.js'
 import { classified, kindOf, protoName } from './kinds.js'
@@ -56,7 +56,7 @@ export class Classifier {
   classifyOrdinary(o: object): number {
     if (anyFailed()) { const why = stillThrowing(o); if (why !== '') return this.#unsupported(why) }     // trap-failures.ts inv. TF1
     let p: object | null
-    try { p = getPrototypeOf(o) as object | null } catch { return this.#unsupported('revoked proxy') }
+    try { p = getPrototypeOf(o) as object | null } catch (e) { return this.#unsupported(prototypeFailure(e)) }
     if (p === ObjectProto) { this.proto = PROTO_BUILTIN; return KIND_OBJECT }
     if (p === null) { this.proto = PROTO_NULL; return KIND_OBJECT }
     return this.#instance(p, KIND_OBJECT)

@@ -24,7 +24,7 @@ import {
 } from './format.js'
 import { boxedProto, errorProto, errorType } from './natives.js'
 import { PROXY_TARGET } from './identity.js'
-import { anyFailed, stillThrowing } from './trap-failures.js'
+import { anyFailed, prototypeFailure, stillThrowing } from './trap-failures.js'
 
 /** View type name -> the index stored in VIEW records. */
 export const VIEW_INDEX = new Map<string, number>(VIEW_TYPES.map((t, i) => [t, i]))
@@ -68,7 +68,7 @@ function unsupported(reason: string): number { classified.reason = reason; retur
 export function kindOf(o: object): number {
   if (anyFailed()) { const why = stillThrowing(o); if (why !== '') return unsupported(why) }     // trap-failures.ts inv. TF1
   let proto: object | null
-  try { proto = getPrototypeOf(o) as object | null } catch { return unsupported('revoked proxy') }
+  try { proto = getPrototypeOf(o) as object | null } catch (e) { return unsupported(prototypeFailure(e)) }
   classified.classProto = null
   if (proto === ObjectProto) { classified.proto = PROTO_BUILTIN; return KIND_OBJECT }
   if (proto === ArrayProto && isArray(o)) { classified.proto = PROTO_BUILTIN; return KIND_ARRAY }

@@ -57,6 +57,15 @@ function tryTraps(p: object): string {
   }
 }
 
+/**
+ * Why an object whose prototype cannot be read cannot persist (kinds.ts, encode-classes.ts):
+ * a revoked proxy (V8's TypeError names it), else a program proxy's `getPrototypeOf` trap threw.
+ */
+export function prototypeFailure(e: unknown): string {
+  const why = describe(e)
+  return e instanceof TypeError && why.includes('revoked') ? 'revoked proxy' : `proxy whose getPrototypeOf trap threw (${why})`
+}
+
 function describe(e: unknown): string {
   if (e instanceof Error) {
     const m = gOPD(e, 'message')

@@ -423,6 +423,16 @@ test('a revoked proxy in the graph is dropped, not a failed point', async () => 
   assert.deepEqual(f.unwrap(f.root), { p: null, ok: 1 })
 })
 
+test('a program proxy whose getPrototypeOf trap throws is dropped with that reason, not called revoked', async () => {
+  const region = simRegion()
+  const p = new Proxy({}, { getPrototypeOf() { throw new RangeError('no proto') } })
+  const c = Container.openRegion(region, { init: () => ({ p, ok: 1 }) })
+  await c.persist()
+  assert.deepEqual(c.dropped.map(d => `${d.path}: ${d.reason}`), ['root.p: proxy whose getPrototypeOf trap threw (no proto)'])
+  const f = Container.openRegion(region.crash(1))
+  assert.deepEqual(f.unwrap(f.root), { p: null, ok: 1 })
+})
+
 test('a large full point streams its records to the file while it encodes; a large change reserves space; a small one neither', async () => {
   const file = path.join(tmp(), 'large.pmc')
   const reserved: number[] = []
