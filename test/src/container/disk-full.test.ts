@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -209,6 +209,22 @@ const canMount = ((): boolean => {
   try { execFileSync('unshare', ['--mount', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$1"', 'sh', fs.mkdtempSync(path.join(os.tmpdir(), 'pm-probe-'))], { stdio: 'ignore', timeout: 20_000 }); return true } catch { return false }
 })()
 
+/**
+ * Runs `script` with sh in a private mount namespace (its $1 the mount point, $2 node, $3 the
+ * child script) and splits what the children printed, one JSON object a line, into lives:
+ * each ends with the `{"exit": status}` line the script prints after it. Three lives and a
+ * reader's events make four.
+ */
+function tmpfsLives(script: string, mount: string, child: string, timeout: number): { lives: Record<string, any>[][]; r: SpawnSyncReturns<string> } {
+  const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, 'sh', mount, process.execPath, child], { encoding: 'utf8', timeout })
+  assert.equal(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, any>)
+  const lives = [[] as Record<string, any>[]]
+  for (const l of lines) { lives.at(-1)!.push(l); if ('exit' in l) lives.push([]) }
+  assert.equal(lives.length, 4, r.stdout)
+  return { lives, r }
+}
+
 test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the disk, goes on, persists everything once a filler is deleted, and is SIGKILLed; every reopen holds the last durable point', {
   skip: canMount ? false : 'cannot mount a tmpfs in a private mount namespace here (needs root: unshare --mount, mount -t tmpfs)',
 }, () => {
@@ -218,12 +234,7 @@ test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the d
   // then life 1, 2, 3 (each ends in a SIGKILL: `;` goes on), then a reader.
   const script = 'D=$1 N=$2 C=$3; mount -t tmpfs -o size=6m tmpfs "$D" && for i in 1 2 3; do head -c 1048576 /dev/zero > "$D/fill-$i"; done && ' +
     'for life in 1 2 3; do "$N" "$C" $life "$D"; echo "{\\"exit\\":$?}"; done; "$N" "$C" read "$D"'
-  const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, 'sh', mount, process.execPath, child], { encoding: 'utf8', timeout: 120_000 })
-  assert.equal(r.status, 0, r.stderr)
-  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, any>)
-  const lives = [[] as Record<string, any>[]]
-  for (const l of lines) { lives.at(-1)!.push(l); if ('exit' in l) lives.push([]) }
-  assert.equal(lives.length, 4, r.stdout)
+  const { lives } = tmpfsLives(script, mount, child, 120_000)
   let durable: Record<string, any> | null = null
   for (const [i, events] of lives.slice(0, 3).entries()) {
     const at = (k: string) => events.find(e => k in e)!
@@ -254,12 +265,7 @@ test('inv. 4a, 4c on a real full disk (a 16 MiB tmpfs): a streamed first point m
   const script = 'D=$1 N=$2 C=$3; mount -t tmpfs -o size=16m tmpfs "$D" && head -c 6291456 /dev/zero > "$D/fill-big" && ' +
     'for life in stream keep; do "$N" "$C" $life "$D"; echo "{\\"exit\\":$?}"; done; ' +
     'timeout -s KILL 0.3 "$N" "$C" read "$D" > /dev/null; echo "{\\"exit\\":$?}"; "$N" "$C" read "$D"'
-  const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, 'sh', mount, process.execPath, child], { encoding: 'utf8', timeout: 180_000 })
-  assert.equal(r.status, 0, r.stderr)
-  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, any>)
-  const lives = [[] as Record<string, any>[]]
-  for (const l of lines) { lives.at(-1)!.push(l); if ('exit' in l) lives.push([]) }
-  assert.equal(lives.length, 4, r.stdout)
+  const { lives, r } = tmpfsLives(script, mount, child, 180_000)
   const at = (events: Record<string, any>[], k: string) => events.find(e => k in e) ?? assert.fail(`no "${k}" event: ${JSON.stringify(events)} ${r.stderr}`)
   const [stream, keep, , last] = lives
   assert.equal(at(stream!, 'streamFull').streamFull, 'OutOfSpaceError', 'the streamed point is lost (before: the container broke)')
