@@ -51,13 +51,18 @@ test('inv. 4a: a full disk loses the point, not the container; once a point fits
   const want = { big: c.unwrap(c.root.big).slice(), small: { n: 43, tags: ['a', 'b'] } }
   await c.sync()
   await c.close()
-  for (const image of [region.processCrash(), ...region.crashImages({ max: 8 })]) {
-    const back = Container.openRegion<Root>(image)
+  await everyImageRestores(region, want)
+})
+
+/** A process crash and up to 8 power-loss images of `sim` each restore `want`, and check clean. */
+async function everyImageRestores(sim: SimRegion, want: unknown): Promise<void> {
+  for (const image of [sim.processCrash(), ...sim.crashImages({ max: 8 })]) {
+    const back = Container.openRegion(image)
     assert.deepEqual(back.unwrap(back.root), want)
     assert.deepEqual(back.check(), { ok: true, problems: [] })
     await back.close()
   }
-})
+}
 
 /** `sim` whose disk is full while `full()` says so: a growth fails with OutOfSpaceError, as Region.grow on ENOSPC (the space came back once it returns false). Counts the append streams opened. */
 function fillingDisk(sim: SimRegion, full: () => boolean): { region: RegionLike; streams: () => number } {
@@ -98,12 +103,7 @@ test('inv. 4a: a STREAMED point that meets a full disk is lost, not fatal: the s
   assert.equal((await c.persist()).full, false)
   const want = { rows: c.unwrap(c.root.rows).map(r => ({ s: r.s })), hot: { n: 2 }, tags: ['after the lost point'] }
   await c.close()
-  for (const image of [sim.processCrash(), ...sim.crashImages({ max: 8 })]) {
-    const back = Container.openRegion<Bulk>(image)
-    assert.deepEqual(back.unwrap(back.root), want)
-    assert.deepEqual(back.check(), { ok: true, problems: [] })
-    await back.close()
-  }
+  await everyImageRestores(sim, want)
 })
 
 for (const mode of [{ name: 'track all (verify)', opts: {} }, { name: 'track barriers', opts: { track: 'barriers' as const } }, { name: 'lazy', opts: { lazy: true } }]) {
@@ -145,12 +145,7 @@ for (const mode of [{ name: 'track all (verify)', opts: {} }, { name: 'track bar
     const want = { rows: c.unwrap(c.root.rows).slice(), hot: { n: 2 }, tags: ['queued', 'after'] }
     assert.equal(want.rows.length, 30_000 + rounds * 1_000)
     await c.close()
-    for (const image of [sim.processCrash(), ...sim.crashImages({ max: 8 })]) {
-      const back = Container.openRegion<Rows>(image)
-      assert.deepEqual(back.unwrap(back.root), want)
-      assert.deepEqual(back.check(), { ok: true, problems: [] })
-      await back.close()
-    }
+    await everyImageRestores(sim, want)
   })
 }
 
