@@ -69,9 +69,10 @@
 import { CorruptionError, InvalidArgumentError, OutOfSpaceError, UnsupportedVersionError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { BlockIndex } from './block-index.js'
+import { linkFree, nextBin, unlinkFree } from './heap-bins.js'
 import { Lives } from './view-life.js'
 import {
-  ALIGN_MAGIC, BLOCK_HEADER, BLOCK_MAGIC, HEAP_HEADER, H_BINMAP, H_BINS, H_LAST, H_LIVE, H_TOP, H_VARS, MAGIC_HI, MAGIC_HI_V1,
+  ALIGN_MAGIC, BLOCK_HEADER, BLOCK_MAGIC, HEAP_HEADER, H_BINS, H_LAST, H_LIVE, H_TOP, H_VARS, MAGIC_HI, MAGIC_HI_V1,
   MAGIC_LO, MAX_BLOCK, MIN_BLOCK, NB, binLow, binOf, rd, wr,
 } from './heap-layout.js'
 
@@ -196,12 +197,12 @@ export class Heap {
     let start = block, total = size
     if (nextFree) {
       const nextSize = tx.readU32(next + 4) * 16
-      this.#unlink(tx, next, nextSize)
+      unlinkFree(tx, this.base, next, nextSize)
       this.#absorbed(tx, next)
       total += nextSize
     }
     if (prevFree) {
-      this.#unlink(tx, prev, prevUnits * 16)
+      unlinkFree(tx, this.base, prev, prevUnits * 16)
       this.#absorbed(tx, block)
       start = prev
       total += prevUnits * 16
@@ -211,7 +212,7 @@ export class Heap {
       tx.writeU32(start + 4, total / 16)
       tx.writeU32(start + 12, 0)
       tx.writeU32(start + total + 8, total / 16)
-      this.#link(tx, start, total)
+      linkFree(tx, this.base, start, total)
     }
   }
 
@@ -282,7 +283,7 @@ export class Heap {
       b = rd(tx, b + 16)
     }
     if (block === 0) {
-      const bin = this.#nextBin(tx, own + 1)
+      const bin = nextBin(tx, this.base, own + 1)
       if (bin < 0) return null
       block = rd(tx, this.base + H_BINS + 8 * bin)
       if (block === 0) throw damaged(`the bin map says list ${bin} holds blocks, but it is empty`)
@@ -296,7 +297,7 @@ export class Heap {
       }
     }
     const size = tx.readU32(block + 4) * 16
-    this.#unlink(tx, block, size)
+    unlinkFree(tx, this.base, block, size)
     if (size - need >= MIN_BLOCK) this.#split(tx, block, need, size)
     tx.writeU32(block + 12, 1)
     tx.zero(block + BLOCK_HEADER, tx.readU32(block + 4) * 16 - BLOCK_HEADER) // heap inv. 4
@@ -313,7 +314,7 @@ export class Heap {
     tx.writeU32(rest + 12, 0)
     if (rd(tx, this.base + H_LAST) === block) wr(tx, this.base + H_LAST, rest)
     else tx.writeU32(block + size + 8, restSize / 16)
-    this.#link(tx, rest, restSize)
+    linkFree(tx, this.base, rest, restSize)
     this.#changed(rest, true)
   }
 
@@ -329,48 +330,6 @@ export class Heap {
     if (next !== 0 && (!this.#inHeap(next, top) || rd(tx, next + 24) !== b)) throw damaged(`block ${b} links to ${next}, which does not link back`)
     const headAt = this.base + H_BINS + 8 * binOf(size)
     if (prev === 0 ? rd(tx, headAt) !== b : !this.#inHeap(prev, top) || rd(tx, prev + 16) !== b) throw damaged(`block ${b} is not where its list says it is`)
-  }
-
-  /** Pushes free block `b` of `size` bytes on its bin's list (heap inv. 3). */
-  #link(tx: Tx, b: number, size: number): void {
-    const bin = binOf(size), headAt = this.base + H_BINS + 8 * bin
-    const head = rd(tx, headAt)
-    wr(tx, b + 16, head)
-    wr(tx, b + 24, 0)
-    if (head !== 0) wr(tx, head + 24, b)
-    else this.#setBin(tx, bin, true)
-    wr(tx, headAt, b)
-  }
-
-  /** Removes free block `b` of `size` bytes from its bin's list (checked by #checkFree first). */
-  #unlink(tx: Tx, b: number, size: number): void {
-    const bin = binOf(size)
-    const next = rd(tx, b + 16), prev = rd(tx, b + 24)
-    if (prev !== 0) wr(tx, prev + 16, next)
-    else {
-      wr(tx, this.base + H_BINS + 8 * bin, next)
-      if (next === 0) this.#setBin(tx, bin, false)
-    }
-    if (next !== 0) wr(tx, next + 24, prev)
-  }
-
-  #setBin(tx: Tx, bin: number, on: boolean): void {
-    const at = this.base + H_BINMAP + 4 * (bin >>> 5)
-    const w = tx.readU32(at), bit = 1 << (bin & 31)
-    tx.writeU32(at, (on ? w | bit : w & ~bit) >>> 0)
-  }
-
-  /** First non-empty bin from `from` on, by the bin map, or -1. */
-  #nextBin(tx: Tx, from: number): number {
-    for (let w = from >>> 5; w < 4 && w * 32 < NB; w++) {
-      let word = tx.readU32(this.base + H_BINMAP + 4 * w)
-      if (w === from >>> 5) word &= ~0 << (from & 31)
-      if (word !== 0) {
-        const bin = w * 32 + (31 - Math.clz32(word & -word))
-        return bin < NB ? bin : -1
-      }
-    }
-    return -1
   }
 
   /** The header of `b`, merged into the block before it, is zeroed (heap inv. 6). */
