@@ -52,6 +52,18 @@ export function errorType(o: object): number {
 export function errorProto(type: number): object { return ERROR_PROTOS[type] }
 
 /** Number of native error types (a stored type at or above it is damage). */
+const gOPD = Object.getOwnPropertyDescriptor
+
+/**
+ * An error's own `message` data property, at most 120 characters, or '' (none, an accessor, not
+ * a string). Read without running any user code: the reports of a throw (props.ts inv. P1,
+ * trap-failures.ts inv. TF1) must not throw themselves.
+ */
+export function ownMessage(e: object): string {
+  const m = gOPD(e, 'message')
+  return m !== undefined && typeof m.value === 'string' ? m.value.slice(0, 120) : ''
+}
+
 export const ERROR_TYPE_COUNT = ERROR_TYPES.length
 
 /** Inv. N1: a blank native error of type `type`, without the own properties its constructor gives. */

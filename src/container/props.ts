@@ -34,7 +34,7 @@
  */
 import { isArray, isNativeError, isStringObject, reflectApply } from './builtins.js'
 import { KIND_BOXED, KIND_REGEXP } from './format.js'
-import { ERROR_TYPES, STRING_KEYS, errorType, intrinsicCount, intrinsicKey } from './natives.js'
+import { ERROR_TYPES, STRING_KEYS, errorType, intrinsicCount, intrinsicKey, ownMessage } from './natives.js'
 
 const gOPN = Object.getOwnPropertyNames
 const gOPS = Object.getOwnPropertySymbols
@@ -103,8 +103,7 @@ function attrsOf(d: PropertyDescriptor): number {
 function thrownReason(e: unknown): string {
   let what = typeof e === 'object' && e !== null ? 'an object' : String(typeof e)
   if (isNativeError(e)) {
-    const m = gOPD(e, 'message')
-    const msg = m !== undefined && typeof m.value === 'string' ? m.value.slice(0, 120) : ''
+    const msg = ownMessage(e)
     what = `${ERROR_TYPES[errorType(e)]}${msg === '' ? '' : ': ' + msg}`
   }
   return `accessor property whose getter threw (${what}): not persisted (the property is absent after a restore)`

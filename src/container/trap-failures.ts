@@ -20,6 +20,7 @@
  * (the user sees that error); the next points drop and report it.
  */
 import { getPrototypeOf, isMap, isProxy, isSet } from './builtins.js'
+import { ownMessage } from './natives.js'
 
 const failed = new WeakMap<object, string>()
 let count = 0
@@ -68,8 +69,7 @@ export function prototypeFailure(e: unknown): string {
 
 function describe(e: unknown): string {
   if (e instanceof Error) {
-    const m = gOPD(e, 'message')
-    const msg = m !== undefined && typeof m.value === 'string' ? m.value.slice(0, 120) : ''
+    const msg = ownMessage(e)
     return msg === '' ? 'an error' : msg
   }
   return typeof e
