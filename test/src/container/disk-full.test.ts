@@ -203,6 +203,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const canMount = ((): boolean => {
   try { execFileSync('unshare', ['--mount', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$1"', 'sh', fs.mkdtempSync(path.join(os.tmpdir(), 'pm-probe-'))], { stdio: 'ignore', timeout: 20_000 }); return true } catch { return false }
 })()
+/** The options of a test on a real tmpfs: skipped, with the reason, where none can be mounted. */
+const onTmpfs = { skip: canMount ? false : 'cannot mount a tmpfs in a private mount namespace here (needs root: unshare --mount, mount -t tmpfs)' }
 
 /**
  * Runs `script` with sh in a private mount namespace (its $1 the mount point, $2 node, $3 the
@@ -220,9 +222,7 @@ function tmpfsLives(script: string, mount: string, child: string, timeout: numbe
   return { lives, r }
 }
 
-test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the disk, goes on, persists everything once a filler is deleted, and is SIGKILLed; every reopen holds the last durable point', {
-  skip: canMount ? false : 'cannot mount a tmpfs in a private mount namespace here (needs root: unshare --mount, mount -t tmpfs)',
-}, () => {
+test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the disk, goes on, persists everything once a filler is deleted, and is SIGKILLed; every reopen holds the last durable point', onTmpfs, () => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-full-'))
   const child = path.join(here, 'full-child.js')
   // One namespace for all lives (the tmpfs lives as long as the shell): three 1 MiB fillers,
@@ -252,9 +252,7 @@ test('inv. 4a on a real full disk (a 6 MiB tmpfs), three lives: each fills the d
   fs.rmSync(mount, { recursive: true, force: true })
 })
 
-test('inv. 4a, 4c on a real full disk (a 16 MiB tmpfs): a streamed first point meets ENOSPC and is lost, not fatal; a life later the disk fills again, and once 1 MiB comes back (less than the log) the retry writes only the lost points\' records; each life SIGKILLed with a point in flight, a reader killed while it opens, then a reader', {
-  skip: canMount ? false : 'cannot mount a tmpfs in a private mount namespace here (needs root: unshare --mount, mount -t tmpfs)',
-}, () => {
+test('inv. 4a, 4c on a real full disk (a 16 MiB tmpfs): a streamed first point meets ENOSPC and is lost, not fatal; a life later the disk fills again, and once 1 MiB comes back (less than the log) the retry writes only the lost points\' records; each life SIGKILLed with a point in flight, a reader killed while it opens, then a reader', onTmpfs, () => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-keep-'))
   const child = path.join(here, 'full-keep-child.js')
   const script = 'D=$1 N=$2 C=$3; mount -t tmpfs -o size=16m tmpfs "$D" && head -c 6291456 /dev/zero > "$D/fill-big" && ' +
