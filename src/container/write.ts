@@ -198,7 +198,7 @@ export class PointWriter {
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
       bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
-      format: s.natives || (this.lost.natives && s.mode !== 'rewrite') || (this.format > FORMAT_BASE && s.mode !== 'rewrite') ? 6 : FORMAT_BASE,     // inv. F6
+      format: s.natives || (s.mode !== 'rewrite' && (this.lost.natives || this.format > FORMAT_BASE)) ? 6 : FORMAT_BASE,     // inv. F6: a rewrite writes its own records alone
     }
     store.setMeta(encodeMeta(meta))
     this.retryable = false      // inv. 4a: from here on a failure may leave the store's version in doubt
