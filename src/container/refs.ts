@@ -31,6 +31,7 @@ export class RefStore {
     this.#room(id)
     const n = to - from
     this.garbage += this.count[id]
+    this.count[id] = 0          // the old slice is garbage now: a compaction below must not copy it
     if (this.end + n > this.pool.length) this.#grow(n)
     const pool = this.pool
     for (let i = 0, at = this.end; i < n; i++) pool[at + i] = refs[from + i]
@@ -54,6 +55,8 @@ export class RefStore {
     const p = sharedI32(size); p.set(this.pool.subarray(0, this.end)); this.pool = p
   }
 
+  /** Precondition (inv. G): `garbage` counts exactly the entries of `pool[0 .. end)` outside
+   *  every id's current slice, so the live slices fit in `end - garbage` entries. */
   #compact(): void {
     const p = sharedI32(Math.max(1 << 16, (this.end - this.garbage) * 2))
     let at = 0
