@@ -31,6 +31,7 @@ import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } f
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
 import { changedWhileEncoded } from './errors.js'
+import { anyFailed, getterFailed, readableKeys } from './trap-failures.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
@@ -40,11 +41,15 @@ const EMPTY_KEYS: readonly string[] = []
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
-  if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
-    const ks = objectForIn(e, o)
-    if (ks !== null) return ks
+  let keys: string[]
+  if (anyFailed() && getterFailed(o)) keys = readable(e, o)     // trap-failures.ts inv. TF2
+  else {
+    if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
+      const ks = objectForIn(e, o)
+      if (ks !== null) return ks
+    }
+    keys = objectKeys(o)
   }
-  const keys = objectKeys(o)
   const w = e.w
   if (proto >= PROTO_CLASS_BASE) {
     const info = (e.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
@@ -75,6 +80,18 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
   if (e.cap) e.sh!.push(node)
   w.varint(shapeId(e, node))
   for (let i = 0; i < keys.length; i++) { const k = keys[i]; e.value(o[k], k, 'prop') }
+  return keys
+}
+
+/**
+ * Inv. TF2: the keys of `o`'s body, without those whose getters throw now. The inspection
+ * (props.ts inv. P1) finds those beyond the body and reports them; without one (`properties:
+ * 'enumerable'`) they are reported here.
+ */
+function readable(e: Encoder, o: object): string[] {
+  const left: [string, string][] = []
+  const keys = readableKeys(o, left)
+  if (!e.ctx.inspect) for (const [k, why] of left) e.drop(k, 'prop', why)
   return keys
 }
 

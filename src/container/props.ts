@@ -100,7 +100,7 @@ function attrsOf(d: PropertyDescriptor): number {
  * P1). Names a native error's type and message (an own data property, read without running
  * anything that could throw again), else the thrown value's type.
  */
-function thrownReason(e: unknown): string {
+export function thrownReason(e: unknown): string {
   let what = typeof e === 'object' && e !== null ? 'an object' : String(typeof e)
   if (isNativeError(e)) {
     const msg = ownMessage(e)

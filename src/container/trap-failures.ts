@@ -18,12 +18,37 @@
  *
  * Inv. TF1: a proxy whose traps keep throwing fails at most the point that met it first
  * (the user sees that error); the next points drop and report it.
+ *
+ * The same for an own enumerable accessor whose getter throws (on a plain object or a class
+ * instance; not an array element): the body of its record reads it (encode-bodies.ts), and so
+ * does the comparison of an exposed object with its shadow (verify.ts), so it failed every
+ * point while it threw (a non-enumerable one is props.ts's, inv. P1). State: `getters`, the
+ * objects found with such a getter after a failed point, counted in `count` with the proxies.
+ * Transitions:
+ *   - a point throws: the record being encoded and the object the comparison was at
+ *     (`noteCompared`) are looked at; one with an enumerable own getter that throws joins
+ *     `getters`;
+ *   - its record is encoded (the point after a failed one is full): `readableKeys` gives the
+ *     body its enumerable keys whose getters return now; the others are left out of the body
+ *     (and so reported, by props.ts inv. P1, or by encode-bodies.ts with `properties:
+ *     'enumerable'`, which runs no inspection); none left out, it leaves `getters`;
+ *   - at the next points the comparison (verify-compare.ts) meets a key its shadow does not
+ *     have and calls the object changed before it reads any value (keys are compared first),
+ *     so the getter left out never runs there and the record is encoded again, as above.
+ *
+ * Inv. TF2: a getter that keeps throwing fails at most the point that met it first; the next
+ * points persist its object without that property and report it, each point, until the getter
+ * returns (the property persists again from the point after).
  */
-import { getPrototypeOf, isMap, isProxy, isSet } from './builtins.js'
+import { getPrototypeOf, isArray, isMap, isProxy, isSet, reflectApply } from './builtins.js'
 import { ownMessage } from './natives.js'
+import { thrownReason } from './props.js'
 
 const failed = new WeakMap<object, string>()
+const getters = new WeakSet<object>()
 let count = 0
+/** The object the shadow comparison was at when it threw (verify.ts), read by the failure path. */
+let compared: unknown = undefined
 /** A proxy in `failed` that the program dropped leaves `count` when collected, so the classifier's fast test comes back. */
 const collected = new FinalizationRegistry<null>(() => { count-- })
 
@@ -34,7 +59,7 @@ const objectKeys = Object.keys
 const mapEntries = Map.prototype.entries
 const setValues = Set.prototype.values
 
-/** True if some proxy is in `failed` (the classifier's fast test). */
+/** True if some proxy is in `failed` or some object in `getters` (the classifier's and comparison's fast test). */
 export function anyFailed(): boolean { return count !== 0 }
 
 /** Why `o` cannot persist if it is in `failed` and its traps still throw, else '' (it leaves `failed`). */
@@ -43,6 +68,42 @@ export function stillThrowing(o: object): string {
   const why = tryTraps(o)
   if (why === '') { failed.delete(o); collected.unregister(o); count--; return '' }
   return `proxy whose trap threw (${why})`
+}
+
+/** True if `o` is in `getters` (inv. TF2): call only when `anyFailed()`. */
+export function getterFailed(o: object): boolean { return getters.has(o) }
+
+/** The comparison (verify.ts) threw while at `o`: the failure path looks at it (inv. TF2). */
+export function noteCompared(o: unknown): void { compared = o }
+
+/**
+ * Inv. TF2: the own enumerable string keys of `o` (in `getters`) whose getters do not throw
+ * now, for its record's body; `left` gets each key left out with the reason. With none
+ * left out, `o` leaves `getters`. (A getter left in runs again as the body reads it.)
+ */
+export function readableKeys(o: object, left: [string, string][]): string[] {
+  const keys: string[] = []
+  for (const k of objectKeys(o)) {
+    const d = gOPD(o, k)
+    if (d !== undefined && d.get !== undefined) {
+      try { reflectApply(d.get, o, []) } catch (e) { left.push([k, thrownReason(e)]); continue }     // the reason props.ts inv. P1 gives
+    }
+    keys.push(k)
+  }
+  if (left.length === 0) { getters.delete(o); collected.unregister(o); count-- }
+  return keys
+}
+
+/** Puts `o` in `getters` if it is an ordinary object (not a proxy, array, Map or Set) with an own enumerable getter that throws now. */
+function checkGetters(o: unknown): void {
+  if (typeof o !== 'object' || o === null || isProxy(o) || isArray(o) || isMap(o) || isSet(o) || getters.has(o)) return
+  try {
+    for (const k of objectKeys(o)) {
+      const d = gOPD(o, k)
+      if (d === undefined || d.get === undefined) continue
+      try { reflectApply(d.get, o, []) } catch { getters.add(o); collected.register(o, null, o); count++; return }
+    }
+  } catch { /* its keys cannot be listed: not a getter's failure */ }
 }
 
 /** The error the traps of `p` throw when read as the encoder reads a proxy, or ''. */
@@ -89,6 +150,9 @@ function check(o: unknown): void {
  * path: one `isProxy` per object.
  */
 export function findThrowing(objects: readonly unknown[], holder: unknown): void {
+  checkGetters(holder)             // inv. TF2
+  checkGetters(compared)
+  compared = undefined
   // Lengths and values taken before any trap runs: a trap may add to the table's collections
   // (a trap that stores a new proxy at each call made the Map being read grow without end).
   for (let i = 1, n = objects.length; i < n; i++) check(objects[i])

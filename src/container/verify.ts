@@ -87,6 +87,7 @@ import { grownI32, grownU8, sharedI32, sharedU8 } from './by-id.js'
 import type { ClassRegistry } from './classes.js'
 import type { DirtySet } from './dirty.js'
 import { exemptFor, inspect, own } from './props.js'
+import { noteCompared } from './trap-failures.js'
 import { noExtras, numbersAt, prototypeIsClean, rawNoExtras, sameArray, sameEntries, sameMap, sameNums, sameObject, sameOwn, sameSet, sameSparse, sameState, stillGone } from './verify-compare.js'
 
 const isExtensible = Object.isExtensible
@@ -220,52 +221,57 @@ export class Verifier {
     const forIn = prototypeIsClean()
     this.#changed.clear()
     this.#refs.clear()
-    let kept = 0, compared = 0
-    for (let i = 0; i < this.#n; i++) {
-      const id = list[i]
-      if (flags[id] !== 1) { flags[id] = 0; continue }     // forgotten: leaves the list
-      list[kept++] = id
-      if (id < dirty.length && dirty[id] === 1) continue
-      const kind = id < sh.kind.length ? sh.kind[id] : 0      // no shadow was ever taken at this id (a Date exposed after a restore): kind 0, not undefined, which compared it as GONE and re-encoded it at every point
-      if (kind === 0) {
-        // inv. V5: a Date, RegExp or binary object: its own properties (bytes and time values are binary.ts's and dates.ts's)
+    let kept = 0, compared = 0, i = 0
+    try {
+      for (; i < this.#n; i++) {
+        const id = list[i]
+        if (flags[id] !== 1) { flags[id] = 0; continue }     // forgotten: leaves the list
+        list[kept++] = id
+        if (id < dirty.length && dirty[id] === 1) continue
+        const kind = id < sh.kind.length ? sh.kind[id] : 0      // no shadow was ever taken at this id (a Date exposed after a restore): kind 0, not undefined, which compared it as GONE and re-encoded it at every point
+        if (kind === 0) {
+          // inv. V5: a Date, RegExp or binary object: its own properties (bytes and time values are binary.ts's and dates.ts's)
+          const o = objects[id] as object
+          if (!inspectOwn && !isNativeOrBoxed(o)) continue     // natives.ts inv. N3: an error's own properties are what it is
+          if (!(id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!) : rawNoExtras(o))) changed(id)
+          continue
+        }
+        compared++
         const o = objects[id] as object
-        if (!inspectOwn && !isNativeOrBoxed(o)) continue     // natives.ts inv. N3: an error's own properties are what it is
-        if (!(id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!) : rawNoExtras(o))) changed(id)
-        continue
-      }
-      compared++
-      const o = objects[id] as object
-      const a = sh.chunks[sh.chunkOf[id]], p = sh.startOf[id], n = sh.lenOf[id]
-      numbersAt(sh.nums, sh.numAt[id])      // shadow.ts inv. S2
-      let same: boolean
-      switch (kind) {
-        case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
-        case S_STATEFUL: same = sameObject(o as Record<string, unknown>, a, p, false) && sameState(o, id, a[p], classes, states); break
-        case S_ARRAY: same = sameArray(o as unknown[], a, p, n); break
-        case S_NUMS: {
-          const found = this.#found
-          found.length = 0
-          same = sameNums(o as unknown[], a, p, found)
-          if (found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
-          break
+        const a = sh.chunks[sh.chunkOf[id]], p = sh.startOf[id], n = sh.lenOf[id]
+        numbersAt(sh.nums, sh.numAt[id])      // shadow.ts inv. S2
+        let same: boolean
+        switch (kind) {
+          case S_OBJECT: same = sameObject(o as Record<string, unknown>, a, p, forIn); break
+          case S_STATEFUL: same = sameObject(o as Record<string, unknown>, a, p, false) && sameState(o, id, a[p], classes, states); break
+          case S_ARRAY: same = sameArray(o as unknown[], a, p, n); break
+          case S_NUMS: {
+            const found = this.#found
+            found.length = 0
+            same = sameNums(o as unknown[], a, p, found)
+            if (found.length > 0) { found.pop(); this.#changed.set(id, found); this.#found = [] }
+            break
+          }
+          case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
+          case S_MAP: case S_SET: {
+            if ((a[p + 1] as number) <= SEGMENT_MIN) { same = kind === S_MAP ? sameMap(o as Map<unknown, unknown>, a, p) : sameSet(o as Set<unknown>, a, p); break }
+            const found = this.#found
+            found.length = 0
+            same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
+            if (!same && found.length > 0) { if (found.pop() === -2) this.#refs.add(id); this.#changed.set(id, found); this.#found = [] }
+            break
+          }
+          default: same = stillGone(o, classes)
         }
-        case S_SPARSE: same = sameSparse(o as unknown[], a, p); break
-        case S_MAP: case S_SET: {
-          if ((a[p + 1] as number) <= SEGMENT_MIN) { same = kind === S_MAP ? sameMap(o as Map<unknown, unknown>, a, p) : sameSet(o as Set<unknown>, a, p); break }
-          const found = this.#found
-          found.length = 0
-          same = sameEntries(o as Map<unknown, unknown> | Set<unknown>, kind === S_MAP, a, p, found)
-          if (!same && found.length > 0) { if (found.pop() === -2) this.#refs.add(id); this.#changed.set(id, found); this.#found = [] }
-          break
+        if (same && inspectOwn && kind !== S_GONE) {
+          same = id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!)
+            : kind === S_MAP || kind === S_SET ? (isExtensible(o) && ownKeys(o).length === 0) || !inspect(o, NO_KEYS, true, true, null) : noExtras(o, kind, a, p)
         }
-        default: same = stillGone(o, classes)
+        if (!same) changed(id)
       }
-      if (same && inspectOwn && kind !== S_GONE) {
-        same = id < hasProps.length && hasProps[id] === 1 ? sameOwn(o, this.props.get(id)!)
-          : kind === S_MAP || kind === S_SET ? (isExtensible(o) && ownKeys(o).length === 0) || !inspect(o, NO_KEYS, true, true, null) : noExtras(o, kind, a, p)
-      }
-      if (!same) changed(id)
+    } catch (e) {
+      noteCompared(objects[list[i]])      // a getter or trap threw: the failure path looks at this object (trap-failures.ts inv. TF2)
+      throw e
     }
     this.#n = kept
     return compared

@@ -3,7 +3,8 @@
  * a fresh process (edge-values-child.ts): an own accessor whose getter throws (props.ts inv.
  * P1: the `callee` of a strict-mode `arguments` object made every later point throw), and a
  * sparse array of length 2^32 - 1 (encode-bodies.ts inv. B1: a point counted its holes one
- * by one, minutes per point).
+ * by one, minutes per point); session 15: an enumerable own getter that throws (trap-failures.ts
+ * inv. TF2: it failed every point while it threw).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -130,5 +131,50 @@ for (const track of ['all', 'barriers'] as const) {
     assert.deepEqual(c.dropped, [])
     await c.close()
     assert.deepEqual(restored(file), { root: { k: { a: 'ew 1' }, g: { b: 'ew 2' }, n: '3' }, ok: true })
+  })
+}
+
+for (const properties of ['all', 'enumerable'] as const) {
+  test(`trap-failures.ts inv. TF2: an enumerable own getter that throws fails one point, then its object persists without it (reported, raw changes to the rest kept), and with it once it returns (properties '${properties}')`, async () => {
+    const file = path.join(tmp(), 'enum-getter.pmc')
+    let fail = true, later = false
+    const get = (): number => { if (fail) throw new RangeError('not yet'); return 7 }
+    const getLater = (): number => { if (later) throw new TypeError('broke'); return 8 }
+    const o = Object.defineProperty({ a: 1 } as Record<string, unknown>, 'g', { get, enumerable: true, configurable: true })
+    // A null prototype: the comparison's generic loop (verify-compare.ts), not the compiled one.
+    const i = Object.defineProperty(Object.assign(Object.create(null), { n: 1 }) as Record<string, unknown>, 'h', { get: getLater, enumerable: true, configurable: true })
+    const c = Container.open<Record<string, unknown>>(file, { init: () => ({ o, i, n: 0 }), properties })
+    assert.throws(() => c.persist(), /not yet/, 'the point that meets it throws, as before')
+    await c.persist()                    // before: this and every later point threw
+    const why = (e: string) => `accessor property whose getter threw (${e}): not persisted (the property is absent after a restore)`
+    const threw = () => c.dropped.filter(d => d.reason.includes('threw')).map(d => `${d.path}: ${d.reason}`).sort()
+    assert.deepEqual(threw(), [`root.o.g: ${why('RangeError: not yet')}`])
+    o.a = 2                              // a raw change beside the throwing getter: persisted
+    c.root.n = 1
+    await c.persist()
+    assert.deepEqual(threw(), [`root.o.g: ${why('RangeError: not yet')}`], 'reported at each point while it throws')
+    assert.deepEqual(restored(file).root.o, { a: 'ew 2' })
+    later = true                         // a getter that persisted, then throws: met by the comparison (verify.ts), i unchanged
+    c.root.n = 2
+    assert.throws(() => c.persist(), /broke/)
+    await c.persist()
+    assert.deepEqual(threw(), [`root.i.h: ${why('TypeError: broke')}`, `root.o.g: ${why('RangeError: not yet')}`])
+    assert.deepEqual(restored(file).root.i, { n: 'ew 1' })
+    fail = false
+    later = false
+    await c.persist()
+    assert.deepEqual(threw(), [])
+    await c.close()
+    for (const lazy of [false, true]) assert.deepEqual(restored(file, lazy).root, { o: { a: 'ew 2', g: 'ew 7' }, i: { n: 'ew 1', h: 'ew 8' }, n: '2' })
+    // After a restore: a getter defined through the container's proxy.
+    const d = Container.open<Record<string, Record<string, unknown>>>(file, { lazy: true, properties })
+    fail = true
+    Object.defineProperty(d.root.o, 'g2', { get, enumerable: true, configurable: true })
+    assert.throws(() => d.persist(), /not yet/)
+    d.root.o.a = 3
+    await d.persist()
+    assert.deepEqual(d.dropped.filter(x => x.reason.includes('threw')).map(x => x.path), ['root.o.g2'])
+    await d.close()
+    assert.deepEqual(restored(file).root.o, { a: 'ew 3', g: 'ew 7' })
   })
 }
