@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs'
 import { PmemError } from '../../regions/index.js'
+import { itemCount } from './handlers.js'
 import { startServer } from './server.js'
 import { openPmStore } from './store.js'
 
@@ -66,7 +67,7 @@ export async function serveMain(args: string[]): Promise<number> {
     store.close()
     throw err
   })
-  console.log(`pmem serve: listening on ${server.host}:${server.port} (durability ${a.durability}, ${store.count()} items)`)
+  console.log(`pmem serve: listening on ${server.host}:${server.port} (durability ${a.durability}, ${itemCount(store)} items)`)
   await new Promise<void>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

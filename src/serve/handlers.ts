@@ -322,8 +322,6 @@ export class Handlers {
     this.store.put(FLUSH_META, { flags: 0, exptime: this.#oldestLive, time: 0, cas: 0n, data: EMPTY })
   }
 
-  /** Meta entries in the store (cmd inv. 2-3), left out of curr_items. */
-  #metaCount(): number { return (this.store.get(CAS_META) ? 1 : 0) + (this.store.get(FLUSH_META) ? 1 : 0) }
 
   #stats(args: string[], now: number, out: Buffer[]): string {
     if (args.length === 1 && args[0] === 'reset') { Object.assign(this.stats, newStats()); return 'RESET' }
@@ -332,13 +330,18 @@ export class Handlers {
     const rows: Array<[string, string | number | bigint]> = [
       ['pid', process.pid], ['uptime', now - this.#info.startedAt], ['time', now], ['version', this.#info.version],
       ['pointer_size', 64], ['curr_connections', c.current], ['total_connections', c.total],
-      ...Object.entries(this.stats), ['curr_items', this.store.count() - this.#metaCount()], ['limit_maxbytes', 0],
+      ...Object.entries(this.stats), ['curr_items', itemCount(this.store)], ['limit_maxbytes', 0],
       ['item_size_max', this.#info.itemSizeMax], ['threads', 1], ['store', this.store.name],
       ['durable_per_op', this.store.durablePerOp ? 1 : 0],
     ]
     out.push(Buffer.from(rows.map(([k, v]) => `STAT ${k} ${v}\r\n`).join(''), 'latin1'))
     return 'END'
   }
+}
+
+/** The items in `store`, without its meta entries (cmd inv. 2-3): `stats` curr_items, and the count `pmem serve` prints when it starts. */
+export function itemCount(store: ItemStore): number {
+  return store.count() - (store.get(CAS_META) ? 1 : 0) - (store.get(FLUSH_META) ? 1 : 0)
 }
 
 /** memcached's exptime to absolute unix seconds (cmd inv. 4); 1 means "already expired". */

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { check } from '../../../src/index.js'
-import { Raw, serve, stop } from './serve-kit.js'
+import { Raw, serve, stop, type Served } from './serve-kit.js'
 
 const MiB = 1 << 20
 
@@ -138,4 +138,27 @@ test('pmem serve: a full pool answers SERVER_ERROR for the items that do not fit
   }
   assert.equal(check(file).ok, true)
   fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('pmem serve: the item count it prints when it starts leaves out its meta entries, as stats curr_items does', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-serve-count-'))
+  const file = path.join(dir, 'count.pmem')
+  const running: Served[] = []
+  try {
+    const s = await serve(file, ['--durability', 'sync', '--size', String(16 * MiB)])
+    running.push(s)
+    const c = await Raw.connect(s.port)
+    // two items, a cas counter (gets) and a delayed flush_all not yet due: two meta entries
+    assert.deepEqual(await c.ask('set a 0 0 1\r\nx\r\nset b 0 0 1\r\ny\r\nflush_all 100000\r\n', 3), ['STORED', 'STORED', 'OK'])
+    assert.match((await c.ask('gets a\r\n'))[0] as string, /^VALUE a 0 1 \d+/)
+    assert.match((await c.ask('stats\r\n'))[0] as string, /STAT curr_items 2\r\n/)
+    c.socket.destroy()
+    assert.equal(await stop(s), 0)
+    const again = await serve(file, ['--durability', 'sync'])
+    running.push(again)
+    assert.match(again.stdout(), /\(durability sync, 2 items\)/)     // before: 4 items
+  } finally {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) await stop(r)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -11,7 +11,7 @@ import Memcached from 'memcached'
 export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'cli', 'pmem.js')
 
 /** A `pmem serve` child process listening on a free loopback port. */
-export interface Served { port: number; child: ChildProcess; stderr: () => string; exited: Promise<number | null> }
+export interface Served { port: number; child: ChildProcess; stderr: () => string; stdout: () => string; exited: Promise<number | null> }
 
 /** Starts `pmem serve file --port 0 ...args` and resolves once it listens. */
 export function serve(file: string, args: string[] = []): Promise<Served> {
@@ -24,7 +24,7 @@ export function serve(file: string, args: string[] = []): Promise<Served> {
     child.stdout.on('data', d => {
       out += String(d)
       const m = /listening on [^:]+:(\d+)/.exec(out)
-      if (m) resolve({ port: Number(m[1]), child, stderr: () => err, exited })
+      if (m) resolve({ port: Number(m[1]), child, stderr: () => err, stdout: () => out, exited })
     })
     void exited.then(code => reject(new Error(`pmem serve exited with ${code} before listening: ${err}`)))
   })
