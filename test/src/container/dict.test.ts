@@ -1,0 +1,76 @@
+/**
+ * A plain object used as a dictionary of 100,000 keys (30,000 with `track: 'barriers'`) (V8's dictionary mode; integer-like
+ * keys mixed in, deletes, re-adds that move a key to the end, objects and primitives as
+ * values, one object under two keys), written by a child process over several points in
+ * both tracking modes, then restored here in full and lazily, changed through its proxies
+ * over points that compact the log, and restored again: content, key order (JSON.stringify
+ * follows it) and identity must be the model's at every step, and `check()` must pass.
+ * Encoding keys (encode-bodies.ts inv. B2: the keys of a dictionary come from the for-in that
+ * missed the known shapes) are covered by the child's points.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import './setup.js'
+import { Container } from '../../../src/container/index.js'
+import { dictHash, keyOrderDiff, mutateDict, sameAliasing, type Dict } from './dict-kit.js'
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dict-child.js')
+/** Keys per mode: 100,000 raw; the barrier mode's proxies over 30,000 (npm test's time). */
+const SIZES = { all: 100_000, barriers: 30_000 } as const
+
+for (const track of ['all', 'barriers'] as const) {
+  const N = SIZES[track]
+  test(`a plain object of ${N} keys, track '${track}': written by a child, restored full and lazily, changed through proxies over compacting points, restored again: same keys, order, values and identity`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-dict-'))
+    const file = path.join(dir, 'dict.pmc')
+    try {
+      const out = JSON.parse(execFileSync(process.execPath, [child, file, String(N), track], { maxBuffer: 1 << 20 }).toString()) as { hash: string; keys: number; version: number }
+      let model: Dict = {}
+      {
+        const c = Container.open<{ dict: Dict }>(file, { track })
+        const d = c.unwrap(c.root).dict
+        assert.equal(c.version, out.version)
+        assert.equal(Object.keys(d).length, out.keys)
+        assert.equal(dictHash(d), out.hash, 'full restore: content or key order differs from the child\'s model')
+        model = JSON.parse(JSON.stringify(d)) as Dict        // the same keys in the same order
+        if (d.alias === d.k1) model.alias = model.k1
+        assert.ok(sameAliasing(d, model))
+        assert.deepEqual(c.check(), { ok: true, problems: [] })
+        await c.close()
+      }
+      let seed = 7
+      const rnd = (k: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k }
+      let compacted = 0
+      {
+        const c = Container.open<{ dict: Dict }>(file, { track, lazy: true, compactFactor: 1.1 })
+        const d = c.root.dict     // a proxy
+        assert.equal(dictHash(d), out.hash, 'lazy restore, read through the proxy: content or key order differs')
+        assert.ok(sameAliasing(d, model))
+        for (let round = 10; round < 13; round++) {
+          mutateDict(c.root.dict, model, N, 300, rnd, round)
+          const s = await c.persist()
+          if (s.compacted) compacted++
+        }
+        assert.equal(keyOrderDiff(d, model), null)
+        await c.close()
+      }
+      assert.ok(compacted >= 1, 'no point compacted the log')
+      for (const lazy of [false, true]) {
+        const c = Container.open<{ dict: Dict }>(file, { track, lazy })
+        const d = lazy ? c.root.dict : c.unwrap(c.root).dict
+        assert.equal(keyOrderDiff(d, model), null, `restore after compaction (lazy ${lazy})`)
+        assert.equal(dictHash(d), dictHash(model), `restore after compaction (lazy ${lazy}): content differs`)
+        assert.ok(sameAliasing(d, model))
+        assert.deepEqual(c.check(), { ok: true, problems: [] })
+        await c.close()
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+}
