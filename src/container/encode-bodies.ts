@@ -31,6 +31,7 @@ import { HOLE, S_ARRAY, S_MAP, S_NUMS, S_OBJECT, S_SET, S_SPARSE, S_STATEFUL } f
 import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
 import { changedWhileEncoded } from './errors.js'
+import { isWide, noteKeys } from './wide.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
@@ -41,7 +42,7 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
   let keys: string[] | null = null
-  if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
+  if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes() && !isWide(o)) {   // most objects of varied shapes miss it, then pay Object.keys too; wide ones always do (wide.ts)
     const ks = objectForIn(e, o)
     if (ks !== null) return ks
     keys = forInKeys
@@ -69,6 +70,7 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
     }
   }
   if (node === undefined) {
+    if (proto === PROTO_BUILTIN) noteKeys(o, keys.length)
     if (e.cap) e.sh!.push(keys)
     w.buf[start] = KIND_DICT
     w.varint(keys.length)

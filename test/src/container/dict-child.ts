@@ -21,7 +21,7 @@ const d = c.root.dict      // raw with track 'all' (the init graph), a proxy wit
 fillDict(d, n); fillDict(m, n)
 await c.persist()
 let version = 0
-for (let round = 1; round <= 3; round++) {
+for (let round = 1; round <= 2; round++) {
   mutateDict(c.root.dict, m, n, 200, rnd, round)
   version = (await c.persist()).version
 }
