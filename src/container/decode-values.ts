@@ -18,6 +18,7 @@ import { defineValue, shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { IdList } from './refs.js'
 import { packedArray } from './identity.js'
+import { noteKeys } from './wide.js'
 import { ARRAY_SHELL_MAX, GONE, Shells, type BindFn } from './shells.js'
 
 export class ValueReader extends LogIndex {
@@ -83,6 +84,7 @@ export class ValueReader extends LogIndex {
 
   protected fillDict(o: Record<string, unknown>, protoCode: number): void {
     const n = this.count(2)
+    if (protoCode === PROTO_BUILTIN) noteKeys(o, n)       // the encoder lists its keys with Object.keys (wide.ts)
     const protoKeys = this.shells.protoKeys
     const fresh = this.shells.protoEpoch === shapeEpoch.n     // else program code ran since protoKeys was taken (shapes.ts inv. 4)
     for (let i = 0; i < n; i++) {

@@ -32,6 +32,7 @@ import { savedState } from './instances.js'
 import type { Encoder } from './encode.js'
 import { changedWhileEncoded } from './errors.js'
 import { anyFailed, getterFailed, readableKeys } from './trap-failures.js'
+import { isWide, noteKeys } from './wide.js'
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/
 const BufferProto = Buffer.prototype as object
@@ -41,15 +42,15 @@ const EMPTY_KEYS: readonly string[] = []
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
-  let keys: string[]
+  let keys: string[] | null = null
   if (anyFailed() && getterFailed(o)) keys = readable(e, o)     // trap-failures.ts inv. TF2
-  else {
-    if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes()) {   // most objects of varied shapes miss it, then pay Object.keys too
-      const ks = objectForIn(e, o)
-      if (ks !== null) return ks
-    }
-    keys = objectKeys(o)
+  else if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes() && !isWide(o)) {   // most objects of varied shapes miss it, then pay Object.keys too; wide ones always do (wide.ts)
+    const ks = objectForIn(e, o)
+    if (ks !== null) return ks
+    keys = forInKeys
+    forInKeys = null
   }
+  if (keys === null) keys = objectKeys(o)
   const w = e.w
   if (proto >= PROTO_CLASS_BASE) {
     const info = (e.ctx.table.objects[proto - PROTO_CLASS_BASE] as ClassRef).info
@@ -71,6 +72,7 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
     }
   }
   if (node === undefined) {
+    if (proto === PROTO_BUILTIN) noteKeys(o, keys.length)
     if (e.cap) e.sh!.push(keys)
     w.buf[start] = KIND_DICT
     w.varint(keys.length)
@@ -123,10 +125,12 @@ function objectForIn(e: Encoder, o: Record<string, unknown>): readonly string[] 
   const at = w.pos, refs = e.scratch.n, drops = e.holderDropped?.length ?? -1
   let ks: readonly string[] = EMPTY_KEYS
   let n = 0
+  let collected: string[] | null = null
   for (const k in o) {
+    if (collected !== null) { collected.push(k); continue }
     if (n === 0) {
       const node = e.ctx.shapes.recentByFirst(k)
-      if (node === undefined) return null
+      if (node === undefined) { collected = [k]; continue }      // inv. B2
       ks = node.keys
       w.varint(shapeId(e, node))
       if (e.cap) e.sh!.push(node)
@@ -134,10 +138,23 @@ function objectForIn(e: Encoder, o: Record<string, unknown>): readonly string[] 
     e.value(o[k], k, 'prop')
     n++
   }
+  if (collected !== null) { forInKeys = collected; return null }
   if (n !== 0 && n === ks.length) return ks
   if (n !== 0) undo(e, at, refs, drops)
   return null
 }
+
+/**
+ * Inv. B2: the keys `objectForIn` enumerated when no known shape starts with the first of
+ * them, for `objectBody` to use instead of calling Object.keys. Nothing was read from the
+ * object (no getter ran), and for-in over a plain object whose prototype chain has no
+ * enumerable key lists exactly Object.keys's keys, in its order (integer-like keys
+ * ascending, then strings in insertion order). For-in prepares every key before its first
+ * step, so on a large (dictionary-mode) object its first key cost a whole enumeration: on
+ * 1,000,000 keys one is 1.5-4 s on this machine, and the miss paid a second one in
+ * Object.keys at every point.
+ */
+let forInKeys: string[] | null = null
 
 /** Forgets what the current record wrote since `at` (its references and dropped values too; its shadow past the prototype). */
 function undo(e: Encoder, at: number, refs: number, drops: number): void {

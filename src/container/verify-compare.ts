@@ -5,7 +5,7 @@
  * verify.ts; these functions are its loop's fast paths (keep them monomorphic).
  */
 import { ObjectProto, getPrototypeOf, hasOwn, isArray, isArrayBuffer, isBoxedPrimitive, isDataView, isDate, isNativeError, isRegExp, isTypedArray, mapEach, mapSize, objectKeys, setEach, setSize } from './builtins.js'
-import { KIND_BOXED } from './format.js'
+import { KIND_BOXED, MAX_SHAPE_KEYS } from './format.js'
 import { ShapeNode } from './shapes.js'
 import { classified, kindOf } from './kinds.js'
 import { HOLE, NUM, S_OBJECT, S_STATEFUL } from './shadow.js'
@@ -106,7 +106,7 @@ export function sameObject(o: Record<string, unknown>, a: unknown[], p: number, 
     }
     keys = s.keys
   } else keys = s as readonly string[]
-  if (forIn && proto === ObjectProto) {
+  if (forIn && proto === ObjectProto && keys.length <= MAX_SHAPE_KEYS) {     // a wide object: Object.keys is cheaper (wide.ts)
     let i = 0
     for (const k in o) {
       if (k !== keys[i] || !sameSlot(o[k], a[p + 2 + i])) return false

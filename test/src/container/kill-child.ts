@@ -4,17 +4,22 @@
  * `opening` just before the open (so a kill can be aimed at the restore and its recovery),
  * `open <version> <sha1 of the graph>` once open, before each point `snap <version the point
  * will commit> <sha1 of the graph>`, and when a point is durable `done <version>`.
- * Usage: node kill-child.js FILE SEED small|large [COMPACT_FACTOR]
+ * 'dict': the graph is a plain object of 10,000 keys (dict-kit.ts) changed in place, with
+ * `track: 'barriers'` in lives of odd seeds (changes through proxies) and the default in others.
+ * Usage: node kill-child.js FILE SEED small|large|dict [COMPACT_FACTOR]
  */
 import './setup.js'
 import { canonicalHash } from './graph-kit.js'
 import { Container } from '../../../src/container/index.js'
+import { fillDict, mutateDict, type Dict } from './dict-kit.js'
 
 const file = process.argv[2]
 if (file === undefined) { console.log('usage: node kill-child.js FILE SEED small|large [COMPACT_FACTOR] (run by kill.test.js)'); process.exit(0) }
 let seed = Number(process.argv[3])
 /** 'large': the graph holds about 7 MB of records and every point is full, so every point is streamed (stream.ts). */
 const large = process.argv[4] === 'large'
+const dict = process.argv[4] === 'dict'
+const DICT_KEYS = 10_000
 const compactFactor = process.argv[5] === undefined ? undefined : Number(process.argv[5])
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
 interface User { name: string; n: number; tags: string[]; created: Date }
@@ -22,7 +27,12 @@ interface Row { i: number; text: string; at: Date }
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 const rows = (): Row[] => Array.from({ length: large ? 25_000 : 0 }, (_, i) => ({ i, text: String(i).padEnd(250, '.'), at: new Date(i) }))
 out('opening')
-const c = Container.open<{ users: Map<number, User>; log: number[]; rows: Row[] }>(file, { init: () => ({ users: new Map(), log: [], rows: rows() }), chunkSize: 4096, compactFactor })
+const init = (): { users: Map<number, User>; log: number[]; rows: Row[]; dict?: Dict } => {
+  const g: { users: Map<number, User>; log: number[]; rows: Row[]; dict?: Dict } = { users: new Map(), log: [], rows: rows() }
+  if (dict) fillDict(g.dict = {}, DICT_KEYS)
+  return g
+}
+const c = Container.open(file, { init, chunkSize: 4096, compactFactor, track: dict && seed % 2 === 1 ? 'barriers' : 'all' })
 const hash = (): string => canonicalHash(c.unwrap(c.root))
 const opened = c.version
 out(`open ${opened} ${hash()}`)
@@ -42,6 +52,7 @@ async function main(): Promise<void> {
         default: r.log.push(rnd(1000)); if (r.log.length > 500) r.log.splice(0, 100)
       }
     }
+    if (dict) mutateDict(r.dict!, null, DICT_KEYS, 100, rnd, n)     // the model is the graph itself: its hash is printed
     if (r.rows.length > 0) for (let i = 0; i < 20; i++) { const row = r.rows[rnd(r.rows.length)]; row.text = String(n).padEnd(200 + rnd(100), '#'); row.at.setTime(rnd(1e9)) }
     out(`snap ${opened + ++n} ${hash()}`)
     const p = c.persist({ full: large || rnd(20) === 0 })

@@ -27,6 +27,8 @@ export interface LivesOptions {
   seed: number
   /** Each point full and streamed (about 7 MB of records), as kill-child.ts's 'large'. */
   large: boolean
+  /** The graph holds a plain object of 10,000 keys changed in place (kill-child.ts's 'dict'); every third reopen here is lazy. */
+  dict?: boolean
   compactFactor?: number
   /** The plan of life `life`; lives run while `more(life)` holds. */
   plan: (life: number) => KillPlan
@@ -37,7 +39,7 @@ export interface LivesResult { lives: number; durableLives: number; openKills: n
 
 /** Runs one life: the child's stdout lines up to its SIGKILL (a child that dies otherwise is an error). */
 async function runLife(o: LivesOptions, life: number, plan: KillPlan): Promise<string[]> {
-  const args = [o.file, String(o.seed + life), o.large ? 'large' : 'small', ...(o.compactFactor === undefined ? [] : [String(o.compactFactor)])]
+  const args = [o.file, String(o.seed + life), o.dict === true ? 'dict' : o.large ? 'large' : 'small', ...(o.compactFactor === undefined ? [] : [String(o.compactFactor)])]
   const killIn = (out: string): number | undefined => 'openMs' in plan
     ? (out.startsWith('opening\n') ? plan.openMs : undefined)
     : (out.split('\n').filter(l => l.startsWith('done ')).length >= plan.points ? plan.extraMs : undefined)
@@ -67,7 +69,7 @@ export async function killLives(o: LivesOptions): Promise<LivesResult> {
     if (opened !== null && prev !== null) assert.deepEqual(opened, prev, `${at}: the child opened another state than the last life left`)
     if (!fs.existsSync(o.file)) { assert.ok(prev === null && lastDone === 0, `${at}: the file is gone`); continue }
     let c: Container
-    try { c = Container.open(o.file, { readOnly: life % 2 === 1 }) } catch (e) {
+    try { c = Container.open(o.file, { readOnly: life % 2 === 1, lazy: o.dict === true && life % 3 === 0 }) } catch (e) {
       // No point ever committed (the first lives killed early): the file has no version to open without an init.
       if (e instanceof RegionNotFoundError && prev === null && lastDone === 0) continue
       throw e

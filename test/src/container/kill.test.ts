@@ -13,10 +13,10 @@ import path from 'node:path'
 import './setup.js'
 import { killLives, type KillPlan } from './kill-kit.js'
 
-async function lives(name: string, n: number, large: boolean, plan: (life: number) => KillPlan, compactFactor?: number): Promise<void> {
+async function lives(name: string, n: number, large: boolean, plan: (life: number) => KillPlan, compactFactor?: number, dict = false): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmc-kill-'))
   try {
-    const r = await killLives({ file: path.join(dir, `${name}.pmc`), seed: 1000, large, compactFactor, plan, more: life => life < n })
+    const r = await killLives({ file: path.join(dir, `${name}.pmc`), seed: 1000, large, dict, compactFactor, plan, more: life => life < n })
     assert.ok(r.durableLives >= n / 2, `${name}: only ${r.durableLives} of ${n} lives got as far as a durable point`)
     assert.ok(r.openKills >= 1, `${name}: no life was killed during its open`)
   } finally {
@@ -30,4 +30,8 @@ test('SIGKILL during points and opens, 8 lives of one file with compactions: eac
 
 test('SIGKILL during streamed full points (7 MB each) and their restores, 4 lives of one file: the same holds', async () => {
   await lives('large', 4, true, life => life === 2 ? { openMs: (life * 37) % 150 } : { points: 1 + (life % 2), extraMs: (life * 37) % 150 })
+})
+
+test('SIGKILL during points over a plain object of 10,000 keys (each point rewrites its record; odd lives through proxies with track \'barriers\') and during opens, 6 lives with compactions, every third reopen lazy: the same holds, key order included', async () => {
+  await lives('dict', 6, false, life => life % 3 === 2 ? { openMs: (life * 13) % 60 } : { points: 1 + (life % 2) * 2, extraMs: (life * 11) % 40 }, 1.3, true)
 })
