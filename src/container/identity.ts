@@ -14,7 +14,10 @@
  *   2. Id 0 is never used; ids of freed objects are reused only after the compaction that
  *      removed their records from the log (so a log never holds two live meanings of an id).
  *   3. An object's id is in its stamp or in the `loose` Map, never both; `release` removes
- *      a loose entry (the Map would otherwise keep a freed object alive).
+ *      a loose entry (the Map would otherwise keep a freed object alive). The loose Map is
+ *      a BigMap (big-map.ts): more than V8's 2^24 entries of one Map (before session 15 the
+ *      2^24th loose id, a graph of 16.8 million plain objects, failed every point with
+ *      `RangeError: Map maximum size exceeded`).
  *
  * Loose ids: a private field is a hidden-class transition, shared by every object of one V8
  * map (about 60 ns) but a new map of its own for an object whose shape no other object has
@@ -30,6 +33,7 @@
  */
 
 import { isProxy } from './builtins.js'
+import { BigMap } from './big-map.js'
 
 /** The key a container's proxy answers with its target (see `ObjectTable.targetOf`). */
 export const PROXY_TARGET: unique symbol = Symbol('persistent-memory container proxy target')
@@ -66,7 +70,10 @@ export class ObjectTable {
   #pending: (() => number[]) | null = null
   readonly #s = makeStamps()
   /** Ids given without a stamp (inv. 3): objects of shapes no other object shares. */
-  readonly #loose = new Map<object, number>()
+  readonly #loose: BigMap<object, number>
+
+  /** `looseShard`: loose ids per Map (big-map.ts; tests pass a small one). */
+  constructor(looseShard?: number) { this.#loose = new BigMap(looseShard) }
 
   /** The id of `o` in this container, or 0 if it has none. */
   idOf(o: object): number {
