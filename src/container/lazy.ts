@@ -71,6 +71,7 @@
  * UnknownClassError at open, as with a full restore.
  */
 import { KIND_CLASS, KIND_STATEFUL, header, readHeader } from './format.js'
+import { IdSet } from './id-set.js'
 import { readIndex } from './log-offsets.js'
 import type { LazyLog } from './log.js'
 import { DENSE_SHIFT } from './log-index.js'
@@ -275,7 +276,8 @@ export class LazyGraph implements LazyFill {
     const leaf = (id >= refs.start.length || refs.count[id] === 0) && !(id < dirty.length && dirty[id] === 1)
     if (leaf || (v !== null && v.has(id))) { if (filled) this.#sync(); return }     // nothing more, or exposed: filled with its closure already
     if (v === null && !heldRaw(o)) { this.complete(); return }
-    const seen = new Set<number>([id])
+    const seen = new IdSet()     // id-set.ts: a walk may reach more ids than a V8 Set holds
+    seen.add(id)
     const stack = [id]
     while (stack.length > 0) {
       const at = stack.pop()!
