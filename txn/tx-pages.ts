@@ -16,8 +16,7 @@
  *     back (nested.ts, eng. 7): both are dropped;
  *   - a read needs a page not cached (`page`): built from the committed bytes and the entries
  *     that touch it: all entries scanned while `byPage` is null, else that page's list only;
- *     with the cache full, the least recently used page is dropped (and `byPage` made, once;
- *     from then on a read moves its page to the end of `pages`).
+ *     with the cache full, the page cached first is dropped (and `byPage` made, once).
  *
  * Inv. SP1: a cached page equals the committed page with every entry of the record, as it is
  * now, applied in order (so a read from it is what the commit would write there).
@@ -30,7 +29,7 @@ import { RECORD_HEADER, type RecordBuilder } from './record.js'
 import { PAGE, PAGE_SHIFT } from './overlay.js'
 import type { TxHost } from './tx.js'
 
-/** Pages a transaction caches with its own writes applied (1 MiB); past that the least recently used is dropped. */
+/** Pages a transaction caches with its own writes applied (1 MiB); past that the page cached first is dropped. */
 const MAX_CACHED_PAGES = 256
 
 export class StagedPages {
@@ -38,8 +37,6 @@ export class StagedPages {
   readonly #host: TxHost
   #pages = new Map<number, Uint8Array>()
   #byPage: Map<number, number[]> | null = null
-  /** The page last moved to the end of `pages` (the most recently used). */
-  #last = -1
   #len: number
 
   constructor(b: RecordBuilder, host: TxHost) {
@@ -90,13 +87,7 @@ export class StagedPages {
     const b = this.#b, h = this.#host, pages = this.#pages
     if (b.length !== this.#len) { pages.clear(); this.#byPage = null; this.#len = b.length }
     let p = pages.get(page)
-    if (p !== undefined) {
-      // Least recently used first, once the cache has been full: a hot page (a count or a
-      // bucket written by every operation, with thousands of entries) is not dropped and
-      // rebuilt over and over. A small transaction never pays the move.
-      if (this.#byPage !== null && page !== this.#last) { pages.delete(page); pages.set(page, p); this.#last = page }
-      return p
-    }
+    if (p !== undefined) return p
     const base = page << PAGE_SHIFT
     const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
     p = src !== undefined ? src.slice() : h.mem.slice(base, base + PAGE)
@@ -113,7 +104,6 @@ export class StagedPages {
       if (list !== undefined) for (let i = 0; i < list.length; i++) this.#apply(list[i]!, base, p)
     }
     pages.set(page, p)
-    this.#last = page
     return p
   }
 
