@@ -13,7 +13,6 @@ import {
 import { RECORD_HEADER, type RecordBuilder } from './record.js'
 import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
 import { fence } from './publish.js'
-import { StagedPages } from './tx-pages.js'
 
 /**
  * What a reader's Tx checks after every load (reader.ts, rd. 2): the word `ctl[at]` (the
@@ -50,6 +49,8 @@ export interface TxHost {
 }
 
 const U64 = (1n << 64n) - 1n
+/** Pages a transaction caches with its own writes applied (1 MiB); reads past that compose. */
+const MAX_CACHED_PAGES = 256
 /** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
 const CACHE_AFTER = 16
 /** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
@@ -71,8 +72,9 @@ export class Tx {
   #b: RecordBuilder | null
   #guard: SnapshotGuard | null
   #active = true
-  /** This transaction's staged writes by page, for reads (tx-pages.ts); made at the first write. */
-  #cache: StagedPages | null = null
+  /** Pages with this transaction's staged writes applied (see #page), valid for record length #cacheLen. */
+  #pages: Map<number, Uint8Array> | null = null
+  #cacheLen = -1
 
   /** @internal Created by the engine; `builder` is null for a read-only snapshot reader. */
   constructor(host: TxHost, builder: RecordBuilder | null) {
@@ -174,7 +176,7 @@ export class Tx {
     checkInt(value, 0, 0xff, 'writeU8')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 1) // entry() first: it may replace b.buf
     b.buf[pos] = value
-    this.#cache?.staged(offset, 1, pos, prev)
+    this.#staged(offset, 1, pos, prev)
   }
 
   writeU32(offset: number, value: number): void {
@@ -182,7 +184,7 @@ export class Tx {
     checkInt(value, 0, 0xffffffff, 'writeU32')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value
-    this.#cache?.staged(offset, 4, pos, prev)
+    this.#staged(offset, 4, pos, prev)
   }
 
   writeI32(offset: number, value: number): void {
@@ -190,7 +192,7 @@ export class Tx {
     checkInt(value, -0x80000000, 0x7fffffff, 'writeI32')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value >>> 0
-    this.#cache?.staged(offset, 4, pos, prev)
+    this.#staged(offset, 4, pos, prev)
   }
 
   writeF64(offset: number, value: number): void {
@@ -198,7 +200,7 @@ export class Tx {
     if (typeof value !== 'number') throw new InvalidArgumentError(`Cannot writeF64: value must be a number, got ${describe(value)}`)
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 8) // entry() first: it may replace b.f64
     b.f64[pos >>> 3] = value
-    this.#cache?.staged(offset, 8, pos, prev)
+    this.#staged(offset, 8, pos, prev)
   }
 
   writeBigU64(offset: number, value: bigint): void {
@@ -210,7 +212,7 @@ export class Tx {
     const pos = b.entry(offset, 8), w = pos >>> 2
     b.words[w] = Number(value & 0xffffffffn)
     b.words[w + 1] = Number(value >> 32n)
-    this.#cache?.staged(offset, 8, pos, prev)
+    this.#staged(offset, 8, pos, prev)
   }
 
   writeBytes(offset: number, data: Uint8Array): void {
@@ -220,7 +222,7 @@ export class Tx {
     const b = this.#b!, prev = b.length
     const pos = b.entry(offset, data.length)
     b.buf.set(data, pos)
-    this.#cache?.staged(offset, data.length, pos, prev)
+    this.#staged(offset, data.length, pos, prev)
   }
 
   /** Sets `length` bytes at `offset` to zero (logged compactly, without the zeros). */
@@ -230,7 +232,7 @@ export class Tx {
     if (length === 0) return
     const b = this.#b!, prev = b.length
     b.entry(offset, length, true)
-    this.#cache?.staged(offset, length, -1, prev)
+    this.#staged(offset, length, -1, prev)
   }
 
   #read32(offset: number): number {
@@ -252,10 +254,76 @@ export class Tx {
     return true
   }
 
+  /**
+   * Keeps the cached pages (see #page) in step with a write just staged at record position
+   * `pos` (-1: a zero fill); `prev` is the record length before it. A record length other than
+   * the one the cache saw means entries were dropped (a sub-transaction rolled back): the cache
+   * is dropped too.
+   */
+  #staged(offset: number, len: number, pos: number, prev: number): void {
+    const pages = this.#pages, b = this.#b!
+    if (pages === null) return
+    if (prev !== this.#cacheLen) pages.clear()
+    else {
+      for (let at = offset, end = offset + len; at < end;) {
+        const page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1), n = Math.min(end - at, PAGE - inPage)
+        const p = pages.get(page)
+        if (p !== undefined) {
+          if (pos < 0) p.fill(0, inPage, inPage + n)
+          else p.set(b.buf.subarray(pos + at - offset, pos + at - offset + n), inPage)
+        }
+        at += n
+      }
+    }
+    this.#cacheLen = b.length
+  }
+
+  /**
+   * The page `page` as this transaction sees it, from a cache of pages with the staged writes
+   * applied (built on first read by replaying the record's entries for that page, then kept in
+   * step by #staged), so that reads in a transaction with many writes cost O(1), not O(writes).
+   * Null when the cache is full.
+   */
+  #page(page: number): Uint8Array | null {
+    const b = this.#b!, h = this.#host
+    let pages = this.#pages
+    if (pages === null || b.length !== this.#cacheLen) { pages = this.#pages = pages ?? new Map(); pages.clear(); this.#cacheLen = b.length }
+    let p = pages.get(page)
+    if (p !== undefined) return p
+    if (pages.size >= MAX_CACHED_PAGES) return null
+    const base = page << PAGE_SHIFT
+    const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
+    p = src !== undefined ? src.slice() : h.mem.slice(base, base + PAGE)
+    if (p.length < PAGE) return null // the last page of a region that is not page-sized: not cached
+    for (let e = RECORD_HEADER; e < b.length; e = b.next(e)) {
+      const t = b.target(e), l = b.len(e)
+      const from = Math.max(t, base), to = Math.min(t + l, base + PAGE)
+      if (from >= to) continue
+      const d = b.data(e)
+      if (d < 0) p.fill(0, from - base, to - base)
+      else p.set(b.buf.subarray(d + from - t, d + to - t), from - base)
+    }
+    pages.set(page, p)
+    return p
+  }
+
+  /** Copies `[offset, offset + len)` from cached pages into `out`; false when a page cannot be cached. */
+  #fromPages(offset: number, len: number, out: Uint8Array): boolean {
+    for (let done = 0; done < len;) {
+      const at = offset + done, inPage = at & (PAGE - 1), n = Math.min(len - done, PAGE - inPage)
+      const p = this.#page(at >>> PAGE_SHIFT)
+      if (p === null) return false
+      if (n <= 8) for (let i = 0; i < n; i++) out[done + i] = p[inPage + i]!
+      else out.set(p.subarray(inPage, inPage + n), done)
+      done += n
+    }
+    return true
+  }
+
   /** Writes into `out` the bytes `[offset, offset + len)` as this transaction sees them. */
   #compose(offset: number, len: number, out: Uint8Array): void {
     const b0 = this.#b
-    if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo && (this.#cache ??= new StagedPages(b0, this.#host)).read(offset, len, out)) return
+    if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo && this.#fromPages(offset, len, out)) return
     const h = this.#host
     for (let done = 0; done < len;) {
       const at = offset + done
