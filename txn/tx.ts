@@ -11,6 +11,7 @@ import {
   InvalidArgumentError, MisalignedError, OutOfRangeError, TransactionEndedError, describe,
 } from '../regions/index.js'
 import { RECORD_HEADER, type RecordBuilder } from './record.js'
+import { OwnWrites } from './own-writes.js'
 import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
 import { fence } from './publish.js'
 
@@ -49,9 +50,7 @@ export interface TxHost {
 }
 
 const U64 = (1n << 64n) - 1n
-/** Pages a transaction caches with its own writes applied (1 MiB); reads past that compose. */
-const MAX_CACHED_PAGES = 256
-/** Entries staged before reads of the transaction's own writes go through cached pages (a short record is scanned faster). */
+/** Entries staged before reads of the transaction's own writes go through the own-write index (a short record is scanned faster). */
 const CACHE_AFTER = 16
 /** The 32-bit view of the last buffer readInto copied words into (callers reuse their buffers). */
 let lastOut: Uint8Array = new Uint8Array(0)
@@ -72,9 +71,8 @@ export class Tx {
   #b: RecordBuilder | null
   #guard: SnapshotGuard | null
   #active = true
-  /** Pages with this transaction's staged writes applied (see #page), valid for record length #cacheLen. */
-  #pages: Map<number, Uint8Array> | null = null
-  #cacheLen = -1
+  /** This transaction's staged writes by page (own-writes.ts), made on the first read that needs it. */
+  #own: OwnWrites | null = null
 
   /** @internal Created by the engine; `builder` is null for a read-only snapshot reader. */
   constructor(host: TxHost, builder: RecordBuilder | null) {
@@ -255,75 +253,50 @@ export class Tx {
   }
 
   /**
-   * Keeps the cached pages (see #page) in step with a write just staged at record position
-   * `pos` (-1: a zero fill); `prev` is the record length before it. A record length other than
-   * the one the cache saw means entries were dropped (a sub-transaction rolled back): the cache
-   * is dropped too.
+   * Called after every write staged at record position `pos` (-1: a zero fill); `prev` is the
+   * record length before it. A write starting below what the own-write index covers means
+   * entries were dropped (a sub-transaction rolled back): the index forgets them first (ow. 2).
    */
-  #staged(offset: number, len: number, pos: number, prev: number): void {
-    const pages = this.#pages, b = this.#b!
-    if (pages === null) return
-    if (prev !== this.#cacheLen) pages.clear()
-    else {
-      for (let at = offset, end = offset + len; at < end;) {
-        const page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1), n = Math.min(end - at, PAGE - inPage)
-        const p = pages.get(page)
-        if (p !== undefined) {
-          if (pos < 0) p.fill(0, inPage, inPage + n)
-          else p.set(b.buf.subarray(pos + at - offset, pos + at - offset + n), inPage)
-        }
-        at += n
-      }
-    }
-    this.#cacheLen = b.length
+  #staged(_offset: number, _len: number, _pos: number, prev: number): void {
+    const own = this.#own
+    if (own !== null && prev < own.length) own.truncate(prev)
   }
 
   /**
-   * The page `page` as this transaction sees it, from a cache of pages with the staged writes
-   * applied (built on first read by replaying the record's entries for that page, then kept in
-   * step by #staged), so that reads in a transaction with many writes cost O(1), not O(writes).
-   * Null when the cache is full.
+   * Copies `[offset, offset + len)` as this transaction sees it into `out`, the transaction's
+   * own writes found by page (own-writes.ts), so a read costs the entries on its pages, not
+   * O(writes): pages without own writes are read straight, the others from a page cache.
    */
-  #page(page: number): Uint8Array | null {
-    const b = this.#b!, h = this.#host
-    let pages = this.#pages
-    if (pages === null || b.length !== this.#cacheLen) { pages = this.#pages = pages ?? new Map(); pages.clear(); this.#cacheLen = b.length }
-    let p = pages.get(page)
-    if (p !== undefined) return p
-    if (pages.size >= MAX_CACHED_PAGES) return null
-    const base = page << PAGE_SHIFT
-    const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
-    p = src !== undefined ? src.slice() : h.mem.slice(base, base + PAGE)
-    if (p.length < PAGE) return null // the last page of a region that is not page-sized: not cached
-    for (let e = RECORD_HEADER; e < b.length; e = b.next(e)) {
-      const t = b.target(e), l = b.len(e)
-      const from = Math.max(t, base), to = Math.min(t + l, base + PAGE)
-      if (from >= to) continue
-      const d = b.data(e)
-      if (d < 0) p.fill(0, from - base, to - base)
-      else p.set(b.buf.subarray(d + from - t, d + to - t), from - base)
-    }
-    pages.set(page, p)
-    return p
-  }
-
-  /** Copies `[offset, offset + len)` from cached pages into `out`; false when a page cannot be cached. */
-  #fromPages(offset: number, len: number, out: Uint8Array): boolean {
+  #fromOwn(b: RecordBuilder, offset: number, len: number, out: Uint8Array): void {
+    const own = this.#own ??= new OwnWrites()
+    own.sync(b)
+    const h = this.#host
     for (let done = 0; done < len;) {
-      const at = offset + done, inPage = at & (PAGE - 1), n = Math.min(len - done, PAGE - inPage)
-      const p = this.#page(at >>> PAGE_SHIFT)
-      if (p === null) return false
-      if (n <= 8) for (let i = 0; i < n; i++) out[done + i] = p[inPage + i]!
-      else out.set(p.subarray(inPage, inPage + n), done)
+      const at = offset + done, page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1), n = Math.min(len - done, PAGE - inPage)
+      let src: Uint8Array | undefined, i: number
+      if (own.touches(page)) {
+        src = own.cached(page)
+        if (src === undefined) {
+          const base = h.top?.pages.get(page) ?? h.sealed?.pages.get(page) ?? h.mem.subarray(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
+          if (base.length === PAGE) src = own.page(b, page, base)
+          else { src = base.slice(); own.applyTo(b, page, src) } // the last page of a region that is not page-sized: not cached
+        }
+        i = inPage
+      } else {
+        src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
+        i = inPage
+        if (src === undefined) { src = h.mem; i = at }
+      }
+      if (n <= 8) for (let k = 0; k < n; k++) out[done + k] = src[i + k]!
+      else out.set(src.subarray(i, i + n), done)
       done += n
     }
-    return true
   }
 
   /** Writes into `out` the bytes `[offset, offset + len)` as this transaction sees them. */
   #compose(offset: number, len: number, out: Uint8Array): void {
     const b0 = this.#b
-    if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo && this.#fromPages(offset, len, out)) return
+    if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo) { this.#fromOwn(b0, offset, len, out); return }
     const h = this.#host
     for (let done = 0; done < len;) {
       const at = offset + done
