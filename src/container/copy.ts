@@ -24,18 +24,20 @@ import { bytesOf, maxOf } from './binary.js'
 import { ATTR_CONFIGURABLE, ATTR_ENUMERABLE, ATTR_IN_BODY, ATTR_WRITABLE, inspect, own } from './props.js'
 import type { ClassHooks, ClassRegistry } from './classes.js'
 import type { ObjectTable } from './identity.js'
+import { BigMap } from './big-map.js'
 
 const BufferProto = Buffer.prototype as object
 
 /** A deep copy of `root` (see the file's comment). */
 export function copyGraph(root: unknown, table: ObjectTable, classes: ClassRegistry, excluded: WeakSet<object>): unknown {
-  const copies = new Map<object, unknown>()
+  const copies = new BigMap<object, unknown>()      // big-map.ts: a graph may hold more objects than a V8 Map can
   const fills: [object, object][] = []
   const revivals: [ClassHooks, object, object][] = []
   const conv = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return typeof v === 'function' || typeof v === 'symbol' ? null : v
     const raw = table.targetOf(v) ?? v
-    if (copies.has(raw)) return copies.get(raw)
+    const got = copies.get(raw)
+    if (got !== undefined) return got      // a copy is an object, or null for what cannot persist: never undefined
     const c = shell(raw, excluded, classes, conv, revivals)
     copies.set(raw, c)
     if (c !== null) fills.push([raw, c])

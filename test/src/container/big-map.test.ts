@@ -5,12 +5,15 @@
  * size exceeded`, and every point after it (probe: an array of 17,000,000 `{ n: i }`).
  * Here: a model check of the shards with a small shard limit; the id table over several
  * shards; and, opt-in (`PMEM_SCALE_LONG=1`, run by `npm run torture -- <s> containers`: it
- * takes 1-2 minutes and 2 GB), the real limit, 2^24 + 1 loose ids in one table.
+ * takes 1-2 minutes and 2 GB), the real limit, 2^24 + 1 loose ids in one table; and a
+ * snapshot's copy of a graph of more than 2^24 objects (copy.ts keeps its copies in a BigMap).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { BigMap } from '../../../src/container/big-map.js'
 import { ObjectTable } from '../../../src/container/identity.js'
+import { ClassRegistry } from '../../../src/container/classes.js'
+import { copyGraph } from '../../../src/container/copy.js'
 
 function rng(seed: number): () => number {
   let s = seed >>> 0
@@ -59,4 +62,16 @@ test('inv. 3: 2^24 + 1 loose ids in one id table (PMEM_SCALE_LONG=1)', { skip: p
   assert.equal(t.looseCount, n)
   for (let i = 0; i < n; i += 4099) assert.equal(t.idOf(objs[i]!), i + 1)
   assert.equal(t.idOf(objs[n - 1]!), n)
+})
+
+test('copy.ts: c.snapshot() of a graph of more than 2^24 objects, shared references kept (PMEM_SCALE_LONG=1)', { skip: process.env.PMEM_SCALE_LONG !== '1' && 'opt-in: 1-2 minutes, a heap of over 4 GB (npm run torture -- <s> containers runs it with 8 GB)' }, () => {
+  const n = 2 ** 24 + 100      // 17 of them the same object: 2^24 + 84 distinct
+  const shared = { shared: true }
+  const items: object[] = new Array(n)
+  for (let i = 0; i < n; i++) items[i] = i % 1_000_000 === 0 ? shared : {}
+  const copy = copyGraph({ items }, new ObjectTable(), new ClassRegistry(), new WeakSet()) as { items: object[] }     // before session 15: RangeError: Map maximum size exceeded
+  assert.equal(copy.items.length, n)
+  assert.notEqual(copy.items[0], shared)
+  assert.equal(copy.items[0], copy.items[16_000_000], 'a shared object is copied once')
+  assert.notEqual(copy.items[1], copy.items[2])
 })
