@@ -5,9 +5,12 @@
  * objects).
  *
  * State: a Set while it holds fewer than `limit` ids; from then on one byte per id (ids are
- * dense below the table's high-water mark), grown as larger ids are added. Inv. IS1: `has(id)`
+ * dense below the table's high-water mark), grown as larger ids are added (by-id.ts, like the
+ * container's other tables by id). Inv. IS1: `has(id)`
  * is true exactly for the ids added, in either state.
  */
+import { grownU8, sharedU8 } from './by-id.js'
+
 export const ID_SET_LIMIT = 1 << 22
 
 export class IdSet {
@@ -31,12 +34,12 @@ export class IdSet {
       if (s.size < this.#limit) return
       let max = 0
       for (const x of s) if (x > max) max = x
-      b = this.#bits = new Uint8Array(max + 1)
+      b = this.#bits = sharedU8(max + 1)
       for (const x of s) b[x] = 1
       this.#set = null
       return
     }
-    if (id >= b.length) { const t = new Uint8Array(Math.max(id + 1, b.length * 2)); t.set(b); b = this.#bits = t }
+    if (id >= b.length) b = this.#bits = grownU8(b, id)
     b[id] = 1
   }
 }
