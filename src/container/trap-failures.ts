@@ -84,11 +84,9 @@ export function noteCompared(o: unknown): void { compared = o }
 export function readableKeys(o: object, left: [string, string][]): string[] {
   const keys: string[] = []
   for (const k of objectKeys(o)) {
-    const d = gOPD(o, k)
-    if (d !== undefined && d.get !== undefined) {
-      try { reflectApply(d.get, o, []) } catch (e) { left.push([k, thrownReason(e)]); continue }     // the reason props.ts inv. P1 gives
-    }
-    keys.push(k)
+    const e = getterError(o, k)
+    if (e !== RETURNED) left.push([k, thrownReason(e)])     // the reason props.ts inv. P1 gives
+    else keys.push(k)
   }
   if (left.length === 0) { getters.delete(o); collected.unregister(o); count-- }
   return keys
@@ -99,11 +97,19 @@ function checkGetters(o: unknown): void {
   if (typeof o !== 'object' || o === null || isProxy(o) || isArray(o) || isMap(o) || isSet(o) || getters.has(o)) return
   try {
     for (const k of objectKeys(o)) {
-      const d = gOPD(o, k)
-      if (d === undefined || d.get === undefined) continue
-      try { reflectApply(d.get, o, []) } catch { getters.add(o); collected.register(o, null, o); count++; return }
+      if (getterError(o, k) !== RETURNED) { getters.add(o); collected.register(o, null, o); count++; return }
     }
   } catch { /* its keys cannot be listed: not a getter's failure */ }
+}
+
+/** What `getterError` answers for a data property, or an accessor whose getter returned. */
+const RETURNED: unique symbol = Symbol('returned')
+
+/** The value thrown by the getter of `o`'s own property `k` when run now, or RETURNED. */
+function getterError(o: object, k: string): unknown {
+  const d = gOPD(o, k)
+  if (d === undefined || d.get === undefined) return RETURNED
+  try { reflectApply(d.get, o, []); return RETURNED } catch (e) { return e }
 }
 
 /** The error the traps of `p` throw when read as the encoder reads a proxy, or ''. */
