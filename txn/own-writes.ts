@@ -89,7 +89,7 @@ export class OwnWrites {
    */
   page(b: RecordBuilder, page: number, base: Uint8Array): Uint8Array {
     const p = base.slice()
-    for (const e of this.#byPage.get(page) ?? []) apply(b, e, page, p)
+    this.applyTo(b, page, p)
     if (this.#cache.size >= MAX_CACHED_PAGES) this.#cache.delete(this.#cache.keys().next().value!)
     this.#cache.set(page, p)
     return p

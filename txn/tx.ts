@@ -174,7 +174,7 @@ export class Tx {
     checkInt(value, 0, 0xff, 'writeU8')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 1) // entry() first: it may replace b.buf
     b.buf[pos] = value
-    this.#staged(offset, 1, pos, prev)
+    this.#staged(prev)
   }
 
   writeU32(offset: number, value: number): void {
@@ -182,7 +182,7 @@ export class Tx {
     checkInt(value, 0, 0xffffffff, 'writeU32')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value
-    this.#staged(offset, 4, pos, prev)
+    this.#staged(prev)
   }
 
   writeI32(offset: number, value: number): void {
@@ -190,7 +190,7 @@ export class Tx {
     checkInt(value, -0x80000000, 0x7fffffff, 'writeI32')
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 4) // entry() first: it may replace b.words
     b.words[pos >>> 2] = value >>> 0
-    this.#staged(offset, 4, pos, prev)
+    this.#staged(prev)
   }
 
   writeF64(offset: number, value: number): void {
@@ -198,7 +198,7 @@ export class Tx {
     if (typeof value !== 'number') throw new InvalidArgumentError(`Cannot writeF64: value must be a number, got ${describe(value)}`)
     const b = this.#b!, prev = b.length, pos = b.entry(offset, 8) // entry() first: it may replace b.f64
     b.f64[pos >>> 3] = value
-    this.#staged(offset, 8, pos, prev)
+    this.#staged(prev)
   }
 
   writeBigU64(offset: number, value: bigint): void {
@@ -210,7 +210,7 @@ export class Tx {
     const pos = b.entry(offset, 8), w = pos >>> 2
     b.words[w] = Number(value & 0xffffffffn)
     b.words[w + 1] = Number(value >> 32n)
-    this.#staged(offset, 8, pos, prev)
+    this.#staged(prev)
   }
 
   writeBytes(offset: number, data: Uint8Array): void {
@@ -220,7 +220,7 @@ export class Tx {
     const b = this.#b!, prev = b.length
     const pos = b.entry(offset, data.length)
     b.buf.set(data, pos)
-    this.#staged(offset, data.length, pos, prev)
+    this.#staged(prev)
   }
 
   /** Sets `length` bytes at `offset` to zero (logged compactly, without the zeros). */
@@ -230,7 +230,7 @@ export class Tx {
     if (length === 0) return
     const b = this.#b!, prev = b.length
     b.entry(offset, length, true)
-    this.#staged(offset, length, -1, prev)
+    this.#staged(prev)
   }
 
   #read32(offset: number): number {
@@ -253,11 +253,11 @@ export class Tx {
   }
 
   /**
-   * Called after every write staged at record position `pos` (-1: a zero fill); `prev` is the
-   * record length before it. A write starting below what the own-write index covers means
-   * entries were dropped (a sub-transaction rolled back): the index forgets them first (ow. 2).
+   * Called after every write staged; `prev` is the record length before it (the new entry's
+   * position). A write starting below what the own-write index covers means entries were
+   * dropped (a sub-transaction rolled back): the index forgets them first (ow. 2).
    */
-  #staged(_offset: number, _len: number, _pos: number, prev: number): void {
+  #staged(prev: number): void {
     const own = this.#own
     if (own !== null && prev < own.length) own.truncate(prev)
   }
