@@ -51,8 +51,7 @@ export class BigMap<K extends object, V> {
     if (ms.length === 1) return ms[0]!.delete(k)
     for (let i = ms.length - 1; i >= 0; i--) {
       if (ms[i]!.delete(k)) {
-        if (ms[i]!.size === 0) ms.splice(i, 1)     // an emptied shard goes (at least one stays)
-        if (ms.length === 0) ms.push(new Map())
+        if (ms[i]!.size === 0) ms.splice(i, 1)     // an emptied shard goes (there were two or more: one stays)
         return true
       }
     }

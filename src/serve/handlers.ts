@@ -322,7 +322,6 @@ export class Handlers {
     this.store.put(FLUSH_META, { flags: 0, exptime: this.#oldestLive, time: 0, cas: 0n, data: EMPTY })
   }
 
-
   #stats(args: string[], now: number, out: Buffer[]): string {
     if (args.length === 1 && args[0] === 'reset') { Object.assign(this.stats, newStats()); return 'RESET' }
     if (args.length > 0) return ['items', 'slabs', 'sizes', 'conns', 'settings'].includes(args[0] as string) ? 'END' : 'ERROR'
