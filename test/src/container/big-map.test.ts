@@ -14,11 +14,7 @@ import { BigMap } from '../../../src/container/big-map.js'
 import { ObjectTable } from '../../../src/container/identity.js'
 import { ClassRegistry } from '../../../src/container/classes.js'
 import { copyGraph } from '../../../src/container/copy.js'
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
-}
+import { rng } from './setup.js'
 
 test('inv. BM1: BigMap with shards of 8 answers get, set, delete, size and clear as one Map would', () => {
   for (let seed = 1; seed <= 5; seed++) {

@@ -6,11 +6,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { IdSet } from '../../../src/container/id-set.js'
+import { rng } from './setup.js'
 
 test('IdSet: has() is true exactly for the ids added, before and after the switch to bytes (inv. IS1)', () => {
   for (let seed = 1; seed <= 5; seed++) {
-    let s = seed
-    const rand = (n: number): number => { s = (s * 1103515245 + 12345) >>> 0; return s % n }
+    const next = rng(seed)
+    const rand = (n: number): number => Math.floor(next() * n)
     const ids = new IdSet(16)
     const model = new Set<number>()
     for (let step = 0; step < 2000; step++) {

@@ -13,11 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RefStore } from '../../../src/container/refs.js'
 import { Container } from '../../../src/container/index.js'
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
-}
+import { rng } from './setup.js'
 
 function slice(r: RefStore, id: number): number[] {
   if (id >= r.start.length) return []

@@ -8,6 +8,12 @@ import { SimRegion } from '../../../regions/index.js'
 import { Container } from '../../../src/container/index.js'
 import { graphText } from './graph-json.js'
 
+/** A seeded generator of numbers in [0, 1) (a linear congruential one: tests' random steps, reproducible by seed). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
+}
+
 export function simRegion(size = 1 << 20): SimRegion {
   return SimRegion.create({ size, path: 'sim.pmc' })
 }
