@@ -9,7 +9,8 @@
  * Header struct, little-endian, at file offset 0 (bytes [64, 4096) are reserved: written
  * as zeros at creation, ignored on read: this decoder reads bytes [0, 64) only, as every
  * earlier version did. Since session 12 a writer keeps its writer record at offset 1024,
- * sector 2, with its own CRC (writer-record.ts, lock.ts inv. L10); nothing here reads it):
+ * sector 2, with its own CRC (writer-record.ts, lock.ts inv. L10), and since session 16 its
+ * claim word at offset 1016 (writer-claim.ts, inv. L11); nothing here reads either):
  *
  * | OFFSET | SIZE | DESCRIPTION                                                         |
  * | ------ | ---- | ------------------------------------------------------------------- |

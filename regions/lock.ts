@@ -15,7 +15,7 @@
  *     held      | refresh finds the record gone or foreign | lost (compromised; callback)
  *     lost      | release                                 | released (touches nothing)
  *
- * Invariants (cited as "inv. L1".."inv. L10"):
+ * Invariants (cited as "inv. L1".."inv. L11"):
  *  L1. At most one live holder: mkdir is atomic, and a lock is taken over only when its
  *      holder is known to be dead, by pid where its pid means the same process here
  *      (same PID namespace and boot: lock-owner.ts inv. O1; the pid is gone, a zombie,
@@ -77,16 +77,28 @@
  *      third name at the same moment: judged again), and goes on; close puts back what those
  *      bytes held before when they still hold its own record (zeros over a dead writer's
  *      record of this file, removed as its lock is: inv. L3; a copy's record is put back).
- *      Not closed: two writers whose record reads both precede both record writes (two
- *      opens under two names within the same few microseconds, no live record); the later
- *      record wins, and the earlier writer, if it is a pool, refuses at its next look
- *      (txn/engine.ts eng. 10, at most `pathTiming.writerMs` later); a bare Region never
- *      looks. Only an inode lock (fcntl, which Node lacks) closes it. Read-only opens neither
- *      read nor write the record, but `liveWriter` consults it (a reader under another name
- *      sees the live writer). Cost of writing before anything is judged: a writable open
- *      refused above the region (a pool or container on a file of another kind) leaves the
- *      file's bytes as they were but its mtime at the open (api-misuse.test.ts compares the
- *      plain region's bytes only).
+ *      Read-only opens neither read nor write the record, but `liveWriter` consults it (a
+ *      reader under another name sees the live writer). Cost of writing before anything is
+ *      judged: a writable open refused above the region (a pool or container on a file of
+ *      another kind) leaves the file's bytes as they were but its mtime at the open
+ *      (api-misuse.test.ts compares the plain region's bytes only).
+ * L11. Two writers under two names at the same moment (both read no live record before
+ *      either wrote one; before session 16 both went on, the later record won, a pool
+ *      refused at its next look up to `pathTiming.writerMs` later and a bare Region never):
+ *      between judging the record and writing its own, a writer swaps its claim into the
+ *      file's claim word (writer-claim.ts: 8 bytes at header offset 1016, changed only by
+ *      an atomic compare-and-swap on a MAP_SHARED mapping, which Node offers where it has no
+ *      fcntl/flock), expecting the value it read with the record. One contender's swap
+ *      wins; every other finds the word changed and judges again, now the winner's record.
+ *      A claim word whose record is not there (not the record's token: a writer between its
+ *      swap and its record, microseconds, or one killed there) is waited for while it stays
+ *      the same, up to `staleMs`, then taken over; a claim whose record names a dead holder,
+ *      our own name's lock, or another inode (a copy's) is taken over at once. Close and a
+ *      refused open put the record's bytes back first, then the word to 0 when it still
+ *      holds their claim. Between writers of this version, that is an inode lock on one
+ *      host (or wherever MAP_SHARED pages are shared); a writer of an earlier version
+ *      neither reads nor swaps the word, and a lock path too long for a record
+ *      (MAX_LOCK_PATH_BYTES) writes neither.
  */
 import fs from 'node:fs'
 import { basename, dirname, join } from 'node:path'

@@ -30,6 +30,10 @@
  * re-reads what it wrote (`claimWriterRecord`). A record whose device and inode are not the
  * file's is a copy's (`cp` of an open file carries its record): ignored, a copy is another file.
  *
+ * The record is written only by a writer that holds the file's claim word (writer-claim.ts,
+ * 8 bytes at offset 1016, swapped atomically; lock.ts inv. L11), so two writers under two names
+ * at the same moment cannot both write one and go on.
+ *
  * The record is not made durable (no fsync): it protects against live writers only, and a
  * crash of the machine ends them all; after one, a stale record names a lock that is gone, or
  * holds another token, or whose holder is dead, and is ignored (inv. L10).
@@ -39,7 +43,8 @@ import { crc32c } from './checksum.js'
 import { readAt, writeFull } from './file-io.js'
 import { RegionLockedError } from './errors.js'
 import { describeOwner } from './lock-owner.js'
-import { liveHolderOf, type RegionLock } from './lock.js'
+import { liveHolderOf, lockTiming, type RegionLock } from './lock.js'
+import { ClaimWord, claimSeam, isClaim, sleepMs, wordOf } from './writer-claim.js'
 
 /** File offset of the record: sector 2 of the header page (reserved bytes, header.ts). */
 export const RECORD_OFFSET = 1024
@@ -104,22 +109,6 @@ export function readOwnWriterRecord(fd: number): WriterRecord | undefined {
   return rec.dev === BigInt.asUintN(64, st.dev) && rec.ino === BigInt.asUintN(64, st.ino) ? rec : undefined
 }
 
-/**
- * Writes the record naming `lockDir` and `token` for open file `fd`; returns its bytes (to
- * compare with a re-read) and the bytes it overwrote, or undefined when the lock path is too
- * long for a record (nothing written).
- */
-export function writeWriterRecord(fd: number, lockDir: string, token: string, stale: WriterRecord | undefined): WriterClaim | undefined {
-  const st = fs.fstatSync(fd, { bigint: true })
-  const mine = encodeWriterRecord({ dev: st.dev, ino: st.ino, token, lockDir })
-  if (mine === undefined) return undefined
-  // a dead writer's record of this very file is cleaned up (zeros at close), as a dead lock is
-  // (inv. L3, L8); anything else (zeros, a copy's record, other bytes) is put back as found
-  const previous = stale === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(stale)))
-  writeFull(fd, mine, RECORD_OFFSET)
-  return { mine, previous }
-}
-
 /** Bytes a record takes at RECORD_OFFSET. */
 function recordLength(r: WriterRecord): number { return OFF_PATH + Buffer.byteLength(r.lockDir, 'utf8') + 4 }
 
@@ -129,45 +118,81 @@ export function recordIs(fd: number, bytes: Uint8Array): boolean {
   return now.length === bytes.length && Buffer.compare(now, bytes) === 0
 }
 
-/** What a writer's open wrote at RECORD_OFFSET, and what those bytes held before (zeros, or a stale record). */
+/** What a writer's open wrote at RECORD_OFFSET and what those bytes held before (zeros, or a stale record), with its claim word (writer-claim.ts). */
 export interface WriterClaim {
   readonly mine: Uint8Array
   readonly previous: Uint8Array
+  /** The file's claim word, holding `value` while this writer has the file (lock.ts inv. L11). */
+  readonly word: ClaimWord
+  readonly value: bigint
+  /** What the word gets at close: 0, or the non-claim bytes this writer found there (writer-claim.ts). */
+  readonly restore: bigint
 }
 
 /**
  * Puts back what the record's bytes held before this writer's open (zeros; a copy's record or
  * other bytes, as harmless as they were; zeros for a dead writer's record of this file), when
- * they still hold this writer's record: a writable open refused above the region (NotAPoolError,
- * a damaged pool) leaves every byte as it found it, but for a dead writer's record, removed as
- * its lock is. Best effort: never throws.
+ * they still hold this writer's record, then gives up the claim word (0, or the damaged bytes it
+ * found, when it still holds this writer's claim: lock.ts inv. L11): a writable open refused above the region
+ * (NotAPoolError, a damaged pool) leaves every byte as it found it, but for a dead writer's
+ * record and claim, removed as its lock is. Best effort: never throws.
  */
 export function clearWriterRecord(fd: number, claim: WriterClaim): void {
   try {
     if (recordIs(fd, claim.mine)) writeFull(fd, claim.previous, RECORD_OFFSET)
   } catch { /* a stale record is harmless (lock.ts inv. L10) */ }
+  claim.word.swap(claim.value, claim.restore)
 }
 
+/** Attempts at swapping the claim in before an open gives up (each failed swap is another writer's claim, judged in between). */
+const MAX_SWAPS = 64
+
 /**
- * Lock.ts inv. L10, at a writer's open, after its path lock and before anything else reads or
- * changes the file: RegionLockedError (nothing written) when the file's record names another
- * lock whose live holder still holds it, else writes this writer's record and reads it back;
- * returns what it wrote and overwrote (the writer compares its record again later: `recordIs`;
- * close puts the old bytes back: `clearWriterRecord`).
+ * Lock.ts inv. L10-L11, at a writer's open, after its path lock and before anything else reads
+ * or changes the file: RegionLockedError (nothing written) when the file's record names
+ * another lock whose live holder still holds it; else swaps this writer's claim into the
+ * claim word (writer-claim.ts), writes its record and reads it back; returns what it wrote
+ * and overwrote (the writer compares its record again later: `recordIs`; close puts the old
+ * bytes back and gives up the claim: `clearWriterRecord`). A claim word with no record of
+ * its own (a writer between its swap and its record: microseconds) is waited for, up to
+ * `lockTiming.staleMs` unchanged (a writer killed there), then taken over. Undefined, with
+ * nothing written or claimed, when the lock path is too long for a record (README).
  */
 export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: string): WriterClaim | undefined {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const rec = readOwnWriterRecord(fd)
-    if (rec !== undefined && rec.lockDir !== lock.dir) {
-      const holder = liveHolderOf(rec.lockDir, rec.token)
+  const st = fs.fstatSync(fd, { bigint: true })
+  const dev = BigInt.asUintN(64, st.dev), ino = BigInt.asUintN(64, st.ino)
+  const mine = encodeWriterRecord({ dev, ino, token: lock.token, lockDir: lock.dir })
+  if (mine === undefined) return undefined
+  const word = ClaimWord.map(fd, displayPath)
+  const value = wordOf(lock.token)
+  let waited = 0n, since = 0
+  for (let swaps = 0; swaps < MAX_SWAPS;) {
+    const w = word.load()
+    const rec = readWriterRecord(fd)
+    const own = rec !== undefined && rec.dev === dev && rec.ino === ino ? rec : undefined // else a copy's record, or none
+    if (own !== undefined && own.lockDir !== lock.dir) {
+      const holder = liveHolderOf(own.lockDir, own.token)
       if (holder !== undefined) {
-        const name = rec.lockDir.endsWith('.lock') ? rec.lockDir.slice(0, -'.lock'.length) : rec.lockDir
-        throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the same file is open for writing under another name, "${name}" (renamed or moved while open), by ${describeOwner(holder)} (its lock "${rec.lockDir}"); nothing was changed. Close that writer first, or open with { readOnly: true }`, holder.pid)
+        const name = own.lockDir.endsWith('.lock') ? own.lockDir.slice(0, -'.lock'.length) : own.lockDir
+        throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: the same file is open for writing under another name, "${name}" (renamed or moved while open), by ${describeOwner(holder)} (its lock "${own.lockDir}"); nothing was changed. Close that writer first, or open with { readOnly: true }`, holder.pid)
       }
     }
-    const claim = writeWriterRecord(fd, lock.dir, lock.token, rec) // rec: this file's, and dead or our own name's
-    if (claim === undefined || recordIs(fd, claim.mine)) return claim // undefined: too long a lock path, no record (README)
-    // another writer wrote its record meanwhile, under another name: judge it
+    const claimed = isClaim(w)
+    if (claimed && (rec === undefined || wordOf(rec.token) !== w)) {
+      // inv. L11: a claim whose record is not written yet (or whose writer was killed in between)
+      if (w !== waited) { waited = w; since = Date.now() }
+      if (Date.now() - since < lockTiming.staleMs) { sleepMs(1); continue }
+    }
+    claimSeam.beforeSwap?.()
+    swaps++
+    if (!word.swap(w, value)) continue // another writer claimed the file meanwhile: judge it
+    // own: this file's record, dead or our own name's; zeros over it at close (inv. L3, L8)
+    const previous = own === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(own)))
+    writeFull(fd, mine, RECORD_OFFSET)
+    // zeros for this file's dead claim (its record's, or one waited out above); a copy's claim or damage put back as found
+    const restore = claimed && (own === undefined ? rec === undefined || wordOf(rec.token) !== w : wordOf(own.token) === w) ? 0n : w
+    if (recordIs(fd, mine)) return { mine, previous, word, value, restore }
+    word.swap(value, restore) // a writer of an earlier version (no claim word) wrote its record meanwhile: judge it
   }
   throw new RegionLockedError(`Cannot open region "${displayPath}" for writing: writers under other names keep claiming the same file at this moment; nothing else was changed. Close the other writers first, or open with { readOnly: true }`)
 }

@@ -64,7 +64,9 @@
       the path names another file, or none (engine-path.ts).
   10. At the looks of eng. 8 a writer also reads its writer record back (regions/lock.ts
       inv. L10): once another writer's record replaced it, the look refuses with
-      RegionLockedError and the engine turns broken (engine-path.ts).
+      RegionLockedError and the engine turns broken (engine-path.ts). Since inv. L11 (the
+      claim word) only a writer of an earlier version, which does not swap the word, can
+      still replace it: kept as a defence in depth.
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC (engine-life.ts).
