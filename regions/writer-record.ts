@@ -183,14 +183,14 @@ export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: str
       if (w !== waited) { waited = w; since = Date.now() }
       if (Date.now() - since < lockTiming.staleMs) { sleepMs(1); continue }
     }
+    // own: this file's record, dead or our own name's; zeros over it at close (inv. L3, L8)
+    const previous = own === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(own)))
+    // zeros for this file's dead claim (its record's, or one waited out above); a copy's claim or damage put back as found
+    const restore = claimed && (own === undefined ? rec === undefined || wordOf(rec.token) !== w : wordOf(own.token) === w) ? 0n : w
     claimSeam.beforeSwap?.()
     swaps++
     if (!word.swap(w, value)) continue // another writer claimed the file meanwhile: judge it
-    // own: this file's record, dead or our own name's; zeros over it at close (inv. L3, L8)
-    const previous = own === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(own)))
-    writeFull(fd, mine, RECORD_OFFSET)
-    // zeros for this file's dead claim (its record's, or one waited out above); a copy's claim or damage put back as found
-    const restore = claimed && (own === undefined ? rec === undefined || wordOf(rec.token) !== w : wordOf(own.token) === w) ? 0n : w
+    writeFull(fd, mine, RECORD_OFFSET) // right after the swap: a writer killed between the two makes the next one wait (inv. L11)
     if (recordIs(fd, mine)) return { mine, previous, word, value, restore }
     word.swap(value, restore) // a writer of an earlier version (no claim word) wrote its record meanwhile: judge it
   }
