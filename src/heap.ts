@@ -66,7 +66,7 @@
  * Every change goes through the transaction, so a crash leaves the heap as some committed
  * transaction left it: the invariants above are all recovery relies on.
  */
-import { CorruptionError, InvalidArgumentError, OutOfSpaceError, UnsupportedVersionError, describe } from '../regions/index.js'
+import { CorruptionError, InvalidArgumentError, MAX_USER_SIZE, OutOfSpaceError, UnsupportedVersionError, describe } from '../regions/index.js'
 import type { Tx } from '../txn/index.js'
 import { BlockIndex } from './block-index.js'
 import { linkFree, nextBin, unlinkFree } from './heap-bins.js'
@@ -361,7 +361,8 @@ export class Heap {
       throw new CorruptionError(`Cannot alloc in "${this.path}": the heap's top (${block}) is damaged, a block header lies there; nothing was allocated. Run check() and restore the file from a backup`)
     }
     if (end > regionEnd && !(this.#grow !== null && this.#grow(end))) {
-      throw new OutOfSpaceError(`Cannot alloc ${size} bytes: the heap is full (${regionEnd - block} bytes left before the end of the region); open the file with a larger size or allow growth`)
+      const hint = this.#grow === null ? 'open the file with a larger size, or with maxSize to let it grow' : `the pool would have to grow to ${end} bytes, past its maxSize (at most ${MAX_USER_SIZE} bytes, the largest region): free space, or move data to another pool`
+      throw new OutOfSpaceError(`Cannot alloc ${size} bytes: the heap is full (${regionEnd - block} bytes left before the end of the region); ${hint}`)
     }
     const last = rd(tx, this.base + H_LAST)
     if (last === 0 ? block !== this.#first : !this.#inHeap(last, block) || tx.readU32(last) !== BLOCK_MAGIC || last + tx.readU32(last + 4) * 16 !== block) {

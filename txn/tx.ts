@@ -11,7 +11,7 @@ import {
   InvalidArgumentError, MisalignedError, OutOfRangeError, TransactionEndedError, describe,
 } from '../regions/index.js'
 import { RECORD_HEADER, type RecordBuilder } from './record.js'
-import { OwnWrites } from './own-writes.js'
+import { CHEAP_ENTRIES, OwnWrites } from './own-writes.js'
 import { PAGE, PAGE_SHIFT, type Overlay } from './overlay.js'
 import { fence } from './publish.js'
 
@@ -278,6 +278,7 @@ export class Tx {
         src = own.cached(page)
         if (src === undefined) {
           const base = h.top?.pages.get(page) ?? h.sealed?.pages.get(page) ?? h.mem.subarray(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
+          if (own.entriesOn(page) <= CHEAP_ENTRIES) { own.readInto(b, page, base, at, n, out, done); done += n; continue } // ow. 3
           if (base.length === PAGE) src = own.page(b, page, base)
           else { src = base.slice(); own.applyTo(b, page, src) } // the last page of a region that is not page-sized: not cached
         }

@@ -222,6 +222,25 @@ test('heap grows the region when allowed', () => {
   assert.deepEqual(pm.check().problems, [])
 })
 
+test('heap full at maxSize (or without growth): OutOfSpaceError saying which limit, nothing changed, the pool still usable', () => {
+  for (const maxSize of [undefined, 256 * 1024]) {
+    const sim = SimRegion.create({ size: 64 * 1024 })
+    const pm = PersistentMemory.fromRegion(sim, { logSize: 8192, maxSize })
+    const kept = pm.transaction(tx => { const o = tx.alloc(1000); tx.writeU32(o, 77); return o })
+    const before = sim.volatileImage()
+    assert.throws(() => pm.transaction(tx => tx.alloc(300 * 1024)), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_PMEM_OUT_OF_SPACE')
+      if (maxSize === undefined) assert.match(e.message, /heap is full .*open the file with a larger size, or with maxSize to let it grow/)
+      else assert.match(e.message, /heap is full .*past its maxSize \(at most 2147479552 bytes, the largest region\)/) // it said "allow growth" with growth allowed
+      return true
+    })
+    assert.deepEqual(sim.volatileImage(), before, 'the failed transaction changed nothing')
+    assert.equal(pm.read(tx => tx.readU32(kept)), 77)
+    pm.transaction(tx => tx.free(pm.transaction(t2 => t2.alloc(4000))))
+    assert.deepEqual(pm.check().problems, [])
+  }
+})
+
 test('open checks the heap header: damage is a CorruptionError naming the file', () => {
   const sim = SimRegion.create({ size: 64 * 1024 })
   const pm = PersistentMemory.fromRegion(sim, { logSize: 8192 })

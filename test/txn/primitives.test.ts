@@ -151,6 +151,36 @@ test('log inv. 6 (rec. 4): damage to an older durable record is reported via a l
   assert.equal(TxEngine.open(SimRegion.fromImage(image)).recovered, 5)
 })
 
+test('log inv. 7: the search for log inv. 6 witnesses ends at the first sector another epoch stamped, so an open never reads the whole log area', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
+  for (let i = 0; i < 7; i++) eng.transaction(tx => tx.writeF64(eng.dataOffset + 8 * i, i + 0.5))
+  const seed = eng.log.seed
+  const image = sim.processCrash().volatileImage() // seven 48-byte records in the first sector
+  const recordAt = (k: number) => LOG_BASE + FIRST + 48 * (k - 1)
+  const sectorAt = (k: number) => LOG_BASE + 4096 + 512 * k
+  const header7 = image.slice(recordAt(7), recordAt(7) + 32) // seq 7, durable mark past record 6's start
+  // records 6 and 7 torn away (zeroed, the sector's stamp back at 5): the log ends after record 5
+  image.fill(0, recordAt(6), recordAt(8))
+  new DataView(image.buffer).setUint32(sectorAt(0), 5, true)
+  const atSector = (k: number, tag: number) => {
+    const img = image.slice()
+    const dv = new DataView(img.buffer)
+    dv.setUint32(sectorAt(k), 7, true)
+    dv.setUint32(sectorAt(k) + 4, tag, true)
+    img.set(header7, sectorAt(k) + 8)
+    return img
+  }
+  // a witness in the sector right after, stamped by this epoch, is found (log inv. 6) ...
+  assert.throws(() => TxEngine.open(SimRegion.fromImage(atSector(1, seed))), /transaction 6 at log offset 4344 is damaged, but transaction 7 .* shows it was durable/)
+  // ... one past a sector this epoch never wrote (here a blank one) is not looked for: the open
+  // reads only the last epoch's sectors (before, it read all of the log area at every open)
+  const far = TxEngine.open(SimRegion.fromImage(atSector(20, seed)))
+  assert.equal(far.recovered, 5)
+  assert.equal(far.read(r => r.readF64(far.dataOffset + 32)), 4.5)
+  far.close()
+})
+
 test('log inv. 5: damage to the newest durable record is reported by the stamps of its sectors, a torn one is dropped', () => {
   const sim = SimRegion.create({ size: 64 * 1024 })
   const eng = TxEngine.create(sim, { logSize: 16 * 1024 })
