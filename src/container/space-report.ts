@@ -33,7 +33,9 @@ export function spaceError(e: OutOfSpaceError, store: ChunkStore | null, path: s
     return e
   }
   if (held === '') return e
-  const err = new OutOfSpaceError(`Cannot persist container "${path}": ${e.message}. ${held}. The point was lost and the container goes on (inv. 4a): ${retry}. To make room: make the graph smaller and call persist({ full: true }) (it writes the graph alone, beside the versions kept), or copy the graph into a new container that keeps fewer versions (Container.open(newPath, { keepVersions: 1, init: () => c.snapshot() }))`)
+  const prefix = `Cannot persist container "${path}": `
+  const why = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message     // a streamed point's (write.ts) says it already
+  const err = new OutOfSpaceError(`${prefix}${why}. ${held}. The point was lost and the container goes on (inv. 4a): ${retry}. To make room: make the graph smaller and call persist({ full: true }) (it writes the graph alone, beside the versions kept), or copy the graph into a new container that keeps fewer versions (Container.open(newPath, { keepVersions: 1, init: () => c.snapshot() }))`)
   ;(err as { cause?: unknown }).cause = e
   return err
 }
