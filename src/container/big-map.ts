@@ -12,7 +12,7 @@
  */
 export const SHARD_LIMIT = 1 << 23
 
-export class BigMap<K extends object, V> {
+export class BigMap<K, V> {
   #maps: Map<K, V>[] = [new Map()]
   readonly #limit: number
 
@@ -58,5 +58,69 @@ export class BigMap<K extends object, V> {
     return false
   }
 
+  has(k: K): boolean {
+    const ms = this.#maps
+    if (ms.length === 1) return ms[0]!.has(k)
+    for (let i = ms.length - 1; i >= 0; i--) if (ms[i]!.has(k)) return true
+    return false
+  }
+
   clear(): void { this.#maps = [new Map()] }
+
+  /** The entries, shard by shard (in the order they were set within each shard). */
+  *[Symbol.iterator](): IterableIterator<[K, V]> {
+    for (const m of this.#maps) yield* m
+  }
+
+  /** The keys, shard by shard. */
+  *keys(): IterableIterator<K> {
+    for (const m of this.#maps) yield* m.keys()
+  }
+}
+
+/**
+ * A Set that holds more than one V8 Set can (V8 refuses a Set's 2^24th entry: `RangeError:
+ * Set maximum size exceeded`), for values that are not ids (ids: id-set.ts). Before session
+ * 16, `c.dropped` over an array of more than 2^24 objects failed with it (paths.ts
+ * `membersOf`, probe: bench/scale-tables.mjs dropped).
+ *
+ * State: `#sets`, one or more Sets (shards) of at most `limit` values each. Inv. BM2: a
+ * value is in at most one shard (`add` of a value already present changes nothing; a new
+ * value goes to the last shard, or to a new one when that is full), so `size` is the sum.
+ */
+export class BigSet<T> {
+  #sets: Set<T>[] = [new Set()]
+  readonly #limit: number
+
+  /** `limit`: values per shard (below V8's 2^24; tests pass a small one). */
+  constructor(limit = SHARD_LIMIT) { this.#limit = limit }
+
+  get size(): number {
+    let n = 0
+    for (const s of this.#sets) n += s.size
+    return n
+  }
+
+  /** Shards (tests). */
+  get shards(): number { return this.#sets.length }
+
+  has(v: T): boolean {
+    const ss = this.#sets
+    if (ss.length === 1) return ss[0]!.has(v)
+    for (let i = ss.length - 1; i >= 0; i--) if (ss[i]!.has(v)) return true
+    return false
+  }
+
+  /** Adds `v` (inv. BM2: to the last shard, or a new one when that is full, unless some shard holds it). */
+  add(v: T): void {
+    const ss = this.#sets
+    const last = ss[ss.length - 1]!
+    if (last.size < this.#limit) {
+      if (ss.length > 1 && this.has(v)) return
+      last.add(v)
+      return
+    }
+    if (this.has(v)) return
+    ss.push(new Set([v]))
+  }
 }

@@ -175,6 +175,7 @@ function shapeId(e: Encoder, node: ShapeNode): number {
 
 /** Writes an ARRAY, SPARSE or SEGMENTED body; returns the own enumerable keys it holds (indices too). */
 export function arrayBody(e: Encoder, a: unknown[], start: number): readonly string[] {
+  if (anyFailed() && getterFailed(a)) { const keys = guardedArray(e, a, start); if (keys !== null) return keys }     // trap-failures.ts inv. TF2
   const w = e.w
   const n = a.length
   // Behind a proxy with a change log (change-log.ts): a PATCH record (patch-record.ts), if the log can say it.
@@ -205,6 +206,29 @@ export function arrayBody(e: Encoder, a: unknown[], start: number): readonly str
     else e.value(v, i, 'index')
   }
   extras(e, a, keys, n - holes)
+  return keys
+}
+
+/**
+ * Trap-failures.ts inv. TF2 for an array with an own enumerable getter that threw at a failed
+ * point (an element or a named property): a SPARSE record of the keys whose getters return
+ * now, each one left out reported (it comes back a hole, or absent); null, nothing written,
+ * when none throws any more (the array is written as usual). Its change log ends here
+ * (change-log.ts inv. CL1), and its shadow holds a length no array has (-1) and no value, so
+ * the comparison of an exposed one (`sameSparse`: prototype and length first) calls it
+ * changed without reading an element: the getter left out never runs there, and the array is
+ * written here again at each point until it returns.
+ */
+function guardedArray(e: Encoder, a: unknown[], start: number): readonly string[] | null {
+  const left: [string, string][] = []
+  const keys = readableKeys(a, left)
+  if (left.length === 0) return null
+  e.ctx.dirty.changes.delete(a)
+  for (const [k, why] of left) { if (INDEX_KEY.test(k)) e.drop(+k, 'index', why); else e.drop(k, 'prop', why) }
+  const cap = e.cap
+  e.cap = false
+  try { sparse(e, a, keys, start) } finally { e.cap = cap }
+  if (cap) { e.sh!.push(-1); e.sh!.push(EMPTY_KEYS) }
   return keys
 }
 

@@ -61,6 +61,7 @@ import type { ObjectTable } from './identity.js'
 import type { ShapeTrie } from './shapes.js'
 import type { ClassRef, ClassRegistry } from './classes.js'
 import type { DroppedAt } from './dropped.js'
+import type { BigMap } from './big-map.js'
 import { IdList, type RefStore } from './refs.js'
 import type { DateTable } from './dates.js'
 import type { DirtySet } from './dirty.js'
@@ -87,8 +88,8 @@ export interface EncoderContext {
   readonly anyProxies: boolean
   /** References of every current record (updated as records are encoded). */
   readonly refs: RefStore
-  /** Holder id -> values it could not persist (replaced whenever the holder is encoded). */
-  readonly dropped: Map<number, DroppedAt[]>
+  /** Holder id -> values it could not persist (replaced whenever the holder is encoded; a BigMap: more holders than a V8 Map holds, tables.ts). */
+  readonly dropped: BigMap<number, DroppedAt[]>
   /** Segmented collection id -> its segments by content (segments.ts). */
   readonly segments: Map<number, Map<string, number>>
   /** The Dates compared at each point: the value of those it encodes is updated. */
@@ -121,7 +122,7 @@ export class Encoder {
   /** Ids discovered and not yet encoded (first in, first out), with their kind and proto code. */
   readonly pending = new PendingQueue()
   /** Holder id -> what it could not persist (the context's map). */
-  readonly dropped: Map<number, DroppedAt[]>
+  readonly dropped: BigMap<number, DroppedAt[]>
   /** Ids whose record was encoded in this point. */
   records = 0
   /** ERROR and BOXED records encoded in this point (the version is format 6: write.ts inv. F6). */

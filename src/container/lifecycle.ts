@@ -48,6 +48,7 @@
  * of the container, as cited in code and tests).
  */
 import { BrokenError, OutOfSpaceError, PmemError, RegionClosedError, StoreUnavailableError } from '../../regions/index.js'
+import { spaceError } from './space-report.js'
 import { TransactionActiveError } from '../../txn/index.js'
 import type { Backing } from './backing.js'
 import type { PointStats } from './options.js'
@@ -154,7 +155,7 @@ export class Lifecycle {
         this.#lost = null
         return stats
       } catch (e) {
-        if (e instanceof StoreUnavailableError || (e instanceof OutOfSpaceError && this.writer.retryable)) { this.#pointLost(s, e); throw e }     // inv. 4a
+        if (e instanceof StoreUnavailableError || (e instanceof OutOfSpaceError && this.writer.retryable)) throw this.#pointLost(s, e)     // inv. 4a
         this.writer.abandon(s)
         this.#writeFailed(e as Error)
         throw e instanceof PmemError ? e : new BrokenError(`Cannot persist container "${this.path}": ${(e as Error).message}; the file keeps its last committed version, reopen the container`, { cause: e })
@@ -192,16 +193,18 @@ export class Lifecycle {
    * disk was full before the commit began, and the store kept its last version (inv. 4a).
    * An incremental point's records are kept and written by the next point, before its own,
    * and the points queued behind it are written as usual (inv. 4c); a lost full point or
-   * compaction loses the points queued behind it too, and the next point is full.
+   * compaction loses the points queued behind it too, and the next point is full. Returns
+   * the error to give: for space, one that says what holds it (space-report.ts).
    */
-  #pointLost(s: Snapshot, e: StoreUnavailableError | OutOfSpaceError): void {
+  #pointLost(s: Snapshot, e: StoreUnavailableError | OutOfSpaceError): StoreUnavailableError | OutOfSpaceError {
     this.writer.abandon(s)
     if (!this.writer.lost.keep(s, this.writer.logEnd)) {     // inv. 4c: an incremental point's records go into the next point
       this.tables.needFull = true
       this.#lostCount++
     }
-    this.#lost = e
     try { this.writer.store?.abort() } catch { /* a store closed meanwhile: nothing staged survives it anyway */ }
+    this.#lost = e instanceof OutOfSpaceError ? spaceError(e, this.writer.store, this.path, this.#retry()) : e     // after the abort: the store's space as its last version left it
+    return this.#lost
   }
 
   /** What the next point writes after a lost one (inv. 4a, 4c). */

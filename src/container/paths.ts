@@ -11,6 +11,8 @@ import type { RefStore } from './refs.js'
 import type { DroppedAt } from './dropped.js'
 import { SegmentRef } from './segments.js'
 import { PatchPart } from './patch-record.js'
+import { BigMap, BigSet } from './big-map.js'
+import type { IdSet } from './id-set.js'
 
 const IDENT = /^[A-Za-z_$][\w$]*$/
 /** Arrays longer than this are read by their keys when their members are looked up (a sparse one's length says nothing of its elements). */
@@ -76,9 +78,14 @@ export function droppedStep(d: DroppedAt): string {
   }
 }
 
-/** The objects collection `o` (an array, Map or Set) holds now: its elements, keys and values, entries (a container's proxy as its target too). */
-function membersOf(o: unknown, targetOf: (p: object) => object | undefined): Set<unknown> {
-  const members = new Set<unknown>()
+/**
+ * The objects collection `o` (an array, Map or Set) holds now: its elements, keys and values,
+ * entries (a container's proxy as its target too). A BigSet (big-map.ts inv. BM2): an array
+ * may hold more objects than a V8 Set can (before session 16, `c.dropped` over an array of
+ * more than 2^24 objects threw `RangeError: Set maximum size exceeded`).
+ */
+function membersOf(o: unknown, targetOf: (p: object) => object | undefined): BigSet<unknown> {
+  const members = new BigSet<unknown>()
   const add = (v: unknown): void => {
     if (typeof v !== 'object' || v === null) return
     members.add(v)
@@ -96,30 +103,31 @@ function membersOf(o: unknown, targetOf: (p: object) => object | undefined): Set
 }
 
 /**
- * Path from the root to each id in `targets` (ids not reachable are left out). The entries of
+ * Path from the root to each id in `targets` (`count` ids; ids not reachable are left out). The entries of
  * a segmented collection hang off its segments and PATCH parts, which name what the
  * collection held when they were written: a value a later part replaced or deleted, or one
  * an older part or a base segment still names (patch-record.ts inv. PR2, kept for restore and
  * compaction), is followed from there only while the collection holds it now. So `dropped`
  * never reports a value the graph no longer reaches, and names the entry that holds it.
  */
-export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targets: Set<number>, targetOf: (p: object) => object | undefined = () => undefined): Map<number, string> {
+export function pathsTo(refs: RefStore, objects: unknown[], rootId: number, targets: IdSet, count: number, targetOf: (p: object) => object | undefined = () => undefined): BigMap<number, string> {
   const high = objects.length
   const parent = new Int32Array(high).fill(-1)
-  const out = new Map<number, string>()
+  const out = new BigMap<number, string>()      // big-map.ts: more holders than a V8 Map holds
   if (rootId <= 0 || rootId >= high) return out
   parent[rootId] = 0
   const queue = [rootId]
-  const members = new Map<number, Set<unknown>>()     // per collection, made when one of its segments or parts is first followed
-  for (let qi = 0; qi < queue.length && out.size < targets.size; qi++) {
+  const members = new Map<number, BigSet<unknown>>()     // per collection, made when one of its segments or parts is first followed
+  let found = 0
+  for (let qi = 0; qi < queue.length && found < count; qi++) {
     const id = queue[qi]
-    if (targets.has(id)) out.set(id, '')
+    if (targets.has(id)) { out.set(id, ''); found++ }
     if (id >= refs.start.length) continue
     const s = refs.start[id], n = refs.count[id]
     // Entries of a segmented collection hang off its segments and parts: name them from the collection.
     const part = objects[id] instanceof SegmentRef || objects[id] instanceof PatchPart
     const from = part ? parent[id] : id
-    let held: Set<unknown> | undefined
+    let held: BigSet<unknown> | undefined
     if (part) {
       held = members.get(from)
       if (held === undefined) members.set(from, held = membersOf(objects[from], targetOf))

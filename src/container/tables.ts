@@ -54,6 +54,8 @@ import { Verifier } from './verify.js'
 import { exposeFrom } from './exposure.js'
 import { rewatch, watchFrom, watchedObjects } from './watch.js'
 import { droppedStep, pathsTo } from './paths.js'
+import { BigMap } from './big-map.js'
+import { IdSet } from './id-set.js'
 import type { DroppedAt, DroppedEntry } from './dropped.js'
 import type { LazyGraph } from './lazy.js'
 
@@ -87,7 +89,8 @@ export class ContainerTables {
   readonly binaries = new BinaryTable()
   readonly dates = new DateTable()
   readonly viewsOf = new Map<number, Set<number>>()
-  readonly dropped = new Map<number, DroppedAt[]>()
+  /** A BigMap (big-map.ts): a graph may hold more objects with a dropped value than a V8 Map holds (before session 16 the 2^24th holder failed every point with RangeError). */
+  readonly dropped = new BigMap<number, DroppedAt[]>()
   readonly segments = new Map<number, Map<string, number>>()
   /** A lazy restore's graph (lazy.ts; its calls are no-ops once it is complete), or null. */
   lazy: LazyGraph | null = null
@@ -233,10 +236,11 @@ export class ContainerTables {
   /** The values that could not persist, with their paths from the root (cached until the next snapshot). */
   droppedEntries(): DroppedEntry[] {
     if (this.#droppedCache !== null) return this.#droppedCache
-    const holders = new Set<number>()
-    for (const [id, list] of this.dropped) if (list.length > 0) holders.add(id)
-    if (holders.size > 0) this.lazy?.complete()    // paths need every record's references (lazy.ts inv. Z5)
-    const paths = holders.size === 0 ? new Map<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders, o => this.table.targetOf(o))
+    const holders = new IdSet()     // id-set.ts, and `paths` a BigMap: past 2^24 holders too
+    let n = 0
+    for (const [id, list] of this.dropped) if (list.length > 0) { holders.add(id); n++ }
+    if (n > 0) this.lazy?.complete()    // paths need every record's references (lazy.ts inv. Z5)
+    const paths = n === 0 ? new BigMap<number, string>() : pathsTo(this.refs, this.table.objects, this.rootId, holders, n, o => this.table.targetOf(o))
     const out: DroppedEntry[] = []
     for (const [id, list] of this.dropped) {
       const base = paths.get(id)

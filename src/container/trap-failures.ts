@@ -19,10 +19,12 @@
  * Inv. TF1: a proxy whose traps keep throwing fails at most the point that met it first
  * (the user sees that error); the next points drop and report it.
  *
- * The same for an own enumerable accessor whose getter throws (on a plain object or a class
- * instance; not an array element): the body of its record reads it (encode-bodies.ts), and so
- * does the comparison of an exposed object with its shadow (verify.ts), so it failed every
- * point while it threw (a non-enumerable one is props.ts's, inv. P1). State: `getters`, the
+ * The same for an own enumerable accessor whose getter throws (on a plain object, a class
+ * instance, or an array: an element or a named property; arrays since session 16, before
+ * which such an element failed every point): the body of its record reads it
+ * (encode-bodies.ts), and so does the comparison of an exposed object with its shadow
+ * (verify.ts), so it failed every point while it threw (a non-enumerable one is props.ts's,
+ * inv. P1). State: `getters`, the
  * objects found with such a getter after a failed point, counted in `count` with the proxies.
  * Transitions:
  *   - a point throws: the record being encoded and the object the comparison was at
@@ -35,12 +37,17 @@
  *   - at the next points the comparison (verify-compare.ts) meets a key its shadow does not
  *     have and calls the object changed before it reads any value (keys are compared first),
  *     so the getter left out never runs there and the record is encoded again, as above.
+ *     An array is written as a SPARSE record without the elements left out (they come back
+ *     as holes, as an object comes back without the property), each reported by
+ *     encode-bodies.ts `guardedArray`, and its shadow holds a length no array has, so the
+ *     comparison (`sameSparse` compares the length first) calls it changed before it reads
+ *     an element.
  *
  * Inv. TF2: a getter that keeps throwing fails at most the point that met it first; the next
  * points persist its object without that property and report it, each point, until the getter
  * returns (the property persists again from the point after).
  */
-import { getPrototypeOf, isArray, isMap, isProxy, isSet, reflectApply } from './builtins.js'
+import { getPrototypeOf, isMap, isProxy, isSet, reflectApply } from './builtins.js'
 import { ownMessage } from './natives.js'
 import { thrownReason } from './props.js'
 
@@ -92,9 +99,13 @@ export function readableKeys(o: object, left: [string, string][]): string[] {
   return keys
 }
 
-/** Puts `o` in `getters` if it is an ordinary object (not a proxy, array, Map or Set) with an own enumerable getter that throws now. */
+/**
+ * Puts `o` in `getters` if it is an ordinary object or an array (not a proxy, Map or Set) with
+ * an own enumerable getter that throws now (an array's keys are its indices too: one
+ * descriptor per element, on this failure path only).
+ */
 function checkGetters(o: unknown): void {
-  if (typeof o !== 'object' || o === null || isProxy(o) || isArray(o) || isMap(o) || isSet(o) || getters.has(o)) return
+  if (typeof o !== 'object' || o === null || isProxy(o) || isMap(o) || isSet(o) || getters.has(o)) return
   try {
     for (const k of objectKeys(o)) {
       if (getterError(o, k) !== RETURNED) { getters.add(o); collected.register(o, null, o); count++; return }

@@ -23,6 +23,12 @@
  *      chunk of its view and takes its version number from the database, so it is right
  *      whatever the database holds. A store whose view is older than the newest stored
  *      version (a fall-back at open) starts uncertain too.
+ *  3a. After a failed commit (not at open), the batch also carries its delta against the
+ *      durable version (`delta`): when the database's newest version is still that one (the
+ *      failed commit did not happen: a connection refused, a timeout before COMMIT), the
+ *      commit sends the delta only, as any commit (commit.ts); otherwise every chunk. Before
+ *      session 16 every chunk was sent after any failure: a container of 1 GB resent 1 GB
+ *      for each point lost to an outage.
  *   4. A lost lease is sticky: once a commit was fenced (LeaseLostError), every later
  *      commit fails with it without reaching the database.
  */
@@ -48,6 +54,8 @@ export interface SealedBatch {
   meta: Uint8Array
   idx: number[]
   data: Uint8Array[]
+  /** With `expected` null after a failed commit: the chunks changed since `delta.expected` (the durable version), sent instead when the database's newest is that version (pg-store inv. 3a). */
+  delta?: { expected: number; idx: number[]; data: Uint8Array[] } | null
 }
 
 /** The database side of a commit (commit.ts, bound to one container and lease). */
@@ -101,6 +109,8 @@ export class PgChunkStore implements ChunkStore {
   #floor: number
   #meta: Uint8Array | null = null
   #uncertain: boolean
+  /** Uncertain because a commit failed (pg-store inv. 3a), not from the open. */
+  #afterFailure = false
   #lost: LeaseLostError | null = null
   #chain: Promise<unknown> = Promise.resolve()
   /** Failed commits so far: a batch sealed before a failure is refused (it builds on the lost one). */
@@ -291,23 +301,30 @@ export class PgChunkStore implements ChunkStore {
     const send = (k: number, c: Uint8Array | null) => { idx.push(k); data.push(c ?? EMPTY) }
     for (const [k, buf] of this.#dirty) chunks[k] = trimmed(buf)
     const materialize = this.#uncertain
-    if (materialize) {
-      for (let k = 0; k < chunks.length; k++) send(k, chunks[k])
-    } else {
+    const changed = (): void => {
       for (const k of [...this.#dirty.keys()].sort((a, b) => a - b)) send(k, chunks[k])
       for (let k = this.#floor; k < this.#count; k++) if (!this.#dirty.has(k)) send(k, null)   // pg-store inv. 2
     }
+    let delta: SealedBatch['delta'] = null
+    if (materialize) {
+      if (this.#afterFailure && base === this.#durable) {      // pg-store inv. 3a
+        changed()
+        delta = { expected: base.version, idx: idx.splice(0), data: data.splice(0) }
+      }
+      for (let k = 0; k < chunks.length; k++) send(k, chunks[k])
+    } else changed()
     const meta = this.#meta ?? base.meta
     const next: View = { version: -1, count: this.#count, chunks, meta }
     this.#base = next
     this.#clearStaged()
-    return { batch: { expected: materialize ? null : base.version, count: next.count, meta, idx, data }, next }
+    return { batch: { expected: materialize ? null : base.version, count: next.count, meta, idx, data, delta }, next }
   }
 
   #committed(next: View, r: { version: number; time: number; bytes: number }, meta: Uint8Array): void {
     next.version = r.version
     this.#durable = next
     this.#uncertain = false
+    this.#afterFailure = false
     this.#versions.push({ version: r.version, time: r.time, chunkCount: next.count, bytes: r.bytes, meta })
     while (this.#versions.length > 0 && this.#versions[0].version <= r.version - this.keepVersions) this.#versions.shift()
     if (this.#versions.length > this.keepVersions) this.#versions = this.#versions.slice(-this.keepVersions)
@@ -320,6 +337,7 @@ export class PgChunkStore implements ChunkStore {
     this.#base = this.#durable
     this.#clearStaged()
     this.#uncertain = true
+    this.#afterFailure = true     // pg-store inv. 3a (a store uncertain from its open stays without a delta)
   }
 
   #clearStaged(): void {

@@ -50,15 +50,18 @@ export async function commitVersion(c: CommitTarget, b: SealedBatch): Promise<{ 
     // session, so a takeover waits about that long, never for ever.
     await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(Math.max(c.leaseMs, IDLE_FLOOR_MS))])
     const { newest, time } = await fence(client, c)
+    const full = b
+    if (b.expected === null && b.delta != null && newest === b.delta.expected) b = { ...b, expected: b.delta.expected, idx: b.delta.idx, data: b.delta.data }     // pg-store inv. 3a: the failed commit did not happen
     if (b.expected !== null && newest !== b.expected) {
       throw new StoreUnavailableError(`${action}: the database's newest version is ${newest}, this writer built on ${b.expected} (an earlier commit's outcome was unknown); nothing was committed, the next point rewrites every chunk`)
     }
     const version = newest + 1
-    // pg inv. 7: a commit that rewrites every chunk (expected null: after a failure, a
-    // fall-back, or rows found above the newest version at open) first removes the chunk rows
-    // above the newest version row, which no version reads (left by hand: a version row
-    // deleted), so none can show through the new version.
-    if (b.expected === null) await client.query(`DELETE FROM ${c.tables.chunks} WHERE container_id = $1 AND version > $2`, [c.id, newest])
+    // pg inv. 7: a commit sealed uncertain (expected null: after a failure, a fall-back, or
+    // rows found above the newest version at open), whether it sends every chunk or, after a
+    // failure, its delta (pg-store inv. 3a), first removes the chunk rows above the newest
+    // version row, which no version reads (left by hand: a version row deleted), so none can
+    // show through the new version.
+    if (full.expected === null) await client.query(`DELETE FROM ${c.tables.chunks} WHERE container_id = $1 AND version > $2`, [c.id, newest])
     const bytes = await insertChunks(client, c, version, b)
     await client.query(`INSERT INTO ${c.tables.versions} (container_id, version, chunk_count, meta, written, bytes, generation) VALUES ($1, $2, $3, $4, $5::int4[], $6, $7)`,
       [c.id, version, b.count, Buffer.from(b.meta.buffer, b.meta.byteOffset, b.meta.length), b.idx, bytes, c.generation])

@@ -177,4 +177,65 @@ for (const properties of ['all', 'enumerable'] as const) {
     await d.close()
     assert.deepEqual(restored(file).root.o, { a: 'ew 3', g: 'ew 7' })
   })
+
+  test(`trap-failures.ts inv. TF2: an array element (or named property) whose getter throws fails one point, then the array persists without it (a hole, reported), raw changes to its other elements kept; with it once it returns (properties '${properties}', 5 and 300 elements, lazy restore)`, async () => {
+    const file = path.join(tmp(), 'array-getter.pmc')
+    let fail = true, later = false
+    const get = (): number => { if (fail) throw new RangeError('not yet'); return 7 }
+    const getLater = (): number => { if (later) throw new TypeError('broke'); return 8 }
+    const small = Object.defineProperty([0, 1, 2, 3, 4], 2, { get, enumerable: true, configurable: true })
+    const big = Array.from({ length: 300 }, (_, i) => i)     // segmented (over 256 elements, segments.ts)
+    Object.defineProperty(big, 250, { get: getLater, enumerable: true, configurable: true })
+    Object.defineProperty(big, 'tag', { get, enumerable: true, configurable: true })
+    const c = Container.open<Record<string, unknown>>(file, { init: () => ({ small, big, n: 0 }), properties })
+    assert.throws(() => c.persist(), /not yet/, 'the point that meets small[2] throws, as before')
+    assert.throws(() => c.persist(), /not yet/, 'the next meets big.tag (each getter fails the point that meets it first)')
+    await c.persist()                    // before: this and every later point threw
+    const why = (e: string) => `accessor property whose getter threw (${e}): not persisted (the property is absent after a restore)`
+    const threw = () => c.dropped.filter(d => d.reason.includes('threw')).map(d => `${d.path}: ${d.reason}`).sort()
+    assert.deepEqual(threw(), [`root.big.tag: ${why('RangeError: not yet')}`, `root.small[2]: ${why('RangeError: not yet')}`])
+    small[0] = 10                        // raw changes beside the throwing getters: persisted
+    big[1] = 11
+    c.root.n = 1
+    await c.persist()
+    assert.deepEqual(threw(), [`root.big.tag: ${why('RangeError: not yet')}`, `root.small[2]: ${why('RangeError: not yet')}`], 'reported at each point while it throws')
+    let r = restored(file).root as Record<string, Record<string, string>>
+    assert.deepEqual(r.small, { 0: 'ew 10', 1: 'ew 1', 3: 'ew 3', 4: 'ew 4', length: '-w 5' }, 'index 2 a hole')
+    assert.equal(r.big![1], 'ew 11')
+    assert.equal(r.big![250], 'ew 8')
+    assert.equal(r.big!.tag, undefined)
+    fail = false
+    await c.persist()
+    assert.deepEqual(threw(), [])
+    later = true                         // a getter that persisted, then throws: met by the comparison (verify.ts: the first life's arrays are exposed)
+    c.root.n = 2
+    assert.throws(() => c.persist(), /broke/)
+    await c.persist()
+    assert.deepEqual(threw(), [`root.big[250]: ${why('TypeError: broke')}`])
+    r = restored(file).root as Record<string, Record<string, string>>
+    assert.equal(r.big![250], undefined)
+    assert.equal(r.big![251], 'ew 251')
+    later = false
+    await c.persist()
+    assert.deepEqual(threw(), [])
+    await c.close()
+    for (const lazy of [false, true]) {
+      r = restored(file, lazy).root as Record<string, Record<string, string>>
+      assert.deepEqual(r.small, { 0: 'ew 10', 1: 'ew 1', 2: 'ew 7', 3: 'ew 3', 4: 'ew 4', length: '-w 5' })
+      assert.equal(r.big![250], 'ew 8')
+      assert.equal(r.big!.tag, 'ew 7')
+    }
+    // After a restore (lazy): a getter defined through the container's proxy, on an element.
+    const d = Container.open<Record<string, unknown[]>>(file, { lazy: true, properties })
+    fail = true
+    Object.defineProperty(d.root.small, 1, { get, enumerable: true, configurable: true })
+    assert.throws(() => d.persist(), /not yet/)
+    d.root.small![4] = 44
+    await d.persist()
+    assert.deepEqual(d.dropped.filter(x => x.reason.includes('threw')).map(x => x.path), ['root.small[1]'])
+    d.root.small![3] = 33
+    await d.persist()
+    await d.close()
+    assert.deepEqual(restored(file).root.small, { 0: 'ew 10', 2: 'ew 7', 3: 'ew 33', 4: 'ew 44', length: '-w 5' })
+  })
 }

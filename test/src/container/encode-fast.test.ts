@@ -6,6 +6,7 @@
  * arrays that mix numbers with everything else, around and past SEGMENT_MIN.
  */
 import { test } from 'node:test'
+import { BigMap } from '../../../src/container/big-map.js'
 import assert from 'node:assert/strict'
 import { simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
@@ -140,7 +141,7 @@ test('each SEGMENT of a large collection references exactly the objects of its o
   const set = new Set<object>(objs)
   const table = new ObjectTable()
   const refs = new RefStore()
-  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs, dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs, dropped: new BigMap(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
   encodeFromRoot(enc, table, { set, list: objs })
   const slice = (id: number) => [...refs.pool.subarray(refs.start[id], refs.start[id] + refs.count[id])]
   for (const holder of [set, objs]) {

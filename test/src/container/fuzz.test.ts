@@ -6,6 +6,7 @@
  * the decoder sees it; this covers what slips through and bugs of our own.)
  */
 import { test } from 'node:test'
+import { BigMap } from '../../../src/container/big-map.js'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { PmemError } from '../../../regions/index.js'
@@ -26,7 +27,7 @@ import { buildGraph, graphRecipe, Point } from './graph-kit.js'
 
 function encode(root: object): { log: Buffer; rootId: number; high: number } {
   const table = new ObjectTable()
-  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: true })
+  const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: registry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new BigMap(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: true })
   const rootId = encodeFromRoot(enc, table, root)
   return { log: joinBatch(enc.output()), rootId, high: table.highWater }
 }

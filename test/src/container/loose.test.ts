@@ -6,6 +6,7 @@
  * restore, and that the table forgets a loose id when it frees it.
  */
 import { test } from 'node:test'
+import { BigMap } from '../../../src/container/big-map.js'
 import assert from 'node:assert/strict'
 import { simRegion } from './setup.js'
 import { Container } from '../../../src/container/index.js'
@@ -32,7 +33,7 @@ function manyShapes(n: number): { root: { items: Node[]; shared: Node }; items: 
 }
 
 function encoder(table: ObjectTable): Encoder {
-  return new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+  return new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new BigMap(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
 }
 
 test('inv. 3: plain objects of shapes of their own get loose ids, and sharing and cycles restore', () => {

@@ -9,6 +9,7 @@
  * typed error.
  */
 import { test } from 'node:test'
+import { BigMap } from '../../../src/container/big-map.js'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { CorruptionError, SimRegion } from '../../../regions/index.js'
@@ -166,7 +167,7 @@ test('a full restore\'s segment keys are views of its private log copy only when
     ['mostly other records', { set: new Set(words.slice(0, 300)), text: 'x'.repeat(50_000) }, false],
   ] as const) {
     const table = new ObjectTable()
-    const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new Map(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
+    const enc = new Encoder({ table, shapes: new ShapeTrie(), classes: new ClassRegistry(), excluded: new WeakSet(), anyExcluded: false, anyProxies: false, refs: new RefStore(), dropped: new BigMap(), segments: new Map(), dates: new DateTable(), dirty: new DirtySet(), viewsOf: new Map(), verifier: null, states: new Map(), binaries: new BinaryTable(), inspect: true, attributes: false })
     const rootId = encodeFromRoot(enc, table, root)
     const log = joinBatch(enc.output())
     const out = new ObjectTable()

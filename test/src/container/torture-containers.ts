@@ -3,7 +3,7 @@
  * opens (kill-kit.ts). Three quarters of the time on small points with frequent compactions, a
  * quarter on 7 MB streamed full points; a quarter of the lives killed during their open. First,
  * once, the opt-in tests npm test skips for time (`PMEM_RESTORE_LONG=1`: restore-fast.test.ts's
- * scenario on a real region; `PMEM_SCALE_LONG=1`: big-map.test.ts's 2^24 + 1 loose ids and a snapshot of more than 2^24 objects, with an 8 GB heap).
+ * scenario on a real region; `PMEM_SCALE_LONG=1`: big-map.test.ts's 2^24 + 1 loose ids, a snapshot of more than 2^24 objects, and `dropped` over 2^24 + 8 objects (one holder, then each a holder; session 16), with a 12 GB heap: the last took 7.4 GB of RSS).
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -12,7 +12,7 @@ import path from 'node:path'
 import { killLives, type KillPlan } from './kill-kit.js'
 
 export async function tortureContainers(seconds: number): Promise<void> {
-  for (const [file, env, args] of [['restore-fast.test.js', 'PMEM_RESTORE_LONG', []], ['big-map.test.js', 'PMEM_SCALE_LONG', ['--max-old-space-size=8192']]] as const) {
+  for (const [file, env, args] of [['restore-fast.test.js', 'PMEM_RESTORE_LONG', []], ['big-map.test.js', 'PMEM_SCALE_LONG', ['--max-old-space-size=12288']]] as const) {
     const long = path.join(import.meta.dirname, file)
     const t = spawnSync(process.execPath, [...args, '--test', long], { env: { ...process.env, [env]: '1' }, encoding: 'utf8' })
     if (t.status !== 0 || !/^# skipped 0$/m.test(t.stdout)) throw new Error(`the opt-in long tests failed or were skipped (${long}):\n${t.stdout}${t.stderr}`)

@@ -168,7 +168,7 @@ test('fencing: a writer whose lease was taken over never commits again (LeaseLos
 
 test('a statement timeout and a dropped connection fail the point typed; the version stays; the same container persists again', { skip }, async () => {
   const store = await PostgresStore.connect({ connectionString: kit.cluster.url, statement_timeout: 500 })
-  const c = await Container.openStore(store, 'faults', { init: () => ({ list: [1, 2, 3] as unknown[] }) })
+  const c = await Container.openStore(store, 'faults', { init: () => ({ list: [1, 2, 3] as unknown[], pad: 'x'.repeat(200_000) }) })     // pad: about 50 chunks
   await c.persist()
   for (const kind of ['timeout', 'terminate'] as const) {
     const blocker = await kit.admin.connect()
@@ -189,6 +189,7 @@ test('a statement timeout and a dropped connection fail the point typed; the ver
     const again = await c.persist()          // the same container, in place (inv. 4a), writing the lost point's records before its own (inv. 4c)
     assert.equal(again.full, false, 'the lost incremental point is written by the next one, not a full rewrite (before session 14: full)')
     assert.ok(again.bytes < 1024, `about the lost point's records: ${again.bytes} bytes`)
+    assert.ok(again.stored < 20_000, `the failed commit did not happen: the store sends the chunks changed, not all of them (pg-store inv. 3a; before session 16 all, over 200 KB): ${again.stored} bytes`)
     await c.sync()
   }
   const r = await Container.openStore(await kit.connect(), 'faults', { readOnly: true })
