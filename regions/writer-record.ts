@@ -190,7 +190,12 @@ export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: str
     claimSeam.beforeSwap?.()
     swaps++
     if (!word.swap(w, value)) continue // another writer claimed the file meanwhile: judge it
-    writeFull(fd, mine, RECORD_OFFSET) // right after the swap: a writer killed between the two makes the next one wait (inv. L11)
+    try {
+      writeFull(fd, mine, RECORD_OFFSET) // right after the swap: a writer killed between the two makes the next one wait (inv. L11)
+    } catch (e) {
+      word.swap(value, restore) // the open fails: no claim left behind for the next writer to wait out
+      throw e
+    }
     if (recordIs(fd, mine)) return { mine, previous, word, value, restore }
     word.swap(value, restore) // a writer of an earlier version (no claim word) wrote its record meanwhile: judge it
   }

@@ -128,6 +128,25 @@ describe('the claim word: one writer per file under two names at once (lock.ts i
     assert.ok(performance.now() - t < 300_000, 'and is still not waited for')
   })
 
+  it('an open whose record write fails gives its claim back: the next writer does not wait for it', () => {
+    const file = join(tempDir(), 'a.pm')
+    Region.open(file, { size: 4096 }).close()
+    const io = fs as { writeSync: typeof fs.writeSync }
+    const original = io.writeSync
+    let armed = true
+    io.writeSync = ((fd: number, buf: Uint8Array, off: number, len: number, pos: number) => {
+      if (armed && pos === 1024) { armed = false; throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }) }
+      return original(fd, buf, off, len, pos)
+    }) as typeof fs.writeSync
+    try { assert.throws(() => Region.open(file), /EIO/) } finally { io.writeSync = original }
+    assert.equal(armed, false, 'the record write was the one that failed')
+    assert.equal(wordAt(file), 0n, 'no claim left behind')
+    Object.assign(lockTiming, { staleMs: 600_000, updateMs: 1_000 })
+    const t = performance.now()
+    Region.open(file).close()
+    assert.ok(performance.now() - t < 300_000)
+  })
+
   it('a refused writer changes neither the claim word nor the record; a reader writes neither', () => {
     const dir = tempDir()
     const file = join(dir, 'a.pm'), other = join(dir, 'b.pm')
