@@ -127,7 +127,8 @@ test('containerCrashTest with a streamed first point (a low streamThreshold and 
   SimRegion.prototype.appendStream = function (this: SimRegion, at: number, block: number) { const st = stream.call(this, at, block); if (st !== null) streams++; return st }
   try {
     await containerCrashTest({
-      init: big, operation, classes: [User], runs: 2, lives: 2, maxOps: 3, imagesPerPoint: 1, maxPoints: 8, streamThreshold: 65536,
+      // a fixed seed: with random ones, now and then every life of both runs drew no operation, so no point was made and none streamed (seen once in CI's suite, session 16)
+      init: big, operation, classes: [User], runs: 2, lives: 2, maxOps: 3, imagesPerPoint: 1, maxPoints: 8, streamThreshold: 65536, seed: 7,
       run: (c, op) => apply(c.root as Root, op),
     })
   } finally { SimRegion.prototype.appendStream = stream }
