@@ -94,8 +94,9 @@
  *      swap and its record, microseconds, or one killed there) is waited for while it stays
  *      the same, up to `staleMs`, then taken over; a claim whose record names a dead holder,
  *      our own name's lock, or another inode (a copy's) is taken over at once. Close and a
- *      refused open put the record's bytes back first, then the word to 0 when it still
- *      holds their claim. Between writers of this version, that is an inode lock on one
+ *      refused open (and an open whose record write failed) put the record's bytes back
+ *      first, then the word, when it still holds their claim: 0 over this file's dead
+ *      claim, what they found over a copy's claim or damaged bytes. Between writers of this version, that is an inode lock on one
  *      host (or wherever MAP_SHARED pages are shared); a writer of an earlier version
  *      neither reads nor swaps the word, and a lock path too long for a record
  *      (MAX_LOCK_PATH_BYTES) writes neither.
