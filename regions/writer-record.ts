@@ -185,8 +185,9 @@ export function claimWriterRecord(fd: number, lock: RegionLock, displayPath: str
     }
     // own: this file's record, dead or our own name's; zeros over it at close (inv. L3, L8)
     const previous = own === undefined ? readAt(fd, mine.length, RECORD_OFFSET) : new Uint8Array(Math.max(mine.length, recordLength(own)))
-    // zeros for this file's dead claim (its record's, or one waited out above); a copy's claim or damage put back as found
-    const restore = claimed && (own === undefined ? rec === undefined || wordOf(rec.token) !== w : wordOf(own.token) === w) ? 0n : w
+    // a copy's claim (it names the copy's record) or damage is put back as found; any other claim is this file's, dead: zeros
+    const copys = own === undefined && rec !== undefined && wordOf(rec.token) === w
+    const restore = claimed && !copys ? 0n : w
     claimSeam.beforeSwap?.()
     swaps++
     if (!word.swap(w, value)) continue // another writer claimed the file meanwhile: judge it

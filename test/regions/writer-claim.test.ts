@@ -128,6 +128,26 @@ describe('the claim word: one writer per file under two names at once (lock.ts i
     assert.ok(performance.now() - t < 300_000, 'and is still not waited for')
   })
 
+  it('a claim waited out over a dead writer\'s record of this file is given back as 0, not as found: the next writer does not wait again', async () => {
+    const file = join(tempDir(), 'a.pm')
+    Region.open(file, { size: 4096 }).close()
+    const holder = child('hold', file)
+    assert.equal((await holder.nextLine()).ready, true)
+    holder.proc.kill('SIGKILL')
+    await holder.exited
+    assert.ok(recordOf(file) !== undefined, 'the killed writer\'s record stays')
+    setWord(file, wordOf('00000000deadbeef')) // a second writer killed between its swap and its record
+    Object.assign(lockTiming, { staleMs: 400, updateMs: 100 })
+    let t = performance.now()
+    Region.open(file).close()
+    assert.ok(performance.now() - t >= 400, 'waited for the claim with no record')
+    assert.equal(wordAt(file), 0n, 'the dead claim is not put back')
+    Object.assign(lockTiming, { staleMs: 600_000, updateMs: 1_000 })
+    t = performance.now()
+    Region.open(file).close()
+    assert.ok(performance.now() - t < 300_000)
+  })
+
   it('an open whose record write fails gives its claim back: the next writer does not wait for it', () => {
     const file = join(tempDir(), 'a.pm')
     Region.open(file, { size: 4096 }).close()
