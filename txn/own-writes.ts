@@ -27,7 +27,8 @@
  *      in order (rec. 3: a later write wins).
  *   2. A rollback is seen before any entry staged after it: the Tx calls `truncate(prev)`
  *      whenever a write starts below `length` (tx.ts #staged), so indexed positions always
- *      name entries of the current record, never bytes a rolled-back entry left in the buffer. *   3. A read of a page with few entries (at most CHEAP_ENTRIES) copies the bytes read and
+ *      name entries of the current record, never bytes a rolled-back entry left in the buffer.
+ *   3. A read of a page with few entries (at most CHEAP_ENTRIES) copies the bytes read and
  *      applies those entries to them (`readInto`), never a whole page: a transaction touching
  *      more pages than the cache holds paid a 4 KiB copy per read, and a page written by every
  *      operation (the heap's header, a map's header: thousands of entries) was rebuilt after
@@ -123,13 +124,7 @@ export class OwnWrites {
     const inPage = at - (page << PAGE_SHIFT)
     if (n <= 8) for (let k = 0; k < n; k++) out[to + k] = base[inPage + k]!
     else out.set(base.subarray(inPage, inPage + n), to)
-    for (const e of this.#byPage.get(page) ?? []) {
-      const t = b.target(e), from = Math.max(t, at), end = Math.min(t + b.len(e), at + n)
-      if (from >= end) continue
-      const d = b.data(e)
-      if (d < 0) out.fill(0, to + from - at, to + end - at)
-      else out.set(b.buf.subarray(d + from - t, d + end - t), to + from - at)
-    }
+    for (const e of this.#byPage.get(page) ?? []) b.applyTo(e, at, at + n, out, at - to)
   }
 
   /** Applies the staged entries on `page` to `out`, which holds `[page start + from, ...)` (a short last page). */
@@ -140,10 +135,6 @@ export class OwnWrites {
 
 /** Applies the part of entry `e` on page `page` to `p`, which holds that page from its start. */
 function apply(b: RecordBuilder, e: number, page: number, p: Uint8Array): void {
-  const base = page << PAGE_SHIFT, t = b.target(e), l = b.len(e)
-  const from = Math.max(t, base), to = Math.min(t + l, base + PAGE, base + p.length)
-  if (from >= to) return
-  const d = b.data(e)
-  if (d < 0) p.fill(0, from - base, to - base)
-  else p.set(b.buf.subarray(d + from - t, d + to - t), from - base)
+  const base = page << PAGE_SHIFT
+  b.applyTo(e, base, base + Math.min(PAGE, p.length), p, base)
 }

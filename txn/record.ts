@@ -114,6 +114,18 @@ export class RecordBuilder {
   len(p: number): number { return this.words[(p >>> 2) + 1]! & 0x7fffffff }
   /** Byte position of the entry's data, or -1 for a zero fill. */
   data(p: number): number { return (this.words[(p >>> 2) + 1]! & ZERO_FILL) !== 0 ? -1 : p + 8 }
+  /**
+   * Writes the part of the entry at `p` that falls inside target bytes `[lo, hi)` into `out`,
+   * target byte x at `out[x - outBase]` (a zero fill writes zeros): how a reader of the
+   * transaction's own writes lays one entry over committed bytes (tx.ts, own-writes.ts).
+   */
+  applyTo(p: number, lo: number, hi: number, out: Uint8Array, outBase: number): void {
+    const t = this.target(p), from = Math.max(t, lo), to = Math.min(t + this.len(p), hi)
+    if (from >= to) return
+    const d = this.data(p)
+    if (d < 0) out.fill(0, from - outBase, to - outBase)
+    else out.set(this.buf.subarray(d + from - t, d + to - t), from - outBase)
+  }
   /** Position of the entry after the one at `p`. */
   next(p: number): number {
     const raw = this.words[(p >>> 2) + 1]!

@@ -273,55 +273,43 @@ export class Tx {
     const h = this.#host
     for (let done = 0; done < len;) {
       const at = offset + done, page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1), n = Math.min(len - done, PAGE - inPage)
-      let src: Uint8Array | undefined, i: number
-      if (own.touches(page)) {
-        src = own.cached(page)
-        if (src === undefined) {
-          const base = h.top?.pages.get(page) ?? h.sealed?.pages.get(page) ?? h.mem.subarray(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
-          if (own.entriesOn(page) <= CHEAP_ENTRIES) { own.readInto(b, page, base, at, n, out, done); done += n; continue } // ow. 3
-          if (base.length === PAGE) src = own.page(b, page, base)
-          else { src = base.slice(); own.applyTo(b, page, src) } // the last page of a region that is not page-sized: not cached
-        }
-        i = inPage
-      } else {
-        src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
-        i = inPage
-        if (src === undefined) { src = h.mem; i = at }
+      if (!own.touches(page)) { this.#committed(at, n, out, done); done += n; continue }
+      let src = own.cached(page)
+      if (src === undefined) {
+        const base = h.top?.pages.get(page) ?? h.sealed?.pages.get(page) ?? h.mem.subarray(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
+        if (own.entriesOn(page) <= CHEAP_ENTRIES) { own.readInto(b, page, base, at, n, out, done); done += n; continue } // ow. 3
+        if (base.length === PAGE) src = own.page(b, page, base)
+        else { src = base.slice(); own.applyTo(b, page, src) } // the last page of a region that is not page-sized: not cached
       }
-      if (n <= 8) for (let k = 0; k < n; k++) out[done + k] = src[i + k]!
-      else out.set(src.subarray(i, i + n), done)
+      if (n <= 8) for (let k = 0; k < n; k++) out[done + k] = src[inPage + k]!
+      else out.set(src.subarray(inPage, inPage + n), done)
       done += n
     }
+  }
+
+  /** Copies the committed bytes `[at, at + n)`, inside one page (the newest overlay's copy of it, or the mapping), into `out` at `to`. */
+  #committed(at: number, n: number, out: Uint8Array, to: number): void {
+    const h = this.#host, page = at >>> PAGE_SHIFT, inPage = at & (PAGE - 1)
+    const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
+    if (n <= 8) { // a word (every scalar read beside an overlay): no subarray to allocate
+      if (src !== undefined) for (let i = 0; i < n; i++) out[to + i] = src[inPage + i]!
+      else for (let i = 0; i < n; i++) out[to + i] = h.mem[at + i]!
+    } else if (src !== undefined) out.set(src.subarray(inPage, inPage + n), to)
+    else out.set(h.mem.subarray(at, at + n), to)
   }
 
   /** Writes into `out` the bytes `[offset, offset + len)` as this transaction sees them. */
   #compose(offset: number, len: number, out: Uint8Array): void {
     const b0 = this.#b
     if (b0 !== null && b0.entryCount > CACHE_AFTER && offset <= b0.hi && offset + len - 1 >= b0.lo) { this.#fromOwn(b0, offset, len, out); return }
-    const h = this.#host
     for (let done = 0; done < len;) {
-      const at = offset + done
-      const page = at >>> PAGE_SHIFT
-      const inPage = at & (PAGE - 1)
-      const n = Math.min(len - done, PAGE - inPage)
-      const src = h.top?.pages.get(page) ?? h.sealed?.pages.get(page)
-      if (n <= 8) { // a word (every scalar read beside an overlay): no subarray to allocate
-        if (src !== undefined) for (let i = 0; i < n; i++) out[done + i] = src[inPage + i]!
-        else for (let i = 0; i < n; i++) out[done + i] = h.mem[at + i]!
-      } else if (src !== undefined) out.set(src.subarray(inPage, inPage + n), done)
-      else out.set(h.mem.subarray(at, at + n), done)
+      const at = offset + done, n = Math.min(len - done, PAGE - (at & (PAGE - 1)))
+      this.#committed(at, n, out, done)
       done += n
     }
     const b = this.#b
     if (b === null || offset > b.hi || offset + len - 1 < b.lo) return
-    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) {
-      const t = b.target(p), l = b.len(p)
-      const from = Math.max(t, offset), to = Math.min(t + l, offset + len)
-      if (from >= to) continue
-      const pos = b.data(p)
-      if (pos < 0) out.fill(0, from - offset, to - offset)
-      else out.set(b.buf.subarray(pos + from - t, pos + to - t), from - offset)
-    }
+    for (let p = RECORD_HEADER; p < b.length; p = b.next(p)) b.applyTo(p, offset, offset + len, out, offset)
   }
 
   #check(offset: number, len: number, align: number, op: 'read' | 'write'): void {
