@@ -103,15 +103,24 @@
  *      `push`); every other mutation (`clear`, a named property deleted, another define,
  *      `setPrototypeOf`, `preventExtensions`) sets the log's `whole` (inv. CL2), so the
  *      next point re-encodes it. The encoder writes a PATCH record from the log (patch-record.ts).
+ *  10. A restored object handed out raw for the first time that can hold its objects as
+ *      proxies (`#proxyOwn`: not a typed array, Map or Set; not exposed or watched already)
+ *      is given, in its own data properties, the proxies `wrap` hands out for their values,
+ *      and joins `swapped`: identity holds whichever path the program reads first, and its
+ *      reach through them stays behind barriers (exposure.ts inv. E2). `c.unwrap` takes them
+ *      back (E2). Before session 17 such an object's reach was exposed (default mode: the
+ *      proxies the program held were retired, so `===` with them failed) or raw (barriers,
+ *      read-only: `e.cause === c.root.user` false).
  * This file decides what is proxied and what is handed out raw (`wrap`, inv. 4, 5, 7) and
  * what a mutation marks (`mark` and the helpers below); the traps themselves (inv. 1, 2, 3,
  * 6, 8) are in barrier-traps.ts.
  */
 import {
-  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer,
+  ArrayProto, MapProto, ObjectProto, SetProto, getPrototypeOf, isArray, isArrayBuffer, isDate, isMap, isRegExp, isSet, isSharedArrayBuffer, isTypedArray,
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
 import { isNativeOrBoxed } from './natives.js'
+import { holdAsProxies } from './held.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
@@ -173,6 +182,10 @@ export class Barrier implements TrapHost {
   readonly #host: BarrierHost
   /** The exposed ids (default mode) or the watched ones (barriers mode: watch.ts inv. W1): `mark` answers whether its target is one. */
   readonly #seen: Verifier | null
+  /** Objects handed out raw that hold their own properties' objects as proxies (inv. 10). */
+  readonly swapped = new WeakSet<object>()
+  /** True while `c.unwrap` exposes what it hands out: the walk puts swapped objects' targets back (exposure.ts inv. E2). */
+  unswapping = false
 
   constructor(table: ObjectTable, dirty: DirtySet, classes: ClassRegistry, excluded: WeakSet<object>, host: BarrierHost) {
     this.#host = host
@@ -293,11 +306,12 @@ export class Barrier implements TrapHost {
     if (handler === undefined) {
       if (isDate(v)) this.#host.onDate(v as Date)
       if (this.anyExcluded && this.#excluded.has(v)) this.lazy?.reached(v)     // inv. 5
-      else this.rawOut(v)     // inv. 5; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
+      else { this.#proxyOwn(v); this.rawOut(v) }     // inv. 5, 10; a Date, RegExp or binary object: its own properties compared at every point (verify.ts inv. V5)
       return v
     }
     if (handler === RAW_CLASS) {
       if (isDate(v)) this.#host.onDate(v as Date)     // a Date subclass (inv. 7): its time compared at each point, as any Date's
+      this.#proxyOwn(v)     // inv. 10
       this.rawOut(v)
       return v
     }
@@ -311,6 +325,33 @@ export class Barrier implements TrapHost {
     this.created = true
     this.#table.setProxy(v, p)
     return p
+  }
+
+  /**
+   * Inv. 10: `v`, a persisted object about to be handed out raw for the first time (a Date,
+   * RegExp, ArrayBuffer, error, boxed primitive, or an instance of a class with private
+   * members or hooks), holds what its own data properties reach as this container's proxies
+   * from now on, where `wrap` would give one: `e.cause === c.root.user` whichever the program
+   * read first, and a write through `e.cause` goes through a barrier. `v` joins `swapped`, so
+   * exposure and watching (exposure.ts `addReach`) follow what it holds raw, not its record's
+   * references. Left as they are: typed arrays (their index keys are not listed, and their
+   * named properties do not persist: props.ts), Maps and Sets (entries cannot be replaced in place), objects already exposed or
+   * watched (the program may hold what they reach raw), and a property that cannot be
+   * redefined (non-writable and non-configurable: what it holds is exposed with `v`).
+   */
+  #proxyOwn(v: object): void {
+    if (this.swapped.has(v) || isTypedArray(v) || isMap(v) || isSet(v)) return
+    if (this.#isNew(v)) return
+    const id = this.#table.idOf(v)
+    if (id !== 0 && this.#seen !== null && this.#seen.has(id)) return
+    this.lazy?.reached(v)     // inv. 5: filled with what it reaches, as a raw hand-out is; its own properties are read below
+    this.swapped.add(v)
+    holdAsProxies(v, x => this.wrap(x), x => this.#table.targetOf(x) !== undefined || this.#isNew(x))     // held.ts
+  }
+
+  /** Default mode: `o` has no id and is not a restore's object waiting for its stamp (`handedIn`), so `wrap` hands it out raw. With `track: 'barriers'` (and read-only) `wrap` proxies what it can, new or not: false. */
+  #isNew(o: object): boolean {
+    return this.#host.verifier !== null && this.#table.idOf(o) === 0 && (this.handedIn === null || this.handedIn.has(o))
   }
 
   #handlerFor(v: object): ProxyHandler<never> | undefined {

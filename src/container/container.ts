@@ -237,7 +237,10 @@ export class Container<T extends object = Record<string, any>> {
     const t = this.#life.tables
     const raw = t.barrier.unwrap(v)
     const state = this.#life.state
-    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') t.barrier.rawOut(raw)
+    if (typeof raw === 'object' && raw !== null && state !== 'closed' && state !== 'closing') {
+      t.barrier.unswapping = true     // a raw graph, no proxies in it (exposure.ts inv. E2)
+      try { t.barrier.rawOut(raw) } finally { t.barrier.unswapping = false }
+    }
     return raw
   }
 

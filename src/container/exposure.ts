@@ -15,9 +15,17 @@
  *
  * Invariant E1: after `exposeFrom(id)`, every object reachable from `id` through raw
  * references is exposed or new (no id yet).
+ * Invariant E2: an object the barrier handed out holding proxies (barrier.ts inv. 10,
+ * `swapped`) reaches raw only what its own properties hold that is not one of this
+ * container's proxies, so the walk follows those values, not its record's references (which
+ * name the proxies' targets: exposing them would retire proxies the program holds, and
+ * `e.cause === c.root.user` would no longer hold). A walk for `c.unwrap` (`unswapping`),
+ * whose caller asked for the raw graph, puts the targets back instead and walks on as for
+ * any object.
  */
 import { dateTime, isDate, isMap, isSet, mapEach, objectKeys, setEach, viewParts } from './builtins.js'
 import { ClassRef } from './classes.js'
+import { eachHeldRaw, holdRaw } from './held.js'
 import { PartRef } from './segments.js'
 import { ShapeNode } from './shapes.js'
 import type { ContainerTables } from './tables.js'
@@ -26,7 +34,7 @@ import type { Verifier } from './verify.js'
 /** Makes `id` and everything it reaches raw exposed (inv. E1); returns how many objects became exposed. */
 export function exposeFrom(t: ContainerTables, id: number): number {
   const v = t.verifier
-  if (v === null || v.has(id)) return 0
+  if (v === null || (v.has(id) && !heldSwapped(t, id))) return 0
   return addReach(t, v, id, true)
 }
 
@@ -49,16 +57,21 @@ export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: 
     if (o === undefined || o instanceof ShapeNode || o instanceof ClassRef) continue
     if (!(o instanceof PartRef)) {     // a segment or chunk: follow its references
       if (again && at === id) again = false
-      else {
-        if (v.has(at)) continue
-        v.add(at)
-        count++
-      }
+      else if (!v.has(at)) { v.add(at); count++ }
+      else if (!heldSwapped(t, at)) continue     // its reach is in `v` already, or (inv. E2) it holds proxies that `c.unwrap` takes back
       if (exposing) {
         const p = t.table.proxyOf(o as object)
         if (p !== undefined && p !== o) t.table.retire(o as object, p)
       }
       if (isDate(o)) t.dates.add(at, dateTime(o as Date))
+      if (t.barrier.swapped.has(o as object)) {     // inv. E2
+        if (t.barrier.unswapping) { t.barrier.swapped.delete(o as object); holdRaw(o as object, x => t.table.targetOf(x)) }     // held.ts
+        else {
+          if (!(at < dirty.flags.length && dirty.flags[at] === 1)) v.captureLive(at, o as object, t.classes, t.shapes, t.inspect, t.attributes, false)
+          rawHeld(t, o as object, stack)
+          continue
+        }
+      }
       if (at < dirty.flags.length && dirty.flags[at] === 1) {
         liveChildren(t, o as object, stack)
         if (!exposing) ownValues(t, o as object, stack)
@@ -72,10 +85,22 @@ export function addReach(t: ContainerTables, v: Verifier, id: number, exposing: 
     if (at >= refs.start.length) continue
     for (let i = refs.start[at], e = i + refs.count[at]; i < e; i++) {
       const r = refs.pool[i]
-      if (!v.has(r)) stack.push(r)
+      if (!v.has(r) || heldSwapped(t, r)) stack.push(r)
     }
   }
   return count
+}
+
+/** A walk for `c.unwrap` meets `id` handed out holding proxies (inv. E2): walked again, to put its targets back. */
+export function heldSwapped(t: ContainerTables, id: number): boolean {
+  return t.barrier.unswapping && t.barrier.swapped.has(t.table.objects[id] as object)
+}
+
+/** Pushes the ids of what `o` holds raw (inv. E2): its own properties' objects that are not proxies, and a DataView's buffer. */
+function rawHeld(t: ContainerTables, o: object, stack: number[]): void {
+  const push = (x: unknown): void => { const id = t.table.idOf(x as object); if (id !== 0) stack.push(id) }
+  if (ArrayBuffer.isView(o)) push(viewParts(o)[0])
+  eachHeldRaw(o, x => t.table.targetOf(x), push)
 }
 
 /** Pushes the ids of the objects a Map's or Set's own properties hold (a dirty one: its record is stale). */

@@ -53,7 +53,7 @@
  *       one comparison per watched object per point for as long as it lives in the graph, as
  *       the default mode verifies what it exposed (README, "Change detection").
  */
-import { addReach } from './exposure.js'
+import { addReach, heldSwapped } from './exposure.js'
 import { ClassRef } from './classes.js'
 import { PartRef } from './segments.js'
 import { ShapeNode } from './shapes.js'
@@ -65,7 +65,7 @@ export function watchFrom(t: ContainerTables, raw: object): number {
   if (w === null) return 0
   t.stampAll()      // ids of a restore are stamped in the background (tables.ts inv. T2)
   const id = t.table.idOf(raw)
-  if (id === 0 || w.has(id)) return 0
+  if (id === 0 || (w.has(id) && !heldSwapped(t, id))) return 0
   return addReach(t, w, id, false)
 }
 
