@@ -170,3 +170,30 @@ test('restore.ts: a lazy open that restores whole (an instance of a class with h
     await c.close()
   }
 })
+
+test('inv. 11: an object handed out raw and exposed is handed out at once by later reads, and what is done to it still persists, across full points', async () => {
+  const file = made()
+  await write(file)
+  const c = Container.open(file, { classes })
+  await new Promise(resolve => setTimeout(resolve, 50))     // the restore's ids stamped (tables.ts inv. T2)
+  const r = c.root as Record<string, any>
+  const d = r.date, e = r.err
+  assert.equal(r.date, d)
+  assert.equal(r.err, e)
+  d.setTime(77); d.note = 'n1'; e.message = 'm1'
+  assert.equal(r.date.getTime(), 77)
+  await c.persist()
+  d.setTime(78); d.note = 'n2'
+  await c.persist({ full: true })
+  d.setTime(79); e.message = 'm2'; e.cause.s = 5
+  assert.equal(r.date, d)
+  await c.persist()
+  await c.close()
+  const back = Container.open(file, { classes, readOnly: true })
+  const q = back.root as Record<string, any>
+  assert.equal(q.date.getTime(), 79)
+  assert.equal(q.date.note, 'n2')
+  assert.equal(q.err.message, 'm2')
+  assert.equal(q.shared.s, 5)
+  await back.close()
+})
