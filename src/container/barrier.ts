@@ -103,9 +103,11 @@
  *      `push`); every other mutation (`clear`, a named property deleted, another define,
  *      `setPrototypeOf`, `preventExtensions`) sets the log's `whole` (inv. CL2), so the
  *      next point re-encodes it. The encoder writes a PATCH record from the log (patch-record.ts).
- *  10. A restored object handed out raw for the first time that can hold its objects as
- *      proxies (`#proxyOwn`: not a typed array, Map or Set; not exposed or watched already)
- *      is given, in its own data properties, the proxies `wrap` hands out for their values,
+ *  10. A restore's object (identity.ts `fromRestore`: never one the program made) handed out
+ *      raw for the first time that can hold its objects as proxies (`#proxyOwn`: not a typed
+ *      array, Map or Set; not exposed or watched already) is given, in its own data
+ *      properties, the proxies `wrap` hands out for their restored values (what the program
+ *      stored there raw stays as it is),
  *      and joins `swapped`: identity holds whichever path the program reads first, and its
  *      reach through them stays behind barriers (exposure.ts inv. E2). `c.unwrap` takes them
  *      back (E2). Before session 17 such an object's reach was exposed (default mode: the
@@ -122,7 +124,7 @@ import {
 } from './builtins.js'
 import type { ObjectTable } from './identity.js'
 import { isNativeOrBoxed } from './natives.js'
-import { holdAsProxies } from './held.js'
+import { holdAsProxies, holdsObjects } from './held.js'
 import type { DirtySet } from './dirty.js'
 import type { ClassRegistry } from './classes.js'
 import type { Verifier } from './verify.js'
@@ -144,6 +146,8 @@ export interface BarrierHost {
   readonly watched: Verifier | null
   /** An async call on the real instance `t` began or settled (watch.ts inv. W3). */
   hold(t: object, on: boolean): void
+  /** Finishes stamping a restore's ids now (tables.ts inv. T2). */
+  stampAll(): void
 }
 
 /** A lazy restore (lazy.ts): fills a shell before the program can see it (lazy.ts inv. Z2). */
@@ -344,12 +348,14 @@ export class Barrier implements TrapHost {
    */
   #proxyOwn(v: object): void {
     if (this.swapped.has(v) || isTypedArray(v) || isMap(v) || isSet(v)) return
-    if (this.#isNew(v)) return
-    const id = this.#table.idOf(v)
-    if (id !== 0 && this.#seen !== null && this.#seen.has(id)) return
     this.lazy?.reached(v)     // inv. 5: filled with what it reaches, as a raw hand-out is; its own properties are read below
+    if (!holdsObjects(v)) return
+    this.#host.stampAll()     // a restore's ids (tables.ts inv. T2): `fromRestore` below is exact
+    const t = this.#table
+    if (!t.fromRestore(v)) return      // the program made it: what it holds is the program's, as it is
+    if (this.#seen !== null && this.#seen.has(t.idOf(v))) return     // exposed or watched already: the program may hold its reach raw
     this.swapped.add(v)
-    holdAsProxies(v, x => this.wrap(x), x => this.#table.targetOf(x) !== undefined || this.#isNew(x))     // held.ts
+    holdAsProxies(v, x => this.wrap(x), x => t.targetOf(x) !== undefined || !t.fromRestore(x))     // held.ts
   }
 
   /**
@@ -366,11 +372,6 @@ export class Barrier implements TrapHost {
     if (verifier === null) return
     const id = this.#table.idOf(v)
     if (id !== 0 && verifier.has(id)) this.#table.setProxy(v, v)
-  }
-
-  /** Default mode: `o` has no id and is not a restore's object waiting for its stamp (`handedIn`), so `wrap` hands it out raw. With `track: 'barriers'` (and read-only) `wrap` proxies what it can, new or not: false. */
-  #isNew(o: object): boolean {
-    return this.#host.verifier !== null && this.#table.idOf(o) === 0 && (this.handedIn === null || this.handedIn.has(o))
   }
 
   #handlerFor(v: object): ProxyHandler<never> | undefined {

@@ -14,6 +14,15 @@ const ownKeys = Reflect.ownKeys
 const getOwnDescriptor = Reflect.getOwnPropertyDescriptor
 const defineOwn = Reflect.defineProperty
 
+/** True if one of `v`'s own data properties holds an object. */
+export function holdsObjects(v: object): boolean {
+  for (const k of ownKeys(v)) {
+    const d = getOwnDescriptor(v, k)
+    if (d !== undefined && typeof d.value === 'object' && d.value !== null) return true
+  }
+  return false
+}
+
 /** Replaces each object value of `v`'s own data properties by `wrap(value)` where that differs; `keep(x)`: leave `x` as it is (a proxy already, or new). */
 export function holdAsProxies(v: object, wrap: (x: object) => unknown, keep: (x: object) => boolean): void {
   for (const k of ownKeys(v)) {

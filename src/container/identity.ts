@@ -34,6 +34,7 @@
 
 import { isProxy } from './builtins.js'
 import { BigMap } from './big-map.js'
+import { grownU8 } from './by-id.js'
 
 /** The key a container's proxy answers with its target (see `ObjectTable.targetOf`). */
 export const PROXY_TARGET: unique symbol = Symbol('persistent-memory container proxy target')
@@ -114,6 +115,17 @@ export class ObjectTable {
   stamp(o: object, id: number): void {
     if (this.#loose.size !== 0) this.#loose.delete(o)
     this.#s.Stamp.setId(o, id)
+    if (id >= this.#restored.length) this.#restored = grownU8(this.#restored, id)
+    this.#restored[id] = 1
+  }
+
+  /** Ids stamped by a restore (`stamp`) and not freed since: 1 (a restore's object, never one the program made). */
+  #restored: Uint8Array = new Uint8Array(1024)
+
+  /** `o` is an object of the restore this table was filled from (stamped, not freed since): the program did not make it (barrier.ts inv. 10). */
+  fromRestore(o: object): boolean {
+    const id = this.idOf(o)
+    return id !== 0 && id < this.#restored.length && this.#restored[id] === 1
   }
 
   /** Stores a descriptor (shape or class) under `id` without stamping. */
@@ -125,6 +137,7 @@ export class ObjectTable {
   /** Frees `id`; its stamp becomes stale. */
   release(id: number): void {
     if (this.#loose.size !== 0) { const o = this.objects[id]; if (typeof o === 'object' && o !== null && this.#loose.get(o) === id) this.#loose.delete(o) }
+    if (id < this.#restored.length) this.#restored[id] = 0
     this.objects[id] = undefined
     this.free.push(id)
   }

@@ -118,6 +118,7 @@ export class ContainerTables {
       onDate: (d: Date) => this.#exposeDate(d), expose: (raw: object) => this.expose(raw), verifier: this.verifier,
       watch: (raw: object) => this.watchRaw(raw), watched: this.watch,
       hold: (t: object, on: boolean) => this.#hold(t, on),
+      stampAll: () => this.stampAll(),
     }
     this.barrier = new Barrier(this.table, this.dirty, classes, this.excluded, host)
   }

@@ -197,3 +197,20 @@ test('inv. 11: an object handed out raw and exposed is handed out at once by lat
   assert.equal(q.shared.s, 5)
   await back.close()
 })
+
+test('inv. 10: an object the program made is left as it is: its error still holds the program\'s own objects after points', async () => {
+  for (const track of ['all', 'barriers'] as const) {
+    const file = made()
+    const x = { x: 1 }
+    const e = new Error('mine', { cause: x })
+    const c = Container.open(file, { track, init: () => ({}) })
+    const r = c.root as Record<string, any>
+    r.err = e
+    await c.persist()
+    assert.equal(r.err, e, track)
+    assert.equal(e.cause, x, `${track}: the program's error still holds its own object`)
+    await c.persist()
+    assert.equal(r.err.cause, x, track)
+    await c.close()
+  }
+})
