@@ -18,6 +18,11 @@ import './setup.js'
 import { Container } from '../../../src/container/index.js'
 import { FORMAT_VERSION } from '../../../src/container/meta.js'
 import { describeDict, dictRecords, type DictDescription } from './dict-patch-kit.js'
+import { restoreFirst } from './patch-kit.js'
+import { CorruptionError } from '../../../regions/index.js'
+import { ByteWriter } from '../../../src/container/writer.js'
+import { writeSegment } from '../../../src/container/records.js'
+import { KIND_DICT, KIND_PATCH, PROTO_BUILTIN, PROTO_CLASS_BASE } from '../../../src/container/format.js'
 
 type Dict = Record<string, unknown>
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dict-patch-child.js')
@@ -233,5 +238,38 @@ test('paths.ts membersOf: c.dropped names a value that cannot persist under a se
     await c.close()
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/** A log of a dictionary (id 1: PATCH record of base DICT, proto `proto`) over segment 2 (`seg` pairs) and one part (id 3) whose changes `part` writes after its `after` count. */
+function dictLog(seg: [unknown, unknown][], after: number, part: (w: ByteWriter) => void, proto = PROTO_BUILTIN): Uint8Array {
+  const w = new ByteWriter(1 << 12)
+  const sw = new ByteWriter(256)
+  for (const [k, v] of seg) { if (typeof k === 'string') sw.str(k); else sw.u8(k as number); if (typeof v === 'string') sw.str(v); else sw.u8(v as number) }
+  writeSegment(w, 2, seg.length, sw.buf.subarray(0, sw.pos))
+  let at = w.beginRecord(3)
+  w.u8(KIND_PATCH); w.varint(PROTO_BUILTIN); w.u8(1); w.u8(KIND_DICT); w.varint(1); w.varint(after)
+  part(w)
+  w.endRecord(at)
+  at = w.beginRecord(1)
+  w.u8(KIND_PATCH); w.varint(proto); w.u8(KIND_DICT); w.varint(after); w.varint(1); w.varint(2); w.varint(seg.length); w.varint(1); w.varint(3)
+  w.endRecord(at)
+  return new Uint8Array(w.view())
+}
+
+test('patch-apply.ts inv. PR6: a damaged dictionary part or segment is CorruptionError (a key deleted or set that is not own, a wrong key count, a key repeated in the segments, a non-string key, a class prototype)', () => {
+  const seg: [unknown, unknown][] = [['a', 1], ['7', 2], ['b', 3]]
+  const good = dictLog(seg, 3, w => { w.varint(1); w.str('a'); w.varint(1); w.str('b'); w.u8(30); w.varint(1); w.str('a'); w.u8(10) })
+  const d = restoreFirst(good, 'dict-damage') as Dict
+  assert.deepEqual(Object.entries(d), [['7', 2], ['b', 30], ['a', 10]], 'deleted and set again: last')
+  for (const [what, bytes] of [
+    ['a deleted key that is not own', dictLog(seg, 2, w => { w.varint(1); w.str('zz'); w.varint(0); w.varint(0) })],
+    ['a set key that is not own', dictLog(seg, 3, w => { w.varint(0); w.varint(1); w.str('zz'); w.u8(1); w.varint(0) })],
+    ['a key count that is not the part\'s', dictLog(seg, 4, w => { w.varint(0); w.varint(0); w.varint(1); w.str('b'); w.u8(1) })],
+    ['a key repeated in the segments', dictLog([['a', 1], ['a', 2]], 2, w => { w.varint(0); w.varint(0); w.varint(0) })],
+    ['a key that is not a string', dictLog(seg, 3, w => { w.varint(0); w.varint(0); w.varint(1); w.u8(5); w.u8(1) })],
+    ['a class prototype', dictLog(seg, 3, w => { w.varint(0); w.varint(0); w.varint(0) }, PROTO_CLASS_BASE + 9)],
+  ] as const) {
+    assert.throws(() => restoreFirst(bytes, 'dict-damage'), (e: unknown) => e instanceof CorruptionError, what)
   }
 })
