@@ -42,11 +42,11 @@ const EMPTY_KEYS: readonly string[] = []
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
-  if (proto < PROTO_CLASS_BASE && e.ctx.dirty.changes.size !== 0) {     // a segmented dictionary behind its proxy: a PATCH part from its log, with no key listed (patch-record.ts inv. PR6)
+  if (e.ctx.dirty.changes.size !== 0) {     // a segmented dictionary behind its proxy: a PATCH part from its log, with no key listed (patch-record.ts inv. PR6)
     const c = e.ctx.dirty.changes.get(o)
     if (c !== undefined) {
       const n = c.size0 - c.del.size + c.add.size
-      if (!e.cap && n > SEGMENT_MIN && !anyFailed() && e.nothingToInspect() && writePatch(e, o, n, start, KIND_DICT)) return countKeys(e, n)
+      if (proto < PROTO_CLASS_BASE && !e.cap && n > SEGMENT_MIN && !anyFailed() && e.nothingToInspect() && writePatch(e, o, n, start, KIND_DICT)) return countKeys(e, n)
       e.ctx.dirty.changes.delete(o)     // change-log.ts inv. CL1: written another way (segmentedDict starts a new log)
     }
   }
