@@ -20,6 +20,7 @@ import { getPrototypeOf, hasOwn, mapContains, mapEach, mapFetch, mapPut, mapSize
 import { PROXY_TARGET } from './identity.js'
 import { isPinned, pin } from './pinned.js'
 import type { Changes } from './change-log.js'
+import { KIND_DICT } from './format.js'
 
 export type AnyMap = Map<unknown, unknown>
 export type AnySet = Set<unknown>
@@ -84,7 +85,12 @@ export function objectHandler(b: TrapHost): ProxyHandler<object> {
     set: (t, k, v, r) => {
       const e = b.mark(t)
       const raw = b.storing(v, e)
-      b.changesOf(t)?.arraySet(k, raw)    // inv. 8
+      const log = b.changesOf(t)
+      if (log !== undefined) {      // inv. 8
+        if (log.base !== KIND_DICT) log.arraySet(k, raw)
+        else if (k === '__proto__' && !hasOwn(t, k)) log.whole = true     // Object.prototype's setter: a new prototype, not a key
+        else log.dictSet(k, hasOwn(t, k))      // change-log.ts inv. CL3
+      }
       // The common case, an own writable data property set through this very proxy: stored
       // as the round trip below would end (the receiver's defineProperty trap with `{ value }`:
       // a symbol key or a non-enumerable property is beyond the body), without the two extra
@@ -116,7 +122,12 @@ function ownPropertyTraps<T extends object>(b: TrapHost): ProxyHandler<T> {
       reflectApply(setter, r, [raw])
       return true
     },
-    deleteProperty: (t, k) => { b.mark(t); const log = b.changesOf(t); if (log !== undefined) log.arrayDelete(k); return Reflect.deleteProperty(t, k) },     // an array's element: its log takes it (inv. 8)
+    deleteProperty: (t, k) => {     // an array's element, a dictionary's key: its log takes it (inv. 8; change-log.ts inv. CL3)
+      b.mark(t)
+      const log = b.changesOf(t)
+      if (log !== undefined) { if (log.base === KIND_DICT) log.dictDelete(k, hasOwn(t, k)); else log.arrayDelete(k) }
+      return Reflect.deleteProperty(t, k)
+    },
     defineProperty: (t, k, d) => {
       const e = b.mark(t)
       // `{ value }` alone is how a set through the proxy (Reflect.set with the proxy as
@@ -126,8 +137,9 @@ function ownPropertyTraps<T extends object>(b: TrapHost): ProxyHandler<T> {
         // `{ value }` alone on an existing property keeps its attributes; all three true is
         // an ordinary element (what a set through the proxy makes of a new index: push).
         const plain = d.get === undefined && d.set === undefined && 'value' in d
-        if (plain && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined && hasOwn(t, k)) log.arraySet(k, b.unwrap(d.value))
-        else if (plain && d.writable === true && d.enumerable === true && d.configurable === true) log.arraySet(k, b.unwrap(d.value))
+        const dict = log.base === KIND_DICT
+        if (plain && d.writable === undefined && d.enumerable === undefined && d.configurable === undefined && hasOwn(t, k)) { if (dict) log.dictSet(k, true); else log.arraySet(k, b.unwrap(d.value)) }
+        else if (plain && d.writable === true && d.enumerable === true && d.configurable === true) { if (dict) log.dictSet(k, hasOwn(t, k)); else log.arraySet(k, b.unwrap(d.value)) }
         else log.whole = true
       }
       // A symbol key, or a property that is (or may become) non-enumerable: something beyond

@@ -32,6 +32,8 @@ export class LostRecords {
   #batch: Batch | null = null
   /** Some kept batch holds ERROR or BOXED records (write.ts inv. F6). */
   natives = false
+  /** Some kept batch holds records of segmented dictionaries (write.ts inv. F6: format 7). */
+  dicts = false
   /** Points whose records are kept. */
   points = 0
 
@@ -49,6 +51,7 @@ export class LostRecords {
     if (s.mode !== 'append' || s.pipe !== null || this.length + s.batch.length > Math.max(limit, KEEP_MIN)) { this.drop(); return false }
     this.#batch = this.#batch === null ? s.batch : joined(this.#batch, s.batch)
     this.natives ||= s.natives
+    this.dicts ||= s.dicts
     this.points++
     return true
   }
@@ -62,6 +65,7 @@ export class LostRecords {
   drop(): void {
     this.#batch = null
     this.natives = false
+    this.dicts = false
     this.points = 0
   }
 }

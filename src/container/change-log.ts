@@ -40,8 +40,16 @@
  *        changes than `limit` since the base, counting the parts written) sets `whole`: the
  *        next record of X re-encodes it (a new base). `whole` is never cleared; the log is
  *        replaced with the next base.
+ *   CL3. A plain object of more than SEGMENT_MIN own enumerable string keys stored as
+ *        segments (base KIND_DICT, format 7) is logged as a Map whose keys are its own
+ *        enumerable string keys (`dictSet`, `dictDelete`): the barrier records each set,
+ *        define and delete with whether the key was own before it ran. A store that does
+ *        not happen as recorded (a non-writable property, a non-extensible object, another
+ *        receiver, `__proto__` reaching Object.prototype's setter) leaves the object
+ *        disagreeing with the log: the encoder checks every logged key (`del` absent unless also in `add`, `upd`
+ *        and `add` own) and re-encodes on any disagreement (patch-record.ts).
  */
-import { KIND_ARRAY } from './format.js'
+import { KIND_ARRAY, KIND_DICT } from './format.js'
 
 /** True for a primitive a PATCH part may hold (nothing that could not persist; a format-4 part holds nothing else): patch-record.ts inv. PR2. */
 export function isPatchValue(v: unknown): boolean {
@@ -74,7 +82,7 @@ export class Changes {
   dropped = false
 
   constructor(
-    /** KIND_ARRAY, KIND_MAP or KIND_SET. */
+    /** KIND_ARRAY, KIND_MAP, KIND_SET or KIND_DICT (a plain object used as a dictionary, format 7: logged as a Map of string keys, inv. CL3). */
     readonly base: number,
     /** The base's SEGMENT ids, in order. */
     readonly segIds: ArrayLike<number>,
@@ -135,6 +143,26 @@ export class Changes {
     if (!isLogKey(v)) { this.whole = true; return }
     this.add.add(v)
     this.#overflow()
+  }
+
+  /**
+   * Inv. CL3: a property of a segmented plain object (base KIND_DICT) set or defined as an
+   * ordinary enumerable data property through its proxy; `present`: it was an own property
+   * before. Logged as a Map's `set` (a string key that is deleted and set again moves to the
+   * end of the object's string keys, as it does in a Map; integer-like keys are ordered by
+   * the object itself, at the point as at restore). A symbol key is beyond the body: `whole`.
+   */
+  dictSet(k: string | symbol, present: boolean): void {
+    if (this.whole) return
+    if (typeof k !== 'string' || this.base !== KIND_DICT) { this.whole = true; return }
+    this.mapSet(k, present)
+  }
+
+  /** Inv. CL3: `delete` of property `k` of a segmented plain object through its proxy (`present`: it was own). */
+  dictDelete(k: string | symbol, present: boolean): void {
+    if (this.whole) return
+    if (typeof k !== 'string' || this.base !== KIND_DICT) { this.whole = true; return }
+    this.remove(k, present)
   }
 
   /** A property set on an array (through its proxy's `set` or `defineProperty` trap, an ordinary element's value). */

@@ -85,11 +85,21 @@ export class ValueReader extends LogIndex {
   protected fillDict(o: Record<string, unknown>, protoCode: number): void {
     const n = this.count(2)
     if (protoCode === PROTO_BUILTIN) noteKeys(o, n)       // the encoder lists its keys with Object.keys (wide.ts)
+    this.dictEntries(o, n, protoCode, false)
+  }
+
+  /**
+   * Reads `n` (string key, value) pairs into `o`, a DICT record's or a segmented
+   * dictionary's segment (patch-record.ts inv. PR6: `unique`, a key met twice is damage, so
+   * that the object has exactly the entries its record counts).
+   */
+  protected dictEntries(o: Record<string, unknown>, n: number, protoCode: number, unique: boolean): void {
     const protoKeys = this.shells.protoKeys
     const fresh = this.shells.protoEpoch === shapeEpoch.n     // else program code ran since protoKeys was taken (shapes.ts inv. 4)
     for (let i = 0; i < n; i++) {
       const k = this.#key()
       const v = this.value()
+      if (unique && hasOwn(o, k)) this.fail(`dictionary segment repeats key ${JSON.stringify(k)}`)
       if (protoCode === PROTO_BUILTIN && !(fresh ? protoKeys.has(k) : hasOwn(ObjectProto, k))) o[k] = v    // a store would reach Object.prototype's accessor or read-only property of that name
       else defineValue(o, k, v)
     }

@@ -24,8 +24,9 @@ import { CorruptionError, PmemError } from '../../regions/index.js'
 import {
   KIND_ARRAY, KIND_BOXED, KIND_BYTES, KIND_CLASS, KIND_DATE, KIND_DICT, KIND_ERROR, KIND_MAP, KIND_OBJECT, KIND_REGEXP, KIND_SET,
   KIND_SHAPE, KIND_SPARSE, KIND_PATCH, knownKind, KIND_SEGMENTED, KIND_SEGMENT, KIND_BUFFER, KIND_CHUNKED, KIND_CHUNK, KIND_STATEFUL, KIND_VIEW, header, readHeader,
-  kindName,
+  kindName, PROTO_BUILTIN,
 } from './format.js'
+import { noteKeys } from './wide.js'
 import { shapeEpoch } from './shapes.js'
 import type { ClassRegistry } from './classes.js'
 import { RefStore } from './refs.js'
@@ -59,7 +60,7 @@ export class Restorer extends ValueReader {
   /** Segmented collection id -> its segments (id, entry bytes as a latin-1 key, or a view of them: `keyViews`). */
   readonly segments = new Map<number, [number, SegmentKey][]>()
   /** Segmented collection id -> the base its SEGMENTED or PATCH record names, and a PATCH record's changes (patch-record.ts inv. PR3). */
-  readonly bases = new Map<number, { base: number; segIds: number[]; entries: number; patch: ReadPatch | null }>()
+  readonly bases = new Map<number, { base: number; segIds: number[]; entries: number; patch: ReadPatch | null; size: number }>()
   /**
    * The log is this restore's private copy (log.ts inv. 6): segment keys are views of it
    * while `run` reads, kept as views if segments are at least half of the log (else made
@@ -190,8 +191,8 @@ export class Restorer extends ValueReader {
       }
       case KIND_DICT: this.fillDict(o as Record<string, unknown>, protoCode); break
       case KIND_STATEFUL: this.fillDict(o as Record<string, unknown>, protoCode); this.stateful.push(id, this.value()); break
-      case KIND_SEGMENTED: this.#fillSegmented(id, o, false); return
-      case KIND_PATCH: if (isChunkedBase(this.buf[this.pos])) this.#fillPatchedBuffer(id, o); else this.#fillSegmented(id, o, true); return
+      case KIND_SEGMENTED: this.#fillSegmented(id, o, false, protoCode); return
+      case KIND_PATCH: if (isChunkedBase(this.buf[this.pos])) this.#fillPatchedBuffer(id, o); else this.#fillSegmented(id, o, true, protoCode); return
       case KIND_CHUNKED: {
         const base = this.u8(), c = readChunked(this, id), props = this.#props()
         fillChunks(this, id, o, base, c)
@@ -229,7 +230,7 @@ export class Restorer extends ValueReader {
   }
 
   /** Fills a segmented collection from its SEGMENT records (and a PATCH record's changes, patch-record.ts); records the references of each. */
-  #fillSegmented(id: number, o: object, patched: boolean): void {
+  #fillSegmented(id: number, o: object, patched: boolean, protoCode: number): void {
     const base = this.u8()
     const n = this.varint()
     const count = this.count(1)
@@ -250,6 +251,7 @@ export class Restorer extends ValueReader {
       const from = this.pos
       this.scratch.n = 0
       if (base === KIND_ARRAY) entries = this.elements(o as unknown[], entries, k)
+      else if (base === KIND_DICT) { this.dictEntries(o as Record<string, unknown>, k, protoCode, true); entries += k }
       else {
         if (base === KIND_MAP) this.mapEntries(o as Map<unknown, unknown>, k)
         else this.setEntries(o as Set<unknown>, k)
@@ -265,8 +267,15 @@ export class Restorer extends ValueReader {
     if (base === KIND_ARRAY) (o as unknown[]).length = b
     if (patch !== null) applyParts(this, id, o, base, n, patch)
     this.segments.set(id, list)
-    this.bases.set(id, { base, segIds, entries: b, patch })
+    this.bases.set(id, { base, segIds, entries: b, patch, size: n })
     this.#partsDone(id, o, patch === null ? segIds : [...segIds, ...patch.parts], props)
+    if (base === KIND_DICT) {
+      if (protoCode === PROTO_BUILTIN) noteKeys(o, n)      // the encoder lists its keys with Object.keys (wide.ts)
+      if (this.flags !== null) {       // dirty.ts inv. D2, D3, as for a DICT record
+        this.flags.ordinary[id] = 1
+        if (props === null) this.flags.plain[id] = 1
+      }
+    }
   }
 
   /** A buffer's PATCH record (binary-patch.ts): its chunks, then its parts in order. */

@@ -42,6 +42,14 @@ const EMPTY_KEYS: readonly string[] = []
 export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, start: number, proto: number): readonly string[] {
   e.skind = S_OBJECT
   if (proto === PROTO_BUILTIN) e.plainRecords++
+  if (e.ctx.dirty.changes.size !== 0) {     // a segmented dictionary behind its proxy: a PATCH part from its log, with no key listed (patch-record.ts inv. PR6)
+    const c = e.ctx.dirty.changes.get(o)
+    if (c !== undefined) {
+      const n = c.size0 - c.del.size + c.add.size
+      if (proto < PROTO_CLASS_BASE && !e.cap && n > SEGMENT_MIN && !anyFailed() && e.nothingToInspect() && writePatch(e, o, n, start, KIND_DICT)) return countKeys(e, n)
+      e.ctx.dirty.changes.delete(o)     // change-log.ts inv. CL1: written another way (segmentedDict starts a new log)
+    }
+  }
   let keys: string[] | null = null
   if (anyFailed() && getterFailed(o)) keys = readable(e, o)     // trap-failures.ts inv. TF2
   else if (proto === PROTO_BUILTIN && e.forIn && !e.manyShapes() && !isWide(o)) {   // most objects of varied shapes miss it, then pay Object.keys too; wide ones always do (wide.ts)
@@ -57,6 +65,7 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
     e.classDrop(proto, KIND_OBJECT)
     if (info?.hooks) { if (e.cap) e.sh!.push(keys); stateful(e, id, o, keys, start, info.hooks); return keys }
   }
+  if (keys.length > SEGMENT_MIN && proto < PROTO_CLASS_BASE) { segmentedDict(e, o, keys, start, proto); return keys }     // built-in or null prototype (a class instance keeps its keys inline)
   // Keys inline (DICT) for many keys, and for the first object of a shape the trie does not
   // have while most of the point's plain objects have shapes of their own (Encoder.manyShapes):
   // a SHAPE record and a trie path for a shape used once cost more than the keys in the
@@ -83,6 +92,27 @@ export function objectBody(e: Encoder, id: number, o: Record<string, unknown>, s
   w.varint(shapeId(e, node))
   for (let i = 0; i < keys.length; i++) { const k = keys[i]; e.value(o[k], k, 'prop') }
   return keys
+}
+
+/**
+ * A plain object of more than SEGMENT_MIN own enumerable string keys (prototype built-in or
+ * null): a SEGMENTED record of base DICT (format 7) whose segments hold (key, value) pairs
+ * in the object's key order, cut by content as a Map's are, so that a point that re-encodes
+ * it writes only the segments whose bytes changed. Its shadow is a DICT's (S_OBJECT: the
+ * keys, then the values). Behind a proxy (not exposed) it gets a change log (change-log.ts
+ * inv. CL3), from which the next points write PATCH parts (patch-record.ts inv. PR6).
+ */
+function segmentedDict(e: Encoder, o: Record<string, unknown>, keys: string[], start: number, proto: number): void {
+  if (proto === PROTO_BUILTIN) noteKeys(o, keys.length)
+  if (e.cap) e.sh!.push(keys)
+  const n = keys.length
+  const main = e.w
+  const cut = new SegmentCutter(e.holder, n, e.w = e.seg, e.scratch, e.ctx, e.aux)
+  try {
+    for (let i = 0; i < n; i++) { const k = keys[i]; cut.w.str(k); e.value(o[k], k, 'prop'); cut.entry(entryHash(cut.w.buf, cut.entryStart, cut.w.pos)) }
+  } finally { e.w = main }
+  e.dicts++      // write.ts inv. F6: format 7
+  endSegmented(e, KIND_DICT, n, start, cut, e.cap ? undefined : o)
 }
 
 /**

@@ -127,6 +127,8 @@ export class Encoder {
   records = 0
   /** ERROR and BOXED records encoded in this point (the version is format 6: write.ts inv. F6). */
   natives = 0
+  /** Records of segmented plain objects (base KIND_DICT: SEGMENTED, PATCH records and parts) written by this point: it needs format 7 (write.ts inv. F6). */
+  dicts = 0
   readonly ctx: EncoderContext
   /** Kind and proto code of each object, and the CLASS records (encode-classes.ts). */
   readonly #cls: Classifier
@@ -284,6 +286,7 @@ export class Encoder {
    */
   record(id: number, o: object, kind: number, proto: number, names = NAMES_UNKNOWN): void {
     this.holder = id
+    this.#names = names
     this.holderDropped = undefined
     this.scratch.n = 0
     const refs = this.ctx.refs
@@ -371,6 +374,18 @@ export class Encoder {
    * instance that is not exposed and whose `plain` flag is set (dirty.ts inv. D2) has nothing
    * beyond its body, known without the `Reflect.ownKeys` look of `nothingBeyond`.
    */
+  /** What `record` was given of the current record's own names (inv. 4). */
+  #names = NAMES_UNKNOWN
+
+  /**
+   * True if the current record (a plain object, `holder`) will get no PROPS section and no
+   * inspection (inv. 5, or `properties: 'enumerable'`): a dictionary's PATCH record, whose
+   * body lists no keys, is written only then (patch-record.ts inv. PR6).
+   */
+  nothingToInspect(): boolean {
+    return !this.ctx.inspect || this.#plainTrusted(this.holder, KIND_OBJECT, this.#names)
+  }
+
   #plainTrusted(id: number, kind: number, names: number): boolean {
     if (!this.trustPlain || kind !== KIND_OBJECT || names !== NAMES_UNKNOWN || this.cap || !this.#early) return false
     const plain = this.ctx.dirty.plain

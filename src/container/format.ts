@@ -41,6 +41,21 @@
  * as version 6 (write.ts inv. F6): a graph without errors or boxed primitives is written as
  * version 5, which format-5 libraries still open; a format-5 library refuses a version-6
  * file (UnsupportedVersionError) rather than take the new kinds for damage.
+
+ * Format version 7 (meta.ts) stores a plain object of more than 256 own enumerable string
+ * keys (prototype built-in or null) as a collection of base kind DICT: a SEGMENTED record
+ * whose SEGMENT records hold (string key, value) pairs in the object's key order, cut by
+ * content as a Map's are, and, after a restore, a PATCH record and parts as a Map's whose
+ * keys are strings (patch-record.ts inv. PR6). Before, such an object was one DICT record
+ * rewritten whole at every point that changed it (12 MB for a million keys). Restore
+ * (inv. PR6) sets the segments' keys in order (a key met twice is damage), then applies
+ * each part: delete each `del` key (own), set each `upd` key (own) in place, then delete
+ * and set each `add` key in order, counting keys as it goes (the object is never listed);
+ * JavaScript orders the result as it ordered the original (integer-like keys ascending,
+ * then strings in the order they were set). The PROPS section follows the SEGMENTED or
+ * PATCH record's body as for any collection. Only a version whose log holds such a record
+ * is written as version 7 (write.ts inv. F6); a format-6 library refuses it
+ * (UnsupportedVersionError), where it would have taken base kind DICT for damage.
  *
  * Object record:
  *
@@ -78,15 +93,15 @@
  * | SHAPE | varint count, count string values (the keys, in order) |
  * | CLASS | string value: the registered class name |
  * | GONE | string value: why the object can no longer persist (its prototype was changed to an unregistered one); references to it restore as null |
- * | SEGMENTED | u8 base kind (ARRAY, MAP or SET), varint entries (array length), varint count, count x varint SEGMENT id (segments.ts) |
- * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP) |
+ * | SEGMENTED | u8 base kind (ARRAY, MAP, SET, or DICT: format 7), varint entries (array length; a dictionary's keys), varint count, count x varint SEGMENT id (segments.ts) |
+ * | SEGMENT | varint entries, then the entries: values (ARRAY, SET) or key, value pairs (MAP), or (string value key, value) pairs (DICT: keys unique over all the segments) |
  * | BUFFER | varint n, n bytes: a Node Buffer that views part of a larger ArrayBuffer (Node's 8 KiB pool, usually), stored with its own bytes only, like `v8.serialize` does, so unrelated pool memory never reaches the file |
  * | STATEFUL | an instance of a class with save/revive hooks (classes.ts): varint count, count x (string value key, value), then one value: the state `save(instance)` returned. Its proto is always a class. Restore makes the instance with the class's `create` hook and calls `revive(instance, state)` once the whole graph is built |
  * | CHUNKED | u8 base kind (BYTES: an ArrayBuffer, or BUFFER: a Buffer's own bytes), varint byteLength n, varint m (0: fixed length; else a resizable ArrayBuffer of maxByteLength m - 1 >= n), varint chunk size s (> 0), varint count (= ceil(n / s)), count x varint CHUNK id (binary.ts) |
  * | CHUNK | the bytes of one chunk, to the end of the record: chunk i of its CHUNKED record holds bytes [i*s, min(n, (i+1)*s)) and has exactly that length |
  * | ERROR | format version 6: u8 type (natives.ts ERROR_TYPES index: 0 Error, 1 EvalError, 2 RangeError, 3 ReferenceError, 4 SyntaxError, 5 TypeError, 6 URIError, 7 AggregateError). Proto 0 is that type's prototype, else null or a registered class (whose prototype chain holds the type's). Everything else (`message`, `stack`, `cause`, `errors`, other own properties) is the PROPS section. Restore (natives.ts inv. N1): `new` the type's constructor, delete the own properties it made (`stack`, `errors`), then the PROPS section |
  * | BOXED | format version 6: one tagged value, a string, number, boolean or bigint (never a reference): `Object(value)`. Proto 0 is its wrapper's prototype (String.prototype, ...). Own properties in the PROPS section, but a String object's index keys below its length and `length` (natives.ts inv. N2) |
- * | PATCH | format version 4 (form 1 parts: 5); one of five forms, told apart by the first body byte (0 or 1: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP or SET), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references (form 0, format 4). A collection's part of format 5 (form 1): u8 1, u8 base kind, varint id of its collection, varint entries after it, then the changes as in form 0, but a key or value may be a reference (TAG_REF to an object record current in the same version, never a descriptor; never DROPPED). A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
+ * | PATCH | format version 4 (form 1 parts: 5); one of five forms, told apart by the first body byte (0 or 1: a part) and the base kind. A collection (patch-record.ts): u8 base kind (ARRAY, MAP, SET, or DICT: format 7), varint entries n, varint count, count x varint SEGMENT id (its base, as in SEGMENTED), varint b (entries the segments hold), varint p, p x varint id of a PATCH part (applied in order). A collection's part (never referenced but by its collection): u8 0, u8 base kind, varint entries after it, then one point's changes: ARRAY: varint k, k x (varint index, value); MAP: varint d, d x key (deleted), varint u, u x (key, value) (set in place), varint a, a x (key, value) (appended, in order); SET: varint d, d x value (deleted), varint a, a x value (appended, in order); keys and values are never references (form 0, format 4). A collection's part of format 5 (form 1): u8 1, u8 base kind, varint id of its collection, varint entries after it, then the changes as in form 0, but a key or value may be a reference (TAG_REF to an object record current in the same version, never a descriptor; never DROPPED). A dictionary's part (format 7, form 1 only): u8 1, u8 DICT, varint id of its dictionary, varint keys after it, varint d, d x string value key (deleted: own before, unless set again below), varint u, u x (string value key, value) (set in place: own), varint a, a x (string value key, value) (deleted if own, then set: last among the string keys). A buffer (binary-patch.ts): u8 base kind (BYTES or BUFFER), then the fields of a CHUNKED record after its base kind (n, m, s, count, count x CHUNK id), varint p, p x varint id of a PATCH part. A buffer's part: u8 0, u8 base kind, varint n (the buffer's length), varint k, k x (varint offset, varint length l, l bytes), ranges ascending and apart |
  *
  * PROPS section (props.ts): any object record (all kinds above but SHAPE, CLASS, GONE,
  * SEGMENT, CHUNK and PATCH parts) may end with one; it is there when bytes remain after the kind's body.

@@ -79,7 +79,7 @@ import type { ChunkedFound, Restorer, SegmentKey } from './decode.js'
 import type { ContainerTables } from './tables.js'
 import type { LazyFill } from './barrier.js'
 import { RestoredSegments, SegmentRef } from './segments.js'
-import { PatchPart, entriesOf } from './patch-record.js'
+import { PatchPart } from './patch-record.js'
 import { BinaryPart } from './binary-patch.js'
 import { ClassRef } from './classes.js'
 import { BinaryChunk } from './binary.js'
@@ -127,7 +127,7 @@ export function adoptFound(t: ContainerTables, f: Found): void {
       if (b.patch === null) continue
       c.parts.push(...b.patch.parts)
       c.total = b.patch.total
-      c.size0 = entriesOf(f.objects[owner] as object, b.base)
+      c.size0 = b.size     // the record's count: decode.ts checked the collection has it (a dictionary's keys are not listed)
     }
   }
   for (const [id, cls] of f.classes) {

@@ -5,7 +5,7 @@
  * | OFFSET | SIZE | DESCRIPTION |
  * | ------ | ---- | ----------- |
  * | 0      | 4    | magic "PMCT" |
- * | 4      | 2    | format version of the records (5, or 6 when the log holds ERROR or BOXED records (format.ts, write.ts inv. F6); versions 1 to 4 are read too: version 4 is version 5 without PATCH parts that name their collection and may hold references (form 1, format.ts); version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
+ * | 4      | 2    | format version of the records (5, or 6 when the log holds ERROR or BOXED records, or 7 when it holds segmented dictionaries (format.ts, write.ts inv. F6); versions 1 to 4 are read too: version 4 is version 5 without PATCH parts that name their collection and may hold references (form 1, format.ts); version 3 is version 4 without PATCH records (format.ts); version 2 is version 3 without INDEX records and without bytes 64..76 below, version 1 is version 2 without STATEFUL, CHUNKED and CHUNK records and PROPS sections, format.ts) |
  * | 6      | 2    | reserved, 0 |
  * | 8      | 8    | log end in bytes (float64 LE, an integer) |
  * | 16     | 4    | root id (u32 LE) |
@@ -22,9 +22,9 @@
  * Invariant: a blob is accepted only with the magic, a known format version and a
  * matching CRC; anything else is "not a container" (no magic) or damage (CorruptionError).
  * A newer format version is UnsupportedVersionError (an older library refuses a file this
- * one wrote, rather than taking its new records for damage); every point writes version 5
- * or 6 (6 only when its log holds ERROR or BOXED records: write.ts inv. F6, so a file without
- * them still opens in a format-5 library), so a version-1 to -4 container is read as it is
+ * one wrote, rather than taking its new records for damage); every point writes version 5,
+ * 6 or 7 (6 only when its log holds ERROR or BOXED records, 7 only when it holds a segmented
+ * dictionary: write.ts inv. F6, so a file without them still opens in a format-5 library), so a version-1 to -4 container is read as it is
  * (versions 1-2 with no index: `indexAt` -1) and becomes version 5 at its next point.
  */
 import { crc32 } from 'node:zlib'
@@ -35,9 +35,13 @@ export const META_SIZE = 76
 const META_SIZE_2 = 68
 const MAGIC = 0x54434d50 // "PMCT" little-endian
 /** The newest format version this library reads (and writes when the log needs it: write.ts inv. F6). */
-export const FORMAT_VERSION = 6
-/** The format version written when the log holds no ERROR or BOXED record (write.ts inv. F6). */
+export const FORMAT_VERSION = 7
+/** The format version written when the log holds no ERROR or BOXED record nor a segmented dictionary (write.ts inv. F6). */
 export const FORMAT_BASE = 5
+/** The format version of a log that holds ERROR or BOXED records (natives.ts) but no segmented dictionary. */
+export const FORMAT_NATIVES = 6
+/** The format version of a log that holds a segmented dictionary (SEGMENTED or PATCH records of base DICT, patch-record.ts inv. PR6). */
+export const FORMAT_DICTS = 7
 
 export interface ContainerMeta {
   logEnd: number

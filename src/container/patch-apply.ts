@@ -4,8 +4,9 @@
  * PATCH record after its segment ids and applies its parts, in order, to the collection
  * its base segments built, recording each part's references (inv. PR2).
  */
-import { hasOwn, mapContains, mapSize, setSize } from './builtins.js'
-import { KIND_ARRAY, KIND_MAP, KIND_PATCH, TAG_REF } from './format.js'
+import { ObjectProto, hasOwn, mapContains, mapSize, setSize } from './builtins.js'
+import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_PATCH, TAG_REF } from './format.js'
+import { defineValue } from './shapes.js'
 import { isPatchValue } from './change-log.js'
 import type { PartReader } from './binary-patch.js'
 import { PmemError } from '../../regions/index.js'
@@ -63,6 +64,7 @@ function patchValue(r: PatchReader, refs: boolean): unknown {
  */
 export function applyParts(r: PatchReader, id: number, o: object, base: number, n: number, p: ReadPatch): void {
   const context = r.context
+  let keys = p.entries       // a dictionary's key count, kept as the parts apply (inv. PR6: never listed)
   for (const pid of p.parts) {
     if (r.enter(pid) !== KIND_PATCH) r.fail(`patched collection ${id} lists a record ${pid} that is not a patch part`)
     r.context = `part ${pid} of patched collection ${id}: `      // a damaged part's error names both (the reader's message and any other error's)
@@ -77,7 +79,11 @@ export function applyParts(r: PatchReader, id: number, o: object, base: number, 
       }
       const after = r.varint()
       r.beginRefs()
-      p.total += applyPart(r, o, base, after, refs)
+      if (base === KIND_DICT) {
+        if (!refs) r.fail('a dictionary part of format 4')
+        p.total += applyDictPart(r, o as Record<string, unknown>, keys, after)
+        keys = after
+      } else p.total += applyPart(r, o, base, after, refs)
       if (r.pos !== r.end) r.fail('trailing bytes')
       r.endRefs(pid)
     } catch (e) {
@@ -85,7 +91,7 @@ export function applyParts(r: PatchReader, id: number, o: object, base: number, 
       r.fail(`${(e as Error)?.message ?? String(e)}`)
     } finally { r.context = context }
   }
-  if (entriesOf(o, base) !== n) {
+  if ((base === KIND_DICT ? keys : entriesOf(o, base)) !== n) {
     r.fail(`patched collection ${id} does not have the ${n} entries its record says`)
   }
 }
@@ -93,6 +99,49 @@ export function applyParts(r: PatchReader, id: number, o: object, base: number, 
 /** Entries of collection `o` of base kind `base` (ARRAY: its length). */
 export function entriesOf(o: object, base: number): number {
   return base === KIND_ARRAY ? (o as unknown[]).length : base === KIND_MAP ? mapSize(o as Map<unknown, unknown>) : setSize(o as Set<unknown>)
+}
+
+/**
+ * Applies one part of a dictionary (patch-record.ts inv. PR6) that had `keys` own enumerable
+ * string keys before it and must have `after` after it: deletes (each own), sets in place
+ * (each own), then deletes and sets each added key in order, counting keys as it goes.
+ * Returns how many changes it held.
+ */
+function applyDictPart(r: PatchReader, o: Record<string, unknown>, keys: number, after: number): number {
+  const d = r.count(1)
+  for (let i = 0; i < d; i++) {
+    const k = dictKey(r)
+    if (!hasOwn(o, k)) r.fail('patch part deletes a key the dictionary does not hold')
+    delete o[k]
+    keys--
+  }
+  const u = r.count(2)
+  for (let i = 0; i < u; i++) {
+    const k = dictKey(r)
+    if (!hasOwn(o, k)) r.fail('patch part sets a key the dictionary does not hold')
+    put(o, k, patchValue(r, true))
+  }
+  const a = r.count(2)
+  for (let i = 0; i < a; i++) {
+    const k = dictKey(r)
+    if (hasOwn(o, k)) delete o[k]
+    else keys++
+    put(o, k, patchValue(r, true))
+  }
+  if (keys !== after) r.fail(`patch part leaves ${keys} keys, it says ${after}`)
+  return d + u + a
+}
+
+function dictKey(r: PatchReader): string {
+  const k = r.value()
+  if (typeof k !== 'string') r.fail('dictionary patch key is not a string')
+  return k as string
+}
+
+/** `o[k] = v` as an own data property (a store of a key Object.prototype has, `__proto__`, would reach its accessor). */
+function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (hasOwn(ObjectProto, k)) defineValue(o, k, v)
+  else o[k] = v
 }
 
 /** Applies one part (the reader on its changes); returns how many changes it held. */

@@ -54,9 +54,22 @@
  *   PR5. A collection whose record has parts is re-encoded whole when it is not patched
  *        again: never by patch-segments.ts, which keeps segments it does not read (their
  *        bytes are the base's; the parts' changes to them would be lost).
+ *   PR6. A plain object of more than SEGMENT_MIN own enumerable string keys (base KIND_DICT,
+ *        format 7; proto built-in or null, never a class) is patched as a Map of string
+ *        keys (change-log.ts inv. CL3): a part's keys are strings, its `add` keys are set
+ *        in order after deleting each (so a string key deleted and set again is last among
+ *        the string keys; integer-like keys are ordered by the object, as JavaScript
+ *        orders them). The encoder writes one only behind a proxy (never for an exposed
+ *        object: its changes are the comparison's, and it is re-encoded by segments), only
+ *        when the record gets no PROPS section nor inspection (`nothingToInspect`: the
+ *        object's `plain` flag, dirty.ts inv. D2; so no key is listed at the point), and
+ *        only when every logged key agrees with the object (`del` keys absent unless
+ *        added again, `upd` and `add` keys own): the count the record says is the log's (size0 - |del| + |add|),
+ *        never a listing. Restore counts keys as it applies (no listing either): each
+ *        `del` and `upd` key must be own, each `add` key adds one if it was not.
  */
 import { hasOwn, mapContains, mapEach, mapFetch, setEach } from './builtins.js'
-import { KIND_ARRAY, KIND_MAP, KIND_PATCH, PROTO_BUILTIN } from './format.js'
+import { KIND_ARRAY, KIND_DICT, KIND_MAP, KIND_PATCH, PROTO_BUILTIN } from './format.js'
 import { MAX_PARTS, isPatchValue, type Changes } from './change-log.js'
 import { PartRef, SegmentRef } from './segments.js'
 import type { ByteWriter } from './writer.js'
@@ -107,6 +120,7 @@ export function writePatch(e: Encoder, o: object, n: number, start: number, base
     e.records++
     c.written(pid, n)
   }
+  if (base === KIND_DICT) e.dicts++      // write.ts inv. F6: format 7
   collectionRecord(e, c, base, n, start)
   return true
 }
@@ -339,6 +353,7 @@ function changes(e: Encoder, o: object, c: Changes, base: number, n: number): bo
     }
     return true
   }
+  if (base === KIND_DICT) return dictChanges(e, o as Record<string, unknown>, c)
   const isMap = base === KIND_MAP
   const m = o as Map<unknown, unknown>, s = o as Set<unknown>
   w.varint(c.del.size)
@@ -364,6 +379,31 @@ function changes(e: Encoder, o: object, c: Changes, base: number, n: number): bo
       e.value(v, k, 'mapValue')
     } else if (!setHas.call(s, k)) return false
   }
+  return true
+}
+
+/** A dictionary's part (inv. PR6): as a Map's, string keys; false if a logged key disagrees with the object or a value cannot persist. */
+function dictChanges(e: Encoder, d: Record<string, unknown>, c: Changes): boolean {
+  const w = e.w
+  w.varint(c.del.size)
+  for (const k of c.del) {
+    if (typeof k !== 'string' || (hasOwn(d, k) && !c.add.has(k))) return false      // a key deleted and set again is in both (change-log.ts's table)
+    w.str(k)
+  }
+  w.varint(c.upd.size)
+  for (const k of c.upd) if (!dictEntry(e, d, k)) return false
+  w.varint(c.add.size)
+  for (const k of c.add) if (!dictEntry(e, d, k)) return false
+  return true
+}
+
+/** Writes key `k` and its value if it is an own property of `d` whose value persists (inv. PR6). */
+function dictEntry(e: Encoder, d: Record<string, unknown>, k: unknown): boolean {
+  if (typeof k !== 'string' || !hasOwn(d, k)) return false
+  const v = d[k]
+  if (!persistable(e, v)) return false
+  e.w.str(k)
+  e.value(v, k, 'prop')
   return true
 }
 

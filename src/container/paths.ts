@@ -79,7 +79,7 @@ export function droppedStep(d: DroppedAt): string {
 }
 
 /**
- * The objects collection `o` (an array, Map or Set) holds now: its elements, keys and values,
+ * The objects collection `o` (an array, Map, Set or segmented dictionary) holds now: its elements, keys and values,
  * entries (a container's proxy as its target too). A BigSet (big-map.ts inv. BM2): an array
  * may hold more objects than a V8 Set can (before session 16, `c.dropped` over an array of
  * more than 2^24 objects threw `RangeError: Set maximum size exceeded`).
@@ -98,6 +98,9 @@ function membersOf(o: unknown, targetOf: (p: object) => object | undefined): Big
     const a = o as unknown[]
     if (a.length <= DENSE_MAX) for (let i = 0; i < a.length; i++) add(a[i])
     else for (const k of objectKeys(a)) add((a as unknown as Record<string, unknown>)[k])     // made sparse and huge since its segments were written: its elements only
+  } else if (typeof o === 'object' && o !== null) {       // a segmented dictionary (patch-record.ts inv. PR6): its values
+    const d = o as Record<string, unknown>
+    for (const k of objectKeys(d)) add(d[k])
   }
   return members
 }

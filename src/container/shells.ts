@@ -171,7 +171,7 @@ export class Shells {
     const protoCode = r.varint()
     if (kind === KIND_GONE) { this.objects[id] = GONE; this.bind(GONE, id); return GONE }
     const base = kind === KIND_SEGMENTED || kind === KIND_PATCH || kind === KIND_CHUNKED ? r.u8() : kind
-    if ((kind === KIND_SEGMENTED || (kind === KIND_PATCH && !isChunkedBase(base))) && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET) r.fail(`segmented record of kind ${base}`)
+    if ((kind === KIND_SEGMENTED || (kind === KIND_PATCH && !isChunkedBase(base))) && base !== KIND_ARRAY && base !== KIND_MAP && base !== KIND_SET && base !== KIND_DICT) r.fail(`segmented record of kind ${base}`)
     if (kind === KIND_CHUNKED && !isChunkedBase(base)) r.fail(`chunked record of kind ${base}`)
     const proto = this.#proto(base, protoCode)
     let o: object
@@ -187,7 +187,13 @@ export class Shells {
       case KIND_SPARSE: o = []; break
       case KIND_MAP: o = new Map(); break
       case KIND_SET: o = new Set(); break
-      case KIND_PATCH: case KIND_SEGMENTED: o = isChunkedBase(base) ? chunkedShell(r, base) : base === KIND_ARRAY ? arrayShell(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break     // a buffer's PATCH record is chunked (binary-patch.ts)
+      case KIND_PATCH: case KIND_SEGMENTED:
+        if (base === KIND_DICT) {     // a dictionary (format 7, patch-record.ts inv. PR6): built-in or null prototype only
+          if (protoCode >= PROTO_CLASS_BASE) r.fail('segmented dictionary with a class prototype')
+          o = proto === ObjectProto ? dictionaryObject() : objectCreate(proto)
+          break
+        }
+        o = isChunkedBase(base) ? chunkedShell(r, base) : base === KIND_ARRAY ? arrayShell(entries(r)) : base === KIND_MAP ? new Map() : new Set(); break     // a buffer's PATCH record is chunked (binary-patch.ts)
       case KIND_DATE: o = new Date(r.f64()); break
       case KIND_REGEXP: {
         const src = r.value(), flags = r.value()

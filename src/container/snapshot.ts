@@ -64,6 +64,8 @@ export interface Snapshot {
   verified: number
   /** The batch holds ERROR or BOXED records: the version is format 6 (write.ts inv. F6). */
   natives: boolean
+  /** The batch holds records of segmented dictionaries (format 7, write.ts inv. F6). */
+  dicts: boolean
 }
 
 /**
@@ -135,7 +137,7 @@ function snapshotChanges(t: ContainerTables, out: SealedOutput, compact: (bytes:
   t.rootId = rootId
   const batch = enc.output()
   const keep = compact(batch.length) ? collect(t) : null
-  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: verified + watched, natives: enc.natives > 0 }
+  return { batch, mode: keep ? 'compact' : 'append', keep, rootId, highWater: t.table.highWater, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: verified + watched, natives: enc.natives > 0, dicts: enc.dicts > 0 }
 }
 
 /** A watched object differs from what it was when a call reached it raw: re-encoded whole (watch.ts inv. W3). */
@@ -173,7 +175,7 @@ function snapshotFirst(t: ContainerTables, out: SealedOutput): Snapshot {
   t.rootId = rootId
   t.needFull = false
   const high = t.table.highWater
-  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0 }
+  return { batch: output(enc, out), mode: 'rewrite', keep: null, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0, dicts: enc.dicts > 0 }
 }
 
 /** Encodes everything reachable from the root; ids no longer reachable are freed (inv. 2). */
@@ -212,5 +214,5 @@ function snapshotFull(t: ContainerTables, out: SealedOutput): Snapshot {
   }
   t.rootId = rootId
   t.needFull = false
-  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0 }
+  return { batch: output(enc, out), mode: 'rewrite', keep, rootId, highWater: high, objects: enc.records, live: 0, blockedMs: 0, start: 0, pipe: null, verified: 0, natives: enc.natives > 0, dicts: enc.dicts > 0 }
 }

@@ -75,12 +75,15 @@
  *      format-5 library scanning such a log would take the new kinds for damage). Opening a
  *      version-6 file starts from 6 (`format`, set by open.ts). So a format-5 library opens
  *      every file whose graph never held an error or a boxed primitive, and refuses the
- *      others with UnsupportedVersionError (meta.ts).
+ *      others with UnsupportedVersionError (meta.ts). Format 7 likewise: a version says 7
+ *      if its log may hold a SEGMENTED or PATCH record of base DICT (a plain object of more
+ *      than 256 keys, patch-record.ts inv. PR6), by the same rule (`dicts`), so a format-6
+ *      library refuses such a file and opens every other one.
  */
 import { FileSystemError, OutOfSpaceError, isSpaceErrno } from '../../regions/index.js'
 import { joinBatch } from './encode.js'
 import { compactLog, fitLog, readLog, writeLog } from './log.js'
-import { FORMAT_BASE, encodeMeta, type ContainerMeta } from './meta.js'
+import { FORMAT_BASE, FORMAT_DICTS, FORMAT_NATIVES, encodeMeta, type ContainerMeta } from './meta.js'
 import { indexRecord } from './index-record.js'
 import type { Backing } from './backing.js'
 import type { ChunkStore } from './store.js'
@@ -198,7 +201,7 @@ export class PointWriter {
     const meta: ContainerMeta = {
       logEnd: end, rootId: s.rootId, highWater: s.highWater, objectsWritten: s.objects, records: s.live,
       bytesWritten: recordBytes, compactedSize, time: Date.now(), blockedMs: s.blockedMs, indexAt,
-      format: s.natives || (s.mode !== 'rewrite' && (this.lost.natives || this.format > FORMAT_BASE)) ? 6 : FORMAT_BASE,     // inv. F6: a rewrite writes its own records alone
+      format: this.#formatOf(s),
     }
     store.setMeta(encodeMeta(meta))
     this.retryable = false      // inv. 4a: from here on a failure may leave the store's version in doubt
@@ -219,6 +222,14 @@ export class PointWriter {
     }
     this.lastStats = stats
     return stats
+  }
+
+  /** Inv. F6: the format version point `s` commits (a rewrite writes its own records alone; appends and compactions keep the earlier ones). */
+  #formatOf(s: Snapshot): number {
+    const kept = s.mode !== 'rewrite'
+    if (s.dicts || (kept && (this.lost.dicts || this.format >= FORMAT_DICTS))) return FORMAT_DICTS
+    if (s.natives || (kept && (this.lost.natives || this.format > FORMAT_BASE))) return FORMAT_NATIVES
+    return FORMAT_BASE
   }
 
   /** Inv. 4b: the committed version reached the file the path names, or the point fails. */

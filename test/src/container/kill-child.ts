@@ -5,7 +5,9 @@
  * `open <version> <sha1 of the graph>` once open, before each point `snap <version the point
  * will commit> <sha1 of the graph>`, and when a point is durable `done <version>`.
  * 'dict': the graph is a plain object of 10,000 keys (dict-kit.ts) changed in place, with
- * `track: 'barriers'` in lives of odd seeds (changes through proxies) and the default in others.
+ * `track: 'barriers'` in lives whose seed is 1 mod 3 (changes through proxies) and the default
+ * in others (after the first life, changes through its proxy too: PATCH parts from its change
+ * log, patch-record.ts inv. PR6; two such lives in a row restore parts and add to them).
  * Usage: node kill-child.js FILE SEED small|large|dict [COMPACT_FACTOR]
  */
 import './setup.js'
@@ -32,8 +34,15 @@ const init = (): { users: Map<number, User>; log: number[]; rows: Row[]; dict?: 
   if (dict) fillDict(g.dict = {}, DICT_KEYS)
   return g
 }
-const c = Container.open(file, { init, chunkSize: 4096, compactFactor, track: dict && seed % 2 === 1 ? 'barriers' : 'all' })
-const hash = (): string => canonicalHash(c.unwrap(c.root))
+const c = Container.open(file, { init, chunkSize: 4096, compactFactor, track: dict && seed % 3 === 1 ? 'barriers' : 'all' })     // 'dict': two default lives in a row, so that one restores the other's PATCH record and patches on
+// 'dict': the dictionary is read through its proxy (unwrapping it would expose it: then it is
+// compared at each point and re-encoded by segments, never patched from its change log,
+// patch-record.ts inv. PR6); the rest raw, in the root's key order, as the parent hashes it.
+const hash = (): string => {
+  if (!dict) return canonicalHash(c.unwrap(c.root))
+  const r = c.root
+  return canonicalHash({ users: c.unwrap(r.users), log: c.unwrap(r.log), rows: c.unwrap(r.rows), dict: r.dict })
+}
 const opened = c.version
 out(`open ${opened} ${hash()}`)
 let n = 0

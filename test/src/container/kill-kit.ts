@@ -30,6 +30,8 @@ export interface LivesOptions {
   /** The graph holds a plain object of 10,000 keys changed in place (kill-child.ts's 'dict'); every third reopen here is lazy. */
   dict?: boolean
   compactFactor?: number
+  /** Called with the file after each life's checks passed (while no process has it open). */
+  after?: (file: string, life: number) => void
   /** The plan of life `life`; lives run while `more(life)` holds. */
   plan: (life: number) => KillPlan
   more: (life: number) => boolean
@@ -88,6 +90,7 @@ export async function killLives(o: LivesOptions): Promise<LivesResult> {
     } finally {
       await c.close()
     }
+    o.after?.(o.file, life)
   }
   return { lives: life, durableLives, openKills, version: prev?.version ?? 0 }
 }

@@ -224,8 +224,8 @@ test('patch-record.ts inv. PR2: a damaged part that holds references is Corrupti
   }
 })
 
-test('meta.ts: a point writes format version 5 unless told 6 (write.ts inv. F6); version 4 is still read; version 7 is UnsupportedVersionError', () => {
-  assert.equal(FORMAT_VERSION, 6)
+test('meta.ts: a point writes format version 5 unless told 6 or 7 (write.ts inv. F6); version 4 is still read; version 8 is UnsupportedVersionError', () => {
+  assert.equal(FORMAT_VERSION, 7)
   const m = { logEnd: 10, rootId: 1, highWater: 2, objectsWritten: 1, records: 1, bytesWritten: 10, compactedSize: 0, time: 0, blockedMs: 0, indexAt: -1 }
   const withVersion = (v: number): Uint8Array => {
     const b = encodeMeta(m)
@@ -238,7 +238,8 @@ test('meta.ts: a point writes format version 5 unless told 6 (write.ts inv. F6);
   assert.equal(new DataView(encodeMeta({ ...m, format: 6 }).buffer).getUint16(4, true), 6)
   assert.equal(decodeMeta(withVersion(4), 'v4').logEnd, 10, 'a version-4 blob opens')
   assert.equal(decodeMeta(withVersion(6), 'v6').format, 6, 'a version-6 blob opens')
-  assert.throws(() => decodeMeta(withVersion(7), 'v7'), (e: unknown) => e instanceof UnsupportedVersionError)
+  assert.equal(decodeMeta(withVersion(7), 'v7').format, 7, 'a version-7 blob opens (segmented dictionaries)')
+  assert.throws(() => decodeMeta(withVersion(8), 'v8'), (e: unknown) => e instanceof UnsupportedVersionError)
 })
 
 test('verify.ts inv. V4, patch-record.ts writeVerifiedEntries: entries deleted from a Map and a Set held raw (re-added, appended, values changed too) are a PATCH part, not segments; restored exactly, in order', async () => {
