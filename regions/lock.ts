@@ -162,7 +162,7 @@ export class RegionLock {
   readonly #onCompromised: (err: Error) => void
   readonly #kept: KeptLock
 
-  /** True when this acquisition made the asides directory (inv. L8): a refused open removes it again. */
+  /** True when this acquisition made the asides directory (inv. L8): an open that is refused or writes nothing removes it again. */
   readonly #madeAsides: boolean
 
   private constructor(file: string, ownerText: string, onCompromised: (err: Error) => void, madeAsides: boolean) {
@@ -227,12 +227,12 @@ export class RegionLock {
   get compromised(): boolean { return this.#state === 'lost' }
 
   /**
-   * Releases the lock (inv. L4). Idempotent; never throws. `refused`: the open that took it
-   * failed, so the asides directory it made (inv. L8) is removed too when empty (a refused
-   * open leaves nothing beside the file); `deleted`: the file was deleted, so its asides
-   * directory goes too when empty, whoever made it.
+   * Releases the lock (inv. L4). Idempotent; never throws. `unwritten`: the open that took it
+   * failed or wrote nothing (region.ts inv. R9), so the asides directory it made (inv. L8) is
+   * removed too when empty: a refused open leaves nothing beside the file; `deleted`: the
+   * file was deleted, so its asides directory goes too when empty, whoever made it.
    */
-  release(how: 'kept' | 'refused' | 'deleted' = 'kept'): void {
+  release(how: 'kept' | 'unwritten' | 'deleted' = 'kept'): void {
     if (this.#state === 'released') return
     const wasHeld = this.#state === 'held'
     this.#state = 'released'
@@ -244,7 +244,7 @@ export class RegionLock {
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
     }
-    if (how === 'deleted' || (how === 'refused' && this.#madeAsides)) dropAsidesIfEmpty(this.#dir)
+    if (how === 'deleted' || (how === 'unwritten' && this.#madeAsides)) dropAsidesIfEmpty(this.#dir)
   }
 
   /** The refresh found our record gone or replaced (inv. L4, L5). Must not throw. */

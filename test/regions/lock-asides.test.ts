@@ -78,7 +78,7 @@ describe('the asides directory of a lock (lock.ts inv. L8)', () => {
     assert.deepEqual(fs.readdirSync(asides).sort(), ['new-7-0000000d', 'new-7-0000000e', 'new-7-00000010', 'stale-7-0000000f', 'stale-x'])
   })
 
-  it('inv. L3: something else at the asides path (a file, a symlink) refuses the writer by name, nothing changed; a refused open removes the asides directory it made', () => {
+  it('inv. L3: something else at the asides path (a file, a symlink) refuses the writer by name, nothing changed; a refused open, or one that wrote nothing, removes the asides directory it made', () => {
     const dir = tempDir()
     const file = join(dir, 'a.pm')
     Region.open(file, { size: 4096 }).close()
@@ -97,6 +97,12 @@ describe('the asides directory of a lock (lock.ts inv. L8)', () => {
     fs.writeFileSync(other, 'not a region')
     assert.throws(() => Region.open(other), { code: 'ERR_PMEM_NOT_A_REGION' })
     assert.ok(!fs.existsSync(asidesDirOf(lockDirOf(other))), 'the refused open left no asides directory')
+    Region.open(file).close()
+    assert.ok(!fs.existsSync(asides), 'an open that wrote nothing leaves nothing beside the file either (region.ts inv. R9)')
+    const r = Region.open(file)
+    r.flush()
+    r.close()
+    assert.ok(fs.existsSync(asides), 'one that wrote keeps it')
     Region.delete(file)
     assert.deepEqual(fs.readdirSync(dir).sort(), ['b.pm', 'elsewhere'], 'Region.delete removes the asides directory with the file')
   })
