@@ -126,6 +126,29 @@ test('group commits of one turn share one flush', async () => {
   assert.equal(eng.reader().readU32(eng.dataOffset + 4 * 19), 19)
 })
 
+test('eng. 11: a checkpoint or close with nothing committed since the last truncation flushes nothing (before session 17 each close wrote and msynced the control block); with a commit, close still checkpoints; eng. 5: a reopen still truncates', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  TxEngine.create(sim, { logSize: 16 * 1024 }).close()
+  let eng = TxEngine.open(sim)
+  const afterOpen = sim.flushCount
+  assert.ok(afterOpen > 0, 'the open truncated the log (eng. 5)')
+  eng.checkpoint()
+  eng.reader().readU32(eng.dataOffset)
+  eng.close()
+  assert.equal(sim.flushCount, afterOpen, 'an idle checkpoint and close flush nothing')
+  const before = sim.flushCount
+  eng = TxEngine.open(sim)
+  assert.ok(sim.flushCount > before, 'every writable open still truncates (eng. 5)')
+  eng.transaction(tx => tx.writeU32(eng.dataOffset, 7))
+  const afterCommit = sim.flushCount
+  eng.close()
+  assert.ok(sim.flushCount > afterCommit, 'a close after a commit flushes its data pages and truncates')
+  const image = sim.crash(1)
+  const again = TxEngine.open(image)
+  assert.equal(again.reader().readU32(again.dataOffset), 7)
+  again.close()
+})
+
 // Record layout in these tests (log inv. 5): the log area starts at user offset 4096, its record
 // area at 4096 + 4096; each 512-byte sector starts with an 8-byte stamp, so the first record of
 // an epoch starts at log offset 4104. A one-f64 transaction is a 48-byte record.
