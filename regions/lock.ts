@@ -4,8 +4,8 @@
  *
  * The lock is the directory `<file>.lock` holding `owner`, its holder's owner record (layout
  * in lock-owner.ts: pid, host, start time, PID namespace, boot id and a random token). It
- * appears with its record in one step (inv. L9): the holder makes `<file>.lock.new-<pid>-<hex>`,
- * writes `owner` in it and renames it to `<file>.lock`. While it holds the lock, a refresh
+ * appears with its record in one step (inv. L9): the holder makes
+ * `<file>.lock.asides/new-<pid>-<hex>`, writes `owner` in it and renames it to `<file>.lock`. While it holds the lock, a refresh
  * thread sets the directory's mtime to now every `lockTiming.updateMs` (lock-keeper.ts).
  *
  *     state     | event                                   | next
@@ -44,18 +44,40 @@
  *      thread (inv. K1), and a same-namespace contender judges by pid anyway.
  *  L7. No signal but SIGINT, SIGTERM and SIGHUP is listened to (inv. K4): SIGXFSZ stays
  *      ignored, so `ulimit -f` gives EFBIG errors, not a killed process.
- *  L8. A takeover that crashed between its rename and its rmdir, or whose put-back lost a
- *      race (inv. L3), leaves `<file>.lock.stale-<pid>-<8 hex>`; a writer killed while making
- *      its lock (inv. L9) leaves `<file>.lock.new-<pid>-<8 hex>`. Each writer that takes the
- *      lock removes those of its file (both kinds) that are provably stale leftovers of ours: a real
- *      directory (no symlink) named exactly so, holding nothing or only an `owner` record,
- *      whose record's holder is judged dead as a lock's is (inv. L1: by pid, or by an mtime
- *      older than `staleMs`), and, when it holds no record, whose mtime is older than
- *      `staleMs` (a takeover in progress has just emptied it). Anything else under that
- *      name (a file, other entries, a live holder's record) is left alone. Before session
- *      11 they were never removed. Cost: one readdir of the file's directory per writer open.
+ *  L8. Leftovers of killed writers live in the file's asides directory `<file>.lock.asides`
+ *      (asidesDirOf): a takeover that crashed between its rename and its rmdir, or whose
+ *      put-back lost a race (inv. L3), leaves `stale-<pid>-<8 hex>` there; a writer killed
+ *      while making its lock (inv. L9) leaves `new-<pid>-<8 hex>`. Each writer that takes the
+ *      lock lists that directory (not the file's directory) and removes the entries that are
+ *      provably stale leftovers of ours: a real directory (no symlink) named exactly so,
+ *      holding nothing or only an `owner` record, whose record's holder is judged dead as a
+ *      lock's is (inv. L1: by pid, or by an mtime older than `staleMs`), and, when it holds
+ *      no record, whose mtime is older than `staleMs` (a takeover in progress has just
+ *      emptied it, or a maker is between its mkdir and its record). Anything else (a file,
+ *      other entries, a live holder's record, another name) is left alone. Cost per writer
+ *      open: one lstat and one listing of a directory that is empty but for crashes and
+ *      contenders in progress, whatever the number of files beside the pool.
+ *      The asides directory stays once made: it is the mark that the leftovers of versions
+ *      before session 17, which made both kinds beside the file (`<file>.lock.stale-*`,
+ *      `<file>.lock.new-*`, by the same rules), were swept: a writer that finds no asides
+ *      directory lists the file's directory once, removes those that are provably stale
+ *      (the same judgment), and only then makes it (killed between the two: the next writer
+ *      sweeps again). A writer of an earlier version killed after that (two versions writing
+ *      one file) leaves its leftover beside the file, where any earlier-version writer of it
+ *      still sweeps it (session 11 to 16) and this version does not look again. Nothing at
+ *      the asides path but a real directory (a file, a symlink: it could lead elsewhere) is
+ *      refused as a foreign lock path is (inv. L3). An open that made it and is refused
+ *      (RegionLockedError, a file not a region...) removes it when empty, so a refused open
+ *      leaves nothing beside the file, and `Region.delete` removes it with the file; any
+ *      writer that finds it gone meanwhile (ENOENT at its mkdir) makes it again. The sweeps
+ *      need not hold the lock (the legacy one runs before it is taken): a leftover is
+ *      removed only when its holder is dead, and a taker that finds its aside removed under
+ *      it has nothing left to do. Before session 11 leftovers were never removed; sessions 11
+ *      to 16 listed the file's whole directory at every writer open (12 ms of a 14 ms open
+ *      beside 5,787 files).
  *  L9. A lock directory is never seen without its owner record: it is made complete under a
- *      name of its own (`.new-<pid>-<8 hex>`) and renamed into place, and only when nothing is
+ *      name of its own (`new-<pid>-<8 hex>` in the asides directory, inv. L8; beside the
+ *      file before session 17) and renamed into place, and only when nothing is
  *      at `<file>.lock`. (Before session 11 the directory was made with mkdir and the record
  *      written next: a process killed between the two left an empty lock that refused every
  *      writer for `staleMs`, which the containers' kill torture hit.) An empty lock directory
@@ -140,8 +162,12 @@ export class RegionLock {
   readonly #onCompromised: (err: Error) => void
   readonly #kept: KeptLock
 
-  private constructor(file: string, ownerText: string, onCompromised: (err: Error) => void) {
+  /** True when this acquisition made the asides directory (inv. L8): an open that is refused or writes nothing removes it again. */
+  readonly #madeAsides: boolean
+
+  private constructor(file: string, ownerText: string, onCompromised: (err: Error) => void, madeAsides: boolean) {
     this.file = file
+    this.#madeAsides = madeAsides
     this.#dir = lockDirOf(file)
     this.#ownerText = ownerText
     this.#onCompromised = onCompromised
@@ -159,22 +185,33 @@ export class RegionLock {
   static acquire(file: string, displayPath: string, action: string, hint: string, onCompromised: (err: Error) => void): RegionLock {
     const lockDir = lockDirOf(file)
     let holder: Judgement | undefined
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const ownerText = tryLock(lockDir)
-      if (ownerText !== undefined) {
-        const lock = new RegionLock(file, ownerText, onCompromised)
-        removeStaleAsides(lockDir) // inv. L8: while we hold the lock
-        return lock
+    let madeAsides = false
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const asides = ensureAsides(lockDir)
+        if (typeof asides === 'object') {
+          throw new RegionLockedError(`${action} "${displayPath}": the path of its lock's asides "${asidesDirOf(lockDir)}" is ${asides.foreign}, not a directory this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
+        }
+        if (asides === 'made') madeAsides = true
+        const ownerText = tryLock(lockDir)
+        if (ownerText !== undefined) {
+          const lock = new RegionLock(file, ownerText, onCompromised, madeAsides)
+          removeStaleAsides(asidesDirOf(lockDir)) // inv. L8: lists the file's asides only
+          return lock
+        }
+        const foreign = foreignEntry(lockDir)
+        if (foreign !== undefined) {
+          throw new RegionLockedError(`${action} "${displayPath}": its lock path "${lockDir}" is ${foreign}, not a lock this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
+        }
+        holder = judgeHolder(lockDir)
+        if (holder.alive) break
+        takeOver(lockDir, holder.ownerText)
       }
-      const foreign = foreignEntry(lockDir)
-      if (foreign !== undefined) {
-        throw new RegionLockedError(`${action} "${displayPath}": its lock path "${lockDir}" is ${foreign}, not a lock this library made; nothing was changed or removed. Move it away (or rename the region file), or open with { readOnly: true }`)
-      }
-      holder = judgeHolder(lockDir)
-      if (holder.alive) break
-      takeOver(lockDir, holder.ownerText)
+      throw lockedError(`${action} "${displayPath}"`, hint, lockDir, holder)
+    } catch (e) {
+      if (madeAsides) dropAsidesIfEmpty(lockDir) // refused: nothing of ours left beside the file
+      throw e
     }
-    throw lockedError(`${action} "${displayPath}"`, hint, lockDir, holder)
   }
 
   /**
@@ -189,8 +226,13 @@ export class RegionLock {
   /** True once the lock was found lost (inv. L4). */
   get compromised(): boolean { return this.#state === 'lost' }
 
-  /** Releases the lock (inv. L4). Idempotent; never throws. */
-  release(): void {
+  /**
+   * Releases the lock (inv. L4). Idempotent; never throws. `unwritten`: the open that took it
+   * failed or wrote nothing (region.ts inv. R9), so the asides directory it made (inv. L8) is
+   * removed too when empty: a refused open leaves nothing beside the file; `deleted`: the
+   * file was deleted, so its asides directory goes too when empty, whoever made it.
+   */
+  release(how: 'kept' | 'unwritten' | 'deleted' = 'kept'): void {
     if (this.#state === 'released') return
     const wasHeld = this.#state === 'held'
     this.#state = 'released'
@@ -202,6 +244,7 @@ export class RegionLock {
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') process.emitWarning(`Could not remove the lock of region "${this.file}": ${String(e)}`, 'PersistentMemoryWarning')
     }
+    if (how === 'deleted' || (how === 'unwritten' && this.#madeAsides)) dropAsidesIfEmpty(this.#dir)
   }
 
   /** The refresh found our record gone or replaced (inv. L4, L5). Must not throw. */
@@ -222,11 +265,21 @@ export class RegionLock {
 function tryLock(lockDir: string): string | undefined {
   if (pathExists(lockDir)) return undefined
   const ownerText = newOwnerText()
-  const fresh = `${lockDir}.new-${process.pid}-${randomBytes(4).toString('hex')}`
-  fs.mkdirSync(fresh)
+  const fresh = join(asidesDirOf(lockDir), `new-${asideTag()}`)
+  for (let attempt = 0; ; attempt++) {
+    try { fs.mkdirSync(fresh); break } catch (e) {
+      // the asides directory was removed meanwhile (a refused open's dropAsidesIfEmpty): make it again
+      if (errnoOf(e) !== 'ENOENT' || attempt >= 3) throw e
+      const again = ensureAsides(lockDir)
+      if (again !== 'made' && again !== 'there') throw e
+    }
+  }
+  lockSeam.step?.('fresh made')
   try {
     fs.writeFileSync(ownerPathOf(fresh), ownerText)
+    lockSeam.step?.('owner written')
     fs.renameSync(fresh, lockDir)
+    lockSeam.step?.('renamed into place')
     return ownerText
   } catch (e) {
     try { unlinkIfExists(ownerPathOf(fresh)); fs.rmdirSync(fresh) } catch { /* removed later when stale (inv. L8) */ }
@@ -296,29 +349,83 @@ function foreignEntry(lockDir: string): string | undefined {
 
 /** Removes a stale lock directory atomically (inv. L3); a lost race is left to the caller's retry. */
 function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
-  const aside = `${lockDir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`
+  const aside = join(asidesDirOf(lockDir), `stale-${asideTag()}`)
   try {
     fs.renameSync(lockDir, aside)
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return
+    if (errnoOf(e) === 'ENOENT') return // the lock went meanwhile, or the asides directory did: the caller retries
     throw e
   }
+  lockSeam.step?.('moved aside')
   if (readOwnerText(aside, false) !== deadOwnerText || foreignEntry(aside) !== undefined) {
     // We moved a lock taken meanwhile by a live process, or something not ours: put it back.
     try { fs.renameSync(aside, lockDir); return } catch { /* its holder will see it lost */ }
   }
   try {
     unlinkIfExists(ownerPathOf(aside))
+    lockSeam.step?.('aside emptied')
     fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
   } catch { /* something appeared in it: left aside, never deleted */ }
 }
 
 /**
- * Inv. L8: removes the provably stale leftovers `<lockDir>.stale-<pid>-<hex>` of crashed or
- * raced takeovers and `<lockDir>.new-<pid>-<hex>` of writers killed while making their lock
- * (inv. L9). Never throws.
+ * Inv. L8: the directory holding the asides of lock directory `lockDir`: the unfinished
+ * `new-<pid>-<hex>` directories of lock makers (inv. L9) and the `stale-<pid>-<hex>` ones of
+ * takeovers (inv. L3). It stays once made (it marks the sweep of older versions' leftovers
+ * beside the file as done); a refused open that made it and `Region.delete` remove it when empty.
  */
-function removeStaleAsides(lockDir: string): void {
+export function asidesDirOf(lockDir: string): string { return `${lockDir}.asides` }
+
+/** `<pid>-<8 hex>`: the tag of an aside name (unique per process and attempt). */
+function asideTag(): string { return `${process.pid}-${randomBytes(4).toString('hex')}` }
+
+/** Test seam (crash tests): called after each file-system step of making, taking over and sweeping a lock. */
+export const lockSeam: { step: ((name: string) => void) | null } = { step: null }
+
+/**
+ * Makes sure the asides directory of `lockDir` is there (inv. L8): 'made' when this call made
+ * it (after sweeping older versions' leftovers beside the file: the one listing of the
+ * file's directory), 'there', 'gone' when it could not be made (the caller's next step
+ * reports why), or what is at its path when that is not a real directory (a file, a
+ * symlink: refused as foreign, inv. L3).
+ */
+function ensureAsides(lockDir: string): 'made' | 'there' | 'gone' | { readonly foreign: string } {
+  const asides = asidesDirOf(lockDir)
+  let st: fs.Stats | undefined
+  try { st = fs.lstatSync(asides, { throwIfNoEntry: false }) } catch { return 'gone' } // ENOTDIR, EACCES: the mkdir says
+  if (st !== undefined) {
+    if (st.isDirectory()) return 'there'
+    return { foreign: st.isSymbolicLink() ? 'a symbolic link' : st.isFile() ? 'a regular file' : 'not a directory' }
+  }
+  removeLegacyAsides(lockDir)
+  lockSeam.step?.('legacy swept')
+  try { fs.mkdirSync(asides) } catch (e) {
+    return errnoOf(e) === 'EEXIST' ? ensureAsides(lockDir) : 'gone' // made meanwhile by another writer
+  }
+  lockSeam.step?.('asides made')
+  return 'made'
+}
+
+/** Removes the asides directory of `lockDir` when empty (never recursive: inv. L3). Never throws. */
+function dropAsidesIfEmpty(lockDir: string): void {
+  try { fs.rmdirSync(asidesDirOf(lockDir)) } catch { /* not empty, or gone: left as it is */ }
+}
+
+/** Inv. L8: removes the provably stale `new-<pid>-<hex>` and `stale-<pid>-<hex>` in `asides`. Never throws. */
+function removeStaleAsides(asides: string): void {
+  let names: string[]
+  try { names = fs.readdirSync(asides) } catch { return }
+  for (const name of names) {
+    if (/^(?:new|stale)-\d+-[0-9a-f]{8}$/.test(name)) removeIfStale(join(asides, name))
+  }
+}
+
+/**
+ * Inv. L8: the leftovers of versions before session 17, beside the file:
+ * `<lockDir>.stale-<pid>-<hex>` and `<lockDir>.new-<pid>-<hex>`. Lists the file's directory;
+ * run only when the asides directory is not there yet. Never throws.
+ */
+function removeLegacyAsides(lockDir: string): void {
   const dir = dirname(lockDir)
   const base = basename(lockDir)
   const kinds = [`${base}.stale-`, `${base}.new-`]
@@ -326,16 +433,24 @@ function removeStaleAsides(lockDir: string): void {
   try { names = fs.readdirSync(dir) } catch { return }
   for (const name of names) {
     const kind = kinds.find(k => name.startsWith(k))
-    if (kind === undefined || !/^\d+-[0-9a-f]{8}$/.test(name.slice(kind.length))) continue
-    const aside = join(dir, name)
-    try {
-      if (foreignEntry(aside) !== undefined || !fs.lstatSync(aside).isDirectory()) continue // inv. L3: not ours
-      const judged = judgeHolder(aside)
-      if (judged.alive) continue // a record of a live holder, or an empty one emptied just now
-      if (judged.ownerText !== undefined) unlinkIfExists(ownerPathOf(aside))
-      fs.rmdirSync(aside) // never recursive: fails if anything appeared in it
-    } catch { /* left for a later writer */ }
+    if (kind !== undefined && /^\d+-[0-9a-f]{8}$/.test(name.slice(kind.length))) removeIfStale(join(dir, name))
   }
+}
+
+/**
+ * Removes aside `aside` when it is provably a stale leftover of ours (inv. L8): a real
+ * directory holding nothing or only an `owner` record, whose holder is judged dead (inv. L1),
+ * or, empty, whose mtime is older than `staleMs`. Never throws.
+ */
+function removeIfStale(aside: string): void {
+  try {
+    if (foreignEntry(aside) !== undefined || !fs.lstatSync(aside).isDirectory()) return // inv. L3: not ours
+    const judged = judgeHolder(aside)
+    if (judged.alive) return // a record of a live holder, or an empty one emptied just now
+    if (judged.ownerText !== undefined) unlinkIfExists(ownerPathOf(aside))
+    lockSeam.step?.('sweep emptied')
+    fs.rmdirSync(aside) // never recursive: fails if anything appeared in it
+  } catch { /* left for a later writer */ }
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {

@@ -103,7 +103,7 @@ export function openRegionFile(displayPath: string, o: ResolvedOpenOptions, onLo
     }
     return { ...openExisting(displayPath, absPath, lock), created }
   } catch (e) {
-    lock.release()
+    lock.release('unwritten') // and its asides directory, when this open made it (lock.ts inv. L8)
     throw e
   }
 }
@@ -342,7 +342,7 @@ export function mapUserArea(file: RegionFile, userSize: number): Buffer {
 export function closeRegionFile(file: RegionFile): void {
   if (file.writerClaim !== null) clearWriterRecord(file.fd, file.writerClaim) // inv. L10, best effort
   fs.closeSync(file.fd)
-  file.lock?.release()
+  file.lock?.release('unwritten') // an open that failed (lock.ts inv. L8)
 }
 
 /** Validates the header of the region file at `path` against its size, without locking or mapping. */
@@ -359,6 +359,7 @@ export function deleteRegionFile(path: unknown): void {
   const absPath = resolve(path)
   const real = canonicalPath(path)     // inv. C8: the lock of the file, whichever path names it
   const lock = acquireLock(real, path, 'Cannot delete region', 'close it first', () => {})
+  let deleted = false
   try {
     removeCreateLeftover(real)
     const fd = openFd(path, absPath, true, 'Cannot delete region', '')
@@ -373,8 +374,9 @@ export function deleteRegionFile(path: unknown): void {
     }
     fs.unlinkSync(absPath)
     fsyncDir(dirname(absPath))
+    deleted = true
   } finally {
-    lock.release()
+    lock.release(deleted ? 'deleted' : 'unwritten') // the asides directory goes with the file (lock.ts inv. L8)
   }
 }
 

@@ -20,7 +20,9 @@
  *      `close()` throws `BrokenError` until the file is reopened.
  *  R9. An open alone never changes the file: close trims past the user area (inv. H3, R7)
  *      only after this life wrote (flush, grow, reserveAsync, appendStream), so a region
- *      whose opener refused it (a pool that does not fit) closes with every byte as found.
+ *      whose opener refused it (a pool that does not fit) closes with every byte as found,
+ *      and nothing beside it: the lock's asides directory, when this open made it, goes
+ *      too (lock.ts inv. L8; the next writer makes it again).
  *
  * Durability: `flush` (msync MS_SYNC of the covering pages) and `flushAsync` (the same msync
  * in a worker thread, flush-worker.ts; fdatasync on the thread pool where no thread can run,
@@ -347,7 +349,7 @@ export class Region implements RegionLike {
         try { fs.fdatasyncSync(this.#fd) } catch (e) { failure = this.#break('fdatasync at close failed', e) }
       }
     }
-    this.#file.lock?.release()
+    this.#file.lock?.release(this.#wrote || this.created ? 'kept' : 'unwritten') // inv. R9: and the lock's asides directory if this open made it (lock.ts inv. L8)
     if (this.#flushFile !== null) forgetInWorker(this.#flushFile)
     this.#fdatasync.closeWhenIdle()
     if (failure !== undefined) throw failure

@@ -114,6 +114,9 @@ export class InPlace {
     }
   }
 
+  /** True when no page was written in place since the last checkpoint (engine.ts eng. 11). */
+  get clean(): boolean { return this.#dirty.size === 0 }
+
   /** Flushes the pages written in place, then truncates the log (eng. 2). The log must be durable and applied. */
   checkpoint(): void {
     this.#flushDirtyPages()

@@ -45,9 +45,14 @@
  *      order, so replaying a prefix of the log gives a prefix of the history.
  *   4. A failing open changes nothing: recovery writes nothing before the whole log has been
  *      scanned and checked and every entry found inside the data area.
- *   5. Every writable open ends with the log truncated (a new epoch, log inv. 4), whatever
- *      the scan found: bytes past the recovered tail, stale or torn, can never be replayed by
- *      a later life. A crash during recovery leaves the old control block (the log replays
+ *   5. No record is appended into an epoch found at open: a writable open whose scan
+ *      replayed records (or stopped at `upToSeq`) truncates the log at once (a new epoch, log
+ *      inv. 4), and one that found no live record leaves the log as found and truncates before
+ *      its first commit appends (before session 17 it truncated at open too: a control block
+ *      msync per open, ~2 ms, even when the life committed nothing). So bytes past the
+ *      recovered tail, stale or torn, can never be replayed by a later life: they are either
+ *      behind a new epoch, or left exactly as this open found them (the next open scans the
+ *      same log). A crash during recovery leaves the old control block (the log replays
  *      again, idempotently: records hold absolute values) or the new one (data durable first).
  *   6. Nothing is written after `close()` or while the region is closed: `close()` inside a
  *      running transaction is refused (TransactionActiveError) and a commit finding the pool
@@ -67,6 +72,11 @@
       RegionLockedError and the engine turns broken (engine-path.ts). Since inv. L11 (the
       claim word) only a writer of an earlier version, which does not swap the word, can
       still replace it: kept as a defence in depth.
+  11. A checkpoint (close's included) that finds nothing appended since this life's last
+      truncation and no page written in place since does nothing: no control block write,
+      no msync (before session 17 every writer close paid one, ~2 ms, for an open that
+      committed nothing). Eng. 5 still holds: the open truncated, and no byte of the new
+      epoch exists, so the next life finds the log as this one left it.
  * Eng. 1, 2 and pub. 2-5 at each write in place, flush of data pages and truncation: engine-apply.ts.
  * An I/O error during commit or checkpoint leaves the engine broken (every call throws
  * BrokenError) until the file is reopened and recovered, like LMDB's MDB_PANIC (engine-life.ts).
@@ -129,6 +139,12 @@ export class TxEngine implements TxHost {
   readonly #path: EnginePath
   /** Recovery scanned and checked the log into `top` but has not written it yet (eng. 4). */
   #recoveryPending = false
+  /**
+   * Eng. 5: the open's scan found no live record and no `upToSeq` cut it short, so the open
+   * leaves the log as found instead of truncating it; true until this life's first truncation.
+   * No record is appended while it is true (`#commit` truncates first).
+   */
+  #truncationOwed = false
   /** Writable engines: writes in place, dirty pages, truncation, publication to readers (engine-apply.ts). */
   readonly #inPlace: InPlace | null
   /** Read-only engines: consistent snapshots beside a live writer (reader.ts). */
@@ -164,7 +180,9 @@ export class TxEngine implements TxHost {
   /** Formats `region` as a pool with a redo log of `logSize` bytes and returns its engine. */
   static create(region: RegionLike, opts: { logSize?: number } = {}): TxEngine {
     const { layout, log } = formatPool(region, opts.logSize) // pool.ts: checks, log, then superblock
-    return new TxEngine(region, layout, log)
+    const engine = new TxEngine(region, layout, log)
+    engine.#truncationOwed = false // eng. 5: a log just formatted holds no byte of its epoch
+    return engine
   }
 
   /**
@@ -355,7 +373,8 @@ export class TxEngine implements TxHost {
     if (this.region.closed) throw new RegionClosedError(`Cannot recover pool "${this.path}": region is closed`)
     const inPlace = this.#inPlace!
     inPlace.recover() // pub. 3: claims the block before the first change to the file
-    this.#life.guard(() => inPlace.checkpoint())
+    if (this.#truncationOwed) return // eng. 5: nothing replayed; the first commit truncates
+    this.#life.guard(() => this.#truncate())
   }
 
   #commit(durability: Durability): void {
@@ -367,6 +386,7 @@ export class TxEngine implements TxHost {
     if (durability === 'sync' || !this.log.fits(b.length)) this.#refuseIfMoved(false, () => undurable('commit', this.durableSeq, this.lastSeq))
     try {
       const log = this.log
+      if (this.#truncationOwed) this.#truncate() // eng. 5: never append into an epoch found at open
       if (!log.fits(b.length)) this.#checkpoint()
       const seq = log.nextSeq
       log.append(b.seal(seq, log.seed, log.durableTail), b.words)
@@ -411,7 +431,17 @@ export class TxEngine implements TxHost {
   #checkpoint(): void {
     this.finishRecovery()
     this.#flushLog()
-    this.#inPlace!.checkpoint() // eng. 2: data pages, then truncation
+    // eng. 11: nothing appended since this life's last truncation, or since an open that
+    // found no live record (eng. 5), and nothing written in place: a truncation (a control
+    // block write and its msync) would protect nothing
+    if (this.log.nextSeq === this.log.startSeq && this.#inPlace!.clean) return
+    this.#truncate()
+  }
+
+  /** Flushes the data pages written in place, then truncates the log (eng. 2): a new epoch. */
+  #truncate(): void {
+    this.#inPlace!.checkpoint()
+    this.#truncationOwed = false
   }
 
   /** Group commit (group-commit.ts): seals `top` for a shared flush; null when none may start. */
@@ -428,6 +458,7 @@ export class TxEngine implements TxHost {
     overlay.lastPos = this.log.tail
     if (overlay.pages.size > 0) this.top = overlay
     this.#recoveryPending = !this.region.readOnly
+    this.#truncationOwed = !this.region.readOnly && replayed === 0 && upToSeq === Infinity // eng. 5
     return replayed
   }
 

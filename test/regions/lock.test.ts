@@ -94,7 +94,8 @@ describe('RegionLock', () => {
     const lock = acquire(file)
     assert.equal(readLockOwner(file)?.pid, process.pid)
     lock.release()
-    assert.deepEqual(fs.readdirSync(join(file, '..')), [], 'no lock directory or aside copy is left')
+    assert.deepEqual(fs.readdirSync(join(file, '..')), ['a.pm.lock.asides'], 'no lock directory left')
+    assert.deepEqual(fs.readdirSync(`${lockDirOf(file)}.asides`), [], 'nor any aside copy (inv. L8)')
   })
 
   it('inv. L1: a killed holder that is not yet reaped (zombie) counts as dead', async (t) => {
@@ -139,7 +140,7 @@ describe('RegionLock', () => {
     assert.deepEqual(fs.readdirSync(join(file, '..')), ['a.pm.lock'], 'nothing left aside')
   })
 
-  it('inv. L8: leftovers of crashed or raced takeovers (<file>.lock.stale-<pid>-<hex>) are removed by the next writer when provably stale; nothing foreign or live is', async () => {
+  it('inv. L8: leftovers of older versions\' crashed or raced takeovers beside the file (<file>.lock.stale-<pid>-<hex>) are removed by the next writer when provably stale; nothing foreign or live is', async () => {
     const dir = tempDir()
     const file = join(dir, 'a.pm')
     const dead = { pid: await deadPid(), ...here }
@@ -165,7 +166,7 @@ describe('RegionLock', () => {
     const lock = acquire(file)
     lock.release()
     assert.deepEqual(fs.readdirSync(dir).sort(), [
-      'a.pm.lock.stale-4242-0000000c', 'a.pm.lock.stale-4242-0000000d', 'a.pm.lock.stale-4242-0000000e', 'a.pm.lock.stale-4242-0000000f',
+      'a.pm.lock.asides', 'a.pm.lock.stale-4242-0000000c', 'a.pm.lock.stale-4242-0000000d', 'a.pm.lock.stale-4242-0000000e', 'a.pm.lock.stale-4242-0000000f',
       'a.pm.lock.stale-4242-00000010', 'a.pm.lock.stale-x', 'b.pm.lock.stale-4242-0000000a', 'target',
     ])
     assert.deepEqual(fs.readdirSync(join(dir, 'target')), [])
@@ -194,11 +195,12 @@ describe('RegionLock', () => {
     assert.ok(seen.length >= 6, seen.join(' '))
     assert.ok(seen.every(s => !s.endsWith('EMPTY')), `an empty lock directory was visible: ${seen.join(' ')}`)
     assert.equal(seen[seen.length - 1], 'after renameSync:whole')
-    assert.deepEqual(fs.readdirSync(join(file, '..')), ['a.pm.lock'], 'no unfinished directory left')
+    assert.deepEqual(fs.readdirSync(join(file, '..')).sort(), ['a.pm.lock', 'a.pm.lock.asides'], 'no unfinished directory left')
+    assert.deepEqual(fs.readdirSync(`${lockDirOf(file)}.asides`), [])
     lock.release()
   })
 
-  it('inv. L8: a writer taking the lock removes the unfinished .new- directories of killed makers once stale, and only those that hold at most an owner record', async () => {
+  it('inv. L8: a writer taking the lock removes older versions\' unfinished .new- directories beside the file of killed makers once stale, and only those that hold at most an owner record', async () => {
     const dir = tempDir()
     const file = join(dir, 'a.pm')
     const old = new Date(Date.now() - lockTiming.staleMs - 5_000)
@@ -214,7 +216,7 @@ describe('RegionLock', () => {
     mk('b.pm.lock.new-5-eeeeeeee', ['owner'], true)     // another file's: kept
     fakeLock(file, { pid: await deadPid(), start: 1, ...here })
     acquire(file).release()
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['a.pm.lock.new-3-cccccccc', 'a.pm.lock.new-4-dddddddd', 'b.pm.lock.new-5-eeeeeeee'])
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['a.pm.lock.asides', 'a.pm.lock.new-3-cccccccc', 'a.pm.lock.new-4-dddddddd', 'b.pm.lock.new-5-eeeeeeee'])
   })
 
   it('an unreadable owner record counts as no record', () => {

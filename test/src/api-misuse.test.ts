@@ -164,7 +164,9 @@ function filesState(): Buffer {
     const st = fs.statSync(path.join(dir, name))
     // a writable open writes its writer record and its close zeros it (regions/lock.ts inv. L10):
     // a refused open of the plain region file leaves its bytes (compared below), not its mtime
-    const mtime = path.join(dir, name) === REGION ? '' : st.mtimeMs
+    // a writer's lock is made and moved aside in the file's asides directory (regions/lock.ts
+    // inv. L8), which changes its mtime: its entries are compared instead
+    const mtime = path.join(dir, name) === REGION ? '' : name.endsWith('.lock.asides') ? fs.readdirSync(path.join(dir, name)).join() : st.mtimeMs
     parts.push(Buffer.from(`${name}:${st.size}:${mtime};`))
   }
   for (const p of [POOL, REGION]) if (fs.existsSync(p)) parts.push(fs.readFileSync(p))

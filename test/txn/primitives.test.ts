@@ -126,6 +126,38 @@ test('group commits of one turn share one flush', async () => {
   assert.equal(eng.reader().readU32(eng.dataOffset + 4 * 19), 19)
 })
 
+test('eng. 5, 11: an open that finds no live record, a checkpoint and a close with nothing committed flush nothing (before session 17 the open and the close each wrote and msynced the control block); the first commit truncates before it appends; an open that replays truncates at once', () => {
+  const sim = SimRegion.create({ size: 64 * 1024 })
+  TxEngine.create(sim, { logSize: 16 * 1024 }).close()
+  const controlOf = (img: SimRegion): string => Buffer.from(img.unsafeBytes().subarray(LOG_BASE, LOG_BASE + 64)).toString('hex')
+  const control0 = controlOf(sim)
+  const before = sim.flushCount
+  let eng = TxEngine.open(sim)
+  eng.checkpoint()
+  eng.reader().readU32(eng.dataOffset)
+  eng.close()
+  assert.equal(sim.flushCount, before, 'an idle open, checkpoint and close flush nothing')
+  assert.equal(controlOf(sim), control0, 'and leave the log as found')
+  eng = TxEngine.open(sim)
+  eng.transaction(tx => tx.writeU32(eng.dataOffset, 7))
+  assert.notEqual(controlOf(sim), control0, 'the first commit truncated the log (a new epoch) before appending')
+  const image = sim.crash(1) // a crash before the close: the commit replays
+  eng.close()
+  const afterClose = sim.flushCount
+  const again = TxEngine.open(image)
+  assert.equal(again.recovered, 1)
+  assert.equal(again.reader().readU32(again.dataOffset), 7)
+  const replayedControl = controlOf(image)
+  again.close()
+  assert.ok(image.flushCount > 0)
+  assert.notEqual(replayedControl, control0)
+  assert.ok(sim.flushCount >= afterClose)
+  const third = TxEngine.open(image.crash(2))
+  assert.equal(third.recovered, 0, 'the replaying open truncated: nothing replays twice')
+  assert.equal(third.reader().readU32(third.dataOffset), 7)
+  third.close()
+})
+
 // Record layout in these tests (log inv. 5): the log area starts at user offset 4096, its record
 // area at 4096 + 4096; each 512-byte sector starts with an 8-byte stamp, so the first record of
 // an epoch starts at log offset 4104. A one-f64 transaction is a 48-byte record.

@@ -51,13 +51,40 @@ test('eng. 5, log inv. 4: no phantom transactions after two crashes (recovery th
   assert.equal(b[0]! + b[1]! + b[2]!, 300)
 })
 
-test('eng. 5: every writable open starts a new epoch, even on a clean log; a read-only open writes nothing', () => {
-  const { sim, eng } = bank()
+test('eng. 5: a writable open of a clean log starts a new epoch at its first commit, not before (since session 17); a read-only open writes nothing', () => {
+  const { sim, eng, A } = bank()
   eng.close()
   const epoch = TxEngine.open(SimRegion.fromImage(sim.durableImage(), { readOnly: true })).log.epoch
   const again = TxEngine.open(sim)
-  assert.equal(again.log.epoch, epoch + 1)
   assert.equal(again.recovered, 0)
+  assert.equal(again.log.epoch, epoch, 'the open left the log as found')
+  again.transaction(tx => tx.writeF64(A, 1))
+  assert.equal(again.log.epoch, epoch + 1, 'the first commit truncated first')
+  again.close()
+})
+
+test('eng. 5: lives that open a torn log and commit nothing leave it as found; a later life\'s commit still starts a new epoch, so the stale record is never replayed (four lives)', () => {
+  const { sim, eng, A, memo } = bank()
+  const first = eng.log.tail
+  eng.transaction(tx => transfer(tx, A, memo, 0, 1, 10, 1), { durability: 'none' })
+  eng.transaction(tx => transfer(tx, A, memo, 0, 2, 10, 2), { durability: 'none' })
+  const firstSector = LOG_BASE + first - first % SECTOR
+  const img = sim.volatileImage()
+  img.set(sim.durableImage().subarray(firstSector, firstSector + SECTOR), firstSector)
+  let life = SimRegion.fromImage(img)
+  for (let idle = 0; idle < 2; idle++) { // lives 2 and 3: open, read, close, then a crash
+    const e = TxEngine.open(life)
+    assert.equal(e.recovered, 0)
+    assert.deepEqual(balances(e, A), [100, 100, 100])
+    e.close()
+    life = life.crash(idle + 1)
+  }
+  const e4 = TxEngine.open(life)
+  assert.equal(e4.recovered, 0, 'still torn: the idle lives changed nothing')
+  e4.transaction(tx => transfer(tx, A, memo, 0, 2, 10, 3))
+  const e5 = TxEngine.open(life.processCrash())
+  assert.equal(e5.recovered, 1, 'only the durable transfer of life 4 is replayed, not the stale second record')
+  assert.deepEqual(balances(e5, A), [90, 100, 110])
 })
 
 test('eng. 4: a failing recovery writes nothing: damaged record after good ones', () => {

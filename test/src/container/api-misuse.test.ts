@@ -26,9 +26,10 @@ const missing = path.join(dir, 'missing.pmc')
 const other = path.join(dir, 'other.pmc')
 class Thing { v = 1 }
 
-/** Every file in the test directory with its bytes. */
+/** Every file in the test directory with its bytes (a lock's asides directory, regions/lock.ts inv. L8: its entries). */
 function snapshot(): Map<string, Buffer> {
-  return new Map(fs.readdirSync(dir).filter(f => !f.endsWith('.lock')).map(f => [f, fs.readFileSync(path.join(dir, f))]))
+  const contents = (f: string): Buffer => f.endsWith('.lock.asides') ? Buffer.from(fs.readdirSync(path.join(dir, f)).join('/')) : fs.readFileSync(path.join(dir, f))
+  return new Map(fs.readdirSync(dir).filter(f => !f.endsWith('.lock')).map(f => [f, contents(f)]))
 }
 
 function assertRows(rows: Row[]): void {
