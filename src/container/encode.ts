@@ -5,7 +5,7 @@
  * kind an object is stored as in kinds.ts, the descriptor records (SHAPE, CLASS, SEGMENT,
  * GONE) in records.ts, where segments are cut in segments.ts. This file holds the loops
  * that run per object and per value (keep them monomorphic: V8 inlines them): discovery,
- * values, the framing of each record; the body of each kind is written by encode-bodies.ts,
+ * values, the framing of each record; the body of each kind is written by encode-bodies.ts and encode-objects.ts,
  * the own-property checks and the PROPS section by encode-own.ts, the choice of loose ids
  * by loose-ids.ts, each object's kind and proto code (and the CLASS records) by
  * encode-classes.ts.
@@ -68,7 +68,8 @@ import type { DirtySet } from './dirty.js'
 import { S_GONE, type ShadowStore } from './shadow.js'
 import type { Verifier } from './verify.js'
 import { Classifier } from './encode-classes.js'
-import { arrayBody, binaryBody, mapBody, objectBody, setBody, viewBody } from './encode-bodies.js'
+import { arrayBody, binaryBody, mapBody, setBody, viewBody } from './encode-bodies.js'
+import { objectBody } from './encode-objects.js'
 import { NAMES_UNKNOWN, earlyNames, nothingBeyond, ownSection } from './encode-own.js'
 import { LooseSampler, manyShapes } from './loose-ids.js'
 
@@ -149,7 +150,7 @@ export class Encoder {
   /** Plain-object records of this point, and how many of them needed a shape new to it (loose ids, `discover`). */
   plainRecords = 0
   newShapes = 0
-  /** Key lists (joined) of the plain objects written as DICT for a shape the trie does not have (encode-bodies.ts `objectBody`). */
+  /** Key lists (joined) of the plain objects written as DICT for a shape the trie does not have (encode-objects.ts `objectBody`). */
   readonly dictSeen = new Set<string>()
   /** Decides loose ids before the point has enough plain records to tell (loose-ids.ts). */
   readonly #loose: LooseSampler

@@ -236,7 +236,7 @@ export const TAG_DROPPED = 0xab
 /**
  * Objects with more keys than this are stored as DICT (keys inline) rather than with a shape; so
  * is the first object of a key list in a point whose plain objects rarely share shapes
- * (encode-bodies.ts `objectBody`). A reader takes either for any plain object.
+ * (encode-objects.ts `objectBody`). A reader takes either for any plain object.
  */
 export const MAX_SHAPE_KEYS = 64
 

@@ -35,7 +35,7 @@ export const LOOSE_SAMPLES = 16
 /**
  * A quarter or more of `plainRecords` (LOOSE_RECORDS at least) needed a shape new to the
  * point: plain objects rarely share shapes here, so ids are loose and the for-in pass that
- * expects a known shape is skipped (encode-bodies.ts `objectBody`).
+ * expects a known shape is skipped (encode-objects.ts `objectBody`).
  */
 export function manyShapes(plainRecords: number, newShapes: number): boolean {
   return plainRecords >= LOOSE_RECORDS && 4 * newShapes > plainRecords
