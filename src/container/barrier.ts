@@ -107,10 +107,9 @@
  *      raw for the first time that can hold its objects as proxies (`#proxyOwn`: not a typed
  *      array, Map or Set; not exposed or watched already) is given, in its own data
  *      properties, the proxies `wrap` hands out for their restored values (what the program
- *      stored there raw stays as it is),
- *      and joins `swapped`: identity holds whichever path the program reads first, and its
- *      reach through them stays behind barriers (exposure.ts inv. E2). `c.unwrap` takes them
- *      back (E2). Before session 17 such an object's reach was exposed (default mode: the
+ *      stored there raw stays as it is), and joins `swapped`: identity holds whichever path
+ *      the program reads first, and its reach through them stays behind barriers
+ *      (exposure.ts inv. E2). `c.unwrap` takes them back (E2). Before session 17 such an object's reach was exposed (default mode: the
  *      proxies the program held were retired, so `===` with them failed) or raw (barriers,
  *      read-only: `e.cause === c.root.user` false).
  *  11. Default mode: an object handed out raw once it is exposed is handed out at once by
@@ -342,9 +341,10 @@ export class Barrier implements TrapHost {
    * read first, and a write through `e.cause` goes through a barrier. `v` joins `swapped`, so
    * exposure and watching (exposure.ts `addReach`) follow what it holds raw, not its record's
    * references. Left as they are: typed arrays (their index keys are not listed, and their
-   * named properties do not persist: props.ts), Maps and Sets (entries cannot be replaced in place), objects already exposed or
-   * watched (the program may hold what they reach raw), and a property that cannot be
-   * redefined (non-writable and non-configurable: what it holds is exposed with `v`).
+   * named properties do not persist: props.ts), Maps and Sets (entries cannot be replaced in
+   * place), objects already exposed or watched (the program may hold what they reach raw),
+   * objects the program made, and a property that cannot be redefined (non-writable and
+   * non-configurable: what it holds is exposed with `v`).
    */
   #proxyOwn(v: object): void {
     if (this.swapped.has(v) || isTypedArray(v) || isMap(v) || isSet(v)) return

@@ -71,7 +71,7 @@ export function restoreFrom(store: ChunkStore, where: string, classes: ClassRegi
   // restorer left where its index scan stopped, over a log read on demand): the whole
   // graph from a restorer of its own, as an open without `lazy` restores it. Before, the
   // same restorer went on and could leave an object unfilled (an AggregateError's
-  // `errors` came back as [ <1 empty item> ]: lazy-open.test.ts).
+  // `errors` came back as [ <1 empty item> ]: native-identity.test.ts).
   if (lazy) return restoreFrom(store, where, classes, false, onDemand)
   r.keyViews = lazyLog === null && inPlace === null     // the log is this restore's private copy (log.ts inv. 6)
   r.flags = { plain: new Uint8Array(meta.highWater), ordinary: new Uint8Array(meta.highWater) }
