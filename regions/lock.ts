@@ -124,17 +124,17 @@
  *      (MAX_LOCK_PATH_BYTES) writes neither.
  */
 import fs from 'node:fs'
-import { basename, dirname, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { RegionLockedError } from './errors.js'
 import { errnoOf, unlinkIfExists } from './file-io.js'
-import { describeOwner, isProcessAlive, newOwnerText, otherThreadOfOurs, parseOwner, pidIsMeaningful, type LockOwner } from './lock-owner.js'
+import { describeOwner, newOwnerText, parseOwner, type LockOwner } from './lock-owner.js'
 import { forget, keep, type KeptLock } from './lock-keeper.js'
+import { foreignEntry, judgeHolder, lockTiming, ownerPathOf, pathExists, readOwnerText, type Judgement } from './lock-judge.js'
+import { asideTag, asidesDirOf, dropAsidesIfEmpty, ensureAsides, lockSeam, removeStaleAsides } from './lock-asides.js'
 
 export { processStart, type LockOwner } from './lock-owner.js'
-
-/** Lock timing in milliseconds (updateMs must stay well below staleMs). Tests may lower them. */
-export const lockTiming = { staleMs: 10_000, updateMs: 5_000 }
+export { lockTiming } from './lock-judge.js'
+export { asidesDirOf, lockSeam } from './lock-asides.js'
 
 /**
  * Inv. L10: the live holder of lock directory `lockDir` (another name's lock, named by a
@@ -150,8 +150,6 @@ export function liveHolderOf(lockDir: string, token: string): LockOwner | undefi
 
 /** Path of the lock directory of region file `file` (writers pass its real name: region-file.ts inv. C8). */
 export function lockDirOf(file: string): string { return `${file}.lock` }
-
-function ownerPathOf(lockDir: string): string { return `${lockDir}/owner` }
 
 /** An exclusive lock on one region file, held from `acquire` to `release`. */
 export class RegionLock {
@@ -289,64 +287,6 @@ function tryLock(lockDir: string): string | undefined {
   }
 }
 
-function pathExists(p: string): boolean {
-  try { fs.lstatSync(p); return true } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return false
-    throw e
-  }
-}
-
-interface Judgement {
-  readonly alive: boolean
-  readonly owner: LockOwner | undefined
-  /** The owner file's exact text (undefined when missing), to recognise it at takeover. */
-  readonly ownerText: string | undefined
-}
-
-/** Decides whether the current holder of `lockDir` may still be alive (inv. L1). */
-function judgeHolder(lockDir: string): Judgement {
-  const ownerText = readOwnerText(lockDir, false)
-  const owner = parseOwner(ownerText)
-  if (owner !== undefined && pidIsMeaningful(owner) && !otherThreadOfOurs(owner)) {     // another thread of ours: by refresh time (lock-owner.ts inv. O4)
-    return { alive: isProcessAlive(owner), owner, ownerText }
-  }
-  let mtimeMs: number
-  try {
-    mtimeMs = fs.statSync(lockDir).mtimeMs
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return { alive: false, owner, ownerText } // released meanwhile: retry
-    throw e
-  }
-  return { alive: mtimeMs >= Date.now() - lockTiming.staleMs, owner, ownerText }
-}
-
-/** The owner record's text; undefined when missing (or, with `quiet`, unreadable for any reason). */
-function readOwnerText(lockDir: string, quiet: boolean): string | undefined {
-  try {
-    return fs.readFileSync(ownerPathOf(lockDir), 'utf8')
-  } catch (e) {
-    const code = errnoOf(e)
-    if (quiet || code === 'ENOENT' || code === 'ENOTDIR') return undefined
-    throw e
-  }
-}
-
-/**
- * What is at `lockDir` when it is not a lock of ours (inv. L3): "a regular file", "a symbolic
- * link", "a directory holding other files"...; undefined for a directory holding at most `owner`
- * (or nothing there any more).
- */
-function foreignEntry(lockDir: string): string | undefined {
-  let st: fs.Stats
-  try { st = fs.lstatSync(lockDir) } catch { return undefined }
-  if (st.isSymbolicLink()) return 'a symbolic link'
-  if (!st.isDirectory()) return st.isFile() ? 'a regular file' : 'not a directory'
-  let names: string[]
-  try { names = fs.readdirSync(lockDir) } catch { return undefined }
-  const other = names.find(n => n !== 'owner')
-  return other === undefined ? undefined : `a directory holding other files (${JSON.stringify(other)})`
-}
-
 /** Removes a stale lock directory atomically (inv. L3); a lost race is left to the caller's retry. */
 function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
   const aside = join(asidesDirOf(lockDir), `stale-${asideTag()}`)
@@ -366,91 +306,6 @@ function takeOver(lockDir: string, deadOwnerText: string | undefined): void {
     lockSeam.step?.('aside emptied')
     fs.rmdirSync(aside) // never recursive: only an empty lock directory goes (inv. L3)
   } catch { /* something appeared in it: left aside, never deleted */ }
-}
-
-/**
- * Inv. L8: the directory holding the asides of lock directory `lockDir`: the unfinished
- * `new-<pid>-<hex>` directories of lock makers (inv. L9) and the `stale-<pid>-<hex>` ones of
- * takeovers (inv. L3). It stays once made (it marks the sweep of older versions' leftovers
- * beside the file as done); a refused open that made it and `Region.delete` remove it when empty.
- */
-export function asidesDirOf(lockDir: string): string { return `${lockDir}.asides` }
-
-/** `<pid>-<8 hex>`: the tag of an aside name (unique per process and attempt). */
-function asideTag(): string { return `${process.pid}-${randomBytes(4).toString('hex')}` }
-
-/** Test seam (crash tests): called after each file-system step of making, taking over and sweeping a lock. */
-export const lockSeam: { step: ((name: string) => void) | null } = { step: null }
-
-/**
- * Makes sure the asides directory of `lockDir` is there (inv. L8): 'made' when this call made
- * it (after sweeping older versions' leftovers beside the file: the one listing of the
- * file's directory), 'there', 'gone' when it could not be made (the caller's next step
- * reports why), or what is at its path when that is not a real directory (a file, a
- * symlink: refused as foreign, inv. L3).
- */
-function ensureAsides(lockDir: string): 'made' | 'there' | 'gone' | { readonly foreign: string } {
-  const asides = asidesDirOf(lockDir)
-  let st: fs.Stats | undefined
-  try { st = fs.lstatSync(asides, { throwIfNoEntry: false }) } catch { return 'gone' } // ENOTDIR, EACCES: the mkdir says
-  if (st !== undefined) {
-    if (st.isDirectory()) return 'there'
-    return { foreign: st.isSymbolicLink() ? 'a symbolic link' : st.isFile() ? 'a regular file' : 'not a directory' }
-  }
-  removeLegacyAsides(lockDir)
-  lockSeam.step?.('legacy swept')
-  try { fs.mkdirSync(asides) } catch (e) {
-    return errnoOf(e) === 'EEXIST' ? ensureAsides(lockDir) : 'gone' // made meanwhile by another writer
-  }
-  lockSeam.step?.('asides made')
-  return 'made'
-}
-
-/** Removes the asides directory of `lockDir` when empty (never recursive: inv. L3). Never throws. */
-function dropAsidesIfEmpty(lockDir: string): void {
-  try { fs.rmdirSync(asidesDirOf(lockDir)) } catch { /* not empty, or gone: left as it is */ }
-}
-
-/** Inv. L8: removes the provably stale `new-<pid>-<hex>` and `stale-<pid>-<hex>` in `asides`. Never throws. */
-function removeStaleAsides(asides: string): void {
-  let names: string[]
-  try { names = fs.readdirSync(asides) } catch { return }
-  for (const name of names) {
-    if (/^(?:new|stale)-\d+-[0-9a-f]{8}$/.test(name)) removeIfStale(join(asides, name))
-  }
-}
-
-/**
- * Inv. L8: the leftovers of versions before session 17, beside the file:
- * `<lockDir>.stale-<pid>-<hex>` and `<lockDir>.new-<pid>-<hex>`. Lists the file's directory;
- * run only when the asides directory is not there yet. Never throws.
- */
-function removeLegacyAsides(lockDir: string): void {
-  const dir = dirname(lockDir)
-  const base = basename(lockDir)
-  const kinds = [`${base}.stale-`, `${base}.new-`]
-  let names: string[]
-  try { names = fs.readdirSync(dir) } catch { return }
-  for (const name of names) {
-    const kind = kinds.find(k => name.startsWith(k))
-    if (kind !== undefined && /^\d+-[0-9a-f]{8}$/.test(name.slice(kind.length))) removeIfStale(join(dir, name))
-  }
-}
-
-/**
- * Removes aside `aside` when it is provably a stale leftover of ours (inv. L8): a real
- * directory holding nothing or only an `owner` record, whose holder is judged dead (inv. L1),
- * or, empty, whose mtime is older than `staleMs`. Never throws.
- */
-function removeIfStale(aside: string): void {
-  try {
-    if (foreignEntry(aside) !== undefined || !fs.lstatSync(aside).isDirectory()) return // inv. L3: not ours
-    const judged = judgeHolder(aside)
-    if (judged.alive) return // a record of a live holder, or an empty one emptied just now
-    if (judged.ownerText !== undefined) unlinkIfExists(ownerPathOf(aside))
-    lockSeam.step?.('sweep emptied')
-    fs.rmdirSync(aside) // never recursive: fails if anything appeared in it
-  } catch { /* left for a later writer */ }
 }
 
 function lockedError(what: string, hint: string, lockDir: string, holder: Judgement | undefined): RegionLockedError {
