@@ -348,7 +348,7 @@ export class Barrier implements TrapHost {
    */
   #proxyOwn(v: object): void {
     if (this.swapped.has(v) || isTypedArray(v) || isMap(v) || isSet(v)) return
-    this.lazy?.reached(v)     // inv. 5: filled with what it reaches, as a raw hand-out is; its own properties are read below
+    this.lazy?.touch(v)     // inv. 5: its own properties are read below (what they reach: `wrap` fills it, or `rawOut` below with `v`)
     if (!holdsObjects(v)) return
     this.#host.stampAll()     // a restore's ids (tables.ts inv. T2): `fromRestore` below is exact
     const t = this.#table

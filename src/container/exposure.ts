@@ -25,7 +25,7 @@
  */
 import { dateTime, isDate, isMap, isSet, mapEach, objectKeys, setEach, viewParts } from './builtins.js'
 import { ClassRef } from './classes.js'
-import { eachHeldRaw, holdRaw } from './held.js'
+import { holdRaw } from './held.js'
 import { PartRef } from './segments.js'
 import { ShapeNode } from './shapes.js'
 import type { ContainerTables } from './tables.js'
@@ -96,18 +96,21 @@ export function heldSwapped(t: ContainerTables, id: number): boolean {
   return t.barrier.unswapping && t.barrier.swapped.has(t.table.objects[id] as object)
 }
 
-/** Pushes the ids of what `o` holds raw (inv. E2): its own properties' objects that are not proxies, and a DataView's buffer. */
+/** Pushes the ids of what `o` holds raw (inv. E2): its own properties' objects (a proxy has no id: not pushed), and a DataView's buffer. */
 function rawHeld(t: ContainerTables, o: object, stack: number[]): void {
-  const push = (x: unknown): void => { const id = t.table.idOf(x as object); if (id !== 0) stack.push(id) }
-  if (ArrayBuffer.isView(o)) push(viewParts(o)[0])
-  eachHeldRaw(o, x => t.table.targetOf(x), push)
+  if (ArrayBuffer.isView(o)) { const id = t.table.idOf(viewParts(o)[0]); if (id !== 0) stack.push(id) }
+  ownPropertyIds(t, o, stack)
 }
 
 /** Pushes the ids of the objects a Map's or Set's own properties hold (a dirty one: its record is stale). */
 function ownValues(t: ContainerTables, o: object, stack: number[]): void {
-  if (!isMap(o) && !isSet(o)) return
+  if (isMap(o) || isSet(o)) ownPropertyIds(t, o, stack)
+}
+
+/** Pushes the ids of the objects `o`'s own data properties hold (this container's proxies have none: idOf is 0). */
+function ownPropertyIds(t: ContainerTables, o: object, stack: number[]): void {
   for (const k of Reflect.ownKeys(o)) {
-    const x = Reflect.getOwnPropertyDescriptor(o, k)!.value as unknown
+    const x = Reflect.getOwnPropertyDescriptor(o, k)?.value as unknown
     if (typeof x !== 'object' || x === null) continue
     const id = t.table.idOf(x)
     if (id !== 0) stack.push(id)

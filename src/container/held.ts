@@ -46,12 +46,3 @@ export function holdRaw(v: object, targetOf: (x: object) => object | undefined):
     if (raw !== undefined && (d!.writable === true || d!.configurable === true)) defineOwn(v, k, { value: raw })
   }
 }
-
-/** Calls `each` with every object `v`'s own data properties hold that is not a proxy (`targetOf` undefined). */
-export function eachHeldRaw(v: object, targetOf: (x: object) => object | undefined, each: (x: object) => void): void {
-  for (const k of ownKeys(v)) {
-    const d = getOwnDescriptor(v, k)
-    const x = d === undefined ? undefined : d.value as unknown
-    if (typeof x === 'object' && x !== null && targetOf(x) === undefined) each(x)
-  }
-}
